@@ -1,0 +1,195 @@
+"""tau's settings: declared once, loaded from every layer, validated with pydantic.
+
+Precedence, highest first: command-line flags > environment (``TAU_*``) >
+workspace ``.tau/config.toml`` > user ``config.toml`` (platformdirs) >
+defaults. Each setting is declared once below (type, default, help, choices);
+that declaration drives validation, the docs table, the onboarding wizard and
+the settings view.
+
+A malformed file or value fails with one line naming the file, the line and
+the key: ``.tau/config.toml:3: max_turns: Input should be a valid integer``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tau_engine.errors import ConfigError
+from tau_engine.paths import WorkspacePaths, atomic_write_text, user_config_dir
+
+
+class ProviderSettings(BaseModel):
+    """Per-provider options, under ``[providers.NAME]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = Field(None, description="API base URL for this provider")
+    api_key_env: str | None = Field(None, description="Environment variable holding the key")
+    site_url: str | None = Field(None, description="OpenRouter: HTTP-Referer header")
+    site_name: str | None = Field(None, description="OpenRouter: X-Title header")
+    order: list[str] | None = Field(None, description="OpenRouter: provider order")
+    allow: list[str] | None = Field(None, description="OpenRouter: only these providers")
+    deny: list[str] | None = Field(None, description="OpenRouter: never these providers")
+    prompt_caching: bool = Field(False, description="Anthropic: cache system prompt and tools")
+    timeout_s: float | None = Field(None, description="Per-request timeout in seconds")
+
+
+class Settings(BaseModel):
+    """Every setting tau reads. Field descriptions are the user-facing help."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str | None = Field(
+        None, description="Model id as provider/model; unset picks one from the keys found, "
+        "else offline/echo")
+    base_url: str | None = Field(None, description="Override the provider's API base URL")
+    approval: str | None = Field(
+        None, description="Approval mode (headless default auto-edit, interactive default ask)",
+        json_schema_extra={"choices": ["read-only", "ask", "auto-edit", "full-auto"]})
+    max_turns: int = Field(25, ge=1, description="Model turns per run before stopping")
+    max_output_tokens: int | None = Field(None, ge=1, description="Cap on tokens per answer")
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature")
+    request_timeout_s: float = Field(120.0, gt=0, description="Per-request timeout (seconds)")
+    turn_deadline_s: float = Field(900.0, gt=0, description="Whole-turn deadline (seconds)")
+    max_retries: int = Field(4, ge=0, description="Retries of retryable provider failures")
+    bash_timeout_s: float = Field(120.0, gt=0, description="Default timeout of the bash tool")
+    max_tool_output_chars: int = Field(30_000, ge=1_000, description="Tool output cap")
+    max_cost: float | None = Field(None, ge=0, description="Stop a run at this cost (USD)")
+    max_tokens: int | None = Field(None, ge=1, description="Stop a run at this many tokens")
+    compaction_threshold: float = Field(0.8, gt=0, le=1, description="Compact at this share "
+                                        "of the context window")
+    keep_recent_turns: int = Field(4, ge=1, description="Turns kept verbatim by compaction")
+    theme: str = Field("tau-dark", description="Textual theme of the app")
+    fallbacks: dict[str, list[str]] = Field(
+        default_factory=dict, description="Fallback routes: model -> models to try next")
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=dict, description="Per-provider options")
+
+
+# Environment variables that map onto settings (besides provider keys).
+ENV_SETTINGS = {
+    "TAU_MODEL": "model",
+    "TAU_BASE_URL": "base_url",
+    "TAU_APPROVAL": "approval",
+    "TAU_MAX_TURNS": "max_turns",
+    "TAU_THEME": "theme",
+}
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=", re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read one TOML file; a syntax error names the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{_display(path)}: cannot read: {exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        line = re.search(r"line (\d+)", msg)
+        where = f":{line.group(1)}" if line else ""
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        raise ConfigError(f"{_display(path)}{where}: invalid TOML: {reason}") from exc
+
+
+def _validate_layer(data: dict[str, Any], path: Path) -> None:
+    """Validate one file's keys alone, so an error names the file it came from."""
+    try:
+        Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        line = _line_of(text, str(err["loc"][-1])) if err["loc"] else None
+        where = f":{line}" if line else ""
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(f"{_display(path)}{where}: {key}: {msg}") from exc
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if environ is None else environ
+    return {key: env[var] for var, key in ENV_SETTINGS.items() if env.get(var)}
+
+
+def load_settings(
+    workspace: WorkspacePaths,
+    cli: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Merge every layer and validate the result."""
+    user_path = user_config_dir() / "config.toml"
+    merged: dict[str, Any] = {}
+    for path in (user_path, workspace.config_path):
+        layer = read_toml(path)
+        if layer:
+            _validate_layer(layer, path)
+            merged = _merge(merged, layer)
+    env_layer = env_overrides(environ)
+    try:
+        Settings.model_validate(_merge(merged, env_layer))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = str(err["loc"][0]) if err["loc"] else "?"
+        var = next((v for v, k in ENV_SETTINGS.items() if k == key), key)
+        raise ConfigError(f"environment {var}: {err['msg']}") from exc
+    merged = _merge(merged, env_layer)
+    merged = _merge(merged, {k: v for k, v in (cli or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"--{key.replace('_', '-')}: {err['msg']}") from exc
+
+
+def save_setting(path: Path, key: str, value: Any) -> None:
+    """Set one top-level key in a config file, keeping its other keys (atomic write)."""
+    import tomli_w
+
+    data = read_toml(path)
+    data[key] = value
+    _validate_layer(data, path)
+    atomic_write_text(path, tomli_w.dumps(data))
+
+
+def describe_settings() -> list[dict[str, Any]]:
+    """The declaration of every top-level setting: key, type, default, help, choices."""
+    rows = []
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        default = None if info.default_factory is not None else info.default
+        rows.append({"key": name, "type": str(info.annotation).replace("typing.", ""),
+                     "default": default, "help": info.description or "",
+                     "choices": extra.get("choices")})
+    return rows

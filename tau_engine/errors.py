@@ -1,0 +1,99 @@
+"""The engine's own exceptions.
+
+Every failure a user can cause or meet is one of these, with a message that
+reads well on one line; the CLI maps them to exit codes (``UsageError`` -> 2,
+the rest -> 1) and never shows a traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+
+class TauError(Exception):
+    """Base of every error tau reports to the user as one line."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(TauError):
+    """Bad command-line usage or bad input (exit code 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration file or value is malformed; names the file and key."""
+
+
+class WorkspaceError(UsageError):
+    """A path escapes the workspace, or the workspace cannot be used."""
+
+
+class SessionNotFoundError(UsageError):
+    """No session matches the given id or prefix (or the prefix is ambiguous)."""
+
+
+class StoreError(TauError):
+    """The state store (``.tau/tau.db``) cannot be read or written."""
+
+
+class ToolError(TauError):
+    """A tool could not do what it was asked; the message goes back to the model."""
+
+
+class PatchError(ToolError):
+    """A unified diff does not apply; nothing was changed."""
+
+
+class ProviderError(TauError):
+    """A model provider failed.
+
+    ``kind`` is a short machine-readable class of the failure (``auth``,
+    ``rate_limit``, ``overloaded``, ``server``, ``bad_request``,
+    ``context_length``, ``quota``, ``timeout``, ``connection``, ``stream``,
+    ``content_filter``). ``retryable`` says whether the same request may
+    succeed later; ``retry_after`` is the delay the provider asked for, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "server",
+        status: int | None = None,
+        provider: str = "",
+        retryable: bool = False,
+        retry_after: float | None = None,
+        partial_output: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.provider = provider
+        self.retryable = retryable
+        self.retry_after = retry_after
+        # True when some of the answer had streamed before the failure.
+        self.partial_output = partial_output
+
+    def __str__(self) -> str:
+        where = f"{self.provider} " if self.provider else ""
+        code = f"{self.status} " if self.status is not None else ""
+        return f"{where}{code}{self.kind}: {self.message}".strip()
+
+
+class MissingKeyError(UsageError):
+    """A provider needs an API key that is not configured."""
+
+
+class UnknownProviderError(UsageError):
+    """A model id names a provider tau does not know."""
+
+
+class BudgetExceededError(TauError):
+    """A run hit ``--max-cost`` or ``--max-tokens``; the session stays resumable."""

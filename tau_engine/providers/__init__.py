@@ -1,0 +1,1 @@
+"""Model providers: one module per wire format, all streaming the same normalized events."""

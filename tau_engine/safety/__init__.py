@@ -1,0 +1,1 @@
+"""Safety: what tools may touch (the workspace guard) and when they must ask (the policy)."""

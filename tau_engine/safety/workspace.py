@@ -1,0 +1,40 @@
+"""The workspace guard: every path a tool touches resolves inside the workspace.
+
+This check applies in every approval mode, ``full-auto`` included. Symlinks are
+resolved before the check, so a link inside the workspace that points out of it
+is refused too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tau_engine.errors import WorkspaceError
+
+
+class WorkspaceGuard:
+    """Resolves user- or model-given paths against one workspace root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        """Return the absolute path for ``path`` or raise ``WorkspaceError``."""
+        raw = os.fspath(path)
+        if not raw or "\x00" in raw:
+            raise WorkspaceError(f"invalid path: {raw!r}")
+        candidate = Path(os.path.expanduser(raw)) if raw.startswith("~") else Path(raw)
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        resolved = candidate.resolve()
+        if resolved != self.root and self.root not in resolved.parents:
+            raise WorkspaceError(f"path is outside the workspace ({self.root}): {raw}")
+        return resolved
+
+    def relative(self, path: Path) -> str:
+        """The path as shown to users and models: relative to the root, '/'-separated."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix() or "."
+        except ValueError:
+            return str(path)

@@ -1,0 +1,78 @@
+"""The tool interface.
+
+A tool declares its name, description and JSON schema (what the model sees),
+its ``kind`` (what the safety policy decides on), parses and validates its
+arguments (``parse_args`` raises ``ToolError`` with a message that tells the
+model what is wrong), previews what it would do (for approvals), and runs.
+Tools resolve every path through ``ctx.guard`` and call ``ctx.before_change``
+before they modify a file, so undo can restore it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tau_engine.providers.base import ToolSpec
+from tau_engine.safety.policy import ToolKind
+from tau_engine.safety.workspace import WorkspaceGuard
+
+BeforeChange = Callable[[Path], Awaitable[None]]
+
+
+async def _no_checkpoint(path: Path) -> None:
+    return None
+
+
+@dataclass
+class ToolContext:
+    """What a running tool may use."""
+
+    workspace: Path
+    guard: WorkspaceGuard
+    before_change: BeforeChange = _no_checkpoint
+    # Cap on the characters of output a tool returns to the model.
+    max_output_chars: int = 30_000
+    env: dict[str, str] | None = None
+
+
+@dataclass
+class ToolOutcome:
+    """The result of one call. ``output`` goes back to the model as the tool result."""
+
+    output: str
+    ok: bool = True
+    diff: str | None = None  # unified diff of the changes, for the UI
+    paths: list[str] = field(default_factory=list)  # workspace-relative paths touched
+    data: dict[str, Any] = field(default_factory=dict)  # e.g. {"exit_code": 0}
+
+
+class Tool(ABC):
+    """Base class of every tool."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    parameters: ClassVar[dict[str, Any]]
+    kind: ClassVar[ToolKind]
+
+    def spec(self) -> ToolSpec:
+        return ToolSpec(self.name, self.description, self.parameters)
+
+    @abstractmethod
+    def parse_args(self, arguments: dict[str, Any]) -> Any:
+        """Validate raw arguments; raise ``ToolError`` saying what is wrong."""
+
+    def target(self, args: Any) -> str:
+        """A short label of what the call acts on (a path, a command), for one-line logs."""
+        return ""
+
+    async def preview(self, args: Any, ctx: ToolContext) -> str:
+        """What the user approves: the command, the diff, the URL."""
+        return self.target(args)
+
+    @abstractmethod
+    async def run(self, args: Any, ctx: ToolContext) -> ToolOutcome:
+        """Do the work; raise ``ToolError`` (or ``WorkspaceError``) on failure."""
