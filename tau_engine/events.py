@@ -179,8 +179,17 @@ class EventBus:
     def seq(self) -> int:
         return self._seq
 
-    def subscribe(self, sink: EventSink) -> None:
-        self._sinks.append(sink)
+    def rebind(self, session_id: str, start_seq: int) -> None:
+        """Point the bus at another session, continuing that session's sequence."""
+        self.session_id = session_id
+        self._seq = start_seq
+
+    def subscribe(self, sink: EventSink, *, first: bool = False) -> None:
+        """Add a sink; ``first`` puts it ahead of the others (the persistence sink)."""
+        if first:
+            self._sinks.insert(0, sink)
+        else:
+            self._sinks.append(sink)
 
     def unsubscribe(self, sink: EventSink) -> None:
         if sink in self._sinks:

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 ToolKind = Literal["read", "edit", "exec", "network"]
 Verdict = Literal["allow", "ask", "deny"]
 
 
-class ApprovalMode(str, Enum):
+class ApprovalMode(StrEnum):
     READ_ONLY = "read-only"
     ASK = "ask"
     AUTO_EDIT = "auto-edit"
@@ -46,7 +46,7 @@ _TABLE: dict[ApprovalMode, dict[str, Verdict]] = {
 }
 
 
-class ApprovalDecision(str, Enum):
+class ApprovalDecision(StrEnum):
     ALLOW_ONCE = "allow_once"
     ALLOW_SESSION = "allow_session"
     DENY = "deny"

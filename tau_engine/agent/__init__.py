@@ -1,0 +1,1 @@
+"""The agent loop: prompt -> model -> tools -> model ... -> answer, as typed events."""

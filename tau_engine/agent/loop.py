@@ -1,0 +1,437 @@
+"""The agent loop: one user prompt in, model turns and tool calls, one answer out.
+
+A *turn* is exactly one provider request (plus retries of retryable
+failures): stream the answer, store it, run the tool calls it asked for,
+store their results, and go again until the model answers without calling a
+tool, ``max_turns`` is reached, a budget is spent, or the run is cancelled.
+
+Everything the loop does is announced on the ``EventBus``; nothing else
+reaches a front end. Messages are appended to the store as each step
+completes, so a crash loses at most the step in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tau_engine.conversation import Message, ToolCall, Usage
+from tau_engine.errors import BudgetExceededError, ProviderError, TauError
+from tau_engine.events import (
+    ApprovalNeeded,
+    ErrorEvent,
+    EventBus,
+    Notice,
+    SessionFinished,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+    TurnFinished,
+    TurnStarted,
+    UsageEvent,
+)
+from tau_engine.providers.base import (
+    ProviderRequest,
+    StreamEnd,
+    TextChunk,
+    ThinkingChunk,
+    ToolCallReady,
+    UsageReport,
+)
+from tau_engine.safety.policy import ApprovalDecision, ApprovalRequest, Approver, ToolPolicy
+from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
+
+StreamFactory = Callable[[ProviderRequest], Any]
+"""Returns the async iterator of provider events for one request (retries included)."""
+
+
+@dataclass
+class ToolCallRecord:
+    """One tool call of a run, as reported in ``--output-format json``."""
+
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+
+
+@dataclass
+class RunResult:
+    """What one run produced."""
+
+    session_id: str
+    result: str
+    stop_reason: str  # end_turn | max_turns | interrupted | error | budget
+    turns: int
+    usage: Usage
+    cost_usd: float | None
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    duration_ms: float = 0.0
+    error: str | None = None
+    error_kind: str | None = None
+
+
+class MessageSink:
+    """Where the loop persists messages: the store, bound to one session."""
+
+    async def append(self, message: Message, *, usage: Usage | None = None,
+                     cost_usd: float | None = None, model: str | None = None) -> str:
+        raise NotImplementedError
+
+    async def append_many(self, messages: Sequence[Message]) -> list[str]:
+        raise NotImplementedError
+
+    async def checkpoint(self, turn_message_id: str, path: Path) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class LoopConfig:
+    """The knobs of one run."""
+
+    model_id: str
+    max_turns: int = 25
+    max_cost: float | None = None
+    max_tokens: int | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    context_window: int | None = None
+    request_options: dict[str, Any] = field(default_factory=dict)
+
+
+CostFn = Callable[[Usage], float | None]
+Compactor = Callable[[list[Message], int], Awaitable[list[Message] | None]]
+
+
+class AgentLoop:
+    """Runs prompts for one session. Create one per session; ``run`` once per prompt."""
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        stream: StreamFactory,
+        tools: Sequence[Tool],
+        policy: ToolPolicy,
+        approver: Approver | None,
+        sink: MessageSink,
+        tool_context: ToolContext,
+        system_prompt: str,
+        config: LoopConfig,
+        cost: CostFn,
+        history: list[Message],
+        usage_totals: Usage | None = None,
+        cost_total: float | None = None,
+        compactor: Compactor | None = None,
+        session_id: str = "",
+    ) -> None:
+        self.bus = bus
+        self._stream = stream
+        self.tools = {tool.name: tool for tool in tools}
+        self.policy = policy
+        self.approver = approver
+        self.sink = sink
+        self.ctx = tool_context
+        self.system_prompt = system_prompt
+        self.config = config
+        self._cost = cost
+        self.messages = history
+        self.usage_total = usage_totals or Usage()
+        self.cost_total = cost_total
+        self._cost_known = cost_total is not None or self.usage_total.input_tokens == 0
+        self.compactor = compactor
+        self.session_id = session_id
+        self.context_tokens = 0
+
+    # -- the run -----------------------------------------------------------
+    async def run(self, prompt: str, *, meta: dict[str, Any] | None = None) -> RunResult:
+        """Run one user prompt to completion. Never raises for provider or tool failures:
+        they end the run with ``stop_reason="error"`` and an ``error`` event."""
+        started = time.monotonic()
+        run_usage = Usage()
+        run_cost: float | None = 0.0
+        records: list[ToolCallRecord] = []
+        answer_parts: list[str] = []
+        turn = 0
+        stop = "end_turn"
+        error: TauError | None = None
+
+        user = Message(role="user", content=prompt, meta=meta or {})
+        turn_message_id = await self.sink.append(user)
+        self.messages.append(user)
+
+        try:
+            while True:
+                if turn >= self.config.max_turns:
+                    stop = "max_turns"
+                    self.bus.emit(ErrorEvent(
+                        message=f"stopped after {turn} model turns (--max-turns "
+                        f"{self.config.max_turns}); the session can be continued",
+                        kind="max_turns", fatal=False))
+                    break
+                turn += 1
+                self.bus.emit(TurnStarted(turn=turn))
+                assistant, usage, turn_cost, reason = await self._model_turn(turn)
+                run_usage = run_usage + usage
+                run_cost = None if run_cost is None or turn_cost is None else run_cost + turn_cost
+                answer_parts = [assistant.content] if assistant.content else answer_parts
+                if reason == "interrupted":
+                    stop = "interrupted"
+                    break
+                calls = assistant.tool_calls
+                self.bus.emit(TurnFinished(turn=turn, stop_reason=reason))
+                self._check_budget()
+                if not calls:
+                    stop = "end_turn" if reason != "max_tokens" else "max_tokens"
+                    break
+                results = await self._run_tools(calls, turn_message_id, records)
+                if results is None:
+                    stop = "interrupted"
+                    break
+        except BudgetExceededError as exc:
+            stop = "budget"
+            error = exc
+            self.bus.emit(ErrorEvent(message=str(exc), kind="budget", fatal=True))
+        except ProviderError as exc:
+            stop = "error"
+            error = exc
+            self.bus.emit(ErrorEvent(message=str(exc), kind=exc.kind, fatal=True))
+        except TauError as exc:
+            stop = "error"
+            error = exc
+            self.bus.emit(ErrorEvent(message=str(exc), kind="error", fatal=True))
+
+        result = RunResult(
+            session_id=self.session_id,
+            result="".join(answer_parts),
+            stop_reason=stop,
+            turns=turn,
+            usage=run_usage,
+            cost_usd=run_cost,
+            tool_calls=records,
+            duration_ms=(time.monotonic() - started) * 1000,
+            error=str(error) if error else None,
+            error_kind=getattr(error, "kind", None) if error else None,
+        )
+        self.bus.emit(SessionFinished(
+            stop_reason=stop, result=result.result, turns=turn, usage=run_usage,
+            cost_usd=run_cost, duration_ms=result.duration_ms))
+        return result
+
+    # -- one model turn ----------------------------------------------------
+    async def _model_turn(self, turn: int) -> tuple[Message, Usage, float | None, str]:
+        if self.compactor is not None:
+            compacted = await self.compactor(self.messages, self.context_tokens)
+            if compacted is not None:
+                self.messages = compacted
+        request = ProviderRequest(
+            model=self.config.model_id.split("/", 1)[1],
+            system=self.system_prompt,
+            messages=list(self.messages),
+            tools=[tool.spec() for tool in self.tools.values()],
+            max_output_tokens=self.config.max_output_tokens,
+            temperature=self.config.temperature,
+            options=dict(self.config.request_options),
+        )
+        text: list[str] = []
+        thinking: list[str] = []
+        calls: list[ToolCall] = []
+        usage = Usage()
+        provider_cost: float | None = None
+        end: StreamEnd | None = None
+        emit = self.bus.emit
+        try:
+            async for event in self._stream(request):
+                if isinstance(event, TextChunk):
+                    if event.text:
+                        text.append(event.text)
+                        emit(TextDelta(text=event.text))
+                elif isinstance(event, ThinkingChunk):
+                    if event.text:
+                        thinking.append(event.text)
+                        emit(ThinkingDelta(text=event.text))
+                elif isinstance(event, ToolCallReady):
+                    calls.append(event.call)
+                elif isinstance(event, UsageReport):
+                    usage = event.usage  # the last report of a call wins
+                    provider_cost = event.cost_usd
+                elif isinstance(event, StreamEnd):
+                    end = event
+        except asyncio.CancelledError:
+            partial = Message(role="assistant", content="".join(text),
+                              meta={"interrupted": True})
+            await asyncio.shield(self.sink.append(partial, model=self.config.model_id))
+            self.messages.append(partial)
+            self.bus.emit(Notice(kind="interrupted", message="turn interrupted; the partial "
+                                 "answer is kept"))
+            return partial, usage, 0.0, "interrupted"
+        except ProviderError as exc:
+            if text:
+                partial = Message(role="assistant", content="".join(text),
+                                  meta={"incomplete": True, "error": str(exc)})
+                await self.sink.append(partial, model=self.config.model_id)
+                self.messages.append(partial)
+                exc.partial_output = True
+            raise
+        if end is None:
+            raise ProviderError("the stream ended without a stop reason", kind="stream",
+                                partial_output=bool(text))
+        extra = dict(end.extra)
+        content = "".join(text)
+        if end.refusal and not content:
+            content = end.refusal
+        meta: dict[str, Any] = {}
+        if end.stop_reason in ("refusal", "content_filter"):
+            meta["stop_reason"] = end.stop_reason
+        if thinking:
+            extra.setdefault("thinking", "".join(thinking))
+        assistant = Message(role="assistant", content=content, tool_calls=calls, extra=extra,
+                            meta=meta)
+        cost = provider_cost if provider_cost is not None else self._cost(usage)
+        await self.sink.append(assistant, usage=usage, cost_usd=cost, model=self.config.model_id)
+        self.messages.append(assistant)
+        self._account(usage, cost)
+        if end.stop_reason == "max_tokens" and not calls:
+            self.bus.emit(Notice(kind="max_tokens", message="the answer hit the model's output "
+                                 "limit and may be cut short"))
+        return assistant, usage, cost, end.stop_reason
+
+    def _account(self, usage: Usage, cost: float | None) -> None:
+        self.usage_total = self.usage_total + usage
+        if cost is None:
+            self._cost_known = False
+            self.cost_total = None
+        elif self._cost_known:
+            self.cost_total = (self.cost_total or 0.0) + cost
+        self.context_tokens = usage.input_tokens + usage.output_tokens
+        self.bus.emit(UsageEvent(
+            usage=usage, cost_usd=cost, total_usage=self.usage_total,
+            total_cost_usd=self.cost_total, context_tokens=self.context_tokens,
+            context_window=self.config.context_window))
+
+    def _check_budget(self) -> None:
+        cfg = self.config
+        if cfg.max_cost is not None and self.cost_total is not None \
+                and self.cost_total >= cfg.max_cost:
+            raise BudgetExceededError(
+                f"cost budget reached: ${self.cost_total:.4f} >= --max-cost ${cfg.max_cost:g}; "
+                "the session can be continued")
+        spent = self.usage_total.input_tokens + self.usage_total.output_tokens
+        if cfg.max_tokens is not None and spent >= cfg.max_tokens:
+            raise BudgetExceededError(
+                f"token budget reached: {spent} >= --max-tokens {cfg.max_tokens}; "
+                "the session can be continued")
+
+    # -- tools ---------------------------------------------------------------
+    async def _run_tools(self, calls: list[ToolCall], turn_message_id: str,
+                         records: list[ToolCallRecord]) -> list[Message] | None:
+        """Run a turn's tool calls. Consecutive read-only calls run concurrently;
+        everything else runs in order. Returns None when cancelled."""
+        results: list[Message] = []
+        async def checkpoint(path: Path) -> None:
+            await self.sink.checkpoint(turn_message_id, path)
+        self.ctx.before_change = checkpoint
+
+        i = 0
+        try:
+            while i < len(calls):
+                batch = [calls[i]]
+                if self._is_parallel_read(calls[i]):
+                    while i + len(batch) < len(calls) and \
+                            self._is_parallel_read(calls[i + len(batch)]):
+                        batch.append(calls[i + len(batch)])
+                i += len(batch)
+                for call in batch:
+                    self.bus.emit(ToolCallEvent(call_id=call.id, name=call.name,
+                                                arguments=call.arguments))
+                if len(batch) > 1:
+                    outcomes = await asyncio.gather(*(self._run_one(c) for c in batch))
+                else:
+                    outcomes = [await self._run_one(batch[0])]
+                for call, message in zip(batch, outcomes, strict=True):
+                    results.append(message)
+                    records.append(ToolCallRecord(call.name, call.arguments,
+                                                  not message.is_error))
+        except asyncio.CancelledError:
+            done_ids = {m.tool_call_id for m in results}
+            for call in calls:
+                if call.id not in done_ids:
+                    results.append(Message(role="tool", tool_call_id=call.id, name=call.name,
+                                           content="interrupted by the user before it finished",
+                                           is_error=True, meta={"interrupted": True}))
+            await asyncio.shield(self.sink.append_many(results))
+            self.messages.extend(results)
+            self.bus.emit(Notice(kind="interrupted", message="tool calls interrupted"))
+            return None
+        await self.sink.append_many(results)
+        self.messages.extend(results)
+        return results
+
+    def _is_parallel_read(self, call: ToolCall) -> bool:
+        tool = self.tools.get(call.name)
+        return (tool is not None and tool.kind == "read" and call.arguments_error is None
+                and self.policy.verdict(tool.name, tool.kind) == "allow")
+
+    async def _run_one(self, call: ToolCall) -> Message:
+        started = time.monotonic()
+        outcome, denied = await self._execute(call)
+        output = outcome.output
+        self.bus.emit(ToolResultEvent(
+            call_id=call.id, name=call.name, ok=outcome.ok, output=output,
+            duration_ms=(time.monotonic() - started) * 1000, denied=denied,
+            diff=outcome.diff, paths=outcome.paths))
+        return Message(role="tool", tool_call_id=call.id, name=call.name, content=output,
+                       is_error=not outcome.ok, meta={"denied": True} if denied else {})
+
+    async def _execute(self, call: ToolCall) -> tuple[ToolOutcome, bool]:
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools))
+            return ToolOutcome(f"error: unknown tool '{call.name}'; available tools: {known}",
+                               ok=False), False
+        if call.arguments_error:
+            return ToolOutcome(f"error: invalid arguments for {call.name}: "
+                               f"{call.arguments_error}", ok=False), False
+        try:
+            args = tool.parse_args(call.arguments)
+        except TauError as exc:
+            return ToolOutcome(f"error: invalid arguments for {call.name}: {exc}",
+                               ok=False), False
+        verdict = self.policy.verdict(tool.name, tool.kind)
+        why = (f"{tool.name} is not allowed in approval mode '{self.policy.mode.value}'")
+        if verdict == "ask":
+            if self.approver is None:
+                verdict = "deny"
+                why = (f"{tool.name} needs approval in mode '{self.policy.mode.value}' and "
+                       "nobody can approve it in this run (use --approval full-auto to allow)")
+            else:
+                verdict = await self._ask(call, tool, args)
+                why = f"the user denied this {tool.name} call"
+        if verdict == "deny":
+            return ToolOutcome(f"denied: {why}. Do not retry the same call; adapt, or explain "
+                               "what you need.", ok=False), True
+        try:
+            return await tool.run(args, self.ctx), False
+        except TauError as exc:
+            return ToolOutcome(f"error: {exc}", ok=False), False
+        except OSError as exc:
+            return ToolOutcome(f"error: {exc.strerror or exc}", ok=False), False
+
+    async def _ask(self, call: ToolCall, tool: Tool, args: Any) -> str:
+        assert self.approver is not None
+        try:
+            preview = await tool.preview(args, self.ctx)
+        except TauError as exc:
+            preview = f"(no preview: {exc})"
+        reason = self.policy.reason(tool.name, tool.kind)
+        self.bus.emit(ApprovalNeeded(call_id=call.id, name=tool.name, arguments=call.arguments,
+                                     reason=reason, preview=preview))
+        decision = await self.approver(ApprovalRequest(
+            call_id=call.id, tool=tool.name, kind=tool.kind, arguments=call.arguments,
+            reason=reason, preview=preview))
+        self.policy.remember(tool.name, decision)
+        return "deny" if decision is ApprovalDecision.DENY else "allow"

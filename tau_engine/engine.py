@@ -1,0 +1,375 @@
+"""The engine facade: one workspace, its settings, store, provider, tools and session.
+
+Front ends hold one ``Engine`` and drive it: ``run(prompt)`` for a turn,
+``cancel()`` to interrupt, ``undo``/``redo``/``fork``/``resume`` for the session,
+and they subscribe to ``engine.bus`` for the event stream. The approver is
+injected at ``open`` (the TUI's modal; none in headless runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tau_engine.agent.loop import AgentLoop, LoopConfig, MessageSink, RunResult
+from tau_engine.agent.prompt import build_system_prompt
+from tau_engine.config import Settings
+from tau_engine.conversation import Message, StoredMessage, Usage
+from tau_engine.errors import ProviderError, UsageError
+from tau_engine.events import EventBus, Notice, SessionStarted
+from tau_engine.paths import WorkspacePaths
+from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest
+from tau_engine.safety.policy import ApprovalMode, Approver, ToolPolicy
+from tau_engine.safety.workspace import WorkspaceGuard
+from tau_engine.store import SessionInfo, SessionStore, UndoReport
+from tau_engine.tools.base import ToolContext
+
+
+def _title_from(prompt: str) -> str:
+    line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "")
+    return line if len(line) <= 60 else line[:59] + "…"
+
+
+class _StoreSink(MessageSink):
+    """Binds the store to one session for the agent loop."""
+
+    def __init__(self, store: SessionStore, session_id: str) -> None:
+        self.store = store
+        self.session_id = session_id
+
+    async def append(self, message: Message, *, usage: Usage | None = None,
+                     cost_usd: float | None = None, model: str | None = None) -> str:
+        stored = await self.store.append(self.session_id, message, usage=usage,
+                                         cost_usd=cost_usd, model=model)
+        return stored.id
+
+    async def append_many(self, messages: Sequence[Message]) -> list[str]:
+        stored = await self.store.append_many(self.session_id, list(messages))
+        return [m.id for m in stored]
+
+    async def checkpoint(self, turn_message_id: str, path: Path) -> None:
+        await self.store.checkpoint_file(self.session_id, turn_message_id, path)
+
+
+class Engine:
+    """One workspace's engine. Create with ``await Engine.open(...)``."""
+
+    def __init__(self, *, paths: WorkspacePaths, settings: Settings, store: SessionStore,
+                 environ: Mapping[str, str], approver: Approver | None,
+                 policy: ToolPolicy, script_path: Path | None) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.store = store
+        self.environ = dict(environ)
+        self.approver = approver
+        self.policy = policy
+        self.script_path = script_path
+        self.bus = EventBus()
+        self.session: SessionInfo | None = None
+        self.notices: list[str] = []
+        self.model_id = ""
+        self._provider: Provider | None = None
+        self._resolved: Any = None
+        self._loop: AgentLoop | None = None
+        self._task: asyncio.Task[RunResult] | None = None
+        self._writer: Any = None
+        self._resumed = False
+        self._retired: list[Provider] = []
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    async def open(
+        cls,
+        *,
+        workspace: WorkspacePaths,
+        settings: Settings,
+        approver: Approver | None = None,
+        environ: Mapping[str, str] | None = None,
+        resume: str | None = None,
+        continue_latest: bool = False,
+        default_approval: str = "auto-edit",
+        script_path: Path | None = None,
+    ) -> Engine:
+        """Resolve the model, open the store and (optionally) the session to resume."""
+        env = dict(os.environ if environ is None else environ)
+        mode_name = settings.approval or default_approval
+        try:
+            mode = ApprovalMode(mode_name)
+        except ValueError:
+            choices = ", ".join(m.value for m in ApprovalMode)
+            raise UsageError(f"unknown approval mode '{mode_name}'; choose one of: "
+                             f"{choices}") from None
+        workspace.ensure()
+        store = await asyncio.to_thread(SessionStore.open, workspace)
+        engine = cls(paths=workspace, settings=settings, store=store, environ=env,
+                     approver=approver, policy=ToolPolicy(mode=mode), script_path=script_path)
+        try:
+            engine._select_model(settings.model)
+            if resume:
+                engine.session = await store.get_session(resume)
+                engine._resumed = True
+            elif continue_latest:
+                engine.session = await store.latest_session()
+                engine._resumed = engine.session is not None
+                if engine.session is None:
+                    engine.notices.append("no earlier session in this workspace; "
+                                          "starting a new one")
+            if engine.session is not None and not settings.model and engine.session.model:
+                # Resuming keeps the session's model unless one is given explicitly.
+                try:
+                    engine._select_model(engine.session.model)
+                except UsageError as exc:
+                    engine.notices.append(f"could not reuse the session's model: {exc}")
+        except BaseException:
+            store.close()
+            raise
+        return engine
+
+    def _select_model(self, model_id: str | None) -> None:
+        from tau_engine.providers.registry import (
+            create_routed_provider,
+            default_model,
+            resolve_model,
+        )
+
+        chosen = model_id or default_model(self.settings, self.environ, self.paths.root)
+        resolved = resolve_model(chosen, self.settings, self.environ, self.paths.root)
+        provider = create_routed_provider(resolved, self.settings, self.environ,
+                                          self.paths.root, script_path=self.script_path,
+                                          on_event=self._route_event)
+        old = self._provider
+        self._provider = provider
+        self._resolved = resolved
+        self.model_id = resolved.model_id
+        self._loop = None
+        if old is not None:
+            self._retired.append(old)  # closed with the engine; a turn may still hold it
+        if resolved.warning:
+            self.notices.append(resolved.warning)
+        if resolved.provider == "offline" and not model_id and not self.settings.model:
+            self.notices.append(
+                "no model configured and no API key found: using offline/echo. Set "
+                "ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_API_KEY, or pass --model "
+                "provider/model (see docs/providers.md)")
+
+    def _route_event(self, kind: str, data: dict[str, Any]) -> None:
+        message = str(data.get("message") or "")
+        if not message:
+            if kind == "fallback":
+                message = (f"{data.get('from')} failed ({data.get('reason')}); "
+                           f"falling back to {data.get('to')}")
+            else:
+                message = f"{kind}: " + ", ".join(f"{k}={v}" for k, v in data.items())
+        self.bus.emit(Notice(kind=kind, message=message, data=data))
+
+    # -- properties ------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def context_window(self) -> int | None:
+        info = getattr(self._resolved, "info", None)
+        return getattr(info, "context_window", None)
+
+    def usage_totals(self) -> tuple[Usage, float | None]:
+        if self._loop is not None:
+            return self._loop.usage_total, self._loop.cost_total
+        if self.session is not None:
+            return self.session.usage, self.session.cost_usd
+        return Usage(), None
+
+    # -- running ---------------------------------------------------------------
+    async def run(self, prompt: str, *, meta: dict[str, Any] | None = None) -> RunResult:
+        """Run one prompt through the agent loop. Interrupted by ``cancel()``."""
+        if self.running:
+            raise UsageError("a turn is already running")
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
+        loop = await self._ensure_loop(prompt)
+        assert self.session is not None
+        self.bus.emit(SessionStarted(model=self.model_id, workspace=str(self.paths.root),
+                                     resumed=self._resumed, title=self.session.title))
+        self._resumed = True
+        self._task = asyncio.ensure_future(loop.run(prompt, meta=meta))
+        try:
+            return await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            # The caller itself was cancelled: stop the run and wait for it to settle.
+            self._task.cancel()
+            try:
+                return await self._task
+            except asyncio.CancelledError:
+                raise
+        finally:
+            if self._writer is not None:
+                await asyncio.to_thread(self._writer.flush)
+            self.session = await self.store.get_session(self.session.id)
+
+    def cancel(self) -> None:
+        """Interrupt the running turn; the partial answer stays, marked interrupted."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _ensure_loop(self, prompt: str) -> AgentLoop:
+        if self.session is None:
+            self.session = await self.store.create_session(model=self.model_id,
+                                                           title=_title_from(prompt))
+        elif self.session.model != self.model_id:
+            await self.store.set_model(self.session.id, self.model_id)
+        if self._loop is not None and self._loop.session_id == self.session.id:
+            return self._loop
+        from tau_engine.providers.catalog import cost_usd
+        from tau_engine.providers.registry import request_options
+        from tau_engine.tools.registry import default_tools
+
+        session_id = self.session.id
+        history = [m.message for m in await self.store.history(session_id)]
+        self._bind_events(session_id, await self.store.last_seq(session_id))
+        info = getattr(self._resolved, "info", None)
+        settings = self.settings
+        config = LoopConfig(
+            model_id=self.model_id, max_turns=settings.max_turns, max_cost=settings.max_cost,
+            max_tokens=settings.max_tokens, max_output_tokens=settings.max_output_tokens,
+            temperature=settings.temperature, context_window=self.context_window,
+            request_options=request_options(self._resolved, settings))
+        ctx = ToolContext(workspace=self.paths.root, guard=WorkspaceGuard(self.paths.root),
+                          max_output_chars=settings.max_tool_output_chars)
+        self._loop = AgentLoop(
+            bus=self.bus, stream=self._stream, tools=default_tools(
+                bash_timeout_s=settings.bash_timeout_s),
+            policy=self.policy, approver=self.approver,
+            sink=_StoreSink(self.store, session_id), tool_context=ctx,
+            system_prompt=build_system_prompt(self.paths.root), config=config,
+            cost=lambda usage: cost_usd(info, usage), history=history,
+            usage_totals=self.session.usage, cost_total=self.session.cost_usd,
+            session_id=session_id)
+        return self._loop
+
+    def _bind_events(self, session_id: str, last_seq: int) -> None:
+        if self._writer is not None:
+            self.bus.unsubscribe(self._writer.write)
+            self._writer.close()
+        self.bus.rebind(session_id, last_seq)
+        self._writer = self.store.event_writer(session_id)
+        # The writer comes first so an event is stored before any renderer sees it.
+        self.bus.subscribe(self._writer.write, first=True)
+
+    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+        """The provider stream of one turn: retries, notices and the whole-turn deadline."""
+        from tau_engine.providers.retry import RetryPolicy, stream_with_retries
+
+        assert self._provider is not None
+        deadline = time.monotonic() + self.settings.turn_deadline_s
+
+        def on_retry(error: ProviderError, attempt: int, delay: float) -> None:
+            self.bus.emit(Notice(
+                kind="retry", message=f"{error} — retrying in {delay:.1f}s "
+                f"(attempt {attempt} of {self.settings.max_retries})",
+                data={"attempt": attempt, "delay_s": delay, "kind": error.kind}))
+
+        policy = RetryPolicy(max_retries=self.settings.max_retries)
+        async for event in stream_with_retries(self._provider, request, policy,
+                                               on_retry=on_retry):
+            if time.monotonic() > deadline:
+                raise ProviderError(
+                    f"the turn took longer than {self.settings.turn_deadline_s:g}s",
+                    kind="timeout", provider=self._resolved.provider)
+            yield event
+
+    # -- sessions ----------------------------------------------------------------
+    def _switch(self, session: SessionInfo | None, resumed: bool) -> None:
+        if self.running:
+            raise UsageError("wait for the running turn to finish (or interrupt it) first")
+        self.session = session
+        self._loop = None
+        self._resumed = resumed
+
+    async def new_session(self) -> None:
+        """Start a fresh session (created on the next prompt)."""
+        self._switch(None, False)
+
+    async def resume(self, id_or_prefix: str) -> SessionInfo:
+        session = await self.store.get_session(id_or_prefix)
+        self._switch(session, True)
+        return session
+
+    async def history(self) -> list[StoredMessage]:
+        if self.session is None:
+            return []
+        return await self.store.history(self.session.id)
+
+    async def recent(self, limit: int) -> list[StoredMessage]:
+        if self.session is None:
+            return []
+        return await self.store.recent(self.session.id, limit)
+
+    async def list_sessions(self, limit: int = 50) -> list[SessionInfo]:
+        return await self.store.list_sessions(limit)
+
+    async def undo(self) -> UndoReport:
+        if self.session is None:
+            raise UsageError("nothing to undo: no session yet")
+        if self.running:
+            raise UsageError("wait for the running turn to finish (or interrupt it) first")
+        report = await self.store.undo(self.session.id, self.paths.root)
+        self._loop = None
+        self.session = await self.store.get_session(self.session.id)
+        return report
+
+    async def redo(self) -> UndoReport:
+        if self.session is None:
+            raise UsageError("nothing to redo: no session yet")
+        if self.running:
+            raise UsageError("wait for the running turn to finish (or interrupt it) first")
+        report = await self.store.redo(self.session.id, self.paths.root)
+        self._loop = None
+        self.session = await self.store.get_session(self.session.id)
+        return report
+
+    async def fork(self, at_message_id: str | None = None) -> SessionInfo:
+        """Branch the current session into a new one, at a message (default: the head)."""
+        if self.session is None:
+            raise UsageError("nothing to fork: no session yet")
+        target = at_message_id or self.session.head_id
+        if target is None:
+            raise UsageError("nothing to fork: the session is empty")
+        forked = await self.store.fork(self.session.id, target)
+        self._switch(forked, True)
+        return forked
+
+    def set_model(self, model_id: str) -> None:
+        """Switch model for the next turn (raises ``UsageError`` on a bad id or missing key)."""
+        if self.running:
+            raise UsageError("wait for the running turn to finish before switching model")
+        self._select_model(model_id)
+
+    def set_approval(self, mode: str) -> None:
+        try:
+            self.policy.mode = ApprovalMode(mode)
+        except ValueError:
+            choices = ", ".join(m.value for m in ApprovalMode)
+            raise UsageError(f"unknown approval mode '{mode}'; choose one of: "
+                             f"{choices}") from None
+
+    async def close(self) -> None:
+        """Stop any run, flush the event log, close the provider and the store."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        for provider in [*self._retired, *([self._provider] if self._provider else [])]:
+            await provider.aclose()
+        self._provider = None
+        self._retired = []
+        self.store.close()
+
