@@ -1,0 +1,1 @@
+"""Subcommands of the ``tau`` CLI, one module each (``add_parser`` + ``run``)."""

@@ -1,0 +1,119 @@
+"""``tau sessions``: list, show, export, import and delete the workspace's sessions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as _dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("sessions", help="list, show, export, import or delete sessions")
+    parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser("list", help="list sessions, newest first")
+    p.add_argument("--json", action="store_true", help="one JSON line: a list of sessions")
+    p.add_argument("--limit", type=int, default=50)
+    p = actions.add_parser("show", help="print a session's conversation")
+    p.add_argument("id", help="session id or unique prefix")
+    p.add_argument("--json", action="store_true", help="one JSON line: session and messages")
+    p = actions.add_parser("export", help="write a session to a JSONL file (lossless)")
+    p.add_argument("id", help="session id or unique prefix")
+    p.add_argument("file", help="destination .jsonl file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = actions.add_parser("import", help="recreate a session from an exported JSONL file")
+    p.add_argument("file", help="an exported .jsonl file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = actions.add_parser("delete", help="delete a session and its events")
+    p.add_argument("id", help="session id or unique prefix")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _when(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _info_json(info: Any) -> dict[str, Any]:
+    return {"id": info.id, "title": info.title, "model": info.model,
+            "created_at": info.created_at, "updated_at": info.updated_at,
+            "messages": getattr(info, "message_count", None),
+            "usage": {"input_tokens": info.usage.input_tokens,
+                      "output_tokens": info.usage.output_tokens},
+            "cost_usd": info.cost_usd}
+
+
+def run(args: argparse.Namespace) -> int:
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.store import SessionStore
+
+    paths = WorkspacePaths.locate(args.workspace)
+    store = SessionStore.open(paths)
+    try:
+        return asyncio.run(_dispatch(store, args))
+    finally:
+        store.close()
+
+
+async def _dispatch(store: Any, args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if args.action == "list":
+        sessions = await store.list_sessions(args.limit)
+        if args.json:
+            out.write(json.dumps([_info_json(s) for s in sessions]) + "\n")
+            return 0
+        if not sessions:
+            out.write("no sessions in this workspace yet\n")
+            return 0
+        for s in sessions:
+            out.write(f"{s.id[:8]}  {_when(s.updated_at)}  {s.model:<28}  {s.title}\n")
+        return 0
+    if args.action == "show":
+        info = await store.get_session(args.id)
+        messages = await store.history(info.id)
+        if args.json:
+            out.write(json.dumps({"session": _info_json(info), "messages": [
+                json.loads(m.model_dump_json()) for m in messages]}) + "\n")
+            return 0
+        out.write(f"session {info.id}  {info.title}\nmodel {info.model}\n\n")
+        for m in messages:
+            msg = m.message
+            if msg.role == "tool":
+                status = "error" if msg.is_error else "ok"
+                first = (msg.content.strip().splitlines() or [""])[0][:100]
+                out.write(f"  [tool {msg.name} {status}] {first}\n")
+                continue
+            out.write(f"{msg.role}:\n{msg.content}\n")
+            for call in msg.tool_calls:
+                out.write(f"  -> {call.name} {json.dumps(call.arguments)[:100]}\n")
+            out.write("\n")
+        return 0
+    if args.action == "export":
+        info = await store.get_session(args.id)
+        lines = await store.export_jsonl(info.id, Path(args.file))
+        if args.json:
+            out.write(json.dumps({"session_id": info.id, "file": args.file,
+                                  "lines": lines}) + "\n")
+        else:
+            out.write(f"exported session {info.id[:8]} ({lines} lines) to {args.file}\n")
+        return 0
+    if args.action == "import":
+        info = await store.import_jsonl(Path(args.file))
+        if args.json:
+            out.write(json.dumps(_info_json(info)) + "\n")
+        else:
+            out.write(f"imported session {info.id[:8]}: {info.title}\n")
+        return 0
+    if args.action == "delete":
+        info = await store.get_session(args.id)
+        await store.delete_session(info.id)
+        if args.json:
+            out.write(json.dumps({"deleted": info.id}) + "\n")
+        else:
+            out.write(f"deleted session {info.id[:8]}\n")
+        return 0
+    raise AssertionError(args.action)

@@ -1,0 +1,126 @@
+"""The headless printer: renders the event stream for scripts and CI.
+
+Three output formats:
+
+- ``text``: the answer streams to stdout; tool activity goes to stderr, one
+  line per call (``tool=edit path=src/x.py ok``), coloured only when stderr is
+  a terminal and ``--no-color`` is not given.
+- ``json``: one compact JSON object on the last line of stdout, written when
+  the run ends (see ``result_json``).
+- ``stream-json``: one JSON object per line per engine event (``type`` is the
+  event's name); each ``text_delta`` carries only its own text, so the output
+  stays linear in the answer's size.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+_ANSI = {"ok": "\x1b[32m", "fail": "\x1b[31m", "dim": "\x1b[2m", "warn": "\x1b[33m",
+         "reset": "\x1b[0m"}
+_TARGET_KEYS = ("path", "pattern", "command", "url")
+
+
+def tool_target(name: str, arguments: dict[str, Any]) -> str:
+    """The ``key=value`` label of a call for one-line logs."""
+    if name in ("edit_many", "write_many"):
+        items = arguments.get("edits") or arguments.get("files") or []
+        if isinstance(items, list) and items:
+            paths = [str(i.get("path", "?")) for i in items if isinstance(i, dict)]
+            return "paths=" + ",".join(paths)
+        if arguments.get("patch"):
+            return "patch"
+    for key in _TARGET_KEYS:
+        if key in arguments:
+            value = " ".join(str(arguments[key]).split())
+            if len(value) > 80:
+                value = value[:77] + "..."
+            return f"{key}={value}"
+    return ""
+
+
+class HeadlessPrinter:
+    """An event sink for ``tau -p``. Call it with each event; ``finish`` at the end."""
+
+    def __init__(self, fmt: str, out: IO[str], err: IO[str], *, color: bool) -> None:
+        self.fmt = fmt
+        self.out = out
+        self.err = err
+        self.color = color
+        self._targets: dict[str, str] = {}
+        self._text_open = False
+        self._flush_each = fmt != "json" and out.isatty()
+
+    def _paint(self, text: str, style: str) -> str:
+        return f"{_ANSI[style]}{text}{_ANSI['reset']}" if self.color else text
+
+    def __call__(self, event: Any) -> None:
+        kind = event.type
+        if self.fmt == "stream-json":
+            self.out.write(event.model_dump_json())
+            self.out.write("\n")
+            if self._flush_each:
+                self.out.flush()
+            return
+        if kind == "text_delta":
+            if self.fmt == "text":
+                self.out.write(event.text)
+                self._text_open = not event.text.endswith("\n")
+                if self._flush_each:
+                    self.out.flush()
+        elif kind == "tool_call":
+            self._targets[event.call_id] = tool_target(event.name, event.arguments)
+        elif kind == "tool_result":
+            self._end_text_line()
+            target = self._targets.pop(event.call_id, "")
+            if event.denied:
+                status = self._paint("denied", "warn")
+            elif event.ok:
+                status = self._paint("ok", "ok")
+            else:
+                first = event.output.strip().splitlines()[0] if event.output.strip() else ""
+                status = self._paint("error", "fail") + (f" {first[:120]}" if first else "")
+            line = " ".join(p for p in (f"tool={event.name}", target, status) if p)
+            self.err.write(line + "\n")
+            self.err.flush()
+        elif kind == "turn_finished" and self.fmt == "text":
+            self._end_text_line()
+        elif kind == "notice":
+            self._end_text_line()
+            self.err.write(self._paint(f"tau: {event.kind}: {event.message}", "dim") + "\n")
+            self.err.flush()
+        elif kind == "error":
+            self._end_text_line()
+            self.err.write(self._paint(f"tau: error: {event.message}", "fail") + "\n")
+            self.err.flush()
+
+    def _end_text_line(self) -> None:
+        if self._text_open and self.fmt == "text":
+            self.out.write("\n")
+            self.out.flush()
+            self._text_open = False
+
+    def finish(self, result: Any) -> None:
+        """Write what ends the output: the final newline, or the json object."""
+        self._end_text_line()
+        if self.fmt == "json":
+            self.out.write(json.dumps(result_json(result), separators=(",", ":")) + "\n")
+        self.out.flush()
+
+
+def result_json(result: Any) -> dict[str, Any]:
+    """The ``--output-format json`` object of a run."""
+    return {
+        "session_id": result.session_id,
+        "result": result.result,
+        "stop_reason": result.stop_reason,
+        "turns": result.turns,
+        "usage": {"input_tokens": result.usage.input_tokens,
+                  "output_tokens": result.usage.output_tokens},
+        "cost_usd": result.cost_usd,
+        "tool_calls": [{"name": c.name, "arguments": c.arguments, "ok": c.ok}
+                       for c in result.tool_calls],
+        "duration_ms": round(result.duration_ms, 1),
+        "error": result.error,
+    }

@@ -1,0 +1,88 @@
+"""``tau -p``: one prompt, run headless, rendered by ``HeadlessPrinter``.
+
+No approver is injected: whatever needs approval in the chosen mode (default
+``auto-edit``) is denied and the denial goes back to the model. SIGINT/SIGTERM
+interrupt the turn cleanly (the partial answer is saved) and exit 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tau_tui.headless import HeadlessPrinter
+
+_EXIT_BY_STOP = {"end_turn": 0, "max_tokens": 0, "interrupted": 130}
+
+
+def compose_prompt(prompt_arg: str, read_stdin: Callable[[], str | None]) -> str:
+    """The prompt text: ``-`` reads it from stdin; otherwise piped stdin is attached."""
+    from tau_engine.errors import UsageError
+
+    if prompt_arg == "-":
+        text = read_stdin() or ""
+        if not text.strip():
+            raise UsageError("-p - reads the prompt from stdin, but stdin was empty")
+        return text
+    if not prompt_arg.strip():
+        raise UsageError("the prompt is empty")
+    piped = read_stdin()
+    if piped and piped.strip():
+        return f"{prompt_arg}\n\n<stdin>\n{piped.rstrip()}\n</stdin>"
+    return prompt_arg
+
+
+def run_headless(args: argparse.Namespace, cli_settings: dict[str, Any],
+                 read_stdin: Callable[[], str | None]) -> int:
+    """Run one headless prompt; returns the process exit code."""
+    from tau_engine.config import load_settings
+    from tau_engine.paths import WorkspacePaths
+
+    prompt = compose_prompt(args.prompt, read_stdin)
+    paths = WorkspacePaths.locate(args.workspace)
+    settings = load_settings(paths, cli=cli_settings)
+    color = not args.no_color and sys.stderr.isatty()
+    printer = HeadlessPrinter(args.output_format, sys.stdout, sys.stderr, color=color)
+    script = Path(args.script) if args.script else None
+    return asyncio.run(_run(paths, settings, prompt, printer, args, script))
+
+
+async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
+               args: argparse.Namespace, script: Path | None) -> int:
+    from tau_engine.engine import Engine
+
+    engine = await Engine.open(workspace=paths, settings=settings, approver=None,
+                               resume=args.resume, continue_latest=args.continue_latest,
+                               default_approval="auto-edit", script_path=script)
+    try:
+        for notice in engine.notices:
+            sys.stderr.write(f"tau: notice: {notice}\n")
+        engine.bus.subscribe(printer)
+        loop = asyncio.get_running_loop()
+        interrupts = 0
+
+        def interrupt() -> None:
+            nonlocal interrupts
+            interrupts += 1
+            if interrupts > 1:
+                raise SystemExit(130)
+            engine.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, interrupt)
+            except (NotImplementedError, RuntimeError):
+                pass
+        result = await engine.run(prompt)
+        printer.finish(result)
+        if result.stop_reason == "interrupted":
+            sys.stderr.write("tau: interrupted; the partial answer is saved "
+                             f"(tau --resume {result.session_id[:8]} to continue)\n")
+        return _EXIT_BY_STOP.get(result.stop_reason, 1)
+    finally:
+        await engine.close()
