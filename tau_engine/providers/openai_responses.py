@@ -1,0 +1,341 @@
+"""The OpenAI Responses API client (``POST {base_url}/responses``, streamed).
+
+For OpenAI models that only speak this API. ``build_responses_body`` maps a
+neutral ``ProviderRequest`` onto ``input`` items (messages, ``function_call``
+and ``function_call_output``), ``ResponsesStreamParser`` turns the typed
+``response.*`` events into ``ProviderEvent``s, and ``OpenAIResponsesProvider``
+does the HTTP. Nothing is stored server side (``store: false``): every call
+sends the whole conversation, as with the other providers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tau_engine.conversation import Message, ToolCall, Usage
+from tau_engine.errors import ProviderError
+from tau_engine.providers.base import (
+    ProviderEvent,
+    ProviderRequest,
+    StreamEnd,
+    TextChunk,
+    ThinkingChunk,
+    ToolCallReady,
+    UsageReport,
+)
+from tau_engine.providers.http import (
+    classify_stream_error,
+    make_client,
+    raise_for_status,
+    transport_error,
+)
+from tau_engine.providers.sse import aiter_sse
+
+MISSING_RESULT_TEXT = "No result was recorded for this tool call."
+_INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens", "content_filter": "content_filter"}
+_THINKING_DELTAS = {"response.reasoning_summary_text.delta", "response.reasoning_text.delta"}
+
+
+# -- request mapping ---------------------------------------------------------
+
+def build_responses_body(request: ProviderRequest) -> dict[str, Any]:
+    """The JSON body of one streamed Responses call."""
+    system_parts = [request.system] if request.system else []
+    system_parts += [m.content for m in request.messages if m.role == "system" and m.content]
+    body: dict[str, Any] = {
+        "model": request.model,
+        "input": map_input(request.messages),
+        "stream": True,
+        "store": False,
+    }
+    if system_parts:
+        body["instructions"] = "\n\n".join(system_parts)
+    if request.tools:
+        # strict defaults to true on this API, which would reject ordinary schemas.
+        body["tools"] = [
+            {"type": "function", "name": t.name, "description": t.description,
+             "parameters": t.parameters, "strict": False}
+            for t in request.tools
+        ]
+    if request.max_output_tokens is not None:
+        body["max_output_tokens"] = request.max_output_tokens
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    return body
+
+
+def map_input(messages: list[Message]) -> list[dict[str, Any]]:
+    """Map neutral messages onto Responses ``input`` items.
+
+    Every ``function_call`` needs its ``function_call_output`` and vice versa:
+    an unanswered call gets an error output before the conversation moves on,
+    and a result with no matching call is sent as user text.
+    """
+    items: list[dict[str, Any]] = []
+    unanswered: list[str] = []  # call ids of the last assistant message still without output
+    open_calls: set[str] = set()
+
+    def close_calls() -> None:
+        nonlocal unanswered
+        items.extend({"type": "function_call_output", "call_id": call_id,
+                      "output": MISSING_RESULT_TEXT} for call_id in unanswered)
+        unanswered = []
+
+    for message in messages:
+        if message.role == "system":
+            continue  # folded into instructions
+        if message.role == "assistant":
+            close_calls()
+            if message.content:
+                items.append({"role": "assistant", "content": message.content})
+            for call in message.tool_calls:
+                items.append({"type": "function_call", "call_id": call.id, "name": call.name,
+                              "arguments": json.dumps(call.arguments)})
+            open_calls = {tc.id for tc in message.tool_calls}
+            unanswered = [tc.id for tc in message.tool_calls]
+        elif message.role == "tool":
+            call_id = message.tool_call_id or ""
+            if call_id in unanswered:
+                unanswered.remove(call_id)
+                items.append({"type": "function_call_output", "call_id": call_id,
+                              "output": message.content})
+            elif message.content and call_id not in open_calls:
+                label = message.name or call_id or "tool"
+                items.append({"role": "user",
+                              "content": f"[result of {label}]\n{message.content}"})
+        elif message.content:
+            close_calls()
+            items.append({"role": "user", "content": message.content})
+    if messages and messages[-1].role != "assistant":
+        close_calls()
+    return items
+
+
+# -- stream parsing ----------------------------------------------------------
+
+def parse_tool_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
+    """Parse accumulated tool-call arguments: ``({}, None)`` for an empty string,
+    ``({}, reason)`` when they are not a JSON object."""
+    if not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {}, f"arguments are not valid JSON ({exc.msg} at position {exc.pos})"
+    if not isinstance(value, dict):
+        return {}, f"arguments must be a JSON object, got {type(value).__name__}"
+    return value, None
+
+
+@dataclass
+class _PendingCall:
+    call_id: str
+    name: str
+    parts: list[str] = field(default_factory=list)
+    arguments: str | None = None  # the complete string, once a ``done`` event gave it
+
+
+class ResponsesStreamParser:
+    """Turns the ``response.*`` events of one stream into ``ProviderEvent``s.
+
+    ``handle`` takes one event's JSON object and sets ``done`` on the terminal
+    event (``response.completed`` or ``response.incomplete``); ``finish``
+    raises if the stream ended before one.
+    """
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.done = False
+        self.output_seen = False
+        self._pending: dict[str, _PendingCall] = {}  # by item id
+        self._by_index: dict[int, str] = {}  # output_index -> item id
+        self._emitted: set[str] = set()  # call ids already reported
+        self._refusal: list[str] = []
+
+    def handle(self, event: dict[str, Any]) -> list[ProviderEvent]:
+        kind = event.get("type")
+        if kind == "response.output_text.delta":
+            text = str(event.get("delta", ""))
+            if text:
+                self.output_seen = True
+                return [TextChunk(text)]
+        elif kind in _THINKING_DELTAS:
+            text = str(event.get("delta", ""))
+            return [ThinkingChunk(text)] if text else []
+        elif kind == "response.refusal.delta":
+            self.output_seen = True
+            self._refusal.append(str(event.get("delta", "")))
+        elif kind == "response.output_item.added":
+            self._item_added(event)
+        elif kind == "response.function_call_arguments.delta":
+            pending = self._find(event)
+            if pending is not None:
+                pending.parts.append(str(event.get("delta", "")))
+        elif kind == "response.function_call_arguments.done":
+            pending = self._find(event)
+            if pending is not None and isinstance(event.get("arguments"), str):
+                pending.arguments = event["arguments"]
+        elif kind == "response.output_item.done":
+            return self._item_done(event)
+        elif kind in ("response.completed", "response.incomplete"):
+            return self._terminal(event.get("response") or {})
+        elif kind in ("error", "response.failed"):
+            raise classify_stream_error(event, self.provider, partial_output=self.output_seen)
+        return []
+
+    def finish(self) -> None:
+        """Raise if the stream ended before ``response.completed``/``response.incomplete``."""
+        if not self.done:
+            raise ProviderError(
+                "the stream ended before response.completed", kind="stream",
+                provider=self.provider, retryable=not self.output_seen,
+                partial_output=self.output_seen)
+
+    def _item_added(self, event: dict[str, Any]) -> None:
+        item = event.get("item") or {}
+        if item.get("type") != "function_call":
+            return
+        item_id = str(item.get("id") or item.get("call_id") or "")
+        self._pending[item_id] = _PendingCall(call_id=str(item.get("call_id") or item_id),
+                                              name=str(item.get("name", "")))
+        if isinstance(event.get("output_index"), int):
+            self._by_index[event["output_index"]] = item_id
+
+    def _find(self, event: dict[str, Any]) -> _PendingCall | None:
+        item_id = event.get("item_id")
+        if item_id is None and isinstance(event.get("output_index"), int):
+            item_id = self._by_index.get(event["output_index"])
+        return self._pending.get(str(item_id)) if item_id is not None else None
+
+    def _item_done(self, event: dict[str, Any]) -> list[ProviderEvent]:
+        item = event.get("item") or {}
+        if item.get("type") != "function_call":
+            return []
+        item_id = str(item.get("id") or item.get("call_id") or "")
+        pending = self._pending.pop(item_id, None)
+        if pending is None:
+            pending = _PendingCall(call_id=str(item.get("call_id") or item_id),
+                                   name=str(item.get("name", "")))
+        raw = item.get("arguments")
+        if not isinstance(raw, str):
+            raw = pending.arguments if pending.arguments is not None else "".join(pending.parts)
+        return self._ready(pending.call_id, str(item.get("name") or pending.name), raw)
+
+    def _ready(self, call_id: str, name: str, raw: str) -> list[ProviderEvent]:
+        if call_id in self._emitted:
+            return []
+        self._emitted.add(call_id)
+        self.output_seen = True
+        arguments, error = parse_tool_arguments(raw)
+        return [ToolCallReady(ToolCall(id=call_id, name=name, arguments=arguments,
+                                       arguments_error=error))]
+
+    def _terminal(self, response: dict[str, Any]) -> list[ProviderEvent]:
+        self.done = True
+        events: list[ProviderEvent] = []
+        # A call the stream never closed with output_item.done is still in the final output.
+        for item in response.get("output") or []:
+            if isinstance(item, dict) and item.get("type") == "function_call":
+                events += self._ready(str(item.get("call_id", "")), str(item.get("name", "")),
+                                      str(item.get("arguments") or ""))
+        events.append(UsageReport(usage=_usage(response.get("usage") or {})))
+        events.append(self._end(response))
+        return events
+
+    def _end(self, response: dict[str, Any]) -> StreamEnd:
+        status = response.get("status")
+        refusal = "".join(self._refusal) or None
+        if status == "incomplete":
+            reason = (response.get("incomplete_details") or {}).get("reason")
+            stop = _INCOMPLETE_REASONS.get(str(reason), "max_tokens")
+            if stop == "content_filter" and refusal is None:
+                refusal = "OpenAI's content filter stopped the answer"
+            return StreamEnd(stop, raw_reason=str(reason or status), refusal=refusal)
+        if refusal is not None:
+            return StreamEnd("refusal", raw_reason=str(status), refusal=refusal)
+        stop = "tool_use" if self._emitted else "end_turn"
+        return StreamEnd(stop, raw_reason=str(status) if status else None)
+
+
+def _usage(usage: dict[str, Any]) -> Usage:
+    input_details = usage.get("input_tokens_details") or {}
+    output_details = usage.get("output_tokens_details") or {}
+    return Usage(
+        input_tokens=int(usage.get("input_tokens") or 0),
+        output_tokens=int(usage.get("output_tokens") or 0),
+        cached_input_tokens=int(input_details.get("cached_tokens") or 0),
+        reasoning_tokens=int(output_details.get("reasoning_tokens") or 0),
+    )
+
+
+# -- the client --------------------------------------------------------------
+
+class OpenAIResponsesProvider:
+    """Streams OpenAI Responses API calls. Implements ``Provider``."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "openai",
+        base_url: str,
+        api_key: str | None,
+        timeout_s: float = 120.0,
+        extra_headers: dict[str, str] | None = None,
+        client: httpx.AsyncClient | None = None,
+        key_hint: str | None = None,
+    ) -> None:
+        self.name = name
+        self.url = f"{base_url.rstrip('/')}/responses"
+        self._api_key = api_key
+        self._extra_headers = dict(extra_headers or {})
+        self._key_hint = key_hint
+        self._owns_client = client is None
+        self._client = client if client is not None else make_client(timeout_s)
+
+    def headers(self) -> dict[str, str]:
+        """The request headers (the key included when one is set)."""
+        headers = {"content-type": "application/json", "accept": "text/event-stream"}
+        if self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
+        headers.update(self._extra_headers)
+        return headers
+
+    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+        """Stream one call; raises ``ProviderError`` on any failure."""
+        body = build_responses_body(request)
+        parser = ResponsesStreamParser(self.name)
+        try:
+            async with self._client.stream("POST", self.url, json=body,
+                                           headers=self.headers()) as response:
+                await raise_for_status(response, self.name, key_hint=self._key_hint)
+                async for sse in aiter_sse(response.aiter_bytes()):
+                    for event in parser.handle(_decode(sse.data, self.name, parser.output_seen)):
+                        yield event
+                    if parser.done:
+                        return
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name, partial_output=parser.output_seen) from exc
+        parser.finish()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this provider created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+
+def _decode(data: str, provider: str, partial: bool) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ProviderError(f"undecodable stream event: {data[:80]!r}", kind="stream",
+                            provider=provider, retryable=not partial,
+                            partial_output=partial) from exc
+    if not isinstance(value, dict):
+        raise ProviderError(f"unexpected stream event: {data[:80]!r}", kind="stream",
+                            provider=provider, retryable=not partial, partial_output=partial)
+    return value
