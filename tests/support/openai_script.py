@@ -24,10 +24,12 @@ def _chunk(delta: dict[str, Any] | None, finish: str | None = None,
 def openai_chunks(text: str = "", tool_calls: list[dict[str, Any]] | None = None, *,
                   chunk_size: int = 8, arg_fragment: int = 5, prompt_tokens: int = 10,
                   completion_tokens: int | None = None, finish: str | None = None,
-                  done: bool = True, usage: bool = True) -> list[bytes]:
+                  done: bool = True, usage: bool = True,
+                  finish_chunk: bool = True) -> list[bytes]:
     """The SSE chunks of one streamed answer: text in ``chunk_size`` pieces, then tool
     calls (``{"id", "name", "arguments": dict|str}``) split into ``arg_fragment``-sized
-    argument fragments, a finish chunk, a usage-only chunk and ``[DONE]``."""
+    argument fragments, a finish chunk, a usage-only chunk and ``[DONE]``.
+    ``finish_chunk=False`` leaves out the chunk carrying ``finish_reason``."""
     out = [_chunk({"role": "assistant", "content": ""})]
     for i in range(0, len(text), chunk_size):
         out.append(_chunk({"content": text[i:i + chunk_size]}))
@@ -40,7 +42,8 @@ def openai_chunks(text: str = "", tool_calls: list[dict[str, Any]] | None = None
             out.append(_chunk({"tool_calls": [{"index": index, "function": {
                 "arguments": raw[j:j + arg_fragment]}}]}))
     reason = finish or ("tool_calls" if tool_calls else "stop")
-    out.append(_chunk({}, finish=reason))
+    if finish_chunk:
+        out.append(_chunk({}, finish=reason))
     if usage:
         completion = completion_tokens if completion_tokens is not None else max(1, len(text) // 4)
         out.append(_chunk(None, usage={"prompt_tokens": prompt_tokens,

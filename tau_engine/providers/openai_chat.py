@@ -1,0 +1,390 @@
+"""The OpenAI Chat Completions wire format, and every server that copies it.
+
+OpenAI, DeepSeek, xAI, Mistral, Ollama, OpenRouter and any custom
+``/chat/completions`` endpoint share this client; their small differences
+(which max-tokens field, whether ``stream_options`` is accepted, OpenRouter's
+routing and attribution extras) are data in ``_DIALECTS`` and ``_OPTION_*``
+rather than branches in the stream parser.
+
+The stream is parsed as it arrives: text is yielded chunk by chunk, tool-call
+fragments are assembled by ``index`` and released once the stream has
+finished, and the usage-only final chunk becomes a ``UsageReport``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tau_engine.conversation import Message, ToolCall, Usage
+from tau_engine.errors import ProviderError
+from tau_engine.providers.base import (
+    ProviderEvent,
+    ProviderRequest,
+    StreamEnd,
+    TextChunk,
+    ThinkingChunk,
+    ToolCallReady,
+    UsageReport,
+)
+from tau_engine.providers.http import (
+    classify_stream_error,
+    make_client,
+    raise_for_status,
+    transport_error,
+)
+from tau_engine.providers.sse import aiter_sse
+
+
+@dataclass(frozen=True, slots=True)
+class _Dialect:
+    """What a given OpenAI-compatible server accepts."""
+
+    max_tokens_field: str = "max_tokens"
+    stream_usage_option: bool = True  # send stream_options.include_usage
+
+
+# OpenAI deprecated max_tokens (reasoning models reject it); the copies still use it.
+# Mistral reports usage on its last chunk by itself and rejects unknown fields.
+_DIALECTS: dict[str, _Dialect] = {
+    "openai": _Dialect(max_tokens_field="max_completion_tokens"),
+    "mistral": _Dialect(stream_usage_option=False),
+}
+_DEFAULT_DIALECT = _Dialect()
+
+# request.options keys that become headers (OpenRouter's app attribution).
+_OPTION_HEADERS: dict[str, str] = {"site_url": "HTTP-Referer", "site_name": "X-Title"}
+# request.options keys that fill OpenRouter's ``provider`` routing object.
+_OPTION_ROUTING: dict[str, str] = {
+    "provider_order": "order",
+    "provider_allow": "only",
+    "provider_deny": "ignore",
+}
+# request.options keys copied into the body as they are.
+_OPTION_BODY_FIELDS = ("reasoning_effort", "top_p", "seed", "user")
+
+_FINISH_REASONS: dict[str, str] = {
+    "stop": "end_turn",
+    "eos": "end_turn",
+    "end_turn": "end_turn",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "length": "max_tokens",
+    "max_tokens": "max_tokens",
+    "content_filter": "content_filter",
+}
+
+
+def chat_messages(request: ProviderRequest) -> list[dict[str, Any]]:
+    """Map the system prompt and the conversation onto Chat Completions messages."""
+    out: list[dict[str, Any]] = []
+    if request.system:
+        out.append({"role": "system", "content": request.system})
+    out.extend(_wire_message(message) for message in request.messages)
+    return out
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id or "",
+                "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        return {
+            "role": "assistant",
+            # OpenAI wants null, not "", beside tool calls when there is no text.
+            "content": message.content or None,
+            "tool_calls": [
+                {"id": call.id, "type": "function",
+                 "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": message.content}
+
+
+def chat_body(request: ProviderRequest, dialect_name: str) -> dict[str, Any]:
+    """The JSON body of a streaming ``/chat/completions`` request."""
+    dialect = _DIALECTS.get(dialect_name, _DEFAULT_DIALECT)
+    options = request.options
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": chat_messages(request),
+        "stream": True,
+    }
+    if options.get("include_usage", dialect.stream_usage_option):
+        body["stream_options"] = {"include_usage": True}
+    if request.tools:
+        body["tools"] = [
+            {"type": "function", "function": {"name": tool.name,
+                                              "description": tool.description,
+                                              "parameters": tool.parameters}}
+            for tool in request.tools
+        ]
+    if request.max_output_tokens is not None:
+        field_name = str(options.get("max_tokens_field", dialect.max_tokens_field))
+        body[field_name] = request.max_output_tokens
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    for key in _OPTION_BODY_FIELDS:
+        if options.get(key) is not None:
+            body[key] = options[key]
+    routing = {wire: options[key] for key, wire in _OPTION_ROUTING.items()
+               if options.get(key)}
+    if routing:
+        body["provider"] = routing
+    extra_body = options.get("extra_body")
+    if isinstance(extra_body, dict):
+        body.update(extra_body)
+    return body
+
+
+@dataclass(slots=True)
+class _PartialCall:
+    """A tool call being assembled from its streamed fragments."""
+
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _StreamState:
+    """Everything learned from the stream so far, besides what was already yielded."""
+
+    output_sent: bool = False
+    done: bool = False
+    finish_reason: str | None = None
+    refusal: list[str] = field(default_factory=list)
+    calls: dict[int, _PartialCall] = field(default_factory=dict)
+    usage: UsageReport | None = None
+    error: ProviderError | None = None  # an in-stream error, raised once its chunk is out
+
+
+class OpenAIChatProvider:
+    """A streaming client of ``{base_url}/chat/completions``.
+
+    ``name`` is the provider prefix of model ids and picks the dialect;
+    ``key_hint`` names where the key comes from, for auth error messages.
+    A ``client`` passed in is shared and left open by ``aclose``.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        api_key: str | None,
+        timeout_s: float = 120.0,
+        extra_headers: dict[str, str] | None = None,
+        client: httpx.AsyncClient | None = None,
+        key_hint: str | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._extra_headers = dict(extra_headers or {})
+        self._key_hint = key_hint
+        self._owns_client = client is None
+        self._client = client if client is not None else make_client(timeout_s)
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    def headers(self, request: ProviderRequest) -> dict[str, str]:
+        """Request headers: auth, SSE accept, configured extras, OpenRouter attribution."""
+        headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        headers.update(self._extra_headers)
+        for key, header in _OPTION_HEADERS.items():
+            value = request.options.get(key)
+            if value:
+                headers[header] = str(value)
+        return headers
+
+    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+        """Stream one call; see ``tau_engine.providers.base`` for the event contract."""
+        state = _StreamState()
+        body = chat_body(request, self.name)
+        try:
+            # ``async with`` closes the connection at once if the consumer is cancelled.
+            async with self._client.stream("POST", self.url, json=body,
+                                           headers=self.headers(request)) as response:
+                await raise_for_status(response, self.name, key_hint=self._key_hint)
+                async for sse in aiter_sse(response.aiter_bytes()):
+                    if sse.data == "[DONE]":
+                        state.done = True
+                        break
+                    for event in self._chunk_events(sse.data, state):
+                        yield event
+                    if state.error is not None:
+                        raise state.error
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name, partial_output=state.output_sent) from exc
+        for event in self._final_events(state):
+            yield event
+
+    def _chunk_events(self, data: str, state: _StreamState) -> list[ProviderEvent]:
+        try:
+            chunk = json.loads(data)
+        except ValueError as exc:
+            raise ProviderError(f"the provider sent an event that is not JSON: {data[:120]!r}",
+                                kind="stream", provider=self.name,
+                                partial_output=state.output_sent) from exc
+        if not isinstance(chunk, dict):
+            return []
+        events: list[ProviderEvent] = []
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            state.usage = _usage_report(usage)
+        if chunk.get("error"):
+            # OpenRouter reports upstream failures inside a 200 stream, sometimes with the
+            # usage of what was billed: report that usage, then fail.
+            state.error = classify_stream_error(chunk, self.name,
+                                                partial_output=state.output_sent)
+            return [state.usage] if state.usage is not None else []
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                events.extend(_delta_events(delta, state))
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                state.finish_reason = reason
+        if events:
+            state.output_sent = True
+        return events
+
+    def _final_events(self, state: _StreamState) -> list[ProviderEvent]:
+        if state.finish_reason is None and not state.done:
+            raise ProviderError(
+                "the stream ended before the answer finished (no finish reason, no [DONE])",
+                kind="stream", provider=self.name, retryable=not state.output_sent,
+                partial_output=state.output_sent)
+        if state.finish_reason == "error":
+            raise ProviderError("the provider ended the answer with an error and no details",
+                                kind="server", provider=self.name,
+                                retryable=not state.output_sent,
+                                partial_output=state.output_sent)
+        events: list[ProviderEvent] = [
+            ToolCallReady(_finish_call(index, partial))
+            for index, partial in sorted(state.calls.items())
+        ]
+        if state.usage is not None:
+            events.append(state.usage)
+        refusal = "".join(state.refusal) or None
+        raw = state.finish_reason
+        if refusal is not None:
+            stop = "refusal"
+        elif state.calls and raw in (None, "stop"):
+            # Some servers (Ollama) say "stop" even when the answer is tool calls.
+            stop = "tool_use"
+        else:
+            stop = _FINISH_REASONS.get(raw or "stop", "end_turn")
+        events.append(StreamEnd(stop_reason=stop, raw_reason=raw, refusal=refusal))
+        return events
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this provider created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+
+def _delta_events(delta: dict[str, Any], state: _StreamState) -> list[ProviderEvent]:
+    events: list[ProviderEvent] = []
+    # DeepSeek says reasoning_content, OpenRouter says reasoning; never both for one delta.
+    for key in ("reasoning_content", "reasoning"):
+        thinking = delta.get(key)
+        if isinstance(thinking, str) and thinking:
+            events.append(ThinkingChunk(thinking))
+            break
+    content = delta.get("content")
+    if isinstance(content, str) and content:
+        events.append(TextChunk(content))
+    refusal = delta.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        state.refusal.append(refusal)
+    fragments = delta.get("tool_calls")
+    if isinstance(fragments, list):
+        for position, fragment in enumerate(fragments):
+            if isinstance(fragment, dict):
+                _add_fragment(state.calls, position, fragment)
+    return events
+
+
+def _add_fragment(calls: dict[int, _PartialCall], position: int,
+                  fragment: dict[str, Any]) -> None:
+    """Merge one tool-call fragment; ``id`` and ``name`` come only with a call's first one."""
+    index = fragment.get("index")
+    call_id = fragment.get("id")
+    if not isinstance(index, int):
+        # Servers that omit the index send each call whole; tell them apart by id.
+        known = [i for i, c in calls.items() if call_id and c.id == call_id]
+        index = known[0] if known else (len(calls) if call_id or not calls else position)
+    partial = calls.setdefault(index, _PartialCall())
+    if isinstance(call_id, str) and call_id and not partial.id:
+        partial.id = call_id
+    function = fragment.get("function")
+    if isinstance(function, dict):
+        name = function.get("name")
+        if isinstance(name, str) and name and not partial.name:
+            partial.name = name
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            partial.arguments.append(arguments)
+        elif isinstance(arguments, dict):
+            partial.arguments.append(json.dumps(arguments))
+
+
+def _finish_call(index: int, partial: _PartialCall) -> ToolCall:
+    raw = "".join(partial.arguments)
+    call_id = partial.id or f"call_{uuid.uuid4().hex[:24]}"
+    arguments, error = parse_tool_arguments(raw)
+    if not partial.name:
+        error = error or f"tool call #{index} came without a tool name"
+    return ToolCall(id=call_id, name=partial.name, arguments=arguments, arguments_error=error)
+
+
+def parse_tool_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
+    """Parse a tool call's JSON arguments: ``({...}, None)`` or ``({}, "what is wrong")``."""
+    if not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        snippet = raw if len(raw) <= 200 else raw[:200] + "…"
+        return {}, f"the tool arguments are not valid JSON ({exc}): {snippet}"
+    if not isinstance(value, dict):
+        return {}, f"the tool arguments must be a JSON object, not {type(value).__name__}"
+    return value, None
+
+
+def _usage_report(usage: dict[str, Any]) -> UsageReport:
+    prompt_details = usage.get("prompt_tokens_details")
+    completion_details = usage.get("completion_tokens_details")
+    prompt_details = prompt_details if isinstance(prompt_details, dict) else {}
+    completion_details = completion_details if isinstance(completion_details, dict) else {}
+    cached = _int(prompt_details.get("cached_tokens")) or _int(usage.get("prompt_cache_hit_tokens"))
+    cost = usage.get("cost")
+    return UsageReport(
+        usage=Usage(
+            input_tokens=_int(usage.get("prompt_tokens")),
+            output_tokens=_int(usage.get("completion_tokens")),
+            cached_input_tokens=cached,
+            cache_write_tokens=_int(prompt_details.get("cache_write_tokens")),
+            reasoning_tokens=_int(completion_details.get("reasoning_tokens")),
+        ),
+        cost_usd=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool)
+        else None,
+    )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
