@@ -29,6 +29,15 @@ def add_parser(sub: Any) -> None:
     p = actions.add_parser("import", help="recreate a session from an exported JSONL file")
     p.add_argument("file", help="an exported .jsonl file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    for action, text in (("undo", "undo the last user turn, restoring the files it changed"),
+                         ("redo", "redo the last undone turn")):
+        p = actions.add_parser(action, help=text)
+        p.add_argument("id", help="session id or unique prefix")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = actions.add_parser("fork", help="branch a session into a new one")
+    p.add_argument("id", help="session id or unique prefix")
+    p.add_argument("--at", metavar="MESSAGE_ID", help="fork at this message (default: head)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = actions.add_parser("delete", help="delete a session and its events")
     p.add_argument("id", help="session id or unique prefix")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -107,6 +116,27 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
             out.write(json.dumps(_info_json(info)) + "\n")
         else:
             out.write(f"imported session {info.id[:8]}: {info.title}\n")
+        return 0
+    if args.action in ("undo", "redo"):
+        info = await store.get_session(args.id)
+        report = await getattr(store, args.action)(info.id, store.paths.root)
+        if args.json:
+            out.write(json.dumps(report.to_json()) + "\n")
+        else:
+            out.write(report.summary() + "\n")
+        return 0
+    if args.action == "fork":
+        info = await store.get_session(args.id)
+        target = args.at or info.head_id
+        if target is None:
+            from tau_engine.errors import UsageError
+
+            raise UsageError(f"session {info.id[:8]} is empty; nothing to fork")
+        forked = await store.fork(info.id, target)
+        if args.json:
+            out.write(json.dumps(_info_json(forked)) + "\n")
+        else:
+            out.write(f"forked session {info.id[:8]} into {forked.id[:8]}\n")
         return 0
     if args.action == "delete":
         info = await store.get_session(args.id)
