@@ -1,0 +1,161 @@
+"""Reading sessions and message paths out of ``tau.db`` (synchronous helpers).
+
+A conversation is the path from a head message back to its root. It is walked
+with a recursive CTE that follows ``parent_id`` one primary-key lookup per
+step, so loading the last N messages costs O(N) however long the session is.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from tau_engine.conversation import Message, StoredMessage, Usage
+from tau_engine.errors import SessionNotFoundError, UsageError
+from tau_engine.store.models import SessionInfo
+
+SESSION_COLUMNS = (
+    "s.id, s.title, s.model, s.created_at, s.updated_at, s.head_id, s.workspace, "
+    "s.input_tokens, s.output_tokens, s.cached_input_tokens, s.cache_write_tokens, "
+    "s.reasoning_tokens, s.cost_usd, s.meta, "
+    "(SELECT count(*) FROM messages c WHERE c.session_id = s.id)"
+)
+SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions s"
+
+MESSAGE_COLUMNS = (
+    "m.id, m.session_id, m.parent_id, m.created_at, m.body, m.usage, m.cost_usd, m.model"
+)
+
+# Walks from a head towards the root; ``depth`` 0 is the head. The limit is
+# applied inside the recursion so that a short read never walks the whole path.
+_PATH_FROM = f"""
+WITH RECURSIVE path(id, parent_id, depth) AS (
+    SELECT id, parent_id, 0 FROM messages WHERE id = :head AND session_id = :session
+    UNION ALL
+    SELECT m.id, m.parent_id, p.depth + 1 FROM messages m JOIN path p ON m.id = p.parent_id
+    WHERE p.depth + 1 < :limit
+)
+SELECT {MESSAGE_COLUMNS} FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC
+"""
+
+_NO_LIMIT = 1 << 62
+
+
+def session_from_row(row: sqlite3.Row | tuple[Any, ...]) -> SessionInfo:
+    """Build a ``SessionInfo`` from a row selected with ``SESSION_COLUMNS``."""
+    return SessionInfo(
+        id=row[0],
+        title=row[1],
+        model=row[2],
+        created_at=row[3],
+        updated_at=row[4],
+        head_id=row[5],
+        workspace=row[6],
+        usage=Usage(
+            input_tokens=row[7],
+            output_tokens=row[8],
+            cached_input_tokens=row[9],
+            cache_write_tokens=row[10],
+            reasoning_tokens=row[11],
+        ),
+        cost_usd=row[12],
+        meta=json.loads(row[13]),
+        message_count=row[14],
+    )
+
+
+def message_from_row(row: sqlite3.Row | tuple[Any, ...]) -> StoredMessage:
+    """Build a ``StoredMessage`` from a row selected with ``MESSAGE_COLUMNS``."""
+    # The row was validated on the way in; only the nested JSON needs parsing.
+    return StoredMessage.model_construct(
+        id=row[0],
+        session_id=row[1],
+        parent_id=row[2],
+        created_at=row[3],
+        message=Message.model_validate_json(row[4]),
+        usage=Usage.model_validate_json(row[5]) if row[5] is not None else None,
+        cost_usd=row[6],
+        model=row[7],
+    )
+
+
+def require_session(conn: sqlite3.Connection, session_id: str) -> SessionInfo:
+    """The session with exactly this id, or ``SessionNotFoundError``."""
+    row = conn.execute(f"{SELECT_SESSION} WHERE s.id = ?", (session_id,)).fetchone()
+    if row is None:
+        raise SessionNotFoundError(f"no session {session_id!r} in this workspace")
+    return session_from_row(row)
+
+
+def session_head(conn: sqlite3.Connection, session_id: str) -> str | None:
+    """The head message id of a session (``SessionNotFoundError`` if there is none)."""
+    row = conn.execute("SELECT head_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    if row is None:
+        raise SessionNotFoundError(f"no session {session_id!r} in this workspace")
+    head: str | None = row[0]
+    return head
+
+
+def require_message(conn: sqlite3.Connection, session_id: str, message_id: str) -> None:
+    """Raise ``UsageError`` unless ``message_id`` is a message of ``session_id``."""
+    row = conn.execute(
+        "SELECT 1 FROM messages WHERE id = ? AND session_id = ?", (message_id, session_id)
+    ).fetchone()
+    if row is None:
+        raise UsageError(f"message {message_id!r} is not in session {session_id[:8]}")
+
+
+def path_to(
+    conn: sqlite3.Connection, session_id: str, head_id: str | None, limit: int | None = None
+) -> list[StoredMessage]:
+    """The messages from the root (or the ``limit``-th ancestor) down to ``head_id``."""
+    if head_id is None or (limit is not None and limit <= 0):
+        return []
+    rows = conn.execute(
+        _PATH_FROM,
+        {"head": head_id, "session": session_id, "limit": _NO_LIMIT if limit is None else limit},
+    ).fetchall()
+    return [message_from_row(row) for row in rows]
+
+
+def branch_tips(conn: sqlite3.Connection, session_id: str) -> list[StoredMessage]:
+    """Every message of the session that no other message continues, oldest first."""
+    rows = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.session_id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM messages c WHERE c.parent_id = m.id) ORDER BY m.rowid",
+        (session_id,),
+    ).fetchall()
+    return [message_from_row(row) for row in rows]
+
+
+def find_sessions(conn: sqlite3.Connection, id_or_prefix: str) -> SessionInfo:
+    """The one session whose id is or starts with ``id_or_prefix``.
+
+    Raises ``SessionNotFoundError`` when none matches or several do; the
+    latter names the candidates so the user can type a longer prefix.
+    """
+    prefix = id_or_prefix.strip().lower()
+    if not prefix or any(ch not in "0123456789abcdef" for ch in prefix):
+        raise SessionNotFoundError(f"no session matches {id_or_prefix!r}")
+    # Ids are lowercase hex, so every id starting with the prefix sorts
+    # below prefix + "g": an index range scan instead of a LIKE.
+    rows = conn.execute(
+        f"{SELECT_SESSION} WHERE s.id >= ? AND s.id < ? ORDER BY s.updated_at DESC LIMIT 6",
+        (prefix, prefix + "g"),
+    ).fetchall()
+    if not rows:
+        raise SessionNotFoundError(f"no session matches {id_or_prefix!r}")
+    matches = [session_from_row(row) for row in rows]
+    exact = [info for info in matches if info.id == prefix]
+    if exact:
+        return exact[0]
+    if len(matches) > 1:
+        shown = ", ".join(
+            f"{info.id[:12]} ({info.title or 'untitled'})" for info in matches[:5]
+        )
+        more = " and more" if len(matches) > 5 else ""
+        raise SessionNotFoundError(
+            f"session prefix {id_or_prefix!r} is ambiguous: {shown}{more}"
+        )
+    return matches[0]

@@ -1,0 +1,195 @@
+"""The schema of ``.tau/tau.db`` and the connection settings every opener uses.
+
+The schema is versioned with ``PRAGMA user_version``: ``MIGRATIONS[i]`` takes a
+database from version ``i`` to ``i + 1``. Migrations are append-only; a shipped
+one is never edited, so a database created by any older tau upgrades the same
+way. Opening a database newer than this tau knows is refused rather than
+guessed at.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tau_engine.errors import StoreError
+
+BUSY_TIMEOUT_MS = 5_000
+"""How long a writer waits for another process (TUI, headless run, live-watch)."""
+
+
+def _v1_conversations(conn: sqlite3.Connection) -> None:
+    """Sessions, their message DAG and their event log."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            head_id TEXT,
+            workspace TEXT NOT NULL DEFAULT '',
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            meta TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX sessions_by_update ON sessions(updated_at);
+
+        CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            parent_id TEXT REFERENCES messages(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            role TEXT NOT NULL,
+            body TEXT NOT NULL,
+            usage TEXT,
+            cost_usd REAL,
+            model TEXT
+        );
+        CREATE INDEX messages_by_session ON messages(session_id);
+        CREATE INDEX messages_by_parent ON messages(parent_id);
+
+        CREATE TABLE events (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            ts REAL NOT NULL,
+            json TEXT NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+def _v2_checkpoints(conn: sqlite3.Connection) -> None:
+    """File checkpoints of each turn, and the redo stack that undo fills."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE checkpoints (
+            seq INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            blob TEXT,
+            mode INTEGER,
+            created_at REAL NOT NULL,
+            UNIQUE (message_id, path)
+        );
+        CREATE INDEX checkpoints_by_session ON checkpoints(session_id);
+        CREATE INDEX checkpoints_by_blob ON checkpoints(blob);
+
+        CREATE TABLE redo_stack (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            pos INTEGER NOT NULL,
+            undone_head TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            restored_head TEXT,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (session_id, pos)
+        );
+        CREATE TABLE redo_files (
+            session_id TEXT NOT NULL,
+            pos INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            blob TEXT,
+            mode INTEGER,
+            PRIMARY KEY (session_id, pos, path),
+            FOREIGN KEY (session_id, pos) REFERENCES redo_stack(session_id, pos)
+                ON DELETE CASCADE
+        );
+        CREATE INDEX redo_files_by_blob ON redo_files(blob);
+        """
+    )
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    # ``executescript`` would commit the migration's open transaction first,
+    # so the statements run one by one inside it.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_conversations, _v2_checkpoints]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """Open ``db_path`` with tau's settings: WAL, ``synchronous=NORMAL``, busy timeout, FKs.
+
+    The connection is in autocommit mode; callers open transactions themselves
+    (``BEGIN IMMEDIATE`` for writes, so that two processes never deadlock on a
+    read lock upgrade). It may be used from any thread under the caller's lock.
+    """
+    try:
+        conn = sqlite3.connect(
+            db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {db_path}: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _enable_wal(conn)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{db_path} is not a usable tau database: {exc}") from exc
+    return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    # Switching the journal mode needs a moment of exclusive access; when
+    # several processes open a fresh database at once, one of them wins and
+    # the others find WAL already set.
+    for _attempt in range(50):
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(0.02)
+            continue
+        if str(mode).lower() == "wal":
+            return
+        raise StoreError(f"cannot put the state store in WAL mode (got {mode!r})")
+    raise StoreError("cannot put the state store in WAL mode: the database stays locked")
+
+
+def migrate(conn: sqlite3.Connection, db_path: Path, *, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database up to ``target``; return the version found before migrating."""
+    found = _user_version(conn)
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"{db_path} has schema version {found}, newer than this tau knows "
+            f"({SCHEMA_VERSION}); upgrade tau to open it"
+        )
+    if found >= target:
+        return found
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        # Another process may have migrated while this one waited for the lock.
+        current = _user_version(conn)
+        for version in range(current, target):
+            MIGRATIONS[version](conn)
+        if current < target:
+            conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StoreError(f"cannot migrate {db_path} to schema version {target}: {exc}") from exc
+    return found
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
