@@ -37,6 +37,7 @@ from tau_engine.providers.http import (
     raise_for_status,
     transport_error,
 )
+from tau_engine.providers.openai_chat import parse_tool_arguments
 from tau_engine.providers.sse import aiter_sse
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -170,20 +171,6 @@ def _tool_result_block(call_id: str, message: Message) -> dict[str, Any]:
 
 
 # -- stream parsing ----------------------------------------------------------
-
-def parse_tool_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
-    """Parse accumulated tool-call arguments: ``({}, None)`` for an empty string,
-    ``({}, reason)`` when they are not a JSON object."""
-    if not raw.strip():
-        return {}, None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return {}, f"arguments are not valid JSON ({exc.msg} at position {exc.pos})"
-    if not isinstance(value, dict):
-        return {}, f"arguments must be a JSON object, got {type(value).__name__}"
-    return value, None
-
 
 @dataclass
 class _Block:
@@ -368,10 +355,12 @@ class AnthropicProvider:
                                            headers=self.headers()) as response:
                 await raise_for_status(response, self.name, key_hint=self._key_hint)
                 async for sse in aiter_sse(response.aiter_bytes()):
+                    # Read on to the end of the body even after the final event, so
+                    # the connection goes back to the pool instead of being dropped.
+                    if parser.done:
+                        continue
                     for event in parser.handle(_decode(sse.data, self.name, parser.output_seen)):
                         yield event
-                    if parser.done:
-                        return
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name, partial_output=parser.output_seen) from exc
         parser.finish()
