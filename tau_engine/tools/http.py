@@ -1,0 +1,142 @@
+"""The ``http`` tool: one HTTP(S) request, its status, a few headers and the body as text."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import field_validator
+
+from tau_engine.errors import ToolError
+from tau_engine.tools.args import ToolArgs, parse_model
+from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
+from tau_engine.tools.fileio import looks_binary
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# The response headers worth a model's attention; the rest is noise.
+SHOWN_HEADERS = ("content-type", "content-length", "location", "last-modified", "etag",
+                 "retry-after")
+_TEXT_TYPES = ("json", "xml", "javascript", "yaml", "csv", "x-www-form-urlencoded", "graphql")
+
+
+class HttpArgs(ToolArgs):
+    url: str
+    method: Method = "GET"
+    headers: dict[str, str] = {}
+    body: str | None = None
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+def _is_text(content_type: str, data: bytes) -> bool:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind:
+        return kind.startswith("text/") or any(word in kind for word in _TEXT_TYPES)
+    if looks_binary(data):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class HttpTool(Tool):
+    """Make one HTTP request and return status, headers and the body as text."""
+
+    name = "http"
+    kind = "network"
+    description = (
+        "Make an HTTP request to an http:// or https:// URL (redirects are followed). Returns "
+        "the status line, a few headers and the body as text (long bodies are cut; binary "
+        "bodies are only described)."
+    )
+    parameters = {
+        "type": "object",
+        "properties": {
+            "url": {"type": "string", "description": "Full http:// or https:// URL."},
+            "method": {"type": "string", "enum": METHODS,
+                       "description": "HTTP method. Default GET."},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"},
+                        "description": "Request headers, name to value."},
+            "body": {"type": "string",
+                     "description": "Request body, sent as UTF-8 (set a Content-Type header "
+                                    "to match, e.g. application/json)."},
+        },
+        "required": ["url"],
+        "additionalProperties": False,
+    }
+
+    def __init__(self, *, timeout_s: float = 30.0) -> None:
+        self.timeout_s = timeout_s
+
+    def parse_args(self, arguments: dict[str, Any]) -> HttpArgs:
+        args = parse_model(self.name, HttpArgs, arguments, self.parameters)
+        parts = urlsplit(args.url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ToolError(f"http: only http:// and https:// URLs can be requested, "
+                            f"not {args.url!r}")
+        return args
+
+    def target(self, args: HttpArgs) -> str:
+        return f"{args.method} {args.url}"
+
+    async def preview(self, args: HttpArgs, ctx: ToolContext) -> str:
+        lines = [f"{args.method} {args.url}"]
+        lines += [f"{name}: {value}" for name, value in args.headers.items()]
+        if args.body is not None:
+            body = args.body if len(args.body) <= 2000 else args.body[:2000] + " …"
+            lines += ["", body]
+        return "\n".join(lines)
+
+    async def run(self, args: HttpArgs, ctx: ToolContext) -> ToolOutcome:
+        # Imported here: httpx is slow to import and most runs never call this tool.
+        import httpx
+
+        limit = ctx.max_output_chars * 4  # bytes, enough for max_output_chars of UTF-8
+        content = args.body.encode("utf-8") if args.body is not None else None
+        data = bytearray()
+        cut = False
+        try:
+            async with (
+                httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=True) as client,
+                client.stream(args.method, args.url, headers=args.headers,
+                              content=content) as response,
+            ):
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        cut = True
+                        break
+        except httpx.TimeoutException as exc:
+            raise ToolError(f"{args.method} {args.url} timed out after "
+                            f"{self.timeout_s:g}s") from exc
+        except httpx.HTTPError as exc:
+            raise ToolError(f"{args.method} {args.url} failed: "
+                            f"{type(exc).__name__}: {exc}") from exc
+        lines = [f"HTTP {response.status_code} {response.reason_phrase}".rstrip()]
+        if response.url != httpx.URL(args.url):
+            lines.append(f"(redirected to {response.url})")
+        lines += [f"{name}: {response.headers[name]}" for name in SHOWN_HEADERS
+                  if name in response.headers]
+        lines.append("")
+        content_type = response.headers.get("content-type", "")
+        if not data:
+            lines.append("(empty body)")
+        elif _is_text(content_type, bytes(data)):
+            try:
+                text = bytes(data).decode(response.charset_encoding or "utf-8", errors="replace")
+            except LookupError:  # a charset Python does not know
+                text = bytes(data).decode("utf-8", errors="replace")
+            if cut or len(text) > ctx.max_output_chars:
+                text = text[:ctx.max_output_chars] + "\n[... body truncated ...]"
+            lines.append(text)
+        else:
+            size = f"more than {len(data)}" if cut else str(len(data))
+            lines.append(f"[binary body: {content_type or 'unknown type'}, {size} bytes]")
+        return ToolOutcome(output="\n".join(lines), ok=response.status_code < 400,
+                           data={"status": response.status_code})
