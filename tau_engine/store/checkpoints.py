@@ -235,13 +235,15 @@ class Checkpoints:
         except FileNotFoundError:
             return None, None
         except OSError as exc:
-            raise StoreError(f"cannot checkpoint {rel}: {exc.strerror or exc}") from exc
+            raise StoreError(f"cannot save a copy of {rel}: {exc.strerror or exc}") from exc
+        if stat.S_ISDIR(info.st_mode):
+            raise StoreError(f"cannot save a copy of {rel}: it is a directory")
         if not stat.S_ISREG(info.st_mode):
-            raise StoreError(f"cannot checkpoint {rel}: not a regular file")
+            raise StoreError(f"cannot save a copy of {rel}: not a regular file")
         try:
             return self._blobs.put_file(target), stat.S_IMODE(info.st_mode)
         except OSError as exc:
-            raise StoreError(f"cannot checkpoint {rel}: {exc.strerror or exc}") from exc
+            raise StoreError(f"cannot save a copy of {rel}: {exc.strerror or exc}") from exc
 
     def _apply(
         self,
@@ -264,8 +266,7 @@ class Checkpoints:
                 try:
                     current = self._capture(target, rel)
                 except StoreError as exc:
-                    reason = f"its current state could not be saved: {exc}"
-                    failed.append(FileRestoreFailure(rel, reason))
+                    failed.append(FileRestoreFailure(rel, f"{exc}; left as it is"))
                     continue
             reason = self._put_state(target, digest, mode)
             if reason:
