@@ -246,17 +246,17 @@ def _read_user_catalog(path: Path) -> tuple[_TableOfModels, dict[str, str]]:
 
 def _where(text: str, provider: str, model: str | None = None, key: str | None = None) -> str:
     """``:LINE`` of the table header (and the key under it) in a TOML text, or ``""``."""
-    name = re.escape(provider) if model is None else (
+    name = rf"{re.escape(provider)}\s*[\].]" if model is None else (
         rf"{re.escape(provider)}\s*\.\s*(?:\"{re.escape(model)}\"|'{re.escape(model)}'"
-        rf"|{re.escape(model)})")
-    header = re.compile(rf"^\s*\[\s*{name}\s*\]", re.MULTILINE).search(text)
+        rf"|{re.escape(model)})\s*\]")
+    header = re.compile(rf"^[ \t]*\[[ \t]*{name}", re.MULTILINE).search(text)
     if header is None:
         return ""
     start = header.start()
     if key is not None:
-        nxt = re.compile(r"^\s*\[", re.MULTILINE).search(text, header.end())
+        nxt = re.compile(r"^[ \t]*\[", re.MULTILINE).search(text, header.end())
         end = nxt.start() if nxt else len(text)
-        found = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=", re.MULTILINE).search(
+        found = re.compile(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", re.MULTILINE).search(
             text, header.end(), end)
         if found is not None:
             start = found.start()
@@ -270,6 +270,8 @@ def read_openrouter_cache(path: Path) -> _TableOfModels:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         models = data["models"]
+        if not isinstance(models, list):
+            return {}
     except (OSError, ValueError, KeyError, TypeError):
         # The cache is a convenience: a torn or foreign file must never stop a run.
         return {}
