@@ -206,6 +206,7 @@ def gemini_schema(schema: dict[str, Any], root: dict[str, Any] | None = None,
         out["type"] = kind
     if "const" in schema:
         out["enum"] = [str(schema["const"])]
+        out.setdefault("type", "string")  # Gemini enums are strings
     for key, value in schema.items():
         if key == "oneOf":
             key = "anyOf"
