@@ -80,12 +80,14 @@ def map_input(messages: list[Message]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     unanswered: list[str] = []  # call ids of the last assistant message still without output
     open_calls: set[str] = set()
+    stray: list[dict[str, Any]] = []  # results without a call, sent after the outputs
 
     def close_calls() -> None:
-        nonlocal unanswered
+        nonlocal unanswered, stray
         items.extend({"type": "function_call_output", "call_id": call_id,
                       "output": MISSING_RESULT_TEXT} for call_id in unanswered)
-        unanswered = []
+        items.extend(stray)
+        unanswered, stray = [], []
 
     for message in messages:
         if message.role == "system":
@@ -107,12 +109,12 @@ def map_input(messages: list[Message]) -> list[dict[str, Any]]:
                               "output": message.content})
             elif message.content and call_id not in open_calls:
                 label = message.name or call_id or "tool"
-                items.append({"role": "user",
+                stray.append({"role": "user",
                               "content": f"[result of {label}]\n{message.content}"})
         elif message.content:
             close_calls()
             items.append({"role": "user", "content": message.content})
-    if messages and messages[-1].role != "assistant":
+    if stray or (messages and messages[-1].role != "assistant"):
         close_calls()
     return items
 
