@@ -13,6 +13,7 @@ finished, and the usage-only final chunk becomes a ``UsageReport``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -68,6 +69,9 @@ _OPTION_ROUTING: dict[str, str] = {
 # request.options keys copied into the body as they are.
 _OPTION_BODY_FIELDS = ("reasoning_effort", "top_p", "seed", "user")
 
+# How long to wait for the end of the body after [DONE] before giving up on reuse.
+_DRAIN_TIMEOUT_S = 1.0
+
 _FINISH_REASONS: dict[str, str] = {
     "stop": "end_turn",
     "eos": "end_turn",
@@ -85,7 +89,11 @@ def chat_messages(request: ProviderRequest) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if request.system:
         out.append({"role": "system", "content": request.system})
-    out.extend(_wire_message(message) for message in request.messages)
+    for message in request.messages:
+        if message.role == "assistant" and not message.content and not message.tool_calls:
+            # An interrupted turn can leave an empty answer; several servers reject those.
+            continue
+        out.append(_wire_message(message))
     return out
 
 
@@ -217,7 +225,8 @@ class OpenAIChatProvider:
             async with self._client.stream("POST", self.url, json=body,
                                            headers=self.headers(request)) as response:
                 await raise_for_status(response, self.name, key_hint=self._key_hint)
-                async for sse in aiter_sse(response.aiter_bytes()):
+                chunks = response.aiter_bytes()
+                async for sse in aiter_sse(chunks):
                     if sse.data == "[DONE]":
                         state.done = True
                         break
@@ -225,6 +234,8 @@ class OpenAIChatProvider:
                         yield event
                     if state.error is not None:
                         raise state.error
+                if state.done:
+                    await _drain(chunks)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name, partial_output=state.output_sent) from exc
         for event in self._final_events(state):
@@ -295,6 +306,17 @@ class OpenAIChatProvider:
         """Close the HTTP client if this provider created it."""
         if self._owns_client:
             await self._client.aclose()
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    """Read what follows ``[DONE]`` (normally just the end of the body) so the
+    connection goes back to the pool instead of being closed; never wait long."""
+    try:
+        async with asyncio.timeout(_DRAIN_TIMEOUT_S):
+            async for _ in chunks:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass  # the answer is complete; the connection is just not reused
 
 
 def _delta_events(delta: dict[str, Any], state: _StreamState) -> list[ProviderEvent]:

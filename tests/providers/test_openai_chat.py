@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -110,6 +111,8 @@ async def test_request_body_maps_the_conversation_and_tools(
         Message(role="tool", tool_call_id="call_1", name="read", content="print(1)"),
         Message(role="assistant", content="It prints 1."),
         Message(role="user", content="thanks"),
+        Message(role="assistant", content="", meta={"interrupted": True}),
+        Message(role="user", content="go on"),
     ]
     await collect(make_provider(scripted_server), simple_request(
         messages=conversation, tools=[READ_TOOL], max_output_tokens=256, temperature=0.2))
@@ -135,6 +138,7 @@ async def test_request_body_maps_the_conversation_and_tools(
         {"role": "tool", "tool_call_id": "call_1", "content": "print(1)"},
         {"role": "assistant", "content": "It prints 1."},
         {"role": "user", "content": "thanks"},
+        {"role": "user", "content": "go on"},  # the empty interrupted answer is left out
     ]
     assert body["tools"] == [{"type": "function", "function": {
         "name": "read", "description": "Read a file.", "parameters": READ_TOOL.parameters}}]
@@ -302,6 +306,26 @@ async def test_done_without_finish_reason_and_finish_without_done_both_end(
                         openai_answer("b", done=False))
     assert end_of(await collect(make_provider(scripted_server))).stop_reason == "end_turn"
     assert end_of(await collect(make_provider(scripted_server))).stop_reason == "end_turn"
+
+
+async def test_connection_is_reused_after_done(scripted_server: ScriptedServer) -> None:
+    # The scripted server serves each connection on its own, uniquely named thread.
+    threads: list[str] = []
+
+    def note_thread(_: object) -> None:
+        threads.append(threading.current_thread().name)
+
+    scripted_server.responder = note_thread  # type: ignore[assignment]
+    scripted_server.add(openai_answer("one"), openai_answer("two"))
+    provider = make_provider(scripted_server)
+    try:
+        first = [e async for e in provider.stream(simple_request())]
+        second = [e async for e in provider.stream(simple_request())]
+    finally:
+        scripted_server.responder = None
+        await provider.aclose()
+    assert (text_of(first), text_of(second)) == ("one", "two")
+    assert len(threads) == 2 and threads[0] == threads[1]
 
 
 # --- failures -----------------------------------------------------------------------
