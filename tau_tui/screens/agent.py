@@ -1,0 +1,336 @@
+"""``AgentScreen``: the transcript, the prompt and the status bar, driving one engine.
+
+The screen composes widgets and routes messages: prompts go to the engine (or
+to the ``CommandRunner`` for slash commands), the ``EngineBridge``'s messages go
+to the ``TurnController`` (transcript) and the status bar. Engine calls run in
+workers; the engine itself is opened by the app after the first frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from tau_tui.bridge import EngineBridge
+from tau_tui.screens.command_runner import CommandRunner
+from tau_tui.screens.turn_controller import TurnController
+from tau_tui.widgets.completion import CompletionMenu
+from tau_tui.widgets.prompt import PromptInput
+from tau_tui.widgets.prompt_history import PromptHistory
+from tau_tui.widgets.status_bar import StatusBar, StatusInfo
+from tau_tui.widgets.tool_card import ToolCard
+from tau_tui.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from tau_engine.engine import Engine
+
+
+def read_git_branch(root: Path) -> str:
+    """The checked-out branch (or short commit) of the repository at ``root``; blocking."""
+    git = root / ".git"
+    try:
+        if git.is_file():  # a worktree: ".git" names the real git dir
+            pointer = git.read_text(encoding="utf-8").strip()
+            if pointer.startswith("gitdir:"):
+                git = (root / pointer[7:].strip()).resolve()
+        head = (git / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    if head.startswith("ref: refs/heads/"):
+        return head[16:]
+    return head[:8]
+
+
+class AgentScreen(Screen[None]):
+    """The interactive agent: one conversation with the engine."""
+
+    BINDINGS = [
+        Binding("escape", "interrupt", "Interrupt", id="agent.interrupt",
+                tooltip="Stop the running turn; the partial answer is kept"),
+        Binding("ctrl+o", "toggle_last_tool", "Expand tool", id="agent.toggle_tool",
+                tooltip="Show or hide the last tool call's arguments and output"),
+        Binding("pageup", "scroll_transcript(-1)", "Page up", show=False,
+                id="agent.page_up", tooltip="Scroll the transcript up"),
+        Binding("pagedown", "scroll_transcript(1)", "Page down", show=False,
+                id="agent.page_down", tooltip="Scroll the transcript down"),
+        Binding("ctrl+home", "jump_start", "First message", show=False, id="agent.first",
+                tooltip="Show the start of the session"),
+        Binding("ctrl+end", "jump_end", "Last message", show=False, id="agent.last",
+                tooltip="Show the latest messages and follow new output"),
+    ]
+
+    def __init__(self, *, workspace_label: str, history: PromptHistory,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        super().__init__(id="agent")
+        self.workspace_label = workspace_label
+        self.history = history
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.bridge = EngineBridge(self)
+        self.engine: Engine | None = None
+        self.engine_ready = asyncio.Event()
+        self.pending: list[str] = []
+        self.running = False
+        self.status = StatusInfo(workspace=workspace_label, activity="starting")
+        self.transcript = Transcript(id="transcript")
+        self.controller = TurnController(self.transcript)
+        self.commands = CommandRunner(self)
+
+    def compose(self) -> ComposeResult:
+        yield self.transcript
+        yield CompletionMenu(id="completion")
+        yield PromptInput(history=self.history, id="prompt")
+        yield StatusBar(clock=self.clock, id="status")
+
+    def on_mount(self) -> None:
+        prompt = self.query_one(PromptInput)
+        prompt.menu = self.query_one(CompletionMenu)
+        prompt.focus()
+        self.refresh_status()
+
+    # -- the engine --------------------------------------------------------------------
+    async def attach_engine(self, engine: Engine) -> None:
+        """Start driving ``engine``: show its notices and the resumed transcript."""
+        self.engine = engine
+        engine.bus.subscribe(self.bridge.sink)
+        self.status = self.status.with_(activity="")
+        for notice in engine.notices:
+            self.controller.notice(notice, level="warning", kind="startup")
+        if engine.session is not None:
+            await self.reload_transcript()
+            title = engine.session.title or "(untitled)"
+            self.controller.notice(f"resumed session {engine.session.id[:8]} · {title}")
+            usage, cost = engine.usage_totals()
+            self.status = self.status.with_(input_tokens=usage.input_tokens,
+                                            output_tokens=usage.output_tokens, cost_usd=cost)
+        self.engine_ready.set()
+        self.refresh_status()
+        self.load_branch()
+        self.load_history()
+
+    async def wait_for_engine(self) -> Engine:
+        await self.engine_ready.wait()
+        assert self.engine is not None
+        return self.engine
+
+    async def reload_transcript(self) -> None:
+        """Re-render the transcript from the store (resume, undo, redo, session switch)."""
+        from tau_tui.widgets.entries import entries_from_history
+
+        engine = await self.wait_for_engine()
+        await self.transcript.load(entries_from_history(await engine.history()))
+
+    def refresh_status(self) -> None:
+        engine = self.engine
+        if engine is not None:
+            self.status = self.status.with_(
+                model=engine.model_id, approval=engine.policy.mode.value,
+                context_window=engine.context_window or self.status.context_window)
+        if self.is_mounted:
+            self.query_one(StatusBar).info = self.status
+
+    @work(thread=True, group="git-branch", exclusive=True, exit_on_error=False)
+    def load_branch(self) -> None:
+        if self.engine is None:
+            return
+        branch = read_git_branch(self.engine.paths.root)
+        self.app.call_from_thread(self._set_branch, branch)
+
+    def _set_branch(self, branch: str) -> None:
+        self.status = self.status.with_(branch=branch)
+        self.refresh_status()
+
+    @work(thread=True, group="prompt-history", exclusive=True, exit_on_error=False)
+    def load_history(self) -> None:
+        self.history.load()
+
+    @work(thread=True, group="prompt-history", exit_on_error=False)
+    def save_history(self) -> None:
+        self.history.save()
+
+    # -- prompts -----------------------------------------------------------------------
+    @on(PromptInput.Submitted)
+    def _submitted(self, event: PromptInput.Submitted) -> None:
+        self.save_history()
+        text = event.text
+        if text.lstrip().startswith("/") and not text.lstrip().startswith("//"):
+            self.run_command_line(text.strip())
+            return
+        self.pending.append(text)
+        if self.running:
+            self.controller.notice("queued: it runs when the current turn ends")
+        else:
+            self._start_next()
+
+    def run_command_line(self, line: str) -> None:
+        """Run a slash command as if typed (the command palette uses this)."""
+        self.run_worker(self.commands.run(line), group="command", exit_on_error=False)
+
+    def _start_next(self) -> None:
+        if self.pending and not self.running:
+            self.running = True
+            self.run_worker(self._run_prompt(self.pending.pop(0)), group="run",
+                            exit_on_error=False)
+
+    async def _run_prompt(self, text: str) -> None:
+        from tau_engine.errors import TauError
+        from tau_tui.screens.mentions import attach_mentions
+
+        user = self.controller.prompt_sent(text)
+        try:
+            engine = await self.wait_for_engine()
+            prompt, attached = await asyncio.to_thread(attach_mentions, text, engine.paths.root)
+            if attached:
+                user.attachments = attached
+                self.transcript.refresh_entry(user)
+            meta = {"typed": text, "attachments": attached} if attached else None
+            self._set_busy(True, "thinking")
+            await engine.run(prompt, meta=meta)
+        except TauError as exc:
+            self.controller.notice(str(exc), level="error", kind="run")
+        finally:
+            self.bridge.flush()
+            self._set_busy(False)
+            self.running = False
+            self.load_branch()
+            self._start_next()
+
+    def _set_busy(self, busy: bool, activity: str = "") -> None:
+        self.status = self.status.with_(activity=activity)
+        if self.is_mounted:
+            bar = self.query_one(StatusBar)
+            bar.busy = busy
+            bar.info = self.status
+
+    @on(PromptInput.FilesWanted)
+    def _files_wanted(self, event: PromptInput.FilesWanted) -> None:
+        self.load_files()
+
+    @work(thread=True, group="workspace-files", exclusive=True, exit_on_error=False)
+    def load_files(self) -> None:
+        from tau_engine.paths import WorkspacePaths
+        from tau_tui.screens.mentions import list_workspace_files
+
+        root = self.engine.paths.root if self.engine else WorkspacePaths.locate().root
+        files = list_workspace_files(root)
+        self.app.call_from_thread(self._files_loaded, files)
+
+    def _files_loaded(self, files: list[str]) -> None:
+        prompt = self.query_one(PromptInput)
+        prompt.files = files
+        prompt.refresh_completion()
+
+    # -- engine events ---------------------------------------------------------------------
+    @on(EngineBridge.TextStreamed)
+    def _text(self, message: EngineBridge.TextStreamed) -> None:
+        self.controller.text(message.text, message.thinking)
+        activity = "thinking" if message.thinking else "writing"
+        if self.status.activity != activity:
+            self._set_busy(True, activity)
+
+    @on(EngineBridge.TurnBegan)
+    def _turn_began(self, message: EngineBridge.TurnBegan) -> None:
+        self.controller.turn_started()
+        self._set_busy(True, "waiting for the model")
+
+    @on(EngineBridge.ToolCalled)
+    def _tool_called(self, message: EngineBridge.ToolCalled) -> None:
+        self.controller.tool_called(message.event)
+        self._set_busy(True, f"running {message.event.name}")
+
+    @on(EngineBridge.ApprovalAnnounced)
+    def _approval_announced(self, message: EngineBridge.ApprovalAnnounced) -> None:
+        self.controller.approval_needed(message.event)
+        self._set_busy(True, f"waiting for approval of {message.event.name}")
+
+    @on(EngineBridge.ToolFinished)
+    def _tool_finished(self, message: EngineBridge.ToolFinished) -> None:
+        self.controller.tool_finished(message.event)
+
+    @on(EngineBridge.UsageUpdated)
+    def _usage(self, message: EngineBridge.UsageUpdated) -> None:
+        event = message.event
+        self.status = self.status.with_(
+            input_tokens=event.total_usage.input_tokens,
+            output_tokens=event.total_usage.output_tokens, cost_usd=event.total_cost_usd,
+            context_tokens=event.context_tokens,
+            context_window=event.context_window or self.status.context_window)
+        self.refresh_status()
+
+    @on(EngineBridge.TurnEnded)
+    def _turn_ended(self, message: EngineBridge.TurnEnded) -> None:
+        self.controller.finish_answer()
+
+    @on(EngineBridge.NoticePosted)
+    def _notice(self, message: EngineBridge.NoticePosted) -> None:
+        self.controller.engine_notice(message.event)
+
+    @on(EngineBridge.ErrorPosted)
+    def _error(self, message: EngineBridge.ErrorPosted) -> None:
+        self.controller.error(message.event)
+
+    @on(EngineBridge.RunFinished)
+    def _run_finished(self, message: EngineBridge.RunFinished) -> None:
+        self.controller.run_finished(message.event)
+
+    @on(EngineBridge.ApprovalRequested)
+    def _approval_requested(self, message: EngineBridge.ApprovalRequested) -> None:
+        from tau_tui.screens.approval import ApprovalModal
+
+        future = message.future
+        modal = ApprovalModal(message.request)
+
+        def decided(decision: object) -> None:
+            if not future.done():
+                future.set_result(decision)  # type: ignore[arg-type]
+
+        def withdrawn(done: asyncio.Future[object]) -> None:
+            # The run was interrupted while the modal was open: close it.
+            if done.cancelled() and modal.is_attached and modal.is_active:
+                modal.dismiss(None)
+
+        future.add_done_callback(withdrawn)
+        self.app.push_screen(modal, callback=decided)
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_interrupt(self) -> None:
+        menu = self.query_one(CompletionMenu)
+        if menu.is_open:
+            menu.close()
+        elif self.engine is not None and self.running:
+            self.engine.cancel()
+            self.pending.clear()
+
+    def action_toggle_last_tool(self) -> None:
+        cards = self.transcript.query(ToolCard)
+        if cards:
+            cards.last().action_toggle()
+
+    def action_scroll_transcript(self, direction: int) -> None:
+        if direction < 0:
+            self.transcript.scroll_page_up()
+        else:
+            self.transcript.scroll_page_down()
+
+    async def action_jump_start(self) -> None:
+        await self.transcript.jump_to_start()
+
+    async def action_jump_end(self) -> None:
+        await self.transcript.jump_to_end()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed worker becomes an error notice instead of a crash."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.controller.notice(f"{type(error).__name__}: {error}", level="error",
+                                   kind="internal")
