@@ -1,0 +1,417 @@
+"""Fallback routing with a circuit breaker: the provider the engine streams from.
+
+A ``RoutedProvider`` holds the chosen model (the primary route) and the
+fallbacks configured for it (``fallbacks = {"anthropic/claude-sonnet-4-5" =
+["openrouter/anthropic/claude-sonnet-4.5"]}``). Each call goes to the first
+route whose circuit is not open. A route's retryable failures are retried
+first (``retry_policy``); only when they are exhausted, and only if nothing of
+the answer has been streamed, does the call move on to the next route:
+
+* rate limits, overload, server errors, timeouts, refused connections and
+  broken streams fall back to the next route;
+* ``auth`` and ``quota`` fall back only to routes of *another* provider: the
+  same provider would refuse the same key again, another holds its own key
+  (and the user still sees a fallback notice naming the refusal);
+* request errors (``bad_request``, ``context_length``, ``not_found``,
+  ``content_filter``) never fall back: another model would be asked the same
+  wrong question.
+
+The ``CircuitBreaker`` keeps, per route, closed -> open after
+``failure_threshold`` consecutive failures -> half-open after ``cooldown_s``
+(one trial call) -> closed on success, open again on failure. An open route
+is skipped; when every route is open the first one is tried anyway, since a
+call that may succeed beats a certain failure.
+
+Because retries happen here, an error that leaves a ``RoutedProvider`` built
+with a retry policy is marked ``retryable=False``: an outer retry loop would
+only repeat the whole chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from tau_engine.config import Settings
+from tau_engine.errors import ConfigError, MissingKeyError, ProviderError, UsageError
+from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest, UsageReport
+from tau_engine.providers.call_log import CallRecord, ProviderCallLog
+from tau_engine.providers.catalog import ModelInfo, cost_usd
+from tau_engine.providers.retry import RetryPolicy, stream_with_retries
+
+if TYPE_CHECKING:
+    from tau_engine.providers.registry import ResolvedModel
+
+CircuitState = Literal["closed", "open", "half_open"]
+RouteEventSink = Callable[[str, dict[str, Any]], None]
+
+# Failures of the route itself: counted by the breaker, and a reason to fall back.
+ROUTE_FAILURE_KINDS = frozenset({"rate_limit", "overloaded", "server", "timeout", "connection",
+                                 "stream", "conflict"})
+# Refused credentials or exhausted credit: fall back only to another provider.
+CREDENTIAL_KINDS = frozenset({"auth", "quota"})
+# request.options keys that belong to one provider; a fallback route brings its own.
+PROVIDER_OPTION_KEYS = frozenset({"site_url", "site_name", "provider_order", "provider_allow",
+                                  "provider_deny", "prompt_caching"})
+
+
+@dataclass(slots=True)
+class _Circuit:
+    state: CircuitState = "closed"
+    failures: int = 0
+    opened_at: float = 0.0
+    trial_in_flight: bool = False
+
+
+class CircuitBreaker:
+    """Per-route circuit state. Routes are named by model id; ``clock`` is injectable."""
+
+    def __init__(self, failure_threshold: int = 3, cooldown_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be at least 1")
+        self.failure_threshold = failure_threshold
+        self.cooldown_s = cooldown_s
+        self._clock = clock
+        self._circuits: dict[str, _Circuit] = {}
+
+    def _circuit(self, route: str) -> _Circuit:
+        return self._circuits.setdefault(route, _Circuit())
+
+    def _cooled(self, circuit: _Circuit) -> bool:
+        return self._clock() - circuit.opened_at >= self.cooldown_s
+
+    def state(self, route: str) -> CircuitState:
+        """The route's state now (an open circuit past its cool-down reads half-open)."""
+        circuit = self._circuit(route)
+        if circuit.state == "open" and self._cooled(circuit):
+            return "half_open"
+        return circuit.state
+
+    def retry_in(self, route: str) -> float:
+        """Seconds until an open route lets a trial call through (0 when not open)."""
+        circuit = self._circuit(route)
+        if circuit.state != "open":
+            return 0.0
+        return max(0.0, circuit.opened_at + self.cooldown_s - self._clock())
+
+    def allow(self, route: str) -> bool:
+        """Whether a call may go to ``route`` now; a half-open route admits one trial."""
+        circuit = self._circuit(route)
+        if circuit.state == "open" and self._cooled(circuit):
+            circuit.state = "half_open"
+        if circuit.state == "closed":
+            return True
+        if circuit.state == "half_open" and not circuit.trial_in_flight:
+            circuit.trial_in_flight = True
+            return True
+        return False
+
+    def record_success(self, route: str) -> None:
+        circuit = self._circuit(route)
+        circuit.state, circuit.failures, circuit.trial_in_flight = "closed", 0, False
+
+    def record_failure(self, route: str) -> None:
+        circuit = self._circuit(route)
+        circuit.failures += 1
+        circuit.trial_in_flight = False
+        if circuit.state != "closed" or circuit.failures >= self.failure_threshold:
+            circuit.state, circuit.opened_at = "open", self._clock()
+
+    def release(self, route: str) -> None:
+        """A call ended without a verdict (cancelled): let the next call be the trial."""
+        self._circuit(route).trial_in_flight = False
+
+
+@dataclass(slots=True)
+class Route:
+    """One way to answer a call: a model id, its client and what it needs per request."""
+
+    model_id: str
+    provider: Provider
+    model: str = ""  # the model as its API wants it; default: model_id after the first "/"
+    options: dict[str, Any] | None = None  # provider options; None keeps the request's
+    info: ModelInfo | None = None  # prices the call when the provider reports no cost
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            self.model = self.model_id.split("/", 1)[-1]
+
+    @property
+    def provider_name(self) -> str:
+        return self.model_id.split("/", 1)[0]
+
+
+class _AttemptClock:
+    """Wraps a provider to note when each attempt (retry) starts, for latency and TTFT."""
+
+    def __init__(self, provider: Provider, clock: Callable[[], float]) -> None:
+        self.name = provider.name
+        self._provider = provider
+        self._clock = clock
+        self.started = clock()
+
+    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+        self.started = self._clock()
+        return self._provider.stream(request)
+
+    async def aclose(self) -> None:
+        await self._provider.aclose()
+
+
+def counts_against_route(error: ProviderError) -> bool:
+    """Whether ``error`` says the route is unhealthy (rather than the request wrong)."""
+    return error.kind in ROUTE_FAILURE_KINDS or error.kind in CREDENTIAL_KINDS or (
+        error.retryable and error.kind not in ("bad_request", "context_length"))
+
+
+class RoutedProvider:
+    """A ``Provider`` that answers each call from the first healthy route.
+
+    ``on_event(kind, data)`` hears ``fallback`` (``from``, ``to``, ``reason``,
+    ``kind``), ``circuit_open`` (``route``, ``retry_in_s``), ``retry``
+    (``attempt``, ``delay_s``, ``kind``, ``route``) and ``fallback_skipped``;
+    every ``data`` has a ready one-line ``message``. ``last_route`` and
+    ``last_fallback_from`` describe the latest call.
+    """
+
+    def __init__(
+        self,
+        routes: Sequence[Route | tuple[str, Provider]],
+        breaker: CircuitBreaker | None = None,
+        on_event: RouteEventSink | None = None,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        call_log: ProviderCallLog | None = None,
+        warnings: Sequence[str] = (),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not routes:
+            raise ValueError("a RoutedProvider needs at least one route")
+        self.routes = [r if isinstance(r, Route) else Route(r[0], r[1]) for r in routes]
+        self.name = self.routes[0].provider.name
+        self.breaker = breaker or CircuitBreaker()
+        self.on_event = on_event
+        self.retry_policy = retry_policy
+        self.call_log = call_log
+        self.last_route: str | None = None
+        self.last_fallback_from: str | None = None
+        self._pending_warnings = list(warnings)
+        self._clock = clock
+        self._sleep = sleep
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, data)
+
+    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+        """Stream from the first healthy route, falling back as the module doc says."""
+        while self._pending_warnings:
+            self._emit("fallback_skipped", {"message": self._pending_warnings.pop(0)})
+        error: ProviderError | None = None
+        failed: Route | None = None
+        refused: set[str] = set()  # providers whose credentials were refused this call
+        tried = False
+        for route in self.routes:
+            if route.provider_name in refused:
+                continue
+            if not self.breaker.allow(route.model_id):
+                wait = self.breaker.retry_in(route.model_id)
+                self._emit("circuit_open", {
+                    "route": route.model_id, "retry_in_s": round(wait, 1),
+                    "message": f"{route.model_id} keeps failing; skipping it for "
+                               f"{wait:.0f}s more"})
+                continue
+            if error is not None and failed is not None:
+                self._emit("fallback", {
+                    "from": failed.model_id, "to": route.model_id, "reason": str(error),
+                    "kind": error.kind,
+                    "message": f"{failed.model_id} failed ({error}); falling back to "
+                               f"{route.model_id}"})
+            tried = True
+            try:
+                async with aclosing(self._call(route, request, failed)) as events:
+                    async for event in events:
+                        yield event
+                return
+            except ProviderError as exc:
+                if exc.partial_output or not self._falls_back(exc):
+                    raise self._final(exc) from None
+                error, failed = exc, route
+                if exc.kind in CREDENTIAL_KINDS:
+                    refused.add(route.provider_name)
+        if not tried:
+            # Every circuit is open: try the primary anyway rather than fail unasked.
+            async with aclosing(self._call(self.routes[0], request, None)) as events:
+                async for event in events:
+                    yield event
+            return
+        assert error is not None
+        raise self._final(error)
+
+    def _falls_back(self, error: ProviderError) -> bool:
+        return counts_against_route(error)
+
+    def _final(self, error: ProviderError) -> ProviderError:
+        if self.retry_policy is not None:
+            error.retryable = False  # retried here already; see the module doc
+        return error
+
+    def _request_for(self, route: Route, request: ProviderRequest) -> ProviderRequest:
+        if route.options is None:
+            return replace(request, model=route.model)
+        options = {k: v for k, v in request.options.items() if k not in PROVIDER_OPTION_KEYS}
+        options.update(route.options)
+        return replace(request, model=route.model, options=options)
+
+    async def _call(self, route: Route, request: ProviderRequest,
+                    fallback_from: Route | None) -> AsyncGenerator[ProviderEvent, None]:
+        """One route's call (with its retries): breaker verdict, pricing and the log line."""
+        self.last_route = route.model_id
+        self.last_fallback_from = fallback_from.model_id if fallback_from else None
+        timer = _AttemptClock(route.provider, self._clock)
+        record = CallRecord(provider=route.provider_name, model=route.model, status="cancelled",
+                            fallback_from=self.last_fallback_from)
+        policy = self.retry_policy
+
+        def on_retry(err: ProviderError, attempt: int, delay: float) -> None:
+            record.retries = attempt
+            limit = policy.max_retries if policy is not None else attempt
+            self._emit("retry", {
+                "message": f"{err} — retrying in {delay:.1f}s (attempt {attempt} of {limit})",
+                "attempt": attempt, "delay_s": delay, "kind": err.kind,
+                "route": route.model_id})
+
+        req = self._request_for(route, request)
+        events = (stream_with_retries(timer, req, policy, on_retry=on_retry, sleep=self._sleep)
+                  if policy is not None else timer.stream(req))
+        verdict = False
+        output_sent = False
+        try:
+            async for event in events:
+                if isinstance(event, UsageReport):
+                    if event.cost_usd is None and route.info is not None:
+                        event = UsageReport(event.usage, cost_usd(route.info, event.usage))
+                    record.input_tokens = event.usage.input_tokens
+                    record.output_tokens = event.usage.output_tokens
+                    record.cached_tokens = event.usage.cached_input_tokens
+                    record.cost_usd = event.cost_usd
+                elif not output_sent:
+                    output_sent = True
+                    record.ttft_ms = (self._clock() - timer.started) * 1000.0
+                yield event
+            verdict = True
+            record.status = "ok"
+            self.breaker.record_success(route.model_id)
+        except ProviderError as exc:
+            verdict = True
+            if output_sent:
+                exc.partial_output = True
+            record.status, record.http_status = exc.kind, exc.status
+            if counts_against_route(exc):
+                self.breaker.record_failure(route.model_id)
+            else:
+                self.breaker.record_success(route.model_id)  # it answered; the request was wrong
+            raise
+        finally:
+            if not verdict:
+                self.breaker.release(route.model_id)
+            record.latency_ms = (self._clock() - timer.started) * 1000.0
+            if self.call_log is not None:
+                self.call_log.record(record)
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def aclose(self) -> None:
+        """Close every route's client."""
+        seen: set[int] = set()
+        for route in self.routes:
+            if id(route.provider) not in seen:
+                seen.add(id(route.provider))
+                await route.provider.aclose()
+
+
+# Shared by every routed provider of the process, so that switching models in the
+# app keeps what was learnt about failing routes.
+_SHARED_BREAKER = CircuitBreaker()
+
+
+def fallbacks_for(model_id: str, settings: Settings) -> list[str]:
+    """The fallback model ids configured for ``model_id`` (matched by id or alias)."""
+    from tau_engine.providers.catalog import load_catalog
+    from tau_engine.providers.registry import parse_model_id
+
+    if model_id in settings.fallbacks:
+        return list(settings.fallbacks[model_id])
+    catalog = load_catalog()
+    for key, targets in settings.fallbacks.items():
+        try:
+            provider, model = parse_model_id(key)
+        except UsageError as exc:
+            raise ConfigError(f"fallbacks: {exc}") from exc
+        info = catalog.get(provider, model)
+        if f"{provider}/{info.id if info else model}" == model_id:
+            return list(targets)
+    return []
+
+
+def build_routed_provider(
+    resolved: ResolvedModel,
+    settings: Settings,
+    environ: Mapping[str, str],
+    workspace_root: Path | None,
+    *,
+    script_path: Path | None = None,
+    on_event: RouteEventSink | None = None,
+    breaker: CircuitBreaker | None = None,
+    call_log: ProviderCallLog | None = None,
+    retry_policy: RetryPolicy | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> RoutedProvider:
+    """The primary route for ``resolved`` plus its configured fallbacks.
+
+    A fallback whose key is missing is skipped with a notice at the first call;
+    a malformed fallback id is a ``ConfigError``. The call log defaults to the
+    workspace's ``.tau/logs/provider.jsonl``; retries follow ``max_retries``.
+    """
+    from tau_engine.providers.registry import (
+        create_provider,
+        request_options,
+        resolve_model,
+    )
+
+    # Resolve every fallback before building any client, so a bad id leaves nothing open.
+    fallbacks: list[ResolvedModel] = []
+    warnings: list[str] = []
+    for target in fallbacks_for(resolved.model_id, settings):
+        try:
+            fallback = resolve_model(target, settings, environ, workspace_root,
+                                     use_base_url_override=target.startswith(
+                                         f"{resolved.provider}/"))
+        except MissingKeyError as exc:
+            warnings.append(f"fallback {target} is not used: {exc}")
+            continue
+        except UsageError as exc:
+            raise ConfigError(f"fallbacks for {resolved.model_id}: {exc}") from exc
+        if fallback.model_id != resolved.model_id and all(
+                f.model_id != fallback.model_id for f in fallbacks):
+            fallbacks.append(fallback)
+    routes = [Route(resolved.model_id, create_provider(resolved, settings,
+                                                       script_path=script_path),
+                    model=resolved.model, info=resolved.info)]
+    routes += [Route(f.model_id, create_provider(f, settings, script_path=script_path),
+                     model=f.model, info=f.info, options=request_options(f, settings))
+               for f in fallbacks]
+    if call_log is None and workspace_root is not None:
+        call_log = ProviderCallLog.for_workspace(workspace_root)
+    return RoutedProvider(
+        routes, breaker if breaker is not None else _SHARED_BREAKER, on_event,
+        retry_policy=retry_policy or RetryPolicy(max_retries=settings.max_retries),
+        call_log=call_log, warnings=warnings, sleep=sleep)
