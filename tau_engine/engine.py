@@ -260,21 +260,12 @@ class Engine:
         self.bus.subscribe(self._writer.write, first=True)
 
     async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
-        """The provider stream of one turn: retries, notices and the whole-turn deadline."""
-        from tau_engine.providers.retry import RetryPolicy, stream_with_retries
-
+        """The provider stream of one turn, under the whole-turn deadline. Retries,
+        fallbacks and the circuit breaker live in the routed provider, which reports
+        them through ``_route_event`` as notices."""
         assert self._provider is not None
         deadline = time.monotonic() + self.settings.turn_deadline_s
-
-        def on_retry(error: ProviderError, attempt: int, delay: float) -> None:
-            self.bus.emit(Notice(
-                kind="retry", message=f"{error} — retrying in {delay:.1f}s "
-                f"(attempt {attempt} of {self.settings.max_retries})",
-                data={"attempt": attempt, "delay_s": delay, "kind": error.kind}))
-
-        policy = RetryPolicy(max_retries=self.settings.max_retries)
-        async for event in stream_with_retries(self._provider, request, policy,
-                                               on_retry=on_retry):
+        async for event in self._provider.stream(request):
             if time.monotonic() > deadline:
                 raise ProviderError(
                     f"the turn took longer than {self.settings.turn_deadline_s:g}s",
