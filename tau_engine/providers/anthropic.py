@@ -184,7 +184,9 @@ class AnthropicStreamParser:
     """Turns the decoded events of one Messages stream into ``ProviderEvent``s.
 
     ``handle`` takes one event's JSON object; ``finish`` is called at end of
-    stream and raises if ``message_stop`` never came.
+    stream and raises if ``message_stop`` never came. ``output_seen`` turns true
+    once anything was yielded (text, thinking, a tool call): a failure after
+    that is reported as partial and not retryable.
     """
 
     def __init__(self, provider: str) -> None:
@@ -251,11 +253,11 @@ class AnthropicStreamParser:
         self._blocks[index] = state
         if kind == "text" and block.get("text"):
             self.output_seen = True
-            state.parts.append(block["text"])
             return [TextChunk(block["text"])]
         if kind == "thinking":
             state.signature = block.get("signature") or None
             if block.get("thinking"):
+                self.output_seen = True
                 state.parts.append(block["thinking"])
                 return [ThinkingChunk(block["thinking"])]
         return []
@@ -277,6 +279,7 @@ class AnthropicStreamParser:
         elif kind == "thinking_delta":
             text = str(delta.get("thinking", ""))
             if text:
+                self.output_seen = True
                 state.parts.append(text)
                 return [ThinkingChunk(text)]
         elif kind == "signature_delta":

@@ -308,6 +308,7 @@ class GeminiStreamParser:
                 continue
             if part.get("thought"):
                 if text:
+                    self.output_seen = True
                     events.append(ThinkingChunk(text))
                 continue
             if signature:

@@ -155,7 +155,9 @@ class ResponsesStreamParser:
                 return [TextChunk(text)]
         elif kind in _THINKING_DELTAS:
             text = str(event.get("delta", ""))
-            return [ThinkingChunk(text)] if text else []
+            if text:
+                self.output_seen = True
+                return [ThinkingChunk(text)]
         elif kind == "response.refusal.delta":
             self.output_seen = True
             self._refusal.append(str(event.get("delta", "")))
