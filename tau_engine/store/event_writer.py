@@ -29,7 +29,12 @@ from tau_engine.store.schema import connect
 
 DELTA_TYPES = frozenset({"text_delta", "thinking_delta"})
 
+_Row = tuple[str, int, str, float, str]
 _INSERT = "INSERT INTO events (session_id, seq, type, ts, json) VALUES (?, ?, ?, ?, ?)"
+
+
+class _BatchRejected(StoreError):
+    """The database refused a batch for good (a duplicate ``seq``); it was dropped."""
 
 
 class EventWriter:
@@ -48,7 +53,7 @@ class EventWriter:
         self.db_path = db_path
         self.session_id = session_id
         self._clock = clock
-        self._rows: list[tuple[str, int, str, float, str]] = []
+        self._rows: list[_Row] = []
         self._deltas_since: float | None = None
         self._last_seq: int | None = None
         self._conn: sqlite3.Connection | None = None
@@ -63,24 +68,34 @@ class EventWriter:
         return len(self._rows)
 
     def write(self, event: BaseEvent) -> None:
-        """Buffer ``event``; flush when the batching policy says so."""
-        with self._lock:
-            if self._closed:
-                raise StoreError(f"event writer of session {self.session_id} is closed")
+        """Buffer ``event``; flush when the batching policy says so.
+
+        Called once per streamed token, so it does as little as it can: it is
+        meant to be called from one thread (the event loop's), and only the
+        flush takes the lock that guards against ``close`` from elsewhere.
+        """
+        if self._closed:
+            raise StoreError(f"event writer of session {self.session_id} is closed")
+        if self._deferred is not None:
             self._raise_deferred()
-            self._stamp(event)
-            self._rows.append(
-                (self.session_id, event.seq, event.type, event.ts, event.model_dump_json())
-            )
-            if event.type not in DELTA_TYPES:
-                self.flush()
-                return
-            now = self._clock()
-            if self._deltas_since is None:
-                self._deltas_since = now
-                self._arm_timer()
-            elif now - self._deltas_since >= self.FLUSH_INTERVAL_S:
-                self.flush()
+        seq = event.seq
+        if seq <= 0 or (event.session_id and event.session_id != self.session_id):
+            seq = self._stamp(event)
+        elif self._last_seq is None or seq > self._last_seq:
+            self._last_seq = seq
+        # The model's own serializer, called directly: same JSON as
+        # ``model_dump_json()`` without its per-call Python overhead.
+        body = type(event).__pydantic_serializer__.to_json(event).decode()
+        self._rows.append((self.session_id, seq, event.type, event.ts, body))
+        if event.type not in DELTA_TYPES:
+            self.flush()
+            return
+        now = self._clock()
+        if self._deltas_since is None:
+            self._deltas_since = now
+            self._arm_timer()
+        elif now - self._deltas_since >= self.FLUSH_INTERVAL_S:
+            self.flush()
 
     def flush(self) -> None:
         """Write every buffered event in one transaction."""
@@ -89,27 +104,35 @@ class EventWriter:
             self._deltas_since = None
             if not self._rows:
                 return
+            rows, self._rows = self._rows, []
             conn = self._connection()
-            with translate_errors(self.db_path):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.executemany(_INSERT, self._rows)
-                except sqlite3.IntegrityError as exc:
-                    conn.execute("ROLLBACK")
-                    # A clash of sequence numbers will not heal by retrying:
-                    # drop the batch rather than fail every later flush.
-                    first, last = self._rows[0][1], self._rows[-1][1]
-                    self._rows.clear()
-                    raise StoreError(
-                        f"events {first}..{last} of session {self.session_id} were not "
-                        f"logged: {exc}"
-                    ) from exc
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            self._rows.clear()
+            try:
+                with translate_errors(self.db_path):
+                    self._insert(conn, rows)
+            except _BatchRejected:
+                raise
+            except BaseException:
+                # A busy or failing disk may recover: keep the batch for the next flush.
+                self._rows[:0] = rows
+                raise
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[_Row]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(_INSERT, rows)
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK")
+            # A clash of sequence numbers will not heal by retrying: drop the
+            # batch rather than fail every later flush.
+            raise _BatchRejected(
+                f"events {rows[0][1]}..{rows[-1][1]} of session {self.session_id} were not "
+                f"logged: {exc}"
+            ) from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Flush what is buffered and release the connection. Safe to call twice."""
@@ -136,19 +159,19 @@ class EventWriter:
     ) -> None:
         self.close()
 
-    def _stamp(self, event: BaseEvent) -> None:
-        if event.seq <= 0:
-            event.seq = self._known_last_seq() + 1
-            if event.ts == 0.0:
-                event.ts = time.time()
-            if not event.session_id:
-                event.session_id = self.session_id
-        elif event.session_id and event.session_id != self.session_id:
+    def _stamp(self, event: BaseEvent) -> int:
+        """Number an unstamped event; refuse one of another session. Returns its seq."""
+        if event.seq > 0:
             raise StoreError(
                 f"event of session {event.session_id} written to the log of {self.session_id}"
             )
-        if self._last_seq is None or event.seq > self._last_seq:
-            self._last_seq = event.seq
+        event.seq = self._known_last_seq() + 1
+        if event.ts == 0.0:
+            event.ts = time.time()
+        if not event.session_id:
+            event.session_id = self.session_id
+        self._last_seq = event.seq
+        return event.seq
 
     def _known_last_seq(self) -> int:
         if self._last_seq is None:
