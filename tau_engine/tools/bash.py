@@ -79,6 +79,19 @@ async def _pump(stream: asyncio.StreamReader, capture: OutputCapture) -> None:
         capture.feed(chunk)
 
 
+async def wait_exit(proc: asyncio.subprocess.Process) -> int:
+    """The exit status, as soon as the process has exited.
+
+    ``Process.wait()`` also waits until its pipes close, which a background job
+    holding stdout can delay indefinitely; the return code is set on exit alone.
+    """
+    delay = 0.001
+    while proc.returncode is None:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return proc.returncode
+
+
 def _signal_group(pgid: int, signum: int) -> None:
     try:
         os.killpg(pgid, signum)
@@ -90,13 +103,13 @@ async def kill_process_group(proc: asyncio.subprocess.Process, grace_s: float) -
     """SIGTERM the process's group, wait up to ``grace_s`` for it, then SIGKILL the group."""
     _signal_group(proc.pid, signal.SIGTERM)
     try:
-        await asyncio.wait_for(proc.wait(), grace_s)
+        await asyncio.wait_for(wait_exit(proc), grace_s)
     except TimeoutError:
         pass
     finally:
         # Also catches members that ignore SIGTERM after the leader has gone.
         _signal_group(proc.pid, signal.SIGKILL)
-    await proc.wait()
+    await wait_exit(proc)
 
 
 def _status(returncode: int | None, timed_out: bool, timeout_s: float) -> str:
@@ -178,7 +191,7 @@ class BashTool(Tool):
         timed_out = False
         try:
             try:
-                await asyncio.wait_for(proc.wait(), timeout_s)
+                await asyncio.wait_for(wait_exit(proc), timeout_s)
             except TimeoutError:
                 timed_out = True
                 await kill_process_group(proc, self.kill_grace_s)
