@@ -8,7 +8,7 @@ headers, prompts or answers, and never an error message (a provider may echo
 a key or a prompt in one): a record has a fixed set of fields, and its
 strings are reduced to a safe alphabet.
 
-Each record is one small append (a few tens of microseconds, measured), done
+Each record is one small append (about 50 µs measured, open to close), done
 inline; the file is rotated by size (``provider.jsonl.1``...). Writing the log
 never fails a run: an unwritable log is skipped.
 """
@@ -19,7 +19,7 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CALL_LOG_NAME = "provider.jsonl"
@@ -76,37 +76,42 @@ class ProviderCallLog:
 
     def line(self, record: CallRecord) -> str:
         """The sanitized JSON line of ``record`` (without the newline)."""
-        data = asdict(record)
-        for key in ("provider", "model", "status", "fallback_from"):
-            data[key] = _safe_text(data[key])
-        data["ts"] = round(record.ts, 3)
-        data["latency_ms"] = _safe_ms(record.latency_ms)
-        data["ttft_ms"] = _safe_ms(record.ttft_ms)
-        if record.cost_usd is not None:
-            data["cost_usd"] = round(record.cost_usd, 8)
+        cost = record.cost_usd
+        data = {
+            "provider": _safe_text(record.provider), "model": _safe_text(record.model),
+            "status": _safe_text(record.status), "http_status": record.http_status,
+            "latency_ms": _safe_ms(record.latency_ms), "ttft_ms": _safe_ms(record.ttft_ms),
+            "input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
+            "cached_tokens": record.cached_tokens,
+            "cost_usd": None if cost is None else round(cost, 8), "retries": record.retries,
+            "fallback_from": _safe_text(record.fallback_from), "ts": round(record.ts, 3),
+        }
         return json.dumps(data, separators=(",", ":"))
 
     def record(self, record: CallRecord) -> None:
-        """Append one record; rotate when the file has grown past ``max_bytes``."""
+        """Append one record, first rotating if it would take the file past ``max_bytes``."""
         if self.failed:
             return
-        text = self.line(record) + "\n"
+        data = (self.line(record) + "\n").encode("utf-8")
         try:
             if not self._ready:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._ready = True
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(text)
-                size = handle.tell()
-            if size >= self.max_bytes:
-                self._rotate()
+            with open(self.path, "ab") as handle:
+                size = handle.tell()  # append mode starts at the end: the current size
+                if not size or size + len(data) <= self.max_bytes:
+                    handle.write(data)
+                    return
+            self._rotate()
+            with open(self.path, "ab") as handle:
+                handle.write(data)
         except OSError:
             # Diagnostics must never break a run; stop trying after the first failure.
             self.failed = True
 
     def _rotate(self) -> None:
         if self.backups <= 0:
-            os.unlink(self.path)
+            os.truncate(self.path, 0)
             return
         for index in range(self.backups - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{index}")
