@@ -55,6 +55,9 @@ def check_is_file(path: Path, shown: str) -> None:
         raise ToolError(f"{shown} is a directory; use glob (pattern '{shown}/*') to list it")
     if not path.exists():
         raise ToolError(missing_file_message(path, shown))
+    if not path.is_file():
+        # A FIFO or device would block the reading thread forever.
+        raise ToolError(f"{shown} is not a regular file")
 
 
 def read_text(path: Path, shown: str) -> str:
@@ -82,6 +85,8 @@ def read_bytes_if_exists(path: Path, shown: str) -> bytes | None:
     """The file's bytes, ``None`` when it does not exist; a directory is an error."""
     if path.is_dir():
         raise ToolError(f"{shown} is a directory, not a file")
+    if path.exists() and not path.is_file():
+        raise ToolError(f"{shown} is not a regular file")
     try:
         return path.read_bytes()
     except FileNotFoundError:

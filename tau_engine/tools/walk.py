@@ -102,6 +102,7 @@ def walk_files(root: Path, start: Path) -> Iterator[Path]:
             path = Path(folder, name)
             if path.is_symlink():
                 target = path.resolve()
-                if not target.is_file() or (target != root and root not in target.parents):
+                if target != root and root not in target.parents:
                     continue
-            yield path
+            if path.is_file():  # not a FIFO, socket or device, which would block a read
+                yield path

@@ -327,3 +327,11 @@ async def test_write_many_rolls_back_when_a_write_fails(
                                                 {"path": "second.txt", "content": "x"}])
     assert (ws / "first.txt").read_text() == "original\n"
     assert sorted(os.listdir(ws)) == ["first.txt"]
+
+
+async def test_special_files_are_refused_instead_of_blocking(ws: Path, ctx: ToolContext) -> None:
+    os.mkfifo(ws / "pipe")
+    with pytest.raises(ToolError, match=r"^pipe is not a regular file$"):
+        await call(ReadTool(), ctx, path="pipe")
+    with pytest.raises(ToolError, match=r"^pipe is not a regular file$"):
+        await call(WriteTool(), ctx, path="pipe", content="x")
