@@ -21,7 +21,12 @@ BUSY_TIMEOUT_MS = 5_000
 
 
 def _v1_conversations(conn: sqlite3.Connection) -> None:
-    """Sessions, their message DAG and their event log."""
+    """Sessions, their message DAG and their event log.
+
+    The parent link has no ``ON DELETE CASCADE``: deleting a long chain would
+    recurse once per message, past SQLite's trigger depth limit. A session's
+    messages are deleted together, through the cascade on ``session_id``.
+    """
     _run_script(
         conn,
         """
@@ -46,7 +51,7 @@ def _v1_conversations(conn: sqlite3.Connection) -> None:
         CREATE TABLE messages (
             id TEXT PRIMARY KEY,
             session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            parent_id TEXT REFERENCES messages(id) ON DELETE CASCADE,
+            parent_id TEXT REFERENCES messages(id),
             created_at REAL NOT NULL,
             role TEXT NOT NULL,
             body TEXT NOT NULL,
@@ -112,7 +117,7 @@ def _v2_checkpoints(conn: sqlite3.Connection) -> None:
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     # ``executescript`` would commit the migration's open transaction first,
-    # so the statements run one by one inside it.
+    # so the statements run one by one inside it (no ';' inside the SQL text).
     for statement in script.split(";"):
         if statement.strip():
             conn.execute(statement)

@@ -98,9 +98,15 @@ class SessionStore:
 
     def close(self) -> None:
         """Close open event writers (flushing them) and the connection."""
+        failure: StoreError | None = None
         for writer in list(self._writers):
-            writer.close()
+            try:
+                writer.close()
+            except StoreError as exc:
+                failure = failure or exc
         self._db.close()
+        if failure is not None:
+            raise failure
 
     # -- sessions -----------------------------------------------------------
 

@@ -202,6 +202,14 @@ async def test_delete_session_removes_messages_and_events(store: SessionStore) -
     conn.close()
 
 
+async def test_delete_of_a_long_session(store: SessionStore) -> None:
+    info = await store.create_session(model="m")
+    await store.append_many(info.id, [user(str(i)) for i in range(3_000)])
+    assert len(await store.recent(info.id, 5)) == 5
+    await store.delete_session(info.id)
+    assert await store.list_sessions() == []
+
+
 async def test_missing_session_is_a_clear_error(store: SessionStore) -> None:
     with pytest.raises(SessionNotFoundError, match="no session"):
         await store.append("0" * 32, user("x"))
