@@ -335,7 +335,7 @@ class AnthropicProvider:
         self._extra_headers = dict(extra_headers or {})
         self._key_hint = key_hint
         self._owns_client = client is None
-        self._client = client if client is not None else make_client(timeout_s)
+        self._client = client if client is not None else make_client(timeout_s, base_url=base_url)
 
     def headers(self) -> dict[str, str]:
         """The request headers (the key included when one is set)."""

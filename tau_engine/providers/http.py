@@ -66,17 +66,23 @@ _RETRY_IN_MESSAGE = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)",
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
 
-def make_client(timeout_s: float, *, connect_timeout_s: float = 10.0) -> httpx.AsyncClient:
+def make_client(timeout_s: float, *, connect_timeout_s: float = 10.0,
+                base_url: str | None = None) -> httpx.AsyncClient:
     """An HTTP/1.1 client for streaming model calls.
 
     ``timeout_s`` bounds each gap between received chunks (not the whole
     answer, which may legitimately stream for minutes), and each write.
+    For a plain ``http://`` base URL (a local server) no TLS context is built:
+    loading the CA bundle costs ~170 ms and there is nothing to verify, since
+    the client never follows redirects.
     """
     timeout = httpx.Timeout(
         connect=connect_timeout_s, read=timeout_s, write=timeout_s, pool=connect_timeout_s
     )
     limits = httpx.Limits(max_connections=16, max_keepalive_connections=8, keepalive_expiry=30.0)
-    return httpx.AsyncClient(http1=True, http2=False, timeout=timeout, limits=limits)
+    plain = base_url is not None and base_url.lower().startswith("http://")
+    return httpx.AsyncClient(http1=True, http2=False, timeout=timeout, limits=limits,
+                             verify=not plain, follow_redirects=False)
 
 
 @dataclass(slots=True)

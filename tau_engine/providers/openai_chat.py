@@ -198,7 +198,7 @@ class OpenAIChatProvider:
         self._extra_headers = dict(extra_headers or {})
         self._key_hint = key_hint
         self._owns_client = client is None
-        self._client = client if client is not None else make_client(timeout_s)
+        self._client = client if client is not None else make_client(timeout_s, base_url=base_url)
 
     @property
     def url(self) -> str:

@@ -34,6 +34,9 @@ class ScriptedResponse:
     delay_s: float = 0.0  # pause between chunks
     hang_s: float = 0.0  # pause before the status line (a hung server)
     cut: bool = False  # drop the connection after the chunks, without the final chunk
+    # Send chunks in writes of at least this many bytes (0: one write per chunk). The
+    # streaming benchmark uses it so the server is not the bottleneck being measured.
+    write_size: int = 0
     path: str | None = None  # answer only requests whose path starts with this
 
     @classmethod
@@ -53,6 +56,23 @@ class RecordedRequest:
     @property
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
+
+
+def _writes(answer: ScriptedResponse) -> list[bytes]:
+    if answer.write_size <= 0:
+        return answer.chunks
+    out: list[bytes] = []
+    pending: list[bytes] = []
+    size = 0
+    for chunk in answer.chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= answer.write_size:
+            out.append(b"".join(pending))
+            pending, size = [], 0
+    if pending:
+        out.append(b"".join(pending))
+    return out
 
 
 class ScriptedServer:
@@ -75,6 +95,13 @@ class ScriptedServer:
     def pending(self) -> int:
         with self._lock:
             return len(self._queue)
+
+    def reset(self) -> None:
+        """Forget queued responses and recorded requests (for module-scoped servers)."""
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+        self.responder = None
 
     def _next(self, request: RecordedRequest) -> ScriptedResponse:
         if self.responder is not None:
@@ -124,7 +151,7 @@ class ScriptedServer:
                     if answer.cut:
                         self.send_header("Connection", "close")
                     self.end_headers()
-                    for i, chunk in enumerate(answer.chunks):
+                    for i, chunk in enumerate(_writes(answer)):
                         if i and answer.delay_s:
                             time.sleep(answer.delay_s)
                         if not chunk:
@@ -143,10 +170,18 @@ class ScriptedServer:
             do_POST = _handle
             do_GET = _handle
 
+            def handle(self) -> None:
+                # Clients drop kept-alive connections whenever they like: not an error.
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):
+                    pass
+
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        name="scripted-server")
+        httpd = self._httpd
+        self._thread = threading.Thread(target=lambda: httpd.serve_forever(poll_interval=0.05),
+                                        daemon=True, name="scripted-server")
         self._thread.start()
         return self
 
