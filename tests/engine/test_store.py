@@ -311,10 +311,14 @@ async def test_two_instances_share_one_database(tmp_path: Path) -> None:
             for i in range(n):
                 await s.append(session_id, user(f"{session_id[:4]}-{i}"))
 
-        await asyncio.gather(chat(first, a.id, 30), chat(second, b.id, 30),
-                             chat(second, a.id, 0))
-        assert len(await second.history(a.id)) == 30
-        assert len(await first.history(b.id)) == 30
+        # Both append to the same session at once: each append reads the head
+        # inside its write transaction, so the chain stays one line.
+        await asyncio.gather(chat(first, a.id, 30), chat(second, a.id, 30),
+                             chat(second, b.id, 10))
+        history = await second.history(a.id)
+        assert len(history) == 60
+        assert all(m.parent_id == prev.id for prev, m in itertools.pairwise(history))
+        assert len(await first.history(b.id)) == 10
         assert {s.id for s in await first.list_sessions()} == {a.id, b.id}
     finally:
         first.close()
