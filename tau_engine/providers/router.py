@@ -20,7 +20,8 @@ The ``CircuitBreaker`` keeps, per route, closed -> open after
 ``failure_threshold`` consecutive failures -> half-open after ``cooldown_s``
 (one trial call) -> closed on success, open again on failure. An open route
 is skipped; when every route is open the first one is tried anyway, since a
-call that may succeed beats a certain failure.
+call that may succeed beats a certain failure. A single route has nothing to
+skip to and bypasses the breaker.
 
 Because retries happen here, an error that leaves a ``RoutedProvider`` built
 with a retry policy is marked ``retryable=False``: an outer retry loop would
@@ -221,7 +222,8 @@ class RoutedProvider:
         for route in self.routes:
             if route.provider_name in refused:
                 continue
-            if not self.breaker.allow(route.model_id):
+            # With a single route there is nothing to skip to: the breaker stays out of it.
+            if len(self.routes) > 1 and not self.breaker.allow(route.model_id):
                 wait = self.breaker.retry_in(route.model_id)
                 self._emit("circuit_open", {
                     "route": route.model_id, "retry_in_s": round(wait, 1),
@@ -338,11 +340,6 @@ class RoutedProvider:
                 await route.provider.aclose()
 
 
-# Shared by every routed provider of the process, so that switching models in the
-# app keeps what was learnt about failing routes.
-_SHARED_BREAKER = CircuitBreaker()
-
-
 def fallbacks_for(model_id: str, settings: Settings) -> list[str]:
     """The fallback model ids configured for ``model_id`` (matched by id or alias)."""
     from tau_engine.providers.catalog import load_catalog
@@ -379,7 +376,9 @@ def build_routed_provider(
 
     A fallback whose key is missing is skipped with a notice at the first call;
     a malformed fallback id is a ``ConfigError``. The call log defaults to the
-    workspace's ``.tau/logs/provider.jsonl``; retries follow ``max_retries``.
+    workspace's ``.tau/logs/provider.jsonl``; retries follow ``max_retries``. Pass
+    the same ``breaker`` to every build of one engine to keep circuit state across
+    model switches (a fresh one is made otherwise: no state hides in the module).
     """
     from tau_engine.providers.registry import (
         create_provider,
@@ -412,6 +411,6 @@ def build_routed_provider(
     if call_log is None and workspace_root is not None:
         call_log = ProviderCallLog.for_workspace(workspace_root)
     return RoutedProvider(
-        routes, breaker if breaker is not None else _SHARED_BREAKER, on_event,
+        routes, breaker if breaker is not None else CircuitBreaker(), on_event,
         retry_policy=retry_policy or RetryPolicy(max_retries=settings.max_retries),
         call_log=call_log, warnings=warnings, sleep=sleep)

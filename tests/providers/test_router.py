@@ -309,7 +309,8 @@ async def test_an_open_circuit_is_skipped_until_its_cooldown_ends() -> None:
 async def test_request_errors_do_not_trip_the_breaker() -> None:
     breaker = CircuitBreaker(failure_threshold=1, clock=FakeClock())
     primary = FakeProvider("openai", fail("bad_request", retryable=False, status=400))
-    routed = RoutedProvider([("openai/gpt-5", primary)], breaker)
+    routed = RoutedProvider([("openai/gpt-5", primary), ("xai/grok-4", FakeProvider("xai"))],
+                            breaker)
     with pytest.raises(ProviderError):
         await collect(routed)
     assert breaker.state("openai/gpt-5") == "closed"
@@ -333,13 +334,23 @@ async def test_an_abandoned_trial_call_releases_the_half_open_circuit() -> None:
     breaker = CircuitBreaker(failure_threshold=1, cooldown_s=5.0, clock=clock)
     breaker.record_failure("openai/gpt-5")
     clock.advance(5)
-    routed = RoutedProvider([("openai/gpt-5", FakeProvider("openai", ok("long answer")))],
-                            breaker)
+    routed = RoutedProvider([("openai/gpt-5", FakeProvider("openai", ok("long answer"))),
+                             ("xai/grok-4", FakeProvider("xai"))], breaker)
     stream = routed.stream(request())
     assert isinstance(await anext(stream), TextChunk)
     await stream.aclose()  # the consumer stops (an interrupt) before the end
     assert breaker.state("openai/gpt-5") == "half_open"
     assert breaker.allow("openai/gpt-5")
+
+
+async def test_a_single_route_ignores_the_breaker() -> None:
+    breaker = CircuitBreaker(failure_threshold=1, clock=FakeClock())
+    breaker.record_failure("openai/gpt-5")
+    events = Recorder()
+    routed = RoutedProvider([("openai/gpt-5", FakeProvider("openai", ok("only me")))],
+                            breaker, events)
+    assert text_of(await collect(routed)) == "only me"
+    assert events.events == []
 
 
 # -- cost and the call log --------------------------------------------------------------------
