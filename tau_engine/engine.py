@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tau_engine.agent.loop import AgentLoop, LoopConfig, MessageSink, RunResult
+from tau_engine.agent.loop import AgentLoop, Compacted, LoopConfig, MessageSink, RunResult
 from tau_engine.agent.prompt import build_system_prompt
 from tau_engine.config import Settings
 from tau_engine.conversation import Message, StoredMessage, Usage
@@ -79,6 +79,7 @@ class Engine:
         self._writer: Any = None
         self._resumed = False
         self._retired: list[Provider] = []
+        self.record_path: Path | None = None
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -93,6 +94,7 @@ class Engine:
         continue_latest: bool = False,
         default_approval: str = "auto-edit",
         script_path: Path | None = None,
+        record_path: Path | None = None,
     ) -> Engine:
         """Resolve the model, open the store and (optionally) the session to resume."""
         env = dict(os.environ if environ is None else environ)
@@ -107,6 +109,7 @@ class Engine:
         store = await asyncio.to_thread(SessionStore.open, workspace)
         engine = cls(paths=workspace, settings=settings, store=store, environ=env,
                      approver=approver, policy=ToolPolicy(mode=mode), script_path=script_path)
+        engine.record_path = record_path
         try:
             engine._select_model(settings.model)
             if resume:
@@ -141,6 +144,10 @@ class Engine:
         provider = create_routed_provider(resolved, self.settings, self.environ,
                                           self.paths.root, script_path=self.script_path,
                                           on_event=self._route_event)
+        if self.record_path is not None:
+            from tau_engine.providers.recording import RecordingProvider
+
+            provider = RecordingProvider(provider, self.record_path)
         old = self._provider
         self._provider = provider
         self._resolved = resolved
@@ -173,8 +180,8 @@ class Engine:
 
     @property
     def context_window(self) -> int | None:
-        info = getattr(self._resolved, "info", None)
-        return getattr(info, "context_window", None)
+        """The model's context window (the catalog's, else the registry's default)."""
+        return getattr(self._resolved, "context_window", None)
 
     def usage_totals(self) -> tuple[Usage, float | None]:
         if self._loop is not None:
@@ -223,12 +230,13 @@ class Engine:
             await self.store.set_model(self.session.id, self.model_id)
         if self._loop is not None and self._loop.session_id == self.session.id:
             return self._loop
+        from tau_engine.agent.compaction import request_view
         from tau_engine.providers.catalog import cost_usd
         from tau_engine.providers.registry import request_options
         from tau_engine.tools.registry import default_tools
 
         session_id = self.session.id
-        history = [m.message for m in await self.store.history(session_id)]
+        history = request_view(await self.store.history(session_id))
         self._bind_events(session_id, await self.store.last_seq(session_id))
         info = getattr(self._resolved, "info", None)
         settings = self.settings
@@ -247,8 +255,58 @@ class Engine:
             system_prompt=build_system_prompt(self.paths.root), config=config,
             cost=lambda usage: cost_usd(info, usage), history=history,
             usage_totals=self.session.usage, cost_total=self.session.cost_usd,
-            session_id=session_id)
+            compactor=self._compactor, session_id=session_id)
         return self._loop
+
+    async def _compactor(self, messages: list[Message], context_tokens: int,
+                         force: bool) -> Compacted | None:
+        """Summarize older turns when the next request nears the context window."""
+        from tau_engine.agent.compaction import (
+            compaction_message,
+            estimate_tokens,
+            plan_compaction,
+            request_view,
+            summarize,
+        )
+        from tau_engine.providers.catalog import cost_usd
+
+        assert self._loop is not None and self.session is not None
+        system = self._loop.system_prompt
+        before = max(context_tokens, estimate_tokens(system, messages))
+        window = self.context_window
+        if not force and (window is None
+                          or before < self.settings.compaction_threshold * window):
+            return None
+        history = await self.store.history(self.session.id)
+        plan = plan_compaction(history, self.settings.keep_recent_turns)
+        if plan is None:
+            return None
+        self.bus.emit(Notice(kind="compacting", message=f"compacting the conversation "
+                             f"(~{before:,} tokens) with {self.model_id}..."))
+        summary, usage, provider_cost = await summarize(
+            self._stream, model=self.model_id.split("/", 1)[1], system=system,
+            messages=plan.summarize, max_output_tokens=self.settings.max_output_tokens)
+        cost = provider_cost if provider_cost is not None else cost_usd(
+            getattr(self._resolved, "info", None), usage)
+        await self.store.append(self.session.id, compaction_message(
+            summary, keep_from=plan.keep_from, before_tokens=before),
+            usage=usage, cost_usd=cost, model=self.model_id)
+        view = request_view(await self.store.history(self.session.id))
+        return Compacted(messages=view, usage=usage, cost_usd=cost, before_tokens=before,
+                         after_tokens=estimate_tokens(system, view))
+
+    async def compact(self) -> str:
+        """``/compact``: summarize older turns now. Returns what happened, for a notice."""
+        if self.running:
+            raise UsageError("wait for the running turn to finish before compacting")
+        if self.session is None:
+            raise UsageError("nothing to compact: no session yet")
+        loop = await self._ensure_loop("")
+        done = await loop.compact_now()
+        if not done:
+            return "nothing to compact yet: the conversation is shorter than the turns kept"
+        return (f"compacted the conversation to ~{loop.context_tokens:,} tokens; "
+                "earlier messages stay in the session")
 
     def _bind_events(self, session_id: str, last_seq: int) -> None:
         if self._writer is not None:

@@ -100,6 +100,8 @@ class UsageEvent(BaseEvent):
     total_cost_usd: float | None = None
     context_tokens: int = 0
     context_window: int | None = None
+    run_cost_usd: float | None = None  # this run (one prompt) so far
+    cost_per_minute: float | None = None  # the run's burn rate, USD per minute
 
 
 class TurnFinished(BaseEvent):

@@ -58,6 +58,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", "-r", metavar="ID", help="resume a session by id or prefix")
     parser.add_argument("--script", metavar="FILE",
                         help="assistant turns for the offline/replay model")
+    parser.add_argument("--record", metavar="FILE",
+                        help="record every model exchange as an offline/replay script")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 

@@ -58,7 +58,8 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
 
     engine = await Engine.open(workspace=paths, settings=settings, approver=None,
                                resume=args.resume, continue_latest=args.continue_latest,
-                               default_approval="auto-edit", script_path=script)
+                               default_approval="auto-edit", script_path=script,
+                               record_path=Path(args.record) if args.record else None)
     try:
         for notice in engine.notices:
             sys.stderr.write(f"tau: notice: {notice}\n")

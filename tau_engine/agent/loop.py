@@ -43,7 +43,13 @@ from tau_engine.providers.base import (
     ToolCallReady,
     UsageReport,
 )
-from tau_engine.safety.policy import ApprovalDecision, ApprovalRequest, Approver, ToolPolicy
+from tau_engine.safety.policy import (
+    ApprovalDecision,
+    ApprovalRequest,
+    Approver,
+    ToolPolicy,
+    Verdict,
+)
 from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
 
 StreamFactory = Callable[[ProviderRequest], Any]
@@ -104,7 +110,21 @@ class LoopConfig:
 
 
 CostFn = Callable[[Usage], float | None]
-Compactor = Callable[[list[Message], int], Awaitable[list[Message] | None]]
+
+
+@dataclass
+class Compacted:
+    """What a compaction produced: the new request view and what the summary cost."""
+
+    messages: list[Message]
+    usage: Usage
+    cost_usd: float | None
+    before_tokens: int
+    after_tokens: int
+
+
+Compactor = Callable[[list[Message], int, bool], Awaitable["Compacted | None"]]
+"""(messages, last known context tokens, force) -> the compacted view, or None."""
 
 
 class AgentLoop:
@@ -146,14 +166,18 @@ class AgentLoop:
         self.compactor = compactor
         self.session_id = session_id
         self.context_tokens = 0
+        self.run_usage = Usage()
+        self.run_cost: float | None = 0.0
+        self._run_started = time.monotonic()
 
     # -- the run -----------------------------------------------------------
     async def run(self, prompt: str, *, meta: dict[str, Any] | None = None) -> RunResult:
         """Run one user prompt to completion. Never raises for provider or tool failures:
         they end the run with ``stop_reason="error"`` and an ``error`` event."""
         started = time.monotonic()
-        run_usage = Usage()
-        run_cost: float | None = 0.0
+        self._run_started = started
+        self.run_usage = Usage()
+        self.run_cost = 0.0
         records: list[ToolCallRecord] = []
         answer_parts: list[str] = []
         turn = 0
@@ -175,9 +199,7 @@ class AgentLoop:
                     break
                 turn += 1
                 self.bus.emit(TurnStarted(turn=turn))
-                assistant, usage, turn_cost, reason = await self._model_turn(turn)
-                run_usage = run_usage + usage
-                run_cost = None if run_cost is None or turn_cost is None else run_cost + turn_cost
+                assistant, _usage, _cost, reason = await self._model_turn(turn)
                 answer_parts = [assistant.content] if assistant.content else answer_parts
                 if reason == "interrupted":
                     stop = "interrupted"
@@ -210,24 +232,65 @@ class AgentLoop:
             result="".join(answer_parts),
             stop_reason=stop,
             turns=turn,
-            usage=run_usage,
-            cost_usd=run_cost,
+            usage=self.run_usage,
+            cost_usd=self.run_cost,
             tool_calls=records,
             duration_ms=(time.monotonic() - started) * 1000,
             error=str(error) if error else None,
             error_kind=getattr(error, "kind", None) if error else None,
         )
         self.bus.emit(SessionFinished(
-            stop_reason=stop, result=result.result, turns=turn, usage=run_usage,
-            cost_usd=run_cost, duration_ms=result.duration_ms))
+            stop_reason=stop, result=result.result, turns=turn, usage=self.run_usage,
+            cost_usd=self.run_cost, duration_ms=result.duration_ms))
         return result
 
     # -- one model turn ----------------------------------------------------
+    async def _compact(self, force: bool) -> bool:
+        if self.compactor is None:
+            return False
+        done = await self.compactor(self.messages, self.context_tokens, force)
+        if done is None:
+            return False
+        self.messages = done.messages
+        self._account(done.usage, done.cost_usd)
+        self.context_tokens = done.after_tokens
+        self.bus.emit(Notice(
+            kind="compaction", message=f"compacted the conversation: ~{done.before_tokens:,} "
+            f"-> ~{done.after_tokens:,} tokens (earlier messages stay in the session)",
+            data={"before_tokens": done.before_tokens, "after_tokens": done.after_tokens}))
+        return True
+
+    async def compact_now(self) -> bool:
+        """Compact regardless of the threshold (``/compact``)."""
+        return await self._compact(force=True)
+
+    def _preflight(self) -> None:
+        from tau_engine.agent.compaction import estimate_tokens
+
+        window = self.config.context_window
+        if window is None:
+            return
+        needed = estimate_tokens(self.system_prompt, self.messages)
+        if needed > window:
+            raise ProviderError(
+                f"the conversation (~{needed:,} tokens) does not fit the model's "
+                f"{window:,}-token context window even after compaction; start a new "
+                "session (/new) or use a model with a larger window", kind="context_length")
+
     async def _model_turn(self, turn: int) -> tuple[Message, Usage, float | None, str]:
-        if self.compactor is not None:
-            compacted = await self.compactor(self.messages, self.context_tokens)
-            if compacted is not None:
-                self.messages = compacted
+        await self._compact(force=False)
+        self._preflight()
+        try:
+            return await self._model_call()
+        except ProviderError as exc:
+            if exc.kind != "context_length" or exc.partial_output:
+                raise
+            # The provider counts differently from our estimate: compact once and retry.
+            if not await self._compact(force=True):
+                raise
+            return await self._model_call()
+
+    async def _model_call(self) -> tuple[Message, Usage, float | None, str]:
         request = ProviderRequest(
             model=self.config.model_id.split("/", 1)[1],
             system=self.system_prompt,
@@ -302,25 +365,33 @@ class AgentLoop:
 
     def _account(self, usage: Usage, cost: float | None) -> None:
         self.usage_total = self.usage_total + usage
+        self.run_usage = self.run_usage + usage
         if cost is None:
             self._cost_known = False
             self.cost_total = None
-        elif self._cost_known:
-            self.cost_total = (self.cost_total or 0.0) + cost
+            self.run_cost = None
+        else:
+            if self._cost_known:
+                self.cost_total = (self.cost_total or 0.0) + cost
+            if self.run_cost is not None:
+                self.run_cost += cost
         self.context_tokens = usage.input_tokens + usage.output_tokens
+        minutes = (time.monotonic() - self._run_started) / 60
+        burn = self.run_cost / minutes if self.run_cost is not None and minutes > 0 else None
         self.bus.emit(UsageEvent(
             usage=usage, cost_usd=cost, total_usage=self.usage_total,
             total_cost_usd=self.cost_total, context_tokens=self.context_tokens,
-            context_window=self.config.context_window))
+            context_window=self.config.context_window, run_cost_usd=self.run_cost,
+            cost_per_minute=burn))
 
     def _check_budget(self) -> None:
         cfg = self.config
-        if cfg.max_cost is not None and self.cost_total is not None \
-                and self.cost_total >= cfg.max_cost:
+        if cfg.max_cost is not None and self.run_cost is not None \
+                and self.run_cost >= cfg.max_cost:
             raise BudgetExceededError(
-                f"cost budget reached: ${self.cost_total:.4f} >= --max-cost ${cfg.max_cost:g}; "
+                f"cost budget reached: ${self.run_cost:.4f} >= --max-cost ${cfg.max_cost:g}; "
                 "the session can be continued")
-        spent = self.usage_total.input_tokens + self.usage_total.output_tokens
+        spent = self.run_usage.input_tokens + self.run_usage.output_tokens
         if cfg.max_tokens is not None and spent >= cfg.max_tokens:
             raise BudgetExceededError(
                 f"token budget reached: {spent} >= --max-tokens {cfg.max_tokens}; "
@@ -421,7 +492,7 @@ class AgentLoop:
         except OSError as exc:
             return ToolOutcome(f"error: {exc.strerror or exc}", ok=False), False
 
-    async def _ask(self, call: ToolCall, tool: Tool, args: Any) -> str:
+    async def _ask(self, call: ToolCall, tool: Tool, args: Any) -> Verdict:
         assert self.approver is not None
         try:
             preview = await tool.preview(args, self.ctx)
