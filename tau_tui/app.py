@@ -52,8 +52,10 @@ class TauApp(App[int]):
                  history_path: Path | None = None, theme: str = DEFAULT_THEME,
                  theme_folders: list[Path] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 cursor_blink: bool = True) -> None:
         super().__init__()
+        self.cursor_blink = cursor_blink
         self.engine_factory = engine_factory
         self.workspace_label = workspace_label
         self.history_path = history_path
@@ -63,6 +65,7 @@ class TauApp(App[int]):
         self._last_ctrl_c = float("-inf")
         catalog = load_themes(theme_folders)
         self.theme_problems = list(catalog.problems)
+        self.tau_themes = [loaded.name for loaded in catalog.themes]
         for loaded in catalog.themes:
             self.register_theme(loaded)
         if theme in self.available_themes:

@@ -95,6 +95,7 @@ class AgentScreen(Screen[None]):
     def on_mount(self) -> None:
         prompt = self.query_one(PromptInput)
         prompt.menu = self.query_one(CompletionMenu)
+        prompt.cursor_blink = bool(getattr(self.app, "cursor_blink", True))
         prompt.focus()
         self.refresh_status()
 

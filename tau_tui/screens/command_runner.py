@@ -206,7 +206,10 @@ class CommandRunner:
         app = self.screen.app
         name = args
         if not name:
-            choices = [Choice(n, n) for n in sorted(app.available_themes)]
+            ours = list(getattr(app, "tau_themes", []))
+            choices = [Choice(n, n, "tau") for n in ours]
+            choices += [Choice(n, n, "textual") for n in sorted(app.available_themes)
+                        if n not in ours]
             picked = await app.push_screen_wait(
                 ChoicePicker("Theme", choices, current=app.theme))
             if not picked:

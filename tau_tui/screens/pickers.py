@@ -31,7 +31,8 @@ PICKER_CSS = """
 .picker-title { text-style: bold; color: $text-primary; padding: 0 1; }
 .picker-hint { color: $text-muted; padding: 0 1; }
 .picker-box OptionList { height: auto; max-height: 24; border: none; }
-.picker-box Input { border: none; background: $boost; margin-bottom: 1; }
+.picker-box Input { border: none; height: 1; padding: 0 1; background: $boost;
+    margin-bottom: 1; }
 """
 
 
