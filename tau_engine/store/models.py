@@ -67,6 +67,30 @@ class UndoReport:
             f"{self.shell_commands} shell command(s) of the redone turns were not run again."
         )
 
+    def summary(self) -> str:
+        """Plain lines for any front end: what moved, what was restored, what was not."""
+        verb = "undid" if self.action == "undo" else "redid"
+        lines = [f"{verb} {self.messages} message(s) of session {self.session_id[:8]}"]
+        if self.restored:
+            lines[0] += "; restored " + ", ".join(self.restored)
+        lines += [f"could not restore {f.path}: {f.reason}" for f in self.failed]
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data (``--json`` output)."""
+        return {
+            "action": self.action,
+            "session_id": self.session_id,
+            "messages": self.messages,
+            "head_id": self.head_id,
+            "restored": list(self.restored),
+            "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
+            "shell_commands": self.shell_commands,
+            "note": self.note,
+        }
+
 
 def title_from_prompt(prompt: str) -> str:
     """A session title: the prompt's first non-blank line, cut to about 60 characters."""

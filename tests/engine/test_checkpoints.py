@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -102,6 +103,9 @@ async def test_undo_restores_modified_created_and_deleted_files(
     assert [m.message.content for m in await store.history(info.id)][-1] == "done"
     assert len(await store.history(info.id)) == 8
 
+    assert redo.note == "2 shell command(s) of the redone turns were not run again."
+    assert redo.summary().splitlines()[0].startswith(f"redid 5 message(s) of session {info.id[:8]}")
+
     # Undo again after a redo uses the same checkpoints.
     await store.undo(info.id)
     assert (tmp_path / "edit.py").read_text() == "original\n"
@@ -175,6 +179,13 @@ async def test_undo_reports_files_it_cannot_restore(store: SessionStore, tmp_pat
     assert "missing" in failures["lost.txt"]
     assert "directory" in failures["made"]
     assert report.restored == ["fine.txt"]
+    lines = report.summary().splitlines()
+    assert lines[0].endswith("; restored fine.txt")
+    assert any(line.startswith("could not restore lost.txt: ") for line in lines[1:])
+    data = report.to_json()
+    assert json.loads(json.dumps(data)) == data
+    assert data["action"] == "undo" and data["restored"] == ["fine.txt"]
+    assert {f["path"] for f in data["failed"]} == {"lost.txt", "made"}
     assert (tmp_path / "lost.txt").read_text() == "new"
     assert not (tmp_path / "fine.txt").exists()
 
