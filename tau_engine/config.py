@@ -83,7 +83,7 @@ ENV_SETTINGS = {
 
 
 def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=", re.MULTILINE)
+    pattern = re.compile(rf"^[ \t]*\"?{re.escape(key)}\"?[ \t]*=", re.MULTILINE)
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 if match else None
 
@@ -108,8 +108,11 @@ def read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         line = re.search(r"line (\d+)", msg)
-        where = f":{line.group(1)}" if line else ""
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        if line:
+            where = f":{line.group(1)}"
+        else:  # "at end of document": the last line
+            where = f":{max(1, text.count(chr(10)) + (0 if text.endswith(chr(10)) else 1))}"
+        reason = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", msg)
         raise ConfigError(f"{_display(path)}{where}: invalid TOML: {reason}") from exc
 
 

@@ -23,6 +23,7 @@ from tau_engine.errors import ProviderError, UsageError
 from tau_engine.events import EventBus, Notice, SessionStarted
 from tau_engine.paths import WorkspacePaths
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest
+from tau_engine.providers.router import CircuitBreaker
 from tau_engine.safety.policy import ApprovalMode, Approver, ToolPolicy
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.store import SessionInfo, SessionStore, UndoReport
@@ -80,6 +81,9 @@ class Engine:
         self._resumed = False
         self._retired: list[Provider] = []
         self.record_path: Path | None = None
+        # One breaker for the engine's life, so switching models keeps what was learnt
+        # about failing routes.
+        self._breaker = CircuitBreaker()
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -143,7 +147,7 @@ class Engine:
         resolved = resolve_model(chosen, self.settings, self.environ, self.paths.root)
         provider = create_routed_provider(resolved, self.settings, self.environ,
                                           self.paths.root, script_path=self.script_path,
-                                          on_event=self._route_event)
+                                          on_event=self._route_event, breaker=self._breaker)
         if self.record_path is not None:
             from tau_engine.providers.recording import RecordingProvider
 

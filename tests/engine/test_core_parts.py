@@ -1,0 +1,150 @@
+"""Small engine parts: events, paths, the workspace guard, the tool policy, the prompt."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tau_engine.agent.prompt import build_system_prompt
+from tau_engine.conversation import Usage
+from tau_engine.errors import WorkspaceError
+from tau_engine.events import (
+    ApprovalNeeded,
+    EventBus,
+    SessionFinished,
+    TextDelta,
+    UsageEvent,
+    parse_event,
+)
+from tau_engine.paths import WorkspacePaths, atomic_write_text, find_workspace
+from tau_engine.safety.policy import ApprovalDecision, ApprovalMode, ToolPolicy
+from tau_engine.safety.workspace import WorkspaceGuard
+
+# -- events -------------------------------------------------------------------------
+
+
+def test_bus_stamps_and_fans_out_in_order() -> None:
+    bus = EventBus("sess", start_seq=41)
+    seen: list[str] = []
+    bus.subscribe(lambda e: seen.append(f"b{e.seq}"))
+    bus.subscribe(lambda e: seen.append(f"a{e.seq}"), first=True)
+    event = bus.emit(TextDelta(text="hi"))
+    assert (event.seq, event.session_id, event.v) == (42, "sess", 1) and event.ts > 0
+    assert seen == ["a42", "b42"]
+    bus.rebind("other", 7)
+    assert bus.emit(TextDelta(text="x")).seq == 8
+
+
+def test_every_event_round_trips_through_json() -> None:
+    samples = [TextDelta(text="é\n"), ApprovalNeeded(call_id="c", name="bash",
+                                                      arguments={"command": "ls"}),
+               UsageEvent(usage=Usage(input_tokens=3), cost_usd=None),
+               SessionFinished(stop_reason="end_turn", result="ok")]
+    for event in samples:
+        back = parse_event(event.model_dump_json())
+        assert type(back) is type(event) and back == event
+        assert parse_event(json.loads(event.model_dump_json())) == event
+
+
+def test_text_delta_json_is_linear_in_its_text() -> None:
+    small = len(TextDelta(text="a" * 8).model_dump_json())
+    big = len(TextDelta(text="a" * 8000).model_dump_json())
+    assert big - small == 7992
+
+
+# -- paths --------------------------------------------------------------------------
+
+
+def test_find_workspace_walks_up_to_git_or_tau(tmp_path: Path) -> None:
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    deep = tmp_path / "repo" / "src" / "pkg"
+    deep.mkdir(parents=True)
+    assert find_workspace(deep) == (tmp_path / "repo").resolve()
+    (tmp_path / "repo" / "src" / ".tau").mkdir()
+    assert find_workspace(deep) == (tmp_path / "repo" / "src").resolve()
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    assert find_workspace(lone) == lone.resolve()
+
+
+def test_ensure_creates_state_dir_with_gitignore(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    paths.ensure()
+    assert paths.state_dir.is_dir()
+    assert "*" in (paths.state_dir / ".gitignore").read_text()
+    with pytest.raises(WorkspaceError):
+        WorkspacePaths.locate(tmp_path / "missing")
+
+
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "f.txt"
+    atomic_write_text(target, "old")
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+# -- workspace guard ----------------------------------------------------------------
+
+
+def test_guard_keeps_paths_inside(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    (root / "sub").mkdir(parents=True)
+    guard = WorkspaceGuard(root)
+    assert guard.resolve("sub/x.py") == (root / "sub" / "x.py").resolve()
+    assert guard.resolve(str(root / "sub")) == (root / "sub").resolve()
+    assert guard.relative(root / "sub" / "x.py") == "sub/x.py"
+    for bad in ("../x", "/etc/passwd", "sub/../../x", "~/.ssh/id_rsa", ""):
+        with pytest.raises(WorkspaceError):
+            guard.resolve(bad)
+    os.symlink(tmp_path, root / "escape")
+    with pytest.raises(WorkspaceError, match="outside the workspace"):
+        guard.resolve("escape/secret")
+
+
+# -- policy -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    (ApprovalMode.READ_ONLY, ("allow", "deny", "deny", "deny")),
+    (ApprovalMode.ASK, ("allow", "ask", "ask", "ask")),
+    (ApprovalMode.AUTO_EDIT, ("allow", "allow", "ask", "ask")),
+    (ApprovalMode.FULL_AUTO, ("allow", "allow", "allow", "allow")),
+])
+def test_policy_table(mode: ApprovalMode, expected: tuple[str, ...]) -> None:
+    policy = ToolPolicy(mode)
+    kinds = ("read", "edit", "exec", "network")
+    assert tuple(policy.verdict("t", k) for k in kinds) == expected  # type: ignore[arg-type]
+
+
+def test_allow_for_session_is_per_tool_and_never_overrides_deny() -> None:
+    policy = ToolPolicy(ApprovalMode.ASK)
+    policy.remember("bash", ApprovalDecision.ALLOW_ONCE)
+    assert policy.verdict("bash", "exec") == "ask"
+    policy.remember("bash", ApprovalDecision.ALLOW_SESSION)
+    assert policy.verdict("bash", "exec") == "allow"
+    assert policy.verdict("http", "network") == "ask"
+    policy.mode = ApprovalMode.READ_ONLY
+    assert policy.verdict("bash", "exec") == "deny"
+
+
+# -- system prompt ------------------------------------------------------------------
+
+
+def test_prompt_appends_guidance_files(tmp_path: Path) -> None:
+    (tmp_path / "AGENTS.md").write_text("Use tabs.")
+    (tmp_path / ".tau" / "identity").mkdir(parents=True)
+    (tmp_path / ".tau" / "AGENTS.md").write_text("Run make test.")
+    (tmp_path / ".tau" / "identity" / "user.md").write_text("The user is Ada.")
+    prompt = build_system_prompt(tmp_path, today=dt.date(2026, 1, 2))
+    assert "2026-01-02" in prompt and str(tmp_path) in prompt
+    assert prompt.index("Use tabs.") < prompt.index("Run make test.") < prompt.index("Ada")
+    assert "Guidance from AGENTS.md" in prompt
+
+
+def test_prompt_without_guidance(tmp_path: Path) -> None:
+    assert "Guidance from" not in build_system_prompt(tmp_path)

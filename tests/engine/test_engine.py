@@ -1,0 +1,132 @@
+"""The Engine facade over the real store, tools and offline/replay provider."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tau_engine.config import Settings
+from tau_engine.engine import Engine
+from tau_engine.errors import MissingKeyError, UnknownProviderError, UsageError
+from tau_engine.events import BaseEvent
+from tau_engine.paths import WorkspacePaths
+
+
+def script(tmp_path: Path, turns: list[dict[str, object]]) -> Path:
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps({"version": 1, "turns": turns}))
+    return path
+
+
+async def open_engine(root: Path, script_path: Path | None = None, **settings: object
+                      ) -> Engine:
+    model = "offline/replay" if script_path else "offline/echo"
+    return await Engine.open(workspace=WorkspacePaths(root),
+                             settings=Settings(model=model, **settings),  # type: ignore[arg-type]
+                             environ={}, script_path=script_path)
+
+
+async def test_run_persists_session_and_events(workspace: Path) -> None:
+    engine = await open_engine(workspace)
+    events: list[BaseEvent] = []
+    engine.bus.subscribe(events.append)
+    try:
+        result = await engine.run("hello engine")
+        assert result.stop_reason == "end_turn" and "offline/echo" in result.result
+        assert engine.session is not None and engine.session.title == "hello engine"
+        stored = await engine.store.events(engine.session.id)
+        assert [e.type for e in stored] == [e.type for e in events]
+        assert [m.message.role for m in await engine.history()] == ["user", "assistant"]
+    finally:
+        await engine.close()
+
+
+async def test_undo_redo_restore_files_and_fork(workspace: Path, tmp_path: Path) -> None:
+    (workspace / "a.txt").write_text("original\n")
+    path = script(tmp_path, [
+        {"tool_calls": [{"name": "write", "arguments": {"path": "a.txt",
+                                                        "content": "changed\n"}}]},
+        {"text": "changed it"},
+        {"text": "second answer"}])
+    engine = await open_engine(workspace, path)
+    try:
+        await engine.run("change a.txt")
+        await engine.run("say more")
+        assert (workspace / "a.txt").read_text() == "changed\n"
+        report = await engine.undo()  # undoes "say more"
+        assert report.messages == 2 and not report.restored
+        report = await engine.undo()  # undoes the write: the file comes back
+        assert report.restored == ["a.txt"]
+        assert (workspace / "a.txt").read_text() == "original\n"
+        assert await engine.history() == []
+        report = await engine.redo()
+        assert (workspace / "a.txt").read_text() == "changed\n"
+        assert [m.message.role for m in await engine.history()][-1] == "assistant"
+        original = engine.session
+        assert original is not None
+        forked = await engine.fork()
+        assert forked.id != original.id and engine.session is not None
+        assert engine.session.id == forked.id
+        assert len(await engine.history()) == len(await engine.store.history(original.id))
+    finally:
+        await engine.close()
+
+
+async def test_resume_and_new_session(workspace: Path) -> None:
+    engine = await open_engine(workspace)
+    try:
+        await engine.run("first")
+        assert engine.session is not None
+        first_id = engine.session.id
+        await engine.new_session()
+        assert engine.session is None
+        await engine.run("second")
+        assert engine.session.id != first_id
+        resumed = await engine.resume(first_id[:6])
+        assert resumed.id == first_id
+        assert len(await engine.list_sessions()) == 2
+    finally:
+        await engine.close()
+    again = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
+                              environ={}, continue_latest=True)
+    try:
+        assert again.session is not None and again.session.title == "second"
+    finally:
+        await again.close()
+
+
+async def test_bad_models_and_modes_are_usage_errors(workspace: Path) -> None:
+    with pytest.raises(UnknownProviderError):
+        await Engine.open(workspace=WorkspacePaths(workspace),
+                          settings=Settings(model="nope/x"), environ={})
+    with pytest.raises(MissingKeyError, match="ANTHROPIC_API_KEY"):
+        await Engine.open(workspace=WorkspacePaths(workspace),
+                          settings=Settings(model="anthropic/claude-sonnet-4-5"), environ={})
+    with pytest.raises(UsageError, match="approval mode"):
+        await Engine.open(workspace=WorkspacePaths(workspace),
+                          settings=Settings(approval="yolo"), environ={})
+    engine = await open_engine(workspace)
+    try:
+        with pytest.raises(UsageError):
+            engine.set_approval("sometimes")
+        with pytest.raises(UsageError):
+            engine.set_model("openai/gpt-4.1")  # no key
+        engine.set_model("offline/echo")
+        with pytest.raises(UsageError, match="empty"):
+            await engine.run("   ")
+        with pytest.raises(UsageError, match="nothing to undo"):
+            await engine.undo()
+    finally:
+        await engine.close()
+
+
+async def test_no_key_default_is_offline_with_a_notice(workspace: Path) -> None:
+    engine = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
+                               environ={})
+    try:
+        assert engine.model_id == "offline/echo"
+        assert any("no model configured" in n for n in engine.notices)
+    finally:
+        await engine.close()
