@@ -76,31 +76,26 @@ class StatusBar(Widget):
         super().__init__(id=id)
         self.clock = clock
         self._started = 0.0
-        self._frame = 0
         self._timer: Timer | None = None
 
     def watch_busy(self, busy: bool) -> None:
         self.set_class(busy, "-busy")
         if busy:
             self._started = self.clock()
-            self._frame = 0
             if self._timer is None:
-                self._timer = self.set_interval(SPIN_INTERVAL, self._spin)
+                self._timer = self.set_interval(SPIN_INTERVAL, self.refresh)
         elif self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.refresh()
-
-    def _spin(self) -> None:
-        self._frame += 1
         self.refresh()
 
     def render(self) -> Content:
         info = self.info
         left: list[tuple[str, str] | str] = []
         if self.busy:
-            spinner = SPINNER[self._frame % len(SPINNER)]
-            elapsed = format_elapsed(self.clock() - self._started)
+            running_for = self.clock() - self._started
+            spinner = SPINNER[int(running_for / SPIN_INTERVAL) % len(SPINNER)]
+            elapsed = format_elapsed(running_for)
             left += [(f"{spinner} {info.activity or 'working'} {elapsed}", "$text-warning"),
                      "  esc to interrupt", "  │  "]
         elif info.activity:

@@ -98,6 +98,8 @@ async def engine_ready(app: TauApp) -> None:
 async def idle(app: TauApp) -> None:
     """Wait for the running prompt (if any) to finish and the screen to settle."""
     await wait_for(lambda: not app.agent.running and not app.agent.pending)
+    # Let the screen handle what the run posted last, then paint it.
+    await wait_for(lambda: app.agent._message_queue.empty())
     await asyncio.sleep(0.05)
 
 def screen_text(app: TauApp) -> str:

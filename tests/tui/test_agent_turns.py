@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -211,5 +210,4 @@ async def test_prompts_sent_while_running_are_queued(make_app: AppFactory,
         await idle(app)
         users = [e.text for e in app.agent.transcript.entries if isinstance(e, UserEntry)]
         assert users == ["one", "two"]
-        assert "second answer" in screen_text(app)
-        await asyncio.sleep(0)
+        await wait_for(lambda: "second answer" in screen_text(app))
