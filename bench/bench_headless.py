@@ -95,7 +95,7 @@ def bench_stream(runs: int) -> dict[str, float]:
     text = _answer_text()
     chunks = openai_chunks(text, chunk_size=8)
     with ScriptedServer() as server, tempfile.TemporaryDirectory() as tmp:
-        server.responder = lambda request: ScriptedResponse(chunks=list(chunks))
+        server.responder = lambda request: ScriptedResponse(chunks=list(chunks), write_size=16384)
         work = Path(tmp)
         env = dict(os.environ, OPENAI_API_KEY="bench", TAU_CONFIG_DIR=str(work / "cfg"))
         tau = [sys.executable, "-m", "tau_tui.cli", "-p", "write a long answer", "--model",

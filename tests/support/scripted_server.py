@@ -170,6 +170,11 @@ class ScriptedServer:
             do_POST = _handle
             do_GET = _handle
 
+            def setup(self) -> None:
+                super().setup()
+                # Like real servers: no Nagle delay between the headers and each chunk.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def handle(self) -> None:
                 # Clients drop kept-alive connections whenever they like: not an error.
                 try:
