@@ -1,6 +1,7 @@
 """Headless benchmarks: start-up, streaming a long answer, harness overhead per tool turn.
 
 Run from the repository root:  python bench/bench_headless.py [--quick]
+(compile bytecode first, as an installed tau has it: python -m compileall -q tau_engine tau_tui)
 
 Every figure is a median over repeated runs, reported with a ratio against a
 baseline measured in the same run (these machines are noisy; absolute times
@@ -91,11 +92,12 @@ out.close()
 """
 
 
-def bench_stream(runs: int) -> dict[str, float]:
+def bench_stream(runs: int, write_size: int) -> dict[str, float]:
     text = _answer_text()
     chunks = openai_chunks(text, chunk_size=8)
     with ScriptedServer() as server, tempfile.TemporaryDirectory() as tmp:
-        server.responder = lambda request: ScriptedResponse(chunks=list(chunks), write_size=16384)
+        server.responder = lambda request: ScriptedResponse(chunks=list(chunks),
+                                                            write_size=write_size)
         work = Path(tmp)
         env = dict(os.environ, OPENAI_API_KEY="bench", TAU_CONFIG_DIR=str(work / "cfg"))
         tau = [sys.executable, "-m", "tau_tui.cli", "-p", "write a long answer", "--model",
@@ -176,7 +178,10 @@ def main() -> None:
     if args.only in (None, "startup"):
         results["startup"] = bench_startup(runs * 2)
     if args.only in (None, "stream"):
-        results["stream"] = bench_stream(max(3, runs // 3))
+        # 16 KiB writes: the client, not the Python test server, is what is measured.
+        results["stream"] = bench_stream(max(3, runs // 3), write_size=16384)
+        # One write per 8-character SSE event, as a token-by-token server sends them.
+        results["stream_per_event_writes"] = bench_stream(max(3, runs // 3), write_size=0)
     if args.only in (None, "tools"):
         results["tools"] = bench_tool_turns(max(3, runs // 3))
     for name, figures in results.items():

@@ -95,3 +95,23 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+def coalesce(events: list[ProviderEvent]) -> list[ProviderEvent]:
+    """Merge adjacent text (and unsigned thinking) chunks that arrived in the same
+    network read. Nothing waits: these were all available at once, and one event
+    per read instead of one per token keeps the whole pipeline (event log,
+    renderers, stream-json) cheap when a server sends many tiny deltas."""
+    if len(events) < 2:
+        return events
+    out: list[ProviderEvent] = []
+    for event in events:
+        last = out[-1] if out else None
+        if type(event) is TextChunk and type(last) is TextChunk:
+            out[-1] = TextChunk(last.text + event.text)
+        elif (type(event) is ThinkingChunk and type(last) is ThinkingChunk
+              and last.signature is None and event.signature is None):
+            out[-1] = ThinkingChunk(last.text + event.text)
+        else:
+            out.append(event)
+    return out

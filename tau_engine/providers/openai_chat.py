@@ -32,6 +32,7 @@ from tau_engine.providers.base import (
     ThinkingChunk,
     ToolCallReady,
     UsageReport,
+    coalesce,
 )
 from tau_engine.providers.http import (
     classify_stream_error,
@@ -39,7 +40,7 @@ from tau_engine.providers.http import (
     raise_for_status,
     transport_error,
 )
-from tau_engine.providers.sse import aiter_sse
+from tau_engine.providers.sse import aiter_sse_batches
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,14 +227,21 @@ class OpenAIChatProvider:
                                            headers=self.headers(request)) as response:
                 await raise_for_status(response, self.name, key_hint=self._key_hint)
                 chunks = response.aiter_bytes()
-                async for sse in aiter_sse(chunks):
-                    if sse.data == "[DONE]":
-                        state.done = True
-                        break
-                    for event in self._chunk_events(sse.data, state):
+                async for batch in aiter_sse_batches(chunks):
+                    events: list[ProviderEvent] = []
+                    for sse in batch:
+                        if sse.data == "[DONE]":
+                            state.done = True
+                            break
+                        events.extend(self._chunk_events(sse.data, state))
+                        if state.error is not None:
+                            break
+                    for event in coalesce(events):
                         yield event
                     if state.error is not None:
                         raise state.error
+                    if state.done:
+                        break
                 if state.done:
                     await _drain(chunks)
         except httpx.HTTPError as exc:

@@ -114,6 +114,19 @@ async def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
         yield event
 
 
+async def aiter_sse_batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[SSEEvent]]:
+    """Like ``aiter_sse``, but yields the events each network read completed together,
+    so a client can merge what arrived at once (see ``providers.base.coalesce``)."""
+    decoder = SSEDecoder()
+    async for chunk in chunks:
+        events = decoder.feed(chunk)
+        if events:
+            yield events
+    tail = decoder.close()
+    if tail:
+        yield tail
+
+
 def iter_sse(chunks: Iterable[bytes]) -> Iterator[SSEEvent]:
     """Synchronous twin of ``aiter_sse``, for tests and file replay."""
     decoder = SSEDecoder()
