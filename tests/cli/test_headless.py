@@ -267,7 +267,7 @@ def test_sigint_interrupts_with_130_and_keeps_partial(scripted_server: ScriptedS
     assert proc.stdout is not None
     proc.stdout.read(20)  # wait until the answer is streaming
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "interrupted" in err
     listing = run_tau(["sessions", "list", "--json"], workspace)

@@ -40,7 +40,8 @@ class ScriptedResponse:
     path: str | None = None  # answer only requests whose path starts with this
 
     @classmethod
-    def json(cls, status: int, body: Any, headers: dict[str, str] | None = None) -> ScriptedResponse:
+    def json(cls, status: int, body: Any,
+             headers: dict[str, str] | None = None) -> ScriptedResponse:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         return cls(status=status, chunks=[raw], headers=headers or {},
                    content_type="application/json")
@@ -129,7 +130,7 @@ class ScriptedServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _handle(self) -> None:
