@@ -128,7 +128,9 @@ class AgentScreen(Screen[None]):
         """Re-render the transcript from the store (resume, undo, redo, session switch)."""
         from tau_tui.widgets.entries import entries_from_history
 
-        engine = await self.wait_for_engine()
+        engine = self.engine
+        if engine is None:
+            return
         await self.transcript.load(entries_from_history(await engine.history()))
 
     def refresh_status(self) -> None:

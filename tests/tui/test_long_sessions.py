@@ -1,0 +1,79 @@
+"""Long sessions stay light: the transcript mounts a bounded window of widgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tau_tui.widgets.transcript import Transcript
+from tests.tui.conftest import SIZE, AppFactory, engine_ready, screen_text, wait_for
+from tests.tui.long_session import create_long_session
+
+
+def mounted_widgets(app) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for _ in app.screen.walk_children(with_self=True))
+
+
+async def test_a_thousand_message_session_mounts_a_bounded_window(make_app: AppFactory,
+                                                                  ws: Path) -> None:
+    await create_long_session(ws, 1000)
+    app = make_app(continue_latest=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_ready(app)
+        transcript = app.query_one(Transcript)
+        assert len(transcript.entries) >= 1000
+        start, end = transcript.window
+        assert end == len(transcript.entries) and end - start <= Transcript.WINDOW
+        assert mounted_widgets(app) < 150
+        await wait_for(lambda: "resumed session" in screen_text(app))
+        assert "This is message 999" in screen_text(app)
+
+        await transcript.jump_to_start()
+        await pilot.pause()
+        assert transcript.window[0] == 0
+        assert "question 0" in screen_text(app)
+        assert mounted_widgets(app) < 150
+
+        await transcript.jump_to_end()
+        await pilot.pause()
+        assert transcript.window[1] == len(transcript.entries)
+        await wait_for(lambda: "This is message 999" in screen_text(app))
+
+
+async def test_scrolling_up_mounts_older_entries_and_unmounts_newer(make_app: AppFactory,
+                                                                   ws: Path) -> None:
+    await create_long_session(ws, 600)
+    app = make_app(continue_latest=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_ready(app)
+        transcript = app.query_one(Transcript)
+        first_start = transcript.window[0]
+        seen_starts = {first_start}
+        for _ in range(6):
+            transcript.scroll_home(animate=False, immediate=True)
+            await wait_for(lambda: transcript.window[0] not in seen_starts)
+            seen_starts.add(transcript.window[0])
+            await pilot.pause()
+        start, end = transcript.window
+        assert start < first_start
+        assert end < len(transcript.entries)  # the newest entries were unmounted
+        assert end - start <= Transcript.WINDOW + Transcript.BATCH
+        # The view stayed on the entries it showed (no jump to the window's top).
+        assert transcript.scroll_y > 0
+        await pilot.press("ctrl+end")
+        await wait_for(lambda: transcript.window[1] == len(transcript.entries))
+
+
+async def test_keys_page_and_jump_through_the_transcript(make_app: AppFactory,
+                                                         ws: Path) -> None:
+    await create_long_session(ws, 200)
+    app = make_app(continue_latest=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_ready(app)
+        transcript = app.query_one(Transcript)
+        bottom = transcript.scroll_y
+        await pilot.press("pageup")
+        await wait_for(lambda: transcript.scroll_y < bottom)
+        await pilot.press("ctrl+home")
+        await wait_for(lambda: "question 0" in screen_text(app))
+        await pilot.press("ctrl+end")
+        await wait_for(lambda: "This is message 199" in screen_text(app))
