@@ -58,9 +58,10 @@ class AgentScreen(Screen[None]):
                 tooltip="Stop the running turn; the partial answer is kept"),
         Binding("ctrl+o", "toggle_last_tool", "Expand tool", id="agent.toggle_tool",
                 tooltip="Show or hide the last tool call's arguments and output"),
-        Binding("pageup", "scroll_transcript(-1)", "Page up", show=False,
+        # Priority: the prompt's own PageUp/PageDown would otherwise take the keys.
+        Binding("pageup", "scroll_transcript(-1)", "Page up", show=False, priority=True,
                 id="agent.page_up", tooltip="Scroll the transcript up"),
-        Binding("pagedown", "scroll_transcript(1)", "Page down", show=False,
+        Binding("pagedown", "scroll_transcript(1)", "Page down", show=False, priority=True,
                 id="agent.page_down", tooltip="Scroll the transcript down"),
         Binding("ctrl+home", "jump_start", "First message", show=False, id="agent.first",
                 tooltip="Show the start of the session"),

@@ -70,7 +70,9 @@ async def test_keys_page_and_jump_through_the_transcript(make_app: AppFactory,
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
         transcript = app.query_one(Transcript)
+        await wait_for(lambda: "resumed session" in screen_text(app))
         bottom = transcript.scroll_y
+        assert bottom > 0
         await pilot.press("pageup")
         await wait_for(lambda: transcript.scroll_y < bottom)
         await pilot.press("ctrl+home")
