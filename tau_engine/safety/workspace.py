@@ -13,14 +13,22 @@ from pathlib import Path
 from tau_engine.errors import WorkspaceError
 
 
+# tau's own state under .tau/: a tool that rewrote these could corrupt the session store
+# or the checkpoints undo depends on. The rest of .tau/ (AGENTS.md, config.toml,
+# identity/) is the user's to edit, with the model's help if they ask.
+PROTECTED_STATE = frozenset({"tau.db", "tau.db-wal", "tau.db-shm", "checkpoints", "logs"})
+
+
 class WorkspaceGuard:
     """Resolves user- or model-given paths against one workspace root."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
-    def resolve(self, path: str | os.PathLike[str]) -> Path:
-        """Return the absolute path for ``path`` or raise ``WorkspaceError``."""
+    def resolve(self, path: str | os.PathLike[str], *, write: bool = False) -> Path:
+        """Return the absolute path for ``path`` or raise ``WorkspaceError``.
+
+        With ``write=True`` it also refuses tau's own state files under ``.tau/``."""
         raw = os.fspath(path)
         if not raw or "\x00" in raw:
             raise WorkspaceError(f"invalid path: {raw!r}")
@@ -30,6 +38,11 @@ class WorkspaceGuard:
         resolved = candidate.resolve()
         if resolved != self.root and self.root not in resolved.parents:
             raise WorkspaceError(f"path is outside the workspace ({self.root}): {raw}")
+        if write:
+            parts = resolved.relative_to(self.root).parts
+            if len(parts) >= 2 and parts[0] == ".tau" and parts[1] in PROTECTED_STATE:
+                raise WorkspaceError(f"{raw} is tau's own session state; tools may not "
+                                     "change it")
         return resolved
 
     def relative(self, path: Path) -> str:

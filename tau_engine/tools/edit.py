@@ -110,7 +110,7 @@ class EditTool(Tool):
         return args.path
 
     def _plan(self, args: EditArgs, ctx: ToolContext) -> FileChange:
-        path = ctx.guard.resolve(args.path)
+        path = ctx.guard.resolve(args.path, write=True)
         shown = ctx.guard.relative(path)
         before = read_bytes_if_exists(path, shown)
         if before is None:

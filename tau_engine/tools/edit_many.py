@@ -46,7 +46,7 @@ class _Drafts:
         self.files: dict[Path, _Draft] = {}
 
     def load(self, path_arg: str) -> _Draft:
-        path = self._ctx.guard.resolve(path_arg)
+        path = self._ctx.guard.resolve(path_arg, write=True)
         if path not in self.files:
             shown = self._ctx.guard.relative(path)
             before = read_bytes_if_exists(path, shown)

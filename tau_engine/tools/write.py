@@ -31,7 +31,7 @@ class WriteManyArgs(ToolArgs):
 
 def plan_write(path_arg: str, content: str, ctx: ToolContext) -> FileChange:
     """The change that makes ``path_arg`` hold ``content`` (the path is checked by the guard)."""
-    path = ctx.guard.resolve(path_arg)
+    path = ctx.guard.resolve(path_arg, write=True)
     shown = ctx.guard.relative(path)
     if path == ctx.guard.root:
         raise ToolError(f"{path_arg!r} is the workspace root; give a file path")

@@ -148,3 +148,12 @@ def test_prompt_appends_guidance_files(tmp_path: Path) -> None:
 
 def test_prompt_without_guidance(tmp_path: Path) -> None:
     assert "Guidance from" not in build_system_prompt(tmp_path)
+
+
+def test_guard_protects_taus_own_state_from_writes(tmp_path: Path) -> None:
+    guard = WorkspaceGuard(tmp_path)
+    for state in (".tau/tau.db", ".tau/tau.db-wal", ".tau/checkpoints/ab/cd", ".tau/logs/x"):
+        assert guard.resolve(state)  # reading is fine
+        with pytest.raises(WorkspaceError, match="session state"):
+            guard.resolve(state, write=True)
+    assert guard.resolve(".tau/AGENTS.md", write=True) == (tmp_path / ".tau" / "AGENTS.md")

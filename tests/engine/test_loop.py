@@ -245,3 +245,18 @@ async def test_token_budget_stops_the_run(tmp_path: Path) -> None:
     loop, _, _ = make_loop(tmp_path, stream, max_tokens=1000)
     result = await loop.run("go")
     assert result.stop_reason == "budget" and len(stream.requests) == 1
+
+
+async def test_write_tools_cannot_touch_the_session_store(tmp_path: Path) -> None:
+    (tmp_path / ".tau").mkdir()
+    (tmp_path / ".tau" / "tau.db").write_bytes(b"precious")
+    stream = ScriptedStream([
+        answer("", [call("c1", "write", path=".tau/tau.db", content="gone"),
+                    call("c2", "edit_many", patch="--- a/.tau/tau.db\n+++ b/.tau/tau.db\n"
+                         "@@ -1 +1 @@\n-precious\n+gone\n")]),
+        answer("ok")])
+    loop, _, _ = make_loop(tmp_path, stream, mode=ApprovalMode.FULL_AUTO)
+    await loop.run("go")
+    assert (tmp_path / ".tau" / "tau.db").read_bytes() == b"precious"
+    results = [m for m in stream.requests[1].messages if m.role == "tool"]
+    assert all(m.is_error and "session state" in m.content for m in results)
