@@ -129,3 +129,15 @@ def test_context_length_error_compacts_once_and_retries(scripted_server: Scripte
                    workspace, env=_env())
     assert proc.returncode == 1
     assert "context" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_whole_turn_deadline(scripted_server: ScriptedServer, workspace: Path) -> None:
+    (workspace / ".tau").mkdir()
+    (workspace / ".tau" / "config.toml").write_text("turn_deadline_s = 0.5\n")
+    scripted_server.add(openai_answer("slow " * 200, chunk_size=5, delay_s=0.02))
+    proc = run_tau(["-p", "hi", *_args(scripted_server), "--output-format", "json"],
+                   workspace, env=_env())
+    assert proc.returncode == 1
+    assert "longer than 0.5s" in proc.stderr
+    data = json.loads(proc.stdout.splitlines()[-1])
+    assert data["stop_reason"] == "error" and data["result"] == ""
