@@ -19,18 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tau_engine.agent.tool_runner import ToolRunner
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import BudgetExceededError, ProviderError, TauError
 from tau_engine.events import (
-    ApprovalNeeded,
     ErrorEvent,
     EventBus,
     Notice,
     SessionFinished,
     TextDelta,
     ThinkingDelta,
-    ToolCallEvent,
-    ToolResultEvent,
     TurnFinished,
     TurnStarted,
     UsageEvent,
@@ -44,13 +42,10 @@ from tau_engine.providers.base import (
     UsageReport,
 )
 from tau_engine.safety.policy import (
-    ApprovalDecision,
-    ApprovalRequest,
     Approver,
     ToolPolicy,
-    Verdict,
 )
-from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
+from tau_engine.tools.base import Tool, ToolContext
 
 StreamFactory = Callable[[ProviderRequest], Any]
 """Returns the async iterator of provider events for one request (retries included)."""
@@ -154,6 +149,7 @@ class AgentLoop:
         self.tools = {tool.name: tool for tool in tools}
         self.policy = policy
         self.approver = approver
+        self.runner = ToolRunner(self.tools, policy, approver, tool_context, bus)
         self.sink = sink
         self.ctx = tool_context
         self.system_prompt = system_prompt
@@ -403,30 +399,15 @@ class AgentLoop:
         """Run a turn's tool calls. Consecutive read-only calls run concurrently;
         everything else runs in order. Returns None when cancelled."""
         results: list[Message] = []
+
         async def checkpoint(path: Path) -> None:
             await self.sink.checkpoint(turn_message_id, path)
-        self.ctx.before_change = checkpoint
 
-        i = 0
+        self.ctx.before_change = checkpoint
         try:
-            while i < len(calls):
-                batch = [calls[i]]
-                if self._is_parallel_read(calls[i]):
-                    while i + len(batch) < len(calls) and \
-                            self._is_parallel_read(calls[i + len(batch)]):
-                        batch.append(calls[i + len(batch)])
-                i += len(batch)
-                for call in batch:
-                    self.bus.emit(ToolCallEvent(call_id=call.id, name=call.name,
-                                                arguments=call.arguments))
-                if len(batch) > 1:
-                    outcomes = await asyncio.gather(*(self._run_one(c) for c in batch))
-                else:
-                    outcomes = [await self._run_one(batch[0])]
-                for call, message in zip(batch, outcomes, strict=True):
-                    results.append(message)
-                    records.append(ToolCallRecord(call.name, call.arguments,
-                                                  not message.is_error))
+            async for call, message in self.runner.run(calls):
+                results.append(message)
+                records.append(ToolCallRecord(call.name, call.arguments, not message.is_error))
         except asyncio.CancelledError:
             done_ids = {m.tool_call_id for m in results}
             for call in calls:
@@ -441,68 +422,3 @@ class AgentLoop:
         await self.sink.append_many(results)
         self.messages.extend(results)
         return results
-
-    def _is_parallel_read(self, call: ToolCall) -> bool:
-        tool = self.tools.get(call.name)
-        return (tool is not None and tool.kind == "read" and call.arguments_error is None
-                and self.policy.verdict(tool.name, tool.kind) == "allow")
-
-    async def _run_one(self, call: ToolCall) -> Message:
-        started = time.monotonic()
-        outcome, denied = await self._execute(call)
-        output = outcome.output
-        self.bus.emit(ToolResultEvent(
-            call_id=call.id, name=call.name, ok=outcome.ok, output=output,
-            duration_ms=(time.monotonic() - started) * 1000, denied=denied,
-            diff=outcome.diff, paths=outcome.paths))
-        return Message(role="tool", tool_call_id=call.id, name=call.name, content=output,
-                       is_error=not outcome.ok, meta={"denied": True} if denied else {})
-
-    async def _execute(self, call: ToolCall) -> tuple[ToolOutcome, bool]:
-        tool = self.tools.get(call.name)
-        if tool is None:
-            known = ", ".join(sorted(self.tools))
-            return ToolOutcome(f"error: unknown tool '{call.name}'; available tools: {known}",
-                               ok=False), False
-        if call.arguments_error:
-            return ToolOutcome(f"error: invalid arguments for {call.name}: "
-                               f"{call.arguments_error}", ok=False), False
-        try:
-            args = tool.parse_args(call.arguments)
-        except TauError as exc:
-            return ToolOutcome(f"error: invalid arguments for {call.name}: {exc}",
-                               ok=False), False
-        verdict = self.policy.verdict(tool.name, tool.kind)
-        why = (f"{tool.name} is not allowed in approval mode '{self.policy.mode.value}'")
-        if verdict == "ask":
-            if self.approver is None:
-                verdict = "deny"
-                why = (f"{tool.name} needs approval in mode '{self.policy.mode.value}' and "
-                       "nobody can approve it in this run (use --approval full-auto to allow)")
-            else:
-                verdict = await self._ask(call, tool, args)
-                why = f"the user denied this {tool.name} call"
-        if verdict == "deny":
-            return ToolOutcome(f"denied: {why}. Do not retry the same call; adapt, or explain "
-                               "what you need.", ok=False), True
-        try:
-            return await tool.run(args, self.ctx), False
-        except TauError as exc:
-            return ToolOutcome(f"error: {exc}", ok=False), False
-        except OSError as exc:
-            return ToolOutcome(f"error: {exc.strerror or exc}", ok=False), False
-
-    async def _ask(self, call: ToolCall, tool: Tool, args: Any) -> Verdict:
-        assert self.approver is not None
-        try:
-            preview = await tool.preview(args, self.ctx)
-        except TauError as exc:
-            preview = f"(no preview: {exc})"
-        reason = self.policy.reason(tool.name, tool.kind)
-        self.bus.emit(ApprovalNeeded(call_id=call.id, name=tool.name, arguments=call.arguments,
-                                     reason=reason, preview=preview))
-        decision = await self.approver(ApprovalRequest(
-            call_id=call.id, tool=tool.name, kind=tool.kind, arguments=call.arguments,
-            reason=reason, preview=preview))
-        self.policy.remember(tool.name, decision)
-        return "deny" if decision is ApprovalDecision.DENY else "allow"

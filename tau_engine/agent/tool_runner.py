@@ -1,0 +1,123 @@
+"""Running one turn's tool calls: validation, the approval policy, execution, events.
+
+Consecutive read-only calls that the policy allows run concurrently; every
+other call runs alone, in the order the model asked. Whatever goes wrong
+(an unknown tool, bad arguments, a denial, a failure) becomes the call's
+error result for the model, never an exception out of the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from tau_engine.conversation import Message, ToolCall
+from tau_engine.errors import TauError
+from tau_engine.events import ApprovalNeeded, EventBus, ToolCallEvent, ToolResultEvent
+from tau_engine.safety.policy import (
+    ApprovalDecision,
+    ApprovalRequest,
+    Approver,
+    ToolPolicy,
+    Verdict,
+)
+from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
+
+
+class ToolRunner:
+    """Executes tool calls for the agent loop and announces them on the bus."""
+
+    def __init__(self, tools: Mapping[str, Tool], policy: ToolPolicy,
+                 approver: Approver | None, ctx: ToolContext, bus: EventBus) -> None:
+        self.tools = tools
+        self.policy = policy
+        self.approver = approver
+        self.ctx = ctx
+        self.bus = bus
+
+    async def run(self, calls: list[ToolCall]) -> AsyncIterator[tuple[ToolCall, Message]]:
+        """Yield each call with its result message, in the model's order."""
+        i = 0
+        while i < len(calls):
+            batch = [calls[i]]
+            if self._is_parallel_read(calls[i]):
+                while i + len(batch) < len(calls) and \
+                        self._is_parallel_read(calls[i + len(batch)]):
+                    batch.append(calls[i + len(batch)])
+            i += len(batch)
+            for call in batch:
+                self.bus.emit(ToolCallEvent(call_id=call.id, name=call.name,
+                                            arguments=call.arguments))
+            if len(batch) > 1:
+                outcomes = await asyncio.gather(*(self._run_one(c) for c in batch))
+            else:
+                outcomes = [await self._run_one(batch[0])]
+            for pair in zip(batch, outcomes, strict=True):
+                yield pair
+
+    def _is_parallel_read(self, call: ToolCall) -> bool:
+        tool = self.tools.get(call.name)
+        return (tool is not None and tool.kind == "read" and call.arguments_error is None
+                and self.policy.verdict(tool.name, tool.kind) == "allow")
+
+    async def _run_one(self, call: ToolCall) -> Message:
+        started = time.monotonic()
+        outcome, denied = await self._execute(call)
+        output = outcome.output
+        self.bus.emit(ToolResultEvent(
+            call_id=call.id, name=call.name, ok=outcome.ok, output=output,
+            duration_ms=(time.monotonic() - started) * 1000, denied=denied,
+            diff=outcome.diff, paths=outcome.paths))
+        return Message(role="tool", tool_call_id=call.id, name=call.name, content=output,
+                       is_error=not outcome.ok, meta={"denied": True} if denied else {})
+
+    async def _execute(self, call: ToolCall) -> tuple[ToolOutcome, bool]:
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools))
+            return ToolOutcome(f"error: unknown tool '{call.name}'; available tools: {known}",
+                               ok=False), False
+        if call.arguments_error:
+            return ToolOutcome(f"error: invalid arguments for {call.name}: "
+                               f"{call.arguments_error}", ok=False), False
+        try:
+            args = tool.parse_args(call.arguments)
+        except TauError as exc:
+            return ToolOutcome(f"error: invalid arguments for {call.name}: {exc}",
+                               ok=False), False
+        verdict = self.policy.verdict(tool.name, tool.kind)
+        why = (f"{tool.name} is not allowed in approval mode '{self.policy.mode.value}'")
+        if verdict == "ask":
+            if self.approver is None:
+                verdict = "deny"
+                why = (f"{tool.name} needs approval in mode '{self.policy.mode.value}' and "
+                       "nobody can approve it in this run (use --approval full-auto to allow)")
+            else:
+                verdict = await self._ask(call, tool, args)
+                why = f"the user denied this {tool.name} call"
+        if verdict == "deny":
+            return ToolOutcome(f"denied: {why}. Do not retry the same call; adapt, or explain "
+                               "what you need.", ok=False), True
+        try:
+            return await tool.run(args, self.ctx), False
+        except TauError as exc:
+            return ToolOutcome(f"error: {exc}", ok=False), False
+        except OSError as exc:
+            return ToolOutcome(f"error: {exc.strerror or exc}", ok=False), False
+
+    async def _ask(self, call: ToolCall, tool: Tool, args: Any) -> Verdict:
+        assert self.approver is not None
+        try:
+            preview = await tool.preview(args, self.ctx)
+        except TauError as exc:
+            preview = f"(no preview: {exc})"
+        reason = self.policy.reason(tool.name, tool.kind)
+        self.bus.emit(ApprovalNeeded(call_id=call.id, name=tool.name, arguments=call.arguments,
+                                     reason=reason, preview=preview))
+        decision = await self.approver(ApprovalRequest(
+            call_id=call.id, tool=tool.name, kind=tool.kind, arguments=call.arguments,
+            reason=reason, preview=preview))
+        self.policy.remember(tool.name, decision)
+        return "deny" if decision is ApprovalDecision.DENY else "allow"
