@@ -9,6 +9,8 @@ sent early simply waits for it.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,6 +30,14 @@ if TYPE_CHECKING:
 
 EngineFactory = Callable[["Approver"], Awaitable["Engine"]]
 QUIT_CONFIRM_SECONDS = 2.0
+
+
+def warm_up_renderers() -> None:
+    """Import and prime the Markdown parser and code highlighter (blocking: a thread),
+    so the first streamed answer does not pause on imports."""
+    from tau_tui.widgets.markdown_render import render_markdown
+
+    render_markdown("# warm\n\n- *up* `x`\n\n```python\nx = 1\n```\n\n| a |\n|---|\n| 1 |", 40)
 
 
 def _tau_commands() -> type[Any]:
@@ -113,6 +123,10 @@ class TauApp(App[int]):
             self.startup_error = exc
             self.exit(exc.exit_code)
             return
+        await asyncio.to_thread(warm_up_renderers)
+        # Everything loaded so far lives as long as the app: exclude it from the
+        # cyclic GC, whose full collections otherwise stall the UI ~100 ms each.
+        gc.freeze()
         await screen.attach_engine(engine)
 
     async def on_unmount(self) -> None:
@@ -156,8 +170,6 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
     script = Path(script_path) if script_path else None
 
     async def open_engine(approver: Approver) -> Engine:
-        import asyncio
-
         from tau_engine.config import load_settings
         from tau_engine.engine import Engine
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     )
     from tau_engine.safety.policy import ApprovalDecision, ApprovalRequest
 
-FRAME_INTERVAL = 1 / 30
+FRAME_INTERVAL = 1 / 20
 
 
 class EngineBridge:

@@ -81,6 +81,32 @@ def split_blocks(text: str) -> tuple[list[str], str]:
     return blocks, "\n".join(lines[start:])
 
 
+LONG_TAIL_CHARS = 3000
+_NOT_A_PARAGRAPH = re.compile(r"^( {4}|\t| {0,3}([-+*>#|]|\d+[.)]|`{3}|~{3}))")
+
+
+def split_long_paragraph(tail: str) -> tuple[str, str]:
+    """Cut a long streaming paragraph so only its end keeps being re-rendered.
+
+    A tail that is one plain paragraph and longer than ``LONG_TAIL_CHARS`` is cut
+    at a space where inline markup is balanced (an even number of backticks,
+    asterisks and underscores before it). Returns ``(finished_part, rest)``;
+    ``finished_part`` is empty when the tail is short or not a plain paragraph.
+    The only visible effect is one early line break per cut.
+    """
+    if len(tail) <= LONG_TAIL_CHARS or "\n\n" in tail or _NOT_A_PARAGRAPH.match(tail):
+        return "", tail
+    limit = len(tail) - LONG_TAIL_CHARS // 3
+    cut = tail.rfind(" ", 0, limit)
+    while cut > 0:
+        head = tail[:cut]
+        if head.count("`") % 2 == 0 and head.count("*") % 2 == 0 \
+                and head.count("_") % 2 == 0 and head.count("[") == head.count("]"):
+            return head, tail[cut + 1:]
+        cut = tail.rfind(" ", 0, cut)
+    return "", tail
+
+
 def render_markdown(source: str, width: int) -> list[Content]:
     """Render Markdown source to wrapped lines at ``width`` cells."""
     if not source.strip():
@@ -169,12 +195,30 @@ def _ancestors(node: SyntaxTreeNode) -> list[SyntaxTreeNode]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _builtin_languages() -> frozenset[str]:
+    from pygments.lexers._mapping import LEXERS
+
+    return frozenset(alias for entry in LEXERS.values() for alias in entry[2])
+
+
+def known_language(language: str) -> str:
+    """``language`` if Pygments has a built-in lexer for it, else ``"text"``.
+
+    Pygments looks an unknown name up in every installed plugin (importing
+    IPython, for one), which would stall the UI while a fence's info string
+    is still streaming in ("pyt" before "python").
+    """
+    name = language.lower()
+    return name if name in _builtin_languages() else "text"
+
+
 def render_code(code: str, language: str, width: int) -> list[Content]:
     """A code block: highlighted with theme colours, folded (not wrapped) at ``width``."""
     from textual.highlight import highlight
 
     code = code.rstrip("\n")
-    highlighted = highlight(code, language=language or "text")
+    highlighted = highlight(code, language=known_language(language))
     lines: list[Content] = []
     inner = max(width - 2, 4)
     for line in highlighted.split("\n", allow_blank=True):

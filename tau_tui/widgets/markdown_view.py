@@ -17,7 +17,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tau_tui.widgets.markdown_render import render_markdown, split_blocks
+from tau_tui.widgets.markdown_render import render_markdown, split_blocks, split_long_paragraph
 
 
 class MarkdownView(Widget):
@@ -34,7 +34,9 @@ class MarkdownView(Widget):
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._blocks: list[str] = []
+        self._joined: set[int] = set()  # blocks continuing the previous one (no blank line)
         self._tail = ""
+        self._tail_continues = False  # the tail goes on a paragraph cut by split_long_paragraph
         self._finished = False
         self._cache_key: tuple[Any, ...] | None = None
         self._committed: list[Strip] = []  # lines of the rendered finished blocks
@@ -53,15 +55,33 @@ class MarkdownView(Widget):
     @property
     def text(self) -> str:
         """The Markdown source shown so far."""
-        parts = [*self._blocks, self._tail] if self._tail else list(self._blocks)
-        return "\n\n".join(parts)
+        out: list[str] = []
+        for index, block in enumerate(self._blocks):
+            if out:
+                out.append(" " if index in self._joined else "\n\n")
+            out.append(block)
+        if self._tail:
+            if out:
+                out.append(" " if self._tail_continues else "\n\n")
+            out.append(self._tail)
+        return "".join(out)
 
     def append(self, text: str) -> None:
         """Add streamed text; only the unfinished tail is re-rendered."""
         if not text:
             return
         blocks, tail = split_blocks(self._tail + text)
-        self._blocks.extend(blocks)
+        if blocks:
+            if self._tail_continues:
+                self._joined.add(len(self._blocks))
+                self._tail_continues = False
+            self._blocks.extend(blocks)
+        head, tail = split_long_paragraph(tail)
+        if head:
+            if self._tail_continues:
+                self._joined.add(len(self._blocks))
+            self._blocks.append(head)
+            self._tail_continues = True
         self._tail = tail
         self._tail_dirty = True
         self._changed()
@@ -70,7 +90,10 @@ class MarkdownView(Widget):
         """The answer is complete: the tail becomes the last finished block."""
         self._finished = True
         if self._tail.strip():
+            if self._tail_continues:
+                self._joined.add(len(self._blocks))
             self._blocks.append(self._tail.strip("\n"))
+        self._tail_continues = False
         self._tail = ""
         self._tail_dirty = True
         self._changed()
@@ -118,13 +141,13 @@ class MarkdownView(Widget):
         while self._rendered_blocks < len(self._blocks):
             lines = self._strips(render_markdown(self._blocks[self._rendered_blocks], width),
                                  width)
-            if self._committed and lines:
+            if self._committed and lines and self._rendered_blocks not in self._joined:
                 self._committed.append(self._blank(width))
             self._committed.extend(lines)
             self._rendered_blocks += 1
         if self._tail_dirty:
             lines = self._strips(render_markdown(self._tail, width), width)
-            if lines and self._committed:
+            if lines and self._committed and not self._tail_continues:
                 lines.insert(0, self._blank(width))
             self._tail_lines = lines
             self._tail_dirty = False

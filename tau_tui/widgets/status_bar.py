@@ -12,7 +12,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-SPIN_INTERVAL = 0.1
+SPIN_INTERVAL = 0.2
 
 
 def format_tokens(count: int) -> str:

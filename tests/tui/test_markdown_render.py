@@ -72,3 +72,40 @@ def test_render_table_and_quote_and_rule() -> None:
     assert lines[2] == "1 │ 22"
     assert "▎ quoted" in lines
     assert lines[-1] == "─" * 30
+
+
+def test_long_paragraphs_are_cut_where_markup_is_balanced() -> None:
+    from tau_tui.widgets.markdown_render import LONG_TAIL_CHARS, split_long_paragraph
+
+    short = "word " * 10
+    assert split_long_paragraph(short) == ("", short)
+    long = "`code span` and **bold** words " * (LONG_TAIL_CHARS // 20)
+    head, rest = split_long_paragraph(long)
+    assert head and rest and f"{head} {rest}" == long
+    assert head.count("`") % 2 == 0 and head.count("*") % 2 == 0
+    listing = "- item " * LONG_TAIL_CHARS
+    assert split_long_paragraph(listing) == ("", listing)
+
+
+async def test_a_huge_streamed_paragraph_renders_all_its_words() -> None:
+    from textual.app import App, ComposeResult
+
+    from tau_tui.widgets.markdown_view import MarkdownView
+
+    words = [f"w{i}" for i in range(3000)]
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MarkdownView()
+
+    app = Host()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(MarkdownView)
+        for i in range(0, len(words), 25):
+            view.append(" ".join(words[i:i + 25]) + " ")
+            await pilot.pause()
+        view.finish()
+        await pilot.pause()
+        rendered = " ".join(view.render_line(y).text.strip() for y in range(view.line_count))
+        assert rendered.split() == words
+        assert len(view._blocks) > 3  # the paragraph was cut, so the tail stayed short
