@@ -121,7 +121,7 @@ class TauApp(App[int]):
             engine = await self.engine_factory(screen.bridge.approve)
         except TauError as exc:
             self.startup_error = exc
-            self.exit(exc.exit_code)
+            self.exit(exc.exit_code, return_code=exc.exit_code)
             return
         await asyncio.to_thread(warm_up_renderers)
         # Everything loaded so far lives as long as the app: exclude it from the

@@ -18,7 +18,8 @@ can import it before the first frame without loading pydantic.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -189,7 +190,7 @@ class EngineBridge:
         return await future
 
 
-_EVENT_MESSAGES: dict[str, type[Message]] = {
+_EVENT_MESSAGES: dict[str, Callable[[Any], Message]] = {
     "session_started": EngineBridge.SessionBegan,
     "turn_started": EngineBridge.TurnBegan,
     "tool_call": EngineBridge.ToolCalled,

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -298,7 +298,7 @@ class AgentScreen(Screen[None]):
             if not future.done():
                 future.set_result(decision)  # type: ignore[arg-type]
 
-        def withdrawn(done: asyncio.Future[object]) -> None:
+        def withdrawn(done: asyncio.Future[Any]) -> None:
             # The run was interrupted while the modal was open: close it.
             if done.cancelled() and modal.is_attached and modal.is_active:
                 modal.dismiss(None)
@@ -318,7 +318,7 @@ class AgentScreen(Screen[None]):
     def action_toggle_last_tool(self) -> None:
         cards = self.transcript.query(ToolCard)
         if cards:
-            cards.last().action_toggle()
+            cards.last().action_toggle_details()
 
     def action_scroll_transcript(self, direction: int) -> None:
         if direction < 0:

@@ -197,7 +197,7 @@ def _ancestors(node: SyntaxTreeNode) -> list[SyntaxTreeNode]:
 
 @lru_cache(maxsize=1)
 def _builtin_languages() -> frozenset[str]:
-    from pygments.lexers._mapping import LEXERS
+    from pygments.lexers._mapping import LEXERS  # type: ignore[import-untyped]
 
     return frozenset(alias for entry in LEXERS.values() for alias in entry[2])
 

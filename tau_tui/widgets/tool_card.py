@@ -106,7 +106,7 @@ class ToolCard(Widget, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("enter,space", "toggle", "Expand", id="tool_card.toggle",
+        Binding("enter,space", "toggle_details", "Expand", id="tool_card.toggle",
                 tooltip="Show or hide the call's arguments and output"),
     ]
 
@@ -130,11 +130,11 @@ class ToolCard(Widget, can_focus=True):
         self.set_class(self.entry.expanded, "-expanded")
         self.refresh(layout=True)
 
-    def action_toggle(self) -> None:
+    def action_toggle_details(self) -> None:
         self.entry.expanded = not self.entry.expanded
         self.update_entry()
         self.post_message(self.Toggled(self.entry))
 
     def on_click(self, event: Click) -> None:
         event.stop()
-        self.action_toggle()
+        self.action_toggle_details()
