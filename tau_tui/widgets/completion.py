@@ -107,8 +107,9 @@ class CompletionMenu(OptionList, can_focus=False):
             self.remove_class("-open")
             return
         options = []
+        width = max(len(s.label) for s in suggestions)
         for s in suggestions:
-            label = Content.assemble((s.label, "bold" if s.command else ""),
+            label = Content.assemble((s.label.ljust(width), "bold" if s.command else ""),
                                      ("  " + s.help, "$text-muted") if s.help else "")
             options.append(Option(label))
         self.add_options(options)

@@ -72,6 +72,9 @@ class PromptInput(TextArea):
 
     def _handle_key(self, key: str) -> bool:
         menu = self.menu
+        if menu is not None and key in ("tab", "enter"):
+            # Keys can arrive faster than the Changed messages that update the menu.
+            self.refresh_completion()
         if menu is not None and menu.is_open:
             selected = menu.selected
             if key in ("up", "down"):
