@@ -83,7 +83,7 @@ def make_app(ws: Path) -> AppFactory:
 
     return build
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> None:
+async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
     """Let the app run until ``predicate()`` is true (fails the test after ``timeout``)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -47,8 +47,8 @@ async def test_resume_opens_on_the_session_transcript(make_app: AppFactory, ws: 
         assert [e.text for e in entries if isinstance(e, UserEntry)] == [
             "question 0", "question 2", "question 4"]
         assert sum(isinstance(e, AssistantEntry) for e in entries) == 3
-        await wait_for(lambda: "This is message 5" in screen_text(app))
-        assert f"resumed session {session_id[:8]}" in screen_text(app)
+        await wait_for(lambda: f"resumed session {session_id[:8]}" in screen_text(app))
+        assert "This is message 5" in screen_text(app)
 
 
 async def test_an_unknown_session_ends_the_app_with_the_error(make_app: AppFactory) -> None:
