@@ -92,7 +92,7 @@ async def test_a_huge_streamed_paragraph_renders_all_its_words() -> None:
 
     from tau_tui.widgets.markdown_view import MarkdownView
 
-    words = [f"w{i}" for i in range(3000)]
+    words = [f"w{i}" for i in range(2000)]
 
     class Host(App[None]):
         def compose(self) -> ComposeResult:
@@ -101,8 +101,8 @@ async def test_a_huge_streamed_paragraph_renders_all_its_words() -> None:
     app = Host()
     async with app.run_test(size=(60, 20)) as pilot:
         view = app.query_one(MarkdownView)
-        for i in range(0, len(words), 25):
-            view.append(" ".join(words[i:i + 25]) + " ")
+        for i in range(0, len(words), 100):
+            view.append(" ".join(words[i:i + 100]) + " ")
             await pilot.pause()
         view.finish()
         await pilot.pause()
