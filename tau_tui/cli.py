@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text",
                         help="headless output: text (default), json or stream-json")
     parser.add_argument("--no-color", action="store_true", help="plain output, no colours")
+    parser.add_argument("--line", action="store_true",
+                        help="line-mode REPL instead of the full-screen app")
     add_run_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     argv = sys.argv[1:]
@@ -153,6 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return _exit(run_guarded(lambda: run_headless(args, _cli_settings(args),
                                                       _read_stdin_if_piped), args.debug))
+    if args.line:
+        from tau_tui.repl import run_repl
+
+        return _exit(run_guarded(lambda: run_repl(
+            workspace=args.workspace, cli_settings=_cli_settings(args), resume=args.resume,
+            continue_latest=args.continue_latest, script_path=args.script), args.debug))
     from tau_tui.app import run_app
 
     return _exit(run_guarded(lambda: run_app(

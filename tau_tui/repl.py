@@ -1,0 +1,194 @@
+"""``tau --line``: the line-mode REPL, a third renderer of the engine's event stream.
+
+For terminals where a full-screen app is unwelcome (a narrow pane, a screen
+reader, a dumb terminal, a recorded demo): prompt-toolkit reads each prompt
+with history, the answer streams as plain text, each tool call is one line,
+and approvals are a one-key question. Ctrl+C interrupts the running turn;
+Ctrl+D (or ``/quit``) leaves.
+
+It holds no business logic: every command is one call into the ``Engine``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import IO, Any
+
+from tau_tui.headless import HeadlessPrinter
+
+HELP = """commands:
+  /help               this help
+  /new                start a new session
+  /sessions           list this workspace's sessions
+  /resume ID          switch to a session (id or prefix)
+  /undo, /redo        undo or redo the last turn (files included)
+  /fork               branch the session into a new one
+  /compact            summarize older turns now
+  /model ID           switch model (provider/model)
+  /approval MODE      read-only | ask | auto-edit | full-auto
+  /cost               tokens and cost of the session
+  /quit               leave (or Ctrl+D)
+Ctrl+C interrupts a running turn."""
+
+Ask = Callable[[str], Awaitable[str]]
+
+
+class LineApprover:
+    """The REPL's ``Approver``: shows what the tool wants and asks for one key."""
+
+    def __init__(self, ask: Ask, out: IO[str]) -> None:
+        self.ask = ask
+        self.out = out
+
+    async def __call__(self, request: Any) -> Any:
+        from tau_engine.safety.policy import ApprovalDecision
+
+        self.out.write(f"\n{request.tool} wants to run ({request.reason}):\n")
+        for line in (request.preview or "").splitlines()[:40]:
+            self.out.write(f"  {line}\n")
+        self.out.flush()
+        while True:
+            answer = (await self.ask("allow? [y]es once / [a]lways this session / [n]o: "))
+            choice = answer.strip().lower()[:1]
+            if choice == "y":
+                return ApprovalDecision.ALLOW_ONCE
+            if choice == "a":
+                return ApprovalDecision.ALLOW_SESSION
+            if choice in ("n", ""):
+                return ApprovalDecision.DENY
+
+
+class LineRepl:
+    """One REPL session over an engine. ``ask`` reads a line (prompt-toolkit in real use)."""
+
+    def __init__(self, engine: Any, ask: Ask, out: IO[str], err: IO[str]) -> None:
+        self.engine = engine
+        self.ask = ask
+        self.out = out
+        self.err = err
+        self.printer = HeadlessPrinter("text", out, err, color=False)
+        engine.bus.subscribe(self.printer)
+
+    async def loop(self) -> int:
+        for notice in self.engine.notices:
+            self.err.write(f"tau: notice: {notice}\n")
+        self.out.write(f"tau {self.engine.model_id} in {self.engine.paths.root} "
+                       "(/help for commands, Ctrl+D to leave)\n")
+        while True:
+            try:
+                line = await self.ask("tau> ")
+            except EOFError:
+                return 0
+            except KeyboardInterrupt:
+                continue
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("/"):
+                if await self.command(line) == "quit":
+                    return 0
+                continue
+            await self.turn(line)
+
+    async def turn(self, prompt: str) -> None:
+        from tau_engine.errors import TauError
+
+        task = asyncio.ensure_future(self.engine.run(prompt))
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # Ctrl+C: asyncio.run cancelled this task; stop the turn, not the REPL.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            self.engine.cancel()
+            result = await task
+        except TauError as exc:
+            self.err.write(f"tau: error: {exc}\n")
+            return
+        self.printer.finish(result)
+        if result.stop_reason == "interrupted":
+            self.err.write("tau: interrupted; the partial answer is kept\n")
+
+    async def command(self, line: str) -> str | None:
+        from tau_engine.errors import TauError
+
+        name, _, arg = line.partition(" ")
+        arg = arg.strip()
+        engine = self.engine
+        try:
+            if name in ("/quit", "/exit"):
+                return "quit"
+            if name == "/help":
+                self.out.write(HELP + "\n")
+            elif name == "/new":
+                await engine.new_session()
+                self.out.write("new session (created with the next prompt)\n")
+            elif name == "/sessions":
+                for s in await engine.list_sessions(20):
+                    mark = "*" if engine.session and engine.session.id == s.id else " "
+                    self.out.write(f"{mark} {s.id[:8]}  {s.model:<28} {s.title}\n")
+            elif name == "/resume":
+                session = await engine.resume(arg)
+                self.out.write(f"resumed {session.id[:8]}: {session.title}\n")
+            elif name in ("/undo", "/redo"):
+                report = await (engine.undo() if name == "/undo" else engine.redo())
+                self.out.write(report.summary() + "\n")
+            elif name == "/fork":
+                forked = await engine.fork()
+                self.out.write(f"forked into {forked.id[:8]}\n")
+            elif name == "/compact":
+                self.out.write(await engine.compact() + "\n")
+            elif name == "/model":
+                if arg:
+                    engine.set_model(arg)
+                self.out.write(f"model: {engine.model_id}\n")
+            elif name == "/approval":
+                if arg:
+                    engine.set_approval(arg)
+                self.out.write(f"approval: {engine.policy.mode.value}\n")
+            elif name == "/cost":
+                usage, cost = engine.usage_totals()
+                shown = "unknown" if cost is None else f"${cost:.4f}"
+                self.out.write(f"tokens in {usage.input_tokens:,}, out "
+                               f"{usage.output_tokens:,}; cost {shown}\n")
+            else:
+                self.err.write(f"tau: unknown command {name} (/help lists them)\n")
+        except TauError as exc:
+            self.err.write(f"tau: error: {exc}\n")
+        return None
+
+
+def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str | None,
+             continue_latest: bool, script_path: str | None) -> int:
+    """Entry point of ``tau --line``."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    from tau_engine.config import load_settings
+    from tau_engine.engine import Engine
+    from tau_engine.paths import WorkspacePaths
+
+    paths = WorkspacePaths.locate(workspace)
+    settings = load_settings(paths, cli=cli_settings)
+    paths.ensure()
+    session: PromptSession[str] = PromptSession(history=FileHistory(str(paths.history_path)))
+
+    async def ask(message: str) -> str:
+        return await session.prompt_async(message)
+
+    async def main() -> int:
+        approver = LineApprover(ask, sys.stdout)
+        engine = await Engine.open(workspace=paths, settings=settings, approver=approver,
+                                   resume=resume, continue_latest=continue_latest,
+                                   default_approval="ask",
+                                   script_path=Path(script_path) if script_path else None)
+        try:
+            return await LineRepl(engine, ask, sys.stdout, sys.stderr).loop()
+        finally:
+            await engine.close()
+
+    return asyncio.run(main())
