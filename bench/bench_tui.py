@@ -14,7 +14,9 @@ same run (these machines are noisy; absolute times are only indicative):
   chunks) shown in the app, from Enter to the run's end, wall and CPU time;
   baseline: the same engine run with no UI attached, in the same process.
 - paced: a 20 KB Markdown answer paced at 50 chunks/s: the longest event-loop
-  stall, the process's CPU share of one core, and characters lost (must be 0).
+  stall, the process's CPU share of one core, and characters lost (must be 0);
+  baseline: the CPU share of the same run with no UI (the engine, and the
+  loopback server's thread, which shares this process).
 - long: a 1,000-message session (~500-character Markdown messages): time to
   open it, RSS growth, keystroke-to-frame latency in the prompt against an
   empty session's, and jumping to the first message and back.
@@ -243,7 +245,7 @@ def bench_paced(runs: int) -> dict[str, float]:
     answer = _markdown_answer(20_000)
     per_chunk = 40  # 500 chunks at 50 chunks/s: a 10 s stream
     chunks = openai_chunks(answer, chunk_size=per_chunk)
-    stalls, shares, lost = [], [], []
+    stalls, shares, base_shares, lost = [], [], [], []
     with ScriptedServer() as server, tempfile.TemporaryDirectory() as tmp:
         os.environ["TAU_CONFIG_DIR"] = str(Path(tmp) / "cfg")
         server.responder = lambda request: ScriptedResponse(chunks=list(chunks), delay_s=0.02)
@@ -255,8 +257,11 @@ def bench_paced(runs: int) -> dict[str, float]:
             stalls.append(monitor.worst)
             shares.append(cpu / wall)
             lost.append(missing)
+            b_wall, b_cpu = asyncio.run(_run_engine_only(root, server))
+            base_shares.append(b_cpu / b_wall)
     return {"answer_bytes": len(answer), "chunks": len(chunks),
             "max_stall_ms": _median_ms(stalls), "cpu_share_of_core": statistics.median(shares),
+            "engine_and_server_only_cpu_share": statistics.median(base_shares),
             "chars_lost": max(lost)}
 
 
