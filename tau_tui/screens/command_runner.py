@@ -172,11 +172,7 @@ class CommandRunner:
 
     async def compact(self, args: str) -> None:
         engine = await self._engine()
-        compact = getattr(engine, "compact", None)
-        if compact is None:
-            self.note("this engine cannot compact sessions yet", "error")
-            return
-        self.note(str(await compact()))
+        self.note(await engine.compact())
         self.screen.refresh_status()
 
     async def cost(self, args: str) -> None:

@@ -96,6 +96,10 @@ def entries_from_history(messages: Iterable[StoredMessage]) -> list[Entry]:
     for stored in messages:
         message = stored.message
         meta = message.meta or {}
+        if meta.get("compaction"):
+            entries.append(NoticeEntry("earlier turns were compacted into a summary for the "
+                                       "model; they stay shown above", kind="compaction"))
+            continue
         if message.role == "user":
             typed = meta.get("typed")
             attached = meta.get("attachments")
@@ -103,10 +107,6 @@ def entries_from_history(messages: Iterable[StoredMessage]) -> list[Entry]:
                 typed if isinstance(typed, str) else message.content,
                 [str(p) for p in attached] if isinstance(attached, list) else []))
         elif message.role == "assistant":
-            if meta.get("compaction"):
-                entries.append(NoticeEntry("earlier turns were compacted into a summary",
-                                           kind="compaction"))
-                continue
             if message.content.strip() or meta.get("interrupted"):
                 entries.append(AssistantEntry(
                     text=message.content, interrupted=bool(meta.get("interrupted")),

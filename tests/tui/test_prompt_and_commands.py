@@ -253,3 +253,11 @@ async def test_ctrl_c_twice_quits(make_app: AppFactory) -> None:
         await pilot.press("ctrl+c")
         await wait_for(lambda: not app.is_running)
     assert app.return_code == 0
+
+
+async def test_compact_reports_through_a_notice(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_ready(app)
+        await send(pilot, "/compact")
+        await wait_for(lambda: any("nothing to compact" in m for m in notices(app)))
