@@ -216,6 +216,14 @@ class AgentScreen(Screen[None]):
             bar.busy = busy
             bar.info = self.status
 
+    @on(CompletionMenu.OptionSelected, "#completion")
+    def _completion_clicked(self, event: CompletionMenu.OptionSelected) -> None:
+        prompt = self.query_one(PromptInput)
+        menu = self.query_one(CompletionMenu)
+        if 0 <= event.option_index < len(menu.suggestions):
+            prompt.accept(menu.suggestions[event.option_index])
+        prompt.focus()
+
     @on(PromptInput.FilesWanted)
     def _files_wanted(self, event: PromptInput.FilesWanted) -> None:
         self.load_files()

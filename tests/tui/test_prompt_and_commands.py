@@ -261,3 +261,15 @@ async def test_compact_reports_through_a_notice(make_app: AppFactory) -> None:
         await engine_ready(app)
         await send(pilot, "/compact")
         await wait_for(lambda: any("nothing to compact" in m for m in notices(app)))
+
+
+async def test_clicking_a_suggestion_accepts_it(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_ready(app)
+        await pilot.press("/", "u")
+        menu = app.query_one(CompletionMenu)
+        assert [s.insert for s in menu.suggestions] == ["/undo"]
+        await pilot.click(CompletionMenu, offset=(3, 0))
+        assert app.query_one(PromptInput).text == "/undo"
+        assert app.query_one(PromptInput).has_focus
