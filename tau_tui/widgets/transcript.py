@@ -74,7 +74,7 @@ class Transcript(VerticalScroll, can_focus=True):
         self._widgets[entry.uid] = widget
         self._hi += 1
         self.mount(widget)
-        if self.is_anchored and self._hi - self._lo > self.WINDOW:
+        if self.following_output and self._hi - self._lo > self.WINDOW:
             self._unmount_range(self._lo, self._hi - self.WINDOW)
             self._lo = self._hi - self.WINDOW
 
@@ -114,8 +114,9 @@ class Transcript(VerticalScroll, can_focus=True):
 
     # -- windowing -------------------------------------------------------------------
     @property
-    def is_anchored(self) -> bool:
-        return bool(self._anchored and not self._anchor_released)
+    def following_output(self) -> bool:
+        """Anchored to the bottom and not scrolled away by the user."""
+        return bool(self.is_anchored and not self._anchor_released)
 
     def _unmount_range(self, start: int, end: int) -> None:
         gone = self._forget_widgets(start, end)
@@ -163,6 +164,8 @@ class Transcript(VerticalScroll, can_focus=True):
             self.scroll_to(y=self.scroll_y + shift, animate=False, immediate=True)
         finally:
             self._stepping = False
+            # A scroll that came while stepping was ignored: look at where we are now.
+            self.call_after_refresh(self._recheck_edges)
 
     async def _step_forward(self) -> None:
         """Mount a batch of newer entries below the window, unmounting older ones."""
@@ -186,6 +189,11 @@ class Transcript(VerticalScroll, can_focus=True):
                                immediate=True)
         finally:
             self._stepping = False
+            # A scroll that came while stepping was ignored: look at where we are now.
+            self.call_after_refresh(self._recheck_edges)
+
+    def _recheck_edges(self) -> None:
+        self._scrolled(self.scroll_y)
 
     def _forget_widgets(self, start: int, end: int) -> list[Widget]:
         gone: list[Widget] = []
