@@ -195,12 +195,25 @@ class Engine:
         return Usage(), None
 
     # -- running ---------------------------------------------------------------
+    async def expand_mentions(self, text: str) -> tuple[str, dict[str, Any] | None]:
+        """Attach the files a prompt ``@mentions``: the prompt to send, and the message
+        ``meta`` that keeps the prompt as typed and the attached paths (None if none)."""
+        from tau_engine.mentions import attach_mentions
+
+        prompt, attached = await asyncio.to_thread(attach_mentions, text, self.paths.root)
+        return prompt, ({"typed": text, "attachments": attached} if attached else None)
+
     async def run(self, prompt: str, *, meta: dict[str, Any] | None = None) -> RunResult:
-        """Run one prompt through the agent loop. Interrupted by ``cancel()``."""
+        """Run one prompt through the agent loop. Interrupted by ``cancel()``.
+
+        ``@path`` mentions are attached here unless the caller passes ``meta`` (it
+        expanded them itself with ``expand_mentions``)."""
         if self.running:
             raise UsageError("a turn is already running")
         if not prompt.strip():
             raise UsageError("the prompt is empty")
+        if meta is None:
+            prompt, meta = await self.expand_mentions(prompt)
         loop = await self._ensure_loop(prompt)
         assert self.session is not None
         self.bus.emit(SessionStarted(model=self.model_id, workspace=str(self.paths.root),

@@ -70,8 +70,15 @@ class ToolRunner:
             call_id=call.id, name=call.name, ok=outcome.ok, output=output,
             duration_ms=(time.monotonic() - started) * 1000, denied=denied,
             diff=outcome.diff, paths=outcome.paths))
+        meta: dict[str, Any] = {}
+        if denied:
+            meta["denied"] = True
+        if outcome.diff:
+            meta["diff"] = outcome.diff  # so a resumed transcript can show it again
+        if outcome.paths:
+            meta["paths"] = outcome.paths
         return Message(role="tool", tool_call_id=call.id, name=call.name, content=output,
-                       is_error=not outcome.ok, meta={"denied": True} if denied else {})
+                       is_error=not outcome.ok, meta=meta)
 
     async def _execute(self, call: ToolCall) -> tuple[ToolOutcome, bool]:
         tool = self.tools.get(call.name)

@@ -188,18 +188,16 @@ class AgentScreen(Screen[None]):
 
     async def _run_prompt(self, text: str) -> None:
         from tau_engine.errors import TauError
-        from tau_tui.screens.mentions import attach_mentions
 
         user = self.controller.prompt_sent(text)
         try:
             engine = await self.wait_for_engine()
-            prompt, attached = await asyncio.to_thread(attach_mentions, text, engine.paths.root)
-            if attached:
-                user.attachments = attached
+            prompt, meta = await engine.expand_mentions(text)
+            if meta is not None:
+                user.attachments = meta["attachments"]
                 self.transcript.refresh_entry(user)
-            meta = {"typed": text, "attachments": attached} if attached else None
             self._set_busy(True, "thinking")
-            await engine.run(prompt, meta=meta)
+            await engine.run(prompt, meta=meta or {})
         except TauError as exc:
             self.controller.notice(str(exc), level="error", kind="run")
         finally:
@@ -230,8 +228,8 @@ class AgentScreen(Screen[None]):
 
     @work(thread=True, group="workspace-files", exclusive=True, exit_on_error=False)
     def load_files(self) -> None:
+        from tau_engine.mentions import list_workspace_files
         from tau_engine.paths import WorkspacePaths
-        from tau_tui.screens.mentions import list_workspace_files
 
         root = self.engine.paths.root if self.engine else WorkspacePaths.locate().root
         files = list_workspace_files(root)

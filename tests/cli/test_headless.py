@@ -301,3 +301,15 @@ def test_kill_9_mid_turn_then_clean_resume(scripted_server: ScriptedServer,
     assert "third question" in contents
     with sqlite3.connect(workspace / ".tau/tau.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_at_mentions_attach_files_headless(scripted_server: ScriptedServer,
+                                           workspace: Path) -> None:
+    (workspace / "notes.md").write_text("the answer is 42\n")
+    scripted_server.add(openai_answer("It says 42."))
+    proc = run_tau(["-p", "what does @notes.md say?", *_model_args(scripted_server)],
+                   workspace, env=_env())
+    assert proc.returncode == 0, proc.stderr
+    sent = scripted_server.requests[0].json["messages"][-1]["content"]
+    assert sent.startswith("what does @notes.md say?")
+    assert '<attached_file path="notes.md">\nthe answer is 42' in sent

@@ -1,8 +1,12 @@
 """``@path`` mentions: the workspace's file list for completion, and attaching files.
 
-Both functions block (they walk the tree and read files): call them in a
-thread. Attaching appends each mentioned file's content to the prompt, so the
-model sees it without a tool call; the prompt as typed stays in ``meta``.
+Every front end gets the same behaviour through ``Engine.run`` (or
+``Engine.expand_mentions`` when a front end wants to show the attachments
+first). Both functions here block (they walk the tree and read files): call
+them in a thread. Attaching appends each mentioned file's content to the
+prompt, so the model sees it without a tool call; the prompt as typed stays
+in the message's ``meta``. Paths resolve through the ``WorkspaceGuard``, so a
+mention can never attach a file outside the workspace.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import os
 import re
 import subprocess
 from pathlib import Path
+
+from tau_engine.errors import WorkspaceError
+from tau_engine.safety.workspace import WorkspaceGuard
 
 MAX_FILES = 20_000
 MAX_ATTACHMENT_BYTES = 100_000
@@ -54,12 +61,15 @@ def attach_mentions(text: str, root: Path) -> tuple[str, list[str]]:
 
     Mentions that are not files inside the workspace are left as typed.
     """
-    root = root.resolve()
+    guard = WorkspaceGuard(root)
     blocks: list[str] = []
     attached: list[str] = []
     for rel in mentioned_paths(text):
-        path = (root / rel).resolve()
-        if root not in path.parents or not path.is_file():
+        try:
+            path = guard.resolve(rel)
+        except WorkspaceError:
+            continue
+        if not path.is_file():
             continue
         try:
             data = path.read_bytes()[:MAX_ATTACHMENT_BYTES + 1]
