@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tau_engine.errors import WorkspaceError
 
-
 # tau's own state under .tau/: a tool that rewrote these could corrupt the session store
 # or the checkpoints undo depends on. The rest of .tau/ (AGENTS.md, config.toml,
 # identity/) is the user's to edit, with the model's help if they ask.
