@@ -63,12 +63,11 @@ class ToolRunner:
                 and self.policy.verdict(tool.name, tool.kind) == "allow")
 
     async def _run_one(self, call: ToolCall) -> Message:
-        started = time.monotonic()
-        outcome, denied = await self._execute(call)
+        outcome, denied, run_ms = await self._execute(call)
         output = outcome.output
         self.bus.emit(ToolResultEvent(
             call_id=call.id, name=call.name, ok=outcome.ok, output=output,
-            duration_ms=(time.monotonic() - started) * 1000, denied=denied,
+            duration_ms=run_ms, denied=denied,
             diff=outcome.diff, paths=outcome.paths))
         meta: dict[str, Any] = {}
         if denied:
@@ -80,20 +79,22 @@ class ToolRunner:
         return Message(role="tool", tool_call_id=call.id, name=call.name, content=output,
                        is_error=not outcome.ok, meta=meta)
 
-    async def _execute(self, call: ToolCall) -> tuple[ToolOutcome, bool]:
+    async def _execute(self, call: ToolCall) -> tuple[ToolOutcome, bool, float]:
+        """The outcome, whether it was denied, and how long the tool itself ran (ms):
+        time spent waiting for the user's approval is not the tool's."""
         tool = self.tools.get(call.name)
         if tool is None:
             known = ", ".join(sorted(self.tools))
             return ToolOutcome(f"error: unknown tool '{call.name}'; available tools: {known}",
-                               ok=False), False
+                               ok=False), False, 0.0
         if call.arguments_error:
             return ToolOutcome(f"error: invalid arguments for {call.name}: "
-                               f"{call.arguments_error}", ok=False), False
+                               f"{call.arguments_error}", ok=False), False, 0.0
         try:
             args = tool.parse_args(call.arguments)
         except TauError as exc:
             return ToolOutcome(f"error: invalid arguments for {call.name}: {exc}",
-                               ok=False), False
+                               ok=False), False, 0.0
         verdict = self.policy.verdict(tool.name, tool.kind)
         why = (f"{tool.name} is not allowed in approval mode '{self.policy.mode.value}'")
         if verdict == "ask":
@@ -106,13 +107,15 @@ class ToolRunner:
                 why = f"the user denied this {tool.name} call"
         if verdict == "deny":
             return ToolOutcome(f"denied: {why}. Do not retry the same call; adapt, or explain "
-                               "what you need.", ok=False), True
+                               "what you need.", ok=False), True, 0.0
+        started = time.monotonic()
         try:
-            return await tool.run(args, self.ctx), False
+            outcome = await tool.run(args, self.ctx)
         except TauError as exc:
-            return ToolOutcome(f"error: {exc}", ok=False), False
+            outcome = ToolOutcome(f"error: {exc}", ok=False)
         except OSError as exc:
-            return ToolOutcome(f"error: {exc.strerror or exc}", ok=False), False
+            outcome = ToolOutcome(f"error: {exc.strerror or exc}", ok=False)
+        return outcome, False, (time.monotonic() - started) * 1000
 
     async def _ask(self, call: ToolCall, tool: Tool, args: Any) -> Verdict:
         assert self.approver is not None

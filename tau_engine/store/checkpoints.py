@@ -296,9 +296,12 @@ class Checkpoints:
 
 
 def _count_shell_calls(bodies: Iterable[str]) -> int:
+    """Shell commands that actually ran: bash results that were not denied (a call
+    interrupted before it finished may have started, so it counts)."""
     count = 0
     for body in bodies:
         message = Message.model_validate_json(body)
-        if message.role == "assistant":
-            count += sum(1 for call in message.tool_calls if call.name == "bash")
+        if message.role == "tool" and message.name == "bash" and \
+                not message.meta.get("denied"):
+            count += 1
     return count

@@ -130,3 +130,17 @@ async def test_no_key_default_is_offline_with_a_notice(workspace: Path) -> None:
         assert any("no model configured" in n for n in engine.notices)
     finally:
         await engine.close()
+
+
+async def test_undo_counts_only_shell_commands_that_ran(workspace: Path, tmp_path: Path) -> None:
+    turns = [{"tool_calls": [{"name": "bash", "arguments": {"command": "true"}}]},
+             {"text": "done"}]
+    for approval, expected in (("auto-edit", 0), ("full-auto", 1)):
+        engine = await open_engine(workspace, script(tmp_path, turns), approval=approval)
+        try:
+            await engine.run("run true")
+            report = await engine.undo()
+            assert report.shell_commands == expected, approval
+            assert ("not undone" in report.note) == bool(expected)
+        finally:
+            await engine.close()
