@@ -13,12 +13,9 @@ reads and writes, so those are added back (and also reported on their own as
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
 
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
@@ -33,12 +30,9 @@ from tau_engine.providers.base import (
 )
 from tau_engine.providers.http import (
     classify_stream_error,
-    make_client,
-    raise_for_status,
-    transport_error,
 )
 from tau_engine.providers.openai_chat import parse_tool_arguments
-from tau_engine.providers.sse import aiter_sse
+from tau_engine.providers.sse_client import SSEProvider
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192
@@ -313,75 +307,24 @@ class AnthropicStreamParser:
 
 # -- the client --------------------------------------------------------------
 
-class AnthropicProvider:
+class AnthropicProvider(SSEProvider):
     """Streams Anthropic Messages calls. Implements ``tau_engine.providers.base.Provider``."""
 
-    def __init__(
-        self,
-        *,
-        name: str = "anthropic",
-        base_url: str,
-        api_key: str | None,
-        timeout_s: float = 120.0,
-        extra_headers: dict[str, str] | None = None,
-        client: httpx.AsyncClient | None = None,
-        key_hint: str | None = None,
-    ) -> None:
-        self.name = name
+    def __init__(self, *, name: str = "anthropic", base_url: str, api_key: str | None,
+                 **options: Any) -> None:
+        super().__init__(name=name, base_url=base_url, api_key=api_key, **options)
         root = base_url.rstrip("/")
         # Accept a base that already ends in /v1, as users often paste one.
         self.url = f"{root}/messages" if root.endswith("/v1") else f"{root}/v1/messages"
-        self._api_key = api_key
-        self._extra_headers = dict(extra_headers or {})
-        self._key_hint = key_hint
-        self._owns_client = client is None
-        self._client = client if client is not None else make_client(timeout_s, base_url=base_url)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-api-key": self._api_key or ""}
 
     def headers(self) -> dict[str, str]:
         """The request headers (the key included when one is set)."""
-        headers = {
-            "anthropic-version": ANTHROPIC_VERSION,
-            "content-type": "application/json",
-            "accept": "text/event-stream",
-        }
-        if self._api_key:
-            headers["x-api-key"] = self._api_key
-        headers.update(self._extra_headers)
-        return headers
+        return {"anthropic-version": ANTHROPIC_VERSION, **super().headers()}
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         """Stream one call; raises ``ProviderError`` on any failure."""
-        body = build_messages_body(request)
-        parser = AnthropicStreamParser(self.name)
-        try:
-            async with self._client.stream("POST", self.url, json=body,
-                                           headers=self.headers()) as response:
-                await raise_for_status(response, self.name, key_hint=self._key_hint)
-                async for sse in aiter_sse(response.aiter_bytes()):
-                    # Read on to the end of the body even after the final event, so
-                    # the connection goes back to the pool instead of being dropped.
-                    if parser.done:
-                        continue
-                    for event in parser.handle(_decode(sse.data, self.name, parser.output_seen)):
-                        yield event
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name, partial_output=parser.output_seen) from exc
-        parser.finish()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this provider created it."""
-        if self._owns_client:
-            await self._client.aclose()
-
-
-def _decode(data: str, provider: str, partial: bool) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise ProviderError(f"undecodable stream event: {data[:80]!r}", kind="stream",
-                            provider=provider, retryable=not partial,
-                            partial_output=partial) from exc
-    if not isinstance(value, dict):
-        raise ProviderError(f"unexpected stream event: {data[:80]!r}", kind="stream",
-                            provider=provider, retryable=not partial, partial_output=partial)
-    return value
+        return self.stream_parsed(self.url, build_messages_body(request),
+                                  AnthropicStreamParser(self.name))

@@ -19,11 +19,8 @@ apart), which are also given as ``reasoning_tokens``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
-
-import httpx
 
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
@@ -39,11 +36,8 @@ from tau_engine.providers.base import (
 )
 from tau_engine.providers.http import (
     classify_stream_error,
-    make_client,
-    raise_for_status,
-    transport_error,
 )
-from tau_engine.providers.sse import aiter_sse
+from tau_engine.providers.sse_client import SSEProvider
 
 THOUGHT_SIGNATURE_KEY = "thought_signature"
 TEXT_SIGNATURE_KEY = "gemini_text_signature"
@@ -250,6 +244,7 @@ def _resolve_ref(root: dict[str, Any], ref: str) -> dict[str, Any]:
 
 # -- stream parsing ----------------------------------------------------------
 
+
 class GeminiStreamParser:
     """Turns the ``GenerateContentResponse`` chunks of one stream into ``ProviderEvent``s.
 
@@ -369,73 +364,25 @@ def count_tool_calls(messages: list[Message]) -> int:
 
 # -- the client --------------------------------------------------------------
 
-class GeminiProvider:
+class GeminiProvider(SSEProvider):
     """Streams Gemini ``streamGenerateContent`` calls. Implements ``Provider``."""
 
-    def __init__(
-        self,
-        *,
-        name: str = "gemini",
-        base_url: str,
-        api_key: str | None,
-        timeout_s: float = 120.0,
-        extra_headers: dict[str, str] | None = None,
-        client: httpx.AsyncClient | None = None,
-        key_hint: str | None = None,
-    ) -> None:
-        self.name = name
+    def __init__(self, *, name: str = "gemini", base_url: str, api_key: str | None,
+                 **options: Any) -> None:
+        super().__init__(name=name, base_url=base_url, api_key=api_key, **options)
         root = base_url.rstrip("/")
         self._root = root if root.endswith("/v1beta") else f"{root}/v1beta"
-        self._api_key = api_key
-        self._extra_headers = dict(extra_headers or {})
-        self._key_hint = key_hint
-        self._owns_client = client is None
-        self._client = client if client is not None else make_client(timeout_s, base_url=base_url)
 
     def url(self, model: str) -> str:
         """The streaming endpoint of ``model`` (a ``models/`` prefix is accepted)."""
         model = model.removeprefix("models/")
         return f"{self._root}/models/{model}:streamGenerateContent?alt=sse"
 
-    def headers(self) -> dict[str, str]:
-        """The request headers (the key included when one is set)."""
-        headers = {"content-type": "application/json", "accept": "text/event-stream"}
-        if self._api_key:
-            headers["x-goog-api-key"] = self._api_key
-        headers.update(self._extra_headers)
-        return headers
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self._api_key or ""}
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
-        """Stream one call; raises ``ProviderError`` on any failure."""
-        body = build_gemini_body(request)
+    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+        """Stream one call; raises ``ProviderError`` on any failure. Gemini answers
+        errors with a JSON body labelled text/event-stream: the status is checked first."""
         parser = GeminiStreamParser(self.name, count_tool_calls(request.messages) + 1)
-        try:
-            async with self._client.stream("POST", self.url(request.model), json=body,
-                                           headers=self.headers()) as response:
-                # Gemini answers errors with a JSON body labelled text/event-stream.
-                await raise_for_status(response, self.name, key_hint=self._key_hint)
-                async for sse in aiter_sse(response.aiter_bytes()):
-                    for event in parser.handle(_decode(sse.data, self.name, parser.output_seen)):
-                        yield event
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name, partial_output=parser.output_seen) from exc
-        for event in parser.finish():
-            yield event
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this provider created it."""
-        if self._owns_client:
-            await self._client.aclose()
-
-
-def _decode(data: str, provider: str, partial: bool) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise ProviderError(f"undecodable stream chunk: {data[:80]!r}", kind="stream",
-                            provider=provider, retryable=not partial,
-                            partial_output=partial) from exc
-    if not isinstance(value, dict):
-        raise ProviderError(f"unexpected stream chunk: {data[:80]!r}", kind="stream",
-                            provider=provider, retryable=not partial, partial_output=partial)
-    return value
+        return self.stream_parsed(self.url(request.model), build_gemini_body(request), parser)

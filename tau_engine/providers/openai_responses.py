@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
 from tau_engine.providers.base import (
@@ -30,12 +28,9 @@ from tau_engine.providers.base import (
 )
 from tau_engine.providers.http import (
     classify_stream_error,
-    make_client,
-    raise_for_status,
-    transport_error,
 )
 from tau_engine.providers.openai_chat import parse_tool_arguments
-from tau_engine.providers.sse import aiter_sse
+from tau_engine.providers.sse_client import SSEProvider
 
 MISSING_RESULT_TEXT = "No result was recorded for this tool call."
 _INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens", "content_filter": "content_filter"}
@@ -266,69 +261,18 @@ def _usage(usage: dict[str, Any]) -> Usage:
 
 # -- the client --------------------------------------------------------------
 
-class OpenAIResponsesProvider:
+class OpenAIResponsesProvider(SSEProvider):
     """Streams OpenAI Responses API calls. Implements ``Provider``."""
 
-    def __init__(
-        self,
-        *,
-        name: str = "openai",
-        base_url: str,
-        api_key: str | None,
-        timeout_s: float = 120.0,
-        extra_headers: dict[str, str] | None = None,
-        client: httpx.AsyncClient | None = None,
-        key_hint: str | None = None,
-    ) -> None:
-        self.name = name
+    def __init__(self, *, name: str = "openai", base_url: str, api_key: str | None,
+                 **options: Any) -> None:
+        super().__init__(name=name, base_url=base_url, api_key=api_key, **options)
         self.url = f"{base_url.rstrip('/')}/responses"
-        self._api_key = api_key
-        self._extra_headers = dict(extra_headers or {})
-        self._key_hint = key_hint
-        self._owns_client = client is None
-        self._client = client if client is not None else make_client(timeout_s, base_url=base_url)
 
-    def headers(self) -> dict[str, str]:
-        """The request headers (the key included when one is set)."""
-        headers = {"content-type": "application/json", "accept": "text/event-stream"}
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
-        headers.update(self._extra_headers)
-        return headers
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._api_key}"}
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         """Stream one call; raises ``ProviderError`` on any failure."""
-        body = build_responses_body(request)
-        parser = ResponsesStreamParser(self.name)
-        try:
-            async with self._client.stream("POST", self.url, json=body,
-                                           headers=self.headers()) as response:
-                await raise_for_status(response, self.name, key_hint=self._key_hint)
-                async for sse in aiter_sse(response.aiter_bytes()):
-                    # Read on to the end of the body even after the final event, so
-                    # the connection goes back to the pool instead of being dropped.
-                    if parser.done:
-                        continue
-                    for event in parser.handle(_decode(sse.data, self.name, parser.output_seen)):
-                        yield event
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name, partial_output=parser.output_seen) from exc
-        parser.finish()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this provider created it."""
-        if self._owns_client:
-            await self._client.aclose()
-
-
-def _decode(data: str, provider: str, partial: bool) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise ProviderError(f"undecodable stream event: {data[:80]!r}", kind="stream",
-                            provider=provider, retryable=not partial,
-                            partial_output=partial) from exc
-    if not isinstance(value, dict):
-        raise ProviderError(f"unexpected stream event: {data[:80]!r}", kind="stream",
-                            provider=provider, retryable=not partial, partial_output=partial)
-    return value
+        return self.stream_parsed(self.url, build_responses_body(request),
+                                  ResponsesStreamParser(self.name))
