@@ -73,7 +73,10 @@ def build_gemini_body(request: ProviderRequest) -> dict[str, Any]:
     """The JSON body of one ``streamGenerateContent`` call."""
     system_parts = [request.system] if request.system else []
     system_parts += [m.content for m in request.messages if m.role == "system" and m.content]
-    body: dict[str, Any] = {"contents": map_contents(request.messages)}
+    contents = map_contents(request.messages)
+    if request.model.removeprefix("models/").startswith("gemini-3"):
+        _sign_unsigned_calls(contents)
+    body: dict[str, Any] = {"contents": contents}
     if system_parts:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system_parts)}]}
     if request.tools:
@@ -86,6 +89,23 @@ def build_gemini_body(request: ProviderRequest) -> dict[str, Any]:
     if config:
         body["generationConfig"] = config
     return body
+
+
+# Google's documented stand-in for a signature Gemini 3 never issued: calls that came
+# from another provider (a fallback route) or from before a compaction have none, and
+# Gemini 3 rejects a model turn whose function calls carry no signature with a 400.
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+
+def _sign_unsigned_calls(contents: list[dict[str, Any]]) -> None:
+    """Give each model turn whose function calls have no signature the stand-in, on its
+    first call (the one Gemini checks); real signatures are never replaced."""
+    for content in contents:
+        if content.get("role") != "model":
+            continue
+        calls = [part for part in content["parts"] if "functionCall" in part]
+        if calls and not any("thoughtSignature" in part for part in calls):
+            calls[0]["thoughtSignature"] = SKIP_SIGNATURE
 
 
 def map_contents(messages: list[Message]) -> list[dict[str, Any]]:

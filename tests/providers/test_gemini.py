@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -333,3 +334,28 @@ async def test_cancelling_the_consumer_cancels_the_request(server: ScriptedServe
                 await task
     finally:
         await provider.aclose()
+
+
+def test_gemini_3_gets_the_documented_stand_in_for_missing_signatures() -> None:
+    from tau_engine.conversation import Message, ToolCall
+    from tau_engine.providers.base import ProviderRequest
+    from tau_engine.providers.gemini import SKIP_SIGNATURE, build_gemini_body
+
+    foreign = Message(role="assistant", tool_calls=[
+        ToolCall(id="a", name="read", arguments={"path": "x"}),
+        ToolCall(id="b", name="read", arguments={"path": "y"})])
+    signed = Message(role="assistant", tool_calls=[
+        ToolCall(id="c", name="read", arguments={}, extra={"thought_signature": "real"})])
+    messages = [Message(role="user", content="go"), foreign,
+                Message(role="tool", tool_call_id="a", name="read", content="1"),
+                Message(role="tool", tool_call_id="b", name="read", content="2"), signed,
+                Message(role="tool", tool_call_id="c", name="read", content="3")]
+    body = build_gemini_body(ProviderRequest(model="gemini-3-pro-preview", system="",
+                                             messages=messages))
+    model_turns = [c for c in body["contents"] if c["role"] == "model"]
+    assert model_turns[0]["parts"][0]["thoughtSignature"] == SKIP_SIGNATURE
+    assert "thoughtSignature" not in model_turns[0]["parts"][1]
+    assert model_turns[1]["parts"][0]["thoughtSignature"] == "real"
+    older = build_gemini_body(ProviderRequest(model="gemini-2.5-flash", system="",
+                                              messages=messages))
+    assert "thoughtSignature" not in json.dumps(older["contents"][1])
