@@ -15,6 +15,7 @@ Three output formats:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import IO, Any
 
 _ANSI = {"ok": "\x1b[32m", "fail": "\x1b[31m", "dim": "\x1b[2m", "warn": "\x1b[33m",
@@ -51,11 +52,25 @@ class HeadlessPrinter:
         self._targets: dict[str, str] = {}
         self._text_open = False
         self._flush_each = fmt != "json" and out.isatty()
+        # Set when the reader of stdout went away (``tau -p ... | head``); the runner
+        # then stops the turn instead of working for nobody.
+        self.broken = False
+        self.on_broken: Callable[[], None] | None = None
 
     def _paint(self, text: str, style: str) -> str:
         return f"{_ANSI[style]}{text}{_ANSI['reset']}" if self.color else text
 
     def __call__(self, event: Any) -> None:
+        if self.broken:
+            return
+        try:
+            self._render(event)
+        except BrokenPipeError:
+            self.broken = True
+            if self.on_broken is not None:
+                self.on_broken()
+
+    def _render(self, event: Any) -> None:
         kind = event.type
         if self.fmt == "stream-json":
             self.out.write(event.model_dump_json())
@@ -103,10 +118,15 @@ class HeadlessPrinter:
 
     def finish(self, result: Any) -> None:
         """Write what ends the output: the final newline, or the json object."""
-        self._end_text_line()
-        if self.fmt == "json":
-            self.out.write(json.dumps(result_json(result), separators=(",", ":")) + "\n")
-        self.out.flush()
+        if self.broken:
+            return
+        try:
+            self._end_text_line()
+            if self.fmt == "json":
+                self.out.write(json.dumps(result_json(result), separators=(",", ":")) + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            self.broken = True
 
 
 def result_json(result: Any) -> dict[str, Any]:

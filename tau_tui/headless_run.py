@@ -64,6 +64,7 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
         for notice in engine.notices:
             sys.stderr.write(f"tau: notice: {notice}\n")
         engine.bus.subscribe(printer)
+        printer.on_broken = engine.cancel
         loop = asyncio.get_running_loop()
         interrupts = 0
 
@@ -81,9 +82,24 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
                 pass
         result = await engine.run(prompt)
         printer.finish(result)
+        if printer.broken:
+            # The reader went away: end quietly, as `git log | head` does (128 + SIGPIPE).
+            _silence_stdout()
+            return 141
         if result.stop_reason == "interrupted":
             sys.stderr.write("tau: interrupted; the partial answer is saved "
                              f"(tau --resume {result.session_id[:8]} to continue)\n")
         return _EXIT_BY_STOP.get(result.stop_reason, 1)
     finally:
         await engine.close()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -13,32 +13,39 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("sessions", help="list, show, export, import or delete sessions")
-    parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    # Options every action takes, after the action's name (tau sessions list -w DIR).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = actions.add_parser("list", help="list sessions, newest first")
+
+    def action(name: str, text: str) -> argparse.ArgumentParser:
+        made: argparse.ArgumentParser = actions.add_parser(name, help=text, parents=[common])
+        return made
+
+    p = action("list", "list sessions, newest first")
     p.add_argument("--json", action="store_true", help="one JSON line: a list of sessions")
     p.add_argument("--limit", type=int, default=50)
-    p = actions.add_parser("show", help="print a session's conversation")
+    p = action("show", "print a session's conversation")
     p.add_argument("id", help="session id or unique prefix")
     p.add_argument("--json", action="store_true", help="one JSON line: session and messages")
-    p = actions.add_parser("export", help="write a session to a JSONL file (lossless)")
+    p = action("export", "write a session to a JSONL file (lossless)")
     p.add_argument("id", help="session id or unique prefix")
     p.add_argument("file", help="destination .jsonl file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p = actions.add_parser("import", help="recreate a session from an exported JSONL file")
+    p = action("import", "recreate a session from an exported JSONL file")
     p.add_argument("file", help="an exported .jsonl file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    for action, text in (("undo", "undo the last user turn, restoring the files it changed"),
+    for name, text in (("undo", "undo the last user turn, restoring the files it changed"),
                          ("redo", "redo the last undone turn")):
-        p = actions.add_parser(action, help=text)
+        p = action(name, text)
         p.add_argument("id", help="session id or unique prefix")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p = actions.add_parser("fork", help="branch a session into a new one")
+    p = action("fork", "branch a session into a new one")
     p.add_argument("id", help="session id or unique prefix")
     p.add_argument("--at", metavar="MESSAGE_ID", help="fork at this message (default: head)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p = actions.add_parser("delete", help="delete a session and its events")
+    p = action("delete", "delete a session and its events")
     p.add_argument("id", help="session id or unique prefix")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 

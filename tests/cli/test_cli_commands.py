@@ -102,3 +102,10 @@ def test_models_lists_catalog(workspace: Path) -> None:
                        "TAU_OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1"})
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_workspace_option_after_the_action(workspace: Path, tmp_path: Path) -> None:
+    sid = _seed(workspace, "elsewhere")
+    listing = run_tau(["sessions", "list", "--json", "-w", str(workspace)], tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert json.loads(listing.stdout)[0]["id"] == sid

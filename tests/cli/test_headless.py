@@ -313,3 +313,18 @@ def test_at_mentions_attach_files_headless(scripted_server: ScriptedServer,
     sent = scripted_server.requests[0].json["messages"][-1]["content"]
     assert sent.startswith("what does @notes.md say?")
     assert '<attached_file path="notes.md">\nthe answer is 42' in sent
+
+
+def test_reader_going_away_ends_quietly(workspace: Path, tmp_path: Path) -> None:
+    script = tmp_path / "long.json"
+    script.write_text(json.dumps({"version": 1, "turns": [{"text": "word " * 100_000}]}))
+    proc = subprocess.Popen([*TAU, "-p", "talk", "--model", "offline/replay", "--script",
+                             str(script)], cwd=workspace, env=tau_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(20) == b"word word word word "
+    proc.stdout.close()  # like `tau -p ... | head -c 20`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 141
+    assert err == ""
