@@ -37,6 +37,8 @@ class ProviderSettings(BaseModel):
     allow: list[str] | None = Field(None, description="OpenRouter: only these providers")
     deny: list[str] | None = Field(None, description="OpenRouter: never these providers")
     prompt_caching: bool = Field(False, description="Anthropic: cache system prompt and tools")
+    thinking_budget: int | None = Field(
+        None, ge=1024, description="Anthropic: enable extended thinking with this many tokens")
     timeout_s: float | None = Field(None, description="Per-request timeout in seconds")
 
 

@@ -80,7 +80,13 @@ def build_messages_body(request: ProviderRequest) -> dict[str, Any]:
         if caching:
             tools[-1]["cache_control"] = _EPHEMERAL
         body["tools"] = tools
-    if request.temperature is not None:
+    budget = request.options.get("thinking_budget")
+    if isinstance(budget, int) and budget > 0:
+        # Extended thinking: the budget must leave room for the answer, and Anthropic
+        # refuses a temperature other than the default alongside it.
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        body["max_tokens"] = max(body["max_tokens"], budget + 1024)
+    elif request.temperature is not None:
         body["temperature"] = request.temperature
     return body
 

@@ -292,7 +292,8 @@ def request_options(resolved: ResolvedModel, settings: Settings) -> dict[str, An
 
     OpenRouter: ``site_url``/``site_name`` (attribution headers) and
     ``provider_order``/``provider_allow``/``provider_deny`` (routing);
-    Anthropic: ``prompt_caching``. Only options that are set are present.
+    Anthropic: ``prompt_caching`` and ``thinking_budget``. Only options that are set are
+    present.
     """
     conf = _provider_settings(settings, resolved.provider)
     options: dict[str, Any] = {}
@@ -304,6 +305,8 @@ def request_options(resolved: ResolvedModel, settings: Settings) -> dict[str, An
                 options[key] = value
     if resolved.api == "anthropic" and conf.prompt_caching:
         options["prompt_caching"] = True
+    if resolved.api == "anthropic" and conf.thinking_budget:
+        options["thinking_budget"] = conf.thinking_budget
     return options
 
 

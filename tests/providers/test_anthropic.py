@@ -348,3 +348,17 @@ async def test_cancelling_the_consumer_cancels_the_request(server: ScriptedServe
                 await task
     finally:
         await provider.aclose()
+
+
+def test_thinking_budget_enables_extended_thinking() -> None:
+    from tau_engine.providers.anthropic import build_messages_body
+    from tau_engine.providers.base import ProviderRequest
+
+    base = dict(model="claude-sonnet-4-5", system="s",
+                messages=[Message(role="user", content="hi")], temperature=0.3)
+    plain = build_messages_body(ProviderRequest(**base))  # type: ignore[arg-type]
+    assert "thinking" not in plain and plain["temperature"] == 0.3
+    thinking = build_messages_body(ProviderRequest(
+        **base, options={"thinking_budget": 16_000}))  # type: ignore[arg-type]
+    assert thinking["thinking"] == {"type": "enabled", "budget_tokens": 16_000}
+    assert thinking["max_tokens"] > 16_000 and "temperature" not in thinking

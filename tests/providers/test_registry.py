@@ -391,3 +391,18 @@ def test_dotenv_never_overrides_the_environment(tmp_path: Path) -> None:
     assert merged_environ({"A": "real"}, tmp_path) == {"A": "real", "B": "from-file"}
     assert merged_environ({"A": "real"}, None) == {"A": "real"}
     assert read_dotenv(tmp_path / "missing.env") == {}
+
+
+def test_thinking_budget_reaches_anthropic_requests_only() -> None:
+    from pathlib import Path
+
+    from tau_engine.config import ProviderSettings, Settings
+    from tau_engine.providers.registry import request_options, resolve_model
+
+    settings = Settings(providers={"anthropic": ProviderSettings(thinking_budget=8000),
+                                   "openai": ProviderSettings(thinking_budget=8000)})
+    env = {"ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o"}
+    anthropic = resolve_model("anthropic/claude-sonnet-4-5", settings, env, Path("/nonexistent"))
+    assert request_options(anthropic, settings)["thinking_budget"] == 8000
+    openai = resolve_model("openai/gpt-4.1", settings, env, Path("/nonexistent"))
+    assert "thinking_budget" not in request_options(openai, settings)
