@@ -30,7 +30,7 @@ PICKER_CSS = """
 }
 .picker-title { text-style: bold; color: $text-primary; padding: 0 1; }
 .picker-hint { color: $text-muted; padding: 0 1; }
-.picker-box OptionList { height: auto; max-height: 24; border: none; }
+.picker-box OptionList { height: auto; max-height: 60vh; border: none; }
 .picker-box Input { border: none; height: 1; padding: 0 1; background: $boost;
     margin-bottom: 1; }
 """
@@ -94,6 +94,9 @@ class ChoicePicker(ModalScreen[str | None]):
         if self._shown:
             index = next((i for i, c in enumerate(self._shown) if c.value == self.current), 0)
             options.highlighted = index
+            # Before the first layout the list has no height to scroll in: bring the
+            # current choice into view once it has.
+            options.call_after_refresh(options.scroll_to_highlight)
 
     @on(Input.Changed, "#picker-filter")
     def _filter(self, event: Input.Changed) -> None:

@@ -137,3 +137,17 @@ def test_session_picker(snap_compare: Any, make_app: AppFactory) -> None:
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("command", ["/model", "/theme"], ids=["model", "theme"])
+def test_choice_pickers(snap_compare: Any, make_app: AppFactory, command: str) -> None:
+    """The model picker (the bundled catalog) and the theme picker."""
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        await engine_ready(app)  # type: ignore[arg-type]
+        app.agent.run_command_line(command)  # type: ignore[attr-defined]
+        await wait_for(lambda: type(app.screen).__name__ == "ChoicePicker")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
