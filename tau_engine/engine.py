@@ -115,7 +115,6 @@ class Engine:
                      approver=approver, policy=ToolPolicy(mode=mode), script_path=script_path)
         engine.record_path = record_path
         try:
-            engine._select_model(settings.model)
             if resume:
                 engine.session = await store.get_session(resume)
                 engine._resumed = True
@@ -125,12 +124,16 @@ class Engine:
                 if engine.session is None:
                     engine.notices.append("no earlier session in this workspace; "
                                           "starting a new one")
-            if engine.session is not None and not settings.model and engine.session.model:
-                # Resuming keeps the session's model unless one is given explicitly.
+            # A resumed session keeps its model unless one is given explicitly.
+            session_model = engine.session.model if engine.session else None
+            if settings.model or not session_model:
+                engine._select_model(settings.model)
+            else:
                 try:
-                    engine._select_model(engine.session.model)
+                    engine._select_model(session_model)
                 except UsageError as exc:
                     engine.notices.append(f"could not reuse the session's model: {exc}")
+                    engine._select_model(None)
         except BaseException:
             store.close()
             raise

@@ -144,3 +144,43 @@ async def test_undo_counts_only_shell_commands_that_ran(workspace: Path, tmp_pat
             assert ("not undone" in report.note) == bool(expected)
         finally:
             await engine.close()
+
+
+async def test_resume_keeps_the_sessions_model_unless_told_otherwise(workspace: Path,
+                                                                     tmp_path: Path) -> None:
+    path = script(tmp_path, [{"text": "one"}])
+    engine = await open_engine(workspace, path)
+    try:
+        await engine.run("first")
+        assert engine.session is not None
+        sid = engine.session.id
+    finally:
+        await engine.close()
+    kept = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
+                             environ={}, resume=sid, script_path=path)
+    try:
+        assert kept.model_id == "offline/replay"
+        assert not any("no model configured" in n for n in kept.notices)
+    finally:
+        await kept.close()
+    told = await Engine.open(workspace=WorkspacePaths(workspace),
+                             settings=Settings(model="offline/echo"), environ={}, resume=sid)
+    try:
+        assert told.model_id == "offline/echo"
+    finally:
+        await told.close()
+    from tau_engine.store import SessionStore
+
+    store = SessionStore.open(WorkspacePaths(workspace))
+    try:
+        keyed = await store.create_session(model="anthropic/claude-sonnet-4-5", title="keyed")
+    finally:
+        store.close()
+    no_key = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
+                               environ={}, resume=keyed.id)
+    try:
+        assert no_key.model_id == "offline/echo"
+        assert any("could not reuse the session's model" in n and "ANTHROPIC_API_KEY" in n
+                   for n in no_key.notices)
+    finally:
+        await no_key.close()
