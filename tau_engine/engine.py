@@ -27,12 +27,8 @@ from tau_engine.providers.router import CircuitBreaker
 from tau_engine.safety.policy import ApprovalMode, Approver, ToolPolicy
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.store import SessionInfo, SessionStore, UndoReport
+from tau_engine.store.models import title_from_prompt
 from tau_engine.tools.base import ToolContext
-
-
-def _title_from(prompt: str) -> str:
-    line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "")
-    return line if len(line) <= 60 else line[:59] + "…"
 
 
 class _StoreSink(MessageSink):
@@ -220,7 +216,8 @@ class Engine:
         loop = await self._ensure_loop(prompt)
         assert self.session is not None
         self.bus.emit(SessionStarted(model=self.model_id, workspace=str(self.paths.root),
-                                     resumed=self._resumed, title=self.session.title))
+                                     resumed=self._resumed,
+                                     title=self.session.title or title_from_prompt(prompt)))
         self._resumed = True
         self._task = asyncio.ensure_future(loop.run(prompt, meta=meta))
         try:
@@ -244,8 +241,8 @@ class Engine:
 
     async def _ensure_loop(self, prompt: str) -> AgentLoop:
         if self.session is None:
-            self.session = await self.store.create_session(model=self.model_id,
-                                                           title=_title_from(prompt))
+            # The store titles the session from its first user message.
+            self.session = await self.store.create_session(model=self.model_id)
         elif self.session.model != self.model_id:
             await self.store.set_model(self.session.id, self.model_id)
         if self._loop is not None and self._loop.session_id == self.session.id:
