@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -18,53 +16,16 @@ from tau_engine.providers.anthropic import (
     AnthropicProvider,
     build_messages_body,
 )
-from tau_engine.providers.base import (
-    ProviderRequest,
-    StreamEnd,
-    TextChunk,
-    ThinkingChunk,
-    ToolCallReady,
-    ToolSpec,
-    UsageReport,
-)
+from tau_engine.providers.base import ProviderRequest, TextChunk
 from tests.support.anthropic_script import (
     anthropic_answer,
     anthropic_chunks,
     anthropic_error_event,
 )
+from tests.support.provider_run import BASH, READ, Outcome, request_maker, split, stream_outcome
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
-READ = ToolSpec("read_file", "Read a file", {"type": "object", "properties": {
-    "path": {"type": "string"}}, "required": ["path"]})
-BASH = ToolSpec("bash", "Run a command", {"type": "object", "properties": {
-    "command": {"type": "string"}}})
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def server(shared_server: ScriptedServer) -> Iterator[ScriptedServer]:
-    shared_server.requests.clear()
-    yield shared_server
-    assert shared_server.pending == 0, "a scripted response was left unused"
-
-
-@dataclass
-class Outcome:
-    text: list[str] = field(default_factory=list)
-    thinking: list[ThinkingChunk] = field(default_factory=list)
-    calls: list[ToolCall] = field(default_factory=list)
-    usage: Usage | None = None
-    end: StreamEnd | None = None
-
-
-def request(messages: list[Message] | None = None, **kwargs: Any) -> ProviderRequest:
-    return ProviderRequest(model="claude-test", system=kwargs.pop("system", "Be brief."),
-                           messages=messages or [Message(role="user", content="hi")], **kwargs)
+request = request_maker("claude-test")
 
 
 async def run(server: ScriptedServer, *responses: ScriptedResponse,
@@ -72,23 +33,7 @@ async def run(server: ScriptedServer, *responses: ScriptedResponse,
     server.add(*responses)
     provider = AnthropicProvider(base_url=provider_kwargs.pop("base_url", server.url),
                                  api_key="sk-ant-test", **provider_kwargs)
-    out = Outcome()
-    try:
-        async for event in provider.stream(req or request()):
-            if isinstance(event, TextChunk):
-                out.text.append(event.text)
-            elif isinstance(event, ThinkingChunk):
-                out.thinking.append(event)
-            elif isinstance(event, ToolCallReady):
-                out.calls.append(event.call)
-            elif isinstance(event, UsageReport):
-                out.usage = event.usage
-            else:
-                assert out.end is None, "two StreamEnd events"
-                out.end = event
-    finally:
-        await provider.aclose()
-    return out
+    return await stream_outcome(provider, req or request())
 
 
 # -- request mapping -----------------------------------------------------------
@@ -220,8 +165,7 @@ async def test_fragmented_parallel_tool_calls_arrive_whole(server: ScriptedServe
     calls = [{"id": "toolu_a", "name": "read_file", "arguments": {"path": "src/ä.py"}},
              {"id": "toolu_b", "name": "bash", "arguments": {"command": "ls -la", "n": [1, 2]}}]
     body = b"".join(anthropic_chunks("Let me look.", calls, arg_fragment=1))
-    out = await run(server, ScriptedResponse(chunks=[body[i:i + 3]
-                                                     for i in range(0, len(body), 3)]))
+    out = await run(server, ScriptedResponse(chunks=split(body, 3)))
     assert [(c.id, c.name, c.arguments) for c in out.calls] == [
         ("toolu_a", "read_file", {"path": "src/ä.py"}),
         ("toolu_b", "bash", {"command": "ls -la", "n": [1, 2]})]
@@ -248,7 +192,7 @@ async def test_stop_reasons_are_normalized(server: ScriptedServer, raw: str,
 async def test_thinking_streams_and_comes_back_in_stream_end(server: ScriptedServer) -> None:
     out = await run(server, anthropic_answer("Answer.", thinking="Let me think it over.",
                                              signature="EqQBCkYIBxgC"))
-    assert "".join(t.text for t in out.thinking) == "Let me think it over."
+    assert "".join(out.thinking) == "Let me think it over."
     assert "".join(out.text) == "Answer."
     assert out.end is not None
     blocks = out.end.extra["anthropic_thinking"]

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
-from tau_engine.providers.base import (
-    ProviderRequest,
-    StreamEnd,
-    TextChunk,
-    ThinkingChunk,
-    ToolCallReady,
-    ToolSpec,
-    UsageReport,
-)
+from tau_engine.providers.base import ProviderRequest, TextChunk, ToolSpec
 from tau_engine.providers.gemini import (
     MISSING_RESULT_TEXT,
     GeminiProvider,
@@ -33,37 +23,12 @@ from tests.support.gemini_script import (
     gemini_chunks,
     gemini_error_chunk,
 )
+from tests.support.provider_run import Outcome, request_maker, stream_outcome
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
 SIGNATURE = "CiQBjz1rX2Zr" * 8
 
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def server(shared_server: ScriptedServer) -> Iterator[ScriptedServer]:
-    shared_server.requests.clear()
-    yield shared_server
-    assert shared_server.pending == 0, "a scripted response was left unused"
-
-
-@dataclass
-class Outcome:
-    text: list[str] = field(default_factory=list)
-    thinking: list[str] = field(default_factory=list)
-    calls: list[ToolCall] = field(default_factory=list)
-    usage: Usage | None = None
-    end: StreamEnd | None = None
-
-
-def request(messages: list[Message] | None = None, **kwargs: Any) -> ProviderRequest:
-    return ProviderRequest(model=kwargs.pop("model", "gemini-test"),
-                           system=kwargs.pop("system", "Be brief."),
-                           messages=messages or [Message(role="user", content="hi")], **kwargs)
+request = request_maker("gemini-test")
 
 
 async def run(server: ScriptedServer, *responses: ScriptedResponse,
@@ -71,23 +36,7 @@ async def run(server: ScriptedServer, *responses: ScriptedResponse,
     server.add(*responses)
     provider = GeminiProvider(base_url=provider_kwargs.pop("base_url", server.url),
                               api_key="gm-key", **provider_kwargs)
-    out = Outcome()
-    try:
-        async for event in provider.stream(req or request()):
-            if isinstance(event, TextChunk):
-                out.text.append(event.text)
-            elif isinstance(event, ThinkingChunk):
-                out.thinking.append(event.text)
-            elif isinstance(event, ToolCallReady):
-                out.calls.append(event.call)
-            elif isinstance(event, UsageReport):
-                out.usage = event.usage
-            else:
-                assert out.end is None, "two StreamEnd events"
-                out.end = event
-    finally:
-        await provider.aclose()
-    return out
+    return await stream_outcome(provider, req or request())
 
 
 # -- request mapping -----------------------------------------------------------

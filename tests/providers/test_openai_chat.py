@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -20,34 +20,28 @@ from tau_engine.errors import ProviderError
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
-    StreamEnd,
     TextChunk,
     ThinkingChunk,
-    ToolCallReady,
     ToolSpec,
     UsageReport,
 )
 from tau_engine.providers.openai_chat import OpenAIChatProvider, parse_tool_arguments
 from tests.support.openai_script import _chunk, openai_answer, openai_chunks
+from tests.support.provider_run import calls_of, end_of, request_maker, stream_events, text_of
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
 
-@pytest.fixture(scope="module")
-def _shared_server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        yield server
-
-
 @pytest.fixture
-def scripted_server(_shared_server: ScriptedServer) -> Iterator[ScriptedServer]:
-    """One loopback server per module (stopping one costs half a second), reset per test."""
-    _shared_server.requests.clear()
-    yield _shared_server
-    assert _shared_server.pending == 0, "a scripted response was left unused"
+def scripted_server(server: ScriptedServer) -> ScriptedServer:
+    """The module's shared ``server``, under the name these tests use."""
+    return server
+
 
 READ_TOOL = ToolSpec(name="read", description="Read a file.",
                      parameters={"type": "object", "properties": {"path": {"type": "string"}},
                                  "required": ["path"]})
+
+simple_request = request_maker("gpt-test", system="be brief", prompt="hello")
 
 
 def make_provider(server: ScriptedServer, name: str = "openai", **kwargs: Any
@@ -57,17 +51,9 @@ def make_provider(server: ScriptedServer, name: str = "openai", **kwargs: Any
     return OpenAIChatProvider(name=name, base_url=server.url + "/v1", **kwargs)
 
 
-def simple_request(**kwargs: Any) -> ProviderRequest:
-    kwargs.setdefault("messages", [Message(role="user", content="hello")])
-    return ProviderRequest(model="gpt-test", system=kwargs.pop("system", "be brief"), **kwargs)
-
-
 async def collect(provider: OpenAIChatProvider,
                   request: ProviderRequest | None = None) -> list[ProviderEvent]:
-    try:
-        return [event async for event in provider.stream(request or simple_request())]
-    finally:
-        await provider.aclose()
+    return await stream_events(provider, request or simple_request())
 
 
 async def failure(provider: OpenAIChatProvider) -> tuple[ProviderError, list[ProviderEvent]]:
@@ -79,20 +65,6 @@ async def failure(provider: OpenAIChatProvider) -> tuple[ProviderError, list[Pro
         finally:
             await provider.aclose()
     return caught.value, seen
-
-
-def text_of(events: list[ProviderEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextChunk))
-
-
-def calls_of(events: list[ProviderEvent]) -> list[ToolCall]:
-    return [e.call for e in events if isinstance(e, ToolCallReady)]
-
-
-def end_of(events: list[ProviderEvent]) -> StreamEnd:
-    assert isinstance(events[-1], StreamEnd)
-    assert sum(isinstance(e, StreamEnd) for e in events) == 1
-    return events[-1]
 
 
 def sse(obj: dict[str, Any]) -> bytes:

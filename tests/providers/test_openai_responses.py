@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
-from tau_engine.providers.base import (
-    ProviderRequest,
-    StreamEnd,
-    TextChunk,
-    ThinkingChunk,
-    ToolCallReady,
-    ToolSpec,
-    UsageReport,
-)
+from tau_engine.providers.base import ProviderRequest, TextChunk
 from tau_engine.providers.openai_responses import (
     MISSING_RESULT_TEXT,
     OpenAIResponsesProvider,
     build_responses_body,
 )
+from tests.support.provider_run import BASH, Outcome, request_maker, split, stream_outcome
 from tests.support.responses_script import (
     responses_answer,
     responses_chunks,
@@ -33,35 +24,7 @@ from tests.support.responses_script import (
 )
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
-BASH = ToolSpec("bash", "Run a command", {"type": "object", "properties": {
-    "command": {"type": "string"}}})
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def server(shared_server: ScriptedServer) -> Iterator[ScriptedServer]:
-    shared_server.requests.clear()
-    yield shared_server
-    assert shared_server.pending == 0, "a scripted response was left unused"
-
-
-@dataclass
-class Outcome:
-    text: list[str] = field(default_factory=list)
-    thinking: list[str] = field(default_factory=list)
-    calls: list[ToolCall] = field(default_factory=list)
-    usage: Usage | None = None
-    end: StreamEnd | None = None
-
-
-def request(messages: list[Message] | None = None, **kwargs: Any) -> ProviderRequest:
-    return ProviderRequest(model="gpt-test", system=kwargs.pop("system", "Be brief."),
-                           messages=messages or [Message(role="user", content="hi")], **kwargs)
+request = request_maker("gpt-test")
 
 
 def event(body: dict[str, Any]) -> bytes:
@@ -73,23 +36,7 @@ async def run(server: ScriptedServer, *responses: ScriptedResponse,
     server.add(*responses)
     provider = OpenAIResponsesProvider(base_url=server.url + "/v1", api_key="sk-test",
                                        **provider_kwargs)
-    out = Outcome()
-    try:
-        async for item in provider.stream(req or request()):
-            if isinstance(item, TextChunk):
-                out.text.append(item.text)
-            elif isinstance(item, ThinkingChunk):
-                out.thinking.append(item.text)
-            elif isinstance(item, ToolCallReady):
-                out.calls.append(item.call)
-            elif isinstance(item, UsageReport):
-                out.usage = item.usage
-            else:
-                assert out.end is None, "two StreamEnd events"
-                out.end = item
-    finally:
-        await provider.aclose()
-    return out
+    return await stream_outcome(provider, req or request())
 
 
 # -- request mapping -----------------------------------------------------------
@@ -169,8 +116,7 @@ async def test_fragmented_parallel_calls_arrive_whole(server: ScriptedServer) ->
     calls = [{"id": "call_a", "name": "bash", "arguments": {"command": "echo 'héllo'"}},
              {"id": "call_b", "name": "read_file", "arguments": {"path": "x", "lines": [1, 9]}}]
     body = b"".join(responses_chunks("Two calls.", calls, arg_fragment=1))
-    out = await run(server, ScriptedResponse(chunks=[body[i:i + 5]
-                                                     for i in range(0, len(body), 5)]))
+    out = await run(server, ScriptedResponse(chunks=split(body, 5)))
     assert [(c.id, c.name, c.arguments) for c in out.calls] == [
         ("call_a", "bash", {"command": "echo 'héllo'"}),
         ("call_b", "read_file", {"path": "x", "lines": [1, 9]})]

@@ -26,6 +26,7 @@ from tau_engine.providers.registry import create_routed_provider, resolve_model
 from tau_engine.providers.retry import RetryPolicy
 from tau_engine.providers.router import CircuitBreaker, Route, RoutedProvider
 from tests.support.openai_script import openai_answer
+from tests.support.provider_run import text_of
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
 
@@ -87,10 +88,6 @@ def request(**options: Any) -> ProviderRequest:
 async def collect(provider: RoutedProvider, req: ProviderRequest | None = None
                   ) -> list[ProviderEvent]:
     return [event async for event in provider.stream(req or request())]
-
-
-def text_of(events: list[ProviderEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextChunk))
 
 
 class Recorder:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from tau_engine.providers.sse import SSEDecoder, SSEEvent, aiter_sse, iter_sse
+from tests.support.provider_run import WIRE, split, wire_expected
 
-WIRE = Path(__file__).resolve().parents[1] / "fixtures" / "wire"
 FIXTURES = sorted(p.name for p in WIRE.glob("*.sse"))
-EXPECTED = json.loads((WIRE / "expected.json").read_text(encoding="utf-8"))
+EXPECTED = wire_expected()
 
 
 def parse(*chunks: bytes) -> list[tuple[str, str, str | None]]:
@@ -95,8 +93,8 @@ async def test_async_twin_gives_the_same_events() -> None:
 def test_every_fixture_parses_the_same_whole_and_byte_by_byte(name: str) -> None:
     raw = (WIRE / name).read_bytes()
     whole = list(iter_sse([raw]))
-    by_byte = list(iter_sse(raw[i:i + 1] for i in range(len(raw))))
-    odd = list(iter_sse(raw[i:i + 13] for i in range(0, len(raw), 13)))
+    by_byte = list(iter_sse(split(raw, 1)))
+    odd = list(iter_sse(split(raw, 13)))
     assert len(whole) == EXPECTED[name]["events"]
     assert by_byte == whole
     assert odd == whole

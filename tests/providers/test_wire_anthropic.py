@@ -8,11 +8,6 @@ status from the file name) and the normalized result is checked against
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from tau_engine.conversation import Message
@@ -26,10 +21,10 @@ from tau_engine.providers.base import (
     ToolCallReady,
     UsageReport,
 )
+from tests.support.provider_run import WIRE, split, stream_events, wire_expected
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
-WIRE = Path(__file__).parents[1] / "fixtures" / "wire"
-EXPECTED: dict[str, Any] = json.loads((WIRE / "expected.json").read_text())
+EXPECTED = wire_expected()
 STREAMS = sorted(p.name for p in WIRE.glob("anthropic_stream_*.sse")
                  if "error" not in p.name)
 REQUEST = ProviderRequest(model="claude-haiku-4-5", system="",
@@ -37,32 +32,11 @@ REQUEST = ProviderRequest(model="claude-haiku-4-5", system="",
 NORMALIZED = {"end_turn": "end_turn", "tool_use": "tool_use"}
 
 
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[ScriptedServer]:
-    # One server for the module: stopping one costs half a second.
-    with ScriptedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def server(shared_server: ScriptedServer) -> Iterator[ScriptedServer]:
-    shared_server.requests.clear()
-    yield shared_server
-    assert shared_server.pending == 0, "a scripted response was left unused"
-
-
-def split(body: bytes, size: int) -> list[bytes]:
-    return [body[i:i + size] for i in range(0, len(body), size)]
-
-
 async def run(server: ScriptedServer, response: ScriptedResponse) -> list[ProviderEvent]:
     server.add(response)
     provider = AnthropicProvider(base_url=server.url, api_key="sk-ant-test",
                                  key_hint="ANTHROPIC_API_KEY")
-    try:
-        return [event async for event in provider.stream(REQUEST)]
-    finally:
-        await provider.aclose()
+    return await stream_events(provider, REQUEST)
 
 
 def test_the_corpus_has_every_stream_file() -> None:

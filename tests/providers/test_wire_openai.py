@@ -12,67 +12,34 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tau_engine.conversation import Message, ToolCall
+from tau_engine.conversation import Message
 from tau_engine.errors import ProviderError
-from tau_engine.providers.base import (
-    ProviderRequest,
-    StreamEnd,
-    TextChunk,
-    ThinkingChunk,
-    ToolCallReady,
-    UsageReport,
-)
+from tau_engine.providers.base import ProviderRequest, UsageReport
 from tau_engine.providers.http import classify_stream_error, raise_for_status
 from tau_engine.providers.openai_chat import OpenAIChatProvider
 from tau_engine.providers.sse import SSEDecoder, iter_sse
+from tests.support.provider_run import WIRE, Outcome, split, stream_outcome, wire_expected
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
 
-@pytest.fixture(scope="module")
-def _shared_server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        yield server
-
-
 @pytest.fixture
-def scripted_server(_shared_server: ScriptedServer) -> Iterator[ScriptedServer]:
-    """One loopback server per module (stopping one costs half a second), reset per test."""
-    _shared_server.requests.clear()
-    yield _shared_server
-    assert _shared_server.pending == 0, "a scripted response was left unused"
+def scripted_server(server: ScriptedServer) -> ScriptedServer:
+    """The module's shared ``server``, under the name these tests use."""
+    return server
 
-WIRE = Path(__file__).resolve().parents[1] / "fixtures" / "wire"
-EXPECTED: dict[str, Any] = json.loads((WIRE / "expected.json").read_text(encoding="utf-8"))
+
+EXPECTED = wire_expected()
 
 STREAMS = sorted(p.name for p in [*WIRE.glob("openai_chat_*.sse"), *WIRE.glob("openrouter_*.sse")])
 ERROR_BODIES = sorted(p.name for p in [*WIRE.glob("openai_error_*.json"),
                                        *WIRE.glob("openrouter_error_*.json")])
 
 _STOP = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens"}
-
-
-@dataclass
-class Outcome:
-    """Everything the provider produced for one call."""
-
-    text: str = ""
-    thinking: str = ""
-    calls: list[ToolCall] = field(default_factory=list)
-    usage: list[UsageReport] = field(default_factory=list)
-    end: StreamEnd | None = None
-    error: ProviderError | None = None
-
-
-def split(data: bytes, size: int) -> list[bytes]:
-    return [data[i:i + size] for i in range(0, len(data), size)]
 
 
 async def run_provider(server: ScriptedServer, response: ScriptedResponse,
@@ -82,25 +49,7 @@ async def run_provider(server: ScriptedServer, response: ScriptedResponse,
                                   timeout_s=5.0, key_hint="OPENAI_API_KEY")
     request = ProviderRequest(model="gpt-test", system="", messages=[
         Message(role="user", content="hi")])
-    out = Outcome()
-    try:
-        async for event in provider.stream(request):
-            if isinstance(event, TextChunk):
-                out.text += event.text
-            elif isinstance(event, ThinkingChunk):
-                out.thinking += event.text
-            elif isinstance(event, ToolCallReady):
-                out.calls.append(event.call)
-            elif isinstance(event, UsageReport):
-                out.usage.append(event)
-            elif isinstance(event, StreamEnd):
-                assert out.end is None, "two StreamEnd events"
-                out.end = event
-    except ProviderError as exc:
-        out.error = exc
-    finally:
-        await provider.aclose()
-    return out
+    return await stream_outcome(provider, request, keep_error=True)
 
 
 def check_usage(report: UsageReport, expected: dict[str, Any]) -> None:
@@ -115,7 +64,7 @@ def check_usage(report: UsageReport, expected: dict[str, Any]) -> None:
 
 def check_stream(name: str, out: Outcome) -> None:
     expected = EXPECTED[name]
-    assert out.text == expected["text"]
+    assert "".join(out.text) == expected["text"]
     assert [(c.id, c.name, c.arguments, c.arguments_error) for c in out.calls] == [
         (c["id"], c["name"], c["arguments_parsed"], None) for c in expected["tool_calls"]]
 
@@ -123,15 +72,15 @@ def check_stream(name: str, out: Outcome) -> None:
         # SOURCES.md: the error must surface although the status is 200 and [DONE] follows.
         # The reasoning had streamed, so it is partial and not retried; the usage the
         # error chunk carried is still reported first, so the tokens are accounted for.
-        assert out.thinking == "We need to respond to a greeting. The user"
+        assert "".join(out.thinking) == "We need to respond to a greeting. The user"
         assert out.end is None
         assert out.error is not None
         assert (out.error.kind, out.error.status) == ("bad_request", 400)
         assert out.error.message == expected["errors"][0]["message"] == "Token limit reached"
         assert out.error.partial_output is True
         assert out.error.retryable is False
-        assert len(out.usage) == 1
-        check_usage(out.usage[0], expected["usage"])
+        assert len(out.reports) == 1
+        check_usage(out.reports[0], expected["usage"])
         return
     if name == "openrouter_stream_error_doc_example.sse":
         # A server_error before any token: retryable, with the provider's message.
@@ -142,7 +91,7 @@ def check_stream(name: str, out: Outcome) -> None:
         assert out.error.message == expected["errors"][0]["message"]
         assert out.error.retryable is True
         assert out.error.partial_output is False
-        assert out.usage == []
+        assert out.reports == []
         return
 
     assert out.error is None, out.error
@@ -154,8 +103,8 @@ def check_stream(name: str, out: Outcome) -> None:
         assert out.end.stop_reason == "refusal"
     else:
         assert out.end.stop_reason == _STOP[expected["finish_reason"]]
-    assert len(out.usage) == 1
-    check_usage(out.usage[0], expected["usage"])
+    assert len(out.reports) == 1
+    check_usage(out.reports[0], expected["usage"])
 
 
 def test_the_corpus_is_all_here() -> None:
