@@ -304,26 +304,26 @@ def _classify_status(status: int, details: ErrorDetails) -> tuple[str, bool]:
     return "bad_request", False
 
 
+# First match wins: quota before rate limits (OpenAI's insufficient_quota is a 429),
+# auth before anything a proxy might add.
+_WORD_KINDS: tuple[tuple[frozenset[str], str, bool], ...] = (
+    (_QUOTA_WORDS, "quota", False),
+    (_AUTH_WORDS, "auth", False),
+    (_OVERLOADED_WORDS, "overloaded", True),
+    (_RATE_WORDS, "rate_limit", True),
+    (_TIMEOUT_WORDS, "timeout", True),
+    (_SERVER_WORDS, "server", True),
+    (_NOT_FOUND_WORDS, "not_found", False),
+    (_BAD_REQUEST_WORDS, "bad_request", False),
+)
+
+
 def _classify_words(details: ErrorDetails) -> tuple[str | None, bool]:
-    words = details.words
     if _says_context_length(details):
         return "context_length", False
-    if words & _QUOTA_WORDS:
-        return "quota", False
-    if words & _AUTH_WORDS:
-        return "auth", False
-    if words & _OVERLOADED_WORDS:
-        return "overloaded", True
-    if words & _RATE_WORDS:
-        return "rate_limit", True
-    if words & _TIMEOUT_WORDS:
-        return "timeout", True
-    if words & _SERVER_WORDS:
-        return "server", True
-    if words & _NOT_FOUND_WORDS:
-        return "not_found", False
-    if words & _BAD_REQUEST_WORDS:
-        return "bad_request", False
+    for words, kind, retryable in _WORD_KINDS:
+        if details.words & words:
+            return kind, retryable
     return None, False
 
 

@@ -36,11 +36,11 @@ from tau_engine.providers.base import (
 )
 from tau_engine.providers.http import (
     classify_stream_error,
-    make_client,
     raise_for_status,
     transport_error,
 )
 from tau_engine.providers.sse import aiter_sse_batches
+from tau_engine.providers.sse_client import SSEProvider
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,43 +174,31 @@ class _StreamState:
     error: ProviderError | None = None  # an in-stream error, raised once its chunk is out
 
 
-class OpenAIChatProvider:
+class OpenAIChatProvider(SSEProvider):
     """A streaming client of ``{base_url}/chat/completions``.
 
     ``name`` is the provider prefix of model ids and picks the dialect;
     ``key_hint`` names where the key comes from, for auth error messages.
-    A ``client`` passed in is shared and left open by ``aclose``.
+    A ``client`` passed in is shared and left open by ``aclose``. The client,
+    its construction and closing come from ``SSEProvider``; the stream loop is
+    this module's own (chunks carry state across events: tool-call fragments).
     """
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        base_url: str,
-        api_key: str | None,
-        timeout_s: float = 120.0,
-        extra_headers: dict[str, str] | None = None,
-        client: httpx.AsyncClient | None = None,
-        key_hint: str | None = None,
-    ) -> None:
-        self.name = name
+    def __init__(self, *, name: str, base_url: str, api_key: str | None,
+                 **options: Any) -> None:
+        super().__init__(name=name, base_url=base_url, api_key=api_key, **options)
         self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
-        self._extra_headers = dict(extra_headers or {})
-        self._key_hint = key_hint
-        self._owns_client = client is None
-        self._client = client if client is not None else make_client(timeout_s, base_url=base_url)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
 
     @property
     def url(self) -> str:
         return f"{self.base_url}/chat/completions"
 
-    def headers(self, request: ProviderRequest) -> dict[str, str]:
+    def request_headers(self, request: ProviderRequest) -> dict[str, str]:
         """Request headers: auth, SSE accept, configured extras, OpenRouter attribution."""
-        headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        headers.update(self._extra_headers)
+        headers = self.headers()
         for key, header in _OPTION_HEADERS.items():
             value = request.options.get(key)
             if value:
@@ -224,7 +212,7 @@ class OpenAIChatProvider:
         try:
             # ``async with`` closes the connection at once if the consumer is cancelled.
             async with self._client.stream("POST", self.url, json=body,
-                                           headers=self.headers(request)) as response:
+                                           headers=self.request_headers(request)) as response:
                 await raise_for_status(response, self.name, key_hint=self._key_hint)
                 chunks = response.aiter_bytes()
                 async for batch in aiter_sse_batches(chunks):
@@ -310,10 +298,6 @@ class OpenAIChatProvider:
         events.append(StreamEnd(stop_reason=stop, raw_reason=raw, refusal=refusal))
         return events
 
-    async def aclose(self) -> None:
-        """Close the HTTP client if this provider created it."""
-        if self._owns_client:
-            await self._client.aclose()
 
 
 async def _drain(chunks: AsyncIterator[bytes]) -> None:
