@@ -2,7 +2,8 @@
 
 This check applies in every approval mode, ``full-auto`` included. Symlinks are
 resolved before the check, so a link inside the workspace that points out of it
-is refused too.
+is refused too. Writes are also checked against the protected paths
+(``safety/protected.py``): tau's state and settings files and git's internals.
 """
 
 from __future__ import annotations
@@ -11,11 +12,7 @@ import os
 from pathlib import Path
 
 from tau_engine.errors import WorkspaceError
-
-# tau's own state under .tau/: a tool that rewrote these could corrupt the session store
-# or the checkpoints undo depends on. The rest of .tau/ (AGENTS.md, config.toml,
-# identity/) is the user's to edit, with the model's help if they ask.
-PROTECTED_STATE = frozenset({"tau.db", "tau.db-wal", "tau.db-shm", "checkpoints", "logs"})
+from tau_engine.safety.protected import protecting_rule
 
 
 class WorkspaceGuard:
@@ -27,7 +24,7 @@ class WorkspaceGuard:
     def resolve(self, path: str | os.PathLike[str], *, write: bool = False) -> Path:
         """Return the absolute path for ``path`` or raise ``WorkspaceError``.
 
-        With ``write=True`` it also refuses tau's own state files under ``.tau/``."""
+        With ``write=True`` it also refuses the protected paths, naming the rule."""
         raw = os.fspath(path)
         if not raw or "\x00" in raw:
             raise WorkspaceError(f"invalid path: {raw!r}")
@@ -38,10 +35,9 @@ class WorkspaceGuard:
         if resolved != self.root and self.root not in resolved.parents:
             raise WorkspaceError(f"path is outside the workspace ({self.root}): {raw}")
         if write:
-            parts = resolved.relative_to(self.root).parts
-            if len(parts) >= 2 and parts[0] == ".tau" and parts[1] in PROTECTED_STATE:
-                raise WorkspaceError(f"{raw} is tau's own session state; tools may not "
-                                     "change it")
+            rule = protecting_rule(self.root, raw, resolved)
+            if rule is not None:
+                raise WorkspaceError(rule.refusal(raw))
         return resolved
 
     def relative(self, path: Path) -> str:
