@@ -3,6 +3,12 @@
 ``AGENTS.md`` at the workspace root and ``.tau/AGENTS.md`` are appended when
 present (both, root first), as are identity files the onboarding wizard wrote
 (``.tau/identity/*.md``), so a project can teach the model its conventions.
+
+These files are workspace content, so they are read through the
+``WorkspaceGuard``: one that is a link to a file outside the workspace (a
+committed ``AGENTS.md -> /proc/self/environ`` would put every environment
+variable into the prompt) is skipped and reported, and only regular files
+are read, at most ``_MAX_GUIDANCE_CHARS`` of them.
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from pathlib import Path
+
+from tau_engine.errors import WorkspaceError
+from tau_engine.safety.workspace import WorkspaceGuard
 
 _BASE = """You are tau, an AI coding agent working in the user's repository from a terminal.
 
@@ -20,7 +29,8 @@ given. Work like a careful senior engineer:
 - Prefer `edit` for targeted changes and `edit_many` for changes across several files;
   use `write` for new files.
 - After changing code, run the project's tests or a quick check with `bash` when you can.
-- Paths are relative to the workspace root; you cannot touch files outside it.
+- Paths are relative to the workspace root; you cannot touch files outside it, nor
+  change `.git/`, `.env` or tau's own `.tau/` settings and state with the file tools.
 - If a tool call is denied, do not retry the same call: adapt, or explain what you need.
 - When you are done, answer briefly: what you changed and why, and anything left to do.
 """
@@ -30,7 +40,8 @@ _MAX_GUIDANCE_CHARS = 40_000
 
 
 def guidance_files(root: Path) -> list[Path]:
-    """The workspace guidance files that exist, in the order they are appended."""
+    """The workspace guidance files that exist, in the order they are appended (as found,
+    before the guard: ``build_system_prompt`` checks each one)."""
     found = [root / name for name in GUIDANCE_FILES if (root / name).is_file()]
     identity = root / ".tau" / "identity"
     if identity.is_dir():
@@ -38,24 +49,49 @@ def guidance_files(root: Path) -> list[Path]:
     return found
 
 
-def build_system_prompt(root: Path, *, today: _dt.date | None = None) -> str:
-    """The full system prompt for a run in the workspace at ``root``."""
+def _read_guidance(guard: WorkspaceGuard, path: Path, budget: int) -> str:
+    """Up to ``budget`` characters of a guidance file; ``WorkspaceError`` if it is not a
+    regular file inside the workspace."""
+    try:
+        resolved = guard.resolve(path)
+    except WorkspaceError:
+        raise WorkspaceError(f"it links to {path.resolve()}, outside the workspace") from None
+    if not resolved.is_file():
+        raise WorkspaceError("it is not a regular file")
+    with open(resolved, "rb") as handle:
+        data = handle.read(budget * 4 + 4)  # enough bytes for ``budget`` UTF-8 characters
+    return data.decode("utf-8", errors="replace").strip()[:budget]
+
+
+def build_system_prompt(root: Path, *, today: _dt.date | None = None,
+                        skipped: list[str] | None = None) -> str:
+    """The full system prompt for a run in the workspace at ``root``.
+
+    A guidance file that cannot be used is left out; why is appended to ``skipped``."""
     day = (today or _dt.date.today()).isoformat()
     parts = [
         _BASE,
         f"Workspace root: {root}\nPlatform: {platform.system()} {platform.machine()}\n"
         f"Today's date: {day}",
     ]
+    guard = WorkspaceGuard(root)
     budget = _MAX_GUIDANCE_CHARS
     for path in guidance_files(root):
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
-            continue
-        if not text or budget <= 0:
-            continue
-        text = text[:budget]
-        budget -= len(text)
         rel = path.relative_to(root).as_posix()
+        if budget <= 0:
+            break
+        try:
+            text = _read_guidance(guard, path, budget)
+        except WorkspaceError as exc:
+            if skipped is not None:
+                skipped.append(f"guidance file {rel} not loaded: {exc}")
+            continue
+        except OSError as exc:
+            if skipped is not None:
+                skipped.append(f"guidance file {rel} not loaded: {exc.strerror or exc}")
+            continue
+        if not text:
+            continue
+        budget -= len(text)
         parts.append(f"Guidance from {rel}:\n{text}")
     return "\n\n".join(parts)
