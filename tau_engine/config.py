@@ -2,9 +2,21 @@
 
 Precedence, highest first: command-line flags > environment (``TAU_*``) >
 workspace ``.tau/config.toml`` > user ``config.toml`` (platformdirs) >
-defaults. Each setting is declared once below (type, default, help, choices);
-that declaration drives validation, the docs table, the onboarding wizard and
-the settings view.
+defaults. Each setting is declared once below (type, default, help, choices,
+and ``trust``); that declaration drives validation, the docs table, the
+onboarding wizard and the settings view.
+
+The workspace file is untrusted input (a cloned repository, or a file the
+model wrote). A setting declared with ``trust`` is taken from it only when
+the user trusts the workspace; otherwise it is *withheld* (``Settings.withheld``
+lists it, and the engine says so in one notice):
+
+* ``credentials``: decides where a key is sent or which secret is read
+  (``base_url``, ``[providers.*] base_url`` and ``api_key_env``); never taken;
+* ``approval``: taken only if it does not raise the mode above the user's
+  (their ``config.toml``, else the front end's default);
+* ``limit``: a budget (``max_cost``, ``max_tokens``) taken only if it does not
+  raise the one in the user's ``config.toml``.
 
 A malformed file or value fails with one line naming the file, the line and
 the key: ``.tau/config.toml:3: max_turns: Input should be a valid integer``.
@@ -15,13 +27,33 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic.fields import FieldInfo
 
 from tau_engine.errors import ConfigError
 from tau_engine.paths import WorkspacePaths, atomic_write_text, user_config_dir
+
+APPROVAL_ORDER = ("read-only", "ask", "auto-edit", "full-auto")
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """A setting in a workspace file that is ignored because the workspace is not trusted."""
+
+    key: str  # "approval", "providers.openai.base_url", or a .env variable name
+    value: str  # as written, for the trust prompt (never a secret: URLs, names, modes)
+    source: str  # the file it came from, as shown: ".tau/config.toml", ".env"
+    reason: str  # why it needs trust
+
+    def shown_value(self, limit: int = 60) -> str:
+        """The value for a terminal: control characters escaped (it comes from an untrusted
+        file), cut to ``limit`` characters."""
+        text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in self.value)
+        return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class ProviderSettings(BaseModel):
@@ -29,8 +61,10 @@ class ProviderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str | None = Field(None, description="API base URL for this provider")
-    api_key_env: str | None = Field(None, description="Environment variable holding the key")
+    base_url: str | None = Field(None, description="API base URL for this provider",
+                                 json_schema_extra={"trust": "credentials"})
+    api_key_env: str | None = Field(None, description="Environment variable holding the key",
+                                    json_schema_extra={"trust": "credentials"})
     site_url: str | None = Field(None, description="OpenRouter: HTTP-Referer header")
     site_name: str | None = Field(None, description="OpenRouter: X-Title header")
     order: list[str] | None = Field(None, description="OpenRouter: provider order")
@@ -50,10 +84,12 @@ class Settings(BaseModel):
     model: str | None = Field(
         None, description="Model id as provider/model; unset picks one from the keys found, "
         "else offline/echo")
-    base_url: str | None = Field(None, description="Override the provider's API base URL")
+    base_url: str | None = Field(None, description="Override the provider's API base URL",
+                                 json_schema_extra={"trust": "credentials"})
     approval: str | None = Field(
         None, description="Approval mode (headless default auto-edit, interactive default ask)",
-        json_schema_extra={"choices": ["read-only", "ask", "auto-edit", "full-auto"]})
+        json_schema_extra={"choices": ["read-only", "ask", "auto-edit", "full-auto"],
+                           "trust": "approval"})
     max_turns: int = Field(25, ge=1, description="Model turns per run before stopping")
     max_output_tokens: int | None = Field(None, ge=1, description="Cap on tokens per answer")
     temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature")
@@ -62,8 +98,10 @@ class Settings(BaseModel):
     max_retries: int = Field(4, ge=0, description="Retries of retryable provider failures")
     bash_timeout_s: float = Field(120.0, gt=0, description="Default timeout of the bash tool")
     max_tool_output_chars: int = Field(30_000, ge=1_000, description="Tool output cap")
-    max_cost: float | None = Field(None, ge=0, description="Stop a run at this cost (USD)")
-    max_tokens: int | None = Field(None, ge=1, description="Stop a run at this many tokens")
+    max_cost: float | None = Field(None, ge=0, description="Stop a run at this cost (USD)",
+                                   json_schema_extra={"trust": "limit"})
+    max_tokens: int | None = Field(None, ge=1, description="Stop a run at this many tokens",
+                                   json_schema_extra={"trust": "limit"})
     compaction_threshold: float = Field(0.8, gt=0, le=1, description="Compact at this share "
                                         "of the context window")
     keep_recent_turns: int = Field(4, ge=1, description="Turns kept verbatim by compaction")
@@ -72,6 +110,68 @@ class Settings(BaseModel):
         default_factory=dict, description="Fallback routes: model -> models to try next")
     providers: dict[str, ProviderSettings] = Field(
         default_factory=dict, description="Per-provider options")
+
+    # How this instance was loaded (not settings: never read from a file).
+    _workspace_trusted: bool = PrivateAttr(default=False)
+    _withheld: list[Withheld] = PrivateAttr(default_factory=list)
+
+    @property
+    def workspace_trusted(self) -> bool:
+        """Whether the workspace's own files were trusted when these settings were loaded."""
+        return self._workspace_trusted
+
+    @property
+    def withheld(self) -> list[Withheld]:
+        """Workspace settings that were ignored because the workspace is not trusted."""
+        return list(self._withheld)
+
+
+def _trust_rule(info: FieldInfo) -> str | None:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    rule = extra.get("trust")
+    return rule if isinstance(rule, str) else None
+
+
+def _needs_trust(rule: str | None, key: str, value: Any, baseline: Any) -> str | None:
+    """Why a workspace value of ``key`` needs trust, or None if it may be used as is."""
+    if rule == "credentials":
+        return ("decides which secret is read and sent" if key.endswith("api_key_env")
+                else "decides where your API keys are sent")
+    if rule == "approval" and isinstance(value, str) and isinstance(baseline, str) and \
+            value in APPROVAL_ORDER and baseline in APPROVAL_ORDER and \
+            APPROVAL_ORDER.index(value) > APPROVAL_ORDER.index(baseline):
+        return f"raises the approval mode above '{baseline}'"
+    if rule == "limit" and baseline is not None and value > baseline:
+        return f"raises your {key} of {baseline}"
+    return None
+
+
+def withhold_untrusted(layer: dict[str, Any], *, source: str, user_layer: dict[str, Any],
+                       default_approval: str) -> tuple[dict[str, Any], list[Withheld]]:
+    """Split a validated workspace layer into what may be used untrusted and what not."""
+    kept = dict(layer)
+    withheld: list[Withheld] = []
+    baseline = {**user_layer, "approval": user_layer.get("approval") or default_approval}
+    for key, info in Settings.model_fields.items():
+        if key not in layer or key == "providers":
+            continue
+        reason = _needs_trust(_trust_rule(info), key, layer[key], baseline.get(key))
+        if reason:
+            withheld.append(Withheld(key, str(layer[key]), source, reason))
+            del kept[key]
+    providers = layer.get("providers")
+    if isinstance(providers, dict):
+        kept["providers"] = {}
+        for name, conf in providers.items():
+            conf = dict(conf)
+            for key, info in ProviderSettings.model_fields.items():
+                full = f"providers.{name}.{key}"
+                reason = _needs_trust(_trust_rule(info), full, conf.get(key), None) \
+                    if key in conf else None
+                if reason:
+                    withheld.append(Withheld(full, str(conf.pop(key)), source, reason))
+            kept["providers"][name] = conf
+    return kept, withheld
 
 
 # Environment variables that map onto settings (besides provider keys).
@@ -151,15 +251,29 @@ def load_settings(
     workspace: WorkspacePaths,
     cli: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
+    *,
+    trusted: bool = False,
+    default_approval: str = "ask",
 ) -> Settings:
-    """Merge every layer and validate the result."""
+    """Merge every layer and validate the result.
+
+    Unless ``trusted``, the workspace file's settings that need trust are left
+    out and listed in ``withheld`` (``default_approval`` is the front end's
+    default mode, which an untrusted workspace may lower but not raise)."""
     user_path = user_config_dir() / "config.toml"
-    merged: dict[str, Any] = {}
-    for path in (user_path, workspace.config_path):
-        layer = read_toml(path)
-        if layer:
-            _validate_layer(layer, path)
-            merged = _merge(merged, layer)
+    user_layer = read_toml(user_path)
+    if user_layer:
+        _validate_layer(user_layer, user_path)
+    merged: dict[str, Any] = dict(user_layer)
+    withheld: list[Withheld] = []
+    workspace_layer = read_toml(workspace.config_path)
+    if workspace_layer:
+        _validate_layer(workspace_layer, workspace.config_path)
+        if not trusted:
+            workspace_layer, withheld = withhold_untrusted(
+                workspace_layer, source=_relative_to(workspace.config_path, workspace.root),
+                user_layer=user_layer, default_approval=default_approval)
+        merged = _merge(merged, workspace_layer)
     env_layer = env_overrides(environ)
     try:
         Settings.model_validate(_merge(merged, env_layer))
@@ -169,13 +283,26 @@ def load_settings(
         var = next((v for v, k in ENV_SETTINGS.items() if k == key), key)
         raise ConfigError(f"environment {var}: {err['msg']}") from exc
     merged = _merge(merged, env_layer)
-    merged = _merge(merged, {k: v for k, v in (cli or {}).items() if v is not None})
+    cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
+    merged = _merge(merged, cli_layer)
     try:
-        return Settings.model_validate(merged)
+        settings = Settings.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"--{key.replace('_', '-')}: {err['msg']}") from exc
+    # A withheld value that a flag or the environment replaces anyway is not worth a word.
+    settings._withheld = [w for w in withheld
+                          if w.key not in env_layer and w.key not in cli_layer]
+    settings._workspace_trusted = trusted
+    return settings
+
+
+def _relative_to(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def save_setting(path: Path, key: str, value: Any) -> None:
@@ -196,5 +323,5 @@ def describe_settings() -> list[dict[str, Any]]:
         default = None if info.default_factory is not None else info.default
         rows.append({"key": name, "type": str(info.annotation).replace("typing.", ""),
                      "default": default, "help": info.description or "",
-                     "choices": extra.get("choices")})
+                     "choices": extra.get("choices"), "trust": extra.get("trust")})
     return rows

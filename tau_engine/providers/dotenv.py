@@ -8,7 +8,11 @@ and expanding it would make a value depend on whoever runs tau. A line that is
 not ``KEY=VALUE`` is skipped rather than failing the run; ``parse_dotenv``
 reports it in ``skipped`` for diagnostics.
 
-The values never override the real environment (``merged_environ``).
+The values never override the real environment (``merged_environ``). The
+file is part of the workspace, so it is untrusted input: it may supply keys (a
+secret the user put there), but a variable that decides where a key is sent
+(any name ending in ``_BASE_URL``) is taken from it only when the user trusts
+the workspace (``tau trust``); otherwise it is withheld.
 """
 
 from __future__ import annotations
@@ -91,16 +95,46 @@ def _unescape(raw: str) -> str:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """The variables of ``path``; a missing or unreadable file gives none."""
+    """The variables of ``path``; a missing or unreadable file (or a FIFO, a device) gives
+    none."""
     try:
+        if not path.is_file():
+            return {}
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return {}
     return parse_dotenv(text).values
 
 
-def merged_environ(environ: Mapping[str, str], workspace_root: Path | None) -> dict[str, str]:
-    """``environ`` plus the workspace's ``.env``; the real environment always wins."""
-    merged = read_dotenv(workspace_root / DOTENV_NAME) if workspace_root is not None else {}
+def is_routing_variable(name: str) -> bool:
+    """Whether ``name`` decides where a key is sent (``ANTHROPIC_BASE_URL``,
+    ``TAU_OPENAI_BASE_URL``...): such a variable needs trust to come from a ``.env``."""
+    return name.upper().endswith("_BASE_URL")
+
+
+def workspace_dotenv(environ: Mapping[str, str], workspace_root: Path | None, *,
+                     trusted: bool) -> tuple[dict[str, str], dict[str, str]]:
+    """The workspace ``.env`` split into ``(used, withheld)``.
+
+    ``used`` never holds a variable the real ``environ`` sets. Unless ``trusted``,
+    routing variables go to ``withheld`` instead."""
+    values = read_dotenv(workspace_root / DOTENV_NAME) if workspace_root is not None else {}
+    used: dict[str, str] = {}
+    withheld: dict[str, str] = {}
+    for name, value in values.items():
+        if name in environ:
+            continue
+        if not trusted and is_routing_variable(name):
+            withheld[name] = value
+        else:
+            used[name] = value
+    return used, withheld
+
+
+def merged_environ(environ: Mapping[str, str], workspace_root: Path | None, *,
+                   trusted: bool = False) -> dict[str, str]:
+    """``environ`` plus the workspace's ``.env``; the real environment always wins, and
+    unless ``trusted`` the ``.env`` cannot set a base URL."""
+    merged, _ = workspace_dotenv(environ, workspace_root, trusted=trusted)
     merged.update(environ)
     return merged
