@@ -3,7 +3,11 @@
 Consecutive read-only calls that the policy allows run concurrently; every
 other call runs alone, in the order the model asked. Whatever goes wrong
 (an unknown tool, bad arguments, a denial, a failure) becomes the call's
-error result for the model, never an exception out of the loop.
+error result for the model, never an exception out of the loop. Every result
+(its output and diff) and every approval preview goes through the context's
+``SecretRedactor`` before it is announced, stored or sent: a tool that prints
+the user's provider key (``env``, reading ``.env``) hands back
+``[REDACTED:<variable>]`` instead.
 """
 
 from __future__ import annotations
@@ -64,16 +68,18 @@ class ToolRunner:
 
     async def _run_one(self, call: ToolCall) -> Message:
         outcome, denied, run_ms = await self._execute(call)
-        output = outcome.output
+        redactor = self.ctx.redactor
+        output = redactor.redact(outcome.output)
+        diff = redactor.redact_optional(outcome.diff)
         self.bus.emit(ToolResultEvent(
             call_id=call.id, name=call.name, ok=outcome.ok, output=output,
             duration_ms=run_ms, denied=denied,
-            diff=outcome.diff, paths=outcome.paths))
+            diff=diff, paths=outcome.paths))
         meta: dict[str, Any] = {}
         if denied:
             meta["denied"] = True
-        if outcome.diff:
-            meta["diff"] = outcome.diff  # so a resumed transcript can show it again
+        if diff:
+            meta["diff"] = diff  # so a resumed transcript can show it again
         if outcome.paths:
             meta["paths"] = outcome.paths
         return Message(role="tool", tool_call_id=call.id, name=call.name, content=output,
@@ -123,6 +129,7 @@ class ToolRunner:
             preview = await tool.preview(args, self.ctx)
         except TauError as exc:
             preview = f"(no preview: {exc})"
+        preview = self.ctx.redactor.redact(preview)
         reason = self.policy.reason(tool.name, tool.kind)
         self.bus.emit(ApprovalNeeded(call_id=call.id, name=tool.name, arguments=call.arguments,
                                      reason=reason, preview=preview))

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from tau_engine.providers.base import ToolSpec
 from tau_engine.safety.policy import ToolKind
+from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.workspace import WorkspaceGuard
 
 BeforeChange = Callable[[Path], Awaitable[None]]
@@ -37,6 +38,8 @@ class ToolContext:
     # Cap on the characters of output a tool returns to the model.
     max_output_chars: int = 30_000
     env: dict[str, str] | None = None
+    # Applied by the tool runner to every result before it is stored or sent.
+    redactor: SecretRedactor = field(default_factory=SecretRedactor)
 
 
 @dataclass
