@@ -4,6 +4,11 @@ Front ends hold one ``Engine`` and drive it: ``run(prompt)`` for a turn,
 ``cancel()`` to interrupt, ``undo``/``redo``/``fork``/``resume`` for the session,
 and they subscribe to ``engine.bus`` for the event stream. The approver is
 injected at ``open`` (the TUI's modal; none in headless runs).
+
+The engine is where the workspace's trust is applied (``settings`` say whether
+the workspace was trusted; an untrusted ``.env`` supplies keys only) and where
+the user's provider keys are redacted: from tool results, provider errors,
+route notices, prompts and the system prompt (``safety/redact.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from tau_engine.paths import WorkspacePaths
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest
 from tau_engine.providers.router import CircuitBreaker
 from tau_engine.safety.policy import ApprovalMode, Approver, ToolPolicy
+from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.store import SessionInfo, SessionStore, UndoReport
 from tau_engine.store.models import title_from_prompt
@@ -77,6 +83,7 @@ class Engine:
         self._resumed = False
         self._retired: list[Provider] = []
         self.record_path: Path | None = None
+        self.redactor = SecretRedactor()
         # One breaker for the engine's life, so switching models keeps what was learnt
         # about failing routes.
         self._breaker = CircuitBreaker()
@@ -96,8 +103,16 @@ class Engine:
         script_path: Path | None = None,
         record_path: Path | None = None,
     ) -> Engine:
-        """Resolve the model, open the store and (optionally) the session to resume."""
-        env = dict(os.environ if environ is None else environ)
+        """Resolve the model, open the store and (optionally) the session to resume.
+
+        ``environ`` (default: the process environment) is the real environment; the
+        workspace ``.env`` is added to it here, by the workspace's trust."""
+        from tau_engine.providers.dotenv import merged_environ
+        from tau_engine.providers.registry import provider_key_values
+        from tau_engine.resources.trust import withheld_notice, workspace_withheld
+
+        real_env = dict(os.environ if environ is None else environ)
+        env = merged_environ(real_env, workspace.root, trusted=settings.workspace_trusted)
         mode_name = settings.approval or default_approval
         try:
             mode = ApprovalMode(mode_name)
@@ -110,6 +125,10 @@ class Engine:
         engine = cls(paths=workspace, settings=settings, store=store, environ=env,
                      approver=approver, policy=ToolPolicy(mode=mode), script_path=script_path)
         engine.record_path = record_path
+        engine.redactor = SecretRedactor(provider_key_values(settings, env))
+        withheld = workspace_withheld(workspace, settings, real_env)
+        if withheld:
+            engine.notices.append(withheld_notice(withheld))
         try:
             if resume:
                 engine.session = await store.get_session(resume)
@@ -144,9 +163,12 @@ class Engine:
 
         chosen = model_id or default_model(self.settings, self.environ, self.paths.root)
         resolved = resolve_model(chosen, self.settings, self.environ, self.paths.root)
-        provider = create_routed_provider(resolved, self.settings, self.environ,
-                                          self.paths.root, script_path=self.script_path,
-                                          on_event=self._route_event, breaker=self._breaker)
+        from tau_engine.providers.redacting import RedactingProvider
+
+        provider: Provider = RedactingProvider(create_routed_provider(
+            resolved, self.settings, self.environ, self.paths.root,
+            script_path=self.script_path, on_event=self._route_event,
+            breaker=self._breaker), self.redactor)
         if self.record_path is not None:
             from tau_engine.providers.recording import RecordingProvider
 
@@ -167,6 +189,8 @@ class Engine:
                 "provider/model (see docs/providers.md)")
 
     def _route_event(self, kind: str, data: dict[str, Any]) -> None:
+        # Retry and fallback notices quote the provider's error, which may echo a key.
+        data = {key: self.redactor.redact_data(value) for key, value in data.items()}
         message = str(data.get("message") or "")
         if not message:
             if kind == "fallback":
@@ -200,7 +224,10 @@ class Engine:
         from tau_engine.mentions import attach_mentions
 
         prompt, attached = await asyncio.to_thread(attach_mentions, text, self.paths.root)
-        return prompt, ({"typed": text, "attachments": attached} if attached else None)
+        # An attached file (``@.env``) may hold a key: it is sent and stored, so redact it.
+        prompt = self.redactor.redact(prompt)
+        typed = self.redactor.redact(text)
+        return prompt, ({"typed": typed, "attachments": attached} if attached else None)
 
     async def run(self, prompt: str, *, meta: dict[str, Any] | None = None) -> RunResult:
         """Run one prompt through the agent loop. Interrupted by ``cancel()``.
@@ -213,6 +240,7 @@ class Engine:
             raise UsageError("the prompt is empty")
         if meta is None:
             prompt, meta = await self.expand_mentions(prompt)
+        prompt = self.redactor.redact(prompt)
         loop = await self._ensure_loop(prompt)
         assert self.session is not None
         self.bus.emit(SessionStarted(model=self.model_id, workspace=str(self.paths.root),
@@ -263,13 +291,19 @@ class Engine:
             temperature=settings.temperature, context_window=self.context_window,
             request_options=request_options(self._resolved, settings))
         ctx = ToolContext(workspace=self.paths.root, guard=WorkspaceGuard(self.paths.root),
-                          max_output_chars=settings.max_tool_output_chars)
+                          max_output_chars=settings.max_tool_output_chars,
+                          redactor=self.redactor)
+        skipped: list[str] = []
+        system_prompt = self.redactor.redact(await asyncio.to_thread(
+            build_system_prompt, self.paths.root, skipped=skipped))
+        for note in skipped:
+            self.bus.emit(Notice(kind="guidance", message=note))
         self._loop = AgentLoop(
             bus=self.bus, stream=self._stream, tools=default_tools(
                 bash_timeout_s=settings.bash_timeout_s),
             policy=self.policy, approver=self.approver,
             sink=_StoreSink(self.store, session_id), tool_context=ctx,
-            system_prompt=build_system_prompt(self.paths.root), config=config,
+            system_prompt=system_prompt, config=config,
             cost=lambda usage: cost_usd(info, usage), history=history,
             usage_totals=self.session.usage, cost_total=self.session.cost_usd,
             compactor=self._compactor, session_id=session_id)

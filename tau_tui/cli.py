@@ -28,6 +28,7 @@ OUTPUT_FORMATS = ["text", "json", "stream-json"]
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sessions": ("tau_tui.commands.sessions", "list, show, export, import or delete sessions"),
     "models": ("tau_tui.commands.models", "list the model catalog"),
+    "trust": ("tau_tui.commands.trust", "let tau load a workspace's own settings files"),
 }
 
 
@@ -58,6 +59,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", "-r", metavar="ID", help="resume a session by id or prefix")
     parser.add_argument("--script", metavar="FILE",
                         help="assistant turns for the offline/replay model")
+    parser.add_argument("--trust", action="store_true",
+                        help="trust this workspace's own settings files for this run "
+                        "(see tau trust)")
     parser.add_argument("--record", metavar="FILE",
                         help="record every model exchange as an offline/replay script")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -160,12 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return _exit(run_guarded(lambda: run_repl(
             workspace=args.workspace, cli_settings=_cli_settings(args), resume=args.resume,
-            continue_latest=args.continue_latest, script_path=args.script), args.debug))
+            continue_latest=args.continue_latest, script_path=args.script,
+            trust=args.trust), args.debug))
     from tau_tui.app import run_app
 
     return _exit(run_guarded(lambda: run_app(
         workspace=args.workspace, cli_settings=_cli_settings(args), resume=args.resume,
-        continue_latest=args.continue_latest, script_path=args.script), args.debug))
+        continue_latest=args.continue_latest, script_path=args.script,
+        trust=args.trust), args.debug))
 
 
 def _exit(code: int) -> int:

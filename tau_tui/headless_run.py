@@ -1,7 +1,9 @@
 """``tau -p``: one prompt, run headless, rendered by ``HeadlessPrinter``.
 
 No approver is injected: whatever needs approval in the chosen mode (default
-``auto-edit``) is denied and the denial goes back to the model. SIGINT/SIGTERM
+``auto-edit``) is denied and the denial goes back to the model. Nobody is asked
+about trust either: the workspace's own settings that need trust load only if
+the user trusted it (``tau trust``) or passed ``--trust``. SIGINT/SIGTERM
 interrupt the turn cleanly (the partial answer is saved) and exit 130.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 from tau_tui.headless import HeadlessPrinter
 
 _EXIT_BY_STOP = {"end_turn": 0, "max_tokens": 0, "interrupted": 130}
+DEFAULT_APPROVAL = "auto-edit"
 
 
 def compose_prompt(prompt_arg: str, read_stdin: Callable[[], str | None]) -> str:
@@ -40,12 +43,13 @@ def compose_prompt(prompt_arg: str, read_stdin: Callable[[], str | None]) -> str
 def run_headless(args: argparse.Namespace, cli_settings: dict[str, Any],
                  read_stdin: Callable[[], str | None]) -> int:
     """Run one headless prompt; returns the process exit code."""
-    from tau_engine.config import load_settings
     from tau_engine.paths import WorkspacePaths
+    from tau_engine.resources.trust import load_run_settings
 
     prompt = compose_prompt(args.prompt, read_stdin)
     paths = WorkspacePaths.locate(args.workspace)
-    settings = load_settings(paths, cli=cli_settings)
+    settings = load_run_settings(paths, cli_settings, default_approval=DEFAULT_APPROVAL,
+                                 grant=getattr(args, "trust", False))
     color = not args.no_color and sys.stderr.isatty()
     printer = HeadlessPrinter(args.output_format, sys.stdout, sys.stderr, color=color)
     script = Path(args.script) if args.script else None
@@ -58,7 +62,7 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
 
     engine = await Engine.open(workspace=paths, settings=settings, approver=None,
                                resume=args.resume, continue_latest=args.continue_latest,
-                               default_approval="auto-edit", script_path=script,
+                               default_approval=DEFAULT_APPROVAL, script_path=script,
                                record_path=Path(args.record) if args.record else None)
     try:
         for notice in engine.notices:

@@ -163,17 +163,18 @@ class LineRepl:
 
 
 def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str | None,
-             continue_latest: bool, script_path: str | None) -> int:
-    """Entry point of ``tau --line``."""
+             continue_latest: bool, script_path: str | None, trust: bool = False) -> int:
+    """Entry point of ``tau --line``. It does not ask about trust: the workspace's own
+    settings that need it load when the user trusted it (``tau trust``) or ``trust``."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
-    from tau_engine.config import load_settings
     from tau_engine.engine import Engine
     from tau_engine.paths import WorkspacePaths
+    from tau_engine.resources.trust import load_run_settings
 
     paths = WorkspacePaths.locate(workspace)
-    settings = load_settings(paths, cli=cli_settings)
+    settings = load_run_settings(paths, cli_settings, default_approval="ask", grant=trust)
     paths.ensure()
     session: PromptSession[str] = PromptSession(history=FileHistory(str(paths.history_path)))
 

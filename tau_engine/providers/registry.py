@@ -9,7 +9,10 @@ API keys, first found wins: ``TAU_<PROVIDER>_API_KEY``, the variable named by
 ``base_url`` (only for the chosen model's provider), ``TAU_<PROVIDER>_BASE_URL``,
 the vendor's variable (``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``),
 ``[providers.NAME] base_url``, the built-in default. A ``.env`` file in the
-workspace root adds variables but never overrides the real environment.
+workspace root adds variables but never overrides the real environment, and
+sets a base URL only in a workspace the user trusts (``providers/dotenv.py``);
+``base_url`` and ``api_key_env`` from the workspace's ``.tau/config.toml`` need
+that trust too (``config.py``).
 
 Importing this module is cheap: the provider clients (and httpx) are imported
 only when ``create_provider`` builds one.
@@ -194,6 +197,17 @@ def find_api_key(provider: str, settings: Settings, environ: Mapping[str, str]
         if value:
             return value, name
     return None, None
+
+
+def provider_key_values(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
+    """Every provider key found in ``environ``, by variable: what redaction hides."""
+    found: dict[str, str] = {}
+    for provider in PROVIDERS:
+        for name in key_vars(provider, settings):
+            value = environ.get(name, "").strip()
+            if value:
+                found.setdefault(name, value)
+    return found
 
 
 def find_base_url(provider: str, settings: Settings, environ: Mapping[str, str], *,
