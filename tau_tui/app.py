@@ -25,6 +25,8 @@ from tau_tui.themes import DEFAULT_THEME, load_themes, variable_defaults
 if TYPE_CHECKING:
     from tau_engine.engine import Engine
     from tau_engine.errors import TauError
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.resources.trust import AskTrust, TrustQuestion
     from tau_engine.safety.policy import Approver
     from tau_tui.screens.agent import AgentScreen
 
@@ -136,6 +138,13 @@ class TauApp(App[int]):
             screen.bridge.close()  # type: ignore[union-attr]
             await engine.close()
 
+    async def ask_trust(self, question: TrustQuestion) -> bool:
+        """Ask once whether to trust the workspace's settings files (from a worker)."""
+        from tau_tui.screens.trust import TrustModal
+
+        return bool(await self.push_screen_wait(
+            TrustModal(self.workspace_label, question.items)))
+
     def action_ctrl_c(self) -> None:
         """Copy selected prompt text; otherwise the second press within 2 s quits."""
         from textual.widgets import TextArea
@@ -160,24 +169,37 @@ def _workspace_label(root: Path) -> str:
         return str(root)
 
 
+def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any], *,
+                             ask_trust: AskTrust, trust: bool = False,
+                             resume: str | None = None, continue_latest: bool = False,
+                             script: Path | None = None) -> EngineFactory:
+    """The app's engine factory for a workspace: settings (asking about trust once, when
+    the workspace has settings that need it), then the engine."""
+
+    async def open_engine(approver: Approver) -> Engine:
+        from tau_engine.engine import Engine
+        from tau_engine.resources.trust import load_settings_asking
+
+        settings = await load_settings_asking(paths, cli_settings, default_approval="ask",
+                                              ask=ask_trust, grant=trust)
+        return await Engine.open(workspace=paths, settings=settings, approver=approver,
+                                 resume=resume, continue_latest=continue_latest,
+                                 default_approval="ask", script_path=script)
+
+    return open_engine
+
+
 def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str | None,
-            continue_latest: bool, script_path: str | None) -> int:
+            continue_latest: bool, script_path: str | None, trust: bool = False) -> int:
     """Open the app on the agent screen; returns the exit code. Raises ``TauError``."""
     from tau_engine.paths import WorkspacePaths
     from tau_tui.themes import configured_theme_name
 
     paths = WorkspacePaths.locate(workspace)
-    script = Path(script_path) if script_path else None
-
-    async def open_engine(approver: Approver) -> Engine:
-        from tau_engine.config import load_settings
-        from tau_engine.engine import Engine
-
-        settings = await asyncio.to_thread(load_settings, paths, cli_settings)
-        return await Engine.open(workspace=paths, settings=settings, approver=approver,
-                                 resume=resume, continue_latest=continue_latest,
-                                 default_approval="ask", script_path=script)
-
+    open_engine = workspace_engine_factory(
+        paths, cli_settings, ask_trust=lambda question: app.ask_trust(question), trust=trust,
+        resume=resume, continue_latest=continue_latest,
+        script=Path(script_path) if script_path else None)
     app = TauApp(open_engine, workspace_label=_workspace_label(paths.root),
                  history_path=paths.history_path,
                  theme=configured_theme_name(paths.root, cli_settings.get("theme")))

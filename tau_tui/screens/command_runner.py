@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 APPROVAL_HELP = {
     "read-only": "read tools only; edits, commands and network are denied",
     "ask": "ask before edits, commands and network",
-    "auto-edit": "edit files freely; ask before commands and network",
-    "full-auto": "run everything without asking (inside the workspace)",
+    "auto-edit": "edit workspace files freely; ask before commands and network",
+    "full-auto": "run everything without asking; commands can reach anything you can",
 }
+# What each mode confines, said plainly wherever a mode is chosen (docs/safety.md).
+APPROVAL_SCOPE = ("File tools stay inside the workspace; bash and http run as you, "
+                  "not confined to it.")
 
 KEYS_HELP = (
     "keys: enter send · shift+enter/ctrl+j newline · ↑/↓ history · tab complete · "
@@ -189,7 +192,7 @@ class CommandRunner:
             choices = [Choice(name, name, help) for name, help in APPROVAL_HELP.items()]
             picked = await self.screen.app.push_screen_wait(
                 ChoicePicker("Approval mode", choices, current=engine.policy.mode.value,
-                             filterable=False))
+                             filterable=False, note=APPROVAL_SCOPE))
             if not picked:
                 return
             mode = picked

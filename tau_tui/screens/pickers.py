@@ -57,9 +57,10 @@ class ChoicePicker(ModalScreen[str | None]):
     ]
 
     def __init__(self, title: str, choices: Sequence[Choice], *, current: str | None = None,
-                 filterable: bool = True) -> None:
+                 filterable: bool = True, note: str = "") -> None:
         super().__init__()
         self.title_text = title
+        self.note = note  # a muted line under the title
         self.choices = list(choices)
         self.current = current
         self.filterable = filterable
@@ -68,6 +69,8 @@ class ChoicePicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="picker-box"):
             yield Static(self.title_text, classes="picker-title")
+            if self.note:
+                yield Static(Content(self.note), classes="picker-hint")
             if self.filterable:
                 yield Input(placeholder="type to filter", id="picker-filter")
             yield OptionList(id="picker-options")
