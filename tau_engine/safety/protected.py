@@ -9,9 +9,11 @@ protected and how the change can still be made. The rules:
     the checkpoints undo depends on.
 ``tau-settings``
     tau's settings files in the workspace: ``.tau/*.toml`` (``config.toml``
-    today) and the workspace ``.env``. They can choose the approval mode,
-    where API keys are sent and which secret is read; a model that wrote them
-    would widen what the next run may do.
+    today) and the workspace ``.env``; and the user config dir, when the
+    workspace contains it (tau run in the home folder). They can choose the
+    approval mode, where API keys are sent, which secret is read and which
+    workspaces are trusted; a model that wrote them would widen what the next
+    run may do.
 ``git-internals``
     anything inside a ``.git`` folder (or a ``.git`` file), at any depth:
     ``.git/config`` (``core.fsmonitor``, ``core.hooksPath``) and ``.git/hooks/*``
@@ -89,10 +91,14 @@ def _parts(path: Path, root: Path) -> tuple[str, ...] | None:
         return None
 
 
-def protecting_rule(root: Path, raw: str, resolved: Path) -> ProtectedRule | None:
+def protecting_rule(root: Path, raw: str, resolved: Path,
+                    settings_dirs: tuple[Path, ...] = ()) -> ProtectedRule | None:
     """The rule that refuses writing ``raw`` (which resolved to ``resolved``), if any.
 
-    ``root`` is the resolved workspace root."""
+    ``root`` is the resolved workspace root; ``settings_dirs`` are resolved folders that
+    hold only tau's settings (the user config dir)."""
+    if any(resolved == folder or folder in resolved.parents for folder in settings_dirs):
+        return TAU_SETTINGS
     lexical = PurePosixPath(os.path.normpath(raw.replace(os.sep, "/")))
     if not lexical.is_absolute():
         rule = rule_for_parts(lexical.parts)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from tau_engine.errors import WorkspaceError
+from tau_engine.paths import user_config_dir
 from tau_engine.safety.protected import protecting_rule
 
 
@@ -20,6 +21,8 @@ class WorkspaceGuard:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        # The user config dir is inside the workspace when tau runs in the home folder.
+        self.settings_dirs = (user_config_dir().resolve(),)
 
     def resolve(self, path: str | os.PathLike[str], *, write: bool = False) -> Path:
         """Return the absolute path for ``path`` or raise ``WorkspaceError``.
@@ -35,7 +38,7 @@ class WorkspaceGuard:
         if resolved != self.root and self.root not in resolved.parents:
             raise WorkspaceError(f"path is outside the workspace ({self.root}): {raw}")
         if write:
-            rule = protecting_rule(self.root, raw, resolved)
+            rule = protecting_rule(self.root, raw, resolved, self.settings_dirs)
             if rule is not None:
                 raise WorkspaceError(rule.refusal(raw))
         return resolved

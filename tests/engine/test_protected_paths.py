@@ -105,3 +105,15 @@ async def test_the_model_cannot_write_settings_or_git_internals_in_full_auto(
     assert results and all(m.is_error and "refused by rule '" in m.content for m in results)
     assert any("git-internals" in m.content for m in results)
     assert not os.path.exists("/tmp/pwned")
+
+
+def test_the_user_config_dir_is_protected_when_the_workspace_holds_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tau run in the home folder: ~/.config/tau is inside the workspace.
+    monkeypatch.setenv("TAU_CONFIG_DIR", str(tmp_path / ".config" / "tau"))
+    guard = WorkspaceGuard(tmp_path)
+    for path in (".config/tau/config.toml", ".config/tau/trusted-workspaces.toml",
+                 ".config/tau/themes/evil.toml"):
+        with pytest.raises(WorkspaceError, match="rule 'tau-settings'"):
+            guard.resolve(path, write=True)
+    assert guard.resolve(".config/other/x.toml", write=True)
