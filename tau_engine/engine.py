@@ -84,6 +84,7 @@ class Engine:
         self._retired: list[Provider] = []
         self.record_path: Path | None = None
         self.redactor = SecretRedactor()
+        self._pending_notices: list[Notice] = []  # emitted once the session has started
         # One breaker for the engine's life, so switching models keeps what was learnt
         # about failing routes.
         self._breaker = CircuitBreaker()
@@ -246,6 +247,9 @@ class Engine:
         self.bus.emit(SessionStarted(model=self.model_id, workspace=str(self.paths.root),
                                      resumed=self._resumed,
                                      title=self.session.title or title_from_prompt(prompt)))
+        for notice in self._pending_notices:
+            self.bus.emit(notice)
+        self._pending_notices = []
         self._resumed = True
         self._task = asyncio.ensure_future(loop.run(prompt, meta=meta))
         try:
@@ -296,8 +300,7 @@ class Engine:
         skipped: list[str] = []
         system_prompt = self.redactor.redact(await asyncio.to_thread(
             build_system_prompt, self.paths.root, skipped=skipped))
-        for note in skipped:
-            self.bus.emit(Notice(kind="guidance", message=note))
+        self._pending_notices += [Notice(kind="guidance", message=note) for note in skipped]
         self._loop = AgentLoop(
             bus=self.bus, stream=self._stream, tools=default_tools(
                 bash_timeout_s=settings.bash_timeout_s),
