@@ -10,6 +10,7 @@ in how failures are reported, so the engine and the retry layer can rely on
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -24,6 +25,8 @@ from tau_engine.errors import ProviderError
 
 # Provider messages can be paragraphs; one line of a sensible length reads better.
 _MAX_MESSAGE_CHARS = 1000
+# A body that is not JSON is rarely worth more than its first words.
+_MAX_PLAIN_CHARS = 300
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -161,13 +164,15 @@ def parse_error_object(obj: Any) -> ErrorDetails:
 
 
 async def raise_for_status(
-    response: httpx.Response, provider: str, *, key_hint: str | None = None
+    response: httpx.Response, provider: str, *, key_hint: str | None = None,
+    key_sent: bool = True,
 ) -> None:
     """Raise a classified ``ProviderError`` if ``response`` is an HTTP error; else return.
 
     The body is read whatever its Content-Type claims (Gemini sends JSON error
-    bodies labelled ``text/event-stream``). ``key_hint`` names where the API key
-    comes from (``OPENAI_API_KEY``) so an auth failure can say what to check.
+    bodies labelled ``text/event-stream``). ``key_hint`` names the variable the
+    API key came from (``OPENAI_API_KEY``), or, when ``key_sent`` is false, the one
+    to set, so an auth failure can say what to do. A 404 names the URL requested.
     """
     status = response.status_code
     if status < 400:
@@ -180,12 +185,16 @@ async def raise_for_status(
     try:
         details = parse_error_object(json.loads(text)) if text else ErrorDetails()
     except ValueError:
-        details = ErrorDetails(message=_one_line(text))
+        # A proxy's HTML error page: its status line says as much, in far fewer words.
+        html = text[:1].startswith("<")
+        details = ErrorDetails(message="" if html else _one_line(text, _MAX_PLAIN_CHARS))
 
     kind, retryable = _classify_status(status, details)
     message = details.message or _fallback_message(response)
-    if kind == "auth" and key_hint:
-        message = f"{message} (check the API key in {key_hint})"
+    if kind == "not_found":
+        message = _not_found_message(response, details.message)
+    elif kind == "auth":
+        message = f"{message} {_auth_hint(key_hint, key_sent)}".rstrip()
     retry_after = retry_after_from_headers(response.headers)
     if retry_after is None:
         retry_after = details.retry_delay_s
@@ -193,6 +202,30 @@ async def raise_for_status(
         retry_after = _retry_hint_in_message(details.message)
     raise ProviderError(message, kind=kind, status=status, provider=provider,
                         retryable=retryable, retry_after=retry_after)
+
+
+def _auth_hint(key_hint: str | None, key_sent: bool) -> str:
+    if key_sent:
+        return f"(check the API key in {key_hint})" if key_hint else ""
+    if key_hint:
+        return f"(no API key was sent: set {key_hint})"
+    return "(no API key was sent)"
+
+
+def _not_found_message(response: httpx.Response, said: str) -> str:
+    """What a 404 was for: the server's words, the URL requested and what to check."""
+    head = said or f"HTTP 404 {response.reason_phrase or 'Not Found'}"
+    try:
+        request = response.request
+    except RuntimeError:
+        return f"{head} (check the model id and the base URL)"
+    url = request.url.copy_with(query=None)
+    if "/v1" not in url.path:
+        hint = "the base URL may be missing its version: OpenAI-compatible servers usually " \
+               "want one ending in /v1"
+    else:
+        hint = "check the model id and the base URL"
+    return f"{head} ({request.method} {url}; {hint})"
 
 
 def classify_stream_error(obj: dict[str, Any], provider: str, *,
@@ -234,6 +267,12 @@ def transport_error(exc: httpx.HTTPError, provider: str, *,
         kind, message = "connection", f"could not connect to{where}: timed out"
     elif isinstance(exc, httpx.ConnectError):
         kind, message = "connection", f"could not connect to{where}: {_reason(exc)}"
+        if _refused(exc) and _is_local(exc):
+            # Nothing listens there (Ollama not started): waiting will not change that.
+            origin = _request_origin(exc)
+            message = f"could not connect to{where} (connection refused): is the server " \
+                      f"running at {origin}?"
+            retryable = False
     elif isinstance(exc, httpx.ReadTimeout):
         seconds = _read_timeout(exc)
         after = f" for {seconds:g} s" if seconds is not None else ""
@@ -340,8 +379,7 @@ def _fallback_message(response: httpx.Response) -> str:
         url = response.request.url
     except RuntimeError:
         return f"HTTP {response.status_code} {phrase}"
-    hint = " (check the model id and the base URL)" if response.status_code == 404 else ""
-    return f"HTTP {response.status_code} {phrase} from {url.copy_with(query=None)}{hint}"
+    return f"HTTP {response.status_code} {phrase} from {url.copy_with(query=None)}"
 
 
 def _retry_hint_in_message(message: str) -> float | None:
@@ -359,10 +397,10 @@ def _parse_duration(text: str) -> float | None:
     return total if found else None
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
     flat = " ".join(text.split())
-    if len(flat) > _MAX_MESSAGE_CHARS:
-        flat = flat[: _MAX_MESSAGE_CHARS - 1] + "…"
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
     return flat
 
 
@@ -372,6 +410,42 @@ def _request_host(exc: httpx.HTTPError) -> str:
     except RuntimeError:
         return ""
     return f"{url.host}:{url.port}" if url.port else url.host
+
+
+def _request_origin(exc: httpx.HTTPError) -> str:
+    try:
+        url = exc.request.url
+    except RuntimeError:
+        return "the base URL"
+    return str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connect failure was a refusal (somewhere in its cause chain)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _is_local(exc: httpx.HTTPError) -> bool:
+    """Loopback, private and link-local addresses, ``localhost`` and one-label names
+    (``gpu-box``, a compose service): where a refusal means nothing is running."""
+    try:
+        host = exc.request.url.host
+    except RuntimeError:
+        return False
+    if host == "localhost" or host.endswith((".localhost", ".local")):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return "." not in host
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def _read_timeout(exc: httpx.HTTPError) -> float | None:
