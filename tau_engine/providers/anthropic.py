@@ -13,12 +13,14 @@ reads and writes, so those are added back (and also reported on their own as
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
+from tau_engine.providers.answer_body import unknown_json
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
@@ -227,6 +229,19 @@ class AnthropicStreamParser:
         # "ping" and event types added later are ignored.
         return []
 
+    def complete(self, body: Any) -> list[ProviderEvent]:
+        """The events of a whole Messages answer (``{"type": "message", "content":
+        [...], "stop_reason", "usage"}``), replayed as the stream would have sent it so
+        thinking signatures, tool inputs and usage go through the same code."""
+        if isinstance(body, dict) and (body.get("type") == "error" or "error" in body):
+            raise classify_stream_error(body, self.provider, partial_output=False)
+        if not isinstance(body, dict) or not isinstance(body.get("content"), list):
+            raise unknown_json(self.provider, "an Anthropic Messages answer", body)
+        events: list[ProviderEvent] = []
+        for event in _message_as_stream(body):
+            events.extend(self.handle(event))
+        return events
+
     def finish(self) -> None:
         """Raise if the stream ended before its ``message_stop`` event."""
         if not self.done:
@@ -309,6 +324,41 @@ class AnthropicStreamParser:
         reason = _STOP_REASONS.get(raw or "", "tool_use" if self._tool_calls else "end_turn")
         extra: dict[str, Any] = {THINKING_EXTRA_KEY: self._thinking} if self._thinking else {}
         return StreamEnd(stop_reason=reason, raw_reason=raw, extra=extra)
+
+
+def _message_as_stream(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stream events that carry the same answer as a whole ``message`` object."""
+    raw_usage = message.get("usage")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+    start = {k: v for k, v in message.items() if k not in ("content", "stop_reason")}
+    events: list[dict[str, Any]] = [{"type": "message_start",
+                                     "message": {**start, "content": []}}]
+    for index, block in enumerate(message["content"]):
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        head: dict[str, Any] = dict(block)
+        deltas: list[dict[str, Any]] = []
+        if kind == "text":
+            head["text"] = ""
+            deltas.append({"type": "text_delta", "text": str(block.get("text", ""))})
+        elif kind == "thinking":
+            head.update(thinking="", signature="")
+            deltas.append({"type": "thinking_delta", "thinking": str(block.get("thinking", ""))})
+            deltas.append({"type": "signature_delta",
+                           "signature": str(block.get("signature") or "")})
+        elif kind == "tool_use":
+            head["input"] = {}
+            deltas.append({"type": "input_json_delta",
+                           "partial_json": json.dumps(block.get("input") or {})})
+        events.append({"type": "content_block_start", "index": index, "content_block": head})
+        events.extend({"type": "content_block_delta", "index": index, "delta": delta}
+                      for delta in deltas)
+        events.append({"type": "content_block_stop", "index": index})
+    events.append({"type": "message_delta", "delta": {"stop_reason": message.get("stop_reason")},
+                   "usage": {"output_tokens": usage.get("output_tokens")}})
+    events.append({"type": "message_stop"})
+    return events
 
 
 # -- the client --------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
+from tau_engine.providers.answer_body import unknown_json
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
@@ -302,6 +303,19 @@ class GeminiStreamParser:
             self.finish_reason = str(candidate["finishReason"])
             self._finish_message = candidate.get("finishMessage")
         return events
+
+    def complete(self, body: Any) -> list[ProviderEvent]:
+        """The events of a whole answer: one ``GenerateContentResponse`` (what
+        ``generateContent`` returns) or a JSON array of them (``streamGenerateContent``
+        without ``alt=sse``); each is handled as a streamed chunk would be."""
+        chunks = body if isinstance(body, list) else [body]
+        if not chunks or not all(isinstance(c, dict) for c in chunks) or not any(
+                "candidates" in c or "error" in c or "promptFeedback" in c for c in chunks):
+            raise unknown_json(self.provider, "a Gemini GenerateContentResponse", body)
+        events: list[ProviderEvent] = []
+        for chunk in chunks:
+            events.extend(self.handle(chunk))
+        return events + self.finish()
 
     def finish(self) -> list[ProviderEvent]:
         """The closing ``UsageReport`` and ``StreamEnd``; raises if no finishReason came."""

@@ -24,6 +24,14 @@ import httpx
 
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
+from tau_engine.providers.answer_body import (
+    BodyHead,
+    content_type,
+    decode_whole,
+    is_json_type,
+    read_whole_json,
+    unknown_json,
+)
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
@@ -213,29 +221,67 @@ class OpenAIChatProvider(SSEProvider):
             # ``async with`` closes the connection at once if the consumer is cancelled.
             async with self._client.stream("POST", self.url, json=body,
                                            headers=self.request_headers(request)) as response:
-                await raise_for_status(response, self.name, key_hint=self._key_hint)
-                chunks = response.aiter_bytes()
-                async for batch in aiter_sse_batches(chunks):
-                    events: list[ProviderEvent] = []
-                    for sse in batch:
-                        if sse.data == "[DONE]":
-                            state.done = True
-                            break
-                        events.extend(self._chunk_events(sse.data, state))
-                        if state.error is not None:
-                            break
-                    for event in coalesce(events):
+                await raise_for_status(response, self.name, key_hint=self._key_hint,
+                                       key_sent=bool(self._api_key))
+                media_type = content_type(response)
+                if is_json_type(media_type):
+                    whole = await read_whole_json(response, self.name)
+                    for event in coalesce(self._completion_events(whole, state)):
                         yield event
-                    if state.error is not None:
-                        raise state.error
+                else:
+                    head = BodyHead()
+                    chunks = head.record(response.aiter_bytes())
+                    async for batch in aiter_sse_batches(chunks):
+                        head.event_seen()
+                        events: list[ProviderEvent] = []
+                        for sse in batch:
+                            if sse.data == "[DONE]":
+                                state.done = True
+                                break
+                            events.extend(self._chunk_events(sse.data, state))
+                            if state.error is not None:
+                                break
+                        for event in coalesce(events):
+                            yield event
+                        if state.error is not None:
+                            raise state.error
+                        if state.done:
+                            break
                     if state.done:
-                        break
-                if state.done:
-                    await _drain(chunks)
+                        await _drain(chunks)
+                    elif head.leftover is not None:
+                        # No event at all: a whole answer without SSE framing, or a page.
+                        whole = decode_whole(head.leftover, self.name, media_type)
+                        for event in coalesce(self._completion_events(whole, state)):
+                            yield event
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name, partial_output=state.output_sent) from exc
         for event in self._final_events(state):
             yield event
+
+    def _completion_events(self, whole: Any, state: _StreamState) -> list[ProviderEvent]:
+        """The events of a whole ``chat.completion`` (the non-streaming shape): its
+        message is read as one delta carrying everything, so the rest is shared."""
+        if isinstance(whole, dict) and whole.get("error"):
+            raise classify_stream_error(whole, self.name, partial_output=False)
+        choices = whole.get("choices") if isinstance(whole, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise unknown_json(self.name, "a chat completion", whole)
+        choice = choices[0]
+        message = choice.get("message") or choice.get("delta") or {}
+        delta = dict(message) if isinstance(message, dict) else {}
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            delta["tool_calls"] = [{**c, "index": i} for i, c in enumerate(calls)
+                                   if isinstance(c, dict)]
+        elif isinstance(delta.get("function_call"), dict):
+            delta["tool_calls"] = [{"index": 0, "function": delta["function_call"]}]
+        chunk = {"choices": [{"index": 0, "delta": delta,
+                              "finish_reason": choice.get("finish_reason") or "stop"}]}
+        if isinstance(whole.get("usage"), dict):
+            chunk["usage"] = whole["usage"]
+        state.done = True
+        return self._chunk_events(json.dumps(chunk), state)
 
     def _chunk_events(self, data: str, state: _StreamState) -> list[ProviderEvent]:
         try:

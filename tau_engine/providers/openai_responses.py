@@ -17,6 +17,7 @@ from typing import Any
 
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
+from tau_engine.providers.answer_body import unknown_json
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
@@ -173,6 +174,36 @@ class ResponsesStreamParser:
         elif kind in ("error", "response.failed"):
             raise classify_stream_error(event, self.provider, partial_output=self.output_seen)
         return []
+
+    def complete(self, body: Any) -> list[ProviderEvent]:
+        """The events of a whole ``response`` object (what a non-streamed call returns):
+        its output items become the deltas the stream would have carried, then the
+        terminal event closes it as ``response.completed`` would."""
+        if isinstance(body, dict) and (body.get("type") == "error" or body.get("error")
+                                       or body.get("status") == "failed"):
+            raise classify_stream_error(body, self.provider, partial_output=False)
+        if not isinstance(body, dict) or not isinstance(body.get("output"), list):
+            raise unknown_json(self.provider, "a Responses API response", body)
+        events: list[ProviderEvent] = []
+        for item in body["output"]:
+            if not isinstance(item, dict):
+                continue
+            if item.get("type") == "reasoning":
+                for part in item.get("summary") or []:
+                    if isinstance(part, dict):
+                        events += self.handle({"type": "response.reasoning_summary_text.delta",
+                                               "delta": part.get("text", "")})
+            elif item.get("type") == "message":
+                for part in item.get("content") or []:
+                    if not isinstance(part, dict):
+                        continue
+                    if part.get("type") == "output_text":
+                        events += self.handle({"type": "response.output_text.delta",
+                                               "delta": part.get("text", "")})
+                    elif part.get("type") == "refusal":
+                        events += self.handle({"type": "response.refusal.delta",
+                                               "delta": part.get("refusal", "")})
+        return events + self.handle({"type": "response.completed", "response": body})
 
     def finish(self) -> None:
         """Raise if the stream ended before ``response.completed``/``response.incomplete``."""

@@ -6,7 +6,9 @@ request builder and a ``StreamParser``); what is left is the same for all
 three and lives here: the httpx client, the status check *before* parsing
 (error bodies may be labelled ``text/event-stream``), SSE decoding, merging
 text that arrived in one network read, draining the body after the final
-event so the connection is reused, transport errors, and closing.
+event so the connection is reused, transport errors, and closing. A server
+that answers with one whole JSON body instead of a stream gets that body
+parsed by the format's ``complete`` (see ``answer_body``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from typing import Any, Protocol
 import httpx
 
 from tau_engine.errors import ProviderError
+from tau_engine.providers.answer_body import (
+    BodyHead,
+    content_type,
+    decode_whole,
+    is_json_type,
+    read_whole_json,
+)
 from tau_engine.providers.base import ProviderEvent, coalesce
 from tau_engine.providers.http import make_client, raise_for_status, transport_error
 from tau_engine.providers.sse import aiter_sse_batches
@@ -34,6 +43,12 @@ class StreamParser(Protocol):
 
     def finish(self) -> list[ProviderEvent] | None:
         """At the end of the body: final events, or raise if the stream was cut short."""
+        ...
+
+    def complete(self, body: Any) -> list[ProviderEvent]:
+        """Every event of a whole, non-streamed answer (the API's non-streaming JSON
+        shape), final ones included; raises ``ProviderError`` for an error object or
+        JSON that is not an answer."""
         ...
 
 
@@ -91,8 +106,17 @@ class SSEProvider:
         try:
             async with self._client.stream("POST", url, json=body,
                                            headers=self.headers()) as response:
-                await raise_for_status(response, self.name, key_hint=self._key_hint)
-                async for batch in aiter_sse_batches(response.aiter_bytes()):
+                await raise_for_status(response, self.name, key_hint=self._key_hint,
+                                       key_sent=bool(self._api_key))
+                media_type = content_type(response)
+                if is_json_type(media_type):
+                    whole = parser.complete(await read_whole_json(response, self.name))
+                    for event in coalesce(whole):
+                        yield event
+                    return
+                head = BodyHead()
+                async for batch in aiter_sse_batches(head.record(response.aiter_bytes())):
+                    head.event_seen()
                     events: list[ProviderEvent] = []
                     try:
                         for sse in batch:
@@ -108,6 +132,13 @@ class SSEProvider:
                         raise
                     for event in coalesce(events):
                         yield event
+                leftover = head.leftover
+                if leftover is not None:
+                    # No event at all: a whole answer sent without SSE framing, or a page.
+                    whole = parser.complete(decode_whole(leftover, self.name, media_type))
+                    for event in coalesce(whole):
+                        yield event
+                    return
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name, partial_output=parser.output_seen) from exc
         for event in parser.finish() or ():
