@@ -231,10 +231,16 @@ def _is_custom_url(provider: str, base_url: str | None) -> bool:
         base_url.rstrip("/") != default.rstrip("/")
 
 
-def _missing_key_message(model_id: str, provider: str, settings: Settings) -> str:
+def suggested_key_var(provider: str, settings: Settings) -> str:
+    """The variable to tell a user to set: the vendor's (or the configured) one, which is
+    what people set, else tau's own ``TAU_<PROVIDER>_API_KEY``."""
     names = key_vars(provider, settings)
-    # Name the vendor's (or the configured) variable first: it is what people set.
-    first, rest = names[1], [names[0], *names[2:]]
+    return names[1] if len(names) > 1 else names[0]
+
+
+def _missing_key_message(model_id: str, provider: str, settings: Settings) -> str:
+    first = suggested_key_var(provider, settings)
+    rest = [name for name in key_vars(provider, settings) if name != first]
     return f"{model_id} needs an API key: set {first} (or {', '.join(rest)})"
 
 
@@ -355,7 +361,8 @@ def create_provider(resolved: ResolvedModel, settings: Settings, *,
     cls = _client_class(resolved.api)
     return cls(name=resolved.provider, base_url=resolved.base_url, api_key=resolved.api_key,
                timeout_s=timeout or settings.request_timeout_s, client=client,
-               key_hint=resolved.key_env)
+               # With no key, a 401 names the variable to set instead of the one used.
+               key_hint=resolved.key_env or suggested_key_var(resolved.provider, settings))
 
 
 def create_routed_provider(

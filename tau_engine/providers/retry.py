@@ -18,7 +18,7 @@ from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest, 
 
 # Failures that the same request cannot fix by waiting.
 NEVER_RETRY_KINDS = frozenset({"auth", "bad_request", "quota", "context_length", "not_found",
-                               "script_exhausted", "content_filter"})
+                               "script_exhausted", "content_filter", "bad_response"})
 
 RetryCallback = Callable[[ProviderError, int, float], None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -49,6 +49,13 @@ class RetryPolicy:
             and error.kind not in NEVER_RETRY_KINDS
             and (error.retry_after is None or error.retry_after <= self.max_retry_after_s)
         )
+
+    def waits_too_long(self, error: ProviderError) -> bool:
+        """Whether ``error`` would have been retried but for its long ``retry_after``."""
+        return (error.retryable and not error.partial_output
+                and error.kind not in NEVER_RETRY_KINDS
+                and error.retry_after is not None
+                and error.retry_after > self.max_retry_after_s)
 
     def delay_s(self, error: ProviderError, attempt: int,
                 rand: Callable[[], float] = random.random) -> float:
@@ -94,6 +101,10 @@ async def stream_with_retries(
                 raise
             attempt += 1
             if not policy.should_retry(error, attempt):
+                if policy.waits_too_long(error):
+                    error.message = (f"{error.message} (not retried: the server asked to "
+                                     f"wait {error.retry_after:g}s, longer than tau waits, "
+                                     f"{policy.max_retry_after_s:g}s; try again later)")
                 raise
             delay = policy.delay_s(error, attempt, rand)
             if on_retry is not None:

@@ -7,8 +7,8 @@ route whose circuit is not open. A route's retryable failures are retried
 first (``retry_policy``); only when they are exhausted, and only if nothing of
 the answer has been streamed, does the call move on to the next route:
 
-* rate limits, overload, server errors, timeouts, refused connections and
-  broken streams fall back to the next route;
+* rate limits, overload, server errors, timeouts, refused connections,
+  broken streams and bodies that are no answer fall back to the next route;
 * ``auth`` and ``quota`` fall back only to routes of *another* provider: the
   same provider would refuse the same key again, another holds its own key
   (and the user still sees a fallback notice naming the refusal);
@@ -53,7 +53,9 @@ RouteEventSink = Callable[[str, dict[str, Any]], None]
 
 # Failures of the route itself: counted by the breaker, and a reason to fall back.
 ROUTE_FAILURE_KINDS = frozenset({"rate_limit", "overloaded", "server", "timeout", "connection",
-                                 "stream", "conflict"})
+                                 "stream", "conflict", "bad_response"})
+# The reason in a retry notice: enough for "openai 503 server: Service Unavailable".
+RETRY_REASON_CHARS = 100
 # Refused credentials or exhausted credit: fall back only to another provider.
 CREDENTIAL_KINDS = frozenset({"auth", "quota"})
 # request.options keys that belong to one provider; a fallback route brings its own.
@@ -163,6 +165,13 @@ class _AttemptClock:
 
     async def aclose(self) -> None:
         await self._provider.aclose()
+
+
+def short_reason(error: ProviderError, limit: int = RETRY_REASON_CHARS) -> str:
+    """``error`` cut to ``limit`` characters: a retry notice stays one short line (the
+    full message is in the final error, if the retries do not help)."""
+    text = str(error)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def counts_against_route(error: ProviderError) -> bool:
@@ -286,7 +295,8 @@ class RoutedProvider:
             record.retries = attempt
             limit = policy.max_retries if policy is not None else attempt
             self._emit("retry", {
-                "message": f"{err} — retrying in {delay:.1f}s (attempt {attempt} of {limit})",
+                "message": f"{short_reason(err)} — retrying in {delay:.1f}s "
+                           f"(attempt {attempt} of {limit})",
                 "attempt": attempt, "delay_s": delay, "kind": err.kind,
                 "route": route.model_id})
 
