@@ -14,6 +14,7 @@ reads and writes, so those are added back (and also reported on their own as
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,25 +125,25 @@ def map_messages(messages: list[Message]) -> list[dict[str, Any]]:
         if message.role == "system":
             continue  # folded into the top-level system prompt
         if message.role == "assistant":
-            flush_user()
             blocks = _assistant_blocks(message)
             if not blocks:
-                continue
+                continue  # an empty answer: as if it was never there
+            flush_user()
             if out and out[-1]["role"] == "assistant":
                 out[-1]["content"].extend(blocks)
             else:
                 out.append({"role": "assistant", "content": blocks})
                 open_calls = []
-            open_calls += [tc.id for tc in message.tool_calls]
+            open_calls += [tool_use_id(tc.id) for tc in message.tool_calls]
         elif message.role == "tool":
-            call_id = message.tool_call_id or ""
+            call_id = tool_use_id(message.tool_call_id or "")
             if call_id in open_calls and all(r["tool_use_id"] != call_id for r in results):
                 results.append(_tool_result_block(call_id, message))
-            elif message.content:
-                label = message.name or call_id or "tool"
+            elif message.content.strip():
+                label = message.name or message.tool_call_id or "tool"
                 others.append({"type": "text",
                                "text": f"[result of {label}]\n{message.content}"})
-        elif message.content:
+        elif message.content.strip():
             others.append({"type": "text", "text": message.content})
     flush_user()
     return out
@@ -154,13 +155,23 @@ def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
     thinking = message.extra.get(THINKING_EXTRA_KEY)
     if isinstance(thinking, list):
         blocks.extend(b for b in thinking if isinstance(b, dict))
-    if message.content:
+    if message.content.strip():
+        # Anthropic rejects a text block with nothing but whitespace ("\n\n" before a call).
         blocks.append({"type": "text", "text": message.content})
     blocks.extend(
-        {"type": "tool_use", "id": tc.id, "name": tc.name, "input": tc.arguments}
+        {"type": "tool_use", "id": tool_use_id(tc.id), "name": tc.name, "input": tc.arguments}
         for tc in message.tool_calls
     )
     return blocks
+
+
+_TOOL_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def tool_use_id(call_id: str) -> str:
+    """``call_id`` as Anthropic accepts it (``^[a-zA-Z0-9_-]+$``): calls made by another
+    provider may carry others (Kimi's ``functions.read:0``), or none."""
+    return _TOOL_ID_CHARS.sub("_", call_id) or "call"
 
 
 def _tool_result_block(call_id: str, message: Message) -> dict[str, Any]:

@@ -136,10 +136,10 @@ def map_contents(messages: list[Message]) -> list[dict[str, Any]]:
         if message.role == "system":
             continue  # folded into systemInstruction
         if message.role == "assistant":
-            flush_user()
             parts = _model_parts(message)
             if not parts:
-                continue
+                continue  # an empty answer: as if it was never there
+            flush_user()
             if out and out[-1]["role"] == "model":
                 out[-1]["parts"].extend(parts)
             else:

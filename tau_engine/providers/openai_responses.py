@@ -90,7 +90,7 @@ def map_input(messages: list[Message]) -> list[dict[str, Any]]:
             continue  # folded into instructions
         if message.role == "assistant":
             close_calls()
-            if message.content:
+            if message.content.strip():
                 items.append({"role": "assistant", "content": message.content})
             for call in message.tool_calls:
                 items.append({"type": "function_call", "call_id": call.id, "name": call.name,

@@ -22,4 +22,5 @@ def server(shared_server: ScriptedServer) -> Iterator[ScriptedServer]:
     the test must have been served by its end."""
     shared_server.requests.clear()
     yield shared_server
+    shared_server.responder = None  # a test's responder must not answer the next test
     assert shared_server.pending == 0, "a scripted response was left unused"
