@@ -29,13 +29,19 @@ class ToolCall(BaseModel):
 
 
 class Usage(BaseModel):
-    """Token counts of one provider call (or a sum of several)."""
+    """Token counts of one provider call (or a sum of several).
+
+    ``estimated`` is true when tau counted the tokens itself because the server
+    reported none (llama-cpp-python never does when streaming); a sum is estimated
+    when any part of it is.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    estimated: bool = False
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -44,7 +50,13 @@ class Usage(BaseModel):
             cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            estimated=self.estimated or other.estimated,
         )
+
+    @property
+    def reported(self) -> bool:
+        """Whether these are figures at all: a server that sends no usage leaves zeros."""
+        return bool(self.input_tokens or self.output_tokens)
 
 
 class Message(BaseModel):

@@ -285,7 +285,12 @@ class Engine:
         from tau_engine.tools.registry import default_tools
 
         session_id = self.session.id
-        history = request_view(await self.store.history(session_id))
+        stored = await self.store.history(session_id)
+        history = request_view(stored)
+        # The totals' columns hold numbers only; whether any of them was estimated (a
+        # server that reports no usage) is read back from the messages.
+        totals = self.session.usage.model_copy(update={"estimated": any(
+            m.usage is not None and m.usage.estimated for m in stored)})
         self._bind_events(session_id, await self.store.last_seq(session_id))
         info = getattr(self._resolved, "info", None)
         settings = self.settings
@@ -308,7 +313,7 @@ class Engine:
             sink=_StoreSink(self.store, session_id), tool_context=ctx,
             system_prompt=system_prompt, config=config,
             cost=lambda usage: cost_usd(info, usage), history=history,
-            usage_totals=self.session.usage, cost_total=self.session.cost_usd,
+            usage_totals=totals, cost_total=self.session.cost_usd,
             compactor=self._compactor, session_id=session_id)
         return self._loop
 

@@ -137,7 +137,9 @@ def result_json(result: Any) -> dict[str, Any]:
         "stop_reason": result.stop_reason,
         "turns": result.turns,
         "usage": {"input_tokens": result.usage.input_tokens,
-                  "output_tokens": result.usage.output_tokens},
+                  "output_tokens": result.usage.output_tokens,
+                  # Only when tau counted the tokens itself (the server reported none).
+                  **({"estimated": True} if result.usage.estimated else {})},
         "cost_usd": result.cost_usd,
         "tool_calls": [{"name": c.name, "arguments": c.arguments, "ok": c.ok}
                        for c in result.tool_calls],

@@ -152,9 +152,11 @@ class LineRepl:
                 self.out.write(f"approval: {engine.policy.mode.value}\n")
             elif name == "/cost":
                 usage, cost = engine.usage_totals()
-                shown = "unknown" if cost is None else f"${cost:.4f}"
-                self.out.write(f"tokens in {usage.input_tokens:,}, out "
-                               f"{usage.output_tokens:,}; cost {shown}\n")
+                about = "~" if usage.estimated else ""
+                shown = "unknown" if cost is None else f"{about}${cost:.4f}"
+                why = " (estimated: the server reported no usage)" if usage.estimated else ""
+                self.out.write(f"tokens in {about}{usage.input_tokens:,}, out "
+                               f"{about}{usage.output_tokens:,}; cost {shown}{why}\n")
             else:
                 self.err.write(f"tau: unknown command {name} (/help lists them)\n")
         except TauError as exc:

@@ -20,7 +20,7 @@ kept verbatim), and the messages it stands for stay in the store; only the
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from tau_engine.conversation import Message, StoredMessage, Usage
@@ -30,11 +30,12 @@ from tau_engine.providers.base import (
     ProviderRequest,
     StreamEnd,
     TextChunk,
+    ToolSpec,
     UsageReport,
 )
 
-# Roughly four characters per token across the providers' tokenizers; used only to
-# decide *when* to compact, never to bill.
+# Roughly four characters per token across the providers' tokenizers; used to decide
+# *when* to compact, and to count a call whose server reports no usage (marked estimated).
 CHARS_PER_TOKEN = 4
 _SUMMARY_PROMPT = """Summarize the conversation so far for your own later use: it will replace
 the older messages, which you will no longer see. Keep every fact needed to continue the work:
@@ -43,14 +44,25 @@ and what changed in them, commands run and their outcomes, errors met, and what 
 Be concise and concrete; use short bullet points. Do not call tools."""
 
 
-def estimate_tokens(system: str, messages: list[Message]) -> int:
-    """A cheap upper-leaning estimate of a request's prompt size in tokens."""
+def estimate_tokens(system: str, messages: list[Message],
+                    tools: Sequence[ToolSpec] = ()) -> int:
+    """A cheap upper-leaning estimate of a request's prompt size in tokens (the tool
+    schemas count when given: they are sent with every request)."""
     chars = len(system)
     for m in messages:
         chars += len(m.content) + 16
         for call in m.tool_calls:
             chars += len(call.name) + len(json.dumps(call.arguments)) + 16
+    for tool in tools:
+        chars += len(tool.name) + len(tool.description) + len(json.dumps(tool.parameters))
     return chars // CHARS_PER_TOKEN + 1
+
+
+def estimate_call_usage(request: ProviderRequest, answer: Message) -> Usage:
+    """The usage of a call whose server reported none, by the same estimate: the whole
+    prompt in, the answer (thinking included) out, marked ``estimated``."""
+    return Usage(input_tokens=estimate_tokens(request.system, request.messages, request.tools),
+                 output_tokens=estimate_tokens("", [answer]), estimated=True)
 
 
 def request_view(history: list[StoredMessage]) -> list[Message]:
@@ -144,6 +156,8 @@ async def summarize(stream: StreamFn, *, model: str, system: str, messages: list
     text = "".join(parts).strip()
     if not ended or not text:
         raise ProviderError("the model returned no summary", kind="compaction")
+    if not usage.reported:
+        usage = estimate_call_usage(request, Message(role="assistant", content=text))
     return text, usage, cost
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tau_engine.agent.compaction import estimate_call_usage
 from tau_engine.agent.tool_runner import ToolRunner
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import BudgetExceededError, ProviderError, TauError
@@ -217,6 +218,11 @@ class AgentLoop:
         except ProviderError as exc:
             stop = "error"
             error = exc
+            last = self.messages[-1] if self.messages else None
+            if exc.partial_output and last is not None and last.meta.get("incomplete"):
+                # The partial answer kept in the session (a broken stream, the turn
+                # deadline) is this run's result too.
+                answer_parts = [last.content]
             self.bus.emit(ErrorEvent(message=str(exc), kind=exc.kind, fatal=True))
         except TauError as exc:
             stop = "error"
@@ -350,6 +356,11 @@ class AgentLoop:
             extra.setdefault("thinking", "".join(thinking))
         assistant = Message(role="assistant", content=content, tool_calls=calls, extra=extra,
                             meta=meta)
+        if not usage.reported:
+            # The server said nothing (llama-cpp-python never does when streaming): count
+            # the call ourselves, so the figures and --max-tokens still mean something.
+            usage = estimate_call_usage(request, Message(
+                role="assistant", content="".join(thinking) + content, tool_calls=calls))
         cost = provider_cost if provider_cost is not None else self._cost(usage)
         await self.sink.append(assistant, usage=usage, cost_usd=cost, model=self.config.model_id)
         self.messages.append(assistant)
@@ -384,13 +395,15 @@ class AgentLoop:
         cfg = self.config
         if cfg.max_cost is not None and self.run_cost is not None \
                 and self.run_cost >= cfg.max_cost:
+            counted = " (estimated)" if self.run_usage.estimated else ""
             raise BudgetExceededError(
-                f"cost budget reached: ${self.run_cost:.4f} >= --max-cost ${cfg.max_cost:g}; "
-                "the session can be continued")
+                f"cost budget reached: ${self.run_cost:.4f}{counted} >= --max-cost "
+                f"${cfg.max_cost:g}; the session can be continued")
         spent = self.run_usage.input_tokens + self.run_usage.output_tokens
         if cfg.max_tokens is not None and spent >= cfg.max_tokens:
+            counted = f"~{spent} (estimated)" if self.run_usage.estimated else str(spent)
             raise BudgetExceededError(
-                f"token budget reached: {spent} >= --max-tokens {cfg.max_tokens}; "
+                f"token budget reached: {counted} >= --max-tokens {cfg.max_tokens}; "
                 "the session can be continued")
 
     # -- tools ---------------------------------------------------------------

@@ -114,7 +114,8 @@ class AgentScreen(Screen[None]):
             self.controller.notice(f"resumed session {engine.session.id[:8]} · {title}")
             usage, cost = engine.usage_totals()
             self.status = self.status.with_(input_tokens=usage.input_tokens,
-                                            output_tokens=usage.output_tokens, cost_usd=cost)
+                                            output_tokens=usage.output_tokens, cost_usd=cost,
+                                            estimated=usage.estimated)
         self.engine_ready.set()
         self.refresh_status()
         self.load_branch()
@@ -273,7 +274,7 @@ class AgentScreen(Screen[None]):
         self.status = self.status.with_(
             input_tokens=event.total_usage.input_tokens,
             output_tokens=event.total_usage.output_tokens, cost_usd=event.total_cost_usd,
-            context_tokens=event.context_tokens,
+            estimated=event.total_usage.estimated, context_tokens=event.context_tokens,
             context_window=event.context_window or self.status.context_window)
         self.refresh_status()
 

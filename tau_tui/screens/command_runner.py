@@ -181,9 +181,12 @@ class CommandRunner:
     async def cost(self, args: str) -> None:
         engine = await self._engine()
         usage, cost = engine.usage_totals()
-        money = f"${cost:.4f}" if cost is not None else "unknown (no prices for this model)"
-        self.note(f"tokens: {usage.input_tokens:,} in ({usage.cached_input_tokens:,} cached), "
-                  f"{usage.output_tokens:,} out · cost {money}")
+        about = "~" if usage.estimated else ""
+        money = f"{about}${cost:.4f}" if cost is not None else \
+            "unknown (no prices for this model)"
+        why = " (estimated: the server reported no usage)" if usage.estimated else ""
+        self.note(f"tokens: {about}{usage.input_tokens:,} in ({usage.cached_input_tokens:,} "
+                  f"cached), {about}{usage.output_tokens:,} out · cost {money}{why}")
 
     async def approval(self, args: str) -> None:
         engine = await self._engine()

@@ -44,6 +44,7 @@ class StatusInfo:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
+    estimated: bool = False  # tau counted the tokens: the server reported none
     context_tokens: int = 0
     context_window: int | None = None
     activity: str = ""  # e.g. "starting", "thinking", "running bash"
@@ -105,11 +106,13 @@ class StatusBar(Widget):
             left += [" ", (f"⎇ {info.branch}", "$text-secondary")]
         left += ["  │  ", (info.model or "no model", "$text-primary"), "  │  ",
                  (info.approval or "?", "$text-accent")]
+        about = "~" if info.estimated else ""
         right: list[tuple[str, str] | str] = [
-            f"↑{format_tokens(info.input_tokens)} ↓{format_tokens(info.output_tokens)}"]
+            f"↑{about}{format_tokens(info.input_tokens)} "
+            f"↓{about}{format_tokens(info.output_tokens)}"]
         if info.cost_usd is not None:
-            right += ["  ", f"${info.cost_usd:.4f}" if info.cost_usd < 1 else
-                      f"${info.cost_usd:.2f}"]
+            right += ["  ", about + (f"${info.cost_usd:.4f}" if info.cost_usd < 1 else
+                                     f"${info.cost_usd:.2f}")]
         if info.context_window:
             share = 100 * info.context_tokens / info.context_window
             style = "$text-error" if share >= 80 else ("$text-warning" if share >= 60 else "")
