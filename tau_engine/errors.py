@@ -57,7 +57,8 @@ class ProviderError(TauError):
     ``kind`` is a short machine-readable class of the failure (``auth``,
     ``rate_limit``, ``overloaded``, ``server``, ``bad_request``,
     ``context_length``, ``quota``, ``timeout``, ``connection``, ``stream``,
-    ``content_filter``). ``retryable`` says whether the same request may
+    ``content_filter``, ``bad_response``: a 2xx body that is no answer).
+    ``retryable`` says whether the same request may
     succeed later; ``retry_after`` is the delay the provider asked for, if any.
     """
 

@@ -140,4 +140,6 @@ def test_whole_turn_deadline(scripted_server: ScriptedServer, workspace: Path) -
     assert proc.returncode == 1
     assert "longer than 0.5s" in proc.stderr
     data = json.loads(proc.stdout.splitlines()[-1])
-    assert data["stop_reason"] == "error" and data["result"] == ""
+    # What streamed before the deadline is kept, and is the result (see
+    # test_headless_real_servers for the exact partial).
+    assert data["stop_reason"] == "error" and ("slow " * 200).startswith(data["result"])
