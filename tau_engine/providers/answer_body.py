@@ -2,18 +2,19 @@
 
 tau always asks for a stream, but not every server streams. llama-cpp-python,
 LM Studio and several proxies answer a streaming request that carries tools
-with one complete ``application/json`` body, in the provider's non-streaming
-shape; a wrong base URL or a captive portal answers 200 with an HTML page.
-Read as SSE, both hold no event at all and looked like a stream cut short,
-which was retried five times and then failed with nothing.
+with one complete JSON body, in the provider's non-streaming shape; a wrong
+base URL or a captive portal answers 200 with an HTML page. Read as SSE, both
+hold no event at all and looked like a stream cut short, which was retried
+five times and then failed with nothing.
 
-So the body is told apart by its ``Content-Type`` first: JSON is read whole
-and handed to the wire format's ``complete`` parser. A body labelled as an
-event stream (or not labelled) is streamed as before, and ``BodyHead`` keeps
-its first bytes until an event arrives: if the body ends with no event, those
-bytes are looked at once more; JSON is the answer, anything else fails at once
-with an error that says what the server sent (``kind="bad_response"``, not
-retried: the same request gets the same page).
+Every 2xx body is read as an event stream, whatever its ``Content-Type`` says
+(servers mislabel both ways: JSON as ``text/event-stream``, streams as
+``application/json``), and ``BodyHead`` keeps its first bytes until an event
+arrives. A body that ends without any event is looked at once more: JSON is a
+whole answer, handed to the wire format's ``complete`` parser; anything else
+fails at once with an error naming the ``Content-Type`` and what the body was
+(``kind="bad_response"``, not retried: the same request gets the same page).
+An empty body is still a broken stream.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import httpx
 
 from tau_engine.errors import ProviderError
 
-# A whole answer is rarely over a few hundred KB; past this it is not an answer.
+# A whole answer is rarely over a few hundred KB; a body with no event past this is none.
 MAX_WHOLE_BODY_BYTES = 16 * 1024 * 1024
 _SNIPPET_CHARS = 160
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -39,23 +40,6 @@ def content_type(response: httpx.Response) -> str:
     """The response's media type, lowercased, without parameters (``""`` if none)."""
     raw = str(response.headers.get("content-type", ""))
     return raw.split(";", 1)[0].strip().lower()
-
-
-def is_json_type(media_type: str) -> bool:
-    """``application/json`` and the ``+json`` family (``application/problem+json``)."""
-    return media_type == "application/json" or media_type.endswith("+json")
-
-
-async def read_whole_json(response: httpx.Response, provider: str) -> Any:
-    """Read a body labelled JSON to its end and decode it; a body that is not JSON
-    (or is too large to be an answer) raises ``bad_response`` saying what it was."""
-    raw = bytearray()
-    async for chunk in response.aiter_bytes():
-        raw += chunk
-        if len(raw) > MAX_WHOLE_BODY_BYTES:
-            raise unexpected_body(provider, content_type(response), bytes(raw[:4096]),
-                                  why="a JSON body larger than any answer")
-    return decode_whole(bytes(raw), provider, content_type(response))
 
 
 def decode_whole(raw: bytes, provider: str, media_type: str) -> Any:
@@ -98,13 +82,15 @@ class BodyHead:
             self._recording = False
             self._bytes.clear()
 
-    @property
-    def leftover(self) -> bytes | None:
-        """The whole body, when it ended without any event and held more than
-        whitespace; ``None`` otherwise (an event came, or the body was empty)."""
+    def whole_answer(self, provider: str, media_type: str) -> Any | None:
+        """At the end of the body: the JSON it held if it held no event, ``None`` when
+        it was an event stream or empty; raises ``bad_response`` for anything else."""
+        if self.overflowed:
+            raise unexpected_body(provider, media_type, b"",
+                                  why="no event stream and larger than any answer")
         if not self._recording or not bytes(self._bytes).strip():
             return None
-        return bytes(self._bytes)
+        return decode_whole(bytes(self._bytes), provider, media_type)
 
 
 def unexpected_body(provider: str, media_type: str, raw: bytes, *,

@@ -24,14 +24,7 @@ import httpx
 
 from tau_engine.conversation import ToolCall, Usage
 from tau_engine.errors import ProviderError
-from tau_engine.providers.answer_body import (
-    BodyHead,
-    content_type,
-    decode_whole,
-    is_json_type,
-    read_whole_json,
-    unknown_json,
-)
+from tau_engine.providers.answer_body import BodyHead, content_type, unknown_json
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
@@ -265,35 +258,30 @@ class OpenAIChatProvider(SSEProvider):
                                            headers=self.request_headers(request)) as response:
                 await raise_for_status(response, self.name, key_hint=self._key_hint,
                                        key_sent=bool(self._api_key))
-                media_type = content_type(response)
-                if is_json_type(media_type):
-                    whole = await read_whole_json(response, self.name)
-                    for event in coalesce(self._completion_events(whole, state)):
-                        yield event
-                else:
-                    head = BodyHead()
-                    chunks = head.record(response.aiter_bytes())
-                    async for batch in aiter_sse_batches(chunks):
-                        head.event_seen()
-                        events: list[ProviderEvent] = []
-                        for sse in batch:
-                            if sse.data == "[DONE]":
-                                state.done = True
-                                break
-                            events.extend(self._chunk_events(sse.data, state))
-                            if state.error is not None:
-                                break
-                        for event in coalesce(events):
-                            yield event
-                        if state.error is not None:
-                            raise state.error
-                        if state.done:
+                head = BodyHead()
+                chunks = head.record(response.aiter_bytes())
+                async for batch in aiter_sse_batches(chunks):
+                    head.event_seen()
+                    events: list[ProviderEvent] = []
+                    for sse in batch:
+                        if sse.data == "[DONE]":
+                            state.done = True
                             break
+                        events.extend(self._chunk_events(sse.data, state))
+                        if state.error is not None:
+                            break
+                    for event in coalesce(events):
+                        yield event
+                    if state.error is not None:
+                        raise state.error
                     if state.done:
-                        await _drain(chunks)
-                    elif head.leftover is not None:
-                        # No event at all: a whole answer without SSE framing, or a page.
-                        whole = decode_whole(head.leftover, self.name, media_type)
+                        break
+                if state.done:
+                    await _drain(chunks)
+                else:
+                    # No event at all: a whole answer without SSE framing, or a page.
+                    whole = head.whole_answer(self.name, content_type(response))
+                    if whole is not None:
                         for event in coalesce(self._completion_events(whole, state)):
                             yield event
         except httpx.HTTPError as exc:

@@ -20,13 +20,7 @@ from typing import Any, Protocol
 import httpx
 
 from tau_engine.errors import ProviderError
-from tau_engine.providers.answer_body import (
-    BodyHead,
-    content_type,
-    decode_whole,
-    is_json_type,
-    read_whole_json,
-)
+from tau_engine.providers.answer_body import BodyHead, content_type
 from tau_engine.providers.base import ProviderEvent, coalesce
 from tau_engine.providers.http import make_client, raise_for_status, transport_error
 from tau_engine.providers.sse import aiter_sse_batches
@@ -108,12 +102,6 @@ class SSEProvider:
                                            headers=self.headers()) as response:
                 await raise_for_status(response, self.name, key_hint=self._key_hint,
                                        key_sent=bool(self._api_key))
-                media_type = content_type(response)
-                if is_json_type(media_type):
-                    whole = parser.complete(await read_whole_json(response, self.name))
-                    for event in coalesce(whole):
-                        yield event
-                    return
                 head = BodyHead()
                 async for batch in aiter_sse_batches(head.record(response.aiter_bytes())):
                     head.event_seen()
@@ -132,11 +120,10 @@ class SSEProvider:
                         raise
                     for event in coalesce(events):
                         yield event
-                leftover = head.leftover
-                if leftover is not None:
-                    # No event at all: a whole answer sent without SSE framing, or a page.
-                    whole = parser.complete(decode_whole(leftover, self.name, media_type))
-                    for event in coalesce(whole):
+                # No event at all: a whole answer sent without SSE framing, or a page.
+                whole = head.whole_answer(self.name, content_type(response))
+                if whole is not None:
+                    for event in coalesce(parser.complete(whole)):
                         yield event
                     return
         except httpx.HTTPError as exc:

@@ -8,19 +8,21 @@ with nothing to show. A whole answer is now parsed; anything else fails at once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from tau_engine.conversation import Message, ToolCall
 from tau_engine.errors import ProviderError
+from tau_engine.providers.answer_body import BodyHead
 from tau_engine.providers.anthropic import THINKING_EXTRA_KEY, AnthropicProvider
 from tau_engine.providers.base import Provider, ProviderEvent
 from tau_engine.providers.gemini import THOUGHT_SIGNATURE_KEY, GeminiProvider
 from tau_engine.providers.openai_chat import OpenAIChatProvider
 from tau_engine.providers.openai_responses import OpenAIResponsesProvider
 from tau_engine.providers.retry import RetryPolicy, stream_with_retries
+from tests.support.openai_script import openai_chunks
 from tests.support.provider_run import READ, Outcome, request_maker, stream_outcome
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 from tests.support.whole_answers import (
@@ -223,3 +225,36 @@ async def failure(provider: Provider) -> ProviderError:
             await provider.aclose()
     assert out.events == []
     return caught.value
+
+
+async def test_an_event_stream_labelled_json_is_still_streamed(server: ScriptedServer) -> None:
+    # Labels lie both ways: the body decides, the Content-Type only names it in errors.
+    server.add(ScriptedResponse(chunks=openai_chunks("streamed anyway", chunk_size=4),
+                                content_type="application/json"))
+    out = await stream_outcome(chat(server), build())
+    assert "".join(out.text) == "streamed anyway" and len(out.text) > 1
+
+
+async def test_a_body_with_no_event_past_the_limit_is_no_answer() -> None:
+    head = BodyHead(limit=64)
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b'{"padding": "' + b"x" * 20 + b'"}'
+
+    async for _ in head.record(body()):
+        pass
+    with pytest.raises(ProviderError) as caught:
+        head.whole_answer("openai", "application/json")
+    assert caught.value.kind == "bad_response" and "larger than any answer" in str(caught.value)
+
+
+async def test_a_body_with_events_has_no_whole_answer() -> None:
+    head = BodyHead()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'data: {"a": 1}\n\n'
+
+    async for _ in head.record(body()):
+        head.event_seen()
+    assert head.whole_answer("openai", "text/event-stream") is None
