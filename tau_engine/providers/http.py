@@ -1,16 +1,15 @@
 """HTTP plumbing shared by every provider that speaks HTTP.
 
 One place builds the ``httpx`` client, turns an error response into a
-``ProviderError`` with the provider's own message, classifies error objects
-that arrive inside a 200 stream, and maps transport failures (refused
-connections, timeouts, broken streams). Providers differ in wire format, not
-in how failures are reported, so the engine and the retry layer can rely on
+``ProviderError`` with the provider's own message, and classifies error
+objects that arrive inside a 200 stream (transport failures are
+``transport_failures``'s). Providers differ in wire format, not in how
+failures are reported, so the engine and the retry layer can rely on
 ``kind``/``retryable``/``retry_after`` meaning the same thing everywhere.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import re
@@ -251,48 +250,6 @@ def classify_stream_error(obj: dict[str, Any], provider: str, *,
                          retry_after=details.retry_delay_s, partial_output=partial_output)
 
 
-def transport_error(exc: httpx.HTTPError, provider: str, *,
-                    partial_output: bool = False) -> ProviderError:
-    """Map an ``httpx`` transport failure to a ``ProviderError``.
-
-    ``partial_output`` says whether some of the answer had already streamed; a
-    broken stream is then reported as such and is no longer retryable.
-    """
-    host = _request_host(exc)
-    where = f" {host}" if host else ""
-    kind: str
-    message: str
-    retryable = True
-    if isinstance(exc, httpx.ConnectTimeout):
-        kind, message = "connection", f"could not connect to{where}: timed out"
-    elif isinstance(exc, httpx.ConnectError):
-        kind, message = "connection", f"could not connect to{where}: {_reason(exc)}"
-        if _refused(exc) and _is_local(exc):
-            # Nothing listens there (Ollama not started): waiting will not change that.
-            origin = _request_origin(exc)
-            message = f"could not connect to{where} (connection refused): is the server " \
-                      f"running at {origin}?"
-            retryable = False
-    elif isinstance(exc, httpx.ReadTimeout):
-        seconds = _read_timeout(exc)
-        after = f" for {seconds:g} s" if seconds is not None else ""
-        kind, message = "timeout", f"no data from{where}{after}; the request timed out"
-    elif isinstance(exc, httpx.TimeoutException):
-        kind, message = "timeout", f"the request to{where} timed out ({type(exc).__name__})"
-    elif isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        kind, message = "stream", "the stream broke before the answer finished"
-        reason = _reason(exc)
-        if reason:
-            message = f"{message} ({reason})"
-    elif isinstance(exc, httpx.NetworkError):
-        kind, message = "connection", f"network error talking to{where}: {_reason(exc)}"
-    else:
-        kind, message, retryable = "connection", _reason(exc) or type(exc).__name__, False
-    return ProviderError(message, kind=kind, provider=provider,
-                         retryable=retryable and not partial_output,
-                         partial_output=partial_output)
-
-
 def retry_after_from_headers(headers: httpx.Headers) -> float | None:
     """The delay asked for by ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
     millis = headers.get("retry-after-ms")
@@ -402,63 +359,3 @@ def _one_line(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return flat
-
-
-def _request_host(exc: httpx.HTTPError) -> str:
-    try:
-        url = exc.request.url
-    except RuntimeError:
-        return ""
-    return f"{url.host}:{url.port}" if url.port else url.host
-
-
-def _request_origin(exc: httpx.HTTPError) -> str:
-    try:
-        url = exc.request.url
-    except RuntimeError:
-        return "the base URL"
-    return str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
-
-
-def _refused(exc: BaseException) -> bool:
-    """Whether a connect failure was a refusal (somewhere in its cause chain)."""
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, ConnectionRefusedError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _is_local(exc: httpx.HTTPError) -> bool:
-    """Loopback, private and link-local addresses, ``localhost`` and one-label names
-    (``gpu-box``, a compose service): where a refusal means nothing is running."""
-    try:
-        host = exc.request.url.host
-    except RuntimeError:
-        return False
-    if host == "localhost" or host.endswith((".localhost", ".local")):
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return "." not in host
-    return address.is_loopback or address.is_private or address.is_link_local
-
-
-def _read_timeout(exc: httpx.HTTPError) -> float | None:
-    try:
-        timeouts = exc.request.extensions.get("timeout")
-    except RuntimeError:
-        return None
-    if isinstance(timeouts, dict):
-        value = timeouts.get("read")
-        if isinstance(value, int | float):
-            return float(value)
-    return None
-
-
-def _reason(exc: BaseException) -> str:
-    return _one_line(str(exc)) or type(exc).__name__

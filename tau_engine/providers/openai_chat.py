@@ -38,14 +38,11 @@ from tau_engine.providers.base import (
     UsageReport,
     coalesce,
 )
-from tau_engine.providers.http import (
-    classify_stream_error,
-    raise_for_status,
-    transport_error,
-)
+from tau_engine.providers.http import classify_stream_error, raise_for_status
 from tau_engine.providers.openai_chat_history import chat_messages
 from tau_engine.providers.sse import aiter_sse_batches
 from tau_engine.providers.sse_client import SSEProvider
+from tau_engine.providers.transport_failures import transport_error
 
 
 @dataclass(frozen=True, slots=True)

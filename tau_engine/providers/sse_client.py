@@ -22,8 +22,9 @@ import httpx
 from tau_engine.errors import ProviderError
 from tau_engine.providers.answer_body import BodyHead, content_type
 from tau_engine.providers.base import ProviderEvent, coalesce
-from tau_engine.providers.http import make_client, raise_for_status, transport_error
+from tau_engine.providers.http import make_client, raise_for_status
 from tau_engine.providers.sse import aiter_sse_batches
+from tau_engine.providers.transport_failures import transport_error
 
 
 class StreamParser(Protocol):
