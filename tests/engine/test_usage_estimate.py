@@ -70,6 +70,18 @@ async def test_max_tokens_is_enforced_on_the_estimate(tmp_path: Path) -> None:
     assert "(estimated) >= --max-tokens 100" in error.message
 
 
+async def test_max_cost_is_enforced_on_the_priced_estimate(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x")
+    stream = ScriptedStream([unreported("", call("c1", "read", path="a.txt")),
+                             unreported("never reached")])
+    # make_loop prices input tokens at $0.001 each: the estimated prompt costs over $0.10.
+    loop, events, _ = make_loop(tmp_path, stream, max_cost=0.1)
+    result = await loop.run("read a.txt")
+    assert result.stop_reason == "budget" and len(stream.requests) == 1
+    error = next(e for e in events if e.type == "error")
+    assert "(estimated) >= --max-cost $0.1" in error.message
+
+
 async def test_a_sum_with_an_estimated_part_is_estimated() -> None:
     total = Usage(input_tokens=5) + Usage(input_tokens=3, estimated=True)
     assert total == Usage(input_tokens=8, estimated=True)
