@@ -391,6 +391,8 @@ class Engine:
         self.session = session
         self._loop = None
         self._resumed = resumed
+        # "Allow for this session" grants end with the session they were given in.
+        self.policy.grants.clear()
 
     async def new_session(self) -> None:
         """Start a fresh session (created on the next prompt)."""
