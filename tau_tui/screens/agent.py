@@ -86,6 +86,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         self.running = False
         self.status = StatusInfo(workspace=workspace_label, activity="starting")
         self.transcript = Transcript(id="transcript")
+        self.status_bar = StatusBar(clock=clock, id="status")
         self.controller = TurnController(self.transcript)
         self.commands = CommandRunner(self)
 
@@ -93,7 +94,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         yield self.transcript
         yield CompletionMenu(id="completion")
         yield PromptInput(history=self.history, id="prompt")
-        yield StatusBar(clock=self.clock, id="status")
+        yield self.status_bar
 
     def on_mount(self) -> None:
         prompt = self.query_one(PromptInput)
@@ -142,8 +143,9 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
             self.status = self.status.with_(
                 model=engine.model_id, approval=engine.policy.mode.value,
                 context_window=engine.context_window or self.status.context_window)
-        if self.is_mounted:
-            self.query_one(StatusBar).info = self.status
+        # Not "if is_mounted": that is still False in on_mount, which left the bar
+        # blank ("starting" never showed) until the engine was attached.
+        self.status_bar.info = self.status
 
     def session_changed(self) -> None:
         """Another session (or none yet) is current: show its totals, not the last one's."""
@@ -221,10 +223,8 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
 
     def _set_busy(self, busy: bool, activity: str = "") -> None:
         self.status = self.status.with_(activity=activity)
-        if self.is_mounted:
-            bar = self.query_one(StatusBar)
-            bar.busy = busy
-            bar.info = self.status
+        self.status_bar.busy = busy
+        self.status_bar.info = self.status
 
     @on(CompletionMenu.OptionSelected, "#completion")
     def _completion_clicked(self, event: CompletionMenu.OptionSelected) -> None:
