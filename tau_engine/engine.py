@@ -221,14 +221,20 @@ class Engine:
     # -- running ---------------------------------------------------------------
     async def expand_mentions(self, text: str) -> tuple[str, dict[str, Any] | None]:
         """Attach the files a prompt ``@mentions``: the prompt to send, and the message
-        ``meta`` that keeps the prompt as typed and the attached paths (None if none)."""
+        ``meta`` that keeps the prompt as typed, the attached paths and a note per
+        mention not attached whole (None if the prompt mentions nothing)."""
         from tau_engine.mentions import attach_mentions
 
-        prompt, attached = await asyncio.to_thread(attach_mentions, text, self.paths.root)
+        found = await asyncio.to_thread(attach_mentions, text, self.paths.root)
         # An attached file (``@.env``) may hold a key: it is sent and stored, so redact it.
-        prompt = self.redactor.redact(prompt)
-        typed = self.redactor.redact(text)
-        return prompt, ({"typed": typed, "attachments": attached} if attached else None)
+        prompt = self.redactor.redact(found.prompt)
+        if not found.attached and not found.notes:
+            return prompt, None
+        meta: dict[str, Any] = {"typed": self.redactor.redact(text),
+                                "attachments": found.attached}
+        if found.notes:
+            meta["mention_notes"] = found.notes
+        return prompt, meta
 
     async def run(self, prompt: str, *, meta: dict[str, Any] | None = None) -> RunResult:
         """Run one prompt through the agent loop. Interrupted by ``cancel()``.
@@ -251,6 +257,8 @@ class Engine:
             self.bus.emit(notice)
         self._pending_notices = []
         self._resumed = True
+        for note in (meta or {}).get("mention_notes", []):
+            self.bus.emit(Notice(kind="mention", message=note))
         self._task = asyncio.ensure_future(loop.run(prompt, meta=meta))
         try:
             return await asyncio.shield(self._task)
@@ -396,6 +404,8 @@ class Engine:
         self.session = session
         self._loop = None
         self._resumed = resumed
+        # "Allow for this session" grants end with the session they were given in.
+        self.policy.grants.clear()
 
     async def new_session(self) -> None:
         """Start a fresh session (created on the next prompt)."""

@@ -6,7 +6,9 @@ first). Both functions here block (they walk the tree and read files): call
 them in a thread. Attaching appends each mentioned file's content to the
 prompt, so the model sees it without a tool call; the prompt as typed stays
 in the message's ``meta``. Paths resolve through the ``WorkspaceGuard``, so a
-mention can never attach a file outside the workspace.
+mention can never attach a file outside the workspace. A mention that is not
+attached whole (missing, a folder, binary, cut at the size limit) gets a note,
+which the engine emits as a ``mention`` notice for every front end to show.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tau_engine.errors import WorkspaceError
@@ -56,31 +59,60 @@ def mentioned_paths(text: str) -> list[str]:
     return list(seen)
 
 
-def attach_mentions(text: str, root: Path) -> tuple[str, list[str]]:
-    """The prompt with the mentioned files' contents appended, and the paths attached.
+@dataclass(frozen=True)
+class Attachments:
+    """A prompt with its mentioned files attached, and what happened to each mention."""
 
-    Mentions that are not files inside the workspace are left as typed.
+    prompt: str  # the prompt to send: as typed, plus one block per attached file
+    attached: list[str] = field(default_factory=list)  # the paths attached, in order
+    notes: list[str] = field(default_factory=list)  # one line per mention not (fully) attached
+
+
+def _size(count: int) -> str:
+    return f"{count / 1000:.0f} KB" if count >= 1000 else f"{count} bytes"
+
+
+def attach_mentions(text: str, root: Path) -> Attachments:
+    """Append the mentioned files' contents to the prompt.
+
+    A mention that is not attached whole says why in ``notes``: no such file, a
+    folder, outside the workspace, binary, unreadable, or cut at the size limit
+    (then the model gets the start). Mentions not attached stay in the prompt as typed.
     """
     guard = WorkspaceGuard(root)
     blocks: list[str] = []
     attached: list[str] = []
+    notes: list[str] = []
+    limit = _size(MAX_ATTACHMENT_BYTES)
     for rel in mentioned_paths(text):
         try:
             path = guard.resolve(rel)
         except WorkspaceError:
+            notes.append(f"@{rel}: outside the workspace; not attached")
+            continue
+        if path.is_dir():
+            notes.append(f"@{rel}: a folder; not attached (mention the files in it)")
             continue
         if not path.is_file():
+            notes.append(f"@{rel}: no such file in the workspace; sent as typed")
             continue
         try:
-            data = path.read_bytes()[:MAX_ATTACHMENT_BYTES + 1]
-        except OSError:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_ATTACHMENT_BYTES + 1)
+                size = os.fstat(handle.fileno()).st_size
+        except OSError as exc:
+            notes.append(f"@{rel}: cannot read it ({exc.strerror or exc}); not attached")
             continue
         if b"\x00" in data[:8192]:
-            continue  # binary: the model gets the path only
+            notes.append(f"@{rel}: a binary file; not attached (the model sees its path)")
+            continue
         body = data[:MAX_ATTACHMENT_BYTES].decode("utf-8", errors="replace")
-        cut = "\n[... cut at 100 KB]" if len(data) > MAX_ATTACHMENT_BYTES else ""
+        cut = ""
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            cut = f"\n[... cut at {limit}]"
+            notes.append(f"@{rel}: cut at {limit} of {_size(size)}; the model sees the start")
         blocks.append(f'<attached_file path="{rel}">\n{body}{cut}\n</attached_file>')
         attached.append(rel)
     if not blocks:
-        return text, []
-    return text + "\n\n" + "\n\n".join(blocks), attached
+        return Attachments(text, [], notes)
+    return Attachments(text + "\n\n" + "\n\n".join(blocks), attached, notes)

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from tau_tui.themes import DEFAULT_THEME, load_themes, variable_defaults
 
 if TYPE_CHECKING:
     from tau_engine.engine import Engine
-    from tau_engine.errors import TauError
     from tau_engine.paths import WorkspacePaths
     from tau_engine.resources.trust import AskTrust, TrustQuestion
     from tau_engine.safety.policy import Approver
@@ -32,6 +32,18 @@ if TYPE_CHECKING:
 
 EngineFactory = Callable[["Approver"], Awaitable["Engine"]]
 QUIT_CONFIRM_SECONDS = 2.0
+STARTUP_GROUP = "engine-open"
+EXIT_FAILED = 1
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type (unless it is one of tau's own) and the
+    first line of its message."""
+    text = str(error).strip().splitlines()
+    message = text[0] if text else ""
+    if type(error).__module__.startswith("tau_engine"):
+        return message or type(error).__name__
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def warm_up_renderers() -> None:
@@ -53,7 +65,9 @@ class TauApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "tau"
-    COMMANDS = App.COMMANDS | {_tau_commands}
+    # Only tau's commands: Textual's built-ins (Theme, Screenshot, Keys, Quit...)
+    # would bypass tau (a theme that is not remembered, a screenshot that fails).
+    COMMANDS = {_tau_commands}
 
     BINDINGS = [
         Binding("ctrl+c", "ctrl_c", "Quit", show=False, priority=True, id="app.ctrl_c",
@@ -73,7 +87,9 @@ class TauApp(App[int]):
         self.history_path = history_path
         self.clock = clock
         self.wall_clock = wall_clock
-        self.startup_error: TauError | None = None
+        self.startup_error: BaseException | None = None
+        self.session_id: str | None = None  # the session open when the app ended
+        self._agent: AgentScreen | None = None
         self._last_ctrl_c = float("-inf")
         catalog = load_themes(theme_folders)
         self.theme_problems = list(catalog.problems)
@@ -93,49 +109,77 @@ class TauApp(App[int]):
         from tau_tui.screens.agent import AgentScreen
         from tau_tui.widgets.prompt_history import PromptHistory
 
-        return AgentScreen(workspace_label=self.workspace_label,
-                           history=PromptHistory(self.history_path), clock=self.clock,
-                           wall_clock=self.wall_clock)
+        self._agent = AgentScreen(workspace_label=self.workspace_label,
+                                  history=PromptHistory(self.history_path), clock=self.clock,
+                                  wall_clock=self.wall_clock)
+        return self._agent
 
     @property
     def agent(self) -> AgentScreen:
         """The agent screen (the bottom of the screen stack)."""
-        from tau_tui.screens.agent import AgentScreen
-
-        screen = self.screen_stack[0]
-        assert isinstance(screen, AgentScreen)
-        return screen
+        assert self._agent is not None, "the app has not started"
+        return self._agent
 
     def on_mount(self) -> None:
         # Build the engine only once the first frame is on screen.
         self.call_after_refresh(self._start_engine)
 
     def _start_engine(self) -> None:
-        self.run_worker(self._open_engine(), group="engine-open", exit_on_error=False)
+        self.run_worker(self._open_engine(), group=STARTUP_GROUP, exit_on_error=False)
 
     async def _open_engine(self) -> None:
-        from tau_engine.errors import TauError
-
+        """Open the engine and show its session. Any failure here ends the app through
+        ``worker_failed`` (this runs in the ``engine-open`` worker group)."""
         screen = self.agent
         for problem in self.theme_problems:
             screen.controller.notice(problem, level="warning", kind="theme")
+        engine = await self.engine_factory(screen.bridge.approve)
         try:
-            engine = await self.engine_factory(screen.bridge.approve)
-        except TauError as exc:
-            self.startup_error = exc
-            self.exit(exc.exit_code, return_code=exc.exit_code)
+            await asyncio.to_thread(warm_up_renderers)
+            # Everything loaded so far lives as long as the app: exclude it from the
+            # cyclic GC, whose full collections otherwise stall the UI ~100 ms each.
+            gc.freeze()
+            await screen.attach_engine(engine)
+        except BaseException:
+            if screen.engine is not engine:  # attached engines are closed on unmount
+                await engine.close()
+            raise
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker[Any]) -> None:
+        """The one place a failed worker is handled (screens forward theirs here).
+
+        A failure while the engine opens or loads the session ends the app with
+        that error (``run_app`` prints it as one line and exits non-zero): an app
+        with no engine could only sit there. Any other failure becomes an error
+        notice in the transcript, and the app goes on.
+        """
+        error = worker.error
+        if error is None:
             return
-        await asyncio.to_thread(warm_up_renderers)
-        # Everything loaded so far lives as long as the app: exclude it from the
-        # cyclic GC, whose full collections otherwise stall the UI ~100 ms each.
-        gc.freeze()
-        await screen.attach_engine(engine)
+        if worker.group == STARTUP_GROUP:
+            self.startup_error = error
+            code = getattr(error, "exit_code", EXIT_FAILED)
+            self.exit(code, return_code=code)
+            return
+        if self._agent is not None and self._agent.is_attached:
+            self._agent.controller.notice(f"internal error: {one_line(error)}", level="error",
+                                         kind="internal")
 
     async def on_unmount(self) -> None:
-        screen = self.screen_stack[0] if self.screen_stack else None
-        engine = getattr(screen, "engine", None)
-        if engine is not None:
-            screen.bridge.close()  # type: ignore[union-attr]
+        # Textual has already closed the screens: use the reference, not the stack.
+        screen = self._agent
+        engine = screen.engine if screen is not None else None
+        if screen is not None and engine is not None:
+            if engine.session is not None:
+                self.session_id = engine.session.id
+            # The screen is gone: what the engine reports while it stops (an
+            # interrupted run's last events) has nowhere to be shown.
+            engine.bus.unsubscribe(screen.bridge.sink)
+            screen.bridge.close()
             await engine.close()
 
     async def ask_trust(self, question: TrustQuestion) -> bool:
@@ -146,7 +190,8 @@ class TauApp(App[int]):
             TrustModal(self.workspace_label, question.items)))
 
     def action_ctrl_c(self) -> None:
-        """Copy selected prompt text; otherwise the second press within 2 s quits."""
+        """Copy selected prompt text; otherwise interrupt the running turn, and quit on
+        a second press within 2 s."""
         from textual.widgets import TextArea
 
         focused = self.focused
@@ -158,7 +203,10 @@ class TauApp(App[int]):
             self.exit(0)
             return
         self._last_ctrl_c = now
-        self.notify("Press Ctrl+C again to quit", timeout=QUIT_CONFIRM_SECONDS)
+        if self._agent is not None and self._agent.interrupt_turn():
+            self.notify("Interrupted. Press Ctrl+C again to quit", timeout=QUIT_CONFIRM_SECONDS)
+        else:
+            self.notify("Press Ctrl+C again to quit", timeout=QUIT_CONFIRM_SECONDS)
 
 
 def _workspace_label(root: Path) -> str:
@@ -204,6 +252,22 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
                  history_path=paths.history_path,
                  theme=configured_theme_name(paths.root, cli_settings.get("theme")))
     code = app.run()
-    if app.startup_error is not None:
-        raise app.startup_error
+    error = app.startup_error
+    if error is not None:
+        from tau_engine.errors import TauError
+
+        if isinstance(error, TauError):
+            raise error
+        raise TauError(f"the app could not start: {one_line(error)} "
+                       "(run with --debug for the traceback)") from error
+    if app.session_id is not None:
+        print(resume_hint(app.session_id, paths.root if workspace else None))
     return code if isinstance(code, int) else (app.return_code or 0)
+
+
+def resume_hint(session_id: str, workspace: Path | None) -> str:
+    """The line printed when the app ends, to come back to the same session."""
+    import shlex
+
+    where = f"-w {shlex.quote(str(workspace))} " if workspace is not None else ""
+    return f"resume with: tau {where}--resume {session_id}"

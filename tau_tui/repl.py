@@ -49,13 +49,20 @@ class LineApprover:
         self.out.write(f"\n{request.tool} wants to run ({request.reason}):\n")
         for line in (request.preview or "").splitlines()[:40]:
             self.out.write(f"  {line}\n")
+        grant = request.grant
+        if grant is not None:
+            self.out.write(f"  [a] allows {grant.describe()} for the rest of this session\n")
+        else:
+            self.out.write(f"  no session grant: {request.no_grant_reason}\n")
         self.out.flush()
+        question = ("allow? [y]es once / [a]lways this session / [n]o: " if grant is not None
+                    else "allow? [y]es once / [n]o: ")
         while True:
-            answer = (await self.ask("allow? [y]es once / [a]lways this session / [n]o: "))
+            answer = (await self.ask(question))
             choice = answer.strip().lower()[:1]
             if choice == "y":
                 return ApprovalDecision.ALLOW_ONCE
-            if choice == "a":
+            if choice == "a" and grant is not None:
                 return ApprovalDecision.ALLOW_SESSION
             if choice in ("n", ""):
                 return ApprovalDecision.DENY

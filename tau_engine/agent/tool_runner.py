@@ -64,7 +64,7 @@ class ToolRunner:
     def _is_parallel_read(self, call: ToolCall) -> bool:
         tool = self.tools.get(call.name)
         return (tool is not None and tool.kind == "read" and call.arguments_error is None
-                and self.policy.verdict(tool.name, tool.kind) == "allow")
+                and self.policy.verdict(tool.name, tool.kind, call.arguments) == "allow")
 
     async def _run_one(self, call: ToolCall) -> Message:
         outcome, denied, run_ms = await self._execute(call)
@@ -101,7 +101,7 @@ class ToolRunner:
         except TauError as exc:
             return ToolOutcome(f"error: invalid arguments for {call.name}: {exc}",
                                ok=False), False, 0.0
-        verdict = self.policy.verdict(tool.name, tool.kind)
+        verdict = self.policy.verdict(tool.name, tool.kind, call.arguments)
         why = (f"{tool.name} is not allowed in approval mode '{self.policy.mode.value}'")
         if verdict == "ask":
             if self.approver is None:
@@ -131,10 +131,13 @@ class ToolRunner:
             preview = f"(no preview: {exc})"
         preview = self.ctx.redactor.redact(preview)
         reason = self.policy.reason(tool.name, tool.kind)
+        grant = self.policy.grant_for(tool.name, tool.kind, call.arguments)
         self.bus.emit(ApprovalNeeded(call_id=call.id, name=tool.name, arguments=call.arguments,
                                      reason=reason, preview=preview))
         decision = await self.approver(ApprovalRequest(
             call_id=call.id, tool=tool.name, kind=tool.kind, arguments=call.arguments,
-            reason=reason, preview=preview))
-        self.policy.remember(tool.name, decision)
+            reason=reason, preview=preview, grant=grant,
+            no_grant_reason="" if grant else self.policy.why_no_grant(call.arguments)))
+        # "Allow for session" on a call that offers no grant runs it once, nothing more.
+        self.policy.remember(grant, decision)
         return "deny" if decision is ApprovalDecision.DENY else "allow"

@@ -14,15 +14,19 @@ full-auto     allow  allow  allow  allow
 ============  =====  =====  =====  =======
 
 "ask" with no approver (headless runs) is a denial that goes back to the model
-as the tool's result. "Allow for this session" is remembered per tool name.
+as the tool's result. "Allow for this session" is remembered as a scoped
+``SessionGrant`` (a command prefix for ``bash``, the tool's name otherwise; see
+``grants.py``); a grant turns a later "ask" into "allow", never a "deny".
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
+
+from tau_engine.safety.grants import SessionGrant, grant_for, why_no_grant
 
 ToolKind = Literal["read", "edit", "exec", "network"]
 Verdict = Literal["allow", "ask", "deny"]
@@ -62,6 +66,10 @@ class ApprovalRequest:
     arguments: dict[str, Any]
     reason: str
     preview: str  # the command, the diff or the URL
+    # What "allow for this session" would cover; None: this call can only be allowed
+    # once, and ``no_grant_reason`` says why.
+    grant: SessionGrant | None = None
+    no_grant_reason: str = ""
 
 
 Approver = Callable[[ApprovalRequest], Awaitable[ApprovalDecision]]
@@ -70,14 +78,15 @@ Approver = Callable[[ApprovalRequest], Awaitable[ApprovalDecision]]
 
 @dataclass
 class ToolPolicy:
-    """Applies an approval mode, plus the tools the user allowed for this session."""
+    """Applies an approval mode, plus what the user allowed for this session."""
 
     mode: ApprovalMode = ApprovalMode.AUTO_EDIT
-    allowed_for_session: set[str] = field(default_factory=set)
+    grants: list[SessionGrant] = field(default_factory=list)
 
-    def verdict(self, tool: str, kind: ToolKind) -> Verdict:
+    def verdict(self, tool: str, kind: ToolKind,
+                arguments: Mapping[str, Any] | None = None) -> Verdict:
         base = _TABLE[self.mode][kind]
-        if base == "ask" and tool in self.allowed_for_session:
+        if base == "ask" and any(g.covers(tool, arguments) for g in self.grants):
             return "allow"
         return base
 
@@ -86,6 +95,17 @@ class ToolPolicy:
                 "network": "makes a network request", "read": "reads files"}[kind]
         return f"{tool} {what}; approval mode '{self.mode.value}' asks before it does"
 
-    def remember(self, tool: str, decision: ApprovalDecision) -> None:
-        if decision is ApprovalDecision.ALLOW_SESSION:
-            self.allowed_for_session.add(tool)
+    def grant_for(self, tool: str, kind: ToolKind,
+                  arguments: Mapping[str, Any] | None) -> SessionGrant | None:
+        """What "allow for this session" on this call would cover (None: once only)."""
+        return grant_for(tool, kind, arguments)
+
+    def why_no_grant(self, arguments: Mapping[str, Any] | None) -> str:
+        """Why a call offers no grant (only asked when ``grant_for`` gave None)."""
+        return why_no_grant(arguments)
+
+    def remember(self, grant: SessionGrant | None, decision: ApprovalDecision) -> None:
+        """Keep ``grant`` if the user allowed it for the session; nothing otherwise."""
+        if decision is ApprovalDecision.ALLOW_SESSION and grant is not None \
+                and grant not in self.grants:
+            self.grants.append(grant)

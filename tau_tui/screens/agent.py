@@ -18,7 +18,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
 from tau_tui.bridge import EngineBridge
 from tau_tui.screens.command_runner import CommandRunner
@@ -29,6 +28,7 @@ from tau_tui.widgets.prompt_history import PromptHistory
 from tau_tui.widgets.status_bar import StatusBar, StatusInfo
 from tau_tui.widgets.tool_card import ToolCard
 from tau_tui.widgets.transcript import Transcript
+from tau_tui.widgets.worker_failures import ReportsWorkerFailures
 
 if TYPE_CHECKING:
     from tau_engine.engine import Engine
@@ -50,7 +50,7 @@ def read_git_branch(root: Path) -> str:
     return head[:8]
 
 
-class AgentScreen(Screen[None]):
+class AgentScreen(ReportsWorkerFailures, Screen[None]):
     """The interactive agent: one conversation with the engine."""
 
     BINDINGS = [
@@ -58,6 +58,8 @@ class AgentScreen(Screen[None]):
                 tooltip="Stop the running turn; the partial answer is kept"),
         Binding("ctrl+o", "toggle_last_tool", "Expand tool", id="agent.toggle_tool",
                 tooltip="Show or hide the last tool call's arguments and output"),
+        Binding("shift+tab", "cycle_approval", "Approval mode", id="agent.cycle_approval",
+                tooltip="Switch to the next approval mode: ask, auto-edit, full-auto, read-only"),
         # Priority: the prompt's own PageUp/PageDown would otherwise take the keys.
         Binding("pageup", "scroll_transcript(-1)", "Page up", show=False, priority=True,
                 id="agent.page_up", tooltip="Scroll the transcript up"),
@@ -84,6 +86,7 @@ class AgentScreen(Screen[None]):
         self.running = False
         self.status = StatusInfo(workspace=workspace_label, activity="starting")
         self.transcript = Transcript(id="transcript")
+        self.status_bar = StatusBar(clock=clock, id="status")
         self.controller = TurnController(self.transcript)
         self.commands = CommandRunner(self)
 
@@ -91,7 +94,7 @@ class AgentScreen(Screen[None]):
         yield self.transcript
         yield CompletionMenu(id="completion")
         yield PromptInput(history=self.history, id="prompt")
-        yield StatusBar(clock=self.clock, id="status")
+        yield self.status_bar
 
     def on_mount(self) -> None:
         prompt = self.query_one(PromptInput)
@@ -141,8 +144,19 @@ class AgentScreen(Screen[None]):
             self.status = self.status.with_(
                 model=engine.model_id, approval=engine.policy.mode.value,
                 context_window=engine.context_window or self.status.context_window)
-        if self.is_mounted:
-            self.query_one(StatusBar).info = self.status
+        # Not "if is_mounted": that is still False in on_mount, which left the bar
+        # blank ("starting" never showed) until the engine was attached.
+        self.status_bar.info = self.status
+
+    def session_changed(self) -> None:
+        """Another session (or none yet) is current: show its totals, not the last one's."""
+        engine = self.engine
+        if engine is not None:
+            usage, cost = engine.usage_totals()
+            self.status = self.status.with_(input_tokens=usage.input_tokens,
+                                            output_tokens=usage.output_tokens, cost_usd=cost,
+                                            context_tokens=0)
+        self.refresh_status()
 
     @work(thread=True, group="git-branch", exclusive=True, exit_on_error=False)
     def load_branch(self) -> None:
@@ -210,10 +224,8 @@ class AgentScreen(Screen[None]):
 
     def _set_busy(self, busy: bool, activity: str = "") -> None:
         self.status = self.status.with_(activity=activity)
-        if self.is_mounted:
-            bar = self.query_one(StatusBar)
-            bar.busy = busy
-            bar.info = self.status
+        self.status_bar.busy = busy
+        self.status_bar.info = self.status
 
     @on(CompletionMenu.OptionSelected, "#completion")
     def _completion_clicked(self, event: CompletionMenu.OptionSelected) -> None:
@@ -318,9 +330,36 @@ class AgentScreen(Screen[None]):
         menu = self.query_one(CompletionMenu)
         if menu.is_open:
             menu.close()
-        elif self.engine is not None and self.running:
-            self.engine.cancel()
-            self.pending.clear()
+        else:
+            self.interrupt_turn()
+
+    def interrupt_turn(self) -> bool:
+        """Stop the running turn and drop queued prompts; False if nothing was running."""
+        if self.engine is None or not self.running:
+            return False
+        self.engine.cancel()
+        self.pending.clear()
+        return True
+
+    def action_cycle_approval(self) -> None:
+        from tau_tui.screens.command_runner import APPROVAL_HELP
+
+        engine = self.engine
+        if engine is None:
+            self.app.notify("tau is still starting", severity="warning")
+            return
+        modes = list(APPROVAL_HELP)
+        current = engine.policy.mode.value
+        following = modes[(modes.index(current) + 1) % len(modes)] if current in modes \
+            else modes[0]
+        engine.set_approval(following)
+        self.refresh_status()
+        self.app.notify(f"approval mode: {following} ({APPROVAL_HELP[following]})",
+                        title="Shift+Tab", timeout=3)
+
+    @on(PromptInput.EndOfInput)
+    def _end_of_input(self, event: PromptInput.EndOfInput) -> None:
+        self.app.exit(0)
 
     def action_toggle_last_tool(self) -> None:
         cards = self.transcript.query(ToolCard)
@@ -338,10 +377,3 @@ class AgentScreen(Screen[None]):
 
     async def action_jump_end(self) -> None:
         await self.transcript.jump_to_end()
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failed worker becomes an error notice instead of a crash."""
-        if event.state is WorkerState.ERROR and event.worker.error is not None:
-            error = event.worker.error
-            self.controller.notice(f"{type(error).__name__}: {error}", level="error",
-                                   kind="internal")

@@ -3,6 +3,13 @@
 Allow once (``y``), Allow for this session (``a``), Deny (``n`` or Esc). The
 modal is dismissed with an ``ApprovalDecision``; the screen that pushed it
 resolves the engine's future with that value.
+
+"Allow for this session" is a scoped grant decided by the engine
+(``ApprovalRequest.grant``): the modal says exactly what it covers, and when
+the call offers no grant (a command with shell syntax) the choice is not
+offered. The choices never scroll away: the preview (a diff can be long)
+scrolls between the header and the choices, and on a small terminal the
+buttons give way to one line of keys.
 """
 
 from __future__ import annotations
@@ -37,8 +44,30 @@ def render_preview(request: ApprovalRequest) -> Content:
     return Content(preview)
 
 
+def scope_line(request: ApprovalRequest) -> Content:
+    """What "allow for this session" would cover, or why it is not offered."""
+    if request.grant is None:
+        why = request.no_grant_reason or "this call can only be allowed once"
+        return Content(f"allow for session is not offered: {why}")
+    return Content.assemble(("a", "bold $text-accent"), " allows ",
+                            (request.grant.describe(), "bold"), " for the rest of this session")
+
+
+def keys_line(request: ApprovalRequest) -> Content:
+    """The choices as one line of keys, for terminals too small for buttons."""
+    parts: list[tuple[str, str] | str] = [("y", "bold $text-success"), " allow"]
+    if request.grant is not None:
+        parts += [" · ", ("a", "bold $text-accent"), " session"]
+    parts += [" · ", ("n", "bold $text-error"), " deny"]
+    return Content.assemble(*parts)
+
+
 class ApprovalModal(ModalScreen[ApprovalDecision]):
     """Asks the user to allow or deny one tool call."""
+
+    # Below these sizes the buttons give way to a one-line key legend.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (72, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (22, "-tall")]
 
     CSS = """
     ApprovalModal {
@@ -54,25 +83,56 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
         background: $surface;
         padding: 1 2;
     }
+    ApprovalModal.-narrow #approval-box, ApprovalModal.-short #approval-box {
+        width: 100%;
+        max-height: 100%;
+        padding: 0 1;
+    }
     #approval-title { text-style: bold; color: $text-warning; }
-    #approval-reason { color: $text-muted; margin-bottom: 1; }
+    #approval-reason { color: $text-muted; }
+    #approval-scope { margin-bottom: 1; }
+    #approval-scope.-once-only { color: $text-muted; }
     #approval-preview {
         height: auto;
-        max-height: 24;
+        max-height: 1fr;
         background: $boost;
         padding: 0 1;
     }
-    #approval-buttons { height: auto; margin-top: 1; align-horizontal: center; }
-    #approval-buttons Button { margin: 0 1; min-width: 16; }
+    #approval-header { dock: top; height: auto; }
+    #approval-choices {
+        dock: bottom;
+        height: auto;
+        margin-top: 1;
+    }
+    #approval-buttons { height: auto; align-horizontal: center; }
+    #approval-buttons Button { margin: 0 1; min-width: 12; }
+    #approval-keys { display: none; text-align: center; }
+    ApprovalModal.-narrow #approval-buttons, ApprovalModal.-short #approval-buttons {
+        display: none;
+    }
+    ApprovalModal.-narrow #approval-keys, ApprovalModal.-short #approval-keys {
+        display: block;
+    }
+    ApprovalModal.-narrow #approval-choices, ApprovalModal.-short #approval-choices {
+        margin-top: 0;
+    }
     """
 
     BINDINGS = [
         Binding("y", "decide('allow_once')", "Allow once", id="approval.allow_once",
                 tooltip="Run this call once"),
         Binding("a", "decide('allow_session')", "Allow for session", id="approval.allow_session",
-                tooltip="Run this tool without asking again in this session"),
+                tooltip="Run calls this grant covers without asking again in this session"),
         Binding("n,escape", "decide('deny')", "Deny", id="approval.deny",
                 tooltip="Do not run it; the model is told you said no"),
+        Binding("up", "scroll_preview(-1)", "Scroll up", show=False, id="approval.up",
+                tooltip="Scroll the preview up a line"),
+        Binding("down", "scroll_preview(1)", "Scroll down", show=False, id="approval.down",
+                tooltip="Scroll the preview down a line"),
+        Binding("pageup", "scroll_preview(-10)", "Page up", show=False, id="approval.page_up",
+                tooltip="Scroll the preview up a page"),
+        Binding("pagedown", "scroll_preview(10)", "Page down", show=False,
+                id="approval.page_down", tooltip="Scroll the preview down a page"),
     ]
 
     def __init__(self, request: ApprovalRequest) -> None:
@@ -83,18 +143,29 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
         request = self.request
         wants = KIND_TITLES.get(request.kind, request.kind)
         with Vertical(id="approval-box"):
-            yield Static(Content(f"{request.tool} wants to {wants}"), id="approval-title")
-            yield Static(Content(request.reason), id="approval-reason")
+            with Vertical(id="approval-header"):
+                yield Static(Content(f"{request.tool} wants to {wants}"), id="approval-title")
+                yield Static(Content(request.reason), id="approval-reason")
+                yield Static(scope_line(request), id="approval-scope",
+                             classes="-once-only" if request.grant is None else "")
+            with Vertical(id="approval-choices"):
+                with Horizontal(id="approval-buttons"):
+                    yield Button(Content("Allow once (y)"), id="allow_once", variant="success")
+                    yield Button(Content("Allow for session (a)"), id="allow_session",
+                                 variant="primary", disabled=request.grant is None)
+                    yield Button(Content("Deny (n)"), id="deny", variant="error")
+                yield Static(keys_line(request), id="approval-keys")
             with VerticalScroll(id="approval-preview"):
                 yield Static(render_preview(request))
-            with Horizontal(id="approval-buttons"):
-                yield Button(Content("Allow once (y)"), id="allow_once", variant="success")
-                yield Button(Content("Allow for session (a)"), id="allow_session",
-                             variant="primary")
-                yield Button(Content("Deny (n)"), id="deny", variant="error")
 
     def on_mount(self) -> None:
         self.query_one("#allow_once", Button).focus()
+
+    def action_scroll_preview(self, lines: int) -> None:
+        preview = self.query_one("#approval-preview", VerticalScroll)
+        if abs(lines) > 1:
+            lines = (1 if lines > 0 else -1) * max(1, preview.scrollable_content_region.height - 1)
+        preview.scroll_relative(y=lines, animate=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -102,4 +173,9 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
             self.action_decide(event.button.id)
 
     def action_decide(self, choice: str) -> None:
-        self.dismiss(ApprovalDecision(choice))
+        decision = ApprovalDecision(choice)
+        if decision is ApprovalDecision.ALLOW_SESSION and self.request.grant is None:
+            self.notify("This call can only be allowed once (y) or denied (n).",
+                        severity="warning")
+            return
+        self.dismiss(decision)

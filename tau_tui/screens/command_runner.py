@@ -33,8 +33,9 @@ APPROVAL_SCOPE = ("File tools stay inside the workspace; bash and http run as yo
 
 KEYS_HELP = (
     "keys: enter send · shift+enter/ctrl+j newline · ↑/↓ history · tab complete · "
-    "esc interrupt · ctrl+o expand last tool call · ctrl+p command palette · "
-    "pgup/pgdn scroll · ctrl+home/ctrl+end first/last message · ctrl+c twice quit"
+    "esc or ctrl+c interrupt · shift+tab next approval mode · ctrl+o expand last tool "
+    "call · ctrl+p command palette · pgup/pgdn scroll · ctrl+home/ctrl+end first/last "
+    "message · ctrl+c twice or ctrl+d on an empty prompt quit"
 )
 
 
@@ -48,7 +49,8 @@ class CommandRunner:
             "sessions": self.sessions, "new": self.new, "fork": self.fork, "undo": self.undo,
             "redo": self.redo, "compact": self.compact, "cost": self.cost,
             "approval": self.approval, "theme": self.theme, "clear": self.clear,
-            "export": self.export, "quit": self.quit,
+            "export": self.export, "quit": self.quit, "exit": self.quit,
+            "resume": self.resume,
         }
 
     # -- plumbing ------------------------------------------------------------------
@@ -129,14 +131,24 @@ class CommandRunner:
         else:
             await self.screen.reload_transcript()
             self.note(f"resumed session {session.id[:8]} · {session.title or '(untitled)'}")
-        self.screen.refresh_status()
+        self.screen.session_changed()
+
+    async def resume(self, args: str) -> None:
+        if not args:
+            await self.sessions(args)
+            return
+        engine = await self._engine()
+        session = await engine.resume(args)
+        await self.screen.reload_transcript()
+        self.note(f"resumed session {session.id[:8]} · {session.title or '(untitled)'}")
+        self.screen.session_changed()
 
     async def new(self, args: str) -> None:
         engine = await self._engine()
         await engine.new_session()
         await self.screen.transcript.clear()
         self.note("new session: it starts with your next prompt")
-        self.screen.refresh_status()
+        self.screen.session_changed()
 
     async def fork(self, args: str) -> None:
         engine = await self._engine()
@@ -230,7 +242,18 @@ class CommandRunner:
         self.note(f"theme: {name} (remembered)")
 
     async def clear(self, args: str) -> None:
+        """A fresh context, as in Claude Code and aider: the model forgets the
+        conversation; the old session stays in the store for /resume."""
+        engine = await self._engine()
+        previous = engine.session
+        await engine.new_session()
         await self.screen.transcript.clear()
+        if previous is None:
+            self.note("context cleared: your next prompt starts a new session")
+        else:
+            self.note(f"context cleared: your next prompt starts a new session; "
+                      f"/resume {previous.id[:8]} returns to the previous one")
+        self.screen.session_changed()
 
     async def export(self, args: str) -> None:
         engine = await self._engine()

@@ -27,6 +27,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("model", "switch model; without an id, pick one from the catalog", "[ID]"),
     SlashCommand("session", "show the current session"),
     SlashCommand("sessions", "resume or fork an earlier session"),
+    SlashCommand("resume", "resume an earlier session; without an id, pick one", "[ID]"),
     SlashCommand("new", "start a new session"),
     SlashCommand("fork", "branch this session into a new one"),
     SlashCommand("undo", "undo the last turn and restore the files it changed"),
@@ -35,9 +36,10 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("cost", "show the session's tokens and cost"),
     SlashCommand("approval", "show or set the approval mode", "[MODE]"),
     SlashCommand("theme", "switch theme (remembered); without a name, pick one", "[NAME]"),
-    SlashCommand("clear", "clear the screen (the session is kept)"),
+    SlashCommand("clear", "start a fresh context (the old session stays; /resume it)"),
     SlashCommand("export", "write the session as JSONL", "[FILE]"),
     SlashCommand("quit", "quit tau"),
+    SlashCommand("exit", "quit tau"),
 )
 
 BY_NAME = {command.name: command for command in COMMANDS}

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     )
 
 NOTICE_LEVELS = {"retry": "warning", "fallback": "warning", "max_tokens": "warning",
-                 "interrupted": "warning"}
+                 "interrupted": "warning", "mention": "warning"}
 
 
 class TurnController:

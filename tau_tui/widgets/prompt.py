@@ -1,6 +1,7 @@
 """``PromptInput``: the multi-line prompt, with history and completion.
 
-Enter sends; Shift+Enter or Ctrl+J inserts a newline. Up on the first line and
+Enter sends; Shift+Enter or Ctrl+J inserts a newline; Ctrl+D on an empty
+prompt asks to quit (elsewhere it deletes the character to the right). Up on the first line and
 Down on the last line walk the prompt history. While the completion menu is
 open, Up/Down move in it, Tab accepts, Enter accepts (or runs a complete slash
 command), Esc closes it. The prompt only posts messages (``Submitted``,
@@ -50,6 +51,9 @@ class PromptInput(TextArea):
     class FilesWanted(Message):
         """An ``@`` mention began and the workspace's file list is not loaded yet."""
 
+    class EndOfInput(Message):
+        """Ctrl+D on an empty prompt: the user is done (as in a shell)."""
+
     def __init__(self, *, history: PromptHistory, commands: Sequence[SlashCommand] = COMMANDS,
                  id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, tab_behavior="focus", compact=False,
@@ -94,6 +98,9 @@ class PromptInput(TextArea):
                 menu.close()
         if key == "enter":
             self.submit()
+            return True
+        if key == "ctrl+d" and not self.text:
+            self.post_message(self.EndOfInput())
             return True
         if key in ("shift+enter", "ctrl+j"):
             self.insert("\n")

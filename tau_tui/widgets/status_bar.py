@@ -91,36 +91,113 @@ class StatusBar(Widget):
         self.refresh()
 
     def render(self) -> Content:
-        info = self.info
-        left: list[tuple[str, str] | str] = []
-        if self.busy:
-            running_for = self.clock() - self._started
-            spinner = SPINNER[int(running_for / SPIN_INTERVAL) % len(SPINNER)]
-            elapsed = format_elapsed(running_for)
-            left += [(f"{spinner} {info.activity or 'working'} {elapsed}", "$text-warning"),
-                     "  esc to interrupt", "  │  "]
-        elif info.activity:
-            left += [(info.activity, "$text-muted"), "  │  "]
-        left += [(info.workspace, "bold")]
-        if info.branch:
-            left += [" ", (f"⎇ {info.branch}", "$text-secondary")]
-        left += ["  │  ", (info.model or "no model", "$text-primary"), "  │  ",
-                 (info.approval or "?", "$text-accent")]
-        about = "~" if info.estimated else ""
-        right: list[tuple[str, str] | str] = [
-            f"↑{about}{format_tokens(info.input_tokens)} "
-            f"↓{about}{format_tokens(info.output_tokens)}"]
-        if info.cost_usd is not None:
-            right += ["  ", about + (f"${info.cost_usd:.4f}" if info.cost_usd < 1 else
-                                     f"${info.cost_usd:.2f}")]
-        if info.context_window:
-            share = 100 * info.context_tokens / info.context_window
-            style = "$text-error" if share >= 80 else ("$text-warning" if share >= 60 else "")
-            right += ["  ", (f"ctx {share:.0f}%", style)]
-        left_content = Content.assemble(*left)
-        right_content = Content.assemble(*right)
         width = self.content_region.width or self.size.width
-        gap = width - left_content.cell_length - right_content.cell_length
-        if gap < 2:
-            return left_content.truncate(max(width, 1), ellipsis=True)
-        return Content.assemble(left_content, " " * gap, right_content)
+        return fit_status(self.info, width, self._busy_marks() if self.busy else None)
+
+    def _busy_marks(self) -> tuple[str, str]:
+        running_for = self.clock() - self._started
+        spinner = SPINNER[int(running_for / SPIN_INTERVAL) % len(SPINNER)]
+        return spinner, format_elapsed(running_for)
+
+
+@dataclass(frozen=True)
+class _Squeeze:
+    """How much of the status line to leave out; each step gives up more."""
+
+    hint: bool = True  # "esc to interrupt"
+    branch: bool = True
+    full_path: bool = True
+    wide_gaps: bool = True
+    cost: bool = True
+    tokens: bool = True
+    path: bool = True
+    activity: bool = True
+
+
+# Cumulative steps, least useful first: the hint goes and the path shortens before
+# anything that matters while working (model, approval mode, context) is touched.
+_SQUEEZES = [
+    _Squeeze(),
+    _Squeeze(hint=False),
+    _Squeeze(hint=False, full_path=False),
+    _Squeeze(hint=False, full_path=False, branch=False),
+    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False),
+    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False),
+    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False,
+             tokens=False),
+    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False,
+             tokens=False, path=False),
+    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False,
+             tokens=False, path=False, activity=False),
+]
+
+
+def _short_path(path: str) -> str:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return name or path
+
+
+def _layout(info: StatusInfo, busy: tuple[str, str] | None,
+            squeeze: _Squeeze) -> tuple[Content, Content]:
+    gap = "  │  " if squeeze.wide_gaps else " │ "
+    left: list[tuple[str, str] | str] = []
+    if busy is not None:
+        spinner, elapsed = busy
+        words = [spinner, info.activity or "working", elapsed] if squeeze.activity \
+            else [spinner, elapsed]
+        left += [(" ".join(words), "$text-warning")]
+        if squeeze.hint:
+            left += ["  esc to interrupt"]
+        left += [gap]
+    elif info.activity:
+        left += [(info.activity, "$text-muted"), gap]
+    if squeeze.path and info.workspace:
+        left += [(info.workspace if squeeze.full_path else _short_path(info.workspace), "bold")]
+        if squeeze.branch and info.branch:
+            left += [" ", (f"⎇ {info.branch}", "$text-secondary")]
+        left += [gap]
+    left += [(info.model or "no model", "$text-primary"), gap,
+             (info.approval or "?", "$text-accent")]
+    right: list[tuple[str, str] | str] = []
+    about = "~" if info.estimated else ""  # tau estimated what the server did not report
+    if squeeze.tokens:
+        right += [f"↑{about}{format_tokens(info.input_tokens)} "
+                  f"↓{about}{format_tokens(info.output_tokens)}"]
+    if squeeze.cost and info.cost_usd is not None:
+        right += ["  ", about + (f"${info.cost_usd:.4f}" if info.cost_usd < 1 else
+                                 f"${info.cost_usd:.2f}")]
+    if info.context_window:
+        share = 100 * info.context_tokens / info.context_window
+        style = "$text-error" if share >= 80 else ("$text-warning" if share >= 60 else "")
+        right += ["  " if right else "", (f"ctx {share:.0f}%", style)]
+    return Content.assemble(*left), Content.assemble(*right)
+
+
+def fit_status(info: StatusInfo, width: int, busy: tuple[str, str] | None = None) -> Content:
+    """The status line for ``width`` cells; ``busy`` is (spinner, elapsed) while a turn
+    runs. What matters while working (model, approval mode, context) is kept longest:
+    the hint and the path's parents go first, then the branch, cost, tokens and the
+    path; past that the model id is cut short."""
+    for squeeze in _SQUEEZES:
+        left, right = _layout(info, busy, squeeze)
+        if _fits(left, right, width):
+            return _join(left, right, width)
+    overflow = left.cell_length + right.cell_length + 2 - width
+    model = info.model or "no model"
+    if len(model) - overflow >= 5:
+        left, right = _layout(info.with_(model=model[:len(model) - overflow - 1] + "…"),
+                              busy, _SQUEEZES[-1])
+        if _fits(left, right, width):
+            return _join(left, right, width)
+    return Content.assemble(left, "  ", right).truncate(max(width, 1), ellipsis=True)
+
+
+def _fits(left: Content, right: Content, width: int) -> bool:
+    spare = width - left.cell_length - right.cell_length
+    return spare >= 2 or (spare >= 0 and not right.cell_length)
+
+
+def _join(left: Content, right: Content, width: int) -> Content:
+    if not right.cell_length:
+        return left
+    return Content.assemble(left, " " * (width - left.cell_length - right.cell_length), right)

@@ -22,9 +22,10 @@ from textual.widget import Widget
 
 from tau_tui.widgets.entries import AssistantEntry, Entry
 from tau_tui.widgets.messages import AssistantMessage, EntryWidget, widget_for
+from tau_tui.widgets.worker_failures import ReportsWorkerFailures
 
 
-class Transcript(VerticalScroll, can_focus=True):
+class Transcript(ReportsWorkerFailures, VerticalScroll, can_focus=True):
     """The scrolling conversation. Holds entries; mounts only a window of them."""
 
     DEFAULT_CSS = """
@@ -138,10 +139,12 @@ class Transcript(VerticalScroll, can_focus=True):
             return
         if scroll_y <= self.EDGE_LINES and self._lo > 0:
             self._stepping = True
-            self.run_worker(self._step_back(), group="transcript-window", exclusive=True)
+            self.run_worker(self._step_back(), group="transcript-window", exclusive=True,
+                            exit_on_error=False)
         elif scroll_y >= self.max_scroll_y - self.EDGE_LINES and self._hi < len(self.entries):
             self._stepping = True
-            self.run_worker(self._step_forward(), group="transcript-window", exclusive=True)
+            self.run_worker(self._step_forward(), group="transcript-window", exclusive=True,
+                            exit_on_error=False)
 
     async def _step_back(self) -> None:
         """Mount a batch of older entries above the window, keeping the view still."""

@@ -121,15 +121,21 @@ def test_policy_table(mode: ApprovalMode, expected: tuple[str, ...]) -> None:
     assert tuple(policy.verdict("t", k) for k in kinds) == expected  # type: ignore[arg-type]
 
 
-def test_allow_for_session_is_per_tool_and_never_overrides_deny() -> None:
+def test_allow_for_session_is_a_scoped_grant_that_never_overrides_deny() -> None:
     policy = ToolPolicy(ApprovalMode.ASK)
-    policy.remember("bash", ApprovalDecision.ALLOW_ONCE)
-    assert policy.verdict("bash", "exec") == "ask"
-    policy.remember("bash", ApprovalDecision.ALLOW_SESSION)
-    assert policy.verdict("bash", "exec") == "allow"
-    assert policy.verdict("http", "network") == "ask"
+    status = {"command": "git status"}
+    grant = policy.grant_for("bash", "exec", status)
+    policy.remember(grant, ApprovalDecision.ALLOW_ONCE)
+    assert policy.verdict("bash", "exec", status) == "ask"
+    policy.remember(grant, ApprovalDecision.ALLOW_SESSION)
+    assert policy.verdict("bash", "exec", status) == "allow"
+    assert policy.verdict("bash", "exec", {"command": "git push"}) == "ask"
+    assert policy.verdict("http", "network", {"url": "https://x"}) == "ask"
+    policy.remember(policy.grant_for("edit", "edit", {"path": "a"}), ApprovalDecision.ALLOW_SESSION)
+    assert policy.verdict("edit", "edit", {"path": "b"}) == "allow"
     policy.mode = ApprovalMode.READ_ONLY
-    assert policy.verdict("bash", "exec") == "deny"
+    assert policy.verdict("bash", "exec", status) == "deny"
+    assert policy.verdict("edit", "edit", {"path": "b"}) == "deny"
 
 
 # -- system prompt ------------------------------------------------------------------

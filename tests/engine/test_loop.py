@@ -160,14 +160,15 @@ async def test_approver_allow_once_session_and_deny(tmp_path: Path) -> None:
     stream = ScriptedStream([
         answer("", [call("c1", "bash", command="echo one > one.txt")]),
         answer("", [call("c2", "bash", command="echo two > two.txt")]),
-        answer("", [call("c3", "bash", command="echo three > three.txt")]),
-        answer("", [call("c4", "bash", command="echo four > four.txt")]),
+        answer("", [call("c3", "bash", command="touch three.txt")]),
+        answer("", [call("c4", "bash", command="touch four.txt")]),
         answer("done")])
     loop, events, _ = make_loop(tmp_path, stream, mode=ApprovalMode.ASK, approver=approver)
     await loop.run("go")
     assert (tmp_path / "one.txt").exists() and not (tmp_path / "two.txt").exists()
     assert (tmp_path / "three.txt").exists() and (tmp_path / "four.txt").exists()
-    assert len(asked) == 3  # the fourth ran without asking: allowed for the session
+    assert len(asked) == 3  # the fourth ran without asking: `touch` allowed for the session
+    assert asked[2].grant is not None and asked[2].grant.describe() == "`touch …` commands (bash)"
     assert asked[0].preview == "echo one > one.txt" and "ask" in asked[0].reason
     assert sum(1 for e in events if e.type == "approval_needed") == 3
 

@@ -79,6 +79,9 @@ async def test_approvals_once_always_and_deny(workspace: Path, tmp_path: Path) -
     assert "tool=bash command=echo 2 > two.txt denied" in err.getvalue()
     assert not (workspace / "w.txt").exists()  # /undo restored the workspace
     assert any(q.startswith("allow?") for q in asked)
+    # The grant says its scope; a redirection offers none.
+    assert "no session grant: the command uses shell syntax" in text
+    assert "[a] allows every write call for the rest of this session" in text
 
 
 async def test_runs_on_a_real_prompt_toolkit_session(workspace: Path) -> None:

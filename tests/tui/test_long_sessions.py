@@ -50,7 +50,10 @@ async def test_scrolling_up_mounts_older_entries_and_unmounts_newer(make_app: Ap
         seen_starts = {first_start}
         for _ in range(6):
             transcript.scroll_home(animate=False, immediate=True)
-            await wait_for(lambda: transcript.window[0] not in seen_starts)
+            # Wait for the whole step: a scroll issued while one is still settling is
+            # (rightly) shifted with the content it was looking at, and steps no further.
+            await wait_for(lambda: transcript.window[0] not in seen_starts
+                           and not transcript._stepping)
             seen_starts.add(transcript.window[0])
             await pilot.pause()
         start, end = transcript.window

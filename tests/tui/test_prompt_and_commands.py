@@ -221,14 +221,12 @@ async def test_export_writes_jsonl(make_app: AppFactory, ws: Path) -> None:
     assert any("something to export" in line for line in lines)
 
 
-async def test_unknown_command_and_clear(make_app: AppFactory) -> None:
+async def test_unknown_command(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
         await send(pilot, "/frobnicate")
         await wait_for(lambda: any("unknown command /frobnicate" in m for m in notices(app)))
-        await send(pilot, "/clear")
-        await wait_for(lambda: not app.agent.transcript.entries)
 
 
 async def test_command_palette_reaches_slash_commands(make_app: AppFactory) -> None:
@@ -273,3 +271,65 @@ async def test_clicking_a_suggestion_accepts_it(make_app: AppFactory) -> None:
         await pilot.click(CompletionMenu, offset=(3, 0))
         assert app.query_one(PromptInput).text == "/undo"
         assert app.query_one(PromptInput).has_focus
+
+
+async def test_command_palette_offers_only_tau_commands(make_app: AppFactory) -> None:
+    import os
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_ready(app)
+        await pilot.press("ctrl+p")
+        await wait_for(lambda: type(app.screen).__name__ == "CommandPalette")
+        await pilot.press(*"screenshot")
+        await pilot.pause(0.3)  # searches run in a worker: give it time to (not) find one
+        assert "Save an SVG" not in screen_text(app) and "Screenshot" not in screen_text(app)
+        await pilot.press(*(["backspace"] * len("screenshot")), *"theme")
+        await wait_for(lambda: "switch theme (remembered)" in screen_text(app))
+        assert "Change the current theme" not in screen_text(app)  # Textual's own entry
+        await pilot.press("enter")
+        # tau's /theme: its picker, and the choice is remembered.
+        await wait_for(lambda: type(app.screen).__name__ == "ChoicePicker")
+        await pilot.press(*"tau-light", "enter")
+        await wait_for(lambda: any("theme: tau-light (remembered)" in m for m in notices(app)))
+    config = Path(os.environ["TAU_CONFIG_DIR"]) / "config.toml"
+    assert tomllib.loads(config.read_text())["theme"] == "tau-light"
+
+
+async def test_mentions_that_are_not_attached_say_why(make_app: AppFactory,
+                                                      server: ScriptedServer,
+                                                      ws: Path) -> None:
+    (ws / "src").mkdir()
+    (ws / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    server.add(openai_answer("Looked."))
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_ready(app)
+        await send(pilot, "compare @missing.py @src @logo.png @notes.txt", wait=False)
+        await wait_for(lambda: "@logo.png: a binary" in screen_text(app))
+        text = screen_text(app)
+        assert "@missing.py: no such file in the workspace; sent as typed" in text
+        assert "@src: a folder; not attached (mention the files in it)" in text
+        assert "@logo.png: a binary file; not attached (the model sees its path)" in text
+        user = next(e for e in app.agent.transcript.entries if isinstance(e, UserEntry))
+        assert user.attachments == ["notes.txt"]
+
+
+async def test_the_status_bar_keeps_model_mode_and_context_at_60_columns(
+        make_app: AppFactory, server: ScriptedServer) -> None:
+    app = make_app(server, model="openai/gpt-5.2", approval="auto-edit",
+                   workspace_label="~/work/clients/acme-corp/platform-backend-service")
+    async with app.run_test(size=(60, 12)) as pilot:
+        await engine_ready(app)
+        await pilot.pause()
+        bar = screen_text(app).splitlines()[-1]
+        assert "openai/gpt-5.2" in bar and "auto-edit" in bar and "ctx 0%" in bar
+    wide = make_app(server, model="openai/gpt-5.2", approval="auto-edit",
+                    workspace_label="~/work/clients/acme-corp/platform-backend-service")
+    async with wide.run_test(size=(84, 12)) as pilot:
+        await engine_ready(wide)
+        await pilot.pause()
+        bar = screen_text(wide).splitlines()[-1]
+        # The path is shortened to its last part before anything else goes.
+        assert "platform-backend-service" in bar and "~/work" not in bar
+        assert "openai/gpt-5.2" in bar and "auto-edit" in bar and "ctx 0%" in bar

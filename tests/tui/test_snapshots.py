@@ -8,6 +8,7 @@ look at every changed SVG before committing it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from tests.support.openai_script import openai_answer
 from tests.support.scripted_server import ScriptedServer
 from tests.tui.conftest import FIXED_WALL_CLOCK, SIZE, AppFactory, engine_ready, idle, wait_for
 from tests.tui.test_agent_turns import edit_call, send
+from tests.tui.test_approval import bash_call, long_edit
 
 THEMES = ["tau-dark", "tau-light", "tau-high-contrast"]
 
@@ -114,6 +116,53 @@ def test_approval_modal(snap_compare: Any, make_app: AppFactory, server: Scripte
         await pilot.pause()
 
     assert snap_compare(make_app(server), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=["80x24", "60x20"])
+def test_approval_modal_with_a_long_diff(snap_compare: Any, make_app: AppFactory,
+                                         server: ScriptedServer, ws: Path,
+                                         size: tuple[int, int]) -> None:
+    """The choices (buttons, or one line of keys when small) stay under a scrolled diff."""
+    server.add(openai_answer("", [long_edit(ws)]), openai_answer("Done."))
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        await engine_ready(app)  # type: ignore[arg-type]
+        await send(pilot, "shout it", wait=False)
+        await wait_for(lambda: type(app.screen).__name__ == "ApprovalModal")
+        await pilot.pause()
+
+    assert snap_compare(make_app(server), terminal_size=size, run_before=run_before)
+
+
+def test_approval_modal_for_a_chained_command(snap_compare: Any, make_app: AppFactory,
+                                              server: ScriptedServer) -> None:
+    """A command with shell syntax: allow for session is not offered, and it says why."""
+    server.add(openai_answer("", [bash_call("b1", "echo harmless; rm -rf ~")]),
+               openai_answer("Done."))
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        await engine_ready(app)  # type: ignore[arg-type]
+        await send(pilot, "clean up", wait=False)
+        await wait_for(lambda: type(app.screen).__name__ == "ApprovalModal")
+        await pilot.pause()
+
+    assert snap_compare(make_app(server), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_status_bar_at_60_columns(snap_compare: Any, make_app: AppFactory,
+                                  server: ScriptedServer) -> None:
+    """Model, approval mode and context stay; the long path is shortened first."""
+    app = make_app(server, model="openai/gpt-5.2", approval="auto-edit",
+                   workspace_label="~/work/clients/acme-corp/platform-backend-service")
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await engine_ready(pilot.app)  # type: ignore[arg-type]
+        pilot.app.agent._set_branch("feature/login")  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(60, 12), run_before=run_before)
 
 
 def test_session_picker(snap_compare: Any, make_app: AppFactory) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +60,113 @@ async def test_an_unknown_session_ends_the_app_with_the_error(make_app: AppFacto
         await wait_for(lambda: app.startup_error is not None)
     assert "doesnotexist" in str(app.startup_error)
     assert app.return_code == 2
+
+
+def _corrupt_history(root: Path) -> None:
+    """Make the stored session unreadable the way a damaged row would be."""
+    import sqlite3
+
+    with sqlite3.connect(root / ".tau" / "tau.db") as conn:
+        conn.execute("UPDATE messages SET body = '{broken' WHERE role = 'user'")
+
+
+async def test_an_exception_while_the_engine_opens_ends_the_app(make_app: AppFactory) -> None:
+    async def failing_factory(approver: object) -> object:
+        raise RuntimeError("disk on fire\nsecond line of detail")
+
+    app = make_app()
+    app.engine_factory = failing_factory  # type: ignore[assignment]
+    async with app.run_test(size=SIZE):
+        await wait_for(lambda: app.startup_error is not None)
+    assert isinstance(app.startup_error, RuntimeError)
+    assert app.return_code == 1
+
+
+async def test_history_that_cannot_be_loaded_ends_the_app(make_app: AppFactory,
+                                                          ws: Path) -> None:
+    await create_long_session(ws, 4)
+    _corrupt_history(ws)
+    app = make_app(continue_latest=True)
+    async with app.run_test(size=SIZE):
+        await wait_for(lambda: app.startup_error is not None)
+    assert type(app.startup_error).__name__ == "ValidationError"
+    assert app.return_code == 1
+
+
+async def test_a_failed_worker_after_start_up_is_an_error_notice(make_app: AppFactory) -> None:
+    from tau_tui.widgets.entries import NoticeEntry
+
+    async def broken() -> None:
+        raise KeyError("no such thing")
+
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        await engine_ready(app)
+        app.agent.run_worker(broken(), group="command", exit_on_error=False)
+        await wait_for(lambda: any(isinstance(e, NoticeEntry) and e.level == "error"
+                                   for e in app.agent.transcript.entries))
+        assert app.is_running and app.startup_error is None
+        notice = [e for e in app.agent.transcript.entries if isinstance(e, NoticeEntry)][-1]
+        assert notice.message == "internal error: KeyError: 'no such thing'"
+
+
+_RUN_APP_HEADLESS = """
+import os, sys
+from textual.app import App
+import tau_tui.app as tau_app
+tau_app.TauApp.run = lambda self, **kw: App.run(self, headless=True, size=(80, 24))
+from tau_tui.screens.agent import AgentScreen
+_original = AgentScreen.attach_engine
+async def attach_then_chat(self, engine):
+    await _original(self, engine)
+    if os.environ.get("PROBE_CHAT"):
+        await engine.run("hello from the probe")
+    self.app.exit()
+AgentScreen.attach_engine = attach_then_chat
+from tau_tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _run_app(*args: str, chat: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``tau ARGS`` with the app headless; it ends once the engine is attached
+    (after one prompt with ``chat``)."""
+    env = {**os.environ, "PROBE_CHAT": "1" if chat else ""}
+    return subprocess.run([sys.executable, "-c", _RUN_APP_HEADLESS, *args],
+                          capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, env=env)
+
+
+def test_the_cli_reports_a_start_up_failure_in_one_line(ws: Path) -> None:
+    asyncio.run(create_long_session(ws, 4))
+    _corrupt_history(ws)
+    done = _run_app("--workspace", str(ws), "--continue")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert lines[0].startswith("tau: error: the app could not start: ValidationError: ")
+    debug = _run_app("--workspace", str(ws), "--continue", "--debug")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    assert "pydantic_core._pydantic_core.ValidationError" in debug.stderr
+
+
+def test_the_resume_hint_names_the_workspace_only_when_it_was_given(tmp_path: Path) -> None:
+    from tau_tui.app import resume_hint
+
+    assert resume_hint("abc123", None) == "resume with: tau --resume abc123"
+    assert resume_hint("abc123", tmp_path / "my repo") == (
+        f"resume with: tau -w '{tmp_path / 'my repo'}' --resume abc123")
+
+
+def test_on_exit_the_app_prints_how_to_resume(ws: Path) -> None:
+    done = _run_app("--workspace", str(ws), "--model", "offline/echo", chat=True)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"resume with: tau -w (\S+) --resume (\S+)", last)
+    assert match and match.group(1) == str(ws)
+    listed = subprocess.run([sys.executable, "-m", "tau_tui.cli", "sessions", "list"],
+                            cwd=ws, capture_output=True, text=True, timeout=60)
+    assert match.group(2)[:8] in listed.stdout
+    # No session was started: nothing to resume, nothing printed.
+    quiet = _run_app("--workspace", str(ws), "--model", "offline/echo")
+    assert quiet.returncode == 0 and "resume with" not in quiet.stdout
