@@ -22,6 +22,7 @@ from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.workspace import WorkspaceGuard
 
 BeforeChange = Callable[[Path], Awaitable[None]]
+OutputWriter = Callable[[str], None]
 
 
 async def _no_checkpoint(path: Path) -> None:
@@ -40,6 +41,9 @@ class ToolContext:
     env: dict[str, str] | None = None
     # Applied by the tool runner to every result before it is stored or sent.
     redactor: SecretRedactor = field(default_factory=SecretRedactor)
+    # Where a tool writes output as it produces it (bash does), so front ends can show
+    # it live and an interrupted call keeps it. The tool runner sets it for each call.
+    on_output: OutputWriter | None = None
 
 
 @dataclass

@@ -1,17 +1,18 @@
 """The ``bash`` tool: run one shell command in the workspace.
 
 The command runs as ``bash -c`` (never a login shell, so no profile scripts)
-in its own process group, with stdin from /dev/null and stderr merged into
-stdout. A timeout, or the cancellation of the task awaiting the tool, stops the
-whole group (SIGTERM, then SIGKILL after a grace period), so no child outlives
-the call. Background jobs a command leaves running are stopped too once the
-command has finished. Output is kept as head and tail within the output cap.
+with stdin from /dev/null and stderr merged into stdout, as a
+``CommandProcess``: on Linux under a per-call subreaper that owns every
+process the command starts. A timeout, or the cancellation of the task
+awaiting the tool, stops all of them (SIGTERM, then SIGKILL after a grace
+period); processes the command leaves running are stopped once it has
+finished. Output is kept as head and tail within the output cap, and written
+to ``ctx.on_output`` as it arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import copy
 import os
 import signal
@@ -22,7 +23,9 @@ from pydantic import Field
 from tau_engine.errors import ToolError
 from tau_engine.providers.base import ToolSpec
 from tau_engine.tools.args import ToolArgs, parse_model
-from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
+from tau_engine.tools.base import OutputWriter, Tool, ToolContext, ToolOutcome
+from tau_engine.tools.command_process import CommandProcess
+from tau_engine.tools.live_output import OutputCapture
 
 MAX_TIMEOUT_S = 3600.0
 # How long output may keep flowing after bash exits (from background jobs
@@ -35,81 +38,12 @@ class BashArgs(ToolArgs):
     timeout_s: float | None = Field(None, gt=0, le=MAX_TIMEOUT_S)
 
 
-class OutputCapture:
-    """The head and tail of a byte stream's text, within ``max_chars`` characters."""
-
-    def __init__(self, max_chars: int) -> None:
-        self.max_chars = max_chars
-        self._head_limit = max_chars // 2
-        self._tail_limit = max_chars - self._head_limit
-        self._head: list[str] = []
-        self._head_len = 0
-        self._tail = ""
-        self.total_chars = 0
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def feed(self, data: bytes) -> None:
-        self._add(self._decoder.decode(data))
-
-    def _add(self, text: str) -> None:
-        self.total_chars += len(text)
-        if self._head_len < self._head_limit:
-            taken = text[:self._head_limit - self._head_len]
-            self._head.append(taken)
-            self._head_len += len(taken)
-            text = text[len(taken):]
-        if text:
-            self._tail += text
-            if len(self._tail) > 2 * self._tail_limit:
-                self._tail = self._tail[-self._tail_limit:]
-
-    def text(self) -> str:
-        """Everything, or head + ``[... N characters truncated ...]`` + tail."""
-        self._add(self._decoder.decode(b"", final=True))
-        head = "".join(self._head)
-        if self.total_chars <= self.max_chars:
-            return head + self._tail
-        tail = self._tail[-self._tail_limit:] if self._tail_limit else ""
-        dropped = self.total_chars - len(head) - len(tail)
-        return f"{head}\n[... {dropped} characters truncated ...]\n{tail}"
-
-
-async def _pump(stream: asyncio.StreamReader, capture: OutputCapture) -> None:
+async def _pump(stream: asyncio.StreamReader, capture: OutputCapture,
+                on_output: OutputWriter | None) -> None:
     while chunk := await stream.read(65536):
-        capture.feed(chunk)
-
-
-async def wait_exit(proc: asyncio.subprocess.Process) -> int:
-    """The exit status, as soon as the process has exited.
-
-    ``Process.wait()`` also waits until its pipes close, which a background job
-    holding stdout can delay indefinitely; the return code is set on exit alone.
-    """
-    delay = 0.001
-    while proc.returncode is None:
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    return proc.returncode
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is already gone
-
-
-async def kill_process_group(proc: asyncio.subprocess.Process, grace_s: float) -> None:
-    """SIGTERM the process's group, wait up to ``grace_s`` for it, then SIGKILL the group."""
-    _signal_group(proc.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(wait_exit(proc), grace_s)
-    except TimeoutError:
-        pass
-    finally:
-        # Also catches members that ignore SIGTERM after the leader has gone.
-        _signal_group(proc.pid, signal.SIGKILL)
-    await wait_exit(proc)
+        text = capture.feed(chunk)
+        if on_output is not None and text:
+            on_output(text)
 
 
 def _status(returncode: int | None, timed_out: bool, timeout_s: float) -> str:
@@ -179,30 +113,33 @@ class BashTool(Tool):
         timeout_s = args.timeout_s or self.default_timeout_s
         env = {**os.environ, **ctx.env} if ctx.env else None
         try:
-            proc = await asyncio.create_subprocess_exec(
-                "bash", "-c", args.command, cwd=ctx.workspace, env=env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            proc = await CommandProcess.start(
+                ["bash", "-c", args.command], cwd=ctx.workspace, env=env,
+                grace_s=self.kill_grace_s, drain_s=DRAIN_S)
         except OSError as exc:
             raise ToolError(f"cannot start bash: {exc.strerror or exc}") from exc
-        assert proc.stdout is not None
         capture = OutputCapture(ctx.max_output_chars)
-        reader = asyncio.create_task(_pump(proc.stdout, capture))
+        reader = asyncio.create_task(_pump(proc.stdout, capture, ctx.on_output))
         timed_out = False
         try:
             try:
-                await asyncio.wait_for(wait_exit(proc), timeout_s)
+                await asyncio.wait_for(proc.wait(), timeout_s)
             except TimeoutError:
                 timed_out = True
-                await kill_process_group(proc, self.kill_grace_s)
+                await proc.stop()
             try:
                 await asyncio.wait_for(asyncio.shield(reader), DRAIN_S)
             except TimeoutError:
-                # Background jobs still hold the pipe open: stop them.
-                await kill_process_group(proc, self.kill_grace_s)
+                # Something outside the call's process tree holds the pipe (or, without
+                # supervision, a background job): stop the call's group and move on.
+                await proc.stop()
                 await asyncio.wait({reader}, timeout=DRAIN_S)
+            await proc.finish()
         except asyncio.CancelledError:
-            await kill_process_group(proc, self.kill_grace_s)
+            await proc.stop()
+            # Keep what was printed up to the stop: the runner reports it as the
+            # interrupted call's output.
+            await asyncio.wait({reader}, timeout=DRAIN_S)
             raise
         finally:
             reader.cancel()

@@ -13,7 +13,8 @@ import pytest
 from tau_engine.errors import ToolError
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.tools.base import ToolContext, ToolOutcome
-from tau_engine.tools.bash import BashTool, OutputCapture
+from tau_engine.tools.bash import BashTool
+from tau_engine.tools.live_output import OutputCapture
 
 
 @pytest.fixture
@@ -36,7 +37,9 @@ def alive(pid: int) -> bool:
 
 
 async def wait_for_file(path: Path) -> int:
-    for _ in range(500):
+    # Generous: on a loaded 2-core machine starting the command can take seconds.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         if path.exists() and path.read_text().strip():
             return int(path.read_text())
         await asyncio.sleep(0.01)
@@ -44,8 +47,9 @@ async def wait_for_file(path: Path) -> int:
 
 
 async def gone(pid: int) -> bool:
-    # The killed child is reaped by init asynchronously; give it a moment.
-    for _ in range(200):
+    # Without the per-call subreaper a killed child is reaped by init asynchronously.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
         if not alive(pid):
             return True
         await asyncio.sleep(0.01)
@@ -107,6 +111,9 @@ async def test_background_jobs_are_stopped_when_the_command_ends(ctx: ToolContex
 
 
 async def test_cancellation_kills_the_process_group(ctx: ToolContext) -> None:
+    # The command can write its pid files before the tool holds the process (while
+    # asyncio still connects the pipes): the cancel then lands during the start, which
+    # once skipped the kill and left the sleep running.
     pid_file = ctx.workspace / "child.pid"
     bash_pid_file = ctx.workspace / "bash.pid"
     task = asyncio.create_task(call(
