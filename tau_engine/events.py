@@ -78,6 +78,19 @@ class ApprovalNeeded(BaseEvent):
     preview: str = ""  # the command, the diff or the URL, as the user should see it
 
 
+class ToolOutputDelta(BaseEvent):
+    """Output a running tool call printed (bash), coalesced: at most a few per second.
+
+    ``skipped`` counts the characters left out before ``text`` when output came
+    faster than it is announced; the call's ``tool_result`` has the output itself.
+    """
+
+    type: Literal["tool_output_delta"] = "tool_output_delta"
+    call_id: str
+    text: str
+    skipped: int = 0
+
+
 class ToolResultEvent(BaseEvent):
     type: Literal["tool_result"] = "tool_result"
     call_id: str
@@ -143,6 +156,7 @@ Event = Annotated[
     | ThinkingDelta
     | ToolCallEvent
     | ApprovalNeeded
+    | ToolOutputDelta
     | ToolResultEvent
     | UsageEvent
     | TurnFinished

@@ -425,8 +425,11 @@ class AgentLoop:
             done_ids = {m.tool_call_id for m in results}
             for call in calls:
                 if call.id not in done_ids:
+                    # What the call printed before it was stopped stays in its result.
+                    printed = self.runner.interrupted_output(call.id).rstrip("\n")
+                    note = "interrupted by the user before it finished"
                     results.append(Message(role="tool", tool_call_id=call.id, name=call.name,
-                                           content="interrupted by the user before it finished",
+                                           content=f"{printed}\n[{note}]" if printed else note,
                                            is_error=True, meta={"interrupted": True}))
             await asyncio.shield(self.sink.append_many(results))
             self.messages.extend(results)

@@ -13,13 +13,20 @@ the user's provider key (``env``, reading ``.env``) hands back
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from tau_engine.conversation import Message, ToolCall
 from tau_engine.errors import TauError
-from tau_engine.events import ApprovalNeeded, EventBus, ToolCallEvent, ToolResultEvent
+from tau_engine.events import (
+    ApprovalNeeded,
+    EventBus,
+    ToolCallEvent,
+    ToolOutputDelta,
+    ToolResultEvent,
+)
 from tau_engine.safety.policy import (
     ApprovalDecision,
     ApprovalRequest,
@@ -28,6 +35,7 @@ from tau_engine.safety.policy import (
     Verdict,
 )
 from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
+from tau_engine.tools.live_output import LiveOutput
 
 
 class ToolRunner:
@@ -40,6 +48,15 @@ class ToolRunner:
         self.approver = approver
         self.ctx = ctx
         self.bus = bus
+        # The output of calls still running, by call id: announced live, and kept for
+        # the result of a call that is interrupted.
+        self._live: dict[str, LiveOutput] = {}
+
+    def interrupted_output(self, call_id: str) -> str:
+        """What an interrupted call had printed (capped like a result; empty if nothing).
+        The runner forgets it once asked."""
+        live = self._live.pop(call_id, None)
+        return live.text if live is not None else ""
 
     async def run(self, calls: list[ToolCall]) -> AsyncIterator[tuple[ToolCall, Message]]:
         """Yield each call with its result message, in the model's order."""
@@ -115,12 +132,26 @@ class ToolRunner:
             return ToolOutcome(f"denied: {why}. Do not retry the same call; adapt, or explain "
                                "what you need.", ok=False), True, 0.0
         started = time.monotonic()
+        def announce(text: str, skipped: int) -> None:
+            self.bus.emit(ToolOutputDelta(call_id=call.id, text=text, skipped=skipped))
+
+        live = self._live[call.id] = LiveOutput(announce, max_chars=self.ctx.max_output_chars)
+        ctx = dataclasses.replace(self.ctx, on_output=live.write)
         try:
-            outcome = await tool.run(args, self.ctx)
+            outcome = await tool.run(args, ctx)
         except TauError as exc:
             outcome = ToolOutcome(f"error: {exc}", ok=False)
         except OSError as exc:
             outcome = ToolOutcome(f"error: {exc.strerror or exc}", ok=False)
+        except asyncio.CancelledError:
+            live.close()  # its partial output stays readable for the interrupted result
+            raise
+        except Exception as exc:
+            # A tool's own bug must not end the session: the model gets it as the result.
+            outcome = ToolOutcome(f"error: {call.name} failed unexpectedly: "
+                                  f"{type(exc).__name__}: {exc}", ok=False)
+        live.close()
+        del self._live[call.id]
         return outcome, False, (time.monotonic() - started) * 1000
 
     async def _ask(self, call: ToolCall, tool: Tool, args: Any) -> Verdict:

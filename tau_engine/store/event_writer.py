@@ -27,7 +27,7 @@ from tau_engine.events import BaseEvent
 from tau_engine.store.database import translate_errors
 from tau_engine.store.schema import connect
 
-DELTA_TYPES = frozenset({"text_delta", "thinking_delta"})
+DELTA_TYPES = frozenset({"text_delta", "thinking_delta", "tool_output_delta"})
 
 _Row = tuple[str, int, str, float, str]
 _INSERT = "INSERT INTO events (session_id, seq, type, ts, json) VALUES (?, ?, ?, ?, ?)"
