@@ -4,7 +4,11 @@ Three output formats:
 
 - ``text``: the answer streams to stdout; tool activity goes to stderr, one
   line per call (``tool=edit path=src/x.py ok``), coloured only when stderr is
-  a terminal and ``--no-color`` is not given.
+  a terminal and ``--no-color`` is not given. Everything that came from the
+  model, a tool or a server is stripped of terminal controls first
+  (``strip_terminal_controls``): it is untrusted and must not drive the
+  terminal. A running tool's ``tool_output_delta`` is not printed: the
+  call's one line follows when it ends.
 - ``json``: one compact JSON object on the last line of stdout, written when
   the run ends (see ``result_json``).
 - ``stream-json``: one JSON object per line per engine event (``type`` is the
@@ -17,6 +21,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import IO, Any
+
+from tau_engine.text.terminal import strip_terminal_controls
 
 _ANSI = {"ok": "\x1b[32m", "fail": "\x1b[31m", "dim": "\x1b[2m", "warn": "\x1b[33m",
          "reset": "\x1b[0m"}
@@ -80,12 +86,14 @@ class HeadlessPrinter:
             return
         if kind == "text_delta":
             if self.fmt == "text":
-                self.out.write(event.text)
-                self._text_open = not event.text.endswith("\n")
+                text = strip_terminal_controls(event.text)
+                self.out.write(text)
+                self._text_open = not text.endswith("\n") if text else self._text_open
                 if self._flush_each:
                     self.out.flush()
         elif kind == "tool_call":
-            self._targets[event.call_id] = tool_target(event.name, event.arguments)
+            self._targets[event.call_id] = strip_terminal_controls(
+                tool_target(event.name, event.arguments))
         elif kind == "tool_result":
             self._end_text_line()
             target = self._targets.pop(event.call_id, "")
@@ -94,20 +102,24 @@ class HeadlessPrinter:
             elif event.ok:
                 status = self._paint("ok", "ok")
             else:
-                first = event.output.strip().splitlines()[0] if event.output.strip() else ""
+                output = strip_terminal_controls(event.output).strip()
+                first = output.splitlines()[0] if output else ""
                 status = self._paint("error", "fail") + (f" {first[:120]}" if first else "")
-            line = " ".join(p for p in (f"tool={event.name}", target, status) if p)
+            name = strip_terminal_controls(event.name)
+            line = " ".join(p for p in (f"tool={name}", target, status) if p)
             self.err.write(line + "\n")
             self.err.flush()
         elif kind == "turn_finished" and self.fmt == "text":
             self._end_text_line()
         elif kind == "notice":
             self._end_text_line()
-            self.err.write(self._paint(f"tau: {event.kind}: {event.message}", "dim") + "\n")
+            message = strip_terminal_controls(f"tau: {event.kind}: {event.message}")
+            self.err.write(self._paint(message, "dim") + "\n")
             self.err.flush()
         elif kind == "error":
             self._end_text_line()
-            self.err.write(self._paint(f"tau: error: {event.message}", "fail") + "\n")
+            message = strip_terminal_controls(f"tau: error: {event.message}")
+            self.err.write(self._paint(message, "fail") + "\n")
             self.err.flush()
 
     def _end_text_line(self) -> None:

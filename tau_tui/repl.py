@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
 
+from tau_engine.text.terminal import strip_terminal_controls as plain
 from tau_tui.headless import HeadlessPrinter
 
 HELP = """commands:
@@ -46,8 +47,8 @@ class LineApprover:
     async def __call__(self, request: Any) -> Any:
         from tau_engine.safety.policy import ApprovalDecision
 
-        self.out.write(f"\n{request.tool} wants to run ({request.reason}):\n")
-        for line in (request.preview or "").splitlines()[:40]:
+        self.out.write(plain(f"\n{request.tool} wants to run ({request.reason}):") + "\n")
+        for line in plain(request.preview or "").splitlines()[:40]:
             self.out.write(f"  {line}\n")
         grant = request.grant
         if grant is not None:
@@ -81,7 +82,7 @@ class LineRepl:
 
     async def loop(self) -> int:
         for notice in self.engine.notices:
-            self.err.write(f"tau: notice: {notice}\n")
+            self.err.write(plain(f"tau: notice: {notice}") + "\n")
         self.out.write(f"tau {self.engine.model_id} in {self.engine.paths.root} "
                        "(/help for commands, Ctrl+D to leave)\n")
         while True:
@@ -114,7 +115,7 @@ class LineRepl:
             self.engine.cancel()
             result = await task
         except TauError as exc:
-            self.err.write(f"tau: error: {exc}\n")
+            self.err.write(plain(f"tau: error: {exc}") + "\n")
             return
         self.printer.finish(result)
         if result.stop_reason == "interrupted":
@@ -137,10 +138,10 @@ class LineRepl:
             elif name == "/sessions":
                 for s in await engine.list_sessions(20):
                     mark = "*" if engine.session and engine.session.id == s.id else " "
-                    self.out.write(f"{mark} {s.id[:8]}  {s.model:<28} {s.title}\n")
+                    self.out.write(plain(f"{mark} {s.id[:8]}  {s.model:<28} {s.title}") + "\n")
             elif name == "/resume":
                 session = await engine.resume(arg)
-                self.out.write(f"resumed {session.id[:8]}: {session.title}\n")
+                self.out.write(plain(f"resumed {session.id[:8]}: {session.title}") + "\n")
             elif name in ("/undo", "/redo"):
                 report = await (engine.undo() if name == "/undo" else engine.redo())
                 self.out.write(report.summary() + "\n")
@@ -167,7 +168,7 @@ class LineRepl:
             else:
                 self.err.write(f"tau: unknown command {name} (/help lists them)\n")
         except TauError as exc:
-            self.err.write(f"tau: error: {exc}\n")
+            self.err.write(plain(f"tau: error: {exc}") + "\n")
         return None
 
 

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tau_engine.text.terminal import strip_terminal_controls as plain
+
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("sessions", help="list, show, export, import or delete sessions")
@@ -86,7 +88,8 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
             out.write("no sessions in this workspace yet\n")
             return 0
         for s in sessions:
-            out.write(f"{s.id[:8]}  {_when(s.updated_at)}  {s.model:<28}  {s.title}\n")
+            out.write(plain(f"{s.id[:8]}  {_when(s.updated_at)}  {s.model:<28}  {s.title}")
+                      + "\n")
         return 0
     if args.action == "show":
         info = await store.get_session(args.id)
@@ -95,17 +98,18 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
             out.write(json.dumps({"session": _info_json(info), "messages": [
                 json.loads(m.model_dump_json()) for m in messages]}) + "\n")
             return 0
-        out.write(f"session {info.id}  {info.title}\nmodel {info.model}\n\n")
+        # Titles, answers and tool output are untrusted: never let them drive the terminal.
+        out.write(plain(f"session {info.id}  {info.title}\nmodel {info.model}") + "\n\n")
         for m in messages:
             msg = m.message
             if msg.role == "tool":
                 status = "error" if msg.is_error else "ok"
-                first = (msg.content.strip().splitlines() or [""])[0][:100]
-                out.write(f"  [tool {msg.name} {status}] {first}\n")
+                first = (plain(msg.content).strip().splitlines() or [""])[0][:100]
+                out.write(plain(f"  [tool {msg.name} {status}] ") + first + "\n")
                 continue
-            out.write(f"{msg.role}:\n{msg.content}\n")
+            out.write(plain(f"{msg.role}:\n{msg.content}") + "\n")
             for call in msg.tool_calls:
-                out.write(f"  -> {call.name} {json.dumps(call.arguments)[:100]}\n")
+                out.write(plain(f"  -> {call.name} {json.dumps(call.arguments)[:100]}") + "\n")
             out.write("\n")
         return 0
     if args.action == "export":
@@ -122,7 +126,7 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
         if args.json:
             out.write(json.dumps(_info_json(info)) + "\n")
         else:
-            out.write(f"imported session {info.id[:8]}: {info.title}\n")
+            out.write(plain(f"imported session {info.id[:8]}: {info.title}") + "\n")
         return 0
     if args.action in ("undo", "redo"):
         info = await store.get_session(args.id)

@@ -1,0 +1,1 @@
+"""Text handling shared by the engine and every front end."""
