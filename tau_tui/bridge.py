@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         SessionFinished,
         SessionStarted,
         ToolCallEvent,
+        ToolOutputDelta,
         ToolResultEvent,
         TurnFinished,
         TurnStarted,
@@ -79,6 +80,13 @@ class EngineBridge:
         """A tool call waits for the user's decision (the modal follows)."""
 
         def __init__(self, event: ApprovalNeeded) -> None:
+            super().__init__()
+            self.event = event
+
+    class ToolOutputStreamed(Message):
+        """A running tool printed more output (already coalesced by the engine)."""
+
+        def __init__(self, event: ToolOutputDelta) -> None:
             super().__init__()
             self.event = event
 
@@ -195,6 +203,7 @@ _EVENT_MESSAGES: dict[str, Callable[[Any], Message]] = {
     "turn_started": EngineBridge.TurnBegan,
     "tool_call": EngineBridge.ToolCalled,
     "approval_needed": EngineBridge.ApprovalAnnounced,
+    "tool_output_delta": EngineBridge.ToolOutputStreamed,
     "tool_result": EngineBridge.ToolFinished,
     "usage": EngineBridge.UsageUpdated,
     "turn_finished": EngineBridge.TurnEnded,

@@ -276,6 +276,10 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         self.controller.approval_needed(message.event)
         self._set_busy(True, f"waiting for approval of {message.event.name}")
 
+    @on(EngineBridge.ToolOutputStreamed)
+    def _tool_output(self, message: EngineBridge.ToolOutputStreamed) -> None:
+        self.controller.tool_output(message.event)
+
     @on(EngineBridge.ToolFinished)
     def _tool_finished(self, message: EngineBridge.ToolFinished) -> None:
         self.controller.tool_finished(message.event)

@@ -19,9 +19,13 @@ if TYPE_CHECKING:
         Notice,
         SessionFinished,
         ToolCallEvent,
+        ToolOutputDelta,
         ToolResultEvent,
     )
 
+# A running call's live output kept in its entry: the card shows only its tail, and
+# the result replaces it when the call ends.
+LIVE_OUTPUT_MAX_CHARS = 20_000
 NOTICE_LEVELS = {"retry": "warning", "fallback": "warning", "max_tokens": "warning",
                  "interrupted": "warning", "mention": "warning"}
 
@@ -92,6 +96,18 @@ class TurnController:
         if entry is not None:
             entry.status = "waiting"
             self.transcript.refresh_entry(entry)
+
+    def tool_output(self, event: ToolOutputDelta) -> None:
+        """A running call printed more: its card shows the tail as it grows."""
+        entry = self.tools.get(event.call_id)
+        if entry is None:
+            return
+        text = event.text
+        if event.skipped:
+            newline = "" if not entry.output or entry.output.endswith("\n") else "\n"
+            text = f"{newline}[… {event.skipped:,} characters not shown …]\n{text}"
+        entry.output = (entry.output + text)[-LIVE_OUTPUT_MAX_CHARS:]
+        self.transcript.refresh_entry(entry)
 
     def tool_finished(self, event: ToolResultEvent) -> None:
         entry = self.tools.pop(event.call_id, None)

@@ -1,4 +1,9 @@
-"""``ToolCard``: one tool call as a compact line that expands to its arguments and output."""
+"""``ToolCard``: one tool call as a compact line that expands to its arguments and output.
+
+While a call runs (bash), the card shows the tail of what it has printed so
+far under its summary line; an interrupted call keeps that tail. Output is
+untrusted: it is stripped of terminal controls before it is shown.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
 
+from tau_engine.text.terminal import strip_terminal_controls
 from tau_tui.widgets.diff import diff_stats, render_diff
 from tau_tui.widgets.entries import ToolEntry
 
@@ -26,6 +32,9 @@ STATUS_WORDS = {"waiting": "waiting for approval", "denied": "denied",
 MAX_ARGUMENT_LINES = 20
 MAX_OUTPUT_LINES = 40
 MAX_DIFF_LINES = 200
+# Lines of a running (or interrupted) call's output shown under its collapsed card.
+LIVE_TAIL_LINES = 6
+LIVE_STATUSES = ("running", "interrupted")
 
 
 def format_duration(ms: float) -> str:
@@ -46,6 +55,21 @@ def _clip(text: str, max_lines: int) -> tuple[str, int]:
     return "\n".join(lines[:max_lines]), len(lines) - max_lines
 
 
+def _tail(text: str, max_lines: int) -> tuple[str, int]:
+    lines = text.rstrip("\n").split("\n")
+    if len(lines) <= max_lines:
+        return "\n".join(lines), 0
+    return "\n".join(lines[-max_lines:]), len(lines) - max_lines
+
+
+def _live_output(output: str, max_lines: int) -> list[Content]:
+    """The last ``max_lines`` lines of a running call's output, under a muted gutter."""
+    tail, hidden = _tail(output, max_lines)
+    lines = [Content.styled(f"  │ … {hidden} earlier lines", "$text-muted")] if hidden else []
+    return lines + [Content.assemble(("  │ ", "$text-muted"), line)
+                    for line in tail.split("\n")]
+
+
 def render_tool_card(entry: ToolEntry) -> Content:
     """The card's content: the summary line and, when expanded, arguments, diff and output."""
     icon, icon_style = STATUS_ICONS[entry.status]
@@ -53,7 +77,7 @@ def render_tool_card(entry: ToolEntry) -> Content:
         ("▾ " if entry.expanded else "▸ ", "$text-muted"),
         (icon, icon_style), " ", (entry.name, "bold"),
     ]
-    target = entry.target
+    target = strip_terminal_controls(entry.target)
     if target:
         parts += ["  ", (target if len(target) <= 120 else target[:119] + "…", "$text-secondary")]
     if entry.diff:
@@ -64,23 +88,30 @@ def render_tool_card(entry: ToolEntry) -> Content:
     if entry.duration_ms is not None and entry.status not in ("running", "waiting"):
         parts += ["  ", (format_duration(entry.duration_ms), "$text-muted")]
     summary = Content.assemble(*parts)
+    output = strip_terminal_controls(entry.output) if entry.output else ""
+    live = entry.status in LIVE_STATUSES and bool(output.strip())
     if not entry.expanded:
-        return summary
+        if not live:
+            return summary
+        return Content("\n").join([summary, *_live_output(output, LIVE_TAIL_LINES)])
     body: list[Content] = [summary]
     if entry.arguments:
-        args, hidden = _clip(json.dumps(entry.arguments, indent=2, ensure_ascii=False),
-                             MAX_ARGUMENT_LINES)
+        args, hidden = _clip(strip_terminal_controls(
+            json.dumps(entry.arguments, indent=2, ensure_ascii=False)), MAX_ARGUMENT_LINES)
         body.append(Content.styled("arguments", "$text-muted italic"))
         body.append(Content(args))
         if hidden:
             body.append(Content.styled(f"… {hidden} more lines", "$text-muted"))
     if entry.diff:
         body.append(Content.styled("changes", "$text-muted italic"))
-        body.append(render_diff(entry.diff, MAX_DIFF_LINES))
-    if entry.output:
-        output, hidden = _clip(entry.output, MAX_OUTPUT_LINES)
+        body.append(render_diff(strip_terminal_controls(entry.diff), MAX_DIFF_LINES))
+    if live:
         body.append(Content.styled("output", "$text-muted italic"))
-        body.append(Content(output))
+        body += _live_output(output, MAX_OUTPUT_LINES)
+    elif output:
+        clipped, hidden = _clip(output, MAX_OUTPUT_LINES)
+        body.append(Content.styled("output", "$text-muted italic"))
+        body.append(Content(clipped))
         if hidden:
             body.append(Content.styled(f"… {hidden} more lines", "$text-muted"))
     elif entry.status in ("ok", "error"):
