@@ -15,40 +15,22 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tau_engine.errors import WorkspaceError
 from tau_engine.safety.workspace import WorkspaceGuard
+from tau_engine.tools.workspace_files import relative_workspace_files
 
 MAX_FILES = 20_000
 MAX_ATTACHMENT_BYTES = 100_000
-SKIPPED_DIRS = {".git", ".tau", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache",
-                ".ruff_cache", ".pytest_cache", "dist", "build", ".tox"}
 _MENTION = re.compile(r"(?:(?<=\s)|^)@([^\s@]+)")
 
 
 def list_workspace_files(root: Path) -> list[str]:
-    """Workspace-relative file paths: ``git ls-files`` in a repository, else a bounded walk."""
-    if (root / ".git").exists():
-        try:
-            done = subprocess.run(
-                ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                cwd=root, capture_output=True, text=True, timeout=10, check=True)
-            files = [line for line in done.stdout.splitlines() if line]
-            return sorted(files)[:MAX_FILES]
-        except (OSError, subprocess.SubprocessError):
-            pass
-    found: list[str] = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
-        rel = Path(folder).relative_to(root)
-        for name in sorted(names):
-            found.append((rel / name).as_posix() if rel.parts else name)
-            if len(found) >= MAX_FILES:
-                return found
-    return found
+    """Workspace-relative file paths, as grep and glob see them (git's view in a repository,
+    the one skip list everywhere), at most ``MAX_FILES``."""
+    return relative_workspace_files(root.resolve(), MAX_FILES)
 
 
 def mentioned_paths(text: str) -> list[str]:

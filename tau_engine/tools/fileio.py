@@ -19,12 +19,6 @@ from tau_engine.errors import ToolError
 
 # How much of a file's start decides whether it is binary, as git does.
 BINARY_SNIFF_BYTES = 8192
-# Folders no tool walks into: version control, tau's own state, and caches
-# or dependency trees that are large and never what a search is after.
-JUNK_DIRS = frozenset({
-    ".git", ".tau", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox",
-})
 
 
 def looks_binary(sample: bytes) -> bool:

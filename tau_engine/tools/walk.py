@@ -1,20 +1,24 @@
-"""Walking the workspace for glob and grep, and glob patterns as regular expressions.
+"""Glob patterns as regular expressions over '/'-separated relative paths.
 
-The walk skips ``JUNK_DIRS`` below the folder it starts from, never follows a
-symlinked folder, and leaves out symlinked files that point outside the
-workspace, so a search cannot read what the workspace guard would refuse.
+The translation is compiled with RE2 (``linear_regex``): a glob such as
+``*a*a*a*a*a*a*b`` would make a backtracking engine take exponential time on a
+long file name. Which files are looked at is ``workspace_files``' job.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Iterator
-from pathlib import Path
-
-from tau_engine.tools.fileio import JUNK_DIRS
+from tau_engine.tools.linear_regex import LinearRegex, compile_path_pattern
 
 _GLOB_CHARS = frozenset("*?[{")
+
+
+def _literal(char: str) -> str:
+    """``char`` matched literally, in syntax both RE2 and Python accept."""
+    if char.isalnum() or char == "_" or ord(char) > 127:
+        return char
+    if char.isprintable():
+        return "\\" + char  # ASCII punctuation or space
+    return f"\\x{ord(char):02x}"
 
 
 def has_glob_chars(text: str) -> bool:
@@ -61,7 +65,7 @@ def _segment_regex(segment: str) -> str:
         elif char == "[":
             end = segment.find("]", i + 2)
             if end == -1:
-                out.append(re.escape(char))
+                out.append(_literal(char))
             else:
                 body = segment[i + 1:end].replace("\\", "\\\\")
                 if body.startswith("!"):
@@ -69,12 +73,12 @@ def _segment_regex(segment: str) -> str:
                 out.append(f"[{body}]")
                 i = end
         else:
-            out.append(re.escape(char))
+            out.append(_literal(char))
         i += 1
     return "".join(out)
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
+def glob_regex(pattern: str) -> LinearRegex:
     """A regex matching '/'-separated relative paths against a glob.
 
     ``*`` and ``?`` stay within one folder, ``**`` as a whole segment spans any
@@ -91,18 +95,4 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
             else:
                 parts.append(_segment_regex(segment) + ("" if last else "/"))
         alternatives.append("".join(parts))
-    return re.compile("^(?:" + "|".join(alternatives) + ")$")
-
-
-def walk_files(root: Path, start: Path) -> Iterator[Path]:
-    """Every file under ``start`` in a stable order, skipping junk folders and escaping links."""
-    for folder, dirnames, filenames in os.walk(start):
-        dirnames[:] = sorted(d for d in dirnames if d not in JUNK_DIRS)
-        for name in sorted(filenames):
-            path = Path(folder, name)
-            if path.is_symlink():
-                target = path.resolve()
-                if target != root and root not in target.parents:
-                    continue
-            if path.is_file():  # not a FIFO, socket or device, which would block a read
-                yield path
+    return compile_path_pattern("^(?:" + "|".join(alternatives) + ")$", pattern)
