@@ -46,6 +46,7 @@ from tau_engine.safety.policy import (
     Approver,
     ToolPolicy,
 )
+from tau_engine.tools.args import vet_tool_call
 from tau_engine.tools.base import Tool, ToolContext
 
 StreamFactory = Callable[[ProviderRequest], Any]
@@ -320,7 +321,9 @@ class AgentLoop:
                         thinking.append(event.text)
                         emit(ThinkingDelta(text=event.text))
                 elif isinstance(event, ToolCallReady):
-                    calls.append(event.call)
+                    # Arguments too large, too deep or not encodable become an error
+                    # result before they are stored anywhere.
+                    calls.append(vet_tool_call(event.call))
                 elif isinstance(event, UsageReport):
                     usage = event.usage  # the last report of a call wins
                     provider_cost = event.cost_usd

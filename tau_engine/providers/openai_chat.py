@@ -379,6 +379,8 @@ def parse_tool_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
     except ValueError as exc:
         snippet = raw if len(raw) <= 200 else raw[:200] + "…"
         return {}, f"the tool arguments are not valid JSON ({exc}): {snippet}"
+    except RecursionError:
+        return {}, "the tool arguments are nested too deeply to parse"
     if not isinstance(value, dict):
         return {}, f"the tool arguments must be a JSON object, not {type(value).__name__}"
     return value, None

@@ -51,7 +51,7 @@ def decode_event(data: str, provider: str, partial: bool) -> dict[str, Any]:
     """One SSE ``data`` field as a JSON object, or a ``stream`` error."""
     try:
         value = json.loads(data)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ProviderError(f"undecodable stream event: {data[:80]!r}", kind="stream",
                             provider=provider, retryable=not partial,
                             partial_output=partial) from exc

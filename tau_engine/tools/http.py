@@ -1,7 +1,14 @@
-"""The ``http`` tool: one HTTP(S) request, its status, a few headers and the body as text."""
+"""The ``http`` tool: one HTTP(S) request, its status, a few headers and the body as text.
+
+Arguments are checked before anything is sent, so a bad one is a tool error
+the model can act on, never an exception out of httpx: the URL must parse
+(with a host, and a port from 1 to 65535), hold no whitespace or control
+character, and header names must be HTTP tokens with printable ASCII values.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -18,6 +25,49 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 SHOWN_HEADERS = ("content-type", "content-length", "location", "last-modified", "etag",
                  "retry-after")
 _TEXT_TYPES = ("json", "xml", "javascript", "yaml", "csv", "x-www-form-urlencoded", "graphql")
+# RFC 9110: a header name is a token; a value is visible ASCII, spaces and tabs.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def check_url(url: str) -> None:
+    """Raise ``ToolError`` saying what is wrong with ``url``, if anything."""
+    bad = _URL_FORBIDDEN.search(url)
+    if bad:
+        raise ToolError(f"http: the URL has a space or control character ({bad.group()!r}) at "
+                        f"position {bad.start()}; percent-encode it (a space is %20)")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ToolError(f"http: malformed URL {url!r}: {exc}") from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ToolError(f"http: only http:// and https:// URLs with a host can be requested, "
+                        f"not {url!r}")
+    if port == 0:
+        raise ToolError(f"http: port 0 in {url!r} is not a port; use 1-65535")
+
+    import httpx  # only here, when a call is made: it is slow to import
+
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ToolError(f"http: malformed URL {url!r}: {exc}") from exc
+
+
+def check_headers(headers: dict[str, str]) -> None:
+    """Raise ``ToolError`` for a header name or value HTTP cannot carry."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ToolError(f"http: invalid header name {name!r}: use letters, digits and "
+                            "- (e.g. X-Request-Id)")
+        if not _HEADER_VALUE.fullmatch(value):
+            if not value.isascii():
+                raise ToolError(f"http: header {name} has non-ASCII text; HTTP header values "
+                                "are ASCII: percent-encode it or send it in the body")
+            raise ToolError(f"http: header {name} has a line break or control character; "
+                            "a header value is one line of printable text")
 
 
 class HttpArgs(ToolArgs):
@@ -76,10 +126,8 @@ class HttpTool(Tool):
 
     def parse_args(self, arguments: dict[str, Any]) -> HttpArgs:
         args = parse_model(self.name, HttpArgs, arguments, self.parameters)
-        parts = urlsplit(args.url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-            raise ToolError(f"http: only http:// and https:// URLs can be requested, "
-                            f"not {args.url!r}")
+        check_url(args.url)
+        check_headers(args.headers)
         return args
 
     def target(self, args: HttpArgs) -> str:
@@ -115,7 +163,9 @@ class HttpTool(Tool):
         except httpx.TimeoutException as exc:
             raise ToolError(f"{args.method} {args.url} timed out after "
                             f"{self.timeout_s:g}s") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            # ValueError: what the checks above cannot foresee, e.g. an invalid
+            # redirect target (UnicodeError is one too).
             raise ToolError(f"{args.method} {args.url} failed: "
                             f"{type(exc).__name__}: {exc}") from exc
         lines = [f"HTTP {response.status_code} {response.reason_phrase}".rstrip()]
