@@ -10,7 +10,7 @@ from tau_engine.errors import TauError, ToolError
 from tau_engine.tools.args import ToolArgs, parse_model
 from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
 from tau_engine.tools.changes import FileChange, apply_changes, combined_diff
-from tau_engine.tools.fileio import decode_text, read_bytes_if_exists
+from tau_engine.tools.fileio import decode_text, read_bytes_if_exists, uses_crlf, with_crlf
 
 # What read's "cat -n" prefix looks like when a model copies it into old_string.
 _LINE_NUMBER_PREFIX = re.compile(r"^\s*\d+\t", re.MULTILINE)
@@ -43,7 +43,8 @@ def replace_text(shown: str, text: str, old: str, new: str, replace_all: bool) -
     """``text`` with ``old`` replaced by ``new``; ``ToolError`` when that is not one exact match.
 
     In a CRLF file, an ``old``/``new`` written with plain ``\\n`` is matched and
-    written with ``\\r\\n``, so the file keeps its line endings.
+    written with ``\\r\\n``, so the file keeps its line endings, also when the
+    edit adds lines.
     """
     if not old:
         raise ToolError("old_string is empty; to create or overwrite a whole file use write")
@@ -51,8 +52,10 @@ def replace_text(shown: str, text: str, old: str, new: str, replace_all: bool) -
         raise ToolError("old_string and new_string are identical; nothing would change")
     count = text.count(old)
     if count == 0 and "\r\n" in text and "\n" in old and "\r\n" not in old:
-        old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
+        old, new = old.replace("\n", "\r\n"), with_crlf(new)
         count = text.count(old)
+    elif uses_crlf(text.encode()):
+        new = with_crlf(new)
     if count == 0:
         raise ToolError(_not_found(shown, text, old))
     if count > 1 and not replace_all:

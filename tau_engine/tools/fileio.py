@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -19,6 +20,20 @@ from tau_engine.errors import ToolError
 
 # How much of a file's start decides whether it is binary, as git does.
 BINARY_SNIFF_BYTES = 8192
+
+
+_LONE_LF = re.compile(r"(?<!\r)\n")
+
+
+def uses_crlf(data: bytes) -> bool:
+    """Whether most of a file's line endings are CRLF (as the patch applier decides)."""
+    lines = data.count(b"\n")
+    return lines > 0 and data.count(b"\r\n") * 2 > lines
+
+
+def with_crlf(text: str) -> str:
+    """``text`` with every bare ``\n`` made ``\r\n`` (an existing ``\r\n`` is kept)."""
+    return _LONE_LF.sub("\r\n", text)
 
 
 def looks_binary(sample: bytes) -> bool:

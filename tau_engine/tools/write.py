@@ -11,7 +11,7 @@ from tau_engine.errors import TauError, ToolError
 from tau_engine.tools.args import ToolArgs, parse_model
 from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
 from tau_engine.tools.changes import FileChange, apply_changes, combined_diff, reworded
-from tau_engine.tools.fileio import read_bytes_if_exists
+from tau_engine.tools.fileio import read_bytes_if_exists, uses_crlf, with_crlf
 
 _PATH = {"type": "string",
          "description": "File to write, relative to the workspace root; missing folders "
@@ -35,7 +35,12 @@ def plan_write(path_arg: str, content: str, ctx: ToolContext) -> FileChange:
     shown = ctx.guard.relative(path)
     if path == ctx.guard.root:
         raise ToolError(f"{path_arg!r} is the workspace root; give a file path")
-    return FileChange(path, shown, read_bytes_if_exists(path, shown), content)
+    before = read_bytes_if_exists(path, shown)
+    if before is not None and "\r" not in content and uses_crlf(before):
+        # Rewriting a CRLF file with content the model wrote with \n: keep its endings.
+        content = with_crlf(content)
+    return FileChange(path, shown, before, content)
+
 
 
 class WriteTool(Tool):
