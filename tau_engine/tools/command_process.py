@@ -36,13 +36,22 @@ def supervision_available() -> bool:
 async def wait_exit(proc: asyncio.subprocess.Process) -> int:
     """The exit status, as soon as the process has exited.
 
-    ``Process.wait()`` also waits until its pipes close, which a background job
-    holding stdout can delay indefinitely; the return code is set on exit alone.
+    ``Process.wait()`` (Python 3.11) also waits until the process's pipes close,
+    which something holding stdout can delay indefinitely, so the return code,
+    which is set on exit alone, is polled as well; ``Process.wait()`` still ends
+    the wait at once in the usual case, where the pipe closes with the exit.
     """
+    if proc.returncode is not None:
+        return proc.returncode
+    closed = asyncio.ensure_future(proc.wait())
     delay = 0.001
-    while proc.returncode is None:
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.05)
+    try:
+        while proc.returncode is None and not closed.done():
+            await asyncio.wait({closed}, timeout=delay)
+            delay = min(delay * 2, 0.05)
+    finally:
+        closed.cancel()
+    assert proc.returncode is not None
     return proc.returncode
 
 

@@ -12,6 +12,7 @@ what it found so far.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -96,7 +97,8 @@ def find_files(root: Path, base: Path, rest: str,
     for path in _files_under(root, base):
         if budget is not None and budget.spent():
             break
-        if regex.match(path.relative_to(base).as_posix()):
+        # Bytes: RE2 matches them ~3x faster than str, and undecodable names work too.
+        if regex.match(os.fsencode(path.relative_to(base).as_posix())):
             try:
                 mtime = path.stat().st_mtime
             except OSError:
@@ -202,7 +204,7 @@ def grep_tree(root: Path, start: Path, regex: LinearRegex, file_glob: str | None
             break
         if filter_regex is not None and path != start:
             subject = path.name if by_name else path.relative_to(start).as_posix()
-            if not filter_regex.match(subject):
+            if not filter_regex.match(os.fsencode(subject)):
                 continue
         searched += 1
         hits = _search_file(path, regex)
