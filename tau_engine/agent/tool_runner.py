@@ -4,9 +4,10 @@ Consecutive read-only calls that the policy allows run concurrently; every
 other call runs alone, in the order the model asked. Whatever goes wrong
 (an unknown tool, bad arguments, a denial, a failure) becomes the call's
 error result for the model, never an exception out of the loop. Every result
-(its output and diff) and every approval preview goes through the context's
-``SecretRedactor`` before it is announced, stored or sent: a tool that prints
-the user's provider key (``env``, reading ``.env``) hands back
+(its output and diff), every piece of live output (``tool_output_delta``), the
+output an interrupted call keeps and every approval preview go through the
+context's ``SecretRedactor`` before they are announced, stored or sent: a tool
+that prints the user's provider key (``env``, reading ``.env``) hands back
 ``[REDACTED:<variable>]`` instead.
 """
 
@@ -56,7 +57,7 @@ class ToolRunner:
         """What an interrupted call had printed (capped like a result; empty if nothing).
         The runner forgets it once asked."""
         live = self._live.pop(call_id, None)
-        return live.text if live is not None else ""
+        return self.ctx.redactor.redact(live.text) if live is not None else ""
 
     async def run(self, calls: list[ToolCall]) -> AsyncIterator[tuple[ToolCall, Message]]:
         """Yield each call with its result message, in the model's order."""
@@ -132,8 +133,11 @@ class ToolRunner:
             return ToolOutcome(f"denied: {why}. Do not retry the same call; adapt, or explain "
                                "what you need.", ok=False), True, 0.0
         started = time.monotonic()
+
         def announce(text: str, skipped: int) -> None:
-            self.bus.emit(ToolOutputDelta(call_id=call.id, text=text, skipped=skipped))
+            # LiveOutput sends whole lines where it can, so a key is not cut in two here.
+            self.bus.emit(ToolOutputDelta(call_id=call.id, text=self.ctx.redactor.redact(text),
+                                          skipped=skipped))
 
         live = self._live[call.id] = LiveOutput(announce, max_chars=self.ctx.max_output_chars)
         ctx = dataclasses.replace(self.ctx, on_output=live.write)

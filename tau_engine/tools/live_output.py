@@ -12,6 +12,12 @@ with at most ``max_chunk`` characters, the newest kept when more arrived (the
 delta's ``skipped`` says how many were left out). Once a call has streamed
 ``fast_budget`` characters, it slows to ``slow_interval_s`` and
 ``slow_max_chunk``: a long build stays visible without filling the log.
+
+A delta ends at a line break (``\n`` or ``\r``) where it can: the partial
+last line is held back until its line ends, for at most ``hold_s`` (or until
+it fills a chunk), so a value printed on one line, such as a key the
+redactor must recognise, is not cut across two deltas. A prompt or a
+progress bar that never ends its line still shows after ``hold_s``.
 """
 
 from __future__ import annotations
@@ -74,7 +80,7 @@ class LiveOutput:
     def __init__(self, sink: DeltaSink, *, max_chars: int, interval_s: float = 0.1,
                  max_chunk: int = 4096, fast_budget: int = 65536,
                  slow_interval_s: float = 1.0, slow_max_chunk: int = 1024,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 hold_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.sink = sink
         self.capture = OutputCapture(max_chars)
         self.interval_s = interval_s
@@ -82,7 +88,9 @@ class LiveOutput:
         self.fast_budget = fast_budget
         self.slow_interval_s = slow_interval_s
         self.slow_max_chunk = slow_max_chunk
+        self.hold_s = hold_s
         self._clock = clock
+        self._partial_since: float | None = None
         self._pending: list[str] = []
         self._pending_len = 0
         self._skipped = 0
@@ -128,29 +136,50 @@ class LiveOutput:
             return  # no loop (a synchronous caller): the next write or close flushes
         self._timer = loop.call_later(max(delay, 0.0), self.flush)
 
-    def flush(self) -> None:
-        """Announce what is pending now, within the current chunk limit."""
+    def flush(self, *, final: bool = False) -> None:
+        """Announce what is pending now, within the current chunk limit.
+
+        Unless ``final``, a partial last line is kept back (see the module docstring).
+        """
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if not self._pending:
             return
-        _, chunk = self._limits()
+        interval, chunk = self._limits()
         text = "".join(self._pending)
-        skipped = self._skipped
-        if len(text) > chunk:
-            skipped += len(text) - chunk
-            text = text[-chunk:]
-        self._pending.clear()
-        self._pending_len = 0
-        self._skipped = 0
-        self._streamed += len(text)
-        self._last_emit = self._clock()
-        self.sink(text, skipped)
+        held = ""
+        now = self._clock()
+        if not final:
+            cut = max(text.rfind("\n"), text.rfind("\r")) + 1
+            rest = text[cut:]
+            if cut:  # whatever is held now is a line that started in this text
+                self._partial_since = None
+            if rest and len(rest) < chunk:
+                if self._partial_since is None:
+                    self._partial_since = now
+                if now - self._partial_since < self.hold_s:
+                    text, held = text[:cut], rest
+        if not held:
+            self._partial_since = None
+        self._pending = [held] if held else []
+        self._pending_len = len(held)
+        if text:
+            skipped = self._skipped
+            if len(text) > chunk:
+                skipped += len(text) - chunk
+                text = text[-chunk:]
+            self._skipped = 0
+            self._streamed += len(text)
+            self._last_emit = now
+            self.sink(text, skipped)
+        if held:
+            assert self._partial_since is not None
+            self._arm(min(interval, self._partial_since + self.hold_s - now))
 
     def close(self) -> None:
         """The call is over: announce the rest and stop."""
         if self._closed:
             return
-        self.flush()
+        self.flush(final=True)
         self._closed = True

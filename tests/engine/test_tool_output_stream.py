@@ -32,24 +32,24 @@ def collector() -> tuple[list[tuple[str, int]], LiveOutput, FakeClock]:
     return got, live, clock
 
 
-def test_the_first_write_goes_out_at_once_and_later_ones_are_coalesced() -> None:
+def test_the_first_line_goes_out_at_once_and_later_ones_are_coalesced() -> None:
     got, live, clock = collector()
-    live.write("a")
-    live.write("b")
-    live.write("c")
-    assert got == [("a", 0)]
+    live.write("a\n")
+    live.write("b\n")
+    live.write("c\n")
+    assert got == [("a\n", 0)]
     clock.now += 0.15
-    live.write("d")
-    assert got == [("a", 0), ("bcd", 0)]
+    live.write("d\n")
+    assert got == [("a\n", 0), ("b\nc\nd\n", 0)]
     live.write("e")
     live.close()
-    assert got == [("a", 0), ("bcd", 0), ("e", 0)]
-    assert live.text == "abcde"
+    assert got == [("a\n", 0), ("b\nc\nd\n", 0), ("e", 0)]
+    assert live.text == "a\nb\nc\nd\ne"
 
 
 def test_a_flood_keeps_the_newest_text_and_counts_what_it_skipped() -> None:
     got, live, clock = collector()
-    live.write("x")
+    live.write("x\n")
     for _ in range(1000):
         live.write("0123456789")
     clock.now += 0.15
@@ -58,34 +58,34 @@ def test_a_flood_keeps_the_newest_text_and_counts_what_it_skipped() -> None:
     # Memory stays bounded while the flood is held back.
     assert live._pending_len <= 20
     # The capture, unlike the live view, has the head and tail of everything.
-    assert live.text.startswith("x0123") and live.text.endswith("6789END")
+    assert live.text.startswith("x\n0123") and live.text.endswith("6789END")
 
 
 def test_after_the_fast_budget_deltas_slow_down_and_shrink() -> None:
     got, live, clock = collector()
     for _ in range(3):
         clock.now += 0.15
-        live.write("0123456789")  # 30 characters: the fast budget is spent
+        live.write("012345678\n")  # 30 characters: the fast budget is spent
     clock.now += 0.15
-    live.write("abcdefgh")
+    live.write("abcdefg\n")
     assert len(got) == 3  # within the slow interval: held
     clock.now += 1.5
-    live.write("ij")
-    assert got[-1] == ("ghij", 6)
+    live.write("ij\n")
+    assert got[-1] == ("\nij\n", 7)
 
 
 async def test_a_quiet_command_output_goes_out_after_the_interval() -> None:
     got: list[tuple[str, int]] = []
     live = LiveOutput(lambda text, skipped: got.append((text, skipped)), max_chars=100,
                       interval_s=0.05)
-    live.write("one")
+    live.write("one\n")
     live.write("two")
-    assert got == [("one", 0)]
+    assert got == [("one\n", 0)]
     for _ in range(200):
         if len(got) == 2:
             break
         await asyncio.sleep(0.01)
-    assert got == [("one", 0), ("two", 0)]
+    assert got == [("one\n", 0), ("two", 0)]  # its line never ended: out after hold_s
 
 
 def test_the_delta_event_round_trips_and_is_batched_by_the_event_log() -> None:
@@ -133,3 +133,49 @@ async def test_a_tool_that_prints_nothing_keeps_the_plain_interrupted_result(
     await task
     tool = next(m for m in sink.messages if m.role == "tool")
     assert tool.content == "interrupted by the user before it finished"
+
+
+def test_a_partial_last_line_waits_for_its_end_or_the_hold_time() -> None:
+    got, live, clock = collector()
+    live.write("one\ntw")
+    assert got == [("one\n", 0)]  # "tw" is held: the rest of its line may follow
+    clock.now += 0.15
+    live.write("o\nthr")
+    assert got[-1] == ("two\n", 0)
+    clock.now += 0.15
+    live.flush()
+    assert got[-1] == ("two\n", 0)  # "thr" has waited 0.15 s of its 1 s
+    clock.now += 1.0
+    live.flush()  # its line never ended: it goes out on its own
+    assert got[-1] == ("thr", 0)
+    clock.now += 0.15
+    live.write("ee\rload 5%")  # a carriage return ends a line too
+    assert got[-1] == ("ee\r", 0)
+    live.close()
+    assert got[-1] == ("load 5%", 0)
+    assert "".join(text for text, _ in got) == "one\ntwo\nthree\rload 5%"
+
+
+async def test_live_output_and_the_interrupted_result_are_redacted(tmp_path: Path) -> None:
+    from tau_engine.safety.redact import SecretRedactor
+
+    secret = "sk-live-0123456789abcdefghijklmnop"
+    # The key arrives in two writes, in the middle of a line.
+    command = (f"printf 'key=%s' {secret[:10]}; sleep 0.3; printf '%s done\\n' {secret[10:]}; "
+               "echo still running; sleep 30")
+    stream = ScriptedStream([answer("", [call("c1", "bash", command=command)])])
+    loop, events, sink = make_loop(tmp_path, stream, mode=ApprovalMode.FULL_AUTO)
+    loop.ctx.redactor = SecretRedactor({"OPENAI_API_KEY": secret})
+    task = asyncio.create_task(loop.run("show it"))
+    for _ in range(3000):
+        if "still running" in "".join(e.text for e in events if isinstance(e, ToolOutputDelta)):
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await task
+    streamed = "".join(e.text for e in events if isinstance(e, ToolOutputDelta))
+    assert "key=[REDACTED:OPENAI_API_KEY] done" in streamed
+    assert secret[:10] not in streamed and secret[10:] not in streamed
+    tool = next(m for m in sink.messages if m.role == "tool")
+    assert tool.content.startswith("key=[REDACTED:OPENAI_API_KEY] done\nstill running\n")
+    assert secret[:10] not in tool.content
