@@ -19,7 +19,7 @@ import pytest
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.tools.base import ToolContext, ToolOutcome
 from tau_engine.tools.bash import BashTool
-from tau_engine.tools.command_process import supervision_available
+from tau_engine.tools.command_process import CommandProcess, supervision_available
 
 pytestmark = pytest.mark.skipif(not supervision_available(),
                                 reason="per-call subreaper needs Linux and /proc")
@@ -190,3 +190,15 @@ def test_tau_dying_stops_the_calls_processes(tmp_path: Path) -> None:
         if tau.poll() is None:
             tau.kill()
             tau.wait()
+
+
+async def test_without_supervision_the_process_group_is_still_stopped(tmp_path: Path) -> None:
+    # The fallback where prctl and /proc are missing: one process group, stopped whole.
+    m = marker()
+    proc = await CommandProcess.start(["bash", "-c", f"sleep {m} & sleep {m}"], cwd=tmp_path,
+                                      env=None, grace_s=0.2, drain_s=1, supervised=False)
+    while len(running_with(m)) < 2:
+        await asyncio.sleep(0.01)
+    await proc.stop()
+    assert proc.returncode is not None and proc.returncode < 0
+    assert await survivors_after(m, 5.0) == []
