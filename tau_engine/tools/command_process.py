@@ -25,6 +25,8 @@ SUPERVISOR = Path(__file__).with_name("process_supervisor.py")
 # Beyond the supervisor's own grace period, how long tau waits for it before
 # killing its process group itself (it should never need to).
 SUPERVISOR_MARGIN_S = 5.0
+# Clean-ups of starts that were cancelled, kept referenced until they finish.
+_CLEANUPS: set[asyncio.Future[None]] = set()
 
 
 def supervision_available() -> bool:
@@ -96,13 +98,23 @@ class CommandProcess:
         try:
             proc = await asyncio.shield(spawn)
         except asyncio.CancelledError:
-            try:
-                proc = await spawn
-            except OSError:
-                raise asyncio.CancelledError() from None
-            await cls(proc, supervised=supervised, grace_s=grace_s).stop()
+            # The process may exist already: stop it before the cancellation goes on. The
+            # clean-up is a task of its own, so a second cancel cannot abandon it.
+            cleanup = asyncio.ensure_future(cls._abandon(spawn, supervised, grace_s))
+            _CLEANUPS.add(cleanup)
+            cleanup.add_done_callback(_CLEANUPS.discard)
+            await asyncio.shield(cleanup)
             raise
         return cls(proc, supervised=supervised, grace_s=grace_s)
+
+    @classmethod
+    async def _abandon(cls, spawn: asyncio.Future[asyncio.subprocess.Process],
+                       supervised: bool, grace_s: float) -> None:
+        try:
+            proc = await spawn
+        except OSError:
+            return  # it never started
+        await cls(proc, supervised=supervised, grace_s=grace_s).stop()
 
     @property
     def pid(self) -> int:

@@ -114,6 +114,9 @@ async def test_a_cancel_landing_while_bash_starts_leaves_nothing(ctx: ToolContex
         for _ in range(spins):
             await asyncio.sleep(0)
         task.cancel()
+        if spins % 2:
+            await asyncio.sleep(0)
+            task.cancel()  # a second Ctrl+C while the first is being handled
         try:
             await task
         except asyncio.CancelledError:
