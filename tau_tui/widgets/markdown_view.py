@@ -17,6 +17,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tau_engine.text.terminal import strip_terminal_controls
 from tau_tui.widgets.markdown_render import render_markdown, split_blocks, split_long_paragraph
 
 
@@ -67,7 +68,12 @@ class MarkdownView(Widget):
         return "".join(out)
 
     def append(self, text: str) -> None:
-        """Add streamed text; only the unfinished tail is re-rendered."""
+        """Add streamed text; only the unfinished tail is re-rendered.
+
+        The text is untrusted (a model's answer): terminal controls are stripped, or
+        an escape sequence in it would reach the user's terminal (a title, OSC 52).
+        """
+        text = strip_terminal_controls(text)
         if not text:
             return
         blocks, tail = split_blocks(self._tail + text)

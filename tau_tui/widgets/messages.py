@@ -6,6 +6,7 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tau_engine.text.terminal import strip_terminal_controls
 from tau_tui.widgets.entries import AssistantEntry, Entry, NoticeEntry, ToolEntry, UserEntry
 from tau_tui.widgets.markdown_view import MarkdownView
 from tau_tui.widgets.tool_card import ToolCard
@@ -32,7 +33,8 @@ class UserMessage(Static):
 
     @staticmethod
     def _content(entry: UserEntry) -> Content:
-        parts: list[Content | tuple[str, str] | str] = [("› ", "bold"), entry.text]
+        parts: list[Content | tuple[str, str] | str] = [
+            ("› ", "bold"), strip_terminal_controls(entry.text)]
         for path in entry.attachments:
             parts += ["\n  ", (f"↳ {path}", "$text-muted")]
         return Content.assemble(*parts)
@@ -73,7 +75,8 @@ class AssistantMessage(MarkdownView):
         header = None
         if entry.thinking:
             if entry.streaming and not entry.text:
-                preview = " ".join(entry.thinking.split())[-THINKING_PREVIEW_CHARS:]
+                preview = " ".join(strip_terminal_controls(entry.thinking).split())[
+                    -THINKING_PREVIEW_CHARS:]
                 header = Content.styled(f"✻ {preview}", "$text-muted italic")
             else:
                 words = len(entry.thinking.split())
@@ -112,7 +115,9 @@ class NoticeLine(Static):
 
     @staticmethod
     def _content(entry: NoticeEntry) -> Content:
-        return Content.assemble((NOTICE_ICONS[entry.level] + " ", "bold"), entry.message)
+        # Notices quote servers and tools (error bodies): untrusted text.
+        return Content.assemble((NOTICE_ICONS[entry.level] + " ", "bold"),
+                                strip_terminal_controls(entry.message))
 
     def update_entry(self) -> None:
         self.update(self._content(self.entry))

@@ -87,3 +87,25 @@ def test_live_tool_output_snapshot(snap_compare: Any, make_app: AppFactory) -> N
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_hostile_answer_cannot_drive_the_terminal(make_app: AppFactory) -> None:
+    from tau_engine.events import ErrorEvent, TextDelta, ThinkingDelta, TurnStarted
+    from tau_tui.widgets.messages import AssistantMessage
+
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        await engine_ready(app)
+        sink = app.agent.bridge.sink
+        sink(TurnStarted(turn=1))
+        sink(ThinkingDelta(text="plan\x1b]0;thinking title\x07 it"))
+        sink(TextDelta(text="hello \x1b]0;PWNED\x07there \x1b]52;c;cHduZWQ="))
+        sink(TextDelta(text="\x07 end\x1b[2J"))
+        app.agent.bridge.flush()
+        sink(ErrorEvent(message="server said \x1b]0;boom\x07 no", kind="server"))
+        await wait_for(lambda: "server said" in screen_text(app))
+        answer = app.agent.transcript.query_one(AssistantMessage)
+        assert answer.text == "hello there  end"
+        text = screen_text(app)
+        assert "server said  no" in text
+        assert "\x1b" not in text and "\x07" not in text
