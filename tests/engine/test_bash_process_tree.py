@@ -102,6 +102,7 @@ async def test_cancel_stops_processes_that_left_the_group(ctx: ToolContext) -> N
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    # Gone when the cancelled call returns.
     assert running_with(m) == []
 
 
@@ -138,7 +139,7 @@ async def test_a_second_cancel_does_not_abandon_the_stop(ctx: ToolContext) -> No
     task.cancel()  # a second Ctrl+C while the first stop is in its grace period
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await survivors_after(m, 5.0) == []
+    assert await survivors_after(m, 30.0) == []
 
 
 async def test_output_is_written_as_it_comes(ctx: ToolContext) -> None:
@@ -147,9 +148,8 @@ async def test_output_is_written_as_it_comes(ctx: ToolContext) -> None:
     flag = ctx.workspace / "go"
     task = asyncio.create_task(call(
         ctx, command=f"echo first; while [ ! -e {flag} ]; do sleep 0.01; done; echo second"))
-    for _ in range(500):
-        if seen:
-            break
+    deadline = time.monotonic() + 60
+    while not seen and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     assert [text for _, text in seen] == ["first\n"]
     assert not task.done()
