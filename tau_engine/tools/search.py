@@ -47,7 +47,7 @@ class SearchBudget:
     def spent(self) -> bool:
         if self.cancelled.is_set():
             return True
-        if time.monotonic() > self.deadline:
+        if time.monotonic() >= self.deadline:
             self.timed_out = True
         return self.timed_out
 
