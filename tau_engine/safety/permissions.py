@@ -1,0 +1,403 @@
+"""Permission decisions that explain themselves.
+
+:class:`PermissionPolicy` decides one tool call: ``allow``, ``ask`` or ``deny``, with a trace of
+everything that went into it (the rule that decided and its file and line, the profile, the
+approval mode, the sandbox state, every parsed command part). It is a pure function of its
+inputs, meant to be called by a pre-call check in the tool pipeline.
+
+How a decision is made:
+
+1. Each part is judged on its own: for ``bash`` every command after unwrapping, every
+   redirection that writes a file and every construct tau cannot resolve; for other tools each
+   subject (a path, a URL), or the call as a whole.
+2. Rules come in layers, first match wins: session, workspace (allow rules only when the
+   workspace is trusted), user, profile. Within a layer the strictest match wins: deny, ask,
+   allow. A deny that matches only because of a run-time value asks instead.
+3. A part no rule matches gets the default: the strictest of the approval mode and the
+   profile's ``tools`` (and, for bash, ``shell.default``).
+4. What tau cannot resolve asks in every profile and mode (fail closed); rules cannot allow it.
+   Protected paths are refused; writes outside the write roots get ``shell.outside_write_roots``.
+5. The strictest part decides the call. ``read-only`` refuses every tool that is not a read.
+   After a prompt-injection flag, anything with side effects asks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tau_engine.safety.policy import ApprovalMode, ToolKind, ToolPolicy
+from tau_engine.safety.profiles import Approval, Profile
+from tau_engine.safety.rules import (
+    SHELL_TOOLS,
+    Fit,
+    Rule,
+    describe_breadth,
+    match_subject,
+    rule_fits_words,
+    suggest_shell_pattern,
+)
+from tau_engine.safety.shell_commands import CommandPart, analyze_shell
+from tau_engine.safety.shell_parse import Word
+from tau_engine.safety.toml_lines import Source
+
+Verdict = Literal["allow", "ask", "deny"]
+_RANK: dict[str, int] = {"allow": 0, "ask": 1, "deny": 2}
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEVICES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero"})
+
+
+def strictest(*verdicts: Verdict) -> Verdict:
+    """The strictest of some verdicts (deny > ask > allow)."""
+    return max(verdicts, key=lambda v: _RANK[v])
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """What decided a verdict: a rule or a setting, where it is written, and why."""
+
+    label: str
+    source: Source | None
+    why: str
+    allow_rule: str | None = None
+
+    def cite(self) -> str:
+        return f"{self.label} from {self.source}" if self.source else self.label
+
+
+@dataclass(frozen=True, slots=True)
+class PartDecision:
+    """The verdict on one part of a call (one command, one write, one subject)."""
+
+    part: str
+    kind: Literal["command", "write", "unresolved", "subject", "call"]
+    verdict: Verdict
+    cause: Cause
+    argv: tuple[str, ...] = ()
+    wrappers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verdict on one tool call with its full trace."""
+
+    tool: str
+    verdict: Verdict
+    cause: Cause
+    parts: tuple[PartDecision, ...]
+    profile: str
+    mode: str
+    sandbox: str
+    raised_risk: bool = False
+    suggestion: Rule | None = None
+
+    @property
+    def breadth(self) -> str | None:
+        """What the suggested "always allow" rule would cover."""
+        return describe_breadth(self.suggestion) if self.suggestion else None
+
+    def refusal(self) -> str:
+        """The one line a refusal shows (and the only thing the model is told)."""
+        text = f"refused ({self.cause.cite()}): {self.cause.why}"
+        if self.cause.allow_rule:
+            text += f"; allow with: tau permissions allow '{self.cause.allow_rule}'"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trace as plain data (``tau permissions check --json``)."""
+        def cause(c: Cause) -> dict[str, Any]:
+            return {"rule": c.label, "source": str(c.source) if c.source else None,
+                    "why": c.why, "allow_rule": c.allow_rule}
+        return {
+            "tool": self.tool, "verdict": self.verdict, "cause": cause(self.cause),
+            "profile": self.profile, "mode": self.mode, "sandbox": self.sandbox,
+            "raised_risk": self.raised_risk,
+            "suggestion": self.suggestion.text if self.suggestion else None,
+            "breadth": self.breadth,
+            "parts": [{"part": p.part, "kind": p.kind, "verdict": p.verdict,
+                       "cause": cause(p.cause), "argv": list(p.argv),
+                       "wrappers": list(p.wrappers)} for p in self.parts],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """What a decision needs to know about a call: the tool, its kind and its subjects.
+
+    ``command`` is the bash command line; ``subjects`` are workspace-relative paths for file
+    tools or the URL for http; ``method`` is the http method."""
+
+    tool: str
+    kind: ToolKind
+    command: str | None = None
+    subjects: tuple[str, ...] = ()
+    method: str | None = None
+
+    @property
+    def side_effects(self) -> bool:
+        if self.kind == "network":
+            return (self.method or "GET").upper() not in _SAFE_METHODS
+        return self.kind in ("edit", "exec")
+
+
+@dataclass
+class PermissionPolicy:
+    """Decides tool calls from a profile, an approval mode and layers of saved rules."""
+
+    profile: Profile
+    mode: ApprovalMode
+    workspace_root: Path
+    user_rules: list[Rule] = field(default_factory=list)
+    workspace_rules: list[Rule] = field(default_factory=list)
+    session_rules: list[Rule] = field(default_factory=list)
+    extra_protected: Sequence[str] = ()
+    sandbox: str = "none"
+
+    def __post_init__(self) -> None:
+        self.workspace_root = self.workspace_root.resolve()
+        doc = self.profile.document
+        profile_rules: list[Rule] = []
+        for action in ("deny", "ask", "allow"):
+            for pattern in getattr(doc.shell, action):
+                profile_rules.append(Rule("bash", pattern, action,
+                                          self.profile.source_of(f"shell.{action}", pattern)))
+        self._layers = (self.session_rules, self.workspace_rules, self.user_rules,
+                        profile_rules)
+
+    def allow_for_session(self, rule: Rule) -> None:
+        """Remember an "allow for this session" answer as a session rule."""
+        self.session_rules.append(rule)
+
+    # -- defaults ---------------------------------------------------------------------
+
+    def _default(self, call: ToolCall) -> tuple[Verdict, Cause]:
+        doc = self.profile.document
+        mode_verdict: Verdict = ToolPolicy(mode=self.mode).verdict(call.tool, call.kind)
+        best: tuple[Verdict, Cause] = (mode_verdict, Cause(
+            f"approval mode {self.mode.value}", None,
+            f"approval mode '{self.mode.value}' gives {call.kind} tools like {call.tool} "
+            f"'{mode_verdict}'"))
+        settings: list[tuple[str, Approval]] = [
+            (f"tools.{call.tool}" if call.tool in (doc.tools.model_extra or {})
+             else "tools.default", doc.tools.approval(call.tool))]
+        if call.tool in SHELL_TOOLS:
+            settings.append(("shell.default", doc.shell.default))
+        for key, approval in settings:
+            if approval == "mode" or _RANK[approval] <= _RANK[best[0]]:
+                continue
+            best = (approval, Cause(f'{key} = "{approval}"', self.profile.source_of(key),
+                                    f"profile {self.profile.name} sets {key} to {approval}",
+                                    allow_rule=call.tool if approval == "deny" else None))
+        return best
+
+    # -- rules ------------------------------------------------------------------------
+
+    def _judge_part(self, tool: str, words: tuple[Word, ...] | None, subject: str | None,
+                    default: tuple[Verdict, Cause], *, open_args: bool = False
+                    ) -> tuple[Verdict, Cause]:
+        """Judge one command's words (or one subject) against the rule layers.
+
+        Deny rules hold across layers, unless a rule of at least the same precedence allows
+        exactly the same text (what ``tau permissions allow '<rule>'`` saves): allowing
+        ``bash(rm *)`` does not unlock ``rm -rf /``. Ask and allow rules are first-match by
+        layer, then strictest within the layer."""
+        allowed_texts: set[str] = set()
+        denial: tuple[Verdict, Cause] | None = None
+        for layer in self._layers:
+            for rule in layer:
+                if rule.tool != tool or rule.action != "deny" or rule.text in allowed_texts:
+                    continue
+                fit = self._fit(rule, words, subject, open_args)
+                if fit is Fit.NO:
+                    continue
+                verdict: Verdict = "deny" if fit is Fit.YES else "ask"
+                why = (f"{rule.scope} rule {rule.text} refuses this" if fit is Fit.YES else
+                       f"{rule.scope} rule {rule.text} refuses this if run-time values "
+                       "turn out to match")
+                if denial is None or _RANK[verdict] > _RANK[denial[0]]:
+                    denial = (verdict, Cause(rule.text, rule.source, why, rule.text))
+            allowed_texts.update(r.text for r in layer if r.tool == tool and
+                                 r.action == "allow")
+        if denial is not None and denial[0] == "deny":
+            return denial
+        found: tuple[Verdict, Cause] | None = None
+        for layer in self._layers:
+            for rule in layer:
+                if rule.tool != tool or rule.action == "deny":
+                    continue
+                fit = self._fit(rule, words, subject, open_args, for_allow=rule.action ==
+                                "allow")
+                if fit is Fit.NO or (rule.action == "allow" and fit is not Fit.YES):
+                    continue
+                verb = "allows" if rule.action == "allow" else "asks before"
+                cause = Cause(rule.text, rule.source, f"{rule.scope} rule {rule.text} {verb} "
+                              "this", allow_rule=rule.text if rule.action == "ask" else None)
+                if found is None or _RANK[rule.action] > _RANK[found[0]]:
+                    found = (rule.action, cause)
+            if found is not None:
+                break
+        result = found or default
+        if denial is not None and _RANK[denial[0]] > _RANK[result[0]]:
+            return denial
+        return result
+
+    @staticmethod
+    def _fit(rule: Rule, words: tuple[Word, ...] | None, subject: str | None,
+             open_args: bool, *, for_allow: bool = False) -> Fit:
+        if rule.pattern is None:
+            return Fit.YES
+        if words is not None:
+            return rule_fits_words(rule, words, open_args=open_args, for_allow=for_allow)
+        if subject is not None and match_subject(rule.pattern, subject):
+            return Fit.YES
+        return Fit.NO
+
+    def _judge_command(self, tool: str, part: CommandPart, default: tuple[Verdict, Cause]
+                       ) -> tuple[Verdict, Cause, tuple[Word, ...]]:
+        """A command and each wrapper around it (``sudo``, ``timeout``…), strictest wins.
+
+        A wrapper matched by no rule adds nothing; the command takes the default. Returns the
+        words that decided (the command's or a wrapper's), for the suggested rule."""
+        verdict, cause = self._judge_part(tool, part.argv, None, default,
+                                          open_args=part.open_args)
+        deciding = part.argv
+        none: tuple[Verdict, Cause] = ("allow", Cause("no rule", None, "no rule matches"))
+        for wrapper in part.wrappers:
+            w_verdict, w_cause = self._judge_part(tool, wrapper, None, none, open_args=True)
+            if _RANK[w_verdict] > _RANK[verdict]:
+                verdict, cause, deciding = w_verdict, w_cause, wrapper
+        return verdict, cause, deciding
+
+    # -- paths ------------------------------------------------------------------------
+
+    def _protected(self) -> list[tuple[str, Source | None]]:
+        doc = self.profile.document
+        out: list[tuple[str, Source | None]] = [
+            (p, self.profile.source_of("files.protected", p)) for p in doc.files.protected]
+        out += [(p, None) for p in self.extra_protected]
+        return out
+
+    def _resolve(self, raw: str, base: Path) -> str:
+        path = os.path.expanduser(raw)
+        joined = path if os.path.isabs(path) else os.path.join(base, path)
+        return os.path.realpath(joined)
+
+    def _judge_path(self, absolute: str, shown: str) -> tuple[Verdict, Cause]:
+        doc = self.profile.document
+        if absolute in _DEVICES or absolute.startswith("/dev/fd/"):
+            return "allow", Cause("device", None, f"{shown} is a device")
+        for pattern, source in self._protected():
+            target = self._resolve(pattern, self.workspace_root)
+            if absolute == target or absolute.startswith(target.rstrip("/") + "/"):
+                return "deny", Cause(f"files.protected {pattern}", source,
+                                     f"{shown} is a protected path")
+        for root in doc.files.write_roots:
+            base = self._resolve(root, self.workspace_root)
+            if absolute == base or absolute.startswith(base.rstrip("/") + "/"):
+                return "allow", Cause(f"files.write_roots {root}",
+                                      self.profile.source_of("files.write_roots", root),
+                                      f"{shown} is inside a write root")
+        verdict = doc.shell.outside_write_roots
+        return verdict, Cause(f'shell.outside_write_roots = "{verdict}"',
+                              self.profile.source_of("shell.outside_write_roots"),
+                              f"{shown} is outside the write roots")
+
+    # -- the decision -----------------------------------------------------------------
+
+    def decide(self, call: ToolCall, *, raised_risk: bool = False) -> Decision:
+        """Decide one call; never raises for odd input (it asks instead)."""
+        default = self._default(call)
+        parts: list[PartDecision] = []
+        suggestion: Rule | None = None
+        if call.tool in SHELL_TOOLS and call.command is not None:
+            parts, suggestion = self._shell_parts(call, default)
+        elif call.subjects:
+            for subject in call.subjects:
+                verdict, cause = self._judge_part(call.tool, None, subject, default)
+                if call.kind == "edit":
+                    absolute = self._resolve(subject, self.workspace_root)
+                    protected = self._judge_path(absolute, subject)
+                    if protected[0] == "deny":
+                        verdict, cause = protected
+                parts.append(PartDecision(subject, "subject", verdict, cause))
+        else:
+            verdict, cause = self._judge_part(call.tool, None, None, default)
+            parts.append(PartDecision(call.tool, "call", verdict, cause))
+        if not parts:
+            parts.append(PartDecision(call.tool, "call", *default))
+        verdict = strictest(*(p.verdict for p in parts))
+        responsible = next(p for p in parts if p.verdict == verdict).cause
+        if self.mode is ApprovalMode.READ_ONLY and call.kind != "read":
+            verdict, responsible = "deny", Cause(
+                "approval mode read-only", None,
+                f"approval mode 'read-only' refuses {call.kind} tools like {call.tool}")
+        if raised_risk and call.side_effects and verdict == "allow":
+            verdict, responsible = "ask", Cause(
+                "injection flag", None, "a tool result in this session looked like a prompt "
+                "injection; calls with side effects ask until the flag is cleared")
+        if suggestion is None and call.tool not in SHELL_TOOLS:
+            pattern = call.subjects[0] if len(call.subjects) == 1 else None
+            suggestion = Rule(call.tool, pattern, "allow", Source("suggested"))
+        return Decision(tool=call.tool, verdict=verdict, cause=responsible, parts=tuple(parts),
+                        profile=self.profile.name, mode=self.mode.value, sandbox=self.sandbox,
+                        raised_risk=raised_risk,
+                        suggestion=suggestion if verdict == "ask" else None)
+
+    def _shell_parts(self, call: ToolCall, default: tuple[Verdict, Cause]
+                     ) -> tuple[list[PartDecision], Rule | None]:
+        analysis = analyze_shell(call.command or "")
+        parts: list[PartDecision] = []
+        suggestion: Rule | None = None
+        worst = -1
+        for part in analysis.parts:
+            verdict, cause, deciding = self._judge_command(call.tool, part, default)
+            wrappers = tuple(" ".join(w.value or w.text for w in ws) for ws in part.wrappers)
+            argv = tuple(w.value if w.value is not None else w.text for w in part.argv)
+            parts.append(PartDecision(part.display(), "command", verdict, cause, argv,
+                                      wrappers))
+            if verdict != "allow" and _RANK[verdict] > worst and deciding[0].value:
+                worst = _RANK[verdict]
+                suggestion = Rule(call.tool, suggest_shell_pattern(deciding), "allow",
+                                  Source("suggested"))
+        for concern in analysis.concerns:
+            parts.append(PartDecision(concern.text, "unresolved", "ask", Cause(
+                "fail closed", None, f"tau cannot judge this part: {concern.reason}")))
+        bases = [self.workspace_root]
+        unknown_cwd = False
+        for target in analysis.cwd_targets:
+            if target.value is None or target.value == "-":
+                unknown_cwd = True
+            else:
+                bases.append(Path(self._resolve(target.value, self.workspace_root)))
+        for redirect in analysis.writes:
+            shown = f"{redirect.op} {redirect.target.text}"
+            raw = redirect.target.value
+            if raw is None or redirect.target.glob:
+                parts.append(PartDecision(shown, "unresolved", "ask", Cause(
+                    "fail closed", None, "the file this redirection writes is only known at "
+                    "run time")))
+                continue
+            if unknown_cwd and not os.path.isabs(os.path.expanduser(raw)):
+                parts.append(PartDecision(shown, "unresolved", "ask", Cause(
+                    "fail closed", None, "the folder this redirection writes in is only known "
+                    "at run time")))
+                continue
+            verdict, cause = strictest_cause(
+                self._judge_path(self._resolve(raw, base), raw) for base in bases)
+            parts.append(PartDecision(shown, "write", verdict, cause))
+        if any(p.kind == "unresolved" and p.verdict == "ask" for p in parts):
+            suggestion = None  # no rule can allow what tau cannot see
+        return parts, suggestion
+
+
+def strictest_cause(results: Any) -> tuple[Verdict, Cause]:
+    """The strictest of several (verdict, cause) pairs; the first one on a tie."""
+    best: tuple[Verdict, Cause] | None = None
+    for verdict, cause in results:
+        if best is None or _RANK[verdict] > _RANK[best[0]]:
+            best = (verdict, cause)
+    assert best is not None
+    return best

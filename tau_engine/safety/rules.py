@@ -1,0 +1,232 @@
+"""Permission rules: ``TOOL`` or ``TOOL(PATTERN)``, what they match, and how broad they are.
+
+A rule's text is what users read and type: ``bash(git push *)``, ``write(src/**)``,
+``http(https://api.github.com/**)``, or just ``http`` for every call of a tool.
+
+Shell patterns are matched against the words of one command after unwrapping (see
+:mod:`tau_engine.safety.shell_commands`): a ``*`` token stands for any words (zero or more),
+other tokens are shell-style globs for one word (``[*]`` is a literal star). A word whose value
+is only known at run time (``$X``, ``{}`` of ``find -exec``, what ``xargs`` appends, a glob)
+may stand for anything: it can make a deny or ask rule match ("maybe"), never an allow rule,
+unless a ``*`` token covers it. Path and URL patterns are globs where ``*`` stays within one
+``/`` segment and ``**`` crosses them.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass
+from enum import IntEnum
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import Literal
+
+from tau_engine.safety.shell_parse import Word
+from tau_engine.safety.toml_lines import Source
+
+Action = Literal["allow", "ask", "deny"]
+Scope = Literal["profile", "user", "workspace", "session"]
+_RULE_TEXT = re.compile(r"^\s*([A-Za-z0-9_.:-]+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
+# Only commands from these folders count as their bare name for an allow rule: ./ls is not ls.
+SYSTEM_BIN_DIRS = frozenset({"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin",
+                             "/usr/local/sbin"})
+# Commands whose first argument is a subcommand worth keeping in a suggested rule.
+SUBCOMMAND_TOOLS = frozenset({"git", "npm", "pnpm", "yarn", "cargo", "go", "docker", "pip",
+                              "pip3", "uv", "poetry", "kubectl", "make", "gh", "apt", "apt-get",
+                              "brew", "dotnet", "mvn", "gradle", "bundle", "rails", "npx"})
+SHELL_TOOLS = frozenset({"bash"})
+
+
+class Fit(IntEnum):
+    """How a pattern fits a command: surely, only if run-time values turn out so, or not."""
+
+    NO = 0
+    MAYBE = 1
+    YES = 2
+
+
+class RuleSyntaxError(ValueError):
+    """A rule's text is not ``TOOL`` or ``TOOL(PATTERN)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One permission rule and where it came from."""
+
+    tool: str
+    pattern: str | None
+    action: Action
+    source: Source
+    scope: Scope = "profile"
+    when: str | None = None
+    by: str | None = None
+    note: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The rule as users read and type it: ``bash(git push *)``."""
+        return f"{self.tool}({self.pattern})" if self.pattern is not None else self.tool
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_rule_text(text: str) -> tuple[str, str | None]:
+    """Split ``TOOL(PATTERN)`` into its tool and pattern (``None`` for a bare tool)."""
+    match = _RULE_TEXT.match(text)
+    if not match or (match.group(2) is not None and not match.group(2).strip()):
+        raise RuleSyntaxError(f"not a rule: {text!r} (write TOOL or TOOL(PATTERN), "
+                              "e.g. bash(git push *))")
+    pattern = match.group(2)
+    if pattern is not None and match.group(1) in SHELL_TOOLS:
+        shell_tokens(pattern)  # raises on unbalanced quotes
+    return match.group(1), pattern.strip() if pattern is not None else None
+
+
+@lru_cache(maxsize=1024)
+def shell_tokens(pattern: str) -> tuple[str, ...]:
+    """A shell pattern's tokens (quotes group words, as in the shell)."""
+    try:
+        tokens = tuple(shlex.split(pattern))
+    except ValueError as exc:
+        raise RuleSyntaxError(f"shell pattern {pattern!r}: {exc}") from exc
+    if not tokens:
+        raise RuleSyntaxError("empty shell pattern")
+    return tokens
+
+
+def _name_for(word: Word, *, for_allow: bool) -> str | None:
+    value = word.value
+    if value is None:
+        return None
+    if "/" not in value:
+        return value
+    folder, base = posixpath.split(value)
+    if not for_allow or posixpath.normpath(folder) in SYSTEM_BIN_DIRS:
+        return base
+    return value
+
+
+def match_words(tokens: tuple[str, ...], words: tuple[Word, ...], *, open_args: bool = False,
+                for_allow: bool = False) -> Fit:
+    """How the pattern ``tokens`` fits a command's ``words`` (see the module docstring)."""
+    # Each element is a static string, or None for "unknown words (zero or more)".
+    elements: list[str | None] = []
+    for index, word in enumerate(words):
+        value = _name_for(word, for_allow=for_allow) if index == 0 else word.value
+        elements.append(None if value is None else value)
+    globbed = [w.glob for w in words]
+    if open_args:
+        elements.append(None)
+        globbed.append(False)
+    memo: dict[tuple[int, int], Fit] = {}
+
+    def fit(i: int, j: int) -> Fit:
+        key = (i, j)
+        if key in memo:
+            return memo[key]
+        result = Fit.NO
+        if i == len(tokens):
+            if j == len(elements):
+                result = Fit.YES
+            elif all(e is None for e in elements[j:]):
+                result = Fit.MAYBE
+        elif tokens[i] == "*":
+            if i + 1 == len(tokens):
+                result = Fit.YES
+            else:
+                result = max((fit(i + 1, k) for k in range(j, len(elements) + 1)),
+                             default=Fit.NO)
+        elif j < len(elements):
+            element = elements[j]
+            if element is None:
+                result = max(min(Fit.MAYBE, fit(i, j + 1)), min(Fit.MAYBE, fit(i + 1, j)),
+                             min(Fit.MAYBE, fit(i + 1, j + 1)))
+            elif fnmatchcase(element, tokens[i]):
+                result = fit(i + 1, j + 1)
+            elif globbed[j]:
+                # A glob word expands to file names that might fit the token.
+                result = min(Fit.MAYBE, fit(i + 1, j + 1))
+        memo[key] = result
+        return result
+
+    if for_allow and any(w.value is None for w in words[:1]):
+        return Fit.NO
+    return fit(0, 0)
+
+
+@lru_cache(maxsize=1024)
+def _path_regex(pattern: str) -> re.Pattern[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+def match_subject(pattern: str, subject: str) -> bool:
+    """Whether a path or URL glob matches ``subject`` (``*`` within a segment, ``**`` across)."""
+    return _path_regex(pattern).fullmatch(subject) is not None
+
+
+def rule_fits_words(rule: Rule, words: tuple[Word, ...], *, open_args: bool,
+                    for_allow: bool) -> Fit:
+    """How a shell rule fits one command's words (a bare-tool rule fits everything)."""
+    if rule.pattern is None:
+        return Fit.YES
+    return match_words(shell_tokens(rule.pattern), words, open_args=open_args,
+                       for_allow=for_allow)
+
+
+def describe_breadth(rule: Rule) -> str:
+    """What an "always allow" rule would cover, in words: ``matches any `rm` invocation``."""
+    if rule.pattern is None:
+        return f"matches every {rule.tool} call"
+    if rule.tool not in SHELL_TOOLS:
+        if rule.pattern in ("**", "*"):
+            return f"matches every {rule.tool} call"
+        fixed = re.split(r"[*?]", rule.pattern, maxsplit=1)[0]
+        if fixed == rule.pattern:
+            return f"matches only {rule.pattern}"
+        return f"matches anything starting with {fixed}" if fixed else \
+            f"matches anything like {rule.pattern}"
+    tokens = shell_tokens(rule.pattern)
+    literal: list[str] = []
+    for token in tokens:
+        if any(c in token for c in "*?["):
+            break
+        literal.append(token)
+    if len(literal) == len(tokens):
+        return f"matches exactly `{rule.pattern}`"
+    if not literal:
+        return "matches any command"
+    prefix = " ".join(literal)
+    if tokens[len(literal):] == ("*",):
+        if len(literal) == 1:
+            return f"matches any `{prefix}` invocation"
+        return f"matches `{prefix}` with any arguments"
+    return f"matches `{prefix}` commands like `{rule.pattern}`"
+
+
+def suggest_shell_pattern(words: tuple[Word, ...]) -> str:
+    """The "always allow" pattern for a command: its name (and subcommand) then ``*``."""
+    values = [w.value for w in words]
+    name = posixpath.basename(values[0] or "") if values else ""
+    keep = [name]
+    if name in SUBCOMMAND_TOOLS and len(values) > 1 and values[1] and \
+            not values[1].startswith("-"):
+        keep.append(values[1])
+    return " ".join(shlex.quote(k) for k in keep) + " *"

@@ -1,0 +1,296 @@
+"""What a bash command line would run: wrappers unwrapped, nested commands found, unknowns named.
+
+:func:`analyze_shell` turns a command line into the commands policy must judge
+(:class:`CommandPart`) and the things it must fail closed on (:class:`Concern`):
+
+* Known wrappers are unwrapped: ``env VAR=… cmd``, ``timeout 5 cmd``, ``nice``, ``nohup``,
+  ``command``, ``exec``, ``builtin``, ``time``, ``setsid``, ``stdbuf``, ``sudo``/``doas`` and
+  ``xargs`` (whose command receives arguments only known at run time). The wrapper's own words
+  are kept, so a rule can still match ``sudo *``.
+* ``find … -exec cmd {} ;`` yields ``cmd`` as a part; ``bash -c 'literal'`` is parsed and its
+  commands judged (to a depth of three).
+* Concerns: ``eval``, ``source``/``.``, ``trap``, ``alias``; ``bash -c`` with a computed script;
+  a shell reading its script from stdin (``curl … | sh``); a command name computed at run time;
+  process substitution; syntax errors; wrappers tau does not unwrap (``watch``, ``parallel``,
+  ``flock``, ``su``, ``chroot``…); assignments to variables that change what later commands run
+  (``PATH``, ``LD_PRELOAD``, ``BASH_ENV``, ``GIT_*``…).
+* Redirections that write a file and every ``cd``/``pushd`` target are collected so callers can
+  check them against write roots and protected paths.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from tau_engine.safety.shell_parse import Redirect, ShellScript, Word, parse_shell
+
+OPAQUE_COMMANDS = {
+    "eval": "eval runs a string built at run time",
+    "source": "source runs a script file tau cannot see",
+    ".": ". runs a script file tau cannot see",
+    "trap": "trap runs a string later, on a signal",
+    "alias": "alias changes what later command names mean",
+    "coproc": "coproc starts a command tau cannot follow",
+    "fc": "fc re-runs commands from history",
+}
+# Programs that run another command in a way tau does not unwrap.
+OPAQUE_WRAPPERS = frozenset({
+    "watch", "parallel", "flock", "su", "runuser", "chroot", "unshare", "nsenter", "script",
+    "strace", "ltrace", "busybox", "firejail", "systemd-run", "fakeroot", "proot", "tmux",
+    "screen", "gdb", "taskset", "chrt", "ionice", "numactl", "sg", "newgrp", "dbus-run-session",
+    "xvfb-run", "catchsegv", "pkexec", "expect", "entr", "inotifywait", "at", "batch",
+})
+SHELLS = frozenset({"bash", "sh", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish",
+                    "rbash", "posh"})
+# Variables whose value changes which program runs or what a program executes.
+SENSITIVE_ENV = frozenset({
+    "PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "BASH_ENV", "ENV", "IFS",
+    "PROMPT_COMMAND", "PS4", "SHELLOPTS", "BASHOPTS", "CDPATH", "GLOBIGNORE", "PAGER",
+    "MANPAGER", "EDITOR", "VISUAL", "BROWSER", "LESSOPEN", "LESSCLOSE", "PYTHONSTARTUP",
+    "PYTHONPATH", "PYTHONHOME", "NODE_OPTIONS", "PERL5OPT", "PERL5LIB", "RUBYOPT", "RUBYLIB",
+    "JAVA_TOOL_OPTIONS", "SSH_ASKPASS", "SUDO_ASKPASS", "TERMINFO", "HOME",
+})
+SENSITIVE_ENV_PREFIXES = ("GIT_", "LD_", "DYLD_", "BASH_FUNC_", "NPM_CONFIG_")
+CWD_COMMANDS = frozenset({"cd", "pushd"})
+MAX_DEPTH = 3
+
+# Options that take a value, per wrapper (short and long); the rest are flags.
+_VALUE_OPTIONS: dict[str, frozenset[str]] = {
+    "env": frozenset({"-u", "--unset", "-C", "--chdir"}),
+    "timeout": frozenset({"-s", "--signal", "-k", "--kill-after"}),
+    "nice": frozenset({"-n", "--adjustment"}),
+    "sudo": frozenset({"-u", "--user", "-g", "--group", "-h", "--host", "-C", "--close-from",
+                       "-p", "--prompt", "-r", "--role", "-t", "--type", "-U", "--other-user",
+                       "-D", "--chdir", "-T", "--command-timeout", "-R", "--chroot"}),
+    "doas": frozenset({"-u", "-C"}),
+    "exec": frozenset({"-a"}),
+    "stdbuf": frozenset({"-i", "--input", "-o", "--output", "-e", "--error"}),
+    "xargs": frozenset({"-a", "--arg-file", "-d", "--delimiter", "-E", "-I", "-L",
+                        "--max-lines", "-n", "--max-args", "-P", "--max-procs", "-s",
+                        "--max-chars", "--process-slot-var"}),
+    "setsid": frozenset(),
+    "nohup": frozenset(),
+    "time": frozenset({"-f", "--format", "-o", "--output"}),
+    "builtin": frozenset(),
+    "command": frozenset(),
+}
+WRAPPERS = frozenset(_VALUE_OPTIONS)
+_FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+
+
+@dataclass(frozen=True, slots=True)
+class CommandPart:
+    """A command that would run, after unwrapping, with the wrappers that led to it.
+
+    ``argv`` is what runs; ``wrappers`` holds each wrapper's own words (``sudo -u bob``);
+    ``open_args`` is true when more arguments arrive at run time (``xargs``, ``find -exec``);
+    ``text`` is the simple command as written."""
+
+    argv: tuple[Word, ...]
+    wrappers: tuple[tuple[Word, ...], ...] = ()
+    open_args: bool = False
+    text: str = ""
+
+    @property
+    def name(self) -> str:
+        """The command's name as written (its first word's value, or its text)."""
+        first = self.argv[0] if self.argv else None
+        return (first.value or first.text) if first else ""
+
+    def display(self) -> str:
+        words = [w.value if w.value is not None else w.text for w in self.argv]
+        return " ".join(words) + (" …" if self.open_args else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Concern:
+    """Something that makes the command line impossible to judge in full: always asked."""
+
+    reason: str
+    text: str
+
+
+@dataclass
+class ShellAnalysis:
+    """The parts to judge, the concerns to fail closed on, and the files it writes."""
+
+    source: str
+    parts: list[CommandPart] = field(default_factory=list)
+    concerns: list[Concern] = field(default_factory=list)
+    writes: list[Redirect] = field(default_factory=list)
+    cwd_targets: list[Word] = field(default_factory=list)
+
+
+def command_name(word: Word) -> str | None:
+    """The basename of a command word's value, or ``None`` if computed at run time."""
+    if word.value is None or word.glob:
+        return None
+    return posixpath.basename(word.value) or word.value
+
+
+def is_sensitive_env(name: str) -> bool:
+    """True if assigning ``name`` can change which program runs or what it executes."""
+    return name in SENSITIVE_ENV or name.startswith(SENSITIVE_ENV_PREFIXES)
+
+
+def _skip_options(words: list[Word], start: int, wrapper: str) -> int:
+    """Index of the first word after ``wrapper``'s options (and its own operands)."""
+    takes_value = _VALUE_OPTIONS.get(wrapper, frozenset())
+    i = start
+    while i < len(words):
+        value = words[i].value
+        if value is None or not value.startswith("-") or value == "-":
+            break
+        if value == "--":
+            return i + 1
+        if wrapper == "nice" and value[1:].lstrip("-").isdigit():
+            i += 1
+            continue
+        name = value.split("=", 1)[0]
+        if name in takes_value and "=" not in value:
+            i += 2
+            continue
+        if (len(value) > 2 and not value.startswith("--") and value[:2] in takes_value):
+            i += 1  # value attached: -n10, -uroot
+            continue
+        i += 1
+    return i
+
+
+class _Analyzer:
+    def __init__(self, analysis: ShellAnalysis, depth: int) -> None:
+        self.out = analysis
+        self.depth = depth
+
+    def script(self, script: ShellScript) -> None:
+        for opaque in script.opaque:
+            self.out.concerns.append(Concern(opaque.reason, opaque.text))
+        for name, value in script.assignments:
+            if is_sensitive_env(name):
+                self.out.concerns.append(Concern(
+                    f"sets {name}, which changes what later commands run", f"{name}="
+                    f"{value.text}"))
+        self.out.writes.extend(r for r in script.redirects if r.writes_file)
+        for command in script.commands:
+            if command.words:
+                self.command(list(command.words), (), False, command.text)
+
+    def concern(self, reason: str, text: str) -> None:
+        self.out.concerns.append(Concern(reason, text))
+
+    def command(self, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
+                open_args: bool, text: str) -> None:
+        name = command_name(words[0])
+        if name is None:
+            self.concern("the command name is computed at run time", text)
+            return
+        if name in OPAQUE_COMMANDS:
+            self.concern(OPAQUE_COMMANDS[name], text)
+            return
+        if name in OPAQUE_WRAPPERS:
+            self.concern(f"{name} runs other commands in a way tau does not unwrap", text)
+            # The wrapper itself is still judged, so a rule for it applies too.
+        if name in CWD_COMMANDS:
+            target = next((w for w in words[1:] if not (w.value or "x").startswith("-")), None)
+            self.out.cwd_targets.append(target or Word("~", "~"))
+        if name in SHELLS:
+            self.shell(name, words, wrappers, open_args, text)
+            return
+        if name in WRAPPERS:
+            self.wrapper(name, words, wrappers, open_args, text)
+            return
+        self.out.parts.append(CommandPart(tuple(words), wrappers, open_args, text))
+        if name == "find":
+            self.find_exec(words, wrappers, text)
+
+    def wrapper(self, name: str, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
+                open_args: bool, text: str) -> None:
+        start = _skip_options(words, 1, name)
+        own = words[:start]
+        if name == "env":
+            if any((w.value or "").startswith(("-S", "--split-string")) for w in own):
+                self.concern("env -S splits a string into a command at run time", text)
+                return
+            while start < len(words) and "=" in (words[start].value or "") and not (
+                    words[start].value or "=").startswith("="):
+                var = (words[start].value or "").split("=", 1)[0]
+                if is_sensitive_env(var):
+                    self.concern(f"sets {var}, which changes what the command runs", text)
+                start += 1
+            own = words[:start]
+        elif name == "timeout" and start < len(words):
+            start += 1  # the duration
+            own = words[:start]
+        elif name == "command" and any(w.value in ("-v", "-V") for w in own):
+            self.out.parts.append(CommandPart(tuple(words), wrappers, open_args, text))
+            return  # command -v only looks a name up
+        chain = (*wrappers, tuple(own))
+        if start >= len(words):
+            if name == "xargs":  # xargs with no command runs echo
+                self.out.parts.append(CommandPart((Word("echo", "echo"),), chain, True, text))
+            else:
+                self.out.parts.append(CommandPart(tuple(words), wrappers, open_args, text))
+            return
+        self.command(words[start:], chain, open_args or name == "xargs", text)
+
+    def shell(self, name: str, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
+              open_args: bool, text: str) -> None:
+        script_index = None
+        i = 1
+        while i < len(words):
+            value = words[i].value
+            if value is None or value == "--" or not value.startswith(("-", "+")):
+                break
+            if value in ("-o", "+o", "-O", "+O"):
+                i += 2  # set -o NAME / shopt NAME
+                continue
+            if value.startswith("-") and not value.startswith("--") and "c" in value[1:]:
+                script_index = i + 1
+                break
+            i += 1
+        operands = [w for w in words[1:] if not (w.value or "x").startswith(("-", "+"))]
+        if script_index is None:
+            if not operands:
+                self.concern(f"{name} reads its commands from stdin, which tau cannot see",
+                             text)
+            self.out.parts.append(CommandPart(tuple(words), wrappers, open_args, text))
+            return
+        if script_index >= len(words) or words[script_index].value is None:
+            self.concern(f"{name} -c runs a script computed at run time", text)
+            return
+        if self.depth >= MAX_DEPTH:
+            self.concern(f"{name} -c nested more than {MAX_DEPTH} deep", text)
+            return
+        inner = analyze_shell(words[script_index].value or "", depth=self.depth + 1)
+        chain = (*wrappers, tuple(words[:script_index + 1]))
+        for part in inner.parts:
+            self.out.parts.append(CommandPart(part.argv, (*chain, *part.wrappers),
+                                              part.open_args or open_args, part.text))
+        self.out.concerns.extend(inner.concerns)
+        self.out.writes.extend(inner.writes)
+        self.out.cwd_targets.extend(inner.cwd_targets)
+
+    def find_exec(self, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
+                  text: str) -> None:
+        i = 1
+        while i < len(words):
+            if words[i].value in _FIND_EXEC:
+                end = i + 1
+                while end < len(words) and words[end].value not in (";", "+"):
+                    end += 1
+                # {} becomes each found path: unknown until find runs.
+                inner = [Word(w.text, None) if w.value == "{}" else w
+                         for w in words[i + 1:end]]
+                if inner:
+                    chain = (*wrappers, tuple(words[:i + 1]))
+                    self.command(list(inner), chain, True, text)
+                i = end
+            i += 1
+
+
+def analyze_shell(source: str, *, depth: int = 0) -> ShellAnalysis:
+    """Parse ``source`` and return everything policy must judge about it."""
+    analysis = ShellAnalysis(source)
+    _Analyzer(analysis, depth).script(parse_shell(source))
+    return analysis
