@@ -18,7 +18,6 @@ apply. Every loaded rule remembers its file and line, so a refusal can cite it.
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tau_engine.errors import ConfigError
 from tau_engine.paths import atomic_write_text, user_config_dir
 from tau_engine.safety.rules import Action, Rule, RuleSyntaxError, parse_rule_text
-from tau_engine.safety.toml_lines import Source, display_path, index_lines
+from tau_engine.safety.toml_lines import Source, display_path, index_lines, load_toml_text
 
 PERMISSIONS_FILE = "permissions.toml"
 FileScope = Literal["user", "workspace"]
@@ -73,12 +72,7 @@ def read_rules(path: Path, scope: FileScope) -> list[Rule]:
         return []
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{shown}: cannot read: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise ConfigError(f"{shown}{f':{line}' if line else ''}: invalid TOML: "
-                          f"{getattr(exc, 'msg', exc)}") from exc
+    data = load_toml_text(text, shown)
     index = index_lines(text)
     try:
         parsed = RulesFile.model_validate(data)

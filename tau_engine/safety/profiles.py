@@ -19,7 +19,6 @@ the data ``tau policy show`` prints.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tau_engine.errors import ConfigError
 from tau_engine.paths import user_config_dir
-from tau_engine.safety.toml_lines import LineIndex, Source, display_path, index_lines
+from tau_engine.safety.toml_lines import (
+    LineIndex,
+    Source,
+    display_path,
+    index_lines,
+    load_toml_text,
+)
 
 BUILTIN_DIR = Path(__file__).with_name("builtin_profiles")
 BUILTIN_PROFILES = ("permissive", "balanced", "strict", "hardened")
@@ -173,13 +178,7 @@ def _read(path: Path, shown: str) -> tuple[dict[str, Any], LineIndex]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{shown}: cannot read: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        where = f":{line}" if line else ""
-        reason = str(getattr(exc, "msg", exc))
-        raise ConfigError(f"{shown}{where}: invalid TOML: {reason}") from exc
+    data = load_toml_text(text, shown)
     return data, index_lines(text)
 
 

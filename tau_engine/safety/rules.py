@@ -146,8 +146,8 @@ def match_words(tokens: tuple[str, ...], words: tuple[Word, ...], *, open_args: 
                              min(Fit.MAYBE, fit(i + 1, j + 1)))
             elif fnmatchcase(element, tokens[i]):
                 result = fit(i + 1, j + 1)
-            elif globbed[j]:
-                # A glob word expands to file names that might fit the token.
+            elif globbed[j] and _glob_may_fit(element, tokens[i]):
+                # A glob word expands to file names, one of which might fit the token.
                 result = min(Fit.MAYBE, fit(i + 1, j + 1))
         memo[key] = result
         return result
@@ -155,6 +155,19 @@ def match_words(tokens: tuple[str, ...], words: tuple[Word, ...], *, open_args: 
     if for_allow and any(w.value is None for w in words[:1]):
         return Fit.NO
     return fit(0, 0)
+
+
+_SINGLE_CLASS = re.compile(r"\[(.)\]")
+
+
+def _glob_may_fit(glob_word: str, token: str) -> bool:
+    """Whether some file name the glob word expands to could fit the pattern token."""
+    literal = _SINGLE_CLASS.sub(lambda m: m.group(1), token)
+    if not any(c in _SINGLE_CLASS.sub("", token) for c in "*?["):
+        return fnmatchcase(literal, glob_word)  # the token names one word: could it expand?
+    head_word = re.split(r"[*?\[]", glob_word, maxsplit=1)[0]
+    head_token = re.split(r"[*?\[]", token, maxsplit=1)[0]
+    return head_word.startswith(head_token) or head_token.startswith(head_word)
 
 
 @lru_cache(maxsize=1024)

@@ -12,8 +12,12 @@ look.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from tau_engine.errors import ConfigError
 
 _TABLE = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=\s*(.*)$""")
@@ -106,3 +110,23 @@ def index_lines(text: str) -> LineIndex:
             if "]" not in _STRING.sub("", rest):
                 open_array = dotted
     return index
+
+
+def toml_error_where(message: str, text: str) -> tuple[int, str]:
+    """The line and the reason of a ``tomllib`` error message (3.11 has no ``lineno``)."""
+    found = re.search(r"line (\d+)", message)
+    if found:
+        line = int(found.group(1))
+    else:  # "at end of document": the last line
+        line = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+    reason = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", message)
+    return line, reason
+
+
+def load_toml_text(text: str, shown: str) -> dict[str, Any]:
+    """Parse TOML text; a syntax error becomes ``ConfigError('FILE:LINE: invalid TOML: …')``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, reason = toml_error_where(str(exc), text)
+        raise ConfigError(f"{shown}:{line}: invalid TOML: {reason}") from exc
