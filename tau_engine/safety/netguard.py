@@ -49,6 +49,11 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+# Documentation, benchmarking and broadcast ranges: never a real server (Python files some of
+# them under "private").
+_RESERVED = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15",
+    "255.255.255.255/32", "2001:db8::/32"))
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -120,9 +125,12 @@ def blocked_reason(address: IPAddress) -> str | None:
         return "carrier-grade NAT address"
     if isinstance(address, ipaddress.IPv6Address) and address in ipaddress.ip_network("fc00::/7"):
         return "unique-local address"
+    if address.is_reserved or any(address in n for n in _RESERVED
+                                  if n.version == address.version):
+        return "reserved address"
     if address.is_private:
         return "private address"
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:
         return "reserved address"
     return None
 
@@ -192,6 +200,15 @@ class NetPolicy:
 
     def allowed(self, host: str, address: IPAddress | None, port: int) -> bool:
         return any(e.allows(host, address, port) for e in self.entries)
+
+    @staticmethod
+    def parse(url: str, base: httpx.URL | None = None) -> httpx.URL:
+        """Parse (or resolve against ``base``) a URL; one httpx rejects is refused too."""
+        try:
+            return base.join(url) if base is not None else httpx.URL(url)
+        except (httpx.InvalidURL, ValueError, TypeError) as exc:
+            raise NetBlockedError(f"blocked {url}: not a valid URL ({exc})",
+                                  reason="invalid-url", url=url) from exc
 
     def check_url(self, url: httpx.URL) -> None:
         """Refuse bad schemes, credentials in the URL and metadata names (before resolving)."""
@@ -285,7 +302,7 @@ async def guarded_fetch(policy: NetPolicy, method: str, url: str, *,
                                                                              verify=verify))
     timeout = httpx.Timeout(policy.timeout_s)
     hops: list[str] = []
-    current = httpx.URL(url)
+    current = policy.parse(url)
     send_headers = dict(headers or {})
     async with httpx.AsyncClient(transport=guarded, timeout=timeout,
                                  follow_redirects=False) as client:
@@ -298,7 +315,7 @@ async def guarded_fetch(policy: NetPolicy, method: str, url: str, *,
                 try:
                     location = response.headers.get("location")
                     if response.status_code in REDIRECT_CODES and location:
-                        target = current.join(location)
+                        target = policy.parse(location, current)
                         policy.check_url(target)
                         if target.host != current.host or target.scheme != current.scheme:
                             send_headers = {k: v for k, v in send_headers.items()

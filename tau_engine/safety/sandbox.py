@@ -156,7 +156,7 @@ def _run(argv: list[str], timeout_s: float) -> tuple[int, str]:
 
 def probe_sandbox(bwrap: str | None = None, *, timeout_s: float = 10.0) -> SandboxProbe:
     """Try each capability bubblewrap needs and say what is missing and how to fix it."""
-    found = bwrap or shutil.which("bwrap")
+    found = shutil.which(bwrap) if bwrap is not None else shutil.which("bwrap")
     probe = SandboxProbe(bwrap=found)
     if found is None:
         probe.checks.append(ProbeCheck("bubblewrap", False, "bwrap is not installed",

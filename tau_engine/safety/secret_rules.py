@@ -145,9 +145,11 @@ class _CompiledRule:
     def __init__(self, rule: SecretRule) -> None:
         self.rule = rule
         self.keywords = tuple(k.lower() for k in rule.keywords)
+        options = re2.Options()
+        options.log_errors = False  # a bad user rule is reported once, as a ConfigError
         try:
-            self.pattern: Any = re2.compile(rule.regex)
-            self.allow = tuple(re2.compile(a) for a in rule.allow)
+            self.pattern: Any = re2.compile(rule.regex, options)
+            self.allow = tuple(re2.compile(a, options) for a in rule.allow)
         except re2.error as exc:
             raise ConfigError(f"secret rule {rule.id}: invalid regex: {exc}") from exc
 
