@@ -112,6 +112,11 @@ def _name_for(word: Word, *, for_allow: bool) -> str | None:
 def match_words(tokens: tuple[str, ...], words: tuple[Word, ...], *, open_args: bool = False,
                 for_allow: bool = False) -> Fit:
     """How the pattern ``tokens`` fits a command's ``words`` (see the module docstring)."""
+    if words and tokens[0] != "*":
+        # Most rules name another command: reject them before the general matcher.
+        first = _name_for(words[0], for_allow=for_allow)
+        if first is not None and not words[0].glob and not fnmatchcase(first, tokens[0]):
+            return Fit.NO
     # Each element is a static string, or None for "unknown words (zero or more)".
     elements: list[str | None] = []
     for index, word in enumerate(words):
