@@ -24,6 +24,7 @@ import re2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tau_engine.errors import ConfigError
+from tau_engine.safety.profiles import InjectionSection
 
 RULES_PATH = Path(__file__).with_name("injection_rules.toml")
 Category = Literal["override", "spoof", "hidden", "smuggling", "custom"]
@@ -105,6 +106,11 @@ class InjectionScanner:
         for number, pattern in enumerate(extra_patterns, start=1):
             rules.append(InjectionRule(id=f"custom-{number}", category="custom", regex=pattern))
         return cls(rules)
+
+    @classmethod
+    def for_profile(cls, injection: InjectionSection) -> InjectionScanner:
+        """The shipped rules as a profile's ``[injection]`` table adjusts them."""
+        return cls.load(extra_patterns=injection.extra_patterns, disable=injection.disable)
 
     def scan(self, text: str) -> list[InjectionHit]:
         """Every hit in ``text``, in order of position (one per rule and span)."""

@@ -31,7 +31,8 @@ from typing import Any
 
 import httpx
 
-from tau_engine.errors import ToolError
+from tau_engine.errors import ConfigError, ToolError
+from tau_engine.safety.profiles import NetworkSection
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -197,6 +198,20 @@ class NetPolicy:
 
     def __post_init__(self) -> None:
         self.entries = [AllowEntry.parse(e) for e in self.allow]
+
+    @classmethod
+    def from_profile(cls, network: NetworkSection, *, resolver: Resolver = system_resolver
+                     ) -> NetPolicy:
+        """The policy a profile's ``[network]`` table describes.
+
+        Its allow-list comes from a profile, and profiles are only read from tau itself and
+        the user's config dir, never from a workspace."""
+        try:
+            return cls(allow=network.allow, https_only=network.https_only,
+                       max_bytes=network.max_bytes, timeout_s=network.timeout_s,
+                       max_redirects=network.max_redirects, resolver=resolver)
+        except ValueError as exc:
+            raise ConfigError(f"network.allow: {exc}") from exc
 
     def allowed(self, host: str, address: IPAddress | None, port: int) -> bool:
         return any(e.allows(host, address, port) for e in self.entries)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tau_engine.safety.profiles import Profile
+
 ProcMode = Literal["proc", "bind"]
 INSTALL_REMEDY = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), "
                   "`sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch)")
@@ -42,6 +44,25 @@ class SandboxSpec:
     read_only: Sequence[Path] = ()
     hide: Sequence[Path] = ()
     proc: ProcMode = "proc"
+
+
+def spec_for_profile(profile: Profile, workspace: Path, *, extra_protected: Sequence[str] = (),
+                     extra_hidden: Sequence[Path] = (), proc: ProcMode = "proc") -> SandboxSpec:
+    """The sandbox a profile describes for one workspace.
+
+    tau's whole state folder (``.tau``) is read-only inside, whatever the profile lists: no
+    sandboxed command needs to write it, and a command that could would be able to grant
+    itself permissions. Extra hidden paths are for tau's own credentials file."""
+    doc = profile.document
+    root = workspace.resolve()
+    protected = [*doc.files.protected, *extra_protected, ".tau"]
+    roots = [Path(os.path.expanduser(r)) for r in doc.files.write_roots]
+    return SandboxSpec(
+        workspace=root, network=doc.sandbox.network,
+        write_roots=[r if r.is_absolute() else root / r for r in roots],
+        read_only=[Path(os.path.expanduser(p)) if os.path.isabs(os.path.expanduser(p))
+                   else root / p for p in protected],
+        hide=[*(Path(h) for h in doc.sandbox.hide), *extra_hidden], proc=proc)
 
 
 def _existing(paths: Sequence[Path]) -> list[Path]:

@@ -96,3 +96,16 @@ def test_profile_patterns_add_and_disable() -> None:
     assert scanner.scan("<system>x</system>") == []
     with pytest.raises(ConfigError, match="injection rule custom-1: invalid regex"):
         InjectionScanner.load(extra_patterns=["(unclosed"])
+
+
+def test_scanner_for_profile(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tau_engine.safety.profiles import load_profile
+
+    section = load_profile("balanced", user_dir=Path(str(tmp_path))).document.injection
+    section = section.model_copy(update={"extra_patterns": [r"\bcanary\b"],
+                                         "disable": ["bidi-override"]})
+    scanner = InjectionScanner.for_profile(section)
+    assert [h.rule for h in scanner.scan("a canary")] == ["custom-1"]
+    assert scanner.scan("abc\u202egnp.exe") == []

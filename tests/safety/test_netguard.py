@@ -250,3 +250,15 @@ async def test_tls_uses_the_original_name_for_sni_and_the_certificate(tmp_path: 
         assert names == ["example.test"]
     finally:
         server.close()
+
+
+def test_policy_from_profile(tmp_path: Path) -> None:
+    from tau_engine.errors import ConfigError
+    from tau_engine.safety.profiles import load_profile
+
+    network = load_profile("strict", user_dir=tmp_path).document.network
+    policy = NetPolicy.from_profile(network)
+    assert policy.https_only and policy.max_redirects == 3 and policy.entries == []
+    bad = network.model_copy(update={"allow": ["10.0.0.0/8", "host:port"]})
+    with pytest.raises(ConfigError, match=r"network\.allow: bad port"):
+        NetPolicy.from_profile(bad)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tau_engine.safety.sandbox import SandboxSpec, bwrap_argv, probe_sandbox
+from tau_engine.safety.profiles import load_profile
+from tau_engine.safety.sandbox import SandboxSpec, bwrap_argv, probe_sandbox, spec_for_profile
 
 BWRAP = shutil.which("bwrap")
 needs_bwrap = pytest.mark.skipif(BWRAP is None and not os.environ.get("CI"),
@@ -166,3 +167,25 @@ def test_probe_falls_back_to_binding_proc(tmp_path: Path) -> None:
     assert probe.proc == "bind" and probe.usable
     proc = next(c for c in probe.checks if c.name == "/proc")
     assert not proc.ok and proc.remedy and "systempaths=unconfined" in proc.remedy
+
+
+@needs_bwrap
+def test_profile_sandbox_keeps_tau_state_read_only(repo: Path, tmp_path: Path) -> None:
+    # A command that could write .tau/permissions.toml could grant itself permissions.
+    spec = spec_for_profile(load_profile("balanced", user_dir=tmp_path / "none"), repo)
+    assert spec.network is False
+    done = _run(spec, "echo '[[rule]]' > .tau/permissions.toml; echo x > .git/config; "
+                      "echo ok > src.txt")
+    assert not (repo / ".tau" / "permissions.toml").exists()
+    assert (repo / ".git" / "config").read_text() == "[core]\n"
+    assert (repo / "src.txt").read_text() == "ok\n"
+    assert done.stderr.count("Read-only file system") == 2
+
+
+def test_profile_sandbox_spec(repo: Path, tmp_path: Path) -> None:
+    permissive = spec_for_profile(load_profile("permissive", user_dir=tmp_path / "none"), repo,
+                                  extra_protected=["secrets"], extra_hidden=[tmp_path])
+    assert permissive.network is True
+    assert repo.resolve() / ".tau" in permissive.read_only
+    assert repo.resolve() / "secrets" in permissive.read_only
+    assert Path("/tmp") in permissive.write_roots and tmp_path in permissive.hide
