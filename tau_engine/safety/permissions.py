@@ -24,8 +24,10 @@ How a decision is made:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
@@ -285,7 +287,9 @@ class PermissionPolicy:
         joined = path if os.path.isabs(path) else os.path.join(base, path)
         return os.path.realpath(joined)
 
-    def _judge_path(self, absolute: str, shown: str) -> tuple[Verdict, Cause]:
+    def _judge_path(self, absolute: str, shown: str, *, recursive: bool = False
+                    ) -> tuple[Verdict, Cause]:
+        """A write to ``absolute``; ``recursive`` also covers what is inside it (rm -r, mv)."""
         doc = self.profile.document
         if absolute in _DEVICES or absolute.startswith("/dev/fd/"):
             return "allow", Cause("device", None, f"{shown} is a device")
@@ -294,6 +298,9 @@ class PermissionPolicy:
             if absolute == target or absolute.startswith(target.rstrip("/") + "/"):
                 return "deny", Cause(f"files.protected {pattern}", source,
                                      f"{shown} is a protected path")
+            if recursive and target.startswith(absolute.rstrip("/") + "/"):
+                return "deny", Cause(f"files.protected {pattern}", source,
+                                     f"{shown} contains the protected path {pattern}")
         for root in doc.files.write_roots:
             base = self._resolve(root, self.workspace_root)
             if absolute == base or absolute.startswith(base.rstrip("/") + "/"):
@@ -304,6 +311,26 @@ class PermissionPolicy:
         return verdict, Cause(f'shell.outside_write_roots = "{verdict}"',
                               self.profile.source_of("shell.outside_write_roots"),
                               f"{shown} is outside the write roots")
+
+    def _judge_glob(self, raw: str, base: Path) -> tuple[Verdict, Cause]:
+        """A command operand such as ``build/*.o``: what it can expand to, recursively."""
+        folder, pattern = os.path.split(raw)
+        if re.search(r"[*?\[]", folder):
+            # Wildcards in folder names: judge the folder before the first one, recursively.
+            top = os.path.dirname(re.split(r"[*?\[]", raw, maxsplit=1)[0]) or "."
+            return self._judge_path(self._resolve(top, base), raw, recursive=True)
+        directory = self._resolve(folder or ".", base)
+        verdict, cause = self._judge_path(os.path.join(directory, "x"), raw)
+        for protected, source in self._protected():
+            target = self._resolve(protected, self.workspace_root)
+            if not target.startswith(directory.rstrip("/") + "/"):
+                continue
+            first = os.path.relpath(target, directory).split("/", 1)[0]
+            hidden = first.startswith(".") and not pattern.startswith(".")
+            if not hidden and fnmatchcase(first, pattern):
+                return "deny", Cause(f"files.protected {protected}", source,
+                                     f"{raw} can expand to the protected path {protected}")
+        return verdict, cause
 
     # -- the decision -----------------------------------------------------------------
 
@@ -373,8 +400,14 @@ class PermissionPolicy:
             else:
                 bases.append(Path(self._resolve(target.value, self.workspace_root)))
         for redirect in analysis.writes:
-            shown = f"{redirect.op} {redirect.target.text}"
+            operand = redirect.op == "arg"  # a file a command like rm, cp or tee writes
+            shown = (f"writes {redirect.target.text}" if operand else
+                     f"{redirect.op} {redirect.target.text}")
             raw = redirect.target.value
+            if operand and raw is not None and redirect.target.glob:
+                verdict, cause = strictest_cause(self._judge_glob(raw, base) for base in bases)
+                parts.append(PartDecision(shown, "write", verdict, cause))
+                continue
             if raw is None or redirect.target.glob:
                 parts.append(PartDecision(shown, "unresolved", "ask", Cause(
                     "fail closed", None, "the file this redirection writes is only known at "
@@ -386,7 +419,8 @@ class PermissionPolicy:
                     "at run time")))
                 continue
             verdict, cause = strictest_cause(
-                self._judge_path(self._resolve(raw, base), raw) for base in bases)
+                self._judge_path(self._resolve(raw, base), raw, recursive=operand)
+                for base in bases)
             parts.append(PartDecision(shown, "write", verdict, cause))
         if any(p.kind == "unresolved" and p.verdict == "ask" for p in parts):
             suggestion = None  # no rule can allow what tau cannot see

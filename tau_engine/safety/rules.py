@@ -149,7 +149,9 @@ def match_words(tokens: tuple[str, ...], words: tuple[Word, ...], *, open_args: 
             if element is None:
                 result = max(min(Fit.MAYBE, fit(i, j + 1)), min(Fit.MAYBE, fit(i + 1, j)),
                              min(Fit.MAYBE, fit(i + 1, j + 1)))
-            elif fnmatchcase(element, tokens[i]):
+            elif fnmatchcase(element, tokens[i]) or (
+                    element[:1] in ("/", "~") and
+                    fnmatchcase(_normal_path(element), tokens[i])):
                 result = fit(i + 1, j + 1)
             elif globbed[j] and _glob_may_fit(element, tokens[i]):
                 # A glob word expands to file names, one of which might fit the token.
@@ -160,6 +162,19 @@ def match_words(tokens: tuple[str, ...], words: tuple[Word, ...], *, open_args: 
     if for_allow and any(w.value is None for w in words[:1]):
         return Fit.NO
     return fit(0, 0)
+
+
+def _normal_path(value: str) -> str:
+    """``//``, ``/./`` and ``/x/..`` spelled plainly, so ``rm -rf //`` is ``rm -rf /``."""
+    head, rest = ("~", value[1:]) if value.startswith("~") else ("", value)
+    if head and rest and not rest.startswith("/"):
+        return value  # ~user
+    collapsed = re.sub(r"/+", "/", rest)
+    normal = posixpath.normpath(collapsed) if collapsed else collapsed
+    if head:
+        normal = "" if normal in ("/", ".") else normal
+        return head + normal if normal != "/" else head
+    return normal
 
 
 _SINGLE_CLASS = re.compile(r"\[(.)\]")

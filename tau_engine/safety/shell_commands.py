@@ -33,7 +33,23 @@ OPAQUE_COMMANDS = {
     "alias": "alias changes what later command names mean",
     "coproc": "coproc starts a command tau cannot follow",
     "fc": "fc re-runs commands from history",
+    "let": "let evaluates arithmetic whose array subscripts can run commands",
+    "complete": "complete can register a command to run later",
+    "bind": "bind can register a command to run later",
+    "enable": "enable loads builtins from a shared library",
 }
+# Builtins whose arguments name variables: an array subscript in a name is arithmetic, and
+# bash runs any $(…) inside it (read 'a[$(id)]').
+SUBSCRIPT_EVALUATORS = frozenset({"declare", "typeset", "local", "export", "readonly", "read",
+                                  "printf", "unset", "test", "[", "mapfile", "readarray",
+                                  "wait", "getopts"})
+CALLBACK_OPTIONS = {"mapfile": "-C", "readarray": "-C"}
+# Commands whose arguments are files they write (or delete): checked like redirections.
+# "all": every operand; "last": the destination; "skip1": all but the first (a mode/owner).
+WRITE_OPERANDS = {"tee": "all", "touch": "all", "mkdir": "all", "truncate": "all", "rm": "all",
+                  "rmdir": "all", "shred": "all", "unlink": "all", "mv": "all", "cp": "last",
+                  "install": "last", "ln": "last", "chmod": "skip1", "chown": "skip1",
+                  "chgrp": "skip1"}
 # Programs that run another command in a way tau does not unwrap.
 OPAQUE_WRAPPERS = frozenset({
     "watch", "parallel", "flock", "su", "runuser", "chroot", "unshare", "nsenter", "script",
@@ -158,6 +174,25 @@ def _skip_options(words: list[Word], start: int, wrapper: str) -> int:
     return i
 
 
+def _replace_placeholder(own: list[Word], rest: list[Word]) -> list[Word]:
+    """xargs -I STR (or -i): words containing STR are only known at run time."""
+    marker: str | None = None
+    for index, word in enumerate(own):
+        value = word.value or ""
+        if value in ("-I", "--replace") and index + 1 < len(own):
+            marker = own[index + 1].value
+        elif value.startswith("-I") and len(value) > 2:
+            marker = value[2:]
+        elif value.startswith("--replace="):
+            marker = value.split("=", 1)[1] or "{}"
+        elif value.startswith("-i"):
+            marker = value[2:] or "{}"
+    if not marker:
+        return rest
+    return [Word(w.text, None) if w.value is not None and marker in w.value else w
+            for w in rest]
+
+
 class _Analyzer:
     def __init__(self, analysis: ShellAnalysis, depth: int) -> None:
         self.out = analysis
@@ -203,6 +238,36 @@ class _Analyzer:
         self.out.parts.append(CommandPart(tuple(words), wrappers, open_args, text))
         if name == "find":
             self.find_exec(words, wrappers, text)
+        elif name in SUBSCRIPT_EVALUATORS:
+            self.subscripts(name, words, text)
+        if name in WRITE_OPERANDS:
+            self.write_operands(WRITE_OPERANDS[name], words)
+
+    def subscripts(self, name: str, words: list[Word], text: str) -> None:
+        option = CALLBACK_OPTIONS.get(name)
+        for word in words[1:]:
+            value = word.value or ""
+            if option and value.startswith(option):
+                self.concern(f"{name} {option} runs a callback command", text)
+            if "[" in value and ("$(" in value or "`" in value):
+                self.concern(f"{name} evaluates an array subscript that runs a command", text)
+
+    def write_operands(self, mode: str, words: list[Word]) -> None:
+        operands: list[Word] = []
+        for word in words[1:]:
+            value = word.value
+            if value is not None and value.startswith("-") and value != "-":
+                continue  # an option (tau does not track options that take values here)
+            operands.append(word)
+        if mode == "last":
+            operands = operands[-1:] if len(operands) > 1 else []
+        elif mode == "skip1":
+            operands = operands[1:]
+        for word in operands:
+            # A target only known at run time is left to the sandbox; a redirection to one
+            # fails closed instead (see ShellScript).
+            if word.value is not None:
+                self.out.writes.append(Redirect("arg", word))
 
     def wrapper(self, name: str, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
                 open_args: bool, text: str) -> None:
@@ -226,6 +291,8 @@ class _Analyzer:
             self.out.parts.append(CommandPart(tuple(words), wrappers, open_args, text))
             return  # command -v only looks a name up
         chain = (*wrappers, tuple(own))
+        if name == "xargs":
+            words = words[:start] + _replace_placeholder(own, words[start:])
         if start >= len(words):
             if name == "xargs":  # xargs with no command runs echo
                 self.out.parts.append(CommandPart((Word("echo", "echo"),), chain, True, text))

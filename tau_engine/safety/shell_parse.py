@@ -27,6 +27,7 @@ _DYNAMIC = frozenset({"simple_expansion", "expansion", "command_substitution",
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
 _BRACE = re.compile(r"\{[^{}\0]*(?:,|\.\.)[^{}\0]*\}")
 _GLOB = re.compile(r"[*?\[]")
+_MID_WORD_CONTINUATION = re.compile(r"[^\s\\]\\\n[^\s]")
 _ANSI_C = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|"
                      r"c.|.)", re.DOTALL)
 _ANSI_SIMPLE = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n",
@@ -233,8 +234,42 @@ def _walk(node: Any, out: _Walk) -> None:
         redirect = _redirect(node) if kind == "file_redirect" else None
         if redirect is not None:
             out.redirects.append(redirect)
+        if kind == "heredoc_redirect":
+            _heredoc(node, out)
+    elif kind == "command_substitution" and _text(node).startswith("`") and \
+            "\\`" in _text(node):
+        # The grammar reads \` inside backticks as text; bash runs it as a nested command.
+        out.opaque.append(Opaque("nested backticks tau cannot parse reliably", _text(node)))
     for child in node.children:
         _walk(child, out)
+
+
+def _heredoc(node: Any, out: _Walk) -> None:
+    """Check an unquoted here-document body for substitutions the grammar left as text.
+
+    The grammar misses them in some bodies (``<<-`` with tab-indented lines): the body is
+    parsed again as a double-quoted string, and what still cannot be read fails closed."""
+    start = next((c for c in node.children if c.type == "heredoc_start"), None)
+    body = next((c for c in node.children if c.type == "heredoc_body"), None)
+    if start is None or body is None or any(ch in _text(start) for ch in "'\"\\"):
+        return  # a quoted delimiter: the body is literal text
+    if any(c.type in _DYNAMIC for c in body.named_children):
+        return  # the grammar parsed the substitutions; the walk judges them
+    text = _text(body)
+    if "$(" not in text and "`" not in text and "${" not in text:
+        return
+    # Inside double quotes \$ \` \\ mean what they mean in a here-document; only " differs.
+    escaped = text.replace('"', '\\"')
+    inner = _parser().parse(f'echo "{escaped}"'.encode())
+    found = _Walk()
+    _walk(inner.root_node, found)
+    nested = found.commands[1:]  # the first is the synthetic echo
+    if found.opaque or (not nested and ("$(" in text or "`" in text)):
+        out.opaque.append(Opaque("a here-document runs substitutions tau cannot parse",
+                                 text[:200]))
+    out.commands.extend(nested)
+    out.redirects.extend(found.redirects)
+    out.assignments.extend(found.assignments)
 
 
 def _assignment(node: Any) -> tuple[str, Word]:
@@ -248,6 +283,9 @@ def parse_shell(source: str) -> ShellScript:
     """Parse one bash command line into its simple commands, redirections and assignments."""
     tree = _parser().parse(source.encode("utf-8"))
     walk = _Walk()
+    if _MID_WORD_CONTINUATION.search(source):
+        # bash joins r\<newline>m into rm before splitting words; the grammar does not.
+        walk.opaque.append(Opaque("a line continuation inside a word", source[:200]))
     _walk(tree.root_node, walk)
     # Prefix assignments (FOO=1 cmd) are collected with their command and by the walk.
     return ShellScript(source=source, commands=tuple(walk.commands),

@@ -93,13 +93,20 @@ def test_rule_text_syntax_errors() -> None:
 
 
 def test_user_allow_overrides_a_profile_ask_but_not_an_unrelated_deny(tmp_path: Path) -> None:
-    user = [Rule("bash", "rm *", "allow", Source("u.toml", 3), scope="user")]
+    user = [Rule("bash", "rm *", "allow", Source("u.toml", 3), scope="user"),
+            Rule("bash", "*", "allow", Source("u.toml", 5), scope="user")]
     policy = _policy(tmp_path, user_rules=user)
     assert policy.decide(_bash("rm -rf build")).verdict == "allow"
     # A broad allow does not unlock a deny; only allowing that exact rule does.
+    assert policy.decide(_bash("shutdown -h now")).verdict == "deny"
     assert policy.decide(_bash("rm -rf /")).verdict == "deny"
-    user.append(Rule("bash", "rm * / *", "allow", Source("u.toml", 9), scope="user"))
-    assert _policy(tmp_path, user_rules=user).decide(_bash("rm -rf /")).verdict == "allow"
+    user.append(Rule("bash", "shutdown *", "allow", Source("u.toml", 9), scope="user"))
+    assert _policy(tmp_path, user_rules=user).decide(_bash("shutdown -h now")).verdict == \
+        "allow"
+    # No rule unlocks writing a protected path.
+    user.append(Rule("bash", "rm * / *", "allow", Source("u.toml", 11), scope="user"))
+    decision = _policy(tmp_path, user_rules=user).decide(_bash("rm -rf /"))
+    assert decision.verdict == "deny" and "protected path" in decision.cause.why
 
 
 def test_a_user_allow_never_covers_a_wrapper(tmp_path: Path) -> None:

@@ -136,6 +136,29 @@ CORPUS: list[tuple[str, str]] = [
     ("redirect-after-computed-cd", 'cd "$DIR" && echo x > f'),
     ("redirect-in-group", "{ echo x; } > /etc/x"),
     ("redirect-permissions-file", "echo '[[rule]]' >> .tau/permissions.toml"),
+    # spots where the grammar reads bash differently (found while attacking tau's parser)
+    ("heredoc-dash-tab", "cat <<-EOF\n\t$(rm -rf /)\n\tEOF"),
+    ("line-continuation-in-word", "r\\\nm -rf /"),
+    ("nested-backticks", "echo `echo \\`rm -rf /\\``"),
+    ("let-subscript", "let 'x[$(rm -rf /)]'"),
+    ("read-subscript", "read 'a[$(rm -rf ~)]' <<< 1"),
+    ("mapfile-callback", "mapfile -C 'rm -rf /' -c 1 x < f"),
+    ("xargs-replace", "echo 'rm -rf /' | xargs -I{} sh -c {}"),
+    ("coproc", "coproc rm -rf /"),
+    # other spellings of the root and the home folder
+    ("double-slash", "rm -rf //"),
+    ("slash-dot", "rm -rf /./"),
+    ("slash-dotdot", "rm -rf /usr/.."),
+    ("tilde-slashes", "rm -rf ~//"),
+    # commands that write their operands
+    ("rm-git", "rm -rf .git"),
+    ("rm-workspace", "rm -rf ."),
+    ("rm-dotfiles-glob", "rm -rf .*"),
+    ("mv-git", "mv .git /tmp/gone"),
+    ("tee-etc", "echo x | tee /etc/passwd"),
+    ("cp-bashrc", "cp payload ~/.bashrc"),
+    ("touch-hook", "touch .git/hooks/pre-commit"),
+    ("chmod-etc", "chmod 777 /etc/shadow"),
     # destruction everywhere
     ("mkfs", "mkfs.ext4 /dev/sda1"),
     ("dd-device", "dd if=/dev/zero of=/dev/sda bs=1M"),
@@ -160,7 +183,8 @@ def test_bypass_is_denied_or_asked(profile: str, trick: str, command: str,
 @pytest.mark.parametrize("command", [
     "rm -rf /", "rm -fr /", "'r''m' -rf /", "$'\\x72\\x6d' -rf /", "/bin/rm -rf /",
     "sudo rm -rf /", "timeout 5 rm -rf /", "echo $(rm -rf /)", 'bash -c "rm -rf /"',
-    "ls && rm -rf ~", "rm -rf /*", "find . -exec rm -rf / \\;",
+    "ls && rm -rf ~", "rm -rf /*", "find . -exec rm -rf / \\;", "rm -rf //",
+    "rm -rf .git", "rm -rf .", "touch .git/hooks/x",
 ])
 def test_unambiguous_destruction_is_refused_not_just_asked(command: str,
                                                            tmp_path: Path) -> None:
