@@ -23,13 +23,10 @@ How a decision is made:
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tau_engine.safety.policy import ApprovalMode, ToolKind, ToolPolicy
 from tau_engine.safety.profiles import Approval, Profile
@@ -45,41 +42,20 @@ from tau_engine.safety.rules import (
 from tau_engine.safety.shell_commands import CommandPart, analyze_shell
 from tau_engine.safety.shell_parse import Word
 from tau_engine.safety.toml_lines import Source
+from tau_engine.safety.verdicts import (
+    RANK,
+    Cause,
+    PartDecision,
+    Verdict,
+    strictest,
+    strictest_cause,
+)
+from tau_engine.safety.write_targets import WriteTargets
 
-Verdict = Literal["allow", "ask", "deny"]
-_RANK: dict[str, int] = {"allow": 0, "ask": 1, "deny": 2}
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_DEVICES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero"})
 
-
-def strictest(*verdicts: Verdict) -> Verdict:
-    """The strictest of some verdicts (deny > ask > allow)."""
-    return max(verdicts, key=lambda v: _RANK[v])
-
-
-@dataclass(frozen=True, slots=True)
-class Cause:
-    """What decided a verdict: a rule or a setting, where it is written, and why."""
-
-    label: str
-    source: Source | None
-    why: str
-    allow_rule: str | None = None
-
-    def cite(self) -> str:
-        return f"{self.label} from {self.source}" if self.source else self.label
-
-
-@dataclass(frozen=True, slots=True)
-class PartDecision:
-    """The verdict on one part of a call (one command, one write, one subject)."""
-
-    part: str
-    kind: Literal["command", "write", "unresolved", "subject", "call"]
-    verdict: Verdict
-    cause: Cause
-    argv: tuple[str, ...] = ()
-    wrappers: tuple[str, ...] = ()
+__all__ = ["Cause", "Decision", "PartDecision", "PermissionPolicy", "ToolCall", "Verdict",
+           "strictest", "strictest_cause"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +144,7 @@ class PermissionPolicy:
                                           self.profile.source_of(f"shell.{action}", pattern)))
         self._layers = (self.session_rules, self.workspace_rules, self.user_rules,
                         profile_rules)
+        self.writes = WriteTargets(self.profile, self.workspace_root, self.extra_protected)
 
     def allow_for_session(self, rule: Rule) -> None:
         """Remember an "allow for this session" answer as a session rule."""
@@ -188,7 +165,7 @@ class PermissionPolicy:
         if call.tool in SHELL_TOOLS:
             settings.append(("shell.default", doc.shell.default))
         for key, approval in settings:
-            if approval == "mode" or _RANK[approval] <= _RANK[best[0]]:
+            if approval == "mode" or RANK[approval] <= RANK[best[0]]:
                 continue
             best = (approval, Cause(f'{key} = "{approval}"', self.profile.source_of(key),
                                     f"profile {self.profile.name} sets {key} to {approval}",
@@ -219,7 +196,7 @@ class PermissionPolicy:
                 why = (f"{rule.scope} rule {rule.text} refuses this" if fit is Fit.YES else
                        f"{rule.scope} rule {rule.text} refuses this if run-time values "
                        "turn out to match")
-                if denial is None or _RANK[verdict] > _RANK[denial[0]]:
+                if denial is None or RANK[verdict] > RANK[denial[0]]:
                     denial = (verdict, Cause(rule.text, rule.source, why, rule.text))
             allowed_texts.update(r.text for r in layer if r.tool == tool and
                                  r.action == "allow")
@@ -237,12 +214,12 @@ class PermissionPolicy:
                 verb = "allows" if rule.action == "allow" else "asks before"
                 cause = Cause(rule.text, rule.source, f"{rule.scope} rule {rule.text} {verb} "
                               "this", allow_rule=rule.text if rule.action == "ask" else None)
-                if found is None or _RANK[rule.action] > _RANK[found[0]]:
+                if found is None or RANK[rule.action] > RANK[found[0]]:
                     found = (rule.action, cause)
             if found is not None:
                 break
         result = found or default
-        if denial is not None and _RANK[denial[0]] > _RANK[result[0]]:
+        if denial is not None and RANK[denial[0]] > RANK[result[0]]:
             return denial
         return result
 
@@ -269,68 +246,9 @@ class PermissionPolicy:
         none: tuple[Verdict, Cause] = ("allow", Cause("no rule", None, "no rule matches"))
         for wrapper in part.wrappers:
             w_verdict, w_cause = self._judge_part(tool, wrapper, None, none, open_args=True)
-            if _RANK[w_verdict] > _RANK[verdict]:
+            if RANK[w_verdict] > RANK[verdict]:
                 verdict, cause, deciding = w_verdict, w_cause, wrapper
         return verdict, cause, deciding
-
-    # -- paths ------------------------------------------------------------------------
-
-    def _protected(self) -> list[tuple[str, Source | None]]:
-        doc = self.profile.document
-        out: list[tuple[str, Source | None]] = [
-            (p, self.profile.source_of("files.protected", p)) for p in doc.files.protected]
-        out += [(p, None) for p in self.extra_protected]
-        return out
-
-    def _resolve(self, raw: str, base: Path) -> str:
-        path = os.path.expanduser(raw)
-        joined = path if os.path.isabs(path) else os.path.join(base, path)
-        return os.path.realpath(joined)
-
-    def _judge_path(self, absolute: str, shown: str, *, recursive: bool = False
-                    ) -> tuple[Verdict, Cause]:
-        """A write to ``absolute``; ``recursive`` also covers what is inside it (rm -r, mv)."""
-        doc = self.profile.document
-        if absolute in _DEVICES or absolute.startswith("/dev/fd/"):
-            return "allow", Cause("device", None, f"{shown} is a device")
-        for pattern, source in self._protected():
-            target = self._resolve(pattern, self.workspace_root)
-            if absolute == target or absolute.startswith(target.rstrip("/") + "/"):
-                return "deny", Cause(f"files.protected {pattern}", source,
-                                     f"{shown} is a protected path")
-            if recursive and target.startswith(absolute.rstrip("/") + "/"):
-                return "deny", Cause(f"files.protected {pattern}", source,
-                                     f"{shown} contains the protected path {pattern}")
-        for root in doc.files.write_roots:
-            base = self._resolve(root, self.workspace_root)
-            if absolute == base or absolute.startswith(base.rstrip("/") + "/"):
-                return "allow", Cause(f"files.write_roots {root}",
-                                      self.profile.source_of("files.write_roots", root),
-                                      f"{shown} is inside a write root")
-        verdict = doc.shell.outside_write_roots
-        return verdict, Cause(f'shell.outside_write_roots = "{verdict}"',
-                              self.profile.source_of("shell.outside_write_roots"),
-                              f"{shown} is outside the write roots")
-
-    def _judge_glob(self, raw: str, base: Path) -> tuple[Verdict, Cause]:
-        """A command operand such as ``build/*.o``: what it can expand to, recursively."""
-        folder, pattern = os.path.split(raw)
-        if re.search(r"[*?\[]", folder):
-            # Wildcards in folder names: judge the folder before the first one, recursively.
-            top = os.path.dirname(re.split(r"[*?\[]", raw, maxsplit=1)[0]) or "."
-            return self._judge_path(self._resolve(top, base), raw, recursive=True)
-        directory = self._resolve(folder or ".", base)
-        verdict, cause = self._judge_path(os.path.join(directory, "x"), raw)
-        for protected, source in self._protected():
-            target = self._resolve(protected, self.workspace_root)
-            if not target.startswith(directory.rstrip("/") + "/"):
-                continue
-            first = os.path.relpath(target, directory).split("/", 1)[0]
-            hidden = first.startswith(".") and not pattern.startswith(".")
-            if not hidden and fnmatchcase(first, pattern):
-                return "deny", Cause(f"files.protected {protected}", source,
-                                     f"{raw} can expand to the protected path {protected}")
-        return verdict, cause
 
     # -- the decision -----------------------------------------------------------------
 
@@ -345,8 +263,7 @@ class PermissionPolicy:
             for subject in call.subjects:
                 verdict, cause = self._judge_part(call.tool, None, subject, default)
                 if call.kind == "edit":
-                    absolute = self._resolve(subject, self.workspace_root)
-                    protected = self._judge_path(absolute, subject)
+                    protected = self.writes.judge_path(self.writes.resolve(subject), subject)
                     if protected[0] == "deny":
                         verdict, cause = protected
                 parts.append(PartDecision(subject, "subject", verdict, cause))
@@ -385,53 +302,14 @@ class PermissionPolicy:
             argv = tuple(w.value if w.value is not None else w.text for w in part.argv)
             parts.append(PartDecision(part.display(), "command", verdict, cause, argv,
                                       wrappers))
-            if verdict != "allow" and _RANK[verdict] > worst and deciding[0].value:
-                worst = _RANK[verdict]
+            if verdict != "allow" and RANK[verdict] > worst and deciding[0].value:
+                worst = RANK[verdict]
                 suggestion = Rule(call.tool, suggest_shell_pattern(deciding), "allow",
                                   Source("suggested"))
         for concern in analysis.concerns:
             parts.append(PartDecision(concern.text, "unresolved", "ask", Cause(
                 "fail closed", None, f"tau cannot judge this part: {concern.reason}")))
-        bases = [self.workspace_root]
-        unknown_cwd = False
-        for target in analysis.cwd_targets:
-            if target.value is None or target.value == "-":
-                unknown_cwd = True
-            else:
-                bases.append(Path(self._resolve(target.value, self.workspace_root)))
-        for redirect in analysis.writes:
-            operand = redirect.op == "arg"  # a file a command like rm, cp or tee writes
-            shown = (f"writes {redirect.target.text}" if operand else
-                     f"{redirect.op} {redirect.target.text}")
-            raw = redirect.target.value
-            if operand and raw is not None and redirect.target.glob:
-                verdict, cause = strictest_cause(self._judge_glob(raw, base) for base in bases)
-                parts.append(PartDecision(shown, "write", verdict, cause))
-                continue
-            if raw is None or redirect.target.glob:
-                parts.append(PartDecision(shown, "unresolved", "ask", Cause(
-                    "fail closed", None, "the file this redirection writes is only known at "
-                    "run time")))
-                continue
-            if unknown_cwd and not os.path.isabs(os.path.expanduser(raw)):
-                parts.append(PartDecision(shown, "unresolved", "ask", Cause(
-                    "fail closed", None, "the folder this redirection writes in is only known "
-                    "at run time")))
-                continue
-            verdict, cause = strictest_cause(
-                self._judge_path(self._resolve(raw, base), raw, recursive=operand)
-                for base in bases)
-            parts.append(PartDecision(shown, "write", verdict, cause))
+        parts.extend(self.writes.judge(analysis))
         if any(p.kind == "unresolved" and p.verdict == "ask" for p in parts):
             suggestion = None  # no rule can allow what tau cannot see
         return parts, suggestion
-
-
-def strictest_cause(results: Any) -> tuple[Verdict, Cause]:
-    """The strictest of several (verdict, cause) pairs; the first one on a tie."""
-    best: tuple[Verdict, Cause] | None = None
-    for verdict, cause in results:
-        if best is None or _RANK[verdict] > _RANK[best[0]]:
-            best = (verdict, cause)
-    assert best is not None
-    return best
