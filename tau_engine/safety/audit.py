@@ -27,6 +27,7 @@ from tau_engine.errors import StoreError
 
 if TYPE_CHECKING:
     from tau_engine.safety.injection import InjectionHit
+    from tau_engine.safety.netguard import NetBlockedError
     from tau_engine.safety.permissions import Decision
     from tau_engine.safety.secret_rules import Finding
 
@@ -157,3 +158,19 @@ def injection_event(hit: InjectionHit, *, source: str, tool: str | None = None,
     return AuditEvent(kind="injection", tool=tool, session=session, run=run, call_id=call_id,
                       rule=hit.rule, detail={"category": hit.category, "source": source,
                                              "excerpt": hit.excerpt})
+
+
+def ssrf_event(error: NetBlockedError, *, tool: str | None = "http", session: str | None = None,
+               run: str | None = None, call_id: str | None = None) -> AuditEvent:
+    """The audit event for a request the network policy refused."""
+    return AuditEvent(kind="ssrf_block", tool=tool, session=session, run=run, call_id=call_id,
+                      rule=error.reason, detail={"url": error.url, "why": error.message})
+
+
+def sandbox_refusal_event(diagnostic: str, *, tool: str | None = "bash",
+                          session: str | None = None, run: str | None = None,
+                          call_id: str | None = None) -> AuditEvent:
+    """The audit event for a call refused because the required sandbox is unavailable."""
+    return AuditEvent(kind="sandbox_refusal", tool=tool, session=session, run=run,
+                      call_id=call_id, rule="sandbox.policy = required",
+                      detail={"diagnostic": diagnostic})

@@ -126,42 +126,42 @@ def match_words(tokens: tuple[str, ...], words: tuple[Word, ...], *, open_args: 
     if open_args:
         elements.append(None)
         globbed.append(False)
-    memo: dict[tuple[int, int], Fit] = {}
-
-    def fit(i: int, j: int) -> Fit:
-        key = (i, j)
-        if key in memo:
-            return memo[key]
-        result = Fit.NO
-        if i == len(tokens):
-            if j == len(elements):
-                result = Fit.YES
-            elif all(e is None for e in elements[j:]):
-                result = Fit.MAYBE
-        elif tokens[i] == "*":
-            if i + 1 == len(tokens):
-                result = Fit.YES
-            else:
-                result = max((fit(i + 1, k) for k in range(j, len(elements) + 1)),
-                             default=Fit.NO)
-        elif j < len(elements):
-            element = elements[j]
-            if element is None:
-                result = max(min(Fit.MAYBE, fit(i, j + 1)), min(Fit.MAYBE, fit(i + 1, j)),
-                             min(Fit.MAYBE, fit(i + 1, j + 1)))
-            elif fnmatchcase(element, tokens[i]) or (
-                    element[:1] in ("/", "~") and
-                    fnmatchcase(_normal_path(element), tokens[i])):
-                result = fit(i + 1, j + 1)
-            elif globbed[j] and _glob_may_fit(element, tokens[i]):
-                # A glob word expands to file names, one of which might fit the token.
-                result = min(Fit.MAYBE, fit(i + 1, j + 1))
-        memo[key] = result
-        return result
-
     if for_allow and any(w.value is None for w in words[:1]):
         return Fit.NO
-    return fit(0, 0)
+    # Bottom-up over (token, word) positions, so thousands of words cannot exhaust the stack:
+    # row[j] is how tokens[i:] fit elements[j:].
+    size = len(elements)
+    all_unknown = [False] * (size + 1)
+    all_unknown[size] = True
+    for j in range(size - 1, -1, -1):
+        all_unknown[j] = all_unknown[j + 1] and elements[j] is None
+    below = [Fit.MAYBE if all_unknown[j] else Fit.NO for j in range(size + 1)]
+    below[size] = Fit.YES
+    for i in range(len(tokens) - 1, -1, -1):
+        token = tokens[i]
+        row = [Fit.NO] * (size + 1)
+        if token == "*":
+            if i + 1 == len(tokens):
+                row = [Fit.YES] * (size + 1)
+            else:
+                best = Fit.NO
+                for j in range(size, -1, -1):
+                    best = max(best, below[j])
+                    row[j] = best
+        else:
+            for j in range(size - 1, -1, -1):
+                element = elements[j]
+                if element is None:
+                    row[j] = min(Fit.MAYBE, max(row[j + 1], below[j], below[j + 1]))
+                elif fnmatchcase(element, token) or (
+                        element[:1] in ("/", "~") and
+                        fnmatchcase(_normal_path(element), token)):
+                    row[j] = below[j + 1]
+                elif globbed[j] and _glob_may_fit(element, token):
+                    # A glob word expands to file names, one of which might fit the token.
+                    row[j] = min(Fit.MAYBE, below[j + 1])
+        below = row
+    return below[0]
 
 
 def _normal_path(value: str) -> str:

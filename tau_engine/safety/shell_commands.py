@@ -70,6 +70,7 @@ SENSITIVE_ENV = frozenset({
 SENSITIVE_ENV_PREFIXES = ("GIT_", "LD_", "DYLD_", "BASH_FUNC_", "NPM_CONFIG_")
 CWD_COMMANDS = frozenset({"cd", "pushd"})
 MAX_DEPTH = 3
+MAX_WRAPPERS = 16
 
 # Options that take a value, per wrapper (short and long); the rest are flags.
 _VALUE_OPTIONS: dict[str, frozenset[str]] = {
@@ -217,6 +218,9 @@ class _Analyzer:
     def command(self, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
                 open_args: bool, text: str) -> None:
         name = command_name(words[0])
+        if len(wrappers) > MAX_WRAPPERS:
+            self.concern(f"more than {MAX_WRAPPERS} wrappers around one command", text)
+            return
         if name is None:
             self.concern("the command name is computed at run time", text)
             return

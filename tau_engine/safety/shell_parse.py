@@ -210,7 +210,16 @@ def _redirect(node: Any) -> Redirect | None:
     return Redirect(op, make_word(dest), fd)
 
 
-def _walk(node: Any, out: _Walk) -> None:
+def _walk(root: Any, out: _Walk) -> None:
+    # Pre-order with an explicit stack: a deeply nested $($($(…))) cannot exhaust Python's.
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        _visit(node, out)
+        stack.extend(reversed(node.children))
+
+
+def _visit(node: Any, out: _Walk) -> None:
     kind = node.type
     if kind == "ERROR" or node.is_missing:
         out.opaque.append(Opaque("the command line does not parse", _text(node)[:200]))
@@ -240,8 +249,6 @@ def _walk(node: Any, out: _Walk) -> None:
             "\\`" in _text(node):
         # The grammar reads \` inside backticks as text; bash runs it as a nested command.
         out.opaque.append(Opaque("nested backticks tau cannot parse reliably", _text(node)))
-    for child in node.children:
-        _walk(child, out)
 
 
 def _heredoc(node: Any, out: _Walk) -> None:

@@ -203,3 +203,15 @@ def test_plain_read_only_commands_run_in_balanced_without_asking(command: str,
                               ApprovalMode.ASK, tmp_path)
     decision = policy.decide(ToolCall("bash", "exec", command=command))
     assert decision.verdict == "allow", decision.to_dict()
+
+
+@pytest.mark.parametrize("command", [
+    "echo " + "$(" * 3000 + "x" + ")" * 3000,
+    "rm " + "$a " * 5000,
+    "env " * 3000 + "rm -rf /",
+    "(" * 2000 + "rm -rf /" + ")" * 2000,
+], ids=["deep-substitution", "many-words", "many-wrappers", "deep-subshells"])
+def test_huge_or_deep_commands_are_judged_without_crashing(command: str,
+                                                           tmp_path: Path) -> None:
+    # A model can send anything; the decision must still come back (and not be "allow").
+    assert _decide("permissive", command, tmp_path) in ("deny", "ask")
