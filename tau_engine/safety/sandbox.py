@@ -4,7 +4,8 @@
 except the workspace (and any extra write roots); ``.git``, tau's state and identity files and
 the other protected paths stay read-only inside the workspace; credentials folders are hidden
 behind empty ones; ``/tmp`` is private; the network is cut (only a private loopback) unless the
-profile allows it; the command gets its own PID, IPC and UTS namespaces and a new session
+profile allows it; the command has no capabilities (even when tau runs as root), its own
+PID, IPC and UTS namespaces and a new session
 (no ``TIOCSTI`` typing into the user's terminal) and dies with tau (``--die-with-parent``).
 
 :func:`probe_sandbox` runs bubblewrap the way :func:`bwrap_argv` would, one capability at a
@@ -83,8 +84,10 @@ def bwrap_argv(spec: SandboxSpec, command: str, *, bwrap: str = "bwrap",
     Mount order matters: later mounts cover earlier ones, so the read-only root comes first,
     then the writable workspace, then the read-only and hidden paths inside it."""
     workspace = spec.workspace.resolve()
-    argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try"]
+    # --cap-drop ALL: run as root (CI, containers) bwrap would keep every capability, and
+    # `mount -o remount,rw` would make the read-only mounts writable again.
+    argv = [bwrap, "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--unshare-pid",
+            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not spec.network:
         argv.append("--unshare-net")
     argv += ["--ro-bind", "/", "/", "--dev", "/dev"]

@@ -189,3 +189,14 @@ def test_profile_sandbox_spec(repo: Path, tmp_path: Path) -> None:
     assert repo.resolve() / ".tau" in permissive.read_only
     assert repo.resolve() / "secrets" in permissive.read_only
     assert Path("/tmp") in permissive.write_roots and tmp_path in permissive.hide
+
+
+@needs_bwrap
+def test_no_capabilities_inside_so_root_cannot_remount_git_writable(repo: Path) -> None:
+    # Run as root (CI, containers), bwrap keeps every capability unless told otherwise, and
+    # a remount makes the read-only .git writable again.
+    spec = SandboxSpec(repo, read_only=[repo / ".git"])
+    done = _run(spec, "mount -o remount,rw,bind .git; echo hacked > .git/config; "
+                      "grep CapEff /proc/self/status")
+    assert (repo / ".git" / "config").read_text() == "[core]\n"
+    assert done.stdout.split()[-1] == "0000000000000000"
