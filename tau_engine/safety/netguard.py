@@ -319,8 +319,10 @@ async def guarded_fetch(policy: NetPolicy, method: str, url: str, *,
     hops: list[str] = []
     current = policy.parse(url)
     send_headers = dict(headers or {})
-    async with httpx.AsyncClient(transport=guarded, timeout=timeout,
-                                 follow_redirects=False) as client:
+    # trust_env=False: no proxy from the environment (it would connect to an address tau
+    # never checked) and no credentials from .netrc for whatever host the model names.
+    async with httpx.AsyncClient(transport=guarded, timeout=timeout, follow_redirects=False,
+                                 trust_env=False) as client:
         async with asyncio.timeout(policy.timeout_s):
             for _ in range(policy.max_redirects + 1):
                 hops.append(str(current))

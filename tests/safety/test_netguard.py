@@ -122,6 +122,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen.append((self.path, self.headers.get("Host", "")))  # type: ignore[attr-defined]
+        self.server.auth.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         if parts.path == "/redirect":
@@ -147,6 +148,7 @@ class _Server:
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.seen = []  # type: ignore[attr-defined]
+        self.httpd.auth = []  # type: ignore[attr-defined]
         if context is not None:
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
@@ -181,6 +183,24 @@ async def test_loopback_is_reachable_only_through_the_allow_list(
     assert server.seen == []
     result = await guarded_fetch(NetPolicy(allow=[f"127.0.0.1:{server.port}"]), "GET", url)
     assert result.status == 200 and result.body.startswith(b"hello")
+
+
+async def test_environment_proxies_and_netrc_are_ignored(servers: tuple[_Server, _Server],
+                                                        tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy would connect on tau's behalf to an address tau never checked; a .netrc would
+    # hand the user's credentials to whatever host the model picks.
+    server, _ = servers
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9/")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9/")
+    policy = NetPolicy(allow=[f"127.0.0.1:{server.port}"], https_only=False)
+    result = await guarded_fetch(policy, "GET", f"http://127.0.0.1:{server.port}/ok")
+    assert result.status == 200
+    assert server.httpd.auth == [None]  # type: ignore[attr-defined]
 
 
 async def test_connects_to_the_checked_address_keeping_the_host_name(
