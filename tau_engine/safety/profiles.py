@@ -19,11 +19,12 @@ the data ``tau policy show`` prints.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tau_engine.errors import ConfigError
 from tau_engine.paths import user_config_dir
@@ -41,6 +42,7 @@ DEFAULT_PROFILE = "balanced"
 USER_PROFILE_DIR = "safety"
 
 Approval = Literal["allow", "ask", "deny", "mode"]
+APPROVALS: tuple[str, ...] = ("allow", "ask", "deny", "mode")
 Verdict = Literal["allow", "ask", "deny"]
 
 # Lists that a profile with ``extends`` adds to instead of replacing.
@@ -57,6 +59,14 @@ class ToolsSection(_Section):
 
     model_config = ConfigDict(extra="allow")
     default: Approval = "mode"
+
+    @model_validator(mode="after")
+    def _check_tools(self) -> ToolsSection:
+        for tool, value in (self.model_extra or {}).items():
+            if value not in APPROVALS:
+                raise ValueError(f"{tool}: must be one of {', '.join(APPROVALS)}, "
+                                 f"not {value!r}")
+        return self
 
     def approval(self, tool: str) -> Approval:
         value = (self.model_extra or {}).get(tool, self.default)
@@ -188,9 +198,12 @@ def _validate(data: dict[str, Any], index: LineIndex, shown: str) -> None:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        named = re.match(r"Value error, ([\w-]+): (.*)", msg)
+        if named:  # a table-level check that names the offending key
+            key, msg = f"{key}.{named.group(1)}", named.group(2)
         line = index.key_line(key)
         where = f":{line}" if line else ""
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         raise ConfigError(f"{shown}{where}: {key}: {msg}") from exc
 
 

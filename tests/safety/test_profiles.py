@@ -114,3 +114,10 @@ def test_tools_table_gives_approval_per_tool(user_dir: Path) -> None:
     assert doc.tools.approval("read") == "mode"
     assert doc.tools.approval("write") == "ask"
     assert doc.tools.approval("some_mcp__tool") == "ask"
+
+
+def test_tool_approvals_are_checked(user_dir: Path) -> None:
+    (user_dir / "tools.toml").write_text('extends = "balanced"\n[tools]\nbash = "sometimes"\n')
+    with pytest.raises(ConfigError, match=r"tools.toml:3: tools.bash: must be one of allow, "
+                                          r"ask, deny, mode, not 'sometimes'"):
+        load_profile("tools", user_dir=user_dir)
