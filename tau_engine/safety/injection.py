@@ -92,11 +92,16 @@ class InjectionScanner:
 
     def __init__(self, rules: Sequence[InjectionRule]) -> None:
         self.rules: list[tuple[InjectionRule, Any]] = []
+        # One RE2 pass tells which rules match at all; only those are run for their spans.
+        self._any: Any = re2.Set.SearchSet(_options())
         for rule in rules:
             try:
                 self.rules.append((rule, re2.compile(rule.regex, _options())))
             except re2.error as exc:
                 raise ConfigError(f"injection rule {rule.id}: invalid regex: {exc}") from exc
+            self._any.Add(rule.regex)
+        if self.rules:
+            self._any.Compile()
 
     @classmethod
     def load(cls, *, extra_patterns: Sequence[str] = (), disable: Sequence[str] = (),
@@ -115,7 +120,10 @@ class InjectionScanner:
     def scan(self, text: str) -> list[InjectionHit]:
         """Every hit in ``text``, in order of position (one per rule and span)."""
         hits: list[InjectionHit] = []
-        for rule, pattern in self.rules:
+        if not self.rules:
+            return hits
+        for index in sorted(self._any.Match(text) or ()):
+            rule, pattern = self.rules[index]
             for match in pattern.finditer(text):
                 start, end = match.span()
                 if end <= start:
