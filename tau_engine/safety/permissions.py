@@ -23,6 +23,7 @@ How a decision is made:
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from tau_engine.safety.rules import (
     describe_breadth,
     match_subject,
     rule_fits_words,
+    shell_tokens,
     suggest_shell_pattern,
 )
 from tau_engine.safety.shell_commands import CommandPart, analyze_shell
@@ -145,6 +147,8 @@ class PermissionPolicy:
         self._layers = (self.session_rules, self.workspace_rules, self.user_rules,
                         profile_rules)
         self.writes = WriteTargets(self.profile, self.workspace_root, self.extra_protected)
+        self._indexes: dict[tuple[int, int, str],
+                            tuple[dict[str, list[tuple[int, Rule]]], list[tuple[int, Rule]]]] = {}
 
     def allow_for_session(self, rule: Rule) -> None:
         """Remember an "allow for this session" answer as a session rule."""
@@ -185,9 +189,10 @@ class PermissionPolicy:
         layer, then strictest within the layer."""
         allowed_texts: set[str] = set()
         denial: tuple[Verdict, Cause] | None = None
-        for layer in self._layers:
+        layers = [self._candidates(position, tool, words) for position in range(4)]
+        for layer in layers:
             for rule in layer:
-                if rule.tool != tool or rule.action != "deny" or rule.text in allowed_texts:
+                if rule.action != "deny" or rule.text in allowed_texts:
                     continue
                 fit = self._fit(rule, words, subject, open_args)
                 if fit is Fit.NO:
@@ -198,14 +203,13 @@ class PermissionPolicy:
                        "turn out to match")
                 if denial is None or RANK[verdict] > RANK[denial[0]]:
                     denial = (verdict, Cause(rule.text, rule.source, why, rule.text))
-            allowed_texts.update(r.text for r in layer if r.tool == tool and
-                                 r.action == "allow")
+            allowed_texts.update(r.text for r in layer if r.action == "allow")
         if denial is not None and denial[0] == "deny":
             return denial
         found: tuple[Verdict, Cause] | None = None
-        for layer in self._layers:
+        for layer in layers:
             for rule in layer:
-                if rule.tool != tool or rule.action == "deny":
+                if rule.action == "deny":
                     continue
                 fit = self._fit(rule, words, subject, open_args, for_allow=rule.action ==
                                 "allow")
@@ -222,6 +226,37 @@ class PermissionPolicy:
         if denial is not None and RANK[denial[0]] > RANK[result[0]]:
             return denial
         return result
+
+    def _candidates(self, position: int, tool: str, words: tuple[Word, ...] | None
+                    ) -> list[Rule]:
+        """The rules of one layer that can apply: for a command, those naming it (or any).
+
+        Indexed by a shell pattern's first word, so a decision looks at a handful of rules
+        instead of every rule of every layer; order within the layer is kept."""
+        layer = self._layers[position]
+        key = (position, len(layer), tool)
+        index = self._indexes.get(key)
+        if index is None:
+            by_name: dict[str, list[tuple[int, Rule]]] = {}
+            wild: list[tuple[int, Rule]] = []
+            for number, rule in enumerate(layer):
+                if rule.tool != tool:
+                    continue
+                first = (shell_tokens(rule.pattern)[0]
+                         if rule.pattern is not None and tool in SHELL_TOOLS else None)
+                if first is None or any(c in first for c in "*?["):
+                    wild.append((number, rule))
+                else:
+                    by_name.setdefault(first, []).append((number, rule))
+            index = self._indexes[key] = (by_name, wild)
+        by_name, wild = index
+        first_word = words[0] if words else None
+        if first_word is None or first_word.value is None or first_word.glob:
+            picked = wild + [r for rules in by_name.values() for r in rules]
+        else:
+            names = {first_word.value, posixpath.basename(first_word.value)}
+            picked = wild + [r for name in names for r in by_name.get(name, [])]
+        return [rule for _, rule in sorted(picked, key=lambda pair: pair[0])]
 
     @staticmethod
     def _fit(rule: Rule, words: tuple[Word, ...] | None, subject: str | None,
@@ -260,6 +295,7 @@ class PermissionPolicy:
         if call.tool in SHELL_TOOLS and call.command is not None:
             parts, suggestion = self._shell_parts(call, default)
         elif call.subjects:
+            self.writes.refresh()
             for subject in call.subjects:
                 verdict, cause = self._judge_part(call.tool, None, subject, default)
                 if call.kind == "edit":

@@ -31,6 +31,24 @@ class WriteTargets:
         self.profile = profile
         self.workspace_root = workspace_root.resolve()
         self.extra_protected = extra_protected
+        self._cache: list[tuple[str, Source | None, str]] | None = None
+        self._roots: list[tuple[str, str]] | None = None
+
+    def refresh(self) -> None:
+        """Forget resolved paths (the file system may have changed since the last call)."""
+        self._cache = self._roots = None
+
+    def _resolved_protected(self) -> list[tuple[str, Source | None, str]]:
+        # Resolved once per judged command (links resolved: a protected path can be a link).
+        if self._cache is None:
+            self._cache = [(p, s, self.resolve(p)) for p, s in self.protected()]
+        return self._cache
+
+    def _resolved_roots(self) -> list[tuple[str, str]]:
+        if self._roots is None:
+            self._roots = [(r, self.resolve(r))
+                           for r in self.profile.document.files.write_roots]
+        return self._roots
 
     def protected(self) -> list[tuple[str, Source | None]]:
         """Every protected path (as written) with the place it was set."""
@@ -52,16 +70,14 @@ class WriteTargets:
         doc = self.profile.document
         if absolute in _DEVICES or absolute.startswith("/dev/fd/"):
             return "allow", Cause("device", None, f"{shown} is a device")
-        for pattern, source in self.protected():
-            target = self.resolve(pattern, self.workspace_root)
+        for pattern, source, target in self._resolved_protected():
             if absolute == target or absolute.startswith(target.rstrip("/") + "/"):
                 return "deny", Cause(f"files.protected {pattern}", source,
                                      f"{shown} is a protected path")
             if recursive and target.startswith(absolute.rstrip("/") + "/"):
                 return "deny", Cause(f"files.protected {pattern}", source,
                                      f"{shown} contains the protected path {pattern}")
-        for root in doc.files.write_roots:
-            base = self.resolve(root, self.workspace_root)
+        for root, base in self._resolved_roots():
             if absolute == base or absolute.startswith(base.rstrip("/") + "/"):
                 return "allow", Cause(f"files.write_roots {root}",
                                       self.profile.source_of("files.write_roots", root),
@@ -80,8 +96,7 @@ class WriteTargets:
             return self.judge_path(self.resolve(top, base), raw, recursive=True)
         directory = self.resolve(folder or ".", base)
         verdict, cause = self.judge_path(os.path.join(directory, "x"), raw)
-        for protected, source in self.protected():
-            target = self.resolve(protected, self.workspace_root)
+        for protected, source, target in self._resolved_protected():
             if not target.startswith(directory.rstrip("/") + "/"):
                 continue
             first = os.path.relpath(target, directory).split("/", 1)[0]
@@ -93,6 +108,7 @@ class WriteTargets:
 
     def judge(self, analysis: ShellAnalysis) -> list[PartDecision]:
         """One part per file the command writes."""
+        self.refresh()
         parts: list[PartDecision] = []
         bases = [self.workspace_root]
         unknown_cwd = False
