@@ -10,9 +10,11 @@ How a decision is made:
 1. Each part is judged on its own: for ``bash`` every command after unwrapping, every
    redirection that writes a file and every construct tau cannot resolve; for other tools each
    subject (a path, a URL), or the call as a whole.
-2. Rules come in layers, first match wins: session, workspace (allow rules only when the
-   workspace is trusted), user, profile. Within a layer the strictest match wins: deny, ask,
-   allow. A deny that matches only because of a run-time value asks instead.
+2. Rules come in layers: session, workspace (its allow rules only when the workspace is
+   trusted, see ``permission_store``), user, profile. A deny rule holds in every layer unless
+   a layer at least as high allows exactly the same rule text; for ask and allow rules the
+   first layer with a match decides, and within it the strictest match. A deny that matches
+   only because of a run-time value asks instead.
 3. A part no rule matches gets the default: the strictest of the approval mode and the
    profile's ``tools`` (and, for bash, ``shell.default``).
 4. What tau cannot resolve asks in every profile and mode (fail closed); rules cannot allow it.

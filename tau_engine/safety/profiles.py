@@ -20,11 +20,19 @@ the data ``tau policy show`` prints.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tau_engine.errors import ConfigError
 from tau_engine.paths import user_config_dir
@@ -79,6 +87,18 @@ class ShellSection(_Section):
     allow: list[str] = Field(default_factory=list)
     ask: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
+
+    @field_validator("allow", "ask", "deny")
+    @classmethod
+    def _patterns_split(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                words = shlex.split(pattern)
+            except ValueError as exc:
+                raise ValueError(f"pattern {pattern!r}: {exc}") from exc
+            if not words:
+                raise ValueError("empty pattern")
+        return patterns
 
 
 class FilesSection(_Section):

@@ -121,3 +121,9 @@ def test_tool_approvals_are_checked(user_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"tools.toml:3: tools.bash: must be one of allow, "
                                           r"ask, deny, mode, not 'sometimes'"):
         load_profile("tools", user_dir=user_dir)
+
+
+def test_shell_patterns_are_checked_at_load(user_dir: Path) -> None:
+    (user_dir / "q.toml").write_text('extends = "balanced"\n[shell]\nask = ["rm \'x"]\n')
+    with pytest.raises(ConfigError, match=r"q.toml:3: shell.ask: .*No closing quotation"):
+        load_profile("q", user_dir=user_dir)
