@@ -14,8 +14,11 @@
   process substitution; syntax errors; wrappers tau does not unwrap (``watch``, ``parallel``,
   ``flock``, ``su``, ``chroot``…); assignments to variables that change what later commands run
   (``PATH``, ``LD_PRELOAD``, ``BASH_ENV``, ``GIT_*``…).
-* Redirections that write a file and every ``cd``/``pushd`` target are collected so callers can
-  check them against write roots and protected paths.
+  Also ``let``, ``mapfile -C`` and quoted array subscripts (``read 'a[$(id)]'``), which bash
+  evaluates as commands, and more than 16 nested wrappers.
+* Redirections that write a file, the files that ``rm``, ``mv``, ``cp``, ``tee``, ``touch``,
+  ``chmod``… write (their operands), and every ``cd``/``pushd`` target are collected so callers
+  can check them against write roots and protected paths.
 """
 
 from __future__ import annotations
