@@ -148,7 +148,7 @@ class _CompiledRule:
         options = re2.Options()
         options.log_errors = False  # a bad user rule is reported once, as a ConfigError
         try:
-            self.pattern: Any = re2.compile(rule.regex, options)
+            self.pattern: Any = re2.compile(rule.regex.encode("utf-8"), options)
             self.allow = tuple(re2.compile(a, options) for a in rule.allow)
         except re2.error as exc:
             raise ConfigError(f"secret rule {rule.id}: invalid regex: {exc}") from exc
@@ -189,38 +189,62 @@ class SecretScanner:
     def find(self, text: str) -> list[Finding]:
         """Every secret in ``text`` (overlaps resolved: longest first)."""
         present = self._present(text) if self._keywords else set()
-        found: list[Finding] = []
-        markers = [m.span() for m in MARKER.finditer(text)] if "[REDACTED:" in text else []
+        # RE2 runs over UTF-8 bytes: asking it for spans in a str costs a scan from the start
+        # of the text per span. Byte spans are mapped to characters once, in order.
+        data = text.encode("utf-8", "surrogatepass")
+        spans: list[tuple[_CompiledRule, int, int]] = []
         for compiled in self.rules:
             if compiled.keywords and present.isdisjoint(compiled.keywords):
                 continue
+            for match in compiled.pattern.finditer(data):
+                start, end = _secret_span(match, compiled.rule.secret_group)
+                if start >= 0:
+                    spans.append((compiled, start, end))
+        if not spans:
+            return []
+        to_char = _char_offsets(data, {o for _, s, e in spans for o in (s, e)},
+                                ascii_only=len(data) == len(text))
+        markers = [m.span() for m in MARKER.finditer(text)] if "[REDACTED:" in text else []
+        found: list[Finding] = []
+        for compiled, byte_start, byte_end in spans:
             rule = compiled.rule
-            for match in compiled.pattern.finditer(text):
-                start, end = _secret_span(match, rule.secret_group)
-                if start < 0:
-                    continue
-                value = text[start:end]
-                if any(a.search(value) for a in compiled.allow) or is_placeholder(value):
-                    continue
-                if rule.entropy and shannon_entropy(value) < rule.entropy:
-                    continue
-                if rule.assignment and not looks_generated(value):
-                    continue
-                if any(s < end and start < e for s, e in markers):
-                    continue
-                found.append(Finding(rule.id, start, end, secret_digest(value)))
+            start, end = to_char[byte_start], to_char[byte_end]
+            value = text[start:end]
+            if any(a.search(value) for a in compiled.allow) or is_placeholder(value):
+                continue
+            if rule.entropy and shannon_entropy(value) < rule.entropy:
+                continue
+            if rule.assignment and not looks_generated(value):
+                continue
+            if any(s < end and start < e for s, e in markers):
+                continue
+            found.append(Finding(rule.id, start, end, secret_digest(value)))
         return merge_findings(found)
 
 
 def _secret_span(match: Any, group: int) -> tuple[int, int]:
     """The span of ``group``, or of the first group from it on that took part in the match."""
-    if group == 0 or not match.groups():
+    count = match.re.groups
+    if group == 0 or count == 0:
         return match.span(0)  # type: ignore[no-any-return]
-    for index in range(group, len(match.groups()) + 1):
+    for index in range(group, count + 1):
         start, end = match.span(index)
         if start >= 0:
             return start, end
     return -1, -1
+
+
+def _char_offsets(data: bytes, offsets: set[int], *, ascii_only: bool) -> dict[int, int]:
+    """Character offsets of some UTF-8 byte offsets, decoding the text once, in order."""
+    if ascii_only:
+        return {o: o for o in offsets}
+    out: dict[int, int] = {}
+    last_byte = last_char = 0
+    for offset in sorted(offsets):
+        last_char += len(data[last_byte:offset].decode("utf-8", "surrogatepass"))
+        last_byte = offset
+        out[offset] = last_char
+    return out
 
 
 def merge_findings(findings: Iterable[Finding]) -> list[Finding]:

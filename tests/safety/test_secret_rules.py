@@ -161,6 +161,10 @@ def test_detectors_compose_and_overlaps_keep_the_longest() -> None:
 def test_unicode_text_keeps_its_offsets() -> None:
     text = f"clé: «{_GH}» — fin"
     assert scan(text, [default_scanner()]).text == "clé: «[REDACTED:github-token]» — fin"
+    # RE2 runs over UTF-8 bytes; 2-, 3- and 4-byte characters before, between and after.
+    text = f"é {_AWS} 日本 🔑{_GH}🔑 ñ {_JWT} ✓"
+    assert scan(text, [default_scanner()]).text == (
+        "é [REDACTED:aws-access-key] 日本 🔑[REDACTED:github-token]🔑 ñ [REDACTED:jwt] ✓")
 
 
 def test_a_pathological_input_scans_in_linear_time() -> None:
