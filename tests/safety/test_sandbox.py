@@ -103,18 +103,23 @@ def test_network_is_cut_unless_allowed(repo: Path, listener: int) -> None:
 
 
 @needs_bwrap
-def test_private_tmp_own_pid_namespace_and_hidden_folders(repo: Path, tmp_path: Path) -> None:
-    secrets = tmp_path / "home-ssh"
+def test_private_tmp_own_pid_namespace_and_hidden_folders(repo: Path, outside: Path) -> None:
+    secrets = outside / "home-ssh"  # not under /tmp, which is private anyway
     secrets.mkdir()
     (secrets / "id_rsa").write_text("PRIVATE")
+    key_file = outside / "netrc"
+    key_file.write_text("machine x password SECRET")
     marker = f"tau-sandbox-{os.getpid()}"
-    done = _run(SandboxSpec(repo, hide=[secrets]),
-                f"echo x > /tmp/{marker}; ls /proc | grep -c '^[0-9]'; "
-                f"cat {secrets}/id_rsa || echo hidden")
+    command = (f"echo x > /tmp/{marker}; ls /proc | grep -c '^[0-9]'; "
+               f"cat {secrets}/id_rsa {key_file}; echo done")
+    shown = _run(SandboxSpec(repo), command)
+    assert "PRIVATE" in shown.stdout and "SECRET" in shown.stdout  # readable unless hidden
+    done = _run(SandboxSpec(repo, hide=[secrets, key_file]), command)
     lines = done.stdout.split()
     assert not Path(f"/tmp/{marker}").exists()
     assert int(lines[0]) < 10  # only the sandbox's own processes are visible
-    assert lines[-1] == "hidden" and "PRIVATE" not in done.stdout
+    assert lines[-1] == "done"
+    assert "PRIVATE" not in done.stdout and "SECRET" not in done.stdout
 
 
 def test_argv_shape(repo: Path) -> None:
