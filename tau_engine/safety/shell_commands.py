@@ -49,10 +49,12 @@ SUBSCRIPT_EVALUATORS = frozenset({"declare", "typeset", "local", "export", "read
 CALLBACK_OPTIONS = {"mapfile": "-C", "readarray": "-C"}
 # Commands whose arguments are files they write (or delete): checked like redirections.
 # "all": every operand; "last": the destination; "skip1": all but the first (a mode/owner).
+# "second": uniq's output file. cp, mv, install and ln also write into ``-t DIR``.
 WRITE_OPERANDS = {"tee": "all", "touch": "all", "mkdir": "all", "truncate": "all", "rm": "all",
                   "rmdir": "all", "shred": "all", "unlink": "all", "mv": "all", "cp": "last",
                   "install": "last", "ln": "last", "chmod": "skip1", "chown": "skip1",
-                  "chgrp": "skip1"}
+                  "chgrp": "skip1", "uniq": "second"}
+_TARGET_DIRECTORY = frozenset({"cp", "mv", "install", "ln"})
 # Programs that run another command in a way tau does not unwrap.
 OPAQUE_WRAPPERS = frozenset({
     "watch", "parallel", "flock", "su", "runuser", "chroot", "unshare", "nsenter", "script",
@@ -248,7 +250,7 @@ class _Analyzer:
         elif name in SUBSCRIPT_EVALUATORS:
             self.subscripts(name, words, text)
         if name in WRITE_OPERANDS:
-            self.write_operands(WRITE_OPERANDS[name], words)
+            self.write_operands(name, WRITE_OPERANDS[name], words)
 
     def subscripts(self, name: str, words: list[Word], text: str) -> None:
         option = CALLBACK_OPTIONS.get(name)
@@ -259,17 +261,30 @@ class _Analyzer:
             if "[" in value and ("$(" in value or "`" in value):
                 self.concern(f"{name} evaluates an array subscript that runs a command", text)
 
-    def write_operands(self, mode: str, words: list[Word]) -> None:
+    def write_operands(self, name: str, mode: str, words: list[Word]) -> None:
         operands: list[Word] = []
-        for word in words[1:]:
+        targets: list[Word] = []
+        rest = iter(words[1:])
+        for word in rest:
             value = word.value
-            if value is not None and value.startswith("-") and value != "-":
+            if name in _TARGET_DIRECTORY and value in ("-t", "--target-directory"):
+                targets.extend(w for w in [next(rest, None)] if w is not None)
+            elif name in _TARGET_DIRECTORY and value is not None and \
+                    value.startswith(("--target-directory=", "-t")) and len(value) > 2:
+                targets.append(Word(word.text, value.split("=", 1)[-1] if "=" in value
+                                    else value[2:], word.glob))
+            elif value is not None and value.startswith("-") and value != "-":
                 continue  # an option (tau does not track options that take values here)
-            operands.append(word)
-        if mode == "last":
+            else:
+                operands.append(word)
+        if targets:
+            operands = [*targets, *(operands if mode == "all" else [])]
+        elif mode == "last":
             operands = operands[-1:] if len(operands) > 1 else []
         elif mode == "skip1":
             operands = operands[1:]
+        elif mode == "second":
+            operands = operands[1:2]
         for word in operands:
             # A target only known at run time is left to the sandbox; a redirection to one
             # fails closed instead (see ShellScript).

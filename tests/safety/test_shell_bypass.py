@@ -159,6 +159,13 @@ CORPUS: list[tuple[str, str]] = [
     ("cp-bashrc", "cp payload ~/.bashrc"),
     ("touch-hook", "touch .git/hooks/pre-commit"),
     ("chmod-etc", "chmod 777 /etc/shadow"),
+    ("cp-target-directory", "cp -t ~/.config/autostart evil.desktop"),
+    ("mv-target-directory", "mv --target-directory=.git/hooks pre-commit"),
+    ("uniq-output", "uniq list.txt /etc/passwd"),
+    # read-only commands with an option that writes or runs
+    ("git-log-output", "git log --output=/etc/passwd"),
+    ("sort-output", "sort -o ~/.bashrc list.txt"),
+    ("rg-preprocessor", "rg --pre ./evil.sh pattern"),
     # destruction everywhere
     ("mkfs", "mkfs.ext4 /dev/sda1"),
     ("dd-device", "dd if=/dev/zero of=/dev/sda bs=1M"),
