@@ -81,6 +81,16 @@ class Decision:
         """What the suggested "always allow" rule would cover."""
         return describe_breadth(self.suggestion) if self.suggestion else None
 
+    def why(self) -> str:
+        """The approval prompt's "why" line: what asks and where that is written."""
+        return f"{self.cause.why} ({self.cause.cite()})"
+
+    def always_allow(self) -> str | None:
+        """The rule "always allow" would save, with its breadth, or ``None`` if none can."""
+        if self.suggestion is None:
+            return None
+        return f"always allow saves {self.suggestion.text}: {self.breadth}"
+
     def refusal(self) -> str:
         """The one line a refusal shows (and the only thing the model is told)."""
         text = f"refused ({self.cause.cite()}): {self.cause.why}"

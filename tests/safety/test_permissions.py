@@ -61,6 +61,11 @@ def test_ask_comes_with_the_always_allow_rule_and_its_breadth(tmp_path: Path) ->
     assert decision.verdict == "ask"
     assert decision.suggestion is not None and decision.suggestion.text == "bash(rm *)"
     assert decision.breadth == "matches any `rm` invocation"
+    line = load_profile("balanced", user_dir=tmp_path).source_of("shell.ask", "rm * -*r* *").line
+    assert decision.why() == (f"profile rule bash(rm * -*r* *) asks before this "
+                              f"(bash(rm * -*r* *) from balanced.toml:{line})")
+    assert decision.always_allow() == ("always allow saves bash(rm *): matches any `rm` "
+                                       "invocation")
     decision = _policy(tmp_path).decide(_bash("git push origin main"))
     assert decision.suggestion is not None and decision.suggestion.text == "bash(git push *)"
     assert decision.breadth == "matches `git push` with any arguments"
