@@ -32,7 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tau_engine.errors import ConfigError
 
 RULES_PATH = Path(__file__).with_name("secret_rules.toml")
-MARKER = re.compile(r"\[REDACTED:[0-9a-z-]+\]")
+# Any redaction marker, ours ([REDACTED:aws-access-key]) or the exact-value redactor's
+# ([REDACTED:OPENAI_API_KEY]): text inside one is never flagged again.
+MARKER = re.compile(r"\[REDACTED:[0-9A-Za-z_.-]+\]")
 RedactionAction = Literal["redact", "block", "warn"]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)

@@ -181,3 +181,18 @@ def test_bad_rule_file_is_a_config_error(tmp_path: Path) -> None:
     path.write_text('[[rule]]\nid = "Bad Id"\nregex = "a"\n')
     with pytest.raises(ConfigError, match=r"rule.0.id"):
         SecretScanner.from_file(path)
+
+
+def test_composes_with_the_exact_value_redactor() -> None:
+    # The user's own key goes first (exact values, named by variable), then the detectors;
+    # neither re-flags the other's marker.
+    from tau_engine.safety.redact import SecretRedactor
+
+    own = "sk-proj-" + _rand(60, string.ascii_letters + string.digits)
+    text = f"OPENAI_API_KEY={own}\nleaked: {_GH}\n"
+    first = SecretRedactor({"OPENAI_API_KEY": own}).redact(text)
+    result = scan(first, [default_scanner()])
+    assert result.text == ("OPENAI_API_KEY=[REDACTED:OPENAI_API_KEY]\n"
+                           "leaked: [REDACTED:github-token]\n")
+    assert [f.kind for f in result.findings] == ["github-token"]
+    assert scan(result.text, [default_scanner()]).findings == ()
