@@ -29,6 +29,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sessions": ("tau_tui.commands.sessions", "list, show, export, import or delete sessions"),
     "models": ("tau_tui.commands.models", "list the model catalog"),
     "trust": ("tau_tui.commands.trust", "let tau load a workspace's own settings files"),
+    "mission": ("tau_tui.commands.mission", "run a coding mission: task + verifier -> verified "
+                "commit with evidence"),
 }
 
 

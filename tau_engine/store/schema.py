@@ -115,6 +115,32 @@ def _v2_checkpoints(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_missions(conn: sqlite3.Connection) -> None:
+    """Coding missions: one row each, the state machine's record in ``state`` (JSON).
+
+    The columns beside ``state`` repeat what listing and status views filter and sort
+    on; ``revision`` counts saves, so a writer can tell it read the latest state.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE missions (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            phase TEXT NOT NULL,
+            outcome TEXT,
+            reason TEXT,
+            commit_sha TEXT,
+            revision INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL
+        );
+        CREATE INDEX missions_by_created ON missions(created_at)
+        """
+    )
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     # ``executescript`` would commit the migration's open transaction first,
     # so the statements run one by one inside it (no ';' inside the SQL text).
@@ -123,7 +149,9 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_conversations, _v2_checkpoints]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_conversations, _v2_checkpoints, _v3_missions,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

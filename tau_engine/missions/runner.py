@@ -1,0 +1,456 @@
+"""The mission state machine: one handler per phase, the state saved around each.
+
+``MissionState.phase`` is the phase running now, or the one a resume starts
+at. Every handler is safe to run again from its start after a kill -9: the
+worktree is created or found (``branch``), commands are rerun (``setup``,
+``red``, ``green``), an edit attempt is restored to the snapshot it began from
+before it is redone (``edit``), a commit already made is found by its trailer
+(``commit``), and evidence is rewritten whole (``evidence``). A phase's result
+is saved in one store transaction before the next phase begins, so a resumed
+mission ends with the same outcome and at most one commit.
+
+One process runs a mission at a time: an advisory lock on
+``.tau/missions/<id>.lock`` (released by the kernel when the process dies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
+
+from tau_engine.missions import worktree as wt
+from tau_engine.missions.editors import Editor, EditRequest
+from tau_engine.missions.evidence import EvidenceWriter, sha256_text
+from tau_engine.missions.model import (
+    STRICT_PROFILES,
+    Attempt,
+    Blocked,
+    CommandRun,
+    Failed,
+    MissionError,
+    MissionState,
+    Outcome,
+    Phase,
+    PhaseRecord,
+)
+from tau_engine.missions.project import is_test_file, named_paths
+from tau_engine.missions.repair import first_context, no_progress, repair_context
+from tau_engine.missions.verifier import (
+    command_environ,
+    command_run,
+    log_text,
+    run_command,
+    same_result,
+)
+from tau_engine.store.missions import MissionRow, MissionStore
+
+ProgressFn = Callable[[str, str, str], None]
+"""Told ``(mission id, phase, message)`` once per phase as it ends."""
+EditorFactory = Callable[[MissionState], Editor]
+
+
+def evidence_dir(state_dir: Path, mission_id: str) -> Path:
+    return state_dir / "missions" / mission_id
+
+
+def state_to_row(state: MissionState, revision: int) -> MissionRow:
+    return MissionRow(id=state.id, created_at=state.created_at, updated_at=state.updated_at,
+                      title=state.inputs.title, phase=state.phase.value,
+                      outcome=state.outcome.value if state.outcome else None,
+                      reason=state.reason, commit=state.commit,
+                      state=state.model_dump(mode="json"), revision=revision)
+
+
+@contextlib.contextmanager
+def mission_lock(state_dir: Path, mission_id: str) -> Iterator[None]:
+    """Hold the mission's run lock, or raise ``MissionError`` if another process has it."""
+    path = state_dir / "missions" / f"{mission_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MissionError(f"mission {mission_id} is running in another tau process") \
+                from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def guard_broken(before: CommandRun | None, after: CommandRun) -> list[str]:
+    """Tests the guard shows broken by the change (empty: nothing newly fails)."""
+    if after.ok or before is None:
+        return []
+    if not before.ok and before.framework and after.framework:
+        # Red at RED too: only what fails now and did not fail then was broken.
+        return sorted(set(after.failing) - set(before.failing))
+    return sorted(after.failing) or [f"guard: {after.command}"]
+
+
+class MissionRunner:
+    """Runs one mission from its current phase to the end."""
+
+    def __init__(self, *, state: MissionState, revision: int, store: MissionStore,
+                 state_dir: Path, evidence: EvidenceWriter, editor_factory: EditorFactory,
+                 progress: ProgressFn | None = None, environ: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self._revision = revision
+        self.store = store
+        self.state_dir = state_dir
+        self.evidence = evidence
+        self._editor_factory = editor_factory
+        self._editor: Editor | None = None
+        self._progress = progress
+        self._environ = dict(os.environ if environ is None else environ)
+        self._clock = clock
+        self._handlers: dict[Phase, Callable[[], Awaitable[None]]] = {
+            Phase.BRANCH: self._branch, Phase.SETUP: self._setup, Phase.RED: self._red,
+            Phase.EDIT: self._edit, Phase.GREEN: self._green, Phase.CHECKS: self._checks,
+            Phase.COMMIT: self._commit, Phase.EVIDENCE: self._evidence,
+            Phase.PUBLISH: self._publish,
+        }
+
+    # -- paths -------------------------------------------------------------------------
+    @property
+    def repo(self) -> Path:
+        return Path(self.state.inputs.repo)
+
+    @property
+    def worktree(self) -> Path:
+        return self.repo / (self.state.worktree or f".tau/worktrees/{self.state.id}")
+
+    # -- the loop ----------------------------------------------------------------------
+    async def run(self) -> MissionState:
+        """Run to ``done``; returns the final state."""
+        with mission_lock(self.state_dir, self.state.id):
+            try:
+                while self.state.phase is not Phase.DONE:
+                    handler = self._handlers.get(self.state.phase)
+                    if handler is None:
+                        raise MissionError(f"mission {self.state.id} cannot resume at "
+                                           f"phase {self.state.phase}")
+                    await self._begin()
+                    await handler()
+            finally:
+                if self._editor is not None:
+                    await self._editor.aclose()
+        return self.state
+
+    async def _save(self, *, mission_json: bool = True) -> None:
+        self.state.updated_at = self._clock()
+        row = await self.store.save(state_to_row(self.state, self._revision))
+        self._revision = row.revision
+        if mission_json:
+            self._write_mission_json()
+
+    def _write_mission_json(self) -> None:
+        data = self.state.model_dump(mode="json")
+        data["inputs"] = self.state.inputs.public()
+        data["elapsed_s"] = round(self.state.elapsed_s, 3)
+        data["input_tokens"], data["output_tokens"] = (self.state.input_tokens,
+                                                       self.state.output_tokens)
+        data["cost_usd"] = self.state.cost_usd
+        self.evidence.write_json("mission.json", data)
+
+    async def _begin(self) -> None:
+        last = self.state.phases[-1] if self.state.phases else None
+        now = self._clock()
+        if last is not None and last.finished_at is None:
+            # Killed during this phase: it ended, at the latest, when the state was saved.
+            last.finished_at = max(last.started_at, self.state.updated_at)
+            last.note = "interrupted"
+        self.state.phases.append(PhaseRecord(name=self.state.phase, started_at=now))
+        await self._save()
+
+    async def _end(self, next_phase: Phase, note: str, *, mission_json: bool = True) -> None:
+        record = self.state.phases[-1]
+        record.finished_at = self._clock()
+        record.note = note
+        done = self.state.phase
+        self.state.phase = next_phase
+        await self._save(mission_json=mission_json)
+        if self._progress is not None:
+            self._progress(self.state.id, done.value, note)
+
+    async def _conclude(self, outcome: Outcome, reason: str | None, message: str,
+                        unblock: str | None = None) -> None:
+        self.state.outcome = outcome
+        self.state.outcome_phase = self.state.phase
+        self.state.reason = reason
+        self.state.message = message
+        self.state.unblock_command = unblock
+        await self._end(Phase.EVIDENCE, f"{outcome.value}" + (f" ({reason})" if reason else "")
+                        + f": {message}")
+
+    async def _run(self, command: str, log: str) -> tuple[CommandRun, str]:
+        output = await run_command(command, self.worktree,
+                                   timeout_s=self.state.inputs.verifier_timeout_s,
+                                   env=command_environ(self.worktree, self._environ))
+        text = log_text(command, output)
+        self.evidence.write(log, text)
+        return command_run(command, output, log), self.evidence.read(log)
+
+    # -- phases ------------------------------------------------------------------------
+    async def _branch(self) -> None:
+        state = self.state
+        assert state.base_commit is not None
+        branch = wt.branch_name(state.id)
+        rel = f".tau/worktrees/{state.id}"
+        await asyncio.to_thread(wt.ensure_worktree, self.repo, self.repo / rel, branch,
+                                state.base_commit)
+        state.branch, state.worktree = branch, rel
+        await self._end(Phase.SETUP if state.inputs.setup else Phase.RED,
+                        f"worktree {rel} on {branch} from {state.base_commit[:12]}")
+
+    async def _setup(self) -> None:
+        command = self.state.inputs.setup
+        assert command is not None
+        run, _ = await self._run(command, "setup.log")
+        self.state.setup = run
+        if not run.ok:
+            await self._conclude(Outcome.FAILED, Failed.SETUP_FAILED.value,
+                                 f"the setup command exited {run.exit_code} (setup.log)")
+            return
+        await self._end(Phase.RED, f"setup exited 0 in {run.duration_s:.1f}s (setup.log)")
+
+    async def _red(self) -> None:
+        inputs = self.state.inputs
+        assert inputs.verifier is not None
+        runs = []
+        for number in range(1, inputs.red_runs + 1):
+            log = "red.log" if number == 1 else f"red{number}.log"
+            run, _ = await self._run(inputs.verifier, log)
+            runs.append(run)
+        self.state.red = runs
+        first = runs[0]
+        if any(not same_result(first, other) for other in runs[1:]):
+            results = "; ".join(f"run {i}: exit {r.exit_code}, {len(r.failing)} failing"
+                                for i, r in enumerate(runs, 1))
+            await self._conclude(Outcome.BLOCKED, Blocked.FLAKY_VERIFIER.value,
+                                 f"the verifier gave different results on the untouched "
+                                 f"code ({results}); make it deterministic first")
+            return
+        if first.ok:
+            await self._conclude(Outcome.ALREADY_GREEN, None,
+                                 f"the verifier passes without any change "
+                                 f"({len(runs)}/{len(runs)} runs); nothing to do")
+            return
+        if inputs.guard:
+            self.state.guard_red, _ = await self._run(inputs.guard, "guard-red.log")
+        failing = f"; {_count(len(first.failing), 'failing test')}" if first.failing else ""
+        await self._end(Phase.EDIT, f"RED: the verifier failed {len(runs)}/{len(runs)} runs "
+                        f"(exit {first.exit_code}{failing})")
+
+    def _budget_problem(self) -> tuple[Failed, str] | None:
+        inputs, state = self.state.inputs, self.state
+        if inputs.max_tokens is not None and \
+                state.input_tokens + state.output_tokens >= inputs.max_tokens:
+            return Failed.BUDGET_TOKENS, f"the token budget ({inputs.max_tokens}) is spent"
+        cost = state.cost_usd
+        if inputs.max_cost is not None and cost is not None and cost >= inputs.max_cost:
+            return Failed.BUDGET_COST, f"the cost budget (${inputs.max_cost:g}) is spent"
+        if inputs.max_minutes is not None and state.elapsed_s >= inputs.max_minutes * 60:
+            return Failed.BUDGET_TIME, f"the time budget ({inputs.max_minutes:g} min) is spent"
+        return None
+
+    def _editor_for_run(self) -> Editor:
+        if self._editor is None:
+            self._editor = self._editor_factory(self.state)
+        return self._editor
+
+    def _touched(self) -> list[str]:
+        return sorted({p for a in self.state.attempts for p in a.touched})
+
+    async def _new_attempt(self) -> Attempt:
+        state = self.state
+        number = len(state.attempts) + 1
+        start_tree = await asyncio.to_thread(wt.snapshot, self.worktree)
+        if number == 1:
+            context = first_context(state.inputs, state.red[0], self.evidence.read("red.log"))
+        else:
+            prev = state.attempts[-1]
+            diff = await asyncio.to_thread(self._current_diff)
+            context = repair_context(
+                state.inputs, prev, self.evidence.read(prev.verifier.log if prev.verifier
+                                                       else ""),
+                self.evidence.read(prev.guard.log if prev.guard else ""), diff,
+                state.attempts)
+        self.evidence.write(f"attempts/{number}/context.md", context)
+        attempt = Attempt(number=number, started_at=self._clock(), start_tree=start_tree)
+        state.attempts.append(attempt)
+        await self._save()
+        return attempt
+
+    def _current_diff(self) -> str:
+        assert self.state.base_commit is not None
+        tree = wt.result_tree(self.worktree, self.state.base_commit, self._touched())
+        return wt.diff(self.worktree, self.state.base_commit, tree)
+
+    async def _edit(self) -> None:
+        state = self.state
+        problem = self._budget_problem()
+        if problem is not None:
+            await self._conclude(Outcome.FAILED, problem[0].value, problem[1])
+            return
+        attempt = state.attempts[-1] if state.attempts else None
+        if attempt is not None and attempt.status == "editing" and attempt.start_tree:
+            # Killed mid-edit: start the attempt again from where it began.
+            await asyncio.to_thread(wt.restore, self.worktree, attempt.start_tree)
+        else:
+            attempt = await self._new_attempt()
+        assert attempt.start_tree is not None
+        inputs = state.inputs
+        spent_tokens = state.input_tokens + state.output_tokens
+        request = EditRequest(
+            worktree=self.worktree, task=inputs.task, attempt=attempt.number,
+            context=self.evidence.read(f"attempts/{attempt.number}/context.md"),
+            max_tokens=None if inputs.max_tokens is None else inputs.max_tokens - spent_tokens,
+            max_cost=None if inputs.max_cost is None or state.cost_usd is None
+            else inputs.max_cost - state.cost_usd,
+            deadline_s=None if inputs.max_minutes is None
+            else inputs.max_minutes * 60 - state.elapsed_s)
+        result = await self._editor_for_run().edit(request)
+        after = await asyncio.to_thread(wt.snapshot, self.worktree)
+        attempt.touched = await asyncio.to_thread(wt.changed_paths, self.worktree,
+                                                  attempt.start_tree, after)
+        attempt.input_tokens, attempt.output_tokens = result.input_tokens, result.output_tokens
+        attempt.cost_usd, attempt.summary = result.cost_usd, result.summary
+        attempt.session_id = result.session_id
+        await self._record_diff(attempt)
+        if result.failure is not None:
+            attempt.status, attempt.error = "error", result.error
+            attempt.finished_at = self._clock()
+            await self._conclude(Outcome.FAILED, result.failure.value,
+                                 f"attempt {attempt.number}: {result.error}")
+            return
+        attempt.status = "edited"
+        await self._end(Phase.GREEN, f"attempt {attempt.number}: {result.summary or 'edited'} "
+                        f"(+{attempt.diff_added} -{attempt.diff_removed} in "
+                        f"{_count(attempt.diff_files, 'file')})")
+
+    async def _record_diff(self, attempt: Attempt) -> None:
+        assert self.state.base_commit is not None
+        diff = await asyncio.to_thread(self._current_diff)
+        base = self.state.base_commit
+        tree = await asyncio.to_thread(wt.result_tree, self.worktree, base, self._touched())
+        files, added, removed = await asyncio.to_thread(wt.diff_stat, self.worktree, base, tree)
+        self.evidence.write(f"attempts/{attempt.number}/diff.patch", diff)
+        attempt.diff_sha256 = sha256_text(diff) if diff else None
+        attempt.diff_files, attempt.diff_added, attempt.diff_removed = files, added, removed
+
+    async def _green(self) -> None:
+        state, inputs = self.state, self.state.inputs
+        attempt = state.attempts[-1]
+        assert inputs.verifier is not None
+        folder = f"attempts/{attempt.number}"
+        attempt.verifier, _ = await self._run(inputs.verifier, f"{folder}/verifier.log")
+        attempt.guard, attempt.guard_broken = None, []
+        if attempt.verifier.ok and inputs.guard:
+            attempt.guard, _ = await self._run(inputs.guard, f"{folder}/guard.log")
+            attempt.guard_broken = guard_broken(state.guard_red, attempt.guard)
+        green = attempt.verifier.ok and not attempt.guard_broken
+        attempt.status = "green" if green else "red"
+        attempt.finished_at = self._clock()
+        if green and not attempt.diff_sha256:
+            await self._conclude(Outcome.BLOCKED, Blocked.FLAKY_VERIFIER.value,
+                                 "the verifier passed with no change made after failing at "
+                                 "RED; make it deterministic first")
+            return
+        if green:
+            await self._end(Phase.CHECKS, f"attempt {attempt.number}: GREEN (verifier exit 0"
+                            + (", guard green" if attempt.guard else "") + ")")
+            return
+        if attempt.verifier.ok:
+            reason, what = Failed.TESTS_BROKEN, ("the guard shows tests broken: "
+                                                 + ", ".join(attempt.guard_broken[:10]))
+        else:
+            reason, what = Failed.STILL_RED, (f"the verifier still fails (exit "
+                                              f"{attempt.verifier.exit_code})")
+        if no_progress(state.attempts):
+            await self._conclude(Outcome.FAILED, Failed.NO_PROGRESS.value,
+                                 f"two attempts in a row ended with the same failures and "
+                                 f"the same diff; {what}")
+        elif inputs.authority != "provider":
+            await self._conclude(Outcome.FAILED, reason.value, f"{what} after the patch")
+        elif len(state.attempts) >= inputs.max_attempts:
+            await self._conclude(Outcome.FAILED, Failed.BUDGET_ATTEMPTS.value,
+                                 f"{what} after {len(state.attempts)} attempts "
+                                 f"(--max-attempts {inputs.max_attempts})")
+        else:
+            await self._end(Phase.EDIT, f"attempt {attempt.number}: {what}; repairing")
+
+    async def _checks(self) -> None:
+        state = self.state
+        assert state.base_commit is not None
+        base = state.base_commit
+        tree = await asyncio.to_thread(wt.result_tree, self.worktree, base, self._touched())
+        changed = await asyncio.to_thread(wt.changed_paths, self.worktree, base, tree)
+        named = named_paths(state.inputs.verifier) + named_paths(state.inputs.guard)
+        state.modified_test_files = [p for p in changed if is_test_file(p, named)]
+        state.tests_modified = bool(state.modified_test_files)
+        shown = ", ".join(state.modified_test_files[:5])
+        if state.tests_modified and state.inputs.profile in STRICT_PROFILES:
+            await self._conclude(Outcome.BLOCKED, Blocked.VERIFIER_MODIFIED.value,
+                                 f"the change modifies the verifier's tests ({shown}), which "
+                                 f"the {state.inputs.profile} profile does not accept")
+            return
+        note = f"test files modified: {shown}" if state.tests_modified else \
+            "test files unchanged"
+        if state.inputs.commit:
+            await self._end(Phase.COMMIT, note)
+        else:
+            await self._conclude(Outcome.GREEN, None, f"{note}; not committed (--no-commit)")
+
+    async def _commit(self) -> None:
+        state = self.state
+        assert state.base_commit is not None and state.branch is not None
+        base, branch = state.base_commit, state.branch
+        found = await asyncio.to_thread(wt.find_commit, self.worktree, base, branch, state.id)
+        if found is None:
+            tree = await asyncio.to_thread(wt.result_tree, self.worktree, base, self._touched())
+            message = wt.commit_message(state.inputs.title, state.inputs.task, state.id)
+            found = await asyncio.to_thread(
+                lambda: wt.commit(self.worktree, base=base, branch=branch, tree=tree,
+                                  message=message))
+        state.commit = found
+        await self._conclude(Outcome.GREEN, None, f"committed {found[:12]} on {branch}")
+
+    async def _evidence(self) -> None:
+        from tau_engine.missions.finish import write_final_evidence
+
+        await write_final_evidence(self)
+        publish = (self.state.inputs.publish and self.state.outcome is Outcome.GREEN
+                   and self.state.commit is not None)
+        self._write_mission_json_for(Phase.PUBLISH if publish else Phase.DONE)
+        self.evidence.write_sums()
+        await self._end(Phase.PUBLISH if publish else Phase.DONE,
+                        f"evidence in {self.evidence.root}", mission_json=False)
+
+    def _write_mission_json_for(self, next_phase: Phase) -> None:
+        """mission.json as it will be once the phase ends (written before SHA256SUMS)."""
+        record = self.state.phases[-1]
+        saved = (self.state.phase, record.finished_at)
+        self.state.phase, record.finished_at = next_phase, self._clock()
+        try:
+            self._write_mission_json()
+        finally:
+            self.state.phase, record.finished_at = saved
+
+    async def _publish(self) -> None:
+        from tau_engine.missions.publish import publish
+
+        self.state.publication = await asyncio.to_thread(publish, self.state, self._environ)
+        self._write_mission_json_for(Phase.DONE)
+        self.evidence.write_sums()
+        await self._end(Phase.DONE, self.state.publication.reason, mission_json=False)
