@@ -165,7 +165,7 @@ def _check_verifier(inputs: MissionInputs, repo: Path,
             # A setup command may install what is missing now; the run will tell.
             continue
         unblock = None
-        suggestion = suggest_verifier(repo)
+        suggestion = suggest_verifier(repo, environ)
         module = missing_module(why)
         if module:
             python = command.split()[0]
@@ -232,7 +232,7 @@ def _classify(inputs: MissionInputs, root: Path, patch: PatchInput | None,
     if unsafe:
         return Verdict(Blocked.UNSAFE, unsafe, None)
     if not inputs.verifier:
-        suggestion = suggest_verifier(root)
+        suggestion = suggest_verifier(root, environ)
         return Verdict(Blocked.MISSING_VERIFIER,
                        "no --verifier: a mission needs a command that fails now and passes "
                        "when the task is done" + (f" (this repository suggests "

@@ -43,13 +43,22 @@ def _read(path: Path, limit: int = 200_000) -> str:
         return ""
 
 
-def suggest_verifier(repo: Path) -> str | None:
+def python_command(environ: Mapping[str, str] | None = None) -> str:
+    """``python`` when it is on PATH, else ``python3`` (Debian and macOS ship only that)."""
+    path = (os.environ if environ is None else environ).get("PATH")
+    if shutil.which("python", path=path) is None and shutil.which("python3", path=path):
+        return "python3"
+    return "python"
+
+
+def suggest_verifier(repo: Path, environ: Mapping[str, str] | None = None) -> str | None:
     """The test command this repository's files point to, or None."""
+    python = python_command(environ)
     pyproject = _read(repo / "pyproject.toml")
     if ("pytest" in pyproject or (repo / "pytest.ini").is_file()
             or "[tool:pytest]" in _read(repo / "setup.cfg")
             or "[pytest]" in _read(repo / "tox.ini") or (repo / "conftest.py").is_file()):
-        return "python -m pytest -q"
+        return f"{python} -m pytest -q"
     if (repo / "go.mod").is_file():
         return "go test ./..."
     package = _read(repo / "package.json")
@@ -65,7 +74,7 @@ def suggest_verifier(repo: Path) -> str | None:
     if re.search(r"^test:", _read(repo / "Makefile"), re.MULTILINE):
         return "make test"
     if pyproject or (repo / "setup.py").is_file() or any(_python_tests(repo)):
-        return "python -m unittest"
+        return f"{python} -m unittest"
     return None
 
 
@@ -122,13 +131,14 @@ def unrunnable(command: str, repo: Path, environ: Mapping[str, str] | None = Non
                 return f"{program} does not exist"
             if not os.access(path, os.X_OK):
                 return f"{program} is not executable"
-            continue
-        resolved = shutil.which(program, path=env.get("PATH"))
-        if resolved is None:
-            return f"{program} is not installed (not found on PATH)"
-        if _PYTHON.match(program) and len(args) >= 2 and args[0] == "-m":
+            resolved: str | None = str(path)
+        else:
+            resolved = shutil.which(program, path=env.get("PATH"))
+            if resolved is None:
+                return f"{program} is not installed (not found on PATH)"
+        if _PYTHON.match(PurePosixPath(program).name) and len(args) >= 2 and args[0] == "-m":
             module = args[1]
-            if not _importable(resolved, module, repo, env):
+            if not _importable(str(resolved), module, repo, env):
                 return f"{program} cannot import {module} (is it installed?)"
     return None
 

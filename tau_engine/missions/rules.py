@@ -119,12 +119,15 @@ def underspecified_reason(task: str, *, with_patch: bool) -> str | None:
 MAX_PATCH_FILES = 50
 MAX_PATCH_LINES = 2_000
 MAX_TASK_ITEMS = 5
-_BROAD = re.compile(
-    r"\b(entire|whole|complete)\s+(code\s?base|project|repo(sitory)?|app(lication)?)\b|"
-    r"\bevery\s+(file|module|package|class|function)\b|"
-    r"\ball\s+(files|modules|packages)\b|\bfrom\s+scratch\b|"
+# Checked in order, so the message quotes the most telling phrase.
+_BROAD = [re.compile(pattern, re.I) for pattern in (
+    r"\b(entire|whole|complete)\s+(code\s?base|project|repo(sitory)?|app(lication)?)\b",
+    r"\bevery\s+(file|module|package|class|function)\b",
+    r"\ball\s+(files|modules|packages)\b",
+    r"\bfrom\s+scratch\b",
     r"\b(rewrite|refactor|migrate|port|convert)\s+(the\s+|this\s+)?(entire|whole|complete|"
-    r"everything)\b", re.I)
+    r"everything)\b",
+)]
 _TASK_ITEM = re.compile(r"^\s*[-*]\s+\[ \]\s+(.+)$", re.M)
 
 
@@ -141,7 +144,7 @@ def too_broad_reason(task: str, patch: PatchInput | None) -> tuple[str, str | No
     if len(items) > MAX_TASK_ITEMS:
         return (f"the task lists {len(items)} open items (more than {MAX_TASK_ITEMS}); run "
                 "one mission per item", items[0].strip())
-    match = _BROAD.search(task)
+    match = next((m for m in (p.search(task) for p in _BROAD) if m), None)
     if match:
         return (f"the task asks for '{match.group(0)}', which is not one reviewable change; "
                 "name the part to change", None)

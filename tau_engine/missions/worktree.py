@@ -200,12 +200,17 @@ def commit(worktree: Path, *, base: str, branch: str, tree: str, message: str) -
     return sha
 
 
-def commit_message(title: str, body: str, mission_id: str,
+def commit_message(title: str, task: str, mission_id: str,
                    trailers: dict[str, str] | None = None) -> str:
-    """The commit message: the task's title, its text, and the mission trailer last."""
+    """The commit message: the task's title, the rest of its text, and the mission trailer
+    last (``trailers`` adds more, e.g. a job's)."""
     lines = [title.strip() or "tau mission", ""]
-    if body.strip() and body.strip() != title.strip():
-        lines += [body.strip(), ""]
+    body = task.strip().splitlines()
+    if body and body[0].strip().lstrip("#").strip() == title.strip():
+        body = body[1:]  # the title line itself (a Markdown heading, or the first line)
+    text = "\n".join(body).strip()
+    if text:
+        lines += [text, ""]
     lines.append(f"{TRAILER}: {mission_id}")
     for key, value in (trailers or {}).items():
         lines.append(f"{key}: {value}")
