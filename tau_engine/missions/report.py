@@ -40,7 +40,7 @@ def _passes(run: CommandRun | None, name: str) -> bool:
     return run.ok or (run.framework is not None and name not in run.failing)
 
 
-def tests_status(state: MissionState) -> dict[str, dict[str, list[str]]]:
+def swe_tests_status(state: MissionState) -> dict[str, dict[str, list[str]]]:
     """FAIL_TO_PASS and PASS_TO_PASS with their successes and failures."""
     f2p: dict[str, list[str]] = {"success": [], "failure": []}
     p2p: dict[str, list[str]] = {"success": [], "failure": []}
@@ -85,7 +85,7 @@ def resolution(state: MissionState, status: dict[str, dict[str, list[str]]]) -> 
 
 
 def swe_report(state: MissionState) -> dict[str, Any]:
-    status = tests_status(state)
+    status = swe_tests_status(state)
     final = _final(state)
     applied = final is not None and final.error is None and final.status != "editing"
     return {state.id: {
@@ -101,7 +101,7 @@ def swe_report(state: MissionState) -> dict[str, Any]:
 
 def broken_count(state: MissionState) -> int | None:
     """Previously passing tests that fail after (None: nothing could tell)."""
-    status = tests_status(state)["PASS_TO_PASS"]
+    status = swe_tests_status(state)["PASS_TO_PASS"]
     if not status["success"] and not status["failure"]:
         return None
     return len(status["failure"])

@@ -1,0 +1,168 @@
+"""The mission store, the worktree's snapshots and commits, and the evidence writer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tau_engine.errors import StoreError
+from tau_engine.missions import worktree as wt
+from tau_engine.missions.evidence import EvidenceWriter, check_sums, environment_redactor
+from tau_engine.missions.model import MissionError
+from tau_engine.missions.verifier import command_environ
+from tau_engine.paths import WorkspacePaths
+from tau_engine.store.missions import MissionRow, SqliteMissionStore
+from tau_engine.store.schema import SCHEMA_VERSION, connect
+from tests.missions.support import FIX, PYTHON, VERIFIER, git, make_calc_repo, mission, write
+
+
+def _row(mid: str, created: float = 1.0) -> MissionRow:
+    return MissionRow(id=mid, created_at=created, updated_at=created, title="t", phase="branch",
+                      outcome=None, reason=None, commit=None, state={"id": mid})
+
+
+async def test_store_saves_with_compare_and_swap(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    store = SqliteMissionStore.open(paths)
+    try:
+        first = await store.create(_row("abc123"))
+        saved = await store.save(MissionRow(**{**first.__dict__, "phase": "red"}))
+        assert saved.revision == first.revision + 1
+        with pytest.raises(StoreError, match="changed by another process"):
+            await store.save(first)  # a stale writer loses, loudly
+        with pytest.raises(StoreError, match="already exists"):
+            await store.create(_row("abc123"))
+        await store.create(_row("abd999", created=2.0))
+        assert await store.match("ab") == ["abc123", "abd999"]
+        assert await store.match("abc") == ["abc123"]
+        assert await store.match("a_") == []  # LIKE wildcards are literal
+        assert [r.id for r in await store.recent()] == ["abd999", "abc123"]
+        got = await store.get("abc123")
+        assert got is not None and got.phase == "red" and got.state == {"id": "abc123"}
+    finally:
+        store.close()
+    conn = connect(paths.db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+async def test_store_reports_an_unreadable_state(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    store = SqliteMissionStore.open(paths)
+    await store.create(_row("bad1"))
+    conn = connect(paths.db_path)
+    conn.execute("UPDATE missions SET state = 'not json' WHERE id = 'bad1'")
+    conn.close()
+    with pytest.raises(StoreError, match="not JSON"):
+        await store.get("bad1")
+    store.close()
+
+
+def test_snapshot_restore_and_result_tree(tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    WorkspacePaths(repo).ensure()  # .tau/ ignores its own content, worktrees included
+    base = git(repo, "rev-parse", "HEAD")
+    tree_path = repo / ".tau" / "worktrees" / "m1"
+    wt.ensure_worktree(repo, tree_path, "tau/mission-m1", base)
+    wt.ensure_worktree(repo, tree_path, "tau/mission-m1", base)  # a resume finds it
+    start = wt.snapshot(tree_path)
+    write(tree_path / "calc" / "__init__.py", "changed\n")
+    write(tree_path / "new.txt", "new\n")
+    (tree_path / "tests" / "test_calc.py").unlink()
+    write(tree_path / "build" / "junk.txt", "left by a test run\n")
+    after = wt.snapshot(tree_path)
+    touched = wt.changed_paths(tree_path, start, after)
+    assert touched == ["build/junk.txt", "calc/__init__.py", "new.txt", "tests/test_calc.py"]
+    # The result holds only what an editor touched, whatever else lies around.
+    result = wt.result_tree(tree_path, base, ["calc/__init__.py", "new.txt"])
+    assert wt.changed_paths(tree_path, base, result) == ["calc/__init__.py", "new.txt"]
+    assert wt.restore(tree_path, start) == touched
+    assert not (tree_path / "new.txt").exists() and (tree_path / "tests/test_calc.py").exists()
+    assert "return a - b" in (tree_path / "calc" / "__init__.py").read_text()
+    assert git(tree_path, "status", "--porcelain") == ""
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_commit_is_made_once_and_found_by_its_trailer(tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    base = git(repo, "rev-parse", "HEAD")
+    path = repo / ".tau" / "worktrees" / "m2"
+    wt.ensure_worktree(repo, path, "tau/mission-m2", base)
+    write(path / "calc" / "__init__.py", "fixed\n")
+    tree = wt.result_tree(path, base, ["calc/__init__.py"])
+    assert wt.find_commit(path, base, "tau/mission-m2", "m2") is None
+    message = wt.commit_message("Fix add()", "Fix add()\n\nIt subtracted.", "m2",
+                                {"Tau-Job": "j1"})
+    assert message == "Fix add()\n\nIt subtracted.\n\nTau-Mission: m2\nTau-Job: j1\n"
+    sha = wt.commit(path, base=base, branch="tau/mission-m2", tree=tree, message=message)
+    assert wt.find_commit(path, base, "tau/mission-m2", "m2") == sha
+    assert wt.find_commit(path, base, "tau/mission-m2", "m3") is None
+    with pytest.raises(MissionError, match="moved away from the base commit"):
+        wt.commit(path, base=base, branch="tau/mission-m2", tree=tree, message=message)
+    assert git(path, "status", "--porcelain") == ""
+    assert wt.removable(repo, path) is None
+    write(path / "scratch.txt", "untracked\n")
+    assert wt.remove_if_safe(repo, path) == "it holds uncommitted or untracked changes"
+    assert path.exists()
+
+
+def test_a_worktree_of_another_branch_is_not_reused(tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    base = git(repo, "rev-parse", "HEAD")
+    path = repo / ".tau" / "worktrees" / "m4"
+    wt.ensure_worktree(repo, path, "tau/mission-m4", base)
+    with pytest.raises(MissionError, match="will not be reused"):
+        wt.ensure_worktree(repo, path, "tau/mission-m5", base)
+
+
+def test_evidence_writer_redacts_and_sums(tmp_path: Path) -> None:
+    redact = environment_redactor({"MY_SERVICE_TOKEN": "tok-1234567890", "HOME": "/home/x",
+                                   "SHORT_TOKEN": "abc"})
+    writer = EvidenceWriter(tmp_path / "ev", redact)
+    writer.write("red.log", "token tok-1234567890 printed; home /home/x; abc stays\n")
+    assert writer.read("red.log") == ("token [REDACTED:MY_SERVICE_TOKEN] printed; home "
+                                      "/home/x; abc stays\n")
+    writer.write_json("mission.json", {"verifier": "curl -H 'X: tok-1234567890'"})
+    assert "tok-1234567890" not in writer.read("mission.json")
+    with pytest.raises(MissionError, match="escapes"):
+        writer.write("../outside.txt", "x")
+    writer.write_sums()
+    assert check_sums(tmp_path / "ev") == []
+    (tmp_path / "ev" / "extra.txt").write_text("added later")
+    (tmp_path / "ev" / "red.log").write_text("edited")
+    assert check_sums(tmp_path / "ev") == ["red.log: changed since the mission wrote it",
+                                          "extra.txt: not listed in SHA256SUMS"]
+
+
+def test_verifier_environment_has_no_api_keys(tmp_path: Path) -> None:
+    env = command_environ(tmp_path, {"ANTHROPIC_API_KEY": "k", "TAU_OPENAI_API_KEY": "k2",
+                                     "PATH": "/bin", "PYTEST_ADDOPTS": "-x"})
+    assert "ANTHROPIC_API_KEY" not in env and "TAU_OPENAI_API_KEY" not in env
+    assert env["PATH"] == "/bin" and env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert env["PYTEST_ADDOPTS"] == f"-x --confcutdir={tmp_path}"
+
+
+def test_evidence_never_carries_a_secret_end_to_end(tmp_path: Path) -> None:
+    from tests.cli.tau_process import tau_env
+
+    repo = make_calc_repo(tmp_path / "repo")
+    patch = write(tmp_path / "fix.diff", FIX)
+    secret = "svc-token-5f1c9a7e3b"
+    key = "sk-ant-api-key-9d8c7b6a"
+    verifier = f"echo token=$MY_SERVICE_TOKEN key=[$ANTHROPIC_API_KEY]; {VERIFIER}"
+    proc, result = mission(repo, "run", "--task", f"Fix add() (ref {secret})", "--verifier",
+                           verifier, "--patch", str(patch),
+                           env=tau_env(MY_SERVICE_TOKEN=secret, ANTHROPIC_API_KEY=key))
+    assert proc.returncode == 0, proc.stderr
+    evidence = Path(result["evidence_dir"])
+    red = (evidence / "red.log").read_text()
+    assert "token=[REDACTED:MY_SERVICE_TOKEN]" in red and "key=[]" in red
+    for path in evidence.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert secret not in text and key not in text, path
+    assert json.loads((evidence / "mission.json").read_text())["inputs"]["task"] == \
+        "Fix add() (ref [REDACTED:MY_SERVICE_TOKEN])"
+    assert PYTHON in red
