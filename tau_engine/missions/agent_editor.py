@@ -100,8 +100,10 @@ class AgentEditor:
 
         provider, store = await self._open()
         resolved = self._resolved
-        session = await store.create_session(model=resolved.model_id,
-                                             meta={"mission_attempt": request.attempt})
+        session = await store.create_session(
+            model=resolved.model_id, title=f"mission {request.mission_id} attempt "
+            f"{request.attempt}", meta={"mission": request.mission_id,
+                                        "mission_attempt": request.attempt})
         bus = EventBus(session.id, 0)
         writer = store.event_writer(session.id)
         bus.subscribe(writer.write, first=True)

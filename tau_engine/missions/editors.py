@@ -27,6 +27,7 @@ class EditRequest:
     """One edit attempt: where, what, and what is left of the budget."""
 
     worktree: Path
+    mission_id: str
     task: str
     attempt: int
     context: str  # the first context or the repair context, as sent

@@ -281,11 +281,10 @@ class MissionRunner:
         else:
             prev = state.attempts[-1]
             diff = await asyncio.to_thread(self._current_diff)
-            context = repair_context(
-                state.inputs, prev, self.evidence.read(prev.verifier.log if prev.verifier
-                                                       else ""),
-                self.evidence.read(prev.guard.log if prev.guard else ""), diff,
-                state.attempts)
+            output = self.evidence.read(prev.verifier.log) if prev.verifier else ""
+            guard_output = self.evidence.read(prev.guard.log) if prev.guard else ""
+            context = repair_context(state.inputs, prev, output, guard_output, diff,
+                                     state.attempts)
         self.evidence.write(f"attempts/{number}/context.md", context)
         attempt = Attempt(number=number, started_at=self._clock(), start_tree=start_tree)
         state.attempts.append(attempt)
@@ -313,7 +312,8 @@ class MissionRunner:
         inputs = state.inputs
         spent_tokens = state.input_tokens + state.output_tokens
         request = EditRequest(
-            worktree=self.worktree, task=inputs.task, attempt=attempt.number,
+            worktree=self.worktree, mission_id=state.id, task=inputs.task,
+            attempt=attempt.number,
             context=self.evidence.read(f"attempts/{attempt.number}/context.md"),
             max_tokens=None if inputs.max_tokens is None else inputs.max_tokens - spent_tokens,
             max_cost=None if inputs.max_cost is None or state.cost_usd is None
