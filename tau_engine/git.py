@@ -69,9 +69,10 @@ def run_git(cwd: Path, args: Sequence[str], *, check: bool = True, hooks: bool =
     return proc
 
 
-def git_out(cwd: Path, args: Sequence[str], **kwargs: object) -> str:
+def git_out(cwd: Path, args: Sequence[str], *, env: Mapping[str, str] | None = None,
+            input: str | None = None) -> str:
     """The stripped standard output of a git command that must succeed."""
-    return run_git(cwd, args, **kwargs).stdout.strip()  # type: ignore[arg-type]
+    return run_git(cwd, args, env=env, input=input).stdout.strip()
 
 
 def repo_root(path: Path) -> Path | None:

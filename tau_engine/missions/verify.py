@@ -10,7 +10,8 @@ must fail there (RED). Nothing in the repository or the evidence changes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,15 @@ class VerifyReport:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
 
+@contextlib.asynccontextmanager
+async def _temporary(repo: Path, commit_ish: str) -> AsyncIterator[Path]:
+    path = await asyncio.to_thread(wt.add_temporary_worktree, repo, commit_ish)
+    try:
+        yield path
+    finally:
+        await asyncio.to_thread(wt.remove_temporary_worktree, repo, path)
+
+
 async def _run_verifier(state: MissionState, path: Path,
                         environ: Mapping[str, str]) -> tuple[int, str]:
     assert state.inputs.verifier is not None
@@ -52,13 +62,14 @@ async def _green_check(state: MissionState, evidence: Path, environ: Mapping[str
     repo = Path(state.inputs.repo)
     assert state.base_commit is not None
     target = state.commit or state.base_commit
-    with wt.temporary_worktree(repo, target) as path:
+    async with _temporary(repo, target) as path:
         where = f"commit {target[:12]}"
         if state.commit is None and state.outcome is Outcome.GREEN:
             patch = evidence / "diff.patch"
             if not patch.is_file():
                 return Check("green", False, "no commit and no diff.patch to apply")
-            applied = run_git(path, ["apply", "--binary", str(patch)], check=False)
+            applied = await asyncio.to_thread(run_git, path, ["apply", "--binary", str(patch)],
+                                              check=False)
             if applied.returncode != 0:
                 return Check("green", False, f"diff.patch does not apply to the base: "
                                              f"{applied.stderr.strip()[:200]}")
@@ -72,7 +83,7 @@ async def _green_check(state: MissionState, evidence: Path, environ: Mapping[str
 async def _red_check(state: MissionState, environ: Mapping[str, str],
                      redact: Redactor) -> Check:
     assert state.base_commit is not None
-    with wt.temporary_worktree(Path(state.inputs.repo), state.base_commit) as path:
+    async with _temporary(Path(state.inputs.repo), state.base_commit) as path:
         code, text = await _run_verifier(state, path, environ)
     tail = redact(text.strip().splitlines()[-1] if text.strip() else "")
     return Check("red", code != 0, f"verifier exit {code} on base {state.base_commit[:12]}"

@@ -27,6 +27,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,9 +68,9 @@ def ensure_worktree(repo: Path, path: Path, branch: str, base: str) -> None:
                                f", not of {branch}; it will not be reused")
         return
     if path.exists():
-        # Left by a `git worktree add` killed before it registered the worktree: nothing
-        # in it can be anyone's work yet.
-        shutil.rmtree(path)
+        # Left by a `git worktree add` killed before it registered the worktree. Moved
+        # aside, not deleted: whatever is in a folder tau did not finish is not tau's to lose.
+        path.rename(path.with_name(f"{path.name}.orphan-{time.time_ns()}"))
     path.parent.mkdir(parents=True, exist_ok=True)
     exists = run_git(repo, ["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
                      check=False).returncode == 0
@@ -241,15 +242,20 @@ def remove_if_safe(repo: Path, worktree: Path) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def temporary_worktree(repo: Path, commit_ish: str) -> Iterator[Path]:
-    """A fresh detached worktree at ``commit_ish`` outside the repository, removed after."""
+def add_temporary_worktree(repo: Path, commit_ish: str) -> Path:
+    """A fresh detached worktree at ``commit_ish`` in a new folder outside the repository."""
     parent = Path(tempfile.mkdtemp(prefix="tau-verify-"))
     path = parent / "worktree"
     try:
         run_git(repo, ["worktree", "add", "--detach", str(path), commit_ish], hooks=False)
-        yield path
-    finally:
-        run_git(repo, ["worktree", "remove", "--force", str(path)], check=False)
+    except BaseException:
         shutil.rmtree(parent, ignore_errors=True)
-        run_git(repo, ["worktree", "prune"], check=False)
+        raise
+    return path
+
+
+def remove_temporary_worktree(repo: Path, path: Path) -> None:
+    """Remove what ``add_temporary_worktree`` made (whatever a verifier run left in it)."""
+    run_git(repo, ["worktree", "remove", "--force", str(path)], check=False)
+    shutil.rmtree(path.parent, ignore_errors=True)
+    run_git(repo, ["worktree", "prune"], check=False)

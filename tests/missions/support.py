@@ -145,7 +145,9 @@ FAKE_GH = '''#!/usr/bin/env bash
 echo "$*" >> "{log}"
 case "$1 $2" in
   "auth status") exit {auth_exit} ;;
-  "pr view") if [ -f "{state}" ]; then cat "{state}"; exit 0; else echo "no pull requests found" >&2; exit 1; fi ;;
+  "pr view")
+    if [ -f "{state}" ]; then cat "{state}"; exit 0; fi
+    echo "no pull requests found" >&2; exit 1 ;;
   "pr create") echo "https://github.com/example/calc/pull/7" > "{state}"; cat "{state}"; exit 0 ;;
   "pr edit"|"pr ready"|"pr merge") exit 0 ;;
 esac

@@ -310,3 +310,16 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert expected in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
     assert git(repo, "branch", "--list", "tau/*") == ""
+
+
+def test_the_time_budget_stops_before_an_attempt(tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    patch = write(tmp_path / "fix.diff", FIX)
+    # RED alone takes longer than a thousandth of a minute.
+    proc, result = mission(repo, "run", "--task", "Fix add() so that it adds",
+                           "--verifier", VERIFIER, "--patch", str(patch),
+                           "--max-minutes", "0.001")
+    assert proc.returncode == 1
+    assert (result["outcome"], result["reason"], result["phase"]) == (
+        "failed", "budget-time", "edit")
+    assert "time budget (0.001 min) is spent" in proc.stdout

@@ -166,3 +166,67 @@ def test_evidence_never_carries_a_secret_end_to_end(tmp_path: Path) -> None:
     assert json.loads((evidence / "mission.json").read_text())["inputs"]["task"] == \
         "Fix add() (ref [REDACTED:MY_SERVICE_TOKEN])"
     assert PYTHON in red
+
+
+def test_a_worktree_whose_commits_no_ref_reaches_is_kept(tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    WorkspacePaths(repo).ensure()
+    base = git(repo, "rev-parse", "HEAD")
+    path = repo / ".tau" / "worktrees" / "m6"
+    wt.ensure_worktree(repo, path, "tau/mission-m6", base)
+    git(path, "checkout", "-q", "--detach")
+    write(path / "calc" / "__init__.py", "work\n")
+    git(path, "commit", "-qam", "work on no branch")
+    assert wt.remove_if_safe(repo, path) == "its commits are on no branch or tag"
+    assert path.exists()
+
+
+def test_a_half_created_worktree_folder_is_moved_aside_not_deleted(tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    WorkspacePaths(repo).ensure()
+    base = git(repo, "rev-parse", "HEAD")
+    path = repo / ".tau" / "worktrees" / "m7"
+    write(path / "leftover.txt", "something\n")
+    wt.ensure_worktree(repo, path, "tau/mission-m7", base)
+    orphans = list(path.parent.glob("m7.orphan-*"))
+    assert len(orphans) == 1 and (orphans[0] / "leftover.txt").read_text() == "something\n"
+    assert git(path, "rev-parse", "HEAD") == base
+
+
+async def test_a_verifier_that_hangs_is_killed_with_its_children(tmp_path: Path) -> None:
+    import time as _time
+
+    from tau_engine.missions.verifier import TIMEOUT_EXIT_CODE, run_command
+
+    marker = tmp_path / "child-survived"
+    started = _time.monotonic()
+    out = await run_command(f"(sleep 3; touch {marker}) & echo started; sleep 60", tmp_path,
+                            timeout_s=0.5)
+    assert out.timed_out and out.exit_code == TIMEOUT_EXIT_CODE
+    assert "started" in out.text
+    assert _time.monotonic() - started < 30
+    _time.sleep(3.5)
+    assert not marker.exists()  # the background child died with the group
+
+
+def test_tau_runs_no_git_hooks_and_commits_without_an_identity(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    WorkspacePaths(repo).ensure()
+    marker = tmp_path / "hook-ran"
+    for hook in ("post-checkout", "pre-commit", "post-commit"):
+        write(repo / ".git" / "hooks" / hook, f"#!/bin/sh\necho {hook} >> {marker}\n").chmod(0o755)
+    git(repo, "config", "--unset", "user.name")
+    git(repo, "config", "--unset", "user.email")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-global-config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    base = git(repo, "rev-parse", "HEAD")
+    path = repo / ".tau" / "worktrees" / "m8"
+    wt.ensure_worktree(repo, path, "tau/mission-m8", base)
+    write(path / "calc" / "__init__.py", "fixed\n")
+    sha = wt.commit(path, base=base, branch="tau/mission-m8",
+                    tree=wt.result_tree(path, base, ["calc/__init__.py"]),
+                    message=wt.commit_message("Fix", "Fix", "m8"))
+    assert git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>", sha) == (
+        "tau <tau@localhost>|tau <tau@localhost>")
+    assert not marker.exists()
