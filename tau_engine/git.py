@@ -3,7 +3,9 @@
 Every call runs ``git -C DIR ...`` with a cleaned environment: the ``GIT_*``
 variables that point git at another repository, index or work tree (set when
 tau itself runs from a git hook) are dropped, prompts are off, and messages are
-in English so that failures read the same everywhere. Hooks are disabled for
+in English so that failures read the same everywhere, and ``core.fsmonitor`` is
+off (a repository's config could otherwise run a program on any ``git status``).
+Hooks are disabled for
 the calls tau makes on its own worktrees (``hooks=False``): a hook is a
 program, and tau runs only the programs the user named (the verifier, the
 guard, the setup command).
@@ -50,7 +52,8 @@ def run_git(cwd: Path, args: Sequence[str], *, check: bool = True, hooks: bool =
             env: Mapping[str, str] | None = None, input: str | None = None,
             timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     """``git -C cwd args...``; raises ``GitError`` on a non-zero exit when ``check``."""
-    command = ["git", "-C", str(cwd)]
+    # A repository's own config must not make a read run a program (core.fsmonitor).
+    command = ["git", "-C", str(cwd), "-c", "core.fsmonitor=false"]
     if not hooks:
         command += ["-c", f"core.hooksPath={os.devnull}"]
     command += list(args)

@@ -197,7 +197,8 @@ class MissionState(_Model):
     """The persisted record of one mission."""
 
     schema_version: int = SCHEMA_VERSION
-    id: str
+    # Used in paths and branch names: never anything a path could be built from.
+    id: str = Field(pattern=r"^[0-9a-f]{6,32}$")
     created_at: float
     updated_at: float
     inputs: MissionInputs

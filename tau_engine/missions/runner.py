@@ -161,6 +161,9 @@ class MissionRunner:
         data["input_tokens"], data["output_tokens"] = (self.state.input_tokens,
                                                        self.state.output_tokens)
         data["cost_usd"] = self.state.cost_usd
+        for attempt in data["attempts"]:
+            if attempt["finished_at"] is not None:
+                attempt["duration_s"] = round(attempt["finished_at"] - attempt["started_at"], 3)
         self.evidence.write_json("mission.json", data)
 
     async def _begin(self) -> None:
@@ -321,6 +324,16 @@ class MissionRunner:
             deadline_s=None if inputs.max_minutes is None
             else inputs.max_minutes * 60 - state.elapsed_s)
         result = await self._editor_for_run().edit(request)
+        assert state.branch is not None
+        try:
+            await asyncio.to_thread(wt.check_worktree, self.repo, self.worktree, state.branch)
+        except MissionError as exc:
+            attempt.status, attempt.error = "error", str(exc)
+            attempt.finished_at = self._clock()
+            await self._conclude(Outcome.FAILED, Failed.EDITOR_ERROR.value,
+                                 f"attempt {attempt.number}: {exc}; nothing more was run "
+                                 "in it")
+            return
         after = await asyncio.to_thread(wt.snapshot, self.worktree)
         attempt.touched = await asyncio.to_thread(wt.changed_paths, self.worktree,
                                                   attempt.start_tree, after)

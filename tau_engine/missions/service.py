@@ -72,6 +72,11 @@ class MissionContext:
     def open(cls, repo: Path, redactor: Redactor, *, environ: Mapping[str, str] | None = None,
              progress: ProgressFn | None = None) -> MissionContext:
         paths = WorkspacePaths(repo.resolve())
+        for name in ("missions", "worktrees"):
+            if (paths.state_dir / name).is_symlink():
+                # Evidence and worktrees would land wherever a planted link points.
+                raise MissionError(f"{paths.state_dir / name} is a symbolic link; tau keeps "
+                                   "missions only in a real folder under .tau/")
         store = SqliteMissionStore.open(paths)
         env = dict(os.environ if environ is None else environ)
         return cls(paths, store, redactor, env, progress)
@@ -143,7 +148,28 @@ class MissionContext:
         except ValueError as exc:
             raise MissionError(f"mission {chosen}: its stored state cannot be read "
                                f"({str(exc).splitlines()[0]})") from exc
+        self._check_belongs_here(state, chosen)
         return state, row.revision
+
+    def _check_belongs_here(self, state: MissionState, stored_id: str) -> None:
+        """A stored state is input like any other: it must name this repository, its own
+        worktree and branch, and an evidence folder that is really inside ``.tau/``."""
+        problems = []
+        if state.id != stored_id:
+            problems.append(f"its state names mission {state.id}")
+        if Path(state.inputs.repo).resolve() != self.paths.root:
+            problems.append(f"it belongs to {state.inputs.repo}")
+        if state.worktree not in (None, f".tau/worktrees/{state.id}"):
+            problems.append(f"its worktree is {state.worktree}")
+        if state.branch not in (None, f"tau/mission-{state.id}"):
+            problems.append(f"its branch is {state.branch}")
+        evidence = self.evidence_dir(state.id)
+        if evidence.exists() and evidence.resolve().parent != (
+                self.paths.state_dir / "missions").resolve():
+            problems.append("its evidence folder leads out of .tau/missions")
+        if problems:
+            raise MissionError(f"mission {stored_id} cannot be used here: "
+                               + "; ".join(problems))
 
     async def resume(self, id_or_prefix: str) -> MissionState:
         """Continue a mission from its saved phase (a finished one is returned as is)."""

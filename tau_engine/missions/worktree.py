@@ -80,9 +80,19 @@ def ensure_worktree(repo: Path, path: Path, branch: str, base: str) -> None:
         run_git(repo, ["worktree", "add", "-b", branch, str(path), base], hooks=False)
 
 
-def branch_exists(repo: Path, branch: str) -> bool:
-    return run_git(repo, ["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                   check=False).returncode == 0
+def check_worktree(repo: Path, worktree: Path, branch: str) -> None:
+    """Raise ``MissionError`` unless the worktree is still the repository's, on ``branch``.
+
+    An editor that rewrote the worktree's ``.git`` file would point every later git
+    command (snapshot, commit) at another repository."""
+    common = run_git(worktree, ["rev-parse", "--git-common-dir"], check=False)
+    expected = git_out(repo, ["rev-parse", "--git-common-dir"])
+    found = (worktree / common.stdout.strip()) if common.returncode == 0 else None
+    if found is None or found.resolve() != (repo / expected).resolve():
+        raise MissionError(f"{worktree} no longer belongs to {repo}: its .git was changed")
+    head = run_git(worktree, ["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.strip()
+    if head != f"refs/heads/{branch}":
+        raise MissionError(f"{worktree} is no longer on {branch} (HEAD: {head or 'detached'})")
 
 
 @contextlib.contextmanager

@@ -142,3 +142,44 @@ def test_attempts_budget(scripted_server: ScriptedServer, tmp_path: Path) -> Non
     # The failed attempt's change stays in the worktree, uncommitted, for a person to see.
     worktree = repo / ".tau" / "worktrees" / result["id"]
     assert "return a * b" in (worktree / "calc" / "__init__.py").read_text()
+
+
+def test_a_model_that_rewrites_dot_git_is_stopped(scripted_server: ScriptedServer,
+                                                  tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    decoy = make_calc_repo(tmp_path / "decoy")
+    decoy_before = Checkout.of(decoy)
+    scripted_server.add(
+        openai_answer("", [{"id": "c1", "name": "write", "arguments": {
+            "path": ".git", "content": f"gitdir: {decoy}/.git\n"}}]),
+        openai_answer("", [_edit("c2", "return a - b", "return a + b")]),
+        openai_answer("Fixed."),
+    )
+    proc, result = mission(repo, "run", "--task", TASK, "--verifier", VERIFIER,
+                           "--model", "openai/gpt-test", env=_env(scripted_server))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (result["outcome"], result["reason"]) == ("failed", "editor-error")
+    assert "its .git was changed" in proc.stdout
+    assert Checkout.of(decoy) == decoy_before
+    assert git_branches(decoy) == ["main"]
+
+
+def git_branches(repo: Path) -> list[str]:
+    from tests.missions.support import git
+
+    return git(repo, "branch", "--format=%(refname:short)").splitlines()
+
+
+def test_a_spent_cost_budget_fails_the_mission(scripted_server: ScriptedServer,
+                                               tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    # deepseek-chat is priced in the catalog: a million prompt tokens cost $0.28.
+    scripted_server.add(openai_answer("", [_edit("c1", "return a - b", "return b - a")],
+                                      prompt_tokens=1_000_000))
+    env = tau_env(DEEPSEEK_API_KEY="sk-test", TAU_DEEPSEEK_BASE_URL=scripted_server.url)
+    proc, result = mission(repo, "run", "--task", TASK, "--verifier", VERIFIER,
+                           "--model", "deepseek/deepseek-chat", "--max-cost", "0.1", env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (result["outcome"], result["reason"]) == ("failed", "budget-cost")
+    attempt = mission_state(repo, result["id"])["attempts"][0]
+    assert attempt["cost_usd"] >= 0.28 and attempt["input_tokens"] == 1_000_000

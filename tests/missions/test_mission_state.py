@@ -230,3 +230,44 @@ def test_tau_runs_no_git_hooks_and_commits_without_an_identity(
     assert git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>", sha) == (
         "tau <tau@localhost>|tau <tau@localhost>")
     assert not marker.exists()
+
+
+def test_a_tampered_mission_record_is_refused(tmp_path: Path) -> None:
+    from tests.cli.tau_process import run_tau
+
+    repo = make_calc_repo(tmp_path / "repo")
+    other = make_calc_repo(tmp_path / "other")
+    _, result = mission(repo, "run", "--task", "Fix add() so that it adds",
+                        "--verifier", VERIFIER, "--patch", str(write(tmp_path / "f.diff", FIX)),
+                        "--no-commit")
+    mid = result["id"]
+    conn = connect(repo / ".tau" / "tau.db")
+    state = json.loads(conn.execute("SELECT state FROM missions").fetchone()[0])
+    for field, value, expected in (
+            (("inputs", "repo"), str(other), f"it belongs to {other}"),
+            (("worktree",), "../../other", "its worktree is ../../other"),
+            (("id",), "../../x", "its stored state cannot be read")):
+        changed = json.loads(json.dumps(state))
+        target = changed
+        for key in field[:-1]:
+            target = target[key]
+        target[field[-1]] = value
+        changed["phase"] = "green"
+        conn.execute("UPDATE missions SET state = ?", (json.dumps(changed),))
+        for action in ("resume", "verify"):
+            proc = run_tau(["mission", action, mid], repo)
+            assert proc.returncode != 0 and expected in proc.stderr, (field, proc.stderr)
+    conn.close()
+    assert git(other, "branch", "--list", "tau/*") == ""
+
+
+def test_planted_symlinks_under_tau_are_refused(tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    WorkspacePaths(repo).ensure()
+    (repo / ".tau" / "missions").symlink_to(outside)
+    proc, _ = mission(repo, "run", "--task", "Fix add() so that it adds", "--verifier",
+                      VERIFIER, "--patch", str(write(tmp_path / "f.diff", FIX)))
+    assert proc.returncode == 1 and "is a symbolic link" in proc.stderr
+    assert list(outside.iterdir()) == []
