@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tau_engine.missions.editors import Editor, PatchEditor
-from tau_engine.missions.evidence import EvidenceWriter, Redactor
+from tau_engine.missions.evidence import EvidenceWriter, Redactor, environment_redactor
 from tau_engine.missions.intake import MissionRequest, run_intake
 from tau_engine.missions.model import (
     MissionError,
@@ -69,16 +69,23 @@ class MissionContext:
     editor_factory: EditorFactory | None = None
 
     @classmethod
-    def open(cls, repo: Path, redactor: Redactor, *, environ: Mapping[str, str] | None = None,
+    def open(cls, repo: Path, redactor: Redactor | None = None, *,
+             environ: Mapping[str, str] | None = None,
              progress: ProgressFn | None = None) -> MissionContext:
+        """Open the repository's mission store. Without a ``redactor``, evidence is
+        redacted of the credentials in ``environ`` and the repository's ``.env``."""
         paths = WorkspacePaths(repo.resolve())
+        env = dict(os.environ if environ is None else environ)
+        if redactor is None:
+            from tau_engine.providers.dotenv import merged_environ
+
+            redactor = environment_redactor(merged_environ(env, paths.root))
         for name in ("missions", "worktrees"):
             if (paths.state_dir / name).is_symlink():
                 # Evidence and worktrees would land wherever a planted link points.
                 raise MissionError(f"{paths.state_dir / name} is a symbolic link; tau keeps "
                                    "missions only in a real folder under .tau/")
         store = SqliteMissionStore.open(paths)
-        env = dict(os.environ if environ is None else environ)
         return cls(paths, store, redactor, env, progress)
 
     def close(self) -> None:

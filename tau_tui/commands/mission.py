@@ -121,18 +121,14 @@ def _progress(mission_id: str, phase: str, message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tau_engine.missions.evidence import environment_redactor
     from tau_engine.missions.service import MissionContext
-    from tau_engine.providers.dotenv import merged_environ
 
     if args.action == "run" and args.auto_merge and not args.publish:
         from tau_engine.errors import UsageError
 
         raise UsageError("--auto-merge needs --publish draft")
     repo = _repo(args)
-    environ = dict(os.environ)
-    redactor = environment_redactor(merged_environ(environ, repo))
-    context = MissionContext.open(repo, redactor, environ=environ,
+    context = MissionContext.open(repo, environ=dict(os.environ),
                                   progress=_progress if args.action in ("run", "resume")
                                   else None)
     try:
