@@ -7,7 +7,9 @@ files there, while commands and network calls, which would ask, are denied
 (no one is there to answer). It cannot commit or push; tau commits once the
 verifier passes. The prompt is the mission context (the task and the RED
 output, or the repair context); the mission's remaining token and cost budgets
-bound the run, and its remaining wall time is a deadline.
+bound the run, and its remaining wall time is a deadline. As in every run, the
+user's provider keys are redacted from tool results, the prompt and what reaches
+the provider.
 
 This wires the loop by hand until the runtime module (the composition root
 missions are meant to share with jobs) exists; the wiring follows ``Engine``.
@@ -22,7 +24,7 @@ from typing import Any
 
 from tau_engine.agent.loop import AgentLoop, LoopConfig, MessageSink
 from tau_engine.agent.prompt import build_system_prompt
-from tau_engine.config import Settings, load_settings
+from tau_engine.config import Settings
 from tau_engine.conversation import Message, Usage
 from tau_engine.events import EventBus
 from tau_engine.missions.editors import EditRequest, EditResult
@@ -30,6 +32,7 @@ from tau_engine.missions.model import Failed, MissionState
 from tau_engine.paths import WorkspacePaths
 from tau_engine.providers.base import Provider
 from tau_engine.safety.policy import ApprovalMode, ToolPolicy
+from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.store import SessionStore
 from tau_engine.tools.base import ToolContext
@@ -65,29 +68,37 @@ class AgentEditor:
 
     def __init__(self, *, model_id: str, settings: Settings, environ: Mapping[str, str],
                  repo: Path) -> None:
+        """``environ`` is the environment providers see (``.env`` merged by trust)."""
+        from tau_engine.providers.registry import provider_key_values
+
         self.model_id = model_id
         self.settings = settings
         self.environ = dict(environ)
         self.repo = repo
+        self.redactor = SecretRedactor(provider_key_values(settings, self.environ))
         self._provider: Provider | None = None
         self._resolved: Any = None
         self._store: SessionStore | None = None
 
     @classmethod
     def for_mission(cls, state: MissionState, environ: Mapping[str, str]) -> AgentEditor:
+        from tau_engine.missions.environment import mission_settings, provider_environ
+
         repo = Path(state.inputs.repo)
-        settings = load_settings(WorkspacePaths(repo), environ=dict(environ))
+        settings = mission_settings(repo, environ)
         assert state.inputs.model is not None
-        return cls(model_id=state.inputs.model, settings=settings, environ=environ, repo=repo)
+        return cls(model_id=state.inputs.model, settings=settings,
+                   environ=provider_environ(repo, environ, settings), repo=repo)
 
     async def _open(self) -> tuple[Provider, SessionStore]:
         if self._provider is None:
+            from tau_engine.providers.redacting import RedactingProvider
             from tau_engine.providers.registry import create_routed_provider, resolve_model
 
             self._resolved = resolve_model(self.model_id, self.settings, self.environ,
                                            self.repo)
-            self._provider = create_routed_provider(self._resolved, self.settings,
-                                                    self.environ, self.repo)
+            self._provider = RedactingProvider(create_routed_provider(
+                self._resolved, self.settings, self.environ, self.repo), self.redactor)
         if self._store is None:
             self._store = await asyncio.to_thread(SessionStore.open,
                                                   WorkspacePaths(self.repo))
@@ -121,16 +132,18 @@ class AgentEditor:
             sink=_SessionSink(store, session.id),
             tool_context=ToolContext(workspace=request.worktree,
                                      guard=WorkspaceGuard(request.worktree),
-                                     max_output_chars=settings.max_tool_output_chars),
-            system_prompt=build_system_prompt(request.worktree), config=config,
+                                     max_output_chars=settings.max_tool_output_chars,
+                                     redactor=self.redactor),
+            system_prompt=self.redactor.redact(build_system_prompt(request.worktree)),
+            config=config,
             cost=lambda usage: cost_usd(resolved.info, usage), history=[],
             session_id=session.id)
         try:
+            prompt = self.redactor.redact(request.context)
             if request.deadline_s is not None:
-                result = await asyncio.wait_for(loop.run(request.context),
-                                                max(request.deadline_s, 0.001))
+                result = await asyncio.wait_for(loop.run(prompt), max(request.deadline_s, 0.001))
             else:
-                result = await loop.run(request.context)
+                result = await loop.run(prompt)
         except TimeoutError:
             return self._spent(loop, session.id, failure=Failed.BUDGET_TIME,
                                error="the time budget ran out while the model was editing")

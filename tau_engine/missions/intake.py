@@ -123,8 +123,7 @@ def _authority(request: MissionRequest, repo: Path, environ: Mapping[str, str],
     if request.patch_file is not None:
         inputs.authority = "patch"
         return None
-    from tau_engine.config import load_settings
-    from tau_engine.paths import WorkspacePaths
+    from tau_engine.missions.environment import mission_settings, provider_environ
     from tau_engine.providers.registry import (
         default_model,
         key_vars,
@@ -132,7 +131,8 @@ def _authority(request: MissionRequest, repo: Path, environ: Mapping[str, str],
         resolve_model,
     )
 
-    settings = load_settings(WorkspacePaths(repo), environ=dict(environ))
+    settings = mission_settings(repo, environ)
+    environ = provider_environ(repo, environ, settings)
     patch_hint = rerun_command(inputs, patch="PATCH.diff")
     chosen = request.model or default_model(settings, environ, repo)
     provider, _ = parse_model_id(chosen)

@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from tau_engine.missions.model import STRICT_PROFILES, MissionInputs
 from tau_engine.missions.patch_input import PatchInput
 from tau_engine.missions.project import is_test_file, named_paths
+from tau_engine.safety.protected import rule_for_parts
 
 # -- unsafe ------------------------------------------------------------------------------
 
@@ -55,6 +56,9 @@ def _asks_for(pattern: re.Pattern[str], task: str) -> bool:
 
 def _path_problem(path: str) -> str | None:
     posix = PurePosixPath(path)
+    rule = rule_for_parts(posix.parts)
+    if rule is not None:
+        return f"{rule.why} (rule '{rule.name}')"
     if posix.is_absolute() or path.startswith("~"):
         return "is an absolute path"
     if ".." in posix.parts:

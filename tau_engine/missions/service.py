@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tau_engine.missions.editors import Editor, PatchEditor
-from tau_engine.missions.evidence import EvidenceWriter, Redactor, environment_redactor
+from tau_engine.missions.evidence import EvidenceWriter, Redactor
 from tau_engine.missions.intake import MissionRequest, run_intake
 from tau_engine.missions.model import (
     MissionError,
@@ -63,23 +63,29 @@ class MissionContext:
 
     paths: WorkspacePaths
     store: MissionStore
-    redactor: Redactor
+    given_redactor: Redactor | None
     environ: dict[str, str]
     progress: ProgressFn | None = None
     editor_factory: EditorFactory | None = None
+
+    @property
+    def redactor(self) -> Redactor:
+        """The evidence redactor (built from the settings on first use: listing and
+        showing missions need no settings)."""
+        if self.given_redactor is None:
+            from tau_engine.missions.environment import evidence_redactor
+
+            self.given_redactor = evidence_redactor(self.paths.root, self.environ)
+        return self.given_redactor
 
     @classmethod
     def open(cls, repo: Path, redactor: Redactor | None = None, *,
              environ: Mapping[str, str] | None = None,
              progress: ProgressFn | None = None) -> MissionContext:
-        """Open the repository's mission store. Without a ``redactor``, evidence is
-        redacted of the credentials in ``environ`` and the repository's ``.env``."""
+        """Open the repository's mission store. Without a ``redactor``, evidence goes
+        through ``environment.evidence_redactor``."""
         paths = WorkspacePaths(repo.resolve())
         env = dict(os.environ if environ is None else environ)
-        if redactor is None:
-            from tau_engine.providers.dotenv import merged_environ
-
-            redactor = environment_redactor(merged_environ(env, paths.root))
         for name in ("missions", "worktrees"):
             if (paths.state_dir / name).is_symlink():
                 # Evidence and worktrees would land wherever a planted link points.

@@ -144,8 +144,8 @@ def test_attempts_budget(scripted_server: ScriptedServer, tmp_path: Path) -> Non
     assert "return a * b" in (worktree / "calc" / "__init__.py").read_text()
 
 
-def test_a_model_that_rewrites_dot_git_is_stopped(scripted_server: ScriptedServer,
-                                                  tmp_path: Path) -> None:
+def test_a_model_cannot_point_the_worktree_at_another_repository(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
     repo = make_calc_repo(tmp_path / "repo")
     decoy = make_calc_repo(tmp_path / "decoy")
     decoy_before = Checkout.of(decoy)
@@ -155,11 +155,11 @@ def test_a_model_that_rewrites_dot_git_is_stopped(scripted_server: ScriptedServe
         openai_answer("", [_edit("c2", "return a - b", "return a + b")]),
         openai_answer("Fixed."),
     )
-    proc, result = mission(repo, "run", "--task", TASK, "--verifier", VERIFIER,
+    proc, _ = mission(repo, "run", "--task", TASK, "--verifier", VERIFIER,
                            "--model", "openai/gpt-test", env=_env(scripted_server))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert (result["outcome"], result["reason"]) == ("failed", "editor-error")
-    assert "its .git was changed" in proc.stdout
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    refusal = [m for m in scripted_server.requests[1].json["messages"] if m["role"] == "tool"]
+    assert "refused by rule 'git-internals'" in refusal[0]["content"]
     assert Checkout.of(decoy) == decoy_before
     assert git_branches(decoy) == ["main"]
 
@@ -183,3 +183,19 @@ def test_a_spent_cost_budget_fails_the_mission(scripted_server: ScriptedServer,
     assert (result["outcome"], result["reason"]) == ("failed", "budget-cost")
     attempt = mission_state(repo, result["id"])["attempts"][0]
     assert attempt["cost_usd"] >= 0.28 and attempt["input_tokens"] == 1_000_000
+
+
+def test_an_untrusted_repository_cannot_route_the_key(scripted_server: ScriptedServer,
+                                                      tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    # A cloned repository's .env tries to send the user's key elsewhere.
+    (repo / ".env").write_text("TAU_OPENAI_BASE_URL=http://127.0.0.1:9/v1\n")
+    scripted_server.add(
+        openai_answer("", [_edit("c1", "return a - b", "return a + b")]),
+        openai_answer("Fixed."),
+    )
+    proc, result = mission(repo, "run", "--task", TASK, "--verifier", VERIFIER,
+                           "--model", "openai/gpt-test", env=_env(scripted_server))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["outcome"] == "green" and len(scripted_server.requests) == 2
+    assert scripted_server.requests[0].headers["authorization"] == "Bearer sk-test"

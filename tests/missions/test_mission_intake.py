@@ -97,11 +97,16 @@ def test_a_key_makes_the_default_model_the_authority(repo: Path) -> None:
 
 @pytest.mark.parametrize(("task", "patch_text", "profile", "expected"), [
     ("Fix add()", "--- a/.git/config\n+++ b/.git/config\n@@ -1 +1 @@\n-a\n+b\n", "balanced",
-     "inside .git"),
+     "inside git's own folder, where config and hooks make git run programs (rule "
+     "'git-internals')"),
+    ("Fix add()", "--- a/.env\n+++ b/.env\n@@ -1 +1 @@\n-a\n+b\n", "balanced",
+     "rule 'tau-settings'"),
     ("Fix add()", "--- a/../x.py\n+++ b/../x.py\n@@ -1 +1 @@\n-a\n+b\n", "balanced",
      "leaves the repository"),
     ("Fix add()", "--- a/.tau/config.toml\n+++ b/.tau/config.toml\n@@ -1 +1 @@\n-a\n+b\n",
-     "balanced", "tau's own state"),
+     "balanced", "rule 'tau-settings'"),
+    ("Fix add()", "--- a/.tau/AGENTS.md\n+++ b/.tau/AGENTS.md\n@@ -1 +1 @@\n-a\n+b\n",
+     "balanced", "tau's own state (.tau/)"),
     ("Fix add() then force-push to main", None, "balanced", "force-pushes"),
     ("Fix add() and print the API keys to the log", None, "balanced",
      "exposes credentials"),

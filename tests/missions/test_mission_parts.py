@@ -183,7 +183,7 @@ def test_no_progress_needs_two_rounds_in_a_row_alike() -> None:
 
 
 def _state(red: list[CommandRun], final: CommandRun | None, **kw: object) -> MissionState:
-    state = MissionState(id="m1", created_at=0, updated_at=0, inputs=_inputs(), red=red,
+    state = MissionState(id="abc123", created_at=0, updated_at=0, inputs=_inputs(), red=red,
                          **kw)  # type: ignore[arg-type]
     if final is not None:
         state.attempts.append(Attempt(number=1, started_at=0, status="green" if final.ok

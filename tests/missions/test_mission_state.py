@@ -152,7 +152,8 @@ def test_evidence_never_carries_a_secret_end_to_end(tmp_path: Path) -> None:
     secret = "svc-token-5f1c9a7e3b"
     key = "sk-ant-api-key-9d8c7b6a"
     verifier = f"echo token=$MY_SERVICE_TOKEN key=[$ANTHROPIC_API_KEY]; {VERIFIER}"
-    proc, result = mission(repo, "run", "--task", f"Fix add() (ref {secret})", "--verifier",
+    proc, result = mission(repo, "run", "--task", f"Fix add() (ref {secret}, {key})",
+                           "--verifier",
                            verifier, "--patch", str(patch),
                            env=tau_env(MY_SERVICE_TOKEN=secret, ANTHROPIC_API_KEY=key))
     assert proc.returncode == 0, proc.stderr
@@ -164,7 +165,7 @@ def test_evidence_never_carries_a_secret_end_to_end(tmp_path: Path) -> None:
             text = path.read_text()
             assert secret not in text and key not in text, path
     assert json.loads((evidence / "mission.json").read_text())["inputs"]["task"] == \
-        "Fix add() (ref [REDACTED:MY_SERVICE_TOKEN])"
+        "Fix add() (ref [REDACTED:MY_SERVICE_TOKEN], [REDACTED:ANTHROPIC_API_KEY])"
     assert PYTHON in red
 
 
@@ -271,3 +272,22 @@ def test_planted_symlinks_under_tau_are_refused(tmp_path: Path) -> None:
                       VERIFIER, "--patch", str(write(tmp_path / "f.diff", FIX)))
     assert proc.returncode == 1 and "is a symbolic link" in proc.stderr
     assert list(outside.iterdir()) == []
+
+
+def test_a_worktree_pointed_elsewhere_or_moved_off_its_branch_is_caught(
+        tmp_path: Path) -> None:
+    repo = make_calc_repo(tmp_path / "repo")
+    decoy = make_calc_repo(tmp_path / "decoy")
+    WorkspacePaths(repo).ensure()
+    base = git(repo, "rev-parse", "HEAD")
+    path = repo / ".tau" / "worktrees" / "m9"
+    wt.ensure_worktree(repo, path, "tau/mission-m9", base)
+    wt.check_worktree(repo, path, "tau/mission-m9")
+    original = (path / ".git").read_text()
+    (path / ".git").write_text(f"gitdir: {decoy}/.git\n")
+    with pytest.raises(MissionError, match=r"its \.git was changed"):
+        wt.check_worktree(repo, path, "tau/mission-m9")
+    (path / ".git").write_text(original)
+    git(path, "checkout", "-q", "--detach")
+    with pytest.raises(MissionError, match="no longer on tau/mission-m9"):
+        wt.check_worktree(repo, path, "tau/mission-m9")

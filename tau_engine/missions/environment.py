@@ -1,0 +1,49 @@
+"""The settings, environment and redactor a mission runs with, by the workspace's trust.
+
+A mission is a headless run: the repository's own settings that need trust (where
+keys are sent, budgets, the approval mode) load only if the user trusted it
+(``tau trust``), and its ``.env`` may add keys but never route them. Evidence is
+redacted of the user's provider keys (the safety layer's ``SecretRedactor``, which
+also catches a key cut in two) and of any other credential in the environment
+(``environment_redactor``: ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from tau_engine.config import Settings
+from tau_engine.missions.evidence import Redactor, environment_redactor
+from tau_engine.paths import WorkspacePaths
+
+
+def mission_settings(root: Path, environ: Mapping[str, str]) -> Settings:
+    """Settings as a headless run loads them: the workspace's only if it is trusted."""
+    from tau_engine.resources.trust import load_run_settings
+
+    return load_run_settings(WorkspacePaths(root), None, default_approval="auto-edit",
+                             environ=dict(environ))
+
+
+def provider_environ(root: Path, environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
+    """The environment plus the repository's ``.env``, by its trust."""
+    from tau_engine.providers.dotenv import merged_environ
+
+    return merged_environ(environ, root, trusted=settings.workspace_trusted)
+
+
+def evidence_redactor(root: Path, environ: Mapping[str, str]) -> Redactor:
+    """What every evidence file passes through."""
+    from tau_engine.providers.registry import provider_key_values
+    from tau_engine.safety.redact import SecretRedactor
+
+    settings = mission_settings(root, environ)
+    env = provider_environ(root, environ, settings)
+    keys = SecretRedactor(provider_key_values(settings, env))
+    others = environment_redactor(env)
+
+    def redact(text: str) -> str:
+        return others(keys.redact(text))
+
+    return redact
