@@ -12,7 +12,7 @@ failing tests and the same diff will not be rescued by a third.
 
 from __future__ import annotations
 
-from tau_engine.missions.model import Attempt, CommandRun, MissionInputs
+from tau_engine.missions.model import Attempt, CommandRun, Failed, MissionInputs, MissionState
 
 HEAD_CHARS = 3_000
 TAIL_CHARS = 6_000
@@ -115,3 +115,27 @@ def no_progress(attempts: list[Attempt]) -> bool:
     if last.number != before.number + 1:
         return False
     return failing_set(last) == failing_set(before) and last.diff_sha256 == before.diff_sha256
+
+
+def guard_broken(before: CommandRun | None, after: CommandRun) -> list[str]:
+    """Tests the guard shows broken by the change (empty: nothing newly fails)."""
+    if after.ok or before is None:
+        return []
+    if not before.ok and before.framework and after.framework:
+        # Red at RED too: only what fails now and did not fail then was broken.
+        return sorted(set(after.failing) - set(before.failing))
+    return sorted(after.failing) or [f"guard: {after.command}"]
+
+
+def budget_problem(state: MissionState) -> tuple[Failed, str] | None:
+    """Which budget (tokens, cost, wall time) is spent before another attempt, if any."""
+    inputs = state.inputs
+    if inputs.max_tokens is not None and \
+            state.input_tokens + state.output_tokens >= inputs.max_tokens:
+        return Failed.BUDGET_TOKENS, f"the token budget ({inputs.max_tokens}) is spent"
+    cost = state.cost_usd
+    if inputs.max_cost is not None and cost is not None and cost >= inputs.max_cost:
+        return Failed.BUDGET_COST, f"the cost budget (${inputs.max_cost:g}) is spent"
+    if inputs.max_minutes is not None and state.elapsed_s >= inputs.max_minutes * 60:
+        return Failed.BUDGET_TIME, f"the time budget ({inputs.max_minutes:g} min) is spent"
+    return None

@@ -16,11 +16,9 @@ One process runs a mission at a time: an advisory lock on
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from tau_engine.missions import worktree as wt
@@ -39,7 +37,14 @@ from tau_engine.missions.model import (
     PhaseRecord,
 )
 from tau_engine.missions.project import is_test_file, named_paths
-from tau_engine.missions.repair import first_context, no_progress, repair_context
+from tau_engine.missions.records import mission_lock, state_to_row
+from tau_engine.missions.repair import (
+    budget_problem,
+    first_context,
+    guard_broken,
+    no_progress,
+    repair_context,
+)
 from tau_engine.missions.verifier import (
     command_environ,
     command_run,
@@ -47,54 +52,15 @@ from tau_engine.missions.verifier import (
     run_command,
     same_result,
 )
-from tau_engine.store.missions import MissionRow, MissionStore
+from tau_engine.store.missions import MissionStore
 
 ProgressFn = Callable[[str, str, str], None]
 """Told ``(mission id, phase, message)`` once per phase as it ends."""
 EditorFactory = Callable[[MissionState], Editor]
 
 
-def evidence_dir(state_dir: Path, mission_id: str) -> Path:
-    return state_dir / "missions" / mission_id
-
-
-def state_to_row(state: MissionState, revision: int) -> MissionRow:
-    return MissionRow(id=state.id, created_at=state.created_at, updated_at=state.updated_at,
-                      title=state.inputs.title, phase=state.phase.value,
-                      outcome=state.outcome.value if state.outcome else None,
-                      reason=state.reason, commit=state.commit,
-                      state=state.model_dump(mode="json"), revision=revision)
-
-
-@contextlib.contextmanager
-def mission_lock(state_dir: Path, mission_id: str) -> Iterator[None]:
-    """Hold the mission's run lock, or raise ``MissionError`` if another process has it."""
-    path = state_dir / "missions" / f"{mission_id}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise MissionError(f"mission {mission_id} is running in another tau process") \
-                from None
-        yield
-    finally:
-        os.close(fd)
-
-
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def guard_broken(before: CommandRun | None, after: CommandRun) -> list[str]:
-    """Tests the guard shows broken by the change (empty: nothing newly fails)."""
-    if after.ok or before is None:
-        return []
-    if not before.ok and before.framework and after.framework:
-        # Red at RED too: only what fails now and did not fail then was broken.
-        return sorted(set(after.failing) - set(before.failing))
-    return sorted(after.failing) or [f"guard: {after.command}"]
 
 
 class MissionRunner:
@@ -255,18 +221,6 @@ class MissionRunner:
         await self._end(Phase.EDIT, f"RED: the verifier failed {len(runs)}/{len(runs)} runs "
                         f"(exit {first.exit_code}{failing})")
 
-    def _budget_problem(self) -> tuple[Failed, str] | None:
-        inputs, state = self.state.inputs, self.state
-        if inputs.max_tokens is not None and \
-                state.input_tokens + state.output_tokens >= inputs.max_tokens:
-            return Failed.BUDGET_TOKENS, f"the token budget ({inputs.max_tokens}) is spent"
-        cost = state.cost_usd
-        if inputs.max_cost is not None and cost is not None and cost >= inputs.max_cost:
-            return Failed.BUDGET_COST, f"the cost budget (${inputs.max_cost:g}) is spent"
-        if inputs.max_minutes is not None and state.elapsed_s >= inputs.max_minutes * 60:
-            return Failed.BUDGET_TIME, f"the time budget ({inputs.max_minutes:g} min) is spent"
-        return None
-
     def _editor_for_run(self) -> Editor:
         if self._editor is None:
             self._editor = self._editor_factory(self.state)
@@ -301,7 +255,7 @@ class MissionRunner:
 
     async def _edit(self) -> None:
         state = self.state
-        problem = self._budget_problem()
+        problem = budget_problem(state)
         if problem is not None:
             await self._conclude(Outcome.FAILED, problem[0].value, problem[1])
             return

@@ -27,13 +27,8 @@ from tau_engine.missions.model import (
     Phase,
     PhaseRecord,
 )
-from tau_engine.missions.runner import (
-    EditorFactory,
-    MissionRunner,
-    ProgressFn,
-    evidence_dir,
-    state_to_row,
-)
+from tau_engine.missions.records import evidence_dir, state_to_row
+from tau_engine.missions.runner import EditorFactory, MissionRunner, ProgressFn
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store.missions import MissionRow, MissionStore, SqliteMissionStore
 
