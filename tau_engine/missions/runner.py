@@ -308,9 +308,9 @@ class MissionRunner:
 
     async def _record_diff(self, attempt: Attempt) -> None:
         assert self.state.base_commit is not None
-        diff = await asyncio.to_thread(self._current_diff)
         base = self.state.base_commit
         tree = await asyncio.to_thread(wt.result_tree, self.worktree, base, self._touched())
+        diff = await asyncio.to_thread(wt.diff, self.worktree, base, tree)
         files, added, removed = await asyncio.to_thread(wt.diff_stat, self.worktree, base, tree)
         self.evidence.write(f"attempts/{attempt.number}/diff.patch", diff)
         attempt.diff_sha256 = sha256_text(diff) if diff else None
