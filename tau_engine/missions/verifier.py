@@ -1,8 +1,8 @@
 """Run the verifier, the guard and the setup command in a mission's worktree.
 
-A command runs as ``bash -c`` in its own process group with stdin from
-/dev/null and stderr merged into stdout, like the bash tool; a timeout stops
-the whole group. Its output is kept whole up to ``MAX_LOG_CHARS`` (then head
+A command runs as ``bash -c`` the way the bash tool runs one: stdin from
+/dev/null, stderr merged into stdout, and nothing it starts outliving it; a
+timeout stops all of it. Its output is kept whole up to ``MAX_LOG_CHARS`` (then head
 and tail), because the log is evidence.
 
 The environment is the user's, less the provider API keys (the code under test
@@ -25,10 +25,13 @@ from pathlib import Path
 
 from tau_engine.missions.model import CommandRun, MissionError
 from tau_engine.missions.test_output import parse_test_names
-from tau_engine.tools.bash import OutputCapture, kill_process_group, wait_exit
+from tau_engine.tools.command_process import CommandProcess
+from tau_engine.tools.live_output import OutputCapture
 
 MAX_LOG_CHARS = 2_000_000
 KILL_GRACE_S = 2.0
+DRAIN_S = 1.0  # how long what a command leaves running may go on after it exits
+READ_S = 5.0  # how long its output may keep coming after that
 TIMEOUT_EXIT_CODE = 124  # what timeout(1) reports, so a timed-out run reads as a failure
 
 _SECRET_NAME = re.compile(r"(^|_)(API_KEY|APIKEY|ACCESS_KEY|SECRET|SECRET_KEY|TOKEN|PASSWORD)$")
@@ -75,43 +78,43 @@ async def _pump(stream: asyncio.StreamReader, capture: OutputCapture) -> None:
 async def run_command(command: str, cwd: Path, *, timeout_s: float,
                       env: Mapping[str, str] | None = None,
                       max_chars: int = MAX_LOG_CHARS) -> CommandOutput:
-    """Run ``command`` with ``bash -c`` in ``cwd``; never raises for the command's failure."""
+    """Run ``command`` with ``bash -c`` in ``cwd``; never raises for the command's failure.
+
+    It runs as the bash tool's commands do (``CommandProcess``): under a per-call
+    subreaper where the platform has one, so nothing it starts outlives the run."""
     started = time.monotonic()
     try:
-        proc = await asyncio.create_subprocess_exec(
-            "bash", "-c", command, cwd=cwd, env=dict(env) if env is not None else None,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        proc = await CommandProcess.start(["bash", "-c", command], cwd=cwd, env=env,
+                                          grace_s=KILL_GRACE_S, drain_s=DRAIN_S)
     except OSError as exc:
         raise MissionError(f"cannot start bash to run {command!r}: "
                            f"{exc.strerror or exc}") from exc
-    assert proc.stdout is not None
     capture = OutputCapture(max_chars)
     reader = asyncio.create_task(_pump(proc.stdout, capture))
     timed_out = False
     try:
         try:
-            await asyncio.wait_for(wait_exit(proc), timeout_s)
+            await asyncio.wait_for(proc.wait(), timeout_s)
         except TimeoutError:
             timed_out = True
-            await kill_process_group(proc, KILL_GRACE_S)
+            await proc.stop()
         try:
-            await asyncio.wait_for(asyncio.shield(reader), 5.0)
+            await asyncio.wait_for(asyncio.shield(reader), READ_S)
         except TimeoutError:
-            # Background jobs still hold the pipe: stop them, the run is over.
-            await kill_process_group(proc, KILL_GRACE_S)
+            # Something outside the run's process tree holds the pipe: the run is over.
+            await proc.stop()
             await asyncio.wait({reader}, timeout=1.0)
+        await proc.finish()
     except asyncio.CancelledError:
-        await kill_process_group(proc, KILL_GRACE_S)
+        await proc.stop()
         raise
     finally:
         reader.cancel()
     code = proc.returncode if proc.returncode is not None else -1
     if timed_out:
         code = TIMEOUT_EXIT_CODE
-    text = capture.text()
     return CommandOutput(exit_code=code, timed_out=timed_out,
-                         duration_s=time.monotonic() - started, text=text,
+                         duration_s=time.monotonic() - started, text=capture.text(),
                          total_chars=capture.total_chars)
 
 

@@ -291,3 +291,20 @@ def test_a_worktree_pointed_elsewhere_or_moved_off_its_branch_is_caught(
     git(path, "checkout", "-q", "--detach")
     with pytest.raises(MissionError, match="no longer on tau/mission-m9"):
         wt.check_worktree(repo, path, "tau/mission-m9")
+
+
+async def test_nothing_a_verifier_starts_outlives_it(tmp_path: Path) -> None:
+    import time as _time
+
+    from tau_engine.missions.verifier import run_command
+    from tau_engine.tools.command_process import supervision_available
+
+    if not supervision_available():
+        pytest.skip("no per-call subreaper on this platform")
+    marker = tmp_path / "daemon-survived"
+    # setsid leaves the process group: only the subreaper can still stop it.
+    out = await run_command(f"setsid sh -c 'sleep 2; touch {marker}' & echo ran; exit 1",
+                            tmp_path, timeout_s=30)
+    assert out.exit_code == 1 and not out.timed_out and "ran" in out.text
+    _time.sleep(3)
+    assert not marker.exists()
