@@ -5,7 +5,9 @@ keys are sent, budgets, the approval mode) load only if the user trusted it
 (``tau trust``), and its ``.env`` may add keys but never route them. Evidence is
 redacted of the user's provider keys (the safety layer's ``SecretRedactor``, which
 also catches a key cut in two) and of any other credential in the environment
-(``environment_redactor``: ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``...).
+(``environment_redactor``: ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``...), then of
+anything shaped like a known vendor's token (the safety layer's secret detectors),
+whatever the profile: evidence is made to be shared.
 """
 
 from __future__ import annotations
@@ -40,10 +42,14 @@ def evidence_redactor(root: Path, environ: Mapping[str, str]) -> Redactor:
 
     settings = mission_settings(root, environ)
     env = provider_environ(root, environ, settings)
+    from tau_engine.safety.secret_rules import default_scanner, scan
+
     keys = SecretRedactor(provider_key_values(settings, env))
     others = environment_redactor(env)
+    formats = [default_scanner()]
 
     def redact(text: str) -> str:
-        return others(keys.redact(text))
+        # Exact values first, then tokens by their vendor's format (a key tau never saw).
+        return scan(others(keys.redact(text)), formats, "redact").text
 
     return redact

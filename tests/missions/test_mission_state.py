@@ -151,7 +151,10 @@ def test_evidence_never_carries_a_secret_end_to_end(tmp_path: Path) -> None:
     patch = write(tmp_path / "fix.diff", FIX)
     secret = "svc-token-5f1c9a7e3b"
     key = "sk-ant-api-key-9d8c7b6a"
-    verifier = f"echo token=$MY_SERVICE_TOKEN key=[$ANTHROPIC_API_KEY]; {VERIFIER}"
+    # A token tau was never told about, recognised by its vendor's format.
+    github = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    verifier = (f"echo token=$MY_SERVICE_TOKEN key=[$ANTHROPIC_API_KEY] gh={github}; "
+                f"{VERIFIER}")
     proc, result = mission(repo, "run", "--task", f"Fix add() (ref {secret}, {key})",
                            "--verifier",
                            verifier, "--patch", str(patch),
@@ -160,10 +163,11 @@ def test_evidence_never_carries_a_secret_end_to_end(tmp_path: Path) -> None:
     evidence = Path(result["evidence_dir"])
     red = (evidence / "red.log").read_text()
     assert "token=[REDACTED:MY_SERVICE_TOKEN]" in red and "key=[]" in red
+    assert "gh=[REDACTED:github-token]" in red
     for path in evidence.rglob("*"):
         if path.is_file():
             text = path.read_text()
-            assert secret not in text and key not in text, path
+            assert secret not in text and key not in text and github not in text, path
     assert json.loads((evidence / "mission.json").read_text())["inputs"]["task"] == \
         "Fix add() (ref [REDACTED:MY_SERVICE_TOKEN], [REDACTED:ANTHROPIC_API_KEY])"
     assert PYTHON in red
