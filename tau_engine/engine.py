@@ -26,6 +26,7 @@ from tau_engine.config import Settings
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import ProviderError, UsageError
 from tau_engine.events import EventBus, Notice, SessionStarted
+from tau_engine.memory.runtime import MemoryRuntime
 from tau_engine.paths import WorkspacePaths
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest
 from tau_engine.providers.router import CircuitBreaker
@@ -85,6 +86,7 @@ class Engine:
         self.record_path: Path | None = None
         self.redactor = SecretRedactor()
         self._pending_notices: list[Notice] = []  # emitted once the session has started
+        self.memory: MemoryRuntime | None = None  # learned memory (issue 15), when enabled
         # One breaker for the engine's life, so switching models keeps what was learnt
         # about failing routes.
         self._breaker = CircuitBreaker()
@@ -131,6 +133,10 @@ class Engine:
         if withheld:
             engine.notices.append(withheld_notice(withheld))
         try:
+            if settings.memory:
+                engine.memory = await MemoryRuntime.open(
+                    workspace, engine.bus, redactor=engine.redactor,
+                    budget_tokens=settings.memory_budget_tokens)
             if resume:
                 engine.session = await store.get_session(resume)
                 engine._resumed = True
@@ -151,6 +157,8 @@ class Engine:
                     engine.notices.append(f"could not reuse the session's model: {exc}")
                     engine._select_model(None)
         except BaseException:
+            if engine.memory is not None:
+                engine.memory.close()
             store.close()
             raise
         return engine
@@ -314,15 +322,19 @@ class Engine:
         system_prompt = self.redactor.redact(await asyncio.to_thread(
             build_system_prompt, self.paths.root, skipped=skipped))
         self._pending_notices += [Notice(kind="guidance", message=note) for note in skipped]
+        tools = default_tools(bash_timeout_s=settings.bash_timeout_s)
+        retriever = None
+        if self.memory is not None:  # learned memory: its tools and per-prompt offers
+            memory_tools, retriever = self.memory.bind(session_id, [m.message for m in stored])
+            tools += memory_tools
         self._loop = AgentLoop(
-            bus=self.bus, stream=self._stream, tools=default_tools(
-                bash_timeout_s=settings.bash_timeout_s),
+            bus=self.bus, stream=self._stream, tools=tools,
             policy=self.policy, approver=self.approver,
             sink=_StoreSink(self.store, session_id), tool_context=ctx,
             system_prompt=system_prompt, config=config,
             cost=lambda usage: cost_usd(info, usage), history=history,
             usage_totals=totals, cost_total=self.session.cost_usd,
-            compactor=self._compactor, session_id=session_id)
+            compactor=self._compactor, session_id=session_id, memory=retriever)
         return self._loop
 
     async def _compactor(self, messages: list[Message], context_tokens: int,
@@ -489,5 +501,8 @@ class Engine:
             await provider.aclose()
         self._provider = None
         self._retired = []
+        if self.memory is not None:
+            self.memory.close()
+            self.memory = None
         self.store.close()
 
