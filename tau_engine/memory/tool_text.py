@@ -48,7 +48,7 @@ def describe_outcome(outcome: WriteOutcome) -> str:
                 f"offered or shown until the user approves it (tau memory approve {entry.id})")
         if outcome.pending:
             pending = ", ".join(f"#{i}" for i in outcome.pending)
-            text += f"; once approved it supersedes {pending}, which stay live until then"
+            text += f"; once approved it supersedes {pending} (live until then)"
         return text
     text = f"stored as memory #{entry.id} in {entry.namespace}"
     if retired:

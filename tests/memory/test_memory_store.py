@@ -162,7 +162,7 @@ async def test_tree_counts_by_state(service: MemoryService) -> None:
 
 
 async def test_bad_fields_say_what_a_good_one_looks_like(service: MemoryService) -> None:
-    with pytest.raises(MemoryInputError, match="e.g. 'project/build'"):
+    with pytest.raises(MemoryInputError, match=r"e\.g\. 'project/build'"):
         await service.write("x", namespace="my project!")
     with pytest.raises(MemoryInputError, match="at most 2,000"):
         await service.write("x" * 2_001)

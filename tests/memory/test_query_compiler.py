@@ -17,8 +17,8 @@ from tau_engine.store.memory_query import (
     to_fts5,
 )
 
-PUNCTUATION = list("-.@#=&'\":()*^~%!?,;") + ["+", "/", "\\", "[", "]", "{", "}", "<", ">",
-                                               "|", "$", "`"]
+PUNCTUATION = [*"-.@#=&'\":()*^~%!?,;", "+", "/", "\\", "[", "]", "{", "}", "<", ">", "|",
+               "$", "`"]
 HOSTILE = [
     *PUNCTUATION,
     "", " ", "   \t\n  ", "\x00", "a\x00b", "\ud800", "tests\udfff", "\x1b[31mred\x1b[0m",
@@ -27,7 +27,8 @@ HOSTILE = [
     "NOT a", "a OR OR b", "(a OR b) AND NOT c", "text:foo", "tags : ci", "{text tags}: x",
     "^start", "a + b", "-x", "--flag", "x -y", "C++", "node.js", "foo.bar()", "a=b&c=d",
     "user@example.com", "#123", "100%", "~/path", "$HOME", "`cmd`", "a;b", "a,b",
-    "日本語のテスト", "Ünïcödé", "ﬁle", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "🙂 emoji 🙂", "\u202ertl\u202c", "zero\u200bwidth",
+    "日本語のテスト", "Ünïcödé", "ﬁle", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "🙂 emoji 🙂", "\u202ertl\u202c",
+    "zero\u200bwidth",
     "x" * 5_000, "word " * 5_000, '"' * 1_001, "(" * 1_000, "a*" * 500,
     " ".join(f"w{i}" for i in range(200)),
 ]
