@@ -26,6 +26,7 @@ from tau_engine.config import Settings
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import ProviderError, UsageError
 from tau_engine.events import EventBus, Notice, SessionStarted
+from tau_engine.memory.overview import MemoryOverview
 from tau_engine.memory.runtime import MemoryRuntime
 from tau_engine.paths import WorkspacePaths
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest
@@ -133,10 +134,8 @@ class Engine:
         if withheld:
             engine.notices.append(withheld_notice(withheld))
         try:
-            if settings.memory:
-                engine.memory = await MemoryRuntime.open(
-                    workspace, engine.bus, redactor=engine.redactor,
-                    budget_tokens=settings.memory_budget_tokens)
+            engine.memory = await MemoryRuntime.open_if_enabled(settings, workspace, engine.bus,
+                                                                engine.redactor)
             if resume:
                 engine.session = await store.get_session(resume)
                 engine._resumed = True
@@ -323,10 +322,8 @@ class Engine:
             build_system_prompt, self.paths.root, skipped=skipped))
         self._pending_notices += [Notice(kind="guidance", message=note) for note in skipped]
         tools = default_tools(bash_timeout_s=settings.bash_timeout_s)
-        retriever = None
-        if self.memory is not None:  # learned memory: its tools and per-prompt offers
-            memory_tools, retriever = self.memory.bind(session_id, [m.message for m in stored])
-            tools += memory_tools
+        # Learned memory adds its tools and offers memory with each prompt.
+        retriever = self.memory.bind(session_id, stored, tools) if self.memory else None
         self._loop = AgentLoop(
             bus=self.bus, stream=self._stream, tools=tools,
             policy=self.policy, approver=self.approver,
@@ -472,6 +469,12 @@ class Engine:
         self._switch(forked, True)
         return forked
 
+    async def memory_overview(self) -> MemoryOverview:
+        """``/memory``: instruction files in the prompt, learned memory, the last offer."""
+        from tau_engine.agent.instructions import memory_overview
+
+        return await memory_overview(self.paths.root, self.memory, await self.history())
+
     def set_model(self, model_id: str) -> None:
         """Switch model for the next turn (raises ``UsageError`` on a bad id or missing key)."""
         if self.running:
@@ -503,6 +506,5 @@ class Engine:
         self._retired = []
         if self.memory is not None:
             self.memory.close()
-            self.memory = None
         self.store.close()
 

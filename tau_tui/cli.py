@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sessions": ("tau_tui.commands.sessions", "list, show, export, import or delete sessions"),
     "models": ("tau_tui.commands.models", "list the model catalog"),
     "trust": ("tau_tui.commands.trust", "let tau load a workspace's own settings files"),
+    "memory": ("tau_tui.commands.memory", "search, add, correct or retire learned memory"),
 }
 
 

@@ -13,7 +13,8 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from tau_engine.conversation import Message
+from tau_engine.config import Settings
+from tau_engine.conversation import StoredMessage
 from tau_engine.events import EventBus, Notice
 from tau_engine.memory.provenance import WriteProvenance
 from tau_engine.memory.retrieval import DEFAULT_BUDGET_TOKENS, TurnRetriever
@@ -40,18 +41,29 @@ class MemoryRuntime:
         service = await asyncio.to_thread(MemoryService.open, paths, redactor=redactor)
         return cls(service, bus, budget_tokens=budget_tokens)
 
-    def bind(self, session_id: str,
-             history: Iterable[Message]) -> tuple[list[Tool], TurnRetriever]:
-        """The memory tools and the retriever for a loop on ``session_id``."""
+    @classmethod
+    async def open_if_enabled(cls, settings: Settings, paths: WorkspacePaths, bus: EventBus,
+                              redactor: SecretRedactor) -> MemoryRuntime | None:
+        """The runtime when ``settings.memory`` is on, else None."""
+        if not settings.memory:
+            return None
+        return await cls.open(paths, bus, redactor=redactor,
+                              budget_tokens=settings.memory_budget_tokens)
+
+    def bind(self, session_id: str, history: Iterable[StoredMessage],
+             tools: list[Tool]) -> TurnRetriever:
+        """The retriever for a loop on ``session_id``, whose stored messages are
+        ``history``; the memory tools are appended to ``tools`` (the default set)."""
         if self.provenance is not None:
             self.bus.unsubscribe(self.provenance.observe)
         provenance = WriteProvenance(session_id)
-        provenance.seed(history)
+        provenance.seed(stored.message for stored in history)
         self.bus.subscribe(provenance.observe)
         self.provenance = provenance
         retriever = TurnRetriever(self.service, budget_tokens=self.budget_tokens,
                                   emit=self._notice)
-        return memory_tools(self.service, provenance), retriever
+        tools += memory_tools(self.service, provenance)
+        return retriever
 
     def _notice(self, kind: str, message: str, data: dict[str, Any]) -> None:
         self.bus.emit(Notice(kind=kind, message=message, data=data))

@@ -253,6 +253,10 @@ class SqliteMemoryStore:
         for entry_id in ids:
             conn.execute("UPDATE memory_entries SET superseded_by = ?, retired_reason = ? "
                          "WHERE id = ?", (by, f"superseded by #{by}{note}", entry_id))
+        if ids:
+            # An entry that replaced one by its subject key links back to it too.
+            conn.execute("UPDATE memory_entries SET supersedes = ? WHERE id = ? AND "
+                         "supersedes IS NULL", (ids[0], by))
         return tuple(self._get(conn, entry_id) for entry_id in ids)
 
     def _insert(self, conn: sqlite3.Connection, new: NewMemory, *, created_at: float,
@@ -285,7 +289,8 @@ class SqliteMemoryStore:
                 pending = tuple(t.id for t in targets if t.id != same.id)
                 return WriteOutcome(same, created=False, pending=pending)
             ids = self._mark_retired(conn, targets, now, keep=same.id)
-            return WriteOutcome(same, created=False, retired=self._supersede(conn, ids, same.id))
+            retired = self._supersede(conn, ids, same.id)
+            return WriteOutcome(self._get(conn, same.id), created=False, retired=retired)
         if not trusted:
             # Quarantined: it changes nothing else until the user approves it.
             new_id = self._insert(conn, new, created_at=now, updated_at=now)
@@ -296,8 +301,8 @@ class SqliteMemoryStore:
             targets.append(same)
         ids = self._mark_retired(conn, targets, now)
         new_id = self._insert(conn, new, created_at=now, updated_at=now)
-        return WriteOutcome(self._get(conn, new_id), created=True,
-                            retired=self._supersede(conn, ids, new_id))
+        retired = self._supersede(conn, ids, new_id)
+        return WriteOutcome(self._get(conn, new_id), created=True, retired=retired)
 
     async def retire(self, entry_id: int, reason: str, *, now: float) -> MemoryEntry:
         def work() -> MemoryEntry:

@@ -60,6 +60,7 @@ async def test_a_live_subject_key_is_superseded_in_the_same_write(service: Memor
     second = await service.write("Deploy with ansible.", namespace="project/ops",
                                  subject="DEPLOY")
     assert [e.id for e in second.retired] == [first.id]
+    assert second.entry.supersedes == first.id  # linked back, for the line of corrections
     assert (await service.read(other.id)).live  # another namespace's subject is another key
     assert await _ids(service, "deploy") == [second.entry.id, other.id]
 
