@@ -33,9 +33,19 @@ def instruction_files(root: Path) -> list[InstructionFile]:
             continue
         why = next((note.split(" not loaded: ", 1)[-1] for note in skipped
                     if note.startswith(f"guidance file {rel} not loaded")), "")
-        files.append(InstructionFile(rel, size, False,
-                                     why or "not in the prompt (empty, or past the budget)"))
+        if not why:
+            # The guard let it through: it is empty, or the guidance budget was spent.
+            why = "empty" if _is_blank(path) else "left out: the guidance budget was spent"
+        files.append(InstructionFile(rel, size, False, why))
     return files
+
+
+def _is_blank(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return not handle.read(64 * 1024).strip()
+    except OSError:
+        return False
 
 
 async def memory_overview(root: Path, memory: MemoryRuntime | None,
