@@ -135,11 +135,11 @@ async def build_offer(service: MemoryService, prompt: str, messages: Sequence[Me
     query = query_from_prompt(prompt)
     record = OfferRecord(query=query, budget_tokens=budget_tokens)
     try:
-        if await service.is_empty():
-            return None
         compiled = compile_query(query, "any")
         found = await service.search_compiled(compiled, limit=MAX_CANDIDATES * 2,
                                               include_untrusted=True)
+        if not found.hits and await service.is_empty():
+            return None  # asked only when nothing matched: one store call per prompt
     except TauError as exc:
         record.error = str(exc)
         record.line = f"memories: not searched ({exc})"

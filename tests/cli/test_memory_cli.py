@@ -162,6 +162,8 @@ def test_why_shows_what_the_last_prompt_was_offered(workspace: Path) -> None:
     conn.close()
     proc = run_tau(["-p", "how do I deploy to staging?", "--model", "offline/echo"], workspace)
     assert proc.returncode == 0, proc.stderr
+    assert "tau: memory: memories: 1 shown, " in proc.stderr  # the headless notice
+    assert "1 quarantined match(es) not offered: #2" in proc.stderr
     why = tau(workspace, "why")
     assert "last prompt: how do I deploy to staging?" in why
     assert "searched for: deploy staging? (any word)" in why

@@ -128,3 +128,22 @@ async def test_snippets_mark_the_matched_words(corpus: MemoryService) -> None:
     hit = (await corpus.search("staging database")).hits[0]
     assert "**staging** **database**" in hit.snippet
     assert set(hit.matched) >= {"staging", "database"}
+
+
+@pytest.mark.parametrize(("query", "found"), [
+    ("system_prompt", True), ("prompt.py", True), ("tau_engine/agent", True), ("parse*", True),
+    ("args", True), ("server", True), ("http", True), ("build_system_prompt", True),
+    ("ystem", False),
+])
+async def test_identifiers_are_found_by_their_words(service: MemoryService, query: str,
+                                                    found: bool) -> None:
+    await service.write("build_system_prompt lives in tau_engine/agent/prompt.py")
+    await service.write("parseArgs wraps argparse; HTTPServer binds port 0")
+    assert bool((await service.search(query)).hits) is found
+
+
+async def test_equal_scores_put_the_newer_entry_first(service: MemoryService) -> None:
+    older = (await service.write("alpha beta gamma")).entry
+    newer = (await service.write("alpha delta gamma")).entry
+    assert [h.entry.id for h in (await service.search("alpha gamma")).hits] == [newer.id,
+                                                                                 older.id]
