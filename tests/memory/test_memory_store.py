@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tau_engine.memory.fields import MemoryInputError
@@ -191,3 +193,33 @@ def test_identifier_parts_split_camel_case_only() -> None:
     assert identifier_parts("call parseArgs and HTTPServer, not snake_case") == \
         "parse args http server"
     assert identifier_parts("plain words only") == ""
+
+
+async def test_a_store_from_before_memory_is_migrated_and_keeps_its_sessions(
+        tmp_path: Path) -> None:
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.store import SessionStore
+    from tau_engine.store.memory_fts import SqliteMemoryStore
+    from tau_engine.store.schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
+
+    paths = WorkspacePaths(tmp_path)
+    paths.ensure()
+    before = [m.__name__ for m in MIGRATIONS].index("_v3_memory")
+    conn = connect(paths.db_path)
+    migrate(conn, paths.db_path, target=before)  # a tau.db written before memory existed
+    conn.execute("INSERT INTO sessions (id, title, created_at, updated_at) "
+                 "VALUES ('0123abcd', 'old work', 1.0, 1.0)")
+    conn.close()
+    store = SqliteMemoryStore.open(paths)
+    try:
+        service = MemoryService(store)
+        await service.write("Deploy with make.")
+        assert [h.entry.id for h in (await service.search("deploy")).hits] == [1]
+    finally:
+        store.close()
+    conn = connect(paths.db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+    sessions = SessionStore.open(paths)
+    assert (await sessions.get_session("0123")).title == "old work"
+    sessions.close()
