@@ -106,6 +106,10 @@ class Settings(BaseModel):
                                         "of the context window")
     keep_recent_turns: int = Field(4, ge=1, description="Turns kept verbatim by compaction")
     theme: str = Field("tau-dark", description="Textual theme of the app")
+    memory: bool = Field(True, description="Learned memory: offer relevant entries with each "
+                         "prompt and give the model the memory tools")
+    memory_budget_tokens: int = Field(1_500, ge=0, description="Tokens of learned memory "
+                                      "offered per prompt (0: offer none)")
     fallbacks: dict[str, list[str]] = Field(
         default_factory=dict, description="Fallback routes: model -> models to try next")
     providers: dict[str, ProviderSettings] = Field(

@@ -26,6 +26,8 @@ from tau_engine.config import Settings
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import ProviderError, UsageError
 from tau_engine.events import EventBus, Notice, SessionStarted
+from tau_engine.memory.overview import MemoryOverview
+from tau_engine.memory.runtime import MemoryRuntime
 from tau_engine.paths import WorkspacePaths
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest
 from tau_engine.providers.router import CircuitBreaker
@@ -85,6 +87,7 @@ class Engine:
         self.record_path: Path | None = None
         self.redactor = SecretRedactor()
         self._pending_notices: list[Notice] = []  # emitted once the session has started
+        self.memory: MemoryRuntime | None = None  # learned memory (issue 15), when enabled
         # One breaker for the engine's life, so switching models keeps what was learnt
         # about failing routes.
         self._breaker = CircuitBreaker()
@@ -131,6 +134,8 @@ class Engine:
         if withheld:
             engine.notices.append(withheld_notice(withheld))
         try:
+            engine.memory = await MemoryRuntime.open_if_enabled(settings, workspace, engine.bus,
+                                                                engine.redactor)
             if resume:
                 engine.session = await store.get_session(resume)
                 engine._resumed = True
@@ -151,6 +156,8 @@ class Engine:
                     engine.notices.append(f"could not reuse the session's model: {exc}")
                     engine._select_model(None)
         except BaseException:
+            if engine.memory is not None:
+                engine.memory.close()
             store.close()
             raise
         return engine
@@ -314,15 +321,17 @@ class Engine:
         system_prompt = self.redactor.redact(await asyncio.to_thread(
             build_system_prompt, self.paths.root, skipped=skipped))
         self._pending_notices += [Notice(kind="guidance", message=note) for note in skipped]
+        tools = default_tools(bash_timeout_s=settings.bash_timeout_s)
+        # Learned memory adds its tools and offers memory with each prompt.
+        retriever = self.memory.bind(session_id, stored, tools) if self.memory else None
         self._loop = AgentLoop(
-            bus=self.bus, stream=self._stream, tools=default_tools(
-                bash_timeout_s=settings.bash_timeout_s),
+            bus=self.bus, stream=self._stream, tools=tools,
             policy=self.policy, approver=self.approver,
             sink=_StoreSink(self.store, session_id), tool_context=ctx,
             system_prompt=system_prompt, config=config,
             cost=lambda usage: cost_usd(info, usage), history=history,
             usage_totals=totals, cost_total=self.session.cost_usd,
-            compactor=self._compactor, session_id=session_id)
+            compactor=self._compactor, session_id=session_id, memory=retriever)
         return self._loop
 
     async def _compactor(self, messages: list[Message], context_tokens: int,
@@ -460,6 +469,12 @@ class Engine:
         self._switch(forked, True)
         return forked
 
+    async def memory_overview(self) -> MemoryOverview:
+        """``/memory``: instruction files in the prompt, learned memory, the last offer."""
+        from tau_engine.agent.instructions import memory_overview
+
+        return await memory_overview(self.paths.root, self.memory, await self.history())
+
     def set_model(self, model_id: str) -> None:
         """Switch model for the next turn (raises ``UsageError`` on a bad id or missing key)."""
         if self.running:
@@ -489,5 +504,7 @@ class Engine:
             await provider.aclose()
         self._provider = None
         self._retired = []
+        if self.memory is not None:
+            self.memory.close()
         self.store.close()
 

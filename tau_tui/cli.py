@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "trust": ("tau_tui.commands.trust", "let tau load a workspace's own settings files"),
     "mission": ("tau_tui.commands.mission", "run a coding mission: task + verifier -> verified "
                 "commit with evidence"),
+    "memory": ("tau_tui.commands.memory", "search, add, correct or retire learned memory"),
 }
 
 

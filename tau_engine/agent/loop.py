@@ -34,6 +34,7 @@ from tau_engine.events import (
     TurnStarted,
     UsageEvent,
 )
+from tau_engine.memory.retrieval import TurnRetriever, with_memory_context
 from tau_engine.providers.base import (
     ProviderRequest,
     StreamEnd,
@@ -145,6 +146,7 @@ class AgentLoop:
         cost_total: float | None = None,
         compactor: Compactor | None = None,
         session_id: str = "",
+        memory: TurnRetriever | None = None,
     ) -> None:
         self.bus = bus
         self._stream = stream
@@ -163,6 +165,7 @@ class AgentLoop:
         self._cost_known = cost_total is not None or self.usage_total.input_tokens == 0
         self.compactor = compactor
         self.session_id = session_id
+        self.memory = memory  # learned memory offered per prompt (issue 15); None: off
         self.context_tokens = 0
         self.run_usage = Usage()
         self.run_cost: float | None = 0.0
@@ -182,6 +185,9 @@ class AgentLoop:
         stop = "end_turn"
         error: TauError | None = None
 
+        if self.memory is not None:
+            # Learned memory for this prompt, recorded in the message's meta (issue 15).
+            meta = await self.memory.offer(prompt, meta, self.messages)
         user = Message(role="user", content=prompt, meta=meta or {})
         turn_message_id = await self.sink.append(user)
         self.messages.append(user)
@@ -297,7 +303,8 @@ class AgentLoop:
         request = ProviderRequest(
             model=self.config.model_id.split("/", 1)[1],
             system=self.system_prompt,
-            messages=list(self.messages),
+            # The memory offered with each prompt goes in front of it (issue 15).
+            messages=with_memory_context(self.messages),
             tools=[tool.spec() for tool in self.tools.values()],
             max_output_tokens=self.config.max_output_tokens,
             temperature=self.config.temperature,

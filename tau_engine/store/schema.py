@@ -139,6 +139,76 @@ def _v3_missions(conn: sqlite3.Connection) -> None:
         CREATE INDEX missions_by_created ON missions(created_at)
         """
     )
+def _v4_memory(conn: sqlite3.Connection) -> None:
+    """Learned memory (issue 15): entries, and an FTS5 index over the live ones.
+
+    Entries are never deleted; a retired one leaves the index (the ``memory_live`` view is
+    the index's content, so ``rebuild`` indexes live entries only). One live entry per
+    normalized text, and one live trusted entry per namespace and subject key. Ids are
+    ``AUTOINCREMENT`` so that "memory #12" never names two entries. The tokenizer is
+    porter over unicode61 (diacritics folded); see docs/memory.md for why no trigram index.
+    The trigger bodies hold ';', so each statement runs alone.
+    """
+    columns = "text, tags, namespace, identifier_parts"
+    new_values = "new.id, new.text, new.tags, new.namespace, new.identifier_parts"
+    old_values = "old.id, old.text, old.tags, old.namespace, old.identifier_parts"
+    statements = [
+        """
+        CREATE TABLE memory_entries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            namespace TEXT NOT NULL,
+            subject TEXT,
+            text TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '',
+            identifier_parts TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL CHECK (source IN ('user', 'model', 'tool', 'import')),
+            session_id TEXT,
+            tool_call_id TEXT,
+            trust TEXT NOT NULL CHECK (trust IN ('trusted', 'untrusted')),
+            trust_reason TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            approved_at REAL,
+            retired_at REAL,
+            retired_reason TEXT,
+            supersedes INTEGER,
+            superseded_by INTEGER,
+            content_hash TEXT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX memory_live_text ON memory_entries(content_hash) "
+        "WHERE retired_at IS NULL",
+        "CREATE UNIQUE INDEX memory_live_subject ON memory_entries(namespace, subject) "
+        "WHERE retired_at IS NULL AND subject IS NOT NULL AND trust = 'trusted'",
+        "CREATE INDEX memory_by_namespace ON memory_entries(namespace)",
+        f"CREATE VIEW memory_live AS SELECT id, {columns} FROM memory_entries "
+        "WHERE retired_at IS NULL",
+        f"CREATE VIRTUAL TABLE memory_fts USING fts5({columns}, content='memory_live', "
+        "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
+        f"""
+        CREATE TRIGGER memory_fts_insert AFTER INSERT ON memory_entries
+        WHEN new.retired_at IS NULL BEGIN
+            INSERT INTO memory_fts(rowid, {columns}) VALUES ({new_values});
+        END
+        """,
+        f"""
+        CREATE TRIGGER memory_fts_update AFTER UPDATE OF {columns}, retired_at
+        ON memory_entries BEGIN
+            INSERT INTO memory_fts(memory_fts, rowid, {columns})
+                SELECT 'delete', {old_values} WHERE old.retired_at IS NULL;
+            INSERT INTO memory_fts(rowid, {columns})
+                SELECT {new_values} WHERE new.retired_at IS NULL;
+        END
+        """,
+        f"""
+        CREATE TRIGGER memory_fts_delete AFTER DELETE ON memory_entries
+        WHEN old.retired_at IS NULL BEGIN
+            INSERT INTO memory_fts(memory_fts, rowid, {columns}) VALUES ('delete', {old_values});
+        END
+        """,
+    ]
+    for statement in statements:
+        conn.execute(statement)
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -150,7 +220,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1_conversations, _v2_checkpoints, _v3_missions,
+    _v1_conversations, _v2_checkpoints, _v3_missions, _v4_memory,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -48,8 +48,8 @@ class CommandRunner:
             "help": self.help, "model": self.model, "session": self.session,
             "sessions": self.sessions, "new": self.new, "fork": self.fork, "undo": self.undo,
             "redo": self.redo, "compact": self.compact, "cost": self.cost,
-            "approval": self.approval, "theme": self.theme, "clear": self.clear,
-            "export": self.export, "quit": self.quit, "exit": self.quit,
+            "approval": self.approval, "memory": self.memory, "theme": self.theme,
+            "clear": self.clear, "export": self.export, "quit": self.quit, "exit": self.quit,
             "resume": self.resume,
         }
 
@@ -215,6 +215,24 @@ class CommandRunner:
         self.note(f"approval mode: {engine.policy.mode.value} "
                   f"({APPROVAL_HELP[engine.policy.mode.value]})")
         self.screen.refresh_status()
+
+    async def memory(self, args: str) -> None:
+        """``/memory``: the overview; ``/memory approve ID`` lets a quarantined entry in."""
+        from tau_engine.errors import UsageError
+        from tau_tui.screens.memory import MemoryScreen
+
+        engine = await self._engine()
+        action, _, rest = args.partition(" ")
+        if action == "approve":
+            if engine.memory is None:
+                raise UsageError("learned memory is off (memory = false in config.toml)")
+            outcome = await engine.memory.service.approve(rest.strip())
+            self.note(f"approved memory #{outcome.entry.id}: it is offered from now on")
+            return
+        if action:
+            raise UsageError(f"unknown /memory action '{action}'; use /memory or "
+                             "/memory approve ID")
+        await self.screen.app.push_screen_wait(MemoryScreen(await engine.memory_overview()))
 
     async def theme(self, args: str) -> None:
         app = self.screen.app

@@ -35,6 +35,8 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("compact", "summarize older turns to free context"),
     SlashCommand("cost", "show the session's tokens and cost"),
     SlashCommand("approval", "show or set the approval mode", "[MODE]"),
+    SlashCommand("memory", "instructions and learned memory, and what this turn was offered",
+                 "[approve ID]"),
     SlashCommand("theme", "switch theme (remembered); without a name, pick one", "[NAME]"),
     SlashCommand("clear", "start a fresh context (the old session stays; /resume it)"),
     SlashCommand("export", "write the session as JSONL", "[FILE]"),
