@@ -23,6 +23,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
+from tau_engine.agent.unanswered import answer_unanswered_calls
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import ProviderError
 from tau_engine.providers.base import (
@@ -67,7 +68,12 @@ def estimate_call_usage(request: ProviderRequest, answer: Message) -> Usage:
 
 def request_view(history: list[StoredMessage]) -> list[Message]:
     """The messages a request sends: after the last compaction, its summary first, then
-    the messages it kept verbatim, then everything that came after it."""
+    the messages it kept verbatim, then everything that came after it. A tool call left
+    without a result (the process died while it ran) gets an interrupted result."""
+    return answer_unanswered_calls(_compacted_view(history))
+
+
+def _compacted_view(history: list[StoredMessage]) -> list[Message]:
     last = _last_compaction(history)
     if last is None:
         return [m.message for m in history]

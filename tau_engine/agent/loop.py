@@ -21,6 +21,7 @@ from typing import Any
 
 from tau_engine.agent.compaction import estimate_call_usage
 from tau_engine.agent.tool_runner import ToolRunner
+from tau_engine.agent.unanswered import answer_unanswered_calls
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import BudgetExceededError, ProviderError, TauError
 from tau_engine.events import (
@@ -185,6 +186,8 @@ class AgentLoop:
         stop = "end_turn"
         error: TauError | None = None
 
+        # A previous run that failed while its tools ran left calls with no result.
+        self.messages = answer_unanswered_calls(self.messages)
         if self.memory is not None:
             # Learned memory for this prompt, recorded in the message's meta (issue 15).
             meta = await self.memory.offer(prompt, meta, self.messages)
@@ -420,8 +423,10 @@ class AgentLoop:
     async def _run_tools(self, calls: list[ToolCall], turn_message_id: str,
                          records: list[ToolCallRecord]) -> list[Message] | None:
         """Run a turn's tool calls. Consecutive read-only calls run concurrently;
-        everything else runs in order. Returns None when cancelled."""
+        everything else runs in order. Each result is stored as soon as it is known, so
+        a process killed mid-turn keeps the results it had. Returns None when cancelled."""
         results: list[Message] = []
+        storing: asyncio.Future[str] | None = None
 
         async def checkpoint(path: Path) -> None:
             await self.sink.checkpoint(turn_message_id, path)
@@ -431,20 +436,28 @@ class AgentLoop:
             async for call, message in self.runner.run(calls):
                 results.append(message)
                 records.append(ToolCallRecord(call.name, call.arguments, not message.is_error))
+                storing = asyncio.ensure_future(self.sink.append(message))
+                await asyncio.shield(storing)
+                self.messages.append(message)
         except asyncio.CancelledError:
+            if storing is not None:
+                await storing  # the interrupted results must come after it
+                if not self.messages or self.messages[-1] is not results[-1]:
+                    self.messages.append(results[-1])
             done_ids = {m.tool_call_id for m in results}
+            missing: list[Message] = []
             for call in calls:
                 if call.id not in done_ids:
                     # What the call printed before it was stopped stays in its result.
                     printed = self.runner.interrupted_output(call.id).rstrip("\n")
                     note = "interrupted by the user before it finished"
-                    results.append(Message(role="tool", tool_call_id=call.id, name=call.name,
+                    missing.append(Message(role="tool", tool_call_id=call.id, name=call.name,
                                            content=f"{printed}\n[{note}]" if printed else note,
                                            is_error=True, meta={"interrupted": True}))
-            await asyncio.shield(self.sink.append_many(results))
-            self.messages.extend(results)
+            if missing:
+                await asyncio.shield(self.sink.append_many(missing))
+            results += missing
+            self.messages.extend(missing)
             self.bus.emit(Notice(kind="interrupted", message="tool calls interrupted"))
             return None
-        await self.sink.append_many(results)
-        self.messages.extend(results)
         return results
