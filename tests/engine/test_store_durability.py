@@ -73,8 +73,11 @@ def test_kill_9_mid_turn_keeps_every_committed_message(tmp_path: Path) -> None:
             message_id, index = line.split()
             committed.append((message_id, int(index)))
         os.kill(child.pid, signal.SIGKILL)
-        # Lines printed after the last read and before the kill count too.
-        rest, _ = child.communicate(timeout=30)
+        child.wait(timeout=30)
+        # Lines printed after the last read and before the kill count too. They are
+        # read through the same buffered reader: ``communicate`` reads the pipe's file
+        # descriptor and would miss the lines ``readline`` already buffered.
+        rest = child.stdout.read()
     finally:
         if child.poll() is None:
             child.kill()
