@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tau_engine.agent.loop import AgentLoop, Compacted, LoopConfig, MessageSink, RunResult
 from tau_engine.agent.prompt import build_system_prompt
@@ -35,7 +35,10 @@ from tau_engine.safety.policy import ApprovalMode, Approver, ToolPolicy
 from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.store import SessionInfo, SessionStore, UndoReport
+from tau_engine.store.claim import claim_session
 from tau_engine.store.models import title_from_prompt
+from tau_engine.store.session_lock import LockSlot
+from tau_engine.store.session_store import new_session_id
 from tau_engine.tools.base import ToolContext
 
 
@@ -83,6 +86,7 @@ class Engine:
         self._task: asyncio.Task[RunResult] | None = None
         self._writer: Any = None
         self._resumed = False
+        self._locks = LockSlot(paths.locks_dir)  # holds the write lock of ``session``
         self._retired: list[Provider] = []
         self.record_path: Path | None = None
         self.redactor = SecretRedactor()
@@ -106,11 +110,17 @@ class Engine:
         default_approval: str = "auto-edit",
         script_path: Path | None = None,
         record_path: Path | None = None,
+        if_busy: Literal["fail", "fork"] = "fail",
     ) -> Engine:
         """Resolve the model, open the store and (optionally) the session to resume.
 
         ``environ`` (default: the process environment) is the real environment; the
-        workspace ``.env`` is added to it here, by the workspace's trust."""
+        workspace ``.env`` is added to it here, by the workspace's trust.
+
+        The session to resume is locked for this engine; when another process holds
+        it, ``if_busy="fail"`` raises ``SessionLockedError`` (exit code 2) and
+        ``"fork"`` continues in a fork of it.
+        """
         from tau_engine.providers.dotenv import merged_environ
         from tau_engine.providers.registry import provider_key_values
         from tau_engine.resources.trust import withheld_notice, workspace_withheld
@@ -145,6 +155,11 @@ class Engine:
                 if engine.session is None:
                     engine.notices.append("no earlier session in this workspace; "
                                           "starting a new one")
+            if engine.session is not None:
+                engine.session, notice = await claim_session(
+                    store, engine._locks, engine.session, fork_if_busy=if_busy == "fork")
+                engine._resumed = engine.session is not None
+                engine.notices += [notice] if notice else []
             # A resumed session keeps its model unless one is given explicitly.
             session_model = engine.session.model if engine.session else None
             if settings.model or not session_model:
@@ -156,6 +171,7 @@ class Engine:
                     engine.notices.append(f"could not reuse the session's model: {exc}")
                     engine._select_model(None)
         except BaseException:
+            engine._locks.release()
             if engine.memory is not None:
                 engine.memory.close()
             store.close()
@@ -288,8 +304,12 @@ class Engine:
 
     async def _ensure_loop(self, prompt: str) -> AgentLoop:
         if self.session is None:
+            # Locked before it exists, so no other process can continue it first.
+            session_id = new_session_id()
+            self._locks.hold(session_id)
             # The store titles the session from its first user message.
-            self.session = await self.store.create_session(model=self.model_id)
+            self.session = await self.store.create_session(model=self.model_id,
+                                                           session_id=session_id)
         elif self.session.model != self.model_id:
             await self.store.set_model(self.session.id, self.model_id)
         if self._loop is not None and self._loop.session_id == self.session.id:
@@ -410,6 +430,10 @@ class Engine:
     def _switch(self, session: SessionInfo | None, resumed: bool) -> None:
         if self.running:
             raise UsageError("wait for the running turn to finish (or interrupt it) first")
+        if session is None:
+            self._locks.release()
+        else:
+            self._locks.hold(session.id)
         self.session = session
         self._loop = None
         self._resumed = resumed
@@ -421,8 +445,11 @@ class Engine:
         self._switch(None, False)
 
     async def resume(self, id_or_prefix: str) -> SessionInfo:
+        """Switch to another session (``SessionLockedError`` if a process is running it)."""
         session = await self.store.get_session(id_or_prefix)
         self._switch(session, True)
+        # Re-read it: its last writer may have moved on before the lock was ours.
+        self.session = session = await self.store.get_session(session.id)
         return session
 
     async def history(self) -> list[StoredMessage]:
@@ -465,7 +492,15 @@ class Engine:
         target = at_message_id or self.session.head_id
         if target is None:
             raise UsageError("nothing to fork: the session is empty")
-        forked = await self.store.fork(self.session.id, target)
+        if self.running:
+            raise UsageError("wait for the running turn to finish (or interrupt it) first")
+        fork_id = new_session_id()
+        self._locks.hold(fork_id)  # the fork is ours before it exists
+        try:
+            forked = await self.store.fork(self.session.id, target, fork_id=fork_id)
+        except BaseException:
+            self._locks.hold(self.session.id)
+            raise
         self._switch(forked, True)
         return forked
 
@@ -506,5 +541,8 @@ class Engine:
         self._retired = []
         if self.memory is not None:
             self.memory.close()
-        self.store.close()
+        try:
+            self.store.close()
+        finally:
+            self._locks.release()
 

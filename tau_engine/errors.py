@@ -39,6 +39,18 @@ class SessionNotFoundError(UsageError):
     """No session matches the given id or prefix (or the prefix is ambiguous)."""
 
 
+class SessionLockedError(UsageError):
+    """Another live process holds the session's lock (exit code 2)."""
+
+    def __init__(self, session_id: str, pid: int | None) -> None:
+        holder = f"pid {pid}" if pid is not None else "pid unknown"
+        super().__init__(
+            f"session {session_id[:8]} is in use by another tau process ({holder}); wait "
+            f"for it to finish, or fork it: tau sessions fork {session_id[:8]}")
+        self.session_id = session_id
+        self.pid = pid
+
+
 class StoreError(TauError):
     """The state store (``.tau/tau.db``) cannot be read or written."""
 

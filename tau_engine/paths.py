@@ -73,6 +73,11 @@ class WorkspacePaths:
         return self.state_dir / "logs"
 
     @property
+    def locks_dir(self) -> Path:
+        """Per-session lock files (see ``tau_engine.store.session_lock``)."""
+        return self.state_dir / "locks"
+
+    @property
     def history_path(self) -> Path:
         return self.state_dir / "prompt_history"
 

@@ -8,7 +8,8 @@ message, moves the head and adds the usage to the totals together, so a killed
 process loses at most what it had not committed.
 
 Several processes may open the same database (the TUI, a headless run,
-live-watch); writers queue on SQLite's busy timeout.
+live-watch); writers queue on SQLite's busy timeout. A session itself is written
+by one process at a time: the one holding its ``lock_session`` lock.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from tau_engine.store.queries import (
     session_head,
 )
 from tau_engine.store.schema import connect, migrate
+from tau_engine.store.session_lock import SessionLock
 from tau_engine.store.transfer import export_session, import_session
 
 P = ParamSpec("P")
@@ -68,6 +70,11 @@ class NewMessage:
     usage: Usage | None = None
     cost_usd: float | None = None
     model: str | None = None
+
+
+def new_session_id() -> str:
+    """A fresh session id: 32 lowercase hex digits."""
+    return uuid.uuid4().hex
 
 
 class SessionStore:
@@ -111,10 +118,16 @@ class SessionStore:
     # -- sessions -----------------------------------------------------------
 
     async def create_session(
-        self, *, model: str, title: str = "", meta: dict[str, Any] | None = None
+        self, *, model: str, title: str = "", meta: dict[str, Any] | None = None,
+        session_id: str | None = None,
     ) -> SessionInfo:
-        """A new empty session; its title is set from the first user prompt if blank."""
-        return await self._run(self._create_session, model, title, meta or {})
+        """A new empty session; its title is set from the first user prompt if blank.
+
+        ``session_id`` lets a caller lock the id before the session exists (see
+        ``lock_session``), so no other process can take it in between.
+        """
+        return await self._run(self._create_session, model, title, meta or {},
+                               session_id or new_session_id())
 
     async def get_session(self, id_or_prefix: str) -> SessionInfo:
         """The session whose id is or starts with ``id_or_prefix``.
@@ -199,15 +212,28 @@ class SessionStore:
         await self._run(self._set_head, session_id, message_id)
 
     async def fork(
-        self, session_id: str, at_message_id: str, *, title: str | None = None
+        self, session_id: str, at_message_id: str, *, title: str | None = None,
+        fork_id: str | None = None,
     ) -> SessionInfo:
         """A new session whose history is a copy of the path up to ``at_message_id``.
 
         Messages are copied with new ids (the two sessions share nothing and
         either can be deleted), with their file checkpoints, so undo works in
-        the fork too. The original session is not touched.
+        the fork too. The original session is not touched, and may be in use by
+        another process: the copy is one consistent snapshot of it.
         """
-        return await self._run(self._fork, session_id, at_message_id, title)
+        return await self._run(self._fork, session_id, at_message_id, title,
+                               fork_id or new_session_id())
+
+    # -- locks ----------------------------------------------------------------
+
+    def lock_session(self, session_id: str) -> SessionLock:
+        """Take the session's write lock (``SessionLockedError`` names the holder).
+
+        Whoever changes a session (a run, undo, redo, delete) holds it; readers
+        and forks need not.
+        """
+        return SessionLock.acquire(self.paths.locks_dir, session_id)
 
     # -- undo / redo ----------------------------------------------------------
 
@@ -267,9 +293,9 @@ class SessionStore:
         with self._db.read() as conn:
             return query(conn, *args)
 
-    def _create_session(self, model: str, title: str, meta: dict[str, Any]) -> SessionInfo:
+    def _create_session(self, model: str, title: str, meta: dict[str, Any],
+                        session_id: str) -> SessionInfo:
         now = self._clock()
-        session_id = uuid.uuid4().hex
         with self._db.write() as conn:
             conn.execute(
                 "INSERT INTO sessions (id, title, model, created_at, updated_at, workspace, meta) "
@@ -387,9 +413,9 @@ class SessionStore:
             )
             self._checkpoints.clear_redo(conn, session_id)
 
-    def _fork(self, session_id: str, at_message_id: str, title: str | None) -> SessionInfo:
+    def _fork(self, session_id: str, at_message_id: str, title: str | None,
+              fork_id: str) -> SessionInfo:
         now = self._clock()
-        fork_id = uuid.uuid4().hex
         with self._db.write() as conn:
             source = require_session(conn, session_id)
             require_message(conn, session_id, at_message_id)

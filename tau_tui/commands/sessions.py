@@ -130,7 +130,9 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
         return 0
     if args.action in ("undo", "redo"):
         info = await store.get_session(args.id)
-        report = await getattr(store, args.action)(info.id, store.paths.root)
+        # A session another process is running is not changed under it (exit 2).
+        with store.lock_session(info.id):
+            report = await getattr(store, args.action)(info.id, store.paths.root)
         if args.json:
             out.write(json.dumps(report.to_json()) + "\n")
         else:
@@ -151,7 +153,13 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
         return 0
     if args.action == "delete":
         info = await store.get_session(args.id)
-        await store.delete_session(info.id)
+        lock = store.lock_session(info.id)
+        try:
+            await store.delete_session(info.id)
+        except BaseException:
+            lock.release()
+            raise
+        lock.release_and_remove()
         if args.json:
             out.write(json.dumps({"deleted": info.id}) + "\n")
         else:

@@ -1,0 +1,33 @@
+"""Claiming a session to continue it: its lock, or a fork when another process has it."""
+
+from __future__ import annotations
+
+from tau_engine.errors import SessionLockedError
+from tau_engine.store.models import SessionInfo
+from tau_engine.store.session_lock import LockSlot
+from tau_engine.store.session_store import SessionStore, new_session_id
+
+
+async def claim_session(store: SessionStore, slot: LockSlot, session: SessionInfo, *,
+                        fork_if_busy: bool) -> tuple[SessionInfo | None, str | None]:
+    """Lock ``session`` into ``slot`` and return it freshly read, with no notice.
+
+    When another process holds it, raise ``SessionLockedError``; or, with
+    ``fork_if_busy``, continue in a fork of its head (a new session locked before
+    it exists), returning the fork and a notice saying so. An empty busy session
+    has nothing to fork: the caller gets no session and starts a new one.
+    """
+    try:
+        slot.hold(session.id)
+    except SessionLockedError as exc:
+        if not fork_if_busy:
+            raise
+        busy = exc.message.split(";")[0]
+        if session.head_id is None:
+            return None, f"{busy}; it is empty, so this starts a new session"
+        fork_id = new_session_id()
+        slot.hold(fork_id)
+        forked = await store.fork(session.id, session.head_id, fork_id=fork_id)
+        return forked, f"{busy}; continuing in a fork of it: {fork_id[:8]}"
+    # Read again: its last writer may have moved on before the lock was ours.
+    return await store.get_session(session.id), None
