@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tau_engine.agent.loop import AgentLoop, Compacted, LoopConfig, MessageSink, RunResult
 from tau_engine.agent.prompt import build_system_prompt
@@ -35,7 +35,7 @@ from tau_engine.safety.policy import ApprovalMode, Approver, ToolPolicy
 from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.store import SessionInfo, SessionStore, UndoReport
-from tau_engine.store.claim import claim_session
+from tau_engine.store.claim import IfBusy, claim_session
 from tau_engine.store.models import title_from_prompt
 from tau_engine.store.session_lock import LockSlot
 from tau_engine.store.session_store import new_session_id
@@ -110,7 +110,7 @@ class Engine:
         default_approval: str = "auto-edit",
         script_path: Path | None = None,
         record_path: Path | None = None,
-        if_busy: Literal["fail", "fork"] = "fail",
+        if_busy: IfBusy = "fail",
     ) -> Engine:
         """Resolve the model, open the store and (optionally) the session to resume.
 
@@ -118,8 +118,8 @@ class Engine:
         workspace ``.env`` is added to it here, by the workspace's trust.
 
         The session to resume is locked for this engine; when another process holds
-        it, ``if_busy="fail"`` raises ``SessionLockedError`` (exit code 2) and
-        ``"fork"`` continues in a fork of it.
+        it, ``if_busy="fail"`` raises ``SessionLockedError`` (exit code 2), ``"fork"``
+        continues in a fork of it and ``"new"`` in a new session.
         """
         from tau_engine.providers.dotenv import merged_environ
         from tau_engine.providers.registry import provider_key_values
@@ -157,7 +157,7 @@ class Engine:
                                           "starting a new one")
             if engine.session is not None:
                 engine.session, notice = await claim_session(
-                    store, engine._locks, engine.session, fork_if_busy=if_busy == "fork")
+                    store, engine._locks, engine.session, if_busy=if_busy)
                 engine._resumed = engine.session is not None
                 engine.notices += [notice] if notice else []
             # A resumed session keeps its model unless one is given explicitly.

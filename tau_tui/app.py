@@ -25,12 +25,15 @@ from tau_tui.themes import DEFAULT_THEME, load_themes, variable_defaults
 
 if TYPE_CHECKING:
     from tau_engine.engine import Engine
+    from tau_engine.errors import SessionLockedError
     from tau_engine.paths import WorkspacePaths
     from tau_engine.resources.trust import AskTrust, TrustQuestion
     from tau_engine.safety.policy import Approver
     from tau_tui.screens.agent import AgentScreen
 
-EngineFactory = Callable[["Approver"], Awaitable["Engine"]]
+EngineFactory = Callable[..., Awaitable["Engine"]]
+"""``factory(approver, **options)``: opens the engine; options go to ``Engine.open``
+(``if_busy`` when the session to resume is running in another process)."""
 QUIT_CONFIRM_SECONDS = 2.0
 STARTUP_GROUP = "engine-open"
 EXIT_FAILED = 1
@@ -52,6 +55,19 @@ def warm_up_renderers() -> None:
     from tau_tui.widgets.markdown_render import render_markdown
 
     render_markdown("# warm\n\n- *up* `x`\n\n```python\nx = 1\n```\n\n| a |\n|---|\n| 1 |", 40)
+
+
+def busy_session_picker(busy: SessionLockedError) -> Screen[str | None]:
+    """What to do with a session another tau process is running: fork it, start a new
+    session, or quit (the choice's value, or None)."""
+    from tau_tui.screens.pickers import Choice, ChoicePicker
+
+    holder = f"pid {busy.pid}" if busy.pid is not None else "another process"
+    return ChoicePicker(
+        f"Session {busy.session_id[:8]} is in use by another tau process ({holder})",
+        [Choice("fork", "Fork it", "continue in a copy; the other process keeps the original"),
+         Choice("new", "Start a new session"),
+         Choice("quit", "Quit")], filterable=False)
 
 
 def _tau_commands() -> type[Any]:
@@ -130,10 +146,18 @@ class TauApp(App[int]):
     async def _open_engine(self) -> None:
         """Open the engine and show its session. Any failure here ends the app through
         ``worker_failed`` (this runs in the ``engine-open`` worker group)."""
+        from tau_engine.errors import SessionLockedError
+
         screen = self.agent
         for problem in self.theme_problems:
             screen.controller.notice(problem, level="warning", kind="theme")
-        engine = await self.engine_factory(screen.bridge.approve)
+        try:
+            engine = await self.engine_factory(screen.bridge.approve)
+        except SessionLockedError as busy:
+            choice = await self.push_screen_wait(busy_session_picker(busy))
+            if choice not in ("fork", "new"):
+                raise
+            engine = await self.engine_factory(screen.bridge.approve, if_busy=choice)
         try:
             await asyncio.to_thread(warm_up_renderers)
             # Everything loaded so far lives as long as the app: exclude it from the
@@ -224,7 +248,7 @@ def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any]
     """The app's engine factory for a workspace: settings (asking about trust once, when
     the workspace has settings that need it), then the engine."""
 
-    async def open_engine(approver: Approver) -> Engine:
+    async def open_engine(approver: Approver, **options: Any) -> Engine:
         from tau_engine.engine import Engine
         from tau_engine.resources.trust import load_settings_asking
 
@@ -232,7 +256,7 @@ def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any]
                                               ask=ask_trust, grant=trust)
         return await Engine.open(workspace=paths, settings=settings, approver=approver,
                                  resume=resume, continue_latest=continue_latest,
-                                 default_approval="ask", script_path=script)
+                                 default_approval="ask", script_path=script, **options)
 
     return open_engine
 

@@ -172,6 +172,26 @@ class LineRepl:
         return None
 
 
+async def open_offering_fork(open_engine: Callable[..., Awaitable[Any]], ask: Ask,
+                             err: IO[str]) -> Any:
+    """Open the engine; if another tau process is running the session to resume, offer
+    to fork it or start a new session (anything else re-raises the refusal)."""
+    from tau_engine.errors import SessionLockedError
+
+    try:
+        return await open_engine()
+    except SessionLockedError as busy:
+        err.write(f"tau: {busy.message.split(';')[0]}\n")
+        try:
+            answer = await ask("[f]ork it, start a [n]ew session, or [q]uit? ")
+        except (EOFError, KeyboardInterrupt):
+            raise busy from None
+        choice = {"f": "fork", "n": "new"}.get(answer.strip().lower()[:1])
+        if choice is None:
+            raise
+        return await open_engine(if_busy=choice)
+
+
 def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str | None,
              continue_latest: bool, script_path: str | None, trust: bool = False) -> int:
     """Entry point of ``tau --line``. It does not ask about trust: the workspace's own
@@ -193,10 +213,15 @@ def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str
 
     async def main() -> int:
         approver = LineApprover(ask, sys.stdout)
-        engine = await Engine.open(workspace=paths, settings=settings, approver=approver,
-                                   resume=resume, continue_latest=continue_latest,
-                                   default_approval="ask",
-                                   script_path=Path(script_path) if script_path else None)
+
+        async def open_engine(**options: Any) -> Any:
+            return await Engine.open(workspace=paths, settings=settings, approver=approver,
+                                     resume=resume, continue_latest=continue_latest,
+                                     default_approval="ask",
+                                     script_path=Path(script_path) if script_path else None,
+                                     **options)
+
+        engine = await open_offering_fork(open_engine, ask, sys.stderr)
         try:
             return await LineRepl(engine, ask, sys.stdout, sys.stderr).loop()
         finally:

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from tau_engine.errors import SessionLockedError
 from tau_engine.store.models import SessionInfo
 from tau_engine.store.session_lock import LockSlot
 from tau_engine.store.session_store import SessionStore, new_session_id
 
+IfBusy = Literal["fail", "fork", "new"]
+"""What to do when another process holds the session: raise, fork it, or start afresh."""
+
 
 async def claim_session(store: SessionStore, slot: LockSlot, session: SessionInfo, *,
-                        fork_if_busy: bool) -> tuple[SessionInfo | None, str | None]:
+                        if_busy: IfBusy = "fail") -> tuple[SessionInfo | None, str | None]:
     """Lock ``session`` into ``slot`` and return it freshly read, with no notice.
 
-    When another process holds it, raise ``SessionLockedError``; or, with
-    ``fork_if_busy``, continue in a fork of its head (a new session locked before
-    it exists), returning the fork and a notice saying so. An empty busy session
-    has nothing to fork: the caller gets no session and starts a new one.
+    When another process holds it: ``"fail"`` raises ``SessionLockedError``;
+    ``"fork"`` continues in a fork of its head (a new session locked before it
+    exists) and ``"new"`` in no session (the next prompt starts one), each with
+    a notice saying so. An empty busy session has nothing to fork: ``"fork"``
+    then acts as ``"new"``.
     """
     try:
         slot.hold(session.id)
     except SessionLockedError as exc:
-        if not fork_if_busy:
+        if if_busy == "fail":
             raise
         busy = exc.message.split(";")[0]
-        if session.head_id is None:
-            return None, f"{busy}; it is empty, so this starts a new session"
+        if if_busy == "new" or session.head_id is None:
+            return None, f"{busy}; starting a new session"
         fork_id = new_session_id()
         slot.hold(fork_id)
         forked = await store.fork(session.id, session.head_id, fork_id=fork_id)

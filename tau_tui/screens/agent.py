@@ -109,10 +109,12 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         self.engine = engine
         engine.bus.subscribe(self.bridge.sink)
         self.status = self.status.with_(activity="")
+        if engine.session is not None:
+            # Loaded first: loading replaces the transcript, notices included.
+            await self.reload_transcript()
         for notice in engine.notices:
             self.controller.notice(notice, level="warning", kind="startup")
         if engine.session is not None:
-            await self.reload_transcript()
             title = engine.session.title or "(untitled)"
             self.controller.notice(f"resumed session {engine.session.id[:8]} · {title}")
             usage, cost = engine.usage_totals()

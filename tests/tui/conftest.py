@@ -59,7 +59,7 @@ def make_app(ws: Path) -> AppFactory:
               workspace_label: str = "demo", **settings: Any) -> TauApp:
         root = workspace or ws
 
-        async def open_engine(approver: Any) -> Any:
+        async def open_engine(approver: Any, **options: Any) -> Any:
             from tau_engine.config import Settings
             from tau_engine.engine import Engine
             from tau_engine.paths import WorkspacePaths
@@ -72,7 +72,7 @@ def make_app(ws: Path) -> AppFactory:
             return await Engine.open(
                 workspace=WorkspacePaths(root), settings=Settings(approval=approval, **settings),
                 approver=approver, environ=env, resume=resume, continue_latest=continue_latest,
-                default_approval="ask")
+                default_approval="ask", **options)
 
         from tau_engine.paths import WorkspacePaths
 
