@@ -287,7 +287,7 @@ class Engine:
             return await asyncio.shield(self._task)
         except asyncio.CancelledError:
             # The caller itself was cancelled: stop the run and wait for it to settle.
-            self._task.cancel()
+            self.cancel()
             try:
                 return await self._task
             except asyncio.CancelledError:
@@ -298,9 +298,15 @@ class Engine:
             self.session = await self.store.get_session(self.session.id)
 
     def cancel(self) -> None:
-        """Interrupt the running turn; the partial answer stays, marked interrupted."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        """Interrupt the running turn; the partial answer stays, marked interrupted.
+
+        Idempotent while the turn settles: Ctrl+C, a signal and a lost terminal may
+        all ask, and a second cancellation would interrupt the saving of the answer
+        the first one stopped.
+        """
+        task = self._task
+        if task is not None and not task.done() and not task.cancelling():
+            task.cancel()
 
     async def _ensure_loop(self, prompt: str) -> AgentLoop:
         if self.session is None:

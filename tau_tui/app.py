@@ -21,9 +21,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from tau_tui.stop_signals import StopSignals
 from tau_tui.themes import DEFAULT_THEME, load_themes, variable_defaults
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from tau_engine.engine import Engine
     from tau_engine.errors import SessionLockedError
     from tau_engine.paths import WorkspacePaths
@@ -36,6 +39,7 @@ EngineFactory = Callable[..., Awaitable["Engine"]]
 (``if_busy`` when the session to resume is running in another process)."""
 QUIT_CONFIRM_SECONDS = 2.0
 STARTUP_GROUP = "engine-open"
+STOP_SETTLE_SECONDS = 10.0  # how long a stop signal waits for the turn to save its answer
 EXIT_FAILED = 1
 
 
@@ -107,6 +111,7 @@ class TauApp(App[int]):
         self.session_id: str | None = None  # the session open when the app ended
         self._agent: AgentScreen | None = None
         self._last_ctrl_c = float("-inf")
+        self._stop_signals = StopSignals(self.stop_for_signal)
         catalog = load_themes(theme_folders)
         self.theme_problems = list(catalog.problems)
         self.tau_themes = [loaded.name for loaded in catalog.themes]
@@ -137,8 +142,52 @@ class TauApp(App[int]):
         return self._agent
 
     def on_mount(self) -> None:
+        import signal
+
+        # SIGTERM and SIGHUP (a closed terminal) stop the app as a quit would, after
+        # the running turn is interrupted and its partial answer saved. Ctrl+C is a key
+        # here: the terminal is in raw mode.
+        self._stop_signals.install(asyncio.get_running_loop(),
+                                   (signal.SIGTERM, signal.SIGHUP))
         # Build the engine only once the first frame is on screen.
         self.call_after_refresh(self._start_engine)
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from tau_tui.terminal_driver import HangupSafeDriver
+
+            return HangupSafeDriver
+        return driver
+
+    def on_terminal_hangup(self) -> None:
+        """The driver found the terminal gone (a read or write failed): as SIGHUP."""
+        import signal
+
+        self._stop_signals.received(signal.SIGHUP)
+
+    def stop_for_signal(self, signum: int) -> None:
+        """Interrupt the running turn (its partial answer is saved, its tools' process
+        groups killed), then exit with 128 + ``signum``."""
+        from tau_tui.stop_signals import exit_code_for
+
+        screen = self._agent
+        if screen is None:
+            self.exit(exit_code_for(signum), return_code=exit_code_for(signum))
+            return
+        screen.pending.clear()
+        if screen.engine is not None:
+            screen.engine.cancel()
+        self.run_worker(self._exit_when_settled(exit_code_for(signum)), group="stop",
+                        exclusive=True, exit_on_error=False)
+
+    async def _exit_when_settled(self, code: int) -> None:
+        deadline = time.monotonic() + STOP_SETTLE_SECONDS
+        while self.agent.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        self.exit(code, return_code=code)
 
     def _start_engine(self) -> None:
         self.run_worker(self._open_engine(), group=STARTUP_GROUP, exit_on_error=False)
@@ -194,6 +243,7 @@ class TauApp(App[int]):
                                          kind="internal")
 
     async def on_unmount(self) -> None:
+        self._stop_signals.uninstall()
         # Textual has already closed the screens: use the reference, not the stack.
         screen = self._agent
         engine = screen.engine if screen is not None else None

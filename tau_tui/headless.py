@@ -18,6 +18,7 @@ Three output formats:
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from typing import IO, Any
@@ -58,9 +59,11 @@ class HeadlessPrinter:
         self._targets: dict[str, str] = {}
         self._text_open = False
         self._flush_each = fmt != "json" and out.isatty()
-        # Set when the reader of stdout went away (``tau -p ... | head``); the runner
-        # then stops the turn instead of working for nobody.
+        # Set when the reader of stdout went away (``tau -p ... | head``), or the
+        # terminal did (``hung_up``: a write failed with EIO, as after SIGHUP); the
+        # runner then stops the turn instead of working for nobody.
         self.broken = False
+        self.hung_up = False
         self.on_broken: Callable[[], None] | None = None
 
     def _paint(self, text: str, style: str) -> str:
@@ -71,10 +74,16 @@ class HeadlessPrinter:
             return
         try:
             self._render(event)
-        except BrokenPipeError:
-            self.broken = True
-            if self.on_broken is not None:
-                self.on_broken()
+        except OSError as exc:
+            self._output_lost(exc)
+
+    def _output_lost(self, exc: OSError) -> None:
+        if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EIO:
+            raise exc
+        self.broken = True
+        self.hung_up = exc.errno == errno.EIO
+        if self.on_broken is not None:
+            self.on_broken()
 
     def _render(self, event: Any) -> None:
         kind = event.type
@@ -137,8 +146,8 @@ class HeadlessPrinter:
             if self.fmt == "json":
                 self.out.write(json.dumps(result_json(result), separators=(",", ":")) + "\n")
             self.out.flush()
-        except BrokenPipeError:
-            self.broken = True
+        except OSError as exc:
+            self._output_lost(exc)
 
 
 def result_json(result: Any) -> dict[str, Any]:

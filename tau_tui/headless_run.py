@@ -3,8 +3,9 @@
 No approver is injected: whatever needs approval in the chosen mode (default
 ``auto-edit``) is denied and the denial goes back to the model. Nobody is asked
 about trust either: the workspace's own settings that need trust load only if
-the user trusted it (``tau trust``) or passed ``--trust``. SIGINT/SIGTERM
-interrupt the turn cleanly (the partial answer is saved) and exit 130.
+the user trusted it (``tau trust``) or passed ``--trust``. SIGINT, SIGTERM and
+SIGHUP interrupt the turn cleanly (the partial answer is saved, the tools'
+process groups are killed) and exit 130, 143 and 129.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tau_tui.headless import HeadlessPrinter
+from tau_tui.stop_signals import StopSignals, detach_from_terminal, exit_code_for
 
 _EXIT_BY_STOP = {"end_turn": 0, "max_tokens": 0, "interrupted": 130}
 DEFAULT_APPROVAL = "auto-edit"
@@ -60,42 +62,51 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
                args: argparse.Namespace, script: Path | None) -> int:
     from tau_engine.engine import Engine
 
-    engine = await Engine.open(workspace=paths, settings=settings, approver=None,
-                               resume=args.resume, continue_latest=args.continue_latest,
-                               default_approval=DEFAULT_APPROVAL, script_path=script,
-                               record_path=Path(args.record) if args.record else None)
-    try:
-        for notice in engine.notices:
-            sys.stderr.write(f"tau: notice: {notice}\n")
-        engine.bus.subscribe(printer)
-        printer.on_broken = engine.cancel
-        loop = asyncio.get_running_loop()
-        interrupts = 0
+    engine: Engine | None = None
 
-        def interrupt() -> None:
-            nonlocal interrupts
-            interrupts += 1
-            if interrupts > 1:
-                raise SystemExit(130)
+    def stop(_signum: int) -> None:
+        if engine is not None:
             engine.cancel()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, interrupt)
-            except (NotImplementedError, RuntimeError):
-                pass
-        result = await engine.run(prompt)
-        printer.finish(result)
-        if printer.broken:
-            # The reader went away: end quietly, as `git log | head` does (128 + SIGPIPE).
-            _silence_stdout()
-            return 141
-        if result.stop_reason == "interrupted":
-            sys.stderr.write("tau: interrupted; the partial answer is saved "
-                             f"(tau --resume {result.session_id[:8]} to continue)\n")
-        return _EXIT_BY_STOP.get(result.stop_reason, 1)
+    # Installed before the engine opens, so an early signal is not the default kill.
+    signals = StopSignals(stop).install(asyncio.get_running_loop())
+    try:
+        engine = await Engine.open(workspace=paths, settings=settings, approver=None,
+                                   resume=args.resume, continue_latest=args.continue_latest,
+                                   default_approval=DEFAULT_APPROVAL, script_path=script,
+                                   record_path=Path(args.record) if args.record else None)
+        try:
+            for notice in engine.notices:
+                sys.stderr.write(f"tau: notice: {notice}\n")
+            if signals.exit_code is not None:
+                return signals.exit_code  # stopped before anything ran
+            engine.bus.subscribe(printer)
+
+            def output_lost() -> None:
+                if printer.hung_up:
+                    detach_from_terminal()  # SIGHUP may not have been handled yet
+                engine.cancel()
+
+            printer.on_broken = output_lost
+            result = await engine.run(prompt)
+            printer.finish(result)
+            stopped = signals.exit_code
+            if stopped is None and printer.hung_up:
+                stopped = exit_code_for(signal.SIGHUP)  # the terminal went away
+            if printer.broken and stopped is None:
+                # The reader went away: end quietly, as `git log | head` does (128 + SIGPIPE).
+                _silence_stdout()
+                return 141
+            if result.stop_reason == "interrupted":
+                sys.stderr.write("tau: interrupted; the partial answer is saved "
+                                 f"(tau --resume {result.session_id[:8]} to continue)\n")
+            if stopped is not None:
+                return stopped
+            return _EXIT_BY_STOP.get(result.stop_reason, 1)
+        finally:
+            await engine.close()
     finally:
-        await engine.close()
+        signals.uninstall()
 
 
 def _silence_stdout() -> None:

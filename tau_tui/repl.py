@@ -4,7 +4,8 @@ For terminals where a full-screen app is unwelcome (a narrow pane, a screen
 reader, a dumb terminal, a recorded demo): prompt-toolkit reads each prompt
 with history, the answer streams as plain text, each tool call is one line,
 and approvals are a one-key question. Ctrl+C interrupts the running turn;
-Ctrl+D (or ``/quit``) leaves.
+Ctrl+D (or ``/quit``) leaves. SIGTERM and SIGHUP (a closed terminal) interrupt
+the turn as Ctrl+C does, then leave with 143 / 129.
 
 It holds no business logic: every command is one call into the ``Engine``.
 """
@@ -78,20 +79,53 @@ class LineRepl:
         self.out = out
         self.err = err
         self.printer = HeadlessPrinter("text", out, err, color=False)
+        self.printer.on_broken = self._output_lost
         engine.bus.subscribe(self.printer)
+        self.exit_code: int | None = None  # set by ``stop``
+        self._prompting: asyncio.Task[Any] | None = None  # the loop, while it reads a line
+
+    def stop(self, signum: int) -> None:
+        """SIGTERM or SIGHUP: interrupt the running turn (its partial answer is saved) or
+        the prompt, and leave with 128 + ``signum``."""
+        from tau_tui.stop_signals import exit_code_for
+
+        self.exit_code = exit_code_for(signum)
+        self.engine.cancel()
+        if self._prompting is not None:
+            self._prompting.cancel()
+
+    def _output_lost(self) -> None:
+        if self.printer.hung_up and self.exit_code is None:
+            import signal
+
+            from tau_tui.stop_signals import detach_from_terminal
+
+            # The terminal went away mid-answer, maybe before SIGHUP is handled.
+            detach_from_terminal()
+            self.stop(signal.SIGHUP)
 
     async def loop(self) -> int:
         for notice in self.engine.notices:
             self.err.write(plain(f"tau: notice: {notice}") + "\n")
         self.out.write(f"tau {self.engine.model_id} in {self.engine.paths.root} "
                        "(/help for commands, Ctrl+D to leave)\n")
-        while True:
+        while self.exit_code is None:
+            # Read in this task, not a new one: prompt-toolkit's Ctrl+C is a
+            # KeyboardInterrupt, which a separate task would let out of the event loop.
+            self._prompting = asyncio.current_task()
             try:
                 line = await self.ask("tau> ")
             except EOFError:
                 return 0
             except KeyboardInterrupt:
                 continue
+            except asyncio.CancelledError:
+                if self.exit_code is None or self._prompting is None:
+                    raise
+                self._prompting.uncancel()
+                break
+            finally:
+                self._prompting = None
             line = line.strip()
             if not line:
                 continue
@@ -100,6 +134,7 @@ class LineRepl:
                     return 0
                 continue
             await self.turn(line)
+        return self.exit_code
 
     async def turn(self, prompt: str) -> None:
         from tau_engine.errors import TauError
@@ -221,10 +256,32 @@ def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str
                                      script_path=Path(script_path) if script_path else None,
                                      **options)
 
-        engine = await open_offering_fork(open_engine, ask, sys.stderr)
+        import signal
+
+        from tau_tui.stop_signals import StopSignals
+
+        repl: LineRepl | None = None
+        early: list[int] = []
+
+        def stop(signum: int) -> None:
+            if repl is not None:
+                repl.stop(signum)
+            else:
+                early.append(signum)
+
+        # Ctrl+C stays asyncio's and prompt-toolkit's: it interrupts a turn, not the REPL.
+        signals = StopSignals(stop).install(asyncio.get_running_loop(),
+                                            (signal.SIGTERM, signal.SIGHUP))
         try:
-            return await LineRepl(engine, ask, sys.stdout, sys.stderr).loop()
+            engine = await open_offering_fork(open_engine, ask, sys.stderr)
+            try:
+                repl = LineRepl(engine, ask, sys.stdout, sys.stderr)
+                for signum in early:
+                    repl.stop(signum)
+                return await repl.loop()
+            finally:
+                await engine.close()
         finally:
-            await engine.close()
+            signals.uninstall()
 
     return asyncio.run(main())

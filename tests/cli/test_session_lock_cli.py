@@ -4,6 +4,7 @@ and the session is written by one process only."""
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -22,7 +23,9 @@ def _env() -> dict[str, str]:
 
 
 def _start_slow_continue(server: ScriptedServer, workspace: Path) -> subprocess.Popen[str]:
-    server.add(openai_answer("slow " * 300, chunk_size=5, delay_s=0.01))
+    """A ``--continue`` run that streams for minutes: it holds the session until the
+    test interrupts it."""
+    server.add(openai_answer("slow " * 20_000, chunk_size=5, delay_s=0.01))
     proc = subprocess.Popen([*TAU, "-p", "second question", "--continue", *_args(server)],
                             cwd=workspace, env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
@@ -41,6 +44,8 @@ def test_a_second_continue_exits_2_naming_the_first_pid(scripted_server: Scripte
         scripted_server.add(openai_answer("intruder answer"))
         second = run_tau(["-p", "intruder", "--continue", *_args(scripted_server)],
                          workspace, env=_env())
+        assert first.poll() is None  # it held the session all along
+        first.send_signal(signal.SIGINT)
         _out, err = first.communicate(timeout=60)
     finally:
         if first.poll() is None:
@@ -51,11 +56,15 @@ def test_a_second_continue_exits_2_naming_the_first_pid(scripted_server: Scripte
         f"(pid {first.pid}); wait for it to finish, or fork it: tau sessions fork "
         f"{_latest(workspace)[:8]}")
     assert "Traceback" not in second.stderr
-    assert first.returncode == 0, err
+    assert first.returncode == 130, err
     show = json.loads(run_tau(["sessions", "show", _latest(workspace), "--json"],
                               workspace).stdout)
-    assert [m["message"]["content"].strip() for m in show["messages"]] == [
-        "first question", "first answer", "second question", ("slow " * 300).strip()]
+    # The first run's messages only, in order: nothing of the intruder's.
+    messages = [m["message"] for m in show["messages"]]
+    assert [m["content"] for m in messages[:3]] == [
+        "first question", "first answer", "second question"]
+    assert len(messages) == 4 and messages[3]["content"].startswith("slow slow")
+    assert messages[3]["meta"] == {"interrupted": True}
     with sqlite3.connect(workspace / ".tau" / "tau.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         seqs = [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")]
@@ -74,6 +83,8 @@ def test_sessions_commands_on_a_running_session(scripted_server: ScriptedServer,
                    for action in ("undo", "redo", "delete")}
         shown = run_tau(["sessions", "show", session_id[:8]], workspace)
         forked = run_tau(["sessions", "fork", session_id[:8], "--json"], workspace)
+        assert first.poll() is None  # it held the session all along
+        first.send_signal(signal.SIGINT)
         first.communicate(timeout=60)
     finally:
         if first.poll() is None:
