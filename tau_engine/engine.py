@@ -24,7 +24,7 @@ from tau_engine.agent.loop import AgentLoop, Compacted, LoopConfig, MessageSink,
 from tau_engine.agent.prompt import build_system_prompt
 from tau_engine.config import Settings
 from tau_engine.conversation import Message, StoredMessage, Usage
-from tau_engine.errors import ProviderError, UsageError
+from tau_engine.errors import ProviderError, StoreError, UsageError
 from tau_engine.events import EventBus, Notice, SessionStarted
 from tau_engine.memory.overview import MemoryOverview
 from tau_engine.memory.runtime import MemoryRuntime
@@ -282,20 +282,25 @@ class Engine:
         self._resumed = True
         for note in (meta or {}).get("mention_notes", []):
             self.bus.emit(Notice(kind="mention", message=note))
-        self._task = asyncio.ensure_future(loop.run(prompt, meta=meta))
+        self._task = task = asyncio.ensure_future(loop.run(prompt, meta=meta))
         try:
-            return await asyncio.shield(self._task)
+            return await asyncio.shield(task)
         except asyncio.CancelledError:
             # The caller itself was cancelled: stop the run and wait for it to settle.
             self.cancel()
-            try:
-                return await self._task
-            except asyncio.CancelledError:
-                raise
+            return await task
         finally:
-            if self._writer is not None:
-                await asyncio.to_thread(self._writer.flush)
-            self.session = await self.store.get_session(self.session.id)
+            # A run that ended on a store failure has reported it as its error; the
+            # same failure here would only say it twice.
+            reported = task.done() and not task.cancelled() and task.exception() is None \
+                and task.result().error is not None
+            try:
+                if self._writer is not None:
+                    await asyncio.to_thread(self._writer.flush)
+                self.session = await self.store.get_session(self.session.id)
+            except StoreError:
+                if not reported:
+                    raise
 
     def cancel(self) -> None:
         """Interrupt the running turn; the partial answer stays, marked interrupted.

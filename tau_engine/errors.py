@@ -55,6 +55,10 @@ class StoreError(TauError):
     """The state store (``.tau/tau.db``) cannot be read or written."""
 
 
+class StoreDamagedError(StoreError):
+    """SQLite reports the store malformed: tau stops writing to it (see its message)."""
+
+
 class ToolError(TauError):
     """A tool could not do what it was asked; the message goes back to the model."""
 

@@ -1,7 +1,8 @@
 """One SQLite connection shared by a store's worker threads, with its transactions.
 
 The store's async methods run on ``asyncio.to_thread`` workers, so the same
-connection is used from several threads; a lock serialises them. Writes take
+connection is used from several threads; a lock serialises them. Once SQLite
+has reported the database damaged, writes are refused before they reach it. Writes take
 ``BEGIN IMMEDIATE`` so that concurrent processes queue on the busy timeout
 instead of failing on a read-to-write lock upgrade; multi-statement reads take
 a deferred transaction so that they see one consistent snapshot.
@@ -15,7 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tau_engine.errors import StoreError, TauError
+from tau_engine.errors import StoreError
+from tau_engine.store.sqlite_errors import refuse_if_damaged, translate_errors
 
 
 class Database:
@@ -54,6 +56,8 @@ class Database:
             conn = self._conn
             if conn is None:
                 raise StoreError(f"the session store {self.path} is closed")
+            if begin != "BEGIN":
+                refuse_if_damaged(self.path)  # found damaged: nothing more is written
             with translate_errors(self.path):
                 conn.execute(begin)
                 try:
@@ -64,21 +68,3 @@ class Database:
                         conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
-
-
-@contextmanager
-def translate_errors(db_path: Path) -> Iterator[None]:
-    """Turn SQLite failures into one-line ``StoreError``s; tau's own errors pass through."""
-    try:
-        yield
-    except TauError:
-        raise
-    except sqlite3.OperationalError as exc:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
-            raise StoreError(
-                f"{db_path} is busy: another tau process held it too long ({text})"
-            ) from exc
-        raise StoreError(f"{db_path}: {text}") from exc
-    except sqlite3.Error as exc:
-        raise StoreError(f"{db_path}: {exc}") from exc

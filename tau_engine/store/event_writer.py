@@ -24,8 +24,8 @@ from types import TracebackType
 
 from tau_engine.errors import StoreError
 from tau_engine.events import BaseEvent
-from tau_engine.store.database import translate_errors
 from tau_engine.store.schema import connect
+from tau_engine.store.sqlite_errors import refuse_if_damaged, translate_errors
 
 DELTA_TYPES = frozenset({"text_delta", "thinking_delta", "tool_output_delta"})
 
@@ -117,6 +117,7 @@ class EventWriter:
                 raise
 
     def _insert(self, conn: sqlite3.Connection, rows: list[_Row]) -> None:
+        refuse_if_damaged(self.db_path)
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(_INSERT, rows)

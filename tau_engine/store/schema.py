@@ -9,12 +9,15 @@ guessed at.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
 from tau_engine.errors import StoreError
+from tau_engine.store.sqlite_errors import is_damage, refuse_if_damaged, store_error
 
 BUSY_TIMEOUT_MS = 5_000
 """How long a writer waits for another process (TUI, headless run, live-watch)."""
@@ -232,13 +235,17 @@ def connect(db_path: Path) -> sqlite3.Connection:
     (``BEGIN IMMEDIATE`` for writes, so that two processes never deadlock on a
     read lock upgrade). It may be used from any thread under the caller's lock.
     """
+    refuse_if_damaged(db_path)
+    unwritable = [p for p in (db_path, db_path.parent) if p.exists() and not os.access(p, os.W_OK)]
+    if unwritable:
+        raise StoreError(f"no write permission on {unwritable[0]}")
     try:
         conn = sqlite3.connect(
             db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
             check_same_thread=False,
         )
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open {db_path}: {exc}") from exc
+        raise store_error(db_path, exc, prefix="cannot open ") from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         _enable_wal(conn)
@@ -246,7 +253,38 @@ def connect(db_path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StoreError(f"{db_path} is not a usable tau database: {exc}") from exc
+        raise store_error(db_path, exc, prefix="not a usable tau database: ") from exc
+    return conn
+
+
+def connect_readonly(db_path: Path) -> sqlite3.Connection:
+    """Open ``db_path`` for reading only, for a user who may not write it or its folder.
+
+    A WAL database normally needs its ``-shm`` file created; when that is not
+    possible and no ``-wal`` file holds pending changes, the file is opened as
+    immutable (it then has nothing more to read). The schema must be current:
+    a read-only store cannot be migrated.
+    """
+    refuse_if_damaged(db_path)
+    quoted = urllib.parse.quote(str(db_path))
+    wal = Path(f"{db_path}-wal")
+    try:
+        try:
+            conn = sqlite3.connect(f"file:{quoted}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.OperationalError:
+            if wal.exists() and wal.stat().st_size > 0:
+                raise
+            conn = sqlite3.connect(f"file:{quoted}?immutable=1", uri=True,
+                                   isolation_level=None, check_same_thread=False)
+        found = _user_version(conn)
+    except sqlite3.Error as exc:
+        raise store_error(db_path, exc, prefix="cannot read ") from exc
+    if found != SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(f"{db_path} has schema version {found}, this tau reads "
+                         f"{SCHEMA_VERSION}; open it once with write permission to migrate it")
     return conn
 
 
@@ -270,7 +308,10 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 def migrate(conn: sqlite3.Connection, db_path: Path, *, target: int = SCHEMA_VERSION) -> int:
     """Bring the database up to ``target``; return the version found before migrating."""
-    found = _user_version(conn)
+    try:
+        found = _user_version(conn)
+    except sqlite3.Error as exc:
+        raise store_error(db_path, exc) from exc
     if found > SCHEMA_VERSION:
         raise StoreError(
             f"{db_path} has schema version {found}, newer than this tau knows "
@@ -290,6 +331,8 @@ def migrate(conn: sqlite3.Connection, db_path: Path, *, target: int = SCHEMA_VER
     except sqlite3.Error as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if is_damage(exc):
+            raise store_error(db_path, exc) from exc
         raise StoreError(f"cannot migrate {db_path} to schema version {target}: {exc}") from exc
     return found
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 import weakref
@@ -44,7 +45,7 @@ from tau_engine.store.queries import (
     session_from_row,
     session_head,
 )
-from tau_engine.store.schema import connect, migrate
+from tau_engine.store.schema import connect, connect_readonly, migrate
 from tau_engine.store.session_lock import SessionLock
 from tau_engine.store.transfer import export_session, import_session
 
@@ -102,6 +103,22 @@ class SessionStore:
             conn.close()
             raise
         return cls(paths, Database(conn, paths.db_path), clock=clock)
+
+    @classmethod
+    def open_for_reading(
+        cls, paths: WorkspacePaths, *, clock: Callable[[], float] = time.time
+    ) -> SessionStore:
+        """Open for commands that only read (``tau sessions list|show|export``).
+
+        A store the user may write is opened as by ``open``; one they may not is
+        opened read-only, so reading it still works (writes then fail with
+        "no write permission on ...").
+        """
+        db_path = paths.db_path
+        writable = all(os.access(p, os.W_OK) for p in (db_path, db_path.parent) if p.exists())
+        if writable or not db_path.exists():
+            return cls.open(paths, clock=clock)
+        return cls(paths, Database(connect_readonly(db_path), db_path), clock=clock)
 
     def close(self) -> None:
         """Close open event writers (flushing them) and the connection."""

@@ -52,6 +52,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+READ_ONLY_ACTIONS = ("list", "show", "export")
+
+
 def _when(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
@@ -70,7 +73,11 @@ def run(args: argparse.Namespace) -> int:
     from tau_engine.store import SessionStore
 
     paths = WorkspacePaths.locate(args.workspace)
-    store = SessionStore.open(paths)
+    if args.action in READ_ONLY_ACTIONS:
+        # These work on a store the user cannot write too.
+        store = SessionStore.open_for_reading(paths)
+    else:
+        store = SessionStore.open(paths)
     try:
         return asyncio.run(_dispatch(store, args))
     finally:
