@@ -26,7 +26,8 @@ OUTPUT_FORMATS = ["text", "json", "stream-json"]
 
 # Subcommand modules, imported only when named on the command line.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "sessions": ("tau_tui.commands.sessions", "list, show, export, import or delete sessions"),
+    "sessions": ("tau_tui.commands.sessions",
+                 "list, show, export, import, undo, fork, delete or recover sessions"),
     "models": ("tau_tui.commands.models", "list the model catalog"),
     "trust": ("tau_tui.commands.trust", "let tau load a workspace's own settings files"),
     "mission": ("tau_tui.commands.mission", "run a coding mission: task + verifier -> verified "

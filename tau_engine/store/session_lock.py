@@ -165,3 +165,71 @@ class LockSlot:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+class StoreLock:
+    """Who has the whole store open: every ``SessionStore`` holds this lock shared, and
+    ``tau sessions recover`` takes it exclusively before it replaces ``tau.db``."""
+
+    NAME = "store.lock"
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def shared(cls, locks_dir: Path) -> StoreLock | None:
+        """Hold the store open; None where the lock file cannot be made (a store the user
+        cannot write, which no recovery of theirs can replace either)."""
+        try:
+            fd = open_lock_file(locks_dir, cls.NAME)
+        except StoreError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            pid = read_pid(fd)
+            os.close(fd)
+            holder = f" (pid {pid})" if pid is not None else ""
+            raise StoreError(f"the store is being recovered by another tau process{holder}; "
+                             "try again when it is done") from None
+        return cls(fd)
+
+    @classmethod
+    def exclusive(cls, locks_dir: Path) -> StoreLock:
+        """Hold the store alone, or raise ``StoreError`` naming the processes using it."""
+        fd = open_lock_file(locks_dir, cls.NAME)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            pids = sorted(pid for pid in session_lock_holders(locks_dir) if pid is not None)
+            holders = f" (pid {', '.join(map(str, pids))})" if pids else ""
+            raise StoreError(f"other tau processes have the store open{holders}; close them "
+                             "(the app, tau -p, tau --line) and run this again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return cls(fd)
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+def session_lock_holders(locks_dir: Path) -> list[int | None]:
+    """The pids of the processes holding session locks now (None where unknown)."""
+    holders: list[int | None] = []
+    for path in sorted(locks_dir.glob("*.lock")):
+        if path.name == StoreLock.NAME:
+            continue
+        try:
+            fd = open_lock_file(locks_dir, path.name)
+        except StoreError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holders.append(read_pid(fd))
+        finally:
+            os.close(fd)  # also drops the lock if it was free and so just taken
+    return holders

@@ -34,6 +34,7 @@ from tau_engine.store.blobs import BlobStore
 from tau_engine.store.checkpoints import Checkpoints
 from tau_engine.store.database import Database
 from tau_engine.store.event_writer import EventWriter
+from tau_engine.store.forking import copy_path_as_session
 from tau_engine.store.models import SessionInfo, UndoReport, title_from_prompt
 from tau_engine.store.queries import (
     SELECT_SESSION,
@@ -46,7 +47,7 @@ from tau_engine.store.queries import (
     session_head,
 )
 from tau_engine.store.schema import connect, connect_readonly, migrate
-from tau_engine.store.session_lock import SessionLock
+from tau_engine.store.session_lock import SessionLock, StoreLock
 from tau_engine.store.transfer import export_session, import_session
 
 P = ParamSpec("P")
@@ -82,10 +83,12 @@ class SessionStore:
     """Async access to one workspace's sessions. Open with ``SessionStore.open``."""
 
     def __init__(
-        self, paths: WorkspacePaths, db: Database, *, clock: Callable[[], float] = time.time
+        self, paths: WorkspacePaths, db: Database, *, clock: Callable[[], float] = time.time,
+        store_lock: StoreLock | None = None,
     ) -> None:
         self.paths = paths
         self._db = db
+        self._store_lock = store_lock
         self._clock = clock
         self._checkpoints = Checkpoints(db, BlobStore(paths.checkpoints_dir), paths.root, clock)
         self._writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
@@ -96,13 +99,19 @@ class SessionStore:
     ) -> SessionStore:
         """Open (creating or migrating) ``paths.db_path``. Blocking: call it at start-up."""
         paths.ensure()
-        conn = connect(paths.db_path)
+        store_lock = StoreLock.shared(paths.locks_dir)
         try:
-            migrate(conn, paths.db_path)
+            conn = connect(paths.db_path)
+            try:
+                migrate(conn, paths.db_path)
+            except BaseException:
+                conn.close()
+                raise
         except BaseException:
-            conn.close()
+            if store_lock is not None:
+                store_lock.release()
             raise
-        return cls(paths, Database(conn, paths.db_path), clock=clock)
+        return cls(paths, Database(conn, paths.db_path), clock=clock, store_lock=store_lock)
 
     @classmethod
     def open_for_reading(
@@ -118,7 +127,14 @@ class SessionStore:
         writable = all(os.access(p, os.W_OK) for p in (db_path, db_path.parent) if p.exists())
         if writable or not db_path.exists():
             return cls.open(paths, clock=clock)
-        return cls(paths, Database(connect_readonly(db_path), db_path), clock=clock)
+        store_lock = StoreLock.shared(paths.locks_dir)
+        try:
+            conn = connect_readonly(db_path)
+        except BaseException:
+            if store_lock is not None:
+                store_lock.release()
+            raise
+        return cls(paths, Database(conn, db_path), clock=clock, store_lock=store_lock)
 
     def close(self) -> None:
         """Close open event writers (flushing them) and the connection."""
@@ -129,6 +145,9 @@ class SessionStore:
             except StoreError as exc:
                 failure = failure or exc
         self._db.close()
+        if self._store_lock is not None:
+            self._store_lock.release()
+            self._store_lock = None
         if failure is not None:
             raise failure
 
@@ -432,45 +451,9 @@ class SessionStore:
 
     def _fork(self, session_id: str, at_message_id: str, title: str | None,
               fork_id: str) -> SessionInfo:
-        now = self._clock()
         with self._db.write() as conn:
-            source = require_session(conn, session_id)
-            require_message(conn, session_id, at_message_id)
-            path = path_to(conn, session_id, at_message_id)
-            new_ids = {message.id: uuid.uuid4().hex for message in path}
-            spent = Usage()
-            cost: float | None = None
-            for message in path:
-                if message.usage is not None:
-                    spent = spent + message.usage
-                if message.cost_usd is not None:
-                    cost = (cost or 0.0) + message.cost_usd
-            meta = {"forked_from": {"session_id": session_id, "message_id": at_message_id}}
-            conn.execute(
-                "INSERT INTO sessions (id, title, model, created_at, updated_at, head_id, "
-                "workspace, input_tokens, output_tokens, cached_input_tokens, "
-                "cache_write_tokens, reasoning_tokens, cost_usd, meta) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (fork_id, source.title if title is None else title, source.model, now, now,
-                 new_ids[at_message_id], source.workspace, spent.input_tokens,
-                 spent.output_tokens, spent.cached_input_tokens, spent.cache_write_tokens,
-                 spent.reasoning_tokens, cost, json.dumps(meta)),
-            )
-            for message in path:
-                conn.execute(
-                    "INSERT INTO messages (id, session_id, parent_id, created_at, role, body, "
-                    "usage, cost_usd, model) SELECT ?, ?, ?, created_at, role, body, usage, "
-                    "cost_usd, model FROM messages WHERE id = ?",
-                    (new_ids[message.id], fork_id,
-                     new_ids[message.parent_id] if message.parent_id else None, message.id),
-                )
-                conn.execute(
-                    "INSERT INTO checkpoints (session_id, message_id, path, blob, mode, "
-                    "created_at) SELECT ?, ?, path, blob, mode, created_at FROM checkpoints "
-                    "WHERE message_id = ? ORDER BY seq",
-                    (fork_id, new_ids[message.id], message.id),
-                )
-            return require_session(conn, fork_id)
+            return copy_path_as_session(conn, session_id, at_message_id, fork_id,
+                                        title=title, now=self._clock())
 
     def _events(self, session_id: str, after_seq: int, limit: int | None) -> list[BaseEvent]:
         with self._db.read() as conn:

@@ -1,4 +1,5 @@
-"""``tau sessions``: list, show, export, import and delete the workspace's sessions."""
+"""``tau sessions``: list, show, export, import, undo, redo, fork, delete and recover the
+workspace's sessions."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from tau_engine.text.terminal import strip_terminal_controls as plain
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("sessions", help="list, show, export, import or delete sessions")
+    parser = sub.add_parser(
+        "sessions", help="list, show, export, import, undo, fork, delete or recover sessions")
     # Options every action takes, after the action's name (tau sessions list -w DIR).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
@@ -50,6 +52,9 @@ def add_parser(sub: Any) -> None:
     p = action("delete", "delete a session and its events")
     p.add_argument("id", help="session id or unique prefix")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = action("recover", "rebuild a damaged .tau/tau.db from what can still be read "
+                          "(keeps a copy of the damaged files)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 READ_ONLY_ACTIONS = ("list", "show", "export")
@@ -73,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from tau_engine.store import SessionStore
 
     paths = WorkspacePaths.locate(args.workspace)
+    if args.action == "recover":
+        return _recover(paths, args)
     if args.action in READ_ONLY_ACTIONS:
         # These work on a store the user cannot write too.
         store = SessionStore.open_for_reading(paths)
@@ -82,6 +89,17 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_dispatch(store, args))
     finally:
         store.close()
+
+
+def _recover(paths: Any, args: argparse.Namespace) -> int:
+    from tau_engine.store.recovery import recover_store
+
+    report = recover_store(paths)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+    else:
+        sys.stdout.write(report.summary() + "\n")
+    return 0
 
 
 async def _dispatch(store: Any, args: argparse.Namespace) -> int:

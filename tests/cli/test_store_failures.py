@@ -32,6 +32,21 @@ def test_a_damaged_store_says_what_to_do_in_one_line(workspace: Path) -> None:
     assert lines[0].endswith("then run: tau sessions recover (see docs/sessions.md)")
 
 
+def test_recover_rebuilds_the_store_and_tau_goes_on(workspace: Path) -> None:
+    asyncio.run(session_with_messages(workspace))
+    damage_table(workspace / ".tau" / "tau.db", "messages")
+    recovered = run_tau(["sessions", "recover"], workspace)
+    assert recovered.returncode == 0, recovered.stderr
+    lines = recovered.stdout.splitlines()
+    assert lines[0].startswith(f"recovered {workspace / '.tau' / 'tau.db'}: 1 session(s), ")
+    assert "part of messages could not be read: the rows there are lost" in lines
+    assert lines[-1].startswith(f"the damaged files are kept in {workspace / '.tau' / 'backups'}")
+    again = run_tau(["-p", "go on", "--continue", "--model", "offline/echo"], workspace)
+    assert again.returncode == 0, again.stderr
+    as_json = json.loads(run_tau(["sessions", "recover", "--json"], workspace).stdout)
+    assert as_json["tables"]["messages"]["unreadable"] is False  # a healthy store now
+
+
 @pytest.fixture
 def shared_workspace() -> Iterator[Path]:
     """A workspace another user can read but not write (a fresh folder under /tmp:

@@ -1,0 +1,123 @@
+"""``tau sessions recover``: a damaged store is rebuilt from what can still be read."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tau_engine.conversation import Message
+from tau_engine.errors import StoreDamagedError, StoreError
+from tau_engine.paths import WorkspacePaths
+from tau_engine.store import SessionStore
+from tau_engine.store.recovery import recover_store
+from tau_engine.store.session_lock import SessionLock, StoreLock
+from tests.support.damage import damage_table, session_with_messages
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def _histories(paths: WorkspacePaths) -> dict[str, list[str]]:
+    store = await asyncio.to_thread(SessionStore.open, paths)
+    try:
+        return {info.id: [m.message.content for m in await store.history(info.id)]
+                for info in await store.list_sessions()}
+    finally:
+        store.close()
+
+
+async def test_a_damaged_store_is_rebuilt_from_its_readable_rows(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    first = await session_with_messages(tmp_path, 80)
+    second = await session_with_messages(tmp_path, 80)
+    damage_table(paths.db_path, "messages")
+    damaged_sha = _sha(paths.db_path)
+    store = SessionStore.open(paths)
+    with pytest.raises(StoreDamagedError):
+        await store.history(second)
+    store.close()
+
+    report = recover_store(paths)
+
+    assert _sha(report.backup_dir / "tau.db") == damaged_sha  # the damaged file is kept
+    messages = report.tables["messages"]
+    assert messages.unreadable and 0 < messages.kept < 160
+    with sqlite3.connect(paths.db_path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    histories = await _histories(paths)
+    assert set(histories) == {first, second}
+    # The first session's messages sit in pages the damage did not reach.
+    assert histories[first] == [f"message {i} " + "x" * 1000 for i in range(80)]
+    # The second lost its newest messages and ends at the newest one that survived.
+    kept = histories[second]
+    assert kept and kept == [f"message {i} " + "x" * 1000 for i in range(len(kept))]
+    assert "could not be read" in report.summary()
+    # The store is writable again.
+    store = SessionStore.open(paths)
+    try:
+        await store.append(second, Message(role="user", content="after the recovery"))
+    finally:
+        store.close()
+
+
+async def test_lost_rows_are_repaired_around(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    session_id = await session_with_messages(tmp_path, 10)
+    with sqlite3.connect(paths.db_path) as db:
+        ids = [r[0] for r in db.execute("SELECT id FROM messages ORDER BY rowid")]
+        # As if the damage had taken the 4th message and the head, and garbled the 7th.
+        db.execute("DELETE FROM messages WHERE id IN (?, ?)", (ids[3], ids[9]))
+        db.execute("UPDATE messages SET body = 'garbage' WHERE id = ?", (ids[6],))
+    report = recover_store(paths)
+    assert report.tables["messages"].dropped == 1
+    histories = await _histories(paths)
+    # The 5th message starts the branch that survived; the head is the newest message
+    # nothing continues (the 9th); the 7th could not be read, so 8-9 start over too.
+    assert histories[session_id] == [f"message {i} " + "x" * 1000 for i in (7, 8)]
+    with sqlite3.connect(paths.db_path) as db:
+        assert db.execute("SELECT count(*) FROM messages WHERE parent_id IS NULL").fetchone()[0] \
+            == 3
+
+
+async def test_a_store_with_nothing_readable_becomes_empty(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    await session_with_messages(tmp_path, 4)
+    with sqlite3.connect(paths.db_path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with open(paths.db_path, "r+b") as handle:
+        handle.write(b"not a database at all" * 10)
+    report = recover_store(paths)
+    assert not report.opened
+    assert "nothing could be read" in report.summary()
+    assert await _histories(paths) == {}
+    assert (report.backup_dir / "tau.db").read_bytes().startswith(b"not a database")
+
+
+async def test_recover_refuses_while_another_process_uses_the_store(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    session_id = await session_with_messages(tmp_path, 2)
+    store = SessionStore.open(paths)  # stands for a running tau
+    lock = SessionLock.acquire(paths.locks_dir, session_id)
+    try:
+        with pytest.raises(StoreError, match=r"other tau processes have the store open "
+                                             rf"\(pid {os.getpid()}\)"):
+            recover_store(paths)
+    finally:
+        lock.release()
+        store.close()
+    assert not (paths.state_dir / "backups").exists()
+    recover_store(paths)
+    # While a recovery holds the store, opening it is refused with a clear line.
+    held = StoreLock.exclusive(paths.locks_dir)
+    try:
+        with pytest.raises(StoreError, match="being recovered by another tau process"):
+            SessionStore.open(paths)
+    finally:
+        held.release()
