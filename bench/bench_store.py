@@ -5,7 +5,12 @@ Measures, in a temporary workspace:
 1. durable append: 10,000 ``SessionStore.append`` calls (one transaction each,
    ~500-character messages), median per call through the public async API;
 2. loading the last 200 messages of that 10,000-message session after a
-   reopen, median of 20 runs;
+   reopen, median of 20 runs, and the same read handed to a worker thread
+   (how the store read it before), interleaved with it;
+2b. the history a request is built from, for a 10,000-message session
+   compacted 200 messages before its end: parsed from the last compaction on
+   (``request_history``) against parsing the whole path (``history``), both
+   followed by ``request_view``;
 3. ``EventWriter``: 15,000 ``text_delta`` events written as fast as possible
    then closed (total), the median flush of a 100-row batch, and the same
    answer paced at ``--rate`` events/s on a simulated clock, so that the
@@ -91,14 +96,51 @@ async def bench_appends(store: SessionStore, texts: list[str]) -> tuple[str, lis
     return info.id, samples
 
 
-async def bench_recent(store: SessionStore, session_id: str, runs: int) -> list[float]:
-    samples = []
+async def bench_request_history(store: SessionStore, texts: list[str],
+                                runs: int) -> tuple[list[float], list[float]]:
+    """(from the last compaction, from the start) timings of the request history."""
+    from tau_engine.agent.compaction import compaction_message, request_view
+
+    info = await store.create_session(model="bench/model")
+    cut = len(texts) - 200
+    older = await store.append_many(info.id, [
+        Message(role="user" if i % 2 == 0 else "assistant", content=text)
+        for i, text in enumerate(texts[:cut])])
+    await store.append(info.id, compaction_message("summary " + texts[0],
+                                                   keep_from=older[-20].id,
+                                                   before_tokens=500_000))
+    await store.append_many(info.id, [
+        Message(role="user" if i % 2 == 0 else "assistant", content=text)
+        for i, text in enumerate(texts[cut:])])
+    partial: list[float] = []
+    whole: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        view = request_view(await store.request_history(info.id))
+        partial.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        assert request_view(await store.history(info.id)) == view
+        whole.append(time.perf_counter() - start)
+    return partial, whole
+
+
+async def bench_recent(store: SessionStore, session_id: str,
+                       runs: int) -> tuple[list[float], list[float]]:
+    """``recent(200)`` as the store does it (inline, see ``InlineReader``), interleaved
+    with the same read handed to a worker thread, so both meet the same machine load."""
+    from tau_engine.store.queries import session_path
+
+    inline: list[float] = []
+    threaded: list[float] = []
     for _ in range(runs):
         start = time.perf_counter()
         loaded = await store.recent(session_id, 200)
-        samples.append(time.perf_counter() - start)
-        assert len(loaded) == 200
-    return samples
+        inline.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        hopped = await asyncio.to_thread(store._read, session_path, session_id, None, 200)
+        threaded.append(time.perf_counter() - start)
+        assert len(loaded) == 200 and hopped == loaded
+    return inline, threaded
 
 
 def bench_event_writer(db_path: Path, session_id: str, deltas: int) -> tuple[float, list[float]]:
@@ -186,7 +228,11 @@ def main() -> None:
         store.close()
 
         store = SessionStore.open(paths)
-        recent = asyncio.run(bench_recent(store, session_id, args.runs))
+        recent, recent_threaded = asyncio.run(bench_recent(store, session_id, args.runs))
+        store.close()
+        store = SessionStore.open(paths)
+        request_partial, request_whole = asyncio.run(
+            bench_request_history(store, texts, max(5, args.runs // 4)))
         store.close()
         plain = sqlite3.connect(root / "plain.db")
 
@@ -234,6 +280,10 @@ def main() -> None:
     print(f"{'  p95 append':<44} {ms(statistics.quantiles(appends, n=20)[-1])}")
     report(f"load last 200 after reopen (x{args.runs})",
            statistics.median(recent), statistics.median(base_recent))
+    report("  same read via a worker thread (vs inline)",
+           statistics.median(recent_threaded), statistics.median(recent))
+    report("request history, compacted 10,000 (vs whole)",
+           statistics.median(request_partial), statistics.median(request_whole))
     report(f"event writer: {args.deltas:,} text_delta (total)", total, base_events)
     report("event writer: flush of 100 rows", statistics.median(flushes),
            statistics.median(base_flush))

@@ -331,12 +331,10 @@ class Engine:
         from tau_engine.tools.registry import default_tools
 
         session_id = self.session.id
-        stored = await self.store.history(session_id)
-        history = request_view(stored)
-        # The totals' columns hold numbers only; whether any of them was estimated (a
-        # server that reports no usage) is read back from the messages.
-        totals = self.session.usage.model_copy(update={"estimated": any(
-            m.usage is not None and m.usage.estimated for m in stored)})
+        # Parsed from the last compaction on: the summarized turns are not read.
+        history = request_view(await self.store.request_history(session_id))
+        # The session's totals, "estimated" included (a server that reports no usage).
+        totals = self.session.usage
         self._bind_events(session_id, await self.store.last_seq(session_id))
         info = getattr(self._resolved, "info", None)
         settings = self.settings
@@ -384,7 +382,7 @@ class Engine:
         if not force and (window is None
                           or before < self.settings.compaction_threshold * window):
             return None
-        history = await self.store.history(self.session.id)
+        history = await self.store.request_history(self.session.id)
         plan = plan_compaction(history, self.settings.keep_recent_turns)
         if plan is None:
             return None
@@ -398,7 +396,7 @@ class Engine:
         await self.store.append(self.session.id, compaction_message(
             summary, keep_from=plan.keep_from, before_tokens=before),
             usage=usage, cost_usd=cost, model=self.model_id)
-        view = request_view(await self.store.history(self.session.id))
+        view = request_view(await self.store.request_history(self.session.id))
         return Compacted(messages=view, usage=usage, cost_usd=cost, before_tokens=before,
                          after_tokens=estimate_tokens(system, view))
 

@@ -34,12 +34,12 @@ def copy_path_as_session(conn: sqlite3.Connection, session_id: str, at_message_i
     conn.execute(
         "INSERT INTO sessions (id, title, model, created_at, updated_at, head_id, "
         "workspace, input_tokens, output_tokens, cached_input_tokens, "
-        "cache_write_tokens, reasoning_tokens, cost_usd, meta) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "cache_write_tokens, reasoning_tokens, cost_usd, meta, usage_estimated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (fork_id, source.title if title is None else title, source.model, now, now,
          new_ids[at_message_id], source.workspace, spent.input_tokens,
          spent.output_tokens, spent.cached_input_tokens, spent.cache_write_tokens,
-         spent.reasoning_tokens, cost, json.dumps(meta)),
+         spent.reasoning_tokens, cost, json.dumps(meta), spent.estimated),
     )
     for message in path:
         conn.execute(

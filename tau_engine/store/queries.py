@@ -14,12 +14,13 @@ from typing import Any
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import SessionNotFoundError, UsageError
 from tau_engine.store.models import SessionInfo
+from tau_engine.store.schema import PINNED_CANDIDATE
 
 SESSION_COLUMNS = (
     "s.id, s.title, s.model, s.created_at, s.updated_at, s.head_id, s.workspace, "
     "s.input_tokens, s.output_tokens, s.cached_input_tokens, s.cache_write_tokens, "
     "s.reasoning_tokens, s.cost_usd, s.meta, "
-    "(SELECT count(*) FROM messages c WHERE c.session_id = s.id)"
+    "(SELECT count(*) FROM messages c WHERE c.session_id = s.id), s.usage_estimated"
 )
 SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions s"
 
@@ -28,18 +29,67 @@ MESSAGE_COLUMNS = (
 )
 
 # Walks from a head towards the root; ``depth`` 0 is the head. The limit is
-# applied inside the recursion so that a short read never walks the whole path.
-_PATH_FROM = f"""
-WITH RECURSIVE path(id, parent_id, depth) AS (
-    SELECT id, parent_id, 0 FROM messages WHERE id = :head AND session_id = :session
+# applied inside the recursion so that a short read never walks the whole path,
+# and the columns ride along so that no row is looked up twice.
+_PATH_FROM = """
+WITH RECURSIVE path(id, session_id, parent_id, created_at, body, usage, cost_usd, model,
+                    depth) AS (
+    SELECT id, session_id, parent_id, created_at, body, usage, cost_usd, model, 0
+    FROM messages WHERE id = :head AND session_id = :session
     UNION ALL
-    SELECT m.id, m.parent_id, p.depth + 1 FROM messages m JOIN path p ON m.id = p.parent_id
+    SELECT m.id, m.session_id, m.parent_id, m.created_at, m.body, m.usage, m.cost_usd,
+           m.model, p.depth + 1
+    FROM messages m JOIN path p ON m.id = p.parent_id
     WHERE p.depth + 1 < :limit
 )
-SELECT {MESSAGE_COLUMNS} FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC
+SELECT id, session_id, parent_id, created_at, body, usage, cost_usd, model
+FROM path ORDER BY depth DESC
 """
 
 _NO_LIMIT = 1 << 62
+
+
+def _truthy(column: str, key: str) -> str:
+    """SQL for Python's truthiness of ``meta[key]`` in a message body (JSON), with a
+    cheap substring test first so that most rows skip the JSON parse."""
+    value = f"json_extract({column}, '$.meta.{key}')"
+    return (f"(instr({column}, '\"{key}\"') > 0 AND {value} IS NOT NULL "
+            f"AND {value} NOT IN (0, '', '[]', '{{}}'))")
+
+
+# The part of a path a request needs (``agent.compaction.request_view``): walking
+# from the head, ``phase`` 0 is after the last compaction, 1 the compaction and the
+# messages it kept verbatim (back to its ``keep_from``), 2 what it summarized, of
+# which only pinned messages are read (``wanted``).
+_CONTINUES_KEPT = "p.phase = 1 AND p.keep_from IS NOT NULL AND p.id != p.keep_from"
+_REQUEST_PATH = f"""
+WITH RECURSIVE path(id, parent_id, depth, phase, keep_from, wanted) AS (
+    SELECT id, parent_id, 0,
+           CASE WHEN {_truthy('body', 'compaction')} THEN 1 ELSE 0 END,
+           CASE WHEN {_truthy('body', 'compaction')}
+                THEN json_extract(body, '$.meta.keep_from') END,
+           1
+    FROM messages WHERE id = :head AND session_id = :session
+    UNION ALL
+    SELECT m.id, m.parent_id, p.depth + 1,
+           CASE WHEN p.phase = 0 THEN
+                    CASE WHEN {_truthy('m.body', 'compaction')} THEN 1 ELSE 0 END
+                WHEN {_CONTINUES_KEPT} THEN 1
+                ELSE 2 END,
+           CASE WHEN p.phase != 0 THEN p.keep_from
+                WHEN {_truthy('m.body', 'compaction')}
+                    THEN json_extract(m.body, '$.meta.keep_from') END,
+           CASE WHEN p.phase = 0 OR ({_CONTINUES_KEPT}) THEN 1
+                ELSE {_truthy('m.body', 'pinned')} END
+    FROM messages m JOIN path p ON m.id = p.parent_id
+    WHERE p.phase < 2 OR :pinned
+)
+SELECT {MESSAGE_COLUMNS} FROM path JOIN messages m ON m.id = path.id
+WHERE path.wanted
+ORDER BY path.depth DESC
+"""
+# Whether the session has a message that may be pinned (through the partial index).
+_MAY_HAVE_PINNED = f"SELECT 1 FROM messages WHERE session_id = ? AND {PINNED_CANDIDATE} LIMIT 1"
 
 
 def session_from_row(row: sqlite3.Row | tuple[Any, ...]) -> SessionInfo:
@@ -58,6 +108,7 @@ def session_from_row(row: sqlite3.Row | tuple[Any, ...]) -> SessionInfo:
             cached_input_tokens=row[9],
             cache_write_tokens=row[10],
             reasoning_tokens=row[11],
+            estimated=bool(row[15]),
         ),
         cost_usd=row[12],
         meta=json.loads(row[13]),
@@ -118,6 +169,42 @@ def path_to(
         {"head": head_id, "session": session_id, "limit": _NO_LIMIT if limit is None else limit},
     ).fetchall()
     return [message_from_row(row) for row in rows]
+
+
+def session_path(conn: sqlite3.Connection, session_id: str, head_id: str | None,
+                 limit: int | None) -> list[StoredMessage]:
+    """The session's path to ``head_id`` (its head by default), the last ``limit`` of it."""
+    head = session_head(conn, session_id)
+    if head_id is not None:
+        require_message(conn, session_id, head_id)
+        head = head_id
+    return path_to(conn, session_id, head, limit)
+
+
+def request_path(conn: sqlite3.Connection, session_id: str) -> list[StoredMessage]:
+    """The messages of the session's path that its next request is built from.
+
+    Everything after the last compaction, the compaction and the messages it kept
+    verbatim, and the pinned messages before them, in path order: what
+    ``request_view`` reads, without reading the summarized history. Only when the
+    session has pinned messages (they can be anywhere) does the walk go on to the
+    root, in SQLite, still parsing only the rows it returns.
+    """
+    head = session_head(conn, session_id)
+    if head is None:
+        return []
+    # Without pinned messages the walk ends where the summarized history begins.
+    pinned = conn.execute(_MAY_HAVE_PINNED, (session_id,)).fetchone() is not None
+    rows = conn.execute(_REQUEST_PATH, {"head": head, "session": session_id,
+                                        "pinned": pinned}).fetchall()
+    return [message_from_row(row) for row in rows]
+
+
+def last_event_seq(conn: sqlite3.Connection, session_id: str) -> int:
+    """The highest logged ``seq`` of the session, 0 if none."""
+    row = conn.execute("SELECT max(seq) FROM events WHERE session_id = ?",
+                       (session_id,)).fetchone()
+    return int(row[0] or 0)
 
 
 def branch_tips(conn: sqlite3.Connection, session_id: str) -> list[StoredMessage]:

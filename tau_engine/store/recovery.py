@@ -205,6 +205,13 @@ def _rebuild(source: Path, rebuilt: Path, report: RecoveryReport, workspace: str
 def _copy_table(damaged: sqlite3.Connection, out: sqlite3.Connection, name: str, key: str,
                 columns: list[str]) -> TableRecovery:
     table = TableRecovery()
+    try:
+        # A database from an older tau lacks the newer columns: they keep their defaults.
+        present = {row[1] for row in damaged.execute(f"PRAGMA table_info({name})")}
+    except sqlite3.DatabaseError:
+        table.unreadable = True
+        return table
+    columns = [column for column in columns if column in present]
     select = ", ".join(columns if name in _WITHOUT_ROWID else ["rowid", *columns])
     rows: dict[Any, tuple[Any, ...]] = {}
     for descending in (False, True):

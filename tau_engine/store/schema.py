@@ -214,6 +214,24 @@ def _v4_memory(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+PINNED_CANDIDATE = "instr(body, '\"pinned\"') > 0"
+"""A message whose body mentions ``pinned`` (the ``messages_pinned`` index's condition)."""
+
+
+def _v5_loading_from_compaction(conn: sqlite3.Connection) -> None:
+    """What lets a session load from its last compaction on, without reading the
+    summarized history: a small partial index of the messages that may be pinned
+    (usually none; they are the only older messages a request needs), and whether the
+    session's usage totals include estimated figures (they were read back from every
+    message before)."""
+    conn.execute(
+        f"CREATE INDEX messages_pinned ON messages(session_id) WHERE {PINNED_CANDIDATE}")
+    conn.execute("ALTER TABLE sessions ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "UPDATE sessions SET usage_estimated = 1 WHERE id IN (SELECT session_id FROM messages "
+        "WHERE usage IS NOT NULL AND json_extract(usage, '$.estimated') = 1)")
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     # ``executescript`` would commit the migration's open transaction first,
     # so the statements run one by one inside it (no ';' inside the SQL text).
@@ -224,6 +242,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_conversations, _v2_checkpoints, _v3_missions, _v4_memory,
+    _v5_loading_from_compaction,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import time
 import uuid
 import weakref
@@ -35,16 +36,19 @@ from tau_engine.store.checkpoints import Checkpoints
 from tau_engine.store.database import Database
 from tau_engine.store.event_writer import EventWriter
 from tau_engine.store.forking import copy_path_as_session
+from tau_engine.store.inline_reader import UNAVAILABLE, InlineReader
 from tau_engine.store.models import SessionInfo, UndoReport, title_from_prompt
 from tau_engine.store.queries import (
     SELECT_SESSION,
     branch_tips,
     find_sessions,
-    path_to,
+    last_event_seq,
+    request_path,
     require_message,
     require_session,
     session_from_row,
     session_head,
+    session_path,
 )
 from tau_engine.store.schema import connect, connect_readonly, migrate
 from tau_engine.store.session_lock import SessionLock, StoreLock
@@ -74,6 +78,10 @@ class NewMessage:
     model: str | None = None
 
 
+INLINE_READ_LIMIT = 500
+"""``recent`` reads up to this many messages inline (about 2.5 ms of parsing at most)."""
+
+
 def new_session_id() -> str:
     """A fresh session id: 32 lowercase hex digits."""
     return uuid.uuid4().hex
@@ -85,12 +93,14 @@ class SessionStore:
     def __init__(
         self, paths: WorkspacePaths, db: Database, *, clock: Callable[[], float] = time.time,
         store_lock: StoreLock | None = None,
+        reader: Callable[[], sqlite3.Connection] | None = None,
     ) -> None:
         self.paths = paths
         self._db = db
         self._store_lock = store_lock
         self._clock = clock
         self._checkpoints = Checkpoints(db, BlobStore(paths.checkpoints_dir), paths.root, clock)
+        self._inline = InlineReader(db.path, reader or (lambda: connect(db.path)))
         self._writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
 
     @classmethod
@@ -134,7 +144,8 @@ class SessionStore:
             if store_lock is not None:
                 store_lock.release()
             raise
-        return cls(paths, Database(conn, db_path), clock=clock, store_lock=store_lock)
+        return cls(paths, Database(conn, db_path), clock=clock, store_lock=store_lock,
+                   reader=lambda: connect_readonly(db_path))
 
     def close(self) -> None:
         """Close open event writers (flushing them) and the connection."""
@@ -144,6 +155,7 @@ class SessionStore:
                 writer.close()
             except StoreError as exc:
                 failure = failure or exc
+        self._inline.close()
         self._db.close()
         if self._store_lock is not None:
             self._store_lock.release()
@@ -170,7 +182,7 @@ class SessionStore:
 
         ``SessionNotFoundError`` when none matches, or several do (listing them).
         """
-        return await self._run(self._read, find_sessions, id_or_prefix)
+        return await self._read_small(find_sessions, id_or_prefix)
 
     async def latest_session(self) -> SessionInfo | None:
         """The most recently updated session, if any."""
@@ -233,11 +245,19 @@ class SessionStore:
 
     async def history(self, session_id: str, head_id: str | None = None) -> list[StoredMessage]:
         """The conversation from the root to ``head_id`` (the session's head by default)."""
-        return await self._run(self._path, session_id, head_id, None)
+        return await self._run(self._read, session_path, session_id, head_id, None)
+
+    async def request_history(self, session_id: str) -> list[StoredMessage]:
+        """What a request is built from: the path from its last compaction on, with the
+        messages that compaction kept and the pinned ones (see ``request_path``). The
+        same ``request_view`` as the whole history, without parsing what was summarized."""
+        return await self._run(self._read, request_path, session_id)
 
     async def recent(self, session_id: str, limit: int) -> list[StoredMessage]:
         """The last ``limit`` messages of the head path, oldest first."""
-        return await self._run(self._path, session_id, None, limit)
+        if limit <= INLINE_READ_LIMIT:
+            return await self._read_small(session_path, session_id, None, limit)
+        return await self._run(self._read, session_path, session_id, None, limit)
 
     async def branches(self, session_id: str) -> list[StoredMessage]:
         """Branch tips: messages nothing continues (undone or forked-off work included)."""
@@ -305,7 +325,7 @@ class SessionStore:
 
     async def last_seq(self, session_id: str) -> int:
         """The highest logged ``seq`` of the session, 0 if none."""
-        return await self._run(self._last_seq, session_id)
+        return await self._read_small(last_event_seq, session_id)
 
     # -- export / import ------------------------------------------------------
 
@@ -324,6 +344,16 @@ class SessionStore:
         if self._db.closed:
             raise StoreError(f"the session store {self.paths.db_path} is closed")
         return await asyncio.to_thread(func, *args, **kwargs)
+
+    async def _read_small(self, query: Callable[..., T], *args: Any) -> T:
+        """A small, bounded read: on this thread when that cannot wait (no thread hop),
+        else on a worker thread (see ``InlineReader``)."""
+        if self._db.closed:
+            raise StoreError(f"the session store {self.paths.db_path} is closed")
+        found = self._inline.read(query, *args)
+        if found is UNAVAILABLE:
+            return await self._run(self._read, query, *args)
+        return found
 
     def _read(self, query: Callable[..., T], *args: Any) -> T:
         with self._db.read() as conn:
@@ -420,24 +450,16 @@ class SessionStore:
                 "cached_input_tokens = cached_input_tokens + ?, "
                 "cache_write_tokens = cache_write_tokens + ?, "
                 "reasoning_tokens = reasoning_tokens + ?, "
-                "cost_usd = CASE WHEN ?9 IS NULL THEN cost_usd ELSE coalesce(cost_usd, 0) + ?9 END "
-                "WHERE id = ?",
+                "cost_usd = CASE WHEN ?9 IS NULL THEN cost_usd "
+                "ELSE coalesce(cost_usd, 0) + ?9 END, "
+                "usage_estimated = usage_estimated OR ?10 "
+                "WHERE id = ?11",
                 (parent, now, title, spent.input_tokens, spent.output_tokens,
                  spent.cached_input_tokens, spent.cache_write_tokens, spent.reasoning_tokens,
-                 cost, session_id),
+                 cost, spent.estimated, session_id),
             )
             self._checkpoints.clear_redo(conn, session_id)
         return stored
-
-    def _path(
-        self, session_id: str, head_id: str | None, limit: int | None
-    ) -> list[StoredMessage]:
-        with self._db.read() as conn:
-            head = session_head(conn, session_id)
-            if head_id is not None:
-                require_message(conn, session_id, head_id)
-                head = head_id
-            return path_to(conn, session_id, head, limit)
 
     def _set_head(self, session_id: str, message_id: str) -> None:
         with self._db.write() as conn:
@@ -462,11 +484,3 @@ class SessionStore:
                 (session_id, after_seq, -1 if limit is None else limit),
             ).fetchall()
         return [parse_event(row[0]) for row in rows]
-
-    def _last_seq(self, session_id: str) -> int:
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT max(seq) FROM events WHERE session_id = ?", (session_id,)
-            ).fetchone()
-        return int(row[0] or 0)
-

@@ -135,12 +135,13 @@ def _insert_session(conn: sqlite3.Connection, info: SessionInfo) -> None:
     conn.execute(
         "INSERT INTO sessions (id, title, model, created_at, updated_at, head_id, workspace, "
         "input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, "
-        "reasoning_tokens, cost_usd, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "reasoning_tokens, cost_usd, meta, usage_estimated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             info.id, info.title, info.model, info.created_at, info.updated_at, info.head_id,
             info.workspace, usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
             usage.cache_write_tokens, usage.reasoning_tokens, info.cost_usd,
-            json.dumps(info.meta),
+            json.dumps(info.meta), usage.estimated,
         ),
     )
 

@@ -9,8 +9,8 @@ from pathlib import Path
 GARBAGE = b"\x0d\xff\xff\xff\xff" * 40
 
 
-def damage_table(db_path: Path, table: str) -> None:
-    """Overwrite the b-tree header of ``table``'s last leaf page with garbage.
+def damage_table(db_path: Path, table: str, *, first: bool = False) -> None:
+    """Overwrite the b-tree header of ``table``'s last (or ``first``) leaf page with garbage.
 
     The WAL is checkpointed first, so the damage is in the file SQLite reads. Every
     connection to the database must be closed.
@@ -26,7 +26,7 @@ def damage_table(db_path: Path, table: str) -> None:
         conn.close()
     assert pages, f"{table} has no leaf page to damage"
     with open(db_path, "r+b") as handle:
-        handle.seek((pages[-1] - 1) * page_size)
+        handle.seek(((pages[0] if first else pages[-1]) - 1) * page_size)
         handle.write(GARBAGE)
 
 
