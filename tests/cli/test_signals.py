@@ -51,40 +51,33 @@ def test_a_stop_signal_mid_answer_saves_the_partial_answer(
     assert str(last["content"]).startswith("word word word word")
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` still runs (a zombie waiting to be reaped by
-    init does not count: it was killed)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting to be reaped does not: it was killed)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_sigterm_during_a_tool_kills_its_process_group(scripted_server: ScriptedServer,
-                                                        workspace: Path) -> None:
+def test_sigterm_during_a_tool_stops_its_processes(scripted_server: ScriptedServer,
+                                                   workspace: Path) -> None:
     scripted_server.add(openai_answer("", [{"id": "c1", "name": "bash", "arguments": {
-        "command": "echo $$ > group.pid; sleep 30 & sleep 30"}}]))
+        "command": "sleep 30 & echo $! > background.pid; echo $$ > shell.pid; wait"}}]))
     proc = _start(scripted_server, workspace, "--approval", "full-auto")
-    marker = workspace / "group.pid"
+    markers = [workspace / "background.pid", workspace / "shell.pid"]
     deadline = time.monotonic() + 30
-    while not (marker.exists() and marker.read_text().strip()):
+    while not all(m.exists() and m.read_text().strip() for m in markers):
         assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
         time.sleep(0.02)
-    pgid = int(marker.read_text())
-    assert _group_alive(pgid)
+    pids = [int(m.read_text()) for m in markers]
+    assert all(_running(pid) for pid in pids)
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
     deadline = time.monotonic() + 10
-    while _group_alive(pgid):
-        assert time.monotonic() < deadline, "the tool's process group outlived tau"
+    while any(_running(pid) for pid in pids):
+        assert time.monotonic() < deadline, "the tool's processes outlived tau"
         time.sleep(0.05)
     messages = _last_messages(workspace)
     assert [m["role"] for m in messages] == ["user", "assistant", "tool"]

@@ -127,3 +127,32 @@ async def test_a_run_continues_without_reading_the_summarized_history(tmp_path: 
     # The summary riding on the kept turn, then the new prompt.
     assert "received 2 message(s)" in result.result
 
+
+
+async def test_an_older_store_learns_which_totals_were_estimated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tau_engine.conversation import Usage
+    from tau_engine.store.schema import connect, migrate
+
+    paths = WorkspacePaths(tmp_path)
+    paths.ensure()
+    conn = connect(paths.db_path)
+    migrate(conn, paths.db_path, target=2)  # the schema before totals knew "estimated"
+    for sid, estimated in (("a" * 32, True), ("b" * 32, False)):
+        conn.execute("INSERT INTO sessions (id, created_at, updated_at, head_id) "
+                     "VALUES (?, 0, 0, ?)", (sid, sid))
+        conn.execute("INSERT INTO messages (id, session_id, created_at, role, body, usage) "
+                     "VALUES (?, ?, 0, 'assistant', ?, ?)",
+                     (sid, sid, Message(role="assistant", content="hi").model_dump_json(),
+                      Usage(input_tokens=5, estimated=estimated).model_dump_json()))
+    conn.close()
+    store = SessionStore.open(paths)  # migrates
+    try:
+        assert (await store.get_session("a" * 32)).usage.estimated is True
+        assert (await store.get_session("b" * 32)).usage.estimated is False
+    finally:
+        store.close()
+    with sqlite3.connect(paths.db_path) as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert "messages_pinned" in names

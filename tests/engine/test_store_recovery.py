@@ -121,3 +121,24 @@ async def test_recover_refuses_while_another_process_uses_the_store(tmp_path: Pa
             SessionStore.open(paths)
     finally:
         held.release()
+
+
+async def test_a_store_of_an_older_tau_is_recovered_into_the_current_schema(
+        tmp_path: Path) -> None:
+    from tau_engine.store.schema import SCHEMA_VERSION, connect, migrate
+
+    paths = WorkspacePaths(tmp_path)
+    paths.ensure()
+    conn = connect(paths.db_path)
+    migrate(conn, paths.db_path, target=2)
+    conn.execute("INSERT INTO sessions (id, created_at, updated_at, head_id) "
+                 "VALUES (?, 0, 0, ?)", ("a" * 32, "m" * 32))
+    conn.execute("INSERT INTO messages (id, session_id, created_at, role, body) "
+                 "VALUES (?, ?, 0, 'user', ?)",
+                 ("m" * 32, "a" * 32, Message(role="user", content="old").model_dump_json()))
+    conn.close()
+    report = recover_store(paths)
+    assert report.tables["sessions"].kept == 1 and report.tables["messages"].kept == 1
+    with sqlite3.connect(paths.db_path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert await _histories(paths) == {"a" * 32: ["old"]}
