@@ -332,7 +332,8 @@ class Engine:
 
         session_id = self.session.id
         # Parsed from the last compaction on: the summarized turns are not read.
-        history = request_view(await self.store.request_history(session_id))
+        stored = await self.store.request_history(session_id)
+        history = request_view(stored)
         # The session's totals, "estimated" included (a server that reports no usage).
         totals = self.session.usage
         self._bind_events(session_id, await self.store.last_seq(session_id))
@@ -352,7 +353,14 @@ class Engine:
         self._pending_notices += [Notice(kind="guidance", message=note) for note in skipped]
         tools = default_tools(bash_timeout_s=settings.bash_timeout_s)
         # Learned memory adds its tools and offers memory with each prompt.
-        retriever = self.memory.bind(session_id, stored, tools) if self.memory else None
+        retriever = None
+        if self.memory is not None:
+            from tau_engine.memory.provenance import INJECTION_META_KEY, UNTRUSTED_TOOLS
+
+            # Outside content taints the whole session, the summarized turns included.
+            tainting = await self.store.tool_results_of(
+                session_id, names=UNTRUSTED_TOOLS, meta_key=INJECTION_META_KEY)
+            retriever = self.memory.bind(session_id, [*tainting, *stored], tools)
         self._loop = AgentLoop(
             bus=self.bus, stream=self._stream, tools=tools,
             policy=self.policy, approver=self.approver,

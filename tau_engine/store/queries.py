@@ -200,6 +200,19 @@ def request_path(conn: sqlite3.Connection, session_id: str) -> list[StoredMessag
     return [message_from_row(row) for row in rows]
 
 
+def tool_results_of(conn: sqlite3.Connection, session_id: str, names: list[str],
+                    meta_key: str) -> list[StoredMessage]:
+    """The session's tool results (every branch) from a tool in ``names``, or whose
+    ``meta[meta_key]`` is set, oldest first, found without parsing the others."""
+    marks = ", ".join("?" for _ in names) or "NULL"
+    rows = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.session_id = ? "
+        f"AND m.role = 'tool' AND (json_extract(m.body, '$.name') IN ({marks}) "
+        f"OR {_truthy('m.body', meta_key)}) ORDER BY m.rowid",
+        (session_id, *names)).fetchall()
+    return [message_from_row(row) for row in rows]
+
+
 def last_event_seq(conn: sqlite3.Connection, session_id: str) -> int:
     """The highest logged ``seq`` of the session, 0 if none."""
     row = conn.execute("SELECT max(seq) FROM events WHERE session_id = ?",

@@ -37,12 +37,42 @@ from tau_engine.store.schema import migrate
 from tau_engine.store.session_lock import StoreLock
 from tau_engine.store.sqlite_errors import forget_damage
 
-# Parents before children; each table's key orders the forward and backward scans.
-_TABLES: list[tuple[str, str]] = [
-    ("sessions", "rowid"), ("messages", "rowid"), ("events", "session_id, seq"),
-    ("checkpoints", "seq"), ("redo_stack", "rowid"), ("redo_files", "rowid"),
-]
-_WITHOUT_ROWID = {"events"}
+# Parents before children; the other tables of the schema (missions, memory) follow.
+_FIRST = ["sessions", "messages", "events", "checkpoints", "redo_stack", "redo_files"]
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A table to copy: its columns and the key its scans are ordered by."""
+
+    name: str
+    columns: list[str]
+    key: list[str]  # ["rowid"], or the primary key of a WITHOUT ROWID table
+
+    @property
+    def rowid(self) -> bool:
+        return self.key == ["rowid"]
+
+
+def _tables(conn: sqlite3.Connection) -> list[_Table]:
+    """Every ordinary table of the schema in ``conn`` (not SQLite's own, not virtual
+    tables nor the tables they keep their data in: those are rebuilt)."""
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite_%'").fetchall()
+    virtual = [name for name, sql in rows if sql.upper().startswith("CREATE VIRTUAL")]
+    names = [name for name, _sql in rows if name not in virtual
+             and not any(name.startswith(f"{v}_") for v in virtual)]
+    names.sort(key=lambda n: (_FIRST.index(n) if n in _FIRST else len(_FIRST), n))
+    tables = []
+    for name in names:
+        info = conn.execute(f"PRAGMA table_info({name})").fetchall()
+        sql = next(sql for n, sql in rows if n == name)
+        key = ["rowid"]
+        if "WITHOUT ROWID" in sql.upper():
+            key = [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5]]
+        tables.append(_Table(name, [row[1] for row in info], key))
+    return tables
+
 
 # Repairs of what the damage broke: (table counted as dropped or fixed, statement).
 _REPAIRS: list[tuple[str, str]] = [
@@ -168,8 +198,7 @@ def _rebuild(source: Path, rebuilt: Path, report: RecoveryReport, workspace: str
     out = sqlite3.connect(rebuilt, isolation_level=None)
     try:
         migrate(out, rebuilt)
-        columns = {name: [row[1] for row in out.execute(f"PRAGMA table_info({name})")]
-                   for name, _key in _TABLES}
+        tables = _tables(out)
         out.execute("BEGIN")
         try:
             damaged = sqlite3.connect(f"file:{urllib.parse.quote(str(source))}?mode=rw",
@@ -177,11 +206,12 @@ def _rebuild(source: Path, rebuilt: Path, report: RecoveryReport, workspace: str
             damaged.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError:
             report.opened = False
-            report.tables = {name: TableRecovery(unreadable=True) for name, _ in _TABLES}
+            report.tables = {t.name: TableRecovery(unreadable=True) for t in tables}
         else:
             try:
-                for name, key in _TABLES:
-                    report.tables[name] = _copy_table(damaged, out, name, key, columns[name])
+                for table in tables:
+                    report.tables[table.name] = _copy_table(damaged, out, table)
+                _carry_sequences(damaged, out)
             finally:
                 damaged.close()
             for name, statement in _REPAIRS:
@@ -193,6 +223,7 @@ def _rebuild(source: Path, rebuilt: Path, report: RecoveryReport, workspace: str
                     report.tables[name].recreated += changed
                 else:
                     report.tables[name].repaired += changed
+        _rebuild_full_text_indexes(out)
         out.execute("COMMIT")
         if out.execute("PRAGMA integrity_check").fetchone()[0] != "ok" or \
                 out.execute("PRAGMA foreign_key_check").fetchall():
@@ -202,37 +233,64 @@ def _rebuild(source: Path, rebuilt: Path, report: RecoveryReport, workspace: str
         out.close()
 
 
-def _copy_table(damaged: sqlite3.Connection, out: sqlite3.Connection, name: str, key: str,
-                columns: list[str]) -> TableRecovery:
-    table = TableRecovery()
+def _carry_sequences(damaged: sqlite3.Connection, out: sqlite3.Connection) -> None:
+    """Keep AUTOINCREMENT counters where they were, so no id is ever handed out twice."""
     try:
-        # A database from an older tau lacks the newer columns: they keep their defaults.
+        sequences = damaged.execute("SELECT name, seq FROM sqlite_sequence").fetchall()
+    except sqlite3.DatabaseError:
+        return  # the copied rows set them as far as they go
+    for name, seq in sequences:
+        if out.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
+                       (seq, name)).rowcount == 0:
+            out.execute("INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE EXISTS "
+                        "(SELECT 1 FROM sqlite_master WHERE name = ?)", (name, seq, name))
+
+
+def _rebuild_full_text_indexes(out: sqlite3.Connection) -> None:
+    for (name,) in out.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                               "sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'").fetchall():
+        out.execute(f"INSERT INTO {name}({name}) VALUES ('rebuild')")
+
+
+def _copy_table(damaged: sqlite3.Connection, out: sqlite3.Connection,
+                spec: _Table) -> TableRecovery:
+    table = TableRecovery()
+    name = spec.name
+    try:
+        # A database from an older tau lacks the newer columns (they keep their
+        # defaults) or tables (nothing to read).
         present = {row[1] for row in damaged.execute(f"PRAGMA table_info({name})")}
     except sqlite3.DatabaseError:
         table.unreadable = True
         return table
-    columns = [column for column in columns if column in present]
-    select = ", ".join(columns if name in _WITHOUT_ROWID else ["rowid", *columns])
+    if not present:
+        return table
+    columns = [column for column in spec.columns if column in present]
+    names = [*columns] if not spec.rowid else ["rowid", *columns]
+    key_at = [names.index(k) for k in spec.key]
     rows: dict[Any, tuple[Any, ...]] = {}
     for descending in (False, True):
-        order = ", ".join(f"{part.strip()} {'DESC' if descending else 'ASC'}"
-                          for part in key.split(","))
-        for row in _scan(damaged, f"SELECT {select} FROM {name} ORDER BY {order}", table):
-            row_key = row[:2] if name in _WITHOUT_ROWID else row[0]
-            rows.setdefault(row_key, row)
+        order = ", ".join(f"{k} {'DESC' if descending else 'ASC'}" for k in spec.key)
+        for row in _scan(damaged, f"SELECT {', '.join(names)} FROM {name} ORDER BY {order}",
+                         table):
+            rows.setdefault(tuple(row[i] for i in key_at), row)
         if not table.unreadable:
             break  # the forward scan read everything
     table.read = len(rows)
-    names = columns if name in _WITHOUT_ROWID else ["rowid", *columns]
     insert = (f"INSERT OR IGNORE INTO {name} ({', '.join(names)}) "
               f"VALUES ({', '.join('?' for _ in names)})")
-    for row_key in sorted(rows, key=lambda k: (k if isinstance(k, tuple) else (k,))):
+    for row_key in sorted(rows, key=_sortable):
         checked = _checked(name, dict(zip(names, rows[row_key], strict=True)))
         if checked is None:
             table.dropped += 1
             continue
         out.execute(insert, [checked[n] for n in names])
     return table
+
+
+def _sortable(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Key columns may mix types in a damaged file: order by type first.
+    return tuple((type(part).__name__, part) for part in key)
 
 
 def _scan(conn: sqlite3.Connection, sql: str, table: TableRecovery) -> Iterator[tuple[Any, ...]]:

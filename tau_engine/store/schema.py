@@ -221,11 +221,14 @@ PINNED_CANDIDATE = "instr(body, '\"pinned\"') > 0"
 def _v5_loading_from_compaction(conn: sqlite3.Connection) -> None:
     """What lets a session load from its last compaction on, without reading the
     summarized history: a small partial index of the messages that may be pinned
-    (usually none; they are the only older messages a request needs), and whether the
-    session's usage totals include estimated figures (they were read back from every
-    message before)."""
+    (usually none; they are the only older messages a request needs), one of the tool
+    results, and whether the session's usage totals include estimated figures (they were
+    read back from every message before)."""
     conn.execute(
         f"CREATE INDEX messages_pinned ON messages(session_id) WHERE {PINNED_CANDIDATE}")
+    # Tool results alone, for what must look at the whole session (memory's taint).
+    conn.execute("CREATE INDEX messages_tool_results ON messages(session_id) "
+                 "WHERE role = 'tool'")
     conn.execute("ALTER TABLE sessions ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
     conn.execute(
         "UPDATE sessions SET usage_estimated = 1 WHERE id IN (SELECT session_id FROM messages "

@@ -21,7 +21,7 @@ import sqlite3
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -49,6 +49,7 @@ from tau_engine.store.queries import (
     session_from_row,
     session_head,
     session_path,
+    tool_results_of,
 )
 from tau_engine.store.schema import connect, connect_readonly, migrate
 from tau_engine.store.session_lock import SessionLock, StoreLock
@@ -252,6 +253,14 @@ class SessionStore:
         messages that compaction kept and the pinned ones (see ``request_path``). The
         same ``request_view`` as the whole history, without parsing what was summarized."""
         return await self._run(self._read, request_path, session_id)
+
+    async def tool_results_of(self, session_id: str, *, names: Collection[str],
+                              meta_key: str) -> list[StoredMessage]:
+        """Tool results of the session, any branch, from one of ``names`` or flagged with
+        ``meta_key``: what a tracker of the whole session needs, when the rest of it is
+        loaded from the last compaction only."""
+        return await self._run(self._read, tool_results_of, session_id, sorted(names),
+                               meta_key)
 
     async def recent(self, session_id: str, limit: int) -> list[StoredMessage]:
         """The last ``limit`` messages of the head path, oldest first."""

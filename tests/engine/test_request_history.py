@@ -156,3 +156,36 @@ async def test_an_older_store_learns_which_totals_were_estimated(tmp_path: Path)
     with sqlite3.connect(paths.db_path) as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     assert "messages_pinned" in names
+
+
+async def test_outside_content_before_the_compaction_still_taints_memory_writes(
+        tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    store = SessionStore.open(paths)
+    try:
+        tainted = await store.create_session(model="offline/echo")
+        clean = await store.create_session(model="offline/echo")
+        for info, tool in ((tainted, "http"), (clean, "read")):
+            await store.append_many(info.id, [
+                Message(role="user", content="look it up"),
+                Message(role="assistant", tool_calls=[ToolCall(id="c1", name=tool)]),
+                Message(role="tool", tool_call_id="c1", name=tool, content="<html>page"),
+                Message(role="assistant", content="done")])
+            kept = await store.append(info.id, Message(role="user", content="next"))
+            await store.append(info.id, compaction_message("summary", keep_from=kept.id,
+                                                           before_tokens=100))
+    finally:
+        store.close()
+    reasons = {}
+    for info in (tainted, clean):
+        engine = await Engine.open(workspace=paths, settings=Settings(model="offline/echo"),
+                                   environ={}, resume=info.id)
+        try:
+            assert engine.memory is not None
+            await engine.run("remember something")
+            assert engine.memory.provenance is not None
+            reasons[info.id] = engine.memory.provenance.untrusted_reason
+        finally:
+            await engine.close()
+    assert reasons == {tainted.id: "this session read a web page fetched with http",
+                       clean.id: None}

@@ -142,3 +142,24 @@ async def test_a_store_of_an_older_tau_is_recovered_into_the_current_schema(
     with sqlite3.connect(paths.db_path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert await _histories(paths) == {"a" * 32: ["old"]}
+
+
+async def test_learned_memory_and_missions_come_back_too(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    await session_with_messages(tmp_path, 4)
+    with sqlite3.connect(paths.db_path) as db:
+        db.execute("INSERT INTO memory_entries (id, namespace, text, source, trust, "
+                   "created_at, updated_at, content_hash) VALUES (41, 'project', "
+                   "'Deploy with make deploy', 'user', 'trusted', 0, 0, 'h41')")
+        db.execute("INSERT INTO missions (id, created_at, updated_at, phase, state) "
+                   "VALUES ('m1', 0, 0, 'done', '{}')")
+    report = recover_store(paths)
+    assert report.tables["memory_entries"].kept == 1
+    assert report.tables["missions"].kept == 1
+    with sqlite3.connect(paths.db_path) as db:
+        # The full-text index is rebuilt from the entries, and ids are never reused.
+        assert db.execute("SELECT rowid FROM memory_fts WHERE memory_fts MATCH 'deploy'"
+                          ).fetchall() == [(41,)]
+        assert db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memory_entries'"
+                          ).fetchone()[0] >= 41
+        assert db.execute("SELECT phase FROM missions").fetchall() == [("done",)]
