@@ -60,6 +60,13 @@ class Transcript(ReportsWorkerFailures, VerticalScroll, can_focus=True):
         """The mounted range of entry indexes, ``[start, end)``."""
         return self._lo, self._hi
 
+    @property
+    def stepping(self) -> bool:
+        """True while a batch of older or newer entries is being mounted. A scroll that
+        lands meanwhile is kept relative to the content, so it may no longer be at the
+        window's edge once the step ends."""
+        return self._stepping
+
     def widget_of(self, entry: Entry) -> EntryWidget | None:
         """The widget showing ``entry``, if it is mounted."""
         return self._widgets.get(entry.uid)

@@ -57,14 +57,16 @@ COMMITTED_BEFORE_KILL = 150
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_kill_9_mid_turn_keeps_every_committed_message(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    errors = tmp_path / "child.stderr"
+    with open(errors, "w") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(tmp_path)],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+        )
     assert child.stdout is not None
     try:
         first = child.stdout.readline().split()
-        assert first[:1] == ["session"], child.stderr.read() if child.stderr else first
+        assert first[:1] == ["session"], errors.read_text() or first
         session_id = first[1]
         committed: list[tuple[str, int]] = []
         while len(committed) < COMMITTED_BEFORE_KILL:

@@ -46,14 +46,17 @@ async def test_scrolling_up_mounts_older_entries_and_unmounts_newer(make_app: Ap
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
         transcript = app.query_one(Transcript)
+        # Scroll only once the loaded window has been laid out at the bottom: before
+        # that, scrolling home changes nothing and no step is triggered.
+        await wait_for(lambda: 0 < transcript.max_scroll_y == transcript.scroll_y)
         first_start = transcript.window[0]
         seen_starts = {first_start}
         for _ in range(6):
             transcript.scroll_home(animate=False, immediate=True)
-            # Wait for the whole step: a scroll issued while one is still settling is
-            # (rightly) shifted with the content it was looking at, and steps no further.
+            # Wait for the whole step: a scroll while one is settling is shifted with the
+            # content it showed (the view stays still), so it would not reach the edge.
             await wait_for(lambda: transcript.window[0] not in seen_starts
-                           and not transcript._stepping)
+                           and not transcript.stepping)
             seen_starts.add(transcript.window[0])
             await pilot.pause()
         start, end = transcript.window
