@@ -111,6 +111,7 @@ class Engine:
         script_path: Path | None = None,
         record_path: Path | None = None,
         if_busy: IfBusy = "fail",
+        require_session_model: bool = False,
     ) -> Engine:
         """Resolve the model, open the store and (optionally) the session to resume.
 
@@ -120,6 +121,12 @@ class Engine:
         The session to resume is locked for this engine; when another process holds
         it, ``if_busy="fail"`` raises ``SessionLockedError`` (exit code 2), ``"fork"``
         continues in a fork of it and ``"new"`` in a new session.
+
+        A resumed session keeps its model unless ``settings.model`` names one. When that
+        model cannot be used (its key is missing, ``offline/replay`` has no script), the
+        engine falls back to the default model with a notice, or, with
+        ``require_session_model`` (headless runs, where a quiet switch would pass for
+        success), raises ``UsageError`` saying why.
         """
         from tau_engine.providers.dotenv import merged_environ
         from tau_engine.providers.registry import provider_key_values
@@ -168,8 +175,14 @@ class Engine:
                 try:
                     engine._select_model(session_model)
                 except UsageError as exc:
-                    engine.notices.append(f"could not reuse the session's model: {exc}")
-                    engine._select_model(None)
+                    assert engine.session is not None
+                    where = f"session {engine.session.id[:8]} uses {session_model}"
+                    if require_session_model:
+                        raise UsageError(f"{where}, which cannot be used: {exc}; pass "
+                                         "--model to continue it with another model") from exc
+                    engine._select_model(None, announce_offline=False)
+                    engine.notices.append(f"{where}, which cannot be used: {exc}. Continuing "
+                                          f"with {engine.model_id}; /model switches")
         except BaseException:
             engine._locks.release()
             if engine.memory is not None:
@@ -178,7 +191,7 @@ class Engine:
             raise
         return engine
 
-    def _select_model(self, model_id: str | None) -> None:
+    def _select_model(self, model_id: str | None, *, announce_offline: bool = True) -> None:
         from tau_engine.providers.registry import (
             create_routed_provider,
             default_model,
@@ -206,7 +219,8 @@ class Engine:
             self._retired.append(old)  # closed with the engine; a turn may still hold it
         if resolved.warning:
             self.notices.append(resolved.warning)
-        if resolved.provider == "offline" and not model_id and not self.settings.model:
+        if resolved.provider == "offline" and not model_id and not self.settings.model \
+                and announce_offline:
             self.notices.append(
                 "no model configured and no API key found: using offline/echo. Set "
                 "ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_API_KEY, or pass --model "

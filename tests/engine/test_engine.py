@@ -180,7 +180,12 @@ async def test_resume_keeps_the_sessions_model_unless_told_otherwise(workspace: 
                                environ={}, resume=keyed.id)
     try:
         assert no_key.model_id == "offline/echo"
-        assert any("could not reuse the session's model" in n and "ANTHROPIC_API_KEY" in n
-                   for n in no_key.notices)
+        assert any(f"session {keyed.id[:8]} uses anthropic/claude-sonnet-4-5, which cannot "
+                   "be used" in n and "ANTHROPIC_API_KEY" in n
+                   and "Continuing with offline/echo" in n for n in no_key.notices)
     finally:
         await no_key.close()
+    # Headless runs ask for the session's model or nothing: a quiet switch looks like success.
+    with pytest.raises(UsageError, match=r"ANTHROPIC_API_KEY.*pass --model"):
+        await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
+                          environ={}, resume=keyed.id, require_session_model=True)
