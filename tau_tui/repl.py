@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -104,11 +104,14 @@ class LineRepl:
             detach_from_terminal()
             self.stop(signal.SIGHUP)
 
-    async def loop(self) -> int:
+    async def loop(self, first_prompt: str | None = None) -> int:
+        """Ask for prompts until Ctrl+D or /quit; ``first_prompt`` runs first."""
         for notice in self.engine.notices:
             self.err.write(plain(f"tau: notice: {notice}") + "\n")
         self.out.write(f"tau {self.engine.model_id} in {self.engine.paths.root} "
                        "(/help for commands, Ctrl+D to leave)\n")
+        if first_prompt and first_prompt.strip():
+            await self.turn(first_prompt)
         while self.exit_code is None:
             # Read in this task, not a new one: prompt-toolkit's Ctrl+C is a
             # KeyboardInterrupt, which a separate task would let out of the event loop.
@@ -136,9 +139,22 @@ class LineRepl:
             await self.turn(line)
         return self.exit_code
 
-    async def turn(self, prompt: str) -> None:
+    async def turn(self, prompt: str) -> Any:
+        """Run one prompt, printing the answer; the ``RunResult``, or None when the
+        engine refused it (the error is printed)."""
         from tau_engine.errors import TauError
 
+        try:
+            result = await self.run_turn(prompt)
+        except TauError as exc:
+            self.err.write(plain(f"tau: error: {exc}") + "\n")
+            return None
+        if result.stop_reason == "interrupted":
+            self.err.write("tau: interrupted; the partial answer is kept\n")
+        return result
+
+    async def run_turn(self, prompt: str) -> Any:
+        """Run one prompt and end its output; raises ``TauError`` if the engine refuses."""
         task = asyncio.ensure_future(self.engine.run(prompt))
         try:
             result = await asyncio.shield(task)
@@ -149,62 +165,89 @@ class LineRepl:
                 current.uncancel()
             self.engine.cancel()
             result = await task
-        except TauError as exc:
-            self.err.write(plain(f"tau: error: {exc}") + "\n")
-            return
         self.printer.finish(result)
-        if result.stop_reason == "interrupted":
-            self.err.write("tau: interrupted; the partial answer is kept\n")
+        return result
 
     async def command(self, line: str) -> str | None:
+        """Run a slash command, printing its error if it fails; "quit" to leave."""
         from tau_engine.errors import TauError
+
+        try:
+            return await self.execute(line)
+        except TauError as exc:
+            self.err.write(plain(f"tau: error: {exc}") + "\n")
+        return None
+
+    async def execute(self, line: str) -> str | None:
+        """Run a slash command; "quit" to leave. Raises ``TauError`` (``UsageError`` for
+        an unknown command)."""
+        from tau_engine.errors import UsageError
 
         name, _, arg = line.partition(" ")
         arg = arg.strip()
         engine = self.engine
-        try:
-            if name in ("/quit", "/exit"):
-                return "quit"
-            if name == "/help":
-                self.out.write(HELP + "\n")
-            elif name == "/new":
-                await engine.new_session()
-                self.out.write("new session (created with the next prompt)\n")
-            elif name == "/sessions":
-                for s in await engine.list_sessions(20):
-                    mark = "*" if engine.session and engine.session.id == s.id else " "
-                    self.out.write(plain(f"{mark} {s.id[:8]}  {s.model:<28} {s.title}") + "\n")
-            elif name == "/resume":
-                session = await engine.resume(arg)
-                self.out.write(plain(f"resumed {session.id[:8]}: {session.title}") + "\n")
-            elif name in ("/undo", "/redo"):
-                report = await (engine.undo() if name == "/undo" else engine.redo())
-                self.out.write(report.summary() + "\n")
-            elif name == "/fork":
-                forked = await engine.fork()
-                self.out.write(f"forked into {forked.id[:8]}\n")
-            elif name == "/compact":
-                self.out.write(await engine.compact() + "\n")
-            elif name == "/model":
-                if arg:
-                    engine.set_model(arg)
-                self.out.write(f"model: {engine.model_id}\n")
-            elif name == "/approval":
-                if arg:
-                    engine.set_approval(arg)
-                self.out.write(f"approval: {engine.policy.mode.value}\n")
-            elif name == "/cost":
-                usage, cost = engine.usage_totals()
-                about = "~" if usage.estimated else ""
-                shown = "unknown" if cost is None else f"{about}${cost:.4f}"
-                why = " (estimated: the server reported no usage)" if usage.estimated else ""
-                self.out.write(f"tokens in {about}{usage.input_tokens:,}, out "
-                               f"{about}{usage.output_tokens:,}; cost {shown}{why}\n")
-            else:
-                self.err.write(f"tau: unknown command {name} (/help lists them)\n")
-        except TauError as exc:
-            self.err.write(plain(f"tau: error: {exc}") + "\n")
+        if name in ("/quit", "/exit"):
+            return "quit"
+        if name == "/help":
+            self.out.write(HELP + "\n")
+        elif name == "/new":
+            await engine.new_session()
+            self.out.write("new session (created with the next prompt)\n")
+        elif name == "/sessions":
+            for s in await engine.list_sessions(20):
+                mark = "*" if engine.session and engine.session.id == s.id else " "
+                self.out.write(plain(f"{mark} {s.id[:8]}  {s.model:<28} {s.title}") + "\n")
+        elif name == "/resume":
+            session = await engine.resume(arg)
+            self.out.write(plain(f"resumed {session.id[:8]}: {session.title}") + "\n")
+        elif name in ("/undo", "/redo"):
+            report = await (engine.undo() if name == "/undo" else engine.redo())
+            self.out.write(report.summary() + "\n")
+        elif name == "/fork":
+            forked = await engine.fork()
+            self.out.write(f"forked into {forked.id[:8]}\n")
+        elif name == "/compact":
+            self.out.write(await engine.compact() + "\n")
+        elif name == "/model":
+            if arg:
+                engine.set_model(arg)
+            self.out.write(f"model: {engine.model_id}\n")
+        elif name == "/approval":
+            if arg:
+                engine.set_approval(arg)
+            self.out.write(f"approval: {engine.policy.mode.value}\n")
+        elif name == "/cost":
+            usage, cost = engine.usage_totals()
+            about = "~" if usage.estimated else ""
+            shown = "unknown" if cost is None else f"{about}${cost:.4f}"
+            why = " (estimated: the server reported no usage)" if usage.estimated else ""
+            self.out.write(f"tokens in {about}{usage.input_tokens:,}, out "
+                           f"{about}{usage.output_tokens:,}; cost {shown}{why}\n")
+        else:
+            raise UsageError(f"unknown command {name} (/help lists them)")
         return None
+
+
+def shared_history(path: Path) -> Any:
+    """prompt-toolkit's history over the workspace's ``PromptHistory`` file: the app and
+    ``tau --line`` share one format, and each keeps the other's prompts."""
+    from prompt_toolkit.history import History, ThreadedHistory
+
+    from tau_tui.widgets.prompt_history import PromptHistory
+
+    class SharedHistory(History):
+        def __init__(self) -> None:
+            super().__init__()
+            self.prompts = PromptHistory(path)
+
+        def load_history_strings(self) -> Iterable[str]:
+            return list(reversed(self.prompts.load()))  # prompt-toolkit wants newest first
+
+        def store_string(self, string: str) -> None:
+            self.prompts.add(string)
+            self.prompts.save()
+
+    return ThreadedHistory(SharedHistory())
 
 
 async def open_offering_fork(open_engine: Callable[..., Awaitable[Any]], ask: Ask,
@@ -228,11 +271,12 @@ async def open_offering_fork(open_engine: Callable[..., Awaitable[Any]], ask: As
 
 
 def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str | None,
-             continue_latest: bool, script_path: str | None, trust: bool = False) -> int:
-    """Entry point of ``tau --line``. It does not ask about trust: the workspace's own
-    settings that need it load when the user trusted it (``tau trust``) or ``trust``."""
+             continue_latest: bool, script_path: str | None, trust: bool = False,
+             first_prompt: str | None = None) -> int:
+    """Entry point of ``tau --line``; ``first_prompt`` is sent before the first question.
+    It does not ask about trust: the workspace's own settings that need it load when the
+    user trusted it (``tau trust``) or ``trust``."""
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
 
     from tau_engine.engine import Engine
     from tau_engine.paths import WorkspacePaths
@@ -241,13 +285,21 @@ def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str
     paths = WorkspacePaths.locate(workspace)
     settings = load_run_settings(paths, cli_settings, default_approval="ask", grant=trust)
     paths.ensure()
-    session: PromptSession[str] = PromptSession(history=FileHistory(str(paths.history_path)))
+    session: PromptSession[str] = PromptSession(history=shared_history(paths.history_path))
+    # Approval answers (y/a/n) are not prompts: they stay out of the shared history.
+    answers: PromptSession[str] = PromptSession()
 
     async def ask(message: str) -> str:
         return await session.prompt_async(message)
 
+    async def answer(message: str) -> str:
+        return await answers.prompt_async(message)
+
+    if first_prompt and first_prompt.strip():
+        session.history.append_string(first_prompt)  # recalled with ↑, as in the app
+
     async def main() -> int:
-        approver = LineApprover(ask, sys.stdout)
+        approver = LineApprover(answer, sys.stdout)
 
         async def open_engine(**options: Any) -> Any:
             return await Engine.open(workspace=paths, settings=settings, approver=approver,
@@ -278,7 +330,7 @@ def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str
                 repl = LineRepl(engine, ask, sys.stdout, sys.stderr)
                 for signum in early:
                     repl.stop(signum)
-                return await repl.loop()
+                return await repl.loop(first_prompt)
             finally:
                 await engine.close()
         finally:
