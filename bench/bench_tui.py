@@ -65,6 +65,8 @@ def on_mount(self):
     self.call_after_refresh(self.exit)
 tau_app.TauApp.on_mount = on_mount
 tau_app.TauApp.run = lambda self, **kw: App.run(self, headless=True)
+import tau_tui.cli
+tau_tui.cli.stdio_is_terminal = lambda: True  # the app runs headless here, into a pipe
 from tau_tui.cli import main
 sys.exit(main(["--workspace", sys.argv[1]]))
 """

@@ -99,9 +99,11 @@ class TauApp(App[int]):
                  theme_folders: list[Path] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time,
-                 cursor_blink: bool = True) -> None:
+                 cursor_blink: bool = True, first_prompt: str | None = None) -> None:
         super().__init__()
         self.cursor_blink = cursor_blink
+        # Sent as if typed once the engine is open (tau "fix the tests").
+        self.first_prompt = first_prompt
         self.engine_factory = engine_factory
         self.workspace_label = workspace_label
         self.history_path = history_path
@@ -217,6 +219,16 @@ class TauApp(App[int]):
             if screen.engine is not engine:  # attached engines are closed on unmount
                 await engine.close()
             raise
+        if self.first_prompt and self.first_prompt.strip():
+            self._send_first_prompt(self.first_prompt)
+
+    def _send_first_prompt(self, text: str) -> None:
+        """Submit the command line's PROMPT as if typed: in the history, then sent."""
+        from tau_tui.widgets.prompt import PromptInput
+
+        prompt = self.agent.query_one(PromptInput)
+        prompt.prompt_history.add(text)
+        self.agent.post_message(PromptInput.Submitted(prompt, text))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
@@ -312,8 +324,10 @@ def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any]
 
 
 def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str | None,
-            continue_latest: bool, script_path: str | None, trust: bool = False) -> int:
-    """Open the app on the agent screen; returns the exit code. Raises ``TauError``."""
+            continue_latest: bool, script_path: str | None, trust: bool = False,
+            first_prompt: str | None = None) -> int:
+    """Open the app on the agent screen (sending ``first_prompt`` once the engine is
+    open); returns the exit code. Raises ``TauError``."""
     from tau_engine.paths import WorkspacePaths
     from tau_tui.themes import configured_theme_name
 
@@ -324,7 +338,8 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
         script=Path(script_path) if script_path else None)
     app = TauApp(open_engine, workspace_label=_workspace_label(paths.root),
                  history_path=paths.history_path,
-                 theme=configured_theme_name(paths.root, cli_settings.get("theme")))
+                 theme=configured_theme_name(paths.root, cli_settings.get("theme")),
+                 first_prompt=first_prompt)
     code = app.run()
     error = app.startup_error
     if error is not None:

@@ -137,22 +137,29 @@ class HeadlessPrinter:
             self.out.flush()
             self._text_open = False
 
-    def finish(self, result: Any) -> None:
-        """Write what ends the output: the final newline, or the json object."""
+    def finish(self, result: Any, exit_code: int | None = None) -> None:
+        """Write what ends the output: the final newline, or the json object (with the
+        process's ``exit_code`` when the caller knows it)."""
         if self.broken:
             return
         try:
             self._end_text_line()
             if self.fmt == "json":
-                self.out.write(json.dumps(result_json(result), separators=(",", ":")) + "\n")
+                obj = result_json(result, exit_code)
+                self.out.write(json.dumps(obj, separators=(",", ":")) + "\n")
             self.out.flush()
         except OSError as exc:
             self._output_lost(exc)
 
 
-def result_json(result: Any) -> dict[str, Any]:
-    """The ``--output-format json`` object of a run."""
+def result_json(result: Any, exit_code: int | None = None) -> dict[str, Any]:
+    """The ``--output-format json`` object of a run. ``is_error`` and ``exit_code`` say
+    how the process ends (without ``exit_code``: 0 when the run ended normally, else 1)."""
+    if exit_code is None:
+        exit_code = 0 if result.stop_reason in ("end_turn", "max_tokens") else 1
     return {
+        "is_error": exit_code != 0,
+        "exit_code": exit_code,
         "session_id": result.session_id,
         "result": result.result,
         "stop_reason": result.stop_reason,
@@ -162,8 +169,21 @@ def result_json(result: Any) -> dict[str, Any]:
                   # Only when tau counted the tokens itself (the server reported none).
                   **({"estimated": True} if result.usage.estimated else {})},
         "cost_usd": result.cost_usd,
-        "tool_calls": [{"name": c.name, "arguments": c.arguments, "ok": c.ok}
-                       for c in result.tool_calls],
+        "tool_calls": [{"name": c.name, "arguments": c.arguments, "ok": c.ok,
+                        "denied": c.denied} for c in result.tool_calls],
+        "permission_denials": sum(1 for c in result.tool_calls if c.denied),
         "duration_ms": round(result.duration_ms, 1),
         "error": result.error,
+    }
+
+
+def failure_json(error: str, exit_code: int) -> dict[str, Any]:
+    """The ``--output-format json`` object of a run that failed before it could end
+    normally (bad usage, a missing key, an internal error): the same keys as
+    ``result_json``, empty where nothing happened."""
+    return {
+        "is_error": True, "exit_code": exit_code, "session_id": None, "result": "",
+        "stop_reason": "error", "turns": 0,
+        "usage": {"input_tokens": 0, "output_tokens": 0}, "cost_usd": None,
+        "tool_calls": [], "permission_denials": 0, "duration_ms": 0.0, "error": error,
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -26,13 +27,17 @@ DEFAULT_APPROVAL = "auto-edit"
 
 
 def compose_prompt(prompt_arg: str, read_stdin: Callable[[], str | None]) -> str:
-    """The prompt text: ``-`` reads it from stdin; otherwise piped stdin is attached."""
+    """The prompt text: ``-`` reads it from stdin (``read_stdin`` gives None for a
+    terminal); otherwise piped stdin is attached."""
     from tau_engine.errors import UsageError
 
     if prompt_arg == "-":
-        text = read_stdin() or ""
+        text = read_stdin()
+        if text is None:
+            raise UsageError("-p without a prompt reads it from stdin, but stdin is a "
+                             "terminal: give one (tau -p PROMPT) or pipe it in")
         if not text.strip():
-            raise UsageError("-p - reads the prompt from stdin, but stdin was empty")
+            raise UsageError("-p without a prompt reads it from stdin, but stdin was empty")
         return text
     if not prompt_arg.strip():
         raise UsageError("the prompt is empty")
@@ -44,7 +49,21 @@ def compose_prompt(prompt_arg: str, read_stdin: Callable[[], str | None]) -> str
 
 def run_headless(args: argparse.Namespace, cli_settings: dict[str, Any],
                  read_stdin: Callable[[], str | None]) -> int:
-    """Run one headless prompt; returns the process exit code."""
+    """Run one headless prompt; returns the process exit code.
+
+    With ``--output-format json`` a run that fails before or outside a turn (bad
+    usage, a missing key, an internal error) still ends stdout with one JSON object,
+    ``is_error: true``; the error line on stderr comes from the CLI as usual."""
+    try:
+        return _run_headless(args, cli_settings, read_stdin)
+    except (Exception, KeyboardInterrupt) as exc:
+        if args.output_format == "json" and not isinstance(exc, BrokenPipeError):
+            _write_failure_json(exc)
+        raise
+
+
+def _run_headless(args: argparse.Namespace, cli_settings: dict[str, Any],
+                  read_stdin: Callable[[], str | None]) -> int:
     from tau_engine.paths import WorkspacePaths
     from tau_engine.resources.trust import load_run_settings
 
@@ -56,6 +75,66 @@ def run_headless(args: argparse.Namespace, cli_settings: dict[str, Any],
     printer = HeadlessPrinter(args.output_format, sys.stdout, sys.stderr, color=color)
     script = Path(args.script) if args.script else None
     return asyncio.run(_run(paths, settings, prompt, printer, args, script))
+
+
+def _write_failure_json(exc: BaseException) -> None:
+    from tau_engine.errors import TauError
+    from tau_tui.headless import failure_json
+
+    if isinstance(exc, TauError):
+        message, code = str(exc), exc.exit_code
+    elif isinstance(exc, KeyboardInterrupt):
+        message, code = "interrupted", 130
+    else:
+        message, code = f"internal error: {type(exc).__name__}: {exc}", 1
+    try:
+        sys.stdout.write(json.dumps(failure_json(message, code), separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+async def open_headless_engine(paths: Any, settings: Any, args: argparse.Namespace,
+                               script: Path | None) -> Any:
+    """The engine of a run with no one to ask: no approver, ``auto-edit`` by default,
+    and a resumed session's model or a usage error (never a quiet switch)."""
+    from tau_engine.engine import Engine
+
+    engine = await Engine.open(workspace=paths, settings=settings, approver=None,
+                               resume=args.resume, continue_latest=args.continue_latest,
+                               default_approval=DEFAULT_APPROVAL, script_path=script,
+                               record_path=Path(args.record) if args.record else None,
+                               require_session_model=True)
+    for notice in engine.notices:
+        sys.stderr.write(f"tau: notice: {notice}\n")
+    return engine
+
+
+def install_interrupts(engine: Any, on_interrupt: Callable[[], Any] | None = None) -> None:
+    """SIGINT/SIGTERM stop the running turn (the partial answer is saved) and call
+    ``on_interrupt`` when given; a second one ends the process with 130."""
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            raise SystemExit(130)
+        engine.cancel()
+        if on_interrupt is not None:
+            on_interrupt()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, interrupt)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+
+def exit_code_of(result: Any) -> int:
+    """The process exit code for a finished run."""
+    return _EXIT_BY_STOP.get(result.stop_reason, 1)
 
 
 async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
@@ -74,7 +153,8 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
         engine = await Engine.open(workspace=paths, settings=settings, approver=None,
                                    resume=args.resume, continue_latest=args.continue_latest,
                                    default_approval=DEFAULT_APPROVAL, script_path=script,
-                                   record_path=Path(args.record) if args.record else None)
+                                   record_path=Path(args.record) if args.record else None,
+                                   require_session_model=True)
         try:
             for notice in engine.notices:
                 sys.stderr.write(f"tau: notice: {notice}\n")
@@ -89,8 +169,9 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
 
             printer.on_broken = output_lost
             result = await engine.run(prompt)
-            printer.finish(result)
             stopped = signals.exit_code
+            printer.finish(result, exit_code=stopped if stopped is not None
+                           else exit_code_of(result))
             if stopped is None and printer.hung_up:
                 stopped = exit_code_for(signal.SIGHUP)  # the terminal went away
             if printer.broken and stopped is None:

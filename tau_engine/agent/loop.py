@@ -62,6 +62,7 @@ class ToolCallRecord:
     name: str
     arguments: dict[str, Any]
     ok: bool
+    denied: bool = False  # refused by the approval mode or the user
 
 
 @dataclass
@@ -435,7 +436,8 @@ class AgentLoop:
         try:
             async for call, message in self.runner.run(calls):
                 results.append(message)
-                records.append(ToolCallRecord(call.name, call.arguments, not message.is_error))
+                records.append(ToolCallRecord(call.name, call.arguments, not message.is_error,
+                                              bool(message.meta.get("denied"))))
                 storing = asyncio.ensure_future(self.sink.append(message))
                 await asyncio.shield(storing)
                 self.messages.append(message)

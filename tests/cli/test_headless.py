@@ -85,7 +85,10 @@ def test_json_output_is_one_line_with_totals(scripted_server: ScriptedServer,
     assert data["stop_reason"] == "end_turn"
     assert data["turns"] == 2
     assert data["usage"] == {"input_tokens": 220, "output_tokens": 12}
-    assert data["tool_calls"] == [{"name": "read", "arguments": {"path": "a.txt"}, "ok": True}]
+    assert data["tool_calls"] == [{"name": "read", "arguments": {"path": "a.txt"}, "ok": True,
+                                   "denied": False}]
+    assert data["is_error"] is False and data["exit_code"] == 0
+    assert data["permission_denials"] == 0
     assert len(data["session_id"]) == 32
     assert data["duration_ms"] > 0
     assert "cost_usd" in data

@@ -56,7 +56,8 @@ def make_app(ws: Path) -> AppFactory:
     def build(server: ScriptedServer | None = None, *, approval: str = "ask",
               resume: str | None = None, continue_latest: bool = False,
               workspace: Path | None = None, theme: str = "tau-dark",
-              workspace_label: str = "demo", **settings: Any) -> TauApp:
+              workspace_label: str = "demo", first_prompt: str | None = None,
+              **settings: Any) -> TauApp:
         root = workspace or ws
 
         async def open_engine(approver: Any, **options: Any) -> Any:
@@ -79,7 +80,7 @@ def make_app(ws: Path) -> AppFactory:
         return TauApp(open_engine, workspace_label=workspace_label,
                       history_path=WorkspacePaths(root).history_path, theme=theme,
                       clock=lambda: FIXED_MONOTONIC, wall_clock=lambda: FIXED_WALL_CLOCK,
-                      cursor_blink=False)
+                      cursor_blink=False, first_prompt=first_prompt)
 
     return build
 

@@ -1,0 +1,207 @@
+"""``echo PROMPT | tau``: a scripted session, for when stdin or stdout is not a terminal.
+
+A full-screen app cannot run into a pipe, so tau reads its input instead: one
+prompt per line (a line ending in ``\\`` continues on the next one; blank lines
+are skipped), slash commands included (``/cost``, ``/model ID``, ``/undo``:
+the line REPL's own), all in one session. Output is plain: the headless
+printer's text (the answer on stdout, one line per tool call on stderr), and
+the headless exit codes. The first prompt or command that fails stops the
+session with its code and one line on stderr naming the input line: 1 for a
+failed run, 2 for bad input (an unknown command, a bad model), 130 when
+interrupted, 141 when the reader of stdout went away.
+
+As with ``tau -p``, nobody is asked for approvals: what the mode does not allow
+(default ``auto-edit``) is denied and the model is told.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+CONTINUATION = "\\"
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    """One prompt or command of the input, with the number of the line it starts on."""
+
+    number: int
+    text: str
+
+
+class ScriptReader:
+    """Reads ``ScriptLine``s from a binary stream as they arrive.
+
+    A daemon thread does the blocking reads (stdin may be a terminal that a user
+    types into), so an interrupt never waits for input and the process can end
+    while the thread is still blocked."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self._queue: asyncio.Queue[bytes | None] | None = None
+        self._number = 0
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._queue = queue
+
+        def pump() -> None:
+            try:
+                for raw in iter(self.stream.readline, b""):
+                    loop.call_soon_threadsafe(queue.put_nowait, raw)
+            except (OSError, ValueError):
+                pass
+            finally:
+                try:
+                    loop.call_soon_threadsafe(queue.put_nowait, None)
+                except RuntimeError:  # the loop has already closed
+                    pass
+
+        threading.Thread(target=pump, name="tau-script-reader", daemon=True).start()
+
+    async def next(self) -> ScriptLine | None:
+        """The next prompt or command, or None at the end of the input."""
+        from tau_engine.errors import UsageError
+
+        assert self._queue is not None, "start() first"
+        parts: list[str] = []
+        first = 0
+        while True:
+            raw = await self._queue.get()
+            if raw is None:
+                # A trailing backslash on the last line: send what was continued.
+                text = "\n".join(parts)
+                return ScriptLine(first, text) if text.strip() else None
+            self._number += 1
+            try:
+                line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
+            except UnicodeDecodeError:
+                raise UsageError(f"line {self._number}: not UTF-8 text") from None
+            if not parts:
+                first = self._number
+            if line.endswith(CONTINUATION):
+                parts.append(line[:-1])
+                continue
+            parts.append(line)
+            text = "\n".join(parts)
+            parts = []
+            if text.strip():
+                return ScriptLine(first, text)
+
+
+def run_scripted(args: argparse.Namespace, cli_settings: dict[str, Any]) -> int:
+    """Run the session over stdin; returns the process exit code."""
+    from tau_engine.errors import UsageError
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.resources.trust import load_run_settings
+    from tau_tui.headless_run import DEFAULT_APPROVAL
+
+    if args.output_format != "text":
+        raise UsageError(f"--output-format {args.output_format} needs -p PROMPT; a session "
+                         "read from stdin prints text")
+    paths = WorkspacePaths.locate(args.workspace)
+    # As in tau -p, nobody is asked about trust: `tau trust` or --trust grants it.
+    settings = load_run_settings(paths, cli_settings, default_approval=DEFAULT_APPROVAL,
+                                 grant=getattr(args, "trust", False))
+    stdin = sys.stdin.buffer if sys.stdin is not None else None
+    if stdin is None:
+        raise UsageError("no standard input to read prompts from")
+    script = Path(args.script) if args.script else None
+    color = not args.no_color and sys.stderr.isatty()
+    return asyncio.run(_session(paths, settings, args, script, ScriptReader(stdin), color))
+
+
+async def _session(paths: Any, settings: Any, args: argparse.Namespace, script: Path | None,
+                   reader: ScriptReader, color: bool) -> int:
+    from tau_tui.headless_run import open_headless_engine
+    from tau_tui.repl import LineRepl
+
+    reader.start()
+    first = await reader.next()
+    if first is None:
+        return 0  # no input at all: nothing to open a session for
+    engine = await open_headless_engine(paths, settings, args, script)
+    try:
+        repl = LineRepl(engine, _no_questions, sys.stdout, sys.stderr)
+        repl.printer.color = color
+        return await ScriptedSession(repl, reader).run(first)
+    finally:
+        await engine.close()
+
+
+async def _no_questions(message: str) -> str:
+    raise EOFError  # never called: a scripted session has no approver
+
+
+class ScriptedSession:
+    """Feeds a ``ScriptReader``'s lines to a ``LineRepl``: its turns and its commands."""
+
+    def __init__(self, repl: Any, reader: ScriptReader) -> None:
+        self.repl = repl
+        self.reader = reader
+
+    async def run(self, first: ScriptLine | None = None) -> int:
+        """Run every line (``first`` already read); returns the exit code."""
+        from tau_tui.headless_run import install_interrupts
+
+        task = asyncio.current_task()
+        assert task is not None
+        # Ctrl+C stops the running turn; between turns (waiting for input) it ends here.
+        install_interrupts(self.repl.engine, on_idle=task.cancel)
+        self.repl.printer.on_broken = self.repl.engine.cancel
+        try:
+            return await self._lines(first)
+        except asyncio.CancelledError:
+            task.uncancel()
+            self.repl.err.write("tau: interrupted\n")
+            return 130
+
+    async def _lines(self, item: ScriptLine | None) -> int:
+        from tau_engine.errors import TauError
+        from tau_tui.cli import silence_stdout
+        from tau_tui.headless_run import exit_code_of
+
+        printer = self.repl.printer
+        while True:
+            try:
+                if item is None:
+                    item = await self.reader.next()
+                if item is None:
+                    return 0
+                if item.text.lstrip().startswith("/"):
+                    outcome = await self.repl.execute(item.text.strip())
+                    self.repl.out.flush()
+                    if outcome == "quit":
+                        return 0
+                    item = None
+                    continue
+                result = await self.repl.run_turn(item.text)
+            except BrokenPipeError:
+                printer.broken = True
+            except TauError as exc:
+                if not printer.broken:
+                    where = f"line {item.number}: " if item is not None else ""
+                    self.repl.err.write(f"tau: error: {where}{exc}\n")
+                    return exc.exit_code
+            if printer.broken:
+                # The reader went away: end quietly, as `git log | head` does.
+                silence_stdout()
+                return 141
+            code = exit_code_of(result)
+            if code != 0:
+                if result.stop_reason == "interrupted":
+                    self.repl.err.write("tau: interrupted; the partial answer is saved "
+                                        f"(tau --resume {result.session_id[:8]} to continue)\n")
+                else:
+                    self.repl.err.write(f"tau: error: line {item.number}: the run stopped "
+                                        f"({result.stop_reason}); the rest of the input is "
+                                        "not run\n")
+                return code
+            item = None
