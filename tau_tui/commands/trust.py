@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         for path, trusted in sorted(decisions.items()):
             sys.stdout.write(f"{'trusted' if trusted else 'not trusted':<12} {path}\n")
         return 0
-    root = _workspace_root(args.dir)
+    root = _workspace_root(args.dir, getattr(args, "workspace", None))
     lines = _what_trust_enables(root)
     store.decide(root, not args.revoke)
     if args.revoke:
@@ -60,15 +60,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workspace_root(folder: str | None) -> Path:
-    """The workspace ``tau`` would use when run in ``folder``."""
+def _workspace_root(folder: str | None, workspace: str | None = None) -> Path:
+    """The workspace ``tau`` would use when run in ``folder``, or the one a global
+    ``-w DIR`` names (``tau -w DIR trust``): never the current folder's instead."""
     from tau_engine.errors import UsageError
-    from tau_engine.paths import find_workspace
+    from tau_engine.paths import WorkspacePaths, find_workspace
 
     start = Path(folder).expanduser() if folder else Path.cwd()
-    if not start.is_dir():
+    if folder and not start.is_dir():
         raise UsageError(f"not a directory: {folder}")
-    return find_workspace(start)
+    if workspace is None:
+        return find_workspace(start)
+    named = WorkspacePaths.locate(workspace).root
+    if folder and find_workspace(start) != named:
+        raise UsageError(f"{folder} is not in the workspace -w names ({named}); give one")
+    return named
 
 
 def _what_trust_enables(root: Path) -> list[str]:

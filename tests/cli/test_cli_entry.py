@@ -168,6 +168,17 @@ def test_a_global_workspace_is_honoured_by_subcommands(workspace: Path, tmp_path
     assert clash.returncode == 2 and "given twice" in clash.stderr
 
 
+def test_a_global_workspace_is_the_one_trusted(workspace: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    trusted = run_tau(["-w", str(workspace), "trust"], other)
+    assert trusted.returncode == 0, trusted.stderr
+    listed = run_tau(["trust", "--list"], other).stdout
+    assert f"trusted      {workspace}" in listed and str(other) not in listed
+    mixed = run_tau(["-w", str(workspace), "trust", str(other)], other)
+    assert mixed.returncode == 2 and "not in the workspace" in mixed.stderr
+
+
 # -- readers that go away -----------------------------------------------------------------
 
 
