@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 CONTINUATION = "\\"
 
@@ -36,14 +37,17 @@ class ScriptLine:
 
 
 class ScriptReader:
-    """Reads ``ScriptLine``s from a binary stream as they arrive.
+    """Reads ``ScriptLine``s from a file descriptor as they arrive.
 
     A daemon thread does the blocking reads (stdin may be a terminal that a user
-    types into), so an interrupt never waits for input and the process can end
-    while the thread is still blocked."""
+    types into, or a pipe whose writer pauses), so an interrupt never waits for
+    input and the process can end while the thread is still blocked. It reads the
+    raw descriptor with ``os.read``: a thread blocked inside ``sys.stdin``'s buffered
+    reader would hold its lock, and the interpreter aborts when it finds that lock
+    taken at exit."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream = stream
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
         self._queue: asyncio.Queue[bytes | None] | None = None
         self._number = 0
 
@@ -52,19 +56,31 @@ class ScriptReader:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._queue = queue
 
-        def pump() -> None:
+        def put(item: bytes | None) -> None:
             try:
-                for raw in iter(self.stream.readline, b""):
-                    loop.call_soon_threadsafe(queue.put_nowait, raw)
-            except (OSError, ValueError):
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop has already closed
                 pass
-            finally:
-                try:
-                    loop.call_soon_threadsafe(queue.put_nowait, None)
-                except RuntimeError:  # the loop has already closed
-                    pass
+
+        def pump() -> None:
+            pending = b""
+            try:
+                while chunk := os.read(self.fd, 65536):
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        put(line + b"\n")
+            except OSError:
+                pass
+            if pending:
+                put(pending)
+            put(None)
 
         threading.Thread(target=pump, name="tau-script-reader", daemon=True).start()
+
+    def wake(self) -> None:
+        """End the input now: a waiting ``next`` returns None (after an interrupt)."""
+        if self._queue is not None:
+            self._queue.put_nowait(None)
 
     async def next(self) -> ScriptLine | None:
         """The next prompt or command, or None at the end of the input."""
@@ -76,6 +92,7 @@ class ScriptReader:
         while True:
             raw = await self._queue.get()
             if raw is None:
+                self._queue.put_nowait(None)  # the end stays the end
                 # A trailing backslash on the last line: send what was continued.
                 text = "\n".join(parts)
                 return ScriptLine(first, text) if text.strip() else None
@@ -110,9 +127,10 @@ def run_scripted(args: argparse.Namespace, cli_settings: dict[str, Any]) -> int:
     # As in tau -p, nobody is asked about trust: `tau trust` or --trust grants it.
     settings = load_run_settings(paths, cli_settings, default_approval=DEFAULT_APPROVAL,
                                  grant=getattr(args, "trust", False))
-    stdin = sys.stdin.buffer if sys.stdin is not None else None
-    if stdin is None:
-        raise UsageError("no standard input to read prompts from")
+    try:
+        stdin = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        raise UsageError("no standard input to read prompts from") from None
     script = Path(args.script) if args.script else None
     color = not args.no_color and sys.stderr.isatty()
     return asyncio.run(_session(paths, settings, args, script, ScriptReader(stdin), color))
@@ -146,22 +164,26 @@ class ScriptedSession:
     def __init__(self, repl: Any, reader: ScriptReader) -> None:
         self.repl = repl
         self.reader = reader
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        """Ctrl+C/SIGTERM: the running turn stops (the engine is told separately) and no
+        further line runs, whether the signal came during a turn, between two, or
+        while waiting for input."""
+        self.interrupted = True
+        self.reader.wake()
 
     async def run(self, first: ScriptLine | None = None) -> int:
         """Run every line (``first`` already read); returns the exit code."""
         from tau_tui.headless_run import install_interrupts
 
-        task = asyncio.current_task()
-        assert task is not None
-        # Ctrl+C stops the running turn; between turns (waiting for input) it ends here.
-        install_interrupts(self.repl.engine, on_idle=task.cancel)
+        install_interrupts(self.repl.engine, on_interrupt=self.interrupt)
         self.repl.printer.on_broken = self.repl.engine.cancel
-        try:
-            return await self._lines(first)
-        except asyncio.CancelledError:
-            task.uncancel()
+        code = await self._lines(first)
+        if self.interrupted and code in (0, 130):
             self.repl.err.write("tau: interrupted\n")
             return 130
+        return code
 
     async def _lines(self, item: ScriptLine | None) -> int:
         from tau_engine.errors import TauError
@@ -169,11 +191,11 @@ class ScriptedSession:
         from tau_tui.headless_run import exit_code_of
 
         printer = self.repl.printer
-        while True:
+        while not self.interrupted:
             try:
                 if item is None:
                     item = await self.reader.next()
-                if item is None:
+                if item is None or self.interrupted:
                     return 0
                 if item.text.lstrip().startswith("/"):
                     outcome = await self.repl.execute(item.text.strip())
@@ -197,6 +219,7 @@ class ScriptedSession:
             code = exit_code_of(result)
             if code != 0:
                 if result.stop_reason == "interrupted":
+                    self.interrupted = False  # said here, with how to continue
                     self.repl.err.write("tau: interrupted; the partial answer is saved "
                                         f"(tau --resume {result.session_id[:8]} to continue)\n")
                 else:
@@ -205,3 +228,4 @@ class ScriptedSession:
                                         "not run\n")
                 return code
             item = None
+        return 0

@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tau_engine import __version__
 from tests.cli.tau_process import TAU, run_tau, tau_env
+from tests.support.openai_script import openai_answer
+from tests.support.scripted_server import ScriptedServer
 
 
 def _seed(workspace: Path, prompt: str) -> str:
@@ -109,6 +113,62 @@ def test_a_failed_turn_exits_1(workspace: Path, tmp_path: Path) -> None:
                    input="first\nsecond\n")
     assert proc.returncode == 1
     assert "bad key" in proc.stderr and "line 1: the run stopped" in proc.stderr
+
+
+def test_quit_and_ctrl_c_end_the_session_while_the_input_stays_open(workspace: Path) -> None:
+    """The writer has not closed stdin: tau must not wait for it, nor abort at exit."""
+    quitting = subprocess.Popen([*TAU, "--model", "offline/echo"], cwd=workspace,
+                                env=tau_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    talking = subprocess.Popen([*TAU, "--model", "offline/echo"], cwd=workspace,
+                               env=tau_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        assert quitting.stdin is not None and talking.stdin is not None
+        assert talking.stdout is not None
+        quitting.stdin.write(b"/quit\n")
+        quitting.stdin.flush()
+        assert quitting.wait(timeout=60) == 0
+        talking.stdin.write(b"hello\n")
+        talking.stdin.flush()
+        assert b"'hello'" in talking.stdout.readline()  # answered; now waiting for input
+        talking.send_signal(signal.SIGINT)
+        assert talking.wait(timeout=60) == 130
+        assert talking.stderr is not None
+        assert talking.stderr.read().decode().endswith("tau: interrupted\n")
+        assert quitting.stderr is not None and b"Fatal" not in quitting.stderr.read()
+    finally:
+        for proc in (quitting, talking):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_ctrl_c_during_a_turn_stops_it_and_the_session(scripted_server: ScriptedServer,
+                                                       workspace: Path) -> None:
+    scripted_server.add(openai_answer("word " * 400, chunk_size=5, delay_s=0.02),
+                        openai_answer("never asked for"))
+    prompts = workspace.parent / "prompts.txt"
+    prompts.write_text("talk\nnot run\n")
+    with open(prompts) as stdin:
+        proc = subprocess.Popen([*TAU, "--model", "openai/gpt-test", "--base-url",
+                                 scripted_server.url + "/v1"], cwd=workspace,
+                                env=tau_env(OPENAI_API_KEY="sk-test"), stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not scripted_server.requests:  # the turn is streaming
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "the partial answer is saved" in err
+    assert len(scripted_server.requests) == 1
 
 
 def test_no_input_is_no_session(workspace: Path) -> None:
