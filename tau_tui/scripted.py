@@ -63,16 +63,19 @@ class ScriptReader:
                 pass
 
         def pump() -> None:
-            pending = b""
+            pending: list[bytes] = []  # the pieces of a line still without its newline
             try:
                 while chunk := os.read(self.fd, 65536):
-                    *lines, pending = (pending + chunk).split(b"\n")
-                    for line in lines:
-                        put(line + b"\n")
+                    *ends, rest = chunk.split(b"\n")
+                    for end in ends:
+                        put(b"".join([*pending, end, b"\n"]))
+                        pending = []
+                    if rest:
+                        pending.append(rest)
             except OSError:
                 pass
             if pending:
-                put(pending)
+                put(b"".join(pending))
             put(None)
 
         threading.Thread(target=pump, name="tau-script-reader", daemon=True).start()
