@@ -49,6 +49,10 @@ class Transcript(ReportsWorkerFailures, VerticalScroll, can_focus=True):
         self._hi = 0  # one past the last mounted entry index
         self._widgets: dict[int, EntryWidget] = {}
         self._stepping = False
+        self._remounting = False
+        # Bumped by every remount (load, jump): a step that began on an older window
+        # drops what it was doing instead of writing stale bounds over the new one.
+        self._generation = 0
 
     def on_mount(self) -> None:
         self.anchor()
@@ -132,44 +136,61 @@ class Transcript(ReportsWorkerFailures, VerticalScroll, can_focus=True):
             self.remove_children(gone)
 
     async def _remount(self, start: int, end: int) -> None:
-        self._widgets.clear()
-        await self.remove_children()
-        self._lo, self._hi = start, end
-        widgets = [widget_for(entry) for entry in self.entries[start:end]]
-        for entry, widget in zip(self.entries[start:end], widgets, strict=True):
-            self._widgets[entry.uid] = widget
-        if widgets:
-            await self.mount_all(widgets)
+        self._generation += 1
+        # Scrolling while the old children go and the new ones arrive is not a step.
+        self._remounting = True
+        try:
+            self._widgets.clear()
+            await self.remove_children()
+            self._lo, self._hi = start, end
+            widgets = [widget_for(entry) for entry in self.entries[start:end]]
+            for entry, widget in zip(self.entries[start:end], widgets, strict=True):
+                self._widgets[entry.uid] = widget
+            if widgets:
+                await self.mount_all(widgets)
+        finally:
+            self._remounting = False
 
     def _scrolled(self, scroll_y: float) -> None:
-        if self._stepping:
+        if self._stepping or self._remounting:
             return
+        generation = self._generation
         if scroll_y <= self.EDGE_LINES and self._lo > 0:
             self._stepping = True
-            self.run_worker(self._step_back(), group="transcript-window", exclusive=True,
-                            exit_on_error=False)
+            self.run_worker(self._step_back(generation), group="transcript-window",
+                            exclusive=True, exit_on_error=False)
         elif scroll_y >= self.max_scroll_y - self.EDGE_LINES and self._hi < len(self.entries):
             self._stepping = True
-            self.run_worker(self._step_forward(), group="transcript-window", exclusive=True,
-                            exit_on_error=False)
+            self.run_worker(self._step_forward(generation), group="transcript-window",
+                            exclusive=True, exit_on_error=False)
 
-    async def _step_back(self) -> None:
+    def _replaced(self, generation: int) -> bool:
+        """Whether the window was remounted since a step began (the step then stops)."""
+        return generation != self._generation or self._remounting
+
+    async def _step_back(self, generation: int) -> None:
         """Mount a batch of older entries above the window, keeping the view still."""
         try:
+            first = self._widgets.get(self.entries[self._lo].uid)
+            if first is None or self._replaced(generation):
+                return
             start = max(0, self._lo - self.BATCH)
-            first = self._widgets[self.entries[self._lo].uid]
             before_y = first.virtual_region.y
             batch = self.entries[start:self._lo]
             widgets = [widget_for(entry) for entry in batch]
             for entry, widget in zip(batch, widgets, strict=True):
                 self._widgets[entry.uid] = widget
             await self.mount_all(widgets, before=first)
+            if self._replaced(generation):
+                return
             self._lo = start
             if self._hi - self._lo > self.WINDOW + self.BATCH:
                 keep = self._lo + self.WINDOW + self.BATCH
                 self._unmount_range(keep, self._hi)
                 self._hi = keep
             await self._settle()
+            if self._replaced(generation):
+                return
             shift = first.virtual_region.y - before_y
             self.scroll_to(y=self.scroll_y + shift, animate=False, immediate=True)
         finally:
@@ -177,23 +198,31 @@ class Transcript(ReportsWorkerFailures, VerticalScroll, can_focus=True):
             # A scroll that came while stepping was ignored: look at where we are now.
             self.call_after_refresh(self._recheck_edges)
 
-    async def _step_forward(self) -> None:
+    async def _step_forward(self, generation: int) -> None:
         """Mount a batch of newer entries below the window, unmounting older ones."""
         try:
+            if self._replaced(generation):
+                return
             end = min(len(self.entries), self._hi + self.BATCH)
             batch = self.entries[self._hi:end]
             widgets = [widget_for(entry) for entry in batch]
             for entry, widget in zip(batch, widgets, strict=True):
                 self._widgets[entry.uid] = widget
             await self.mount_all(widgets)
+            if self._replaced(generation):
+                return
             self._hi = end
             if self._hi - self._lo > self.WINDOW + self.BATCH:
                 new_lo = self._hi - self.WINDOW - self.BATCH
                 keep = self._widgets[self.entries[new_lo].uid]
                 before_y = keep.virtual_region.y
                 await self.remove_children(self._forget_widgets(self._lo, new_lo))
+                if self._replaced(generation):
+                    return
                 self._lo = new_lo
                 await self._settle()
+                if self._replaced(generation):
+                    return
                 shift = before_y - keep.virtual_region.y
                 self.scroll_to(y=max(0, self.scroll_y - shift), animate=False,
                                immediate=True)

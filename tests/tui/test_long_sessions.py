@@ -69,6 +69,30 @@ async def test_scrolling_up_mounts_older_entries_and_unmounts_newer(make_app: Ap
         await wait_for(lambda: transcript.window[1] == len(transcript.entries))
 
 
+async def test_a_jump_while_a_step_is_starting_replaces_the_window_cleanly(
+        make_app: AppFactory, ws: Path) -> None:
+    await create_long_session(ws, 600)
+    app = make_app(continue_latest=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_ready(app)
+        transcript = app.query_one(Transcript)
+        for _ in range(3):
+            await wait_for(lambda: 0 < transcript.max_scroll_y == transcript.scroll_y)
+            # Reaching the top starts a step into older entries (a worker); the jump
+            # replaces the window before that step has run.
+            transcript.scroll_home(animate=False, immediate=True)
+            assert transcript.stepping
+            await transcript.jump_to_start()
+            await wait_for(lambda: not transcript.stepping)
+            await pilot.pause()
+            assert transcript.window == (0, Transcript.WINDOW)
+            shown = [getattr(w, "entry", None) for w in transcript.children]
+            assert shown == transcript.entries[:Transcript.WINDOW]
+            await wait_for(lambda: "question 0" in screen_text(app))
+            await transcript.jump_to_end()
+            await wait_for(lambda: "This is message 599" in screen_text(app))
+
+
 async def test_keys_page_and_jump_through_the_transcript(make_app: AppFactory,
                                                          ws: Path) -> None:
     await create_long_session(ws, 200)
