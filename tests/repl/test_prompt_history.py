@@ -76,3 +76,36 @@ async def test_a_real_prompt_toolkit_session_writes_the_shared_file(tmp_path: Pa
         assert await session.prompt_async("tau> ") == "typed in the repl"
         assert "typed in the app" in session.history.get_strings()
     assert PromptHistory(path).load() == ["typed in the app", "typed in the repl"]
+
+
+def test_tau_line_with_a_prompt_remembers_it(workspace: Path) -> None:
+    """On a real terminal: tau --line PROMPT answers it first and keeps it in the history."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+
+    from tests.cli.tau_process import TAU, tau_env
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*TAU, "--line", "--model", "offline/echo", "first from the cli"],
+                            cwd=workspace, env=tau_env(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1"),
+                            stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"tau>" not in seen.partition(b"'first from the cli'")[2]:
+            assert time.monotonic() < deadline and proc.poll() is None, seen
+            if select.select([master], [], [], 0.1)[0]:
+                seen += os.read(master, 4096)
+        os.write(master, b"\x04")  # Ctrl+D on the empty prompt leaves
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    history = PromptHistory(workspace / ".tau" / "prompt_history")
+    assert history.load() == ["first from the cli"]
