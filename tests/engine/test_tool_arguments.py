@@ -139,7 +139,8 @@ def test_an_oversized_call_is_stored_once_as_an_error_end_to_end(workspace: Path
                     str(script), "--output-format", "json"], workspace)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.splitlines()[-1])
-    assert out["tool_calls"] == [{"name": "write", "arguments": {}, "ok": False}]
+    assert out["tool_calls"] == [{"name": "write", "arguments": {}, "ok": False,
+                                  "denied": False}]
     shown = run_tau(["sessions", "show", out["session_id"], "--json"], workspace)
     assert "over the 1 MB limit" in shown.stdout and len(shown.stdout) < 20_000
     database = workspace / ".tau" / "tau.db"

@@ -117,6 +117,8 @@ import os, sys
 from textual.app import App
 import tau_tui.app as tau_app
 tau_app.TauApp.run = lambda self, **kw: App.run(self, headless=True, size=(80, 24))
+import tau_tui.cli
+tau_tui.cli.stdio_is_terminal = lambda: True  # the app runs headless here, into a pipe
 from tau_tui.screens.agent import AgentScreen
 _original = AgentScreen.attach_engine
 async def attach_then_chat(self, engine):
