@@ -57,3 +57,24 @@ async def test_a_session_model_that_cannot_be_used_is_a_visible_notice(
         assert f"session {session.id[:8]} uses anthropic/claude-sonnet-4-5" in text
         assert "ANTHROPIC_API_KEY" in text and "Continuing with offline/echo" in text
         assert app.agent.engine is not None and app.agent.engine.model_id == "offline/echo"
+
+
+async def test_a_resumed_session_shows_its_totals_with_or_without_notices(
+        make_app: AppFactory, ws: Path) -> None:
+    from tau_engine.conversation import Message, Usage
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.store import SessionStore
+
+    store = SessionStore.open(WorkspacePaths(ws))
+    try:
+        session = await store.create_session(model="offline/echo", title="costly")
+        await store.append(session.id, Message(role="user", content="hi"))
+        await store.append(session.id, Message(role="assistant", content="hello"),
+                           usage=Usage(input_tokens=1234, output_tokens=56))
+    finally:
+        store.close()
+    app = make_app(continue_latest=True, model="offline/echo")  # no start-up notice
+    async with app.run_test(size=SIZE):
+        await engine_ready(app)
+        assert not app.agent.engine.notices  # type: ignore[union-attr]
+        await wait_for(lambda: "↑1.2k ↓56" in screen_text(app))
