@@ -104,9 +104,17 @@ def _repo(args: argparse.Namespace) -> Path:
     from tau_engine.git import repo_root
     from tau_engine.paths import find_workspace
 
-    start = Path(args.repo).expanduser() if args.repo else Path.cwd()
-    if args.repo and not start.is_dir():
-        raise UsageError(f"--repo {args.repo} is not a directory")
+    named = args.repo
+    given_before = getattr(args, "workspace", None)  # tau -w DIR mission ...
+    if given_before is not None:
+        if named is not None and Path(named).expanduser().resolve() != \
+                Path(given_before).expanduser().resolve():
+            raise UsageError(f"-w is given twice with different values ({given_before} "
+                             f"before 'mission', {named} after it)")
+        named = given_before
+    start = Path(named).expanduser() if named else Path.cwd()
+    if named and not start.is_dir():
+        raise UsageError(f"--repo {named} is not a directory")
     root = repo_root(start)
     if root is not None:
         return root

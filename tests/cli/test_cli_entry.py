@@ -228,6 +228,16 @@ def test_a_global_workspace_is_honoured_by_subcommands(workspace: Path, tmp_path
     assert clash.returncode == 2 and "given twice" in clash.stderr
 
 
+def test_a_global_workspace_is_the_repository_of_a_mission(workspace: Path,
+                                                           tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    named = run_tau(["-w", str(missing), "mission", "list"], workspace)
+    assert named.returncode == 2 and str(missing) in named.stderr
+    clash = run_tau(["-w", str(tmp_path), "mission", "list", "-w", str(workspace)], workspace)
+    assert clash.returncode == 2 and "given twice" in clash.stderr
+    assert run_tau(["-w", str(workspace), "mission", "list"], tmp_path).returncode == 0
+
+
 def test_a_global_workspace_is_the_one_trusted(workspace: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
