@@ -114,3 +114,18 @@ class UnknownProviderError(UsageError):
 
 class BudgetExceededError(TauError):
     """A run hit ``--max-cost`` or ``--max-tokens``; the session stays resumable."""
+
+
+class JobNotFoundError(UsageError):
+    """No job matches the given id or prefix (or the prefix is ambiguous)."""
+
+
+class LeaseLostError(StoreError):
+    """A worker's fencing token is stale: another worker (or recovery) now owns the job.
+
+    The worker that meets it has lost the job and must stop without writing anything more.
+    """
+
+
+class QueueBusyError(StoreError):
+    """The job queue's database was busy for one try; the caller may retry with backoff."""

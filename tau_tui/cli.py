@@ -39,6 +39,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "mission": ("tau_tui.commands.mission", "run a coding mission: task + verifier -> verified "
                 "commit with evidence"),
     "memory": ("tau_tui.commands.memory", "search, add, correct or retire learned memory"),
+    "jobs": ("tau_tui.commands.jobs", "durable background jobs: submit, run, list, show, "
+             "recover, replay, block, cancel, prune"),
 }
 # Options of the top-level parser that every subcommand honours when given before its
 # name (``tau -w DIR sessions delete ID``), whether or not it declares them itself.

@@ -235,6 +235,92 @@ def _v5_loading_from_compaction(conn: sqlite3.Connection) -> None:
         "WHERE usage IS NOT NULL AND json_extract(usage, '$.estimated') = 1)")
 
 
+def _v6_jobs(conn: sqlite3.Connection) -> None:
+    """Background jobs: the queue, each job's attempts and its append-only log.
+
+    Only a live job (queued, running, recovering) holds its dedup key, so the
+    unique index on the key covers just those rows. The log refuses updates, and
+    deletes while its job exists: rows go only with their job (``tau jobs prune``).
+    Statements run one by one: the triggers' bodies contain ``;``.
+    """
+    for statement in _JOBS_SCHEMA:
+        conn.execute(statement)
+
+
+_JOBS_SCHEMA = (
+    """CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        inputs TEXT NOT NULL,
+        signature TEXT NOT NULL DEFAULT '',
+        dedup_key TEXT,
+        priority INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        attempt INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL DEFAULT 1,
+        fence INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        lease_expires_at REAL,
+        heartbeat_at REAL,
+        progress_at REAL,
+        phase TEXT NOT NULL DEFAULT '',
+        last_line TEXT NOT NULL DEFAULT '',
+        last_error TEXT NOT NULL DEFAULT '',
+        next_run_at REAL,
+        cancel_requested_at REAL,
+        replay_of TEXT,
+        session_id TEXT,
+        result TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL
+    )""",
+    """CREATE UNIQUE INDEX jobs_live_key ON jobs(dedup_key)
+        WHERE dedup_key IS NOT NULL AND state IN ('queued', 'running', 'recovering')""",
+    # Entries of an index end with the rowid: this one is in claim order (priority,
+    # then submission), so a claim reads the first waiting row instead of sorting them all.
+    """CREATE INDEX jobs_claimable ON jobs(priority DESC)
+        WHERE state IN ('queued', 'recovering')""",
+    "CREATE INDEX jobs_running ON jobs(lease_expires_at) WHERE state = 'running'",
+    "CREATE INDEX jobs_by_created ON jobs(created_at)",
+    """CREATE TABLE job_attempts (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
+        fence INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        outcome TEXT,
+        end_reason TEXT,
+        error TEXT NOT NULL DEFAULT '',
+        session_id TEXT,
+        child_pid INTEGER,
+        exit_code INTEGER,
+        side_effects INTEGER NOT NULL DEFAULT 0,
+        detail TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (job_id, attempt)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE job_events (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        type TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        data TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (job_id, seq)
+    ) WITHOUT ROWID""",
+    """CREATE TRIGGER job_events_append_only BEFORE UPDATE ON job_events
+        BEGIN SELECT RAISE(ABORT, 'job events are append-only'); END""",
+    """CREATE TRIGGER job_events_kept BEFORE DELETE ON job_events
+        WHEN EXISTS (SELECT 1 FROM jobs WHERE id = OLD.job_id)
+        BEGIN SELECT RAISE(ABORT, 'job events are append-only'); END""",
+)
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     # ``executescript`` would commit the migration's open transaction first,
     # so the statements run one by one inside it (no ';' inside the SQL text).
@@ -245,7 +331,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_conversations, _v2_checkpoints, _v3_missions, _v4_memory,
-    _v5_loading_from_compaction,
+    _v5_loading_from_compaction, _v6_jobs,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

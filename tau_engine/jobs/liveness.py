@@ -1,0 +1,86 @@
+"""Who a worker is, and whether the owner of a lease is still running.
+
+A lease names its owner by host, boot and pid, with the pid's start time: on
+the same host and boot, a pid that exists with the same start time (and is not
+a zombie) is the owner, alive; anything else there is gone. An owner on another
+host, or from an earlier boot, cannot be checked and is treated as gone once its
+lease has expired: the lease is the only promise it made.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import cache
+from pathlib import Path
+
+from tau_engine.store.job_models import LeaseOwner
+
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+@cache
+def host_name() -> str:
+    return socket.gethostname()
+
+
+@cache
+def boot_id() -> str:
+    try:
+        return _BOOT_ID.read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: fields follow the last ')'.
+    return raw.rsplit(b")", 1)[-1].decode("ascii", "replace").split()
+
+
+def process_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (``None`` off Linux or if gone)."""
+    fields = _stat_fields(pid)
+    if fields is None or len(fields) < 20:
+        return None
+    return int(fields[19])
+
+
+def current_owner(worker: str) -> LeaseOwner:
+    """The lease owner this process claims as."""
+    pid = os.getpid()
+    return LeaseOwner(worker=worker, host=host_name(), boot_id=boot_id(), pid=pid,
+                      pid_start=process_start(pid))
+
+
+def same_machine(owner: LeaseOwner) -> bool:
+    """Whether ``owner`` ran on this host, in this boot (so its pid can be checked)."""
+    return owner.host == host_name() and owner.boot_id == boot_id()
+
+
+def owner_alive(owner: LeaseOwner) -> bool:
+    """Whether the owner process still runs; ``False`` when it cannot be checked from here."""
+    if not same_machine(owner):
+        return False
+    fields = _stat_fields(owner.pid)
+    if fields is None:
+        if Path("/proc/self/stat").exists():
+            return False
+        return _signal_zero(owner.pid)  # no /proc: the best we can do
+    if fields and fields[0] in ("Z", "X"):
+        return False  # exited; only its parent has not reaped it yet
+    # A different start time: the pid was reused by another process.
+    return owner.pid_start is None or len(fields) < 20 or int(fields[19]) == owner.pid_start
+
+
+def _signal_zero(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
