@@ -3,9 +3,10 @@
 A job runs in its own process (``tau -p … --output-format stream-json`` for a
 prompt job), not in the worker, because only a process can be stopped for
 certain: a worker that loses its lease, or whose cancel grace period is over,
-kills the job's whole process group with SIGKILL, and nothing it started in
-that group writes again. The child is its own session and process-group leader
-(``start_new_session``), so signals for the job never reach the worker.
+kills the job's process tree (every descendant, whatever its group) and its
+process group with SIGKILL, and nothing the job started writes again. The child
+is its own session and process-group leader (``start_new_session``), so signals
+for the job never reach the worker.
 
 The child is started through a tiny shim that sets ``PR_SET_PDEATHSIG`` before
 it execs the command: when the worker dies (kill -9 included), the kernel kills
@@ -47,6 +48,56 @@ except OSError as exc:
 def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
+
+
+def descendants(root: int) -> list[int]:
+    """Every live process below ``root``, read from ``/proc`` (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue  # exited while we looked
+        fields = stat.rsplit(b")", 1)[-1].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL ``root``, everything below it and its process group.
+
+    The job's own tools may have started processes in other groups and sessions
+    (a command the agent ran); they are still its descendants while it lives.
+    Each is stopped (SIGSTOP) as it is found, so nothing can fork a new child
+    between the walk and the kill, then all are killed.
+    """
+    frozen: list[int] = []
+    for _round in range(20):
+        fresh = [pid for pid in [root, *descendants(root)] if pid not in frozen]
+        if not fresh:
+            break
+        for pid in fresh:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGSTOP)
+            frozen.append(pid)
+    for pid in frozen:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    _signal_group(root, signal.SIGKILL)
 
 
 class JobProcess:
@@ -144,9 +195,12 @@ class JobProcess:
                 self.proc.send_signal(signal.SIGTERM)
 
     async def kill(self) -> int:
-        """SIGKILL the job's process group and wait for its main process."""
+        """SIGKILL the job's process tree and group, and wait for its main process."""
         self.killed = True
-        _signal_group(self.proc.pid, signal.SIGKILL)
+        if self.proc.returncode is None:
+            kill_tree(self.proc.pid)
+        else:
+            _signal_group(self.proc.pid, signal.SIGKILL)
         code = await self.wait()
         # Members of the group that outlived the leader (they are orphans now).
         _signal_group(self.proc.pid, signal.SIGKILL)

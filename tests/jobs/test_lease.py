@@ -1,0 +1,148 @@
+"""``Lease``: heartbeats with progress, cancel requests, a lost fence, failing heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from tau_engine.errors import QueueBusyError, StoreError, UsageError
+from tau_engine.jobs.queue import Lease, check_timing, retry_busy
+from tau_engine.paths import WorkspacePaths
+from tau_engine.store.job_models import Fence, HeartbeatAck, NewJob, Progress
+from tau_engine.store.jobs import SqliteJobQueue
+from tests.jobs.conftest import owner
+
+
+class FlakyQueue:
+    """A real queue whose heartbeats can be made to fail, counting what reached it."""
+
+    def __init__(self, inner: SqliteJobQueue) -> None:
+        self.inner = inner
+        self.failing: type[Exception] | None = None
+        self.beats: list[Progress] = []
+
+    async def heartbeat(self, fence: Fence, lease_s: float, progress: Progress) -> HeartbeatAck:
+        if self.failing is not None:
+            raise self.failing("the disk is gone")
+        self.beats.append(progress)
+        return await self.inner.heartbeat(fence, lease_s, progress)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def until(condition: Any, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def claimed(paths: WorkspacePaths) -> tuple[FlakyQueue, Any]:
+    queue = FlakyQueue(SqliteJobQueue.open(paths))
+    await queue.inner.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "x"}))
+    claim = await queue.inner.claim(owner(), 0.9)
+    assert claim is not None
+    return queue, claim
+
+
+def test_the_heartbeat_is_a_third_of_the_lease_or_less() -> None:
+    check_timing(60, 20)
+    with pytest.raises(UsageError, match="a third of the lease"):
+        check_timing(60, 21)
+
+
+async def test_heartbeats_extend_the_lease_and_carry_progress(paths: WorkspacePaths) -> None:
+    queue, claim = await claimed(paths)
+    lease = Lease(queue, claim, lease_s=0.9, heartbeat_s=0.3)  # type: ignore[arg-type]
+    lease.progress = Progress(phase="tool bash", last_line="make: all done")
+    lease.start()
+    try:
+        await until(lambda: len(queue.beats) >= 3)
+        job = await queue.inner.get(claim.job.id)
+        assert job.phase == "tool bash" and job.last_line == "make: all done"
+        assert job.lease_expires_at is not None and job.lease_expires_at > time.time()
+        assert not lease.lost.is_set()
+    finally:
+        await lease.stop()
+        queue.inner.close()
+
+
+async def test_a_cancel_request_reaches_the_lease(paths: WorkspacePaths) -> None:
+    queue, claim = await claimed(paths)
+    lease = Lease(queue, claim, lease_s=0.9, heartbeat_s=0.3)  # type: ignore[arg-type]
+    lease.start()
+    try:
+        await queue.inner.request_cancel(claim.job.id, lambda _o: True)
+        await asyncio.wait_for(lease.cancel_requested.wait(), 5)
+    finally:
+        await lease.stop()
+        queue.inner.close()
+
+
+async def test_heartbeats_failing_for_the_lease_lose_it(paths: WorkspacePaths) -> None:
+    queue, claim = await claimed(paths)
+    lease = Lease(queue, claim, lease_s=0.9, heartbeat_s=0.3)  # type: ignore[arg-type]
+    lease.start()
+    try:
+        await until(lambda: len(queue.beats) >= 1)
+        queue.failing = StoreError
+        failed_at = time.monotonic()
+        await asyncio.wait_for(lease.lost.wait(), 5)
+        # Declared lost before the lease itself could run out (one heartbeat early).
+        assert time.monotonic() - failed_at < 0.9
+        assert "heartbeats failed" in lease.lost_reason and lease.failed_beats >= 1
+        assert await lease.finish(None) is None  # type: ignore[arg-type]
+    finally:
+        await lease.stop()
+        queue.inner.close()
+
+
+async def test_a_busy_database_does_not_lose_the_lease(paths: WorkspacePaths) -> None:
+    queue, claim = await claimed(paths)
+    lease = Lease(queue, claim, lease_s=0.9, heartbeat_s=0.3)  # type: ignore[arg-type]
+    lease.start()
+    try:
+        queue.failing = QueueBusyError
+        await asyncio.sleep(0.35)
+        queue.failing = None
+        await until(lambda: len(queue.beats) >= 2)
+        assert not lease.lost.is_set()
+    finally:
+        await lease.stop()
+        queue.inner.close()
+
+
+async def test_a_stale_fence_loses_the_lease_at_the_next_beat(paths: WorkspacePaths) -> None:
+    queue, claim = await claimed(paths)
+    lease = Lease(queue, claim, lease_s=0.9, heartbeat_s=0.3)  # type: ignore[arg-type]
+    lease.start()
+    try:
+        # Another party recovers the job (as if it had seen the lease expire).
+        stealer = SqliteJobQueue.open(paths, clock=lambda: time.time() + 100)
+        await stealer.recover(lambda _o: False)
+        stealer.close()
+        await asyncio.wait_for(lease.lost.wait(), 5)
+        assert "fence 1 is stale" in lease.lost_reason
+        assert not await lease.record("phase", {"phase": "late"})
+    finally:
+        await lease.stop()
+        queue.inner.close()
+
+
+async def test_retry_busy_backs_off_with_jitter_then_gives_up() -> None:
+    calls: list[float] = []
+
+    async def busy() -> None:
+        calls.append(time.monotonic())
+        raise QueueBusyError("busy")
+
+    with pytest.raises(QueueBusyError):
+        await retry_busy(busy, deadline_s=0.3)
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    assert len(calls) > 3 and max(gaps) <= 0.6
