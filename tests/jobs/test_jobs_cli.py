@@ -1,0 +1,204 @@
+"""``tau jobs`` end to end: the real command in a temp workspace."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.cli.tau_process import run_tau, tau_env
+from tests.jobs.support import bash_turn, text_turn, write_script
+from tests.support.anthropic_script import anthropic_answer
+from tests.support.scripted_server import ScriptedServer
+
+
+def tau_json(args: list[str], cwd: Path, **kwargs: Any) -> Any:
+    proc = run_tau([*args, "--json"], cwd, **kwargs)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def submit(cwd: Path, *args: str, **kwargs: Any) -> dict[str, Any]:
+    data: dict[str, Any] = tau_json(["jobs", "submit", *args], cwd, **kwargs)
+    return data
+
+
+def test_submit_list_show_and_dedup(workspace: Path) -> None:
+    low = submit(workspace, "-p", "first", "--model", "offline/echo")
+    high = submit(workspace, "-p", "urgent", "--model", "offline/echo", "--priority", "7",
+                  "--key", "nightly", "--max-attempts", "2")
+    assert low["created"] and high["created"]
+    job = high["job"]
+    assert (job["state"], job["reason"], job["priority"], job["max_attempts"], job["key"]) == \
+        ("queued", "submitted", 7, 2, "nightly")
+    assert job["inputs"] == {"prompt": "urgent", "model": "offline/echo",
+                             "approval": "auto-edit"}
+    again = submit(workspace, "-p", "urgent", "--model", "offline/echo", "--key", "nightly")
+    assert not again["created"] and again["job"]["id"] == job["id"]
+    text = run_tau(["jobs", "submit", "-p", "urgent", "--model", "offline/echo",
+                    "--key", "nightly"], workspace)
+    assert text.returncode == 0 and "already holds key 'nightly'" in text.stdout
+    clash = run_tau(["jobs", "submit", "-p", "other", "--key", "nightly"], workspace)
+    assert clash.returncode == 2 and clash.stderr.startswith("tau: error: key 'nightly' is "
+                                                             "held by live job")
+    listed = tau_json(["jobs", "list"], workspace)
+    assert [j["id"] for j in listed] == [job["id"], low["job"]["id"]]
+    assert listed[0]["operator"] == {
+        "state": "queued", "next_command": "tau jobs run",
+        "reason": listed[0]["operator"]["reason"]}
+    # The highest priority runs first.
+    run = run_tau(["jobs", "run", "--once"], workspace)
+    assert run.returncode == 0, run.stderr
+    assert f"job {job['id'][:8]} attempt 1: succeeded" in run.stderr
+    shown = tau_json(["jobs", "show", job["id"][:8]], workspace)
+    assert shown["job"]["state"] == "succeeded"
+    assert shown["job"]["operator"]["state"] == "complete"
+    session = shown["job"]["session_id"]
+    assert shown["job"]["operator"]["next_command"] == f"tau sessions show {session[:8]}"
+    assert [a["outcome"] for a in shown["attempts"]] == ["succeeded"]
+    assert any(e["type"] == "session_finished" for e in shown["sessions"][session])
+    assert shown["submit_argv"] == ["-p", "urgent", "--model", "offline/echo"]
+    human = run_tau(["jobs", "show", job["id"][:8]], workspace).stdout
+    assert "operator  complete: succeeded on attempt 1/2" in human
+    assert "transcript of session" in human and "assistant: offline/echo received" in human
+
+
+def test_prompt_from_stdin_and_bad_usage(workspace: Path) -> None:
+    made = tau_json(["jobs", "submit", "-p", "-", "--model", "offline/echo"], workspace,
+                    input="read the README\n")
+    assert made["job"]["inputs"]["prompt"] == "read the README\n"
+    for args, words in (
+        (["jobs", "show", "zzzz"], "no job matches 'zzzz'"),
+        (["jobs", "prune", "--older-than", "soon"], "'soon' is not a duration"),
+        (["jobs", "run", "--lease", "10", "--heartbeat", "5"], "a third of the lease"),
+        (["jobs", "submit", "-p", "  "], "the prompt is empty"),
+        (["jobs", "submit", "-p", "x", "--script", "missing.json"], "no such file"),
+        (["jobs", "block", made["job"]["id"], "--reason", " "], "--reason must say why"),
+    ):
+        proc = run_tau(args, workspace)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stderr.startswith("tau: error:") and words in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    proc = run_tau(["jobs", "submit", "-p", "x", "--max-attempts", "0"], workspace)
+    assert proc.returncode == 2 and "must be at least 1" in proc.stderr
+
+
+def test_cancel_block_and_prune(workspace: Path) -> None:
+    first = submit(workspace, "-p", "one")["job"]["id"]
+    second = submit(workspace, "-p", "two")["job"]["id"]
+    assert tau_json(["jobs", "cancel", first[:8]], workspace)["state"] == "cancelled"
+    again = run_tau(["jobs", "cancel", first[:8]], workspace)
+    assert again.returncode == 2 and "already cancelled" in again.stderr
+    blocked = tau_json(["jobs", "block", second, "--reason", "schema freeze"], workspace)
+    assert (blocked["state"], blocked["message"]) == ("blocked", "schema freeze")
+    shown = tau_json(["jobs", "show", second], workspace)["job"]["operator"]
+    assert shown["state"] == "blocked" and shown["next_command"] == f"tau jobs replay {second[:8]}"
+    assert tau_json(["jobs", "recover"], workspace) == {"jobs": []}
+    assert tau_json(["jobs", "run", "--until-empty"], workspace)["ran"] == 0
+    time.sleep(1.1)
+    assert tau_json(["jobs", "prune", "--older-than", "1s"], workspace) == {"pruned": [first]}
+    assert [j["id"] for j in tau_json(["jobs", "list"], workspace)] == [second]
+
+
+def test_replay_offline_reproduces_the_transcript(workspace: Path,
+                                                  scripted_server: ScriptedServer) -> None:
+    (workspace / "a.txt").write_text("alpha\n")
+    scripted_server.add(
+        anthropic_answer("Reading.", [{"id": "t1", "name": "read",
+                                       "arguments": {"path": "a.txt"}}], input_tokens=100),
+        anthropic_answer("It says alpha.", input_tokens=150))
+    online = tau_env(ANTHROPIC_API_KEY="k-test", ANTHROPIC_BASE_URL=scripted_server.url)
+    job = submit(workspace, "-p", "what is in a.txt", "--model",
+                 "anthropic/claude-sonnet-4-5", env=online)["job"]
+    assert run_tau(["jobs", "run", "--once"], workspace, env=online).returncode == 0
+    assert len(scripted_server.requests) == 2
+    replay = submit_replay(workspace, job["id"])
+    assert replay["replay_of"] == job["id"]
+    assert replay["inputs"]["model"] == "offline/replay"
+    # No key, no server: the replay plays the recorded exchanges back.
+    offline = {k: v for k, v in tau_env().items() if not k.startswith("ANTHROPIC_")}
+    run = run_tau(["jobs", "run", "--once"], workspace, env=offline)
+    assert run.returncode == 0, run.stderr
+    assert len(scripted_server.requests) == 2
+    first, second = (tau_json(["jobs", "show", i], workspace) for i in (job["id"],
+                                                                        replay["id"]))
+    assert second["job"]["state"] == "succeeded"
+    assert transcript(workspace, first["job"]["session_id"]) == \
+        transcript(workspace, second["job"]["session_id"])
+    assert second["job"]["result"]["result"] == "It says alpha."
+    assert any(e["type"] == "replayed" for e in first["events"])
+
+
+def submit_replay(workspace: Path, job_id: str) -> dict[str, Any]:
+    made = tau_json(["jobs", "replay", job_id[:8], "--offline"], workspace)
+    assert made["created"]
+    job: dict[str, Any] = made["job"]
+    return job
+
+
+def transcript(workspace: Path, session_id: str) -> list[Any]:
+    data = tau_json(["sessions", "show", session_id], workspace)
+    return [(m["message"]["role"], m["message"]["content"],
+             [(c["name"], c["arguments"]) for c in m["message"].get("tool_calls", [])])
+            for m in data["messages"]]
+
+
+def plant_job(workspace: Path, job_id: str, inputs: dict[str, Any], *, state: str = "queued",
+              signature: str = "", finished_at: float | None = None) -> None:
+    """Insert a job the way a hostile repository or program could: straight into the db."""
+    now = time.time()
+    conn = sqlite3.connect(workspace / ".tau" / "tau.db")
+    conn.execute("INSERT INTO jobs (id, kind, inputs, signature, state, reason, max_attempts, "
+                 "next_run_at, created_at, updated_at, finished_at) "
+                 "VALUES (?, 'prompt', ?, ?, ?, 'submitted', 3, ?, ?, ?, ?)",
+                 (job_id, json.dumps(inputs), signature, state, now, now, now, finished_at))
+    conn.commit()
+    conn.close()
+
+
+def test_a_planted_job_is_never_run(workspace: Path) -> None:
+    real = submit(workspace, "-p", "harmless", "--model", "offline/echo")["job"]
+    planted_id = "f" * 32
+    folder = workspace / ".tau" / "jobs" / planted_id
+    folder.mkdir(parents=True)
+    write_script(folder, [bash_turn("touch pwned"), text_turn("done")])
+    evil = {"prompt": "x", "model": "offline/replay", "approval": "full-auto",
+            "script": "script.json"}
+    plant_job(workspace, planted_id, evil)
+    # A valid signature of another job, copied over, does not sign this one.
+    plant_job(workspace, "e" * 32, evil, signature=real["signature"])
+    run = run_tau(["jobs", "run", "--until-empty"], workspace)
+    assert run.returncode == 0, run.stderr
+    assert not (workspace / "pwned").exists()
+    jobs = {j["id"]: j for j in tau_json(["jobs", "list"], workspace)}
+    for job_id in (planted_id, "e" * 32):
+        job = jobs[job_id]
+        assert (job["state"], job["reason"]) == ("blocked", "unsigned-inputs")
+        assert job["operator"]["state"] == "needs-authority"
+        assert job["operator"]["next_command"].startswith("tau jobs submit -p x --model "
+                                                          "offline/replay --approval full-auto")
+    assert jobs[real["id"]]["state"] == "succeeded"
+    refused = run_tau(["jobs", "replay", planted_id], workspace)
+    assert refused.returncode == 2 and "were not submitted by you" in refused.stderr
+
+
+def test_prune_never_follows_a_planted_job_id(workspace: Path, tmp_path: Path) -> None:
+    submit(workspace, "-p", "make the db")
+    victim = workspace.parent / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    plant_job(workspace, "../../victim", {"prompt": "x"}, state="failed",
+              finished_at=time.time() - 86400)
+    listed = run_tau(["jobs", "list"], workspace)
+    assert listed.returncode == 0, listed.stderr
+    pruned = tau_json(["jobs", "prune", "--older-than", "1h"], workspace)
+    assert pruned == {"pruned": ["../../victim"]}
+    assert (victim / "keep.txt").read_text() == "precious"
+
+
+def test_control_characters_from_a_job_are_shown_escaped(workspace: Path) -> None:
+    submit(workspace, "-p", "clear \x1b[2J\x1b]0;owned\x07 screen")
+    out = run_tau(["jobs", "list"], workspace).stdout
+    assert "\x1b" not in out and "\\x1b[2J" in out and "\\x07" in out
