@@ -202,3 +202,40 @@ def test_control_characters_from_a_job_are_shown_escaped(workspace: Path) -> Non
     submit(workspace, "-p", "clear \x1b[2J\x1b]0;owned\x07 screen")
     out = run_tau(["jobs", "list"], workspace).stdout
     assert "\x1b" not in out and "\\x1b[2J" in out and "\\x07" in out
+
+
+def test_sigterm_drains_a_tau_worker(workspace: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    from tests.cli.tau_process import TAU
+
+    script = write_script(tmp_path, [bash_turn("sleep 2"), text_turn("slept well")])
+    job = submit(workspace, "-p", "nap", "--model", "offline/replay", "--script", str(script),
+                 "--approval", "full-auto")["job"]
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    worker = subprocess.Popen([*TAU, "jobs", "run", "-w", str(workspace), "--lease", "3",
+                               "--heartbeat", "1"], cwd=other, env=tau_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while tau_json(["jobs", "show", job["id"]], workspace)["job"]["phase"] != "tool bash":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        _out, err = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, err
+    assert "draining: finishing 1 running job(s)" in err
+    shown = tau_json(["jobs", "show", job["id"]], workspace)["job"]
+    assert shown["state"] == "succeeded" and shown["result"]["result"] == "slept well"
+    # Its folder (the copied script, the recording) goes with it when pruned.
+    folder = workspace / ".tau" / "jobs" / job["id"]
+    assert (folder / "script.json").is_file() and (folder / "attempt-1.replay.json").is_file()
+    time.sleep(1.1)
+    assert tau_json(["jobs", "prune", "--older-than", "1s", "-w", str(workspace)],
+                    other) == {"pruned": [job["id"]]}
+    assert not folder.exists()

@@ -188,3 +188,51 @@ async def test_a_bad_model_fails_as_bad_input(service: JobService, tmp_path: Pat
     job = await service.get(job_id)
     assert (job.state, job.reason) == (JobState.FAILED, "bad-input")
     assert "nosuch" in job.last_error
+
+
+async def test_a_hard_stop_hands_the_job_back(service: JobService, tmp_path: Path) -> None:
+    marker = f"61.{os.getpid()}"
+    job_id = await submit_script_job(service, tmp_path, [bash_turn(f"sleep {marker}"),
+                                                         text_turn("never")], max_attempts=3)
+    worker, task = start_worker(service, fast_config(cancel_grace_s=5.0))
+    try:
+        await until(lambda: processes_with(marker), what="the bash call")
+        worker.drain()
+        worker.stop_now()
+        report = await asyncio.wait_for(task, 60)
+        assert report.outcomes == {"queued": 1}
+        job = await service.get(job_id)
+        assert (job.state, job.reason, job.attempt) == (JobState.QUEUED, "worker-shutdown", 1)
+        [attempt] = await service.queue.attempts(job_id)
+        assert (attempt.outcome, attempt.end_reason) == ("queued", "worker-shutdown")
+        assert not processes_with(marker)
+        assert service.view(job, [attempt]).state == "queued"
+    finally:
+        kill_all(marker)
+
+
+async def test_a_job_killed_by_a_signal_is_requeued(service: JobService, tmp_path: Path) -> None:
+    import signal
+
+    marker = f"71.{os.getpid()}"
+    job_id = await submit_script_job(service, tmp_path, [bash_turn(f"sleep {marker}"),
+                                                         text_turn("never")], max_attempts=3)
+    worker, task = start_worker(service, fast_config())
+    try:
+        await until(lambda: processes_with(marker), what="the bash call")
+        [attempt] = await service.queue.attempts(job_id)
+        assert attempt.child_pid is not None
+        os.kill(attempt.child_pid, signal.SIGKILL)  # the OOM killer, say
+        job = await until(lambda: _requeued(service, job_id), what="the requeue")
+        assert (job.reason, job.attempt) == ("crashed", 1)
+        assert "signal 9" in job.last_error
+    finally:
+        worker.drain()
+        await service.cancel(job_id)
+        await asyncio.wait_for(task, 60)
+        kill_all(marker)
+
+
+async def _requeued(service: JobService, job_id: str) -> object:
+    job = await service.get(job_id)
+    return job if job.state is JobState.QUEUED else None
