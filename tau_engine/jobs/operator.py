@@ -138,8 +138,14 @@ def _running(job: JobRecord, now: float, is_alive: Callable[[LeaseOwner], bool],
     quiet = now - (job.progress_at or job.started_at or now)
     heartbeat = f"heartbeat {ago(now - (job.heartbeat_at or now))} ago"
     if quiet >= stuck_after_s:
-        return OperatorView("stuck", f"no progress for {ago(quiet)} ({_tail(job)}); "
-                            f"{heartbeat}, {where}", f"tau jobs cancel {short}")
+        reason = f"no progress for {ago(quiet)} ({_tail(job)}); {heartbeat}, {where}"
+        hung = expires < now or job.cancel_requested_at is not None
+        if hung and owner is not None and same_machine(owner):
+            # Its worker no longer renews the lease (or acts on the cancel): only killing
+            # it frees the job, which recovery then requeues.
+            return OperatorView("stuck", f"{reason}; its worker does not answer",
+                                f"kill -9 {owner.pid}")
+        return OperatorView("stuck", reason, f"tau jobs cancel {short}")
     if expires < now:
         state = (f"lease expired {ago(now - expires)} ago but owner {where} is alive: "
                  "slow, not dead")

@@ -82,9 +82,13 @@ def test_no_progress_with_a_live_lease_is_stuck() -> None:
     assert (state, command) == ("stuck", "tau jobs cancel 1a2b3c4d")
     assert reason == ("no progress for 12 min (phase tool bash: pytest -q); heartbeat 3 s ago, "
                       "pid 4121")
-    # Slow (owner alive, lease late) and without progress: stuck too.
-    assert view(running(progress_at=NOW - 720, lease_expires_at=NOW - 5), alive=True)[0] \
-        == "stuck"
+    # Slow (owner alive, lease late) and without progress: its worker does not answer.
+    state, reason, command = view(running(progress_at=NOW - 720, lease_expires_at=NOW - 5),
+                                  alive=True)
+    assert (state, command) == ("stuck", "kill -9 4121")
+    assert reason.endswith("its worker does not answer")
+    asked = running(progress_at=NOW - 720, cancel_requested_at=NOW - 300)
+    assert view(asked)[2] == "kill -9 4121"
 
 
 def test_a_succeeded_job_is_complete_and_points_at_its_session() -> None:
