@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from tau_engine.errors import StoreError
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store.job_fence import JOB_ATTEMPT_ENV, JOB_FENCE_ENV, JOB_ID_ENV
 from tau_engine.store.job_models import AttemptRecord, Fence, JobRecord, Outcome, Progress
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -43,6 +44,7 @@ class AttemptContext:
     fence: Fence
     paths: WorkspacePaths
     environ: Mapping[str, str]
+    attempts: tuple[AttemptRecord, ...] = ()  # this one included, last
 
     @property
     def job_dir(self) -> Path:
@@ -55,8 +57,8 @@ class AttemptContext:
         (a mission's ``git commit``), that its attempt still owns the job.
         """
         env = dict(self.environ)
-        env.update({"TAU_JOB_ID": self.job.id, "TAU_JOB_FENCE": str(self.fence.token),
-                    "TAU_JOB_ATTEMPT": str(self.fence.attempt), "PYTHONUNBUFFERED": "1"})
+        env.update({JOB_ID_ENV: self.job.id, JOB_FENCE_ENV: str(self.fence.token),
+                    JOB_ATTEMPT_ENV: str(self.fence.attempt), "PYTHONUNBUFFERED": "1"})
         return env
 
 

@@ -76,6 +76,9 @@ class Lease:
         self.progress = Progress(phase="claimed")
         self.lost = asyncio.Event()
         self.lost_reason = ""
+        # Lost because the fence moved (someone else owns the job: write nothing), as
+        # opposed to lost because heartbeats kept failing (the job is still ours).
+        self.stale = False
         self.cancel_requested = asyncio.Event()
         self.beats = 0
         self.failed_beats = 0
@@ -120,7 +123,7 @@ class Lease:
                 retry_busy(lambda: self.queue.heartbeat(self.fence, self.lease_s, progress),
                            deadline_s=self.heartbeat_s), self.heartbeat_s)
         except LeaseLostError as exc:
-            self._lose(str(exc))
+            self._lose(str(exc), stale=True)
             return
         except (StoreError, TimeoutError):
             self.failed_beats += 1
@@ -133,9 +136,10 @@ class Lease:
         if ack.cancel_requested:
             self.cancel_requested.set()
 
-    def _lose(self, reason: str) -> None:
+    def _lose(self, reason: str, *, stale: bool = False) -> None:
         if not self.lost.is_set():
             self.lost_reason = reason
+            self.stale = stale
             self.lost.set()
 
     # -- fenced writes ---------------------------------------------------------------
@@ -151,7 +155,7 @@ class Lease:
                 self.fence, event_type, data, progress=progress, session_id=session_id,
                 child_pid=child_pid, detail=detail), deadline_s=self.heartbeat_s)
         except LeaseLostError as exc:
-            self._lose(str(exc))
+            self._lose(str(exc), stale=True)
             return False
         except StoreError:
             # Not fatal by itself: the heartbeat decides when failures last too long.
@@ -168,10 +172,27 @@ class Lease:
                 return await retry_busy(lambda: self.queue.finish(self.fence, outcome),
                                         deadline_s=self.heartbeat_s)
             except LeaseLostError as exc:
-                self._lose(str(exc))
+                self._lose(str(exc), stale=True)
                 return None
             except StoreError:
                 if self.budget_left_s <= 0 or self.lost.is_set():
                     self._lose("could not record the job's end before its lease ran out")
                     return None
                 await asyncio.sleep(min(self.heartbeat_s, max(0.01, self.budget_left_s)))
+
+    async def release(self, outcome: Outcome, stop: asyncio.Event) -> JobRecord | None:
+        """After heartbeats failed and the job was killed: record ``outcome`` once the
+        queue answers again. On the same host nobody else may take the job while this
+        worker lives (its owner is alive), so only this write frees it. ``None`` if the
+        fence moved meanwhile, or ``stop`` was set first."""
+        while not stop.is_set():
+            try:
+                return await retry_busy(lambda: self.queue.finish(self.fence, outcome),
+                                        deadline_s=self.heartbeat_s)
+            except LeaseLostError:
+                self.stale = True
+                return None
+            except StoreError:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.heartbeat_s)
+        return None

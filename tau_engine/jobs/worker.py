@@ -175,6 +175,12 @@ class Worker:
         try:
             outcome = await self._attempt(lease)
             final = None if outcome is None else await lease.finish(outcome)
+            if final is None and not lease.stale:
+                # The queue still names this worker, alive, as the owner: nobody else will
+                # take the job, so say it stopped as soon as the queue answers again.
+                final = await lease.release(Outcome(
+                    state=JobState.QUEUED, reason=Reason.HEARTBEAT_FAILED,
+                    error=lease.lost_reason or "its worker stopped it"), self._hard_stop)
         finally:
             await lease.stop()
             self.leases.pop(slot, None)
@@ -201,9 +207,14 @@ class Worker:
                            message="its inputs are not signed with your key: they were not "
                            "submitted by you on this machine")
         try:
+            attempts = await retry_busy(lambda: self.queue.attempts(job.id))
+        except StoreError as exc:
+            return Outcome(state=JobState.QUEUED, reason=Reason.RETRY,
+                           error=f"cannot read the job's attempts: {exc}")
+        try:
             inputs = kind.validate(job.inputs)
             ctx = AttemptContext(job=job, fence=lease.fence, paths=self.paths,
-                                 environ=self.environ)
+                                 environ=self.environ, attempts=tuple(attempts))
             spec = kind.child(ctx, inputs)
         except TauError as exc:
             return Outcome(state=JobState.FAILED, reason=Reason.BAD_INPUT, error=str(exc))

@@ -40,6 +40,7 @@ class Reason(StrEnum):
     RETRY = "retry"  # requeued after a failure that may pass on another try
     STALE_LEASE = "stale-lease"  # requeued after its owner stopped heartbeating
     WORKER_SHUTDOWN = "worker-shutdown"  # its worker was stopped hard and let it go
+    HEARTBEAT_FAILED = "heartbeat-failed"  # its worker could not renew the lease, and stopped it
     COMPLETED = "completed"
     RUN_FAILED = "run-failed"
     BAD_INPUT = "bad-input"

@@ -13,13 +13,23 @@ import pytest
 from tau_engine.errors import QueueBusyError, StoreError, UsageError
 from tau_engine.jobs.queue import Lease, check_timing, retry_busy
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store.job_models import Fence, HeartbeatAck, NewJob, Progress
+from tau_engine.store.job_models import (
+    Fence,
+    HeartbeatAck,
+    JobState,
+    NewJob,
+    Outcome,
+    Progress,
+    Reason,
+)
 from tau_engine.store.jobs import SqliteJobQueue
 from tests.jobs.conftest import owner
 
 
 class FlakyQueue:
-    """A real queue whose heartbeats can be made to fail, counting what reached it."""
+    """A real queue whose worker writes can be made to fail, counting the heartbeats."""
+
+    WRITES = ("heartbeat", "record", "finish")
 
     def __init__(self, inner: SqliteJobQueue) -> None:
         self.inner = inner
@@ -33,7 +43,16 @@ class FlakyQueue:
         return await self.inner.heartbeat(fence, lease_s, progress)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+        method = getattr(self.inner, name)
+        if name not in self.WRITES:
+            return method
+
+        async def write(*args: Any, **kwargs: Any) -> Any:
+            if self.failing is not None:
+                raise self.failing("the disk is gone")
+            return await method(*args, **kwargs)
+
+        return write
 
 
 async def until(condition: Any, timeout: float = 10.0) -> None:
@@ -45,7 +64,8 @@ async def until(condition: Any, timeout: float = 10.0) -> None:
 
 async def claimed(paths: WorkspacePaths) -> tuple[FlakyQueue, Any]:
     queue = FlakyQueue(SqliteJobQueue.open(paths))
-    await queue.inner.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "x"}))
+    await queue.inner.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "x"},
+                                    max_attempts=3))
     claim = await queue.inner.claim(owner(), 0.9)
     assert claim is not None
     return queue, claim
@@ -97,7 +117,16 @@ async def test_heartbeats_failing_for_the_lease_lose_it(paths: WorkspacePaths) -
         # Declared lost before the lease itself could run out (one heartbeat early).
         assert time.monotonic() - failed_at < 0.9
         assert "heartbeats failed" in lease.lost_reason and lease.failed_beats >= 1
-        assert await lease.finish(None) is None  # type: ignore[arg-type]
+        assert not lease.stale  # the queue still names it: the job must be released
+        releasing = asyncio.ensure_future(lease.release(
+            Outcome(state=JobState.QUEUED, reason=Reason.HEARTBEAT_FAILED,
+                    error=lease.lost_reason), asyncio.Event()))
+        await asyncio.sleep(0.5)
+        assert not releasing.done()  # keeps trying while the queue fails
+        queue.failing = None
+        job = await asyncio.wait_for(releasing, 5)
+        assert job is not None and (job.state, job.reason) == (JobState.QUEUED,
+                                                               "heartbeat-failed")
     finally:
         await lease.stop()
         queue.inner.close()
@@ -128,7 +157,7 @@ async def test_a_stale_fence_loses_the_lease_at_the_next_beat(paths: WorkspacePa
         await stealer.recover(lambda _o: False)
         stealer.close()
         await asyncio.wait_for(lease.lost.wait(), 5)
-        assert "fence 1 is stale" in lease.lost_reason
+        assert "fence 1 is stale" in lease.lost_reason and lease.stale
         assert not await lease.record("phase", {"phase": "late"})
     finally:
         await lease.stop()

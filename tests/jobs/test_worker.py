@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tau_engine.errors import StoreError
 from tau_engine.jobs.service import JobService
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store.job_models import JobState
@@ -236,3 +237,36 @@ async def test_a_job_killed_by_a_signal_is_requeued(service: JobService, tmp_pat
 async def _requeued(service: JobService, job_id: str) -> object:
     job = await service.get(job_id)
     return job if job.state is JobState.QUEUED else None
+
+
+async def test_a_worker_whose_heartbeats_fail_kills_its_job_then_releases_it(
+        service: JobService, tmp_path: Path, paths: WorkspacePaths) -> None:
+    from tau_engine.jobs.worker import Worker
+    from tests.jobs.test_lease import FlakyQueue
+
+    marker = f"81.{os.getpid()}"
+    job_id = await submit_script_job(service, tmp_path, [bash_turn(f"sleep {marker}"),
+                                                         text_turn("never")], max_attempts=3)
+    flaky = FlakyQueue(SqliteJobQueue.open(paths))
+    worker = Worker(flaky, paths, service.kinds, fast_config(once=True),  # type: ignore[arg-type]
+                    signer=service.signer, environ=os.environ)
+    task = asyncio.ensure_future(worker.run())
+    try:
+        await until(lambda: processes_with(marker), what="the bash call")
+        flaky.failing = StoreError
+        # Within the lease, the worker kills its own job: nothing of it is left running.
+        await until(lambda: not processes_with(marker), timeout=10, what="the job killed")
+        lease = next(iter(worker.leases.values()))
+        assert "heartbeats failed" in lease.lost_reason and not lease.stale
+        job = await service.get(job_id)
+        assert job.state is JobState.RUNNING  # the queue could not be told yet
+        flaky.failing = None
+        await asyncio.wait_for(task, 30)
+        job = await service.get(job_id)
+        assert (job.state, job.reason) == (JobState.QUEUED, "heartbeat-failed")
+        assert "heartbeats failed" in job.last_error
+    finally:
+        worker.stop_now()
+        await asyncio.gather(task, return_exceptions=True)
+        flaky.inner.close()
+        kill_all(marker)
