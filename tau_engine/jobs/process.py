@@ -25,6 +25,8 @@ import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
+from tau_engine.tools.process_supervisor import descendants
+
 LINE_LIMIT = 16 * 1024 * 1024  # stream-json lines carry whole tool results
 
 # Run with ``python -I -S -c SHIM PARENT_PID COMMAND...``: standard library only.
@@ -50,40 +52,15 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def descendants(root: int) -> list[int]:
-    """Every live process below ``root``, read from ``/proc`` (empty where there is none)."""
-    children: dict[int, list[int]] = {}
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue  # exited while we looked
-        fields = stat.rsplit(b")", 1)[-1].split()
-        if len(fields) > 1:
-            children.setdefault(int(fields[1]), []).append(int(name))
-    found: list[int] = []
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def kill_tree(root: int) -> None:
     """SIGKILL ``root``, everything below it and its process group.
 
-    The job's own tools may have started processes in other groups and sessions
-    (a command the agent ran); they are still its descendants while it lives.
-    Each is stopped (SIGSTOP) as it is found, so nothing can fork a new child
-    between the walk and the kill, then all are killed.
+    The job's own tools started processes in other groups and sessions (each bash
+    call runs under its own subreaper, ``tools/process_supervisor.py``); they are
+    still its descendants while it lives. Each is stopped (SIGSTOP) as it is
+    found, so nothing can fork a new child between the walk and the kill, then
+    all are killed. (Were the job's process killed alone, each bash call's
+    supervisor would still stop its own tree on its parent's death.)
     """
     frozen: list[int] = []
     for _round in range(20):

@@ -1,24 +1,24 @@
 """What ``tau jobs`` prints: plain lines for people, one JSON document with ``--json``.
 
 Everything a job carries (its prompt, its output, its errors) may come from an
-untrusted workspace or model, so control characters are made visible before
-they reach the terminal: a job cannot move the cursor or rewrite the screen.
+untrusted workspace or model, so terminal controls are stripped before they
+reach the terminal: a job cannot move the cursor, set the title or rewrite the
+screen. One-line fields keep to one line.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import re
 import sys
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from tau_engine.text.terminal import strip_terminal_controls
 
 
 def clean(text: Any) -> str:
-    """``text`` with terminal control characters shown as ``\\xNN``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    """``text`` without terminal controls, on one line."""
+    return " ".join(strip_terminal_controls(str(text)).split("\n"))
 
 
 def _out(text: str) -> None:

@@ -198,10 +198,13 @@ def test_prune_never_follows_a_planted_job_id(workspace: Path, tmp_path: Path) -
     assert (victim / "keep.txt").read_text() == "precious"
 
 
-def test_control_characters_from_a_job_are_shown_escaped(workspace: Path) -> None:
+def test_terminal_controls_from_a_job_never_reach_the_terminal(workspace: Path) -> None:
     submit(workspace, "-p", "clear \x1b[2J\x1b]0;owned\x07 screen")
-    out = run_tau(["jobs", "list"], workspace).stdout
-    assert "\x1b" not in out and "\\x1b[2J" in out and "\\x07" in out
+    for args in (["jobs", "list"], ["jobs", "show", tau_json(["jobs", "list"],
+                                                             workspace)[0]["id"]]):
+        out = run_tau(args, workspace).stdout
+        assert "\x1b" not in out and "\x07" not in out and "[2J" not in out
+        assert "clear screen" in out or "clear  screen" in out
 
 
 def test_sigterm_drains_a_tau_worker(workspace: Path, tmp_path: Path) -> None:

@@ -116,14 +116,16 @@ async def test_cancel_of_a_bash_heavy_job_leaves_no_process_behind(
         service: JobService, tmp_path: Path, ignores_term: bool) -> None:
     marker = f"41.{os.getpid()}{int(ignores_term)}"
     trap = "trap '' TERM; " if ignores_term else ""
-    command = (f"{trap}sleep {marker} & sleep {marker} & (sleep {marker}; echo x) & "
+    # Background jobs, a subshell, a process in its own session and a nohup'd one.
+    command = (f"{trap}sleep {marker} & (sleep {marker}; echo x) & "
+               f"setsid sleep {marker} & nohup sleep {marker} >/dev/null 2>&1 & "
                f"sleep {marker}")
     job_id = await submit_script_job(service, tmp_path, [bash_turn(command),
                                                          text_turn("never")])
     grace = 0.5 if ignores_term else 20.0
     worker, task = start_worker(service, fast_config(cancel_grace_s=grace))
     try:
-        await until(lambda: len(processes_with(marker)) >= 4, what="the bash calls")
+        await until(lambda: len(processes_with(f"sleep {marker}")) >= 5, what="the commands")
         await service.cancel(job_id)
         job = await until(lambda: _settled(service, job_id), what="the job to end")
         assert (job.state, job.reason) == (JobState.CANCELLED, "operator-cancel")
