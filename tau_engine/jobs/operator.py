@@ -96,8 +96,10 @@ def operator_view(job: JobRecord, attempts: list[AttemptRecord], *, now: float,
         return _running(job, now, is_alive, same_machine, stuck_after_s, attempt)
     if job.state is JobState.SUCCEEDED:
         took = ago((job.finished_at or now) - (job.started_at or job.created_at))
-        session = (job.result or {}).get("session_id") or job.session_id
-        command = f"tau sessions show {session[:8]}" if session else f"tau jobs show {short}"
+        result = job.result or {}
+        session = result.get("session_id") or job.session_id
+        command = str(result.get("next_command") or (
+            f"tau sessions show {session[:8]}" if session else f"tau jobs show {short}"))
         return OperatorView("complete", f"succeeded on {attempt} after {took}", command)
     if job.state is JobState.BLOCKED:
         return _blocked(job, short, submit_argv)
