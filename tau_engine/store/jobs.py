@@ -47,9 +47,11 @@ from tau_engine.store.job_models import (
     SubmitResult,
 )
 from tau_engine.store.job_queue import OwnerAlive
+from tau_engine.store.jobs_admin import block, cancel, end_attempt, recover_one
 from tau_engine.store.jobs_rows import (
     ATTEMPT_COLUMNS,
     CLAIMABLE_SQL,
+    FENCED,
     LIVE_SQL,
     SELECT_JOB,
     append_event,
@@ -77,7 +79,6 @@ WHERE id = (SELECT id FROM jobs WHERE state IN {CLAIMABLE_SQL} AND next_run_at <
             AND cancel_requested_at IS NULL ORDER BY priority DESC, rowid LIMIT 1)
 RETURNING id
 """
-_FENCED = "WHERE id = :id AND fence = :fence AND state = 'running'"
 
 
 class SqliteJobQueue:
@@ -260,7 +261,7 @@ class SqliteJobQueue:
             sets += ["progress_at = CASE WHEN phase != :phase OR last_line != :line "
                      "THEN :now ELSE progress_at END", "phase = :phase", "last_line = :line"]
         row = conn.execute(
-            f"UPDATE jobs SET {', '.join(sets)} {_FENCED} "
+            f"UPDATE jobs SET {', '.join(sets)} {FENCED} "
             "RETURNING lease_expires_at, cancel_requested_at",
             {"now": now, "lease": lease_s, "session": session_id, "id": fence.job_id,
              "fence": fence.token, "phase": progress.phase if progress else "",
@@ -315,7 +316,7 @@ class SqliteJobQueue:
                  None if outcome.result is None else json.dumps(outcome.result),
                  None if settled else (outcome.retry_at or now), now if settled else None,
                  now, settled, job.id))
-            self._end_attempt(conn, fence, now, state.value, reason, outcome.error,
+            end_attempt(conn, fence, now, state.value, reason, outcome.error,
                               outcome.exit_code, outcome.side_effects)
             append_event(conn, job.id, "finished", now, fence.attempt,
                          {"state": state.value, "reason": reason, "message": outcome.message,
@@ -323,23 +324,12 @@ class SqliteJobQueue:
                           "retry_at": None if settled else (outcome.retry_at or now)})
             return require_job(conn, job.id)
 
-    @staticmethod
-    def _end_attempt(conn: sqlite3.Connection, fence: Fence, now: float, outcome: str,
-                     reason: str, error: str, exit_code: int | None = None,
-                     side_effects: bool = False) -> None:
-        conn.execute(
-            "UPDATE job_attempts SET finished_at = ?, outcome = ?, end_reason = ?, error = ?, "
-            "exit_code = ?, side_effects = max(side_effects, ?) "
-            "WHERE job_id = ? AND attempt = ? AND finished_at IS NULL",
-            (now, outcome, reason, error, exit_code, int(side_effects), fence.job_id,
-             fence.attempt))
-
     async def fence_holds(self, fence: Fence) -> bool:
         return await self._run(self._fence_holds, fence)
 
     def _fence_holds(self, fence: Fence) -> bool:
         with self._txn(write=False) as conn:
-            row = conn.execute(f"SELECT 1 FROM jobs {_FENCED}",
+            row = conn.execute(f"SELECT 1 FROM jobs {FENCED}",
                                {"id": fence.job_id, "fence": fence.token}).fetchone()
         return row is not None
 
@@ -367,35 +357,8 @@ class SqliteJobQueue:
         return report
 
     def _recover_one(self, seen: JobRecord, now: float) -> RecoveredJob | None:
-        fence = Fence(job_id=seen.id, token=seen.fence, attempt=seen.attempt)
         with self._txn() as conn:
-            row = conn.execute(f"{SELECT_JOB} {_FENCED} AND lease_expires_at < :now",
-                               {"id": seen.id, "fence": seen.fence, "now": now}).fetchone()
-            if row is None:
-                return None  # it heartbeated or finished meanwhile
-            job = job_from_row(row)
-            owner = job.owner
-            gone = (f"lease expired {now - (job.lease_expires_at or now):.0f} s ago; owner "
-                    + (f"pid {owner.pid} on {owner.host} is not running" if owner else
-                       "unknown"))
-            if job.cancel_requested_at is not None:
-                state, reason, action = JobState.CANCELLED, Reason.OPERATOR_CANCEL, "cancelled"
-            elif job.attempt >= job.max_attempts:
-                state, reason, action = JobState.FAILED, Reason.ATTEMPTS_EXHAUSTED, "failed"
-            else:
-                state, reason, action = JobState.RECOVERING, Reason.STALE_LEASE, "requeued"
-            settled = state is not JobState.RECOVERING
-            conn.execute(
-                "UPDATE jobs SET state = ?, reason = ?, fence = fence + 1, owner = NULL, "
-                "lease_expires_at = NULL, last_error = ?, next_run_at = ?, finished_at = ?, "
-                "updated_at = ? WHERE id = ?",
-                (state.value, reason, gone, None if settled else now, now if settled else None,
-                 now, job.id))
-            self._end_attempt(conn, fence, now, Reason.STALE_LEASE, Reason.STALE_LEASE, gone)
-            append_event(conn, job.id, "recovered", now, job.attempt,
-                         {"action": action, "reason": Reason.STALE_LEASE, "detail": gone,
-                          "state": state.value})
-        return RecoveredJob(job_id=job.id, action=action, reason=reason, detail=gone)
+            return recover_one(conn, seen, now)
 
     async def request_cancel(self, job_id: str, is_alive: OwnerAlive) -> JobRecord:
         return await self._run(self._cancel, job_id, is_alive)
@@ -403,29 +366,7 @@ class SqliteJobQueue:
     def _cancel(self, job_id: str, is_alive: OwnerAlive) -> JobRecord:
         now = self._clock()
         with self._txn() as conn:
-            job = require_job(conn, job_id)
-            if job.settled:
-                raise UsageError(f"job {job.id[:8]} is already {job.state}; nothing to cancel")
-            if job.state is JobState.RUNNING:
-                lease_over = (job.lease_expires_at or 0) < now
-                if not lease_over or (job.owner is not None and is_alive(job.owner)):
-                    if job.cancel_requested_at is None:
-                        conn.execute("UPDATE jobs SET cancel_requested_at = ?, updated_at = ? "
-                                     "WHERE id = ?", (now, now, job.id))
-                        append_event(conn, job.id, "cancel-requested", now, job.attempt, {})
-                    return require_job(conn, job.id)
-                fence = Fence(job_id=job.id, token=job.fence, attempt=job.attempt)
-                self._end_attempt(conn, fence, now, JobState.CANCELLED, Reason.OPERATOR_CANCEL,
-                                  "cancelled while its owner was gone")
-            conn.execute(
-                "UPDATE jobs SET state = 'cancelled', reason = ?, fence = fence + 1, "
-                "owner = NULL, lease_expires_at = NULL, next_run_at = NULL, "
-                "cancel_requested_at = coalesce(cancel_requested_at, ?), finished_at = ?, "
-                "updated_at = ? WHERE id = ?",
-                (Reason.OPERATOR_CANCEL, now, now, now, job.id))
-            append_event(conn, job.id, "cancelled", now, job.attempt,
-                         {"reason": Reason.OPERATOR_CANCEL, "was": job.state.value})
-            return require_job(conn, job.id)
+            return cancel(conn, job_id, now, is_alive)
 
     async def block(self, job_id: str, message: str) -> JobRecord:
         return await self._run(self._block, job_id, message)
@@ -433,18 +374,7 @@ class SqliteJobQueue:
     def _block(self, job_id: str, message: str) -> JobRecord:
         now = self._clock()
         with self._txn() as conn:
-            job = require_job(conn, job_id)
-            if job.state is JobState.RUNNING:
-                raise UsageError(f"job {job.id[:8]} is running; cancel it first "
-                                 f"(tau jobs cancel {job.id[:8]})")
-            if job.settled:
-                raise UsageError(f"job {job.id[:8]} is already {job.state}")
-            conn.execute("UPDATE jobs SET state = 'blocked', reason = ?, message = ?, "
-                         "next_run_at = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
-                         (Reason.OPERATOR_BLOCK, message, now, now, job.id))
-            append_event(conn, job.id, "blocked", now, job.attempt,
-                         {"reason": Reason.OPERATOR_BLOCK, "message": message})
-            return require_job(conn, job.id)
+            return block(conn, job_id, message, now)
 
     async def append_event(self, job_id: str, event_type: str,
                            data: dict[str, Any]) -> None:

@@ -28,6 +28,8 @@ ATTEMPT_COLUMNS = (
 )
 LIVE_SQL = "('queued', 'running', 'recovering')"
 CLAIMABLE_SQL = "('queued', 'recovering')"
+FENCED = "WHERE id = :id AND fence = :fence AND state = 'running'"
+"""The condition of every fenced write: the job is still running under this token."""
 
 
 def _json(text: str | None) -> Any:

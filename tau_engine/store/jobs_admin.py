@@ -1,0 +1,107 @@
+"""The job queue's state changes outside a worker's own writes: recovery, cancel, block.
+
+Each function runs inside the caller's ``BEGIN IMMEDIATE`` transaction
+(``SqliteJobQueue``), so what it reads is what it changes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tau_engine.errors import UsageError
+from tau_engine.store.job_models import (
+    Fence,
+    JobRecord,
+    JobState,
+    Reason,
+    RecoveredJob,
+)
+from tau_engine.store.job_queue import OwnerAlive
+from tau_engine.store.jobs_rows import FENCED, SELECT_JOB, append_event, job_from_row, require_job
+
+
+def end_attempt(conn: sqlite3.Connection, fence: Fence, now: float, outcome: str,
+                reason: str, error: str, exit_code: int | None = None,
+                side_effects: bool = False) -> None:
+    """Close the fence's attempt row (once: a closed attempt is never rewritten)."""
+    conn.execute(
+        "UPDATE job_attempts SET finished_at = ?, outcome = ?, end_reason = ?, error = ?, "
+        "exit_code = ?, side_effects = max(side_effects, ?) "
+        "WHERE job_id = ? AND attempt = ? AND finished_at IS NULL",
+        (now, outcome, reason, error, exit_code, int(side_effects), fence.job_id,
+         fence.attempt))
+
+
+def recover_one(conn: sqlite3.Connection, seen: JobRecord, now: float) -> RecoveredJob | None:
+    """Requeue, fail or cancel one job seen with an expired lease, if it still is (inside
+    the caller's write transaction)."""
+    fence = Fence(job_id=seen.id, token=seen.fence, attempt=seen.attempt)
+    row = conn.execute(f"{SELECT_JOB} {FENCED} AND lease_expires_at < :now",
+                       {"id": seen.id, "fence": seen.fence, "now": now}).fetchone()
+    if row is None:
+        return None  # it heartbeated or finished meanwhile
+    job = job_from_row(row)
+    owner = job.owner
+    gone = (f"lease expired {now - (job.lease_expires_at or now):.0f} s ago; owner "
+            + (f"pid {owner.pid} on {owner.host} is not running" if owner else "unknown"))
+    if job.cancel_requested_at is not None:
+        state, reason, action = JobState.CANCELLED, Reason.OPERATOR_CANCEL, "cancelled"
+    elif job.attempt >= job.max_attempts:
+        state, reason, action = JobState.FAILED, Reason.ATTEMPTS_EXHAUSTED, "failed"
+    else:
+        state, reason, action = JobState.RECOVERING, Reason.STALE_LEASE, "requeued"
+    settled = state is not JobState.RECOVERING
+    conn.execute(
+        "UPDATE jobs SET state = ?, reason = ?, fence = fence + 1, owner = NULL, "
+        "lease_expires_at = NULL, last_error = ?, next_run_at = ?, finished_at = ?, "
+        "updated_at = ? WHERE id = ?",
+        (state.value, reason, gone, None if settled else now, now if settled else None,
+         now, job.id))
+    end_attempt(conn, fence, now, Reason.STALE_LEASE, Reason.STALE_LEASE, gone)
+    append_event(conn, job.id, "recovered", now, job.attempt,
+                 {"action": action, "reason": Reason.STALE_LEASE, "detail": gone,
+                  "state": state.value})
+    return RecoveredJob(job_id=job.id, action=action, reason=reason, detail=gone)
+
+
+def cancel(conn: sqlite3.Connection, job_id: str, now: float, is_alive: OwnerAlive) -> JobRecord:
+    """Cancel a waiting job, or a running one whose owner is gone; else ask its worker."""
+    job = require_job(conn, job_id)
+    if job.settled:
+        raise UsageError(f"job {job.id[:8]} is already {job.state}; nothing to cancel")
+    if job.state is JobState.RUNNING:
+        lease_over = (job.lease_expires_at or 0) < now
+        if not lease_over or (job.owner is not None and is_alive(job.owner)):
+            if job.cancel_requested_at is None:
+                conn.execute("UPDATE jobs SET cancel_requested_at = ?, updated_at = ? "
+                             "WHERE id = ?", (now, now, job.id))
+                append_event(conn, job.id, "cancel-requested", now, job.attempt, {})
+            return require_job(conn, job.id)
+        fence = Fence(job_id=job.id, token=job.fence, attempt=job.attempt)
+        end_attempt(conn, fence, now, JobState.CANCELLED, Reason.OPERATOR_CANCEL,
+                    "cancelled while its owner was gone")
+    conn.execute(
+        "UPDATE jobs SET state = 'cancelled', reason = ?, fence = fence + 1, "
+        "owner = NULL, lease_expires_at = NULL, next_run_at = NULL, "
+        "cancel_requested_at = coalesce(cancel_requested_at, ?), finished_at = ?, "
+        "updated_at = ? WHERE id = ?",
+        (Reason.OPERATOR_CANCEL, now, now, now, job.id))
+    append_event(conn, job.id, "cancelled", now, job.attempt,
+                 {"reason": Reason.OPERATOR_CANCEL, "was": job.state.value})
+    return require_job(conn, job.id)
+
+
+def block(conn: sqlite3.Connection, job_id: str, message: str, now: float) -> JobRecord:
+    """Hold a waiting job out of the queue."""
+    job = require_job(conn, job_id)
+    if job.state is JobState.RUNNING:
+        raise UsageError(f"job {job.id[:8]} is running; cancel it first "
+                         f"(tau jobs cancel {job.id[:8]})")
+    if job.settled:
+        raise UsageError(f"job {job.id[:8]} is already {job.state}")
+    conn.execute("UPDATE jobs SET state = 'blocked', reason = ?, message = ?, "
+                 "next_run_at = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
+                 (Reason.OPERATOR_BLOCK, message, now, now, job.id))
+    append_event(conn, job.id, "blocked", now, job.attempt,
+                 {"reason": Reason.OPERATOR_BLOCK, "message": message})
+    return require_job(conn, job.id)
