@@ -73,8 +73,10 @@ def kill_all(marker: str) -> None:
 
 
 def fast_config(**changes: Any) -> WorkerConfig:
-    base: dict[str, Any] = {"lease_s": 1.5, "heartbeat_s": 0.3, "cancel_grace_s": 5.0,
-                            "recover_every_s": 0.5, "idle_wait_s": 0.2}
+    # Short enough for tests, long enough that a loaded 2-core machine (a heartbeat that
+    # takes a second) does not lose a lease: 3.5 s of failing heartbeats are tolerated.
+    base: dict[str, Any] = {"lease_s": 4.0, "heartbeat_s": 0.5, "cancel_grace_s": 5.0,
+                            "recover_every_s": 1.0, "idle_wait_s": 0.2}
     base.update(changes)
     return WorkerConfig(**base)
 

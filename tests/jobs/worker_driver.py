@@ -26,8 +26,8 @@ def main() -> int:
     parser.add_argument("ledger")
     parser.add_argument("sleep", type=float)
     parser.add_argument("--until-empty", action="store_true")
-    parser.add_argument("--lease", type=float, default=1.5)
-    parser.add_argument("--heartbeat", type=float, default=0.3)
+    parser.add_argument("--lease", type=float, default=3.0)
+    parser.add_argument("--heartbeat", type=float, default=0.5)
     args = parser.parse_args()
     paths = WorkspacePaths(Path(args.workspace))
     service = JobService.open(paths, kinds={"marker": MarkerKind(Path(args.ledger),
