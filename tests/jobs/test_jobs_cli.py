@@ -242,3 +242,5 @@ def test_sigterm_drains_a_tau_worker(workspace: Path, tmp_path: Path) -> None:
     assert tau_json(["jobs", "prune", "--older-than", "1s", "-w", str(workspace)],
                     other) == {"pruned": [job["id"]]}
     assert not folder.exists()
+    kept = tau_json(["sessions", "show", shown["session_id"]], workspace)  # sessions stay
+    assert kept["messages"][-1]["message"]["content"] == "slept well"
