@@ -52,6 +52,7 @@ from tau_engine.missions.verifier import (
     run_command,
     same_result,
 )
+from tau_engine.store.job_fence import check_fence, fence_from_environ
 from tau_engine.store.missions import MissionStore
 
 ProgressFn = Callable[[str, str, str], None]
@@ -385,8 +386,15 @@ class MissionRunner:
         base, branch = state.base_commit, state.branch
         found = await asyncio.to_thread(wt.find_commit, self.worktree, base, branch, state.id)
         if found is None:
+            # Run by a background job (``tau jobs``): its id goes in a trailer, and right
+            # before the commit the job's fence must still hold (the real environment's,
+            # never a workspace file's), or an attempt that lost its job would commit.
+            job = fence_from_environ(os.environ)
             tree = await asyncio.to_thread(wt.result_tree, self.worktree, base, self._touched())
-            message = wt.commit_message(state.inputs.title, state.inputs.task, state.id)
+            message = wt.commit_message(state.inputs.title, state.inputs.task, state.id,
+                                        {"Tau-Job": job.job_id} if job else None)
+            if job is not None:
+                await asyncio.to_thread(check_fence, self.state_dir / "tau.db", job)
             found = await asyncio.to_thread(
                 lambda: wt.commit(self.worktree, base=base, branch=branch, tree=tree,
                                   message=message))
