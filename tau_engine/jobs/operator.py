@@ -167,9 +167,11 @@ def _blocked(job: JobRecord, short: str, submit_argv: list[str] | None) -> Opera
         return OperatorView("needs-authority", "its inputs were not submitted by you on this "
                             "machine (no valid signature); read them, then submit them "
                             "yourself if you mean to run them", command)
-    unblock = (job.result or {}).get("next_command")
-    if job.reason in (Reason.NEEDS_AUTHORITY, Reason.MISSION_BLOCKED) and unblock:
-        return OperatorView("needs-authority", job.message or job.reason, str(unblock))
+    unblock = str((job.result or {}).get("next_command") or f"tau jobs show {short}")
+    if job.reason == Reason.NEEDS_AUTHORITY:
+        return OperatorView("needs-authority", job.message or job.reason, unblock)
+    if job.reason == Reason.MISSION_BLOCKED:
+        return OperatorView("blocked", job.message or job.reason, unblock)
     text = job.message or job.reason
     return OperatorView("blocked", f"blocked by the operator: {text}",
                         f"tau jobs replay {short}")

@@ -21,6 +21,7 @@ from typing import Any
 from tau_engine.errors import StoreError, TauError, UsageError
 from tau_engine.jobs.kinds import JobKind, job_dir
 from tau_engine.jobs.liveness import owner_alive, same_machine
+from tau_engine.jobs.mission_kind import MissionKind
 from tau_engine.jobs.operator import STUCK_AFTER_S, OperatorView, operator_view
 from tau_engine.jobs.prompt_kind import PromptKind
 from tau_engine.jobs.queue import retry_busy
@@ -53,7 +54,7 @@ def parse_duration(text: str) -> float:
 
 
 def default_kinds() -> dict[str, JobKind]:
-    return {"prompt": PromptKind()}
+    return {"prompt": PromptKind(), "mission": MissionKind()}
 
 
 @dataclass

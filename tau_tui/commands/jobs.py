@@ -1,6 +1,7 @@
 """``tau jobs``: durable background jobs: submit, run workers, and operate on them.
 
-``submit`` queues a headless prompt; ``run`` is a worker; ``list``, ``show``,
+``submit`` queues a headless prompt (``-p``) or a mission (``--mission ARGS…``, the
+arguments of ``tau mission run``); ``run`` is a worker; ``list``, ``show``,
 ``recover``, ``replay``, ``block``, ``cancel`` and ``prune`` are the operator's
 verbs. Every action takes ``--json`` (one JSON document on stdout).
 """
@@ -9,9 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 STATE_CHOICES = ["queued", "running", "recovering", "succeeded", "failed", "blocked",
@@ -46,9 +51,13 @@ def add_parser(sub: Any) -> None:
         made: argparse.ArgumentParser = actions.add_parser(name, help=text, parents=[common])
         return made
 
-    p = action("submit", "queue a headless prompt as a background job")
-    p.add_argument("--prompt", "-p", metavar="PROMPT", required=True,
-                   help="the prompt ('-' reads it from stdin)")
+    p = action("submit", "queue a headless prompt or a mission as a background job")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--prompt", "-p", metavar="PROMPT",
+                      help="the prompt ('-' reads it from stdin)")
+    what.add_argument("--mission", nargs=argparse.REMAINDER, metavar="ARGS",
+                      help="the arguments of 'tau mission run' (everything after --mission "
+                      "but --json; give the job's options before it)")
     p.add_argument("--model", "-m", metavar="PROVIDER/MODEL", help="model to use")
     p.add_argument("--base-url", metavar="URL", help="override the provider's API base URL")
     p.add_argument("--approval", choices=APPROVALS, default="auto-edit",
@@ -121,8 +130,21 @@ async def _dispatch(service: Any, args: argparse.Namespace) -> int:
 
     action = args.action
     if action == "submit":
-        result = await service.submit("prompt", _prompt_inputs(args), key=args.key,
-                                      priority=args.priority, max_attempts=args.max_attempts)
+        if args.mission is not None:
+            # --json and --debug after --mission are the submit's: a job's mission always
+            # reports as JSON to its worker.
+            for flag in ("--json", "--debug"):
+                while flag in args.mission:
+                    args.mission.remove(flag)
+                    setattr(args, flag[2:], True)
+            with _mission_inputs(args.mission) as inputs:
+                result = await service.submit("mission", inputs, key=args.key,
+                                              priority=args.priority,
+                                              max_attempts=args.max_attempts)
+        else:
+            result = await service.submit("prompt", _prompt_inputs(args), key=args.key,
+                                          priority=args.priority,
+                                          max_attempts=args.max_attempts)
         return output.print_submitted(service, result, args.json)
     if action == "run":
         return await _run_worker(service, args)
@@ -172,6 +194,29 @@ def _prompt_inputs(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             inputs[name] = value
     return inputs
+
+
+@contextlib.contextmanager
+def _mission_inputs(mission_args: list[str]) -> Iterator[dict[str, Any]]:
+    """The mission job's inputs, checked as ``tau mission run`` would check them; an
+    ``--issue -`` is read from stdin now (the job copies it in)."""
+    from tau_engine.errors import UsageError
+    from tau_tui.cli import _Parser
+    from tau_tui.commands import mission
+
+    if not mission_args:
+        raise UsageError("--mission needs the arguments of 'tau mission run'")
+    parser = _Parser(prog="tau jobs submit --mission")
+    mission.add_parser(parser.add_subparsers(dest="command", parser_class=_Parser))
+    parser.parse_args(["mission", "run", *mission_args])
+    args = list(mission_args)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, arg in enumerate(args[:-1]):
+            if arg == "--issue" and args[i + 1] == "-":
+                issue = Path(tmp) / "issue.md"
+                issue.write_text(sys.stdin.read(), encoding="utf-8")
+                args[i + 1] = str(issue)
+        yield {"args": args}
 
 
 async def _run_worker(service: Any, args: argparse.Namespace) -> int:

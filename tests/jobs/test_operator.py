@@ -130,6 +130,11 @@ def test_blocked_and_needing_authority() -> None:
                   result={"next_command": "tau mission run --task x --patch FILE"})
     assert view(mission) == ("needs-authority", "no edit authority",
                              "tau mission run --task x --patch FILE")
+    flaky = job(state="blocked", reason="mission-blocked",
+                message="the mission is blocked (flaky-verifier)",
+                result={"next_command": "tau mission show m1"})
+    assert view(flaky) == ("blocked", "the mission is blocked (flaky-verifier)",
+                           "tau mission show m1")
 
 
 def test_every_job_state_has_a_view() -> None:
