@@ -53,6 +53,7 @@ class Reason(StrEnum):
     UNSIGNED_INPUTS = "unsigned-inputs"  # not submitted by this user: needs authority
     MISSION_BLOCKED = "mission-blocked"
     NEEDS_AUTHORITY = "needs-authority"  # a mission that needs edit authority (--patch)
+    UNREADABLE = "unreadable"  # its row cannot be read (damaged, or not written by tau)
 
 
 class LeaseOwner(BaseModel):

@@ -54,15 +54,19 @@ from tau_engine.store.jobs_rows import (
     FENCED,
     LIVE_SQL,
     SELECT_JOB,
+    UnreadableRow,
     append_event,
     attempt_from_row,
     event_from_row,
     find_job,
     job_from_row,
     owner_json,
+    readable_jobs,
     require_job,
 )
 from tau_engine.store.schema import connect, migrate
+from tau_engine.store.session_lock import StoreLock
+from tau_engine.store.sqlite_errors import refuse_if_damaged, store_error
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -81,35 +85,59 @@ RETURNING id
 """
 
 
+def _readable(build: Callable[[tuple[Any, ...]], T], rows: list[tuple[Any, ...]]) -> list[T]:
+    out = []
+    for row in rows:
+        try:
+            out.append(build(row))
+        except UnreadableRow:
+            continue  # one bad row does not hide the others
+    return out
+
+
 class SqliteJobQueue:
     """The ``JobQueue`` on SQLite. Open with ``SqliteJobQueue.open(paths)``."""
 
     def __init__(self, conn: sqlite3.Connection, db_path: Path, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 store_lock: StoreLock | None = None) -> None:
         self.db_path = db_path
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.RLock()
         self._clock = clock
+        self._store_lock = store_lock
 
     @classmethod
     def open(cls, paths: WorkspacePaths, *,
              clock: Callable[[], float] = time.time) -> SqliteJobQueue:
-        """Open (creating or migrating) the workspace's database. Blocking."""
+        """Open (creating or migrating) the workspace's database. Blocking.
+
+        It holds the store open (``StoreLock``, shared) as a ``SessionStore`` does, so
+        ``tau sessions recover`` never replaces the database under a worker."""
         paths.ensure()
-        conn = connect(paths.db_path)
+        store_lock = StoreLock.shared(paths.locks_dir)
         try:
-            migrate(conn, paths.db_path)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn = connect(paths.db_path)
+            try:
+                migrate(conn, paths.db_path)
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            except BaseException:
+                conn.close()
+                raise
         except BaseException:
-            conn.close()
+            if store_lock is not None:
+                store_lock.release()
             raise
-        return cls(conn, paths.db_path, clock=clock)
+        return cls(conn, paths.db_path, clock=clock, store_lock=store_lock)
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._store_lock is not None:
+                self._store_lock.release()
+                self._store_lock = None
 
     # -- transactions ------------------------------------------------------------
     @contextmanager
@@ -119,6 +147,8 @@ class SqliteJobQueue:
             if conn is None:
                 raise StoreError(f"the job queue {self.db_path} is closed")
             with self._translate():
+                if write:
+                    refuse_if_damaged(self.db_path)
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield conn
@@ -143,9 +173,10 @@ class SqliteJobQueue:
             if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY_CODES or \
                     "locked" in str(exc) or "busy" in str(exc):
                 raise QueueBusyError(f"{self.db_path} is busy ({exc})") from exc
-            raise StoreError(f"{self.db_path}: {exc}") from exc
+            raise store_error(self.db_path, exc) from exc
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.db_path}: {exc}") from exc
+            # A damaged file is remembered, and every later write refused (sessions.md).
+            raise store_error(self.db_path, exc) from exc
 
     async def _run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._conn is None:
@@ -199,7 +230,7 @@ class SqliteJobQueue:
         with self._txn(write=False) as conn:
             rows = conn.execute(f"{SELECT_JOB} {where} ORDER BY created_at DESC, rowid DESC "
                                 "LIMIT ?", (*params, limit)).fetchall()
-        return [job_from_row(row) for row in rows]
+        return readable_jobs(rows)
 
     async def attempts(self, job_id: str) -> list[AttemptRecord]:
         return await self._run(self._attempts, job_id)
@@ -208,7 +239,7 @@ class SqliteJobQueue:
         with self._txn(write=False) as conn:
             rows = conn.execute(f"SELECT {ATTEMPT_COLUMNS} FROM job_attempts WHERE job_id = ? "
                                 "ORDER BY attempt", (job_id,)).fetchall()
-        return [attempt_from_row(row) for row in rows]
+        return _readable(attempt_from_row, rows)
 
     async def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
         return await self._run(self._events, job_id, after_seq)
@@ -218,7 +249,7 @@ class SqliteJobQueue:
             rows = conn.execute("SELECT job_id, seq, ts, type, attempt, data FROM job_events "
                                 "WHERE job_id = ? AND seq > ? ORDER BY seq",
                                 (job_id, after_seq)).fetchall()
-        return [event_from_row(row) for row in rows]
+        return _readable(event_from_row, rows)
 
     # -- the worker's side -----------------------------------------------------------
     async def claim(self, owner: LeaseOwner, lease_s: float) -> Claim | None:
@@ -227,11 +258,19 @@ class SqliteJobQueue:
     def _claim(self, owner: LeaseOwner, lease_s: float) -> Claim | None:
         now = self._clock()
         with self._txn() as conn:
-            row = conn.execute(_CLAIM, {"owner": owner_json(owner), "now": now,
-                                        "lease": lease_s}).fetchone()
-            if row is None:
-                return None
-            job = require_job(conn, row[0])
+            while True:
+                row = conn.execute(_CLAIM, {"owner": owner_json(owner), "now": now,
+                                            "lease": lease_s}).fetchone()
+                if row is None:
+                    return None
+                try:
+                    job = require_job(conn, row[0])
+                    break
+                except UnreadableRow as exc:
+                    # Not tau's (or damaged): fail it, so no worker takes it again.
+                    conn.execute("UPDATE jobs SET state = 'failed', reason = ?, owner = NULL, "
+                                 "lease_expires_at = NULL, finished_at = ?, last_error = ? "
+                                 "WHERE id = ?", (Reason.UNREADABLE, now, str(exc), row[0]))
             conn.execute(
                 "INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -343,7 +382,7 @@ class SqliteJobQueue:
             rows = conn.execute(f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < ?",
                                 (now,)).fetchall()
         report = RecoveryReport()
-        for job in (job_from_row(row) for row in rows):
+        for job in readable_jobs(rows):
             expired = now - (job.lease_expires_at or now)
             if job.owner is not None and is_alive(job.owner):
                 report.jobs.append(RecoveredJob(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from tau_engine.errors import JobNotFoundError
+from tau_engine.errors import JobNotFoundError, StoreError
 from tau_engine.store.job_models import (
     AttemptRecord,
     JobEvent,
@@ -14,6 +15,8 @@ from tau_engine.store.job_models import (
     JobState,
     LeaseOwner,
 )
+
+T = TypeVar("T")
 
 JOB_COLUMNS = (
     "id, kind, inputs, signature, dedup_key, priority, state, reason, message, attempt, "
@@ -40,8 +43,25 @@ def owner_json(owner: LeaseOwner | None) -> str | None:
     return None if owner is None else owner.model_dump_json()
 
 
+class UnreadableRow(StoreError):
+    """A job table row tau cannot read: damaged, or written by something other than tau."""
+
+
+def _readable(kind: str, row: tuple[Any, ...], build: Callable[[], T]) -> T:
+    try:
+        return build()
+    except (ValueError, TypeError, KeyError, IndexError) as exc:  # pydantic's included
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnreadableRow(f"{kind} {str(row[0])[:40]!r}: its row cannot be read "
+                            f"({first[:200]})") from exc
+
+
 def job_from_row(row: tuple[Any, ...]) -> JobRecord:
-    """A ``JobRecord`` from a row selected with ``JOB_COLUMNS``."""
+    """A ``JobRecord`` from a row selected with ``JOB_COLUMNS`` (``UnreadableRow``)."""
+    return _readable("job", row, lambda: _job(row))
+
+
+def _job(row: tuple[Any, ...]) -> JobRecord:
     owner = _json(row[12])
     return JobRecord(
         id=row[0], kind=row[1], inputs=json.loads(row[2]), signature=row[3], key=row[4],
@@ -55,18 +75,30 @@ def job_from_row(row: tuple[Any, ...]) -> JobRecord:
         finished_at=row[27])
 
 
+def readable_jobs(rows: list[tuple[Any, ...]]) -> list[JobRecord]:
+    """The rows that can be read (a listing is not stopped by one bad row)."""
+    jobs = []
+    for row in rows:
+        try:
+            jobs.append(job_from_row(row))
+        except UnreadableRow:
+            continue
+    return jobs
+
+
 def attempt_from_row(row: tuple[Any, ...]) -> AttemptRecord:
-    return AttemptRecord(
+    return _readable("attempt of job", row, lambda: AttemptRecord(
         job_id=row[0], attempt=row[1], fence=row[2], reason=row[3],
         owner=LeaseOwner.model_validate_json(row[4]), started_at=row[5], finished_at=row[6],
         outcome=row[7], end_reason=row[8], error=row[9], session_id=row[10],
         child_pid=row[11], exit_code=row[12], side_effects=bool(row[13]),
-        detail=json.loads(row[14] or "{}"))
+        detail=json.loads(row[14] or "{}")))
 
 
 def event_from_row(row: tuple[Any, ...]) -> JobEvent:
-    return JobEvent(job_id=row[0], seq=row[1], ts=row[2], type=row[3], attempt=row[4],
-                    data=json.loads(row[5]))
+    return _readable("event of job", row, lambda: JobEvent(
+        job_id=row[0], seq=row[1], ts=row[2], type=row[3], attempt=row[4],
+        data=json.loads(row[5])))
 
 
 def require_job(conn: sqlite3.Connection, job_id: str) -> JobRecord:

@@ -33,6 +33,7 @@ from tau_engine.conversation import Message, Usage
 from tau_engine.errors import StoreError
 from tau_engine.events import parse_event
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store.jobs_rows import JOB_COLUMNS, job_from_row
 from tau_engine.store.schema import migrate
 from tau_engine.store.session_lock import StoreLock
 from tau_engine.store.sqlite_errors import forget_damage
@@ -94,6 +95,9 @@ _REPAIRS: list[tuple[str, str]] = [
                    "OR undone_head NOT IN (SELECT id FROM messages)"),
     ("redo_files", "DELETE FROM redo_files WHERE NOT EXISTS (SELECT 1 FROM redo_stack r "
                    "WHERE r.session_id = redo_files.session_id AND r.pos = redo_files.pos)"),
+    # A job's attempts and log go with it (its log refuses deletes only while it exists).
+    ("job_attempts", "DELETE FROM job_attempts WHERE job_id NOT IN (SELECT id FROM jobs)"),
+    ("job_events", "DELETE FROM job_events WHERE job_id NOT IN (SELECT id FROM jobs)"),
 ]
 
 
@@ -320,6 +324,8 @@ def _checked(name: str, row: dict[str, Any]) -> dict[str, Any] | None:
                 json.loads(row["meta"])
             except (TypeError, ValueError):
                 row["meta"] = '{"recovered": true}'
-    except (ValidationError, ValueError, TypeError):
+        elif name == "jobs":
+            job_from_row(tuple(row[c] for c in JOB_COLUMNS.split(", ")))
+    except (ValidationError, ValueError, TypeError, StoreError):
         return None
     return row

@@ -244,3 +244,44 @@ def test_sigterm_drains_a_tau_worker(workspace: Path, tmp_path: Path) -> None:
     assert not folder.exists()
     kept = tau_json(["sessions", "show", shown["session_id"]], workspace)  # sessions stay
     assert kept["messages"][-1]["message"]["content"] == "slept well"
+
+
+def test_an_unreadable_planted_job_stops_no_worker(workspace: Path) -> None:
+    good = submit(workspace, "-p", "fine", "--model", "offline/echo")["job"]
+    conn = sqlite3.connect(workspace / ".tau" / "tau.db")
+    now = time.time()
+    conn.execute("INSERT INTO jobs (id, kind, inputs, state, reason, priority, next_run_at, "
+                 "created_at, updated_at) VALUES (?, 'prompt', 'not json {', 'queued', "
+                 "'submitted', 9, ?, ?, ?)", ("d" * 32, now, now, now))
+    conn.commit()
+    conn.close()
+    run = run_tau(["jobs", "run", "--until-empty"], workspace)
+    assert run.returncode == 0, run.stderr
+    assert [j["id"] for j in tau_json(["jobs", "list"], workspace)] == [good["id"]]
+    assert tau_json(["jobs", "show", good["id"]], workspace)["job"]["state"] == "succeeded"
+    conn = sqlite3.connect(workspace / ".tau" / "tau.db")
+    assert conn.execute("SELECT state, reason FROM jobs WHERE id = ?",
+                        ("d" * 32,)).fetchone() == ("failed", "unreadable")
+    conn.close()
+    shown = run_tau(["jobs", "show", "d" * 32], workspace)
+    assert shown.returncode == 1 and "its row cannot be read" in shown.stderr
+    assert "Traceback" not in shown.stderr
+
+
+def test_store_recovery_keeps_jobs_and_drops_orphans(workspace: Path) -> None:
+    job = submit(workspace, "-p", "keep me", "--model", "offline/echo")["job"]
+    assert run_tau(["jobs", "run", "--once"], workspace).returncode == 0
+    conn = sqlite3.connect(workspace / ".tau" / "tau.db")  # foreign keys off, as a bug might
+    conn.execute("INSERT INTO job_events (job_id, seq, ts, type) VALUES (?, 1, 0, 'orphan')",
+                 ("c" * 32,))
+    conn.commit()
+    conn.close()
+    recovered = run_tau(["sessions", "recover"], workspace)
+    assert recovered.returncode == 0, recovered.stderr
+    shown = tau_json(["jobs", "show", job["id"]], workspace)
+    assert shown["job"]["state"] == "succeeded" and len(shown["attempts"]) == 1
+    assert [e["type"] for e in shown["events"]][:2] == ["submitted", "claimed"]
+    conn = sqlite3.connect(workspace / ".tau" / "tau.db")
+    assert conn.execute("SELECT count(*) FROM job_events WHERE job_id = ?",
+                        ("c" * 32,)).fetchone() == (0,)
+    conn.close()
