@@ -285,3 +285,24 @@ def test_store_recovery_keeps_jobs_and_drops_orphans(workspace: Path) -> None:
     assert conn.execute("SELECT count(*) FROM job_events WHERE job_id = ?",
                         ("c" * 32,)).fetchone() == (0,)
     conn.close()
+
+
+def test_sessions_recover_waits_for_workers_to_close_the_store(workspace: Path) -> None:
+    import subprocess
+
+    from tests.cli.tau_process import TAU
+
+    submit(workspace, "-p", "x")
+    worker = subprocess.Popen([*TAU, "jobs", "run"], cwd=workspace, env=tau_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while tau_json(["jobs", "list"], workspace)[0]["state"] != "succeeded":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        refused = run_tau(["sessions", "recover"], workspace)
+        assert refused.returncode != 0 and "have the store open" in refused.stderr
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=60)
+    assert run_tau(["sessions", "recover"], workspace).returncode == 0
