@@ -201,13 +201,14 @@ def _mission_inputs(mission_args: list[str]) -> Iterator[dict[str, Any]]:
     """The mission job's inputs, checked as ``tau mission run`` would check them; an
     ``--issue -`` is read from stdin now (the job copies it in)."""
     from tau_engine.errors import UsageError
-    from tau_tui.cli import _Parser
+    from tau_tui.cli import _parser_class
     from tau_tui.commands import mission
 
     if not mission_args:
         raise UsageError("--mission needs the arguments of 'tau mission run'")
-    parser = _Parser(prog="tau jobs submit --mission")
-    mission.add_parser(parser.add_subparsers(dest="command", parser_class=_Parser))
+    parser_class = _parser_class()
+    parser = parser_class(prog="tau jobs submit --mission")
+    mission.add_parser(parser.add_subparsers(dest="command", parser_class=parser_class))
     parser.parse_args(["mission", "run", *mission_args])
     args = list(mission_args)
     with tempfile.TemporaryDirectory() as tmp:

@@ -306,3 +306,13 @@ def test_sessions_recover_waits_for_workers_to_close_the_store(workspace: Path) 
         worker.terminate()
         worker.communicate(timeout=60)
     assert run_tau(["sessions", "recover"], workspace).returncode == 0
+
+
+def test_the_global_workspace_option_reaches_jobs(workspace: Path, tmp_path: Path) -> None:
+    made = submit(workspace, "-p", "from afar")["job"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    listed = tau_json(["-w", str(workspace), "jobs", "list"], elsewhere)
+    assert [j["id"] for j in listed] == [made["id"]]
+    clash = run_tau(["-w", str(workspace), "jobs", "list", "-w", str(elsewhere)], elsewhere)
+    assert clash.returncode == 2 and "given twice with different values" in clash.stderr
