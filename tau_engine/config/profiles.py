@@ -27,14 +27,10 @@ PROFILES_DIR_NAME = "profiles"
 DEFAULT_PROFILE_NAME = "default"
 # The safety profiles and what each changes (approval, network, sandbox), one line each.
 SAFETY_PROFILES: dict[str, str] = {
-    "permissive": "few questions: commands follow the approval mode; bash is sandboxed "
-                  "with network where possible",
-    "balanced": "the default: read-only commands run, risky ones ask, a few are refused; "
-                "bash is sandboxed without network where possible",
-    "strict": "every command that is not plainly read-only asks; http asks; the sandbox "
-              "is required",
-    "hardened": "for untrusted repositories: every side effect asks, no http, secrets "
-                "block output; the sandbox is required",
+    "permissive": "few questions; bash sandboxed with network if possible",
+    "balanced": "the default: risky commands ask; bash sandboxed, no network",
+    "strict": "non-read-only commands and http ask; sandbox required",
+    "hardened": "untrusted repos: every side effect asks, no http; sandbox required",
 }
 DEFAULT_SAFETY = "balanced"
 SafetyName = Literal["permissive", "balanced", "strict", "hardened"]
@@ -173,10 +169,7 @@ def config_text_with_profile(text: str, name: str) -> str:
     table = _TABLE_LINE.search(text)
     top = text[:table.start()] if table else text
     match = _PROFILE_LINE.search(top)
-    if match:
-        updated = text[:match.start()] + line + text[match.end():]
-    else:
-        updated = f"{line}\n{text}"
+    updated = text[:match.start()] + line + text[match.end():] if match else f"{line}\n{text}"
     try:
         if tomllib.loads(updated).get("profile") == name:
             return updated

@@ -2,9 +2,10 @@
 
 Precedence, highest first: command-line flags > environment (``TAU_*``) >
 workspace ``.tau/config.toml`` > the profile in use (``profiles/NAME.toml``, see
-``profiles.py``) > user ``config.toml`` (platformdirs) > defaults. Each setting is declared once below (type, default, help, choices,
-and ``trust``); that declaration drives validation, the docs table, the
-onboarding wizard and the settings view.
+``profiles.py``) > user ``config.toml`` (platformdirs) > defaults. Each
+setting is declared once below (type, default, help, choices, and ``trust``);
+that declaration drives validation, the docs table, the onboarding wizard and
+the settings view.
 
 The workspace file is untrusted input (a cloned repository, or a file the
 model wrote). A setting declared with ``trust`` is taken from it only when

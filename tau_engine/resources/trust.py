@@ -121,11 +121,16 @@ def load_run_settings(paths: WorkspacePaths, cli: dict[str, Any] | None, *,
                       store: TrustStore | None = None,
                       environ: dict[str, str] | None = None) -> Settings:
     """The settings of one run that does not ask (headless, the line REPL): trusted when
-    ``grant`` (``--trust``) or when the user trusted the workspace before."""
+    ``grant`` (``--trust``) or when the user trusted the workspace before. Raises
+    ``SetupNeededError`` (exit 2, naming ``tau onboard``) when nothing is set up."""
+    from tau_engine.resources.setup_state import require_setup
+
     store = store or TrustStore()
     trusted = grant or store.decision(paths.root) is True
-    return load_settings(paths, cli, environ, trusted=trusted,
-                         default_approval=default_approval)
+    settings = load_settings(paths, cli, environ, trusted=trusted,
+                             default_approval=default_approval)
+    require_setup(paths, settings, environ)
+    return settings
 
 
 async def load_settings_asking(paths: WorkspacePaths, cli: dict[str, Any] | None, *,
