@@ -312,6 +312,15 @@ class TauApp(App[int]):
             self.notify("Press Ctrl+C again to quit", timeout=QUIT_CONFIRM_SECONDS)
 
 
+def _interactive() -> bool:
+    import sys
+
+    try:
+        return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _workspace_label(root: Path) -> str:
     home = Path.home()
     try:
@@ -328,17 +337,23 @@ def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any]
     """The app's engine factory for a workspace: settings (asking about trust once, when
     the workspace has settings that need it), the setup wizard when nothing at all is set
     up (``ask_onboarding``; cancelling it ends the app, nothing written), then the
-    engine."""
+    engine. Without ``ask_onboarding`` (no terminal to ask on), nothing set up is a
+    ``SetupNeededError`` naming ``tau onboard``."""
 
     async def open_engine(approver: Approver, **options: Any) -> Engine:
         from tau_engine.engine import Engine
-        from tau_engine.resources.setup_state import nothing_configured
+        from tau_engine.resources.setup_state import (
+            NOT_SET_UP,
+            SetupNeededError,
+            nothing_configured,
+        )
         from tau_engine.resources.trust import load_settings_asking
 
         settings = await load_settings_asking(paths, cli_settings, default_approval="ask",
                                               ask=ask_trust, grant=trust)
-        if ask_onboarding is not None and await asyncio.to_thread(nothing_configured, paths,
-                                                                  settings):
+        if await asyncio.to_thread(nothing_configured, paths, settings):
+            if ask_onboarding is None:
+                raise SetupNeededError(NOT_SET_UP)
             if not await ask_onboarding(paths, settings):
                 from tau_tui.screens.onboarding.app import SetupCancelledError
 
@@ -365,7 +380,9 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
         paths, cli_settings, ask_trust=lambda question: app.ask_trust(question), trust=trust,
         resume=resume, continue_latest=continue_latest,
         script=Path(script_path) if script_path else None,
-        ask_onboarding=lambda where, settings: app.ask_onboarding(where, settings))
+        # The wizard only where someone can answer it: never into a pipe.
+        ask_onboarding=(lambda where, settings: app.ask_onboarding(where, settings))
+        if _interactive() else None)
     app = TauApp(open_engine, workspace_label=_workspace_label(paths.root),
                  history_path=paths.history_path,
                  theme=configured_theme_name(paths.root, cli_settings.get("theme")),

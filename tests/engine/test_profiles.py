@@ -64,7 +64,7 @@ def test_a_bad_profile_file_is_an_error_naming_the_file(values: dict[str, object
     folder.mkdir(parents=True)
     (folder / "bad.toml").write_text(tomli_w.dumps({k: v for k, v in data.items()
                                                     if v is not None}))
-    with pytest.raises(ConfigError, match="bad.toml") as caught:
+    with pytest.raises(ConfigError, match=r"bad\.toml") as caught:
         ProfileStore().load("bad")
     assert message in str(caught.value)
 

@@ -61,12 +61,12 @@ class IdentityStep(WizardStep):
 
     def _state(self, item: IdentityFile) -> str:
         if not item.exists:
-            return "new, from the template"
+            return "new (template)"
         if not item.differs:
-            return "exists, kept"
+            return "exists: kept"
         if self._confirmed.get(item.name) == item.proposed:
-            return "exists, will be replaced (diff confirmed)"
-        return "exists, kept (tick below to replace it)"
+            return "exists: replaced (diff confirmed)"
+        return "exists: kept (tick to replace)"
 
     def _refresh_list(self) -> None:
         from tau_engine.onboarding.identity import DESCRIPTIONS
@@ -76,7 +76,7 @@ class IdentityStep(WizardStep):
         options.clear_options()
         for item in self._files():
             options.add_option(Option(Content.assemble(
-                (f".tau/{item.name:<10}", "bold"), (f"{DESCRIPTIONS[item.name]:<28}", ""),
+                (f".tau/{item.name:<10}", "bold"), (f"{DESCRIPTIONS[item.name]:<27}", ""),
                 (self._state(item), "$text-muted")), id=item.name))
         options.highlighted = highlighted
         self._preview()
