@@ -144,3 +144,16 @@ def test_key_report_usable_follows_the_chosen_model(workspace: Path) -> None:
     assert not key_report(paths, Settings(model="anthropic/claude-sonnet-4-5"), env).usable
     assert key_report(paths, Settings(model="ollama/llama3"), {}).usable
     assert key_report(paths, Settings(model="offline/echo"), {}).usable
+
+
+def test_runs_that_cannot_ask_need_a_setup_unless_they_need_no_model(workspace: Path) -> None:
+    from tau_engine.resources.setup_state import SetupNeededError
+    from tau_engine.resources.trust import load_run_settings
+
+    paths = WorkspacePaths(workspace)
+    with pytest.raises(SetupNeededError, match="tau onboard") as caught:
+        load_run_settings(paths, None, default_approval="auto-edit", environ={})
+    assert caught.value.exit_code == 2
+    settings = load_run_settings(paths, None, default_approval="auto-edit", environ={},
+                                 require_setup=False)
+    assert settings.model is None
