@@ -3,8 +3,8 @@
 The checks, in order: the settings files (user ``config.toml``, the profile in
 use, the workspace ``.tau/config.toml``), the credentials (the key file's
 permissions, and a key for the chosen model), the model itself (the probe of
-``probe.py``), the sandbox (``bwrap`` present and able to start a minimal
-sandbox; ``tau doctor sandbox`` of the safety layer goes further), git, and the
+``probe.py``), the sandbox (the safety layer's probe of ``bwrap``, weighed by the
+safety profile), git, and the
 workspace's ``.tau/`` (writable, and its store passing ``PRAGMA quick_check``).
 
 Nothing here changes the setup: the ``.tau/`` check writes and removes one
@@ -130,28 +130,35 @@ def _safety_name(settings: Settings) -> str:
     return DEFAULT_SAFETY
 
 
-def sandbox_check(safety: str, bwrap: str | None = None) -> Check:
-    """``bwrap`` on PATH and able to start a minimal sandbox (blocking: run in a thread)."""
-    required = safety in SANDBOX_REQUIRED
-    missing_status: Status = "fail" if required else "warn"
-    need = f"safety profile '{safety}' {'requires' if required else 'uses'} it"
-    program = bwrap or shutil.which("bwrap")
-    if program is None:
-        return Check("sandbox", missing_status, f"bwrap not found ({need})", BWRAP_INSTALL)
-    argv = [program, "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-user-try",
-            "--unshare-pid", "--unshare-net", "--die-with-parent", "true"]
+def _sandbox_required(safety: str) -> bool:
+    """Whether the safety profile's sandbox policy is ``required`` (else best effort)."""
+    from tau_engine.safety.profiles import load_profile
+
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=SANDBOX_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL, cwd="/")
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check("sandbox", missing_status, f"bwrap could not run: {exc}", BWRAP_INSTALL)
-    if proc.returncode != 0:
-        said = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[0]
-        return Check("sandbox", missing_status, f"bwrap cannot start a sandbox: {said} "
-                     f"({need})", "allow unprivileged user namespaces (sysctl "
-                     "kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 and later "
-                     "kernel.apparmor_restrict_unprivileged_userns=0)")
-    return Check("sandbox", "ok", f"bwrap starts a sandbox ({program})")
+        return load_profile(safety).document.sandbox.policy == "required"
+    except TauError:
+        return safety in SANDBOX_REQUIRED
+
+
+def sandbox_check(safety: str, bwrap: str | None = None) -> Check:
+    """The safety layer's probe of bubblewrap, weighed by the safety profile: a sandbox
+    that cannot start fails a profile that requires it and warns otherwise (blocking)."""
+    from tau_engine.safety.sandbox import probe_sandbox
+
+    required = _sandbox_required(safety)
+    status: Status = "fail" if required else "warn"
+    need = f"safety profile '{safety}' {'requires' if required else 'uses'} it"
+    probe = probe_sandbox(bwrap, timeout_s=SANDBOX_TIMEOUT_S)
+    if not probe.usable:
+        failed = next((c for c in probe.checks if not c.ok), None)
+        detail = f"{failed.name}: {failed.detail}" if failed else "bwrap cannot start"
+        return Check("sandbox", status, f"the sandbox cannot start ({detail}; {need})",
+                     (failed.remedy if failed and failed.remedy else BWRAP_INSTALL))
+    limits = [c.name for c in probe.checks if not c.ok]
+    if limits:
+        return Check("sandbox", "warn", f"bwrap starts a sandbox ({probe.bwrap}) without: "
+                     f"{', '.join(limits)}", probe.diagnostic())
+    return Check("sandbox", "ok", f"bwrap starts a sandbox ({probe.bwrap})")
 
 
 def git_check(root: Path) -> Check:

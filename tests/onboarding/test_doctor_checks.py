@@ -48,29 +48,31 @@ def test_a_damaged_store_fails_quick_check(workspace: Path) -> None:
 
 
 def test_the_sandbox_check_runs_bwrap_and_weighs_failure_by_safety(tmp_path: Path) -> None:
-    working = _script(tmp_path / "bwrap-ok", 'echo "$@" > "$0.args"; exit 0')
+    working = _script(tmp_path / "bwrap-ok", 'echo "$@" >> "$0.calls"; exit 0')
     assert sandbox_check("balanced", working).status == "ok"
-    args = (tmp_path / "bwrap-ok.args").read_text().split()
-    assert args[-1] == "true" and "--unshare-net" in args and "--die-with-parent" in args
+    assert "true" in (tmp_path / "bwrap-ok.calls").read_text()  # bwrap really ran
     broken = _script(tmp_path / "bwrap-no", "echo 'bwrap: No permissions to creating new "
                      "namespace' >&2; exit 1")
     soft = sandbox_check("balanced", broken)
     assert soft.status == "warn" and "No permissions" in soft.message
-    assert "unprivileged user namespaces" in soft.remedy
+    assert soft.remedy
     assert sandbox_check("strict", broken).status == "fail"
+    assert sandbox_check("hardened", broken).status == "fail"
+    assert sandbox_check("permissive", broken).status == "warn"
 
 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
 def test_the_real_bwrap_starts_a_sandbox_here() -> None:
     check = sandbox_check("strict")
-    assert check.status in ("ok", "fail")  # a machine without user namespaces fails
-    assert check.status == "ok" or "user namespaces" in check.remedy
+    assert check.status in ("ok", "warn", "fail")  # a container may lack some namespaces
+    assert check.status != "fail" or check.remedy
 
 
 def test_a_missing_bwrap_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     check = sandbox_check("hardened")
     assert check.status == "fail" and "apt-get install bubblewrap" in check.remedy
+    assert "not installed" in check.message
 
 
 def test_git_and_a_folder_that_is_not_a_repository(workspace: Path, tmp_path: Path) -> None:
