@@ -162,6 +162,9 @@ def print_summary(plan: Any, writes: list[Any], out: Any) -> None:
         out.write(f"note: {plan.key.variable} is not set in this environment: set it before "
                   "running tau\n")
     out.write(f"to repeat this setup: {equivalent_command(plan)}\n")
+    if plan.replace:
+        out.write(f"(that command keeps existing identity files; replacing "
+                  f"{', '.join(sorted(plan.replace))} took the wizard's confirmed diff)\n")
 
 
 def _run_wizard(args: argparse.Namespace) -> int:

@@ -200,3 +200,22 @@ def test_the_equivalent_command_names_every_choice(workspace: Path) -> None:
         "--verifier 'npm test'")
     typed = equivalent_command(_plan(workspace, key=KeyChoice("typed", secret=KEY)))
     assert "--api-key-stdin" in typed and KEY not in typed
+
+
+def test_the_wizard_starts_from_the_active_profile_else_the_key_found(workspace: Path) -> None:
+    from tau_engine.config import Settings
+    from tau_engine.onboarding.plan import starting_plan
+
+    found = starting_plan(workspace, Settings(), {"GEMINI_API_KEY": "g-key-123456789"})
+    assert (found.provider, found.model, found.key) == (
+        "gemini", "gemini/gemini-2.5-pro", KeyChoice("env", "GEMINI_API_KEY"))
+    nothing = starting_plan(workspace, Settings(), {})
+    assert (nothing.provider, nothing.key) == ("anthropic",
+                                               KeyChoice("env", "ANTHROPIC_API_KEY"))
+    write_plan(_plan(workspace, safety="strict", profile="work", verifier="make test",
+                     replace=frozenset({"AGENTS.md"})))
+    active = starting_plan(workspace, load_settings(WorkspacePaths(workspace), environ={}), {})
+    assert (active.provider, active.model, active.key, active.safety, active.profile,
+            active.verifier) == ("openai", "openai/gpt-4.1-mini",
+                                 KeyChoice("env", "OPENAI_API_KEY"), "strict", "work",
+                                 "make test")

@@ -90,6 +90,14 @@ def render_summary(plan: OnboardingPlan, writes: list[PlannedWrite], command: st
                                      (f"  {write.what}", "$text-muted")))
     rows += [Content(""), Content.styled("The same setup in a script or CI:", "bold"),
              Content(command)]
+    if plan.replace:
+        rows.append(Content.styled(f"(it keeps existing identity files: replacing "
+                                   f"{', '.join(sorted(plan.replace))} is this wizard's)",
+                                   "$text-muted"))
+    if plan.replace:
+        rows.append(Content.styled(f"(it keeps existing identity files: replacing "
+                                   f"{', '.join(sorted(plan.replace))} is this wizard's)",
+                                   "$text-muted"))
     if plan.key.kind == "typed":
         rows.append(Content.styled("(pipe the key into it: printf %s \"$KEY\" | tau onboard "
                                    "...)", "$text-muted"))
