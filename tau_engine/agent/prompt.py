@@ -47,6 +47,11 @@ GUIDANCE_FILES = (
     (".tau/AGENTS.md", "Guidance from .tau/AGENTS.md"),
 )
 _HEADINGS = dict(GUIDANCE_FILES)
+
+
+def guidance_heading(rel: str) -> str:
+    """The words that introduce the file at ``rel`` (root-relative, POSIX) in the prompt."""
+    return _HEADINGS.get(rel, f"Guidance from {rel}")
 _MAX_GUIDANCE_CHARS = 40_000
 
 
@@ -100,5 +105,5 @@ def build_system_prompt(root: Path, *, today: _dt.date | None = None,
         if not text:
             continue
         budget -= len(text)
-        parts.append(f"{_HEADINGS.get(rel, 'Guidance from ' + rel)}:\n{text}")
+        parts.append(f"{guidance_heading(rel)}:\n{text}")
     return "\n\n".join(parts)
