@@ -312,15 +312,6 @@ class TauApp(App[int]):
             self.notify("Press Ctrl+C again to quit", timeout=QUIT_CONFIRM_SECONDS)
 
 
-def _interactive() -> bool:
-    import sys
-
-    try:
-        return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def _workspace_label(root: Path) -> str:
     home = Path.home()
     try:
@@ -373,6 +364,7 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
     """Open the app on the agent screen (sending ``first_prompt`` once the engine is
     open); returns the exit code. Raises ``TauError``."""
     from tau_engine.paths import WorkspacePaths
+    from tau_tui.cli import stdio_is_terminal
     from tau_tui.themes import configured_theme_name
 
     paths = WorkspacePaths.locate(workspace)
@@ -382,7 +374,7 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
         script=Path(script_path) if script_path else None,
         # The wizard only where someone can answer it: never into a pipe.
         ask_onboarding=(lambda where, settings: app.ask_onboarding(where, settings))
-        if _interactive() else None)
+        if stdio_is_terminal() else None)
     app = TauApp(open_engine, workspace_label=_workspace_label(paths.root),
                  history_path=paths.history_path,
                  theme=configured_theme_name(paths.root, cli_settings.get("theme")),
