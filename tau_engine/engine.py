@@ -128,12 +128,17 @@ class Engine:
         ``require_session_model`` (headless runs, where a quiet switch would pass for
         success), raises ``UsageError`` saying why.
         """
-        from tau_engine.providers.dotenv import merged_environ
-        from tau_engine.providers.registry import provider_key_values
+        from tau_engine.providers.registry import (
+            provider_environ,
+            provider_key_values,
+            stored_keys,
+        )
         from tau_engine.resources.trust import withheld_notice, workspace_withheld
 
         real_env = dict(os.environ if environ is None else environ)
-        env = merged_environ(real_env, workspace.root, trusted=settings.workspace_trusted)
+        stored = stored_keys()
+        env = provider_environ(settings, real_env, workspace.root,
+                               trusted=settings.workspace_trusted, credentials=stored)
         mode_name = settings.approval or default_approval
         try:
             mode = ApprovalMode(mode_name)
@@ -146,7 +151,8 @@ class Engine:
         engine = cls(paths=workspace, settings=settings, store=store, environ=env,
                      approver=approver, policy=ToolPolicy(mode=mode), script_path=script_path)
         engine.record_path = record_path
-        engine.redactor = SecretRedactor(provider_key_values(settings, env))
+        engine.redactor = SecretRedactor(provider_key_values(settings, real_env,
+                                                             workspace.root, credentials=stored))
         withheld = workspace_withheld(workspace, settings, real_env)
         if withheld:
             engine.notices.append(withheld_notice(withheld))

@@ -15,7 +15,7 @@ from pathlib import Path
 from tau_engine.errors import WorkspaceError
 
 STATE_DIR_NAME = ".tau"
-_STATE_GITIGNORE = "# tau's local state: sessions, checkpoints, logs. Not for commits.\n*\n"
+STATE_GITIGNORE = "# tau's local state: sessions, checkpoints, logs. Not for commits.\n*\n"
 
 
 def user_config_dir() -> Path:
@@ -88,7 +88,7 @@ class WorkspacePaths:
             state.mkdir(parents=True, exist_ok=True)
             ignore = state / ".gitignore"
             if not ignore.exists():
-                ignore.write_text(_STATE_GITIGNORE, encoding="utf-8")
+                ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
         except OSError as exc:
             raise WorkspaceError(f"cannot create {state}: {exc.strerror or exc}") from exc
         return state

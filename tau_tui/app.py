@@ -27,6 +27,7 @@ from tau_tui.themes import DEFAULT_THEME, load_themes, variable_defaults
 if TYPE_CHECKING:
     from textual.driver import Driver
 
+    from tau_engine.config import Settings
     from tau_engine.engine import Engine
     from tau_engine.errors import SessionLockedError
     from tau_engine.paths import WorkspacePaths
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 EngineFactory = Callable[..., Awaitable["Engine"]]
 """``factory(approver, **options)``: opens the engine; options go to ``Engine.open``
 (``if_busy`` when the session to resume is running in another process)."""
+# Opens the setup wizard; True once it wrote a setup, False when it was cancelled.
+AskOnboarding = Callable[["WorkspacePaths", "Settings"], Awaitable[bool]]
 QUIT_CONFIRM_SECONDS = 2.0
 STARTUP_GROUP = "engine-open"
 STOP_SETTLE_SECONDS = 10.0  # how long a stop signal waits for the turn to save its answer
@@ -268,6 +271,20 @@ class TauApp(App[int]):
             screen.bridge.close()
             await engine.close()
 
+    async def ask_onboarding(self, paths: WorkspacePaths, settings: Settings) -> bool:
+        """Open the setup wizard (from a worker); True once it wrote a setup."""
+        from tau_tui.screens.onboarding.context import build_context
+        from tau_tui.screens.onboarding.wizard import OnboardingWizard
+
+        context = await asyncio.to_thread(build_context, paths, settings,
+                                          workspace_label=self.workspace_label)
+        outcome = await self.push_screen_wait(OnboardingWizard(context))
+        if outcome is None:
+            return False
+        self.notify(f"Set up: profile '{outcome.plan.profile}' ({outcome.plan.model}) is "
+                    "active. tau doctor checks it.", timeout=6)
+        return True
+
     async def ask_trust(self, question: TrustQuestion) -> bool:
         """Ask once whether to trust the workspace's settings files (from a worker)."""
         from tau_tui.screens.trust import TrustModal
@@ -306,16 +323,34 @@ def _workspace_label(root: Path) -> str:
 def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any], *,
                              ask_trust: AskTrust, trust: bool = False,
                              resume: str | None = None, continue_latest: bool = False,
-                             script: Path | None = None) -> EngineFactory:
+                             script: Path | None = None,
+                             ask_onboarding: AskOnboarding | None = None) -> EngineFactory:
     """The app's engine factory for a workspace: settings (asking about trust once, when
-    the workspace has settings that need it), then the engine."""
+    the workspace has settings that need it), the setup wizard when nothing at all is set
+    up (``ask_onboarding``; cancelling it ends the app, nothing written), then the
+    engine. Without ``ask_onboarding`` (no terminal to ask on), nothing set up is a
+    ``SetupNeededError`` naming ``tau onboard``."""
 
     async def open_engine(approver: Approver, **options: Any) -> Engine:
         from tau_engine.engine import Engine
+        from tau_engine.resources.setup_state import (
+            NOT_SET_UP,
+            SetupNeededError,
+            nothing_configured,
+        )
         from tau_engine.resources.trust import load_settings_asking
 
         settings = await load_settings_asking(paths, cli_settings, default_approval="ask",
                                               ask=ask_trust, grant=trust)
+        if await asyncio.to_thread(nothing_configured, paths, settings):
+            if ask_onboarding is None:
+                raise SetupNeededError(NOT_SET_UP)
+            if not await ask_onboarding(paths, settings):
+                from tau_tui.screens.onboarding.app import SetupCancelledError
+
+                raise SetupCancelledError()
+            settings = await load_settings_asking(paths, cli_settings, default_approval="ask",
+                                                  ask=ask_trust, grant=trust)
         return await Engine.open(workspace=paths, settings=settings, approver=approver,
                                  resume=resume, continue_latest=continue_latest,
                                  default_approval="ask", script_path=script, **options)
@@ -329,13 +364,17 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
     """Open the app on the agent screen (sending ``first_prompt`` once the engine is
     open); returns the exit code. Raises ``TauError``."""
     from tau_engine.paths import WorkspacePaths
+    from tau_tui.cli import stdio_is_terminal
     from tau_tui.themes import configured_theme_name
 
     paths = WorkspacePaths.locate(workspace)
     open_engine = workspace_engine_factory(
         paths, cli_settings, ask_trust=lambda question: app.ask_trust(question), trust=trust,
         resume=resume, continue_latest=continue_latest,
-        script=Path(script_path) if script_path else None)
+        script=Path(script_path) if script_path else None,
+        # The wizard only where someone can answer it: never into a pipe.
+        ask_onboarding=(lambda where, settings: app.ask_onboarding(where, settings))
+        if stdio_is_terminal() else None)
     app = TauApp(open_engine, workspace_label=_workspace_label(paths.root),
                  history_path=paths.history_path,
                  theme=configured_theme_name(paths.root, cli_settings.get("theme")),

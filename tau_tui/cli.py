@@ -41,6 +41,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "memory": ("tau_tui.commands.memory", "search, add, correct or retire learned memory"),
     "jobs": ("tau_tui.commands.jobs", "durable background jobs: submit, run, list, show, "
              "recover, replay, block, cancel, prune"),
+    "onboard": ("tau_tui.commands.onboard", "set up a provider, model and workspace (wizard)"),
+    "profile": ("tau_tui.commands.profile", "list, show or choose your profiles"),
+    "auth": ("tau_tui.commands.auth", "show where each provider's key comes from"),
+    "doctor": ("tau_tui.commands.doctor", "check the setup: config, key, model, sandbox"),
 }
 # Options of the top-level parser that every subcommand honours when given before its
 # name (``tau -w DIR sessions delete ID``), whether or not it declares them itself.
@@ -68,6 +72,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by the app and headless runs."""
     parser.add_argument("--model", "-m", metavar="PROVIDER/MODEL",
                         help="model to use, e.g. anthropic/claude-sonnet-4-5 or offline/echo")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="use this profile (tau profile list; default: the active one)")
     parser.add_argument("--base-url", metavar="URL", help="override the provider's API base URL")
     parser.add_argument("--workspace", "-w", metavar="DIR",
                         help="workspace root (default: nearest folder with .tau/ or .git)")
@@ -245,7 +251,8 @@ def _read_stdin_prompt() -> str | None:
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {"model": args.model, "base_url": args.base_url, "approval": args.approval,
+    return {"profile": args.profile, "model": args.model, "base_url": args.base_url,
+            "approval": args.approval,
             "max_turns": args.max_turns, "max_cost": args.max_cost,
             "max_tokens": args.max_tokens}
 

@@ -128,8 +128,9 @@ def run_scripted(args: argparse.Namespace, cli_settings: dict[str, Any]) -> int:
                          "read from stdin prints text")
     paths = WorkspacePaths.locate(args.workspace)
     # As in tau -p, nobody is asked about trust: `tau trust` or --trust grants it.
+    # Nothing set up is an error only once there is a prompt to run (see _session).
     settings = load_run_settings(paths, cli_settings, default_approval=DEFAULT_APPROVAL,
-                                 grant=getattr(args, "trust", False))
+                                 grant=getattr(args, "trust", False), require_setup=False)
     try:
         stdin = sys.stdin.fileno()
     except (AttributeError, OSError, ValueError):
@@ -148,6 +149,9 @@ async def _session(paths: Any, settings: Any, args: argparse.Namespace, script: 
     first = await reader.next()
     if first is None:
         return 0  # no input at all: nothing to open a session for
+    from tau_engine.resources.setup_state import require_setup
+
+    await asyncio.to_thread(require_setup, paths, settings)
     engine = await open_headless_engine(paths, settings, args, script)
     try:
         repl = LineRepl(engine, _no_questions, sys.stdout, sys.stderr)

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from tau_engine.agent.prompt import build_system_prompt, guidance_files
+from tau_engine.agent.prompt import build_system_prompt, guidance_files, guidance_heading
 from tau_engine.conversation import StoredMessage
 from tau_engine.memory.overview import InstructionFile, MemoryOverview, build_overview
 from tau_engine.memory.runtime import MemoryRuntime
@@ -28,7 +28,7 @@ def instruction_files(root: Path) -> list[InstructionFile]:
             size = path.lstat().st_size
         except OSError:
             size = 0
-        if f"Guidance from {rel}:\n" in prompt:
+        if f"{guidance_heading(rel)}:\n" in prompt:
             files.append(InstructionFile(rel, size, True, "in the prompt"))
             continue
         why = next((note.split(" not loaded: ", 1)[-1] for note in skipped

@@ -1,8 +1,12 @@
-"""The system prompt: tau's base instructions plus the workspace's own guidance.
+"""The system prompt: tau's base instructions plus the workspace's identity and guidance.
 
-``AGENTS.md`` at the workspace root and ``.tau/AGENTS.md`` are appended when
-present (both, root first), as are identity files the onboarding wizard wrote
-(``.tau/identity/*.md``), so a project can teach the model its conventions.
+Appended when present, in this order: the identity files the onboarding
+wizard writes from templates, ``.tau/SOUL.md`` (the agent's persona) and
+``.tau/USER.md`` (the user's preferences); then the project's instructions,
+``AGENTS.md`` at the workspace root and ``.tau/AGENTS.md`` (where onboarding
+records the project's verifier). The ``.tau/`` ones are protected from the
+model's file tools (``safety/protected.py``): a model must not rewrite its own
+instructions for the next run.
 
 These files are workspace content, so they are read through the
 ``WorkspaceGuard``: one that is a link to a file outside the workspace (a
@@ -35,18 +39,26 @@ given. Work like a careful senior engineer:
 - When you are done, answer briefly: what you changed and why, and anything left to do.
 """
 
-GUIDANCE_FILES = ("AGENTS.md", ".tau/AGENTS.md")
+# Each file and the words that introduce it in the prompt, in the order they are appended.
+GUIDANCE_FILES = (
+    (".tau/SOUL.md", "Your persona, from .tau/SOUL.md"),
+    (".tau/USER.md", "The user's preferences, from .tau/USER.md"),
+    ("AGENTS.md", "Guidance from AGENTS.md"),
+    (".tau/AGENTS.md", "Guidance from .tau/AGENTS.md"),
+)
+_HEADINGS = dict(GUIDANCE_FILES)
+
+
+def guidance_heading(rel: str) -> str:
+    """The words that introduce the file at ``rel`` (root-relative, POSIX) in the prompt."""
+    return _HEADINGS.get(rel, f"Guidance from {rel}")
 _MAX_GUIDANCE_CHARS = 40_000
 
 
 def guidance_files(root: Path) -> list[Path]:
-    """The workspace guidance files that exist, in the order they are appended (as found,
-    before the guard: ``build_system_prompt`` checks each one)."""
-    found = [root / name for name in GUIDANCE_FILES if (root / name).is_file()]
-    identity = root / ".tau" / "identity"
-    if identity.is_dir():
-        found.extend(sorted(p for p in identity.glob("*.md") if p.is_file()))
-    return found
+    """The workspace identity and guidance files that exist, in the order they are
+    appended (as found, before the guard: ``build_system_prompt`` checks each one)."""
+    return [root / name for name, _ in GUIDANCE_FILES if (root / name).is_file()]
 
 
 def _read_guidance(guard: WorkspaceGuard, path: Path, budget: int) -> str:
@@ -93,5 +105,5 @@ def build_system_prompt(root: Path, *, today: _dt.date | None = None,
         if not text:
             continue
         budget -= len(text)
-        parts.append(f"Guidance from {rel}:\n{text}")
+        parts.append(f"{guidance_heading(rel)}:\n{text}")
     return "\n\n".join(parts)

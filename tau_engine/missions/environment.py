@@ -24,15 +24,19 @@ def mission_settings(root: Path, environ: Mapping[str, str]) -> Settings:
     """Settings as a headless run loads them: the workspace's only if it is trusted."""
     from tau_engine.resources.trust import load_run_settings
 
+    # A mission needs no model of the settings (a patch, or its own --model): nothing set up
+    # is not an error here.
     return load_run_settings(WorkspacePaths(root), None, default_approval="auto-edit",
-                             environ=dict(environ))
+                             environ=dict(environ), require_setup=False)
 
 
 def provider_environ(root: Path, environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
-    """The environment plus the repository's ``.env``, by its trust."""
-    from tau_engine.providers.dotenv import merged_environ
+    """The environment plus the repository's ``.env``, by its trust and the key precedence:
+    the ``.env`` never supplies a key for a provider the user has a key for."""
+    from tau_engine.providers import registry
 
-    return merged_environ(environ, root, trusted=settings.workspace_trusted)
+    return registry.provider_environ(settings, environ, root,
+                                     trusted=settings.workspace_trusted)
 
 
 def evidence_redactor(root: Path, environ: Mapping[str, str]) -> Redactor:

@@ -8,7 +8,10 @@ and expanding it would make a value depend on whoever runs tau. A line that is
 not ``KEY=VALUE`` is skipped rather than failing the run; ``parse_dotenv``
 reports it in ``skipped`` for diagnostics.
 
-The values never override the real environment (``merged_environ``). The
+The values never override the real environment (``merged_environ``), and a
+``.env`` key never beats a key the user supplies elsewhere: the key variables of
+a provider whose key is in the real environment or the user's credentials file
+are not taken from it (``registry.provider_environ``). The
 file is part of the workspace, so it is untrusted input: it may supply keys (a
 secret the user put there), but a variable that decides where a key is sent
 (any name ending in ``_BASE_URL``) is taken from it only when the user trusts
@@ -18,7 +21,7 @@ the workspace (``tau trust``); otherwise it is withheld.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,16 +116,19 @@ def is_routing_variable(name: str) -> bool:
 
 
 def workspace_dotenv(environ: Mapping[str, str], workspace_root: Path | None, *,
-                     trusted: bool) -> tuple[dict[str, str], dict[str, str]]:
+                     trusted: bool, shadowed: Container[str] = ()
+                     ) -> tuple[dict[str, str], dict[str, str]]:
     """The workspace ``.env`` split into ``(used, withheld)``.
 
-    ``used`` never holds a variable the real ``environ`` sets. Unless ``trusted``,
-    routing variables go to ``withheld`` instead."""
+    ``used`` never holds a variable the real ``environ`` sets, nor one named in
+    ``shadowed`` (the key variables of a provider whose key the user supplies
+    elsewhere: see ``registry.provider_environ``). Unless ``trusted``, routing
+    variables go to ``withheld`` instead."""
     values = read_dotenv(workspace_root / DOTENV_NAME) if workspace_root is not None else {}
     used: dict[str, str] = {}
     withheld: dict[str, str] = {}
     for name, value in values.items():
-        if name in environ:
+        if name in environ or name in shadowed:
             continue
         if not trusted and is_routing_variable(name):
             withheld[name] = value
@@ -132,9 +138,9 @@ def workspace_dotenv(environ: Mapping[str, str], workspace_root: Path | None, *,
 
 
 def merged_environ(environ: Mapping[str, str], workspace_root: Path | None, *,
-                   trusted: bool = False) -> dict[str, str]:
-    """``environ`` plus the workspace's ``.env``; the real environment always wins, and
-    unless ``trusted`` the ``.env`` cannot set a base URL."""
-    merged, _ = workspace_dotenv(environ, workspace_root, trusted=trusted)
+                   trusted: bool = False, shadowed: Container[str] = ()) -> dict[str, str]:
+    """``environ`` plus the workspace's ``.env``; the real environment always wins, the
+    ``.env`` sets none of ``shadowed``, and unless ``trusted`` it cannot set a base URL."""
+    merged, _ = workspace_dotenv(environ, workspace_root, trusted=trusted, shadowed=shadowed)
     merged.update(environ)
     return merged

@@ -3,16 +3,23 @@
 A model id is ``provider/model`` (``anthropic/claude-sonnet-4-5``); OpenRouter
 ids keep their own slash (``openrouter/anthropic/claude-sonnet-4.5``).
 
-API keys, first found wins: ``TAU_<PROVIDER>_API_KEY``, the variable named by
-``[providers.NAME] api_key_env``, then the vendor's own variables
-(``ANTHROPIC_API_KEY``...). Base URLs, first found wins: ``--base-url`` /
-``base_url`` (only for the chosen model's provider), ``TAU_<PROVIDER>_BASE_URL``,
-the vendor's variable (``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``),
-``[providers.NAME] base_url``, the built-in default. A ``.env`` file in the
-workspace root adds variables but never overrides the real environment, and
-sets a base URL only in a workspace the user trusts (``providers/dotenv.py``);
-``base_url`` and ``api_key_env`` from the workspace's ``.tau/config.toml`` need
-that trust too (``config.py``).
+API keys come from three sources, in this order, and the first that has a key
+for the provider wins: the real environment, the user's credentials file
+(``credentials.toml`` in the user config dir, ``config/credentials.py``), then
+the workspace ``.env``. Within the environment (and within ``.env``) the
+variables are searched in order: ``TAU_<PROVIDER>_API_KEY``, the variable named
+by ``[providers.NAME] api_key_env``, then the vendor's own variables
+(``ANTHROPIC_API_KEY``...). So a cloned repository's ``.env`` can never put its
+own key (``TAU_OPENAI_API_KEY``) in front of the user's ``OPENAI_API_KEY``, and
+the user's conversations never run on someone else's account.
+
+Base URLs, first found wins: ``--base-url`` / ``base_url`` (only for the chosen
+model's provider), ``TAU_<PROVIDER>_BASE_URL``, the vendor's variable
+(``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``), ``[providers.NAME] base_url``,
+the built-in default. A ``.env`` file in the workspace root adds variables but
+never overrides the real environment, and sets a base URL only in a workspace
+the user trusts (``providers/dotenv.py``); ``base_url`` and ``api_key_env``
+from the workspace's ``.tau/config.toml`` need that trust too (``config``).
 
 Importing this module is cheap: the provider clients (and httpx) are imported
 only when ``create_provider`` builds one.
@@ -23,9 +30,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from tau_engine.config import ProviderSettings, Settings
+from tau_engine.config.credentials import CREDENTIALS_FILE_NAME, CredentialsFile
 from tau_engine.errors import ConfigError, MissingKeyError, UnknownProviderError, UsageError
 from tau_engine.providers.catalog import (
     DEFAULT_API,
@@ -37,7 +45,7 @@ from tau_engine.providers.catalog import (
     ModelInfo,
     load_catalog,
 )
-from tau_engine.providers.dotenv import merged_environ
+from tau_engine.providers.dotenv import DOTENV_NAME, merged_environ, read_dotenv
 
 if TYPE_CHECKING:
     from tau_engine.providers.base import Provider
@@ -189,24 +197,118 @@ def key_vars(provider: str, settings: Settings) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def find_api_key(provider: str, settings: Settings, environ: Mapping[str, str]
+KeySourceKind = Literal["environment", "credentials", ".env"]
+# The sources of a key, the winning one first.
+KEY_SOURCE_ORDER: tuple[KeySourceKind, ...] = ("environment", "credentials", ".env")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCandidate:
+    """A key found for a provider: in which source, under which name. The value is never
+    printed (``masked`` shows its last four characters)."""
+
+    provider: str
+    source: KeySourceKind
+    name: str  # the variable, or the credentials file's name
+    value: str = field(repr=False)
+
+    @property
+    def masked(self) -> str:
+        return mask_key(self.value)
+
+    @property
+    def label(self) -> str:
+        """Where it is, in words: ``environment OPENAI_API_KEY``, ``credentials.toml``."""
+        if self.source == "credentials":
+            return f"credentials file ({CREDENTIALS_FILE_NAME})"
+        return f"{self.source} {self.name}"
+
+
+def mask_key(value: str) -> str:
+    """``…wXyZ``: the last four characters of a key long enough that they give little away,
+    else only ``…``."""
+    value = value.strip()
+    return f"…{value[-4:]}" if len(value) >= 16 else "…"
+
+
+def stored_keys(credentials: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """``credentials`` if given, else the keys in the user's credentials file."""
+    return CredentialsFile().keys() if credentials is None else credentials
+
+
+def key_candidates(provider: str, settings: Settings, environ: Mapping[str, str],
+                   workspace_root: Path | None, *,
+                   credentials: Mapping[str, str] | None = None) -> list[KeyCandidate]:
+    """Every key found for ``provider``, the one that is used first.
+
+    ``environ`` is the real environment; ``.env`` is read from ``workspace_root``
+    (a variable the environment also sets is not listed from it: it is not used)."""
+    names = key_vars(provider, settings)
+    found = [KeyCandidate(provider, "environment", name, environ[name].strip())
+             for name in names if environ.get(name, "").strip()]
+    stored = stored_keys(credentials).get(provider, "").strip()
+    if stored:
+        found.append(KeyCandidate(provider, "credentials", CREDENTIALS_FILE_NAME, stored))
+    dotenv = read_dotenv(workspace_root / DOTENV_NAME) if workspace_root is not None else {}
+    found.extend(KeyCandidate(provider, ".env", name, dotenv[name].strip()) for name in names
+                 if dotenv.get(name, "").strip() and name not in environ)
+    return found
+
+
+def shadowed_key_vars(settings: Settings, environ: Mapping[str, str],
+                      credentials: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The key variables a workspace ``.env`` may not set: those of every provider whose
+    key is in ``environ`` (the real environment) or in the credentials file."""
+    stored = stored_keys(credentials)
+    shadowed: set[str] = set()
+    for provider in PROVIDERS:
+        names = key_vars(provider, settings)
+        if stored.get(provider, "").strip() or any(environ.get(n, "").strip() for n in names):
+            shadowed.update(names)
+    return frozenset(shadowed)
+
+
+def provider_environ(settings: Settings, environ: Mapping[str, str],
+                     workspace_root: Path | None, *, trusted: bool = False,
+                     credentials: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The real ``environ`` plus the workspace ``.env``, by the key precedence: the ``.env``
+    supplies no key for a provider whose key is in the environment or the credentials
+    file, and (unless ``trusted``) no base URL. Idempotent: passing its own result back
+    gives the same mapping."""
+    return merged_environ(environ, workspace_root, trusted=trusted,
+                          shadowed=shadowed_key_vars(settings, environ, credentials))
+
+
+def find_api_key(provider: str, settings: Settings, environ: Mapping[str, str], *,
+                 credentials: Mapping[str, str] | None = None
                  ) -> tuple[str | None, str | None]:
-    """``(key, variable)`` of the first non-empty key variable, else ``(None, None)``."""
+    """``(key, where)`` of the first non-empty key variable in ``environ`` (made by
+    ``provider_environ``), else the credentials file's key (``where`` is then the file's
+    name), else ``(None, None)``."""
     for name in key_vars(provider, settings):
         value = environ.get(name, "").strip()
         if value:
             return value, name
+    stored = stored_keys(credentials).get(provider, "").strip()
+    if stored:
+        return stored, CREDENTIALS_FILE_NAME
     return None, None
 
 
-def provider_key_values(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
-    """Every provider key found in ``environ``, by variable: what redaction hides."""
+def provider_key_values(settings: Settings, environ: Mapping[str, str],
+                        workspace_root: Path | None = None, *,
+                        credentials: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every provider key the user has, by where it is: what redaction hides. The
+    environment's variables, the credentials file's keys (as ``credentials.toml:PROVIDER``)
+    and the workspace ``.env``'s key variables, used or not."""
     found: dict[str, str] = {}
+    stored = stored_keys(credentials)
     for provider in PROVIDERS:
-        for name in key_vars(provider, settings):
-            value = environ.get(name, "").strip()
-            if value:
-                found.setdefault(name, value)
+        for candidate in key_candidates(provider, settings, environ, workspace_root,
+                                        credentials=stored):
+            name = (f"{CREDENTIALS_FILE_NAME}:{provider}" if candidate.source == "credentials"
+                    else candidate.name)
+            found.setdefault(name, candidate.value)
     return found
 
 
@@ -241,7 +343,8 @@ def suggested_key_var(provider: str, settings: Settings) -> str:
 def _missing_key_message(model_id: str, provider: str, settings: Settings) -> str:
     first = suggested_key_var(provider, settings)
     rest = [name for name in key_vars(provider, settings) if name != first]
-    return f"{model_id} needs an API key: set {first} (or {', '.join(rest)})"
+    return (f"{model_id} needs an API key: set {first} (or {', '.join(rest)}), or store "
+            "one with tau onboard")
 
 
 # -- choosing and resolving -------------------------------------------------------------
@@ -252,10 +355,11 @@ def default_model(settings: Settings, environ: Mapping[str, str],
     (anthropic, openai, gemini, openrouter, deepseek), else ``offline/echo``."""
     if settings.model:
         return settings.model
-    env = merged_environ(environ, workspace_root)
+    stored = stored_keys()
+    env = provider_environ(settings, environ, workspace_root, credentials=stored)
     catalog = load_catalog()
     for provider in DEFAULT_PROVIDER_ORDER:
-        key, _ = find_api_key(provider, settings, env)
+        key, _ = find_api_key(provider, settings, env, credentials=stored)
         model = catalog.default_model(provider)
         if key and model:
             return f"{provider}/{model}"
@@ -278,7 +382,8 @@ def resolve_model(
     model's server. Raises ``UsageError``, ``UnknownProviderError`` or
     ``MissingKeyError``.
     """
-    env = merged_environ(environ, workspace_root)
+    stored = stored_keys()
+    env = provider_environ(settings, environ, workspace_root, credentials=stored)
     chosen = model_id or default_model(settings, env)
     provider, model = parse_model_id(chosen)
     catalog = catalog if catalog is not None else load_catalog()
@@ -296,7 +401,7 @@ def resolve_model(
     elif info.deprecated:
         warning = f"{full_id} is deprecated by its provider and may stop working"
     base_url = find_base_url(provider, settings, env, use_override=use_base_url_override)
-    key, key_env = find_api_key(provider, settings, env)
+    key, key_env = find_api_key(provider, settings, env, credentials=stored)
     spec = PROVIDERS[provider]
     if key is None and spec.needs_key and not (
             spec.openai_compatible and _is_custom_url(provider, base_url)):

@@ -119,13 +119,21 @@ AskTrust = Callable[[TrustQuestion], Awaitable[bool]]
 def load_run_settings(paths: WorkspacePaths, cli: dict[str, Any] | None, *,
                       default_approval: str, grant: bool = False,
                       store: TrustStore | None = None,
-                      environ: dict[str, str] | None = None) -> Settings:
+                      environ: dict[str, str] | None = None,
+                      require_setup: bool = True) -> Settings:
     """The settings of one run that does not ask (headless, the line REPL): trusted when
-    ``grant`` (``--trust``) or when the user trusted the workspace before."""
+    ``grant`` (``--trust``) or when the user trusted the workspace before. Unless
+    ``require_setup`` is false (a caller that needs no model), raises
+    ``SetupNeededError`` (exit 2, naming ``tau onboard``) when nothing is set up."""
+    from tau_engine.resources.setup_state import require_setup as check_setup
+
     store = store or TrustStore()
     trusted = grant or store.decision(paths.root) is True
-    return load_settings(paths, cli, environ, trusted=trusted,
-                         default_approval=default_approval)
+    settings = load_settings(paths, cli, environ, trusted=trusted,
+                             default_approval=default_approval)
+    if require_setup:
+        check_setup(paths, settings, environ)
+    return settings
 
 
 async def load_settings_asking(paths: WorkspacePaths, cli: dict[str, Any] | None, *,

@@ -14,6 +14,11 @@ protected and how the change can still be made. The rules:
     approval mode, where API keys are sent, which secret is read and which
     workspaces are trusted; a model that wrote them would widen what the next
     run may do.
+``tau-identity``
+    the identity files composed into the system prompt: ``.tau/SOUL.md`` (the
+    agent's persona), ``.tau/USER.md`` (the user's preferences) and
+    ``.tau/AGENTS.md`` (the project's instructions for tau). A model that
+    rewrote them would change its own instructions for every later run.
 ``git-internals``
     anything inside a ``.git`` folder (or a ``.git`` file), at any depth:
     ``.git/config`` (``core.fsmonitor``, ``core.hooksPath``) and ``.git/hooks/*``
@@ -36,6 +41,9 @@ DOTENV = ".env"
 # tau's own state files and folders directly under .tau/.
 STATE_NAMES = frozenset({"tau.db", "tau.db-wal", "tau.db-shm", "tau.db-journal", "checkpoints",
                          "logs", "prompt_history", ".gitignore"})
+# The identity files under .tau/, in the order the system prompt composes them.
+IDENTITY_NAMES = ("SOUL.md", "USER.md", "AGENTS.md")
+_IDENTITY_FOLDED = frozenset(name.casefold() for name in IDENTITY_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +67,18 @@ TAU_SETTINGS = ProtectedRule(
     "tau-settings", "is one of tau's settings files (it can choose the approval mode, where "
     "API keys are sent and which secret is read)",
     "To change it, tell the user what to change and let them edit the file themselves.")
+TAU_IDENTITY = ProtectedRule(
+    "tau-identity", "is one of tau's identity files, composed into the system prompt "
+    "(persona, the user's preferences, project instructions)",
+    "To change it, tell the user what to change and let them edit the file themselves "
+    "(or run tau onboard).")
 GIT_INTERNALS = ProtectedRule(
     "git-internals", "is inside git's own folder, where config and hooks make git run "
     "programs",
     "To change it, tell the user the git command to run (git config ..., a hook) and let "
     "them run it themselves.")
 
-RULES = (TAU_STATE, TAU_SETTINGS, GIT_INTERNALS)
+RULES = (TAU_STATE, TAU_SETTINGS, TAU_IDENTITY, GIT_INTERNALS)
 
 
 def rule_for_parts(parts: tuple[str, ...]) -> ProtectedRule | None:
@@ -79,6 +92,8 @@ def rule_for_parts(parts: tuple[str, ...]) -> ProtectedRule | None:
     if len(parts) >= 2 and folded[0] == STATE_DIR:
         if folded[1] in STATE_NAMES:
             return TAU_STATE
+        if len(parts) == 2 and folded[1] in _IDENTITY_FOLDED:
+            return TAU_IDENTITY
         if len(parts) == 2 and parts[1].casefold().endswith(".toml"):
             return TAU_SETTINGS
     return None

@@ -145,7 +145,16 @@ def test_piped_stdin_is_attached_and_dash_reads_prompt(scripted_server: Scripted
     assert scripted_server.requests[1].json["messages"][-1]["content"] == "prompt from stdin"
 
 
-def test_offline_default_without_keys(workspace: Path) -> None:
+def test_nothing_set_up_exits_2_pointing_at_tau_onboard(workspace: Path) -> None:
+    proc = run_tau(["-p", "hello there", "--no-color"], workspace)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "nothing is set up here" in proc.stderr and "tau onboard" in proc.stderr
+    assert not (workspace / ".tau").exists()  # nothing was written
+
+
+def test_offline_default_without_keys_once_the_workspace_is_set_up(workspace: Path) -> None:
+    (workspace / ".tau").mkdir()
     proc = run_tau(["-p", "hello there", "--no-color"], workspace)
     assert proc.returncode == 0, proc.stderr
     assert "offline/echo" in proc.stdout

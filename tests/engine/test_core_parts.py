@@ -141,14 +141,19 @@ def test_allow_for_session_is_a_scoped_grant_that_never_overrides_deny() -> None
 # -- system prompt ------------------------------------------------------------------
 
 
-def test_prompt_appends_guidance_files(tmp_path: Path) -> None:
+def test_prompt_composes_identity_then_guidance_files(tmp_path: Path) -> None:
     (tmp_path / "AGENTS.md").write_text("Use tabs.")
-    (tmp_path / ".tau" / "identity").mkdir(parents=True)
+    (tmp_path / ".tau").mkdir(parents=True)
     (tmp_path / ".tau" / "AGENTS.md").write_text("Run make test.")
-    (tmp_path / ".tau" / "identity" / "user.md").write_text("The user is Ada.")
+    (tmp_path / ".tau" / "USER.md").write_text("The user is Ada.")
+    (tmp_path / ".tau" / "SOUL.md").write_text("You are terse.")
     prompt = build_system_prompt(tmp_path, today=dt.date(2026, 1, 2))
     assert "2026-01-02" in prompt and str(tmp_path) in prompt
-    assert prompt.index("Use tabs.") < prompt.index("Run make test.") < prompt.index("Ada")
+    order = [prompt.index(text) for text in
+             ("You are terse.", "Ada", "Use tabs.", "Run make test.")]
+    assert order == sorted(order)
+    assert "Your persona, from .tau/SOUL.md:\nYou are terse." in prompt
+    assert "The user's preferences, from .tau/USER.md:\nThe user is Ada." in prompt
     assert "Guidance from AGENTS.md" in prompt
 
 
@@ -162,4 +167,4 @@ def test_guard_protects_taus_own_state_from_writes(tmp_path: Path) -> None:
         assert guard.resolve(state)  # reading is fine
         with pytest.raises(WorkspaceError, match="session state"):
             guard.resolve(state, write=True)
-    assert guard.resolve(".tau/AGENTS.md", write=True) == (tmp_path / ".tau" / "AGENTS.md")
+    assert guard.resolve(".tau/notes.md", write=True) == (tmp_path / ".tau" / "notes.md")

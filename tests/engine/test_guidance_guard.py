@@ -14,7 +14,7 @@ from tau_engine.agent.prompt import build_system_prompt
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
-    (root / ".tau" / "identity").mkdir(parents=True)
+    (root / ".tau").mkdir(parents=True)
     return root
 
 
@@ -46,7 +46,7 @@ def test_links_outside_are_skipped_and_reported_links_inside_are_read(
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP SECRET")
     (ws / "AGENTS.md").symlink_to(secret)
-    (ws / ".tau" / "identity" / "soul.md").symlink_to(secret)
+    (ws / ".tau" / "SOUL.md").symlink_to(secret)
     (ws / "docs").mkdir()
     (ws / "docs" / "guide.md").write_text("Write tests first.")
     (ws / ".tau" / "AGENTS.md").symlink_to(ws / "docs" / "guide.md")
@@ -55,9 +55,9 @@ def test_links_outside_are_skipped_and_reported_links_inside_are_read(
     assert "TOP SECRET" not in prompt
     assert "Guidance from .tau/AGENTS.md:\nWrite tests first." in prompt
     assert skipped == [
-        f"guidance file AGENTS.md not loaded: it links to {secret}, outside the workspace",
-        f"guidance file .tau/identity/soul.md not loaded: it links to {secret}, outside the "
-        "workspace"]
+        f"guidance file .tau/SOUL.md not loaded: it links to {secret}, outside the "
+        "workspace",
+        f"guidance file AGENTS.md not loaded: it links to {secret}, outside the workspace"]
 
 
 def test_a_huge_guidance_file_is_read_only_up_to_the_budget(ws: Path) -> None:

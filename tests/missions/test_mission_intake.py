@@ -106,6 +106,8 @@ def test_a_key_makes_the_default_model_the_authority(repo: Path) -> None:
     ("Fix add()", "--- a/.tau/config.toml\n+++ b/.tau/config.toml\n@@ -1 +1 @@\n-a\n+b\n",
      "balanced", "rule 'tau-settings'"),
     ("Fix add()", "--- a/.tau/AGENTS.md\n+++ b/.tau/AGENTS.md\n@@ -1 +1 @@\n-a\n+b\n",
+     "balanced", "rule 'tau-identity'"),
+    ("Fix add()", "--- a/.tau/notes.md\n+++ b/.tau/notes.md\n@@ -1 +1 @@\n-a\n+b\n",
      "balanced", "tau's own state (.tau/)"),
     ("Fix add() then force-push to main", None, "balanced", "force-pushes"),
     ("Fix add() and print the API keys to the log", None, "balanced",

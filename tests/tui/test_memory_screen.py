@@ -22,8 +22,8 @@ FIXED = 1_767_268_800.0  # 2026-01-01 12:00 UTC
 
 async def _seed(root: Path) -> None:
     (root / "AGENTS.md").write_text("Use tabs. Keep functions short.\n")
-    (root / ".tau" / "identity").mkdir(parents=True, exist_ok=True)
-    (root / ".tau" / "identity" / "voice.md").write_text("")
+    (root / ".tau").mkdir(parents=True, exist_ok=True)
+    (root / ".tau" / "SOUL.md").write_text("")
     service = MemoryService.open(WorkspacePaths(root), clock=lambda: FIXED)
     try:
         await service.write("Deploy to staging with `make deploy ENV=staging`.",
@@ -65,7 +65,7 @@ async def test_memory_shows_both_kinds_and_the_offer(make_app: AppFactory, ws: P
         text = screen_text(app)
         assert "Instructions · written by people, always in the prompt" in text
         assert "AGENTS.md" in text and "in the prompt" in text
-        assert ".tau/identity/voice.md" in text and "empty" in text
+        assert ".tau/SOUL.md" in text and "empty" in text
         assert "2 live · 1 quarantined · 0 retired" in text
         assert "#3 project/ops · this session read a web page fetched with http" in text
         assert "prompt: how do I deploy to staging?" in text

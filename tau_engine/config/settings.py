@@ -1,10 +1,11 @@
 """tau's settings: declared once, loaded from every layer, validated with pydantic.
 
 Precedence, highest first: command-line flags > environment (``TAU_*``) >
-workspace ``.tau/config.toml`` > user ``config.toml`` (platformdirs) >
-defaults. Each setting is declared once below (type, default, help, choices,
-and ``trust``); that declaration drives validation, the docs table, the
-onboarding wizard and the settings view.
+workspace ``.tau/config.toml`` > the profile in use (``profiles/NAME.toml``, see
+``profiles.py``) > user ``config.toml`` (platformdirs) > defaults. Each
+setting is declared once below (type, default, help, choices, and ``trust``);
+that declaration drives validation, the docs table, the onboarding wizard and
+the settings view.
 
 The workspace file is untrusted input (a cloned repository, or a file the
 model wrote). A setting declared with ``trust`` is taken from it only when
@@ -81,6 +82,9 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    profile: str | None = Field(
+        None, description="Profile to use (profiles/NAME.toml in the user config dir: model, "
+        "key source, safety profile)", json_schema_extra={"trust": "credentials"})
     model: str | None = Field(
         None, description="Model id as provider/model; unset picks one from the keys found, "
         "else offline/echo")
@@ -139,6 +143,8 @@ def _trust_rule(info: FieldInfo) -> str | None:
 def _needs_trust(rule: str | None, key: str, value: Any, baseline: Any) -> str | None:
     """Why a workspace value of ``key`` needs trust, or None if it may be used as is."""
     if rule == "credentials":
+        if key == "profile":
+            return "chooses which of your profiles (model and key) is used"
         return ("decides which secret is read and sent" if key.endswith("api_key_env")
                 else "decides where your API keys are sent")
     if rule == "approval" and isinstance(value, str) and isinstance(baseline, str) and \
@@ -180,6 +186,7 @@ def withhold_untrusted(layer: dict[str, Any], *, source: str, user_layer: dict[s
 
 # Environment variables that map onto settings (besides provider keys).
 ENV_SETTINGS = {
+    "TAU_PROFILE": "profile",
     "TAU_MODEL": "model",
     "TAU_BASE_URL": "base_url",
     "TAU_APPROVAL": "approval",
@@ -279,6 +286,8 @@ def load_settings(
                 user_layer=user_layer, default_approval=default_approval)
         merged = _merge(merged, workspace_layer)
     env_layer = env_overrides(environ)
+    cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
+    merged = _with_profile(user_layer, merged, workspace_layer, env_layer, cli_layer)
     try:
         Settings.model_validate(_merge(merged, env_layer))
     except ValidationError as exc:
@@ -287,7 +296,6 @@ def load_settings(
         var = next((v for v, k in ENV_SETTINGS.items() if k == key), key)
         raise ConfigError(f"environment {var}: {err['msg']}") from exc
     merged = _merge(merged, env_layer)
-    cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
     merged = _merge(merged, cli_layer)
     try:
         settings = Settings.model_validate(merged)
@@ -300,6 +308,21 @@ def load_settings(
                           if w.key not in env_layer and w.key not in cli_layer]
     settings._workspace_trusted = trusted
     return settings
+
+
+def _with_profile(user_layer: dict[str, Any], merged: dict[str, Any],
+                  workspace_layer: dict[str, Any], env_layer: dict[str, Any],
+                  cli_layer: dict[str, Any]) -> dict[str, Any]:
+    """``merged`` (user and workspace layers) with the named profile's layer between
+    them; the name comes from the highest layer that sets ``profile``."""
+    name = next((layer["profile"] for layer in (cli_layer, env_layer, workspace_layer,
+                                                 user_layer) if layer.get("profile")), None)
+    if not isinstance(name, str):
+        return merged
+    from tau_engine.config.profiles import ProfileStore
+
+    profile_layer = ProfileStore().load(name).settings_layer()
+    return _merge(_merge(user_layer, profile_layer), workspace_layer)
 
 
 def _relative_to(path: Path, root: Path) -> str:

@@ -1,0 +1,34 @@
+"""tau's configuration: settings and their layers (``settings``), the user's named
+profiles (``profiles``) and the private key file (``credentials``).
+
+Everything a front end needs from settings is re-exported here, so
+``from tau_engine.config import Settings`` keeps working.
+"""
+
+from tau_engine.config.settings import (
+    APPROVAL_ORDER,
+    ENV_SETTINGS,
+    ProviderSettings,
+    Settings,
+    Withheld,
+    describe_settings,
+    env_overrides,
+    load_settings,
+    read_toml,
+    save_setting,
+    withhold_untrusted,
+)
+
+__all__ = [
+    "APPROVAL_ORDER",
+    "ENV_SETTINGS",
+    "ProviderSettings",
+    "Settings",
+    "Withheld",
+    "describe_settings",
+    "env_overrides",
+    "load_settings",
+    "read_toml",
+    "save_setting",
+    "withhold_untrusted",
+]

@@ -1,0 +1,55 @@
+"""``tau doctor``: check the setup, one line per check with what to do; exit 1 if any
+check fails.
+
+Checks: the settings files, the credentials, the model (a probe: list models and
+one tool call), the sandbox (bwrap), git, and the workspace's ``.tau/`` (writable,
+store healthy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "doctor", help="check the setup: config, key, model, sandbox, git, .tau/",
+        description="One line per check, with what to do when it fails. Exit 1 when any "
+        "check fails (a warning does not).")
+    parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
+    parser.add_argument("--profile", metavar="NAME", help="check this profile's setup")
+    parser.add_argument("--model", "-m", metavar="PROVIDER/MODEL", help="check this model")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="do not contact the provider (no model check)")
+    parser.add_argument("--no-tool-call", action="store_true",
+                        help="probe the model list only, not one tool call")
+    parser.add_argument("--trust", action="store_true",
+                        help="check as if the workspace were trusted (see tau trust)")
+    parser.add_argument("--json", action="store_true", help="one JSON line")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tau_engine.onboarding.doctor import run_doctor
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.resources.trust import TrustStore
+
+    paths = WorkspacePaths.locate(args.workspace)
+    trusted = args.trust or TrustStore().decision(paths.root) is True
+    cli: dict[str, Any] = {"profile": args.profile, "model": args.model}
+    checks = asyncio.run(run_doctor(paths, cli, probe=not args.no_probe,
+                                    tool_call=not args.no_tool_call, trusted=trusted))
+    failed = any(check.status == "fail" for check in checks)
+    if args.json:
+        sys.stdout.write(json.dumps({"ok": not failed, "checks": [
+            {"name": c.name, "status": c.status, "message": c.message, "remedy": c.remedy}
+            for c in checks]}) + "\n")
+    else:
+        for check in checks:
+            sys.stdout.write(check.line() + "\n")
+    return 1 if failed else 0

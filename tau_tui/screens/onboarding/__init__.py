@@ -1,0 +1,1 @@
+"""The onboarding wizard: seven steps over ``tau_engine.onboarding.plan``."""
