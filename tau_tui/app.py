@@ -289,8 +289,9 @@ class TauApp(App[int]):
         """Ask once whether to trust the workspace's settings files (from a worker)."""
         from tau_tui.screens.trust import TrustModal
 
-        return bool(await self.push_screen_wait(
-            TrustModal(self.workspace_label, question.items)))
+        trusted: bool = await self.push_screen_wait(
+            TrustModal(self.workspace_label, question.items))
+        return trusted
 
     def action_ctrl_c(self) -> None:
         """Copy selected prompt text; otherwise interrupt the running turn, and quit on

@@ -211,6 +211,7 @@ class ScriptedSession:
                         return 0
                     item = None
                     continue
+                number = item.number
                 result = await self.repl.run_turn(item.text)
             except BrokenPipeError:
                 printer.broken = True
@@ -230,7 +231,7 @@ class ScriptedSession:
                     self.repl.err.write("tau: interrupted; the partial answer is saved "
                                         f"(tau --resume {result.session_id[:8]} to continue)\n")
                 else:
-                    self.repl.err.write(f"tau: error: line {item.number}: the run stopped "
+                    self.repl.err.write(f"tau: error: line {number}: the run stopped "
                                         f"({result.stop_reason}); the rest of the input is "
                                         "not run\n")
                 return code

@@ -79,7 +79,9 @@ class HangupSafeDriver(LinuxDriver):
         super().__init__(app, **kwargs)
         self._hangup_reported = False
         self._hangup_lock = threading.Lock()
-        self._file = HangupSafeOutput(self._file, self._report_hangup)  # type: ignore[assignment]
+        if self._file is not None:
+            self._file = HangupSafeOutput(  # type: ignore[assignment]
+                self._file, self._report_hangup)
 
     def _report_hangup(self) -> None:
         with self._hangup_lock:

@@ -146,9 +146,9 @@ async def _dispatch(service: Any, args: argparse.Namespace) -> int:
                              "chain": [e.to_json() for e in chain]}, entry_lines(entry, chain))
     if action == "tree":
         rows = await service.tree(args.prefix)
-        data = [{"namespace": r.namespace, "live": r.live, "quarantined": r.quarantined,
+        tree = [{"namespace": r.namespace, "live": r.live, "quarantined": r.quarantined,
                  "retired": r.retired} for r in rows]
-        return _print(args, data, tree_lines(rows, args.prefix))
+        return _print(args, tree, tree_lines(rows, args.prefix))
     if action == "retire":
         entry = await service.retire(args.id, args.reason)
         return _print(args, entry.to_json(), [f"retired #{entry.id}: {entry.retired_reason}"])
@@ -207,10 +207,8 @@ async def _why(paths: Any, args: argparse.Namespace) -> int:
 
     store = SessionStore.open(paths)
     try:
-        if args.session:
-            session = await store.get_session(args.session)
-        else:
-            session = await store.latest_session()
+        session = (await store.get_session(args.session) if args.session
+                   else await store.latest_session())
         if session is None:
             return _print(args, {"session": None, "offer": None},
                           ["no session in this workspace yet"])

@@ -41,7 +41,8 @@ def print_outcome(context: Any, state: Any, as_json: bool) -> int:
                       + (" --red" if state.outcome.value == "green" else "") + "\n")
     if as_json:
         out.write(_compact(result.model_dump(mode="json")) + "\n")
-    return result.exit_code
+    code: int = result.exit_code
+    return code
 
 
 def print_list(rows: list[Any], as_json: bool) -> int:

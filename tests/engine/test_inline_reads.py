@@ -13,7 +13,6 @@ import pytest
 from tau_engine.conversation import Message
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store import SessionStore
-from tau_engine.store import session_store as session_store_module
 
 
 async def _store_with_messages(root: Path, count: int) -> tuple[SessionStore, str]:
@@ -34,7 +33,8 @@ async def test_recent_and_session_reads_run_on_the_calling_thread(
         hops.append(getattr(func, "__name__", "?"))
         return await real(func, *args, **kwargs)
 
-    monkeypatch.setattr(session_store_module.asyncio, "to_thread", counting)
+    # session_store calls asyncio.to_thread through the module, so patching it counts every hop.
+    monkeypatch.setattr(asyncio, "to_thread", counting)
     try:
         recent = await store.recent(session_id, 200)
         info = await store.get_session(session_id[:8])

@@ -12,7 +12,7 @@ import pytest
 from tau_engine.agent.loop import AgentLoop, LoopConfig, MessageSink
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
-from tau_engine.events import BaseEvent, EventBus
+from tau_engine.events import BaseEvent, ErrorEvent, EventBus, ToolResultEvent
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
@@ -115,7 +115,7 @@ async def test_tool_round_trip_and_checkpoint_before_edit(tmp_path: Path) -> Non
     result = await loop.run("change it")
     assert (tmp_path / "a.txt").read_text() == "two\n"
     assert sink.checkpoints == [("m1", tmp_path / "a.txt")]
-    tool_result = next(e for e in events if e.type == "tool_result")
+    tool_result = next(e for e in events if isinstance(e, ToolResultEvent))
     assert tool_result.ok and tool_result.diff and "+two" in tool_result.diff
     second = stream.requests[1].messages
     assert second[-1].role == "tool" and second[-1].tool_call_id == "c1"
@@ -145,7 +145,7 @@ async def test_headless_ask_is_a_denial_the_model_sees(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
     denial = stream.requests[1].messages[-1]
     assert denial.is_error and "denied" in denial.content and "full-auto" in denial.content
-    assert next(e for e in events if e.type == "tool_result").denied
+    assert next(e for e in events if isinstance(e, ToolResultEvent)).denied
 
 
 async def test_approver_allow_once_session_and_deny(tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ async def test_max_turns_stops_with_error_event(tmp_path: Path) -> None:
     loop, events, _ = make_loop(tmp_path, stream, max_turns=2)
     result = await loop.run("go")
     assert result.stop_reason == "max_turns" and result.turns == 2
-    assert any(e.type == "error" and "max-turns" in e.message for e in events)
+    assert any(isinstance(e, ErrorEvent) and "max-turns" in e.message for e in events)
 
 
 async def test_provider_error_keeps_partial_text_marked_incomplete(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ async def _random_session(store: SessionStore, rng: random.Random) -> str:
                 await store.set_head(info.id, rng.choice(history[:-1]).id)
                 users = [m.id for m in await store.history(info.id) if m.message.role == "user"]
         elif roll < 0.45:
-            meta = {"pinned": True} if rng.random() < 0.1 else {}
+            meta: dict[str, object] = {"pinned": True} if rng.random() < 0.1 else {}
             if rng.random() < 0.05:
                 meta = {"pinned": rng.choice([0, "", [], {}, None, 1, "yes"])}
             stored = await store.append(info.id, Message(role="user", content=f"q{step}",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tau_engine.events import ToolResultEvent
 from tau_engine.safety.grants import SessionGrant, command_prefix, grant_for, why_no_grant
 from tau_engine.safety.policy import ApprovalDecision, ApprovalMode, ApprovalRequest
 from tests.engine.test_loop import ScriptedStream, answer, call, make_loop
@@ -136,7 +137,7 @@ async def test_allow_for_session_on_echo_does_not_approve_a_write_outside(
     assert asked[0].grant == SessionGrant("bash", ("echo", "harmless"))
     assert asked[1].grant is None and asked[2].grant is None  # once only: shell syntax
     assert "shell syntax" in asked[1].no_grant_reason
-    results = {e.call_id: e for e in events if e.type == "tool_result"}  # type: ignore[attr-defined]
+    results = {e.call_id: e for e in events if isinstance(e, ToolResultEvent)}
     assert results["c2"].ok and "harmless again" in results["c2"].output
     assert all(results[c].denied for c in ("c3", "c4", "c5"))
 

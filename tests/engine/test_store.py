@@ -175,7 +175,8 @@ async def test_fork_copies_the_path_and_leaves_the_original(store: SessionStore)
     assert [m.message for m in forked] == [q.message, a.message]
     assert not {m.id for m in forked} & {m.id for m in before}
     assert forked[1].parent_id == forked[0].id
-    assert await store.totals(fork.id) == (Usage(input_tokens=7), pytest.approx(0.1))
+    usage, cost = await store.totals(fork.id)
+    assert usage == Usage(input_tokens=7) and cost == pytest.approx(0.1)
 
     await store.append(fork.id, user("different direction"))
     assert await store.history(info.id) == before

@@ -12,7 +12,7 @@ from tau_engine.config import Settings
 from tau_engine.conversation import Message, Usage
 from tau_engine.engine import Engine
 from tau_engine.errors import ProviderError
-from tau_engine.events import UsageEvent
+from tau_engine.events import ErrorEvent, UsageEvent
 from tau_engine.paths import WorkspacePaths
 from tau_engine.providers.base import (
     ProviderEvent,
@@ -66,7 +66,7 @@ async def test_max_tokens_is_enforced_on_the_estimate(tmp_path: Path) -> None:
     result = await loop.run("read a.txt")
     # Before: 0/0 tokens, the budget never tripped and the second call went out.
     assert result.stop_reason == "budget" and len(stream.requests) == 1
-    error = next(e for e in events if e.type == "error")
+    error = next(e for e in events if isinstance(e, ErrorEvent))
     assert "(estimated) >= --max-tokens 100" in error.message
 
 
@@ -78,7 +78,7 @@ async def test_max_cost_is_enforced_on_the_priced_estimate(tmp_path: Path) -> No
     loop, events, _ = make_loop(tmp_path, stream, max_cost=0.1)
     result = await loop.run("read a.txt")
     assert result.stop_reason == "budget" and len(stream.requests) == 1
-    error = next(e for e in events if e.type == "error")
+    error = next(e for e in events if isinstance(e, ErrorEvent))
     assert "(estimated) >= --max-cost $0.1" in error.message
 
 

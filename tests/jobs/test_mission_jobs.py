@@ -148,9 +148,9 @@ def test_kill_9_workers_during_20_mission_jobs_makes_no_duplicate_commit(
             proc.send_signal(signal.SIGTERM)
         for proc in workers:
             proc.communicate(timeout=120)
-    listed = {j["id"]: j for j in jobs()}
+    by_id = {j["id"]: j for j in jobs()}
     assert kills >= 3, f"seed {seed}"
-    assert {listed[i]["state"] for i in ids} == {"succeeded"}, f"seed {seed}"
+    assert {by_id[i]["state"] for i in ids} == {"succeeded"}, f"seed {seed}"
     # Every job committed exactly once: zero duplicate commits, nothing lost.
     assert sorted(trailers(repo, "Tau-Job")) == sorted(ids), f"seed {seed}"
     missions = trailers(repo, "Tau-Mission")

@@ -38,7 +38,7 @@ def main() -> int:
 
     async def run() -> None:
         worker = service.worker(config, environ=os.environ,
-                                log=lambda text: sys.stderr.write(text + "\n"))
+                                log=lambda text: print(text, file=sys.stderr))
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.drain)
         report = await worker.run()
         sys.stdout.write(f"ran {report.ran} lost {report.lost}\n")

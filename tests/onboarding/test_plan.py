@@ -13,7 +13,6 @@ from tau_engine.config import load_settings
 from tau_engine.config.credentials import credentials_path
 from tau_engine.config.profiles import ProfileStore, profiles_dir
 from tau_engine.errors import UsageError
-from tau_engine.onboarding import writer
 from tau_engine.onboarding.identity import (
     AGENTS_TEMPLATE,
     SOUL_TEMPLATE,
@@ -186,7 +185,7 @@ def test_a_failure_half_way_undoes_everything(workspace: Path,
 
     with monkeypatch.context() as patched, \
             pytest.raises(WriteFailed, match="No space left on device; nothing was changed"):
-        patched.setattr(writer.os, "replace", failing_replace)
+        patched.setattr(os, "replace", failing_replace)  # the writer renames through os
         write_plan(_plan(workspace, key=KeyChoice("typed", secret=KEY)))
     assert _everything(workspace, user_config_dir()) == before
     assert not any(".tmp-" in name for name in before)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from tau_engine.conversation import ToolCall, Usage
 from tau_engine.providers.base import (
+    ProviderEvent,
     StreamEnd,
     TextChunk,
     ThinkingChunk,
@@ -16,20 +19,21 @@ from tau_engine.providers.sse import aiter_sse_batches
 
 def test_adjacent_text_merges_and_other_events_keep_their_place() -> None:
     call = ToolCallReady(ToolCall(id="c", name="read"))
-    events = [ThinkingChunk("a"), ThinkingChunk("b"), TextChunk("x"), TextChunk("y"), call,
-              TextChunk("z"), UsageReport(Usage()), StreamEnd("end_turn")]
+    events: list[ProviderEvent] = [
+        ThinkingChunk("a"), ThinkingChunk("b"), TextChunk("x"), TextChunk("y"), call,
+        TextChunk("z"), UsageReport(Usage()), StreamEnd("end_turn")]
     merged = coalesce(events)
     assert merged == [ThinkingChunk("ab"), TextChunk("xy"), call, TextChunk("z"),
                       UsageReport(Usage()), StreamEnd("end_turn")]
 
 
 def test_signed_thinking_is_never_merged() -> None:
-    events = [ThinkingChunk("a", signature="s1"), ThinkingChunk("b")]
+    events: list[ProviderEvent] = [ThinkingChunk("a", signature="s1"), ThinkingChunk("b")]
     assert coalesce(events) == events
 
 
 async def test_batches_follow_network_reads() -> None:
-    async def reads():  # type: ignore[no-untyped-def]
+    async def reads() -> AsyncIterator[bytes]:
         yield b"data: 1\n\ndata: 2\n\ndata: 3"
         yield b"\n\n"
         yield b"data: 4"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 
 import pytest
 
@@ -72,7 +73,8 @@ def err(kind: str, retryable: bool = True, retry_after: float | None = None) -> 
                          retry_after=retry_after)
 
 
-OK = ([TextChunk("done"), StreamEnd("end_turn")], None)
+OK: tuple[list[ProviderEvent], ProviderError | None] = (
+    [TextChunk("done"), StreamEnd("end_turn")], None)
 
 
 async def run(provider: ScriptedAttempts, policy: RetryPolicy = NO_JITTER,
@@ -174,7 +176,7 @@ def test_backoff_is_capped_and_jittered_within_bounds() -> None:
 def test_jittered_delays_spread_around_the_backoff() -> None:
     policy = RetryPolicy(base_delay_s=0.5, jitter=0.2)
     draws = (0.0, 0.25, 0.5, 0.75, 0.999)
-    delays = [policy.delay_s(err("server"), 1, lambda d=d: d) for d in draws]
+    delays = [policy.delay_s(err("server"), 1, partial(float, d)) for d in draws]
     assert all(0.4 <= d <= 0.6 for d in delays)
     assert len(set(delays)) == len(delays)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from tau_engine.config import Settings
 from tau_engine.conversation import Message, Usage
 from tau_engine.errors import ConfigError, ProviderError
 from tau_engine.providers.base import (
+    Provider,
     ProviderEvent,
     ProviderRequest,
     StreamEnd,
@@ -85,7 +86,7 @@ def request(**options: Any) -> ProviderRequest:
                            messages=[Message(role="user", content="hi")], options=options)
 
 
-async def collect(provider: RoutedProvider, req: ProviderRequest | None = None
+async def collect(provider: Provider, req: ProviderRequest | None = None
                   ) -> list[ProviderEvent]:
     return [event async for event in provider.stream(req or request())]
 
@@ -334,6 +335,7 @@ async def test_an_abandoned_trial_call_releases_the_half_open_circuit() -> None:
     routed = RoutedProvider([("openai/gpt-5", FakeProvider("openai", ok("long answer"))),
                              ("xai/grok-4", FakeProvider("xai"))], breaker)
     stream = routed.stream(request())
+    assert isinstance(stream, AsyncGenerator)
     assert isinstance(await anext(stream), TextChunk)
     await stream.aclose()  # the consumer stops (an interrupt) before the end
     assert breaker.state("openai/gpt-5") == "half_open"

@@ -13,7 +13,7 @@ def test_sliding_window() -> None:
     assert [limiter.try_acquire() for _ in range(3)] == [None, None, None]
     now[0] += 20
     wait = limiter.try_acquire()
-    assert wait == pytest.approx(40.0)
+    assert wait is not None and wait == pytest.approx(40.0)
     assert limiter.refusal(wait).startswith("refused (limits.tool_calls_per_minute = 3): ")
     now[0] += 40
     assert limiter.try_acquire() is None  # the first three left the window

@@ -36,7 +36,7 @@ _JWT = ("eyJ" + _rand(30) + ".eyJ" + _rand(40) + "." + _rand(43, string.ascii_le
 _PEM = ("-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(_rand(70) for _ in range(5)) +
         "\n-----END OPENSSH PRIVATE KEY-----")
 
-POSITIVE: list[tuple[str, str, str]] = [
+POSITIVE: list[tuple[str, str, str | None]] = [
     ("aws-access-key", f"AWS_ACCESS_KEY_ID={_AWS}", _AWS),
     ("aws-access-key", "temp creds: ASIA" + "Q" * 4 + _AWS[8:], "ASIAQQQQ" + _AWS[8:]),
     ("github-token", f"export GITHUB_TOKEN={_GH}", _GH),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import pytest_textual_snapshot
 from syrupy.location import PyTestLocation
+from textual.app import App
 
 from tau_tui.app import TauApp
 from tests.support.scripted_server import ScriptedServer
@@ -103,6 +104,6 @@ async def idle(app: TauApp) -> None:
     await wait_for(lambda: app.agent._message_queue.empty())
     await asyncio.sleep(0.05)
 
-def screen_text(app: TauApp) -> str:
+def screen_text(app: App[Any]) -> str:
     """The characters on screen, one line per row."""
     return "\n".join(strip.text.rstrip() for strip in app.screen._compositor.render_strips())

@@ -38,7 +38,8 @@ async def test_running_bash_output_shows_live_and_stays_after_interrupt(
         assert "begin" in lines and "step 1" in lines and "step 2" in lines
         await pilot.press("escape")
         await idle(app)
-        assert card.entry.status == "interrupted"
+        entry = card.entry  # a fresh name: the status changed since it was last checked
+        assert entry.status == "interrupted"
         text = screen_text(app)
         assert "interrupted" in text
         assert "step 1" in text and "step 3" in text

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, OptionList
+from textual.widgets import Checkbox, Input, OptionList, RadioButton
 
 from tau_engine.config import Settings
 from tau_engine.paths import WorkspacePaths, user_config_dir
@@ -90,7 +90,8 @@ async def test_each_step_in_order_back_keeps_the_answers(ws: Path) -> None:
         assert app.screen.query_one("#key-variable", Input).value == "ANTHROPIC_API_KEY"
         await pilot.press("ctrl+b")
         await at_step(pilot, 1)
-        assert app.screen.query_one(OptionList).highlighted_option.id == "anthropic"
+        highlighted = app.screen.query_one(OptionList).highlighted_option
+        assert highlighted is not None and highlighted.id == "anthropic"
     assert written(ws) == []
 
 
@@ -115,7 +116,7 @@ async def test_a_typed_key_is_masked_and_written_only_on_write(ws: Path) -> None
         highlight(app, "provider-list", "anthropic")
         await pilot.press("enter")
         await at_step(pilot, 2)
-        app.screen.query_one("#key-typed").value = True
+        app.screen.query_one("#key-typed", RadioButton).value = True
         await pilot.pause()
         secret = app.screen.query_one("#key-secret", Input)
         secret.focus()
@@ -149,7 +150,7 @@ async def test_a_short_key_is_refused_on_next(ws: Path) -> None:
         await at_step(pilot, 1)
         await pilot.press("enter")
         await at_step(pilot, 2)
-        app.screen.query_one("#key-typed").value = True
+        app.screen.query_one("#key-typed", RadioButton).value = True
         await pilot.pause()
         app.screen.query_one("#key-secret", Input).value = "sk-1"
         await pilot.press("ctrl+n")

@@ -30,7 +30,7 @@ def test_things_go_in_order_and_model_mode_and_context_stay() -> None:
     # (part, first width at which it is gone), scanning down from wide to narrow.
     order = ["esc to interrupt", "~/work/", "⎇ feature/login", "  │  ", "$0.1234",
              "↑12.3k", "platform-backend", "running bash"]
-    gone_at = {}
+    gone_at: dict[str, int] = {}
     for width in range(170, 55, -1):
         text = line(width, busy=True)
         for part in order:
