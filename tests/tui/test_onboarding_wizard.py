@@ -242,6 +242,23 @@ async def test_the_first_run_opens_the_wizard_then_the_engine_on_the_new_setup(
     assert (ws / ".tau" / "AGENTS.md").is_file()
 
 
+async def test_enter_moves_on_from_a_step_with_nothing_to_answer(ws: Path) -> None:
+    app = wizard_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await at_step(pilot, 1)
+        highlight(app, "provider-list", "offline")
+        await pilot.press("enter")
+        await at_step(pilot, 2)  # offline needs no key: nothing to type here
+        await wait_for(lambda: "needs no key" in screen_text(app))
+        await pilot.press("enter")
+        await at_step(pilot, 3)
+        await pilot.press("ctrl+n")
+        await at_step(pilot, 4)  # the workspace step only shows what will be created
+        await pilot.press("enter")
+        await at_step(pilot, 5)
+    assert written(ws) == []
+
+
 async def test_cancelling_the_first_run_ends_the_app_and_writes_nothing(ws: Path) -> None:
     app = first_run_app(ws)
     async with app.run_test(size=SIZE) as pilot:

@@ -128,9 +128,10 @@ class OnboardingWizard(Screen["WizardOutcome | None"]):
         last = self.index == len(self.steps) - 1
         self.query_one("#wizard-next", Button).label = "Write" if last else "Next"
         step.show()
-        focus = step.first_focus()
-        if focus is not None:
-            self.call_after_refresh(focus.focus)
+        # A step with nothing to answer (no key for a local provider, the workspace) focuses
+        # Next, so Enter moves on there as it does in a list or a field.
+        focus = step.first_focus() or self.query_one("#wizard-next", Button)
+        self.call_after_refresh(focus.focus)
 
     def _error(self, text: str) -> None:
         self.query_one("#wizard-error", Static).update(Content.assemble(("✗ ", "bold"), text))
