@@ -58,7 +58,7 @@ def _parser_class() -> type[argparse.ArgumentParser]:
         """argparse with tau's one-line error format and exit code 2."""
 
         def error(self, message: str) -> Any:
-            self.exit(EXIT_USAGE, f"tau: error: {message} (see tau --help)\n")
+            self.exit(EXIT_USAGE, f"tau: error: {message} (see {self.prog} --help)\n")
 
         def print_help(self, file: Any = None) -> None:
             # argparse swallows write errors here; a reader that went away must show
@@ -129,7 +129,8 @@ def build_parser(subcommand: str | None = None) -> argparse.ArgumentParser:
         parser.add_argument("text", nargs="?", metavar="PROMPT",
                             help="open the app with this first message")
     else:
-        sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+        # prog="tau": a subcommand's usage reads "tau mission run ...", not the run's usage.
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="tau",
                                     parser_class=type(parser))
         _load(SUBCOMMANDS[subcommand][0]).add_parser(sub)
     return parser

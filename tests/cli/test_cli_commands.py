@@ -27,6 +27,16 @@ def test_version_and_help(workspace: Path) -> None:
     assert bad.returncode == 2 and "unrecognized arguments" in bad.stderr
 
 
+def test_a_subcommand_usage_names_the_subcommand(workspace: Path) -> None:
+    for command in (["mission", "run"], ["jobs", "submit"], ["sessions", "list"], ["doctor"]):
+        helped = run_tau([*command, "--help"], workspace)
+        assert helped.returncode == 0
+        assert helped.stdout.startswith(f"usage: tau {' '.join(command)} "), helped.stdout
+    bad = run_tau(["jobs", "submit"], workspace)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("tau: error: ") and "(see tau jobs submit --help)" in bad.stderr
+
+
 def test_sessions_list_show_delete(workspace: Path) -> None:
     empty = run_tau(["sessions", "list"], workspace)
     assert empty.returncode == 0 and "no sessions" in empty.stdout
