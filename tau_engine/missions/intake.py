@@ -24,7 +24,12 @@ from tau_engine.git import current_branch, dirty_tracked_paths, head_commit, rep
 from tau_engine.missions import rules
 from tau_engine.missions.model import Blocked, MissionInputs
 from tau_engine.missions.patch_input import PatchInput, read_patch
-from tau_engine.missions.project import missing_module, suggest_verifier, unrunnable
+from tau_engine.missions.project import missing_module, unrunnable
+from tau_engine.resources.project_verifier import (
+    RECORDED_IN,
+    detect_verifier,
+    read_recorded_verifier,
+)
 
 
 @dataclass
@@ -165,7 +170,7 @@ def _check_verifier(inputs: MissionInputs, repo: Path,
             # A setup command may install what is missing now; the run will tell.
             continue
         unblock = None
-        suggestion = suggest_verifier(repo, environ)
+        suggestion = detect_verifier(repo, environ)
         module = missing_module(why)
         if module:
             python = command.split()[0]
@@ -232,11 +237,15 @@ def _classify(inputs: MissionInputs, root: Path, patch: PatchInput | None,
     if unsafe:
         return Verdict(Blocked.UNSAFE, unsafe, None)
     if not inputs.verifier:
-        suggestion = suggest_verifier(root, environ)
+        # The verifier onboarding recorded comes first, but only as a suggestion: a
+        # workspace file never chooses a command that tau runs unasked.
+        recorded = read_recorded_verifier(root)
+        suggestion = recorded or detect_verifier(root, environ)
+        source = f"{RECORDED_IN} records" if recorded else "this repository suggests"
         return Verdict(Blocked.MISSING_VERIFIER,
                        "no --verifier: a mission needs a command that fails now and passes "
-                       "when the task is done" + (f" (this repository suggests "
-                                                  f"'{suggestion}')" if suggestion else ""),
+                       "when the task is done" + (f" ({source} '{suggestion}')"
+                                                  if suggestion else ""),
                        rerun_command(inputs, verifier=suggestion or "TEST_COMMAND"))
     vague = rules.underspecified_reason(inputs.task, with_patch=patch is not None)
     if vague:

@@ -1,8 +1,7 @@
 """What tau can tell about a project without running anything in it.
 
-- ``suggest_verifier``: the test command the repository's files point to
-  (``pyproject.toml`` with pytest -> ``python -m pytest -q``), to suggest when
-  a mission has none. It is only ever suggested.
+- What the repository's files point to as its verifier lives in
+  ``resources/project_verifier.py`` (shared with onboarding); it is only ever suggested.
 - ``unrunnable``: why a verifier command cannot start (a program that is not
   installed, a script that does not exist, ``python -m`` a module that is not
   importable), found before anything runs.
@@ -12,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -33,57 +31,6 @@ _PYTHON = re.compile(r"^(python|python3|python3\.\d+|pypy3?)$")
 _TEST_DIRS = frozenset({"test", "tests", "__tests__", "testing", "spec", "specs"})
 _TEST_FILE = re.compile(r"^(test_.*\.py|.*_test\.py|conftest\.py|.*_test\.go|"
                         r".*\.(test|spec)\.[cm]?[jt]sx?|.*Test\.java|.*_spec\.rb)$")
-
-
-def _read(path: Path, limit: int = 200_000) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read(limit)
-    except OSError:
-        return ""
-
-
-def python_command(environ: Mapping[str, str] | None = None) -> str:
-    """``python`` when it is on PATH, else ``python3`` (Debian and macOS ship only that)."""
-    path = (os.environ if environ is None else environ).get("PATH")
-    if shutil.which("python", path=path) is None and shutil.which("python3", path=path):
-        return "python3"
-    return "python"
-
-
-def suggest_verifier(repo: Path, environ: Mapping[str, str] | None = None) -> str | None:
-    """The test command this repository's files point to, or None."""
-    python = python_command(environ)
-    pyproject = _read(repo / "pyproject.toml")
-    if ("pytest" in pyproject or (repo / "pytest.ini").is_file()
-            or "[tool:pytest]" in _read(repo / "setup.cfg")
-            or "[pytest]" in _read(repo / "tox.ini") or (repo / "conftest.py").is_file()):
-        return f"{python} -m pytest -q"
-    if (repo / "go.mod").is_file():
-        return "go test ./..."
-    package = _read(repo / "package.json")
-    if package:
-        try:
-            test_script = json.loads(package).get("scripts", {}).get("test", "")
-        except (ValueError, AttributeError):
-            test_script = ""
-        if isinstance(test_script, str) and test_script and "no test specified" not in test_script:
-            return "npm test"
-    if (repo / "Cargo.toml").is_file():
-        return "cargo test"
-    if re.search(r"^test:", _read(repo / "Makefile"), re.MULTILINE):
-        return "make test"
-    if pyproject or (repo / "setup.py").is_file() or any(_python_tests(repo)):
-        return f"{python} -m unittest"
-    return None
-
-
-def _python_tests(repo: Path) -> list[Path]:
-    found = list(repo.glob("test*.py"))
-    tests = repo / "tests"
-    if tests.is_dir():
-        found += list(tests.glob("test*.py"))
-    return found
 
 
 def _commands(command: str) -> list[list[str]]:

@@ -8,7 +8,7 @@ short templates below. The system prompt composes them in that order
 
 The project's verifier, the command that checks a change (missions run it),
 is recorded in ``.tau/AGENTS.md`` as one line a program can read back
-(``recorded_verifier``)::
+(``resources/project_verifier.py``: ``recorded_verifier``)::
 
     ## Verifier
 
@@ -18,10 +18,8 @@ is recorded in ``.tau/AGENTS.md`` as one line a program can read back
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,7 +52,6 @@ TEMPLATES = {"SOUL.md": SOUL_TEMPLATE, "USER.md": USER_TEMPLATE, "AGENTS.md": AG
 DESCRIPTIONS = {"SOUL.md": "the agent's persona", "USER.md": "your preferences",
                 "AGENTS.md": "the project's instructions"}
 VERIFIER_HEADING = "## Verifier"
-_VERIFIER_LINE = re.compile(r"^Check a change with: `(?P<command>[^`\n]+)`[ \t]*$", re.MULTILINE)
 _SECTION = re.compile(r"^## Verifier[ \t]*\n(?:(?!^#).*\n?)*", re.MULTILINE)
 _MAX_READ = 200_000
 
@@ -79,21 +76,6 @@ def with_verifier(text: str, command: str | None) -> str:
     return f"{body}\n\n{section}" if body else section
 
 
-def recorded_verifier(text: str) -> str | None:
-    """The verifier command recorded in an AGENTS.md, if any."""
-    match = _VERIFIER_LINE.search(text)
-    return match.group("command").strip() if match else None
-
-
-def check_verifier(command: str) -> str:
-    """``command`` if it can be recorded on one line; else ``ValueError``."""
-    cleaned = command.strip()
-    if not cleaned or "\n" in cleaned or "`" in cleaned or len(cleaned) > 300:
-        raise ValueError("a verifier is one line of at most 300 characters, without "
-                         "backquotes")
-    return cleaned
-
-
 def _existing_text(path: Path) -> tuple[str | None, bool]:
     """The file's text and whether it is a regular file; for a link or a special file, a
     line saying what it is (the workspace is untrusted: tau neither reads through a link
@@ -113,33 +95,6 @@ def _read(path: Path) -> str:
             return handle.read(_MAX_READ)
     except OSError:
         return ""
-
-
-def detect_verifier(root: Path) -> str | None:
-    """The test command this project's files point to (``python -m pytest -q``,
-    ``npm test``, ``go test ./...``, ``cargo test``, ``make test``), or None.
-    Nothing is run."""
-    python = "python" if shutil.which("python") or not shutil.which("python3") else "python3"
-    pyproject = _read(root / "pyproject.toml")
-    if ("pytest" in pyproject or (root / "pytest.ini").is_file()
-            or (root / "conftest.py").is_file() or "[tool:pytest]" in _read(root / "setup.cfg")
-            or ((root / "tests").is_dir() and any((root / "tests").glob("test_*.py")))):
-        return f"{python} -m pytest -q"
-    package = _read(root / "package.json")
-    if package:
-        try:
-            script = json.loads(package).get("scripts", {}).get("test", "")
-        except (ValueError, AttributeError):
-            script = ""
-        if isinstance(script, str) and script and "no test specified" not in script:
-            return "npm test"
-    if (root / "go.mod").is_file():
-        return "go test ./..."
-    if (root / "Cargo.toml").is_file():
-        return "cargo test"
-    if re.search(r"^test:", _read(root / "Makefile"), re.MULTILINE):
-        return "make test"
-    return None
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,11 @@ from tau_engine.config.profiles import (
 )
 from tau_engine.config.settings import Settings, read_toml
 from tau_engine.errors import UsageError
-from tau_engine.onboarding.identity import DESCRIPTIONS, check_verifier, identity_files
+from tau_engine.onboarding.identity import DESCRIPTIONS, identity_files
 from tau_engine.onboarding.writer import PlannedWrite, apply_writes
 from tau_engine.paths import STATE_DIR_NAME, STATE_GITIGNORE, user_config_dir
 from tau_engine.providers.registry import OFFLINE_MODELS, PROVIDERS, parse_model_id
+from tau_engine.resources.project_verifier import check_verifier
 
 KeyKind = Literal["env", "typed", "stored", "none"]
 PUBLIC_FILE_MODE = 0o644
@@ -282,13 +283,14 @@ def starting_plan(workspace: Path, settings: Settings,
                   environ: Mapping[str, str]) -> OnboardingPlan:
     """The choices a wizard starts from: the active profile's, else the first provider
     with a key found (its default model and that key), else Anthropic's."""
-    from tau_engine.onboarding.identity import identity_path, recorded_verifier
+    from tau_engine.onboarding.identity import identity_path
     from tau_engine.providers.catalog import load_catalog
     from tau_engine.providers.registry import (
         DEFAULT_PROVIDER_ORDER,
         key_candidates,
         suggested_key_var,
     )
+    from tau_engine.resources.project_verifier import recorded_verifier
 
     agents = identity_path(workspace, "AGENTS.md")
     verifier = recorded_verifier(agents.read_text(encoding="utf-8", errors="replace")) \

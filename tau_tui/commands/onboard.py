@@ -78,9 +78,9 @@ def _read_key() -> str:
 def run_non_interactive(args: argparse.Namespace) -> int:
     from tau_engine.config.profiles import DEFAULT_PROFILE_NAME, DEFAULT_SAFETY
     from tau_engine.errors import UsageError
-    from tau_engine.onboarding.identity import detect_verifier
     from tau_engine.onboarding.plan import KeyChoice, OnboardingPlan, planned_writes, write_plan
     from tau_engine.paths import WorkspacePaths
+    from tau_engine.resources.project_verifier import detect_verifier
 
     if not args.provider:
         raise UsageError("tau onboard --non-interactive needs --provider (tau models lists "

@@ -67,6 +67,26 @@ def test_missing_verifier_suggests_the_projects_test_command(repo: Path, patch: 
                                   "--patch", patch])
 
 
+def test_missing_verifier_suggests_the_one_recorded_in_agents_md_and_never_runs_it(
+        repo: Path, patch: str) -> None:
+    state = repo / ".tau"
+    state.mkdir(exist_ok=True)
+    canary = repo.parent / "ran"
+    write(state / "AGENTS.md", "# Project\n\n## Verifier\n\n"
+          f"Check a change with: `touch {canary} && make check`\n")
+    code, message, unblock = _intake(repo, task="Fix add()", patch_file=patch)
+    assert code == "missing-verifier"
+    assert f".tau/AGENTS.md records 'touch {canary} && make check'" in message
+    assert unblock is not None and shlex.quote(f"touch {canary} && make check") in unblock
+    assert not canary.exists()  # a suggestion: the workspace's file ran nothing
+    # Not a regular file (a link planted by a cloned repository): not read at all.
+    (state / "AGENTS.md").unlink()
+    elsewhere = write(repo.parent / "elsewhere.md", "Check a change with: `make evil`\n")
+    (state / "AGENTS.md").symlink_to(elsewhere)
+    _, message, unblock = _intake(repo, task="Fix add()", patch_file=patch)
+    assert "make evil" not in message and unblock is not None and "make evil" not in unblock
+
+
 def test_missing_edit_authority(repo: Path, patch: str) -> None:
     code, message, unblock = _intake(repo, task="Fix add() so that it adds",
                                      verifier=VERIFIER)

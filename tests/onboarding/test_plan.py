@@ -13,11 +13,7 @@ from tau_engine.config import load_settings
 from tau_engine.config.credentials import credentials_path
 from tau_engine.config.profiles import ProfileStore, profiles_dir
 from tau_engine.errors import UsageError
-from tau_engine.onboarding.identity import (
-    AGENTS_TEMPLATE,
-    SOUL_TEMPLATE,
-    recorded_verifier,
-)
+from tau_engine.onboarding.identity import AGENTS_TEMPLATE, SOUL_TEMPLATE
 from tau_engine.onboarding.plan import (
     KeyChoice,
     OnboardingPlan,
@@ -28,6 +24,7 @@ from tau_engine.onboarding.plan import (
 )
 from tau_engine.onboarding.writer import WriteFailed
 from tau_engine.paths import WorkspacePaths, user_config_dir
+from tau_engine.resources.project_verifier import recorded_verifier
 
 KEY = "sk-ant-typed-into-the-wizard-0123456789"
 

@@ -91,11 +91,12 @@ def build_context(paths: WorkspacePaths, settings: Settings, *, workspace_label:
     from dataclasses import replace
 
     from tau_engine.config.credentials import CredentialsFile
-    from tau_engine.onboarding.identity import detect_verifier, identity_files
+    from tau_engine.onboarding.identity import identity_files
     from tau_engine.onboarding.key_report import key_report
     from tau_engine.onboarding.plan import starting_plan
     from tau_engine.providers.catalog import load_catalog
     from tau_engine.providers.registry import PROVIDERS, mask_key
+    from tau_engine.resources.project_verifier import detect_verifier
 
     env = dict(os.environ if environ is None else environ)
     catalog = load_catalog()

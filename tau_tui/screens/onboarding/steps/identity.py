@@ -127,7 +127,7 @@ class IdentityStep(WizardStep):
         self.choices.record_verifier = self.query_one("#identity-verifier-on", Checkbox).value
 
     def commit(self, *, validate: bool) -> str | None:
-        from tau_engine.onboarding.identity import check_verifier
+        from tau_engine.resources.project_verifier import check_verifier
 
         self._store_verifier()
         files = {item.name: item for item in self._files()}
