@@ -142,6 +142,9 @@ class ShellAnalysis:
     concerns: list[Concern] = field(default_factory=list)
     writes: list[Redirect] = field(default_factory=list)
     cwd_targets: list[Word] = field(default_factory=list)
+    # Files a command writes that are only named at run time (``touch $F``, ``xargs rm``):
+    # the sandbox contains them; without it the policy fails closed on them.
+    runtime_writes: list[str] = field(default_factory=list)
 
 
 def command_name(word: Word) -> str | None:
@@ -251,6 +254,8 @@ class _Analyzer:
             self.subscripts(name, words, text)
         if name in WRITE_OPERANDS:
             self.write_operands(name, WRITE_OPERANDS[name], words)
+            if open_args:
+                self.out.runtime_writes.append(f"{' '.join(w.text for w in words)} …")
 
     def subscripts(self, name: str, words: list[Word], text: str) -> None:
         option = CALLBACK_OPTIONS.get(name)
@@ -286,10 +291,12 @@ class _Analyzer:
         elif mode == "second":
             operands = operands[1:2]
         for word in operands:
-            # A target only known at run time is left to the sandbox; a redirection to one
-            # fails closed instead (see ShellScript).
+            # A target only known at run time is left to the sandbox (the policy fails closed
+            # on it when bash is not sandboxed); a redirection to one always fails closed.
             if word.value is not None:
                 self.out.writes.append(Redirect("arg", word))
+            else:
+                self.out.runtime_writes.append(f"{name} {word.text}")
 
     def wrapper(self, name: str, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
                 open_args: bool, text: str) -> None:
