@@ -17,7 +17,13 @@ lists it, and the engine says so in one notice):
 * ``approval``: taken only if it does not raise the mode above the user's
   (their ``config.toml``, else the front end's default);
 * ``limit``: a budget (``max_cost``, ``max_tokens``) taken only if it does not
-  raise the one in the user's ``config.toml``.
+  raise the one in the user's ``config.toml``;
+* ``safety``: the safety profile, taken only if it is a built-in profile stricter than
+  the user's (their ``config.toml``, else ``balanced``);
+* ``user``: read only from the user's own ``config.toml`` (``http_allow``), never from a
+  workspace file, trusted or not.
+
+``protected_paths`` from the workspace file add to the user's, never replace them.
 
 A malformed file or value fails with one line naming the file, the line and
 the key: ``.tau/config.toml:3: max_turns: Input should be a valid integer``.
@@ -39,6 +45,9 @@ from tau_engine.errors import ConfigError
 from tau_engine.paths import WorkspacePaths, atomic_write_text, user_config_dir
 
 APPROVAL_ORDER = ("read-only", "ask", "auto-edit", "full-auto")
+# The built-in safety profiles from the most to the least permissive.
+SAFETY_ORDER = ("permissive", "balanced", "strict", "hardened")
+DEFAULT_SAFETY = "balanced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,16 @@ class Settings(BaseModel):
         None, description="Approval mode (headless default auto-edit, interactive default ask)",
         json_schema_extra={"choices": ["read-only", "ask", "auto-edit", "full-auto"],
                            "trust": "approval"})
+    safety: str | None = Field(
+        None, description="Safety profile: permissive, balanced (default), strict, hardened, "
+        "or one of yours in <config>/safety/NAME.toml",
+        json_schema_extra={"choices": list(SAFETY_ORDER), "trust": "safety"})
+    protected_paths: list[str] = Field(
+        default_factory=list, description="More paths the file tools never change and the "
+        "sandbox mounts read-only (workspace-relative or absolute)")
+    http_allow: list[str] = Field(
+        default_factory=list, description="Local or private hosts, host:port or CIDR ranges "
+        "the http tool may reach (user config only)", json_schema_extra={"trust": "user"})
     max_turns: int = Field(25, ge=1, description="Model turns per run before stopping")
     max_output_tokens: int | None = Field(None, ge=1, description="Cap on tokens per answer")
     temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature")
@@ -153,6 +172,14 @@ def _needs_trust(rule: str | None, key: str, value: Any, baseline: Any) -> str |
         return f"raises the approval mode above '{baseline}'"
     if rule == "limit" and baseline is not None and value > baseline:
         return f"raises your {key} of {baseline}"
+    if rule == "safety":
+        base = baseline if isinstance(baseline, str) else DEFAULT_SAFETY
+        if value not in SAFETY_ORDER or base not in SAFETY_ORDER:
+            return f"chooses a safety profile tau cannot rank against '{base}'"
+        if SAFETY_ORDER.index(value) < SAFETY_ORDER.index(base):
+            return f"loosens the safety profile below '{base}'"
+    if rule == "user":
+        return "only your user config.toml may set it"
     return None
 
 
@@ -190,6 +217,7 @@ ENV_SETTINGS = {
     "TAU_MODEL": "model",
     "TAU_BASE_URL": "base_url",
     "TAU_APPROVAL": "approval",
+    "TAU_SAFETY": "safety",
     "TAU_MAX_TURNS": "max_turns",
     "TAU_THEME": "theme",
 }
@@ -284,6 +312,13 @@ def load_settings(
             workspace_layer, withheld = withhold_untrusted(
                 workspace_layer, source=_relative_to(workspace.config_path, workspace.root),
                 user_layer=user_layer, default_approval=default_approval)
+        workspace_layer = {key: value for key, value in workspace_layer.items()
+                           if _trust_rule(Settings.model_fields[key]) != "user"}
+        if "protected_paths" in workspace_layer:
+            # A workspace may protect more, never unprotect what the user protects.
+            user_paths = list(user_layer.get("protected_paths", []))
+            workspace_layer["protected_paths"] = user_paths + [
+                p for p in workspace_layer["protected_paths"] if p not in user_paths]
         merged = _merge(merged, workspace_layer)
     env_layer = env_overrides(environ)
     cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
