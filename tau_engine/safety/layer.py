@@ -99,6 +99,8 @@ class SafetyLayer:
     context: AuditContext = field(default_factory=AuditContext)
     # Called with a one-line warning when the audit log cannot be written (once).
     on_warning: Callable[[str], None] | None = None
+    # Called when an injection flag raises the risk (learned memory stops trusting writes).
+    injection_listeners: list[Callable[[], None]] = field(default_factory=list)
     _injection: InjectionScanner | None = None
     _audit_failed: bool = False
     _risk_session: str | None = None  # the session whose history the risk was read from

@@ -36,8 +36,14 @@ def ctx(tmp_path: Path) -> ToolContext:
     return ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path))
 
 
+def loopback_http(**options: Any) -> HttpTool:
+    """The http tool allowed to reach the loopback test server (as a user's allow-list
+    entry would allow a local service)."""
+    return HttpTool(allow=["127.0.0.1"], **options)
+
+
 async def call(ctx: ToolContext, tool: HttpTool | None = None, **arguments: Any) -> ToolOutcome:
-    tool = tool or HttpTool()
+    tool = tool or loopback_http()
     return await tool.run(tool.parse_args(arguments), ctx)
 
 
@@ -91,7 +97,7 @@ async def test_timeout_and_refused_connection_are_tool_errors(server: ScriptedSe
                                                               ctx: ToolContext) -> None:
     server.add(ScriptedResponse(hang_s=1.0, chunks=[b"late"], content_type="text/plain"))
     with pytest.raises(ToolError, match=r"GET .*/slow timed out after 0.2s"):
-        await call(ctx, HttpTool(timeout_s=0.2), url=f"{server.url}/slow")
+        await call(ctx, loopback_http(timeout_s=0.2), url=f"{server.url}/slow")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -61,8 +61,8 @@ async def test_prompt_answer_and_commands(workspace: Path) -> None:
 async def test_approvals_once_always_and_deny(workspace: Path, tmp_path: Path) -> None:
     script = tmp_path / "s.json"
     script.write_text(json.dumps([
-        {"tool_calls": [{"name": "bash", "arguments": {"command": "echo 1 > one.txt"}}]},
-        {"tool_calls": [{"name": "bash", "arguments": {"command": "echo 2 > two.txt"}}]},
+        {"tool_calls": [{"name": "bash", "arguments": {"command": "cp /dev/null one.txt"}}]},
+        {"tool_calls": [{"name": "bash", "arguments": {"command": "eval 'cp /dev/null two.txt'"}}]},
         {"text": "first prompt done"},
         {"tool_calls": [{"name": "write", "arguments": {"path": "w.txt", "content": "w"}}]},
         {"text": "second prompt done"}]))
@@ -74,14 +74,16 @@ async def test_approvals_once_always_and_deny(workspace: Path, tmp_path: Path) -
         await engine.close()
     assert (workspace / "one.txt").exists() and not (workspace / "two.txt").exists()
     text = out.getvalue()
-    assert "bash wants to run" in text and "echo 1 > one.txt" in text
+    assert "bash wants to run" in text and "cp /dev/null one.txt" in text
     assert "first prompt done" in text and "second prompt done" in text
-    assert "tool=bash command=echo 2 > two.txt denied" in err.getvalue()
+    assert "tool=bash command=eval 'cp /dev/null two.txt' denied" in err.getvalue()
     assert not (workspace / "w.txt").exists()  # /undo restored the workspace
     assert any(q.startswith("allow?") for q in asked)
-    # The grant says its scope; a redirection offers none.
-    assert "no session grant: the command uses shell syntax" in text
-    assert "[a] allows every write call for the rest of this session" in text
+    # The session rule says its breadth; what tau cannot read offers none.
+    assert "[a] allows bash(cp *) for the rest of this session (matches any `cp` " \
+        "invocation)" in text
+    assert "no rule can allow it: tau cannot judge" in text
+    assert "[a] allows write(w.txt) for the rest of this session (matches only w.txt)" in text
 
 
 async def test_runs_on_a_real_prompt_toolkit_session(workspace: Path) -> None:
