@@ -53,9 +53,9 @@ def is_secret_name(name: str) -> bool:
     if upper.endswith(_NOT_SECRET_ENDINGS):
         return False
     return any(word in SECRET_WORDS for word in _WORD.findall(upper))
-# Texts shorter than this are not cached (the lookup would cost as much as the scan).
-CACHE_MIN_CHARS = 256
-CACHE_ENTRIES = 2048
+# Results are cached by text (the history is sent again with every request, and streamed
+# text repeats its short pieces), within a budget of characters kept.
+CACHE_MAX_CHARS = 4_000_000
 # Event fields that are never text from a tool, the model or a server.
 _PLAIN_FIELDS = frozenset({"type", "v", "seq", "ts", "session_id", "call_id", "name", "kind",
                            "ok", "denied", "fatal", "turn", "duration_ms", "skipped",
@@ -96,6 +96,7 @@ class RedactionFilter:
         self.action: RedactionAction = action
         self.on_findings = on_findings
         self._cache: OrderedDict[str, str] = OrderedDict()
+        self._cached_chars = 0
         self._digests = {value: secret_digest(value) for value in self.exact.values}
 
     @property
@@ -105,9 +106,11 @@ class RedactionFilter:
         return self._scanner
 
     def _exact(self, text: str) -> tuple[str, list[Finding]]:
+        if not self.exact:
+            return text, []
         found = [Finding(name, 0, 0, self._digests[value])
                  for name, value in self.exact.present(text)]
-        return (self.exact.redact(text) if found or self.exact else text), found
+        return self.exact.redact(text), found
 
     def filter(self, text: str, *, where: str = "tool result") -> Redacted:
         """A tool result through the filter, with the profile's action (block withholds it)."""
@@ -124,25 +127,30 @@ class RedactionFilter:
         only the detectors found)."""
         if not text:
             return text
-        cacheable = len(text) >= CACHE_MIN_CHARS
-        if cacheable:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
         out, exact = self._exact(text)
         findings: list[Finding] = list(exact)
-        if self.action != "warn":
+        if self.action != "warn" and self.scanner.may_find(out):
             result = scan(out, [self.scanner], "redact")
             out = result.text
             findings += result.findings
         if findings and self.on_findings is not None:
             self.on_findings(findings, where)
-        if cacheable:
-            self._cache[text] = out
-            if len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+        self._remember(text, out)
         return out
+
+    def _remember(self, text: str, out: str) -> None:
+        size = len(text) + len(out)
+        if size > CACHE_MAX_CHARS // 4:
+            return
+        self._cache[text] = out
+        self._cached_chars += size
+        while self._cached_chars > CACHE_MAX_CHARS:
+            old, old_out = self._cache.popitem(last=False)
+            self._cached_chars -= len(old) + len(old_out)
 
     def redact_optional(self, text: str | None, *, where: str = "output") -> str | None:
         return None if text is None else self.redact(text, where=where)
@@ -165,9 +173,14 @@ class RedactionFilter:
     def redact_fields(self, fields: dict[str, Any], *, where: str = "event") -> None:
         """Redact, in place, the text fields of an object's ``__dict__`` (an engine event)."""
         for key, value in fields.items():
-            if key in _PLAIN_FIELDS or not isinstance(value, str | dict | list):
+            if key in _PLAIN_FIELDS:
                 continue
-            redacted = self.redact_data(value, where=where)
+            if isinstance(value, str):
+                redacted: Any = self.redact(value, where=where)
+            elif isinstance(value, dict | list):
+                redacted = self.redact_data(value, where=where)
+            else:
+                continue
             if redacted is not value:
                 fields[key] = redacted
 
