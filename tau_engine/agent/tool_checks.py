@@ -129,9 +129,8 @@ def headless_denial(pending: PendingCall, decision: Decision) -> str:
     how = "use --approval full-auto to allow" if decision.cause.label.startswith(
         "approval mode") else (f"allow with: tau permissions allow '{decision.suggestion.text}'"
                                if decision.suggestion else "nothing can allow it unasked")
-    return (f"denied: {pending.name} needs approval in mode '{mode}' ({decision.cause.cite()}: "
-            f"{decision.cause.why}) and nobody can approve it in this run ({how}). "
-            f"{RETRY_HINT}")
+    return (f"denied: {pending.name} needs approval in mode '{mode}': {decision.why()}; nobody "
+            f"can approve it in this run ({how}). {RETRY_HINT}")
 
 
 class ApprovalCheck:

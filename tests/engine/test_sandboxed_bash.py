@@ -182,3 +182,25 @@ async def test_best_effort_runs_unsandboxed_and_says_so_once(tmp_path: Path) -> 
         "bash runs unsandboxed (profile balanced, sandbox.policy = best-effort): "
         "bubblewrap: bwrap is not installed")
     assert pipeline.safety.state().sandbox == "off (best-effort: bwrap unavailable)"
+
+
+@needs_bwrap
+async def test_inside_the_sandbox_background_jobs_end_with_the_command(tmp_path: Path) -> None:
+    pipeline, _ = _pipeline(tmp_path)
+    message = await _bash(pipeline, "(sleep 0.3; echo late) & echo early")
+    assert message.content.startswith("early\n")
+    assert "late" not in message.content
+
+
+@needs_bwrap
+async def test_taus_user_config_dir_is_hidden(tmp_path: Path, outside: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    config = outside / "tau-config"
+    config.mkdir()
+    (config / "credentials.toml").write_text("key = 'not for commands'\n")
+    monkeypatch.setenv("TAU_CONFIG_DIR", str(config))
+    pipeline, _ = _pipeline(tmp_path)
+    message = await _bash(pipeline, f"cat {config}/credentials.toml; ls {outside}")
+    assert "not for commands" not in message.content
+    assert "No such file or directory" in message.content
+    assert "tau-config" in message.content  # the folder is there, empty

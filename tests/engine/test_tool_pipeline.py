@@ -156,8 +156,9 @@ async def test_a_policy_denial_names_the_rule_its_file_and_how_to_allow(tmp_path
 async def test_headless_ask_is_denied_with_the_rule_that_asks(tmp_path: Path) -> None:
     pipeline, _ = _pipeline(tmp_path, mode=ApprovalMode.FULL_AUTO)
     [message] = await _run(pipeline, _call("c1", "bash", command="git push origin main"))
-    assert message.content.startswith("denied: bash needs approval in mode 'full-auto' "
-                                      "(bash(git push *) from balanced.toml:")
+    assert message.content.startswith(
+        "denied: bash needs approval in mode 'full-auto': profile rule bash(git push *) asks "
+        "before this (bash(git push *) from balanced.toml:")
     assert "allow with: tau permissions allow 'bash(git push *)'" in message.content
     assert any(e["kind"] == "ask" and e["rule"] == "bash(git push *)" for e in _audit(tmp_path))
 
