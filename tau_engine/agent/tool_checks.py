@@ -32,7 +32,7 @@ RETRY_HINT = "Do not retry the same call; adapt, or explain what you need."
 
 
 async def _record(safety: SafetyLayer, event: AuditEvent) -> None:
-    await asyncio.to_thread(safety.record, event)
+    safety.record(event)  # written with the call's other events when it is done
 
 
 class RateLimitCheck:
@@ -125,10 +125,15 @@ class PolicyCheck:
 
 def headless_denial(pending: PendingCall, decision: Decision) -> str:
     """What the model gets for an "ask" in a run with nobody to ask."""
-    mode = decision.mode
-    how = "use --approval full-auto to allow" if decision.cause.label.startswith(
-        "approval mode") else (f"allow with: tau permissions allow '{decision.suggestion.text}'"
-                               if decision.suggestion else "nothing can allow it unasked")
+    mode, label = decision.mode, decision.cause.label
+    if label.startswith("approval mode"):
+        how = "use --approval full-auto to allow"
+    elif label == "injection flag":
+        how = "only the user can clear the raised risk, in an interactive session"
+    elif decision.suggestion is not None:
+        how = f"allow with: tau permissions allow '{decision.suggestion.text}'"
+    else:
+        how = "nothing can allow it unasked"
     return (f"denied: {pending.name} needs approval in mode '{mode}': {decision.why()}; nobody "
             f"can approve it in this run ({how}). {RETRY_HINT}")
 

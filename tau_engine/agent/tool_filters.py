@@ -100,10 +100,9 @@ class InjectionFilter:
         self.safety.risk.raise_for(flags)
         for listener in self.safety.injection_listeners:
             listener()
-        for hit in hits:
-            self.safety.record(injection_event(
-                hit, source=source, tool=call.name, session=self.safety.context.session,
-                run=self.safety.context.run, call_id=call.id))
+        self.safety.record(*(injection_event(
+            hit, source=source, tool=call.name, session=self.safety.context.session,
+            run=self.safety.context.run, call_id=call.id) for hit in hits))
         first = hits[0]
         self.bus.emit(Notice(kind="injection", message=(
             f"possible prompt injection in the {call.name} result: {describe_flags(flags)} "

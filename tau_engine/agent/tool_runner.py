@@ -161,6 +161,7 @@ class ToolPipeline:
             meta["diff"] = result.diff  # so a resumed transcript can show it again
         if result.paths:
             meta["paths"] = result.paths
+        await self.safety.aflush_audit()  # this call's decisions, answers and findings
         return Message(role="tool", tool_call_id=call.id, name=call.name,
                        content=result.output, is_error=not result.ok, meta=meta)
 

@@ -11,6 +11,7 @@ risk. :meth:`SafetyLayer.state` is the read-only view front ends show (the statu
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -102,6 +103,7 @@ class SafetyLayer:
     # Called when an injection flag raises the risk (learned memory stops trusting writes).
     injection_listeners: list[Callable[[], None]] = field(default_factory=list)
     _injection: InjectionScanner | None = None
+    _pending: list[AuditEvent] = field(default_factory=list)
     _audit_failed: bool = False
     _risk_session: str | None = None  # the session whose history the risk was read from
 
@@ -165,25 +167,42 @@ class SafetyLayer:
         self.policy.sandboxed = status.active
         return status
 
-    def record(self, event: AuditEvent) -> None:
-        """Append to the audit log; a failure is reported once and never stops a call."""
-        if self.audit is None:
+    def record(self, *events: AuditEvent) -> None:
+        """Keep events for the audit log; they are written, in order, at the next flush (after
+        each tool call, at the end of each run, at close), off the event loop."""
+        if self.audit is None or not events:
             return
-        if not event.session and not event.run:
-            event = AuditEvent(**{**event.__dict__, "session": self.context.session,
-                                  "run": self.context.run})
+        self._pending += [event if event.session or event.run else
+                          AuditEvent(**{**event.__dict__, "session": self.context.session,
+                                        "run": self.context.run}) for event in events]
+
+    def flush_audit(self) -> str | None:
+        """Write what was recorded (blocking: :meth:`aflush_audit` does it off the event
+        loop). Returns why it failed, if it did; those events are lost, later ones are not."""
+        pending, self._pending = self._pending, []
+        if not pending or self.audit is None:
+            return None
         try:
-            self.audit.record(event)
+            self.audit.record_many(pending)
         except StoreError as exc:
-            if not self._audit_failed and self.on_warning is not None:
-                self.on_warning(f"the audit log is not being written: {exc}")
+            return str(exc)
+        return None
+
+    async def aflush_audit(self) -> None:
+        """:meth:`flush_audit` in a thread, when there is anything to write; a failure is
+        said once (``on_warning``) and never stops a call."""
+        if not self._pending:
+            return
+        failure = await asyncio.to_thread(self.flush_audit)
+        if failure and not self._audit_failed:
             self._audit_failed = True
+            if self.on_warning is not None:
+                self.on_warning(f"the audit log is not being written: {failure}")
 
     def _audit_findings(self, findings: list[Finding], where: str) -> None:
-        for finding in findings:
-            self.record(redaction_event(finding, action=self.redaction.action,
-                                        tool=where, session=self.context.session,
-                                        run=self.context.run))
+        self.record(*(redaction_event(finding, action=self.redaction.action, tool=where,
+                                      session=self.context.session, run=self.context.run)
+                      for finding in findings))
 
     # -- the session ----------------------------------------------------------------------
     def begin_run(self, session_id: str) -> None:

@@ -166,6 +166,7 @@ async def test_required_refuses_without_the_sandbox_and_says_why(tmp_path: Path)
     assert message.content.startswith("refused (sandbox): bubblewrap: bwrap is not installed; "
                                       "install bubblewrap: `sudo apt-get install bubblewrap`")
     assert message.meta["denied"] is True
+    pipeline.safety.flush_audit()
     audit = list(AuditLog.for_workspace(tmp_path / ".tau").read())
     assert [(e["kind"], e["rule"]) for e in audit] == [("sandbox_refusal",
                                                         "sandbox.policy = required")]

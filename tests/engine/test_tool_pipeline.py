@@ -42,7 +42,8 @@ def _call(cid: str, name: str, **arguments: Any) -> ToolCall:
     return ToolCall(id=cid, name=name, arguments=arguments)
 
 
-def _audit(root: Path) -> list[dict[str, Any]]:
+def _audit(root: Path, pipeline: ToolPipeline) -> list[dict[str, Any]]:
+    pipeline.safety.flush_audit()
     return list(AuditLog.for_workspace(root / ".tau").read())
 
 
@@ -112,7 +113,7 @@ async def test_the_rate_limit_refuses_past_the_profiles_limit(tmp_path: Path) ->
     messages = await _run(pipeline, *(_call(f"c{i}", "read", path="a.txt") for i in range(3)))
     assert [m.is_error for m in messages] == [False, False, True]
     assert messages[2].content.startswith("refused (limits.tool_calls_per_minute = 2)")
-    assert any(e["rule"] == "limits.tool_calls_per_minute" for e in _audit(tmp_path))
+    assert any(e["rule"] == "limits.tool_calls_per_minute" for e in _audit(tmp_path, pipeline))
 
 
 async def test_the_workspace_guard_refuses_before_anyone_is_asked(tmp_path: Path) -> None:
@@ -148,7 +149,7 @@ async def test_a_policy_denial_names_the_rule_its_file_and_how_to_allow(tmp_path
         f"refused (bash(rm * / *) from balanced.toml:{line}): profile rule bash(rm * / *) "
         "refuses this; allow with: tau permissions allow 'bash(rm * / *)'")
     assert message.meta["denied"] is True
-    denies = [e for e in _audit(tmp_path) if e["kind"] == "deny"]
+    denies = [e for e in _audit(tmp_path, pipeline) if e["kind"] == "deny"]
     assert denies[-1]["rule"] == "bash(rm * / *)" and denies[-1]["tool"] == "bash"
     assert denies[-1]["detail"]["source"] == f"balanced.toml:{line}"
 
@@ -160,7 +161,8 @@ async def test_headless_ask_is_denied_with_the_rule_that_asks(tmp_path: Path) ->
         "denied: bash needs approval in mode 'full-auto': profile rule bash(git push *) asks "
         "before this (bash(git push *) from balanced.toml:")
     assert "allow with: tau permissions allow 'bash(git push *)'" in message.content
-    assert any(e["kind"] == "ask" and e["rule"] == "bash(git push *)" for e in _audit(tmp_path))
+    assert any(e["kind"] == "ask" and e["rule"] == "bash(git push *)"
+               for e in _audit(tmp_path, pipeline))
 
 
 async def test_always_allow_saves_the_rule_for_later_runs(tmp_path: Path) -> None:
@@ -227,7 +229,7 @@ async def test_secrets_in_a_result_are_redacted_and_audited_by_hash(tmp_path: Pa
     pipeline.registry.register(_Leaky(f"export GITHUB_TOKEN={GITHUB_TOKEN}\nok"))
     [message] = await _run(pipeline, _call("c1", "leaky"))
     assert message.content == "export GITHUB_TOKEN=[REDACTED:github-token]\nok"
-    audit = [e for e in _audit(tmp_path) if e["kind"] == "redaction"]
+    audit = [e for e in _audit(tmp_path, pipeline) if e["kind"] == "redaction"]
     assert audit and audit[0]["rule"] == "github-token"
     assert audit[0]["detail"]["hash"].startswith("sha256:")
     assert GITHUB_TOKEN not in (tmp_path / ".tau" / "logs" / "audit.jsonl").read_text()
@@ -262,10 +264,11 @@ async def test_an_injection_is_flagged_marked_and_raises_the_risk(tmp_path: Path
     assert marked.content.startswith('<untrusted source="file:README.md" flagged="possible '
                                      'prompt injection: ignore-instructions">\n')
     assert any(e["kind"] == "injection" and e["rule"] == "ignore-instructions"
-               for e in _audit(tmp_path))
+               for e in _audit(tmp_path, pipeline))
     # full-auto, and still a side effect now asks (and nobody can answer here).
     [write] = await _run(pipeline, _call("c2", "write", path="x.txt", content="x"))
-    assert write.meta.get("denied") and "injection flag" in write.content
+    assert write.meta.get("denied") and "looked like a prompt injection" in write.content
+    assert "only the user can clear the raised risk" in write.content
     [again] = await _run(pipeline, _call("c3", "read", path="README.md"))
     assert not again.is_error  # reads still run
     assert pipeline.safety.clear_risk() == 2
