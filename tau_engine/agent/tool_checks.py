@@ -164,7 +164,8 @@ class ApprovalCheck:
             preview = f"(no preview: {exc})"
         preview = self.redact(preview)
         # After an injection flag every call with side effects asks: no rule can change that.
-        rule = None if decision.cause.label == "injection flag" else decision.suggestion
+        raised = decision.raised_risk and pending.policy_call.side_effects
+        rule = None if raised else decision.suggestion
         files = self.safety.rule_files()
         self.bus.emit(ApprovalNeeded(call_id=call.id, name=tool.name, arguments=call.arguments,
                                      reason=decision.why(), preview=preview))
