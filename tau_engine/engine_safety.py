@@ -38,8 +38,10 @@ def open_safety(paths: WorkspacePaths, settings: Settings, real_env: Mapping[str
 
     # The provider keys first, so they keep their names in [REDACTED:<name>].
     secrets = [*keys.items(), *secret_values(real_env, read_dotenv(paths.root / ".env"))]
-    return SafetyLayer.for_settings(paths, settings, mode=mode, environ=real_env,
-                                    secrets=secrets)
+    layer = SafetyLayer.for_settings(paths, settings, mode=mode, environ=real_env,
+                                     secrets=secrets)
+    layer.warm()  # here, in the engine's start-up thread, not on the event loop
+    return layer
 
 
 def workspace_redaction(paths: WorkspacePaths,

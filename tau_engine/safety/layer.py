@@ -160,6 +160,12 @@ class SafetyLayer:
             self._injection = InjectionScanner.for_profile(self.profile.document.injection)
         return self._injection
 
+    def warm(self) -> None:
+        """Compile the secret and injection rule sets now (tens of milliseconds, blocking)
+        rather than at the first tool result."""
+        self.redaction.scanner.may_find("")
+        self.injection.scan("")
+
     async def sandbox_status(self) -> SandboxStatus:
         """Probe the sandbox (once) and let traces show what it does."""
         status = await self.sandbox.status()
