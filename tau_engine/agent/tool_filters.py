@@ -90,7 +90,7 @@ class InjectionFilter:
               ) -> CallResult:
         if pending is None or not result.from_tool or result.denied:
             return result
-        source = pending.tool.provenance(pending.args)
+        source = pending.tool.result_source(pending.args)
         result.meta["source"] = source
         hits = self.safety.injection.scan(result.output)
         if not hits:

@@ -4,7 +4,7 @@ A tool declares its name, description and JSON schema (what the model sees),
 its ``kind`` (what the safety policy decides on), parses and validates its
 arguments (``parse_args`` raises ``ToolError`` with a message that tells the
 model what is wrong), says what a call acts on (``paths``, ``policy_call``: the
-command, the paths or the URL the permission policy judges; ``provenance``:
+command, the paths or the URL the permission policy judges; ``result_source``:
 where its result's text comes from), previews what it would do (for
 approvals), and runs. Tools resolve every path through ``ctx.guard`` and call
 ``ctx.before_change`` before they modify a file, so undo can restore it.
@@ -91,7 +91,7 @@ class Tool(ABC):
         """What the permission policy judges: by default the tool and its paths."""
         return PolicyCall(self.name, self.kind, subjects=tuple(self.paths(args)))
 
-    def provenance(self, args: Any) -> str:
+    def result_source(self, args: Any) -> str:
         """Where the result's text comes from, for the untrusted marker the model sees:
         ``file:src/x.py``, ``http:https://…``, ``bash:make test``."""
         target = self.target(args)

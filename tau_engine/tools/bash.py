@@ -140,7 +140,7 @@ class BashTool(Tool):
     def policy_call(self, args: BashArgs) -> PolicyCall:
         return PolicyCall(self.name, self.kind, command=args.command)
 
-    def provenance(self, args: BashArgs) -> str:
+    def result_source(self, args: BashArgs) -> str:
         return f"bash:{self.target(args)}"
 
     async def preview(self, args: BashArgs, ctx: ToolContext) -> str:

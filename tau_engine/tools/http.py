@@ -166,7 +166,7 @@ class HttpTool(Tool):
     def policy_call(self, args: HttpArgs) -> PolicyCall:
         return PolicyCall(self.name, self.kind, subjects=(args.url,), method=args.method)
 
-    def provenance(self, args: HttpArgs) -> str:
+    def result_source(self, args: HttpArgs) -> str:
         return f"http:{args.url}"
 
     async def preview(self, args: HttpArgs, ctx: ToolContext) -> str:

@@ -112,7 +112,7 @@ class ReadTool(Tool):
     def paths(self, args: ReadArgs) -> list[str]:
         return [args.path]
 
-    def provenance(self, args: ReadArgs) -> str:
+    def result_source(self, args: ReadArgs) -> str:
         return f"file:{args.path}"
 
     async def run(self, args: ReadArgs, ctx: ToolContext) -> ToolOutcome:
