@@ -32,6 +32,7 @@ from tau_engine.engine_safety import (
     link_memory,
     open_safety,
     redact_run_result,
+    restore_risk,
 )
 from tau_engine.errors import ProviderError, StoreError, UsageError
 from tau_engine.events import EventBus, Notice, SessionStarted
@@ -369,14 +370,8 @@ class Engine:
         system_prompt = self.redaction.redact(await asyncio.to_thread(
             build_system_prompt, self.paths.root, skipped=skipped), where="system prompt")
         self._pending_notices += [Notice(kind="guidance", message=note) for note in skipped]
-        from tau_engine.memory.provenance import INJECTION_META_KEY, UNTRUSTED_TOOLS
-
-        # Outside content taints the whole session, the summarized turns included; a
-        # flagged result raises the risk again (the safety layer's, and memory's).
-        tainting = await self.store.tool_results_of(
-            session_id, names=UNTRUSTED_TOOLS if self.memory else (),
-            meta_key=INJECTION_META_KEY)
-        self.safety.restore_risk(session_id, [m.message for m in tainting])
+        tainting = await restore_risk(self.store, self.safety, session_id,
+                                      with_untrusted_tools=self.memory is not None)
         extra: list[Tool] = []  # learned memory adds its tools, offers memory per prompt
         retriever = None if self.memory is None else self.memory.bind(
             session_id, [*tainting, *stored], extra)

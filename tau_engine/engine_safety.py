@@ -18,7 +18,7 @@ from typing import Any
 from tau_engine.agent.loop import MessageSink, RunResult
 from tau_engine.agent.tool_runner import ToolPipeline
 from tau_engine.config import Settings
-from tau_engine.conversation import Message, Usage
+from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.events import BaseEvent, EventBus, Notice
 from tau_engine.paths import WorkspacePaths
 from tau_engine.safety.audit import ssrf_event
@@ -100,6 +100,20 @@ def build_pipeline(root: Path, settings: Settings, safety: SafetyLayer, bus: Eve
     for tool in extra_tools:
         pipeline.registry.register(tool)
     return pipeline
+
+
+async def restore_risk(store: SessionStore, safety: SafetyLayer, session_id: str, *,
+                       with_untrusted_tools: bool) -> list[StoredMessage]:
+    """Raise the risk again for a session whose results were flagged, in any turn (the
+    summarized ones too); returns those results, with learned memory's outside-content
+    results (``http``) when ``with_untrusted_tools`` (memory taints its writes by them)."""
+    from tau_engine.memory.provenance import INJECTION_META_KEY, UNTRUSTED_TOOLS
+
+    tainting = await store.tool_results_of(
+        session_id, names=UNTRUSTED_TOOLS if with_untrusted_tools else (),
+        meta_key=INJECTION_META_KEY)
+    safety.restore_risk(session_id, [m.message for m in tainting])
+    return tainting
 
 
 def link_memory(safety: SafetyLayer, memory: Any) -> None:
