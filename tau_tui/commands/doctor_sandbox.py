@@ -1,10 +1,11 @@
 """``tau doctor sandbox``: what bubblewrap can do here, and the specific remedy for what not.
 
-A section of ``tau doctor`` (``doctor.py``). It runs the same probe tau runs before the first ``bash`` call (user namespaces, a private
-``/proc``, a network namespace with loopback, a sandboxed command), prints one line per check
-with the remedy for each failure, then what the active safety profile will do with that: run
-commands sandboxed, run them unsandboxed with a notice (``best-effort``), or refuse them
-(``required``). Exit code 0 when bash runs sandboxed, 1 when it does not.
+A section of ``tau doctor`` (``doctor.py``). It runs the same probe tau runs before the first
+``bash`` call (user namespaces, a private ``/proc``, a network namespace with loopback, a
+sandboxed command), prints one line per check with the remedy for each failure, then what the
+active safety profile will do with that: run commands sandboxed, run them unsandboxed with a
+notice (``best-effort``), or refuse them (``required``). Exit code 0 when bash runs sandboxed,
+1 when it does not.
 """
 
 from __future__ import annotations

@@ -43,8 +43,9 @@ def load_layer(args: argparse.Namespace) -> tuple[Any, Any]:
     paths = WorkspacePaths.locate(getattr(args, "workspace", None))
     cli = {"profile": getattr(args, "profile", None), "safety": getattr(args, "safety", None),
            "approval": getattr(args, "approval", None)}
+    # They need no model: a machine with nothing set up still has a policy to show.
     settings = load_run_settings(paths, cli, default_approval="ask",
-                                 grant=getattr(args, "trust", False))
+                                 grant=getattr(args, "trust", False), require_setup=False)
     try:
         mode = ApprovalMode(settings.approval or "ask")
     except ValueError:
