@@ -18,8 +18,8 @@ lists it, and the engine says so in one notice):
   (their ``config.toml``, else the front end's default);
 * ``limit``: a budget (``max_cost``, ``max_tokens``) taken only if it does not
   raise the one in the user's ``config.toml``;
-* ``safety``: the safety profile, taken only if it is a built-in profile stricter than
-  the user's (their ``config.toml``, else ``balanced``);
+* ``safety``: the safety profile, taken only if it is a built-in profile at least as
+  strict as the user's (their profile's or ``config.toml``'s, else ``balanced``);
 * ``user``: read only from the user's own ``config.toml`` (``http_allow``), never from a
   workspace file, trusted or not.
 
@@ -303,26 +303,30 @@ def load_settings(
     user_layer = read_toml(user_path)
     if user_layer:
         _validate_layer(user_layer, user_path)
-    merged: dict[str, Any] = dict(user_layer)
     withheld: list[Withheld] = []
     workspace_layer = read_toml(workspace.config_path)
     if workspace_layer:
         _validate_layer(workspace_layer, workspace.config_path)
+    env_layer = env_overrides(environ)
+    cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
+    # The profile in use is the user's own choice, so it is part of the baseline an untrusted
+    # workspace is weighed against (a workspace cannot loosen the profile's safety either).
+    base_layer = _merge(user_layer, _profile_layer(
+        cli_layer, env_layer, workspace_layer if trusted else {}, user_layer))
+    merged: dict[str, Any] = dict(base_layer)
+    if workspace_layer:
         if not trusted:
             workspace_layer, withheld = withhold_untrusted(
                 workspace_layer, source=_relative_to(workspace.config_path, workspace.root),
-                user_layer=user_layer, default_approval=default_approval)
+                user_layer=base_layer, default_approval=default_approval)
         workspace_layer = {key: value for key, value in workspace_layer.items()
                            if _trust_rule(Settings.model_fields[key]) != "user"}
         if "protected_paths" in workspace_layer:
             # A workspace may protect more, never unprotect what the user protects.
-            user_paths = list(user_layer.get("protected_paths", []))
+            user_paths = list(base_layer.get("protected_paths", []))
             workspace_layer["protected_paths"] = user_paths + [
                 p for p in workspace_layer["protected_paths"] if p not in user_paths]
         merged = _merge(merged, workspace_layer)
-    env_layer = env_overrides(environ)
-    cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
-    merged = _with_profile(user_layer, merged, workspace_layer, env_layer, cli_layer)
     try:
         Settings.model_validate(_merge(merged, env_layer))
     except ValidationError as exc:
@@ -345,19 +349,18 @@ def load_settings(
     return settings
 
 
-def _with_profile(user_layer: dict[str, Any], merged: dict[str, Any],
-                  workspace_layer: dict[str, Any], env_layer: dict[str, Any],
-                  cli_layer: dict[str, Any]) -> dict[str, Any]:
-    """``merged`` (user and workspace layers) with the named profile's layer between
-    them; the name comes from the highest layer that sets ``profile``."""
+def _profile_layer(cli_layer: dict[str, Any], env_layer: dict[str, Any],
+                   workspace_layer: dict[str, Any], user_layer: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """The settings of the named profile (a layer between the user and workspace files);
+    the name comes from the highest layer that sets ``profile``."""
     name = next((layer["profile"] for layer in (cli_layer, env_layer, workspace_layer,
                                                  user_layer) if layer.get("profile")), None)
     if not isinstance(name, str):
-        return merged
+        return {}
     from tau_engine.config.profiles import ProfileStore
 
-    profile_layer = ProfileStore().load(name).settings_layer()
-    return _merge(_merge(user_layer, profile_layer), workspace_layer)
+    return ProfileStore().load(name).settings_layer()
 
 
 def _relative_to(path: Path, root: Path) -> str:

@@ -55,9 +55,11 @@ class SafetyState:
 
 
 def choice_source(value: str | None, *, environ: Mapping[str, str],
-                  workspace_config: Path, user_config: Path, workspace_kept: bool) -> str:
-    """Where the active safety profile was chosen: a flag, the environment, a file and line,
-    or the default. The highest layer holding the active value is named."""
+                  workspace_config: Path, user_config: Path, workspace_kept: bool,
+                  profile_file: Path | None = None) -> str:
+    """Where the active safety profile was chosen: a flag, the environment, a file and line
+    (the workspace's, the profile in use (``profile_file``), the user's), or the default.
+    The highest layer holding the active value is named."""
     from tau_engine.config import read_toml
     from tau_engine.safety.toml_lines import index_lines
 
@@ -65,7 +67,10 @@ def choice_source(value: str | None, *, environ: Mapping[str, str],
         return "default"
     if environ.get(SAFETY_ENV) == value:
         return SAFETY_ENV
-    for path, used in ((workspace_config, workspace_kept), (user_config, True)):
+    files = [(workspace_config, workspace_kept), (user_config, True)]
+    if profile_file is not None:
+        files.insert(1, (profile_file, True))
+    for path, used in files:
         try:
             if used and read_toml(path).get("safety") == value:
                 line = index_lines(path.read_text(encoding="utf-8")).key_line("safety")
@@ -73,6 +78,19 @@ def choice_source(value: str | None, *, environ: Mapping[str, str],
         except (OSError, ValueError):
             continue
     return "--safety"
+
+
+def _profile_file(settings: Settings) -> Path | None:
+    """The file of the profile in use (``tau onboard``'s profiles), if any."""
+    if not settings.profile:
+        return None
+    from tau_engine.config.profiles import ProfileStore
+    from tau_engine.errors import UsageError
+
+    try:
+        return ProfileStore().path(settings.profile)
+    except UsageError:
+        return None
 
 
 @dataclass
@@ -146,7 +164,8 @@ class SafetyLayer:
                                workspace_config=paths.config_path,
                                user_config=user_config_dir() / "config.toml",
                                workspace_kept=not any(w.key == "safety"
-                                                      for w in settings.withheld))
+                                                      for w in settings.withheld),
+                               profile_file=_profile_file(settings))
         return cls.open(paths.root, mode=mode, safety=settings.safety, profile_source=source,
                         workspace_trusted=settings.workspace_trusted,
                         protected_paths=settings.protected_paths, secrets=secrets,
