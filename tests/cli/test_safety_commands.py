@@ -53,6 +53,21 @@ def test_the_profile_is_chosen_by_flag_environment_or_user_config(workspace: Pat
     assert shown() == f"profile: permissive (from {config}:2)"
 
 
+def test_the_profile_in_use_chooses_the_safety_profile_and_is_named(workspace: Path) -> None:
+    from tau_engine.config.profiles import Profile, ProfileStore
+
+    ProfileStore().save("work", Profile(provider="offline", model="offline/echo",
+                                        key_source="none", safety="strict"))
+    path = ProfileStore().path("work")
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1)
+                if text.startswith("safety"))
+    proc = run_tau(["policy", "show", "--profile", "work"], workspace)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == f"profile: strict (from {path}:{line})"
+    assert run_tau(["policy", "show"], workspace, env=tau_env(TAU_PROFILE="work")
+                   ).stdout.startswith("profile: strict (from ")
+
+
 def test_a_workspace_may_only_choose_a_stricter_profile_unless_trusted(
         workspace: Path) -> None:
     config = workspace / ".tau" / "config.toml"
@@ -145,6 +160,31 @@ def test_doctor_sandbox_without_bubblewrap_names_the_remedy(workspace: Path,
         "bash commands are refused: refused (sandbox): bubblewrap: bwrap is not installed; "
         "install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf "
         "install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch)")
+
+
+def test_the_one_doctor_weighs_the_sandbox_by_the_safety_profile(workspace: Path,
+                                                                  tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = tau_env(PATH=str(empty))
+
+    def sandbox_line(*args: str) -> dict[str, str]:
+        proc = run_tau(["doctor", "--no-probe", "--model", "offline/echo", "--json", *args],
+                       workspace, env=env)
+        return next(c for c in json.loads(proc.stdout)["checks"] if c["name"] == "sandbox")
+
+    balanced = sandbox_line()
+    assert balanced["status"] == "warn" and "tau doctor sandbox" in balanced["remedy"]
+    strict = sandbox_line("--safety", "strict")
+    assert strict["status"] == "fail" and "safety profile 'strict' requires it" in \
+        strict["message"]
+    # The section takes the same options, before or after its name.
+    for args in (["doctor", "--safety", "strict", "sandbox"],
+                 ["doctor", "sandbox", "--safety", "strict"]):
+        proc = run_tau(args, workspace, env=env)
+        assert proc.returncode == 1
+        assert proc.stdout.splitlines()[-1].startswith("profile strict (sandbox.policy = "
+                                                       "required")
 
 
 def _http_run(server: ScriptedServer, workspace: Path, target: str) -> dict[str, object]:
