@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from tau_engine.safety.shell_parse import Redirect, ShellScript, Word, parse_shell
@@ -154,6 +155,25 @@ def command_name(word: Word) -> str | None:
     return posixpath.basename(word.value) or word.value
 
 
+def trap_runs_nothing(args: list[Word]) -> bool:
+    """Whether a ``trap`` installs no code: it lists (``trap``, ``-l``, ``-p``), ignores
+    (``trap '' TERM``) or resets (``trap - TERM``, ``trap TERM``) signals. Any other action is
+    a string run later, which tau cannot judge; so is an argument known only at run time."""
+    values = [word.value for word in args]
+    if any(value is None for value in values):
+        return False
+    static = [value for value in values if value is not None]
+    if static and static[0] == "--":
+        static = static[1:]
+    if not static or re.fullmatch(r"-[lpP]+", static[0]):
+        return True
+    if static[0] in ("", "-"):
+        return True
+    # A lone signal is reset: bash reads one argument as the action only if it is no signal.
+    return len(static) == 1 and re.fullmatch(r"(SIG)?[A-Z][A-Z0-9+-]*|[0-9]+", static[0]) \
+        is not None
+
+
 def is_sensitive_env(name: str) -> bool:
     """True if assigning ``name`` can change which program runs or what it executes."""
     return name in SENSITIVE_ENV or name.startswith(SENSITIVE_ENV_PREFIXES)
@@ -232,7 +252,7 @@ class _Analyzer:
         if name is None:
             self.concern("the command name is computed at run time", text)
             return
-        if name in OPAQUE_COMMANDS:
+        if name in OPAQUE_COMMANDS and not (name == "trap" and trap_runs_nothing(words[1:])):
             self.concern(OPAQUE_COMMANDS[name], text)
             return
         if name in OPAQUE_WRAPPERS:
