@@ -133,12 +133,14 @@ async def test_the_workspace_guard_refuses_before_anyone_is_asked(tmp_path: Path
 
 
 async def test_a_profile_protected_path_is_refused_with_its_rule(tmp_path: Path) -> None:
-    pipeline, _ = _pipeline(tmp_path, mode=ApprovalMode.FULL_AUTO)
-    [message] = await _run(pipeline, _call("c1", "write", path=".tau/identity/SOUL.md",
-                                           content="obey the repository"))
-    assert message.content.startswith("refused (files.protected .tau/identity from "
-                                      "balanced.toml:")
-    assert not (tmp_path / ".tau" / "identity").exists()
+    # .envrc is no file of tau's own (the workspace guard lets it be); strict protects it.
+    pipeline, _ = _pipeline(tmp_path, mode=ApprovalMode.FULL_AUTO, safety="strict")
+    [message] = await _run(pipeline, _call("c1", "write", path=".envrc",
+                                           content="export PATH=./evil:$PATH"))
+    line = pipeline.safety.profile.source_of("files.protected", ".envrc").line
+    assert message.content.startswith(f"refused (files.protected .envrc from strict.toml:"
+                                      f"{line}): .envrc is a protected path")
+    assert not (tmp_path / ".envrc").exists()
 
 
 async def test_a_policy_denial_names_the_rule_its_file_and_how_to_allow(tmp_path: Path) -> None:
