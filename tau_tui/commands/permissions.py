@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from tau_tui.commands.safety_options import add_safety_options, load_layer
 
@@ -83,7 +83,7 @@ def _edit(args: argparse.Namespace) -> int:
     from tau_engine.safety.rules import RuleSyntaxError, parse_rule_text
 
     _, layer = load_layer(args)
-    scope = "user" if args.user else "workspace"
+    scope: Literal["user", "workspace"] = "user" if args.user else "workspace"
     path = layer.rule_files()[scope]
     try:
         parse_rule_text(args.rule)

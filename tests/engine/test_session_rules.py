@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tau_engine.events import ToolResultEvent
 from tau_engine.safety.permissions import PermissionPolicy, ToolCall
 from tau_engine.safety.policy import ApprovalDecision, ApprovalMode, ApprovalRequest
 from tau_engine.safety.profiles import load_profile
@@ -150,7 +151,7 @@ async def test_allow_for_session_on_touch_does_not_approve_a_write_outside(
     assert asked[0].rule == "bash(touch *)"
     assert asked[0].breadth == "matches any `touch` invocation"
     assert "outside the write roots" in asked[1].reason
-    results = {e.call_id: e for e in events if e.type == "tool_result"}  # type: ignore[attr-defined]
+    results = {e.call_id: e for e in events if isinstance(e, ToolResultEvent)}
     assert results["c2"].ok and (workspace / "again").exists()
     assert all(results[c].denied for c in ("c3", "c4", "c5"))
 
