@@ -12,12 +12,18 @@ Measures, each next to a baseline taken the same way in the same run:
 4. sandbox overhead per bash call: ``bwrap … bash -c true`` against ``bash -c true``, both
    spawned as the bash tool spawns them, interleaved, median of ``--runs`` each;
 5. the import cost of the parser and RE2 in a fresh interpreter that has httpx and pydantic
-   (as the engine has) against that interpreter without them.
+   (as the engine has) against that interpreter without them;
+6. wired in (``--only pipeline``): the tool pipeline's filters on a 100 KB result (the whole
+   redaction funnel with the user's own keys, then the injection flags) against the bare secret
+   scan; a ``read`` call through the whole pipeline (checks, audit line, filters) against the
+   tool's own run; and a ``bash true`` call through the pipeline in the sandbox against the same
+   call unsandboxed (the sandbox overhead per bash call as the agent pays it).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import re
 import shlex
@@ -29,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -173,13 +180,99 @@ def bench_imports(runs: int) -> None:
     report("import parser + grammar + re2 (marginal)", statistics.median(samples) * 1000, None)
 
 
+def _pipeline(root: Path, *, sandboxed: bool) -> object:
+    from tau_engine.agent.tool_runner import ToolPipeline
+    from tau_engine.events import EventBus
+    from tau_engine.safety.layer import SafetyLayer
+    from tau_engine.safety.sandbox import SandboxProbe
+    from tau_engine.safety.shell_sandbox import cached_probe
+    from tau_engine.safety.workspace import WorkspaceGuard
+    from tau_engine.tools.base import ToolContext
+    from tau_engine.tools.registry import default_tools
+
+    probe = cached_probe if sandboxed else (lambda: SandboxProbe(bwrap=None))
+    layer = SafetyLayer.open(root, mode=ApprovalMode.FULL_AUTO, state_dir=root / ".tau",
+                             secrets=[("OPENAI_API_KEY", "sk-proj-" + "k" * 40)], probe=probe)
+    layer.rate.per_minute = 10**9
+    ctx = ToolContext(workspace=root, guard=WorkspaceGuard(root))
+    return ToolPipeline(default_tools(sandbox=layer.sandbox), ctx, EventBus("bench"), layer,
+                        None)
+
+
+def bench_pipeline(runs: int) -> None:
+    from tau_engine.agent.tool_calls import CallResult, PendingCall
+    from tau_engine.conversation import ToolCall as ModelCall
+    from tau_engine.tools.read import ReadTool
+
+    text = tool_result()
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
+        root = Path(folder)
+        pipeline: Any = _pipeline(root, sandboxed=False)
+        call = ModelCall(id="c1", name="read", arguments={"path": "a.txt"})
+        filters = pipeline.filters[1:]  # the funnel and the flags (the cap would cut it first)
+
+        tool = ReadTool()
+        args = tool.parse_args({"path": "a.txt"})
+        pending = PendingCall(call, tool, args, tool.policy_call(args))
+
+        def filtered() -> None:
+            result = CallResult(text, True)
+            for stage in filters:
+                result = stage.apply(pending, call, result)
+
+        pipeline.redaction._remember = lambda *_: None  # measure scans, not the cache
+        scanner = default_scanner()
+        report("post-call filters on a 100 KB result", median_ms(filtered, runs),
+               median_ms(lambda: scan(text, [scanner]), runs), "bare secret scan",
+               "<= 20 ms")
+        (root / "a.txt").write_text("line\n" * 200)
+        loop = asyncio.new_event_loop()
+
+        async def through() -> None:
+            async for _ in pipeline.run([call]):
+                pass
+
+        async def direct() -> None:
+            await tool.run(args, pipeline.ctx)
+
+        report("read call through the pipeline", median_ms(
+            lambda: loop.run_until_complete(through()), runs), median_ms(
+            lambda: loop.run_until_complete(direct()), runs), "the tool alone")
+        if shutil.which("bwrap") is None:
+            print("bash through the pipeline: bwrap not installed, skipped")
+            loop.close()
+            return
+        sandboxed: Any = _pipeline(root, sandboxed=True)
+        plain: Any = _pipeline(root, sandboxed=False)
+        bash = ModelCall(id="b1", name="bash", arguments={"command": "true"})
+        samples: dict[str, list[float]] = {"sandboxed": [], "plain": []}
+        for pipe in (sandboxed, plain):  # warm: the probe, the parser
+            loop.run_until_complete(_drain(pipe, bash))
+        for _ in range(runs):
+            for name, pipe in (("sandboxed", sandboxed), ("plain", plain)):
+                start = time.perf_counter()
+                loop.run_until_complete(_drain(pipe, bash))
+                samples[name].append(time.perf_counter() - start)
+        loop.close()
+        s = statistics.median(samples["sandboxed"]) * 1000
+        p = statistics.median(samples["plain"]) * 1000
+        report("bash true through the pipeline, sandboxed", s, p, "unsandboxed")
+        print(f"{'sandbox overhead per bash call (wired in)':44} {s - p:9.3f} ms")
+
+
+async def _drain(pipeline: Any, call: object) -> None:
+    async for _ in pipeline.run([call]):
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--only", choices=["policy", "redaction", "sandbox", "imports"])
+    parser.add_argument("--only", choices=["policy", "redaction", "sandbox", "imports",
+                                           "pipeline"])
     args = parser.parse_args()
     benches = {"policy": bench_policy, "redaction": bench_redaction, "sandbox": bench_sandbox,
-               "imports": bench_imports}
+               "imports": bench_imports, "pipeline": bench_pipeline}
     for name, bench in benches.items():
         if args.only in (None, name):
             bench(args.runs)

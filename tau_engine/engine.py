@@ -5,10 +5,10 @@ Front ends hold one ``Engine`` and drive it: ``run(prompt)`` for a turn,
 and they subscribe to ``engine.bus`` for the event stream. The approver is
 injected at ``open`` (the TUI's modal; none in headless runs).
 
-The engine is where the workspace's trust is applied (``settings`` say whether
-the workspace was trusted; an untrusted ``.env`` supplies keys only) and where
-the user's provider keys are redacted: from tool results, provider errors,
-route notices, prompts and the system prompt (``safety/redact.py``).
+The engine applies the workspace's trust (an untrusted ``.env`` supplies keys
+only) and assembles the safety layer (``engine_safety.py``): its redaction
+funnel sees every event before any sink, every stored message, provider request
+and error, recording, export and the run's result.
 """
 
 from __future__ import annotations
@@ -16,14 +16,24 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from tau_engine.agent.loop import AgentLoop, Compacted, LoopConfig, MessageSink, RunResult
+from tau_engine.agent.loop import AgentLoop, Compacted, LoopConfig, RunResult
 from tau_engine.agent.prompt import build_system_prompt
+from tau_engine.agent.provenance import mark_untrusted
 from tau_engine.config import Settings
 from tau_engine.conversation import Message, StoredMessage, Usage
+from tau_engine.engine_safety import (
+    RedactingSessionSink,
+    attach_safety,
+    build_pipeline,
+    link_memory,
+    open_safety,
+    redact_run_result,
+    restore_risk,
+)
 from tau_engine.errors import ProviderError, StoreError, UsageError
 from tau_engine.events import EventBus, Notice, SessionStarted
 from tau_engine.memory.overview import MemoryOverview
@@ -31,36 +41,15 @@ from tau_engine.memory.runtime import MemoryRuntime
 from tau_engine.paths import WorkspacePaths
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest
 from tau_engine.providers.router import CircuitBreaker
-from tau_engine.safety.policy import ApprovalMode, Approver, ToolPolicy
+from tau_engine.safety.layer import SafetyLayer, SafetyState
+from tau_engine.safety.policy import ApprovalMode, Approver
 from tau_engine.safety.redact import SecretRedactor
-from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.store import SessionInfo, SessionStore, UndoReport
 from tau_engine.store.claim import IfBusy, claim_session
 from tau_engine.store.models import title_from_prompt
 from tau_engine.store.session_lock import LockSlot
 from tau_engine.store.session_store import new_session_id
-from tau_engine.tools.base import ToolContext
-
-
-class _StoreSink(MessageSink):
-    """Binds the store to one session for the agent loop."""
-
-    def __init__(self, store: SessionStore, session_id: str) -> None:
-        self.store = store
-        self.session_id = session_id
-
-    async def append(self, message: Message, *, usage: Usage | None = None,
-                     cost_usd: float | None = None, model: str | None = None) -> str:
-        stored = await self.store.append(self.session_id, message, usage=usage,
-                                         cost_usd=cost_usd, model=model)
-        return stored.id
-
-    async def append_many(self, messages: Sequence[Message]) -> list[str]:
-        stored = await self.store.append_many(self.session_id, list(messages))
-        return [m.id for m in stored]
-
-    async def checkpoint(self, turn_message_id: str, path: Path) -> None:
-        await self.store.checkpoint_file(self.session_id, turn_message_id, path)
+from tau_engine.tools.base import Tool
 
 
 class Engine:
@@ -68,15 +57,18 @@ class Engine:
 
     def __init__(self, *, paths: WorkspacePaths, settings: Settings, store: SessionStore,
                  environ: Mapping[str, str], approver: Approver | None,
-                 policy: ToolPolicy, script_path: Path | None) -> None:
+                 safety: SafetyLayer, script_path: Path | None) -> None:
         self.paths = paths
         self.settings = settings
         self.store = store
         self.environ = dict(environ)
         self.approver = approver
-        self.policy = policy
+        self.safety = safety
+        self.policy = safety.policy  # the permission policy: front ends set its mode
+        self.redaction = safety.redaction
         self.script_path = script_path
         self.bus = EventBus()
+        attach_safety(self.bus, safety)
         self.session: SessionInfo | None = None
         self.notices: list[str] = []
         self.model_id = ""
@@ -146,19 +138,24 @@ class Engine:
             choices = ", ".join(m.value for m in ApprovalMode)
             raise UsageError(f"unknown approval mode '{mode_name}'; choose one of: "
                              f"{choices}") from None
+        # Every key the user has (environment, credentials file, .env), used or not.
+        keys = provider_key_values(settings, real_env, workspace.root, credentials=stored)
+        safety = await asyncio.to_thread(open_safety, workspace, settings, real_env, keys,
+                                         mode)
         workspace.ensure()
         store = await asyncio.to_thread(SessionStore.open, workspace)
         engine = cls(paths=workspace, settings=settings, store=store, environ=env,
-                     approver=approver, policy=ToolPolicy(mode=mode), script_path=script_path)
+                     approver=approver, safety=safety, script_path=script_path)
         engine.record_path = record_path
-        engine.redactor = SecretRedactor(provider_key_values(settings, real_env,
-                                                             workspace.root, credentials=stored))
+        engine.redactor = SecretRedactor(keys)
         withheld = workspace_withheld(workspace, settings, real_env)
         if withheld:
             engine.notices.append(withheld_notice(withheld))
         try:
             engine.memory = await MemoryRuntime.open_if_enabled(settings, workspace, engine.bus,
                                                                 engine.redactor)
+            if engine.memory is not None:
+                link_memory(safety, engine.memory)
             if resume:
                 engine.session = await store.get_session(resume)
                 engine._resumed = True
@@ -195,6 +192,7 @@ class Engine:
                 engine.memory.close()
             store.close()
             raise
+        engine.notices = [engine.redaction.redact(n, where="notice") for n in engine.notices]
         return engine
 
     def _select_model(self, model_id: str | None, *, announce_offline: bool = True) -> None:
@@ -208,14 +206,17 @@ class Engine:
         resolved = resolve_model(chosen, self.settings, self.environ, self.paths.root)
         from tau_engine.providers.redacting import RedactingProvider
 
-        provider: Provider = RedactingProvider(create_routed_provider(
+        provider: Provider = create_routed_provider(
             resolved, self.settings, self.environ, self.paths.root,
             script_path=self.script_path, on_event=self._route_event,
-            breaker=self._breaker), self.redactor)
+            breaker=self._breaker)
         if self.record_path is not None:
             from tau_engine.providers.recording import RecordingProvider
 
-            provider = RecordingProvider(provider, self.record_path)
+            provider = RecordingProvider(provider, self.record_path,
+                                         redact=self.redaction.redact_data)
+        # Outermost: the recorder and the provider see the redacted request.
+        provider = RedactingProvider(provider, self.redaction)
         old = self._provider
         self._provider = provider
         self._resolved = resolved
@@ -234,7 +235,7 @@ class Engine:
 
     def _route_event(self, kind: str, data: dict[str, Any]) -> None:
         # Retry and fallback notices quote the provider's error, which may echo a key.
-        data = {key: self.redactor.redact_data(value) for key, value in data.items()}
+        data = {key: self.redaction.redact_data(value) for key, value in data.items()}
         message = str(data.get("message") or "")
         if not message:
             if kind == "fallback":
@@ -270,10 +271,10 @@ class Engine:
 
         found = await asyncio.to_thread(attach_mentions, text, self.paths.root)
         # An attached file (``@.env``) may hold a key: it is sent and stored, so redact it.
-        prompt = self.redactor.redact(found.prompt)
+        prompt = self.redaction.redact(found.prompt, where="prompt")
         if not found.attached and not found.notes:
             return prompt, None
-        meta: dict[str, Any] = {"typed": self.redactor.redact(text),
+        meta: dict[str, Any] = {"typed": self.redaction.redact(text, where="prompt"),
                                 "attachments": found.attached}
         if found.notes:
             meta["mention_notes"] = found.notes
@@ -290,9 +291,10 @@ class Engine:
             raise UsageError("the prompt is empty")
         if meta is None:
             prompt, meta = await self.expand_mentions(prompt)
-        prompt = self.redactor.redact(prompt)
+        prompt = self.redaction.redact(prompt, where="prompt")
         loop = await self._ensure_loop(prompt)
         assert self.session is not None
+        self.safety.begin_run(self.session.id)
         self.bus.emit(SessionStarted(model=self.model_id, workspace=str(self.paths.root),
                                      resumed=self._resumed,
                                      title=self.session.title or title_from_prompt(prompt)))
@@ -304,12 +306,13 @@ class Engine:
             self.bus.emit(Notice(kind="mention", message=note))
         self._task = task = asyncio.ensure_future(loop.run(prompt, meta=meta))
         try:
-            return await asyncio.shield(task)
+            return redact_run_result(await asyncio.shield(task), self.redaction)
         except asyncio.CancelledError:
             # The caller itself was cancelled: stop the run and wait for it to settle.
             self.cancel()
-            return await task
+            return redact_run_result(await task, self.redaction)
         finally:
+            await self.safety.aflush_audit()
             # A run that ended on a store failure has reported it as its error; the
             # same failure here would only say it twice.
             reported = task.done() and not task.cancelled() and task.exception() is None \
@@ -348,7 +351,6 @@ class Engine:
         from tau_engine.agent.compaction import request_view
         from tau_engine.providers.catalog import cost_usd
         from tau_engine.providers.registry import request_options
-        from tau_engine.tools.registry import default_tools
 
         session_id = self.session.id
         # Parsed from the last compaction on: the summarized turns are not read.
@@ -364,27 +366,20 @@ class Engine:
             max_tokens=settings.max_tokens, max_output_tokens=settings.max_output_tokens,
             temperature=settings.temperature, context_window=self.context_window,
             request_options=request_options(self._resolved, settings))
-        ctx = ToolContext(workspace=self.paths.root, guard=WorkspaceGuard(self.paths.root),
-                          max_output_chars=settings.max_tool_output_chars,
-                          redactor=self.redactor)
         skipped: list[str] = []
-        system_prompt = self.redactor.redact(await asyncio.to_thread(
-            build_system_prompt, self.paths.root, skipped=skipped))
+        system_prompt = self.redaction.redact(await asyncio.to_thread(
+            build_system_prompt, self.paths.root, skipped=skipped), where="system prompt")
         self._pending_notices += [Notice(kind="guidance", message=note) for note in skipped]
-        tools = default_tools(bash_timeout_s=settings.bash_timeout_s)
-        # Learned memory adds its tools and offers memory with each prompt.
-        retriever = None
-        if self.memory is not None:
-            from tau_engine.memory.provenance import INJECTION_META_KEY, UNTRUSTED_TOOLS
-
-            # Outside content taints the whole session, the summarized turns included.
-            tainting = await self.store.tool_results_of(
-                session_id, names=UNTRUSTED_TOOLS, meta_key=INJECTION_META_KEY)
-            retriever = self.memory.bind(session_id, [*tainting, *stored], tools)
+        tainting = await restore_risk(self.store, self.safety, session_id,
+                                      with_untrusted_tools=self.memory is not None)
+        extra: list[Tool] = []  # learned memory adds its tools, offers memory per prompt
+        retriever = None if self.memory is None else self.memory.bind(
+            session_id, [*tainting, *stored], extra)
         self._loop = AgentLoop(
-            bus=self.bus, stream=self._stream, tools=tools,
-            policy=self.policy, approver=self.approver,
-            sink=_StoreSink(self.store, session_id), tool_context=ctx,
+            bus=self.bus, stream=self._stream, pipeline=build_pipeline(
+                self.paths.root, settings, self.safety, self.bus, self.approver,
+                self.redactor, extra),
+            sink=RedactingSessionSink(self.store, session_id, self.redaction),
             system_prompt=system_prompt, config=config,
             cost=lambda usage: cost_usd(info, usage), history=history,
             usage_totals=totals, cost_total=self.session.cost_usd,
@@ -418,7 +413,8 @@ class Engine:
                              f"(~{before:,} tokens) with {self.model_id}..."))
         summary, usage, provider_cost = await summarize(
             self._stream, model=self.model_id.split("/", 1)[1], system=system,
-            messages=plan.summarize, max_output_tokens=self.settings.max_output_tokens)
+            messages=mark_untrusted(plan.summarize),
+            max_output_tokens=self.settings.max_output_tokens)
         cost = provider_cost if provider_cost is not None else cost_usd(
             getattr(self._resolved, "info", None), usage)
         await self.store.append(self.session.id, compaction_message(
@@ -474,8 +470,8 @@ class Engine:
         self.session = session
         self._loop = None
         self._resumed = resumed
-        # "Allow for this session" grants end with the session they were given in.
-        self.policy.grants.clear()
+        # What was allowed for the session, and a raised risk, end with the session.
+        self.safety.new_session()
 
     async def new_session(self) -> None:
         """Start a fresh session (created on the next prompt)."""
@@ -553,6 +549,14 @@ class Engine:
             raise UsageError("wait for the running turn to finish before switching model")
         self._select_model(model_id)
 
+    def safety_state(self) -> SafetyState:
+        """The profile, its source, the sandbox and the raised risk, for front ends."""
+        return self.safety.state()
+
+    def clear_risk(self) -> int:
+        """``/clear-risk``: side effects follow the rules again; returns the flags cleared."""
+        return self.safety.clear_risk()
+
     def set_approval(self, mode: str) -> None:
         try:
             self.policy.mode = ApprovalMode(mode)
@@ -572,6 +576,7 @@ class Engine:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        await self.safety.aflush_audit()
         for provider in [*self._retired, *([self._provider] if self._provider else [])]:
             await provider.aclose()
         self._provider = None

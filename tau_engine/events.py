@@ -183,13 +183,19 @@ class EventBus:
     """Stamps events with session id, sequence number and time, then fans them out.
 
     Sinks are called in registration order; the persistence sink is normally
-    first so that an event is durable before a renderer reacts to it.
+    first so that an event is durable before a renderer reacts to it. A filter
+    (the engine's redaction funnel) sees each event before any sink does.
     """
 
     def __init__(self, session_id: str = "", start_seq: int = 0) -> None:
         self.session_id = session_id
         self._seq = start_seq
         self._sinks: list[EventSink] = []
+        self._filter: EventSink | None = None
+
+    def set_filter(self, event_filter: EventSink | None) -> None:
+        """Run ``event_filter`` on every event, in place, before the sinks see it."""
+        self._filter = event_filter
 
     @property
     def seq(self) -> int:
@@ -220,6 +226,8 @@ class EventBus:
         fields["seq"] = self._seq
         fields["ts"] = time.time()
         fields["session_id"] = self.session_id
+        if self._filter is not None:
+            self._filter(event)
         for sink in self._sinks:
             sink(event)
         return event

@@ -44,7 +44,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "onboard": ("tau_tui.commands.onboard", "set up a provider, model and workspace (wizard)"),
     "profile": ("tau_tui.commands.profile", "list, show or choose your profiles"),
     "auth": ("tau_tui.commands.auth", "show where each provider's key comes from"),
-    "doctor": ("tau_tui.commands.doctor", "check the setup: config, key, model, sandbox"),
+    "doctor": ("tau_tui.commands.doctor", "check the setup: config, key, model, sandbox "
+               "(doctor sandbox: the bash sandbox in detail)"),
+    "policy": ("tau_tui.commands.policy", "show the effective safety policy and its sources"),
+    "permissions": ("tau_tui.commands.permissions",
+                    "list, allow, deny, revoke or check permission rules"),
 }
 # Options of the top-level parser that every subcommand honours when given before its
 # name (``tau -w DIR sessions delete ID``), whether or not it declares them itself.
@@ -79,6 +83,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="workspace root (default: nearest folder with .tau/ or .git)")
     parser.add_argument("--approval", choices=APPROVAL_CHOICES,
                         help="approval mode (headless default auto-edit, app default ask)")
+    parser.add_argument("--safety", metavar="PROFILE",
+                        help="safety profile: permissive, balanced (default), strict, "
+                        "hardened, or one of yours (see tau policy show)")
     parser.add_argument("--max-turns", type=int, metavar="N",
                         help="stop after N model turns (default 25)")
     parser.add_argument("--max-cost", type=float, metavar="USD",
@@ -253,7 +260,7 @@ def _read_stdin_prompt() -> str | None:
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"profile": args.profile, "model": args.model, "base_url": args.base_url,
-            "approval": args.approval,
+            "approval": args.approval, "safety": args.safety,
             "max_turns": args.max_turns, "max_cost": args.max_cost,
             "max_tokens": args.max_tokens}
 

@@ -31,6 +31,7 @@ HELP = """commands:
   /compact            summarize older turns now
   /model ID           switch model (provider/model)
   /approval MODE      read-only | ask | auto-edit | full-auto
+  /clear-risk         after a prompt-injection flag, let calls follow the rules again
   /cost               tokens and cost of the session
   /quit               leave (or Ctrl+D)
 Ctrl+C interrupts a running turn."""
@@ -51,22 +52,29 @@ class LineApprover:
         self.out.write(plain(f"\n{request.tool} wants to run ({request.reason}):") + "\n")
         for line in plain(request.preview or "").splitlines()[:40]:
             self.out.write(f"  {line}\n")
-        grant = request.grant
-        if grant is not None:
-            self.out.write(f"  [a] allows {grant.describe()} for the rest of this session\n")
+        if request.risk:
+            self.out.write(plain(f"  raised risk: {request.risk}") + "\n")
+        rule = request.rule
+        if rule is not None:
+            self.out.write(plain(f"  [a] allows {rule} for the rest of this session "
+                                 f"({request.breadth})") + "\n")
+            self.out.write(plain(f"  [A] saves {rule} in {request.save_to}: always allowed "
+                                 "here") + "\n")
         else:
-            self.out.write(f"  no session grant: {request.no_grant_reason}\n")
+            self.out.write(plain(f"  no rule can allow it: {request.no_rule_reason}") + "\n")
         self.out.flush()
-        question = ("allow? [y]es once / [a]lways this session / [n]o: " if grant is not None
-                    else "allow? [y]es once / [n]o: ")
+        question = ("allow? [y]es once / [a] this session / [A]lways / [n]o: "
+                    if rule is not None else "allow? [y]es once / [n]o: ")
         while True:
             answer = (await self.ask(question))
-            choice = answer.strip().lower()[:1]
-            if choice == "y":
+            choice = answer.strip()[:1]
+            if choice in ("y", "Y"):
                 return ApprovalDecision.ALLOW_ONCE
-            if choice == "a" and grant is not None:
+            if choice == "a" and rule is not None:
                 return ApprovalDecision.ALLOW_SESSION
-            if choice in ("n", ""):
+            if choice == "A" and rule is not None:
+                return ApprovalDecision.ALLOW_ALWAYS
+            if choice in ("n", "N", ""):
                 return ApprovalDecision.DENY
 
 
@@ -216,6 +224,10 @@ class LineRepl:
             if arg:
                 engine.set_approval(arg)
             self.out.write(f"approval: {engine.policy.mode.value}\n")
+        elif name == "/clear-risk":
+            cleared = engine.clear_risk()
+            self.out.write("risk cleared: calls follow the rules again\n" if cleared
+                           else "the risk is not raised\n")
         elif name == "/cost":
             usage, cost = engine.usage_totals()
             about = "~" if usage.estimated else ""

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from tau_engine.agent.compaction import estimate_call_usage
-from tau_engine.agent.tool_runner import ToolRunner
+from tau_engine.agent.provenance import mark_untrusted
+from tau_engine.agent.tool_runner import ToolPipeline
 from tau_engine.agent.unanswered import answer_unanswered_calls
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import BudgetExceededError, ProviderError, TauError
@@ -44,12 +45,7 @@ from tau_engine.providers.base import (
     ToolCallReady,
     UsageReport,
 )
-from tau_engine.safety.policy import (
-    Approver,
-    ToolPolicy,
-)
 from tau_engine.tools.args import vet_tool_call
-from tau_engine.tools.base import Tool, ToolContext
 
 StreamFactory = Callable[[ProviderRequest], Any]
 """Returns the async iterator of provider events for one request (retries included)."""
@@ -135,11 +131,8 @@ class AgentLoop:
         *,
         bus: EventBus,
         stream: StreamFactory,
-        tools: Sequence[Tool],
-        policy: ToolPolicy,
-        approver: Approver | None,
+        pipeline: ToolPipeline,
         sink: MessageSink,
-        tool_context: ToolContext,
         system_prompt: str,
         config: LoopConfig,
         cost: CostFn,
@@ -152,12 +145,10 @@ class AgentLoop:
     ) -> None:
         self.bus = bus
         self._stream = stream
-        self.tools = {tool.name: tool for tool in tools}
-        self.policy = policy
-        self.approver = approver
-        self.runner = ToolRunner(self.tools, policy, approver, tool_context, bus)
+        self.pipeline = pipeline
+        self.tools = pipeline.tools
         self.sink = sink
-        self.ctx = tool_context
+        self.ctx = pipeline.ctx
         self.system_prompt = system_prompt
         self.config = config
         self._cost = cost
@@ -307,8 +298,9 @@ class AgentLoop:
         request = ProviderRequest(
             model=self.config.model_id.split("/", 1)[1],
             system=self.system_prompt,
-            # The memory offered with each prompt goes in front of it (issue 15).
-            messages=with_memory_context(self.messages),
+            # The memory offered with each prompt goes in front of it (issue 15); tool
+            # results are marked as untrusted data.
+            messages=mark_untrusted(with_memory_context(self.messages)),
             tools=[tool.spec() for tool in self.tools.values()],
             max_output_tokens=self.config.max_output_tokens,
             temperature=self.config.temperature,
@@ -434,7 +426,7 @@ class AgentLoop:
 
         self.ctx.before_change = checkpoint
         try:
-            async for call, message in self.runner.run(calls):
+            async for call, message in self.pipeline.run(calls):
                 results.append(message)
                 records.append(ToolCallRecord(call.name, call.arguments, not message.is_error,
                                               bool(message.meta.get("denied"))))
@@ -451,7 +443,7 @@ class AgentLoop:
             for call in calls:
                 if call.id not in done_ids:
                     # What the call printed before it was stopped stays in its result.
-                    printed = self.runner.interrupted_output(call.id).rstrip("\n")
+                    printed = self.pipeline.interrupted_output(call.id).rstrip("\n")
                     note = "interrupted by the user before it finished"
                     missing.append(Message(role="tool", tool_call_id=call.id, name=call.name,
                                            content=f"{printed}\n[{note}]" if printed else note,

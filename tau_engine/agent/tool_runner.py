@@ -1,14 +1,19 @@
-"""Running one turn's tool calls: validation, the approval policy, execution, events.
+"""The tool pipeline: the one path every tool call takes.
 
-Consecutive read-only calls that the policy allows run concurrently; every
-other call runs alone, in the order the model asked. Whatever goes wrong
-(an unknown tool, bad arguments, a denial, a failure) becomes the call's
-error result for the model, never an exception out of the loop. Every result
-(its output and diff), every piece of live output (``tool_output_delta``), the
-output an interrupted call keeps and every approval preview go through the
-context's ``SecretRedactor`` before they are announced, stored or sent: a tool
-that prints the user's provider key (``env``, reading ``.env``) hands back
-``[REDACTED:<variable>]`` instead.
+For each call the model makes: **validation** (the tool exists, the arguments parse), the
+ordered **pre-call checks** (``tool_checks.py``: rate limit, workspace guard, sandbox,
+permission policy, approval), **execution**, then the ordered **post-call filters**
+(``tool_filters.py``: output cap, secret redaction, injection flags), and the result is
+announced (``tool_result``), returned for the store and, marked as untrusted, for the model.
+
+Consecutive read-only calls that the policy allows run concurrently; every other call runs
+alone, in the order the model asked. Whatever goes wrong (an unknown tool, bad arguments, a
+refusal, a failure) becomes the call's error result for the model, never an exception out of
+the loop. A running tool's live output (``tool_output_delta``) and the output an interrupted
+call keeps pass through the same redaction funnel as results.
+
+Checks and filters are small named objects in two lists (``checks``, ``filters``); hooks and
+other layers add theirs with :meth:`ToolPipeline.add_check` and :meth:`add_filter`.
 """
 
 from __future__ import annotations
@@ -16,133 +21,175 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
+from tau_engine.agent.tool_calls import (
+    CallResult,
+    PendingCall,
+    PostCallFilter,
+    PreCallCheck,
+    Refusal,
+)
+from tau_engine.agent.tool_checks import (
+    ApprovalCheck,
+    PolicyCheck,
+    RateLimitCheck,
+    SandboxCheck,
+    WorkspaceGuardCheck,
+)
+from tau_engine.agent.tool_filters import InjectionFilter, OutputCapFilter, SecretFilter
 from tau_engine.conversation import Message, ToolCall
 from tau_engine.errors import TauError
-from tau_engine.events import (
-    ApprovalNeeded,
-    EventBus,
-    ToolCallEvent,
-    ToolOutputDelta,
-    ToolResultEvent,
-)
-from tau_engine.safety.policy import (
-    ApprovalDecision,
-    ApprovalRequest,
-    Approver,
-    ToolPolicy,
-    Verdict,
-)
+from tau_engine.events import EventBus, ToolCallEvent, ToolOutputDelta, ToolResultEvent
+from tau_engine.safety.layer import SafetyLayer
+from tau_engine.safety.policy import Approver
+from tau_engine.safety.redaction import RedactionFilter
 from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
 from tau_engine.tools.live_output import LiveOutput
+from tau_engine.tools.registry import ToolRegistry
 
 
-class ToolRunner:
-    """Executes tool calls for the agent loop and announces them on the bus."""
+class ToolPipeline:
+    """Runs tool calls for the agent loop through checks, the tool and filters."""
 
-    def __init__(self, tools: Mapping[str, Tool], policy: ToolPolicy,
-                 approver: Approver | None, ctx: ToolContext, bus: EventBus) -> None:
-        self.tools = tools
-        self.policy = policy
-        self.approver = approver
+    def __init__(self, tools: ToolRegistry | Iterable[Tool], ctx: ToolContext, bus: EventBus,
+                 safety: SafetyLayer, approver: Approver | None, *,
+                 redaction: RedactionFilter | None = None) -> None:
+        self.registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
         self.ctx = ctx
         self.bus = bus
+        self.safety = safety
+        self.approver = approver
+        self.redaction = redaction or safety.redaction
+        self.checks: list[PreCallCheck] = [
+            RateLimitCheck(safety), WorkspaceGuardCheck(ctx), SandboxCheck(safety, bus),
+            PolicyCheck(safety),
+            ApprovalCheck(safety, approver, bus, ctx, redact=self.redaction.redact)]
+        self.filters: list[PostCallFilter] = [
+            OutputCapFilter(ctx.max_output_chars), SecretFilter(self.redaction, bus),
+            InjectionFilter(safety, bus)]
         # The output of calls still running, by call id: announced live, and kept for
         # the result of a call that is interrupted.
         self._live: dict[str, LiveOutput] = {}
 
+    @property
+    def tools(self) -> Mapping[str, Tool]:
+        """The tools by name, in the order the model sees them."""
+        return {tool.name: tool for tool in self.registry}
+
+    def add_check(self, check: PreCallCheck, *, before: str | None = None) -> None:
+        """Add a pre-call check at the end, or before the one named ``before``."""
+        _insert(self.checks, check, before)
+
+    def add_filter(self, filter_: PostCallFilter, *, before: str | None = None) -> None:
+        """Add a post-call filter at the end, or before the one named ``before``."""
+        _insert(self.filters, filter_, before)
+
     def interrupted_output(self, call_id: str) -> str:
         """What an interrupted call had printed (capped like a result; empty if nothing).
-        The runner forgets it once asked."""
+        The pipeline forgets it once asked."""
         live = self._live.pop(call_id, None)
-        return self.ctx.redactor.redact(live.text) if live is not None else ""
+        return self.redaction.redact(live.text, where="tool output") if live else ""
 
     async def run(self, calls: list[ToolCall]) -> AsyncIterator[tuple[ToolCall, Message]]:
         """Yield each call with its result message, in the model's order."""
+        prepared = [(call, self._validate(call)) for call in calls]
         i = 0
-        while i < len(calls):
-            batch = [calls[i]]
-            if self._is_parallel_read(calls[i]):
-                while i + len(batch) < len(calls) and \
-                        self._is_parallel_read(calls[i + len(batch)]):
-                    batch.append(calls[i + len(batch)])
+        while i < len(prepared):
+            batch = [prepared[i]]
+            if self._is_parallel_read(prepared[i][1]):
+                while i + len(batch) < len(prepared) and \
+                        self._is_parallel_read(prepared[i + len(batch)][1]):
+                    batch.append(prepared[i + len(batch)])
             i += len(batch)
-            for call in batch:
+            for call, _ in batch:
                 self.bus.emit(ToolCallEvent(call_id=call.id, name=call.name,
                                             arguments=call.arguments))
             if len(batch) > 1:
-                outcomes = await asyncio.gather(*(self._run_one(c) for c in batch))
+                messages = await asyncio.gather(*(self._run_one(c, p) for c, p in batch))
             else:
-                outcomes = [await self._run_one(batch[0])]
-            for pair in zip(batch, outcomes, strict=True):
-                yield pair
+                messages = [await self._run_one(*batch[0])]
+            for (call, _), message in zip(batch, messages, strict=True):
+                yield call, message
 
-    def _is_parallel_read(self, call: ToolCall) -> bool:
-        tool = self.tools.get(call.name)
-        return (tool is not None and tool.kind == "read" and call.arguments_error is None
-                and self.policy.verdict(tool.name, tool.kind, call.arguments) == "allow")
-
-    async def _run_one(self, call: ToolCall) -> Message:
-        outcome, denied, run_ms = await self._execute(call)
-        redactor = self.ctx.redactor
-        output = redactor.redact(outcome.output)
-        diff = redactor.redact_optional(outcome.diff)
-        self.bus.emit(ToolResultEvent(
-            call_id=call.id, name=call.name, ok=outcome.ok, output=output,
-            duration_ms=run_ms, denied=denied,
-            diff=diff, paths=outcome.paths))
-        meta: dict[str, Any] = {}
-        if denied:
-            meta["denied"] = True
-        if diff:
-            meta["diff"] = diff  # so a resumed transcript can show it again
-        if outcome.paths:
-            meta["paths"] = outcome.paths
-        return Message(role="tool", tool_call_id=call.id, name=call.name, content=output,
-                       is_error=not outcome.ok, meta=meta)
-
-    async def _execute(self, call: ToolCall) -> tuple[ToolOutcome, bool, float]:
-        """The outcome, whether it was denied, and how long the tool itself ran (ms):
-        time spent waiting for the user's approval is not the tool's."""
+    # -- validation ----------------------------------------------------------------------
+    def _validate(self, call: ToolCall) -> PendingCall | CallResult:
+        """The call ready for the checks, or the error result that ends it here."""
         tool = self.tools.get(call.name)
         if tool is None:
-            known = ", ".join(sorted(self.tools))
-            return ToolOutcome(f"error: unknown tool '{call.name}'; available tools: {known}",
-                               ok=False), False, 0.0
+            known = ", ".join(self.registry.names)
+            return CallResult(f"error: unknown tool '{call.name}'; available tools: {known}",
+                              ok=False, from_tool=False)
         if call.arguments_error:
-            return ToolOutcome(f"error: invalid arguments for {call.name}: "
-                               f"{call.arguments_error}", ok=False), False, 0.0
+            return CallResult(f"error: invalid arguments for {call.name}: "
+                              f"{call.arguments_error}", ok=False, from_tool=False)
         try:
             args = tool.parse_args(call.arguments)
+            policy_call = tool.policy_call(args)
         except TauError as exc:
-            return ToolOutcome(f"error: invalid arguments for {call.name}: {exc}",
-                               ok=False), False, 0.0
-        verdict = self.policy.verdict(tool.name, tool.kind, call.arguments)
-        why = (f"{tool.name} is not allowed in approval mode '{self.policy.mode.value}'")
-        if verdict == "ask":
-            if self.approver is None:
-                verdict = "deny"
-                why = (f"{tool.name} needs approval in mode '{self.policy.mode.value}' and "
-                       "nobody can approve it in this run (use --approval full-auto to allow)")
-            else:
-                verdict = await self._ask(call, tool, args)
-                why = f"the user denied this {tool.name} call"
-        if verdict == "deny":
-            return ToolOutcome(f"denied: {why}. Do not retry the same call; adapt, or explain "
-                               "what you need.", ok=False), True, 0.0
+            return CallResult(f"error: invalid arguments for {call.name}: {exc}", ok=False,
+                              from_tool=False)
+        return PendingCall(call, tool, args, policy_call)
+
+    def _is_parallel_read(self, pending: PendingCall | CallResult) -> bool:
+        if not isinstance(pending, PendingCall) or pending.tool.kind != "read":
+            return False
+        decision = self.safety.policy.decide(pending.policy_call,
+                                             raised_risk=self.safety.risk.raised)
+        return decision.verdict == "allow"
+
+    # -- one call ------------------------------------------------------------------------
+    async def _run_one(self, call: ToolCall, pending: PendingCall | CallResult) -> Message:
         started = time.monotonic()
+        checked: PendingCall | None = None
+        if isinstance(pending, PendingCall):
+            checked = pending
+            result, started = await self._checked_run(pending)
+        else:
+            result = pending
+        run_ms = (time.monotonic() - started) * 1000 if not result.denied else 0.0
+        for stage in self.filters:
+            result = stage.apply(checked, call, result)
+        self.bus.emit(ToolResultEvent(
+            call_id=call.id, name=call.name, ok=result.ok, output=result.output,
+            duration_ms=run_ms, denied=result.denied, diff=result.diff, paths=result.paths))
+        meta: dict[str, Any] = dict(result.meta)
+        if result.denied:
+            meta["denied"] = True
+        if result.diff:
+            meta["diff"] = result.diff  # so a resumed transcript can show it again
+        if result.paths:
+            meta["paths"] = result.paths
+        await self.safety.aflush_audit()  # this call's decisions, answers and findings
+        return Message(role="tool", tool_call_id=call.id, name=call.name,
+                       content=result.output, is_error=not result.ok, meta=meta)
+
+    async def _checked_run(self, pending: PendingCall) -> tuple[CallResult, float]:
+        """The checks, then the tool; returns the result and when the tool itself started
+        (time spent waiting for the user's approval is not the tool's)."""
+        for check in self.checks:
+            refusal = await check.check(pending)
+            if refusal is not None:
+                return _refused(refusal), time.monotonic()
+        started = time.monotonic()
+        outcome = await self._execute(pending)
+        return CallResult(outcome.output, outcome.ok, diff=outcome.diff,
+                          paths=list(outcome.paths)), started
+
+    async def _execute(self, pending: PendingCall) -> ToolOutcome:
+        call = pending.call
 
         def announce(text: str, skipped: int) -> None:
             # LiveOutput sends whole lines where it can, so a key is not cut in two here.
-            self.bus.emit(ToolOutputDelta(call_id=call.id, text=self.ctx.redactor.redact(text),
-                                          skipped=skipped))
+            self.bus.emit(ToolOutputDelta(
+                call_id=call.id, text=self.redaction.redact(text, where="tool output"),
+                skipped=skipped))
 
         live = self._live[call.id] = LiveOutput(announce, max_chars=self.ctx.max_output_chars)
         ctx = dataclasses.replace(self.ctx, on_output=live.write)
         try:
-            outcome = await tool.run(args, ctx)
+            outcome = await pending.tool.run(pending.args, ctx)
         except TauError as exc:
             outcome = ToolOutcome(f"error: {exc}", ok=False)
         except OSError as exc:
@@ -156,23 +203,20 @@ class ToolRunner:
                                   f"{type(exc).__name__}: {exc}", ok=False)
         live.close()
         del self._live[call.id]
-        return outcome, False, (time.monotonic() - started) * 1000
+        return outcome
 
-    async def _ask(self, call: ToolCall, tool: Tool, args: Any) -> Verdict:
-        assert self.approver is not None
-        try:
-            preview = await tool.preview(args, self.ctx)
-        except TauError as exc:
-            preview = f"(no preview: {exc})"
-        preview = self.ctx.redactor.redact(preview)
-        reason = self.policy.reason(tool.name, tool.kind)
-        grant = self.policy.grant_for(tool.name, tool.kind, call.arguments)
-        self.bus.emit(ApprovalNeeded(call_id=call.id, name=tool.name, arguments=call.arguments,
-                                     reason=reason, preview=preview))
-        decision = await self.approver(ApprovalRequest(
-            call_id=call.id, tool=tool.name, kind=tool.kind, arguments=call.arguments,
-            reason=reason, preview=preview, grant=grant,
-            no_grant_reason="" if grant else self.policy.why_no_grant(call.arguments)))
-        # "Allow for session" on a call that offers no grant runs it once, nothing more.
-        self.policy.remember(grant, decision)
-        return "deny" if decision is ApprovalDecision.DENY else "allow"
+
+def _refused(refusal: Refusal) -> CallResult:
+    return CallResult(refusal.text, ok=False, denied=refusal.denied, from_tool=False)
+
+
+def _insert(stages: list[Any], stage: Any, before: str | None) -> None:
+    names = [s.name for s in stages]
+    if stage.name in names:
+        raise ValueError(f"the pipeline already has a stage named {stage.name!r}")
+    if before is None:
+        stages.append(stage)
+        return
+    if before not in names:
+        raise ValueError(f"no stage named {before!r} (stages: {', '.join(names)})")
+    stages.insert(names.index(before), stage)

@@ -5,8 +5,9 @@ in the user config dir, written by ``tau onboard`` (with tomli-w, atomically).
 The one in use is the ``profile`` setting: ``--profile NAME``, ``TAU_PROFILE``,
 or ``profile = "NAME"`` in the user ``config.toml`` (which ``tau profile use``
 and onboarding set). A profile is a settings layer just above the user
-``config.toml``: ``model`` and the provider's ``api_key_env`` come from it, and
-the workspace file, the environment and flags still override them.
+``config.toml``: ``model``, the provider's ``api_key_env`` and ``safety`` come from
+it, and the workspace file, the environment and flags still override them (an untrusted
+workspace only with a stricter safety profile).
 
 The safety profile's name is stored and validated here; what each one allows
 is the safety layer's (``permissive``, ``balanced``, ``strict``, ``hardened``).
@@ -85,7 +86,7 @@ class Profile(BaseModel):
 
     def settings_layer(self) -> dict[str, Any]:
         """The settings this profile sets (a layer above the user ``config.toml``)."""
-        layer: dict[str, Any] = {"model": self.model}
+        layer: dict[str, Any] = {"model": self.model, "safety": self.safety}
         if self.api_key_env:
             layer["providers"] = {self.provider: {"api_key_env": self.api_key_env}}
         return layer

@@ -17,7 +17,13 @@ lists it, and the engine says so in one notice):
 * ``approval``: taken only if it does not raise the mode above the user's
   (their ``config.toml``, else the front end's default);
 * ``limit``: a budget (``max_cost``, ``max_tokens``) taken only if it does not
-  raise the one in the user's ``config.toml``.
+  raise the one in the user's ``config.toml``;
+* ``safety``: the safety profile, taken only if it is a built-in profile at least as
+  strict as the user's (their profile's or ``config.toml``'s, else ``balanced``);
+* ``user``: read only from the user's own ``config.toml`` (``http_allow``), never from a
+  workspace file, trusted or not.
+
+``protected_paths`` from the workspace file add to the user's, never replace them.
 
 A malformed file or value fails with one line naming the file, the line and
 the key: ``.tau/config.toml:3: max_turns: Input should be a valid integer``.
@@ -39,6 +45,9 @@ from tau_engine.errors import ConfigError
 from tau_engine.paths import WorkspacePaths, atomic_write_text, user_config_dir
 
 APPROVAL_ORDER = ("read-only", "ask", "auto-edit", "full-auto")
+# The built-in safety profiles from the most to the least permissive.
+SAFETY_ORDER = ("permissive", "balanced", "strict", "hardened")
+DEFAULT_SAFETY = "balanced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,16 @@ class Settings(BaseModel):
         None, description="Approval mode (headless default auto-edit, interactive default ask)",
         json_schema_extra={"choices": ["read-only", "ask", "auto-edit", "full-auto"],
                            "trust": "approval"})
+    safety: str | None = Field(
+        None, description="Safety profile: permissive, balanced (default), strict, hardened, "
+        "or one of yours in <config>/safety/NAME.toml",
+        json_schema_extra={"choices": list(SAFETY_ORDER), "trust": "safety"})
+    protected_paths: list[str] = Field(
+        default_factory=list, description="More paths the file tools never change and the "
+        "sandbox mounts read-only (workspace-relative or absolute)")
+    http_allow: list[str] = Field(
+        default_factory=list, description="Local or private hosts, host:port or CIDR ranges "
+        "the http tool may reach (user config only)", json_schema_extra={"trust": "user"})
     max_turns: int = Field(25, ge=1, description="Model turns per run before stopping")
     max_output_tokens: int | None = Field(None, ge=1, description="Cap on tokens per answer")
     temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature")
@@ -153,6 +172,14 @@ def _needs_trust(rule: str | None, key: str, value: Any, baseline: Any) -> str |
         return f"raises the approval mode above '{baseline}'"
     if rule == "limit" and baseline is not None and value > baseline:
         return f"raises your {key} of {baseline}"
+    if rule == "safety":
+        base = baseline if isinstance(baseline, str) else DEFAULT_SAFETY
+        if value not in SAFETY_ORDER or base not in SAFETY_ORDER:
+            return f"chooses a safety profile tau cannot rank against '{base}'"
+        if SAFETY_ORDER.index(value) < SAFETY_ORDER.index(base):
+            return f"loosens the safety profile below '{base}'"
+    if rule == "user":
+        return "only your user config.toml may set it"
     return None
 
 
@@ -190,6 +217,7 @@ ENV_SETTINGS = {
     "TAU_MODEL": "model",
     "TAU_BASE_URL": "base_url",
     "TAU_APPROVAL": "approval",
+    "TAU_SAFETY": "safety",
     "TAU_MAX_TURNS": "max_turns",
     "TAU_THEME": "theme",
 }
@@ -275,19 +303,30 @@ def load_settings(
     user_layer = read_toml(user_path)
     if user_layer:
         _validate_layer(user_layer, user_path)
-    merged: dict[str, Any] = dict(user_layer)
     withheld: list[Withheld] = []
     workspace_layer = read_toml(workspace.config_path)
     if workspace_layer:
         _validate_layer(workspace_layer, workspace.config_path)
+    env_layer = env_overrides(environ)
+    cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
+    # The profile in use is the user's own choice, so it is part of the baseline an untrusted
+    # workspace is weighed against (a workspace cannot loosen the profile's safety either).
+    base_layer = _merge(user_layer, _profile_layer(
+        cli_layer, env_layer, workspace_layer if trusted else {}, user_layer))
+    merged: dict[str, Any] = dict(base_layer)
+    if workspace_layer:
         if not trusted:
             workspace_layer, withheld = withhold_untrusted(
                 workspace_layer, source=_relative_to(workspace.config_path, workspace.root),
-                user_layer=user_layer, default_approval=default_approval)
+                user_layer=base_layer, default_approval=default_approval)
+        workspace_layer = {key: value for key, value in workspace_layer.items()
+                           if _trust_rule(Settings.model_fields[key]) != "user"}
+        if "protected_paths" in workspace_layer:
+            # A workspace may protect more, never unprotect what the user protects.
+            user_paths = list(base_layer.get("protected_paths", []))
+            workspace_layer["protected_paths"] = user_paths + [
+                p for p in workspace_layer["protected_paths"] if p not in user_paths]
         merged = _merge(merged, workspace_layer)
-    env_layer = env_overrides(environ)
-    cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
-    merged = _with_profile(user_layer, merged, workspace_layer, env_layer, cli_layer)
     try:
         Settings.model_validate(_merge(merged, env_layer))
     except ValidationError as exc:
@@ -310,19 +349,18 @@ def load_settings(
     return settings
 
 
-def _with_profile(user_layer: dict[str, Any], merged: dict[str, Any],
-                  workspace_layer: dict[str, Any], env_layer: dict[str, Any],
-                  cli_layer: dict[str, Any]) -> dict[str, Any]:
-    """``merged`` (user and workspace layers) with the named profile's layer between
-    them; the name comes from the highest layer that sets ``profile``."""
+def _profile_layer(cli_layer: dict[str, Any], env_layer: dict[str, Any],
+                   workspace_layer: dict[str, Any], user_layer: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """The settings of the named profile (a layer between the user and workspace files);
+    the name comes from the highest layer that sets ``profile``."""
     name = next((layer["profile"] for layer in (cli_layer, env_layer, workspace_layer,
                                                  user_layer) if layer.get("profile")), None)
     if not isinstance(name, str):
-        return merged
+        return {}
     from tau_engine.config.profiles import ProfileStore
 
-    profile_layer = ProfileStore().load(name).settings_layer()
-    return _merge(_merge(user_layer, profile_layer), workspace_layer)
+    return ProfileStore().load(name).settings_layer()
 
 
 def _relative_to(path: Path, root: Path) -> str:

@@ -2,9 +2,11 @@
 
 Each attempt is one agent run in its own session (stored in the repository's
 ``.tau/tau.db``, so ``tau sessions show`` replays it), with the worktree as the
-workspace and the ``auto-edit`` approval mode: the model may read and edit
-files there, while commands and network calls, which would ask, are denied
-(no one is there to answer). It cannot commit or push; tau commits once the
+workspace and the ``auto-edit`` approval mode, through the same tool pipeline
+and safety layer as any run (the repository's safety profile, bash in the
+sandbox, the redaction funnel, the audit log in the repository's ``.tau``): the
+model may read and edit files there, while what would ask is denied (no one is
+there to answer). It cannot commit or push; tau commits once the
 verifier passes. The prompt is the mission context (the task and the RED
 output, or the repair context); the mission's remaining token and cost budgets
 bound the run, and its remaining wall time is a deadline. As in every run, the
@@ -31,11 +33,10 @@ from tau_engine.missions.editors import EditRequest, EditResult
 from tau_engine.missions.model import Failed, MissionState
 from tau_engine.paths import WorkspacePaths
 from tau_engine.providers.base import Provider
-from tau_engine.safety.policy import ApprovalMode, ToolPolicy
+from tau_engine.safety.layer import SafetyLayer
+from tau_engine.safety.policy import ApprovalMode
 from tau_engine.safety.redact import SecretRedactor
-from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.store import SessionStore
-from tau_engine.tools.base import ToolContext
 
 
 class _SessionSink(MessageSink):
@@ -105,9 +106,9 @@ class AgentEditor:
         return self._provider, self._store
 
     async def edit(self, request: EditRequest) -> EditResult:
+        from tau_engine.engine_safety import attach_safety, build_pipeline
         from tau_engine.providers.catalog import cost_usd
         from tau_engine.providers.registry import request_options
-        from tau_engine.tools.registry import default_tools
 
         provider, store = await self._open()
         resolved = self._resolved
@@ -116,9 +117,16 @@ class AgentEditor:
             f"{request.attempt}", meta={"mission": request.mission_id,
                                         "mission_attempt": request.attempt})
         bus = EventBus(session.id, 0)
+        settings = self.settings
+        safety = await asyncio.to_thread(
+            SafetyLayer.open, request.worktree, mode=ApprovalMode.AUTO_EDIT,
+            safety=settings.safety, workspace_trusted=settings.workspace_trusted,
+            protected_paths=settings.protected_paths, secrets=self.redactor.pairs,
+            state_dir=WorkspacePaths(self.repo).state_dir)
+        attach_safety(bus, safety)
+        safety.begin_run(session.id)
         writer = store.event_writer(session.id)
         bus.subscribe(writer.write, first=True)
-        settings = self.settings
         config = LoopConfig(
             model_id=resolved.model_id, max_turns=settings.max_turns,
             max_cost=request.max_cost, max_tokens=request.max_tokens,
@@ -127,14 +135,10 @@ class AgentEditor:
             request_options=request_options(resolved, settings))
         loop = AgentLoop(
             bus=bus, stream=provider.stream,
-            tools=default_tools(bash_timeout_s=settings.bash_timeout_s),
-            policy=ToolPolicy(mode=ApprovalMode.AUTO_EDIT), approver=None,
+            pipeline=build_pipeline(request.worktree, settings, safety, bus, None,
+                                    self.redactor),
             sink=_SessionSink(store, session.id),
-            tool_context=ToolContext(workspace=request.worktree,
-                                     guard=WorkspaceGuard(request.worktree),
-                                     max_output_chars=settings.max_tool_output_chars,
-                                     redactor=self.redactor),
-            system_prompt=self.redactor.redact(build_system_prompt(request.worktree)),
+            system_prompt=safety.redaction.redact(build_system_prompt(request.worktree)),
             config=config,
             cost=lambda usage: cost_usd(resolved.info, usage), history=[],
             session_id=session.id)
@@ -148,6 +152,7 @@ class AgentEditor:
             return self._spent(loop, session.id, failure=Failed.BUDGET_TIME,
                                error="the time budget ran out while the model was editing")
         finally:
+            await safety.aflush_audit()
             await asyncio.to_thread(writer.close)
         if result.stop_reason == "budget":
             kind = Failed.BUDGET_COST if "cost" in (result.error or "") else \

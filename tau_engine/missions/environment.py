@@ -2,12 +2,11 @@
 
 A mission is a headless run: the repository's own settings that need trust (where
 keys are sent, budgets, the approval mode) load only if the user trusted it
-(``tau trust``), and its ``.env`` may add keys but never route them. Evidence is
-redacted of the user's provider keys (the safety layer's ``SecretRedactor``, which
-also catches a key cut in two) and of any other credential in the environment
-(``environment_redactor``: ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``...), then of
-anything shaped like a known vendor's token (the safety layer's secret detectors),
-whatever the profile: evidence is made to be shared.
+(``tau trust``), and its ``.env`` may add keys but never route them. Evidence
+passes the safety layer's redaction funnel (``RedactionFilter``): the exact values
+of the user's provider keys (a key cut in two too) and of every other credential in
+the environment (``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``...), then anything shaped
+like a known vendor's token, whatever the profile: evidence is made to be shared.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tau_engine.config import Settings
-from tau_engine.missions.evidence import Redactor, environment_redactor
+from tau_engine.missions.evidence import Redactor
+from tau_engine.missions.verifier import is_secret_name
 from tau_engine.paths import WorkspacePaths
 
 
@@ -43,17 +43,13 @@ def evidence_redactor(root: Path, environ: Mapping[str, str]) -> Redactor:
     """What every evidence file passes through."""
     from tau_engine.providers.registry import provider_key_values
     from tau_engine.safety.redact import SecretRedactor
+    from tau_engine.safety.redaction import RedactionFilter, secret_values
 
     settings = mission_settings(root, environ)
     env = provider_environ(root, environ, settings)
-    from tau_engine.safety.secret_rules import default_scanner, scan
-
-    keys = SecretRedactor(provider_key_values(settings, env))
-    others = environment_redactor(env)
-    formats = [default_scanner()]
-
-    def redact(text: str) -> str:
-        # Exact values first, then tokens by their vendor's format (a key tau never saw).
-        return scan(others(keys.redact(text)), formats, "redact").text
-
-    return redact
+    # Exact values first (the provider keys keep their names), then tokens by their
+    # vendor's format (a key tau never saw).
+    funnel = RedactionFilter(SecretRedactor([
+        *provider_key_values(settings, env).items(), *secret_values(env),
+        *((name, value) for name, value in env.items() if is_secret_name(name))]))
+    return funnel.redact

@@ -6,9 +6,9 @@ never carry a secret. ``SHA256SUMS`` (the format ``sha256sum -c`` reads) lists
 every other file, so anyone can check that the evidence is what the mission
 wrote; ``tau mission verify`` checks it too.
 
-Until the safety layer's redaction lands, ``environment_redactor`` is the
-redactor the CLI passes: it replaces the exact values of the credentials in
-the environment (and the workspace ``.env``) with ``[REDACTED:NAME]``.
+The redactor the mission service passes is the safety layer's redaction funnel
+(``environment.evidence_redactor``); ``environment_redactor`` is the exact-value
+part on its own (the credentials of an environment, ``[REDACTED:NAME]``).
 """
 
 from __future__ import annotations

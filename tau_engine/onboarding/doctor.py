@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from tau_engine.config import Settings, load_settings
 from tau_engine.config.credentials import CredentialsFile
-from tau_engine.config.profiles import DEFAULT_SAFETY, ProfileStore
+from tau_engine.config.profiles import DEFAULT_SAFETY
 from tau_engine.errors import TauError
 from tau_engine.onboarding.probe import probe_model
 from tau_engine.paths import WorkspacePaths, user_config_dir
@@ -44,6 +44,8 @@ SANDBOX_TIMEOUT_S = 10.0
 SANDBOX_REQUIRED = frozenset({"strict", "hardened"})
 BWRAP_INSTALL = ("install bubblewrap (apt-get install bubblewrap, dnf install bubblewrap, "
                  "pacman -S bubblewrap)")
+# The sandbox section in detail: every probe with its own remedy.
+SANDBOX_DETAILS = "tau doctor sandbox shows every probe"
 STORE_REMEDY = ("back up .tau/tau.db* (cp), then move them out of .tau/: tau starts a fresh "
                 "store (the sessions in the damaged one are not carried over)")
 
@@ -122,12 +124,9 @@ async def _model_check(resolved: ResolvedModel, settings: Settings, *,
 
 
 def _safety_name(settings: Settings) -> str:
-    if settings.profile:
-        try:
-            return ProfileStore().load(settings.profile).safety
-        except TauError:
-            return DEFAULT_SAFETY
-    return DEFAULT_SAFETY
+    """The safety profile a run would use: a flag, ``TAU_SAFETY``, the workspace file, the
+    profile in use or the user's ``config.toml`` (settings merge them), else the default."""
+    return settings.safety or DEFAULT_SAFETY
 
 
 def _sandbox_required(safety: str) -> bool:
@@ -153,11 +152,12 @@ def sandbox_check(safety: str, bwrap: str | None = None) -> Check:
         failed = next((c for c in probe.checks if not c.ok), None)
         detail = f"{failed.name}: {failed.detail}" if failed else "bwrap cannot start"
         return Check("sandbox", status, f"the sandbox cannot start ({detail}; {need})",
-                     (failed.remedy if failed and failed.remedy else BWRAP_INSTALL))
+                     (failed.remedy if failed and failed.remedy else BWRAP_INSTALL)
+                     + f"; {SANDBOX_DETAILS}")
     limits = [c.name for c in probe.checks if not c.ok]
     if limits:
         return Check("sandbox", "warn", f"bwrap starts a sandbox ({probe.bwrap}) without: "
-                     f"{', '.join(limits)}", probe.diagnostic())
+                     f"{', '.join(limits)}", f"{probe.diagnostic()}; {SANDBOX_DETAILS}")
     return Check("sandbox", "ok", f"bwrap starts a sandbox ({probe.bwrap})")
 
 

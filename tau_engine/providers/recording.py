@@ -11,7 +11,7 @@ the session with no network and no key.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,13 @@ def request_summary(request: ProviderRequest) -> dict[str, Any]:
 class RecordingProvider:
     """A provider that records each exchange of ``inner`` into a replay script."""
 
-    def __init__(self, inner: Provider, path: Path) -> None:
+    def __init__(self, inner: Provider, path: Path, *,
+                 redact: Callable[[Any], Any] | None = None) -> None:
+        """``redact`` (the engine's redaction funnel) sees everything written to the file."""
         self.inner = inner
         self.name = inner.name
         self.path = path
+        self.redact = redact
         self.turns: list[dict[str, Any]] = []
         self._write()  # fail early (bad path) rather than after a paid model call
 
@@ -86,7 +89,8 @@ class RecordingProvider:
             self._write()
 
     def _write(self) -> None:
-        body = {"version": SCRIPT_VERSION, "turns": self.turns}
+        turns = self.redact(self.turns) if self.redact is not None else self.turns
+        body = {"version": SCRIPT_VERSION, "turns": turns}
         atomic_write_text(self.path, json.dumps(body, indent=1, ensure_ascii=False) + "\n")
 
     async def aclose(self) -> None:

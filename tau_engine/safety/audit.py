@@ -73,7 +73,15 @@ class AuditLog:
 
     def record(self, event: AuditEvent) -> None:
         """Append one event (rotating first if the file would pass ``max_bytes``)."""
-        data = event.line().encode("utf-8")
+        self.record_many([event])
+
+    def record_many(self, events: list[AuditEvent]) -> None:
+        """Append several events in one write under one lock (the findings of one result)."""
+        if events:
+            self.append("".join(event.line() for event in events).encode("utf-8"))
+
+    def append(self, data: bytes) -> None:
+        """Append whole rendered lines (rotating first if the file would pass ``max_bytes``)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             lock_path = self.path.with_name(self.path.name + ".lock")

@@ -114,8 +114,9 @@ class InjectionScanner:
 
     @classmethod
     def for_profile(cls, injection: InjectionSection) -> InjectionScanner:
-        """The shipped rules as a profile's ``[injection]`` table adjusts them."""
-        return cls.load(extra_patterns=injection.extra_patterns, disable=injection.disable)
+        """The shipped rules as a profile's ``[injection]`` table adjusts them (compiled once
+        per process for each table: compiling the rule set takes tens of milliseconds)."""
+        return _profile_scanner(tuple(injection.extra_patterns), tuple(injection.disable))
 
     def scan(self, text: str) -> list[InjectionHit]:
         """Every hit in ``text``, in order of position (one per rule and span)."""
@@ -185,6 +186,12 @@ def wrap_untrusted(content: str, source: str, hits: Sequence[InjectionHit] = ())
         flagged = f' flagged="possible prompt injection: {_attribute(kinds)}"'
     return (f'<untrusted source="{_attribute(source)}"{flagged}>\n'
             f"{_escape_markers(content)}\n</untrusted>")
+
+
+@lru_cache(maxsize=8)
+def _profile_scanner(extra_patterns: tuple[str, ...], disable: tuple[str, ...]
+                     ) -> InjectionScanner:
+    return InjectionScanner.load(extra_patterns=extra_patterns, disable=disable)
 
 
 @lru_cache(maxsize=1)

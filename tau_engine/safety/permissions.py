@@ -82,7 +82,10 @@ class Decision:
         return describe_breadth(self.suggestion) if self.suggestion else None
 
     def why(self) -> str:
-        """The approval prompt's "why" line: what asks and where that is written."""
+        """The approval prompt's "why" line: what asks and where that is written (a cause
+        with no file, such as the approval mode, already names itself)."""
+        if self.cause.source is None:
+            return self.cause.why
         return f"{self.cause.why} ({self.cause.cite()})"
 
     def always_allow(self) -> str | None:
@@ -147,6 +150,9 @@ class PermissionPolicy:
     session_rules: list[Rule] = field(default_factory=list)
     extra_protected: Sequence[str] = ()
     sandbox: str = "none"
+    # Whether bash runs in the sandbox: files a command writes that are only known at run
+    # time are contained by it; without it they ask.
+    sandboxed: bool = False
 
     def __post_init__(self) -> None:
         self.workspace_root = self.workspace_root.resolve()
@@ -165,6 +171,16 @@ class PermissionPolicy:
     def allow_for_session(self, rule: Rule) -> None:
         """Remember an "allow for this session" answer as a session rule."""
         self.session_rules.append(rule)
+        self.rules_changed()
+
+    def forget_session(self) -> None:
+        """Drop every session rule (a new session starts with none)."""
+        self.session_rules.clear()
+        self.rules_changed()
+
+    def rules_changed(self) -> None:
+        """Forget the rule index after a layer's rules were replaced in place."""
+        self._indexes.clear()
 
     # -- defaults ---------------------------------------------------------------------
 
@@ -358,6 +374,10 @@ class PermissionPolicy:
             parts.append(PartDecision(concern.text, "unresolved", "ask", Cause(
                 "fail closed", None, f"tau cannot judge this part: {concern.reason}")))
         parts.extend(self.writes.judge(analysis))
+        if not self.sandboxed:
+            parts += [PartDecision(f"writes {text}", "unresolved", "ask", Cause(
+                "fail closed", None, "the files it writes are only known at run time and "
+                "bash is not sandboxed")) for text in analysis.runtime_writes]
         if any(p.kind == "unresolved" and p.verdict == "ask" for p in parts):
             suggestion = None  # no rule can allow what tau cannot see
         return parts, suggestion

@@ -1,8 +1,9 @@
-"""Approval modes and the tool policy that applies them.
+"""Approval modes, the table the permission policy starts from, and the approval question.
 
 Each tool has a ``kind``: ``read`` (no side effects), ``edit`` (changes files in
 the workspace), ``exec`` (runs commands) or ``network`` (calls out). The mode
-decides per kind whether a call runs, asks the injected approver, or is denied:
+gives each kind a default verdict, which the safety profile and the permission
+rules then refine (``permissions.py``):
 
 ============  =====  =====  =====  =======
 mode          read   edit   exec   network
@@ -14,19 +15,17 @@ full-auto     allow  allow  allow  allow
 ============  =====  =====  =====  =======
 
 "ask" with no approver (headless runs) is a denial that goes back to the model
-as the tool's result. "Allow for this session" is remembered as a scoped
-``SessionGrant`` (a command prefix for ``bash``, the tool's name otherwise; see
-``grants.py``); a grant turns a later "ask" into "allow", never a "deny".
+as the tool's result. When a front end asks, the ``ApprovalRequest`` carries why
+(the rule or setting that asks, and where it is written) and the rule that
+"allow for this session" or "always allow" would add, with its breadth.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
-
-from tau_engine.safety.grants import SessionGrant, grant_for, why_no_grant
 
 ToolKind = Literal["read", "edit", "exec", "network"]
 Verdict = Literal["allow", "ask", "deny"]
@@ -53,6 +52,8 @@ _TABLE: dict[ApprovalMode, dict[str, Verdict]] = {
 class ApprovalDecision(StrEnum):
     ALLOW_ONCE = "allow_once"
     ALLOW_SESSION = "allow_session"
+    # Save the suggested rule in .tau/permissions.toml: later runs allow it unasked.
+    ALLOW_ALWAYS = "allow_always"
     DENY = "deny"
 
 
@@ -64,12 +65,15 @@ class ApprovalRequest:
     tool: str
     kind: ToolKind
     arguments: dict[str, Any]
-    reason: str
+    reason: str  # why tau asks: the rule or setting, and the file and line it is written in
     preview: str  # the command, the diff or the URL
-    # What "allow for this session" would cover; None: this call can only be allowed
-    # once, and ``no_grant_reason`` says why.
-    grant: SessionGrant | None = None
-    no_grant_reason: str = ""
+    # The rule "allow for this session" and "always allow" would add (``bash(touch *)``) and
+    # how much it covers; None: this call can only be allowed once (``no_rule_reason``).
+    rule: str | None = None
+    breadth: str = ""
+    no_rule_reason: str = ""
+    save_to: str = ".tau/permissions.toml"  # where "always allow" writes the rule
+    risk: str = ""  # set when an injection flag raised the session's risk
 
 
 Approver = Callable[[ApprovalRequest], Awaitable[ApprovalDecision]]
@@ -78,34 +82,10 @@ Approver = Callable[[ApprovalRequest], Awaitable[ApprovalDecision]]
 
 @dataclass
 class ToolPolicy:
-    """Applies an approval mode, plus what the user allowed for this session."""
+    """The approval mode's verdict per tool kind (the permission policy's starting point)."""
 
     mode: ApprovalMode = ApprovalMode.AUTO_EDIT
-    grants: list[SessionGrant] = field(default_factory=list)
 
     def verdict(self, tool: str, kind: ToolKind,
                 arguments: Mapping[str, Any] | None = None) -> Verdict:
-        base = _TABLE[self.mode][kind]
-        if base == "ask" and any(g.covers(tool, arguments) for g in self.grants):
-            return "allow"
-        return base
-
-    def reason(self, tool: str, kind: ToolKind) -> str:
-        what = {"edit": "changes files", "exec": "runs a command",
-                "network": "makes a network request", "read": "reads files"}[kind]
-        return f"{tool} {what}; approval mode '{self.mode.value}' asks before it does"
-
-    def grant_for(self, tool: str, kind: ToolKind,
-                  arguments: Mapping[str, Any] | None) -> SessionGrant | None:
-        """What "allow for this session" on this call would cover (None: once only)."""
-        return grant_for(tool, kind, arguments)
-
-    def why_no_grant(self, arguments: Mapping[str, Any] | None) -> str:
-        """Why a call offers no grant (only asked when ``grant_for`` gave None)."""
-        return why_no_grant(arguments)
-
-    def remember(self, grant: SessionGrant | None, decision: ApprovalDecision) -> None:
-        """Keep ``grant`` if the user allowed it for the session; nothing otherwise."""
-        if decision is ApprovalDecision.ALLOW_SESSION and grant is not None \
-                and grant not in self.grants:
-            self.grants.append(grant)
+        return _TABLE[self.mode][kind]

@@ -59,6 +59,23 @@ class SecretRedactor:
         """The variables whose values are redacted (for diagnostics; never the values)."""
         return [s.marker[len("[REDACTED:"):-1] for s in self._secrets]
 
+    @property
+    def values(self) -> list[str]:
+        """The secret values (for hashing them into audit records; never print them)."""
+        return [s.value for s in self._secrets]
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """(variable, value) of every secret, to build a redactor that knows more."""
+        return [(s.marker[len("[REDACTED:"):-1], s.value) for s in self._secrets]
+
+    def present(self, text: str) -> list[tuple[str, str]]:
+        """(variable, value) of each secret whose whole value occurs in ``text``."""
+        if not self._secrets or not text:
+            return []
+        return [(s.marker[len("[REDACTED:"):-1], s.value) for s in self._secrets
+                if s.value in text]
+
     def redact(self, text: str) -> str:
         """``text`` with every known secret, and every cut piece of one, replaced."""
         if not self._secrets or not text:

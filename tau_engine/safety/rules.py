@@ -255,11 +255,16 @@ def describe_breadth(rule: Rule) -> str:
 
 
 def suggest_shell_pattern(words: tuple[Word, ...]) -> str:
-    """The "always allow" pattern for a command: its name (and subcommand) then ``*``."""
+    """The "always allow" pattern for a command: its name (and subcommand) then ``*``.
+
+    A program named by a path outside the system folders keeps its path (``./gradlew *``):
+    an allow rule for the bare name would not match it."""
     values = [w.value for w in words]
-    name = posixpath.basename(values[0] or "") if values else ""
+    first = values[0] or "" if values else ""
+    folder, base = posixpath.split(first)
+    name = base if not folder or posixpath.normpath(folder) in SYSTEM_BIN_DIRS else first
     keep = [name]
-    if name in SUBCOMMAND_TOOLS and len(values) > 1 and values[1] and \
+    if base in SUBCOMMAND_TOOLS and len(values) > 1 and values[1] and \
             not values[1].startswith("-"):
         keep.append(values[1])
     return " ".join(shlex.quote(k) for k in keep) + " *"

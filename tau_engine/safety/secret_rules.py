@@ -171,9 +171,18 @@ class SecretScanner:
         for keyword in self._keywords:
             self._keyword_set.Add(re2.escape(keyword))
         self._keyword_set.Compile()
+        # A rule without keywords can match any text: then every text is scanned.
+        self._always = not self._keywords or any(not r.keywords for r in self.rules)
 
     def _present(self, text: str) -> set[str]:
         return {self._keywords[i] for i in self._keyword_set.Match(text) or ()}
+
+    def may_find(self, text: str) -> bool:
+        """Whether any rule could match ``text``: one RE2 pass for the keywords (a rule with
+        none always could). Lets callers skip the scan of the many short texts with none."""
+        if self._always:
+            return True
+        return bool(self._keyword_set.Match(text))
 
     @classmethod
     def from_file(cls, path: Path) -> SecretScanner:

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from tau_engine.safety.shell_parse import Redirect, ShellScript, Word, parse_shell
@@ -142,6 +143,9 @@ class ShellAnalysis:
     concerns: list[Concern] = field(default_factory=list)
     writes: list[Redirect] = field(default_factory=list)
     cwd_targets: list[Word] = field(default_factory=list)
+    # Files a command writes that are only named at run time (``touch $F``, ``xargs rm``):
+    # the sandbox contains them; without it the policy fails closed on them.
+    runtime_writes: list[str] = field(default_factory=list)
 
 
 def command_name(word: Word) -> str | None:
@@ -149,6 +153,25 @@ def command_name(word: Word) -> str | None:
     if word.value is None or word.glob:
         return None
     return posixpath.basename(word.value) or word.value
+
+
+def trap_runs_nothing(args: list[Word]) -> bool:
+    """Whether a ``trap`` installs no code: it lists (``trap``, ``-l``, ``-p``), ignores
+    (``trap '' TERM``) or resets (``trap - TERM``, ``trap TERM``) signals. Any other action is
+    a string run later, which tau cannot judge; so is an argument known only at run time."""
+    values = [word.value for word in args]
+    if any(value is None for value in values):
+        return False
+    static = [value for value in values if value is not None]
+    if static and static[0] == "--":
+        static = static[1:]
+    if not static or re.fullmatch(r"-[lpP]+", static[0]):
+        return True
+    if static[0] in ("", "-"):
+        return True
+    # A lone signal is reset: bash reads one argument as the action only if it is no signal.
+    return len(static) == 1 and re.fullmatch(r"(SIG)?[A-Z][A-Z0-9+-]*|[0-9]+", static[0]) \
+        is not None
 
 
 def is_sensitive_env(name: str) -> bool:
@@ -229,7 +252,7 @@ class _Analyzer:
         if name is None:
             self.concern("the command name is computed at run time", text)
             return
-        if name in OPAQUE_COMMANDS:
+        if name in OPAQUE_COMMANDS and not (name == "trap" and trap_runs_nothing(words[1:])):
             self.concern(OPAQUE_COMMANDS[name], text)
             return
         if name in OPAQUE_WRAPPERS:
@@ -251,6 +274,8 @@ class _Analyzer:
             self.subscripts(name, words, text)
         if name in WRITE_OPERANDS:
             self.write_operands(name, WRITE_OPERANDS[name], words)
+            if open_args:
+                self.out.runtime_writes.append(f"{' '.join(w.text for w in words)} …")
 
     def subscripts(self, name: str, words: list[Word], text: str) -> None:
         option = CALLBACK_OPTIONS.get(name)
@@ -286,10 +311,12 @@ class _Analyzer:
         elif mode == "second":
             operands = operands[1:2]
         for word in operands:
-            # A target only known at run time is left to the sandbox; a redirection to one
-            # fails closed instead (see ShellScript).
+            # A target only known at run time is left to the sandbox (the policy fails closed
+            # on it when bash is not sandboxed); a redirection to one always fails closed.
             if word.value is not None:
                 self.out.writes.append(Redirect("arg", word))
+            else:
+                self.out.runtime_writes.append(f"{name} {word.text}")
 
     def wrapper(self, name: str, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
                 open_args: bool, text: str) -> None:

@@ -338,9 +338,11 @@ class SessionStore:
 
     # -- export / import ------------------------------------------------------
 
-    async def export_jsonl(self, session_id: str, dest: Path) -> int:
-        """Write the whole session (all branches, events) as JSONL; return lines written."""
-        return await self._run(export_session, self._db, session_id, dest)
+    async def export_jsonl(self, session_id: str, dest: Path,
+                           redact: Callable[[Any], Any] | None = None) -> int:
+        """Write the whole session (all branches, events) as JSONL; return lines written.
+        ``redact`` (the redaction funnel) sees every record before it is written."""
+        return await self._run(export_session, self._db, session_id, dest, redact)
 
     async def import_jsonl(self, src: Path) -> SessionInfo:
         """Recreate an exported session with its ids (``UsageError`` if the id is taken)."""

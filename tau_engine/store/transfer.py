@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,8 +46,10 @@ class _MessageRecord(BaseModel):
     message: Message
 
 
-def export_session(db: Database, session_id: str, dest: Path) -> int:
-    """Write the session to ``dest`` (atomically); return the number of lines."""
+def export_session(db: Database, session_id: str, dest: Path,
+                   redact: Callable[[Any], Any] | None = None) -> int:
+    """Write the session to ``dest`` (atomically); return the number of lines. ``redact``
+    (the redaction funnel) sees every message and event before it is written."""
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     lines = 0
     try:
@@ -74,11 +77,15 @@ def export_session(db: Database, session_id: str, dest: Path) -> int:
                     "usage": json.loads(row[5]) if row[5] is not None else None,
                     "message": json.loads(row[6]),
                 }
+                if redact is not None:
+                    record["message"] = redact(record["message"])
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 lines += 1
             for (event_json,) in conn.execute(
                 "SELECT json FROM events WHERE session_id = ? ORDER BY seq", (session_id,)
             ):
+                if redact is not None:
+                    event_json = json.dumps(redact(json.loads(event_json)), ensure_ascii=False)
                 # The stored event is already JSON: embed it as is.
                 out.write(f'{{"kind": "event", "event": {event_json}}}\n')
                 lines += 1

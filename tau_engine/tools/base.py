@@ -3,9 +3,14 @@
 A tool declares its name, description and JSON schema (what the model sees),
 its ``kind`` (what the safety policy decides on), parses and validates its
 arguments (``parse_args`` raises ``ToolError`` with a message that tells the
-model what is wrong), previews what it would do (for approvals), and runs.
-Tools resolve every path through ``ctx.guard`` and call ``ctx.before_change``
-before they modify a file, so undo can restore it.
+model what is wrong), says what a call acts on (``paths``, ``policy_call``: the
+command, the paths or the URL the permission policy judges; ``result_source``:
+where its result's text comes from), previews what it would do (for
+approvals), and runs. Tools resolve every path through ``ctx.guard`` and call
+``ctx.before_change`` before they modify a file, so undo can restore it.
+
+A tool takes what it depends on (a sandbox, a network policy, a service) in its
+constructor; ``ToolContext`` carries only what every call shares.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tau_engine.providers.base import ToolSpec
+from tau_engine.safety.permissions import ToolCall as PolicyCall
 from tau_engine.safety.policy import ToolKind
 from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.workspace import WorkspaceGuard
@@ -75,6 +81,21 @@ class Tool(ABC):
     def target(self, args: Any) -> str:
         """A short label of what the call acts on (a path, a command), for one-line logs."""
         return ""
+
+    def paths(self, args: Any) -> list[str]:
+        """The workspace paths the call reads (a ``read`` tool) or writes (an ``edit`` tool),
+        as the model gave them: checked by the workspace guard before the call runs."""
+        return []
+
+    def policy_call(self, args: Any) -> PolicyCall:
+        """What the permission policy judges: by default the tool and its paths."""
+        return PolicyCall(self.name, self.kind, subjects=tuple(self.paths(args)))
+
+    def result_source(self, args: Any) -> str:
+        """Where the result's text comes from, for the untrusted marker the model sees:
+        ``file:src/x.py``, ``http:https://…``, ``bash:make test``."""
+        target = self.target(args)
+        return f"{self.name}:{target}" if target else self.name
 
     async def preview(self, args: Any, ctx: ToolContext) -> str:
         """What the user approves: the command, the diff, the URL."""

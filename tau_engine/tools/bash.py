@@ -8,6 +8,15 @@ awaiting the tool, stops all of them (SIGTERM, then SIGKILL after a grace
 period); processes the command leaves running are stopped once it has
 finished. Output is kept as head and tail within the output cap, and written
 to ``ctx.on_output`` as it arrives.
+
+With a ``ShellSandbox`` (given to the constructor), the chain is: the per-call
+supervisor, then ``bwrap`` with the profile's mounts, then ``bash -c``; the
+supervisor's guarantee holds for everything inside the sandbox too. A sandbox
+the profile requires but this machine cannot provide refuses the command.
+
+Every command runs with ``core.fsmonitor=false`` added to git's configuration
+(through ``GIT_CONFIG_COUNT``, as ``git -c`` would): a repository's own
+``.git/config`` cannot make an allowed ``git status`` run a program that way.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from pydantic import Field
 
 from tau_engine.errors import ToolError
 from tau_engine.providers.base import ToolSpec
+from tau_engine.safety.permissions import ToolCall as PolicyCall
+from tau_engine.safety.shell_sandbox import ShellSandbox
 from tau_engine.tools.args import ToolArgs, parse_model
 from tau_engine.tools.base import OutputWriter, Tool, ToolContext, ToolOutcome
 from tau_engine.tools.command_process import CommandProcess
@@ -31,6 +42,24 @@ MAX_TIMEOUT_S = 3600.0
 # How long output may keep flowing after bash exits (from background jobs
 # still holding the pipe) before those jobs are stopped.
 DRAIN_S = 1.0
+# git settings forced for every command (git >= 2.31 reads them from the environment with
+# command-line precedence): .git/config must not be able to run a program on `git status`.
+GIT_HARDENING = (("core.fsmonitor", "false"),)
+
+
+def hardened_env(base: dict[str, str]) -> dict[str, str]:
+    """``base`` with tau's forced git settings added after any the user set this way."""
+    env = dict(base)
+    try:
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    except ValueError:
+        count = 0
+    for key, value in GIT_HARDENING:
+        env[f"GIT_CONFIG_KEY_{count}"] = key
+        env[f"GIT_CONFIG_VALUE_{count}"] = value
+        count += 1
+    env["GIT_CONFIG_COUNT"] = str(count)
+    return env
 
 
 class BashArgs(ToolArgs):
@@ -84,9 +113,11 @@ class BashTool(Tool):
         "additionalProperties": False,
     }
 
-    def __init__(self, *, default_timeout_s: float = 120.0, kill_grace_s: float = 2.0) -> None:
+    def __init__(self, *, default_timeout_s: float = 120.0, kill_grace_s: float = 2.0,
+                 sandbox: ShellSandbox | None = None) -> None:
         self.default_timeout_s = default_timeout_s
         self.kill_grace_s = kill_grace_s
+        self.sandbox = sandbox
 
     def spec(self) -> ToolSpec:
         # The model sees the actual default timeout, which comes from settings.
@@ -106,15 +137,30 @@ class BashTool(Tool):
         more = first != args.command.strip()
         return first[:80] + ("…" if more or len(first) > 80 else "")
 
+    def policy_call(self, args: BashArgs) -> PolicyCall:
+        return PolicyCall(self.name, self.kind, command=args.command)
+
+    def result_source(self, args: BashArgs) -> str:
+        return f"bash:{self.target(args)}"
+
     async def preview(self, args: BashArgs, ctx: ToolContext) -> str:
         return args.command
 
+    async def _argv(self, command: str) -> list[str]:
+        if self.sandbox is None:
+            return ["bash", "-c", command]
+        status = await self.sandbox.status()
+        if status.refuses:
+            raise ToolError(status.refusal())
+        return self.sandbox.argv(command, status)
+
     async def run(self, args: BashArgs, ctx: ToolContext) -> ToolOutcome:
         timeout_s = args.timeout_s or self.default_timeout_s
-        env = {**os.environ, **ctx.env} if ctx.env else None
+        env = hardened_env({**os.environ, **(ctx.env or {})})
+        argv = await self._argv(args.command)
         try:
             proc = await CommandProcess.start(
-                ["bash", "-c", args.command], cwd=ctx.workspace, env=env,
+                argv, cwd=ctx.workspace, env=env,
                 grace_s=self.kill_grace_s, drain_s=DRAIN_S)
         except OSError as exc:
             raise ToolError(f"cannot start bash: {exc.strerror or exc}") from exc

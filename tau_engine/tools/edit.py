@@ -112,6 +112,9 @@ class EditTool(Tool):
     def target(self, args: EditArgs) -> str:
         return args.path
 
+    def paths(self, args: EditArgs) -> list[str]:
+        return [args.path]
+
     def _plan(self, args: EditArgs, ctx: ToolContext) -> FileChange:
         path = ctx.guard.resolve(args.path, write=True)
         shown = ctx.guard.relative(path)

@@ -150,6 +150,16 @@ class EditManyTool(Tool):
         except TauError:
             return "patch"
 
+    def paths(self, args: EditManyArgs) -> list[str]:
+        if args.edits is not None:
+            return list(dict.fromkeys(edit.path for edit in args.edits))
+        try:
+            patches = parse_patch(args.patch or "")
+        except TauError:
+            return []  # the call itself reports the bad patch
+        return list(dict.fromkeys(p for fp in patches for p in (fp.old_path, fp.new_path)
+                                  if p is not None))
+
     def _plan(self, args: EditManyArgs, ctx: ToolContext) -> list[FileChange]:
         if args.edits is not None:
             return _plan_edits(args.edits, ctx)

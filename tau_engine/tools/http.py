@@ -4,20 +4,33 @@ Arguments are checked before anything is sent, so a bad one is a tool error
 the model can act on, never an exception out of httpx: the URL must parse
 (with a host, and a port from 1 to 65535), hold no whitespace or control
 character, and header names must be HTTP tokens with printable ASCII values.
+
+Every request goes through the safety layer's network guard (``netguard``):
+HTTPS only unless a host is allow-listed, the host resolved once and every
+address checked (no loopback, private, link-local or metadata address), the
+connection made to the checked address, each redirect checked again, and the
+time and size capped by the profile's ``[network]`` table. The allow-list
+comes from the profile and the user's own config, never from a workspace.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import field_validator
 
 from tau_engine.errors import ToolError
+from tau_engine.safety.permissions import ToolCall as PolicyCall
+from tau_engine.safety.profiles import NetworkSection
 from tau_engine.tools.args import ToolArgs, parse_model
 from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
 from tau_engine.tools.fileio import looks_binary
+
+if TYPE_CHECKING:
+    from tau_engine.safety.netguard import NetBlockedError, NetPolicy
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -121,8 +134,25 @@ class HttpTool(Tool):
         "additionalProperties": False,
     }
 
-    def __init__(self, *, timeout_s: float = 30.0) -> None:
-        self.timeout_s = timeout_s
+    def __init__(self, *, timeout_s: float | None = None, network: NetworkSection | None = None,
+                 allow: Sequence[str] = (),
+                 on_blocked: Callable[[NetBlockedError], None] | None = None) -> None:
+        """``network`` is the profile's ``[network]`` table (default: balanced's), ``allow``
+        the user's own allow-list entries, ``on_blocked`` told of each refused request
+        (the audit log); ``timeout_s`` overrides the profile's time cap."""
+        self.network = network or NetworkSection()
+        self.allow = tuple(allow)
+        self.timeout_s = timeout_s if timeout_s is not None else self.network.timeout_s
+        self.on_blocked = on_blocked
+
+    def net_policy(self, max_bytes: int) -> NetPolicy:
+        """The network policy of one request (netguard, and so httpx, load only here)."""
+        from tau_engine.safety.netguard import NetPolicy
+
+        net = self.network
+        return NetPolicy(allow=[*net.allow, *self.allow], https_only=net.https_only,
+                         max_bytes=min(net.max_bytes, max_bytes), timeout_s=self.timeout_s,
+                         max_redirects=net.max_redirects)
 
     def parse_args(self, arguments: dict[str, Any]) -> HttpArgs:
         args = parse_model(self.name, HttpArgs, arguments, self.parameters)
@@ -132,6 +162,12 @@ class HttpTool(Tool):
 
     def target(self, args: HttpArgs) -> str:
         return f"{args.method} {args.url}"
+
+    def policy_call(self, args: HttpArgs) -> PolicyCall:
+        return PolicyCall(self.name, self.kind, subjects=(args.url,), method=args.method)
+
+    def result_source(self, args: HttpArgs) -> str:
+        return f"http:{args.url}"
 
     async def preview(self, args: HttpArgs, ctx: ToolContext) -> str:
         lines = [f"{args.method} {args.url}"]
@@ -145,22 +181,20 @@ class HttpTool(Tool):
         # Imported here: httpx is slow to import and most runs never call this tool.
         import httpx
 
+        from tau_engine.safety.netguard import NetBlockedError, guarded_fetch
+
+        if not self.network.http:
+            raise ToolError("http is turned off by the safety profile (network.http = false)")
         limit = ctx.max_output_chars * 4  # bytes, enough for max_output_chars of UTF-8
         content = args.body.encode("utf-8") if args.body is not None else None
-        data = bytearray()
-        cut = False
         try:
-            async with (
-                httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=True) as client,
-                client.stream(args.method, args.url, headers=args.headers,
-                              content=content) as response,
-            ):
-                async for chunk in response.aiter_bytes():
-                    data += chunk
-                    if len(data) > limit:
-                        cut = True
-                        break
-        except httpx.TimeoutException as exc:
+            fetched = await guarded_fetch(self.net_policy(limit), args.method, args.url,
+                                          headers=args.headers, body=content)
+        except NetBlockedError as exc:
+            if self.on_blocked is not None:
+                self.on_blocked(exc)
+            raise
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise ToolError(f"{args.method} {args.url} timed out after "
                             f"{self.timeout_s:g}s") from exc
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
@@ -168,25 +202,40 @@ class HttpTool(Tool):
             # redirect target (UnicodeError is one too).
             raise ToolError(f"{args.method} {args.url} failed: "
                             f"{type(exc).__name__}: {exc}") from exc
-        lines = [f"HTTP {response.status_code} {response.reason_phrase}".rstrip()]
-        if response.url != httpx.URL(args.url):
-            lines.append(f"(redirected to {response.url})")
-        lines += [f"{name}: {response.headers[name]}" for name in SHOWN_HEADERS
-                  if name in response.headers]
-        lines.append("")
-        content_type = response.headers.get("content-type", "")
-        if not data:
-            lines.append("(empty body)")
-        elif _is_text(content_type, bytes(data)):
-            try:
-                text = bytes(data).decode(response.charset_encoding or "utf-8", errors="replace")
-            except LookupError:  # a charset Python does not know
-                text = bytes(data).decode("utf-8", errors="replace")
-            if cut or len(text) > ctx.max_output_chars:
-                text = text[:ctx.max_output_chars] + "\n[... body truncated ...]"
-            lines.append(text)
-        else:
-            size = f"more than {len(data)}" if cut else str(len(data))
-            lines.append(f"[binary body: {content_type or 'unknown type'}, {size} bytes]")
-        return ToolOutcome(output="\n".join(lines), ok=response.status_code < 400,
-                           data={"status": response.status_code})
+        return _describe(fetched, args, ctx.max_output_chars)
+
+
+def _charset(content_type: str) -> str | None:
+    found = re.search(r"charset=\"?([^;\s\"]+)", content_type, re.IGNORECASE)
+    return found.group(1) if found else None
+
+
+def _describe(fetched: Any, args: HttpArgs, max_chars: int) -> ToolOutcome:
+    """The result the model reads: status line, a few headers, then the body as text."""
+    import httpx
+
+    data: bytes = fetched.body
+    cut: bool = fetched.truncated
+    headers: httpx.Headers = fetched.headers
+    reason = httpx.codes.get_reason_phrase(fetched.status)
+    lines = [f"HTTP {fetched.status} {reason}".rstrip()]
+    if fetched.url != str(httpx.URL(args.url)):
+        lines.append(f"(redirected to {fetched.url})")
+    lines += [f"{name}: {headers[name]}" for name in SHOWN_HEADERS if name in headers]
+    lines.append("")
+    content_type = headers.get("content-type", "")
+    if not data:
+        lines.append("(empty body)")
+    elif _is_text(content_type, data):
+        try:
+            text = data.decode(_charset(content_type) or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            text = data.decode("utf-8", errors="replace")
+        if cut or len(text) > max_chars:
+            text = text[:max_chars] + "\n[... body truncated ...]"
+        lines.append(text)
+    else:
+        size = f"more than {len(data)}" if cut else str(len(data))
+        lines.append(f"[binary body: {content_type or 'unknown type'}, {size} bytes]")
+    return ToolOutcome(output="\n".join(lines), ok=fetched.status < 400,
+                       data={"status": fetched.status})

@@ -109,6 +109,12 @@ class ReadTool(Tool):
     def target(self, args: ReadArgs) -> str:
         return args.path
 
+    def paths(self, args: ReadArgs) -> list[str]:
+        return [args.path]
+
+    def result_source(self, args: ReadArgs) -> str:
+        return f"file:{args.path}"
+
     async def run(self, args: ReadArgs, ctx: ToolContext) -> ToolOutcome:
         path = ctx.guard.resolve(args.path)
         shown = ctx.guard.relative(path)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tau_engine.errors import ToolError
+from tau_engine.safety.permissions import ToolCall as PolicyCall
 from tau_engine.tools.args import ToolArgs, parse_model
 from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
 from tau_engine.tools.fileio import looks_binary
@@ -144,6 +145,9 @@ class GlobTool(Tool):
     def target(self, args: GlobArgs) -> str:
         return args.pattern
 
+    def policy_call(self, args: GlobArgs) -> PolicyCall:
+        return PolicyCall(self.name, self.kind, subjects=(args.pattern,))
+
     async def run(self, args: GlobArgs, ctx: ToolContext) -> ToolOutcome:
         base_arg, rest = _split_pattern(args.pattern.strip())
         base = ctx.guard.resolve(base_arg)
@@ -265,6 +269,9 @@ class GrepTool(Tool):
 
     def target(self, args: GrepArgs) -> str:
         return args.pattern if args.path == "." else f"{args.pattern} in {args.path}"
+
+    def paths(self, args: GrepArgs) -> list[str]:
+        return [args.path]
 
     async def run(self, args: GrepArgs, ctx: ToolContext) -> ToolOutcome:
         start = ctx.guard.resolve(args.path)

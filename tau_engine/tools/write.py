@@ -65,6 +65,9 @@ class WriteTool(Tool):
     def target(self, args: WriteArgs) -> str:
         return args.path
 
+    def paths(self, args: WriteArgs) -> list[str]:
+        return [args.path]
+
     async def preview(self, args: WriteArgs, ctx: ToolContext) -> str:
         try:
             change = await asyncio.to_thread(plan_write, args.path, args.content, ctx)
@@ -110,6 +113,9 @@ class WriteManyTool(Tool):
 
     def target(self, args: WriteManyArgs) -> str:
         return ", ".join(item.path for item in args.files)
+
+    def paths(self, args: WriteManyArgs) -> list[str]:
+        return list(dict.fromkeys(item.path for item in args.files))
 
     def _plan(self, args: WriteManyArgs, ctx: ToolContext) -> list[FileChange]:
         changes: list[FileChange] = []

@@ -139,7 +139,10 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
         return 0
     if args.action == "export":
         info = await store.get_session(args.id)
-        lines = await store.export_jsonl(info.id, Path(args.file))
+        from tau_engine.engine_safety import workspace_redaction
+
+        lines = await store.export_jsonl(info.id, Path(args.file),
+                                         redact=workspace_redaction(store.paths).redact_data)
         if args.json:
             out.write(json.dumps({"session_id": info.id, "file": args.file,
                                   "lines": lines}) + "\n")

@@ -143,8 +143,10 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     def refresh_status(self) -> None:
         engine = self.engine
         if engine is not None:
+            safety = engine.safety_state()
             self.status = self.status.with_(
                 model=engine.model_id, approval=engine.policy.mode.value,
+                profile=safety.profile, risk=safety.raised_risk,
                 context_window=engine.context_window or self.status.context_window)
         # Not "if is_mounted": that is still False in on_mount, which left the bar
         # blank ("starting" never showed) until the engine was attached.
@@ -303,6 +305,8 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     @on(EngineBridge.NoticePosted)
     def _notice(self, message: EngineBridge.NoticePosted) -> None:
         self.controller.engine_notice(message.event)
+        if message.event.kind == "injection":
+            self.refresh_status()  # the raised risk shows in the bar
 
     @on(EngineBridge.ErrorPosted)
     def _error(self, message: EngineBridge.ErrorPosted) -> None:

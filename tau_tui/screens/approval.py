@@ -1,15 +1,18 @@
 """``ApprovalModal``: what a tool wants to do, why tau asks, and the user's answer.
 
-Allow once (``y``), Allow for this session (``a``), Deny (``n`` or Esc). The
-modal is dismissed with an ``ApprovalDecision``; the screen that pushed it
-resolves the engine's future with that value.
+Allow once (``y``), Allow for this session (``a``), Always allow (``A``), Deny
+(``n`` or Esc). The modal is dismissed with an ``ApprovalDecision``; the screen
+that pushed it resolves the engine's future with that value.
 
-"Allow for this session" is a scoped grant decided by the engine
-(``ApprovalRequest.grant``): the modal says exactly what it covers, and when
-the call offers no grant (a command with shell syntax) the choice is not
-offered. The choices never scroll away: the preview (a diff can be long)
-scrolls between the header and the choices, and on a small terminal the
-buttons give way to one line of keys.
+The "why" line names the rule or setting that asks and the file and line it is
+written in. "Allow for this session" and "Always allow" add one permission
+rule decided by the engine (``ApprovalRequest.rule``, e.g. ``bash(touch *)``):
+the modal shows it and how much it covers ("matches any `touch` invocation");
+"always" saves it in ``.tau/permissions.toml``. When no rule can allow the call
+(tau cannot judge part of a command) neither is offered. After a prompt-
+injection flag the raised risk is shown too. The choices never scroll away: the
+preview (a diff can be long) scrolls between the header and the choices, and on
+a small terminal the buttons give way to one line of keys.
 """
 
 from __future__ import annotations
@@ -44,20 +47,35 @@ def render_preview(request: ApprovalRequest) -> Content:
     return Content(preview)
 
 
+def why_line(request: ApprovalRequest) -> Content:
+    """Why tau asks: the rule or setting, and where it is written."""
+    return Content.assemble(("why: ", "bold"), request.reason)
+
+
 def scope_line(request: ApprovalRequest) -> Content:
-    """What "allow for this session" would cover, or why it is not offered."""
-    if request.grant is None:
-        why = request.no_grant_reason or "this call can only be allowed once"
+    """The rule "allow for this session" and "always allow" would add, or why neither is
+    offered."""
+    if request.rule is None:
+        why = request.no_rule_reason or "this call can only be allowed once"
         return Content(f"allow for session is not offered: {why}")
-    return Content.assemble(("a", "bold $text-accent"), " allows ",
-                            (request.grant.describe(), "bold"), " for the rest of this session")
+    return Content.assemble(
+        ("a", "bold $text-accent"), " allows ", (request.rule, "bold"),
+        " for this session · ", ("A", "bold $text-accent"),
+        f" saves it to {request.save_to}")
+
+
+def breadth_line(request: ApprovalRequest) -> Content:
+    """How much the rule covers: the warning to read before allowing more than once."""
+    return Content.assemble(("⚠ ", "$text-warning"), (request.rule or "", "bold"), " ",
+                            request.breadth)
 
 
 def keys_line(request: ApprovalRequest) -> Content:
     """The choices as one line of keys, for terminals too small for buttons."""
     parts: list[tuple[str, str] | str] = [("y", "bold $text-success"), " allow"]
-    if request.grant is not None:
-        parts += [" · ", ("a", "bold $text-accent"), " session"]
+    if request.rule is not None:
+        parts += [" · ", ("a", "bold $text-accent"), " session · ",
+                  ("A", "bold $text-accent"), " always"]
     parts += [" · ", ("n", "bold $text-error"), " deny"]
     return Content.assemble(*parts)
 
@@ -81,7 +99,7 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
         max-height: 90%;
         border: thick $warning;
         background: $surface;
-        padding: 1 2;
+        padding: 0 2;
     }
     ApprovalModal.-narrow #approval-box, ApprovalModal.-short #approval-box {
         width: 100%;
@@ -90,8 +108,10 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
     }
     #approval-title { text-style: bold; color: $text-warning; }
     #approval-reason { color: $text-muted; }
-    #approval-scope { margin-bottom: 1; }
+    #approval-risk { color: $text-error; text-style: bold; }
+    #approval-breadth { color: $text-warning; }
     #approval-scope.-once-only { color: $text-muted; }
+    #approval-header { padding-bottom: 1; }
     #approval-preview {
         height: auto;
         max-height: 1fr;
@@ -122,7 +142,10 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
         Binding("y", "decide('allow_once')", "Allow once", id="approval.allow_once",
                 tooltip="Run this call once"),
         Binding("a", "decide('allow_session')", "Allow for session", id="approval.allow_session",
-                tooltip="Run calls this grant covers without asking again in this session"),
+                tooltip="Add the rule shown: calls it covers run unasked for this session"),
+        Binding("A", "decide('allow_always')", "Always allow", id="approval.allow_always",
+                tooltip="Save the rule shown in .tau/permissions.toml: it allows such calls "
+                        "from now on"),
         Binding("n,escape", "decide('deny')", "Deny", id="approval.deny",
                 tooltip="Do not run it; the model is told you said no"),
         Binding("up", "scroll_preview(-1)", "Scroll up", show=False, id="approval.up",
@@ -145,14 +168,20 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
         with Vertical(id="approval-box"):
             with Vertical(id="approval-header"):
                 yield Static(Content(f"{request.tool} wants to {wants}"), id="approval-title")
-                yield Static(Content(request.reason), id="approval-reason")
+                yield Static(why_line(request), id="approval-reason")
+                if request.risk:
+                    yield Static(Content(f"raised risk: {request.risk}"), id="approval-risk")
                 yield Static(scope_line(request), id="approval-scope",
-                             classes="-once-only" if request.grant is None else "")
+                             classes="-once-only" if request.rule is None else "")
+                if request.rule is not None:
+                    yield Static(breadth_line(request), id="approval-breadth")
             with Vertical(id="approval-choices"):
                 with Horizontal(id="approval-buttons"):
                     yield Button(Content("Allow once (y)"), id="allow_once", variant="success")
-                    yield Button(Content("Allow for session (a)"), id="allow_session",
-                                 variant="primary", disabled=request.grant is None)
+                    yield Button(Content("Session (a)"), id="allow_session",
+                                 variant="primary", disabled=request.rule is None)
+                    yield Button(Content("Always (A)"), id="allow_always",
+                                 variant="warning", disabled=request.rule is None)
                     yield Button(Content("Deny (n)"), id="deny", variant="error")
                 yield Static(keys_line(request), id="approval-keys")
             with VerticalScroll(id="approval-preview"):
@@ -174,7 +203,8 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
 
     def action_decide(self, choice: str) -> None:
         decision = ApprovalDecision(choice)
-        if decision is ApprovalDecision.ALLOW_SESSION and self.request.grant is None:
+        if decision in (ApprovalDecision.ALLOW_SESSION, ApprovalDecision.ALLOW_ALWAYS) \
+                and self.request.rule is None:
             self.notify("This call can only be allowed once (y) or denied (n).",
                         severity="warning")
             return

@@ -25,11 +25,11 @@ APPROVAL_HELP = {
     "read-only": "read tools only; edits, commands and network are denied",
     "ask": "ask before edits, commands and network",
     "auto-edit": "edit workspace files freely; ask before commands and network",
-    "full-auto": "run everything without asking; commands can reach anything you can",
+    "full-auto": "run without asking what the safety profile allows; its deny rules hold",
 }
 # What each mode confines, said plainly wherever a mode is chosen (docs/safety.md).
-APPROVAL_SCOPE = ("File tools stay inside the workspace; bash and http run as you, "
-                  "not confined to it.")
+APPROVAL_SCOPE = ("File tools stay inside the workspace; bash runs in the sandbox where "
+                  "bubblewrap works (tau doctor sandbox); http reaches public HTTPS hosts only.")
 
 KEYS_HELP = (
     "keys: enter send · shift+enter/ctrl+j newline · ↑/↓ history · tab complete · "
@@ -49,7 +49,8 @@ class CommandRunner:
             "sessions": self.sessions, "new": self.new, "fork": self.fork, "undo": self.undo,
             "redo": self.redo, "compact": self.compact, "cost": self.cost,
             "approval": self.approval, "memory": self.memory, "theme": self.theme,
-            "clear": self.clear, "export": self.export, "quit": self.quit, "exit": self.quit,
+            "clear": self.clear, "clear-risk": self.clear_risk, "export": self.export,
+            "quit": self.quit, "exit": self.quit,
             "resume": self.resume,
         }
 
@@ -234,6 +235,16 @@ class CommandRunner:
                              "/memory approve ID")
         await self.screen.app.push_screen_wait(MemoryScreen(await engine.memory_overview()))
 
+    async def clear_risk(self, args: str) -> None:
+        engine = await self._engine()
+        state = engine.safety_state()
+        if not engine.clear_risk():
+            self.note("the risk is not raised: no tool result was flagged in this session")
+            return
+        self.note(f"risk cleared ({state.risk}); calls follow the rules of profile "
+                  f"{state.profile} and mode {state.mode} again")
+        self.screen.refresh_status()
+
     async def theme(self, args: str) -> None:
         app = self.screen.app
         name = args
@@ -283,7 +294,8 @@ class CommandRunner:
         dest = Path(args).expanduser() if args else default
         if not dest.is_absolute():
             dest = engine.paths.root / dest
-        count = await engine.store.export_jsonl(session_id, dest)
+        count = await engine.store.export_jsonl(session_id, dest,
+                                                redact=engine.redaction.redact_data)
         self.note(f"exported {count} records to {dest}")
 
     async def quit(self, args: str) -> None:

@@ -39,6 +39,8 @@ COMMANDS: tuple[SlashCommand, ...] = (
                  "[approve ID]"),
     SlashCommand("theme", "switch theme (remembered); without a name, pick one", "[NAME]"),
     SlashCommand("clear", "start a fresh context (the old session stays; /resume it)"),
+    SlashCommand("clear-risk", "after a prompt-injection flag, let calls follow the rules "
+                 "again"),
     SlashCommand("export", "write the session as JSONL", "[FILE]"),
     SlashCommand("quit", "quit tau"),
     SlashCommand("exit", "quit tau"),

@@ -1,4 +1,8 @@
-"""``StatusBar``: workspace, branch, model, approval mode, tokens, cost, context, activity."""
+"""``StatusBar``: workspace, branch, model, approval mode, safety profile, raised risk, tokens,
+cost, context, activity.
+
+After a prompt-injection flag the bar shows ``⚠ risk`` (in the error colour) until the user
+clears it with ``/clear-risk``; it is the last thing a narrow terminal gives up."""
 
 from __future__ import annotations
 
@@ -41,6 +45,8 @@ class StatusInfo:
     branch: str = ""
     model: str = ""
     approval: str = ""
+    profile: str = ""  # the safety profile: balanced, strict...
+    risk: bool = False  # an injection flag raised the session's risk
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
@@ -112,6 +118,7 @@ class _Squeeze:
     tokens: bool = True
     path: bool = True
     activity: bool = True
+    profile: bool = True
 
 
 # Cumulative steps, least useful first: the hint goes and the path shortens before
@@ -129,6 +136,8 @@ _SQUEEZES = [
              tokens=False, path=False),
     _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False,
              tokens=False, path=False, activity=False),
+    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False,
+             tokens=False, path=False, activity=False, profile=False),
 ]
 
 
@@ -158,6 +167,10 @@ def _layout(info: StatusInfo, busy: tuple[str, str] | None,
         left += [gap]
     left += [(info.model or "no model", "$text-primary"), gap,
              (info.approval or "?", "$text-accent")]
+    if squeeze.profile and info.profile:
+        left += [" · ", (info.profile, "$text-secondary")]
+    if info.risk:
+        left += [" ", ("⚠ risk", "bold $text-error")]
     right: list[tuple[str, str] | str] = []
     about = "~" if info.estimated else ""  # tau estimated what the server did not report
     if squeeze.tokens:

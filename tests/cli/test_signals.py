@@ -60,18 +60,36 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _pids_running(marker: str) -> list[int]:
+    """Host pids of live processes whose command line holds ``marker`` (bash runs in its own
+    PID namespace in the sandbox, so ``$!`` and ``$$`` there are not host pids)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline and _running(int(name)):
+                found.append(int(name))
+    return found
+
+
 def test_sigterm_during_a_tool_stops_its_processes(scripted_server: ScriptedServer,
                                                    workspace: Path) -> None:
+    marker = f"30.{os.getpid()}{time.monotonic_ns() % 10**6}"
     scripted_server.add(openai_answer("", [{"id": "c1", "name": "bash", "arguments": {
-        "command": "sleep 30 & echo $! > background.pid; echo $$ > shell.pid; wait"}}]))
+        "command": f"sleep {marker} & echo started > background.pid; "
+                   "echo started > shell.pid; wait"}}]))
     proc = _start(scripted_server, workspace, "--approval", "full-auto")
     markers = [workspace / "background.pid", workspace / "shell.pid"]
     deadline = time.monotonic() + 30
     while not all(m.exists() and m.read_text().strip() for m in markers):
         assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
         time.sleep(0.02)
-    pids = [int(m.read_text()) for m in markers]
-    assert all(_running(pid) for pid in pids)
+    # The shell and its background sleep (and whatever runs them) are running.
+    pids = _pids_running(marker)
+    assert len(pids) >= 2 and all(_running(pid) for pid in pids)
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err

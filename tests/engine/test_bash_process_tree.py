@@ -1,11 +1,16 @@
 """Nothing a bash call starts outlives it: background jobs, nohup, setsid, daemons,
-a cancel that lands while bash is starting, a timeout, and tau itself dying."""
+a cancel that lands while bash is starting, a timeout, and tau itself dying.
+
+Every test runs twice: bash run directly by the supervisor, and inside the bubblewrap sandbox
+(supervisor -> bwrap -> bash), where the guarantee must hold the same. CI installs bubblewrap;
+the sandboxed runs skip only outside CI on a machine without it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tau_engine.safety.profiles import load_profile
+from tau_engine.safety.shell_sandbox import ShellSandbox
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.tools.base import ToolContext, ToolOutcome
 from tau_engine.tools.bash import BashTool
@@ -23,6 +30,22 @@ from tau_engine.tools.command_process import CommandProcess, supervision_availab
 
 pytestmark = pytest.mark.skipif(not supervision_available(),
                                 reason="per-call subreaper needs Linux and /proc")
+NO_BWRAP = shutil.which("bwrap") is None and not os.environ.get("CI")
+# The sandbox of the call being tested (None: bash runs directly under the supervisor).
+SANDBOX: dict[str, ShellSandbox | None] = {"current": None}
+
+
+@pytest.fixture(autouse=True, params=["direct", "bwrap"])
+def sandboxed(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "bwrap" and NO_BWRAP:
+        pytest.skip("bubblewrap is not installed (CI installs it)")
+    SANDBOX["current"] = (ShellSandbox(load_profile("balanced"), tmp_path)
+                          if request.param == "bwrap" else None)
+    return str(request.param)
+
+
+def bash(**options: Any) -> BashTool:
+    return BashTool(sandbox=SANDBOX["current"], **options)
 
 
 @pytest.fixture
@@ -65,7 +88,7 @@ async def survivors_after(argument: str, wait_s: float) -> list[int]:
 
 
 async def call(ctx: ToolContext, tool: BashTool | None = None, **arguments: Any) -> ToolOutcome:
-    tool = tool or BashTool(kill_grace_s=0.2)
+    tool = tool or bash(kill_grace_s=0.2)
     return await tool.run(tool.parse_args(arguments), ctx)
 
 
@@ -128,7 +151,7 @@ async def test_a_cancel_landing_while_bash_starts_leaves_nothing(ctx: ToolContex
 async def test_a_second_cancel_does_not_abandon_the_stop(ctx: ToolContext) -> None:
     m = marker()
     flag = ctx.workspace / "started"
-    tool = BashTool(kill_grace_s=1.0)
+    tool = bash(kill_grace_s=1.0)
     # The shell ignores SIGTERM, so stopping takes the whole grace period.
     command = f"trap '' TERM; sleep {m} & touch {flag}; wait; wait"
     task = asyncio.create_task(call(ctx, tool, command=command))
@@ -159,19 +182,23 @@ async def test_output_is_written_as_it_comes(ctx: ToolContext) -> None:
     assert out.output == "first\nsecond\n[exit code 0]"
 
 
-def test_tau_dying_stops_the_calls_processes(tmp_path: Path) -> None:
+def test_tau_dying_stops_the_calls_processes(tmp_path: Path, sandboxed: str) -> None:
     m = marker()
     flag = tmp_path / "started"
     script = textwrap.dedent(f"""
         import asyncio
         from pathlib import Path
+        from tau_engine.safety.profiles import load_profile
+        from tau_engine.safety.shell_sandbox import ShellSandbox
         from tau_engine.safety.workspace import WorkspaceGuard
         from tau_engine.tools.base import ToolContext
         from tau_engine.tools.bash import BashTool
 
         async def main():
             root = Path({str(tmp_path)!r})
-            tool = BashTool(kill_grace_s=0.2)
+            sandbox = ShellSandbox(load_profile("balanced"), root) if {sandboxed!r} == "bwrap" \\
+                else None
+            tool = BashTool(kill_grace_s=0.2, sandbox=sandbox)
             args = tool.parse_args({{"command": "setsid sleep {m} & sleep {m} & "
                                                 "touch {flag}; wait"}})
             await tool.run(args, ToolContext(workspace=root, guard=WorkspaceGuard(root)))

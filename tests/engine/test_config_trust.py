@@ -113,3 +113,37 @@ def test_withheld_values_are_safe_to_print() -> None:
     item = Withheld("OPENAI_BASE_URL", "http://x\x1b]0;pwned\x07" + "a" * 100, ".env", "r")
     shown = item.shown_value()
     assert "\x1b" not in shown and "\x07" not in shown and len(shown) == 60
+
+
+def test_a_workspace_may_choose_a_stricter_safety_profile_only(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path / "w")
+    paths.root.mkdir()
+    paths.ensure()
+    for chosen, taken in (("hardened", "hardened"), ("strict", "strict"),
+                          ("balanced", "balanced"), ("permissive", None), ("mine", None)):
+        paths.config_path.write_text(f'safety = "{chosen}"\n')
+        settings = load_settings(paths, environ={})
+        assert settings.safety == taken, chosen
+        assert (taken is None) == any(w.key == "safety" for w in settings.withheld)
+        assert load_settings(paths, environ={}, trusted=True).safety == chosen
+    _user_file('safety = "strict"\n')
+    paths.config_path.write_text('safety = "balanced"\n')
+    settings = load_settings(paths, environ={})
+    assert settings.safety == "strict"
+    assert [w.reason for w in settings.withheld] == ["loosens the safety profile below 'strict'"]
+    assert load_settings(paths, environ={"TAU_SAFETY": "permissive"}).safety == "permissive"
+
+
+def test_a_workspace_adds_protected_paths_and_never_sets_the_http_allow_list(
+        tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path / "w")
+    paths.root.mkdir()
+    paths.ensure()
+    _user_file('protected_paths = ["secrets/"]\nhttp_allow = ["localhost:8080"]\n')
+    paths.config_path.write_text('protected_paths = []\nhttp_allow = ["169.254.169.254"]\n')
+    for trusted in (False, True):
+        settings = load_settings(paths, environ={}, trusted=trusted)
+        assert settings.protected_paths == ["secrets/"]
+        assert settings.http_allow == ["localhost:8080"]
+    paths.config_path.write_text('protected_paths = ["deploy/"]\n')
+    assert load_settings(paths, environ={}).protected_paths == ["secrets/", "deploy/"]

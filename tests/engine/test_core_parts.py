@@ -21,7 +21,7 @@ from tau_engine.events import (
     parse_event,
 )
 from tau_engine.paths import WorkspacePaths, atomic_write_text, find_workspace
-from tau_engine.safety.policy import ApprovalDecision, ApprovalMode, ToolPolicy
+from tau_engine.safety.policy import ApprovalMode, ToolPolicy
 from tau_engine.safety.workspace import WorkspaceGuard
 
 # -- events -------------------------------------------------------------------------
@@ -121,21 +121,29 @@ def test_policy_table(mode: ApprovalMode, expected: tuple[str, ...]) -> None:
     assert tuple(policy.verdict("t", k) for k in kinds) == expected  # type: ignore[arg-type]
 
 
-def test_allow_for_session_is_a_scoped_grant_that_never_overrides_deny() -> None:
-    policy = ToolPolicy(ApprovalMode.ASK)
-    status = {"command": "git status"}
-    grant = policy.grant_for("bash", "exec", status)
-    policy.remember(grant, ApprovalDecision.ALLOW_ONCE)
-    assert policy.verdict("bash", "exec", status) == "ask"
-    policy.remember(grant, ApprovalDecision.ALLOW_SESSION)
-    assert policy.verdict("bash", "exec", status) == "allow"
-    assert policy.verdict("bash", "exec", {"command": "git push"}) == "ask"
-    assert policy.verdict("http", "network", {"url": "https://x"}) == "ask"
-    policy.remember(policy.grant_for("edit", "edit", {"path": "a"}), ApprovalDecision.ALLOW_SESSION)
-    assert policy.verdict("edit", "edit", {"path": "b"}) == "allow"
+def test_allow_for_session_is_a_scoped_rule_that_never_overrides_deny(tmp_path: Path) -> None:
+    from tau_engine.safety.permissions import PermissionPolicy, ToolCall
+    from tau_engine.safety.profiles import load_profile
+    from tau_engine.safety.rules import Rule
+    from tau_engine.safety.toml_lines import Source
+
+    def session(tool: str, pattern: str | None) -> Rule:
+        return Rule(tool, pattern, "allow", Source("session"), "session")
+
+    def verdict(tool: str, kind: str, **call: object) -> str:
+        return policy.decide(ToolCall(tool, kind, **call)).verdict  # type: ignore[arg-type]
+
+    policy = PermissionPolicy(load_profile("balanced"), ApprovalMode.ASK, tmp_path)
+    assert verdict("bash", "exec", command="make build") == "ask"
+    policy.allow_for_session(session("bash", "make *"))
+    assert verdict("bash", "exec", command="make build") == "allow"
+    assert verdict("bash", "exec", command="git push") == "ask"
+    assert verdict("http", "network", subjects=("https://x",)) == "ask"
+    policy.allow_for_session(session("edit", None))
+    assert verdict("edit", "edit", subjects=("b",)) == "allow"
     policy.mode = ApprovalMode.READ_ONLY
-    assert policy.verdict("bash", "exec", status) == "deny"
-    assert policy.verdict("edit", "edit", {"path": "b"}) == "deny"
+    assert verdict("bash", "exec", command="make build") == "deny"
+    assert verdict("edit", "edit", subjects=("b",)) == "deny"
 
 
 # -- system prompt ------------------------------------------------------------------

@@ -133,8 +133,10 @@ async def test_no_key_default_is_offline_with_a_notice(workspace: Path) -> None:
 
 
 async def test_undo_counts_only_shell_commands_that_ran(workspace: Path, tmp_path: Path) -> None:
+    # touch asks in auto-edit (the balanced profile lets read-only commands such as `true` run).
     turns: list[dict[str, object]] = [
-        {"tool_calls": [{"name": "bash", "arguments": {"command": "true"}}]}, {"text": "done"}]
+        {"tool_calls": [{"name": "bash", "arguments": {"command": "touch ran.txt"}}]},
+        {"text": "done"}]
     for approval, expected in (("auto-edit", 0), ("full-auto", 1)):
         engine = await open_engine(workspace, script(tmp_path, turns), approval=approval)
         try:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tau_engine.agent.loop import AgentLoop, LoopConfig, MessageSink
+from tau_engine.agent.tool_runner import ToolPipeline
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
 from tau_engine.events import BaseEvent, ErrorEvent, EventBus, ToolResultEvent
@@ -21,7 +22,9 @@ from tau_engine.providers.base import (
     ToolCallReady,
     UsageReport,
 )
-from tau_engine.safety.policy import ApprovalDecision, ApprovalMode, ApprovalRequest, ToolPolicy
+from tau_engine.safety.layer import SafetyLayer
+from tau_engine.safety.policy import ApprovalDecision, ApprovalMode, ApprovalRequest
+from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.tools.base import ToolContext
 from tau_engine.tools.registry import default_tools
@@ -77,19 +80,32 @@ class MemorySink(MessageSink):
         self.checkpoints.append((turn_message_id, path))
 
 
+def make_pipeline(tmp_path: Path, bus: EventBus, *, mode: ApprovalMode, approver: Any,
+                  ctx: ToolContext | None = None, safety: str | None = None) -> ToolPipeline:
+    """The pipeline the engine builds, on the real default profile (or ``safety``)."""
+    ctx = ctx or ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path))
+    layer = SafetyLayer.open(tmp_path, mode=mode, safety=safety, state_dir=tmp_path / ".tau")
+    tools = default_tools(bash_timeout_s=10, sandbox=layer.sandbox)
+    return ToolPipeline(tools, ctx, bus, layer, approver,
+                        redaction=layer.redaction.with_secrets(ctx.redactor.pairs))
+
+
 def make_loop(tmp_path: Path, stream: ScriptedStream, *, mode: ApprovalMode =
               ApprovalMode.AUTO_EDIT, approver: Any = None, max_turns: int = 10,
+              redactor: SecretRedactor | None = None, safety: str | None = None,
               **config: Any) -> tuple[AgentLoop, list[BaseEvent], MemorySink]:
     bus = EventBus("s1")
     events: list[BaseEvent] = []
     bus.subscribe(events.append)
     sink = MemorySink()
+    ctx = ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path),
+                      redactor=redactor or SecretRedactor())
     loop = AgentLoop(
-        bus=bus, stream=stream, tools=default_tools(bash_timeout_s=10), policy=ToolPolicy(mode),
-        approver=approver, sink=sink,
-        tool_context=ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path)),
-        system_prompt="sys", config=LoopConfig(model_id="test/model", max_turns=max_turns,
-                                               **config),
+        bus=bus, stream=stream,
+        pipeline=make_pipeline(tmp_path, bus, mode=mode, approver=approver, ctx=ctx,
+                               safety=safety),
+        sink=sink, system_prompt="sys",
+        config=LoopConfig(model_id="test/model", max_turns=max_turns, **config),
         cost=lambda usage: usage.input_tokens * 0.001, history=[], session_id="s1")
     return loop, events, sink
 
@@ -157,9 +173,10 @@ async def test_approver_allow_once_session_and_deny(tmp_path: Path) -> None:
         asked.append(request)
         return decisions.pop(0)
 
+    # cp asks in mode ask (the balanced profile lets echo run: it only reads).
     stream = ScriptedStream([
-        answer("", [call("c1", "bash", command="echo one > one.txt")]),
-        answer("", [call("c2", "bash", command="echo two > two.txt")]),
+        answer("", [call("c1", "bash", command="cp /dev/null one.txt")]),
+        answer("", [call("c2", "bash", command="cp /dev/null two.txt")]),
         answer("", [call("c3", "bash", command="touch three.txt")]),
         answer("", [call("c4", "bash", command="touch four.txt")]),
         answer("done")])
@@ -168,8 +185,8 @@ async def test_approver_allow_once_session_and_deny(tmp_path: Path) -> None:
     assert (tmp_path / "one.txt").exists() and not (tmp_path / "two.txt").exists()
     assert (tmp_path / "three.txt").exists() and (tmp_path / "four.txt").exists()
     assert len(asked) == 3  # the fourth ran without asking: `touch` allowed for the session
-    assert asked[2].grant is not None and asked[2].grant.describe() == "`touch …` commands (bash)"
-    assert asked[0].preview == "echo one > one.txt" and "ask" in asked[0].reason
+    assert asked[2].rule == "bash(touch *)" and asked[2].breadth == "matches any `touch` invocation"
+    assert asked[0].preview == "cp /dev/null one.txt" and "ask" in asked[0].reason
     assert sum(1 for e in events if e.type == "approval_needed") == 3
 
 

@@ -127,3 +127,26 @@ def test_setting_the_active_profile_keeps_the_users_comments() -> None:
     assert again.count("profile =") == 1 and 'profile = "home"' in again
     assert "# I like it" in again and "[providers.openai]" in again
     assert config_text_with_profile("", "default") == 'profile = "default"\n'
+
+
+def test_the_profiles_safety_is_a_settings_layer(ws: WorkspacePaths) -> None:
+    ProfileStore().save("work", _profile(safety="strict"))
+    _user_config('profile = "work"\nsafety = "permissive"\n')
+    assert load_settings(ws, {}, {}).safety == "strict"  # the profile sits above config.toml
+    assert load_settings(ws, {"safety": "hardened"}, {}).safety == "hardened"
+    assert load_settings(ws, {}, {"TAU_SAFETY": "balanced"}).safety == "balanced"
+
+
+def test_an_untrusted_workspace_cannot_loosen_the_profiles_safety(ws: WorkspacePaths) -> None:
+    ProfileStore().save("work", _profile(safety="strict"))
+    _user_config('profile = "work"\n')
+    ws.state_dir.mkdir()
+    ws.config_path.write_text('safety = "balanced"\n')
+    settings = load_settings(ws, {}, {})
+    assert settings.safety == "strict"
+    assert [(w.key, w.reason) for w in settings.withheld] == [
+        ("safety", "loosens the safety profile below 'strict'")]
+    ws.config_path.write_text('safety = "hardened"\n')
+    assert load_settings(ws, {}, {}).safety == "hardened"  # stricter: taken untrusted
+    ws.config_path.write_text('safety = "balanced"\n')
+    assert load_settings(ws, {}, {}, trusted=True).safety == "balanced"

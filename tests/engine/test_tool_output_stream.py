@@ -164,8 +164,8 @@ async def test_live_output_and_the_interrupted_result_are_redacted(tmp_path: Pat
     command = (f"printf 'key=%s' {secret[:10]}; sleep 0.3; printf '%s done\\n' {secret[10:]}; "
                "echo still running; sleep 30")
     stream = ScriptedStream([answer("", [call("c1", "bash", command=command)])])
-    loop, events, sink = make_loop(tmp_path, stream, mode=ApprovalMode.FULL_AUTO)
-    loop.ctx.redactor = SecretRedactor({"OPENAI_API_KEY": secret})
+    loop, events, sink = make_loop(tmp_path, stream, mode=ApprovalMode.FULL_AUTO,
+                                   redactor=SecretRedactor({"OPENAI_API_KEY": secret}))
     task = asyncio.create_task(loop.run("show it"))
     for _ in range(3000):
         if "still running" in "".join(e.text for e in events if isinstance(e, ToolOutputDelta)):

@@ -8,12 +8,11 @@ from typing import Any
 
 from tau_engine.agent.loop import AgentLoop, LoopConfig
 from tau_engine.events import ApprovalNeeded, BaseEvent, EventBus, ToolResultEvent
-from tau_engine.safety.policy import ApprovalDecision, ApprovalMode, ToolPolicy
+from tau_engine.safety.policy import ApprovalDecision, ApprovalMode
 from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.workspace import WorkspaceGuard
 from tau_engine.tools.base import ToolContext
-from tau_engine.tools.registry import default_tools
-from tests.engine.test_loop import MemorySink, ScriptedStream, answer, call
+from tests.engine.test_loop import MemorySink, ScriptedStream, answer, call, make_pipeline
 
 KEY = "sk-ant-api03-hardcoded-in-settings-0123456789"
 
@@ -38,8 +37,9 @@ async def test_results_diffs_and_previews_carry_no_key(tmp_path: Path) -> None:
     ctx = ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path),
                       redactor=SecretRedactor({"ANTHROPIC_API_KEY": KEY}))
     loop = AgentLoop(
-        bus=bus, stream=stream, tools=default_tools(), policy=ToolPolicy(ApprovalMode.ASK),
-        approver=approver, sink=sink, tool_context=ctx, system_prompt="sys",
+        bus=bus, stream=stream, sink=sink, system_prompt="sys",
+        pipeline=make_pipeline(tmp_path, bus, mode=ApprovalMode.ASK, approver=approver,
+                               ctx=ctx),
         config=LoopConfig(model_id="test/model"), cost=lambda usage: None, history=[],
         session_id="s1")
     await loop.run("turn on debug")

@@ -36,8 +36,14 @@ def ctx(tmp_path: Path) -> ToolContext:
     return ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path))
 
 
+def loopback_http(**options: Any) -> HttpTool:
+    """The http tool allowed to reach the loopback test server (as a user's allow-list
+    entry would allow a local service)."""
+    return HttpTool(allow=["127.0.0.1"], **options)
+
+
 async def call(ctx: ToolContext, tool: HttpTool | None = None, **arguments: Any) -> ToolOutcome:
-    tool = tool or HttpTool()
+    tool = tool or loopback_http()
     return await tool.run(tool.parse_args(arguments), ctx)
 
 
@@ -91,7 +97,7 @@ async def test_timeout_and_refused_connection_are_tool_errors(server: ScriptedSe
                                                               ctx: ToolContext) -> None:
     server.add(ScriptedResponse(hang_s=1.0, chunks=[b"late"], content_type="text/plain"))
     with pytest.raises(ToolError, match=r"GET .*/slow timed out after 0.2s"):
-        await call(ctx, HttpTool(timeout_s=0.2), url=f"{server.url}/slow")
+        await call(ctx, loopback_http(timeout_s=0.2), url=f"{server.url}/slow")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -126,3 +132,33 @@ def test_importing_the_tools_does_not_import_httpx() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("http://127.0.0.1:9/", "only https is allowed"),
+    ("https://127.0.0.1:9/", "a loopback address"),
+    ("https://169.254.169.254/latest/meta-data/", "a cloud metadata address"),
+    ("https://0x7f000001/", "a loopback address"),
+    ("https://[::ffff:10.0.0.1]/", "IPv4-mapped private address"),
+    ("https://metadata.google.internal/", "is a local or metadata name"),
+])
+async def test_by_default_local_addresses_are_blocked_and_reported(
+        ctx: ToolContext, url: str, why: str) -> None:
+    from tau_engine.safety.netguard import NetBlockedError
+
+    blocked: list[NetBlockedError] = []
+    tool = HttpTool(on_blocked=blocked.append)
+    with pytest.raises(NetBlockedError, match="blocked") as info:
+        await tool.run(tool.parse_args({"url": url}), ctx)
+    assert why in str(info.value)
+    assert blocked == [info.value]
+
+
+async def test_a_redirect_to_a_blocked_address_is_refused(server: ScriptedServer,
+                                                          ctx: ToolContext) -> None:
+    from tau_engine.safety.netguard import NetBlockedError
+
+    server.add(ScriptedResponse(status=302, chunks=[b""], content_type="text/plain",
+                                headers={"Location": "http://169.254.169.254/latest"}))
+    with pytest.raises(NetBlockedError, match=r"169\.254\.169\.254"):
+        await call(ctx, url=f"{server.url}/go")

@@ -9,7 +9,8 @@ from tau_engine.config import describe_settings
 from tau_engine.safety.protected import RULES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-_WORDS = {"": None, "always": "credentials", "to raise it": "approval", "to raise yours": "limit"}
+_WORDS = {"": None, "always": "credentials", "to raise it": "approval", "to raise yours": "limit",
+          "to loosen it": "safety", "never": "user"}
 
 
 def test_the_needs_trust_column_matches_each_settings_declaration() -> None:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +92,11 @@ async def submit_script_job(service: JobService, tmp: Path, turns: list[dict[str
 
 
 def start_worker(service: JobService, config: WorkerConfig,
-                 logs: list[str] | None = None) -> tuple[Worker, asyncio.Task[Any]]:
+                 logs: list[str] | None = None, environ: Mapping[str, str] | None = None
+                 ) -> tuple[Worker, asyncio.Task[Any]]:
     sink = logs if logs is not None else []
-    worker = service.worker(config, environ=os.environ, log=sink.append)
+    worker = service.worker(config, environ=os.environ if environ is None else environ,
+                            log=sink.append)
     return worker, asyncio.ensure_future(worker.run())
 
 

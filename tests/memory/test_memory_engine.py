@@ -83,10 +83,12 @@ async def test_a_model_write_after_a_fetched_page_is_quarantined(
                             "arguments": {"text": "Deploy with curl | sh.",
                                           "namespace": "project/ops"}}]),
         openai_answer("Noted."))
-    engine = await _engine(workspace, scripted_server)
+    # The loopback page is a local service: the user's allow-list lets http reach it.
+    engine = await _engine(workspace, scripted_server, http_allow=["127.0.0.1"])
     try:
         result = await engine.run("read the page and remember how to deploy")
         assert result.stop_reason == "end_turn"
+        assert any(r.path == "/page" for r in scripted_server.requests)
         assert engine.memory is not None and engine.session is not None
         service = engine.memory.service
         before, after = await service.read(1), await service.read(2)

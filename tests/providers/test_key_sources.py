@@ -130,5 +130,8 @@ async def test_the_engine_uses_and_redacts_keys_by_that_precedence(tmp_path: Pat
         text = engine.redactor.redact(f"a={MINE} b={STORED} c={THEIRS}")
         assert MINE not in text and STORED not in text and THEIRS not in text
         assert "[REDACTED:credentials.toml:anthropic]" in text
+        # The safety layer's funnel (tool results, requests, the store) knows them too.
+        funnel = engine.redaction.redact(f"a={MINE} b={STORED} c={THEIRS}")
+        assert MINE not in funnel and STORED not in funnel and THEIRS not in funnel
     finally:
         await engine.close()

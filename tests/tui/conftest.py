@@ -58,6 +58,7 @@ def make_app(ws: Path) -> AppFactory:
               resume: str | None = None, continue_latest: bool = False,
               workspace: Path | None = None, theme: str = "tau-dark",
               workspace_label: str = "demo", first_prompt: str | None = None,
+              trusted: bool = False,
               **settings: Any) -> TauApp:
         root = workspace or ws
 
@@ -71,8 +72,10 @@ def make_app(ws: Path) -> AppFactory:
                 settings.setdefault("model", "openai/gpt-test")
                 settings.setdefault("base_url", server.url + "/v1")
                 env["OPENAI_API_KEY"] = "test"
+            loaded = Settings(approval=approval, **settings)
+            loaded._workspace_trusted = trusted  # as load_settings marks a trusted workspace
             return await Engine.open(
-                workspace=WorkspacePaths(root), settings=Settings(approval=approval, **settings),
+                workspace=WorkspacePaths(root), settings=loaded,
                 approver=approver, environ=env, resume=resume, continue_latest=continue_latest,
                 default_approval="ask", **options)
 

@@ -137,8 +137,8 @@ def test_approval_modal_with_a_long_diff(snap_compare: Any, make_app: AppFactory
 
 def test_approval_modal_for_a_chained_command(snap_compare: Any, make_app: AppFactory,
                                               server: ScriptedServer) -> None:
-    """A command with shell syntax: allow for session is not offered, and it says why."""
-    server.add(openai_answer("", [bash_call("b1", "echo harmless; rm -rf ~")]),
+    """A command tau cannot read in full: allow for session is not offered, and it says why."""
+    server.add(openai_answer("", [bash_call("b1", 'echo harmless; eval "$CLEANUP"')]),
                openai_answer("Done."))
 
     async def run_before(pilot: Pilot[int]) -> None:

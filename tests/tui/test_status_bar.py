@@ -46,3 +46,15 @@ def test_past_that_the_model_id_is_cut_and_mode_and_context_stay() -> None:
     text = line(34)
     assert text.startswith("anthropic/cl") and "…" in text
     assert "auto-edit" in text and text.endswith("ctx 25%")
+
+
+def test_the_profile_shows_and_the_raised_risk_is_the_last_thing_to_go() -> None:
+    info = INFO.with_(profile="balanced", risk=True)
+    wide = fit_status(info, 170).plain
+    assert "auto-edit · balanced ⚠ risk" in wide
+    # As long as the approval mode and the context stay (down to 34 columns), so does the risk.
+    for width in range(170, 33, -1):
+        text = fit_status(info, width).plain
+        assert "⚠ risk" in text and "auto-edit" in text and len(text) <= width
+    assert "balanced" not in fit_status(info, 40).plain  # the profile gives way first
+    assert "⚠ risk" not in fit_status(INFO.with_(profile="balanced"), 170).plain

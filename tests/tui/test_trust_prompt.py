@@ -93,8 +93,9 @@ async def test_the_approval_picker_says_what_is_confined(ws: Path) -> None:
         await wait_for(lambda: "Approval mode" in screen_text(app))
         text = screen_text(app)
         assert "File tools stay inside the workspace" in text
-        assert "bash and http run as you, not confined to it" in text
-        assert "commands can reach anything you can" in text
+        assert "bash runs in the sandbox where bubblewrap" in text
+        assert "public HTTPS hosts only" in text
+        assert "its deny rules hold" in text
 
 
 def test_trust_modal(snap_compare: Any, ws: Path) -> None:
