@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tau_engine.text.terminal import strip_terminal_controls as plain
+from tau_engine.tools.label import tool_label
 
 
 def add_parser(sub: Any) -> None:
@@ -134,7 +135,8 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
                 continue
             out.write(plain(f"{msg.role}:\n{msg.content}") + "\n")
             for call in msg.tool_calls:
-                out.write(plain(f"  -> {call.name} {json.dumps(call.arguments)[:100]}") + "\n")
+                label = tool_label(call.name, call.arguments)
+                out.write(plain(f"  -> {call.name} {label}".rstrip()) + "\n")
             out.write("\n")
         return 0
     if args.action == "export":
