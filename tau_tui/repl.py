@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from tau_engine.protocol.approval import APPROVAL_MODES
 from tau_engine.text.terminal import strip_terminal_controls as plain
 from tau_tui.headless import HeadlessPrinter
 
-HELP = """commands:
+HELP = f"""commands:
   /help               this help
   /new                start a new session
   /sessions           list this workspace's sessions
@@ -30,7 +31,7 @@ HELP = """commands:
   /fork               branch the session into a new one
   /compact            summarize older turns now
   /model ID           switch model (provider/model)
-  /approval MODE      read-only | ask | auto-edit | full-auto
+  /approval MODE      {" | ".join(APPROVAL_MODES)}
   /clear-risk         after a prompt-injection flag, let calls follow the rules again
   /cost               tokens and cost of the session
   /quit               leave (or Ctrl+D)

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tau_engine.protocol.approval import cycle_description, next_mode
 from tau_tui.bridge import EngineBridge
 from tau_tui.screens.command_runner import CommandRunner
 from tau_tui.screens.turn_controller import TurnController
@@ -59,7 +60,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         Binding("ctrl+o", "toggle_last_tool", "Expand tool", id="agent.toggle_tool",
                 tooltip="Show or hide the last tool call's arguments and output"),
         Binding("shift+tab", "cycle_approval", "Approval mode", id="agent.cycle_approval",
-                tooltip="Switch to the next approval mode: ask, auto-edit, full-auto, read-only"),
+                tooltip=f"Switch to the next approval mode: {cycle_description()}"),
         # Priority: the prompt's own PageUp/PageDown would otherwise take the keys.
         Binding("pageup", "scroll_transcript(-1)", "Page up", show=False, priority=True,
                 id="agent.page_up", tooltip="Scroll the transcript up"),
@@ -352,19 +353,14 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         return True
 
     def action_cycle_approval(self) -> None:
-        from tau_tui.screens.command_runner import APPROVAL_HELP
-
         engine = self.engine
         if engine is None:
             self.app.notify("tau is still starting", severity="warning")
             return
-        modes = list(APPROVAL_HELP)
-        current = engine.policy.mode.value
-        following = modes[(modes.index(current) + 1) % len(modes)] if current in modes \
-            else modes[0]
+        following = next_mode(engine.policy.mode.value)
         engine.set_approval(following)
         self.refresh_status()
-        self.app.notify(f"approval mode: {following} ({APPROVAL_HELP[following]})",
+        self.app.notify(f"approval mode: {following} ({following.help})",
                         title="Shift+Tab", timeout=3)
 
     @on(PromptInput.EndOfInput)

@@ -14,22 +14,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tau_engine.protocol.approval import APPROVAL_SCOPE, ApprovalMode
 from tau_tui.screens.pickers import Choice, ChoicePicker, SessionPicker
 from tau_tui.screens.slash_commands import COMMANDS, parse_command
 
 if TYPE_CHECKING:
     from tau_engine.engine import Engine
     from tau_tui.screens.agent import AgentScreen
-
-APPROVAL_HELP = {
-    "read-only": "read tools only; edits, commands and network are denied",
-    "ask": "ask before edits, commands and network",
-    "auto-edit": "edit workspace files freely; ask before commands and network",
-    "full-auto": "run without asking what the safety profile allows; its deny rules hold",
-}
-# What each mode confines, said plainly wherever a mode is chosen (docs/safety.md).
-APPROVAL_SCOPE = ("File tools stay inside the workspace; bash runs in the sandbox where "
-                  "bubblewrap works (tau doctor sandbox); http reaches public HTTPS hosts only.")
 
 KEYS_HELP = (
     "keys: enter send · shift+enter/ctrl+j newline · ↑/↓ history · tab complete · "
@@ -205,7 +196,7 @@ class CommandRunner:
         engine = await self._engine()
         mode = args
         if not mode:
-            choices = [Choice(name, name, help) for name, help in APPROVAL_HELP.items()]
+            choices = [Choice(mode.value, mode.value, mode.help) for mode in ApprovalMode]
             picked = await self.screen.app.push_screen_wait(
                 ChoicePicker("Approval mode", choices, current=engine.policy.mode.value,
                              filterable=False, note=APPROVAL_SCOPE))
@@ -214,7 +205,7 @@ class CommandRunner:
             mode = picked
         engine.set_approval(mode)
         self.note(f"approval mode: {engine.policy.mode.value} "
-                  f"({APPROVAL_HELP[engine.policy.mode.value]})")
+                  f"({engine.policy.mode.help})")
         self.screen.refresh_status()
 
     async def memory(self, args: str) -> None:
