@@ -1,3 +1,3 @@
-"""The contract every front end and process shares: the approval modes, the engine's
-read-only state. Modules here import only the standard library and each other, so
-the CLI's parser and the app's first frame can read them."""
+"""The contract every front end and process shares: the approval modes
+(``approval.py``, standard library only: the CLI's parser reads it) and the
+engine's read-only state (``state.py``)."""
