@@ -171,10 +171,12 @@ class Engine:
             self.notices.append(f"{where}, which cannot be used: {exc}. Continuing "
                                 f"with {self.model_id}; /model switches")
 
-    def _select_model(self, model_id: str | None, *, announce_offline: bool = True) -> None:
+    def _select_model(self, model_id: str | None, *,
+                      announce_offline: bool = True) -> list[str]:
         selected = self.runtime.models.select(model_id, announce_offline=announce_offline)
         self._loop = None
         self.notices += selected.warnings
+        return list(selected.warnings)
 
     def _route_event(self, kind: str, data: dict[str, Any]) -> None:
         # Retry and fallback notices quote the provider's error, which may echo a key.
@@ -346,18 +348,17 @@ class Engine:
         # The writer comes first so an event is stored before any renderer sees it.
         self.bus.subscribe(self._writer.write, first=True)
 
-    async def compact(self) -> str:
-        """``/compact``: summarize older turns now. Returns what happened, for a notice."""
+    async def compact(self) -> int | None:
+        """``/compact``: summarize older turns now. The context's size afterwards, or None
+        when nothing was old enough to summarize."""
         if self.running:
             raise UsageError("wait for the running turn to finish before compacting")
         if self.session is None:
             raise UsageError("nothing to compact: no session yet")
         loop = await self._ensure_loop()
-        done = await loop.compact_now()
-        if not done:
-            return "nothing to compact yet: the conversation is shorter than the turns kept"
-        return (f"compacted the conversation to ~{loop.context_tokens:,} tokens; "
-                "earlier messages stay in the session")
+        if not await loop.compact_now():
+            return None
+        return loop.context_tokens
 
     # -- sessions (``SessionControl`` does the work; these keep the engine's verbs) ---------
     def _refuse_while_running(self) -> None:
@@ -406,11 +407,12 @@ class Engine:
 
         return await memory_overview(self.paths.root, self.memory, await self.history())
 
-    def set_model(self, model_id: str) -> None:
-        """Switch model for the next turn (raises ``UsageError`` on a bad id or missing key)."""
+    def set_model(self, model_id: str) -> list[str]:
+        """Switch model for the next turn (raises ``UsageError`` on a bad id or missing key);
+        what the user should be told about the new model."""
         if self.running:
             raise UsageError("wait for the running turn to finish before switching model")
-        self._select_model(model_id)
+        return self._select_model(model_id)
 
     def safety_state(self) -> SafetyState:
         """The profile, its source, the sandbox and the raised risk, for front ends."""
