@@ -25,7 +25,8 @@ def add_parser(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def action(name: str, text: str) -> argparse.ArgumentParser:
-        made: argparse.ArgumentParser = actions.add_parser(name, help=text, parents=[common])
+        made: argparse.ArgumentParser = actions.add_parser(name, help=text, description=text,
+                                                             parents=[common])
         return made
 
     p = action("list", "list sessions, newest first")
