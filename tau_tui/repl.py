@@ -109,7 +109,8 @@ class LineRepl:
         """Ask for prompts until Ctrl+D or /quit; ``first_prompt`` runs first."""
         for notice in self.engine.notices:
             self.err.write(plain(f"tau: notice: {notice}") + "\n")
-        self.out.write(f"tau {self.engine.model_id} in {self.engine.paths.root} "
+        state = self.engine.state()
+        self.out.write(f"tau {state.model_id} in {state.workspace} "
                        "(/help for commands, Ctrl+D to leave)\n")
         if first_prompt and first_prompt.strip():
             await self.turn(first_prompt)

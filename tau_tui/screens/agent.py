@@ -144,11 +144,11 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     def refresh_status(self) -> None:
         engine = self.engine
         if engine is not None:
-            safety = engine.safety_state()
+            state, safety = engine.state(), engine.safety_state()
             self.status = self.status.with_(
-                model=engine.model_id, approval=engine.policy.mode.value,
+                model=state.model_id, approval=state.approval.value,
                 profile=safety.profile, risk=safety.raised_risk,
-                context_window=engine.context_window or self.status.context_window)
+                context_window=state.context_window or self.status.context_window)
         # Not "if is_mounted": that is still False in on_mount, which left the bar
         # blank ("starting" never showed) until the engine was attached.
         self.status_bar.info = self.status
@@ -167,7 +167,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     def load_branch(self) -> None:
         if self.engine is None:
             return
-        branch = read_git_branch(self.engine.paths.root)
+        branch = read_git_branch(self.engine.state().workspace)
         self.app.call_from_thread(self._set_branch, branch)
 
     def _set_branch(self, branch: str) -> None:
@@ -249,7 +249,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         from tau_engine.mentions import list_workspace_files
         from tau_engine.paths import WorkspacePaths
 
-        root = self.engine.paths.root if self.engine else WorkspacePaths.locate().root
+        root = self.engine.state().workspace if self.engine else WorkspacePaths.locate().root
         files = list_workspace_files(root)
         self.app.call_from_thread(self._files_loaded, files)
 
@@ -357,7 +357,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         if engine is None:
             self.app.notify("tau is still starting", severity="warning")
             return
-        following = next_mode(engine.policy.mode.value)
+        following = next_mode(engine.state().approval)
         engine.set_approval(following)
         self.refresh_status()
         self.app.notify(f"approval mode: {following} ({following.help})",

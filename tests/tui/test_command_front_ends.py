@@ -206,3 +206,29 @@ def test_result_lines_strip_terminal_controls() -> None:
 
     [line] = result_lines(r.ModelShown("evil\x1b]52;c;bad\x07/model"))
     assert "\x1b" not in line.text and "\x07" not in line.text
+
+
+def test_the_guides_list_every_command_of_the_table() -> None:
+    import re
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    app_table = (docs / "tui.md").read_text().split("| command | effect |", 1)[1]
+    in_app = set(re.findall(r"`/([a-z]+)", app_table.split("\n\n", 1)[0]))
+    repl = (docs / "cli.md").read_text().split("## The line-mode REPL", 1)[1].split("##", 1)[0]
+    in_repl = set(re.findall(r"`/([a-z]+)", repl))
+    assert set(ENGINE_NAMES) | {"theme"} == in_app
+    assert set(ENGINE_NAMES) <= in_repl and "theme" in in_repl  # "but `/theme`"
+
+
+async def test_the_repl_prints_what_the_app_offers_to_pick(workspace: Path) -> None:
+    ask, _ = scripted(["hello", "/model", "/approval", "/resume", "/quit"])
+    engine, repl, out, _ = await make(workspace, ask)
+    try:
+        await repl.loop()
+        assert engine.session is not None
+        session_id = engine.session.id
+    finally:
+        await engine.close()
+    text = out.getvalue()
+    assert "model: offline/echo" in text and "approval mode: ask" in text
+    assert f"* {session_id[:8]}  offline/echo" in text
