@@ -144,12 +144,12 @@ async def _quit(ctx: CommandContext, given: CommandInput) -> r.QuitRequested:
 
 COMMANDS = CommandTable([
     Command("help", "show commands and keys", run=_help),
-    Command("model", "switch model; without an id, pick one from the catalog", "[ID]",
-            run=_model, choices=_model_choices),
+    Command("model", "switch model; without an id, pick one from the catalog (or show the "
+            "current one)", "[ID]", run=_model, choices=_model_choices),
     Command("session", "show the current session", run=_session),
-    Command("sessions", "resume or fork an earlier session", run=_sessions),
-    Command("resume", "resume an earlier session; without an id, pick one", "[ID]",
-            run=_resume),
+    Command("sessions", "list earlier sessions to resume or fork", run=_sessions),
+    Command("resume", "resume an earlier session; without an id, the list to pick from",
+            "[ID]", run=_resume),
     Command("new", "start a new session", run=_new),
     Command("fork", "branch the session into a new one (at MESSAGE_ID; default: its last "
             "message)", "[MESSAGE_ID]", run=_fork),

@@ -57,6 +57,15 @@ async def app_completion(make_app: AppFactory, workspace: Path) -> list[str]:
         return [s.insert[1:] for s in suggest("/", commands, [])]
 
 
+async def app_palette(make_app: AppFactory, workspace: Path) -> list[str]:
+    from tau_tui.screens.palette import TauCommands
+
+    app = make_app(workspace=workspace)
+    async with app.run_test(size=SIZE):
+        entries = TauCommands(app.screen)._commands()
+        return [name[1:] for name, _, _ in entries if name.startswith("/")]
+
+
 async def repl_help(make_app: AppFactory, workspace: Path) -> list[str]:
     ask, _ = scripted(["/help", "/quit"])
     engine, repl, out, _ = await make(workspace, ask)
@@ -78,6 +87,7 @@ LISTERS: dict[str, tuple[Lister, set[str]]] = {
     # front end: (how to read its list, the commands it declares as its own)
     "app /help": (app_help, {"theme"}),
     "app completion": (app_completion, {"theme"}),
+    "app command palette": (app_palette, {"theme"}),
     "tau --line /help": (repl_help, set()),
     "stdin session /help": (scripted_help, set()),
 }
