@@ -62,6 +62,15 @@ def _undone(result: r.TurnsUndone) -> list[OutputLine]:
     return lines
 
 
+def _session(result: r.SessionShown) -> str:
+    info = result.session
+    if info is None:
+        return "no session yet: it starts with the first prompt"
+    cost = f"${info.cost_usd:.4f}" if info.cost_usd is not None else "unknown"
+    return (f"session {info.id} · {_title(info.title)} · model {info.model} · "
+            f"{info.message_count} messages · cost {cost}")
+
+
 def _sessions(result: r.SessionsListed) -> list[OutputLine]:
     if not result.sessions:
         return [OutputLine("no sessions in this workspace yet")]
@@ -100,12 +109,8 @@ def _lines(result: Any) -> list[OutputLine]:
                     OutputLine(f"model: {model_id}")]
         case r.ApprovalShown(mode=mode):
             return [OutputLine(f"approval mode: {mode.value} ({mode.help})")]
-        case r.SessionShown(session=None):
-            return [OutputLine("no session yet: it starts with the first prompt")]
-        case r.SessionShown(session=info):
-            cost = f"${info.cost_usd:.4f}" if info.cost_usd is not None else "unknown"
-            return [OutputLine(f"session {info.id} · {_title(info.title)} · model {info.model}"
-                               f" · {info.message_count} messages · cost {cost}")]
+        case r.SessionShown():
+            return [OutputLine(_session(result))]
         case r.SessionsListed():
             return _sessions(result)
         case r.SessionResumed(session=info):
