@@ -242,3 +242,16 @@ async def test_the_repl_prints_what_the_app_offers_to_pick(workspace: Path) -> N
     text = out.getvalue()
     assert "model: offline/echo" in text and "approval mode: ask" in text
     assert f"* {session_id[:8]}  offline/echo" in text
+
+
+def test_the_repl_prints_warnings_on_stderr_and_lines_on_stdout() -> None:
+    import io
+
+    from tau_engine.commands import results as r
+    from tau_tui.repl import LineRepl
+
+    repl = LineRepl.__new__(LineRepl)  # only its printing: no engine needed
+    repl.out, repl.err = io.StringIO(), io.StringIO()
+    repl.show(r.ModelChanged("openai/gpt-5", ("the key comes from .env",)))
+    assert repl.out.getvalue() == "model: openai/gpt-5\n"
+    assert repl.err.getvalue() == "tau: warning: the key comes from .env\n"
