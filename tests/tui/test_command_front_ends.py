@@ -208,6 +208,8 @@ def _samples() -> list[object]:
             r.CompactionDone(None), r.CostShown(Usage(), None),
             r.MemoryShown(MemoryOverview(instructions=[], enabled=False)),
             r.MemoryApproved(3), r.SessionExported(info.id, Path("x.jsonl"), 2),
+            r.RiskCleared(0, "", "balanced", "ask"),
+            r.RiskCleared(1, "possible prompt injection", "balanced", "ask"),
             r.QuitRequested()]
 
 
@@ -223,9 +225,9 @@ def test_the_guides_list_every_command_of_the_table() -> None:
 
     docs = Path(__file__).resolve().parents[2] / "docs"
     app_table = (docs / "tui.md").read_text().split("| command | effect |", 1)[1]
-    in_app = set(re.findall(r"`/([a-z]+)", app_table.split("\n\n", 1)[0]))
+    in_app = set(re.findall(r"`/([a-z-]+)", app_table.split("\n\n", 1)[0]))
     repl = (docs / "cli.md").read_text().split("## The line-mode REPL", 1)[1].split("##", 1)[0]
-    in_repl = set(re.findall(r"`/([a-z]+)", repl))
+    in_repl = set(re.findall(r"`/([a-z-]+)", repl))
     assert set(ENGINE_NAMES) | {"theme"} == in_app
     assert set(ENGINE_NAMES) <= in_repl and "theme" in in_repl  # "but `/theme`"
 
