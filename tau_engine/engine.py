@@ -1,92 +1,80 @@
-"""The engine facade: one workspace, its settings, store, provider, tools and session.
+"""The engine facade: one workspace's agent, driven by a front end.
 
 Front ends hold one ``Engine`` and drive it: ``run(prompt)`` for a turn,
-``cancel()`` to interrupt, ``undo``/``redo``/``fork``/``resume`` for the session,
-and they subscribe to ``engine.bus`` for the event stream. The approver is
-injected at ``open`` (the TUI's modal; none in headless runs).
+``cancel()`` to interrupt, the commands of ``tau_engine.commands`` for the rest
+(sessions, model, approval mode, compaction), and ``state()`` for what to show.
+They subscribe to ``engine.bus`` for the event stream. The approver is injected
+at ``open`` (the TUI's modal; none in headless runs).
 
-The engine applies the workspace's trust (an untrusted ``.env`` supplies keys
-only) and assembles the safety layer (``engine_safety.py``): its redaction
-funnel sees every event before any sink, every stored message, provider request
-and error, recording, export and the run's result.
+The engine composes its parts and adds what a conversation needs on top:
+``AgentRuntime`` (``runtime.py``: settings, environment, the key redactor, the
+model selector, the store; it builds the agent loop), ``SessionControl``
+(``session_control.py``: the current session and its lock), learned memory, the
+event log's writer, and the notices a front end shows. The workspace's trust is
+applied by the runtime (an untrusted ``.env`` supplies keys only), and so is the
+safety layer (``engine_safety.py``): its redaction funnel sees every event before
+any sink, every stored message, provider request and error, recording, export and
+the run's result.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tau_engine.agent.loop import AgentLoop, Compacted, LoopConfig, RunResult
-from tau_engine.agent.prompt import build_system_prompt
-from tau_engine.agent.provenance import mark_untrusted
+from tau_engine.agent.loop import AgentLoop, RunResult
 from tau_engine.config import Settings
-from tau_engine.conversation import Message, StoredMessage, Usage
-from tau_engine.engine_safety import (
-    RedactingSessionSink,
-    attach_safety,
-    build_pipeline,
-    link_memory,
-    open_safety,
-    redact_run_result,
-    restore_risk,
-)
-from tau_engine.errors import ProviderError, StoreError, UsageError
+from tau_engine.conversation import StoredMessage, Usage
+from tau_engine.engine_safety import attach_safety, link_memory, redact_run_result, restore_risk
+from tau_engine.errors import StoreError, UsageError
 from tau_engine.events import EventBus, Notice, SessionStarted
 from tau_engine.memory.overview import MemoryOverview
 from tau_engine.memory.runtime import MemoryRuntime
 from tau_engine.paths import WorkspacePaths
-from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest
-from tau_engine.providers.router import CircuitBreaker
-from tau_engine.safety.layer import SafetyLayer, SafetyState
-from tau_engine.safety.policy import ApprovalMode, Approver
-from tau_engine.safety.redact import SecretRedactor
-from tau_engine.store import SessionInfo, SessionStore, UndoReport
-from tau_engine.store.claim import IfBusy, claim_session
+from tau_engine.protocol.approval import parse_approval_mode
+from tau_engine.protocol.state import EngineState, SessionSummary
+from tau_engine.runtime import AgentRuntime, LoopSpec
+from tau_engine.safety.layer import SafetyState
+from tau_engine.safety.policy import Approver
+from tau_engine.session_control import SessionControl
+from tau_engine.store import SessionInfo, UndoReport
+from tau_engine.store.claim import IfBusy
 from tau_engine.store.models import title_from_prompt
-from tau_engine.store.session_lock import LockSlot
-from tau_engine.store.session_store import new_session_id
 from tau_engine.tools.base import Tool
+
+BUSY = "wait for the running turn to finish (or interrupt it) first"
 
 
 class Engine:
     """One workspace's engine. Create with ``await Engine.open(...)``."""
 
-    def __init__(self, *, paths: WorkspacePaths, settings: Settings, store: SessionStore,
-                 environ: Mapping[str, str], approver: Approver | None,
-                 safety: SafetyLayer, script_path: Path | None) -> None:
-        self.paths = paths
-        self.settings = settings
-        self.store = store
-        self.environ = dict(environ)
+    def __init__(self, *, runtime: AgentRuntime, sessions: SessionControl,
+                 approver: Approver | None) -> None:
+        self.runtime = runtime
+        self.sessions = sessions
+        self.paths = runtime.paths
+        self.settings = runtime.settings
+        self.store = runtime.store
+        self.redactor = runtime.redactor
         self.approver = approver
-        self.safety = safety
-        self.policy = safety.policy  # the permission policy: front ends set its mode
-        self.redaction = safety.redaction
-        self.script_path = script_path
+        self.safety = runtime.safety
+        self.policy = self.safety.policy  # the permission policy: front ends set its mode
+        self.redaction = self.safety.redaction
         self.bus = EventBus()
-        attach_safety(self.bus, safety)
-        self.session: SessionInfo | None = None
+        attach_safety(self.bus, self.safety)
         self.notices: list[str] = []
-        self.model_id = ""
-        self._provider: Provider | None = None
-        self._resolved: Any = None
+        self.memory: MemoryRuntime | None = None  # learned memory (issue 15), when enabled
         self._loop: AgentLoop | None = None
         self._task: asyncio.Task[RunResult] | None = None
         self._writer: Any = None
-        self._resumed = False
-        self._locks = LockSlot(paths.locks_dir)  # holds the write lock of ``session``
-        self._retired: list[Provider] = []
-        self.record_path: Path | None = None
-        self.redactor = SecretRedactor()
         self._pending_notices: list[Notice] = []  # emitted once the session has started
-        self.memory: MemoryRuntime | None = None  # learned memory (issue 15), when enabled
-        # One breaker for the engine's life, so switching models keeps what was learnt
-        # about failing routes.
-        self._breaker = CircuitBreaker()
+        runtime.models.on_route_event = self._route_event
+        sessions.guard = self._refuse_while_running
+        sessions.on_switch = self._session_switched
+        sessions.on_rewrite = self._drop_loop
+        sessions.redact = self.redaction.redact_data  # what /export writes
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -108,7 +96,7 @@ class Engine:
         """Resolve the model, open the store and (optionally) the session to resume.
 
         ``environ`` (default: the process environment) is the real environment; the
-        workspace ``.env`` is added to it here, by the workspace's trust.
+        workspace ``.env`` is added to it by the workspace's trust.
 
         The session to resume is locked for this engine; when another process holds
         it, ``if_busy="fail"`` raises ``SessionLockedError`` (exit code 2), ``"fork"``
@@ -120,34 +108,17 @@ class Engine:
         ``require_session_model`` (headless runs, where a quiet switch would pass for
         success), raises ``UsageError`` saying why.
         """
-        from tau_engine.providers.registry import (
-            provider_environ,
-            provider_key_values,
-            stored_keys,
-        )
+        import os
+
         from tau_engine.resources.trust import withheld_notice, workspace_withheld
 
         real_env = dict(os.environ if environ is None else environ)
-        stored = stored_keys()
-        env = provider_environ(settings, real_env, workspace.root,
-                               trusted=settings.workspace_trusted, credentials=stored)
-        mode_name = settings.approval or default_approval
-        try:
-            mode = ApprovalMode(mode_name)
-        except ValueError:
-            choices = ", ".join(m.value for m in ApprovalMode)
-            raise UsageError(f"unknown approval mode '{mode_name}'; choose one of: "
-                             f"{choices}") from None
-        # Every key the user has (environment, credentials file, .env), used or not.
-        keys = provider_key_values(settings, real_env, workspace.root, credentials=stored)
-        safety = await asyncio.to_thread(open_safety, workspace, settings, real_env, keys,
-                                         mode)
-        workspace.ensure()
-        store = await asyncio.to_thread(SessionStore.open, workspace)
-        engine = cls(paths=workspace, settings=settings, store=store, environ=env,
-                     approver=approver, safety=safety, script_path=script_path)
-        engine.record_path = record_path
-        engine.redactor = SecretRedactor(keys)
+        mode = parse_approval_mode(settings.approval or default_approval)
+        runtime = await AgentRuntime.open(workspace, settings, environ=real_env,
+                                          script_path=script_path, record_path=record_path,
+                                          mode=mode)
+        engine = cls(runtime=runtime, sessions=SessionControl(runtime.store, workspace),
+                     approver=approver)
         withheld = workspace_withheld(workspace, settings, real_env)
         if withheld:
             engine.notices.append(withheld_notice(withheld))
@@ -155,83 +126,57 @@ class Engine:
             engine.memory = await MemoryRuntime.open_if_enabled(settings, workspace, engine.bus,
                                                                 engine.redactor)
             if engine.memory is not None:
-                link_memory(safety, engine.memory)
-            if resume:
-                engine.session = await store.get_session(resume)
-                engine._resumed = True
-            elif continue_latest:
-                engine.session = await store.latest_session()
-                engine._resumed = engine.session is not None
-                if engine.session is None:
-                    engine.notices.append("no earlier session in this workspace; "
-                                          "starting a new one")
-            if engine.session is not None:
-                engine.session, notice = await claim_session(
-                    store, engine._locks, engine.session, if_busy=if_busy)
-                engine._resumed = engine.session is not None
-                engine.notices += [notice] if notice else []
-            # A resumed session keeps its model unless one is given explicitly.
-            session_model = engine.session.model if engine.session else None
-            if settings.model or not session_model:
-                engine._select_model(settings.model)
-            else:
-                try:
-                    engine._select_model(session_model)
-                except UsageError as exc:
-                    assert engine.session is not None
-                    where = f"session {engine.session.id[:8]} uses {session_model}"
-                    if require_session_model:
-                        raise UsageError(f"{where}, which cannot be used: {exc}; pass "
-                                         "--model to continue it with another model") from exc
-                    engine._select_model(None, announce_offline=False)
-                    engine.notices.append(f"{where}, which cannot be used: {exc}. Continuing "
-                                          f"with {engine.model_id}; /model switches")
+                link_memory(engine.safety, engine.memory)
+            await engine._open_session(resume, continue_latest, if_busy)
+            engine._select_first_model(require_session_model)
         except BaseException:
-            engine._locks.release()
+            engine.sessions.release()
             if engine.memory is not None:
                 engine.memory.close()
-            store.close()
+            await runtime.aclose()
             raise
         engine.notices = [engine.redaction.redact(n, where="notice") for n in engine.notices]
         return engine
 
-    def _select_model(self, model_id: str | None, *, announce_offline: bool = True) -> None:
-        from tau_engine.providers.registry import (
-            create_routed_provider,
-            default_model,
-            resolve_model,
-        )
+    async def _open_session(self, resume: str | None, continue_latest: bool,
+                            if_busy: IfBusy) -> None:
+        session = None
+        if resume:
+            session = await self.store.get_session(resume)
+        elif continue_latest:
+            session = await self.store.latest_session()
+            if session is None:
+                self.notices.append("no earlier session in this workspace; "
+                                    "starting a new one")
+        if session is not None:
+            notice = await self.sessions.claim(session, if_busy=if_busy)
+            self.notices += [notice] if notice else []
 
-        chosen = model_id or default_model(self.settings, self.environ, self.paths.root)
-        resolved = resolve_model(chosen, self.settings, self.environ, self.paths.root)
-        from tau_engine.providers.redacting import RedactingProvider
+    def _select_first_model(self, require_session_model: bool) -> None:
+        # A resumed session keeps its model unless one is given explicitly.
+        session = self.session
+        session_model = session.model if session else None
+        if self.settings.model or not session_model:
+            self._select_model(self.settings.model)
+            return
+        try:
+            self._select_model(session_model)
+        except UsageError as exc:
+            assert session is not None
+            where = f"session {session.id[:8]} uses {session_model}"
+            if require_session_model:
+                raise UsageError(f"{where}, which cannot be used: {exc}; pass "
+                                 "--model to continue it with another model") from exc
+            self._select_model(None, announce_offline=False)
+            self.notices.append(f"{where}, which cannot be used: {exc}. Continuing "
+                                f"with {self.model_id}; /model switches")
 
-        provider: Provider = create_routed_provider(
-            resolved, self.settings, self.environ, self.paths.root,
-            script_path=self.script_path, on_event=self._route_event,
-            breaker=self._breaker)
-        if self.record_path is not None:
-            from tau_engine.providers.recording import RecordingProvider
-
-            provider = RecordingProvider(provider, self.record_path,
-                                         redact=self.redaction.redact_data)
-        # Outermost: the recorder and the provider see the redacted request.
-        provider = RedactingProvider(provider, self.redaction)
-        old = self._provider
-        self._provider = provider
-        self._resolved = resolved
-        self.model_id = resolved.model_id
+    def _select_model(self, model_id: str | None, *,
+                      announce_offline: bool = True) -> list[str]:
+        selected = self.runtime.models.select(model_id, announce_offline=announce_offline)
         self._loop = None
-        if old is not None:
-            self._retired.append(old)  # closed with the engine; a turn may still hold it
-        if resolved.warning:
-            self.notices.append(resolved.warning)
-        if resolved.provider == "offline" and not model_id and not self.settings.model \
-                and announce_offline:
-            self.notices.append(
-                "no model configured and no API key found: using offline/echo. Set "
-                "ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_API_KEY, or pass --model "
-                "provider/model (see docs/providers.md)")
+        self.notices += selected.warnings
+        return list(selected.warnings)
 
     def _route_event(self, kind: str, data: dict[str, Any]) -> None:
         # Retry and fallback notices quote the provider's error, which may echo a key.
@@ -245,7 +190,17 @@ class Engine:
                 message = f"{kind}: " + ", ".join(f"{k}={v}" for k, v in data.items())
         self.bus.emit(Notice(kind=kind, message=message, data=data))
 
-    # -- properties ------------------------------------------------------------
+    # -- state -------------------------------------------------------------------
+    @property
+    def session(self) -> SessionInfo | None:
+        """The current session (None until the first prompt of a new one)."""
+        return self.sessions.current
+
+    @property
+    def model_id(self) -> str:
+        current = self.runtime.models.current
+        return current.model_id if current is not None else ""
+
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
@@ -253,14 +208,28 @@ class Engine:
     @property
     def context_window(self) -> int | None:
         """The model's context window (the catalog's, else the registry's default)."""
-        return getattr(self._resolved, "context_window", None)
+        current = self.runtime.models.current
+        return current.context_window if current is not None else None
 
     def usage_totals(self) -> tuple[Usage, float | None]:
+        """The current session's tokens and cost, the run in progress included."""
         if self._loop is not None:
             return self._loop.usage_total, self._loop.cost_total
         if self.session is not None:
             return self.session.usage, self.session.cost_usd
         return Usage(), None
+
+    def state(self) -> EngineState:
+        """What a front end may show: a read-only snapshot."""
+        usage, cost = self.usage_totals()
+        info = self.session
+        session = None if info is None else SessionSummary(
+            id=info.id, title=info.title, model=info.model,
+            message_count=info.message_count, cost_usd=info.cost_usd)
+        return EngineState(workspace=self.paths.root, model_id=self.model_id,
+                           approval=self.policy.mode, context_window=self.context_window,
+                           running=self.running, session=session, usage=usage,
+                           cost_usd=cost, memory_enabled=self.memory is not None)
 
     # -- running ---------------------------------------------------------------
     async def expand_mentions(self, text: str) -> tuple[str, dict[str, Any] | None]:
@@ -292,16 +261,17 @@ class Engine:
         if meta is None:
             prompt, meta = await self.expand_mentions(prompt)
         prompt = self.redaction.redact(prompt, where="prompt")
-        loop = await self._ensure_loop(prompt)
-        assert self.session is not None
-        self.safety.begin_run(self.session.id)
+        loop = await self._ensure_loop()
+        session = self.session
+        assert session is not None
+        self.safety.begin_run(session.id)
         self.bus.emit(SessionStarted(model=self.model_id, workspace=str(self.paths.root),
-                                     resumed=self._resumed,
-                                     title=self.session.title or title_from_prompt(prompt)))
+                                     resumed=self.sessions.resumed,
+                                     title=session.title or title_from_prompt(prompt)))
         for notice in self._pending_notices:
             self.bus.emit(notice)
         self._pending_notices = []
-        self._resumed = True
+        self.sessions.resumed = True
         for note in (meta or {}).get("mention_notes", []):
             self.bus.emit(Notice(kind="mention", message=note))
         self._task = task = asyncio.ensure_future(loop.run(prompt, meta=meta))
@@ -320,7 +290,7 @@ class Engine:
             try:
                 if self._writer is not None:
                     await asyncio.to_thread(self._writer.flush)
-                self.session = await self.store.get_session(self.session.id)
+                await self.sessions.refresh()
             except StoreError:
                 if not reported:
                     raise
@@ -336,106 +306,38 @@ class Engine:
         if task is not None and not task.done() and not task.cancelling():
             task.cancel()
 
-    async def _ensure_loop(self, prompt: str) -> AgentLoop:
-        if self.session is None:
-            # Locked before it exists, so no other process can continue it first.
-            session_id = new_session_id()
-            self._locks.hold(session_id)
-            # The store titles the session from its first user message.
-            self.session = await self.store.create_session(model=self.model_id,
-                                                           session_id=session_id)
-        elif self.session.model != self.model_id:
-            await self.store.set_model(self.session.id, self.model_id)
-        if self._loop is not None and self._loop.session_id == self.session.id:
+    async def _ensure_loop(self) -> AgentLoop:
+        session = self.session
+        if session is None:
+            session = await self.sessions.create(self.model_id)
+        elif session.model != self.model_id:
+            await self.store.set_model(session.id, self.model_id)
+        if self._loop is not None and self._loop.session_id == session.id:
             return self._loop
         from tau_engine.agent.compaction import request_view
-        from tau_engine.providers.catalog import cost_usd
-        from tau_engine.providers.registry import request_options
 
-        session_id = self.session.id
+        session_id = session.id
         # Parsed from the last compaction on: the summarized turns are not read.
         stored = await self.store.request_history(session_id)
-        history = request_view(stored)
-        # The session's totals, "estimated" included (a server that reports no usage).
-        totals = self.session.usage
         self._bind_events(session_id, await self.store.last_seq(session_id))
-        info = getattr(self._resolved, "info", None)
-        settings = self.settings
-        config = LoopConfig(
-            model_id=self.model_id, max_turns=settings.max_turns, max_cost=settings.max_cost,
-            max_tokens=settings.max_tokens, max_output_tokens=settings.max_output_tokens,
-            temperature=settings.temperature, context_window=self.context_window,
-            request_options=request_options(self._resolved, settings))
-        skipped: list[str] = []
-        system_prompt = self.redaction.redact(await asyncio.to_thread(
-            build_system_prompt, self.paths.root, skipped=skipped), where="system prompt")
-        self._pending_notices += [Notice(kind="guidance", message=note) for note in skipped]
+        # Learned memory adds its tools and offers memory with each prompt.
+        # A flagged result in any turn (the summarized ones too) raises the risk again;
+        # outside content taints learned memory's writes for the whole session.
         tainting = await restore_risk(self.store, self.safety, session_id,
                                       with_untrusted_tools=self.memory is not None)
-        extra: list[Tool] = []  # learned memory adds its tools, offers memory per prompt
+        extra: list[Tool] = []
         retriever = None if self.memory is None else self.memory.bind(
             session_id, [*tainting, *stored], extra)
-        self._loop = AgentLoop(
-            bus=self.bus, stream=self._stream, pipeline=build_pipeline(
-                self.paths.root, settings, self.safety, self.bus, self.approver,
-                self.redactor, extra),
-            sink=RedactingSessionSink(self.store, session_id, self.redaction),
-            system_prompt=system_prompt, config=config,
-            cost=lambda usage: cost_usd(info, usage), history=history,
-            usage_totals=totals, cost_total=self.session.cost_usd,
-            compactor=self._compactor, session_id=session_id, memory=retriever)
+        built = await self.runtime.build_loop(LoopSpec(
+            session_id=session_id, bus=self.bus, approver=self.approver,
+            history=request_view(stored),
+            # The session's totals, "estimated" included (a server that reports no usage).
+            usage_totals=session.usage, cost_total=session.cost_usd, compaction=True,
+            extra_tools=extra, memory=retriever))
+        self._pending_notices += [Notice(kind="guidance", message=note)
+                                  for note in built.skipped_guidance]
+        self._loop = built.loop
         return self._loop
-
-    async def _compactor(self, messages: list[Message], context_tokens: int,
-                         force: bool) -> Compacted | None:
-        """Summarize older turns when the next request nears the context window."""
-        from tau_engine.agent.compaction import (
-            compaction_message,
-            estimate_tokens,
-            plan_compaction,
-            request_view,
-            summarize,
-        )
-        from tau_engine.providers.catalog import cost_usd
-
-        assert self._loop is not None and self.session is not None
-        system = self._loop.system_prompt
-        before = max(context_tokens, estimate_tokens(system, messages))
-        window = self.context_window
-        if not force and (window is None
-                          or before < self.settings.compaction_threshold * window):
-            return None
-        history = await self.store.request_history(self.session.id)
-        plan = plan_compaction(history, self.settings.keep_recent_turns)
-        if plan is None:
-            return None
-        self.bus.emit(Notice(kind="compacting", message=f"compacting the conversation "
-                             f"(~{before:,} tokens) with {self.model_id}..."))
-        summary, usage, provider_cost = await summarize(
-            self._stream, model=self.model_id.split("/", 1)[1], system=system,
-            messages=mark_untrusted(plan.summarize),
-            max_output_tokens=self.settings.max_output_tokens)
-        cost = provider_cost if provider_cost is not None else cost_usd(
-            getattr(self._resolved, "info", None), usage)
-        await self.store.append(self.session.id, compaction_message(
-            summary, keep_from=plan.keep_from, before_tokens=before),
-            usage=usage, cost_usd=cost, model=self.model_id)
-        view = request_view(await self.store.request_history(self.session.id))
-        return Compacted(messages=view, usage=usage, cost_usd=cost, before_tokens=before,
-                         after_tokens=estimate_tokens(system, view))
-
-    async def compact(self) -> str:
-        """``/compact``: summarize older turns now. Returns what happened, for a notice."""
-        if self.running:
-            raise UsageError("wait for the running turn to finish before compacting")
-        if self.session is None:
-            raise UsageError("nothing to compact: no session yet")
-        loop = await self._ensure_loop("")
-        done = await loop.compact_now()
-        if not done:
-            return "nothing to compact yet: the conversation is shorter than the turns kept"
-        return (f"compacted the conversation to ~{loop.context_tokens:,} tokens; "
-                "earlier messages stay in the session")
 
     def _bind_events(self, session_id: str, last_seq: int) -> None:
         if self._writer is not None:
@@ -446,108 +348,71 @@ class Engine:
         # The writer comes first so an event is stored before any renderer sees it.
         self.bus.subscribe(self._writer.write, first=True)
 
-    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
-        """The provider stream of one turn, under the whole-turn deadline. Retries,
-        fallbacks and the circuit breaker live in the routed provider, which reports
-        them through ``_route_event`` as notices."""
-        assert self._provider is not None
-        deadline = time.monotonic() + self.settings.turn_deadline_s
-        async for event in self._provider.stream(request):
-            if time.monotonic() > deadline:
-                raise ProviderError(
-                    f"the turn took longer than {self.settings.turn_deadline_s:g}s",
-                    kind="timeout", provider=self._resolved.provider)
-            yield event
-
-    # -- sessions ----------------------------------------------------------------
-    def _switch(self, session: SessionInfo | None, resumed: bool) -> None:
+    async def compact(self) -> int | None:
+        """``/compact``: summarize older turns now. The context's size afterwards, or None
+        when nothing was old enough to summarize."""
         if self.running:
-            raise UsageError("wait for the running turn to finish (or interrupt it) first")
-        if session is None:
-            self._locks.release()
-        else:
-            self._locks.hold(session.id)
-        self.session = session
+            raise UsageError("wait for the running turn to finish before compacting")
+        if self.session is None:
+            raise UsageError("nothing to compact: no session yet")
+        loop = await self._ensure_loop()
+        if not await loop.compact_now():
+            return None
+        return loop.context_tokens
+
+    # -- sessions (``SessionControl`` does the work; these keep the engine's verbs) ---------
+    def _refuse_while_running(self) -> None:
+        if self.running:
+            raise UsageError(BUSY)
+
+    def _drop_loop(self) -> None:
         self._loop = None
-        self._resumed = resumed
+
+    def _session_switched(self) -> None:
+        self._loop = None
         # What was allowed for the session, and a raised risk, end with the session.
         self.safety.new_session()
 
     async def new_session(self) -> None:
         """Start a fresh session (created on the next prompt)."""
-        self._switch(None, False)
+        await self.sessions.new()
 
     async def resume(self, id_or_prefix: str) -> SessionInfo:
         """Switch to another session (``SessionLockedError`` if a process is running it)."""
-        session = await self.store.get_session(id_or_prefix)
-        self._switch(session, True)
-        # Re-read it: its last writer may have moved on before the lock was ours.
-        self.session = session = await self.store.get_session(session.id)
-        return session
+        return await self.sessions.resume(id_or_prefix)
 
     async def history(self) -> list[StoredMessage]:
-        if self.session is None:
-            return []
-        return await self.store.history(self.session.id)
+        return await self.sessions.history()
 
     async def recent(self, limit: int) -> list[StoredMessage]:
-        if self.session is None:
-            return []
-        return await self.store.recent(self.session.id, limit)
+        return await self.sessions.recent(limit)
 
     async def list_sessions(self, limit: int = 50) -> list[SessionInfo]:
-        return await self.store.list_sessions(limit)
+        return await self.sessions.list(limit)
 
     async def undo(self) -> UndoReport:
-        if self.session is None:
-            raise UsageError("nothing to undo: no session yet")
-        if self.running:
-            raise UsageError("wait for the running turn to finish (or interrupt it) first")
-        report = await self.store.undo(self.session.id, self.paths.root)
-        self._loop = None
-        self.session = await self.store.get_session(self.session.id)
-        return report
+        return await self.sessions.undo()
 
     async def redo(self) -> UndoReport:
-        if self.session is None:
-            raise UsageError("nothing to redo: no session yet")
-        if self.running:
-            raise UsageError("wait for the running turn to finish (or interrupt it) first")
-        report = await self.store.redo(self.session.id, self.paths.root)
-        self._loop = None
-        self.session = await self.store.get_session(self.session.id)
-        return report
+        return await self.sessions.redo()
 
     async def fork(self, at_message_id: str | None = None) -> SessionInfo:
         """Branch the current session into a new one, at a message (default: the head)."""
-        if self.session is None:
-            raise UsageError("nothing to fork: no session yet")
-        target = at_message_id or self.session.head_id
-        if target is None:
-            raise UsageError("nothing to fork: the session is empty")
-        if self.running:
-            raise UsageError("wait for the running turn to finish (or interrupt it) first")
-        fork_id = new_session_id()
-        self._locks.hold(fork_id)  # the fork is ours before it exists
-        try:
-            forked = await self.store.fork(self.session.id, target, fork_id=fork_id)
-        except BaseException:
-            self._locks.hold(self.session.id)
-            raise
-        self._switch(forked, True)
-        return forked
+        return await self.sessions.fork(at_message_id)
 
+    # -- settings of the conversation ---------------------------------------------------------
     async def memory_overview(self) -> MemoryOverview:
         """``/memory``: instruction files in the prompt, learned memory, the last offer."""
         from tau_engine.agent.instructions import memory_overview
 
         return await memory_overview(self.paths.root, self.memory, await self.history())
 
-    def set_model(self, model_id: str) -> None:
-        """Switch model for the next turn (raises ``UsageError`` on a bad id or missing key)."""
+    def set_model(self, model_id: str) -> list[str]:
+        """Switch model for the next turn (raises ``UsageError`` on a bad id or missing key);
+        what the user should be told about the new model."""
         if self.running:
             raise UsageError("wait for the running turn to finish before switching model")
-        self._select_model(model_id)
+        return self._select_model(model_id)
 
     def safety_state(self) -> SafetyState:
         """The profile, its source, the sandbox and the raised risk, for front ends."""
@@ -558,12 +423,7 @@ class Engine:
         return self.safety.clear_risk()
 
     def set_approval(self, mode: str) -> None:
-        try:
-            self.policy.mode = ApprovalMode(mode)
-        except ValueError:
-            choices = ", ".join(m.value for m in ApprovalMode)
-            raise UsageError(f"unknown approval mode '{mode}'; choose one of: "
-                             f"{choices}") from None
+        self.policy.mode = parse_approval_mode(mode)
 
     async def close(self) -> None:
         """Stop any run, flush the event log, close the provider and the store."""
@@ -576,15 +436,11 @@ class Engine:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        await self.safety.aflush_audit()
-        for provider in [*self._retired, *([self._provider] if self._provider else [])]:
-            await provider.aclose()
-        self._provider = None
-        self._retired = []
-        if self.memory is not None:
-            self.memory.close()
         try:
-            self.store.close()
+            await self.safety.aflush_audit()
+            await self.runtime.models.aclose()
+            if self.memory is not None:
+                self.memory.close()
+            self.runtime.store.close()
         finally:
-            self._locks.release()
-
+            self.sessions.release()

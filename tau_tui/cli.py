@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
-APPROVAL_CHOICES = ["read-only", "ask", "auto-edit", "full-auto"]
 OUTPUT_FORMATS = ["text", "json", "stream-json"]
 
 # Subcommand modules, imported only when named on the command line.
@@ -74,6 +73,9 @@ def _parser_class() -> type[argparse.ArgumentParser]:
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by the app and headless runs."""
+    # Imported here, not at the top: ``tau --version`` is answered before any of this.
+    from tau_engine.protocol.approval import APPROVAL_MODES
+
     parser.add_argument("--model", "-m", metavar="PROVIDER/MODEL",
                         help="model to use, e.g. anthropic/claude-sonnet-4-5 or offline/echo")
     parser.add_argument("--profile", metavar="NAME",
@@ -81,7 +83,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", metavar="URL", help="override the provider's API base URL")
     parser.add_argument("--workspace", "-w", metavar="DIR",
                         help="workspace root (default: nearest folder with .tau/ or .git)")
-    parser.add_argument("--approval", choices=APPROVAL_CHOICES,
+    parser.add_argument("--approval", choices=APPROVAL_MODES,
                         help="approval mode (headless default auto-edit, app default ask)")
     parser.add_argument("--safety", metavar="PROFILE",
                         help="safety profile: permissive, balanced (default), strict, "

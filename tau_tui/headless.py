@@ -24,28 +24,10 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from tau_engine.text.terminal import strip_terminal_controls
+from tau_engine.tools.label import tool_label
 
 _ANSI = {"ok": "\x1b[32m", "fail": "\x1b[31m", "dim": "\x1b[2m", "warn": "\x1b[33m",
          "reset": "\x1b[0m"}
-_TARGET_KEYS = ("path", "pattern", "command", "url")
-
-
-def tool_target(name: str, arguments: dict[str, Any]) -> str:
-    """The ``key=value`` label of a call for one-line logs."""
-    if name in ("edit_many", "write_many"):
-        items = arguments.get("edits") or arguments.get("files") or []
-        if isinstance(items, list) and items:
-            paths = [str(i.get("path", "?")) for i in items if isinstance(i, dict)]
-            return "paths=" + ",".join(paths)
-        if arguments.get("patch"):
-            return "patch"
-    for key in _TARGET_KEYS:
-        if key in arguments:
-            value = " ".join(str(arguments[key]).split())
-            if len(value) > 80:
-                value = value[:77] + "..."
-            return f"{key}={value}"
-    return ""
 
 
 class HeadlessPrinter:
@@ -102,7 +84,7 @@ class HeadlessPrinter:
                     self.out.flush()
         elif kind == "tool_call":
             self._targets[event.call_id] = strip_terminal_controls(
-                tool_target(event.name, event.arguments))
+                str(tool_label(event.name, event.arguments)))
         elif kind == "tool_result":
             self._end_text_line()
             target = self._targets.pop(event.call_id, "")

@@ -7,7 +7,8 @@ and approvals are a one-key question. Ctrl+C interrupts the running turn;
 Ctrl+D (or ``/quit``) leaves. SIGTERM and SIGHUP (a closed terminal) interrupt
 the turn as Ctrl+C does, then leave with 143 / 129.
 
-It holds no business logic: every command is one call into the ``Engine``.
+It holds no business logic: slash commands are the engine's command table
+(``tau_engine.commands``), their results printed as ``tau_tui.command_output`` words them.
 """
 
 from __future__ import annotations
@@ -18,23 +19,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from tau_engine.commands import COMMANDS, CommandContext, CommandTable
+from tau_engine.commands.results import HelpShown, QuitRequested
 from tau_engine.text.terminal import strip_terminal_controls as plain
+from tau_tui.command_output import help_text, result_lines
 from tau_tui.headless import HeadlessPrinter
 
-HELP = """commands:
-  /help               this help
-  /new                start a new session
-  /sessions           list this workspace's sessions
-  /resume ID          switch to a session (id or prefix)
-  /undo, /redo        undo or redo the last turn (files included)
-  /fork               branch the session into a new one
-  /compact            summarize older turns now
-  /model ID           switch model (provider/model)
-  /approval MODE      read-only | ask | auto-edit | full-auto
-  /clear-risk         after a prompt-injection flag, let calls follow the rules again
-  /cost               tokens and cost of the session
-  /quit               leave (or Ctrl+D)
-Ctrl+C interrupts a running turn."""
+HELP_FOOTER = "Ctrl+C interrupts a running turn; Ctrl+D leaves."
 
 Ask = Callable[[str], Awaitable[str]]
 
@@ -81,8 +72,10 @@ class LineApprover:
 class LineRepl:
     """One REPL session over an engine. ``ask`` reads a line (prompt-toolkit in real use)."""
 
-    def __init__(self, engine: Any, ask: Ask, out: IO[str], err: IO[str]) -> None:
+    def __init__(self, engine: Any, ask: Ask, out: IO[str], err: IO[str],
+                 table: CommandTable = COMMANDS) -> None:
         self.engine = engine
+        self.table = table
         self.ask = ask
         self.out = out
         self.err = err
@@ -116,7 +109,8 @@ class LineRepl:
         """Ask for prompts until Ctrl+D or /quit; ``first_prompt`` runs first."""
         for notice in self.engine.notices:
             self.err.write(plain(f"tau: notice: {notice}") + "\n")
-        self.out.write(f"tau {self.engine.model_id} in {self.engine.paths.root} "
+        state = self.engine.state()
+        self.out.write(f"tau {state.model_id} in {state.workspace} "
                        "(/help for commands, Ctrl+D to leave)\n")
         if first_prompt and first_prompt.strip():
             await self.turn(first_prompt)
@@ -187,57 +181,26 @@ class LineRepl:
         return None
 
     async def execute(self, line: str) -> str | None:
-        """Run a slash command; "quit" to leave. Raises ``TauError`` (``UsageError`` for
-        an unknown command)."""
-        from tau_engine.errors import UsageError
-
-        name, _, arg = line.partition(" ")
-        arg = arg.strip()
-        engine = self.engine
-        if name in ("/quit", "/exit"):
+        """Run a slash command of the engine's table and print its result; "quit" to
+        leave. Raises ``TauError`` (``UsageError`` for an unknown command)."""
+        command, given = self.table.lookup(line)
+        result = await self.table.run(CommandContext.of(self.engine, self.table), command,
+                                      given)
+        if isinstance(result, QuitRequested):
             return "quit"
-        if name == "/help":
-            self.out.write(HELP + "\n")
-        elif name == "/new":
-            await engine.new_session()
-            self.out.write("new session (created with the next prompt)\n")
-        elif name == "/sessions":
-            for s in await engine.list_sessions(20):
-                mark = "*" if engine.session and engine.session.id == s.id else " "
-                self.out.write(plain(f"{mark} {s.id[:8]}  {s.model:<28} {s.title}") + "\n")
-        elif name == "/resume":
-            session = await engine.resume(arg)
-            self.out.write(plain(f"resumed {session.id[:8]}: {session.title}") + "\n")
-        elif name in ("/undo", "/redo"):
-            report = await (engine.undo() if name == "/undo" else engine.redo())
-            self.out.write(report.summary() + "\n")
-        elif name == "/fork":
-            forked = await engine.fork()
-            self.out.write(f"forked into {forked.id[:8]}\n")
-        elif name == "/compact":
-            self.out.write(await engine.compact() + "\n")
-        elif name == "/model":
-            if arg:
-                engine.set_model(arg)
-            self.out.write(f"model: {engine.model_id}\n")
-        elif name == "/approval":
-            if arg:
-                engine.set_approval(arg)
-            self.out.write(f"approval: {engine.policy.mode.value}\n")
-        elif name == "/clear-risk":
-            cleared = engine.clear_risk()
-            self.out.write("risk cleared: calls follow the rules again\n" if cleared
-                           else "the risk is not raised\n")
-        elif name == "/cost":
-            usage, cost = engine.usage_totals()
-            about = "~" if usage.estimated else ""
-            shown = "unknown" if cost is None else f"{about}${cost:.4f}"
-            why = " (estimated: the server reported no usage)" if usage.estimated else ""
-            self.out.write(f"tokens in {about}{usage.input_tokens:,}, out "
-                           f"{about}{usage.output_tokens:,}; cost {shown}{why}\n")
-        else:
-            raise UsageError(f"unknown command {name} (/help lists them)")
+        self.show(result)
         return None
+
+    def show(self, result: Any) -> None:
+        """Print a command's result: its lines on stdout, warnings and errors on stderr."""
+        if isinstance(result, HelpShown):
+            self.out.write(help_text(result.commands) + "\n" + HELP_FOOTER + "\n")
+            return
+        for line in result_lines(result):
+            if line.level == "info":
+                self.out.write(line.text + "\n")
+            else:
+                self.err.write(f"tau: {line.level}: {line.text}\n")
 
 
 def shared_history(path: Path) -> Any:

@@ -6,7 +6,6 @@ Everything a front end needs from settings is re-exported here, so
 """
 
 from tau_engine.config.settings import (
-    APPROVAL_ORDER,
     ENV_SETTINGS,
     ProviderSettings,
     Settings,
@@ -20,7 +19,6 @@ from tau_engine.config.settings import (
 )
 
 __all__ = [
-    "APPROVAL_ORDER",
     "ENV_SETTINGS",
     "ProviderSettings",
     "Settings",

@@ -43,8 +43,8 @@ from pydantic.fields import FieldInfo
 
 from tau_engine.errors import ConfigError
 from tau_engine.paths import WorkspacePaths, atomic_write_text, user_config_dir
+from tau_engine.protocol.approval import APPROVAL_MODES
 
-APPROVAL_ORDER = ("read-only", "ask", "auto-edit", "full-auto")
 # The built-in safety profiles from the most to the least permissive.
 SAFETY_ORDER = ("permissive", "balanced", "strict", "hardened")
 DEFAULT_SAFETY = "balanced"
@@ -101,7 +101,7 @@ class Settings(BaseModel):
                                  json_schema_extra={"trust": "credentials"})
     approval: str | None = Field(
         None, description="Approval mode (headless default auto-edit, interactive default ask)",
-        json_schema_extra={"choices": ["read-only", "ask", "auto-edit", "full-auto"],
+        json_schema_extra={"choices": list(APPROVAL_MODES),
                            "trust": "approval"})
     safety: str | None = Field(
         None, description="Safety profile: permissive, balanced (default), strict, hardened, "
@@ -167,8 +167,8 @@ def _needs_trust(rule: str | None, key: str, value: Any, baseline: Any) -> str |
         return ("decides which secret is read and sent" if key.endswith("api_key_env")
                 else "decides where your API keys are sent")
     if rule == "approval" and isinstance(value, str) and isinstance(baseline, str) and \
-            value in APPROVAL_ORDER and baseline in APPROVAL_ORDER and \
-            APPROVAL_ORDER.index(value) > APPROVAL_ORDER.index(baseline):
+            value in APPROVAL_MODES and baseline in APPROVAL_MODES and \
+            APPROVAL_MODES.index(value) > APPROVAL_MODES.index(baseline):
         return f"raises the approval mode above '{baseline}'"
     if rule == "limit" and baseline is not None and value > baseline:
         return f"raises your {key} of {baseline}"

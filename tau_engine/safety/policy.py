@@ -27,18 +27,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
+from tau_engine.protocol.approval import ApprovalMode
+
+__all__ = ["ApprovalDecision", "ApprovalMode", "ApprovalRequest", "Approver", "ToolKind",
+           "ToolPolicy", "Verdict"]
+
 ToolKind = Literal["read", "edit", "exec", "network"]
 Verdict = Literal["allow", "ask", "deny"]
 
-
-class ApprovalMode(StrEnum):
-    READ_ONLY = "read-only"
-    ASK = "ask"
-    AUTO_EDIT = "auto-edit"
-    FULL_AUTO = "full-auto"
-
-
-APPROVAL_MODES = [m.value for m in ApprovalMode]
 
 _TABLE: dict[ApprovalMode, dict[str, Verdict]] = {
     ApprovalMode.READ_ONLY: {"read": "allow", "edit": "deny", "exec": "deny", "network": "deny"},

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tau_engine.text.terminal import strip_terminal_controls as plain
+from tau_engine.tools.label import tool_label
 
 
 def add_parser(sub: Any) -> None:
@@ -24,7 +25,8 @@ def add_parser(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def action(name: str, text: str) -> argparse.ArgumentParser:
-        made: argparse.ArgumentParser = actions.add_parser(name, help=text, parents=[common])
+        made: argparse.ArgumentParser = actions.add_parser(name, help=text, description=text,
+                                                             parents=[common])
         return made
 
     p = action("list", "list sessions, newest first")
@@ -40,15 +42,13 @@ def add_parser(sub: Any) -> None:
     p = action("import", "recreate a session from an exported JSONL file")
     p.add_argument("file", help="an exported .jsonl file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    for name, text in (("undo", "undo the last user turn, restoring the files it changed"),
-                         ("redo", "redo the last undone turn")):
-        p = action(name, text)
+    for name in TABLE_ACTIONS:  # the engine's commands: their help is the table's
+        p = action(name, _table_command(name).help)
         p.add_argument("id", help="session id or unique prefix")
+        if name == "fork":
+            p.add_argument("--at", metavar="MESSAGE_ID",
+                           help="fork at this message (default: head)")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p = action("fork", "branch a session into a new one")
-    p.add_argument("id", help="session id or unique prefix")
-    p.add_argument("--at", metavar="MESSAGE_ID", help="fork at this message (default: head)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = action("delete", "delete a session and its events")
     p.add_argument("id", help="session id or unique prefix")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -58,6 +58,16 @@ def add_parser(sub: Any) -> None:
 
 
 READ_ONLY_ACTIONS = ("list", "show", "export")
+# Run through the engine's command table (``tau_engine.commands``), on the named session.
+TABLE_ACTIONS = ("undo", "redo", "fork")
+
+
+def _table_command(name: str) -> Any:
+    from tau_engine.commands import COMMANDS
+
+    command = COMMANDS.get(name)
+    assert command is not None, name
+    return command
 
 
 def _when(ts: float) -> str:
@@ -89,6 +99,27 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_dispatch(store, args))
     finally:
         store.close()
+
+
+async def _run_table_command(store: Any, args: argparse.Namespace) -> int:
+    """``undo``, ``redo`` and ``fork`` of a named session: the engine's commands, run with
+    the store alone (no model), on that session; a session another process is running is
+    not changed under it (exit 2)."""
+    from tau_engine.commands import COMMANDS, CommandContext, CommandInput
+    from tau_engine.commands import results as r
+    from tau_engine.session_control import SessionControl
+    from tau_tui.command_output import result_lines
+
+    ctx = CommandContext(sessions=SessionControl(store, store.paths), table=COMMANDS)
+    given = CommandInput(getattr(args, "at", None) or "", session=args.id)
+    result = await COMMANDS.run(ctx, _table_command(args.action), given)
+    if args.json:
+        data = (_info_json(result.session) if isinstance(result, r.SessionForked)
+                else result.report.to_json())
+        sys.stdout.write(json.dumps(data) + "\n")
+    else:
+        sys.stdout.write("".join(line.text + "\n" for line in result_lines(result)))
+    return 0
 
 
 def _recover(paths: Any, args: argparse.Namespace) -> int:
@@ -134,7 +165,8 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
                 continue
             out.write(plain(f"{msg.role}:\n{msg.content}") + "\n")
             for call in msg.tool_calls:
-                out.write(plain(f"  -> {call.name} {json.dumps(call.arguments)[:100]}") + "\n")
+                label = tool_label(call.name, call.arguments)
+                out.write(plain(f"  -> {call.name} {label}".rstrip()) + "\n")
             out.write("\n")
         return 0
     if args.action == "export":
@@ -156,29 +188,8 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
         else:
             out.write(plain(f"imported session {info.id[:8]}: {info.title}") + "\n")
         return 0
-    if args.action in ("undo", "redo"):
-        info = await store.get_session(args.id)
-        # A session another process is running is not changed under it (exit 2).
-        with store.lock_session(info.id):
-            report = await getattr(store, args.action)(info.id, store.paths.root)
-        if args.json:
-            out.write(json.dumps(report.to_json()) + "\n")
-        else:
-            out.write(report.summary() + "\n")
-        return 0
-    if args.action == "fork":
-        info = await store.get_session(args.id)
-        target = args.at or info.head_id
-        if target is None:
-            from tau_engine.errors import UsageError
-
-            raise UsageError(f"session {info.id[:8]} is empty; nothing to fork")
-        forked = await store.fork(info.id, target)
-        if args.json:
-            out.write(json.dumps(_info_json(forked)) + "\n")
-        else:
-            out.write(f"forked session {info.id[:8]} into {forked.id[:8]}\n")
-        return 0
+    if args.action in TABLE_ACTIONS:
+        return await _run_table_command(store, args)
     if args.action == "delete":
         info = await store.get_session(args.id)
         lock = store.lock_session(info.id)

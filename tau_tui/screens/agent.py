@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tau_engine.protocol.approval import cycle_description, next_mode
 from tau_tui.bridge import EngineBridge
 from tau_tui.screens.command_runner import CommandRunner
 from tau_tui.screens.turn_controller import TurnController
@@ -59,7 +60,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         Binding("ctrl+o", "toggle_last_tool", "Expand tool", id="agent.toggle_tool",
                 tooltip="Show or hide the last tool call's arguments and output"),
         Binding("shift+tab", "cycle_approval", "Approval mode", id="agent.cycle_approval",
-                tooltip="Switch to the next approval mode: ask, auto-edit, full-auto, read-only"),
+                tooltip=f"Switch to the next approval mode: {cycle_description()}"),
         # Priority: the prompt's own PageUp/PageDown would otherwise take the keys.
         Binding("pageup", "scroll_transcript(-1)", "Page up", show=False, priority=True,
                 id="agent.page_up", tooltip="Scroll the transcript up"),
@@ -143,11 +144,11 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     def refresh_status(self) -> None:
         engine = self.engine
         if engine is not None:
-            safety = engine.safety_state()
+            state, safety = engine.state(), engine.safety_state()
             self.status = self.status.with_(
-                model=engine.model_id, approval=engine.policy.mode.value,
+                model=state.model_id, approval=state.approval.value,
                 profile=safety.profile, risk=safety.raised_risk,
-                context_window=engine.context_window or self.status.context_window)
+                context_window=state.context_window or self.status.context_window)
         # Not "if is_mounted": that is still False in on_mount, which left the bar
         # blank ("starting" never showed) until the engine was attached.
         self.status_bar.info = self.status
@@ -166,7 +167,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     def load_branch(self) -> None:
         if self.engine is None:
             return
-        branch = read_git_branch(self.engine.paths.root)
+        branch = read_git_branch(self.engine.state().workspace)
         self.app.call_from_thread(self._set_branch, branch)
 
     def _set_branch(self, branch: str) -> None:
@@ -248,7 +249,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         from tau_engine.mentions import list_workspace_files
         from tau_engine.paths import WorkspacePaths
 
-        root = self.engine.paths.root if self.engine else WorkspacePaths.locate().root
+        root = self.engine.state().workspace if self.engine else WorkspacePaths.locate().root
         files = list_workspace_files(root)
         self.app.call_from_thread(self._files_loaded, files)
 
@@ -352,19 +353,14 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         return True
 
     def action_cycle_approval(self) -> None:
-        from tau_tui.screens.command_runner import APPROVAL_HELP
-
         engine = self.engine
         if engine is None:
             self.app.notify("tau is still starting", severity="warning")
             return
-        modes = list(APPROVAL_HELP)
-        current = engine.policy.mode.value
-        following = modes[(modes.index(current) + 1) % len(modes)] if current in modes \
-            else modes[0]
+        following = next_mode(engine.state().approval)
         engine.set_approval(following)
         self.refresh_status()
-        self.app.notify(f"approval mode: {following} ({APPROVAL_HELP[following]})",
+        self.app.notify(f"approval mode: {following} ({following.help})",
                         title="Shift+Tab", timeout=3)
 
     @on(PromptInput.EndOfInput)

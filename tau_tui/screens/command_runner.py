@@ -1,35 +1,27 @@
-"""``CommandRunner``: what each slash command does, through the engine.
+"""``CommandRunner``: the app's renderer of the engine's command table.
 
-The agent screen hands it a command line; each handler calls the engine (in
-the screen's workers, never blocking the event loop), then reports with a
-notice in the transcript or opens a picker. Engine errors (``TauError``) become
-one-line error notices.
+The agent screen hands it a command line. The engine's table parses and runs it
+(in the screen's workers, never blocking the event loop); a command with choices
+and no argument (``/model``, ``/approval``) first opens a picker. Its result
+(``tau_engine.commands.results``) is shown here: the plain-text lines every front
+end shares become notices, and the app adds what only it can do (the session
+picker, the memory screen, reloading the transcript). ``/theme`` is the app's own
+command. Engine errors (``TauError``) become one-line error notices.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from tau_engine.commands import Command, CommandContext, CommandInput
+from tau_engine.commands import results as r
+from tau_tui.command_output import help_text, result_lines
 from tau_tui.screens.pickers import Choice, ChoicePicker, SessionPicker
-from tau_tui.screens.slash_commands import COMMANDS, parse_command
+from tau_tui.screens.slash_commands import APP_COMMANDS
 
 if TYPE_CHECKING:
-    from tau_engine.engine import Engine
     from tau_tui.screens.agent import AgentScreen
-
-APPROVAL_HELP = {
-    "read-only": "read tools only; edits, commands and network are denied",
-    "ask": "ask before edits, commands and network",
-    "auto-edit": "edit workspace files freely; ask before commands and network",
-    "full-auto": "run without asking what the safety profile allows; its deny rules hold",
-}
-# What each mode confines, said plainly wherever a mode is chosen (docs/safety.md).
-APPROVAL_SCOPE = ("File tools stay inside the workspace; bash runs in the sandbox where "
-                  "bubblewrap works (tau doctor sandbox); http reaches public HTTPS hosts only.")
 
 KEYS_HELP = (
     "keys: enter send · shift+enter/ctrl+j newline · ↑/↓ history · tab complete · "
@@ -44,210 +36,93 @@ class CommandRunner:
 
     def __init__(self, screen: AgentScreen) -> None:
         self.screen = screen
-        self.handlers: dict[str, Callable[[str], Awaitable[None]]] = {
-            "help": self.help, "model": self.model, "session": self.session,
-            "sessions": self.sessions, "new": self.new, "fork": self.fork, "undo": self.undo,
-            "redo": self.redo, "compact": self.compact, "cost": self.cost,
-            "approval": self.approval, "memory": self.memory, "theme": self.theme,
-            "clear": self.clear, "clear-risk": self.clear_risk, "export": self.export,
-            "quit": self.quit, "exit": self.quit,
-            "resume": self.resume,
-        }
+        self.table = APP_COMMANDS
 
     # -- plumbing ------------------------------------------------------------------
     async def run(self, line: str) -> None:
         """Run one ``/command args`` line; unknown commands get a hint."""
         from tau_engine.errors import TauError
 
-        command, name, args = parse_command(line)
-        if command is None:
-            self.note(f"unknown command /{name}; type /help for the list", "error")
-            return
         try:
-            await self.handlers[command.name](args)
+            command, given = self.table.lookup(line)
+            if command.name == "theme":
+                await self.theme(given.text)
+                return
+            result = await self._run(command, given)
+            if result is not None:
+                await self.show(result)
         except TauError as exc:
             self.note(str(exc), "error")
+
+    async def _run(self, command: Command, given: CommandInput) -> Any:
+        """Run ``command`` through the engine; None when a picker was closed unpicked."""
+        engine = await self.screen.wait_for_engine()
+        ctx = CommandContext.of(engine, self.table)
+        if not given.text and command.choices is not None:
+            offered = await command.choices(ctx)
+            picked = await self.screen.app.push_screen_wait(ChoicePicker(
+                offered.title, offered.choices, current=offered.current,
+                filterable=offered.filterable, note=offered.note))
+            if not picked:
+                return None
+            given = CommandInput(picked)
+        return await self.table.run(ctx, command, given)
+
+    async def run_named(self, name: str, text: str = "") -> Any:
+        """Run the table's command ``name`` with ``text`` and return its result."""
+        command = self.table.get(name)
+        assert command is not None, name
+        return await self._run(command, CommandInput(text))
 
     def note(self, message: str, level: str = "info") -> None:
         self.screen.controller.notice(message, level=level, kind="command")
 
-    async def _engine(self) -> Engine:
-        return await self.screen.wait_for_engine()
+    # -- results -------------------------------------------------------------------
+    async def show(self, result: Any) -> None:
+        """Render one command result: the screens only the app has, what the change
+        means for the transcript and the status bar, then the shared lines."""
+        screen = self.screen
+        match result:
+            case r.HelpShown(commands=commands):
+                self.note(help_text(commands) + "\n" + KEYS_HELP)
+                return
+            case r.SessionsListed():
+                await self._pick_session(result)
+                return
+            case r.MemoryShown(overview=overview):
+                from tau_tui.screens.memory import MemoryScreen
 
-    # -- commands ------------------------------------------------------------------
-    async def help(self, args: str) -> None:
-        width = max(len(c.usage) for c in COMMANDS)
-        lines = [f"{c.usage.ljust(width)}  {c.help}" for c in COMMANDS]
-        self.note("commands:\n" + "\n".join(lines) + "\n" + KEYS_HELP)
+                await screen.app.push_screen_wait(MemoryScreen(overview))
+                return
+            case r.QuitRequested():
+                screen.app.exit()
+                return
+            case r.SessionResumed() | r.SessionForked(switched=True):
+                await screen.reload_transcript()
+                screen.session_changed()
+            case r.NewSession():
+                await screen.transcript.clear()
+                screen.session_changed()
+            case r.TurnsUndone():
+                await screen.reload_transcript()
+                screen.refresh_status()
+            case r.ModelChanged() | r.ApprovalShown() | r.CompactionDone() | r.RiskCleared():
+                screen.refresh_status()
+        for line in result_lines(result):
+            self.note(line.text, line.level)
 
-    async def model(self, args: str) -> None:
-        engine = await self._engine()
-        if args:
-            self._set_model(engine, args)
-            return
-        from tau_engine.providers.catalog import load_catalog
-
-        catalog = await asyncio.to_thread(load_catalog)
-        choices = []
-        for info in catalog.list():
-            window = f"{info.context_window // 1000}k ctx" if info.context_window else ""
-            choices.append(Choice(info.model_id, info.model_id, window))
-        picked = await self.screen.app.push_screen_wait(
-            ChoicePicker("Model", choices, current=engine.model_id))
-        if picked:
-            self._set_model(engine, picked)
-
-    def _set_model(self, engine: Engine, model_id: str) -> None:
-        engine.set_model(model_id)
-        for notice in engine.notices[-1:]:
-            if model_id in notice or "key" in notice:
-                self.note(notice, "warning")
-        self.note(f"model: {engine.model_id}")
-        self.screen.refresh_status()
-
-    async def session(self, args: str) -> None:
-        engine = await self._engine()
-        info = engine.session
-        if info is None:
-            self.note("no session yet: it starts with the first prompt")
-            return
-        cost = f"${info.cost_usd:.4f}" if info.cost_usd is not None else "unknown"
-        self.note(f"session {info.id} · {info.title or '(untitled)'} · model {info.model} · "
-                  f"{info.message_count} messages · cost {cost}")
-
-    async def sessions(self, args: str) -> None:
-        engine = await self._engine()
-        found = await engine.list_sessions(50)
-        current = engine.session.id if engine.session else None
-        choice = await self.screen.app.push_screen_wait(
-            SessionPicker(found, current_id=current, now=self.screen.wall_clock()))
+    async def _pick_session(self, listed: r.SessionsListed) -> None:
+        choice = await self.screen.app.push_screen_wait(SessionPicker(
+            listed.sessions, current_id=listed.current_id, now=self.screen.wall_clock()))
         if choice is None:
             return
         action, session_id = choice
-        session = await engine.resume(session_id)
-        if action == "fork":
-            session = await engine.fork()
-            await self.screen.reload_transcript()
-            self.note(f"forked {session_id[:8]} into new session {session.id[:8]}")
-        else:
-            await self.screen.reload_transcript()
-            self.note(f"resumed session {session.id[:8]} · {session.title or '(untitled)'}")
-        self.screen.session_changed()
+        resumed = await self.run_named("resume", session_id)
+        await self.show(await self.run_named("fork") if action == "fork" else resumed)
 
-    async def resume(self, args: str) -> None:
-        if not args:
-            await self.sessions(args)
-            return
-        engine = await self._engine()
-        session = await engine.resume(args)
-        await self.screen.reload_transcript()
-        self.note(f"resumed session {session.id[:8]} · {session.title or '(untitled)'}")
-        self.screen.session_changed()
-
-    async def new(self, args: str) -> None:
-        engine = await self._engine()
-        await engine.new_session()
-        await self.screen.transcript.clear()
-        self.note("new session: it starts with your next prompt")
-        self.screen.session_changed()
-
-    async def fork(self, args: str) -> None:
-        engine = await self._engine()
-        before = engine.session.id if engine.session else ""
-        session = await engine.fork(args or None)
-        self.note(f"forked {before[:8]} into new session {session.id[:8]}; "
-                  "the original session is unchanged")
-        self.screen.refresh_status()
-
-    async def undo(self, args: str) -> None:
-        engine = await self._engine()
-        report = await engine.undo()
-        await self._after_undo(report, "undid")
-
-    async def redo(self, args: str) -> None:
-        engine = await self._engine()
-        report = await engine.redo()
-        await self._after_undo(report, "redid")
-
-    async def _after_undo(self, report: object, verb: str) -> None:
-        from tau_engine.store import UndoReport
-
-        assert isinstance(report, UndoReport)
-        await self.screen.reload_transcript()
-        if not report.messages:
-            self.note(f"nothing to {report.action}")
-            return
-        text = f"{verb} {report.messages} message(s)"
-        if report.restored:
-            text += "; restored " + ", ".join(report.restored)
-        self.note(text)
-        for failure in report.failed:
-            self.note(f"could not restore {failure.path}: {failure.reason}", "error")
-        if report.note:
-            self.note(report.note, "warning")
-
-    async def compact(self, args: str) -> None:
-        engine = await self._engine()
-        self.note(await engine.compact())
-        self.screen.refresh_status()
-
-    async def cost(self, args: str) -> None:
-        engine = await self._engine()
-        usage, cost = engine.usage_totals()
-        about = "~" if usage.estimated else ""
-        money = f"{about}${cost:.4f}" if cost is not None else \
-            "unknown (no prices for this model)"
-        why = " (estimated: the server reported no usage)" if usage.estimated else ""
-        self.note(f"tokens: {about}{usage.input_tokens:,} in ({usage.cached_input_tokens:,} "
-                  f"cached), {about}{usage.output_tokens:,} out · cost {money}{why}")
-
-    async def approval(self, args: str) -> None:
-        engine = await self._engine()
-        mode = args
-        if not mode:
-            choices = [Choice(name, name, help) for name, help in APPROVAL_HELP.items()]
-            picked = await self.screen.app.push_screen_wait(
-                ChoicePicker("Approval mode", choices, current=engine.policy.mode.value,
-                             filterable=False, note=APPROVAL_SCOPE))
-            if not picked:
-                return
-            mode = picked
-        engine.set_approval(mode)
-        self.note(f"approval mode: {engine.policy.mode.value} "
-                  f"({APPROVAL_HELP[engine.policy.mode.value]})")
-        self.screen.refresh_status()
-
-    async def memory(self, args: str) -> None:
-        """``/memory``: the overview; ``/memory approve ID`` lets a quarantined entry in."""
-        from tau_engine.errors import UsageError
-        from tau_tui.screens.memory import MemoryScreen
-
-        engine = await self._engine()
-        action, _, rest = args.partition(" ")
-        if action == "approve":
-            if engine.memory is None:
-                raise UsageError("learned memory is off (memory = false in config.toml)")
-            outcome = await engine.memory.service.approve(rest.strip())
-            self.note(f"approved memory #{outcome.entry.id}: it is offered from now on")
-            return
-        if action:
-            raise UsageError(f"unknown /memory action '{action}'; use /memory or "
-                             "/memory approve ID")
-        await self.screen.app.push_screen_wait(MemoryScreen(await engine.memory_overview()))
-
-    async def clear_risk(self, args: str) -> None:
-        engine = await self._engine()
-        state = engine.safety_state()
-        if not engine.clear_risk():
-            self.note("the risk is not raised: no tool result was flagged in this session")
-            return
-        self.note(f"risk cleared ({state.risk}); calls follow the rules of profile "
-                  f"{state.profile} and mode {state.mode} again")
-        self.screen.refresh_status()
-
-    async def theme(self, args: str) -> None:
+    # -- the app's own -------------------------------------------------------------
+    async def theme(self, name: str) -> None:
         app = self.screen.app
-        name = args
         if not name:
             ours = list(getattr(app, "tau_themes", []))
             choices = [Choice(n, n, "tau") for n in ours]
@@ -269,39 +144,3 @@ class CommandRunner:
 
         await asyncio.to_thread(save_setting, user_config_dir() / "config.toml", "theme", name)
         self.note(f"theme: {name} (remembered)")
-
-    async def clear(self, args: str) -> None:
-        """A fresh context, as in Claude Code and aider: the model forgets the
-        conversation; the old session stays in the store for /resume."""
-        engine = await self._engine()
-        previous = engine.session
-        await engine.new_session()
-        await self.screen.transcript.clear()
-        if previous is None:
-            self.note("context cleared: your next prompt starts a new session")
-        else:
-            self.note(f"context cleared: your next prompt starts a new session; "
-                      f"/resume {previous.id[:8]} returns to the previous one")
-        self.screen.session_changed()
-
-    async def export(self, args: str) -> None:
-        engine = await self._engine()
-        if engine.session is None:
-            self.note("nothing to export: no session yet", "error")
-            return
-        session_id = engine.session.id
-        default = engine.paths.root / f"tau-{session_id[:8]}.jsonl"
-        dest = Path(args).expanduser() if args else default
-        if not dest.is_absolute():
-            dest = engine.paths.root / dest
-        count = await engine.store.export_jsonl(session_id, dest,
-                                                redact=engine.redaction.redact_data)
-        self.note(f"exported {count} records to {dest}")
-
-    async def quit(self, args: str) -> None:
-        self.screen.app.exit()
-
-
-def wall_clock() -> float:
-    """Seconds since the epoch (sessions' ages in the picker)."""
-    return time.time()

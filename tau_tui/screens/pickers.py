@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -15,8 +14,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tau_engine.commands import Choice
+
 if TYPE_CHECKING:
     from tau_engine.store import SessionInfo
+
+__all__ = ["PICKER_CSS", "Choice", "ChoicePicker", "SessionPicker"]
 
 PICKER_CSS = """
 .picker-box {
@@ -34,15 +37,6 @@ PICKER_CSS = """
 .picker-box Input { border: none; height: 1; padding: 0 1; background: $boost;
     margin-bottom: 1; }
 """
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One item of a ``ChoicePicker``: what is returned, what is shown, a dim detail."""
-
-    value: str
-    label: str
-    detail: str = ""
 
 
 class ChoicePicker(ModalScreen[str | None]):

@@ -10,10 +10,11 @@ resumed session, or an undo, re-renders from the store.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from tau_engine.tools.label import tool_label
 
 if TYPE_CHECKING:
     from tau_engine.conversation import StoredMessage
@@ -65,15 +66,8 @@ class ToolEntry:
 
     @property
     def target(self) -> str:
-        """A short label of what the call acts on: a path, a command, a URL or a pattern."""
-        args = self.arguments
-        for key in ("path", "file_path", "command", "url", "pattern", "query", "glob"):
-            value = args.get(key)
-            if isinstance(value, str) and value:
-                return value.splitlines()[0] if value.strip() else value
-        if args:
-            return json.dumps(args, ensure_ascii=False)[:80]
-        return ""
+        """What the call acts on, as one line: a path, a command, a URL or a pattern."""
+        return tool_label(self.name, self.arguments).value
 
 
 @dataclass(eq=False)

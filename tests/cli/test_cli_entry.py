@@ -84,7 +84,7 @@ def test_piped_prompts_run_as_one_scripted_session(workspace: Path, tmp_path: Pa
                    workspace, input="read README.md\n/cost\nfirst line\\\nsecond line\n\n")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
-        "It is a demo.", "tokens in 0, out 5; cost $0.0000", "Two lines seen."]
+        "It is a demo.", "tokens: 0 in (0 cached), 5 out · cost $0.0000", "Two lines seen."]
     assert "tool=read path=README.md ok" in proc.stderr
     [session] = _sessions(workspace)
     shown = json.loads(run_tau(["sessions", "show", str(session["id"]), "--json"],

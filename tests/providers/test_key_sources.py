@@ -126,7 +126,7 @@ async def test_the_engine_uses_and_redacts_keys_by_that_precedence(tmp_path: Pat
                                settings=_settings(model="openai/gpt-5"),
                                environ={"OPENAI_API_KEY": MINE})
     try:
-        assert engine._resolved.api_key == MINE
+        assert engine.runtime.model.resolved.api_key == MINE
         text = engine.redactor.redact(f"a={MINE} b={STORED} c={THEIRS}")
         assert MINE not in text and STORED not in text and THEIRS not in text
         assert "[REDACTED:credentials.toml:anthropic]" in text

@@ -52,7 +52,7 @@ async def test_prompt_answer_and_commands(workspace: Path) -> None:
         await engine.close()
     text = out.getvalue()
     assert "offline/echo received 1 message(s); last user message: 'hello repl'" in text
-    assert "tokens in" in text and "approval: full-auto" in text
+    assert "tokens: " in text and "approval mode: full-auto" in text
     assert "hello repl" in text.split("approval")[0]  # the session title in /sessions
     assert "unknown provider" in err.getvalue() and "unknown command /bogus" in err.getvalue()
     assert asked.count("tau> ") == 8
@@ -124,5 +124,6 @@ async def test_always_saves_the_rule_and_a_flag_is_cleared_by_clear_risk(
     assert [r.text for r in read_rules(workspace_rules_path(workspace), "workspace")] == [
         "bash(touch *)"]
     assert "possible prompt injection in the read result" in err.getvalue()
-    assert "risk cleared: calls follow the rules again" in text
+    assert "risk cleared (possible prompt injection" in text
+    assert "calls follow the rules of profile balanced and mode ask again" in text
     assert text.count("the risk is not raised") == 1

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 from tau_engine.conversation import Message, StoredMessage, ToolCall
+from tau_engine.events import ToolCallEvent, ToolResultEvent
+from tau_tui.headless import HeadlessPrinter
 from tau_tui.widgets.entries import (
     AssistantEntry,
     NoticeEntry,
@@ -44,3 +48,14 @@ def test_history_becomes_prompts_answers_tool_cards_and_notices() -> None:
     assert isinstance(bash, ToolEntry) and bash.status == "denied"
     last = entries[5]
     assert isinstance(last, AssistantEntry) and last.interrupted and not last.streaming
+
+
+def test_the_headless_line_and_the_tool_card_show_the_same_label() -> None:
+    arguments = {"command": "pytest -q\n--maxfail=1"}
+    err = io.StringIO()
+    printer = HeadlessPrinter("text", io.StringIO(), err, color=False)
+    printer(ToolCallEvent(call_id="c1", name="bash", arguments=arguments))
+    printer(ToolResultEvent(call_id="c1", name="bash", ok=True, output=""))
+    assert err.getvalue() == "tool=bash command=pytest -q --maxfail=1 ok\n"
+    entry = ToolEntry(call_id="c1", name="bash", arguments=arguments)
+    assert entry.target == "pytest -q --maxfail=1"

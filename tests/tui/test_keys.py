@@ -66,7 +66,8 @@ async def test_resume_opens_the_session_picker_or_resumes_an_id(make_app: AppFac
         await wait_for(lambda: app.agent.engine.session is None)  # type: ignore[union-attr]
         await send(pilot, "/resume")
         await wait_for(lambda: type(app.screen).__name__ == "SessionPicker")
-        assert "first session prompt" in screen_text(app)
+        # The picker is the screen before its first paint: wait for it, under load too.
+        await wait_for(lambda: "first session prompt" in screen_text(app))
         await pilot.press("enter")
         await wait_for(lambda: app.agent.engine.session is not None)  # type: ignore[union-attr]
         assert app.agent.engine.session.id == first  # type: ignore[union-attr]
