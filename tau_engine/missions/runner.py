@@ -24,6 +24,7 @@ from pathlib import Path
 from tau_engine.missions import worktree as wt
 from tau_engine.missions.editors import Editor, EditRequest
 from tau_engine.missions.evidence import EvidenceWriter, sha256_text
+from tau_engine.missions.finish import write_final_evidence
 from tau_engine.missions.model import (
     STRICT_PROFILES,
     Attempt,
@@ -402,8 +403,6 @@ class MissionRunner:
         await self._conclude(Outcome.GREEN, None, f"committed {found[:12]} on {branch}")
 
     async def _evidence(self) -> None:
-        from tau_engine.missions.finish import write_final_evidence
-
         await write_final_evidence(self)
         publish = (self.state.inputs.publish and self.state.outcome is Outcome.GREEN
                    and self.state.commit is not None)
