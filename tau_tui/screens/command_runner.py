@@ -18,7 +18,7 @@ from tau_engine.commands import Command, CommandContext, CommandInput
 from tau_engine.commands import results as r
 from tau_tui.command_output import help_text, result_lines
 from tau_tui.screens.pickers import Choice, ChoicePicker, SessionPicker
-from tau_tui.screens.slash_commands import APP_COMMANDS
+from tau_tui.slash_commands import APP_COMMANDS
 
 if TYPE_CHECKING:
     from tau_tui.screens.command_host import CommandHost
