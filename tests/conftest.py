@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.scripted_server import ScriptedServer
+from tests.support.store_backends import STORE_URLS
+
+if TYPE_CHECKING:
+    from tau_engine.store import StoreBackend
 
 _PROVIDER_VARS = [
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
@@ -45,3 +50,25 @@ def workspace(tmp_path: Path) -> Path:
     root.mkdir()
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     return root
+
+
+@pytest.fixture(params=sorted(STORE_URLS))
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The URL of one store backend: a test taking it runs once per ``STORE_URLS`` entry
+    (``open_store(paths, store_url)`` opens that backend for any workspace)."""
+    return STORE_URLS[str(request.param)]
+
+
+@pytest.fixture
+def store_workspace(tmp_path: Path) -> Path:
+    """The workspace whose store ``store_backend`` opens (a test module may override it)."""
+    return tmp_path
+
+
+@pytest.fixture
+def store_backend(store_url: str, store_workspace: Path) -> StoreBackend:
+    """The store of a temp workspace, once per backend in ``STORE_URLS``."""
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.store import open_store
+
+    return open_store(WorkspacePaths(store_workspace), store_url)

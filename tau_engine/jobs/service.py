@@ -208,9 +208,9 @@ class JobService:
     async def _session_events(self, session_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         import asyncio
 
-        from tau_engine.store import SessionStore
+        from tau_engine.store import open_store
 
-        store = await asyncio.to_thread(SessionStore.open, self.paths)
+        store = await asyncio.to_thread(open_store(self.paths).open_sessions)
         found: dict[str, list[dict[str, Any]]] = {}
         try:
             for session_id in session_ids:

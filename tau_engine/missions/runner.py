@@ -53,8 +53,8 @@ from tau_engine.missions.verifier import (
     run_command,
     same_result,
 )
+from tau_engine.store.api import MissionStore
 from tau_engine.store.job_fence import check_fence, fence_from_environ
-from tau_engine.store.missions import MissionStore
 
 ProgressFn = Callable[[str, str, str], None]
 """Told ``(mission id, phase, message)`` once per phase as it ends."""

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from tau_engine.errors import LeaseLostError, StoreError
 from tau_engine.store.job_models import Fence
-from tau_engine.store.schema import connect
-from tau_engine.store.sqlite_errors import translate_errors
+from tau_engine.store.sqlite.errors import translate_errors
+from tau_engine.store.sqlite.schema import connect
 
 JOB_ID_ENV, JOB_FENCE_ENV, JOB_ATTEMPT_ENV = "TAU_JOB_ID", "TAU_JOB_FENCE", "TAU_JOB_ATTEMPT"
 

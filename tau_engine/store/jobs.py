@@ -64,9 +64,9 @@ from tau_engine.store.jobs_rows import (
     readable_jobs,
     require_job,
 )
-from tau_engine.store.schema import connect, migrate
 from tau_engine.store.session_lock import StoreLock
-from tau_engine.store.sqlite_errors import refuse_if_damaged, store_error
+from tau_engine.store.sqlite.errors import refuse_if_damaged, store_error
+from tau_engine.store.sqlite.schema import connect, migrate
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -1,4 +1,5 @@
-"""File checkpoints, undo and redo against a real temporary workspace."""
+"""File checkpoints, undo and redo against a real temporary workspace, for every store
+backend (the copies themselves are files under ``.tau/checkpoints/`` whatever the backend)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ import pytest
 from tau_engine.conversation import Message, StoredMessage, ToolCall
 from tau_engine.errors import UsageError, WorkspaceError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
+from tau_engine.store import SessionStore, StoreBackend
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SessionStore]:
-    opened = SessionStore.open(WorkspacePaths(tmp_path))
+async def store(store_backend: StoreBackend) -> AsyncIterator[SessionStore]:
+    opened = store_backend.open_sessions()
     yield opened
     opened.close()
 
@@ -308,7 +310,7 @@ async def test_undo_never_touches_files_outside_the_workspace_named_by_planted_r
     victim = tmp_path / "victim.txt"
     victim.write_text("not yours\n")
     (root / "link").symlink_to(tmp_path, target_is_directory=True)
-    store = SessionStore.open(WorkspacePaths(root))
+    store = SqliteSessionStore.open(WorkspacePaths(root))
     try:
         info = await store.create_session(model="m")
         turn = await Turn(store, info.id).start("x")

@@ -23,9 +23,9 @@ from tau_engine.conversation import Message
 from tau_engine.errors import StoreError, UsageError, WorkspaceError
 from tau_engine.paths import resolve_inside
 from tau_engine.store.blobs import BlobCorruptError, BlobStore
-from tau_engine.store.database import Database
 from tau_engine.store.models import FileRestoreFailure, UndoReport
-from tau_engine.store.queries import session_head
+from tau_engine.store.sqlite.database import Database
+from tau_engine.store.sqlite.queries import session_head
 
 # (workspace-relative path, blob digest or None for "absent", file mode)
 FileState = tuple[str, str | None, int | None]
