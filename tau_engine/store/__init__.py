@@ -1,5 +1,5 @@
 """The workspace state store: sessions, messages, events, file checkpoints, missions and
-learned memory, behind the protocols of ``api.py``.
+learned memory, background jobs, behind the protocols of ``api.py``.
 
 ``open_store`` (``factory.py``) picks the backend; ``models.py`` and ``memory_model.py``
 hold the backend-neutral data every backend takes and hands back. The SQLite backend
@@ -10,8 +10,10 @@ from tau_engine.store.api import (
     EventAppender,
     EventLog,
     HeldLock,
+    JobQueue,
     MemoryStore,
     MissionStore,
+    OwnerAlive,
     SessionStore,
     StoreBackend,
 )
@@ -32,10 +34,12 @@ __all__ = [
     "EventLog",
     "FileRestoreFailure",
     "HeldLock",
+    "JobQueue",
     "MemoryStore",
     "MissionRow",
     "MissionStore",
     "NewMessage",
+    "OwnerAlive",
     "SessionInfo",
     "SessionStore",
     "StoreBackend",

@@ -1,8 +1,8 @@
 """Fixtures of the job tests: a queue per backend, a clock the test moves, an owner.
 
-``queue_backend`` is parametrized by backend name; the PostgreSQL queue adds its
-name to ``BACKENDS`` (and a factory to ``open_queue``) and every queue test runs
-against it too.
+``queue_backend`` is parametrized by backend name (``STORE_URLS`` in
+``tests/support/store_backends.py``) and the queue is opened through ``open_store`` as
+tau opens it, so every queue test runs against each backend listed there.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store import JobQueue, open_store
 from tau_engine.store.job_models import LeaseOwner
-from tau_engine.store.job_queue import JobQueue
+from tests.support.store_backends import STORE_URLS
 
-BACKENDS = ["sqlite"]
+BACKENDS = sorted(STORE_URLS)
 
 
 class Clock:
@@ -33,11 +34,8 @@ class Clock:
 
 
 def open_queue(backend: str, paths: WorkspacePaths, clock: Clock | None = None) -> JobQueue:
-    if backend == "sqlite":
-        from tau_engine.store.jobs import SqliteJobQueue
-
-        return SqliteJobQueue.open(paths, clock=clock) if clock else SqliteJobQueue.open(paths)
-    raise AssertionError(f"no job queue backend {backend}")
+    store = open_store(paths, STORE_URLS[backend])
+    return store.open_jobs(clock=clock) if clock else store.open_jobs()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """``SqliteBackend``: the ``StoreBackend`` whose parts all live in ``.tau/tau.db``.
 
-Each part opens its own connection (the session store, missions, memory), so each can
+Each part opens its own connection (the session store, missions, memory, jobs), so each can
 be opened and closed on its own; SQLite's WAL lets them read and write side by side.
 """
 
@@ -10,6 +10,9 @@ import time
 from collections.abc import Callable
 
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store.job_models import Fence
+from tau_engine.store.sqlite.job_fence import check_fence
+from tau_engine.store.sqlite.jobs import SqliteJobQueue
 from tau_engine.store.sqlite.memory_fts import SqliteMemoryStore
 from tau_engine.store.sqlite.missions import SqliteMissionStore
 from tau_engine.store.sqlite.recovery import RecoveryReport, recover_store
@@ -35,6 +38,12 @@ class SqliteBackend:
 
     def open_memory(self) -> SqliteMemoryStore:
         return SqliteMemoryStore.open(self.paths)
+
+    def open_jobs(self, *, clock: Callable[[], float] = time.time) -> SqliteJobQueue:
+        return SqliteJobQueue.open(self.paths, clock=clock)
+
+    def check_job_fence(self, fence: Fence) -> None:
+        check_fence(self.paths.db_path, fence)
 
     def recover(self, *, clock: Callable[[], float] = time.time) -> RecoveryReport:
         return recover_store(self.paths, clock=clock)

@@ -28,6 +28,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from tau_engine.errors import LeaseLostError, QueueBusyError, StoreError, TauError, UsageError
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store.api import OwnerAlive
 from tau_engine.store.job_models import (
     AttemptDetail,
     AttemptRecord,
@@ -46,9 +47,10 @@ from tau_engine.store.job_models import (
     RecoveryReport,
     SubmitResult,
 )
-from tau_engine.store.job_queue import OwnerAlive
-from tau_engine.store.jobs_admin import block, cancel, end_attempt, recover_one
-from tau_engine.store.jobs_rows import (
+from tau_engine.store.session_lock import StoreLock
+from tau_engine.store.sqlite.errors import refuse_if_damaged, store_error
+from tau_engine.store.sqlite.jobs_admin import block, cancel, end_attempt, recover_one
+from tau_engine.store.sqlite.jobs_rows import (
     ATTEMPT_COLUMNS,
     CLAIMABLE_SQL,
     FENCED,
@@ -64,8 +66,6 @@ from tau_engine.store.jobs_rows import (
     readable_jobs,
     require_job,
 )
-from tau_engine.store.session_lock import StoreLock
-from tau_engine.store.sqlite.errors import refuse_if_damaged, store_error
 from tau_engine.store.sqlite.schema import connect, migrate
 
 P = ParamSpec("P")
