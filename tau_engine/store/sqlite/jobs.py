@@ -47,23 +47,28 @@ from tau_engine.store.job_models import (
     RecoveryReport,
     SubmitResult,
 )
+from tau_engine.store.job_rows import (
+    ATTEMPT_COLUMNS,
+    CLAIMABLE_SQL,
+    EVENT_COLUMNS,
+    LIVE_SQL,
+    SETTLED_SQL,
+    UnreadableRow,
+    attempt_from_row,
+    event_from_row,
+    job_from_row,
+    owner_json,
+    readable,
+    readable_jobs,
+)
 from tau_engine.store.session_lock import StoreLock
 from tau_engine.store.sqlite.errors import refuse_if_damaged, store_error
 from tau_engine.store.sqlite.jobs_admin import block, cancel, end_attempt, recover_one
 from tau_engine.store.sqlite.jobs_rows import (
-    ATTEMPT_COLUMNS,
-    CLAIMABLE_SQL,
     FENCED,
-    LIVE_SQL,
     SELECT_JOB,
-    UnreadableRow,
     append_event,
-    attempt_from_row,
-    event_from_row,
     find_job,
-    job_from_row,
-    owner_json,
-    readable_jobs,
     require_job,
 )
 from tau_engine.store.sqlite.schema import connect, migrate
@@ -83,16 +88,6 @@ WHERE id = (SELECT id FROM jobs WHERE state IN {CLAIMABLE_SQL} AND next_run_at <
             AND cancel_requested_at IS NULL ORDER BY priority DESC, rowid LIMIT 1)
 RETURNING id
 """
-
-
-def _readable(build: Callable[[tuple[Any, ...]], T], rows: list[tuple[Any, ...]]) -> list[T]:
-    out = []
-    for row in rows:
-        try:
-            out.append(build(row))
-        except UnreadableRow:
-            continue  # one bad row does not hide the others
-    return out
 
 
 class SqliteJobQueue:
@@ -239,17 +234,17 @@ class SqliteJobQueue:
         with self._txn(write=False) as conn:
             rows = conn.execute(f"SELECT {ATTEMPT_COLUMNS} FROM job_attempts WHERE job_id = ? "
                                 "ORDER BY attempt", (job_id,)).fetchall()
-        return _readable(attempt_from_row, rows)
+        return readable(attempt_from_row, rows)
 
     async def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
         return await self._run(self._events, job_id, after_seq)
 
     def _events(self, job_id: str, after_seq: int) -> list[JobEvent]:
         with self._txn(write=False) as conn:
-            rows = conn.execute("SELECT job_id, seq, ts, type, attempt, data FROM job_events "
+            rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM job_events "
                                 "WHERE job_id = ? AND seq > ? ORDER BY seq",
                                 (job_id, after_seq)).fetchall()
-        return _readable(event_from_row, rows)
+        return readable(event_from_row, rows)
 
     # -- the worker's side -----------------------------------------------------------
     async def claim(self, owner: LeaseOwner, lease_s: float) -> Claim | None:
@@ -431,7 +426,7 @@ class SqliteJobQueue:
     def _prune(self, finished_before: float) -> list[str]:
         with self._txn() as conn:
             rows = conn.execute(
-                "DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') "
+                f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} "
                 "AND finished_at < ? RETURNING id", (finished_before,)).fetchall()
         return [row[0] for row in rows]
 

@@ -33,9 +33,9 @@ from tau_engine.conversation import Message, Usage
 from tau_engine.errors import StoreError
 from tau_engine.events import parse_event
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store.job_rows import JOB_COLUMNS, job_from_row
 from tau_engine.store.session_lock import StoreLock
 from tau_engine.store.sqlite.errors import forget_damage
-from tau_engine.store.sqlite.jobs_rows import JOB_COLUMNS, job_from_row
 from tau_engine.store.sqlite.schema import migrate
 
 # Parents before children; the other tables of the schema (missions, memory) follow.
