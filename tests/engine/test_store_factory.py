@@ -20,6 +20,12 @@ def test_no_url_or_a_bare_sqlite_url_is_the_workspace_database(url: str | None) 
     assert backend_name(url) == "sqlite"
 
 
+@pytest.mark.parametrize("url", ["postgresql://tau@db/tau", "postgres://tau@db/tau",
+                                 " PostgreSQL://x"])
+def test_both_postgresql_schemes_name_postgresql(url: str) -> None:
+    assert backend_name(url) == "postgresql"
+
+
 def test_an_unknown_scheme_is_named_and_the_url_is_not_shown() -> None:
     with pytest.raises(UsageError, match="unknown store backend 'mysql'") as caught:
         backend_name("mysql://tau:hunter2@db.example/tau")
@@ -71,11 +77,37 @@ async def test_every_part_of_the_default_backend_shares_the_workspace_database(
     assert sorted(p.name for p in paths.state_dir.glob("*.db")) == ["tau.db"]
 
 
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 def test_importing_the_store_loads_no_backend() -> None:
     # Backends are imported when picked: a second backend's driver must cost the SQLite
     # path (and tau's start-up) nothing.
-    code = ("import sys, tau_engine.store, tau_engine.store.factory; "
-            "print(sorted(m for m in sys.modules if m.startswith('tau_engine.store.sqlite')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = _run("import sys, tau_engine.store, tau_engine.store.factory; "
+               "print(sorted(m for m in sys.modules if m.startswith("
+               "('tau_engine.store.sqlite', 'tau_engine.store.postgres', 'psycopg'))))")
     assert out == "[]"
+
+
+def test_the_sqlite_path_never_loads_psycopg(tmp_path: Path) -> None:
+    out = _run("import sys; from tau_engine.engine import Engine; "
+               "from tau_engine.jobs.service import JobService; "
+               "from pathlib import Path; from tau_engine.paths import WorkspacePaths; "
+               f"JobService.open(WorkspacePaths(Path({str(tmp_path)!r}))).close(); "
+               "print(sorted(m for m in sys.modules if m.startswith('psycopg')))")
+    assert out == "[]"
+
+
+def test_a_postgresql_url_without_psycopg_says_what_to_install(tmp_path: Path) -> None:
+    out = _run("import sys; sys.modules['psycopg'] = None\n"
+               "from tau_engine.errors import UsageError\n"
+               "from tau_engine.paths import WorkspacePaths\n"
+               "from tau_engine.store import open_store\n"
+               "try:\n"
+               f"    open_store(WorkspacePaths({str(tmp_path)!r}), 'postgresql://h/db')\n"
+               "except UsageError as exc:\n"
+               "    print(exc)")
+    assert out == ("a PostgreSQL store needs psycopg: install tau with the 'postgres' extra "
+                   "(pip install 'tau[postgres]')")
