@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.postgres_server import PostgresServer, find_binaries
 from tests.support.scripted_server import ScriptedServer
 from tests.support.store_backends import STORE_URLS
 
@@ -72,3 +73,25 @@ def store_backend(store_url: str, store_workspace: Path) -> StoreBackend:
     from tau_engine.store import open_store
 
     return open_store(WorkspacePaths(store_workspace), store_url)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for this test process (initdb into a temp folder, a
+    free local port, its socket in that folder); skips, saying why, without binaries."""
+    bin_dir, why = find_binaries()
+    if bin_dir is None:
+        pytest.skip(why)
+    server = PostgresServer(bin_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database on ``postgres_server``, dropped afterwards."""
+    url = postgres_server.database()
+    yield url
+    postgres_server.drop(url)

@@ -12,7 +12,6 @@ from tau_engine.store import open_store
 from tau_engine.store.job_fence import fence_from_environ
 from tau_engine.store.job_models import Fence, NewJob
 from tests.jobs.conftest import Clock, open_queue, owner
-from tests.support.store_backends import STORE_URLS
 
 
 def test_the_fence_comes_from_the_environment() -> None:
@@ -26,7 +25,7 @@ def test_the_fence_comes_from_the_environment() -> None:
 async def test_check_fence_passes_only_while_the_attempt_owns_the_job(
         queue_backend: str, paths: WorkspacePaths, clock: Clock) -> None:
     """A child process opens the workspace's store on its own to check."""
-    child_store = open_store(paths, STORE_URLS[queue_backend])
+    child_store = open_store(paths, queue_backend)
     queue = open_queue(queue_backend, paths, clock)
     job = (await queue.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={},
                                      max_attempts=3))).job
