@@ -340,7 +340,8 @@ def _run(args: argparse.Namespace) -> int:
     return run_guarded(lambda: run_app(
         workspace=args.workspace, cli_settings=_cli_settings(args), resume=args.resume,
         continue_latest=args.continue_latest, script_path=args.script,
-        trust=args.trust, first_prompt=args.text), args.debug)
+        trust=args.trust, first_prompt=args.text, offer_setup=stdio_is_terminal()),
+        args.debug)
 
 
 def _usage(message: str) -> int:
