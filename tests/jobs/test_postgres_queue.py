@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -52,11 +53,27 @@ async def test_two_submits_of_one_key_at_once_make_one_job(
                   "'submitted', 0, 0, 0)", (held.id, '{"prompt": "hi"}'))
     # The submit waits on the uncommitted row in the unique index of live keys; once
     # that commits, its insert fails and its second look finds the job.
-    committer = threading.Timer(0.5, racer.commit)
+    waited: list[bool] = []
+
+    def commit_once_the_submit_waits() -> None:
+        with psycopg.connect(postgres_url, autocommit=True) as probe:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                row = probe.execute("SELECT count(*) FROM pg_stat_activity WHERE "
+                                    "datname = current_database() AND wait_event_type = "
+                                    "'Lock'").fetchone()
+                if row is not None and row[0] > 0:
+                    waited.append(True)
+                    break
+                time.sleep(0.01)
+        racer.commit()
+
+    committer = threading.Thread(target=commit_once_the_submit_waits)
     committer.start()
-    result = await asyncio.wait_for(queue.submit(new_job(key="nightly")), 10)
+    result = await asyncio.wait_for(queue.submit(new_job(key="nightly")), 30)
     committer.join()
     racer.close()
+    assert waited == [True]  # the race really happened
     assert not result.created and result.job.id == held.id
     queue.close()
 
@@ -84,7 +101,7 @@ def test_a_database_from_a_newer_tau_is_refused(postgres_url: str,
         open_queue(postgres_url, paths)
 
 
-def test_two_processes_creating_the_schema_at_once_both_open(
+def test_four_connections_creating_the_schema_at_once_all_open(
         postgres_url: str, paths: WorkspacePaths) -> None:
     errors: list[BaseException] = []
 
