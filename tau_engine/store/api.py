@@ -227,9 +227,11 @@ class SessionStore(EventLog, Protocol):
         """Reapply the most recent undo, files included."""
 
     # -- export and import ----------------------------------------------------------
-    async def export_jsonl(self, session_id: str, dest: Path) -> int:
+    async def export_jsonl(self, session_id: str, dest: Path,
+                           redact: Callable[[Any], Any] | None = None) -> int:
         """Write the whole session (all branches, events) as ``tau-session`` JSONL;
-        return the lines written."""
+        return the lines written. ``redact`` (the safety layer's redaction funnel) sees
+        every record before it is written."""
 
     async def import_jsonl(self, src: Path) -> SessionInfo:
         """Recreate an exported session with its ids (``UsageError`` if the id is taken,
