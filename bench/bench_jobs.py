@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from tau_engine.jobs.queue import retry_busy  # noqa: E402
 from tau_engine.paths import WorkspacePaths  # noqa: E402
 from tau_engine.store.job_models import LeaseOwner, NewJob  # noqa: E402
-from tau_engine.store.jobs import SqliteJobQueue  # noqa: E402
-from tau_engine.store.schema import connect  # noqa: E402
+from tau_engine.store.sqlite.jobs import SqliteJobQueue  # noqa: E402
+from tau_engine.store.sqlite.schema import connect  # noqa: E402
 
 BARE_CLAIM = ("UPDATE q SET state = 1, owner = ? WHERE id = (SELECT id FROM q WHERE state = 0 "
               "ORDER BY id LIMIT 1) RETURNING id")

@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tau_engine.memory.retrieval import build_offer
 from tau_engine.memory.service import MemoryService
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store.memory_fts import SqliteMemoryStore
 from tau_engine.store.memory_query import compile_query, to_fts5
-from tau_engine.store.schema import connect
+from tau_engine.store.sqlite.memory_fts import SqliteMemoryStore
+from tau_engine.store.sqlite.schema import connect
 
 TECH = ("pytest", "deploy", "staging", "config", "database", "migration", "docker", "cache",
         "token", "session", "provider", "retry", "budget", "release", "branch", "commit",

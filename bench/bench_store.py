@@ -2,7 +2,7 @@
 
 Measures, in a temporary workspace:
 
-1. durable append: 10,000 ``SessionStore.append`` calls (one transaction each,
+1. durable append: 10,000 ``SqliteSessionStore.append`` calls (one transaction each,
    ~500-character messages), median per call through the public async API;
 2. loading the last 200 messages of that 10,000-message session after a
    reopen, median of 20 runs, and the same read handed to a worker thread
@@ -39,8 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tau_engine.conversation import Message, Usage
 from tau_engine.events import TextDelta
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import EventWriter, SessionStore
-from tau_engine.store.schema import connect
+from tau_engine.store.sqlite.event_writer import EventWriter
+from tau_engine.store.sqlite.schema import connect
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
 WORDS = ("the", "parser", "returns", "a", "token", "stream", "that", "checker", "walks",
          "once", "per", "file", "while", "tests", "cover", "every", "branch", "of", "new",
@@ -84,7 +85,7 @@ def time_each(count: int, action: Callable[[int], None]) -> list[float]:
     return samples
 
 
-async def bench_appends(store: SessionStore, texts: list[str]) -> tuple[str, list[float]]:
+async def bench_appends(store: SqliteSessionStore, texts: list[str]) -> tuple[str, list[float]]:
     info = await store.create_session(model="bench/model")
     samples = []
     for i, text in enumerate(texts):
@@ -96,7 +97,7 @@ async def bench_appends(store: SessionStore, texts: list[str]) -> tuple[str, lis
     return info.id, samples
 
 
-async def bench_request_history(store: SessionStore, texts: list[str],
+async def bench_request_history(store: SqliteSessionStore, texts: list[str],
                                 runs: int) -> tuple[list[float], list[float]]:
     """(from the last compaction, from the start) timings of the request history."""
     from tau_engine.agent.compaction import compaction_message, request_view
@@ -124,11 +125,11 @@ async def bench_request_history(store: SessionStore, texts: list[str],
     return partial, whole
 
 
-async def bench_recent(store: SessionStore, session_id: str,
+async def bench_recent(store: SqliteSessionStore, session_id: str,
                        runs: int) -> tuple[list[float], list[float]]:
     """``recent(200)`` as the store does it (inline, see ``InlineReader``), interleaved
     with the same read handed to a worker thread, so both meet the same machine load."""
-    from tau_engine.store.queries import session_path
+    from tau_engine.store.sqlite.queries import session_path
 
     inline: list[float] = []
     threaded: list[float] = []
@@ -223,14 +224,14 @@ def main() -> None:
         plain.close()
 
         paths = WorkspacePaths(root / "ws")
-        store = SessionStore.open(paths)
+        store = SqliteSessionStore.open(paths)
         session_id, appends = asyncio.run(bench_appends(store, texts))
         store.close()
 
-        store = SessionStore.open(paths)
+        store = SqliteSessionStore.open(paths)
         recent, recent_threaded = asyncio.run(bench_recent(store, session_id, args.runs))
         store.close()
-        store = SessionStore.open(paths)
+        store = SqliteSessionStore.open(paths)
         request_partial, request_whole = asyncio.run(
             bench_request_history(store, texts, max(5, args.runs // 4)))
         store.close()
@@ -247,7 +248,7 @@ def main() -> None:
 
         # The store stays open, as it is in the app: the writer is then not the
         # database's last connection, whose close would checkpoint the WAL.
-        store = SessionStore.open(paths)
+        store = SqliteSessionStore.open(paths)
         total, flushes = bench_event_writer(paths.db_path, session_id, args.deltas)
         paced_total, paced_flushes = bench_paced_stream(
             paths.db_path, session_id, args.deltas, args.rate, first_seq=10 * args.deltas)

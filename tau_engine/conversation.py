@@ -1,4 +1,5 @@
-"""The conversation data every part of tau shares: messages, tool calls, usage.
+"""The conversation data every part of tau shares: messages, tool calls, usage, and the
+tools a model is offered.
 
 A ``Message`` is provider-neutral. Tool results are messages of role ``tool``
 (one per call, linked by ``tool_call_id``); each provider adapter maps this
@@ -9,11 +10,21 @@ round trip (Gemini's ``thoughtSignature``, Anthropic thinking blocks) lives in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(slots=True)
+class ToolSpec:
+    """A tool as the model sees it: name, description, JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
 
 
 class ToolCall(BaseModel):

@@ -87,12 +87,9 @@ class ModelSelector:
         Raises ``UsageError`` (an unknown model, a missing key) and leaves the current
         model as it was. The offline fallback is announced in ``warnings`` when nothing
         was asked for, unless ``announce_offline`` is false."""
+        from tau_engine.providers.factory import create_routed_provider
         from tau_engine.providers.redacting import RedactingProvider
-        from tau_engine.providers.registry import (
-            create_routed_provider,
-            default_model,
-            resolve_model,
-        )
+        from tau_engine.providers.registry import default_model, resolve_model
 
         chosen = model_id or default_model(self.settings, self.environ, self.root)
         resolved = resolve_model(chosen, self.settings, self.environ, self.root)

@@ -28,6 +28,25 @@ def user_config_dir() -> Path:
     return user_config_path("tau", appauthor=False)
 
 
+def resolve_inside(root: Path, path: str | os.PathLike[str]) -> Path:
+    """``path`` (relative to ``root``, absolute, or ``~``-based) with its symlinks resolved,
+    or ``WorkspaceError`` when it is not inside ``root`` (a resolved root).
+
+    The containment check alone: the store uses it to restore checkpointed files, and
+    ``safety.workspace.WorkspaceGuard`` builds its rules (protected paths) on it.
+    """
+    raw = os.fspath(path)
+    if not raw or "\x00" in raw:
+        raise WorkspaceError(f"invalid path: {raw!r}")
+    candidate = Path(os.path.expanduser(raw)) if raw.startswith("~") else Path(raw)
+    if not candidate.is_absolute():
+        candidate = root / candidate
+    resolved = candidate.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise WorkspaceError(f"path is outside the workspace ({root}): {raw}")
+    return resolved
+
+
 def find_workspace(start: Path | None = None) -> Path:
     """The nearest ancestor of ``start`` with ``.tau/`` or ``.git``, else ``start`` itself."""
     here = (start or Path.cwd()).resolve()

@@ -40,7 +40,7 @@ from tau_engine.safety.layer import SafetyLayer
 from tau_engine.safety.policy import Approver
 from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.redaction import RedactionFilter
-from tau_engine.store import SessionStore
+from tau_engine.store import SessionStore, open_store
 from tau_engine.tools.base import Tool
 
 
@@ -155,7 +155,7 @@ class AgentRuntime:
         keys = provider_key_values(settings, real, paths.root, credentials=stored)
         safety = await asyncio.to_thread(open_safety, paths, settings, real, keys, mode)
         paths.ensure()
-        store = await asyncio.to_thread(SessionStore.open, paths)
+        store = await asyncio.to_thread(open_store(paths).open_sessions)
         models = ModelSelector(settings, env, paths.root, safety.redaction,
                                script_path=script_path, record_path=record_path,
                                on_route_event=on_route_event)

@@ -19,10 +19,10 @@ from typing import Any
 from tau_engine.conversation import StoredMessage
 from tau_engine.errors import UsageError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionInfo, SessionStore, UndoReport
+from tau_engine.store import SessionInfo, SessionStore, UndoReport, open_store
 from tau_engine.store.claim import IfBusy, claim_session
+from tau_engine.store.models import new_session_id
 from tau_engine.store.session_lock import LockSlot
-from tau_engine.store.session_store import new_session_id
 
 
 def _nothing() -> None:
@@ -48,8 +48,9 @@ class SessionControl:
     async def open(cls, paths: WorkspacePaths, *, read_only: bool = False) -> SessionControl:
         """Open the workspace's store (``read_only``: one the user cannot write works too,
         for listing and exporting)."""
-        opener = SessionStore.open_for_reading if read_only else SessionStore.open
-        return cls(await asyncio.to_thread(opener, paths), paths)
+        backend = open_store(paths)
+        store = await asyncio.to_thread(backend.open_sessions, read_only=read_only)
+        return cls(store, paths)
 
     # -- the current session ------------------------------------------------------------
     async def claim(self, session: SessionInfo, *, if_busy: IfBusy) -> str | None:

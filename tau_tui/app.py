@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from tau_tui.stop_signals import StopSignals
 from tau_tui.themes import DEFAULT_THEME, load_themes, variable_defaults
+from tau_tui.workspace_label import workspace_label
 
 if TYPE_CHECKING:
     from textual.driver import Driver
@@ -313,14 +314,6 @@ class TauApp(App[int]):
             self.notify("Press Ctrl+C again to quit", timeout=QUIT_CONFIRM_SECONDS)
 
 
-def _workspace_label(root: Path) -> str:
-    home = Path.home()
-    try:
-        return "~/" + root.relative_to(home).as_posix()
-    except ValueError:
-        return str(root)
-
-
 def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any], *,
                              ask_trust: AskTrust, trust: bool = False,
                              resume: str | None = None, continue_latest: bool = False,
@@ -361,11 +354,12 @@ def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any]
 
 def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str | None,
             continue_latest: bool, script_path: str | None, trust: bool = False,
-            first_prompt: str | None = None) -> int:
+            first_prompt: str | None = None, offer_setup: bool = False) -> int:
     """Open the app on the agent screen (sending ``first_prompt`` once the engine is
-    open); returns the exit code. Raises ``TauError``."""
+    open); returns the exit code. Raises ``TauError``. ``offer_setup``: the caller knows
+    someone at a terminal can answer the setup wizard (the CLI asks; this module does
+    not import the CLI)."""
     from tau_engine.paths import WorkspacePaths
-    from tau_tui.cli import stdio_is_terminal
     from tau_tui.themes import configured_theme_name
 
     paths = WorkspacePaths.locate(workspace)
@@ -375,8 +369,8 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
         script=Path(script_path) if script_path else None,
         # The wizard only where someone can answer it: never into a pipe.
         ask_onboarding=(lambda where, settings: app.ask_onboarding(where, settings))
-        if stdio_is_terminal() else None)
-    app = TauApp(open_engine, workspace_label=_workspace_label(paths.root),
+        if offer_setup else None)
+    app = TauApp(open_engine, workspace_label=workspace_label(paths.root),
                  history_path=paths.history_path,
                  theme=configured_theme_name(paths.root, cli_settings.get("theme")),
                  first_prompt=first_prompt)

@@ -17,16 +17,22 @@ import os
 import sys
 
 from tau_engine import __version__
+from tau_tui.guard import (
+    EXIT_BROKEN_PIPE,
+    EXIT_OK,
+    EXIT_USAGE,
+    run_guarded,
+    silence_stdout,
+)
 
 # ``typing`` alone costs more than a millisecond: the type-only names below are read by
 # type checkers only (mypy treats a module-level ``TYPE_CHECKING`` like typing's).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
     from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 OUTPUT_FORMATS = ["text", "json", "stream-json"]
 
 # Subcommand modules, imported only when named on the command line.
@@ -267,32 +273,6 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
             "max_tokens": args.max_tokens}
 
 
-def run_guarded(func: Callable[[], int], debug: bool) -> int:
-    """Run a command, turning tau's errors into one line and an exit code."""
-    from tau_engine.errors import TauError
-
-    try:
-        return func()
-    except BrokenPipeError:
-        # The reader went away (tau sessions list | head): end quietly, as git does.
-        silence_stdout()
-        return EXIT_BROKEN_PIPE
-    except TauError as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"tau: error: {exc}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("tau: interrupted\n")
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"tau: internal error: {type(exc).__name__}: {exc} "
-                         "(run with --debug for the traceback)\n")
-        return EXIT_FAILED
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tau`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -360,7 +340,8 @@ def _run(args: argparse.Namespace) -> int:
     return run_guarded(lambda: run_app(
         workspace=args.workspace, cli_settings=_cli_settings(args), resume=args.resume,
         continue_latest=args.continue_latest, script_path=args.script,
-        trust=args.trust, first_prompt=args.text), args.debug)
+        trust=args.trust, first_prompt=args.text, offer_setup=stdio_is_terminal()),
+        args.debug)
 
 
 def _usage(message: str) -> int:
@@ -376,15 +357,6 @@ def _exit(code: int) -> int:
         silence_stdout()
         return EXIT_BROKEN_PIPE if code == EXIT_OK else code
     return code
-
-
-def silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tau_tui.guard import silence_stdout
 from tau_tui.headless import HeadlessPrinter
 from tau_tui.stop_signals import StopSignals, detach_from_terminal, exit_code_for
 
@@ -176,7 +177,7 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
                 stopped = exit_code_for(signal.SIGHUP)  # the terminal went away
             if printer.broken and stopped is None:
                 # The reader went away: end quietly, as `git log | head` does (128 + SIGPIPE).
-                _silence_stdout()
+                silence_stdout()
                 return 141
             if result.stop_reason == "interrupted":
                 sys.stderr.write("tau: interrupted; the partial answer is saved "
@@ -188,14 +189,3 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
             await engine.close()
     finally:
         signals.uninstall()
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass

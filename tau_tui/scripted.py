@@ -194,7 +194,7 @@ class ScriptedSession:
 
     async def _lines(self, item: ScriptLine | None) -> int:
         from tau_engine.errors import TauError
-        from tau_tui.cli import silence_stdout
+        from tau_tui.guard import silence_stdout
         from tau_tui.headless_run import exit_code_of
 
         printer = self.repl.printer

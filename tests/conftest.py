@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.postgres_server import PostgresServer, find_binaries
 from tests.support.scripted_server import ScriptedServer
+from tests.support.store_backends import STORE_URLS
+
+if TYPE_CHECKING:
+    from tau_engine.store import StoreBackend
 
 _PROVIDER_VARS = [
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
@@ -45,3 +51,47 @@ def workspace(tmp_path: Path) -> Path:
     root.mkdir()
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     return root
+
+
+@pytest.fixture(params=sorted(STORE_URLS))
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The URL of one store backend: a test taking it runs once per ``STORE_URLS`` entry
+    (``open_store(paths, store_url)`` opens that backend for any workspace)."""
+    return STORE_URLS[str(request.param)]
+
+
+@pytest.fixture
+def store_workspace(tmp_path: Path) -> Path:
+    """The workspace whose store ``store_backend`` opens (a test module may override it)."""
+    return tmp_path
+
+
+@pytest.fixture
+def store_backend(store_url: str, store_workspace: Path) -> StoreBackend:
+    """The store of a temp workspace, once per backend in ``STORE_URLS``."""
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.store import open_store
+
+    return open_store(WorkspacePaths(store_workspace), store_url)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for this test process (initdb into a temp folder, a
+    free local port, its socket in that folder); skips, saying why, without binaries."""
+    bin_dir, why = find_binaries()
+    if bin_dir is None:
+        pytest.skip(why)
+    server = PostgresServer(bin_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database on ``postgres_server``, dropped afterwards."""
+    url = postgres_server.database()
+    yield url
+    postgres_server.drop(url)

@@ -24,14 +24,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from tau_engine.agent.unanswered import answer_unanswered_calls
-from tau_engine.conversation import Message, StoredMessage, Usage
+from tau_engine.conversation import Message, StoredMessage, ToolSpec, Usage
 from tau_engine.errors import ProviderError
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
     StreamEnd,
     TextChunk,
-    ToolSpec,
     UsageReport,
 )
 

@@ -13,10 +13,10 @@ from tau_engine.config.settings import (
     describe_settings,
     env_overrides,
     load_settings,
-    read_toml,
     save_setting,
     withhold_untrusted,
 )
+from tau_engine.config.toml_file import read_toml
 
 __all__ = [
     "ENV_SETTINGS",

@@ -53,7 +53,7 @@ class CredentialsFile:
 
     def keys(self) -> dict[str, str]:
         """Every stored key, by provider (none when the file does not exist)."""
-        from tau_engine.config.settings import read_toml
+        from tau_engine.config.toml_file import read_toml
 
         data = read_toml(self.path)
         try:

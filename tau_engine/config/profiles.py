@@ -134,7 +134,7 @@ class ProfileStore:
 
     def load(self, name: str) -> Profile:
         """The profile ``name``; ``ConfigError`` naming the file if it is missing or bad."""
-        from tau_engine.config.settings import read_toml
+        from tau_engine.config.toml_file import read_toml
 
         path = self.path(name)
         if not path.is_file():

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic.fields import FieldInfo
 
+from tau_engine.config.toml_file import display_path as _display
+from tau_engine.config.toml_file import read_toml
 from tau_engine.errors import ConfigError
 from tau_engine.paths import WorkspacePaths, atomic_write_text, user_config_dir
 from tau_engine.protocol.approval import APPROVAL_MODES
@@ -227,34 +228,6 @@ def _line_of(text: str, key: str) -> int | None:
     pattern = re.compile(rf"^[ \t]*\"?{re.escape(key)}\"?[ \t]*=", re.MULTILINE)
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 if match else None
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read one TOML file; a syntax error names the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{_display(path)}: cannot read: {exc}") from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        line = re.search(r"line (\d+)", msg)
-        if line:
-            where = f":{line.group(1)}"
-        else:  # "at end of document": the last line
-            where = f":{max(1, text.count(chr(10)) + (0 if text.endswith(chr(10)) else 1))}"
-        reason = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", msg)
-        raise ConfigError(f"{_display(path)}{where}: invalid TOML: {reason}") from exc
 
 
 def _validate_layer(data: dict[str, Any], path: Path) -> None:

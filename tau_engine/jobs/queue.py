@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from tau_engine.errors import LeaseLostError, QueueBusyError, StoreError, UsageError
+from tau_engine.store.api import JobQueue
 from tau_engine.store.job_models import (
     AttemptDetail,
     Claim,
@@ -29,7 +30,6 @@ from tau_engine.store.job_models import (
     Outcome,
     Progress,
 )
-from tau_engine.store.job_queue import JobQueue
 
 T = TypeVar("T")
 FIRST_BACKOFF_S = 0.005

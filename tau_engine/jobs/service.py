@@ -28,6 +28,7 @@ from tau_engine.jobs.queue import retry_busy
 from tau_engine.jobs.signing import JobSigner
 from tau_engine.jobs.worker import LogFn, Worker, WorkerConfig
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store.api import JobQueue
 from tau_engine.store.job_models import (
     AttemptRecord,
     JobEvent,
@@ -38,7 +39,6 @@ from tau_engine.store.job_models import (
     RecoveryReport,
     SubmitResult,
 )
-from tau_engine.store.job_queue import JobQueue
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -83,10 +83,11 @@ class JobService:
 
     @classmethod
     def open(cls, paths: WorkspacePaths, **kwargs: Any) -> JobService:
-        """The service over the workspace's SQLite queue. Blocking: call it at start-up."""
-        from tau_engine.store.jobs import SqliteJobQueue
+        """The service over the workspace's job queue (``store.open_store``). Blocking:
+        call it at start-up."""
+        from tau_engine.store import open_store
 
-        return cls(SqliteJobQueue.open(paths), paths, **kwargs)
+        return cls(open_store(paths).open_jobs(), paths, **kwargs)
 
     def close(self) -> None:
         self.queue.close()
@@ -208,9 +209,9 @@ class JobService:
     async def _session_events(self, session_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         import asyncio
 
-        from tau_engine.store import SessionStore
+        from tau_engine.store import open_store
 
-        store = await asyncio.to_thread(SessionStore.open, self.paths)
+        store = await asyncio.to_thread(open_store(self.paths).open_sessions)
         found: dict[str, list[dict[str, Any]]] = {}
         try:
             for session_id in session_ids:

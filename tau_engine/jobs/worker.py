@@ -28,6 +28,7 @@ from tau_engine.jobs.process import JobProcess
 from tau_engine.jobs.queue import Lease, check_timing, retry_busy
 from tau_engine.jobs.signing import JobSigner
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store.api import JobQueue, OwnerAlive
 from tau_engine.store.job_models import (
     Claim,
     JobRecord,
@@ -37,7 +38,6 @@ from tau_engine.store.job_models import (
     Reason,
     RecoveryReport,
 )
-from tau_engine.store.job_queue import JobQueue, OwnerAlive
 
 LogFn = Callable[[str], None]
 

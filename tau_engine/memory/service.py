@@ -25,7 +25,8 @@ from tau_engine.memory.fields import (
 )
 from tau_engine.paths import WorkspacePaths
 from tau_engine.safety.redact import SecretRedactor
-from tau_engine.store.memory_api import MemoryStore
+from tau_engine.store.api import MemoryStore
+from tau_engine.store.factory import open_store
 from tau_engine.store.memory_model import (
     MemoryEntry,
     MemoryHit,
@@ -61,11 +62,9 @@ class MemoryService:
     @classmethod
     def open(cls, paths: WorkspacePaths, *, redactor: SecretRedactor | None = None,
              clock: Callable[[], float] = time.time) -> MemoryService:
-        """The service over the workspace's SQLite store. Blocking: call it at start-up
-        (or through ``asyncio.to_thread``)."""
-        from tau_engine.store.memory_fts import SqliteMemoryStore
-
-        return cls(SqliteMemoryStore.open(paths), redactor=redactor, clock=clock)
+        """The service over the workspace's store (``store.open_store``). Blocking: call it
+        at start-up (or through ``asyncio.to_thread``)."""
+        return cls(open_store(paths).open_memory(), redactor=redactor, clock=clock)
 
     def close(self) -> None:
         self.store.close()

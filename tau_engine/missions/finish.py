@@ -10,18 +10,30 @@ worktree is removed here when that loses nothing (see ``worktree.removable``).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from tau_engine.git import git_out, run_git
 from tau_engine.missions import worktree as wt
-from tau_engine.missions.model import Outcome
+from tau_engine.missions.evidence import EvidenceWriter
+from tau_engine.missions.model import MissionState, Outcome
 from tau_engine.missions.report import FileChange, pr_markdown, swe_report
 
-if TYPE_CHECKING:
-    from tau_engine.missions.runner import MissionRunner
+
+class FinishingMission(Protocol):
+    """What the evidence phase reads of the mission being run (``runner.MissionRunner`` is one)."""
+
+    state: MissionState
+    evidence: EvidenceWriter
+
+    @property
+    def repo(self) -> Path: ...
+
+    @property
+    def worktree(self) -> Path: ...
 
 
-def _changes(runner: MissionRunner, old: str, new: str) -> list[FileChange]:
+def _changes(runner: FinishingMission, old: str, new: str) -> list[FileChange]:
     out = run_git(runner.repo, ["diff", "--numstat", "--no-renames", old, new]).stdout
     changes = []
     for line in out.splitlines():
@@ -31,7 +43,7 @@ def _changes(runner: MissionRunner, old: str, new: str) -> list[FileChange]:
     return changes
 
 
-def _result_tree(runner: MissionRunner) -> str | None:
+def _result_tree(runner: FinishingMission) -> str | None:
     """What the mission's change is: its commit, else the edited worktree's result tree."""
     state = runner.state
     if state.commit:
@@ -43,7 +55,7 @@ def _result_tree(runner: MissionRunner) -> str | None:
     return None
 
 
-def _write_files(runner: MissionRunner) -> None:
+def _write_files(runner: FinishingMission) -> None:
     state, evidence = runner.state, runner.evidence
     result = _result_tree(runner)
     changes: list[FileChange] = []
@@ -73,7 +85,7 @@ def _write_files(runner: MissionRunner) -> None:
         evidence.write("PR.md", pr_markdown(state, changes))
 
 
-def _clean_worktree(runner: MissionRunner) -> None:
+def _clean_worktree(runner: FinishingMission) -> None:
     state = runner.state
     if state.worktree is None or state.worktree_removed or not runner.worktree.exists():
         return
@@ -81,7 +93,7 @@ def _clean_worktree(runner: MissionRunner) -> None:
         state.worktree_removed = True
 
 
-async def write_final_evidence(runner: MissionRunner) -> None:
+async def write_final_evidence(runner: FinishingMission) -> None:
     """Write the outcome's evidence files, then remove the worktree if nothing is lost."""
     await asyncio.to_thread(_write_files, runner)
     await asyncio.to_thread(_clean_worktree, runner)

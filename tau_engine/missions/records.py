@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tau_engine.missions.model import MissionError, MissionState
-from tau_engine.store.missions import MissionRow
+from tau_engine.store.models import MissionRow
 
 
 def evidence_dir(state_dir: Path, mission_id: str) -> Path:

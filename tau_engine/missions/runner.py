@@ -24,6 +24,7 @@ from pathlib import Path
 from tau_engine.missions import worktree as wt
 from tau_engine.missions.editors import Editor, EditRequest
 from tau_engine.missions.evidence import EvidenceWriter, sha256_text
+from tau_engine.missions.finish import write_final_evidence
 from tau_engine.missions.model import (
     STRICT_PROFILES,
     Attempt,
@@ -52,8 +53,10 @@ from tau_engine.missions.verifier import (
     run_command,
     same_result,
 )
-from tau_engine.store.job_fence import check_fence, fence_from_environ
-from tau_engine.store.missions import MissionStore
+from tau_engine.paths import WorkspacePaths
+from tau_engine.store import open_store
+from tau_engine.store.api import MissionStore, StoreBackend
+from tau_engine.store.job_fence import fence_from_environ
 
 ProgressFn = Callable[[str, str, str], None]
 """Told ``(mission id, phase, message)`` once per phase as it ends."""
@@ -92,6 +95,10 @@ class MissionRunner:
     @property
     def repo(self) -> Path:
         return Path(self.state.inputs.repo)
+
+    def _job_store(self) -> StoreBackend:
+        """The store of the workspace whose ``.tau/`` is ``state_dir`` (its job queue)."""
+        return open_store(WorkspacePaths(self.state_dir.parent))
 
     @property
     def worktree(self) -> Path:
@@ -394,7 +401,7 @@ class MissionRunner:
             message = wt.commit_message(state.inputs.title, state.inputs.task, state.id,
                                         {"Tau-Job": job.job_id} if job else None)
             if job is not None:
-                await asyncio.to_thread(check_fence, self.state_dir / "tau.db", job)
+                await asyncio.to_thread(self._job_store().check_job_fence, job)
             found = await asyncio.to_thread(
                 lambda: wt.commit(self.worktree, base=base, branch=branch, tree=tree,
                                   message=message))
@@ -402,8 +409,6 @@ class MissionRunner:
         await self._conclude(Outcome.GREEN, None, f"committed {found[:12]} on {branch}")
 
     async def _evidence(self) -> None:
-        from tau_engine.missions.finish import write_final_evidence
-
         await write_final_evidence(self)
         publish = (self.state.inputs.publish and self.state.outcome is Outcome.GREEN
                    and self.state.commit is not None)

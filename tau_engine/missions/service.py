@@ -30,7 +30,7 @@ from tau_engine.missions.model import (
 from tau_engine.missions.records import evidence_dir, state_to_row
 from tau_engine.missions.runner import EditorFactory, MissionRunner, ProgressFn
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store.missions import MissionRow, MissionStore, SqliteMissionStore
+from tau_engine.store import MissionRow, MissionStore, open_store
 
 
 def new_mission_id() -> str:
@@ -86,7 +86,7 @@ class MissionContext:
                 # Evidence and worktrees would land wherever a planted link points.
                 raise MissionError(f"{paths.state_dir / name} is a symbolic link; tau keeps "
                                    "missions only in a real folder under .tau/")
-        store = SqliteMissionStore.open(paths)
+        store = open_store(paths).open_missions()
         return cls(paths, store, redactor, env, progress)
 
     def close(self) -> None:

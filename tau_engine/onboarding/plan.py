@@ -37,7 +37,8 @@ from tau_engine.config.profiles import (
     config_text_with_profile,
     render_profile,
 )
-from tau_engine.config.settings import Settings, read_toml
+from tau_engine.config.settings import Settings
+from tau_engine.config.toml_file import read_toml
 from tau_engine.errors import UsageError
 from tau_engine.onboarding.identity import DESCRIPTIONS, identity_files
 from tau_engine.onboarding.writer import PlannedWrite, apply_writes

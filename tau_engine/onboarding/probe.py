@@ -26,11 +26,12 @@ from typing import Any, Literal
 import httpx
 
 from tau_engine.config import Settings
-from tau_engine.conversation import Message
+from tau_engine.conversation import Message, ToolSpec
 from tau_engine.errors import ProviderError
-from tau_engine.providers.base import Provider, ProviderRequest, StreamEnd, ToolCallReady, ToolSpec
+from tau_engine.providers.base import Provider, ProviderRequest, StreamEnd, ToolCallReady
+from tau_engine.providers.factory import create_provider
 from tau_engine.providers.http import make_client, raise_for_status
-from tau_engine.providers.registry import ResolvedModel, create_provider
+from tau_engine.providers.registry import ResolvedModel
 from tau_engine.providers.transport_failures import transport_error
 
 Status = Literal["ok", "warn", "fail", "skip"]

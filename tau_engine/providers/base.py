@@ -17,16 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from tau_engine.conversation import Message, ToolCall, Usage
-
-
-@dataclass(slots=True)
-class ToolSpec:
-    """A tool as the model sees it: name, description, JSON schema of its arguments."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
+from tau_engine.conversation import Message, ToolCall, ToolSpec, Usage
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tau_engine.conversation import Message, ToolCall, Usage
+from tau_engine.conversation import Message, ToolCall, ToolSpec, Usage
 from tau_engine.errors import ProviderError
 from tau_engine.providers.answer_body import unknown_json
 from tau_engine.providers.base import (
@@ -32,7 +32,6 @@ from tau_engine.providers.base import (
     TextChunk,
     ThinkingChunk,
     ToolCallReady,
-    ToolSpec,
     UsageReport,
 )
 from tau_engine.providers.http import (

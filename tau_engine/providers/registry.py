@@ -21,16 +21,16 @@ never overrides the real environment, and sets a base URL only in a workspace
 the user trusts (``providers/dotenv.py``); ``base_url`` and ``api_key_env``
 from the workspace's ``.tau/config.toml`` need that trust too (``config``).
 
-Importing this module is cheap: the provider clients (and httpx) are imported
-only when ``create_provider`` builds one.
+Importing this module is cheap: it imports no provider client (nor httpx). Clients
+are built from a ``ResolvedModel`` by ``providers/factory.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from tau_engine.config import ProviderSettings, Settings
 from tau_engine.config.credentials import CREDENTIALS_FILE_NAME, CredentialsFile
@@ -46,11 +46,6 @@ from tau_engine.providers.catalog import (
     load_catalog,
 )
 from tau_engine.providers.dotenv import DOTENV_NAME, merged_environ, read_dotenv
-
-if TYPE_CHECKING:
-    from tau_engine.providers.base import Provider
-    from tau_engine.providers.call_log import ProviderCallLog
-    from tau_engine.providers.router import CircuitBreaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +180,14 @@ def _suggest_for_prefix(provider: str, model: str) -> str:
 _NO_PROVIDER_SETTINGS = ProviderSettings.model_validate({})
 
 
-def _provider_settings(settings: Settings, provider: str) -> ProviderSettings:
+def provider_settings(settings: Settings, provider: str) -> ProviderSettings:
+    """The ``[providers.NAME]`` settings of ``provider`` (all defaults when not set)."""
     return settings.providers.get(provider) or _NO_PROVIDER_SETTINGS
 
 
 def key_vars(provider: str, settings: Settings) -> list[str]:
     """The variables searched for ``provider``'s key, in order."""
-    configured = _provider_settings(settings, provider).api_key_env
+    configured = provider_settings(settings, provider).api_key_env
     names = [tau_key_var(provider), *([configured] if configured else []),
              *PROVIDERS[provider].key_vars]
     return list(dict.fromkeys(names))
@@ -324,7 +320,7 @@ def find_base_url(provider: str, settings: Settings, environ: Mapping[str, str],
         value = environ.get(name, "").strip()
         if value:
             return value
-    return _provider_settings(settings, provider).base_url or spec.default_base_url
+    return provider_settings(settings, provider).base_url or spec.default_base_url
 
 
 def _is_custom_url(provider: str, base_url: str | None) -> bool:
@@ -420,7 +416,7 @@ def request_options(resolved: ResolvedModel, settings: Settings) -> dict[str, An
     Anthropic: ``prompt_caching`` and ``thinking_budget``. Only options that are set are
     present.
     """
-    conf = _provider_settings(settings, resolved.provider)
+    conf = provider_settings(settings, resolved.provider)
     options: dict[str, Any] = {}
     if resolved.provider == "openrouter":
         for key, value in (("site_url", conf.site_url), ("site_name", conf.site_name),
@@ -433,58 +429,3 @@ def request_options(resolved: ResolvedModel, settings: Settings) -> dict[str, An
     if resolved.api == "anthropic" and conf.thinking_budget:
         options["thinking_budget"] = conf.thinking_budget
     return options
-
-
-def _client_class(api: Api) -> Callable[..., Provider]:
-    # Imported here: each client pulls in httpx, which a plain `tau --help` never needs.
-    if api == "anthropic":
-        from tau_engine.providers.anthropic import AnthropicProvider
-        return AnthropicProvider
-    if api == "gemini":
-        from tau_engine.providers.gemini import GeminiProvider
-        return GeminiProvider
-    if api == "responses":
-        from tau_engine.providers.openai_responses import OpenAIResponsesProvider
-        return OpenAIResponsesProvider
-    from tau_engine.providers.openai_chat import OpenAIChatProvider
-    return OpenAIChatProvider
-
-
-def create_provider(resolved: ResolvedModel, settings: Settings, *,
-                    script_path: Path | None = None, client: Any = None) -> Provider:
-    """Build the client for ``resolved``: by its wire format (``info.api``, else the
-    provider's default), with the request timeout and the key's variable as hint.
-
-    ``client`` (an ``httpx.AsyncClient``) is shared and left open by the provider.
-    """
-    if resolved.provider == "offline":
-        from tau_engine.providers.offline import OfflineProvider
-        offline: Provider = OfflineProvider(model=resolved.model, script_path=script_path)
-        return offline
-    assert resolved.base_url is not None, "every HTTP provider has a base URL"
-    timeout = _provider_settings(settings, resolved.provider).timeout_s
-    cls = _client_class(resolved.api)
-    return cls(name=resolved.provider, base_url=resolved.base_url, api_key=resolved.api_key,
-               timeout_s=timeout or settings.request_timeout_s, client=client,
-               # With no key, a 401 names the variable to set instead of the one used.
-               key_hint=resolved.key_env or suggested_key_var(resolved.provider, settings))
-
-
-def create_routed_provider(
-    resolved: ResolvedModel,
-    settings: Settings,
-    environ: Mapping[str, str],
-    workspace_root: Path | None,
-    *,
-    script_path: Path | None = None,
-    on_event: Callable[[str, dict[str, Any]], None] | None = None,
-    breaker: CircuitBreaker | None = None,
-    call_log: ProviderCallLog | None = None,
-) -> Provider:
-    """The provider the engine streams from: ``resolved`` plus its configured fallbacks,
-    with retries, a circuit breaker and the call log (see ``router.build_routed_provider``)."""
-    from tau_engine.providers.router import build_routed_provider
-
-    return build_routed_provider(resolved, settings, environ, workspace_root,
-                                 script_path=script_path, on_event=on_event,
-                                 breaker=breaker, call_log=call_log)

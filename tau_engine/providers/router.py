@@ -32,21 +32,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from tau_engine.config import Settings
-from tau_engine.errors import ConfigError, MissingKeyError, ProviderError, UsageError
+from tau_engine.errors import ProviderError
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest, UsageReport
 from tau_engine.providers.call_log import CallRecord, ProviderCallLog
 from tau_engine.providers.catalog import ModelInfo, cost_usd
 from tau_engine.providers.retry import RetryPolicy, stream_with_retries
-
-if TYPE_CHECKING:
-    from tau_engine.providers.registry import ResolvedModel
 
 CircuitState = Literal["closed", "open", "half_open"]
 RouteEventSink = Callable[[str, dict[str, Any]], None]
@@ -348,79 +343,3 @@ class RoutedProvider:
             if id(route.provider) not in seen:
                 seen.add(id(route.provider))
                 await route.provider.aclose()
-
-
-def fallbacks_for(model_id: str, settings: Settings) -> list[str]:
-    """The fallback model ids configured for ``model_id`` (matched by id or alias)."""
-    from tau_engine.providers.catalog import load_catalog
-    from tau_engine.providers.registry import parse_model_id
-
-    if model_id in settings.fallbacks:
-        return list(settings.fallbacks[model_id])
-    catalog = load_catalog()
-    for key, targets in settings.fallbacks.items():
-        try:
-            provider, model = parse_model_id(key)
-        except UsageError as exc:
-            raise ConfigError(f"fallbacks: {exc}") from exc
-        info = catalog.get(provider, model)
-        if f"{provider}/{info.id if info else model}" == model_id:
-            return list(targets)
-    return []
-
-
-def build_routed_provider(
-    resolved: ResolvedModel,
-    settings: Settings,
-    environ: Mapping[str, str],
-    workspace_root: Path | None,
-    *,
-    script_path: Path | None = None,
-    on_event: RouteEventSink | None = None,
-    breaker: CircuitBreaker | None = None,
-    call_log: ProviderCallLog | None = None,
-    retry_policy: RetryPolicy | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> RoutedProvider:
-    """The primary route for ``resolved`` plus its configured fallbacks.
-
-    A fallback whose key is missing is skipped with a notice at the first call;
-    a malformed fallback id is a ``ConfigError``. The call log defaults to the
-    workspace's ``.tau/logs/provider.jsonl``; retries follow ``max_retries``. Pass
-    the same ``breaker`` to every build of one engine to keep circuit state across
-    model switches (a fresh one is made otherwise: no state hides in the module).
-    """
-    from tau_engine.providers.registry import (
-        create_provider,
-        request_options,
-        resolve_model,
-    )
-
-    # Resolve every fallback before building any client, so a bad id leaves nothing open.
-    fallbacks: list[ResolvedModel] = []
-    warnings: list[str] = []
-    for target in fallbacks_for(resolved.model_id, settings):
-        try:
-            fallback = resolve_model(target, settings, environ, workspace_root,
-                                     use_base_url_override=target.startswith(
-                                         f"{resolved.provider}/"))
-        except MissingKeyError as exc:
-            warnings.append(f"fallback {target} is not used: {exc}")
-            continue
-        except UsageError as exc:
-            raise ConfigError(f"fallbacks for {resolved.model_id}: {exc}") from exc
-        if fallback.model_id != resolved.model_id and all(
-                f.model_id != fallback.model_id for f in fallbacks):
-            fallbacks.append(fallback)
-    routes = [Route(resolved.model_id, create_provider(resolved, settings,
-                                                       script_path=script_path),
-                    model=resolved.model, info=resolved.info)]
-    routes += [Route(f.model_id, create_provider(f, settings, script_path=script_path),
-                     model=f.model, info=f.info, options=request_options(f, settings))
-               for f in fallbacks]
-    if call_log is None and workspace_root is not None:
-        call_log = ProviderCallLog.for_workspace(workspace_root)
-    return RoutedProvider(
-        routes, breaker if breaker is not None else CircuitBreaker(), on_event,
-        retry_policy=retry_policy or RetryPolicy(max_retries=settings.max_retries),
-        call_log=call_log, warnings=warnings, sleep=sleep)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from tau_engine.errors import WorkspaceError
-from tau_engine.paths import user_config_dir
+from tau_engine.paths import resolve_inside, user_config_dir
 from tau_engine.safety.protected import protecting_rule
 
 
@@ -28,16 +28,9 @@ class WorkspaceGuard:
         """Return the absolute path for ``path`` or raise ``WorkspaceError``.
 
         With ``write=True`` it also refuses the protected paths, naming the rule."""
-        raw = os.fspath(path)
-        if not raw or "\x00" in raw:
-            raise WorkspaceError(f"invalid path: {raw!r}")
-        candidate = Path(os.path.expanduser(raw)) if raw.startswith("~") else Path(raw)
-        if not candidate.is_absolute():
-            candidate = self.root / candidate
-        resolved = candidate.resolve()
-        if resolved != self.root and self.root not in resolved.parents:
-            raise WorkspaceError(f"path is outside the workspace ({self.root}): {raw}")
+        resolved = resolve_inside(self.root, path)
         if write:
+            raw = os.fspath(path)
             rule = protecting_rule(self.root, raw, resolved, self.settings_dirs)
             if rule is not None:
                 raise WorkspaceError(rule.refusal(raw))

@@ -1,15 +1,49 @@
-"""The workspace state store: sessions, messages, events and file checkpoints in ``.tau/``."""
+"""The workspace state store: sessions, messages, events, file checkpoints, missions and
+learned memory, background jobs, behind the protocols of ``api.py``.
 
-from tau_engine.store.event_writer import EventWriter
-from tau_engine.store.models import FileRestoreFailure, SessionInfo, UndoReport
-from tau_engine.store.session_store import HEAD, NewMessage, SessionStore
+``open_store`` (``factory.py``) picks the backend; ``models.py`` and ``memory_model.py``
+hold the backend-neutral data every backend takes and hands back. The SQLite backend
+lives in ``sqlite/`` and nothing outside the store imports it.
+"""
+
+from tau_engine.store.api import (
+    EventAppender,
+    EventLog,
+    HeldLock,
+    JobQueue,
+    MemoryStore,
+    MissionStore,
+    OwnerAlive,
+    SessionStore,
+    StoreBackend,
+)
+from tau_engine.store.factory import open_store
+from tau_engine.store.models import (
+    HEAD,
+    FileRestoreFailure,
+    MissionRow,
+    NewMessage,
+    SessionInfo,
+    UndoReport,
+    new_session_id,
+)
 
 __all__ = [
     "HEAD",
-    "EventWriter",
+    "EventAppender",
+    "EventLog",
     "FileRestoreFailure",
+    "HeldLock",
+    "JobQueue",
+    "MemoryStore",
+    "MissionRow",
+    "MissionStore",
     "NewMessage",
+    "OwnerAlive",
     "SessionInfo",
     "SessionStore",
+    "StoreBackend",
     "UndoReport",
+    "new_session_id",
+    "open_store",
 ]

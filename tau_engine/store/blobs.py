@@ -1,4 +1,5 @@
-"""Content-addressed file copies under ``.tau/checkpoints/``.
+"""Content-addressed file copies under ``.tau/checkpoints/``, whatever the store backend
+(the database holds which turn saved which copy; the bytes stay beside the workspace).
 
 A blob is named by the sha256 of its bytes (``ab/abcdef…``), so the same
 content is kept once however many turns touched it. Files are copied in

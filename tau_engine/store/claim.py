@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 from tau_engine.errors import SessionLockedError
-from tau_engine.store.models import SessionInfo
+from tau_engine.store.api import SessionStore
+from tau_engine.store.models import SessionInfo, new_session_id
 from tau_engine.store.session_lock import LockSlot
-from tau_engine.store.session_store import SessionStore, new_session_id
 
 IfBusy = Literal["fail", "fork", "new"]
 """What to do when another process holds the session: raise, fork it, or start afresh."""

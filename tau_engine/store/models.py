@@ -1,15 +1,44 @@
-"""What the session store hands back: session summaries and undo/redo reports."""
+"""The store's backend-neutral data: session summaries, messages to append, undo/redo
+reports and mission rows. Every backend takes and hands back these types.
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tau_engine.conversation import Usage
+from tau_engine.conversation import Message, Usage
 
 TITLE_MAX_CHARS = 60
+
+
+class _Head(Enum):
+    HEAD = "head"
+
+
+HEAD: Literal[_Head.HEAD] = _Head.HEAD
+"""Default ``parent_id`` of ``append``: continue from the session's current head."""
+
+ParentRef = str | None | Literal[_Head.HEAD]
+
+
+def new_session_id() -> str:
+    """A fresh session id: 32 lowercase hex digits."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """One message to append, with what its provider call cost (if it was one)."""
+
+    message: Message
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    model: str | None = None
 
 
 class SessionInfo(BaseModel):
@@ -101,3 +130,20 @@ def title_from_prompt(prompt: str) -> str:
                 return line
             return line[: TITLE_MAX_CHARS - 1].rstrip() + "…"
     return ""
+
+
+@dataclass(frozen=True)
+class MissionRow:
+    """One stored mission: its whole record (``state``, the mission's JSON) and the
+    columns lists and status views sort and filter on."""
+
+    id: str
+    created_at: float
+    updated_at: float
+    title: str
+    phase: str
+    outcome: str | None
+    reason: str | None
+    commit: str | None
+    state: dict[str, Any]
+    revision: int = 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tau_engine.providers.base import ToolSpec
+from tau_engine.conversation import ToolSpec
 from tau_engine.safety.permissions import ToolCall as PolicyCall
 from tau_engine.safety.policy import ToolKind
 from tau_engine.safety.redact import SecretRedactor

@@ -29,8 +29,8 @@ from typing import Any
 
 from pydantic import Field
 
+from tau_engine.conversation import ToolSpec
 from tau_engine.errors import ToolError
-from tau_engine.providers.base import ToolSpec
 from tau_engine.safety.permissions import ToolCall as PolicyCall
 from tau_engine.safety.shell_sandbox import ShellSandbox
 from tau_engine.tools.args import ToolArgs, parse_model

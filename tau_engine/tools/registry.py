@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from tau_engine.conversation import ToolSpec
 from tau_engine.errors import ToolError
-from tau_engine.providers.base import ToolSpec
 from tau_engine.tools.base import Tool
 from tau_engine.tools.bash import BashTool
 from tau_engine.tools.edit import EditTool

@@ -203,9 +203,9 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
 
 async def _why(paths: Any, args: argparse.Namespace) -> int:
     from tau_engine.memory.overview import last_offer
-    from tau_engine.store import SessionStore
+    from tau_engine.store import open_store
 
-    store = SessionStore.open(paths)
+    store = open_store(paths).open_sessions()
     try:
         session = (await store.get_session(args.session) if args.session
                    else await store.latest_session())

@@ -185,6 +185,6 @@ if __name__ == "__main__":
     _parser = argparse.ArgumentParser(prog="tau")
     add_parser(_parser.add_subparsers(dest="command", required=True))
     _args = _parser.parse_args(["models", *sys.argv[1:]])
-    from tau_tui.cli import run_guarded
+    from tau_tui.guard import run_guarded
 
     sys.exit(run_guarded(lambda: run(_args), _args.debug))

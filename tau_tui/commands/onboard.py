@@ -173,6 +173,13 @@ def _run_wizard(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the setup wizard needs a terminal; in scripts use tau onboard "
                          "--non-interactive --provider P --model M --api-key-env VAR")
-    from tau_tui.screens.onboarding.app import run_onboarding_app
+    from tau_tui.screens.onboarding.app import CANCELLED, EXIT_CANCELLED, run_onboarding_app
+    from tau_tui.workspace_label import workspace_label
 
-    return run_onboarding_app(workspace=args.workspace, profile=args.profile)
+    outcome = run_onboarding_app(workspace=args.workspace, profile=args.profile,
+                                 workspace_label=workspace_label)
+    if outcome is None:
+        sys.stderr.write(f"tau: {CANCELLED}\n")
+        return EXIT_CANCELLED
+    print_summary(outcome.plan, outcome.writes, sys.stdout)
+    return 0

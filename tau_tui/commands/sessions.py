@@ -85,16 +85,13 @@ def _info_json(info: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from tau_engine.paths import WorkspacePaths
-    from tau_engine.store import SessionStore
+    from tau_engine.store import open_store
 
-    paths = WorkspacePaths.locate(args.workspace)
+    backend = open_store(WorkspacePaths.locate(args.workspace))
     if args.action == "recover":
-        return _recover(paths, args)
-    if args.action in READ_ONLY_ACTIONS:
-        # These work on a store the user cannot write too.
-        store = SessionStore.open_for_reading(paths)
-    else:
-        store = SessionStore.open(paths)
+        return _recover(backend, args)
+    # The read-only actions work on a store the user cannot write too.
+    store = backend.open_sessions(read_only=args.action in READ_ONLY_ACTIONS)
     try:
         return asyncio.run(_dispatch(store, args))
     finally:
@@ -122,10 +119,8 @@ async def _run_table_command(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _recover(paths: Any, args: argparse.Namespace) -> int:
-    from tau_engine.store.recovery import recover_store
-
-    report = recover_store(paths)
+def _recover(backend: Any, args: argparse.Namespace) -> int:
+    report = backend.recover()
     if args.json:
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
     else:

@@ -18,10 +18,10 @@ from tau_engine.commands import Command, CommandContext, CommandInput
 from tau_engine.commands import results as r
 from tau_tui.command_output import help_text, result_lines
 from tau_tui.screens.pickers import Choice, ChoicePicker, SessionPicker
-from tau_tui.screens.slash_commands import APP_COMMANDS
+from tau_tui.slash_commands import APP_COMMANDS
 
 if TYPE_CHECKING:
-    from tau_tui.screens.agent import AgentScreen
+    from tau_tui.screens.command_host import CommandHost
 
 KEYS_HELP = (
     "keys: enter send · shift+enter/ctrl+j newline · ↑/↓ history · tab complete · "
@@ -34,7 +34,7 @@ KEYS_HELP = (
 class CommandRunner:
     """Runs slash commands for one agent screen."""
 
-    def __init__(self, screen: AgentScreen) -> None:
+    def __init__(self, screen: CommandHost) -> None:
         self.screen = screen
         self.table = APP_COMMANDS
 

@@ -7,7 +7,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tau_tui.screens.slash_commands import COMMANDS
+from tau_tui.slash_commands import COMMANDS
 
 SCREEN_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Interrupt the running turn", "interrupt", "stop the model; the partial answer stays"),

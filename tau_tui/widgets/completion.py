@@ -16,7 +16,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 if TYPE_CHECKING:
-    from tau_tui.screens.slash_commands import SlashCommand
+    from tau_tui.slash_commands import SlashCommand
 
 
 MAX_SUGGESTIONS = 12

@@ -16,7 +16,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
-from tau_tui.screens.slash_commands import COMMANDS, SlashCommand
+from tau_tui.slash_commands import COMMANDS, SlashCommand
 from tau_tui.widgets.completion import CompletionMenu, Suggestion, suggest
 from tau_tui.widgets.prompt_history import PromptHistory
 

@@ -1,10 +1,12 @@
-"""File checkpoints, undo and redo against a real temporary workspace."""
+"""File checkpoints, undo and redo against a real temporary workspace, for every store
+backend (the copies themselves are files under ``.tau/checkpoints/`` whatever the backend)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import sqlite3
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,12 +16,13 @@ import pytest
 from tau_engine.conversation import Message, StoredMessage, ToolCall
 from tau_engine.errors import UsageError, WorkspaceError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
+from tau_engine.store import SessionStore, StoreBackend
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SessionStore]:
-    opened = SessionStore.open(WorkspacePaths(tmp_path))
+async def store(store_backend: StoreBackend) -> AsyncIterator[SessionStore]:
+    opened = store_backend.open_sessions()
     yield opened
     opened.close()
 
@@ -295,3 +298,35 @@ async def test_set_head_clears_redo(store: SessionStore) -> None:
     await store.set_head(info.id, first.prompt.id)
     with pytest.raises(UsageError, match="nothing to redo"):
         await store.redo(info.id)
+
+
+async def test_undo_never_touches_files_outside_the_workspace_named_by_planted_rows(
+    tmp_path: Path,
+) -> None:
+    # ``.tau/tau.db`` is workspace content: a planted checkpoint row may name a path
+    # outside the workspace, directly or through a symlink. Undo refuses both.
+    root = tmp_path / "ws"
+    root.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours\n")
+    (root / "link").symlink_to(tmp_path, target_is_directory=True)
+    store = SqliteSessionStore.open(WorkspacePaths(root))
+    try:
+        info = await store.create_session(model="m")
+        turn = await Turn(store, info.id).start("x")
+        await turn.finish()
+        assert turn.prompt is not None
+        conn = sqlite3.connect(store.paths.db_path)
+        with conn:
+            for planted in ("../victim.txt", "link/victim.txt", "~/../../victim.txt"):
+                conn.execute("INSERT INTO checkpoints (session_id, message_id, path, blob, mode, "
+                             "created_at) VALUES (?, ?, ?, NULL, NULL, 0)",
+                             (info.id, turn.prompt.id, planted))
+        conn.close()
+        report = await store.undo(info.id)
+    finally:
+        store.close()
+    assert victim.read_text() == "not yours\n"
+    assert sorted(f.path for f in report.failed) == sorted(
+        ["../victim.txt", "link/victim.txt", "~/../../victim.txt"])
+    assert all("outside the workspace" in f.reason for f in report.failed)

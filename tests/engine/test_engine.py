@@ -171,9 +171,9 @@ async def test_resume_keeps_the_sessions_model_unless_told_otherwise(workspace: 
         assert told.model_id == "offline/echo"
     finally:
         await told.close()
-    from tau_engine.store import SessionStore
+    from tau_engine.store import open_store
 
-    store = SessionStore.open(WorkspacePaths(workspace))
+    store = open_store(WorkspacePaths(workspace)).open_sessions()
     try:
         keyed = await store.create_session(model="anthropic/claude-sonnet-4-5", title="keyed")
     finally:

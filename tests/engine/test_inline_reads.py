@@ -12,11 +12,11 @@ import pytest
 
 from tau_engine.conversation import Message
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
 
-async def _store_with_messages(root: Path, count: int) -> tuple[SessionStore, str]:
-    store = SessionStore.open(WorkspacePaths(root))
+async def _store_with_messages(root: Path, count: int) -> tuple[SqliteSessionStore, str]:
+    store = SqliteSessionStore.open(WorkspacePaths(root))
     info = await store.create_session(model="m")
     await store.append_many(info.id, [Message(role="user", content=f"m{i}")
                                       for i in range(count)])

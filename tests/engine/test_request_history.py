@@ -14,8 +14,9 @@ from tau_engine.conversation import Message, ToolCall
 from tau_engine.engine import Engine
 from tau_engine.errors import StoreDamagedError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
-from tau_engine.store.sqlite_errors import forget_damage
+from tau_engine.store import SessionStore, StoreBackend, open_store
+from tau_engine.store.sqlite.errors import forget_damage
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 from tests.support.damage import damage_table
 
 
@@ -58,8 +59,8 @@ async def _random_session(store: SessionStore, rng: random.Random) -> str:
 
 
 async def test_request_history_gives_the_same_view_as_the_whole_history(
-        tmp_path: Path) -> None:
-    store = SessionStore.open(WorkspacePaths(tmp_path))
+        store_backend: StoreBackend) -> None:
+    store = store_backend.open_sessions()
     rng = random.Random(20261201)
     compacted = 0
     try:
@@ -77,8 +78,9 @@ async def test_request_history_gives_the_same_view_as_the_whole_history(
     assert compacted >= 10  # compactions left older messages unread, in many sessions
 
 
-async def test_only_what_follows_the_last_compaction_is_read(tmp_path: Path) -> None:
-    store = SessionStore.open(WorkspacePaths(tmp_path))
+async def test_only_what_follows_the_last_compaction_is_read(
+        store_backend: StoreBackend) -> None:
+    store = store_backend.open_sessions()
     try:
         info = await store.create_session(model="m")
         pinned = await store.append(info.id, Message(role="user", content="the task",
@@ -102,7 +104,7 @@ async def test_only_what_follows_the_last_compaction_is_read(tmp_path: Path) -> 
 async def test_a_run_continues_without_reading_the_summarized_history(tmp_path: Path) -> None:
     # The oldest messages sit in a damaged page: only a load that reads them fails.
     paths = WorkspacePaths(tmp_path)
-    store = SessionStore.open(paths)
+    store = SqliteSessionStore.open(paths)
     try:
         info = await store.create_session(model="offline/echo")
         await store.append_many(info.id, [Message(role="user" if i % 2 == 0 else "assistant",
@@ -133,7 +135,7 @@ async def test_an_older_store_learns_which_totals_were_estimated(tmp_path: Path)
     import sqlite3
 
     from tau_engine.conversation import Usage
-    from tau_engine.store.schema import connect, migrate
+    from tau_engine.store.sqlite.schema import connect, migrate
 
     paths = WorkspacePaths(tmp_path)
     paths.ensure()
@@ -147,7 +149,7 @@ async def test_an_older_store_learns_which_totals_were_estimated(tmp_path: Path)
                      (sid, sid, Message(role="assistant", content="hi").model_dump_json(),
                       Usage(input_tokens=5, estimated=estimated).model_dump_json()))
     conn.close()
-    store = SessionStore.open(paths)  # migrates
+    store = SqliteSessionStore.open(paths)  # migrates
     try:
         assert (await store.get_session("a" * 32)).usage.estimated is True
         assert (await store.get_session("b" * 32)).usage.estimated is False
@@ -161,7 +163,7 @@ async def test_an_older_store_learns_which_totals_were_estimated(tmp_path: Path)
 async def test_outside_content_before_the_compaction_still_taints_memory_writes(
         tmp_path: Path) -> None:
     paths = WorkspacePaths(tmp_path)
-    store = SessionStore.open(paths)
+    store = open_store(paths).open_sessions()
     try:
         tainted = await store.create_session(model="offline/echo")
         clean = await store.create_session(model="offline/echo")

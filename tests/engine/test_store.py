@@ -1,4 +1,8 @@
-"""Sessions, the message DAG, forks, schema migrations and concurrent openers."""
+"""Sessions, the message DAG, forks, schema migrations and concurrent openers.
+
+Tests taking ``store`` (or ``store_backend``) run against every store backend; the ones
+about SQLite's file (WAL, migrations, rows left behind) open ``SqliteSessionStore``.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from tau_engine.conversation import Message, Usage
 from tau_engine.errors import SessionNotFoundError, StoreError, UsageError
 from tau_engine.events import Notice
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import NewMessage, SessionStore
-from tau_engine.store.schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
+from tau_engine.store import NewMessage, SessionStore, StoreBackend
+from tau_engine.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
 
 def ticking_clock(start: float = 1_000.0) -> Callable[[], float]:
@@ -26,8 +31,8 @@ def ticking_clock(start: float = 1_000.0) -> Callable[[], float]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SessionStore]:
-    opened = SessionStore.open(WorkspacePaths(tmp_path), clock=ticking_clock())
+async def store(store_backend: StoreBackend) -> AsyncIterator[SessionStore]:
+    opened = store_backend.open_sessions(clock=ticking_clock())
     yield opened
     opened.close()
 
@@ -41,7 +46,7 @@ def assistant(text: str) -> Message:
 
 
 async def test_open_creates_state_dir_in_wal_mode(tmp_path: Path) -> None:
-    store = SessionStore.open(WorkspacePaths(tmp_path))
+    store = SqliteSessionStore.open(WorkspacePaths(tmp_path))
     store.close()
     assert (tmp_path / ".tau" / ".gitignore").is_file()
     conn = sqlite3.connect(tmp_path / ".tau" / "tau.db")
@@ -200,8 +205,23 @@ async def test_delete_session_removes_messages_and_events(store: SessionStore) -
         await store.delete_session(info.id)
     assert await store.events(info.id) == []
     assert [m.message.content for m in await store.history(keep.id)] == ["kept"]
+
+
+async def test_delete_session_leaves_no_rows_in_sqlite(tmp_path: Path) -> None:
+    store = SqliteSessionStore.open(WorkspacePaths(tmp_path))
+    try:
+        info = await store.create_session(model="m")
+        keep = await store.create_session(model="m")
+        await store.append(info.id, user("q"))
+        await store.append(keep.id, user("kept"))
+        with store.event_writer(info.id) as writer:
+            writer.write(Notice(kind="info", message="x"))
+        await store.delete_session(info.id)
+    finally:
+        store.close()
     conn = sqlite3.connect(store.paths.db_path)
     assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
     conn.close()
 
 
@@ -220,8 +240,8 @@ async def test_missing_session_is_a_clear_error(store: SessionStore) -> None:
         await store.history("0" * 32)
 
 
-async def test_closed_store_refuses_work(tmp_path: Path) -> None:
-    store = SessionStore.open(WorkspacePaths(tmp_path))
+async def test_closed_store_refuses_work(store_backend: StoreBackend) -> None:
+    store = store_backend.open_sessions()
     store.close()
     with pytest.raises(StoreError, match="closed"):
         await store.list_sessions()
@@ -249,7 +269,7 @@ async def test_older_schema_is_migrated(tmp_path: Path) -> None:
     paths = WorkspacePaths(tmp_path)
     _build_v1_db(paths)
     assert SCHEMA_VERSION > 1 and len(MIGRATIONS) == SCHEMA_VERSION
-    store = SessionStore.open(paths)
+    store = SqliteSessionStore.open(paths)
     try:
         session = await store.get_session("aaaa")
         assert session.title == "old"
@@ -271,12 +291,12 @@ async def test_older_schema_is_migrated(tmp_path: Path) -> None:
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     paths = WorkspacePaths(tmp_path)
-    SessionStore.open(paths).close()
+    SqliteSessionStore.open(paths).close()
     conn = sqlite3.connect(paths.db_path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(StoreError, match="newer than this tau"):
-        SessionStore.open(paths)
+        SqliteSessionStore.open(paths)
 
 
 async def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
@@ -284,17 +304,16 @@ async def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     paths.ensure()
     paths.db_path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError):
-        SessionStore.open(paths)
+        SqliteSessionStore.open(paths)
 
 
-async def test_two_instances_share_one_database(tmp_path: Path) -> None:
-    paths = WorkspacePaths(tmp_path)
+async def test_two_instances_share_one_database(store_backend: StoreBackend) -> None:
     opened: list[SessionStore] = []
     errors: list[BaseException] = []
 
     def open_one() -> None:
         try:
-            opened.append(SessionStore.open(paths))
+            opened.append(store_backend.open_sessions())
         except BaseException as exc:  # surfaced by the assert below
             errors.append(exc)
 

@@ -10,8 +10,8 @@ import pytest
 from tau_engine.errors import StoreDamagedError
 from tau_engine.events import Notice
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
-from tau_engine.store.sqlite_errors import forget_damage
+from tau_engine.store.sqlite.errors import forget_damage
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 from tests.support.damage import damage_table, session_with_messages
 
 
@@ -27,7 +27,7 @@ async def test_once_found_damaged_nothing_more_is_written(tmp_path: Path) -> Non
     paths = WorkspacePaths(tmp_path)
     session_id = await session_with_messages(tmp_path)
     damage_table(paths.db_path, "messages")
-    store = SessionStore.open(paths)
+    store = SqliteSessionStore.open(paths)
     try:
         with pytest.raises(StoreDamagedError) as found:
             await store.history(session_id)
@@ -48,7 +48,7 @@ async def test_once_found_damaged_nothing_more_is_written(tmp_path: Path) -> Non
         assert _digest(paths) == before
         # A new connection in this process is refused too.
         with pytest.raises(StoreDamagedError):
-            SessionStore.open(paths)
+            SqliteSessionStore.open(paths)
     finally:
         try:
             store.close()

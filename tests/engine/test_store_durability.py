@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,10 +27,10 @@ CHILD = textwrap.dedent(
     from tau_engine.conversation import Message, Usage
     from tau_engine.events import Notice, TextDelta
     from tau_engine.paths import WorkspacePaths
-    from tau_engine.store import SessionStore
+    from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
     async def main() -> None:
-        store = SessionStore.open(WorkspacePaths(Path(sys.argv[1])))
+        store = SqliteSessionStore.open(WorkspacePaths(Path(sys.argv[1])))
         info = await store.create_session(model="m")
         print("session", info.id, flush=True)
         writer = store.event_writer(info.id)
@@ -95,7 +95,7 @@ def test_kill_9_mid_turn_keeps_every_committed_message(tmp_path: Path) -> None:
     conn.close()
 
     async def check() -> None:
-        store = SessionStore.open(WorkspacePaths(tmp_path))
+        store = SqliteSessionStore.open(WorkspacePaths(tmp_path))
         try:
             history = await store.history(session_id)
             # At most the one message in flight was committed but not printed.

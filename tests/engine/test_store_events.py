@@ -1,4 +1,6 @@
-"""The event log: batching policy, ordering and sequence numbers of ``EventWriter``."""
+"""The event log: batching policy, ordering and sequence numbers, for every store backend
+(``store`` and ``store_backend``); the clock-driven flush is tested on SQLite's
+``EventWriter`` itself."""
 
 from __future__ import annotations
 
@@ -21,7 +23,10 @@ from tau_engine.events import (
     UsageEvent,
 )
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import EventWriter, SessionStore
+from tau_engine.store import SessionStore, StoreBackend
+from tau_engine.store.api import DELTA_FLUSH_INTERVAL_S
+from tau_engine.store.sqlite.event_writer import EventWriter
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
 
 class ManualClock:
@@ -35,8 +40,8 @@ class ManualClock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SessionStore]:
-    opened = SessionStore.open(WorkspacePaths(tmp_path))
+async def store(store_backend: StoreBackend) -> AsyncIterator[SessionStore]:
+    opened = store_backend.open_sessions()
     yield opened
     opened.close()
 
@@ -69,7 +74,7 @@ def logged_count(db_path: Path) -> int:
 
 def test_deltas_flush_after_the_interval(tmp_path: Path) -> None:
     # Synchronous on purpose: with no running loop, only the clock decides.
-    store = SessionStore.open(WorkspacePaths(tmp_path))
+    store = SqliteSessionStore.open(WorkspacePaths(tmp_path))
     info = asyncio.run(store.create_session(model="m"))
     clock = ManualClock()
     writer = EventWriter(store.paths.db_path, info.id, clock=clock)
@@ -92,7 +97,7 @@ async def test_stalled_deltas_reach_the_log_without_another_write(store: Session
     writer.write(TextDelta(text="a lone delta"))
     assert writer.pending == 1
     # The writer's timer (armed for the flush interval) fires before this sleep ends.
-    await asyncio.sleep(EventWriter.FLUSH_INTERVAL_S * 2.5)
+    await asyncio.sleep(DELTA_FLUSH_INTERVAL_S * 2.5)
     assert writer.pending == 0
     assert [e.type for e in await store.events(info.id)] == ["text_delta"]
     writer.close()
@@ -148,16 +153,15 @@ async def test_event_of_another_session_is_refused(store: SessionStore) -> None:
         writer.write(TurnStarted(turn=1, seq=1, session_id="f" * 32))
 
 
-async def test_store_close_flushes_open_writers(tmp_path: Path) -> None:
-    paths = WorkspacePaths(tmp_path)
-    store = SessionStore.open(paths)
+async def test_store_close_flushes_open_writers(store_backend: StoreBackend) -> None:
+    store = store_backend.open_sessions()
     info = await store.create_session(model="m")
     writer = store.event_writer(info.id)
     writer.write(TextDelta(text="buffered"))
     store.close()
     with pytest.raises(StoreError, match="closed"):
         writer.write(TextDelta(text="late"))
-    reopened = SessionStore.open(paths)
+    reopened = store_backend.open_sessions()
     try:
         assert [e.type for e in await reopened.events(info.id)] == ["text_delta"]
     finally:

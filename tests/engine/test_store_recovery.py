@@ -13,9 +13,9 @@ import pytest
 from tau_engine.conversation import Message
 from tau_engine.errors import StoreDamagedError, StoreError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
-from tau_engine.store.recovery import recover_store
 from tau_engine.store.session_lock import SessionLock, StoreLock
+from tau_engine.store.sqlite.recovery import recover_store
+from tau_engine.store.sqlite.sessions import SqliteSessionStore
 from tests.support.damage import damage_table, session_with_messages
 
 
@@ -24,7 +24,7 @@ def _sha(path: Path) -> str:
 
 
 async def _histories(paths: WorkspacePaths) -> dict[str, list[str]]:
-    store = await asyncio.to_thread(SessionStore.open, paths)
+    store = await asyncio.to_thread(SqliteSessionStore.open, paths)
     try:
         return {info.id: [m.message.content for m in await store.history(info.id)]
                 for info in await store.list_sessions()}
@@ -38,7 +38,7 @@ async def test_a_damaged_store_is_rebuilt_from_its_readable_rows(tmp_path: Path)
     second = await session_with_messages(tmp_path, 80)
     damage_table(paths.db_path, "messages")
     damaged_sha = _sha(paths.db_path)
-    store = SessionStore.open(paths)
+    store = SqliteSessionStore.open(paths)
     with pytest.raises(StoreDamagedError):
         await store.history(second)
     store.close()
@@ -60,7 +60,7 @@ async def test_a_damaged_store_is_rebuilt_from_its_readable_rows(tmp_path: Path)
     assert kept and kept == [f"message {i} " + "x" * 1000 for i in range(len(kept))]
     assert "could not be read" in report.summary()
     # The store is writable again.
-    store = SessionStore.open(paths)
+    store = SqliteSessionStore.open(paths)
     try:
         await store.append(second, Message(role="user", content="after the recovery"))
     finally:
@@ -103,7 +103,7 @@ async def test_a_store_with_nothing_readable_becomes_empty(tmp_path: Path) -> No
 async def test_recover_refuses_while_another_process_uses_the_store(tmp_path: Path) -> None:
     paths = WorkspacePaths(tmp_path)
     session_id = await session_with_messages(tmp_path, 2)
-    store = SessionStore.open(paths)  # stands for a running tau
+    store = SqliteSessionStore.open(paths)  # stands for a running tau
     lock = SessionLock.acquire(paths.locks_dir, session_id)
     try:
         with pytest.raises(StoreError, match=r"other tau processes have the store open "
@@ -118,14 +118,14 @@ async def test_recover_refuses_while_another_process_uses_the_store(tmp_path: Pa
     held = StoreLock.exclusive(paths.locks_dir)
     try:
         with pytest.raises(StoreError, match="being recovered by another tau process"):
-            SessionStore.open(paths)
+            SqliteSessionStore.open(paths)
     finally:
         held.release()
 
 
 async def test_a_store_of_an_older_tau_is_recovered_into_the_current_schema(
         tmp_path: Path) -> None:
-    from tau_engine.store.schema import SCHEMA_VERSION, connect, migrate
+    from tau_engine.store.sqlite.schema import SCHEMA_VERSION, connect, migrate
 
     paths = WorkspacePaths(tmp_path)
     paths.ensure()

@@ -1,4 +1,5 @@
-"""JSONL export and import: lossless round trips and clear refusals of bad files."""
+"""JSONL export and import: lossless round trips and clear refusals of bad files, for
+every store backend (``store_url``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import UsageError
 from tau_engine.events import EventBus, Notice, TextDelta, ToolResultEvent, TurnStarted
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
+from tau_engine.store import SessionStore, open_store
 
 
 async def build_session(store: SessionStore) -> str:
@@ -53,9 +54,9 @@ async def snapshot(store: SessionStore, session_id: str) -> dict[str, object]:
     }
 
 
-async def test_export_import_round_trip_is_exact(tmp_path: Path) -> None:
-    source = SessionStore.open(WorkspacePaths(tmp_path / "a"))
-    target = SessionStore.open(WorkspacePaths(tmp_path / "b"))
+async def test_export_import_round_trip_is_exact(tmp_path: Path, store_url: str) -> None:
+    source = open_store(WorkspacePaths(tmp_path / "a"), store_url).open_sessions()
+    target = open_store(WorkspacePaths(tmp_path / "b"), store_url).open_sessions()
     try:
         session_id = await build_session(source)
         first = tmp_path / "one.jsonl"
@@ -77,8 +78,8 @@ async def test_export_import_round_trip_is_exact(tmp_path: Path) -> None:
         target.close()
 
 
-async def test_import_refuses_an_existing_id(tmp_path: Path) -> None:
-    store = SessionStore.open(WorkspacePaths(tmp_path))
+async def test_import_refuses_an_existing_id(tmp_path: Path, store_url: str) -> None:
+    store = open_store(WorkspacePaths(tmp_path), store_url).open_sessions()
     try:
         session_id = await build_session(store)
         dump = tmp_path / "s.jsonl"
@@ -145,10 +146,10 @@ def _bad_event(lines: list[str]) -> None:
     ],
 )
 async def test_malformed_import_names_the_line_and_writes_nothing(
-    tmp_path: Path, damage: object, line: int, words: str
+    tmp_path: Path, store_url: str, damage: object, line: int, words: str
 ) -> None:
-    source = SessionStore.open(WorkspacePaths(tmp_path / "a"))
-    target = SessionStore.open(WorkspacePaths(tmp_path / "b"))
+    source = open_store(WorkspacePaths(tmp_path / "a"), store_url).open_sessions()
+    target = open_store(WorkspacePaths(tmp_path / "b"), store_url).open_sessions()
     try:
         session_id = await build_session(source)
         dump = tmp_path / "s.jsonl"
@@ -166,8 +167,8 @@ async def test_malformed_import_names_the_line_and_writes_nothing(
         target.close()
 
 
-async def test_import_of_missing_or_empty_file(tmp_path: Path) -> None:
-    store = SessionStore.open(WorkspacePaths(tmp_path))
+async def test_import_of_missing_or_empty_file(tmp_path: Path, store_url: str) -> None:
+    store = open_store(WorkspacePaths(tmp_path), store_url).open_sessions()
     try:
         with pytest.raises(UsageError, match="cannot read"):
             await store.import_jsonl(tmp_path / "absent.jsonl")

@@ -10,7 +10,7 @@ import pytest
 
 from tau_engine.events import ToolOutputDelta, parse_event
 from tau_engine.safety.policy import ApprovalMode
-from tau_engine.store.event_writer import DELTA_TYPES
+from tau_engine.store.sqlite.event_writer import DELTA_TYPES
 from tau_engine.tools.live_output import LiveOutput
 from tests.engine.test_loop import ScriptedStream, answer, call, make_loop
 

@@ -1,8 +1,9 @@
 """Fixtures of the job tests: a queue per backend, a clock the test moves, an owner.
 
-``queue_backend`` is parametrized by backend name; the PostgreSQL queue adds its
-name to ``BACKENDS`` (and a factory to ``open_queue``) and every queue test runs
-against it too.
+``queue_backend`` is the store URL of one backend, once per ``JOB_QUEUE_BACKENDS``
+entry (``tests/support/store_backends.py``; PostgreSQL in a fresh database), and the
+queue is opened through ``open_store`` as tau opens it, so every queue test runs
+against each backend listed there.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store import JobQueue, open_store
 from tau_engine.store.job_models import LeaseOwner
-from tau_engine.store.job_queue import JobQueue
-
-BACKENDS = ["sqlite"]
+from tests.support.store_backends import JOB_QUEUE_BACKENDS, STORE_URLS
 
 
 class Clock:
@@ -32,12 +32,10 @@ class Clock:
         self.now += seconds
 
 
-def open_queue(backend: str, paths: WorkspacePaths, clock: Clock | None = None) -> JobQueue:
-    if backend == "sqlite":
-        from tau_engine.store.jobs import SqliteJobQueue
-
-        return SqliteJobQueue.open(paths, clock=clock) if clock else SqliteJobQueue.open(paths)
-    raise AssertionError(f"no job queue backend {backend}")
+def open_queue(url: str, paths: WorkspacePaths, clock: Clock | None = None) -> JobQueue:
+    """The job queue of the store ``url`` names (``queue_backend``)."""
+    store = open_store(paths, url)
+    return store.open_jobs(clock=clock) if clock else store.open_jobs()
 
 
 @pytest.fixture
@@ -52,9 +50,12 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=JOB_QUEUE_BACKENDS)
 def queue_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+    """The store URL of one job queue backend."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return STORE_URLS[str(request.param)]
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import pytest
 
 from tau_engine.errors import LeaseLostError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store.job_fence import check_fence, fence_from_environ
+from tau_engine.store import open_store
+from tau_engine.store.job_fence import fence_from_environ
 from tau_engine.store.job_models import Fence, NewJob
-from tau_engine.store.jobs import SqliteJobQueue
-from tests.jobs.conftest import Clock, owner
+from tests.jobs.conftest import Clock, open_queue, owner
 
 
 def test_the_fence_comes_from_the_environment() -> None:
@@ -23,18 +23,18 @@ def test_the_fence_comes_from_the_environment() -> None:
 
 
 async def test_check_fence_passes_only_while_the_attempt_owns_the_job(
-        paths: WorkspacePaths, clock: Clock) -> None:
-    """SQLite's: a child process opens the workspace's database to check."""
-    db = paths.db_path
-    queue = SqliteJobQueue.open(paths, clock=clock)
+        queue_backend: str, paths: WorkspacePaths, clock: Clock) -> None:
+    """A child process opens the workspace's store on its own to check."""
+    child_store = open_store(paths, queue_backend)
+    queue = open_queue(queue_backend, paths, clock)
     job = (await queue.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={},
                                      max_attempts=3))).job
     claim = await queue.claim(owner(), 60)
     assert claim is not None
-    check_fence(db, claim.fence)
+    child_store.check_job_fence(claim.fence)
     clock.advance(61)
     await queue.recover(lambda _o: False)
     with pytest.raises(LeaseLostError, match="no longer holds fence 1"):
-        check_fence(db, claim.fence)
+        child_store.check_job_fence(claim.fence)
     assert job.id == claim.fence.job_id
     queue.close()

@@ -22,7 +22,7 @@ from tau_engine.store.job_models import (
     Progress,
     Reason,
 )
-from tau_engine.store.jobs import SqliteJobQueue
+from tau_engine.store.sqlite.jobs import SqliteJobQueue
 from tests.jobs.conftest import owner
 
 # Generous for a loaded 2-core machine: 2.5 s of failing heartbeats are tolerated.

@@ -11,6 +11,7 @@ import pytest
 
 from tau_engine.errors import JobNotFoundError, LeaseLostError, UsageError
 from tau_engine.paths import WorkspacePaths
+from tau_engine.store.api import JobQueue
 from tau_engine.store.job_models import (
     JobState,
     NewJob,
@@ -18,7 +19,6 @@ from tau_engine.store.job_models import (
     Progress,
     Reason,
 )
-from tau_engine.store.job_queue import JobQueue
 from tests.jobs.conftest import Clock, open_queue, owner
 
 LEASE = 60.0
@@ -264,7 +264,7 @@ async def test_wait_for_work_wakes_on_a_submit(queue_backend: str,
 
 
 def test_sqlite_job_log_is_append_only(paths: WorkspacePaths) -> None:
-    from tau_engine.store.jobs import SqliteJobQueue
+    from tau_engine.store.sqlite.jobs import SqliteJobQueue
 
     queue = SqliteJobQueue.open(paths)
     job = asyncio.run(queue.submit(new_job())).job

@@ -15,7 +15,7 @@ from tau_engine.errors import StoreError
 from tau_engine.jobs.service import JobService
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store.job_models import JobState
-from tau_engine.store.jobs import SqliteJobQueue
+from tau_engine.store.sqlite.jobs import SqliteJobQueue
 from tests.jobs.support import (
     bash_turn,
     fast_config,

@@ -1,30 +1,21 @@
 """Fixtures of the memory tests: a ``MemoryStore`` per backend, a service on a fixed clock.
 
-Every test that takes ``memory_store`` or ``service`` runs once per backend in
-``BACKENDS``; a PostgreSQL backend joins by adding its name and its opener here.
+Every test that takes ``memory_store`` or ``service`` runs once per store backend
+(``store_backend``, ``tests/support/store_backends.py``), in the workspace ``memory_root``;
+``backend`` names the one a test runs on, for checks that look inside its files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tau_engine.memory.service import MemoryService
-from tau_engine.paths import WorkspacePaths
-from tau_engine.store.memory_api import MemoryStore
-from tau_engine.store.memory_fts import SqliteMemoryStore
+from tau_engine.store import MemoryStore, StoreBackend
 
 START = 1_767_268_800.0  # 2026-01-01 12:00 UTC
-
-
-def _open_sqlite(root: Path) -> MemoryStore:
-    return SqliteMemoryStore.open(WorkspacePaths(root))
-
-
-OPENERS: dict[str, Callable[[Path], MemoryStore]] = {"sqlite": _open_sqlite}
-BACKENDS = list(OPENERS)
 
 
 class StepClock:
@@ -38,11 +29,6 @@ class StepClock:
         return self.now
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def memory_root(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
@@ -51,8 +37,18 @@ def memory_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def memory_store(backend: str, memory_root: Path) -> Iterator[MemoryStore]:
-    store = OPENERS[backend](memory_root)
+def store_workspace(memory_root: Path) -> Path:
+    return memory_root
+
+
+@pytest.fixture
+def backend(store_backend: StoreBackend) -> str:
+    return store_backend.name
+
+
+@pytest.fixture
+def memory_store(store_backend: StoreBackend) -> Iterator[MemoryStore]:
+    store = store_backend.open_memory()
     yield store
     store.close()
 

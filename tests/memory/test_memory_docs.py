@@ -12,7 +12,7 @@ from tau_engine.memory.retrieval import budget_line, estimate_tokens
 from tau_engine.memory.service import MemoryService
 from tau_engine.memory.tools import memory_tools
 from tau_engine.store import memory_query
-from tau_engine.store.memory_fts import BM25_WEIGHTS
+from tau_engine.store.sqlite.memory_fts import BM25_WEIGHTS
 from tau_tui.commands import memory as memory_command
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -198,9 +198,9 @@ def test_identifier_parts_split_camel_case_only() -> None:
 async def test_a_store_from_before_memory_is_migrated_and_keeps_its_sessions(
         tmp_path: Path) -> None:
     from tau_engine.paths import WorkspacePaths
-    from tau_engine.store import SessionStore
-    from tau_engine.store.memory_fts import SqliteMemoryStore
-    from tau_engine.store.schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
+    from tau_engine.store.sqlite.memory_fts import SqliteMemoryStore
+    from tau_engine.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
+    from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
     paths = WorkspacePaths(tmp_path)
     paths.ensure()
@@ -220,6 +220,6 @@ async def test_a_store_from_before_memory_is_migrated_and_keeps_its_sessions(
     conn = connect(paths.db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
-    sessions = SessionStore.open(paths)
+    sessions = SqliteSessionStore.open(paths)
     assert (await sessions.get_session("0123")).title == "old work"
     sessions.close()

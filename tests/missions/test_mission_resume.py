@@ -28,7 +28,7 @@ DRIVER = Path(__file__).with_name("crash_driver.py")
 
 # (phase, the function after whose Nth call the process dies, N, extra run flags)
 CRASH_POINTS = [
-    ("intake", "tau_engine.store.missions:SqliteMissionStore.create", 1, []),
+    ("intake", "tau_engine.store.sqlite.missions:SqliteMissionStore.create", 1, []),
     ("branch", "tau_engine.missions.worktree:ensure_worktree", 1, []),
     ("setup", "tau_engine.missions.runner:run_command", 1, ["--setup", "echo set up"]),
     ("red", "tau_engine.missions.runner:run_command", 1, []),

@@ -1,4 +1,5 @@
-"""The mission store, the worktree's snapshots and commits, and the evidence writer."""
+"""The mission store (for every store backend), the worktree's snapshots and commits, and
+the evidence writer."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from tau_engine.missions.evidence import EvidenceWriter, check_sums, environment
 from tau_engine.missions.model import MissionError
 from tau_engine.missions.verifier import command_environ
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store.missions import MissionRow, SqliteMissionStore
-from tau_engine.store.schema import SCHEMA_VERSION, connect
+from tau_engine.store import MissionRow, StoreBackend
+from tau_engine.store.sqlite.missions import SqliteMissionStore
+from tau_engine.store.sqlite.schema import SCHEMA_VERSION, connect
 from tests.missions.support import FIX, PYTHON, VERIFIER, git, make_calc_repo, mission, write
 
 
@@ -23,9 +25,8 @@ def _row(mid: str, created: float = 1.0) -> MissionRow:
                       outcome=None, reason=None, commit=None, state={"id": mid})
 
 
-async def test_store_saves_with_compare_and_swap(tmp_path: Path) -> None:
-    paths = WorkspacePaths(tmp_path)
-    store = SqliteMissionStore.open(paths)
+async def test_store_saves_with_compare_and_swap(store_backend: StoreBackend) -> None:
+    store = store_backend.open_missions()
     try:
         first = await store.create(_row("abc123"))
         saved = await store.save(MissionRow(**{**first.__dict__, "phase": "red"}))
@@ -43,6 +44,11 @@ async def test_store_saves_with_compare_and_swap(tmp_path: Path) -> None:
         assert got is not None and got.phase == "red" and got.state == {"id": "abc123"}
     finally:
         store.close()
+
+
+async def test_the_sqlite_mission_store_migrates_the_database(tmp_path: Path) -> None:
+    paths = WorkspacePaths(tmp_path)
+    SqliteMissionStore.open(paths).close()
     conn = connect(paths.db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()

@@ -13,8 +13,9 @@ import pytest
 from tau_engine.config import Settings
 from tau_engine.errors import ProviderError
 from tau_engine.providers.base import Provider
+from tau_engine.providers.factory import create_provider
 from tau_engine.providers.openai_chat import OpenAIChatProvider
-from tau_engine.providers.registry import create_provider, resolve_model
+from tau_engine.providers.registry import resolve_model
 from tau_engine.providers.retry import RetryPolicy, stream_with_retries
 from tau_engine.providers.router import CircuitBreaker, RoutedProvider
 from tau_engine.providers.transport_failures import transport_error

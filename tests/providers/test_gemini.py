@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tau_engine.conversation import Message, ToolCall, Usage
+from tau_engine.conversation import Message, ToolCall, ToolSpec, Usage
 from tau_engine.errors import ProviderError
-from tau_engine.providers.base import ProviderRequest, TextChunk, ToolSpec
+from tau_engine.providers.base import ProviderRequest, TextChunk
 from tau_engine.providers.gemini import (
     MISSING_RESULT_TEXT,
     GeminiProvider,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tau_engine.conversation import Message, ToolCall
+from tau_engine.conversation import Message, ToolCall, ToolSpec
 from tau_engine.errors import ProviderError, UsageError
 from tau_engine.providers.base import (
     Provider,
@@ -18,7 +18,6 @@ from tau_engine.providers.base import (
     TextChunk,
     ThinkingChunk,
     ToolCallReady,
-    ToolSpec,
     UsageReport,
 )
 from tau_engine.providers.offline import OfflineProvider, describe_request

@@ -15,14 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tau_engine.conversation import Message, ToolCall
+from tau_engine.conversation import Message, ToolCall, ToolSpec
 from tau_engine.errors import ProviderError
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
     TextChunk,
     ThinkingChunk,
-    ToolSpec,
     UsageReport,
 )
 from tau_engine.providers.openai_chat import OpenAIChatProvider, parse_tool_arguments

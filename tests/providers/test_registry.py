@@ -15,10 +15,10 @@ from tau_engine.conversation import Message
 from tau_engine.errors import MissingKeyError, ProviderError, UnknownProviderError, UsageError
 from tau_engine.paths import user_config_dir
 from tau_engine.providers.base import ProviderRequest
+from tau_engine.providers.factory import create_provider
 from tau_engine.providers.registry import (
     PROVIDERS,
     ResolvedModel,
-    create_provider,
     default_model,
     find_api_key,
     find_base_url,

@@ -23,7 +23,8 @@ from tau_engine.providers.base import (
 )
 from tau_engine.providers.call_log import ProviderCallLog
 from tau_engine.providers.catalog import ModelInfo
-from tau_engine.providers.registry import create_routed_provider, resolve_model
+from tau_engine.providers.factory import create_routed_provider
+from tau_engine.providers.registry import resolve_model
 from tau_engine.providers.retry import RetryPolicy
 from tau_engine.providers.router import CircuitBreaker, Route, RoutedProvider
 from tests.support.openai_script import openai_answer

@@ -34,9 +34,9 @@ async def session_with_messages(root: Path, count: int = 60) -> str:
     """A session of ``count`` messages of ~1 KB (several pages of them); returns its id."""
     from tau_engine.conversation import Message
     from tau_engine.paths import WorkspacePaths
-    from tau_engine.store import SessionStore
+    from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
-    store = await asyncio.to_thread(SessionStore.open, WorkspacePaths(root))
+    store = await asyncio.to_thread(SqliteSessionStore.open, WorkspacePaths(root))
     try:
         info = await store.create_session(model="offline/echo")
         await store.append_many(info.id, [

@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tau_engine.conversation import Message, ToolCall, Usage
+from tau_engine.conversation import Message, ToolCall, ToolSpec, Usage
 from tau_engine.errors import ProviderError
 from tau_engine.providers.base import (
     Provider,
@@ -20,7 +20,6 @@ from tau_engine.providers.base import (
     TextChunk,
     ThinkingChunk,
     ToolCallReady,
-    ToolSpec,
     UsageReport,
 )
 

@@ -24,11 +24,11 @@ async def create_long_session(root: Path, messages: int = 1000) -> str:
     """A session of ``messages`` alternating user/assistant messages; returns its id."""
     from tau_engine.conversation import Message
     from tau_engine.paths import WorkspacePaths
-    from tau_engine.store import SessionStore
+    from tau_engine.store import open_store
 
     paths = WorkspacePaths(root)
     paths.ensure()
-    store = await asyncio.to_thread(SessionStore.open, paths)
+    store = await asyncio.to_thread(open_store(paths).open_sessions)
     try:
         session = await store.create_session(model="offline/echo", title="long session")
         batch = [Message(role="user", content=f"question {i}") if i % 2 == 0

@@ -42,9 +42,9 @@ def test_the_cli_hands_its_prompt_to_the_app(monkeypatch: pytest.MonkeyPatch,
 async def test_a_session_model_that_cannot_be_used_is_a_visible_notice(
         make_app: AppFactory, ws: Path) -> None:
     from tau_engine.paths import WorkspacePaths
-    from tau_engine.store import SessionStore
+    from tau_engine.store import open_store
 
-    store = SessionStore.open(WorkspacePaths(ws))
+    store = open_store(WorkspacePaths(ws)).open_sessions()
     try:
         session = await store.create_session(model="anthropic/claude-sonnet-4-5", title="keyed")
     finally:
@@ -63,9 +63,9 @@ async def test_a_resumed_session_shows_its_totals_with_or_without_notices(
         make_app: AppFactory, ws: Path) -> None:
     from tau_engine.conversation import Message, Usage
     from tau_engine.paths import WorkspacePaths
-    from tau_engine.store import SessionStore
+    from tau_engine.store import open_store
 
-    store = SessionStore.open(WorkspacePaths(ws))
+    store = open_store(WorkspacePaths(ws)).open_sessions()
     try:
         session = await store.create_session(model="offline/echo", title="costly")
         await store.append(session.id, Message(role="user", content="hi"))

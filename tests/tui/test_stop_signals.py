@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
+from tau_engine.store import open_store
 from tau_tui.widgets.prompt import PromptInput
 from tests.support.openai_script import openai_answer
 from tests.support.scripted_server import ScriptedServer
@@ -36,7 +36,7 @@ async def test_a_stop_signal_saves_the_partial_answer_and_exits(
         await wait_for(lambda: app.return_code is not None)
     assert app.return_code == code
     assert signal.getsignal(signum) == signal.SIG_DFL  # given back when the app ended
-    store = await asyncio.to_thread(SessionStore.open, WorkspacePaths(ws))
+    store = await asyncio.to_thread(open_store(WorkspacePaths(ws)).open_sessions)
     try:
         latest = await store.latest_session()
         assert latest is not None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tau_engine.errors import StoreDamagedError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store.sqlite_errors import forget_damage
+from tau_engine.store.sqlite.errors import forget_damage
 from tests.support.damage import damage_table, session_with_messages
 from tests.tui.conftest import SIZE, AppFactory, wait_for
 

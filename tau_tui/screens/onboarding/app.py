@@ -1,12 +1,13 @@
 """``tau onboard``: the wizard as an app of its own, on tau's themes.
 
 The same ``OnboardingWizard`` screen also opens inside the main app on a first
-run (``tau_tui/app.py``). When it ends, the CLI prints what was written.
+run (``tau_tui/app.py``). When it ends, the CLI prints what was written
+(``commands/onboard.py``); this module imports neither the main app nor the CLI.
 """
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +52,14 @@ class OnboardingApp(App["WizardOutcome | None"]):
         self.push_screen(OnboardingWizard(self.context), callback=self.exit)
 
 
-def run_onboarding_app(*, workspace: str | None, profile: str | None) -> int:
-    """Open the wizard for the workspace; print what was written. Exit 1 if cancelled."""
+def run_onboarding_app(*, workspace: str | None, profile: str | None,
+                       workspace_label: Callable[[Path], str]) -> WizardOutcome | None:
+    """Open the wizard for the workspace (``workspace_label`` names it on screen); its
+    outcome, or ``None`` if it was cancelled (the caller prints either)."""
     from tau_engine.config import load_settings
     from tau_engine.config.profiles import ProfileStore
     from tau_engine.paths import WorkspacePaths
     from tau_engine.resources.trust import TrustStore
-    from tau_tui.app import _workspace_label
-    from tau_tui.commands.onboard import print_summary
     from tau_tui.screens.onboarding.context import build_context
     from tau_tui.themes import configured_theme_name
 
@@ -68,12 +69,8 @@ def run_onboarding_app(*, workspace: str | None, profile: str | None) -> int:
     if profile and ProfileStore().exists(profile):
         # Start from the named profile's values; a new name starts from the active one's.
         settings = settings.model_copy(update={"profile": profile})
-    context = build_context(paths, settings, workspace_label=_workspace_label(paths.root),
+    context = build_context(paths, settings, workspace_label=workspace_label(paths.root),
                             profile=profile)
     app = OnboardingApp(context, theme=configured_theme_name(paths.root, None))
     outcome: Any = app.run()
-    if not isinstance(outcome, WizardOutcome):
-        sys.stderr.write(f"tau: {CANCELLED}\n")
-        return EXIT_CANCELLED
-    print_summary(outcome.plan, outcome.writes, sys.stdout)
-    return 0
+    return outcome if isinstance(outcome, WizardOutcome) else None

@@ -1,14 +1,9 @@
-"""Where missions persist: the ``MissionStore`` interface and its SQLite implementation.
+"""``SqliteMissionStore``: the ``MissionStore`` (``store/api.py``) in ``.tau/tau.db``.
 
 A mission's state machine saves its whole record (``MissionRow.state``, the
 mission's JSON) in one transaction before and after every phase; the other
-columns repeat what lists and status views sort and filter on. The store knows
-nothing of what the state means, so a PostgreSQL implementation of the same
-protocol needs only these few operations.
-
-``save`` is a compare-and-swap on ``revision``: a writer that did not read the
-latest record (two processes resuming one mission) gets a ``StoreError``
-instead of silently overwriting the other's progress.
+columns repeat what lists and status views sort and filter on. ``save`` is a
+compare-and-swap on ``revision`` (``UPDATE ... WHERE revision = ?``).
 """
 
 from __future__ import annotations
@@ -16,59 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from tau_engine.errors import StoreError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store.database import Database
-from tau_engine.store.schema import connect, migrate
-
-
-@dataclass(frozen=True)
-class MissionRow:
-    """One stored mission."""
-
-    id: str
-    created_at: float
-    updated_at: float
-    title: str
-    phase: str
-    outcome: str | None
-    reason: str | None
-    commit: str | None
-    state: dict[str, Any]
-    revision: int = 0
-
-
-class MissionStore(Protocol):
-    """What the mission runner and the ``tau mission`` commands need from a store."""
-
-    async def create(self, row: MissionRow) -> MissionRow:
-        """Insert a new mission; returns it with its first revision."""
-        ...
-
-    async def save(self, row: MissionRow) -> MissionRow:
-        """Replace a mission's record if ``row.revision`` is still the stored one;
-        returns the row with its new revision. Raises ``StoreError`` otherwise."""
-        ...
-
-    async def get(self, mission_id: str) -> MissionRow | None:
-        """The mission with exactly this id."""
-        ...
-
-    async def match(self, prefix: str, limit: int = 2) -> list[str]:
-        """Ids starting with ``prefix`` (at most ``limit``), for unique-prefix lookups."""
-        ...
-
-    async def recent(self, limit: int = 50) -> list[MissionRow]:
-        """Missions, newest first."""
-        ...
-
-    def close(self) -> None:
-        """Release the connection."""
-        ...
-
+from tau_engine.store.models import MissionRow
+from tau_engine.store.sqlite.database import Database
+from tau_engine.store.sqlite.schema import connect, migrate
 
 _COLUMNS = ("id, created_at, updated_at, title, phase, outcome, reason, commit_sha, "
             "revision, state")

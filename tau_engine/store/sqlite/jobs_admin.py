@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 from tau_engine.errors import UsageError
+from tau_engine.store.api import OwnerAlive
 from tau_engine.store.job_models import (
     Fence,
     JobRecord,
@@ -16,8 +17,8 @@ from tau_engine.store.job_models import (
     Reason,
     RecoveredJob,
 )
-from tau_engine.store.job_queue import OwnerAlive
-from tau_engine.store.jobs_rows import FENCED, SELECT_JOB, append_event, job_from_row, require_job
+from tau_engine.store.job_rows import job_from_row
+from tau_engine.store.sqlite.jobs_rows import FENCED, SELECT_JOB, append_event, require_job
 
 
 def end_attempt(conn: sqlite3.Connection, fence: Fence, now: float, outcome: str,

@@ -8,7 +8,7 @@ import uuid
 
 from tau_engine.conversation import Usage
 from tau_engine.store.models import SessionInfo
-from tau_engine.store.queries import path_to, require_message, require_session
+from tau_engine.store.sqlite.queries import path_to, require_message, require_session
 
 
 def copy_path_as_session(conn: sqlite3.Connection, session_id: str, at_message_id: str,

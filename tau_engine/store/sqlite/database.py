@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tau_engine.errors import StoreError
-from tau_engine.store.sqlite_errors import refuse_if_damaged, translate_errors
+from tau_engine.store.sqlite.errors import refuse_if_damaged, translate_errors
 
 
 class Database:

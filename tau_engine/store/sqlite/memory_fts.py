@@ -18,7 +18,6 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from tau_engine.errors import StoreError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store.database import Database
 from tau_engine.store.memory_model import (
     ImportedMemory,
     ImportReport,
@@ -34,7 +33,8 @@ from tau_engine.store.memory_model import (
     identifier_parts,
 )
 from tau_engine.store.memory_query import CompiledQuery, to_fts5
-from tau_engine.store.schema import connect, migrate
+from tau_engine.store.sqlite.database import Database
+from tau_engine.store.sqlite.schema import connect, migrate
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -24,8 +24,9 @@ from types import TracebackType
 
 from tau_engine.errors import StoreError
 from tau_engine.events import BaseEvent
-from tau_engine.store.schema import connect
-from tau_engine.store.sqlite_errors import refuse_if_damaged, translate_errors
+from tau_engine.store.api import DELTA_FLUSH_INTERVAL_S
+from tau_engine.store.sqlite.errors import refuse_if_damaged, translate_errors
+from tau_engine.store.sqlite.schema import connect
 
 DELTA_TYPES = frozenset({"text_delta", "thinking_delta", "tool_output_delta"})
 
@@ -45,7 +46,7 @@ class EventWriter:
     unset), so the writer also works without an ``EventBus``.
     """
 
-    FLUSH_INTERVAL_S = 0.1
+    FLUSH_INTERVAL_S = DELTA_FLUSH_INTERVAL_S
 
     def __init__(
         self, db_path: Path, session_id: str, *, clock: Callable[[], float] = time.monotonic

@@ -1,20 +1,19 @@
-"""Rows of the job tables as typed records, and the SQL pieces that read them."""
+"""Rows of the job tables as typed records: what every backend reads its rows with.
+
+Each backend selects the columns in the order named here (``JOB_COLUMNS``,
+``ATTEMPT_COLUMNS``, ``EVENT_COLUMNS``) with JSON fields as text, and builds records
+with these functions, so a row means the same on SQLite and on PostgreSQL. A row that
+cannot be read is ``UnreadableRow``: listings skip it, a claim fails it.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from tau_engine.errors import JobNotFoundError, StoreError
-from tau_engine.store.job_models import (
-    AttemptRecord,
-    JobEvent,
-    JobRecord,
-    JobState,
-    LeaseOwner,
-)
+from tau_engine.errors import StoreError
+from tau_engine.store.job_models import AttemptRecord, JobEvent, JobRecord, JobState, LeaseOwner
 
 T = TypeVar("T")
 
@@ -24,15 +23,17 @@ JOB_COLUMNS = (
     "last_line, last_error, next_run_at, cancel_requested_at, replay_of, session_id, result, "
     "created_at, updated_at, started_at, finished_at"
 )
-SELECT_JOB = f"SELECT {JOB_COLUMNS} FROM jobs"
 ATTEMPT_COLUMNS = (
     "job_id, attempt, fence, reason, owner, started_at, finished_at, outcome, end_reason, "
     "error, session_id, child_pid, exit_code, side_effects, detail"
 )
+EVENT_COLUMNS = "job_id, seq, ts, type, attempt, data"
 LIVE_SQL = "('queued', 'running', 'recovering')"
 CLAIMABLE_SQL = "('queued', 'recovering')"
-FENCED = "WHERE id = :id AND fence = :fence AND state = 'running'"
-"""The condition of every fenced write: the job is still running under this token."""
+SETTLED_SQL = "('succeeded', 'failed', 'cancelled')"
+"""States ``prune`` deletes (blocked jobs wait for the operator)."""
+
+Row = Sequence[Any]
 
 
 def _json(text: str | None) -> Any:
@@ -47,7 +48,7 @@ class UnreadableRow(StoreError):
     """A job table row tau cannot read: damaged, or written by something other than tau."""
 
 
-def _readable(kind: str, row: tuple[Any, ...], build: Callable[[], T]) -> T:
+def _readable(kind: str, row: Row, build: Callable[[], T]) -> T:
     try:
         return build()
     except (ValueError, TypeError, KeyError, IndexError) as exc:  # pydantic's included
@@ -56,12 +57,12 @@ def _readable(kind: str, row: tuple[Any, ...], build: Callable[[], T]) -> T:
                             f"({first[:200]})") from exc
 
 
-def job_from_row(row: tuple[Any, ...]) -> JobRecord:
+def job_from_row(row: Row) -> JobRecord:
     """A ``JobRecord`` from a row selected with ``JOB_COLUMNS`` (``UnreadableRow``)."""
     return _readable("job", row, lambda: _job(row))
 
 
-def _job(row: tuple[Any, ...]) -> JobRecord:
+def _job(row: Row) -> JobRecord:
     owner = _json(row[12])
     return JobRecord(
         id=row[0], kind=row[1], inputs=json.loads(row[2]), signature=row[3], key=row[4],
@@ -75,18 +76,23 @@ def _job(row: tuple[Any, ...]) -> JobRecord:
         finished_at=row[27])
 
 
-def readable_jobs(rows: list[tuple[Any, ...]]) -> list[JobRecord]:
+def readable_jobs(rows: Sequence[Row]) -> list[JobRecord]:
     """The rows that can be read (a listing is not stopped by one bad row)."""
-    jobs = []
+    return readable(job_from_row, rows)
+
+
+def readable(build: Callable[[Row], T], rows: Sequence[Row]) -> list[T]:
+    """``build`` of each row that can be read."""
+    out = []
     for row in rows:
         try:
-            jobs.append(job_from_row(row))
+            out.append(build(row))
         except UnreadableRow:
-            continue
-    return jobs
+            continue  # one bad row does not hide the others
+    return out
 
 
-def attempt_from_row(row: tuple[Any, ...]) -> AttemptRecord:
+def attempt_from_row(row: Row) -> AttemptRecord:
     return _readable("attempt of job", row, lambda: AttemptRecord(
         job_id=row[0], attempt=row[1], fence=row[2], reason=row[3],
         owner=LeaseOwner.model_validate_json(row[4]), started_at=row[5], finished_at=row[6],
@@ -95,44 +101,12 @@ def attempt_from_row(row: tuple[Any, ...]) -> AttemptRecord:
         detail=json.loads(row[14] or "{}")))
 
 
-def event_from_row(row: tuple[Any, ...]) -> JobEvent:
+def event_from_row(row: Row) -> JobEvent:
     return _readable("event of job", row, lambda: JobEvent(
         job_id=row[0], seq=row[1], ts=row[2], type=row[3], attempt=row[4],
         data=json.loads(row[5])))
 
 
-def require_job(conn: sqlite3.Connection, job_id: str) -> JobRecord:
-    row = conn.execute(f"{SELECT_JOB} WHERE id = ?", (job_id,)).fetchone()
-    if row is None:
-        raise JobNotFoundError(f"no job {job_id}")
-    return job_from_row(row)
-
-
-def find_job(conn: sqlite3.Connection, id_or_prefix: str) -> JobRecord:
-    """The job with this id, else the one job whose id starts with it."""
-    text = id_or_prefix.strip()
-    if not text:
-        raise JobNotFoundError("no job id given")
-    row = conn.execute(f"{SELECT_JOB} WHERE id = ?", (text,)).fetchone()
-    if row is not None:
-        return job_from_row(row)
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = conn.execute(f"{SELECT_JOB} WHERE id LIKE ? ESCAPE '\\' LIMIT 6",
-                        (escaped + "%",)).fetchall()
-    if not rows:
-        raise JobNotFoundError(f"no job matches '{text}' (tau jobs list shows them)")
-    if len(rows) > 1:
-        shown = ", ".join(r[0][:12] for r in rows[:5])
-        raise JobNotFoundError(f"'{text}' matches several jobs ({shown}); give more of the id")
-    return job_from_row(rows[0])
-
-
-def append_event(conn: sqlite3.Connection, job_id: str, event_type: str, now: float,
-                 attempt: int, data: dict[str, Any]) -> int:
-    """Append one log entry inside the caller's transaction; returns its seq."""
-    seq = int(conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = ?",
-                           (job_id,)).fetchone()[0])
-    conn.execute("INSERT INTO job_events (job_id, seq, ts, type, attempt, data) "
-                 "VALUES (?, ?, ?, ?, ?, ?)",
-                 (job_id, seq, now, event_type, attempt, json.dumps(data)))
-    return seq
+def escape_like(text: str) -> str:
+    """``text`` as a ``LIKE … ESCAPE '\\'`` prefix pattern matches it literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -1,4 +1,4 @@
-"""The session store: sessions, their message DAG, event log and file checkpoints.
+"""``SqliteSessionStore``: the ``SessionStore`` (``store/api.py``) in SQLite.
 
 Everything lives in the workspace's ``.tau/tau.db`` (SQLite, WAL) and, for file
 checkpoints, ``.tau/checkpoints/``. SQLite is synchronous; every public
@@ -22,23 +22,30 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import StoreError
 from tau_engine.events import BaseEvent, parse_event
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store.blobs import BlobStore
-from tau_engine.store.checkpoints import Checkpoints
-from tau_engine.store.database import Database
-from tau_engine.store.event_writer import EventWriter
-from tau_engine.store.forking import copy_path_as_session
-from tau_engine.store.inline_reader import UNAVAILABLE, InlineReader
-from tau_engine.store.models import SessionInfo, UndoReport, title_from_prompt
-from tau_engine.store.queries import (
+from tau_engine.store.models import (
+    HEAD,
+    NewMessage,
+    ParentRef,
+    SessionInfo,
+    UndoReport,
+    new_session_id,
+    title_from_prompt,
+)
+from tau_engine.store.session_lock import SessionLock, StoreLock
+from tau_engine.store.sqlite.checkpoints import Checkpoints
+from tau_engine.store.sqlite.database import Database
+from tau_engine.store.sqlite.event_writer import EventWriter
+from tau_engine.store.sqlite.forking import copy_path_as_session
+from tau_engine.store.sqlite.inline_reader import UNAVAILABLE, InlineReader
+from tau_engine.store.sqlite.queries import (
     SELECT_SESSION,
     branch_tips,
     find_sessions,
@@ -51,45 +58,19 @@ from tau_engine.store.queries import (
     session_path,
     tool_results_of,
 )
-from tau_engine.store.schema import connect, connect_readonly, migrate
-from tau_engine.store.session_lock import SessionLock, StoreLock
-from tau_engine.store.transfer import export_session, import_session
+from tau_engine.store.sqlite.schema import connect, connect_readonly, migrate
+from tau_engine.store.sqlite.transfer import export_session, import_session
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-class _Head(Enum):
-    HEAD = "head"
-
-
-HEAD: Literal[_Head.HEAD] = _Head.HEAD
-"""Default ``parent_id`` of ``append``: continue from the session's current head."""
-
-ParentRef = str | None | Literal[_Head.HEAD]
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    """One message to append, with what its provider call cost (if it was one)."""
-
-    message: Message
-    usage: Usage | None = None
-    cost_usd: float | None = None
-    model: str | None = None
 
 
 INLINE_READ_LIMIT = 500
 """``recent`` reads up to this many messages inline (about 2.5 ms of parsing at most)."""
 
 
-def new_session_id() -> str:
-    """A fresh session id: 32 lowercase hex digits."""
-    return uuid.uuid4().hex
-
-
-class SessionStore:
-    """Async access to one workspace's sessions. Open with ``SessionStore.open``."""
+class SqliteSessionStore:
+    """Async access to one workspace's sessions. Open with ``SqliteSessionStore.open``."""
 
     def __init__(
         self, paths: WorkspacePaths, db: Database, *, clock: Callable[[], float] = time.time,
@@ -107,7 +88,7 @@ class SessionStore:
     @classmethod
     def open(
         cls, paths: WorkspacePaths, *, clock: Callable[[], float] = time.time
-    ) -> SessionStore:
+    ) -> SqliteSessionStore:
         """Open (creating or migrating) ``paths.db_path``. Blocking: call it at start-up."""
         paths.ensure()
         store_lock = StoreLock.shared(paths.locks_dir)
@@ -127,7 +108,7 @@ class SessionStore:
     @classmethod
     def open_for_reading(
         cls, paths: WorkspacePaths, *, clock: Callable[[], float] = time.time
-    ) -> SessionStore:
+    ) -> SqliteSessionStore:
         """Open for commands that only read (``tau sessions list|show|export``).
 
         A store the user may write is opened as by ``open``; one they may not is

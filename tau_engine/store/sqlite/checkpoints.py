@@ -21,11 +21,11 @@ from pathlib import Path
 
 from tau_engine.conversation import Message
 from tau_engine.errors import StoreError, UsageError, WorkspaceError
-from tau_engine.safety.workspace import WorkspaceGuard
+from tau_engine.paths import resolve_inside
 from tau_engine.store.blobs import BlobCorruptError, BlobStore
-from tau_engine.store.database import Database
 from tau_engine.store.models import FileRestoreFailure, UndoReport
-from tau_engine.store.queries import session_head
+from tau_engine.store.sqlite.database import Database
+from tau_engine.store.sqlite.queries import session_head
 
 # (workspace-relative path, blob digest or None for "absent", file mode)
 FileState = tuple[str, str | None, int | None]
@@ -106,7 +106,7 @@ class Checkpoints:
 
     def undo(self, session_id: str, workspace_root: Path | None) -> UndoReport:
         """Remove the last user turn from the head path and restore its files."""
-        guard = WorkspaceGuard(workspace_root or self._root)
+        root = workspace_root.resolve() if workspace_root is not None else self._root
         with self._db.write() as conn:
             head = session_head(conn, session_id)
             rows = (
@@ -127,7 +127,7 @@ class Checkpoints:
             states: dict[str, tuple[str | None, int | None]] = {}
             for rel, digest, mode in saved:
                 states[rel] = (digest, mode)
-            restored, failed, snapshots = self._apply(guard, states, snapshot=True)
+            restored, failed, snapshots = self._apply(root, states, snapshot=True)
             pos = int(
                 conn.execute(
                     "SELECT coalesce(max(pos), 0) + 1 FROM redo_stack WHERE session_id = ?",
@@ -160,7 +160,7 @@ class Checkpoints:
 
     def redo(self, session_id: str, workspace_root: Path | None) -> UndoReport:
         """Undo the most recent undo: move the head forward and put its files back."""
-        guard = WorkspaceGuard(workspace_root or self._root)
+        root = workspace_root.resolve() if workspace_root is not None else self._root
         with self._db.write() as conn:
             head = session_head(conn, session_id)
             top = conn.execute(
@@ -181,7 +181,7 @@ class Checkpoints:
                 (session_id, pos),
             ).fetchall()
             states = {rel: (digest, mode) for rel, digest, mode in files}
-            restored, failed, _ = self._apply(guard, states, snapshot=False)
+            restored, failed, _ = self._apply(root, states, snapshot=False)
             redone = conn.execute(
                 _BACK_TO_MESSAGE, {"start": undone_head, "stop": restored_head}
             ).fetchall()
@@ -247,7 +247,7 @@ class Checkpoints:
 
     def _apply(
         self,
-        guard: WorkspaceGuard,
+        root: Path,
         states: dict[str, tuple[str | None, int | None]],
         *,
         snapshot: bool,
@@ -258,7 +258,7 @@ class Checkpoints:
         snapshots: list[FileState] = []
         for rel, (digest, mode) in states.items():
             try:
-                target = guard.resolve(rel)
+                target = resolve_inside(root, rel)
             except WorkspaceError as exc:
                 failed.append(FileRestoreFailure(rel, str(exc)))
                 continue

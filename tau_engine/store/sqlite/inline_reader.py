@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from tau_engine.store.sqlite_errors import store_error
+from tau_engine.store.sqlite.errors import store_error
 
 T = TypeVar("T")
 

@@ -1,33 +1,34 @@
-"""``SqliteJobQueue``: the job queue in the workspace's ``.tau/tau.db``.
+"""``PostgresJobQueue``: the job queue in a PostgreSQL database, shared by workers on
+any number of machines, with SQLite's semantics (``JobQueue`` in ``store/api.py``).
 
-Every write is one ``BEGIN IMMEDIATE`` transaction. A claim is a single
-``UPDATE … RETURNING`` that picks the next claimable row in a subquery, so the
-row chosen and the row taken are the same under SQLite's one-writer lock; the
-attempt row and the log entry are written in the same transaction. Worker
-writes are ``UPDATE … WHERE id = ? AND fence = ? AND state = 'running'``: a
-stale fence matches no row, and the transaction rolls back with
-``LeaseLostError``.
+A claim is one ``UPDATE … WHERE id = (SELECT … FOR UPDATE) RETURNING``:
+claimers pass over rows another claimer holds instead of queueing behind it, and the
+row chosen is the row taken. Worker writes are ``UPDATE … WHERE id AND fence AND state =
+'running'``: one that waited for a recovery's row lock re-reads the row, matches
+nothing, and the transaction rolls back with ``LeaseLostError``. Reads that a change
+depends on are taken ``FOR UPDATE`` (``jobs_admin.py``).
 
-The connection's busy timeout is short (``BUSY_TIMEOUT_MS``): a busy database
-raises ``QueueBusyError`` quickly and the caller backs off with jitter
-(``jobs/queue.py``), so many workers do not retry in lockstep. Idle workers
-wait on ``PRAGMA data_version``, which changes when another connection commits.
+The connection is psycopg's synchronous one, used from a worker thread under a lock as
+SQLite's is: ``open_jobs`` is called outside any event loop, and one queue serves the
+loops of several ``asyncio.run`` calls. Idle workers wait on ``LISTEN tau_jobs``
+(``NOTIFY`` from submits, requeues, recoveries and cancels), polled on a second
+connection opened at the first wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from tau_engine.errors import LeaseLostError, QueueBusyError, StoreError, TauError, UsageError
-from tau_engine.paths import WorkspacePaths
+from psycopg import errors as pg_errors
+
+from tau_engine.errors import LeaseLostError, StoreError, UsageError
+from tau_engine.store.api import OwnerAlive
 from tau_engine.store.job_models import (
     AttemptDetail,
     AttemptRecord,
@@ -46,141 +47,97 @@ from tau_engine.store.job_models import (
     RecoveryReport,
     SubmitResult,
 )
-from tau_engine.store.job_queue import OwnerAlive
-from tau_engine.store.jobs_admin import block, cancel, end_attempt, recover_one
-from tau_engine.store.jobs_rows import (
+from tau_engine.store.job_rows import (
     ATTEMPT_COLUMNS,
     CLAIMABLE_SQL,
-    FENCED,
+    EVENT_COLUMNS,
     LIVE_SQL,
-    SELECT_JOB,
+    SETTLED_SQL,
     UnreadableRow,
-    append_event,
     attempt_from_row,
     event_from_row,
-    find_job,
     job_from_row,
     owner_json,
+    readable,
     readable_jobs,
+)
+from tau_engine.store.postgres.connection import Connection, connect, translate_errors
+from tau_engine.store.postgres.jobs_admin import (
+    FENCED,
+    NOTIFY,
+    SELECT_JOB,
+    append_event,
+    block,
+    cancel,
+    end_attempt,
+    find_job,
+    recover_one,
     require_job,
 )
-from tau_engine.store.schema import connect, migrate
-from tau_engine.store.session_lock import StoreLock
-from tau_engine.store.sqlite_errors import refuse_if_damaged, store_error
+from tau_engine.store.postgres.schema import migrate
 
 P = ParamSpec("P")
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 50
 WAIT_POLL_S = 0.02
-_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (extended codes keep these low bits)
 
 _CLAIM = f"""
-UPDATE jobs SET state = 'running', attempt = attempt + 1, fence = fence + 1, owner = :owner,
-    lease_expires_at = :now + :lease, heartbeat_at = :now, progress_at = :now,
-    phase = 'claimed', last_line = '', next_run_at = NULL,
-    started_at = coalesce(started_at, :now), updated_at = :now
-WHERE id = (SELECT id FROM jobs WHERE state IN {CLAIMABLE_SQL} AND next_run_at <= :now
-            AND cancel_requested_at IS NULL ORDER BY priority DESC, rowid LIMIT 1)
+UPDATE jobs SET state = 'running', attempt = attempt + 1, fence = fence + 1,
+    owner = %(owner)s, lease_expires_at = %(now)s + %(lease)s, heartbeat_at = %(now)s,
+    progress_at = %(now)s, phase = 'claimed', last_line = '', next_run_at = NULL,
+    started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
+WHERE id = (SELECT id FROM jobs WHERE state IN {CLAIMABLE_SQL} AND next_run_at <= %(now)s
+            AND cancel_requested_at IS NULL ORDER BY priority DESC, seq LIMIT 1
+            FOR UPDATE SKIP LOCKED)
 RETURNING id
 """
 
 
-def _readable(build: Callable[[tuple[Any, ...]], T], rows: list[tuple[Any, ...]]) -> list[T]:
-    out = []
-    for row in rows:
-        try:
-            out.append(build(row))
-        except UnreadableRow:
-            continue  # one bad row does not hide the others
-    return out
+class PostgresJobQueue:
+    """The ``JobQueue`` on PostgreSQL. Open with ``PostgresJobQueue.open(url, where)``."""
 
-
-class SqliteJobQueue:
-    """The ``JobQueue`` on SQLite. Open with ``SqliteJobQueue.open(paths)``."""
-
-    def __init__(self, conn: sqlite3.Connection, db_path: Path, *,
-                 clock: Callable[[], float] = time.time,
-                 store_lock: StoreLock | None = None) -> None:
-        self.db_path = db_path
-        self._conn: sqlite3.Connection | None = conn
+    def __init__(self, conn: Connection, url: str, where: str, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.where = where
+        self._url = url
+        self._conn: Connection | None = conn
+        self._listener: Connection | None = None
         self._lock = threading.RLock()
         self._clock = clock
-        self._store_lock = store_lock
+        self._wakeups = 0
 
     @classmethod
-    def open(cls, paths: WorkspacePaths, *,
-             clock: Callable[[], float] = time.time) -> SqliteJobQueue:
-        """Open (creating or migrating) the workspace's database. Blocking.
-
-        It holds the store open (``StoreLock``, shared) as a ``SessionStore`` does, so
-        ``tau sessions recover`` never replaces the database under a worker."""
-        paths.ensure()
-        store_lock = StoreLock.shared(paths.locks_dir)
+    def open(cls, url: str, where: str, *,
+             clock: Callable[[], float] = time.time) -> PostgresJobQueue:
+        """Connect and migrate. Blocking. ``where`` names the database in messages."""
+        conn = connect(url, where)
         try:
-            conn = connect(paths.db_path)
-            try:
-                migrate(conn, paths.db_path)
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            except BaseException:
-                conn.close()
-                raise
+            with translate_errors(where):
+                migrate(conn, where)
         except BaseException:
-            if store_lock is not None:
-                store_lock.release()
+            conn.close()
             raise
-        return cls(conn, paths.db_path, clock=clock, store_lock=store_lock)
+        return cls(conn, url, where, clock=clock)
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-            if self._store_lock is not None:
-                self._store_lock.release()
-                self._store_lock = None
+            for conn in (self._conn, self._listener):
+                if conn is not None:
+                    conn.close()
+            self._conn = self._listener = None
 
     # -- transactions ------------------------------------------------------------
     @contextmanager
-    def _txn(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def _txn(self) -> Iterator[Connection]:
         with self._lock:
             conn = self._conn
             if conn is None:
-                raise StoreError(f"the job queue {self.db_path} is closed")
-            with self._translate():
-                if write:
-                    refuse_if_damaged(self.db_path)
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield conn
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                try:
-                    conn.execute("COMMIT")
-                except sqlite3.OperationalError:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-
-    @contextmanager
-    def _translate(self) -> Iterator[None]:
-        try:
-            yield
-        except TauError:
-            raise
-        except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY_CODES or \
-                    "locked" in str(exc) or "busy" in str(exc):
-                raise QueueBusyError(f"{self.db_path} is busy ({exc})") from exc
-            raise store_error(self.db_path, exc) from exc
-        except sqlite3.Error as exc:
-            # A damaged file is remembered, and every later write refused (sessions.md).
-            raise store_error(self.db_path, exc) from exc
+                raise StoreError(f"the job queue in {self.where} is closed")
+            with translate_errors(self.where), conn.transaction():
+                yield conn
 
     async def _run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._conn is None:
-            raise StoreError(f"the job queue {self.db_path} is closed")
+            raise StoreError(f"the job queue in {self.where} is closed")
         return await asyncio.to_thread(func, *args, **kwargs)
 
     # -- submitting and reading ----------------------------------------------------
@@ -188,10 +145,20 @@ class SqliteJobQueue:
         return await self._run(self._submit, job)
 
     def _submit(self, job: NewJob) -> SubmitResult:
+        try:
+            return self._submit_once(job)
+        except StoreError as exc:
+            # Two submits of one key at once: the second insert meets the first's row in
+            # the unique index of live keys. Its next look finds that job.
+            if job.key is None or not isinstance(exc.__cause__, pg_errors.UniqueViolation):
+                raise
+        return self._submit_once(job)
+
+    def _submit_once(self, job: NewJob) -> SubmitResult:
         now = self._clock()
         with self._txn() as conn:
             if job.key is not None:
-                row = conn.execute(f"{SELECT_JOB} WHERE dedup_key = ? AND state IN {LIVE_SQL}",
+                row = conn.execute(f"{SELECT_JOB} WHERE dedup_key = %s AND state IN {LIVE_SQL}",
                                    (job.key,)).fetchone()
                 if row is not None:
                     held = job_from_row(row)
@@ -203,19 +170,20 @@ class SqliteJobQueue:
             conn.execute(
                 "INSERT INTO jobs (id, kind, inputs, signature, dedup_key, priority, state, "
                 "reason, max_attempts, next_run_at, replay_of, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                "VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s)",
                 (job.id, job.kind, json.dumps(job.inputs), job.signature, job.key,
                  job.priority, job.reason, job.max_attempts, now, job.replay_of, now, now))
             append_event(conn, job.id, "submitted", now, 0,
                          {"kind": job.kind, "key": job.key, "priority": job.priority,
                           "max_attempts": job.max_attempts, "replay_of": job.replay_of})
+            conn.execute(NOTIFY)
             return SubmitResult(job=require_job(conn, job.id), created=True)
 
     async def get(self, id_or_prefix: str) -> JobRecord:
         return await self._run(self._read, find_job, id_or_prefix)
 
     def _read(self, query: Callable[..., T], *args: Any) -> T:
-        with self._txn(write=False) as conn:
+        with self._txn() as conn:
             return query(conn, *args)
 
     async def list_jobs(self, *, states: set[JobState] | None = None,
@@ -225,31 +193,31 @@ class SqliteJobQueue:
     def _list(self, states: set[JobState] | None, limit: int) -> list[JobRecord]:
         where, params = "", []
         if states:
-            where = f"WHERE state IN ({', '.join('?' for _ in states)})"
-            params = [state.value for state in sorted(states)]
-        with self._txn(write=False) as conn:
-            rows = conn.execute(f"{SELECT_JOB} {where} ORDER BY created_at DESC, rowid DESC "
-                                "LIMIT ?", (*params, limit)).fetchall()
+            where = "WHERE state = ANY(%s)"
+            params = [[state.value for state in sorted(states)]]
+        with self._txn() as conn:
+            rows = conn.execute(f"{SELECT_JOB} {where} ORDER BY created_at DESC, seq DESC "
+                                "LIMIT %s", (*params, limit)).fetchall()
         return readable_jobs(rows)
 
     async def attempts(self, job_id: str) -> list[AttemptRecord]:
         return await self._run(self._attempts, job_id)
 
     def _attempts(self, job_id: str) -> list[AttemptRecord]:
-        with self._txn(write=False) as conn:
-            rows = conn.execute(f"SELECT {ATTEMPT_COLUMNS} FROM job_attempts WHERE job_id = ? "
+        columns = ATTEMPT_COLUMNS.replace("detail", "detail::text")
+        with self._txn() as conn:
+            rows = conn.execute(f"SELECT {columns} FROM job_attempts WHERE job_id = %s "
                                 "ORDER BY attempt", (job_id,)).fetchall()
-        return _readable(attempt_from_row, rows)
+        return readable(attempt_from_row, rows)
 
     async def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
         return await self._run(self._events, job_id, after_seq)
 
     def _events(self, job_id: str, after_seq: int) -> list[JobEvent]:
-        with self._txn(write=False) as conn:
-            rows = conn.execute("SELECT job_id, seq, ts, type, attempt, data FROM job_events "
-                                "WHERE job_id = ? AND seq > ? ORDER BY seq",
-                                (job_id, after_seq)).fetchall()
-        return _readable(event_from_row, rows)
+        with self._txn() as conn:
+            rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = %s "
+                                "AND seq > %s ORDER BY seq", (job_id, after_seq)).fetchall()
+        return readable(event_from_row, rows)
 
     # -- the worker's side -----------------------------------------------------------
     async def claim(self, owner: LeaseOwner, lease_s: float) -> Claim | None:
@@ -268,12 +236,12 @@ class SqliteJobQueue:
                     break
                 except UnreadableRow as exc:
                     # Not tau's (or damaged): fail it, so no worker takes it again.
-                    conn.execute("UPDATE jobs SET state = 'failed', reason = ?, owner = NULL, "
-                                 "lease_expires_at = NULL, finished_at = ?, last_error = ? "
-                                 "WHERE id = ?", (Reason.UNREADABLE, now, str(exc), row[0]))
+                    conn.execute("UPDATE jobs SET state = 'failed', reason = %s, owner = NULL, "
+                                 "lease_expires_at = NULL, finished_at = %s, last_error = %s "
+                                 "WHERE id = %s", (Reason.UNREADABLE, now, str(exc), row[0]))
             conn.execute(
                 "INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (%s, %s, %s, %s, %s, %s)",
                 (job.id, job.attempt, job.fence, job.reason, owner_json(owner), now))
             append_event(conn, job.id, "claimed", now, job.attempt,
                          {"worker": owner.worker, "pid": owner.pid, "host": owner.host,
@@ -289,16 +257,16 @@ class SqliteJobQueue:
         with self._txn() as conn:
             return self._touch(conn, fence, now, lease_s, progress)
 
-    def _touch(self, conn: sqlite3.Connection, fence: Fence, now: float,
-               lease_s: float | None, progress: Progress | None,
-               session_id: str | None = None) -> HeartbeatAck:
+    def _touch(self, conn: Connection, fence: Fence, now: float, lease_s: float | None,
+               progress: Progress | None, session_id: str | None = None) -> HeartbeatAck:
         """The fenced update every worker write starts with; raises ``LeaseLostError``."""
-        sets = ["updated_at = :now", "session_id = coalesce(:session, session_id)"]
+        sets = ["updated_at = %(now)s", "session_id = coalesce(%(session)s, session_id)"]
         if lease_s is not None:
-            sets += ["lease_expires_at = :now + :lease", "heartbeat_at = :now"]
+            sets += ["lease_expires_at = %(now)s + %(lease)s", "heartbeat_at = %(now)s"]
         if progress is not None:
-            sets += ["progress_at = CASE WHEN phase != :phase OR last_line != :line "
-                     "THEN :now ELSE progress_at END", "phase = :phase", "last_line = :line"]
+            sets += ["progress_at = CASE WHEN phase != %(phase)s OR last_line != %(line)s "
+                     "THEN %(now)s ELSE progress_at END", "phase = %(phase)s",
+                     "last_line = %(line)s"]
         row = conn.execute(
             f"UPDATE jobs SET {', '.join(sets)} {FENCED} "
             "RETURNING lease_expires_at, cancel_requested_at",
@@ -325,9 +293,9 @@ class SqliteJobQueue:
             ack = self._touch(conn, fence, now, None, progress, session_id)
             if session_id is not None or child_pid is not None or detail:
                 conn.execute(
-                    "UPDATE job_attempts SET session_id = coalesce(?, session_id), "
-                    "child_pid = coalesce(?, child_pid), detail = json_patch(detail, ?) "
-                    "WHERE job_id = ? AND attempt = ?",
+                    "UPDATE job_attempts SET session_id = coalesce(%s, session_id), "
+                    "child_pid = coalesce(%s, child_pid), detail = detail || %s::jsonb "
+                    "WHERE job_id = %s AND attempt = %s",
                     (session_id, child_pid, json.dumps(detail or {}), fence.job_id,
                      fence.attempt))
             append_event(conn, fence.job_id, event_type, now, fence.attempt, data)
@@ -346,28 +314,30 @@ class SqliteJobQueue:
                 state, reason = JobState.FAILED, Reason.ATTEMPTS_EXHAUSTED
             settled = state is not JobState.QUEUED
             conn.execute(
-                "UPDATE jobs SET state = ?, reason = ?, message = ?, last_error = ?, "
-                "result = coalesce(?, result), owner = NULL, lease_expires_at = NULL, "
-                "next_run_at = ?, finished_at = ?, updated_at = ?, "
-                "phase = CASE WHEN ? THEN 'finished' ELSE 'waiting to retry' END "
-                "WHERE id = ?",
+                "UPDATE jobs SET state = %s, reason = %s, message = %s, last_error = %s, "
+                "result = coalesce(%s, result), owner = NULL, lease_expires_at = NULL, "
+                "next_run_at = %s, finished_at = %s, updated_at = %s, "
+                "phase = CASE WHEN %s THEN 'finished' ELSE 'waiting to retry' END "
+                "WHERE id = %s",
                 (state.value, reason, outcome.message, outcome.error or job.last_error,
                  None if outcome.result is None else json.dumps(outcome.result),
                  None if settled else (outcome.retry_at or now), now if settled else None,
                  now, settled, job.id))
             end_attempt(conn, fence, now, state.value, reason, outcome.error,
-                              outcome.exit_code, outcome.side_effects)
+                        outcome.exit_code, outcome.side_effects)
             append_event(conn, job.id, "finished", now, fence.attempt,
                          {"state": state.value, "reason": reason, "message": outcome.message,
                           "error": outcome.error, "exit_code": outcome.exit_code,
                           "retry_at": None if settled else (outcome.retry_at or now)})
+            if not settled:
+                conn.execute(NOTIFY)
             return require_job(conn, job.id)
 
     async def fence_holds(self, fence: Fence) -> bool:
         return await self._run(self._fence_holds, fence)
 
     def _fence_holds(self, fence: Fence) -> bool:
-        with self._txn(write=False) as conn:
+        with self._txn() as conn:
             row = conn.execute(f"SELECT 1 FROM jobs {FENCED}",
                                {"id": fence.job_id, "fence": fence.token}).fetchone()
         return row is not None
@@ -378,9 +348,9 @@ class SqliteJobQueue:
 
     def _recover(self, is_alive: OwnerAlive) -> RecoveryReport:
         now = self._clock()
-        with self._txn(write=False) as conn:
-            rows = conn.execute(f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < ?",
-                                (now,)).fetchall()
+        with self._txn() as conn:
+            rows = conn.execute(f"{SELECT_JOB} WHERE state = 'running' "
+                                "AND lease_expires_at < %s", (now,)).fetchall()
         report = RecoveryReport()
         for job in readable_jobs(rows):
             expired = now - (job.lease_expires_at or now)
@@ -390,30 +360,21 @@ class SqliteJobQueue:
                     detail=f"lease expired {expired:.0f} s ago but owner pid "
                     f"{job.owner.pid} is still running: slow, not dead"))
                 continue
-            done = self._recover_one(job, now)
+            with self._txn() as conn:
+                done = recover_one(conn, job, now)
             if done is not None:
                 report.jobs.append(done)
         return report
 
-    def _recover_one(self, seen: JobRecord, now: float) -> RecoveredJob | None:
-        with self._txn() as conn:
-            return recover_one(conn, seen, now)
-
     async def request_cancel(self, job_id: str, is_alive: OwnerAlive) -> JobRecord:
-        return await self._run(self._cancel, job_id, is_alive)
-
-    def _cancel(self, job_id: str, is_alive: OwnerAlive) -> JobRecord:
-        now = self._clock()
-        with self._txn() as conn:
-            return cancel(conn, job_id, now, is_alive)
+        return await self._run(self._write, cancel, job_id, self._clock(), is_alive)
 
     async def block(self, job_id: str, message: str) -> JobRecord:
-        return await self._run(self._block, job_id, message)
+        return await self._run(self._write, block, job_id, message, self._clock())
 
-    def _block(self, job_id: str, message: str) -> JobRecord:
-        now = self._clock()
+    def _write(self, change: Callable[..., T], *args: Any) -> T:
         with self._txn() as conn:
-            return block(conn, job_id, message, now)
+            return change(conn, *args)
 
     async def append_event(self, job_id: str, event_type: str,
                            data: dict[str, Any]) -> None:
@@ -430,24 +391,29 @@ class SqliteJobQueue:
 
     def _prune(self, finished_before: float) -> list[str]:
         with self._txn() as conn:
-            rows = conn.execute(
-                "DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') "
-                "AND finished_at < ? RETURNING id", (finished_before,)).fetchall()
+            rows = conn.execute(f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} "
+                                "AND finished_at < %s RETURNING id",
+                                (finished_before,)).fetchall()
         return [row[0] for row in rows]
 
+    # -- waiting -----------------------------------------------------------------------
     async def wait_for_work(self, timeout_s: float) -> None:
-        # Polled from the event loop, not in a thread: a worker with many idle slots
-        # must not tie up the thread pool its heartbeats need.
+        # Polled from the event loop, not a thread blocked on the socket: a worker with
+        # many idle slots must not tie up the thread pool its heartbeats need.
         deadline = time.monotonic() + max(0.0, timeout_s)
-        start = await self._run(self._data_version)
+        start = await self._run(self._notified)
         while time.monotonic() < deadline:
             await asyncio.sleep(min(WAIT_POLL_S, max(0.0, deadline - time.monotonic())))
-            if await self._run(self._data_version) != start:
+            if await self._run(self._notified) != start:
                 return
 
-    def _data_version(self) -> int:
-        with self._lock, self._translate():
-            conn = self._conn
-            if conn is None:
-                raise StoreError(f"the job queue {self.db_path} is closed")
-            return int(conn.execute("PRAGMA data_version").fetchone()[0])
+    def _notified(self) -> int:
+        """How many wake-ups this queue has seen (listening from the first call on)."""
+        with self._lock, translate_errors(self.where):
+            if self._conn is None:
+                raise StoreError(f"the job queue in {self.where} is closed")
+            if self._listener is None:
+                self._listener = connect(self._url, self.where)
+                self._listener.execute("LISTEN tau_jobs")
+            self._wakeups += sum(1 for _ in self._listener.notifies(timeout=0))
+            return self._wakeups

@@ -33,10 +33,10 @@ from tau_engine.conversation import Message, Usage
 from tau_engine.errors import StoreError
 from tau_engine.events import parse_event
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store.jobs_rows import JOB_COLUMNS, job_from_row
-from tau_engine.store.schema import migrate
+from tau_engine.store.job_rows import JOB_COLUMNS, job_from_row
 from tau_engine.store.session_lock import StoreLock
-from tau_engine.store.sqlite_errors import forget_damage
+from tau_engine.store.sqlite.errors import forget_damage
+from tau_engine.store.sqlite.schema import migrate
 
 # Parents before children; the other tables of the schema (missions, memory) follow.
 _FIRST = ["sessions", "messages", "events", "checkpoints", "redo_stack", "redo_files"]

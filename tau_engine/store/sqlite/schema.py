@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tau_engine.errors import StoreError
-from tau_engine.store.sqlite_errors import is_damage, refuse_if_damaged, store_error
+from tau_engine.store.sqlite.errors import is_damage, refuse_if_damaged, store_error
 
 BUSY_TIMEOUT_MS = 5_000
 """How long a writer waits for another process (TUI, headless run, live-watch)."""

@@ -27,9 +27,9 @@ from pydantic import BaseModel, ValidationError
 from tau_engine.conversation import Message, Usage
 from tau_engine.errors import UsageError
 from tau_engine.events import parse_event
-from tau_engine.store.database import Database
 from tau_engine.store.models import SessionInfo
-from tau_engine.store.queries import require_session
+from tau_engine.store.sqlite.database import Database
+from tau_engine.store.sqlite.queries import require_session
 
 FORMAT_NAME = "tau-session"
 FORMAT_VERSION = 1

@@ -14,7 +14,7 @@ from typing import Any
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import SessionNotFoundError, UsageError
 from tau_engine.store.models import SessionInfo
-from tau_engine.store.schema import PINNED_CANDIDATE
+from tau_engine.store.sqlite.schema import PINNED_CANDIDATE
 
 SESSION_COLUMNS = (
     "s.id, s.title, s.model, s.created_at, s.updated_at, s.head_id, s.workspace, "

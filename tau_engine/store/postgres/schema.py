@@ -1,0 +1,122 @@
+"""The PostgreSQL store's tables, created and migrated in numbered steps.
+
+``tau_schema`` holds the version. Migrating runs in one transaction under an advisory
+lock, so two processes opening a new database at once never both create the tables; a
+database written by a newer tau is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tau_engine.errors import StoreError
+from tau_engine.store.postgres.connection import Connection
+
+MIGRATE_LOCK = 0x7461755F6D6967  # "tau_mig": the advisory lock key of migrations
+
+
+def _v1_jobs(conn: Connection) -> None:
+    """The job queue, shaped as SQLite's (``store/sqlite/schema.py``'s v6): ``seq`` is
+    the submission order SQLite reads from its rowid; times are unix seconds from the
+    queue's clock; the log refuses updates, and deletes while its job exists."""
+    for statement in _JOBS_SCHEMA:
+        conn.execute(statement)
+
+
+_JOBS_SCHEMA = (
+    """CREATE TABLE jobs (
+        seq bigserial UNIQUE,
+        id text PRIMARY KEY,
+        kind text NOT NULL,
+        inputs text NOT NULL,
+        signature text NOT NULL DEFAULT '',
+        dedup_key text,
+        priority integer NOT NULL DEFAULT 0,
+        state text NOT NULL,
+        reason text NOT NULL,
+        message text NOT NULL DEFAULT '',
+        attempt integer NOT NULL DEFAULT 0,
+        max_attempts integer NOT NULL DEFAULT 1,
+        fence bigint NOT NULL DEFAULT 0,
+        owner text,
+        lease_expires_at double precision,
+        heartbeat_at double precision,
+        progress_at double precision,
+        phase text NOT NULL DEFAULT '',
+        last_line text NOT NULL DEFAULT '',
+        last_error text NOT NULL DEFAULT '',
+        next_run_at double precision,
+        cancel_requested_at double precision,
+        replay_of text,
+        session_id text,
+        result text,
+        created_at double precision NOT NULL,
+        updated_at double precision NOT NULL,
+        started_at double precision,
+        finished_at double precision
+    )""",
+    """CREATE UNIQUE INDEX jobs_live_key ON jobs (dedup_key)
+        WHERE dedup_key IS NOT NULL AND state IN ('queued', 'running', 'recovering')""",
+    """CREATE INDEX jobs_claimable ON jobs (priority DESC, seq)
+        WHERE state IN ('queued', 'recovering')""",
+    "CREATE INDEX jobs_running ON jobs (lease_expires_at) WHERE state = 'running'",
+    "CREATE INDEX jobs_by_created ON jobs (created_at)",
+    """CREATE TABLE job_attempts (
+        job_id text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        attempt integer NOT NULL,
+        fence bigint NOT NULL,
+        reason text NOT NULL,
+        owner text NOT NULL,
+        started_at double precision NOT NULL,
+        finished_at double precision,
+        outcome text,
+        end_reason text,
+        error text NOT NULL DEFAULT '',
+        session_id text,
+        child_pid integer,
+        exit_code integer,
+        side_effects boolean NOT NULL DEFAULT false,
+        detail jsonb NOT NULL DEFAULT '{}',
+        PRIMARY KEY (job_id, attempt)
+    )""",
+    """CREATE TABLE job_events (
+        job_id text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        seq integer NOT NULL,
+        ts double precision NOT NULL,
+        type text NOT NULL,
+        attempt integer NOT NULL DEFAULT 0,
+        data text NOT NULL DEFAULT '{}',
+        PRIMARY KEY (job_id, seq)
+    )""",
+    """CREATE FUNCTION tau_job_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = OLD.job_id) THEN
+            RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'job events are append-only';
+    END $$""",
+    """CREATE TRIGGER job_events_append_only BEFORE UPDATE OR DELETE ON job_events
+        FOR EACH ROW EXECUTE FUNCTION tau_job_events_append_only()""",
+)
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_jobs]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: Connection, where: str) -> None:
+    """Bring the database to ``SCHEMA_VERSION`` (creating it when empty)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS tau_schema ("
+                     "one boolean PRIMARY KEY DEFAULT true CHECK (one), "
+                     "version integer NOT NULL)")
+        row = conn.execute("SELECT version FROM tau_schema").fetchone()
+        current = int(row[0]) if row else 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"{where} was written by a newer tau (schema v{current}; this "
+                             f"tau knows v{SCHEMA_VERSION}); upgrade tau to use it")
+        for step in MIGRATIONS[current:]:
+            step(conn)
+        if current != SCHEMA_VERSION:
+            conn.execute("INSERT INTO tau_schema (version) VALUES (%s) ON CONFLICT (one) "
+                         "DO UPDATE SET version = EXCLUDED.version", (SCHEMA_VERSION,))

@@ -1,0 +1,46 @@
+"""``CommandHost``: what a slash command may use of the screen it runs on.
+
+``CommandRunner`` is written against this protocol rather than ``AgentScreen``, so
+the screen imports the runner and the runner never imports the screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from tau_engine.engine import Engine
+    from tau_tui.screens.turn_controller import TurnController
+    from tau_tui.widgets.transcript import Transcript
+
+
+class CommandHost(Protocol):
+    """The agent screen as its commands see it (``AgentScreen`` implements it)."""
+
+    controller: TurnController
+    transcript: Transcript
+    wall_clock: Callable[[], float]
+
+    @property
+    def app(self) -> App[Any]:
+        """The running app: pushes pickers, switches themes, exits."""
+        ...
+
+    async def wait_for_engine(self) -> Engine:
+        """The engine, once the start-up worker has built it."""
+        ...
+
+    async def reload_transcript(self) -> None:
+        """Re-render the transcript from the session's stored history."""
+        ...
+
+    def refresh_status(self) -> None:
+        """Redraw the status bar from the engine's state."""
+        ...
+
+    def session_changed(self) -> None:
+        """The engine switched session: reset what belonged to the old one."""
+        ...
