@@ -67,8 +67,11 @@ def _session(result: r.SessionShown) -> str:
     if info is None:
         return "no session yet: it starts with the first prompt"
     cost = f"${info.cost_usd:.4f}" if info.cost_usd is not None else "unknown"
+    count = f"{result.on_branch} messages"
+    if info.message_count != result.on_branch:
+        count += f" on this branch ({info.message_count} in all)"
     return (f"session {info.id} · {_title(info.title)} · model {info.model} · "
-            f"{info.message_count} messages · cost {cost}")
+            f"{count} · cost {cost}")
 
 
 def _sessions(result: r.SessionsListed) -> list[OutputLine]:

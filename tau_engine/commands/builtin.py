@@ -46,7 +46,12 @@ async def _model_choices(ctx: CommandContext) -> ChoiceList:
 
 
 async def _session(ctx: CommandContext, given: CommandInput) -> r.SessionShown:
-    return r.SessionShown(ctx.sessions.current)
+    current = ctx.sessions.current
+    if current is None:
+        return r.SessionShown(None)
+    # Read again: the figures change with every turn, undo and redo.
+    info = await ctx.sessions.store.get_session(current.id)
+    return r.SessionShown(info, len(await ctx.sessions.store.history(info.id)))
 
 
 async def _sessions(ctx: CommandContext, given: CommandInput) -> r.SessionsListed:

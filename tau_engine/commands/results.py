@@ -51,9 +51,11 @@ class ApprovalShown:
 
 @dataclass(frozen=True)
 class SessionShown:
-    """``/session``: the current session (None before the first prompt)."""
+    """``/session``: the current session (None before the first prompt) and how many of its
+    messages are on the current branch (undo moves the head back; the others stay for redo)."""
 
     session: SessionInfo | None
+    on_branch: int = 0
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,16 @@ def test_piped_prompts_run_as_one_scripted_session(workspace: Path, tmp_path: Pa
     assert users == ["read README.md", "first line\nsecond line"]
 
 
+def test_session_counts_the_messages_on_the_branch_after_undo_and_redo(
+        workspace: Path) -> None:
+    proc = run_tau(["--no-color", "--model", "offline/echo"], workspace,
+                   input="hello\n/session\n/undo\n/session\n/redo\n/session\n")
+    assert proc.returncode == 0, proc.stderr
+    counts = [line.split(" · ")[3] for line in proc.stdout.splitlines()
+              if line.startswith("session ")]
+    assert counts == ["2 messages", "0 messages on this branch (2 in all)", "2 messages"]
+
+
 def test_a_failing_line_stops_the_session_with_the_headless_code(workspace: Path) -> None:
     bad = run_tau(["--model", "offline/echo"], workspace,
                   input="hello\n/nosuch\nnot run\n")
