@@ -2,10 +2,9 @@
 # (python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]').
 .PHONY: check test snap bench ci
 
-# Lint, format check, types and the import contracts: what CI checks besides the tests.
+# Lint, types and the import contracts: what CI checks besides the tests.
 check:
 	ruff check .
-	ruff format --check .
 	mypy
 	lint-imports
 
