@@ -48,6 +48,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "policy": ("tau_tui.commands.policy", "show the effective safety policy and its sources"),
     "permissions": ("tau_tui.commands.permissions",
                     "list, allow, deny, revoke or check permission rules"),
+    "status": ("tau_tui.commands.status", "what tau is doing here: grep-safe markers or --json "
+               "(exit 1: needs attention)"),
 }
 # Options of the top-level parser that every subcommand honours when given before its
 # name (``tau -w DIR sessions delete ID``), whether or not it declares them itself.
@@ -299,6 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments in (["--version"], ["-V"]):
         # The most common command answers before argparse (and what it imports) loads.
         return _exit(_print_version())
+    if arguments[:1] == ["status"]:
+        # Scripts poll ``tau status`` in a loop: its plain arguments skip argparse.
+        from tau_tui.commands import status
+
+        quick = status.quick_args(arguments[1:])
+        if quick is not None:
+            return _exit(run_guarded(lambda: status.run(quick), quick.debug))
     try:
         args = parse_command_line(arguments)
     except BrokenPipeError:  # tau --help | head -1
