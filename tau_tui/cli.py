@@ -50,10 +50,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                     "list, allow, deny, revoke or check permission rules"),
     "status": ("tau_tui.commands.status", "what tau is doing here: grep-safe markers or --json "
                "(exit 1: needs attention)"),
+    "shell": ("tau_tui.commands.shell", "the operator screen (--no-color: plain panels)"),
+    "watch": ("tau_tui.commands.watch", "live operator panels as .tau/ changes (--json: a "
+              "kubectl-style event stream)"),
 }
 # Options of the top-level parser that every subcommand honours when given before its
 # name (``tau -w DIR sessions delete ID``), whether or not it declares them itself.
-GLOBAL_OPTIONS = ("workspace", "debug")
+GLOBAL_OPTIONS = ("workspace", "debug", "no_color")
 
 
 def _parser_class() -> type[argparse.ArgumentParser]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 STUCK_AFTER_S = 600.0
 """As ``tau_engine.jobs.operator.STUCK_AFTER_S`` (a test keeps them equal)."""
 AUTHORITY_REASONS = ("unsigned-inputs", "needs-authority")
-_COLUMNS = ("id, kind, state, reason, phase, attempt, max_attempts, updated_at, owner, "
+JOB_COLUMNS = ("id, kind, state, reason, phase, attempt, max_attempts, updated_at, owner, "
             "lease_expires_at, heartbeat_at, progress_at, started_at, cancel_requested_at, "
             "result")
 
@@ -84,7 +84,7 @@ def _unblock(result: object) -> str | None:
 def summarize(row: tuple[object, ...], now: float, *,
               is_alive: Callable[[OwnerIdentity], bool] = owner_alive,
               on_this_machine: Callable[[OwnerIdentity], bool] = same_machine) -> JobSummary:
-    """One job row (``_COLUMNS``) as the operator sees it."""
+    """One job row (``JOB_COLUMNS``) as the operator sees it."""
     job_id, state, reason = _text(row[0]), _text(row[2]), _text(row[3])
     short = job_id[:8]
     operator_state, command = state, f"tau jobs show {short}"
@@ -133,15 +133,15 @@ def read_jobs(conn: sqlite3.Connection, now: float, limit: int) -> Jobs:
         authority += int(count) if needs else 0
     # Liveness matters only for running jobs (an index covers them): the rest are counted.
     running = conn.execute(
-        f"SELECT {_COLUMNS} FROM jobs WHERE state = 'running' ORDER BY created_at").fetchall()
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' ORDER BY created_at").fetchall()
     blocked = conn.execute(
-        f"SELECT {_COLUMNS} FROM jobs WHERE state = 'blocked' AND reason IN (?, ?) "
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'blocked' AND reason IN (?, ?) "
         "ORDER BY created_at", AUTHORITY_REASONS).fetchall() if authority else []
     watched = [summarize(row, now) for row in running + blocked]
     attention = tuple(job for job in watched
                       if job.operator_state in ("stale-lease", "stuck", "needs-authority"))
     recent = tuple(summarize(row, now) for row in conn.execute(
-        f"SELECT {_COLUMNS} FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)))
+        f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)))
     return Jobs(total=sum(by_state.values()), by_state=by_state,
                 stale=sum(job.operator_state == "stale-lease" for job in watched),
                 stuck=sum(job.operator_state == "stuck" for job in watched),

@@ -181,15 +181,16 @@ class StatusSnapshot:
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot as JSON-ready data (tuples become lists)."""
-        data: dict[str, Any] = _plain(self)
+        data: dict[str, Any] = to_plain(self)
         return data
 
 
-def _plain(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
+    """A record (or containers of them) as JSON-ready data: tuples become lists."""
     if hasattr(value, "__dataclass_fields__"):
-        return {name: _plain(getattr(value, name)) for name in fields_of(value)}
+        return {name: to_plain(getattr(value, name)) for name in fields_of(value)}
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: to_plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [to_plain(item) for item in value]
     return value

@@ -198,12 +198,13 @@ def _missions(conn: sqlite3.Connection, limit: int, notes: list[str]) -> Mission
     rows = conn.execute(
         "SELECT id, title, phase, outcome, reason, commit_sha, updated_at, state FROM missions "
         "ORDER BY created_at DESC LIMIT ?", (max(1, limit),)).fetchall()
-    recent = tuple(_mission(row, notes) for row in rows)
+    recent = tuple(mission_summary(row, notes) for row in rows)
     return Missions(count=int(count), unfinished=int(unfinished), blocked=int(blocked),
                     latest=recent[0] if recent else None, recent=recent[:limit])
 
 
-def _mission(row: tuple[object, ...], notes: list[str]) -> MissionSummary:
+def mission_summary(row: tuple[object, ...], notes: list[str]) -> MissionSummary:
+    """One mission row (id, title, phase, outcome, reason, commit, updated_at, state)."""
     try:
         state = json.loads(str(row[7]))
     except ValueError:
