@@ -1,6 +1,8 @@
-"""``tau shell``: the operator panels of a workspace.
+"""``tau shell``: the operator screen; ``--no-color`` prints its panels once as plain text.
 
-``tau shell --no-color --width N`` prints the panels once, no line wider than N columns,
+The screen (Textual) shows the snapshot's panels with a detail pane, drill-down and job
+actions; ``--readonly`` hides the actions. ``tau shell --no-color --width N`` (or any run
+whose stdout is not a terminal) prints the same panels once, no line wider than N columns,
 and exits 0: for scripts, logs and screen readers.
 """
 
@@ -53,13 +55,24 @@ def plain_width(args: argparse.Namespace) -> int:
     return int(width)
 
 
+def wants_plain(args: argparse.Namespace) -> bool:
+    """Plain text: asked for (``--no-color``, ``--width``, NO_COLOR) or no terminal."""
+    from tau_tui.cli import stdio_is_terminal
+
+    return bool(args.no_color) or args.width is not None or not stdio_is_terminal()
+
+
 def run(args: argparse.Namespace) -> int:
     from tau_engine.status.snapshot import locate_workspace, read_snapshot
 
     root = locate_workspace(getattr(args, "workspace", None))
-    from tau_tui.plain.panels import render_plain
+    if wants_plain(args):
+        from tau_tui.plain.panels import render_plain
 
-    width = plain_width(args)
-    data = read_snapshot(root, limit=SNAPSHOT_ROWS).to_json()
-    sys.stdout.write("\n".join(render_plain(data, width)) + "\n")
-    return 0
+        width = plain_width(args)
+        data = read_snapshot(root, limit=SNAPSHOT_ROWS).to_json()
+        sys.stdout.write("\n".join(render_plain(data, width)) + "\n")
+        return 0
+    from tau_tui.operator_app import run_operator_app
+
+    return run_operator_app(root, mode="shell", readonly=args.readonly)

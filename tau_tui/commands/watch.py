@@ -7,7 +7,8 @@ mtimes, and re-reads only when something changed (or a running job's lease may h
 * ``--no-color --iterations N`` prints N plain frames, each after ``--- watch frame K/N ---``;
 * ``--json`` streams one JSON object per line with ``kubectl get --watch`` semantics:
   ``ADDED`` for every session, job and mission first, then ``MODIFIED``/``DELETED``
-  (``{"type", "kind", "id", "object"}``); ``--iterations`` bounds the ticks.
+  (``{"type", "kind", "id", "object"}``); ``--iterations`` bounds the ticks;
+* otherwise, on a terminal, the Textual watch screen (read-only).
 """
 
 from __future__ import annotations
@@ -49,9 +50,14 @@ def run(args: argparse.Namespace) -> int:
     root = locate_workspace(getattr(args, "workspace", None))
     if args.json:
         return watch_json(root, args.interval_ms / 1000, args.iterations)
-    from tau_tui.commands.shell import plain_width
+    from tau_tui.commands.shell import plain_width, wants_plain
 
-    return watch_plain(root, plain_width(args), args.interval_ms / 1000, args.iterations or 1)
+    if wants_plain(args) or args.iterations is not None:
+        return watch_plain(root, plain_width(args), args.interval_ms / 1000, args.iterations)
+    from tau_tui.operator_app import run_operator_app
+
+    return run_operator_app(root, mode="watch", readonly=True,
+                            interval_s=args.interval_ms / 1000)
 
 
 def _ticks(interval_s: float, iterations: int | None) -> Any:
@@ -63,8 +69,8 @@ def _ticks(interval_s: float, iterations: int | None) -> Any:
         yield tick
 
 
-def watch_plain(root: Path, width: int, interval_s: float, iterations: int) -> int:
-    """Print ``iterations`` frames of the plain panels."""
+def watch_plain(root: Path, width: int, interval_s: float, iterations: int | None) -> int:
+    """Print ``iterations`` frames of the plain panels (without a count: until stopped)."""
     from tau_engine.status.objects import StoreWatcher
     from tau_engine.status.snapshot import read_snapshot
     from tau_tui.commands.shell import SNAPSHOT_ROWS
@@ -81,8 +87,8 @@ def watch_plain(root: Path, width: int, interval_s: float, iterations: int) -> i
                                      conn=watcher.connection()).to_json()
                 running = bool(data["jobs"]["by_state"]["running"])
                 frame = render_plain(data, width)
-            sys.stdout.write(f"--- watch frame {tick}/{iterations} ---\n" + "\n".join(frame)
-                             + "\n")
+            count = f"{tick}/{iterations}" if iterations is not None else str(tick)
+            sys.stdout.write(f"--- watch frame {count} ---\n" + "\n".join(frame) + "\n")
             sys.stdout.flush()
     finally:
         watcher.close()
