@@ -1,6 +1,7 @@
 """What the operator shell drills into below a row, one level at a time.
 
-A mission's trail is: the mission → its latest attempt → that attempt's verifier log → the
+A mission job leads to its mission (``job_mission_id``: the id its attempts recorded). A
+mission's trail is: the mission → its latest attempt → that attempt's verifier log → the
 diff → the commit → ``PR.md``, read from the store (read-only) and from the mission's
 evidence folder ``.tau/missions/<id>/``. Both are workspace content, so untrusted: the id
 must look like a mission id before it names a folder, files are opened without following
@@ -31,19 +32,31 @@ class DrillStep:
 
 
 def read_evidence(folder: Path, name: str) -> str | None:
-    """A file of an evidence folder, or None when absent, not a regular file or a link."""
-    if not _RELATIVE.fullmatch(name) or ".." in name.split("/"):
+    """A file of an evidence folder, or None when absent, not a regular file, or reached
+    through a link (the folder, any directory on the way or the file itself)."""
+    parts = name.split("/")
+    if not _RELATIVE.fullmatch(name) or any(part in ("", ".", "..") for part in parts):
         return None
+    import stat
+
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(folder, flags | os.O_DIRECTORY)
     except OSError:
         return None
     try:
-        import stat
-
+        for part in parts[:-1]:
+            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        inner = os.open(parts[-1], flags, dir_fd=fd)
+        os.close(fd)
+        fd = inner
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         data = os.read(fd, MAX_CHARS * 4)
+    except OSError:
+        return None
     finally:
         os.close(fd)
     text = data.decode("utf-8", errors="replace")
@@ -53,6 +66,32 @@ def read_evidence(folder: Path, name: str) -> str | None:
 def _fields(data: dict[str, object]) -> str:
     return "\n".join(f"{key}: {value}" for key, value in data.items()
                      if not isinstance(value, dict | list))
+
+
+def job_mission_id(root: Path, job_id: str) -> str | None:
+    """The mission a mission job ran (recorded by its latest attempt, or in its result)."""
+    try:
+        conn = open_readonly(root / ".tau" / "tau.db")
+        try:
+            rows = conn.execute(
+                "SELECT detail FROM job_attempts WHERE job_id = ? ORDER BY attempt DESC",
+                (job_id,)).fetchall()
+            rows += conn.execute("SELECT result FROM jobs WHERE id = ? AND kind = 'mission'",
+                                 (job_id,)).fetchall()
+        finally:
+            conn.close()
+    except Exception:  # noqa: BLE001 - an unreadable store links to nothing
+        return None
+    for (text,) in rows:
+        try:
+            data = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            found = data.get("mission_id") or data.get("id")
+            if isinstance(found, str) and _MISSION_ID.fullmatch(found):
+                return found
+    return None
 
 
 def mission_trail(root: Path, mission_id: str) -> list[DrillStep]:

@@ -175,11 +175,15 @@ class OperatorScreen(Screen[None]):
     def _levels(self, key: str, detail: dict[str, Any]) -> list[tuple[str, str]]:
         fields = "\n".join(f"{name}: {value}" for name, value in detail.items())
         levels = [(key.split(":", 1)[0], fields)]
-        if key.startswith("mission:"):
-            from tau_engine.status.drill import mission_trail
+        from tau_engine.status.drill import job_mission_id, mission_trail
 
+        if key.startswith("mission:"):
             levels += [(step.title, step.text) for step in
                        mission_trail(self.root, str(detail.get("id", "")))[1:]]
+        elif key.startswith("job:") and detail.get("kind") == "mission":
+            mission = job_mission_id(self.root, str(detail.get("id", "")))
+            if mission is not None:
+                levels += [(step.title, step.text) for step in mission_trail(self.root, mission)]
         return levels
 
     def _show_detail(self) -> None:

@@ -248,3 +248,24 @@ def test_snapshot_watch_on_a_seeded_workspace(snap_compare: Any, seeded: Path) -
 
     app = make_app(seeded, mode="watch", interval_s=60)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_mission_job_drills_into_its_mission(seeded: Path) -> None:
+    import json
+
+    conn = open_store(seeded)
+    add_job(conn, "ab" * 16, state="succeeded", created_at=NOW, kind="mission")
+    conn.execute("INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at, "
+                 "detail) VALUES (?, 1, 1, 'submitted', '{}', ?, ?)",
+                 ("ab" * 16, NOW, json.dumps({"mission_id": GREEN_MISSION})))
+    conn.close()
+    async with make_app(seeded).run_test(size=SIZE) as pilot:
+        screen = await ready(pilot.app)  # type: ignore[arg-type]
+        await pilot.press("tab")
+        jobs = table(screen, "jobs")
+        await pilot.press(*["down"] * list(jobs.rows_by_key).index(f"job:{'ab' * 16}"))
+        for _ in range(4):
+            await pilot.press("enter")
+        assert [title for title, _ in screen.drill] == ["job", "mission", "attempt 1",
+                                                         "verifier log"]
+        assert "1 passed" in detail_text(screen)
