@@ -80,7 +80,7 @@ def job_mission_id(root: Path, job_id: str) -> str | None:
                                  (job_id,)).fetchall()
         finally:
             conn.close()
-    except Exception:  # noqa: BLE001 - an unreadable store links to nothing
+    except Exception:
         return None
     for (text,) in rows:
         try:
