@@ -269,3 +269,12 @@ async def test_a_mission_job_drills_into_its_mission(seeded: Path) -> None:
         assert [title for title, _ in screen.drill] == ["job", "mission", "attempt 1",
                                                          "verifier log"]
         assert "1 passed" in detail_text(screen)
+
+
+def test_every_key_of_the_screen_is_in_the_guide() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
+    table = guide.split("| key | what it does |", 1)[1].split("\n\n", 1)[0]
+    shown = {"escape": "| Esc |", "slash": "| `/` |", "question_mark": "| `?` |"}
+    for binding in OperatorScreen.BINDINGS:
+        key = binding.key  # type: ignore[union-attr]
+        assert shown.get(key, f"`{key}`") in table, key
