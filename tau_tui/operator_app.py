@@ -23,8 +23,9 @@ class OperatorApp(App[int]):
     """The operator shell (``mode="shell"``) or live-watch (``mode="watch"``) on its own."""
 
     TITLE = "tau"
-    # A default screen's own CSS_PATH is not loaded by Textual: the app loads it.
-    CSS_PATH = "screens/operator.tcss"
+    # A default screen's own CSS_PATH is not loaded by Textual: the app loads it (absolute,
+    # so that a subclass defined elsewhere, a test's or a bench's, finds it too).
+    CSS_PATH = str(Path(__file__).resolve().parent / "screens" / "operator.tcss")
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True,
                         id="operator.ctrl_c", tooltip="Quit")]
 

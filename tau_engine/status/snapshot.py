@@ -93,9 +93,11 @@ def _disk_free(path: Path) -> int | None:
     return None
 
 
-def read_snapshot(root: Path, *, limit: int = 5, now: float | None = None,
+def read_snapshot(root: Path, *, limit: int = 5, job_limit: int | None = None,
+                  now: float | None = None,
                   conn: sqlite3.Connection | None = None) -> StatusSnapshot:
-    """The snapshot of the workspace at ``root``; ``limit`` bounds each recent list. A
+    """The snapshot of the workspace at ``root``; ``limit`` bounds each recent list
+    (``job_limit`` the jobs', when the operator screen lists many more of them). A
     caller that polls (``tau watch``) passes its own read-only ``conn``."""
     now = time.time() if now is None else now
     paths = workspace_paths(root)
@@ -120,7 +122,7 @@ def read_snapshot(root: Path, *, limit: int = 5, now: float | None = None,
                         raise _SchemaMismatch(version)
                     held = held_lock_names(root / ".tau" / "locks")
                     sessions = _sessions(conn, held, limit)
-                    jobs = read_jobs(conn, now, limit)
+                    jobs = read_jobs(conn, now, limit if job_limit is None else job_limit)
                     missions = _missions(conn, limit, notes)
                     memory = _memory(conn)
                 finally:

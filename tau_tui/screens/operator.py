@@ -31,6 +31,7 @@ from tau_tui.widgets.panel_table import PanelTable
 SnapshotReader = Callable[[], dict[str, Any]]
 PANEL_NAMES = ("sessions", "jobs", "missions", "memory", "providers", "audit")
 SNAPSHOT_ROWS = 50
+JOB_ROWS = 10_000  # DataTable renders only the visible lines: a fleet's jobs fit
 HIGHLIGHT_S = 1.5  # how long watch marks a changed row
 JOB_ACTIONS = {"recover": "recover", "replay": "replay", "block": "block", "cancel": "cancel"}
 HELP = ("Tab/Shift+Tab panel · ↑↓ row · Enter detail, again to drill down · Esc back · "
@@ -42,7 +43,7 @@ def workspace_reader(root: Path) -> SnapshotReader:
     """Read the workspace's snapshot (blocking: call it in a thread)."""
     from tau_engine.status.snapshot import read_snapshot
 
-    return lambda: read_snapshot(root, limit=SNAPSHOT_ROWS).to_json()
+    return lambda: read_snapshot(root, limit=SNAPSHOT_ROWS, job_limit=JOB_ROWS).to_json()
 
 
 class OperatorScreen(Screen[None]):

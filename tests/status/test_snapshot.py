@@ -194,3 +194,10 @@ def test_a_record_behaves_as_a_frozen_dataclass() -> None:
         Memory(entries=1, retired=0)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         ProviderCall("p", "m", "ok", None, 1.0, "extra")  # type: ignore[call-arg]
+
+
+def test_the_jobs_list_has_its_own_limit(seeded: Path) -> None:
+    snap = read_snapshot(seeded, limit=1, job_limit=3, now=NOW)
+    assert len(snap.sessions.recent) == 1 and len(snap.missions.recent) == 1
+    assert len(snap.jobs.recent) == 3
+    assert len(read_snapshot(seeded, limit=2, now=NOW).jobs.recent) == 2
