@@ -24,6 +24,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import Worker, WorkerState
 
 from tau_tui.plain.panels import build_panels, clean, health_strip
 from tau_tui.widgets.panel_table import PanelTable
@@ -81,6 +82,7 @@ class OperatorScreen(Screen[None]):
         self.filter_text = ""
         self.drill: list[tuple[str, str]] = []  # (title, text) levels below the selected row
         self.refreshes = 0  # snapshots applied (tests wait on it)
+        self.highlight_s = HIGHLIGHT_S
         self._watcher: Any = None
 
     def compose(self) -> ComposeResult:
@@ -112,6 +114,15 @@ class OperatorScreen(Screen[None]):
         if self._watcher is not None:
             self._watcher.close()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A read or an action that failed is one line on screen, never a crash."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            text = str(error).strip().splitlines()
+            self.notify(clean(f"{type(error).__name__}: {text[0] if text else ''}"),
+                        title="could not read the workspace" if event.worker.group ==
+                        "operator-read" else "the action failed", severity="error")
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """``--readonly`` and the watch screen hide the job actions."""
         if action == "job":
@@ -125,7 +136,7 @@ class OperatorScreen(Screen[None]):
     def _tick(self) -> None:
         self._read(force=False)
 
-    @work(thread=True, exclusive=True, group="operator-read")
+    @work(thread=True, exclusive=True, group="operator-read", exit_on_error=False)
     def _read(self, force: bool) -> None:
         running = bool(self.data and self.data["jobs"]["by_state"]["running"])
         changed = self._watcher.changed() if self._watcher is not None else True
@@ -143,7 +154,7 @@ class OperatorScreen(Screen[None]):
             highlight = self.watch and self.refreshes > 0
             table.apply(panel, self.filter_text, highlight=highlight)
             if highlight and table.changed_keys:
-                self.set_timer(HIGHLIGHT_S, table.unhighlight)
+                self.set_timer(self.highlight_s, table.unhighlight)
         self.refreshes += 1
         self._show_detail()
 
@@ -281,7 +292,7 @@ class OperatorScreen(Screen[None]):
             return
         self._confirm_and_run(command)
 
-    @work(group="operator-action")
+    @work(group="operator-action", exit_on_error=False)
     async def _confirm_and_run(self, command: list[str]) -> None:
         from tau_tui.screens.pickers import Choice, ChoicePicker
 
@@ -293,7 +304,7 @@ class OperatorScreen(Screen[None]):
             return
         self._run_tau(command)
 
-    @work(thread=True, group="operator-action")
+    @work(thread=True, group="operator-action", exit_on_error=False)
     def _run_tau(self, command: list[str]) -> None:
         import subprocess
 

@@ -199,6 +199,7 @@ async def test_watch_refreshes_when_another_writer_commits(seeded: Path) -> None
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(app)
         assert screen.readonly
+        screen.highlight_s = 3600  # the mark stays until the test looks
         sessions = table(screen, "sessions")
         assert sessions.row_count == 3
         applied = screen.refreshes
@@ -210,8 +211,27 @@ async def test_watch_refreshes_when_another_writer_commits(seeded: Path) -> None
         conn.close()
         await wait_for(lambda: sessions.row_count == 4)
         assert screen.refreshes > applied
-        assert f"session:{'e5' * 16}" in sessions.changed_keys or sessions.row_count == 4
+        new_key = f"session:{'e5' * 16}"
+        assert sessions.changed_keys == {new_key}  # only the new row is marked
+        row = sessions.get_row(new_key)
+        assert all(cell.style == PanelTable.HIGHLIGHT for cell in row)
+        sessions.unhighlight()
+        assert all(not cell.style for cell in sessions.get_row(new_key))
         await pilot.press("q")
+
+
+async def test_a_read_that_fails_is_a_notice_not_a_crash(seeded: Path) -> None:
+    calls = []
+
+    def failing() -> dict[str, Any]:
+        calls.append(1)
+        raise PermissionError("cannot open .tau/tau.db")
+
+    app = OperatorApp(seeded, reader=failing)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: any("cannot open" in n.message
+                                   for n in pilot.app._notifications))
+        assert pilot.app.is_running and calls
 
 
 async def test_the_agent_screen_opens_the_shell_with_f2(make_app: Any) -> None:
