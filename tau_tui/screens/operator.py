@@ -74,7 +74,7 @@ class OperatorScreen(Screen[None]):
                  reader: SnapshotReader | None = None, interval_s: float = 1.0) -> None:
         super().__init__()
         self.root = root
-        self.watch = watch
+        self.live = watch
         self.readonly = readonly or watch
         self.reader = reader or workspace_reader(root)
         self.interval_s = interval_s
@@ -101,9 +101,9 @@ class OperatorScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = "tau watch" if self.watch else "tau shell"
+        self.title = "tau watch" if self.live else "tau shell"
         self.query_one("#panel-sessions", PanelTable).focus()
-        if self.watch:
+        if self.live:
             from tau_engine.status.objects import StoreWatcher
 
             self._watcher = StoreWatcher(self.root)
@@ -151,7 +151,7 @@ class OperatorScreen(Screen[None]):
         for panel in build_panels(data):
             self.query_one(f"#title-{panel.name}", Static).update(Text(clean(panel.title)))
             table = self.query_one(f"#panel-{panel.name}", PanelTable)
-            highlight = self.watch and self.refreshes > 0
+            highlight = self.live and self.refreshes > 0
             table.apply(panel, self.filter_text, highlight=highlight)
             if highlight and table.changed_keys:
                 self.set_timer(self.highlight_s, table.unhighlight)

@@ -189,7 +189,7 @@ async def test_readonly_hides_the_actions(seeded: Path) -> None:
         await pilot.press("tab", "C")
         await pilot.pause()
         assert pilot.app.screen is screen
-        keys = {b.key for b in pilot.app.active_bindings.values()
+        keys = {b.binding.key for b in pilot.app.active_bindings.values()
                 if b.binding.action.startswith("job")}
         assert keys == set()
 
