@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from tau_engine.status.snapshot import read_snapshot
 from tau_tui.plain.panels import build_panels, cell_width
 from tests.cli.tau_process import TAU, run_tau, tau_env
 from tests.support.operator_seed import add_job, add_session, open_store, seed_workspace
+
+
+class Lines:
+    """A child's stdout read line by line with a deadline: a watch that stops printing fails
+    the test instead of hanging it."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put("")
+
+    def next(self, timeout: float = 60) -> str:
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no line within {timeout} s") from None
 
 
 def test_shell_no_color_prints_every_panel_within_the_width(tmp_path: Path) -> None:
@@ -63,17 +86,19 @@ def test_watch_prints_n_frames_and_sees_another_process_write(tmp_path: Path) ->
         [*TAU, "watch", "--no-color", "--iterations", "3", "--interval-ms", "100",
          "--width", "100"], cwd=tmp_path, env=tau_env(), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
-    assert watch.stdout is not None
-    first = [watch.stdout.readline()]
-    while not first[-1].startswith("== Sessions"):
-        first.append(watch.stdout.readline())
+    assert watch.stdout is not None and watch.stderr is not None
+    lines = Lines(watch.stdout)
+    out = [lines.next()]
+    while not out[-1].startswith("== Sessions"):
+        out.append(lines.next())
     conn = open_store(tmp_path)  # another process's writes, while the watch runs
     add_session(conn, "e5" * 16, updated_at=time.time(), title="appended session")
     add_job(conn, "f6" * 16, state="queued", created_at=time.time())
     conn.close()
-    rest, errors = watch.communicate(timeout=60)
-    assert watch.returncode == 0 and errors == ""
-    frames = ("".join(first) + rest).split("--- watch frame ")
+    while out[-1] != "":
+        out.append(lines.next())
+    assert watch.wait(timeout=60) == 0 and watch.stderr.read() == ""
+    frames = "".join(out).split("--- watch frame ")
     assert [f.split(" ---")[0] for f in frames[1:]] == ["1/3", "2/3", "3/3"]
     assert "== Sessions 3 ·" in frames[1] and "appended session" not in frames[1]
     assert "== Sessions 4 ·" in frames[3] and "appended session" in frames[3]
@@ -85,8 +110,9 @@ def test_watch_json_streams_added_then_modified_and_deleted(tmp_path: Path) -> N
         [*TAU, "watch", "--json", "--interval-ms", "50"], cwd=tmp_path, env=tau_env(),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert watch.stdout is not None
+    lines = Lines(watch.stdout)
     try:
-        events = [json.loads(watch.stdout.readline()) for _ in range(10)]
+        events = [json.loads(lines.next()) for _ in range(10)]
         assert {e["type"] for e in events} == {"ADDED"}
         assert sorted(e["kind"] for e in events) == ["job"] * 5 + ["mission"] * 2 + \
             ["session"] * 3
@@ -96,7 +122,7 @@ def test_watch_json_streams_added_then_modified_and_deleted(tmp_path: Path) -> N
                      "WHERE id = ?", ("0e" * 16,))
         conn.execute("DELETE FROM sessions WHERE id = ?", ("a1" * 16,))
         conn.close()
-        changes = [json.loads(watch.stdout.readline()) for _ in range(3)]
+        changes = [json.loads(lines.next()) for _ in range(3)]
     finally:
         watch.terminate()
         watch.communicate(timeout=30)
