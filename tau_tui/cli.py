@@ -23,6 +23,8 @@ from tau_tui.guard import (
     EXIT_USAGE,
     run_guarded,
     silence_stdout,
+    stdio_is_terminal,
+    tau_parser_class,
 )
 
 # ``typing`` alone costs more than a millisecond: the type-only names below are read by
@@ -54,27 +56,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "policy": ("tau_tui.commands.policy", "show the effective safety policy and its sources"),
     "permissions": ("tau_tui.commands.permissions",
                     "list, allow, deny, revoke or check permission rules"),
+    "status": ("tau_tui.commands.status", "what tau is doing here: grep-safe markers or --json "
+               "(exit 1: needs attention)"),
+    "shell": ("tau_tui.commands.shell", "the operator screen (--no-color: plain panels)"),
+    "watch": ("tau_tui.commands.watch", "live operator panels as .tau/ changes (--json: a "
+              "kubectl-style event stream)"),
 }
 # Options of the top-level parser that every subcommand honours when given before its
 # name (``tau -w DIR sessions delete ID``), whether or not it declares them itself.
-GLOBAL_OPTIONS = ("workspace", "debug")
-
-
-def _parser_class() -> type[argparse.ArgumentParser]:
-    import argparse
-
-    class TauParser(argparse.ArgumentParser):
-        """argparse with tau's one-line error format and exit code 2."""
-
-        def error(self, message: str) -> Any:
-            self.exit(EXIT_USAGE, f"tau: error: {message} (see {self.prog} --help)\n")
-
-        def print_help(self, file: Any = None) -> None:
-            # argparse swallows write errors here; a reader that went away must show
-            # (tau --help | head -1 exits 141).
-            (file or sys.stdout).write(self.format_help())
-
-    return TauParser
+GLOBAL_OPTIONS = ("workspace", "debug", "no_color")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +109,7 @@ def build_parser(subcommand: str | None = None) -> argparse.ArgumentParser:
     import argparse
 
     commands = "\n".join(f"  {name:<10} {text}" for name, (_, text) in SUBCOMMANDS.items())
-    parser = _parser_class()(
+    parser = tau_parser_class()(
         prog="tau",
         usage="tau [options] [PROMPT]\n       tau [options] COMMAND ...",
         description="tau: a terminal-first AI coding agent. Run it in a repository.",
@@ -233,14 +223,6 @@ def _refuse_misspelt_command(parser: argparse.ArgumentParser, text: str) -> None
                      f"prompt: tau -- {text})")
 
 
-def stdio_is_terminal() -> bool:
-    """Whether stdin and stdout are both terminals: only then can the app run."""
-    try:
-        return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def _read_stdin_if_piped() -> str | None:
     """stdin's content when it is a pipe or a file, else None (never blocks on a TTY)."""
     import stat
@@ -279,6 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments in (["--version"], ["-V"]):
         # The most common command answers before argparse (and what it imports) loads.
         return _exit(_print_version())
+    if arguments[:1] == ["status"]:
+        # Scripts poll ``tau status`` in a loop: its plain arguments skip argparse.
+        from tau_tui.commands import status
+
+        quick = status.quick_args(arguments[1:])
+        if quick is not None:
+            return _exit(run_guarded(lambda: status.run(quick), quick.debug))
     try:
         args = parse_command_line(arguments)
     except BrokenPipeError:  # tau --help | head -1

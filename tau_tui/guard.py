@@ -11,7 +11,9 @@ import sys
 
 TYPE_CHECKING = False  # ``typing`` costs more than a millisecond at start-up
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
+    from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
@@ -40,6 +42,33 @@ def run_guarded(func: Callable[[], int], debug: bool) -> int:
         sys.stderr.write(f"tau: internal error: {type(exc).__name__}: {exc} "
                          "(run with --debug for the traceback)\n")
         return EXIT_FAILED
+
+
+def tau_parser_class() -> type[argparse.ArgumentParser]:
+    """argparse's parser with tau's one-line errors and exit code 2 (argparse is imported
+    here, on first use: ``tau --version`` never needs it)."""
+    import argparse
+
+    class TauParser(argparse.ArgumentParser):
+        """argparse with tau's one-line error format and exit code 2."""
+
+        def error(self, message: str) -> Any:
+            self.exit(EXIT_USAGE, f"tau: error: {message} (see {self.prog} --help)\n")
+
+        def print_help(self, file: Any = None) -> None:
+            # argparse swallows write errors here; a reader that went away must show
+            # (tau --help | head -1 exits 141).
+            (file or sys.stdout).write(self.format_help())
+
+    return TauParser
+
+
+def stdio_is_terminal() -> bool:
+    """Whether stdin and stdout are both terminals: only then can a full-screen app run."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def silence_stdout() -> None:

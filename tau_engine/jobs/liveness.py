@@ -10,18 +10,37 @@ lease has expired: the lease is the only promise it made.
 from __future__ import annotations
 
 import os
-import socket
 from functools import cache
 from pathlib import Path
 
-from tau_engine.store.job_models import LeaseOwner
+# ``tau status`` checks owners in a loop-friendly process: no pydantic (the store's models)
+# and no ``typing`` at run time; type checkers read this block as typing's TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from tau_engine.store.job_models import LeaseOwner
+
+    class OwnerIdentity(Protocol):
+        """What names a lease's owner: a ``LeaseOwner``, or a status view's light copy."""
+
+        @property
+        def host(self) -> str: ...
+        @property
+        def boot_id(self) -> str: ...
+        @property
+        def pid(self) -> int: ...
+        @property
+        def pid_start(self) -> int | None: ...
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
 @cache
 def host_name() -> str:
-    return socket.gethostname()
+    # socket.gethostname() is this same uname field; the socket module costs ``tau status``
+    # (which checks leases in a loop-friendly process) more than its whole read.
+    return os.uname().nodename
 
 
 @cache
@@ -51,17 +70,19 @@ def process_start(pid: int) -> int | None:
 
 def current_owner(worker: str) -> LeaseOwner:
     """The lease owner this process claims as."""
+    from tau_engine.store.job_models import LeaseOwner
+
     pid = os.getpid()
     return LeaseOwner(worker=worker, host=host_name(), boot_id=boot_id(), pid=pid,
                       pid_start=process_start(pid))
 
 
-def same_machine(owner: LeaseOwner) -> bool:
+def same_machine(owner: OwnerIdentity) -> bool:
     """Whether ``owner`` ran on this host, in this boot (so its pid can be checked)."""
     return owner.host == host_name() and owner.boot_id == boot_id()
 
 
-def owner_alive(owner: LeaseOwner) -> bool:
+def owner_alive(owner: OwnerIdentity) -> bool:
     """Whether the owner process still runs; ``False`` when it cannot be checked from here."""
     if not same_machine(owner):
         return False

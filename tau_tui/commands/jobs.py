@@ -201,12 +201,12 @@ def _mission_inputs(mission_args: list[str]) -> Iterator[dict[str, Any]]:
     """The mission job's inputs, checked as ``tau mission run`` would check them; an
     ``--issue -`` is read from stdin now (the job copies it in)."""
     from tau_engine.errors import UsageError
-    from tau_tui.cli import _parser_class
     from tau_tui.commands import mission
+    from tau_tui.guard import tau_parser_class
 
     if not mission_args:
         raise UsageError("--mission needs the arguments of 'tau mission run'")
-    parser_class = _parser_class()
+    parser_class = tau_parser_class()
     parser = parser_class(prog="tau jobs submit --mission")
     mission.add_parser(parser.add_subparsers(dest="command", parser_class=parser_class))
     parser.parse_args(["mission", "run", *mission_args])

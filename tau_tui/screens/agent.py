@@ -70,6 +70,8 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
                 tooltip="Show the start of the session"),
         Binding("ctrl+end", "jump_end", "Last message", show=False, id="agent.last",
                 tooltip="Show the latest messages and follow new output"),
+        Binding("f2", "operator_shell", "Operator", id="agent.operator_shell",
+                tooltip="The operator shell: sessions, jobs, missions, memory, audit"),
     ]
 
     def __init__(self, *, workspace_label: str, history: PromptHistory,
@@ -366,6 +368,14 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     @on(PromptInput.EndOfInput)
     def _end_of_input(self, event: PromptInput.EndOfInput) -> None:
         self.app.exit(0)
+
+    def action_operator_shell(self) -> None:
+        """Open the operator shell over this workspace (Esc or q comes back)."""
+        from tau_engine.paths import WorkspacePaths
+        from tau_tui.screens.operator import OperatorScreen
+
+        root = self.engine.paths.root if self.engine else WorkspacePaths.locate().root
+        self.app.push_screen(OperatorScreen(root))
 
     def action_toggle_last_tool(self) -> None:
         cards = self.transcript.query(ToolCard)

@@ -14,6 +14,8 @@ SCREEN_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Expand or collapse the last tool call", "toggle_last_tool", "show arguments and output"),
     ("Go to the first message", "jump_start", "show the start of the session"),
     ("Go to the last message", "jump_end", "show the latest output and follow it"),
+    ("Open the operator shell", "operator_shell",
+     "sessions, jobs, missions, memory, providers and audit of this workspace (F2)"),
 )
 
 

@@ -1,0 +1,244 @@
+"""Build the operator snapshot of a workspace: one read-only transaction, no lock held.
+
+``read_snapshot`` opens ``.tau/tau.db`` read-only (``mode=ro``: it never creates, migrates
+or writes it) and reads every table in one deferred transaction, so the counts agree with
+each other while other tau processes keep writing (WAL readers never block writers). It
+imports neither pydantic nor the store package: ``tau status`` runs it in a loop.
+
+A missing store is a fresh workspace (health ok, everything zero); a store that cannot be
+read, or has another schema version, is health ``error`` with the reason, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from tau_engine.status.held_locks import held_lock_names, lock_file_name
+from tau_engine.status.job_view import read_jobs
+from tau_engine.status.log_tail import read_audit, read_providers
+from tau_engine.status.model import (
+    JOB_STATES,
+    SNAPSHOT_VERSION,
+    Jobs,
+    Memory,
+    Missions,
+    MissionSummary,
+    Paths,
+    Sessions,
+    SessionSummary,
+    StatusSnapshot,
+    StoreHealth,
+)
+
+SCHEMA_VERSION = 6
+"""The schema this tau reads: ``tau_engine.store.sqlite.schema.SCHEMA_VERSION`` (a test keeps them
+equal; importing the store would load pydantic)."""
+LOW_DISK_BYTES = 100 * 1024 * 1024
+BUSY_TIMEOUT_S = 5.0
+
+
+def locate_workspace(override: str | None = None) -> Path:
+    """The workspace root as ``tau_engine.paths.WorkspacePaths.locate`` finds it (a test
+    keeps them equal; that module loads ``dataclasses``, a third of this command's budget).
+    """
+    if override is not None:
+        root = Path(override).expanduser()
+        if not root.is_dir():
+            from tau_engine.errors import WorkspaceError
+
+            raise WorkspaceError(f"workspace is not a directory: {root}")
+        return root.resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".tau").is_dir() or (folder / ".git").exists():
+            return folder
+    return here
+
+
+def workspace_paths(root: Path) -> Paths:
+    state = root / ".tau"
+    logs = state / "logs"
+    return Paths(workspace=str(root), state_dir=str(state), database=str(state / "tau.db"),
+                 logs=str(logs), audit_log=str(logs / "audit.jsonl"),
+                 provider_log=str(logs / "provider.jsonl"))
+
+
+def open_readonly(db_path: Path) -> sqlite3.Connection:
+    """A read-only connection to ``db_path`` (raises ``sqlite3.Error``)."""
+    # URI escapes by hand: urllib.parse costs more to import than the whole read.
+    path = str(db_path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    uri = f"file:{path}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                           check_same_thread=False)
+    try:
+        conn.execute("PRAGMA query_only = 1")
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+def _disk_free(path: Path) -> int | None:
+    for folder in (path, *path.parents):
+        try:
+            stats = os.statvfs(folder)
+        except OSError:
+            continue
+        return stats.f_bavail * stats.f_frsize
+    return None
+
+
+def read_snapshot(root: Path, *, limit: int = 5, job_limit: int | None = None,
+                  now: float | None = None,
+                  conn: sqlite3.Connection | None = None) -> StatusSnapshot:
+    """The snapshot of the workspace at ``root``; ``limit`` bounds each recent list
+    (``job_limit`` the jobs', when the operator screen lists many more of them). A
+    caller that polls (``tau watch``) passes its own read-only ``conn``."""
+    now = time.time() if now is None else now
+    paths = workspace_paths(root)
+    db_path = Path(paths.database)
+    notes: list[str] = []
+    store, error, version = "absent", None, None
+    sessions = Sessions(count=0, running=0, latest=None, recent=())
+    jobs = Jobs(total=0, by_state=dict.fromkeys(JOB_STATES, 0), stale=0, stuck=0,
+                needs_authority=0, attention=(), recent=())
+    missions = Missions(count=0, unfinished=0, blocked=0, latest=None, recent=())
+    memory = Memory(entries=0, retired=0, namespaces={})
+    if conn is not None or db_path.exists():
+        own = conn is None
+        try:
+            if conn is None:
+                conn = open_readonly(db_path)
+            try:
+                conn.execute("BEGIN")
+                try:
+                    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                    if version != SCHEMA_VERSION:
+                        raise _SchemaMismatch(version)
+                    held = held_lock_names(root / ".tau" / "locks")
+                    sessions = _sessions(conn, held, limit)
+                    jobs = read_jobs(conn, now, limit if job_limit is None else job_limit)
+                    missions = _missions(conn, limit, notes)
+                    memory = _memory(conn)
+                finally:
+                    conn.execute("COMMIT")
+            finally:
+                if own:
+                    conn.close()
+            store = "ok"
+        except _SchemaMismatch as exc:
+            store, error = "error", (f"schema version {exc.found}, this tau reads "
+                                     f"{SCHEMA_VERSION}")
+        except (sqlite3.Error, OSError) as exc:
+            store, error = "error", f"cannot read {db_path}: {exc}"
+    disk = _disk_free(root / ".tau")
+    attention = _attention(store, disk, jobs, missions)
+    health = "error" if store == "error" else ("attention" if attention else "ok")
+    store_health = StoreHealth(status=store, error=error, schema_version=version,
+                               schema_expected=SCHEMA_VERSION, disk_free_bytes=disk)
+    latest = sessions.latest
+    return StatusSnapshot(
+        schema_version=SNAPSHOT_VERSION, generated_at=now, health=health, store=store_health,
+        attention=attention, sessions=sessions, jobs=jobs,
+        missions=missions, memory=memory, providers=read_providers(Path(paths.provider_log)),
+        audit=read_audit(Path(paths.audit_log), limit),
+        paths=paths, model=(latest.model or None) if latest else None, notes=tuple(notes))
+
+
+class _SchemaMismatch(Exception):
+    def __init__(self, found: int) -> None:
+        super().__init__(found)
+        self.found = found
+
+
+def _attention(store: str, disk: int | None, jobs: Jobs, missions: Missions) -> tuple[str, ...]:
+    reasons = []
+    if store == "error":
+        reasons.append("store.error")
+    if disk is not None and disk < LOW_DISK_BYTES:
+        reasons.append("disk.low")
+    if jobs.stale:
+        reasons.append("jobs.stale")
+    if jobs.stuck:
+        reasons.append("jobs.stuck")
+    if jobs.needs_authority:
+        reasons.append("jobs.needs_authority")
+    if missions.latest is not None and missions.latest.outcome == "blocked":
+        reasons.append("mission.blocked")
+    return tuple(reasons)
+
+
+_SESSION_COLUMNS = "id, title, model, updated_at, input_tokens, output_tokens, cost_usd"
+
+
+def _sessions(conn: sqlite3.Connection, held: set[str] | None, limit: int) -> Sessions:
+    count = int(conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
+    rows = conn.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY updated_at DESC "
+                        "LIMIT ?", (max(1, limit),)).fetchall()
+    recent = tuple(SessionSummary(
+        id=str(r[0]), title=str(r[1]), model=str(r[2]), updated_at=float(r[3]),
+        input_tokens=int(r[4]), output_tokens=int(r[5]),
+        cost_usd=None if r[6] is None else float(r[6]),
+        running=None if held is None else lock_file_name(str(r[0])) in held) for r in rows)
+    running = None
+    if held is not None:
+        # Every other lock file there is a session's (named after it).
+        running = sum(1 for name in held if name != "store.lock")
+    return Sessions(count=count, running=running, latest=recent[0] if recent else None,
+                    recent=recent[:limit])
+
+
+def _missions(conn: sqlite3.Connection, limit: int, notes: list[str]) -> Missions:
+    count, unfinished, blocked = conn.execute(
+        "SELECT count(*), coalesce(sum(phase != 'done'), 0), "
+        "coalesce(sum(outcome = 'blocked'), 0) FROM missions").fetchone()
+    rows = conn.execute(
+        "SELECT id, title, phase, outcome, reason, commit_sha, updated_at, state FROM missions "
+        "ORDER BY created_at DESC LIMIT ?", (max(1, limit),)).fetchall()
+    recent = tuple(mission_summary(row, notes) for row in rows)
+    return Missions(count=int(count), unfinished=int(unfinished), blocked=int(blocked),
+                    latest=recent[0] if recent else None, recent=recent[:limit])
+
+
+def mission_summary(row: tuple[object, ...], notes: list[str]) -> MissionSummary:
+    """One mission row (id, title, phase, outcome, reason, commit, updated_at, state)."""
+    try:
+        state = json.loads(str(row[7]))
+    except ValueError:
+        state = None
+    if not isinstance(state, dict):
+        notes.append(f"mission {str(row[0])[:8]}: its record is not readable")
+        state = {}
+    attempts = state.get("attempts")
+    attempts = attempts if isinstance(attempts, list) else []
+    verifier = None
+    last = attempts[-1] if attempts and isinstance(attempts[-1], dict) else {}
+    run = last.get("verifier")
+    if isinstance(run, dict) and "exit_code" in run:
+        verifier = "pass" if run.get("exit_code") == 0 and not run.get("timed_out") else "fail"
+    unblock = state.get("unblock_command")
+    return MissionSummary(
+        id=str(row[0]), title=str(row[1]), phase=str(row[2]),
+        outcome=None if row[3] is None else str(row[3]),
+        reason=None if row[4] is None else str(row[4]), verifier=verifier,
+        attempts=len(attempts), commit=None if row[5] is None else str(row[5]),
+        unblock_command=unblock if isinstance(unblock, str) and unblock else None,
+        updated_at=float(row[6]) if isinstance(row[6], int | float) else 0.0)
+
+
+def _memory(conn: sqlite3.Connection) -> Memory:
+    namespaces: dict[str, int] = {}
+    retired = 0
+    for namespace, live, count in conn.execute(
+            "SELECT namespace, retired_at IS NULL, count(*) FROM memory_entries "
+            "GROUP BY namespace, retired_at IS NULL ORDER BY namespace"):
+        if live:
+            namespaces[str(namespace)] = int(count)
+        else:
+            retired += int(count)
+    return Memory(entries=sum(namespaces.values()), retired=retired, namespaces=namespaces)

@@ -1,0 +1,131 @@
+"""``tau status`` end to end in a temp workspace: markers, ``--json``, exit codes, escaping
+of hostile values, a damaged store, and a session held open by another process."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tau_tui.plain.markers import escape_value, leaves
+from tests.cli.tau_process import run_tau
+from tests.support.operator_seed import SESSION_IDS, add_session, open_store, seed_workspace
+
+MARKER = re.compile(r"control_plane\.[\x21-\x7e]+=[\x21-\x7e]*")
+
+
+def _markers(stdout: str) -> dict[str, str]:
+    lines = stdout.splitlines()
+    assert lines == sorted(lines)
+    for line in lines:
+        assert MARKER.fullmatch(line), line
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_markers_of_a_seeded_workspace_and_exit_1_with_the_reasons(tmp_path: Path) -> None:
+    seed_workspace(tmp_path, now=time.time())
+    done = run_tau(["status"], cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr == ""
+    markers = _markers(done.stdout)
+    assert markers["control_plane.health"] == "attention"
+    assert markers["control_plane.schema_version"] == "1"
+    assert markers["control_plane.store.schema_version"] == markers[
+        "control_plane.store.schema_expected"]
+    assert markers["control_plane.sessions.count"] == "3"
+    assert markers["control_plane.jobs.by_state.running"] == "3"
+    assert (markers["control_plane.jobs.stale"], markers["control_plane.jobs.stuck"]) == \
+        ("1", "1")
+    assert markers["control_plane.missions.latest.outcome"] == "blocked"
+    assert markers["control_plane.sessions.recent.2.cost_usd"] == "none"
+    reasons = {v for k, v in markers.items() if k.startswith("control_plane.attention.")}
+    assert reasons == {"jobs.stale", "jobs.stuck", "mission.blocked"}
+
+
+def test_a_healthy_workspace_exits_0(tmp_path: Path) -> None:
+    conn = open_store(tmp_path)
+    add_session(conn, SESSION_IDS[0], updated_at=time.time())
+    conn.close()
+    done = run_tau(["status"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    markers = _markers(done.stdout)
+    assert markers["control_plane.health"] == "ok"
+    assert markers["control_plane.attention"] == "[]"
+    assert markers["control_plane.missions.latest"] == "none"
+    # A fresh folder, without any store, is healthy too and stays untouched.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert run_tau(["-w", str(fresh), "status"], cwd=tmp_path).returncode == 0
+    assert not (fresh / ".tau").exists()
+
+
+def test_json_is_the_snapshot_and_has_the_same_fields_as_the_markers(tmp_path: Path) -> None:
+    seed_workspace(tmp_path, now=time.time())
+    as_json = run_tau(["status", "--json", "-w", str(tmp_path)], cwd=tmp_path)
+    as_markers = run_tau(["status", "-w", str(tmp_path)], cwd=tmp_path)
+    assert as_json.returncode == as_markers.returncode == 1
+    data = json.loads(as_json.stdout)
+    assert len(as_json.stdout.splitlines()) == 1
+    markers = _markers(as_markers.stdout)
+    assert {path for path, _ in leaves(data)} == set(markers)
+    stable = {path: escape_value(value) for path, value in leaves(data)
+              if not path.endswith(("generated_at", "disk_free_bytes"))}
+    assert {path: markers[path] for path in stable} == stable
+
+
+def test_hostile_values_stay_on_one_grep_safe_line(tmp_path: Path) -> None:
+    conn = open_store(tmp_path)
+    add_session(conn, "d4" * 16, updated_at=time.time(),
+                title="x\ncontrol_plane.health=ok =%\x1b[31m naïve", model="none")
+    conn.execute("INSERT INTO memory_entries (namespace, text, source, trust, created_at, "
+                 "updated_at, content_hash) VALUES ('a.b c', 't', 'user', 'trusted', 0, 0, 'h')")
+    conn.close()
+    done = run_tau(["status"], cwd=tmp_path)
+    markers = _markers(done.stdout)
+    assert [k for k in markers if k == "control_plane.health"] == ["control_plane.health"]
+    title = markers["control_plane.sessions.latest.title"]
+    assert title == "x%0Acontrol_plane.health%3Dok%20%3D%25%1B[31m%20na%C3%AFve"
+    assert markers["control_plane.sessions.latest.model"] == "%6Eone"
+    assert markers["control_plane.memory.namespaces.a%2Eb%20c"] == "1"
+
+
+def test_a_damaged_store_is_exit_1_with_the_reason_and_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / ".tau").mkdir()
+    (tmp_path / ".tau" / "tau.db").write_bytes(b"garbage " * 1000)
+    done = run_tau(["status"], cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    markers = _markers(done.stdout)
+    assert markers["control_plane.health"] == "error"
+    assert markers["control_plane.attention.0"] == "store.error"
+    assert markers["control_plane.store.error"] != "none"
+
+
+def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    for args in (["status", "--bogus"], ["status", "-w"], ["status", "-w", str(tmp_path / "x")]):
+        done = run_tau(args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stdout == "" and len(done.stderr.splitlines()) == 1
+        assert done.stderr.startswith("tau: error:")
+
+
+def test_a_session_held_by_another_process_is_running(tmp_path: Path) -> None:
+    seed_workspace(tmp_path, now=time.time())
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; "
+         "from tau_engine.store.session_lock import SessionLock; "
+         f"lock = SessionLock.acquire(Path({str(tmp_path / '.tau' / 'locks')!r}), "
+         f"{SESSION_IDS[-1]!r}); print('held', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        markers = _markers(run_tau(["status"], cwd=tmp_path).stdout)
+        assert markers["control_plane.sessions.running"] == "1"
+        assert markers["control_plane.sessions.latest.running"] == "true"
+        assert markers["control_plane.sessions.recent.1.running"] == "false"
+    finally:
+        holder.communicate("\n", timeout=30)
+    markers = _markers(run_tau(["status"], cwd=tmp_path).stdout)
+    assert markers["control_plane.sessions.running"] == "0"
