@@ -102,13 +102,16 @@ def test_stream_json_is_one_event_per_line(scripted_server: ScriptedServer,
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     types = [e["type"] for e in events]
-    assert types[0] == "session_started" and types[-1] == "session_finished"
+    assert types[:3] == ["session_started", "run_started", "user_message"]
+    assert types[-2:] == ["run_finished", "session_finished"]
+    run_ids = {e["run_id"] for e in events if "run_id" in e}
+    assert len(run_ids) == 1 and events[-1]["reason"] == "closed"
     assert {"turn_started", "text_delta", "usage", "turn_finished"} <= set(types)
     assert "".join(e["text"] for e in events if e["type"] == "text_delta") == \
         "streamed words here"
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    assert all(e["v"] == 1 and e["session_id"] for e in events)
+    assert all(e["v"] == 2 and e["session_id"] for e in events)
 
 
 def test_continue_and_resume_carry_history(scripted_server: ScriptedServer,
