@@ -14,16 +14,17 @@ a mission's phases) has ``session_id`` "" and ``seq`` 0: it is in no session's l
 The unit of work is a *run*: one prompt, from ``run_started`` to ``run_finished``
 (same ``run_id``). ``session_started`` and ``session_finished`` bracket the time an
 engine works in a session. Logs written under v1 are read through
-``events_v1.py``: ``parse_event`` and ``EventReader`` upgrade them.
+``EventReader`` (with ``events_v1.py``): ``parse_event`` upgrades them too.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from tau_engine.conversation import Usage
 from tau_engine.event_kinds import (
@@ -33,6 +34,7 @@ from tau_engine.event_kinds import (
     NoticeData,
     NoticeKind,
 )
+from tau_engine.events_v1 import V1Upgrade, is_v1
 
 SCHEMA_VERSION = 2
 
@@ -283,11 +285,54 @@ EventSink = Callable[[Event], None]
 AnyEvent = TypeVar("AnyEvent", bound=Event)
 
 
+class EventReader:
+    """Reads one session's log in ``seq`` order: v2 events as they are, v1 events
+    upgraded (``events_v1.py``). A parsed event always says ``v: 2``.
+
+    A reader remembers the v1 run it is in, so the ``run_finished`` of a v1 run gets
+    the id of its ``run_started``; one that starts in the middle of a log is made with
+    ``after``."""
+
+    def __init__(self, *, v1_run_id: str = "") -> None:
+        self._v1 = V1Upgrade(v1_run_id)
+
+    @classmethod
+    def after(cls, boundary: dict[str, Any] | str | bytes | None) -> EventReader:
+        """A reader for the events after ``boundary``: the last event before them of the
+        types in ``events_v1.RUN_BOUNDARY_TYPES`` (None when there is none)."""
+        raw = boundary if boundary is None or isinstance(boundary, dict) else json.loads(
+            boundary)
+        reader = cls()
+        reader._v1 = V1Upgrade.after(raw if isinstance(raw, dict) else None)
+        return reader
+
+    def read(self, data: dict[str, Any] | str | bytes) -> Event:
+        """The typed event of one stored or stream-json event (``ValidationError`` or
+        ``ValueError`` if it is not one)."""
+        if isinstance(data, dict):
+            raw = data
+        else:
+            try:
+                event = EVENT_ADAPTER.validate_json(data)
+            except ValidationError as exc:
+                try:
+                    raw = json.loads(data)
+                except ValueError:
+                    raise exc from None
+                if not isinstance(raw, dict):
+                    raise
+            else:
+                if event.v == SCHEMA_VERSION:
+                    return event
+                raw = json.loads(data)
+        if is_v1(raw):
+            return EVENT_ADAPTER.validate_python(self._v1.upgrade(raw, SCHEMA_VERSION))
+        return EVENT_ADAPTER.validate_python(raw)
+
+
 def parse_event(data: dict[str, Any] | str | bytes) -> Event:
     """Parse one persisted or stream-json event back into its typed model; an event
-    written under v1 is upgraded (see ``EventReader`` to read a whole log)."""
-    from tau_engine.events_v1 import EventReader
-
+    written under v1 is upgraded (``EventReader`` reads a whole log)."""
     return EventReader().read(data)
 
 

@@ -1,8 +1,8 @@
-"""Reading event logs: v2 events as they are, v1 events upgraded to v2.
+"""Reading schema v1 events: how a v1 row becomes the v2 event it is read as.
 
 Logs are never rewritten: a session recorded by an older tau keeps its v1 rows
-in ``.tau/tau.db`` and in its exports, and they are upgraded as they are read.
-What changed from v1 (``docs/events.md`` has the table):
+in ``.tau/tau.db`` and in its exports, and ``events.EventReader`` upgrades them
+here as they are read. What changed from v1 (``docs/events.md`` has the table):
 
 - v1's ``session_started`` and ``session_finished`` came once per prompt: they are
   read as ``run_started`` and ``run_finished``. v1 had no run ids; a run read from a
@@ -15,25 +15,24 @@ What changed from v1 (``docs/events.md`` has the table):
   not fit.
 - A ``tool_call`` has an empty ``label``.
 
-Every other v1 event has the v2 shape already. A parsed event always says
-``v: 2``: it is a v2 model, whatever it was written as.
+Every other v1 event has the v2 shape already. This module works on plain dicts
+and imports no event model, so ``events.py`` can use it.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from tau_engine.event_kinds import NOTICE_DATA, NoticeKind
-from tau_engine.events import EVENT_ADAPTER, SCHEMA_VERSION, Event
 
 V1_RUN_PREFIX = "v1-"
 UNKNOWN_V1_RUN = "v1-unknown"
 
 RUN_BOUNDARY_TYPES = ("session_started", "session_finished", "run_started", "run_finished")
-"""The stored types that open or close a run, in v1 or v2: where ``EventReader.after`` looks."""
+"""The stored types that open or close a run, in v1 or v2: a reader that starts in the
+middle of a log looks back for the last of them (``events.EventReader.after``)."""
 
 _DATA_NAMES_V1 = {"from": "from_route", "to": "to_route", "kind": "error_kind"}
 """How a v1 notice's data keys are called in v2 (the others kept their names)."""
@@ -44,65 +43,40 @@ def v1_run_id(seq: int) -> str:
     return f"{V1_RUN_PREFIX}{seq}"
 
 
-class EventReader:
-    """Reads one session's log in ``seq`` order, upgrading v1 events.
+def is_v1(raw: dict[str, Any]) -> bool:
+    return raw.get("v") == 1
 
-    A reader remembers the v1 run it is in, so the ``run_finished`` of a v1 run gets
-    the id of its ``run_started``. A reader that starts in the middle of a v1 run
-    (reading after a given ``seq``) is told that run's id as ``v1_run_id``."""
 
-    def __init__(self, *, v1_run_id: str = "") -> None:
-        self._v1_run = v1_run_id
+class V1Upgrade:
+    """Turns v1 rows, read in ``seq`` order, into v2 dicts. It remembers the v1 run it
+    is in, so a run's ``run_finished`` gets the id of its ``run_started``."""
+
+    def __init__(self, run_id: str = "") -> None:
+        self.run_id = run_id
 
     @classmethod
-    def after(cls, boundary: dict[str, Any] | str | bytes | None) -> EventReader:
-        """A reader for the events after ``boundary``: the last event before them of the
-        types in ``RUN_BOUNDARY_TYPES`` (None when there is none). Inside a v1 run, the
-        reader knows that run's id."""
-        if boundary is None:
-            return cls()
-        raw = boundary if isinstance(boundary, dict) else json.loads(boundary)
-        if isinstance(raw, dict) and raw.get("v") == 1 and raw.get("type") == "session_started":
-            seq = raw.get("seq")
-            return cls(v1_run_id=v1_run_id(seq if isinstance(seq, int) else 0))
+    def after(cls, boundary: dict[str, Any] | None) -> V1Upgrade:
+        """For rows that follow ``boundary`` (the last of ``RUN_BOUNDARY_TYPES`` before
+        them): inside a v1 run, the upgrade knows that run's id."""
+        if boundary is not None and is_v1(boundary) and boundary.get("type") == "session_started":
+            seq = boundary.get("seq")
+            return cls(v1_run_id(seq if isinstance(seq, int) else 0))
         return cls()
 
-    def read(self, data: dict[str, Any] | str | bytes) -> Event:
-        """The typed event of one stored or stream-json event (``ValidationError`` or
-        ``ValueError`` if it is not one)."""
-        if isinstance(data, dict):
-            raw = data
-        else:
-            try:
-                event = EVENT_ADAPTER.validate_json(data)
-            except ValidationError as exc:
-                try:
-                    raw = json.loads(data)
-                except ValueError:
-                    raise exc from None
-                if not isinstance(raw, dict):
-                    raise
-            else:
-                if event.v == SCHEMA_VERSION:
-                    return event
-                raw = json.loads(data)
-        if raw.get("v") == 1:
-            return self._upgrade(raw)
-        return EVENT_ADAPTER.validate_python(raw)
-
-    def _upgrade(self, raw: dict[str, Any]) -> Event:
-        body = {**raw, "v": SCHEMA_VERSION}
+    def upgrade(self, raw: dict[str, Any], version: int) -> dict[str, Any]:
+        """The v2 form of the v1 event ``raw`` (stamped ``v: version``)."""
+        body = {**raw, "v": version}
         kind = raw.get("type")
         if kind == "session_started":
             seq = raw.get("seq")
-            self._v1_run = v1_run_id(seq if isinstance(seq, int) else 0)
-            body.update(type="run_started", run_id=self._v1_run)
+            self.run_id = v1_run_id(seq if isinstance(seq, int) else 0)
+            body.update(type="run_started", run_id=self.run_id)
         elif kind == "session_finished":
-            body.update(type="run_finished", run_id=self._v1_run or UNKNOWN_V1_RUN)
-            self._v1_run = ""
+            body.update(type="run_finished", run_id=self.run_id or UNKNOWN_V1_RUN)
+            self.run_id = ""
         elif kind == "notice":
             body.update(_notice_v1(raw))
-        return EVENT_ADAPTER.validate_python(body)
+        return body
 
 
 def _notice_v1(raw: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ inline for every event, so it never blocks and never renders: text deltas
 ``TextStreamed`` per frame interval; every other event first flushes that
 buffer (to keep the order) and is posted as its own message. The network read
 is therefore never paced by rendering. Which message each event becomes is
-decided in ``bridge_events.py`` by a ``match`` over the whole event union.
+decided in ``sink`` by a ``match`` over the whole event union.
 
 The messages are dataclasses carrying the event they announce. ``EngineBridge.approve``
 is the ``Approver`` the engine is opened with: it posts an ``ApprovalRequested``
@@ -20,9 +20,8 @@ can import it before the first frame without loading pydantic.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -169,19 +168,57 @@ class EngineBridge:
         self._flush_handle: asyncio.TimerHandle | None = None
         self.events_seen = 0
         self.chars_seen = 0
-        self._route: Callable[[EngineBridge, Event], None] | None = None
 
     # -- the sink --------------------------------------------------------------
     def sink(self, event: Event) -> None:
-        """Receive one engine event. Called inline by the engine: never blocks."""
-        self.events_seen += 1
-        route = self._route
-        if route is None:
-            # Loaded with the first event: the engine (and pydantic) exist by then.
-            from tau_tui.bridge_events import route_event
+        """Receive one engine event. Called inline by the engine: never blocks.
 
-            route = self._route = route_event
-        route(self, event)
+        Text and thinking deltas are buffered and coalesced per frame; every other event
+        is posted as its own message, after the text buffered before it. The ``match``
+        covers the whole union: a new event type fails ``mypy`` here until it is given
+        its message."""
+        # Imported here: the app loads this module before its first frame, without
+        # pydantic; by the first event the engine has loaded it (a dict lookup from then).
+        from tau_engine import events as ev
+
+        self.events_seen += 1
+        match event:
+            case ev.TextDelta(text=text):
+                self.buffer_text(text, thinking=False)
+            case ev.ThinkingDelta(text=text):
+                self.buffer_text(text, thinking=True)
+            case ev.ToolOutputDelta():
+                self.post(self.ToolOutputStreamed(event))
+            case ev.UsageEvent():
+                self.post(self.UsageUpdated(event))
+            case ev.ToolCallEvent():
+                self.post(self.ToolCalled(event))
+            case ev.ToolResultEvent():
+                self.post(self.ToolFinished(event))
+            case ev.TurnStarted():
+                self.post(self.TurnBegan(event))
+            case ev.TurnFinished():
+                self.post(self.TurnEnded(event))
+            case ev.ApprovalNeeded():
+                self.post(self.ApprovalAnnounced(event))
+            case ev.Notice():
+                self.post(self.NoticePosted(event))
+            case ev.ErrorEvent():
+                self.post(self.ErrorPosted(event))
+            case ev.RunStarted():
+                self.post(self.RunBegan(event))
+            case ev.UserMessage():
+                self.post(self.PromptSent(event))
+            case ev.RunFinished():
+                self.post(self.RunFinished(event))
+            case ev.SessionStarted():
+                self.post(self.SessionBegan(event))
+            case ev.SessionFinished():
+                self.post(self.SessionEnded(event))
+            case ev.MissionPhaseEvent():
+                self.post(self.MissionPhaseChanged(event))
+            case _:
+                assert_never(event)
 
     def buffer_text(self, text: str, thinking: bool) -> None:
         """Keep streamed text for the next frame (a switch between thinking and answer

@@ -1,7 +1,7 @@
 """Logs written under event schema v1 still load: the rows in
 ``tests/fixtures/events_v1/session.jsonl`` were written by tau before v2 (two prompts in
 one session: a mention, a retried call, read/edit/bash calls) and are read through
-``events_v1.EventReader`` by the store, by an import, and one at a time."""
+``events.EventReader`` by the store, by an import, and one at a time."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from tau_engine.event_kinds import FallbackNote, NoticeKind, RetryNote
 from tau_engine.events import (
     SCHEMA_VERSION,
+    EventReader,
     Notice,
     RunFinished,
     RunStarted,
@@ -22,7 +23,6 @@ from tau_engine.events import (
     ToolCallEvent,
     parse_event,
 )
-from tau_engine.events_v1 import EventReader
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store import SessionStore
 

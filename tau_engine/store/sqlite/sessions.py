@@ -27,8 +27,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import StoreError
-from tau_engine.events import BaseEvent
-from tau_engine.events_v1 import RUN_BOUNDARY_TYPES, EventReader
+from tau_engine.events import BaseEvent, EventReader
+from tau_engine.events_v1 import RUN_BOUNDARY_TYPES
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store.blobs import BlobStore
 from tau_engine.store.models import (

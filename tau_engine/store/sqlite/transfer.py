@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from tau_engine.conversation import Message, Usage
 from tau_engine.errors import UsageError
-from tau_engine.events_v1 import EventReader
+from tau_engine.events import EventReader
 from tau_engine.store.models import SessionInfo
 from tau_engine.store.sqlite.database import Database
 from tau_engine.store.sqlite.queries import require_session
