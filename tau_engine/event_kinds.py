@@ -101,7 +101,29 @@ class MemoryOfferNote(BaseModel):
     budget_tokens: int
 
 
-NoticeData = RetryNote | FallbackNote | CircuitOpenNote | CompactionNote | MemoryOfferNote
+class SandboxNote(BaseModel):
+    """A ``sandbox`` notice: how tools run (``bwrap (network off)``, unsandboxed, ...)."""
+
+    sandbox: str
+
+
+class RedactionNote(BaseModel):
+    """A ``redaction`` notice: the kinds of secret found in a tool's result."""
+
+    kinds: list[str]
+
+
+class InjectionNote(BaseModel):
+    """An ``injection`` notice: the rules a tool's result matched, where it came from,
+    and the call."""
+
+    rules: list[str]
+    source: str
+    call_id: str
+
+
+NoticeData = (RetryNote | FallbackNote | CircuitOpenNote | CompactionNote | MemoryOfferNote
+              | SandboxNote | RedactionNote | InjectionNote)
 
 NOTICE_DATA: dict[NoticeKind, type[BaseModel]] = {
     NoticeKind.RETRY: RetryNote,
@@ -109,6 +131,9 @@ NOTICE_DATA: dict[NoticeKind, type[BaseModel]] = {
     NoticeKind.CIRCUIT_OPEN: CircuitOpenNote,
     NoticeKind.COMPACTION: CompactionNote,
     NoticeKind.MEMORY: MemoryOfferNote,
+    NoticeKind.SANDBOX: SandboxNote,
+    NoticeKind.REDACTION: RedactionNote,
+    NoticeKind.INJECTION: InjectionNote,
 }
 """The notice kinds that carry ``data``, and its type; every other kind has none."""
 
