@@ -24,7 +24,7 @@ from tau_engine.events import (
     parse_event,
 )
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
+from tau_engine.store import SessionStore, open_store
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "events_v1" / "session.jsonl"
 
@@ -35,7 +35,7 @@ def _v1_rows() -> list[dict[str, object]]:
 
 async def _store_with_v1_log(tmp_path: Path) -> tuple[SessionStore, str]:
     paths = WorkspacePaths(tmp_path)
-    store = SessionStore.open(paths)
+    store = open_store(paths).open_sessions()
     info = await store.create_session(model="offline/replay")
     conn = sqlite3.connect(paths.db_path)
     with conn:
@@ -95,7 +95,7 @@ async def test_an_export_of_a_v1_log_imports_as_v2(tmp_path: Path) -> None:
         store.close()
     exported = [json.loads(line) for line in export.read_text().splitlines()]
     assert {r["event"]["v"] for r in exported if r.get("kind") == "event"} == {1}
-    other = SessionStore.open(WorkspacePaths(tmp_path / "b"))
+    other = open_store(WorkspacePaths(tmp_path / "b")).open_sessions()
     try:
         info = await other.import_jsonl(export)
         events = await other.events(info.id)

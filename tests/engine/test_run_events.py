@@ -21,7 +21,7 @@ from tau_engine.events import (
     UserMessage,
 )
 from tau_engine.paths import WorkspacePaths
-from tau_engine.store import SessionStore
+from tau_engine.store import open_store
 
 
 async def _open(root: Path, script: Path | None = None) -> Engine:
@@ -65,7 +65,7 @@ async def test_two_prompts_are_two_runs_in_one_session(workspace: Path) -> None:
     end = events[-1]
     assert isinstance(end, SessionFinished) and end.runs == 2
     assert end.usage.output_tokens > 0
-    store = SessionStore.open(WorkspacePaths(workspace))
+    store = open_store(WorkspacePaths(workspace)).open_sessions()
     try:
         stored = await store.events(session_id)
     finally:
