@@ -20,16 +20,19 @@ the run's result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from tau_engine.agent.loop import AgentLoop, RunResult
+from tau_engine.agent.loop import AgentLoop
+from tau_engine.agent.run_result import RunResult
 from tau_engine.config import Settings
 from tau_engine.conversation import StoredMessage, Usage
 from tau_engine.engine_safety import attach_safety, link_memory, redact_run_result, restore_risk
 from tau_engine.errors import StoreError, UsageError
-from tau_engine.events import EventBus, Notice, SessionStarted
+from tau_engine.event_kinds import NoticeKind
+from tau_engine.events import EventBus, EventSink, Notice, SessionFinished, SessionStarted
 from tau_engine.memory.overview import MemoryOverview
 from tau_engine.memory.runtime import MemoryRuntime
 from tau_engine.paths import WorkspacePaths
@@ -64,7 +67,11 @@ class Engine:
         self.redaction = self.safety.redaction
         self.bus = EventBus()
         attach_safety(self.bus, self.safety)
-        self.notices: list[str] = []
+        # The notices of opening: emitted when nobody listened yet, so ``subscribe``
+        # hands them to each front end.
+        self.startup_notices: list[Notice] = []
+        self._opening = True
+        self._session_runs: int | None = None  # runs since session_started; None: not yet
         self.memory: MemoryRuntime | None = None  # learned memory (issue 15), when enabled
         self._loop: AgentLoop | None = None
         self._task: asyncio.Task[RunResult] | None = None
@@ -72,6 +79,7 @@ class Engine:
         self._pending_notices: list[Notice] = []  # emitted once the session has started
         runtime.models.on_route_event = self._route_event
         sessions.guard = self._refuse_while_running
+        sessions.on_leave = self._end_session_switched
         sessions.on_switch = self._session_switched
         sessions.on_rewrite = self._drop_loop
         sessions.redact = self.redaction.redact_data  # what /export writes
@@ -121,7 +129,7 @@ class Engine:
                      approver=approver)
         withheld = workspace_withheld(workspace, settings, real_env)
         if withheld:
-            engine.notices.append(withheld_notice(withheld))
+            engine._notice(NoticeKind.TRUST, withheld_notice(withheld))
         try:
             engine.memory = await MemoryRuntime.open_if_enabled(settings, workspace, engine.bus,
                                                                 engine.redactor)
@@ -135,7 +143,7 @@ class Engine:
                 engine.memory.close()
             await runtime.aclose()
             raise
-        engine.notices = [engine.redaction.redact(n, where="notice") for n in engine.notices]
+        engine._opening = False
         return engine
 
     async def _open_session(self, resume: str | None, continue_latest: bool,
@@ -146,11 +154,12 @@ class Engine:
         elif continue_latest:
             session = await self.store.latest_session()
             if session is None:
-                self.notices.append("no earlier session in this workspace; "
-                                    "starting a new one")
+                self._notice(NoticeKind.SESSION, "no earlier session in this workspace; "
+                             "starting a new one")
         if session is not None:
             notice = await self.sessions.claim(session, if_busy=if_busy)
-            self.notices += [notice] if notice else []
+            if notice:
+                self._notice(NoticeKind.SESSION, notice)
 
     def _select_first_model(self, require_session_model: bool) -> None:
         # A resumed session keeps its model unless one is given explicitly.
@@ -168,27 +177,40 @@ class Engine:
                 raise UsageError(f"{where}, which cannot be used: {exc}; pass "
                                  "--model to continue it with another model") from exc
             self._select_model(None, announce_offline=False)
-            self.notices.append(f"{where}, which cannot be used: {exc}. Continuing "
-                                f"with {self.model_id}; /model switches")
+            self._notice(NoticeKind.MODEL, f"{where}, which cannot be used: {exc}. "
+                         f"Continuing with {self.model_id}; /model switches")
 
     def _select_model(self, model_id: str | None, *,
                       announce_offline: bool = True) -> list[str]:
         selected = self.runtime.models.select(model_id, announce_offline=announce_offline)
         self._loop = None
-        self.notices += selected.warnings
+        if self._opening:
+            # Later, ``set_model``'s caller shows them as the command's result.
+            for warning in selected.warnings:
+                self._notice(NoticeKind.MODEL, warning)
         return list(selected.warnings)
 
-    def _route_event(self, kind: str, data: dict[str, Any]) -> None:
+    def _route_event(self, notice: Notice) -> None:
         # Retry and fallback notices quote the provider's error, which may echo a key.
-        data = {key: self.redaction.redact_data(value) for key, value in data.items()}
-        message = str(data.get("message") or "")
-        if not message:
-            if kind == "fallback":
-                message = (f"{data.get('from')} failed ({data.get('reason')}); "
-                           f"falling back to {data.get('to')}")
-            else:
-                message = f"{kind}: " + ", ".join(f"{k}={v}" for k, v in data.items())
-        self.bus.emit(Notice(kind=kind, message=message, data=data))
+        data = notice.data
+        self.bus.emit(Notice(
+            kind=notice.kind, message=self.redaction.redact(notice.message, where="notice"),
+            data=None if data is None else type(data).model_validate(
+                self.redaction.redact_data(data.model_dump()))))
+
+    def _notice(self, kind: NoticeKind, message: str) -> None:
+        """Emit a notice (the bus's redaction funnel sees it first); while the engine
+        opens, also keep it for ``subscribe``."""
+        notice = self.bus.emit(Notice(kind=kind, message=message))
+        if self._opening:
+            self.startup_notices.append(notice)
+
+    def subscribe(self, sink: EventSink) -> None:
+        """Subscribe a front end to the event stream. It is handed the notices of opening
+        first (``startup_notices``: nobody listened when they were emitted)."""
+        for notice in self.startup_notices:
+            sink(notice)
+        self.bus.subscribe(sink)
 
     # -- state -------------------------------------------------------------------
     @property
@@ -265,15 +287,16 @@ class Engine:
         session = self.session
         assert session is not None
         self.safety.begin_run(session.id)
-        self.bus.emit(SessionStarted(model=self.model_id, workspace=str(self.paths.root),
-                                     resumed=self.sessions.resumed,
-                                     title=session.title or title_from_prompt(prompt)))
+        if self._session_runs is None:
+            self.bus.emit(SessionStarted(
+                model=self.model_id, workspace=str(self.paths.root),
+                resumed=self.sessions.resumed,
+                title=session.title or title_from_prompt(prompt)))
+            self._session_runs = 0
         for notice in self._pending_notices:
             self.bus.emit(notice)
         self._pending_notices = []
-        self.sessions.resumed = True
-        for note in (meta or {}).get("mention_notes", []):
-            self.bus.emit(Notice(kind="mention", message=note))
+        self._session_runs += 1
         self._task = task = asyncio.ensure_future(loop.run(prompt, meta=meta))
         try:
             return redact_run_result(await asyncio.shield(task), self.redaction)
@@ -334,7 +357,7 @@ class Engine:
             # The session's totals, "estimated" included (a server that reports no usage).
             usage_totals=session.usage, cost_total=session.cost_usd, compaction=True,
             extra_tools=extra, memory=retriever))
-        self._pending_notices += [Notice(kind="guidance", message=note)
+        self._pending_notices += [Notice(kind=NoticeKind.GUIDANCE, message=note)
                                   for note in built.skipped_guidance]
         self._loop = built.loop
         return self._loop
@@ -367,6 +390,35 @@ class Engine:
 
     def _drop_loop(self) -> None:
         self._loop = None
+
+    def _end_session(self, reason: Literal["closed", "switched"]) -> None:
+        """``session_finished`` if the session started here, then unbind the event log.
+
+        A store that refuses that last event (damaged, full disk) does not stop the
+        session from ending: the event is lost, as it is when the process is killed,
+        and the runs' own events were written when they ended."""
+        unlogged = False
+        if self._session_runs is not None:
+            usage, cost = self.usage_totals()
+            runs, self._session_runs = self._session_runs, None
+            try:
+                self.bus.emit(SessionFinished(reason=reason, runs=runs, usage=usage,
+                                              cost_usd=cost))
+            except StoreError:
+                unlogged = True
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            self.bus.unsubscribe(writer.write)
+            if unlogged:
+                # Its buffer holds the refused event: closing retries it and fails again.
+                with contextlib.suppress(StoreError):
+                    writer.close()
+            else:
+                writer.close()
+        self.bus.rebind("", 0)
+
+    def _end_session_switched(self) -> None:
+        self._end_session("switched")
 
     def _session_switched(self) -> None:
         self._loop = None
@@ -433,9 +485,7 @@ class Engine:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._end_session("closed")
         try:
             await self.safety.aflush_audit()
             await self.runtime.models.aclose()

@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tau_engine.agent.loop import MessageSink, RunResult
+from tau_engine.agent.loop import MessageSink
+from tau_engine.agent.run_result import RunResult
 from tau_engine.agent.tool_runner import ToolPipeline
 from tau_engine.config import Settings
 from tau_engine.conversation import Message, StoredMessage, Usage
+from tau_engine.event_kinds import NoticeKind
 from tau_engine.events import BaseEvent, EventBus, Notice
 from tau_engine.paths import WorkspacePaths
 from tau_engine.safety.audit import ssrf_event
@@ -73,7 +75,7 @@ def attach_safety(bus: EventBus, safety: SafetyLayer) -> None:
         safety.redaction.redact_fields(event.__dict__, where=event.type)
 
     def warn(message: str) -> None:
-        bus.emit(Notice(kind="audit", message=message))
+        bus.emit(Notice(kind=NoticeKind.AUDIT, message=message))
 
     bus.set_filter(redact_event)
     safety.on_warning = warn

@@ -14,18 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tau_engine.config import Settings
 from tau_engine.safety.redaction import RedactionFilter
 
 if TYPE_CHECKING:
+    from tau_engine.events import Notice
     from tau_engine.providers.base import Provider
     from tau_engine.providers.catalog import ModelInfo
     from tau_engine.providers.registry import ResolvedModel
 
-RouteEvents = Callable[[str, dict[str, Any]], None]
-"""Told of each retry, fallback and breaker change: (kind, data)."""
+RouteEvents = Callable[["Notice"], None]
+"""Told of each retry, fallback and breaker change: a notice of a route kind."""
 
 OFFLINE_FALLBACK_NOTICE = (
     "no model configured and no API key found: using offline/echo. Set "

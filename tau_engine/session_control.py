@@ -4,7 +4,8 @@ It holds the store, the current session and that session's write lock (so no
 other process continues it), and does what the session commands ask: start a
 new session, resume, fork, undo, redo, list, export. The engine holds one and
 hooks in (``guard`` refuses a change while a turn runs; ``on_switch`` and
-``on_rewrite`` drop the agent loop bound to the old history). ``tau sessions``
+``on_rewrite`` drop the agent loop bound to the old history; ``on_leave`` runs
+while the session being left is still current and locked). ``tau sessions``
 opens one on its own, with no model or provider, and names the session to act
 on (``session=``) instead of switching to it.
 """
@@ -39,6 +40,7 @@ class SessionControl:
         # Whether the next run continues an existing session (``session_started``).
         self.resumed = False
         self.guard: Callable[[], None] = _nothing  # raises UsageError while a turn runs
+        self.on_leave: Callable[[], None] = _nothing  # the current one is about to be left
         self.on_switch: Callable[[], None] = _nothing  # another session is current
         self.on_rewrite: Callable[[], None] = _nothing  # the current history changed
         self.redact: Callable[[Any], Any] | None = None  # what an export writes
@@ -79,6 +81,7 @@ class SessionControl:
     def switch(self, session: SessionInfo | None, *, resumed: bool) -> None:
         """Make ``session`` current (None: the next prompt starts one), holding its lock."""
         self.guard()
+        self.on_leave()
         if session is None:
             self._locks.release()
         else:

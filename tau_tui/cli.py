@@ -308,7 +308,7 @@ def _run(args: argparse.Namespace) -> int:
         # Not interactive: tau PROMPT is tau -p PROMPT (piped stdin is attached to it).
         args.prompt = args.text
     if args.prompt is not None:
-        from tau_tui.headless_run import run_headless
+        from tau_tui.headless.run import run_headless
 
         read = _read_stdin_prompt if args.prompt == "-" else _read_stdin_if_piped
         return run_guarded(lambda: run_headless(args, _cli_settings(args), read), args.debug)

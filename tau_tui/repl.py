@@ -23,7 +23,7 @@ from tau_engine.commands import COMMANDS, CommandContext, CommandTable
 from tau_engine.commands.results import HelpShown, QuitRequested
 from tau_engine.text.terminal import strip_terminal_controls as plain
 from tau_tui.command_output import help_text, result_lines
-from tau_tui.headless import HeadlessPrinter
+from tau_tui.headless.text import TextRenderer
 
 HELP_FOOTER = "Ctrl+C interrupts a running turn; Ctrl+D leaves."
 
@@ -79,9 +79,9 @@ class LineRepl:
         self.ask = ask
         self.out = out
         self.err = err
-        self.printer = HeadlessPrinter("text", out, err, color=False)
+        self.printer = TextRenderer(out, err, color=False)
         self.printer.on_broken = self._output_lost
-        engine.bus.subscribe(self.printer)
+        engine.subscribe(self.printer)  # the notices of opening first
         self.exit_code: int | None = None  # set by ``stop``
         self._prompting: asyncio.Task[Any] | None = None  # the loop, while it reads a line
 
@@ -107,8 +107,6 @@ class LineRepl:
 
     async def loop(self, first_prompt: str | None = None) -> int:
         """Ask for prompts until Ctrl+D or /quit; ``first_prompt`` runs first."""
-        for notice in self.engine.notices:
-            self.err.write(plain(f"tau: notice: {notice}") + "\n")
         state = self.engine.state()
         self.out.write(f"tau {state.model_id} in {state.workspace} "
                        "(/help for commands, Ctrl+D to leave)\n")

@@ -121,7 +121,7 @@ def run_scripted(args: argparse.Namespace, cli_settings: dict[str, Any]) -> int:
     from tau_engine.errors import UsageError
     from tau_engine.paths import WorkspacePaths
     from tau_engine.resources.trust import load_run_settings
-    from tau_tui.headless_run import DEFAULT_APPROVAL
+    from tau_tui.headless.run import DEFAULT_APPROVAL
 
     if args.output_format != "text":
         raise UsageError(f"--output-format {args.output_format} needs -p PROMPT; a session "
@@ -142,7 +142,7 @@ def run_scripted(args: argparse.Namespace, cli_settings: dict[str, Any]) -> int:
 
 async def _session(paths: Any, settings: Any, args: argparse.Namespace, script: Path | None,
                    reader: ScriptReader, color: bool) -> int:
-    from tau_tui.headless_run import open_headless_engine
+    from tau_tui.headless.run import open_headless_engine
     from tau_tui.repl import LineRepl
 
     reader.start()
@@ -182,7 +182,7 @@ class ScriptedSession:
 
     async def run(self, first: ScriptLine | None = None) -> int:
         """Run every line (``first`` already read); returns the exit code."""
-        from tau_tui.headless_run import install_interrupts
+        from tau_tui.headless.run import install_interrupts
 
         install_interrupts(self.repl.engine, on_interrupt=self.interrupt)
         self.repl.printer.on_broken = self.repl.engine.cancel
@@ -195,7 +195,7 @@ class ScriptedSession:
     async def _lines(self, item: ScriptLine | None) -> int:
         from tau_engine.errors import TauError
         from tau_tui.guard import silence_stdout
-        from tau_tui.headless_run import exit_code_of
+        from tau_tui.headless.run import exit_code_of
 
         printer = self.repl.printer
         while not self.interrupted:

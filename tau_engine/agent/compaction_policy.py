@@ -18,6 +18,7 @@ from tau_engine.agent.loop import Compacted, StreamFactory
 from tau_engine.agent.provenance import mark_untrusted
 from tau_engine.config import Settings
 from tau_engine.conversation import Message
+from tau_engine.event_kinds import NoticeKind
 from tau_engine.events import EventBus, Notice
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class CompactionPolicy:
         plan = plan_compaction(history, self.keep_recent_turns)
         if plan is None:
             return None
-        self.bus.emit(Notice(kind="compacting", message=f"compacting the conversation "
+        self.bus.emit(Notice(kind=NoticeKind.COMPACTING, message=f"compacting the conversation "
                              f"(~{before:,} tokens) with {self.model_id}..."))
         summary, usage, provider_cost = await summarize(
             self.stream, model=self.model_id.split("/", 1)[1], system=system,

@@ -13,6 +13,7 @@ completes, so a crash loses at most the step in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,20 +22,24 @@ from typing import Any
 
 from tau_engine.agent.compaction import estimate_call_usage
 from tau_engine.agent.provenance import mark_untrusted
+from tau_engine.agent.run_result import RunResult, ToolCallRecord, new_run_id
 from tau_engine.agent.tool_runner import ToolPipeline
 from tau_engine.agent.unanswered import answer_unanswered_calls
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import BudgetExceededError, ProviderError, TauError
+from tau_engine.event_kinds import CompactionNote, NoticeKind
 from tau_engine.events import (
     ErrorEvent,
     EventBus,
     Notice,
-    SessionFinished,
+    RunFinished,
+    RunStarted,
     TextDelta,
     ThinkingDelta,
     TurnFinished,
     TurnStarted,
     UsageEvent,
+    UserMessage,
 )
 from tau_engine.memory.retrieval import TurnRetriever, with_memory_context
 from tau_engine.providers.base import (
@@ -49,32 +54,6 @@ from tau_engine.tools.args import vet_tool_call
 
 StreamFactory = Callable[[ProviderRequest], Any]
 """Returns the async iterator of provider events for one request (retries included)."""
-
-
-@dataclass
-class ToolCallRecord:
-    """One tool call of a run, as reported in ``--output-format json``."""
-
-    name: str
-    arguments: dict[str, Any]
-    ok: bool
-    denied: bool = False  # refused by the approval mode or the user
-
-
-@dataclass
-class RunResult:
-    """What one run produced."""
-
-    session_id: str
-    result: str
-    stop_reason: str  # end_turn | max_turns | interrupted | error | budget
-    turns: int
-    usage: Usage
-    cost_usd: float | None
-    tool_calls: list[ToolCallRecord] = field(default_factory=list)
-    duration_ms: float = 0.0
-    error: str | None = None
-    error_kind: str | None = None
 
 
 class MessageSink:
@@ -165,27 +144,33 @@ class AgentLoop:
         self._run_started = time.monotonic()
 
     # -- the run -----------------------------------------------------------
-    async def run(self, prompt: str, *, meta: dict[str, Any] | None = None) -> RunResult:
-        """Run one user prompt to completion. Never raises for provider or tool failures:
-        they end the run with ``stop_reason="error"`` and an ``error`` event."""
+    async def run(self, prompt: str, *, meta: dict[str, Any] | None = None,
+                  run_id: str | None = None) -> RunResult:
+        """Run one user prompt to completion, between ``run_started`` and ``run_finished``.
+        Never raises for provider or tool failures: they end the run with
+        ``stop_reason="error"`` and an ``error`` event."""
         started = time.monotonic()
         self._run_started = started
         self.run_usage = Usage()
         self.run_cost = 0.0
+        run_id = run_id or new_run_id()
+        self.bus.emit(RunStarted(run_id=run_id, model=self.config.model_id))
+        try:
+            turn_message_id = await self._send_prompt(run_id, prompt, meta)
+        except BaseException as exc:
+            # Nothing was asked of the model: still, the run ends where it began (and
+            # a store failing again on this event does not hide the first failure).
+            with contextlib.suppress(TauError):
+                self.bus.emit(RunFinished(
+                    run_id=run_id, duration_ms=(time.monotonic() - started) * 1000,
+                    stop_reason="interrupted" if isinstance(exc, asyncio.CancelledError)
+                    else "error", usage=self.run_usage, cost_usd=self.run_cost))
+            raise
         records: list[ToolCallRecord] = []
         answer_parts: list[str] = []
         turn = 0
         stop = "end_turn"
         error: TauError | None = None
-
-        # A previous run that failed while its tools ran left calls with no result.
-        self.messages = answer_unanswered_calls(self.messages)
-        if self.memory is not None:
-            # Learned memory for this prompt, recorded in the message's meta (issue 15).
-            meta = await self.memory.offer(prompt, meta, self.messages)
-        user = Message(role="user", content=prompt, meta=meta or {})
-        turn_message_id = await self.sink.append(user)
-        self.messages.append(user)
 
         try:
             while True:
@@ -242,11 +227,36 @@ class AgentLoop:
             duration_ms=(time.monotonic() - started) * 1000,
             error=str(error) if error else None,
             error_kind=getattr(error, "kind", None) if error else None,
+            run_id=run_id,
         )
-        self.bus.emit(SessionFinished(
-            stop_reason=stop, result=result.result, turns=turn, usage=self.run_usage,
-            cost_usd=self.run_cost, duration_ms=result.duration_ms))
+        self.bus.emit(RunFinished(
+            run_id=run_id, stop_reason=stop, result=result.result, turns=turn,
+            usage=self.run_usage, cost_usd=self.run_cost, duration_ms=result.duration_ms))
         return result
+
+    async def _send_prompt(self, run_id: str, prompt: str,
+                           meta: dict[str, Any] | None) -> str:
+        """Store the user's message and announce it; returns its id (the turn's
+        checkpoints hang from it)."""
+        # A previous run that failed while its tools ran left calls with no result.
+        self.messages = answer_unanswered_calls(self.messages)
+        if self.memory is not None:
+            # Learned memory for this prompt, recorded in the message's meta (issue 15).
+            meta = await self.memory.offer(prompt, meta, self.messages)
+        user = Message(role="user", content=prompt, meta=meta or {})
+        message_id = await self.sink.append(user)
+        self.messages.append(user)
+        meta = meta or {}
+        typed = meta.get("typed")
+        notes = [str(note) for note in meta.get("mention_notes", [])]
+        self.bus.emit(UserMessage(
+            run_id=run_id, message_id=message_id, text=prompt,
+            typed=typed if isinstance(typed, str) else None,
+            attachments=[str(path) for path in meta.get("attachments", [])],
+            mention_notes=notes))
+        for note in notes:
+            self.bus.emit(Notice(kind=NoticeKind.MENTION, message=note))
+        return message_id
 
     # -- one model turn ----------------------------------------------------
     async def _compact(self, force: bool) -> bool:
@@ -259,9 +269,11 @@ class AgentLoop:
         self._account(done.usage, done.cost_usd)
         self.context_tokens = done.after_tokens
         self.bus.emit(Notice(
-            kind="compaction", message=f"compacted the conversation: ~{done.before_tokens:,} "
-            f"-> ~{done.after_tokens:,} tokens (earlier messages stay in the session)",
-            data={"before_tokens": done.before_tokens, "after_tokens": done.after_tokens}))
+            kind=NoticeKind.COMPACTION, message=f"compacted the conversation: "
+            f"~{done.before_tokens:,} -> ~{done.after_tokens:,} tokens (earlier messages stay "
+            "in the session)",
+            data=CompactionNote(before_tokens=done.before_tokens,
+                                after_tokens=done.after_tokens)))
         return True
 
     async def compact_now(self) -> bool:
@@ -337,8 +349,8 @@ class AgentLoop:
                               meta={"interrupted": True})
             await asyncio.shield(self.sink.append(partial, model=self.config.model_id))
             self.messages.append(partial)
-            self.bus.emit(Notice(kind="interrupted", message="turn interrupted; the partial "
-                                 "answer is kept"))
+            self.bus.emit(Notice(kind=NoticeKind.INTERRUPTED,
+                                 message="turn interrupted; the partial answer is kept"))
             return partial, usage, 0.0, "interrupted"
         except ProviderError as exc:
             if text:
@@ -372,8 +384,8 @@ class AgentLoop:
         self.messages.append(assistant)
         self._account(usage, cost)
         if end.stop_reason == "max_tokens" and not calls:
-            self.bus.emit(Notice(kind="max_tokens", message="the answer hit the model's output "
-                                 "limit and may be cut short"))
+            self.bus.emit(Notice(kind=NoticeKind.MAX_TOKENS, message="the answer hit the "
+                                 "model's output limit and may be cut short"))
         return assistant, usage, cost, end.stop_reason
 
     def _account(self, usage: Usage, cost: float | None) -> None:
@@ -452,6 +464,6 @@ class AgentLoop:
                 await asyncio.shield(self.sink.append_many(missing))
             results += missing
             self.messages.extend(missing)
-            self.bus.emit(Notice(kind="interrupted", message="tool calls interrupted"))
+            self.bus.emit(Notice(kind=NoticeKind.INTERRUPTED, message="tool calls interrupted"))
             return None
         return results

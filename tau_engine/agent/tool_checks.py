@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from tau_engine.agent.tool_calls import PendingCall, Refusal
 from tau_engine.errors import ConfigError, TauError, WorkspaceError
+from tau_engine.event_kinds import NoticeKind
 from tau_engine.events import ApprovalNeeded, EventBus, Notice
 from tau_engine.safety.audit import AuditEvent, decision_event, sandbox_refusal_event
 from tau_engine.safety.layer import SafetyLayer
@@ -96,7 +97,7 @@ class SandboxCheck:
             self._told = True
             what = ("runs unsandboxed" if not status.active else
                     "runs in the sandbox but with network")
-            self.bus.emit(Notice(kind="sandbox", message=(
+            self.bus.emit(Notice(kind=NoticeKind.SANDBOX, message=(
                 f"{pending.name} {what} (profile {self.safety.profile.name}, "
                 f"sandbox.policy = {status.policy}): {status.diagnostic}; see "
                 "tau doctor sandbox"), data={"sandbox": status.label()}))
@@ -197,7 +198,7 @@ class ApprovalCheck:
                                             by="approval prompt")
         except (ConfigError, TauError, OSError) as exc:
             self.safety.policy.allow_for_session(_session_rule(rule, "approval prompt"))
-            self.bus.emit(Notice(kind="permissions", message=(
+            self.bus.emit(Notice(kind=NoticeKind.PERMISSIONS, message=(
                 f"could not save {rule.text}: {exc}; it is allowed for this session only")))
             return
         await asyncio.to_thread(self.safety.reload_rules)
@@ -210,7 +211,7 @@ class ApprovalCheck:
             message = (f"saved allow rule {rule.text} to {where}; this workspace is not "
                        "trusted, so saved allow rules apply in later runs only after "
                        "`tau trust` (this session allows it now)")
-        self.bus.emit(Notice(kind="permissions", message=message))
+        self.bus.emit(Notice(kind=NoticeKind.PERMISSIONS, message=message))
 
 
 def _session_rule(rule: Rule, by: str) -> Rule:

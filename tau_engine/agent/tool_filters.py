@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from tau_engine.agent.tool_calls import CallResult, PendingCall
 from tau_engine.conversation import ToolCall
+from tau_engine.event_kinds import NoticeKind
 from tau_engine.events import EventBus, Notice
 from tau_engine.safety.audit import injection_event
 from tau_engine.safety.layer import SafetyLayer
@@ -64,12 +65,12 @@ class SecretFilter:
         if filtered.blocked:
             result.ok = False
             result.diff = None
-            self.bus.emit(Notice(kind="redaction", message=(
+            self.bus.emit(Notice(kind=NoticeKind.REDACTION, message=(
                 f"the {call.name} result was withheld from the model: it held "
                 f"{len(detected)} secret(s) and the profile's redaction.action is block"),
                 data={"kinds": sorted({f.kind for f in detected})}))
         elif detected and self.redaction.action == "warn":
-            self.bus.emit(Notice(kind="redaction", message=(
+            self.bus.emit(Notice(kind=NoticeKind.REDACTION, message=(
                 f"the {call.name} result holds what looks like {len(detected)} secret(s) "
                 f"({', '.join(sorted({f.kind for f in detected}))}); the profile's "
                 "redaction.action is warn, so it was sent as it is"),
@@ -104,7 +105,7 @@ class InjectionFilter:
             hit, source=source, tool=call.name, session=self.safety.context.session,
             run=self.safety.context.run, call_id=call.id) for hit in hits))
         first = hits[0]
-        self.bus.emit(Notice(kind="injection", message=(
+        self.bus.emit(Notice(kind=NoticeKind.INJECTION, message=(
             f"possible prompt injection in the {call.name} result: {describe_flags(flags)} "
             f"(“{first.excerpt}”). The text is kept and marked for the model; until you "
             "clear it with /clear-risk, every call with side effects asks, in every mode"),

@@ -46,6 +46,7 @@ from tau_engine.safety.layer import SafetyLayer
 from tau_engine.safety.policy import Approver
 from tau_engine.safety.redaction import RedactionFilter
 from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
+from tau_engine.tools.label import tool_label
 from tau_engine.tools.live_output import LiveOutput
 from tau_engine.tools.registry import ToolRegistry
 
@@ -105,7 +106,8 @@ class ToolPipeline:
             i += len(batch)
             for call, _ in batch:
                 self.bus.emit(ToolCallEvent(call_id=call.id, name=call.name,
-                                            arguments=call.arguments))
+                                            arguments=call.arguments,
+                                            label=str(tool_label(call.name, call.arguments))))
             if len(batch) > 1:
                 messages = await asyncio.gather(*(self._run_one(c, p) for c, p in batch))
             else:

@@ -3,10 +3,11 @@
 The child is ``tau --prompt=- --output-format stream-json --record FILE …`` with the
 prompt on its stdin. Its session, with every engine event, is written to the store
 by the child itself; the worker links the attempt to that session (the first
-``session_started`` event names it) and turns the stream into progress. Every
-attempt records its provider exchanges (``attempt-N.replay.json`` in the job's
-folder), so ``tau jobs replay ID --offline`` can play them back with
-``offline/replay``: a reproducible run that costs nothing.
+``session_started`` event names it) and turns the stream into progress
+(``run_finished`` says how the run ended). Every attempt records its provider
+exchanges (``attempt-N.replay.json`` in the job's folder), so ``tau jobs replay ID
+--offline`` can play them back with ``offline/replay``: a reproducible run that
+costs nothing.
 
 A failed run is retried (with backoff, up to ``--max-attempts``) only when the
 provider failed in a way that may pass (rate limit, overload, a dropped
@@ -134,7 +135,9 @@ class PromptObserver:
             self.error = {"message": str(event.get("message", "")),
                           "kind": str(event.get("kind", "error"))}
             return Observation(event=("error", dict(self.error)))
-        elif kind == "session_finished":
+        elif kind == "run_finished":
+            # The run's end (schema v2); the session_finished after it, at close, carries
+            # no outcome.
             self.finished = event
             return self._phase("finishing", {"stop_reason": event.get("stop_reason"),
                                              "turns": event.get("turns")})

@@ -24,6 +24,7 @@ from typing import Any
 
 from tau_engine.conversation import Message
 from tau_engine.errors import TauError
+from tau_engine.event_kinds import MemoryOfferNote, NoticeKind
 from tau_engine.memory.service import MemoryService
 from tau_engine.memory.stopwords import STOPWORDS
 from tau_engine.store.memory_model import MemoryEntry
@@ -190,7 +191,7 @@ def with_memory_context(messages: Sequence[Message]) -> list[Message]:
     return out
 
 
-Emit = Callable[[str, str, dict[str, Any]], None]
+Emit = Callable[[NoticeKind, str, MemoryOfferNote | None], None]
 """(notice kind, message, data): how the retriever tells front ends what it offered."""
 
 
@@ -221,7 +222,8 @@ class TurnRetriever:
         if self.emit is None:
             return
         if record.error is not None:
-            self.emit("memory_error", f"memory was not searched: {record.error}", {})
+            self.emit(NoticeKind.MEMORY_ERROR, f"memory was not searched: {record.error}",
+                      None)
             return
         held = [s["id"] for s in record.skipped if str(s["reason"]).startswith("quarantined")]
         if not record.shown and not held:
@@ -232,6 +234,6 @@ class TurnRetriever:
         if held:
             message += (f"; {len(held)} quarantined match(es) not offered: "
                         + ", ".join(f"#{i}" for i in held) + " (tau memory approve ID)")
-        self.emit("memory", message, {"shown": [e.id for e in record.shown],
-                                      "quarantined": held, "used_tokens": record.used_tokens,
-                                      "budget_tokens": record.budget_tokens})
+        self.emit(NoticeKind.MEMORY, message, MemoryOfferNote(
+            shown=[e.id for e in record.shown], quarantined=held,
+            used_tokens=record.used_tokens, budget_tokens=record.budget_tokens))

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
 
 from tau_engine.config import Settings
 from tau_engine.conversation import StoredMessage
+from tau_engine.event_kinds import MemoryOfferNote, NoticeKind
 from tau_engine.events import EventBus, Notice
 from tau_engine.memory.provenance import WriteProvenance
 from tau_engine.memory.retrieval import DEFAULT_BUDGET_TOKENS, TurnRetriever
@@ -65,7 +65,7 @@ class MemoryRuntime:
         tools += memory_tools(self.service, provenance)
         return retriever
 
-    def _notice(self, kind: str, message: str, data: dict[str, Any]) -> None:
+    def _notice(self, kind: NoticeKind, message: str, data: MemoryOfferNote | None) -> None:
         self.bus.emit(Notice(kind=kind, message=message, data=data))
 
     def close(self) -> None:

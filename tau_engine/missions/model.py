@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tau_engine.errors import TauError
+from tau_engine.event_kinds import MissionOutcome, MissionPhase
 
 SCHEMA_VERSION = 1
 """Version of ``mission.json`` and of the state stored for a mission."""
@@ -27,27 +28,10 @@ DEFAULT_PROFILE = "balanced"
 STRICT_PROFILES = frozenset({"strict", "hardened"})
 
 
-class Phase(StrEnum):
-    """The phases, in the order a mission goes through them."""
-
-    INTAKE = "intake"
-    BRANCH = "branch"
-    SETUP = "setup"
-    RED = "red"
-    EDIT = "edit"
-    GREEN = "green"
-    CHECKS = "checks"
-    COMMIT = "commit"
-    EVIDENCE = "evidence"
-    PUBLISH = "publish"
-    DONE = "done"
-
-
-class Outcome(StrEnum):
-    GREEN = "green"
-    ALREADY_GREEN = "already-green"
-    BLOCKED = "blocked"
-    FAILED = "failed"
+Phase = MissionPhase
+"""The phases, in the order a mission goes through them (declared with the event stream's
+closed sets, so ``mission_phase`` events name them)."""
+Outcome = MissionOutcome
 
 
 class Blocked(StrEnum):

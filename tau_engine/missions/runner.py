@@ -11,6 +11,11 @@ mission ends with the same outcome and at most one commit.
 
 One process runs a mission at a time: an advisory lock on
 ``.tau/missions/<id>.lock`` (released by the kernel when the process dies).
+
+Each phase is announced on the caller's ``EventBus`` as a ``mission_phase`` event
+when it starts and when it ends (after the state is saved): the phase, the edit
+attempt it belongs to, its one-line note, and the outcome and reason on the phase
+that concluded the mission. ``tau mission`` renders them as progress lines.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Literal
 
+from tau_engine.events import EventBus, MissionPhaseEvent
 from tau_engine.missions import worktree as wt
 from tau_engine.missions.editors import Editor, EditRequest
 from tau_engine.missions.evidence import EvidenceWriter, sha256_text
@@ -58,8 +65,6 @@ from tau_engine.store import open_store
 from tau_engine.store.api import MissionStore, StoreBackend
 from tau_engine.store.job_fence import fence_from_environ
 
-ProgressFn = Callable[[str, str, str], None]
-"""Told ``(mission id, phase, message)`` once per phase as it ends."""
 EditorFactory = Callable[[MissionState], Editor]
 
 
@@ -72,7 +77,7 @@ class MissionRunner:
 
     def __init__(self, *, state: MissionState, revision: int, store: MissionStore,
                  state_dir: Path, evidence: EvidenceWriter, editor_factory: EditorFactory,
-                 progress: ProgressFn | None = None, environ: Mapping[str, str] | None = None,
+                 bus: EventBus | None = None, environ: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.state = state
         self._revision = revision
@@ -81,7 +86,7 @@ class MissionRunner:
         self.evidence = evidence
         self._editor_factory = editor_factory
         self._editor: Editor | None = None
-        self._progress = progress
+        self.bus = bus
         self._environ = dict(os.environ if environ is None else environ)
         self._clock = clock
         self._handlers: dict[Phase, Callable[[], Awaitable[None]]] = {
@@ -149,16 +154,34 @@ class MissionRunner:
             last.note = "interrupted"
         self.state.phases.append(PhaseRecord(name=self.state.phase, started_at=now))
         await self._save()
+        self._announce("started")
 
-    async def _end(self, next_phase: Phase, note: str, *, mission_json: bool = True) -> None:
+    async def _end(self, next_phase: Phase, note: str, *, mission_json: bool = True,
+                   concluded: bool = False) -> None:
         record = self.state.phases[-1]
         record.finished_at = self._clock()
         record.note = note
         done = self.state.phase
         self.state.phase = next_phase
         await self._save(mission_json=mission_json)
-        if self._progress is not None:
-            self._progress(self.state.id, done.value, note)
+        self._announce("finished", done, note, concluded=concluded)
+
+    def _announce(self, status: Literal["started", "finished"], phase: Phase | None = None,
+                  note: str = "", *, concluded: bool = False) -> None:
+        if self.bus is None:
+            return
+        state = self.state
+        phase = phase or state.phase
+        attempt = None
+        if phase in (Phase.EDIT, Phase.GREEN) and state.attempts:
+            last = state.attempts[-1]
+            # An edit phase starts a new attempt, unless it redoes one a kill stopped.
+            if not (phase is Phase.EDIT and status == "started" and last.status != "editing"):
+                attempt = last.number
+        self.bus.emit(MissionPhaseEvent(
+            mission_id=state.id, phase=phase, status=status, attempt=attempt, note=note,
+            outcome=state.outcome if concluded else None,
+            reason=state.reason if concluded else None))
 
     async def _conclude(self, outcome: Outcome, reason: str | None, message: str,
                         unblock: str | None = None) -> None:
@@ -168,7 +191,7 @@ class MissionRunner:
         self.state.message = message
         self.state.unblock_command = unblock
         await self._end(Phase.EVIDENCE, f"{outcome.value}" + (f" ({reason})" if reason else "")
-                        + f": {message}")
+                        + f": {message}", concluded=True)
 
     async def _run(self, command: str, log: str) -> tuple[CommandRun, str]:
         output = await run_command(command, self.worktree,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tau_engine.events import EventBus, MissionPhaseEvent
 from tau_engine.missions.editors import Editor, PatchEditor
 from tau_engine.missions.evidence import EvidenceWriter, Redactor
 from tau_engine.missions.intake import MissionRequest, run_intake
@@ -28,7 +29,7 @@ from tau_engine.missions.model import (
     PhaseRecord,
 )
 from tau_engine.missions.records import evidence_dir, state_to_row
-from tau_engine.missions.runner import EditorFactory, MissionRunner, ProgressFn
+from tau_engine.missions.runner import EditorFactory, MissionRunner
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store import MissionRow, MissionStore, open_store
 
@@ -60,7 +61,7 @@ class MissionContext:
     store: MissionStore
     given_redactor: Redactor | None
     environ: dict[str, str]
-    progress: ProgressFn | None = None
+    bus: EventBus | None = None  # where the phases are announced (``mission_phase``)
     editor_factory: EditorFactory | None = None
 
     @property
@@ -76,7 +77,7 @@ class MissionContext:
     @classmethod
     def open(cls, repo: Path, redactor: Redactor | None = None, *,
              environ: Mapping[str, str] | None = None,
-             progress: ProgressFn | None = None) -> MissionContext:
+             bus: EventBus | None = None) -> MissionContext:
         """Open the repository's mission store. Without a ``redactor``, evidence goes
         through ``environment.evidence_redactor``."""
         paths = WorkspacePaths(repo.resolve())
@@ -87,7 +88,7 @@ class MissionContext:
                 raise MissionError(f"{paths.state_dir / name} is a symbolic link; tau keeps "
                                    "missions only in a real folder under .tau/")
         store = open_store(paths).open_missions()
-        return cls(paths, store, redactor, env, progress)
+        return cls(paths, store, redactor, env, bus)
 
     def close(self) -> None:
         self.store.close()
@@ -109,7 +110,7 @@ class MissionContext:
             state_dir=self.paths.state_dir,
             evidence=EvidenceWriter(self.evidence_dir(state.id), self.redactor),
             editor_factory=self.editor_factory or default_editor_factory(self.environ),
-            progress=self.progress, environ=self.environ)
+            bus=self.bus, environ=self.environ)
 
     async def start(self, request: MissionRequest) -> MissionState:
         """Intake, record, run."""
@@ -134,8 +135,12 @@ class MissionContext:
             record.note = f"authority {authority}; verifier '{intake.inputs.verifier}'"
             state.phase = Phase.BRANCH
         row = await self.store.create(state_to_row(state, 0))
-        if self.progress is not None:
-            self.progress(state.id, "intake", record.note)
+        if self.bus is not None:
+            blocked = verdict.code is not None
+            self.bus.emit(MissionPhaseEvent(
+                mission_id=state.id, phase=Phase.INTAKE, status="finished", note=record.note,
+                outcome=state.outcome if blocked else None,
+                reason=state.reason if blocked else None))
         return await self._runner(state, row.revision).run()
 
     async def load(self, id_or_prefix: str) -> tuple[MissionState, int]:
@@ -184,8 +189,9 @@ class MissionContext:
         state, revision = await self.load(id_or_prefix)
         if state.finished:
             return state
-        if self.progress is not None:
-            self.progress(state.id, state.phase.value, "resuming")
+        if self.bus is not None:
+            self.bus.emit(MissionPhaseEvent(mission_id=state.id, phase=state.phase,
+                                            status="resumed", note="resuming"))
         return await self._runner(state, revision).run()
 
     async def recent(self, limit: int = 50) -> list[MissionRow]:

@@ -38,13 +38,17 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from tau_engine.errors import ProviderError
+from tau_engine.event_kinds import CircuitOpenNote, FallbackNote, NoticeKind, RetryNote
+from tau_engine.events import Notice
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest, UsageReport
 from tau_engine.providers.call_log import CallRecord, ProviderCallLog
 from tau_engine.providers.catalog import ModelInfo, cost_usd
 from tau_engine.providers.retry import RetryPolicy, stream_with_retries
 
 CircuitState = Literal["closed", "open", "half_open"]
-RouteEventSink = Callable[[str, dict[str, Any]], None]
+RouteEventSink = Callable[[Notice], None]
+"""Hears the router's notices: one of ``event_kinds.ROUTE_KINDS``, typed data, a ready
+one-line message."""
 
 # Failures of the route itself: counted by the breaker, and a reason to fall back.
 ROUTE_FAILURE_KINDS = frozenset({"rate_limit", "overloaded", "server", "timeout", "connection",
@@ -178,11 +182,10 @@ def counts_against_route(error: ProviderError) -> bool:
 class RoutedProvider:
     """A ``Provider`` that answers each call from the first healthy route.
 
-    ``on_event(kind, data)`` hears ``fallback`` (``from``, ``to``, ``reason``,
-    ``kind``), ``circuit_open`` (``route``, ``retry_in_s``), ``retry``
-    (``attempt``, ``delay_s``, ``kind``, ``route``) and ``fallback_skipped``;
-    every ``data`` has a ready one-line ``message``. ``last_route`` and
-    ``last_fallback_from`` describe the latest call.
+    ``on_event(notice)`` hears ``Notice`` events of the route kinds: ``fallback``
+    (``FallbackNote``), ``circuit_open`` (``CircuitOpenNote``), ``retry``
+    (``RetryNote``) and ``fallback_skipped`` (no data), each with a ready one-line
+    ``message``. ``last_route`` and ``last_fallback_from`` describe the latest call.
     """
 
     def __init__(
@@ -211,14 +214,15 @@ class RoutedProvider:
         self._clock = clock
         self._sleep = sleep
 
-    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+    def _emit(self, notice: Notice) -> None:
         if self.on_event is not None:
-            self.on_event(kind, data)
+            self.on_event(notice)
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         """Stream from the first healthy route, falling back as the module doc says."""
         while self._pending_warnings:
-            self._emit("fallback_skipped", {"message": self._pending_warnings.pop(0)})
+            self._emit(Notice(kind=NoticeKind.FALLBACK_SKIPPED,
+                              message=self._pending_warnings.pop(0)))
         error: ProviderError | None = None
         failed: Route | None = None
         refused: set[str] = set()  # providers whose credentials were refused this call
@@ -229,17 +233,18 @@ class RoutedProvider:
             # With a single route there is nothing to skip to: the breaker stays out of it.
             if len(self.routes) > 1 and not self.breaker.allow(route.model_id):
                 wait = self.breaker.retry_in(route.model_id)
-                self._emit("circuit_open", {
-                    "route": route.model_id, "retry_in_s": round(wait, 1),
-                    "message": f"{route.model_id} keeps failing; skipping it for "
-                               f"{wait:.0f}s more"})
+                self._emit(Notice(
+                    kind=NoticeKind.CIRCUIT_OPEN,
+                    message=f"{route.model_id} keeps failing; skipping it for {wait:.0f}s more",
+                    data=CircuitOpenNote(route=route.model_id, retry_in_s=round(wait, 1))))
                 continue
             if error is not None and failed is not None:
-                self._emit("fallback", {
-                    "from": failed.model_id, "to": route.model_id, "reason": str(error),
-                    "kind": error.kind,
-                    "message": f"{failed.model_id} failed ({error}); falling back to "
-                               f"{route.model_id}"})
+                self._emit(Notice(
+                    kind=NoticeKind.FALLBACK,
+                    message=f"{failed.model_id} failed ({error}); falling back to "
+                            f"{route.model_id}",
+                    data=FallbackNote(from_route=failed.model_id, to_route=route.model_id,
+                                      reason=str(error), error_kind=error.kind)))
             tried = True
             try:
                 async with aclosing(self._call(route, request, failed)) as events:
@@ -289,11 +294,12 @@ class RoutedProvider:
         def on_retry(err: ProviderError, attempt: int, delay: float) -> None:
             record.retries = attempt
             limit = policy.max_retries if policy is not None else attempt
-            self._emit("retry", {
-                "message": f"{short_reason(err)} — retrying in {delay:.1f}s "
-                           f"(attempt {attempt} of {limit})",
-                "attempt": attempt, "delay_s": delay, "kind": err.kind,
-                "route": route.model_id})
+            self._emit(Notice(
+                kind=NoticeKind.RETRY,
+                message=f"{short_reason(err)} — retrying in {delay:.1f}s "
+                        f"(attempt {attempt} of {limit})",
+                data=RetryNote(route=route.model_id, attempt=attempt, delay_s=delay,
+                               error_kind=err.kind)))
 
         req = self._request_for(route, request)
         events = (stream_with_retries(timer, req, policy, on_retry=on_retry, sleep=self._sleep)

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from tau_engine.safety.redact import SecretRedactor
 from tau_engine.safety.secret_rules import (
     Finding,
@@ -179,6 +181,10 @@ class RedactionFilter:
                 redacted: Any = self.redact(value, where=where)
             elif isinstance(value, dict | list):
                 redacted = self.redact_data(value, where=where)
+            elif isinstance(value, BaseModel):
+                # An event's typed part (a notice's data): its own fields, in place.
+                self.redact_fields(value.__dict__, where=where)
+                continue
             else:
                 continue
             if redacted is not value:

@@ -146,7 +146,7 @@ def transcript_lines(events: list[dict[str, Any]]) -> list[str]:
             lines.append(f"<- {event.get('name')} {status} {first[:100]}")
         elif kind == "error":
             lines.append(f"error: {event.get('message')}")
-        elif kind == "session_finished":
+        elif kind == "run_finished":
             lines.append(f"(finished: {event.get('stop_reason')}, {event.get('turns')} turns)")
     if text.strip():
         lines += [f"assistant: {line}" for line in text.strip().splitlines()]

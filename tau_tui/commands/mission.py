@@ -123,11 +123,6 @@ def _repo(args: argparse.Namespace) -> Path:
     return find_workspace(start)
 
 
-def _progress(mission_id: str, phase: str, message: str) -> None:
-    sys.stderr.write(f"tau mission {mission_id}: {phase}: {message}\n")
-    sys.stderr.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     from tau_engine.missions.service import MissionContext
 
@@ -136,9 +131,14 @@ def run(args: argparse.Namespace) -> int:
 
         raise UsageError("--auto-merge needs --publish draft")
     repo = _repo(args)
-    context = MissionContext.open(repo, environ=dict(os.environ),
-                                  progress=_progress if args.action in ("run", "resume")
-                                  else None)
+    bus = None
+    if args.action in ("run", "resume"):
+        from tau_engine.events import EventBus
+        from tau_tui.commands.mission_output import PhaseLines
+
+        bus = EventBus()
+        bus.subscribe(PhaseLines(sys.stderr))
+    context = MissionContext.open(repo, environ=dict(os.environ), bus=bus)
     try:
         return asyncio.run(_dispatch(context, args))
     finally:

@@ -6,7 +6,9 @@ import datetime as _dt
 import hashlib
 import json
 import sys
-from typing import Any
+from typing import IO, Any
+
+from tau_engine.events import Event, MissionPhaseEvent
 
 
 def _compact(data: Any) -> str:
@@ -15,6 +17,23 @@ def _compact(data: Any) -> str:
 
 def _when(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+class PhaseLines:
+    """The progress lines on stderr, one per phase as it ends (``tau mission ID: red:
+    RED: ...``) and one when a mission resumes: a sink of the ``mission_phase`` events."""
+
+    def __init__(self, err: IO[str]) -> None:
+        self.err = err
+
+    def __call__(self, event: Event) -> None:
+        match event:
+            case MissionPhaseEvent(status="finished" | "resumed"):
+                self.err.write(f"tau mission {event.mission_id}: {event.phase}: "
+                               f"{event.note}\n")
+                self.err.flush()
+            case _:
+                pass  # a phase starting, or an event of an agent run
 
 
 def print_outcome(context: Any, state: Any, as_json: bool) -> int:

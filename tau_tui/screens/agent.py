@@ -110,13 +110,14 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     async def attach_engine(self, engine: Engine) -> None:
         """Start driving ``engine``: show its notices and the resumed transcript."""
         self.engine = engine
+        # The notices of opening are shown below, in order with the transcript.
         engine.bus.subscribe(self.bridge.sink)
         self.status = self.status.with_(activity="")
         if engine.session is not None:
             # Loaded first: loading replaces the transcript, notices included.
             await self.reload_transcript()
-        for notice in engine.notices:
-            self.controller.notice(notice, level="warning", kind="startup")
+        for notice in engine.startup_notices:
+            self.controller.engine_notice(notice)
         if engine.session is not None:
             title = engine.session.title or "(untitled)"
             self.controller.notice(f"resumed session {engine.session.id[:8]} · {title}")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
         ApprovalNeeded,
         ErrorEvent,
         Notice,
-        SessionFinished,
+        RunFinished,
         ToolCallEvent,
         ToolOutputDelta,
         ToolResultEvent,
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 # the result replaces it when the call ends.
 LIVE_OUTPUT_MAX_CHARS = 20_000
 NOTICE_LEVELS = {"retry": "warning", "fallback": "warning", "max_tokens": "warning",
-                 "interrupted": "warning", "mention": "warning"}
+                 "interrupted": "warning", "mention": "warning",
+                 # The notices of opening the engine (trust, the session, the model).
+                 "trust": "warning", "session": "warning", "model": "warning"}
 
 
 class TurnController:
@@ -133,7 +135,7 @@ class TurnController:
         self.finish_answer()
         self.notice(event.message, level="error" if event.fatal else "warning", kind=event.kind)
 
-    def run_finished(self, event: SessionFinished) -> None:
+    def run_finished(self, event: RunFinished) -> None:
         """The run is over: settle every entry that was still in flight."""
         if event.stop_reason == "interrupted":
             self._interrupted()

@@ -100,15 +100,25 @@ def test_stream_json_is_one_event_per_line(scripted_server: ScriptedServer,
     proc = run_tau(["-p", "hi", *_model_args(scripted_server), "--output-format",
                     "stream-json"], workspace, env=_env())
     assert proc.returncode == 0, proc.stderr
-    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    everything = [json.loads(line) for line in proc.stdout.splitlines()]
+    # The notices of opening (openai/gpt-test is not in the catalog) come first and are in
+    # no session's log; then the session's own events.
+    opening = [e for e in everything if not e["session_id"]]
+    assert [(e["type"], e["seq"], e["kind"]) for e in opening] == [("notice", 0, "model")]
+    assert everything[:len(opening)] == opening
+    events = everything[len(opening):]
     types = [e["type"] for e in events]
-    assert types[0] == "session_started" and types[-1] == "session_finished"
+    assert types[:3] == ["session_started", "run_started", "user_message"]
+    assert types[-2:] == ["run_finished", "session_finished"]
+    run_ids = {e["run_id"] for e in events if "run_id" in e}
+    assert len(run_ids) == 1 and events[-1]["reason"] == "closed"
     assert {"turn_started", "text_delta", "usage", "turn_finished"} <= set(types)
     assert "".join(e["text"] for e in events if e["type"] == "text_delta") == \
         "streamed words here"
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    assert all(e["v"] == 1 and e["session_id"] for e in events)
+    assert all(e["v"] == 2 and e["session_id"] for e in events)
+    assert all(e["v"] == 2 for e in opening)
 
 
 def test_continue_and_resume_carry_history(scripted_server: ScriptedServer,

@@ -76,7 +76,7 @@ def test_no_canary_leaves_the_funnel(scripted_server: ScriptedServer, workspace:
         assert marker in results
     session = json.loads(proc.stdout.splitlines()[-1])["session_id"] if fmt == "json" else \
         next(json.loads(line)["session_id"] for line in proc.stdout.splitlines()
-             if line.strip())
+             if line.strip() and json.loads(line)["session_id"])  # past the opening notices
     export = tmp_path / "export.jsonl"
     exported = run_tau(["sessions", "export", session, str(export)], workspace)
     assert exported.returncode == 0, exported.stderr

@@ -65,6 +65,7 @@ def test_a_workspace_dotenv_cannot_send_the_real_key_elsewhere(
     assert _sent_keys(legit) == [ANTHROPIC_KEY]
     notices = [line for line in proc.stderr.splitlines() if "not trusted" in line]
     assert len(notices) == 1 and "ANTHROPIC_BASE_URL (.env)" in notices[0]
+    assert notices[0].startswith("tau: trust: this workspace is not trusted")  # docs/safety.md
     assert "'tau trust'" in notices[0]
 
 

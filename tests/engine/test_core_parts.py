@@ -12,12 +12,19 @@ import pytest
 from tau_engine.agent.prompt import build_system_prompt
 from tau_engine.conversation import Usage
 from tau_engine.errors import WorkspaceError
+from tau_engine.event_kinds import CompactionNote, MissionOutcome, MissionPhase, NoticeKind
 from tau_engine.events import (
+    SCHEMA_VERSION,
     ApprovalNeeded,
     EventBus,
+    MissionPhaseEvent,
+    Notice,
+    RunFinished,
     SessionFinished,
     TextDelta,
+    ToolCallEvent,
     UsageEvent,
+    UserMessage,
     parse_event,
 )
 from tau_engine.paths import WorkspacePaths, atomic_write_text, find_workspace
@@ -33,17 +40,36 @@ def test_bus_stamps_and_fans_out_in_order() -> None:
     bus.subscribe(lambda e: seen.append(f"b{e.seq}"))
     bus.subscribe(lambda e: seen.append(f"a{e.seq}"), first=True)
     event = bus.emit(TextDelta(text="hi"))
-    assert (event.seq, event.session_id, event.v) == (42, "sess", 1) and event.ts > 0
+    assert (event.seq, event.session_id, event.v) == (42, "sess", 2) and event.ts > 0
+    assert SCHEMA_VERSION == 2
     assert seen == ["a42", "b42"]
     bus.rebind("other", 7)
     assert bus.emit(TextDelta(text="x")).seq == 8
+
+
+def test_events_with_no_session_bound_are_in_no_log() -> None:
+    bus = EventBus("sess", start_seq=3)
+    bus.rebind("", 0)
+    event = bus.emit(Notice(kind=NoticeKind.MODEL, message="m"))
+    assert (event.seq, event.session_id) == (0, "") and event.ts > 0
+    assert bus.emit(Notice(kind=NoticeKind.MODEL, message="again")).seq == 0
 
 
 def test_every_event_round_trips_through_json() -> None:
     samples = [TextDelta(text="é\n"), ApprovalNeeded(call_id="c", name="bash",
                                                       arguments={"command": "ls"}),
                UsageEvent(usage=Usage(input_tokens=3), cost_usd=None),
-               SessionFinished(stop_reason="end_turn", result="ok")]
+               RunFinished(run_id="r1", stop_reason="end_turn", result="ok"),
+               SessionFinished(reason="closed", runs=2),
+               UserMessage(run_id="r1", message_id="m1", text="see x.py", typed="see @x.py",
+                           attachments=["x.py"]),
+               ToolCallEvent(call_id="c", name="read", arguments={"path": "x.py"},
+                             label="path=x.py"),
+               Notice(kind=NoticeKind.COMPACTION, message="compacted",
+                      data=CompactionNote(before_tokens=9000, after_tokens=800)),
+               Notice(kind=NoticeKind.INTERRUPTED, message="stopped"),
+               MissionPhaseEvent(mission_id="m", phase=MissionPhase.EVIDENCE, status="finished",
+                                 outcome=MissionOutcome.BLOCKED, reason="red-not-failing")]
     for event in samples:
         back = parse_event(event.model_dump_json())
         assert type(back) is type(event) and back == event

@@ -127,7 +127,7 @@ async def test_no_key_default_is_offline_with_a_notice(workspace: Path) -> None:
                                environ={})
     try:
         assert engine.model_id == "offline/echo"
-        assert any("no model configured" in n for n in engine.notices)
+        assert any("no model configured" in n.message for n in engine.startup_notices)
     finally:
         await engine.close()
 
@@ -162,7 +162,7 @@ async def test_resume_keeps_the_sessions_model_unless_told_otherwise(workspace: 
                              environ={}, resume=sid, script_path=path)
     try:
         assert kept.model_id == "offline/replay"
-        assert not any("no model configured" in n for n in kept.notices)
+        assert not any("no model configured" in n.message for n in kept.startup_notices)
     finally:
         await kept.close()
     told = await Engine.open(workspace=WorkspacePaths(workspace),
@@ -183,8 +183,9 @@ async def test_resume_keeps_the_sessions_model_unless_told_otherwise(workspace: 
     try:
         assert no_key.model_id == "offline/echo"
         assert any(f"session {keyed.id[:8]} uses anthropic/claude-sonnet-4-5, which cannot "
-                   "be used" in n and "ANTHROPIC_API_KEY" in n
-                   and "Continuing with offline/echo" in n for n in no_key.notices)
+                   "be used" in n.message and "ANTHROPIC_API_KEY" in n.message
+                   and "Continuing with offline/echo" in n.message
+                   for n in no_key.startup_notices)
     finally:
         await no_key.close()
     # Headless runs ask for the session's model or nothing: a quiet switch looks like success.

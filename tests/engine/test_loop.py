@@ -13,7 +13,15 @@ from tau_engine.agent.loop import AgentLoop, LoopConfig, MessageSink
 from tau_engine.agent.tool_runner import ToolPipeline
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
-from tau_engine.events import BaseEvent, ErrorEvent, EventBus, ToolResultEvent
+from tau_engine.events import (
+    BaseEvent,
+    ErrorEvent,
+    EventBus,
+    RunFinished,
+    RunStarted,
+    ToolResultEvent,
+    UserMessage,
+)
 from tau_engine.providers.base import (
     ProviderEvent,
     ProviderRequest,
@@ -115,8 +123,12 @@ async def test_text_answer_emits_ordered_events(tmp_path: Path) -> None:
     result = await loop.run("hi")
     assert result.result == "hello world" and result.stop_reason == "end_turn"
     types = [e.type for e in events]
-    assert types == ["turn_started", "text_delta", "text_delta", "text_delta", "usage",
-                     "turn_finished", "session_finished"]
+    assert types == ["run_started", "user_message", "turn_started", "text_delta",
+                     "text_delta", "text_delta", "usage", "turn_finished", "run_finished"]
+    run_ids = {e.run_id for e in events if isinstance(e, RunStarted | UserMessage | RunFinished)}
+    assert run_ids == {result.run_id} and len(result.run_id) == 32
+    prompt = next(e for e in events if isinstance(e, UserMessage))
+    assert prompt.text == "hi" and prompt.message_id == "m1"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert [m.role for m in sink.messages] == ["user", "assistant"]
     assert result.cost_usd == pytest.approx(0.01)
@@ -253,7 +265,7 @@ async def test_cancel_mid_stream_keeps_partial_marked_interrupted(tmp_path: Path
     assert result.stop_reason == "interrupted"
     assert sink.messages[-1].meta == {"interrupted": True}
     assert sink.messages[-1].content == "abcdefgh"
-    assert events[-1].type == "session_finished"
+    assert events[-1].type == "run_finished"
 
 
 async def test_token_budget_stops_the_run(tmp_path: Path) -> None:

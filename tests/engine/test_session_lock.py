@@ -121,7 +121,7 @@ async def test_two_engines_cannot_write_one_session(tmp_path: Path) -> None:
         try:
             assert second.session is not None and second.session.id != session_id
             assert second.session.meta["forked_from"]["session_id"] == session_id
-            assert any("continuing in a fork" in n for n in second.notices)
+            assert any("continuing in a fork" in n.message for n in second.startup_notices)
             assert (await second.history())[0].message.content == "hello"
             with pytest.raises(SessionLockedError):
                 await second.resume(session_id)

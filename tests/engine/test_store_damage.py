@@ -44,7 +44,7 @@ async def test_once_found_damaged_nothing_more_is_written(tmp_path: Path) -> Non
             await store.set_title(session_id, "renamed")
         writer = store.event_writer(session_id)
         with pytest.raises(StoreDamagedError):
-            writer.write(Notice(kind="test", message="an event"))
+            writer.write(Notice(kind="info", message="an event"))
         assert _digest(paths) == before
         # A new connection in this process is refused too.
         with pytest.raises(StoreDamagedError):

@@ -44,7 +44,7 @@ CHILD = textwrap.dedent(
             print(stored.id, i, flush=True)
             writer.write(TextDelta(text=f"delta {i}"))
             if i % 5 == 0:
-                writer.write(Notice(kind="progress", message=str(i)))
+                writer.write(Notice(kind="info", message=str(i)))
             i += 1
 
     asyncio.run(main())

@@ -10,6 +10,7 @@ import pytest
 
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import UsageError
+from tau_engine.event_kinds import NoticeKind, RetryNote
 from tau_engine.events import EventBus, Notice, TextDelta, ToolResultEvent, TurnStarted
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store import SessionStore, open_store
@@ -40,7 +41,9 @@ async def build_session(store: SessionStore) -> str:
         bus.emit(TextDelta(text="first "))
         bus.emit(ToolResultEvent(call_id="t1", name="bash", ok=True, output="a\nb",
                                  paths=["x.py"], diff="--- a\n+++ b\n"))
-        bus.emit(Notice(kind="retry", message="again", data={"n": 1}))
+        bus.emit(Notice(kind=NoticeKind.RETRY, message="again",
+                           data=RetryNote(route="a/x", attempt=1, delay_s=0.5,
+                                          error_kind="server")))
     return info.id
 
 

@@ -58,11 +58,14 @@ def test_submit_list_show_and_dedup(workspace: Path) -> None:
     session = shown["job"]["session_id"]
     assert shown["job"]["operator"]["next_command"] == f"tau sessions show {session[:8]}"
     assert [a["outcome"] for a in shown["attempts"]] == ["succeeded"]
-    assert any(e["type"] == "session_finished" for e in shown["sessions"][session])
+    assert [e["type"] for e in shown["sessions"][session]
+            if e["type"].endswith("_finished") and e["type"] != "turn_finished"] == [
+        "run_finished", "session_finished"]
     assert shown["submit_argv"] == ["-p", "urgent", "--model", "offline/echo"]
     human = run_tau(["jobs", "show", job["id"][:8]], workspace).stdout
     assert "operator  complete: succeeded on attempt 1/2" in human
     assert "transcript of session" in human and "assistant: offline/echo received" in human
+    assert "(finished: end_turn, 1 turns)" in human
 
 
 def test_prompt_from_stdin_and_bad_usage(workspace: Path) -> None:

@@ -62,8 +62,9 @@ def test_prompt_outcomes(exit_code: int, stop: str, error_kind: str | None, effe
     if effects:
         feed(seen, {"type": "tool_result", "name": "write", "ok": True})
     if stop:
-        feed(seen, {"type": "session_finished", "stop_reason": stop, "turns": 2,
-                    "result": "the answer"})
+        feed(seen, {"type": "run_finished", "run_id": "r1", "stop_reason": stop, "turns": 2,
+                    "result": "the answer"},
+             {"type": "session_finished", "reason": "closed", "runs": 1})
     outcome = seen.outcome(exit_code, cancelled=False, now=NOW)
     assert (outcome.state, outcome.reason) == (state, reason)
     if state is JobState.QUEUED:

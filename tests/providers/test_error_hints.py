@@ -134,7 +134,7 @@ async def test_retry_notices_stay_one_short_line(server: ScriptedServer) -> None
         return None
 
     routed = RoutedProvider([("openai/gpt-x", chat(server))], CircuitBreaker(),
-                            lambda kind, data: notices.append(data["message"]),
+                            lambda notice: notices.append(notice.message),
                             retry_policy=RetryPolicy(max_retries=2, jitter=0.0),
                             sleep=no_sleep)
     out = await stream_outcome(routed, build())

@@ -13,6 +13,8 @@ import pytest
 from tau_engine.config import Settings
 from tau_engine.conversation import Message, Usage
 from tau_engine.errors import ConfigError, ProviderError
+from tau_engine.event_kinds import FallbackNote, NoticeKind
+from tau_engine.events import Notice
 from tau_engine.providers.base import (
     Provider,
     ProviderEvent,
@@ -93,11 +95,16 @@ async def collect(provider: Provider, req: ProviderRequest | None = None
 
 
 class Recorder:
+    """Hears the router's notices as (kind, their typed data's fields and ``message``)."""
+
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.notices: list[Notice] = []
 
-    def __call__(self, kind: str, data: dict[str, Any]) -> None:
-        self.events.append((kind, data))
+    def __call__(self, notice: Notice) -> None:
+        self.notices.append(notice)
+        data = notice.data.model_dump() if notice.data is not None else {}
+        self.events.append((notice.kind.value, {**data, "message": notice.message}))
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
@@ -186,9 +193,11 @@ async def test_a_retryable_failure_falls_back_to_the_next_route() -> None:
     assert text_of(got) == "from backup"
     assert events.kinds() == ["fallback"]
     data = events.events[0][1]
-    assert data["from"] == "anthropic/claude-sonnet-4-5"
-    assert data["to"] == "openrouter/anthropic/claude-sonnet-4.5"
-    assert data["kind"] == "overloaded" and "try later" in data["reason"]
+    assert data["from_route"] == "anthropic/claude-sonnet-4-5"
+    assert data["to_route"] == "openrouter/anthropic/claude-sonnet-4.5"
+    assert data["error_kind"] == "overloaded" and "try later" in data["reason"]
+    assert isinstance(events.notices[0].data, FallbackNote)
+    assert events.notices[0].kind is NoticeKind.FALLBACK
     assert "falling back to openrouter/anthropic/claude-sonnet-4.5" in data["message"]
     # The fallback is asked for its own model, with its own provider options.
     sent = backup.requests[0]
@@ -236,7 +245,8 @@ async def test_auth_failures_fall_back_only_to_another_provider() -> None:
                             CircuitBreaker(clock=FakeClock()), events)
     assert text_of(await collect(routed)) == "via openrouter"
     assert haiku.requests == []  # same provider, same key: it would be refused too
-    assert [(d["from"], d["to"], d["kind"]) for _, d in events.events] == [
+    assert [(d["from_route"], d["to_route"], d["error_kind"])
+                                       for _, d in events.events] == [
         ("anthropic/opus", "openrouter/anthropic/opus", "auth")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tau_engine.conversation import Message, ToolCall
+from tau_engine.event_kinds import FallbackNote, NoticeKind
 from tau_engine.events import EventBus, Notice, ToolCallEvent
 from tau_engine.providers.base import ProviderRequest
 from tau_engine.providers.redacting import redact_request
@@ -61,11 +62,14 @@ def test_event_fields_are_redacted_in_place_before_any_sink() -> None:
     bus.set_filter(lambda event: funnel.redact_fields(event.__dict__, where=event.type))
     bus.subscribe(got.append)
     bus.emit(ToolCallEvent(call_id="c1", name="bash", arguments={"command": f"echo {GH}"}))
-    bus.emit(Notice(kind="retry", message=f"server said {OWN}", data={"body": [GH]}))
+    bus.emit(Notice(kind=NoticeKind.FALLBACK, message=f"server said {OWN}",
+                    data=FallbackNote(from_route="a/x", to_route="b/y", reason=f"echo {GH}",
+                                      error_kind="server")))
     call, notice = got
     assert call.arguments == {"command": "echo [REDACTED:github-token]"}  # type: ignore[attr-defined]
     assert notice.message == "server said [REDACTED:DB_PASSWORD]"  # type: ignore[attr-defined]
-    assert notice.data == {"body": ["[REDACTED:github-token]"]}  # type: ignore[attr-defined]
+    # A notice's typed data is redacted too.
+    assert notice.data.reason == "echo [REDACTED:github-token]"  # type: ignore[attr-defined]
 
 
 def test_a_request_body_is_redacted_but_provider_data_round_trips() -> None:

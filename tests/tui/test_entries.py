@@ -6,7 +6,8 @@ import io
 
 from tau_engine.conversation import Message, StoredMessage, ToolCall
 from tau_engine.events import ToolCallEvent, ToolResultEvent
-from tau_tui.headless import HeadlessPrinter
+from tau_engine.tools.label import tool_label
+from tau_tui.headless.text import TextRenderer
 from tau_tui.widgets.entries import (
     AssistantEntry,
     NoticeEntry,
@@ -53,8 +54,10 @@ def test_history_becomes_prompts_answers_tool_cards_and_notices() -> None:
 def test_the_headless_line_and_the_tool_card_show_the_same_label() -> None:
     arguments = {"command": "pytest -q\n--maxfail=1"}
     err = io.StringIO()
-    printer = HeadlessPrinter("text", io.StringIO(), err, color=False)
-    printer(ToolCallEvent(call_id="c1", name="bash", arguments=arguments))
+    printer = TextRenderer(io.StringIO(), err, color=False)
+    # The engine stamps each tool_call with its label; the headless line prints it.
+    printer(ToolCallEvent(call_id="c1", name="bash", arguments=arguments,
+                          label=str(tool_label("bash", arguments))))
     printer(ToolResultEvent(call_id="c1", name="bash", ok=True, output=""))
     assert err.getvalue() == "tool=bash command=pytest -q --maxfail=1 ok\n"
     entry = ToolEntry(call_id="c1", name="bash", arguments=arguments)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tau_engine.events import (
     ErrorEvent,
     Notice,
-    SessionFinished,
+    RunFinished,
     TextDelta,
     ThinkingDelta,
     ToolCallEvent,
@@ -45,7 +45,7 @@ async def test_interrupted_tool_calls_are_marked(make_app: AppFactory) -> None:
         sink = app.agent.bridge.sink
         sink(ToolCallEvent(call_id="c1", name="bash", arguments={"command": "sleep 100"}))
         sink(Notice(kind="interrupted", message="tool calls interrupted"))
-        sink(SessionFinished(stop_reason="interrupted"))
+        sink(RunFinished(run_id="r1", stop_reason="interrupted"))
         await wait_for(lambda: "■ bash  sleep 100  interrupted" in screen_text(app))
         (tool,) = [e for e in app.agent.transcript.entries if isinstance(e, ToolEntry)]
         assert tool.status == "interrupted"

@@ -76,5 +76,5 @@ async def test_a_resumed_session_shows_its_totals_with_or_without_notices(
     app = make_app(continue_latest=True, model="offline/echo")  # no start-up notice
     async with app.run_test(size=SIZE):
         await engine_ready(app)
-        assert not app.agent.engine.notices  # type: ignore[union-attr]
+        assert not app.agent.engine.startup_notices  # type: ignore[union-attr]
         await wait_for(lambda: "↑1.2k ↓56" in screen_text(app))

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tau_engine.events import Notice, SessionFinished, ToolCallEvent, ToolOutputDelta
+from tau_engine.events import Notice, RunFinished, ToolCallEvent, ToolOutputDelta
 from tau_tui.widgets.entries import ToolEntry
 from tau_tui.widgets.tool_card import ToolCard
 from tests.support.openai_script import openai_answer
@@ -79,7 +79,7 @@ def test_live_tool_output_snapshot(snap_compare: Any, make_app: AppFactory) -> N
         sink(ToolOutputDelta(call_id="c1", text="".join(
             f"Collecting package-{i}\n" for i in range(1, 6))))
         sink(Notice(kind="interrupted", message="tool calls interrupted"))
-        sink(SessionFinished(stop_reason="interrupted"))
+        sink(RunFinished(run_id="r1", stop_reason="interrupted"))
         sink(ToolCallEvent(call_id="c2", name="bash", arguments={"command": "make test"}))
         sink(ToolOutputDelta(call_id="c2", text="".join(
             f"test_{i:02d} \x1b[32mPASSED\x1b[0m\n" for i in range(1, 10))))

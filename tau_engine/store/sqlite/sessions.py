@@ -27,7 +27,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import StoreError
-from tau_engine.events import BaseEvent, parse_event
+from tau_engine.events import BaseEvent, EventReader
+from tau_engine.events_v1 import RUN_BOUNDARY_TYPES
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store.blobs import BlobStore
 from tau_engine.store.models import (
@@ -475,4 +476,12 @@ class SqliteSessionStore:
                 "SELECT json FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (session_id, after_seq, -1 if limit is None else limit),
             ).fetchall()
-        return [parse_event(row[0]) for row in rows]
+            # A v1 run's end is read with its start's id: a read from the middle of a
+            # run needs the event that opened it.
+            boundary = conn.execute(
+                "SELECT json FROM events WHERE session_id = ? AND seq <= ? AND type IN "
+                f"({','.join('?' * len(RUN_BOUNDARY_TYPES))}) ORDER BY seq DESC LIMIT 1",
+                (session_id, after_seq, *RUN_BOUNDARY_TYPES),
+            ).fetchone() if rows and after_seq > 0 else None
+        reader = EventReader.after(boundary[0] if boundary else None)
+        return [reader.read(row[0]) for row in rows]

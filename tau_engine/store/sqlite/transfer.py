@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from tau_engine.conversation import Message, Usage
 from tau_engine.errors import UsageError
-from tau_engine.events import parse_event
+from tau_engine.events import EventReader
 from tau_engine.store.models import SessionInfo
 from tau_engine.store.sqlite.database import Database
 from tau_engine.store.sqlite.queries import require_session
@@ -162,6 +162,9 @@ def _read_export(
     events: list[tuple[int, str, float, str]] = []
     seen_ids: set[str] = set()
     seen_seqs: set[int] = set()
+    # One reader for the file: an export of a v1 log is upgraded as it is read, each
+    # run's end getting its start's id (the imported copy is stored as v2).
+    reader = EventReader()
     try:
         handle = open(src, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -191,7 +194,7 @@ def _read_export(
                     payload = data.get("event")
                     if not isinstance(payload, dict):
                         raise UsageError(f"{src}:{lineno}: event record has no event object")
-                    event = parse_event(payload)
+                    event = reader.read(payload)
                     if event.seq <= 0:
                         raise UsageError(f"{src}:{lineno}: event seq must be positive")
                     if event.seq in seen_seqs:

@@ -1,4 +1,4 @@
-"""``tau -p``: one prompt, run headless, rendered by ``HeadlessPrinter``.
+"""``tau -p``: one prompt, run headless, rendered by the output format's renderer.
 
 No approver is injected: whatever needs approval in the chosen mode (default
 ``auto-edit``) is denied and the denial goes back to the model. Nobody is asked
@@ -17,10 +17,10 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tau_tui.guard import silence_stdout
-from tau_tui.headless import HeadlessPrinter
+from tau_tui.headless.output import HeadlessRenderer
 from tau_tui.stop_signals import StopSignals, detach_from_terminal, exit_code_for
 
 _EXIT_BY_STOP = {"end_turn": 0, "max_tokens": 0, "interrupted": 130}
@@ -73,14 +73,29 @@ def _run_headless(args: argparse.Namespace, cli_settings: dict[str, Any],
     settings = load_run_settings(paths, cli_settings, default_approval=DEFAULT_APPROVAL,
                                  grant=getattr(args, "trust", False))
     color = not args.no_color and sys.stderr.isatty()
-    printer = HeadlessPrinter(args.output_format, sys.stdout, sys.stderr, color=color)
+    printer = renderer_for(args.output_format, sys.stdout, sys.stderr, color=color)
     script = Path(args.script) if args.script else None
     return asyncio.run(_run(paths, settings, prompt, printer, args, script))
 
 
+def renderer_for(fmt: str, out: IO[str], err: IO[str], *, color: bool) -> HeadlessRenderer:
+    """The renderer of one ``--output-format``: ``text``, ``json`` or ``stream-json``."""
+    if fmt == "stream-json":
+        from tau_tui.headless.stream_json import StreamJsonRenderer
+
+        return StreamJsonRenderer(out, err, color=color)
+    if fmt == "json":
+        from tau_tui.headless.json_result import JsonResultRenderer
+
+        return JsonResultRenderer(out, err, color=color)
+    from tau_tui.headless.text import TextRenderer
+
+    return TextRenderer(out, err, color=color)
+
+
 def _write_failure_json(exc: BaseException) -> None:
     from tau_engine.errors import TauError
-    from tau_tui.headless import failure_json
+    from tau_tui.headless.json_result import failure_json
 
     if isinstance(exc, TauError):
         message, code = str(exc), exc.exit_code
@@ -98,17 +113,15 @@ def _write_failure_json(exc: BaseException) -> None:
 async def open_headless_engine(paths: Any, settings: Any, args: argparse.Namespace,
                                script: Path | None) -> Any:
     """The engine of a run with no one to ask: no approver, ``auto-edit`` by default,
-    and a resumed session's model or a usage error (never a quiet switch)."""
+    and a resumed session's model or a usage error (never a quiet switch). Its notices
+    of opening reach the renderer that subscribes (``Engine.subscribe``)."""
     from tau_engine.engine import Engine
 
-    engine = await Engine.open(workspace=paths, settings=settings, approver=None,
-                               resume=args.resume, continue_latest=args.continue_latest,
-                               default_approval=DEFAULT_APPROVAL, script_path=script,
-                               record_path=Path(args.record) if args.record else None,
-                               require_session_model=True)
-    for notice in engine.notices:
-        sys.stderr.write(f"tau: notice: {notice}\n")
-    return engine
+    return await Engine.open(workspace=paths, settings=settings, approver=None,
+                             resume=args.resume, continue_latest=args.continue_latest,
+                             default_approval=DEFAULT_APPROVAL, script_path=script,
+                             record_path=Path(args.record) if args.record else None,
+                             require_session_model=True)
 
 
 def install_interrupts(engine: Any, on_interrupt: Callable[[], Any] | None = None) -> None:
@@ -138,7 +151,7 @@ def exit_code_of(result: Any) -> int:
     return _EXIT_BY_STOP.get(result.stop_reason, 1)
 
 
-async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
+async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessRenderer,
                args: argparse.Namespace, script: Path | None) -> int:
     from tau_engine.engine import Engine
 
@@ -151,17 +164,11 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessPrinter,
     # Installed before the engine opens, so an early signal is not the default kill.
     signals = StopSignals(stop).install(asyncio.get_running_loop())
     try:
-        engine = await Engine.open(workspace=paths, settings=settings, approver=None,
-                                   resume=args.resume, continue_latest=args.continue_latest,
-                                   default_approval=DEFAULT_APPROVAL, script_path=script,
-                                   record_path=Path(args.record) if args.record else None,
-                                   require_session_model=True)
+        engine = await open_headless_engine(paths, settings, args, script)
         try:
-            for notice in engine.notices:
-                sys.stderr.write(f"tau: notice: {notice}\n")
+            engine.subscribe(printer)  # the notices of opening first
             if signals.exit_code is not None:
                 return signals.exit_code  # stopped before anything ran
-            engine.bus.subscribe(printer)
 
             def output_lost() -> None:
                 if printer.hung_up:
