@@ -5,8 +5,9 @@ the redaction funnel on what it stores and returns.
 redact (the provider keys, and secret-looking variables of the real environment and of the
 workspace ``.env``, trusted or not: redacting is always safe). ``build_pipeline`` gives the
 built-in tools what they depend on (the sandbox, the network policy, the audit log) and puts
-them behind the checks and filters. ``RedactingSessionSink`` stores messages through the funnel,
-and ``redact_run_result`` does the same for what a front end prints of a run.
+them behind the checks and filters. ``redact_message`` passes a message through the funnel
+before it is stored (the runtime's ``StoreSink``), and ``redact_run_result`` does the same for
+what a front end prints of a run.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tau_engine.agent.loop import MessageSink
 from tau_engine.agent.run_result import RunResult
 from tau_engine.agent.tool_runner import ToolPipeline
 from tau_engine.config import Settings
-from tau_engine.conversation import Message, StoredMessage, Usage
+from tau_engine.conversation import Message, StoredMessage
 from tau_engine.event_kinds import NoticeKind
 from tau_engine.events import BaseEvent, EventBus, Notice
 from tau_engine.paths import WorkspacePaths
@@ -146,28 +146,3 @@ def redact_run_result(result: RunResult, redaction: RedactionFilter) -> RunResul
     for record in result.tool_calls:
         record.arguments = redaction.redact_data(record.arguments, where="result")
     return result
-
-
-class RedactingSessionSink(MessageSink):
-    """Binds the store to one session for the agent loop; what it stores is redacted."""
-
-    def __init__(self, store: SessionStore, session_id: str,
-                 redaction: RedactionFilter) -> None:
-        self.store = store
-        self.session_id = session_id
-        self.redaction = redaction
-
-    async def append(self, message: Message, *, usage: Usage | None = None,
-                     cost_usd: float | None = None, model: str | None = None) -> str:
-        stored = await self.store.append(
-            self.session_id, redact_message(message, self.redaction), usage=usage,
-            cost_usd=cost_usd, model=model)
-        return stored.id
-
-    async def append_many(self, messages: Sequence[Message]) -> list[str]:
-        stored = await self.store.append_many(
-            self.session_id, [redact_message(m, self.redaction) for m in messages])
-        return [m.id for m in stored]
-
-    async def checkpoint(self, turn_message_id: str, path: Path) -> None:
-        await self.store.checkpoint_file(self.session_id, turn_message_id, path)
