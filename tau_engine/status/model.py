@@ -173,6 +173,8 @@ class StatusSnapshot:
     audit: Audit
     paths: Paths
     model: str | None = None  # the model of the latest session
+    profile: str | None = None  # the named profile a run here would use (None: none)
+    safety: str = "balanced"  # the safety profile a run here would use
     notes: tuple[str, ...] = ()  # parts that could not be read, and why
 
     @property

@@ -34,6 +34,7 @@ from tau_engine.status.model import (
     StatusSnapshot,
     StoreHealth,
 )
+from tau_engine.status.safety_view import read_safety_view
 
 SCHEMA_VERSION = 6
 """The schema this tau reads: ``tau_engine.store.sqlite.schema.SCHEMA_VERSION`` (a test keeps them
@@ -142,12 +143,14 @@ def read_snapshot(root: Path, *, limit: int = 5, job_limit: int | None = None,
     store_health = StoreHealth(status=store, error=error, schema_version=version,
                                schema_expected=SCHEMA_VERSION, disk_free_bytes=disk)
     latest = sessions.latest
+    view = read_safety_view(root)
     return StatusSnapshot(
         schema_version=SNAPSHOT_VERSION, generated_at=now, health=health, store=store_health,
         attention=attention, sessions=sessions, jobs=jobs,
         missions=missions, memory=memory, providers=read_providers(Path(paths.provider_log)),
         audit=read_audit(Path(paths.audit_log), limit),
-        paths=paths, model=(latest.model or None) if latest else None, notes=tuple(notes))
+        paths=paths, model=(latest.model or None) if latest else None, profile=view.profile,
+        safety=view.safety, notes=tuple(notes))
 
 
 class _SchemaMismatch(Exception):

@@ -81,14 +81,16 @@ def ago(seconds: float) -> str:
 
 
 def health_strip(data: dict[str, Any]) -> str:
-    """One line: health, store, schema, disk, model and why it needs attention."""
+    """One line: health, store, schema, disk, model, safety profile and why it needs
+    attention."""
     store = data["store"]
     disk = store.get("disk_free_bytes")
     disk_text = "-" if disk is None else f"{disk / 1024**3:.1f} GiB free"
     attention = ", ".join(data["attention"]) or "nothing"
+    profile = f" (profile {data['profile']})" if data.get("profile") else ""
     return clean(f"health {data['health']} · store {store['status']} · schema "
                  f"{store['schema_version']} · disk {disk_text} · model {data.get('model')}"
-                 f" · attention: {attention}")
+                 f" · safety {data.get('safety')}{profile} · attention: {attention}")
 
 
 def _money(value: object) -> str:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tau_tui.plain.markers import escape_value, leaves
-from tests.cli.tau_process import run_tau
+from tests.cli.tau_process import run_tau, tau_env
 from tests.support.operator_seed import SESSION_IDS, add_session, open_store, seed_workspace
 
 MARKER = re.compile(r"control_plane\.[\x21-\x7e]+=[\x21-\x7e]*")
@@ -129,3 +129,17 @@ def test_a_session_held_by_another_process_is_running(tmp_path: Path) -> None:
         holder.communicate("\n", timeout=30)
     markers = _markers(run_tau(["status"], cwd=tmp_path).stdout)
     assert markers["control_plane.sessions.running"] == "0"
+
+
+def test_the_safety_profile_a_run_would_use_is_a_marker(tmp_path: Path) -> None:
+    plain = _markers(run_tau(["status"], cwd=tmp_path).stdout)
+    assert (plain["control_plane.safety"], plain["control_plane.profile"]) == \
+        ("balanced", "none")
+    strict = _markers(run_tau(["status"], cwd=tmp_path,
+                              env={**tau_env(), "TAU_SAFETY": "strict"}).stdout)
+    assert strict["control_plane.safety"] == "strict"
+    # A cloned repository's own config may only make it stricter while untrusted.
+    (tmp_path / ".tau").mkdir(exist_ok=True)
+    (tmp_path / ".tau" / "config.toml").write_text('safety = "permissive"\n')
+    loosened = _markers(run_tau(["status"], cwd=tmp_path).stdout)
+    assert loosened["control_plane.safety"] == "balanced"

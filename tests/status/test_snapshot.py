@@ -201,3 +201,57 @@ def test_the_jobs_list_has_its_own_limit(seeded: Path) -> None:
     assert len(snap.sessions.recent) == 1 and len(snap.missions.recent) == 1
     assert len(snap.jobs.recent) == 3
     assert len(read_snapshot(seeded, limit=2, now=NOW).jobs.recent) == 2
+
+
+WORKSPACE_SAFETY = [None, "permissive", "strict"]
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+@pytest.mark.parametrize("workspace_safety", WORKSPACE_SAFETY)
+@pytest.mark.parametrize("user_safety", [None, "strict"])
+@pytest.mark.parametrize("profile", [None, "work"])
+@pytest.mark.parametrize("env_safety", [None, "hardened"])
+def test_the_safety_shown_is_the_one_a_run_would_use(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: bool,
+        workspace_safety: str | None, user_safety: str | None, profile: str | None,
+        env_safety: str | None) -> None:
+    """The light reading agrees with the settings layers over every combination."""
+    from tau_engine.config import load_settings
+    from tau_engine.config.profiles import Profile, ProfileStore
+    from tau_engine.config.settings import DEFAULT_SAFETY
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.resources.trust import TrustStore
+    from tau_engine.status.safety_view import read_safety_view
+
+    config = tmp_path / "config"
+    config.mkdir()
+    monkeypatch.setenv("TAU_CONFIG_DIR", str(config))
+    root = tmp_path / "ws"
+    (root / ".tau").mkdir(parents=True)
+    user_lines = [f'safety = "{user_safety}"'] if user_safety else []
+    if profile:
+        ProfileStore().save(profile, Profile(provider="offline", model="offline/echo",
+                                             key_source="none", safety="permissive"))
+        user_lines.append(f'profile = "{profile}"')
+    (config / "config.toml").write_text("\n".join(user_lines) + "\n")
+    if workspace_safety:
+        (root / ".tau" / "config.toml").write_text(f'safety = "{workspace_safety}"\n')
+    if trusted:
+        TrustStore().decide(root, True)
+    environ = {"TAU_CONFIG_DIR": str(config)}
+    if env_safety:
+        environ["TAU_SAFETY"] = env_safety
+    expected = load_settings(WorkspacePaths(root), environ=environ, trusted=trusted)
+    view = read_safety_view(root, environ)
+    assert view.safety == (expected.safety or DEFAULT_SAFETY)
+    assert view.profile == expected.profile
+
+
+def test_safety_constants_copied_to_stay_light_match_their_sources() -> None:
+    from tau_engine.config.settings import DEFAULT_SAFETY, SAFETY_ORDER
+    from tau_engine.resources.trust import TRUST_FILE_NAME
+    from tau_engine.status import safety_view
+
+    assert safety_view.SAFETY_ORDER == SAFETY_ORDER
+    assert safety_view.DEFAULT_SAFETY == DEFAULT_SAFETY
+    assert safety_view.TRUST_FILE_NAME == TRUST_FILE_NAME

@@ -1,0 +1,85 @@
+"""The profile and the safety profile a run in this workspace would use, read for the
+operator snapshot without pydantic (``tau status`` runs in a loop, start-up is its cost).
+
+It follows ``config.settings.load_settings`` for these two keys, with no flags given:
+``TAU_PROFILE`` / ``TAU_SAFETY`` in the environment, the workspace's ``.tau/config.toml``
+(its ``profile`` only when the user trusted the workspace; its ``safety`` also when
+untrusted, if it is a built-in profile at least as strict as the user's), the profile's
+``safety``, then the user's ``config.toml``, else ``balanced``. A test compares the two
+over every combination, so they cannot drift apart. A file tau cannot read or parse counts
+as absent here: ``tau doctor`` is where a broken config is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SAFETY_ORDER = ("permissive", "balanced", "strict", "hardened")
+"""As ``tau_engine.config.settings.SAFETY_ORDER`` (a test keeps them equal)."""
+DEFAULT_SAFETY = "balanced"
+TRUST_FILE_NAME = "trusted-workspaces.toml"
+"""As ``tau_engine.resources.trust.TRUST_FILE_NAME`` (a test keeps them equal)."""
+
+
+@dataclass(frozen=True)
+class SafetyView:
+    """``profile``: the named profile in use (None: none); ``safety``: its safety profile."""
+
+    profile: str | None
+    safety: str
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def _config_dir(environ: Mapping[str, str]) -> Path:
+    override = environ.get("TAU_CONFIG_DIR")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_config_path
+
+    return user_config_path("tau", appauthor=False)
+
+
+def _trusted(config_dir: Path, root: Path) -> bool:
+    workspaces = _toml(config_dir / TRUST_FILE_NAME).get("workspaces", {})
+    entry = workspaces.get(str(root.resolve())) if isinstance(workspaces, dict) else None
+    return isinstance(entry, dict) and entry.get("trusted") is True
+
+
+def _name(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def read_safety_view(root: Path, environ: Mapping[str, str] | None = None) -> SafetyView:
+    """What a headless run at ``root`` would use (no flags)."""
+    env = os.environ if environ is None else environ
+    config_dir = _config_dir(env)
+    user = _toml(config_dir / "config.toml")
+    workspace = _toml(root / ".tau" / "config.toml")
+    trusted = _trusted(config_dir, root)
+    profile = (_name(env.get("TAU_PROFILE")) or (_name(workspace.get("profile")) if trusted
+                                                  else None) or _name(user.get("profile")))
+    profile_safety = None
+    if profile is not None:
+        profile_safety = _name(_toml(config_dir / "profiles" / f"{profile}.toml").get("safety"))
+    base = profile_safety or _name(user.get("safety"))
+    safety = base
+    chosen = _name(workspace.get("safety"))
+    if chosen is not None:
+        floor = base or DEFAULT_SAFETY
+        if trusted or (chosen in SAFETY_ORDER and floor in SAFETY_ORDER
+                       and SAFETY_ORDER.index(chosen) >= SAFETY_ORDER.index(floor)):
+            safety = chosen
+    safety = _name(env.get("TAU_SAFETY")) or safety
+    return SafetyView(profile=profile, safety=safety or DEFAULT_SAFETY)
