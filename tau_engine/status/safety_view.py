@@ -13,6 +13,7 @@ as absent here: ``tau doctor`` is where a broken config is reported.
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,9 +44,14 @@ def _toml(path: Path) -> dict[str, Any]:
 
 
 def _config_dir(environ: Mapping[str, str]) -> Path:
+    """``paths.user_config_dir`` for this environment; on Linux without importing
+    platformdirs (about 5 ms of ``tau status``), by the XDG rule it follows there."""
     override = environ.get("TAU_CONFIG_DIR")
     if override:
         return Path(override).expanduser()
+    if sys.platform == "linux":
+        xdg = environ.get("XDG_CONFIG_HOME", "").strip()
+        return (Path(xdg) if xdg else Path("~/.config").expanduser()) / "tau"
     from platformdirs import user_config_path
 
     return user_config_path("tau", appauthor=False)

@@ -4,6 +4,7 @@ read-only and safe on damaged or hostile input."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -255,3 +256,17 @@ def test_safety_constants_copied_to_stay_light_match_their_sources() -> None:
     assert safety_view.SAFETY_ORDER == SAFETY_ORDER
     assert safety_view.DEFAULT_SAFETY == DEFAULT_SAFETY
     assert safety_view.TRUST_FILE_NAME == TRUST_FILE_NAME
+
+
+@pytest.mark.parametrize("xdg", [None, "", "/srv/conf"])
+def test_the_config_dir_is_the_one_tau_uses(monkeypatch: pytest.MonkeyPatch,
+                                            xdg: str | None) -> None:
+    from tau_engine.paths import user_config_dir
+    from tau_engine.status.safety_view import _config_dir
+
+    monkeypatch.delenv("TAU_CONFIG_DIR", raising=False)
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    assert _config_dir(os.environ) == user_config_dir()
