@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from tau_engine.status.record import record
+
+# ``typing``, ``dataclasses`` and ``collections.abc`` cost ``tau status`` several
+# milliseconds at start-up; type checkers read these names, the interpreter does not.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 SAFETY_ORDER = ("permissive", "balanced", "strict", "hardened")
 """As ``tau_engine.config.settings.SAFETY_ORDER`` (a test keeps them equal)."""
@@ -27,7 +32,7 @@ TRUST_FILE_NAME = "trusted-workspaces.toml"
 """As ``tau_engine.resources.trust.TRUST_FILE_NAME`` (a test keeps them equal)."""
 
 
-@dataclass(frozen=True)
+@record
 class SafetyView:
     """``profile``: the named profile in use (None: none); ``safety``: its safety profile."""
 
@@ -37,10 +42,16 @@ class SafetyView:
 
 def _toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        handle = open(path, "rb")  # noqa: SIM115 (closed below; tomllib only when a file exists)
+    except OSError:
         return {}
+    import tomllib
+
+    with handle:
+        try:
+            return tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return {}
 
 
 def _config_dir(environ: Mapping[str, str]) -> Path:
