@@ -63,6 +63,26 @@ def tau_parser_class() -> type[argparse.ArgumentParser]:
     return TauParser
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number above 0."""
+    import argparse
+
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
 def stdio_is_terminal() -> bool:
     """Whether stdin and stdout are both terminals: only then can a full-screen app run."""
     try:

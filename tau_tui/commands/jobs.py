@@ -19,23 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tau_engine.protocol.approval import APPROVAL_MODES
+from tau_tui.guard import positive_float, positive_int
+
 STATE_CHOICES = ["queued", "running", "recovering", "succeeded", "failed", "blocked",
                  "cancelled"]
-APPROVALS = ["read-only", "ask", "auto-edit", "full-auto"]
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 def add_parser(sub: Any) -> None:
@@ -60,44 +48,44 @@ def add_parser(sub: Any) -> None:
                       "but --json; give the job's options before it)")
     p.add_argument("--model", "-m", metavar="PROVIDER/MODEL", help="model to use")
     p.add_argument("--base-url", metavar="URL", help="override the provider's API base URL")
-    p.add_argument("--approval", choices=APPROVALS, default="auto-edit",
+    p.add_argument("--approval", choices=APPROVAL_MODES, default="auto-edit",
                    help="approval mode of the run (default auto-edit; nobody is asked)")
-    p.add_argument("--max-turns", type=_positive_int, metavar="N")
-    p.add_argument("--max-cost", type=_positive_float, metavar="USD")
-    p.add_argument("--max-tokens", type=_positive_int, metavar="N")
+    p.add_argument("--max-turns", type=positive_int, metavar="N")
+    p.add_argument("--max-cost", type=positive_float, metavar="USD")
+    p.add_argument("--max-tokens", type=positive_int, metavar="N")
     p.add_argument("--script", metavar="FILE", help="assistant turns for offline/replay "
                    "(copied into the job)")
     p.add_argument("--key", metavar="K", help="dedup key: while a job with this key is "
                    "queued or running, submitting returns that job")
     p.add_argument("--priority", type=int, default=0, metavar="N",
                    help="higher runs first (default 0)")
-    p.add_argument("--max-attempts", type=_positive_int, default=3, metavar="N",
+    p.add_argument("--max-attempts", type=positive_int, default=3, metavar="N",
                    help="attempts, counting retries and recoveries (default 3)")
 
     p = action("run", "be a worker: claim jobs and run them")
     p.add_argument("--once", action="store_true", help="run at most one job, then exit")
     p.add_argument("--until-empty", action="store_true",
                    help="exit when no job is waiting instead of waiting for more")
-    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="jobs run at the same time (default 1)")
-    p.add_argument("--lease", type=_positive_float, default=60.0, metavar="S",
+    p.add_argument("--lease", type=positive_float, default=60.0, metavar="S",
                    help="lease length in seconds (default 60)")
-    p.add_argument("--heartbeat", type=_positive_float, default=10.0, metavar="S",
+    p.add_argument("--heartbeat", type=positive_float, default=10.0, metavar="S",
                    help="heartbeat interval, at most a third of the lease (default 10)")
-    p.add_argument("--cancel-grace", type=_positive_float, default=10.0, metavar="S",
+    p.add_argument("--cancel-grace", type=positive_float, default=10.0, metavar="S",
                    help="seconds a cancelled job has to stop before it is killed (10)")
-    p.add_argument("--recover-every", type=_positive_float, metavar="S",
+    p.add_argument("--recover-every", type=positive_float, metavar="S",
                    help="seconds between recovery passes (default: half the lease)")
 
     p = action("list", "list jobs, newest first, with their operator state")
     p.add_argument("--state", choices=STATE_CHOICES, action="append",
                    help="only jobs in this state (repeatable)")
-    p.add_argument("--limit", type=_positive_int, default=50)
-    p.add_argument("--stuck-after", type=_positive_float, default=10.0, metavar="MIN",
+    p.add_argument("--limit", type=positive_int, default=50)
+    p.add_argument("--stuck-after", type=positive_float, default=10.0, metavar="MIN",
                    help="minutes without progress before a running job is stuck (10)")
     p = action("show", "a job's record, attempts, log and transcript")
     p.add_argument("id", help="job id or unique prefix")
-    p.add_argument("--stuck-after", type=_positive_float, default=10.0, metavar="MIN")
+    p.add_argument("--stuck-after", type=positive_float, default=10.0, metavar="MIN")
     action("recover", "requeue jobs whose lease expired and whose worker is gone")
     p = action("replay", "queue a new job from a job's recorded inputs")
     p.add_argument("id", help="job id or unique prefix")

@@ -16,22 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tau_engine.safety.profiles import BUILTIN_PROFILES
+from tau_tui.guard import positive_float, positive_int
+
 EXIT_BLOCKED = 3
-PROFILES = ["permissive", "balanced", "strict", "hardened"]
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 def _red_runs(text: str) -> int:
@@ -66,17 +54,17 @@ def add_parser(sub: Any) -> None:
                            help="edit authority: a unified diff or edit_many JSON file")
     authority.add_argument("--model", "-m", metavar="PROVIDER/MODEL",
                            help="edit authority: a model that edits through the agent loop")
-    run.add_argument("--max-attempts", type=_positive_int, default=3, metavar="N",
+    run.add_argument("--max-attempts", type=positive_int, default=3, metavar="N",
                      help="edit attempts, the first included (default 3)")
-    run.add_argument("--max-tokens", type=_positive_int, metavar="N", help="token budget")
-    run.add_argument("--max-cost", type=_positive_float, metavar="USD", help="cost budget")
-    run.add_argument("--max-minutes", type=_positive_float, metavar="N",
+    run.add_argument("--max-tokens", type=positive_int, metavar="N", help="token budget")
+    run.add_argument("--max-cost", type=positive_float, metavar="USD", help="cost budget")
+    run.add_argument("--max-minutes", type=positive_float, metavar="N",
                      help="wall-time budget")
     run.add_argument("--red-runs", type=_red_runs, default=2, metavar="N",
                      help="verifier runs at RED (default 2; different results: flaky)")
-    run.add_argument("--verifier-timeout", type=_positive_float, default=900.0, metavar="S",
+    run.add_argument("--verifier-timeout", type=positive_float, default=900.0, metavar="S",
                      help="seconds before a verifier, guard or setup run is killed (900)")
-    run.add_argument("--profile", choices=PROFILES, default="balanced",
+    run.add_argument("--profile", choices=BUILTIN_PROFILES, default="balanced",
                      help="safety profile (strict/hardened block changes to the tests)")
     run.add_argument("--no-commit", action="store_true",
                      help="leave the verified change uncommitted in the worktree")
@@ -86,7 +74,7 @@ def add_parser(sub: Any) -> None:
                      help="with --publish: merge when checks pass (gh pr merge --auto)")
 
     actions.add_parser("list", parents=[common], help="list missions, newest first") \
-        .add_argument("--limit", type=_positive_int, default=50)
+        .add_argument("--limit", type=positive_int, default=50)
     for name, text in (("show", "show a mission's state"),
                        ("resume", "continue a mission from the phase it stopped in"),
                        ("evidence", "list a mission's evidence files and check them")):
