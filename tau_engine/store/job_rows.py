@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from tau_engine.errors import StoreError
+from tau_engine.errors import JobNotFoundError, StoreError
 from tau_engine.store.job_models import AttemptRecord, JobEvent, JobRecord, JobState, LeaseOwner
 
 T = TypeVar("T")
@@ -110,3 +110,22 @@ def event_from_row(row: Row) -> JobEvent:
 def escape_like(text: str) -> str:
     """``text`` as a ``LIKE … ESCAPE '\\'`` prefix pattern matches it literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def job_id_text(id_or_prefix: str) -> str:
+    """The id or prefix a user gave, trimmed; ``JobNotFoundError`` when it is empty."""
+    text = id_or_prefix.strip()
+    if not text:
+        raise JobNotFoundError("no job id given")
+    return text
+
+
+def only_job(text: str, rows: Sequence[Row]) -> JobRecord:
+    """The one job whose id starts with ``text`` (``rows``: up to six matches, as every
+    backend reads them), else ``JobNotFoundError`` saying none or which several."""
+    if not rows:
+        raise JobNotFoundError(f"no job matches '{text}' (tau jobs list shows them)")
+    if len(rows) > 1:
+        shown = ", ".join(str(r[0])[:12] for r in rows[:5])
+        raise JobNotFoundError(f"'{text}' matches several jobs ({shown}); give more of the id")
+    return job_from_row(rows[0])

@@ -14,7 +14,13 @@ from typing import Any
 from tau_engine.errors import JobNotFoundError, UsageError
 from tau_engine.store.api import OwnerAlive
 from tau_engine.store.job_models import Fence, JobRecord, JobState, Reason, RecoveredJob
-from tau_engine.store.job_rows import JOB_COLUMNS, escape_like, job_from_row
+from tau_engine.store.job_rows import (
+    JOB_COLUMNS,
+    escape_like,
+    job_from_row,
+    job_id_text,
+    only_job,
+)
 from tau_engine.store.postgres.connection import Connection
 
 SELECT_JOB = f"SELECT {JOB_COLUMNS} FROM jobs"
@@ -35,20 +41,13 @@ def require_job(conn: Connection, job_id: str, *, lock: bool = False) -> JobReco
 
 def find_job(conn: Connection, id_or_prefix: str) -> JobRecord:
     """The job with this id, else the one job whose id starts with it."""
-    text = id_or_prefix.strip()
-    if not text:
-        raise JobNotFoundError("no job id given")
+    text = job_id_text(id_or_prefix)
     row = conn.execute(f"{SELECT_JOB} WHERE id = %s", (text,)).fetchone()
     if row is not None:
         return job_from_row(row)
     rows = conn.execute(f"{SELECT_JOB} WHERE id LIKE %s ESCAPE '\\' ORDER BY id LIMIT 6",
                         (escape_like(text),)).fetchall()
-    if not rows:
-        raise JobNotFoundError(f"no job matches '{text}' (tau jobs list shows them)")
-    if len(rows) > 1:
-        shown = ", ".join(r[0][:12] for r in rows[:5])
-        raise JobNotFoundError(f"'{text}' matches several jobs ({shown}); give more of the id")
-    return job_from_row(rows[0])
+    return only_job(text, rows)
 
 
 def append_event(conn: Connection, job_id: str, event_type: str, now: float,
