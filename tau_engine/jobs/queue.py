@@ -167,6 +167,9 @@ class Lease:
         """Settle or requeue the job; ``None`` when the lease was lost first."""
         if self.lost.is_set():
             return None
+        # Beats stop first: one still in flight when the settling write lands would find the
+        # fence gone and call a finished job lost (seen under load).
+        await self.stop()
         while True:
             try:
                 return await retry_busy(lambda: self.queue.finish(self.fence, outcome),

@@ -178,3 +178,43 @@ async def test_retry_busy_backs_off_with_jitter_then_gives_up() -> None:
         await retry_busy(busy, deadline_s=0.3)
     gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert len(calls) > 3 and max(gaps) <= 0.6
+
+
+class HeldBeatQueue(FlakyQueue):
+    """A heartbeat that starts before the job is settled and reaches the database after."""
+
+    def __init__(self, inner: SqliteJobQueue) -> None:
+        super().__init__(inner)
+        self.beat_started = asyncio.Event()
+        self.settled = asyncio.Event()
+
+    async def heartbeat(self, fence: Fence, lease_s: float, progress: Progress) -> HeartbeatAck:
+        self.beat_started.set()
+        await self.settled.wait()
+        return await self.inner.heartbeat(fence, lease_s, progress)
+
+    async def finish(self, fence: Fence, outcome: Outcome) -> Any:
+        record = await self.inner.finish(fence, outcome)
+        self.settled.set()
+        await asyncio.sleep(0.05)  # the held beat runs (and fails) before finish returns
+        return record
+
+
+async def test_a_beat_in_flight_when_the_job_settles_does_not_lose_it(
+        paths: WorkspacePaths) -> None:
+    # Seen under load in CI: a heartbeat still in flight when the job was settled found the
+    # fence gone and marked the finished lease lost.
+    inner = SqliteJobQueue.open(paths)
+    queue = HeldBeatQueue(inner)
+    await inner.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "x"},
+                              max_attempts=3))
+    claim = await inner.claim(owner(), LEASE)
+    assert claim is not None
+    lease = Lease(queue, claim, lease_s=LEASE, heartbeat_s=0.05)  # type: ignore[arg-type]
+    lease.start()
+    await asyncio.wait_for(queue.beat_started.wait(), 5)
+    final = await lease.finish(Outcome(state=JobState.SUCCEEDED, reason=Reason.COMPLETED))
+    await lease.stop()
+    assert final is not None and final.state is JobState.SUCCEEDED
+    assert not lease.lost.is_set(), lease.lost_reason
+    inner.close()
