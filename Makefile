@@ -1,12 +1,17 @@
 # Everyday commands. Run them inside the dev virtual environment
 # (python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]').
-.PHONY: check test snap bench ci
+.PHONY: check format test snap bench ci
 
-# Lint, types and the import contracts: what CI checks besides the tests.
+# Lint, the format check, types and the import contracts: what CI checks besides the tests.
 check:
 	ruff check .
+	ruff format --check .
 	mypy
 	lint-imports
+
+# Apply ruff's formatting (CI checks it).
+format:
+	ruff format .
 
 # The whole suite in parallel, as the README's second command runs it.
 test:

@@ -43,12 +43,23 @@ def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def _run_child(cmd: list[str], *, stdout: int | object = subprocess.DEVNULL,
-               env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, int]:
+def _run_child(
+    cmd: list[str],
+    *,
+    stdout: int | object = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[float, int]:
     """Wall time (s) and peak RSS (KiB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL,  # type: ignore[arg-type]
-                            stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=stdout,
+        stderr=subprocess.DEVNULL,  # type: ignore[arg-type]
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+    )
     _, status, rusage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -67,8 +78,11 @@ def bench_startup(runs: int) -> dict[str, float]:
     for _ in range(runs):
         tau_t.append(_run_child(tau)[0])
         base_t.append(_run_child(base)[0])
-    return {"tau_version_ms": _median_ms(tau_t), "python_pass_ms": _median_ms(base_t),
-            "ratio": statistics.median(tau_t) / statistics.median(base_t)}
+    return {
+        "tau_version_ms": _median_ms(tau_t),
+        "python_pass_ms": _median_ms(base_t),
+        "ratio": statistics.median(tau_t) / statistics.median(base_t),
+    }
 
 
 def _answer_text() -> str:
@@ -96,12 +110,23 @@ def bench_stream(runs: int, write_size: int) -> dict[str, float]:
     text = _answer_text()
     chunks = openai_chunks(text, chunk_size=8)
     with ScriptedServer() as server, tempfile.TemporaryDirectory() as tmp:
-        server.responder = lambda request: ScriptedResponse(chunks=list(chunks),
-                                                            write_size=write_size)
+        server.responder = lambda request: ScriptedResponse(
+            chunks=list(chunks), write_size=write_size
+        )
         work = Path(tmp)
         env = dict(os.environ, OPENAI_API_KEY="bench", TAU_CONFIG_DIR=str(work / "cfg"))
-        tau = [sys.executable, "-m", "tau_tui.cli", "-p", "write a long answer", "--model",
-               "openai/gpt-bench", "--base-url", server.url + "/v1", "--no-color"]
+        tau = [
+            sys.executable,
+            "-m",
+            "tau_tui.cli",
+            "-p",
+            "write a long answer",
+            "--model",
+            "openai/gpt-bench",
+            "--base-url",
+            server.url + "/v1",
+            "--no-color",
+        ]
         base = [sys.executable, "-c", _BASELINE_CLIENT, server.url, str(work / "base.txt")]
         tau_t, tau_rss, base_t = [], [], []
         for i in range(runs + 1):
@@ -119,12 +144,16 @@ def bench_stream(runs: int, write_size: int) -> dict[str, float]:
         with open(work / "stream.jsonl", "w") as out:
             _run_child([*tau, "--output-format", "stream-json"], stdout=out, env=env, cwd=work)
         stream_bytes = (work / "stream.jsonl").stat().st_size
-    return {"chunks": len(chunks), "answer_bytes": len(text),
-            "tau_ms": _median_ms(tau_t), "baseline_httpx_ms": _median_ms(base_t),
-            "ratio": statistics.median(tau_t) / statistics.median(base_t),
-            "tau_peak_rss_mb": statistics.median(tau_rss) / 1024,
-            "stream_json_bytes": stream_bytes, "stream_json_per_answer_byte":
-            stream_bytes / len(text)}
+    return {
+        "chunks": len(chunks),
+        "answer_bytes": len(text),
+        "tau_ms": _median_ms(tau_t),
+        "baseline_httpx_ms": _median_ms(base_t),
+        "ratio": statistics.median(tau_t) / statistics.median(base_t),
+        "tau_peak_rss_mb": statistics.median(tau_rss) / 1024,
+        "stream_json_bytes": stream_bytes,
+        "stream_json_per_answer_byte": stream_bytes / len(text),
+    }
 
 
 async def _engine_run(server: ScriptedServer, work: Path, tool_turns: int) -> float:
@@ -133,13 +162,16 @@ async def _engine_run(server: ScriptedServer, work: Path, tool_turns: int) -> fl
     from tau_engine.paths import WorkspacePaths
 
     for i in range(tool_turns):
-        server.add(openai_answer("", [{"id": f"c{i}", "name": "read",
-                                       "arguments": {"path": "a.txt"}}]))
+        server.add(
+            openai_answer("", [{"id": f"c{i}", "name": "read", "arguments": {"path": "a.txt"}}])
+        )
     server.add(openai_answer("done"))
-    settings = Settings(model="openai/gpt-bench", base_url=server.url + "/v1",
-                        max_turns=tool_turns + 5)
-    engine = await Engine.open(workspace=WorkspacePaths(work), settings=settings,
-                               environ={"OPENAI_API_KEY": "bench"})
+    settings = Settings(
+        model="openai/gpt-bench", base_url=server.url + "/v1", max_turns=tool_turns + 5
+    )
+    engine = await Engine.open(
+        workspace=WorkspacePaths(work), settings=settings, environ={"OPENAI_API_KEY": "bench"}
+    )
     try:
         start = time.perf_counter()
         result = await engine.run("read a.txt repeatedly")
@@ -164,8 +196,11 @@ def bench_tool_turns(runs: int, turns: int = 20) -> dict[str, float]:
                 continue
             one_turn.append(short)
             per_turn.append((long - short) / (turns - 1))
-    return {"tool_turns": turns, "overhead_per_tool_turn_ms": _median_ms(per_turn),
-            "single_tool_turn_run_ms": _median_ms(one_turn)}
+    return {
+        "tool_turns": turns,
+        "overhead_per_tool_turn_ms": _median_ms(per_turn),
+        "single_tool_turn_run_ms": _median_ms(one_turn),
+    }
 
 
 def main() -> None:
@@ -187,8 +222,9 @@ def main() -> None:
     for name, figures in results.items():
         print(f"[{name}]")
         for key, value in figures.items():
-            print(f"  {key:32} {value:,.3f}" if isinstance(value, float) else
-                  f"  {key:32} {value:,}")
+            print(
+                f"  {key:32} {value:,.3f}" if isinstance(value, float) else f"  {key:32} {value:,}"
+            )
     print(json.dumps(results))
 
 

@@ -36,8 +36,10 @@ from tau_engine.store.job_models import LeaseOwner, NewJob  # noqa: E402
 from tau_engine.store.sqlite.jobs import SqliteJobQueue  # noqa: E402
 from tau_engine.store.sqlite.schema import connect  # noqa: E402
 
-BARE_CLAIM = ("UPDATE q SET state = 1, owner = ? WHERE id = (SELECT id FROM q WHERE state = 0 "
-              "ORDER BY id LIMIT 1) RETURNING id")
+BARE_CLAIM = (
+    "UPDATE q SET state = 1, owner = ? WHERE id = (SELECT id FROM q WHERE state = 0 "
+    "ORDER BY id LIMIT 1) RETURNING id"
+)
 
 
 # -- one claiming process ---------------------------------------------------------
@@ -85,8 +87,7 @@ def fill_tau(paths: WorkspacePaths, jobs: int) -> str:
 
     async def fill() -> None:
         for _ in range(jobs):
-            await queue.submit(NewJob(id=uuid.uuid4().hex, kind="prompt",
-                                      inputs={"prompt": "x"}))
+            await queue.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "x"}))
 
     asyncio.run(fill())
     queue.close()
@@ -114,10 +115,16 @@ def claims_per_second(kind: str, workers: int, seconds: float, jobs: int) -> flo
             db = fill_tau(WorkspacePaths(root), jobs)
         else:
             db = fill_bare(folder, jobs)
-        procs = [subprocess.Popen([sys.executable, __file__, "--claimer", kind, db,
-                                   str(seconds)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True, cwd=ROOT)
-                 for _ in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--claimer", kind, db, str(seconds)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            for _ in range(workers)
+        ]
         for proc in procs:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         for proc in procs:
@@ -139,16 +146,19 @@ def submit_to_start(samples: int) -> tuple[list[float], list[float]]:
         os.environ["TAU_CONFIG_DIR"] = env["TAU_CONFIG_DIR"]
         paths = WorkspacePaths(root)
         service = JobService.open(paths)
-        worker = subprocess.Popen([sys.executable, "-m", "tau_tui.cli", "jobs", "run"],
-                                  cwd=root, env=env, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tau_tui.cli", "jobs", "run"],
+            cwd=root,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
         to_claim: list[float] = []
         to_child: list[float] = []
 
         async def measure() -> None:
             for _ in range(samples):
                 await asyncio.sleep(1.0)  # the worker is idle, waiting
-                made = await service.submit("prompt", {"prompt": "hi",
-                                                       "model": "offline/echo"})
+                made = await service.submit("prompt", {"prompt": "hi", "model": "offline/echo"})
                 job_id = made.job.id
                 while True:
                     job = await service.get(job_id)
@@ -183,16 +193,22 @@ def main() -> None:
         return
     print(f"{'workers':>7}  {'tau claims/s':>12}  {'bare claims/s':>13}  {'ratio':>6}")
     for workers in (1, 4, 8):
-        tau = statistics.median(claims_per_second("tau", workers, args.seconds, 40_000)
-                                for _ in range(args.runs))
-        bare = statistics.median(claims_per_second("bare", workers, args.seconds, 200_000)
-                                 for _ in range(args.runs))
+        tau = statistics.median(
+            claims_per_second("tau", workers, args.seconds, 40_000) for _ in range(args.runs)
+        )
+        bare = statistics.median(
+            claims_per_second("bare", workers, args.seconds, 200_000) for _ in range(args.runs)
+        )
         print(f"{workers:>7}  {tau:>12.0f}  {bare:>13.0f}  {tau / bare:>6.2f}")
     to_claim, to_child = submit_to_start(args.samples)
-    print(f"submit to claim (idle worker):        median {statistics.median(to_claim) * 1000:6.1f}"
-          f" ms  (p90 {sorted(to_claim)[int(len(to_claim) * 0.9)] * 1000:.1f} ms)")
-    print(f"submit to child process started:      median {statistics.median(to_child) * 1000:6.1f}"
-          f" ms  (p90 {sorted(to_child)[int(len(to_child) * 0.9)] * 1000:.1f} ms)")
+    print(
+        f"submit to claim (idle worker):        median {statistics.median(to_claim) * 1000:6.1f}"
+        f" ms  (p90 {sorted(to_claim)[int(len(to_claim) * 0.9)] * 1000:.1f} ms)"
+    )
+    print(
+        f"submit to child process started:      median {statistics.median(to_child) * 1000:6.1f}"
+        f" ms  (p90 {sorted(to_child)[int(len(to_child) * 0.9)] * 1000:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

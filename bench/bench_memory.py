@@ -44,11 +44,45 @@ from tau_engine.store.memory_query import compile_query, to_fts5
 from tau_engine.store.sqlite.memory_fts import SqliteMemoryStore
 from tau_engine.store.sqlite.schema import connect
 
-TECH = ("pytest", "deploy", "staging", "config", "database", "migration", "docker", "cache",
-        "token", "session", "provider", "retry", "budget", "release", "branch", "commit",
-        "lint", "format", "build", "wheel", "schema", "index", "query", "server", "client")
-NAMESPACES = ("project", "project/build", "project/ops", "project/code", "project/docs",
-              "project/tests", "user/preferences", "user/style", "team/process", "infra/ci")
+TECH = (
+    "pytest",
+    "deploy",
+    "staging",
+    "config",
+    "database",
+    "migration",
+    "docker",
+    "cache",
+    "token",
+    "session",
+    "provider",
+    "retry",
+    "budget",
+    "release",
+    "branch",
+    "commit",
+    "lint",
+    "format",
+    "build",
+    "wheel",
+    "schema",
+    "index",
+    "query",
+    "server",
+    "client",
+)
+NAMESPACES = (
+    "project",
+    "project/build",
+    "project/ops",
+    "project/code",
+    "project/docs",
+    "project/tests",
+    "user/preferences",
+    "user/style",
+    "team/process",
+    "infra/ci",
+)
 
 
 def vocabulary(rng: random.Random, size: int = 3_000) -> list[str]:
@@ -84,11 +118,9 @@ class Corpus:
         for _ in range(per_kind):
             out.append(("common word", rng.choice(words[:20]), "all"))
             out.append(("rare word", rng.choice(words[500:]), "all"))
-            out.append(("two words", f"{rng.choice(words[:200])} {rng.choice(words[:200])}",
-                        "all"))
+            out.append(("two words", f"{rng.choice(words[:200])} {rng.choice(words[:200])}", "all"))
             out.append(("prefix", rng.choice(words[20:300])[:3] + "*", "all"))
-            out.append(("8-word prompt (any)", " ".join(rng.choices(words[:1000], k=8)),
-                        "any"))
+            out.append(("8-word prompt (any)", " ".join(rng.choices(words[:1000], k=8)), "any"))
         return out
 
 
@@ -106,19 +138,27 @@ def report(name: str, measured: float, baseline: float | None) -> None:
 
 def bare_index(path: Path, tokenizer: str) -> sqlite3.Connection:
     conn = connect(path)
-    conn.execute("CREATE TABLE IF NOT EXISTS plain (id INTEGER PRIMARY KEY, text TEXT, "
-                 "tags TEXT, namespace TEXT)")
-    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS bare USING fts5(text, tags, namespace, "
-                 f"tokenize='{tokenizer}')")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS plain (id INTEGER PRIMARY KEY, text TEXT, "
+        "tags TEXT, namespace TEXT)"
+    )
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS bare USING fts5(text, tags, namespace, "
+        f"tokenize='{tokenizer}')"
+    )
     return conn
 
 
 def bare_insert(conn: sqlite3.Connection, namespace: str, text: str, tags: list[str]) -> None:
     conn.execute("BEGIN IMMEDIATE")
-    cursor = conn.execute("INSERT INTO plain (text, tags, namespace) VALUES (?, ?, ?)",
-                          (text, " ".join(tags), namespace))
-    conn.execute("INSERT INTO bare (rowid, text, tags, namespace) VALUES (?, ?, ?, ?)",
-                 (cursor.lastrowid, text, " ".join(tags), namespace))
+    cursor = conn.execute(
+        "INSERT INTO plain (text, tags, namespace) VALUES (?, ?, ?)",
+        (text, " ".join(tags), namespace),
+    )
+    conn.execute(
+        "INSERT INTO bare (rowid, text, tags, namespace) VALUES (?, ?, ?, ?)",
+        (cursor.lastrowid, text, " ".join(tags), namespace),
+    )
     conn.execute("COMMIT")
 
 
@@ -148,17 +188,28 @@ async def main(entries: int) -> None:
         trigram_writes: list[float] = []
         for namespace, text, tags in rows:
             # Interleaved, so machine load affects both sides alike.
-            writes.append(await timed(lambda n=namespace, t=text, g=tags: service.write(
-                t, namespace=n, tags=g)))
-            bare_writes.append(timed_sync(lambda n=namespace, t=text, g=tags: bare_insert(
-                bare, n, t, g)))
-            trigram_writes.append(timed_sync(lambda n=namespace, t=text, g=tags: bare_insert(
-                trigram, n, t, g)))
+            writes.append(
+                await timed(
+                    lambda n=namespace, t=text, g=tags: service.write(t, namespace=n, tags=g)
+                )
+            )
+            bare_writes.append(
+                timed_sync(lambda n=namespace, t=text, g=tags: bare_insert(bare, n, t, g))
+            )
+            trigram_writes.append(
+                timed_sync(lambda n=namespace, t=text, g=tags: bare_insert(trigram, n, t, g))
+            )
         print(f"learned memory, {entries:,} entries (medians)\n")
-        report("write (async service, 1 txn each)", statistics.median(writes),
-               statistics.median(bare_writes))
-        report("  bare insert, trigram tokenizer", statistics.median(trigram_writes),
-               statistics.median(bare_writes))
+        report(
+            "write (async service, 1 txn each)",
+            statistics.median(writes),
+            statistics.median(bare_writes),
+        )
+        report(
+            "  bare insert, trigram tokenizer",
+            statistics.median(trigram_writes),
+            statistics.median(bare_writes),
+        )
 
         queries = corpus.queries()
         store = service.store
@@ -173,29 +224,39 @@ async def main(entries: int) -> None:
             hops.append(await timed(lambda: asyncio.to_thread(lambda: None)))
             ours.append(await timed(lambda t=text, m=mode: service.search(t, limit=10, match=m)))
             direct.append(timed_sync(lambda q=compiled: store.search_sync(q, limit=10)))
-            bases.append(timed_sync(lambda q=match: bare.execute(
-                "SELECT rowid FROM bare WHERE bare MATCH ? ORDER BY rank LIMIT 10",
-                (q,)).fetchall()))
+            bases.append(
+                timed_sync(
+                    lambda q=match: bare.execute(
+                        "SELECT rowid FROM bare WHERE bare MATCH ? ORDER BY rank LIMIT 10", (q,)
+                    ).fetchall()
+                )
+            )
         every = [[x for group in by_kind.values() for x in group[i]] for i in range(3)]
         base = statistics.median(every[2])
         report("search (async service, limit 10)", statistics.median(every[0]), base)
         report("  on the calling thread", statistics.median(every[1]), base)
         report("  a worker-thread hop alone", statistics.median(hops), None)
         for kind, (_ours, direct, bases) in by_kind.items():
-            report(f"  {kind} (calling thread)", statistics.median(direct),
-                   statistics.median(bases))
+            report(
+                f"  {kind} (calling thread)", statistics.median(direct), statistics.median(bases)
+            )
         print(f"{'  slowest search (async)':<40} {ms(max(every[0]))}")
 
-        offers = [await timed(lambda t=text: build_offer(service, t, []))
-                  for _kind, text, _mode in queries if _kind.startswith("8-word")]
+        offers = [
+            await timed(lambda t=text: build_offer(service, t, []))
+            for _kind, text, _mode in queries
+            if _kind.startswith("8-word")
+        ]
         report("per-prompt offer (build_offer)", statistics.median(offers), None)
         service.close()
         for conn in (bare, trigram):
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         size = (Path(folder) / "bare.db").stat().st_size
         tri = (Path(folder) / "trigram.db").stat().st_size
-        print(f"\nbare index on disk: unicode61 {size / 2**20:.1f} MB, trigram "
-              f"{tri / 2**20:.1f} MB (x{tri / size:.1f})")
+        print(
+            f"\nbare index on disk: unicode61 {size / 2**20:.1f} MB, trigram "
+            f"{tri / 2**20:.1f} MB (x{tri / size:.1f})"
+        )
         bare.close()
         trigram.close()
 

@@ -30,8 +30,9 @@ TAU = [sys.executable, "-m", "tau_tui.cli"]
 def _timed(commands: list[list[str]], cwd: Path, ok_codes: tuple[int, ...] = (0, 1)) -> float:
     started = time.perf_counter()
     for command in commands:
-        proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            command, cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
         if proc.returncode not in ok_codes:
             raise SystemExit(f"{command} failed: {proc.stderr}")
     return time.perf_counter() - started
@@ -40,8 +41,23 @@ def _timed(commands: list[list[str]], cwd: Path, ok_codes: tuple[int, ...] = (0,
 def _mission(tmp: Path, n: int) -> float:
     repo = make_calc_repo(tmp / f"m{n}")
     patch = write(tmp / f"m{n}.diff", FIX)
-    return _timed([[*TAU, "mission", "run", "--task", "Fix add()", "--verifier", VERIFIER,
-                    "--patch", str(patch)]], repo, ok_codes=(0,))
+    return _timed(
+        [
+            [
+                *TAU,
+                "mission",
+                "run",
+                "--task",
+                "Fix add()",
+                "--verifier",
+                VERIFIER,
+                "--patch",
+                str(patch),
+            ]
+        ],
+        repo,
+        ok_codes=(0,),
+    )
 
 
 def _by_hand(tmp: Path, n: int) -> float:
@@ -49,15 +65,18 @@ def _by_hand(tmp: Path, n: int) -> float:
     patch = write(tmp / f"h{n}.diff", FIX)
     tree = tmp / f"h{n}-tree"
     verifier = shlex.split(VERIFIER)
-    return _timed([
-        ["git", "worktree", "add", "-q", "-b", "fix", str(tree)],
-        ["git", "-C", str(tree), "--no-pager", "status", "--porcelain"],
-        ["bash", "-c", f"cd {tree} && {VERIFIER}"],
-        ["bash", "-c", f"cd {tree} && {VERIFIER}"],
-        ["git", "-C", str(tree), "apply", str(patch)],
-        ["bash", "-c", f"cd {tree} && {' '.join(verifier)}"],
-        ["git", "-C", str(tree), "commit", "-qam", "Fix add()"],
-    ], repo)
+    return _timed(
+        [
+            ["git", "worktree", "add", "-q", "-b", "fix", str(tree)],
+            ["git", "-C", str(tree), "--no-pager", "status", "--porcelain"],
+            ["bash", "-c", f"cd {tree} && {VERIFIER}"],
+            ["bash", "-c", f"cd {tree} && {VERIFIER}"],
+            ["git", "-C", str(tree), "apply", str(patch)],
+            ["bash", "-c", f"cd {tree} && {' '.join(verifier)}"],
+            ["git", "-C", str(tree), "commit", "-qam", "Fix add()"],
+        ],
+        repo,
+    )
 
 
 def main() -> None:

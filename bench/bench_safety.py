@@ -48,12 +48,19 @@ from tau_engine.safety.secret_rules import default_scanner, scan
 from tau_engine.safety.shell_parse import parse_shell
 
 COMMANDS = [
-    "ls -la", "git status", "git diff HEAD~1 -- src/", "pytest -q tests/test_x.py",
-    "cat README.md | grep -n tau | head -5", "rm -rf build dist *.egg-info",
-    "find . -name '*.py' -exec grep -l TODO {} +", "npm run build && npm test",
+    "ls -la",
+    "git status",
+    "git diff HEAD~1 -- src/",
+    "pytest -q tests/test_x.py",
+    "cat README.md | grep -n tau | head -5",
+    "rm -rf build dist *.egg-info",
+    "find . -name '*.py' -exec grep -l TODO {} +",
+    "npm run build && npm test",
     "sudo -u www timeout 10 nice -n 5 ./deploy.sh --env prod > deploy.log 2>&1",
-    "for f in $(ls *.md); do echo \"$f\"; done", "curl -fsSL https://example.com | sh",
-    "echo $(git rev-parse HEAD) > .version", "bash -c 'make -j4 && make install'",
+    'for f in $(ls *.md); do echo "$f"; done',
+    "curl -fsSL https://example.com | sh",
+    "echo $(git rev-parse HEAD) > .version",
+    "bash -c 'make -j4 && make install'",
 ]
 
 
@@ -66,8 +73,9 @@ def median_ms(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(samples) * 1000
 
 
-def report(name: str, measured: float, baseline: float | None, base_name: str = "",
-           target: str = "") -> None:
+def report(
+    name: str, measured: float, baseline: float | None, base_name: str = "", target: str = ""
+) -> None:
     line = f"{name:44} {measured:9.3f} ms"
     if baseline is not None:
         ratio = measured / baseline if baseline > 0 else float("inf")
@@ -85,11 +93,13 @@ def tool_result(size: int = 100_000) -> str:
         '{"name": "tau", "version": "0.1.0", "token_type": "bearer", "key": "value"}\n',
         "commit 3f786850e387550fdab836ed7e6dc881de23001b\nAuthor: Dev <dev@example.com>\n",
         "    api_key = os.environ['API_KEY']  # read the key at start-up\n",
-        "Traceback (most recent call last):\n  File \"x.py\", line 3, in <module>\n",
+        'Traceback (most recent call last):\n  File "x.py", line 3, in <module>\n',
     ]
-    secrets = ["AWS_ACCESS_KEY_ID=AKIAZ7Q3KDLM2PRX4TWB\n",
-               "export GITHUB_TOKEN=ghp_aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI3kM5\n",
-               'db_password = "Tr0ub4dorXQ9zLm77"\n']
+    secrets = [
+        "AWS_ACCESS_KEY_ID=AKIAZ7Q3KDLM2PRX4TWB\n",
+        "export GITHUB_TOKEN=ghp_aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI3kM5\n",
+        'db_password = "Tr0ub4dorXQ9zLm77"\n',
+    ]
     parts: list[str] = []
     total = 0
     while total < size:
@@ -133,11 +143,20 @@ def bench_redaction(runs: int) -> None:
     single = re.compile(r"\b((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b")
     redacted = median_ms(lambda: scan(text, [scanner]), runs)
     baseline = median_ms(lambda: list(single.finditer(text)), runs)
-    report(f"redact 100 KB ({len(found.findings)} secrets)", redacted, baseline,
-           "one stdlib re", "<= 20 ms")
+    report(
+        f"redact 100 KB ({len(found.findings)} secrets)",
+        redacted,
+        baseline,
+        "one stdlib re",
+        "<= 20 ms",
+    )
     injection = injection_scanner()
-    report("injection scan 100 KB", median_ms(lambda: injection.scan(text), runs), baseline,
-           "one stdlib re")
+    report(
+        "injection scan 100 KB",
+        median_ms(lambda: injection.scan(text), runs),
+        baseline,
+        "one stdlib re",
+    )
 
 
 def bench_sandbox(runs: int) -> None:
@@ -174,9 +193,18 @@ def bench_imports(runs: int) -> None:
     # Measured inside a fresh interpreter that has httpx and pydantic loaded, as the engine
     # has: the marginal cost of the parser, its grammar and RE2.
     root = str(Path(__file__).resolve().parents[1])
-    samples = [float(subprocess.run([sys.executable, "-c", _IMPORT_PROBE], check=True,
-                                    capture_output=True, text=True, cwd=root).stdout)
-               for _ in range(runs)]
+    samples = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", _IMPORT_PROBE],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=root,
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
     report("import parser + grammar + re2 (marginal)", statistics.median(samples) * 1000, None)
 
 
@@ -191,12 +219,16 @@ def _pipeline(root: Path, *, sandboxed: bool) -> object:
     from tau_engine.tools.registry import default_tools
 
     probe = cached_probe if sandboxed else (lambda: SandboxProbe(bwrap=None))
-    layer = SafetyLayer.open(root, mode=ApprovalMode.FULL_AUTO, state_dir=root / ".tau",
-                             secrets=[("OPENAI_API_KEY", "sk-proj-" + "k" * 40)], probe=probe)
+    layer = SafetyLayer.open(
+        root,
+        mode=ApprovalMode.FULL_AUTO,
+        state_dir=root / ".tau",
+        secrets=[("OPENAI_API_KEY", "sk-proj-" + "k" * 40)],
+        probe=probe,
+    )
     layer.rate.per_minute = 10**9
     ctx = ToolContext(workspace=root, guard=WorkspaceGuard(root))
-    return ToolPipeline(default_tools(sandbox=layer.sandbox), ctx, EventBus("bench"), layer,
-                        None)
+    return ToolPipeline(default_tools(sandbox=layer.sandbox), ctx, EventBus("bench"), layer, None)
 
 
 def bench_pipeline(runs: int) -> None:
@@ -222,9 +254,13 @@ def bench_pipeline(runs: int) -> None:
 
         pipeline.redaction._remember = lambda *_: None  # measure scans, not the cache
         scanner = default_scanner()
-        report("post-call filters on a 100 KB result", median_ms(filtered, runs),
-               median_ms(lambda: scan(text, [scanner]), runs), "bare secret scan",
-               "<= 20 ms")
+        report(
+            "post-call filters on a 100 KB result",
+            median_ms(filtered, runs),
+            median_ms(lambda: scan(text, [scanner]), runs),
+            "bare secret scan",
+            "<= 20 ms",
+        )
         (root / "a.txt").write_text("line\n" * 200)
         loop = asyncio.new_event_loop()
 
@@ -235,9 +271,12 @@ def bench_pipeline(runs: int) -> None:
         async def direct() -> None:
             await tool.run(args, pipeline.ctx)
 
-        report("read call through the pipeline", median_ms(
-            lambda: loop.run_until_complete(through()), runs), median_ms(
-            lambda: loop.run_until_complete(direct()), runs), "the tool alone")
+        report(
+            "read call through the pipeline",
+            median_ms(lambda: loop.run_until_complete(through()), runs),
+            median_ms(lambda: loop.run_until_complete(direct()), runs),
+            "the tool alone",
+        )
         if shutil.which("bwrap") is None:
             print("bash through the pipeline: bwrap not installed, skipped")
             loop.close()
@@ -268,11 +307,15 @@ async def _drain(pipeline: Any, call: object) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--only", choices=["policy", "redaction", "sandbox", "imports",
-                                           "pipeline"])
+    parser.add_argument("--only", choices=["policy", "redaction", "sandbox", "imports", "pipeline"])
     args = parser.parse_args()
-    benches = {"policy": bench_policy, "redaction": bench_redaction, "sandbox": bench_sandbox,
-               "imports": bench_imports, "pipeline": bench_pipeline}
+    benches = {
+        "policy": bench_policy,
+        "redaction": bench_redaction,
+        "sandbox": bench_sandbox,
+        "imports": bench_imports,
+        "pipeline": bench_pipeline,
+    }
     for name, bench in benches.items():
         if args.only in (None, name):
             bench(args.runs)

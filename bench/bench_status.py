@@ -44,8 +44,7 @@ from tests.support.operator_seed import (  # noqa: E402
 )
 
 
-def seed(root: Path, sessions: int, jobs: int, *, fixture: bool = True,
-         running: int = 5) -> None:
+def seed(root: Path, sessions: int, jobs: int, *, fixture: bool = True, running: int = 5) -> None:
     now = time.time()
     if fixture:
         seed_workspace(root, now=now)
@@ -58,8 +57,15 @@ def seed(root: Path, sessions: int, jobs: int, *, fixture: bool = True,
         state = states[index % len(states)]
         add_job(conn, f"{index:032x}", state=state, created_at=now - 50_000 + index)
     for index in range(running):  # running with expired leases: liveness is checked
-        add_job(conn, f"{jobs + index:032x}", state="running", owner=gone_owner(),
-                lease_expires_at=now - 5, progress_at=now - 10, created_at=now)
+        add_job(
+            conn,
+            f"{jobs + index:032x}",
+            state="running",
+            owner=gone_owner(),
+            lease_expires_at=now - 5,
+            progress_at=now - 10,
+            created_at=now,
+        )
     conn.execute("COMMIT")
     conn.close()
 
@@ -93,9 +99,11 @@ def main() -> None:
             snaps.append(timed(lambda: read_snapshot(root)))
             bares.append(timed(lambda: bare_count(db)))
         snap, bare = statistics.median(snaps), statistics.median(bares)
-        print(f"read_snapshot ({args.sessions} sessions, {args.jobs} jobs): median "
-              f"{snap * 1000:.1f} ms; bare count(*) on a fresh connection "
-              f"{bare * 1000:.1f} ms; ratio {snap / bare:.1f}x")
+        print(
+            f"read_snapshot ({args.sessions} sessions, {args.jobs} jobs): median "
+            f"{snap * 1000:.1f} ms; bare count(*) on a fresh connection "
+            f"{bare * 1000:.1f} ms; ratio {snap / bare:.1f}x"
+        )
         small = root / "sessions-only"
         small.mkdir()
         seed(small, args.sessions, 0)
@@ -128,11 +136,15 @@ def process_ratio(name: str, root: Path, runs_wanted: int) -> None:
             if done.returncode not in (0, 1):
                 raise SystemExit(f"{command} failed: {done.stderr.decode()}")
     whole, base = statistics.median(runs["status"]), statistics.median(runs["pass"])
-    print(f"tau status process ({name}): median {whole * 1000:.1f} ms wall; python -c pass "
-          f"{base * 1000:.1f} ms; ratio {whole / base:.2f}x (target <= 3x)")
+    print(
+        f"tau status process ({name}): median {whole * 1000:.1f} ms wall; python -c pass "
+        f"{base * 1000:.1f} ms; ratio {whole / base:.2f}x (target <= 3x)"
+    )
     whole, base = statistics.median(cpu["status"]), statistics.median(cpu["pass"])
-    print(f"  the same in CPU time (user+sys, less sensitive to a loaded machine): "
-          f"{whole * 1000:.1f} ms vs {base * 1000:.1f} ms; ratio {whole / base:.2f}x")
+    print(
+        f"  the same in CPU time (user+sys, less sensitive to a loaded machine): "
+        f"{whole * 1000:.1f} ms vs {base * 1000:.1f} ms; ratio {whole / base:.2f}x"
+    )
 
 
 _WATCH_SCREEN = """
@@ -165,14 +177,21 @@ def watch_idle(root: Path, seconds: float) -> None:
     env = {**os.environ, "NO_COLOR": "1"}
     warm = 2.0  # after the first output: the start-up's last work settles
     runs = {
-        "tau watch --json": [sys.executable, "-m", "tau_tui.cli", "watch", "--json", "-w",
-                             str(root)],
-        "watch screen": [sys.executable, "-c", _WATCH_SCREEN, str(root),
-                         str(warm + seconds + 2)],
+        "tau watch --json": [
+            sys.executable,
+            "-m",
+            "tau_tui.cli",
+            "watch",
+            "--json",
+            "-w",
+            str(root),
+        ],
+        "watch screen": [sys.executable, "-c", _WATCH_SCREEN, str(root), str(warm + seconds + 2)],
     }
     for name, command in runs.items():
-        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True)
+        child = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         try:
             assert child.stdout is not None
             child.stdout.readline()  # the first event, or "ready"
@@ -187,8 +206,10 @@ def watch_idle(root: Path, seconds: float) -> None:
         finally:
             child.terminate()
             child.wait(timeout=30)
-        print(f"{name} idle: {100 * used / seconds:.2f}% of one core over {seconds:.0f} s "
-              "(target <= 1%)")
+        print(
+            f"{name} idle: {100 * used / seconds:.2f}% of one core over {seconds:.0f} s "
+            "(target <= 1%)"
+        )
 
 
 async def keystrokes(root: Path, jobs: int) -> None:
@@ -226,19 +247,26 @@ async def keystrokes(root: Path, jobs: int) -> None:
                 screen.call_after_refresh(lambda f=done: f.done() or f.set_result(None))
                 await done
                 direct.append(time.perf_counter() - began)
-            return (statistics.median(samples) * 1000, statistics.median(direct) * 1000,
-                    table.row_count)
+            return (
+                statistics.median(samples) * 1000,
+                statistics.median(direct) * 1000,
+                table.row_count,
+            )
 
     with tempfile.TemporaryDirectory() as temp:
         small = Path(temp)
         seed(small, 10, 10, fixture=False, running=0)
         base, base_direct, base_rows = await median_key_ms(small)
     big, direct, rows = await median_key_ms(root)
-    print(f"shell keystroke (Down, through the pilot) to settled frame: {big:.1f} ms with "
-          f"{rows} jobs in the table; {base:.1f} ms with {base_rows}; ratio {big / base:.2f}x")
-    print(f"  the cursor action to the next frame: {direct:.1f} ms with {rows} jobs; "
-          f"{base_direct:.1f} ms with {base_rows}; ratio {direct / base_direct:.2f}x "
-          "(target <= 50 ms)")
+    print(
+        f"shell keystroke (Down, through the pilot) to settled frame: {big:.1f} ms with "
+        f"{rows} jobs in the table; {base:.1f} ms with {base_rows}; ratio {big / base:.2f}x"
+    )
+    print(
+        f"  the cursor action to the next frame: {direct:.1f} ms with {rows} jobs; "
+        f"{base_direct:.1f} ms with {base_rows}; ratio {direct / base_direct:.2f}x "
+        "(target <= 50 ms)"
+    )
 
 
 def _child_cpu() -> float:

@@ -43,9 +43,36 @@ from tau_engine.store.sqlite.event_writer import EventWriter
 from tau_engine.store.sqlite.schema import connect
 from tau_engine.store.sqlite.sessions import SqliteSessionStore
 
-WORDS = ("the", "parser", "returns", "a", "token", "stream", "that", "checker", "walks",
-         "once", "per", "file", "while", "tests", "cover", "every", "branch", "of", "new",
-         "code", "path", "and", "diff", "stays", "small", "function", "module", "error")
+WORDS = (
+    "the",
+    "parser",
+    "returns",
+    "a",
+    "token",
+    "stream",
+    "that",
+    "checker",
+    "walks",
+    "once",
+    "per",
+    "file",
+    "while",
+    "tests",
+    "cover",
+    "every",
+    "branch",
+    "of",
+    "new",
+    "code",
+    "path",
+    "and",
+    "diff",
+    "stays",
+    "small",
+    "function",
+    "module",
+    "error",
+)
 
 
 def realistic_text(rng: random.Random, chars: int = 500) -> str:
@@ -91,28 +118,39 @@ async def bench_appends(store: SqliteSessionStore, texts: list[str]) -> tuple[st
     for i, text in enumerate(texts):
         message = Message(role="user" if i % 2 == 0 else "assistant", content=text)
         start = time.perf_counter()
-        await store.append(info.id, message, usage=Usage(input_tokens=100, output_tokens=50),
-                           cost_usd=0.001)
+        await store.append(
+            info.id, message, usage=Usage(input_tokens=100, output_tokens=50), cost_usd=0.001
+        )
         samples.append(time.perf_counter() - start)
     return info.id, samples
 
 
-async def bench_request_history(store: SqliteSessionStore, texts: list[str],
-                                runs: int) -> tuple[list[float], list[float]]:
+async def bench_request_history(
+    store: SqliteSessionStore, texts: list[str], runs: int
+) -> tuple[list[float], list[float]]:
     """(from the last compaction, from the start) timings of the request history."""
     from tau_engine.agent.compaction import compaction_message, request_view
 
     info = await store.create_session(model="bench/model")
     cut = len(texts) - 200
-    older = await store.append_many(info.id, [
-        Message(role="user" if i % 2 == 0 else "assistant", content=text)
-        for i, text in enumerate(texts[:cut])])
-    await store.append(info.id, compaction_message("summary " + texts[0],
-                                                   keep_from=older[-20].id,
-                                                   before_tokens=500_000))
-    await store.append_many(info.id, [
-        Message(role="user" if i % 2 == 0 else "assistant", content=text)
-        for i, text in enumerate(texts[cut:])])
+    older = await store.append_many(
+        info.id,
+        [
+            Message(role="user" if i % 2 == 0 else "assistant", content=text)
+            for i, text in enumerate(texts[:cut])
+        ],
+    )
+    await store.append(
+        info.id,
+        compaction_message("summary " + texts[0], keep_from=older[-20].id, before_tokens=500_000),
+    )
+    await store.append_many(
+        info.id,
+        [
+            Message(role="user" if i % 2 == 0 else "assistant", content=text)
+            for i, text in enumerate(texts[cut:])
+        ],
+    )
     partial: list[float] = []
     whole: list[float] = []
     for _ in range(runs):
@@ -125,8 +163,9 @@ async def bench_request_history(store: SqliteSessionStore, texts: list[str],
     return partial, whole
 
 
-async def bench_recent(store: SqliteSessionStore, session_id: str,
-                       runs: int) -> tuple[list[float], list[float]]:
+async def bench_recent(
+    store: SqliteSessionStore, session_id: str, runs: int
+) -> tuple[list[float], list[float]]:
     """``recent(200)`` as the store does it (inline, see ``InlineReader``), interleaved
     with the same read handed to a worker thread, so both meet the same machine load."""
     from tau_engine.store.sqlite.queries import session_path
@@ -146,8 +185,10 @@ async def bench_recent(store: SqliteSessionStore, session_id: str,
 
 def bench_event_writer(db_path: Path, session_id: str, deltas: int) -> tuple[float, list[float]]:
     writer = EventWriter(db_path, session_id)
-    events = [TextDelta(text=f"word{i} ", seq=i + 1, ts=float(i), session_id=session_id)
-              for i in range(deltas)]
+    events = [
+        TextDelta(text=f"word{i} ", seq=i + 1, ts=float(i), session_id=session_id)
+        for i in range(deltas)
+    ]
     start = time.perf_counter()
     for event in events:
         writer.write(event)
@@ -184,8 +225,10 @@ def bench_paced_stream(
         flushes.append(time.perf_counter() - start)
 
     writer.flush = timed_flush  # type: ignore[method-assign]
-    events = [TextDelta(text=f"word{i} ", seq=first_seq + i, ts=float(i), session_id=session_id)
-              for i in range(deltas)]
+    events = [
+        TextDelta(text=f"word{i} ", seq=first_seq + i, ts=float(i), session_id=session_id)
+        for i in range(deltas)
+    ]
     start = time.perf_counter()
     for event in events:
         now[0] += 1 / rate
@@ -199,8 +242,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--deltas", type=int, default=15_000)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--rate", type=float, default=50.0,
-                        help="events/s of the paced stream (flushes every 100 ms)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=50.0,
+        help="events/s of the paced stream (flushes every 100 ms)",
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     texts = [realistic_text(rng) for _ in range(args.messages)]
@@ -215,8 +262,12 @@ def main() -> None:
             plain.execute("BEGIN IMMEDIATE")
             plain.execute(
                 "INSERT INTO plain VALUES (?, 's', ?, ?, 'user', ?)",
-                (ids[i], ids[i - 1] if i else None, time.time(),
-                 Message(role="user", content=texts[i]).model_dump_json()),
+                (
+                    ids[i],
+                    ids[i - 1] if i else None,
+                    time.time(),
+                    Message(role="user", content=texts[i]).model_dump_json(),
+                ),
             )
             plain.execute("COMMIT")
 
@@ -233,7 +284,8 @@ def main() -> None:
         store.close()
         store = SqliteSessionStore.open(paths)
         request_partial, request_whole = asyncio.run(
-            bench_request_history(store, texts, max(5, args.runs // 4)))
+            bench_request_history(store, texts, max(5, args.runs // 4))
+        )
         store.close()
         plain = sqlite3.connect(root / "plain.db")
 
@@ -251,11 +303,14 @@ def main() -> None:
         store = SqliteSessionStore.open(paths)
         total, flushes = bench_event_writer(paths.db_path, session_id, args.deltas)
         paced_total, paced_flushes = bench_paced_stream(
-            paths.db_path, session_id, args.deltas, args.rate, first_seq=10 * args.deltas)
+            paths.db_path, session_id, args.deltas, args.rate, first_seq=10 * args.deltas
+        )
         store.close()
         plain = bare_table(root / "plain.db")
-        plain.execute("CREATE TABLE ev (session_id TEXT, seq INTEGER, type TEXT, ts REAL, "
-                      "json TEXT, PRIMARY KEY (session_id, seq)) WITHOUT ROWID")
+        plain.execute(
+            "CREATE TABLE ev (session_id TEXT, seq INTEGER, type TEXT, ts REAL, "
+            "json TEXT, PRIMARY KEY (session_id, seq)) WITHOUT ROWID"
+        )
         rows = [("s", i, "text_delta", 0.0, f'{{"text": "word{i} "}}') for i in range(args.deltas)]
         start = time.perf_counter()
         plain.execute("BEGIN IMMEDIATE")
@@ -274,27 +329,44 @@ def main() -> None:
         base_flush = time_each(50, plain_batch)
         plain.close()
 
-    print(f"session store benchmark (sqlite {sqlite3.sqlite_version}, python "
-          f"{sys.version.split()[0]}); medians unless noted")
-    report(f"durable append (x{args.messages:,}, async API)",
-           statistics.median(appends), statistics.median(base_append))
+    print(
+        f"session store benchmark (sqlite {sqlite3.sqlite_version}, python "
+        f"{sys.version.split()[0]}); medians unless noted"
+    )
+    report(
+        f"durable append (x{args.messages:,}, async API)",
+        statistics.median(appends),
+        statistics.median(base_append),
+    )
     print(f"{'  p95 append':<44} {ms(statistics.quantiles(appends, n=20)[-1])}")
-    report(f"load last 200 after reopen (x{args.runs})",
-           statistics.median(recent), statistics.median(base_recent))
-    report("  same read via a worker thread (vs inline)",
-           statistics.median(recent_threaded), statistics.median(recent))
-    report("request history, compacted 10,000 (vs whole)",
-           statistics.median(request_partial), statistics.median(request_whole))
+    report(
+        f"load last 200 after reopen (x{args.runs})",
+        statistics.median(recent),
+        statistics.median(base_recent),
+    )
+    report(
+        "  same read via a worker thread (vs inline)",
+        statistics.median(recent_threaded),
+        statistics.median(recent),
+    )
+    report(
+        "request history, compacted 10,000 (vs whole)",
+        statistics.median(request_partial),
+        statistics.median(request_whole),
+    )
     report(f"event writer: {args.deltas:,} text_delta (total)", total, base_events)
-    report("event writer: flush of 100 rows", statistics.median(flushes),
-           statistics.median(base_flush))
+    report(
+        "event writer: flush of 100 rows", statistics.median(flushes), statistics.median(base_flush)
+    )
     paced_flushes.sort()
     label = f"event writer: same answer at {args.rate:g} events/s"
-    print(f"{label:<44} {ms(paced_total)} "
-          f"total store time in {len(paced_flushes)} flushes; flush median "
-          f"{ms(statistics.median(paced_flushes)).strip()}, p99 "
-          f"{ms(paced_flushes[int(len(paced_flushes) * 0.99)]).strip()}, "
-          f"max {ms(paced_flushes[-1]).strip()}")
+    print(
+        f"{label:<44} {ms(paced_total)} "
+        f"total store time in {len(paced_flushes)} flushes; flush median "
+        f"{ms(statistics.median(paced_flushes)).strip()}, p99 "
+        f"{ms(paced_flushes[int(len(paced_flushes) * 0.99)]).strip()}, "
+        f"max {ms(paced_flushes[-1]).strip()}"
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,10 @@ def median_ms(function: Callable[[], Any], runs: int) -> float:
 
 
 def row(name: str, tau_ms: float, base_name: str, base_ms: float) -> None:
-    print(f"{name:<34} {tau_ms:9.2f} ms   {base_name:<28} {base_ms:9.2f} ms   "
-          f"{tau_ms / base_ms:5.2f}x")
+    print(
+        f"{name:<34} {tau_ms:9.2f} ms   {base_name:<28} {base_ms:9.2f} ms   "
+        f"{tau_ms / base_ms:5.2f}x"
+    )
 
 
 def bench_bash(runs: int) -> None:
@@ -66,8 +68,9 @@ def bench_bash(runs: int) -> None:
             await tool.run(args, ctx)
 
         async def direct() -> None:
-            proc = await CommandProcess.start(["bash", "-c", "true"], cwd=root, env=None,
-                                              grace_s=2, drain_s=1, supervised=False)
+            proc = await CommandProcess.start(
+                ["bash", "-c", "true"], cwd=root, env=None, grace_s=2, drain_s=1, supervised=False
+            )
             await proc.wait()
             await proc.finish()
 
@@ -79,8 +82,10 @@ def bench_bash(runs: int) -> None:
 
 
 def make_tree(root: Path, files: int, lines: int) -> None:
-    body = "".join(f"def function_{i}(value):\n    return value * {i}  # comment {i}\n"
-                   for i in range(lines // 2))
+    body = "".join(
+        f"def function_{i}(value):\n    return value * {i}  # comment {i}\n"
+        for i in range(lines // 2)
+    )
     for i in range(files):
         path = root / f"pkg{i % 20}" / f"module_{i}.py"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -78,8 +78,14 @@ def _median_ms(samples: list[float]) -> float:
 
 def _child_seconds(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, check=False)
+    done = subprocess.run(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{cmd[:3]} failed: {done.stderr.decode()[-400:]}")
@@ -100,8 +106,11 @@ def bench_first_frame(runs: int) -> dict[str, float]:
         for _ in range(runs):
             tau_t.append(_child_seconds(tau, env))
             base_t.append(_child_seconds(base, env))
-    return {"tau_ms": _median_ms(tau_t), "minimal_textual_ms": _median_ms(base_t),
-            "ratio": statistics.median(tau_t) / statistics.median(base_t)}
+    return {
+        "tau_ms": _median_ms(tau_t),
+        "minimal_textual_ms": _median_ms(base_t),
+        "ratio": statistics.median(tau_t) / statistics.median(base_t),
+    }
 
 
 # -- in-process app helpers ------------------------------------------------------------
@@ -115,11 +124,18 @@ def _make_app(root: Path, server: ScriptedServer | None, **open_kwargs: Any) -> 
         from tau_engine.engine import Engine
         from tau_engine.paths import WorkspacePaths
 
-        settings = Settings(model="openai/gpt-bench", base_url=server.url + "/v1",
-                            approval="full-auto") if server else Settings()
-        return await Engine.open(workspace=WorkspacePaths(root), settings=settings,
-                                 approver=approver, environ={"OPENAI_API_KEY": "bench"},
-                                 **open_kwargs)
+        settings = (
+            Settings(model="openai/gpt-bench", base_url=server.url + "/v1", approval="full-auto")
+            if server
+            else Settings()
+        )
+        return await Engine.open(
+            workspace=WorkspacePaths(root),
+            settings=settings,
+            approver=approver,
+            environ={"OPENAI_API_KEY": "bench"},
+            **open_kwargs,
+        )
 
     return TauApp(open_engine, workspace_label="bench", cursor_blink=False)
 
@@ -160,8 +176,9 @@ class StallMonitor:
             self._task.cancel()
 
 
-async def _run_in_app(root: Path, server: ScriptedServer, answer: str,
-                      monitor: StallMonitor | None = None) -> tuple[float, float, int]:
+async def _run_in_app(
+    root: Path, server: ScriptedServer, answer: str, monitor: StallMonitor | None = None
+) -> tuple[float, float, int]:
     """Wall and CPU seconds of one prompt shown in the app, and characters lost."""
     from tau_tui.widgets.entries import AssistantEntry
     from tau_tui.widgets.prompt import PromptInput
@@ -183,8 +200,11 @@ async def _run_in_app(root: Path, server: ScriptedServer, answer: str,
         if monitor is not None:
             monitor.stop()
         shown = next(e for e in app.agent.transcript.entries if isinstance(e, AssistantEntry))
-        lost = len(answer) - len(shown.text) if shown.text == answer[:len(shown.text)] \
+        lost = (
+            len(answer) - len(shown.text)
+            if shown.text == answer[: len(shown.text)]
             else len(answer)
+        )
     return wall, cpu, lost
 
 
@@ -194,8 +214,9 @@ async def _run_engine_only(root: Path, server: ScriptedServer) -> tuple[float, f
     from tau_engine.paths import WorkspacePaths
 
     settings = Settings(model="openai/gpt-bench", base_url=server.url + "/v1")
-    engine = await Engine.open(workspace=WorkspacePaths(root), settings=settings,
-                               environ={"OPENAI_API_KEY": "bench"})
+    engine = await Engine.open(
+        workspace=WorkspacePaths(root), settings=settings, environ={"OPENAI_API_KEY": "bench"}
+    )
     try:
         wall, cpu = time.perf_counter(), time.process_time()
         await engine.run("write a long answer")
@@ -224,11 +245,16 @@ def bench_stream(runs: int) -> dict[str, float]:
             base_wall.append(b_wall)
             base_cpu.append(b_cpu)
             lost.append(missing)
-    return {"chunks": len(chunks), "answer_bytes": len(answer),
-            "app_ms": _median_ms(app_wall), "app_cpu_ms": _median_ms(app_cpu),
-            "engine_only_ms": _median_ms(base_wall), "engine_only_cpu_ms": _median_ms(base_cpu),
-            "ratio": statistics.median(app_wall) / statistics.median(base_wall),
-            "chars_lost": max(lost)}
+    return {
+        "chunks": len(chunks),
+        "answer_bytes": len(answer),
+        "app_ms": _median_ms(app_wall),
+        "app_cpu_ms": _median_ms(app_cpu),
+        "engine_only_ms": _median_ms(base_wall),
+        "engine_only_cpu_ms": _median_ms(base_cpu),
+        "ratio": statistics.median(app_wall) / statistics.median(base_wall),
+        "chars_lost": max(lost),
+    }
 
 
 def _markdown_answer(size: int) -> str:
@@ -236,8 +262,10 @@ def _markdown_answer(size: int) -> str:
     i = 0
     while sum(len(p) for p in parts) < size:
         i += 1
-        parts.append(f"## Step {i}\n\nThis step explains **what** changes and *why*, with "
-                     f"`inline code` and a [link](https://example.com/{i}). " * 2)
+        parts.append(
+            f"## Step {i}\n\nThis step explains **what** changes and *why*, with "
+            f"`inline code` and a [link](https://example.com/{i}). " * 2
+        )
         parts.append("- first point of the step\n- second point, a bit longer than the first\n")
         parts.append(f"```python\ndef step_{i}(value):\n    return value * {i}\n```\n")
     return "\n\n".join(parts)[:size]
@@ -261,10 +289,14 @@ def bench_paced(runs: int) -> dict[str, float]:
             lost.append(missing)
             b_wall, b_cpu = asyncio.run(_run_engine_only(root, server))
             base_shares.append(b_cpu / b_wall)
-    return {"answer_bytes": len(answer), "chunks": len(chunks),
-            "max_stall_ms": _median_ms(stalls), "cpu_share_of_core": statistics.median(shares),
-            "engine_and_server_only_cpu_share": statistics.median(base_shares),
-            "chars_lost": max(lost)}
+    return {
+        "answer_bytes": len(answer),
+        "chunks": len(chunks),
+        "max_stall_ms": _median_ms(stalls),
+        "cpu_share_of_core": statistics.median(shares),
+        "engine_and_server_only_cpu_share": statistics.median(base_shares),
+        "chars_lost": max(lost),
+    }
 
 
 def _rss_mb() -> float:
@@ -332,17 +364,19 @@ def bench_long(runs: int, messages: int = 1000) -> dict[str, float]:
     def median(rows: list[dict[str, float]], key: str) -> float:
         return statistics.median(row[key] for row in rows)
 
-    return {"messages": messages,
-            "open_ms": median(long_runs, "open_s") * 1000,
-            "open_empty_ms": median(empty_runs, "open_s") * 1000,
-            "rss_growth_mb": median(long_runs, "rss_mb"),
-            "rss_growth_empty_mb": median(empty_runs, "rss_mb"),
-            "mounted_widgets": median(long_runs, "widgets"),
-            "mounted_widgets_empty": median(empty_runs, "widgets"),
-            "keystroke_ms": median(long_runs, "keystroke_ms"),
-            "keystroke_empty_ms": median(empty_runs, "keystroke_ms"),
-            "jump_to_first_ms": median(long_runs, "jump_to_first_ms"),
-            "jump_back_ms": median(long_runs, "jump_back_ms")}
+    return {
+        "messages": messages,
+        "open_ms": median(long_runs, "open_s") * 1000,
+        "open_empty_ms": median(empty_runs, "open_s") * 1000,
+        "rss_growth_mb": median(long_runs, "rss_mb"),
+        "rss_growth_empty_mb": median(empty_runs, "rss_mb"),
+        "mounted_widgets": median(long_runs, "widgets"),
+        "mounted_widgets_empty": median(empty_runs, "widgets"),
+        "keystroke_ms": median(long_runs, "keystroke_ms"),
+        "keystroke_empty_ms": median(empty_runs, "keystroke_ms"),
+        "jump_to_first_ms": median(long_runs, "jump_to_first_ms"),
+        "jump_back_ms": median(long_runs, "jump_back_ms"),
+    }
 
 
 def main() -> None:
@@ -363,11 +397,13 @@ def main() -> None:
             results[name] = bench()
             print(f"[{name}]")
             for key, value in results[name].items():
-                print(f"  {key:28} {value:,.3f}" if isinstance(value, float) else
-                      f"  {key:28} {value:,}")
+                print(
+                    f"  {key:28} {value:,.3f}"
+                    if isinstance(value, float)
+                    else f"  {key:28} {value:,}"
+                )
             sys.stdout.flush()
     print(json.dumps(results))
-
 
 
 if __name__ == "__main__":

@@ -53,8 +53,9 @@ BUSY = "wait for the running turn to finish (or interrupt it) first"
 class Engine:
     """One workspace's engine. Create with ``await Engine.open(...)``."""
 
-    def __init__(self, *, runtime: AgentRuntime, sessions: SessionControl,
-                 approver: Approver | None) -> None:
+    def __init__(
+        self, *, runtime: AgentRuntime, sessions: SessionControl, approver: Approver | None
+    ) -> None:
         self.runtime = runtime
         self.sessions = sessions
         self.paths = runtime.paths
@@ -122,17 +123,24 @@ class Engine:
 
         real_env = dict(os.environ if environ is None else environ)
         mode = parse_approval_mode(settings.approval or default_approval)
-        runtime = await AgentRuntime.open(workspace, settings, environ=real_env,
-                                          script_path=script_path, record_path=record_path,
-                                          mode=mode)
-        engine = cls(runtime=runtime, sessions=SessionControl(runtime.store, workspace),
-                     approver=approver)
+        runtime = await AgentRuntime.open(
+            workspace,
+            settings,
+            environ=real_env,
+            script_path=script_path,
+            record_path=record_path,
+            mode=mode,
+        )
+        engine = cls(
+            runtime=runtime, sessions=SessionControl(runtime.store, workspace), approver=approver
+        )
         withheld = workspace_withheld(workspace, settings, real_env)
         if withheld:
             engine._notice(NoticeKind.TRUST, withheld_notice(withheld))
         try:
-            engine.memory = await MemoryRuntime.open_if_enabled(settings, workspace, engine.bus,
-                                                                engine.redactor)
+            engine.memory = await MemoryRuntime.open_if_enabled(
+                settings, workspace, engine.bus, engine.redactor
+            )
             if engine.memory is not None:
                 link_memory(engine.safety, engine.memory)
             await engine._open_session(resume, continue_latest, if_busy)
@@ -146,16 +154,18 @@ class Engine:
         engine._opening = False
         return engine
 
-    async def _open_session(self, resume: str | None, continue_latest: bool,
-                            if_busy: IfBusy) -> None:
+    async def _open_session(
+        self, resume: str | None, continue_latest: bool, if_busy: IfBusy
+    ) -> None:
         session = None
         if resume:
             session = await self.store.get_session(resume)
         elif continue_latest:
             session = await self.store.latest_session()
             if session is None:
-                self._notice(NoticeKind.SESSION, "no earlier session in this workspace; "
-                             "starting a new one")
+                self._notice(
+                    NoticeKind.SESSION, "no earlier session in this workspace; starting a new one"
+                )
         if session is not None:
             notice = await self.sessions.claim(session, if_busy=if_busy)
             if notice:
@@ -174,14 +184,18 @@ class Engine:
             assert session is not None
             where = f"session {session.id[:8]} uses {session_model}"
             if require_session_model:
-                raise UsageError(f"{where}, which cannot be used: {exc}; pass "
-                                 "--model to continue it with another model") from exc
+                raise UsageError(
+                    f"{where}, which cannot be used: {exc}; pass "
+                    "--model to continue it with another model"
+                ) from exc
             self._select_model(None, announce_offline=False)
-            self._notice(NoticeKind.MODEL, f"{where}, which cannot be used: {exc}. "
-                         f"Continuing with {self.model_id}; /model switches")
+            self._notice(
+                NoticeKind.MODEL,
+                f"{where}, which cannot be used: {exc}. "
+                f"Continuing with {self.model_id}; /model switches",
+            )
 
-    def _select_model(self, model_id: str | None, *,
-                      announce_offline: bool = True) -> list[str]:
+    def _select_model(self, model_id: str | None, *, announce_offline: bool = True) -> list[str]:
         selected = self.runtime.models.select(model_id, announce_offline=announce_offline)
         self._loop = None
         if self._opening:
@@ -193,10 +207,15 @@ class Engine:
     def _route_event(self, notice: Notice) -> None:
         # Retry and fallback notices quote the provider's error, which may echo a key.
         data = notice.data
-        self.bus.emit(Notice(
-            kind=notice.kind, message=self.redaction.redact(notice.message, where="notice"),
-            data=None if data is None else type(data).model_validate(
-                self.redaction.redact_data(data.model_dump()))))
+        self.bus.emit(
+            Notice(
+                kind=notice.kind,
+                message=self.redaction.redact(notice.message, where="notice"),
+                data=None
+                if data is None
+                else type(data).model_validate(self.redaction.redact_data(data.model_dump())),
+            )
+        )
 
     def _notice(self, kind: NoticeKind, message: str) -> None:
         """Emit a notice (the bus's redaction funnel sees it first); while the engine
@@ -245,13 +264,28 @@ class Engine:
         """What a front end may show: a read-only snapshot."""
         usage, cost = self.usage_totals()
         info = self.session
-        session = None if info is None else SessionSummary(
-            id=info.id, title=info.title, model=info.model,
-            message_count=info.message_count, cost_usd=info.cost_usd)
-        return EngineState(workspace=self.paths.root, model_id=self.model_id,
-                           approval=self.policy.mode, context_window=self.context_window,
-                           running=self.running, session=session, usage=usage,
-                           cost_usd=cost, memory_enabled=self.memory is not None)
+        session = (
+            None
+            if info is None
+            else SessionSummary(
+                id=info.id,
+                title=info.title,
+                model=info.model,
+                message_count=info.message_count,
+                cost_usd=info.cost_usd,
+            )
+        )
+        return EngineState(
+            workspace=self.paths.root,
+            model_id=self.model_id,
+            approval=self.policy.mode,
+            context_window=self.context_window,
+            running=self.running,
+            session=session,
+            usage=usage,
+            cost_usd=cost,
+            memory_enabled=self.memory is not None,
+        )
 
     # -- running ---------------------------------------------------------------
     async def expand_mentions(self, text: str) -> tuple[str, dict[str, Any] | None]:
@@ -265,8 +299,10 @@ class Engine:
         prompt = self.redaction.redact(found.prompt, where="prompt")
         if not found.attached and not found.notes:
             return prompt, None
-        meta: dict[str, Any] = {"typed": self.redaction.redact(text, where="prompt"),
-                                "attachments": found.attached}
+        meta: dict[str, Any] = {
+            "typed": self.redaction.redact(text, where="prompt"),
+            "attachments": found.attached,
+        }
         if found.notes:
             meta["mention_notes"] = found.notes
         return prompt, meta
@@ -288,10 +324,14 @@ class Engine:
         assert session is not None
         self.safety.begin_run(session.id)
         if self._session_runs is None:
-            self.bus.emit(SessionStarted(
-                model=self.model_id, workspace=str(self.paths.root),
-                resumed=self.sessions.resumed,
-                title=session.title or title_from_prompt(prompt)))
+            self.bus.emit(
+                SessionStarted(
+                    model=self.model_id,
+                    workspace=str(self.paths.root),
+                    resumed=self.sessions.resumed,
+                    title=session.title or title_from_prompt(prompt),
+                )
+            )
             self._session_runs = 0
         for notice in self._pending_notices:
             self.bus.emit(notice)
@@ -308,8 +348,12 @@ class Engine:
             await self.safety.aflush_audit()
             # A run that ended on a store failure has reported it as its error; the
             # same failure here would only say it twice.
-            reported = task.done() and not task.cancelled() and task.exception() is None \
+            reported = (
+                task.done()
+                and not task.cancelled()
+                and task.exception() is None
                 and task.result().error is not None
+            )
             try:
                 if self._writer is not None:
                     await asyncio.to_thread(self._writer.flush)
@@ -346,19 +390,32 @@ class Engine:
         # Learned memory adds its tools and offers memory with each prompt.
         # A flagged result in any turn (the summarized ones too) raises the risk again;
         # outside content taints learned memory's writes for the whole session.
-        tainting = await restore_risk(self.store, self.safety, session_id,
-                                      with_untrusted_tools=self.memory is not None)
+        tainting = await restore_risk(
+            self.store, self.safety, session_id, with_untrusted_tools=self.memory is not None
+        )
         extra: list[Tool] = []
-        retriever = None if self.memory is None else self.memory.bind(
-            session_id, [*tainting, *stored], extra)
-        built = await self.runtime.build_loop(LoopSpec(
-            session_id=session_id, bus=self.bus, approver=self.approver,
-            history=request_view(stored),
-            # The session's totals, "estimated" included (a server that reports no usage).
-            usage_totals=session.usage, cost_total=session.cost_usd, compaction=True,
-            extra_tools=extra, memory=retriever))
-        self._pending_notices += [Notice(kind=NoticeKind.GUIDANCE, message=note)
-                                  for note in built.skipped_guidance]
+        retriever = (
+            None
+            if self.memory is None
+            else self.memory.bind(session_id, [*tainting, *stored], extra)
+        )
+        built = await self.runtime.build_loop(
+            LoopSpec(
+                session_id=session_id,
+                bus=self.bus,
+                approver=self.approver,
+                history=request_view(stored),
+                # The session's totals, "estimated" included (a server that reports no usage).
+                usage_totals=session.usage,
+                cost_total=session.cost_usd,
+                compaction=True,
+                extra_tools=extra,
+                memory=retriever,
+            )
+        )
+        self._pending_notices += [
+            Notice(kind=NoticeKind.GUIDANCE, message=note) for note in built.skipped_guidance
+        ]
         self._loop = built.loop
         return self._loop
 
@@ -402,8 +459,7 @@ class Engine:
             usage, cost = self.usage_totals()
             runs, self._session_runs = self._session_runs, None
             try:
-                self.bus.emit(SessionFinished(reason=reason, runs=runs, usage=usage,
-                                              cost_usd=cost))
+                self.bus.emit(SessionFinished(reason=reason, runs=runs, usage=usage, cost_usd=cost))
             except StoreError:
                 unlogged = True
         if self._writer is not None:

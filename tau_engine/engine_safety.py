@@ -33,21 +33,26 @@ from tau_engine.store import SessionStore
 from tau_engine.tools.base import Tool, ToolContext
 
 
-def open_safety(paths: WorkspacePaths, settings: Settings, real_env: Mapping[str, str],
-                keys: Mapping[str, str], mode: ApprovalMode) -> SafetyLayer:
+def open_safety(
+    paths: WorkspacePaths,
+    settings: Settings,
+    real_env: Mapping[str, str],
+    keys: Mapping[str, str],
+    mode: ApprovalMode,
+) -> SafetyLayer:
     """The safety layer of a run (blocking: it reads files)."""
     from tau_engine.providers.dotenv import read_dotenv
 
     # The provider keys first, so they keep their names in [REDACTED:<name>].
     secrets = [*keys.items(), *secret_values(real_env, read_dotenv(paths.root / ".env"))]
-    layer = SafetyLayer.for_settings(paths, settings, mode=mode, environ=real_env,
-                                     secrets=secrets)
+    layer = SafetyLayer.for_settings(paths, settings, mode=mode, environ=real_env, secrets=secrets)
     layer.warm()  # here, in the engine's start-up thread, not on the event loop
     return layer
 
 
-def workspace_redaction(paths: WorkspacePaths,
-                        environ: Mapping[str, str] | None = None) -> RedactionFilter:
+def workspace_redaction(
+    paths: WorkspacePaths, environ: Mapping[str, str] | None = None
+) -> RedactionFilter:
     """The redaction funnel of a workspace outside a run (``tau sessions export``): the
     provider keys of the user's settings, the secret-looking variables of the environment and
     of the workspace ``.env``, and the detectors, always replacing what they find."""
@@ -71,6 +76,7 @@ def workspace_redaction(paths: WorkspacePaths,
 def attach_safety(bus: EventBus, safety: SafetyLayer) -> None:
     """Every event passes the redaction funnel before any sink (the store, the front ends);
     a failing audit log is said once, as a notice."""
+
     def redact_event(event: BaseEvent) -> None:
         safety.redaction.redact_fields(event.__dict__, where=event.type)
 
@@ -81,39 +87,54 @@ def attach_safety(bus: EventBus, safety: SafetyLayer) -> None:
     safety.on_warning = warn
 
 
-def build_pipeline(root: Path, settings: Settings, safety: SafetyLayer, bus: EventBus,
-                   approver: Approver | None, redactor: SecretRedactor,
-                   extra_tools: Sequence[Tool] = ()) -> ToolPipeline:
+def build_pipeline(
+    root: Path,
+    settings: Settings,
+    safety: SafetyLayer,
+    bus: EventBus,
+    approver: Approver | None,
+    redactor: SecretRedactor,
+    extra_tools: Sequence[Tool] = (),
+) -> ToolPipeline:
     """The built-in tools with their dependencies, and ``extra_tools`` (learned memory's),
     registered behind the checks and filters (an extra tool never shadows a built-in)."""
     from tau_engine.tools.registry import default_tools
 
     limits = safety.profile.document.limits
-    ctx = ToolContext(workspace=root, guard=WorkspaceGuard(root),
-                      max_output_chars=min(settings.max_tool_output_chars,
-                                           limits.max_tool_output_chars),
-                      redactor=redactor)
+    ctx = ToolContext(
+        workspace=root,
+        guard=WorkspaceGuard(root),
+        max_output_chars=min(settings.max_tool_output_chars, limits.max_tool_output_chars),
+        redactor=redactor,
+    )
     tools = default_tools(
-        bash_timeout_s=settings.bash_timeout_s, sandbox=safety.sandbox,
-        network=safety.profile.document.network, http_allow=settings.http_allow,
-        on_blocked=lambda error: safety.record(ssrf_event(
-            error, session=safety.context.session, run=safety.context.run)))
+        bash_timeout_s=settings.bash_timeout_s,
+        sandbox=safety.sandbox,
+        network=safety.profile.document.network,
+        http_allow=settings.http_allow,
+        on_blocked=lambda error: safety.record(
+            ssrf_event(error, session=safety.context.session, run=safety.context.run)
+        ),
+    )
     pipeline = ToolPipeline(tools, ctx, bus, safety, approver, redaction=safety.redaction)
     for tool in extra_tools:
         pipeline.registry.register(tool)
     return pipeline
 
 
-async def restore_risk(store: SessionStore, safety: SafetyLayer, session_id: str, *,
-                       with_untrusted_tools: bool) -> list[StoredMessage]:
+async def restore_risk(
+    store: SessionStore, safety: SafetyLayer, session_id: str, *, with_untrusted_tools: bool
+) -> list[StoredMessage]:
     """Raise the risk again for a session whose results were flagged, in any turn (the
     summarized ones too); returns those results, with learned memory's outside-content
     results (``http``) when ``with_untrusted_tools`` (memory taints its writes by them)."""
     from tau_engine.memory.provenance import INJECTION_META_KEY, UNTRUSTED_TOOLS
 
     tainting = await store.tool_results_of(
-        session_id, names=UNTRUSTED_TOOLS if with_untrusted_tools else (),
-        meta_key=INJECTION_META_KEY)
+        session_id,
+        names=UNTRUSTED_TOOLS if with_untrusted_tools else (),
+        meta_key=INJECTION_META_KEY,
+    )
     safety.restore_risk(session_id, [m.message for m in tainting])
     return tainting
 
@@ -133,8 +154,10 @@ def link_memory(safety: SafetyLayer, memory: Any) -> None:
 def redact_message(message: Message, redaction: RedactionFilter) -> Message:
     """A message as it may be stored: its text, tool arguments and meta redacted."""
     content = redaction.redact(message.content, where="message")
-    calls = [c.model_copy(update={"arguments": redaction.redact_data(c.arguments)})
-             for c in message.tool_calls]
+    calls = [
+        c.model_copy(update={"arguments": redaction.redact_data(c.arguments)})
+        for c in message.tool_calls
+    ]
     meta = redaction.redact_data(message.meta)
     return message.model_copy(update={"content": content, "tool_calls": calls, "meta": meta})
 

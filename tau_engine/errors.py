@@ -46,7 +46,8 @@ class SessionLockedError(UsageError):
         holder = f"pid {pid}" if pid is not None else "pid unknown"
         super().__init__(
             f"session {session_id[:8]} is in use by another tau process ({holder}); wait "
-            f"for it to finish, or fork it: tau sessions fork {session_id[:8]}")
+            f"for it to finish, or fork it: tau sessions fork {session_id[:8]}"
+        )
         self.session_id = session_id
         self.pid = pid
 

@@ -50,8 +50,9 @@ class NoticeKind(StrEnum):
     INFO = "info"
 
 
-ROUTE_KINDS = frozenset({NoticeKind.RETRY, NoticeKind.FALLBACK, NoticeKind.CIRCUIT_OPEN,
-                         NoticeKind.FALLBACK_SKIPPED})
+ROUTE_KINDS = frozenset(
+    {NoticeKind.RETRY, NoticeKind.FALLBACK, NoticeKind.CIRCUIT_OPEN, NoticeKind.FALLBACK_SKIPPED}
+)
 """The notice kinds the providers' router emits (``RoutedProvider.on_event``)."""
 
 STARTUP_KINDS = frozenset({NoticeKind.TRUST, NoticeKind.SESSION, NoticeKind.MODEL})
@@ -59,6 +60,7 @@ STARTUP_KINDS = frozenset({NoticeKind.TRUST, NoticeKind.SESSION, NoticeKind.MODE
 
 
 # -- typed notice data ------------------------------------------------------------------
+
 
 class RetryNote(BaseModel):
     """A ``retry`` notice: the route's call failed retryably and is tried again."""
@@ -122,8 +124,16 @@ class InjectionNote(BaseModel):
     call_id: str
 
 
-NoticeData = (RetryNote | FallbackNote | CircuitOpenNote | CompactionNote | MemoryOfferNote
-              | SandboxNote | RedactionNote | InjectionNote)
+NoticeData = (
+    RetryNote
+    | FallbackNote
+    | CircuitOpenNote
+    | CompactionNote
+    | MemoryOfferNote
+    | SandboxNote
+    | RedactionNote
+    | InjectionNote
+)
 
 NOTICE_DATA: dict[NoticeKind, type[BaseModel]] = {
     NoticeKind.RETRY: RetryNote,
@@ -139,6 +149,7 @@ NOTICE_DATA: dict[NoticeKind, type[BaseModel]] = {
 
 
 # -- missions -------------------------------------------------------------------------------
+
 
 class MissionPhase(StrEnum):
     """A mission's phases, in the order a mission goes through them (``missions/model.py``

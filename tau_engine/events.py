@@ -53,6 +53,7 @@ class BaseEvent(BaseModel):
 
 # -- sessions and runs ----------------------------------------------------------------------
 
+
 class SessionStarted(BaseEvent):
     """An engine starts working in a session: a new one (``resumed`` false), or one it
     continues (resumed, continued, forked). Emitted before the session's first run here."""
@@ -110,6 +111,7 @@ class RunFinished(BaseEvent):
 
 
 # -- turns ------------------------------------------------------------------------------------
+
 
 class TurnStarted(BaseEvent):
     """A model turn begins: exactly one provider request (plus retries)."""
@@ -197,6 +199,7 @@ class TurnFinished(BaseEvent):
 
 # -- notices, errors, missions --------------------------------------------------------------
 
+
 class Notice(BaseEvent):
     """Something the user should see that is not an error: a retry, a fallback, a
     compaction. ``kind`` is one of ``NoticeKind``; the kinds listed in ``NOTICE_DATA``
@@ -226,8 +229,12 @@ class Notice(BaseEvent):
                 return {**values, "data": None}
             raise ValueError(f"a {values.get('kind')} notice carries no data")
         if not isinstance(data, model):
-            values = {**values, "data": model.model_validate(
-                data.model_dump() if isinstance(data, BaseModel) else data)}
+            values = {
+                **values,
+                "data": model.model_validate(
+                    data.model_dump() if isinstance(data, BaseModel) else data
+                ),
+            }
         return values
 
 
@@ -276,8 +283,7 @@ Event = (
 )
 """Every event of schema v2: sinks take this union and render it with ``match``."""
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(
-    Annotated[Event, Field(discriminator="type")])
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
 
 EventSink = Callable[[Event], None]
 """A front end's receiver. It must not block: the engine calls it inline."""
@@ -300,8 +306,7 @@ class EventReader:
     def after(cls, boundary: dict[str, Any] | str | bytes | None) -> EventReader:
         """A reader for the events after ``boundary``: the last event before them of the
         types in ``events_v1.RUN_BOUNDARY_TYPES`` (None when there is none)."""
-        raw = boundary if boundary is None or isinstance(boundary, dict) else json.loads(
-            boundary)
+        raw = boundary if boundary is None or isinstance(boundary, dict) else json.loads(boundary)
         reader = cls()
         reader._v1 = V1Upgrade.after(raw if isinstance(raw, dict) else None)
         return reader

@@ -23,16 +23,22 @@ from pathlib import Path
 from tau_engine.errors import TauError
 
 # Variables that would redirect git away from the directory given with -C.
-_REDIRECTING_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
-                     "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-                     "GIT_NAMESPACE", "GIT_PREFIX")
+_REDIRECTING_VARS = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+)
 
 
 class GitError(TauError):
     """A git command failed; the message carries git's own first line of complaint."""
 
-    def __init__(self, message: str, *, returncode: int | None = None,
-                 stderr: str = "") -> None:
+    def __init__(self, message: str, *, returncode: int | None = None, stderr: str = "") -> None:
         super().__init__(message)
         self.returncode = returncode
         self.stderr = stderr
@@ -41,16 +47,24 @@ class GitError(TauError):
 def git_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment every git call gets."""
     env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING_VARS}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C",
-                "GIT_OPTIONAL_LOCKS": "0"})
+    env.update(
+        {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C", "GIT_OPTIONAL_LOCKS": "0"}
+    )
     if extra:
         env.update(extra)
     return env
 
 
-def run_git(cwd: Path, args: Sequence[str], *, check: bool = True, hooks: bool = True,
-            env: Mapping[str, str] | None = None, input: str | None = None,
-            timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+def run_git(
+    cwd: Path,
+    args: Sequence[str],
+    *,
+    check: bool = True,
+    hooks: bool = True,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 120.0,
+) -> subprocess.CompletedProcess[str]:
     """``git -C cwd args...``; raises ``GitError`` on a non-zero exit when ``check``."""
     # A repository's own config must not make a read run a program (core.fsmonitor).
     command = ["git", "-C", str(cwd), "-c", "core.fsmonitor=false"]
@@ -58,22 +72,36 @@ def run_git(cwd: Path, args: Sequence[str], *, check: bool = True, hooks: bool =
         command += ["-c", f"core.hooksPath={os.devnull}"]
     command += list(args)
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, env=git_environ(env),
-                              input=input, timeout=timeout,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+        proc = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env=git_environ(env),
+            input=input,
+            timeout=timeout,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
     except FileNotFoundError as exc:
         raise GitError("git is not installed (or not on PATH)") from exc
     except subprocess.TimeoutExpired as exc:
         raise GitError(f"git {' '.join(args[:2])} took longer than {timeout:g}s") from exc
     if check and proc.returncode != 0:
         first = next((line for line in proc.stderr.splitlines() if line.strip()), "")
-        raise GitError(f"git {' '.join(args[:2])} failed: {first or f'exit {proc.returncode}'}",
-                       returncode=proc.returncode, stderr=proc.stderr)
+        raise GitError(
+            f"git {' '.join(args[:2])} failed: {first or f'exit {proc.returncode}'}",
+            returncode=proc.returncode,
+            stderr=proc.stderr,
+        )
     return proc
 
 
-def git_out(cwd: Path, args: Sequence[str], *, env: Mapping[str, str] | None = None,
-            input: str | None = None) -> str:
+def git_out(
+    cwd: Path,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+) -> str:
     """The stripped standard output of a git command that must succeed."""
     return run_git(cwd, args, env=env, input=input).stdout.strip()
 

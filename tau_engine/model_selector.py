@@ -31,7 +31,8 @@ RouteEvents = Callable[["Notice"], None]
 OFFLINE_FALLBACK_NOTICE = (
     "no model configured and no API key found: using offline/echo. Set "
     "ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_API_KEY, or pass --model "
-    "provider/model (see docs/providers.md)")
+    "provider/model (see docs/providers.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,17 @@ class SelectedModel:
 class ModelSelector:
     """Selects models for one workspace's settings and environment."""
 
-    def __init__(self, settings: Settings, environ: Mapping[str, str], root: Path,
-                 redaction: RedactionFilter, *, script_path: Path | None = None,
-                 record_path: Path | None = None,
-                 on_route_event: RouteEvents | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str],
+        root: Path,
+        redaction: RedactionFilter,
+        *,
+        script_path: Path | None = None,
+        record_path: Path | None = None,
+        on_route_event: RouteEvents | None = None,
+    ) -> None:
         from tau_engine.providers.router import CircuitBreaker
 
         self.settings = settings
@@ -95,18 +103,29 @@ class ModelSelector:
         chosen = model_id or default_model(self.settings, self.environ, self.root)
         resolved = resolve_model(chosen, self.settings, self.environ, self.root)
         provider: Provider = create_routed_provider(
-            resolved, self.settings, self.environ, self.root, script_path=self.script_path,
-            on_event=self.on_route_event, breaker=self._breaker)
+            resolved,
+            self.settings,
+            self.environ,
+            self.root,
+            script_path=self.script_path,
+            on_event=self.on_route_event,
+            breaker=self._breaker,
+        )
         if self.record_path is not None:
             from tau_engine.providers.recording import RecordingProvider
 
-            provider = RecordingProvider(provider, self.record_path,
-                                         redact=self.redaction.redact_data)
+            provider = RecordingProvider(
+                provider, self.record_path, redact=self.redaction.redact_data
+            )
         # Outermost: the recorder and the provider see the redacted request.
         provider = RedactingProvider(provider, self.redaction)
         warnings = [resolved.warning] if resolved.warning else []
-        if resolved.provider == "offline" and not model_id and not self.settings.model \
-                and announce_offline:
+        if (
+            resolved.provider == "offline"
+            and not model_id
+            and not self.settings.model
+            and announce_offline
+        ):
             warnings.append(OFFLINE_FALLBACK_NOTICE)
         if self.current is not None:
             self._retired.append(self.current.provider)

@@ -49,27 +49,44 @@ class StoreSink(MessageSink):
     with ``checkpoints``, the files a turn changes are saved first, for undo (a mission
     snapshots its worktree itself and needs none)."""
 
-    def __init__(self, store: SessionStore, session_id: str, redaction: RedactionFilter, *,
-                 checkpoints: bool = True) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        session_id: str,
+        redaction: RedactionFilter,
+        *,
+        checkpoints: bool = True,
+    ) -> None:
         self.store = store
         self.session_id = session_id
         self.redaction = redaction
         self.checkpoints = checkpoints
 
-    async def append(self, message: Message, *, usage: Usage | None = None,
-                     cost_usd: float | None = None, model: str | None = None) -> str:
+    async def append(
+        self,
+        message: Message,
+        *,
+        usage: Usage | None = None,
+        cost_usd: float | None = None,
+        model: str | None = None,
+    ) -> str:
         from tau_engine.engine_safety import redact_message
 
         stored = await self.store.append(
-            self.session_id, redact_message(message, self.redaction), usage=usage,
-            cost_usd=cost_usd, model=model)
+            self.session_id,
+            redact_message(message, self.redaction),
+            usage=usage,
+            cost_usd=cost_usd,
+            model=model,
+        )
         return stored.id
 
     async def append_many(self, messages: Sequence[Message]) -> list[str]:
         from tau_engine.engine_safety import redact_message
 
         stored = await self.store.append_many(
-            self.session_id, [redact_message(m, self.redaction) for m in messages])
+            self.session_id, [redact_message(m, self.redaction) for m in messages]
+        )
         return [m.id for m in stored]
 
     async def checkpoint(self, turn_message_id: str, path: Path) -> None:
@@ -117,9 +134,17 @@ class BuiltLoop:
 class AgentRuntime:
     """One workspace's shared agent parts. Create with ``await AgentRuntime.open(...)``."""
 
-    def __init__(self, *, paths: WorkspacePaths, settings: Settings, environ: Mapping[str, str],
-                 store: SessionStore, redactor: SecretRedactor, safety: SafetyLayer,
-                 models: ModelSelector) -> None:
+    def __init__(
+        self,
+        *,
+        paths: WorkspacePaths,
+        settings: Settings,
+        environ: Mapping[str, str],
+        store: SessionStore,
+        redactor: SecretRedactor,
+        safety: SafetyLayer,
+        models: ModelSelector,
+    ) -> None:
         self.paths = paths
         self.settings = settings
         self.environ = dict(environ)
@@ -129,10 +154,17 @@ class AgentRuntime:
         self.models = models
 
     @classmethod
-    async def open(cls, paths: WorkspacePaths, settings: Settings, *,
-                   environ: Mapping[str, str] | None = None, script_path: Path | None = None,
-                   record_path: Path | None = None, on_route_event: RouteEvents | None = None,
-                   mode: ApprovalMode = ApprovalMode.AUTO_EDIT) -> AgentRuntime:
+    async def open(
+        cls,
+        paths: WorkspacePaths,
+        settings: Settings,
+        *,
+        environ: Mapping[str, str] | None = None,
+        script_path: Path | None = None,
+        record_path: Path | None = None,
+        on_route_event: RouteEvents | None = None,
+        mode: ApprovalMode = ApprovalMode.AUTO_EDIT,
+    ) -> AgentRuntime:
         """Open the workspace's store and prepare its models (none selected yet).
 
         ``environ`` (default: the process environment) is the real environment; the
@@ -149,28 +181,47 @@ class AgentRuntime:
 
         real = dict(os.environ if environ is None else environ)
         stored = stored_keys()
-        env = provider_environ(settings, real, paths.root,
-                               trusted=settings.workspace_trusted, credentials=stored)
+        env = provider_environ(
+            settings, real, paths.root, trusted=settings.workspace_trusted, credentials=stored
+        )
         # Every key the user has (environment, credentials file, .env), used or not.
         keys = provider_key_values(settings, real, paths.root, credentials=stored)
         safety = await asyncio.to_thread(open_safety, paths, settings, real, keys, mode)
         paths.ensure()
         store = await asyncio.to_thread(open_store(paths).open_sessions)
-        models = ModelSelector(settings, env, paths.root, safety.redaction,
-                               script_path=script_path, record_path=record_path,
-                               on_route_event=on_route_event)
-        return cls(paths=paths, settings=settings, environ=env, store=store,
-                   redactor=SecretRedactor(keys), safety=safety, models=models)
+        models = ModelSelector(
+            settings,
+            env,
+            paths.root,
+            safety.redaction,
+            script_path=script_path,
+            record_path=record_path,
+            on_route_event=on_route_event,
+        )
+        return cls(
+            paths=paths,
+            settings=settings,
+            environ=env,
+            store=store,
+            redactor=SecretRedactor(keys),
+            safety=safety,
+            models=models,
+        )
 
     def worktree_safety(self, root: Path, mode: ApprovalMode) -> SafetyLayer:
         """A safety layer for tools acting in ``root`` (a mission's worktree): the
         workspace's profile, settings and keys, its audit log in the workspace's ``.tau``
         (blocking: it reads files)."""
         settings = self.settings
-        return SafetyLayer.open(root, mode=mode, safety=settings.safety,
-                                workspace_trusted=settings.workspace_trusted,
-                                protected_paths=settings.protected_paths,
-                                secrets=self.redactor.pairs, state_dir=self.paths.state_dir)
+        return SafetyLayer.open(
+            root,
+            mode=mode,
+            safety=settings.safety,
+            workspace_trusted=settings.workspace_trusted,
+            protected_paths=settings.protected_paths,
+            secrets=self.redactor.pairs,
+            state_dir=self.paths.state_dir,
+        )
 
     @property
     def model(self) -> SelectedModel:
@@ -196,30 +247,57 @@ class AgentRuntime:
         root = spec.workspace or self.paths.root
         budget = spec.budget or Budget(settings.max_cost, settings.max_tokens)
         config = LoopConfig(
-            model_id=model.model_id, max_turns=settings.max_turns, max_cost=budget.max_cost,
-            max_tokens=budget.max_tokens, max_output_tokens=settings.max_output_tokens,
-            temperature=settings.temperature, context_window=model.context_window,
-            request_options=request_options(model.resolved, settings))
+            model_id=model.model_id,
+            max_turns=settings.max_turns,
+            max_cost=budget.max_cost,
+            max_tokens=budget.max_tokens,
+            max_output_tokens=settings.max_output_tokens,
+            temperature=settings.temperature,
+            context_window=model.context_window,
+            request_options=request_options(model.resolved, settings),
+        )
         safety = spec.safety or self.safety
         skipped: list[str] = []
-        system_prompt = safety.redaction.redact(await asyncio.to_thread(
-            build_system_prompt, root, skipped=skipped), where="system prompt")
+        system_prompt = safety.redaction.redact(
+            await asyncio.to_thread(build_system_prompt, root, skipped=skipped),
+            where="system prompt",
+        )
         stream = self.stream_with_deadline(model)
-        compactor = CompactionPolicy(
-            store=self.store, session_id=spec.session_id, bus=spec.bus, stream=stream,
-            model_id=model.model_id, info=model.info, context_window=model.context_window,
-            settings=settings, system_prompt=system_prompt) if spec.compaction else None
+        compactor = (
+            CompactionPolicy(
+                store=self.store,
+                session_id=spec.session_id,
+                bus=spec.bus,
+                stream=stream,
+                model_id=model.model_id,
+                info=model.info,
+                context_window=model.context_window,
+                settings=settings,
+                system_prompt=system_prompt,
+            )
+            if spec.compaction
+            else None
+        )
         info = model.info
         loop = AgentLoop(
-            bus=spec.bus, stream=stream,
-            pipeline=build_pipeline(root, settings, safety, spec.bus, spec.approver,
-                                    self.redactor, spec.extra_tools),
-            sink=StoreSink(self.store, spec.session_id, safety.redaction,
-                           checkpoints=spec.checkpoints),
-            system_prompt=system_prompt, config=config,
-            cost=lambda usage: cost_usd(info, usage), history=spec.history,
-            usage_totals=spec.usage_totals, cost_total=spec.cost_total, compactor=compactor,
-            session_id=spec.session_id, memory=spec.memory)
+            bus=spec.bus,
+            stream=stream,
+            pipeline=build_pipeline(
+                root, settings, safety, spec.bus, spec.approver, self.redactor, spec.extra_tools
+            ),
+            sink=StoreSink(
+                self.store, spec.session_id, safety.redaction, checkpoints=spec.checkpoints
+            ),
+            system_prompt=system_prompt,
+            config=config,
+            cost=lambda usage: cost_usd(info, usage),
+            history=spec.history,
+            usage_totals=spec.usage_totals,
+            cost_total=spec.cost_total,
+            compactor=compactor,
+            session_id=spec.session_id,
+            memory=spec.memory,
+        )
         return BuiltLoop(loop=loop, skipped_guidance=skipped)
 
     async def aclose(self) -> None:
@@ -242,6 +320,9 @@ class DeadlineStream:
         deadline = time.monotonic() + self.deadline_s
         async for event in self.model.provider.stream(request):
             if time.monotonic() > deadline:
-                raise ProviderError(f"the turn took longer than {self.deadline_s:g}s",
-                                    kind="timeout", provider=self.model.provider_name)
+                raise ProviderError(
+                    f"the turn took longer than {self.deadline_s:g}s",
+                    kind="timeout",
+                    provider=self.model.provider_name,
+                )
             yield event

@@ -58,8 +58,7 @@ class SessionControl:
     async def claim(self, session: SessionInfo, *, if_busy: IfBusy) -> str | None:
         """Make ``session`` current, locked (or, when another process has it, a fork of it
         or none, by ``if_busy``); the notice saying so, if any."""
-        claimed, notice = await claim_session(self.store, self._locks, session,
-                                              if_busy=if_busy)
+        claimed, notice = await claim_session(self.store, self._locks, session, if_busy=if_busy)
         self.current = claimed
         self.resumed = claimed is not None
         return notice
@@ -119,8 +118,9 @@ class SessionControl:
         """The workspace's sessions, newest first."""
         return await self.store.list_sessions(limit)
 
-    async def export(self, dest: str | Path | None = None, *,
-                     session: str | None = None) -> tuple[str, Path, int]:
+    async def export(
+        self, dest: str | Path | None = None, *, session: str | None = None
+    ) -> tuple[str, Path, int]:
         """Write a session (the current one, or ``session``) as JSONL to ``dest``, relative
         to the workspace root (default ``tau-ID.jsonl`` there): (session id, the file,
         the records written)."""
@@ -134,8 +134,7 @@ class SessionControl:
         path = Path(dest).expanduser() if dest else root / f"tau-{session_id[:8]}.jsonl"
         if not path.is_absolute():
             path = root / path
-        return session_id, path, await self.store.export_jsonl(session_id, path,
-                                                               redact=self.redact)
+        return session_id, path, await self.store.export_jsonl(session_id, path, redact=self.redact)
 
     # -- changing history -------------------------------------------------------------------
     async def undo(self, *, session: str | None = None) -> UndoReport:
@@ -164,8 +163,9 @@ class SessionControl:
         self.current = await store.get_session(self.current.id)
         return report
 
-    async def fork(self, at_message_id: str | None = None, *,
-                   session: str | None = None) -> SessionInfo:
+    async def fork(
+        self, at_message_id: str | None = None, *, session: str | None = None
+    ) -> SessionInfo:
         """Branch the current session into a new one at a message (default: its head) and
         continue in the fork; with ``session``, fork that one and stay where we are (it
         need not be free: forking changes nothing of it)."""

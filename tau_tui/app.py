@@ -73,9 +73,13 @@ def busy_session_picker(busy: SessionLockedError) -> Screen[str | None]:
     holder = f"pid {busy.pid}" if busy.pid is not None else "another process"
     return ChoicePicker(
         f"Session {busy.session_id[:8]} is in use by another tau process ({holder})",
-        [Choice("fork", "Fork it", "continue in a copy; the other process keeps the original"),
-         Choice("new", "Start a new session"),
-         Choice("quit", "Quit")], filterable=False)
+        [
+            Choice("fork", "Fork it", "continue in a copy; the other process keeps the original"),
+            Choice("new", "Start a new session"),
+            Choice("quit", "Quit"),
+        ],
+        filterable=False,
+    )
 
 
 def _tau_commands() -> type[Any]:
@@ -94,16 +98,30 @@ class TauApp(App[int]):
     COMMANDS = {_tau_commands}
 
     BINDINGS = [
-        Binding("ctrl+c", "ctrl_c", "Quit", show=False, priority=True, id="app.ctrl_c",
-                tooltip="Copy the selection; pressed twice, quit"),
+        Binding(
+            "ctrl+c",
+            "ctrl_c",
+            "Quit",
+            show=False,
+            priority=True,
+            id="app.ctrl_c",
+            tooltip="Copy the selection; pressed twice, quit",
+        ),
     ]
 
-    def __init__(self, engine_factory: EngineFactory, *, workspace_label: str,
-                 history_path: Path | None = None, theme: str = DEFAULT_THEME,
-                 theme_folders: list[Path] | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time,
-                 cursor_blink: bool = True, first_prompt: str | None = None) -> None:
+    def __init__(
+        self,
+        engine_factory: EngineFactory,
+        *,
+        workspace_label: str,
+        history_path: Path | None = None,
+        theme: str = DEFAULT_THEME,
+        theme_folders: list[Path] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        cursor_blink: bool = True,
+        first_prompt: str | None = None,
+    ) -> None:
         super().__init__()
         self.cursor_blink = cursor_blink
         # Sent as if typed once the engine is open (tau "fix the tests").
@@ -136,9 +154,12 @@ class TauApp(App[int]):
         from tau_tui.screens.agent import AgentScreen
         from tau_tui.widgets.prompt_history import PromptHistory
 
-        self._agent = AgentScreen(workspace_label=self.workspace_label,
-                                  history=PromptHistory(self.history_path), clock=self.clock,
-                                  wall_clock=self.wall_clock)
+        self._agent = AgentScreen(
+            workspace_label=self.workspace_label,
+            history=PromptHistory(self.history_path),
+            clock=self.clock,
+            wall_clock=self.wall_clock,
+        )
         return self._agent
 
     @property
@@ -153,8 +174,7 @@ class TauApp(App[int]):
         # SIGTERM and SIGHUP (a closed terminal) stop the app as a quit would, after
         # the running turn is interrupted and its partial answer saved. Ctrl+C is a key
         # here: the terminal is in raw mode.
-        self._stop_signals.install(asyncio.get_running_loop(),
-                                   (signal.SIGTERM, signal.SIGHUP))
+        self._stop_signals.install(asyncio.get_running_loop(), (signal.SIGTERM, signal.SIGHUP))
         # Build the engine only once the first frame is on screen.
         self.call_after_refresh(self._start_engine)
 
@@ -186,8 +206,12 @@ class TauApp(App[int]):
         screen.pending.clear()
         if screen.engine is not None:
             screen.engine.cancel()
-        self.run_worker(self._exit_when_settled(exit_code_for(signum)), group="stop",
-                        exclusive=True, exit_on_error=False)
+        self.run_worker(
+            self._exit_when_settled(exit_code_for(signum)),
+            group="stop",
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     async def _exit_when_settled(self, code: int) -> None:
         deadline = time.monotonic() + STOP_SETTLE_SECONDS
@@ -255,8 +279,9 @@ class TauApp(App[int]):
             self.exit(code, return_code=code)
             return
         if self._agent is not None and self._agent.is_attached:
-            self._agent.controller.notice(f"internal error: {one_line(error)}", level="error",
-                                         kind="internal")
+            self._agent.controller.notice(
+                f"internal error: {one_line(error)}", level="error", kind="internal"
+            )
 
     async def on_unmount(self) -> None:
         self._stop_signals.uninstall()
@@ -277,13 +302,17 @@ class TauApp(App[int]):
         from tau_tui.screens.onboarding.context import build_context
         from tau_tui.screens.onboarding.wizard import OnboardingWizard
 
-        context = await asyncio.to_thread(build_context, paths, settings,
-                                          workspace_label=self.workspace_label)
+        context = await asyncio.to_thread(
+            build_context, paths, settings, workspace_label=self.workspace_label
+        )
         outcome = await self.push_screen_wait(OnboardingWizard(context))
         if outcome is None:
             return False
-        self.notify(f"Set up: profile '{outcome.plan.profile}' ({outcome.plan.model}) is "
-                    "active. tau doctor checks it.", timeout=6)
+        self.notify(
+            f"Set up: profile '{outcome.plan.profile}' ({outcome.plan.model}) is "
+            "active. tau doctor checks it.",
+            timeout=6,
+        )
         return True
 
     async def ask_trust(self, question: TrustQuestion) -> bool:
@@ -291,7 +320,8 @@ class TauApp(App[int]):
         from tau_tui.screens.trust import TrustModal
 
         trusted: bool = await self.push_screen_wait(
-            TrustModal(self.workspace_label, question.items))
+            TrustModal(self.workspace_label, question.items)
+        )
         return trusted
 
     def action_ctrl_c(self) -> None:
@@ -314,11 +344,17 @@ class TauApp(App[int]):
             self.notify("Press Ctrl+C again to quit", timeout=QUIT_CONFIRM_SECONDS)
 
 
-def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any], *,
-                             ask_trust: AskTrust, trust: bool = False,
-                             resume: str | None = None, continue_latest: bool = False,
-                             script: Path | None = None,
-                             ask_onboarding: AskOnboarding | None = None) -> EngineFactory:
+def workspace_engine_factory(
+    paths: WorkspacePaths,
+    cli_settings: dict[str, Any],
+    *,
+    ask_trust: AskTrust,
+    trust: bool = False,
+    resume: str | None = None,
+    continue_latest: bool = False,
+    script: Path | None = None,
+    ask_onboarding: AskOnboarding | None = None,
+) -> EngineFactory:
     """The app's engine factory for a workspace: settings (asking about trust once, when
     the workspace has settings that need it), the setup wizard when nothing at all is set
     up (``ask_onboarding``; cancelling it ends the app, nothing written), then the
@@ -334,8 +370,9 @@ def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any]
         )
         from tau_engine.resources.trust import load_settings_asking
 
-        settings = await load_settings_asking(paths, cli_settings, default_approval="ask",
-                                              ask=ask_trust, grant=trust)
+        settings = await load_settings_asking(
+            paths, cli_settings, default_approval="ask", ask=ask_trust, grant=trust
+        )
         if await asyncio.to_thread(nothing_configured, paths, settings):
             if ask_onboarding is None:
                 raise SetupNeededError(NOT_SET_UP)
@@ -343,18 +380,34 @@ def workspace_engine_factory(paths: WorkspacePaths, cli_settings: dict[str, Any]
                 from tau_tui.screens.onboarding.app import SetupCancelledError
 
                 raise SetupCancelledError()
-            settings = await load_settings_asking(paths, cli_settings, default_approval="ask",
-                                                  ask=ask_trust, grant=trust)
-        return await Engine.open(workspace=paths, settings=settings, approver=approver,
-                                 resume=resume, continue_latest=continue_latest,
-                                 default_approval="ask", script_path=script, **options)
+            settings = await load_settings_asking(
+                paths, cli_settings, default_approval="ask", ask=ask_trust, grant=trust
+            )
+        return await Engine.open(
+            workspace=paths,
+            settings=settings,
+            approver=approver,
+            resume=resume,
+            continue_latest=continue_latest,
+            default_approval="ask",
+            script_path=script,
+            **options,
+        )
 
     return open_engine
 
 
-def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str | None,
-            continue_latest: bool, script_path: str | None, trust: bool = False,
-            first_prompt: str | None = None, offer_setup: bool = False) -> int:
+def run_app(
+    *,
+    workspace: str | None,
+    cli_settings: dict[str, Any],
+    resume: str | None,
+    continue_latest: bool,
+    script_path: str | None,
+    trust: bool = False,
+    first_prompt: str | None = None,
+    offer_setup: bool = False,
+) -> int:
     """Open the app on the agent screen (sending ``first_prompt`` once the engine is
     open); returns the exit code. Raises ``TauError``. ``offer_setup``: the caller knows
     someone at a terminal can answer the setup wizard (the CLI asks; this module does
@@ -364,16 +417,25 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
 
     paths = WorkspacePaths.locate(workspace)
     open_engine = workspace_engine_factory(
-        paths, cli_settings, ask_trust=lambda question: app.ask_trust(question), trust=trust,
-        resume=resume, continue_latest=continue_latest,
+        paths,
+        cli_settings,
+        ask_trust=lambda question: app.ask_trust(question),
+        trust=trust,
+        resume=resume,
+        continue_latest=continue_latest,
         script=Path(script_path) if script_path else None,
         # The wizard only where someone can answer it: never into a pipe.
         ask_onboarding=(lambda where, settings: app.ask_onboarding(where, settings))
-        if offer_setup else None)
-    app = TauApp(open_engine, workspace_label=workspace_label(paths.root),
-                 history_path=paths.history_path,
-                 theme=configured_theme_name(paths.root, cli_settings.get("theme")),
-                 first_prompt=first_prompt)
+        if offer_setup
+        else None,
+    )
+    app = TauApp(
+        open_engine,
+        workspace_label=workspace_label(paths.root),
+        history_path=paths.history_path,
+        theme=configured_theme_name(paths.root, cli_settings.get("theme")),
+        first_prompt=first_prompt,
+    )
     code = app.run()
     error = app.startup_error
     if error is not None:
@@ -381,8 +443,9 @@ def run_app(*, workspace: str | None, cli_settings: dict[str, Any], resume: str 
 
         if isinstance(error, TauError):
             raise error
-        raise TauError(f"the app could not start: {one_line(error)} "
-                       "(run with --debug for the traceback)") from error
+        raise TauError(
+            f"the app could not start: {one_line(error)} (run with --debug for the traceback)"
+        ) from error
     if app.session_id is not None:
         print(resume_hint(app.session_id, paths.root if workspace else None))
     return code if isinstance(code, int) else (app.return_code or 0)

@@ -258,4 +258,3 @@ class EngineBridge:
         future: asyncio.Future[ApprovalDecision] = asyncio.get_running_loop().create_future()
         self.target.post_message(self.ApprovalRequested(request, future))
         return await future
-

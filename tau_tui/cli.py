@@ -39,28 +39,42 @@ OUTPUT_FORMATS = ["text", "json", "stream-json"]
 
 # Subcommand modules, imported only when named on the command line.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "sessions": ("tau_tui.commands.sessions",
-                 "list, show, export, import, undo, fork, delete or recover sessions"),
+    "sessions": (
+        "tau_tui.commands.sessions",
+        "list, show, export, import, undo, fork, delete or recover sessions",
+    ),
     "models": ("tau_tui.commands.models", "list the model catalog"),
     "trust": ("tau_tui.commands.trust", "let tau load a workspace's own settings files"),
-    "mission": ("tau_tui.commands.mission", "run a coding mission: task + verifier -> verified "
-                "commit with evidence"),
+    "mission": (
+        "tau_tui.commands.mission",
+        "run a coding mission: task + verifier -> verified commit with evidence",
+    ),
     "memory": ("tau_tui.commands.memory", "search, add, correct or retire learned memory"),
-    "jobs": ("tau_tui.commands.jobs", "durable background jobs: submit, run, list, show, "
-             "recover, replay, block, cancel, prune"),
+    "jobs": (
+        "tau_tui.commands.jobs",
+        "durable background jobs: submit, run, list, show, recover, replay, block, cancel, prune",
+    ),
     "onboard": ("tau_tui.commands.onboard", "set up a provider, model and workspace (wizard)"),
     "profile": ("tau_tui.commands.profile", "list, show or choose your profiles"),
     "auth": ("tau_tui.commands.auth", "show where each provider's key comes from"),
-    "doctor": ("tau_tui.commands.doctor", "check the setup: config, key, model, sandbox "
-               "(doctor sandbox: the bash sandbox in detail)"),
+    "doctor": (
+        "tau_tui.commands.doctor",
+        "check the setup: config, key, model, sandbox (doctor sandbox: the bash sandbox in detail)",
+    ),
     "policy": ("tau_tui.commands.policy", "show the effective safety policy and its sources"),
-    "permissions": ("tau_tui.commands.permissions",
-                    "list, allow, deny, revoke or check permission rules"),
-    "status": ("tau_tui.commands.status", "what tau is doing here: grep-safe markers or --json "
-               "(exit 1: needs attention)"),
+    "permissions": (
+        "tau_tui.commands.permissions",
+        "list, allow, deny, revoke or check permission rules",
+    ),
+    "status": (
+        "tau_tui.commands.status",
+        "what tau is doing here: grep-safe markers or --json (exit 1: needs attention)",
+    ),
     "shell": ("tau_tui.commands.shell", "the operator screen (--no-color: plain panels)"),
-    "watch": ("tau_tui.commands.watch", "live operator panels as .tau/ changes (--json: a "
-              "kubectl-style event stream)"),
+    "watch": (
+        "tau_tui.commands.watch",
+        "live operator panels as .tau/ changes (--json: a kubectl-style event stream)",
+    ),
 }
 # Options of the top-level parser that every subcommand honours when given before its
 # name (``tau -w DIR sessions delete ID``), whether or not it declares them itself.
@@ -72,34 +86,66 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     # Imported here, not at the top: ``tau --version`` is answered before any of this.
     from tau_engine.protocol.approval import APPROVAL_MODES
 
-    parser.add_argument("--model", "-m", metavar="PROVIDER/MODEL",
-                        help="model to use, e.g. anthropic/claude-sonnet-4-5 or offline/echo")
-    parser.add_argument("--profile", metavar="NAME",
-                        help="use this profile (tau profile list; default: the active one)")
+    parser.add_argument(
+        "--model",
+        "-m",
+        metavar="PROVIDER/MODEL",
+        help="model to use, e.g. anthropic/claude-sonnet-4-5 or offline/echo",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="use this profile (tau profile list; default: the active one)",
+    )
     parser.add_argument("--base-url", metavar="URL", help="override the provider's API base URL")
-    parser.add_argument("--workspace", "-w", metavar="DIR",
-                        help="workspace root (default: nearest folder with .tau/ or .git)")
-    parser.add_argument("--approval", choices=APPROVAL_MODES,
-                        help="approval mode (headless default auto-edit, app default ask)")
-    parser.add_argument("--safety", metavar="PROFILE",
-                        help="safety profile: permissive, balanced (default), strict, "
-                        "hardened, or one of yours (see tau policy show)")
-    parser.add_argument("--max-turns", type=int, metavar="N",
-                        help="stop after N model turns (default 25)")
-    parser.add_argument("--max-cost", type=float, metavar="USD",
-                        help="stop cleanly once the run has cost this much")
-    parser.add_argument("--max-tokens", type=int, metavar="N",
-                        help="stop cleanly once the run has used this many tokens")
-    parser.add_argument("--continue", "-c", dest="continue_latest", action="store_true",
-                        help="continue the latest session of this workspace")
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        help="workspace root (default: nearest folder with .tau/ or .git)",
+    )
+    parser.add_argument(
+        "--approval",
+        choices=APPROVAL_MODES,
+        help="approval mode (headless default auto-edit, app default ask)",
+    )
+    parser.add_argument(
+        "--safety",
+        metavar="PROFILE",
+        help="safety profile: permissive, balanced (default), strict, "
+        "hardened, or one of yours (see tau policy show)",
+    )
+    parser.add_argument(
+        "--max-turns", type=int, metavar="N", help="stop after N model turns (default 25)"
+    )
+    parser.add_argument(
+        "--max-cost", type=float, metavar="USD", help="stop cleanly once the run has cost this much"
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        metavar="N",
+        help="stop cleanly once the run has used this many tokens",
+    )
+    parser.add_argument(
+        "--continue",
+        "-c",
+        dest="continue_latest",
+        action="store_true",
+        help="continue the latest session of this workspace",
+    )
     parser.add_argument("--resume", "-r", metavar="ID", help="resume a session by id or prefix")
-    parser.add_argument("--script", metavar="FILE",
-                        help="assistant turns for the offline/replay model")
-    parser.add_argument("--trust", action="store_true",
-                        help="trust this workspace's own settings files for this run "
-                        "(see tau trust)")
-    parser.add_argument("--record", metavar="FILE",
-                        help="record every model exchange as an offline/replay script")
+    parser.add_argument(
+        "--script", metavar="FILE", help="assistant turns for the offline/replay model"
+    )
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="trust this workspace's own settings files for this run (see tau trust)",
+    )
+    parser.add_argument(
+        "--record", metavar="FILE", help="record every model exchange as an offline/replay script"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
@@ -114,29 +160,45 @@ def build_parser(subcommand: str | None = None) -> argparse.ArgumentParser:
         usage="tau [options] [PROMPT]\n       tau [options] COMMAND ...",
         description="tau: a terminal-first AI coding agent. Run it in a repository.",
         epilog=f"commands (tau COMMAND --help):\n{commands}\n\n"
-               "Run 'tau' to open the app, 'tau PROMPT' to open it with a first message,\n"
-               "'tau -p PROMPT' to run headless, 'echo PROMPT | tau' for a scripted session.",
+        "Run 'tau' to open the app, 'tau PROMPT' to open it with a first message,\n"
+        "'tau -p PROMPT' to run headless, 'echo PROMPT | tau' for a scripted session.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", "-V", action="version", version=f"tau {__version__}")
-    parser.add_argument("--prompt", "-p", metavar="PROMPT", nargs="?", const="-",
-                        help="run headless with this prompt (without one, or with '-', the "
-                             "prompt is read from stdin)")
-    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text",
-                        help="headless output: text (default), json or stream-json")
-    parser.add_argument("--no-color", action="store_true",
-                        help="plain output, no colours (also when NO_COLOR is set)")
-    parser.add_argument("--line", action="store_true",
-                        help="line-mode REPL instead of the full-screen app")
+    parser.add_argument(
+        "--prompt",
+        "-p",
+        metavar="PROMPT",
+        nargs="?",
+        const="-",
+        help="run headless with this prompt (without one, or with '-', the "
+        "prompt is read from stdin)",
+    )
+    parser.add_argument(
+        "--output-format",
+        choices=OUTPUT_FORMATS,
+        default="text",
+        help="headless output: text (default), json or stream-json",
+    )
+    parser.add_argument(
+        "--no-color",
+        action="store_true",
+        help="plain output, no colours (also when NO_COLOR is set)",
+    )
+    parser.add_argument(
+        "--line", action="store_true", help="line-mode REPL instead of the full-screen app"
+    )
     add_run_options(parser)
     if subcommand is None:
         # No subparsers here: argparse would hand a PROMPT to them as a command name.
-        parser.add_argument("text", nargs="?", metavar="PROMPT",
-                            help="open the app with this first message")
+        parser.add_argument(
+            "text", nargs="?", metavar="PROMPT", help="open the app with this first message"
+        )
     else:
         # prog="tau": a subcommand's usage reads "tau mission run ...", not the run's usage.
-        sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="tau",
-                                    parser_class=type(parser))
+        sub = parser.add_subparsers(
+            dest="command", metavar="COMMAND", prog="tau", parser_class=type(parser)
+        )
         _load(SUBCOMMANDS[subcommand][0]).add_parser(sub)
     return parser
 
@@ -176,8 +238,11 @@ def _option_action(parser: argparse.ArgumentParser, arg: str) -> argparse.Action
     exact = [action for action in parser._actions if key in action.option_strings]
     if exact or not key.startswith("--"):
         return exact[0] if exact else None
-    prefixed = [action for action in parser._actions
-                if any(o.startswith(key) for o in action.option_strings if o[:2] == "--")]
+    prefixed = [
+        action
+        for action in parser._actions
+        if any(o.startswith(key) for o in action.option_strings if o[:2] == "--")
+    ]
     return prefixed[0] if len(prefixed) == 1 else None
 
 
@@ -205,8 +270,10 @@ def parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
         if given in (None, False):
             continue
         if own not in (None, False) and own != given:
-            parser.error(f"--{option} is given twice with different values "
-                         f"({given} before '{name}', {own} after it)")
+            parser.error(
+                f"--{option} is given twice with different values "
+                f"({given} before '{name}', {own} after it)"
+            )
         setattr(args, option, given)
     return args
 
@@ -219,8 +286,10 @@ def _refuse_misspelt_command(parser: argparse.ArgumentParser, text: str) -> None
 
     close = difflib.get_close_matches(text, list(SUBCOMMANDS), n=1, cutoff=0.75)
     if close:
-        parser.error(f"unknown command '{text}' (did you mean '{close[0]}'? To send it as a "
-                     f"prompt: tau -- {text})")
+        parser.error(
+            f"unknown command '{text}' (did you mean '{close[0]}'? To send it as a "
+            f"prompt: tau -- {text})"
+        )
 
 
 def _read_stdin_if_piped() -> str | None:
@@ -249,10 +318,16 @@ def _read_stdin_prompt() -> str | None:
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {"profile": args.profile, "model": args.model, "base_url": args.base_url,
-            "approval": args.approval, "safety": args.safety,
-            "max_turns": args.max_turns, "max_cost": args.max_cost,
-            "max_tokens": args.max_tokens}
+    return {
+        "profile": args.profile,
+        "model": args.model,
+        "base_url": args.base_url,
+        "approval": args.approval,
+        "safety": args.safety,
+        "max_turns": args.max_turns,
+        "max_cost": args.max_cost,
+        "max_tokens": args.max_tokens,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -303,8 +378,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.prompt != "-":
             return _usage("give the prompt once: as PROMPT or with -p, not both")
         args.prompt = args.text  # tau "fix the tests" -p, as claude -p "..."
-    if args.prompt is None and args.text is not None and not args.line \
-            and not stdio_is_terminal():
+    if args.prompt is None and args.text is not None and not args.line and not stdio_is_terminal():
         # Not interactive: tau PROMPT is tau -p PROMPT (piped stdin is attached to it).
         args.prompt = args.text
     if args.prompt is not None:
@@ -315,10 +389,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.line:
         from tau_tui.repl import run_repl
 
-        return run_guarded(lambda: run_repl(
-            workspace=args.workspace, cli_settings=_cli_settings(args), resume=args.resume,
-            continue_latest=args.continue_latest, script_path=args.script,
-            trust=args.trust, first_prompt=args.text), args.debug)
+        return run_guarded(
+            lambda: run_repl(
+                workspace=args.workspace,
+                cli_settings=_cli_settings(args),
+                resume=args.resume,
+                continue_latest=args.continue_latest,
+                script_path=args.script,
+                trust=args.trust,
+                first_prompt=args.text,
+            ),
+            args.debug,
+        )
     if not stdio_is_terminal():
         # A full-screen app would draw into a pipe: read prompts from stdin instead.
         from tau_tui.scripted import run_scripted
@@ -326,11 +408,19 @@ def _run(args: argparse.Namespace) -> int:
         return run_guarded(lambda: run_scripted(args, _cli_settings(args)), args.debug)
     from tau_tui.app import run_app
 
-    return run_guarded(lambda: run_app(
-        workspace=args.workspace, cli_settings=_cli_settings(args), resume=args.resume,
-        continue_latest=args.continue_latest, script_path=args.script,
-        trust=args.trust, first_prompt=args.text, offer_setup=stdio_is_terminal()),
-        args.debug)
+    return run_guarded(
+        lambda: run_app(
+            workspace=args.workspace,
+            cli_settings=_cli_settings(args),
+            resume=args.resume,
+            continue_latest=args.continue_latest,
+            script_path=args.script,
+            trust=args.trust,
+            first_prompt=args.text,
+            offer_setup=stdio_is_terminal(),
+        ),
+        args.debug,
+    )
 
 
 def _usage(message: str) -> int:

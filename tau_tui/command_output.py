@@ -42,8 +42,10 @@ def _cost(result: r.CostShown) -> str:
     about = "~" if usage.estimated else ""
     money = f"{about}${cost:.4f}" if cost is not None else "unknown (no prices for this model)"
     why = " (estimated: the server reported no usage)" if usage.estimated else ""
-    return (f"tokens: {about}{usage.input_tokens:,} in ({usage.cached_input_tokens:,} cached), "
-            f"{about}{usage.output_tokens:,} out · cost {money}{why}")
+    return (
+        f"tokens: {about}{usage.input_tokens:,} in ({usage.cached_input_tokens:,} cached), "
+        f"{about}{usage.output_tokens:,} out · cost {money}{why}"
+    )
 
 
 def _undone(result: r.TurnsUndone) -> list[OutputLine]:
@@ -55,8 +57,7 @@ def _undone(result: r.TurnsUndone) -> list[OutputLine]:
     if report.restored:
         text += "; restored " + ", ".join(report.restored)
     lines = [OutputLine(text)]
-    lines += [OutputLine(f"could not restore {f.path}: {f.reason}", "error")
-              for f in report.failed]
+    lines += [OutputLine(f"could not restore {f.path}: {f.reason}", "error") for f in report.failed]
     if report.note:
         lines.append(OutputLine(report.note, "warning"))
     return lines
@@ -70,34 +71,42 @@ def _session(result: r.SessionShown) -> str:
     count = f"{result.on_branch} messages"
     if info.message_count != result.on_branch:
         count += f" on this branch ({info.message_count} in all)"
-    return (f"session {info.id} · {_title(info.title)} · model {info.model} · "
-            f"{count} · cost {cost}")
+    return f"session {info.id} · {_title(info.title)} · model {info.model} · {count} · cost {cost}"
 
 
 def _sessions(result: r.SessionsListed) -> list[OutputLine]:
     if not result.sessions:
         return [OutputLine("no sessions in this workspace yet")]
-    return [OutputLine(("*" if s.id == result.current_id else " ")
-                       + f" {s.id[:8]}  {s.model:<28} {_title(s.title)}")
-            for s in result.sessions]
+    return [
+        OutputLine(
+            ("*" if s.id == result.current_id else " ")
+            + f" {s.id[:8]}  {s.model:<28} {_title(s.title)}"
+        )
+        for s in result.sessions
+    ]
 
 
 def _memory(result: r.MemoryShown) -> str:
     overview = result.overview
     lines = ["instructions (written by people, always in the prompt):"]
-    lines += [f"  {f.path}  {f.chars:,} bytes  {f.status}" for f in overview.instructions] \
-        or ["  none: add AGENTS.md at the workspace root"]
+    lines += [f"  {f.path}  {f.chars:,} bytes  {f.status}" for f in overview.instructions] or [
+        "  none: add AGENTS.md at the workspace root"
+    ]
     if not overview.enabled:
         lines.append("learned memory: off (memory = false in config.toml)")
     else:
-        lines.append(f"learned memory: {overview.live} live · {overview.quarantined} "
-                     f"quarantined · {overview.retired} retired")
+        lines.append(
+            f"learned memory: {overview.live} live · {overview.quarantined} "
+            f"quarantined · {overview.retired} retired"
+        )
         lines += [f"  waiting for approval: #{e.id} {e.namespace}" for e in overview.pending]
     last = overview.last
     record = last.record if last is not None else None
     if record is not None:
-        lines.append("offered with the last prompt: "
-                     + (f"not searched: {record.error}" if record.error else record.line))
+        lines.append(
+            "offered with the last prompt: "
+            + (f"not searched: {record.error}" if record.error else record.line)
+        )
     return "\n".join(lines)
 
 
@@ -108,8 +117,7 @@ def _lines(result: Any) -> list[OutputLine]:
         case r.ModelShown(model_id=model_id):
             return [OutputLine(f"model: {model_id}")]
         case r.ModelChanged(model_id=model_id, warnings=warnings):
-            return [*(OutputLine(w, "warning") for w in warnings),
-                    OutputLine(f"model: {model_id}")]
+            return [*(OutputLine(w, "warning") for w in warnings), OutputLine(f"model: {model_id}")]
         case r.ApprovalShown(mode=mode):
             return [OutputLine(f"approval mode: {mode.value} ({mode.help})")]
         case r.SessionShown():
@@ -119,14 +127,21 @@ def _lines(result: Any) -> list[OutputLine]:
         case r.SessionResumed(session=info):
             return [OutputLine(f"resumed session {info.id[:8]} · {_title(info.title)}")]
         case r.NewSession(previous=previous, cleared=True):
-            back = "" if previous is None else \
-                f"; /resume {previous.id[:8]} returns to the previous one"
+            back = (
+                ""
+                if previous is None
+                else f"; /resume {previous.id[:8]} returns to the previous one"
+            )
             return [OutputLine(f"context cleared: your next prompt starts a new session{back}")]
         case r.NewSession():
             return [OutputLine("new session: it starts with your next prompt")]
         case r.SessionForked(source_id=source, session=forked, switched=True):
-            return [OutputLine(f"forked {source[:8]} into new session {forked.id[:8]}; "
-                               "the original session is unchanged")]
+            return [
+                OutputLine(
+                    f"forked {source[:8]} into new session {forked.id[:8]}; "
+                    "the original session is unchanged"
+                )
+            ]
         case r.SessionForked(source_id=source, session=forked):
             return [OutputLine(f"forked session {source[:8]} into {forked.id[:8]}")]
         case r.TurnsUndone():
@@ -142,11 +157,16 @@ def _lines(result: Any) -> list[OutputLine]:
         case r.SessionExported(path=path, records=records):
             return [OutputLine(f"exported {records} records to {path}")]
         case r.RiskCleared(cleared=0):
-            return [OutputLine("the risk is not raised: no tool result was flagged in this "
-                               "session")]
+            return [
+                OutputLine("the risk is not raised: no tool result was flagged in this session")
+            ]
         case r.RiskCleared(risk=risk, profile=profile, mode=mode):
-            return [OutputLine(f"risk cleared ({risk}); calls follow the rules of profile "
-                               f"{profile} and mode {mode} again")]
+            return [
+                OutputLine(
+                    f"risk cleared ({risk}); calls follow the rules of profile "
+                    f"{profile} and mode {mode} again"
+                )
+            ]
         case r.QuitRequested():
             return []
     raise TypeError(f"no rendering for {type(result).__name__}")

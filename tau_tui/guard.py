@@ -39,8 +39,10 @@ def run_guarded(func: Callable[[], int], debug: bool) -> int:
     except Exception as exc:
         if debug:
             raise
-        sys.stderr.write(f"tau: internal error: {type(exc).__name__}: {exc} "
-                         "(run with --debug for the traceback)\n")
+        sys.stderr.write(
+            f"tau: internal error: {type(exc).__name__}: {exc} "
+            "(run with --debug for the traceback)\n"
+        )
         return EXIT_FAILED
 
 

@@ -26,12 +26,28 @@ class OperatorApp(App[int]):
     # A default screen's own CSS_PATH is not loaded by Textual: the app loads it (absolute,
     # so that a subclass defined elsewhere, a test's or a bench's, finds it too).
     CSS_PATH = str(Path(__file__).resolve().parent / "screens" / "operator.tcss")
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True,
-                        id="operator.ctrl_c", tooltip="Quit")]
+    BINDINGS = [
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Quit",
+            show=False,
+            priority=True,
+            id="operator.ctrl_c",
+            tooltip="Quit",
+        )
+    ]
 
-    def __init__(self, root: Path, *, mode: str = "shell", readonly: bool = False,
-                 interval_s: float = 1.0, reader: SnapshotReader | None = None,
-                 theme: str = DEFAULT_THEME) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        mode: str = "shell",
+        readonly: bool = False,
+        interval_s: float = 1.0,
+        reader: SnapshotReader | None = None,
+        theme: str = DEFAULT_THEME,
+    ) -> None:
         super().__init__()
         self.root = root
         self.mode = mode
@@ -46,12 +62,18 @@ class OperatorApp(App[int]):
         return variable_defaults(self.current_theme)
 
     def get_default_screen(self) -> Screen[Any]:
-        return OperatorScreen(self.root, watch=self.mode == "watch", readonly=self.readonly,
-                              reader=self.reader, interval_s=self.interval_s)
+        return OperatorScreen(
+            self.root,
+            watch=self.mode == "watch",
+            readonly=self.readonly,
+            reader=self.reader,
+            interval_s=self.interval_s,
+        )
 
 
-def run_operator_app(root: Path, *, mode: str, readonly: bool = False,
-                     interval_s: float = 1.0) -> int:
+def run_operator_app(
+    root: Path, *, mode: str, readonly: bool = False, interval_s: float = 1.0
+) -> int:
     """Run the operator app until the user quits; its exit code."""
     app = OperatorApp(root, mode=mode, readonly=readonly, interval_s=interval_s)
     app.run()

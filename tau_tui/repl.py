@@ -47,17 +47,23 @@ class LineApprover:
             self.out.write(plain(f"  raised risk: {request.risk}") + "\n")
         rule = request.rule
         if rule is not None:
-            self.out.write(plain(f"  [a] allows {rule} for the rest of this session "
-                                 f"({request.breadth})") + "\n")
-            self.out.write(plain(f"  [A] saves {rule} in {request.save_to}: always allowed "
-                                 "here") + "\n")
+            self.out.write(
+                plain(f"  [a] allows {rule} for the rest of this session ({request.breadth})")
+                + "\n"
+            )
+            self.out.write(
+                plain(f"  [A] saves {rule} in {request.save_to}: always allowed here") + "\n"
+            )
         else:
             self.out.write(plain(f"  no rule can allow it: {request.no_rule_reason}") + "\n")
         self.out.flush()
-        question = ("allow? [y]es once / [a] this session / [A]lways / [n]o: "
-                    if rule is not None else "allow? [y]es once / [n]o: ")
+        question = (
+            "allow? [y]es once / [a] this session / [A]lways / [n]o: "
+            if rule is not None
+            else "allow? [y]es once / [n]o: "
+        )
         while True:
-            answer = (await self.ask(question))
+            answer = await self.ask(question)
             choice = answer.strip()[:1]
             if choice in ("y", "Y"):
                 return ApprovalDecision.ALLOW_ONCE
@@ -72,8 +78,9 @@ class LineApprover:
 class LineRepl:
     """One REPL session over an engine. ``ask`` reads a line (prompt-toolkit in real use)."""
 
-    def __init__(self, engine: Any, ask: Ask, out: IO[str], err: IO[str],
-                 table: CommandTable = COMMANDS) -> None:
+    def __init__(
+        self, engine: Any, ask: Ask, out: IO[str], err: IO[str], table: CommandTable = COMMANDS
+    ) -> None:
         self.engine = engine
         self.table = table
         self.ask = ask
@@ -108,8 +115,9 @@ class LineRepl:
     async def loop(self, first_prompt: str | None = None) -> int:
         """Ask for prompts until Ctrl+D or /quit; ``first_prompt`` runs first."""
         state = self.engine.state()
-        self.out.write(f"tau {state.model_id} in {state.workspace} "
-                       "(/help for commands, Ctrl+D to leave)\n")
+        self.out.write(
+            f"tau {state.model_id} in {state.workspace} (/help for commands, Ctrl+D to leave)\n"
+        )
         if first_prompt and first_prompt.strip():
             await self.turn(first_prompt)
         while self.exit_code is None:
@@ -182,8 +190,7 @@ class LineRepl:
         """Run a slash command of the engine's table and print its result; "quit" to
         leave. Raises ``TauError`` (``UsageError`` for an unknown command)."""
         command, given = self.table.lookup(line)
-        result = await self.table.run(CommandContext.of(self.engine, self.table), command,
-                                      given)
+        result = await self.table.run(CommandContext.of(self.engine, self.table), command, given)
         if isinstance(result, QuitRequested):
             return "quit"
         self.show(result)
@@ -223,8 +230,9 @@ def shared_history(path: Path) -> Any:
     return ThreadedHistory(SharedHistory())
 
 
-async def open_offering_fork(open_engine: Callable[..., Awaitable[Any]], ask: Ask,
-                             err: IO[str]) -> Any:
+async def open_offering_fork(
+    open_engine: Callable[..., Awaitable[Any]], ask: Ask, err: IO[str]
+) -> Any:
     """Open the engine; if another tau process is running the session to resume, offer
     to fork it or start a new session (anything else re-raises the refusal)."""
     from tau_engine.errors import SessionLockedError
@@ -243,9 +251,16 @@ async def open_offering_fork(open_engine: Callable[..., Awaitable[Any]], ask: As
         return await open_engine(if_busy=choice)
 
 
-def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str | None,
-             continue_latest: bool, script_path: str | None, trust: bool = False,
-             first_prompt: str | None = None) -> int:
+def run_repl(
+    *,
+    workspace: str | None,
+    cli_settings: dict[str, Any],
+    resume: str | None,
+    continue_latest: bool,
+    script_path: str | None,
+    trust: bool = False,
+    first_prompt: str | None = None,
+) -> int:
     """Entry point of ``tau --line``; ``first_prompt`` is sent before the first question.
     It does not ask about trust: the workspace's own settings that need it load when the
     user trusted it (``tau trust``) or ``trust``."""
@@ -275,11 +290,16 @@ def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str
         approver = LineApprover(answer, sys.stdout)
 
         async def open_engine(**options: Any) -> Any:
-            return await Engine.open(workspace=paths, settings=settings, approver=approver,
-                                     resume=resume, continue_latest=continue_latest,
-                                     default_approval="ask",
-                                     script_path=Path(script_path) if script_path else None,
-                                     **options)
+            return await Engine.open(
+                workspace=paths,
+                settings=settings,
+                approver=approver,
+                resume=resume,
+                continue_latest=continue_latest,
+                default_approval="ask",
+                script_path=Path(script_path) if script_path else None,
+                **options,
+            )
 
         import signal
 
@@ -295,8 +315,9 @@ def run_repl(*, workspace: str | None, cli_settings: dict[str, Any], resume: str
                 early.append(signum)
 
         # Ctrl+C stays asyncio's and prompt-toolkit's: it interrupts a turn, not the REPL.
-        signals = StopSignals(stop).install(asyncio.get_running_loop(),
-                                            (signal.SIGTERM, signal.SIGHUP))
+        signals = StopSignals(stop).install(
+            asyncio.get_running_loop(), (signal.SIGTERM, signal.SIGHUP)
+        )
         try:
             engine = await open_offering_fork(open_engine, ask, sys.stderr)
             try:

@@ -124,13 +124,20 @@ def run_scripted(args: argparse.Namespace, cli_settings: dict[str, Any]) -> int:
     from tau_tui.headless.run import DEFAULT_APPROVAL
 
     if args.output_format != "text":
-        raise UsageError(f"--output-format {args.output_format} needs -p PROMPT; a session "
-                         "read from stdin prints text")
+        raise UsageError(
+            f"--output-format {args.output_format} needs -p PROMPT; a session "
+            "read from stdin prints text"
+        )
     paths = WorkspacePaths.locate(args.workspace)
     # As in tau -p, nobody is asked about trust: `tau trust` or --trust grants it.
     # Nothing set up is an error only once there is a prompt to run (see _session).
-    settings = load_run_settings(paths, cli_settings, default_approval=DEFAULT_APPROVAL,
-                                 grant=getattr(args, "trust", False), require_setup=False)
+    settings = load_run_settings(
+        paths,
+        cli_settings,
+        default_approval=DEFAULT_APPROVAL,
+        grant=getattr(args, "trust", False),
+        require_setup=False,
+    )
     try:
         stdin = sys.stdin.fileno()
     except (AttributeError, OSError, ValueError):
@@ -140,8 +147,14 @@ def run_scripted(args: argparse.Namespace, cli_settings: dict[str, Any]) -> int:
     return asyncio.run(_session(paths, settings, args, script, ScriptReader(stdin), color))
 
 
-async def _session(paths: Any, settings: Any, args: argparse.Namespace, script: Path | None,
-                   reader: ScriptReader, color: bool) -> int:
+async def _session(
+    paths: Any,
+    settings: Any,
+    args: argparse.Namespace,
+    script: Path | None,
+    reader: ScriptReader,
+    color: bool,
+) -> int:
     from tau_tui.headless.run import open_headless_engine
     from tau_tui.repl import LineRepl
 
@@ -228,12 +241,16 @@ class ScriptedSession:
             if code != 0:
                 if result.stop_reason == "interrupted":
                     self.interrupted = False  # said here, with how to continue
-                    self.repl.err.write("tau: interrupted; the partial answer is saved "
-                                        f"(tau --resume {result.session_id[:8]} to continue)\n")
+                    self.repl.err.write(
+                        "tau: interrupted; the partial answer is saved "
+                        f"(tau --resume {result.session_id[:8]} to continue)\n"
+                    )
                 else:
-                    self.repl.err.write(f"tau: error: line {number}: the run stopped "
-                                        f"({result.stop_reason}); the rest of the input is "
-                                        "not run\n")
+                    self.repl.err.write(
+                        f"tau: error: line {number}: the run stopped "
+                        f"({result.stop_reason}); the rest of the input is "
+                        "not run\n"
+                    )
                 return code
             item = None
         return 0

@@ -61,8 +61,9 @@ class StopSignals:
     def exit_code(self) -> int | None:
         return exit_code_for(self.signum) if self.signum is not None else None
 
-    def install(self, loop: asyncio.AbstractEventLoop,
-                signals: Iterable[int] = STOP_SIGNALS) -> StopSignals:
+    def install(
+        self, loop: asyncio.AbstractEventLoop, signals: Iterable[int] = STOP_SIGNALS
+    ) -> StopSignals:
         """Handle ``signals`` on ``loop`` (silently skipped where the loop cannot)."""
         self._loop = loop
         for signum in signals:

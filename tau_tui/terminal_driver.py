@@ -27,8 +27,7 @@ HangupCallback = Callable[[], None]
 
 
 def _is_hangup(exc: OSError) -> bool:
-    return exc.errno in (errno.EIO, errno.ENXIO, errno.EBADF) or isinstance(
-        exc, BrokenPipeError)
+    return exc.errno in (errno.EIO, errno.ENXIO, errno.EBADF) or isinstance(exc, BrokenPipeError)
 
 
 class HangupSafeOutput:
@@ -81,7 +80,8 @@ class HangupSafeDriver(LinuxDriver):
         self._hangup_lock = threading.Lock()
         if self._file is not None:
             self._file = HangupSafeOutput(  # type: ignore[assignment]
-                self._file, self._report_hangup)
+                self._file, self._report_hangup
+            )
 
     def _report_hangup(self) -> None:
         with self._hangup_lock:

@@ -38,8 +38,19 @@ TAU_VARIABLES: dict[str, str] = {
     "notice": "foreground",
 }
 
-_COLOUR_KEYS = ("primary", "secondary", "warning", "error", "success", "accent",
-                "foreground", "background", "surface", "panel", "boost")
+_COLOUR_KEYS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 _FLOAT_KEYS = ("luminosity_spread", "text_alpha")
 
 
@@ -88,8 +99,7 @@ def theme_from_mapping(data: Mapping[str, Any], source: str) -> Theme:
         raise ThemeFileError(f"{source}: 'dark' must be true or false")
     kwargs["dark"] = dark
     variables = data.get("variables", {})
-    if not isinstance(variables, dict) or not all(
-            isinstance(v, str) for v in variables.values()):
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ThemeFileError(f"{source}: [variables] must map names to strings")
     kwargs["variables"] = dict(variables)
     _check_colours(kwargs, source)
@@ -135,8 +145,7 @@ def load_themes(folders: list[Path] | None = None) -> ThemeCatalog:
     """
     catalog = ThemeCatalog()
     by_name: dict[str, Theme] = {}
-    for folder in folders if folders is not None else [bundled_themes_dir(),
-                                                        user_themes_dir()]:
+    for folder in folders if folders is not None else [bundled_themes_dir(), user_themes_dir()]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.toml")):
@@ -158,14 +167,18 @@ def variable_defaults(theme: Theme) -> dict[str, str]:
     for name, base in TAU_VARIABLES.items():
         value = getattr(theme, base, None)
         if value is None:
-            value = {"background": plain_background,
-                     "foreground": plain_foreground}.get(base, theme.primary)
+            value = {"background": plain_background, "foreground": plain_foreground}.get(
+                base, theme.primary
+            )
         out[name] = value
     return out
 
 
-def configured_theme_name(workspace_root: Path | None, cli_theme: str | None = None,
-                          environ: Mapping[str, str] | None = None) -> str:
+def configured_theme_name(
+    workspace_root: Path | None,
+    cli_theme: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
     """The ``theme`` setting with the same precedence as the engine's settings.
 
     Read with ``tomllib`` alone (not the pydantic settings) because the theme is

@@ -17,21 +17,34 @@ if TYPE_CHECKING:
     from tau_engine.store import StoreBackend
 
 _PROVIDER_VARS = [
-    "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-    "GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY",
-    "XAI_API_KEY", "MISTRAL_API_KEY", "TAU_MODEL", "TAU_BASE_URL", "TAU_APPROVAL",
-    "TAU_MAX_TURNS", "TAU_THEME",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "OPENROUTER_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "XAI_API_KEY",
+    "MISTRAL_API_KEY",
+    "TAU_MODEL",
+    "TAU_BASE_URL",
+    "TAU_APPROVAL",
+    "TAU_MAX_TURNS",
+    "TAU_THEME",
 ]
 
 
 @pytest.fixture(autouse=True)
-def _hermetic_env(tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _hermetic_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A private user config dir and no provider keys from the developer's environment."""
     monkeypatch.setenv("TAU_CONFIG_DIR", str(tmp_path_factory.mktemp("tau-config")))
     for var in list(os.environ):
-        if var in _PROVIDER_VARS or (var.startswith("TAU_") and var.endswith(
-                ("_API_KEY", "_BASE_URL"))):
+        if var in _PROVIDER_VARS or (
+            var.startswith("TAU_") and var.endswith(("_API_KEY", "_BASE_URL"))
+        ):
             monkeypatch.delenv(var, raising=False)
 
 

@@ -23,8 +23,9 @@ def test_ci_runs_the_readmes_second_command_verbatim() -> None:
     assert len(first_block) == 2  # install and run; install the dev extras and test
     assert first_block[0].startswith("python3 -m venv .venv") and first_block[0].endswith("tau")
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert any(line == first_block[1] or line.startswith(first_block[1] + " ||")
-               for line in ci), first_block[1]
+    assert any(line == first_block[1] or line.startswith(first_block[1] + " ||") for line in ci), (
+        first_block[1]
+    )
     assert "ruff check ." in ci and "lint-imports" in ci
 
 
@@ -32,10 +33,15 @@ def test_every_option_of_the_cli_is_in_the_reference() -> None:
     from tau_tui.cli import build_parser
 
     reference = (ROOT / "docs" / "cli.md").read_text()
-    options = [o for action in build_parser()._actions for o in action.option_strings
-               if o.startswith("--") and o != "--help"]
-    missing = [o for o in options
-               if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", reference)]
+    options = [
+        o
+        for action in build_parser()._actions
+        for o in action.option_strings
+        if o.startswith("--") and o != "--help"
+    ]
+    missing = [
+        o for o in options if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", reference)
+    ]
     assert not missing
 
 
@@ -63,8 +69,19 @@ def test_the_replay_script_example_runs(workspace: Path, tmp_path: Path) -> None
     (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     (workspace / "tests").mkdir()
     (workspace / "tests" / "test_calc.py").write_text("from calc import add\n")
-    proc = run_tau(["-p", "fix add", "--model", "offline/replay", "--script", str(script),
-                    "--output-format", "json"], workspace)
+    proc = run_tau(
+        [
+            "-p",
+            "fix add",
+            "--model",
+            "offline/replay",
+            "--script",
+            str(script),
+            "--output-format",
+            "json",
+        ],
+        workspace,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["result"] == "Fixed: `add` now adds."
@@ -76,8 +93,11 @@ def test_the_readme_examples_parse(workspace: Path) -> None:
     """Every `tau ...` line of the README is accepted by the parser (--help after it
     stops before anything runs)."""
     readme = (ROOT / "README.md").read_text()
-    lines = [line.split("#")[0].strip() for block in _bash_blocks(readme)[1:]
-             for line in block.splitlines()]
+    lines = [
+        line.split("#")[0].strip()
+        for block in _bash_blocks(readme)[1:]
+        for line in block.splitlines()
+    ]
     commands = [shlex.split(line.split("| ")[-1]) for line in lines if "tau " in line]
     assert commands
     for argv in commands:

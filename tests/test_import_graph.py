@@ -17,8 +17,9 @@ import pytest
 PACKAGES = ("tau_engine", "tau_tui")
 
 
-def import_cycles(modules: Iterable[str],
-                  imports_of: Callable[[str], Iterable[str]]) -> list[list[str]]:
+def import_cycles(
+    modules: Iterable[str], imports_of: Callable[[str], Iterable[str]]
+) -> list[list[str]]:
     """The strongly connected components of more than one module (or a module that imports
     itself): each is a set of modules that import each other round a cycle. Tarjan's
     algorithm, iterative, so a deep graph cannot overflow the stack."""
@@ -73,16 +74,14 @@ def graph() -> grimp.ImportGraph:
 
 
 @pytest.mark.parametrize("package", PACKAGES)
-def test_no_module_imports_itself_through_others(graph: grimp.ImportGraph,
-                                                  package: str) -> None:
+def test_no_module_imports_itself_through_others(graph: grimp.ImportGraph, package: str) -> None:
     modules = {m for m in graph.modules if m.split(".")[0] == package}
 
     def imports_of(module: str) -> set[str]:
         return {m for m in graph.find_modules_directly_imported_by(module) if m in modules}
 
     cycles = import_cycles(modules, imports_of)
-    shown = ["; ".join(" -> ".join(chain) for chain in _chains(graph, cycle))
-             for cycle in cycles]
+    shown = ["; ".join(" -> ".join(chain) for chain in _chains(graph, cycle)) for cycle in cycles]
     assert not cycles, "import cycles:\n" + "\n".join(shown)
 
 

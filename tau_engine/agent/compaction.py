@@ -44,8 +44,7 @@ and what changed in them, commands run and their outcomes, errors met, and what 
 Be concise and concrete; use short bullet points. Do not call tools."""
 
 
-def estimate_tokens(system: str, messages: list[Message],
-                    tools: Sequence[ToolSpec] = ()) -> int:
+def estimate_tokens(system: str, messages: list[Message], tools: Sequence[ToolSpec] = ()) -> int:
     """A cheap upper-leaning estimate of a request's prompt size in tokens (the tool
     schemas count when given: they are sent with every request)."""
     chars = len(system)
@@ -61,8 +60,11 @@ def estimate_tokens(system: str, messages: list[Message],
 def estimate_call_usage(request: ProviderRequest, answer: Message) -> Usage:
     """The usage of a call whose server reported none, by the same estimate: the whole
     prompt in, the answer (thinking included) out, marked ``estimated``."""
-    return Usage(input_tokens=estimate_tokens(request.system, request.messages, request.tools),
-                 output_tokens=estimate_tokens("", [answer]), estimated=True)
+    return Usage(
+        input_tokens=estimate_tokens(request.system, request.messages, request.tools),
+        output_tokens=estimate_tokens("", [answer]),
+        estimated=True,
+    )
 
 
 def request_view(history: list[StoredMessage]) -> list[Message]:
@@ -82,17 +84,17 @@ def _compacted_view(history: list[StoredMessage]) -> list[Message]:
     if keep_from:
         ids = [m.id for m in history[:last]]
         if keep_from in ids:
-            kept = [m.message for m in history[ids.index(keep_from):last]]
-    pinned = [m.message for m in history[:last] if m.message.meta.get("pinned")
-              and m.message not in kept]
+            kept = [m.message for m in history[ids.index(keep_from) : last]]
+    pinned = [
+        m.message for m in history[:last] if m.message.meta.get("pinned") and m.message not in kept
+    ]
     head = summary.message
     if kept and kept[0].role == "user":
         # Keep roles alternating (some providers reject two user messages in a row):
         # the summary rides in front of the first kept user message.
-        head = kept[0].model_copy(update={"content": f"{head.content}\n\n---\n\n"
-                                                     f"{kept[0].content}"})
+        head = kept[0].model_copy(update={"content": f"{head.content}\n\n---\n\n{kept[0].content}"})
         kept = kept[1:]
-    return [*pinned, head, *kept, *(m.message for m in history[last + 1:])]
+    return [*pinned, head, *kept, *(m.message for m in history[last + 1 :])]
 
 
 @dataclass
@@ -110,8 +112,7 @@ def _last_compaction(history: list[StoredMessage]) -> int | None:
     return None
 
 
-def plan_compaction(history: list[StoredMessage], keep_recent_turns: int
-                    ) -> CompactionPlan | None:
+def plan_compaction(history: list[StoredMessage], keep_recent_turns: int) -> CompactionPlan | None:
     """Plan over what the current request view holds: the previous summary (if any) and
     the messages after it are summarized, except the last ``keep_recent_turns`` user
     turns and pinned messages. None when there is nothing older to summarize."""
@@ -123,9 +124,9 @@ def plan_compaction(history: list[StoredMessage], keep_recent_turns: int
         summary = history[last]
         keep_from = summary.message.meta.get("keep_from")
         ids = [m.id for m in history[:last]]
-        kept = history[ids.index(keep_from):last] if keep_from in ids else []
+        kept = history[ids.index(keep_from) : last] if keep_from in ids else []
         previous = [summary.message]
-        candidates = [*kept, *history[last + 1:]]
+        candidates = [*kept, *history[last + 1 :]]
     starts = [i for i, m in enumerate(candidates) if m.message.role == "user"]
     if len(starts) < 2:
         return None
@@ -139,14 +140,23 @@ def plan_compaction(history: list[StoredMessage], keep_recent_turns: int
 StreamFn = Callable[[ProviderRequest], AsyncIterator[ProviderEvent]]
 
 
-async def summarize(stream: StreamFn, *, model: str, system: str, messages: list[Message],
-                    max_output_tokens: int | None = None) -> tuple[str, Usage, float | None]:
+async def summarize(
+    stream: StreamFn,
+    *,
+    model: str,
+    system: str,
+    messages: list[Message],
+    max_output_tokens: int | None = None,
+) -> tuple[str, Usage, float | None]:
     """Ask the model for a summary of ``messages``. Returns (summary, usage, provider cost)."""
     transcript = _render(messages)
     request = ProviderRequest(
-        model=model, system=system,
+        model=model,
+        system=system,
         messages=[Message(role="user", content=f"{transcript}\n\n{_SUMMARY_PROMPT}")],
-        tools=[], max_output_tokens=max_output_tokens)
+        tools=[],
+        max_output_tokens=max_output_tokens,
+    )
     parts: list[str] = []
     usage = Usage()
     cost: float | None = None
@@ -188,5 +198,6 @@ def compaction_message(summary: str, *, keep_from: str | None, before_tokens: in
     return Message(
         role="user",
         content=f"[Summary of the earlier conversation, written when it was compacted]\n\n"
-                f"{summary}",
-        meta={"compaction": True, "keep_from": keep_from, "before_tokens": before_tokens})
+        f"{summary}",
+        meta={"compaction": True, "keep_from": keep_from, "before_tokens": before_tokens},
+    )

@@ -29,9 +29,19 @@ if TYPE_CHECKING:
 class CompactionPolicy:
     """The compactor of one agent loop: one session, one model, one system prompt."""
 
-    def __init__(self, *, store: SessionStore, session_id: str, bus: EventBus,
-                 stream: StreamFactory, model_id: str, info: ModelInfo | None,
-                 context_window: int | None, settings: Settings, system_prompt: str) -> None:
+    def __init__(
+        self,
+        *,
+        store: SessionStore,
+        session_id: str,
+        bus: EventBus,
+        stream: StreamFactory,
+        model_id: str,
+        info: ModelInfo | None,
+        context_window: int | None,
+        settings: Settings,
+        system_prompt: str,
+    ) -> None:
         self.store = store
         self.session_id = session_id
         self.bus = bus
@@ -49,8 +59,9 @@ class CompactionPolicy:
         window = self.context_window
         return window is not None and context_tokens >= self.threshold * window
 
-    async def __call__(self, messages: list[Message], context_tokens: int,
-                       force: bool) -> Compacted | None:
+    async def __call__(
+        self, messages: list[Message], context_tokens: int, force: bool
+    ) -> Compacted | None:
         """Summarize older turns if due (or ``force``); None when nothing was done."""
         from tau_engine.agent.compaction import (
             compaction_message,
@@ -69,16 +80,32 @@ class CompactionPolicy:
         plan = plan_compaction(history, self.keep_recent_turns)
         if plan is None:
             return None
-        self.bus.emit(Notice(kind=NoticeKind.COMPACTING, message=f"compacting the conversation "
-                             f"(~{before:,} tokens) with {self.model_id}..."))
+        self.bus.emit(
+            Notice(
+                kind=NoticeKind.COMPACTING,
+                message=f"compacting the conversation (~{before:,} tokens) with {self.model_id}...",
+            )
+        )
         summary, usage, provider_cost = await summarize(
-            self.stream, model=self.model_id.split("/", 1)[1], system=system,
+            self.stream,
+            model=self.model_id.split("/", 1)[1],
+            system=system,
             messages=mark_untrusted(plan.summarize),
-            max_output_tokens=self.max_output_tokens)
+            max_output_tokens=self.max_output_tokens,
+        )
         cost = provider_cost if provider_cost is not None else cost_usd(self.info, usage)
-        await self.store.append(self.session_id, compaction_message(
-            summary, keep_from=plan.keep_from, before_tokens=before),
-            usage=usage, cost_usd=cost, model=self.model_id)
+        await self.store.append(
+            self.session_id,
+            compaction_message(summary, keep_from=plan.keep_from, before_tokens=before),
+            usage=usage,
+            cost_usd=cost,
+            model=self.model_id,
+        )
         view = request_view(await self.store.request_history(self.session_id))
-        return Compacted(messages=view, usage=usage, cost_usd=cost, before_tokens=before,
-                         after_tokens=estimate_tokens(system, view))
+        return Compacted(
+            messages=view,
+            usage=usage,
+            cost_usd=cost,
+            before_tokens=before,
+            after_tokens=estimate_tokens(system, view),
+        )

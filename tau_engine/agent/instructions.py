@@ -31,8 +31,14 @@ def instruction_files(root: Path) -> list[InstructionFile]:
         if f"{guidance_heading(rel)}:\n" in prompt:
             files.append(InstructionFile(rel, size, True, "in the prompt"))
             continue
-        why = next((note.split(" not loaded: ", 1)[-1] for note in skipped
-                    if note.startswith(f"guidance file {rel} not loaded")), "")
+        why = next(
+            (
+                note.split(" not loaded: ", 1)[-1]
+                for note in skipped
+                if note.startswith(f"guidance file {rel} not loaded")
+            ),
+            "",
+        )
         if not why:
             # The guard let it through: it is empty, or the guidance budget was spent.
             why = "empty" if _is_blank(path) else "left out: the guidance budget was spent"
@@ -48,8 +54,9 @@ def _is_blank(path: Path) -> bool:
         return False
 
 
-async def memory_overview(root: Path, memory: MemoryRuntime | None,
-                          history: Sequence[StoredMessage]) -> MemoryOverview:
+async def memory_overview(
+    root: Path, memory: MemoryRuntime | None, history: Sequence[StoredMessage]
+) -> MemoryOverview:
     """Both kinds of memory of the workspace at ``root`` and the session's last offer."""
     files = await asyncio.to_thread(instruction_files, root)
     service = memory.service if memory is not None else None

@@ -59,8 +59,14 @@ StreamFactory = Callable[[ProviderRequest], Any]
 class MessageSink:
     """Where the loop persists messages: the store, bound to one session."""
 
-    async def append(self, message: Message, *, usage: Usage | None = None,
-                     cost_usd: float | None = None, model: str | None = None) -> str:
+    async def append(
+        self,
+        message: Message,
+        *,
+        usage: Usage | None = None,
+        cost_usd: float | None = None,
+        model: str | None = None,
+    ) -> str:
         raise NotImplementedError
 
     async def append_many(self, messages: Sequence[Message]) -> list[str]:
@@ -144,8 +150,9 @@ class AgentLoop:
         self._run_started = time.monotonic()
 
     # -- the run -----------------------------------------------------------
-    async def run(self, prompt: str, *, meta: dict[str, Any] | None = None,
-                  run_id: str | None = None) -> RunResult:
+    async def run(
+        self, prompt: str, *, meta: dict[str, Any] | None = None, run_id: str | None = None
+    ) -> RunResult:
         """Run one user prompt to completion, between ``run_started`` and ``run_finished``.
         Never raises for provider or tool failures: they end the run with
         ``stop_reason="error"`` and an ``error`` event."""
@@ -161,10 +168,17 @@ class AgentLoop:
             # Nothing was asked of the model: still, the run ends where it began (and
             # a store failing again on this event does not hide the first failure).
             with contextlib.suppress(TauError):
-                self.bus.emit(RunFinished(
-                    run_id=run_id, duration_ms=(time.monotonic() - started) * 1000,
-                    stop_reason="interrupted" if isinstance(exc, asyncio.CancelledError)
-                    else "error", usage=self.run_usage, cost_usd=self.run_cost))
+                self.bus.emit(
+                    RunFinished(
+                        run_id=run_id,
+                        duration_ms=(time.monotonic() - started) * 1000,
+                        stop_reason="interrupted"
+                        if isinstance(exc, asyncio.CancelledError)
+                        else "error",
+                        usage=self.run_usage,
+                        cost_usd=self.run_cost,
+                    )
+                )
             raise
         records: list[ToolCallRecord] = []
         answer_parts: list[str] = []
@@ -176,10 +190,14 @@ class AgentLoop:
             while True:
                 if turn >= self.config.max_turns:
                     stop = "max_turns"
-                    self.bus.emit(ErrorEvent(
-                        message=f"stopped after {turn} model turns (--max-turns "
-                        f"{self.config.max_turns}); the session can be continued",
-                        kind="max_turns", fatal=False))
+                    self.bus.emit(
+                        ErrorEvent(
+                            message=f"stopped after {turn} model turns (--max-turns "
+                            f"{self.config.max_turns}); the session can be continued",
+                            kind="max_turns",
+                            fatal=False,
+                        )
+                    )
                     break
                 turn += 1
                 self.bus.emit(TurnStarted(turn=turn))
@@ -229,13 +247,20 @@ class AgentLoop:
             error_kind=getattr(error, "kind", None) if error else None,
             run_id=run_id,
         )
-        self.bus.emit(RunFinished(
-            run_id=run_id, stop_reason=stop, result=result.result, turns=turn,
-            usage=self.run_usage, cost_usd=self.run_cost, duration_ms=result.duration_ms))
+        self.bus.emit(
+            RunFinished(
+                run_id=run_id,
+                stop_reason=stop,
+                result=result.result,
+                turns=turn,
+                usage=self.run_usage,
+                cost_usd=self.run_cost,
+                duration_ms=result.duration_ms,
+            )
+        )
         return result
 
-    async def _send_prompt(self, run_id: str, prompt: str,
-                           meta: dict[str, Any] | None) -> str:
+    async def _send_prompt(self, run_id: str, prompt: str, meta: dict[str, Any] | None) -> str:
         """Store the user's message and announce it; returns its id (the turn's
         checkpoints hang from it)."""
         # A previous run that failed while its tools ran left calls with no result.
@@ -249,11 +274,16 @@ class AgentLoop:
         meta = meta or {}
         typed = meta.get("typed")
         notes = [str(note) for note in meta.get("mention_notes", [])]
-        self.bus.emit(UserMessage(
-            run_id=run_id, message_id=message_id, text=prompt,
-            typed=typed if isinstance(typed, str) else None,
-            attachments=[str(path) for path in meta.get("attachments", [])],
-            mention_notes=notes))
+        self.bus.emit(
+            UserMessage(
+                run_id=run_id,
+                message_id=message_id,
+                text=prompt,
+                typed=typed if isinstance(typed, str) else None,
+                attachments=[str(path) for path in meta.get("attachments", [])],
+                mention_notes=notes,
+            )
+        )
         for note in notes:
             self.bus.emit(Notice(kind=NoticeKind.MENTION, message=note))
         return message_id
@@ -268,12 +298,17 @@ class AgentLoop:
         self.messages = done.messages
         self._account(done.usage, done.cost_usd)
         self.context_tokens = done.after_tokens
-        self.bus.emit(Notice(
-            kind=NoticeKind.COMPACTION, message=f"compacted the conversation: "
-            f"~{done.before_tokens:,} -> ~{done.after_tokens:,} tokens (earlier messages stay "
-            "in the session)",
-            data=CompactionNote(before_tokens=done.before_tokens,
-                                after_tokens=done.after_tokens)))
+        self.bus.emit(
+            Notice(
+                kind=NoticeKind.COMPACTION,
+                message=f"compacted the conversation: "
+                f"~{done.before_tokens:,} -> ~{done.after_tokens:,} tokens (earlier messages stay "
+                "in the session)",
+                data=CompactionNote(
+                    before_tokens=done.before_tokens, after_tokens=done.after_tokens
+                ),
+            )
+        )
         return True
 
     async def compact_now(self) -> bool:
@@ -291,7 +326,9 @@ class AgentLoop:
             raise ProviderError(
                 f"the conversation (~{needed:,} tokens) does not fit the model's "
                 f"{window:,}-token context window even after compaction; start a new "
-                "session (/new) or use a model with a larger window", kind="context_length")
+                "session (/new) or use a model with a larger window",
+                kind="context_length",
+            )
 
     async def _model_turn(self, turn: int) -> tuple[Message, Usage, float | None, str]:
         await self._compact(force=False)
@@ -345,24 +382,31 @@ class AgentLoop:
                 elif isinstance(event, StreamEnd):
                     end = event
         except asyncio.CancelledError:
-            partial = Message(role="assistant", content="".join(text),
-                              meta={"interrupted": True})
+            partial = Message(role="assistant", content="".join(text), meta={"interrupted": True})
             await asyncio.shield(self.sink.append(partial, model=self.config.model_id))
             self.messages.append(partial)
-            self.bus.emit(Notice(kind=NoticeKind.INTERRUPTED,
-                                 message="turn interrupted; the partial answer is kept"))
+            self.bus.emit(
+                Notice(
+                    kind=NoticeKind.INTERRUPTED,
+                    message="turn interrupted; the partial answer is kept",
+                )
+            )
             return partial, usage, 0.0, "interrupted"
         except ProviderError as exc:
             if text:
-                partial = Message(role="assistant", content="".join(text),
-                                  meta={"incomplete": True, "error": str(exc)})
+                partial = Message(
+                    role="assistant",
+                    content="".join(text),
+                    meta={"incomplete": True, "error": str(exc)},
+                )
                 await self.sink.append(partial, model=self.config.model_id)
                 self.messages.append(partial)
                 exc.partial_output = True
             raise
         if end is None:
-            raise ProviderError("the stream ended without a stop reason", kind="stream",
-                                partial_output=bool(text))
+            raise ProviderError(
+                "the stream ended without a stop reason", kind="stream", partial_output=bool(text)
+            )
         extra = dict(end.extra)
         content = "".join(text)
         if end.refusal and not content:
@@ -372,20 +416,27 @@ class AgentLoop:
             meta["stop_reason"] = end.stop_reason
         if thinking:
             extra.setdefault("thinking", "".join(thinking))
-        assistant = Message(role="assistant", content=content, tool_calls=calls, extra=extra,
-                            meta=meta)
+        assistant = Message(
+            role="assistant", content=content, tool_calls=calls, extra=extra, meta=meta
+        )
         if not usage.reported:
             # The server said nothing (llama-cpp-python never does when streaming): count
             # the call ourselves, so the figures and --max-tokens still mean something.
-            usage = estimate_call_usage(request, Message(
-                role="assistant", content="".join(thinking) + content, tool_calls=calls))
+            usage = estimate_call_usage(
+                request,
+                Message(role="assistant", content="".join(thinking) + content, tool_calls=calls),
+            )
         cost = provider_cost if provider_cost is not None else self._cost(usage)
         await self.sink.append(assistant, usage=usage, cost_usd=cost, model=self.config.model_id)
         self.messages.append(assistant)
         self._account(usage, cost)
         if end.stop_reason == "max_tokens" and not calls:
-            self.bus.emit(Notice(kind=NoticeKind.MAX_TOKENS, message="the answer hit the "
-                                 "model's output limit and may be cut short"))
+            self.bus.emit(
+                Notice(
+                    kind=NoticeKind.MAX_TOKENS,
+                    message="the answer hit the model's output limit and may be cut short",
+                )
+            )
         return assistant, usage, cost, end.stop_reason
 
     def _account(self, usage: Usage, cost: float | None) -> None:
@@ -403,30 +454,39 @@ class AgentLoop:
         self.context_tokens = usage.input_tokens + usage.output_tokens
         minutes = (time.monotonic() - self._run_started) / 60
         burn = self.run_cost / minutes if self.run_cost is not None and minutes > 0 else None
-        self.bus.emit(UsageEvent(
-            usage=usage, cost_usd=cost, total_usage=self.usage_total,
-            total_cost_usd=self.cost_total, context_tokens=self.context_tokens,
-            context_window=self.config.context_window, run_cost_usd=self.run_cost,
-            cost_per_minute=burn))
+        self.bus.emit(
+            UsageEvent(
+                usage=usage,
+                cost_usd=cost,
+                total_usage=self.usage_total,
+                total_cost_usd=self.cost_total,
+                context_tokens=self.context_tokens,
+                context_window=self.config.context_window,
+                run_cost_usd=self.run_cost,
+                cost_per_minute=burn,
+            )
+        )
 
     def _check_budget(self) -> None:
         cfg = self.config
-        if cfg.max_cost is not None and self.run_cost is not None \
-                and self.run_cost >= cfg.max_cost:
+        if cfg.max_cost is not None and self.run_cost is not None and self.run_cost >= cfg.max_cost:
             counted = " (estimated)" if self.run_usage.estimated else ""
             raise BudgetExceededError(
                 f"cost budget reached: ${self.run_cost:.4f}{counted} >= --max-cost "
-                f"${cfg.max_cost:g}; the session can be continued")
+                f"${cfg.max_cost:g}; the session can be continued"
+            )
         spent = self.run_usage.input_tokens + self.run_usage.output_tokens
         if cfg.max_tokens is not None and spent >= cfg.max_tokens:
             counted = f"~{spent} (estimated)" if self.run_usage.estimated else str(spent)
             raise BudgetExceededError(
                 f"token budget reached: {counted} >= --max-tokens {cfg.max_tokens}; "
-                "the session can be continued")
+                "the session can be continued"
+            )
 
     # -- tools ---------------------------------------------------------------
-    async def _run_tools(self, calls: list[ToolCall], turn_message_id: str,
-                         records: list[ToolCallRecord]) -> list[Message] | None:
+    async def _run_tools(
+        self, calls: list[ToolCall], turn_message_id: str, records: list[ToolCallRecord]
+    ) -> list[Message] | None:
         """Run a turn's tool calls. Consecutive read-only calls run concurrently;
         everything else runs in order. Each result is stored as soon as it is known, so
         a process killed mid-turn keeps the results it had. Returns None when cancelled."""
@@ -440,8 +500,14 @@ class AgentLoop:
         try:
             async for call, message in self.pipeline.run(calls):
                 results.append(message)
-                records.append(ToolCallRecord(call.name, call.arguments, not message.is_error,
-                                              bool(message.meta.get("denied"))))
+                records.append(
+                    ToolCallRecord(
+                        call.name,
+                        call.arguments,
+                        not message.is_error,
+                        bool(message.meta.get("denied")),
+                    )
+                )
                 storing = asyncio.ensure_future(self.sink.append(message))
                 await asyncio.shield(storing)
                 self.messages.append(message)
@@ -457,9 +523,16 @@ class AgentLoop:
                     # What the call printed before it was stopped stays in its result.
                     printed = self.pipeline.interrupted_output(call.id).rstrip("\n")
                     note = "interrupted by the user before it finished"
-                    missing.append(Message(role="tool", tool_call_id=call.id, name=call.name,
-                                           content=f"{printed}\n[{note}]" if printed else note,
-                                           is_error=True, meta={"interrupted": True}))
+                    missing.append(
+                        Message(
+                            role="tool",
+                            tool_call_id=call.id,
+                            name=call.name,
+                            content=f"{printed}\n[{note}]" if printed else note,
+                            is_error=True,
+                            meta={"interrupted": True},
+                        )
+                    )
             if missing:
                 await asyncio.shield(self.sink.append_many(missing))
             results += missing

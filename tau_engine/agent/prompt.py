@@ -52,6 +52,8 @@ _HEADINGS = dict(GUIDANCE_FILES)
 def guidance_heading(rel: str) -> str:
     """The words that introduce the file at ``rel`` (root-relative, POSIX) in the prompt."""
     return _HEADINGS.get(rel, f"Guidance from {rel}")
+
+
 _MAX_GUIDANCE_CHARS = 40_000
 
 
@@ -75,8 +77,9 @@ def _read_guidance(guard: WorkspaceGuard, path: Path, budget: int) -> str:
     return data.decode("utf-8", errors="replace").strip()[:budget]
 
 
-def build_system_prompt(root: Path, *, today: _dt.date | None = None,
-                        skipped: list[str] | None = None) -> str:
+def build_system_prompt(
+    root: Path, *, today: _dt.date | None = None, skipped: list[str] | None = None
+) -> str:
     """The full system prompt for a run in the workspace at ``root``.
 
     A guidance file that cannot be used is left out; why is appended to ``skipped``."""

@@ -19,8 +19,13 @@ def _hits(meta: dict[str, object]) -> list[InjectionHit]:
     items = meta.get("injection")
     if not isinstance(items, list):
         return []
-    return [InjectionHit(str(i.get("rule", "?")), str(i.get("category", "?")), 0, 0,
-                         str(i.get("excerpt", ""))) for i in items if isinstance(i, dict)]
+    return [
+        InjectionHit(
+            str(i.get("rule", "?")), str(i.get("category", "?")), 0, 0, str(i.get("excerpt", ""))
+        )
+        for i in items
+        if isinstance(i, dict)
+    ]
 
 
 def marked(message: Message) -> Message:

@@ -78,5 +78,6 @@ class PostCallFilter(Protocol):
 
     name: str
 
-    def apply(self, pending: PendingCall | None, call: ToolCall, result: CallResult
-              ) -> CallResult: ...
+    def apply(
+        self, pending: PendingCall | None, call: ToolCall, result: CallResult
+    ) -> CallResult: ...

@@ -48,10 +48,16 @@ class RateLimitCheck:
         wait = self.safety.rate.try_acquire()
         if wait is None:
             return None
-        await _record(self.safety, AuditEvent(
-            kind="deny", tool=pending.name, call_id=pending.call.id,
-            rule="limits.tool_calls_per_minute",
-            detail={"limit": self.safety.rate.per_minute}))
+        await _record(
+            self.safety,
+            AuditEvent(
+                kind="deny",
+                tool=pending.name,
+                call_id=pending.call.id,
+                rule="limits.tool_calls_per_minute",
+                detail={"limit": self.safety.rate.per_minute},
+            ),
+        )
         return Refusal(self.safety.rate.refusal(wait))
 
 
@@ -90,17 +96,29 @@ class SandboxCheck:
         status = await self.safety.sandbox_status()
         pending.sandbox = status
         if status.refuses:
-            await _record(self.safety, sandbox_refusal_event(
-                status.diagnostic, tool=pending.name, call_id=pending.call.id))
+            await _record(
+                self.safety,
+                sandbox_refusal_event(
+                    status.diagnostic, tool=pending.name, call_id=pending.call.id
+                ),
+            )
             return Refusal(status.refusal())
         if status.diagnostic and not self._told:
             self._told = True
-            what = ("runs unsandboxed" if not status.active else
-                    "runs in the sandbox but with network")
-            self.bus.emit(Notice(kind=NoticeKind.SANDBOX, message=(
-                f"{pending.name} {what} (profile {self.safety.profile.name}, "
-                f"sandbox.policy = {status.policy}): {status.diagnostic}; see "
-                "tau doctor sandbox"), data={"sandbox": status.label()}))
+            what = (
+                "runs unsandboxed" if not status.active else "runs in the sandbox but with network"
+            )
+            self.bus.emit(
+                Notice(
+                    kind=NoticeKind.SANDBOX,
+                    message=(
+                        f"{pending.name} {what} (profile {self.safety.profile.name}, "
+                        f"sandbox.policy = {status.policy}): {status.diagnostic}; see "
+                        "tau doctor sandbox"
+                    ),
+                    data={"sandbox": status.label()},
+                )
+            )
         return None
 
 
@@ -113,12 +131,19 @@ class PolicyCheck:
         self.safety = safety
 
     async def check(self, pending: PendingCall) -> Refusal | None:
-        decision = self.safety.policy.decide(pending.policy_call,
-                                             raised_risk=self.safety.risk.raised)
+        decision = self.safety.policy.decide(
+            pending.policy_call, raised_risk=self.safety.risk.raised
+        )
         pending.decision = decision
-        await _record(self.safety, decision_event(
-            decision, session=self.safety.context.session, run=self.safety.context.run,
-            call_id=pending.call.id))
+        await _record(
+            self.safety,
+            decision_event(
+                decision,
+                session=self.safety.context.session,
+                run=self.safety.context.run,
+                call_id=pending.call.id,
+            ),
+        )
         if decision.verdict == "deny":
             return Refusal(f"{decision.refusal()}. {RETRY_HINT}")
         return None
@@ -135,8 +160,10 @@ def headless_denial(pending: PendingCall, decision: Decision) -> str:
         how = f"allow with: tau permissions allow '{decision.suggestion.text}'"
     else:
         how = "nothing can allow it unasked"
-    return (f"denied: {pending.name} needs approval in mode '{mode}': {decision.why()}; nobody "
-            f"can approve it in this run ({how}). {RETRY_HINT}")
+    return (
+        f"denied: {pending.name} needs approval in mode '{mode}': {decision.why()}; nobody "
+        f"can approve it in this run ({how}). {RETRY_HINT}"
+    )
 
 
 class ApprovalCheck:
@@ -144,8 +171,15 @@ class ApprovalCheck:
 
     name = "approval"
 
-    def __init__(self, safety: SafetyLayer, approver: Approver | None, bus: EventBus,
-                 ctx: ToolContext, *, redact: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        safety: SafetyLayer,
+        approver: Approver | None,
+        bus: EventBus,
+        ctx: ToolContext,
+        *,
+        redact: Callable[[str], str],
+    ) -> None:
         self.safety = safety
         self.approver = approver
         self.bus = bus
@@ -168,21 +202,43 @@ class ApprovalCheck:
         raised = decision.raised_risk and pending.policy_call.side_effects
         rule = None if raised else decision.suggestion
         files = self.safety.rule_files()
-        self.bus.emit(ApprovalNeeded(call_id=call.id, name=tool.name, arguments=call.arguments,
-                                     reason=decision.why(), preview=preview))
-        answer = await self.approver(ApprovalRequest(
-            call_id=call.id, tool=tool.name, kind=tool.kind, arguments=call.arguments,
-            reason=decision.why(), preview=preview, rule=rule.text if rule else None,
-            breadth=decision.breadth or "", save_to=".tau/" + files["workspace"].name,
-            no_rule_reason="" if rule else _why_no_rule(decision),
-            risk=self.safety.risk.summary()))
+        self.bus.emit(
+            ApprovalNeeded(
+                call_id=call.id,
+                name=tool.name,
+                arguments=call.arguments,
+                reason=decision.why(),
+                preview=preview,
+            )
+        )
+        answer = await self.approver(
+            ApprovalRequest(
+                call_id=call.id,
+                tool=tool.name,
+                kind=tool.kind,
+                arguments=call.arguments,
+                reason=decision.why(),
+                preview=preview,
+                rule=rule.text if rule else None,
+                breadth=decision.breadth or "",
+                save_to=".tau/" + files["workspace"].name,
+                no_rule_reason="" if rule else _why_no_rule(decision),
+                risk=self.safety.risk.summary(),
+            )
+        )
         pending.answer = answer.value
         if answer is ApprovalDecision.ALLOW_SESSION and rule is None:
             answer = ApprovalDecision.ALLOW_ONCE  # nothing to remember: this call only
-        await _record(self.safety, AuditEvent(
-            kind="deny" if answer is ApprovalDecision.DENY else "allow", tool=tool.name,
-            call_id=call.id, rule=f"approval prompt: {answer.value}",
-            detail={"suggested": rule.text if rule else None}))
+        await _record(
+            self.safety,
+            AuditEvent(
+                kind="deny" if answer is ApprovalDecision.DENY else "allow",
+                tool=tool.name,
+                call_id=call.id,
+                rule=f"approval prompt: {answer.value}",
+                detail={"suggested": rule.text if rule else None},
+            ),
+        )
         if answer is ApprovalDecision.DENY:
             return Refusal(f"denied: the user denied this {tool.name} call. {RETRY_HINT}")
         if rule is not None and answer is ApprovalDecision.ALLOW_SESSION:
@@ -194,12 +250,19 @@ class ApprovalCheck:
     async def _save(self, rule: Rule) -> None:
         path = workspace_rules_path(self.safety.policy.workspace_root)
         try:
-            saved = await asyncio.to_thread(save_rule, path, "workspace", rule.text, "allow",
-                                            by="approval prompt")
+            saved = await asyncio.to_thread(
+                save_rule, path, "workspace", rule.text, "allow", by="approval prompt"
+            )
         except (ConfigError, TauError, OSError) as exc:
             self.safety.policy.allow_for_session(_session_rule(rule, "approval prompt"))
-            self.bus.emit(Notice(kind=NoticeKind.PERMISSIONS, message=(
-                f"could not save {rule.text}: {exc}; it is allowed for this session only")))
+            self.bus.emit(
+                Notice(
+                    kind=NoticeKind.PERMISSIONS,
+                    message=(
+                        f"could not save {rule.text}: {exc}; it is allowed for this session only"
+                    ),
+                )
+            )
             return
         await asyncio.to_thread(self.safety.reload_rules)
         where = f".tau/{path.name}:{saved.source.line}" if saved.source.line else path.name
@@ -208,9 +271,11 @@ class ApprovalCheck:
         else:
             # An untrusted workspace's allow rules do not load: keep it for the session.
             self.safety.policy.allow_for_session(_session_rule(rule, "approval prompt"))
-            message = (f"saved allow rule {rule.text} to {where}; this workspace is not "
-                       "trusted, so saved allow rules apply in later runs only after "
-                       "`tau trust` (this session allows it now)")
+            message = (
+                f"saved allow rule {rule.text} to {where}; this workspace is not "
+                "trusted, so saved allow rules apply in later runs only after "
+                "`tau trust` (this session allows it now)"
+            )
         self.bus.emit(Notice(kind=NoticeKind.PERMISSIONS, message=message))
 
 

@@ -35,8 +35,7 @@ class OutputCapFilter:
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
 
-    def apply(self, pending: PendingCall | None, call: ToolCall, result: CallResult
-              ) -> CallResult:
+    def apply(self, pending: PendingCall | None, call: ToolCall, result: CallResult) -> CallResult:
         text = result.output
         if len(text) <= self.max_chars + CAP_SLACK:
             return result
@@ -56,8 +55,7 @@ class SecretFilter:
         self.redaction = redaction
         self.bus = bus
 
-    def apply(self, pending: PendingCall | None, call: ToolCall, result: CallResult
-              ) -> CallResult:
+    def apply(self, pending: PendingCall | None, call: ToolCall, result: CallResult) -> CallResult:
         filtered = self.redaction.filter(result.output, where=call.name)
         result.output = filtered.text
         result.diff = self.redaction.redact_optional(result.diff, where=call.name)
@@ -65,16 +63,28 @@ class SecretFilter:
         if filtered.blocked:
             result.ok = False
             result.diff = None
-            self.bus.emit(Notice(kind=NoticeKind.REDACTION, message=(
-                f"the {call.name} result was withheld from the model: it held "
-                f"{len(detected)} secret(s) and the profile's redaction.action is block"),
-                data={"kinds": sorted({f.kind for f in detected})}))
+            self.bus.emit(
+                Notice(
+                    kind=NoticeKind.REDACTION,
+                    message=(
+                        f"the {call.name} result was withheld from the model: it held "
+                        f"{len(detected)} secret(s) and the profile's redaction.action is block"
+                    ),
+                    data={"kinds": sorted({f.kind for f in detected})},
+                )
+            )
         elif detected and self.redaction.action == "warn":
-            self.bus.emit(Notice(kind=NoticeKind.REDACTION, message=(
-                f"the {call.name} result holds what looks like {len(detected)} secret(s) "
-                f"({', '.join(sorted({f.kind for f in detected}))}); the profile's "
-                "redaction.action is warn, so it was sent as it is"),
-                data={"kinds": sorted({f.kind for f in detected})}))
+            self.bus.emit(
+                Notice(
+                    kind=NoticeKind.REDACTION,
+                    message=(
+                        f"the {call.name} result holds what looks like {len(detected)} secret(s) "
+                        f"({', '.join(sorted({f.kind for f in detected}))}); the profile's "
+                        "redaction.action is warn, so it was sent as it is"
+                    ),
+                    data={"kinds": sorted({f.kind for f in detected})},
+                )
+            )
         return result
 
 
@@ -87,8 +97,7 @@ class InjectionFilter:
         self.safety = safety
         self.bus = bus
 
-    def apply(self, pending: PendingCall | None, call: ToolCall, result: CallResult
-              ) -> CallResult:
+    def apply(self, pending: PendingCall | None, call: ToolCall, result: CallResult) -> CallResult:
         if pending is None or not result.from_tool or result.denied:
             return result
         source = pending.tool.result_source(pending.args)
@@ -101,14 +110,33 @@ class InjectionFilter:
         self.safety.risk.raise_for(flags)
         for listener in self.safety.injection_listeners:
             listener()
-        self.safety.record(*(injection_event(
-            hit, source=source, tool=call.name, session=self.safety.context.session,
-            run=self.safety.context.run, call_id=call.id) for hit in hits))
+        self.safety.record(
+            *(
+                injection_event(
+                    hit,
+                    source=source,
+                    tool=call.name,
+                    session=self.safety.context.session,
+                    run=self.safety.context.run,
+                    call_id=call.id,
+                )
+                for hit in hits
+            )
+        )
         first = hits[0]
-        self.bus.emit(Notice(kind=NoticeKind.INJECTION, message=(
-            f"possible prompt injection in the {call.name} result: {describe_flags(flags)} "
-            f"(“{first.excerpt}”). The text is kept and marked for the model; until you "
-            "clear it with /clear-risk, every call with side effects asks, in every mode"),
-            data={"rules": sorted({h.rule for h in hits}), "source": source,
-                  "call_id": call.id}))
+        self.bus.emit(
+            Notice(
+                kind=NoticeKind.INJECTION,
+                message=(
+                    f"possible prompt injection in the {call.name} result: {describe_flags(flags)} "
+                    f"(“{first.excerpt}”). The text is kept and marked for the model; until you "
+                    "clear it with /clear-risk, every call with side effects asks, in every mode"
+                ),
+                data={
+                    "rules": sorted({h.rule for h in hits}),
+                    "source": source,
+                    "call_id": call.id,
+                },
+            )
+        )
         return result

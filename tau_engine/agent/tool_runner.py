@@ -54,9 +54,16 @@ from tau_engine.tools.registry import ToolRegistry
 class ToolPipeline:
     """Runs tool calls for the agent loop through checks, the tool and filters."""
 
-    def __init__(self, tools: ToolRegistry | Iterable[Tool], ctx: ToolContext, bus: EventBus,
-                 safety: SafetyLayer, approver: Approver | None, *,
-                 redaction: RedactionFilter | None = None) -> None:
+    def __init__(
+        self,
+        tools: ToolRegistry | Iterable[Tool],
+        ctx: ToolContext,
+        bus: EventBus,
+        safety: SafetyLayer,
+        approver: Approver | None,
+        *,
+        redaction: RedactionFilter | None = None,
+    ) -> None:
         self.registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
         self.ctx = ctx
         self.bus = bus
@@ -64,12 +71,17 @@ class ToolPipeline:
         self.approver = approver
         self.redaction = redaction or safety.redaction
         self.checks: list[PreCallCheck] = [
-            RateLimitCheck(safety), WorkspaceGuardCheck(ctx), SandboxCheck(safety, bus),
+            RateLimitCheck(safety),
+            WorkspaceGuardCheck(ctx),
+            SandboxCheck(safety, bus),
             PolicyCheck(safety),
-            ApprovalCheck(safety, approver, bus, ctx, redact=self.redaction.redact)]
+            ApprovalCheck(safety, approver, bus, ctx, redact=self.redaction.redact),
+        ]
         self.filters: list[PostCallFilter] = [
-            OutputCapFilter(ctx.max_output_chars), SecretFilter(self.redaction, bus),
-            InjectionFilter(safety, bus)]
+            OutputCapFilter(ctx.max_output_chars),
+            SecretFilter(self.redaction, bus),
+            InjectionFilter(safety, bus),
+        ]
         # The output of calls still running, by call id: announced live, and kept for
         # the result of a call that is interrupted.
         self._live: dict[str, LiveOutput] = {}
@@ -100,14 +112,20 @@ class ToolPipeline:
         while i < len(prepared):
             batch = [prepared[i]]
             if self._is_parallel_read(prepared[i][1]):
-                while i + len(batch) < len(prepared) and \
-                        self._is_parallel_read(prepared[i + len(batch)][1]):
+                while i + len(batch) < len(prepared) and self._is_parallel_read(
+                    prepared[i + len(batch)][1]
+                ):
                     batch.append(prepared[i + len(batch)])
             i += len(batch)
             for call, _ in batch:
-                self.bus.emit(ToolCallEvent(call_id=call.id, name=call.name,
-                                            arguments=call.arguments,
-                                            label=str(tool_label(call.name, call.arguments))))
+                self.bus.emit(
+                    ToolCallEvent(
+                        call_id=call.id,
+                        name=call.name,
+                        arguments=call.arguments,
+                        label=str(tool_label(call.name, call.arguments)),
+                    )
+                )
             if len(batch) > 1:
                 messages = await asyncio.gather(*(self._run_one(c, p) for c, p in batch))
             else:
@@ -121,24 +139,32 @@ class ToolPipeline:
         tool = self.tools.get(call.name)
         if tool is None:
             known = ", ".join(self.registry.names)
-            return CallResult(f"error: unknown tool '{call.name}'; available tools: {known}",
-                              ok=False, from_tool=False)
+            return CallResult(
+                f"error: unknown tool '{call.name}'; available tools: {known}",
+                ok=False,
+                from_tool=False,
+            )
         if call.arguments_error:
-            return CallResult(f"error: invalid arguments for {call.name}: "
-                              f"{call.arguments_error}", ok=False, from_tool=False)
+            return CallResult(
+                f"error: invalid arguments for {call.name}: {call.arguments_error}",
+                ok=False,
+                from_tool=False,
+            )
         try:
             args = tool.parse_args(call.arguments)
             policy_call = tool.policy_call(args)
         except TauError as exc:
-            return CallResult(f"error: invalid arguments for {call.name}: {exc}", ok=False,
-                              from_tool=False)
+            return CallResult(
+                f"error: invalid arguments for {call.name}: {exc}", ok=False, from_tool=False
+            )
         return PendingCall(call, tool, args, policy_call)
 
     def _is_parallel_read(self, pending: PendingCall | CallResult) -> bool:
         if not isinstance(pending, PendingCall) or pending.tool.kind != "read":
             return False
-        decision = self.safety.policy.decide(pending.policy_call,
-                                             raised_risk=self.safety.risk.raised)
+        decision = self.safety.policy.decide(
+            pending.policy_call, raised_risk=self.safety.risk.raised
+        )
         return decision.verdict == "allow"
 
     # -- one call ------------------------------------------------------------------------
@@ -153,9 +179,18 @@ class ToolPipeline:
         run_ms = (time.monotonic() - started) * 1000 if not result.denied else 0.0
         for stage in self.filters:
             result = stage.apply(checked, call, result)
-        self.bus.emit(ToolResultEvent(
-            call_id=call.id, name=call.name, ok=result.ok, output=result.output,
-            duration_ms=run_ms, denied=result.denied, diff=result.diff, paths=result.paths))
+        self.bus.emit(
+            ToolResultEvent(
+                call_id=call.id,
+                name=call.name,
+                ok=result.ok,
+                output=result.output,
+                duration_ms=run_ms,
+                denied=result.denied,
+                diff=result.diff,
+                paths=result.paths,
+            )
+        )
         meta: dict[str, Any] = dict(result.meta)
         if result.denied:
             meta["denied"] = True
@@ -164,8 +199,14 @@ class ToolPipeline:
         if result.paths:
             meta["paths"] = result.paths
         await self.safety.aflush_audit()  # this call's decisions, answers and findings
-        return Message(role="tool", tool_call_id=call.id, name=call.name,
-                       content=result.output, is_error=not result.ok, meta=meta)
+        return Message(
+            role="tool",
+            tool_call_id=call.id,
+            name=call.name,
+            content=result.output,
+            is_error=not result.ok,
+            meta=meta,
+        )
 
     async def _checked_run(self, pending: PendingCall) -> tuple[CallResult, float]:
         """The checks, then the tool; returns the result and when the tool itself started
@@ -176,17 +217,22 @@ class ToolPipeline:
                 return _refused(refusal), time.monotonic()
         started = time.monotonic()
         outcome = await self._execute(pending)
-        return CallResult(outcome.output, outcome.ok, diff=outcome.diff,
-                          paths=list(outcome.paths)), started
+        return CallResult(
+            outcome.output, outcome.ok, diff=outcome.diff, paths=list(outcome.paths)
+        ), started
 
     async def _execute(self, pending: PendingCall) -> ToolOutcome:
         call = pending.call
 
         def announce(text: str, skipped: int) -> None:
             # LiveOutput sends whole lines where it can, so a key is not cut in two here.
-            self.bus.emit(ToolOutputDelta(
-                call_id=call.id, text=self.redaction.redact(text, where="tool output"),
-                skipped=skipped))
+            self.bus.emit(
+                ToolOutputDelta(
+                    call_id=call.id,
+                    text=self.redaction.redact(text, where="tool output"),
+                    skipped=skipped,
+                )
+            )
 
         live = self._live[call.id] = LiveOutput(announce, max_chars=self.ctx.max_output_chars)
         ctx = dataclasses.replace(self.ctx, on_output=live.write)
@@ -201,8 +247,9 @@ class ToolPipeline:
             raise
         except Exception as exc:
             # A tool's own bug must not end the session: the model gets it as the result.
-            outcome = ToolOutcome(f"error: {call.name} failed unexpectedly: "
-                                  f"{type(exc).__name__}: {exc}", ok=False)
+            outcome = ToolOutcome(
+                f"error: {call.name} failed unexpectedly: {type(exc).__name__}: {exc}", ok=False
+            )
         live.close()
         del self._live[call.id]
         return outcome

@@ -26,8 +26,14 @@ INTERRUPTED_RESULT = (
 
 def interrupted_result(call_id: str, name: str) -> Message:
     """The error result that stands in for a call that never got one."""
-    return Message(role="tool", tool_call_id=call_id, name=name, content=INTERRUPTED_RESULT,
-                   is_error=True, meta={"interrupted": True, "synthesized": True})
+    return Message(
+        role="tool",
+        tool_call_id=call_id,
+        name=name,
+        content=INTERRUPTED_RESULT,
+        is_error=True,
+        meta={"interrupted": True, "synthesized": True},
+    )
 
 
 def answer_unanswered_calls(messages: list[Message]) -> list[Message]:

@@ -16,5 +16,12 @@ from tau_engine.commands.table import (
     CommandTable,
 )
 
-__all__ = ["COMMANDS", "Choice", "ChoiceList", "Command", "CommandContext", "CommandInput",
-           "CommandTable"]
+__all__ = [
+    "COMMANDS",
+    "Choice",
+    "ChoiceList",
+    "Command",
+    "CommandContext",
+    "CommandInput",
+    "CommandTable",
+]

@@ -39,9 +39,14 @@ async def _model_choices(ctx: CommandContext) -> ChoiceList:
 
     engine = ctx.need_engine("model")
     catalog = await asyncio.to_thread(load_catalog)
-    choices = [Choice(info.model_id, info.model_id,
-                      f"{info.context_window // 1000}k ctx" if info.context_window else "")
-               for info in catalog.list()]
+    choices = [
+        Choice(
+            info.model_id,
+            info.model_id,
+            f"{info.context_window // 1000}k ctx" if info.context_window else "",
+        )
+        for info in catalog.list()
+    ]
     return ChoiceList("Model", choices, current=engine.model_id)
 
 
@@ -59,8 +64,7 @@ async def _sessions(ctx: CommandContext, given: CommandInput) -> r.SessionsListe
     return r.SessionsListed(await ctx.sessions.list(50), current.id if current else None)
 
 
-async def _resume(ctx: CommandContext,
-                  given: CommandInput) -> r.SessionResumed | r.SessionsListed:
+async def _resume(ctx: CommandContext, given: CommandInput) -> r.SessionResumed | r.SessionsListed:
     if not given.text:
         return await _sessions(ctx, given)
     return r.SessionResumed(await ctx.sessions.resume(given.text))
@@ -113,8 +117,13 @@ async def _approval_choices(ctx: CommandContext) -> ChoiceList:
     from tau_engine.protocol.approval import APPROVAL_SCOPE, ApprovalMode
 
     current = ctx.need_engine("approval").state().approval
-    return ChoiceList("Approval mode", [Choice(m.value, m.value, m.help) for m in ApprovalMode],
-                      current=current.value, filterable=False, note=APPROVAL_SCOPE)
+    return ChoiceList(
+        "Approval mode",
+        [Choice(m.value, m.value, m.help) for m in ApprovalMode],
+        current=current.value,
+        filterable=False,
+        note=APPROVAL_SCOPE,
+    )
 
 
 async def _memory(ctx: CommandContext, given: CommandInput) -> r.MemoryShown | r.MemoryApproved:
@@ -126,14 +135,12 @@ async def _memory(ctx: CommandContext, given: CommandInput) -> r.MemoryShown | r
         outcome = await engine.memory.service.approve(rest.strip())
         return r.MemoryApproved(outcome.entry.id)
     if action:
-        raise UsageError(f"unknown /memory action '{action}'; use /memory or "
-                         "/memory approve ID")
+        raise UsageError(f"unknown /memory action '{action}'; use /memory or /memory approve ID")
     return r.MemoryShown(await engine.memory_overview())
 
 
 async def _export(ctx: CommandContext, given: CommandInput) -> r.SessionExported:
-    session_id, path, records = await ctx.sessions.export(given.text or None,
-                                                          session=given.session)
+    session_id, path, records = await ctx.sessions.export(given.text or None, session=given.session)
     return r.SessionExported(session_id, path, records)
 
 
@@ -147,32 +154,57 @@ async def _quit(ctx: CommandContext, given: CommandInput) -> r.QuitRequested:
     return r.QuitRequested()
 
 
-COMMANDS = CommandTable([
-    Command("help", "show commands and keys", run=_help),
-    Command("model", "switch model; without an id, pick one from the catalog (or show the "
-            "current one)", "[ID]", run=_model, choices=_model_choices),
-    Command("session", "show the current session", run=_session),
-    Command("sessions", "list earlier sessions to resume or fork", run=_sessions),
-    Command("resume", "resume an earlier session; without an id, the list to pick from",
-            "[ID]", run=_resume),
-    Command("new", "start a new session", run=_new),
-    Command("fork", "branch the session into a new one (at MESSAGE_ID; default: its last "
-            "message)", "[MESSAGE_ID]", run=_fork),
-    Command("undo", "undo the session's last turn and restore the files it changed",
-            run=_undo),
-    Command("redo", "redo the last undone turn", run=_redo),
-    Command("compact", "summarize older turns to free context", run=_compact),
-    Command("cost", "show the session's tokens and cost", run=_cost),
-    Command("approval", "show or set the approval mode", "[MODE]", run=_approval,
-            choices=_approval_choices),
-    Command("memory", "instructions and learned memory, and what this turn was offered",
-            "[approve ID]", run=_memory),
-    Command("clear", "start a fresh context (the old session stays; /resume it)",
-            run=_clear),
-    Command("clear-risk", "after a prompt-injection flag, let calls follow the rules again",
-            run=_clear_risk),
-    Command("export", "write the session as JSONL", "[FILE]", run=_export),
-    Command("quit", "quit tau", run=_quit),
-    Command("exit", "quit tau", run=_quit),
-])
+COMMANDS = CommandTable(
+    [
+        Command("help", "show commands and keys", run=_help),
+        Command(
+            "model",
+            "switch model; without an id, pick one from the catalog (or show the current one)",
+            "[ID]",
+            run=_model,
+            choices=_model_choices,
+        ),
+        Command("session", "show the current session", run=_session),
+        Command("sessions", "list earlier sessions to resume or fork", run=_sessions),
+        Command(
+            "resume",
+            "resume an earlier session; without an id, the list to pick from",
+            "[ID]",
+            run=_resume,
+        ),
+        Command("new", "start a new session", run=_new),
+        Command(
+            "fork",
+            "branch the session into a new one (at MESSAGE_ID; default: its last message)",
+            "[MESSAGE_ID]",
+            run=_fork,
+        ),
+        Command("undo", "undo the session's last turn and restore the files it changed", run=_undo),
+        Command("redo", "redo the last undone turn", run=_redo),
+        Command("compact", "summarize older turns to free context", run=_compact),
+        Command("cost", "show the session's tokens and cost", run=_cost),
+        Command(
+            "approval",
+            "show or set the approval mode",
+            "[MODE]",
+            run=_approval,
+            choices=_approval_choices,
+        ),
+        Command(
+            "memory",
+            "instructions and learned memory, and what this turn was offered",
+            "[approve ID]",
+            run=_memory,
+        ),
+        Command("clear", "start a fresh context (the old session stays; /resume it)", run=_clear),
+        Command(
+            "clear-risk",
+            "after a prompt-injection flag, let calls follow the rules again",
+            run=_clear_risk,
+        ),
+        Command("export", "write the session as JSONL", "[FILE]", run=_export),
+        Command("quit", "quit tau", run=_quit),
+        Command("exit", "quit tau", run=_quit),
+    ]
+)
 """The engine's command table, in the order ``/help`` lists it."""

@@ -108,8 +108,10 @@ class CompactionDone:
     def message(self) -> str:
         if self.context_tokens is None:
             return "nothing to compact yet: the conversation is shorter than the turns kept"
-        return (f"compacted the conversation to ~{self.context_tokens:,} tokens; "
-                "earlier messages stay in the session")
+        return (
+            f"compacted the conversation to ~{self.context_tokens:,} tokens; "
+            "earlier messages stay in the session"
+        )
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,23 @@ class QuitRequested:
     """``/quit`` or ``/exit``: the front end ends."""
 
 
-CommandResult = (HelpShown | ModelShown | ModelChanged | ApprovalShown | SessionShown
-                 | SessionsListed | SessionResumed | NewSession | SessionForked | TurnsUndone
-                 | CompactionDone | CostShown | MemoryShown | MemoryApproved | SessionExported
-                 | RiskCleared | QuitRequested)
+CommandResult = (
+    HelpShown
+    | ModelShown
+    | ModelChanged
+    | ApprovalShown
+    | SessionShown
+    | SessionsListed
+    | SessionResumed
+    | NewSession
+    | SessionForked
+    | TurnsUndone
+    | CompactionDone
+    | CostShown
+    | MemoryShown
+    | MemoryApproved
+    | SessionExported
+    | RiskCleared
+    | QuitRequested
+)
 """Every result a command of the engine's table returns."""

@@ -128,8 +128,9 @@ class CommandTable:
             raise UsageError(f"unknown command /{name}; type /help for the list")
         return command, given
 
-    async def run(self, ctx: CommandContext, command: Command,
-                  given: CommandInput | None = None) -> Any:
+    async def run(
+        self, ctx: CommandContext, command: Command, given: CommandInput | None = None
+    ) -> Any:
         """Run ``command``; its result (``results.py``). Raises ``TauError``."""
         if command.run is None:
             from tau_engine.errors import UsageError

@@ -41,8 +41,7 @@ class _CredentialsDocument(BaseModel):
 
 def credentials_path(config_dir: Path | None = None) -> Path:
     """Where the key file is (it may not exist)."""
-    return (config_dir if config_dir is not None else user_config_dir()) / \
-        CREDENTIALS_FILE_NAME
+    return (config_dir if config_dir is not None else user_config_dir()) / CREDENTIALS_FILE_NAME
 
 
 class CredentialsFile:
@@ -62,8 +61,7 @@ class CredentialsFile:
             err = exc.errors()[0]
             key = ".".join(str(p) for p in err["loc"])
             raise ConfigError(f"{self.path}: {key}: {err['msg']}") from exc
-        return {name: value.strip() for name, value in document.keys.items()
-                if value.strip()}
+        return {name: value.strip() for name, value in document.keys.items() if value.strip()}
 
     def get(self, provider: str) -> str | None:
         return self.keys().get(provider)
@@ -89,8 +87,9 @@ class CredentialsFile:
             except OSError:
                 continue
             if mode & 0o077:
-                problems.append(f"{path} is readable by others (mode {mode:04o}): run "
-                                f"chmod {wanted:o} {path}")
+                problems.append(
+                    f"{path} is readable by others (mode {mode:04o}): run chmod {wanted:o} {path}"
+                )
         return problems
 
 
@@ -112,8 +111,9 @@ def write_private(path: Path, text: str) -> None:
         tmp.unlink()
     except FileNotFoundError:
         pass
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                 FILE_MODE)
+    fd = os.open(
+        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), FILE_MODE
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -45,16 +45,20 @@ _HEADER = "# A tau profile (tau onboard, tau profile). Holds no secret.\n"
 def check_profile_name(name: str) -> str:
     """``name`` if it can name a profile file; else ``UsageError``."""
     if not _NAME.fullmatch(name or "") or name.endswith(".toml"):
-        raise UsageError(f"invalid profile name '{name}': use letters, digits, '-', '_' or "
-                         "'.' (at most 64, starting with a letter or digit)")
+        raise UsageError(
+            f"invalid profile name '{name}': use letters, digits, '-', '_' or "
+            "'.' (at most 64, starting with a letter or digit)"
+        )
     return name
 
 
 def check_variable_name(name: str) -> str:
     """``name`` if it can name an environment variable; else ``UsageError``."""
     if not _VARIABLE.fullmatch(name or ""):
-        raise UsageError(f"invalid environment variable name '{name}': use letters, digits "
-                         "and '_', not starting with a digit")
+        raise UsageError(
+            f"invalid environment variable name '{name}': use letters, digits "
+            "and '_', not starting with a digit"
+        )
     return name
 
 
@@ -72,16 +76,17 @@ class Profile(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Profile:
         if not self.model.startswith(f"{self.provider}/"):
-            raise ValueError(f"model '{self.model}' is not a model of provider "
-                             f"'{self.provider}' (write {self.provider}/MODEL)")
+            raise ValueError(
+                f"model '{self.model}' is not a model of provider "
+                f"'{self.provider}' (write {self.provider}/MODEL)"
+            )
         if self.key_source == "env":
             if not self.api_key_env:
                 raise ValueError("key_source 'env' needs api_key_env (the variable's name)")
             if not _VARIABLE.fullmatch(self.api_key_env):
                 raise ValueError(f"api_key_env '{self.api_key_env}' is not a variable name")
         elif self.api_key_env is not None:
-            raise ValueError(f"api_key_env is only for key_source 'env', not "
-                             f"'{self.key_source}'")
+            raise ValueError(f"api_key_env is only for key_source 'env', not '{self.key_source}'")
         return self
 
     def settings_layer(self) -> dict[str, Any]:
@@ -126,8 +131,11 @@ class ProfileStore:
             entries = list(self.folder.iterdir())
         except OSError:
             return []
-        return sorted(p.stem for p in entries
-                      if p.suffix == ".toml" and p.is_file() and _NAME.fullmatch(p.stem))
+        return sorted(
+            p.stem
+            for p in entries
+            if p.suffix == ".toml" and p.is_file() and _NAME.fullmatch(p.stem)
+        )
 
     def exists(self, name: str) -> bool:
         return self.path(name).is_file()
@@ -139,8 +147,7 @@ class ProfileStore:
         path = self.path(name)
         if not path.is_file():
             known = ", ".join(self.names()) or "none yet: tau onboard makes one"
-            raise ConfigError(f"no profile '{name}' ({path} does not exist; profiles: "
-                              f"{known})")
+            raise ConfigError(f"no profile '{name}' ({path} does not exist; profiles: {known})")
         data = read_toml(path)
         try:
             return Profile.model_validate(data)
@@ -168,9 +175,9 @@ def config_text_with_profile(text: str, name: str) -> str:
 
     line = f'profile = "{check_profile_name(name)}"'
     table = _TABLE_LINE.search(text)
-    top = text[:table.start()] if table else text
+    top = text[: table.start()] if table else text
     match = _PROFILE_LINE.search(top)
-    updated = text[:match.start()] + line + text[match.end():] if match else f"{line}\n{text}"
+    updated = text[: match.start()] + line + text[match.end() :] if match else f"{line}\n{text}"
     try:
         if tomllib.loads(updated).get("profile") == name:
             return updated

@@ -64,7 +64,7 @@ class Withheld:
         """The value for a terminal: control characters escaped (it comes from an untrusted
         file), cut to ``limit`` characters."""
         text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in self.value)
-        return text if len(text) <= limit else text[:limit - 1] + "…"
+        return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ProviderSettings(BaseModel):
@@ -72,10 +72,16 @@ class ProviderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str | None = Field(None, description="API base URL for this provider",
-                                 json_schema_extra={"trust": "credentials"})
-    api_key_env: str | None = Field(None, description="Environment variable holding the key",
-                                    json_schema_extra={"trust": "credentials"})
+    base_url: str | None = Field(
+        None,
+        description="API base URL for this provider",
+        json_schema_extra={"trust": "credentials"},
+    )
+    api_key_env: str | None = Field(
+        None,
+        description="Environment variable holding the key",
+        json_schema_extra={"trust": "credentials"},
+    )
     site_url: str | None = Field(None, description="OpenRouter: HTTP-Referer header")
     site_name: str | None = Field(None, description="OpenRouter: X-Title header")
     order: list[str] | None = Field(None, description="OpenRouter: provider order")
@@ -83,7 +89,8 @@ class ProviderSettings(BaseModel):
     deny: list[str] | None = Field(None, description="OpenRouter: never these providers")
     prompt_caching: bool = Field(False, description="Anthropic: cache system prompt and tools")
     thinking_budget: int | None = Field(
-        None, ge=1024, description="Anthropic: enable extended thinking with this many tokens")
+        None, ge=1024, description="Anthropic: enable extended thinking with this many tokens"
+    )
     timeout_s: float | None = Field(None, description="Per-request timeout in seconds")
 
 
@@ -93,27 +100,43 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     profile: str | None = Field(
-        None, description="Profile to use (profiles/NAME.toml in the user config dir: model, "
-        "key source, safety profile)", json_schema_extra={"trust": "credentials"})
+        None,
+        description="Profile to use (profiles/NAME.toml in the user config dir: model, "
+        "key source, safety profile)",
+        json_schema_extra={"trust": "credentials"},
+    )
     model: str | None = Field(
-        None, description="Model id as provider/model; unset picks one from the keys found, "
-        "else offline/echo")
-    base_url: str | None = Field(None, description="Override the provider's API base URL",
-                                 json_schema_extra={"trust": "credentials"})
+        None,
+        description="Model id as provider/model; unset picks one from the keys found, "
+        "else offline/echo",
+    )
+    base_url: str | None = Field(
+        None,
+        description="Override the provider's API base URL",
+        json_schema_extra={"trust": "credentials"},
+    )
     approval: str | None = Field(
-        None, description="Approval mode (headless default auto-edit, interactive default ask)",
-        json_schema_extra={"choices": list(APPROVAL_MODES),
-                           "trust": "approval"})
+        None,
+        description="Approval mode (headless default auto-edit, interactive default ask)",
+        json_schema_extra={"choices": list(APPROVAL_MODES), "trust": "approval"},
+    )
     safety: str | None = Field(
-        None, description="Safety profile: permissive, balanced (default), strict, hardened, "
+        None,
+        description="Safety profile: permissive, balanced (default), strict, hardened, "
         "or one of yours in <config>/safety/NAME.toml",
-        json_schema_extra={"choices": list(SAFETY_ORDER), "trust": "safety"})
+        json_schema_extra={"choices": list(SAFETY_ORDER), "trust": "safety"},
+    )
     protected_paths: list[str] = Field(
-        default_factory=list, description="More paths the file tools never change and the "
-        "sandbox mounts read-only (workspace-relative or absolute)")
+        default_factory=list,
+        description="More paths the file tools never change and the "
+        "sandbox mounts read-only (workspace-relative or absolute)",
+    )
     http_allow: list[str] = Field(
-        default_factory=list, description="Local or private hosts, host:port or CIDR ranges "
-        "the http tool may reach (user config only)", json_schema_extra={"trust": "user"})
+        default_factory=list,
+        description="Local or private hosts, host:port or CIDR ranges "
+        "the http tool may reach (user config only)",
+        json_schema_extra={"trust": "user"},
+    )
     max_turns: int = Field(25, ge=1, description="Model turns per run before stopping")
     max_output_tokens: int | None = Field(None, ge=1, description="Cap on tokens per answer")
     temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature")
@@ -122,22 +145,37 @@ class Settings(BaseModel):
     max_retries: int = Field(4, ge=0, description="Retries of retryable provider failures")
     bash_timeout_s: float = Field(120.0, gt=0, description="Default timeout of the bash tool")
     max_tool_output_chars: int = Field(30_000, ge=1_000, description="Tool output cap")
-    max_cost: float | None = Field(None, ge=0, description="Stop a run at this cost (USD)",
-                                   json_schema_extra={"trust": "limit"})
-    max_tokens: int | None = Field(None, ge=1, description="Stop a run at this many tokens",
-                                   json_schema_extra={"trust": "limit"})
-    compaction_threshold: float = Field(0.8, gt=0, le=1, description="Compact at this share "
-                                        "of the context window")
+    max_cost: float | None = Field(
+        None,
+        ge=0,
+        description="Stop a run at this cost (USD)",
+        json_schema_extra={"trust": "limit"},
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Stop a run at this many tokens",
+        json_schema_extra={"trust": "limit"},
+    )
+    compaction_threshold: float = Field(
+        0.8, gt=0, le=1, description="Compact at this share of the context window"
+    )
     keep_recent_turns: int = Field(4, ge=1, description="Turns kept verbatim by compaction")
     theme: str = Field("tau-dark", description="Textual theme of the app")
-    memory: bool = Field(True, description="Learned memory: offer relevant entries with each "
-                         "prompt and give the model the memory tools")
-    memory_budget_tokens: int = Field(1_500, ge=0, description="Tokens of learned memory "
-                                      "offered per prompt (0: offer none)")
+    memory: bool = Field(
+        True,
+        description="Learned memory: offer relevant entries with each "
+        "prompt and give the model the memory tools",
+    )
+    memory_budget_tokens: int = Field(
+        1_500, ge=0, description="Tokens of learned memory offered per prompt (0: offer none)"
+    )
     fallbacks: dict[str, list[str]] = Field(
-        default_factory=dict, description="Fallback routes: model -> models to try next")
+        default_factory=dict, description="Fallback routes: model -> models to try next"
+    )
     providers: dict[str, ProviderSettings] = Field(
-        default_factory=dict, description="Per-provider options")
+        default_factory=dict, description="Per-provider options"
+    )
 
     # How this instance was loaded (not settings: never read from a file).
     _workspace_trusted: bool = PrivateAttr(default=False)
@@ -165,11 +203,19 @@ def _needs_trust(rule: str | None, key: str, value: Any, baseline: Any) -> str |
     if rule == "credentials":
         if key == "profile":
             return "chooses which of your profiles (model and key) is used"
-        return ("decides which secret is read and sent" if key.endswith("api_key_env")
-                else "decides where your API keys are sent")
-    if rule == "approval" and isinstance(value, str) and isinstance(baseline, str) and \
-            value in APPROVAL_MODES and baseline in APPROVAL_MODES and \
-            APPROVAL_MODES.index(value) > APPROVAL_MODES.index(baseline):
+        return (
+            "decides which secret is read and sent"
+            if key.endswith("api_key_env")
+            else "decides where your API keys are sent"
+        )
+    if (
+        rule == "approval"
+        and isinstance(value, str)
+        and isinstance(baseline, str)
+        and value in APPROVAL_MODES
+        and baseline in APPROVAL_MODES
+        and APPROVAL_MODES.index(value) > APPROVAL_MODES.index(baseline)
+    ):
         return f"raises the approval mode above '{baseline}'"
     if rule == "limit" and baseline is not None and value > baseline:
         return f"raises your {key} of {baseline}"
@@ -184,8 +230,9 @@ def _needs_trust(rule: str | None, key: str, value: Any, baseline: Any) -> str |
     return None
 
 
-def withhold_untrusted(layer: dict[str, Any], *, source: str, user_layer: dict[str, Any],
-                       default_approval: str) -> tuple[dict[str, Any], list[Withheld]]:
+def withhold_untrusted(
+    layer: dict[str, Any], *, source: str, user_layer: dict[str, Any], default_approval: str
+) -> tuple[dict[str, Any], list[Withheld]]:
     """Split a validated workspace layer into what may be used untrusted and what not."""
     kept = dict(layer)
     withheld: list[Withheld] = []
@@ -204,8 +251,11 @@ def withhold_untrusted(layer: dict[str, Any], *, source: str, user_layer: dict[s
             conf = dict(conf)
             for key, info in ProviderSettings.model_fields.items():
                 full = f"providers.{name}.{key}"
-                reason = _needs_trust(_trust_rule(info), full, conf.get(key), None) \
-                    if key in conf else None
+                reason = (
+                    _needs_trust(_trust_rule(info), full, conf.get(key), None)
+                    if key in conf
+                    else None
+                )
                 if reason:
                     withheld.append(Withheld(full, str(conf.pop(key)), source, reason))
             kept["providers"][name] = conf
@@ -284,21 +334,30 @@ def load_settings(
     cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
     # The profile in use is the user's own choice, so it is part of the baseline an untrusted
     # workspace is weighed against (a workspace cannot loosen the profile's safety either).
-    base_layer = _merge(user_layer, _profile_layer(
-        cli_layer, env_layer, workspace_layer if trusted else {}, user_layer))
+    base_layer = _merge(
+        user_layer,
+        _profile_layer(cli_layer, env_layer, workspace_layer if trusted else {}, user_layer),
+    )
     merged: dict[str, Any] = dict(base_layer)
     if workspace_layer:
         if not trusted:
             workspace_layer, withheld = withhold_untrusted(
-                workspace_layer, source=_relative_to(workspace.config_path, workspace.root),
-                user_layer=base_layer, default_approval=default_approval)
-        workspace_layer = {key: value for key, value in workspace_layer.items()
-                           if _trust_rule(Settings.model_fields[key]) != "user"}
+                workspace_layer,
+                source=_relative_to(workspace.config_path, workspace.root),
+                user_layer=base_layer,
+                default_approval=default_approval,
+            )
+        workspace_layer = {
+            key: value
+            for key, value in workspace_layer.items()
+            if _trust_rule(Settings.model_fields[key]) != "user"
+        }
         if "protected_paths" in workspace_layer:
             # A workspace may protect more, never unprotect what the user protects.
             user_paths = list(base_layer.get("protected_paths", []))
             workspace_layer["protected_paths"] = user_paths + [
-                p for p in workspace_layer["protected_paths"] if p not in user_paths]
+                p for p in workspace_layer["protected_paths"] if p not in user_paths
+            ]
         merged = _merge(merged, workspace_layer)
     try:
         Settings.model_validate(_merge(merged, env_layer))
@@ -316,19 +375,27 @@ def load_settings(
         key = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"--{key.replace('_', '-')}: {err['msg']}") from exc
     # A withheld value that a flag or the environment replaces anyway is not worth a word.
-    settings._withheld = [w for w in withheld
-                          if w.key not in env_layer and w.key not in cli_layer]
+    settings._withheld = [w for w in withheld if w.key not in env_layer and w.key not in cli_layer]
     settings._workspace_trusted = trusted
     return settings
 
 
-def _profile_layer(cli_layer: dict[str, Any], env_layer: dict[str, Any],
-                   workspace_layer: dict[str, Any], user_layer: dict[str, Any]
-                   ) -> dict[str, Any]:
+def _profile_layer(
+    cli_layer: dict[str, Any],
+    env_layer: dict[str, Any],
+    workspace_layer: dict[str, Any],
+    user_layer: dict[str, Any],
+) -> dict[str, Any]:
     """The settings of the named profile (a layer between the user and workspace files);
     the name comes from the highest layer that sets ``profile``."""
-    name = next((layer["profile"] for layer in (cli_layer, env_layer, workspace_layer,
-                                                 user_layer) if layer.get("profile")), None)
+    name = next(
+        (
+            layer["profile"]
+            for layer in (cli_layer, env_layer, workspace_layer, user_layer)
+            if layer.get("profile")
+        ),
+        None,
+    )
     if not isinstance(name, str):
         return {}
     from tau_engine.config.profiles import ProfileStore
@@ -359,7 +426,14 @@ def describe_settings() -> list[dict[str, Any]]:
     for name, info in Settings.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         default = None if info.default_factory is not None else info.default
-        rows.append({"key": name, "type": str(info.annotation).replace("typing.", ""),
-                     "default": default, "help": info.description or "",
-                     "choices": extra.get("choices"), "trust": extra.get("trust")})
+        rows.append(
+            {
+                "key": name,
+                "type": str(info.annotation).replace("typing.", ""),
+                "default": default,
+                "help": info.description or "",
+                "choices": extra.get("choices"),
+                "trust": extra.get("trust"),
+            }
+        )
     return rows

@@ -57,8 +57,14 @@ class AttemptContext:
         (a mission's ``git commit``), that its attempt still owns the job.
         """
         env = dict(self.environ)
-        env.update({JOB_ID_ENV: self.job.id, JOB_FENCE_ENV: str(self.fence.token),
-                    JOB_ATTEMPT_ENV: str(self.fence.attempt), "PYTHONUNBUFFERED": "1"})
+        env.update(
+            {
+                JOB_ID_ENV: self.job.id,
+                JOB_FENCE_ENV: str(self.fence.token),
+                JOB_ATTEMPT_ENV: str(self.fence.attempt),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         return env
 
 
@@ -110,11 +116,9 @@ class JobKind(Protocol):
         """Copy what the inputs point to into the job's folder (at submit); new inputs."""
         ...
 
-    def child(self, ctx: AttemptContext, inputs: dict[str, Any]) -> ChildSpec:
-        ...
+    def child(self, ctx: AttemptContext, inputs: dict[str, Any]) -> ChildSpec: ...
 
-    def observer(self, ctx: AttemptContext) -> AttemptObserver:
-        ...
+    def observer(self, ctx: AttemptContext) -> AttemptObserver: ...
 
     def summary(self, inputs: dict[str, Any]) -> str:
         """A short description for listings."""
@@ -128,8 +132,15 @@ class JobKind(Protocol):
         """Whether running the job again from its inputs cannot repeat a side effect."""
         ...
 
-    def replay_inputs(self, job: JobRecord, attempts: list[AttemptRecord], *, offline: bool,
-                      paths: WorkspacePaths, new_job_dir: Path) -> dict[str, Any]:
+    def replay_inputs(
+        self,
+        job: JobRecord,
+        attempts: list[AttemptRecord],
+        *,
+        offline: bool,
+        paths: WorkspacePaths,
+        new_job_dir: Path,
+    ) -> dict[str, Any]:
         """The inputs of a replay of ``job``; with ``offline``, of one that plays back
         the recorded provider exchanges instead of calling the provider."""
         ...

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         @property
         def pid_start(self) -> int | None: ...
 
+
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -73,8 +74,9 @@ def current_owner(worker: str) -> LeaseOwner:
     from tau_engine.store.job_models import LeaseOwner
 
     pid = os.getpid()
-    return LeaseOwner(worker=worker, host=host_name(), boot_id=boot_id(), pid=pid,
-                      pid_start=process_start(pid))
+    return LeaseOwner(
+        worker=worker, host=host_name(), boot_id=boot_id(), pid=pid, pid_start=process_start(pid)
+    )
 
 
 def same_machine(owner: OwnerIdentity) -> bool:

@@ -94,8 +94,10 @@ class MissionObserver:
         seen = Observation(event=("phase", {"phase": phase, "mission_id": mission_id}))
         if self.mission_id != mission_id and _MISSION_ID.match(mission_id):
             self.mission_id = mission_id
-            seen = Observation(event=("mission", {"mission_id": mission_id, "phase": phase}),
-                               detail={"mission_id": mission_id})
+            seen = Observation(
+                event=("mission", {"mission_id": mission_id, "phase": phase}),
+                detail={"mission_id": mission_id},
+            )
         return seen
 
     def outcome(self, exit_code: int, *, cancelled: bool, now: float) -> Outcome:
@@ -104,35 +106,63 @@ class MissionObserver:
             result.setdefault("id", self.mission_id)
             result["next_command"] = f"tau mission show {self.mission_id}"
         if cancelled:
-            return Outcome(state=JobState.CANCELLED, reason=JobReason.OPERATOR_CANCEL,
-                           message="cancelled by the operator", exit_code=exit_code,
-                           result=result)
+            return Outcome(
+                state=JobState.CANCELLED,
+                reason=JobReason.OPERATOR_CANCEL,
+                message="cancelled by the operator",
+                exit_code=exit_code,
+                result=result,
+            )
         reason = str(result.get("reason") or "")
         if exit_code == 0:
-            return Outcome(state=JobState.SUCCEEDED, reason=JobReason.COMPLETED,
-                           message=f"mission {result.get('outcome', 'done')}"
-                           + (f" ({result['commit'][:12]})" if result.get("commit") else ""),
-                           exit_code=0, result=result)
+            return Outcome(
+                state=JobState.SUCCEEDED,
+                reason=JobReason.COMPLETED,
+                message=f"mission {result.get('outcome', 'done')}"
+                + (f" ({result['commit'][:12]})" if result.get("commit") else ""),
+                exit_code=0,
+                result=result,
+            )
         if exit_code == EXIT_BLOCKED:
             if result.get("unblock_command"):
                 result["next_command"] = result["unblock_command"]
-            code = JobReason.NEEDS_AUTHORITY if reason in AUTHORITY_REASONS else \
-                JobReason.MISSION_BLOCKED
-            return Outcome(state=JobState.BLOCKED, reason=code,
-                           message=f"the mission is blocked ({reason or 'no reason'})",
-                           exit_code=exit_code, result=result)
+            code = (
+                JobReason.NEEDS_AUTHORITY
+                if reason in AUTHORITY_REASONS
+                else JobReason.MISSION_BLOCKED
+            )
+            return Outcome(
+                state=JobState.BLOCKED,
+                reason=code,
+                message=f"the mission is blocked ({reason or 'no reason'})",
+                exit_code=exit_code,
+                result=result,
+            )
         if exit_code < 0 or exit_code == 130:
             # Killed mid-phase: the next attempt resumes the mission where it stopped.
             how = f"signal {-exit_code}" if exit_code < 0 else "an interrupt"
-            return Outcome(state=JobState.QUEUED, reason=JobReason.CRASHED,
-                           error=f"the mission's process was stopped by {how}",
-                           exit_code=exit_code, result=result)
+            return Outcome(
+                state=JobState.QUEUED,
+                reason=JobReason.CRASHED,
+                error=f"the mission's process was stopped by {how}",
+                exit_code=exit_code,
+                result=result,
+            )
         if exit_code == 2:
-            return Outcome(state=JobState.FAILED, reason=JobReason.BAD_INPUT,
-                           error=self.last_error, exit_code=2, result=result)
-        return Outcome(state=JobState.FAILED, reason=JobReason.RUN_FAILED,
-                       error=f"the mission failed ({reason})" if reason else self.last_error,
-                       exit_code=exit_code, result=result)
+            return Outcome(
+                state=JobState.FAILED,
+                reason=JobReason.BAD_INPUT,
+                error=self.last_error,
+                exit_code=2,
+                result=result,
+            )
+        return Outcome(
+            state=JobState.FAILED,
+            reason=JobReason.RUN_FAILED,
+            error=f"the mission failed ({reason})" if reason else self.last_error,
+            exit_code=exit_code,
+            result=result,
+        )
 
 
 class MissionKind:
@@ -156,12 +186,13 @@ class MissionKind:
         args = _split_flags(parsed.args)
         refused = [a for a in args if a in REFUSED_FLAGS]
         if refused:
-            raise UsageError(f"mission job: {refused[0]} is not for a job (it runs in its "
-                             "workspace and reports as JSON)")
+            raise UsageError(
+                f"mission job: {refused[0]} is not for a job (it runs in its "
+                "workspace and reports as JSON)"
+            )
         if parsed.mission_id is not None and not _MISSION_ID.match(parsed.mission_id):
             raise UsageError("mission job: that is not a mission id")
-        return MissionInputs(args=args, mission_id=parsed.mission_id).model_dump(
-            exclude_none=True)
+        return MissionInputs(args=args, mission_id=parsed.mission_id).model_dump(exclude_none=True)
 
     def prepare(self, inputs: dict[str, Any], job_dir: Path) -> dict[str, Any]:
         args = list(inputs["args"])
@@ -196,12 +227,15 @@ class MissionKind:
             for i, arg in enumerate(args[:-1]):
                 if arg in FILE_FLAGS and args[i + 1] != "-":
                     if args[i + 1] != Path(args[i + 1]).name:
-                        raise UsageError(f"mission job: its {arg} file must be in the "
-                                         "job's folder")
+                        raise UsageError(f"mission job: its {arg} file must be in the job's folder")
                     args[i + 1] = str(ctx.job_dir / args[i + 1])
             argv = [*self.tau_argv, "mission", "run", *args, "--repo", root, "--json"]
-        return ChildSpec(argv=argv, cwd=ctx.paths.root, env=ctx.child_environ(),
-                         detail={"mission_id": mission_id} if mission_id else {})
+        return ChildSpec(
+            argv=argv,
+            cwd=ctx.paths.root,
+            env=ctx.child_environ(),
+            detail={"mission_id": mission_id} if mission_id else {},
+        )
 
     def observer(self, ctx: AttemptContext) -> MissionObserver:
         return MissionObserver(self._mission_id(ctx, ctx.job.inputs))
@@ -224,19 +258,34 @@ class MissionKind:
     def replay_safe(self, job: JobRecord, attempts: list[AttemptRecord]) -> bool:
         return True  # every phase is idempotent, and a commit is never made twice
 
-    def replay_inputs(self, job: JobRecord, attempts: list[AttemptRecord], *, offline: bool,
-                      paths: WorkspacePaths, new_job_dir: Path) -> dict[str, Any]:
+    def replay_inputs(
+        self,
+        job: JobRecord,
+        attempts: list[AttemptRecord],
+        *,
+        offline: bool,
+        paths: WorkspacePaths,
+        new_job_dir: Path,
+    ) -> dict[str, Any]:
         if offline:
-            raise UsageError("a mission job cannot be replayed --offline; replay it as is "
-                             "(it resumes its mission, and commits nothing twice)")
+            raise UsageError(
+                "a mission job cannot be replayed --offline; replay it as is "
+                "(it resumes its mission, and commits nothing twice)"
+            )
         inputs = self.validate(job.inputs)
         old = paths.state_dir / "jobs" / job.id
         for name in FILE_FLAGS.values():
             if (old / name).is_file():
                 new_job_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(old / name, new_job_dir / name)
-        mission_id = next((a.detail["mission_id"] for a in reversed(attempts)
-                           if isinstance(a.detail.get("mission_id"), str)), None)
+        mission_id = next(
+            (
+                a.detail["mission_id"]
+                for a in reversed(attempts)
+                if isinstance(a.detail.get("mission_id"), str)
+            ),
+            None,
+        )
         if mission_id is not None and _MISSION_ID.match(mission_id):
             inputs["mission_id"] = mission_id
         return inputs

@@ -34,8 +34,18 @@ from tau_engine.store.job_models import (
 )
 
 STUCK_AFTER_S = 600.0
-OPERATOR_STATES = ("queued", "running", "stuck", "stale-lease", "needs-authority", "blocked",
-                   "complete", "safe-to-replay", "failed", "cancelled")
+OPERATOR_STATES = (
+    "queued",
+    "running",
+    "stuck",
+    "stale-lease",
+    "needs-authority",
+    "blocked",
+    "complete",
+    "safe-to-replay",
+    "failed",
+    "cancelled",
+)
 
 
 @dataclass(frozen=True)
@@ -73,11 +83,17 @@ def _tail(job: JobRecord) -> str:
     return f"phase {phase}" + (f": {job.last_line[:80]}" if job.last_line else "")
 
 
-def operator_view(job: JobRecord, attempts: list[AttemptRecord], *, now: float,
-                  is_alive: Callable[[LeaseOwner], bool],
-                  same_machine: Callable[[LeaseOwner], bool],
-                  replay_safe: bool, submit_argv: list[str] | None = None,
-                  stuck_after_s: float = STUCK_AFTER_S) -> OperatorView:
+def operator_view(
+    job: JobRecord,
+    attempts: list[AttemptRecord],
+    *,
+    now: float,
+    is_alive: Callable[[LeaseOwner], bool],
+    same_machine: Callable[[LeaseOwner], bool],
+    replay_safe: bool,
+    submit_argv: list[str] | None = None,
+    stuck_after_s: float = STUCK_AFTER_S,
+) -> OperatorView:
     """Derive the operator's view. ``replay_safe`` comes from the job's kind;
     ``submit_argv`` is the ``tau jobs submit`` arguments that would remake it."""
     short = job.id[:8]
@@ -90,42 +106,56 @@ def operator_view(job: JobRecord, attempts: list[AttemptRecord], *, now: float,
             waits = f"requeued ({job.reason}: {job.last_error or 'no detail'})"
         if job.next_run_at is not None and job.next_run_at > now:
             waits += f"; next run in {ago(job.next_run_at - now)}"
-        return OperatorView("queued", f"{waits}; attempt {job.attempt + 1}/"
-                            f"{job.max_attempts} next", "tau jobs run")
+        return OperatorView(
+            "queued", f"{waits}; attempt {job.attempt + 1}/{job.max_attempts} next", "tau jobs run"
+        )
     if job.state is JobState.RUNNING:
         return _running(job, now, is_alive, same_machine, stuck_after_s, attempt)
     if job.state is JobState.SUCCEEDED:
         took = ago((job.finished_at or now) - (job.started_at or job.created_at))
         result = job.result or {}
         session = result.get("session_id") or job.session_id
-        command = str(result.get("next_command") or (
-            f"tau sessions show {session[:8]}" if session else f"tau jobs show {short}"))
+        command = str(
+            result.get("next_command")
+            or (f"tau sessions show {session[:8]}" if session else f"tau jobs show {short}")
+        )
         return OperatorView("complete", f"succeeded on {attempt} after {took}", command)
     if job.state is JobState.BLOCKED:
         return _blocked(job, short, submit_argv)
     changed = [a.attempt for a in attempts if a.side_effects]
-    effects = (f"; attempt {', '.join(map(str, changed))} may have changed files"
-               if changed else "")
+    effects = f"; attempt {', '.join(map(str, changed))} may have changed files" if changed else ""
     if job.state is JobState.CANCELLED:
-        reason = f"cancelled by the operator on {attempt}" if job.attempt else \
-            "cancelled by the operator before it ran"
+        reason = (
+            f"cancelled by the operator on {attempt}"
+            if job.attempt
+            else "cancelled by the operator before it ran"
+        )
         if replay_safe:
-            return OperatorView("safe-to-replay", f"{reason}; nothing it did needs undoing",
-                                f"tau jobs replay {short}")
+            return OperatorView(
+                "safe-to-replay",
+                f"{reason}; nothing it did needs undoing",
+                f"tau jobs replay {short}",
+            )
         return OperatorView("cancelled", reason + effects, f"tau jobs show {short}")
     error = f": {job.last_error}" if job.last_error else ""
     reason = f"failed ({job.reason}) on {attempt}{error}"
     if job.reason == Reason.BAD_INPUT:
         return OperatorView("failed", reason, f"tau jobs show {short}")
     if replay_safe:
-        return OperatorView("safe-to-replay", f"{reason}; no attempt changed anything",
-                            f"tau jobs replay {short}")
+        return OperatorView(
+            "safe-to-replay", f"{reason}; no attempt changed anything", f"tau jobs replay {short}"
+        )
     return OperatorView("failed", reason + effects, f"tau jobs show {short}")
 
 
-def _running(job: JobRecord, now: float, is_alive: Callable[[LeaseOwner], bool],
-             same_machine: Callable[[LeaseOwner], bool], stuck_after_s: float,
-             attempt: str) -> OperatorView:
+def _running(
+    job: JobRecord,
+    now: float,
+    is_alive: Callable[[LeaseOwner], bool],
+    same_machine: Callable[[LeaseOwner], bool],
+    stuck_after_s: float,
+    attempt: str,
+) -> OperatorView:
     short = job.id[:8]
     owner = job.owner
     expires = job.lease_expires_at or now
@@ -135,8 +165,9 @@ def _running(job: JobRecord, now: float, is_alive: Callable[[LeaseOwner], bool],
             why = f"owner {where} is not running"
         else:
             why = f"owner {where} cannot be checked from here"
-        return OperatorView("stale-lease", f"lease expired {ago(now - expires)} ago; {why}",
-                            "tau jobs recover")
+        return OperatorView(
+            "stale-lease", f"lease expired {ago(now - expires)} ago; {why}", "tau jobs recover"
+        )
     quiet = now - (job.progress_at or job.started_at or now)
     heartbeat = f"heartbeat {ago(now - (job.heartbeat_at or now))} ago"
     if quiet >= stuck_after_s:
@@ -145,33 +176,40 @@ def _running(job: JobRecord, now: float, is_alive: Callable[[LeaseOwner], bool],
         if hung and owner is not None and same_machine(owner):
             # Its worker no longer renews the lease (or acts on the cancel): only killing
             # it frees the job, which recovery then requeues.
-            return OperatorView("stuck", f"{reason}; its worker does not answer",
-                                f"kill -9 {owner.pid}")
+            return OperatorView(
+                "stuck", f"{reason}; its worker does not answer", f"kill -9 {owner.pid}"
+            )
         return OperatorView("stuck", reason, f"tau jobs cancel {short}")
     if expires < now:
-        state = (f"lease expired {ago(now - expires)} ago but owner {where} is alive: "
-                 "slow, not dead")
+        state = f"lease expired {ago(now - expires)} ago but owner {where} is alive: slow, not dead"
     else:
         state = f"{heartbeat}, lease {ago(expires - now)} left"
     cancel = ""
     if job.cancel_requested_at is not None:
         cancel = f"; cancel requested {ago(now - job.cancel_requested_at)} ago"
-    return OperatorView("running", f"{attempt} on {where}, {_tail(job)}; {state}{cancel}",
-                        f"tau jobs show {short}")
+    return OperatorView(
+        "running", f"{attempt} on {where}, {_tail(job)}; {state}{cancel}", f"tau jobs show {short}"
+    )
 
 
 def _blocked(job: JobRecord, short: str, submit_argv: list[str] | None) -> OperatorView:
     if job.reason == Reason.UNSIGNED_INPUTS:
-        command = ("tau jobs submit " + shlex.join(submit_argv)) if submit_argv else \
-            f"tau jobs show {short}"
-        return OperatorView("needs-authority", "its inputs were not submitted by you on this "
-                            "machine (no valid signature); read them, then submit them "
-                            "yourself if you mean to run them", command)
+        command = (
+            ("tau jobs submit " + shlex.join(submit_argv))
+            if submit_argv
+            else f"tau jobs show {short}"
+        )
+        return OperatorView(
+            "needs-authority",
+            "its inputs were not submitted by you on this "
+            "machine (no valid signature); read them, then submit them "
+            "yourself if you mean to run them",
+            command,
+        )
     unblock = str((job.result or {}).get("next_command") or f"tau jobs show {short}")
     if job.reason == Reason.NEEDS_AUTHORITY:
         return OperatorView("needs-authority", job.message or job.reason, unblock)
     if job.reason == Reason.MISSION_BLOCKED:
         return OperatorView("blocked", job.message or job.reason, unblock)
     text = job.message or job.reason
-    return OperatorView("blocked", f"blocked by the operator: {text}",
-                        f"tau jobs replay {short}")
+    return OperatorView("blocked", f"blocked by the operator: {text}", f"tau jobs replay {short}")

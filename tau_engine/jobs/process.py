@@ -87,8 +87,9 @@ class JobProcess:
         self._feeder: asyncio.Future[None] | None = None
 
     @classmethod
-    async def start(cls, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
-                    stdin: str | None = None) -> JobProcess:
+    async def start(
+        cls, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdin: str | None = None
+    ) -> JobProcess:
         """Start ``argv`` (its first item an absolute path) as the job's process group;
         ``stdin`` is written to it and closed (a prompt may be longer than one argv item
         can be)."""
@@ -97,10 +98,15 @@ class JobProcess:
         else:
             full = list(argv)
         proc = await asyncio.create_subprocess_exec(
-            *full, cwd=cwd, env=dict(env),
+            *full,
+            cwd=cwd,
+            env=dict(env),
             stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True, limit=LINE_LIMIT)
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            limit=LINE_LIMIT,
+        )
         job = cls(proc)
         if stdin is not None:
             job._feeder = asyncio.ensure_future(job._feed(stdin.encode("utf-8")))
@@ -141,8 +147,10 @@ class JobProcess:
             finally:
                 await queue.put(None)
 
-        tasks = [asyncio.ensure_future(pump("stdout", self.proc.stdout)),
-                 asyncio.ensure_future(pump("stderr", self.proc.stderr))]
+        tasks = [
+            asyncio.ensure_future(pump("stdout", self.proc.stdout)),
+            asyncio.ensure_future(pump("stderr", self.proc.stderr)),
+        ]
         open_streams = len(tasks)
         try:
             while open_streams:

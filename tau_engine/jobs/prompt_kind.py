@@ -39,8 +39,9 @@ from tau_engine.store.job_models import (
 
 SCRIPT_NAME = "script.json"
 READ_ONLY_TOOLS = frozenset({"read", "glob", "grep", "search"})
-RETRYABLE_ERRORS = frozenset({"rate_limit", "overloaded", "server", "connection", "timeout",
-                              "stream"})
+RETRYABLE_ERRORS = frozenset(
+    {"rate_limit", "overloaded", "server", "connection", "timeout", "stream"}
+)
 LAST_LINE_CHARS = 200
 RESULT_CHARS = 4000
 
@@ -86,8 +87,7 @@ class PromptObserver:
     def _line(self, text: str) -> None:
         text = " ".join(text.split())
         if text:
-            self.progress = self.progress.model_copy(
-                update={"last_line": text[:LAST_LINE_CHARS]})
+            self.progress = self.progress.model_copy(update={"last_line": text[:LAST_LINE_CHARS]})
 
     def _phase(self, phase: str, data: dict[str, Any]) -> Observation:
         self.progress = self.progress.model_copy(update={"phase": phase})
@@ -116,8 +116,10 @@ class PromptObserver:
         elif kind == "session_started" and self.session_id is None:
             self.session_id = str(event.get("session_id") or "") or None
             self.progress = self.progress.model_copy(update={"phase": "started"})
-            return Observation(session_id=self.session_id, event=("session", {
-                "session_id": self.session_id, "model": event.get("model", "")}))
+            return Observation(
+                session_id=self.session_id,
+                event=("session", {"session_id": self.session_id, "model": event.get("model", "")}),
+            )
         elif kind == "turn_started":
             return self._phase(f"turn {event.get('turn', '?')}", {})
         elif kind == "tool_call":
@@ -132,15 +134,18 @@ class PromptObserver:
             status = "denied" if event.get("denied") else ("ok" if event.get("ok") else "error")
             self._line(f"tool={name} {status}")
         elif kind == "error":
-            self.error = {"message": str(event.get("message", "")),
-                          "kind": str(event.get("kind", "error"))}
+            self.error = {
+                "message": str(event.get("message", "")),
+                "kind": str(event.get("kind", "error")),
+            }
             return Observation(event=("error", dict(self.error)))
         elif kind == "run_finished":
             # The run's end (schema v2); the session_finished after it, at close, carries
             # no outcome.
             self.finished = event
-            return self._phase("finishing", {"stop_reason": event.get("stop_reason"),
-                                             "turns": event.get("turns")})
+            return self._phase(
+                "finishing", {"stop_reason": event.get("stop_reason"), "turns": event.get("turns")}
+            )
         return None
 
     def _text(self, text: str) -> None:
@@ -157,43 +162,79 @@ class PromptObserver:
     def outcome(self, exit_code: int, *, cancelled: bool, now: float) -> Outcome:
         effects = self.side_effects
         if cancelled:
-            return Outcome(state=JobState.CANCELLED, reason=Reason.OPERATOR_CANCEL,
-                           message="cancelled by the operator", exit_code=exit_code,
-                           side_effects=effects, result=self._result())
+            return Outcome(
+                state=JobState.CANCELLED,
+                reason=Reason.OPERATOR_CANCEL,
+                message="cancelled by the operator",
+                exit_code=exit_code,
+                side_effects=effects,
+                result=self._result(),
+            )
         finished = self.finished or {}
         stop = str(finished.get("stop_reason", ""))
         error = (self.error or {}).get("message") or self.stderr_tail
         if exit_code == 0:
-            return Outcome(state=JobState.SUCCEEDED, reason=Reason.COMPLETED,
-                           message=f"{stop or 'done'} after {finished.get('turns', '?')} "
-                           "turn(s)", exit_code=0, side_effects=effects, result=self._result())
+            return Outcome(
+                state=JobState.SUCCEEDED,
+                reason=Reason.COMPLETED,
+                message=f"{stop or 'done'} after {finished.get('turns', '?')} turn(s)",
+                exit_code=0,
+                side_effects=effects,
+                result=self._result(),
+            )
         if exit_code < 0 or exit_code == 130:
             how = f"signal {-exit_code}" if exit_code < 0 else "an interrupt"
-            return Outcome(state=JobState.QUEUED, reason=Reason.CRASHED,
-                           error=f"the job's process was stopped by {how}",
-                           retry_at=now + _retry_delay(self.attempt), exit_code=exit_code,
-                           side_effects=effects, result=self._result())
+            return Outcome(
+                state=JobState.QUEUED,
+                reason=Reason.CRASHED,
+                error=f"the job's process was stopped by {how}",
+                retry_at=now + _retry_delay(self.attempt),
+                exit_code=exit_code,
+                side_effects=effects,
+                result=self._result(),
+            )
         if exit_code == 2:
-            return Outcome(state=JobState.FAILED, reason=Reason.BAD_INPUT, error=error,
-                           exit_code=2, side_effects=effects)
+            return Outcome(
+                state=JobState.FAILED,
+                reason=Reason.BAD_INPUT,
+                error=error,
+                exit_code=2,
+                side_effects=effects,
+            )
         reason: str = Reason.RUN_FAILED
         if stop == "max_turns":
             reason = Reason.MAX_TURNS
         elif stop == "budget":
             reason = Reason.BUDGET
         elif (self.error or {}).get("kind") in RETRYABLE_ERRORS and not effects:
-            return Outcome(state=JobState.QUEUED, reason=Reason.RETRY, error=error,
-                           retry_at=now + _retry_delay(self.attempt), exit_code=exit_code,
-                           side_effects=effects, result=self._result())
-        return Outcome(state=JobState.FAILED, reason=reason, error=error, exit_code=exit_code,
-                       side_effects=effects, result=self._result())
+            return Outcome(
+                state=JobState.QUEUED,
+                reason=Reason.RETRY,
+                error=error,
+                retry_at=now + _retry_delay(self.attempt),
+                exit_code=exit_code,
+                side_effects=effects,
+                result=self._result(),
+            )
+        return Outcome(
+            state=JobState.FAILED,
+            reason=reason,
+            error=error,
+            exit_code=exit_code,
+            side_effects=effects,
+            result=self._result(),
+        )
 
     def _result(self) -> dict[str, Any]:
         finished = self.finished or {}
-        return {"session_id": self.session_id, "stop_reason": finished.get("stop_reason"),
-                "turns": finished.get("turns"),
-                "result": str(finished.get("result", ""))[:RESULT_CHARS],
-                "cost_usd": finished.get("cost_usd"), "usage": finished.get("usage")}
+        return {
+            "session_id": self.session_id,
+            "stop_reason": finished.get("stop_reason"),
+            "turns": finished.get("turns"),
+            "result": str(finished.get("result", ""))[:RESULT_CHARS],
+            "cost_usd": finished.get("cost_usd"),
+            "usage": finished.get("usage"),
+        }
 
 
 class PromptKind:
@@ -235,21 +276,39 @@ class PromptKind:
         folder = ctx.job_dir
         folder.mkdir(parents=True, exist_ok=True)
         record = folder / recording_name(ctx.fence.attempt)
-        argv = [*self.tau_argv, "--prompt=-", "--output-format", "stream-json", "--no-color",
-                "--workspace", str(ctx.paths.root), "--approval", parsed.approval,
-                "--record", str(record)]
-        for flag, value in (("--model", parsed.model), ("--base-url", parsed.base_url),
-                            ("--max-turns", parsed.max_turns), ("--max-cost", parsed.max_cost),
-                            ("--max-tokens", parsed.max_tokens)):
+        argv = [
+            *self.tau_argv,
+            "--prompt=-",
+            "--output-format",
+            "stream-json",
+            "--no-color",
+            "--workspace",
+            str(ctx.paths.root),
+            "--approval",
+            parsed.approval,
+            "--record",
+            str(record),
+        ]
+        for flag, value in (
+            ("--model", parsed.model),
+            ("--base-url", parsed.base_url),
+            ("--max-turns", parsed.max_turns),
+            ("--max-cost", parsed.max_cost),
+            ("--max-tokens", parsed.max_tokens),
+        ):
             if value is not None:
                 argv += [flag, str(value)]
         if parsed.script is not None:
             if parsed.script != Path(parsed.script).name:
                 raise UsageError("prompt job: its script must be a file in the job's folder")
             argv += ["--script", str(folder / parsed.script)]
-        return ChildSpec(argv=argv, cwd=ctx.paths.root, env=ctx.child_environ(),
-                         stdin=parsed.prompt,
-                         detail={"recording": str(record.relative_to(ctx.paths.state_dir))})
+        return ChildSpec(
+            argv=argv,
+            cwd=ctx.paths.root,
+            env=ctx.child_environ(),
+            stdin=parsed.prompt,
+            detail={"recording": str(record.relative_to(ctx.paths.state_dir))},
+        )
 
     def observer(self, ctx: AttemptContext) -> PromptObserver:
         return PromptObserver(ctx.fence.attempt)
@@ -264,9 +323,13 @@ class PromptKind:
     def submit_argv(self, inputs: dict[str, Any], job_dir: Path) -> list[str]:
         parsed = self._parse(inputs)
         argv = ["-p", parsed.prompt]
-        for flag, value in (("--model", parsed.model), ("--base-url", parsed.base_url),
-                            ("--max-turns", parsed.max_turns), ("--max-cost", parsed.max_cost),
-                            ("--max-tokens", parsed.max_tokens)):
+        for flag, value in (
+            ("--model", parsed.model),
+            ("--base-url", parsed.base_url),
+            ("--max-turns", parsed.max_turns),
+            ("--max-cost", parsed.max_cost),
+            ("--max-tokens", parsed.max_tokens),
+        ):
             if value is not None:
                 argv += [flag, str(value)]
         if parsed.approval != "auto-edit":
@@ -278,8 +341,15 @@ class PromptKind:
     def replay_safe(self, job: JobRecord, attempts: list[AttemptRecord]) -> bool:
         return not any(attempt.side_effects for attempt in attempts)
 
-    def replay_inputs(self, job: JobRecord, attempts: list[AttemptRecord], *, offline: bool,
-                      paths: WorkspacePaths, new_job_dir: Path) -> dict[str, Any]:
+    def replay_inputs(
+        self,
+        job: JobRecord,
+        attempts: list[AttemptRecord],
+        *,
+        offline: bool,
+        paths: WorkspacePaths,
+        new_job_dir: Path,
+    ) -> dict[str, Any]:
         inputs = self.validate(job.inputs)
         old_dir = job_dir(paths, job.id)
         if not offline:
@@ -288,11 +358,16 @@ class PromptKind:
                 shutil.copyfile(old_dir / str(inputs["script"]), new_job_dir / SCRIPT_NAME)
                 inputs["script"] = SCRIPT_NAME
             return inputs
-        recorded = [old_dir / recording_name(a.attempt) for a in reversed(attempts)
-                    if (old_dir / recording_name(a.attempt)).is_file()]
+        recorded = [
+            old_dir / recording_name(a.attempt)
+            for a in reversed(attempts)
+            if (old_dir / recording_name(a.attempt)).is_file()
+        ]
         if not recorded:
-            raise UsageError(f"job {job.id[:8]} has no recorded provider exchanges to replay "
-                             "(it never reached its model)")
+            raise UsageError(
+                f"job {job.id[:8]} has no recorded provider exchanges to replay "
+                "(it never reached its model)"
+            )
         new_job_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(recorded[0], new_job_dir / SCRIPT_NAME)
         inputs.pop("base_url", None)

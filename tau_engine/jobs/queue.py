@@ -36,8 +36,9 @@ FIRST_BACKOFF_S = 0.005
 MAX_BACKOFF_S = 0.5
 
 
-async def retry_busy(call: Callable[[], Awaitable[T]], *, deadline_s: float = 30.0,
-                     rng: random.Random | None = None) -> T:
+async def retry_busy(
+    call: Callable[[], Awaitable[T]], *, deadline_s: float = 30.0, rng: random.Random | None = None
+) -> T:
     """``await call()``, retrying ``QueueBusyError`` with jittered backoff until the deadline."""
     pick = rng or random
     delay = FIRST_BACKOFF_S
@@ -58,15 +59,24 @@ def check_timing(lease_s: float, heartbeat_s: float) -> None:
     if lease_s <= 0 or heartbeat_s <= 0:
         raise UsageError("the lease and the heartbeat interval must be more than 0 s")
     if heartbeat_s * 3 > lease_s + 1e-9:
-        raise UsageError(f"the heartbeat interval ({heartbeat_s:g} s) must be a third of the "
-                         f"lease ({lease_s:g} s) or less")
+        raise UsageError(
+            f"the heartbeat interval ({heartbeat_s:g} s) must be a third of the "
+            f"lease ({lease_s:g} s) or less"
+        )
 
 
 class Lease:
     """One claimed attempt: its fence, its heartbeat task and what the queue told it."""
 
-    def __init__(self, queue: JobQueue, claim: Claim, *, lease_s: float, heartbeat_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        claim: Claim,
+        *,
+        lease_s: float,
+        heartbeat_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         check_timing(lease_s, heartbeat_s)
         self.queue = queue
         self.job: JobRecord = claim.job
@@ -108,9 +118,11 @@ class Lease:
         while not self.lost.is_set():
             await asyncio.sleep(min(self.heartbeat_s, max(0.0, self.budget_left_s)))
             if self.budget_left_s <= 0:
-                self._lose(f"heartbeats failed for {self._clock() - self._last_ok:.1f} s "
-                           f"(lease {self.lease_s:g} s): killing the job before its lease "
-                           "runs out")
+                self._lose(
+                    f"heartbeats failed for {self._clock() - self._last_ok:.1f} s "
+                    f"(lease {self.lease_s:g} s): killing the job before its lease "
+                    "runs out"
+                )
                 return
             await self.beat()
 
@@ -120,8 +132,12 @@ class Lease:
         progress = self.progress
         try:
             ack = await asyncio.wait_for(
-                retry_busy(lambda: self.queue.heartbeat(self.fence, self.lease_s, progress),
-                           deadline_s=self.heartbeat_s), self.heartbeat_s)
+                retry_busy(
+                    lambda: self.queue.heartbeat(self.fence, self.lease_s, progress),
+                    deadline_s=self.heartbeat_s,
+                ),
+                self.heartbeat_s,
+            )
         except LeaseLostError as exc:
             self._lose(str(exc), stale=True)
             return
@@ -143,17 +159,33 @@ class Lease:
             self.lost.set()
 
     # -- fenced writes ---------------------------------------------------------------
-    async def record(self, event_type: str, data: dict[str, Any], *,
-                     session_id: str | None = None, child_pid: int | None = None,
-                     detail: AttemptDetail | None = None, with_progress: bool = True) -> bool:
+    async def record(
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        session_id: str | None = None,
+        child_pid: int | None = None,
+        detail: AttemptDetail | None = None,
+        with_progress: bool = True,
+    ) -> bool:
         """Append to the job's log (and note what the attempt learnt); False if lost."""
         if self.lost.is_set():
             return False
         progress = self.progress if with_progress else None
         try:
-            ack = await retry_busy(lambda: self.queue.record(
-                self.fence, event_type, data, progress=progress, session_id=session_id,
-                child_pid=child_pid, detail=detail), deadline_s=self.heartbeat_s)
+            ack = await retry_busy(
+                lambda: self.queue.record(
+                    self.fence,
+                    event_type,
+                    data,
+                    progress=progress,
+                    session_id=session_id,
+                    child_pid=child_pid,
+                    detail=detail,
+                ),
+                deadline_s=self.heartbeat_s,
+            )
         except LeaseLostError as exc:
             self._lose(str(exc), stale=True)
             return False
@@ -172,8 +204,9 @@ class Lease:
         await self.stop()
         while True:
             try:
-                return await retry_busy(lambda: self.queue.finish(self.fence, outcome),
-                                        deadline_s=self.heartbeat_s)
+                return await retry_busy(
+                    lambda: self.queue.finish(self.fence, outcome), deadline_s=self.heartbeat_s
+                )
             except LeaseLostError as exc:
                 self._lose(str(exc), stale=True)
                 return None
@@ -190,8 +223,9 @@ class Lease:
         fence moved meanwhile, or ``stop`` was set first."""
         while not stop.is_set():
             try:
-                return await retry_busy(lambda: self.queue.finish(self.fence, outcome),
-                                        deadline_s=self.heartbeat_s)
+                return await retry_busy(
+                    lambda: self.queue.finish(self.fence, outcome), deadline_s=self.heartbeat_s
+                )
             except LeaseLostError:
                 self.stale = True
                 return None

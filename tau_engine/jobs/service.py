@@ -72,9 +72,15 @@ class JobDetail:
 class JobService:
     """The operator's verbs over one workspace's job queue."""
 
-    def __init__(self, queue: JobQueue, paths: WorkspacePaths, *,
-                 kinds: Mapping[str, JobKind] | None = None, signer: JobSigner | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        paths: WorkspacePaths,
+        *,
+        kinds: Mapping[str, JobKind] | None = None,
+        signer: JobSigner | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.queue = queue
         self.paths = paths
         self.kinds = dict(kinds) if kinds is not None else default_kinds()
@@ -99,8 +105,15 @@ class JobService:
         return found
 
     # -- submitting --------------------------------------------------------------
-    async def submit(self, kind_name: str, inputs: dict[str, Any], *, key: str | None = None,
-                     priority: int = 0, max_attempts: int = 1) -> SubmitResult:
+    async def submit(
+        self,
+        kind_name: str,
+        inputs: dict[str, Any],
+        *,
+        key: str | None = None,
+        priority: int = 0,
+        max_attempts: int = 1,
+    ) -> SubmitResult:
         """Validate, copy what the inputs name into the job's folder, sign and queue."""
         if not 1 <= max_attempts <= MAX_ATTEMPTS_LIMIT:
             raise UsageError(f"--max-attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}")
@@ -111,10 +124,18 @@ class JobService:
         folder = job_dir(self.paths, job_id)
         try:
             ready = kind.prepare(kind.validate(inputs), folder)
-            return await self._queue(NewJob(
-                id=job_id, kind=kind_name, inputs=ready,
-                signature=self.signer.sign(job_id, kind_name, ready), key=key,
-                priority=priority, max_attempts=max_attempts), folder)
+            return await self._queue(
+                NewJob(
+                    id=job_id,
+                    kind=kind_name,
+                    inputs=ready,
+                    signature=self.signer.sign(job_id, kind_name, ready),
+                    key=key,
+                    priority=priority,
+                    max_attempts=max_attempts,
+                ),
+                folder,
+            )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -129,37 +150,55 @@ class JobService:
         """A new job from ``id``'s recorded inputs, linked to it (``replay_of``)."""
         source = await self.get(id_or_prefix)
         if source.live:
-            raise UsageError(f"job {source.id[:8]} is {source.state}; replay a job once it "
-                             f"has ended (or cancel it first: tau jobs cancel {source.id[:8]})")
+            raise UsageError(
+                f"job {source.id[:8]} is {source.state}; replay a job once it "
+                f"has ended (or cancel it first: tau jobs cancel {source.id[:8]})"
+            )
         if not self.signer.verify(source.id, source.kind, source.inputs, source.signature):
-            raise UsageError(f"job {source.id[:8]}'s inputs were not submitted by you; read "
-                             f"them (tau jobs show {source.id[:8]}) and submit them yourself")
+            raise UsageError(
+                f"job {source.id[:8]}'s inputs were not submitted by you; read "
+                f"them (tau jobs show {source.id[:8]}) and submit them yourself"
+            )
         kind = self.kind(source.kind)
         attempts = await self.queue.attempts(source.id)
         job_id = uuid.uuid4().hex
         folder = job_dir(self.paths, job_id)
         try:
-            inputs = kind.replay_inputs(source, attempts, offline=offline, paths=self.paths,
-                                        new_job_dir=folder)
-            result = await self._queue(NewJob(
-                id=job_id, kind=source.kind, inputs=inputs,
-                signature=self.signer.sign(job_id, source.kind, inputs), key=source.key,
-                priority=source.priority, max_attempts=source.max_attempts,
-                reason=Reason.REPLAY, replay_of=source.id), folder)
+            inputs = kind.replay_inputs(
+                source, attempts, offline=offline, paths=self.paths, new_job_dir=folder
+            )
+            result = await self._queue(
+                NewJob(
+                    id=job_id,
+                    kind=source.kind,
+                    inputs=inputs,
+                    signature=self.signer.sign(job_id, source.kind, inputs),
+                    key=source.key,
+                    priority=source.priority,
+                    max_attempts=source.max_attempts,
+                    reason=Reason.REPLAY,
+                    replay_of=source.id,
+                ),
+                folder,
+            )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         if result.created:
-            await retry_busy(lambda: self.queue.append_event(
-                source.id, "replayed", {"job_id": job_id, "offline": offline}))
+            await retry_busy(
+                lambda: self.queue.append_event(
+                    source.id, "replayed", {"job_id": job_id, "offline": offline}
+                )
+            )
         return result
 
     # -- reading -----------------------------------------------------------------------
     async def get(self, id_or_prefix: str) -> JobRecord:
         return await self.queue.get(id_or_prefix)
 
-    async def list_jobs(self, *, states: set[JobState] | None = None,
-                        limit: int = 100) -> list[JobRecord]:
+    async def list_jobs(
+        self, *, states: set[JobState] | None = None, limit: int = 100
+    ) -> list[JobRecord]:
         return await self.queue.list_jobs(states=states, limit=limit)
 
     def summary(self, job: JobRecord) -> str:
@@ -172,21 +211,31 @@ class JobService:
     def submit_argv(self, job: JobRecord) -> list[str] | None:
         kind = self.kinds.get(job.kind)
         try:  # a planted job may have an id or inputs tau would never make
-            return None if kind is None else kind.submit_argv(job.inputs,
-                                                              job_dir(self.paths, job.id))
+            return (
+                None if kind is None else kind.submit_argv(job.inputs, job_dir(self.paths, job.id))
+            )
         except TauError:
             return None
 
-    def view(self, job: JobRecord, attempts: list[AttemptRecord], *,
-             stuck_after_s: float = STUCK_AFTER_S) -> OperatorView:
+    def view(
+        self, job: JobRecord, attempts: list[AttemptRecord], *, stuck_after_s: float = STUCK_AFTER_S
+    ) -> OperatorView:
         kind = self.kinds.get(job.kind)
         safe = kind is not None and kind.replay_safe(job, attempts)
-        return operator_view(job, attempts, now=self._clock(), is_alive=owner_alive,
-                             same_machine=same_machine, replay_safe=safe,
-                             submit_argv=self.submit_argv(job), stuck_after_s=stuck_after_s)
+        return operator_view(
+            job,
+            attempts,
+            now=self._clock(),
+            is_alive=owner_alive,
+            same_machine=same_machine,
+            replay_safe=safe,
+            submit_argv=self.submit_argv(job),
+            stuck_after_s=stuck_after_s,
+        )
 
-    async def views(self, jobs: list[JobRecord], *,
-                    stuck_after_s: float = STUCK_AFTER_S) -> list[OperatorView]:
+    async def views(
+        self, jobs: list[JobRecord], *, stuck_after_s: float = STUCK_AFTER_S
+    ) -> list[OperatorView]:
         views = []
         for job in jobs:
             # Attempts matter only to tell a safe replay from an unsafe one.
@@ -194,13 +243,17 @@ class JobService:
             views.append(self.view(job, attempts, stuck_after_s=stuck_after_s))
         return views
 
-    async def detail(self, id_or_prefix: str, *,
-                     stuck_after_s: float = STUCK_AFTER_S) -> JobDetail:
+    async def detail(self, id_or_prefix: str, *, stuck_after_s: float = STUCK_AFTER_S) -> JobDetail:
         job = await self.get(id_or_prefix)
         attempts = await self.queue.attempts(job.id)
         events = await self.queue.events(job.id)
-        detail = JobDetail(job=job, view=self.view(job, attempts, stuck_after_s=stuck_after_s),
-                           attempts=attempts, events=events, submit_argv=self.submit_argv(job))
+        detail = JobDetail(
+            job=job,
+            view=self.view(job, attempts, stuck_after_s=stuck_after_s),
+            attempts=attempts,
+            events=events,
+            submit_argv=self.submit_argv(job),
+        )
         sessions = [a.session_id for a in attempts if a.session_id]
         if sessions:
             detail.sessions = await self._session_events(sessions)
@@ -249,7 +302,9 @@ class JobService:
             shutil.rmtree(folder, ignore_errors=True)
         return pruned
 
-    def worker(self, config: WorkerConfig, *, environ: Mapping[str, str],
-               log: LogFn | None = None) -> Worker:
-        return Worker(self.queue, self.paths, self.kinds, config, signer=self.signer,
-                      environ=environ, log=log)
+    def worker(
+        self, config: WorkerConfig, *, environ: Mapping[str, str], log: LogFn | None = None
+    ) -> Worker:
+        return Worker(
+            self.queue, self.paths, self.kinds, config, signer=self.signer, environ=environ, log=log
+        )

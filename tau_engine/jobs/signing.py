@@ -46,11 +46,15 @@ class JobSigner:
                 text = self.key_path.read_text(encoding="ascii").strip()
                 key = bytes.fromhex(text)
             except (OSError, ValueError) as exc:
-                raise ConfigError(f"cannot read the job signing key {self.key_path}: "
-                                  f"{getattr(exc, 'strerror', None) or exc}") from exc
+                raise ConfigError(
+                    f"cannot read the job signing key {self.key_path}: "
+                    f"{getattr(exc, 'strerror', None) or exc}"
+                ) from exc
             if len(key) < 32:
-                raise ConfigError(f"the job signing key {self.key_path} is too short; "
-                                  "delete it and tau makes a new one")
+                raise ConfigError(
+                    f"the job signing key {self.key_path} is too short; "
+                    "delete it and tau makes a new one"
+                )
             self._key = key
         return self._key
 

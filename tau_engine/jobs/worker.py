@@ -74,10 +74,19 @@ class WorkerReport:
 class Worker:
     """Runs jobs from one workspace's queue until drained or out of work."""
 
-    def __init__(self, queue: JobQueue, paths: WorkspacePaths, kinds: Mapping[str, JobKind],
-                 config: WorkerConfig, *, signer: JobSigner, environ: Mapping[str, str],
-                 log: LogFn | None = None, is_alive: OwnerAlive = owner_alive,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        paths: WorkspacePaths,
+        kinds: Mapping[str, JobKind],
+        config: WorkerConfig,
+        *,
+        signer: JobSigner,
+        environ: Mapping[str, str],
+        log: LogFn | None = None,
+        is_alive: OwnerAlive = owner_alive,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         config.check()
         self.queue = queue
         self.paths = paths
@@ -164,13 +173,16 @@ class Worker:
     # -- one attempt -------------------------------------------------------------
     async def run_attempt(self, slot: int, claim: Claim) -> JobRecord | None:
         """Run one claimed attempt to its end; the job as recorded, ``None`` if lost."""
-        lease = Lease(self.queue, claim, lease_s=self.config.lease_s,
-                      heartbeat_s=self.config.heartbeat_s)
+        lease = Lease(
+            self.queue, claim, lease_s=self.config.lease_s, heartbeat_s=self.config.heartbeat_s
+        )
         self.leases[slot] = lease
         lease.start()
         job = claim.job
-        self._log(f"job {job.id[:8]} attempt {job.attempt}/{job.max_attempts} started "
-                  f"({job.kind}, {job.reason})")
+        self._log(
+            f"job {job.id[:8]} attempt {job.attempt}/{job.max_attempts} started "
+            f"({job.kind}, {job.reason})"
+        )
         started = time.monotonic()
         try:
             outcome = await self._attempt(lease)
@@ -178,9 +190,14 @@ class Worker:
             if final is None and not lease.stale:
                 # The queue still names this worker, alive, as the owner: nobody else will
                 # take the job, so say it stopped as soon as the queue answers again.
-                final = await lease.release(Outcome(
-                    state=JobState.QUEUED, reason=Reason.HEARTBEAT_FAILED,
-                    error=lease.lost_reason or "its worker stopped it"), self._hard_stop)
+                final = await lease.release(
+                    Outcome(
+                        state=JobState.QUEUED,
+                        reason=Reason.HEARTBEAT_FAILED,
+                        error=lease.lost_reason or "its worker stopped it",
+                    ),
+                    self._hard_stop,
+                )
         finally:
             await lease.stop()
             self.leases.pop(slot, None)
@@ -188,48 +205,70 @@ class Worker:
         took = time.monotonic() - started
         if final is None:
             self.report.lost += 1
-            self._log(f"job {job.id[:8]} attempt {job.attempt}: lost its lease "
-                      f"({lease.lost_reason}); stopped without writing")
+            self._log(
+                f"job {job.id[:8]} attempt {job.attempt}: lost its lease "
+                f"({lease.lost_reason}); stopped without writing"
+            )
             return None
         self.report.outcomes[final.state] = self.report.outcomes.get(final.state, 0) + 1
-        self._log(f"job {job.id[:8]} attempt {job.attempt}: {final.state} ({final.reason}) "
-                  f"in {took:.1f} s")
+        self._log(
+            f"job {job.id[:8]} attempt {job.attempt}: {final.state} ({final.reason}) "
+            f"in {took:.1f} s"
+        )
         return final
 
     async def _attempt(self, lease: Lease) -> Outcome | None:
         job = lease.job
         kind = self.kinds.get(job.kind)
         if kind is None:
-            return Outcome(state=JobState.FAILED, reason=Reason.BAD_INPUT,
-                           error=f"this tau does not know job kind '{job.kind}'")
+            return Outcome(
+                state=JobState.FAILED,
+                reason=Reason.BAD_INPUT,
+                error=f"this tau does not know job kind '{job.kind}'",
+            )
         if not self.signer.verify(job.id, job.kind, job.inputs, job.signature):
-            return Outcome(state=JobState.BLOCKED, reason=Reason.UNSIGNED_INPUTS,
-                           message="its inputs are not signed with your key: they were not "
-                           "submitted by you on this machine")
+            return Outcome(
+                state=JobState.BLOCKED,
+                reason=Reason.UNSIGNED_INPUTS,
+                message="its inputs are not signed with your key: they were not "
+                "submitted by you on this machine",
+            )
         try:
             attempts = await retry_busy(lambda: self.queue.attempts(job.id))
         except StoreError as exc:
-            return Outcome(state=JobState.QUEUED, reason=Reason.RETRY,
-                           error=f"cannot read the job's attempts: {exc}")
+            return Outcome(
+                state=JobState.QUEUED,
+                reason=Reason.RETRY,
+                error=f"cannot read the job's attempts: {exc}",
+            )
         try:
             inputs = kind.validate(job.inputs)
-            ctx = AttemptContext(job=job, fence=lease.fence, paths=self.paths,
-                                 environ=self.environ, attempts=tuple(attempts))
+            ctx = AttemptContext(
+                job=job,
+                fence=lease.fence,
+                paths=self.paths,
+                environ=self.environ,
+                attempts=tuple(attempts),
+            )
             spec = kind.child(ctx, inputs)
         except TauError as exc:
             return Outcome(state=JobState.FAILED, reason=Reason.BAD_INPUT, error=str(exc))
         if lease.cancel_requested.is_set() or await self._cancel_pending(lease):
-            return Outcome(state=JobState.CANCELLED, reason=Reason.OPERATOR_CANCEL,
-                           message="cancelled before it started")
+            return Outcome(
+                state=JobState.CANCELLED,
+                reason=Reason.OPERATOR_CANCEL,
+                message="cancelled before it started",
+            )
         try:
-            proc = await JobProcess.start(spec.argv, cwd=spec.cwd, env=spec.env,
-                                          stdin=spec.stdin)
+            proc = await JobProcess.start(spec.argv, cwd=spec.cwd, env=spec.env, stdin=spec.stdin)
         except OSError as exc:
-            return Outcome(state=JobState.FAILED, reason=Reason.RUN_FAILED,
-                           error=f"cannot start the job: {exc.strerror or exc}")
+            return Outcome(
+                state=JobState.FAILED,
+                reason=Reason.RUN_FAILED,
+                error=f"cannot start the job: {exc.strerror or exc}",
+            )
         observer = kind.observer(ctx)
-        await lease.record("started", {"pid": proc.pid}, child_pid=proc.pid,
-                           detail=spec.detail)
+        await lease.record("started", {"pid": proc.pid}, child_pid=proc.pid, detail=spec.detail)
         pump = asyncio.ensure_future(self._pump(proc, observer, lease))
         try:
             how = await self._supervise(proc, lease)
@@ -247,9 +286,13 @@ class Worker:
         if lease.lost.is_set():
             return None
         if how == "shutdown":
-            return Outcome(state=JobState.QUEUED, reason=Reason.WORKER_SHUTDOWN,
-                           error="its worker was stopped while it ran", exit_code=exit_code,
-                           side_effects=observer.side_effects)
+            return Outcome(
+                state=JobState.QUEUED,
+                reason=Reason.WORKER_SHUTDOWN,
+                error="its worker was stopped while it ran",
+                exit_code=exit_code,
+                side_effects=observer.side_effects,
+            )
         return observer.outcome(exit_code, cancelled=how == "cancelled", now=self._clock())
 
     async def _cancel_pending(self, lease: Lease) -> bool:
@@ -265,8 +308,7 @@ class Worker:
                 continue
             if seen.event is not None or seen.session_id is not None:
                 event_type, data = seen.event or ("session", {"session_id": seen.session_id})
-                await lease.record(event_type, data, session_id=seen.session_id,
-                                   detail=seen.detail)
+                await lease.record(event_type, data, session_id=seen.session_id, detail=seen.detail)
 
     async def _supervise(self, proc: JobProcess, lease: Lease) -> str:
         """Wait for the child to exit, the lease to go, a cancel, or a hard stop."""
@@ -283,8 +325,9 @@ class Worker:
             if exited.done():
                 return "exited"
             how = "cancelled" if cancel.done() else "shutdown"
-            await lease.record("stopping", {"why": how, "signal": "SIGTERM",
-                                            "grace_s": self.config.cancel_grace_s})
+            await lease.record(
+                "stopping", {"why": how, "signal": "SIGTERM", "grace_s": self.config.cancel_grace_s}
+            )
             stopped = asyncio.ensure_future(proc.stop(self.config.cancel_grace_s))
             waits.add(stopped)
             await asyncio.wait({stopped, lost}, return_when=asyncio.FIRST_COMPLETED)
@@ -298,4 +341,3 @@ class Worker:
             for task in waits:
                 task.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
-

@@ -50,12 +50,14 @@ def memory_text(text: str) -> str:
     """The text of an entry: non-empty, at most ``MAX_TEXT_CHARS`` characters."""
     cleaned = clean_text(text)
     if not cleaned:
-        raise MemoryInputError("the memory text is empty: write one fact, decision or "
-                               "preference in a sentence or two")
+        raise MemoryInputError(
+            "the memory text is empty: write one fact, decision or preference in a sentence or two"
+        )
     if len(cleaned) > MAX_TEXT_CHARS:
         raise MemoryInputError(
             f"the memory text is {len(cleaned):,} characters; an entry holds at most "
-            f"{MAX_TEXT_CHARS:,}: keep one fact per entry and split longer notes")
+            f"{MAX_TEXT_CHARS:,}: keep one fact per entry and split longer notes"
+        )
     return cleaned
 
 
@@ -65,13 +67,17 @@ def namespace_path(value: str | None) -> str:
         return DEFAULT_NAMESPACE
     raw = clean_text(value, keep_newlines=False).lower().strip("/")
     segments = [segment for segment in raw.split("/") if segment]
-    if (not segments or len(segments) > MAX_NAMESPACE_DEPTH
-            or not all(_SEGMENT.fullmatch(s) for s in segments)
-            or len("/".join(segments)) > MAX_NAMESPACE_CHARS):
+    if (
+        not segments
+        or len(segments) > MAX_NAMESPACE_DEPTH
+        or not all(_SEGMENT.fullmatch(s) for s in segments)
+        or len("/".join(segments)) > MAX_NAMESPACE_CHARS
+    ):
         raise MemoryInputError(
             f"namespace {value[:100]!r} is not a namespace path: use up to "
             f"{MAX_NAMESPACE_DEPTH} lowercase words (letters, digits, '-', '_', '.') joined "
-            "by '/', e.g. 'project/build' or 'user/preferences'")
+            "by '/', e.g. 'project/build' or 'user/preferences'"
+        )
     return "/".join(segments)
 
 
@@ -91,8 +97,9 @@ def tag_list(value: str | Iterable[str] | None) -> tuple[str, ...]:
     tags: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            raise MemoryInputError(f"tag {item!r} is not a string: pass tags as a list "
-                                   "of words, e.g. [\"build\", \"ci\"]")
+            raise MemoryInputError(
+                f'tag {item!r} is not a string: pass tags as a list of words, e.g. ["build", "ci"]'
+            )
         tag = clean_text(item, keep_newlines=False).lower().lstrip("#")
         if not tag:
             continue
@@ -100,7 +107,8 @@ def tag_list(value: str | Iterable[str] | None) -> tuple[str, ...]:
             raise MemoryInputError(
                 f"tag {item[:60]!r} is not a tag: use one word of letters and digits (also "
                 f"'-', '_', '.', '+', '#' after the first), at most {MAX_TAG_CHARS} "
-                "characters, e.g. \"build\" or \"c++\"")
+                'characters, e.g. "build" or "c++"'
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
@@ -116,9 +124,11 @@ def subject_key(value: str | None) -> str | None:
     if not key:
         return None
     if len(key) > MAX_SUBJECT_CHARS:
-        raise MemoryInputError(f"the subject key is {len(key)} characters; use a short "
-                               f"name for the topic (at most {MAX_SUBJECT_CHARS}), e.g. "
-                               "\"test command\"")
+        raise MemoryInputError(
+            f"the subject key is {len(key)} characters; use a short "
+            f"name for the topic (at most {MAX_SUBJECT_CHARS}), e.g. "
+            '"test command"'
+        )
     return key
 
 
@@ -126,8 +136,9 @@ def retire_reason(value: str | None) -> str:
     """Why an entry is retired: a short non-empty line."""
     reason = " ".join(clean_text(value or "", keep_newlines=False).split())
     if not reason:
-        raise MemoryInputError("say why the entry is retired (a short reason, e.g. "
-                               "\"the build moved to make\")")
+        raise MemoryInputError(
+            'say why the entry is retired (a short reason, e.g. "the build moved to make")'
+        )
     return reason[:MAX_REASON_CHARS]
 
 
@@ -140,8 +151,9 @@ def entry_id(value: object) -> int:
     elif isinstance(value, str) and value.strip().lstrip("#").isdigit():
         number = int(value.strip().lstrip("#"))
     else:
-        raise MemoryInputError(f"{str(value)[:40]!r} is not a memory id: pass the number "
-                               "shown as #12, e.g. 12")
+        raise MemoryInputError(
+            f"{str(value)[:40]!r} is not a memory id: pass the number shown as #12, e.g. 12"
+        )
     if not 1 <= number < 2**63:
         raise MemoryInputError(f"{number} is not a memory id: ids are numbers from 1 up")
     return number

@@ -75,12 +75,17 @@ def last_offer(messages: Sequence[Message]) -> LastOffer | None:
     return None
 
 
-async def build_overview(instructions: list[InstructionFile], service: MemoryService | None,
-                         messages: Sequence[Message]) -> MemoryOverview:
+async def build_overview(
+    instructions: list[InstructionFile], service: MemoryService | None, messages: Sequence[Message]
+) -> MemoryOverview:
     """The overview from the instruction files (``agent/instructions.py`` finds them), the
     memory service (None: memory is off) and the session's ``messages``."""
     if service is None:
         return MemoryOverview(instructions, enabled=False, last=last_offer(messages))
-    return MemoryOverview(instructions, enabled=True, namespaces=await service.tree(),
-                          pending=(await service.pending())[:PENDING_SHOWN],
-                          last=last_offer(messages))
+    return MemoryOverview(
+        instructions,
+        enabled=True,
+        namespaces=await service.tree(),
+        pending=(await service.pending())[:PENDING_SHOWN],
+        last=last_offer(messages),
+    )

@@ -68,8 +68,11 @@ class WriteProvenance:
             return
         if isinstance(event, ToolCallEvent):
             self._calls[event.name] = event.call_id
-        elif isinstance(event, ToolResultEvent) and event.name in UNTRUSTED_TOOLS \
-                and not event.denied:
+        elif (
+            isinstance(event, ToolResultEvent)
+            and event.name in UNTRUSTED_TOOLS
+            and not event.denied
+        ):
             self.flag(UNTRUSTED_TOOLS[event.name])
 
     def call_id(self, tool_name: str) -> str | None:

@@ -36,9 +36,11 @@ MAX_CANDIDATES = 8
 CHARS_PER_TOKEN = 4  # the same rough measure as compaction's estimate
 _WORD_EDGES = re.compile(r"^\W+|\W+$")
 _TAG = re.compile(r"<(/?)(memory)", re.IGNORECASE)
-_HEADER = ("Learned memory that may help with this message: notes saved earlier in this "
-           "workspace by the user or by you. They may be out of date; the user's words and "
-           "the files win. Correct a wrong one with memory_write (supersedes: its id).")
+_HEADER = (
+    "Learned memory that may help with this message: notes saved earlier in this "
+    "workspace by the user or by you. They may be out of date; the user's words and "
+    "the files win. Correct a wrong one with memory_write (supersedes: its id)."
+)
 
 
 def estimate_tokens(text: str) -> int:
@@ -101,10 +103,16 @@ class OfferRecord:
     @classmethod
     def from_meta(cls, data: dict[str, Any]) -> OfferRecord:
         shown = [OfferedEntry(**item) for item in data.get("shown", [])]
-        return cls(query=data.get("query", ""), budget_tokens=data.get("budget_tokens", 0),
-                   used_tokens=data.get("used_tokens", 0), shown=shown,
-                   skipped=list(data.get("skipped", [])), line=data.get("line", ""),
-                   context=data.get("context", ""), error=data.get("error"))
+        return cls(
+            query=data.get("query", ""),
+            budget_tokens=data.get("budget_tokens", 0),
+            used_tokens=data.get("used_tokens", 0),
+            shown=shown,
+            skipped=list(data.get("skipped", [])),
+            line=data.get("line", ""),
+            context=data.get("context", ""),
+            error=data.get("error"),
+        )
 
 
 def offered_ids(messages: Sequence[Message]) -> set[int]:
@@ -128,8 +136,13 @@ def render_context(lines: Sequence[str], line: str) -> str:
     return "<memory>\n" + _HEADER + "\n" + "\n".join(lines) + "\n" + line + "\n</memory>"
 
 
-async def build_offer(service: MemoryService, prompt: str, messages: Sequence[Message], *,
-                      budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> OfferRecord | None:
+async def build_offer(
+    service: MemoryService,
+    prompt: str,
+    messages: Sequence[Message],
+    *,
+    budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+) -> OfferRecord | None:
     """What to offer for ``prompt``; None when memory holds no live entry (nothing to say).
 
     A failing store is not "nothing found": the record carries the error."""
@@ -137,8 +150,9 @@ async def build_offer(service: MemoryService, prompt: str, messages: Sequence[Me
     record = OfferRecord(query=query, budget_tokens=budget_tokens)
     try:
         compiled = compile_query(query, "any")
-        found = await service.search_compiled(compiled, limit=MAX_CANDIDATES * 2,
-                                              include_untrusted=True)
+        found = await service.search_compiled(
+            compiled, limit=MAX_CANDIDATES * 2, include_untrusted=True
+        )
         if not found.hits and await service.is_empty():
             return None  # asked only when nothing matched: one store call per prompt
     except TauError as exc:
@@ -151,27 +165,45 @@ async def build_offer(service: MemoryService, prompt: str, messages: Sequence[Me
     for hit in found.hits:
         entry = hit.entry
         if entry.trust != "trusted":
-            record.skipped.append({"id": entry.id, "reason": "quarantined: waiting for the "
-                                   f"user's approval (tau memory approve {entry.id})"})
+            record.skipped.append(
+                {
+                    "id": entry.id,
+                    "reason": "quarantined: waiting for the "
+                    f"user's approval (tau memory approve {entry.id})",
+                }
+            )
             continue
         if considered >= MAX_CANDIDATES:
             break
         considered += 1
         if entry.id in already:
-            record.skipped.append({"id": entry.id, "score": hit.score,
-                                   "reason": "already offered earlier in this conversation"})
+            record.skipped.append(
+                {
+                    "id": entry.id,
+                    "score": hit.score,
+                    "reason": "already offered earlier in this conversation",
+                }
+            )
             continue
         text = _entry_line(entry)
         tokens = estimate_tokens(text)
         if record.used_tokens + tokens > budget_tokens:
-            record.skipped.append({"id": entry.id, "score": hit.score,
-                                   "reason": f"over the budget ({tokens:,} tokens; "
-                                   f"{budget_tokens - record.used_tokens:,} left)"})
+            record.skipped.append(
+                {
+                    "id": entry.id,
+                    "score": hit.score,
+                    "reason": f"over the budget ({tokens:,} tokens; "
+                    f"{budget_tokens - record.used_tokens:,} left)",
+                }
+            )
             continue
         lines.append(text)
         record.used_tokens += tokens
-        record.shown.append(OfferedEntry(entry.id, entry_label(entry), entry.namespace,
-                                         hit.score, tokens, list(hit.matched)))
+        record.shown.append(
+            OfferedEntry(
+                entry.id, entry_label(entry), entry.namespace, hit.score, tokens, list(hit.matched)
+            )
+        )
     record.line = budget_line(len(record.shown), record.used_tokens, budget_tokens)
     if lines:
         record.context = render_context(lines, record.line)
@@ -198,21 +230,31 @@ Emit = Callable[[NoticeKind, str, MemoryOfferNote | None], None]
 class TurnRetriever:
     """The agent loop's memory hook: offers memory for a prompt and records it."""
 
-    def __init__(self, service: MemoryService, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
-                 emit: Emit | None = None) -> None:
+    def __init__(
+        self,
+        service: MemoryService,
+        *,
+        budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+        emit: Emit | None = None,
+    ) -> None:
         self.service = service
         self.budget_tokens = budget_tokens
         self.emit = emit
 
-    async def offer(self, prompt: str, meta: dict[str, Any] | None,
-                    messages: Sequence[Message]) -> dict[str, Any] | None:
+    async def offer(
+        self, prompt: str, meta: dict[str, Any] | None, messages: Sequence[Message]
+    ) -> dict[str, Any] | None:
         """The user message's ``meta`` with the offer recorded in it (unchanged when memory
         is empty or the budget is zero)."""
         if self.budget_tokens <= 0:
             return meta
         typed = (meta or {}).get("typed")
-        record = await build_offer(self.service, typed if isinstance(typed, str) else prompt,
-                                   messages, budget_tokens=self.budget_tokens)
+        record = await build_offer(
+            self.service,
+            typed if isinstance(typed, str) else prompt,
+            messages,
+            budget_tokens=self.budget_tokens,
+        )
         if record is None:
             return meta
         self._announce(record)
@@ -222,8 +264,7 @@ class TurnRetriever:
         if self.emit is None:
             return
         if record.error is not None:
-            self.emit(NoticeKind.MEMORY_ERROR, f"memory was not searched: {record.error}",
-                      None)
+            self.emit(NoticeKind.MEMORY_ERROR, f"memory was not searched: {record.error}", None)
             return
         held = [s["id"] for s in record.skipped if str(s["reason"]).startswith("quarantined")]
         if not record.shown and not held:
@@ -232,8 +273,18 @@ class TurnRetriever:
         if record.shown:
             message += " (" + ", ".join(f"#{e.id}" for e in record.shown) + ")"
         if held:
-            message += (f"; {len(held)} quarantined match(es) not offered: "
-                        + ", ".join(f"#{i}" for i in held) + " (tau memory approve ID)")
-        self.emit(NoticeKind.MEMORY, message, MemoryOfferNote(
-            shown=[e.id for e in record.shown], quarantined=held,
-            used_tokens=record.used_tokens, budget_tokens=record.budget_tokens))
+            message += (
+                f"; {len(held)} quarantined match(es) not offered: "
+                + ", ".join(f"#{i}" for i in held)
+                + " (tau memory approve ID)"
+            )
+        self.emit(
+            NoticeKind.MEMORY,
+            message,
+            MemoryOfferNote(
+                shown=[e.id for e in record.shown],
+                quarantined=held,
+                used_tokens=record.used_tokens,
+                budget_tokens=record.budget_tokens,
+            ),
+        )

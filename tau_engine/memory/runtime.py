@@ -28,30 +28,40 @@ from tau_engine.tools.base import Tool
 class MemoryRuntime:
     """The memory service of an engine, and the provenance of the session it runs."""
 
-    def __init__(self, service: MemoryService, bus: EventBus, *,
-                 budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> None:
+    def __init__(
+        self, service: MemoryService, bus: EventBus, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS
+    ) -> None:
         self.service = service
         self.bus = bus
         self.budget_tokens = budget_tokens
         self.provenance: WriteProvenance | None = None
 
     @classmethod
-    async def open(cls, paths: WorkspacePaths, bus: EventBus, *, redactor: SecretRedactor,
-                   budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> MemoryRuntime:
+    async def open(
+        cls,
+        paths: WorkspacePaths,
+        bus: EventBus,
+        *,
+        redactor: SecretRedactor,
+        budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+    ) -> MemoryRuntime:
         service = await asyncio.to_thread(MemoryService.open, paths, redactor=redactor)
         return cls(service, bus, budget_tokens=budget_tokens)
 
     @classmethod
-    async def open_if_enabled(cls, settings: Settings, paths: WorkspacePaths, bus: EventBus,
-                              redactor: SecretRedactor) -> MemoryRuntime | None:
+    async def open_if_enabled(
+        cls, settings: Settings, paths: WorkspacePaths, bus: EventBus, redactor: SecretRedactor
+    ) -> MemoryRuntime | None:
         """The runtime when ``settings.memory`` is on, else None."""
         if not settings.memory:
             return None
-        return await cls.open(paths, bus, redactor=redactor,
-                              budget_tokens=settings.memory_budget_tokens)
+        return await cls.open(
+            paths, bus, redactor=redactor, budget_tokens=settings.memory_budget_tokens
+        )
 
-    def bind(self, session_id: str, history: Iterable[StoredMessage],
-             tools: list[Tool]) -> TurnRetriever:
+    def bind(
+        self, session_id: str, history: Iterable[StoredMessage], tools: list[Tool]
+    ) -> TurnRetriever:
         """The retriever for a loop on ``session_id``, whose stored messages are
         ``history``; the memory tools are appended to ``tools`` (the default set)."""
         if self.provenance is not None:
@@ -60,8 +70,7 @@ class MemoryRuntime:
         provenance.seed(stored.message for stored in history)
         self.bus.subscribe(provenance.observe)
         self.provenance = provenance
-        retriever = TurnRetriever(self.service, budget_tokens=self.budget_tokens,
-                                  emit=self._notice)
+        retriever = TurnRetriever(self.service, budget_tokens=self.budget_tokens, emit=self._notice)
         tools += memory_tools(self.service, provenance)
         return retriever
 

@@ -53,15 +53,25 @@ class SearchResult:
 class MemoryService:
     """Search, write, read, retire and approve learned memory entries."""
 
-    def __init__(self, store: MemoryStore, *, redactor: SecretRedactor | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        *,
+        redactor: SecretRedactor | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.redactor = redactor or SecretRedactor()
         self.clock = clock
 
     @classmethod
-    def open(cls, paths: WorkspacePaths, *, redactor: SecretRedactor | None = None,
-             clock: Callable[[], float] = time.time) -> MemoryService:
+    def open(
+        cls,
+        paths: WorkspacePaths,
+        *,
+        redactor: SecretRedactor | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> MemoryService:
         """The service over the workspace's store (``store.open_store``). Blocking: call it
         at start-up (or through ``asyncio.to_thread``)."""
         return cls(open_store(paths).open_memory(), redactor=redactor, clock=clock)
@@ -70,25 +80,37 @@ class MemoryService:
         self.store.close()
 
     # -- reading -----------------------------------------------------------------------
-    async def search(self, query: str, *, limit: int = DEFAULT_LIMIT, match: MatchMode = "all",
-                     include_untrusted: bool = False,
-                     namespace: str | None = None) -> SearchResult:
+    async def search(
+        self,
+        query: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        match: MatchMode = "all",
+        include_untrusted: bool = False,
+        namespace: str | None = None,
+    ) -> SearchResult:
         """Live entries for ``query`` (any text), best first. An empty compiled query is not
         run: the result says so through ``query.empty``."""
         compiled = compile_query(query, match)
-        return await self.search_compiled(compiled, limit=limit,
-                                          include_untrusted=include_untrusted,
-                                          namespace=namespace)
+        return await self.search_compiled(
+            compiled, limit=limit, include_untrusted=include_untrusted, namespace=namespace
+        )
 
-    async def search_compiled(self, compiled: CompiledQuery, *, limit: int = DEFAULT_LIMIT,
-                              include_untrusted: bool = False,
-                              namespace: str | None = None) -> SearchResult:
+    async def search_compiled(
+        self,
+        compiled: CompiledQuery,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        include_untrusted: bool = False,
+        namespace: str | None = None,
+    ) -> SearchResult:
         limit = max(1, min(int(limit), MAX_LIMIT))
         prefix = namespace_prefix(namespace)
         if compiled.empty:
             return SearchResult(compiled, [])
-        hits = await self.store.search(compiled, limit=limit,
-                                       include_untrusted=include_untrusted, namespace=prefix)
+        hits = await self.store.search(
+            compiled, limit=limit, include_untrusted=include_untrusted, namespace=prefix
+        )
         return SearchResult(compiled, hits)
 
     async def read(self, value: object) -> MemoryEntry:
@@ -124,8 +146,7 @@ class MemoryService:
 
     async def pending(self) -> list[MemoryEntry]:
         """Quarantined entries waiting for the user's approval, newest first."""
-        return await self.store.entries(include_retired=False, trust="untrusted",
-                                        newest_first=True)
+        return await self.store.entries(include_retired=False, trust="untrusted", newest_first=True)
 
     async def entries(self, *, include_retired: bool = True) -> list[MemoryEntry]:
         return await self.store.entries(include_retired=include_retired)
@@ -137,11 +158,20 @@ class MemoryService:
         return not await self.store.entries(include_retired=False, limit=1)
 
     # -- writing -----------------------------------------------------------------------
-    async def write(self, text: str, *, namespace: str | None = None,
-                    tags: str | Iterable[str] | None = None, subject: str | None = None,
-                    supersedes: object = None, source: Source = "user",
-                    session_id: str | None = None, tool_call_id: str | None = None,
-                    trusted: bool = True, untrusted_reason: str | None = None) -> WriteOutcome:
+    async def write(
+        self,
+        text: str,
+        *,
+        namespace: str | None = None,
+        tags: str | Iterable[str] | None = None,
+        subject: str | None = None,
+        supersedes: object = None,
+        source: Source = "user",
+        session_id: str | None = None,
+        tool_call_id: str | None = None,
+        trusted: bool = True,
+        untrusted_reason: str | None = None,
+    ) -> WriteOutcome:
         """Store one entry (see ``MemoryStore.write``). ``trusted=False`` quarantines it,
         with ``untrusted_reason`` recorded."""
         new = NewMemory(
@@ -150,23 +180,36 @@ class MemoryService:
             tags=tag_list(tags),
             subject=subject_key(self.redactor.redact(subject) if subject else subject),
             supersedes=None if supersedes is None else entry_id(supersedes),
-            source=source, session_id=session_id, tool_call_id=tool_call_id,
+            source=source,
+            session_id=session_id,
+            tool_call_id=tool_call_id,
             trust="trusted" if trusted else "untrusted",
-            trust_reason=None if trusted else (untrusted_reason or "written from untrusted "
-                                                                   "content"))
+            trust_reason=None
+            if trusted
+            else (untrusted_reason or "written from untrusted content"),
+        )
         return await self.store.write(new, now=self.clock())
 
-    async def edit(self, value: object, *, text: str | None = None,
-                   tags: str | Iterable[str] | None = None,
-                   namespace: str | None = None) -> WriteOutcome:
+    async def edit(
+        self,
+        value: object,
+        *,
+        text: str | None = None,
+        tags: str | Iterable[str] | None = None,
+        namespace: str | None = None,
+    ) -> WriteOutcome:
         """The user's correction of an entry: a new trusted entry that supersedes it,
         keeping what is not given (text, tags, namespace, subject)."""
         old = await self.read(value)
         return await self.write(
             old.text if text is None else text,
             namespace=old.namespace if namespace is None else namespace,
-            tags=old.tags if tags is None else tags, subject=old.subject,
-            supersedes=old.id, source="user", trusted=True)
+            tags=old.tags if tags is None else tags,
+            subject=old.subject,
+            supersedes=old.id,
+            source="user",
+            trusted=True,
+        )
 
     async def retire(self, value: object, reason: str | None) -> MemoryEntry:
         return await self.store.retire(entry_id(value), retire_reason(reason), now=self.clock())

@@ -23,8 +23,10 @@ def describe_entry(entry: MemoryEntry) -> str:
         why = entry.retired_reason or "retired"
         lines.append(f"retired {entry_date(entry.retired_at)}: {why}")
         if entry.superseded_by is not None:
-            lines.append(f"the live version may be #{entry.superseded_by}: memory_read "
-                         f"{{\"id\": {entry.superseded_by}}}")
+            lines.append(
+                f"the live version may be #{entry.superseded_by}: memory_read "
+                f'{{"id": {entry.superseded_by}}}'
+            )
     lines.append("")
     lines.append(entry.text)
     return "\n".join(lines)
@@ -35,17 +37,21 @@ def describe_outcome(outcome: WriteOutcome) -> str:
     entry = outcome.entry
     retired = ", ".join(f"#{e.id}" for e in outcome.retired)
     if not outcome.created:
-        text = f"already stored as memory #{entry.id} in {entry.namespace} (the same text); " \
-               "nothing new was written"
+        text = (
+            f"already stored as memory #{entry.id} in {entry.namespace} (the same text); "
+            "nothing new was written"
+        )
         if entry.quarantined:
             text += "; that entry is quarantined and waits for the user's approval"
         if retired:
             text += f"; {retired} superseded in its favour (retired, kept for the record)"
         return text
     if entry.quarantined:
-        text = (f"stored as memory #{entry.id} in {entry.namespace}, but quarantined: "
-                f"{entry.trust_reason}, so entries you write now are untrusted. It will not be "
-                f"offered or shown until the user approves it (tau memory approve {entry.id})")
+        text = (
+            f"stored as memory #{entry.id} in {entry.namespace}, but quarantined: "
+            f"{entry.trust_reason}, so entries you write now are untrusted. It will not be "
+            f"offered or shown until the user approves it (tau memory approve {entry.id})"
+        )
         if outcome.pending:
             pending = ", ".join(f"#{i}" for i in outcome.pending)
             text += f"; once approved it supersedes {pending} (live until then)"
@@ -56,16 +62,20 @@ def describe_outcome(outcome: WriteOutcome) -> str:
     return text
 
 
-def describe_tree(rows: Sequence[NamespaceCount], everything: Sequence[NamespaceCount],
-                  prefix: str | None) -> str:
+def describe_tree(
+    rows: Sequence[NamespaceCount], everything: Sequence[NamespaceCount], prefix: str | None
+) -> str:
     """Namespaces as an indented tree with their live counts."""
     if not everything:
-        return ("learned memory is empty: save a fact with memory_write "
-                + json.dumps({"text": "...", "namespace": "project/build"}))
+        return "learned memory is empty: save a fact with memory_write " + json.dumps(
+            {"text": "...", "namespace": "project/build"}
+        )
     if not rows:
         tops = sorted({row.namespace.split("/", 1)[0] for row in everything})
-        return (f"no namespace under {prefix!r}; top-level namespaces: {', '.join(tops)} "
-                "(memory_tree {} lists them all)")
+        return (
+            f"no namespace under {prefix!r}; top-level namespaces: {', '.join(tops)} "
+            "(memory_tree {} lists them all)"
+        )
     totals: dict[str, list[int]] = {}
     for row in rows:
         parts = row.namespace.split("/")
@@ -82,19 +92,19 @@ def describe_tree(rows: Sequence[NamespaceCount], everything: Sequence[Namespace
 
 
 def not_found_hint() -> str:
-    return ("Find ids with memory_search {\"query\": \"...\"}; memory_tree {} lists the "
-            "namespaces")
+    return 'Find ids with memory_search {"query": "..."}; memory_tree {} lists the namespaces'
 
 
 def state_hint(entry: MemoryEntry) -> str:
     """What to do instead, given the entry's state."""
     if entry.superseded_by is not None:
-        return (f"Read the live version with memory_read {{\"id\": {entry.superseded_by}}}, and "
-                f"correct it with memory_write {{\"text\": \"...\", \"supersedes\": "
-                f"{entry.superseded_by}}}")
+        return (
+            f'Read the live version with memory_read {{"id": {entry.superseded_by}}}, and '
+            f'correct it with memory_write {{"text": "...", "supersedes": '
+            f"{entry.superseded_by}}}"
+        )
     if entry.retired_at is not None:
-        return ("It needs nothing more; to record the fact again, call memory_write "
-                "{\"text\": \"...\"}")
+        return 'It needs nothing more; to record the fact again, call memory_write {"text": "..."}'
     if entry.quarantined:
         return "It waits for the user's approval (tau memory approve); nothing to do"
-    return f"It is live; memory_read {{\"id\": {entry.id}}} shows it"
+    return f'It is live; memory_read {{"id": {entry.id}}} shows it'

@@ -45,8 +45,7 @@ def _failure(exc: Exception, tool: str, example: str) -> ToolError:
     if isinstance(exc, MemoryInputError):
         return ToolError(f"{exc}. A correct call: {example}")
     if isinstance(exc, StoreError):
-        return ToolError(f"memory is not available: {exc} (this is an error, not an empty "
-                         "result)")
+        return ToolError(f"memory is not available: {exc} (this is an error, not an empty result)")
     raise exc
 
 
@@ -67,19 +66,24 @@ class MemorySearchTool(_MemoryTool):
     name = "memory_search"
     description = (
         "Search learned memory (facts, decisions and preferences saved earlier in this "
-        "workspace) by words. Every word must match unless match is \"any\"; end a word with "
+        'workspace) by words. Every word must match unless match is "any"; end a word with '
         "* for a prefix (pyt*); put a phrase in double quotes. Returns ids, scores and "
-        "snippets; read a whole entry with memory_read.")
+        "snippets; read a whole entry with memory_read."
+    )
     parameters = {
         "type": "object",
         "properties": {
-            "query": {"type": "string", "description": "words to find, e.g. \"test command\""},
-            "limit": {"type": "integer", "description": f"most results (1-{MAX_LIMIT}, "
-                      "default 8)"},
-            "match": {"type": "string", "enum": ["all", "any"],
-                      "description": "all words (default) or any of them"},
-            "namespace": {"type": "string",
-                          "description": "only this namespace and below, e.g. project/build"},
+            "query": {"type": "string", "description": 'words to find, e.g. "test command"'},
+            "limit": {"type": "integer", "description": f"most results (1-{MAX_LIMIT}, default 8)"},
+            "match": {
+                "type": "string",
+                "enum": ["all", "any"],
+                "description": "all words (default) or any of them",
+            },
+            "namespace": {
+                "type": "string",
+                "description": "only this namespace and below, e.g. project/build",
+            },
         },
         "required": ["query"],
     }
@@ -94,27 +98,37 @@ class MemorySearchTool(_MemoryTool):
     async def run(self, args: SearchArgs, ctx: ToolContext) -> ToolOutcome:
         example = _call(self.name, query="test command")
         try:
-            result = await self.service.search(args.query, limit=args.limit, match=args.match,
-                                               namespace=args.namespace)
+            result = await self.service.search(
+                args.query, limit=args.limit, match=args.match, namespace=args.namespace
+            )
         except (StoreError, MemoryInputError) as exc:
             raise _failure(exc, self.name, example) from exc
         query = result.query
         if query.empty:
-            return ToolOutcome("nothing to search for: the query has no letters or digits. "
-                               f"Call it with words, e.g. {example}")
+            return ToolOutcome(
+                "nothing to search for: the query has no letters or digits. "
+                f"Call it with words, e.g. {example}"
+            )
         shown = query.describe()
         if not result.hits:
-            hint = ("try fewer words, a prefix (pyt*), or match \"any\""
-                    if len(query.terms) > 1 or query.mode == "all" else "try other words")
+            hint = (
+                'try fewer words, a prefix (pyt*), or match "any"'
+                if len(query.terms) > 1 or query.mode == "all"
+                else "try other words"
+            )
             where = f" in {args.namespace}" if args.namespace else ""
-            return ToolOutcome(f"no matches for {shown}{where}. Memory is searched by "
-                               f"words: {hint}; memory_tree lists the namespaces.",
-                               data={"matches": 0})
+            return ToolOutcome(
+                f"no matches for {shown}{where}. Memory is searched by "
+                f"words: {hint}; memory_tree lists the namespaces.",
+                data={"matches": 0},
+            )
         lines = [f"{len(result.hits)} match(es) for {shown}, best first:"]
         for hit in result.hits:
             entry = hit.entry
-            lines.append(f"#{entry.id} {entry.namespace} · score {hit.score:.3g} · "
-                         f"{entry.source}, {entry_date(entry.created_at)}")
+            lines.append(
+                f"#{entry.id} {entry.namespace} · score {hit.score:.3g} · "
+                f"{entry.source}, {entry_date(entry.created_at)}"
+            )
             lines.append("  " + hit.snippet.replace("\n", " "))
         if query.truncated:
             lines.append("(the query was long: only its first words were searched)")
@@ -136,17 +150,26 @@ class MemoryWriteTool(_MemoryTool):
         "later turns and sessions of this workspace (one short entry per fact). To correct an "
         "entry, write the new text with supersedes: its id (the old one is retired, kept for "
         "the record); or give a subject key: a new write with the same namespace and subject "
-        "replaces the live one. The same text is never stored twice.")
+        "replaces the live one. The same text is never stored twice."
+    )
     parameters = {
         "type": "object",
         "properties": {
             "text": {"type": "string", "description": "the fact, in a sentence or two"},
-            "namespace": {"type": "string", "description": "path such as project/build or "
-                          "user/preferences (default: project)"},
-            "tags": {"type": "array", "items": {"type": "string"},
-                     "description": "a few words to find it by"},
-            "subject": {"type": "string", "description": "a topic key, e.g. \"test "
-                        "command\": a later write with it replaces this entry"},
+            "namespace": {
+                "type": "string",
+                "description": "path such as project/build or user/preferences (default: project)",
+            },
+            "tags": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "a few words to find it by",
+            },
+            "subject": {
+                "type": "string",
+                "description": 'a topic key, e.g. "test '
+                'command": a later write with it replaces this entry',
+            },
             "supersedes": {"type": "integer", "description": "id of the entry this corrects"},
         },
         "required": ["text"],
@@ -165,20 +188,32 @@ class MemoryWriteTool(_MemoryTool):
         return f"remember in {where}{change}: {args.text}"
 
     async def run(self, args: WriteArgs, ctx: ToolContext) -> ToolOutcome:
-        example = _call(self.name, text="Run the tests with `pytest -q`.",
-                        namespace="project/build", tags=["tests"])
+        example = _call(
+            self.name,
+            text="Run the tests with `pytest -q`.",
+            namespace="project/build",
+            tags=["tests"],
+        )
         provenance = self.provenance
         try:
             outcome = await self.service.write(
-                args.text, namespace=args.namespace, tags=args.tags, subject=args.subject,
-                supersedes=args.supersedes, source="model",
+                args.text,
+                namespace=args.namespace,
+                tags=args.tags,
+                subject=args.subject,
+                supersedes=args.supersedes,
+                source="model",
                 session_id=provenance.session_id or None,
-                tool_call_id=provenance.call_id(self.name), trusted=provenance.trusted,
-                untrusted_reason=provenance.untrusted_reason)
+                tool_call_id=provenance.call_id(self.name),
+                trusted=provenance.trusted,
+                untrusted_reason=provenance.untrusted_reason,
+            )
         except (StoreError, MemoryInputError, MemoryNotFoundError, MemoryStateError) as exc:
             raise _failure(exc, self.name, example) from exc
-        return ToolOutcome(describe_outcome(outcome), data={
-            "id": outcome.entry.id, "created": outcome.created, "trust": outcome.entry.trust})
+        return ToolOutcome(
+            describe_outcome(outcome),
+            data={"id": outcome.entry.id, "created": outcome.created, "trust": outcome.entry.trust},
+        )
 
 
 class ReadArgs(ToolArgs):
@@ -187,8 +222,10 @@ class ReadArgs(ToolArgs):
 
 class MemoryReadTool(_MemoryTool):
     name = "memory_read"
-    description = ("Read one learned memory entry in full by its id: text, namespace, tags, "
-                   "source, date and state (live, superseded, retired).")
+    description = (
+        "Read one learned memory entry in full by its id: text, namespace, tags, "
+        "source, date and state (live, superseded, retired)."
+    )
     parameters = {
         "type": "object",
         "properties": {"id": {"type": "integer", "description": "the entry's id (#12 -> 12)"}},
@@ -208,8 +245,10 @@ class MemoryReadTool(_MemoryTool):
         except (StoreError, MemoryInputError, MemoryNotFoundError) as exc:
             raise _failure(exc, self.name, _call(self.name, id=12)) from exc
         if entry.quarantined:
-            raise ToolError(f"memory #{entry.id} is quarantined ({entry.trust_reason}) and "
-                            "waits for the user's approval; its text is not shown until then")
+            raise ToolError(
+                f"memory #{entry.id} is quarantined ({entry.trust_reason}) and "
+                "waits for the user's approval; its text is not shown until then"
+            )
         return ToolOutcome(describe_entry(entry))
 
 
@@ -219,8 +258,10 @@ class TreeArgs(ToolArgs):
 
 class MemoryTreeTool(_MemoryTool):
     name = "memory_tree"
-    description = ("List the namespaces of learned memory with how many live entries each "
-                   "holds (optionally only those under a prefix such as project).")
+    description = (
+        "List the namespaces of learned memory with how many live entries each "
+        "holds (optionally only those under a prefix such as project)."
+    )
     parameters = {
         "type": "object",
         "properties": {"prefix": {"type": "string", "description": "e.g. project"}},
@@ -250,9 +291,11 @@ class RetireArgs(ToolArgs):
 
 class MemoryRetireTool(_MemoryTool):
     name = "memory_retire"
-    description = ("Retire a learned memory entry that is wrong or no longer true (it stops "
-                   "being searched or offered, and is kept for the record). To replace it "
-                   "with a corrected fact, use memory_write with supersedes instead.")
+    description = (
+        "Retire a learned memory entry that is wrong or no longer true (it stops "
+        "being searched or offered, and is kept for the record). To replace it "
+        "with a corrected fact, use memory_write with supersedes instead."
+    )
     parameters = {
         "type": "object",
         "properties": {
@@ -275,17 +318,24 @@ class MemoryRetireTool(_MemoryTool):
             raise ToolError(
                 f"memory_retire is not available in this session: "
                 f"{self.provenance.untrusted_reason}, so memory changes wait for the user. "
-                f"Ask the user to run: tau memory retire {args.id} --reason \"...\"")
+                f'Ask the user to run: tau memory retire {args.id} --reason "..."'
+            )
         try:
             entry = await self.service.retire(args.id, args.reason)
         except (StoreError, MemoryInputError, MemoryNotFoundError, MemoryStateError) as exc:
             raise _failure(exc, self.name, example) from exc
-        return ToolOutcome(f"retired memory #{entry.id} ({entry.retired_reason}); it is kept "
-                           "for the record and no longer searched or offered")
+        return ToolOutcome(
+            f"retired memory #{entry.id} ({entry.retired_reason}); it is kept "
+            "for the record and no longer searched or offered"
+        )
 
 
 def memory_tools(service: MemoryService, provenance: WriteProvenance) -> list[Tool]:
     """The five memory tools, in the order the model sees them."""
-    return [MemorySearchTool(service, provenance), MemoryWriteTool(service, provenance),
-            MemoryReadTool(service, provenance), MemoryTreeTool(service, provenance),
-            MemoryRetireTool(service, provenance)]
+    return [
+        MemorySearchTool(service, provenance),
+        MemoryWriteTool(service, provenance),
+        MemoryReadTool(service, provenance),
+        MemoryTreeTool(service, provenance),
+        MemoryRetireTool(service, provenance),
+    ]

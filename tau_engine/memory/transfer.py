@@ -62,12 +62,10 @@ class _Line(BaseModel):
     state: str | None = None
 
 
-async def export_memory(service: MemoryService, dest: Path | None,
-                        *, now: float) -> int:
+async def export_memory(service: MemoryService, dest: Path | None, *, now: float) -> int:
     """Write every entry to ``dest`` (stdout when None); return how many."""
     entries = await service.entries(include_retired=True)
-    header = {"format": FORMAT, "version": VERSION, "exported_at": now,
-              "entries": len(entries)}
+    header = {"format": FORMAT, "version": VERSION, "exported_at": now, "entries": len(entries)}
     lines = [json.dumps(header, ensure_ascii=False)]
     lines += [json.dumps(entry.to_json(), ensure_ascii=False) for entry in entries]
     text = "\n".join(lines) + "\n"
@@ -81,8 +79,9 @@ async def export_memory(service: MemoryService, dest: Path | None,
 def _read_lines(source: Path) -> list[str]:
     try:
         if source.stat().st_size > MAX_IMPORT_BYTES:
-            raise UsageError(f"{source}: larger than {MAX_IMPORT_BYTES // 2**20} MB; not a "
-                             "memory export")
+            raise UsageError(
+                f"{source}: larger than {MAX_IMPORT_BYTES // 2**20} MB; not a memory export"
+            )
         return source.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise UsageError(f"{source}: no such file") from None
@@ -92,8 +91,9 @@ def _read_lines(source: Path) -> list[str]:
         raise UsageError(f"{source}: cannot read: {exc.strerror or exc}") from None
 
 
-def parse_export(source: Path, lines: list[str], service: MemoryService, *,
-                 quarantine: bool) -> list[ImportedMemory]:
+def parse_export(
+    source: Path, lines: list[str], service: MemoryService, *, quarantine: bool
+) -> list[ImportedMemory]:
     """Validate every line; ``UsageError`` naming ``file:line`` on the first bad one."""
     if not lines or not lines[0].strip():
         raise UsageError(f"{source}:1: empty file; not a memory export")
@@ -102,11 +102,12 @@ def parse_export(source: Path, lines: list[str], service: MemoryService, *,
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source}:1: not JSON ({exc.msg})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise UsageError(f"{source}:1: not a memory export (no \"format\": \"{FORMAT}\" "
-                         "header)")
+        raise UsageError(f'{source}:1: not a memory export (no "format": "{FORMAT}" header)')
     if header.get("version") != VERSION:
-        raise UsageError(f"{source}:1: memory export version {header.get('version')!r}; this "
-                         f"tau reads version {VERSION}")
+        raise UsageError(
+            f"{source}:1: memory export version {header.get('version')!r}; this "
+            f"tau reads version {VERSION}"
+        )
     records: list[ImportedMemory] = []
     seen: set[int] = set()
     for number, raw in enumerate(lines[1:], start=2):
@@ -126,23 +127,38 @@ def parse_export(source: Path, lines: list[str], service: MemoryService, *,
         try:
             text = service.redactor.redact(memory_text(line.text))
             new = NewMemory(
-                namespace=namespace_path(line.namespace), text=text,
-                tags=tag_list(line.tags), subject=subject_key(line.subject),
-                supersedes=line.supersedes, source="import",
+                namespace=namespace_path(line.namespace),
+                text=text,
+                tags=tag_list(line.tags),
+                subject=subject_key(line.subject),
+                supersedes=line.supersedes,
+                source="import",
                 trust="untrusted" if quarantine else line.trust,
-                trust_reason=(f"imported from {source.name} with --quarantine" if quarantine
-                              else line.trust_reason))
+                trust_reason=(
+                    f"imported from {source.name} with --quarantine"
+                    if quarantine
+                    else line.trust_reason
+                ),
+            )
         except MemoryInputError as exc:
             raise UsageError(f"{where}: {exc}") from None
-        records.append(ImportedMemory(
-            old_id=line.id, new=new, created_at=line.created_at,
-            updated_at=line.updated_at or line.created_at, retired_at=line.retired_at,
-            retired_reason=line.retired_reason, superseded_by=line.superseded_by))
+        records.append(
+            ImportedMemory(
+                old_id=line.id,
+                new=new,
+                created_at=line.created_at,
+                updated_at=line.updated_at or line.created_at,
+                retired_at=line.retired_at,
+                retired_reason=line.retired_reason,
+                superseded_by=line.superseded_by,
+            )
+        )
     return records
 
 
-async def import_memory(service: MemoryService, source: Path, *,
-                        quarantine: bool = False) -> ImportReport:
+async def import_memory(
+    service: MemoryService, source: Path, *, quarantine: bool = False
+) -> ImportReport:
     """Import an export file in one transaction (nothing is stored if a line is bad)."""
     import asyncio
 

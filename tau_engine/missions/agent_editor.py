@@ -41,8 +41,9 @@ class AgentEditor:
     authority = "provider"
     repairable = True
 
-    def __init__(self, *, model_id: str, settings: Settings, environ: Mapping[str, str],
-                 repo: Path) -> None:
+    def __init__(
+        self, *, model_id: str, settings: Settings, environ: Mapping[str, str], repo: Path
+    ) -> None:
         """``environ`` is the real environment; the repository's ``.env`` is added to it
         by the repository's trust."""
         self.model_id = model_id
@@ -62,8 +63,9 @@ class AgentEditor:
 
     async def _open(self) -> AgentRuntime:
         if self._runtime is None:
-            runtime = await AgentRuntime.open(WorkspacePaths(self.repo), self.settings,
-                                              environ=self.environ)
+            runtime = await AgentRuntime.open(
+                WorkspacePaths(self.repo), self.settings, environ=self.environ
+            )
             try:
                 runtime.models.select(self.model_id)
             except BaseException:
@@ -76,19 +78,28 @@ class AgentEditor:
         runtime = await self._open()
         store = runtime.store
         session = await store.create_session(
-            model=runtime.model.model_id, title=f"mission {request.mission_id} attempt "
-            f"{request.attempt}", meta={"mission": request.mission_id,
-                                        "mission_attempt": request.attempt})
+            model=runtime.model.model_id,
+            title=f"mission {request.mission_id} attempt {request.attempt}",
+            meta={"mission": request.mission_id, "mission_attempt": request.attempt},
+        )
         bus = EventBus(session.id, 0)
-        safety = await asyncio.to_thread(runtime.worktree_safety, request.worktree,
-                                         ApprovalMode.AUTO_EDIT)
+        safety = await asyncio.to_thread(
+            runtime.worktree_safety, request.worktree, ApprovalMode.AUTO_EDIT
+        )
         attach_safety(bus, safety)
         safety.begin_run(session.id)
         writer = store.event_writer(session.id)
         bus.subscribe(writer.write, first=True)
-        built = await runtime.build_loop(LoopSpec(
-            session_id=session.id, bus=bus, workspace=request.worktree, safety=safety,
-            budget=Budget(request.max_cost, request.max_tokens), checkpoints=False))
+        built = await runtime.build_loop(
+            LoopSpec(
+                session_id=session.id,
+                bus=bus,
+                workspace=request.worktree,
+                safety=safety,
+                budget=Budget(request.max_cost, request.max_tokens),
+                checkpoints=False,
+            )
+        )
         loop = built.loop
         try:
             prompt = runtime.redactor.redact(request.context)
@@ -97,27 +108,47 @@ class AgentEditor:
             else:
                 result = await loop.run(prompt)
         except TimeoutError:
-            return self._spent(loop, session.id, failure=Failed.BUDGET_TIME,
-                               error="the time budget ran out while the model was editing")
+            return self._spent(
+                loop,
+                session.id,
+                failure=Failed.BUDGET_TIME,
+                error="the time budget ran out while the model was editing",
+            )
         finally:
             await safety.aflush_audit()
             await asyncio.to_thread(writer.close)
         if result.stop_reason == "budget":
-            kind = Failed.BUDGET_COST if "cost" in (result.error or "") else \
-                Failed.BUDGET_TOKENS
+            kind = Failed.BUDGET_COST if "cost" in (result.error or "") else Failed.BUDGET_TOKENS
             return self._spent(loop, session.id, failure=kind, error=result.error)
         if result.stop_reason in ("error", "interrupted"):
-            return self._spent(loop, session.id, failure=Failed.EDITOR_ERROR,
-                               error=result.error or result.stop_reason)
+            return self._spent(
+                loop,
+                session.id,
+                failure=Failed.EDITOR_ERROR,
+                error=result.error or result.stop_reason,
+            )
         summary = " ".join(result.result.split())[:300]
         return self._spent(loop, session.id, summary=summary)
 
-    def _spent(self, loop: AgentLoop, session_id: str, *, summary: str = "",
-               failure: Failed | None = None, error: str | None = None) -> EditResult:
+    def _spent(
+        self,
+        loop: AgentLoop,
+        session_id: str,
+        *,
+        summary: str = "",
+        failure: Failed | None = None,
+        error: str | None = None,
+    ) -> EditResult:
         usage = loop.run_usage
-        return EditResult(summary=summary, input_tokens=usage.input_tokens,
-                          output_tokens=usage.output_tokens, cost_usd=loop.run_cost,
-                          failure=failure, error=error, session_id=session_id)
+        return EditResult(
+            summary=summary,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=loop.run_cost,
+            failure=failure,
+            error=error,
+            session_id=session_id,
+        )
 
     async def aclose(self) -> None:
         if self._runtime is not None:

@@ -59,8 +59,7 @@ class Editor(Protocol):
         """Change files in ``request.worktree``; never commits."""
         ...
 
-    async def aclose(self) -> None:
-        ...
+    async def aclose(self) -> None: ...
 
 
 class PatchEditor:

@@ -26,8 +26,13 @@ def mission_settings(root: Path, environ: Mapping[str, str]) -> Settings:
 
     # A mission needs no model of the settings (a patch, or its own --model): nothing set up
     # is not an error here.
-    return load_run_settings(WorkspacePaths(root), None, default_approval="auto-edit",
-                             environ=dict(environ), require_setup=False)
+    return load_run_settings(
+        WorkspacePaths(root),
+        None,
+        default_approval="auto-edit",
+        environ=dict(environ),
+        require_setup=False,
+    )
 
 
 def provider_environ(root: Path, environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
@@ -35,8 +40,7 @@ def provider_environ(root: Path, environ: Mapping[str, str], settings: Settings)
     the ``.env`` never supplies a key for a provider the user has a key for."""
     from tau_engine.providers import registry
 
-    return registry.provider_environ(settings, environ, root,
-                                     trusted=settings.workspace_trusted)
+    return registry.provider_environ(settings, environ, root, trusted=settings.workspace_trusted)
 
 
 def evidence_redactor(root: Path, environ: Mapping[str, str]) -> Redactor:
@@ -49,7 +53,13 @@ def evidence_redactor(root: Path, environ: Mapping[str, str]) -> Redactor:
     env = provider_environ(root, environ, settings)
     # Exact values first (the provider keys keep their names), then tokens by their
     # vendor's format (a key tau never saw).
-    funnel = RedactionFilter(SecretRedactor([
-        *provider_key_values(settings, env).items(), *secret_values(env),
-        *((name, value) for name, value in env.items() if is_secret_name(name))]))
+    funnel = RedactionFilter(
+        SecretRedactor(
+            [
+                *provider_key_values(settings, env).items(),
+                *secret_values(env),
+                *((name, value) for name, value in env.items() if is_secret_name(name)),
+            ]
+        )
+    )
     return funnel.redact

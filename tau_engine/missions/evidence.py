@@ -37,9 +37,14 @@ def no_redaction(text: str) -> str:
 
 def environment_redactor(environ: Mapping[str, str]) -> Redactor:
     """A redactor for the exact values of the credential variables in ``environ``."""
-    secrets = sorted(((value, name) for name, value in environ.items()
-                      if is_secret_name(name) and len(value.strip()) >= MIN_SECRET_CHARS),
-                     key=lambda pair: -len(pair[0]))
+    secrets = sorted(
+        (
+            (value, name)
+            for name, value in environ.items()
+            if is_secret_name(name) and len(value.strip()) >= MIN_SECRET_CHARS
+        ),
+        key=lambda pair: -len(pair[0]),
+    )
 
     def redact(text: str) -> str:
         for value, name in secrets:
@@ -111,8 +116,11 @@ def check_sums(root: Path) -> list[str]:
         if sep and rel:
             listed[rel] = digest
     actual = file_digests(root)
-    problems = [f"{rel}: changed since the mission wrote it"
-                for rel, digest in listed.items() if rel in actual and actual[rel] != digest]
+    problems = [
+        f"{rel}: changed since the mission wrote it"
+        for rel, digest in listed.items()
+        if rel in actual and actual[rel] != digest
+    ]
     problems += [f"{rel}: missing" for rel in listed if rel not in actual]
     problems += [f"{rel}: not listed in {SUMS_FILE}" for rel in actual if rel not in listed]
     return problems

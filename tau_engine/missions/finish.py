@@ -38,8 +38,11 @@ def _changes(runner: FinishingMission, old: str, new: str) -> list[FileChange]:
     changes = []
     for line in out.splitlines():
         added, removed, path = ([*line.split("\t", 2), "", "", ""])[:3]
-        changes.append(FileChange(path, int(added) if added.isdigit() else 0,
-                                  int(removed) if removed.isdigit() else 0))
+        changes.append(
+            FileChange(
+                path, int(added) if added.isdigit() else 0, int(removed) if removed.isdigit() else 0
+            )
+        )
     return changes
 
 
@@ -48,8 +51,12 @@ def _result_tree(runner: FinishingMission) -> str | None:
     state = runner.state
     if state.commit:
         return state.commit
-    if state.attempts and state.base_commit and runner.worktree.exists() \
-            and not state.worktree_removed:
+    if (
+        state.attempts
+        and state.base_commit
+        and runner.worktree.exists()
+        and not state.worktree_removed
+    ):
         touched = sorted({p for a in state.attempts for p in a.touched})
         return wt.result_tree(runner.worktree, state.base_commit, touched)
     return None
@@ -67,19 +74,20 @@ def _write_files(runner: FinishingMission) -> None:
         evidence.write("green.log", evidence.read(green.verifier.log))
     guard_logs = []
     if state.guard_red is not None:
-        guard_logs.append("# guard at RED (untouched code)\n" + evidence.read(
-            state.guard_red.log))
+        guard_logs.append("# guard at RED (untouched code)\n" + evidence.read(state.guard_red.log))
     last = state.attempts[-1] if state.attempts else None
     if last is not None and last.guard is not None:
-        guard_logs.append(f"# guard after attempt {last.number}\n"
-                          + evidence.read(last.guard.log))
+        guard_logs.append(f"# guard after attempt {last.number}\n" + evidence.read(last.guard.log))
     if guard_logs:
         evidence.write("guard.log", "\n".join(guard_logs))
     if state.commit:
-        shown = git_out(runner.repo, ["show", "--no-color", "--stat", "--format=fuller",
-                                      state.commit])
-        evidence.write("commit.txt", f"commit {state.commit}\nbranch {state.branch}\n"
-                       f"base {state.base_commit}\n\n{shown}\n")
+        shown = git_out(
+            runner.repo, ["show", "--no-color", "--stat", "--format=fuller", state.commit]
+        )
+        evidence.write(
+            "commit.txt",
+            f"commit {state.commit}\nbranch {state.branch}\nbase {state.base_commit}\n\n{shown}\n",
+        )
     evidence.write_json("report.json", swe_report(state))
     if state.outcome is Outcome.GREEN:
         evidence.write("PR.md", pr_markdown(state, changes))

@@ -107,8 +107,11 @@ def rerun_command(inputs: MissionInputs, **changes: str | None) -> str:
         "--repo": inputs.repo,
         "--task": None if inputs.issue_file else inputs.task,
         "--issue": inputs.issue_file,
-        "--verifier": inputs.verifier, "--guard": inputs.guard, "--setup": inputs.setup,
-        "--patch": inputs.patch_file, "--model": inputs.model,
+        "--verifier": inputs.verifier,
+        "--guard": inputs.guard,
+        "--setup": inputs.setup,
+        "--patch": inputs.patch_file,
+        "--model": inputs.model,
     }
     values.update({f"--{k.replace('_', '-')}": v for k, v in changes.items()})
     words = ["tau", "mission", "run"]
@@ -122,8 +125,9 @@ def rerun_command(inputs: MissionInputs, **changes: str | None) -> str:
     return shlex.join(words)
 
 
-def _authority(request: MissionRequest, repo: Path, environ: Mapping[str, str],
-               inputs: MissionInputs) -> Verdict | None:
+def _authority(
+    request: MissionRequest, repo: Path, environ: Mapping[str, str], inputs: MissionInputs
+) -> Verdict | None:
     """Set the edit authority on ``inputs``; a verdict when there is none usable."""
     if request.patch_file is not None:
         inputs.authority = "patch"
@@ -142,26 +146,36 @@ def _authority(request: MissionRequest, repo: Path, environ: Mapping[str, str],
     chosen = request.model or default_model(settings, environ, repo)
     provider, _ = parse_model_id(chosen)
     if provider == "offline":
-        why = (f"{chosen} is an offline model, which is never edit authority"
-               if request.model else "no patch was given and no provider API key was found")
-        return Verdict(Blocked.MISSING_EDIT_AUTHORITY,
-                       f"{why}; give --patch FILE (a unified diff or edit_many JSON), or a "
-                       "model whose API key is set", patch_hint)
+        why = (
+            f"{chosen} is an offline model, which is never edit authority"
+            if request.model
+            else "no patch was given and no provider API key was found"
+        )
+        return Verdict(
+            Blocked.MISSING_EDIT_AUTHORITY,
+            f"{why}; give --patch FILE (a unified diff or edit_many JSON), or a "
+            "model whose API key is set",
+            patch_hint,
+        )
     try:
         resolved = resolve_model(chosen, settings, environ, repo)
     except MissingKeyError as exc:
         names = key_vars(provider, settings)
         # The vendor's own variable (second after TAU_<PROVIDER>_API_KEY) is what people set.
         var = names[1] if len(names) > 1 else names[0]
-        return Verdict(Blocked.MISSING_CREDENTIALS, str(exc),
-                       f"{var}=<your key> " + rerun_command(inputs, model=chosen))
+        return Verdict(
+            Blocked.MISSING_CREDENTIALS,
+            str(exc),
+            f"{var}=<your key> " + rerun_command(inputs, model=chosen),
+        )
     inputs.authority = "provider"
     inputs.model = resolved.model_id
     return None
 
 
-def _check_verifier(inputs: MissionInputs, repo: Path,
-                    environ: Mapping[str, str]) -> Verdict | None:
+def _check_verifier(
+    inputs: MissionInputs, repo: Path, environ: Mapping[str, str]
+) -> Verdict | None:
     for label, command in (("verifier", inputs.verifier), ("guard", inputs.guard)):
         if not command:
             continue
@@ -174,13 +188,15 @@ def _check_verifier(inputs: MissionInputs, repo: Path,
         module = missing_module(why)
         if module:
             python = command.split()[0]
-            unblock = f"{python} -m pip install {shlex.quote(module)} && " + \
-                rerun_command(inputs)
-        elif label == "verifier" and suggestion and suggestion != command \
-                and unrunnable(suggestion, repo, environ) is None:
+            unblock = f"{python} -m pip install {shlex.quote(module)} && " + rerun_command(inputs)
+        elif (
+            label == "verifier"
+            and suggestion
+            and suggestion != command
+            and unrunnable(suggestion, repo, environ) is None
+        ):
             unblock = rerun_command(inputs, verifier=suggestion)
-        return Verdict(Blocked.VERIFIER_NOT_RUNNABLE,
-                       f"the {label} cannot run: {why}", unblock)
+        return Verdict(Blocked.VERIFIER_NOT_RUNNABLE, f"the {label} cannot run: {why}", unblock)
     return None
 
 
@@ -189,14 +205,18 @@ def _check_dirty(inputs: MissionInputs, repo: Path, patch: PatchInput | None) ->
     relevant = rules.relevant_dirty_paths(dirty, inputs, patch)
     if not relevant:
         return None
-    shown = ", ".join(relevant[:5]) + (f" and {len(relevant) - 5} more" if len(relevant) > 5
-                                       else "")
-    stash = shlex.join(["git", "-C", inputs.repo, "stash", "push", "-m",
-                        "before tau mission", "--", *relevant])
-    return Verdict(Blocked.DIRTY_REPO,
-                   f"uncommitted changes to {shown} matter to this mission (it starts from "
-                   "the last commit, without them); commit or stash them",
-                   f"{stash} && {rerun_command(inputs)}")
+    shown = ", ".join(relevant[:5]) + (
+        f" and {len(relevant) - 5} more" if len(relevant) > 5 else ""
+    )
+    stash = shlex.join(
+        ["git", "-C", inputs.repo, "stash", "push", "-m", "before tau mission", "--", *relevant]
+    )
+    return Verdict(
+        Blocked.DIRTY_REPO,
+        f"uncommitted changes to {shown} matter to this mission (it starts from "
+        "the last commit, without them); commit or stash them",
+        f"{stash} && {rerun_command(inputs)}",
+    )
 
 
 def run_intake(request: MissionRequest, environ: Mapping[str, str]) -> Intake:
@@ -214,25 +234,40 @@ def run_intake(request: MissionRequest, environ: Mapping[str, str]) -> Intake:
     task = (task or "").strip()
     patch = read_patch(Path(request.patch_file)) if request.patch_file else None
     inputs = MissionInputs(
-        repo=str(root), task=task, title=title_of(task), issue_file=request.issue_file,
+        repo=str(root),
+        task=task,
+        title=title_of(task),
+        issue_file=request.issue_file,
         verifier=(request.verifier or "").strip() or None,
         guard=(request.guard or "").strip() or None,
         setup=(request.setup or "").strip() or None,
         patch_file=str(Path(request.patch_file).resolve()) if request.patch_file else None,
         patch_text=patch.text if patch else None,
         patch_sha256=hashlib.sha256(patch.text.encode()).hexdigest() if patch else None,
-        model=request.model, max_attempts=request.max_attempts, max_tokens=request.max_tokens,
-        max_cost=request.max_cost, max_minutes=request.max_minutes, commit=request.commit,
-        profile=request.profile, red_runs=request.red_runs,
+        model=request.model,
+        max_attempts=request.max_attempts,
+        max_tokens=request.max_tokens,
+        max_cost=request.max_cost,
+        max_minutes=request.max_minutes,
+        commit=request.commit,
+        profile=request.profile,
+        red_runs=request.red_runs,
         verifier_timeout_s=request.verifier_timeout_s,
-        publish="draft" if request.publish else None, auto_merge=request.auto_merge)
+        publish="draft" if request.publish else None,
+        auto_merge=request.auto_merge,
+    )
     intake = Intake(inputs, base, current_branch(root), Verdict())
     intake.verdict = _classify(inputs, root, patch, request, environ)
     return intake
 
 
-def _classify(inputs: MissionInputs, root: Path, patch: PatchInput | None,
-              request: MissionRequest, environ: Mapping[str, str]) -> Verdict:
+def _classify(
+    inputs: MissionInputs,
+    root: Path,
+    patch: PatchInput | None,
+    request: MissionRequest,
+    environ: Mapping[str, str],
+) -> Verdict:
     unsafe = rules.unsafe_reason(inputs.task, patch, inputs.profile)
     if unsafe:
         return Verdict(Blocked.UNSAFE, unsafe, None)
@@ -242,24 +277,27 @@ def _classify(inputs: MissionInputs, root: Path, patch: PatchInput | None,
         recorded = read_recorded_verifier(root)
         suggestion = recorded or detect_verifier(root, environ)
         source = f"{RECORDED_IN} records" if recorded else "this repository suggests"
-        return Verdict(Blocked.MISSING_VERIFIER,
-                       "no --verifier: a mission needs a command that fails now and passes "
-                       "when the task is done" + (f" ({source} '{suggestion}')"
-                                                  if suggestion else ""),
-                       rerun_command(inputs, verifier=suggestion or "TEST_COMMAND"))
+        return Verdict(
+            Blocked.MISSING_VERIFIER,
+            "no --verifier: a mission needs a command that fails now and passes "
+            "when the task is done" + (f" ({source} '{suggestion}')" if suggestion else ""),
+            rerun_command(inputs, verifier=suggestion or "TEST_COMMAND"),
+        )
     vague = rules.underspecified_reason(inputs.task, with_patch=patch is not None)
     if vague:
         better = f"Make `{inputs.verifier}` pass" + (f": {inputs.task}" if inputs.task else "")
-        return Verdict(Blocked.UNDERSPECIFIED, vague,
-                       rerun_command(inputs, task=better, issue=None))
+        return Verdict(
+            Blocked.UNDERSPECIFIED, vague, rerun_command(inputs, task=better, issue=None)
+        )
     blocked = _authority(request, root, environ, inputs)
     if blocked:
         return blocked
     broad = rules.too_broad_reason(inputs.task, patch)
     if broad:
         reason, first_item = broad
-        return Verdict(Blocked.TOO_BROAD, reason,
-                       rerun_command(inputs, task=first_item, issue=None) if first_item
-                       else None)
-    return _check_verifier(inputs, root, environ) or _check_dirty(inputs, root, patch) \
-        or Verdict()
+        return Verdict(
+            Blocked.TOO_BROAD,
+            reason,
+            rerun_command(inputs, task=first_item, issue=None) if first_item else None,
+        )
+    return _check_verifier(inputs, root, environ) or _check_dirty(inputs, root, patch) or Verdict()

@@ -65,8 +65,7 @@ class Failed(StrEnum):
 
 
 # Exit codes of `tau mission`: 0 green or already-green, 1 failed, 3 blocked (2 is bad usage).
-EXIT_CODES = {Outcome.GREEN: 0, Outcome.ALREADY_GREEN: 0, Outcome.FAILED: 1,
-              Outcome.BLOCKED: 3}
+EXIT_CODES = {Outcome.GREEN: 0, Outcome.ALREADY_GREEN: 0, Outcome.FAILED: 1, Outcome.BLOCKED: 3}
 
 
 class MissionError(TauError):

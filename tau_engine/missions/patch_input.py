@@ -41,8 +41,7 @@ def parse_patch_text(text: str) -> PatchInput:
         except ValueError as exc:
             raise UsageError(f"the patch looks like JSON but does not parse: {exc}") from exc
         if not isinstance(data, dict):
-            raise UsageError("an edit_many patch must be a JSON object with 'edits' or "
-                             "'patch'")
+            raise UsageError("an edit_many patch must be a JSON object with 'edits' or 'patch'")
         arguments = data
     else:
         arguments = {"patch": text}
@@ -52,18 +51,18 @@ def parse_patch_text(text: str) -> PatchInput:
         if args.patch is not None:
             files = parse_patch(args.patch)
             paths = [p for f in files for p in dict.fromkeys((f.old_path, f.new_path)) if p]
-            changed = sum(1 for f in files for h in f.hunks for line in h.lines
-                          if line.tag != " ")
+            changed = sum(1 for f in files for h in f.hunks for line in h.lines if line.tag != " ")
         else:
             assert args.edits is not None
             paths = [e.path for e in args.edits]
-            changed = sum(e.old_string.count("\n") + e.new_string.count("\n") + 2
-                          for e in args.edits)
+            changed = sum(
+                e.old_string.count("\n") + e.new_string.count("\n") + 2 for e in args.edits
+            )
     except TauError as exc:
-        raise UsageError(f"the patch is neither a unified diff nor edit_many JSON: {exc}") \
-            from exc
-    return PatchInput(text=text, arguments=arguments, paths=list(dict.fromkeys(paths)),
-                      changed_lines=changed)
+        raise UsageError(f"the patch is neither a unified diff nor edit_many JSON: {exc}") from exc
+    return PatchInput(
+        text=text, arguments=arguments, paths=list(dict.fromkeys(paths)), changed_lines=changed
+    )
 
 
 def read_patch(path: Path) -> PatchInput:
@@ -71,8 +70,7 @@ def read_patch(path: Path) -> PatchInput:
     try:
         size = path.stat().st_size
         if size > MAX_PATCH_BYTES:
-            raise UsageError(f"--patch {path} is {size:,} bytes; the limit is "
-                             f"{MAX_PATCH_BYTES:,}")
+            raise UsageError(f"--patch {path} is {size:,} bytes; the limit is {MAX_PATCH_BYTES:,}")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"--patch {path} is not UTF-8 text") from exc

@@ -20,17 +20,55 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 # Shell words that start a command but are not programs to look for.
-_BUILTINS = frozenset({"cd", "export", "set", "unset", "true", "false", "test", "[", "[[",
-                       "echo", "printf", "exit", "source", ".", "exec", "env", "command",
-                       "time", "!", "{", "}", "(", ")", "if", "then", "else", "fi", "for",
-                       "while", "do", "done", "case", "esac", "timeout", "nice", "xargs"})
+_BUILTINS = frozenset(
+    {
+        "cd",
+        "export",
+        "set",
+        "unset",
+        "true",
+        "false",
+        "test",
+        "[",
+        "[[",
+        "echo",
+        "printf",
+        "exit",
+        "source",
+        ".",
+        "exec",
+        "env",
+        "command",
+        "time",
+        "!",
+        "{",
+        "}",
+        "(",
+        ")",
+        "if",
+        "then",
+        "else",
+        "fi",
+        "for",
+        "while",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "timeout",
+        "nice",
+        "xargs",
+    }
+)
 _SEPARATORS = frozenset({"&&", "||", ";", "|", "&", "(", ")"})
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PYTHON = re.compile(r"^(python|python3|python3\.\d+|pypy3?)$")
 
 _TEST_DIRS = frozenset({"test", "tests", "__tests__", "testing", "spec", "specs"})
-_TEST_FILE = re.compile(r"^(test_.*\.py|.*_test\.py|conftest\.py|.*_test\.go|"
-                        r".*\.(test|spec)\.[cm]?[jt]sx?|.*Test\.java|.*_spec\.rb)$")
+_TEST_FILE = re.compile(
+    r"^(test_.*\.py|.*_test\.py|conftest\.py|.*_test\.go|"
+    r".*\.(test|spec)\.[cm]?[jt]sx?|.*Test\.java|.*_spec\.rb)$"
+)
 
 
 def _commands(command: str) -> list[list[str]]:
@@ -48,8 +86,9 @@ def _commands(command: str) -> list[list[str]]:
 
 def _program(words: list[str]) -> tuple[str, list[str]] | None:
     rest = list(words)
-    while rest and (_ASSIGNMENT.match(rest[0]) or rest[0] in ("env", "command", "nice",
-                                                               "time", "exec")):
+    while rest and (
+        _ASSIGNMENT.match(rest[0]) or rest[0] in ("env", "command", "nice", "time", "exec")
+    ):
         rest.pop(0)
     if not rest or rest[0] in _BUILTINS:
         return None
@@ -92,12 +131,18 @@ def unrunnable(command: str, repo: Path, environ: Mapping[str, str] | None = Non
 
 def _importable(python: str, module: str, repo: Path, env: Mapping[str, str]) -> bool:
     """Whether ``python -m module`` would find the module (looked up, not run)."""
-    probe = ("import importlib.util, sys\n"
-             "sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 3)")
+    probe = (
+        "import importlib.util, sys\nsys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 3)"
+    )
     try:
-        proc = subprocess.run([python, "-c", probe, module.split(".")[0]], cwd=repo,
-                              env=dict(env), capture_output=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [python, "-c", probe, module.split(".")[0]],
+            cwd=repo,
+            env=dict(env),
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return True  # cannot tell: let the run itself say
     return proc.returncode != 3

@@ -24,8 +24,15 @@ GH_TIMEOUT_S = 120.0
 
 
 def _gh(args: list[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["gh", *args], cwd=cwd, env=dict(env), capture_output=True,
-                          text=True, timeout=GH_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["gh", *args],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=GH_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _first_line(text: str) -> str:
@@ -33,8 +40,10 @@ def _first_line(text: str) -> str:
 
 
 def auto_merge_commands(branch: str) -> list[str]:
-    return [shlex.join(["gh", "pr", "ready", branch]),
-            shlex.join(["gh", "pr", "merge", branch, "--auto", "--squash"])]
+    return [
+        shlex.join(["gh", "pr", "ready", branch]),
+        shlex.join(["gh", "pr", "merge", branch, "--auto", "--squash"]),
+    ]
 
 
 def publish(state: MissionState, environ: Mapping[str, str]) -> Publication:
@@ -56,8 +65,9 @@ def publish(state: MissionState, environ: Mapping[str, str]) -> Publication:
     try:
         auth = _gh(["auth", "status"], repo, environ)
         if auth.returncode != 0:
-            return not_published("gh is not logged in (gh auth login); run the commands "
-                                 "below after logging in")
+            return not_published(
+                "gh is not logged in (gh auth login); run the commands below after logging in"
+            )
         if run_git(repo, ["remote", "get-url", "origin"], check=False).returncode != 0:
             return not_published("the repository has no remote named origin")
         push = run_git(repo, ["push", "-u", "origin", f"{branch}:{branch}"], check=False)
@@ -67,25 +77,49 @@ def publish(state: MissionState, environ: Mapping[str, str]) -> Publication:
         title = state.inputs.title or f"tau mission {state.id}"
         existing = _gh(["pr", "view", branch, "--json", "url", "--jq", ".url"], repo, environ)
         if existing.returncode == 0 and existing.stdout.strip():
-            done = _gh(["pr", "edit", branch, "--title", title, "--body-file", body], repo,
-                       environ)
+            done = _gh(["pr", "edit", branch, "--title", title, "--body-file", body], repo, environ)
             url = existing.stdout.strip()
         else:
-            done = _gh(["pr", "create", "--draft", "--base", state.base_branch or "main",
-                        "--head", branch, "--title", title, "--body-file", body], repo, environ)
+            done = _gh(
+                [
+                    "pr",
+                    "create",
+                    "--draft",
+                    "--base",
+                    state.base_branch or "main",
+                    "--head",
+                    branch,
+                    "--title",
+                    title,
+                    "--body-file",
+                    body,
+                ],
+                repo,
+                environ,
+            )
             url = _first_line(done.stdout)
         if done.returncode != 0:
-            return not_published(f"gh could not create the pull request: "
-                                 f"{_first_line(done.stderr)}")
+            return not_published(
+                f"gh could not create the pull request: {_first_line(done.stderr)}"
+            )
         if wants_merge:
             for args in (["pr", "ready", branch], ["pr", "merge", branch, "--auto", "--squash"]):
                 step = _gh(args, repo, environ)
                 if step.returncode != 0:
-                    return Publication(status="published", url=url, commands=commands,
-                                       reason=f"draft pull request {url}; auto-merge not set: "
-                                              f"{_first_line(step.stderr)}")
+                    return Publication(
+                        status="published",
+                        url=url,
+                        commands=commands,
+                        reason=f"draft pull request {url}; auto-merge not set: "
+                        f"{_first_line(step.stderr)}",
+                    )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return not_published(f"gh failed: {exc}")
     what = "pull request, auto-merge when checks pass" if wants_merge else "draft pull request"
-    return Publication(status="published", url=url, commands=commands,
-                       reason=f"{what}: {url}", auto_merge=wants_merge)
+    return Publication(
+        status="published",
+        url=url,
+        commands=commands,
+        reason=f"{what}: {url}",
+        auto_merge=wants_merge,
+    )

@@ -17,11 +17,18 @@ def evidence_dir(state_dir: Path, mission_id: str) -> Path:
 
 
 def state_to_row(state: MissionState, revision: int) -> MissionRow:
-    return MissionRow(id=state.id, created_at=state.created_at, updated_at=state.updated_at,
-                      title=state.inputs.title, phase=state.phase.value,
-                      outcome=state.outcome.value if state.outcome else None,
-                      reason=state.reason, commit=state.commit,
-                      state=state.model_dump(mode="json"), revision=revision)
+    return MissionRow(
+        id=state.id,
+        created_at=state.created_at,
+        updated_at=state.updated_at,
+        title=state.inputs.title,
+        phase=state.phase.value,
+        outcome=state.outcome.value if state.outcome else None,
+        reason=state.reason,
+        commit=state.commit,
+        state=state.model_dump(mode="json"),
+        revision=revision,
+    )
 
 
 @contextlib.contextmanager
@@ -34,8 +41,7 @@ def mission_lock(state_dir: Path, mission_id: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise MissionError(f"mission {mission_id} is running in another tau process") \
-                from None
+            raise MissionError(f"mission {mission_id} is running in another tau process") from None
         yield
     finally:
         os.close(fd)

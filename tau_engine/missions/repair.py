@@ -53,15 +53,21 @@ def history_line(attempt: Attempt) -> str:
     if attempt.guard_broken:
         parts.append(f"guard broke {_names(attempt.guard_broken[:5])}")
     if attempt.diff_sha256:
-        parts.append(f"diff {attempt.diff_sha256[:12]} (+{attempt.diff_added} "
-                     f"-{attempt.diff_removed} in {attempt.diff_files} files)")
+        parts.append(
+            f"diff {attempt.diff_sha256[:12]} (+{attempt.diff_added} "
+            f"-{attempt.diff_removed} in {attempt.diff_files} files)"
+        )
     return " ".join(parts)
 
 
 def _failure_block(title: str, run: CommandRun, output: str) -> list[str]:
-    lines = [f"## {title}", "",
-             f"`{run.command}` exited with code {run.exit_code}"
-             + (" (timed out)" if run.timed_out else "") + "."]
+    lines = [
+        f"## {title}",
+        "",
+        f"`{run.command}` exited with code {run.exit_code}"
+        + (" (timed out)" if run.timed_out else "")
+        + ".",
+    ]
     if run.failing:
         lines.append(f"Failing tests: {_names(run.failing)}")
     lines += ["", "```", head_tail(output).rstrip("\n"), "```", ""]
@@ -70,29 +76,56 @@ def _failure_block(title: str, run: CommandRun, output: str) -> list[str]:
 
 def first_context(inputs: MissionInputs, red: CommandRun, red_output: str) -> str:
     """What the first attempt is told: the task, and the verifier failing now."""
-    lines = ["# Mission", "", inputs.task.strip(), "",
-             "Done means the verifier command below exits with code 0. Change the code "
-             "under test, not the tests, unless the task asks for a test change. Do not run "
-             "git commands: tau commits when the verifier passes.", ""]
+    lines = [
+        "# Mission",
+        "",
+        inputs.task.strip(),
+        "",
+        "Done means the verifier command below exits with code 0. Change the code "
+        "under test, not the tests, unless the task asks for a test change. Do not run "
+        "git commands: tau commits when the verifier passes.",
+        "",
+    ]
     lines += _failure_block("The verifier fails now (RED)", red, red_output)
     return "\n".join(lines)
 
 
-def repair_context(inputs: MissionInputs, attempt: Attempt, output: str, guard_output: str,
-                   diff: str, history: list[Attempt]) -> str:
+def repair_context(
+    inputs: MissionInputs,
+    attempt: Attempt,
+    output: str,
+    guard_output: str,
+    diff: str,
+    history: list[Attempt],
+) -> str:
     """What the next attempt is told after ``attempt`` did not reach GREEN."""
-    lines = ["# Mission (repair)", "", inputs.task.strip(), "",
-             f"Attempt {attempt.number} did not make the verifier pass. Fix what is still "
-             "failing; the work so far is already in the files.", ""]
+    lines = [
+        "# Mission (repair)",
+        "",
+        inputs.task.strip(),
+        "",
+        f"Attempt {attempt.number} did not make the verifier pass. Fix what is still "
+        "failing; the work so far is already in the files.",
+        "",
+    ]
     if attempt.error:
         lines += ["## The edit failed", "", attempt.error, ""]
     if attempt.verifier is not None:
         lines += _failure_block("The verifier after the last attempt", attempt.verifier, output)
     if attempt.guard is not None and attempt.guard_broken:
-        lines += _failure_block("The guard: tests that passed before now fail", attempt.guard,
-                                guard_output)
-    lines += ["## The diff so far", "", "```diff", bounded(diff).rstrip("\n") or "(no change)",
-              "```", "", "## Attempts so far", ""]
+        lines += _failure_block(
+            "The guard: tests that passed before now fail", attempt.guard, guard_output
+        )
+    lines += [
+        "## The diff so far",
+        "",
+        "```diff",
+        bounded(diff).rstrip("\n") or "(no change)",
+        "```",
+        "",
+        "## Attempts so far",
+        "",
+    ]
     lines += [f"- {history_line(a)}" for a in history]
     return "\n".join(lines) + "\n"
 
@@ -130,8 +163,10 @@ def guard_broken(before: CommandRun | None, after: CommandRun) -> list[str]:
 def budget_problem(state: MissionState) -> tuple[Failed, str] | None:
     """Which budget (tokens, cost, wall time) is spent before another attempt, if any."""
     inputs = state.inputs
-    if inputs.max_tokens is not None and \
-            state.input_tokens + state.output_tokens >= inputs.max_tokens:
+    if (
+        inputs.max_tokens is not None
+        and state.input_tokens + state.output_tokens >= inputs.max_tokens
+    ):
         return Failed.BUDGET_TOKENS, f"the token budget ({inputs.max_tokens}) is spent"
     cost = state.cost_usd
     if inputs.max_cost is not None and cost is not None and cost >= inputs.max_cost:

@@ -67,9 +67,12 @@ def swe_tests_status(state: MissionState) -> dict[str, dict[str, list[str]]]:
                 p2p["success" if ok else "failure"].append(name)
         for name in sorted(broken - set(p2p["failure"])):
             p2p["failure"].append(name)
-    return {"FAIL_TO_PASS": f2p, "PASS_TO_PASS": p2p,
-            "FAIL_TO_FAIL": {"success": [], "failure": []},
-            "PASS_TO_FAIL": {"success": [], "failure": []}}
+    return {
+        "FAIL_TO_PASS": f2p,
+        "PASS_TO_PASS": p2p,
+        "FAIL_TO_FAIL": {"success": [], "failure": []},
+        "PASS_TO_FAIL": {"success": [], "failure": []},
+    }
 
 
 def resolution(state: MissionState, status: dict[str, dict[str, list[str]]]) -> str:
@@ -88,15 +91,17 @@ def swe_report(state: MissionState) -> dict[str, Any]:
     status = swe_tests_status(state)
     final = _final(state)
     applied = final is not None and final.error is None and final.status != "editing"
-    return {state.id: {
-        "patch_is_None": final is None or not final.diff_sha256,
-        "patch_exists": bool(final and final.diff_sha256),
-        "patch_successfully_applied": applied,
-        "resolved": resolution(state, status),
-        "tests_status": status,
-        "tests_modified": state.tests_modified,
-        "flaky": state.reason == Blocked.FLAKY_VERIFIER.value,
-    }}
+    return {
+        state.id: {
+            "patch_is_None": final is None or not final.diff_sha256,
+            "patch_exists": bool(final and final.diff_sha256),
+            "patch_successfully_applied": applied,
+            "resolved": resolution(state, status),
+            "tests_status": status,
+            "tests_modified": state.tests_modified,
+            "flaky": state.reason == Blocked.FLAKY_VERIFIER.value,
+        }
+    }
 
 
 def broken_count(state: MissionState) -> int | None:
@@ -111,8 +116,9 @@ def verification_sentence(state: MissionState) -> str:
     """The one line: "failed before (2/2 runs), passes after; 0 previously passing tests
     broken; test files unchanged"."""
     red_failed = sum(1 for run in state.red if not run.ok)
-    before = f"failed before ({red_failed}/{len(state.red)} runs)" if state.red \
-        else "not run before"
+    before = (
+        f"failed before ({red_failed}/{len(state.red)} runs)" if state.red else "not run before"
+    )
     final = _final(state)
     after_run = final.verifier if final else None
     if state.outcome is Outcome.ALREADY_GREEN:
@@ -125,11 +131,16 @@ def verification_sentence(state: MissionState) -> str:
         failing = f", {len(after_run.failing)} failing" if after_run.failing else ""
         after = f"still fails after (exit {after_run.exit_code}{failing})"
     broken = broken_count(state)
-    broken_text = ("previously passing tests not checked (no guard, and the verifier names "
-                   "no passing tests)" if broken is None
-                   else f"{broken} previously passing test{'s' if broken != 1 else ''} broken")
-    tests = ("test files modified: " + ", ".join(state.modified_test_files)
-             if state.tests_modified else "test files unchanged")
+    broken_text = (
+        "previously passing tests not checked (no guard, and the verifier names no passing tests)"
+        if broken is None
+        else f"{broken} previously passing test{'s' if broken != 1 else ''} broken"
+    )
+    tests = (
+        "test files modified: " + ", ".join(state.modified_test_files)
+        if state.tests_modified
+        else "test files unchanged"
+    )
     return f"{before}, {after}; {broken_text}; {tests}"
 
 
@@ -139,22 +150,43 @@ def publish_commands(state: MissionState) -> list[str]:
     base = state.base_branch or "main"
     body = f".tau/missions/{state.id}/PR.md"
     title = state.inputs.title or f"tau mission {state.id}"
-    return [shlex.join(["git", "push", "-u", "origin", branch]),
-            shlex.join(["gh", "pr", "create", "--draft", "--base", base, "--head", branch,
-                        "--title", title, "--body-file", body])]
+    return [
+        shlex.join(["git", "push", "-u", "origin", branch]),
+        shlex.join(
+            [
+                "gh",
+                "pr",
+                "create",
+                "--draft",
+                "--base",
+                base,
+                "--head",
+                branch,
+                "--title",
+                title,
+                "--body-file",
+                body,
+            ]
+        ),
+    ]
 
 
 def _risks(state: MissionState) -> list[str]:
     risks = []
     if state.tests_modified:
-        risks.append("The change modifies the verifier's own test files ("
-                     + ", ".join(state.modified_test_files) + "): check that the tests "
-                     "still test what they did.")
+        risks.append(
+            "The change modifies the verifier's own test files ("
+            + ", ".join(state.modified_test_files)
+            + "): check that the tests "
+            "still test what they did."
+        )
     if not state.inputs.guard:
         risks.append("No guard command ran: tests outside the verifier were not checked.")
     if broken_count(state) is None and state.inputs.guard:
-        risks.append("The guard's output names no tests, so broken tests could only be "
-                     "judged by its exit code.")
+        risks.append(
+            "The guard's output names no tests, so broken tests could only be "
+            "judged by its exit code."
+        )
     if not state.inputs.commit:
         risks.append("Not committed (--no-commit): the change is only in the worktree.")
     if any(run.timed_out for run in state.red):
@@ -178,18 +210,38 @@ def pr_markdown(state: MissionState, changes: list[FileChange]) -> str:
     if red is not None:
         failing = f" (failing: {', '.join(red.failing[:10])})" if red.failing else ""
         after = final.verifier if final else None
-        lines.append(f"- Verifier `{red.command}`: before, exit {red.exit_code}{failing}"
-                     + (f"; after, exit {after.exit_code}." if after else "."))
+        lines.append(
+            f"- Verifier `{red.command}`: before, exit {red.exit_code}{failing}"
+            + (f"; after, exit {after.exit_code}." if after else ".")
+        )
     if state.guard_red is not None:
         after_guard = final.guard if final else None
-        lines.append(f"- Guard `{state.guard_red.command}`: before, exit "
-                     f"{state.guard_red.exit_code}" + (f"; after, exit {after_guard.exit_code}"
-                                                       if after_guard else "") + ".")
-    lines += [f"- Re-check it: `tau mission verify {state.id} --red`",
-              f"- Evidence: `.tau/missions/{state.id}/` (checked by `SHA256SUMS`)",
-              "", "## Risks", ""]
+        lines.append(
+            f"- Guard `{state.guard_red.command}`: before, exit "
+            f"{state.guard_red.exit_code}"
+            + (f"; after, exit {after_guard.exit_code}" if after_guard else "")
+            + "."
+        )
+    lines += [
+        f"- Re-check it: `tau mission verify {state.id} --red`",
+        f"- Evidence: `.tau/missions/{state.id}/` (checked by `SHA256SUMS`)",
+        "",
+        "## Risks",
+        "",
+    ]
     lines += [f"- {risk}" for risk in _risks(state)]
-    lines += ["", "## Publish", "", "Nothing is published unless asked (`--publish draft`). "
-              "From the repository root:", "", "```sh", *publish_commands(state), "```", "",
-              "---", f"Tau-Mission: {state.id}", ""]
+    lines += [
+        "",
+        "## Publish",
+        "",
+        "Nothing is published unless asked (`--publish draft`). From the repository root:",
+        "",
+        "```sh",
+        *publish_commands(state),
+        "```",
+        "",
+        "---",
+        f"Tau-Mission: {state.id}",
+        "",
+    ]
     return "\n".join(lines)

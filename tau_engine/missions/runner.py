@@ -75,10 +75,19 @@ def _count(number: int, noun: str) -> str:
 class MissionRunner:
     """Runs one mission from its current phase to the end."""
 
-    def __init__(self, *, state: MissionState, revision: int, store: MissionStore,
-                 state_dir: Path, evidence: EvidenceWriter, editor_factory: EditorFactory,
-                 bus: EventBus | None = None, environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        state: MissionState,
+        revision: int,
+        store: MissionStore,
+        state_dir: Path,
+        evidence: EvidenceWriter,
+        editor_factory: EditorFactory,
+        bus: EventBus | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.state = state
         self._revision = revision
         self.store = store
@@ -90,9 +99,14 @@ class MissionRunner:
         self._environ = dict(os.environ if environ is None else environ)
         self._clock = clock
         self._handlers: dict[Phase, Callable[[], Awaitable[None]]] = {
-            Phase.BRANCH: self._branch, Phase.SETUP: self._setup, Phase.RED: self._red,
-            Phase.EDIT: self._edit, Phase.GREEN: self._green, Phase.CHECKS: self._checks,
-            Phase.COMMIT: self._commit, Phase.EVIDENCE: self._evidence,
+            Phase.BRANCH: self._branch,
+            Phase.SETUP: self._setup,
+            Phase.RED: self._red,
+            Phase.EDIT: self._edit,
+            Phase.GREEN: self._green,
+            Phase.CHECKS: self._checks,
+            Phase.COMMIT: self._commit,
+            Phase.EVIDENCE: self._evidence,
             Phase.PUBLISH: self._publish,
         }
 
@@ -117,8 +131,9 @@ class MissionRunner:
                 while self.state.phase is not Phase.DONE:
                     handler = self._handlers.get(self.state.phase)
                     if handler is None:
-                        raise MissionError(f"mission {self.state.id} cannot resume at "
-                                           f"phase {self.state.phase}")
+                        raise MissionError(
+                            f"mission {self.state.id} cannot resume at phase {self.state.phase}"
+                        )
                     await self._begin()
                     await handler()
             finally:
@@ -137,8 +152,10 @@ class MissionRunner:
         data = self.state.model_dump(mode="json")
         data["inputs"] = self.state.inputs.public()
         data["elapsed_s"] = round(self.state.elapsed_s, 3)
-        data["input_tokens"], data["output_tokens"] = (self.state.input_tokens,
-                                                       self.state.output_tokens)
+        data["input_tokens"], data["output_tokens"] = (
+            self.state.input_tokens,
+            self.state.output_tokens,
+        )
         data["cost_usd"] = self.state.cost_usd
         for attempt in data["attempts"]:
             if attempt["finished_at"] is not None:
@@ -156,8 +173,9 @@ class MissionRunner:
         await self._save()
         self._announce("started")
 
-    async def _end(self, next_phase: Phase, note: str, *, mission_json: bool = True,
-                   concluded: bool = False) -> None:
+    async def _end(
+        self, next_phase: Phase, note: str, *, mission_json: bool = True, concluded: bool = False
+    ) -> None:
         record = self.state.phases[-1]
         record.finished_at = self._clock()
         record.note = note
@@ -166,8 +184,14 @@ class MissionRunner:
         await self._save(mission_json=mission_json)
         self._announce("finished", done, note, concluded=concluded)
 
-    def _announce(self, status: Literal["started", "finished"], phase: Phase | None = None,
-                  note: str = "", *, concluded: bool = False) -> None:
+    def _announce(
+        self,
+        status: Literal["started", "finished"],
+        phase: Phase | None = None,
+        note: str = "",
+        *,
+        concluded: bool = False,
+    ) -> None:
         if self.bus is None:
             return
         state = self.state
@@ -178,25 +202,39 @@ class MissionRunner:
             # An edit phase starts a new attempt, unless it redoes one a kill stopped.
             if not (phase is Phase.EDIT and status == "started" and last.status != "editing"):
                 attempt = last.number
-        self.bus.emit(MissionPhaseEvent(
-            mission_id=state.id, phase=phase, status=status, attempt=attempt, note=note,
-            outcome=state.outcome if concluded else None,
-            reason=state.reason if concluded else None))
+        self.bus.emit(
+            MissionPhaseEvent(
+                mission_id=state.id,
+                phase=phase,
+                status=status,
+                attempt=attempt,
+                note=note,
+                outcome=state.outcome if concluded else None,
+                reason=state.reason if concluded else None,
+            )
+        )
 
-    async def _conclude(self, outcome: Outcome, reason: str | None, message: str,
-                        unblock: str | None = None) -> None:
+    async def _conclude(
+        self, outcome: Outcome, reason: str | None, message: str, unblock: str | None = None
+    ) -> None:
         self.state.outcome = outcome
         self.state.outcome_phase = self.state.phase
         self.state.reason = reason
         self.state.message = message
         self.state.unblock_command = unblock
-        await self._end(Phase.EVIDENCE, f"{outcome.value}" + (f" ({reason})" if reason else "")
-                        + f": {message}", concluded=True)
+        await self._end(
+            Phase.EVIDENCE,
+            f"{outcome.value}" + (f" ({reason})" if reason else "") + f": {message}",
+            concluded=True,
+        )
 
     async def _run(self, command: str, log: str) -> tuple[CommandRun, str]:
-        output = await run_command(command, self.worktree,
-                                   timeout_s=self.state.inputs.verifier_timeout_s,
-                                   env=command_environ(self.worktree, self._environ))
+        output = await run_command(
+            command,
+            self.worktree,
+            timeout_s=self.state.inputs.verifier_timeout_s,
+            env=command_environ(self.worktree, self._environ),
+        )
         text = log_text(command, output)
         self.evidence.write(log, text)
         return command_run(command, output, log), self.evidence.read(log)
@@ -207,11 +245,14 @@ class MissionRunner:
         assert state.base_commit is not None
         branch = wt.branch_name(state.id)
         rel = f".tau/worktrees/{state.id}"
-        await asyncio.to_thread(wt.ensure_worktree, self.repo, self.repo / rel, branch,
-                                state.base_commit)
+        await asyncio.to_thread(
+            wt.ensure_worktree, self.repo, self.repo / rel, branch, state.base_commit
+        )
         state.branch, state.worktree = branch, rel
-        await self._end(Phase.SETUP if state.inputs.setup else Phase.RED,
-                        f"worktree {rel} on {branch} from {state.base_commit[:12]}")
+        await self._end(
+            Phase.SETUP if state.inputs.setup else Phase.RED,
+            f"worktree {rel} on {branch} from {state.base_commit[:12]}",
+        )
 
     async def _setup(self) -> None:
         command = self.state.inputs.setup
@@ -219,8 +260,11 @@ class MissionRunner:
         run, _ = await self._run(command, "setup.log")
         self.state.setup = run
         if not run.ok:
-            await self._conclude(Outcome.FAILED, Failed.SETUP_FAILED.value,
-                                 f"the setup command exited {run.exit_code} (setup.log)")
+            await self._conclude(
+                Outcome.FAILED,
+                Failed.SETUP_FAILED.value,
+                f"the setup command exited {run.exit_code} (setup.log)",
+            )
             return
         await self._end(Phase.RED, f"setup exited 0 in {run.duration_s:.1f}s (setup.log)")
 
@@ -235,22 +279,33 @@ class MissionRunner:
         self.state.red = runs
         first = runs[0]
         if any(not same_result(first, other) for other in runs[1:]):
-            results = "; ".join(f"run {i}: exit {r.exit_code}, {len(r.failing)} failing"
-                                for i, r in enumerate(runs, 1))
-            await self._conclude(Outcome.BLOCKED, Blocked.FLAKY_VERIFIER.value,
-                                 f"the verifier gave different results on the untouched "
-                                 f"code ({results}); make it deterministic first")
+            results = "; ".join(
+                f"run {i}: exit {r.exit_code}, {len(r.failing)} failing"
+                for i, r in enumerate(runs, 1)
+            )
+            await self._conclude(
+                Outcome.BLOCKED,
+                Blocked.FLAKY_VERIFIER.value,
+                f"the verifier gave different results on the untouched "
+                f"code ({results}); make it deterministic first",
+            )
             return
         if first.ok:
-            await self._conclude(Outcome.ALREADY_GREEN, None,
-                                 f"the verifier passes without any change "
-                                 f"({len(runs)}/{len(runs)} runs); nothing to do")
+            await self._conclude(
+                Outcome.ALREADY_GREEN,
+                None,
+                f"the verifier passes without any change "
+                f"({len(runs)}/{len(runs)} runs); nothing to do",
+            )
             return
         if inputs.guard:
             self.state.guard_red, _ = await self._run(inputs.guard, "guard-red.log")
         failing = f"; {_count(len(first.failing), 'failing test')}" if first.failing else ""
-        await self._end(Phase.EDIT, f"RED: the verifier failed {len(runs)}/{len(runs)} runs "
-                        f"(exit {first.exit_code}{failing})")
+        await self._end(
+            Phase.EDIT,
+            f"RED: the verifier failed {len(runs)}/{len(runs)} runs "
+            f"(exit {first.exit_code}{failing})",
+        )
 
     def _editor_for_run(self) -> Editor:
         if self._editor is None:
@@ -271,8 +326,7 @@ class MissionRunner:
             diff = await asyncio.to_thread(self._current_diff)
             output = self.evidence.read(prev.verifier.log) if prev.verifier else ""
             guard_output = self.evidence.read(prev.guard.log) if prev.guard else ""
-            context = repair_context(state.inputs, prev, output, guard_output, diff,
-                                     state.attempts)
+            context = repair_context(state.inputs, prev, output, guard_output, diff, state.attempts)
         self.evidence.write(f"attempts/{number}/context.md", context)
         attempt = Attempt(number=number, started_at=self._clock(), start_tree=start_tree)
         state.attempts.append(attempt)
@@ -300,14 +354,19 @@ class MissionRunner:
         inputs = state.inputs
         spent_tokens = state.input_tokens + state.output_tokens
         request = EditRequest(
-            worktree=self.worktree, mission_id=state.id, task=inputs.task,
+            worktree=self.worktree,
+            mission_id=state.id,
+            task=inputs.task,
             attempt=attempt.number,
             context=self.evidence.read(f"attempts/{attempt.number}/context.md"),
             max_tokens=None if inputs.max_tokens is None else inputs.max_tokens - spent_tokens,
-            max_cost=None if inputs.max_cost is None or state.cost_usd is None
+            max_cost=None
+            if inputs.max_cost is None or state.cost_usd is None
             else inputs.max_cost - state.cost_usd,
-            deadline_s=None if inputs.max_minutes is None
-            else inputs.max_minutes * 60 - state.elapsed_s)
+            deadline_s=None
+            if inputs.max_minutes is None
+            else inputs.max_minutes * 60 - state.elapsed_s,
+        )
         result = await self._editor_for_run().edit(request)
         assert state.branch is not None
         try:
@@ -315,13 +374,16 @@ class MissionRunner:
         except MissionError as exc:
             attempt.status, attempt.error = "error", str(exc)
             attempt.finished_at = self._clock()
-            await self._conclude(Outcome.FAILED, Failed.EDITOR_ERROR.value,
-                                 f"attempt {attempt.number}: {exc}; nothing more was run "
-                                 "in it")
+            await self._conclude(
+                Outcome.FAILED,
+                Failed.EDITOR_ERROR.value,
+                f"attempt {attempt.number}: {exc}; nothing more was run in it",
+            )
             return
         after = await asyncio.to_thread(wt.snapshot, self.worktree)
-        attempt.touched = await asyncio.to_thread(wt.changed_paths, self.worktree,
-                                                  attempt.start_tree, after)
+        attempt.touched = await asyncio.to_thread(
+            wt.changed_paths, self.worktree, attempt.start_tree, after
+        )
         attempt.input_tokens, attempt.output_tokens = result.input_tokens, result.output_tokens
         attempt.cost_usd, attempt.summary = result.cost_usd, result.summary
         attempt.session_id = result.session_id
@@ -329,13 +391,17 @@ class MissionRunner:
         if result.failure is not None:
             attempt.status, attempt.error = "error", result.error
             attempt.finished_at = self._clock()
-            await self._conclude(Outcome.FAILED, result.failure.value,
-                                 f"attempt {attempt.number}: {result.error}")
+            await self._conclude(
+                Outcome.FAILED, result.failure.value, f"attempt {attempt.number}: {result.error}"
+            )
             return
         attempt.status = "edited"
-        await self._end(Phase.GREEN, f"attempt {attempt.number}: {result.summary or 'edited'} "
-                        f"(+{attempt.diff_added} -{attempt.diff_removed} in "
-                        f"{_count(attempt.diff_files, 'file')})")
+        await self._end(
+            Phase.GREEN,
+            f"attempt {attempt.number}: {result.summary or 'edited'} "
+            f"(+{attempt.diff_added} -{attempt.diff_removed} in "
+            f"{_count(attempt.diff_files, 'file')})",
+        )
 
     async def _record_diff(self, attempt: Attempt) -> None:
         assert self.state.base_commit is not None
@@ -361,30 +427,46 @@ class MissionRunner:
         attempt.status = "green" if green else "red"
         attempt.finished_at = self._clock()
         if green and not attempt.diff_sha256:
-            await self._conclude(Outcome.BLOCKED, Blocked.FLAKY_VERIFIER.value,
-                                 "the verifier passed with no change made after failing at "
-                                 "RED; make it deterministic first")
+            await self._conclude(
+                Outcome.BLOCKED,
+                Blocked.FLAKY_VERIFIER.value,
+                "the verifier passed with no change made after failing at "
+                "RED; make it deterministic first",
+            )
             return
         if green:
-            await self._end(Phase.CHECKS, f"attempt {attempt.number}: GREEN (verifier exit 0"
-                            + (", guard green" if attempt.guard else "") + ")")
+            await self._end(
+                Phase.CHECKS,
+                f"attempt {attempt.number}: GREEN (verifier exit 0"
+                + (", guard green" if attempt.guard else "")
+                + ")",
+            )
             return
         if attempt.verifier.ok:
-            reason, what = Failed.TESTS_BROKEN, ("the guard shows tests broken: "
-                                                 + ", ".join(attempt.guard_broken[:10]))
+            reason, what = (
+                Failed.TESTS_BROKEN,
+                ("the guard shows tests broken: " + ", ".join(attempt.guard_broken[:10])),
+            )
         else:
-            reason, what = Failed.STILL_RED, (f"the verifier still fails (exit "
-                                              f"{attempt.verifier.exit_code})")
+            reason, what = (
+                Failed.STILL_RED,
+                (f"the verifier still fails (exit {attempt.verifier.exit_code})"),
+            )
         if no_progress(state.attempts):
-            await self._conclude(Outcome.FAILED, Failed.NO_PROGRESS.value,
-                                 f"two attempts in a row ended with the same failures and "
-                                 f"the same diff; {what}")
+            await self._conclude(
+                Outcome.FAILED,
+                Failed.NO_PROGRESS.value,
+                f"two attempts in a row ended with the same failures and the same diff; {what}",
+            )
         elif inputs.authority != "provider":
             await self._conclude(Outcome.FAILED, reason.value, f"{what} after the patch")
         elif len(state.attempts) >= inputs.max_attempts:
-            await self._conclude(Outcome.FAILED, Failed.BUDGET_ATTEMPTS.value,
-                                 f"{what} after {len(state.attempts)} attempts "
-                                 f"(--max-attempts {inputs.max_attempts})")
+            await self._conclude(
+                Outcome.FAILED,
+                Failed.BUDGET_ATTEMPTS.value,
+                f"{what} after {len(state.attempts)} attempts "
+                f"(--max-attempts {inputs.max_attempts})",
+            )
         else:
             await self._end(Phase.EDIT, f"attempt {attempt.number}: {what}; repairing")
 
@@ -399,12 +481,14 @@ class MissionRunner:
         state.tests_modified = bool(state.modified_test_files)
         shown = ", ".join(state.modified_test_files[:5])
         if state.tests_modified and state.inputs.profile in STRICT_PROFILES:
-            await self._conclude(Outcome.BLOCKED, Blocked.VERIFIER_MODIFIED.value,
-                                 f"the change modifies the verifier's tests ({shown}), which "
-                                 f"the {state.inputs.profile} profile does not accept")
+            await self._conclude(
+                Outcome.BLOCKED,
+                Blocked.VERIFIER_MODIFIED.value,
+                f"the change modifies the verifier's tests ({shown}), which "
+                f"the {state.inputs.profile} profile does not accept",
+            )
             return
-        note = f"test files modified: {shown}" if state.tests_modified else \
-            "test files unchanged"
+        note = f"test files modified: {shown}" if state.tests_modified else "test files unchanged"
         if state.inputs.commit:
             await self._end(Phase.COMMIT, note)
         else:
@@ -421,24 +505,36 @@ class MissionRunner:
             # never a workspace file's), or an attempt that lost its job would commit.
             job = fence_from_environ(os.environ)
             tree = await asyncio.to_thread(wt.result_tree, self.worktree, base, self._touched())
-            message = wt.commit_message(state.inputs.title, state.inputs.task, state.id,
-                                        {"Tau-Job": job.job_id} if job else None)
+            message = wt.commit_message(
+                state.inputs.title,
+                state.inputs.task,
+                state.id,
+                {"Tau-Job": job.job_id} if job else None,
+            )
             if job is not None:
                 await asyncio.to_thread(self._job_store().check_job_fence, job)
             found = await asyncio.to_thread(
-                lambda: wt.commit(self.worktree, base=base, branch=branch, tree=tree,
-                                  message=message))
+                lambda: wt.commit(
+                    self.worktree, base=base, branch=branch, tree=tree, message=message
+                )
+            )
         state.commit = found
         await self._conclude(Outcome.GREEN, None, f"committed {found[:12]} on {branch}")
 
     async def _evidence(self) -> None:
         await write_final_evidence(self)
-        publish = (self.state.inputs.publish and self.state.outcome is Outcome.GREEN
-                   and self.state.commit is not None)
+        publish = (
+            self.state.inputs.publish
+            and self.state.outcome is Outcome.GREEN
+            and self.state.commit is not None
+        )
         self._write_mission_json_for(Phase.PUBLISH if publish else Phase.DONE)
         self.evidence.write_sums()
-        await self._end(Phase.PUBLISH if publish else Phase.DONE,
-                        f"evidence in {self.evidence.root}", mission_json=False)
+        await self._end(
+            Phase.PUBLISH if publish else Phase.DONE,
+            f"evidence in {self.evidence.root}",
+            mission_json=False,
+        )
 
     def _write_mission_json_for(self, next_phase: Phase) -> None:
         """mission.json as it will be once the phase ends (written before SHA256SUMS)."""

@@ -75,9 +75,14 @@ class MissionContext:
         return self.given_redactor
 
     @classmethod
-    def open(cls, repo: Path, redactor: Redactor | None = None, *,
-             environ: Mapping[str, str] | None = None,
-             bus: EventBus | None = None) -> MissionContext:
+    def open(
+        cls,
+        repo: Path,
+        redactor: Redactor | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        bus: EventBus | None = None,
+    ) -> MissionContext:
         """Open the repository's mission store. Without a ``redactor``, evidence goes
         through ``environment.evidence_redactor``."""
         paths = WorkspacePaths(repo.resolve())
@@ -85,8 +90,10 @@ class MissionContext:
         for name in ("missions", "worktrees"):
             if (paths.state_dir / name).is_symlink():
                 # Evidence and worktrees would land wherever a planted link points.
-                raise MissionError(f"{paths.state_dir / name} is a symbolic link; tau keeps "
-                                   "missions only in a real folder under .tau/")
+                raise MissionError(
+                    f"{paths.state_dir / name} is a symbolic link; tau keeps "
+                    "missions only in a real folder under .tau/"
+                )
         store = open_store(paths).open_missions()
         return cls(paths, store, redactor, env, bus)
 
@@ -98,19 +105,27 @@ class MissionContext:
 
     def result(self, state: MissionState) -> MissionResult:
         phase = state.outcome_phase if state.finished and state.outcome_phase else state.phase
-        return MissionResult(id=state.id, phase=phase,
-                             outcome=state.outcome, reason=state.reason,
-                             unblock_command=state.unblock_command,
-                             evidence_dir=str(self.evidence_dir(state.id)),
-                             commit=state.commit)
+        return MissionResult(
+            id=state.id,
+            phase=phase,
+            outcome=state.outcome,
+            reason=state.reason,
+            unblock_command=state.unblock_command,
+            evidence_dir=str(self.evidence_dir(state.id)),
+            commit=state.commit,
+        )
 
     def _runner(self, state: MissionState, revision: int) -> MissionRunner:
         return MissionRunner(
-            state=state, revision=revision, store=self.store,
+            state=state,
+            revision=revision,
+            store=self.store,
             state_dir=self.paths.state_dir,
             evidence=EvidenceWriter(self.evidence_dir(state.id), self.redactor),
             editor_factory=self.editor_factory or default_editor_factory(self.environ),
-            bus=self.bus, environ=self.environ)
+            bus=self.bus,
+            environ=self.environ,
+        )
 
     async def start(self, request: MissionRequest) -> MissionState:
         """Intake, record, run."""
@@ -118,9 +133,14 @@ class MissionContext:
         intake = await asyncio.to_thread(run_intake, request, self.environ)
         verdict = intake.verdict
         now = time.time()
-        state = MissionState(id=new_mission_id(), created_at=started, updated_at=now,
-                             inputs=intake.inputs, base_commit=intake.base_commit,
-                             base_branch=intake.base_branch)
+        state = MissionState(
+            id=new_mission_id(),
+            created_at=started,
+            updated_at=now,
+            inputs=intake.inputs,
+            base_commit=intake.base_commit,
+            base_branch=intake.base_branch,
+        )
         record = PhaseRecord(name=Phase.INTAKE, started_at=started, finished_at=now)
         state.phases.append(record)
         if verdict.code is not None:
@@ -130,28 +150,40 @@ class MissionContext:
             state.unblock_command = verdict.unblock_command
             state.phase = Phase.EVIDENCE
         else:
-            authority = (f"patch {intake.inputs.patch_file}" if intake.inputs.authority ==
-                         "patch" else f"model {intake.inputs.model}")
+            authority = (
+                f"patch {intake.inputs.patch_file}"
+                if intake.inputs.authority == "patch"
+                else f"model {intake.inputs.model}"
+            )
             record.note = f"authority {authority}; verifier '{intake.inputs.verifier}'"
             state.phase = Phase.BRANCH
         row = await self.store.create(state_to_row(state, 0))
         if self.bus is not None:
             blocked = verdict.code is not None
-            self.bus.emit(MissionPhaseEvent(
-                mission_id=state.id, phase=Phase.INTAKE, status="finished", note=record.note,
-                outcome=state.outcome if blocked else None,
-                reason=state.reason if blocked else None))
+            self.bus.emit(
+                MissionPhaseEvent(
+                    mission_id=state.id,
+                    phase=Phase.INTAKE,
+                    status="finished",
+                    note=record.note,
+                    outcome=state.outcome if blocked else None,
+                    reason=state.reason if blocked else None,
+                )
+            )
         return await self._runner(state, row.revision).run()
 
     async def load(self, id_or_prefix: str) -> tuple[MissionState, int]:
         """A mission by id or unique prefix, with its stored revision."""
         ids = await self.store.match(id_or_prefix.strip(), limit=2)
         if not ids or not id_or_prefix.strip():
-            raise MissionNotFoundError(f"no mission matches '{id_or_prefix}' in "
-                                       f"{self.paths.root} (tau mission list shows them)")
+            raise MissionNotFoundError(
+                f"no mission matches '{id_or_prefix}' in "
+                f"{self.paths.root} (tau mission list shows them)"
+            )
         if len(ids) > 1 and id_or_prefix not in ids:
-            raise MissionNotFoundError(f"'{id_or_prefix}' matches several missions; give "
-                                       "more of the id")
+            raise MissionNotFoundError(
+                f"'{id_or_prefix}' matches several missions; give more of the id"
+            )
         chosen = id_or_prefix if id_or_prefix in ids else ids[0]
         row = await self.store.get(chosen)
         if row is None:
@@ -159,8 +191,9 @@ class MissionContext:
         try:
             state = MissionState.model_validate(row.state)
         except ValueError as exc:
-            raise MissionError(f"mission {chosen}: its stored state cannot be read "
-                               f"({str(exc).splitlines()[0]})") from exc
+            raise MissionError(
+                f"mission {chosen}: its stored state cannot be read ({str(exc).splitlines()[0]})"
+            ) from exc
         self._check_belongs_here(state, chosen)
         return state, row.revision
 
@@ -177,12 +210,13 @@ class MissionContext:
         if state.branch not in (None, f"tau/mission-{state.id}"):
             problems.append(f"its branch is {state.branch}")
         evidence = self.evidence_dir(state.id)
-        if evidence.exists() and evidence.resolve().parent != (
-                self.paths.state_dir / "missions").resolve():
+        if (
+            evidence.exists()
+            and evidence.resolve().parent != (self.paths.state_dir / "missions").resolve()
+        ):
             problems.append("its evidence folder leads out of .tau/missions")
         if problems:
-            raise MissionError(f"mission {stored_id} cannot be used here: "
-                               + "; ".join(problems))
+            raise MissionError(f"mission {stored_id} cannot be used here: " + "; ".join(problems))
 
     async def resume(self, id_or_prefix: str) -> MissionState:
         """Continue a mission from its saved phase (a finished one is returned as is)."""
@@ -190,8 +224,11 @@ class MissionContext:
         if state.finished:
             return state
         if self.bus is not None:
-            self.bus.emit(MissionPhaseEvent(mission_id=state.id, phase=state.phase,
-                                            status="resumed", note="resuming"))
+            self.bus.emit(
+                MissionPhaseEvent(
+                    mission_id=state.id, phase=state.phase, status="resumed", note="resuming"
+                )
+            )
         return await self._runner(state, revision).run()
 
     async def recent(self, limit: int = 50) -> list[MissionRow]:
@@ -202,5 +239,6 @@ class MissionContext:
 
 def require_finished(state: MissionState) -> None:
     if not state.finished:
-        raise MissionError(f"mission {state.id} stopped in phase {state.phase}; "
-                           f"tau mission resume {state.id}")
+        raise MissionError(
+            f"mission {state.id} stopped in phase {state.phase}; tau mission resume {state.id}"
+        )

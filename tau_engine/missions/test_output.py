@@ -41,12 +41,16 @@ class TestNames:
 
 # -- pytest ----------------------------------------------------------------------------
 
-_PYTEST_SEEN = re.compile(r"^=+ .*\b(passed|failed|error|errors|no tests ran)\b.* in [\d.]+s"
-                          r"( \([\d:]+\))? =+$|^=+ short test summary info =+$|"
-                          r"^\d+ (passed|failed|errors?)\b.* in [\d.]+s")
+_PYTEST_SEEN = re.compile(
+    r"^=+ .*\b(passed|failed|error|errors|no tests ran)\b.* in [\d.]+s"
+    r"( \([\d:]+\))? =+$|^=+ short test summary info =+$|"
+    r"^\d+ (passed|failed|errors?)\b.* in [\d.]+s"
+)
 _PYTEST_SUMMARY = re.compile(r"^(PASSED|FAILED|ERROR|XPASS|XFAIL) (\S+?(?:\[.*?\])?)(?: - .*)?$")
-_PYTEST_VERBOSE = re.compile(r"^(\S+::\S.*?) (PASSED|FAILED|ERROR|XPASS|XFAIL|SKIPPED)"
-                             r"(?: \(.*\))?(?:\s+\[\s*\d+%\])?$")
+_PYTEST_VERBOSE = re.compile(
+    r"^(\S+::\S.*?) (PASSED|FAILED|ERROR|XPASS|XFAIL|SKIPPED)"
+    r"(?: \(.*\))?(?:\s+\[\s*\d+%\])?$"
+)
 
 
 def _pytest(lines: list[str]) -> TestNames | None:
@@ -73,11 +77,15 @@ def _pytest(lines: list[str]) -> TestNames | None:
 
 _UNITTEST_SEEN = re.compile(r"^Ran \d+ tests? in [\d.]+s$")
 _UNITTEST_HEADER = re.compile(r"^(FAIL|ERROR|UNEXPECTED SUCCESS): (\S+) \(([^)]+)\)")
-_UNITTEST_VERBOSE = re.compile(r"^(\S+) \(([^)]+)\)(?: .*)? \.\.\. "
-                               r"(ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$")
+_UNITTEST_VERBOSE = re.compile(
+    r"^(\S+) \(([^)]+)\)(?: .*)? \.\.\. "
+    r"(ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$"
+)
 _UNITTEST_NAME_ONLY = re.compile(r"^(\S+) \(([^)]+)\)$")
-_UNITTEST_STATUS = re.compile(r" \.\.\. (ok|FAIL|ERROR|skipped.*|expected failure|"
-                              r"unexpected success)$")
+_UNITTEST_STATUS = re.compile(
+    r" \.\.\. (ok|FAIL|ERROR|skipped.*|expected failure|"
+    r"unexpected success)$"
+)
 
 
 def _unittest_id(method: str, where: str) -> str:
@@ -129,8 +137,13 @@ def _go(lines: list[str]) -> TestNames | None:
     for line in lines:
         result = _GO_RESULT.match(line)
         if result:
-            (names.failing if result.group(1) == "FAIL" else
-             names.passing if result.group(1) == "PASS" else set()).add(result.group(2))
+            (
+                names.failing
+                if result.group(1) == "FAIL"
+                else names.passing
+                if result.group(1) == "PASS"
+                else set()
+            ).add(result.group(2))
             continue
         broken = _GO_BROKEN_PACKAGE.match(line)
         if broken:
@@ -184,8 +197,7 @@ def _jest(lines: list[str]) -> TestNames | None:
     return names.settle()
 
 
-_PARSERS: tuple[Callable[[list[str]], TestNames | None], ...] = (_pytest, _unittest, _go,
-                                                                 _jest)
+_PARSERS: tuple[Callable[[list[str]], TestNames | None], ...] = (_pytest, _unittest, _go, _jest)
 
 
 def parse_test_names(output: str) -> TestNames:

@@ -36,9 +36,18 @@ TIMEOUT_EXIT_CODE = 124  # what timeout(1) reports, so a timed-out run reads as 
 
 _SECRET_NAME = re.compile(r"(^|_)(API_KEY|APIKEY|ACCESS_KEY|SECRET|SECRET_KEY|TOKEN|PASSWORD)$")
 # Provider keys by their vendors' names, whatever their suffix.
-_PROVIDER_KEYS = frozenset({"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY",
-                            "GOOGLE_API_KEY", "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY",
-                            "XAI_API_KEY", "MISTRAL_API_KEY"})
+_PROVIDER_KEYS = frozenset(
+    {
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "OPENROUTER_API_KEY",
+        "DEEPSEEK_API_KEY",
+        "XAI_API_KEY",
+        "MISTRAL_API_KEY",
+    }
+)
 
 
 def is_secret_name(name: str) -> bool:
@@ -61,12 +70,16 @@ class CommandOutput:
 def command_environ(worktree: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a verifier, guard or setup command runs with."""
     source = os.environ if base is None else base
-    env = {k: v for k, v in source.items()
-           if not (k.upper().endswith("_API_KEY") or k.upper() in _PROVIDER_KEYS)}
+    env = {
+        k: v
+        for k, v in source.items()
+        if not (k.upper().endswith("_API_KEY") or k.upper() in _PROVIDER_KEYS)
+    }
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     extra = f"--confcutdir={worktree}"
-    env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {extra}" if env.get(
-        "PYTEST_ADDOPTS") else extra
+    env["PYTEST_ADDOPTS"] = (
+        f"{env['PYTEST_ADDOPTS']} {extra}" if env.get("PYTEST_ADDOPTS") else extra
+    )
     return env
 
 
@@ -75,20 +88,25 @@ async def _pump(stream: asyncio.StreamReader, capture: OutputCapture) -> None:
         capture.feed(chunk)
 
 
-async def run_command(command: str, cwd: Path, *, timeout_s: float,
-                      env: Mapping[str, str] | None = None,
-                      max_chars: int = MAX_LOG_CHARS) -> CommandOutput:
+async def run_command(
+    command: str,
+    cwd: Path,
+    *,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    max_chars: int = MAX_LOG_CHARS,
+) -> CommandOutput:
     """Run ``command`` with ``bash -c`` in ``cwd``; never raises for the command's failure.
 
     It runs as the bash tool's commands do (``CommandProcess``): under a per-call
     subreaper where the platform has one, so nothing it starts outlives the run."""
     started = time.monotonic()
     try:
-        proc = await CommandProcess.start(["bash", "-c", command], cwd=cwd, env=env,
-                                          grace_s=KILL_GRACE_S, drain_s=DRAIN_S)
+        proc = await CommandProcess.start(
+            ["bash", "-c", command], cwd=cwd, env=env, grace_s=KILL_GRACE_S, drain_s=DRAIN_S
+        )
     except OSError as exc:
-        raise MissionError(f"cannot start bash to run {command!r}: "
-                           f"{exc.strerror or exc}") from exc
+        raise MissionError(f"cannot start bash to run {command!r}: {exc.strerror or exc}") from exc
     capture = OutputCapture(max_chars)
     reader = asyncio.create_task(_pump(proc.stdout, capture))
     timed_out = False
@@ -113,15 +131,22 @@ async def run_command(command: str, cwd: Path, *, timeout_s: float,
     code = proc.returncode if proc.returncode is not None else -1
     if timed_out:
         code = TIMEOUT_EXIT_CODE
-    return CommandOutput(exit_code=code, timed_out=timed_out,
-                         duration_s=time.monotonic() - started, text=capture.text(),
-                         total_chars=capture.total_chars)
+    return CommandOutput(
+        exit_code=code,
+        timed_out=timed_out,
+        duration_s=time.monotonic() - started,
+        text=capture.text(),
+        total_chars=capture.total_chars,
+    )
 
 
 def log_text(command: str, output: CommandOutput) -> str:
     """A command's log as evidence shows it: the command, its output, how it ended."""
-    status = (f"timed out after {output.duration_s:.1f}s (counted as exit "
-              f"{TIMEOUT_EXIT_CODE})" if output.timed_out else f"exit {output.exit_code}")
+    status = (
+        f"timed out after {output.duration_s:.1f}s (counted as exit {TIMEOUT_EXIT_CODE})"
+        if output.timed_out
+        else f"exit {output.exit_code}"
+    )
     body = output.text if output.text.endswith("\n") or not output.text else output.text + "\n"
     return f"$ {command}\n{body}# {status} after {output.duration_s:.2f}s\n"
 
@@ -129,10 +154,17 @@ def log_text(command: str, output: CommandOutput) -> str:
 def command_run(command: str, output: CommandOutput, log: str) -> CommandRun:
     """The persisted record of one run, with the test names its output states."""
     names = parse_test_names(output.text)
-    return CommandRun(command=command, exit_code=output.exit_code, timed_out=output.timed_out,
-                      duration_s=round(output.duration_s, 3), log=log,
-                      output_chars=output.total_chars, framework=names.framework,
-                      failing=sorted(names.failing), passing=sorted(names.passing))
+    return CommandRun(
+        command=command,
+        exit_code=output.exit_code,
+        timed_out=output.timed_out,
+        duration_s=round(output.duration_s, 3),
+        log=log,
+        output_chars=output.total_chars,
+        framework=names.framework,
+        failing=sorted(names.failing),
+        passing=sorted(names.passing),
+    )
 
 
 def same_result(a: CommandRun, b: CommandRun) -> bool:

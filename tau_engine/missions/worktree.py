@@ -34,8 +34,12 @@ from pathlib import Path
 from tau_engine.git import GitError, git_out, run_git
 from tau_engine.missions.model import TRAILER, MissionError
 
-FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "tau", "GIT_AUTHOR_EMAIL": "tau@localhost",
-                     "GIT_COMMITTER_NAME": "tau", "GIT_COMMITTER_EMAIL": "tau@localhost"}
+FALLBACK_IDENTITY = {
+    "GIT_AUTHOR_NAME": "tau",
+    "GIT_AUTHOR_EMAIL": "tau@localhost",
+    "GIT_COMMITTER_NAME": "tau",
+    "GIT_COMMITTER_EMAIL": "tau@localhost",
+}
 
 
 def branch_name(mission_id: str) -> str:
@@ -49,10 +53,10 @@ def _registered(repo: Path) -> dict[Path, str | None]:
     current: Path | None = None
     for line in out.splitlines():
         if line.startswith("worktree "):
-            current = Path(line[len("worktree "):]).resolve()
+            current = Path(line[len("worktree ") :]).resolve()
             found[current] = None
         elif line.startswith("branch ") and current is not None:
-            found[current] = line[len("branch "):]
+            found[current] = line[len("branch ") :]
     return found
 
 
@@ -64,16 +68,22 @@ def ensure_worktree(repo: Path, path: Path, branch: str, base: str) -> None:
     where = path.resolve()
     if where in registered:
         if registered[where] != f"refs/heads/{branch}":
-            raise MissionError(f"{path} is a worktree of {registered[where] or 'a detached HEAD'}"
-                               f", not of {branch}; it will not be reused")
+            raise MissionError(
+                f"{path} is a worktree of {registered[where] or 'a detached HEAD'}"
+                f", not of {branch}; it will not be reused"
+            )
         return
     if path.exists():
         # Left by a `git worktree add` killed before it registered the worktree. Moved
         # aside, not deleted: whatever is in a folder tau did not finish is not tau's to lose.
         path.rename(path.with_name(f"{path.name}.orphan-{time.time_ns()}"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    exists = run_git(repo, ["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                     check=False).returncode == 0
+    exists = (
+        run_git(
+            repo, ["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], check=False
+        ).returncode
+        == 0
+    )
     if exists:
         run_git(repo, ["worktree", "add", str(path), branch], hooks=False)
     else:
@@ -114,8 +124,9 @@ def snapshot(worktree: Path) -> str:
 
 def changed_paths(worktree: Path, old_tree: str, new_tree: str) -> list[str]:
     """Paths whose content differs between two trees."""
-    out = run_git(worktree, ["diff-tree", "-r", "-z", "--no-renames", "--name-only",
-                             old_tree, new_tree]).stdout
+    out = run_git(
+        worktree, ["diff-tree", "-r", "-z", "--no-renames", "--name-only", old_tree, new_tree]
+    ).stdout
     return [p for p in out.split("\0") if p]
 
 
@@ -123,8 +134,9 @@ def restore(worktree: Path, tree: str) -> list[str]:
     """Make the worktree's files what ``snapshot`` recorded as ``tree``; return the paths
     put back. Ignored files are left alone; the worktree's index is not changed."""
     current = snapshot(worktree)
-    out = run_git(worktree, ["diff-tree", "-r", "-z", "--no-renames", "--name-status",
-                             current, tree]).stdout.split("\0")
+    out = run_git(
+        worktree, ["diff-tree", "-r", "-z", "--no-renames", "--name-status", current, tree]
+    ).stdout.split("\0")
     changes = list(zip(out[0::2], out[1::2], strict=False))
     restored: list[str] = []
     for status, rel in changes:
@@ -135,8 +147,12 @@ def restore(worktree: Path, tree: str) -> list[str]:
     if wanted:
         with _temp_index() as env:
             run_git(worktree, ["read-tree", tree], env=env)
-            run_git(worktree, ["checkout-index", "-f", "-z", "--stdin"], env=env,
-                    input="\0".join(wanted) + "\0")
+            run_git(
+                worktree,
+                ["checkout-index", "-f", "-z", "--stdin"],
+                env=env,
+                input="\0".join(wanted) + "\0",
+            )
         restored += wanted
     return sorted(restored)
 
@@ -147,15 +163,32 @@ def result_tree(worktree: Path, base: str, paths: list[str]) -> str:
     with _temp_index() as env:
         run_git(worktree, ["read-tree", base], env=env)
         if paths:
-            run_git(worktree, ["update-index", "--add", "--remove", "-z", "--stdin"], env=env,
-                    input="\0".join(paths) + "\0")
+            run_git(
+                worktree,
+                ["update-index", "--add", "--remove", "-z", "--stdin"],
+                env=env,
+                input="\0".join(paths) + "\0",
+            )
         return git_out(worktree, ["write-tree"], env=env)
 
 
 def diff(worktree: Path, old: str, new: str) -> str:
     """The unified diff between two trees or commits (binary files included)."""
-    return run_git(worktree, ["-c", "core.quotepath=off", "diff", "--no-color", "--no-ext-diff",
-                              "--no-textconv", "--no-renames", "--binary", old, new]).stdout
+    return run_git(
+        worktree,
+        [
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-renames",
+            "--binary",
+            old,
+            new,
+        ],
+    ).stdout
 
 
 def diff_stat(worktree: Path, old: str, new: str) -> tuple[int, int, int]:
@@ -183,9 +216,15 @@ def _identity_env(worktree: Path) -> dict[str, str]:
 
 def find_commit(worktree: Path, base: str, branch: str, mission_id: str) -> str | None:
     """The commit on ``branch`` after ``base`` whose trailer names this mission, if any."""
-    proc = run_git(worktree, ["log", "--format=%H%x00%(trailers:key=" + TRAILER +
-                              ",valueonly,separator=%x2C)", f"{base}..refs/heads/{branch}"],
-                   check=False)
+    proc = run_git(
+        worktree,
+        [
+            "log",
+            "--format=%H%x00%(trailers:key=" + TRAILER + ",valueonly,separator=%x2C)",
+            f"{base}..refs/heads/{branch}",
+        ],
+        check=False,
+    )
     if proc.returncode != 0:
         return None
     for line in proc.stdout.splitlines():
@@ -198,21 +237,26 @@ def find_commit(worktree: Path, base: str, branch: str, mission_id: str) -> str 
 def commit(worktree: Path, *, base: str, branch: str, tree: str, message: str) -> str:
     """Commit ``tree`` on top of ``base`` and move ``branch`` to it, only if the branch is
     still at ``base``. Returns the new commit id."""
-    sha = git_out(worktree, ["commit-tree", tree, "-p", base], input=message,
-                  env=_identity_env(worktree))
+    sha = git_out(
+        worktree, ["commit-tree", tree, "-p", base], input=message, env=_identity_env(worktree)
+    )
     try:
-        run_git(worktree, ["update-ref", "-m", "tau mission commit", f"refs/heads/{branch}",
-                           sha, base])
+        run_git(
+            worktree, ["update-ref", "-m", "tau mission commit", f"refs/heads/{branch}", sha, base]
+        )
     except GitError as exc:
-        raise MissionError(f"{branch} moved away from the base commit while the mission "
-                           f"ran; not committing ({exc})") from exc
+        raise MissionError(
+            f"{branch} moved away from the base commit while the mission "
+            f"ran; not committing ({exc})"
+        ) from exc
     # The worktree's index still holds the base; bring it to the new HEAD (files untouched).
     run_git(worktree, ["reset", "-q"], hooks=False)
     return sha
 
 
-def commit_message(title: str, task: str, mission_id: str,
-                   trailers: dict[str, str] | None = None) -> str:
+def commit_message(
+    title: str, task: str, mission_id: str, trailers: dict[str, str] | None = None
+) -> str:
     """The commit message: the task's title, the rest of its text, and the mission trailer
     last (``trailers`` adds more, e.g. a job's)."""
     lines = [title.strip() or "tau mission", ""]
@@ -236,8 +280,18 @@ def removable(repo: Path, worktree: Path) -> str | None:
     if status.strip():
         return "it holds uncommitted or untracked changes"
     head = git_out(worktree, ["rev-parse", "HEAD"])
-    refs = run_git(repo, ["for-each-ref", "--contains", head, "--format=%(refname)",
-                          "refs/heads", "refs/tags", "refs/remotes"]).stdout
+    refs = run_git(
+        repo,
+        [
+            "for-each-ref",
+            "--contains",
+            head,
+            "--format=%(refname)",
+            "refs/heads",
+            "refs/tags",
+            "refs/remotes",
+        ],
+    ).stdout
     if not refs.strip():
         return "its commits are on no branch or tag"
     return None

@@ -49,8 +49,11 @@ Edit freely: this file is composed into tau's system prompt.
 """
 
 TEMPLATES = {"SOUL.md": SOUL_TEMPLATE, "USER.md": USER_TEMPLATE, "AGENTS.md": AGENTS_TEMPLATE}
-DESCRIPTIONS = {"SOUL.md": "the agent's persona", "USER.md": "your preferences",
-                "AGENTS.md": "the project's instructions"}
+DESCRIPTIONS = {
+    "SOUL.md": "the agent's persona",
+    "USER.md": "your preferences",
+    "AGENTS.md": "the project's instructions",
+}
 VERIFIER_HEADING = "## Verifier"
 _SECTION = re.compile(r"^## Verifier[ \t]*\n(?:(?!^#).*\n?)*", re.MULTILINE)
 _MAX_READ = 200_000
@@ -121,9 +124,14 @@ class IdentityFile:
         if self.existing is None or not self.differs:
             return ""
         rel = f"{STATE_DIR}/{self.name}"
-        return "".join(difflib.unified_diff(
-            self.existing.splitlines(keepends=True), self.proposed.splitlines(keepends=True),
-            fromfile=f"a/{rel}", tofile=f"b/{rel}"))
+        return "".join(
+            difflib.unified_diff(
+                self.existing.splitlines(keepends=True),
+                self.proposed.splitlines(keepends=True),
+                fromfile=f"a/{rel}",
+                tofile=f"b/{rel}",
+            )
+        )
 
 
 def identity_files(root: Path, verifier: str | None = None) -> list[IdentityFile]:
@@ -133,8 +141,9 @@ def identity_files(root: Path, verifier: str | None = None) -> list[IdentityFile
     for name in IDENTITY_NAMES:
         path = identity_path(root, name)
         existing, regular = _existing_text(path)
-        files.append(with_proposal(IdentityFile(name, path, existing, TEMPLATES[name],
-                                                regular), verifier))
+        files.append(
+            with_proposal(IdentityFile(name, path, existing, TEMPLATES[name], regular), verifier)
+        )
     return files
 
 

@@ -62,8 +62,9 @@ class KeyReport:
         return any(p.candidates for p in self.providers if p.needs_key)
 
 
-def key_report(paths: WorkspacePaths, settings: Settings,
-               environ: Mapping[str, str] | None = None) -> KeyReport:
+def key_report(
+    paths: WorkspacePaths, settings: Settings, environ: Mapping[str, str] | None = None
+) -> KeyReport:
     """The keys of every provider tau knows (the offline one needs none and is left out)."""
     env = os.environ if environ is None else environ
     stored = stored_keys()
@@ -72,8 +73,11 @@ def key_report(paths: WorkspacePaths, settings: Settings,
         if name == "offline":
             continue
         found = key_candidates(name, settings, env, paths.root, credentials=stored)
-        hint = (f"set {suggested_key_var(name, settings)} or run tau onboard" if spec.needs_key
-                else "needs no key")
+        hint = (
+            f"set {suggested_key_var(name, settings)} or run tau onboard"
+            if spec.needs_key
+            else "needs no key"
+        )
         providers.append(ProviderKeys(name, spec.needs_key, found, hint))
     model_provider = None
     if settings.model:

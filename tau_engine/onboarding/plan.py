@@ -90,14 +90,17 @@ def full_model_id(provider: str, model: str) -> str:
     provider. OpenRouter ids keep their own slash (``anthropic/claude-sonnet-4.5``)."""
     text = model.strip()
     if not text:
-        raise UsageError(f"--model is empty: give a model of {provider}, e.g. "
-                         f"{provider}/MODEL (tau models --provider {provider})")
+        raise UsageError(
+            f"--model is empty: give a model of {provider}, e.g. "
+            f"{provider}/MODEL (tau models --provider {provider})"
+        )
     head, slash, _ = text.partition("/")
     if slash and head.lower() == provider:
-        return f"{provider}/{text[len(head) + 1:]}"
+        return f"{provider}/{text[len(head) + 1 :]}"
     if slash and head.lower() in PROVIDERS and provider != "openrouter":
-        raise UsageError(f"--model {text} is a model of {head.lower()}, not of --provider "
-                         f"{provider}")
+        raise UsageError(
+            f"--model {text} is a model of {head.lower()}, not of --provider {provider}"
+        )
     return f"{provider}/{text}"
 
 
@@ -106,12 +109,13 @@ def check_key(choice: KeyChoice, provider: str) -> None:
     needs = PROVIDERS[provider].needs_key
     if choice.kind == "none":
         if needs:
-            raise UsageError(f"{provider} needs an API key: give --api-key-env VAR (the "
-                             "variable that holds it) or --api-key-stdin")
+            raise UsageError(
+                f"{provider} needs an API key: give --api-key-env VAR (the "
+                "variable that holds it) or --api-key-stdin"
+            )
         return
     if provider == "offline":
-        raise UsageError("offline models need no key: leave out --api-key-env and "
-                         "--api-key-stdin")
+        raise UsageError("offline models need no key: leave out --api-key-env and --api-key-stdin")
     if choice.kind == "env":
         check_variable_name(choice.variable or "")
     elif choice.kind == "typed":
@@ -119,29 +123,35 @@ def check_key(choice: KeyChoice, provider: str) -> None:
         if not key:
             raise UsageError("the API key is empty")
         if any(ch.isspace() for ch in key) or not key.isprintable():
-            raise UsageError("the API key has spaces, line breaks or control characters "
-                             "inside: paste only the key")
+            raise UsageError(
+                "the API key has spaces, line breaks or control characters "
+                "inside: paste only the key"
+            )
         if len(key) < _MIN_KEY_CHARS:
-            raise UsageError(f"the API key is too short ({len(key)} characters): paste the "
-                             "whole key")
+            raise UsageError(
+                f"the API key is too short ({len(key)} characters): paste the whole key"
+            )
     elif choice.kind == "stored" and not CredentialsFile().get(provider):
-        raise UsageError(f"the credentials file has no {provider} key: give --api-key-env "
-                         "VAR or --api-key-stdin")
+        raise UsageError(
+            f"the credentials file has no {provider} key: give --api-key-env VAR or --api-key-stdin"
+        )
 
 
 def _check_choices(plan: OnboardingPlan) -> str:
     """Validate every choice; the full model id."""
     if plan.provider not in PROVIDERS:
-        raise UsageError(f"unknown provider '{plan.provider}'; choose one of: "
-                         f"{', '.join(PROVIDERS)}")
+        raise UsageError(
+            f"unknown provider '{plan.provider}'; choose one of: {', '.join(PROVIDERS)}"
+        )
     model_id = full_model_id(plan.provider, plan.model)
     _, model = parse_model_id(model_id)
     if plan.provider == "offline" and model not in OFFLINE_MODELS:
         raise UsageError(f"unknown offline model '{model}': use echo or replay")
     check_key(plan.key, plan.provider)
     if plan.safety not in SAFETY_PROFILES:
-        raise UsageError(f"unknown safety profile '{plan.safety}'; choose one of: "
-                         f"{', '.join(SAFETY_PROFILES)}")
+        raise UsageError(
+            f"unknown safety profile '{plan.safety}'; choose one of: {', '.join(SAFETY_PROFILES)}"
+        )
     check_profile_name(plan.profile)
     if plan.verifier is not None:
         try:
@@ -157,19 +167,22 @@ def _check_choices(plan: OnboardingPlan) -> str:
 
 
 def _profile(plan: OnboardingPlan, model_id: str) -> Profile:
-    return Profile.model_validate({
-        "provider": plan.provider, "model": model_id, "key_source": plan.key.profile_source,
-        "api_key_env": plan.key.variable if plan.key.kind == "env" else None,
-        "safety": plan.safety})
+    return Profile.model_validate(
+        {
+            "provider": plan.provider,
+            "model": model_id,
+            "key_source": plan.key.profile_source,
+            "api_key_env": plan.key.variable if plan.key.kind == "env" else None,
+            "safety": plan.safety,
+        }
+    )
 
 
-def _file(path: Path, content: str, what: str, mode: int, *,
-          secret: bool = False) -> PlannedWrite:
+def _file(path: Path, content: str, what: str, mode: int, *, secret: bool = False) -> PlannedWrite:
     exists = path.is_file()
     if exists and not secret and path.read_text(encoding="utf-8", errors="replace") == content:
         return PlannedWrite(path, "keep", what, content=content)
-    return PlannedWrite(path, "replace" if exists else "create", what, mode, content,
-                        secret=secret)
+    return PlannedWrite(path, "replace" if exists else "create", what, mode, content, secret=secret)
 
 
 def _folder(path: Path, what: str, mode: int, *, force_mode: bool = False) -> PlannedWrite:
@@ -184,17 +197,19 @@ def _workspace_writes(plan: OnboardingPlan) -> list[PlannedWrite]:
     state = plan.workspace.resolve() / STATE_DIR_NAME
     writes = [_folder(state, "tau's workspace state folder", PUBLIC_DIR_MODE)]
     ignore = state / ".gitignore"
-    writes.append(PlannedWrite(ignore, "keep", "keeps .tau/ out of commits") if ignore.exists()
-                  else PlannedWrite(ignore, "create", "keeps .tau/ out of commits",
-                                    PUBLIC_FILE_MODE, STATE_GITIGNORE))
+    writes.append(
+        PlannedWrite(ignore, "keep", "keeps .tau/ out of commits")
+        if ignore.exists()
+        else PlannedWrite(
+            ignore, "create", "keeps .tau/ out of commits", PUBLIC_FILE_MODE, STATE_GITIGNORE
+        )
+    )
     for item in identity_files(plan.workspace.resolve(), plan.verifier):
         what = f"identity: {DESCRIPTIONS[item.name]}"
         if not item.exists:
-            writes.append(PlannedWrite(item.path, "create", what, PUBLIC_FILE_MODE,
-                                       item.proposed))
+            writes.append(PlannedWrite(item.path, "create", what, PUBLIC_FILE_MODE, item.proposed))
         elif item.name in plan.replace and item.differs:
-            writes.append(PlannedWrite(item.path, "replace", what, PUBLIC_FILE_MODE,
-                                       item.proposed))
+            writes.append(PlannedWrite(item.path, "replace", what, PUBLIC_FILE_MODE, item.proposed))
         else:
             writes.append(PlannedWrite(item.path, "keep", what))
     unknown = plan.replace - set(DESCRIPTIONS)
@@ -211,18 +226,31 @@ def _user_writes(plan: OnboardingPlan, model_id: str) -> list[PlannedWrite]:
         assert plan.key.secret is not None
         credentials = CredentialsFile()
         text = credentials.text_with(plan.provider, plan.key.secret.strip())
-        writes.append(_file(credentials.path, text, f"your {plan.provider} key", FILE_MODE,
-                            secret=True))
+        writes.append(
+            _file(credentials.path, text, f"your {plan.provider} key", FILE_MODE, secret=True)
+        )
     store = ProfileStore()
     writes.append(_folder(store.folder, "your profiles", PUBLIC_DIR_MODE))
-    writes.append(_file(store.path(plan.profile), render_profile(_profile(plan, model_id)),
-                        f"profile '{plan.profile}'", PUBLIC_FILE_MODE))
+    writes.append(
+        _file(
+            store.path(plan.profile),
+            render_profile(_profile(plan, model_id)),
+            f"profile '{plan.profile}'",
+            PUBLIC_FILE_MODE,
+        )
+    )
     config = config_dir / "config.toml"
     read_toml(config)  # a broken file fails here, naming its line, before anything is written
     old = config.read_text(encoding="utf-8") if config.is_file() else ""
     mode = config.stat().st_mode & 0o777 if config.is_file() else PUBLIC_FILE_MODE
-    writes.append(_file(config, config_text_with_profile(old, plan.profile),
-                        f"your settings: profile '{plan.profile}' is the active one", mode))
+    writes.append(
+        _file(
+            config,
+            config_text_with_profile(old, plan.profile),
+            f"your settings: profile '{plan.profile}' is the active one",
+            mode,
+        )
+    )
     return writes
 
 
@@ -250,21 +278,35 @@ def equivalent_command(plan: OnboardingPlan) -> str:
     becomes ``--api-key-stdin`` (pipe the key into it); a key already stored needs no flag.
     Replacing existing identity files has no flag: the non-interactive run keeps them."""
     model_id = full_model_id(plan.provider, plan.model)
-    words = ["tau", "onboard", "--non-interactive", "--provider", plan.provider,
-             "--model", model_id.split("/", 1)[1]]
+    words = [
+        "tau",
+        "onboard",
+        "--non-interactive",
+        "--provider",
+        plan.provider,
+        "--model",
+        model_id.split("/", 1)[1],
+    ]
     if plan.key.kind == "env":
         words += ["--api-key-env", plan.key.variable or ""]
     elif plan.key.kind == "typed":
         words.append("--api-key-stdin")
-    words += ["--workspace", str(plan.workspace), "--safety", plan.safety,
-              "--profile", plan.profile]
+    words += [
+        "--workspace",
+        str(plan.workspace),
+        "--safety",
+        plan.safety,
+        "--profile",
+        plan.profile,
+    ]
     if plan.verifier:
         words += ["--verifier", plan.verifier]
     return shlex.join(words)
 
 
-def key_value(choice: KeyChoice, provider: str,
-              environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+def key_value(
+    choice: KeyChoice, provider: str, environ: Mapping[str, str]
+) -> tuple[str | None, str | None]:
     """``(key, where)`` the choice would give now, for a probe before anything is written."""
     if choice.kind == "env":
         value = environ.get(choice.variable or "", "").strip()
@@ -276,12 +318,12 @@ def key_value(choice: KeyChoice, provider: str,
     return None, None
 
 
-_KIND_OF_SOURCE: dict[KeySource, KeyKind] = {"env": "env", "credentials": "stored",
-                                             "none": "none"}
+_KIND_OF_SOURCE: dict[KeySource, KeyKind] = {"env": "env", "credentials": "stored", "none": "none"}
 
 
-def starting_plan(workspace: Path, settings: Settings,
-                  environ: Mapping[str, str]) -> OnboardingPlan:
+def starting_plan(
+    workspace: Path, settings: Settings, environ: Mapping[str, str]
+) -> OnboardingPlan:
     """The choices a wizard starts from: the active profile's, else the first provider
     with a key found (its default model and that key), else Anthropic's."""
     from tau_engine.onboarding.identity import identity_path
@@ -294,22 +336,33 @@ def starting_plan(workspace: Path, settings: Settings,
     from tau_engine.resources.project_verifier import recorded_verifier
 
     agents = identity_path(workspace, "AGENTS.md")
-    verifier = recorded_verifier(agents.read_text(encoding="utf-8", errors="replace")) \
-        if agents.is_file() and not agents.is_symlink() else None
+    verifier = (
+        recorded_verifier(agents.read_text(encoding="utf-8", errors="replace"))
+        if agents.is_file() and not agents.is_symlink()
+        else None
+    )
     if settings.profile and ProfileStore().exists(settings.profile):
         profile = ProfileStore().load(settings.profile)
-        return OnboardingPlan(workspace, profile.provider, profile.model,
-                              KeyChoice(_KIND_OF_SOURCE[profile.key_source],
-                                        profile.api_key_env), profile.safety,
-                              settings.profile, verifier)
+        return OnboardingPlan(
+            workspace,
+            profile.provider,
+            profile.model,
+            KeyChoice(_KIND_OF_SOURCE[profile.key_source], profile.api_key_env),
+            profile.safety,
+            settings.profile,
+            verifier,
+        )
     provider, key = "anthropic", KeyChoice("env", suggested_key_var("anthropic", settings))
     for name in DEFAULT_PROVIDER_ORDER:
         found = key_candidates(name, settings, environ, workspace)
         if found:
             winner = found[0]
             provider = name
-            key = KeyChoice("stored") if winner.source == "credentials" else \
-                KeyChoice("env", winner.name)
+            key = (
+                KeyChoice("stored")
+                if winner.source == "credentials"
+                else KeyChoice("env", winner.name)
+            )
             break
     model = load_catalog().default_model(provider) or ""
     return OnboardingPlan(workspace, provider, f"{provider}/{model}", key, verifier=verifier)

@@ -37,11 +37,13 @@ from tau_engine.providers.transport_failures import transport_error
 Status = Literal["ok", "warn", "fail", "skip"]
 PROBE_TIMEOUT_S = 20.0
 PROBE_TOOL = ToolSpec(
-    name="tau_probe", description="Confirms that tool calls work. Call it exactly once.",
-    parameters={"type": "object", "properties": {"word": {"type": "string"}},
-                "required": ["word"]})
-_PROBE_SYSTEM = ("You are a connectivity check. Call the tool you are given, once, and do "
-                 "not answer in text.")
+    name="tau_probe",
+    description="Confirms that tool calls work. Call it exactly once.",
+    parameters={"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]},
+)
+_PROBE_SYSTEM = (
+    "You are a connectivity check. Call the tool you are given, once, and do not answer in text."
+)
 _PROBE_PROMPT = 'Call tau_probe with word set to "ok".'
 
 
@@ -128,32 +130,64 @@ def explain(exc: BaseException, resolved: ResolvedModel, step: str) -> ProbeStep
         chain = _cause_chain(exc)
         text = " ".join(str(e) for e in chain).lower()
         if any(isinstance(e, httpx.ProxyError) for e in chain):
-            return ProbeStep(step, "fail", "tls_proxy", f"a proxy refused the request: {exc}",
-                             "check HTTPS_PROXY / HTTP_PROXY / NO_PROXY")
+            return ProbeStep(
+                step,
+                "fail",
+                "tls_proxy",
+                f"a proxy refused the request: {exc}",
+                "check HTTPS_PROXY / HTTP_PROXY / NO_PROXY",
+            )
         if any(isinstance(e, ssl.SSLError) for e in chain) or "certificate verify" in text:
-            return ProbeStep(step, "fail", "tls_proxy", f"the TLS handshake failed: {exc}",
-                             "a proxy or a company CA may intercept HTTPS: point "
-                             "SSL_CERT_FILE at its certificate bundle")
+            return ProbeStep(
+                step,
+                "fail",
+                "tls_proxy",
+                f"the TLS handshake failed: {exc}",
+                "a proxy or a company CA may intercept HTTPS: point "
+                "SSL_CERT_FILE at its certificate bundle",
+            )
     if kind == "auth":
-        return ProbeStep(step, "fail", "auth", f"the key was rejected: {exc}",
-                         f"check the key in {where}: a typo, a revoked key, or a key of "
-                         "another provider")
+        return ProbeStep(
+            step,
+            "fail",
+            "auth",
+            f"the key was rejected: {exc}",
+            f"check the key in {where}: a typo, a revoked key, or a key of another provider",
+        )
     if kind == "quota":
-        return ProbeStep(step, "fail", "quota", f"the account has no credit: {exc}",
-                         "add credit or a payment method with the provider")
+        return ProbeStep(
+            step,
+            "fail",
+            "quota",
+            f"the account has no credit: {exc}",
+            "add credit or a payment method with the provider",
+        )
     if kind == "not_found":
-        return ProbeStep(step, "fail", "not_found", f"model not found: {exc}",
-                         f"pick one the server lists (tau models --provider "
-                         f"{resolved.provider}) and check the base URL")
+        return ProbeStep(
+            step,
+            "fail",
+            "not_found",
+            f"model not found: {exc}",
+            f"pick one the server lists (tau models --provider "
+            f"{resolved.provider}) and check the base URL",
+        )
     if kind == "timeout":
-        return ProbeStep(step, "fail", "timeout", f"timed out: {exc}",
-                         "the server is slow or unreachable: try again, or check the "
-                         "base URL")
+        return ProbeStep(
+            step,
+            "fail",
+            "timeout",
+            f"timed out: {exc}",
+            "the server is slow or unreachable: try again, or check the base URL",
+        )
     if kind == "connection":
-        return ProbeStep(step, "warn", "network", f"cannot reach the provider: {exc}",
-                         "tau cannot check now (offline?); the setup is kept as chosen")
-    return ProbeStep(step, "fail", "error", str(exc),
-                     "check the base URL and the model id")
+        return ProbeStep(
+            step,
+            "warn",
+            "network",
+            f"cannot reach the provider: {exc}",
+            "tau cannot check now (offline?); the setup is kept as chosen",
+        )
+    return ProbeStep(step, "fail", "error", str(exc), "check the base URL and the model id")
 
 
 async def list_models_step(resolved: ResolvedModel, client: httpx.AsyncClient) -> ProbeStep:
@@ -162,8 +196,9 @@ async def list_models_step(resolved: ResolvedModel, client: httpx.AsyncClient) -
     url, headers = _models_url(resolved)
     try:
         response = await client.get(url, headers=headers)
-        await raise_for_status(response, resolved.provider, key_hint=resolved.key_env,
-                               key_sent=bool(resolved.api_key))
+        await raise_for_status(
+            response, resolved.provider, key_hint=resolved.key_env, key_sent=bool(resolved.api_key)
+        )
         body = response.json()
     except httpx.HTTPError as exc:
         failure = transport_error(exc, resolved.provider)
@@ -171,35 +206,63 @@ async def list_models_step(resolved: ResolvedModel, client: httpx.AsyncClient) -
         return explain(failure, resolved, name)
     except ProviderError as exc:
         if exc.kind == "not_found":
-            return ProbeStep(name, "warn", "no_list", f"the server has no model list at "
-                             f"{url.split('?')[0]}", "the tool call below checks the model")
+            return ProbeStep(
+                name,
+                "warn",
+                "no_list",
+                f"the server has no model list at {url.split('?')[0]}",
+                "the tool call below checks the model",
+            )
         return explain(exc, resolved, name)
     except ValueError:
-        return ProbeStep(name, "warn", "no_list", "the model list is not JSON",
-                         "the tool call below checks the model")
+        return ProbeStep(
+            name,
+            "warn",
+            "no_list",
+            "the model list is not JSON",
+            "the tool call below checks the model",
+        )
     ids = listed_ids(body)
     wanted = {resolved.model, *(resolved.info.aliases if resolved.info else ())}
     if wanted & set(ids):
-        return ProbeStep(name, "ok", "ok", f"key accepted; {resolved.model} is listed "
-                         f"({len(ids)} models)")
+        return ProbeStep(
+            name, "ok", "ok", f"key accepted; {resolved.model} is listed ({len(ids)} models)"
+        )
     if not ids:
-        return ProbeStep(name, "warn", "no_list", "key accepted; the server lists no models",
-                         "the tool call below checks the model")
-    return ProbeStep(name, "fail", "not_found", f"key accepted, but the server does not list "
-                     f"{resolved.model} among its {len(ids)} models",
-                     f"pick one it lists (tau models --provider {resolved.provider}) or "
-                     "check the id")
+        return ProbeStep(
+            name,
+            "warn",
+            "no_list",
+            "key accepted; the server lists no models",
+            "the tool call below checks the model",
+        )
+    return ProbeStep(
+        name,
+        "fail",
+        "not_found",
+        f"key accepted, but the server does not list {resolved.model} among its {len(ids)} models",
+        f"pick one it lists (tau models --provider {resolved.provider}) or check the id",
+    )
 
 
 async def tool_call_step(provider: Provider, resolved: ResolvedModel) -> ProbeStep:
     """Step 2: one tiny tool-call round trip."""
     name = "tool call"
     if resolved.info is not None and not resolved.info.tools:
-        return ProbeStep(name, "fail", "no_tools", f"the catalog says {resolved.model_id} "
-                         "cannot call tools", "pick a model that can: tau needs tools")
-    request = ProviderRequest(model=resolved.model, system=_PROBE_SYSTEM,
-                              messages=[Message(role="user", content=_PROBE_PROMPT)],
-                              tools=[PROBE_TOOL], max_output_tokens=1024)
+        return ProbeStep(
+            name,
+            "fail",
+            "no_tools",
+            f"the catalog says {resolved.model_id} cannot call tools",
+            "pick a model that can: tau needs tools",
+        )
+    request = ProviderRequest(
+        model=resolved.model,
+        system=_PROBE_SYSTEM,
+        messages=[Message(role="user", content=_PROBE_PROMPT)],
+        tools=[PROBE_TOOL],
+        max_output_tokens=1024,
+    )
     called = False
     stop = ""
     try:
@@ -212,14 +275,25 @@ async def tool_call_step(provider: Provider, resolved: ResolvedModel) -> ProbeSt
         return explain(exc, resolved, name)
     if called:
         return ProbeStep(name, "ok", "ok", f"{resolved.model_id} called the probe tool")
-    return ProbeStep(name, "fail", "no_tools", f"{resolved.model_id} answered without "
-                     f"calling the tool (stop: {stop or 'none'}): it may not support tool "
-                     "calls", "pick a model that can call tools: tau needs them")
+    return ProbeStep(
+        name,
+        "fail",
+        "no_tools",
+        f"{resolved.model_id} answered without "
+        f"calling the tool (stop: {stop or 'none'}): it may not support tool "
+        "calls",
+        "pick a model that can call tools: tau needs them",
+    )
 
 
-async def probe_model(resolved: ResolvedModel, settings: Settings, *, tool_call: bool = True,
-                      timeout_s: float = PROBE_TIMEOUT_S,
-                      on_step: Callable[[ProbeStep], None] | None = None) -> ProbeResult:
+async def probe_model(
+    resolved: ResolvedModel,
+    settings: Settings,
+    *,
+    tool_call: bool = True,
+    timeout_s: float = PROBE_TIMEOUT_S,
+    on_step: Callable[[ProbeStep], None] | None = None,
+) -> ProbeResult:
     """Probe ``resolved``: list the models, then (``tool_call``) one tool-call round trip.
     The tool call is skipped once the list has shown the key or the model is wrong."""
     result = ProbeResult(resolved.model_id)
@@ -230,11 +304,18 @@ async def probe_model(resolved: ResolvedModel, settings: Settings, *, tool_call:
             on_step(step)
 
     if resolved.provider == "offline":
-        add(ProbeStep("list models", "skip", "skipped",
-                      f"{resolved.model_id} runs inside tau: nothing to check"))
+        add(
+            ProbeStep(
+                "list models",
+                "skip",
+                "skipped",
+                f"{resolved.model_id} runs inside tau: nothing to check",
+            )
+        )
         return result
-    async with make_client(timeout_s, connect_timeout_s=min(10.0, timeout_s),
-                           base_url=resolved.base_url) as client:
+    async with make_client(
+        timeout_s, connect_timeout_s=min(10.0, timeout_s), base_url=resolved.base_url
+    ) as client:
         listed = await list_models_step(resolved, client)
         add(listed)
         if not tool_call:
@@ -242,8 +323,9 @@ async def probe_model(resolved: ResolvedModel, settings: Settings, *, tool_call:
         if listed.kind in ("auth", "not_found", "quota", "tls_proxy", "network"):
             add(ProbeStep("tool call", "skip", "skipped", "not tried: see the step above"))
             return result
-        provider = create_provider(resolved, settings.model_copy(
-            update={"request_timeout_s": timeout_s}), client=client)
+        provider = create_provider(
+            resolved, settings.model_copy(update={"request_timeout_s": timeout_s}), client=client
+        )
         try:
             add(await tool_call_step(provider, resolved))
         finally:
@@ -251,9 +333,15 @@ async def probe_model(resolved: ResolvedModel, settings: Settings, *, tool_call:
     return result
 
 
-def resolve_choice(provider: str, model_id: str, key_value: str | None, key_where: str | None,
-                   settings: Settings, environ: Mapping[str, str],
-                   workspace_root: Path | None) -> ResolvedModel:
+def resolve_choice(
+    provider: str,
+    model_id: str,
+    key_value: str | None,
+    key_where: str | None,
+    settings: Settings,
+    environ: Mapping[str, str],
+    workspace_root: Path | None,
+) -> ResolvedModel:
     """The model a setup being chosen would use, with the key it would read (nothing has
     been written yet): for probing before Write."""
     from tau_engine.providers.catalog import load_catalog
@@ -261,9 +349,13 @@ def resolve_choice(provider: str, model_id: str, key_value: str | None, key_wher
 
     _, model = parse_model_id(model_id)
     info = load_catalog().get(provider, model)
-    env = provider_environ(settings, environ, workspace_root,
-                           trusted=settings.workspace_trusted)
-    return ResolvedModel(provider=provider, model=info.id if info else model,
-                         model_id=f"{provider}/{info.id if info else model}", info=info,
-                         base_url=find_base_url(provider, settings, env), api_key=key_value,
-                         key_env=key_where)
+    env = provider_environ(settings, environ, workspace_root, trusted=settings.workspace_trusted)
+    return ResolvedModel(
+        provider=provider,
+        model=info.id if info else model,
+        model_id=f"{provider}/{info.id if info else model}",
+        info=info,
+        base_url=find_base_url(provider, settings, env),
+        api_key=key_value,
+        key_env=key_where,
+    )

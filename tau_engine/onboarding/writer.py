@@ -52,8 +52,7 @@ def _stage(path: Path, content: str, mode: int) -> Path:
         tmp.unlink()
     except FileNotFoundError:
         pass
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                 mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
     try:
         os.fchmod(fd, mode)  # the umask must not loosen or tighten what the summary said
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -130,5 +129,6 @@ def apply_writes(writes: Sequence[PlannedWrite]) -> None:
                 step()
             except OSError:
                 pass
-        raise WriteFailed(f"cannot write {current}: {exc.strerror or exc}; nothing was "
-                          "changed") from exc
+        raise WriteFailed(
+            f"cannot write {current}: {exc.strerror or exc}; nothing was changed"
+        ) from exc

@@ -36,11 +36,13 @@ MODE_HELP: dict[ApprovalMode, str] = {
     ApprovalMode.ASK: "ask before edits, commands and network",
     ApprovalMode.AUTO_EDIT: "edit workspace files freely; ask before commands and network",
     ApprovalMode.FULL_AUTO: "run without asking what the safety profile allows; its deny rules "
-                            "hold",
+    "hold",
 }
 
-APPROVAL_SCOPE = ("File tools stay inside the workspace; bash runs in the sandbox where "
-                  "bubblewrap works (tau doctor sandbox); http reaches public HTTPS hosts only.")
+APPROVAL_SCOPE = (
+    "File tools stay inside the workspace; bash runs in the sandbox where "
+    "bubblewrap works (tau doctor sandbox); http reaches public HTTPS hosts only."
+)
 """What each mode confines, said plainly wherever a mode is chosen (docs/safety.md)."""
 
 
@@ -49,8 +51,9 @@ def parse_approval_mode(name: str) -> ApprovalMode:
     try:
         return ApprovalMode(name)
     except ValueError:
-        raise UsageError(f"unknown approval mode '{name}'; choose one of: "
-                         f"{', '.join(APPROVAL_MODES)}") from None
+        raise UsageError(
+            f"unknown approval mode '{name}'; choose one of: {', '.join(APPROVAL_MODES)}"
+        ) from None
 
 
 def next_mode(mode: str) -> ApprovalMode:

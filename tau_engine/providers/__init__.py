@@ -35,8 +35,9 @@ def _imported_by_httpcore() -> bool:
 class _SkipUnusedHttpImports(MetaPathFinder):
     """Refuses ``httpx._main``, and ``trio`` when httpcore asks; all else passes through."""
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname == "httpx._main":
             raise ImportError("tau does not load httpx's command-line client")
         if fullname == "trio" and _imported_by_httpcore():

@@ -86,29 +86,41 @@ class BodyHead:
         """At the end of the body: the JSON it held if it held no event, ``None`` when
         it was an event stream or empty; raises ``bad_response`` for anything else."""
         if self.overflowed:
-            raise unexpected_body(provider, media_type, b"",
-                                  why="no event stream and larger than any answer")
+            raise unexpected_body(
+                provider, media_type, b"", why="no event stream and larger than any answer"
+            )
         if not self._recording or not bytes(self._bytes).strip():
             return None
         return decode_whole(bytes(self._bytes), provider, media_type)
 
 
-def unexpected_body(provider: str, media_type: str, raw: bytes, *,
-                    why: str = "neither an event stream nor a JSON answer") -> ProviderError:
+def unexpected_body(
+    provider: str,
+    media_type: str,
+    raw: bytes,
+    *,
+    why: str = "neither an event stream nor a JSON answer",
+) -> ProviderError:
     """The error for a 2xx body that is not a model answer: what it was, in one line."""
     label = media_type or "no Content-Type"
     return ProviderError(
         f"the server answered the streaming request with {label} that is {why}: "
-        f"{describe_body(raw)}", kind=BAD_RESPONSE, provider=provider, retryable=False)
+        f"{describe_body(raw)}",
+        kind=BAD_RESPONSE,
+        provider=provider,
+        retryable=False,
+    )
 
 
 def unknown_json(provider: str, expected: str, body: Any) -> ProviderError:
     """The error for JSON that parsed but is not ``expected`` (``a chat completion``)."""
     text = json.dumps(body, ensure_ascii=False)
     return ProviderError(
-        f"the server answered with JSON that is not {expected}: "
-        f"{describe_body(text.encode())}", kind=BAD_RESPONSE, provider=provider,
-        retryable=False)
+        f"the server answered with JSON that is not {expected}: {describe_body(text.encode())}",
+        kind=BAD_RESPONSE,
+        provider=provider,
+        retryable=False,
+    )
 
 
 def describe_body(raw: bytes) -> str:
@@ -119,5 +131,5 @@ def describe_body(raw: bytes) -> str:
         return f"an HTML page titled {name[:_SNIPPET_CHARS]!r}"
     flat = " ".join(raw[:4096].decode("utf-8", errors="replace").split())
     if len(flat) > _SNIPPET_CHARS:
-        flat = flat[:_SNIPPET_CHARS - 1] + "…"
+        flat = flat[: _SNIPPET_CHARS - 1] + "…"
     return repr(flat) if flat else "an empty body"

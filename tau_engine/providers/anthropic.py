@@ -58,6 +58,7 @@ MISSING_RESULT_TEXT = "No result was recorded for this tool call."
 
 # -- request mapping ---------------------------------------------------------
 
+
 def build_messages_body(request: ProviderRequest) -> dict[str, Any]:
     """The JSON body of one streamed Messages call."""
     caching = bool(request.options.get("prompt_caching"))
@@ -114,9 +115,14 @@ def map_messages(messages: list[Message]) -> list[dict[str, Any]]:
             return
         answered = {r["tool_use_id"] for r in results}
         missing = [
-            {"type": "tool_result", "tool_use_id": call_id, "content": MISSING_RESULT_TEXT,
-             "is_error": True}
-            for call_id in open_calls if call_id not in answered
+            {
+                "type": "tool_result",
+                "tool_use_id": call_id,
+                "content": MISSING_RESULT_TEXT,
+                "is_error": True,
+            }
+            for call_id in open_calls
+            if call_id not in answered
         ]
         out.append({"role": "user", "content": results + missing + others})
         results, others, open_calls = [], [], []
@@ -141,8 +147,7 @@ def map_messages(messages: list[Message]) -> list[dict[str, Any]]:
                 results.append(_tool_result_block(call_id, message))
             elif message.content.strip():
                 label = message.name or message.tool_call_id or "tool"
-                others.append({"type": "text",
-                               "text": f"[result of {label}]\n{message.content}"})
+                others.append({"type": "text", "text": f"[result of {label}]\n{message.content}"})
         elif message.content.strip():
             others.append({"type": "text", "text": message.content})
     flush_user()
@@ -184,6 +189,7 @@ def _tool_result_block(call_id: str, message: Message) -> dict[str, Any]:
 
 
 # -- stream parsing ----------------------------------------------------------
+
 
 @dataclass
 class _Block:
@@ -235,8 +241,7 @@ class AnthropicStreamParser:
             self.done = True
             return [UsageReport(usage=self._usage.model_copy()), self._end()]
         elif kind == "error":
-            raise classify_stream_error(event, self.provider,
-                                        partial_output=self.output_seen)
+            raise classify_stream_error(event, self.provider, partial_output=self.output_seen)
         # "ping" and event types added later are ignored.
         return []
 
@@ -257,8 +262,12 @@ class AnthropicStreamParser:
         """Raise if the stream ended before its ``message_stop`` event."""
         if not self.done:
             raise ProviderError(
-                "the stream ended before message_stop", kind="stream", provider=self.provider,
-                retryable=not self.output_seen, partial_output=self.output_seen)
+                "the stream ended before message_stop",
+                kind="stream",
+                provider=self.provider,
+                retryable=not self.output_seen,
+                partial_output=self.output_seen,
+            )
 
     def _update_usage(self, usage: dict[str, Any]) -> None:
         # message_delta repeats the counts cumulatively; take the newest of each.
@@ -291,9 +300,13 @@ class AnthropicStreamParser:
     def _block_delta(self, index: int, delta: dict[str, Any]) -> list[ProviderEvent]:
         state = self._blocks.get(index)
         if state is None:
-            raise ProviderError(f"content_block_delta for unknown block {index}", kind="stream",
-                                provider=self.provider, retryable=not self.output_seen,
-                                partial_output=self.output_seen)
+            raise ProviderError(
+                f"content_block_delta for unknown block {index}",
+                kind="stream",
+                provider=self.provider,
+                retryable=not self.output_seen,
+                partial_output=self.output_seen,
+            )
         kind = delta.get("type")
         if kind == "text_delta":
             text = str(delta.get("text", ""))
@@ -320,12 +333,21 @@ class AnthropicStreamParser:
             self.output_seen = True
             self._tool_calls += 1
             arguments, error = parse_tool_arguments("".join(state.parts))
-            call = ToolCall(id=str(state.data.get("id", "")), name=str(state.data.get("name", "")),
-                            arguments=arguments, arguments_error=error)
+            call = ToolCall(
+                id=str(state.data.get("id", "")),
+                name=str(state.data.get("name", "")),
+                arguments=arguments,
+                arguments_error=error,
+            )
             return [ToolCallReady(call)]
         if state.kind == "thinking":
-            self._thinking.append({"type": "thinking", "thinking": "".join(state.parts),
-                                   "signature": state.signature or ""})
+            self._thinking.append(
+                {
+                    "type": "thinking",
+                    "thinking": "".join(state.parts),
+                    "signature": state.signature or "",
+                }
+            )
         elif state.kind == "redacted_thinking":
             self._thinking.append(dict(state.data))
         return []
@@ -342,8 +364,7 @@ def _message_as_stream(message: dict[str, Any]) -> list[dict[str, Any]]:
     raw_usage = message.get("usage")
     usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     start = {k: v for k, v in message.items() if k not in ("content", "stop_reason")}
-    events: list[dict[str, Any]] = [{"type": "message_start",
-                                     "message": {**start, "content": []}}]
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": {**start, "content": []}}]
     for index, block in enumerate(message["content"]):
         if not isinstance(block, dict):
             continue
@@ -356,29 +377,39 @@ def _message_as_stream(message: dict[str, Any]) -> list[dict[str, Any]]:
         elif kind == "thinking":
             head.update(thinking="", signature="")
             deltas.append({"type": "thinking_delta", "thinking": str(block.get("thinking", ""))})
-            deltas.append({"type": "signature_delta",
-                           "signature": str(block.get("signature") or "")})
+            deltas.append(
+                {"type": "signature_delta", "signature": str(block.get("signature") or "")}
+            )
         elif kind == "tool_use":
             head["input"] = {}
-            deltas.append({"type": "input_json_delta",
-                           "partial_json": json.dumps(block.get("input") or {})})
+            deltas.append(
+                {"type": "input_json_delta", "partial_json": json.dumps(block.get("input") or {})}
+            )
         events.append({"type": "content_block_start", "index": index, "content_block": head})
-        events.extend({"type": "content_block_delta", "index": index, "delta": delta}
-                      for delta in deltas)
+        events.extend(
+            {"type": "content_block_delta", "index": index, "delta": delta} for delta in deltas
+        )
         events.append({"type": "content_block_stop", "index": index})
-    events.append({"type": "message_delta", "delta": {"stop_reason": message.get("stop_reason")},
-                   "usage": {"output_tokens": usage.get("output_tokens")}})
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message.get("stop_reason")},
+            "usage": {"output_tokens": usage.get("output_tokens")},
+        }
+    )
     events.append({"type": "message_stop"})
     return events
 
 
 # -- the client --------------------------------------------------------------
 
+
 class AnthropicProvider(SSEProvider):
     """Streams Anthropic Messages calls. Implements ``tau_engine.providers.base.Provider``."""
 
-    def __init__(self, *, name: str = "anthropic", base_url: str, api_key: str | None,
-                 **options: Any) -> None:
+    def __init__(
+        self, *, name: str = "anthropic", base_url: str, api_key: str | None, **options: Any
+    ) -> None:
         super().__init__(name=name, base_url=base_url, api_key=api_key, **options)
         root = base_url.rstrip("/")
         # Accept a base that already ends in /v1, as users often paste one.
@@ -393,5 +424,6 @@ class AnthropicProvider(SSEProvider):
 
     def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         """Stream one call; raises ``ProviderError`` on any failure."""
-        return self.stream_parsed(self.url, build_messages_body(request),
-                                  AnthropicStreamParser(self.name))
+        return self.stream_parsed(
+            self.url, build_messages_body(request), AnthropicStreamParser(self.name)
+        )

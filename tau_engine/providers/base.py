@@ -100,8 +100,12 @@ def coalesce(events: list[ProviderEvent]) -> list[ProviderEvent]:
         last = out[-1] if out else None
         if type(event) is TextChunk and type(last) is TextChunk:
             out[-1] = TextChunk(last.text + event.text)
-        elif (type(event) is ThinkingChunk and type(last) is ThinkingChunk
-              and last.signature is None and event.signature is None):
+        elif (
+            type(event) is ThinkingChunk
+            and type(last) is ThinkingChunk
+            and last.signature is None
+            and event.signature is None
+        ):
             out[-1] = ThinkingChunk(last.text + event.text)
         else:
             out.append(event)

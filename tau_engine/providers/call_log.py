@@ -78,13 +78,19 @@ class ProviderCallLog:
         """The sanitized JSON line of ``record`` (without the newline)."""
         cost = record.cost_usd
         data = {
-            "provider": _safe_text(record.provider), "model": _safe_text(record.model),
-            "status": _safe_text(record.status), "http_status": record.http_status,
-            "latency_ms": _safe_ms(record.latency_ms), "ttft_ms": _safe_ms(record.ttft_ms),
-            "input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
+            "provider": _safe_text(record.provider),
+            "model": _safe_text(record.model),
+            "status": _safe_text(record.status),
+            "http_status": record.http_status,
+            "latency_ms": _safe_ms(record.latency_ms),
+            "ttft_ms": _safe_ms(record.ttft_ms),
+            "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens,
             "cached_tokens": record.cached_tokens,
-            "cost_usd": None if cost is None else round(cost, 8), "retries": record.retries,
-            "fallback_from": _safe_text(record.fallback_from), "ts": round(record.ts, 3),
+            "cost_usd": None if cost is None else round(cost, 8),
+            "retries": record.retries,
+            "fallback_from": _safe_text(record.fallback_from),
+            "ts": round(record.ts, 3),
         }
         return json.dumps(data, separators=(",", ":"))
 

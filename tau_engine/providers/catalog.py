@@ -99,16 +99,21 @@ def cost_usd(info: ModelInfo | None, usage: Usage) -> float | None:
     fresh = max(0, usage.input_tokens - cached - written)
     cached_price = info.input_price if info.cached_input_price is None else info.cached_input_price
     write_price = info.input_price if info.cache_write_price is None else info.cache_write_price
-    total = (fresh * info.input_price + cached * cached_price + written * write_price
-             + usage.output_tokens * info.output_price)
+    total = (
+        fresh * info.input_price
+        + cached * cached_price
+        + written * write_price
+        + usage.output_tokens * info.output_price
+    )
     return total / _MILLION
 
 
 class Catalog:
     """Every known model, looked up by provider and id (or alias)."""
 
-    def __init__(self, models: Iterable[ModelInfo], defaults: Mapping[str, str] | None = None
-                 ) -> None:
+    def __init__(
+        self, models: Iterable[ModelInfo], defaults: Mapping[str, str] | None = None
+    ) -> None:
         self._models: dict[tuple[str, str], ModelInfo] = {}
         self._aliases: dict[tuple[str, str], ModelInfo] = {}
         for info in models:
@@ -174,8 +179,9 @@ def load_catalog(config_dir: Path | None = None) -> Catalog:
 
 
 @cache
-def _load(user_path: Path, user_mtime: int | None, cache_path: Path,
-          cache_mtime: int | None) -> Catalog:
+def _load(
+    user_path: Path, user_mtime: int | None, cache_path: Path, cache_mtime: int | None
+) -> Catalog:
     builtin, builtin_defaults = _builtin_layer()
     merged: _TableOfModels = {p: {m: dict(f) for m, f in t.items()} for p, t in builtin.items()}
     defaults = dict(builtin_defaults)
@@ -206,8 +212,9 @@ def _merge_layer(merged: _TableOfModels, layer: _TableOfModels) -> None:
     """Lay ``layer`` over ``merged`` key by key; an alias names its model's entry."""
     for provider, table in layer.items():
         target = merged.setdefault(provider, {})
-        aliases = {alias: model for model, fields in target.items()
-                   for alias in fields.get("aliases", ())}
+        aliases = {
+            alias: model for model, fields in target.items() for alias in fields.get("aliases", ())
+        }
         for model, fields in table.items():
             name = model if model in target else aliases.get(model, model)
             target[name] = {**target.get(name, {}), **fields}
@@ -220,18 +227,21 @@ def _read_user_catalog(path: Path) -> tuple[_TableOfModels, dict[str, str]]:
     data = read_toml(path)
     text = path.read_text(encoding="utf-8")
     defaults = data.pop("defaults", {})
-    if not isinstance(defaults, dict) or not all(
-            isinstance(v, str) for v in defaults.values()):
-        raise ConfigError(f"{path}{_where(text, 'defaults')}: defaults: expected "
-                          "provider = \"model\" pairs")
+    if not isinstance(defaults, dict) or not all(isinstance(v, str) for v in defaults.values()):
+        raise ConfigError(
+            f'{path}{_where(text, "defaults")}: defaults: expected provider = "model" pairs'
+        )
     for provider, table in data.items():
         if provider not in DEFAULT_API:
             known = ", ".join(DEFAULT_API)
-            raise ConfigError(f"{path}{_where(text, provider)}: {provider}: unknown provider "
-                              f"(known: {known})")
+            raise ConfigError(
+                f"{path}{_where(text, provider)}: {provider}: unknown provider (known: {known})"
+            )
         if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
-            raise ConfigError(f"{path}{_where(text, provider)}: {provider}: expected "
-                              f"[{provider}.\"model-id\"] tables")
+            raise ConfigError(
+                f"{path}{_where(text, provider)}: {provider}: expected "
+                f'[{provider}."model-id"] tables'
+            )
         for model, fields in table.items():
             try:
                 _build(provider, model, fields)
@@ -246,9 +256,14 @@ def _read_user_catalog(path: Path) -> tuple[_TableOfModels, dict[str, str]]:
 
 def _where(text: str, provider: str, model: str | None = None, key: str | None = None) -> str:
     """``:LINE`` of the table header (and the key under it) in a TOML text, or ``""``."""
-    name = rf"{re.escape(provider)}\s*[\].]" if model is None else (
-        rf"{re.escape(provider)}\s*\.\s*(?:\"{re.escape(model)}\"|'{re.escape(model)}'"
-        rf"|{re.escape(model)})\s*\]")
+    name = (
+        rf"{re.escape(provider)}\s*[\].]"
+        if model is None
+        else (
+            rf"{re.escape(provider)}\s*\.\s*(?:\"{re.escape(model)}\"|'{re.escape(model)}'"
+            rf"|{re.escape(model)})\s*\]"
+        )
+    )
     header = re.compile(rf"^[ \t]*\[[ \t]*{name}", re.MULTILINE).search(text)
     if header is None:
         return ""
@@ -257,13 +272,15 @@ def _where(text: str, provider: str, model: str | None = None, key: str | None =
         nxt = re.compile(r"^[ \t]*\[", re.MULTILINE).search(text, header.end())
         end = nxt.start() if nxt else len(text)
         found = re.compile(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", re.MULTILINE).search(
-            text, header.end(), end)
+            text, header.end(), end
+        )
         if found is not None:
             start = found.start()
     return f":{text.count(chr(10), 0, start) + 1}"
 
 
 # -- the OpenRouter cache ------------------------------------------------------
+
 
 def read_openrouter_cache(path: Path) -> _TableOfModels:
     """The cached OpenRouter entries; an unreadable cache counts as empty."""
@@ -275,8 +292,11 @@ def read_openrouter_cache(path: Path) -> _TableOfModels:
     except (OSError, ValueError, KeyError, TypeError):
         # The cache is a convenience: a torn or foreign file must never stop a run.
         return {}
-    table = {m["id"]: {k: v for k, v in m.items() if k != "id"}
-             for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)}
+    table = {
+        m["id"]: {k: v for k, v in m.items() if k != "id"}
+        for m in models
+        if isinstance(m, dict) and isinstance(m.get("id"), str)
+    }
     return {"openrouter": table}
 
 
@@ -293,13 +313,19 @@ def openrouter_entry(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     if isinstance(raw.get("context_length"), int) and raw["context_length"] > 0:
         entry["context_window"] = raw["context_length"]
     top = raw.get("top_provider") or {}
-    if isinstance(top, dict) and isinstance(top.get("max_completion_tokens"), int) \
-            and top["max_completion_tokens"] > 0:
+    if (
+        isinstance(top, dict)
+        and isinstance(top.get("max_completion_tokens"), int)
+        and top["max_completion_tokens"] > 0
+    ):
         entry["max_output_tokens"] = top["max_completion_tokens"]
     pricing = raw.get("pricing") or {}
-    for source, target in (("prompt", "input_price"), ("completion", "output_price"),
-                           ("input_cache_read", "cached_input_price"),
-                           ("input_cache_write", "cache_write_price")):
+    for source, target in (
+        ("prompt", "input_price"),
+        ("completion", "output_price"),
+        ("input_cache_read", "cached_input_price"),
+        ("input_cache_write", "cache_write_price"),
+    ):
         price = _per_million(pricing.get(source)) if isinstance(pricing, dict) else None
         if price is not None:
             entry[target] = price

@@ -51,7 +51,7 @@ def parse_dotenv(text: str) -> DotenvFile:
         if not line or line.startswith("#"):
             continue
         if line.startswith("export ") or line.startswith("export\t"):
-            line = line[len("export"):].lstrip()
+            line = line[len("export") :].lstrip()
         key, sep, rest = line.partition("=")
         key = key.strip()
         if not sep or not _KEY.fullmatch(key):
@@ -115,9 +115,13 @@ def is_routing_variable(name: str) -> bool:
     return name.upper().endswith("_BASE_URL")
 
 
-def workspace_dotenv(environ: Mapping[str, str], workspace_root: Path | None, *,
-                     trusted: bool, shadowed: Container[str] = ()
-                     ) -> tuple[dict[str, str], dict[str, str]]:
+def workspace_dotenv(
+    environ: Mapping[str, str],
+    workspace_root: Path | None,
+    *,
+    trusted: bool,
+    shadowed: Container[str] = (),
+) -> tuple[dict[str, str], dict[str, str]]:
     """The workspace ``.env`` split into ``(used, withheld)``.
 
     ``used`` never holds a variable the real ``environ`` sets, nor one named in
@@ -137,8 +141,13 @@ def workspace_dotenv(environ: Mapping[str, str], workspace_root: Path | None, *,
     return used, withheld
 
 
-def merged_environ(environ: Mapping[str, str], workspace_root: Path | None, *,
-                   trusted: bool = False, shadowed: Container[str] = ()) -> dict[str, str]:
+def merged_environ(
+    environ: Mapping[str, str],
+    workspace_root: Path | None,
+    *,
+    trusted: bool = False,
+    shadowed: Container[str] = (),
+) -> dict[str, str]:
     """``environ`` plus the workspace's ``.env``; the real environment always wins, the
     ``.env`` sets none of ``shadowed``, and unless ``trusted`` it cannot set a base URL."""
     merged, _ = workspace_dotenv(environ, workspace_root, trusted=trusted, shadowed=shadowed)

@@ -35,19 +35,28 @@ def _client_class(api: Api) -> Callable[..., Provider]:
     # Imported here: each client pulls in httpx, which a plain `tau --help` never needs.
     if api == "anthropic":
         from tau_engine.providers.anthropic import AnthropicProvider
+
         return AnthropicProvider
     if api == "gemini":
         from tau_engine.providers.gemini import GeminiProvider
+
         return GeminiProvider
     if api == "responses":
         from tau_engine.providers.openai_responses import OpenAIResponsesProvider
+
         return OpenAIResponsesProvider
     from tau_engine.providers.openai_chat import OpenAIChatProvider
+
     return OpenAIChatProvider
 
 
-def create_provider(resolved: ResolvedModel, settings: Settings, *,
-                    script_path: Path | None = None, client: Any = None) -> Provider:
+def create_provider(
+    resolved: ResolvedModel,
+    settings: Settings,
+    *,
+    script_path: Path | None = None,
+    client: Any = None,
+) -> Provider:
     """Build the client for ``resolved``: by its wire format (``info.api``, else the
     provider's default), with the request timeout and the key's variable as hint.
 
@@ -55,15 +64,21 @@ def create_provider(resolved: ResolvedModel, settings: Settings, *,
     """
     if resolved.provider == "offline":
         from tau_engine.providers.offline import OfflineProvider
+
         offline: Provider = OfflineProvider(model=resolved.model, script_path=script_path)
         return offline
     assert resolved.base_url is not None, "every HTTP provider has a base URL"
     timeout = provider_settings(settings, resolved.provider).timeout_s
     cls = _client_class(resolved.api)
-    return cls(name=resolved.provider, base_url=resolved.base_url, api_key=resolved.api_key,
-               timeout_s=timeout or settings.request_timeout_s, client=client,
-               # With no key, a 401 names the variable to set instead of the one used.
-               key_hint=resolved.key_env or suggested_key_var(resolved.provider, settings))
+    return cls(
+        name=resolved.provider,
+        base_url=resolved.base_url,
+        api_key=resolved.api_key,
+        timeout_s=timeout or settings.request_timeout_s,
+        client=client,
+        # With no key, a 401 names the variable to set instead of the one used.
+        key_hint=resolved.key_env or suggested_key_var(resolved.provider, settings),
+    )
 
 
 def fallbacks_for(model_id: str, settings: Settings) -> list[str]:
@@ -109,26 +124,48 @@ def create_routed_provider(
     warnings: list[str] = []
     for target in fallbacks_for(resolved.model_id, settings):
         try:
-            fallback = resolve_model(target, settings, environ, workspace_root,
-                                     use_base_url_override=target.startswith(
-                                         f"{resolved.provider}/"))
+            fallback = resolve_model(
+                target,
+                settings,
+                environ,
+                workspace_root,
+                use_base_url_override=target.startswith(f"{resolved.provider}/"),
+            )
         except MissingKeyError as exc:
             warnings.append(f"fallback {target} is not used: {exc}")
             continue
         except UsageError as exc:
             raise ConfigError(f"fallbacks for {resolved.model_id}: {exc}") from exc
         if fallback.model_id != resolved.model_id and all(
-                f.model_id != fallback.model_id for f in fallbacks):
+            f.model_id != fallback.model_id for f in fallbacks
+        ):
             fallbacks.append(fallback)
-    routes = [Route(resolved.model_id, create_provider(resolved, settings,
-                                                       script_path=script_path),
-                    model=resolved.model, info=resolved.info)]
-    routes += [Route(f.model_id, create_provider(f, settings, script_path=script_path),
-                     model=f.model, info=f.info, options=request_options(f, settings))
-               for f in fallbacks]
+    routes = [
+        Route(
+            resolved.model_id,
+            create_provider(resolved, settings, script_path=script_path),
+            model=resolved.model,
+            info=resolved.info,
+        )
+    ]
+    routes += [
+        Route(
+            f.model_id,
+            create_provider(f, settings, script_path=script_path),
+            model=f.model,
+            info=f.info,
+            options=request_options(f, settings),
+        )
+        for f in fallbacks
+    ]
     if call_log is None and workspace_root is not None:
         call_log = ProviderCallLog.for_workspace(workspace_root)
     return RoutedProvider(
-        routes, breaker if breaker is not None else CircuitBreaker(), on_event,
+        routes,
+        breaker if breaker is not None else CircuitBreaker(),
+        on_event,
         retry_policy=retry_policy or RetryPolicy(max_retries=settings.max_retries),
-        call_log=call_log, warnings=warnings, sleep=sleep)
+        call_log=call_log,
+        warnings=warnings,
+        sleep=sleep,
+    )

@@ -58,16 +58,38 @@ _ERROR_REASONS = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_T
 # The OpenAPI subset Gemini's function declarations accept; anything else
 # (additionalProperties, $schema, examples...) makes the request fail.
 _SCHEMA_KEYS = {
-    "type", "format", "title", "description", "nullable", "enum", "items", "properties",
-    "required", "minItems", "maxItems", "minProperties", "maxProperties", "minLength",
-    "maxLength", "pattern", "minimum", "maximum", "anyOf", "propertyOrdering", "default",
+    "type",
+    "format",
+    "title",
+    "description",
+    "nullable",
+    "enum",
+    "items",
+    "properties",
+    "required",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "anyOf",
+    "propertyOrdering",
+    "default",
     "example",
 }
-_FORMATS = {"string": {"enum", "date-time"}, "integer": {"int32", "int64"},
-            "number": {"float", "double"}}
+_FORMATS = {
+    "string": {"enum", "date-time"},
+    "integer": {"int32", "int64"},
+    "number": {"float", "double"},
+}
 
 
 # -- request mapping ---------------------------------------------------------
+
 
 def build_gemini_body(request: ProviderRequest) -> dict[str, Any]:
     """The JSON body of one ``streamGenerateContent`` call."""
@@ -126,8 +148,11 @@ def map_contents(messages: list[Message]) -> list[dict[str, Any]]:
         if not responses and not others:
             return
         answered = {call_id for call_id, _ in responses}
-        missing = [_function_response(name, MISSING_RESULT_TEXT, is_error=True)
-                   for call_id, name in open_calls.items() if call_id not in answered]
+        missing = [
+            _function_response(name, MISSING_RESULT_TEXT, is_error=True)
+            for call_id, name in open_calls.items()
+            if call_id not in answered
+        ]
         out.append({"role": "user", "parts": [p for _, p in responses] + missing + others})
         responses, others, open_calls = [], [], {}
 
@@ -149,8 +174,9 @@ def map_contents(messages: list[Message]) -> list[dict[str, Any]]:
             call_id = message.tool_call_id or ""
             if call_id in open_calls and call_id not in {c for c, _ in responses}:
                 name = message.name or open_calls[call_id]
-                responses.append((call_id, _function_response(name, message.content,
-                                                              is_error=message.is_error)))
+                responses.append(
+                    (call_id, _function_response(name, message.content, is_error=message.is_error))
+                )
             elif message.content:
                 label = message.name or call_id or "tool"
                 others.append({"text": f"[result of {label}]\n{message.content}"})
@@ -194,8 +220,9 @@ def _declaration(tool: ToolSpec) -> dict[str, Any]:
     return declaration
 
 
-def gemini_schema(schema: dict[str, Any], root: dict[str, Any] | None = None,
-                  depth: int = 0) -> dict[str, Any]:
+def gemini_schema(
+    schema: dict[str, Any], root: dict[str, Any] | None = None, depth: int = 0
+) -> dict[str, Any]:
     """Rewrite a JSON schema into the subset Gemini accepts.
 
     Local ``$ref``s are inlined, ``["T", "null"]`` types become ``nullable``,
@@ -227,13 +254,19 @@ def gemini_schema(schema: dict[str, Any], root: dict[str, Any] | None = None,
         if key not in _SCHEMA_KEYS or key in out:
             continue
         if key == "properties" and isinstance(value, dict):
-            out[key] = {name: gemini_schema(sub, root, depth + 1)
-                        for name, sub in value.items() if isinstance(sub, dict)}
+            out[key] = {
+                name: gemini_schema(sub, root, depth + 1)
+                for name, sub in value.items()
+                if isinstance(sub, dict)
+            }
         elif key == "items" and isinstance(value, dict):
             out[key] = gemini_schema(value, root, depth + 1)
         elif key == "anyOf" and isinstance(value, list):
-            out[key] = [gemini_schema(sub, root, depth + 1) for sub in value
-                        if isinstance(sub, dict) and sub.get("type") != "null"]
+            out[key] = [
+                gemini_schema(sub, root, depth + 1)
+                for sub in value
+                if isinstance(sub, dict) and sub.get("type") != "null"
+            ]
             if len(out[key]) < len(value):
                 out["nullable"] = True
         elif key == "enum" and isinstance(value, list):
@@ -284,13 +317,16 @@ class GeminiStreamParser:
 
     def handle(self, chunk: dict[str, Any]) -> list[ProviderEvent]:
         if isinstance(chunk.get("error"), dict):
-            raise classify_stream_error(chunk, self.provider,
-                                        partial_output=self.output_seen)
+            raise classify_stream_error(chunk, self.provider, partial_output=self.output_seen)
         feedback = chunk.get("promptFeedback") or {}
         if feedback.get("blockReason"):
             reason = feedback["blockReason"]
-            raise ProviderError(f"Gemini blocked the prompt ({reason})", kind="content_filter",
-                                provider=self.provider, partial_output=self.output_seen)
+            raise ProviderError(
+                f"Gemini blocked the prompt ({reason})",
+                kind="content_filter",
+                provider=self.provider,
+                partial_output=self.output_seen,
+            )
         if isinstance(chunk.get("usageMetadata"), dict):
             self._usage = _usage(chunk["usageMetadata"])  # cumulative: the last one wins
         candidates = chunk.get("candidates") or []
@@ -308,8 +344,11 @@ class GeminiStreamParser:
         ``generateContent`` returns) or a JSON array of them (``streamGenerateContent``
         without ``alt=sse``); each is handled as a streamed chunk would be."""
         chunks = body if isinstance(body, list) else [body]
-        if not chunks or not all(isinstance(c, dict) for c in chunks) or not any(
-                "candidates" in c or "error" in c or "promptFeedback" in c for c in chunks):
+        if (
+            not chunks
+            or not all(isinstance(c, dict) for c in chunks)
+            or not any("candidates" in c or "error" in c or "promptFeedback" in c for c in chunks)
+        ):
             raise unknown_json(self.provider, "a Gemini GenerateContentResponse", body)
         events: list[ProviderEvent] = []
         for chunk in chunks:
@@ -319,9 +358,13 @@ class GeminiStreamParser:
     def finish(self) -> list[ProviderEvent]:
         """The closing ``UsageReport`` and ``StreamEnd``; raises if no finishReason came."""
         if self.finish_reason is None:
-            raise ProviderError("the stream ended before a finishReason", kind="stream",
-                                provider=self.provider, retryable=not self.output_seen,
-                                partial_output=self.output_seen)
+            raise ProviderError(
+                "the stream ended before a finishReason",
+                kind="stream",
+                provider=self.provider,
+                retryable=not self.output_seen,
+                partial_output=self.output_seen,
+            )
         return [UsageReport(usage=self._usage), self._end()]
 
     def _parts(self, parts: list[dict[str, Any]]) -> list[ProviderEvent]:
@@ -359,8 +402,15 @@ class GeminiStreamParser:
             error = f"arguments must be a JSON object, got {type(args).__name__}"
             args = {}
         extra = {THOUGHT_SIGNATURE_KEY: signature} if isinstance(signature, str) else {}
-        return ToolCallReady(ToolCall(id=call_id, name=str(function_call.get("name", "")),
-                                      arguments=args, arguments_error=error, extra=extra))
+        return ToolCallReady(
+            ToolCall(
+                id=call_id,
+                name=str(function_call.get("name", "")),
+                arguments=args,
+                arguments_error=error,
+                extra=extra,
+            )
+        )
 
     def _end(self) -> StreamEnd:
         raw = self.finish_reason
@@ -397,11 +447,13 @@ def count_tool_calls(messages: list[Message]) -> int:
 
 # -- the client --------------------------------------------------------------
 
+
 class GeminiProvider(SSEProvider):
     """Streams Gemini ``streamGenerateContent`` calls. Implements ``Provider``."""
 
-    def __init__(self, *, name: str = "gemini", base_url: str, api_key: str | None,
-                 **options: Any) -> None:
+    def __init__(
+        self, *, name: str = "gemini", base_url: str, api_key: str | None, **options: Any
+    ) -> None:
         super().__init__(name=name, base_url=base_url, api_key=api_key, **options)
         root = base_url.rstrip("/")
         self._root = root if root.endswith("/v1beta") else f"{root}/v1beta"

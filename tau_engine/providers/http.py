@@ -39,37 +39,75 @@ _CONTEXT_MARKERS = (
 )
 
 # Error ``type``/``code``/``status`` words seen in bodies and in-stream error objects.
-_AUTH_WORDS = frozenset({
-    "authentication_error", "invalid_api_key", "permission_error", "permission_denied",
-    "unauthenticated", "unauthorized", "api_key_invalid", "forbidden",
-})
-_QUOTA_WORDS = frozenset({
-    "insufficient_quota", "billing_hard_limit_reached", "billing_not_active",
-    "payment_required", "insufficient_credits",
-})
-_RATE_WORDS = frozenset({
-    "rate_limit_error", "rate_limit_exceeded", "rate_limited", "requests", "tokens",
-    "resource_exhausted", "too_many_requests",
-})
+_AUTH_WORDS = frozenset(
+    {
+        "authentication_error",
+        "invalid_api_key",
+        "permission_error",
+        "permission_denied",
+        "unauthenticated",
+        "unauthorized",
+        "api_key_invalid",
+        "forbidden",
+    }
+)
+_QUOTA_WORDS = frozenset(
+    {
+        "insufficient_quota",
+        "billing_hard_limit_reached",
+        "billing_not_active",
+        "payment_required",
+        "insufficient_credits",
+    }
+)
+_RATE_WORDS = frozenset(
+    {
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        "rate_limited",
+        "requests",
+        "tokens",
+        "resource_exhausted",
+        "too_many_requests",
+    }
+)
 _OVERLOADED_WORDS = frozenset({"overloaded_error", "overloaded", "model_overloaded"})
-_SERVER_WORDS = frozenset({
-    "server_error", "api_error", "internal_server_error", "internal", "internal_error",
-    "service_unavailable", "unavailable", "bad_gateway", "gateway_timeout", "upstream_error",
-    "provider_error",
-})
+_SERVER_WORDS = frozenset(
+    {
+        "server_error",
+        "api_error",
+        "internal_server_error",
+        "internal",
+        "internal_error",
+        "service_unavailable",
+        "unavailable",
+        "bad_gateway",
+        "gateway_timeout",
+        "upstream_error",
+        "provider_error",
+    }
+)
 _TIMEOUT_WORDS = frozenset({"timeout", "timeout_error", "deadline_exceeded", "request_timeout"})
 _NOT_FOUND_WORDS = frozenset({"not_found_error", "model_not_found", "not_found"})
-_BAD_REQUEST_WORDS = frozenset({
-    "invalid_request_error", "invalid_argument", "bad_request", "unsupported_parameter",
-    "request_too_large", "invalid_value", "failed_precondition",
-})
+_BAD_REQUEST_WORDS = frozenset(
+    {
+        "invalid_request_error",
+        "invalid_argument",
+        "bad_request",
+        "unsupported_parameter",
+        "request_too_large",
+        "invalid_value",
+        "failed_precondition",
+    }
+)
 
 _RETRY_IN_MESSAGE = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
 
-def make_client(timeout_s: float, *, connect_timeout_s: float = 10.0,
-                base_url: str | None = None) -> httpx.AsyncClient:
+def make_client(
+    timeout_s: float, *, connect_timeout_s: float = 10.0, base_url: str | None = None
+) -> httpx.AsyncClient:
     """An HTTP/1.1 client for streaming model calls.
 
     ``timeout_s`` bounds each gap between received chunks (not the whole
@@ -83,8 +121,14 @@ def make_client(timeout_s: float, *, connect_timeout_s: float = 10.0,
     )
     limits = httpx.Limits(max_connections=16, max_keepalive_connections=8, keepalive_expiry=30.0)
     plain = base_url is not None and base_url.lower().startswith("http://")
-    return httpx.AsyncClient(http1=True, http2=False, timeout=timeout, limits=limits,
-                             verify=not plain, follow_redirects=False)
+    return httpx.AsyncClient(
+        http1=True,
+        http2=False,
+        timeout=timeout,
+        limits=limits,
+        verify=not plain,
+        follow_redirects=False,
+    )
 
 
 @dataclass(slots=True)
@@ -158,12 +202,19 @@ def parse_error_object(obj: Any) -> ErrorDetails:
         if isinstance(raw, str) and raw and raw not in text:
             who = f"{upstream}: " if isinstance(upstream, str) and upstream else ""
             text = f"{text} ({who}{raw})" if text else f"{who}{raw}"
-    return ErrorDetails(message=_one_line(text), words=frozenset(words),
-                        numeric_code=numeric_code, retry_delay_s=retry_delay)
+    return ErrorDetails(
+        message=_one_line(text),
+        words=frozenset(words),
+        numeric_code=numeric_code,
+        retry_delay_s=retry_delay,
+    )
 
 
 async def raise_for_status(
-    response: httpx.Response, provider: str, *, key_hint: str | None = None,
+    response: httpx.Response,
+    provider: str,
+    *,
+    key_hint: str | None = None,
     key_sent: bool = True,
 ) -> None:
     """Raise a classified ``ProviderError`` if ``response`` is an HTTP error; else return.
@@ -199,8 +250,14 @@ async def raise_for_status(
         retry_after = details.retry_delay_s
     if retry_after is None and kind == "rate_limit":
         retry_after = _retry_hint_in_message(details.message)
-    raise ProviderError(message, kind=kind, status=status, provider=provider,
-                        retryable=retryable, retry_after=retry_after)
+    raise ProviderError(
+        message,
+        kind=kind,
+        status=status,
+        provider=provider,
+        retryable=retryable,
+        retry_after=retry_after,
+    )
 
 
 def _auth_hint(key_hint: str | None, key_sent: bool) -> str:
@@ -220,15 +277,18 @@ def _not_found_message(response: httpx.Response, said: str) -> str:
         return f"{head} (check the model id and the base URL)"
     url = request.url.copy_with(query=None)
     if "/v1" not in url.path:
-        hint = "the base URL may be missing its version: OpenAI-compatible servers usually " \
-               "want one ending in /v1"
+        hint = (
+            "the base URL may be missing its version: OpenAI-compatible servers usually "
+            "want one ending in /v1"
+        )
     else:
         hint = "check the model id and the base URL"
     return f"{head} ({request.method} {url}; {hint})"
 
 
-def classify_stream_error(obj: dict[str, Any], provider: str, *,
-                          partial_output: bool) -> ProviderError:
+def classify_stream_error(
+    obj: dict[str, Any], provider: str, *, partial_output: bool
+) -> ProviderError:
     """Classify an error object that arrived inside an HTTP 200 stream.
 
     Transient kinds (server, overloaded, rate limit, timeout) are retryable only
@@ -245,9 +305,15 @@ def classify_stream_error(obj: dict[str, Any], provider: str, *,
             # An unnamed failure mid-stream is most likely the upstream falling over.
             kind, retryable = "server", True
     message = details.message or "the provider reported an error in the middle of the stream"
-    return ProviderError(message, kind=kind, status=status, provider=provider,
-                         retryable=retryable and not partial_output,
-                         retry_after=details.retry_delay_s, partial_output=partial_output)
+    return ProviderError(
+        message,
+        kind=kind,
+        status=status,
+        provider=provider,
+        retryable=retryable and not partial_output,
+        retry_after=details.retry_delay_s,
+        partial_output=partial_output,
+    )
 
 
 def retry_after_from_headers(headers: httpx.Headers) -> float | None:

@@ -133,11 +133,15 @@ class OfflineProvider:
 
     name = "offline"
 
-    def __init__(self, model: str = "echo", *, script_path: Path | None = None,
-                 chunk_chars: int = _CHUNK_CHARS) -> None:
+    def __init__(
+        self,
+        model: str = "echo",
+        *,
+        script_path: Path | None = None,
+        chunk_chars: int = _CHUNK_CHARS,
+    ) -> None:
         if model not in OFFLINE_MODELS:
-            raise UsageError(f"unknown offline model {model!r}; use offline/echo or "
-                             "offline/replay")
+            raise UsageError(f"unknown offline model {model!r}; use offline/echo or offline/replay")
         if model == "replay" and script_path is None:
             raise UsageError("offline/replay needs a script file (a JSON list of turns)")
         self.model = model
@@ -166,22 +170,29 @@ class OfflineProvider:
         text = describe_request(request)
         async for chunk in self._chunks(text):
             yield chunk
-        yield UsageReport(Usage(input_tokens=_tokens(_request_chars(request)),
-                                output_tokens=_tokens(len(text))))
+        yield UsageReport(
+            Usage(input_tokens=_tokens(_request_chars(request)), output_tokens=_tokens(len(text)))
+        )
         yield StreamEnd(stop_reason="end_turn", raw_reason="end_turn")
 
     async def _replay(self, index: int) -> AsyncIterator[ProviderEvent]:
         if index >= len(self._turns):
             raise ProviderError(
-                f"replay script {self.script_path} has no turn left "
-                f"(all {len(self._turns)} used)",
-                kind="script_exhausted", provider=self.name)
+                f"replay script {self.script_path} has no turn left (all {len(self._turns)} used)",
+                kind="script_exhausted",
+                provider=self.name,
+            )
         turn = self._turns[index]
         if turn.error is not None:
             failure = turn.error
-            raise ProviderError(failure.message, kind=failure.kind, status=failure.status,
-                                provider=self.name, retryable=failure.retryable,
-                                retry_after=failure.retry_after)
+            raise ProviderError(
+                failure.message,
+                kind=failure.kind,
+                status=failure.status,
+                provider=self.name,
+                retryable=failure.retryable,
+                retry_after=failure.retry_after,
+            )
         if turn.thinking:
             yield ThinkingChunk(turn.thinking)
         async for chunk in self._chunks(turn.text):
@@ -197,7 +208,7 @@ class OfflineProvider:
     async def _chunks(self, text: str) -> AsyncIterator[TextChunk]:
         size = self._chunk_chars
         for start in range(0, len(text), size):
-            yield TextChunk(text[start:start + size])
+            yield TextChunk(text[start : start + size])
             # Let other tasks (the UI, a cancel) run between chunks, as with a real stream.
             await asyncio.sleep(0)
 
@@ -211,7 +222,7 @@ def describe_request(request: ProviderRequest) -> str:
     else:
         flat = " ".join(last_user.split())
         if len(flat) > _QUOTE_CHARS:
-            flat = flat[:_QUOTE_CHARS - 1] + "…"
+            flat = flat[: _QUOTE_CHARS - 1] + "…"
         quoted = f"last user message: '{flat}'"
     tools = ", ".join(tool.name for tool in request.tools) or "none"
     results = sum(1 for m in request.messages if m.role == "tool")
@@ -225,10 +236,12 @@ def _request_chars(request: ProviderRequest) -> int:
     chars = len(request.system)
     for message in request.messages:
         chars += len(message.content)
-        chars += sum(len(json.dumps(call.arguments)) + len(call.name)
-                     for call in message.tool_calls)
-    chars += sum(len(t.name) + len(t.description) + len(json.dumps(t.parameters))
-                 for t in request.tools)
+        chars += sum(
+            len(json.dumps(call.arguments)) + len(call.name) for call in message.tool_calls
+        )
+    chars += sum(
+        len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in request.tools
+    )
     return chars
 
 

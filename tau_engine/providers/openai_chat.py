@@ -100,9 +100,14 @@ def chat_body(request: ProviderRequest, dialect_name: str) -> dict[str, Any]:
         body["stream_options"] = {"include_usage": True}
     if request.tools:
         body["tools"] = [
-            {"type": "function", "function": {"name": tool.name,
-                                              "description": tool.description,
-                                              "parameters": tool.parameters}}
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.parameters,
+                },
+            }
             for tool in request.tools
         ]
     if request.max_output_tokens is not None:
@@ -113,8 +118,7 @@ def chat_body(request: ProviderRequest, dialect_name: str) -> dict[str, Any]:
     for key in _OPTION_BODY_FIELDS:
         if options.get(key) is not None:
             body[key] = options[key]
-    routing = {wire: options[key] for key, wire in _OPTION_ROUTING.items()
-               if options.get(key)}
+    routing = {wire: options[key] for key, wire in _OPTION_ROUTING.items() if options.get(key)}
     if routing:
         body["provider"] = routing
     extra_body = options.get("extra_body")
@@ -155,8 +159,7 @@ class OpenAIChatProvider(SSEProvider):
     this module's own (chunks carry state across events: tool-call fragments).
     """
 
-    def __init__(self, *, name: str, base_url: str, api_key: str | None,
-                 **options: Any) -> None:
+    def __init__(self, *, name: str, base_url: str, api_key: str | None, **options: Any) -> None:
         super().__init__(name=name, base_url=base_url, api_key=api_key, **options)
         self.base_url = base_url.rstrip("/")
 
@@ -182,10 +185,12 @@ class OpenAIChatProvider(SSEProvider):
         body = chat_body(request, self.name)
         try:
             # ``async with`` closes the connection at once if the consumer is cancelled.
-            async with self._client.stream("POST", self.url, json=body,
-                                           headers=self.request_headers(request)) as response:
-                await raise_for_status(response, self.name, key_hint=self._key_hint,
-                                       key_sent=bool(self._api_key))
+            async with self._client.stream(
+                "POST", self.url, json=body, headers=self.request_headers(request)
+            ) as response:
+                await raise_for_status(
+                    response, self.name, key_hint=self._key_hint, key_sent=bool(self._api_key)
+                )
                 head = BodyHead()
                 chunks = head.record(response.aiter_bytes())
                 async for batch in aiter_sse_batches(chunks):
@@ -230,12 +235,16 @@ class OpenAIChatProvider(SSEProvider):
         delta = dict(message) if isinstance(message, dict) else {}
         calls = delta.get("tool_calls")
         if isinstance(calls, list):
-            delta["tool_calls"] = [{**c, "index": i} for i, c in enumerate(calls)
-                                   if isinstance(c, dict)]
+            delta["tool_calls"] = [
+                {**c, "index": i} for i, c in enumerate(calls) if isinstance(c, dict)
+            ]
         elif isinstance(delta.get("function_call"), dict):
             delta["tool_calls"] = [{"index": 0, "function": delta["function_call"]}]
-        chunk = {"choices": [{"index": 0, "delta": delta,
-                              "finish_reason": choice.get("finish_reason") or "stop"}]}
+        chunk = {
+            "choices": [
+                {"index": 0, "delta": delta, "finish_reason": choice.get("finish_reason") or "stop"}
+            ]
+        }
         if isinstance(whole.get("usage"), dict):
             chunk["usage"] = whole["usage"]
         state.done = True
@@ -245,9 +254,12 @@ class OpenAIChatProvider(SSEProvider):
         try:
             chunk = json.loads(data)
         except ValueError as exc:
-            raise ProviderError(f"the provider sent an event that is not JSON: {data[:120]!r}",
-                                kind="stream", provider=self.name,
-                                partial_output=state.output_sent) from exc
+            raise ProviderError(
+                f"the provider sent an event that is not JSON: {data[:120]!r}",
+                kind="stream",
+                provider=self.name,
+                partial_output=state.output_sent,
+            ) from exc
         if not isinstance(chunk, dict):
             return []
         events: list[ProviderEvent] = []
@@ -257,8 +269,7 @@ class OpenAIChatProvider(SSEProvider):
         if chunk.get("error"):
             # OpenRouter reports upstream failures inside a 200 stream, sometimes with the
             # usage of what was billed: report that usage, then fail.
-            state.error = classify_stream_error(chunk, self.name,
-                                                partial_output=state.output_sent)
+            state.error = classify_stream_error(chunk, self.name, partial_output=state.output_sent)
             return [state.usage] if state.usage is not None else []
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict):
@@ -277,13 +288,19 @@ class OpenAIChatProvider(SSEProvider):
         if state.finish_reason is None and not state.done:
             raise ProviderError(
                 "the stream ended before the answer finished (no finish reason, no [DONE])",
-                kind="stream", provider=self.name, retryable=not state.output_sent,
-                partial_output=state.output_sent)
+                kind="stream",
+                provider=self.name,
+                retryable=not state.output_sent,
+                partial_output=state.output_sent,
+            )
         if state.finish_reason == "error":
-            raise ProviderError("the provider ended the answer with an error and no details",
-                                kind="server", provider=self.name,
-                                retryable=not state.output_sent,
-                                partial_output=state.output_sent)
+            raise ProviderError(
+                "the provider ended the answer with an error and no details",
+                kind="server",
+                provider=self.name,
+                retryable=not state.output_sent,
+                partial_output=state.output_sent,
+            )
         events: list[ProviderEvent] = [
             ToolCallReady(_finish_call(index, partial))
             for index, partial in sorted(state.calls.items())
@@ -301,7 +318,6 @@ class OpenAIChatProvider(SSEProvider):
             stop = _FINISH_REASONS.get(raw or "stop", "end_turn")
         events.append(StreamEnd(stop_reason=stop, raw_reason=raw, refusal=refusal))
         return events
-
 
 
 async def _drain(chunks: AsyncIterator[bytes]) -> None:
@@ -337,8 +353,7 @@ def _delta_events(delta: dict[str, Any], state: _StreamState) -> list[ProviderEv
     return events
 
 
-def _add_fragment(calls: dict[int, _PartialCall], position: int,
-                  fragment: dict[str, Any]) -> None:
+def _add_fragment(calls: dict[int, _PartialCall], position: int, fragment: dict[str, Any]) -> None:
     """Merge one tool-call fragment; ``id`` and ``name`` come only with a call's first one."""
     index = fragment.get("index")
     call_id = fragment.get("id")
@@ -401,7 +416,8 @@ def _usage_report(usage: dict[str, Any]) -> UsageReport:
             cache_write_tokens=_int(prompt_details.get("cache_write_tokens")),
             reasoning_tokens=_int(completion_details.get("reasoning_tokens")),
         ),
-        cost_usd=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool)
+        cost_usd=float(cost)
+        if isinstance(cost, int | float) and not isinstance(cost, bool)
         else None,
     )
 

@@ -43,8 +43,10 @@ def chat_messages(request: ProviderRequest) -> list[dict[str, Any]]:
 
     def close_calls() -> None:
         nonlocal unanswered, stray
-        out.extend({"role": "tool", "tool_call_id": call_id, "content": MISSING_RESULT_TEXT}
-                   for call_id in unanswered)
+        out.extend(
+            {"role": "tool", "tool_call_id": call_id, "content": MISSING_RESULT_TEXT}
+            for call_id in unanswered
+        )
         if stray:
             out.append({"role": "user", "content": "\n\n".join(stray)})
         unanswered, stray = [], []
@@ -54,15 +56,15 @@ def chat_messages(request: ProviderRequest) -> list[dict[str, Any]]:
             call_id = message.tool_call_id or ""
             if call_id in unanswered:
                 unanswered.remove(call_id)
-                out.append({"role": "tool", "tool_call_id": call_id,
-                            "content": message.content})
+                out.append({"role": "tool", "tool_call_id": call_id, "content": message.content})
             elif message.content.strip():
                 label = message.name or call_id or "tool"
                 if unanswered:
                     stray.append(f"[result of {label}]\n{message.content}")
                 else:
-                    out.append({"role": "user",
-                                "content": f"[result of {label}]\n{message.content}"})
+                    out.append(
+                        {"role": "user", "content": f"[result of {label}]\n{message.content}"}
+                    )
             continue
         if message.role == "system":
             continue  # folded into the first message
@@ -74,9 +76,13 @@ def chat_messages(request: ProviderRequest) -> list[dict[str, Any]]:
             wire: dict[str, Any] = {"role": "assistant", "content": text}
             if message.tool_calls:
                 wire["tool_calls"] = [
-                    {"id": call.id, "type": "function",
-                     "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}
-                    for call in message.tool_calls]
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                    }
+                    for call in message.tool_calls
+                ]
                 unanswered = [call.id for call in message.tool_calls]
             out.append(wire)
         elif text:

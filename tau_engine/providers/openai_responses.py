@@ -40,6 +40,7 @@ _THINKING_DELTAS = {"response.reasoning_summary_text.delta", "response.reasoning
 
 # -- request mapping ---------------------------------------------------------
 
+
 def build_responses_body(request: ProviderRequest) -> dict[str, Any]:
     """The JSON body of one streamed Responses call."""
     system_parts = [request.system] if request.system else []
@@ -55,8 +56,13 @@ def build_responses_body(request: ProviderRequest) -> dict[str, Any]:
     if request.tools:
         # strict defaults to true on this API, which would reject ordinary schemas.
         body["tools"] = [
-            {"type": "function", "name": t.name, "description": t.description,
-             "parameters": t.parameters, "strict": False}
+            {
+                "type": "function",
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.parameters,
+                "strict": False,
+            }
             for t in request.tools
         ]
     if request.max_output_tokens is not None:
@@ -80,8 +86,10 @@ def map_input(messages: list[Message]) -> list[dict[str, Any]]:
 
     def close_calls() -> None:
         nonlocal unanswered, stray
-        items.extend({"type": "function_call_output", "call_id": call_id,
-                      "output": MISSING_RESULT_TEXT} for call_id in unanswered)
+        items.extend(
+            {"type": "function_call_output", "call_id": call_id, "output": MISSING_RESULT_TEXT}
+            for call_id in unanswered
+        )
         items.extend(stray)
         unanswered, stray = [], []
 
@@ -93,20 +101,26 @@ def map_input(messages: list[Message]) -> list[dict[str, Any]]:
             if message.content.strip():
                 items.append({"role": "assistant", "content": message.content})
             for call in message.tool_calls:
-                items.append({"type": "function_call", "call_id": call.id, "name": call.name,
-                              "arguments": json.dumps(call.arguments)})
+                items.append(
+                    {
+                        "type": "function_call",
+                        "call_id": call.id,
+                        "name": call.name,
+                        "arguments": json.dumps(call.arguments),
+                    }
+                )
             open_calls = {tc.id for tc in message.tool_calls}
             unanswered = [tc.id for tc in message.tool_calls]
         elif message.role == "tool":
             call_id = message.tool_call_id or ""
             if call_id in unanswered:
                 unanswered.remove(call_id)
-                items.append({"type": "function_call_output", "call_id": call_id,
-                              "output": message.content})
+                items.append(
+                    {"type": "function_call_output", "call_id": call_id, "output": message.content}
+                )
             elif message.content and call_id not in open_calls:
                 label = message.name or call_id or "tool"
-                stray.append({"role": "user",
-                              "content": f"[result of {label}]\n{message.content}"})
+                stray.append({"role": "user", "content": f"[result of {label}]\n{message.content}"})
         elif message.content:
             close_calls()
             items.append({"role": "user", "content": message.content})
@@ -116,6 +130,7 @@ def map_input(messages: list[Message]) -> list[dict[str, Any]]:
 
 
 # -- stream parsing ----------------------------------------------------------
+
 
 @dataclass
 class _PendingCall:
@@ -179,8 +194,9 @@ class ResponsesStreamParser:
         """The events of a whole ``response`` object (what a non-streamed call returns):
         its output items become the deltas the stream would have carried, then the
         terminal event closes it as ``response.completed`` would."""
-        if isinstance(body, dict) and (body.get("type") == "error" or body.get("error")
-                                       or body.get("status") == "failed"):
+        if isinstance(body, dict) and (
+            body.get("type") == "error" or body.get("error") or body.get("status") == "failed"
+        ):
             raise classify_stream_error(body, self.provider, partial_output=False)
         if not isinstance(body, dict) or not isinstance(body.get("output"), list):
             raise unknown_json(self.provider, "a Responses API response", body)
@@ -191,35 +207,45 @@ class ResponsesStreamParser:
             if item.get("type") == "reasoning":
                 for part in item.get("summary") or []:
                     if isinstance(part, dict):
-                        events += self.handle({"type": "response.reasoning_summary_text.delta",
-                                               "delta": part.get("text", "")})
+                        events += self.handle(
+                            {
+                                "type": "response.reasoning_summary_text.delta",
+                                "delta": part.get("text", ""),
+                            }
+                        )
             elif item.get("type") == "message":
                 for part in item.get("content") or []:
                     if not isinstance(part, dict):
                         continue
                     if part.get("type") == "output_text":
-                        events += self.handle({"type": "response.output_text.delta",
-                                               "delta": part.get("text", "")})
+                        events += self.handle(
+                            {"type": "response.output_text.delta", "delta": part.get("text", "")}
+                        )
                     elif part.get("type") == "refusal":
-                        events += self.handle({"type": "response.refusal.delta",
-                                               "delta": part.get("refusal", "")})
+                        events += self.handle(
+                            {"type": "response.refusal.delta", "delta": part.get("refusal", "")}
+                        )
         return events + self.handle({"type": "response.completed", "response": body})
 
     def finish(self) -> None:
         """Raise if the stream ended before ``response.completed``/``response.incomplete``."""
         if not self.done:
             raise ProviderError(
-                "the stream ended before response.completed", kind="stream",
-                provider=self.provider, retryable=not self.output_seen,
-                partial_output=self.output_seen)
+                "the stream ended before response.completed",
+                kind="stream",
+                provider=self.provider,
+                retryable=not self.output_seen,
+                partial_output=self.output_seen,
+            )
 
     def _item_added(self, event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         if item.get("type") != "function_call":
             return
         item_id = str(item.get("id") or item.get("call_id") or "")
-        self._pending[item_id] = _PendingCall(call_id=str(item.get("call_id") or item_id),
-                                              name=str(item.get("name", "")))
+        self._pending[item_id] = _PendingCall(
+            call_id=str(item.get("call_id") or item_id), name=str(item.get("name", ""))
+        )
         if isinstance(event.get("output_index"), int):
             self._by_index[event["output_index"]] = item_id
 
@@ -236,8 +262,9 @@ class ResponsesStreamParser:
         item_id = str(item.get("id") or item.get("call_id") or "")
         pending = self._pending.pop(item_id, None)
         if pending is None:
-            pending = _PendingCall(call_id=str(item.get("call_id") or item_id),
-                                   name=str(item.get("name", "")))
+            pending = _PendingCall(
+                call_id=str(item.get("call_id") or item_id), name=str(item.get("name", ""))
+            )
         raw = item.get("arguments")
         if not isinstance(raw, str):
             raw = pending.arguments if pending.arguments is not None else "".join(pending.parts)
@@ -249,8 +276,11 @@ class ResponsesStreamParser:
         self._emitted.add(call_id)
         self.output_seen = True
         arguments, error = parse_tool_arguments(raw)
-        return [ToolCallReady(ToolCall(id=call_id, name=name, arguments=arguments,
-                                       arguments_error=error))]
+        return [
+            ToolCallReady(
+                ToolCall(id=call_id, name=name, arguments=arguments, arguments_error=error)
+            )
+        ]
 
     def _terminal(self, response: dict[str, Any]) -> list[ProviderEvent]:
         self.done = True
@@ -258,8 +288,11 @@ class ResponsesStreamParser:
         # A call the stream never closed with output_item.done is still in the final output.
         for item in response.get("output") or []:
             if isinstance(item, dict) and item.get("type") == "function_call":
-                events += self._ready(str(item.get("call_id", "")), str(item.get("name", "")),
-                                      str(item.get("arguments") or ""))
+                events += self._ready(
+                    str(item.get("call_id", "")),
+                    str(item.get("name", "")),
+                    str(item.get("arguments") or ""),
+                )
         events.append(UsageReport(usage=_usage(response.get("usage") or {})))
         events.append(self._end(response))
         return events
@@ -292,11 +325,13 @@ def _usage(usage: dict[str, Any]) -> Usage:
 
 # -- the client --------------------------------------------------------------
 
+
 class OpenAIResponsesProvider(SSEProvider):
     """Streams OpenAI Responses API calls. Implements ``Provider``."""
 
-    def __init__(self, *, name: str = "openai", base_url: str, api_key: str | None,
-                 **options: Any) -> None:
+    def __init__(
+        self, *, name: str = "openai", base_url: str, api_key: str | None, **options: Any
+    ) -> None:
         super().__init__(name=name, base_url=base_url, api_key=api_key, **options)
         self.url = f"{base_url.rstrip('/')}/responses"
 
@@ -305,5 +340,6 @@ class OpenAIResponsesProvider(SSEProvider):
 
     def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         """Stream one call; raises ``ProviderError`` on any failure."""
-        return self.stream_parsed(self.url, build_responses_body(request),
-                                  ResponsesStreamParser(self.name))
+        return self.stream_parsed(
+            self.url, build_responses_body(request), ResponsesStreamParser(self.name)
+        )

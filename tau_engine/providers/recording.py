@@ -35,8 +35,7 @@ def request_summary(request: ProviderRequest) -> dict[str, Any]:
     """What a reader of the script needs to see of the request: never keys or headers."""
     return {
         "model": request.model,
-        "messages": [m.model_dump(mode="json", exclude_defaults=True)
-                     for m in request.messages],
+        "messages": [m.model_dump(mode="json", exclude_defaults=True) for m in request.messages],
         "tools": [tool.name for tool in request.tools],
     }
 
@@ -44,8 +43,9 @@ def request_summary(request: ProviderRequest) -> dict[str, Any]:
 class RecordingProvider:
     """A provider that records each exchange of ``inner`` into a replay script."""
 
-    def __init__(self, inner: Provider, path: Path, *,
-                 redact: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self, inner: Provider, path: Path, *, redact: Callable[[Any], Any] | None = None
+    ) -> None:
         """``redact`` (the engine's redaction funnel) sees everything written to the file."""
         self.inner = inner
         self.name = inner.name
@@ -66,17 +66,29 @@ class RecordingProvider:
                 elif isinstance(event, ThinkingChunk):
                     thinking.append(event.text)
                 elif isinstance(event, ToolCallReady):
-                    calls.append({"id": event.call.id, "name": event.call.name,
-                                  "arguments": event.call.arguments})
+                    calls.append(
+                        {
+                            "id": event.call.id,
+                            "name": event.call.name,
+                            "arguments": event.call.arguments,
+                        }
+                    )
                 elif isinstance(event, UsageReport):
-                    turn["usage"] = {"input_tokens": event.usage.input_tokens,
-                                     "output_tokens": event.usage.output_tokens}
+                    turn["usage"] = {
+                        "input_tokens": event.usage.input_tokens,
+                        "output_tokens": event.usage.output_tokens,
+                    }
                 elif isinstance(event, StreamEnd):
                     turn["stop_reason"] = event.stop_reason
                 yield event
         except ProviderError as exc:
-            turn["error"] = {"kind": exc.kind, "message": exc.message, "status": exc.status,
-                             "retryable": exc.retryable, "retry_after": exc.retry_after}
+            turn["error"] = {
+                "kind": exc.kind,
+                "message": exc.message,
+                "status": exc.status,
+                "retryable": exc.retryable,
+                "retry_after": exc.retry_after,
+            }
             raise
         finally:
             if text:

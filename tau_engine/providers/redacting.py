@@ -62,8 +62,9 @@ def _redact_call(call: ToolCall, redactor: Redactor) -> ToolCall:
 def _redact_message(message: Message, redactor: Redactor) -> Message:
     content = redactor.redact(message.content)
     calls = [_redact_call(c, redactor) for c in message.tool_calls]
-    if content is message.content and all(a is b for a, b in zip(calls, message.tool_calls,
-                                                                  strict=True)):
+    if content is message.content and all(
+        a is b for a, b in zip(calls, message.tool_calls, strict=True)
+    ):
         return message
     return message.model_copy(update={"content": content, "tool_calls": calls})
 
@@ -72,8 +73,9 @@ def redact_request(request: ProviderRequest, redactor: Redactor) -> ProviderRequ
     """``request`` with its text and tool arguments through the redactor (a copy if changed)."""
     system = redactor.redact(request.system)
     messages = [_redact_message(m, redactor) for m in request.messages]
-    if system is request.system and all(a is b for a, b in zip(messages, request.messages,
-                                                               strict=True)):
+    if system is request.system and all(
+        a is b for a, b in zip(messages, request.messages, strict=True)
+    ):
         return request
     return replace(request, system=system, messages=messages)
 

@@ -62,20 +62,33 @@ class ProviderSpec:
     openai_compatible: bool = True
 
 
-PROVIDERS: dict[str, ProviderSpec] = {spec.name: spec for spec in (
-    ProviderSpec("anthropic", "https://api.anthropic.com", ("ANTHROPIC_API_KEY",),
-                 ("ANTHROPIC_BASE_URL",), openai_compatible=False),
-    ProviderSpec("openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",),
-                 ("OPENAI_BASE_URL",)),
-    ProviderSpec("gemini", "https://generativelanguage.googleapis.com",
-                 ("GEMINI_API_KEY", "GOOGLE_API_KEY"), openai_compatible=False),
-    ProviderSpec("openrouter", "https://openrouter.ai/api/v1", ("OPENROUTER_API_KEY",)),
-    ProviderSpec("deepseek", "https://api.deepseek.com", ("DEEPSEEK_API_KEY",)),
-    ProviderSpec("xai", "https://api.x.ai/v1", ("XAI_API_KEY",)),
-    ProviderSpec("mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",)),
-    ProviderSpec("ollama", "http://localhost:11434/v1", needs_key=False),
-    ProviderSpec("offline", None, needs_key=False, openai_compatible=False),
-)}
+PROVIDERS: dict[str, ProviderSpec] = {
+    spec.name: spec
+    for spec in (
+        ProviderSpec(
+            "anthropic",
+            "https://api.anthropic.com",
+            ("ANTHROPIC_API_KEY",),
+            ("ANTHROPIC_BASE_URL",),
+            openai_compatible=False,
+        ),
+        ProviderSpec(
+            "openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",), ("OPENAI_BASE_URL",)
+        ),
+        ProviderSpec(
+            "gemini",
+            "https://generativelanguage.googleapis.com",
+            ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+            openai_compatible=False,
+        ),
+        ProviderSpec("openrouter", "https://openrouter.ai/api/v1", ("OPENROUTER_API_KEY",)),
+        ProviderSpec("deepseek", "https://api.deepseek.com", ("DEEPSEEK_API_KEY",)),
+        ProviderSpec("xai", "https://api.x.ai/v1", ("XAI_API_KEY",)),
+        ProviderSpec("mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",)),
+        ProviderSpec("ollama", "http://localhost:11434/v1", needs_key=False),
+        ProviderSpec("offline", None, needs_key=False, openai_compatible=False),
+    )
+}
 
 # Who is picked when no model is configured: the first provider with a key.
 DEFAULT_PROVIDER_ORDER = ("anthropic", "openai", "gemini", "openrouter", "deepseek")
@@ -83,8 +96,13 @@ OFFLINE_MODEL_ID = "offline/echo"
 OFFLINE_MODELS = ("echo", "replay")
 
 # Common prefixes that are not provider names, and what to type instead.
-_PREFIX_HINTS = {"google": "gemini", "claude": "anthropic", "x-ai": "xai", "grok": "xai",
-                 "gpt": "openai"}
+_PREFIX_HINTS = {
+    "google": "gemini",
+    "claude": "anthropic",
+    "x-ai": "xai",
+    "grok": "xai",
+    "gpt": "openai",
+}
 
 
 def tau_key_var(provider: str) -> str:
@@ -121,11 +139,11 @@ class ResolvedModel:
 
     @property
     def max_output_tokens(self) -> int:
-        return (self.info.max_output_tokens if self.info is not None
-                else DEFAULT_MAX_OUTPUT_TOKENS)
+        return self.info.max_output_tokens if self.info is not None else DEFAULT_MAX_OUTPUT_TOKENS
 
 
 # -- model ids -------------------------------------------------------------------
+
 
 def parse_model_id(model_id: str) -> tuple[str, str]:
     """Split ``provider/model``; raise ``UsageError``/``UnknownProviderError`` with a hint."""
@@ -133,16 +151,21 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
     provider, slash, model = text.partition("/")
     provider = provider.lower()
     if not slash:
-        raise UsageError(f"model id '{text}' has no provider: write provider/model, "
-                         f"e.g. {_suggest_for_bare(text)}")
+        raise UsageError(
+            f"model id '{text}' has no provider: write provider/model, "
+            f"e.g. {_suggest_for_bare(text)}"
+        )
     if provider not in PROVIDERS:
         known = ", ".join(PROVIDERS)
         hint = _suggest_for_prefix(provider, model)
-        raise UnknownProviderError(f"unknown provider '{provider}' in model id '{text}'; "
-                                   f"known: {known}{hint}")
+        raise UnknownProviderError(
+            f"unknown provider '{provider}' in model id '{text}'; known: {known}{hint}"
+        )
     if not model.strip():
-        raise UsageError(f"model id '{text}' names no model: write {provider}/MODEL "
-                         f"(tau models --provider {provider} lists them)")
+        raise UsageError(
+            f"model id '{text}' names no model: write {provider}/MODEL "
+            f"(tau models --provider {provider} lists them)"
+        )
     return provider, model.strip()
 
 
@@ -188,8 +211,11 @@ def provider_settings(settings: Settings, provider: str) -> ProviderSettings:
 def key_vars(provider: str, settings: Settings) -> list[str]:
     """The variables searched for ``provider``'s key, in order."""
     configured = provider_settings(settings, provider).api_key_env
-    names = [tau_key_var(provider), *([configured] if configured else []),
-             *PROVIDERS[provider].key_vars]
+    names = [
+        tau_key_var(provider),
+        *([configured] if configured else []),
+        *PROVIDERS[provider].key_vars,
+    ]
     return list(dict.fromkeys(names))
 
 
@@ -232,27 +258,39 @@ def stored_keys(credentials: Mapping[str, str] | None = None) -> Mapping[str, st
     return CredentialsFile().keys() if credentials is None else credentials
 
 
-def key_candidates(provider: str, settings: Settings, environ: Mapping[str, str],
-                   workspace_root: Path | None, *,
-                   credentials: Mapping[str, str] | None = None) -> list[KeyCandidate]:
+def key_candidates(
+    provider: str,
+    settings: Settings,
+    environ: Mapping[str, str],
+    workspace_root: Path | None,
+    *,
+    credentials: Mapping[str, str] | None = None,
+) -> list[KeyCandidate]:
     """Every key found for ``provider``, the one that is used first.
 
     ``environ`` is the real environment; ``.env`` is read from ``workspace_root``
     (a variable the environment also sets is not listed from it: it is not used)."""
     names = key_vars(provider, settings)
-    found = [KeyCandidate(provider, "environment", name, environ[name].strip())
-             for name in names if environ.get(name, "").strip()]
+    found = [
+        KeyCandidate(provider, "environment", name, environ[name].strip())
+        for name in names
+        if environ.get(name, "").strip()
+    ]
     stored = stored_keys(credentials).get(provider, "").strip()
     if stored:
         found.append(KeyCandidate(provider, "credentials", CREDENTIALS_FILE_NAME, stored))
     dotenv = read_dotenv(workspace_root / DOTENV_NAME) if workspace_root is not None else {}
-    found.extend(KeyCandidate(provider, ".env", name, dotenv[name].strip()) for name in names
-                 if dotenv.get(name, "").strip() and name not in environ)
+    found.extend(
+        KeyCandidate(provider, ".env", name, dotenv[name].strip())
+        for name in names
+        if dotenv.get(name, "").strip() and name not in environ
+    )
     return found
 
 
-def shadowed_key_vars(settings: Settings, environ: Mapping[str, str],
-                      credentials: Mapping[str, str] | None = None) -> frozenset[str]:
+def shadowed_key_vars(
+    settings: Settings, environ: Mapping[str, str], credentials: Mapping[str, str] | None = None
+) -> frozenset[str]:
     """The key variables a workspace ``.env`` may not set: those of every provider whose
     key is in ``environ`` (the real environment) or in the credentials file."""
     stored = stored_keys(credentials)
@@ -264,20 +302,33 @@ def shadowed_key_vars(settings: Settings, environ: Mapping[str, str],
     return frozenset(shadowed)
 
 
-def provider_environ(settings: Settings, environ: Mapping[str, str],
-                     workspace_root: Path | None, *, trusted: bool = False,
-                     credentials: Mapping[str, str] | None = None) -> dict[str, str]:
+def provider_environ(
+    settings: Settings,
+    environ: Mapping[str, str],
+    workspace_root: Path | None,
+    *,
+    trusted: bool = False,
+    credentials: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The real ``environ`` plus the workspace ``.env``, by the key precedence: the ``.env``
     supplies no key for a provider whose key is in the environment or the credentials
     file, and (unless ``trusted``) no base URL. Idempotent: passing its own result back
     gives the same mapping."""
-    return merged_environ(environ, workspace_root, trusted=trusted,
-                          shadowed=shadowed_key_vars(settings, environ, credentials))
+    return merged_environ(
+        environ,
+        workspace_root,
+        trusted=trusted,
+        shadowed=shadowed_key_vars(settings, environ, credentials),
+    )
 
 
-def find_api_key(provider: str, settings: Settings, environ: Mapping[str, str], *,
-                 credentials: Mapping[str, str] | None = None
-                 ) -> tuple[str | None, str | None]:
+def find_api_key(
+    provider: str,
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    credentials: Mapping[str, str] | None = None,
+) -> tuple[str | None, str | None]:
     """``(key, where)`` of the first non-empty key variable in ``environ`` (made by
     ``provider_environ``), else the credentials file's key (``where`` is then the file's
     name), else ``(None, None)``."""
@@ -291,25 +342,34 @@ def find_api_key(provider: str, settings: Settings, environ: Mapping[str, str], 
     return None, None
 
 
-def provider_key_values(settings: Settings, environ: Mapping[str, str],
-                        workspace_root: Path | None = None, *,
-                        credentials: Mapping[str, str] | None = None) -> dict[str, str]:
+def provider_key_values(
+    settings: Settings,
+    environ: Mapping[str, str],
+    workspace_root: Path | None = None,
+    *,
+    credentials: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Every provider key the user has, by where it is: what redaction hides. The
     environment's variables, the credentials file's keys (as ``credentials.toml:PROVIDER``)
     and the workspace ``.env``'s key variables, used or not."""
     found: dict[str, str] = {}
     stored = stored_keys(credentials)
     for provider in PROVIDERS:
-        for candidate in key_candidates(provider, settings, environ, workspace_root,
-                                        credentials=stored):
-            name = (f"{CREDENTIALS_FILE_NAME}:{provider}" if candidate.source == "credentials"
-                    else candidate.name)
+        for candidate in key_candidates(
+            provider, settings, environ, workspace_root, credentials=stored
+        ):
+            name = (
+                f"{CREDENTIALS_FILE_NAME}:{provider}"
+                if candidate.source == "credentials"
+                else candidate.name
+            )
             found.setdefault(name, candidate.value)
     return found
 
 
-def find_base_url(provider: str, settings: Settings, environ: Mapping[str, str], *,
-                  use_override: bool = True) -> str | None:
+def find_base_url(
+    provider: str, settings: Settings, environ: Mapping[str, str], *, use_override: bool = True
+) -> str | None:
     """The base URL for ``provider`` by the documented precedence (``None`` for offline)."""
     spec = PROVIDERS[provider]
     if spec.default_base_url is None:
@@ -325,8 +385,9 @@ def find_base_url(provider: str, settings: Settings, environ: Mapping[str, str],
 
 def _is_custom_url(provider: str, base_url: str | None) -> bool:
     default = PROVIDERS[provider].default_base_url
-    return base_url is not None and default is not None and \
-        base_url.rstrip("/") != default.rstrip("/")
+    return (
+        base_url is not None and default is not None and base_url.rstrip("/") != default.rstrip("/")
+    )
 
 
 def suggested_key_var(provider: str, settings: Settings) -> str:
@@ -339,14 +400,18 @@ def suggested_key_var(provider: str, settings: Settings) -> str:
 def _missing_key_message(model_id: str, provider: str, settings: Settings) -> str:
     first = suggested_key_var(provider, settings)
     rest = [name for name in key_vars(provider, settings) if name != first]
-    return (f"{model_id} needs an API key: set {first} (or {', '.join(rest)}), or store "
-            "one with tau onboard")
+    return (
+        f"{model_id} needs an API key: set {first} (or {', '.join(rest)}), or store "
+        "one with tau onboard"
+    )
 
 
 # -- choosing and resolving -------------------------------------------------------------
 
-def default_model(settings: Settings, environ: Mapping[str, str],
-                  workspace_root: Path | None = None) -> str:
+
+def default_model(
+    settings: Settings, environ: Mapping[str, str], workspace_root: Path | None = None
+) -> str:
     """``settings.model``, else the default model of the first provider with a key
     (anthropic, openai, gemini, openrouter, deepseek), else ``offline/echo``."""
     if settings.model:
@@ -385,28 +450,41 @@ def resolve_model(
     catalog = catalog if catalog is not None else load_catalog()
     info = catalog.get(provider, model)
     if provider == "offline" and model not in OFFLINE_MODELS:
-        raise UsageError(f"unknown offline model '{model}': use offline/echo or "
-                         "offline/replay")
+        raise UsageError(f"unknown offline model '{model}': use offline/echo or offline/replay")
     canonical = info.id if info is not None else model
     full_id = f"{provider}/{canonical}"
     warning = None
     if info is None:
-        warning = (f"{full_id} is not in the model catalog: assuming a "
-                   f"{DEFAULT_CONTEXT_WINDOW:,}-token context window and an unknown price "
-                   f"(describe it in {USER_CATALOG_NAME} in the user config dir)")
+        warning = (
+            f"{full_id} is not in the model catalog: assuming a "
+            f"{DEFAULT_CONTEXT_WINDOW:,}-token context window and an unknown price "
+            f"(describe it in {USER_CATALOG_NAME} in the user config dir)"
+        )
     elif info.deprecated:
         warning = f"{full_id} is deprecated by its provider and may stop working"
     base_url = find_base_url(provider, settings, env, use_override=use_base_url_override)
     key, key_env = find_api_key(provider, settings, env, credentials=stored)
     spec = PROVIDERS[provider]
-    if key is None and spec.needs_key and not (
-            spec.openai_compatible and _is_custom_url(provider, base_url)):
+    if (
+        key is None
+        and spec.needs_key
+        and not (spec.openai_compatible and _is_custom_url(provider, base_url))
+    ):
         raise MissingKeyError(_missing_key_message(full_id, provider, settings))
-    return ResolvedModel(provider=provider, model=canonical, model_id=full_id, info=info,
-                         base_url=base_url, api_key=key, key_env=key_env, warning=warning)
+    return ResolvedModel(
+        provider=provider,
+        model=canonical,
+        model_id=full_id,
+        info=info,
+        base_url=base_url,
+        api_key=key,
+        key_env=key_env,
+        warning=warning,
+    )
 
 
 # -- building providers --------------------------------------------------------------
+
 
 def request_options(resolved: ResolvedModel, settings: Settings) -> dict[str, Any]:
     """Provider options the engine copies into every ``ProviderRequest.options``.
@@ -419,9 +497,13 @@ def request_options(resolved: ResolvedModel, settings: Settings) -> dict[str, An
     conf = provider_settings(settings, resolved.provider)
     options: dict[str, Any] = {}
     if resolved.provider == "openrouter":
-        for key, value in (("site_url", conf.site_url), ("site_name", conf.site_name),
-                           ("provider_order", conf.order), ("provider_allow", conf.allow),
-                           ("provider_deny", conf.deny)):
+        for key, value in (
+            ("site_url", conf.site_url),
+            ("site_name", conf.site_name),
+            ("provider_order", conf.order),
+            ("provider_allow", conf.allow),
+            ("provider_deny", conf.deny),
+        ):
             if value:
                 options[key] = value
     if resolved.api == "anthropic" and conf.prompt_caching:

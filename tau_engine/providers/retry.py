@@ -17,8 +17,18 @@ from tau_engine.errors import ProviderError
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest, UsageReport
 
 # Failures that the same request cannot fix by waiting.
-NEVER_RETRY_KINDS = frozenset({"auth", "bad_request", "quota", "context_length", "not_found",
-                               "script_exhausted", "content_filter", "bad_response"})
+NEVER_RETRY_KINDS = frozenset(
+    {
+        "auth",
+        "bad_request",
+        "quota",
+        "context_length",
+        "not_found",
+        "script_exhausted",
+        "content_filter",
+        "bad_response",
+    }
+)
 
 RetryCallback = Callable[[ProviderError, int, float], None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -52,13 +62,17 @@ class RetryPolicy:
 
     def waits_too_long(self, error: ProviderError) -> bool:
         """Whether ``error`` would have been retried but for its long ``retry_after``."""
-        return (error.retryable and not error.partial_output
-                and error.kind not in NEVER_RETRY_KINDS
-                and error.retry_after is not None
-                and error.retry_after > self.max_retry_after_s)
+        return (
+            error.retryable
+            and not error.partial_output
+            and error.kind not in NEVER_RETRY_KINDS
+            and error.retry_after is not None
+            and error.retry_after > self.max_retry_after_s
+        )
 
-    def delay_s(self, error: ProviderError, attempt: int,
-                rand: Callable[[], float] = random.random) -> float:
+    def delay_s(
+        self, error: ProviderError, attempt: int, rand: Callable[[], float] = random.random
+    ) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
         if error.retry_after is not None:
             return max(0.0, error.retry_after)
@@ -102,9 +116,11 @@ async def stream_with_retries(
             attempt += 1
             if not policy.should_retry(error, attempt):
                 if policy.waits_too_long(error):
-                    error.message = (f"{error.message} (not retried: the server asked to "
-                                     f"wait {error.retry_after:g}s, longer than tau waits, "
-                                     f"{policy.max_retry_after_s:g}s; try again later)")
+                    error.message = (
+                        f"{error.message} (not retried: the server asked to "
+                        f"wait {error.retry_after:g}s, longer than tau waits, "
+                        f"{policy.max_retry_after_s:g}s; try again later)"
+                    )
                 raise
             delay = policy.delay_s(error, attempt, rand)
             if on_retry is not None:

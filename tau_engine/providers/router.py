@@ -51,15 +51,26 @@ RouteEventSink = Callable[[Notice], None]
 one-line message."""
 
 # Failures of the route itself: counted by the breaker, and a reason to fall back.
-ROUTE_FAILURE_KINDS = frozenset({"rate_limit", "overloaded", "server", "timeout", "connection",
-                                 "stream", "conflict", "bad_response"})
+ROUTE_FAILURE_KINDS = frozenset(
+    {
+        "rate_limit",
+        "overloaded",
+        "server",
+        "timeout",
+        "connection",
+        "stream",
+        "conflict",
+        "bad_response",
+    }
+)
 # The reason in a retry notice: enough for "openai 503 server: Service Unavailable".
 RETRY_REASON_CHARS = 100
 # Refused credentials or exhausted credit: fall back only to another provider.
 CREDENTIAL_KINDS = frozenset({"auth", "quota"})
 # request.options keys that belong to one provider; a fallback route brings its own.
-PROVIDER_OPTION_KEYS = frozenset({"site_url", "site_name", "provider_order", "provider_allow",
-                                  "provider_deny", "prompt_caching"})
+PROVIDER_OPTION_KEYS = frozenset(
+    {"site_url", "site_name", "provider_order", "provider_allow", "provider_deny", "prompt_caching"}
+)
 
 
 @dataclass(slots=True)
@@ -73,8 +84,12 @@ class _Circuit:
 class CircuitBreaker:
     """Per-route circuit state. Routes are named by model id; ``clock`` is injectable."""
 
-    def __init__(self, failure_threshold: int = 3, cooldown_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        failure_threshold: int = 3,
+        cooldown_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be at least 1")
         self.failure_threshold = failure_threshold
@@ -170,13 +185,16 @@ def short_reason(error: ProviderError, limit: int = RETRY_REASON_CHARS) -> str:
     """``error`` cut to ``limit`` characters: a retry notice stays one short line (the
     full message is in the final error, if the retries do not help)."""
     text = str(error)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def counts_against_route(error: ProviderError) -> bool:
     """Whether ``error`` says the route is unhealthy (rather than the request wrong)."""
-    return error.kind in ROUTE_FAILURE_KINDS or error.kind in CREDENTIAL_KINDS or (
-        error.retryable and error.kind not in ("bad_request", "context_length"))
+    return (
+        error.kind in ROUTE_FAILURE_KINDS
+        or error.kind in CREDENTIAL_KINDS
+        or (error.retryable and error.kind not in ("bad_request", "context_length"))
+    )
 
 
 class RoutedProvider:
@@ -221,8 +239,9 @@ class RoutedProvider:
     async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         """Stream from the first healthy route, falling back as the module doc says."""
         while self._pending_warnings:
-            self._emit(Notice(kind=NoticeKind.FALLBACK_SKIPPED,
-                              message=self._pending_warnings.pop(0)))
+            self._emit(
+                Notice(kind=NoticeKind.FALLBACK_SKIPPED, message=self._pending_warnings.pop(0))
+            )
         error: ProviderError | None = None
         failed: Route | None = None
         refused: set[str] = set()  # providers whose credentials were refused this call
@@ -233,18 +252,28 @@ class RoutedProvider:
             # With a single route there is nothing to skip to: the breaker stays out of it.
             if len(self.routes) > 1 and not self.breaker.allow(route.model_id):
                 wait = self.breaker.retry_in(route.model_id)
-                self._emit(Notice(
-                    kind=NoticeKind.CIRCUIT_OPEN,
-                    message=f"{route.model_id} keeps failing; skipping it for {wait:.0f}s more",
-                    data=CircuitOpenNote(route=route.model_id, retry_in_s=round(wait, 1))))
+                self._emit(
+                    Notice(
+                        kind=NoticeKind.CIRCUIT_OPEN,
+                        message=f"{route.model_id} keeps failing; skipping it for {wait:.0f}s more",
+                        data=CircuitOpenNote(route=route.model_id, retry_in_s=round(wait, 1)),
+                    )
+                )
                 continue
             if error is not None and failed is not None:
-                self._emit(Notice(
-                    kind=NoticeKind.FALLBACK,
-                    message=f"{failed.model_id} failed ({error}); falling back to "
-                            f"{route.model_id}",
-                    data=FallbackNote(from_route=failed.model_id, to_route=route.model_id,
-                                      reason=str(error), error_kind=error.kind)))
+                self._emit(
+                    Notice(
+                        kind=NoticeKind.FALLBACK,
+                        message=f"{failed.model_id} failed ({error}); falling back to "
+                        f"{route.model_id}",
+                        data=FallbackNote(
+                            from_route=failed.model_id,
+                            to_route=route.model_id,
+                            reason=str(error),
+                            error_kind=error.kind,
+                        ),
+                    )
+                )
             tried = True
             try:
                 async with aclosing(self._call(route, request, failed)) as events:
@@ -281,29 +310,41 @@ class RoutedProvider:
         options.update(route.options)
         return replace(request, model=route.model, options=options)
 
-    async def _call(self, route: Route, request: ProviderRequest,
-                    fallback_from: Route | None) -> AsyncGenerator[ProviderEvent, None]:
+    async def _call(
+        self, route: Route, request: ProviderRequest, fallback_from: Route | None
+    ) -> AsyncGenerator[ProviderEvent, None]:
         """One route's call (with its retries): breaker verdict, pricing and the log line."""
         self.last_route = route.model_id
         self.last_fallback_from = fallback_from.model_id if fallback_from else None
         timer = _AttemptClock(route.provider, self._clock)
-        record = CallRecord(provider=route.provider_name, model=route.model, status="cancelled",
-                            fallback_from=self.last_fallback_from)
+        record = CallRecord(
+            provider=route.provider_name,
+            model=route.model,
+            status="cancelled",
+            fallback_from=self.last_fallback_from,
+        )
         policy = self.retry_policy
 
         def on_retry(err: ProviderError, attempt: int, delay: float) -> None:
             record.retries = attempt
             limit = policy.max_retries if policy is not None else attempt
-            self._emit(Notice(
-                kind=NoticeKind.RETRY,
-                message=f"{short_reason(err)} — retrying in {delay:.1f}s "
-                        f"(attempt {attempt} of {limit})",
-                data=RetryNote(route=route.model_id, attempt=attempt, delay_s=delay,
-                               error_kind=err.kind)))
+            self._emit(
+                Notice(
+                    kind=NoticeKind.RETRY,
+                    message=f"{short_reason(err)} — retrying in {delay:.1f}s "
+                    f"(attempt {attempt} of {limit})",
+                    data=RetryNote(
+                        route=route.model_id, attempt=attempt, delay_s=delay, error_kind=err.kind
+                    ),
+                )
+            )
 
         req = self._request_for(route, request)
-        events = (stream_with_retries(timer, req, policy, on_retry=on_retry, sleep=self._sleep)
-                  if policy is not None else timer.stream(req))
+        events = (
+            stream_with_retries(timer, req, policy, on_retry=on_retry, sleep=self._sleep)
+            if policy is not None
+            else timer.stream(req)
+        )
         verdict = False
         output_sent = False
         try:

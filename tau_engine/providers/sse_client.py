@@ -52,12 +52,21 @@ def decode_event(data: str, provider: str, partial: bool) -> dict[str, Any]:
     try:
         value = json.loads(data)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise ProviderError(f"undecodable stream event: {data[:80]!r}", kind="stream",
-                            provider=provider, retryable=not partial,
-                            partial_output=partial) from exc
+        raise ProviderError(
+            f"undecodable stream event: {data[:80]!r}",
+            kind="stream",
+            provider=provider,
+            retryable=not partial,
+            partial_output=partial,
+        ) from exc
     if not isinstance(value, dict):
-        raise ProviderError(f"unexpected stream event: {data[:80]!r}", kind="stream",
-                            provider=provider, retryable=not partial, partial_output=partial)
+        raise ProviderError(
+            f"unexpected stream event: {data[:80]!r}",
+            kind="stream",
+            provider=provider,
+            retryable=not partial,
+            partial_output=partial,
+        )
     return value
 
 
@@ -80,8 +89,7 @@ class SSEProvider:
         self._extra_headers = dict(extra_headers or {})
         self._key_hint = key_hint
         self._owns_client = client is None
-        self._client = client if client is not None else make_client(timeout_s,
-                                                                     base_url=base_url)
+        self._client = client if client is not None else make_client(timeout_s, base_url=base_url)
 
     def auth_headers(self) -> dict[str, str]:
         """The provider's own authentication header(s) for the configured key."""
@@ -95,14 +103,17 @@ class SSEProvider:
         headers.update(self._extra_headers)
         return headers
 
-    async def stream_parsed(self, url: str, body: dict[str, Any],
-                            parser: StreamParser) -> AsyncIterator[ProviderEvent]:
+    async def stream_parsed(
+        self, url: str, body: dict[str, Any], parser: StreamParser
+    ) -> AsyncIterator[ProviderEvent]:
         """POST ``body`` to ``url`` and stream what ``parser`` makes of the answer."""
         try:
-            async with self._client.stream("POST", url, json=body,
-                                           headers=self.headers()) as response:
-                await raise_for_status(response, self.name, key_hint=self._key_hint,
-                                       key_sent=bool(self._api_key))
+            async with self._client.stream(
+                "POST", url, json=body, headers=self.headers()
+            ) as response:
+                await raise_for_status(
+                    response, self.name, key_hint=self._key_hint, key_sent=bool(self._api_key)
+                )
                 head = BodyHead()
                 async for batch in aiter_sse_batches(head.record(response.aiter_bytes())):
                     head.event_seen()
@@ -113,8 +124,9 @@ class SSEProvider:
                             # so the connection goes back to the pool.
                             if getattr(parser, "done", False):
                                 continue
-                            events.extend(parser.handle(
-                                decode_event(sse.data, self.name, parser.output_seen)))
+                            events.extend(
+                                parser.handle(decode_event(sse.data, self.name, parser.output_seen))
+                            )
                     except ProviderError:
                         for event in coalesce(events):  # what came before the error counts
                             yield event

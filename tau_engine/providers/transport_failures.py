@@ -17,8 +17,9 @@ from tau_engine.errors import ProviderError
 _MAX_REASON_CHARS = 1000
 
 
-def transport_error(exc: httpx.HTTPError, provider: str, *,
-                    partial_output: bool = False) -> ProviderError:
+def transport_error(
+    exc: httpx.HTTPError, provider: str, *, partial_output: bool = False
+) -> ProviderError:
     """Map an ``httpx`` transport failure to a ``ProviderError``.
 
     ``partial_output`` says whether some of the answer had already streamed; a
@@ -36,8 +37,10 @@ def transport_error(exc: httpx.HTTPError, provider: str, *,
         if _refused(exc) and _is_local(exc):
             # Nothing listens there (Ollama not started): waiting will not change that.
             origin = _request_origin(exc)
-            message = f"could not connect to{where} (connection refused): is the server " \
-                      f"running at {origin}?"
+            message = (
+                f"could not connect to{where} (connection refused): is the server "
+                f"running at {origin}?"
+            )
             retryable = False
     elif isinstance(exc, httpx.ReadTimeout):
         seconds = _read_timeout(exc)
@@ -54,9 +57,13 @@ def transport_error(exc: httpx.HTTPError, provider: str, *,
         kind, message = "connection", f"network error talking to{where}: {_reason(exc)}"
     else:
         kind, message, retryable = "connection", _reason(exc) or type(exc).__name__, False
-    return ProviderError(message, kind=kind, provider=provider,
-                         retryable=retryable and not partial_output,
-                         partial_output=partial_output)
+    return ProviderError(
+        message,
+        kind=kind,
+        provider=provider,
+        retryable=retryable and not partial_output,
+        partial_output=partial_output,
+    )
 
 
 def _request_host(exc: httpx.HTTPError) -> str:

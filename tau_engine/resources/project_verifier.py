@@ -50,9 +50,13 @@ def detect_verifier(repo: Path, environ: Mapping[str, str] | None = None) -> str
     """The test command this repository's files point to, or None. Nothing is run."""
     python = python_command(environ)
     pyproject = _read(repo / "pyproject.toml")
-    if ("pytest" in pyproject or (repo / "pytest.ini").is_file()
-            or "[tool:pytest]" in _read(repo / "setup.cfg")
-            or "[pytest]" in _read(repo / "tox.ini") or (repo / "conftest.py").is_file()):
+    if (
+        "pytest" in pyproject
+        or (repo / "pytest.ini").is_file()
+        or "[tool:pytest]" in _read(repo / "setup.cfg")
+        or "[pytest]" in _read(repo / "tox.ini")
+        or (repo / "conftest.py").is_file()
+    ):
         return f"{python} -m pytest -q"
     if (repo / "go.mod").is_file():
         return "go test ./..."
@@ -83,8 +87,7 @@ def check_verifier(command: str) -> str:
     """``command`` if it can be recorded on one line; else ``ValueError``."""
     cleaned = command.strip()
     if not cleaned or "\n" in cleaned or "`" in cleaned or len(cleaned) > 300:
-        raise ValueError("a verifier is one line of at most 300 characters, without "
-                         "backquotes")
+        raise ValueError("a verifier is one line of at most 300 characters, without backquotes")
     return cleaned
 
 

@@ -24,15 +24,17 @@ NOT_SET_UP = (
     "nothing is set up here (no profile, no .tau/, no model, no API key): run 'tau onboard' "
     "(in CI: tau onboard --non-interactive --provider P --model M --api-key-env VAR), set "
     "a provider's key such as ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --model "
-    "offline/echo to try tau without one")
+    "offline/echo to try tau without one"
+)
 
 
 class SetupNeededError(UsageError):
     """Nothing is set up and this run cannot ask (exit code 2)."""
 
 
-def nothing_configured(paths: WorkspacePaths, settings: Settings,
-                       environ: Mapping[str, str] | None = None) -> bool:
+def nothing_configured(
+    paths: WorkspacePaths, settings: Settings, environ: Mapping[str, str] | None = None
+) -> bool:
     """Whether nothing at all is set up for a run in ``paths`` with ``settings``."""
     if settings.model or settings.profile or paths.state_dir.is_dir():
         return False
@@ -40,12 +42,16 @@ def nothing_configured(paths: WorkspacePaths, settings: Settings,
         return False
     env = os.environ if environ is None else environ
     stored = stored_keys()
-    return not any(key_candidates(name, settings, env, paths.root, credentials=stored)
-                   for name, spec in PROVIDERS.items() if spec.needs_key)
+    return not any(
+        key_candidates(name, settings, env, paths.root, credentials=stored)
+        for name, spec in PROVIDERS.items()
+        if spec.needs_key
+    )
 
 
-def require_setup(paths: WorkspacePaths, settings: Settings,
-                  environ: Mapping[str, str] | None = None) -> None:
+def require_setup(
+    paths: WorkspacePaths, settings: Settings, environ: Mapping[str, str] | None = None
+) -> None:
     """Raise ``SetupNeededError`` when nothing is set up (for runs that cannot ask)."""
     if nothing_configured(paths, settings, environ):
         raise SetupNeededError(NOT_SET_UP)

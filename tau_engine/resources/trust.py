@@ -30,8 +30,7 @@ from tau_engine.paths import WorkspacePaths, atomic_write_text, user_config_dir
 from tau_engine.providers.dotenv import DOTENV_NAME, workspace_dotenv
 
 TRUST_FILE_NAME = "trusted-workspaces.toml"
-_HEADER = ("# Workspaces whose own settings files tau may load (tau trust / tau trust "
-           "--revoke).\n")
+_HEADER = "# Workspaces whose own settings files tau may load (tau trust / tau trust --revoke).\n"
 
 
 class _Decision(BaseModel):
@@ -77,9 +76,14 @@ class TrustStore:
 
         data = self._load()
         data.workspaces[_key(root)] = _Decision(
-            trusted=trusted, decided=_dt.datetime.now(_dt.UTC).replace(microsecond=0))
-        body = {"workspaces": {path: entry.model_dump(exclude_none=True)
-                               for path, entry in sorted(data.workspaces.items())}}
+            trusted=trusted, decided=_dt.datetime.now(_dt.UTC).replace(microsecond=0)
+        )
+        body = {
+            "workspaces": {
+                path: entry.model_dump(exclude_none=True)
+                for path, entry in sorted(data.workspaces.items())
+            }
+        }
         atomic_write_text(self.path, _HEADER + tomli_w.dumps(body))
 
 
@@ -87,22 +91,29 @@ def _key(root: Path) -> str:
     return str(root.resolve())
 
 
-def workspace_withheld(paths: WorkspacePaths, settings: Settings,
-                       environ: Mapping[str, str] | None = None) -> list[Withheld]:
+def workspace_withheld(
+    paths: WorkspacePaths, settings: Settings, environ: Mapping[str, str] | None = None
+) -> list[Withheld]:
     """Everything in the workspace's files that is ignored for want of trust: the
     settings ``load_settings`` withheld and the routing variables of ``.env``."""
     env = os.environ if environ is None else environ
     _, from_dotenv = workspace_dotenv(env, paths.root, trusted=settings.workspace_trusted)
-    return [*settings.withheld,
-            *(Withheld(name, value, DOTENV_NAME, "decides where your API keys are sent")
-              for name, value in from_dotenv.items())]
+    return [
+        *settings.withheld,
+        *(
+            Withheld(name, value, DOTENV_NAME, "decides where your API keys are sent")
+            for name, value in from_dotenv.items()
+        ),
+    ]
 
 
 def withheld_notice(items: list[Withheld]) -> str:
     """The one-line notice that says what was ignored and how to allow it."""
     listed = ", ".join(f"{item.key} ({item.source})" for item in items)
-    return (f"this workspace is not trusted, so tau ignores {listed}: they could redirect "
-            "your API keys or widen what tau may do; 'tau trust' allows them")
+    return (
+        f"this workspace is not trusted, so tau ignores {listed}: they could redirect "
+        "your API keys or widen what tau may do; 'tau trust' allows them"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +127,16 @@ class TrustQuestion:
 AskTrust = Callable[[TrustQuestion], Awaitable[bool]]
 
 
-def load_run_settings(paths: WorkspacePaths, cli: dict[str, Any] | None, *,
-                      default_approval: str, grant: bool = False,
-                      store: TrustStore | None = None,
-                      environ: dict[str, str] | None = None,
-                      require_setup: bool = True) -> Settings:
+def load_run_settings(
+    paths: WorkspacePaths,
+    cli: dict[str, Any] | None,
+    *,
+    default_approval: str,
+    grant: bool = False,
+    store: TrustStore | None = None,
+    environ: dict[str, str] | None = None,
+    require_setup: bool = True,
+) -> Settings:
     """The settings of one run that does not ask (headless, the line REPL): trusted when
     ``grant`` (``--trust``) or when the user trusted the workspace before. Unless
     ``require_setup`` is false (a caller that needs no model), raises
@@ -129,24 +145,32 @@ def load_run_settings(paths: WorkspacePaths, cli: dict[str, Any] | None, *,
 
     store = store or TrustStore()
     trusted = grant or store.decision(paths.root) is True
-    settings = load_settings(paths, cli, environ, trusted=trusted,
-                             default_approval=default_approval)
+    settings = load_settings(
+        paths, cli, environ, trusted=trusted, default_approval=default_approval
+    )
     if require_setup:
         check_setup(paths, settings, environ)
     return settings
 
 
-async def load_settings_asking(paths: WorkspacePaths, cli: dict[str, Any] | None, *,
-                               default_approval: str, ask: AskTrust, grant: bool = False,
-                               store: TrustStore | None = None,
-                               environ: dict[str, str] | None = None) -> Settings:
+async def load_settings_asking(
+    paths: WorkspacePaths,
+    cli: dict[str, Any] | None,
+    *,
+    default_approval: str,
+    ask: AskTrust,
+    grant: bool = False,
+    store: TrustStore | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
     """The settings of an interactive run: if the workspace has settings that trust would
     enable and the user never decided, ``ask`` once and record the answer."""
     store = store or TrustStore()
     decision = await asyncio.to_thread(store.decision, paths.root)
     trusted = grant or decision is True
-    settings = await asyncio.to_thread(load_settings, paths, cli, environ, trusted=trusted,
-                                       default_approval=default_approval)
+    settings = await asyncio.to_thread(
+        load_settings, paths, cli, environ, trusted=trusted, default_approval=default_approval
+    )
     if trusted or decision is not None:
         return settings
     items = await asyncio.to_thread(workspace_withheld, paths, settings)
@@ -156,5 +180,6 @@ async def load_settings_asking(paths: WorkspacePaths, cli: dict[str, Any] | None
     await asyncio.to_thread(store.decide, paths.root, answer)
     if not answer:
         return settings
-    return await asyncio.to_thread(load_settings, paths, cli, environ, trusted=True,
-                                   default_approval=default_approval)
+    return await asyncio.to_thread(
+        load_settings, paths, cli, environ, trusted=True, default_approval=default_approval
+    )

@@ -32,10 +32,18 @@ if TYPE_CHECKING:
     from tau_engine.safety.secret_rules import Finding
 
 AUDIT_FILE = "audit.jsonl"
-AuditKind = Literal["allow", "ask", "deny", "redaction", "injection", "sandbox_refusal",
-                    "ssrf_block"]
-AUDIT_KINDS: tuple[str, ...] = ("allow", "ask", "deny", "redaction", "injection",
-                                "sandbox_refusal", "ssrf_block")
+AuditKind = Literal[
+    "allow", "ask", "deny", "redaction", "injection", "sandbox_refusal", "ssrf_block"
+]
+AUDIT_KINDS: tuple[str, ...] = (
+    "allow",
+    "ask",
+    "deny",
+    "redaction",
+    "injection",
+    "sandbox_refusal",
+    "ssrf_block",
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +105,9 @@ class AuditLog:
                 finally:
                     fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
         except OSError as exc:
-            raise StoreError(f"cannot write the audit log {self.path}: "
-                             f"{exc.strerror or exc}") from exc
+            raise StoreError(
+                f"cannot write the audit log {self.path}: {exc.strerror or exc}"
+            ) from exc
 
     async def arecord(self, event: AuditEvent) -> None:
         """:meth:`record` off the event loop."""
@@ -123,8 +132,7 @@ class AuditLog:
 
     def files(self) -> list[Path]:
         """The log and its rotated backups, oldest first."""
-        backups = [self.path.with_name(f"{self.path.name}.{i}")
-                   for i in range(self.backups, 0, -1)]
+        backups = [self.path.with_name(f"{self.path.name}.{i}") for i in range(self.backups, 0, -1)]
         return [p for p in [*backups, self.path] if p.exists()]
 
     def read(self) -> Iterator[dict[str, Any]]:
@@ -140,45 +148,109 @@ class AuditLog:
                         yield value
 
 
-def decision_event(decision: Decision, *, session: str | None = None, run: str | None = None,
-                   call_id: str | None = None) -> AuditEvent:
+def decision_event(
+    decision: Decision,
+    *,
+    session: str | None = None,
+    run: str | None = None,
+    call_id: str | None = None,
+) -> AuditEvent:
     """The audit event for a permission decision: the verdict, the rule and where it is."""
     cause = decision.cause
-    return AuditEvent(kind=decision.verdict, tool=decision.tool, session=session, run=run,
-                      call_id=call_id, rule=cause.label,
-                      detail={"source": str(cause.source) if cause.source else None,
-                              "why": cause.why, "profile": decision.profile,
-                              "mode": decision.mode, "sandbox": decision.sandbox})
+    return AuditEvent(
+        kind=decision.verdict,
+        tool=decision.tool,
+        session=session,
+        run=run,
+        call_id=call_id,
+        rule=cause.label,
+        detail={
+            "source": str(cause.source) if cause.source else None,
+            "why": cause.why,
+            "profile": decision.profile,
+            "mode": decision.mode,
+            "sandbox": decision.sandbox,
+        },
+    )
 
 
-def redaction_event(finding: Finding, *, action: str, tool: str | None = None,
-                    session: str | None = None, run: str | None = None,
-                    call_id: str | None = None) -> AuditEvent:
+def redaction_event(
+    finding: Finding,
+    *,
+    action: str,
+    tool: str | None = None,
+    session: str | None = None,
+    run: str | None = None,
+    call_id: str | None = None,
+) -> AuditEvent:
     """The audit event for one redacted secret: its kind and hash, never its value."""
-    return AuditEvent(kind="redaction", tool=tool, session=session, run=run, call_id=call_id,
-                      rule=finding.kind, detail={**finding.audit(), "action": action})
+    return AuditEvent(
+        kind="redaction",
+        tool=tool,
+        session=session,
+        run=run,
+        call_id=call_id,
+        rule=finding.kind,
+        detail={**finding.audit(), "action": action},
+    )
 
 
-def injection_event(hit: InjectionHit, *, source: str, tool: str | None = None,
-                    session: str | None = None, run: str | None = None,
-                    call_id: str | None = None) -> AuditEvent:
+def injection_event(
+    hit: InjectionHit,
+    *,
+    source: str,
+    tool: str | None = None,
+    session: str | None = None,
+    run: str | None = None,
+    call_id: str | None = None,
+) -> AuditEvent:
     """The audit event for one prompt-injection flag."""
-    return AuditEvent(kind="injection", tool=tool, session=session, run=run, call_id=call_id,
-                      rule=hit.rule, detail={"category": hit.category, "source": source,
-                                             "excerpt": hit.excerpt})
+    return AuditEvent(
+        kind="injection",
+        tool=tool,
+        session=session,
+        run=run,
+        call_id=call_id,
+        rule=hit.rule,
+        detail={"category": hit.category, "source": source, "excerpt": hit.excerpt},
+    )
 
 
-def ssrf_event(error: NetBlockedError, *, tool: str | None = "http", session: str | None = None,
-               run: str | None = None, call_id: str | None = None) -> AuditEvent:
+def ssrf_event(
+    error: NetBlockedError,
+    *,
+    tool: str | None = "http",
+    session: str | None = None,
+    run: str | None = None,
+    call_id: str | None = None,
+) -> AuditEvent:
     """The audit event for a request the network policy refused."""
-    return AuditEvent(kind="ssrf_block", tool=tool, session=session, run=run, call_id=call_id,
-                      rule=error.reason, detail={"url": error.url, "why": error.message})
+    return AuditEvent(
+        kind="ssrf_block",
+        tool=tool,
+        session=session,
+        run=run,
+        call_id=call_id,
+        rule=error.reason,
+        detail={"url": error.url, "why": error.message},
+    )
 
 
-def sandbox_refusal_event(diagnostic: str, *, tool: str | None = "bash",
-                          session: str | None = None, run: str | None = None,
-                          call_id: str | None = None) -> AuditEvent:
+def sandbox_refusal_event(
+    diagnostic: str,
+    *,
+    tool: str | None = "bash",
+    session: str | None = None,
+    run: str | None = None,
+    call_id: str | None = None,
+) -> AuditEvent:
     """The audit event for a call refused because the required sandbox is unavailable."""
-    return AuditEvent(kind="sandbox_refusal", tool=tool, session=session, run=run,
-                      call_id=call_id, rule="sandbox.policy = required",
-                      detail={"diagnostic": diagnostic})
+    return AuditEvent(
+        kind="sandbox_refusal",
+        tool=tool,
+        session=session,
+        run=run,
+        call_id=call_id,
+        rule="sandbox.policy = required",
+        detail={"diagnostic": diagnostic},
+    )

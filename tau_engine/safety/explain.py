@@ -22,8 +22,16 @@ from tau_engine.safety.shell_sandbox import SandboxStatus
 
 # The built-in tools' kinds (what the policy decides on), for dry runs without the tools.
 TOOL_KINDS: dict[str, ToolKind] = {
-    "read": "read", "glob": "read", "grep": "read", "write": "edit", "edit": "edit",
-    "edit_many": "edit", "write_many": "edit", "bash": "exec", "http": "network"}
+    "read": "read",
+    "glob": "read",
+    "grep": "read",
+    "write": "edit",
+    "edit": "edit",
+    "edit_many": "edit",
+    "write_many": "edit",
+    "bash": "exec",
+    "http": "network",
+}
 
 
 @dataclass(frozen=True)
@@ -36,9 +44,17 @@ class ListedRule:
 
     def to_dict(self) -> dict[str, Any]:
         r = self.rule
-        return {"rule": r.text, "action": r.action, "scope": r.scope,
-                "source": str(r.source), "when": r.when, "by": r.by, "note": r.note,
-                "active": self.active, "why_inactive": self.note or None}
+        return {
+            "rule": r.text,
+            "action": r.action,
+            "scope": r.scope,
+            "source": str(r.source),
+            "when": r.when,
+            "by": r.by,
+            "note": r.note,
+            "active": self.active,
+            "why_inactive": self.note or None,
+        }
 
 
 def listed_rules(layer: SafetyLayer) -> list[ListedRule]:
@@ -53,8 +69,14 @@ def listed_rules(layer: SafetyLayer) -> list[ListedRule]:
     return out
 
 
-def check_call(layer: SafetyLayer, tool: str, args: list[str], *, method: str = "GET",
-               sandbox: SandboxStatus | None = None) -> Decision:
+def check_call(
+    layer: SafetyLayer,
+    tool: str,
+    args: list[str],
+    *,
+    method: str = "GET",
+    sandbox: SandboxStatus | None = None,
+) -> Decision:
     """The pipeline's decision on one call, without running it: ``bash`` takes the command
     (the words joined), file tools take paths, ``http`` takes a URL."""
     kind = TOOL_KINDS.get(tool)
@@ -75,20 +97,25 @@ def check_call(layer: SafetyLayer, tool: str, args: list[str], *, method: str = 
     return layer.policy.decide(call, raised_risk=layer.risk.raised)
 
 
-def effective_policy(layer: SafetyLayer, *, sandbox: SandboxStatus | None,
-                     settings: dict[str, Any]) -> dict[str, Any]:
+def effective_policy(
+    layer: SafetyLayer, *, sandbox: SandboxStatus | None, settings: dict[str, Any]
+) -> dict[str, Any]:
     """The whole effective policy with the source of every line."""
     profile = layer.profile
     return {
-        "profile": profile.name, "profile_source": layer.profile_source,
-        "builtin": profile.builtin, "description": profile.document.description,
+        "profile": profile.name,
+        "profile_source": layer.profile_source,
+        "builtin": profile.builtin,
+        "description": profile.document.description,
         "mode": layer.policy.mode.value,
         "sandbox": sandbox.label() if sandbox else layer.policy.sandbox,
         "sandbox_diagnostic": sandbox.diagnostic if sandbox else "",
         "workspace": str(layer.policy.workspace_root),
         "workspace_trusted": layer.workspace_trusted,
-        "lines": [{"key": line.key, "value": line.value, "source": str(line.source)}
-                  for line in profile.lines()],
+        "lines": [
+            {"key": line.key, "value": line.value, "source": str(line.source)}
+            for line in profile.lines()
+        ],
         "settings": settings,
         "rules": [item.to_dict() for item in listed_rules(layer)],
         "rule_files": {k: str(v) for k, v in layer.rule_files().items()},
@@ -97,17 +124,21 @@ def effective_policy(layer: SafetyLayer, *, sandbox: SandboxStatus | None,
 
 def describe_decision(decision: Decision) -> list[str]:
     """The trace as lines of text: verdict, rule and where, why, context, each part."""
-    lines = [f"{decision.tool}: {decision.verdict}",
-             f"  rule: {decision.cause.cite()}",
-             f"  why: {decision.cause.why}",
-             f"  profile {decision.profile} · mode {decision.mode} · sandbox {decision.sandbox}"
-             + (" · risk raised" if decision.raised_risk else "")]
+    lines = [
+        f"{decision.tool}: {decision.verdict}",
+        f"  rule: {decision.cause.cite()}",
+        f"  why: {decision.cause.why}",
+        f"  profile {decision.profile} · mode {decision.mode} · sandbox {decision.sandbox}"
+        + (" · risk raised" if decision.raised_risk else ""),
+    ]
     if decision.parts:
         lines.append("  parts:")
         for part in decision.parts:
             wrappers = f" (in {' / '.join(part.wrappers)})" if part.wrappers else ""
-            lines.append(f"    {part.kind:<10} {part.verdict:<5} {part.part}{wrappers}  "
-                         f"← {part.cause.cite()}")
+            lines.append(
+                f"    {part.kind:<10} {part.verdict:<5} {part.part}{wrappers}  "
+                f"← {part.cause.cite()}"
+            )
     if decision.verdict == "deny":
         lines.append(f"  the model is told: {decision.refusal()}")
     if decision.suggestion is not None:

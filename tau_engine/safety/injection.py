@@ -29,9 +29,19 @@ from tau_engine.safety.profiles import InjectionSection
 RULES_PATH = Path(__file__).with_name("injection_rules.toml")
 Category = Literal["override", "spoof", "hidden", "smuggling", "custom"]
 EXCERPT_CHARS = 80
-_HIDDEN_NAMES = {"\u200b": "ZWSP", "\u200c": "ZWNJ", "\u200d": "ZWJ", "\u2060": "WJ",
-                 "\ufeff": "BOM", "\u202e": "RLO", "\u202d": "LRO", "\u2066": "LRI",
-                 "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI"}
+_HIDDEN_NAMES = {
+    "\u200b": "ZWSP",
+    "\u200c": "ZWNJ",
+    "\u200d": "ZWJ",
+    "\u2060": "WJ",
+    "\ufeff": "BOM",
+    "\u202e": "RLO",
+    "\u202d": "LRO",
+    "\u2066": "LRI",
+    "\u2067": "RLI",
+    "\u2068": "FSI",
+    "\u2069": "PDI",
+}
 
 
 class InjectionRule(BaseModel):
@@ -78,8 +88,9 @@ def printable_excerpt(text: str) -> str:
         if ch in _HIDDEN_NAMES:
             out.append(f"<{_HIDDEN_NAMES[ch]}>")
         elif 0xE0000 <= ord(ch) <= 0xE007F:
-            out.append(f"<TAG {chr(ord(ch) - 0xE0000)!r}>" if 0x20 <= ord(ch) - 0xE0000 < 0x7F
-                       else "<TAG>")
+            out.append(
+                f"<TAG {chr(ord(ch) - 0xE0000)!r}>" if 0x20 <= ord(ch) - 0xE0000 < 0x7F else "<TAG>"
+            )
         elif unicodedata.category(ch) in ("Cf", "Cc") and ch not in "\n\t":
             out.append(f"<U+{ord(ch):04X}>")
         else:
@@ -104,8 +115,13 @@ class InjectionScanner:
             self._any.Compile()
 
     @classmethod
-    def load(cls, *, extra_patterns: Sequence[str] = (), disable: Sequence[str] = (),
-             path: Path = RULES_PATH) -> InjectionScanner:
+    def load(
+        cls,
+        *,
+        extra_patterns: Sequence[str] = (),
+        disable: Sequence[str] = (),
+        path: Path = RULES_PATH,
+    ) -> InjectionScanner:
         """The shipped rules minus ``disable`` plus a profile's ``extra_patterns``."""
         rules = [r for r in _load_rules(path) if r.id not in set(disable)]
         for number, pattern in enumerate(extra_patterns, start=1):
@@ -129,8 +145,11 @@ class InjectionScanner:
                 start, end = match.span()
                 if end <= start:
                     continue
-                hits.append(InjectionHit(rule.id, rule.category, start, end,
-                                         printable_excerpt(text[start:end])))
+                hits.append(
+                    InjectionHit(
+                        rule.id, rule.category, start, end, printable_excerpt(text[start:end])
+                    )
+                )
         hits.sort(key=lambda h: (h.start, h.rule))
         return hits
 
@@ -144,8 +163,7 @@ def _load_rules(path: Path) -> tuple[InjectionRule, ...]:
         raise ConfigError(f"{path}: cannot load injection rules: {exc}") from exc
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"{path}: {'.'.join(str(p) for p in err['loc'])}: "
-                          f"{err['msg']}") from exc
+        raise ConfigError(f"{path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from exc
 
 
 def _escape_markers(text: str) -> str:
@@ -165,15 +183,20 @@ def _escape_markers(text: str) -> str:
         if k >= 0 and lowered[k] == "<":
             out.append(text[i:k])
             out.append("&lt;")
-            out.append(text[k + 1:j + len("untrusted")])
+            out.append(text[k + 1 : j + len("untrusted")])
         else:
-            out.append(text[i:j + len("untrusted")])
+            out.append(text[i : j + len("untrusted")])
         i = j + len("untrusted")
 
 
 def _attribute(value: str) -> str:
-    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-            .replace(">", "&gt;").replace("\n", " "))
+    return (
+        value.replace("&", "&amp;")
+        .replace('"', "&quot;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\n", " ")
+    )
 
 
 def wrap_untrusted(content: str, source: str, hits: Sequence[InjectionHit] = ()) -> str:
@@ -184,13 +207,14 @@ def wrap_untrusted(content: str, source: str, hits: Sequence[InjectionHit] = ())
     if hits:
         kinds = ", ".join(sorted({h.rule for h in hits}))
         flagged = f' flagged="possible prompt injection: {_attribute(kinds)}"'
-    return (f'<untrusted source="{_attribute(source)}"{flagged}>\n'
-            f"{_escape_markers(content)}\n</untrusted>")
+    return (
+        f'<untrusted source="{_attribute(source)}"{flagged}>\n'
+        f"{_escape_markers(content)}\n</untrusted>"
+    )
 
 
 @lru_cache(maxsize=8)
-def _profile_scanner(extra_patterns: tuple[str, ...], disable: tuple[str, ...]
-                     ) -> InjectionScanner:
+def _profile_scanner(extra_patterns: tuple[str, ...], disable: tuple[str, ...]) -> InjectionScanner:
     return InjectionScanner.load(extra_patterns=extra_patterns, disable=disable)
 
 

@@ -54,9 +54,15 @@ class SafetyState:
     risk: str = ""  # what raised it
 
 
-def choice_source(value: str | None, *, environ: Mapping[str, str],
-                  workspace_config: Path, user_config: Path, workspace_kept: bool,
-                  profile_file: Path | None = None) -> str:
+def choice_source(
+    value: str | None,
+    *,
+    environ: Mapping[str, str],
+    workspace_config: Path,
+    user_config: Path,
+    workspace_kept: bool,
+    profile_file: Path | None = None,
+) -> str:
     """Where the active safety profile was chosen: a flag, the environment, a file and line
     (the workspace's, the profile in use (``profile_file``), the user's), or the default.
     The highest layer holding the active value is named."""
@@ -126,11 +132,19 @@ class SafetyLayer:
     _risk_session: str | None = None  # the session whose history the risk was read from
 
     @classmethod
-    def open(cls, root: Path, *, mode: ApprovalMode, safety: str | None = None,
-             profile_source: str = "default", workspace_trusted: bool = False,
-             protected_paths: Iterable[str] = (), secrets: Iterable[tuple[str, str]] = (),
-             state_dir: Path | None = None,
-             probe: Callable[[], SandboxProbe] = cached_probe) -> SafetyLayer:
+    def open(
+        cls,
+        root: Path,
+        *,
+        mode: ApprovalMode,
+        safety: str | None = None,
+        profile_source: str = "default",
+        workspace_trusted: bool = False,
+        protected_paths: Iterable[str] = (),
+        secrets: Iterable[tuple[str, str]] = (),
+        state_dir: Path | None = None,
+        probe: Callable[[], SandboxProbe] = cached_probe,
+    ) -> SafetyLayer:
         """The layer for a workspace: profile, rules, policy, sandbox, funnel and audit log.
 
         ``secrets`` are the exact values to redact (the user's keys); ``state_dir`` is the
@@ -138,38 +152,70 @@ class SafetyLayer:
         profile = load_profile(safety or DEFAULT_PROFILE)
         user_rules, workspace_rules = load_rules(root, workspace_trusted=workspace_trusted)
         extra = list(dict.fromkeys(protected_paths))
-        policy = PermissionPolicy(profile, mode, root, user_rules=user_rules,
-                                  workspace_rules=workspace_rules, extra_protected=extra,
-                                  sandbox="not probed yet")
+        policy = PermissionPolicy(
+            profile,
+            mode,
+            root,
+            user_rules=user_rules,
+            workspace_rules=workspace_rules,
+            extra_protected=extra,
+            sandbox="not probed yet",
+        )
         config = user_config_dir()
-        sandbox = ShellSandbox(profile, root, extra_protected=extra,
-                               extra_hidden=[config] if config.is_dir() else [], probe=probe)
-        layer = cls(profile=profile, profile_source=profile_source, policy=policy,
-                    sandbox=sandbox, redaction=RedactionFilter(SecretRedactor(list(secrets)),
-                                                               action=profile.document
-                                                               .redaction.action),
-                    audit=AuditLog.for_workspace(state_dir) if state_dir else None,
-                    rate=CallRateLimiter(profile.document.limits.tool_calls_per_minute),
-                    workspace_trusted=workspace_trusted)
+        sandbox = ShellSandbox(
+            profile,
+            root,
+            extra_protected=extra,
+            extra_hidden=[config] if config.is_dir() else [],
+            probe=probe,
+        )
+        layer = cls(
+            profile=profile,
+            profile_source=profile_source,
+            policy=policy,
+            sandbox=sandbox,
+            redaction=RedactionFilter(
+                SecretRedactor(list(secrets)), action=profile.document.redaction.action
+            ),
+            audit=AuditLog.for_workspace(state_dir) if state_dir else None,
+            rate=CallRateLimiter(profile.document.limits.tool_calls_per_minute),
+            workspace_trusted=workspace_trusted,
+        )
         layer.redaction.on_findings = layer._audit_findings
         return layer
 
     @classmethod
-    def for_settings(cls, paths: WorkspacePaths, settings: Settings, *, mode: ApprovalMode,
-                     environ: Mapping[str, str], secrets: Iterable[tuple[str, str]] = (),
-                     audit: bool = True,
-                     probe: Callable[[], SandboxProbe] = cached_probe) -> SafetyLayer:
+    def for_settings(
+        cls,
+        paths: WorkspacePaths,
+        settings: Settings,
+        *,
+        mode: ApprovalMode,
+        environ: Mapping[str, str],
+        secrets: Iterable[tuple[str, str]] = (),
+        audit: bool = True,
+        probe: Callable[[], SandboxProbe] = cached_probe,
+    ) -> SafetyLayer:
         """The layer a run's settings describe (``audit=False``: a dry run, no audit log)."""
-        source = choice_source(settings.safety, environ=environ,
-                               workspace_config=paths.config_path,
-                               user_config=user_config_dir() / "config.toml",
-                               workspace_kept=not any(w.key == "safety"
-                                                      for w in settings.withheld),
-                               profile_file=_profile_file(settings))
-        return cls.open(paths.root, mode=mode, safety=settings.safety, profile_source=source,
-                        workspace_trusted=settings.workspace_trusted,
-                        protected_paths=settings.protected_paths, secrets=secrets,
-                        state_dir=paths.state_dir if audit else None, probe=probe)
+        source = choice_source(
+            settings.safety,
+            environ=environ,
+            workspace_config=paths.config_path,
+            user_config=user_config_dir() / "config.toml",
+            workspace_kept=not any(w.key == "safety" for w in settings.withheld),
+            profile_file=_profile_file(settings),
+        )
+        return cls.open(
+            paths.root,
+            mode=mode,
+            safety=settings.safety,
+            profile_source=source,
+            workspace_trusted=settings.workspace_trusted,
+            protected_paths=settings.protected_paths,
+            secrets=secrets,
+            state_dir=paths.state_dir if audit else None,
+            probe=probe,
+        )
 
     # -- what the pipeline's checks and filters use ----------------------------------------
     @property
@@ -197,9 +243,14 @@ class SafetyLayer:
         each tool call, at the end of each run, at close), off the event loop."""
         if self.audit is None or not events:
             return
-        self._pending += [event if event.session or event.run else
-                          AuditEvent(**{**event.__dict__, "session": self.context.session,
-                                        "run": self.context.run}) for event in events]
+        self._pending += [
+            event
+            if event.session or event.run
+            else AuditEvent(
+                **{**event.__dict__, "session": self.context.session, "run": self.context.run}
+            )
+            for event in events
+        ]
 
     def flush_audit(self) -> str | None:
         """Write what was recorded (blocking: :meth:`aflush_audit` does it off the event
@@ -225,9 +276,18 @@ class SafetyLayer:
                 self.on_warning(f"the audit log is not being written: {failure}")
 
     def _audit_findings(self, findings: list[Finding], where: str) -> None:
-        self.record(*(redaction_event(finding, action=self.redaction.action, tool=where,
-                                      session=self.context.session, run=self.context.run)
-                      for finding in findings))
+        self.record(
+            *(
+                redaction_event(
+                    finding,
+                    action=self.redaction.action,
+                    tool=where,
+                    session=self.context.session,
+                    run=self.context.run,
+                )
+                for finding in findings
+            )
+        )
 
     # -- the session ----------------------------------------------------------------------
     def begin_run(self, session_id: str) -> None:
@@ -248,38 +308,51 @@ class SafetyLayer:
         if self._risk_session == session_id:
             return
         self._risk_session = session_id
-        self.risk.restore({**m.meta, "tool": m.name or ""} for m in history
-                          if m.role == "tool")
+        self.risk.restore({**m.meta, "tool": m.name or ""} for m in history if m.role == "tool")
 
     def clear_risk(self) -> int:
         """The user's ``/clear-risk``: side effects follow the rules again (audited)."""
         cleared = self.risk.clear()
         if cleared:
-            self.record(AuditEvent(kind="injection", rule="cleared by the user",
-                                   detail={"cleared": cleared}))
+            self.record(
+                AuditEvent(
+                    kind="injection", rule="cleared by the user", detail={"cleared": cleared}
+                )
+            )
         return cleared
 
     def reload_rules(self) -> None:
         """Re-read the saved rules (after ``always allow`` saved one)."""
-        user, workspace = load_rules(self.policy.workspace_root,
-                                     workspace_trusted=self.workspace_trusted)
+        user, workspace = load_rules(
+            self.policy.workspace_root, workspace_trusted=self.workspace_trusted
+        )
         self.policy.user_rules[:] = user
         self.policy.workspace_rules[:] = workspace
         self.policy.rules_changed()
 
     def state(self) -> SafetyState:
-        return SafetyState(profile=self.profile.name, profile_source=self.profile_source,
-                           mode=self.policy.mode.value, sandbox=self.policy.sandbox,
-                           redaction=self.redaction.action, raised_risk=self.risk.raised,
-                           risk=self.risk.summary())
+        return SafetyState(
+            profile=self.profile.name,
+            profile_source=self.profile_source,
+            mode=self.policy.mode.value,
+            sandbox=self.policy.sandbox,
+            redaction=self.redaction.action,
+            raised_risk=self.risk.raised,
+            risk=self.risk.summary(),
+        )
 
     def rule_files(self) -> dict[str, Path]:
         """Where saved rules live: the user's file and the workspace's."""
-        return {"user": user_rules_path(),
-                "workspace": workspace_rules_path(self.policy.workspace_root)}
+        return {
+            "user": user_rules_path(),
+            "workspace": workspace_rules_path(self.policy.workspace_root),
+        }
 
     def describe(self) -> dict[str, Any]:
         """The profile choice and files, for ``tau policy show``."""
-        return {"profile": self.profile.name, "source": self.profile_source,
-                "builtin": self.profile.builtin,
-                "rule_files": {k: os.fspath(v) for k, v in self.rule_files().items()}}
+        return {
+            "profile": self.profile.name,
+            "source": self.profile_source,
+            "builtin": self.profile.builtin,
+            "rule_files": {k: os.fspath(v) for k, v in self.rule_files().items()},
+        }

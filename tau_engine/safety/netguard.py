@@ -37,24 +37,49 @@ from tau_engine.safety.profiles import NetworkSection
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-METADATA_NAMES = frozenset({
-    "metadata", "metadata.google.internal", "metadata.goog", "instance-data",
-    "instance-data.ec2.internal", "metadata.azure.internal", "metadata.tencentyun.com",
-    "metadata.platformequinix.com", "kubernetes.default.svc",
-})
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "169.254.169.253", "168.63.129.16",
-    "100.100.100.200", "192.0.0.192", "fd00:ec2::254", "fd00:ec2::23",
-))
+METADATA_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.azure.internal",
+        "metadata.tencentyun.com",
+        "metadata.platformequinix.com",
+        "kubernetes.default.svc",
+    }
+)
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "169.254.169.253",
+        "168.63.129.16",
+        "100.100.100.200",
+        "192.0.0.192",
+        "fd00:ec2::254",
+        "fd00:ec2::23",
+    )
+)
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 # Documentation, benchmarking and broadcast ranges: never a real server (Python files some of
 # them under "private").
-_RESERVED = tuple(ipaddress.ip_network(n) for n in (
-    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15",
-    "255.255.255.255/32", "2001:db8::/32"))
+_RESERVED = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "192.0.2.0/24",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "198.18.0.0/15",
+        "255.255.255.255/32",
+        "2001:db8::/32",
+    )
+)
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -113,8 +138,9 @@ def blocked_reason(address: IPAddress) -> str | None:
             return f"{inner[0]} {why}" if why else None
     if address in METADATA_ADDRESSES:
         return "cloud metadata address"
-    if address.is_unspecified or (isinstance(address, ipaddress.IPv4Address) and
-                                  address in _THIS_NETWORK):
+    if address.is_unspecified or (
+        isinstance(address, ipaddress.IPv4Address) and address in _THIS_NETWORK
+    ):
         return "unspecified address"
     if address.is_loopback:
         return "loopback address"
@@ -126,8 +152,7 @@ def blocked_reason(address: IPAddress) -> str | None:
         return "carrier-grade NAT address"
     if isinstance(address, ipaddress.IPv6Address) and address in ipaddress.ip_network("fc00::/7"):
         return "unique-local address"
-    if address.is_reserved or any(address in n for n in _RESERVED
-                                  if n.version == address.version):
+    if address.is_reserved or any(address in n for n in _RESERVED if n.version == address.version):
         return "reserved address"
     if address.is_private:
         return "private address"
@@ -200,16 +225,22 @@ class NetPolicy:
         self.entries = [AllowEntry.parse(e) for e in self.allow]
 
     @classmethod
-    def from_profile(cls, network: NetworkSection, *, resolver: Resolver = system_resolver
-                     ) -> NetPolicy:
+    def from_profile(
+        cls, network: NetworkSection, *, resolver: Resolver = system_resolver
+    ) -> NetPolicy:
         """The policy a profile's ``[network]`` table describes.
 
         Its allow-list comes from a profile, and profiles are only read from tau itself and
         the user's config dir, never from a workspace."""
         try:
-            return cls(allow=network.allow, https_only=network.https_only,
-                       max_bytes=network.max_bytes, timeout_s=network.timeout_s,
-                       max_redirects=network.max_redirects, resolver=resolver)
+            return cls(
+                allow=network.allow,
+                https_only=network.https_only,
+                max_bytes=network.max_bytes,
+                timeout_s=network.timeout_s,
+                max_redirects=network.max_redirects,
+                resolver=resolver,
+            )
         except ValueError as exc:
             raise ConfigError(f"network.allow: {exc}") from exc
 
@@ -222,8 +253,9 @@ class NetPolicy:
         try:
             return base.join(url) if base is not None else httpx.URL(url)
         except (httpx.InvalidURL, ValueError, TypeError) as exc:
-            raise NetBlockedError(f"blocked {url}: not a valid URL ({exc})",
-                                  reason="invalid-url", url=url) from exc
+            raise NetBlockedError(
+                f"blocked {url}: not a valid URL ({exc})", reason="invalid-url", url=url
+            ) from exc
 
     def check_url(self, url: httpx.URL) -> None:
         """Refuse bad schemes, credentials in the URL and metadata names (before resolving)."""
@@ -231,21 +263,29 @@ class NetPolicy:
         host = url.host.rstrip(".").lower()
         port = url.port or (443 if url.scheme == "https" else 80)
         if url.scheme not in ("http", "https") or not host:
-            raise NetBlockedError(f"blocked {text}: only http(s) URLs with a host",
-                                  reason="scheme", url=text)
+            raise NetBlockedError(
+                f"blocked {text}: only http(s) URLs with a host", reason="scheme", url=text
+            )
         if url.userinfo:
-            raise NetBlockedError(f"blocked {text}: credentials in the URL", reason="userinfo",
-                                  url=text)
+            raise NetBlockedError(
+                f"blocked {text}: credentials in the URL", reason="userinfo", url=text
+            )
         listed = self.allowed(host, literal_address(host), port)
         if url.scheme == "http" and self.https_only and not listed:
-            raise NetBlockedError(f"blocked {text}: only https is allowed (allow the host in "
-                                  "the network allow-list to use http)", reason="https-only",
-                                  url=text)
-        if not listed and (host in METADATA_NAMES or host == "localhost" or
-                           host.endswith(".localhost")):
-            raise NetBlockedError(f"blocked {text}: {host} is a local or metadata name",
-                                  reason="metadata-name" if host in METADATA_NAMES
-                                  else "loopback address", url=text)
+            raise NetBlockedError(
+                f"blocked {text}: only https is allowed (allow the host in "
+                "the network allow-list to use http)",
+                reason="https-only",
+                url=text,
+            )
+        if not listed and (
+            host in METADATA_NAMES or host == "localhost" or host.endswith(".localhost")
+        ):
+            raise NetBlockedError(
+                f"blocked {text}: {host} is a local or metadata name",
+                reason="metadata-name" if host in METADATA_NAMES else "loopback address",
+                url=text,
+            )
 
     async def resolve_checked(self, url: httpx.URL) -> str:
         """Resolve the URL's host once, check every address, return the one to connect to."""
@@ -272,7 +312,9 @@ class NetPolicy:
                     raise NetBlockedError(
                         f"blocked {url}: {host} resolves to {address}, a {reason}; allow it "
                         "explicitly in the network allow-list if you trust it",
-                        reason=reason, url=str(url))
+                        reason=reason,
+                        url=str(url),
+                    )
         return str(addresses[0])
 
 
@@ -308,26 +350,33 @@ class FetchResult:
     truncated: bool = False
 
 
-async def guarded_fetch(policy: NetPolicy, method: str, url: str, *,
-                        headers: dict[str, str] | None = None, body: bytes | None = None,
-                        transport: httpx.AsyncBaseTransport | None = None,
-                        verify: Any = True) -> FetchResult:
+async def guarded_fetch(
+    policy: NetPolicy,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    verify: Any = True,
+) -> FetchResult:
     """One request through the policy, following redirects one checked hop at a time."""
-    guarded = GuardedTransport(policy, transport or httpx.AsyncHTTPTransport(retries=0,
-                                                                             verify=verify))
+    guarded = GuardedTransport(
+        policy, transport or httpx.AsyncHTTPTransport(retries=0, verify=verify)
+    )
     timeout = httpx.Timeout(policy.timeout_s)
     hops: list[str] = []
     current = policy.parse(url)
     send_headers = dict(headers or {})
     # trust_env=False: no proxy from the environment (it would connect to an address tau
     # never checked) and no credentials from .netrc for whatever host the model names.
-    async with httpx.AsyncClient(transport=guarded, timeout=timeout, follow_redirects=False,
-                                 trust_env=False) as client:
+    async with httpx.AsyncClient(
+        transport=guarded, timeout=timeout, follow_redirects=False, trust_env=False
+    ) as client:
         async with asyncio.timeout(policy.timeout_s):
             for _ in range(policy.max_redirects + 1):
                 hops.append(str(current))
-                request = client.build_request(method, current, headers=send_headers,
-                                               content=body)
+                request = client.build_request(method, current, headers=send_headers, content=body)
                 response = await client.send(request, stream=True)
                 try:
                     location = response.headers.get("location")
@@ -335,20 +384,28 @@ async def guarded_fetch(policy: NetPolicy, method: str, url: str, *,
                         target = policy.parse(location, current)
                         policy.check_url(target)
                         if target.host != current.host or target.scheme != current.scheme:
-                            send_headers = {k: v for k, v in send_headers.items()
-                                            if k.lower() not in ("authorization", "cookie")}
+                            send_headers = {
+                                k: v
+                                for k, v in send_headers.items()
+                                if k.lower() not in ("authorization", "cookie")
+                            }
                         if (response.status_code == 303 and method != "HEAD") or (
-                                response.status_code in (301, 302) and method == "POST"):
+                            response.status_code in (301, 302) and method == "POST"
+                        ):
                             method, body = "GET", None
                         current = target
                         continue
                     data, truncated = await _read_capped(response, policy.max_bytes)
-                    return FetchResult(response.status_code, response.headers, data,
-                                       str(current), hops, truncated)
+                    return FetchResult(
+                        response.status_code, response.headers, data, str(current), hops, truncated
+                    )
                 finally:
                     await response.aclose()
-    raise NetBlockedError(f"blocked {url}: more than {policy.max_redirects} redirects",
-                          reason="too-many-redirects", url=url)
+    raise NetBlockedError(
+        f"blocked {url}: more than {policy.max_redirects} redirects",
+        reason="too-many-redirects",
+        url=url,
+    )
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
@@ -356,7 +413,7 @@ async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, boo
     size = 0
     async for chunk in response.aiter_bytes():
         if size + len(chunk) > limit:
-            chunks.append(chunk[:limit - size])
+            chunks.append(chunk[: limit - size])
             return b"".join(chunks), True
         chunks.append(chunk)
         size += len(chunk)

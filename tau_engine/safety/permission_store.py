@@ -94,14 +94,24 @@ def read_rules(path: Path, scope: FileScope) -> list[Rule]:
             parse_rule_text(text_form)
         except RuleSyntaxError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
-        rules.append(Rule(tool=stored.tool, pattern=stored.pattern, action=stored.action,
-                          source=Source(shown, line), scope=scope, when=stored.when,
-                          by=stored.by, note=stored.note))
+        rules.append(
+            Rule(
+                tool=stored.tool,
+                pattern=stored.pattern,
+                action=stored.action,
+                source=Source(shown, line),
+                scope=scope,
+                when=stored.when,
+                by=stored.by,
+                note=stored.note,
+            )
+        )
     return rules
 
 
-def load_rules(workspace_root: Path | None, *, workspace_trusted: bool,
-               user_path: Path | None = None) -> tuple[list[Rule], list[Rule]]:
+def load_rules(
+    workspace_root: Path | None, *, workspace_trusted: bool, user_path: Path | None = None
+) -> tuple[list[Rule], list[Rule]]:
     """The user's rules and the workspace's rules, in that order.
 
     Workspace rules that allow are dropped unless ``workspace_trusted``: an untrusted
@@ -119,13 +129,22 @@ def load_rules(workspace_root: Path | None, *, workspace_trusted: bool,
 def _dump(rules: list[dict[str, Any]]) -> str:
     import tomli_w
 
-    header = ("# tau permission rules (see `tau permissions list`). One [[rule]] per saved "
-              "decision.\n")
+    header = (
+        "# tau permission rules (see `tau permissions list`). One [[rule]] per saved decision.\n"
+    )
     return header + tomli_w.dumps({"rule": rules})
 
 
-def save_rule(path: Path, scope: FileScope, rule_text: str, action: Action, *,
-              by: str, note: str | None = None, now: datetime | None = None) -> Rule:
+def save_rule(
+    path: Path,
+    scope: FileScope,
+    rule_text: str,
+    action: Action,
+    *,
+    by: str,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Rule:
     """Add (or replace) a rule in a rules file atomically; returns it with its new line."""
     tool, pattern = parse_rule_text(rule_text)
     existing = read_rules(path, scope)  # validates the file before rewriting it
@@ -134,8 +153,9 @@ def save_rule(path: Path, scope: FileScope, rule_text: str, action: Action, *,
     for rule in existing:
         if (rule.tool, rule.pattern) == (tool, pattern):
             continue
-        rows.append(_row(rule.tool, rule.pattern, rule.action, scope, rule.when, rule.by,
-                         rule.note))
+        rows.append(
+            _row(rule.tool, rule.pattern, rule.action, scope, rule.when, rule.by, rule.note)
+        )
     rows.append(_row(tool, pattern, action, scope, stamp, by, note))
     atomic_write_text(path, _dump(rows))
     saved = read_rules(path, scope)
@@ -148,13 +168,22 @@ def revoke_rule(path: Path, scope: FileScope, rule_text: str) -> int:
     existing = read_rules(path, scope)
     kept = [r for r in existing if (r.tool, r.pattern) != (tool, pattern)]
     if len(kept) != len(existing):
-        atomic_write_text(path, _dump([_row(r.tool, r.pattern, r.action, scope, r.when, r.by,
-                                            r.note) for r in kept]))
+        atomic_write_text(
+            path,
+            _dump([_row(r.tool, r.pattern, r.action, scope, r.when, r.by, r.note) for r in kept]),
+        )
     return len(existing) - len(kept)
 
 
-def _row(tool: str, pattern: str | None, action: str, scope: str, when: str | None,
-         by: str | None, note: str | None) -> dict[str, Any]:
+def _row(
+    tool: str,
+    pattern: str | None,
+    action: str,
+    scope: str,
+    when: str | None,
+    by: str | None,
+    note: str | None,
+) -> dict[str, Any]:
     row: dict[str, Any] = {"tool": tool}
     if pattern is not None:
         row["pattern"] = pattern

@@ -58,8 +58,16 @@ from tau_engine.safety.write_targets import WriteTargets
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-__all__ = ["Cause", "Decision", "PartDecision", "PermissionPolicy", "ToolCall", "Verdict",
-           "strictest", "strictest_cause"]
+__all__ = [
+    "Cause",
+    "Decision",
+    "PartDecision",
+    "PermissionPolicy",
+    "ToolCall",
+    "Verdict",
+    "strictest",
+    "strictest_cause",
+]
 
 
 @dataclass(frozen=True)
@@ -103,18 +111,36 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The trace as plain data (``tau permissions check --json``)."""
+
         def cause(c: Cause) -> dict[str, Any]:
-            return {"rule": c.label, "source": str(c.source) if c.source else None,
-                    "why": c.why, "allow_rule": c.allow_rule}
+            return {
+                "rule": c.label,
+                "source": str(c.source) if c.source else None,
+                "why": c.why,
+                "allow_rule": c.allow_rule,
+            }
+
         return {
-            "tool": self.tool, "verdict": self.verdict, "cause": cause(self.cause),
-            "profile": self.profile, "mode": self.mode, "sandbox": self.sandbox,
+            "tool": self.tool,
+            "verdict": self.verdict,
+            "cause": cause(self.cause),
+            "profile": self.profile,
+            "mode": self.mode,
+            "sandbox": self.sandbox,
             "raised_risk": self.raised_risk,
             "suggestion": self.suggestion.text if self.suggestion else None,
             "breadth": self.breadth,
-            "parts": [{"part": p.part, "kind": p.kind, "verdict": p.verdict,
-                       "cause": cause(p.cause), "argv": list(p.argv),
-                       "wrappers": list(p.wrappers)} for p in self.parts],
+            "parts": [
+                {
+                    "part": p.part,
+                    "kind": p.kind,
+                    "verdict": p.verdict,
+                    "cause": cause(p.cause),
+                    "argv": list(p.argv),
+                    "wrappers": list(p.wrappers),
+                }
+                for p in self.parts
+            ],
         }
 
 
@@ -160,13 +186,16 @@ class PermissionPolicy:
         profile_rules: list[Rule] = []
         for action in ("deny", "ask", "allow"):
             for pattern in getattr(doc.shell, action):
-                profile_rules.append(Rule("bash", pattern, action,
-                                          self.profile.source_of(f"shell.{action}", pattern)))
-        self._layers = (self.session_rules, self.workspace_rules, self.user_rules,
-                        profile_rules)
+                profile_rules.append(
+                    Rule(
+                        "bash", pattern, action, self.profile.source_of(f"shell.{action}", pattern)
+                    )
+                )
+        self._layers = (self.session_rules, self.workspace_rules, self.user_rules, profile_rules)
         self.writes = WriteTargets(self.profile, self.workspace_root, self.extra_protected)
-        self._indexes: dict[tuple[int, int, str],
-                            tuple[dict[str, list[tuple[int, Rule]]], list[tuple[int, Rule]]]] = {}
+        self._indexes: dict[
+            tuple[int, int, str], tuple[dict[str, list[tuple[int, Rule]]], list[tuple[int, Rule]]]
+        ] = {}
 
     def allow_for_session(self, rule: Rule) -> None:
         """Remember an "allow for this session" answer as a session rule."""
@@ -187,28 +216,50 @@ class PermissionPolicy:
     def _default(self, call: ToolCall) -> tuple[Verdict, Cause]:
         doc = self.profile.document
         mode_verdict: Verdict = ToolPolicy(mode=self.mode).verdict(call.tool, call.kind)
-        best: tuple[Verdict, Cause] = (mode_verdict, Cause(
-            f"approval mode {self.mode.value}", None,
-            f"approval mode '{self.mode.value}' gives {call.kind} tools like {call.tool} "
-            f"'{mode_verdict}'"))
+        best: tuple[Verdict, Cause] = (
+            mode_verdict,
+            Cause(
+                f"approval mode {self.mode.value}",
+                None,
+                f"approval mode '{self.mode.value}' gives {call.kind} tools like {call.tool} "
+                f"'{mode_verdict}'",
+            ),
+        )
         settings: list[tuple[str, Approval]] = [
-            (f"tools.{call.tool}" if call.tool in (doc.tools.model_extra or {})
-             else "tools.default", doc.tools.approval(call.tool))]
+            (
+                f"tools.{call.tool}"
+                if call.tool in (doc.tools.model_extra or {})
+                else "tools.default",
+                doc.tools.approval(call.tool),
+            )
+        ]
         if call.tool in SHELL_TOOLS:
             settings.append(("shell.default", doc.shell.default))
         for key, approval in settings:
             if approval == "mode" or RANK[approval] <= RANK[best[0]]:
                 continue
-            best = (approval, Cause(f'{key} = "{approval}"', self.profile.source_of(key),
-                                    f"profile {self.profile.name} sets {key} to {approval}",
-                                    allow_rule=call.tool if approval == "deny" else None))
+            best = (
+                approval,
+                Cause(
+                    f'{key} = "{approval}"',
+                    self.profile.source_of(key),
+                    f"profile {self.profile.name} sets {key} to {approval}",
+                    allow_rule=call.tool if approval == "deny" else None,
+                ),
+            )
         return best
 
     # -- rules ------------------------------------------------------------------------
 
-    def _judge_part(self, tool: str, words: tuple[Word, ...] | None, subject: str | None,
-                    default: tuple[Verdict, Cause], *, open_args: bool = False
-                    ) -> tuple[Verdict, Cause]:
+    def _judge_part(
+        self,
+        tool: str,
+        words: tuple[Word, ...] | None,
+        subject: str | None,
+        default: tuple[Verdict, Cause],
+        *,
+        open_args: bool = False,
+    ) -> tuple[Verdict, Cause]:
         """Judge one command's words (or one subject) against the rule layers.
 
         Deny rules hold across layers, unless a rule of at least the same precedence allows
@@ -226,9 +277,12 @@ class PermissionPolicy:
                 if fit is Fit.NO:
                     continue
                 verdict: Verdict = "deny" if fit is Fit.YES else "ask"
-                why = (f"{rule.scope} rule {rule.text} refuses this" if fit is Fit.YES else
-                       f"{rule.scope} rule {rule.text} refuses this if run-time values "
-                       "turn out to match")
+                why = (
+                    f"{rule.scope} rule {rule.text} refuses this"
+                    if fit is Fit.YES
+                    else f"{rule.scope} rule {rule.text} refuses this if run-time values "
+                    "turn out to match"
+                )
                 if denial is None or RANK[verdict] > RANK[denial[0]]:
                     denial = (verdict, Cause(rule.text, rule.source, why, rule.text))
             allowed_texts.update(r.text for r in layer if r.action == "allow")
@@ -239,13 +293,16 @@ class PermissionPolicy:
             for rule in layer:
                 if rule.action == "deny":
                     continue
-                fit = self._fit(rule, words, subject, open_args, for_allow=rule.action ==
-                                "allow")
+                fit = self._fit(rule, words, subject, open_args, for_allow=rule.action == "allow")
                 if fit is Fit.NO or (rule.action == "allow" and fit is not Fit.YES):
                     continue
                 verb = "allows" if rule.action == "allow" else "asks before"
-                cause = Cause(rule.text, rule.source, f"{rule.scope} rule {rule.text} {verb} "
-                              "this", allow_rule=rule.text if rule.action == "ask" else None)
+                cause = Cause(
+                    rule.text,
+                    rule.source,
+                    f"{rule.scope} rule {rule.text} {verb} this",
+                    allow_rule=rule.text if rule.action == "ask" else None,
+                )
                 if found is None or RANK[rule.action] > RANK[found[0]]:
                     found = (rule.action, cause)
             if found is not None:
@@ -255,8 +312,7 @@ class PermissionPolicy:
             return denial
         return result
 
-    def _candidates(self, position: int, tool: str, words: tuple[Word, ...] | None
-                    ) -> list[Rule]:
+    def _candidates(self, position: int, tool: str, words: tuple[Word, ...] | None) -> list[Rule]:
         """The rules of one layer that can apply: for a command, those naming it (or any).
 
         Indexed by a shell pattern's first word, so a decision looks at a handful of rules
@@ -270,8 +326,11 @@ class PermissionPolicy:
             for number, rule in enumerate(layer):
                 if rule.tool != tool:
                     continue
-                first = (shell_tokens(rule.pattern)[0]
-                         if rule.pattern is not None and tool in SHELL_TOOLS else None)
+                first = (
+                    shell_tokens(rule.pattern)[0]
+                    if rule.pattern is not None and tool in SHELL_TOOLS
+                    else None
+                )
                 if first is None or any(c in first for c in "*?["):
                     wild.append((number, rule))
                 else:
@@ -287,8 +346,14 @@ class PermissionPolicy:
         return [rule for _, rule in sorted(picked, key=lambda pair: pair[0])]
 
     @staticmethod
-    def _fit(rule: Rule, words: tuple[Word, ...] | None, subject: str | None,
-             open_args: bool, *, for_allow: bool = False) -> Fit:
+    def _fit(
+        rule: Rule,
+        words: tuple[Word, ...] | None,
+        subject: str | None,
+        open_args: bool,
+        *,
+        for_allow: bool = False,
+    ) -> Fit:
         if rule.pattern is None:
             return Fit.YES
         if words is not None:
@@ -297,14 +362,14 @@ class PermissionPolicy:
             return Fit.YES
         return Fit.NO
 
-    def _judge_command(self, tool: str, part: CommandPart, default: tuple[Verdict, Cause]
-                       ) -> tuple[Verdict, Cause, tuple[Word, ...]]:
+    def _judge_command(
+        self, tool: str, part: CommandPart, default: tuple[Verdict, Cause]
+    ) -> tuple[Verdict, Cause, tuple[Word, ...]]:
         """A command and each wrapper around it (``sudo``, ``timeout``…), strictest wins.
 
         A wrapper matched by no rule adds nothing; the command takes the default. Returns the
         words that decided (the command's or a wrapper's), for the suggested rule."""
-        verdict, cause = self._judge_part(tool, part.argv, None, default,
-                                          open_args=part.open_args)
+        verdict, cause = self._judge_part(tool, part.argv, None, default, open_args=part.open_args)
         deciding = part.argv
         none: tuple[Verdict, Cause] = ("allow", Cause("no rule", None, "no rule matches"))
         for wrapper in part.wrappers:
@@ -339,23 +404,42 @@ class PermissionPolicy:
         verdict = strictest(*(p.verdict for p in parts))
         responsible = next(p for p in parts if p.verdict == verdict).cause
         if self.mode is ApprovalMode.READ_ONLY and call.kind != "read":
-            verdict, responsible = "deny", Cause(
-                "approval mode read-only", None,
-                f"approval mode 'read-only' refuses {call.kind} tools like {call.tool}")
+            verdict, responsible = (
+                "deny",
+                Cause(
+                    "approval mode read-only",
+                    None,
+                    f"approval mode 'read-only' refuses {call.kind} tools like {call.tool}",
+                ),
+            )
         if raised_risk and call.side_effects and verdict == "allow":
-            verdict, responsible = "ask", Cause(
-                "injection flag", None, "a tool result in this session looked like a prompt "
-                "injection; calls with side effects ask until the flag is cleared")
+            verdict, responsible = (
+                "ask",
+                Cause(
+                    "injection flag",
+                    None,
+                    "a tool result in this session looked like a prompt "
+                    "injection; calls with side effects ask until the flag is cleared",
+                ),
+            )
         if suggestion is None and call.tool not in SHELL_TOOLS:
             pattern = call.subjects[0] if len(call.subjects) == 1 else None
             suggestion = Rule(call.tool, pattern, "allow", Source("suggested"))
-        return Decision(tool=call.tool, verdict=verdict, cause=responsible, parts=tuple(parts),
-                        profile=self.profile.name, mode=self.mode.value, sandbox=self.sandbox,
-                        raised_risk=raised_risk,
-                        suggestion=suggestion if verdict == "ask" else None)
+        return Decision(
+            tool=call.tool,
+            verdict=verdict,
+            cause=responsible,
+            parts=tuple(parts),
+            profile=self.profile.name,
+            mode=self.mode.value,
+            sandbox=self.sandbox,
+            raised_risk=raised_risk,
+            suggestion=suggestion if verdict == "ask" else None,
+        )
 
-    def _shell_parts(self, call: ToolCall, default: tuple[Verdict, Cause]
-                     ) -> tuple[list[PartDecision], Rule | None]:
+    def _shell_parts(
+        self, call: ToolCall, default: tuple[Verdict, Cause]
+    ) -> tuple[list[PartDecision], Rule | None]:
         analysis = analyze_shell(call.command or "")
         parts: list[PartDecision] = []
         suggestion: Rule | None = None
@@ -364,20 +448,36 @@ class PermissionPolicy:
             verdict, cause, deciding = self._judge_command(call.tool, part, default)
             wrappers = tuple(" ".join(w.value or w.text for w in ws) for ws in part.wrappers)
             argv = tuple(w.value if w.value is not None else w.text for w in part.argv)
-            parts.append(PartDecision(part.display(), "command", verdict, cause, argv,
-                                      wrappers))
+            parts.append(PartDecision(part.display(), "command", verdict, cause, argv, wrappers))
             if verdict != "allow" and RANK[verdict] > worst and deciding[0].value:
                 worst = RANK[verdict]
-                suggestion = Rule(call.tool, suggest_shell_pattern(deciding), "allow",
-                                  Source("suggested"))
+                suggestion = Rule(
+                    call.tool, suggest_shell_pattern(deciding), "allow", Source("suggested")
+                )
         for concern in analysis.concerns:
-            parts.append(PartDecision(concern.text, "unresolved", "ask", Cause(
-                "fail closed", None, f"tau cannot judge this part: {concern.reason}")))
+            parts.append(
+                PartDecision(
+                    concern.text,
+                    "unresolved",
+                    "ask",
+                    Cause("fail closed", None, f"tau cannot judge this part: {concern.reason}"),
+                )
+            )
         parts.extend(self.writes.judge(analysis))
         if not self.sandboxed:
-            parts += [PartDecision(f"writes {text}", "unresolved", "ask", Cause(
-                "fail closed", None, "the files it writes are only known at run time and "
-                "bash is not sandboxed")) for text in analysis.runtime_writes]
+            parts += [
+                PartDecision(
+                    f"writes {text}",
+                    "unresolved",
+                    "ask",
+                    Cause(
+                        "fail closed",
+                        None,
+                        "the files it writes are only known at run time and bash is not sandboxed",
+                    ),
+                )
+                for text in analysis.runtime_writes
+            ]
         if any(p.kind == "unresolved" and p.verdict == "ask" for p in parts):
             suggestion = None  # no rule can allow what tau cannot see
         return parts, suggestion

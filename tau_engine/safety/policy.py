@@ -29,8 +29,15 @@ from typing import Any, Literal
 
 from tau_engine.protocol.approval import ApprovalMode
 
-__all__ = ["ApprovalDecision", "ApprovalMode", "ApprovalRequest", "Approver", "ToolKind",
-           "ToolPolicy", "Verdict"]
+__all__ = [
+    "ApprovalDecision",
+    "ApprovalMode",
+    "ApprovalRequest",
+    "Approver",
+    "ToolKind",
+    "ToolPolicy",
+    "Verdict",
+]
 
 ToolKind = Literal["read", "edit", "exec", "network"]
 Verdict = Literal["allow", "ask", "deny"]
@@ -40,8 +47,7 @@ _TABLE: dict[ApprovalMode, dict[str, Verdict]] = {
     ApprovalMode.READ_ONLY: {"read": "allow", "edit": "deny", "exec": "deny", "network": "deny"},
     ApprovalMode.ASK: {"read": "allow", "edit": "ask", "exec": "ask", "network": "ask"},
     ApprovalMode.AUTO_EDIT: {"read": "allow", "edit": "allow", "exec": "ask", "network": "ask"},
-    ApprovalMode.FULL_AUTO: {"read": "allow", "edit": "allow", "exec": "allow",
-                             "network": "allow"},
+    ApprovalMode.FULL_AUTO: {"read": "allow", "edit": "allow", "exec": "allow", "network": "allow"},
 }
 
 
@@ -82,6 +88,7 @@ class ToolPolicy:
 
     mode: ApprovalMode = ApprovalMode.AUTO_EDIT
 
-    def verdict(self, tool: str, kind: ToolKind,
-                arguments: Mapping[str, Any] | None = None) -> Verdict:
+    def verdict(
+        self, tool: str, kind: ToolKind, arguments: Mapping[str, Any] | None = None
+    ) -> Verdict:
         return _TABLE[self.mode][kind]

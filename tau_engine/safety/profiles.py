@@ -54,8 +54,17 @@ APPROVALS: tuple[str, ...] = ("allow", "ask", "deny", "mode")
 Verdict = Literal["allow", "ask", "deny"]
 
 # Lists that a profile with ``extends`` adds to instead of replacing.
-ADDITIVE_LISTS = frozenset({"shell.allow", "shell.ask", "shell.deny", "files.protected",
-                            "sandbox.hide", "injection.extra_patterns", "injection.disable"})
+ADDITIVE_LISTS = frozenset(
+    {
+        "shell.allow",
+        "shell.ask",
+        "shell.deny",
+        "files.protected",
+        "sandbox.hide",
+        "injection.extra_patterns",
+        "injection.disable",
+    }
+)
 
 
 class _Section(BaseModel):
@@ -72,8 +81,7 @@ class ToolsSection(_Section):
     def _check_tools(self) -> ToolsSection:
         for tool, value in (self.model_extra or {}).items():
             if value not in APPROVALS:
-                raise ValueError(f"{tool}: must be one of {', '.join(APPROVALS)}, "
-                                 f"not {value!r}")
+                raise ValueError(f"{tool}: must be one of {', '.join(APPROVALS)}, not {value!r}")
         return self
 
     def approval(self, tool: str) -> Approval:
@@ -253,7 +261,8 @@ def load_profile(name: str = DEFAULT_PROFILE, *, user_dir: Path | None = None) -
     if name in BUILTIN_PROFILES and shadow.is_file():
         raise ConfigError(
             f"{display_path(shadow)}: '{name}' is a built-in profile; name yours "
-            f"differently and start it with extends = \"{name}\"")
+            f'differently and start it with extends = "{name}"'
+        )
     merged: dict[str, Any] = {}
     sources: dict[str, Source] = {}
     item_sources: dict[tuple[str, str], Source] = {}
@@ -262,8 +271,9 @@ def load_profile(name: str = DEFAULT_PROFILE, *, user_dir: Path | None = None) -
     layers: list[tuple[dict[str, Any], LineIndex, str]] = []
     while current is not None:
         if current in chain:
-            raise ConfigError(f"safety profile '{name}': extends loops through "
-                              f"{' -> '.join([*chain, current])}")
+            raise ConfigError(
+                f"safety profile '{name}': extends loops through {' -> '.join([*chain, current])}"
+            )
         chain.append(current)
         path, shown, _ = _locate(current, folder)
         data, index = _read(path, shown)
@@ -283,13 +293,17 @@ def load_profile(name: str = DEFAULT_PROFILE, *, user_dir: Path | None = None) -
                 for item in value:
                     line = index.items.get((key, str(item)))
                     if line is not None or (key, str(item)) not in item_sources:
-                        item_sources[(key, str(item))] = Source(shown, line or
-                                                                index.key_line(key))
+                        item_sources[(key, str(item))] = Source(shown, line or index.key_line(key))
             if key in ADDITIVE_LISTS:
                 sources.setdefault(key, Source(shown, index.key_line(key)))
     document = ProfileDocument.model_validate(_unflatten(merged))
-    return Profile(name=name, document=document, sources=sources, item_sources=item_sources,
-                   builtin=name in BUILTIN_PROFILES)
+    return Profile(
+        name=name,
+        document=document,
+        sources=sources,
+        item_sources=item_sources,
+        builtin=name in BUILTIN_PROFILES,
+    )
 
 
 def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:

@@ -39,8 +39,18 @@ from pathlib import Path, PurePosixPath
 STATE_DIR = ".tau"
 DOTENV = ".env"
 # tau's own state files and folders directly under .tau/.
-STATE_NAMES = frozenset({"tau.db", "tau.db-wal", "tau.db-shm", "tau.db-journal", "checkpoints",
-                         "logs", "prompt_history", ".gitignore"})
+STATE_NAMES = frozenset(
+    {
+        "tau.db",
+        "tau.db-wal",
+        "tau.db-shm",
+        "tau.db-journal",
+        "checkpoints",
+        "logs",
+        "prompt_history",
+        ".gitignore",
+    }
+)
 # The identity files under .tau/, in the order the system prompt composes them.
 IDENTITY_NAMES = ("SOUL.md", "USER.md", "AGENTS.md")
 _IDENTITY_FOLDED = frozenset(name.casefold() for name in IDENTITY_NAMES)
@@ -56,27 +66,36 @@ class ProtectedRule:
 
     def refusal(self, shown: str) -> str:
         """The tool result that refuses a write to ``shown``."""
-        return (f"refused by rule '{self.name}': {shown} {self.why}; tau's file tools never "
-                f"change it, in any approval mode. {self.how_to_allow}")
+        return (
+            f"refused by rule '{self.name}': {shown} {self.why}; tau's file tools never "
+            f"change it, in any approval mode. {self.how_to_allow}"
+        )
 
 
 TAU_STATE = ProtectedRule(
-    "tau-state", "is tau's own session state (store, checkpoints, logs, prompt history)",
-    "Nothing needs to change it by hand: use tau's commands (undo, sessions delete).")
+    "tau-state",
+    "is tau's own session state (store, checkpoints, logs, prompt history)",
+    "Nothing needs to change it by hand: use tau's commands (undo, sessions delete).",
+)
 TAU_SETTINGS = ProtectedRule(
-    "tau-settings", "is one of tau's settings files (it can choose the approval mode, where "
+    "tau-settings",
+    "is one of tau's settings files (it can choose the approval mode, where "
     "API keys are sent and which secret is read)",
-    "To change it, tell the user what to change and let them edit the file themselves.")
+    "To change it, tell the user what to change and let them edit the file themselves.",
+)
 TAU_IDENTITY = ProtectedRule(
-    "tau-identity", "is one of tau's identity files, composed into the system prompt "
+    "tau-identity",
+    "is one of tau's identity files, composed into the system prompt "
     "(persona, the user's preferences, project instructions)",
     "To change it, tell the user what to change and let them edit the file themselves "
-    "(or run tau onboard).")
+    "(or run tau onboard).",
+)
 GIT_INTERNALS = ProtectedRule(
-    "git-internals", "is inside git's own folder, where config and hooks make git run "
-    "programs",
+    "git-internals",
+    "is inside git's own folder, where config and hooks make git run programs",
     "To change it, tell the user the git command to run (git config ..., a hook) and let "
-    "them run it themselves.")
+    "them run it themselves.",
+)
 
 RULES = (TAU_STATE, TAU_SETTINGS, TAU_IDENTITY, GIT_INTERNALS)
 
@@ -106,8 +125,9 @@ def _parts(path: Path, root: Path) -> tuple[str, ...] | None:
         return None
 
 
-def protecting_rule(root: Path, raw: str, resolved: Path,
-                    settings_dirs: tuple[Path, ...] = ()) -> ProtectedRule | None:
+def protecting_rule(
+    root: Path, raw: str, resolved: Path, settings_dirs: tuple[Path, ...] = ()
+) -> ProtectedRule | None:
     """The rule that refuses writing ``raw`` (which resolved to ``resolved``), if any.
 
     ``root`` is the resolved workspace root; ``settings_dirs`` are resolved folders that

@@ -39,5 +39,7 @@ class CallRateLimiter:
 
     def refusal(self, wait_s: float) -> str:
         """The refusal text for a call over the limit."""
-        return (f"refused (limits.tool_calls_per_minute = {self.per_minute}): too many tool "
-                f"calls; the next one is allowed in {wait_s:.0f}s")
+        return (
+            f"refused (limits.tool_calls_per_minute = {self.per_minute}): too many tool "
+            f"calls; the next one is allowed in {wait_s:.0f}s"
+        )

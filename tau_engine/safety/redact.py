@@ -48,8 +48,10 @@ class SecretRedactor:
             if len(value) >= MIN_SECRET_CHARS and value not in seen:
                 seen[value] = name
         # Longest first, so a key that contains another key is replaced whole.
-        self._secrets = tuple(_Secret(value, redaction_marker(name)) for value, name in
-                              sorted(seen.items(), key=lambda item: -len(item[0])))
+        self._secrets = tuple(
+            _Secret(value, redaction_marker(name))
+            for value, name in sorted(seen.items(), key=lambda item: -len(item[0]))
+        )
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
@@ -57,7 +59,7 @@ class SecretRedactor:
     @property
     def names(self) -> list[str]:
         """The variables whose values are redacted (for diagnostics; never the values)."""
-        return [s.marker[len("[REDACTED:"):-1] for s in self._secrets]
+        return [s.marker[len("[REDACTED:") : -1] for s in self._secrets]
 
     @property
     def values(self) -> list[str]:
@@ -67,14 +69,15 @@ class SecretRedactor:
     @property
     def pairs(self) -> list[tuple[str, str]]:
         """(variable, value) of every secret, to build a redactor that knows more."""
-        return [(s.marker[len("[REDACTED:"):-1], s.value) for s in self._secrets]
+        return [(s.marker[len("[REDACTED:") : -1], s.value) for s in self._secrets]
 
     def present(self, text: str) -> list[tuple[str, str]]:
         """(variable, value) of each secret whose whole value occurs in ``text``."""
         if not self._secrets or not text:
             return []
-        return [(s.marker[len("[REDACTED:"):-1], s.value) for s in self._secrets
-                if s.value in text]
+        return [
+            (s.marker[len("[REDACTED:") : -1], s.value) for s in self._secrets if s.value in text
+        ]
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret, and every cut piece of one, replaced."""

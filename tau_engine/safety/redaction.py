@@ -39,9 +39,27 @@ from tau_engine.safety.secret_rules import (
 
 # Words of a variable name that say its value is a secret (API_KEY, GITHUB_TOKEN, DB_PASSWORD):
 # those values are redacted everywhere. Names ending like a location are not (SSH_AUTH_SOCK).
-SECRET_WORDS = frozenset({"KEY", "APIKEY", "TOKEN", "SECRET", "SECRETS", "PASSWORD", "PASSWD",
-                          "PASS", "PASSPHRASE", "CREDENTIAL", "CREDENTIALS", "AUTH", "PRIVATE",
-                          "DSN", "COOKIE", "SIGNATURE", "PAT"})
+SECRET_WORDS = frozenset(
+    {
+        "KEY",
+        "APIKEY",
+        "TOKEN",
+        "SECRET",
+        "SECRETS",
+        "PASSWORD",
+        "PASSWD",
+        "PASS",
+        "PASSPHRASE",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "AUTH",
+        "PRIVATE",
+        "DSN",
+        "COOKIE",
+        "SIGNATURE",
+        "PAT",
+    }
+)
 SECRET_NAMES = frozenset({"DATABASE_URL"})
 _NOT_SECRET_ENDINGS = ("_SOCK", "_PATH", "_DIR", "_FILE", "_HOME", "_ID_FILE")
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -55,24 +73,44 @@ def is_secret_name(name: str) -> bool:
     if upper.endswith(_NOT_SECRET_ENDINGS):
         return False
     return any(word in SECRET_WORDS for word in _WORD.findall(upper))
+
+
 # Results are cached by text (the history is sent again with every request, and streamed
 # text repeats its short pieces), within a budget of characters kept.
 CACHE_MAX_CHARS = 4_000_000
 # Event fields that are never text from a tool, the model or a server.
-_PLAIN_FIELDS = frozenset({"type", "v", "seq", "ts", "session_id", "call_id", "name", "kind",
-                           "ok", "denied", "fatal", "turn", "duration_ms", "skipped",
-                           "stop_reason", "turns", "resumed", "model", "workspace"})
+_PLAIN_FIELDS = frozenset(
+    {
+        "type",
+        "v",
+        "seq",
+        "ts",
+        "session_id",
+        "call_id",
+        "name",
+        "kind",
+        "ok",
+        "denied",
+        "fatal",
+        "turn",
+        "duration_ms",
+        "skipped",
+        "stop_reason",
+        "turns",
+        "resumed",
+        "model",
+        "workspace",
+    }
+)
 
 FindingsSink = Callable[[list[Finding], str], None]
 
 
-def secret_values(environ: Mapping[str, str], *extra: Mapping[str, str]
-                  ) -> list[tuple[str, str]]:
+def secret_values(environ: Mapping[str, str], *extra: Mapping[str, str]) -> list[tuple[str, str]]:
     """The (name, value) pairs of variables whose names say they hold a secret."""
     pairs: list[tuple[str, str]] = []
     for source in (environ, *extra):
-        pairs += [(name, value) for name, value in source.items()
-                  if is_secret_name(name) and value]
+        pairs += [(name, value) for name, value in source.items() if is_secret_name(name) and value]
     return pairs
 
 
@@ -90,9 +128,14 @@ class Redacted:
 class RedactionFilter:
     """Exact values first, then the detectors; the profile's action for tool results."""
 
-    def __init__(self, exact: SecretRedactor | None = None, *,
-                 scanner: SecretScanner | None = None, action: RedactionAction = "redact",
-                 on_findings: FindingsSink | None = None) -> None:
+    def __init__(
+        self,
+        exact: SecretRedactor | None = None,
+        *,
+        scanner: SecretScanner | None = None,
+        action: RedactionAction = "redact",
+        on_findings: FindingsSink | None = None,
+    ) -> None:
         self.exact = exact or SecretRedactor()
         self._scanner = scanner
         self.action: RedactionAction = action
@@ -110,8 +153,9 @@ class RedactionFilter:
     def _exact(self, text: str) -> tuple[str, list[Finding]]:
         if not self.exact:
             return text, []
-        found = [Finding(name, 0, 0, self._digests[value])
-                 for name, value in self.exact.present(text)]
+        found = [
+            Finding(name, 0, 0, self._digests[value]) for name, value in self.exact.present(text)
+        ]
         return self.exact.redact(text), found
 
     def filter(self, text: str, *, where: str = "tool result") -> Redacted:
@@ -168,8 +212,7 @@ class RedactionFilter:
             return value if same else items
         if isinstance(value, list):
             redacted = [self.redact_data(item, where=where) for item in value]
-            return value if all(a is b for a, b in zip(redacted, value, strict=True)) \
-                else redacted
+            return value if all(a is b for a, b in zip(redacted, value, strict=True)) else redacted
         return value
 
     def redact_fields(self, fields: dict[str, Any], *, where: str = "event") -> None:
@@ -193,5 +236,6 @@ class RedactionFilter:
     def with_secrets(self, pairs: Iterable[tuple[str, str]]) -> RedactionFilter:
         """The same filter knowing more exact values (added after the first ones)."""
         merged = SecretRedactor([*self.exact.pairs, *pairs])
-        return RedactionFilter(merged, scanner=self._scanner, action=self.action,
-                               on_findings=self.on_findings)
+        return RedactionFilter(
+            merged, scanner=self._scanner, action=self.action, on_findings=self.on_findings
+        )

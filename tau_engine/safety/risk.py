@@ -32,8 +32,9 @@ class InjectionFlag:
         return {"rule": self.rule, "category": self.category, "excerpt": self.excerpt}
 
 
-def flags_from_hits(hits: Sequence[InjectionHit], *, source: str, tool: str = "",
-                    call_id: str = "") -> list[InjectionFlag]:
+def flags_from_hits(
+    hits: Sequence[InjectionHit], *, source: str, tool: str = "", call_id: str = ""
+) -> list[InjectionFlag]:
     return [InjectionFlag(h.rule, h.category, h.excerpt, source, tool, call_id) for h in hits]
 
 
@@ -74,7 +75,12 @@ class RiskState:
         for meta in metas:
             for item in meta.get("injection") or []:
                 if isinstance(item, dict):
-                    self.flags.append(InjectionFlag(
-                        str(item.get("rule", "?")), str(item.get("category", "?")),
-                        str(item.get("excerpt", "")), str(meta.get("source", "tool")),
-                        str(meta.get("tool", ""))))
+                    self.flags.append(
+                        InjectionFlag(
+                            str(item.get("rule", "?")),
+                            str(item.get("category", "?")),
+                            str(item.get("excerpt", "")),
+                            str(meta.get("source", "tool")),
+                            str(meta.get("tool", "")),
+                        )
+                    )

@@ -30,12 +30,37 @@ Action = Literal["allow", "ask", "deny"]
 Scope = Literal["profile", "user", "workspace", "session"]
 _RULE_TEXT = re.compile(r"^\s*([A-Za-z0-9_.:-]+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 # Only commands from these folders count as their bare name for an allow rule: ./ls is not ls.
-SYSTEM_BIN_DIRS = frozenset({"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin",
-                             "/usr/local/sbin"})
+SYSTEM_BIN_DIRS = frozenset(
+    {"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin", "/usr/local/sbin"}
+)
 # Commands whose first argument is a subcommand worth keeping in a suggested rule.
-SUBCOMMAND_TOOLS = frozenset({"git", "npm", "pnpm", "yarn", "cargo", "go", "docker", "pip",
-                              "pip3", "uv", "poetry", "kubectl", "make", "gh", "apt", "apt-get",
-                              "brew", "dotnet", "mvn", "gradle", "bundle", "rails", "npx"})
+SUBCOMMAND_TOOLS = frozenset(
+    {
+        "git",
+        "npm",
+        "pnpm",
+        "yarn",
+        "cargo",
+        "go",
+        "docker",
+        "pip",
+        "pip3",
+        "uv",
+        "poetry",
+        "kubectl",
+        "make",
+        "gh",
+        "apt",
+        "apt-get",
+        "brew",
+        "dotnet",
+        "mvn",
+        "gradle",
+        "bundle",
+        "rails",
+        "npx",
+    }
+)
 SHELL_TOOLS = frozenset({"bash"})
 
 
@@ -77,8 +102,9 @@ def parse_rule_text(text: str) -> tuple[str, str | None]:
     """Split ``TOOL(PATTERN)`` into its tool and pattern (``None`` for a bare tool)."""
     match = _RULE_TEXT.match(text)
     if not match or (match.group(2) is not None and not match.group(2).strip()):
-        raise RuleSyntaxError(f"not a rule: {text!r} (write TOOL or TOOL(PATTERN), "
-                              "e.g. bash(git push *))")
+        raise RuleSyntaxError(
+            f"not a rule: {text!r} (write TOOL or TOOL(PATTERN), e.g. bash(git push *))"
+        )
     pattern = match.group(2)
     if pattern is not None and match.group(1) in SHELL_TOOLS:
         shell_tokens(pattern)  # raises on unbalanced quotes
@@ -109,8 +135,13 @@ def _name_for(word: Word, *, for_allow: bool) -> str | None:
     return value
 
 
-def match_words(tokens: tuple[str, ...], words: tuple[Word, ...], *, open_args: bool = False,
-                for_allow: bool = False) -> Fit:
+def match_words(
+    tokens: tuple[str, ...],
+    words: tuple[Word, ...],
+    *,
+    open_args: bool = False,
+    for_allow: bool = False,
+) -> Fit:
     """How the pattern ``tokens`` fits a command's ``words`` (see the module docstring)."""
     if words and tokens[0] != "*":
         # Most rules name another command: reject them before the general matcher.
@@ -154,8 +185,8 @@ def match_words(tokens: tuple[str, ...], words: tuple[Word, ...], *, open_args: 
                 if element is None:
                     row[j] = min(Fit.MAYBE, max(row[j + 1], below[j], below[j + 1]))
                 elif fnmatchcase(element, token) or (
-                        element[:1] in ("/", "~") and
-                        fnmatchcase(_normal_path(element), token)):
+                    element[:1] in ("/", "~") and fnmatchcase(_normal_path(element), token)
+                ):
                     row[j] = below[j + 1]
                 elif globbed[j] and _glob_may_fit(element, token):
                     # A glob word expands to file names, one of which might fit the token.
@@ -215,13 +246,13 @@ def match_subject(pattern: str, subject: str) -> bool:
     return _path_regex(pattern).fullmatch(subject) is not None
 
 
-def rule_fits_words(rule: Rule, words: tuple[Word, ...], *, open_args: bool,
-                    for_allow: bool) -> Fit:
+def rule_fits_words(
+    rule: Rule, words: tuple[Word, ...], *, open_args: bool, for_allow: bool
+) -> Fit:
     """How a shell rule fits one command's words (a bare-tool rule fits everything)."""
     if rule.pattern is None:
         return Fit.YES
-    return match_words(shell_tokens(rule.pattern), words, open_args=open_args,
-                       for_allow=for_allow)
+    return match_words(shell_tokens(rule.pattern), words, open_args=open_args, for_allow=for_allow)
 
 
 def describe_breadth(rule: Rule) -> str:
@@ -234,8 +265,11 @@ def describe_breadth(rule: Rule) -> str:
         fixed = re.split(r"[*?]", rule.pattern, maxsplit=1)[0]
         if fixed == rule.pattern:
             return f"matches only {rule.pattern}"
-        return f"matches anything starting with {fixed}" if fixed else \
-            f"matches anything like {rule.pattern}"
+        return (
+            f"matches anything starting with {fixed}"
+            if fixed
+            else f"matches anything like {rule.pattern}"
+        )
     tokens = shell_tokens(rule.pattern)
     literal: list[str] = []
     for token in tokens:
@@ -247,7 +281,7 @@ def describe_breadth(rule: Rule) -> str:
     if not literal:
         return "matches any command"
     prefix = " ".join(literal)
-    if tokens[len(literal):] == ("*",):
+    if tokens[len(literal) :] == ("*",):
         if len(literal) == 1:
             return f"matches any `{prefix}` invocation"
         return f"matches `{prefix}` with any arguments"
@@ -264,7 +298,6 @@ def suggest_shell_pattern(words: tuple[Word, ...]) -> str:
     folder, base = posixpath.split(first)
     name = base if not folder or posixpath.normpath(folder) in SYSTEM_BIN_DIRS else first
     keep = [name]
-    if base in SUBCOMMAND_TOOLS and len(values) > 1 and values[1] and \
-            not values[1].startswith("-"):
+    if base in SUBCOMMAND_TOOLS and len(values) > 1 and values[1] and not values[1].startswith("-"):
         keep.append(values[1])
     return " ".join(shlex.quote(k) for k in keep) + " *"

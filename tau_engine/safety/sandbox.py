@@ -28,8 +28,10 @@ from typing import Literal
 from tau_engine.safety.profiles import Profile
 
 ProcMode = Literal["proc", "bind"]
-INSTALL_REMEDY = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), "
-                  "`sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch)")
+INSTALL_REMEDY = (
+    "install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), "
+    "`sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch)"
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,14 @@ class SandboxSpec:
     proc: ProcMode = "proc"
 
 
-def spec_for_profile(profile: Profile, workspace: Path, *, extra_protected: Sequence[str] = (),
-                     extra_hidden: Sequence[Path] = (), proc: ProcMode = "proc") -> SandboxSpec:
+def spec_for_profile(
+    profile: Profile,
+    workspace: Path,
+    *,
+    extra_protected: Sequence[str] = (),
+    extra_hidden: Sequence[Path] = (),
+    proc: ProcMode = "proc",
+) -> SandboxSpec:
     """The sandbox a profile describes for one workspace.
 
     tau's whole state folder (``.tau``) is read-only inside, whatever the profile lists: no
@@ -59,11 +67,16 @@ def spec_for_profile(profile: Profile, workspace: Path, *, extra_protected: Sequ
     protected = [*doc.files.protected, *extra_protected, ".tau"]
     roots = [Path(os.path.expanduser(r)) for r in doc.files.write_roots]
     return SandboxSpec(
-        workspace=root, network=doc.sandbox.network,
+        workspace=root,
+        network=doc.sandbox.network,
         write_roots=[r if r.is_absolute() else root / r for r in roots],
-        read_only=[Path(os.path.expanduser(p)) if os.path.isabs(os.path.expanduser(p))
-                   else root / p for p in protected],
-        hide=[*(Path(h) for h in doc.sandbox.hide), *extra_hidden], proc=proc)
+        read_only=[
+            Path(os.path.expanduser(p)) if os.path.isabs(os.path.expanduser(p)) else root / p
+            for p in protected
+        ],
+        hide=[*(Path(h) for h in doc.sandbox.hide), *extra_hidden],
+        proc=proc,
+    )
 
 
 def _existing(paths: Sequence[Path]) -> list[Path]:
@@ -77,8 +90,9 @@ def _existing(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def bwrap_argv(spec: SandboxSpec, command: str, *, bwrap: str = "bwrap",
-               shell: str = "bash") -> list[str]:
+def bwrap_argv(
+    spec: SandboxSpec, command: str, *, bwrap: str = "bwrap", shell: str = "bash"
+) -> list[str]:
     """The full argv that runs ``shell -c command`` inside the sandbox described by ``spec``.
 
     Mount order matters: later mounts cover earlier ones, so the read-only root comes first,
@@ -86,8 +100,17 @@ def bwrap_argv(spec: SandboxSpec, command: str, *, bwrap: str = "bwrap",
     workspace = spec.workspace.resolve()
     # --cap-drop ALL: run as root (CI, containers) bwrap would keep every capability, and
     # `mount -o remount,rw` would make the read-only mounts writable again.
-    argv = [bwrap, "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--unshare-pid",
-            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    argv = [
+        bwrap,
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+    ]
     if not spec.network:
         argv.append("--unshare-net")
     argv += ["--ro-bind", "/", "/", "--dev", "/dev"]
@@ -131,8 +154,10 @@ class SandboxProbe:
     @property
     def usable(self) -> bool:
         return self.bwrap is not None and all(
-            c.ok for c in self.checks if c.name in ("bubblewrap", "user namespaces",
-                                                   "sandboxed command"))
+            c.ok
+            for c in self.checks
+            if c.name in ("bubblewrap", "user namespaces", "sandboxed command")
+        )
 
     def diagnostic(self) -> str:
         """One line: the first failing check and its remedy (for ``refused (sandbox): …``)."""
@@ -152,24 +177,34 @@ def _read_sysctl(path: str) -> str | None:
 
 def _userns_remedy(stderr: str) -> str:
     if _read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
-        return ("AppArmor restricts unprivileged user namespaces (Ubuntu 23.10+): add an "
-                "AppArmor profile for bwrap or run `sudo sysctl -w "
-                "kernel.apparmor_restrict_unprivileged_userns=0`")
+        return (
+            "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10+): add an "
+            "AppArmor profile for bwrap or run `sudo sysctl -w "
+            "kernel.apparmor_restrict_unprivileged_userns=0`"
+        )
     if _read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == "0":
         return "run `sudo sysctl -w kernel.unprivileged_userns_clone=1`"
     if _read_sysctl("/proc/sys/user/max_user_namespaces") == "0":
         return "run `sudo sysctl -w user.max_user_namespaces=15000`"
     if "setuid" in stderr.lower():
         return "reinstall bubblewrap from your distribution's packages"
-    return ("user namespaces are blocked (in a container: run it with "
-            "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined`, or "
-            "make bwrap setuid: `sudo chmod u+s $(command -v bwrap)`)")
+    return (
+        "user namespaces are blocked (in a container: run it with "
+        "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined`, or "
+        "make bwrap setuid: `sudo chmod u+s $(command -v bwrap)`)"
+    )
 
 
 def _run(argv: list[str], timeout_s: float) -> tuple[int, str]:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
-                              stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return 124, f"timed out after {timeout_s:g}s"
     except OSError as exc:
@@ -183,44 +218,62 @@ def probe_sandbox(bwrap: str | None = None, *, timeout_s: float = 10.0) -> Sandb
     found = shutil.which(bwrap) if bwrap is not None else shutil.which("bwrap")
     probe = SandboxProbe(bwrap=found)
     if found is None:
-        probe.checks.append(ProbeCheck("bubblewrap", False, "bwrap is not installed",
-                                       INSTALL_REMEDY))
+        probe.checks.append(
+            ProbeCheck("bubblewrap", False, "bwrap is not installed", INSTALL_REMEDY)
+        )
         return probe
     probe.checks.append(ProbeCheck("bubblewrap", True, found))
     code, err = _run([found, "--ro-bind", "/", "/", "--unshare-pid", "true"], timeout_s)
     if code != 0:
-        probe.checks.append(ProbeCheck("user namespaces", False, err or f"exit {code}",
-                                       _userns_remedy(err)))
+        probe.checks.append(
+            ProbeCheck("user namespaces", False, err or f"exit {code}", _userns_remedy(err))
+        )
         return probe
     probe.checks.append(ProbeCheck("user namespaces", True, "a PID namespace can be created"))
-    code, err = _run([found, "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-pid",
-                      "--proc", "/proc", "true"], timeout_s)
+    code, err = _run(
+        [found, "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-pid", "--proc", "/proc", "true"],
+        timeout_s,
+    )
     if code == 0:
         probe.checks.append(ProbeCheck("/proc", True, "a private /proc can be mounted"))
     else:
         probe.proc = "bind"
-        probe.checks.append(ProbeCheck(
-            "/proc", False, err or f"exit {code}",
-            "the host's /proc is bound read-only instead (processes outside the sandbox stay "
-            "visible); in a container, run it with `--security-opt systempaths=unconfined` "
-            "to allow a private /proc"))
+        probe.checks.append(
+            ProbeCheck(
+                "/proc",
+                False,
+                err or f"exit {code}",
+                "the host's /proc is bound read-only instead (processes outside the sandbox stay "
+                "visible); in a container, run it with `--security-opt systempaths=unconfined` "
+                "to allow a private /proc",
+            )
+        )
     code, err = _run([found, "--ro-bind", "/", "/", "--unshare-net", "true"], timeout_s)
     if code == 0:
-        probe.checks.append(ProbeCheck("loopback", True,
-                                       "a network namespace with loopback can be created"))
+        probe.checks.append(
+            ProbeCheck("loopback", True, "a network namespace with loopback can be created")
+        )
     else:
         probe.network_isolation = False
-        probe.checks.append(ProbeCheck(
-            "loopback", False, err or f"exit {code}",
-            "network namespaces are not allowed here (in a container: add `--cap-add "
-            "NET_ADMIN` or unconfined seccomp); until then commands cannot be cut off "
-            "from the network, so profiles that need that refuse to run them"))
+        probe.checks.append(
+            ProbeCheck(
+                "loopback",
+                False,
+                err or f"exit {code}",
+                "network namespaces are not allowed here (in a container: add `--cap-add "
+                "NET_ADMIN` or unconfined seccomp); until then commands cannot be cut off "
+                "from the network, so profiles that need that refuse to run them",
+            )
+        )
     with tempfile.TemporaryDirectory(prefix="tau-sandbox-probe-") as folder:
         spec = SandboxSpec(Path(folder), network=not probe.network_isolation, proc=probe.proc)
-        code, err = _run(bwrap_argv(spec, "echo ok > probe && cat probe", bwrap=found),
-                         timeout_s)
-        probe.checks.append(ProbeCheck("sandboxed command", code == 0,
-                                       "bash ran and wrote in the workspace" if code == 0
-                                       else err or f"exit {code}",
-                                       None if code == 0 else _userns_remedy(err)))
+        code, err = _run(bwrap_argv(spec, "echo ok > probe && cat probe", bwrap=found), timeout_s)
+        probe.checks.append(
+            ProbeCheck(
+                "sandboxed command",
+                code == 0,
+                "bash ran and wrote in the workspace" if code == 0 else err or f"exit {code}",
+                None if code == 0 else _userns_remedy(err),
+            )
+        )
     return probe

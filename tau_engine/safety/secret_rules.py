@@ -38,15 +38,25 @@ MARKER = re.compile(r"\[REDACTED:[0-9A-Za-z_.-]+\]")
 RedactionAction = Literal["redact", "block", "warn"]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-_HEX_HASH = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|"
-                       r"[0-9a-f]{128})", re.I)
+_HEX_HASH = re.compile(
+    r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|"
+    r"[0-9a-f]{128})",
+    re.I,
+)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_.-]*")
 _PATHLIKE = re.compile(r"(?:\.{0,2}/|~/|[A-Za-z]:\\)")
 _PLACEHOLDER = re.compile(
     r"(?i)example|xxxx|redacted|changeme|change_me|placeholder|dummy|your[_-]|<[^>]*>|\$\{|"
-    r"\{\{|\*\*\*\*|\.\.\.|…|insert[_-]?|replace[_-]?me|todo|fixme|sample|notreal|not[_-]a[_-]")
-_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "zyxwvutsrqponmlkjihgfedcba",
-              "9876543210", "qwertyuiop", "asdfghjkl")
+    r"\{\{|\*\*\*\*|\.\.\.|…|insert[_-]?|replace[_-]?me|todo|fixme|sample|notreal|not[_-]a[_-]"
+)
+_SEQUENCES = (
+    "abcdefghijklmnopqrstuvwxyz",
+    "0123456789",
+    "zyxwvutsrqponmlkjihgfedcba",
+    "9876543210",
+    "qwertyuiop",
+    "asdfghjkl",
+)
 
 
 class SecretRule(BaseModel):
@@ -128,15 +138,19 @@ def looks_generated(value: str) -> bool:
     """The false-positive filters of the high-entropy rule: is ``value`` plausibly a secret?"""
     if _UUID.fullmatch(value) or _HEX_HASH.fullmatch(value):
         return False  # ids and digests are everywhere in tool output
-    if _IDENTIFIER.fullmatch(value) and not (any(c.isupper() for c in value) and
-                                             any(c.islower() for c in value) and
-                                             len(value) >= 20 and "_" not in value and
-                                             "." not in value):
+    if _IDENTIFIER.fullmatch(value) and not (
+        any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and len(value) >= 20
+        and "_" not in value
+        and "." not in value
+    ):
         return False  # snake_case names, dotted paths, CONSTANT_NAMES
     if _PATHLIKE.match(value) or (value.count("/") >= 2 and not any(c.isdigit() for c in value)):
         return False
-    if not any(c.isdigit() for c in value) and not (any(c.isupper() for c in value) and
-                                                    any(c.islower() for c in value)):
+    if not any(c.isdigit() for c in value) and not (
+        any(c.isupper() for c in value) and any(c.islower() for c in value)
+    ):
         return False
     return not _is_sequence(value)
 
@@ -213,8 +227,9 @@ class SecretScanner:
                     spans.append((compiled, start, end))
         if not spans:
             return []
-        to_char = _char_offsets(data, {o for _, s, e in spans for o in (s, e)},
-                                ascii_only=len(data) == len(text))
+        to_char = _char_offsets(
+            data, {o for _, s, e in spans for o in (s, e)}, ascii_only=len(data) == len(text)
+        )
         markers = [m.span() for m in MARKER.finditer(text)] if "[REDACTED:" in text else []
         found: list[Finding] = []
         for compiled, byte_start, byte_end in spans:
@@ -274,7 +289,7 @@ def redact(text: str, findings: Sequence[Finding]) -> str:
     out: list[str] = []
     last = 0
     for finding in merge_findings(findings):
-        out.append(text[last:finding.start])
+        out.append(text[last : finding.start])
         out.append(f"[REDACTED:{finding.kind}]")
         last = finding.end
     out.append(text[last:])
@@ -290,8 +305,9 @@ class ScanResult:
     blocked: bool = False
 
 
-def scan(text: str, detectors: Sequence[SecretDetector],
-         action: RedactionAction = "redact") -> ScanResult:
+def scan(
+    text: str, detectors: Sequence[SecretDetector], action: RedactionAction = "redact"
+) -> ScanResult:
     """Run every detector over ``text`` and apply the profile's action.
 
     ``redact`` replaces each secret; ``block`` withholds the whole text; ``warn`` leaves the
@@ -301,8 +317,11 @@ def scan(text: str, detectors: Sequence[SecretDetector],
         return ScanResult(text, tuple(findings))
     if action == "block":
         kinds = ", ".join(sorted({f.kind for f in findings}))
-        return ScanResult(f"[withheld: this text contained {len(findings)} secret(s): {kinds}]",
-                          tuple(findings), blocked=True)
+        return ScanResult(
+            f"[withheld: this text contained {len(findings)} secret(s): {kinds}]",
+            tuple(findings),
+            blocked=True,
+        )
     return ScanResult(redact(text, findings), tuple(findings))
 
 

@@ -44,35 +44,127 @@ OPAQUE_COMMANDS = {
 }
 # Builtins whose arguments name variables: an array subscript in a name is arithmetic, and
 # bash runs any $(…) inside it (read 'a[$(id)]').
-SUBSCRIPT_EVALUATORS = frozenset({"declare", "typeset", "local", "export", "readonly", "read",
-                                  "printf", "unset", "test", "[", "mapfile", "readarray",
-                                  "wait", "getopts"})
+SUBSCRIPT_EVALUATORS = frozenset(
+    {
+        "declare",
+        "typeset",
+        "local",
+        "export",
+        "readonly",
+        "read",
+        "printf",
+        "unset",
+        "test",
+        "[",
+        "mapfile",
+        "readarray",
+        "wait",
+        "getopts",
+    }
+)
 CALLBACK_OPTIONS = {"mapfile": "-C", "readarray": "-C"}
 # Commands whose arguments are files they write (or delete): checked like redirections.
 # "all": every operand; "last": the destination; "skip1": all but the first (a mode/owner).
 # "second": uniq's output file. cp, mv, install and ln also write into ``-t DIR``.
-WRITE_OPERANDS = {"tee": "all", "touch": "all", "mkdir": "all", "truncate": "all", "rm": "all",
-                  "rmdir": "all", "shred": "all", "unlink": "all", "mv": "all", "cp": "last",
-                  "install": "last", "ln": "last", "chmod": "skip1", "chown": "skip1",
-                  "chgrp": "skip1", "uniq": "second"}
+WRITE_OPERANDS = {
+    "tee": "all",
+    "touch": "all",
+    "mkdir": "all",
+    "truncate": "all",
+    "rm": "all",
+    "rmdir": "all",
+    "shred": "all",
+    "unlink": "all",
+    "mv": "all",
+    "cp": "last",
+    "install": "last",
+    "ln": "last",
+    "chmod": "skip1",
+    "chown": "skip1",
+    "chgrp": "skip1",
+    "uniq": "second",
+}
 _TARGET_DIRECTORY = frozenset({"cp", "mv", "install", "ln"})
 # Programs that run another command in a way tau does not unwrap.
-OPAQUE_WRAPPERS = frozenset({
-    "watch", "parallel", "flock", "su", "runuser", "chroot", "unshare", "nsenter", "script",
-    "strace", "ltrace", "busybox", "firejail", "systemd-run", "fakeroot", "proot", "tmux",
-    "screen", "gdb", "taskset", "chrt", "ionice", "numactl", "sg", "newgrp", "dbus-run-session",
-    "xvfb-run", "catchsegv", "pkexec", "expect", "entr", "inotifywait", "at", "batch",
-})
-SHELLS = frozenset({"bash", "sh", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish",
-                    "rbash", "posh"})
+OPAQUE_WRAPPERS = frozenset(
+    {
+        "watch",
+        "parallel",
+        "flock",
+        "su",
+        "runuser",
+        "chroot",
+        "unshare",
+        "nsenter",
+        "script",
+        "strace",
+        "ltrace",
+        "busybox",
+        "firejail",
+        "systemd-run",
+        "fakeroot",
+        "proot",
+        "tmux",
+        "screen",
+        "gdb",
+        "taskset",
+        "chrt",
+        "ionice",
+        "numactl",
+        "sg",
+        "newgrp",
+        "dbus-run-session",
+        "xvfb-run",
+        "catchsegv",
+        "pkexec",
+        "expect",
+        "entr",
+        "inotifywait",
+        "at",
+        "batch",
+    }
+)
+SHELLS = frozenset(
+    {"bash", "sh", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "rbash", "posh"}
+)
 # Variables whose value changes which program runs or what a program executes.
-SENSITIVE_ENV = frozenset({
-    "PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "BASH_ENV", "ENV", "IFS",
-    "PROMPT_COMMAND", "PS4", "SHELLOPTS", "BASHOPTS", "CDPATH", "GLOBIGNORE", "PAGER",
-    "MANPAGER", "EDITOR", "VISUAL", "BROWSER", "LESSOPEN", "LESSCLOSE", "PYTHONSTARTUP",
-    "PYTHONPATH", "PYTHONHOME", "NODE_OPTIONS", "PERL5OPT", "PERL5LIB", "RUBYOPT", "RUBYLIB",
-    "JAVA_TOOL_OPTIONS", "SSH_ASKPASS", "SUDO_ASKPASS", "TERMINFO", "HOME",
-})
+SENSITIVE_ENV = frozenset(
+    {
+        "PATH",
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "BASH_ENV",
+        "ENV",
+        "IFS",
+        "PROMPT_COMMAND",
+        "PS4",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "CDPATH",
+        "GLOBIGNORE",
+        "PAGER",
+        "MANPAGER",
+        "EDITOR",
+        "VISUAL",
+        "BROWSER",
+        "LESSOPEN",
+        "LESSCLOSE",
+        "PYTHONSTARTUP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "NODE_OPTIONS",
+        "PERL5OPT",
+        "PERL5LIB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "JAVA_TOOL_OPTIONS",
+        "SSH_ASKPASS",
+        "SUDO_ASKPASS",
+        "TERMINFO",
+        "HOME",
+    }
+)
 SENSITIVE_ENV_PREFIXES = ("GIT_", "LD_", "DYLD_", "BASH_FUNC_", "NPM_CONFIG_")
 CWD_COMMANDS = frozenset({"cd", "pushd"})
 MAX_DEPTH = 3
@@ -83,15 +175,54 @@ _VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "env": frozenset({"-u", "--unset", "-C", "--chdir"}),
     "timeout": frozenset({"-s", "--signal", "-k", "--kill-after"}),
     "nice": frozenset({"-n", "--adjustment"}),
-    "sudo": frozenset({"-u", "--user", "-g", "--group", "-h", "--host", "-C", "--close-from",
-                       "-p", "--prompt", "-r", "--role", "-t", "--type", "-U", "--other-user",
-                       "-D", "--chdir", "-T", "--command-timeout", "-R", "--chroot"}),
+    "sudo": frozenset(
+        {
+            "-u",
+            "--user",
+            "-g",
+            "--group",
+            "-h",
+            "--host",
+            "-C",
+            "--close-from",
+            "-p",
+            "--prompt",
+            "-r",
+            "--role",
+            "-t",
+            "--type",
+            "-U",
+            "--other-user",
+            "-D",
+            "--chdir",
+            "-T",
+            "--command-timeout",
+            "-R",
+            "--chroot",
+        }
+    ),
     "doas": frozenset({"-u", "-C"}),
     "exec": frozenset({"-a"}),
     "stdbuf": frozenset({"-i", "--input", "-o", "--output", "-e", "--error"}),
-    "xargs": frozenset({"-a", "--arg-file", "-d", "--delimiter", "-E", "-I", "-L",
-                        "--max-lines", "-n", "--max-args", "-P", "--max-procs", "-s",
-                        "--max-chars", "--process-slot-var"}),
+    "xargs": frozenset(
+        {
+            "-a",
+            "--arg-file",
+            "-d",
+            "--delimiter",
+            "-E",
+            "-I",
+            "-L",
+            "--max-lines",
+            "-n",
+            "--max-args",
+            "-P",
+            "--max-procs",
+            "-s",
+            "--max-chars",
+            "--process-slot-var",
+        }
+    ),
     "setsid": frozenset(),
     "nohup": frozenset(),
     "time": frozenset({"-f", "--format", "-o", "--output"}),
@@ -170,8 +301,9 @@ def trap_runs_nothing(args: list[Word]) -> bool:
     if static[0] in ("", "-"):
         return True
     # A lone signal is reset: bash reads one argument as the action only if it is no signal.
-    return len(static) == 1 and re.fullmatch(r"(SIG)?[A-Z][A-Z0-9+-]*|[0-9]+", static[0]) \
-        is not None
+    return (
+        len(static) == 1 and re.fullmatch(r"(SIG)?[A-Z][A-Z0-9+-]*|[0-9]+", static[0]) is not None
+    )
 
 
 def is_sensitive_env(name: str) -> bool:
@@ -196,7 +328,7 @@ def _skip_options(words: list[Word], start: int, wrapper: str) -> int:
         if name in takes_value and "=" not in value:
             i += 2
             continue
-        if (len(value) > 2 and not value.startswith("--") and value[:2] in takes_value):
+        if len(value) > 2 and not value.startswith("--") and value[:2] in takes_value:
             i += 1  # value attached: -n10, -uroot
             continue
         i += 1
@@ -218,8 +350,7 @@ def _replace_placeholder(own: list[Word], rest: list[Word]) -> list[Word]:
             marker = value[2:] or "{}"
     if not marker:
         return rest
-    return [Word(w.text, None) if w.value is not None and marker in w.value else w
-            for w in rest]
+    return [Word(w.text, None) if w.value is not None and marker in w.value else w for w in rest]
 
 
 class _Analyzer:
@@ -232,9 +363,12 @@ class _Analyzer:
             self.out.concerns.append(Concern(opaque.reason, opaque.text))
         for name, value in script.assignments:
             if is_sensitive_env(name):
-                self.out.concerns.append(Concern(
-                    f"sets {name}, which changes what later commands run", f"{name}="
-                    f"{value.text}"))
+                self.out.concerns.append(
+                    Concern(
+                        f"sets {name}, which changes what later commands run",
+                        f"{name}={value.text}",
+                    )
+                )
         self.out.writes.extend(r for r in script.redirects if r.writes_file)
         for command in script.commands:
             if command.words:
@@ -243,8 +377,9 @@ class _Analyzer:
     def concern(self, reason: str, text: str) -> None:
         self.out.concerns.append(Concern(reason, text))
 
-    def command(self, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
-                open_args: bool, text: str) -> None:
+    def command(
+        self, words: list[Word], wrappers: tuple[tuple[Word, ...], ...], open_args: bool, text: str
+    ) -> None:
         name = command_name(words[0])
         if len(wrappers) > MAX_WRAPPERS:
             self.concern(f"more than {MAX_WRAPPERS} wrappers around one command", text)
@@ -294,10 +429,17 @@ class _Analyzer:
             value = word.value
             if name in _TARGET_DIRECTORY and value in ("-t", "--target-directory"):
                 targets.extend(w for w in [next(rest, None)] if w is not None)
-            elif name in _TARGET_DIRECTORY and value is not None and \
-                    value.startswith(("--target-directory=", "-t")) and len(value) > 2:
-                targets.append(Word(word.text, value.split("=", 1)[-1] if "=" in value
-                                    else value[2:], word.glob))
+            elif (
+                name in _TARGET_DIRECTORY
+                and value is not None
+                and value.startswith(("--target-directory=", "-t"))
+                and len(value) > 2
+            ):
+                targets.append(
+                    Word(
+                        word.text, value.split("=", 1)[-1] if "=" in value else value[2:], word.glob
+                    )
+                )
             elif value is not None and value.startswith("-") and value != "-":
                 continue  # an option (tau does not track options that take values here)
             else:
@@ -318,16 +460,25 @@ class _Analyzer:
             else:
                 self.out.runtime_writes.append(f"{name} {word.text}")
 
-    def wrapper(self, name: str, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
-                open_args: bool, text: str) -> None:
+    def wrapper(
+        self,
+        name: str,
+        words: list[Word],
+        wrappers: tuple[tuple[Word, ...], ...],
+        open_args: bool,
+        text: str,
+    ) -> None:
         start = _skip_options(words, 1, name)
         own = words[:start]
         if name == "env":
             if any((w.value or "").startswith(("-S", "--split-string")) for w in own):
                 self.concern("env -S splits a string into a command at run time", text)
                 return
-            while start < len(words) and "=" in (words[start].value or "") and not (
-                    words[start].value or "=").startswith("="):
+            while (
+                start < len(words)
+                and "=" in (words[start].value or "")
+                and not (words[start].value or "=").startswith("=")
+            ):
                 var = (words[start].value or "").split("=", 1)[0]
                 if is_sensitive_env(var):
                     self.concern(f"sets {var}, which changes what the command runs", text)
@@ -350,8 +501,14 @@ class _Analyzer:
             return
         self.command(words[start:], chain, open_args or name == "xargs", text)
 
-    def shell(self, name: str, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
-              open_args: bool, text: str) -> None:
+    def shell(
+        self,
+        name: str,
+        words: list[Word],
+        wrappers: tuple[tuple[Word, ...], ...],
+        open_args: bool,
+        text: str,
+    ) -> None:
         script_index = None
         i = 1
         while i < len(words):
@@ -368,8 +525,7 @@ class _Analyzer:
         operands = [w for w in words[1:] if not (w.value or "x").startswith(("-", "+"))]
         if script_index is None:
             if not operands:
-                self.concern(f"{name} reads its commands from stdin, which tau cannot see",
-                             text)
+                self.concern(f"{name} reads its commands from stdin, which tau cannot see", text)
             self.out.parts.append(CommandPart(tuple(words), wrappers, open_args, text))
             return
         if script_index >= len(words) or words[script_index].value is None:
@@ -379,16 +535,20 @@ class _Analyzer:
             self.concern(f"{name} -c nested more than {MAX_DEPTH} deep", text)
             return
         inner = analyze_shell(words[script_index].value or "", depth=self.depth + 1)
-        chain = (*wrappers, tuple(words[:script_index + 1]))
+        chain = (*wrappers, tuple(words[: script_index + 1]))
         for part in inner.parts:
-            self.out.parts.append(CommandPart(part.argv, (*chain, *part.wrappers),
-                                              part.open_args or open_args, part.text))
+            self.out.parts.append(
+                CommandPart(
+                    part.argv, (*chain, *part.wrappers), part.open_args or open_args, part.text
+                )
+            )
         self.out.concerns.extend(inner.concerns)
         self.out.writes.extend(inner.writes)
         self.out.cwd_targets.extend(inner.cwd_targets)
 
-    def find_exec(self, words: list[Word], wrappers: tuple[tuple[Word, ...], ...],
-                  text: str) -> None:
+    def find_exec(
+        self, words: list[Word], wrappers: tuple[tuple[Word, ...], ...], text: str
+    ) -> None:
         i = 1
         while i < len(words):
             if words[i].value in _FIND_EXEC:
@@ -396,10 +556,9 @@ class _Analyzer:
                 while end < len(words) and words[end].value not in (";", "+"):
                     end += 1
                 # {} becomes each found path: unknown until find runs.
-                inner = [Word(w.text, None) if w.value == "{}" else w
-                         for w in words[i + 1:end]]
+                inner = [Word(w.text, None) if w.value == "{}" else w for w in words[i + 1 : end]]
                 if inner:
-                    chain = (*wrappers, tuple(words[:i + 1]))
+                    chain = (*wrappers, tuple(words[: i + 1]))
                     self.command(list(inner), chain, True, text)
                 i = end
             i += 1

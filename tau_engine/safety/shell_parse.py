@@ -22,16 +22,40 @@ from functools import lru_cache
 from typing import Any
 
 # Nodes whose value bash computes at run time.
-_DYNAMIC = frozenset({"simple_expansion", "expansion", "command_substitution",
-                      "arithmetic_expansion", "process_substitution", "brace_expression"})
+_DYNAMIC = frozenset(
+    {
+        "simple_expansion",
+        "expansion",
+        "command_substitution",
+        "arithmetic_expansion",
+        "process_substitution",
+        "brace_expression",
+    }
+)
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
 _BRACE = re.compile(r"\{[^{}\0]*(?:,|\.\.)[^{}\0]*\}")
 _GLOB = re.compile(r"[*?\[]")
 _MID_WORD_CONTINUATION = re.compile(r"[^\s\\]\\\n[^\s]")
-_ANSI_C = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|"
-                     r"c.|.)", re.DOTALL)
-_ANSI_SIMPLE = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n",
-                "r": "\r", "t": "\t", "v": "\v", "\\": "\\", "'": "'", "\"": "\"", "?": "?"}
+_ANSI_C = re.compile(
+    r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|"
+    r"c.|.)",
+    re.DOTALL,
+)
+_ANSI_SIMPLE = {
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "E": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +248,9 @@ def _visit(node: Any, out: _Walk) -> None:
     if kind == "ERROR" or node.is_missing:
         out.opaque.append(Opaque("the command line does not parse", _text(node)[:200]))
     elif kind == "process_substitution":
-        out.opaque.append(Opaque("process substitution runs a command whose result is a file "
-                                 "name", _text(node)))
+        out.opaque.append(
+            Opaque("process substitution runs a command whose result is a file name", _text(node))
+        )
     elif kind == "command":
         words: list[Word] = []
         assigns: list[tuple[str, Word]] = []
@@ -245,8 +270,7 @@ def _visit(node: Any, out: _Walk) -> None:
             out.redirects.append(redirect)
         if kind == "heredoc_redirect":
             _heredoc(node, out)
-    elif kind == "command_substitution" and _text(node).startswith("`") and \
-            "\\`" in _text(node):
+    elif kind == "command_substitution" and _text(node).startswith("`") and "\\`" in _text(node):
         # The grammar reads \` inside backticks as text; bash runs it as a nested command.
         out.opaque.append(Opaque("nested backticks tau cannot parse reliably", _text(node)))
 
@@ -272,8 +296,7 @@ def _heredoc(node: Any, out: _Walk) -> None:
     _walk(inner.root_node, found)
     nested = found.commands[1:]  # the first is the synthetic echo
     if found.opaque or (not nested and ("$(" in text or "`" in text)):
-        out.opaque.append(Opaque("a here-document runs substitutions tau cannot parse",
-                                 text[:200]))
+        out.opaque.append(Opaque("a here-document runs substitutions tau cannot parse", text[:200]))
     out.commands.extend(nested)
     out.redirects.extend(found.redirects)
     out.assignments.extend(found.assignments)
@@ -282,8 +305,10 @@ def _heredoc(node: Any, out: _Walk) -> None:
 def _assignment(node: Any) -> tuple[str, Word]:
     name = node.child_by_field_name("name")
     value = node.child_by_field_name("value")
-    return (_text(name) if name is not None else "",
-            make_word(value) if value is not None else Word("", ""))
+    return (
+        _text(name) if name is not None else "",
+        make_word(value) if value is not None else Word("", ""),
+    )
 
 
 def parse_shell(source: str) -> ShellScript:
@@ -295,6 +320,10 @@ def parse_shell(source: str) -> ShellScript:
         walk.opaque.append(Opaque("a line continuation inside a word", source[:200]))
     _walk(tree.root_node, walk)
     # Prefix assignments (FOO=1 cmd) are collected with their command and by the walk.
-    return ShellScript(source=source, commands=tuple(walk.commands),
-                       redirects=tuple(walk.redirects), assignments=tuple(walk.assignments),
-                       opaque=tuple(walk.opaque))
+    return ShellScript(
+        source=source,
+        commands=tuple(walk.commands),
+        redirects=tuple(walk.redirects),
+        assignments=tuple(walk.assignments),
+        opaque=tuple(walk.opaque),
+    )

@@ -66,16 +66,24 @@ class SandboxStatus:
 class ShellSandbox:
     """The bash sandbox of one workspace under one profile."""
 
-    def __init__(self, profile: Profile, workspace: Path, *,
-                 extra_protected: Sequence[str] = (), extra_hidden: Sequence[Path] = (),
-                 probe: Callable[[], SandboxProbe] = cached_probe) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        workspace: Path,
+        *,
+        extra_protected: Sequence[str] = (),
+        extra_hidden: Sequence[Path] = (),
+        probe: Callable[[], SandboxProbe] = cached_probe,
+    ) -> None:
         self.profile = profile
         self.workspace = workspace.resolve()
         self.extra_protected = tuple(extra_protected)
         # A hidden folder that holds the workspace would hide the workspace itself.
-        self.extra_hidden = tuple(p for p in extra_hidden
-                                  if p.resolve() != self.workspace
-                                  and p.resolve() not in self.workspace.parents)
+        self.extra_hidden = tuple(
+            p
+            for p in extra_hidden
+            if p.resolve() != self.workspace and p.resolve() not in self.workspace.parents
+        )
         self._probe_fn = probe
         self._probe: SandboxProbe | None = None
         self._lock = asyncio.Lock()
@@ -111,9 +119,13 @@ class ShellSandbox:
         probe = self._probe
         if not status.active or probe is None or probe.bwrap is None:
             return ["bash", "-c", command]
-        spec = spec_for_profile(self.profile, self.workspace,
-                                extra_protected=self.extra_protected,
-                                extra_hidden=self.extra_hidden, proc=probe.proc)
+        spec = spec_for_profile(
+            self.profile,
+            self.workspace,
+            extra_protected=self.extra_protected,
+            extra_hidden=self.extra_hidden,
+            proc=probe.proc,
+        )
         if status.network != spec.network:
             spec = replace(spec, network=status.network)
         return bwrap_argv(spec, command, bwrap=probe.bwrap)

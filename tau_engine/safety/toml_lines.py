@@ -79,7 +79,7 @@ def index_lines(text: str) -> LineIndex:
     counters: dict[str, int] = {}
     open_array: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.split("#", 1)[0] if "\"" not in line and "'" not in line else line
+        stripped = line.split("#", 1)[0] if '"' not in line and "'" not in line else line
         if open_array is not None:
             for match in _STRING.finditer(stripped):
                 value = match.group(1) if match.group(1) is not None else match.group(2)

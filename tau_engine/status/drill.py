@@ -64,8 +64,9 @@ def read_evidence(folder: Path, name: str) -> str | None:
 
 
 def _fields(data: dict[str, object]) -> str:
-    return "\n".join(f"{key}: {value}" for key, value in data.items()
-                     if not isinstance(value, dict | list))
+    return "\n".join(
+        f"{key}: {value}" for key, value in data.items() if not isinstance(value, dict | list)
+    )
 
 
 def job_mission_id(root: Path, job_id: str) -> str | None:
@@ -74,10 +75,11 @@ def job_mission_id(root: Path, job_id: str) -> str | None:
         conn = open_readonly(root / ".tau" / "tau.db")
         try:
             rows = conn.execute(
-                "SELECT detail FROM job_attempts WHERE job_id = ? ORDER BY attempt DESC",
-                (job_id,)).fetchall()
-            rows += conn.execute("SELECT result FROM jobs WHERE id = ? AND kind = 'mission'",
-                                 (job_id,)).fetchall()
+                "SELECT detail FROM job_attempts WHERE job_id = ? ORDER BY attempt DESC", (job_id,)
+            ).fetchall()
+            rows += conn.execute(
+                "SELECT result FROM jobs WHERE id = ? AND kind = 'mission'", (job_id,)
+            ).fetchall()
         finally:
             conn.close()
     except Exception:
@@ -102,8 +104,7 @@ def mission_trail(root: Path, mission_id: str) -> list[DrillStep]:
     try:
         conn = open_readonly(db)
         try:
-            row = conn.execute("SELECT state FROM missions WHERE id = ?",
-                               (mission_id,)).fetchone()
+            row = conn.execute("SELECT state FROM missions WHERE id = ?", (mission_id,)).fetchone()
         finally:
             conn.close()
     except Exception:
@@ -119,8 +120,7 @@ def mission_trail(root: Path, mission_id: str) -> list[DrillStep]:
     attempts = [a for a in state.get("attempts") or [] if isinstance(a, dict)]
     if attempts:
         attempt = attempts[-1]
-        steps.append(DrillStep(f"attempt {attempt.get('number', len(attempts))}",
-                               _fields(attempt)))
+        steps.append(DrillStep(f"attempt {attempt.get('number', len(attempts))}", _fields(attempt)))
         verifier = attempt.get("verifier")
         log = verifier.get("log") if isinstance(verifier, dict) else None
         text = read_evidence(folder, log) if isinstance(log, str) else None

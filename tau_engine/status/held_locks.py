@@ -57,8 +57,11 @@ def held_lock_names(locks_dir: Path, proc_locks: Path = PROC_LOCKS) -> set[str] 
         return held
     for entry in entries:
         try:
-            if entry.name.endswith(".lock") and entry.is_file(follow_symlinks=False) \
-                    and entry.inode() in inodes:
+            if (
+                entry.name.endswith(".lock")
+                and entry.is_file(follow_symlinks=False)
+                and entry.inode() in inodes
+            ):
                 held.add(entry.name)
         except OSError:
             continue

@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 STUCK_AFTER_S = 600.0
 """As ``tau_engine.jobs.operator.STUCK_AFTER_S`` (a test keeps them equal)."""
 AUTHORITY_REASONS = ("unsigned-inputs", "needs-authority")
-JOB_COLUMNS = ("id, kind, state, reason, phase, attempt, max_attempts, updated_at, owner, "
-            "lease_expires_at, heartbeat_at, progress_at, started_at, cancel_requested_at, "
-            "result")
+JOB_COLUMNS = (
+    "id, kind, state, reason, phase, attempt, max_attempts, updated_at, owner, "
+    "lease_expires_at, heartbeat_at, progress_at, started_at, cancel_requested_at, "
+    "result"
+)
 
 
 class _Owner:
@@ -54,10 +56,18 @@ def parse_owner(text: object) -> _Owner | None:
         return None
     if not isinstance(data, dict):
         return None
-    host, boot, pid, start = (data.get("host"), data.get("boot_id", ""), data.get("pid"),
-                              data.get("pid_start"))
-    if not isinstance(host, str) or not isinstance(boot, str) or type(pid) is not int \
-            or not (start is None or type(start) is int):
+    host, boot, pid, start = (
+        data.get("host"),
+        data.get("boot_id", ""),
+        data.get("pid"),
+        data.get("pid_start"),
+    )
+    if (
+        not isinstance(host, str)
+        or not isinstance(boot, str)
+        or type(pid) is not int
+        or not (start is None or type(start) is int)
+    ):
         return None
     return _Owner(host, boot, pid, start)
 
@@ -81,9 +91,13 @@ def _unblock(result: object) -> str | None:
     return command if isinstance(command, str) and command else None
 
 
-def summarize(row: tuple[object, ...], now: float, *,
-              is_alive: Callable[[OwnerIdentity], bool] = owner_alive,
-              on_this_machine: Callable[[OwnerIdentity], bool] = same_machine) -> JobSummary:
+def summarize(
+    row: tuple[object, ...],
+    now: float,
+    *,
+    is_alive: Callable[[OwnerIdentity], bool] = owner_alive,
+    on_this_machine: Callable[[OwnerIdentity], bool] = same_machine,
+) -> JobSummary:
     """One job row (``JOB_COLUMNS``) as the operator sees it."""
     job_id, state, reason = _text(row[0]), _text(row[2]), _text(row[3])
     short = job_id[:8]
@@ -114,11 +128,17 @@ def summarize(row: tuple[object, ...], now: float, *,
         operator_state = "complete"
     attempt, max_attempts = row[5], row[6]
     return JobSummary(
-        id=job_id, kind=_text(row[1]), state=state, operator_state=operator_state,
-        reason=reason, phase=_text(row[4]),
+        id=job_id,
+        kind=_text(row[1]),
+        state=state,
+        operator_state=operator_state,
+        reason=reason,
+        phase=_text(row[4]),
         attempt=attempt if type(attempt) is int else 0,
         max_attempts=max_attempts if type(max_attempts) is int else 0,
-        updated_at=_number(row[7]) or 0.0, next_command=command)
+        updated_at=_number(row[7]) or 0.0,
+        next_command=command,
+    )
 
 
 def read_jobs(conn: sqlite3.Connection, now: float, limit: int) -> Jobs:
@@ -127,23 +147,40 @@ def read_jobs(conn: sqlite3.Connection, now: float, limit: int) -> Jobs:
     authority = 0
     # One scan counts every state and the blocked jobs that need authority.
     for state, needs, count in conn.execute(
-            "SELECT state, state = 'blocked' AND reason IN (?, ?), count(*) FROM jobs "
-            "GROUP BY 1, 2", AUTHORITY_REASONS):
+        "SELECT state, state = 'blocked' AND reason IN (?, ?), count(*) FROM jobs GROUP BY 1, 2",
+        AUTHORITY_REASONS,
+    ):
         by_state[str(state)] = by_state.get(str(state), 0) + int(count)
         authority += int(count) if needs else 0
     # Liveness matters only for running jobs (an index covers them): the rest are counted.
     running = conn.execute(
-        f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' ORDER BY created_at").fetchall()
-    blocked = conn.execute(
-        f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'blocked' AND reason IN (?, ?) "
-        "ORDER BY created_at", AUTHORITY_REASONS).fetchall() if authority else []
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' ORDER BY created_at"
+    ).fetchall()
+    blocked = (
+        conn.execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'blocked' AND reason IN (?, ?) "
+            "ORDER BY created_at",
+            AUTHORITY_REASONS,
+        ).fetchall()
+        if authority
+        else []
+    )
     watched = [summarize(row, now) for row in running + blocked]
-    attention = tuple(job for job in watched
-                      if job.operator_state in ("stale-lease", "stuck", "needs-authority"))
-    recent = tuple(summarize(row, now) for row in conn.execute(
-        f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)))
-    return Jobs(total=sum(by_state.values()), by_state=by_state,
-                stale=sum(job.operator_state == "stale-lease" for job in watched),
-                stuck=sum(job.operator_state == "stuck" for job in watched),
-                needs_authority=sum(job.operator_state == "needs-authority" for job in watched),
-                attention=attention, recent=recent)
+    attention = tuple(
+        job for job in watched if job.operator_state in ("stale-lease", "stuck", "needs-authority")
+    )
+    recent = tuple(
+        summarize(row, now)
+        for row in conn.execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+        )
+    )
+    return Jobs(
+        total=sum(by_state.values()),
+        by_state=by_state,
+        stale=sum(job.operator_state == "stale-lease" for job in watched),
+        stuck=sum(job.operator_state == "stuck" for job in watched),
+        needs_authority=sum(job.operator_state == "needs-authority" for job in watched),
+        attention=attention,
+        recent=recent,
+    )

@@ -14,8 +14,7 @@ from pathlib import Path
 from tau_engine.status.model import Audit, AuditItem, ProviderCall
 
 TAIL_BYTES = 256 * 1024
-AUDIT_KINDS = ("allow", "ask", "deny", "redaction", "injection", "sandbox_refusal",
-               "ssrf_block")
+AUDIT_KINDS = ("allow", "ask", "deny", "redaction", "injection", "sandbox_refusal", "ssrf_block")
 """As ``tau_engine.safety.audit.AUDIT_KINDS`` (a test keeps them equal)."""
 OPERATOR_AUDIT_KINDS = ("deny", "redaction", "injection", "sandbox_refusal", "ssrf_block")
 """What an operator looks at: denials, redactions, injection flags, blocked requests."""
@@ -59,8 +58,14 @@ def read_audit(path: Path, limit: int) -> Audit:
             continue
         assert isinstance(kind, str)
         counts[kind] += 1
-        items.append(AuditItem(kind=kind, tool=_str(record.get("tool")),
-                               rule=_str(record.get("rule")), ts=_str(record.get("ts")) or ""))
+        items.append(
+            AuditItem(
+                kind=kind,
+                tool=_str(record.get("tool")),
+                rule=_str(record.get("rule")),
+                ts=_str(record.get("ts")) or "",
+            )
+        )
     return Audit(counts=counts, recent=tuple(reversed(items[-limit:])) if limit else ())
 
 
@@ -68,14 +73,19 @@ def read_providers(path: Path) -> tuple[ProviderCall, ...]:
     """The last call of each provider/model in the call log, latest first."""
     last: dict[tuple[str, str], ProviderCall] = {}
     for record in tail_records(path):
-        provider, model, status = (_str(record.get("provider")), _str(record.get("model")),
-                                   _str(record.get("status")))
+        provider, model, status = (
+            _str(record.get("provider")),
+            _str(record.get("model")),
+            _str(record.get("status")),
+        )
         latency, ts = record.get("latency_ms"), record.get("ts")
-        if provider is None or model is None or status is None \
-                or not isinstance(ts, int | float):
+        if provider is None or model is None or status is None or not isinstance(ts, int | float):
             continue
         last[(provider, model)] = ProviderCall(
-            provider=provider, model=model, status=status,
+            provider=provider,
+            model=model,
+            status=status,
             latency_ms=float(latency) if isinstance(latency, int | float) else None,
-            ts=float(ts))
+            ts=float(ts),
+        )
     return tuple(sorted(last.values(), key=lambda call: call.ts, reverse=True))

@@ -35,19 +35,26 @@ def read_objects(conn: sqlite3.Connection, now: float) -> dict[ObjectKey, dict[s
         if version != SCHEMA_VERSION:
             return objects
         for row in conn.execute(
-                "SELECT id, title, model, updated_at, input_tokens, output_tokens, cost_usd "
-                "FROM sessions ORDER BY updated_at"):
+            "SELECT id, title, model, updated_at, input_tokens, output_tokens, cost_usd "
+            "FROM sessions ORDER BY updated_at"
+        ):
             objects[("session", str(row[0]))] = {
-                "id": str(row[0]), "title": str(row[1]), "model": str(row[2]),
-                "updated_at": row[3], "input_tokens": row[4], "output_tokens": row[5],
-                "cost_usd": row[6]}
+                "id": str(row[0]),
+                "title": str(row[1]),
+                "model": str(row[2]),
+                "updated_at": row[3],
+                "input_tokens": row[4],
+                "output_tokens": row[5],
+                "cost_usd": row[6],
+            }
         for row in conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at"):
             job = summarize(row, now)
             objects[("job", job.id)] = to_plain(job)
         notes: list[str] = []
         for row in conn.execute(
-                "SELECT id, title, phase, outcome, reason, commit_sha, updated_at, state "
-                "FROM missions ORDER BY created_at"):
+            "SELECT id, title, phase, outcome, reason, commit_sha, updated_at, state "
+            "FROM missions ORDER BY created_at"
+        ):
             mission = mission_summary(row, notes)
             objects[("mission", mission.id)] = to_plain(mission)
     finally:
@@ -55,8 +62,9 @@ def read_objects(conn: sqlite3.Connection, now: float) -> dict[ObjectKey, dict[s
     return objects
 
 
-def diff_objects(before: dict[ObjectKey, dict[str, Any]],
-                 after: dict[ObjectKey, dict[str, Any]]) -> list[dict[str, Any]]:
+def diff_objects(
+    before: dict[ObjectKey, dict[str, Any]], after: dict[ObjectKey, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The watch events that take ``before`` to ``after``: ADDED, MODIFIED, then DELETED."""
     events: list[dict[str, Any]] = []
     for key, value in after.items():
@@ -76,8 +84,10 @@ class StoreWatcher:
 
     def __init__(self, root: Path) -> None:
         self.db_path = root / ".tau" / "tau.db"
-        self.logs = (root / ".tau" / "logs" / "audit.jsonl",
-                     root / ".tau" / "logs" / "provider.jsonl")
+        self.logs = (
+            root / ".tau" / "logs" / "audit.jsonl",
+            root / ".tau" / "logs" / "provider.jsonl",
+        )
         self.conn: sqlite3.Connection | None = None
         self._seen: tuple[object, ...] | None = None
 

@@ -64,7 +64,11 @@ else:
             return f"{cls.__name__}({inner})"
 
         cls.__init__, cls.__setattr__, cls.__eq__, cls.__repr__ = (
-            __init__, __setattr__, __eq__, __repr__)
+            __init__,
+            __setattr__,
+            __eq__,
+            __repr__,
+        )
         cls.__hash__ = None
         cls.__dataclass_fields__ = dict.fromkeys(fields)  # what ``fields_of`` reads
         return cls

@@ -85,8 +85,11 @@ def read_safety_view(root: Path, environ: Mapping[str, str] | None = None) -> Sa
     user = _toml(config_dir / "config.toml")
     workspace = _toml(root / ".tau" / "config.toml")
     trusted = _trusted(config_dir, root)
-    profile = (_name(env.get("TAU_PROFILE")) or (_name(workspace.get("profile")) if trusted
-                                                  else None) or _name(user.get("profile")))
+    profile = (
+        _name(env.get("TAU_PROFILE"))
+        or (_name(workspace.get("profile")) if trusted else None)
+        or _name(user.get("profile"))
+    )
     profile_safety = None
     if profile is not None:
         profile_safety = _name(_toml(config_dir / "profiles" / f"{profile}.toml").get("safety"))
@@ -95,8 +98,11 @@ def read_safety_view(root: Path, environ: Mapping[str, str] | None = None) -> Sa
     chosen = _name(workspace.get("safety"))
     if chosen is not None:
         floor = base or DEFAULT_SAFETY
-        if trusted or (chosen in SAFETY_ORDER and floor in SAFETY_ORDER
-                       and SAFETY_ORDER.index(chosen) >= SAFETY_ORDER.index(floor)):
+        if trusted or (
+            chosen in SAFETY_ORDER
+            and floor in SAFETY_ORDER
+            and SAFETY_ORDER.index(chosen) >= SAFETY_ORDER.index(floor)
+        ):
             safety = chosen
     safety = _name(env.get("TAU_SAFETY")) or safety
     return SafetyView(profile=profile, safety=safety or DEFAULT_SAFETY)

@@ -64,9 +64,14 @@ def locate_workspace(override: str | None = None) -> Path:
 def workspace_paths(root: Path) -> Paths:
     state = root / ".tau"
     logs = state / "logs"
-    return Paths(workspace=str(root), state_dir=str(state), database=str(state / "tau.db"),
-                 logs=str(logs), audit_log=str(logs / "audit.jsonl"),
-                 provider_log=str(logs / "provider.jsonl"))
+    return Paths(
+        workspace=str(root),
+        state_dir=str(state),
+        database=str(state / "tau.db"),
+        logs=str(logs),
+        audit_log=str(logs / "audit.jsonl"),
+        provider_log=str(logs / "provider.jsonl"),
+    )
 
 
 def open_readonly(db_path: Path) -> sqlite3.Connection:
@@ -74,8 +79,9 @@ def open_readonly(db_path: Path) -> sqlite3.Connection:
     # URI escapes by hand: urllib.parse costs more to import than the whole read.
     path = str(db_path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     uri = f"file:{path}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
-                           check_same_thread=False)
+    conn = sqlite3.connect(
+        uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+    )
     try:
         conn.execute("PRAGMA query_only = 1")
     except sqlite3.Error:
@@ -94,9 +100,14 @@ def _disk_free(path: Path) -> int | None:
     return None
 
 
-def read_snapshot(root: Path, *, limit: int = 5, job_limit: int | None = None,
-                  now: float | None = None,
-                  conn: sqlite3.Connection | None = None) -> StatusSnapshot:
+def read_snapshot(
+    root: Path,
+    *,
+    limit: int = 5,
+    job_limit: int | None = None,
+    now: float | None = None,
+    conn: sqlite3.Connection | None = None,
+) -> StatusSnapshot:
     """The snapshot of the workspace at ``root``; ``limit`` bounds each recent list
     (``job_limit`` the jobs', when the operator screen lists many more of them). A
     caller that polls (``tau watch``) passes its own read-only ``conn``."""
@@ -106,8 +117,15 @@ def read_snapshot(root: Path, *, limit: int = 5, job_limit: int | None = None,
     notes: list[str] = []
     store, error, version = "absent", None, None
     sessions = Sessions(count=0, running=0, latest=None, recent=())
-    jobs = Jobs(total=0, by_state=dict.fromkeys(JOB_STATES, 0), stale=0, stuck=0,
-                needs_authority=0, attention=(), recent=())
+    jobs = Jobs(
+        total=0,
+        by_state=dict.fromkeys(JOB_STATES, 0),
+        stale=0,
+        stuck=0,
+        needs_authority=0,
+        attention=(),
+        recent=(),
+    )
     missions = Missions(count=0, unfinished=0, blocked=0, latest=None, recent=())
     memory = Memory(entries=0, retired=0, namespaces={})
     if conn is not None or db_path.exists():
@@ -133,24 +151,39 @@ def read_snapshot(root: Path, *, limit: int = 5, job_limit: int | None = None,
                     conn.close()
             store = "ok"
         except _SchemaMismatch as exc:
-            store, error = "error", (f"schema version {exc.found}, this tau reads "
-                                     f"{SCHEMA_VERSION}")
+            store, error = "error", (f"schema version {exc.found}, this tau reads {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             store, error = "error", f"cannot read {db_path}: {exc}"
     disk = _disk_free(root / ".tau")
     attention = _attention(store, disk, jobs, missions)
     health = "error" if store == "error" else ("attention" if attention else "ok")
-    store_health = StoreHealth(status=store, error=error, schema_version=version,
-                               schema_expected=SCHEMA_VERSION, disk_free_bytes=disk)
+    store_health = StoreHealth(
+        status=store,
+        error=error,
+        schema_version=version,
+        schema_expected=SCHEMA_VERSION,
+        disk_free_bytes=disk,
+    )
     latest = sessions.latest
     view = read_safety_view(root)
     return StatusSnapshot(
-        schema_version=SNAPSHOT_VERSION, generated_at=now, health=health, store=store_health,
-        attention=attention, sessions=sessions, jobs=jobs,
-        missions=missions, memory=memory, providers=read_providers(Path(paths.provider_log)),
+        schema_version=SNAPSHOT_VERSION,
+        generated_at=now,
+        health=health,
+        store=store_health,
+        attention=attention,
+        sessions=sessions,
+        jobs=jobs,
+        missions=missions,
+        memory=memory,
+        providers=read_providers(Path(paths.provider_log)),
         audit=read_audit(Path(paths.audit_log), limit),
-        paths=paths, model=(latest.model or None) if latest else None, profile=view.profile,
-        safety=view.safety, notes=tuple(notes))
+        paths=paths,
+        model=(latest.model or None) if latest else None,
+        profile=view.profile,
+        safety=view.safety,
+        notes=tuple(notes),
+    )
 
 
 class _SchemaMismatch(Exception):
@@ -181,31 +214,50 @@ _SESSION_COLUMNS = "id, title, model, updated_at, input_tokens, output_tokens, c
 
 def _sessions(conn: sqlite3.Connection, held: set[str] | None, limit: int) -> Sessions:
     count = int(conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
-    rows = conn.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY updated_at DESC "
-                        "LIMIT ?", (max(1, limit),)).fetchall()
-    recent = tuple(SessionSummary(
-        id=str(r[0]), title=str(r[1]), model=str(r[2]), updated_at=float(r[3]),
-        input_tokens=int(r[4]), output_tokens=int(r[5]),
-        cost_usd=None if r[6] is None else float(r[6]),
-        running=None if held is None else lock_file_name(str(r[0])) in held) for r in rows)
+    rows = conn.execute(
+        f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY updated_at DESC LIMIT ?",
+        (max(1, limit),),
+    ).fetchall()
+    recent = tuple(
+        SessionSummary(
+            id=str(r[0]),
+            title=str(r[1]),
+            model=str(r[2]),
+            updated_at=float(r[3]),
+            input_tokens=int(r[4]),
+            output_tokens=int(r[5]),
+            cost_usd=None if r[6] is None else float(r[6]),
+            running=None if held is None else lock_file_name(str(r[0])) in held,
+        )
+        for r in rows
+    )
     running = None
     if held is not None:
         # Every other lock file there is a session's (named after it).
         running = sum(1 for name in held if name != "store.lock")
-    return Sessions(count=count, running=running, latest=recent[0] if recent else None,
-                    recent=recent[:limit])
+    return Sessions(
+        count=count, running=running, latest=recent[0] if recent else None, recent=recent[:limit]
+    )
 
 
 def _missions(conn: sqlite3.Connection, limit: int, notes: list[str]) -> Missions:
     count, unfinished, blocked = conn.execute(
         "SELECT count(*), coalesce(sum(phase != 'done'), 0), "
-        "coalesce(sum(outcome = 'blocked'), 0) FROM missions").fetchone()
+        "coalesce(sum(outcome = 'blocked'), 0) FROM missions"
+    ).fetchone()
     rows = conn.execute(
         "SELECT id, title, phase, outcome, reason, commit_sha, updated_at, state FROM missions "
-        "ORDER BY created_at DESC LIMIT ?", (max(1, limit),)).fetchall()
+        "ORDER BY created_at DESC LIMIT ?",
+        (max(1, limit),),
+    ).fetchall()
     recent = tuple(mission_summary(row, notes) for row in rows)
-    return Missions(count=int(count), unfinished=int(unfinished), blocked=int(blocked),
-                    latest=recent[0] if recent else None, recent=recent[:limit])
+    return Missions(
+        count=int(count),
+        unfinished=int(unfinished),
+        blocked=int(blocked),
+        latest=recent[0] if recent else None,
+        recent=recent[:limit],
+    )
 
 
 def mission_summary(row: tuple[object, ...], notes: list[str]) -> MissionSummary:
@@ -226,20 +278,26 @@ def mission_summary(row: tuple[object, ...], notes: list[str]) -> MissionSummary
         verifier = "pass" if run.get("exit_code") == 0 and not run.get("timed_out") else "fail"
     unblock = state.get("unblock_command")
     return MissionSummary(
-        id=str(row[0]), title=str(row[1]), phase=str(row[2]),
+        id=str(row[0]),
+        title=str(row[1]),
+        phase=str(row[2]),
         outcome=None if row[3] is None else str(row[3]),
-        reason=None if row[4] is None else str(row[4]), verifier=verifier,
-        attempts=len(attempts), commit=None if row[5] is None else str(row[5]),
+        reason=None if row[4] is None else str(row[4]),
+        verifier=verifier,
+        attempts=len(attempts),
+        commit=None if row[5] is None else str(row[5]),
         unblock_command=unblock if isinstance(unblock, str) and unblock else None,
-        updated_at=float(row[6]) if isinstance(row[6], int | float) else 0.0)
+        updated_at=float(row[6]) if isinstance(row[6], int | float) else 0.0,
+    )
 
 
 def _memory(conn: sqlite3.Connection) -> Memory:
     namespaces: dict[str, int] = {}
     retired = 0
     for namespace, live, count in conn.execute(
-            "SELECT namespace, retired_at IS NULL, count(*) FROM memory_entries "
-            "GROUP BY namespace, retired_at IS NULL ORDER BY namespace"):
+        "SELECT namespace, retired_at IS NULL, count(*) FROM memory_entries "
+        "GROUP BY namespace, retired_at IS NULL ORDER BY namespace"
+    ):
         if live:
             namespaces[str(namespace)] = int(count)
         else:

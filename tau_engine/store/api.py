@@ -85,8 +85,12 @@ class HeldLock(Protocol):
 
     def __enter__(self) -> HeldLock: ...
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class EventAppender(Protocol):
@@ -113,8 +117,12 @@ class EventAppender(Protocol):
 
     def __enter__(self) -> EventAppender: ...
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class EventLog(Protocol):
@@ -124,8 +132,9 @@ class EventLog(Protocol):
     def event_writer(self, session_id: str) -> EventAppender:
         """A buffered writer of the session's events (close it at the end of the run)."""
 
-    async def events(self, session_id: str, after_seq: int = 0,
-                     limit: int | None = None) -> list[BaseEvent]:
+    async def events(
+        self, session_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[BaseEvent]:
         """Logged events with ``seq > after_seq``, in order (live-watch polls this)."""
 
     async def last_seq(self, session_id: str) -> int:
@@ -142,9 +151,14 @@ class SessionStore(EventLog, Protocol):
         """Close open event writers (flushing them) and release the store."""
 
     # -- sessions -------------------------------------------------------------------
-    async def create_session(self, *, model: str, title: str = "",
-                             meta: dict[str, Any] | None = None,
-                             session_id: str | None = None) -> SessionInfo:
+    async def create_session(
+        self,
+        *,
+        model: str,
+        title: str = "",
+        meta: dict[str, Any] | None = None,
+        session_id: str | None = None,
+    ) -> SessionInfo:
         """A new empty session, titled from its first user prompt if ``title`` is blank;
         ``session_id`` lets a caller lock the id before the session exists."""
 
@@ -172,27 +186,39 @@ class SessionStore(EventLog, Protocol):
         """What the session has spent: summed usage and cost (``None`` if never priced)."""
 
     # -- messages -------------------------------------------------------------------
-    async def append(self, session_id: str, message: Message, *, parent_id: ParentRef = HEAD,
-                     usage: Usage | None = None, cost_usd: float | None = None,
-                     model: str | None = None) -> StoredMessage:
+    async def append(
+        self,
+        session_id: str,
+        message: Message,
+        *,
+        parent_id: ParentRef = HEAD,
+        usage: Usage | None = None,
+        cost_usd: float | None = None,
+        model: str | None = None,
+    ) -> StoredMessage:
         """Add a message after ``parent_id`` (the head by default) and make it the head,
         adding its cost to the totals and clearing the redo stack in the same
         transaction. Another parent starts a branch; the old line stays reachable."""
 
-    async def append_many(self, session_id: str, messages: Sequence[Message | NewMessage], *,
-                          parent_id: ParentRef = HEAD) -> list[StoredMessage]:
+    async def append_many(
+        self,
+        session_id: str,
+        messages: Sequence[Message | NewMessage],
+        *,
+        parent_id: ParentRef = HEAD,
+    ) -> list[StoredMessage]:
         """Append a chain of messages (a turn's tool results) in one transaction."""
 
-    async def history(self, session_id: str,
-                      head_id: str | None = None) -> list[StoredMessage]:
+    async def history(self, session_id: str, head_id: str | None = None) -> list[StoredMessage]:
         """The conversation from the root to ``head_id`` (the session's head by default)."""
 
     async def request_history(self, session_id: str) -> list[StoredMessage]:
         """What a request is built from: the path from the last compaction on, with the
         messages it kept and the pinned ones (``agent.compaction.request_view``)."""
 
-    async def tool_results_of(self, session_id: str, *, names: Collection[str],
-                              meta_key: str) -> list[StoredMessage]:
+    async def tool_results_of(
+        self, session_id: str, *, names: Collection[str], meta_key: str
+    ) -> list[StoredMessage]:
         """Tool results of the session, any branch, from one of ``names`` or with
         ``meta[meta_key]`` set, oldest first."""
 
@@ -205,8 +231,14 @@ class SessionStore(EventLog, Protocol):
     async def set_head(self, session_id: str, message_id: str) -> None:
         """Switch the session to another line of work (clears the redo stack)."""
 
-    async def fork(self, session_id: str, at_message_id: str, *, title: str | None = None,
-                   fork_id: str | None = None) -> SessionInfo:
+    async def fork(
+        self,
+        session_id: str,
+        at_message_id: str,
+        *,
+        title: str | None = None,
+        fork_id: str | None = None,
+    ) -> SessionInfo:
         """A new session holding a copy (new ids, file checkpoints kept) of the path up to
         ``at_message_id``, read as one consistent snapshot; the original is untouched."""
 
@@ -214,8 +246,7 @@ class SessionStore(EventLog, Protocol):
     def lock_session(self, session_id: str) -> HeldLock:
         """Take the session's write lock now (``SessionLockedError`` names the holder)."""
 
-    async def checkpoint_file(self, session_id: str, turn_message_id: str,
-                              path: Path) -> None:
+    async def checkpoint_file(self, session_id: str, turn_message_id: str, path: Path) -> None:
         """Save ``path``'s bytes (or its absence) before the turn's first change to it;
         ``WorkspaceError`` for a path outside the workspace."""
 
@@ -227,8 +258,9 @@ class SessionStore(EventLog, Protocol):
         """Reapply the most recent undo, files included."""
 
     # -- export and import ----------------------------------------------------------
-    async def export_jsonl(self, session_id: str, dest: Path,
-                           redact: Callable[[Any], Any] | None = None) -> int:
+    async def export_jsonl(
+        self, session_id: str, dest: Path, redact: Callable[[Any], Any] | None = None
+    ) -> int:
         """Write the whole session (all branches, events) as ``tau-session`` JSONL;
         return the lines written. ``redact`` (the safety layer's redaction funnel) sees
         every record before it is written."""
@@ -292,17 +324,29 @@ class MemoryStore(Protocol):
     async def get(self, entry_id: int) -> MemoryEntry:
         """The entry with ``entry_id``, in any state (``MemoryNotFoundError`` if none)."""
 
-    async def search(self, query: CompiledQuery, *, limit: int, include_untrusted: bool = False,
-                     namespace: str | None = None) -> list[MemoryHit]:
+    async def search(
+        self,
+        query: CompiledQuery,
+        *,
+        limit: int,
+        include_untrusted: bool = False,
+        namespace: str | None = None,
+    ) -> list[MemoryHit]:
         """Live entries matching ``query``, best first (BM25, text weighted above tags);
         ``namespace`` keeps that namespace and the ones under it."""
 
     async def tree(self, prefix: str | None = None) -> list[NamespaceCount]:
         """Every namespace (under ``prefix``) with its entry counts, sorted by name."""
 
-    async def entries(self, *, include_retired: bool = True, trust: Trust | None = None,
-                      namespace: str | None = None, limit: int | None = None,
-                      newest_first: bool = False) -> list[MemoryEntry]:
+    async def entries(
+        self,
+        *,
+        include_retired: bool = True,
+        trust: Trust | None = None,
+        namespace: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[MemoryEntry]:
         """Entries by id (oldest first unless ``newest_first``), filtered."""
 
     async def retire(self, entry_id: int, reason: str, *, now: float) -> MemoryEntry:
@@ -312,8 +356,9 @@ class MemoryStore(Protocol):
         """Mark a quarantined entry trusted and apply the supersession it was written with,
         in one transaction; ``MemoryStateError`` if it is not quarantined."""
 
-    async def import_entries(self, records: Sequence[ImportedMemory], *,
-                             now: float) -> ImportReport:
+    async def import_entries(
+        self, records: Sequence[ImportedMemory], *, now: float
+    ) -> ImportReport:
         """Recreate exported entries in one transaction (all or nothing)."""
 
     async def newest_id(self) -> int | None:
@@ -353,8 +398,9 @@ class JobQueue(Protocol):
     async def get(self, id_or_prefix: str) -> JobRecord:
         """The job whose id is or starts with ``id_or_prefix`` (``JobNotFoundError``)."""
 
-    async def list_jobs(self, *, states: set[JobState] | None = None,
-                        limit: int = 100) -> list[JobRecord]:
+    async def list_jobs(
+        self, *, states: set[JobState] | None = None, limit: int = 100
+    ) -> list[JobRecord]:
         """Jobs, newest first."""
 
     async def attempts(self, job_id: str) -> list[AttemptRecord]:
@@ -367,14 +413,20 @@ class JobQueue(Protocol):
     async def claim(self, owner: LeaseOwner, lease_s: float) -> Claim | None:
         """Take the next claimable job, or ``None`` when there is none."""
 
-    async def heartbeat(self, fence: Fence, lease_s: float,
-                        progress: Progress) -> HeartbeatAck:
+    async def heartbeat(self, fence: Fence, lease_s: float, progress: Progress) -> HeartbeatAck:
         """Extend the lease and store the progress."""
 
-    async def record(self, fence: Fence, event_type: str, data: dict[str, Any], *,
-                     progress: Progress | None = None, session_id: str | None = None,
-                     child_pid: int | None = None,
-                     detail: AttemptDetail | None = None) -> HeartbeatAck:
+    async def record(
+        self,
+        fence: Fence,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        progress: Progress | None = None,
+        session_id: str | None = None,
+        child_pid: int | None = None,
+        detail: AttemptDetail | None = None,
+    ) -> HeartbeatAck:
         """Append to the job's log and update what the attempt has learnt about itself."""
 
     async def finish(self, fence: Fence, outcome: Outcome) -> JobRecord:
@@ -391,8 +443,7 @@ class JobQueue(Protocol):
     async def block(self, job_id: str, message: str) -> JobRecord:
         """Hold a waiting job out of the queue, with the operator's reason."""
 
-    async def append_event(self, job_id: str, event_type: str,
-                           data: dict[str, Any]) -> None:
+    async def append_event(self, job_id: str, event_type: str, data: dict[str, Any]) -> None:
         """An operator's note in a job's log (unfenced: no worker writes through this)."""
 
     async def prune(self, finished_before: float) -> list[str]:
@@ -426,8 +477,9 @@ class StoreBackend(Protocol):
     name: str
     paths: WorkspacePaths
 
-    def open_sessions(self, *, clock: Callable[[], float] = time.time,
-                      read_only: bool = False) -> SessionStore:
+    def open_sessions(
+        self, *, clock: Callable[[], float] = time.time, read_only: bool = False
+    ) -> SessionStore:
         """The session store. ``read_only``: the caller only reads (``tau sessions
         list|show|export``), so a store the user may not write still opens."""
 

@@ -13,8 +13,9 @@ IfBusy = Literal["fail", "fork", "new"]
 """What to do when another process holds the session: raise, fork it, or start afresh."""
 
 
-async def claim_session(store: SessionStore, slot: LockSlot, session: SessionInfo, *,
-                        if_busy: IfBusy = "fail") -> tuple[SessionInfo | None, str | None]:
+async def claim_session(
+    store: SessionStore, slot: LockSlot, session: SessionInfo, *, if_busy: IfBusy = "fail"
+) -> tuple[SessionInfo | None, str | None]:
     """Lock ``session`` into ``slot`` and return it freshly read, with no notice.
 
     When another process holds it: ``"fail"`` raises ``SessionLockedError``;

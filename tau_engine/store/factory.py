@@ -32,11 +32,13 @@ def backend_name(url: str | None) -> str:
     scheme = ALIASES.get(scheme.lower(), scheme.lower())
     if scheme not in BACKENDS:
         shown = f"'{scheme}'" if scheme.replace("+", "").isalnum() else "in that URL"
-        raise UsageError(f"unknown store backend {shown}: this tau keeps its state in "
-                         f"{' or '.join(BACKENDS)}")
+        raise UsageError(
+            f"unknown store backend {shown}: this tau keeps its state in {' or '.join(BACKENDS)}"
+        )
     if scheme == "sqlite" and rest not in ("", "//"):
-        raise UsageError("a sqlite store is the workspace's .tau/tau.db; its URL is just "
-                         "'sqlite' (no path)")
+        raise UsageError(
+            "a sqlite store is the workspace's .tau/tau.db; its URL is just 'sqlite' (no path)"
+        )
     return scheme
 
 
@@ -57,7 +59,9 @@ def open_store(paths: WorkspacePaths, url: str | None = None) -> StoreBackend:
         except ImportError as exc:
             if exc.name is None or not exc.name.startswith("psycopg"):
                 raise
-            raise UsageError("a PostgreSQL store needs psycopg: install tau with the "
-                             "'postgres' extra (pip install 'tau[postgres]')") from None
+            raise UsageError(
+                "a PostgreSQL store needs psycopg: install tau with the "
+                "'postgres' extra (pip install 'tau[postgres]')"
+            ) from None
         return PostgresBackend(paths, url.strip())
     raise AssertionError(name)  # every name in BACKENDS has its branch above

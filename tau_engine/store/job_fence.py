@@ -23,5 +23,4 @@ def fence_from_environ(environ: Mapping[str, str]) -> Fence | None:
     if not job_id or not token.isdigit():
         return None
     attempt = environ.get(JOB_ATTEMPT_ENV, "0")
-    return Fence(job_id=job_id, token=int(token), attempt=int(attempt) if attempt.isdigit()
-                 else 0)
+    return Fence(job_id=job_id, token=int(token), attempt=int(attempt) if attempt.isdigit() else 0)

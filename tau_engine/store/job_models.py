@@ -28,8 +28,9 @@ class JobState(StrEnum):
 LIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.RECOVERING})
 """States in which a job still runs by itself; a dedup key is held only while live."""
 CLAIMABLE_STATES = frozenset({JobState.QUEUED, JobState.RECOVERING})
-SETTLED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.BLOCKED,
-                            JobState.CANCELLED})
+SETTLED_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.BLOCKED, JobState.CANCELLED}
+)
 
 
 class Reason(StrEnum):

@@ -53,8 +53,9 @@ def _readable(kind: str, row: Row, build: Callable[[], T]) -> T:
         return build()
     except (ValueError, TypeError, KeyError, IndexError) as exc:  # pydantic's included
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnreadableRow(f"{kind} {str(row[0])[:40]!r}: its row cannot be read "
-                            f"({first[:200]})") from exc
+        raise UnreadableRow(
+            f"{kind} {str(row[0])[:40]!r}: its row cannot be read ({first[:200]})"
+        ) from exc
 
 
 def job_from_row(row: Row) -> JobRecord:
@@ -65,15 +66,35 @@ def job_from_row(row: Row) -> JobRecord:
 def _job(row: Row) -> JobRecord:
     owner = _json(row[12])
     return JobRecord(
-        id=row[0], kind=row[1], inputs=json.loads(row[2]), signature=row[3], key=row[4],
-        priority=row[5], state=JobState(row[6]), reason=row[7], message=row[8],
-        attempt=row[9], max_attempts=row[10], fence=row[11],
+        id=row[0],
+        kind=row[1],
+        inputs=json.loads(row[2]),
+        signature=row[3],
+        key=row[4],
+        priority=row[5],
+        state=JobState(row[6]),
+        reason=row[7],
+        message=row[8],
+        attempt=row[9],
+        max_attempts=row[10],
+        fence=row[11],
         owner=LeaseOwner.model_validate(owner) if owner else None,
-        lease_expires_at=row[13], heartbeat_at=row[14], progress_at=row[15], phase=row[16],
-        last_line=row[17], last_error=row[18], next_run_at=row[19],
-        cancel_requested_at=row[20], replay_of=row[21], session_id=row[22],
-        result=_json(row[23]), created_at=row[24], updated_at=row[25], started_at=row[26],
-        finished_at=row[27])
+        lease_expires_at=row[13],
+        heartbeat_at=row[14],
+        progress_at=row[15],
+        phase=row[16],
+        last_line=row[17],
+        last_error=row[18],
+        next_run_at=row[19],
+        cancel_requested_at=row[20],
+        replay_of=row[21],
+        session_id=row[22],
+        result=_json(row[23]),
+        created_at=row[24],
+        updated_at=row[25],
+        started_at=row[26],
+        finished_at=row[27],
+    )
 
 
 def readable_jobs(rows: Sequence[Row]) -> list[JobRecord]:
@@ -93,18 +114,42 @@ def readable(build: Callable[[Row], T], rows: Sequence[Row]) -> list[T]:
 
 
 def attempt_from_row(row: Row) -> AttemptRecord:
-    return _readable("attempt of job", row, lambda: AttemptRecord(
-        job_id=row[0], attempt=row[1], fence=row[2], reason=row[3],
-        owner=LeaseOwner.model_validate_json(row[4]), started_at=row[5], finished_at=row[6],
-        outcome=row[7], end_reason=row[8], error=row[9], session_id=row[10],
-        child_pid=row[11], exit_code=row[12], side_effects=bool(row[13]),
-        detail=json.loads(row[14] or "{}")))
+    return _readable(
+        "attempt of job",
+        row,
+        lambda: AttemptRecord(
+            job_id=row[0],
+            attempt=row[1],
+            fence=row[2],
+            reason=row[3],
+            owner=LeaseOwner.model_validate_json(row[4]),
+            started_at=row[5],
+            finished_at=row[6],
+            outcome=row[7],
+            end_reason=row[8],
+            error=row[9],
+            session_id=row[10],
+            child_pid=row[11],
+            exit_code=row[12],
+            side_effects=bool(row[13]),
+            detail=json.loads(row[14] or "{}"),
+        ),
+    )
 
 
 def event_from_row(row: Row) -> JobEvent:
-    return _readable("event of job", row, lambda: JobEvent(
-        job_id=row[0], seq=row[1], ts=row[2], type=row[3], attempt=row[4],
-        data=json.loads(row[5])))
+    return _readable(
+        "event of job",
+        row,
+        lambda: JobEvent(
+            job_id=row[0],
+            seq=row[1],
+            ts=row[2],
+            type=row[3],
+            attempt=row[4],
+            data=json.loads(row[5]),
+        ),
+    )
 
 
 def escape_like(text: str) -> str:

@@ -128,14 +128,24 @@ class MemoryEntry:
     def to_json(self) -> dict[str, Any]:
         """Every field, JSON-ready (the export format and ``--json`` output)."""
         return {
-            "id": self.id, "namespace": self.namespace, "subject": self.subject,
-            "text": self.text, "tags": list(self.tags), "source": self.source,
-            "session_id": self.session_id, "tool_call_id": self.tool_call_id,
-            "trust": self.trust, "trust_reason": self.trust_reason,
-            "created_at": self.created_at, "updated_at": self.updated_at,
-            "approved_at": self.approved_at, "retired_at": self.retired_at,
-            "retired_reason": self.retired_reason, "supersedes": self.supersedes,
-            "superseded_by": self.superseded_by, "content_hash": self.content_hash,
+            "id": self.id,
+            "namespace": self.namespace,
+            "subject": self.subject,
+            "text": self.text,
+            "tags": list(self.tags),
+            "source": self.source,
+            "session_id": self.session_id,
+            "tool_call_id": self.tool_call_id,
+            "trust": self.trust,
+            "trust_reason": self.trust_reason,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "approved_at": self.approved_at,
+            "retired_at": self.retired_at,
+            "retired_reason": self.retired_reason,
+            "supersedes": self.supersedes,
+            "superseded_by": self.superseded_by,
+            "content_hash": self.content_hash,
             "state": self.state,
         }
 

@@ -94,7 +94,7 @@ def _tokens(text: str) -> list[tuple[str, bool]]:
                 while end < n and text[end] == "*":
                     end += 1
                 stars = "*" if end > close + 1 else ""
-                tokens.append((text[i + 1:close] + stars, True))
+                tokens.append((text[i + 1 : close] + stars, True))
                 i = end
                 continue
         j = i
@@ -140,5 +140,7 @@ def to_fts5(query: CompiledQuery) -> str:
     """The FTS5 ``MATCH`` expression: quoted phrases (``"`` doubled), ``*`` for prefixes,
     joined by AND or OR. Empty for an empty query (the caller must not run it)."""
     joiner = " AND " if query.mode == "all" else " OR "
-    return joiner.join('"' + term.text.replace('"', '""') + '"' + ("*" if term.prefix else "")
-                       for term in query.terms)
+    return joiner.join(
+        '"' + term.text.replace('"', '""') + '"' + ("*" if term.prefix else "")
+        for term in query.terms
+    )

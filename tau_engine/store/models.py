@@ -92,9 +92,7 @@ class UndoReport:
                 f"{self.shell_commands} shell command(s) ran in the undone turns; "
                 "their side effects are not undone."
             )
-        return (
-            f"{self.shell_commands} shell command(s) of the redone turns were not run again."
-        )
+        return f"{self.shell_commands} shell command(s) of the redone turns were not run again."
 
     def summary(self) -> str:
         """Plain lines for any front end: what moved, what was restored, what was not."""

@@ -47,8 +47,12 @@ def open_lock_file(locks_dir: Path, name: str) -> int:
     except OSError as exc:
         raise _lock_error(locks_dir, exc) from exc
     try:
-        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
-                     | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        fd = os.open(
+            name,
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+            0o600,
+            dir_fd=dir_fd,
+        )
     except OSError as exc:
         raise _lock_error(locks_dir / name, exc) from exc
     finally:
@@ -135,8 +139,12 @@ class SessionLock:
     def __enter__(self) -> SessionLock:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.release()
 
 
@@ -190,8 +198,10 @@ class StoreLock:
             pid = read_pid(fd)
             os.close(fd)
             holder = f" (pid {pid})" if pid is not None else ""
-            raise StoreError(f"the store is being recovered by another tau process{holder}; "
-                             "try again when it is done") from None
+            raise StoreError(
+                f"the store is being recovered by another tau process{holder}; "
+                "try again when it is done"
+            ) from None
         return cls(fd)
 
     @classmethod
@@ -204,8 +214,10 @@ class StoreLock:
             os.close(fd)
             pids = sorted(pid for pid in session_lock_holders(locks_dir) if pid is not None)
             holders = f" (pid {', '.join(map(str, pids))})" if pids else ""
-            raise StoreError(f"other tau processes have the store open{holders}; close them "
-                             "(the app, tau -p, tau --line) and run this again") from None
+            raise StoreError(
+                f"other tau processes have the store open{holders}; close them "
+                "(the app, tau -p, tau --line) and run this again"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return cls(fd)

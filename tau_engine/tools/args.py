@@ -76,8 +76,9 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def parse_model(tool: str, model: type[ArgsT], arguments: dict[str, Any],
-                schema: dict[str, Any]) -> ArgsT:
+def parse_model(
+    tool: str, model: type[ArgsT], arguments: dict[str, Any], schema: dict[str, Any]
+) -> ArgsT:
     """Validate ``arguments`` against ``model``; a failure names the tool and its arguments."""
     for text, where in _strings(arguments, ""):
         problem = _text_problem(text)
@@ -109,8 +110,10 @@ def _depth(value: Any) -> int:
 def arguments_problem(arguments: dict[str, Any]) -> str | None:
     """Why these arguments cannot even be kept (too deep, too large, not encodable), or None."""
     if _depth(arguments) > MAX_ARGUMENT_DEPTH:
-        return (f"the arguments are nested more than {MAX_ARGUMENT_DEPTH} levels deep; "
-                "no tool takes such arguments")
+        return (
+            f"the arguments are nested more than {MAX_ARGUMENT_DEPTH} levels deep; "
+            "no tool takes such arguments"
+        )
     for text, _ in _strings(arguments, ""):
         try:
             text.encode("utf-8")
@@ -118,9 +121,11 @@ def arguments_problem(arguments: dict[str, Any]) -> str | None:
             return "the arguments contain an unpaired surrogate, which is not valid Unicode"
     size = len(json.dumps(arguments, ensure_ascii=False).encode("utf-8"))
     if size > MAX_ARGUMENT_BYTES:
-        return (f"the arguments are {size / 1024 / 1024:.1f} MB, over the "
-                f"{MAX_ARGUMENT_BYTES // 1024 // 1024} MB limit; make several smaller calls "
-                "(write a large file in parts, then edit it)")
+        return (
+            f"the arguments are {size / 1024 / 1024:.1f} MB, over the "
+            f"{MAX_ARGUMENT_BYTES // 1024 // 1024} MB limit; make several smaller calls "
+            "(write a large file in parts, then edit it)"
+        )
     return None
 
 

@@ -67,8 +67,9 @@ class BashArgs(ToolArgs):
     timeout_s: float | None = Field(None, gt=0, le=MAX_TIMEOUT_S)
 
 
-async def _pump(stream: asyncio.StreamReader, capture: OutputCapture,
-                on_output: OutputWriter | None) -> None:
+async def _pump(
+    stream: asyncio.StreamReader, capture: OutputCapture, on_output: OutputWriter | None
+) -> None:
     while chunk := await stream.read(65536):
         text = capture.feed(chunk)
         if on_output is not None and text:
@@ -77,8 +78,7 @@ async def _pump(stream: asyncio.StreamReader, capture: OutputCapture,
 
 def _status(returncode: int | None, timed_out: bool, timeout_s: float) -> str:
     if timed_out:
-        return (f"[timed out after {timeout_s:g}s; the command and its child processes "
-                "were killed]")
+        return f"[timed out after {timeout_s:g}s; the command and its child processes were killed]"
     if returncode is not None and returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -105,16 +105,25 @@ class BashTool(Tool):
         "type": "object",
         "properties": {
             "command": {"type": "string", "description": "The bash command line to run."},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT_S,
-                          "description": "Seconds before the command is killed. Default: "
-                                         "the configured bash timeout."},
+            "timeout_s": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": MAX_TIMEOUT_S,
+                "description": "Seconds before the command is killed. Default: "
+                "the configured bash timeout.",
+            },
         },
         "required": ["command"],
         "additionalProperties": False,
     }
 
-    def __init__(self, *, default_timeout_s: float = 120.0, kill_grace_s: float = 2.0,
-                 sandbox: ShellSandbox | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        default_timeout_s: float = 120.0,
+        kill_grace_s: float = 2.0,
+        sandbox: ShellSandbox | None = None,
+    ) -> None:
         self.default_timeout_s = default_timeout_s
         self.kill_grace_s = kill_grace_s
         self.sandbox = sandbox
@@ -123,7 +132,8 @@ class BashTool(Tool):
         # The model sees the actual default timeout, which comes from settings.
         parameters = copy.deepcopy(self.parameters)
         parameters["properties"]["timeout_s"]["description"] = (
-            f"Seconds before the command is killed. Default {self.default_timeout_s:g}.")
+            f"Seconds before the command is killed. Default {self.default_timeout_s:g}."
+        )
         return ToolSpec(self.name, self.description, parameters)
 
     def parse_args(self, arguments: dict[str, Any]) -> BashArgs:
@@ -160,8 +170,8 @@ class BashTool(Tool):
         argv = await self._argv(args.command)
         try:
             proc = await CommandProcess.start(
-                argv, cwd=ctx.workspace, env=env,
-                grace_s=self.kill_grace_s, drain_s=DRAIN_S)
+                argv, cwd=ctx.workspace, env=env, grace_s=self.kill_grace_s, drain_s=DRAIN_S
+            )
         except OSError as exc:
             raise ToolError(f"cannot start bash: {exc.strerror or exc}") from exc
         capture = OutputCapture(ctx.max_output_chars)
@@ -191,6 +201,8 @@ class BashTool(Tool):
             reader.cancel()
         output = capture.text().rstrip("\n") or "(no output)"
         status = _status(proc.returncode, timed_out, timeout_s)
-        return ToolOutcome(output=f"{output}\n{status}",
-                           ok=not timed_out and proc.returncode == 0,
-                           data={"exit_code": proc.returncode, "timed_out": timed_out})
+        return ToolOutcome(
+            output=f"{output}\n{status}",
+            ok=not timed_out and proc.returncode == 0,
+            data={"exit_code": proc.returncode, "timed_out": timed_out},
+        )

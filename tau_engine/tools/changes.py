@@ -97,12 +97,14 @@ def _write_all(changes: list[FileChange]) -> None:
             except OSError:
                 # Restoring is best effort; undo still has the snapshot.
                 pass
-        raise ToolError(f"cannot write {failed.shown}: {exc.strerror or exc}; "
-                        "no file was changed") from exc
+        raise ToolError(
+            f"cannot write {failed.shown}: {exc.strerror or exc}; no file was changed"
+        ) from exc
 
 
-async def apply_changes(changes: list[FileChange], ctx: ToolContext, *,
-                        diff_in_output: bool) -> ToolOutcome:
+async def apply_changes(
+    changes: list[FileChange], ctx: ToolContext, *, diff_in_output: bool
+) -> ToolOutcome:
     """Snapshot (``before_change``) then write every change; the outcome carries the diff.
 
     With ``diff_in_output`` the model also gets the diff back (so it can check an
@@ -120,5 +122,4 @@ async def apply_changes(changes: list[FileChange], ctx: ToolContext, *,
             output += "\n\n" + diff.rstrip("\n")
         else:
             output += f"\n(diff of {len(diff)} characters not shown; read the file to check)"
-    return ToolOutcome(output=output, diff=diff or None,
-                       paths=[change.shown for change in changes])
+    return ToolOutcome(output=output, diff=diff or None, paths=[change.shown for change in changes])

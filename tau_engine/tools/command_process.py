@@ -31,8 +31,12 @@ _CLEANUPS: set[asyncio.Future[None]] = set()
 
 def supervision_available() -> bool:
     """Whether commands can run under the per-call subreaper (Linux with ``/proc``)."""
-    return (sys.platform.startswith("linux") and bool(sys.executable)
-            and os.path.isdir("/proc/self") and SUPERVISOR.is_file())
+    return (
+        sys.platform.startswith("linux")
+        and bool(sys.executable)
+        and os.path.isdir("/proc/self")
+        and SUPERVISOR.is_file()
+    )
 
 
 async def wait_exit(proc: asyncio.subprocess.Process) -> int:
@@ -67,17 +71,25 @@ def _signal_group(pgid: int, signum: int) -> None:
 class CommandProcess:
     """One running command with its stdout (stderr merged in). Start with ``start``."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, *, supervised: bool,
-                 grace_s: float) -> None:
+    def __init__(
+        self, proc: asyncio.subprocess.Process, *, supervised: bool, grace_s: float
+    ) -> None:
         self.proc = proc
         self.supervised = supervised
         self.grace_s = grace_s
         self._stopping: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None,
-                    grace_s: float, drain_s: float,
-                    supervised: bool | None = None) -> CommandProcess:
+    async def start(
+        cls,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None,
+        grace_s: float,
+        drain_s: float,
+        supervised: bool | None = None,
+    ) -> CommandProcess:
         """Start ``argv``; ``drain_s`` is how long its leftovers may run after it exits.
 
         The start itself is never abandoned half-way: if the awaiting task is
@@ -87,14 +99,30 @@ class CommandProcess:
         if supervised is None:
             supervised = supervision_available()
         if supervised:
-            full = [sys.executable, "-I", "-S", str(SUPERVISOR), f"{grace_s:g}", f"{drain_s:g}",
-                    str(os.getpid()), "--", *argv]
+            full = [
+                sys.executable,
+                "-I",
+                "-S",
+                str(SUPERVISOR),
+                f"{grace_s:g}",
+                f"{drain_s:g}",
+                str(os.getpid()),
+                "--",
+                *argv,
+            ]
         else:
             full = list(argv)
-        spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
-            *full, cwd=cwd, env=dict(env) if env is not None else None,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True))
+        spawn = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
+                *full,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         try:
             proc = await asyncio.shield(spawn)
         except asyncio.CancelledError:
@@ -108,8 +136,9 @@ class CommandProcess:
         return cls(proc, supervised=supervised, grace_s=grace_s)
 
     @classmethod
-    async def _abandon(cls, spawn: asyncio.Future[asyncio.subprocess.Process],
-                       supervised: bool, grace_s: float) -> None:
+    async def _abandon(
+        cls, spawn: asyncio.Future[asyncio.subprocess.Process], supervised: bool, grace_s: float
+    ) -> None:
         try:
             proc = await spawn
         except OSError:

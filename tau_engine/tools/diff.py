@@ -42,8 +42,7 @@ def unified_diff(path: str, old: str | None, new: str | None, *, context: int = 
         return ""
     from_name = "/dev/null" if old is None else f"a/{path}"
     to_name = "/dev/null" if new is None else f"b/{path}"
-    body = difflib.unified_diff(_lines(old or ""), _lines(new or ""), from_name, to_name,
-                                n=context)
+    body = difflib.unified_diff(_lines(old or ""), _lines(new or ""), from_name, to_name, n=context)
     return "".join(line if line.endswith("\n") else line + "\n" for line in body)
 
 

@@ -25,8 +25,10 @@ def _not_found(shown: str, text: str, old: str) -> str:
     if _LINE_NUMBER_PREFIX.match(old):
         return message + "; leave out the line-number prefixes that read shows"
     if _collapse(old) and _collapse(old) in _collapse(text):
-        return (message + "; a passage matching it except for whitespace or indentation "
-                "exists: copy the exact text from read")
+        return (
+            message + "; a passage matching it except for whitespace or indentation "
+            "exists: copy the exact text from read"
+        )
     return message + "; read the file again and copy the exact text to replace"
 
 
@@ -59,8 +61,10 @@ def replace_text(shown: str, text: str, old: str, new: str, replace_all: bool) -
     if count == 0:
         raise ToolError(_not_found(shown, text, old))
     if count > 1 and not replace_all:
-        raise ToolError(f"old_string occurs {count} times in {shown} (lines "
-                        f"{_line_numbers(text, old)}); add more context or set replace_all")
+        raise ToolError(
+            f"old_string occurs {count} times in {shown} (lines "
+            f"{_line_numbers(text, old)}); add more context or set replace_all"
+        )
     return text.replace(old, new) if replace_all else text.replace(old, new, 1)
 
 
@@ -72,19 +76,22 @@ class EditArgs(ToolArgs):
 
 
 EDIT_ITEM_PROPERTIES: dict[str, Any] = {
-    "path": {"type": "string",
-             "description": "File to change, relative to the workspace root."},
-    "old_string": {"type": "string",
-                   "description": "Exact text to replace, copied from the file including "
-                                  "indentation (without read's line-number prefixes). It must "
-                                  "occur exactly once unless replace_all is true; include "
-                                  "surrounding lines to make it unique."},
-    "new_string": {"type": "string",
-                   "description": "Text to put in its place (must differ from old_string; "
-                                  "empty to delete)."},
-    "replace_all": {"type": "boolean",
-                    "description": "Replace every occurrence instead of exactly one. "
-                                   "Default false."},
+    "path": {"type": "string", "description": "File to change, relative to the workspace root."},
+    "old_string": {
+        "type": "string",
+        "description": "Exact text to replace, copied from the file including "
+        "indentation (without read's line-number prefixes). It must "
+        "occur exactly once unless replace_all is true; include "
+        "surrounding lines to make it unique.",
+    },
+    "new_string": {
+        "type": "string",
+        "description": "Text to put in its place (must differ from old_string; empty to delete).",
+    },
+    "replace_all": {
+        "type": "boolean",
+        "description": "Replace every occurrence instead of exactly one. Default false.",
+    },
 }
 
 

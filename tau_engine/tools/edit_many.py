@@ -55,8 +55,11 @@ class _Drafts:
         return self.files[path]
 
     def changes(self) -> list[FileChange]:
-        return [FileChange(path, d.shown, d.before, d.text) for path, d in self.files.items()
-                if not (d.before is None and d.text is None)]
+        return [
+            FileChange(path, d.shown, d.before, d.text)
+            for path, d in self.files.items()
+            if not (d.before is None and d.text is None)
+        ]
 
 
 def _plan_edits(edits: list[EditArgs], ctx: ToolContext) -> list[FileChange]:
@@ -66,11 +69,13 @@ def _plan_edits(edits: list[EditArgs], ctx: ToolContext) -> list[FileChange]:
             draft = drafts.load(edit.path)
             if draft.text is None:
                 raise ToolError(f"{draft.shown} does not exist; use write to create it")
-            draft.text = replace_text(draft.shown, draft.text, edit.old_string,
-                                      edit.new_string, edit.replace_all)
+            draft.text = replace_text(
+                draft.shown, draft.text, edit.old_string, edit.new_string, edit.replace_all
+            )
         except TauError as exc:
-            raise reworded(exc, f"edit {number} of {len(edits)} ({edit.path}): {exc}; "
-                                "nothing was changed") from exc
+            raise reworded(
+                exc, f"edit {number} of {len(edits)} ({edit.path}): {exc}; nothing was changed"
+            ) from exc
     return drafts.changes()
 
 
@@ -82,8 +87,9 @@ def _plan_patch(patch: str, ctx: ToolContext) -> list[FileChange]:
                 assert file_patch.old_path is not None and file_patch.new_path is not None
                 source, target = drafts.load(file_patch.old_path), drafts.load(file_patch.new_path)
                 if target.text is not None:
-                    raise ToolError(f"the patch renames {source.shown} to {target.shown}, "
-                                    "which already exists")
+                    raise ToolError(
+                        f"the patch renames {source.shown} to {target.shown}, which already exists"
+                    )
                 target.text = apply_file_patch(file_patch, source.text)
                 source.text = None
             else:
@@ -124,8 +130,8 @@ class EditManyTool(Tool):
             "patch": {
                 "type": "string",
                 "description": "A unified diff of one or more files, paths relative to the "
-                               "workspace root. Context lines must match the files exactly; "
-                               "hunk line numbers may be approximate. Omit when giving edits.",
+                "workspace root. Context lines must match the files exactly; "
+                "hunk line numbers may be approximate. Omit when giving edits.",
             },
         },
         "required": [],
@@ -135,8 +141,10 @@ class EditManyTool(Tool):
     def parse_args(self, arguments: dict[str, Any]) -> EditManyArgs:
         args = parse_model(self.name, EditManyArgs, arguments, self.parameters)
         if (args.edits is None) == (args.patch is None):
-            raise ToolError("edit_many: give exactly one of 'edits' (a list of replacements) "
-                            "or 'patch' (a unified diff)")
+            raise ToolError(
+                "edit_many: give exactly one of 'edits' (a list of replacements) "
+                "or 'patch' (a unified diff)"
+            )
         if args.patch is not None and not args.patch.strip():
             raise ToolError("edit_many: 'patch' is empty; give a unified diff")
         return args
@@ -157,8 +165,9 @@ class EditManyTool(Tool):
             patches = parse_patch(args.patch or "")
         except TauError:
             return []  # the call itself reports the bad patch
-        return list(dict.fromkeys(p for fp in patches for p in (fp.old_path, fp.new_path)
-                                  if p is not None))
+        return list(
+            dict.fromkeys(p for fp in patches for p in (fp.old_path, fp.new_path) if p is not None)
+        )
 
     def _plan(self, args: EditManyArgs, ctx: ToolContext) -> list[FileChange]:
         if args.edits is not None:

@@ -86,8 +86,10 @@ def decode_text(data: bytes, shown: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ToolError(f"{shown} is not UTF-8 text (invalid byte at offset {exc.start}); "
-                        "only UTF-8 files can be edited") from exc
+        raise ToolError(
+            f"{shown} is not UTF-8 text (invalid byte at offset {exc.start}); "
+            "only UTF-8 files can be edited"
+        ) from exc
 
 
 def read_bytes_if_exists(path: Path, shown: str) -> bytes | None:

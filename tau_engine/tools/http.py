@@ -35,8 +35,14 @@ if TYPE_CHECKING:
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 # The response headers worth a model's attention; the rest is noise.
-SHOWN_HEADERS = ("content-type", "content-length", "location", "last-modified", "etag",
-                 "retry-after")
+SHOWN_HEADERS = (
+    "content-type",
+    "content-length",
+    "location",
+    "last-modified",
+    "etag",
+    "retry-after",
+)
 _TEXT_TYPES = ("json", "xml", "javascript", "yaml", "csv", "x-www-form-urlencoded", "graphql")
 # RFC 9110: a header name is a token; a value is visible ASCII, spaces and tabs.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -48,16 +54,19 @@ def check_url(url: str) -> None:
     """Raise ``ToolError`` saying what is wrong with ``url``, if anything."""
     bad = _URL_FORBIDDEN.search(url)
     if bad:
-        raise ToolError(f"http: the URL has a space or control character ({bad.group()!r}) at "
-                        f"position {bad.start()}; percent-encode it (a space is %20)")
+        raise ToolError(
+            f"http: the URL has a space or control character ({bad.group()!r}) at "
+            f"position {bad.start()}; percent-encode it (a space is %20)"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         raise ToolError(f"http: malformed URL {url!r}: {exc}") from exc
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ToolError(f"http: only http:// and https:// URLs with a host can be requested, "
-                        f"not {url!r}")
+        raise ToolError(
+            f"http: only http:// and https:// URLs with a host can be requested, not {url!r}"
+        )
     if port == 0:
         raise ToolError(f"http: port 0 in {url!r} is not a port; use 1-65535")
 
@@ -73,14 +82,19 @@ def check_headers(headers: dict[str, str]) -> None:
     """Raise ``ToolError`` for a header name or value HTTP cannot carry."""
     for name, value in headers.items():
         if not _HEADER_NAME.fullmatch(name):
-            raise ToolError(f"http: invalid header name {name!r}: use letters, digits and "
-                            "- (e.g. X-Request-Id)")
+            raise ToolError(
+                f"http: invalid header name {name!r}: use letters, digits and - (e.g. X-Request-Id)"
+            )
         if not _HEADER_VALUE.fullmatch(value):
             if not value.isascii():
-                raise ToolError(f"http: header {name} has non-ASCII text; HTTP header values "
-                                "are ASCII: percent-encode it or send it in the body")
-            raise ToolError(f"http: header {name} has a line break or control character; "
-                            "a header value is one line of printable text")
+                raise ToolError(
+                    f"http: header {name} has non-ASCII text; HTTP header values "
+                    "are ASCII: percent-encode it or send it in the body"
+                )
+            raise ToolError(
+                f"http: header {name} has a line break or control character; "
+                "a header value is one line of printable text"
+            )
 
 
 class HttpArgs(ToolArgs):
@@ -122,21 +136,34 @@ class HttpTool(Tool):
         "type": "object",
         "properties": {
             "url": {"type": "string", "description": "Full http:// or https:// URL."},
-            "method": {"type": "string", "enum": METHODS,
-                       "description": "HTTP method. Default GET."},
-            "headers": {"type": "object", "additionalProperties": {"type": "string"},
-                        "description": "Request headers, name to value."},
-            "body": {"type": "string",
-                     "description": "Request body, sent as UTF-8 (set a Content-Type header "
-                                    "to match, e.g. application/json)."},
+            "method": {
+                "type": "string",
+                "enum": METHODS,
+                "description": "HTTP method. Default GET.",
+            },
+            "headers": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Request headers, name to value.",
+            },
+            "body": {
+                "type": "string",
+                "description": "Request body, sent as UTF-8 (set a Content-Type header "
+                "to match, e.g. application/json).",
+            },
         },
         "required": ["url"],
         "additionalProperties": False,
     }
 
-    def __init__(self, *, timeout_s: float | None = None, network: NetworkSection | None = None,
-                 allow: Sequence[str] = (),
-                 on_blocked: Callable[[NetBlockedError], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float | None = None,
+        network: NetworkSection | None = None,
+        allow: Sequence[str] = (),
+        on_blocked: Callable[[NetBlockedError], None] | None = None,
+    ) -> None:
         """``network`` is the profile's ``[network]`` table (default: balanced's), ``allow``
         the user's own allow-list entries, ``on_blocked`` told of each refused request
         (the audit log); ``timeout_s`` overrides the profile's time cap."""
@@ -150,9 +177,13 @@ class HttpTool(Tool):
         from tau_engine.safety.netguard import NetPolicy
 
         net = self.network
-        return NetPolicy(allow=[*net.allow, *self.allow], https_only=net.https_only,
-                         max_bytes=min(net.max_bytes, max_bytes), timeout_s=self.timeout_s,
-                         max_redirects=net.max_redirects)
+        return NetPolicy(
+            allow=[*net.allow, *self.allow],
+            https_only=net.https_only,
+            max_bytes=min(net.max_bytes, max_bytes),
+            timeout_s=self.timeout_s,
+            max_redirects=net.max_redirects,
+        )
 
     def parse_args(self, arguments: dict[str, Any]) -> HttpArgs:
         args = parse_model(self.name, HttpArgs, arguments, self.parameters)
@@ -188,20 +219,23 @@ class HttpTool(Tool):
         limit = ctx.max_output_chars * 4  # bytes, enough for max_output_chars of UTF-8
         content = args.body.encode("utf-8") if args.body is not None else None
         try:
-            fetched = await guarded_fetch(self.net_policy(limit), args.method, args.url,
-                                          headers=args.headers, body=content)
+            fetched = await guarded_fetch(
+                self.net_policy(limit), args.method, args.url, headers=args.headers, body=content
+            )
         except NetBlockedError as exc:
             if self.on_blocked is not None:
                 self.on_blocked(exc)
             raise
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise ToolError(f"{args.method} {args.url} timed out after "
-                            f"{self.timeout_s:g}s") from exc
+            raise ToolError(
+                f"{args.method} {args.url} timed out after {self.timeout_s:g}s"
+            ) from exc
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             # ValueError: what the checks above cannot foresee, e.g. an invalid
             # redirect target (UnicodeError is one too).
-            raise ToolError(f"{args.method} {args.url} failed: "
-                            f"{type(exc).__name__}: {exc}") from exc
+            raise ToolError(
+                f"{args.method} {args.url} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         return _describe(fetched, args, ctx.max_output_chars)
 
 
@@ -237,5 +271,6 @@ def _describe(fetched: Any, args: HttpArgs, max_chars: int) -> ToolOutcome:
     else:
         size = f"more than {len(data)}" if cut else str(len(data))
         lines.append(f"[binary body: {content_type or 'unknown type'}, {size} bytes]")
-    return ToolOutcome(output="\n".join(lines), ok=fetched.status < 400,
-                       data={"status": fetched.status})
+    return ToolOutcome(
+        output="\n".join(lines), ok=fetched.status < 400, data={"status": fetched.status}
+    )

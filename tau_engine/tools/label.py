@@ -39,7 +39,7 @@ class ToolLabel:
 def _one_line(text: str) -> str:
     value = " ".join(text.split())
     if len(value) > LABEL_CHARS:
-        value = value[:LABEL_CHARS - 1] + "…"
+        value = value[: LABEL_CHARS - 1] + "…"
     return value
 
 
@@ -58,6 +58,7 @@ def tool_label(name: str, arguments: Mapping[str, Any]) -> ToolLabel:
         if isinstance(value, str | int | float) and str(value).strip():
             return ToolLabel(key, _one_line(str(value)))
     if arguments:
-        return ToolLabel("", _one_line(json.dumps(dict(arguments), ensure_ascii=False,
-                                                  default=str)))
+        return ToolLabel(
+            "", _one_line(json.dumps(dict(arguments), ensure_ascii=False, default=str))
+        )
     return ToolLabel("", "")

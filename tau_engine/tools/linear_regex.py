@@ -18,8 +18,10 @@ from typing import Any, Protocol
 
 from tau_engine.errors import ToolError
 
-SYNTAX_HINT = ("grep uses RE2 syntax, which always runs in linear time: no lookahead, "
-               "lookbehind or backreferences")
+SYNTAX_HINT = (
+    "grep uses RE2 syntax, which always runs in linear time: no lookahead, "
+    "lookbehind or backreferences"
+)
 
 
 class LinearRegex(Protocol):
@@ -71,12 +73,15 @@ def compile_line_pattern(pattern: str, tool: str = "grep") -> LinearRegex:
     """
     re2 = _re2()
     try:
-        compiled: LinearRegex = re2.compile("(?m)" + _line_anchors(pattern),
-                                            _options(one_line=True))
+        compiled: LinearRegex = re2.compile(
+            "(?m)" + _line_anchors(pattern), _options(one_line=True)
+        )
     except re2.error as exc:
-        raise ToolError(f"{tool}: invalid regular expression {pattern!r}: {_error_text(exc)} "
-                        f"({SYNTAX_HINT}; escape ( [ . and other special characters with a "
-                        "backslash to match them literally)") from exc
+        raise ToolError(
+            f"{tool}: invalid regular expression {pattern!r}: {_error_text(exc)} "
+            f"({SYNTAX_HINT}; escape ( [ . and other special characters with a "
+            "backslash to match them literally)"
+        ) from exc
     return compiled
 
 

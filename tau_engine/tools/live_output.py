@@ -54,14 +54,14 @@ class OutputCapture:
         """Add decoded text."""
         self.total_chars += len(text)
         if self._head_len < self._head_limit:
-            taken = text[:self._head_limit - self._head_len]
+            taken = text[: self._head_limit - self._head_len]
             self._head.append(taken)
             self._head_len += len(taken)
-            text = text[len(taken):]
+            text = text[len(taken) :]
         if text:
             self._tail += text
             if len(self._tail) > 2 * self._tail_limit:
-                self._tail = self._tail[-self._tail_limit:]
+                self._tail = self._tail[-self._tail_limit :]
 
     def text(self) -> str:
         """Everything, or head + ``[... N characters truncated ...]`` + tail."""
@@ -69,7 +69,7 @@ class OutputCapture:
         head = "".join(self._head)
         if self.total_chars <= self.max_chars:
             return head + self._tail
-        tail = self._tail[-self._tail_limit:] if self._tail_limit else ""
+        tail = self._tail[-self._tail_limit :] if self._tail_limit else ""
         dropped = self.total_chars - len(head) - len(tail)
         return f"{head}\n[... {dropped} characters truncated ...]\n{tail}"
 
@@ -77,10 +77,19 @@ class OutputCapture:
 class LiveOutput:
     """One tool call's output as it is produced: kept whole-ish, announced coalesced."""
 
-    def __init__(self, sink: DeltaSink, *, max_chars: int, interval_s: float = 0.1,
-                 max_chunk: int = 4096, fast_budget: int = 65536,
-                 slow_interval_s: float = 1.0, slow_max_chunk: int = 1024,
-                 hold_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        sink: DeltaSink,
+        *,
+        max_chars: int,
+        interval_s: float = 0.1,
+        max_chunk: int = 4096,
+        fast_budget: int = 65536,
+        slow_interval_s: float = 1.0,
+        slow_max_chunk: int = 1024,
+        hold_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.sink = sink
         self.capture = OutputCapture(max_chars)
         self.interval_s = interval_s

@@ -89,8 +89,8 @@ def _unquote(quoted: str) -> str:
     i = 0
     while i < len(quoted):
         char = quoted[i]
-        if char == "\\" and re.match(r"[0-7]{3}", quoted[i + 1:i + 4]):
-            out.append(int(quoted[i + 1:i + 4], 8))
+        if char == "\\" and re.match(r"[0-7]{3}", quoted[i + 1 : i + 4]):
+            out.append(int(quoted[i + 1 : i + 4], 8))
             i += 4
         elif char == "\\" and i + 1 < len(quoted):
             out += _ESCAPES.get(quoted[i + 1], quoted[i + 1]).encode()
@@ -127,8 +127,7 @@ def _file_names(old_raw: str, new_raw: str) -> tuple[str | None, str | None]:
 
 
 def _is_file_header(lines: list[str], i: int) -> bool:
-    return (lines[i].startswith("--- ") and i + 1 < len(lines)
-            and lines[i + 1].startswith("+++ "))
+    return lines[i].startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
 
 
 def _is_body_line(lines: list[str], i: int) -> bool:
@@ -143,12 +142,15 @@ def _more_body_follows(lines: list[str], i: int) -> bool:
     return i < len(lines) and _is_body_line(lines, i)
 
 
-def _parse_hunk(lines: list[str], crlf: list[bool], i: int, number: int,
-                path: str) -> tuple[Hunk, int]:
+def _parse_hunk(
+    lines: list[str], crlf: list[bool], i: int, number: int, path: str
+) -> tuple[Hunk, int]:
     match = _HUNK_HEADER.match(lines[i])
     if match is None:
-        raise PatchError(f"{path}: bad hunk header {lines[i]!r}; expected "
-                         "'@@ -OLD_START,OLD_COUNT +NEW_START,NEW_COUNT @@'")
+        raise PatchError(
+            f"{path}: bad hunk header {lines[i]!r}; expected "
+            "'@@ -OLD_START,OLD_COUNT +NEW_START,NEW_COUNT @@'"
+        )
     header = match.group(0)
     # The stated counts only settle one ambiguity: whether "--- x" + "+++ y"
     # inside a hunk are a removed and an added line or the next file's header.
@@ -202,9 +204,10 @@ def parse_patch(text: str) -> list[FilePatch]:
             shown = new or old or "?"
             i += 2
             hunks: list[Hunk] = []
-            while i < len(lines) and (lines[i].startswith("@@") or
-                                      (lines[i] == "" and i + 1 < len(lines)
-                                       and lines[i + 1].startswith("@@"))):
+            while i < len(lines) and (
+                lines[i].startswith("@@")
+                or (lines[i] == "" and i + 1 < len(lines) and lines[i + 1].startswith("@@"))
+            ):
                 if lines[i] == "":
                     i += 1
                     continue
@@ -215,16 +218,20 @@ def parse_patch(text: str) -> list[FilePatch]:
             patches.append(FilePatch(old, new, tuple(hunks)))
             continue
         if lines[i].startswith("@@"):
-            raise PatchError(f"hunk {lines[i]!r} comes before any '--- a/PATH' and "
-                             "'+++ b/PATH' file header")
+            raise PatchError(
+                f"hunk {lines[i]!r} comes before any '--- a/PATH' and '+++ b/PATH' file header"
+            )
         i += 1
     if not patches:
-        raise PatchError("no file changes found: a unified diff needs '--- a/PATH' and "
-                         "'+++ b/PATH' header lines followed by '@@ ... @@' hunks")
+        raise PatchError(
+            "no file changes found: a unified diff needs '--- a/PATH' and "
+            "'+++ b/PATH' header lines followed by '@@ ... @@' hunks"
+        )
     return patches
 
 
 # -- applying ----------------------------------------------------------------
+
 
 def _bare(line: str) -> str:
     return line.removesuffix("\n").removesuffix("\r")
@@ -256,8 +263,10 @@ def _locate(lines: list[str], hunk: Hunk, expected: int, lo: int, path: str) -> 
     if not old:
         # A pure insertion has no context to search for: trust the position.
         if expected - len(lines) > MAX_OFFSET:
-            raise PatchError(f"{path}: hunk {hunk.number} ({hunk.header}) inserts after line "
-                             f"{expected}, but the file has {len(lines)} lines")
+            raise PatchError(
+                f"{path}: hunk {hunk.number} ({hunk.header}) inserts after line "
+                f"{expected}, but the file has {len(lines)} lines"
+            )
         return min(max(expected, lo), len(lines))
     for start in _candidates(expected, lo, len(lines) - len(old)):
         if _matches(lines, start, old):
@@ -272,8 +281,11 @@ def _mismatch(lines: list[str], hunk: Hunk, expected: int, lo: int, path: str) -
 
     def agreeing(start: int) -> int:
         count = 0
-        while (count < len(old) and start + count < len(lines)
-               and _bare(lines[start + count]) == old[count]):
+        while (
+            count < len(old)
+            and start + count < len(lines)
+            and _bare(lines[start + count]) == old[count]
+        ):
             count += 1
         return count
 
@@ -282,8 +294,10 @@ def _mismatch(lines: list[str], hunk: Hunk, expected: int, lo: int, path: str) -
     j = agreeing(best)
     line_no = best + j + 1
     if best + j >= len(lines):
-        return (f"{where}: expected {old[j]!r} at line {line_no}, but the file has only "
-                f"{len(lines)} lines")
+        return (
+            f"{where}: expected {old[j]!r} at line {line_no}, but the file has only "
+            f"{len(lines)} lines"
+        )
     found = _bare(lines[best + j])
     note = " (they differ only in whitespace)" if found.split() == old[j].split() else ""
     return f"{where}: line {line_no}: expected {old[j]!r}, found {found!r}{note}"
@@ -317,8 +331,10 @@ def apply_hunks(path: str, text: str, hunks: tuple[Hunk, ...] | list[Hunk]) -> s
     out.extend(lines[pos:])
     # A line that lost its place as the last one needs an ending again.
     eol = file_eol or "\n"
-    return "".join(line if line.endswith("\n") or i == len(out) - 1 else line + eol
-                   for i, line in enumerate(out))
+    return "".join(
+        line if line.endswith("\n") or i == len(out) - 1 else line + eol
+        for i, line in enumerate(out)
+    )
 
 
 def apply_file_patch(patch: FilePatch, original: str | None) -> str | None:
@@ -335,7 +351,9 @@ def apply_file_patch(patch: FilePatch, original: str | None) -> str | None:
     new = apply_hunks(patch.path, original, patch.hunks)
     if patch.is_deletion:
         if new:
-            raise PatchError(f"{patch.path}: the patch deletes this file, but its hunks do not "
-                             "remove all of its lines")
+            raise PatchError(
+                f"{patch.path}: the patch deletes this file, but its hunks do not "
+                "remove all of its lines"
+            )
         return None
     return new

@@ -186,7 +186,7 @@ def main(argv: list[str]) -> None:
     try:
         split = argv.index("--")
         grace_s, drain_s, parent = float(argv[0]), float(argv[1]), int(argv[2])
-        command = argv[split + 1:]
+        command = argv[split + 1 :]
     except (ValueError, IndexError):
         os.write(2, b"usage: process_supervisor.py GRACE DRAIN PARENT_PID -- COMMAND...\n")
         os._exit(125)

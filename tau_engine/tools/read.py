@@ -74,8 +74,9 @@ def read_numbered(path: Path, shown: str, offset: int, limit: int, max_chars: in
         raise ToolError(f"offset {offset} is past the end of {shown}, which has {total} lines")
     last = offset + len(out) - 1
     if last < total:
-        out.append(f"(lines {offset}-{last} of {total}; read again with offset={last + 1} "
-                   "for more)")
+        out.append(
+            f"(lines {offset}-{last} of {total}; read again with offset={last + 1} for more)"
+        )
     return "\n".join(out)
 
 
@@ -92,12 +93,20 @@ class ReadTool(Tool):
     parameters = {
         "type": "object",
         "properties": {
-            "path": {"type": "string",
-                     "description": "File to read, relative to the workspace root."},
-            "offset": {"type": "integer", "minimum": 1,
-                       "description": "Number of the first line to show (1-based). Default 1."},
-            "limit": {"type": "integer", "minimum": 1,
-                      "description": f"Most lines to show. Default {DEFAULT_LIMIT}."},
+            "path": {
+                "type": "string",
+                "description": "File to read, relative to the workspace root.",
+            },
+            "offset": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Number of the first line to show (1-based). Default 1.",
+            },
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "description": f"Most lines to show. Default {DEFAULT_LIMIT}.",
+            },
         },
         "required": ["path"],
         "additionalProperties": False,
@@ -118,6 +127,7 @@ class ReadTool(Tool):
     async def run(self, args: ReadArgs, ctx: ToolContext) -> ToolOutcome:
         path = ctx.guard.resolve(args.path)
         shown = ctx.guard.relative(path)
-        output = await asyncio.to_thread(read_numbered, path, shown, args.offset, args.limit,
-                                         ctx.max_output_chars)
+        output = await asyncio.to_thread(
+            read_numbered, path, shown, args.offset, args.limit, ctx.max_output_chars
+        )
         return ToolOutcome(output=output, paths=[shown])

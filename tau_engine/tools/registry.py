@@ -27,13 +27,17 @@ if TYPE_CHECKING:
     from tau_engine.safety.profiles import NetworkSection
     from tau_engine.safety.shell_sandbox import ShellSandbox
 
-BUILTIN_NAMES = ("read", "write", "edit", "edit_many", "write_many", "glob", "grep", "bash",
-                 "http")
+BUILTIN_NAMES = ("read", "write", "edit", "edit_many", "write_many", "glob", "grep", "bash", "http")
 
 
-def default_tools(*, bash_timeout_s: float = 120.0, sandbox: ShellSandbox | None = None,
-                  network: NetworkSection | None = None, http_allow: Sequence[str] = (),
-                  on_blocked: Callable[[NetBlockedError], None] | None = None) -> list[Tool]:
+def default_tools(
+    *,
+    bash_timeout_s: float = 120.0,
+    sandbox: ShellSandbox | None = None,
+    network: NetworkSection | None = None,
+    http_allow: Sequence[str] = (),
+    on_blocked: Callable[[NetBlockedError], None] | None = None,
+) -> list[Tool]:
     """Every core tool, in a stable order (the order the model sees them)."""
     return [
         ReadTool(),
@@ -61,8 +65,10 @@ class ToolRegistry:
     def register(self, tool: Tool) -> None:
         """Add a tool; ``ToolError`` if its name is taken (a built-in's above all)."""
         if tool.name in BUILTIN_NAMES:
-            raise ToolError(f"a tool named {tool.name!r} cannot be added: it would shadow "
-                            "tau's built-in tool of that name")
+            raise ToolError(
+                f"a tool named {tool.name!r} cannot be added: it would shadow "
+                "tau's built-in tool of that name"
+            )
         if tool.name in self._tools:
             raise ToolError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool
@@ -72,8 +78,9 @@ class ToolRegistry:
         try:
             return self._tools[name]
         except KeyError:
-            raise ToolError(f"unknown tool {name!r}; available tools: "
-                            f"{', '.join(self._tools)}") from None
+            raise ToolError(
+                f"unknown tool {name!r}; available tools: {', '.join(self._tools)}"
+            ) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools

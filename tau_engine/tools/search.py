@@ -53,8 +53,10 @@ class SearchBudget:
         return self.timed_out
 
     def note(self, what: str) -> str:
-        return (f"[stopped after {self.limit_s:g}s, the search time limit: {what}; narrow the "
-                "path, pattern or glob]")
+        return (
+            f"[stopped after {self.limit_s:g}s, the search time limit: {what}; narrow the "
+            "path, pattern or glob]"
+        )
 
 
 class GlobArgs(ToolArgs):
@@ -75,7 +77,7 @@ def _split_pattern(pattern: str) -> tuple[str, str]:
         if has_glob_chars(segment):
             break
         literal.append(segment)
-    rest = "/".join(segments[len(literal):])
+    rest = "/".join(segments[len(literal) :])
     base = "/".join(literal)
     if pattern.startswith("/") and not base:
         base = "/"
@@ -86,8 +88,9 @@ def _files_under(root: Path, base: Path) -> Iterable[Path]:
     return [base] if base.is_file() else workspace_files(root, base)
 
 
-def find_files(root: Path, base: Path, rest: str,
-               budget: SearchBudget | None = None) -> tuple[list[str], int]:
+def find_files(
+    root: Path, base: Path, rest: str, budget: SearchBudget | None = None
+) -> tuple[list[str], int]:
     """Files under ``base`` matching glob ``rest``, newest first, capped; and the total."""
     if not rest:
         if base.is_file():
@@ -124,9 +127,11 @@ class GlobTool(Tool):
     parameters = {
         "type": "object",
         "properties": {
-            "pattern": {"type": "string",
-                        "description": "Glob pattern relative to the workspace root, e.g. "
-                                       "'**/*.ts'. A folder name alone lists all its files."},
+            "pattern": {
+                "type": "string",
+                "description": "Glob pattern relative to the workspace root, e.g. "
+                "'**/*.ts'. A folder name alone lists all its files.",
+            },
         },
         "required": ["pattern"],
         "additionalProperties": False,
@@ -157,14 +162,16 @@ class GlobTool(Tool):
         shown, total = await _in_worker(budget, find_files, ctx.guard.root, base, rest, budget)
         if budget.timed_out:
             listed = "\n".join(shown) + "\n" if shown else ""
-            return ToolOutcome(output=listed + budget.note(f"{total} files matched so far"),
-                               ok=False, data={"count": total, "timed_out": True})
+            return ToolOutcome(
+                output=listed + budget.note(f"{total} files matched so far"),
+                ok=False,
+                data={"count": total, "timed_out": True},
+            )
         if not shown:
             hint = ""
             if "**" not in args.pattern and "/" not in args.pattern:
                 hint = f"; '*' does not enter folders, try '**/{args.pattern}'"
-            return ToolOutcome(output=f"no files match {args.pattern!r}{hint}",
-                               data={"count": 0})
+            return ToolOutcome(output=f"no files match {args.pattern!r}{hint}", data={"count": 0})
         lines = list(shown)
         if total > len(shown):
             lines.append(f"… {total - len(shown)} more")
@@ -189,12 +196,20 @@ def _search_file(path: Path, regex: LinearRegex) -> list[tuple[int, str]] | None
         return None
     if looks_binary(data):
         return None
-    return [(number, line.decode("utf-8", errors="replace").removesuffix("\r"))
-            for number, line in matching_lines(regex, data)]
+    return [
+        (number, line.decode("utf-8", errors="replace").removesuffix("\r"))
+        for number, line in matching_lines(regex, data)
+    ]
 
 
-def grep_tree(root: Path, start: Path, regex: LinearRegex, file_glob: str | None,
-              max_chars: int, budget: SearchBudget | None = None) -> tuple[list[str], int, int]:
+def grep_tree(
+    root: Path,
+    start: Path,
+    regex: LinearRegex,
+    file_glob: str | None,
+    max_chars: int,
+    budget: SearchBudget | None = None,
+) -> tuple[list[str], int, int]:
     """``path:line:text`` for each match under ``start`` (capped), the total match count,
     and how many files were searched."""
     by_name = file_glob is not None and "/" not in file_glob
@@ -241,15 +256,21 @@ class GrepTool(Tool):
     parameters = {
         "type": "object",
         "properties": {
-            "pattern": {"type": "string",
-                        "description": "Regular expression (RE2) searched in each line."},
-            "path": {"type": "string",
-                     "description": "File or folder to search, relative to the workspace "
-                                    "root. Default: the whole workspace."},
-            "glob": {"type": "string",
-                     "description": "Only search files matching this glob: without '/' it "
-                                    "matches file names ('*.py'), with '/' paths relative to "
-                                    "path ('src/**/*.ts')."},
+            "pattern": {
+                "type": "string",
+                "description": "Regular expression (RE2) searched in each line.",
+            },
+            "path": {
+                "type": "string",
+                "description": "File or folder to search, relative to the workspace "
+                "root. Default: the whole workspace.",
+            },
+            "glob": {
+                "type": "string",
+                "description": "Only search files matching this glob: without '/' it "
+                "matches file names ('*.py'), with '/' paths relative to "
+                "path ('src/**/*.ts').",
+            },
         },
         "required": ["pattern"],
         "additionalProperties": False,
@@ -283,16 +304,17 @@ class GrepTool(Tool):
                     raise ToolError(f"{args.path} is a binary file; grep only searches text")
         regex = compile_line_pattern(args.pattern)
         budget = SearchBudget(self.time_limit_s)
-        out, total, searched = await _in_worker(budget, grep_tree, ctx.guard.root, start, regex,
-                                                args.glob, ctx.max_output_chars, budget)
+        out, total, searched = await _in_worker(
+            budget, grep_tree, ctx.guard.root, start, regex, args.glob, ctx.max_output_chars, budget
+        )
         if budget.timed_out:
             out.append(budget.note(f"{searched} files searched, {total} matches so far"))
-            return ToolOutcome(output="\n".join(out), ok=False,
-                               data={"count": total, "timed_out": True})
+            return ToolOutcome(
+                output="\n".join(out), ok=False, data={"count": total, "timed_out": True}
+            )
         if total == 0:
             where = "" if args.path == "." else f" in {args.path}"
-            return ToolOutcome(output=f"no matches for {args.pattern!r}{where}",
-                               data={"count": 0})
+            return ToolOutcome(output=f"no matches for {args.pattern!r}{where}", data={"count": 0})
         if total > len(out):
             out.append(f"… {total - len(out)} more matches (narrow the pattern, path or glob)")
         return ToolOutcome(output="\n".join(out), data={"count": total})

@@ -47,9 +47,12 @@ def _expand_braces(pattern: str) -> list[str]:
                         options.append(pattern[begin:j])
                         begin = j + 1
                 options.append(pattern[begin:i])
-                head, tail = pattern[:start], pattern[i + 1:]
-                return [expanded for option in options
-                        for expanded in _expand_braces(head + option + tail)]
+                head, tail = pattern[:start], pattern[i + 1 :]
+                return [
+                    expanded
+                    for option in options
+                    for expanded in _expand_braces(head + option + tail)
+                ]
     return [pattern]
 
 
@@ -67,7 +70,7 @@ def _segment_regex(segment: str) -> str:
             if end == -1:
                 out.append(_literal(char))
             else:
-                body = segment[i + 1:end].replace("\\", "\\\\")
+                body = segment[i + 1 : end].replace("\\", "\\\\")
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out.append(f"[{body}]")

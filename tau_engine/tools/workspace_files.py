@@ -24,13 +24,35 @@ from pathlib import Path
 
 # Folders never worth searching or mentioning: version control, tau's own state,
 # dependency trees, caches and virtualenvs.
-SKIPPED_DIRS = frozenset({
-    ".git", ".tau", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox",
-})
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".tau",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+    }
+)
 GIT_TIMEOUT_S = 20.0
-_GIT_LIST = ["git", "-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false",
-             "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+_GIT_LIST = [
+    "git",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+    "ls-files",
+    "-z",
+    "--cached",
+    "--others",
+    "--exclude-standard",
+]
 
 
 def _inside_workspace(root: Path, path: Path) -> bool:
@@ -46,8 +68,15 @@ def git_listing(folder: Path) -> list[str] | None:
     (or when git is missing or fails)."""
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
     try:
-        done = subprocess.run(_GIT_LIST, cwd=folder, capture_output=True, env=env,
-                              timeout=GIT_TIMEOUT_S, check=False, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            _GIT_LIST,
+            cwd=folder,
+            capture_output=True,
+            env=env,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0:

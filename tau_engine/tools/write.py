@@ -13,11 +13,14 @@ from tau_engine.tools.base import Tool, ToolContext, ToolOutcome
 from tau_engine.tools.changes import FileChange, apply_changes, combined_diff, reworded
 from tau_engine.tools.fileio import read_bytes_if_exists, uses_crlf, with_crlf
 
-_PATH = {"type": "string",
-         "description": "File to write, relative to the workspace root; missing folders "
-                        "are created."}
-_CONTENT = {"type": "string",
-            "description": "The complete new content of the file (not a diff, not a part)."}
+_PATH = {
+    "type": "string",
+    "description": "File to write, relative to the workspace root; missing folders are created.",
+}
+_CONTENT = {
+    "type": "string",
+    "description": "The complete new content of the file (not a diff, not a part).",
+}
 
 
 class WriteArgs(ToolArgs):
@@ -40,7 +43,6 @@ def plan_write(path_arg: str, content: str, ctx: ToolContext) -> FileChange:
         # Rewriting a CRLF file with content the model wrote with \n: keep its endings.
         content = with_crlf(content)
     return FileChange(path, shown, before, content)
-
 
 
 class WriteTool(Tool):
@@ -123,11 +125,14 @@ class WriteManyTool(Tool):
             try:
                 change = plan_write(item.path, item.content, ctx)
             except TauError as exc:
-                raise reworded(exc, f"file {number} of {len(args.files)}: {exc}; "
-                                    "no file was written") from exc
+                raise reworded(
+                    exc, f"file {number} of {len(args.files)}: {exc}; no file was written"
+                ) from exc
             if any(change.path == earlier.path for earlier in changes):
-                raise ToolError(f"file {number} of {len(args.files)}: {change.shown} is listed "
-                                "twice; no file was written")
+                raise ToolError(
+                    f"file {number} of {len(args.files)}: {change.shown} is listed "
+                    "twice; no file was written"
+                )
             changes.append(change)
         return changes
 

@@ -32,13 +32,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         verdict = "bash runs unsandboxed, with a notice"
     if getattr(args, "json", False):
-        sys.stdout.write(json.dumps({
-            "bwrap": probe.bwrap, "usable": probe.usable, "proc": probe.proc,
-            "network_isolation": probe.network_isolation,
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail, "remedy": c.remedy}
-                       for c in probe.checks],
-            "profile": profile.name, "policy": policy, "active": status.active,
-            "network": status.network, "verdict": verdict}, indent=1) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "bwrap": probe.bwrap,
+                    "usable": probe.usable,
+                    "proc": probe.proc,
+                    "network_isolation": probe.network_isolation,
+                    "checks": [
+                        {"name": c.name, "ok": c.ok, "detail": c.detail, "remedy": c.remedy}
+                        for c in probe.checks
+                    ],
+                    "profile": profile.name,
+                    "policy": policy,
+                    "active": status.active,
+                    "network": status.network,
+                    "verdict": verdict,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
         return 0 if status.active else 1
     width = max(len(c.name) for c in probe.checks)
     for check in probe.checks:
@@ -46,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"{mark} {check.name:<{width}}  {check.detail}\n")
         if not check.ok and check.remedy:
             sys.stdout.write(f"     {'':<{width}}  remedy: {check.remedy}\n")
-    sys.stdout.write(f"profile {profile.name} (sandbox.policy = {policy}, network "
-                     f"{'on' if profile.document.sandbox.network else 'off'}): {verdict}\n")
+    sys.stdout.write(
+        f"profile {profile.name} (sandbox.policy = {policy}, network "
+        f"{'on' if profile.document.sandbox.network else 'off'}): {verdict}\n"
+    )
     return 0 if status.active else 1

@@ -54,8 +54,9 @@ def print_submitted(service: Any, result: Any, as_json: bool) -> int:
         _json({"created": result.created, "job": job_json(service, job)})
         return 0
     if not result.created:
-        _out(f"job {job.id[:8]} already holds key '{clean(job.key)}' ({job.state}); "
-             "not queued again")
+        _out(
+            f"job {job.id[:8]} already holds key '{clean(job.key)}' ({job.state}); not queued again"
+        )
         return 0
     link = f", a replay of {job.replay_of[:8]}" if job.replay_of else ""
     _out(f"queued job {job.id[:8]} ({job.kind}{link}): {clean(service.summary(job))}")
@@ -70,9 +71,11 @@ def print_list(service: Any, jobs: list[Any], views: list[Any], as_json: bool) -
         _out("no jobs in this workspace")
         return 0
     for job, view in zip(jobs, views, strict=True):
-        _out(f"{job.id[:8]}  {job.state:<10}  {view.state:<15}  "
-             f"{job.attempt}/{job.max_attempts}  p{job.priority:<3}  "
-             f"{clean(service.summary(job))}")
+        _out(
+            f"{job.id[:8]}  {job.state:<10}  {view.state:<15}  "
+            f"{job.attempt}/{job.max_attempts}  p{job.priority:<3}  "
+            f"{clean(service.summary(job))}"
+        )
         _out(f"          {clean(view.reason)}")
         _out(f"          next: {clean(view.next_command)}")
     return 0
@@ -81,19 +84,28 @@ def print_list(service: Any, jobs: list[Any], views: list[Any], as_json: bool) -
 def print_show(service: Any, detail: Any, as_json: bool) -> int:
     job, view = detail.job, detail.view
     if as_json:
-        _json({"job": job_json(service, job, view),
-               "attempts": [a.model_dump(mode="json") for a in detail.attempts],
-               "events": [e.model_dump(mode="json") for e in detail.events],
-               "sessions": detail.sessions, "submit_argv": detail.submit_argv})
+        _json(
+            {
+                "job": job_json(service, job, view),
+                "attempts": [a.model_dump(mode="json") for a in detail.attempts],
+                "events": [e.model_dump(mode="json") for e in detail.events],
+                "sessions": detail.sessions,
+                "submit_argv": detail.submit_argv,
+            }
+        )
         return 0
     _out(f"job {job.id}  {job.kind}  {clean(service.summary(job))}")
     key = f"   key {clean(job.key)}" if job.key else ""
-    _out(f"state     {job.state} ({job.reason})   attempt {job.attempt}/{job.max_attempts}"
-         f"   priority {job.priority}{key}")
+    _out(
+        f"state     {job.state} ({job.reason})   attempt {job.attempt}/{job.max_attempts}"
+        f"   priority {job.priority}{key}"
+    )
     _out(f"operator  {view.state}: {clean(view.reason)}")
     _out(f"next      {clean(view.next_command)}")
-    _out(f"times     created {_when(job.created_at)}   started {_when(job.started_at)}   "
-         f"finished {_when(job.finished_at)}")
+    _out(
+        f"times     created {_when(job.created_at)}   started {_when(job.started_at)}   "
+        f"finished {_when(job.finished_at)}"
+    )
     if job.next_run_at and job.state in ("queued", "recovering"):
         _out(f"next run  {_when(job.next_run_at)}")
     if job.replay_of:
@@ -111,9 +123,11 @@ def print_show(service: Any, detail: Any, as_json: bool) -> int:
         for a in detail.attempts:
             session = f"  session {a.session_id[:8]}" if a.session_id else ""
             error = f"  {clean(a.error)}" if a.error else ""
-            _out(f"  {a.attempt}  {a.reason:<15} -> {a.outcome or 'running':<12} pid "
-                 f"{a.owner.pid} on {clean(a.owner.host)}  {_when(a.started_at)}"
-                 f"{session}{error}")
+            _out(
+                f"  {a.attempt}  {a.reason:<15} -> {a.outcome or 'running':<12} pid "
+                f"{a.owner.pid} on {clean(a.owner.host)}  {_when(a.started_at)}"
+                f"{session}{error}"
+            )
     _out("\nlog")
     for event in detail.events:
         data = " ".join(f"{k}={clean(v)}" for k, v in event.data.items() if v not in (None, ""))
@@ -170,8 +184,10 @@ def print_changed(service: Any, job: Any, as_json: bool) -> int:
         _json(job_json(service, job))
         return 0
     if job.state == "running" and job.cancel_requested_at is not None:
-        _out(f"job {job.id[:8]}: cancel requested; its worker stops it at its next "
-             "heartbeat and kills it if it has not stopped after the grace period")
+        _out(
+            f"job {job.id[:8]}: cancel requested; its worker stops it at its next "
+            "heartbeat and kills it if it has not stopped after the grace period"
+        )
     elif job.state == "blocked":
         _out(f"job {job.id[:8]} blocked: {clean(job.message)}")
     else:
@@ -189,10 +205,19 @@ def print_pruned(pruned: list[str], as_json: bool) -> int:
 
 def print_worker_report(report: Any, as_json: bool) -> int:
     if as_json:
-        _json({"ran": report.ran, "outcomes": report.outcomes, "lost": report.lost,
-               "recovered": report.recovered})
+        _json(
+            {
+                "ran": report.ran,
+                "outcomes": report.outcomes,
+                "lost": report.lost,
+                "recovered": report.recovered,
+            }
+        )
     else:
         done = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items()))
-        worker_log(f"worker stopped: ran {report.ran} attempt(s)" + (f" ({done})" if done else "")
-                   + (f", lost {report.lost} lease(s)" if report.lost else ""))
+        worker_log(
+            f"worker stopped: ran {report.ran} attempt(s)"
+            + (f" ({done})" if done else "")
+            + (f", lost {report.lost} lease(s)" if report.lost else "")
+        )
     return 0

@@ -26,10 +26,13 @@ from tau_tui.commands.memory_output import (
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("memory", help="search, add, correct or retire learned memory",
-                            description="Learned memory: short facts the user or the model "
-                            "saved, searched with full-text search and offered to the model "
-                            "with each prompt (see docs/memory.md).")
+    parser = sub.add_parser(
+        "memory",
+        help="search, add, correct or retire learned memory",
+        description="Learned memory: short facts the user or the model "
+        "saved, searched with full-text search and offered to the model "
+        "with each prompt (see docs/memory.md).",
+    )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -41,12 +44,15 @@ def add_parser(sub: Any) -> None:
         return made
 
     p = action("search", "search live entries (every word must match)")
-    p.add_argument("query", nargs="+", help="words; \"a phrase\"; a trailing * for a prefix")
+    p.add_argument("query", nargs="+", help='words; "a phrase"; a trailing * for a prefix')
     p.add_argument("--any", action="store_true", help="match any word instead of all")
     p.add_argument("--limit", type=int, default=10, help="most results (default 10)")
     p.add_argument("--namespace", "-n", metavar="NS", help="only this namespace and below")
-    p.add_argument("--all", action="store_true",
-                   help="include quarantined entries (marked), which the model never sees")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="include quarantined entries (marked), which the model never sees",
+    )
     p = action("add", "add an entry (trusted: it is yours)")
     p.add_argument("text", help="the fact, in a sentence or two ('-' reads stdin)")
     _entry_options(p)
@@ -70,15 +76,22 @@ def add_parser(sub: Any) -> None:
     p.add_argument("file", help="destination file ('-' for stdout)")
     p = action("import", "add the entries of an export file (one transaction)")
     p.add_argument("file", help="a file written by tau memory export")
-    p.add_argument("--quarantine", action="store_true",
-                   help="import every entry untrusted, to approve one by one")
+    p.add_argument(
+        "--quarantine",
+        action="store_true",
+        help="import every entry untrusted, to approve one by one",
+    )
     p = action("why", "what the last prompt of a session was offered, with scores and why")
     p.add_argument("--session", metavar="ID", help="session id or prefix (default: latest)")
 
 
 def _entry_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--namespace", "-n", metavar="NS",
-                        help="namespace path, e.g. project/build (default: project)")
+    parser.add_argument(
+        "--namespace",
+        "-n",
+        metavar="NS",
+        help="namespace path, e.g. project/build (default: project)",
+    )
     parser.add_argument("--tags", "-t", help="comma-separated tags")
 
 
@@ -89,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
     paths = WorkspacePaths.locate(args.workspace)
     if args.action == "why":
         return asyncio.run(_why(paths, args))
-    service = MemoryService.open(paths, redactor=_redactor(paths) if args.action in (
-        "add", "edit", "import") else None)
+    service = MemoryService.open(
+        paths, redactor=_redactor(paths) if args.action in ("add", "edit", "import") else None
+    )
     try:
         return asyncio.run(_dispatch(service, args))
     finally:
@@ -125,29 +139,57 @@ async def _dispatch(service: Any, args: argparse.Namespace) -> int:
 
     action = args.action
     if action == "search":
-        result = await service.search(" ".join(args.query), limit=args.limit,
-                                      match="any" if args.any else "all",
-                                      include_untrusted=args.all, namespace=args.namespace)
+        result = await service.search(
+            " ".join(args.query),
+            limit=args.limit,
+            match="any" if args.any else "all",
+            include_untrusted=args.all,
+            namespace=args.namespace,
+        )
         if result.query.empty:
             raise UsageError("nothing to search for: the query has no letters or digits")
-        data = {"query": result.query.describe(),
-                "hits": [{"score": h.score, "snippet": h.snippet, "matched": list(h.matched),
-                          "entry": h.entry.to_json()} for h in result.hits]}
+        data = {
+            "query": result.query.describe(),
+            "hits": [
+                {
+                    "score": h.score,
+                    "snippet": h.snippet,
+                    "matched": list(h.matched),
+                    "entry": h.entry.to_json(),
+                }
+                for h in result.hits
+            ],
+        }
         return _print(args, data, hit_lines(result))
     if action == "add":
         text = sys.stdin.read() if args.text == "-" else args.text
-        outcome = await service.write(text, namespace=args.namespace, tags=args.tags,
-                                      subject=args.subject, supersedes=args.supersedes)
+        outcome = await service.write(
+            text,
+            namespace=args.namespace,
+            tags=args.tags,
+            subject=args.subject,
+            supersedes=args.supersedes,
+        )
         return _print(args, _outcome_json(outcome), [outcome_line(outcome)])
     if action == "show":
         entry = await service.read(args.id)
         chain = await service.chain(entry)
-        return _print(args, {"entry": entry.to_json(),
-                             "chain": [e.to_json() for e in chain]}, entry_lines(entry, chain))
+        return _print(
+            args,
+            {"entry": entry.to_json(), "chain": [e.to_json() for e in chain]},
+            entry_lines(entry, chain),
+        )
     if action == "tree":
         rows = await service.tree(args.prefix)
-        tree = [{"namespace": r.namespace, "live": r.live, "quarantined": r.quarantined,
-                 "retired": r.retired} for r in rows]
+        tree = [
+            {
+                "namespace": r.namespace,
+                "live": r.live,
+                "quarantined": r.quarantined,
+                "retired": r.retired,
+            }
+            for r in rows
+        ]
         return _print(args, tree, tree_lines(rows, args.prefix))
     if action == "retire":
         entry = await service.retire(args.id, args.reason)
@@ -158,13 +200,15 @@ async def _dispatch(service: Any, args: argparse.Namespace) -> int:
             from tau_tui.commands.memory_editor import edit_in_editor
 
             text = edit_in_editor((await service.read(args.id)).text)
-        outcome = await service.edit(args.id, text=text, tags=args.tags,
-                                     namespace=args.namespace)
+        outcome = await service.edit(args.id, text=text, tags=args.tags, namespace=args.namespace)
         return _print(args, _outcome_json(outcome), [outcome_line(outcome)])
     if action == "approve":
         outcomes = [await service.approve(value) for value in args.ids]
-        return _print(args, [_outcome_json(o) for o in outcomes],
-                      [outcome_line(o, approved=True) for o in outcomes])
+        return _print(
+            args,
+            [_outcome_json(o) for o in outcomes],
+            [outcome_line(o, approved=True) for o in outcomes],
+        )
     if action == "pending":
         entries = await service.pending()
         return _print(args, [e.to_json() for e in entries], pending_lines(entries))
@@ -174,11 +218,16 @@ async def _dispatch(service: Any, args: argparse.Namespace) -> int:
         from tau_engine.memory.transfer import import_memory
 
         report = await import_memory(service, Path(args.file), quarantine=args.quarantine)
-        data = {"created": len(report.created), "duplicates": len(report.duplicates),
-                "superseded": list(report.retired),
-                "ids": {str(k): v for k, v in report.created.items()}}
-        line = (f"imported {len(report.created)} entries from {args.file}; "
-                f"{len(report.duplicates)} already stored")
+        data = {
+            "created": len(report.created),
+            "duplicates": len(report.duplicates),
+            "superseded": list(report.retired),
+            "ids": {str(k): v for k, v in report.created.items()},
+        }
+        line = (
+            f"imported {len(report.created)} entries from {args.file}; "
+            f"{len(report.duplicates)} already stored"
+        )
         if report.retired:
             line += "; superseded " + ", ".join(f"#{i}" for i in report.retired)
         return _print(args, data, [line])
@@ -191,14 +240,21 @@ async def _export(service: Any, args: argparse.Namespace) -> int:
     dest = None if args.file == "-" else Path(args.file)
     count = await export_memory(service, dest, now=service.clock())
     if dest is not None:
-        _print(args, {"file": args.file, "entries": count},
-               [f"exported {count} entries to {args.file}"])
+        _print(
+            args,
+            {"file": args.file, "entries": count},
+            [f"exported {count} entries to {args.file}"],
+        )
     return 0
 
 
 def _outcome_json(outcome: Any) -> dict[str, Any]:
-    return {"entry": outcome.entry.to_json(), "created": outcome.created,
-            "superseded": [e.id for e in outcome.retired], "pending": list(outcome.pending)}
+    return {
+        "entry": outcome.entry.to_json(),
+        "created": outcome.created,
+        "superseded": [e.id for e in outcome.retired],
+        "pending": list(outcome.pending),
+    }
 
 
 async def _why(paths: Any, args: argparse.Namespace) -> int:
@@ -207,15 +263,20 @@ async def _why(paths: Any, args: argparse.Namespace) -> int:
 
     store = open_store(paths).open_sessions()
     try:
-        session = (await store.get_session(args.session) if args.session
-                   else await store.latest_session())
+        session = (
+            await store.get_session(args.session) if args.session else await store.latest_session()
+        )
         if session is None:
-            return _print(args, {"session": None, "offer": None},
-                          ["no session in this workspace yet"])
+            return _print(
+                args, {"session": None, "offer": None}, ["no session in this workspace yet"]
+            )
         history = await store.history(session.id)
     finally:
         store.close()
     last = last_offer([m.message for m in history])
-    data = {"session": session.id, "prompt": last.prompt if last else None,
-            "offer": last.record.to_meta() if last and last.record else None}
+    data = {
+        "session": session.id,
+        "prompt": last.prompt if last else None,
+        "offer": last.record.to_meta() if last and last.record else None,
+    }
     return _print(args, data, offer_lines(session.id, last))

@@ -23,15 +23,16 @@ def edit_in_editor(text: str) -> str:
         try:
             done = subprocess.run([*shlex.split(command), str(path)], check=False)
         except OSError as exc:
-            raise UsageError(f"cannot run the editor {command!r}: {exc.strerror or exc}") \
-                from None
+            raise UsageError(f"cannot run the editor {command!r}: {exc.strerror or exc}") from None
         if done.returncode != 0:
-            raise UsageError(f"the editor {command!r} exited with code {done.returncode}; "
-                             "the entry is unchanged")
+            raise UsageError(
+                f"the editor {command!r} exited with code {done.returncode}; the entry is unchanged"
+            )
         edited = path.read_text(encoding="utf-8", errors="replace").strip()
     if not edited:
-        raise UsageError("the edited text is empty; the entry is unchanged (retire it with "
-                         "tau memory retire ID)")
+        raise UsageError(
+            "the edited text is empty; the entry is unchanged (retire it with tau memory retire ID)"
+        )
     if edited == text.strip():
         raise UsageError("the text was not changed; the entry is unchanged")
     return edited

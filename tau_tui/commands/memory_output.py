@@ -33,8 +33,10 @@ def hit_lines(result: Any) -> list[str]:
     for hit in result.hits:
         entry = hit.entry
         mark = " [quarantined]" if entry.quarantined else ""
-        lines.append(f"#{entry.id}  {entry.namespace}  score {hit.score:.3g}  "
-                     f"{entry.source}, {_date(entry.created_at)}{mark}")
+        lines.append(
+            f"#{entry.id}  {entry.namespace}  score {hit.score:.3g}  "
+            f"{entry.source}, {_date(entry.created_at)}{mark}"
+        )
         lines.append("    " + _safe(hit.snippet).replace("\n", " "))
     return lines
 
@@ -80,12 +82,14 @@ def entry_lines(entry: Any, chain: Sequence[Any]) -> list[str]:
 
 def tree_lines(rows: Sequence[Any], prefix: str | None) -> list[str]:
     if not rows:
-        return [f"no namespace under {prefix}" if prefix else
-                "learned memory is empty (tau memory add TEXT adds an entry)"]
+        return [
+            f"no namespace under {prefix}"
+            if prefix
+            else "learned memory is empty (tau memory add TEXT adds an entry)"
+        ]
     lines = ["namespace                      live  quarantined  retired"]
     for row in rows:
-        lines.append(f"{row.namespace:<30} {row.live:>4}  {row.quarantined:>11}  "
-                     f"{row.retired:>7}")
+        lines.append(f"{row.namespace:<30} {row.live:>4}  {row.quarantined:>11}  {row.retired:>7}")
     return lines
 
 
@@ -94,8 +98,10 @@ def pending_lines(entries: Sequence[Any]) -> list[str]:
         return ["no entry waits for approval"]
     lines: list[str] = []
     for entry in entries:
-        lines.append(f"#{entry.id}  {entry.namespace}  {entry.source}, "
-                     f"{_date(entry.created_at)}  ({entry.trust_reason})")
+        lines.append(
+            f"#{entry.id}  {entry.namespace}  {entry.source}, "
+            f"{_date(entry.created_at)}  ({entry.trust_reason})"
+        )
         lines.append("    " + _safe(entry.text).replace("\n", " "))
     lines.append("approve with: tau memory approve ID (or retire one: tau memory retire ID)")
     return lines
@@ -117,8 +123,10 @@ def offer_lines(session_id: str, last: Any) -> list[str]:
     lines.append(record.line)
     for item in record.shown:
         matched = ", ".join(item.matched) or "-"
-        lines.append(f"  offered #{item.id}  score {item.score:.3g}  {item.tokens} tokens  "
-                     f"{item.namespace}  matched: {matched}")
+        lines.append(
+            f"  offered #{item.id}  score {item.score:.3g}  {item.tokens} tokens  "
+            f"{item.namespace}  matched: {matched}"
+        )
     for skipped in record.skipped:
         lines.append(f"  skipped #{skipped['id']}: {skipped['reason']}")
     return lines

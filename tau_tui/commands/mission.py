@@ -30,11 +30,18 @@ def _red_runs(text: str) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("mission", help="run a coding mission: task + verifier -> "
-                            "verified commit with evidence, or a blocked reason")
+    parser = sub.add_parser(
+        "mission",
+        help="run a coding mission: task + verifier -> "
+        "verified commit with evidence, or a blocked reason",
+    )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--repo", "-w", metavar="DIR", help="the git repository "
-                        "(default: the one containing the current directory)")
+    common.add_argument(
+        "--repo",
+        "-w",
+        metavar="DIR",
+        help="the git repository (default: the one containing the current directory)",
+    )
     common.add_argument("--json", action="store_true", help="print one JSON object last")
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -42,49 +49,93 @@ def add_parser(sub: Any) -> None:
     run = actions.add_parser("run", parents=[common], help="start a mission")
     task = run.add_mutually_exclusive_group()
     task.add_argument("--task", metavar="TEXT", help="what to do")
-    task.add_argument("--issue", metavar="FILE", help="take the task from an issue: a "
-                      "Markdown file or `gh issue view N --json title,body` output ('-': stdin)")
-    run.add_argument("--verifier", metavar="CMD",
-                     help="command that fails now and passes when the task is done")
-    run.add_argument("--guard", metavar="CMD",
-                     help="command that must stay green (e.g. the full test suite)")
+    task.add_argument(
+        "--issue",
+        metavar="FILE",
+        help="take the task from an issue: a "
+        "Markdown file or `gh issue view N --json title,body` output ('-': stdin)",
+    )
+    run.add_argument(
+        "--verifier", metavar="CMD", help="command that fails now and passes when the task is done"
+    )
+    run.add_argument(
+        "--guard", metavar="CMD", help="command that must stay green (e.g. the full test suite)"
+    )
     run.add_argument("--setup", metavar="CMD", help="command run once in the new worktree")
     authority = run.add_mutually_exclusive_group()
-    authority.add_argument("--patch", metavar="FILE",
-                           help="edit authority: a unified diff or edit_many JSON file")
-    authority.add_argument("--model", "-m", metavar="PROVIDER/MODEL",
-                           help="edit authority: a model that edits through the agent loop")
-    run.add_argument("--max-attempts", type=positive_int, default=3, metavar="N",
-                     help="edit attempts, the first included (default 3)")
+    authority.add_argument(
+        "--patch", metavar="FILE", help="edit authority: a unified diff or edit_many JSON file"
+    )
+    authority.add_argument(
+        "--model",
+        "-m",
+        metavar="PROVIDER/MODEL",
+        help="edit authority: a model that edits through the agent loop",
+    )
+    run.add_argument(
+        "--max-attempts",
+        type=positive_int,
+        default=3,
+        metavar="N",
+        help="edit attempts, the first included (default 3)",
+    )
     run.add_argument("--max-tokens", type=positive_int, metavar="N", help="token budget")
     run.add_argument("--max-cost", type=positive_float, metavar="USD", help="cost budget")
-    run.add_argument("--max-minutes", type=positive_float, metavar="N",
-                     help="wall-time budget")
-    run.add_argument("--red-runs", type=_red_runs, default=2, metavar="N",
-                     help="verifier runs at RED (default 2; different results: flaky)")
-    run.add_argument("--verifier-timeout", type=positive_float, default=900.0, metavar="S",
-                     help="seconds before a verifier, guard or setup run is killed (900)")
-    run.add_argument("--profile", choices=BUILTIN_PROFILES, default="balanced",
-                     help="safety profile (strict/hardened block changes to the tests)")
-    run.add_argument("--no-commit", action="store_true",
-                     help="leave the verified change uncommitted in the worktree")
-    run.add_argument("--publish", choices=["draft"],
-                     help="push the branch and open a draft pull request with gh")
-    run.add_argument("--auto-merge", action="store_true",
-                     help="with --publish: merge when checks pass (gh pr merge --auto)")
+    run.add_argument("--max-minutes", type=positive_float, metavar="N", help="wall-time budget")
+    run.add_argument(
+        "--red-runs",
+        type=_red_runs,
+        default=2,
+        metavar="N",
+        help="verifier runs at RED (default 2; different results: flaky)",
+    )
+    run.add_argument(
+        "--verifier-timeout",
+        type=positive_float,
+        default=900.0,
+        metavar="S",
+        help="seconds before a verifier, guard or setup run is killed (900)",
+    )
+    run.add_argument(
+        "--profile",
+        choices=BUILTIN_PROFILES,
+        default="balanced",
+        help="safety profile (strict/hardened block changes to the tests)",
+    )
+    run.add_argument(
+        "--no-commit",
+        action="store_true",
+        help="leave the verified change uncommitted in the worktree",
+    )
+    run.add_argument(
+        "--publish", choices=["draft"], help="push the branch and open a draft pull request with gh"
+    )
+    run.add_argument(
+        "--auto-merge",
+        action="store_true",
+        help="with --publish: merge when checks pass (gh pr merge --auto)",
+    )
 
-    actions.add_parser("list", parents=[common], help="list missions, newest first") \
-        .add_argument("--limit", type=positive_int, default=50)
-    for name, text in (("show", "show a mission's state"),
-                       ("resume", "continue a mission from the phase it stopped in"),
-                       ("evidence", "list a mission's evidence files and check them")):
+    actions.add_parser("list", parents=[common], help="list missions, newest first").add_argument(
+        "--limit", type=positive_int, default=50
+    )
+    for name, text in (
+        ("show", "show a mission's state"),
+        ("resume", "continue a mission from the phase it stopped in"),
+        ("evidence", "list a mission's evidence files and check them"),
+    ):
         actions.add_parser(name, parents=[common], help=text).add_argument(
-            "id", help="mission id or unique prefix")
-    verify = actions.add_parser("verify", parents=[common],
-                                help="re-check a mission in a fresh temporary worktree")
+            "id", help="mission id or unique prefix"
+        )
+    verify = actions.add_parser(
+        "verify", parents=[common], help="re-check a mission in a fresh temporary worktree"
+    )
     verify.add_argument("id", help="mission id or unique prefix")
-    verify.add_argument("--red", action="store_true",
-                        help="also re-prove RED: the verifier fails on the base commit")
+    verify.add_argument(
+        "--red",
+        action="store_true",
+        help="also re-prove RED: the verifier fails on the base commit",
+    )
 
 
 def _repo(args: argparse.Namespace) -> Path:
@@ -95,10 +146,14 @@ def _repo(args: argparse.Namespace) -> Path:
     named = args.repo
     given_before = getattr(args, "workspace", None)  # tau -w DIR mission ...
     if given_before is not None:
-        if named is not None and Path(named).expanduser().resolve() != \
-                Path(given_before).expanduser().resolve():
-            raise UsageError(f"-w is given twice with different values ({given_before} "
-                             f"before 'mission', {named} after it)")
+        if (
+            named is not None
+            and Path(named).expanduser().resolve() != Path(given_before).expanduser().resolve()
+        ):
+            raise UsageError(
+                f"-w is given twice with different values ({given_before} "
+                f"before 'mission', {named} after it)"
+            )
         named = given_before
     start = Path(named).expanduser() if named else Path.cwd()
     if named and not start.is_dir():
@@ -152,8 +207,13 @@ async def _dispatch(context: Any, args: argparse.Namespace) -> int:
     if args.action == "verify":
         from tau_engine.missions.verify import verify_mission
 
-        report = await verify_mission(state, context.evidence_dir(state.id), red=args.red,
-                                      environ=context.environ, redact=context.redactor)
+        report = await verify_mission(
+            state,
+            context.evidence_dir(state.id),
+            red=args.red,
+            environ=context.environ,
+            redact=context.redactor,
+        )
         return output.print_verify(report, args.json)
     raise AssertionError(args.action)
 
@@ -169,13 +229,27 @@ def _request(args: argparse.Namespace) -> Any:
         try:
             issue_text = Path(args.issue).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read --issue {args.issue}: "
-                             f"{getattr(exc, 'strerror', None) or exc}") from exc
+            raise UsageError(
+                f"cannot read --issue {args.issue}: {getattr(exc, 'strerror', None) or exc}"
+            ) from exc
     return MissionRequest(
-        repo=_repo(args), task=args.task, issue_file=args.issue, issue_text=issue_text,
-        verifier=args.verifier, guard=args.guard, setup=args.setup, patch_file=args.patch,
-        model=args.model, max_attempts=args.max_attempts, max_tokens=args.max_tokens,
-        max_cost=args.max_cost, max_minutes=args.max_minutes, commit=not args.no_commit,
-        profile=args.profile, red_runs=args.red_runs,
-        verifier_timeout_s=args.verifier_timeout, publish=args.publish,
-        auto_merge=args.auto_merge)
+        repo=_repo(args),
+        task=args.task,
+        issue_file=args.issue,
+        issue_text=issue_text,
+        verifier=args.verifier,
+        guard=args.guard,
+        setup=args.setup,
+        patch_file=args.patch,
+        model=args.model,
+        max_attempts=args.max_attempts,
+        max_tokens=args.max_tokens,
+        max_cost=args.max_cost,
+        max_minutes=args.max_minutes,
+        commit=not args.no_commit,
+        profile=args.profile,
+        red_runs=args.red_runs,
+        verifier_timeout_s=args.verifier_timeout,
+        publish=args.publish,
+        auto_merge=args.auto_merge,
+    )

@@ -29,8 +29,7 @@ class PhaseLines:
     def __call__(self, event: Event) -> None:
         match event:
             case MissionPhaseEvent(status="finished" | "resumed"):
-                self.err.write(f"tau mission {event.mission_id}: {event.phase}: "
-                               f"{event.note}\n")
+                self.err.write(f"tau mission {event.mission_id}: {event.phase}: {event.note}\n")
                 self.err.flush()
             case _:
                 pass  # a phase starting, or an event of an agent run
@@ -41,8 +40,9 @@ def print_outcome(context: Any, state: Any, as_json: bool) -> int:
     result = context.result(state)
     out = sys.stdout
     if not state.finished:
-        out.write(f"mission {state.id}: stopped in phase {state.phase}; "
-                  f"tau mission resume {state.id}\n")
+        out.write(
+            f"mission {state.id}: stopped in phase {state.phase}; tau mission resume {state.id}\n"
+        )
     else:
         label = state.outcome.value + (f" ({state.reason})" if state.reason else "")
         out.write(f"mission {state.id}: {label}\n")
@@ -56,8 +56,11 @@ def print_outcome(context: Any, state: Any, as_json: bool) -> int:
                 out.writelines(f"    {command}\n" for command in state.publication.commands)
         out.write(f"  evidence: {result.evidence_dir}\n")
         if state.outcome.value in ("green", "already-green"):
-            out.write(f"  re-check: tau mission verify {state.id}"
-                      + (" --red" if state.outcome.value == "green" else "") + "\n")
+            out.write(
+                f"  re-check: tau mission verify {state.id}"
+                + (" --red" if state.outcome.value == "green" else "")
+                + "\n"
+            )
     if as_json:
         out.write(_compact(result.model_dump(mode="json")) + "\n")
     code: int = result.exit_code
@@ -67,10 +70,24 @@ def print_outcome(context: Any, state: Any, as_json: bool) -> int:
 def print_list(rows: list[Any], as_json: bool) -> int:
     out = sys.stdout
     if as_json:
-        out.write(_compact([{"id": r.id, "created_at": r.created_at,
-                             "updated_at": r.updated_at, "title": r.title, "phase": r.phase,
-                             "outcome": r.outcome, "reason": r.reason, "commit": r.commit}
-                            for r in rows]) + "\n")
+        out.write(
+            _compact(
+                [
+                    {
+                        "id": r.id,
+                        "created_at": r.created_at,
+                        "updated_at": r.updated_at,
+                        "title": r.title,
+                        "phase": r.phase,
+                        "outcome": r.outcome,
+                        "reason": r.reason,
+                        "commit": r.commit,
+                    }
+                    for r in rows
+                ]
+            )
+            + "\n"
+        )
         return 0
     if not rows:
         out.write("no missions in this repository yet\n")
@@ -95,14 +112,17 @@ def print_show(context: Any, state: Any, as_json: bool) -> int:
         return 0
     inputs = state.inputs
     outcome = state.outcome.value if state.outcome else f"running or stopped ({state.phase})"
-    lines = [f"mission {state.id}  {inputs.title}",
-             f"outcome   {outcome}" + (f" ({state.reason})" if state.reason else ""),
-             f"repo      {inputs.repo}", f"verifier  {inputs.verifier or '-'}",
-             f"guard     {inputs.guard or '-'}",
-             f"authority {inputs.authority or '-'} "
-             f"{inputs.patch_file or inputs.model or ''}".rstrip(),
-             f"base      {state.base_commit or '-'} ({state.base_branch or 'detached'})",
-             f"branch    {state.branch or '-'}", f"commit    {state.commit or '-'}"]
+    lines = [
+        f"mission {state.id}  {inputs.title}",
+        f"outcome   {outcome}" + (f" ({state.reason})" if state.reason else ""),
+        f"repo      {inputs.repo}",
+        f"verifier  {inputs.verifier or '-'}",
+        f"guard     {inputs.guard or '-'}",
+        f"authority {inputs.authority or '-'} {inputs.patch_file or inputs.model or ''}".rstrip(),
+        f"base      {state.base_commit or '-'} ({state.base_branch or 'detached'})",
+        f"branch    {state.branch or '-'}",
+        f"commit    {state.commit or '-'}",
+    ]
     if state.message:
         lines.append(f"message   {state.message}")
     if state.unblock_command:
@@ -112,8 +132,10 @@ def print_show(context: Any, state: Any, as_json: bool) -> int:
         lines.append(f"  {record.name.value:<9} {record.duration_s:7.2f}s  {record.note}")
     for attempt in state.attempts:
         verifier = attempt.verifier.exit_code if attempt.verifier else "-"
-        lines.append(f"  attempt {attempt.number}: {attempt.status}, verifier exit {verifier}, "
-                     f"diff {(attempt.diff_sha256 or '-')[:12]}")
+        lines.append(
+            f"  attempt {attempt.number}: {attempt.status}, verifier exit {verifier}, "
+            f"diff {(attempt.diff_sha256 or '-')[:12]}"
+        )
     lines.append(f"evidence  {context.evidence_dir(state.id)}")
     out.write("\n".join(lines) + "\n")
     return 0
@@ -126,29 +148,53 @@ def print_evidence(context: Any, state: Any, as_json: bool) -> int:
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     problems = check_sums(root) if state.finished else ["the mission has not finished"]
     if as_json:
-        sys.stdout.write(_compact({
-            "id": state.id, "evidence_dir": str(root), "sums_ok": not problems,
-            "problems": problems,
-            "files": [{"path": p.relative_to(root).as_posix(), "bytes": p.stat().st_size,
-                       "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in files],
-        }) + "\n")
+        sys.stdout.write(
+            _compact(
+                {
+                    "id": state.id,
+                    "evidence_dir": str(root),
+                    "sums_ok": not problems,
+                    "problems": problems,
+                    "files": [
+                        {
+                            "path": p.relative_to(root).as_posix(),
+                            "bytes": p.stat().st_size,
+                            "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                        }
+                        for p in files
+                    ],
+                }
+            )
+            + "\n"
+        )
         return 0
     sys.stdout.write(f"{root}\n")
     for p in files:
-        sys.stdout.write(f"  {p.relative_to(root).as_posix():<32} {p.stat().st_size:>9,} "
-                         "bytes\n")
-    sys.stdout.write("SHA256SUMS: " + ("all files match" if not problems
-                                       else "; ".join(problems)) + "\n")
+        sys.stdout.write(f"  {p.relative_to(root).as_posix():<32} {p.stat().st_size:>9,} bytes\n")
+    sys.stdout.write(
+        "SHA256SUMS: " + ("all files match" if not problems else "; ".join(problems)) + "\n"
+    )
     return 0
 
 
 def print_verify(report: Any, as_json: bool) -> int:
     if as_json:
-        sys.stdout.write(_compact({"id": report.mission_id, "ok": report.ok, "checks": [
-            {"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks]}) + "\n")
+        sys.stdout.write(
+            _compact(
+                {
+                    "id": report.mission_id,
+                    "ok": report.ok,
+                    "checks": [
+                        {"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks
+                    ],
+                }
+            )
+            + "\n"
+        )
     else:
         for check in report.checks:
             sys.stdout.write(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}\n")
-        sys.stdout.write(f"mission {report.mission_id}: "
-                         + ("verified\n" if report.ok else "NOT verified\n"))
+        sys.stdout.write(
+            f"mission {report.mission_id}: " + ("verified\n" if report.ok else "NOT verified\n")
+        )
     return 0 if report.ok else 1

@@ -21,14 +21,20 @@ _REFRESH_TIMEOUT_S = 30.0
 
 def add_parser(sub: Any) -> None:
     """Declare ``tau models`` on the CLI's subparsers."""
-    parser = sub.add_parser("models", help="list the model catalog (limits, prices, flags)",
-                            description="List the models tau knows, with their context "
-                            "window, output limit and USD prices per million tokens.")
+    parser = sub.add_parser(
+        "models",
+        help="list the model catalog (limits, prices, flags)",
+        description="List the models tau knows, with their context "
+        "window, output limit and USD prices per million tokens.",
+    )
     parser.add_argument("--provider", metavar="P", help="only this provider's models")
-    parser.add_argument("--json", action="store_true",
-                        help="one JSON line: a list of models")
-    parser.add_argument("--refresh", metavar="PROVIDER", choices=REFRESHABLE,
-                        help="first fetch the provider's live model list (openrouter)")
+    parser.add_argument("--json", action="store_true", help="one JSON line: a list of models")
+    parser.add_argument(
+        "--refresh",
+        metavar="PROVIDER",
+        choices=REFRESHABLE,
+        help="first fetch the provider's live model list (openrouter)",
+    )
     parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
@@ -46,15 +52,20 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     provider = args.provider.lower() if args.provider else None
     if provider is not None and provider not in DEFAULT_API:
-        raise UsageError(f"unknown provider '{args.provider}'; known: "
-                         f"{', '.join(DEFAULT_API)}")
+        raise UsageError(f"unknown provider '{args.provider}'; known: {', '.join(DEFAULT_API)}")
     models = catalog.list(provider)
     defaults = {p: catalog.default_model(p) for p in DEFAULT_API}
     if args.json:
         import json
 
-        rows = [{**m.model_dump(mode="json"), "model_id": m.model_id,
-                 "default": defaults.get(m.provider) == m.id} for m in models]
+        rows = [
+            {
+                **m.model_dump(mode="json"),
+                "model_id": m.model_id,
+                "default": defaults.get(m.provider) == m.id,
+            }
+            for m in models
+        ]
         sys.stdout.write(json.dumps(rows, separators=(",", ":")) + "\n")
         return 0
     sys.stdout.write(render_table(models, defaults))
@@ -85,11 +96,18 @@ def _price(value: float | None) -> str:
 
 
 def _flags(model: Any, is_default: bool) -> str:
-    flags = [name for name, on in (("default", is_default), ("tools", model.tools),
-                                   ("vision", model.vision),
-                                   ("thinking", model.extended_thinking),
-                                   ("responses-api", model.api == "responses"),
-                                   ("deprecated", model.deprecated)) if on]
+    flags = [
+        name
+        for name, on in (
+            ("default", is_default),
+            ("tools", model.tools),
+            ("vision", model.vision),
+            ("thinking", model.extended_thinking),
+            ("responses-api", model.api == "responses"),
+            ("deprecated", model.deprecated),
+        )
+        if on
+    ]
     return ",".join(flags)
 
 
@@ -98,23 +116,35 @@ def render_table(models: list[Any], defaults: dict[str, str | None]) -> str:
     if not models:
         return "no models\n"
     rows = [_HEADERS] + [
-        (m.model_id, _tokens(m.context_window), _tokens(m.max_output_tokens),
-         _price(m.input_price), _price(m.output_price), _price(m.cached_input_price),
-         _flags(m, defaults.get(m.provider) == m.id))
-        for m in models]
+        (
+            m.model_id,
+            _tokens(m.context_window),
+            _tokens(m.max_output_tokens),
+            _price(m.input_price),
+            _price(m.output_price),
+            _price(m.cached_input_price),
+            _flags(m, defaults.get(m.provider) == m.id),
+        )
+        for m in models
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
     right = {1, 2, 3, 4, 5}  # numbers line up on the right
     lines = []
     for row in rows:
-        cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-                 for i, cell in enumerate(row)]
+        cells = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
         lines.append("  ".join(cells).rstrip())
-    lines.append("prices: USD per million tokens; ? = unknown. "
-                 "Override in models.toml in the user config dir.")
+    lines.append(
+        "prices: USD per million tokens; ? = unknown. "
+        "Override in models.toml in the user config dir."
+    )
     return "\n".join(lines) + "\n"
 
 
 # -- refresh -----------------------------------------------------------------------
+
 
 def _refresh(args: argparse.Namespace) -> int | None:
     """Fetch and cache the OpenRouter list; ``None`` (after one stderr line) on failure."""
@@ -139,8 +169,9 @@ def _refresh(args: argparse.Namespace) -> int | None:
         return None
 
 
-def refresh_openrouter(base_url: str, cache_path: Path,
-                       timeout_s: float = _REFRESH_TIMEOUT_S) -> int:
+def refresh_openrouter(
+    base_url: str, cache_path: Path, timeout_s: float = _REFRESH_TIMEOUT_S
+) -> int:
     """``GET {base_url}/models`` into ``cache_path`` (atomically); the number of models.
 
     Raises ``ProviderError`` when the list cannot be fetched or read.
@@ -159,25 +190,37 @@ def refresh_openrouter(base_url: str, cache_path: Path,
         response = httpx.get(url, timeout=timeout_s, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         reason = str(exc) or type(exc).__name__
-        raise ProviderError(f"could not fetch {url}: {reason}", kind="connection",
-                            provider="openrouter") from exc
+        raise ProviderError(
+            f"could not fetch {url}: {reason}", kind="connection", provider="openrouter"
+        ) from exc
     if response.status_code >= 400:
-        raise ProviderError(f"GET {url} answered HTTP {response.status_code}",
-                            kind="server" if response.status_code >= 500 else "bad_request",
-                            status=response.status_code, provider="openrouter")
+        raise ProviderError(
+            f"GET {url} answered HTTP {response.status_code}",
+            kind="server" if response.status_code >= 500 else "bad_request",
+            status=response.status_code,
+            provider="openrouter",
+        )
     try:
         data = response.json()["data"]
         if not isinstance(data, list):
             raise TypeError("data is not a list")
     except (ValueError, KeyError, TypeError) as exc:
-        raise ProviderError(f"GET {url} did not return a model list ({exc})",
-                            kind="bad_request", provider="openrouter") from exc
+        raise ProviderError(
+            f"GET {url} did not return a model list ({exc})",
+            kind="bad_request",
+            provider="openrouter",
+        ) from exc
     entries = [e for e in (openrouter_entry(m) for m in data if isinstance(m, dict)) if e]
     if not entries:
-        raise ProviderError(f"GET {url} returned no models", kind="bad_request",
-                            provider="openrouter")
-    atomic_write_text(cache_path, json.dumps(
-        {"source": url, "fetched_at": time.time(), "models": entries}, separators=(",", ":")))
+        raise ProviderError(
+            f"GET {url} returned no models", kind="bad_request", provider="openrouter"
+        )
+    atomic_write_text(
+        cache_path,
+        json.dumps(
+            {"source": url, "fetched_at": time.time(), "models": entries}, separators=(",", ":")
+        ),
+    )
     return len(entries)
 
 

@@ -19,28 +19,40 @@ from tau_tui.commands.safety_options import add_safety_options, load_layer
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
-        "permissions", help="list, allow, deny, revoke or check permission rules",
+        "permissions",
+        help="list, allow, deny, revoke or check permission rules",
         description="Saved permission rules (.tau/permissions.toml, or yours with --user) and "
-        "a dry run of the decision on one call.")
+        "a dry run of the decision on one call.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="every saved rule, where it is, if it applies")
     listing.add_argument("--json", action="store_true", help="one JSON array")
     add_safety_options(listing)
-    for action, text in (("allow", "save a rule that allows calls it matches"),
-                         ("deny", "save a rule that refuses calls it matches"),
-                         ("revoke", "remove a saved rule")):
+    for action, text in (
+        ("allow", "save a rule that allows calls it matches"),
+        ("deny", "save a rule that refuses calls it matches"),
+        ("revoke", "remove a saved rule"),
+    ):
         edit = actions.add_parser(action, help=text)
-        edit.add_argument("rule", metavar="RULE", help="TOOL or TOOL(PATTERN), e.g. "
-                          "'bash(npm test *)'")
-        edit.add_argument("--user", action="store_true",
-                          help="your own rules file (every workspace), not the workspace's")
+        edit.add_argument(
+            "rule", metavar="RULE", help="TOOL or TOOL(PATTERN), e.g. 'bash(npm test *)'"
+        )
+        edit.add_argument(
+            "--user",
+            action="store_true",
+            help="your own rules file (every workspace), not the workspace's",
+        )
         if action != "revoke":
             edit.add_argument("--note", help="why, kept with the rule")
         add_safety_options(edit)
     check = actions.add_parser("check", help="the decision on one call, with its trace")
     check.add_argument("tool", metavar="TOOL", help="bash, read, write, edit, http, ...")
-    check.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
-                       help="the command (bash), the paths (file tools) or the URL (http)")
+    check.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        metavar="ARGS",
+        help="the command (bash), the paths (file tools) or the URL (http)",
+    )
     check.add_argument("--method", default="GET", help="the http method (default GET)")
     check.add_argument("--json", action="store_true", help="the trace as JSON")
     add_safety_options(check)
@@ -65,15 +77,20 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     if not rules:
         files = layer.rule_files()
-        sys.stdout.write(f"no saved rules (user: {files['user']}; workspace: "
-                         f"{files['workspace']})\n")
+        sys.stdout.write(
+            f"no saved rules (user: {files['user']}; workspace: {files['workspace']})\n"
+        )
     for item in rules:
         rule = item.rule
         state = "" if item.active else f"  (inactive: {item.note})"
         by = f" by {rule.by}" if rule.by else ""
         when = f" {rule.when}" if rule.when else ""
-        sys.stdout.write(plain(f"{rule.action:<5} {rule.text:<40} {rule.scope:<9} "
-                               f"{rule.source}{by}{when}{state}") + "\n")
+        sys.stdout.write(
+            plain(
+                f"{rule.action:<5} {rule.text:<40} {rule.scope:<9} {rule.source}{by}{when}{state}"
+            )
+            + "\n"
+        )
     return 0
 
 
@@ -94,12 +111,13 @@ def _edit(args: argparse.Namespace) -> int:
             raise UsageError(f"no rule {args.rule} in {path}")
         sys.stdout.write(f"revoked {args.rule} from {path}\n")
         return 0
-    saved = save_rule(path, scope, args.rule, args.action, by="tau permissions",
-                      note=args.note)
+    saved = save_rule(path, scope, args.rule, args.action, by="tau permissions", note=args.note)
     sys.stdout.write(f"saved: {saved.action} {saved.text} in {saved.source}\n")
     if scope == "workspace" and args.action == "allow" and not layer.workspace_trusted:
-        sys.stdout.write("note: this workspace is not trusted, so its allow rules apply only "
-                         "once you trust it (tau trust); deny rules apply now\n")
+        sys.stdout.write(
+            "note: this workspace is not trusted, so its allow rules apply only "
+            "once you trust it (tau trust); deny rules apply now\n"
+        )
     return 0
 
 
@@ -111,8 +129,7 @@ def _check(args: argparse.Namespace) -> int:
 
     _, layer = load_layer(args)
     sandbox = asyncio.run(layer.sandbox_status()) if args.tool == "bash" else None
-    decision = check_call(layer, args.tool, list(args.args), method=args.method,
-                          sandbox=sandbox)
+    decision = check_call(layer, args.tool, list(args.args), method=args.method, sandbox=sandbox)
     if args.json:
         sys.stdout.write(json.dumps(decision.to_dict(), indent=1) + "\n")
     else:

@@ -18,10 +18,12 @@ from tau_tui.commands.safety_options import add_safety_options, load_layer
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
-        "policy", help="show the effective safety policy and where each line comes from",
+        "policy",
+        help="show the effective safety policy and where each line comes from",
         description="Show the safety policy a run in this workspace would apply: the profile "
         "(and what chose it), the approval mode, the sandbox, every profile value with its "
-        "file and line, and the saved permission rules.")
+        "file and line, and the saved permission rules.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser("show", help="print the effective policy")
     show.add_argument("--json", action="store_true", help="one JSON object")
@@ -36,8 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
     settings, layer = load_layer(args)
     sandbox = asyncio.run(layer.sandbox_status())
-    data = effective_policy(layer, sandbox=sandbox, settings={
-        "protected_paths": settings.protected_paths, "http_allow": settings.http_allow})
+    data = effective_policy(
+        layer,
+        sandbox=sandbox,
+        settings={"protected_paths": settings.protected_paths, "http_allow": settings.http_allow},
+    )
     if args.json:
         sys.stdout.write(json.dumps(data, indent=1, default=str) + "\n")
         return 0
@@ -50,19 +55,24 @@ def run(args: argparse.Namespace) -> int:
         + (f" · {data['sandbox_diagnostic']}" if data["sandbox_diagnostic"] else ""),
         f"workspace: {data['workspace']} "
         f"({'trusted' if data['workspace_trusted'] else 'not trusted'})",
-        "", f"[profile {data['profile']}]"]
+        "",
+        f"[profile {data['profile']}]",
+    ]
     width = max(len(_value_line(line)) for line in data["lines"])
     out += [f"{_value_line(line):<{width}}  # {line['source']}" for line in data["lines"]]
     out += ["", "[settings]"]
     out += [f"{key} = {value!r}" for key, value in data["settings"].items()]
     out += ["", "[rules]"]
     if not data["rules"]:
-        out.append(f"none saved (user: {data['rule_files']['user']}; workspace: "
-                   f"{data['rule_files']['workspace']})")
+        out.append(
+            f"none saved (user: {data['rule_files']['user']}; workspace: "
+            f"{data['rule_files']['workspace']})"
+        )
     for rule in data["rules"]:
         state = "" if rule["active"] else f"  (inactive: {rule['why_inactive']})"
-        out.append(f"{rule['action']:<5} {rule['rule']:<40} # {rule['scope']} "
-                   f"{rule['source']}{state}")
+        out.append(
+            f"{rule['action']:<5} {rule['rule']:<40} # {rule['scope']} {rule['source']}{state}"
+        )
     sys.stdout.write("".join(plain(line) + "\n" for line in out if line is not None))
     return 0
 

@@ -17,17 +17,20 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("profile", help="list, show or choose your profiles",
-                            description="Profiles are TOML files in the user config dir "
-                            "(profiles/NAME.toml), written by tau onboard.")
+    parser = sub.add_parser(
+        "profile",
+        help="list, show or choose your profiles",
+        description="Profiles are TOML files in the user config dir "
+        "(profiles/NAME.toml), written by tau onboard.",
+    )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = actions.add_parser("list", help="every profile; * marks the active one",
-                           parents=[common])
+    p = actions.add_parser("list", help="every profile; * marks the active one", parents=[common])
     p.add_argument("--json", action="store_true", help="one JSON line: a list of profiles")
-    p = actions.add_parser("show", help="a profile's settings (default: the active one)",
-                           parents=[common])
+    p = actions.add_parser(
+        "show", help="a profile's settings (default: the active one)", parents=[common]
+    )
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--json", action="store_true", help="one JSON line")
     p = actions.add_parser("use", help="make a profile the active one", parents=[common])
@@ -70,8 +73,10 @@ def _list(store: Any, as_json: bool) -> int:
         sys.stdout.write("no profiles yet: tau onboard makes one\n")
     for row in rows:
         key = f"env {row['api_key_env']}" if row["key_source"] == "env" else row["key_source"]
-        sys.stdout.write(f"{'*' if row['active'] else ' '} {row['name']:<16} {row['model']:<36}"
-                         f" key: {key:<28} safety: {row['safety']}\n")
+        sys.stdout.write(
+            f"{'*' if row['active'] else ' '} {row['name']:<16} {row['model']:<36}"
+            f" key: {key:<28} safety: {row['safety']}\n"
+        )
     return 0
 
 
@@ -82,12 +87,12 @@ def _show(store: Any, name: str | None, as_json: bool) -> int:
     if name is None:
         name, _ = active_profile()
         if name is None:
-            raise UsageError("no active profile: name one (tau profile list), or run tau "
-                             "onboard")
+            raise UsageError("no active profile: name one (tau profile list), or run tau onboard")
     profile = store.load(name)
     if as_json:
-        sys.stdout.write(json.dumps({"name": name, "path": str(store.path(name)),
-                                     **profile.model_dump()}) + "\n")
+        sys.stdout.write(
+            json.dumps({"name": name, "path": str(store.path(name)), **profile.model_dump()}) + "\n"
+        )
         return 0
     sys.stdout.write(f"# {store.path(name)}\n{render_profile(profile)}")
     return 0
@@ -103,6 +108,8 @@ def _use(store: Any, name: str) -> int:
     atomic_write_text(path, config_text_with_profile(text, name))
     sys.stdout.write(f"profile '{name}' is now active ({path})\n")
     if os.environ.get("TAU_PROFILE") and os.environ["TAU_PROFILE"] != name:
-        sys.stdout.write(f"note: TAU_PROFILE={os.environ['TAU_PROFILE']} is set and chooses "
-                         "that one while it is\n")
+        sys.stdout.write(
+            f"note: TAU_PROFILE={os.environ['TAU_PROFILE']} is set and chooses "
+            "that one while it is\n"
+        )
     return 0

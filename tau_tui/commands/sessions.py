@@ -17,7 +17,8 @@ from tau_engine.tools.label import tool_label
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
-        "sessions", help="list, show, export, import, undo, fork, delete or recover sessions")
+        "sessions", help="list, show, export, import, undo, fork, delete or recover sessions"
+    )
     # Options every action takes, after the action's name (tau sessions list -w DIR).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
@@ -25,8 +26,9 @@ def add_parser(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def action(name: str, text: str) -> argparse.ArgumentParser:
-        made: argparse.ArgumentParser = actions.add_parser(name, help=text, description=text,
-                                                             parents=[common])
+        made: argparse.ArgumentParser = actions.add_parser(
+            name, help=text, description=text, parents=[common]
+        )
         return made
 
     p = action("list", "list sessions, newest first")
@@ -46,14 +48,18 @@ def add_parser(sub: Any) -> None:
         p = action(name, _table_command(name).help)
         p.add_argument("id", help="session id or unique prefix")
         if name == "fork":
-            p.add_argument("--at", metavar="MESSAGE_ID",
-                           help="fork at this message (default: head)")
+            p.add_argument(
+                "--at", metavar="MESSAGE_ID", help="fork at this message (default: head)"
+            )
         p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = action("delete", "delete a session and its events")
     p.add_argument("id", help="session id or unique prefix")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p = action("recover", "rebuild a damaged .tau/tau.db from what can still be read "
-                          "(keeps a copy of the damaged files)")
+    p = action(
+        "recover",
+        "rebuild a damaged .tau/tau.db from what can still be read "
+        "(keeps a copy of the damaged files)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -75,12 +81,19 @@ def _when(ts: float) -> str:
 
 
 def _info_json(info: Any) -> dict[str, Any]:
-    return {"id": info.id, "title": info.title, "model": info.model,
-            "created_at": info.created_at, "updated_at": info.updated_at,
-            "messages": getattr(info, "message_count", None),
-            "usage": {"input_tokens": info.usage.input_tokens,
-                      "output_tokens": info.usage.output_tokens},
-            "cost_usd": info.cost_usd}
+    return {
+        "id": info.id,
+        "title": info.title,
+        "model": info.model,
+        "created_at": info.created_at,
+        "updated_at": info.updated_at,
+        "messages": getattr(info, "message_count", None),
+        "usage": {
+            "input_tokens": info.usage.input_tokens,
+            "output_tokens": info.usage.output_tokens,
+        },
+        "cost_usd": info.cost_usd,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,8 +124,11 @@ async def _run_table_command(store: Any, args: argparse.Namespace) -> int:
     given = CommandInput(getattr(args, "at", None) or "", session=args.id)
     result = await COMMANDS.run(ctx, _table_command(args.action), given)
     if args.json:
-        data = (_info_json(result.session) if isinstance(result, r.SessionForked)
-                else result.report.to_json())
+        data = (
+            _info_json(result.session)
+            if isinstance(result, r.SessionForked)
+            else result.report.to_json()
+        )
         sys.stdout.write(json.dumps(data) + "\n")
     else:
         sys.stdout.write("".join(line.text + "\n" for line in result_lines(result)))
@@ -139,15 +155,21 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
             out.write("no sessions in this workspace yet\n")
             return 0
         for s in sessions:
-            out.write(plain(f"{s.id[:8]}  {_when(s.updated_at)}  {s.model:<28}  {s.title}")
-                      + "\n")
+            out.write(plain(f"{s.id[:8]}  {_when(s.updated_at)}  {s.model:<28}  {s.title}") + "\n")
         return 0
     if args.action == "show":
         info = await store.get_session(args.id)
         messages = await store.history(info.id)
         if args.json:
-            out.write(json.dumps({"session": _info_json(info), "messages": [
-                json.loads(m.model_dump_json()) for m in messages]}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "session": _info_json(info),
+                        "messages": [json.loads(m.model_dump_json()) for m in messages],
+                    }
+                )
+                + "\n"
+            )
             return 0
         # Titles, answers and tool output are untrusted: never let them drive the terminal.
         out.write(plain(f"session {info.id}  {info.title}\nmodel {info.model}") + "\n\n")
@@ -168,11 +190,11 @@ async def _dispatch(store: Any, args: argparse.Namespace) -> int:
         info = await store.get_session(args.id)
         from tau_engine.engine_safety import workspace_redaction
 
-        lines = await store.export_jsonl(info.id, Path(args.file),
-                                         redact=workspace_redaction(store.paths).redact_data)
+        lines = await store.export_jsonl(
+            info.id, Path(args.file), redact=workspace_redaction(store.paths).redact_data
+        )
         if args.json:
-            out.write(json.dumps({"session_id": info.id, "file": args.file,
-                                  "lines": lines}) + "\n")
+            out.write(json.dumps({"session_id": info.id, "file": args.file, "lines": lines}) + "\n")
         else:
             out.write(f"exported session {info.id[:8]} ({lines} lines) to {args.file}\n")
         return 0

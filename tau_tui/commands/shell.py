@@ -20,24 +20,37 @@ SNAPSHOT_ROWS = 20
 
 
 def add_width_options(parser: Any) -> None:
-    parser.add_argument("--no-color", action="store_true",
-                        help="print plain panels instead of opening the screen")
-    parser.add_argument("--width", type=int, metavar="N",
-                        help="plain output: at most N columns a line (default: the terminal's, "
-                        "else 100)")
-    parser.add_argument("--workspace", "-w", metavar="DIR",
-                        help="workspace root (default: nearest folder with .tau/ or .git)")
+    parser.add_argument(
+        "--no-color", action="store_true", help="print plain panels instead of opening the screen"
+    )
+    parser.add_argument(
+        "--width",
+        type=int,
+        metavar="N",
+        help="plain output: at most N columns a line (default: the terminal's, else 100)",
+    )
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        help="workspace root (default: nearest folder with .tau/ or .git)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
-        "shell", help="the operator screen: sessions, jobs, missions, memory, providers, audit",
+        "shell",
+        help="the operator screen: sessions, jobs, missions, memory, providers, audit",
         description="Open the operator screen of this workspace. With --no-color (or when "
-        "stdout is not a terminal) print its panels once as plain text and exit 0.")
+        "stdout is not a terminal) print its panels once as plain text and exit 0.",
+    )
     add_width_options(parser)
-    parser.add_argument("--readonly", action="store_true",
-                        help="hide the job actions (recover, replay, block, cancel)")
+    parser.add_argument(
+        "--readonly",
+        action="store_true",
+        help="hide the job actions (recover, replay, block, cancel)",
+    )
 
 
 def plain_width(args: argparse.Namespace) -> int:

@@ -20,13 +20,19 @@ EXIT_HEALTHY, EXIT_ATTENTION = 0, 1
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
-        "status", help="the operator snapshot: health, sessions, jobs, missions, memory",
+        "status",
+        help="the operator snapshot: health, sessions, jobs, missions, memory",
         description="Print what tau is doing in this workspace as sorted grep-safe markers "
         "(control_plane.KEY=VALUE, 'none' for a missing value). Exit 0 when healthy, 1 when "
-        "something needs attention (see the control_plane.attention markers).")
+        "something needs attention (see the control_plane.attention markers).",
+    )
     parser.add_argument("--json", action="store_true", help="print the snapshot as JSON")
-    parser.add_argument("--workspace", "-w", metavar="DIR",
-                        help="workspace root (default: nearest folder with .tau/ or .git)")
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        help="workspace root (default: nearest folder with .tau/ or .git)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
@@ -43,8 +49,12 @@ def quick_args(argv: list[str]) -> Any:
         arg = argv[index]
         if arg in ("--json", "--debug"):
             setattr(args, arg[2:], True)
-        elif arg in ("-w", "--workspace") and index + 1 < len(argv) \
-                and not argv[index + 1].startswith("-") and args.workspace is None:
+        elif (
+            arg in ("-w", "--workspace")
+            and index + 1 < len(argv)
+            and not argv[index + 1].startswith("-")
+            and args.workspace is None
+        ):
             args.workspace = argv[index + 1]
             index += 1
         else:

@@ -16,16 +16,22 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
-        "trust", help="let tau load a workspace's own settings files (or --revoke it)",
+        "trust",
+        help="let tau load a workspace's own settings files (or --revoke it)",
         description="Trust the workspace around DIR (default: the current folder): tau then "
         "loads the settings of its .tau/config.toml and .env that could redirect your API "
-        "keys or widen what tau may do. The decision is kept in the user config dir.")
-    parser.add_argument("dir", nargs="?", metavar="DIR",
-                        help="a folder in the workspace (default: the current folder)")
-    parser.add_argument("--revoke", action="store_true",
-                        help="no longer trust it: ignore those settings again")
-    parser.add_argument("--list", action="store_true",
-                        help="list the workspaces you decided about")
+        "keys or widen what tau may do. The decision is kept in the user config dir.",
+    )
+    parser.add_argument(
+        "dir",
+        nargs="?",
+        metavar="DIR",
+        help="a folder in the workspace (default: the current folder)",
+    )
+    parser.add_argument(
+        "--revoke", action="store_true", help="no longer trust it: ignore those settings again"
+    )
+    parser.add_argument("--list", action="store_true", help="list the workspaces you decided about")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
@@ -55,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
     if lines:
         sys.stdout.write("tau now loads from its files:\n" + "".join(lines))
     else:
-        sys.stdout.write("nothing in its files needs trust today; settings added there "
-                         "later will load too\n")
+        sys.stdout.write(
+            "nothing in its files needs trust today; settings added there later will load too\n"
+        )
     return 0
 
 
@@ -84,5 +91,6 @@ def _what_trust_enables(root: Path) -> list[str]:
 
     paths = WorkspacePaths(root)
     items = workspace_withheld(paths, load_settings(paths, trusted=False))
-    return [f"  {item.key} = {item.shown_value()}  ({item.source}: {item.reason})\n"
-            for item in items]
+    return [
+        f"  {item.key} = {item.shown_value()}  ({item.source}: {item.reason})\n" for item in items
+    ]

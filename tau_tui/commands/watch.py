@@ -27,16 +27,25 @@ def add_parser(sub: Any) -> None:
     from tau_tui.commands.shell import add_width_options
 
     parser = sub.add_parser(
-        "watch", help="live operator panels, refreshed when .tau/ changes (--json: a stream)",
+        "watch",
+        help="live operator panels, refreshed when .tau/ changes (--json: a stream)",
         description="Watch this workspace's sessions, jobs and missions as they change, also "
-        "when another tau process writes them.")
+        "when another tau process writes them.",
+    )
     add_width_options(parser)
-    parser.add_argument("--interval-ms", type=int, default=1000, metavar="MS",
-                        help="how often to check for changes (default 1000)")
-    parser.add_argument("--iterations", type=int, metavar="N",
-                        help="stop after N ticks (plain: N frames)")
-    parser.add_argument("--json", action="store_true",
-                        help="stream ADDED/MODIFIED/DELETED events as JSON lines")
+    parser.add_argument(
+        "--interval-ms",
+        type=int,
+        default=1000,
+        metavar="MS",
+        help="how often to check for changes (default 1000)",
+    )
+    parser.add_argument(
+        "--iterations", type=int, metavar="N", help="stop after N ticks (plain: N frames)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="stream ADDED/MODIFIED/DELETED events as JSON lines"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
         return watch_plain(root, plain_width(args), args.interval_ms / 1000, args.iterations)
     from tau_tui.operator_app import run_operator_app
 
-    return run_operator_app(root, mode="watch", readonly=True,
-                            interval_s=args.interval_ms / 1000)
+    return run_operator_app(root, mode="watch", readonly=True, interval_s=args.interval_ms / 1000)
 
 
 def _ticks(interval_s: float, iterations: int | None) -> Any:
@@ -83,8 +91,7 @@ def watch_plain(root: Path, width: int, interval_s: float, iterations: int | Non
         for tick in _ticks(interval_s, iterations):
             # A running job's lease can go stale with no write: re-read while any runs.
             if watcher.changed() or running:
-                data = read_snapshot(root, limit=SNAPSHOT_ROWS,
-                                     conn=watcher.connection()).to_json()
+                data = read_snapshot(root, limit=SNAPSHOT_ROWS, conn=watcher.connection()).to_json()
                 running = bool(data["jobs"]["by_state"]["running"])
                 frame = render_plain(data, width)
             count = f"{tick}/{iterations}" if iterations is not None else str(tick)
@@ -105,8 +112,9 @@ def watch_json(root: Path, interval_s: float, iterations: int | None) -> int:
     seen: dict[Any, Any] = {}
     try:
         for _tick in _ticks(interval_s, iterations):
-            running = any(key[0] == "job" and value.get("state") == "running"
-                          for key, value in seen.items())
+            running = any(
+                key[0] == "job" and value.get("state") == "running" for key, value in seen.items()
+            )
             if not (watcher.changed() or running):
                 continue
             conn = watcher.connection()

@@ -40,10 +40,21 @@ class JsonResultRenderer(ActivityLines):
         match event:
             case ToolCallEvent() | ToolResultEvent() | Notice() | ErrorEvent():
                 self.activity(event)
-            case (SessionStarted() | SessionFinished() | RunStarted() | UserMessage()
-                  | TurnStarted() | TextDelta() | ThinkingDelta() | ApprovalNeeded()
-                  | ToolOutputDelta() | UsageEvent() | TurnFinished() | RunFinished()
-                  | MissionPhaseEvent()):
+            case (
+                SessionStarted()
+                | SessionFinished()
+                | RunStarted()
+                | UserMessage()
+                | TurnStarted()
+                | TextDelta()
+                | ThinkingDelta()
+                | ApprovalNeeded()
+                | ToolOutputDelta()
+                | UsageEvent()
+                | TurnFinished()
+                | RunFinished()
+                | MissionPhaseEvent()
+            ):
                 pass  # in the result object, or not part of it
             case _:
                 assert_never(event)
@@ -64,13 +75,17 @@ def result_json(result: Any, exit_code: int | None = None) -> dict[str, Any]:
         "result": result.result,
         "stop_reason": result.stop_reason,
         "turns": result.turns,
-        "usage": {"input_tokens": result.usage.input_tokens,
-                  "output_tokens": result.usage.output_tokens,
-                  # Only when tau counted the tokens itself (the server reported none).
-                  **({"estimated": True} if result.usage.estimated else {})},
+        "usage": {
+            "input_tokens": result.usage.input_tokens,
+            "output_tokens": result.usage.output_tokens,
+            # Only when tau counted the tokens itself (the server reported none).
+            **({"estimated": True} if result.usage.estimated else {}),
+        },
         "cost_usd": result.cost_usd,
-        "tool_calls": [{"name": c.name, "arguments": c.arguments, "ok": c.ok,
-                        "denied": c.denied} for c in result.tool_calls],
+        "tool_calls": [
+            {"name": c.name, "arguments": c.arguments, "ok": c.ok, "denied": c.denied}
+            for c in result.tool_calls
+        ],
         "permission_denials": sum(1 for c in result.tool_calls if c.denied),
         "duration_ms": round(result.duration_ms, 1),
         "error": result.error,
@@ -82,8 +97,16 @@ def failure_json(error: str, exit_code: int) -> dict[str, Any]:
     normally (bad usage, a missing key, an internal error): the same keys as
     ``result_json``, empty where nothing happened."""
     return {
-        "is_error": True, "exit_code": exit_code, "session_id": None, "result": "",
-        "stop_reason": "error", "turns": 0,
-        "usage": {"input_tokens": 0, "output_tokens": 0}, "cost_usd": None,
-        "tool_calls": [], "permission_denials": 0, "duration_ms": 0.0, "error": error,
+        "is_error": True,
+        "exit_code": exit_code,
+        "session_id": None,
+        "result": "",
+        "stop_reason": "error",
+        "turns": 0,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+        "cost_usd": None,
+        "tool_calls": [],
+        "permission_denials": 0,
+        "duration_ms": 0.0,
+        "error": error,
     }

@@ -16,8 +16,13 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tau_engine.events import Event
 
-_ANSI = {"ok": "\x1b[32m", "fail": "\x1b[31m", "dim": "\x1b[2m", "warn": "\x1b[33m",
-         "reset": "\x1b[0m"}
+_ANSI = {
+    "ok": "\x1b[32m",
+    "fail": "\x1b[31m",
+    "dim": "\x1b[2m",
+    "warn": "\x1b[33m",
+    "reset": "\x1b[0m",
+}
 
 
 class HeadlessRenderer:

@@ -35,8 +35,10 @@ def compose_prompt(prompt_arg: str, read_stdin: Callable[[], str | None]) -> str
     if prompt_arg == "-":
         text = read_stdin()
         if text is None:
-            raise UsageError("-p without a prompt reads it from stdin, but stdin is a "
-                             "terminal: give one (tau -p PROMPT) or pipe it in")
+            raise UsageError(
+                "-p without a prompt reads it from stdin, but stdin is a "
+                "terminal: give one (tau -p PROMPT) or pipe it in"
+            )
         if not text.strip():
             raise UsageError("-p without a prompt reads it from stdin, but stdin was empty")
         return text
@@ -48,8 +50,9 @@ def compose_prompt(prompt_arg: str, read_stdin: Callable[[], str | None]) -> str
     return prompt_arg
 
 
-def run_headless(args: argparse.Namespace, cli_settings: dict[str, Any],
-                 read_stdin: Callable[[], str | None]) -> int:
+def run_headless(
+    args: argparse.Namespace, cli_settings: dict[str, Any], read_stdin: Callable[[], str | None]
+) -> int:
     """Run one headless prompt; returns the process exit code.
 
     With ``--output-format json`` a run that fails before or outside a turn (bad
@@ -63,15 +66,17 @@ def run_headless(args: argparse.Namespace, cli_settings: dict[str, Any],
         raise
 
 
-def _run_headless(args: argparse.Namespace, cli_settings: dict[str, Any],
-                  read_stdin: Callable[[], str | None]) -> int:
+def _run_headless(
+    args: argparse.Namespace, cli_settings: dict[str, Any], read_stdin: Callable[[], str | None]
+) -> int:
     from tau_engine.paths import WorkspacePaths
     from tau_engine.resources.trust import load_run_settings
 
     prompt = compose_prompt(args.prompt, read_stdin)
     paths = WorkspacePaths.locate(args.workspace)
-    settings = load_run_settings(paths, cli_settings, default_approval=DEFAULT_APPROVAL,
-                                 grant=getattr(args, "trust", False))
+    settings = load_run_settings(
+        paths, cli_settings, default_approval=DEFAULT_APPROVAL, grant=getattr(args, "trust", False)
+    )
     color = not args.no_color and sys.stderr.isatty()
     printer = renderer_for(args.output_format, sys.stdout, sys.stderr, color=color)
     script = Path(args.script) if args.script else None
@@ -110,18 +115,25 @@ def _write_failure_json(exc: BaseException) -> None:
         pass
 
 
-async def open_headless_engine(paths: Any, settings: Any, args: argparse.Namespace,
-                               script: Path | None) -> Any:
+async def open_headless_engine(
+    paths: Any, settings: Any, args: argparse.Namespace, script: Path | None
+) -> Any:
     """The engine of a run with no one to ask: no approver, ``auto-edit`` by default,
     and a resumed session's model or a usage error (never a quiet switch). Its notices
     of opening reach the renderer that subscribes (``Engine.subscribe``)."""
     from tau_engine.engine import Engine
 
-    return await Engine.open(workspace=paths, settings=settings, approver=None,
-                             resume=args.resume, continue_latest=args.continue_latest,
-                             default_approval=DEFAULT_APPROVAL, script_path=script,
-                             record_path=Path(args.record) if args.record else None,
-                             require_session_model=True)
+    return await Engine.open(
+        workspace=paths,
+        settings=settings,
+        approver=None,
+        resume=args.resume,
+        continue_latest=args.continue_latest,
+        default_approval=DEFAULT_APPROVAL,
+        script_path=script,
+        record_path=Path(args.record) if args.record else None,
+        require_session_model=True,
+    )
 
 
 def install_interrupts(engine: Any, on_interrupt: Callable[[], Any] | None = None) -> None:
@@ -151,8 +163,14 @@ def exit_code_of(result: Any) -> int:
     return _EXIT_BY_STOP.get(result.stop_reason, 1)
 
 
-async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessRenderer,
-               args: argparse.Namespace, script: Path | None) -> int:
+async def _run(
+    paths: Any,
+    settings: Any,
+    prompt: str,
+    printer: HeadlessRenderer,
+    args: argparse.Namespace,
+    script: Path | None,
+) -> int:
     from tau_engine.engine import Engine
 
     engine: Engine | None = None
@@ -178,8 +196,9 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessRenderer
             printer.on_broken = output_lost
             result = await engine.run(prompt)
             stopped = signals.exit_code
-            printer.finish(result, exit_code=stopped if stopped is not None
-                           else exit_code_of(result))
+            printer.finish(
+                result, exit_code=stopped if stopped is not None else exit_code_of(result)
+            )
             if stopped is None and printer.hung_up:
                 stopped = exit_code_for(signal.SIGHUP)  # the terminal went away
             if printer.broken and stopped is None:
@@ -187,8 +206,10 @@ async def _run(paths: Any, settings: Any, prompt: str, printer: HeadlessRenderer
                 silence_stdout()
                 return 141
             if result.stop_reason == "interrupted":
-                sys.stderr.write("tau: interrupted; the partial answer is saved "
-                                 f"(tau --resume {result.session_id[:8]} to continue)\n")
+                sys.stderr.write(
+                    "tau: interrupted; the partial answer is saved "
+                    f"(tau --resume {result.session_id[:8]} to continue)\n"
+                )
             if stopped is not None:
                 return stopped
             return _EXIT_BY_STOP.get(result.stop_reason, 1)

@@ -49,9 +49,19 @@ class TextRenderer(ActivityLines):
                 self.before_line()
             case ToolCallEvent() | ToolResultEvent() | Notice() | ErrorEvent():
                 self.activity(event)
-            case (SessionStarted() | SessionFinished() | RunStarted() | UserMessage()
-                  | TurnStarted() | ThinkingDelta() | ApprovalNeeded() | ToolOutputDelta()
-                  | UsageEvent() | RunFinished() | MissionPhaseEvent()):
+            case (
+                SessionStarted()
+                | SessionFinished()
+                | RunStarted()
+                | UserMessage()
+                | TurnStarted()
+                | ThinkingDelta()
+                | ApprovalNeeded()
+                | ToolOutputDelta()
+                | UsageEvent()
+                | RunFinished()
+                | MissionPhaseEvent()
+            ):
                 pass  # not shown: the prompt was typed here, thinking and live output stay
             case _:
                 assert_never(event)

@@ -22,8 +22,7 @@ _SAFE_KEY = _SAFE_VALUE - {"."}
 def _escape(text: str, safe: frozenset[str]) -> str:
     if all(ch in safe for ch in text):
         return text
-    return "".join(ch if ch in safe else "".join(f"%{b:02X}" for b in ch.encode())
-                   for ch in text)
+    return "".join(ch if ch in safe else "".join(f"%{b:02X}" for b in ch.encode()) for ch in text)
 
 
 def escape_value(value: object) -> str:

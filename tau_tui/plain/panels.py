@@ -42,8 +42,7 @@ def clean(value: object) -> str:
     if value is None:
         return "-"
     text = str(value)
-    return "".join("?" if unicodedata.category(ch)[0] in "CZ" and ch != " " else ch
-                   for ch in text)
+    return "".join("?" if unicodedata.category(ch)[0] in "CZ" and ch != " " else ch for ch in text)
 
 
 def cell_width(text: str) -> int:
@@ -88,9 +87,11 @@ def health_strip(data: dict[str, Any]) -> str:
     disk_text = "-" if disk is None else f"{disk / 1024**3:.1f} GiB free"
     attention = ", ".join(data["attention"]) or "nothing"
     profile = f" (profile {data['profile']})" if data.get("profile") else ""
-    return clean(f"health {data['health']} · store {store['status']} · schema "
-                 f"{store['schema_version']} · disk {disk_text} · model {data.get('model')}"
-                 f" · safety {data.get('safety')}{profile} · attention: {attention}")
+    return clean(
+        f"health {data['health']} · store {store['status']} · schema "
+        f"{store['schema_version']} · disk {disk_text} · model {data.get('model')}"
+        f" · safety {data.get('safety')}{profile} · attention: {attention}"
+    )
 
 
 def _money(value: object) -> str:
@@ -104,34 +105,63 @@ def _yes(value: object) -> str:
 def _sessions(data: dict[str, Any], now: float) -> Panel:
     section = data["sessions"]
     running = section["running"]
-    rows = tuple(PanelRow(
-        key=f"session:{s['id']}",
-        cells=(s["id"][:8], clean(s["title"]), clean(s["model"]),
-               f"{s['input_tokens']}/{s['output_tokens']}", _money(s["cost_usd"]),
-               _yes(s["running"]), ago(now - s["updated_at"])),
-        next_command=f"tau --resume {s['id'][:8]}", detail=s) for s in section["recent"])
+    rows = tuple(
+        PanelRow(
+            key=f"session:{s['id']}",
+            cells=(
+                s["id"][:8],
+                clean(s["title"]),
+                clean(s["model"]),
+                f"{s['input_tokens']}/{s['output_tokens']}",
+                _money(s["cost_usd"]),
+                _yes(s["running"]),
+                ago(now - s["updated_at"]),
+            ),
+            next_command=f"tau --resume {s['id'][:8]}",
+            detail=s,
+        )
+        for s in section["recent"]
+    )
     title = f"Sessions {section['count']} · running {'?' if running is None else running}"
-    return Panel("sessions", title, ("id", "title", "model", "tokens in/out", "cost",
-                                     "running", "updated"), rows)
+    return Panel(
+        "sessions",
+        title,
+        ("id", "title", "model", "tokens in/out", "cost", "running", "updated"),
+        rows,
+    )
 
 
 def _jobs(data: dict[str, Any], now: float) -> Panel:
     section = data["jobs"]
     listed = {job["id"]: job for job in section["attention"]}
     listed.update({job["id"]: job for job in section["recent"] if job["id"] not in listed})
-    rows = tuple(PanelRow(
-        key=f"job:{j['id']}",
-        cells=(j["id"][:8], clean(j["kind"]), clean(j["operator_state"]), clean(j["phase"]),
-               f"{j['attempt']}/{j['max_attempts']}", ago(now - j["updated_at"]),
-               clean(j["next_command"])),
-        next_command=j["next_command"], detail=j) for j in listed.values())
+    rows = tuple(
+        PanelRow(
+            key=f"job:{j['id']}",
+            cells=(
+                j["id"][:8],
+                clean(j["kind"]),
+                clean(j["operator_state"]),
+                clean(j["phase"]),
+                f"{j['attempt']}/{j['max_attempts']}",
+                ago(now - j["updated_at"]),
+                clean(j["next_command"]),
+            ),
+            next_command=j["next_command"],
+            detail=j,
+        )
+        for j in listed.values()
+    )
     states = section["by_state"]
-    title = (f"Jobs {section['total']} · running {states['running']} · queued "
-             f"{states['queued'] + states['recovering']} · failed {states['failed']} · stale "
-             f"{section['stale']} · stuck {section['stuck']} · needs authority "
-             f"{section['needs_authority']}")
-    return Panel("jobs", title, ("id", "kind", "state", "phase", "attempt", "updated", "next"),
-                 rows)
+    title = (
+        f"Jobs {section['total']} · running {states['running']} · queued "
+        f"{states['queued'] + states['recovering']} · failed {states['failed']} · stale "
+        f"{section['stale']} · stuck {section['stuck']} · needs authority "
+        f"{section['needs_authority']}"
+    )
+    return Panel(
+        "jobs", title, ("id", "kind", "state", "phase", "attempt", "updated", "next"), rows
+    )
 
 
 def _missions(data: dict[str, Any], now: float) -> Panel:
@@ -139,46 +169,88 @@ def _missions(data: dict[str, Any], now: float) -> Panel:
     rows = []
     for m in section["recent"]:
         next_command = m["unblock_command"] or f"tau mission show {m['id'][:8]}"
-        rows.append(PanelRow(
-            key=f"mission:{m['id']}",
-            cells=(m["id"][:8], clean(m["title"]), clean(m["phase"]), clean(m["outcome"]),
-                   clean(m["verifier"]), str(m["attempts"]),
-                   clean(m["reason"]) if m["outcome"] == "blocked" else
-                   clean((m["commit"] or "")[:10] or None), clean(next_command)),
-            next_command=next_command, detail=m))
-    title = (f"Missions {section['count']} · unfinished {section['unfinished']} · blocked "
-             f"{section['blocked']}")
-    return Panel("missions", title, ("id", "title", "phase", "outcome", "verifier",
-                                     "attempts", "reason/commit", "next"), tuple(rows))
+        rows.append(
+            PanelRow(
+                key=f"mission:{m['id']}",
+                cells=(
+                    m["id"][:8],
+                    clean(m["title"]),
+                    clean(m["phase"]),
+                    clean(m["outcome"]),
+                    clean(m["verifier"]),
+                    str(m["attempts"]),
+                    clean(m["reason"])
+                    if m["outcome"] == "blocked"
+                    else clean((m["commit"] or "")[:10] or None),
+                    clean(next_command),
+                ),
+                next_command=next_command,
+                detail=m,
+            )
+        )
+    title = (
+        f"Missions {section['count']} · unfinished {section['unfinished']} · blocked "
+        f"{section['blocked']}"
+    )
+    return Panel(
+        "missions",
+        title,
+        ("id", "title", "phase", "outcome", "verifier", "attempts", "reason/commit", "next"),
+        tuple(rows),
+    )
 
 
 def _memory(data: dict[str, Any]) -> Panel:
     section = data["memory"]
-    rows = tuple(PanelRow(key=f"memory:{name}", cells=(clean(name), str(count)),
-                          next_command=f"tau memory list --namespace {name}"
-                          if name.isidentifier() else None,
-                          detail={"namespace": name, "entries": count})
-                 for name, count in section["namespaces"].items())
-    return Panel("memory", f"Memory {section['entries']} entries · {section['retired']} retired",
-                 ("namespace", "entries"), rows)
+    rows = tuple(
+        PanelRow(
+            key=f"memory:{name}",
+            cells=(clean(name), str(count)),
+            next_command=f"tau memory list --namespace {name}" if name.isidentifier() else None,
+            detail={"namespace": name, "entries": count},
+        )
+        for name, count in section["namespaces"].items()
+    )
+    return Panel(
+        "memory",
+        f"Memory {section['entries']} entries · {section['retired']} retired",
+        ("namespace", "entries"),
+        rows,
+    )
 
 
 def _providers(data: dict[str, Any], now: float) -> Panel:
-    rows = tuple(PanelRow(
-        key=f"provider:{p['provider']}/{p['model']}",
-        cells=(clean(f"{p['provider']}/{p['model']}"), clean(p["status"]),
-               "-" if p["latency_ms"] is None else f"{p['latency_ms']:.0f} ms",
-               ago(now - p["ts"])), detail=p) for p in data["providers"])
-    return Panel("providers", f"Providers {len(rows)} (last call each)",
-                 ("model", "status", "latency", "when"), rows)
+    rows = tuple(
+        PanelRow(
+            key=f"provider:{p['provider']}/{p['model']}",
+            cells=(
+                clean(f"{p['provider']}/{p['model']}"),
+                clean(p["status"]),
+                "-" if p["latency_ms"] is None else f"{p['latency_ms']:.0f} ms",
+                ago(now - p["ts"]),
+            ),
+            detail=p,
+        )
+        for p in data["providers"]
+    )
+    return Panel(
+        "providers",
+        f"Providers {len(rows)} (last call each)",
+        ("model", "status", "latency", "when"),
+        rows,
+    )
 
 
 def _audit(data: dict[str, Any]) -> Panel:
     section = data["audit"]
-    rows = tuple(PanelRow(key=f"audit:{index}:{a['ts']}",
-                          cells=(clean(a["kind"]), clean(a["tool"]), clean(a["rule"]),
-                                 clean(a["ts"])), detail=a)
-                 for index, a in enumerate(section["recent"]))
+    rows = tuple(
+        PanelRow(
+            key=f"audit:{index}:{a['ts']}",
+            cells=(clean(a["kind"]), clean(a["tool"]), clean(a["rule"]), clean(a["ts"])),
+            detail=a,
+        )
+        for index, a in enumerate(section["recent"])
+    )
     counts = " · ".join(f"{kind} {count}" for kind, count in section["counts"].items())
     return Panel("audit", f"Audit {counts or 'none'}", ("kind", "tool", "rule", "time"), rows)
 
@@ -186,16 +258,24 @@ def _audit(data: dict[str, Any]) -> Panel:
 def build_panels(data: dict[str, Any]) -> list[Panel]:
     """The six panels of a snapshot's JSON, in the order the screens show them."""
     now = float(data["generated_at"])
-    return [_sessions(data, now), _jobs(data, now), _missions(data, now), _memory(data),
-            _providers(data, now), _audit(data)]
+    return [
+        _sessions(data, now),
+        _jobs(data, now),
+        _missions(data, now),
+        _memory(data),
+        _providers(data, now),
+        _audit(data),
+    ]
 
 
 def _widths(panel: Panel, width: int) -> list[int]:
     """Column widths within ``width`` (one space between columns): each column gets what its
     widest cell needs; when that is too much the widest give way, down to 8 columns each,
     then the columns on the right are left out (a width of 0)."""
-    wanted = [max([cell_width(name)] + [cell_width(row.cells[i]) for row in panel.rows])
-              for i, name in enumerate(panel.columns)]
+    wanted = [
+        max([cell_width(name)] + [cell_width(row.cells[i]) for row in panel.rows])
+        for i, name in enumerate(panel.columns)
+    ]
     floor = [min(8, w) for w in wanted]
     widths = list(wanted)
     shown = len(widths)

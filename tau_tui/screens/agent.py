@@ -55,28 +55,79 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     """The interactive agent: one conversation with the engine."""
 
     BINDINGS = [
-        Binding("escape", "interrupt", "Interrupt", id="agent.interrupt",
-                tooltip="Stop the running turn; the partial answer is kept"),
-        Binding("ctrl+o", "toggle_last_tool", "Expand tool", id="agent.toggle_tool",
-                tooltip="Show or hide the last tool call's arguments and output"),
-        Binding("shift+tab", "cycle_approval", "Approval mode", id="agent.cycle_approval",
-                tooltip=f"Switch to the next approval mode: {cycle_description()}"),
+        Binding(
+            "escape",
+            "interrupt",
+            "Interrupt",
+            id="agent.interrupt",
+            tooltip="Stop the running turn; the partial answer is kept",
+        ),
+        Binding(
+            "ctrl+o",
+            "toggle_last_tool",
+            "Expand tool",
+            id="agent.toggle_tool",
+            tooltip="Show or hide the last tool call's arguments and output",
+        ),
+        Binding(
+            "shift+tab",
+            "cycle_approval",
+            "Approval mode",
+            id="agent.cycle_approval",
+            tooltip=f"Switch to the next approval mode: {cycle_description()}",
+        ),
         # Priority: the prompt's own PageUp/PageDown would otherwise take the keys.
-        Binding("pageup", "scroll_transcript(-1)", "Page up", show=False, priority=True,
-                id="agent.page_up", tooltip="Scroll the transcript up"),
-        Binding("pagedown", "scroll_transcript(1)", "Page down", show=False, priority=True,
-                id="agent.page_down", tooltip="Scroll the transcript down"),
-        Binding("ctrl+home", "jump_start", "First message", show=False, id="agent.first",
-                tooltip="Show the start of the session"),
-        Binding("ctrl+end", "jump_end", "Last message", show=False, id="agent.last",
-                tooltip="Show the latest messages and follow new output"),
-        Binding("f2", "operator_shell", "Operator", id="agent.operator_shell",
-                tooltip="The operator shell: sessions, jobs, missions, memory, audit"),
+        Binding(
+            "pageup",
+            "scroll_transcript(-1)",
+            "Page up",
+            show=False,
+            priority=True,
+            id="agent.page_up",
+            tooltip="Scroll the transcript up",
+        ),
+        Binding(
+            "pagedown",
+            "scroll_transcript(1)",
+            "Page down",
+            show=False,
+            priority=True,
+            id="agent.page_down",
+            tooltip="Scroll the transcript down",
+        ),
+        Binding(
+            "ctrl+home",
+            "jump_start",
+            "First message",
+            show=False,
+            id="agent.first",
+            tooltip="Show the start of the session",
+        ),
+        Binding(
+            "ctrl+end",
+            "jump_end",
+            "Last message",
+            show=False,
+            id="agent.last",
+            tooltip="Show the latest messages and follow new output",
+        ),
+        Binding(
+            "f2",
+            "operator_shell",
+            "Operator",
+            id="agent.operator_shell",
+            tooltip="The operator shell: sessions, jobs, missions, memory, audit",
+        ),
     ]
 
-    def __init__(self, *, workspace_label: str, history: PromptHistory,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        workspace_label: str,
+        history: PromptHistory,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__(id="agent")
         self.workspace_label = workspace_label
         self.history = history
@@ -122,9 +173,12 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
             title = engine.session.title or "(untitled)"
             self.controller.notice(f"resumed session {engine.session.id[:8]} · {title}")
             usage, cost = engine.usage_totals()
-            self.status = self.status.with_(input_tokens=usage.input_tokens,
-                                            output_tokens=usage.output_tokens, cost_usd=cost,
-                                            estimated=usage.estimated)
+            self.status = self.status.with_(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cost_usd=cost,
+                estimated=usage.estimated,
+            )
         self.engine_ready.set()
         self.refresh_status()
         self.load_branch()
@@ -149,9 +203,12 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         if engine is not None:
             state, safety = engine.state(), engine.safety_state()
             self.status = self.status.with_(
-                model=state.model_id, approval=state.approval.value,
-                profile=safety.profile, risk=safety.raised_risk,
-                context_window=state.context_window or self.status.context_window)
+                model=state.model_id,
+                approval=state.approval.value,
+                profile=safety.profile,
+                risk=safety.raised_risk,
+                context_window=state.context_window or self.status.context_window,
+            )
         # Not "if is_mounted": that is still False in on_mount, which left the bar
         # blank ("starting" never showed) until the engine was attached.
         self.status_bar.info = self.status
@@ -161,9 +218,12 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         engine = self.engine
         if engine is not None:
             usage, cost = engine.usage_totals()
-            self.status = self.status.with_(input_tokens=usage.input_tokens,
-                                            output_tokens=usage.output_tokens, cost_usd=cost,
-                                            context_tokens=0)
+            self.status = self.status.with_(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cost_usd=cost,
+                context_tokens=0,
+            )
         self.refresh_status()
 
     @work(thread=True, group="git-branch", exclusive=True, exit_on_error=False)
@@ -206,8 +266,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
     def _start_next(self) -> None:
         if self.pending and not self.running:
             self.running = True
-            self.run_worker(self._run_prompt(self.pending.pop(0)), group="run",
-                            exit_on_error=False)
+            self.run_worker(self._run_prompt(self.pending.pop(0)), group="run", exit_on_error=False)
 
     async def _run_prompt(self, text: str) -> None:
         from tau_engine.errors import TauError
@@ -297,9 +356,12 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         event = message.event
         self.status = self.status.with_(
             input_tokens=event.total_usage.input_tokens,
-            output_tokens=event.total_usage.output_tokens, cost_usd=event.total_cost_usd,
-            estimated=event.total_usage.estimated, context_tokens=event.context_tokens,
-            context_window=event.context_window or self.status.context_window)
+            output_tokens=event.total_usage.output_tokens,
+            cost_usd=event.total_cost_usd,
+            estimated=event.total_usage.estimated,
+            context_tokens=event.context_tokens,
+            context_window=event.context_window or self.status.context_window,
+        )
         self.refresh_status()
 
     @on(EngineBridge.TurnEnded)
@@ -363,8 +425,9 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         following = next_mode(engine.state().approval)
         engine.set_approval(following)
         self.refresh_status()
-        self.app.notify(f"approval mode: {following} ({following.help})",
-                        title="Shift+Tab", timeout=3)
+        self.app.notify(
+            f"approval mode: {following} ({following.help})", title="Shift+Tab", timeout=3
+        )
 
     @on(PromptInput.EndOfInput)
     def _end_of_input(self, event: PromptInput.EndOfInput) -> None:

@@ -27,8 +27,12 @@ from textual.widgets import Button, Static
 from tau_engine.safety.policy import ApprovalDecision, ApprovalRequest
 from tau_tui.widgets.diff import render_diff
 
-KIND_TITLES = {"edit": "change files", "exec": "run a command",
-               "network": "make a network request", "read": "read files"}
+KIND_TITLES = {
+    "edit": "change files",
+    "exec": "run a command",
+    "network": "make a network request",
+    "read": "read files",
+}
 
 
 def _looks_like_diff(text: str) -> bool:
@@ -59,23 +63,33 @@ def scope_line(request: ApprovalRequest) -> Content:
         why = request.no_rule_reason or "this call can only be allowed once"
         return Content(f"allow for session is not offered: {why}")
     return Content.assemble(
-        ("a", "bold $text-accent"), " allows ", (request.rule, "bold"),
-        " for this session · ", ("A", "bold $text-accent"),
-        f" saves it to {request.save_to}")
+        ("a", "bold $text-accent"),
+        " allows ",
+        (request.rule, "bold"),
+        " for this session · ",
+        ("A", "bold $text-accent"),
+        f" saves it to {request.save_to}",
+    )
 
 
 def breadth_line(request: ApprovalRequest) -> Content:
     """How much the rule covers: the warning to read before allowing more than once."""
-    return Content.assemble(("⚠ ", "$text-warning"), (request.rule or "", "bold"), " ",
-                            request.breadth)
+    return Content.assemble(
+        ("⚠ ", "$text-warning"), (request.rule or "", "bold"), " ", request.breadth
+    )
 
 
 def keys_line(request: ApprovalRequest) -> Content:
     """The choices as one line of keys, for terminals too small for buttons."""
     parts: list[tuple[str, str] | str] = [("y", "bold $text-success"), " allow"]
     if request.rule is not None:
-        parts += [" · ", ("a", "bold $text-accent"), " session · ",
-                  ("A", "bold $text-accent"), " always"]
+        parts += [
+            " · ",
+            ("a", "bold $text-accent"),
+            " session · ",
+            ("A", "bold $text-accent"),
+            " always",
+        ]
     parts += [" · ", ("n", "bold $text-error"), " deny"]
     return Content.assemble(*parts)
 
@@ -139,23 +153,67 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
     """
 
     BINDINGS = [
-        Binding("y", "decide('allow_once')", "Allow once", id="approval.allow_once",
-                tooltip="Run this call once"),
-        Binding("a", "decide('allow_session')", "Allow for session", id="approval.allow_session",
-                tooltip="Add the rule shown: calls it covers run unasked for this session"),
-        Binding("A", "decide('allow_always')", "Always allow", id="approval.allow_always",
-                tooltip="Save the rule shown in .tau/permissions.toml: it allows such calls "
-                        "from now on"),
-        Binding("n,escape", "decide('deny')", "Deny", id="approval.deny",
-                tooltip="Do not run it; the model is told you said no"),
-        Binding("up", "scroll_preview(-1)", "Scroll up", show=False, id="approval.up",
-                tooltip="Scroll the preview up a line"),
-        Binding("down", "scroll_preview(1)", "Scroll down", show=False, id="approval.down",
-                tooltip="Scroll the preview down a line"),
-        Binding("pageup", "scroll_preview(-10)", "Page up", show=False, id="approval.page_up",
-                tooltip="Scroll the preview up a page"),
-        Binding("pagedown", "scroll_preview(10)", "Page down", show=False,
-                id="approval.page_down", tooltip="Scroll the preview down a page"),
+        Binding(
+            "y",
+            "decide('allow_once')",
+            "Allow once",
+            id="approval.allow_once",
+            tooltip="Run this call once",
+        ),
+        Binding(
+            "a",
+            "decide('allow_session')",
+            "Allow for session",
+            id="approval.allow_session",
+            tooltip="Add the rule shown: calls it covers run unasked for this session",
+        ),
+        Binding(
+            "A",
+            "decide('allow_always')",
+            "Always allow",
+            id="approval.allow_always",
+            tooltip="Save the rule shown in .tau/permissions.toml: it allows such calls "
+            "from now on",
+        ),
+        Binding(
+            "n,escape",
+            "decide('deny')",
+            "Deny",
+            id="approval.deny",
+            tooltip="Do not run it; the model is told you said no",
+        ),
+        Binding(
+            "up",
+            "scroll_preview(-1)",
+            "Scroll up",
+            show=False,
+            id="approval.up",
+            tooltip="Scroll the preview up a line",
+        ),
+        Binding(
+            "down",
+            "scroll_preview(1)",
+            "Scroll down",
+            show=False,
+            id="approval.down",
+            tooltip="Scroll the preview down a line",
+        ),
+        Binding(
+            "pageup",
+            "scroll_preview(-10)",
+            "Page up",
+            show=False,
+            id="approval.page_up",
+            tooltip="Scroll the preview up a page",
+        ),
+        Binding(
+            "pagedown",
+            "scroll_preview(10)",
+            "Page down",
+            show=False,
+            id="approval.page_down",
+            tooltip="Scroll the preview down a page",
+        ),
     ]
 
     def __init__(self, request: ApprovalRequest) -> None:
@@ -171,17 +229,28 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
                 yield Static(why_line(request), id="approval-reason")
                 if request.risk:
                     yield Static(Content(f"raised risk: {request.risk}"), id="approval-risk")
-                yield Static(scope_line(request), id="approval-scope",
-                             classes="-once-only" if request.rule is None else "")
+                yield Static(
+                    scope_line(request),
+                    id="approval-scope",
+                    classes="-once-only" if request.rule is None else "",
+                )
                 if request.rule is not None:
                     yield Static(breadth_line(request), id="approval-breadth")
             with Vertical(id="approval-choices"):
                 with Horizontal(id="approval-buttons"):
                     yield Button(Content("Allow once (y)"), id="allow_once", variant="success")
-                    yield Button(Content("Session (a)"), id="allow_session",
-                                 variant="primary", disabled=request.rule is None)
-                    yield Button(Content("Always (A)"), id="allow_always",
-                                 variant="warning", disabled=request.rule is None)
+                    yield Button(
+                        Content("Session (a)"),
+                        id="allow_session",
+                        variant="primary",
+                        disabled=request.rule is None,
+                    )
+                    yield Button(
+                        Content("Always (A)"),
+                        id="allow_always",
+                        variant="warning",
+                        disabled=request.rule is None,
+                    )
                     yield Button(Content("Deny (n)"), id="deny", variant="error")
                 yield Static(keys_line(request), id="approval-keys")
             with VerticalScroll(id="approval-preview"):
@@ -203,9 +272,10 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
 
     def action_decide(self, choice: str) -> None:
         decision = ApprovalDecision(choice)
-        if decision in (ApprovalDecision.ALLOW_SESSION, ApprovalDecision.ALLOW_ALWAYS) \
-                and self.request.rule is None:
-            self.notify("This call can only be allowed once (y) or denied (n).",
-                        severity="warning")
+        if (
+            decision in (ApprovalDecision.ALLOW_SESSION, ApprovalDecision.ALLOW_ALWAYS)
+            and self.request.rule is None
+        ):
+            self.notify("This call can only be allowed once (y) or denied (n).", severity="warning")
             return
         self.dismiss(decision)

@@ -60,9 +60,15 @@ class CommandRunner:
         ctx = CommandContext.of(engine, self.table)
         if not given.text and command.choices is not None:
             offered = await command.choices(ctx)
-            picked = await self.screen.app.push_screen_wait(ChoicePicker(
-                offered.title, offered.choices, current=offered.current,
-                filterable=offered.filterable, note=offered.note))
+            picked = await self.screen.app.push_screen_wait(
+                ChoicePicker(
+                    offered.title,
+                    offered.choices,
+                    current=offered.current,
+                    filterable=offered.filterable,
+                    note=offered.note,
+                )
+            )
             if not picked:
                 return None
             given = CommandInput(picked)
@@ -112,8 +118,11 @@ class CommandRunner:
             self.note(line.text, line.level)
 
     async def _pick_session(self, listed: r.SessionsListed) -> None:
-        choice = await self.screen.app.push_screen_wait(SessionPicker(
-            listed.sessions, current_id=listed.current_id, now=self.screen.wall_clock()))
+        choice = await self.screen.app.push_screen_wait(
+            SessionPicker(
+                listed.sessions, current_id=listed.current_id, now=self.screen.wall_clock()
+            )
+        )
         if choice is None:
             return
         action, session_id = choice
@@ -126,10 +135,10 @@ class CommandRunner:
         if not name:
             ours = list(getattr(app, "tau_themes", []))
             choices = [Choice(n, n, "tau") for n in ours]
-            choices += [Choice(n, n, "textual") for n in sorted(app.available_themes)
-                        if n not in ours]
-            picked = await app.push_screen_wait(
-                ChoicePicker("Theme", choices, current=app.theme))
+            choices += [
+                Choice(n, n, "textual") for n in sorted(app.available_themes) if n not in ours
+            ]
+            picked = await app.push_screen_wait(ChoicePicker("Theme", choices, current=app.theme))
             if not picked:
                 return
             name = picked

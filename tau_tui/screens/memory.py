@@ -33,7 +33,7 @@ def _date(timestamp: float) -> str:
 
 def _one_line(text: str, width: int = 70) -> str:
     flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return flat if len(flat) <= width else flat[:width - 1] + "…"
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 Section = tuple[str, list[Content]]
@@ -46,27 +46,44 @@ def overview_sections(overview: MemoryOverview) -> list[Section]:
         instructions.append(Content.styled("none: add AGENTS.md at the workspace root", _MUTED))
     for item in overview.instructions:
         style = "" if item.in_prompt else "$text-warning"
-        instructions.append(Content.assemble(f"{item.path:<28} ", (f"{item.chars:>7,} bytes  ",
-                                                                  _MUTED), (item.status, style)))
-    return [("Instructions · written by people, always in the prompt", instructions),
-            ("Learned memory · searched and offered with each prompt", _learned_lines(overview)),
-            ("Offered with the last prompt", _offer_lines(overview))]
+        instructions.append(
+            Content.assemble(
+                f"{item.path:<28} ", (f"{item.chars:>7,} bytes  ", _MUTED), (item.status, style)
+            )
+        )
+    return [
+        ("Instructions · written by people, always in the prompt", instructions),
+        ("Learned memory · searched and offered with each prompt", _learned_lines(overview)),
+        ("Offered with the last prompt", _offer_lines(overview)),
+    ]
 
 
 def _learned_lines(overview: MemoryOverview) -> list[Content]:
     if not overview.enabled:
         return [Content.styled("off (memory = false in config.toml)", _MUTED)]
-    lines = [Content(f"{overview.live} live · {overview.quarantined} quarantined · "
-                     f"{overview.retired} retired")]
+    lines = [
+        Content(
+            f"{overview.live} live · {overview.quarantined} quarantined · "
+            f"{overview.retired} retired"
+        )
+    ]
     for row in overview.namespaces:
         lines.append(Content.assemble(f"· {row.namespace:<30}", (f"{row.live:>4} live", _MUTED)))
     if overview.pending:
-        lines.append(Content.styled("waiting for your approval (never shown to the model "
-                                    "until approved):", "$text-warning"))
+        lines.append(
+            Content.styled(
+                "waiting for your approval (never shown to the model until approved):",
+                "$text-warning",
+            )
+        )
     for entry in overview.pending:
-        lines.append(Content.assemble(f"· #{entry.id} ", (f"{entry.namespace} · "
-                                                         f"{entry.trust_reason} · ", _MUTED),
-                                      _one_line(entry.text, 50)))
+        lines.append(
+            Content.assemble(
+                f"· #{entry.id} ",
+                (f"{entry.namespace} · {entry.trust_reason} · ", _MUTED),
+                _one_line(entry.text, 50),
+            )
+        )
     if overview.pending:
         lines.append(Content.styled("approve with /memory approve ID", _MUTED))
     return lines
@@ -87,9 +104,12 @@ def _offer_lines(overview: MemoryOverview) -> list[Content]:
     lines.append(Content(record.line))
     for item in record.shown:
         matched = ", ".join(item.matched) or "-"
-        lines.append(Content.assemble(f"· {item.label}", (f"  score {item.score:.3g} · "
-                                                          f"{item.tokens} tokens · matched "
-                                                          f"{matched}", _MUTED)))
+        lines.append(
+            Content.assemble(
+                f"· {item.label}",
+                (f"  score {item.score:.3g} · {item.tokens} tokens · matched {matched}", _MUTED),
+            )
+        )
     for skipped in record.skipped:
         lines.append(Content.styled(f"· skipped #{skipped['id']}: {skipped['reason']}", _MUTED))
     return lines
@@ -98,10 +118,13 @@ def _offer_lines(overview: MemoryOverview) -> list[Content]:
 class MemoryScreen(ModalScreen[None]):
     """The ``/memory`` overview; any of escape, q or enter closes it."""
 
-    CSS = ("MemoryScreen { align: center middle; background: $background 60%; }\n"
-           + PICKER_CSS + "#memory-body { height: auto; max-height: 70vh; }\n"
-           ".memory-heading { text-style: bold; color: $text-primary; padding: 0 1; "
-           "margin-top: 1; }\n.memory-section { padding: 0 1 0 3; }\n")
+    CSS = (
+        "MemoryScreen { align: center middle; background: $background 60%; }\n"
+        + PICKER_CSS
+        + "#memory-body { height: auto; max-height: 70vh; }\n"
+        ".memory-heading { text-style: bold; color: $text-primary; padding: 0 1; "
+        "margin-top: 1; }\n.memory-section { padding: 0 1 0 3; }\n"
+    )
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="memory.close", tooltip="Close the overview"),
@@ -120,8 +143,9 @@ class MemoryScreen(ModalScreen[None]):
                 for heading, lines in overview_sections(self.overview):
                     yield Static(heading, classes="memory-heading")
                     yield Static(Content("\n").join(lines), classes="memory-section")
-            yield Static("esc close · tau memory why shows the same in a shell",
-                         classes="picker-hint")
+            yield Static(
+                "esc close · tau memory why shows the same in a shell", classes="picker-hint"
+            )
 
     def on_mount(self) -> None:
         self.query_one("#memory-body").focus()

@@ -35,8 +35,10 @@ SNAPSHOT_ROWS = 50
 JOB_ROWS = 10_000  # DataTable renders only the visible lines: a fleet's jobs fit
 HIGHLIGHT_S = 1.5  # how long watch marks a changed row
 JOB_ACTIONS = {"recover": "recover", "replay": "replay", "block": "block", "cancel": "cancel"}
-HELP = ("Tab/Shift+Tab panel · ↑↓ row · Enter detail, again to drill down · Esc back · "
-        "/ filter · r refresh · y copy next command · ? help · q quit")
+HELP = (
+    "Tab/Shift+Tab panel · ↑↓ row · Enter detail, again to drill down · Esc back · "
+    "/ filter · r refresh · y copy next command · ? help · q quit"
+)
 ACTION_HELP = " · jobs: R recover, P replay, B block, C cancel (asks first)"
 
 
@@ -52,26 +54,47 @@ class OperatorScreen(Screen[None]):
 
     CSS_PATH = "operator.tcss"
     BINDINGS = [
-        Binding("escape", "back", "Back", id="operator.back", tooltip="Leave the detail, "
-                "one level at a time, or the screen"),
-        Binding("slash", "filter", "Filter", id="operator.filter",
-                tooltip="Show only rows containing some text"),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="operator.back",
+            tooltip="Leave the detail, one level at a time, or the screen",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="operator.filter",
+            tooltip="Show only rows containing some text",
+        ),
         Binding("r", "refresh", "Refresh", id="operator.refresh", tooltip="Read again now"),
-        Binding("y", "copy_next", "Copy next", id="operator.copy",
-                tooltip="Copy the selected row's next command"),
+        Binding(
+            "y",
+            "copy_next",
+            "Copy next",
+            id="operator.copy",
+            tooltip="Copy the selected row's next command",
+        ),
         Binding("question_mark", "help", "Help", id="operator.help", tooltip="Show the keys"),
-        Binding("R", "job('recover')", "Recover", id="operator.recover",
-                tooltip="tau jobs recover"),
-        Binding("P", "job('replay')", "Replay", id="operator.replay",
-                tooltip="tau jobs replay ID"),
+        Binding(
+            "R", "job('recover')", "Recover", id="operator.recover", tooltip="tau jobs recover"
+        ),
+        Binding("P", "job('replay')", "Replay", id="operator.replay", tooltip="tau jobs replay ID"),
         Binding("B", "job('block')", "Block", id="operator.block", tooltip="tau jobs block ID"),
-        Binding("C", "job('cancel')", "Cancel", id="operator.cancel",
-                tooltip="tau jobs cancel ID"),
+        Binding("C", "job('cancel')", "Cancel", id="operator.cancel", tooltip="tau jobs cancel ID"),
         Binding("q", "quit_screen", "Quit", id="operator.quit", tooltip="Leave this screen"),
     ]
 
-    def __init__(self, root: Path, *, watch: bool = False, readonly: bool = False,
-                 reader: SnapshotReader | None = None, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        watch: bool = False,
+        readonly: bool = False,
+        reader: SnapshotReader | None = None,
+        interval_s: float = 1.0,
+    ) -> None:
         super().__init__()
         self.root = root
         self.live = watch
@@ -87,8 +110,11 @@ class OperatorScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("reading…", id="operator-health")
-        yield Input(placeholder="filter rows (Enter keeps it, Esc clears it)",
-                    id="operator-filter", classes="-hidden")
+        yield Input(
+            placeholder="filter rows (Enter keeps it, Esc clears it)",
+            id="operator-filter",
+            classes="-hidden",
+        )
         with Horizontal(id="operator-body"):
             with VerticalScroll(id="operator-panels"):
                 for name in PANEL_NAMES:
@@ -119,9 +145,13 @@ class OperatorScreen(Screen[None]):
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
             text = str(error).strip().splitlines()
-            self.notify(clean(f"{type(error).__name__}: {text[0] if text else ''}"),
-                        title="could not read the workspace" if event.worker.group ==
-                        "operator-read" else "the action failed", severity="error")
+            self.notify(
+                clean(f"{type(error).__name__}: {text[0] if text else ''}"),
+                title="could not read the workspace"
+                if event.worker.group == "operator-read"
+                else "the action failed",
+                severity="error",
+            )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """``--readonly`` and the watch screen hide the job actions."""
@@ -190,8 +220,10 @@ class OperatorScreen(Screen[None]):
         from tau_engine.status.drill import job_mission_id, mission_trail
 
         if key.startswith("mission:"):
-            levels += [(step.title, step.text) for step in
-                       mission_trail(self.root, str(detail.get("id", "")))[1:]]
+            levels += [
+                (step.title, step.text)
+                for step in mission_trail(self.root, str(detail.get("id", "")))[1:]
+            ]
         elif key.startswith("job:") and detail.get("kind") == "mission":
             mission = job_mission_id(self.root, str(detail.get("id", "")))
             if mission is not None:
@@ -297,9 +329,14 @@ class OperatorScreen(Screen[None]):
         from tau_tui.screens.pickers import Choice, ChoicePicker
 
         shown = "tau " + shlex.join(command)
-        answer = await self.app.push_screen_wait(ChoicePicker(
-            f"Run {shown}?", [Choice("run", "Run it", shown), Choice("no", "Do nothing")],
-            filterable=False, note=f"the same as typing: {shown} -w {self.root}"))
+        answer = await self.app.push_screen_wait(
+            ChoicePicker(
+                f"Run {shown}?",
+                [Choice("run", "Run it", shown), Choice("no", "Do nothing")],
+                filterable=False,
+                note=f"the same as typing: {shown} -w {self.root}",
+            )
+        )
         if answer != "run":
             return
         self._run_tau(command)
@@ -308,14 +345,19 @@ class OperatorScreen(Screen[None]):
     def _run_tau(self, command: list[str]) -> None:
         import subprocess
 
-        done = subprocess.run([sys.executable, "-m", "tau_tui.cli", *command, "-w",
-                               str(self.root)], capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [sys.executable, "-m", "tau_tui.cli", *command, "-w", str(self.root)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
         output = (done.stdout.strip() or done.stderr.strip() or "done").splitlines()
         message = clean(output[-1][:200]) if output else "done"
         severity = "information" if done.returncode == 0 else "error"
-        self.app.call_from_thread(self.notify, f"tau {shlex.join(command)}: {message}",
-                                  severity=severity)
+        self.app.call_from_thread(
+            self.notify, f"tau {shlex.join(command)}: {message}", severity=severity
+        )
         self.app.call_from_thread(self.action_refresh)
 
 
@@ -323,4 +365,3 @@ def clean_block(text: str) -> str:
     """Multi-line text safe for the detail pane: lines kept, other control characters shown
     as ``?``."""
     return "\n".join(clean(line.expandtabs(4)) for line in text.split("\n"))
-

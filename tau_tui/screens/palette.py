@@ -14,8 +14,11 @@ SCREEN_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Expand or collapse the last tool call", "toggle_last_tool", "show arguments and output"),
     ("Go to the first message", "jump_start", "show the start of the session"),
     ("Go to the last message", "jump_end", "show the latest output and follow it"),
-    ("Open the operator shell", "operator_shell",
-     "sessions, jobs, missions, memory, providers and audit of this workspace (F2)"),
+    (
+        "Open the operator shell",
+        "operator_shell",
+        "sessions, jobs, missions, memory, providers and audit of this workspace (F2)",
+    ),
 )
 
 
@@ -25,15 +28,18 @@ class TauCommands(Provider):
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         from tau_tui.screens.agent import AgentScreen
 
-        screen = next((s for s in reversed(self.app.screen_stack)
-                       if isinstance(s, AgentScreen)), None)
+        screen = next(
+            (s for s in reversed(self.app.screen_stack) if isinstance(s, AgentScreen)), None
+        )
         if screen is None:
             return []
         found: list[tuple[str, Callable[[], object], str]] = [
-            (f"/{c.name}", partial(screen.run_command_line, f"/{c.name}"), c.help)
-            for c in COMMANDS]
-        found += [(title, partial(screen.run_action, action), help_text)
-                  for title, action, help_text in SCREEN_ACTIONS]
+            (f"/{c.name}", partial(screen.run_command_line, f"/{c.name}"), c.help) for c in COMMANDS
+        ]
+        found += [
+            (title, partial(screen.run_action, action), help_text)
+            for title, action, help_text in SCREEN_ACTIONS
+        ]
         return found
 
     async def discover(self) -> Hits:

@@ -50,8 +50,15 @@ class ChoicePicker(ModalScreen[str | None]):
         Binding("up", "move(-1)", "Previous", show=False, id="picker.previous"),
     ]
 
-    def __init__(self, title: str, choices: Sequence[Choice], *, current: str | None = None,
-                 filterable: bool = True, note: str = "") -> None:
+    def __init__(
+        self,
+        title: str,
+        choices: Sequence[Choice],
+        *,
+        current: str | None = None,
+        filterable: bool = True,
+        note: str = "",
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.note = note  # a muted line under the title
@@ -79,15 +86,25 @@ class ChoicePicker(ModalScreen[str | None]):
 
     def _fill(self, needle: str) -> None:
         needle = needle.lower().strip()
-        self._shown = [c for c in self.choices
-                       if not needle or needle in c.value.lower() or needle in c.label.lower()]
+        self._shown = [
+            c
+            for c in self.choices
+            if not needle or needle in c.value.lower() or needle in c.label.lower()
+        ]
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options([
-            Option(Content.assemble(("● " if c.value == self.current else "  ", "$text-accent"),
-                                    (c.label, "bold"),
-                                    ("  " + c.detail, "$text-muted") if c.detail else ""))
-            for c in self._shown])
+        options.add_options(
+            [
+                Option(
+                    Content.assemble(
+                        ("● " if c.value == self.current else "  ", "$text-accent"),
+                        (c.label, "bold"),
+                        ("  " + c.detail, "$text-muted") if c.detail else "",
+                    )
+                )
+                for c in self._shown
+            ]
+        )
         if self._shown:
             index = next((i for i, c in enumerate(self._shown) if c.value == self.current), 0)
             options.highlighted = index
@@ -139,14 +156,25 @@ class SessionPicker(ModalScreen[tuple[str, str] | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="sessions.cancel", tooltip="Close"),
-        Binding("f", "choose('fork')", "Fork", id="sessions.fork",
-                tooltip="Branch the highlighted session into a new one"),
-        Binding("r", "choose('resume')", "Resume", id="sessions.resume",
-                tooltip="Continue the highlighted session"),
+        Binding(
+            "f",
+            "choose('fork')",
+            "Fork",
+            id="sessions.fork",
+            tooltip="Branch the highlighted session into a new one",
+        ),
+        Binding(
+            "r",
+            "choose('resume')",
+            "Resume",
+            id="sessions.resume",
+            tooltip="Continue the highlighted session",
+        ),
     ]
 
-    def __init__(self, sessions: Sequence[SessionInfo], *, current_id: str | None,
-                 now: float) -> None:
+    def __init__(
+        self, sessions: Sequence[SessionInfo], *, current_id: str | None, now: float
+    ) -> None:
         super().__init__()
         self.sessions = list(sessions)
         self.current_id = current_id
@@ -156,16 +184,27 @@ class SessionPicker(ModalScreen[tuple[str, str] | None]):
         with Vertical(classes="picker-box"):
             yield Static("Sessions", classes="picker-title")
             yield OptionList(*[self._option(s) for s in self.sessions], id="session-options")
-            yield Static("enter/r resume · f fork · esc cancel" if self.sessions else
-                         "no sessions yet in this workspace · esc close", classes="picker-hint")
+            yield Static(
+                "enter/r resume · f fork · esc cancel"
+                if self.sessions
+                else "no sessions yet in this workspace · esc close",
+                classes="picker-hint",
+            )
 
     def _option(self, session: SessionInfo) -> Option:
         marker = "● " if session.id == self.current_id else "  "
-        detail = (f"{session.id[:8]} · {session.message_count} messages · "
-                  f"{session.model or '?'} · {format_age(self.now - session.updated_at)}")
-        return Option(Content.assemble((marker, "$text-accent"),
-                                       (session.title or "(untitled)", "bold"),
-                                       ("  " + detail, "$text-muted")), id=session.id)
+        detail = (
+            f"{session.id[:8]} · {session.message_count} messages · "
+            f"{session.model or '?'} · {format_age(self.now - session.updated_at)}"
+        )
+        return Option(
+            Content.assemble(
+                (marker, "$text-accent"),
+                (session.title or "(untitled)", "bold"),
+                ("  " + detail, "$text-muted"),
+            ),
+            id=session.id,
+        )
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

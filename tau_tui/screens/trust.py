@@ -26,9 +26,16 @@ def render_items(items: list[Withheld]) -> Content:
     """One line per setting: key = value, then where it comes from and why it matters."""
     lines = []
     for item in items:
-        lines.append(Content.assemble((item.key, "bold"), " = ", item.shown_value(),
-                                      ("  from ", "$text-muted"), (item.source, "$text-accent"),
-                                      (f"  {item.reason}", "$text-muted")))
+        lines.append(
+            Content.assemble(
+                (item.key, "bold"),
+                " = ",
+                item.shown_value(),
+                ("  from ", "$text-muted"),
+                (item.source, "$text-accent"),
+                (f"  {item.reason}", "$text-muted"),
+            )
+        )
     return Content("\n").join(lines)
 
 
@@ -55,10 +62,20 @@ class TrustModal(ModalScreen[bool]):
     """
 
     BINDINGS = [
-        Binding("t", "decide(True)", "Trust", id="trust.yes",
-                tooltip="Load these settings now and in later runs"),
-        Binding("n,escape", "decide(False)", "Don't trust", id="trust.no",
-                tooltip="Keep ignoring them; tau will not ask again"),
+        Binding(
+            "t",
+            "decide(True)",
+            "Trust",
+            id="trust.yes",
+            tooltip="Load these settings now and in later runs",
+        ),
+        Binding(
+            "n,escape",
+            "decide(False)",
+            "Don't trust",
+            id="trust.no",
+            tooltip="Keep ignoring them; tau will not ask again",
+        ),
     ]
 
     def __init__(self, workspace_label: str, items: list[Withheld]) -> None:
@@ -68,15 +85,20 @@ class TrustModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="trust-box"):
-            yield Static(Content(f"Trust the settings files of {self.workspace_label}?"),
-                         id="trust-title")
+            yield Static(
+                Content(f"Trust the settings files of {self.workspace_label}?"), id="trust-title"
+            )
             yield Static(Content("This workspace sets what tau ignores until you trust it:"))
             with VerticalScroll(id="trust-items"):
                 yield Static(render_items(self.items))
-            yield Static(Content(
-                "Trust it only if you trust where it came from: these settings can send your "
-                "API keys to another server or let tau do more without asking. tau asks once; "
-                "run tau trust or tau trust --revoke to change your answer."), id="trust-why")
+            yield Static(
+                Content(
+                    "Trust it only if you trust where it came from: these settings can send your "
+                    "API keys to another server or let tau do more without asking. tau asks once; "
+                    "run tau trust or tau trust --revoke to change your answer."
+                ),
+                id="trust-why",
+            )
             with Horizontal(id="trust-buttons"):
                 yield Button(Content("Trust (t)"), id="trust", variant="warning")
                 yield Button(Content("Don't trust (n)"), id="dont", variant="primary")

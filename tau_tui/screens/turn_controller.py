@@ -26,10 +26,17 @@ if TYPE_CHECKING:
 # A running call's live output kept in its entry: the card shows only its tail, and
 # the result replaces it when the call ends.
 LIVE_OUTPUT_MAX_CHARS = 20_000
-NOTICE_LEVELS = {"retry": "warning", "fallback": "warning", "max_tokens": "warning",
-                 "interrupted": "warning", "mention": "warning",
-                 # The notices of opening the engine (trust, the session, the model).
-                 "trust": "warning", "session": "warning", "model": "warning"}
+NOTICE_LEVELS = {
+    "retry": "warning",
+    "fallback": "warning",
+    "max_tokens": "warning",
+    "interrupted": "warning",
+    "mention": "warning",
+    # The notices of opening the engine (trust, the session, the model).
+    "trust": "warning",
+    "session": "warning",
+    "model": "warning",
+}
 
 
 class TurnController:
@@ -156,8 +163,10 @@ class TurnController:
         if target is None:
             target = self.last_answer
         if target is None:
-            if not any(isinstance(e, NoticeEntry) and e.kind == "interrupted"
-                       for e in self.transcript.entries[-1:]):
+            if not any(
+                isinstance(e, NoticeEntry) and e.kind == "interrupted"
+                for e in self.transcript.entries[-1:]
+            ):
                 self.notice("■ interrupted", level="warning", kind="interrupted")
             return
         target.interrupted = True

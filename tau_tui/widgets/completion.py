@@ -35,13 +35,17 @@ class Suggestion:
     folder: bool = False  # a directory: accepting it keeps completing inside it
 
 
-def suggest(before_cursor: str, commands: Sequence[SlashCommand],
-            files: Sequence[str]) -> list[Suggestion]:
+def suggest(
+    before_cursor: str, commands: Sequence[SlashCommand], files: Sequence[str]
+) -> list[Suggestion]:
     """Suggestions for the word that ends at the cursor (the line up to the cursor)."""
     if before_cursor.startswith("/") and " " not in before_cursor:
         typed = before_cursor[1:].lower()
-        return [Suggestion(0, len(before_cursor), f"/{c.name}", c.usage, c.help, command=True)
-                for c in commands if c.name.startswith(typed)]
+        return [
+            Suggestion(0, len(before_cursor), f"/{c.name}", c.usage, c.help, command=True)
+            for c in commands
+            if c.name.startswith(typed)
+        ]
     word_start = max(before_cursor.rfind(" "), before_cursor.rfind("\t")) + 1
     word = before_cursor[word_start:]
     if not word.startswith("@"):
@@ -49,8 +53,7 @@ def suggest(before_cursor: str, commands: Sequence[SlashCommand],
     return _path_suggestions(word[1:], word_start, len(before_cursor), files)
 
 
-def _path_suggestions(typed: str, start: int, end: int,
-                      files: Sequence[str]) -> list[Suggestion]:
+def _path_suggestions(typed: str, start: int, end: int, files: Sequence[str]) -> list[Suggestion]:
     lowered = typed.lower()
     folders: dict[str, None] = {}
     prefix_hits: list[str] = []
@@ -59,18 +62,18 @@ def _path_suggestions(typed: str, start: int, end: int,
         low = path.lower()
         if low.startswith(lowered):
             # Offer the next folder level first, so deep trees stay navigable.
-            rest = path[len(typed):]
+            rest = path[len(typed) :]
             slash = rest.find("/")
             if slash >= 0:
-                folders.setdefault(path[:len(typed) + slash + 1], None)
+                folders.setdefault(path[: len(typed) + slash + 1], None)
             else:
                 prefix_hits.append(path)
         elif lowered and lowered in low:
             other_hits.append(path)
-    out = [Suggestion(start, end, f"@{folder}", folder, "folder", folder=True)
-           for folder in folders]
-    out += [Suggestion(start, end, f"@{path} ", path, "file")
-            for path in prefix_hits + other_hits]
+    out = [
+        Suggestion(start, end, f"@{folder}", folder, "folder", folder=True) for folder in folders
+    ]
+    out += [Suggestion(start, end, f"@{path} ", path, "file") for path in prefix_hits + other_hits]
     return out[:MAX_SUGGESTIONS]
 
 
@@ -109,8 +112,10 @@ class CompletionMenu(OptionList, can_focus=False):
         options = []
         width = max(len(s.label) for s in suggestions)
         for s in suggestions:
-            label = Content.assemble((s.label.ljust(width), "bold" if s.command else ""),
-                                     ("  " + s.help, "$text-muted") if s.help else "")
+            label = Content.assemble(
+                (s.label.ljust(width), "bold" if s.command else ""),
+                ("  " + s.help, "$text-muted") if s.help else "",
+            )
             options.append(Option(label))
         self.add_options(options)
         self.highlighted = 0

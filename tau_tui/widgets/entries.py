@@ -91,29 +91,43 @@ def entries_from_history(messages: Iterable[StoredMessage]) -> list[Entry]:
         message = stored.message
         meta = message.meta or {}
         if meta.get("compaction"):
-            entries.append(NoticeEntry("earlier turns were compacted into a summary for the "
-                                       "model; they stay shown above", kind="compaction"))
+            entries.append(
+                NoticeEntry(
+                    "earlier turns were compacted into a summary for the "
+                    "model; they stay shown above",
+                    kind="compaction",
+                )
+            )
             continue
         if message.role == "user":
             typed = meta.get("typed")
             attached = meta.get("attachments")
-            entries.append(UserEntry(
-                typed if isinstance(typed, str) else message.content,
-                [str(p) for p in attached] if isinstance(attached, list) else []))
+            entries.append(
+                UserEntry(
+                    typed if isinstance(typed, str) else message.content,
+                    [str(p) for p in attached] if isinstance(attached, list) else [],
+                )
+            )
         elif message.role == "assistant":
             if message.content.strip() or meta.get("interrupted"):
-                entries.append(AssistantEntry(
-                    text=message.content, interrupted=bool(meta.get("interrupted")),
-                    incomplete=bool(meta.get("incomplete")),
-                    thinking=str((message.extra or {}).get("thinking", ""))))
+                entries.append(
+                    AssistantEntry(
+                        text=message.content,
+                        interrupted=bool(meta.get("interrupted")),
+                        incomplete=bool(meta.get("incomplete")),
+                        thinking=str((message.extra or {}).get("thinking", "")),
+                    )
+                )
             for call in message.tool_calls:
-                tool = ToolEntry(call_id=call.id, name=call.name, arguments=call.arguments,
-                                 status="interrupted")
+                tool = ToolEntry(
+                    call_id=call.id, name=call.name, arguments=call.arguments, status="interrupted"
+                )
                 tools[call.id] = tool
                 entries.append(tool)
         elif message.role == "tool" and message.tool_call_id:
             tool = tools.get(message.tool_call_id) or ToolEntry(
-                call_id=message.tool_call_id, name=message.name or "tool")
+                call_id=message.tool_call_id, name=message.name or "tool"
+            )
             if tool.call_id not in tools:
                 entries.append(tool)
             tool.output = message.content

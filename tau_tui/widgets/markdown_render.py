@@ -61,8 +61,13 @@ def split_blocks(text: str) -> tuple[list[str], str]:
         is_last = index == len(lines) - 1
         if fence is not None:
             match = _FENCE.match(line)
-            if match and not is_last and match.group(1)[0] == fence[0] \
-                    and len(match.group(1)) >= len(fence) and not match.group(2).strip():
+            if (
+                match
+                and not is_last
+                and match.group(1)[0] == fence[0]
+                and len(match.group(1)) >= len(fence)
+                and not match.group(2).strip()
+            ):
                 fence = None
             continue
         if not line.strip():
@@ -100,9 +105,13 @@ def split_long_paragraph(tail: str) -> tuple[str, str]:
     cut = tail.rfind(" ", 0, limit)
     while cut > 0:
         head = tail[:cut]
-        if head.count("`") % 2 == 0 and head.count("*") % 2 == 0 \
-                and head.count("_") % 2 == 0 and head.count("[") == head.count("]"):
-            return head, tail[cut + 1:]
+        if (
+            head.count("`") % 2 == 0
+            and head.count("*") % 2 == 0
+            and head.count("_") % 2 == 0
+            and head.count("[") == head.count("]")
+        ):
+            return head, tail[cut + 1 :]
         cut = tail.rfind(" ", 0, cut)
     return "", tail
 
@@ -161,8 +170,9 @@ def _render_list(node: SyntaxTreeNode, width: int) -> list[Content]:
     depth = sum(1 for p in _ancestors(node) if p.type in ("bullet_list", "ordered_list"))
     start = int(node.attrs.get("start", 1) or 1) if ordered else 1
     items = node.children
-    markers = [f"{start + i}." if ordered else BULLETS[depth % len(BULLETS)]
-               for i in range(len(items))]
+    markers = [
+        f"{start + i}." if ordered else BULLETS[depth % len(BULLETS)] for i in range(len(items))
+    ]
     marker_width = max((len(m) for m in markers), default=1) + 1
     tight = not _is_loose(node)
     lines: list[Content] = []
@@ -223,7 +233,7 @@ def render_code(code: str, language: str, width: int) -> list[Content]:
     inner = max(width - 2, 4)
     for line in highlighted.split("\n", allow_blank=True):
         line = line.expand_tabs(4)
-        for piece in (line.fold(inner) if line.cell_length > inner else [line]):
+        for piece in line.fold(inner) if line.cell_length > inner else [line]:
             padded = Content(" ") + piece + Content(" " * (inner - piece.cell_length + 1))
             lines.append(padded.stylize_before(CODE_BLOCK_STYLE))
     return lines
@@ -253,7 +263,8 @@ def _render_table(node: SyntaxTreeNode, width: int) -> list[Content]:
         for i in range(columns):
             cell = cells[i] if i < len(cells) else Content("")
             cell = cell.truncate(widths[i], ellipsis=True).pad_right(
-                max(widths[i] - cell.cell_length, 0))
+                max(widths[i] - cell.cell_length, 0)
+            )
             parts.append(cell.stylize_before("bold") if is_header else cell)
         lines.append(Content.styled(separator, MUTED_STYLE).join(parts))
         if is_header:

@@ -31,8 +31,14 @@ class MarkdownView(Widget):
     }
     """
 
-    def __init__(self, text: str = "", *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._blocks: list[str] = []
         self._joined: set[int] = set()  # blocks continuing the previous one (no blank line)
@@ -129,8 +135,9 @@ class MarkdownView(Widget):
             self.refresh(layout=True)
         else:
             width = self.size.width
-            self.refresh(Region(0, min(first_changed, before), width, max(after - first_changed,
-                                                                          1)))
+            self.refresh(
+                Region(0, min(first_changed, before), width, max(after - first_changed, 1))
+            )
 
     # -- rendering -------------------------------------------------------------
     def _key(self, width: int) -> tuple[Any, ...]:
@@ -145,8 +152,7 @@ class MarkdownView(Widget):
             self._frame_dirty = True
         width = key[0]
         while self._rendered_blocks < len(self._blocks):
-            lines = self._strips(render_markdown(self._blocks[self._rendered_blocks], width),
-                                 width)
+            lines = self._strips(render_markdown(self._blocks[self._rendered_blocks], width), width)
             if self._committed and lines and self._rendered_blocks not in self._joined:
                 self._committed.append(self._blank(width))
             self._committed.extend(lines)
@@ -158,10 +164,12 @@ class MarkdownView(Widget):
             self._tail_lines = lines
             self._tail_dirty = False
         if self._frame_dirty:
-            self._header_lines = self._strips(self._header.wrap(width), width) \
-                if self._header else []
-            self._footer_lines = self._strips(self._footer.wrap(width), width) \
-                if self._footer else []
+            self._header_lines = (
+                self._strips(self._header.wrap(width), width) if self._header else []
+            )
+            self._footer_lines = (
+                self._strips(self._footer.wrap(width), width) if self._footer else []
+            )
             self._frame_dirty = False
 
     def _blank(self, width: int) -> Strip:
@@ -172,16 +180,22 @@ class MarkdownView(Widget):
         rich_base = base.rich_style
         strips = []
         for line in lines:
-            segments = [Segment(text, style.rich_style if style else None)
-                        for text, style in line.render(base, end="")]
+            segments = [
+                Segment(text, style.rich_style if style else None)
+                for text, style in line.render(base, end="")
+            ]
             strips.append(Strip(segments).adjust_cell_length(width, rich_base))
         return strips
 
     @property
     def line_count(self) -> int:
         """Rendered lines at the current width (0 before the first layout)."""
-        return (len(self._header_lines) + len(self._committed) + len(self._tail_lines)
-                + len(self._footer_lines))
+        return (
+            len(self._header_lines)
+            + len(self._committed)
+            + len(self._tail_lines)
+            + len(self._footer_lines)
+        )
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._update(self._key(width))
@@ -190,8 +204,7 @@ class MarkdownView(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         self._update(self._key(width))
-        for lines in (self._header_lines, self._committed, self._tail_lines,
-                      self._footer_lines):
+        for lines in (self._header_lines, self._committed, self._tail_lines, self._footer_lines):
             if y < len(lines):
                 return lines[y]
             y -= len(lines)

@@ -34,7 +34,9 @@ class UserMessage(Static):
     @staticmethod
     def _content(entry: UserEntry) -> Content:
         parts: list[Content | tuple[str, str] | str] = [
-            ("› ", "bold"), strip_terminal_controls(entry.text)]
+            ("› ", "bold"),
+            strip_terminal_controls(entry.text),
+        ]
         for path in entry.attachments:
             parts += ["\n  ", (f"↳ {path}", "$text-muted")]
         return Content.assemble(*parts)
@@ -76,7 +78,8 @@ class AssistantMessage(MarkdownView):
         if entry.thinking:
             if entry.streaming and not entry.text:
                 preview = " ".join(strip_terminal_controls(entry.thinking).split())[
-                    -THINKING_PREVIEW_CHARS:]
+                    -THINKING_PREVIEW_CHARS:
+                ]
                 header = Content.styled(f"✻ {preview}", "$text-muted italic")
             else:
                 words = len(entry.thinking.split())
@@ -109,15 +112,15 @@ class NoticeLine(Static):
     """
 
     def __init__(self, entry: NoticeEntry) -> None:
-        super().__init__(self._content(entry), id=f"entry-{entry.uid}",
-                         classes=f"-{entry.level}")
+        super().__init__(self._content(entry), id=f"entry-{entry.uid}", classes=f"-{entry.level}")
         self.entry = entry
 
     @staticmethod
     def _content(entry: NoticeEntry) -> Content:
         # Notices quote servers and tools (error bodies): untrusted text.
-        return Content.assemble((NOTICE_ICONS[entry.level] + " ", "bold"),
-                                strip_terminal_controls(entry.message))
+        return Content.assemble(
+            (NOTICE_ICONS[entry.level] + " ", "bold"), strip_terminal_controls(entry.message)
+        )
 
     def update_entry(self) -> None:
         self.update(self._content(self.entry))

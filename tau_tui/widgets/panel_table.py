@@ -21,8 +21,7 @@ class PanelTable(DataTable[Text]):
     DEFAULT_CSS = "PanelTable { height: auto; max-height: 12; }"
 
     def __init__(self, name: str, **kwargs: object) -> None:
-        super().__init__(id=f"panel-{name}", cursor_type="row", zebra_stripes=True,
-                         **kwargs)  # type: ignore[arg-type]
+        super().__init__(id=f"panel-{name}", cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.panel_name = name
         self.rows_by_key: dict[str, PanelRow] = {}
         self.changed_keys: set[str] = set()  # changed by the last apply (for highlighting)
@@ -67,7 +66,6 @@ class PanelTable(DataTable[Text]):
             self.rows_by_key[row.key] = row
         if keep is not None and keep in self.rows_by_key:
             self.move_cursor(row=self.get_row_index(keep), scroll=False)
-
 
     def unhighlight(self) -> None:
         """Show the rows the last ``apply`` marked as changed plainly again."""

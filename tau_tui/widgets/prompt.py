@@ -54,10 +54,21 @@ class PromptInput(TextArea):
     class EndOfInput(Message):
         """Ctrl+D on an empty prompt: the user is done (as in a shell)."""
 
-    def __init__(self, *, history: PromptHistory, commands: Sequence[SlashCommand] = COMMANDS,
-                 id: str | None = None) -> None:
-        super().__init__(id=id, soft_wrap=True, tab_behavior="focus", compact=False,
-                         highlight_cursor_line=False, placeholder=PLACEHOLDER)
+    def __init__(
+        self,
+        *,
+        history: PromptHistory,
+        commands: Sequence[SlashCommand] = COMMANDS,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(
+            id=id,
+            soft_wrap=True,
+            tab_behavior="focus",
+            compact=False,
+            highlight_cursor_line=False,
+            placeholder=PLACEHOLDER,
+        )
         self.prompt_history = history
         self.commands = commands
         self.menu: CompletionMenu | None = None
@@ -109,8 +120,11 @@ class PromptInput(TextArea):
         if key == "up" and row == 0 and self.prompt_history.entries:
             self.history_step(-1)
             return True
-        if key == "down" and row == self.document.line_count - 1 \
-                and self._history_index is not None:
+        if (
+            key == "down"
+            and row == self.document.line_count - 1
+            and self._history_index is not None
+        ):
             self.history_step(1)
             return True
         return False

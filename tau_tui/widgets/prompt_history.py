@@ -64,7 +64,7 @@ class PromptHistory:
             raw = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return self.entries
-        self.entries = parse_history(raw)[-self.limit:] + self.entries
+        self.entries = parse_history(raw)[-self.limit :] + self.entries
         return self.entries
 
     def add(self, prompt: str) -> None:
@@ -73,7 +73,7 @@ class PromptHistory:
         if not prompt.strip() or (self.entries and self.entries[-1] == prompt):
             return
         self.entries.append(prompt)
-        del self.entries[:-self.limit]
+        del self.entries[: -self.limit]
         self._unsaved.append(prompt)
 
     def save(self) -> None:
@@ -97,7 +97,7 @@ class PromptHistory:
             return
         if raw.count("\n") <= 2 * self.limit:
             return
-        kept = parse_history(raw)[-self.limit:]
+        kept = parse_history(raw)[-self.limit :]
         tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         tmp.write_text("".join(json.dumps(e) + "\n" for e in kept), encoding="utf-8")
         os.replace(tmp, self.path)

@@ -78,8 +78,9 @@ class StatusBar(Widget):
     info: reactive[StatusInfo] = reactive(StatusInfo, layout=False)
     busy: reactive[bool] = reactive(False)
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 id: str | None = None) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.clock = clock
         self._started = 0.0
@@ -130,14 +131,37 @@ _SQUEEZES = [
     _Squeeze(hint=False, full_path=False, branch=False),
     _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False),
     _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False),
-    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False,
-             tokens=False),
-    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False,
-             tokens=False, path=False),
-    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False,
-             tokens=False, path=False, activity=False),
-    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False,
-             tokens=False, path=False, activity=False, profile=False),
+    _Squeeze(hint=False, full_path=False, branch=False, wide_gaps=False, cost=False, tokens=False),
+    _Squeeze(
+        hint=False,
+        full_path=False,
+        branch=False,
+        wide_gaps=False,
+        cost=False,
+        tokens=False,
+        path=False,
+    ),
+    _Squeeze(
+        hint=False,
+        full_path=False,
+        branch=False,
+        wide_gaps=False,
+        cost=False,
+        tokens=False,
+        path=False,
+        activity=False,
+    ),
+    _Squeeze(
+        hint=False,
+        full_path=False,
+        branch=False,
+        wide_gaps=False,
+        cost=False,
+        tokens=False,
+        path=False,
+        activity=False,
+        profile=False,
+    ),
 ]
 
 
@@ -146,14 +170,18 @@ def _short_path(path: str) -> str:
     return name or path
 
 
-def _layout(info: StatusInfo, busy: tuple[str, str] | None,
-            squeeze: _Squeeze) -> tuple[Content, Content]:
+def _layout(
+    info: StatusInfo, busy: tuple[str, str] | None, squeeze: _Squeeze
+) -> tuple[Content, Content]:
     gap = "  │  " if squeeze.wide_gaps else " │ "
     left: list[tuple[str, str] | str] = []
     if busy is not None:
         spinner, elapsed = busy
-        words = [spinner, info.activity or "working", elapsed] if squeeze.activity \
+        words = (
+            [spinner, info.activity or "working", elapsed]
+            if squeeze.activity
             else [spinner, elapsed]
+        )
         left += [(" ".join(words), "$text-warning")]
         if squeeze.hint:
             left += ["  esc to interrupt"]
@@ -165,8 +193,11 @@ def _layout(info: StatusInfo, busy: tuple[str, str] | None,
         if squeeze.branch and info.branch:
             left += [" ", (f"⎇ {info.branch}", "$text-secondary")]
         left += [gap]
-    left += [(info.model or "no model", "$text-primary"), gap,
-             (info.approval or "?", "$text-accent")]
+    left += [
+        (info.model or "no model", "$text-primary"),
+        gap,
+        (info.approval or "?", "$text-accent"),
+    ]
     if squeeze.profile and info.profile:
         left += [" · ", (info.profile, "$text-secondary")]
     if info.risk:
@@ -174,11 +205,15 @@ def _layout(info: StatusInfo, busy: tuple[str, str] | None,
     right: list[tuple[str, str] | str] = []
     about = "~" if info.estimated else ""  # tau estimated what the server did not report
     if squeeze.tokens:
-        right += [f"↑{about}{format_tokens(info.input_tokens)} "
-                  f"↓{about}{format_tokens(info.output_tokens)}"]
+        right += [
+            f"↑{about}{format_tokens(info.input_tokens)} "
+            f"↓{about}{format_tokens(info.output_tokens)}"
+        ]
     if squeeze.cost and info.cost_usd is not None:
-        right += ["  ", about + (f"${info.cost_usd:.4f}" if info.cost_usd < 1 else
-                                 f"${info.cost_usd:.2f}")]
+        right += [
+            "  ",
+            about + (f"${info.cost_usd:.4f}" if info.cost_usd < 1 else f"${info.cost_usd:.2f}"),
+        ]
     if info.context_window:
         share = 100 * info.context_tokens / info.context_window
         style = "$text-error" if share >= 80 else ("$text-warning" if share >= 60 else "")
@@ -198,8 +233,9 @@ def fit_status(info: StatusInfo, width: int, busy: tuple[str, str] | None = None
     overflow = left.cell_length + right.cell_length + 2 - width
     model = info.model or "no model"
     if len(model) - overflow >= 5:
-        left, right = _layout(info.with_(model=model[:len(model) - overflow - 1] + "…"),
-                              busy, _SQUEEZES[-1])
+        left, right = _layout(
+            info.with_(model=model[: len(model) - overflow - 1] + "…"), busy, _SQUEEZES[-1]
+        )
         if _fits(left, right, width):
             return _join(left, right, width)
     return Content.assemble(left, "  ", right).truncate(max(width, 1), ellipsis=True)

@@ -27,8 +27,7 @@ STATUS_ICONS = {
     "denied": ("⊘", "$tool-denied"),
     "interrupted": ("■", "$text-muted"),
 }
-STATUS_WORDS = {"waiting": "waiting for approval", "denied": "denied",
-                "interrupted": "interrupted"}
+STATUS_WORDS = {"waiting": "waiting for approval", "denied": "denied", "interrupted": "interrupted"}
 MAX_ARGUMENT_LINES = 20
 MAX_OUTPUT_LINES = 40
 MAX_DIFF_LINES = 200
@@ -66,8 +65,7 @@ def _live_output(output: str, max_lines: int) -> list[Content]:
     """The last ``max_lines`` lines of a running call's output, under a muted gutter."""
     tail, hidden = _tail(output, max_lines)
     lines = [Content.styled(f"  │ … {hidden} earlier lines", "$text-muted")] if hidden else []
-    return lines + [Content.assemble(("  │ ", "$text-muted"), line)
-                    for line in tail.split("\n")]
+    return lines + [Content.assemble(("  │ ", "$text-muted"), line) for line in tail.split("\n")]
 
 
 def render_tool_card(entry: ToolEntry) -> Content:
@@ -75,7 +73,9 @@ def render_tool_card(entry: ToolEntry) -> Content:
     icon, icon_style = STATUS_ICONS[entry.status]
     parts: list[Content | tuple[str, str] | str] = [
         ("▾ " if entry.expanded else "▸ ", "$text-muted"),
-        (icon, icon_style), " ", (entry.name, "bold"),
+        (icon, icon_style),
+        " ",
+        (entry.name, "bold"),
     ]
     target = strip_terminal_controls(entry.target)
     if target:
@@ -96,8 +96,10 @@ def render_tool_card(entry: ToolEntry) -> Content:
         return Content("\n").join([summary, *_live_output(output, LIVE_TAIL_LINES)])
     body: list[Content] = [summary]
     if entry.arguments:
-        args, hidden = _clip(strip_terminal_controls(
-            json.dumps(entry.arguments, indent=2, ensure_ascii=False)), MAX_ARGUMENT_LINES)
+        args, hidden = _clip(
+            strip_terminal_controls(json.dumps(entry.arguments, indent=2, ensure_ascii=False)),
+            MAX_ARGUMENT_LINES,
+        )
         body.append(Content.styled("arguments", "$text-muted italic"))
         body.append(Content(args))
         if hidden:
@@ -137,8 +139,13 @@ class ToolCard(Widget, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("enter,space", "toggle_details", "Expand", id="tool_card.toggle",
-                tooltip="Show or hide the call's arguments and output"),
+        Binding(
+            "enter,space",
+            "toggle_details",
+            "Expand",
+            id="tool_card.toggle",
+            tooltip="Show or hide the call's arguments and output",
+        ),
     ]
 
     class Toggled(Message):

@@ -157,12 +157,20 @@ class Transcript(ReportsWorkerFailures, VerticalScroll, can_focus=True):
         generation = self._generation
         if scroll_y <= self.EDGE_LINES and self._lo > 0:
             self._stepping = True
-            self.run_worker(self._step_back(generation), group="transcript-window",
-                            exclusive=True, exit_on_error=False)
+            self.run_worker(
+                self._step_back(generation),
+                group="transcript-window",
+                exclusive=True,
+                exit_on_error=False,
+            )
         elif scroll_y >= self.max_scroll_y - self.EDGE_LINES and self._hi < len(self.entries):
             self._stepping = True
-            self.run_worker(self._step_forward(generation), group="transcript-window",
-                            exclusive=True, exit_on_error=False)
+            self.run_worker(
+                self._step_forward(generation),
+                group="transcript-window",
+                exclusive=True,
+                exit_on_error=False,
+            )
 
     def _replaced(self, generation: int) -> bool:
         """Whether the window was remounted since a step began (the step then stops)."""
@@ -176,7 +184,7 @@ class Transcript(ReportsWorkerFailures, VerticalScroll, can_focus=True):
                 return
             start = max(0, self._lo - self.BATCH)
             before_y = first.virtual_region.y
-            batch = self.entries[start:self._lo]
+            batch = self.entries[start : self._lo]
             widgets = [widget_for(entry) for entry in batch]
             for entry, widget in zip(batch, widgets, strict=True):
                 self._widgets[entry.uid] = widget
@@ -204,7 +212,7 @@ class Transcript(ReportsWorkerFailures, VerticalScroll, can_focus=True):
             if self._replaced(generation):
                 return
             end = min(len(self.entries), self._hi + self.BATCH)
-            batch = self.entries[self._hi:end]
+            batch = self.entries[self._hi : end]
             widgets = [widget_for(entry) for entry in batch]
             for entry, widget in zip(batch, widgets, strict=True):
                 self._widgets[entry.uid] = widget
@@ -224,8 +232,7 @@ class Transcript(ReportsWorkerFailures, VerticalScroll, can_focus=True):
                 if self._replaced(generation):
                     return
                 shift = before_y - keep.virtual_region.y
-                self.scroll_to(y=max(0, self.scroll_y - shift), animate=False,
-                               immediate=True)
+                self.scroll_to(y=max(0, self.scroll_y - shift), animate=False, immediate=True)
         finally:
             self._stepping = False
             # A scroll that came while stepping was ignored: look at where we are now.

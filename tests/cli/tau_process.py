@@ -17,8 +17,21 @@ def tau_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_tau(args: list[str], cwd: Path, *, env: dict[str, str] | None = None,
-            input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_tau(
+    args: list[str],
+    cwd: Path,
+    *,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*TAU, *args], cwd=cwd, env=env or tau_env(), input=input, capture_output=True,
-        text=True, timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+        [*TAU, *args],
+        cwd=cwd,
+        env=env or tau_env(),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )

@@ -10,8 +10,7 @@ from tests.cli.tau_process import run_tau
 
 
 def _seed(workspace: Path, prompt: str) -> str:
-    proc = run_tau(["-p", prompt, "--model", "offline/echo", "--output-format", "json"],
-                   workspace)
+    proc = run_tau(["-p", prompt, "--model", "offline/echo", "--output-format", "json"], workspace)
     assert proc.returncode == 0, proc.stderr
     session_id: str = json.loads(proc.stdout.splitlines()[-1])["session_id"]
     return session_id
@@ -77,11 +76,31 @@ def test_export_import_round_trip(workspace: Path, tmp_path: Path) -> None:
 
 def test_undo_redo_fork_from_the_cli(workspace: Path, tmp_path: Path) -> None:
     script = tmp_path / "s.json"
-    script.write_text(json.dumps([
-        {"tool_calls": [{"name": "write", "arguments": {"path": "new.txt", "content": "x"}}]},
-        {"text": "made new.txt"}]))
-    proc = run_tau(["-p", "make a file", "--model", "offline/replay", "--script", str(script),
-                    "--output-format", "json"], workspace)
+    script.write_text(
+        json.dumps(
+            [
+                {
+                    "tool_calls": [
+                        {"name": "write", "arguments": {"path": "new.txt", "content": "x"}}
+                    ]
+                },
+                {"text": "made new.txt"},
+            ]
+        )
+    )
+    proc = run_tau(
+        [
+            "-p",
+            "make a file",
+            "--model",
+            "offline/replay",
+            "--script",
+            str(script),
+            "--output-format",
+            "json",
+        ],
+        workspace,
+    )
     sid = json.loads(proc.stdout.splitlines()[-1])["session_id"]
     assert (workspace / "new.txt").exists()
     undone = run_tau(["sessions", "undo", sid, "--json"], workspace)
@@ -102,14 +121,17 @@ def test_models_lists_catalog(workspace: Path) -> None:
     models = json.loads(listing.stdout.splitlines()[-1])
     providers = {m["provider"] for m in models}
     assert {"openai", "anthropic", "gemini", "openrouter", "offline"} <= providers
-    only = json.loads(run_tau(["models", "--provider", "anthropic", "--json"],
-                              workspace).stdout.splitlines()[-1])
+    only = json.loads(
+        run_tau(["models", "--provider", "anthropic", "--json"], workspace).stdout.splitlines()[-1]
+    )
     assert only and all(m["provider"] == "anthropic" for m in only)
     table = run_tau(["models", "--provider", "offline"], workspace)
     assert "echo" in table.stdout and "replay" in table.stdout
-    bad = run_tau(["models", "--refresh", "openrouter"], workspace,
-                  env={**os.environ,
-                       "TAU_OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1"})
+    bad = run_tau(
+        ["models", "--refresh", "openrouter"],
+        workspace,
+        env={**os.environ, "TAU_OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1"},
+    )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
 

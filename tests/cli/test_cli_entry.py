@@ -23,8 +23,7 @@ from tests.support.scripted_server import ScriptedServer
 
 
 def _seed(workspace: Path, prompt: str) -> str:
-    proc = run_tau(["-p", prompt, "--model", "offline/echo", "--output-format", "json"],
-                   workspace)
+    proc = run_tau(["-p", prompt, "--model", "offline/echo", "--output-format", "json"], workspace)
     assert proc.returncode == 0, proc.stderr
     session_id: str = json.loads(proc.stdout.splitlines()[-1])["session_id"]
     return session_id
@@ -76,37 +75,50 @@ def test_p_without_a_value_reads_the_prompt_from_stdin(workspace: Path) -> None:
 def test_piped_prompts_run_as_one_scripted_session(workspace: Path, tmp_path: Path) -> None:
     (workspace / "README.md").write_text("# demo\n")
     script = tmp_path / "turns.json"
-    script.write_text(json.dumps([
-        {"tool_calls": [{"name": "read", "arguments": {"path": "README.md"}}]},
-        {"text": "It is a demo."},
-        {"text": "Two lines seen."}]))
-    proc = run_tau(["--no-color", "--model", "offline/replay", "--script", str(script)],
-                   workspace, input="read README.md\n/cost\nfirst line\\\nsecond line\n\n")
+    script.write_text(
+        json.dumps(
+            [
+                {"tool_calls": [{"name": "read", "arguments": {"path": "README.md"}}]},
+                {"text": "It is a demo."},
+                {"text": "Two lines seen."},
+            ]
+        )
+    )
+    proc = run_tau(
+        ["--no-color", "--model", "offline/replay", "--script", str(script)],
+        workspace,
+        input="read README.md\n/cost\nfirst line\\\nsecond line\n\n",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
-        "It is a demo.", "tokens: 0 in (0 cached), 5 out · cost $0.0000", "Two lines seen."]
+        "It is a demo.",
+        "tokens: 0 in (0 cached), 5 out · cost $0.0000",
+        "Two lines seen.",
+    ]
     assert "tool=read path=README.md ok" in proc.stderr
     [session] = _sessions(workspace)
-    shown = json.loads(run_tau(["sessions", "show", str(session["id"]), "--json"],
-                               workspace).stdout)
-    users = [m["message"]["content"] for m in shown["messages"]
-             if m["message"]["role"] == "user"]
+    shown = json.loads(
+        run_tau(["sessions", "show", str(session["id"]), "--json"], workspace).stdout
+    )
+    users = [m["message"]["content"] for m in shown["messages"] if m["message"]["role"] == "user"]
     assert users == ["read README.md", "first line\nsecond line"]
 
 
-def test_session_counts_the_messages_on_the_branch_after_undo_and_redo(
-        workspace: Path) -> None:
-    proc = run_tau(["--no-color", "--model", "offline/echo"], workspace,
-                   input="hello\n/session\n/undo\n/session\n/redo\n/session\n")
+def test_session_counts_the_messages_on_the_branch_after_undo_and_redo(workspace: Path) -> None:
+    proc = run_tau(
+        ["--no-color", "--model", "offline/echo"],
+        workspace,
+        input="hello\n/session\n/undo\n/session\n/redo\n/session\n",
+    )
     assert proc.returncode == 0, proc.stderr
-    counts = [line.split(" · ")[3] for line in proc.stdout.splitlines()
-              if line.startswith("session ")]
+    counts = [
+        line.split(" · ")[3] for line in proc.stdout.splitlines() if line.startswith("session ")
+    ]
     assert counts == ["2 messages", "0 messages on this branch (2 in all)", "2 messages"]
 
 
 def test_a_failing_line_stops_the_session_with_the_headless_code(workspace: Path) -> None:
-    bad = run_tau(["--model", "offline/echo"], workspace,
-                  input="hello\n/nosuch\nnot run\n")
+    bad = run_tau(["--model", "offline/echo"], workspace, input="hello\n/nosuch\nnot run\n")
     assert bad.returncode == 2
     assert "tau: error: line 2: unknown command /nosuch" in bad.stderr
     assert "not run" not in bad.stdout and "'hello'" in bad.stdout
@@ -119,20 +131,31 @@ def test_a_failing_line_stops_the_session_with_the_headless_code(workspace: Path
 def test_a_failed_turn_exits_1(workspace: Path, tmp_path: Path) -> None:
     script = tmp_path / "fail.json"
     script.write_text(json.dumps([{"error": {"kind": "auth", "message": "bad key"}}]))
-    proc = run_tau(["--model", "offline/replay", "--script", str(script)], workspace,
-                   input="first\nsecond\n")
+    proc = run_tau(
+        ["--model", "offline/replay", "--script", str(script)], workspace, input="first\nsecond\n"
+    )
     assert proc.returncode == 1
     assert "bad key" in proc.stderr and "line 1: the run stopped" in proc.stderr
 
 
 def test_quit_and_ctrl_c_end_the_session_while_the_input_stays_open(workspace: Path) -> None:
     """The writer has not closed stdin: tau must not wait for it, nor abort at exit."""
-    quitting = subprocess.Popen([*TAU, "--model", "offline/echo"], cwd=workspace,
-                                env=tau_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-    talking = subprocess.Popen([*TAU, "--model", "offline/echo"], cwd=workspace,
-                               env=tau_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    quitting = subprocess.Popen(
+        [*TAU, "--model", "offline/echo"],
+        cwd=workspace,
+        env=tau_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    talking = subprocess.Popen(
+        [*TAU, "--model", "offline/echo"],
+        cwd=workspace,
+        env=tau_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert quitting.stdin is not None and talking.stdin is not None
         assert talking.stdout is not None
@@ -154,17 +177,24 @@ def test_quit_and_ctrl_c_end_the_session_while_the_input_stays_open(workspace: P
                 proc.wait()
 
 
-def test_ctrl_c_during_a_turn_stops_it_and_the_session(scripted_server: ScriptedServer,
-                                                       workspace: Path) -> None:
-    scripted_server.add(openai_answer("word " * 400, chunk_size=5, delay_s=0.02),
-                        openai_answer("never asked for"))
+def test_ctrl_c_during_a_turn_stops_it_and_the_session(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
+    scripted_server.add(
+        openai_answer("word " * 400, chunk_size=5, delay_s=0.02), openai_answer("never asked for")
+    )
     prompts = workspace.parent / "prompts.txt"
     prompts.write_text("talk\nnot run\n")
     with open(prompts) as stdin:
-        proc = subprocess.Popen([*TAU, "--model", "openai/gpt-test", "--base-url",
-                                 scripted_server.url + "/v1"], cwd=workspace,
-                                env=tau_env(OPENAI_API_KEY="sk-test"), stdin=stdin,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*TAU, "--model", "openai/gpt-test", "--base-url", scripted_server.url + "/v1"],
+            cwd=workspace,
+            env=tau_env(OPENAI_API_KEY="sk-test"),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while not scripted_server.requests:  # the turn is streaming
@@ -193,23 +223,38 @@ def test_no_input_is_no_session(workspace: Path) -> None:
 # -- resuming a session whose model cannot be used --------------------------------------
 
 
-def test_resuming_with_an_unusable_model_fails_headless(workspace: Path,
-                                                        tmp_path: Path) -> None:
+def test_resuming_with_an_unusable_model_fails_headless(workspace: Path, tmp_path: Path) -> None:
     script = tmp_path / "s.json"
     script.write_text(json.dumps([{"text": "scripted"}]))
-    first = run_tau(["-p", "hi", "--model", "offline/replay", "--script", str(script),
-                     "--output-format", "json"], workspace)
+    first = run_tau(
+        [
+            "-p",
+            "hi",
+            "--model",
+            "offline/replay",
+            "--script",
+            str(script),
+            "--output-format",
+            "json",
+        ],
+        workspace,
+    )
     assert first.returncode == 0, first.stderr
     sid = json.loads(first.stdout.splitlines()[-1])["session_id"]
-    for args, stdin in ((["--continue", "-p", "again"], None),
-                        (["--resume", sid[:8], "-p", "again", "--output-format", "json"], None),
-                        (["--continue"], "again\n")):
+    for args, stdin in (
+        (["--continue", "-p", "again"], None),
+        (["--resume", sid[:8], "-p", "again", "--output-format", "json"], None),
+        (["--continue"], "again\n"),
+    ):
         proc = run_tau(args, workspace, input=stdin)
         assert proc.returncode == 2, (args, proc.stderr)
         assert f"session {sid[:8]} uses offline/replay, which cannot be used" in proc.stderr
         assert "needs a script file" in proc.stderr and "pass --model" in proc.stderr
-    failure = json.loads(run_tau(["--continue", "-p", "again", "--output-format", "json"],
-                                 workspace).stdout.splitlines()[-1])
+    failure = json.loads(
+        run_tau(
+            ["--continue", "-p", "again", "--output-format", "json"], workspace
+        ).stdout.splitlines()[-1]
+    )
     assert failure["is_error"] is True and failure["exit_code"] == 2
     # Naming a model explicitly continues the session with it.
     switched = run_tau(["--continue", "-p", "again", "--model", "offline/echo"], workspace)
@@ -238,8 +283,7 @@ def test_a_global_workspace_is_honoured_by_subcommands(workspace: Path, tmp_path
     assert clash.returncode == 2 and "given twice" in clash.stderr
 
 
-def test_a_global_workspace_is_the_repository_of_a_mission(workspace: Path,
-                                                           tmp_path: Path) -> None:
+def test_a_global_workspace_is_the_repository_of_a_mission(workspace: Path, tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     named = run_tau(["-w", str(missing), "mission", "list"], workspace)
     assert named.returncode == 2 and str(missing) in named.stderr
@@ -266,18 +310,32 @@ def _into_closed_pipe(args: list[str], cwd: Path) -> subprocess.CompletedProcess
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `| head` having already exited
     try:
-        return subprocess.run([*TAU, *args], cwd=cwd, env=tau_env(), stdout=write_end,
-                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
+        return subprocess.run(
+            [*TAU, *args],
+            cwd=cwd,
+            env=tau_env(),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
 
 
 def test_every_command_exits_141_quietly_when_the_reader_is_gone(workspace: Path) -> None:
     sid = _seed(workspace, "something to list")
-    for args in (["sessions", "list"], ["sessions", "list", "--json"],
-                 ["sessions", "show", sid], ["models"], ["models", "--json"], ["--help"],
-                 ["--version"], ["-p", "hi", "--model", "offline/echo"],
-                 ["--model", "offline/echo"]):
+    for args in (
+        ["sessions", "list"],
+        ["sessions", "list", "--json"],
+        ["sessions", "show", sid],
+        ["models"],
+        ["models", "--json"],
+        ["--help"],
+        ["--version"],
+        ["-p", "hi", "--model", "offline/echo"],
+        ["--model", "offline/echo"],
+    ):
         stdin = b"hi\n" if args == ["--model", "offline/echo"] else None
         if stdin is None:
             done = _into_closed_pipe(args, workspace)
@@ -285,9 +343,15 @@ def test_every_command_exits_141_quietly_when_the_reader_is_gone(workspace: Path
             read_end, write_end = os.pipe()
             os.close(read_end)
             try:
-                done = subprocess.run([*TAU, *args], cwd=workspace, env=tau_env(),
-                                      stdout=write_end, stderr=subprocess.PIPE, input=stdin,
-                                      timeout=60)
+                done = subprocess.run(
+                    [*TAU, *args],
+                    cwd=workspace,
+                    env=tau_env(),
+                    stdout=write_end,
+                    stderr=subprocess.PIPE,
+                    input=stdin,
+                    timeout=60,
+                )
             finally:
                 os.close(write_end)
         assert (done.returncode, done.stderr.decode()) == (141, ""), args
@@ -302,8 +366,7 @@ def test_json_output_on_failure_is_still_one_object(workspace: Path, tmp_path: P
     cases = [
         (["--model", "nosuch/model"], 2, "unknown provider"),
         (["--model", "openai/gpt-4o"], 2, "OPENAI_API_KEY"),
-        (["--model", "offline/replay", "--script", str(tmp_path / "none.json")], 2,
-         "none.json"),
+        (["--model", "offline/replay", "--script", str(tmp_path / "none.json")], 2, "none.json"),
         (["--model", "offline/replay", "--script", str(script)], 1, "bad key"),
     ]
     for extra, code, needle in cases:
@@ -317,12 +380,34 @@ def test_json_output_on_failure_is_still_one_object(workspace: Path, tmp_path: P
 
 def test_json_output_counts_permission_denials(workspace: Path, tmp_path: Path) -> None:
     script = tmp_path / "s.json"
-    script.write_text(json.dumps([
-        {"tool_calls": [{"name": "bash", "arguments": {"command": "touch x"}},
-                        {"name": "write", "arguments": {"path": "y.txt", "content": "y"}}]},
-        {"text": "done"}]))
-    proc = run_tau(["-p", "go", "--model", "offline/replay", "--script", str(script),
-                    "--output-format", "json", "--approval", "read-only"], workspace)
+    script.write_text(
+        json.dumps(
+            [
+                {
+                    "tool_calls": [
+                        {"name": "bash", "arguments": {"command": "touch x"}},
+                        {"name": "write", "arguments": {"path": "y.txt", "content": "y"}},
+                    ]
+                },
+                {"text": "done"},
+            ]
+        )
+    )
+    proc = run_tau(
+        [
+            "-p",
+            "go",
+            "--model",
+            "offline/replay",
+            "--script",
+            str(script),
+            "--output-format",
+            "json",
+            "--approval",
+            "read-only",
+        ],
+        workspace,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     assert data["is_error"] is False and data["exit_code"] == 0
@@ -337,8 +422,15 @@ def _stderr_on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> st
     """Run tau with stderr on a pseudo-terminal; what it wrote there."""
     master, slave = pty.openpty()
     try:
-        proc = subprocess.run([*TAU, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                              stderr=slave, stdin=subprocess.DEVNULL, timeout=60)
+        proc = subprocess.run(
+            [*TAU, *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
         assert proc.returncode == 0
     finally:
         os.close(slave)
@@ -358,8 +450,11 @@ def _stderr_on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> st
 def test_no_color_env_is_honoured_like_the_flag(workspace: Path, tmp_path: Path) -> None:
     (workspace / "a.txt").write_text("a\n")
     script = tmp_path / "s.json"
-    script.write_text(json.dumps([
-        {"tool_calls": [{"name": "read", "arguments": {"path": "a.txt"}}]}, {"text": "ok"}]))
+    script.write_text(
+        json.dumps(
+            [{"tool_calls": [{"name": "read", "arguments": {"path": "a.txt"}}]}, {"text": "ok"}]
+        )
+    )
     args = ["-p", "go", "--model", "offline/replay", "--script", str(script)]
     env = {k: v for k, v in tau_env().items() if k != "NO_COLOR"}
     coloured = _stderr_on_a_terminal(args, workspace, env)
@@ -369,9 +464,12 @@ def test_no_color_env_is_honoured_like_the_flag(workspace: Path, tmp_path: Path)
 
 
 def test_version_is_answered_before_argparse_loads() -> None:
-    code = ("import sys\nfrom tau_tui import cli\ncode = cli.main(['--version'])\n"
-            "print([m for m in ('argparse', 'shutil', 'typing', 'tau_engine.errors') "
-            "if m in sys.modules], code)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, env=tau_env())
+    code = (
+        "import sys\nfrom tau_tui import cli\ncode = cli.main(['--version'])\n"
+        "print([m for m in ('argparse', 'shutil', 'typing', 'tau_engine.errors') "
+        "if m in sys.modules], code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=tau_env()
+    )
     assert done.stdout.splitlines() == [f"tau {__version__}", "[] 0"], done.stderr

@@ -31,14 +31,19 @@ def test_read_edit_bash_answer(scripted_server: ScriptedServer, workspace: Path)
     (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     scripted_server.add(
         openai_answer("Let me look.", [_call("c1", "read", path="calc.py")]),
-        openai_answer("", [_call("c2", "edit", path="calc.py", old_string="a - b",
-                                 new_string="a + b")]),
-        openai_answer("", [_call("c3", "bash", command="python3 -c 'import calc; "
-                                 "print(calc.add(2, 3))'")]),
+        openai_answer(
+            "", [_call("c2", "edit", path="calc.py", old_string="a - b", new_string="a + b")]
+        ),
+        openai_answer(
+            "", [_call("c3", "bash", command="python3 -c 'import calc; print(calc.add(2, 3))'")]
+        ),
         openai_answer("Fixed: add now adds. The check printed 5."),
     )
-    proc = run_tau(["-p", "fix the add function", *_model_args(scripted_server),
-                    "--approval", "full-auto"], workspace, env=_env())
+    proc = run_tau(
+        ["-p", "fix the add function", *_model_args(scripted_server), "--approval", "full-auto"],
+        workspace,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "return a + b" in (workspace / "calc.py").read_text()
     assert "Fixed: add now adds." in proc.stdout
@@ -54,8 +59,9 @@ def test_read_edit_bash_answer(scripted_server: ScriptedServer, workspace: Path)
     assert (workspace / ".tau" / ".gitignore").exists()
 
 
-def test_headless_default_denies_bash_and_tells_the_model(scripted_server: ScriptedServer,
-                                                          workspace: Path) -> None:
+def test_headless_default_denies_bash_and_tells_the_model(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     scripted_server.add(
         openai_answer("", [_call("c1", "bash", command="touch hacked")]),
         openai_answer("I could not run it."),
@@ -68,16 +74,21 @@ def test_headless_default_denies_bash_and_tells_the_model(scripted_server: Scrip
     assert "denied" in denial[0]["content"]
 
 
-def test_json_output_is_one_line_with_totals(scripted_server: ScriptedServer,
-                                             workspace: Path) -> None:
+def test_json_output_is_one_line_with_totals(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     (workspace / "a.txt").write_text("hello\n")
     scripted_server.add(
-        openai_answer("", [_call("c1", "read", path="a.txt")], prompt_tokens=100,
-                      completion_tokens=7),
+        openai_answer(
+            "", [_call("c1", "read", path="a.txt")], prompt_tokens=100, completion_tokens=7
+        ),
         openai_answer("It says hello.", prompt_tokens=120, completion_tokens=5),
     )
-    proc = run_tau(["-p", "what does a.txt say", *_model_args(scripted_server),
-                    "--output-format", "json"], workspace, env=_env())
+    proc = run_tau(
+        ["-p", "what does a.txt say", *_model_args(scripted_server), "--output-format", "json"],
+        workspace,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     data = json.loads(last)
@@ -85,8 +96,9 @@ def test_json_output_is_one_line_with_totals(scripted_server: ScriptedServer,
     assert data["stop_reason"] == "end_turn"
     assert data["turns"] == 2
     assert data["usage"] == {"input_tokens": 220, "output_tokens": 12}
-    assert data["tool_calls"] == [{"name": "read", "arguments": {"path": "a.txt"}, "ok": True,
-                                   "denied": False}]
+    assert data["tool_calls"] == [
+        {"name": "read", "arguments": {"path": "a.txt"}, "ok": True, "denied": False}
+    ]
     assert data["is_error"] is False and data["exit_code"] == 0
     assert data["permission_denials"] == 0
     assert len(data["session_id"]) == 32
@@ -94,63 +106,91 @@ def test_json_output_is_one_line_with_totals(scripted_server: ScriptedServer,
     assert "cost_usd" in data
 
 
-def test_stream_json_is_one_event_per_line(scripted_server: ScriptedServer,
-                                           workspace: Path) -> None:
+def test_stream_json_is_one_event_per_line(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     scripted_server.add(openai_answer("streamed words here", chunk_size=3))
-    proc = run_tau(["-p", "hi", *_model_args(scripted_server), "--output-format",
-                    "stream-json"], workspace, env=_env())
+    proc = run_tau(
+        ["-p", "hi", *_model_args(scripted_server), "--output-format", "stream-json"],
+        workspace,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     everything = [json.loads(line) for line in proc.stdout.splitlines()]
     # The notices of opening (openai/gpt-test is not in the catalog) come first and are in
     # no session's log; then the session's own events.
     opening = [e for e in everything if not e["session_id"]]
     assert [(e["type"], e["seq"], e["kind"]) for e in opening] == [("notice", 0, "model")]
-    assert everything[:len(opening)] == opening
-    events = everything[len(opening):]
+    assert everything[: len(opening)] == opening
+    events = everything[len(opening) :]
     types = [e["type"] for e in events]
     assert types[:3] == ["session_started", "run_started", "user_message"]
     assert types[-2:] == ["run_finished", "session_finished"]
     run_ids = {e["run_id"] for e in events if "run_id" in e}
     assert len(run_ids) == 1 and events[-1]["reason"] == "closed"
     assert {"turn_started", "text_delta", "usage", "turn_finished"} <= set(types)
-    assert "".join(e["text"] for e in events if e["type"] == "text_delta") == \
-        "streamed words here"
+    assert "".join(e["text"] for e in events if e["type"] == "text_delta") == "streamed words here"
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert all(e["v"] == 2 and e["session_id"] for e in events)
     assert all(e["v"] == 2 for e in opening)
 
 
-def test_continue_and_resume_carry_history(scripted_server: ScriptedServer,
-                                           workspace: Path) -> None:
-    scripted_server.add(openai_answer("first answer"), openai_answer("second answer"),
-                        openai_answer("third answer"))
-    first = run_tau(["-p", "first question", *_model_args(scripted_server),
-                     "--output-format", "json"], workspace, env=_env())
+def test_continue_and_resume_carry_history(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
+    scripted_server.add(
+        openai_answer("first answer"), openai_answer("second answer"), openai_answer("third answer")
+    )
+    first = run_tau(
+        ["-p", "first question", *_model_args(scripted_server), "--output-format", "json"],
+        workspace,
+        env=_env(),
+    )
     assert first.returncode == 0, first.stderr
     sid = json.loads(first.stdout.splitlines()[-1])["session_id"]
-    second = run_tau(["-p", "second question", "--continue", *_model_args(scripted_server)],
-                     workspace, env=_env())
+    second = run_tau(
+        ["-p", "second question", "--continue", *_model_args(scripted_server)],
+        workspace,
+        env=_env(),
+    )
     assert second.returncode == 0, second.stderr
     contents = [m.get("content") for m in scripted_server.requests[1].json["messages"]]
     assert "first question" in contents and "first answer" in contents
-    third = run_tau(["-p", "third", "--resume", sid[:8], *_model_args(scripted_server),
-                     "--output-format", "json"], workspace, env=_env())
+    third = run_tau(
+        [
+            "-p",
+            "third",
+            "--resume",
+            sid[:8],
+            *_model_args(scripted_server),
+            "--output-format",
+            "json",
+        ],
+        workspace,
+        env=_env(),
+    )
     assert third.returncode == 0, third.stderr
     assert json.loads(third.stdout.splitlines()[-1])["session_id"] == sid
     assert len(scripted_server.requests[2].json["messages"]) == 6  # system + 5
 
 
-def test_piped_stdin_is_attached_and_dash_reads_prompt(scripted_server: ScriptedServer,
-                                                       workspace: Path) -> None:
+def test_piped_stdin_is_attached_and_dash_reads_prompt(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     scripted_server.add(openai_answer("a missing import"), openai_answer("ok"))
-    proc = run_tau(["-p", "why did this fail?", *_model_args(scripted_server)], workspace,
-                   env=_env(), input="ImportError: no module named foo\n")
+    proc = run_tau(
+        ["-p", "why did this fail?", *_model_args(scripted_server)],
+        workspace,
+        env=_env(),
+        input="ImportError: no module named foo\n",
+    )
     assert proc.returncode == 0, proc.stderr
     user = scripted_server.requests[0].json["messages"][-1]["content"]
     assert user.startswith("why did this fail?") and "ImportError: no module named foo" in user
-    proc = run_tau(["-p", "-", *_model_args(scripted_server)], workspace, env=_env(),
-                   input="prompt from stdin")
+    proc = run_tau(
+        ["-p", "-", *_model_args(scripted_server)], workspace, env=_env(), input="prompt from stdin"
+    )
     assert proc.returncode == 0, proc.stderr
     assert scripted_server.requests[1].json["messages"][-1]["content"] == "prompt from stdin"
 
@@ -173,28 +213,53 @@ def test_offline_default_without_keys_once_the_workspace_is_set_up(workspace: Pa
 
 def test_offline_replay_script(workspace: Path) -> None:
     script = workspace / "script.json"
-    script.write_text(json.dumps({"version": 1, "turns": [
-        {"tool_calls": [{"name": "write", "arguments": {"path": "out.txt",
-                                                        "content": "made offline\n"}}]},
-        {"text": "Wrote out.txt."}]}))
-    proc = run_tau(["-p", "make a file", "--model", "offline/replay", "--script", str(script),
-                    "--no-color"], workspace)
+    script.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "turns": [
+                    {
+                        "tool_calls": [
+                            {
+                                "name": "write",
+                                "arguments": {"path": "out.txt", "content": "made offline\n"},
+                            }
+                        ]
+                    },
+                    {"text": "Wrote out.txt."},
+                ],
+            }
+        )
+    )
+    proc = run_tau(
+        ["-p", "make a file", "--model", "offline/replay", "--script", str(script), "--no-color"],
+        workspace,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (workspace / "out.txt").read_text() == "made offline\n"
     assert "Wrote out.txt." in proc.stdout
 
 
-def test_outside_workspace_is_refused_even_in_full_auto(scripted_server: ScriptedServer,
-                                                        workspace: Path) -> None:
+def test_outside_workspace_is_refused_even_in_full_auto(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     secret = workspace.parent / "secret.txt"
     secret.write_text("top secret")
     scripted_server.add(
-        openai_answer("", [_call("c1", "read", path="../secret.txt"),
-                           _call("c2", "write", path="/tmp/../" + str(secret), content="x")]),
+        openai_answer(
+            "",
+            [
+                _call("c1", "read", path="../secret.txt"),
+                _call("c2", "write", path="/tmp/../" + str(secret), content="x"),
+            ],
+        ),
         openai_answer("I cannot read outside the workspace."),
     )
-    proc = run_tau(["-p", "read the secret", *_model_args(scripted_server), "--approval",
-                    "full-auto"], workspace, env=_env())
+    proc = run_tau(
+        ["-p", "read the secret", *_model_args(scripted_server), "--approval", "full-auto"],
+        workspace,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     assert secret.read_text() == "top secret"
     results = [m for m in scripted_server.requests[1].json["messages"] if m["role"] == "tool"]
@@ -205,9 +270,10 @@ def test_outside_workspace_is_refused_even_in_full_auto(scripted_server: Scripte
 # -- exit codes and bad input ---------------------------------------------------------
 
 
-def test_provider_error_exits_1_with_one_line(scripted_server: ScriptedServer,
-                                              workspace: Path) -> None:
-    body = (Path(__file__).parents[1] / "fixtures/wire/openai_error_401_invalid_api_key.json")
+def test_provider_error_exits_1_with_one_line(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
+    body = Path(__file__).parents[1] / "fixtures/wire/openai_error_401_invalid_api_key.json"
     scripted_server.add(ScriptedResponse.json(401, body.read_bytes()))
     proc = run_tau(["-p", "hi", *_model_args(scripted_server)], workspace, env=_env())
     assert proc.returncode == 1
@@ -215,14 +281,19 @@ def test_provider_error_exits_1_with_one_line(scripted_server: ScriptedServer,
     assert "401" in proc.stderr and "Incorrect API key" in proc.stderr
 
 
-def test_broken_stream_exits_1_and_keeps_partial(scripted_server: ScriptedServer,
-                                                 workspace: Path) -> None:
-    answer = openai_answer("partial words before the cut", chunk_size=4, cut=True, done=False,
-                           usage=False)
+def test_broken_stream_exits_1_and_keeps_partial(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
+    answer = openai_answer(
+        "partial words before the cut", chunk_size=4, cut=True, done=False, usage=False
+    )
     answer.chunks = answer.chunks[:-1]  # drop the finish chunk too: a real mid-answer cut
     scripted_server.add(answer)
-    proc = run_tau(["-p", "hi", *_model_args(scripted_server), "--output-format", "json"],
-                   workspace, env=_env())
+    proc = run_tau(
+        ["-p", "hi", *_model_args(scripted_server), "--output-format", "json"],
+        workspace,
+        env=_env(),
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "stream" in proc.stderr
@@ -236,10 +307,12 @@ def test_broken_stream_exits_1_and_keeps_partial(scripted_server: ScriptedServer
 
 def test_max_turns_exits_1(scripted_server: ScriptedServer, workspace: Path) -> None:
     (workspace / "a.txt").write_text("x")
-    scripted_server.add(*[openai_answer("", [_call(f"c{i}", "read", path="a.txt")])
-                          for i in range(3)])
-    proc = run_tau(["-p", "loop", *_model_args(scripted_server), "--max-turns", "2"],
-                   workspace, env=_env())
+    scripted_server.add(
+        *[openai_answer("", [_call(f"c{i}", "read", path="a.txt")]) for i in range(3)]
+    )
+    proc = run_tau(
+        ["-p", "loop", *_model_args(scripted_server), "--max-turns", "2"], workspace, env=_env()
+    )
     assert proc.returncode == 1
     assert "max-turns" in proc.stderr
     assert len(scripted_server.requests) == 2
@@ -253,8 +326,10 @@ def test_bad_usage_exits_2(workspace: Path) -> None:
         (["-p", "   "], "empty"),
         (["-p", "hi", "--max-turns", "0"], "max-turns"),
         (["-p", "hi", "--workspace", str(workspace / "nope")], "not a directory"),
-        (["-p", "hi", "--model", "offline/replay", "--script", str(workspace / "none.json")],
-         "none.json"),
+        (
+            ["-p", "hi", "--model", "offline/replay", "--script", str(workspace / "none.json")],
+            "none.json",
+        ),
         (["--resume", "deadbeef", "-p", "hi"], "deadbeef"),
     ]
     for args, needle in cases:
@@ -279,13 +354,20 @@ def test_malformed_config_exits_2_naming_file_and_line(workspace: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_sigint_interrupts_with_130_and_keeps_partial(scripted_server: ScriptedServer,
-                                                      workspace: Path) -> None:
+def test_sigint_interrupts_with_130_and_keeps_partial(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     answer = openai_answer("word " * 400, chunk_size=5, delay_s=0.02)
     scripted_server.add(answer)
-    proc = subprocess.Popen([*TAU, "-p", "talk", *_model_args(scripted_server)], cwd=workspace,
-                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [*TAU, "-p", "talk", *_model_args(scripted_server)],
+        cwd=workspace,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout is not None
     proc.stdout.read(20)  # wait until the answer is streaming
     proc.send_signal(signal.SIGINT)
@@ -298,25 +380,31 @@ def test_sigint_interrupts_with_130_and_keeps_partial(scripted_server: ScriptedS
     assert show["messages"][-1]["message"]["meta"].get("interrupted") is True
 
 
-def test_kill_9_mid_turn_then_clean_resume(scripted_server: ScriptedServer,
-                                           workspace: Path) -> None:
+def test_kill_9_mid_turn_then_clean_resume(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     scripted_server.add(openai_answer("first answer"))
-    first = run_tau(["-p", "first question", *_model_args(scripted_server)], workspace,
-                    env=_env())
+    first = run_tau(["-p", "first question", *_model_args(scripted_server)], workspace, env=_env())
     assert first.returncode == 0, first.stderr
     scripted_server.add(openai_answer("slow " * 2000, chunk_size=5, delay_s=0.01))
-    proc = subprocess.Popen([*TAU, "-p", "second question", "--continue",
-                             *_model_args(scripted_server)], cwd=workspace, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [*TAU, "-p", "second question", "--continue", *_model_args(scripted_server)],
+        cwd=workspace,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout is not None
     proc.stdout.read(50)
     proc.kill()
     proc.wait(timeout=10)
     time.sleep(0.1)
     scripted_server.add(openai_answer("recovered"))
-    third = run_tau(["-p", "third question", "--continue", *_model_args(scripted_server)],
-                    workspace, env=_env())
+    third = run_tau(
+        ["-p", "third question", "--continue", *_model_args(scripted_server)], workspace, env=_env()
+    )
     assert third.returncode == 0, third.stderr
     contents = [m.get("content") for m in scripted_server.requests[-1].json["messages"]]
     assert "first question" in contents and "first answer" in contents
@@ -325,12 +413,14 @@ def test_kill_9_mid_turn_then_clean_resume(scripted_server: ScriptedServer,
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_at_mentions_attach_files_headless(scripted_server: ScriptedServer,
-                                           workspace: Path) -> None:
+def test_at_mentions_attach_files_headless(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     (workspace / "notes.md").write_text("the answer is 42\n")
     scripted_server.add(openai_answer("It says 42."))
-    proc = run_tau(["-p", "what does @notes.md say?", *_model_args(scripted_server)],
-                   workspace, env=_env())
+    proc = run_tau(
+        ["-p", "what does @notes.md say?", *_model_args(scripted_server)], workspace, env=_env()
+    )
     assert proc.returncode == 0, proc.stderr
     sent = scripted_server.requests[0].json["messages"][-1]["content"]
     assert sent.startswith("what does @notes.md say?")
@@ -340,10 +430,14 @@ def test_at_mentions_attach_files_headless(scripted_server: ScriptedServer,
 def test_reader_going_away_ends_quietly(workspace: Path, tmp_path: Path) -> None:
     script = tmp_path / "long.json"
     script.write_text(json.dumps({"version": 1, "turns": [{"text": "word " * 100_000}]}))
-    proc = subprocess.Popen([*TAU, "-p", "talk", "--model", "offline/replay", "--script",
-                             str(script)], cwd=workspace, env=tau_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*TAU, "-p", "talk", "--model", "offline/replay", "--script", str(script)],
+        cwd=workspace,
+        env=tau_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.read(20) == b"word word word word "
     proc.stdout.close()  # like `tau -p ... | head -c 20`

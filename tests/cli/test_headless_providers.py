@@ -18,18 +18,26 @@ READ_A = {"id": "t1", "name": "read", "arguments": {"path": "a.txt"}}
 
 def _run(workspace: Path, model: str, env: dict[str, str]) -> dict[str, object]:
     (workspace / "a.txt").write_text("alpha\n")
-    proc = run_tau(["-p", "what is in a.txt", "--model", model, "--no-color",
-                    "--output-format", "json"], workspace, env=tau_env(**env))
+    proc = run_tau(
+        ["-p", "what is in a.txt", "--model", model, "--no-color", "--output-format", "json"],
+        workspace,
+        env=tau_env(**env),
+    )
     assert proc.returncode == 0, proc.stderr
     data: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
     return data
 
 
 def test_anthropic_messages(scripted_server: ScriptedServer, workspace: Path) -> None:
-    scripted_server.add(anthropic_answer("Reading.", [READ_A], input_tokens=100),
-                        anthropic_answer("It says alpha.", input_tokens=150))
-    data = _run(workspace, "anthropic/claude-sonnet-4-5",
-                {"ANTHROPIC_API_KEY": "k-test", "ANTHROPIC_BASE_URL": scripted_server.url})
+    scripted_server.add(
+        anthropic_answer("Reading.", [READ_A], input_tokens=100),
+        anthropic_answer("It says alpha.", input_tokens=150),
+    )
+    data = _run(
+        workspace,
+        "anthropic/claude-sonnet-4-5",
+        {"ANTHROPIC_API_KEY": "k-test", "ANTHROPIC_BASE_URL": scripted_server.url},
+    )
     assert data["result"] == "It says alpha." and data["turns"] == 2
     assert data["cost_usd"] is not None  # priced from the catalog
     first, second = (r for r in scripted_server.requests)
@@ -39,11 +47,13 @@ def test_anthropic_messages(scripted_server: ScriptedServer, workspace: Path) ->
     assert blocks[0]["type"] == "tool_result" and "alpha" in json.dumps(blocks[0])
 
 
-def test_gemini_stream_generate_content(scripted_server: ScriptedServer,
-                                        workspace: Path) -> None:
+def test_gemini_stream_generate_content(scripted_server: ScriptedServer, workspace: Path) -> None:
     scripted_server.add(gemini_answer("", [READ_A]), gemini_answer("It says alpha."))
-    data = _run(workspace, "gemini/gemini-2.5-flash",
-                {"GEMINI_API_KEY": "g-test", "TAU_GEMINI_BASE_URL": scripted_server.url})
+    data = _run(
+        workspace,
+        "gemini/gemini-2.5-flash",
+        {"GEMINI_API_KEY": "g-test", "TAU_GEMINI_BASE_URL": scripted_server.url},
+    )
     assert data["result"] == "It says alpha."
     first = scripted_server.requests[0]
     assert first.path.startswith("/v1beta/models/gemini-2.5-flash:streamGenerateContent")
@@ -54,23 +64,31 @@ def test_gemini_stream_generate_content(scripted_server: ScriptedServer,
 
 def test_openai_responses_api(scripted_server: ScriptedServer, workspace: Path) -> None:
     scripted_server.add(responses_answer("", [READ_A]), responses_answer("It says alpha."))
-    data = _run(workspace, "openai/gpt-5-codex",
-                {"OPENAI_API_KEY": "o-test", "OPENAI_BASE_URL": scripted_server.url + "/v1"})
+    data = _run(
+        workspace,
+        "openai/gpt-5-codex",
+        {"OPENAI_API_KEY": "o-test", "OPENAI_BASE_URL": scripted_server.url + "/v1"},
+    )
     assert data["result"] == "It says alpha."
     assert scripted_server.requests[0].path == "/v1/responses"
     items = scripted_server.requests[1].json["input"]
     assert any(item.get("type") == "function_call_output" for item in items)
 
 
-def test_openrouter_headers_and_routing(scripted_server: ScriptedServer,
-                                        workspace: Path) -> None:
+def test_openrouter_headers_and_routing(scripted_server: ScriptedServer, workspace: Path) -> None:
     (workspace / ".tau").mkdir()
     (workspace / ".tau" / "config.toml").write_text(
-        '[providers.openrouter]\nsite_name = "tau-tests"\norder = ["anthropic"]\n')
+        '[providers.openrouter]\nsite_name = "tau-tests"\norder = ["anthropic"]\n'
+    )
     scripted_server.add(openai_answer("hi from openrouter"))
-    data = _run(workspace, "openrouter/anthropic/claude-sonnet-4.5",
-                {"OPENROUTER_API_KEY": "or-test",
-                 "TAU_OPENROUTER_BASE_URL": scripted_server.url + "/api/v1"})
+    data = _run(
+        workspace,
+        "openrouter/anthropic/claude-sonnet-4.5",
+        {
+            "OPENROUTER_API_KEY": "or-test",
+            "TAU_OPENROUTER_BASE_URL": scripted_server.url + "/api/v1",
+        },
+    )
     assert data["result"] == "hi from openrouter"
     request = scripted_server.requests[0]
     assert request.path == "/api/v1/chat/completions"
@@ -81,19 +99,29 @@ def test_openrouter_headers_and_routing(scripted_server: ScriptedServer,
 
 def test_fallback_to_another_provider_after_retries(workspace: Path) -> None:
     with ScriptedServer() as primary, ScriptedServer() as fallback:
-        overloaded = {"type": "error", "error": {"type": "overloaded_error",
-                                                 "message": "Overloaded"}}
+        overloaded = {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "Overloaded"},
+        }
         primary.responder = lambda request: ScriptedResponse.json(529, overloaded)
         fallback.add(openai_answer("answered by the fallback"))
         (workspace / ".tau").mkdir()
         (workspace / ".tau" / "config.toml").write_text(
             "max_retries = 1\n[fallbacks]\n"
-            '"anthropic/claude-sonnet-4-5" = ["openrouter/anthropic/claude-sonnet-4.5"]\n')
-        env = tau_env(ANTHROPIC_API_KEY="sk-ant-secret-1", ANTHROPIC_BASE_URL=primary.url,
-                      OPENROUTER_API_KEY="sk-or-secret-2",
-                      TAU_OPENROUTER_BASE_URL=fallback.url + "/api/v1")
-        proc = run_tau(["-p", "hello", "--model", "anthropic/claude-sonnet-4-5",
-                        "--no-color"], workspace, env=env, timeout=90)
+            '"anthropic/claude-sonnet-4-5" = ["openrouter/anthropic/claude-sonnet-4.5"]\n'
+        )
+        env = tau_env(
+            ANTHROPIC_API_KEY="sk-ant-secret-1",
+            ANTHROPIC_BASE_URL=primary.url,
+            OPENROUTER_API_KEY="sk-or-secret-2",
+            TAU_OPENROUTER_BASE_URL=fallback.url + "/api/v1",
+        )
+        proc = run_tau(
+            ["-p", "hello", "--model", "anthropic/claude-sonnet-4-5", "--no-color"],
+            workspace,
+            env=env,
+            timeout=90,
+        )
         assert proc.returncode == 0, proc.stderr
         assert "answered by the fallback" in proc.stdout
         assert len(primary.requests) == 2  # the first try and one retry

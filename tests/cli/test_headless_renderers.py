@@ -47,38 +47,58 @@ def _run_events() -> list[Event]:
     events: list[Event] = [
         SessionStarted(model="offline/replay", workspace="/w", title="fix add"),
         RunStarted(run_id=RUN, model="offline/replay"),
-        UserMessage(run_id=RUN, message_id="m1", text="fix add in calc.py",
-                    typed="fix add in @calc.py", attachments=["calc.py"]),
+        UserMessage(
+            run_id=RUN,
+            message_id="m1",
+            text="fix add in calc.py",
+            typed="fix add in @calc.py",
+            attachments=["calc.py"],
+        ),
         TurnStarted(turn=1),
-        Notice(kind=NoticeKind.RETRY, message="overloaded — retrying in 0.5s (attempt 1 of 2)",
-               data=RetryNote(route="offline/replay", attempt=1, delay_s=0.5,
-                              error_kind="overloaded")),
+        Notice(
+            kind=NoticeKind.RETRY,
+            message="overloaded — retrying in 0.5s (attempt 1 of 2)",
+            data=RetryNote(route="offline/replay", attempt=1, delay_s=0.5, error_kind="overloaded"),
+        ),
         ThinkingDelta(text="look first"),
         TextDelta(text="Let me "),
         TextDelta(text="look."),
         UsageEvent(usage=Usage(input_tokens=100, output_tokens=5), cost_usd=0.001),
         TurnFinished(turn=1, stop_reason="tool_use"),
-        ToolCallEvent(call_id="c1", name="read", arguments={"path": "calc.py"},
-                      label="path=calc.py"),
-        ToolResultEvent(call_id="c1", name="read", ok=True, output="def add(a, b): ...",
-                        paths=["calc.py"]),
-        ToolCallEvent(call_id="c2", name="bash", arguments={"command": "make test"},
-                      label="command=make test"),
+        ToolCallEvent(
+            call_id="c1", name="read", arguments={"path": "calc.py"}, label="path=calc.py"
+        ),
+        ToolResultEvent(
+            call_id="c1", name="read", ok=True, output="def add(a, b): ...", paths=["calc.py"]
+        ),
+        ToolCallEvent(
+            call_id="c2", name="bash", arguments={"command": "make test"}, label="command=make test"
+        ),
         ToolOutputDelta(call_id="c2", text="running 3 tests\n"),
-        ToolResultEvent(call_id="c2", name="bash", ok=False,
-                        output="\x1b[31mFAILED\x1b[0m test_add\n[exit code 1]"),
+        ToolResultEvent(
+            call_id="c2",
+            name="bash",
+            ok=False,
+            output="\x1b[31mFAILED\x1b[0m test_add\n[exit code 1]",
+        ),
         ToolCallEvent(call_id="c3", name="write", arguments={"path": "../x"}, label="path=../x"),
-        ToolResultEvent(call_id="c3", name="write", ok=False, denied=True,
-                        output="denied by the approval mode"),
+        ToolResultEvent(
+            call_id="c3", name="write", ok=False, denied=True, output="denied by the approval mode"
+        ),
         TurnStarted(turn=2),
         TextDelta(text="Fixed: `add`\nnow adds."),
         TurnFinished(turn=2, stop_reason="end_turn"),
         ErrorEvent(message="budget of $0.01 reached", kind="budget", fatal=False),
-        RunFinished(run_id=RUN, stop_reason="end_turn", result="Let me look.Fixed: `add`\n"
-                    "now adds.", turns=2, usage=Usage(input_tokens=100, output_tokens=12),
-                    cost_usd=0.002, duration_ms=1234.5),
-        SessionFinished(reason="closed", runs=1, usage=Usage(input_tokens=100,
-                                                             output_tokens=12)),
+        RunFinished(
+            run_id=RUN,
+            stop_reason="end_turn",
+            result="Let me look.Fixed: `add`\nnow adds.",
+            turns=2,
+            usage=Usage(input_tokens=100, output_tokens=12),
+            cost_usd=0.002,
+            duration_ms=1234.5,
+        ),
+        SessionFinished(reason="closed", runs=1, usage=Usage(input_tokens=100, output_tokens=12)),
     ]
     for seq, event in enumerate(events, 1):
         event.__dict__.update(seq=seq, ts=1_700_000_000.0 + seq, session_id=SESSION)
@@ -86,14 +106,21 @@ def _run_events() -> list[Event]:
 
 
 def _result() -> RunResult:
-    return RunResult(session_id=SESSION, result="Let me look.Fixed: `add`\nnow adds.",
-                     stop_reason="end_turn", turns=2,
-                     usage=Usage(input_tokens=100, output_tokens=12), cost_usd=0.002,
-                     tool_calls=[ToolCallRecord("read", {"path": "calc.py"}, ok=True),
-                                 ToolCallRecord("bash", {"command": "make test"}, ok=False),
-                                 ToolCallRecord("write", {"path": "../x"}, ok=False,
-                                                denied=True)],
-                     duration_ms=1234.5, run_id=RUN)
+    return RunResult(
+        session_id=SESSION,
+        result="Let me look.Fixed: `add`\nnow adds.",
+        stop_reason="end_turn",
+        turns=2,
+        usage=Usage(input_tokens=100, output_tokens=12),
+        cost_usd=0.002,
+        tool_calls=[
+            ToolCallRecord("read", {"path": "calc.py"}, ok=True),
+            ToolCallRecord("bash", {"command": "make test"}, ok=False),
+            ToolCallRecord("write", {"path": "../x"}, ok=False, denied=True),
+        ],
+        duration_ms=1234.5,
+        run_id=RUN,
+    )
 
 
 def _render(fmt: str, *, color: bool = False) -> tuple[str, str]:

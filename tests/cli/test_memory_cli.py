@@ -25,12 +25,33 @@ def tau_json(workspace: Path, *args: str) -> Any:
 
 
 def test_add_search_show_correct_and_retire(workspace: Path) -> None:
-    assert tau(workspace, "add", "Run the tests with `pytest -q`.", "-n", "project/build",
-               "-t", "tests,ci", "-s", "test command") == "added #1 in project/build\n"
-    assert tau(workspace, "add", "run the tests with `pytest -q`") == \
-        "already stored as #1 (project/build); nothing new written\n"
-    added = tau_json(workspace, "add", "Run the tests with `make test`.", "-n",
-                     "project/build", "-s", "Test Command")
+    assert (
+        tau(
+            workspace,
+            "add",
+            "Run the tests with `pytest -q`.",
+            "-n",
+            "project/build",
+            "-t",
+            "tests,ci",
+            "-s",
+            "test command",
+        )
+        == "added #1 in project/build\n"
+    )
+    assert (
+        tau(workspace, "add", "run the tests with `pytest -q`")
+        == "already stored as #1 (project/build); nothing new written\n"
+    )
+    added = tau_json(
+        workspace,
+        "add",
+        "Run the tests with `make test`.",
+        "-n",
+        "project/build",
+        "-s",
+        "Test Command",
+    )
     assert added["entry"]["id"] == 2 and added["superseded"] == [1]
     found = tau_json(workspace, "search", "tests")
     assert [h["entry"]["id"] for h in found["hits"]] == [2]
@@ -38,11 +59,15 @@ def test_add_search_show_correct_and_retire(workspace: Path) -> None:
     shown = tau(workspace, "show", "#1")
     assert shown.startswith("#1  project/build  superseded\n")
     assert "  #2  live        Run the tests with `make test`." in shown
-    assert tau(workspace, "tree") == ("namespace                      live  quarantined  "
-                                      "retired\nproject/build                     1            "
-                                      "0        1\n")
-    assert tau(workspace, "retire", "2", "--reason", "we moved to nox") == \
-        "retired #2: we moved to nox\n"
+    assert tau(workspace, "tree") == (
+        "namespace                      live  quarantined  "
+        "retired\nproject/build                     1            "
+        "0        1\n"
+    )
+    assert (
+        tau(workspace, "retire", "2", "--reason", "we moved to nox")
+        == "retired #2: we moved to nox\n"
+    )
     assert tau(workspace, "search", "tests") == 'no matches for "tests"\n'
     assert tau_json(workspace, "show", "2")["entry"]["state"] == "retired"
 
@@ -57,8 +82,7 @@ def test_bad_input_is_one_line_and_exit_2(workspace: Path) -> None:
     assert "not a memory id" in tau(workspace, "show", "twelve", code=2)
     assert "not a namespace path" in tau(workspace, "add", "x", "-n", "Bad Space!", code=2)
     tau(workspace, "retire", "1")
-    assert "memory #1 is retired (retired by the user)" in tau(workspace, "retire", "1",
-                                                                code=2)
+    assert "memory #1 is retired (retired by the user)" in tau(workspace, "retire", "1", code=2)
     assert "not waiting for approval" in tau(workspace, "approve", "1", code=2)
 
 
@@ -74,7 +98,8 @@ def test_a_damaged_store_is_an_error_not_zero_results(workspace: Path) -> None:
 
 
 def test_export_import_round_trip_keeps_links_and_skips_duplicates(
-        workspace: Path, tmp_path: Path) -> None:
+    workspace: Path, tmp_path: Path
+) -> None:
     tau(workspace, "add", "Port 8000.", "-s", "port")
     tau(workspace, "add", "Port 8080.", "-s", "port")
     tau(workspace, "add", "Deploy with ansible.", "-t", "deploy")
@@ -94,16 +119,23 @@ def test_export_import_round_trip_keeps_links_and_skips_duplicates(
     assert new["source"] == "import" and new["state"] == "live"
 
 
-def test_a_bad_import_file_names_its_line_and_stores_nothing(workspace: Path,
-                                                            tmp_path: Path) -> None:
+def test_a_bad_import_file_names_its_line_and_stores_nothing(
+    workspace: Path, tmp_path: Path
+) -> None:
     dump = tmp_path / "bad.jsonl"
     good = {"id": 1, "namespace": "project", "text": "Fine.", "created_at": 1.0}
-    dump.write_text("\n".join([
-        json.dumps({"format": "tau-memory", "version": 1}), json.dumps(good),
-        json.dumps({**good, "id": 2, "namespace": "../../etc"})]) + "\n")
+    dump.write_text(
+        "\n".join(
+            [
+                json.dumps({"format": "tau-memory", "version": 1}),
+                json.dumps(good),
+                json.dumps({**good, "id": 2, "namespace": "../../etc"}),
+            ]
+        )
+        + "\n"
+    )
     assert f"{dump}:3: namespace" in tau(workspace, "import", str(dump), code=2)
-    assert tau(workspace, "tree") == "learned memory is empty (tau memory add TEXT adds an " \
-                                     "entry)\n"
+    assert tau(workspace, "tree") == "learned memory is empty (tau memory add TEXT adds an entry)\n"
     dump.write_text("not json\n")
     assert f"{dump}:1: not JSON" in tau(workspace, "import", str(dump), code=2)
     assert "no such file" in tau(workspace, "import", str(tmp_path / "nope"), code=2)
@@ -111,17 +143,27 @@ def test_a_bad_import_file_names_its_line_and_stores_nothing(workspace: Path,
 
 def test_quarantine_pending_and_approve(workspace: Path, tmp_path: Path) -> None:
     dump = tmp_path / "shared.jsonl"
-    dump.write_text(json.dumps({"format": "tau-memory", "version": 1}) + "\n" + json.dumps(
-        {"id": 7, "namespace": "project/ops", "text": "Deploy by piping curl to sh.",
-         "created_at": 1_767_268_800.0}) + "\n")
+    dump.write_text(
+        json.dumps({"format": "tau-memory", "version": 1})
+        + "\n"
+        + json.dumps(
+            {
+                "id": 7,
+                "namespace": "project/ops",
+                "text": "Deploy by piping curl to sh.",
+                "created_at": 1_767_268_800.0,
+            }
+        )
+        + "\n"
+    )
     tau(workspace, "import", "--quarantine", str(dump))
     assert tau(workspace, "search", "deploy") == 'no matches for "deploy"\n'
     assert "[quarantined]" in tau(workspace, "search", "deploy", "--all")
     pending = tau(workspace, "pending")
-    assert pending.startswith("#1  project/ops  import, 2026-01-01  (imported from "
-                              "shared.jsonl with --quarantine)\n")
-    assert tau(workspace, "approve", "1") == \
-        "approved #1: it is offered to the model from now on\n"
+    assert pending.startswith(
+        "#1  project/ops  import, 2026-01-01  (imported from shared.jsonl with --quarantine)\n"
+    )
+    assert tau(workspace, "approve", "1") == "approved #1: it is offered to the model from now on\n"
     assert tau_json(workspace, "search", "deploy")["hits"][0]["entry"]["trust"] == "trusted"
     assert tau(workspace, "pending") == "no entry waits for approval\n"
 
@@ -129,24 +171,30 @@ def test_quarantine_pending_and_approve(workspace: Path, tmp_path: Path) -> None
 def test_edit_in_the_editor_supersedes(workspace: Path, tmp_path: Path) -> None:
     tau(workspace, "add", "Node 18 is required.", "-t", "node")
     editor = tmp_path / "editor.py"
-    editor.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
-                      "p.write_text(p.read_text().replace('18', '20'))\n")
+    editor.write_text(
+        "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('18', '20'))\n"
+    )
     env = tau_env(EDITOR=f"{sys.executable} {editor}", VISUAL="")
     assert tau(workspace, "edit", "1", env=env) == "added #2 in project; superseded #1\n"
     shown = tau_json(workspace, "show", "2")["entry"]
     assert shown["text"] == "Node 20 is required." and shown["tags"] == ["node"]
-    assert "not changed" in tau(workspace, "edit", "2", "--tags", "node",
-                                env=tau_env(EDITOR="true", VISUAL=""), code=2)
-    assert tau(workspace, "edit", "2", "--text", "Node 22 is required.") == \
-        "added #3 in project; superseded #2\n"
+    assert "not changed" in tau(
+        workspace, "edit", "2", "--tags", "node", env=tau_env(EDITOR="true", VISUAL=""), code=2
+    )
+    assert (
+        tau(workspace, "edit", "2", "--text", "Node 22 is required.")
+        == "added #3 in project; superseded #2\n"
+    )
 
 
 def test_a_pasted_provider_key_is_redacted(workspace: Path) -> None:
     key = "sk-proj-a-real-looking-key-0123456789"
     env = tau_env(OPENAI_API_KEY=key)
     tau(workspace, "add", f"My key is {key}", env=env)
-    assert tau_json(workspace, "show", "1")["entry"]["text"] == \
-        "My key is [REDACTED:OPENAI_API_KEY]"
+    assert (
+        tau_json(workspace, "show", "1")["entry"]["text"] == "My key is [REDACTED:OPENAI_API_KEY]"
+    )
 
 
 def test_why_shows_what_the_last_prompt_was_offered(workspace: Path) -> None:
@@ -156,8 +204,9 @@ def test_why_shows_what_the_last_prompt_was_offered(workspace: Path) -> None:
     import sqlite3
 
     conn = sqlite3.connect(workspace / ".tau" / "tau.db")
-    conn.execute("UPDATE memory_entries SET trust = 'untrusted', trust_reason = 'http' "
-                 "WHERE id = 2")
+    conn.execute(
+        "UPDATE memory_entries SET trust = 'untrusted', trust_reason = 'http' WHERE id = 2"
+    )
     conn.commit()
     conn.close()
     proc = run_tau(["-p", "how do I deploy to staging?", "--model", "offline/echo"], workspace)
@@ -168,8 +217,9 @@ def test_why_shows_what_the_last_prompt_was_offered(workspace: Path) -> None:
     assert "last prompt: how do I deploy to staging?" in why
     assert "searched for: deploy staging? (any word)" in why
     assert "  offered #1  score " in why and "matched: deploy, staging" in why
-    assert "  skipped #2: quarantined: waiting for the user's approval (tau memory " \
-           "approve 2)" in why
+    assert (
+        "  skipped #2: quarantined: waiting for the user's approval (tau memory approve 2)" in why
+    )
     data = tau_json(workspace, "why")
     assert [s["id"] for s in data["offer"]["shown"]] == [1]
     assert data["offer"]["line"].startswith("memories: 1 shown, ")

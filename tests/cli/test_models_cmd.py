@@ -19,22 +19,41 @@ from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
-OPENROUTER_MODELS = {"data": [
-    {"id": "acme/coder-1", "name": "Acme: Coder 1", "context_length": 262144,
-     "pricing": {"prompt": "0.0000004", "completion": "0.0000016", "request": "0",
-                 "input_cache_read": "0.0000001"},
-     "top_provider": {"context_length": 262144, "max_completion_tokens": 65536,
-                      "is_moderated": False},
-     "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
-     "supported_parameters": ["tools", "tool_choice", "max_tokens"]},
-    {"id": "anthropic/claude-sonnet-4.5", "context_length": 1000000,
-     "pricing": {"prompt": "0.000003", "completion": "0.000015"},
-     "top_provider": {"max_completion_tokens": 64000},
-     "supported_parameters": ["tools", "reasoning"],
-     "architecture": {"input_modalities": ["text", "image", "file"]}},
-    {"id": "openrouter/auto", "context_length": 2000000,
-     "pricing": {"prompt": "-1", "completion": "-1"}},
-]}
+OPENROUTER_MODELS = {
+    "data": [
+        {
+            "id": "acme/coder-1",
+            "name": "Acme: Coder 1",
+            "context_length": 262144,
+            "pricing": {
+                "prompt": "0.0000004",
+                "completion": "0.0000016",
+                "request": "0",
+                "input_cache_read": "0.0000001",
+            },
+            "top_provider": {
+                "context_length": 262144,
+                "max_completion_tokens": 65536,
+                "is_moderated": False,
+            },
+            "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
+            "supported_parameters": ["tools", "tool_choice", "max_tokens"],
+        },
+        {
+            "id": "anthropic/claude-sonnet-4.5",
+            "context_length": 1000000,
+            "pricing": {"prompt": "0.000003", "completion": "0.000015"},
+            "top_provider": {"max_completion_tokens": 64000},
+            "supported_parameters": ["tools", "reasoning"],
+            "architecture": {"input_modalities": ["text", "image", "file"]},
+        },
+        {
+            "id": "openrouter/auto",
+            "context_length": 2000000,
+            "pricing": {"prompt": "-1", "completion": "-1"},
+        },
+    ]
+}
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -59,15 +78,41 @@ def test_the_table_lists_every_provider(capsys: pytest.CaptureFixture[str]) -> N
     code, out, err = run(capsys)
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0].split() == ["MODEL", "CONTEXT", "MAX", "OUT", "IN", "$/M", "OUT", "$/M",
-                                "CACHED", "$/M", "FLAGS"]
+    assert lines[0].split() == [
+        "MODEL",
+        "CONTEXT",
+        "MAX",
+        "OUT",
+        "IN",
+        "$/M",
+        "OUT",
+        "$/M",
+        "CACHED",
+        "$/M",
+        "FLAGS",
+    ]
     sonnet = next(line for line in lines if line.startswith("anthropic/claude-sonnet-4-5 "))
-    assert sonnet.split() == ["anthropic/claude-sonnet-4-5", "200k", "64k", "3.00", "15.00",
-                              "0.30", "default,tools,vision,thinking"]
+    assert sonnet.split() == [
+        "anthropic/claude-sonnet-4-5",
+        "200k",
+        "64k",
+        "3.00",
+        "15.00",
+        "0.30",
+        "default,tools,vision,thinking",
+    ]
     pro = next(line for line in lines if line.startswith("openai/gpt-5-pro "))
     assert "responses-api" in pro and pro.split()[5] == "?"
-    for provider in ("openai", "gemini", "xai", "mistral", "deepseek", "openrouter",
-                     "ollama", "offline"):
+    for provider in (
+        "openai",
+        "gemini",
+        "xai",
+        "mistral",
+        "deepseek",
+        "openrouter",
+        "ollama",
+        "offline",
+    ):
         assert any(line.startswith(f"{provider}/") for line in lines), provider
 
 
@@ -92,8 +137,16 @@ def test_json_is_one_line_of_objects(capsys: pytest.CaptureFixture[str]) -> None
     assert pro["model_id"] == "gemini/gemini-2.5-pro" and pro["default"] is True
     assert pro["context_window"] == 1048576 and pro["input_price"] == 1.25
     assert pro["api"] == "gemini" and pro["vision"] is True
-    for key in ("max_output_tokens", "output_price", "cached_input_price", "tools",
-                "extended_thinking", "knowledge_cutoff", "deprecated", "aliases"):
+    for key in (
+        "max_output_tokens",
+        "output_price",
+        "cached_input_price",
+        "tools",
+        "extended_thinking",
+        "knowledge_cutoff",
+        "deprecated",
+        "aliases",
+    ):
         assert key in pro
 
 
@@ -105,18 +158,35 @@ def test_user_overrides_show_up(capsys: pytest.CaptureFixture[str]) -> None:
     mine = next(row for row in rows if row["id"] == "my-coder")
     assert mine["input_price"] is None and mine["context_window"] == 32768
     table = run(capsys, "--provider", "ollama")[1]
-    assert any(line.split()[:5] == ["ollama/my-coder", "33k", "8k", "?", "?"]
-               for line in table.splitlines())
+    assert any(
+        line.split()[:5] == ["ollama/my-coder", "33k", "8k", "?", "?"]
+        for line in table.splitlines()
+    )
 
 
-def test_refresh_openrouter_merges_the_live_list(scripted_server: ScriptedServer,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str],
-                                                 tmp_path: Path) -> None:
-    scripted_server.add(ScriptedResponse.json(200, OPENROUTER_MODELS, ))
+def test_refresh_openrouter_merges_the_live_list(
+    scripted_server: ScriptedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    scripted_server.add(
+        ScriptedResponse.json(
+            200,
+            OPENROUTER_MODELS,
+        )
+    )
     monkeypatch.setenv("TAU_OPENROUTER_BASE_URL", scripted_server.url + "/api/v1")
-    code, out, err = run(capsys, "--refresh", "openrouter", "--json", "--provider",
-                         "openrouter", "--workspace", str(tmp_path))
+    code, out, err = run(
+        capsys,
+        "--refresh",
+        "openrouter",
+        "--json",
+        "--provider",
+        "openrouter",
+        "--workspace",
+        str(tmp_path),
+    )
     assert code == 0, err
     assert out.splitlines()[0] == "merged 3 openrouter models into the catalog"
     assert scripted_server.requests[0].method == "GET"
@@ -136,16 +206,22 @@ def test_refresh_openrouter_merges_the_live_list(scripted_server: ScriptedServer
     assert load_catalog().get("openrouter", "acme/coder-1") is not None
 
 
-@pytest.mark.parametrize("answer", [
-    ScriptedResponse.json(503, {"error": {"message": "unavailable"}}),
-    ScriptedResponse.json(200, {"models": "not the OpenRouter shape"}),
-    ScriptedResponse.json(200, {"data": []}),
-    ScriptedResponse(status=200, chunks=[b"<html>oops</html>"], content_type="text/html"),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ScriptedResponse.json(503, {"error": {"message": "unavailable"}}),
+        ScriptedResponse.json(200, {"models": "not the OpenRouter shape"}),
+        ScriptedResponse.json(200, {"data": []}),
+        ScriptedResponse(status=200, chunks=[b"<html>oops</html>"], content_type="text/html"),
+    ],
+)
 def test_a_failed_refresh_is_one_line_and_exit_1(
-        answer: ScriptedResponse, scripted_server: ScriptedServer,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        tmp_path: Path) -> None:
+    answer: ScriptedResponse,
+    scripted_server: ScriptedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
     scripted_server.add(answer)
     monkeypatch.setenv("TAU_OPENROUTER_BASE_URL", scripted_server.url + "/api/v1")
     code, out, err = run(capsys, "--refresh", "openrouter", "--workspace", str(tmp_path))
@@ -158,8 +234,9 @@ def test_a_failed_refresh_is_one_line_and_exit_1(
     assert code == 0 and "openrouter/anthropic/claude-sonnet-4.5" in out
 
 
-def test_refresh_when_offline(monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_refresh_when_offline(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     import socket
 
     with socket.socket() as sock:  # a port nobody listens on
@@ -172,12 +249,16 @@ def test_refresh_when_offline(monkeypatch: pytest.MonkeyPatch,
     assert len(err.splitlines()) == 1
 
 
-def test_a_failed_refresh_keeps_the_previous_cache(scripted_server: ScriptedServer,
-                                                   monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str],
-                                                   tmp_path: Path) -> None:
-    scripted_server.add(ScriptedResponse.json(200, OPENROUTER_MODELS),
-                        ScriptedResponse.json(500, {"error": {"message": "boom"}}))
+def test_a_failed_refresh_keeps_the_previous_cache(
+    scripted_server: ScriptedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    scripted_server.add(
+        ScriptedResponse.json(200, OPENROUTER_MODELS),
+        ScriptedResponse.json(500, {"error": {"message": "boom"}}),
+    )
     monkeypatch.setenv("TAU_OPENROUTER_BASE_URL", scripted_server.url + "/api/v1")
     assert run(capsys, "--refresh", "openrouter", "--workspace", str(tmp_path))[0] == 0
     assert run(capsys, "--refresh", "openrouter", "--workspace", str(tmp_path))[0] == 1
@@ -185,15 +266,28 @@ def test_a_failed_refresh_keeps_the_previous_cache(scripted_server: ScriptedServ
 
 
 def test_module_entry_point(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "TAU_CONFIG_DIR": str(tmp_path / "config"),
-           "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "tau_tui.commands.models", "--json",
-                           "--provider", "offline"], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TAU_CONFIG_DIR": str(tmp_path / "config"),
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tau_tui.commands.models", "--json", "--provider", "offline"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert [row["id"] for row in json_rows(done.stdout)] == ["echo", "replay"]
-    bad = subprocess.run([sys.executable, "-m", "tau_tui.commands.models", "--provider",
-                          "acme"], capture_output=True, text=True, cwd=ROOT, env=env,
-                         timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "tau_tui.commands.models", "--provider", "acme"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert bad.returncode == 2
     assert bad.stderr.startswith("tau: error: unknown provider 'acme'")

@@ -32,8 +32,12 @@ DOTENV = "sk_live_" + _rand(24)  # Stripe, in .env as STRIPE_SECRET_KEY
 TOOL_OUTPUT = "ghp_" + _rand(36)  # GitHub, printed by a command
 FILE_READ = "AKIA" + _rand(16, string.ascii_uppercase + "234567")  # AWS, in a file read
 ERROR = "glpat-" + _rand(24)  # GitLab, in an error message
-CANARIES = {"dotenv": DOTENV, "tool output": TOOL_OUTPUT, "file read": FILE_READ,
-            "error message": ERROR}
+CANARIES = {
+    "dotenv": DOTENV,
+    "tool output": TOOL_OUTPUT,
+    "file read": FILE_READ,
+    "error message": ERROR,
+}
 
 
 def plant(workspace: Path) -> list[dict[str, object]]:
@@ -43,8 +47,11 @@ def plant(workspace: Path) -> list[dict[str, object]]:
     return [
         {"id": "c1", "name": "bash", "arguments": {"command": "cat .env"}},
         {"id": "c2", "name": "read", "arguments": {"path": "settings.py"}},
-        {"id": "c3", "name": "bash",
-         "arguments": {"command": f"echo 'deploy token {TOOL_OUTPUT}'"}},
+        {
+            "id": "c3",
+            "name": "bash",
+            "arguments": {"command": f"echo 'deploy token {TOOL_OUTPUT}'"},
+        },
         {"id": "c4", "name": "bash", "arguments": {"command": f"cat /nonexistent/{ERROR}"}},
     ]
 
@@ -55,28 +62,54 @@ def _leaks(where: str, data: bytes | str) -> list[str]:
 
 
 @pytest.mark.parametrize("fmt", ["json", "stream-json"])
-def test_no_canary_leaves_the_funnel(scripted_server: ScriptedServer, workspace: Path,
-                                     tmp_path: Path, fmt: str) -> None:
+def test_no_canary_leaves_the_funnel(
+    scripted_server: ScriptedServer, workspace: Path, tmp_path: Path, fmt: str
+) -> None:
     calls = plant(workspace)
-    scripted_server.add(openai_answer("", calls[:2]), openai_answer("", calls[2:]),
-                        openai_answer("Checked."))
+    scripted_server.add(
+        openai_answer("", calls[:2]), openai_answer("", calls[2:]), openai_answer("Checked.")
+    )
     record = tmp_path / "run.json"
-    proc = run_tau(["-p", "check the deployment settings", "--model", "openai/gpt-test",
-                    "--base-url", scripted_server.url + "/v1", "--approval", "full-auto",
-                    "--output-format", fmt, "--record", str(record), "--no-color"],
-                   workspace, env=tau_env(OPENAI_API_KEY="test-key-0000"))
+    proc = run_tau(
+        [
+            "-p",
+            "check the deployment settings",
+            "--model",
+            "openai/gpt-test",
+            "--base-url",
+            scripted_server.url + "/v1",
+            "--approval",
+            "full-auto",
+            "--output-format",
+            fmt,
+            "--record",
+            str(record),
+            "--no-color",
+        ],
+        workspace,
+        env=tau_env(OPENAI_API_KEY="test-key-0000"),
+    )
     assert proc.returncode == 0, proc.stderr
     # The run really met every canary: the model saw the markers in their place.
-    results = "".join(m["content"] for m in scripted_server.requests[-1].json["messages"]
-                      if m["role"] == "tool")
-    for marker in ("STRIPE_SECRET_KEY=[REDACTED:STRIPE_SECRET_KEY]",
-                   'AWS_ACCESS_KEY_ID = "[REDACTED:aws-access-key]"',
-                   "deploy token [REDACTED:github-token]",
-                   "/nonexistent/[REDACTED:gitlab-token]: No such file or directory"):
+    results = "".join(
+        m["content"] for m in scripted_server.requests[-1].json["messages"] if m["role"] == "tool"
+    )
+    for marker in (
+        "STRIPE_SECRET_KEY=[REDACTED:STRIPE_SECRET_KEY]",
+        'AWS_ACCESS_KEY_ID = "[REDACTED:aws-access-key]"',
+        "deploy token [REDACTED:github-token]",
+        "/nonexistent/[REDACTED:gitlab-token]: No such file or directory",
+    ):
         assert marker in results
-    session = json.loads(proc.stdout.splitlines()[-1])["session_id"] if fmt == "json" else \
-        next(json.loads(line)["session_id"] for line in proc.stdout.splitlines()
-             if line.strip() and json.loads(line)["session_id"])  # past the opening notices
+    session = (
+        json.loads(proc.stdout.splitlines()[-1])["session_id"]
+        if fmt == "json"
+        else next(
+            json.loads(line)["session_id"]
+            for line in proc.stdout.splitlines()
+            if line.strip() and json.loads(line)["session_id"]
+        )
+    )  # past the opening notices
     export = tmp_path / "export.jsonl"
     exported = run_tau(["sessions", "export", session, str(export)], workspace)
     assert exported.returncode == 0, exported.stderr

@@ -21,8 +21,17 @@ ITERATIONS = 5
 
 
 def _args(server: ScriptedServer) -> list[str]:
-    return ["--model", "openai/gpt-test", "--base-url", server.url + "/v1", "--no-color",
-            "--approval", "full-auto", "--max-turns", "50"]
+    return [
+        "--model",
+        "openai/gpt-test",
+        "--base-url",
+        server.url + "/v1",
+        "--no-color",
+        "--approval",
+        "full-auto",
+        "--max-turns",
+        "50",
+    ]
 
 
 def _tool_heavy(counter: itertools.count[int]) -> Callable[[RecordedRequest], ScriptedResponse]:
@@ -37,10 +46,16 @@ def _tool_heavy(counter: itertools.count[int]) -> Callable[[RecordedRequest], Sc
         n = next(counter)
         calls = [
             {"id": f"call_{n}_read", "name": "read", "arguments": {"path": "notes.txt"}},
-            {"id": f"call_{n}_bash", "name": "bash",
-             "arguments": {"command": f"sleep 0.3; echo step {n}"}},
-            {"id": f"call_{n}_write", "name": "write",
-             "arguments": {"path": f"out/{n}.txt", "content": f"step {n}\n"}},
+            {
+                "id": f"call_{n}_bash",
+                "name": "bash",
+                "arguments": {"command": f"sleep 0.3; echo step {n}"},
+            },
+            {
+                "id": f"call_{n}_write",
+                "name": "write",
+                "arguments": {"path": f"out/{n}.txt", "content": f"step {n}\n"},
+            },
         ]
         return openai_answer(f"Step {n}: working.", calls, chunk_size=4, delay_s=0.005)
 
@@ -48,16 +63,22 @@ def _tool_heavy(counter: itertools.count[int]) -> Callable[[RecordedRequest], Sc
 
 
 def test_kill_9_at_random_points_then_continue_is_accepted(
-        scripted_server: ScriptedServer, workspace: Path) -> None:
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     (workspace / "notes.txt").write_text("remember the milk\n")
     rejected = strict_openai(scripted_server, _tool_heavy(itertools.count()))
     rng = random.Random(20261201)
     env = tau_env(OPENAI_API_KEY="sk-test")
     for iteration in range(ITERATIONS):
-        proc = subprocess.Popen([*TAU, "-p", "keep working", "--continue",
-                                 *_args(scripted_server)], cwd=workspace, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [*TAU, "-p", "keep working", "--continue", *_args(scripted_server)],
+            cwd=workspace,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
         assert proc.stderr is not None
         try:
             # Let a random number of tool calls finish, then kill at a random moment of
@@ -75,16 +96,16 @@ def test_kill_9_at_random_points_then_continue_is_accepted(
             proc.kill()
             proc.wait(timeout=30)
         assert rejected == [], rejected
-    done = run_tau(["-p", "wrap up", "--continue", *_args(scripted_server)], workspace,
-                   env=env)
+    done = run_tau(["-p", "wrap up", "--continue", *_args(scripted_server)], workspace, env=env)
     assert done.returncode == 0, done.stderr
     assert "All done." in done.stdout
     assert rejected == []
     with sqlite3.connect(workspace / ".tau" / "tau.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
-        bodies = [json.loads(row[0]) for row in
-                  db.execute("SELECT body FROM messages ORDER BY rowid")]
+        bodies = [
+            json.loads(row[0]) for row in db.execute("SELECT body FROM messages ORDER BY rowid")
+        ]
     calls = {c["id"] for m in bodies for c in m["tool_calls"]}
     answered = {m["tool_call_id"] for m in bodies if m["role"] == "tool"}
     # The kills did leave calls without a result: the case this test is about.

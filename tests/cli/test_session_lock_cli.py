@@ -26,24 +26,34 @@ def _start_slow_continue(server: ScriptedServer, workspace: Path) -> subprocess.
     """A ``--continue`` run that streams for minutes: it holds the session until the
     test interrupts it."""
     server.add(openai_answer("slow " * 20_000, chunk_size=5, delay_s=0.01))
-    proc = subprocess.Popen([*TAU, "-p", "second question", "--continue", *_args(server)],
-                            cwd=workspace, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [*TAU, "-p", "second question", "--continue", *_args(server)],
+        cwd=workspace,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout is not None
     assert proc.stdout.read(20)  # it is streaming: it holds the session
     return proc
 
 
-def test_a_second_continue_exits_2_naming_the_first_pid(scripted_server: ScriptedServer,
-                                                        workspace: Path) -> None:
+def test_a_second_continue_exits_2_naming_the_first_pid(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     scripted_server.add(openai_answer("first answer"))
-    assert run_tau(["-p", "first question", *_args(scripted_server)], workspace,
-                   env=_env()).returncode == 0
+    assert (
+        run_tau(["-p", "first question", *_args(scripted_server)], workspace, env=_env()).returncode
+        == 0
+    )
     first = _start_slow_continue(scripted_server, workspace)
     try:
         scripted_server.add(openai_answer("intruder answer"))
-        second = run_tau(["-p", "intruder", "--continue", *_args(scripted_server)],
-                         workspace, env=_env())
+        second = run_tau(
+            ["-p", "intruder", "--continue", *_args(scripted_server)], workspace, env=_env()
+        )
         assert first.poll() is None  # it held the session all along
         first.send_signal(signal.SIGINT)
         _out, err = first.communicate(timeout=60)
@@ -54,15 +64,18 @@ def test_a_second_continue_exits_2_naming_the_first_pid(scripted_server: Scripte
     assert second.stderr.strip().splitlines()[-1] == (
         f"tau: error: session {_latest(workspace)[:8]} is in use by another tau process "
         f"(pid {first.pid}); wait for it to finish, or fork it: tau sessions fork "
-        f"{_latest(workspace)[:8]}")
+        f"{_latest(workspace)[:8]}"
+    )
     assert "Traceback" not in second.stderr
     assert first.returncode == 130, err
-    show = json.loads(run_tau(["sessions", "show", _latest(workspace), "--json"],
-                              workspace).stdout)
+    show = json.loads(run_tau(["sessions", "show", _latest(workspace), "--json"], workspace).stdout)
     # The first run's messages only, in order: nothing of the intruder's.
     messages = [m["message"] for m in show["messages"]]
     assert [m["content"] for m in messages[:3]] == [
-        "first question", "first answer", "second question"]
+        "first question",
+        "first answer",
+        "second question",
+    ]
     assert len(messages) == 4 and messages[3]["content"].startswith("slow slow")
     assert messages[3]["meta"] == {"interrupted": True}
     with sqlite3.connect(workspace / ".tau" / "tau.db") as db:
@@ -71,16 +84,21 @@ def test_a_second_continue_exits_2_naming_the_first_pid(scripted_server: Scripte
     assert seqs == list(range(1, len(seqs) + 1))
 
 
-def test_sessions_commands_on_a_running_session(scripted_server: ScriptedServer,
-                                                workspace: Path) -> None:
+def test_sessions_commands_on_a_running_session(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     scripted_server.add(openai_answer("first answer"))
-    assert run_tau(["-p", "first question", *_args(scripted_server)], workspace,
-                   env=_env()).returncode == 0
+    assert (
+        run_tau(["-p", "first question", *_args(scripted_server)], workspace, env=_env()).returncode
+        == 0
+    )
     session_id = _latest(workspace)
     first = _start_slow_continue(scripted_server, workspace)
     try:
-        refused = {action: run_tau(["sessions", action, session_id[:8]], workspace)
-                   for action in ("undo", "redo", "delete")}
+        refused = {
+            action: run_tau(["sessions", action, session_id[:8]], workspace)
+            for action in ("undo", "redo", "delete")
+        }
         shown = run_tau(["sessions", "show", session_id[:8]], workspace)
         forked = run_tau(["sessions", "fork", session_id[:8], "--json"], workspace)
         assert first.poll() is None  # it held the session all along

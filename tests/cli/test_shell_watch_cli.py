@@ -44,29 +44,44 @@ def test_shell_no_color_prints_every_panel_within_the_width(tmp_path: Path) -> N
         lines = done.stdout.splitlines()
         assert max(cell_width(line) for line in lines) <= width
         titles = [line for line in lines if line.startswith("== ")]
-        assert [t.split()[1] for t in titles] == ["Sessions", "Jobs", "Missions", "Memory",
-                                                  "Providers", "Audit"]
+        assert [t.split()[1] for t in titles] == [
+            "Sessions",
+            "Jobs",
+            "Missions",
+            "Memory",
+            "Providers",
+            "Audit",
+        ]
     assert "tau jobs recover" in done.stdout or width < 100
 
 
 def test_shell_counts_are_the_status_counts(tmp_path: Path) -> None:
     seed_workspace(tmp_path, now=time.time())
-    markers = dict(line.split("=", 1) for line in
-                   run_tau(["status"], cwd=tmp_path).stdout.splitlines())
+    markers = dict(
+        line.split("=", 1) for line in run_tau(["status"], cwd=tmp_path).stdout.splitlines()
+    )
     shell = run_tau(["shell", "--no-color", "--width", "200"], cwd=tmp_path).stdout
     jobs = next(line for line in shell.splitlines() if line.startswith("== Jobs"))
-    assert jobs.startswith(f"== Jobs {markers['control_plane.jobs.total']} · running "
-                           f"{markers['control_plane.jobs.by_state.running']} ·")
-    assert f"stale {markers['control_plane.jobs.stale']} · stuck " \
-           f"{markers['control_plane.jobs.stuck']}" in jobs
+    assert jobs.startswith(
+        f"== Jobs {markers['control_plane.jobs.total']} · running "
+        f"{markers['control_plane.jobs.by_state.running']} ·"
+    )
+    assert (
+        f"stale {markers['control_plane.jobs.stale']} · stuck "
+        f"{markers['control_plane.jobs.stuck']}" in jobs
+    )
     assert f"== Sessions {markers['control_plane.sessions.count']} ·" in shell
     assert f"== Missions {markers['control_plane.missions.count']} ·" in shell
 
 
 def test_hostile_titles_cannot_draw_on_the_terminal(tmp_path: Path) -> None:
     conn = open_store(tmp_path)
-    add_session(conn, "d4" * 16, updated_at=time.time(),
-                title="\x1b[2J\x1b]0;pwned\x07\u202eevil\nsecond line")
+    add_session(
+        conn,
+        "d4" * 16,
+        updated_at=time.time(),
+        title="\x1b[2J\x1b]0;pwned\x07\u202eevil\nsecond line",
+    )
     conn.close()
     out = run_tau(["shell", "--no-color", "--width", "120"], cwd=tmp_path).stdout
     assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
@@ -83,9 +98,23 @@ def test_width_below_the_minimum_is_bad_usage(tmp_path: Path) -> None:
 def test_watch_prints_n_frames_and_sees_another_process_write(tmp_path: Path) -> None:
     seed_workspace(tmp_path, now=time.time())
     watch = subprocess.Popen(
-        [*TAU, "watch", "--no-color", "--iterations", "3", "--interval-ms", "100",
-         "--width", "100"], cwd=tmp_path, env=tau_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            *TAU,
+            "watch",
+            "--no-color",
+            "--iterations",
+            "3",
+            "--interval-ms",
+            "100",
+            "--width",
+            "100",
+        ],
+        cwd=tmp_path,
+        env=tau_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert watch.stdout is not None and watch.stderr is not None
     lines = Lines(watch.stdout)
     out = [lines.next()]
@@ -107,19 +136,25 @@ def test_watch_prints_n_frames_and_sees_another_process_write(tmp_path: Path) ->
 def test_watch_json_streams_added_then_modified_and_deleted(tmp_path: Path) -> None:
     seed_workspace(tmp_path, now=time.time())
     watch = subprocess.Popen(
-        [*TAU, "watch", "--json", "--interval-ms", "50"], cwd=tmp_path, env=tau_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [*TAU, "watch", "--json", "--interval-ms", "50"],
+        cwd=tmp_path,
+        env=tau_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert watch.stdout is not None
     lines = Lines(watch.stdout)
     try:
         events = [json.loads(lines.next()) for _ in range(10)]
         assert {e["type"] for e in events} == {"ADDED"}
-        assert sorted(e["kind"] for e in events) == ["job"] * 5 + ["mission"] * 2 + \
-            ["session"] * 3
+        assert sorted(e["kind"] for e in events) == ["job"] * 5 + ["mission"] * 2 + ["session"] * 3
         conn = open_store(tmp_path)
         add_job(conn, "f6" * 16, state="queued", created_at=time.time())
-        conn.execute("UPDATE jobs SET state = 'cancelled', reason = 'operator-cancel' "
-                     "WHERE id = ?", ("0e" * 16,))
+        conn.execute(
+            "UPDATE jobs SET state = 'cancelled', reason = 'operator-cancel' WHERE id = ?",
+            ("0e" * 16,),
+        )
         conn.execute("DELETE FROM sessions WHERE id = ?", ("a1" * 16,))
         conn.close()
         changes = [json.loads(lines.next()) for _ in range(3)]
@@ -127,8 +162,11 @@ def test_watch_json_streams_added_then_modified_and_deleted(tmp_path: Path) -> N
         watch.terminate()
         watch.communicate(timeout=30)
     seen = {(e["type"], e["kind"], e["id"]) for e in changes}
-    assert seen == {("ADDED", "job", "f6" * 16), ("MODIFIED", "job", "0e" * 16),
-                    ("DELETED", "session", "a1" * 16)}
+    assert seen == {
+        ("ADDED", "job", "f6" * 16),
+        ("MODIFIED", "job", "0e" * 16),
+        ("DELETED", "session", "a1" * 16),
+    }
     modified = next(e for e in changes if e["type"] == "MODIFIED")
     assert modified["object"]["state"] == "cancelled"
 
@@ -138,5 +176,6 @@ def test_plain_panels_are_built_from_the_same_snapshot(tmp_path: Path) -> None:
     data = read_snapshot(tmp_path, limit=20).to_json()
     panels = {panel.name: panel for panel in build_panels(data)}
     assert len(panels["sessions"].rows) == data["sessions"]["count"]
-    assert {row.key for row in panels["jobs"].rows} == {f"job:{j['id']}" for j in
-                                                        data["jobs"]["recent"]}
+    assert {row.key for row in panels["jobs"].rows} == {
+        f"job:{j['id']}" for j in data["jobs"]["recent"]
+    }

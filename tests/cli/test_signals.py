@@ -22,9 +22,15 @@ def _args(server: ScriptedServer) -> list[str]:
 
 
 def _start(server: ScriptedServer, workspace: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([*TAU, "-p", "talk", *_args(server), *extra], cwd=workspace,
-                            env=tau_env(OPENAI_API_KEY="sk-test"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    return subprocess.Popen(
+        [*TAU, "-p", "talk", *_args(server), *extra],
+        cwd=workspace,
+        env=tau_env(OPENAI_API_KEY="sk-test"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
 
 
 def _last_messages(workspace: Path) -> list[dict[str, object]]:
@@ -33,10 +39,12 @@ def _last_messages(workspace: Path) -> list[dict[str, object]]:
     return [m["message"] for m in show["messages"]]
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)],
-                         ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["SIGTERM", "SIGHUP"]
+)
 def test_a_stop_signal_mid_answer_saves_the_partial_answer(
-        scripted_server: ScriptedServer, workspace: Path, signum: int, code: int) -> None:
+    scripted_server: ScriptedServer, workspace: Path, signum: int, code: int
+) -> None:
     scripted_server.add(openai_answer("word " * 400, chunk_size=5, delay_s=0.02))
     proc = _start(scripted_server, workspace)
     assert proc.stdout is not None
@@ -75,12 +83,25 @@ def _pids_running(marker: str) -> list[int]:
     return found
 
 
-def test_sigterm_during_a_tool_stops_its_processes(scripted_server: ScriptedServer,
-                                                   workspace: Path) -> None:
+def test_sigterm_during_a_tool_stops_its_processes(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     marker = f"30.{os.getpid()}{time.monotonic_ns() % 10**6}"
-    scripted_server.add(openai_answer("", [{"id": "c1", "name": "bash", "arguments": {
-        "command": f"sleep {marker} & echo started > background.pid; "
-                   "echo started > shell.pid; wait"}}]))
+    scripted_server.add(
+        openai_answer(
+            "",
+            [
+                {
+                    "id": "c1",
+                    "name": "bash",
+                    "arguments": {
+                        "command": f"sleep {marker} & echo started > background.pid; "
+                        "echo started > shell.pid; wait"
+                    },
+                }
+            ],
+        )
+    )
     proc = _start(scripted_server, workspace, "--approval", "full-auto")
     markers = [workspace / "background.pid", workspace / "shell.pid"]
     deadline = time.monotonic() + 30
@@ -104,17 +125,22 @@ def test_sigterm_during_a_tool_stops_its_processes(scripted_server: ScriptedServ
 
 
 @pytest.mark.skipif(not Path("/usr/bin/setsid").exists(), reason="needs util-linux setsid")
-def test_closing_the_terminal_saves_the_partial_answer(scripted_server: ScriptedServer,
-                                                       workspace: Path) -> None:
+def test_closing_the_terminal_saves_the_partial_answer(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
     # tau runs on a real pseudo-terminal as its controlling terminal; closing the
     # terminal's master side makes the kernel send SIGHUP, and every later write to the
     # terminal fails: the partial answer must be saved all the same.
     scripted_server.add(openai_answer("word " * 400, chunk_size=5, delay_s=0.02))
     master, slave = os.openpty()
-    proc = subprocess.Popen(["/usr/bin/setsid", "--ctty", *TAU, "-p", "talk",
-                             *_args(scripted_server)], cwd=workspace,
-                            env=tau_env(OPENAI_API_KEY="sk-test"), stdin=slave, stdout=slave,
-                            stderr=slave)
+    proc = subprocess.Popen(
+        ["/usr/bin/setsid", "--ctty", *TAU, "-p", "talk", *_args(scripted_server)],
+        cwd=workspace,
+        env=tau_env(OPENAI_API_KEY="sk-test"),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
     os.close(slave)
     try:
         seen = b""

@@ -32,12 +32,13 @@ def test_markers_of_a_seeded_workspace_and_exit_1_with_the_reasons(tmp_path: Pat
     markers = _markers(done.stdout)
     assert markers["control_plane.health"] == "attention"
     assert markers["control_plane.schema_version"] == "1"
-    assert markers["control_plane.store.schema_version"] == markers[
-        "control_plane.store.schema_expected"]
+    assert (
+        markers["control_plane.store.schema_version"]
+        == markers["control_plane.store.schema_expected"]
+    )
     assert markers["control_plane.sessions.count"] == "3"
     assert markers["control_plane.jobs.by_state.running"] == "3"
-    assert (markers["control_plane.jobs.stale"], markers["control_plane.jobs.stuck"]) == \
-        ("1", "1")
+    assert (markers["control_plane.jobs.stale"], markers["control_plane.jobs.stuck"]) == ("1", "1")
     assert markers["control_plane.missions.latest.outcome"] == "blocked"
     assert markers["control_plane.sessions.recent.2.cost_usd"] == "none"
     reasons = {v for k, v in markers.items() if k.startswith("control_plane.attention.")}
@@ -70,17 +71,27 @@ def test_json_is_the_snapshot_and_has_the_same_fields_as_the_markers(tmp_path: P
     assert len(as_json.stdout.splitlines()) == 1
     markers = _markers(as_markers.stdout)
     assert {path for path, _ in leaves(data)} == set(markers)
-    stable = {path: escape_value(value) for path, value in leaves(data)
-              if not path.endswith(("generated_at", "disk_free_bytes"))}
+    stable = {
+        path: escape_value(value)
+        for path, value in leaves(data)
+        if not path.endswith(("generated_at", "disk_free_bytes"))
+    }
     assert {path: markers[path] for path in stable} == stable
 
 
 def test_hostile_values_stay_on_one_grep_safe_line(tmp_path: Path) -> None:
     conn = open_store(tmp_path)
-    add_session(conn, "d4" * 16, updated_at=time.time(),
-                title="x\ncontrol_plane.health=ok =%\x1b[31m naïve", model="none")
-    conn.execute("INSERT INTO memory_entries (namespace, text, source, trust, created_at, "
-                 "updated_at, content_hash) VALUES ('a.b c', 't', 'user', 'trusted', 0, 0, 'h')")
+    add_session(
+        conn,
+        "d4" * 16,
+        updated_at=time.time(),
+        title="x\ncontrol_plane.health=ok =%\x1b[31m naïve",
+        model="none",
+    )
+    conn.execute(
+        "INSERT INTO memory_entries (namespace, text, source, trust, created_at, "
+        "updated_at, content_hash) VALUES ('a.b c', 't', 'user', 'trusted', 0, 0, 'h')"
+    )
     conn.close()
     done = run_tau(["status"], cwd=tmp_path)
     markers = _markers(done.stdout)
@@ -113,12 +124,18 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_a_session_held_by_another_process_is_running(tmp_path: Path) -> None:
     seed_workspace(tmp_path, now=time.time())
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; "
-         "from tau_engine.store.session_lock import SessionLock; "
-         f"lock = SessionLock.acquire(Path({str(tmp_path / '.tau' / 'locks')!r}), "
-         f"{SESSION_IDS[-1]!r}); print('held', flush=True); sys.stdin.readline()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from tau_engine.store.session_lock import SessionLock; "
+            f"lock = SessionLock.acquire(Path({str(tmp_path / '.tau' / 'locks')!r}), "
+            f"{SESSION_IDS[-1]!r}); print('held', flush=True); sys.stdin.readline()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         markers = _markers(run_tau(["status"], cwd=tmp_path).stdout)
@@ -133,10 +150,10 @@ def test_a_session_held_by_another_process_is_running(tmp_path: Path) -> None:
 
 def test_the_safety_profile_a_run_would_use_is_a_marker(tmp_path: Path) -> None:
     plain = _markers(run_tau(["status"], cwd=tmp_path).stdout)
-    assert (plain["control_plane.safety"], plain["control_plane.profile"]) == \
-        ("balanced", "none")
-    strict = _markers(run_tau(["status"], cwd=tmp_path,
-                              env={**tau_env(), "TAU_SAFETY": "strict"}).stdout)
+    assert (plain["control_plane.safety"], plain["control_plane.profile"]) == ("balanced", "none")
+    strict = _markers(
+        run_tau(["status"], cwd=tmp_path, env={**tau_env(), "TAU_SAFETY": "strict"}).stdout
+    )
     assert strict["control_plane.safety"] == "strict"
     # A cloned repository's own config may only make it stricter while untrusted.
     (tmp_path / ".tau").mkdir(exist_ok=True)

@@ -27,8 +27,10 @@ def test_a_damaged_store_says_what_to_do_in_one_line(workspace: Path) -> None:
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith(f"tau: error: {workspace / '.tau' / 'tau.db'} is damaged "
-                               "(database disk image is malformed); tau stopped writing")
+    assert lines[0].startswith(
+        f"tau: error: {workspace / '.tau' / 'tau.db'} is damaged "
+        "(database disk image is malformed); tau stopped writing"
+    )
     assert lines[0].endswith("then run: tau sessions recover (see docs/sessions.md)")
 
 
@@ -71,14 +73,24 @@ def _as_reader(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     as_other: list[str] = []
     if os.geteuid() == 0:
         as_other = [SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    return subprocess.run([*as_other, *TAU, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*as_other, *TAU, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0 and not SETPRIV, reason="root needs setpriv to drop it")
 def test_a_store_the_user_cannot_write(shared_workspace: Path) -> None:
-    created = run_tau(["-p", "hello there", "--model", "offline/echo"], shared_workspace,
-                      env=tau_env(TAU_CONFIG_DIR=str(shared_workspace.parent / "config")))
+    created = run_tau(
+        ["-p", "hello there", "--model", "offline/echo"],
+        shared_workspace,
+        env=tau_env(TAU_CONFIG_DIR=str(shared_workspace.parent / "config")),
+    )
     assert created.returncode == 0, created.stderr
     state = shared_workspace / ".tau"
     if os.geteuid() != 0:

@@ -23,17 +23,45 @@ HOSTILE_ANSWER = f"All done.{OSC52}{TITLE}\x1b[2A\x1b[2K\rnothing to see\u202eev
 
 def hostile_script(workspace: Path) -> Path:
     script = workspace / "hostile.json"
-    script.write_text(json.dumps({"version": 1, "turns": [
-        {"tool_calls": [{"name": "bash", "arguments": {
-            "command": "printf '\\033]0;tool title\\007boom\\033[31m red\\n'; exit 3"}}]},
-        {"text": HOSTILE_ANSWER}]}))
+    script.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "turns": [
+                    {
+                        "tool_calls": [
+                            {
+                                "name": "bash",
+                                "arguments": {
+                                    "command": "printf '\\033]0;tool title\\007boom"
+                                    "\\033[31m red\\n'; exit 3"
+                                },
+                            }
+                        ]
+                    },
+                    {"text": HOSTILE_ANSWER},
+                ],
+            }
+        )
+    )
     return script
 
 
 def test_headless_text_output_is_stripped(workspace: Path) -> None:
-    proc = run_tau(["-p", f"hello{TITLE}", "--model", "offline/replay", "--script",
-                    str(hostile_script(workspace)), "--approval", "full-auto", "--no-color"],
-                   workspace)
+    proc = run_tau(
+        [
+            "-p",
+            f"hello{TITLE}",
+            "--model",
+            "offline/replay",
+            "--script",
+            str(hostile_script(workspace)),
+            "--approval",
+            "full-auto",
+            "--no-color",
+        ],
+        workspace,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "All done." in proc.stdout and "nothing to see" in proc.stdout
     assert not CONTROL.search(proc.stdout), repr(proc.stdout)
@@ -42,9 +70,21 @@ def test_headless_text_output_is_stripped(workspace: Path) -> None:
 
 
 def test_sessions_list_and_show_are_stripped(workspace: Path) -> None:
-    proc = run_tau(["-p", f"title{TITLE}{OSC52} here", "--model", "offline/replay",
-                    "--script", str(hostile_script(workspace)), "--approval", "full-auto",
-                    "--output-format", "json"], workspace)
+    proc = run_tau(
+        [
+            "-p",
+            f"title{TITLE}{OSC52} here",
+            "--model",
+            "offline/replay",
+            "--script",
+            str(hostile_script(workspace)),
+            "--approval",
+            "full-auto",
+            "--output-format",
+            "json",
+        ],
+        workspace,
+    )
     assert proc.returncode == 0, proc.stderr
     session = json.loads(proc.stdout.splitlines()[-1])["session_id"]
     listing = run_tau(["sessions", "list"], workspace)
@@ -64,9 +104,11 @@ async def test_repl_output_is_stripped(workspace: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     engine = await Engine.open(
         workspace=WorkspacePaths(workspace),
-        settings=Settings(model="offline/replay", approval="full-auto"), environ={},
+        settings=Settings(model="offline/replay", approval="full-auto"),
+        environ={},
         script_path=hostile_script(workspace),
-        approver=LineApprover(ask, out))  # type: ignore[arg-type]
+        approver=LineApprover(ask, out),
+    )  # type: ignore[arg-type]
     try:
         assert await LineRepl(engine, ask, out, err).loop() == 0  # type: ignore[arg-type]
     finally:
@@ -81,8 +123,15 @@ async def test_repl_approval_preview_is_stripped() -> None:
 
     ask, _ = scripted(["n"])
     out = io.StringIO()
-    decision = await LineApprover(ask, out)(ApprovalRequest(  # type: ignore[arg-type]
-        call_id="c1", tool="bash", kind="exec", arguments={}, reason="exec needs approval",
-        preview=f"echo hi{OSC52}\x1b[1A\x1b[2Kls"))
+    decision = await LineApprover(ask, out)(
+        ApprovalRequest(  # type: ignore[arg-type]
+            call_id="c1",
+            tool="bash",
+            kind="exec",
+            arguments={},
+            reason="exec needs approval",
+            preview=f"echo hi{OSC52}\x1b[1A\x1b[2Kls",
+        )
+    )
     assert decision is ApprovalDecision.DENY
     assert "echo hils" in out.getvalue() and not CONTROL.search(out.getvalue())

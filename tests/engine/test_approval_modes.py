@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_modes_in_order_each_with_its_help() -> None:
     assert APPROVAL_MODES == ("read-only", "ask", "auto-edit", "full-auto")
     assert set(MODE_HELP) == set(ApprovalMode)
-    assert ApprovalMode.AUTO_EDIT.help == "edit workspace files freely; ask before commands " \
+    assert (
+        ApprovalMode.AUTO_EDIT.help == "edit workspace files freely; ask before commands "
         "and network"
+    )
     # The policy's mode is this enum, and its table has a row for each.
     assert policy.ApprovalMode is ApprovalMode
     for mode in ApprovalMode:
@@ -35,15 +37,20 @@ def test_the_modes_in_order_each_with_its_help() -> None:
 
 def test_parsing_names_the_choices() -> None:
     assert parse_approval_mode("full-auto") is ApprovalMode.FULL_AUTO
-    with pytest.raises(UsageError, match="unknown approval mode 'yolo'; choose one of: "
-                       "read-only, ask, auto-edit, full-auto"):
+    with pytest.raises(
+        UsageError,
+        match="unknown approval mode 'yolo'; choose one of: read-only, ask, auto-edit, full-auto",
+    ):
         parse_approval_mode("yolo")
 
 
 def test_shift_tab_order_wraps_round() -> None:
     assert [next_mode(m) for m in APPROVAL_MODES] == [
-        ApprovalMode.ASK, ApprovalMode.AUTO_EDIT, ApprovalMode.FULL_AUTO,
-        ApprovalMode.READ_ONLY]
+        ApprovalMode.ASK,
+        ApprovalMode.AUTO_EDIT,
+        ApprovalMode.FULL_AUTO,
+        ApprovalMode.READ_ONLY,
+    ]
     assert next_mode("bogus") is ApprovalMode.READ_ONLY
     assert cycle_description() == "ask, auto-edit, full-auto, read-only"
 

@@ -28,8 +28,9 @@ from tau_engine.tools.base import ToolContext, ToolOutcome
 from tau_engine.tools.bash import BashTool
 from tau_engine.tools.command_process import CommandProcess, supervision_available
 
-pytestmark = pytest.mark.skipif(not supervision_available(),
-                                reason="per-call subreaper needs Linux and /proc")
+pytestmark = pytest.mark.skipif(
+    not supervision_available(), reason="per-call subreaper needs Linux and /proc"
+)
 NO_BWRAP = shutil.which("bwrap") is None and not os.environ.get("CI")
 # The sandbox of the call being tested (None: bash runs directly under the supervisor).
 SANDBOX: dict[str, ShellSandbox | None] = {"current": None}
@@ -39,8 +40,9 @@ SANDBOX: dict[str, ShellSandbox | None] = {"current": None}
 def sandboxed(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "bwrap" and NO_BWRAP:
         pytest.skip("bubblewrap is not installed (CI installs it)")
-    SANDBOX["current"] = (ShellSandbox(load_profile("balanced"), tmp_path)
-                          if request.param == "bwrap" else None)
+    SANDBOX["current"] = (
+        ShellSandbox(load_profile("balanced"), tmp_path) if request.param == "bwrap" else None
+    )
     return str(request.param)
 
 
@@ -92,15 +94,20 @@ async def call(ctx: ToolContext, tool: BashTool | None = None, **arguments: Any)
     return await tool.run(tool.parse_args(arguments), ctx)
 
 
-@pytest.mark.parametrize("template", [
-    "sleep {m} & echo started",
-    "nohup sleep {m} >/dev/null 2>&1 & echo started",
-    "setsid sleep {m} >/dev/null 2>&1 & echo started",
-    # A daemon: the subshell exits at once, its setsid child is re-parented.
-    "(setsid sleep {m} >/dev/null 2>&1 &); echo started",
-], ids=["background", "nohup", "setsid", "double-fork"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "sleep {m} & echo started",
+        "nohup sleep {m} >/dev/null 2>&1 & echo started",
+        "setsid sleep {m} >/dev/null 2>&1 & echo started",
+        # A daemon: the subshell exits at once, its setsid child is re-parented.
+        "(setsid sleep {m} >/dev/null 2>&1 &); echo started",
+    ],
+    ids=["background", "nohup", "setsid", "double-fork"],
+)
 async def test_processes_left_running_are_gone_when_the_call_returns(
-        ctx: ToolContext, template: str) -> None:
+    ctx: ToolContext, template: str
+) -> None:
     m = marker()
     out = await call(ctx, command=template.format(m=m))
     assert out.output == "started\n[exit code 0]"
@@ -118,8 +125,9 @@ async def test_timeout_stops_processes_that_left_the_group(ctx: ToolContext) -> 
 async def test_cancel_stops_processes_that_left_the_group(ctx: ToolContext) -> None:
     m = marker()
     flag = ctx.workspace / "started"
-    task = asyncio.create_task(call(
-        ctx, command=f"setsid sleep {m} & nohup sleep {m} >/dev/null & touch {flag}; wait"))
+    task = asyncio.create_task(
+        call(ctx, command=f"setsid sleep {m} & nohup sleep {m} >/dev/null & touch {flag}; wait")
+    )
     while not flag.exists():
         await asyncio.sleep(0.01)
     task.cancel()
@@ -169,8 +177,9 @@ async def test_output_is_written_as_it_comes(ctx: ToolContext) -> None:
     seen: list[tuple[float, str]] = []
     ctx.on_output = lambda text: seen.append((time.monotonic(), text))
     flag = ctx.workspace / "go"
-    task = asyncio.create_task(call(
-        ctx, command=f"echo first; while [ ! -e {flag} ]; do sleep 0.01; done; echo second"))
+    task = asyncio.create_task(
+        call(ctx, command=f"echo first; while [ ! -e {flag} ]; do sleep 0.01; done; echo second")
+    )
     deadline = time.monotonic() + 60
     while not seen and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
@@ -228,8 +237,14 @@ def test_tau_dying_stops_the_calls_processes(tmp_path: Path, sandboxed: str) -> 
 async def test_without_supervision_the_process_group_is_still_stopped(tmp_path: Path) -> None:
     # The fallback where prctl and /proc are missing: one process group, stopped whole.
     m = marker()
-    proc = await CommandProcess.start(["bash", "-c", f"sleep {m} & sleep {m}"], cwd=tmp_path,
-                                      env=None, grace_s=0.2, drain_s=1, supervised=False)
+    proc = await CommandProcess.start(
+        ["bash", "-c", f"sleep {m} & sleep {m}"],
+        cwd=tmp_path,
+        env=None,
+        grace_s=0.2,
+        drain_s=1,
+        supervised=False,
+    )
     while len(running_with(m)) < 2:
         await asyncio.sleep(0.01)
     await proc.stop()

@@ -57,14 +57,18 @@ class Turn:
         (self.root / rel).unlink()
 
     async def finish(self, *, bash_calls: int = 0) -> None:
-        calls = [ToolCall(id=f"c{i}", name="bash", arguments={"command": "make"})
-                 for i in range(bash_calls)]
+        calls = [
+            ToolCall(id=f"c{i}", name="bash", arguments={"command": "make"})
+            for i in range(bash_calls)
+        ]
         await self.store.append(
-            self.session_id, Message(role="assistant", content="", tool_calls=calls))
+            self.session_id, Message(role="assistant", content="", tool_calls=calls)
+        )
         for call in calls:
             await self.store.append(
                 self.session_id,
-                Message(role="tool", content="ok", tool_call_id=call.id, name="bash"))
+                Message(role="tool", content="ok", tool_call_id=call.id, name="bash"),
+            )
         await self.store.append(self.session_id, Message(role="assistant", content="done"))
 
 
@@ -91,8 +95,9 @@ async def test_undo_restores_modified_created_and_deleted_files(
     assert report.head_id == head_before
     assert sorted(report.restored) == ["edit.py", "gone.txt", "pkg/new.py"]
     assert report.failed == []
-    assert report.note == ("2 shell command(s) ran in the undone turns; "
-                           "their side effects are not undone.")
+    assert report.note == (
+        "2 shell command(s) ran in the undone turns; their side effects are not undone."
+    )
     assert (tmp_path / "edit.py").read_text() == "original\n"
     assert (tmp_path / "gone.txt").read_text() == "keep me\n"
     assert not (tmp_path / "pkg" / "new.py").exists()
@@ -319,14 +324,17 @@ async def test_undo_never_touches_files_outside_the_workspace_named_by_planted_r
         conn = sqlite3.connect(store.paths.db_path)
         with conn:
             for planted in ("../victim.txt", "link/victim.txt", "~/../../victim.txt"):
-                conn.execute("INSERT INTO checkpoints (session_id, message_id, path, blob, mode, "
-                             "created_at) VALUES (?, ?, ?, NULL, NULL, 0)",
-                             (info.id, turn.prompt.id, planted))
+                conn.execute(
+                    "INSERT INTO checkpoints (session_id, message_id, path, blob, mode, "
+                    "created_at) VALUES (?, ?, ?, NULL, NULL, 0)",
+                    (info.id, turn.prompt.id, planted),
+                )
         conn.close()
         report = await store.undo(info.id)
     finally:
         store.close()
     assert victim.read_text() == "not yours\n"
     assert sorted(f.path for f in report.failed) == sorted(
-        ["../victim.txt", "link/victim.txt", "~/../../victim.txt"])
+        ["../victim.txt", "link/victim.txt", "~/../../victim.txt"]
+    )
     assert all("outside the workspace" in f.reason for f in report.failed)

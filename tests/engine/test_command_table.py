@@ -18,8 +18,9 @@ from tau_engine.session_control import SessionControl
 
 
 async def _engine(workspace: Path) -> Engine:
-    return await Engine.open(workspace=WorkspacePaths(workspace),
-                             settings=Settings(model="offline/echo"), environ={})
+    return await Engine.open(
+        workspace=WorkspacePaths(workspace), settings=Settings(model="offline/echo"), environ={}
+    )
 
 
 def test_each_command_is_declared_once_with_usage_and_help() -> None:
@@ -49,8 +50,7 @@ def test_a_front_end_adds_its_own_commands_in_place() -> None:
     assert [c.name for c in replaced].count("help") == 1
 
 
-async def test_a_command_the_front_end_runs_itself_is_refused_by_the_table(
-        workspace: Path) -> None:
+async def test_a_command_the_front_end_runs_itself_is_refused_by_the_table(workspace: Path) -> None:
     table = COMMANDS.with_commands(Command("theme", "switch theme"))
     engine = await _engine(workspace)
     try:
@@ -95,7 +95,8 @@ async def test_results_are_data(workspace: Path) -> None:
 
 
 async def test_without_an_engine_the_session_commands_act_on_the_named_session(
-        workspace: Path) -> None:
+    workspace: Path,
+) -> None:
     """What ``tau sessions undo|redo|fork ID`` runs: the table over the store alone."""
     engine = await _engine(workspace)
     try:
@@ -107,12 +108,14 @@ async def test_without_an_engine_the_session_commands_act_on_the_named_session(
     control = await SessionControl.open(WorkspacePaths(workspace))
     ctx = CommandContext(sessions=control, table=COMMANDS)
     try:
-        forked = await COMMANDS.run(ctx, COMMANDS.lookup("/fork")[0],
-                                    CommandInput(session=session_id[:8]))
+        forked = await COMMANDS.run(
+            ctx, COMMANDS.lookup("/fork")[0], CommandInput(session=session_id[:8])
+        )
         assert isinstance(forked, r.SessionForked) and not forked.switched
         assert forked.source_id == session_id and control.current is None
-        undone = await COMMANDS.run(ctx, COMMANDS.lookup("/undo")[0],
-                                    CommandInput(session=session_id))
+        undone = await COMMANDS.run(
+            ctx, COMMANDS.lookup("/undo")[0], CommandInput(session=session_id)
+        )
         assert isinstance(undone, r.TurnsUndone) and undone.report.messages == 2
         with pytest.raises(UsageError, match="/model needs a running engine"):
             await COMMANDS.execute(ctx, "/model offline/echo")

@@ -28,8 +28,11 @@ from tau_engine.providers.base import (
 def stored(messages: list[Message]) -> list[StoredMessage]:
     out, parent = [], None
     for i, m in enumerate(messages):
-        out.append(StoredMessage(id=f"m{i}", session_id="s", parent_id=parent,
-                                 created_at=time.time(), message=m))
+        out.append(
+            StoredMessage(
+                id=f"m{i}", session_id="s", parent_id=parent, created_at=time.time(), message=m
+            )
+        )
         parent = f"m{i}"
     return out
 
@@ -69,9 +72,15 @@ def test_request_view_after_compaction_and_nothing_lost() -> None:
     assert view[0].content.startswith("[Summary of the earlier conversation")
     assert "SUMMARY" in view[0].content and view[0].role == "user"
     # A second compaction summarizes the first summary together with what followed.
-    history2 = stored([*messages, summary, Message(role="assistant", content="later"),
-                       Message(role="user", content="q4"), Message(role="assistant",
-                                                                   content="a4")])
+    history2 = stored(
+        [
+            *messages,
+            summary,
+            Message(role="assistant", content="later"),
+            Message(role="user", content="q4"),
+            Message(role="assistant", content="a4"),
+        ]
+    )
     plan2 = plan_compaction(history2, keep_recent_turns=1)
     assert plan2 is not None and plan2.summarize[0].meta.get("compaction")
     assert plan2.keep_from == history2[-2].id
@@ -91,8 +100,7 @@ async def test_summarize_calls_the_model_without_tools() -> None:
         yield UsageReport(Usage(input_tokens=50, output_tokens=5))
         yield StreamEnd("end_turn")
 
-    text, usage, cost = await summarize(stream, model="m", system="sys",
-                                        messages=convo(2))
+    text, usage, cost = await summarize(stream, model="m", system="sys", messages=convo(2))
     assert text == "- did things" and usage.input_tokens == 50 and cost is None
     assert seen[0].tools == [] and "q1" in seen[0].messages[0].content
 

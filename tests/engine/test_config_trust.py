@@ -50,11 +50,17 @@ def test_an_untrusted_workspace_cannot_route_keys_or_raise_authority(ws: Workspa
     assert settings.max_turns == 40 and settings.model == "openai/gpt-5"
     assert openai.site_name == "proj"
     withheld = {w.key: w for w in settings.withheld}
-    assert set(withheld) == {"base_url", "approval", "max_cost", "providers.openai.base_url",
-                             "providers.openai.api_key_env"}
+    assert set(withheld) == {
+        "base_url",
+        "approval",
+        "max_cost",
+        "providers.openai.base_url",
+        "providers.openai.api_key_env",
+    }
     assert all(w.source == ".tau/config.toml" for w in withheld.values())
-    assert withheld["providers.openai.api_key_env"].reason == \
-        "decides which secret is read and sent"
+    assert (
+        withheld["providers.openai.api_key_env"].reason == "decides which secret is read and sent"
+    )
     assert withheld["base_url"].reason == "decides where your API keys are sent"
     assert withheld["approval"].reason == "raises the approval mode above 'ask'"
     assert withheld["max_cost"].reason == "raises your max_cost of 5.0"
@@ -78,7 +84,8 @@ def test_lowering_is_always_allowed(ws: WorkspacePaths) -> None:
 
 
 def test_the_approval_baseline_is_the_users_mode_else_the_front_ends_default(
-        ws: WorkspacePaths) -> None:
+    ws: WorkspacePaths,
+) -> None:
     ws.config_path.write_text('approval = "auto-edit"\n')
     assert load_settings(ws, environ={}, default_approval="ask").approval is None
     assert load_settings(ws, environ={}, default_approval="auto-edit").approval == "auto-edit"
@@ -88,8 +95,9 @@ def test_the_approval_baseline_is_the_users_mode_else_the_front_ends_default(
 
 def test_flags_environment_and_the_user_file_are_trusted_sources(ws: WorkspacePaths) -> None:
     _user_file('[providers.openai]\nbase_url = "http://my-proxy/v1"\napi_key_env = "WORK"\n')
-    settings = load_settings(ws, cli={"approval": "full-auto"},
-                             environ={"TAU_BASE_URL": "http://env/v1"})
+    settings = load_settings(
+        ws, cli={"approval": "full-auto"}, environ={"TAU_BASE_URL": "http://env/v1"}
+    )
     assert settings.approval == "full-auto" and settings.base_url == "http://env/v1"
     assert settings.providers["openai"].base_url == "http://my-proxy/v1"
     assert settings.providers["openai"].api_key_env == "WORK"
@@ -97,7 +105,9 @@ def test_flags_environment_and_the_user_file_are_trusted_sources(ws: WorkspacePa
     assert settings.max_cost == 1000.0
     # What a flag or the environment replaces anyway is not reported as withheld.
     assert {w.key for w in settings.withheld} == {
-        "providers.openai.base_url", "providers.openai.api_key_env"}
+        "providers.openai.base_url",
+        "providers.openai.api_key_env",
+    }
 
 
 def test_the_declaration_says_which_settings_need_trust() -> None:
@@ -119,8 +129,13 @@ def test_a_workspace_may_choose_a_stricter_safety_profile_only(tmp_path: Path) -
     paths = WorkspacePaths(tmp_path / "w")
     paths.root.mkdir()
     paths.ensure()
-    for chosen, taken in (("hardened", "hardened"), ("strict", "strict"),
-                          ("balanced", "balanced"), ("permissive", None), ("mine", None)):
+    for chosen, taken in (
+        ("hardened", "hardened"),
+        ("strict", "strict"),
+        ("balanced", "balanced"),
+        ("permissive", None),
+        ("mine", None),
+    ):
         paths.config_path.write_text(f'safety = "{chosen}"\n')
         settings = load_settings(paths, environ={})
         assert settings.safety == taken, chosen
@@ -135,7 +150,8 @@ def test_a_workspace_may_choose_a_stricter_safety_profile_only(tmp_path: Path) -
 
 
 def test_a_workspace_adds_protected_paths_and_never_sets_the_http_allow_list(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     paths = WorkspacePaths(tmp_path / "w")
     paths.root.mkdir()
     paths.ensure()

@@ -56,20 +56,30 @@ def test_events_with_no_session_bound_are_in_no_log() -> None:
 
 
 def test_every_event_round_trips_through_json() -> None:
-    samples = [TextDelta(text="é\n"), ApprovalNeeded(call_id="c", name="bash",
-                                                      arguments={"command": "ls"}),
-               UsageEvent(usage=Usage(input_tokens=3), cost_usd=None),
-               RunFinished(run_id="r1", stop_reason="end_turn", result="ok"),
-               SessionFinished(reason="closed", runs=2),
-               UserMessage(run_id="r1", message_id="m1", text="see x.py", typed="see @x.py",
-                           attachments=["x.py"]),
-               ToolCallEvent(call_id="c", name="read", arguments={"path": "x.py"},
-                             label="path=x.py"),
-               Notice(kind=NoticeKind.COMPACTION, message="compacted",
-                      data=CompactionNote(before_tokens=9000, after_tokens=800)),
-               Notice(kind=NoticeKind.INTERRUPTED, message="stopped"),
-               MissionPhaseEvent(mission_id="m", phase=MissionPhase.EVIDENCE, status="finished",
-                                 outcome=MissionOutcome.BLOCKED, reason="red-not-failing")]
+    samples = [
+        TextDelta(text="é\n"),
+        ApprovalNeeded(call_id="c", name="bash", arguments={"command": "ls"}),
+        UsageEvent(usage=Usage(input_tokens=3), cost_usd=None),
+        RunFinished(run_id="r1", stop_reason="end_turn", result="ok"),
+        SessionFinished(reason="closed", runs=2),
+        UserMessage(
+            run_id="r1", message_id="m1", text="see x.py", typed="see @x.py", attachments=["x.py"]
+        ),
+        ToolCallEvent(call_id="c", name="read", arguments={"path": "x.py"}, label="path=x.py"),
+        Notice(
+            kind=NoticeKind.COMPACTION,
+            message="compacted",
+            data=CompactionNote(before_tokens=9000, after_tokens=800),
+        ),
+        Notice(kind=NoticeKind.INTERRUPTED, message="stopped"),
+        MissionPhaseEvent(
+            mission_id="m",
+            phase=MissionPhase.EVIDENCE,
+            status="finished",
+            outcome=MissionOutcome.BLOCKED,
+            reason="red-not-failing",
+        ),
+    ]
     for event in samples:
         back = parse_event(event.model_dump_json())
         assert type(back) is type(event) and back == event
@@ -135,12 +145,15 @@ def test_guard_keeps_paths_inside(tmp_path: Path) -> None:
 # -- policy -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("mode", "expected"), [
-    (ApprovalMode.READ_ONLY, ("allow", "deny", "deny", "deny")),
-    (ApprovalMode.ASK, ("allow", "ask", "ask", "ask")),
-    (ApprovalMode.AUTO_EDIT, ("allow", "allow", "ask", "ask")),
-    (ApprovalMode.FULL_AUTO, ("allow", "allow", "allow", "allow")),
-])
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (ApprovalMode.READ_ONLY, ("allow", "deny", "deny", "deny")),
+        (ApprovalMode.ASK, ("allow", "ask", "ask", "ask")),
+        (ApprovalMode.AUTO_EDIT, ("allow", "allow", "ask", "ask")),
+        (ApprovalMode.FULL_AUTO, ("allow", "allow", "allow", "allow")),
+    ],
+)
 def test_policy_table(mode: ApprovalMode, expected: tuple[str, ...]) -> None:
     policy = ToolPolicy(mode)
     kinds = ("read", "edit", "exec", "network")
@@ -183,8 +196,9 @@ def test_prompt_composes_identity_then_guidance_files(tmp_path: Path) -> None:
     (tmp_path / ".tau" / "SOUL.md").write_text("You are terse.")
     prompt = build_system_prompt(tmp_path, today=dt.date(2026, 1, 2))
     assert "2026-01-02" in prompt and str(tmp_path) in prompt
-    order = [prompt.index(text) for text in
-             ("You are terse.", "Ada", "Use tabs.", "Run make test.")]
+    order = [
+        prompt.index(text) for text in ("You are terse.", "Ada", "Use tabs.", "Run make test.")
+    ]
     assert order == sorted(order)
     assert "Your persona, from .tau/SOUL.md:\nYou are terse." in prompt
     assert "The user's preferences, from .tau/USER.md:\nThe user is Ada." in prompt

@@ -20,12 +20,14 @@ def script(tmp_path: Path, turns: list[dict[str, object]]) -> Path:
     return path
 
 
-async def open_engine(root: Path, script_path: Path | None = None, **settings: object
-                      ) -> Engine:
+async def open_engine(root: Path, script_path: Path | None = None, **settings: object) -> Engine:
     model = "offline/replay" if script_path else "offline/echo"
-    return await Engine.open(workspace=WorkspacePaths(root),
-                             settings=Settings(model=model, **settings),  # type: ignore[arg-type]
-                             environ={}, script_path=script_path)
+    return await Engine.open(
+        workspace=WorkspacePaths(root),
+        settings=Settings(model=model, **settings),  # type: ignore[arg-type]
+        environ={},
+        script_path=script_path,
+    )
 
 
 async def test_run_persists_session_and_events(workspace: Path) -> None:
@@ -45,11 +47,18 @@ async def test_run_persists_session_and_events(workspace: Path) -> None:
 
 async def test_undo_redo_restore_files_and_fork(workspace: Path, tmp_path: Path) -> None:
     (workspace / "a.txt").write_text("original\n")
-    path = script(tmp_path, [
-        {"tool_calls": [{"name": "write", "arguments": {"path": "a.txt",
-                                                        "content": "changed\n"}}]},
-        {"text": "changed it"},
-        {"text": "second answer"}])
+    path = script(
+        tmp_path,
+        [
+            {
+                "tool_calls": [
+                    {"name": "write", "arguments": {"path": "a.txt", "content": "changed\n"}}
+                ]
+            },
+            {"text": "changed it"},
+            {"text": "second answer"},
+        ],
+    )
     engine = await open_engine(workspace, path)
     try:
         await engine.run("change a.txt")
@@ -89,8 +98,9 @@ async def test_resume_and_new_session(workspace: Path) -> None:
         assert len(await engine.list_sessions()) == 2
     finally:
         await engine.close()
-    again = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
-                              environ={}, continue_latest=True)
+    again = await Engine.open(
+        workspace=WorkspacePaths(workspace), settings=Settings(), environ={}, continue_latest=True
+    )
     try:
         assert again.session is not None and again.session.title == "second"
     finally:
@@ -99,14 +109,19 @@ async def test_resume_and_new_session(workspace: Path) -> None:
 
 async def test_bad_models_and_modes_are_usage_errors(workspace: Path) -> None:
     with pytest.raises(UnknownProviderError):
-        await Engine.open(workspace=WorkspacePaths(workspace),
-                          settings=Settings(model="nope/x"), environ={})
+        await Engine.open(
+            workspace=WorkspacePaths(workspace), settings=Settings(model="nope/x"), environ={}
+        )
     with pytest.raises(MissingKeyError, match="ANTHROPIC_API_KEY"):
-        await Engine.open(workspace=WorkspacePaths(workspace),
-                          settings=Settings(model="anthropic/claude-sonnet-4-5"), environ={})
+        await Engine.open(
+            workspace=WorkspacePaths(workspace),
+            settings=Settings(model="anthropic/claude-sonnet-4-5"),
+            environ={},
+        )
     with pytest.raises(UsageError, match="approval mode"):
-        await Engine.open(workspace=WorkspacePaths(workspace),
-                          settings=Settings(approval="yolo"), environ={})
+        await Engine.open(
+            workspace=WorkspacePaths(workspace), settings=Settings(approval="yolo"), environ={}
+        )
     engine = await open_engine(workspace)
     try:
         with pytest.raises(UsageError):
@@ -123,8 +138,7 @@ async def test_bad_models_and_modes_are_usage_errors(workspace: Path) -> None:
 
 
 async def test_no_key_default_is_offline_with_a_notice(workspace: Path) -> None:
-    engine = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
-                               environ={})
+    engine = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(), environ={})
     try:
         assert engine.model_id == "offline/echo"
         assert any("no model configured" in n.message for n in engine.startup_notices)
@@ -136,7 +150,8 @@ async def test_undo_counts_only_shell_commands_that_ran(workspace: Path, tmp_pat
     # touch asks in auto-edit (the balanced profile lets read-only commands such as `true` run).
     turns: list[dict[str, object]] = [
         {"tool_calls": [{"name": "bash", "arguments": {"command": "touch ran.txt"}}]},
-        {"text": "done"}]
+        {"text": "done"},
+    ]
     for approval, expected in (("auto-edit", 0), ("full-auto", 1)):
         engine = await open_engine(workspace, script(tmp_path, turns), approval=approval)
         try:
@@ -148,8 +163,9 @@ async def test_undo_counts_only_shell_commands_that_ran(workspace: Path, tmp_pat
             await engine.close()
 
 
-async def test_resume_keeps_the_sessions_model_unless_told_otherwise(workspace: Path,
-                                                                     tmp_path: Path) -> None:
+async def test_resume_keeps_the_sessions_model_unless_told_otherwise(
+    workspace: Path, tmp_path: Path
+) -> None:
     path = script(tmp_path, [{"text": "one"}])
     engine = await open_engine(workspace, path)
     try:
@@ -158,15 +174,24 @@ async def test_resume_keeps_the_sessions_model_unless_told_otherwise(workspace: 
         sid = engine.session.id
     finally:
         await engine.close()
-    kept = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
-                             environ={}, resume=sid, script_path=path)
+    kept = await Engine.open(
+        workspace=WorkspacePaths(workspace),
+        settings=Settings(),
+        environ={},
+        resume=sid,
+        script_path=path,
+    )
     try:
         assert kept.model_id == "offline/replay"
         assert not any("no model configured" in n.message for n in kept.startup_notices)
     finally:
         await kept.close()
-    told = await Engine.open(workspace=WorkspacePaths(workspace),
-                             settings=Settings(model="offline/echo"), environ={}, resume=sid)
+    told = await Engine.open(
+        workspace=WorkspacePaths(workspace),
+        settings=Settings(model="offline/echo"),
+        environ={},
+        resume=sid,
+    )
     try:
         assert told.model_id == "offline/echo"
     finally:
@@ -178,17 +203,26 @@ async def test_resume_keeps_the_sessions_model_unless_told_otherwise(workspace: 
         keyed = await store.create_session(model="anthropic/claude-sonnet-4-5", title="keyed")
     finally:
         store.close()
-    no_key = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
-                               environ={}, resume=keyed.id)
+    no_key = await Engine.open(
+        workspace=WorkspacePaths(workspace), settings=Settings(), environ={}, resume=keyed.id
+    )
     try:
         assert no_key.model_id == "offline/echo"
-        assert any(f"session {keyed.id[:8]} uses anthropic/claude-sonnet-4-5, which cannot "
-                   "be used" in n.message and "ANTHROPIC_API_KEY" in n.message
-                   and "Continuing with offline/echo" in n.message
-                   for n in no_key.startup_notices)
+        assert any(
+            f"session {keyed.id[:8]} uses anthropic/claude-sonnet-4-5, which cannot be used"
+            in n.message
+            and "ANTHROPIC_API_KEY" in n.message
+            and "Continuing with offline/echo" in n.message
+            for n in no_key.startup_notices
+        )
     finally:
         await no_key.close()
     # Headless runs ask for the session's model or nothing: a quiet switch looks like success.
     with pytest.raises(UsageError, match=r"ANTHROPIC_API_KEY.*pass --model"):
-        await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
-                          environ={}, resume=keyed.id, require_session_model=True)
+        await Engine.open(
+            workspace=WorkspacePaths(workspace),
+            settings=Settings(),
+            environ={},
+            resume=keyed.id,
+            require_session_model=True,
+        )

@@ -15,8 +15,12 @@ from tau_engine.paths import WorkspacePaths
 async def test_a_second_cancel_while_the_turn_settles_is_harmless(tmp_path: Path) -> None:
     script = tmp_path / "long.json"
     script.write_text(json.dumps({"version": 1, "turns": [{"text": "word " * 20_000}]}))
-    engine = await Engine.open(workspace=WorkspacePaths(tmp_path / "ws"), environ={},
-                               settings=Settings(model="offline/replay"), script_path=script)
+    engine = await Engine.open(
+        workspace=WorkspacePaths(tmp_path / "ws"),
+        environ={},
+        settings=Settings(model="offline/replay"),
+        script_path=script,
+    )
     loop = asyncio.get_running_loop()
 
     def cancel_repeatedly(event: object) -> None:

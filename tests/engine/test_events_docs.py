@@ -33,8 +33,7 @@ def _first_table(text: str) -> str:
     """The first markdown table of ``text`` (the fields of an event's section)."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")),
-               len(lines))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
     return "\n".join(lines[start:end])
 
 
@@ -66,7 +65,8 @@ def test_every_notice_kind_and_its_data_are_listed() -> None:
     notice = _sections()["notice"]
     kinds_table, data_table = notice.split("The kinds with `data`:", 1)
     assert _table_keys(kinds_table.split("The notice kinds are", 1)[1]) == [
-        kind.value for kind in NoticeKind]
+        kind.value for kind in NoticeKind
+    ]
     rows = dict(re.findall(r"^\| `([a-z_]+)` \| (.+) \|$", data_table, flags=re.M))
     assert set(rows) == {kind.value for kind in NOTICE_DATA}
     for kind, model in NOTICE_DATA.items():
@@ -78,8 +78,9 @@ def _fields(model: type[BaseModel]) -> list[str]:
 
 
 def test_every_mission_phase_and_outcome_is_listed() -> None:
-    rows = dict(re.findall(r"^\| `([a-z_]+)` \| (.+) \|$", _sections()["mission_phase"],
-                           flags=re.M))
+    rows = dict(
+        re.findall(r"^\| `([a-z_]+)` \| (.+) \|$", _sections()["mission_phase"], flags=re.M)
+    )
     assert re.findall(r"`([a-z-]+)`", rows["phase"]) == [p.value for p in MissionPhase]
     assert re.findall(r"`([a-z-]+)`", rows["outcome"]) == [o.value for o in MissionOutcome]
 

@@ -41,7 +41,8 @@ async def _store_with_v1_log(tmp_path: Path) -> tuple[SessionStore, str]:
     with conn:
         conn.executemany(
             "INSERT INTO events (session_id, seq, type, ts, json) VALUES (?, ?, ?, ?, ?)",
-            [(info.id, row["seq"], row["type"], row["ts"], row["json"]) for row in _v1_rows()])
+            [(info.id, row["seq"], row["type"], row["ts"], row["json"]) for row in _v1_rows()],
+        )
     conn.close()
     return store, info.id
 
@@ -62,15 +63,20 @@ async def test_the_store_reads_a_v1_log_as_runs(tmp_path: Path) -> None:
     assert {event.v for event in events} == {SCHEMA_VERSION}
     assert not any(isinstance(e, SessionStarted | SessionFinished) for e in events)
     runs = [(type(e).__name__, e.run_id) for e in events if isinstance(e, RunStarted | RunFinished)]
-    assert runs == [("RunStarted", "v1-1"), ("RunFinished", "v1-1"),
-                    ("RunStarted", "v1-21"), ("RunFinished", "v1-21")]
+    assert runs == [
+        ("RunStarted", "v1-1"),
+        ("RunFinished", "v1-1"),
+        ("RunStarted", "v1-21"),
+        ("RunFinished", "v1-21"),
+    ]
     first_end = next(e for e in events if isinstance(e, RunFinished))
     assert first_end.result == "Fixed: `add` now adds." and first_end.turns == 3
     notices = [e for e in events if isinstance(e, Notice)]
     assert [n.kind for n in notices] == [NoticeKind.MENTION, NoticeKind.RETRY]
     assert notices[0].data is None
-    assert notices[1].data == RetryNote(route="offline/replay", attempt=1, delay_s=0.0,
-                                        error_kind="overloaded")
+    assert notices[1].data == RetryNote(
+        route="offline/replay", attempt=1, delay_s=0.0, error_kind="overloaded"
+    )
     assert all(e.label == "" for e in events if isinstance(e, ToolCallEvent))
 
 
@@ -83,7 +89,9 @@ async def test_reading_from_the_middle_of_a_v1_run_keeps_its_id(tmp_path: Path) 
         store.close()
     assert [e.run_id for e in tail if isinstance(e, RunFinished)] == ["v1-21"]
     assert [e.run_id for e in after_first if isinstance(e, RunStarted | RunFinished)] == [
-        "v1-21", "v1-21"]
+        "v1-21",
+        "v1-21",
+    ]
 
 
 async def test_an_export_of_a_v1_log_imports_as_v2(tmp_path: Path) -> None:
@@ -102,27 +110,47 @@ async def test_an_export_of_a_v1_log_imports_as_v2(tmp_path: Path) -> None:
     finally:
         other.close()
     assert [e.run_id for e in events if isinstance(e, RunStarted | RunFinished)] == [
-        "v1-1", "v1-1", "v1-21", "v1-21"]
+        "v1-1",
+        "v1-1",
+        "v1-21",
+        "v1-21",
+    ]
     assert {e.v for e in events} == {SCHEMA_VERSION}
 
 
 def test_v1_notice_kinds_and_data_become_typed() -> None:
     # The shapes v1's router wrote (its ``fallback`` data), and a kind v2 does not know.
     reader = EventReader()
-    fallback = reader.read({
-        "type": "notice", "v": 1, "seq": 4, "ts": 1.0, "session_id": "s", "kind": "fallback",
-        "message": "a/x failed (overloaded); falling back to b/y",
-        "data": {"from": "a/x", "to": "b/y", "reason": "overloaded", "kind": "overloaded",
-                 "message": "a/x failed (overloaded); falling back to b/y"}})
+    fallback = reader.read(
+        {
+            "type": "notice",
+            "v": 1,
+            "seq": 4,
+            "ts": 1.0,
+            "session_id": "s",
+            "kind": "fallback",
+            "message": "a/x failed (overloaded); falling back to b/y",
+            "data": {
+                "from": "a/x",
+                "to": "b/y",
+                "reason": "overloaded",
+                "kind": "overloaded",
+                "message": "a/x failed (overloaded); falling back to b/y",
+            },
+        }
+    )
     assert isinstance(fallback, Notice) and fallback.kind is NoticeKind.FALLBACK
-    assert fallback.data == FallbackNote(from_route="a/x", to_route="b/y",
-                                         reason="overloaded", error_kind="overloaded")
-    odd = reader.read({"type": "notice", "v": 1, "kind": "weather", "message": "sunny",
-                       "data": {"x": 1}})
+    assert fallback.data == FallbackNote(
+        from_route="a/x", to_route="b/y", reason="overloaded", error_kind="overloaded"
+    )
+    odd = reader.read(
+        {"type": "notice", "v": 1, "kind": "weather", "message": "sunny", "data": {"x": 1}}
+    )
     assert isinstance(odd, Notice)
     assert (odd.kind, odd.message, odd.data) == (NoticeKind.INFO, "weather: sunny", None)
-    broken = reader.read({"type": "notice", "v": 1, "kind": "retry", "message": "m",
-                          "data": {"attempt": "soon"}})
+    broken = reader.read(
+        {"type": "notice", "v": 1, "kind": "retry", "message": "m", "data": {"attempt": "soon"}}
+    )
     assert isinstance(broken, Notice) and broken.data is None
 
 
@@ -138,8 +166,15 @@ def test_v2_events_are_not_rewritten_by_the_reader() -> None:
     assert parse_event(json.loads(end.model_dump_json())) == end
 
 
-@pytest.mark.parametrize("bad", ['{"type": "nope", "v": 1}', '[1, 2]', "not json",
-                                 '{"type": "notice", "v": 2, "kind": "weather", "message": ""}'])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"type": "nope", "v": 1}',
+        "[1, 2]",
+        "not json",
+        '{"type": "notice", "v": 2, "kind": "weather", "message": ""}',
+    ],
+)
 def test_what_is_no_event_is_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_event(bad)

@@ -18,13 +18,13 @@ from tau_engine.store.sqlite.sessions import SqliteSessionStore
 async def _store_with_messages(root: Path, count: int) -> tuple[SqliteSessionStore, str]:
     store = SqliteSessionStore.open(WorkspacePaths(root))
     info = await store.create_session(model="m")
-    await store.append_many(info.id, [Message(role="user", content=f"m{i}")
-                                      for i in range(count)])
+    await store.append_many(info.id, [Message(role="user", content=f"m{i}") for i in range(count)])
     return store, info.id
 
 
 async def test_recent_and_session_reads_run_on_the_calling_thread(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, session_id = await _store_with_messages(tmp_path, 1000)
     hops: list[str] = []
     real = asyncio.to_thread

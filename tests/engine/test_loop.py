@@ -61,7 +61,7 @@ class ScriptedStream:
 
 
 def answer(text: str, calls: Sequence[ToolCall] = (), tokens: int = 10) -> list[ProviderEvent]:
-    events: list[ProviderEvent] = [TextChunk(text[i:i + 4]) for i in range(0, len(text), 4)]
+    events: list[ProviderEvent] = [TextChunk(text[i : i + 4]) for i in range(0, len(text), 4)]
     events += [ToolCallReady(c) for c in calls]
     events.append(UsageReport(Usage(input_tokens=tokens, output_tokens=tokens)))
     events.append(StreamEnd("tool_use" if calls else "end_turn"))
@@ -88,33 +88,53 @@ class MemorySink(MessageSink):
         self.checkpoints.append((turn_message_id, path))
 
 
-def make_pipeline(tmp_path: Path, bus: EventBus, *, mode: ApprovalMode, approver: Any,
-                  ctx: ToolContext | None = None, safety: str | None = None) -> ToolPipeline:
+def make_pipeline(
+    tmp_path: Path,
+    bus: EventBus,
+    *,
+    mode: ApprovalMode,
+    approver: Any,
+    ctx: ToolContext | None = None,
+    safety: str | None = None,
+) -> ToolPipeline:
     """The pipeline the engine builds, on the real default profile (or ``safety``)."""
     ctx = ctx or ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path))
     layer = SafetyLayer.open(tmp_path, mode=mode, safety=safety, state_dir=tmp_path / ".tau")
     tools = default_tools(bash_timeout_s=10, sandbox=layer.sandbox)
-    return ToolPipeline(tools, ctx, bus, layer, approver,
-                        redaction=layer.redaction.with_secrets(ctx.redactor.pairs))
+    return ToolPipeline(
+        tools, ctx, bus, layer, approver, redaction=layer.redaction.with_secrets(ctx.redactor.pairs)
+    )
 
 
-def make_loop(tmp_path: Path, stream: ScriptedStream, *, mode: ApprovalMode =
-              ApprovalMode.AUTO_EDIT, approver: Any = None, max_turns: int = 10,
-              redactor: SecretRedactor | None = None, safety: str | None = None,
-              **config: Any) -> tuple[AgentLoop, list[BaseEvent], MemorySink]:
+def make_loop(
+    tmp_path: Path,
+    stream: ScriptedStream,
+    *,
+    mode: ApprovalMode = ApprovalMode.AUTO_EDIT,
+    approver: Any = None,
+    max_turns: int = 10,
+    redactor: SecretRedactor | None = None,
+    safety: str | None = None,
+    **config: Any,
+) -> tuple[AgentLoop, list[BaseEvent], MemorySink]:
     bus = EventBus("s1")
     events: list[BaseEvent] = []
     bus.subscribe(events.append)
     sink = MemorySink()
-    ctx = ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path),
-                      redactor=redactor or SecretRedactor())
+    ctx = ToolContext(
+        workspace=tmp_path, guard=WorkspaceGuard(tmp_path), redactor=redactor or SecretRedactor()
+    )
     loop = AgentLoop(
-        bus=bus, stream=stream,
-        pipeline=make_pipeline(tmp_path, bus, mode=mode, approver=approver, ctx=ctx,
-                               safety=safety),
-        sink=sink, system_prompt="sys",
+        bus=bus,
+        stream=stream,
+        pipeline=make_pipeline(tmp_path, bus, mode=mode, approver=approver, ctx=ctx, safety=safety),
+        sink=sink,
+        system_prompt="sys",
         config=LoopConfig(model_id="test/model", max_turns=max_turns, **config),
-        cost=lambda usage: usage.input_tokens * 0.001, history=[], session_id="s1")
+        cost=lambda usage: usage.input_tokens * 0.001,
+        history=[],
+        session_id="s1",
+    )
     return loop, events, sink
 
 
@@ -123,8 +143,17 @@ async def test_text_answer_emits_ordered_events(tmp_path: Path) -> None:
     result = await loop.run("hi")
     assert result.result == "hello world" and result.stop_reason == "end_turn"
     types = [e.type for e in events]
-    assert types == ["run_started", "user_message", "turn_started", "text_delta",
-                     "text_delta", "text_delta", "usage", "turn_finished", "run_finished"]
+    assert types == [
+        "run_started",
+        "user_message",
+        "turn_started",
+        "text_delta",
+        "text_delta",
+        "text_delta",
+        "usage",
+        "turn_finished",
+        "run_finished",
+    ]
     run_ids = {e.run_id for e in events if isinstance(e, RunStarted | UserMessage | RunFinished)}
     assert run_ids == {result.run_id} and len(result.run_id) == 32
     prompt = next(e for e in events if isinstance(e, UserMessage))
@@ -136,9 +165,12 @@ async def test_text_answer_emits_ordered_events(tmp_path: Path) -> None:
 
 async def test_tool_round_trip_and_checkpoint_before_edit(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("one\n")
-    stream = ScriptedStream([
-        answer("", [call("c1", "edit", path="a.txt", old_string="one", new_string="two")]),
-        answer("done")])
+    stream = ScriptedStream(
+        [
+            answer("", [call("c1", "edit", path="a.txt", old_string="one", new_string="two")]),
+            answer("done"),
+        ]
+    )
     loop, events, sink = make_loop(tmp_path, stream)
     result = await loop.run("change it")
     assert (tmp_path / "a.txt").read_text() == "two\n"
@@ -152,9 +184,12 @@ async def test_tool_round_trip_and_checkpoint_before_edit(tmp_path: Path) -> Non
 
 async def test_unknown_tool_and_bad_arguments_are_reported_to_the_model(tmp_path: Path) -> None:
     bad_json = ToolCall(id="c3", name="read", arguments={}, arguments_error="not JSON")
-    stream = ScriptedStream([
-        answer("", [call("c1", "frobnicate"), call("c2", "read", nope=1), bad_json]),
-        answer("sorry")])
+    stream = ScriptedStream(
+        [
+            answer("", [call("c1", "frobnicate"), call("c2", "read", nope=1), bad_json]),
+            answer("sorry"),
+        ]
+    )
     loop, _, _ = make_loop(tmp_path, stream)
     result = await loop.run("go")
     results = [m for m in stream.requests[1].messages if m.role == "tool"]
@@ -166,8 +201,7 @@ async def test_unknown_tool_and_bad_arguments_are_reported_to_the_model(tmp_path
 
 
 async def test_headless_ask_is_a_denial_the_model_sees(tmp_path: Path) -> None:
-    stream = ScriptedStream([answer("", [call("c1", "bash", command="touch x")]),
-                             answer("ok")])
+    stream = ScriptedStream([answer("", [call("c1", "bash", command="touch x")]), answer("ok")])
     loop, events, _ = make_loop(tmp_path, stream)
     await loop.run("go")
     assert not (tmp_path / "x").exists()
@@ -177,8 +211,7 @@ async def test_headless_ask_is_a_denial_the_model_sees(tmp_path: Path) -> None:
 
 
 async def test_approver_allow_once_session_and_deny(tmp_path: Path) -> None:
-    decisions = [ApprovalDecision.ALLOW_ONCE, ApprovalDecision.DENY,
-                 ApprovalDecision.ALLOW_SESSION]
+    decisions = [ApprovalDecision.ALLOW_ONCE, ApprovalDecision.DENY, ApprovalDecision.ALLOW_SESSION]
     asked: list[ApprovalRequest] = []
 
     async def approver(request: ApprovalRequest) -> ApprovalDecision:
@@ -186,12 +219,15 @@ async def test_approver_allow_once_session_and_deny(tmp_path: Path) -> None:
         return decisions.pop(0)
 
     # cp asks in mode ask (the balanced profile lets echo run: it only reads).
-    stream = ScriptedStream([
-        answer("", [call("c1", "bash", command="cp /dev/null one.txt")]),
-        answer("", [call("c2", "bash", command="cp /dev/null two.txt")]),
-        answer("", [call("c3", "bash", command="touch three.txt")]),
-        answer("", [call("c4", "bash", command="touch four.txt")]),
-        answer("done")])
+    stream = ScriptedStream(
+        [
+            answer("", [call("c1", "bash", command="cp /dev/null one.txt")]),
+            answer("", [call("c2", "bash", command="cp /dev/null two.txt")]),
+            answer("", [call("c3", "bash", command="touch three.txt")]),
+            answer("", [call("c4", "bash", command="touch four.txt")]),
+            answer("done"),
+        ]
+    )
     loop, events, _ = make_loop(tmp_path, stream, mode=ApprovalMode.ASK, approver=approver)
     await loop.run("go")
     assert (tmp_path / "one.txt").exists() and not (tmp_path / "two.txt").exists()
@@ -203,8 +239,9 @@ async def test_approver_allow_once_session_and_deny(tmp_path: Path) -> None:
 
 
 async def test_read_only_mode_denies_edits(tmp_path: Path) -> None:
-    stream = ScriptedStream([answer("", [call("c1", "write", path="w.txt", content="x")]),
-                             answer("ok")])
+    stream = ScriptedStream(
+        [answer("", [call("c1", "write", path="w.txt", content="x")]), answer("ok")]
+    )
     loop, _, _ = make_loop(tmp_path, stream, mode=ApprovalMode.READ_ONLY)
     await loop.run("go")
     assert not (tmp_path / "w.txt").exists()
@@ -214,9 +251,9 @@ async def test_read_only_mode_denies_edits(tmp_path: Path) -> None:
 async def test_consecutive_reads_run_concurrently(tmp_path: Path) -> None:
     for name in "abc":
         (tmp_path / f"{name}.txt").write_text(name)
-    stream = ScriptedStream([
-        answer("", [call(f"c{n}", "read", path=f"{n}.txt") for n in "abc"]),
-        answer("read all")])
+    stream = ScriptedStream(
+        [answer("", [call(f"c{n}", "read", path=f"{n}.txt") for n in "abc"]), answer("read all")]
+    )
     loop, events, _ = make_loop(tmp_path, stream)
     await loop.run("go")
     order = [e.type for e in events if e.type in ("tool_call", "tool_result")]
@@ -228,8 +265,7 @@ async def test_consecutive_reads_run_concurrently(tmp_path: Path) -> None:
 
 async def test_max_turns_stops_with_error_event(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x")
-    stream = ScriptedStream([answer("", [call(f"c{i}", "read", path="a.txt")])
-                             for i in range(3)])
+    stream = ScriptedStream([answer("", [call(f"c{i}", "read", path="a.txt")]) for i in range(3)])
     loop, events, _ = make_loop(tmp_path, stream, max_turns=2)
     result = await loop.run("go")
     assert result.stop_reason == "max_turns" and result.turns == 2
@@ -270,8 +306,9 @@ async def test_cancel_mid_stream_keeps_partial_marked_interrupted(tmp_path: Path
 
 async def test_token_budget_stops_the_run(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x")
-    stream = ScriptedStream([answer("", [call("c1", "read", path="a.txt")], tokens=600),
-                             answer("never")])
+    stream = ScriptedStream(
+        [answer("", [call("c1", "read", path="a.txt")], tokens=600), answer("never")]
+    )
     loop, _, _ = make_loop(tmp_path, stream, max_tokens=1000)
     result = await loop.run("go")
     assert result.stop_reason == "budget" and len(stream.requests) == 1
@@ -280,11 +317,23 @@ async def test_token_budget_stops_the_run(tmp_path: Path) -> None:
 async def test_write_tools_cannot_touch_the_session_store(tmp_path: Path) -> None:
     (tmp_path / ".tau").mkdir()
     (tmp_path / ".tau" / "tau.db").write_bytes(b"precious")
-    stream = ScriptedStream([
-        answer("", [call("c1", "write", path=".tau/tau.db", content="gone"),
-                    call("c2", "edit_many", patch="--- a/.tau/tau.db\n+++ b/.tau/tau.db\n"
-                         "@@ -1 +1 @@\n-precious\n+gone\n")]),
-        answer("ok")])
+    stream = ScriptedStream(
+        [
+            answer(
+                "",
+                [
+                    call("c1", "write", path=".tau/tau.db", content="gone"),
+                    call(
+                        "c2",
+                        "edit_many",
+                        patch="--- a/.tau/tau.db\n+++ b/.tau/tau.db\n"
+                        "@@ -1 +1 @@\n-precious\n+gone\n",
+                    ),
+                ],
+            ),
+            answer("ok"),
+        ]
+    )
     loop, _, _ = make_loop(tmp_path, stream, mode=ApprovalMode.FULL_AUTO)
     await loop.run("go")
     assert (tmp_path / ".tau" / "tau.db").read_bytes() == b"precious"

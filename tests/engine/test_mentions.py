@@ -27,10 +27,9 @@ def test_attach_reads_files_inside_the_workspace_only(tmp_path: Path) -> None:
     (root / "img.bin").write_bytes(b"\x00\x01binary")
     (tmp_path / "secret.txt").write_text("secret")
     os.symlink(tmp_path / "secret.txt", root / "link.txt")
-    found = attach_mentions(
-        "look at @src/b.py @img.bin @../secret.txt @link.txt @missing.py", root)
+    found = attach_mentions("look at @src/b.py @img.bin @../secret.txt @link.txt @missing.py", root)
     assert found.attached == ["src/b.py"]
-    assert '<attached_file path="src/b.py">\nprint(\'b\')' in found.prompt
+    assert "<attached_file path=\"src/b.py\">\nprint('b')" in found.prompt
     assert found.prompt.count("<attached_file") == 1 and "\nsecret" not in found.prompt
     assert attach_mentions("no mentions here", root) == Attachments("no mentions here")
 
@@ -42,8 +41,7 @@ def test_each_mention_not_attached_whole_says_why(tmp_path: Path) -> None:
     (root / "img.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     (root / "big.log").write_text("x" * (MAX_ATTACHMENT_BYTES + 250_000))
     (tmp_path / "secret.txt").write_text("secret")
-    found = attach_mentions(
-        "@ok.txt @missing.py @src @img.png @big.log @../secret.txt", root)
+    found = attach_mentions("@ok.txt @missing.py @src @img.png @big.log @../secret.txt", root)
     assert found.attached == ["ok.txt", "big.log"]
     assert found.notes == [
         "@missing.py: no such file in the workspace; sent as typed",
@@ -69,7 +67,8 @@ async def test_the_engine_announces_mention_notes_to_every_front_end(workspace: 
         notices = [e for e in events if e.type == "notice"]
         assert [(n.kind, n.message) for n in notices] == [  # type: ignore[attr-defined]
             ("mention", "@src: a folder; not attached (mention the files in it)"),
-            ("mention", "@nope.py: no such file in the workspace; sent as typed")]
+            ("mention", "@nope.py: no such file in the workspace; sent as typed"),
+        ]
         # Stored with the session, so a later reader of the event log sees them too.
         assert engine.session is not None
         stored = await engine.store.events(engine.session.id)

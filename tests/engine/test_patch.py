@@ -38,8 +38,10 @@ def test_git_style_headers_strip_prefixes_and_apply() -> None:
 
 
 def test_headers_without_prefixes_and_with_timestamps() -> None:
-    patch = ("--- x.txt\t2024-01-01 10:00:00\n+++ x.txt\t2024-01-02 10:00:00\n"
-             "@@ -1 +1 @@\n-line 1\n+first\n")
+    patch = (
+        "--- x.txt\t2024-01-01 10:00:00\n+++ x.txt\t2024-01-02 10:00:00\n"
+        "@@ -1 +1 @@\n-line 1\n+first\n"
+    )
     (file_patch,) = parse_patch(patch)
     assert file_patch.path == "x.txt"
     assert apply_file_patch(file_patch, OLD) == OLD.replace("line 1\n", "first\n", 1)
@@ -55,7 +57,7 @@ def test_multiple_files_and_hunks() -> None:
     )
     one, two = parse_patch(patch)
     assert [h.number for h in one.hunks] == [1, 2]
-    assert apply_file_patch(one, OLD) == "LINE 1\n" + OLD[len("line 1\n"):] + "line 21\n"
+    assert apply_file_patch(one, OLD) == "LINE 1\n" + OLD[len("line 1\n") :] + "line 21\n"
     assert apply_file_patch(two, OLD) == OLD.replace("line 10\n", "ten\n")
 
 
@@ -90,8 +92,9 @@ def test_no_newline_markers_remove_and_add_the_final_newline() -> None:
 @pytest.mark.parametrize("shift", [-7, -1, 3, 12])
 def test_wrong_hunk_offsets_are_found_nearby(shift: int) -> None:
     start = 10 + shift
-    patch = (f"--- a/f\n+++ b/f\n@@ -{start},3 +{start},3 @@\n"
-             " line 10\n-line 11\n+eleven\n line 12\n")
+    patch = (
+        f"--- a/f\n+++ b/f\n@@ -{start},3 +{start},3 @@\n line 10\n-line 11\n+eleven\n line 12\n"
+    )
     assert apply_one(patch, OLD) == OLD.replace("line 11\n", "eleven\n")
 
 
@@ -99,9 +102,7 @@ def test_later_hunks_follow_the_drift_of_earlier_ones() -> None:
     text = "".join(f"x{n}\n" for n in range(300))
     # Both hunks are stated 150 lines too early: beyond MAX_OFFSET on its own,
     # but the second one is searched where the first was actually found.
-    patch = ("--- a/f\n+++ b/f\n"
-             "@@ -50,1 +50,1 @@\n-x199\n+A\n"
-             "@@ -100,1 +100,1 @@\n-x249\n+B\n")
+    patch = "--- a/f\n+++ b/f\n@@ -50,1 +50,1 @@\n-x199\n+A\n@@ -100,1 +100,1 @@\n-x249\n+B\n"
     (file_patch,) = parse_patch(patch)
     with pytest.raises(PatchError, match="hunk 1"):
         apply_file_patch(file_patch, text)
@@ -122,9 +123,11 @@ def test_blank_context_line_without_its_space() -> None:
 
 
 def test_bad_hunk_names_file_hunk_and_first_mismatching_line() -> None:
-    patch = ("--- a/src/m.py\n+++ b/src/m.py\n"
-             "@@ -1,2 +1,2 @@\n line 1\n-line 2\n+two\n"
-             "@@ -5,3 +5,3 @@\n line 5\n-line six\n+6\n line 7\n")
+    patch = (
+        "--- a/src/m.py\n+++ b/src/m.py\n"
+        "@@ -1,2 +1,2 @@\n line 1\n-line 2\n+two\n"
+        "@@ -5,3 +5,3 @@\n line 5\n-line six\n+6\n line 7\n"
+    )
     with pytest.raises(PatchError) as info:
         apply_one(patch, OLD)
     message = str(info.value)
@@ -144,14 +147,17 @@ def test_hunk_past_the_end_of_the_file() -> None:
         apply_one("--- a/f\n+++ b/f\n@@ -2,2 +2,2 @@\n b\n-c\n+C\n", "a\nb\n")
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("", "no file changes found"),
-    ("just some prose\n", "no file changes found"),
-    ("@@ -1 +1 @@\n-a\n+b\n", "before any"),
-    ("--- a/f\n+++ b/f\nnot a hunk\n", "without hunks"),
-    ("--- a/f\n+++ b/f\n@@ -1 +1 @@\n a\n", "no '-' or '+' lines"),
-    ("--- /dev/null\n+++ /dev/null\n@@ -0,0 +1 @@\n+a\n", "both sides"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("", "no file changes found"),
+        ("just some prose\n", "no file changes found"),
+        ("@@ -1 +1 @@\n-a\n+b\n", "before any"),
+        ("--- a/f\n+++ b/f\nnot a hunk\n", "without hunks"),
+        ("--- a/f\n+++ b/f\n@@ -1 +1 @@\n a\n", "no '-' or '+' lines"),
+        ("--- /dev/null\n+++ /dev/null\n@@ -0,0 +1 @@\n+a\n", "both sides"),
+    ],
+)
 def test_malformed_patches(text: str, needle: str) -> None:
     with pytest.raises(PatchError, match=re.escape(needle)):
         parse_patch(text)
@@ -176,8 +182,10 @@ def test_rename_is_recognised() -> None:
 
 
 def test_overlapping_hunks_fail() -> None:
-    patch = ("--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\n-line 1\n+one\n line 2\n"
-             "@@ -1,1 +1,1 @@\n-line 1\n+uno\n")
+    patch = (
+        "--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\n-line 1\n+one\n line 2\n"
+        "@@ -1,1 +1,1 @@\n-line 1\n+uno\n"
+    )
     (file_patch,) = parse_patch(patch)
     with pytest.raises(PatchError, match="hunk 2"):
         apply_hunks("f", OLD, file_patch.hunks)

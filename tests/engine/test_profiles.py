@@ -26,8 +26,12 @@ def ws(tmp_path: Path) -> WorkspacePaths:
 
 
 def _profile(**values: object) -> Profile:
-    base: dict[str, object] = {"provider": "openai", "model": "openai/gpt-4.1-mini",
-                               "key_source": "env", "api_key_env": "OPENAI_API_KEY"}
+    base: dict[str, object] = {
+        "provider": "openai",
+        "model": "openai/gpt-4.1-mini",
+        "key_source": "env",
+        "api_key_env": "OPENAI_API_KEY",
+    }
     return Profile.model_validate({**base, **values})
 
 
@@ -46,24 +50,34 @@ def test_profile_round_trips_through_its_toml_file() -> None:
     assert store.names() == ["home", "work"]
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"model": "anthropic/claude-sonnet-4-5"}, "is not a model of provider 'openai'"),
-    ({"api_key_env": None}, "needs api_key_env"),
-    ({"api_key_env": "1BAD"}, "is not a variable name"),
-    ({"key_source": "credentials"}, "only for key_source 'env'"),
-    ({"safety": "yolo"}, "permissive"),
-    ({"api_key": "sk-secret"}, "unknown key"),
-])
-def test_a_bad_profile_file_is_an_error_naming_the_file(values: dict[str, object],
-                                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"model": "anthropic/claude-sonnet-4-5"}, "is not a model of provider 'openai'"),
+        ({"api_key_env": None}, "needs api_key_env"),
+        ({"api_key_env": "1BAD"}, "is not a variable name"),
+        ({"key_source": "credentials"}, "only for key_source 'env'"),
+        ({"safety": "yolo"}, "permissive"),
+        ({"api_key": "sk-secret"}, "unknown key"),
+    ],
+)
+def test_a_bad_profile_file_is_an_error_naming_the_file(
+    values: dict[str, object], message: str
+) -> None:
     import tomli_w
 
-    data = {"provider": "openai", "model": "openai/gpt-4.1-mini", "key_source": "env",
-            "api_key_env": "OPENAI_API_KEY", **values}
+    data = {
+        "provider": "openai",
+        "model": "openai/gpt-4.1-mini",
+        "key_source": "env",
+        "api_key_env": "OPENAI_API_KEY",
+        **values,
+    }
     folder = profiles_dir()
     folder.mkdir(parents=True)
-    (folder / "bad.toml").write_text(tomli_w.dumps({k: v for k, v in data.items()
-                                                    if v is not None}))
+    (folder / "bad.toml").write_text(
+        tomli_w.dumps({k: v for k, v in data.items() if v is not None})
+    )
     with pytest.raises(ConfigError, match=r"bad\.toml") as caught:
         ProfileStore().load("bad")
     assert message in str(caught.value)
@@ -98,12 +112,13 @@ def test_flag_and_environment_choose_another_profile(ws: WorkspacePaths) -> None
     assert load_settings(ws, environ={"TAU_PROFILE": "cheap"}).model == "openai/gpt-4.1-nano"
     assert load_settings(ws, {"profile": "cheap"}, environ={}).model == "openai/gpt-4.1-nano"
     # --model still beats the profile's model.
-    assert load_settings(ws, {"profile": "cheap", "model": "offline/echo"},
-                         environ={}).model == "offline/echo"
+    assert (
+        load_settings(ws, {"profile": "cheap", "model": "offline/echo"}, environ={}).model
+        == "offline/echo"
+    )
 
 
-def test_workspace_model_beats_the_profile_but_cannot_pick_a_profile(
-        ws: WorkspacePaths) -> None:
+def test_workspace_model_beats_the_profile_but_cannot_pick_a_profile(ws: WorkspacePaths) -> None:
     ProfileStore().save("default", _profile())
     ProfileStore().save("other", _profile(api_key_env="SOMEONE_ELSES_KEY"))
     _user_config('profile = "default"\n')
@@ -119,8 +134,7 @@ def test_workspace_model_beats_the_profile_but_cannot_pick_a_profile(
 
 
 def test_setting_the_active_profile_keeps_the_users_comments() -> None:
-    text = "# my settings\ntheme = \"tau-light\"  # I like it\n\n[providers.openai]\n" \
-           "timeout_s = 30\n"
+    text = '# my settings\ntheme = "tau-light"  # I like it\n\n[providers.openai]\ntimeout_s = 30\n'
     updated = config_text_with_profile(text, "work")
     assert updated.startswith('profile = "work"\n# my settings\n')
     again = config_text_with_profile(updated, "home")
@@ -145,7 +159,8 @@ def test_an_untrusted_workspace_cannot_loosen_the_profiles_safety(ws: WorkspaceP
     settings = load_settings(ws, {}, {})
     assert settings.safety == "strict"
     assert [(w.key, w.reason) for w in settings.withheld] == [
-        ("safety", "loosens the safety profile below 'strict'")]
+        ("safety", "loosens the safety profile below 'strict'")
+    ]
     ws.config_path.write_text('safety = "hardened"\n')
     assert load_settings(ws, {}, {}).safety == "hardened"  # stricter: taken untrusted
     ws.config_path.write_text('safety = "balanced"\n')

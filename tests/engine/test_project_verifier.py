@@ -17,27 +17,30 @@ from tau_engine.resources.project_verifier import (
 
 # python_command: "python" when it is on PATH, else "python3"; a PATH with only python3.
 ENV = {"PATH": "/usr/bin:/bin"}
-PY = "python" if os.path.exists("/usr/bin/python") or os.path.exists("/bin/python") \
-    else "python3"
+PY = "python" if os.path.exists("/usr/bin/python") or os.path.exists("/bin/python") else "python3"
 
 
-@pytest.mark.parametrize(("files", "expected"), [
-    ({"pyproject.toml": "[tool.pytest.ini_options]\n"}, f"{PY} -m pytest -q"),
-    ({"pytest.ini": "[pytest]\n"}, f"{PY} -m pytest -q"),
-    ({"tox.ini": "[pytest]\naddopts = -q\n"}, f"{PY} -m pytest -q"),
-    ({"conftest.py": ""}, f"{PY} -m pytest -q"),
-    ({"go.mod": "module x\n"}, "go test ./..."),
-    ({"package.json": '{"scripts": {"test": "vitest run"}}'}, "npm test"),
-    ({"package.json": '{"scripts": {"test": "echo \\"Error: no test specified\\""}}'}, None),
-    ({"package.json": "{not json"}, None),
-    ({"Cargo.toml": "[package]\n"}, "cargo test"),
-    ({"Makefile": "build:\n\ttrue\ntest:\n\ttrue\n"}, "make test"),
-    ({"tests/test_calc.py": ""}, f"{PY} -m unittest"),
-    ({"setup.py": ""}, f"{PY} -m unittest"),
-    ({"README.md": "# nothing to run\n"}, None),
-])
-def test_detect_verifier_by_the_projects_files(tmp_path: Path, files: dict[str, str],
-                                               expected: str | None) -> None:
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"pyproject.toml": "[tool.pytest.ini_options]\n"}, f"{PY} -m pytest -q"),
+        ({"pytest.ini": "[pytest]\n"}, f"{PY} -m pytest -q"),
+        ({"tox.ini": "[pytest]\naddopts = -q\n"}, f"{PY} -m pytest -q"),
+        ({"conftest.py": ""}, f"{PY} -m pytest -q"),
+        ({"go.mod": "module x\n"}, "go test ./..."),
+        ({"package.json": '{"scripts": {"test": "vitest run"}}'}, "npm test"),
+        ({"package.json": '{"scripts": {"test": "echo \\"Error: no test specified\\""}}'}, None),
+        ({"package.json": "{not json"}, None),
+        ({"Cargo.toml": "[package]\n"}, "cargo test"),
+        ({"Makefile": "build:\n\ttrue\ntest:\n\ttrue\n"}, "make test"),
+        ({"tests/test_calc.py": ""}, f"{PY} -m unittest"),
+        ({"setup.py": ""}, f"{PY} -m unittest"),
+        ({"README.md": "# nothing to run\n"}, None),
+    ],
+)
+def test_detect_verifier_by_the_projects_files(
+    tmp_path: Path, files: dict[str, str], expected: str | None
+) -> None:
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)

@@ -34,9 +34,18 @@ PROTECTED = {
     ".tau/agents.MD": "tau-identity",
     "sub/../.git/hooks/post-checkout": "git-internals",
 }
-WRITABLE = ["AGENTS.md", "SOUL.md", "docs/.tau/USER.md", ".tau/notes/AGENTS.md", ".gitignore",
-            ".github/workflows/ci.yml", ".envrc", ".env.example", "src/.tau/config.toml",
-            "docs/git/config"]
+WRITABLE = [
+    "AGENTS.md",
+    "SOUL.md",
+    "docs/.tau/USER.md",
+    ".tau/notes/AGENTS.md",
+    ".gitignore",
+    ".github/workflows/ci.yml",
+    ".envrc",
+    ".env.example",
+    "src/.tau/config.toml",
+    "docs/git/config",
+]
 
 
 @pytest.mark.parametrize("path", sorted(PROTECTED))
@@ -64,11 +73,13 @@ def test_links_in_either_direction_do_not_get_around_a_rule(tmp_path: Path) -> N
     (tmp_path / "state").mkdir()
     (tmp_path / ".tau").symlink_to(tmp_path / "state")
     guard = WorkspaceGuard(tmp_path)
-    for path, rule in (("innocent/pre-commit", "git-internals"),
-                       ("settings.toml", "tau-settings"),
-                       ("state/config.toml", "tau-settings"),
-                       ("state/tau.db", "tau-state"),
-                       ("state/SOUL.md", "tau-identity")):
+    for path, rule in (
+        ("innocent/pre-commit", "git-internals"),
+        ("settings.toml", "tau-settings"),
+        ("state/config.toml", "tau-settings"),
+        ("state/tau.db", "tau-state"),
+        ("state/SOUL.md", "tau-identity"),
+    ):
         with pytest.raises(WorkspaceError, match=f"rule '{rule}'"):
             guard.resolve(path, write=True)
     assert guard.resolve("state/notes.md", write=True) == tmp_path / "state" / "notes.md"
@@ -89,15 +100,18 @@ def _attack_calls(tool: str) -> list[ToolCall]:
     if tool == "write_many":
         return [call("c0", "write_many", files=[{"path": p, "content": c} for p, c in ATTACKS])]
     if tool == "edit":
-        return [call(f"c{i}", "edit", path=p, old_string="original", new_string=c)
-                for i, (p, c) in enumerate(ATTACKS)]
+        return [
+            call(f"c{i}", "edit", path=p, old_string="original", new_string=c)
+            for i, (p, c) in enumerate(ATTACKS)
+        ]
     edits = [{"path": p, "old_string": "original", "new_string": c} for p, c in ATTACKS]
     return [call("c0", "edit_many", edits=edits)]
 
 
 @pytest.mark.parametrize("tool", ["write", "write_many", "edit", "edit_many"])
 async def test_the_model_cannot_write_settings_or_git_internals_in_full_auto(
-        tmp_path: Path, tool: str) -> None:
+    tmp_path: Path, tool: str
+) -> None:
     (tmp_path / ".git" / "hooks").mkdir(parents=True)
     (tmp_path / ".tau").mkdir()
     for path, _ in ATTACKS:
@@ -114,13 +128,18 @@ async def test_the_model_cannot_write_settings_or_git_internals_in_full_auto(
 
 
 def test_the_user_config_dir_is_protected_when_the_workspace_holds_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # tau run in the home folder: ~/.config/tau is inside the workspace.
     monkeypatch.setenv("TAU_CONFIG_DIR", str(tmp_path / ".config" / "tau"))
     guard = WorkspaceGuard(tmp_path)
-    for path in (".config/tau/config.toml", ".config/tau/trusted-workspaces.toml",
-                 ".config/tau/themes/evil.toml", ".config/tau/credentials.toml",
-                 ".config/tau/profiles/default.toml"):
+    for path in (
+        ".config/tau/config.toml",
+        ".config/tau/trusted-workspaces.toml",
+        ".config/tau/themes/evil.toml",
+        ".config/tau/credentials.toml",
+        ".config/tau/profiles/default.toml",
+    ):
         with pytest.raises(WorkspaceError, match="rule 'tau-settings'"):
             guard.resolve(path, write=True)
     assert guard.resolve(".config/other/x.toml", write=True)

@@ -10,17 +10,21 @@ KEY = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 def test_every_occurrence_is_replaced_by_the_variable_name() -> None:
     redactor = SecretRedactor({"ANTHROPIC_API_KEY": KEY})
     text = f"ANTHROPIC_API_KEY={KEY}\nagain: {KEY}!"
-    assert redactor.redact(text) == ("ANTHROPIC_API_KEY=[REDACTED:ANTHROPIC_API_KEY]\n"
-                                     "again: [REDACTED:ANTHROPIC_API_KEY]!")
+    assert redactor.redact(text) == (
+        "ANTHROPIC_API_KEY=[REDACTED:ANTHROPIC_API_KEY]\nagain: [REDACTED:ANTHROPIC_API_KEY]!"
+    )
     assert KEY not in redactor.redact(text)
 
 
 def test_the_first_variable_of_a_shared_value_names_it_and_longest_values_go_first() -> None:
     inner = "0123456789abcdef"
-    redactor = SecretRedactor([("TAU_OPENAI_API_KEY", inner), ("OPENAI_API_KEY", inner),
-                               ("LONG_KEY", f"xx{inner}yy")])
-    assert redactor.redact(f"{inner} xx{inner}yy") == \
-        "[REDACTED:TAU_OPENAI_API_KEY] [REDACTED:LONG_KEY]"
+    redactor = SecretRedactor(
+        [("TAU_OPENAI_API_KEY", inner), ("OPENAI_API_KEY", inner), ("LONG_KEY", f"xx{inner}yy")]
+    )
+    assert (
+        redactor.redact(f"{inner} xx{inner}yy")
+        == "[REDACTED:TAU_OPENAI_API_KEY] [REDACTED:LONG_KEY]"
+    )
     assert redactor.names == ["LONG_KEY", "TAU_OPENAI_API_KEY"]
 
 
@@ -38,14 +42,16 @@ def test_a_key_cut_by_truncation_is_redacted_at_the_cut() -> None:
     text = f"{head}\n[... 4000 characters truncated ...]\n{tail}"
     out = redactor.redact(text)
     assert KEY[:20] not in out and KEY[-15:] not in out
-    assert out == ("HOME=/root\nANTHROPIC_API_KEY=[REDACTED:ANTHROPIC_API_KEY]\n"
-                   "[... 4000 characters truncated ...]\n[REDACTED:ANTHROPIC_API_KEY]\n"
-                   "PATH=/bin")
+    assert out == (
+        "HOME=/root\nANTHROPIC_API_KEY=[REDACTED:ANTHROPIC_API_KEY]\n"
+        "[... 4000 characters truncated ...]\n[REDACTED:ANTHROPIC_API_KEY]\n"
+        "PATH=/bin"
+    )
 
 
 def test_fragments_that_are_not_at_a_line_edge_or_too_short_are_left_alone() -> None:
     redactor = SecretRedactor({"ANTHROPIC_API_KEY": KEY})
-    short = KEY[:MIN_FRAGMENT - 1]
+    short = KEY[: MIN_FRAGMENT - 1]
     assert redactor.redact(f"prefix {short}\n") == f"prefix {short}\n"
     # Another key with the same vendor prefix is not this key.
     other = "sk-ant-api03-ZZZZZZZZZZZZ"
@@ -55,5 +61,8 @@ def test_fragments_that_are_not_at_a_line_edge_or_too_short_are_left_alone() -> 
 def test_json_like_data_is_redacted_throughout() -> None:
     redactor = SecretRedactor({"K": KEY})
     data = {"message": f"bad key {KEY}", "nested": [KEY, 3, None], "n": 1}
-    assert redactor.redact_data(data) == {"message": "bad key [REDACTED:K]",
-                                          "nested": ["[REDACTED:K]", 3, None], "n": 1}
+    assert redactor.redact_data(data) == {
+        "message": "bad key [REDACTED:K]",
+        "nested": ["[REDACTED:K]", 3, None],
+        "n": 1,
+    }

@@ -26,8 +26,11 @@ from tau_engine.store import open_store
 
 async def _open(root: Path, script: Path | None = None) -> Engine:
     return await Engine.open(
-        workspace=WorkspacePaths(root), environ={}, script_path=script,
-        settings=Settings(model="offline/replay" if script else "offline/echo"))
+        workspace=WorkspacePaths(root),
+        environ={},
+        script_path=script,
+        settings=Settings(model="offline/replay" if script else "offline/echo"),
+    )
 
 
 def _brackets(events: list[Event]) -> list[tuple[str, str]]:
@@ -59,9 +62,13 @@ async def test_two_prompts_are_two_runs_in_one_session(workspace: Path) -> None:
         await engine.close()
     assert first.run_id != second.run_id
     assert _brackets(events) == [
-        ("session_started", "new"), ("run_started", first.run_id),
-        ("run_finished", first.run_id), ("run_started", second.run_id),
-        ("run_finished", second.run_id), ("session_finished", "closed")]
+        ("session_started", "new"),
+        ("run_started", first.run_id),
+        ("run_finished", first.run_id),
+        ("run_started", second.run_id),
+        ("run_finished", second.run_id),
+        ("session_finished", "closed"),
+    ]
     end = events[-1]
     assert isinstance(end, SessionFinished) and end.runs == 2
     assert end.usage.output_tokens > 0
@@ -91,9 +98,14 @@ async def test_switching_sessions_finishes_the_first(workspace: Path) -> None:
     finally:
         await engine.close()
     kinds = [(kind, detail) for kind, detail in _brackets(events) if kind.startswith("session")]
-    assert kinds == [("session_started", "new"), ("session_finished", "switched"),
-                     ("session_started", "new"), ("session_finished", "switched"),
-                     ("session_started", "resumed"), ("session_finished", "closed")]
+    assert kinds == [
+        ("session_started", "new"),
+        ("session_finished", "switched"),
+        ("session_started", "new"),
+        ("session_finished", "switched"),
+        ("session_started", "resumed"),
+        ("session_finished", "closed"),
+    ]
     ends = [e for e in events if isinstance(e, SessionFinished)]
     assert ends[0].session_id == first and ends[-1].session_id == first
     assert [e.runs for e in ends] == [1, 1, 1]
@@ -119,16 +131,24 @@ async def test_the_prompt_is_a_user_message_with_its_mentions(workspace: Path) -
     assert [n.message for n in mention] == prompt.mention_notes
     # The user message follows run_started and precedes the first turn.
     types = [e.type for e in events]
-    assert types.index("run_started") < types.index("user_message") < types.index(
-        "turn_started")
+    assert types.index("run_started") < types.index("user_message") < types.index("turn_started")
 
 
 async def test_tool_calls_carry_their_label(workspace: Path, tmp_path: Path) -> None:
     script = tmp_path / "script.json"
-    script.write_text(json.dumps([
-        {"tool_calls": [{"name": "read", "arguments": {"path": "a.txt"}},
-                        {"name": "search", "arguments": {"pattern": "milk  \n here"}}]},
-        {"text": "done"}]))
+    script.write_text(
+        json.dumps(
+            [
+                {
+                    "tool_calls": [
+                        {"name": "read", "arguments": {"path": "a.txt"}},
+                        {"name": "search", "arguments": {"pattern": "milk  \n here"}},
+                    ]
+                },
+                {"text": "done"},
+            ]
+        )
+    )
     (workspace / "a.txt").write_text("a\n")
     engine = await _open(workspace, script)
     events: list[Event] = []
@@ -143,8 +163,7 @@ async def test_tool_calls_carry_their_label(workspace: Path, tmp_path: Path) -> 
 
 async def test_the_notices_of_opening_reach_each_subscriber_first(workspace: Path) -> None:
     # No model and no key: the engine opens on offline/echo and says so.
-    engine = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(),
-                               environ={})
+    engine = await Engine.open(workspace=WorkspacePaths(workspace), settings=Settings(), environ={})
     try:
         assert [n.kind for n in engine.startup_notices] == [NoticeKind.MODEL]
         notice = engine.startup_notices[0]

@@ -29,29 +29,47 @@ def _script(tmp_path: Path, turns: list[dict[str, object]]) -> Path:
     return path
 
 
-async def test_a_loop_in_another_folder_stores_in_the_workspace(workspace: Path,
-                                                                 tmp_path: Path) -> None:
+async def test_a_loop_in_another_folder_stores_in_the_workspace(
+    workspace: Path, tmp_path: Path
+) -> None:
     """What a mission does: the tools act in a worktree, the session is stored in the
     repository's store, no file checkpoints, its own budget, a key never reaches a file."""
     worktree = tmp_path / "worktree"
     worktree.mkdir()
     (worktree / "AGENTS.md").write_text("Keep it short.\n")
-    script = _script(tmp_path, [
-        {"tool_calls": [{"name": "write", "arguments": {"path": "out.txt",
-                                                        "content": "made\n"}}]},
-        {"text": "done"}])
+    script = _script(
+        tmp_path,
+        [
+            {
+                "tool_calls": [
+                    {"name": "write", "arguments": {"path": "out.txt", "content": "made\n"}}
+                ]
+            },
+            {"text": "done"},
+        ],
+    )
     runtime = await AgentRuntime.open(
-        WorkspacePaths(workspace), Settings(model="offline/replay", max_cost=9.0),
-        environ={"OPENAI_API_KEY": "sk-test-abcdefghijklmnop"}, script_path=script)
+        WorkspacePaths(workspace),
+        Settings(model="offline/replay", max_cost=9.0),
+        environ={"OPENAI_API_KEY": "sk-test-abcdefghijklmnop"},
+        script_path=script,
+    )
     try:
         runtime.models.select(None)
         session = await runtime.store.create_session(model=runtime.model.model_id)
         bus = EventBus(session.id, 0)
         # The worktree's own checks and filters, with the workspace's profile and keys.
         safety = runtime.worktree_safety(worktree, ApprovalMode.AUTO_EDIT)
-        built = await runtime.build_loop(LoopSpec(
-            session_id=session.id, bus=bus, workspace=worktree, safety=safety,
-            budget=Budget(max_cost=0.5), checkpoints=False))
+        built = await runtime.build_loop(
+            LoopSpec(
+                session_id=session.id,
+                bus=bus,
+                workspace=worktree,
+                safety=safety,
+                budget=Budget(max_cost=0.5),
+                checkpoints=False,
+            )
+        )
         assert built.loop.config.max_cost == 0.5 and built.loop.compactor is None
         assert "Keep it short." in built.loop.system_prompt
         # The runtime's redactor knows the user's keys (the caller redacts its prompt).
@@ -69,9 +87,9 @@ async def test_a_loop_in_another_folder_stores_in_the_workspace(workspace: Path,
 
 
 async def test_the_default_budget_and_compaction_come_from_settings(workspace: Path) -> None:
-    runtime = await AgentRuntime.open(WorkspacePaths(workspace),
-                                      Settings(model="offline/echo", max_tokens=1234),
-                                      environ={})
+    runtime = await AgentRuntime.open(
+        WorkspacePaths(workspace), Settings(model="offline/echo", max_tokens=1234), environ={}
+    )
     try:
         runtime.models.select(None)
         bus = EventBus("s", 0)
@@ -83,7 +101,8 @@ async def test_the_default_budget_and_compaction_come_from_settings(workspace: P
 
 
 async def test_the_selector_warns_keeps_the_old_model_on_failure_and_closes_all(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     closed: list[str] = []
     selector = ModelSelector(Settings(), {}, tmp_path, RedactionFilter(SecretRedactor()))
     first = selector.select(None)
@@ -108,23 +127,38 @@ async def test_the_selector_warns_keeps_the_old_model_on_failure_and_closes_all(
 
 def test_compaction_is_due_near_the_window(tmp_path: Path) -> None:
     policy = CompactionPolicy(
-        store=None, session_id="s", bus=EventBus(), stream=None,  # type: ignore[arg-type]
-        model_id="offline/echo", info=None, context_window=1000,
-        settings=Settings(compaction_threshold=0.8), system_prompt="")
+        store=None,
+        session_id="s",
+        bus=EventBus(),
+        stream=None,  # type: ignore[arg-type]
+        model_id="offline/echo",
+        info=None,
+        context_window=1000,
+        settings=Settings(compaction_threshold=0.8),
+        system_prompt="",
+    )
     assert not policy.due(799) and policy.due(800)
     policy.context_window = None
     assert not policy.due(10**9)
 
 
 async def test_session_control_acts_on_a_named_session_without_switching(
-        workspace: Path, tmp_path: Path) -> None:
+    workspace: Path, tmp_path: Path
+) -> None:
     (workspace / "a.txt").write_text("original\n")
-    script = _script(tmp_path, [
-        {"tool_calls": [{"name": "write", "arguments": {"path": "a.txt", "content": "x\n"}}]},
-        {"text": "changed"}])
-    engine = await Engine.open(workspace=WorkspacePaths(workspace),
-                               settings=Settings(model="offline/replay"), environ={},
-                               script_path=script)
+    script = _script(
+        tmp_path,
+        [
+            {"tool_calls": [{"name": "write", "arguments": {"path": "a.txt", "content": "x\n"}}]},
+            {"text": "changed"},
+        ],
+    )
+    engine = await Engine.open(
+        workspace=WorkspacePaths(workspace),
+        settings=Settings(model="offline/replay"),
+        environ={},
+        script_path=script,
+    )
     try:
         await engine.run("change a.txt")
         assert engine.session is not None
@@ -154,9 +188,11 @@ async def test_session_control_acts_on_a_named_session_without_switching(
 
 
 async def test_the_state_view_is_a_snapshot(workspace: Path) -> None:
-    engine = await Engine.open(workspace=WorkspacePaths(workspace),
-                               settings=Settings(model="offline/echo", approval="ask"),
-                               environ={})
+    engine = await Engine.open(
+        workspace=WorkspacePaths(workspace),
+        settings=Settings(model="offline/echo", approval="ask"),
+        environ={},
+    )
     try:
         before = engine.state()
         assert isinstance(before, EngineState)

@@ -33,21 +33,26 @@ from tau_engine.tools.base import ToolContext
 from tau_engine.tools.bash import BashTool
 from tau_engine.tools.registry import default_tools
 
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None and not os.environ.get("CI"),
-                                 reason="bubblewrap is not installed (CI installs it)")
+needs_bwrap = pytest.mark.skipif(
+    shutil.which("bwrap") is None and not os.environ.get("CI"),
+    reason="bubblewrap is not installed (CI installs it)",
+)
 
 
-def _pipeline(root: Path, *, safety: str | None = None, probe: Any = None
-              ) -> tuple[ToolPipeline, list[BaseEvent]]:
+def _pipeline(
+    root: Path, *, safety: str | None = None, probe: Any = None
+) -> tuple[ToolPipeline, list[BaseEvent]]:
     bus = EventBus("s1")
     events: list[BaseEvent] = []
     bus.subscribe(events.append)
     options = {"probe": probe} if probe is not None else {}
-    layer = SafetyLayer.open(root, mode=ApprovalMode.FULL_AUTO, safety=safety,
-                             state_dir=root / ".tau", **options)
+    layer = SafetyLayer.open(
+        root, mode=ApprovalMode.FULL_AUTO, safety=safety, state_dir=root / ".tau", **options
+    )
     ctx = ToolContext(workspace=root, guard=WorkspaceGuard(root))
-    return ToolPipeline(default_tools(bash_timeout_s=20, sandbox=layer.sandbox), ctx, bus,
-                        layer, None), events
+    return ToolPipeline(
+        default_tools(bash_timeout_s=20, sandbox=layer.sandbox), ctx, bus, layer, None
+    ), events
 
 
 async def _bash(pipeline: ToolPipeline, command: str) -> Message:
@@ -72,8 +77,9 @@ def outside() -> Iterator[Path]:
 async def test_a_write_outside_the_workspace_is_refused(tmp_path: Path, outside: Path) -> None:
     pipeline, _ = _pipeline(tmp_path)
     target = outside / "escaped.txt"
-    message = await _bash(pipeline, _python(f"open({str(target)!r}, 'w').write('x')") +
-                          "; echo inside > made.txt")
+    message = await _bash(
+        pipeline, _python(f"open({str(target)!r}, 'w').write('x')") + "; echo inside > made.txt"
+    )
     assert "Read-only file system" in message.content
     assert not target.exists()
     assert (tmp_path / "made.txt").read_text() == "inside\n"  # the workspace is writable
@@ -85,12 +91,14 @@ async def test_git_and_tau_state_are_read_only(tmp_path: Path) -> None:
     (tmp_path / ".git" / "config").write_text("[core]\n")
     (tmp_path / ".tau").mkdir()
     pipeline, _ = _pipeline(tmp_path)
-    script = ("import sys\n"
-              "for path in ('.git/config', '.tau/permissions.toml'):\n"
-              "    try:\n"
-              "        open(path, 'a').write('[[rule]]')\n"
-              "    except OSError as exc:\n"
-              "        print(path, exc.strerror)\n")
+    script = (
+        "import sys\n"
+        "for path in ('.git/config', '.tau/permissions.toml'):\n"
+        "    try:\n"
+        "        open(path, 'a').write('[[rule]]')\n"
+        "    except OSError as exc:\n"
+        "        print(path, exc.strerror)\n"
+    )
     message = await _bash(pipeline, _python(script))
     assert ".git/config Read-only file system" in message.content
     assert ".tau/permissions.toml Read-only file system" in message.content
@@ -125,12 +133,14 @@ def listener() -> Iterator[tuple[int, list[bool]]]:
 async def test_the_network_is_cut(tmp_path: Path, listener: tuple[int, list[bool]]) -> None:
     port, accepted = listener
     pipeline, _ = _pipeline(tmp_path)
-    code = ("import socket\n"
-            "try:\n"
-            f"    socket.create_connection(('127.0.0.1', {port}), 3)\n"
-            "    print('CONNECTED')\n"
-            "except OSError as exc:\n"
-            "    print('refused:', exc.strerror)\n")
+    code = (
+        "import socket\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), 3)\n"
+        "    print('CONNECTED')\n"
+        "except OSError as exc:\n"
+        "    print('refused:', exc.strerror)\n"
+    )
     message = await _bash(pipeline, _python(code))
     assert "refused:" in message.content and "CONNECTED" not in message.content
     assert accepted == []
@@ -139,37 +149,43 @@ async def test_the_network_is_cut(tmp_path: Path, listener: tuple[int, list[bool
 async def test_git_cannot_be_made_to_run_a_program_by_the_repository(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "a.txt").write_text("a\n")
-    subprocess.run(["git", "-C", str(tmp_path), "config", "core.fsmonitor",
-                    f"touch {tmp_path}/pwned; false"], check=True)
+    subprocess.run(
+        ["git", "-C", str(tmp_path), "config", "core.fsmonitor", f"touch {tmp_path}/pwned; false"],
+        check=True,
+    )
     # `git status` is allowed by the balanced profile: the repository's own config must not
     # turn it into running a program (the sandbox would not stop this one: the workspace
     # is writable).
     for tool in (BashTool(), BashTool(sandbox=_pipeline(tmp_path)[0].safety.sandbox)):
         if tool.sandbox is not None and shutil.which("bwrap") is None:
             continue
-        out = await tool.run(tool.parse_args({"command": "git status --short"}),
-                             ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path)))
+        out = await tool.run(
+            tool.parse_args({"command": "git status --short"}),
+            ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path)),
+        )
         assert "a.txt" in out.output
         assert not (tmp_path / "pwned").exists()
 
 
 def _missing_bwrap() -> SandboxProbe:
     probe = SandboxProbe(bwrap=None)
-    probe.checks.append(ProbeCheck("bubblewrap", False, "bwrap is not installed",
-                                   INSTALL_REMEDY))
+    probe.checks.append(ProbeCheck("bubblewrap", False, "bwrap is not installed", INSTALL_REMEDY))
     return probe
 
 
 async def test_required_refuses_without_the_sandbox_and_says_why(tmp_path: Path) -> None:
     pipeline, _ = _pipeline(tmp_path, safety="strict", probe=_missing_bwrap)
     message = await _bash(pipeline, "ls")
-    assert message.content.startswith("refused (sandbox): bubblewrap: bwrap is not installed; "
-                                      "install bubblewrap: `sudo apt-get install bubblewrap`")
+    assert message.content.startswith(
+        "refused (sandbox): bubblewrap: bwrap is not installed; "
+        "install bubblewrap: `sudo apt-get install bubblewrap`"
+    )
     assert message.meta["denied"] is True
     pipeline.safety.flush_audit()
     audit = list(AuditLog.for_workspace(tmp_path / ".tau").read())
-    assert [(e["kind"], e["rule"]) for e in audit] == [("sandbox_refusal",
-                                                        "sandbox.policy = required")]
+    assert [(e["kind"], e["rule"]) for e in audit] == [
+        ("sandbox_refusal", "sandbox.policy = required")
+    ]
 
 
 async def test_best_effort_runs_unsandboxed_and_says_so_once(tmp_path: Path) -> None:
@@ -181,7 +197,8 @@ async def test_best_effort_runs_unsandboxed_and_says_so_once(tmp_path: Path) -> 
     assert len(notices) == 1
     assert notices[0].message.startswith(  # type: ignore[attr-defined]
         "bash runs unsandboxed (profile balanced, sandbox.policy = best-effort): "
-        "bubblewrap: bwrap is not installed")
+        "bubblewrap: bwrap is not installed"
+    )
     assert pipeline.safety.state().sandbox == "off (best-effort: bwrap unavailable)"
 
 
@@ -194,8 +211,9 @@ async def test_inside_the_sandbox_background_jobs_end_with_the_command(tmp_path:
 
 
 @needs_bwrap
-async def test_taus_user_config_dir_is_hidden(tmp_path: Path, outside: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_taus_user_config_dir_is_hidden(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = outside / "tau-config"
     config.mkdir()
     (config / "credentials.toml").write_text("key = 'not for commands'\n")

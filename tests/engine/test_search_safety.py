@@ -54,7 +54,9 @@ def repo(tmp_path: Path) -> Path:
 async def test_grep_and_glob_honour_gitignore_and_the_skip_list(repo: Path) -> None:
     found = await call(GrepTool(), repo, pattern="needle")
     assert sorted(line.split(":")[0] for line in found.output.splitlines()) == [
-        "notes.txt", "src/app.py"]
+        "notes.txt",
+        "src/app.py",
+    ]
     listed = await call(GlobTool(), repo, pattern="**/*")
     assert sorted(listed.output.splitlines()) == [".gitignore", "notes.txt", "src/app.py"]
 
@@ -90,11 +92,14 @@ async def test_catastrophic_patterns_run_in_linear_time(tmp_path: Path) -> None:
     assert listed.output.startswith("no files match")
 
 
-@pytest.mark.parametrize("pattern,error", [
-    ("(?=lookahead)", "invalid perl operator"),
-    (r"(a)\1", "invalid escape sequence"),
-    ("a{1001}", "invalid repetition size"),
-])
+@pytest.mark.parametrize(
+    "pattern,error",
+    [
+        ("(?=lookahead)", "invalid perl operator"),
+        (r"(a)\1", "invalid escape sequence"),
+        ("a{1001}", "invalid repetition size"),
+    ],
+)
 def test_what_re2_cannot_run_is_an_argument_error(pattern: str, error: str) -> None:
     with pytest.raises(ToolError) as info:
         GrepTool().parse_args({"pattern": pattern})
@@ -121,8 +126,10 @@ async def test_a_search_past_its_time_limit_says_so(tmp_path: Path) -> None:
         write(tmp_path / f"f{i}.txt", "needle\n")
     found = await call(GrepTool(time_limit_s=0), tmp_path, pattern="needle")
     assert not found.ok and found.data["timed_out"] is True
-    assert found.output.endswith("[stopped after 0s, the search time limit: 0 files "
-                                 "searched, 0 matches so far; narrow the path, pattern or glob]")
+    assert found.output.endswith(
+        "[stopped after 0s, the search time limit: 0 files "
+        "searched, 0 matches so far; narrow the path, pattern or glob]"
+    )
     listed = await call(GlobTool(time_limit_s=0), tmp_path, pattern="**/*.txt")
     assert not listed.ok and "stopped after 0s" in listed.output
 
@@ -150,13 +157,32 @@ def test_tau_answers_a_catastrophic_grep_end_to_end(workspace: Path) -> None:
     """Through the real CLI: the run ends with the matches instead of hanging."""
     write(workspace / "evil.txt", ("a" * 60 + "!\n") * 20 + "aaaa\n")
     script = workspace / "script.json"
-    script.write_text(json.dumps({"version": 1, "turns": [
-        {"tool_calls": [{"name": "grep", "arguments": {"pattern": "(a+)+$"}}]},
-        {"text": "searched"}]}))
+    script.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "turns": [
+                    {"tool_calls": [{"name": "grep", "arguments": {"pattern": "(a+)+$"}}]},
+                    {"text": "searched"},
+                ],
+            }
+        )
+    )
     # The timeout only turns a hang into a failure; the run takes a second.
-    proc = run_tau(["-p", "find it", "--model", "offline/replay", "--script", str(script),
-                    "--output-format", "stream-json"], workspace, timeout=300)
+    proc = run_tau(
+        [
+            "-p",
+            "find it",
+            "--model",
+            "offline/replay",
+            "--script",
+            str(script),
+            "--output-format",
+            "stream-json",
+        ],
+        workspace,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
-    results = [json.loads(line) for line in proc.stdout.splitlines()
-               if '"tool_result"' in line]
+    results = [json.loads(line) for line in proc.stdout.splitlines() if '"tool_result"' in line]
     assert results[0]["output"] == "evil.txt:21:aaaa"

@@ -38,15 +38,19 @@ def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path: Path) -> N
     assert refused.value.exit_code == 2
     assert str(refused.value) == (
         f"session 3f2a1b2c is in use by another tau process (pid {os.getpid()}); wait for "
-        "it to finish, or fork it: tau sessions fork 3f2a1b2c")
+        "it to finish, or fork it: tau sessions fork 3f2a1b2c"
+    )
     first.release()
     SessionLock.acquire(tmp_path, SID).release()
 
 
 def test_a_holder_killed_with_sigkill_holds_nothing(tmp_path: Path) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path), SID],
-                              stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path), SID],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
     assert holder.stdout is not None
     try:
         assert holder.stdout.readline() == "held\n"
@@ -103,9 +107,12 @@ def test_a_session_id_with_a_path_in_it_stays_inside_the_locks_folder(tmp_path: 
 
 
 async def _open(root: Path, **kwargs: object) -> Engine:
-    return await Engine.open(workspace=WorkspacePaths(root),
-                             settings=Settings(model="offline/echo"), environ={},
-                             **kwargs)  # type: ignore[arg-type]
+    return await Engine.open(
+        workspace=WorkspacePaths(root),
+        settings=Settings(model="offline/echo"),
+        environ={},
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 async def test_two_engines_cannot_write_one_session(tmp_path: Path) -> None:

@@ -98,7 +98,10 @@ async def test_append_history_recent_and_title(store: SessionStore) -> None:
     info = await store.create_session(model="m")
     first = await store.append(info.id, user("  Fix the parser\nsecond line"))
     reply = await store.append(
-        info.id, assistant("done"), usage=Usage(input_tokens=10, output_tokens=3), cost_usd=0.5,
+        info.id,
+        assistant("done"),
+        usage=Usage(input_tokens=10, output_tokens=3),
+        cost_usd=0.5,
         model="m",
     )
     assert reply.parent_id == first.id and first.parent_id is None
@@ -107,11 +110,16 @@ async def test_append_history_recent_and_title(store: SessionStore) -> None:
         [Message(role="tool", content=f"r{i}", tool_call_id=str(i)) for i in range(3)]
         + [NewMessage(assistant("after tools"), Usage(input_tokens=1), None, "m")],
     )
-    assert [m.parent_id for m in results] == [reply.id, results[0].id, results[1].id,
-                                              results[2].id]
+    assert [m.parent_id for m in results] == [reply.id, results[0].id, results[1].id, results[2].id]
     history = await store.history(info.id)
     assert [m.message.content for m in history] == [
-        "  Fix the parser\nsecond line", "done", "r0", "r1", "r2", "after tools"]
+        "  Fix the parser\nsecond line",
+        "done",
+        "r0",
+        "r1",
+        "r2",
+        "after tools",
+    ]
     assert history[1] == reply
     assert [m.message.content for m in await store.recent(info.id, 2)] == ["r2", "after tools"]
     assert await store.recent(info.id, 100) == history
@@ -136,8 +144,11 @@ async def test_title_is_cut_and_kept(store: SessionStore) -> None:
     await store.set_model(info.id, "other/model")
     await store.set_meta(info.id, {"pinned": True})
     session = await store.get_session(info.id)
-    assert (session.title, session.model, session.meta) == ("renamed", "other/model",
-                                                            {"pinned": True})
+    assert (session.title, session.model, session.meta) == (
+        "renamed",
+        "other/model",
+        {"pinned": True},
+    )
 
 
 async def test_cost_stays_unknown_until_priced(store: SessionStore) -> None:
@@ -335,8 +346,7 @@ async def test_two_instances_share_one_database(store_backend: StoreBackend) -> 
 
         # Both append to the same session at once: each append reads the head
         # inside its write transaction, so the chain stays one line.
-        await asyncio.gather(chat(first, a.id, 30), chat(second, a.id, 30),
-                             chat(second, b.id, 10))
+        await asyncio.gather(chat(first, a.id, 30), chat(second, a.id, 30), chat(second, b.id, 10))
         history = await second.history(a.id)
         assert len(history) == 60
         assert all(m.parent_id == prev.id for prev, m in itertools.pairwise(history))

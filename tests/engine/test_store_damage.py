@@ -35,7 +35,8 @@ async def test_once_found_damaged_nothing_more_is_written(tmp_path: Path) -> Non
         assert message == (
             f"{paths.db_path} is damaged (database disk image is malformed); tau stopped "
             "writing to it. Back it up (copy tau.db and tau.db-wal), then run: tau sessions "
-            "recover (see docs/sessions.md)")
+            "recover (see docs/sessions.md)"
+        )
         before = _digest(paths)
         # These writes touch pages that are intact; they are refused all the same.
         with pytest.raises(StoreDamagedError):

@@ -61,7 +61,10 @@ def test_kill_9_mid_turn_keeps_every_committed_message(tmp_path: Path) -> None:
     with open(errors, "w") as stderr:
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(tmp_path)],
-            stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
         )
     assert child.stdout is not None
     try:

@@ -59,8 +59,14 @@ async def test_non_delta_events_are_written_at_once(store: SessionStore) -> None
     logged = await store.events(info.id)
     assert [e.type for e in logged] == ["turn_started", "text_delta", "tool_call"]
     assert [e.seq for e in logged] == [1, 2, 3]
-    assert logged[2] == ToolCallEvent(call_id="c1", name="read", arguments={"path": "a"},
-                                      seq=3, ts=logged[2].ts, session_id=info.id)
+    assert logged[2] == ToolCallEvent(
+        call_id="c1",
+        name="read",
+        arguments={"path": "a"},
+        seq=3,
+        ts=logged[2].ts,
+        session_id=info.id,
+    )
     writer.close()
 
 

@@ -20,8 +20,9 @@ def test_no_url_or_a_bare_sqlite_url_is_the_workspace_database(url: str | None) 
     assert backend_name(url) == "sqlite"
 
 
-@pytest.mark.parametrize("url", ["postgresql://tau@db/tau", "postgres://tau@db/tau",
-                                 " PostgreSQL://x"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://tau@db/tau", "postgres://tau@db/tau", " PostgreSQL://x"]
+)
 def test_both_postgresql_schemes_name_postgresql(url: str) -> None:
     assert backend_name(url) == "postgresql"
 
@@ -53,7 +54,8 @@ def test_opening_the_backend_creates_nothing_until_a_part_is_opened(tmp_path: Pa
 
 
 async def test_every_part_of_the_default_backend_shares_the_workspace_database(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     paths = WorkspacePaths(tmp_path)
     backend = open_store(paths)
     sessions = backend.open_sessions()
@@ -66,8 +68,9 @@ async def test_every_part_of_the_default_backend_shares_the_workspace_database(
         assert await missions.recent() == []
         assert await memory.newest_id() is None
         await jobs.submit(NewJob(id="a" * 32, kind="prompt", inputs={}, max_attempts=1))
-        claim = await jobs.claim(LeaseOwner(worker="w", host="h", boot_id="b", pid=1,
-                                            pid_start=1), 30)
+        claim = await jobs.claim(
+            LeaseOwner(worker="w", host="h", boot_id="b", pid=1, pid_start=1), 30
+        )
         assert claim is not None
         backend.check_job_fence(claim.fence)
     finally:
@@ -78,36 +81,45 @@ async def test_every_part_of_the_default_backend_shares_the_workspace_database(
 
 
 def _run(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_importing_the_store_loads_no_backend() -> None:
     # Backends are imported when picked: a second backend's driver must cost the SQLite
     # path (and tau's start-up) nothing.
-    out = _run("import sys, tau_engine.store, tau_engine.store.factory; "
-               "print(sorted(m for m in sys.modules if m.startswith("
-               "('tau_engine.store.sqlite', 'tau_engine.store.postgres', 'psycopg'))))")
+    out = _run(
+        "import sys, tau_engine.store, tau_engine.store.factory; "
+        "print(sorted(m for m in sys.modules if m.startswith("
+        "('tau_engine.store.sqlite', 'tau_engine.store.postgres', 'psycopg'))))"
+    )
     assert out == "[]"
 
 
 def test_the_sqlite_path_never_loads_psycopg(tmp_path: Path) -> None:
-    out = _run("import sys; from tau_engine.engine import Engine; "
-               "from tau_engine.jobs.service import JobService; "
-               "from pathlib import Path; from tau_engine.paths import WorkspacePaths; "
-               f"JobService.open(WorkspacePaths(Path({str(tmp_path)!r}))).close(); "
-               "print(sorted(m for m in sys.modules if m.startswith('psycopg')))")
+    out = _run(
+        "import sys; from tau_engine.engine import Engine; "
+        "from tau_engine.jobs.service import JobService; "
+        "from pathlib import Path; from tau_engine.paths import WorkspacePaths; "
+        f"JobService.open(WorkspacePaths(Path({str(tmp_path)!r}))).close(); "
+        "print(sorted(m for m in sys.modules if m.startswith('psycopg')))"
+    )
     assert out == "[]"
 
 
 def test_a_postgresql_url_without_psycopg_says_what_to_install(tmp_path: Path) -> None:
-    out = _run("import sys; sys.modules['psycopg'] = None\n"
-               "from tau_engine.errors import UsageError\n"
-               "from tau_engine.paths import WorkspacePaths\n"
-               "from tau_engine.store import open_store\n"
-               "try:\n"
-               f"    open_store(WorkspacePaths({str(tmp_path)!r}), 'postgresql://h/db')\n"
-               "except UsageError as exc:\n"
-               "    print(exc)")
-    assert out == ("a PostgreSQL store needs psycopg: install tau with the 'postgres' extra "
-                   "(pip install 'tau[postgres]')")
+    out = _run(
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from tau_engine.errors import UsageError\n"
+        "from tau_engine.paths import WorkspacePaths\n"
+        "from tau_engine.store import open_store\n"
+        "try:\n"
+        f"    open_store(WorkspacePaths({str(tmp_path)!r}), 'postgresql://h/db')\n"
+        "except UsageError as exc:\n"
+        "    print(exc)"
+    )
+    assert out == (
+        "a PostgreSQL store needs psycopg: install tau with the 'postgres' extra "
+        "(pip install 'tau[postgres]')"
+    )

@@ -26,8 +26,10 @@ def _sha(path: Path) -> str:
 async def _histories(paths: WorkspacePaths) -> dict[str, list[str]]:
     store = await asyncio.to_thread(SqliteSessionStore.open, paths)
     try:
-        return {info.id: [m.message.content for m in await store.history(info.id)]
-                for info in await store.list_sessions()}
+        return {
+            info.id: [m.message.content for m in await store.history(info.id)]
+            for info in await store.list_sessions()
+        }
     finally:
         store.close()
 
@@ -82,8 +84,9 @@ async def test_lost_rows_are_repaired_around(tmp_path: Path) -> None:
     # nothing continues (the 9th); the 7th could not be read, so 8-9 start over too.
     assert histories[session_id] == [f"message {i} " + "x" * 1000 for i in (7, 8)]
     with sqlite3.connect(paths.db_path) as db:
-        assert db.execute("SELECT count(*) FROM messages WHERE parent_id IS NULL").fetchone()[0] \
-            == 3
+        assert (
+            db.execute("SELECT count(*) FROM messages WHERE parent_id IS NULL").fetchone()[0] == 3
+        )
 
 
 async def test_a_store_with_nothing_readable_becomes_empty(tmp_path: Path) -> None:
@@ -106,8 +109,11 @@ async def test_recover_refuses_while_another_process_uses_the_store(tmp_path: Pa
     store = SqliteSessionStore.open(paths)  # stands for a running tau
     lock = SessionLock.acquire(paths.locks_dir, session_id)
     try:
-        with pytest.raises(StoreError, match=r"other tau processes have the store open "
-                                             rf"\(pid {os.getpid()}\)"):
+        with pytest.raises(
+            StoreError,
+            match=r"other tau processes have the store open "
+            rf"\(pid {os.getpid()}\)",
+        ):
             recover_store(paths)
     finally:
         lock.release()
@@ -123,19 +129,21 @@ async def test_recover_refuses_while_another_process_uses_the_store(tmp_path: Pa
         held.release()
 
 
-async def test_a_store_of_an_older_tau_is_recovered_into_the_current_schema(
-        tmp_path: Path) -> None:
+async def test_a_store_of_an_older_tau_is_recovered_into_the_current_schema(tmp_path: Path) -> None:
     from tau_engine.store.sqlite.schema import SCHEMA_VERSION, connect, migrate
 
     paths = WorkspacePaths(tmp_path)
     paths.ensure()
     conn = connect(paths.db_path)
     migrate(conn, paths.db_path, target=2)
-    conn.execute("INSERT INTO sessions (id, created_at, updated_at, head_id) "
-                 "VALUES (?, 0, 0, ?)", ("a" * 32, "m" * 32))
-    conn.execute("INSERT INTO messages (id, session_id, created_at, role, body) "
-                 "VALUES (?, ?, 0, 'user', ?)",
-                 ("m" * 32, "a" * 32, Message(role="user", content="old").model_dump_json()))
+    conn.execute(
+        "INSERT INTO sessions (id, created_at, updated_at, head_id) VALUES (?, 0, 0, ?)",
+        ("a" * 32, "m" * 32),
+    )
+    conn.execute(
+        "INSERT INTO messages (id, session_id, created_at, role, body) VALUES (?, ?, 0, 'user', ?)",
+        ("m" * 32, "a" * 32, Message(role="user", content="old").model_dump_json()),
+    )
     conn.close()
     report = recover_store(paths)
     assert report.tables["sessions"].kept == 1 and report.tables["messages"].kept == 1
@@ -148,18 +156,27 @@ async def test_learned_memory_and_missions_come_back_too(tmp_path: Path) -> None
     paths = WorkspacePaths(tmp_path)
     await session_with_messages(tmp_path, 4)
     with sqlite3.connect(paths.db_path) as db:
-        db.execute("INSERT INTO memory_entries (id, namespace, text, source, trust, "
-                   "created_at, updated_at, content_hash) VALUES (41, 'project', "
-                   "'Deploy with make deploy', 'user', 'trusted', 0, 0, 'h41')")
-        db.execute("INSERT INTO missions (id, created_at, updated_at, phase, state) "
-                   "VALUES ('m1', 0, 0, 'done', '{}')")
+        db.execute(
+            "INSERT INTO memory_entries (id, namespace, text, source, trust, "
+            "created_at, updated_at, content_hash) VALUES (41, 'project', "
+            "'Deploy with make deploy', 'user', 'trusted', 0, 0, 'h41')"
+        )
+        db.execute(
+            "INSERT INTO missions (id, created_at, updated_at, phase, state) "
+            "VALUES ('m1', 0, 0, 'done', '{}')"
+        )
     report = recover_store(paths)
     assert report.tables["memory_entries"].kept == 1
     assert report.tables["missions"].kept == 1
     with sqlite3.connect(paths.db_path) as db:
         # The full-text index is rebuilt from the entries, and ids are never reused.
-        assert db.execute("SELECT rowid FROM memory_fts WHERE memory_fts MATCH 'deploy'"
-                          ).fetchall() == [(41,)]
-        assert db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memory_entries'"
-                          ).fetchone()[0] >= 41
+        assert db.execute(
+            "SELECT rowid FROM memory_fts WHERE memory_fts MATCH 'deploy'"
+        ).fetchall() == [(41,)]
+        assert (
+            db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memory_entries'").fetchone()[
+                0
+            ]
+            >= 41
+        )
         assert db.execute("SELECT phase FROM missions").fetchall() == [("done",)]

@@ -22,28 +22,51 @@ async def build_session(store: SessionStore) -> str:
     q = await store.append(info.id, Message(role="user", content="héllo ✓"))
     await store.append(
         info.id,
-        Message(role="assistant", content="", extra={"thoughtSignature": "sig=="},
-                tool_calls=[ToolCall(id="t1", name="bash", arguments={"command": "ls"})]),
-        usage=Usage(input_tokens=12, output_tokens=5, cached_input_tokens=2), cost_usd=0.003,
+        Message(
+            role="assistant",
+            content="",
+            extra={"thoughtSignature": "sig=="},
+            tool_calls=[ToolCall(id="t1", name="bash", arguments={"command": "ls"})],
+        ),
+        usage=Usage(input_tokens=12, output_tokens=5, cached_input_tokens=2),
+        cost_usd=0.003,
         model="openai/gpt",
     )
-    await store.append(info.id, Message(role="tool", content="a\nb", tool_call_id="t1",
-                                        name="bash"))
-    await store.append(info.id, Message(role="assistant", content="first answer",
-                                        meta={"incomplete": True}))
+    await store.append(
+        info.id, Message(role="tool", content="a\nb", tool_call_id="t1", name="bash")
+    )
+    await store.append(
+        info.id, Message(role="assistant", content="first answer", meta={"incomplete": True})
+    )
     # A second line of work from the prompt: the first stays a branch tip.
-    await store.append(info.id, Message(role="assistant", content="second answer"),
-                       parent_id=q.id, usage=Usage(output_tokens=9))
+    await store.append(
+        info.id,
+        Message(role="assistant", content="second answer"),
+        parent_id=q.id,
+        usage=Usage(output_tokens=9),
+    )
     bus = EventBus(info.id)
     with store.event_writer(info.id) as writer:
         bus.subscribe(writer.write)
         bus.emit(TurnStarted(turn=1))
         bus.emit(TextDelta(text="first "))
-        bus.emit(ToolResultEvent(call_id="t1", name="bash", ok=True, output="a\nb",
-                                 paths=["x.py"], diff="--- a\n+++ b\n"))
-        bus.emit(Notice(kind=NoticeKind.RETRY, message="again",
-                           data=RetryNote(route="a/x", attempt=1, delay_s=0.5,
-                                          error_kind="server")))
+        bus.emit(
+            ToolResultEvent(
+                call_id="t1",
+                name="bash",
+                ok=True,
+                output="a\nb",
+                paths=["x.py"],
+                diff="--- a\n+++ b\n",
+            )
+        )
+        bus.emit(
+            Notice(
+                kind=NoticeKind.RETRY,
+                message="again",
+                data=RetryNote(route="a/x", attempt=1, delay_s=0.5, error_kind="server"),
+            )
+        )
     return info.id
 
 

@@ -10,14 +10,19 @@ def test_the_target_argument_in_order_of_preference() -> None:
     # A grep in a folder shows the folder, as both renderers did before.
     assert tool_label("grep", {"pattern": "TODO", "path": "src"}) == ToolLabel("path", "src")
     assert tool_label("bash", {"command": "ls -la"}) == ToolLabel("command", "ls -la")
-    assert tool_label("http", {"url": "https://x.example/", "method": "GET"}) == \
-        ToolLabel("url", "https://x.example/")
+    assert tool_label("http", {"url": "https://x.example/", "method": "GET"}) == ToolLabel(
+        "url", "https://x.example/"
+    )
     assert tool_label("memory_search", {"query": "release"}) == ToolLabel("query", "release")
 
 
 def test_many_file_tools_list_their_paths_or_say_patch() -> None:
-    edits = {"edits": [{"path": "a.py", "old_string": "x", "new_string": "y"},
-                       {"path": "b.py", "old_string": "x", "new_string": "y"}]}
+    edits = {
+        "edits": [
+            {"path": "a.py", "old_string": "x", "new_string": "y"},
+            {"path": "b.py", "old_string": "x", "new_string": "y"},
+        ]
+    }
     assert str(tool_label("edit_many", edits)) == "paths=a.py,b.py"
     assert str(tool_label("write_many", {"files": [{"path": "c.md"}]})) == "paths=c.md"
     assert str(tool_label("edit_many", {"patch": "--- a/x\n+++ b/x\n"})) == "patch"

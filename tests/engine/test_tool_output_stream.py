@@ -26,9 +26,16 @@ class FakeClock:
 def collector() -> tuple[list[tuple[str, int]], LiveOutput, FakeClock]:
     got: list[tuple[str, int]] = []
     clock = FakeClock()
-    live = LiveOutput(lambda text, skipped: got.append((text, skipped)), max_chars=1000,
-                      interval_s=0.1, max_chunk=10, fast_budget=30, slow_interval_s=1.0,
-                      slow_max_chunk=4, clock=clock)
+    live = LiveOutput(
+        lambda text, skipped: got.append((text, skipped)),
+        max_chars=1000,
+        interval_s=0.1,
+        max_chunk=10,
+        fast_budget=30,
+        slow_interval_s=1.0,
+        slow_max_chunk=4,
+        clock=clock,
+    )
     return got, live, clock
 
 
@@ -76,8 +83,9 @@ def test_after_the_fast_budget_deltas_slow_down_and_shrink() -> None:
 
 async def test_a_quiet_command_output_goes_out_after_the_interval() -> None:
     got: list[tuple[str, int]] = []
-    live = LiveOutput(lambda text, skipped: got.append((text, skipped)), max_chars=100,
-                      interval_s=0.05)
+    live = LiveOutput(
+        lambda text, skipped: got.append((text, skipped)), max_chars=100, interval_s=0.05
+    )
     live.write("one\n")
     live.write("two")
     assert got == [("one\n", 0)]
@@ -97,7 +105,8 @@ def test_the_delta_event_round_trips_and_is_batched_by_the_event_log() -> None:
 
 
 async def test_bash_output_streams_and_an_interrupted_call_keeps_what_it_printed(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     command = "echo compiling; echo step 1 of 3; sleep 30"
     stream = ScriptedStream([answer("", [call("c1", "bash", command=command)])])
     loop, events, sink = make_loop(tmp_path, stream, mode=ApprovalMode.FULL_AUTO)
@@ -114,13 +123,13 @@ async def test_bash_output_streams_and_an_interrupted_call_keeps_what_it_printed
     result = await task
     assert result.stop_reason == "interrupted"
     tool = next(m for m in sink.messages if m.role == "tool")
-    assert tool.content == ("compiling\nstep 1 of 3\n"
-                            "[interrupted by the user before it finished]")
+    assert tool.content == ("compiling\nstep 1 of 3\n[interrupted by the user before it finished]")
     assert tool.is_error and tool.meta == {"interrupted": True}
 
 
 async def test_a_tool_that_prints_nothing_keeps_the_plain_interrupted_result(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     stream = ScriptedStream([answer("", [call("c1", "bash", command="sleep 30")])])
     loop, events, sink = make_loop(tmp_path, stream, mode=ApprovalMode.FULL_AUTO)
     task = asyncio.create_task(loop.run("wait"))
@@ -161,11 +170,17 @@ async def test_live_output_and_the_interrupted_result_are_redacted(tmp_path: Pat
 
     secret = "sk-live-0123456789abcdefghijklmnop"
     # The key arrives in two writes, in the middle of a line.
-    command = (f"printf 'key=%s' {secret[:10]}; sleep 0.3; printf '%s done\\n' {secret[10:]}; "
-               "echo still running; sleep 30")
+    command = (
+        f"printf 'key=%s' {secret[:10]}; sleep 0.3; printf '%s done\\n' {secret[10:]}; "
+        "echo still running; sleep 30"
+    )
     stream = ScriptedStream([answer("", [call("c1", "bash", command=command)])])
-    loop, events, sink = make_loop(tmp_path, stream, mode=ApprovalMode.FULL_AUTO,
-                                   redactor=SecretRedactor({"OPENAI_API_KEY": secret}))
+    loop, events, sink = make_loop(
+        tmp_path,
+        stream,
+        mode=ApprovalMode.FULL_AUTO,
+        redactor=SecretRedactor({"OPENAI_API_KEY": secret}),
+    )
     task = asyncio.create_task(loop.run("show it"))
     for _ in range(3000):
         if "still running" in "".join(e.text for e in events if isinstance(e, ToolOutputDelta)):

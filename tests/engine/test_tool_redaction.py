@@ -19,11 +19,24 @@ KEY = "sk-ant-api03-hardcoded-in-settings-0123456789"
 
 async def test_results_diffs_and_previews_carry_no_key(tmp_path: Path) -> None:
     (tmp_path / "settings.py").write_text(f'DEBUG = False\nKEY = "{KEY}"\nPORT = 1\n')
-    stream = ScriptedStream([
-        answer("", [call("c1", "read", path="settings.py"),
-                    call("c2", "edit", path="settings.py", old_string="DEBUG = False",
-                         new_string="DEBUG = True")]),
-        answer("done")])
+    stream = ScriptedStream(
+        [
+            answer(
+                "",
+                [
+                    call("c1", "read", path="settings.py"),
+                    call(
+                        "c2",
+                        "edit",
+                        path="settings.py",
+                        old_string="DEBUG = False",
+                        new_string="DEBUG = True",
+                    ),
+                ],
+            ),
+            answer("done"),
+        ]
+    )
     bus = EventBus("s1")
     events: list[BaseEvent] = []
     bus.subscribe(events.append)
@@ -34,14 +47,22 @@ async def test_results_diffs_and_previews_carry_no_key(tmp_path: Path) -> None:
         previews.append(request.preview)
         return ApprovalDecision.ALLOW_ONCE
 
-    ctx = ToolContext(workspace=tmp_path, guard=WorkspaceGuard(tmp_path),
-                      redactor=SecretRedactor({"ANTHROPIC_API_KEY": KEY}))
+    ctx = ToolContext(
+        workspace=tmp_path,
+        guard=WorkspaceGuard(tmp_path),
+        redactor=SecretRedactor({"ANTHROPIC_API_KEY": KEY}),
+    )
     loop = AgentLoop(
-        bus=bus, stream=stream, sink=sink, system_prompt="sys",
-        pipeline=make_pipeline(tmp_path, bus, mode=ApprovalMode.ASK, approver=approver,
-                               ctx=ctx),
-        config=LoopConfig(model_id="test/model"), cost=lambda usage: None, history=[],
-        session_id="s1")
+        bus=bus,
+        stream=stream,
+        sink=sink,
+        system_prompt="sys",
+        pipeline=make_pipeline(tmp_path, bus, mode=ApprovalMode.ASK, approver=approver, ctx=ctx),
+        config=LoopConfig(model_id="test/model"),
+        cost=lambda usage: None,
+        history=[],
+        session_id="s1",
+    )
     await loop.run("turn on debug")
     assert (tmp_path / "settings.py").read_text().startswith("DEBUG = True")
     shown = [e.output + (e.diff or "") for e in events if isinstance(e, ToolResultEvent)]

@@ -89,8 +89,9 @@ async def test_timeout_kills_the_whole_process_group(ctx: ToolContext) -> None:
     started = time.monotonic()
     out = await call(ctx, tool, command=f"sleep 30 & echo $! > {pid_file}; echo waiting; wait")
     assert time.monotonic() - started < 20  # far below the 30 s the command wanted
-    assert out.output == ("waiting\n[timed out after 0.5s; the command and its child "
-                          "processes were killed]")
+    assert out.output == (
+        "waiting\n[timed out after 0.5s; the command and its child processes were killed]"
+    )
     assert not out.ok and out.data["timed_out"] is True
     assert await gone(int(pid_file.read_text()))
 
@@ -116,8 +117,9 @@ async def test_cancellation_kills_the_process_group(ctx: ToolContext) -> None:
     # once skipped the kill and left the sleep running.
     pid_file = ctx.workspace / "child.pid"
     bash_pid_file = ctx.workspace / "bash.pid"
-    task = asyncio.create_task(call(
-        ctx, command=f"echo $$ > {bash_pid_file}; sleep 30 & echo $! > {pid_file}; wait"))
+    task = asyncio.create_task(
+        call(ctx, command=f"echo $$ > {bash_pid_file}; sleep 30 & echo $! > {pid_file}; wait")
+    )
     child = await wait_for_file(pid_file)
     shell = await wait_for_file(bash_pid_file)
     task.cancel()
@@ -141,16 +143,19 @@ def test_output_capture_keeps_everything_under_the_cap_and_decodes_split_utf8() 
     capture = OutputCapture(100)
     data = "héllo wörld".encode()
     for i in range(len(data)):
-        capture.feed(data[i:i + 1])
+        capture.feed(data[i : i + 1])
     assert capture.text() == "héllo wörld"
 
 
-@pytest.mark.parametrize("arguments,needle", [
-    ({"command": "  "}, "'command' is empty"),
-    ({"command": "ls", "timeout_s": 0}, "'timeout_s'"),
-    ({"command": "ls", "timeout_s": 99999}, "'timeout_s'"),
-    ({"cmd": "ls"}, "unknown argument 'cmd'"),
-])
+@pytest.mark.parametrize(
+    "arguments,needle",
+    [
+        ({"command": "  "}, "'command' is empty"),
+        ({"command": "ls", "timeout_s": 0}, "'timeout_s'"),
+        ({"command": "ls", "timeout_s": 99999}, "'timeout_s'"),
+        ({"cmd": "ls"}, "unknown argument 'cmd'"),
+    ],
+)
 def test_argument_errors(arguments: dict[str, Any], needle: str) -> None:
     with pytest.raises(ToolError) as info:
         BashTool().parse_args(arguments)

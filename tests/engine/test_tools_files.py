@@ -50,6 +50,7 @@ async def call(tool: Tool, ctx: ToolContext, **arguments: Any) -> ToolOutcome:
 
 # -- read ----------------------------------------------------------------------
 
+
 async def test_read_numbers_lines_like_cat_n(ws: Path, ctx: ToolContext) -> None:
     (ws / "a.py").write_text("first\nsecond\r\nthird")
     out = await call(ReadTool(), ctx, path="a.py")
@@ -101,21 +102,28 @@ async def test_read_refuses_directories_with_a_glob_hint(ws: Path, ctx: ToolCont
 async def test_read_missing_file_suggests_close_names(ws: Path, ctx: ToolContext) -> None:
     (ws / "pkg").mkdir()
     (ws / "pkg" / "config.py").write_text("")
-    with pytest.raises(ToolError, match=r"pkg/confg.py does not exist; did you mean "
-                                        "pkg/config.py"):
+    with pytest.raises(
+        ToolError,
+        match=r"pkg/confg.py does not exist; did you mean "
+        "pkg/config.py",
+    ):
         await call(ReadTool(), ctx, path="pkg/confg.py")
     with pytest.raises(ToolError, match=r"nothing/x.py does not exist"):
         await call(ReadTool(), ctx, path="nothing/x.py")
 
 
-@pytest.mark.parametrize("arguments,needle", [
-    ({}, "missing required argument 'path'"),
-    ({"path": "a", "offset": 0}, "'offset'"),
-    ({"path": "a", "lines": 3}, "unknown argument 'lines'"),
-    ({"path": 7}, "'path'"),
-])
-def test_read_argument_errors_tell_the_model_what_to_fix(arguments: dict[str, Any],
-                                                         needle: str) -> None:
+@pytest.mark.parametrize(
+    "arguments,needle",
+    [
+        ({}, "missing required argument 'path'"),
+        ({"path": "a", "offset": 0}, "'offset'"),
+        ({"path": "a", "lines": 3}, "unknown argument 'lines'"),
+        ({"path": 7}, "'path'"),
+    ],
+)
+def test_read_argument_errors_tell_the_model_what_to_fix(
+    arguments: dict[str, Any], needle: str
+) -> None:
     with pytest.raises(ToolError) as info:
         ReadTool().parse_args(arguments)
     assert needle in str(info.value)
@@ -124,19 +132,35 @@ def test_read_argument_errors_tell_the_model_what_to_fix(arguments: dict[str, An
 
 # -- the workspace rule --------------------------------------------------------
 
-@pytest.mark.parametrize("tool,arguments", [
-    (ReadTool(), {"path": "../outside.txt"}),
-    (ReadTool(), {"path": "/etc/passwd"}),
-    (ReadTool(), {"path": "link/secret.txt"}),
-    (WriteTool(), {"path": "../outside.txt", "content": "x"}),
-    (WriteTool(), {"path": "link/secret.txt", "content": "x"}),
-    (EditTool(), {"path": "/etc/passwd", "old_string": "root", "new_string": "x"}),
-    (WriteManyTool(), {"files": [{"path": "ok.txt", "content": "x"},
-                                 {"path": "../../evil.txt", "content": "x"}]}),
-])
+
+@pytest.mark.parametrize(
+    "tool,arguments",
+    [
+        (ReadTool(), {"path": "../outside.txt"}),
+        (ReadTool(), {"path": "/etc/passwd"}),
+        (ReadTool(), {"path": "link/secret.txt"}),
+        (WriteTool(), {"path": "../outside.txt", "content": "x"}),
+        (WriteTool(), {"path": "link/secret.txt", "content": "x"}),
+        (EditTool(), {"path": "/etc/passwd", "old_string": "root", "new_string": "x"}),
+        (
+            WriteManyTool(),
+            {
+                "files": [
+                    {"path": "ok.txt", "content": "x"},
+                    {"path": "../../evil.txt", "content": "x"},
+                ]
+            },
+        ),
+    ],
+)
 async def test_paths_outside_the_workspace_are_refused(
-        tmp_path: Path, ws: Path, ctx: ToolContext, checkpoints: Checkpoints,
-        tool: Tool, arguments: dict[str, Any]) -> None:
+    tmp_path: Path,
+    ws: Path,
+    ctx: ToolContext,
+    checkpoints: Checkpoints,
+    tool: Tool,
+    arguments: dict[str, Any],
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("secret")
@@ -151,8 +175,10 @@ async def test_paths_outside_the_workspace_are_refused(
 
 # -- write ---------------------------------------------------------------------
 
-async def test_write_creates_parents_and_reports_a_diff(ws: Path, ctx: ToolContext,
-                                                        checkpoints: Checkpoints) -> None:
+
+async def test_write_creates_parents_and_reports_a_diff(
+    ws: Path, ctx: ToolContext, checkpoints: Checkpoints
+) -> None:
     out = await call(WriteTool(), ctx, path="deep/er/new.py", content="a = 1\nb = 2\n")
     assert (ws / "deep/er/new.py").read_text() == "a = 1\nb = 2\n"
     assert out.output == "created deep/er/new.py (2 lines)"
@@ -162,7 +188,8 @@ async def test_write_creates_parents_and_reports_a_diff(ws: Path, ctx: ToolConte
 
 
 async def test_write_overwrites_keeps_mode_and_leaves_no_temp_files(
-        ws: Path, ctx: ToolContext, checkpoints: Checkpoints) -> None:
+    ws: Path, ctx: ToolContext, checkpoints: Checkpoints
+) -> None:
     script = ws / "run.sh"
     script.write_text("echo old\n")
     script.chmod(0o750)
@@ -183,8 +210,9 @@ async def test_write_through_an_inner_symlink_keeps_the_link(ws: Path, ctx: Tool
     assert (ws / "real.txt").read_text() == "new\n"
 
 
-async def test_write_preview_is_the_diff_and_changes_nothing(ws: Path, ctx: ToolContext,
-                                                             checkpoints: Checkpoints) -> None:
+async def test_write_preview_is_the_diff_and_changes_nothing(
+    ws: Path, ctx: ToolContext, checkpoints: Checkpoints
+) -> None:
     (ws / "a.txt").write_text("one\n")
     tool = WriteTool()
     preview = await tool.preview(tool.parse_args({"path": "a.txt", "content": "two\n"}), ctx)
@@ -201,16 +229,20 @@ async def test_write_onto_a_directory_fails(ws: Path, ctx: ToolContext) -> None:
 
 # -- edit ----------------------------------------------------------------------
 
-async def test_edit_replaces_one_exact_passage(ws: Path, ctx: ToolContext,
-                                               checkpoints: Checkpoints) -> None:
+
+async def test_edit_replaces_one_exact_passage(
+    ws: Path, ctx: ToolContext, checkpoints: Checkpoints
+) -> None:
     (ws / "m.py").write_text("def f():\n    return 1\n\ndef g():\n    return 2\n")
-    out = await call(EditTool(), ctx, path="m.py", old_string="    return 1",
-                     new_string="    return 10")
+    out = await call(
+        EditTool(), ctx, path="m.py", old_string="    return 1", new_string="    return 10"
+    )
     assert (ws / "m.py").read_text() == "def f():\n    return 10\n\ndef g():\n    return 2\n"
     assert out.diff is not None and "-    return 1\n+    return 10\n" in out.diff
     assert out.output.startswith("updated m.py (+1 -1)") and "+    return 10" in out.output
-    assert checkpoints.calls == [(ws / "m.py", b"def f():\n    return 1\n\ndef g():\n"
-                                                 b"    return 2\n")]
+    assert checkpoints.calls == [
+        (ws / "m.py", b"def f():\n    return 1\n\ndef g():\n    return 2\n")
+    ]
 
 
 async def test_edit_old_string_not_found(ws: Path, ctx: ToolContext) -> None:
@@ -219,8 +251,9 @@ async def test_edit_old_string_not_found(ws: Path, ctx: ToolContext) -> None:
         await call(EditTool(), ctx, path="x.py", old_string="b = 2", new_string="b = 3")
 
 
-async def test_edit_not_found_hints_at_whitespace_and_line_numbers(ws: Path,
-                                                                   ctx: ToolContext) -> None:
+async def test_edit_not_found_hints_at_whitespace_and_line_numbers(
+    ws: Path, ctx: ToolContext
+) -> None:
     (ws / "x.py").write_text("if a:\n    b()\n")
     with pytest.raises(ToolError, match=r"except for whitespace"):
         await call(EditTool(), ctx, path="x.py", old_string="if a:\n  b()", new_string="c")
@@ -228,20 +261,26 @@ async def test_edit_not_found_hints_at_whitespace_and_line_numbers(ws: Path,
         await call(EditTool(), ctx, path="x.py", old_string="     2\t    b()", new_string="c")
 
 
-async def test_edit_ambiguous_old_string(ws: Path, ctx: ToolContext,
-                                         checkpoints: Checkpoints) -> None:
+async def test_edit_ambiguous_old_string(
+    ws: Path, ctx: ToolContext, checkpoints: Checkpoints
+) -> None:
     (ws / "x.py").write_text("x = 0\nx = 0\ny = 1\nx = 0\n")
-    with pytest.raises(ToolError, match=r"^old_string occurs 3 times in x.py \(lines 1, 2, 4\); "
-                                        "add more context or set replace_all$"):
+    with pytest.raises(
+        ToolError,
+        match=r"^old_string occurs 3 times in x.py \(lines 1, 2, 4\); "
+        "add more context or set replace_all$",
+    ):
         await call(EditTool(), ctx, path="x.py", old_string="x = 0", new_string="x = 5")
     assert checkpoints.calls == []
-    await call(EditTool(), ctx, path="x.py", old_string="x = 0", new_string="x = 5",
-               replace_all=True)
+    await call(
+        EditTool(), ctx, path="x.py", old_string="x = 0", new_string="x = 5", replace_all=True
+    )
     assert (ws / "x.py").read_text() == "x = 5\nx = 5\ny = 1\nx = 5\n"
 
 
 async def test_edit_identical_strings_and_empty_old_string_are_errors(
-        ws: Path, ctx: ToolContext) -> None:
+    ws: Path, ctx: ToolContext
+) -> None:
     (ws / "x.py").write_text("a\n")
     with pytest.raises(ToolError, match=r"identical"):
         await call(EditTool(), ctx, path="x.py", old_string="a", new_string="a")
@@ -263,55 +302,76 @@ async def test_edit_keeps_crlf_line_endings(ws: Path, ctx: ToolContext) -> None:
     assert (ws / "w.txt").read_bytes() == b"1\r\n2\r\nthree\r\n"
 
 
-async def test_edit_preview_shows_the_failure_instead_of_raising(ws: Path,
-                                                                 ctx: ToolContext) -> None:
+async def test_edit_preview_shows_the_failure_instead_of_raising(
+    ws: Path, ctx: ToolContext
+) -> None:
     (ws / "x.py").write_text("a\n")
     tool = EditTool()
-    preview = await tool.preview(tool.parse_args(
-        {"path": "x.py", "old_string": "zzz", "new_string": "y"}), ctx)
+    preview = await tool.preview(
+        tool.parse_args({"path": "x.py", "old_string": "zzz", "new_string": "y"}), ctx
+    )
     assert preview.startswith("edit x.py would fail: old_string not found in x.py")
 
 
 # -- write_many ----------------------------------------------------------------
 
+
 async def test_write_many_writes_every_file_after_checkpointing_each(
-        ws: Path, ctx: ToolContext, checkpoints: Checkpoints) -> None:
+    ws: Path, ctx: ToolContext, checkpoints: Checkpoints
+) -> None:
     (ws / "old.txt").write_text("before\n")
-    out = await call(WriteManyTool(), ctx, files=[
-        {"path": "old.txt", "content": "after\n"},
-        {"path": "pkg/__init__.py", "content": ""},
-        {"path": "pkg/mod.py", "content": "X = 1\n"},
-    ])
+    out = await call(
+        WriteManyTool(),
+        ctx,
+        files=[
+            {"path": "old.txt", "content": "after\n"},
+            {"path": "pkg/__init__.py", "content": ""},
+            {"path": "pkg/mod.py", "content": "X = 1\n"},
+        ],
+    )
     assert (ws / "old.txt").read_text() == "after\n"
     assert (ws / "pkg/mod.py").read_text() == "X = 1\n"
     assert (ws / "pkg/__init__.py").read_text() == ""
-    assert checkpoints.calls == [(ws / "old.txt", b"before\n"), (ws / "pkg/__init__.py", None),
-                                 (ws / "pkg/mod.py", None)]
+    assert checkpoints.calls == [
+        (ws / "old.txt", b"before\n"),
+        (ws / "pkg/__init__.py", None),
+        (ws / "pkg/mod.py", None),
+    ]
     assert out.paths == ["old.txt", "pkg/__init__.py", "pkg/mod.py"]
     assert out.diff is not None and "+++ b/pkg/mod.py" in out.diff
 
 
-async def test_write_many_is_all_or_nothing_on_a_bad_path(ws: Path, ctx: ToolContext,
-                                                          checkpoints: Checkpoints) -> None:
+async def test_write_many_is_all_or_nothing_on_a_bad_path(
+    ws: Path, ctx: ToolContext, checkpoints: Checkpoints
+) -> None:
     (ws / "taken").mkdir()
-    with pytest.raises(ToolError, match=r"file 2 of 2: taken is a directory.*no file was "
-                                        "written"):
-        await call(WriteManyTool(), ctx, files=[{"path": "a.txt", "content": "a"},
-                                                {"path": "taken", "content": "b"}])
+    with pytest.raises(
+        ToolError,
+        match=r"file 2 of 2: taken is a directory.*no file was "
+        "written",
+    ):
+        await call(
+            WriteManyTool(),
+            ctx,
+            files=[{"path": "a.txt", "content": "a"}, {"path": "taken", "content": "b"}],
+        )
     assert not (ws / "a.txt").exists()
     assert checkpoints.calls == []
 
 
 async def test_write_many_rejects_the_same_file_twice(ws: Path, ctx: ToolContext) -> None:
     with pytest.raises(ToolError, match=r"a.txt is listed twice"):
-        await call(WriteManyTool(), ctx, files=[{"path": "a.txt", "content": "1"},
-                                                {"path": "./a.txt", "content": "2"}])
+        await call(
+            WriteManyTool(),
+            ctx,
+            files=[{"path": "a.txt", "content": "1"}, {"path": "./a.txt", "content": "2"}],
+        )
 
 
 async def test_write_many_rolls_back_when_a_write_fails(
-        ws: Path, ctx: ToolContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws: Path, ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tau_engine.tools.fileio import atomic_write_bytes as real_write
-
 
     def failing_write(path: Path, data: bytes) -> None:
         if path.name == "second.txt":
@@ -320,11 +380,20 @@ async def test_write_many_rolls_back_when_a_write_fails(
 
     monkeypatch.setattr("tau_engine.tools.changes.atomic_write_bytes", failing_write)
     (ws / "first.txt").write_text("original\n")
-    with pytest.raises(ToolError, match=r"cannot write second.txt: No space left on device; "
-                                        "no file was changed"):
-        await call(WriteManyTool(), ctx, files=[{"path": "first.txt", "content": "new\n"},
-                                                {"path": "new.txt", "content": "n\n"},
-                                                {"path": "second.txt", "content": "x"}])
+    with pytest.raises(
+        ToolError,
+        match=r"cannot write second.txt: No space left on device; "
+        "no file was changed",
+    ):
+        await call(
+            WriteManyTool(),
+            ctx,
+            files=[
+                {"path": "first.txt", "content": "new\n"},
+                {"path": "new.txt", "content": "n\n"},
+                {"path": "second.txt", "content": "x"},
+            ],
+        )
     assert (ws / "first.txt").read_text() == "original\n"
     assert sorted(os.listdir(ws)) == ["first.txt"]
 

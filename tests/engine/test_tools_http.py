@@ -47,10 +47,12 @@ async def call(ctx: ToolContext, tool: HttpTool | None = None, **arguments: Any)
     return await tool.run(tool.parse_args(arguments), ctx)
 
 
-async def test_get_returns_status_headers_and_text_body(server: ScriptedServer,
-                                                        ctx: ToolContext) -> None:
-    server.add(ScriptedResponse.json(200, {"ok": True}, headers={"ETag": '"v1"',
-                                                                 "X-Noise": "hidden"}))
+async def test_get_returns_status_headers_and_text_body(
+    server: ScriptedServer, ctx: ToolContext
+) -> None:
+    server.add(
+        ScriptedResponse.json(200, {"ok": True}, headers={"ETag": '"v1"', "X-Noise": "hidden"})
+    )
     out = await call(ctx, url=f"{server.url}/status")
     assert out.output == 'HTTP 200 OK\ncontent-type: application/json\netag: "v1"\n\n{"ok": true}'
     assert out.ok and out.data == {"status": 200}
@@ -59,9 +61,13 @@ async def test_get_returns_status_headers_and_text_body(server: ScriptedServer,
 
 async def test_post_sends_headers_and_body(server: ScriptedServer, ctx: ToolContext) -> None:
     server.add(ScriptedResponse(status=201, chunks=[b"created"], content_type="text/plain"))
-    out = await call(ctx, url=f"{server.url}/items", method="post",
-                     headers={"Content-Type": "application/json", "X-Token": "t"},
-                     body='{"name": "x"}')
+    out = await call(
+        ctx,
+        url=f"{server.url}/items",
+        method="post",
+        headers={"Content-Type": "application/json", "X-Token": "t"},
+        body='{"name": "x"}',
+    )
     request = server.requests[0]
     assert request.method == "POST"
     assert request.headers["x-token"] == "t"
@@ -76,25 +82,27 @@ async def test_error_status_is_not_ok(server: ScriptedServer, ctx: ToolContext) 
     assert not out.ok and out.data == {"status": 404}
 
 
-async def test_binary_body_is_described_not_shown(server: ScriptedServer,
-                                                  ctx: ToolContext) -> None:
-    server.add(ScriptedResponse(chunks=[b"\x89PNG\r\n\x1a\n\x00\x00" * 10],
-                                content_type="image/png"))
+async def test_binary_body_is_described_not_shown(server: ScriptedServer, ctx: ToolContext) -> None:
+    server.add(
+        ScriptedResponse(chunks=[b"\x89PNG\r\n\x1a\n\x00\x00" * 10], content_type="image/png")
+    )
     out = await call(ctx, url=f"{server.url}/logo.png")
     assert out.output.endswith("\n\n[binary body: image/png, 100 bytes]")
 
 
 async def test_long_body_is_cut(server: ScriptedServer, ctx: ToolContext) -> None:
     ctx.max_output_chars = 1000
-    server.add(ScriptedResponse(chunks=[b"x" * 3000, b"y" * 3000, b"z" * 3000],
-                                content_type="text/plain"))
+    server.add(
+        ScriptedResponse(chunks=[b"x" * 3000, b"y" * 3000, b"z" * 3000], content_type="text/plain")
+    )
     out = await call(ctx, url=f"{server.url}/big")
     body = out.output.split("\n\n", 1)[1]
     assert body == "x" * 1000 + "\n[... body truncated ...]"
 
 
-async def test_timeout_and_refused_connection_are_tool_errors(server: ScriptedServer,
-                                                              ctx: ToolContext) -> None:
+async def test_timeout_and_refused_connection_are_tool_errors(
+    server: ScriptedServer, ctx: ToolContext
+) -> None:
     server.add(ScriptedResponse(hang_s=1.0, chunks=[b"late"], content_type="text/plain"))
     with pytest.raises(ToolError, match=r"GET .*/slow timed out after 0.2s"):
         await call(ctx, loopback_http(timeout_s=0.2), url=f"{server.url}/slow")
@@ -105,13 +113,16 @@ async def test_timeout_and_refused_connection_are_tool_errors(server: ScriptedSe
         await call(ctx, url=f"http://127.0.0.1:{port}/")
 
 
-@pytest.mark.parametrize("arguments,needle", [
-    ({"url": "file:///etc/passwd"}, "only http:// and https:// URLs"),
-    ({"url": "ftp://example.com/x"}, "only http:// and https:// URLs"),
-    ({"url": "example.com/page"}, "only http:// and https:// URLs"),
-    ({"url": "http://x", "method": "TRACE"}, "'method'"),
-    ({"url": "http://x", "headers": {"a": 1}}, "'headers.a'"),
-])
+@pytest.mark.parametrize(
+    "arguments,needle",
+    [
+        ({"url": "file:///etc/passwd"}, "only http:// and https:// URLs"),
+        ({"url": "ftp://example.com/x"}, "only http:// and https:// URLs"),
+        ({"url": "example.com/page"}, "only http:// and https:// URLs"),
+        ({"url": "http://x", "method": "TRACE"}, "'method'"),
+        ({"url": "http://x", "headers": {"a": 1}}, "'headers.a'"),
+    ],
+)
 def test_argument_errors(arguments: dict[str, Any], needle: str) -> None:
     with pytest.raises(ToolError) as info:
         HttpTool().parse_args(arguments)
@@ -120,30 +131,42 @@ def test_argument_errors(arguments: dict[str, Any], needle: str) -> None:
 
 async def test_preview_and_target_show_the_request(ctx: ToolContext) -> None:
     tool = HttpTool()
-    args = tool.parse_args({"url": "https://api.example.com/v1", "method": "PUT",
-                            "headers": {"Accept": "text/plain"}, "body": "data"})
+    args = tool.parse_args(
+        {
+            "url": "https://api.example.com/v1",
+            "method": "PUT",
+            "headers": {"Accept": "text/plain"},
+            "body": "data",
+        }
+    )
     assert tool.target(args) == "PUT https://api.example.com/v1"
-    assert await tool.preview(args, ctx) == ("PUT https://api.example.com/v1\n"
-                                             "Accept: text/plain\n\ndata")
+    assert await tool.preview(args, ctx) == (
+        "PUT https://api.example.com/v1\nAccept: text/plain\n\ndata"
+    )
 
 
 def test_importing_the_tools_does_not_import_httpx() -> None:
     code = "import sys, tau_engine.tools.registry; print('httpx' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize(("url", "why"), [
-    ("http://127.0.0.1:9/", "only https is allowed"),
-    ("https://127.0.0.1:9/", "a loopback address"),
-    ("https://169.254.169.254/latest/meta-data/", "a cloud metadata address"),
-    ("https://0x7f000001/", "a loopback address"),
-    ("https://[::ffff:10.0.0.1]/", "IPv4-mapped private address"),
-    ("https://metadata.google.internal/", "is a local or metadata name"),
-])
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:9/", "only https is allowed"),
+        ("https://127.0.0.1:9/", "a loopback address"),
+        ("https://169.254.169.254/latest/meta-data/", "a cloud metadata address"),
+        ("https://0x7f000001/", "a loopback address"),
+        ("https://[::ffff:10.0.0.1]/", "IPv4-mapped private address"),
+        ("https://metadata.google.internal/", "is a local or metadata name"),
+    ],
+)
 async def test_by_default_local_addresses_are_blocked_and_reported(
-        ctx: ToolContext, url: str, why: str) -> None:
+    ctx: ToolContext, url: str, why: str
+) -> None:
     from tau_engine.safety.netguard import NetBlockedError
 
     blocked: list[NetBlockedError] = []
@@ -154,11 +177,18 @@ async def test_by_default_local_addresses_are_blocked_and_reported(
     assert blocked == [info.value]
 
 
-async def test_a_redirect_to_a_blocked_address_is_refused(server: ScriptedServer,
-                                                          ctx: ToolContext) -> None:
+async def test_a_redirect_to_a_blocked_address_is_refused(
+    server: ScriptedServer, ctx: ToolContext
+) -> None:
     from tau_engine.safety.netguard import NetBlockedError
 
-    server.add(ScriptedResponse(status=302, chunks=[b""], content_type="text/plain",
-                                headers={"Location": "http://169.254.169.254/latest"}))
+    server.add(
+        ScriptedResponse(
+            status=302,
+            chunks=[b""],
+            content_type="text/plain",
+            headers={"Location": "http://169.254.169.254/latest"},
+        )
+    )
     with pytest.raises(NetBlockedError, match=r"169\.254\.169\.254"):
         await call(ctx, url=f"{server.url}/go")

@@ -11,23 +11,31 @@ from tau_engine.tools.base import Tool
 from tau_engine.tools.bash import BashTool
 from tau_engine.tools.registry import ToolRegistry, default_tools
 
-EXPECTED = [("read", "read"), ("write", "edit"), ("edit", "edit"), ("edit_many", "edit"),
-            ("write_many", "edit"), ("glob", "read"), ("grep", "read"), ("bash", "exec"),
-            ("http", "network")]
+EXPECTED = [
+    ("read", "read"),
+    ("write", "edit"),
+    ("edit", "edit"),
+    ("edit_many", "edit"),
+    ("write_many", "edit"),
+    ("glob", "read"),
+    ("grep", "read"),
+    ("bash", "exec"),
+    ("http", "network"),
+]
 
 # One valid argument set per tool, with every optional argument given.
 FULL_ARGUMENTS: dict[str, dict[str, Any]] = {
     "read": {"path": "a", "offset": 2, "limit": 3},
     "write": {"path": "a", "content": "x"},
     "edit": {"path": "a", "old_string": "x", "new_string": "y", "replace_all": True},
-    "edit_many": {"edits": [{"path": "a", "old_string": "x", "new_string": "y",
-                             "replace_all": False}]},
+    "edit_many": {
+        "edits": [{"path": "a", "old_string": "x", "new_string": "y", "replace_all": False}]
+    },
     "write_many": {"files": [{"path": "a", "content": "x"}]},
     "glob": {"pattern": "**/*.py"},
     "grep": {"pattern": "x", "path": "src", "glob": "*.py"},
     "bash": {"command": "ls", "timeout_s": 5},
-    "http": {"url": "https://example.com", "method": "POST", "headers": {"a": "b"},
-             "body": "x"},
+    "http": {"url": "https://example.com", "method": "POST", "headers": {"a": "b"}, "body": "x"},
 }
 
 

@@ -26,8 +26,7 @@ def touch(path: Path, text: str = "", mtime: float | None = None) -> None:
 def ws(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
     touch(root / "src/app.py", "import os\nTODO = 'later'\n", mtime=1_000)
-    touch(root / "src/util/helpers.py", "def helper():\n    return 'todo: nothing'\n",
-          mtime=3_000)
+    touch(root / "src/util/helpers.py", "def helper():\n    return 'todo: nothing'\n", mtime=3_000)
     touch(root / "README.md", "# Project\nTODO: write docs\n", mtime=2_000)
     touch(root / ".git/config", "TODO in git\n")
     touch(root / ".tau/state.py", "TODO in state\n")
@@ -47,18 +46,21 @@ async def call(tool: Tool, ctx: ToolContext, **arguments: Any) -> ToolOutcome:
     return await tool.run(tool.parse_args(arguments), ctx)
 
 
-@pytest.mark.parametrize("pattern,path,matches", [
-    ("**/*.py", "a/b/c.py", True),
-    ("**/*.py", "c.py", True),
-    ("*.py", "a/c.py", False),
-    ("src/**/test_*.py", "src/test_x.py", True),
-    ("src/**/test_*.py", "src/a/b/test_x.py", True),
-    ("docs/*.{md,rst}", "docs/x.rst", True),
-    ("docs/*.{md,rst}", "docs/x.txt", False),
-    ("file?.txt", "file1.txt", True),
-    ("[!a]*.txt", "a1.txt", False),
-    ("a.py", "xa.py", False),
-])
+@pytest.mark.parametrize(
+    "pattern,path,matches",
+    [
+        ("**/*.py", "a/b/c.py", True),
+        ("**/*.py", "c.py", True),
+        ("*.py", "a/c.py", False),
+        ("src/**/test_*.py", "src/test_x.py", True),
+        ("src/**/test_*.py", "src/a/b/test_x.py", True),
+        ("docs/*.{md,rst}", "docs/x.rst", True),
+        ("docs/*.{md,rst}", "docs/x.txt", False),
+        ("file?.txt", "file1.txt", True),
+        ("[!a]*.txt", "a1.txt", False),
+        ("a.py", "xa.py", False),
+    ],
+)
 def test_glob_patterns(pattern: str, path: str, matches: bool) -> None:
     assert bool(glob_regex(pattern).match(path)) is matches
 
@@ -103,14 +105,18 @@ async def test_glob_outside_the_workspace(ctx: ToolContext) -> None:
 async def test_grep_finds_lines_and_skips_binary_and_junk(ws: Path, ctx: ToolContext) -> None:
     os.mkfifo(ws / "src" / "pipe.py")  # reading it would block forever
     out = await call(GrepTool(), ctx, pattern="TODO")
-    assert out.output.splitlines() == ["README.md:2:TODO: write docs",
-                                       "src/app.py:2:TODO = 'later'"]
+    assert out.output.splitlines() == [
+        "README.md:2:TODO: write docs",
+        "src/app.py:2:TODO = 'later'",
+    ]
 
 
 async def test_grep_path_glob_and_inline_flags(ctx: ToolContext) -> None:
     out = await call(GrepTool(), ctx, pattern="(?i)todo", path="src", glob="*.py")
-    assert out.output.splitlines() == ["src/app.py:2:TODO = 'later'",
-                                       "src/util/helpers.py:2:    return 'todo: nothing'"]
+    assert out.output.splitlines() == [
+        "src/app.py:2:TODO = 'later'",
+        "src/util/helpers.py:2:    return 'todo: nothing'",
+    ]
     out = await call(GrepTool(), ctx, pattern="(?i)todo", path="src", glob="util/*.py")
     assert out.output == "src/util/helpers.py:2:    return 'todo: nothing'"
     out = await call(GrepTool(), ctx, pattern="import", path="src/app.py")
@@ -123,8 +129,9 @@ async def test_grep_caps_output_and_counts_the_rest(ws: Path) -> None:
     out = await call(GrepTool(), small, pattern="^hit", path="log.txt")
     lines = out.output.splitlines()
     assert lines[0] == "log.txt:1:hit 0"
-    assert lines[-1] == f"… {1000 - (len(lines) - 1)} more matches (narrow the pattern, " \
-                        "path or glob)"
+    assert (
+        lines[-1] == f"… {1000 - (len(lines) - 1)} more matches (narrow the pattern, path or glob)"
+    )
     assert len(out.output) < 2200
     assert out.data == {"count": 1000}
 
@@ -138,8 +145,9 @@ async def test_grep_no_match_bad_regex_and_binary_target(ctx: ToolContext) -> No
         await call(GrepTool(), ctx, pattern="TODO", path="logo.png")
 
 
-async def test_grep_does_not_follow_links_out_of_the_workspace(tmp_path: Path, ws: Path,
-                                                               ctx: ToolContext) -> None:
+async def test_grep_does_not_follow_links_out_of_the_workspace(
+    tmp_path: Path, ws: Path, ctx: ToolContext
+) -> None:
     touch(tmp_path / "secret.txt", "TODO secret\n")
     (ws / "leak.txt").symlink_to(tmp_path / "secret.txt")
     (ws / "leakdir").symlink_to(tmp_path)

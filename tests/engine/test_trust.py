@@ -30,7 +30,8 @@ def ws(tmp_path: Path) -> WorkspacePaths:
 
 
 def test_decisions_are_kept_by_resolved_path_in_the_user_config_dir(
-        ws: WorkspacePaths, tmp_path: Path) -> None:
+    ws: WorkspacePaths, tmp_path: Path
+) -> None:
     store = TrustStore()
     assert store.path == user_config_dir() / TRUST_FILE_NAME
     assert store.decision(ws.root) is None
@@ -57,12 +58,13 @@ def test_a_damaged_trust_file_is_an_error_naming_it() -> None:
 
 
 def test_an_untrusted_dotenv_supplies_keys_but_no_base_urls(ws: WorkspacePaths) -> None:
-    (ws.root / ".env").write_text("ANTHROPIC_API_KEY=from-file\nANTHROPIC_BASE_URL=http://a\n"
-                                  "TAU_OPENAI_BASE_URL=http://b\nOPENAI_BASE_URL=http://c\n")
+    (ws.root / ".env").write_text(
+        "ANTHROPIC_API_KEY=from-file\nANTHROPIC_BASE_URL=http://a\n"
+        "TAU_OPENAI_BASE_URL=http://b\nOPENAI_BASE_URL=http://c\n"
+    )
     env = merged_environ({"OPENAI_BASE_URL": "http://real"}, ws.root)
     assert env == {"ANTHROPIC_API_KEY": "from-file", "OPENAI_BASE_URL": "http://real"}
-    used, withheld = workspace_dotenv({"OPENAI_BASE_URL": "http://real"}, ws.root,
-                                      trusted=False)
+    used, withheld = workspace_dotenv({"OPENAI_BASE_URL": "http://real"}, ws.root, trusted=False)
     assert used == {"ANTHROPIC_API_KEY": "from-file"}  # the real environment's own is left out
     assert withheld == {"ANTHROPIC_BASE_URL": "http://a", "TAU_OPENAI_BASE_URL": "http://b"}
     trusted = merged_environ({}, ws.root, trusted=True)
@@ -74,20 +76,28 @@ def test_what_trust_would_enable_and_the_one_line_notice(ws: WorkspacePaths) -> 
     ws.config_path.write_text('approval = "full-auto"\n')
     settings = load_run_settings(ws, None, default_approval="auto-edit")
     items = workspace_withheld(ws, settings, {})
-    assert [(i.key, i.source) for i in items] == [("approval", ".tau/config.toml"),
-                                                  ("ANTHROPIC_BASE_URL", ".env")]
+    assert [(i.key, i.source) for i in items] == [
+        ("approval", ".tau/config.toml"),
+        ("ANTHROPIC_BASE_URL", ".env"),
+    ]
     notice = withheld_notice(items)
     assert "\n" not in notice and "'tau trust'" in notice
     assert "approval (.tau/config.toml), ANTHROPIC_BASE_URL (.env)" in notice
-    assert workspace_withheld(ws, load_run_settings(ws, None, default_approval="auto-edit",
-                                                    grant=True), {}) == []
+    assert (
+        workspace_withheld(
+            ws, load_run_settings(ws, None, default_approval="auto-edit", grant=True), {}
+        )
+        == []
+    )
 
 
 def test_headless_settings_use_the_stored_decision_or_the_flag(ws: WorkspacePaths) -> None:
     ws.config_path.write_text('approval = "full-auto"\n')
     assert load_run_settings(ws, None, default_approval="auto-edit").approval is None
-    assert load_run_settings(ws, None, default_approval="auto-edit",
-                             grant=True).approval == "full-auto"
+    assert (
+        load_run_settings(ws, None, default_approval="auto-edit", grant=True).approval
+        == "full-auto"
+    )
     assert TrustStore().decision(ws.root) is None  # --trust is for one run only
     TrustStore().decide(ws.root, True)
     assert load_run_settings(ws, None, default_approval="auto-edit").approval == "full-auto"

@@ -9,16 +9,23 @@ from tau_engine.config import describe_settings
 from tau_engine.safety.protected import RULES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-_WORDS = {"": None, "always": "credentials", "to raise it": "approval", "to raise yours": "limit",
-          "to loosen it": "safety", "never": "user"}
+_WORDS = {
+    "": None,
+    "always": "credentials",
+    "to raise it": "approval",
+    "to raise yours": "limit",
+    "to loosen it": "safety",
+    "never": "user",
+}
 
 
 def test_the_needs_trust_column_matches_each_settings_declaration() -> None:
     text = (DOCS / "configuration.md").read_text()
     rows = re.findall(r"^\| `(\w+)` \|.*\|([^|]*)\|$", text, re.MULTILINE)
     documented = {key: _WORDS[cell.strip()] for key, cell in rows if cell.strip() in _WORDS}
-    declared = {row["key"]: row["trust"] for row in describe_settings()
-                if row["key"] != "providers"}
+    declared = {
+        row["key"]: row["trust"] for row in describe_settings() if row["key"] != "providers"
+    }
     assert documented == declared
 
 

@@ -43,7 +43,8 @@ async def test_a_call_with_no_usage_is_estimated_and_marked(tmp_path: Path) -> N
     assert usage_event.usage == Usage(
         input_tokens=estimate_tokens(request.system, request.messages, request.tools),
         output_tokens=estimate_tokens("", [Message(role="assistant", content="x" * 400)]),
-        estimated=True)
+        estimated=True,
+    )
     assert usage_event.usage.output_tokens == 105  # 400 characters, ~4 per token
     assert usage_event.total_usage.estimated and result.usage.estimated
     # The tool schemas are part of every prompt, so they count.
@@ -60,8 +61,9 @@ async def test_reported_usage_is_used_as_it_is(tmp_path: Path) -> None:
 
 async def test_max_tokens_is_enforced_on_the_estimate(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x")
-    stream = ScriptedStream([unreported("", call("c1", "read", path="a.txt")),
-                             unreported("never reached")])
+    stream = ScriptedStream(
+        [unreported("", call("c1", "read", path="a.txt")), unreported("never reached")]
+    )
     loop, events, _ = make_loop(tmp_path, stream, max_tokens=100)
     result = await loop.run("read a.txt")
     # Before: 0/0 tokens, the budget never tripped and the second call went out.
@@ -72,8 +74,9 @@ async def test_max_tokens_is_enforced_on_the_estimate(tmp_path: Path) -> None:
 
 async def test_max_cost_is_enforced_on_the_priced_estimate(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x")
-    stream = ScriptedStream([unreported("", call("c1", "read", path="a.txt")),
-                             unreported("never reached")])
+    stream = ScriptedStream(
+        [unreported("", call("c1", "read", path="a.txt")), unreported("never reached")]
+    )
     # make_loop prices input tokens at $0.001 each: the estimated prompt costs over $0.10.
     loop, events, _ = make_loop(tmp_path, stream, max_cost=0.1)
     result = await loop.run("read a.txt")
@@ -103,31 +106,36 @@ async def test_the_partial_answer_of_a_broken_stream_is_the_result(tmp_path: Pat
 
 async def test_a_failure_before_any_text_leaves_the_earlier_answer(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x")
-    stream = ScriptedStream([answer("Reading.", [call("c1", "read", path="a.txt")]),
-                             ProviderError("refused", kind="server")])
+    stream = ScriptedStream(
+        [
+            answer("Reading.", [call("c1", "read", path="a.txt")]),
+            ProviderError("refused", kind="server"),
+        ]
+    )
     loop, _, _ = make_loop(tmp_path, stream)
     result = await loop.run("go")
     assert result.stop_reason == "error" and result.result == "Reading."
 
 
 async def test_a_resumed_session_remembers_its_totals_were_estimated(
-        workspace: Path, scripted_server: ScriptedServer) -> None:
+    workspace: Path, scripted_server: ScriptedServer
+) -> None:
     settings = Settings(model="openai/qwen2.5", base_url=scripted_server.url + "/v1")
     scripted_server.add(openai_answer("no usage from me", usage=False))
-    engine = await Engine.open(workspace=WorkspacePaths(workspace), settings=settings,
-                               environ={})
+    engine = await Engine.open(workspace=WorkspacePaths(workspace), settings=settings, environ={})
     try:
         first = await engine.run("hi")
         assert first.usage.estimated
     finally:
         await engine.close()
-    scripted_server.add(openai_answer("this one reports", prompt_tokens=50,
-                                      completion_tokens=5))
-    again = await Engine.open(workspace=WorkspacePaths(workspace), settings=settings,
-                              environ={}, continue_latest=True)
+    scripted_server.add(openai_answer("this one reports", prompt_tokens=50, completion_tokens=5))
+    again = await Engine.open(
+        workspace=WorkspacePaths(workspace), settings=settings, environ={}, continue_latest=True
+    )
     totals: list[Usage] = []
-    again.bus.subscribe(lambda e: totals.append(e.total_usage)
-                        if isinstance(e, UsageEvent) else None)
+    again.bus.subscribe(
+        lambda e: totals.append(e.total_usage) if isinstance(e, UsageEvent) else None
+    )
     try:
         second = await again.run("and you?")
     finally:

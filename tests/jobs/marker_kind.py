@@ -53,8 +53,12 @@ class MarkerObserver:
     def outcome(self, exit_code: int, *, cancelled: bool, now: float) -> Outcome:
         if exit_code == 0:
             return Outcome(state=JobState.SUCCEEDED, reason="completed", exit_code=0)
-        return Outcome(state=JobState.FAILED, reason="run-failed", exit_code=exit_code,
-                       error=self.progress.last_line)
+        return Outcome(
+            state=JobState.FAILED,
+            reason="run-failed",
+            exit_code=exit_code,
+            error=self.progress.last_line,
+        )
 
 
 class MarkerKind:
@@ -71,8 +75,17 @@ class MarkerKind:
         return inputs
 
     def child(self, ctx: AttemptContext, inputs: dict[str, Any]) -> ChildSpec:
-        argv = [sys.executable, "-S", "-c", CHILD, str(ctx.paths.db_path), ctx.job.id,
-                str(ctx.fence.token), str(self.ledger), str(inputs.get("sleep", self.sleep_s))]
+        argv = [
+            sys.executable,
+            "-S",
+            "-c",
+            CHILD,
+            str(ctx.paths.db_path),
+            ctx.job.id,
+            str(ctx.fence.token),
+            str(self.ledger),
+            str(inputs.get("sleep", self.sleep_s)),
+        ]
         return ChildSpec(argv=argv, cwd=ctx.paths.root, env=ctx.child_environ())
 
     def observer(self, ctx: AttemptContext) -> MarkerObserver:
@@ -87,6 +100,13 @@ class MarkerKind:
     def replay_safe(self, job: JobRecord, attempts: list[AttemptRecord]) -> bool:
         return True
 
-    def replay_inputs(self, job: JobRecord, attempts: list[AttemptRecord], *, offline: bool,
-                      paths: Any, new_job_dir: Path) -> dict[str, Any]:
+    def replay_inputs(
+        self,
+        job: JobRecord,
+        attempts: list[AttemptRecord],
+        *,
+        offline: bool,
+        paths: Any,
+        new_job_dir: Path,
+    ) -> dict[str, Any]:
         return dict(job.inputs)

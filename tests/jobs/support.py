@@ -32,8 +32,9 @@ def write_script(folder: Path, turns: list[dict[str, Any]], name: str = "script.
     return path
 
 
-async def until(condition: Callable[[], Any], timeout: float = 60.0,
-                what: str = "condition") -> Any:
+async def until(
+    condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition"
+) -> Any:
     """Poll ``condition`` (sync or returning an awaitable) until truthy; return its value."""
     end = time.monotonic() + timeout
     while True:
@@ -75,28 +76,43 @@ def kill_all(marker: str) -> None:
 def fast_config(**changes: Any) -> WorkerConfig:
     # Short enough for tests, long enough that a loaded 2-core machine (a heartbeat that
     # takes a second) does not lose a lease: 3.5 s of failing heartbeats are tolerated.
-    base: dict[str, Any] = {"lease_s": 4.0, "heartbeat_s": 0.5, "cancel_grace_s": 5.0,
-                            "recover_every_s": 1.0, "idle_wait_s": 0.2}
+    base: dict[str, Any] = {
+        "lease_s": 4.0,
+        "heartbeat_s": 0.5,
+        "cancel_grace_s": 5.0,
+        "recover_every_s": 1.0,
+        "idle_wait_s": 0.2,
+    }
     base.update(changes)
     return WorkerConfig(**base)
 
 
-async def submit_script_job(service: JobService, tmp: Path, turns: list[dict[str, Any]],
-                            **options: Any) -> str:
+async def submit_script_job(
+    service: JobService, tmp: Path, turns: list[dict[str, Any]], **options: Any
+) -> str:
     script = write_script(tmp, turns, name=f"script-{time.monotonic_ns()}.json")
     # full-auto: the scripted model runs bash, which auto-edit would deny.
-    inputs = {"prompt": options.pop("prompt", "do the thing"), "model": "offline/replay",
-              "script": str(script), "approval": "full-auto", **options.pop("inputs", {})}
+    inputs = {
+        "prompt": options.pop("prompt", "do the thing"),
+        "model": "offline/replay",
+        "script": str(script),
+        "approval": "full-auto",
+        **options.pop("inputs", {}),
+    }
     result = await service.submit("prompt", inputs, **options)
     return result.job.id
 
 
-def start_worker(service: JobService, config: WorkerConfig,
-                 logs: list[str] | None = None, environ: Mapping[str, str] | None = None
-                 ) -> tuple[Worker, asyncio.Task[Any]]:
+def start_worker(
+    service: JobService,
+    config: WorkerConfig,
+    logs: list[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Worker, asyncio.Task[Any]]:
     sink = logs if logs is not None else []
-    worker = service.worker(config, environ=os.environ if environ is None else environ,
-                            log=sink.append)
+    worker = service.worker(
+        config, environ=os.environ if environ is None else environ, log=sink.append
+    )
     return worker, asyncio.ensure_future(worker.run())
 
 

@@ -17,18 +17,20 @@ from tests.jobs.conftest import Clock, open_queue, owner
 def test_the_fence_comes_from_the_environment() -> None:
     assert fence_from_environ({}) is None
     assert fence_from_environ({"TAU_JOB_ID": "abc", "TAU_JOB_FENCE": "x"}) is None
-    assert fence_from_environ({"TAU_JOB_ID": "abc", "TAU_JOB_FENCE": "7",
-                               "TAU_JOB_ATTEMPT": "2"}) == Fence(job_id="abc", token=7,
-                                                                 attempt=2)
+    assert fence_from_environ(
+        {"TAU_JOB_ID": "abc", "TAU_JOB_FENCE": "7", "TAU_JOB_ATTEMPT": "2"}
+    ) == Fence(job_id="abc", token=7, attempt=2)
 
 
 async def test_check_fence_passes_only_while_the_attempt_owns_the_job(
-        queue_backend: str, paths: WorkspacePaths, clock: Clock) -> None:
+    queue_backend: str, paths: WorkspacePaths, clock: Clock
+) -> None:
     """A child process opens the workspace's store on its own to check."""
     child_store = open_store(paths, queue_backend)
     queue = open_queue(queue_backend, paths, clock)
-    job = (await queue.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={},
-                                     max_attempts=3))).job
+    job = (
+        await queue.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={}, max_attempts=3))
+    ).job
     claim = await queue.claim(owner(), 60)
     assert claim is not None
     child_store.check_job_fence(claim.fence)

@@ -38,20 +38,34 @@ def ledger(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def service(paths: WorkspacePaths, ledger: Path) -> Iterator[JobService]:
-    opened = JobService.open(paths, kinds={"marker": MarkerKind(ledger, 0.0),
-                                           "prompt": PromptKind()})
+    opened = JobService.open(
+        paths, kinds={"marker": MarkerKind(ledger, 0.0), "prompt": PromptKind()}
+    )
     try:
         yield opened
     finally:
         opened.close()
 
 
-def driver(paths: WorkspacePaths, ledger: Path, sleep_s: float,
-           *extra: str) -> subprocess.Popen[str]:
+def driver(
+    paths: WorkspacePaths, ledger: Path, sleep_s: float, *extra: str
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.jobs.worker_driver", str(paths.root), str(ledger),
-         str(sleep_s), *extra], cwd=ROOT, env=tau_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.jobs.worker_driver",
+            str(paths.root),
+            str(ledger),
+            str(sleep_s),
+            *extra,
+        ],
+        cwd=ROOT,
+        env=tau_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 async def all_settled(service: JobService, count: int, timeout: float) -> list[object]:
@@ -68,9 +82,9 @@ def ledger_ids(ledger: Path) -> list[str]:
     return [line.split()[0] for line in ledger.read_text().splitlines() if line.strip()]
 
 
-async def test_four_workers_drain_200_jobs_exactly_once(service: JobService,
-                                                        paths: WorkspacePaths,
-                                                        ledger: Path) -> None:
+async def test_four_workers_drain_200_jobs_exactly_once(
+    service: JobService, paths: WorkspacePaths, ledger: Path
+) -> None:
     ids = [(await service.submit("marker", {"n": n})).job.id for n in range(200)]
     workers = [driver(paths, ledger, 0.0, "--until-empty") for _ in range(4)]
     for proc in workers:
@@ -88,20 +102,22 @@ async def test_four_workers_drain_200_jobs_exactly_once(service: JobService,
     assert len(claimers) > 1  # the workers really ran side by side
 
 
-async def test_kill_9_workers_at_random_points_loses_nothing(service: JobService,
-                                                             paths: WorkspacePaths,
-                                                             ledger: Path) -> None:
+async def test_kill_9_workers_at_random_points_loses_nothing(
+    service: JobService, paths: WorkspacePaths, ledger: Path
+) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    ids = [(await service.submit("marker", {"n": n}, max_attempts=10)).job.id
-           for n in range(40)]
+    ids = [(await service.submit("marker", {"n": n}, max_attempts=10)).job.id for n in range(40)]
     workers = [driver(paths, ledger, 0.3) for _ in range(3)]
     kills = 0
     try:
         while kills < 6:
             await asyncio.sleep(rng.uniform(0.1, 0.5))
-            running = [job for job in await service.list_jobs(states={JobState.RUNNING})
-                       if job.owner is not None]
+            running = [
+                job
+                for job in await service.list_jobs(states={JobState.RUNNING})
+                if job.owner is not None
+            ]
             if not running:
                 if all(job.settled for job in await service.list_jobs(limit=100)):
                     break
@@ -136,25 +152,56 @@ async def test_kill_9_workers_at_random_points_loses_nothing(service: JobService
     assert not processes_with(str(ledger))
 
 
-async def test_tau_workers_run_prompt_jobs_once_through_kill_9(service: JobService,
-                                                               paths: WorkspacePaths,
-                                                               tmp_path: Path) -> None:
+async def test_tau_workers_run_prompt_jobs_once_through_kill_9(
+    service: JobService, paths: WorkspacePaths, tmp_path: Path
+) -> None:
     script = write_script(tmp_path, [bash_turn("sleep 0.4"), text_turn("done")])
-    ids = [(await service.submit("prompt", {
-        "prompt": f"job {n}", "model": "offline/replay", "script": str(script),
-        "approval": "full-auto"}, max_attempts=10)).job.id for n in range(12)]
+    ids = [
+        (
+            await service.submit(
+                "prompt",
+                {
+                    "prompt": f"job {n}",
+                    "model": "offline/replay",
+                    "script": str(script),
+                    "approval": "full-auto",
+                },
+                max_attempts=10,
+            )
+        ).job.id
+        for n in range(12)
+    ]
 
     def tau_worker() -> subprocess.Popen[str]:
-        return subprocess.Popen([*TAU, "jobs", "run", "--workers", "2", "--lease", "3",
-                                 "--heartbeat", "0.5", "--recover-every", "1"],
-                                cwd=paths.root, env=tau_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [
+                *TAU,
+                "jobs",
+                "run",
+                "--workers",
+                "2",
+                "--lease",
+                "3",
+                "--heartbeat",
+                "0.5",
+                "--recover-every",
+                "1",
+            ],
+            cwd=paths.root,
+            env=tau_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     workers = [tau_worker(), tau_worker()]
     try:
         for _kill in range(2):
-            while not [j for j in await service.list_jobs(states={JobState.RUNNING})
-                       if j.phase == "tool bash"]:
+            while not [
+                j
+                for j in await service.list_jobs(states={JobState.RUNNING})
+                if j.phase == "tool bash"
+            ]:
                 await asyncio.sleep(0.05)
             victim = workers.pop(0)
             os.kill(victim.pid, signal.SIGKILL)

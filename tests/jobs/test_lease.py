@@ -67,8 +67,9 @@ async def until(condition: Any, timeout: float = 10.0) -> None:
 
 async def claimed(paths: WorkspacePaths) -> tuple[FlakyQueue, Any]:
     queue = FlakyQueue(SqliteJobQueue.open(paths))
-    await queue.inner.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "x"},
-                                    max_attempts=3))
+    await queue.inner.submit(
+        NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "x"}, max_attempts=3)
+    )
     claim = await queue.inner.claim(owner(), LEASE)
     assert claim is not None
     return queue, claim
@@ -121,15 +122,19 @@ async def test_heartbeats_failing_for_the_lease_lose_it(paths: WorkspacePaths) -
         assert time.monotonic() - failed_at < LEASE
         assert "heartbeats failed" in lease.lost_reason and lease.failed_beats >= 1
         assert not lease.stale  # the queue still names it: the job must be released
-        releasing = asyncio.ensure_future(lease.release(
-            Outcome(state=JobState.QUEUED, reason=Reason.HEARTBEAT_FAILED,
-                    error=lease.lost_reason), asyncio.Event()))
+        releasing = asyncio.ensure_future(
+            lease.release(
+                Outcome(
+                    state=JobState.QUEUED, reason=Reason.HEARTBEAT_FAILED, error=lease.lost_reason
+                ),
+                asyncio.Event(),
+            )
+        )
         await asyncio.sleep(1.2)
         assert not releasing.done()  # keeps trying while the queue fails
         queue.failing = None
         job = await asyncio.wait_for(releasing, 5)
-        assert job is not None and (job.state, job.reason) == (JobState.QUEUED,
-                                                               "heartbeat-failed")
+        assert job is not None and (job.state, job.reason) == (JobState.QUEUED, "heartbeat-failed")
     finally:
         await lease.stop()
         queue.inner.close()
@@ -201,13 +206,15 @@ class HeldBeatQueue(FlakyQueue):
 
 
 async def test_a_beat_in_flight_when_the_job_settles_does_not_lose_it(
-        paths: WorkspacePaths) -> None:
+    paths: WorkspacePaths,
+) -> None:
     # Seen under load in CI: a heartbeat still in flight when the job was settled found the
     # fence gone and marked the finished lease lost.
     inner = SqliteJobQueue.open(paths)
     queue = HeldBeatQueue(inner)
-    await inner.submit(NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "x"},
-                              max_attempts=3))
+    await inner.submit(
+        NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "x"}, max_attempts=3)
+    )
     claim = await inner.claim(owner(), LEASE)
     assert claim is not None
     lease = Lease(queue, claim, lease_s=LEASE, heartbeat_s=0.05)  # type: ignore[arg-type]

@@ -25,24 +25,39 @@ def tau_json(args: list[str], cwd: Path, **kwargs: Any) -> Any:
 
 
 def submit_mission(repo: Path, patch: Path, *job_options: str) -> dict[str, Any]:
-    made = tau_json(["jobs", "submit", *job_options, "--mission", "--task", "make add add",
-                     "--verifier", VERIFIER, "--patch", str(patch)], repo)
+    made = tau_json(
+        [
+            "jobs",
+            "submit",
+            *job_options,
+            "--mission",
+            "--task",
+            "make add add",
+            "--verifier",
+            VERIFIER,
+            "--patch",
+            str(patch),
+        ],
+        repo,
+    )
     job: dict[str, Any] = made["job"]
     return job
 
 
 def trailers(repo: Path, key: str) -> list[str]:
     out = git(repo, "log", "--all", f"--format=%(trailers:key={key},valueonly,separator=%x2C)")
-    return [value.strip() for line in out.splitlines() for value in line.split(",")
-            if value.strip()]
+    return [
+        value.strip() for line in out.splitlines() for value in line.split(",") if value.strip()
+    ]
 
 
 def test_a_mission_job_commits_once_with_both_trailers(tmp_path: Path) -> None:
     repo = make_calc_repo(tmp_path / "repo")
     patch = write(tmp_path / "fix.diff", FIX)
     job = submit_mission(repo, patch, "--key", "calc")
-    assert job["inputs"] == {"args": ["--task", "make add add", "--verifier", VERIFIER,
-                                      "--patch", "patch"]}
+    assert job["inputs"] == {
+        "args": ["--task", "make add add", "--verifier", VERIFIER, "--patch", "patch"]
+    }
     assert (repo / ".tau" / "jobs" / job["id"] / "patch").read_text() == FIX
     run = run_tau(["jobs", "run", "--once"], repo)
     assert run.returncode == 0, run.stderr
@@ -66,8 +81,9 @@ def test_a_mission_job_commits_once_with_both_trailers(tmp_path: Path) -> None:
 
 def test_a_mission_without_edit_authority_needs_authority(tmp_path: Path) -> None:
     repo = make_calc_repo(tmp_path / "repo")
-    job = tau_json(["jobs", "submit", "--mission", "--task", "make add add", "--verifier",
-                    VERIFIER], repo)["job"]
+    job = tau_json(
+        ["jobs", "submit", "--mission", "--task", "make add add", "--verifier", VERIFIER], repo
+    )["job"]
     assert run_tau(["jobs", "run", "--once"], repo).returncode == 0
     record = tau_json(["jobs", "show", job["id"]], repo)["job"]
     assert (record["state"], record["reason"]) == ("blocked", "needs-authority")
@@ -78,11 +94,12 @@ def test_a_mission_without_edit_authority_needs_authority(tmp_path: Path) -> Non
 
 def test_bad_mission_arguments_are_refused_at_submit(tmp_path: Path) -> None:
     repo = make_calc_repo(tmp_path / "repo")
-    for args, words in ((["--bogus"], "unrecognized arguments: --bogus"),
-                        (["--task", "x", "--verifier", "y", "--repo", "/tmp"],
-                         "--repo is not for a job"),
-                        (["--task", "x", "--patch", "nope.diff"], "no such file"),
-                        ([], "--mission needs the arguments")):
+    for args, words in (
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--task", "x", "--verifier", "y", "--repo", "/tmp"], "--repo is not for a job"),
+        (["--task", "x", "--patch", "nope.diff"], "no such file"),
+        ([], "--mission needs the arguments"),
+    ):
         proc = run_tau(["jobs", "submit", "--mission", *args], repo)
         assert proc.returncode == 2 and words in proc.stderr, (args, proc.stderr)
 
@@ -94,8 +111,21 @@ def test_a_mission_whose_job_lost_its_fence_does_not_commit(tmp_path: Path) -> N
     patch = write(tmp_path / "fix.diff", FIX)
     job = submit_mission(repo, patch)  # queued, never claimed: fence 1 is nobody's
     stale = tau_env(TAU_JOB_ID=job["id"], TAU_JOB_FENCE="1", TAU_JOB_ATTEMPT="1")
-    proc = run_tau(["mission", "run", "--task", "make add add", "--verifier", VERIFIER,
-                    "--patch", str(patch), "--json"], repo, env=stale)
+    proc = run_tau(
+        [
+            "mission",
+            "run",
+            "--task",
+            "make add add",
+            "--verifier",
+            VERIFIER,
+            "--patch",
+            str(patch),
+            "--json",
+        ],
+        repo,
+        env=stale,
+    )
     assert proc.returncode == 1
     assert f"job {job['id'][:8]} no longer holds fence 1" in proc.stderr
     assert trailers(repo, "Tau-Mission") == []
@@ -105,8 +135,7 @@ def test_a_mission_whose_job_lost_its_fence_does_not_commit(tmp_path: Path) -> N
     assert trailers(repo, "Tau-Mission") == [mission_id] and trailers(repo, "Tau-Job") == []
 
 
-def test_kill_9_workers_during_20_mission_jobs_makes_no_duplicate_commit(
-        tmp_path: Path) -> None:
+def test_kill_9_workers_during_20_mission_jobs_makes_no_duplicate_commit(tmp_path: Path) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     repo = make_calc_repo(tmp_path / "repo")
@@ -114,9 +143,14 @@ def test_kill_9_workers_during_20_mission_jobs_makes_no_duplicate_commit(
     ids = [submit_mission(repo, patch, "--max-attempts", "10")["id"] for _ in range(20)]
 
     def worker() -> subprocess.Popen[str]:
-        return subprocess.Popen([*TAU, "jobs", "run", "--lease", "3", "--heartbeat", "0.5",
-                                 "--recover-every", "1"], cwd=repo, env=tau_env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [*TAU, "jobs", "run", "--lease", "3", "--heartbeat", "0.5", "--recover-every", "1"],
+            cwd=repo,
+            env=tau_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def jobs() -> list[dict[str, Any]]:
         listed: list[dict[str, Any]] = tau_json(["jobs", "list", "--limit", "100"], repo)

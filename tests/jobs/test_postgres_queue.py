@@ -22,12 +22,19 @@ psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (tau[p
 
 
 def new_job(key: str | None = None, priority: int = 0) -> NewJob:
-    return NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": "hi"}, key=key,
-                  priority=priority, max_attempts=3)
+    return NewJob(
+        id=uuid.uuid4().hex,
+        kind="prompt",
+        inputs={"prompt": "hi"},
+        key=key,
+        priority=priority,
+        max_attempts=3,
+    )
 
 
 async def test_a_claim_skips_a_row_another_transaction_holds(
-        postgres_url: str, paths: WorkspacePaths) -> None:
+    postgres_url: str, paths: WorkspacePaths
+) -> None:
     queue = open_queue(postgres_url, paths)
     first = (await queue.submit(new_job(priority=5))).job
     second = (await queue.submit(new_job())).job
@@ -42,15 +49,19 @@ async def test_a_claim_skips_a_row_another_transaction_holds(
 
 
 async def test_two_submits_of_one_key_at_once_make_one_job(
-        postgres_url: str, paths: WorkspacePaths) -> None:
+    postgres_url: str, paths: WorkspacePaths
+) -> None:
     queue = open_queue(postgres_url, paths)
     await queue.submit(new_job())  # the schema exists before the race
     held = new_job(key="nightly")
     racer = psycopg.connect(postgres_url)
     racer.execute("BEGIN")
-    racer.execute("INSERT INTO jobs (id, kind, inputs, dedup_key, state, reason, created_at, "
-                  "updated_at, next_run_at) VALUES (%s, 'prompt', %s, 'nightly', 'queued', "
-                  "'submitted', 0, 0, 0)", (held.id, '{"prompt": "hi"}'))
+    racer.execute(
+        "INSERT INTO jobs (id, kind, inputs, dedup_key, state, reason, created_at, "
+        "updated_at, next_run_at) VALUES (%s, 'prompt', %s, 'nightly', 'queued', "
+        "'submitted', 0, 0, 0)",
+        (held.id, '{"prompt": "hi"}'),
+    )
     # The submit waits on the uncommitted row in the unique index of live keys; once
     # that commits, its insert fails and its second look finds the job.
     waited: list[bool] = []
@@ -59,9 +70,11 @@ async def test_two_submits_of_one_key_at_once_make_one_job(
         with psycopg.connect(postgres_url, autocommit=True) as probe:
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                row = probe.execute("SELECT count(*) FROM pg_stat_activity WHERE "
-                                    "datname = current_database() AND wait_event_type = "
-                                    "'Lock'").fetchone()
+                row = probe.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE "
+                    "datname = current_database() AND wait_event_type = "
+                    "'Lock'"
+                ).fetchone()
                 if row is not None and row[0] > 0:
                     waited.append(True)
                     break
@@ -92,8 +105,7 @@ async def test_the_log_is_append_only(postgres_url: str, paths: WorkspacePaths) 
         assert row is not None and row[0] == 0
 
 
-def test_a_database_from_a_newer_tau_is_refused(postgres_url: str,
-                                                paths: WorkspacePaths) -> None:
+def test_a_database_from_a_newer_tau_is_refused(postgres_url: str, paths: WorkspacePaths) -> None:
     open_queue(postgres_url, paths).close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("UPDATE tau_schema SET version = 99")
@@ -102,7 +114,8 @@ def test_a_database_from_a_newer_tau_is_refused(postgres_url: str,
 
 
 def test_four_connections_creating_the_schema_at_once_all_open(
-        postgres_url: str, paths: WorkspacePaths) -> None:
+    postgres_url: str, paths: WorkspacePaths
+) -> None:
     errors: list[BaseException] = []
 
     def opener() -> None:

@@ -24,10 +24,17 @@ from tests.jobs.conftest import Clock, open_queue, owner
 LEASE = 60.0
 
 
-def new_job(key: str | None = None, priority: int = 0, max_attempts: int = 3,
-            prompt: str = "hi") -> NewJob:
-    return NewJob(id=uuid.uuid4().hex, kind="prompt", inputs={"prompt": prompt}, key=key,
-                  priority=priority, max_attempts=max_attempts)
+def new_job(
+    key: str | None = None, priority: int = 0, max_attempts: int = 3, prompt: str = "hi"
+) -> NewJob:
+    return NewJob(
+        id=uuid.uuid4().hex,
+        kind="prompt",
+        inputs={"prompt": prompt},
+        key=key,
+        priority=priority,
+        max_attempts=max_attempts,
+    )
 
 
 def dead(_owner: Any) -> bool:
@@ -64,8 +71,9 @@ async def test_a_claim_records_the_attempt_and_the_log(queue: JobQueue) -> None:
     assert types == ["submitted", "claimed"]
 
 
-async def test_concurrent_claims_never_share_a_job(queue_backend: str,
-                                                   paths: WorkspacePaths) -> None:
+async def test_concurrent_claims_never_share_a_job(
+    queue_backend: str, paths: WorkspacePaths
+) -> None:
     """Eight queues (eight connections) claiming 100 jobs at once: each job is taken once."""
     first = open_queue(queue_backend, paths)
     ids = [(await first.submit(new_job())).job.id for _ in range(100)]
@@ -114,8 +122,9 @@ async def test_a_stale_fence_writes_nothing(queue: JobQueue, clock: Clock) -> No
     for write in (
         lambda: queue.heartbeat(claim.fence, LEASE, Progress(phase="late")),
         lambda: queue.record(claim.fence, "phase", {"phase": "late"}, session_id="s"),
-        lambda: queue.finish(claim.fence, Outcome(state=JobState.SUCCEEDED,
-                                                  reason=Reason.COMPLETED)),
+        lambda: queue.finish(
+            claim.fence, Outcome(state=JobState.SUCCEEDED, reason=Reason.COMPLETED)
+        ),
     ):
         with pytest.raises(LeaseLostError):
             await write()
@@ -145,8 +154,7 @@ async def test_recovery_never_touches_a_live_lease(queue: JobQueue, clock: Clock
     assert await queue.fence_holds(claim.fence)
 
 
-async def test_the_recovered_attempt_records_stale_lease(queue: JobQueue,
-                                                         clock: Clock) -> None:
+async def test_the_recovered_attempt_records_stale_lease(queue: JobQueue, clock: Clock) -> None:
     job = (await queue.submit(new_job())).job
     assert await queue.claim(owner(pid=1), LEASE) is not None
     clock.advance(LEASE + 93)
@@ -168,20 +176,24 @@ async def test_recovery_fails_a_job_out_of_attempts(queue: JobQueue, clock: Cloc
     assert (await queue.get(job.id)).state is JobState.FAILED
 
 
-async def test_a_retry_waits_for_its_time_and_attempts_run_out(queue: JobQueue,
-                                                               clock: Clock) -> None:
+async def test_a_retry_waits_for_its_time_and_attempts_run_out(
+    queue: JobQueue, clock: Clock
+) -> None:
     job = (await queue.submit(new_job(max_attempts=2))).job
     claim = await queue.claim(owner(), LEASE)
     assert claim is not None
-    requeued = await queue.finish(claim.fence, Outcome(
-        state=JobState.QUEUED, reason=Reason.RETRY, error="429", retry_at=clock.now + 30))
+    requeued = await queue.finish(
+        claim.fence,
+        Outcome(state=JobState.QUEUED, reason=Reason.RETRY, error="429", retry_at=clock.now + 30),
+    )
     assert requeued.state is JobState.QUEUED and requeued.next_run_at == clock.now + 30
     assert await queue.claim(owner(), LEASE) is None
     clock.advance(31)
     second = await queue.claim(owner(), LEASE)
     assert second is not None and second.job.reason == "retry"
-    final = await queue.finish(second.fence, Outcome(state=JobState.QUEUED, reason=Reason.RETRY,
-                                                     error="429 again"))
+    final = await queue.finish(
+        second.fence, Outcome(state=JobState.QUEUED, reason=Reason.RETRY, error="429 again")
+    )
     assert (final.state, final.reason) == (JobState.FAILED, "attempts-exhausted")
     assert final.last_error == "429 again" and job.id == final.id
 
@@ -249,8 +261,7 @@ async def test_prune_deletes_only_old_finished_jobs(queue: JobQueue, clock: Cloc
     assert await queue.events(old.id) == []
 
 
-async def test_wait_for_work_wakes_on_a_submit(queue_backend: str,
-                                               paths: WorkspacePaths) -> None:
+async def test_wait_for_work_wakes_on_a_submit(queue_backend: str, paths: WorkspacePaths) -> None:
     waiter, submitter = open_queue(queue_backend, paths), open_queue(queue_backend, paths)
     try:
         waiting = asyncio.ensure_future(waiter.wait_for_work(30.0))

@@ -37,10 +37,12 @@ def service(paths: WorkspacePaths) -> Iterator[JobService]:
         opened.close()
 
 
-async def test_a_prompt_job_runs_and_links_its_session(service: JobService,
-                                                       tmp_path: Path) -> None:
-    job_id = await submit_script_job(service, tmp_path, [
-        bash_turn("echo hello-from-job"), text_turn("All done.\nIt said hello.")])
+async def test_a_prompt_job_runs_and_links_its_session(service: JobService, tmp_path: Path) -> None:
+    job_id = await submit_script_job(
+        service,
+        tmp_path,
+        [bash_turn("echo hello-from-job"), text_turn("All done.\nIt said hello.")],
+    )
     _worker, task = start_worker(service, fast_config(once=True))
     report = await asyncio.wait_for(task, 60)
     assert report.ran == 1 and report.outcomes == {"succeeded": 1}
@@ -61,10 +63,10 @@ async def test_a_prompt_job_runs_and_links_its_session(service: JobService,
     assert any("hello-from-job" in e.get("output", "") for e in engine)
 
 
-async def test_heartbeats_go_on_through_a_graceful_drain(service: JobService,
-                                                         tmp_path: Path) -> None:
-    job_id = await submit_script_job(service, tmp_path, [bash_turn("sleep 4"),
-                                                         text_turn("slept")])
+async def test_heartbeats_go_on_through_a_graceful_drain(
+    service: JobService, tmp_path: Path
+) -> None:
+    job_id = await submit_script_job(service, tmp_path, [bash_turn("sleep 4"), text_turn("slept")])
     later = await submit_script_job(service, tmp_path, [text_turn("never claimed")])
     # A long lease: what is checked is that beats go on through the drain, and a heartbeat
     # delayed by a loaded machine must not cost the lease (it did at 4 s under load ~8).
@@ -83,10 +85,12 @@ async def test_heartbeats_go_on_through_a_graceful_drain(service: JobService,
 
 
 async def test_a_worker_that_loses_its_lease_stops_without_writing(
-        service: JobService, tmp_path: Path, paths: WorkspacePaths) -> None:
+    service: JobService, tmp_path: Path, paths: WorkspacePaths
+) -> None:
     marker = f"31.{os.getpid()}"
-    job_id = await submit_script_job(service, tmp_path, [bash_turn(f"sleep {marker}"),
-                                                         text_turn("too late")], max_attempts=3)
+    job_id = await submit_script_job(
+        service, tmp_path, [bash_turn(f"sleep {marker}"), text_turn("too late")], max_attempts=3
+    )
     worker, task = start_worker(service, fast_config(recover_every_s=3600))
     try:
         await until(lambda: processes_with(marker), what="the bash call")
@@ -114,11 +118,14 @@ async def test_a_worker_that_loses_its_lease_stops_without_writing(
         kill_all(marker)
 
 
-@pytest.mark.parametrize(("ignores_term", "sandboxed"), [(False, True), (True, False),
-                                                       (True, True)],
-                         ids=["cooperative", "killed", "term-ignored-in-sandbox"])
+@pytest.mark.parametrize(
+    ("ignores_term", "sandboxed"),
+    [(False, True), (True, False), (True, True)],
+    ids=["cooperative", "killed", "term-ignored-in-sandbox"],
+)
 async def test_cancel_of_a_bash_heavy_job_leaves_no_process_behind(
-        service: JobService, tmp_path: Path, ignores_term: bool, sandboxed: bool) -> None:
+    service: JobService, tmp_path: Path, ignores_term: bool, sandboxed: bool
+) -> None:
     environ = dict(os.environ)
     if not sandboxed:
         # A bwrap that cannot start: the balanced profile (best-effort) runs bash without it.
@@ -132,11 +139,12 @@ async def test_cancel_of_a_bash_heavy_job_leaves_no_process_behind(
     marker = f"41.{os.getpid()}{int(ignores_term)}{int(sandboxed)}"
     trap = "trap '' TERM; " if ignores_term else ""
     # Background jobs, a subshell, a process in its own session and a nohup'd one.
-    command = (f"{trap}sleep {marker} & (sleep {marker}; echo x) & "
-               f"setsid sleep {marker} & nohup sleep {marker} >/dev/null 2>&1 & "
-               f"sleep {marker}")
-    job_id = await submit_script_job(service, tmp_path, [bash_turn(command),
-                                                         text_turn("never")])
+    command = (
+        f"{trap}sleep {marker} & (sleep {marker}; echo x) & "
+        f"setsid sleep {marker} & nohup sleep {marker} >/dev/null 2>&1 & "
+        f"sleep {marker}"
+    )
+    job_id = await submit_script_job(service, tmp_path, [bash_turn(command), text_turn("never")])
     grace = 0.5 if ignores_term else 20.0
     worker, task = start_worker(service, fast_config(cancel_grace_s=grace), environ=environ)
     try:
@@ -161,19 +169,21 @@ async def _settled(service: JobService, job_id: str) -> object:
     return job if job.settled else None
 
 
-async def test_a_job_without_progress_is_shown_stuck(service: JobService,
-                                                     tmp_path: Path) -> None:
+async def test_a_job_without_progress_is_shown_stuck(service: JobService, tmp_path: Path) -> None:
     marker = f"51.{os.getpid()}"
-    job_id = await submit_script_job(service, tmp_path, [bash_turn(f"sleep {marker}"),
-                                                         text_turn("never")])
+    job_id = await submit_script_job(
+        service, tmp_path, [bash_turn(f"sleep {marker}"), text_turn("never")]
+    )
     worker, task = start_worker(service, fast_config())
     try:
         await until(lambda: processes_with(marker), what="the bash call")
         job = await service.get(job_id)
         assert service.view(job, [], stuck_after_s=60).state == "running"
         # Heartbeats go on; the phase and last line do not move.
-        job = await until(lambda: _beating_without_progress(service, job_id, 1.0),
-                          what="a second of heartbeats without progress")
+        job = await until(
+            lambda: _beating_without_progress(service, job_id, 1.0),
+            what="a second of heartbeats without progress",
+        )
         view = service.view(job, [], stuck_after_s=1.0)
         assert view.state == "stuck" and view.next_command == f"tau jobs cancel {job_id[:8]}"
         assert "no progress for" in view.reason and "phase tool bash" in view.reason
@@ -184,19 +194,30 @@ async def test_a_job_without_progress_is_shown_stuck(service: JobService,
         kill_all(marker)
 
 
-async def _beating_without_progress(service: JobService, job_id: str,
-                                    quiet_s: float) -> object:
+async def _beating_without_progress(service: JobService, job_id: str, quiet_s: float) -> object:
     job = await service.get(job_id)
     if job.heartbeat_at and job.progress_at and job.heartbeat_at > job.progress_at + quiet_s:
         return job
     return None
 
 
-async def test_a_retryable_provider_failure_is_retried_later(service: JobService,
-                                                             tmp_path: Path) -> None:
-    job_id = await submit_script_job(service, tmp_path, [
-        {"error": {"kind": "overloaded", "message": "the server is overloaded",
-                   "retryable": False}}], max_attempts=2)
+async def test_a_retryable_provider_failure_is_retried_later(
+    service: JobService, tmp_path: Path
+) -> None:
+    job_id = await submit_script_job(
+        service,
+        tmp_path,
+        [
+            {
+                "error": {
+                    "kind": "overloaded",
+                    "message": "the server is overloaded",
+                    "retryable": False,
+                }
+            }
+        ],
+        max_attempts=2,
+    )
     _worker, task = start_worker(service, fast_config(once=True))
     await asyncio.wait_for(task, 60)
     job = await service.get(job_id)
@@ -208,8 +229,9 @@ async def test_a_retryable_provider_failure_is_retried_later(service: JobService
 
 
 async def test_a_bad_model_fails_as_bad_input(service: JobService, tmp_path: Path) -> None:
-    job_id = await submit_script_job(service, tmp_path, [text_turn("x")],
-                                     inputs={"model": "nosuch/model"})
+    job_id = await submit_script_job(
+        service, tmp_path, [text_turn("x")], inputs={"model": "nosuch/model"}
+    )
     _worker, task = start_worker(service, fast_config(once=True))
     await asyncio.wait_for(task, 60)
     job = await service.get(job_id)
@@ -219,8 +241,9 @@ async def test_a_bad_model_fails_as_bad_input(service: JobService, tmp_path: Pat
 
 async def test_a_hard_stop_hands_the_job_back(service: JobService, tmp_path: Path) -> None:
     marker = f"61.{os.getpid()}"
-    job_id = await submit_script_job(service, tmp_path, [bash_turn(f"sleep {marker}"),
-                                                         text_turn("never")], max_attempts=3)
+    job_id = await submit_script_job(
+        service, tmp_path, [bash_turn(f"sleep {marker}"), text_turn("never")], max_attempts=3
+    )
     worker, task = start_worker(service, fast_config(cancel_grace_s=5.0))
     try:
         await until(lambda: processes_with(marker), what="the bash call")
@@ -242,8 +265,9 @@ async def test_a_job_killed_by_a_signal_is_requeued(service: JobService, tmp_pat
     import signal
 
     marker = f"71.{os.getpid()}"
-    job_id = await submit_script_job(service, tmp_path, [bash_turn(f"sleep {marker}"),
-                                                         text_turn("never")], max_attempts=3)
+    job_id = await submit_script_job(
+        service, tmp_path, [bash_turn(f"sleep {marker}"), text_turn("never")], max_attempts=3
+    )
     worker, task = start_worker(service, fast_config())
     try:
         await until(lambda: processes_with(marker), what="the bash call")
@@ -266,16 +290,24 @@ async def _requeued(service: JobService, job_id: str) -> object:
 
 
 async def test_a_worker_whose_heartbeats_fail_kills_its_job_then_releases_it(
-        service: JobService, tmp_path: Path, paths: WorkspacePaths) -> None:
+    service: JobService, tmp_path: Path, paths: WorkspacePaths
+) -> None:
     from tau_engine.jobs.worker import Worker
     from tests.jobs.test_lease import FlakyQueue
 
     marker = f"81.{os.getpid()}"
-    job_id = await submit_script_job(service, tmp_path, [bash_turn(f"sleep {marker}"),
-                                                         text_turn("never")], max_attempts=3)
+    job_id = await submit_script_job(
+        service, tmp_path, [bash_turn(f"sleep {marker}"), text_turn("never")], max_attempts=3
+    )
     flaky = FlakyQueue(SqliteJobQueue.open(paths))
-    worker = Worker(flaky, paths, service.kinds, fast_config(once=True),  # type: ignore[arg-type]
-                    signer=service.signer, environ=os.environ)
+    worker = Worker(
+        flaky,
+        paths,
+        service.kinds,
+        fast_config(once=True),  # type: ignore[arg-type]
+        signer=service.signer,
+        environ=os.environ,
+    )
     task = asyncio.ensure_future(worker.run())
     try:
         await until(lambda: processes_with(marker), what="the bash call")

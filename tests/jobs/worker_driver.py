@@ -30,15 +30,19 @@ def main() -> int:
     parser.add_argument("--heartbeat", type=float, default=0.5)
     args = parser.parse_args()
     paths = WorkspacePaths(Path(args.workspace))
-    service = JobService.open(paths, kinds={"marker": MarkerKind(Path(args.ledger),
-                                                                  args.sleep)})
-    config = WorkerConfig(lease_s=args.lease, heartbeat_s=args.heartbeat,
-                          recover_every_s=args.lease / 2, idle_wait_s=0.2,
-                          until_empty=args.until_empty)
+    service = JobService.open(paths, kinds={"marker": MarkerKind(Path(args.ledger), args.sleep)})
+    config = WorkerConfig(
+        lease_s=args.lease,
+        heartbeat_s=args.heartbeat,
+        recover_every_s=args.lease / 2,
+        idle_wait_s=0.2,
+        until_empty=args.until_empty,
+    )
 
     async def run() -> None:
-        worker = service.worker(config, environ=os.environ,
-                                log=lambda text: print(text, file=sys.stderr))
+        worker = service.worker(
+            config, environ=os.environ, log=lambda text: print(text, file=sys.stderr)
+        )
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.drain)
         report = await worker.run()
         sys.stdout.write(f"ran {report.ran} lost {report.lost}\n")

@@ -46,12 +46,13 @@ def test_limits_and_weights_are_the_declared_ones() -> None:
     assert f"up to {fields.MAX_TAGS} words" in FLAT
     assert f"up to {fields.MAX_NAMESPACE_DEPTH} lowercase words" in FLAT
     assert f"default `{fields.DEFAULT_NAMESPACE}`" in FLAT
-    assert (f"at most {memory_query.MAX_TERMS} distinct terms of at most "
-            f"{memory_query.MAX_TERM_CHARS} characters, from the first "
-            f"{memory_query.MAX_QUERY_CHARS:,} characters") in FLAT
+    assert (
+        f"at most {memory_query.MAX_TERMS} distinct terms of at most "
+        f"{memory_query.MAX_TERM_CHARS} characters, from the first "
+        f"{memory_query.MAX_QUERY_CHARS:,} characters"
+    ) in FLAT
     text, tags, namespace, parts = (f"{w:g}" for w in BM25_WEIGHTS)
-    assert (f"text {text}, tags {tags}, namespace {namespace}, identifier parts {parts}"
-            in FLAT)
+    assert f"text {text}, tags {tags}, namespace {namespace}, identifier parts {parts}" in FLAT
 
 
 def test_the_example_block_is_what_tau_sends() -> None:

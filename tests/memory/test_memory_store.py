@@ -21,12 +21,19 @@ async def _ids(service: MemoryService, query: str, **kwargs: object) -> list[int
 
 
 async def test_write_read_and_fields(service: MemoryService) -> None:
-    outcome = await service.write(" Run the tests with `pytest -q`. ", namespace="/Project/Build/",
-                                  tags="Tests, #CI tests", subject="  Test   Command ")
+    outcome = await service.write(
+        " Run the tests with `pytest -q`. ",
+        namespace="/Project/Build/",
+        tags="Tests, #CI tests",
+        subject="  Test   Command ",
+    )
     entry = outcome.entry
     assert outcome.created and entry.id == 1
-    assert (entry.namespace, entry.subject, entry.tags) == ("project/build", "test command",
-                                                            ("tests", "ci"))
+    assert (entry.namespace, entry.subject, entry.tags) == (
+        "project/build",
+        "test command",
+        ("tests", "ci"),
+    )
     assert entry.text == "Run the tests with `pytest -q`."
     assert entry.state == "live" and entry.source == "user" and entry.trust == "trusted"
     assert await service.read("#1") == entry
@@ -55,20 +62,22 @@ async def test_supersedes_retires_the_old_entry_and_keeps_it(service: MemoryServ
 
 
 async def test_a_live_subject_key_is_superseded_in_the_same_write(service: MemoryService) -> None:
-    first = (await service.write("Deploy with fab.", namespace="project/ops",
-                                 subject="deploy")).entry
-    other = (await service.write("Deploy docs with mkdocs.", namespace="project/docs",
-                                 subject="deploy")).entry
-    second = await service.write("Deploy with ansible.", namespace="project/ops",
-                                 subject="DEPLOY")
+    first = (
+        await service.write("Deploy with fab.", namespace="project/ops", subject="deploy")
+    ).entry
+    other = (
+        await service.write("Deploy docs with mkdocs.", namespace="project/docs", subject="deploy")
+    ).entry
+    second = await service.write("Deploy with ansible.", namespace="project/ops", subject="DEPLOY")
     assert [e.id for e in second.retired] == [first.id]
     assert second.entry.supersedes == first.id  # linked back, for the line of corrections
     assert (await service.read(other.id)).live  # another namespace's subject is another key
     assert await _ids(service, "deploy") == [second.entry.id, other.id]
 
 
-async def test_supersession_is_one_transaction(service: MemoryService,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_supersession_is_one_transaction(
+    service: MemoryService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = (await service.write("Builds use make.", subject="build")).entry
     store = service.store
 
@@ -84,7 +93,8 @@ async def test_supersession_is_one_transaction(service: MemoryService,
 
 
 async def test_superseding_a_retired_or_missing_entry_says_what_to_do(
-        service: MemoryService) -> None:
+    service: MemoryService,
+) -> None:
     old = (await service.write("Port 8000.")).entry
     new = (await service.write("Port 8080.", supersedes=old.id)).entry
     with pytest.raises(MemoryStateError, match=f"superseded by #{new.id}") as info:
@@ -117,17 +127,20 @@ async def test_retire_excludes_and_keeps(service: MemoryService) -> None:
     assert (await service.write("The API lives at /v1.")).created
 
 
-async def test_quarantined_entries_are_not_searched_until_approved(
-        service: MemoryService) -> None:
+async def test_quarantined_entries_are_not_searched_until_approved(service: MemoryService) -> None:
     good = (await service.write("Deploy with ansible.", subject="deploy")).entry
-    bad = await service.write("Deploy by piping curl into sh.", subject="deploy",
-                              supersedes=good.id, source="model", trusted=False,
-                              untrusted_reason="this session read a web page fetched with http")
+    bad = await service.write(
+        "Deploy by piping curl into sh.",
+        subject="deploy",
+        supersedes=good.id,
+        source="model",
+        trusted=False,
+        untrusted_reason="this session read a web page fetched with http",
+    )
     assert bad.created and bad.entry.quarantined and bad.pending == (good.id,)
     assert (await service.read(good.id)).live  # an untrusted write retires nothing
     assert await _ids(service, "deploy") == [good.id]
-    assert sorted(await _ids(service, "deploy", include_untrusted=True)) == [good.id,
-                                                                             bad.entry.id]
+    assert sorted(await _ids(service, "deploy", include_untrusted=True)) == [good.id, bad.entry.id]
     assert [e.id for e in await service.pending()] == [bad.entry.id]
     approved = await service.approve(bad.entry.id)
     assert approved.entry.trust == "trusted" and approved.entry.approved_at is not None
@@ -139,8 +152,11 @@ async def test_quarantined_entries_are_not_searched_until_approved(
 
 
 async def test_a_trusted_write_replaces_a_quarantined_copy(service: MemoryService) -> None:
-    held = (await service.write("Cache lives in .cache/tau.", source="model", trusted=False,
-                                untrusted_reason="http")).entry
+    held = (
+        await service.write(
+            "Cache lives in .cache/tau.", source="model", trusted=False, untrusted_reason="http"
+        )
+    ).entry
     vouched = await service.write("cache lives in .cache/tau")
     assert vouched.created and vouched.entry.trust == "trusted"
     assert [e.id for e in vouched.retired] == [held.id]
@@ -155,12 +171,16 @@ async def test_tree_counts_by_state(service: MemoryService) -> None:
     await service.retire(old.id, "wrong")
     await service.write("c fact", namespace="project/code/style")
     await service.write("d fact", namespace="user/preferences", trusted=False)
-    rows = {row.namespace: (row.live, row.quarantined, row.retired)
-            for row in await service.tree()}
-    assert rows == {"project/build": (1, 0, 1), "project/code/style": (1, 0, 0),
-                    "user/preferences": (0, 1, 0)}
+    rows = {row.namespace: (row.live, row.quarantined, row.retired) for row in await service.tree()}
+    assert rows == {
+        "project/build": (1, 0, 1),
+        "project/code/style": (1, 0, 0),
+        "user/preferences": (0, 1, 0),
+    }
     assert [r.namespace for r in await service.tree("project")] == [
-        "project/build", "project/code/style"]
+        "project/build",
+        "project/code/style",
+    ]
     assert await service.tree("proj") == []  # a prefix is a whole path segment
 
 
@@ -182,21 +202,25 @@ async def test_text_is_stored_clean_and_keys_are_redacted(memory_store: object) 
 
     key = "sk-test-0123456789abcdefghij"
     service = MemoryService(memory_store, redactor=SecretRedactor({"OPENAI_API_KEY": key}))  # type: ignore[arg-type]
-    entry = (await service.write(f"The key is {key}\x00 and \ud800 that's it",
-                                 subject=f"key {key}")).entry
+    entry = (
+        await service.write(f"The key is {key}\x00 and \ud800 that's it", subject=f"key {key}")
+    ).entry
     assert key not in entry.text and "[REDACTED:OPENAI_API_KEY]" in entry.text
     assert "\x00" not in entry.text and "\ud800" not in entry.text
     assert entry.subject is not None and key.lower() not in entry.subject
 
 
 def test_identifier_parts_split_camel_case_only() -> None:
-    assert identifier_parts("call parseArgs and HTTPServer, not snake_case") == \
-        "parse args http server"
+    assert (
+        identifier_parts("call parseArgs and HTTPServer, not snake_case")
+        == "parse args http server"
+    )
     assert identifier_parts("plain words only") == ""
 
 
 async def test_a_store_from_before_memory_is_migrated_and_keeps_its_sessions(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     from tau_engine.paths import WorkspacePaths
     from tau_engine.store.sqlite.memory_fts import SqliteMemoryStore
     from tau_engine.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
@@ -207,8 +231,10 @@ async def test_a_store_from_before_memory_is_migrated_and_keeps_its_sessions(
     before = [m.__name__ for m in MIGRATIONS].index("_v4_memory")
     conn = connect(paths.db_path)
     migrate(conn, paths.db_path, target=before)  # a tau.db written before memory existed
-    conn.execute("INSERT INTO sessions (id, title, created_at, updated_at) "
-                 "VALUES ('0123abcd', 'old work', 1.0, 1.0)")
+    conn.execute(
+        "INSERT INTO sessions (id, title, created_at, updated_at) "
+        "VALUES ('0123abcd', 'old work', 1.0, 1.0)"
+    )
     conn.close()
     store = SqliteMemoryStore.open(paths)
     try:

@@ -17,27 +17,85 @@ from tau_engine.store.memory_query import (
     to_fts5,
 )
 
-PUNCTUATION = [*"-.@#=&'\":()*^~%!?,;", "+", "/", "\\", "[", "]", "{", "}", "<", ">", "|",
-               "$", "`"]
+PUNCTUATION = [*"-.@#=&'\":()*^~%!?,;", "+", "/", "\\", "[", "]", "{", "}", "<", ">", "|", "$", "`"]
 HOSTILE = [
     *PUNCTUATION,
-    "", " ", "   \t\n  ", "\x00", "a\x00b", "\ud800", "tests\udfff", "\x1b[31mred\x1b[0m",
-    '"', '""', '"""', '"unbalanced', 'say"hi', "it's", "don't stop", "*", "**", "*foo", "foo*",
-    "foo**", '"run te"*', "AND", "OR", "NOT", "NEAR", "NEAR(a b, 2)", "a AND", "OR b",
-    "NOT a", "a OR OR b", "(a OR b) AND NOT c", "text:foo", "tags : ci", "{text tags}: x",
-    "^start", "a + b", "-x", "--flag", "x -y", "C++", "node.js", "foo.bar()", "a=b&c=d",
-    "user@example.com", "#123", "100%", "~/path", "$HOME", "`cmd`", "a;b", "a,b",
-    "日本語のテスト", "Ünïcödé", "ﬁle", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "🙂 emoji 🙂", "\u202ertl\u202c",
+    "",
+    " ",
+    "   \t\n  ",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "tests\udfff",
+    "\x1b[31mred\x1b[0m",
+    '"',
+    '""',
+    '"""',
+    '"unbalanced',
+    'say"hi',
+    "it's",
+    "don't stop",
+    "*",
+    "**",
+    "*foo",
+    "foo*",
+    "foo**",
+    '"run te"*',
+    "AND",
+    "OR",
+    "NOT",
+    "NEAR",
+    "NEAR(a b, 2)",
+    "a AND",
+    "OR b",
+    "NOT a",
+    "a OR OR b",
+    "(a OR b) AND NOT c",
+    "text:foo",
+    "tags : ci",
+    "{text tags}: x",
+    "^start",
+    "a + b",
+    "-x",
+    "--flag",
+    "x -y",
+    "C++",
+    "node.js",
+    "foo.bar()",
+    "a=b&c=d",
+    "user@example.com",
+    "#123",
+    "100%",
+    "~/path",
+    "$HOME",
+    "`cmd`",
+    "a;b",
+    "a,b",
+    "日本語のテスト",
+    "Ünïcödé",
+    "ﬁle",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "🙂 emoji 🙂",
+    "\u202ertl\u202c",
     "zero\u200bwidth",
-    "x" * 5_000, "word " * 5_000, '"' * 1_001, "(" * 1_000, "a*" * 500,
+    "x" * 5_000,
+    "word " * 5_000,
+    '"' * 1_001,
+    "(" * 1_000,
+    "a*" * 500,
     " ".join(f"w{i}" for i in range(200)),
 ]
 
 
 def test_phrases_prefixes_and_doubled_quotes() -> None:
     query = compile_query('foo "bar  baz" qux* "run te"* say"hi')
-    assert query.terms == (QueryTerm("foo"), QueryTerm("bar baz"), QueryTerm("qux", True),
-                           QueryTerm("run te", True), QueryTerm('say"hi'))
+    assert query.terms == (
+        QueryTerm("foo"),
+        QueryTerm("bar baz"),
+        QueryTerm("qux", True),
+        QueryTerm("run te", True),
+        QueryTerm('say"hi'),
+    )
     assert to_fts5(query) == '"foo" AND "bar baz" AND "qux"* AND "run te"* AND "say""hi"'
     assert to_fts5(compile_query("a b", "any")) == '"a" OR "b"'
 
@@ -75,10 +133,16 @@ def test_compiling_hostile_text_never_raises(text: str) -> None:
 
 
 async def test_every_hostile_query_runs_against_the_store(service: MemoryService) -> None:
-    await service.write("C++ and node.js: install node with nvm, then npm ci.",
-                        namespace="project/setup", tags=["node", "c++"])
-    await service.write("Run the tests with `pytest -q -x`; CI runs `make check`.",
-                        namespace="project/build", tags=["tests", "ci"])
+    await service.write(
+        "C++ and node.js: install node with nvm, then npm ci.",
+        namespace="project/setup",
+        tags=["node", "c++"],
+    )
+    await service.write(
+        "Run the tests with `pytest -q -x`; CI runs `make check`.",
+        namespace="project/build",
+        tags=["tests", "ci"],
+    )
     await service.write("日本語のテスト is the Japanese fixture; Ünïcödé names are fine.")
     for text in HOSTILE:
         for mode in ("all", "any"):
@@ -87,27 +151,52 @@ async def test_every_hostile_query_runs_against_the_store(service: MemoryService
             assert result.query.empty == (not result.query.terms)
 
 
-@pytest.mark.parametrize(("query", "found"), [
-    ("-nvm", True), ("(nvm)", True), ("nvm:", True), ("node.js", True), ('"node.js"', True),
-    ("C++", True), ("npm*", True), ("np*", True), ("NEAR nvm", False), ("pytest -q", True),
-    ("tests AND", False), ("`make check`", True), ("make check;", True), ("~nvm", True),
-    ("^nvm", True), ("ci tags", False), ("Ünïcödé", True), ("unicode", True),
-    ("日本語のテスト", True), ("xyzzy", False),
-])
-async def test_user_syntax_finds_the_words_in_it(service: MemoryService, query: str,
-                                                 found: bool) -> None:
-    await service.write("C++ and node.js: install node with nvm, then npm ci.",
-                        namespace="project/setup", tags=["node", "c++"])
-    await service.write("Run the tests with `pytest -q -x`; CI runs `make check`.",
-                        namespace="project/build", tags=["tests", "ci"])
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("-nvm", True),
+        ("(nvm)", True),
+        ("nvm:", True),
+        ("node.js", True),
+        ('"node.js"', True),
+        ("C++", True),
+        ("npm*", True),
+        ("np*", True),
+        ("NEAR nvm", False),
+        ("pytest -q", True),
+        ("tests AND", False),
+        ("`make check`", True),
+        ("make check;", True),
+        ("~nvm", True),
+        ("^nvm", True),
+        ("ci tags", False),
+        ("Ünïcödé", True),
+        ("unicode", True),
+        ("日本語のテスト", True),
+        ("xyzzy", False),
+    ],
+)
+async def test_user_syntax_finds_the_words_in_it(
+    service: MemoryService, query: str, found: bool
+) -> None:
+    await service.write(
+        "C++ and node.js: install node with nvm, then npm ci.",
+        namespace="project/setup",
+        tags=["node", "c++"],
+    )
+    await service.write(
+        "Run the tests with `pytest -q -x`; CI runs `make check`.",
+        namespace="project/build",
+        tags=["tests", "ci"],
+    )
     await service.write("日本語のテスト is the Japanese fixture; Ünïcödé names are fine.")
     result = await service.search(query)
     assert bool(result.hits) is found, (query, result.query.describe())
 
 
-async def test_a_broken_index_is_an_error_not_zero_results(service: MemoryService,
-                                                           memory_root: Path,
-                                                           backend: str) -> None:
+async def test_a_broken_index_is_an_error_not_zero_results(
+    service: MemoryService, memory_root: Path, backend: str
+) -> None:
     await service.write("Run the tests with pytest.")
     assert (await service.search("pytest")).hits
     if backend == "sqlite":

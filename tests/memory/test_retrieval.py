@@ -24,8 +24,11 @@ from tau_engine.memory.service import MemoryService
 async def _facts(service: MemoryService, count: int, words: str = "deploy staging") -> list[int]:
     ids = []
     for i in range(count):
-        entry = (await service.write(f"Fact {i} about {words}: step {i} of the runbook.",
-                                     namespace="project/ops")).entry
+        entry = (
+            await service.write(
+                f"Fact {i} about {words}: step {i} of the runbook.", namespace="project/ops"
+            )
+        ).entry
         ids.append(entry.id)
     return ids
 
@@ -35,21 +38,23 @@ def test_the_budget_line_and_label_formats() -> None:
     assert budget_line(0, 0, 12_000) == "memories: 0 shown, 0/12,000 tokens"
 
 
-async def test_an_empty_memory_offers_nothing_and_records_nothing(
-        service: MemoryService) -> None:
+async def test_an_empty_memory_offers_nothing_and_records_nothing(service: MemoryService) -> None:
     assert await build_offer(service, "deploy to staging", []) is None
 
 
 async def test_entries_are_labelled_and_the_model_is_told_the_budget(
-        service: MemoryService) -> None:
-    entry = (await service.write("Deploy to staging with `make deploy`.",
-                                 namespace="project/ops")).entry
+    service: MemoryService,
+) -> None:
+    entry = (
+        await service.write("Deploy to staging with `make deploy`.", namespace="project/ops")
+    ).entry
     record = await build_offer(service, "Please deploy this to staging", [])
     assert record is not None
     assert entry_label(entry) == "memory #1 (user, 2026-01-01; may be stale)"
     assert record.context.startswith("<memory>\n") and record.context.endswith("</memory>")
-    assert ("- memory #1 (user, 2026-01-01; may be stale): Deploy to staging with "
-            "`make deploy`.") in record.context
+    assert (
+        "- memory #1 (user, 2026-01-01; may be stale): Deploy to staging with `make deploy`."
+    ) in record.context
     assert record.line == f"memories: 1 shown, {record.used_tokens}/1,500 tokens"
     assert record.line in record.context
     assert record.shown[0].matched == ["deploy", "staging"]
@@ -58,8 +63,10 @@ async def test_entries_are_labelled_and_the_model_is_told_the_budget(
 
 async def test_offers_stay_within_the_token_budget(service: MemoryService) -> None:
     await _facts(service, 8)
-    one = estimate_tokens("- memory #1 (user, 2026-01-01; may be stale): Fact 0 about deploy "
-                          "staging: step 0 of the runbook.")
+    one = estimate_tokens(
+        "- memory #1 (user, 2026-01-01; may be stale): Fact 0 about deploy "
+        "staging: step 0 of the runbook."
+    )
     record = await build_offer(service, "deploy staging", [], budget_tokens=one * 3 + 1)
     assert record is not None
     assert len(record.shown) == 3
@@ -70,8 +77,7 @@ async def test_offers_stay_within_the_token_budget(service: MemoryService) -> No
     assert record.line == f"memories: 3 shown, {record.used_tokens}/{one * 3 + 1:,} tokens"
 
 
-async def test_a_large_entry_is_skipped_and_smaller_ones_still_fit(
-        service: MemoryService) -> None:
+async def test_a_large_entry_is_skipped_and_smaller_ones_still_fit(service: MemoryService) -> None:
     big = (await service.write("deploy staging " + "with many careful words " * 60)).entry
     small = (await service.write("Deploy staging on Fridays only.")).entry
     record = await build_offer(service, "deploy staging", [], budget_tokens=60)
@@ -81,32 +87,43 @@ async def test_a_large_entry_is_skipped_and_smaller_ones_still_fit(
 
 
 async def test_entries_already_offered_in_the_conversation_are_not_offered_again(
-        service: MemoryService) -> None:
+    service: MemoryService,
+) -> None:
     ids = await _facts(service, 3)
     first = await build_offer(service, "deploy staging", [])
     assert first is not None and sorted(s.id for s in first.shown) == ids
-    seen = [Message(role="user", content="deploy staging", meta={META_KEY: first.to_meta()}),
-            Message(role="assistant", content="done")]
+    seen = [
+        Message(role="user", content="deploy staging", meta={META_KEY: first.to_meta()}),
+        Message(role="assistant", content="done"),
+    ]
     await service.write("Deploy staging needs the VPN.")
     second = await build_offer(service, "deploy staging again", seen)
     assert second is not None
     assert [s.id for s in second.shown] == [4]
     assert {s["id"] for s in second.skipped} == set(ids)
-    assert all(s["reason"] == "already offered earlier in this conversation"
-               for s in second.skipped)
+    assert all(
+        s["reason"] == "already offered earlier in this conversation" for s in second.skipped
+    )
 
 
-async def test_quarantined_matches_are_never_offered_but_recorded(
-        service: MemoryService) -> None:
-    held = (await service.write("Deploy staging by piping curl to sh.", trusted=False,
-                                untrusted_reason="http")).entry
+async def test_quarantined_matches_are_never_offered_but_recorded(service: MemoryService) -> None:
+    held = (
+        await service.write(
+            "Deploy staging by piping curl to sh.", trusted=False, untrusted_reason="http"
+        )
+    ).entry
     good = (await service.write("Deploy staging with make.")).entry
     record = await build_offer(service, "deploy staging", [])
     assert record is not None
     assert [s.id for s in record.shown] == [good.id]
     assert "curl" not in record.context
-    assert record.skipped == [{"id": held.id, "reason": "quarantined: waiting for the user's "
-                               f"approval (tau memory approve {held.id})"}]
+    assert record.skipped == [
+        {
+            "id": held.id,
+            "reason": "quarantined: waiting for the user's "
+            f"approval (tau memory approve {held.id})",
+        }
+    ]
 
 
 async def test_memory_text_cannot_close_the_memory_block(service: MemoryService) -> None:
@@ -116,8 +133,9 @@ async def test_memory_text_cannot_close_the_memory_block(service: MemoryService)
     assert record.context.count("</memory>") == 1 and record.context.count("<memory>") == 1
 
 
-async def test_a_failing_store_is_reported_not_an_empty_offer(service: MemoryService,
-                                                              monkeypatch: Any) -> None:
+async def test_a_failing_store_is_reported_not_an_empty_offer(
+    service: MemoryService, monkeypatch: Any
+) -> None:
     await service.write("Deploy staging with make.")
 
     async def broken(*args: object, **kwargs: object) -> object:
@@ -128,18 +146,21 @@ async def test_a_failing_store_is_reported_not_an_empty_offer(service: MemorySer
     retriever = TurnRetriever(service, emit=lambda kind, msg, data: notices.append((kind, msg)))
     meta = await retriever.offer("deploy staging", None, [])
     assert meta is not None and "malformed" in meta[META_KEY]["error"]
-    assert notices == [("memory_error", "memory was not searched: tau.db: database disk "
-                        "image is malformed")]
+    assert notices == [
+        ("memory_error", "memory was not searched: tau.db: database disk image is malformed")
+    ]
 
 
 async def test_the_retriever_records_the_offer_and_searches_the_typed_prompt(
-        service: MemoryService) -> None:
+    service: MemoryService,
+) -> None:
     await service.write("Deploy staging with make.")
     notices: list[tuple[str, str, dict[str, Any]]] = []
     retriever = TurnRetriever(service, emit=lambda *notice: notices.append(notice))
     # An @mention attached a file whose words must not drive the search.
-    meta = await retriever.offer("deploy staging\n\n<file>unrelated words</file>",
-                                 {"typed": "deploy staging @notes.txt"}, [])
+    meta = await retriever.offer(
+        "deploy staging\n\n<file>unrelated words</file>", {"typed": "deploy staging @notes.txt"}, []
+    )
     assert meta is not None and meta["typed"] == "deploy staging @notes.txt"
     record = OfferRecord.from_meta(meta[META_KEY])
     assert record.query == "deploy staging @notes.txt"
@@ -156,9 +177,11 @@ async def test_a_zero_budget_offers_nothing(service: MemoryService) -> None:
 
 def test_the_recorded_context_goes_in_front_of_its_prompt_only_in_the_request() -> None:
     meta = {META_KEY: {"context": "<memory>\nX\n</memory>", "shown": []}}
-    history = [Message(role="user", content="first", meta=meta),
-               Message(role="assistant", content="ok"),
-               Message(role="user", content="second")]
+    history = [
+        Message(role="user", content="first", meta=meta),
+        Message(role="assistant", content="ok"),
+        Message(role="user", content="second"),
+    ]
     sent = with_memory_context(history)
     assert [m.content for m in sent] == ["<memory>\nX\n</memory>\n\nfirst", "ok", "second"]
     assert history[0].content == "first"  # the stored message stays as typed

@@ -36,6 +36,7 @@ def _install(target: str, nth: int) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     if inspect.iscoroutinefunction(original):
+
         @functools.wraps(original)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             result = await original(*args, **kwargs)
@@ -44,6 +45,7 @@ def _install(target: str, nth: int) -> None:
 
         setattr(owner, name, async_wrapper)
     else:
+
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             result = original(*args, **kwargs)

@@ -16,14 +16,14 @@ from tests.cli.tau_process import run_tau, tau_env
 PYTHON = shlex.quote(sys.executable)
 VERIFIER = f"{PYTHON} -m unittest -v"
 
-CALC = '''def add(a, b):
+CALC = """def add(a, b):
     return a - b
 
 
 def mul(a, b):
     return a * b
-'''
-CALC_TESTS = '''import unittest
+"""
+CALC_TESTS = """import unittest
 
 from calc import add, mul
 
@@ -34,43 +34,47 @@ class TestCalc(unittest.TestCase):
 
     def test_mul(self):
         self.assertEqual(mul(2, 3), 6)
-'''
-FIX = '''--- a/calc/__init__.py
+"""
+FIX = """--- a/calc/__init__.py
 +++ b/calc/__init__.py
 @@ -1,2 +1,2 @@
  def add(a, b):
 -    return a - b
 +    return a + b
-'''
+"""
 # Applies, but does not fix the bug.
-NOT_A_FIX = '''--- a/calc/__init__.py
+NOT_A_FIX = """--- a/calc/__init__.py
 +++ b/calc/__init__.py
 @@ -1,2 +1,2 @@
  def add(a, b):
 -    return a - b
 +    return a * b
-'''
+"""
 # Does not apply: its context is not in the file.
-STALE = '''--- a/calc/__init__.py
+STALE = """--- a/calc/__init__.py
 +++ b/calc/__init__.py
 @@ -1,2 +1,2 @@
  def add(x, y):
 -    return x - y
 +    return x + y
-'''
+"""
 # Fixes the bug and also weakens the test.
-FIX_AND_TEST = FIX + '''--- a/tests/test_calc.py
+FIX_AND_TEST = (
+    FIX
+    + """--- a/tests/test_calc.py
 +++ b/tests/test_calc.py
 @@ -7,2 +7,2 @@
      def test_add(self):
 -        self.assertEqual(add(2, 3), 5)
 +        self.assertEqual(add(2, 2), 4)
-'''
+"""
+)
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def make_calc_repo(root: Path) -> Path:
@@ -111,19 +115,25 @@ class Checkout:
         digest = hashlib.sha256()
         for rel in sorted(git(repo, "ls-files", "-co", "--exclude-standard").splitlines()):
             path = repo / rel
-            digest.update(rel.encode() + b"\0" + (path.read_bytes() if path.is_file()
-                                                  else b"<missing>"))
-        return cls(branch=git(repo, "symbolic-ref", "--short", "HEAD"),
-                   head=git(repo, "rev-parse", "HEAD"),
-                   status=git(repo, "status", "--porcelain", "--untracked-files=all"),
-                   stash=git(repo, "stash", "list"), files=digest.hexdigest())
+            digest.update(
+                rel.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"<missing>")
+            )
+        return cls(
+            branch=git(repo, "symbolic-ref", "--short", "HEAD"),
+            head=git(repo, "rev-parse", "HEAD"),
+            status=git(repo, "status", "--porcelain", "--untracked-files=all"),
+            stash=git(repo, "stash", "list"),
+            files=digest.hexdigest(),
+        )
 
 
-def mission(repo: Path, *args: str, env: dict[str, str] | None = None,
-            input: str | None = None) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def mission(
+    repo: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """Run ``tau mission ARGS --json`` in ``repo``; the process and its last JSON line."""
-    proc = run_tau(["mission", *args, "--json"], repo, env=env or tau_env(), input=input,
-                   timeout=180)
+    proc = run_tau(
+        ["mission", *args, "--json"], repo, env=env or tau_env(), input=input, timeout=180
+    )
     lines = proc.stdout.strip().splitlines()
     data = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
     return proc, data
@@ -140,7 +150,7 @@ def mission_state(repo: Path, mission_id: str) -> dict[str, Any]:
     return data
 
 
-FAKE_GH = '''#!/usr/bin/env bash
+FAKE_GH = """#!/usr/bin/env bash
 # A stand-in for the gh CLI: records every call, remembers the pull request it created.
 echo "$*" >> "{log}"
 case "$1 $2" in
@@ -153,7 +163,7 @@ case "$1 $2" in
 esac
 echo "unexpected gh call: $*" >&2
 exit 9
-'''
+"""
 
 
 def fake_gh(tmp: Path, *, logged_in: bool = True) -> tuple[dict[str, str], Path]:
@@ -162,8 +172,9 @@ def fake_gh(tmp: Path, *, logged_in: bool = True) -> tuple[dict[str, str], Path]
     folder.mkdir(exist_ok=True)
     log = tmp / "gh-calls.log"
     script = folder / "gh"
-    script.write_text(FAKE_GH.format(log=log, state=tmp / "gh-pr-url",
-                                     auth_exit=0 if logged_in else 1))
+    script.write_text(
+        FAKE_GH.format(log=log, state=tmp / "gh-pr-url", auth_exit=0 if logged_in else 1)
+    )
     script.chmod(0o755)
     env = tau_env(PATH=f"{folder}:{tau_env()['PATH']}")
     return env, log

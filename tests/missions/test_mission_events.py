@@ -22,9 +22,14 @@ async def test_a_patch_mission_announces_every_phase(tmp_path: Path) -> None:
     bus.subscribe(seen.append)
     context = MissionContext.open(repo, environ=dict(os.environ), bus=bus)
     try:
-        state = await context.start(MissionRequest(
-            repo=repo, task="Fix add() so that it adds", verifier=VERIFIER,
-            patch_file=str(patch)))
+        state = await context.start(
+            MissionRequest(
+                repo=repo,
+                task="Fix add() so that it adds",
+                verifier=VERIFIER,
+                patch_file=str(patch),
+            )
+        )
     finally:
         context.close()
     assert state.outcome is MissionOutcome.GREEN
@@ -34,8 +39,12 @@ async def test_a_patch_mission_announces_every_phase(tmp_path: Path) -> None:
     assert {(e.seq, e.session_id) for e in phases} == {(0, "")}
     assert [(e.phase.value, e.status) for e in phases] == [
         ("intake", "finished"),
-        *[(p, s) for p in ("branch", "red", "edit", "green", "checks", "commit", "evidence")
-          for s in ("started", "finished")]]
+        *[
+            (p, s)
+            for p in ("branch", "red", "edit", "green", "checks", "commit", "evidence")
+            for s in ("started", "finished")
+        ],
+    ]
     attempts = {(e.phase, e.status): e.attempt for e in phases}
     assert attempts[(MissionPhase.EDIT, "finished")] == 1
     assert attempts[(MissionPhase.GREEN, "started")] == 1

@@ -74,12 +74,19 @@ Tests:       1 failed, 3 passed, 4 total
 
 def _real_output(tmp_path: Path, *args: str) -> str:
     """The output of a real test run over a suite with one failing test."""
-    write(tmp_path / "calc" / "__init__.py", "def add(a, b):\n    return a - b\n\n\n"
-          "def mul(a, b):\n    return a * b\n")
+    write(
+        tmp_path / "calc" / "__init__.py",
+        "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n",
+    )
     write(tmp_path / "tests" / "__init__.py", "")
     write(tmp_path / "tests" / "test_calc.py", CALC_TESTS)
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, capture_output=True,
-                          text=True, env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin"},
+    )
     return proc.stdout + proc.stderr
 
 
@@ -96,15 +103,20 @@ def test_pytest_quiet_and_verbose(tmp_path: Path) -> None:
 def test_unittest_plain_and_verbose(tmp_path: Path) -> None:
     plain = parse_test_names(_real_output(tmp_path, "unittest"))
     assert (plain.framework, plain.failing, plain.passing) == (
-        "unittest", {"tests.test_calc.TestCalc.test_add"}, set())
+        "unittest",
+        {"tests.test_calc.TestCalc.test_add"},
+        set(),
+    )
     verbose = parse_test_names(_real_output(tmp_path, "unittest", "-v"))
     assert verbose.failing == {"tests.test_calc.TestCalc.test_add"}
     assert verbose.passing == {"tests.test_calc.TestCalc.test_mul"}
 
 
 def test_unittest_older_pythons_and_docstrings() -> None:
-    output = ("test_a (pkg.test_m.T)\nChecks a. ... FAIL\ntest_b (pkg.test_m.T) ... ok\n\n"
-              "FAIL: test_a (pkg.test_m.T)\n---\nRan 2 tests in 0.001s\n\nFAILED (failures=1)\n")
+    output = (
+        "test_a (pkg.test_m.T)\nChecks a. ... FAIL\ntest_b (pkg.test_m.T) ... ok\n\n"
+        "FAIL: test_a (pkg.test_m.T)\n---\nRan 2 tests in 0.001s\n\nFAILED (failures=1)\n"
+    )
     names = parse_test_names(output)
     assert names.failing == {"pkg.test_m.T.test_a"} and names.passing == {"pkg.test_m.T.test_b"}
 
@@ -120,8 +132,11 @@ def test_jest() -> None:
     names = parse_test_names(JEST_OUTPUT)
     assert names.framework == "jest"
     assert names.failing == {"math \u203a subtracts", "src/broken.test.js"}
-    assert names.passing == {"math \u203a adds 1 + 2", "math \u203a nested \u203a deep",
-                             "math \u203a negates"}
+    assert names.passing == {
+        "math \u203a adds 1 + 2",
+        "math \u203a nested \u203a deep",
+        "math \u203a negates",
+    }
 
 
 def test_unknown_output_names_nothing() -> None:
@@ -130,21 +145,35 @@ def test_unknown_output_names_nothing() -> None:
 
 
 def test_ansi_colours_are_ignored() -> None:
-    coloured = ("\x1b[31mFAILED\x1b[0m tests/test_x.py::test_a - boom\n"
-                "\x1b[31m===== 1 failed in 0.01s =====\x1b[0m\n")
+    coloured = (
+        "\x1b[31mFAILED\x1b[0m tests/test_x.py::test_a - boom\n"
+        "\x1b[31m===== 1 failed in 0.01s =====\x1b[0m\n"
+    )
     assert parse_test_names(coloured).failing == {"tests/test_x.py::test_a"}
 
 
-def _run(exit_code: int, failing: list[str] = (), passing: list[str] = (),  # type: ignore[assignment]
-         log: str = "x.log", framework: str | None = "unittest") -> CommandRun:
-    return CommandRun(command="python -m unittest -v", exit_code=exit_code, duration_s=0.1,
-                      log=log, framework=framework, failing=list(failing),
-                      passing=list(passing))
+def _run(
+    exit_code: int,
+    failing: list[str] = (),
+    passing: list[str] = (),  # type: ignore[assignment]
+    log: str = "x.log",
+    framework: str | None = "unittest",
+) -> CommandRun:
+    return CommandRun(
+        command="python -m unittest -v",
+        exit_code=exit_code,
+        duration_s=0.1,
+        log=log,
+        framework=framework,
+        failing=list(failing),
+        passing=list(passing),
+    )
 
 
 def _inputs(**kw: object) -> MissionInputs:
-    return MissionInputs(repo="/r", task="Fix add()", title="Fix add()",
-                         verifier="python -m unittest -v", **kw)  # type: ignore[arg-type]
+    return MissionInputs(
+        repo="/r", task="Fix add()", title="Fix add()", verifier="python -m unittest -v", **kw
+    )  # type: ignore[arg-type]
 
 
 def test_head_tail_counts_what_it_elides() -> None:
@@ -156,24 +185,34 @@ def test_head_tail_counts_what_it_elides() -> None:
 
 
 def test_repair_context_carries_the_new_failure() -> None:
-    attempt = Attempt(number=1, started_at=0, status="red", diff_sha256="ab" * 32,
-                      diff_files=1, diff_added=1, diff_removed=1,
-                      verifier=_run(1, ["t.T.test_add"]))
+    attempt = Attempt(
+        number=1,
+        started_at=0,
+        status="red",
+        diff_sha256="ab" * 32,
+        diff_files=1,
+        diff_added=1,
+        diff_removed=1,
+        verifier=_run(1, ["t.T.test_add"]),
+    )
     big_diff = "+" + "x" * (DIFF_CHARS + 10)
     output = "A" * 5000 + "AssertionError: 6 != 5" + "B" * 10_000
     text = repair_context(_inputs(), attempt, output, "", big_diff, [attempt])
     assert "exited with code 1" in text and "Failing tests: t.T.test_add" in text
     assert f"[... {5000 + 22 + 10_000 - HEAD_CHARS - TAIL_CHARS} characters elided ...]" in text
     assert "[... 11 more characters of diff elided ...]" in text
-    assert "- attempt 1: verifier exit 1 1 failing (t.T.test_add) diff abababababab " \
-           "(+1 -1 in 1 files)" in text
+    assert (
+        "- attempt 1: verifier exit 1 1 failing (t.T.test_add) diff abababababab "
+        "(+1 -1 in 1 files)" in text
+    )
     assert history_line(attempt).startswith("attempt 1: verifier exit 1")
 
 
 def test_no_progress_needs_two_rounds_in_a_row_alike() -> None:
     def attempt(number: int, failing: list[str], diff: str) -> Attempt:
-        return Attempt(number=number, started_at=0, status="red", diff_sha256=diff,
-                       verifier=_run(1, failing))
+        return Attempt(
+            number=number, started_at=0, status="red", diff_sha256=diff, verifier=_run(1, failing)
+        )
 
     same = [attempt(1, ["a"], "d1"), attempt(2, ["a"], "d1")]
     assert no_progress(same)
@@ -183,11 +222,17 @@ def test_no_progress_needs_two_rounds_in_a_row_alike() -> None:
 
 
 def _state(red: list[CommandRun], final: CommandRun | None, **kw: object) -> MissionState:
-    state = MissionState(id="abc123", created_at=0, updated_at=0, inputs=_inputs(), red=red,
-                         **kw)  # type: ignore[arg-type]
+    state = MissionState(id="abc123", created_at=0, updated_at=0, inputs=_inputs(), red=red, **kw)  # type: ignore[arg-type]
     if final is not None:
-        state.attempts.append(Attempt(number=1, started_at=0, status="green" if final.ok
-                                      else "red", verifier=final, diff_sha256="d"))
+        state.attempts.append(
+            Attempt(
+                number=1,
+                started_at=0,
+                status="green" if final.ok else "red",
+                verifier=final,
+                diff_sha256="d",
+            )
+        )
     return state
 
 
@@ -211,4 +256,5 @@ def test_report_without_test_names_uses_the_verifier_as_the_test() -> None:
     assert swe_tests_status(state)["FAIL_TO_PASS"]["success"] == ["python -m unittest -v"]
     assert verification_sentence(state) == (
         "failed before (2/2 runs), passes after; previously passing tests not checked (no "
-        "guard, and the verifier names no passing tests); test files unchanged")
+        "guard, and the verifier names no passing tests); test files unchanged"
+    )

@@ -23,8 +23,9 @@ TASK = "Fix add() so that it adds"
 
 
 def _run(repo: Path, patch: Path, env: dict[str, str], *flags: str) -> dict[str, object]:
-    proc, result = mission(repo, "run", "--task", TASK, "--verifier", VERIFIER, "--patch",
-                           str(patch), *flags, env=env)
+    proc, result = mission(
+        repo, "run", "--task", TASK, "--verifier", VERIFIER, "--patch", str(patch), *flags, env=env
+    )
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     result["stdout"] = proc.stdout
     return result
@@ -53,15 +54,17 @@ def test_publish_draft_pushes_and_creates_a_draft_pr(tmp_path: Path) -> None:
     assert publication["status"] == "published" and publication["auto_merge"] is False
     assert publication["url"] == "https://github.com/example/calc/pull/7"
     assert "publish: draft pull request: https://github.com/example/calc/pull/7" in str(
-        result["stdout"])
+        result["stdout"]
+    )
 
 
 def test_auto_merge_goes_through_gh_pr_merge_auto(tmp_path: Path) -> None:
     repo = make_calc_repo(tmp_path / "repo")
     add_origin(repo, tmp_path)
     env, log = fake_gh(tmp_path)
-    result = _run(repo, write(tmp_path / "fix.diff", FIX), env, "--publish", "draft",
-                  "--auto-merge")
+    result = _run(
+        repo, write(tmp_path / "fix.diff", FIX), env, "--publish", "draft", "--auto-merge"
+    )
     branch = f"tau/mission-{result['id']}"
     calls = log.read_text().splitlines()
     assert calls[-2:] == [f"pr ready {branch}", f"pr merge {branch} --auto --squash"]
@@ -83,18 +86,21 @@ def test_nothing_is_published_without_the_flag_or_for_a_failed_mission(tmp_path:
 def test_without_gh_the_commands_are_recorded_not_run(tmp_path: Path) -> None:
     repo = make_calc_repo(tmp_path / "repo")
     remote = add_origin(repo, tmp_path)
-    path = os.pathsep.join(d for d in tau_env()["PATH"].split(os.pathsep)
-                           if not os.access(os.path.join(d, "gh"), os.X_OK))
-    result = _run(repo, write(tmp_path / "fix.diff", FIX), tau_env(PATH=path), "--publish",
-                  "draft")
+    path = os.pathsep.join(
+        d
+        for d in tau_env()["PATH"].split(os.pathsep)
+        if not os.access(os.path.join(d, "gh"), os.X_OK)
+    )
+    result = _run(repo, write(tmp_path / "fix.diff", FIX), tau_env(PATH=path), "--publish", "draft")
     assert result["outcome"] == "green"
     publication = mission_state(repo, str(result["id"]))["publication"]
     assert publication["status"] == "not-published"
     assert "gh CLI is not installed" in publication["reason"]
     branch = f"tau/mission-{result['id']}"
     assert publication["commands"][0] == f"git push -u origin {branch}"
-    assert publication["commands"][1].startswith(f"gh pr create --draft --base main "
-                                                 f"--head {branch}")
+    assert publication["commands"][1].startswith(
+        f"gh pr create --draft --base main --head {branch}"
+    )
     assert f"    {publication['commands'][1]}" in str(result["stdout"])
     assert _remote_branches(remote) == []
 

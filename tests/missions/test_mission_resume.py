@@ -41,19 +41,27 @@ CRASH_POINTS = [
 ]
 
 
-def _crash(repo: Path, target: str, nth: int, args: list[str],
-           env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _crash(
+    repo: Path, target: str, nth: int, args: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     # Run by path: the repository under test has a `tests` package of its own.
-    return subprocess.run([sys.executable, str(DRIVER), target,
-                           str(nth), "mission", *args], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=180,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, str(DRIVER), target, str(nth), "mission", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-@pytest.mark.parametrize(("phase", "target", "nth", "extra"), CRASH_POINTS,
-                         ids=[point[0] for point in CRASH_POINTS])
-def test_kill_9_then_resume_ends_green_with_one_commit(tmp_path: Path, phase: str, target: str,
-                                                       nth: int, extra: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("phase", "target", "nth", "extra"), CRASH_POINTS, ids=[point[0] for point in CRASH_POINTS]
+)
+def test_kill_9_then_resume_ends_green_with_one_commit(
+    tmp_path: Path, phase: str, target: str, nth: int, extra: list[str]
+) -> None:
     repo = make_calc_repo(tmp_path / "repo")
     patch = write(tmp_path / "fix.diff", FIX)
     env = tau_env()
@@ -62,9 +70,22 @@ def test_kill_9_then_resume_ends_green_with_one_commit(tmp_path: Path, phase: st
         env, gh_log = fake_gh(tmp_path)
         add_origin(repo, tmp_path)
     before = Checkout.of(repo)
-    crashed = _crash(repo, target, nth, ["run", "--task", "Fix add() so that it adds",
-                                         "--verifier", VERIFIER, "--patch", str(patch),
-                                         *extra], env)
+    crashed = _crash(
+        repo,
+        target,
+        nth,
+        [
+            "run",
+            "--task",
+            "Fix add() so that it adds",
+            "--verifier",
+            VERIFIER,
+            "--patch",
+            str(patch),
+            *extra,
+        ],
+        env,
+    )
     assert crashed.returncode == -9, crashed.stderr
     listed = json.loads(run_tau(["mission", "list", "--json"], repo).stdout)
     # Killed before the outcome was saved, except in the phases after it was decided.
@@ -104,9 +125,21 @@ def test_a_mission_runs_in_one_process_at_a_time(tmp_path: Path) -> None:
     repo = make_calc_repo(tmp_path / "repo")
     patch = write(tmp_path / "fix.diff", FIX)
     env = tau_env()
-    crashed = _crash(repo, "tau_engine.missions.runner:run_command", 1,
-                     ["run", "--task", "Fix add() so that it adds", "--verifier", VERIFIER,
-                      "--patch", str(patch)], env)
+    crashed = _crash(
+        repo,
+        "tau_engine.missions.runner:run_command",
+        1,
+        [
+            "run",
+            "--task",
+            "Fix add() so that it adds",
+            "--verifier",
+            VERIFIER,
+            "--patch",
+            str(patch),
+        ],
+        env,
+    )
     assert crashed.returncode == -9
     mid = json.loads(run_tau(["mission", "list", "--json"], repo).stdout)[0]["id"]
     lock = repo / ".tau" / "missions" / f"{mid}.lock"

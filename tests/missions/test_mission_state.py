@@ -21,8 +21,17 @@ from tests.missions.support import FIX, PYTHON, VERIFIER, git, make_calc_repo, m
 
 
 def _row(mid: str, created: float = 1.0) -> MissionRow:
-    return MissionRow(id=mid, created_at=created, updated_at=created, title="t", phase="branch",
-                      outcome=None, reason=None, commit=None, state={"id": mid})
+    return MissionRow(
+        id=mid,
+        created_at=created,
+        updated_at=created,
+        title="t",
+        phase="branch",
+        outcome=None,
+        reason=None,
+        commit=None,
+        state={"id": mid},
+    )
 
 
 async def test_store_saves_with_compare_and_swap(store_backend: StoreBackend) -> None:
@@ -99,8 +108,7 @@ def test_commit_is_made_once_and_found_by_its_trailer(tmp_path: Path) -> None:
     write(path / "calc" / "__init__.py", "fixed\n")
     tree = wt.result_tree(path, base, ["calc/__init__.py"])
     assert wt.find_commit(path, base, "tau/mission-m2", "m2") is None
-    message = wt.commit_message("Fix add()", "Fix add()\n\nIt subtracted.", "m2",
-                                {"Tau-Job": "j1"})
+    message = wt.commit_message("Fix add()", "Fix add()\n\nIt subtracted.", "m2", {"Tau-Job": "j1"})
     assert message == "Fix add()\n\nIt subtracted.\n\nTau-Mission: m2\nTau-Job: j1\n"
     sha = wt.commit(path, base=base, branch="tau/mission-m2", tree=tree, message=message)
     assert wt.find_commit(path, base, "tau/mission-m2", "m2") == sha
@@ -124,12 +132,14 @@ def test_a_worktree_of_another_branch_is_not_reused(tmp_path: Path) -> None:
 
 
 def test_evidence_writer_redacts_and_sums(tmp_path: Path) -> None:
-    redact = environment_redactor({"MY_SERVICE_TOKEN": "tok-1234567890", "HOME": "/home/x",
-                                   "SHORT_TOKEN": "abc"})
+    redact = environment_redactor(
+        {"MY_SERVICE_TOKEN": "tok-1234567890", "HOME": "/home/x", "SHORT_TOKEN": "abc"}
+    )
     writer = EvidenceWriter(tmp_path / "ev", redact)
     writer.write("red.log", "token tok-1234567890 printed; home /home/x; abc stays\n")
-    assert writer.read("red.log") == ("token [REDACTED:MY_SERVICE_TOKEN] printed; home "
-                                      "/home/x; abc stays\n")
+    assert writer.read("red.log") == (
+        "token [REDACTED:MY_SERVICE_TOKEN] printed; home /home/x; abc stays\n"
+    )
     writer.write_json("mission.json", {"verifier": "curl -H 'X: tok-1234567890'"})
     assert "tok-1234567890" not in writer.read("mission.json")
     with pytest.raises(MissionError, match="escapes"):
@@ -138,13 +148,22 @@ def test_evidence_writer_redacts_and_sums(tmp_path: Path) -> None:
     assert check_sums(tmp_path / "ev") == []
     (tmp_path / "ev" / "extra.txt").write_text("added later")
     (tmp_path / "ev" / "red.log").write_text("edited")
-    assert check_sums(tmp_path / "ev") == ["red.log: changed since the mission wrote it",
-                                          "extra.txt: not listed in SHA256SUMS"]
+    assert check_sums(tmp_path / "ev") == [
+        "red.log: changed since the mission wrote it",
+        "extra.txt: not listed in SHA256SUMS",
+    ]
 
 
 def test_verifier_environment_has_no_api_keys(tmp_path: Path) -> None:
-    env = command_environ(tmp_path, {"ANTHROPIC_API_KEY": "k", "TAU_OPENAI_API_KEY": "k2",
-                                     "PATH": "/bin", "PYTEST_ADDOPTS": "-x"})
+    env = command_environ(
+        tmp_path,
+        {
+            "ANTHROPIC_API_KEY": "k",
+            "TAU_OPENAI_API_KEY": "k2",
+            "PATH": "/bin",
+            "PYTEST_ADDOPTS": "-x",
+        },
+    )
     assert "ANTHROPIC_API_KEY" not in env and "TAU_OPENAI_API_KEY" not in env
     assert env["PATH"] == "/bin" and env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["PYTEST_ADDOPTS"] == f"-x --confcutdir={tmp_path}"
@@ -159,12 +178,18 @@ def test_evidence_never_carries_a_secret_end_to_end(tmp_path: Path) -> None:
     key = "sk-ant-api-key-9d8c7b6a"
     # A token tau was never told about, recognised by its vendor's format.
     github = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
-    verifier = (f"echo token=$MY_SERVICE_TOKEN key=[$ANTHROPIC_API_KEY] gh={github}; "
-                f"{VERIFIER}")
-    proc, result = mission(repo, "run", "--task", f"Fix add() (ref {secret}, {key})",
-                           "--verifier",
-                           verifier, "--patch", str(patch),
-                           env=tau_env(MY_SERVICE_TOKEN=secret, ANTHROPIC_API_KEY=key))
+    verifier = f"echo token=$MY_SERVICE_TOKEN key=[$ANTHROPIC_API_KEY] gh={github}; {VERIFIER}"
+    proc, result = mission(
+        repo,
+        "run",
+        "--task",
+        f"Fix add() (ref {secret}, {key})",
+        "--verifier",
+        verifier,
+        "--patch",
+        str(patch),
+        env=tau_env(MY_SERVICE_TOKEN=secret, ANTHROPIC_API_KEY=key),
+    )
     assert proc.returncode == 0, proc.stderr
     evidence = Path(result["evidence_dir"])
     red = (evidence / "red.log").read_text()
@@ -174,8 +199,10 @@ def test_evidence_never_carries_a_secret_end_to_end(tmp_path: Path) -> None:
         if path.is_file():
             text = path.read_text()
             assert secret not in text and key not in text and github not in text, path
-    assert json.loads((evidence / "mission.json").read_text())["inputs"]["task"] == \
-        "Fix add() (ref [REDACTED:MY_SERVICE_TOKEN], [REDACTED:ANTHROPIC_API_KEY])"
+    assert (
+        json.loads((evidence / "mission.json").read_text())["inputs"]["task"]
+        == "Fix add() (ref [REDACTED:MY_SERVICE_TOKEN], [REDACTED:ANTHROPIC_API_KEY])"
+    )
     assert PYTHON in red
 
 
@@ -211,8 +238,9 @@ async def test_a_verifier_that_hangs_is_killed_with_its_children(tmp_path: Path)
 
     marker = tmp_path / "child-survived"
     started = _time.monotonic()
-    out = await run_command(f"(sleep 3; touch {marker}) & echo started; sleep 60", tmp_path,
-                            timeout_s=0.5)
+    out = await run_command(
+        f"(sleep 3; touch {marker}) & echo started; sleep 60", tmp_path, timeout_s=0.5
+    )
     assert out.timed_out and out.exit_code == TIMEOUT_EXIT_CODE
     assert "started" in out.text
     assert _time.monotonic() - started < 30
@@ -221,7 +249,8 @@ async def test_a_verifier_that_hangs_is_killed_with_its_children(tmp_path: Path)
 
 
 def test_tau_runs_no_git_hooks_and_commits_without_an_identity(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = make_calc_repo(tmp_path / "repo")
     WorkspacePaths(repo).ensure()
     marker = tmp_path / "hook-ran"
@@ -235,11 +264,16 @@ def test_tau_runs_no_git_hooks_and_commits_without_an_identity(
     path = repo / ".tau" / "worktrees" / "m8"
     wt.ensure_worktree(repo, path, "tau/mission-m8", base)
     write(path / "calc" / "__init__.py", "fixed\n")
-    sha = wt.commit(path, base=base, branch="tau/mission-m8",
-                    tree=wt.result_tree(path, base, ["calc/__init__.py"]),
-                    message=wt.commit_message("Fix", "Fix", "m8"))
+    sha = wt.commit(
+        path,
+        base=base,
+        branch="tau/mission-m8",
+        tree=wt.result_tree(path, base, ["calc/__init__.py"]),
+        message=wt.commit_message("Fix", "Fix", "m8"),
+    )
     assert git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>", sha) == (
-        "tau <tau@localhost>|tau <tau@localhost>")
+        "tau <tau@localhost>|tau <tau@localhost>"
+    )
     assert not marker.exists()
 
 
@@ -248,16 +282,25 @@ def test_a_tampered_mission_record_is_refused(tmp_path: Path) -> None:
 
     repo = make_calc_repo(tmp_path / "repo")
     other = make_calc_repo(tmp_path / "other")
-    _, result = mission(repo, "run", "--task", "Fix add() so that it adds",
-                        "--verifier", VERIFIER, "--patch", str(write(tmp_path / "f.diff", FIX)),
-                        "--no-commit")
+    _, result = mission(
+        repo,
+        "run",
+        "--task",
+        "Fix add() so that it adds",
+        "--verifier",
+        VERIFIER,
+        "--patch",
+        str(write(tmp_path / "f.diff", FIX)),
+        "--no-commit",
+    )
     mid = result["id"]
     conn = connect(repo / ".tau" / "tau.db")
     state = json.loads(conn.execute("SELECT state FROM missions").fetchone()[0])
     for field, value, expected in (
-            (("inputs", "repo"), str(other), f"it belongs to {other}"),
-            (("worktree",), "../../other", "its worktree is ../../other"),
-            (("id",), "../../x", "its stored state cannot be read")):
+        (("inputs", "repo"), str(other), f"it belongs to {other}"),
+        (("worktree",), "../../other", "its worktree is ../../other"),
+        (("id",), "../../x", "its stored state cannot be read"),
+    ):
         changed = json.loads(json.dumps(state))
         target = changed
         for key in field[:-1]:
@@ -278,14 +321,21 @@ def test_planted_symlinks_under_tau_are_refused(tmp_path: Path) -> None:
     outside.mkdir()
     WorkspacePaths(repo).ensure()
     (repo / ".tau" / "missions").symlink_to(outside)
-    proc, _ = mission(repo, "run", "--task", "Fix add() so that it adds", "--verifier",
-                      VERIFIER, "--patch", str(write(tmp_path / "f.diff", FIX)))
+    proc, _ = mission(
+        repo,
+        "run",
+        "--task",
+        "Fix add() so that it adds",
+        "--verifier",
+        VERIFIER,
+        "--patch",
+        str(write(tmp_path / "f.diff", FIX)),
+    )
     assert proc.returncode == 1 and "is a symbolic link" in proc.stderr
     assert list(outside.iterdir()) == []
 
 
-def test_a_worktree_pointed_elsewhere_or_moved_off_its_branch_is_caught(
-        tmp_path: Path) -> None:
+def test_a_worktree_pointed_elsewhere_or_moved_off_its_branch_is_caught(tmp_path: Path) -> None:
     repo = make_calc_repo(tmp_path / "repo")
     decoy = make_calc_repo(tmp_path / "decoy")
     WorkspacePaths(repo).ensure()
@@ -313,8 +363,9 @@ async def test_nothing_a_verifier_starts_outlives_it(tmp_path: Path) -> None:
         pytest.skip("no per-call subreaper on this platform")
     marker = tmp_path / "daemon-survived"
     # setsid leaves the process group: only the subreaper can still stop it.
-    out = await run_command(f"setsid sh -c 'sleep 2; touch {marker}' & echo ran; exit 1",
-                            tmp_path, timeout_s=30)
+    out = await run_command(
+        f"setsid sh -c 'sleep 2; touch {marker}' & echo ran; exit 1", tmp_path, timeout_s=30
+    )
     assert out.exit_code == 1 and not out.timed_out and "ran" in out.text
     _time.sleep(3)
     assert not marker.exists()

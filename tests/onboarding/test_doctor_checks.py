@@ -41,7 +41,7 @@ def test_a_damaged_store_fails_quick_check(workspace: Path) -> None:
         db.execute("CREATE INDEX t_x ON t (x)")
     assert store_check(paths).status == "ok"
     data = bytearray(paths.db_path.read_bytes())
-    data[4096 * 3: 4096 * 3 + 600] = b"\xff" * 600  # scribble over a page in the middle
+    data[4096 * 3 : 4096 * 3 + 600] = b"\xff" * 600  # scribble over a page in the middle
     paths.db_path.write_bytes(bytes(data))
     check = store_check(paths)
     assert check.status == "fail" and "back up .tau/tau.db" in check.remedy
@@ -51,8 +51,9 @@ def test_the_sandbox_check_runs_bwrap_and_weighs_failure_by_safety(tmp_path: Pat
     working = _script(tmp_path / "bwrap-ok", 'echo "$@" >> "$0.calls"; exit 0')
     assert sandbox_check("balanced", working).status == "ok"
     assert "true" in (tmp_path / "bwrap-ok.calls").read_text()  # bwrap really ran
-    broken = _script(tmp_path / "bwrap-no", "echo 'bwrap: No permissions to creating new "
-                     "namespace' >&2; exit 1")
+    broken = _script(
+        tmp_path / "bwrap-no", "echo 'bwrap: No permissions to creating new namespace' >&2; exit 1"
+    )
     soft = sandbox_check("balanced", broken)
     assert soft.status == "warn" and "No permissions" in soft.message
     assert soft.remedy
@@ -102,20 +103,23 @@ def test_a_missing_state_folder_points_at_tau_onboard(workspace: Path) -> None:
 async def test_a_loose_credentials_file_fails_with_the_chmod(workspace: Path) -> None:
     CredentialsFile().store("openai", "sk-proj-stored-key-0123456789")
     os.chmod(CredentialsFile().path, 0o644)
-    checks = {c.name: c for c in await run_doctor(
-        WorkspacePaths(workspace), {"model": "openai/gpt-4.1-mini"}, probe=False,
-        environ={})}
+    checks = {
+        c.name: c
+        for c in await run_doctor(
+            WorkspacePaths(workspace), {"model": "openai/gpt-4.1-mini"}, probe=False, environ={}
+        )
+    }
     assert checks["credentials"].status == "fail"
     assert "chmod 600" in checks["credentials"].remedy
     assert checks["model"].status == "skip"
 
 
-async def test_a_broken_profile_fails_config_and_skips_what_depends_on_it(
-        workspace: Path) -> None:
-    checks = {c.name: c for c in await run_doctor(WorkspacePaths(workspace),
-                                                  {"profile": "missing"}, environ={})}
-    assert checks["config"].status == "fail" and "no profile 'missing'" in \
-        checks["config"].message
+async def test_a_broken_profile_fails_config_and_skips_what_depends_on_it(workspace: Path) -> None:
+    checks = {
+        c.name: c
+        for c in await run_doctor(WorkspacePaths(workspace), {"profile": "missing"}, environ={})
+    }
+    assert checks["config"].status == "fail" and "no profile 'missing'" in checks["config"].message
     assert checks["credentials"].status == "skip" and checks["model"].status == "skip"
 
 
@@ -130,8 +134,7 @@ def test_nothing_configured_and_each_thing_that_counts(workspace: Path) -> None:
     CredentialsFile().store("xai", "xai-stored-key-12345")
     assert not nothing_configured(paths, Settings(), {})
     CredentialsFile().path.unlink()
-    ProfileStore().save("p", Profile(provider="ollama", model="ollama/llama3",
-                                     key_source="none"))
+    ProfileStore().save("p", Profile(provider="ollama", model="ollama/llama3", key_source="none"))
     assert not nothing_configured(paths, Settings(), {})
     (ProfileStore().folder / "p.toml").unlink()
     paths.ensure()
@@ -156,6 +159,7 @@ def test_runs_that_cannot_ask_need_a_setup_unless_they_need_no_model(workspace: 
     with pytest.raises(SetupNeededError, match="tau onboard") as caught:
         load_run_settings(paths, None, default_approval="auto-edit", environ={})
     assert caught.value.exit_code == 2
-    settings = load_run_settings(paths, None, default_approval="auto-edit", environ={},
-                                 require_setup=False)
+    settings = load_run_settings(
+        paths, None, default_approval="auto-edit", environ={}, require_setup=False
+    )
     assert settings.model is None

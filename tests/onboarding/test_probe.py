@@ -18,25 +18,34 @@ TOOL_CALL = [{"id": "c1", "name": "tau_probe", "arguments": {"word": "ok"}}]
 
 
 def model_list(*ids: str) -> ScriptedResponse:
-    answer = ScriptedResponse.json(200, {"object": "list", "data": [
-        {"id": model, "object": "model"} for model in ids]})
+    answer = ScriptedResponse.json(
+        200, {"object": "list", "data": [{"id": model, "object": "model"} for model in ids]}
+    )
     answer.path = "/v1/models"
     return answer
 
 
-def _resolved(server: ScriptedServer | None, model: str = "gpt-4.1-mini", *,
-              provider: str = "openai", base: str | None = None,
-              key: str | None = "sk-test-key-0123456789") -> ResolvedModel:
+def _resolved(
+    server: ScriptedServer | None,
+    model: str = "gpt-4.1-mini",
+    *,
+    provider: str = "openai",
+    base: str | None = None,
+    key: str | None = "sk-test-key-0123456789",
+) -> ResolvedModel:
     env = {f"{provider.upper()}_BASE_URL": base or (server.url + "/v1" if server else "")}
-    return resolve_choice(provider, f"{provider}/{model}", key, "OPENAI_API_KEY",
-                          Settings(), env, None)
+    return resolve_choice(
+        provider, f"{provider}/{model}", key, "OPENAI_API_KEY", Settings(), env, None
+    )
 
 
 async def test_a_model_that_answers_the_tool_probe_passes(server: ScriptedServer) -> None:
     server.add(model_list("gpt-4o", "gpt-4.1-mini"), openai_answer("", TOOL_CALL))
     result = await probe_model(_resolved(server), Settings())
-    assert [(s.name, s.status) for s in result.steps] == [("list models", "ok"),
-                                                           ("tool call", "ok")]
+    assert [(s.name, s.status) for s in result.steps] == [
+        ("list models", "ok"),
+        ("tool call", "ok"),
+    ]
     assert result.ok and result.checked
     assert "gpt-4.1-mini is listed (2 models)" in result.steps[0].message
     listing, call = server.requests
@@ -61,11 +70,19 @@ async def test_the_tool_call_is_optional(server: ScriptedServer) -> None:
     assert [s.name for s in result.steps] == ["list models"] and len(server.requests) == 1
 
 
-async def test_a_rejected_key_is_said_and_the_tool_call_not_tried(
-        server: ScriptedServer) -> None:
-    server.add(ScriptedResponse.json(401, {"error": {"message": "Incorrect API key provided",
-                                                     "type": "invalid_request_error",
-                                                     "code": "invalid_api_key"}}))
+async def test_a_rejected_key_is_said_and_the_tool_call_not_tried(server: ScriptedServer) -> None:
+    server.add(
+        ScriptedResponse.json(
+            401,
+            {
+                "error": {
+                    "message": "Incorrect API key provided",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+        )
+    )
     result = await probe_model(_resolved(server), Settings())
     first, second = result.steps
     assert (first.status, first.kind) == ("fail", "auth")
@@ -80,8 +97,7 @@ async def test_a_model_the_server_does_not_list_is_not_found(server: ScriptedSer
     assert "does not list gpt-4.1-typo among its 2 models" in step.message
 
 
-async def test_a_server_with_no_model_list_still_gets_the_tool_call(
-        server: ScriptedServer) -> None:
+async def test_a_server_with_no_model_list_still_gets_the_tool_call(server: ScriptedServer) -> None:
     missing = ScriptedResponse.json(404, {"error": {"message": "not found"}})
     missing.path = "/v1/models"
     server.add(missing, openai_answer("", TOOL_CALL))
@@ -93,8 +109,7 @@ async def test_no_network_means_cannot_check_not_a_wrong_setup() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = await probe_model(_resolved(None, base=f"http://127.0.0.1:{port}/v1"),
-                               Settings())
+    result = await probe_model(_resolved(None, base=f"http://127.0.0.1:{port}/v1"), Settings())
     assert (result.steps[0].status, result.steps[0].kind) == ("warn", "network")
     assert "cannot check" in result.steps[0].remedy
     assert result.ok and not result.checked
@@ -118,8 +133,9 @@ async def test_tls_trouble_is_told_apart(server: ScriptedServer) -> None:
 
 
 async def test_anthropic_wire_format(server: ScriptedServer) -> None:
-    listing = ScriptedResponse.json(200, {"data": [{"id": "claude-sonnet-4-5",
-                                                    "type": "model"}], "has_more": False})
+    listing = ScriptedResponse.json(
+        200, {"data": [{"id": "claude-sonnet-4-5", "type": "model"}], "has_more": False}
+    )
     listing.path = "/v1/models"
     server.add(listing, anthropic_answer("", TOOL_CALL))
     resolved = _resolved(server, "claude-sonnet-4-5", provider="anthropic", base=server.url)
@@ -136,12 +152,15 @@ async def test_offline_models_have_nothing_to_check() -> None:
     assert "nothing to check" in result.steps[0].message
 
 
-@pytest.mark.parametrize(("body", "ids"), [
-    ({"data": [{"id": "gpt-4o"}, {"id": "o3"}]}, ["gpt-4o", "o3"]),
-    ({"models": [{"name": "models/gemini-2.5-pro"}]}, ["gemini-2.5-pro"]),
-    ({"models": [{"name": "llama3:8b", "model": "llama3:8b"}]}, ["llama3:8b"]),
-    ({"error": "nope"}, []),
-    (["not", "a", "dict"], []),
-])
+@pytest.mark.parametrize(
+    ("body", "ids"),
+    [
+        ({"data": [{"id": "gpt-4o"}, {"id": "o3"}]}, ["gpt-4o", "o3"]),
+        ({"models": [{"name": "models/gemini-2.5-pro"}]}, ["gemini-2.5-pro"]),
+        ({"models": [{"name": "llama3:8b", "model": "llama3:8b"}]}, ["llama3:8b"]),
+        ({"error": "nope"}, []),
+        (["not", "a", "dict"], []),
+    ],
+)
 def test_model_lists_of_every_wire_format(body: object, ids: list[str]) -> None:
     assert listed_ids(body) == ids

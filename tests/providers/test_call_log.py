@@ -24,16 +24,38 @@ def records(path: Path) -> list[dict[str, object]]:
 
 def test_a_record_is_one_json_line_with_the_documented_fields(tmp_path: Path) -> None:
     log = ProviderCallLog(tmp_path / "logs" / "provider.jsonl")
-    log.record(CallRecord(provider="anthropic", model="claude-sonnet-4-5", status="ok",
-                          latency_ms=1234.56, ttft_ms=321.04, input_tokens=1200,
-                          output_tokens=80, cached_tokens=1000, cost_usd=0.00123456789,
-                          retries=1, fallback_from=None, ts=1700000000.123456))
+    log.record(
+        CallRecord(
+            provider="anthropic",
+            model="claude-sonnet-4-5",
+            status="ok",
+            latency_ms=1234.56,
+            ttft_ms=321.04,
+            input_tokens=1200,
+            output_tokens=80,
+            cached_tokens=1000,
+            cost_usd=0.00123456789,
+            retries=1,
+            fallback_from=None,
+            ts=1700000000.123456,
+        )
+    )
     (line,) = records(log.path)
-    assert line == {"provider": "anthropic", "model": "claude-sonnet-4-5", "status": "ok",
-                    "http_status": None, "latency_ms": 1234.6, "ttft_ms": 321.0,
-                    "input_tokens": 1200, "output_tokens": 80, "cached_tokens": 1000,
-                    "cost_usd": 0.00123457, "retries": 1, "fallback_from": None,
-                    "ts": 1700000000.123}
+    assert line == {
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-5",
+        "status": "ok",
+        "http_status": None,
+        "latency_ms": 1234.6,
+        "ttft_ms": 321.0,
+        "input_tokens": 1200,
+        "output_tokens": 80,
+        "cached_tokens": 1000,
+        "cost_usd": 0.00123457,
+        "retries": 1,
+        "fallback_from": None,
+        "ts": 1700000000.123,
+    }
 
 
 def test_records_append(tmp_path: Path) -> None:
@@ -48,14 +70,15 @@ def test_the_log_rotates_by_size_and_keeps_a_fixed_number_of_backups(tmp_path: P
     for i in range(100):
         log.record(CallRecord(provider="openai", model=f"gpt-{i}", status="ok"))
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["provider.jsonl", "provider.jsonl.1", "provider.jsonl.2",
-                     "provider.jsonl.3"]
+    assert names == ["provider.jsonl", "provider.jsonl.1", "provider.jsonl.2", "provider.jsonl.3"]
     for path in tmp_path.iterdir():
         assert path.stat().st_size <= 1000
     # Oldest in .3, newest in the current file: together, the latest records in order.
-    kept = [int(str(r["model"]).split("-")[1]) for name in
-            ("provider.jsonl.3", "provider.jsonl.2", "provider.jsonl.1", "provider.jsonl")
-            for r in records(tmp_path / name)]
+    kept = [
+        int(str(r["model"]).split("-")[1])
+        for name in ("provider.jsonl.3", "provider.jsonl.2", "provider.jsonl.1", "provider.jsonl")
+        for r in records(tmp_path / name)
+    ]
     assert kept == list(range(100 - len(kept), 100))
     assert 0 not in kept
 
@@ -71,8 +94,14 @@ def test_no_backups_means_the_log_starts_over(tmp_path: Path) -> None:
 
 def test_strings_are_reduced_to_a_safe_alphabet(tmp_path: Path) -> None:
     log = ProviderCallLog(tmp_path / "provider.jsonl")
-    log.record(CallRecord(provider="openai\n{evil}", model="m" * 500,
-                          status="auth: key sk-x rejected", fallback_from="a b"))
+    log.record(
+        CallRecord(
+            provider="openai\n{evil}",
+            model="m" * 500,
+            status="auth: key sk-x rejected",
+            fallback_from="a b",
+        )
+    )
     (line,) = records(log.path)
     assert line["provider"] == "openai??evil?"
     assert line["model"] == "m" * 200
@@ -98,8 +127,7 @@ class LeakyProvider:
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         if self.fail:
-            raise ProviderError(f"Incorrect API key provided: {SECRET}", kind="auth",
-                                status=401)
+            raise ProviderError(f"Incorrect API key provided: {SECRET}", kind="auth", status=401)
         yield TextChunk(f"the key is {SECRET}")
 
     async def aclose(self) -> None:
@@ -108,12 +136,17 @@ class LeakyProvider:
 
 async def test_a_key_never_reaches_the_log(tmp_path: Path) -> None:
     log = ProviderCallLog(tmp_path / "provider.jsonl")
-    request = ProviderRequest(model="gpt-5", system=f"system with {SECRET}",
-                              messages=[Message(role="user", content=SECRET)],
-                              options={"api_key": SECRET})
-    routed = RoutedProvider([("openai/gpt-5", LeakyProvider(fail=True)),
-                             ("xai/grok-4", LeakyProvider(fail=False))],
-                            CircuitBreaker(), call_log=log)
+    request = ProviderRequest(
+        model="gpt-5",
+        system=f"system with {SECRET}",
+        messages=[Message(role="user", content=SECRET)],
+        options={"api_key": SECRET},
+    )
+    routed = RoutedProvider(
+        [("openai/gpt-5", LeakyProvider(fail=True)), ("xai/grok-4", LeakyProvider(fail=False))],
+        CircuitBreaker(),
+        call_log=log,
+    )
     got = [event async for event in routed.stream(request)]
     assert got  # the answer itself reached the caller
     text = log.path.read_text()
@@ -128,12 +161,18 @@ def test_for_workspace_uses_the_state_dir(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("count", [2000])
-def test_a_record_is_cheap(tmp_path: Path, count: int, capsys: pytest.CaptureFixture[str]
-                           ) -> None:
+def test_a_record_is_cheap(tmp_path: Path, count: int, capsys: pytest.CaptureFixture[str]) -> None:
     """Not a timing assertion (machines differ): it prints the measured cost per record."""
     log = ProviderCallLog(tmp_path / "provider.jsonl")
-    record = CallRecord(provider="openai", model="gpt-5", status="ok", latency_ms=900.0,
-                        ttft_ms=300.0, input_tokens=12000, output_tokens=400)
+    record = CallRecord(
+        provider="openai",
+        model="gpt-5",
+        status="ok",
+        latency_ms=900.0,
+        ttft_ms=300.0,
+        input_tokens=12000,
+        output_tokens=400,
+    )
     start = time.perf_counter()
     for _ in range(count):
         log.record(record)

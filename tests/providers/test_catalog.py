@@ -38,6 +38,7 @@ def bump_mtime(path: Path, seconds: int) -> None:
 
 # -- the built-in catalog ---------------------------------------------------------
 
+
 def test_every_provider_has_models_and_a_default_that_exists() -> None:
     catalog = load_catalog()
     for provider in DEFAULT_API:
@@ -66,13 +67,23 @@ def test_wire_format_defaults_by_provider_and_responses_only_models() -> None:
 def test_seeded_families_are_present() -> None:
     catalog = load_catalog()
     for provider, model in [
-        ("openai", "gpt-5"), ("openai", "gpt-5-mini"), ("openai", "gpt-4.1"), ("openai", "o3"),
-        ("openai", "o4-mini"), ("anthropic", "claude-opus-4-1"),
-        ("anthropic", "claude-haiku-4-5"), ("gemini", "gemini-2.5-flash"),
-        ("gemini", "gemini-2.5-flash-lite"), ("gemini", "gemini-3-pro-preview"),
-        ("xai", "grok-4"), ("mistral", "mistral-large-latest"), ("deepseek", "deepseek-chat"),
-        ("deepseek", "deepseek-reasoner"), ("openrouter", "anthropic/claude-sonnet-4.5"),
-        ("openrouter", "meta-llama/llama-4-maverick"), ("offline", "echo"),
+        ("openai", "gpt-5"),
+        ("openai", "gpt-5-mini"),
+        ("openai", "gpt-4.1"),
+        ("openai", "o3"),
+        ("openai", "o4-mini"),
+        ("anthropic", "claude-opus-4-1"),
+        ("anthropic", "claude-haiku-4-5"),
+        ("gemini", "gemini-2.5-flash"),
+        ("gemini", "gemini-2.5-flash-lite"),
+        ("gemini", "gemini-3-pro-preview"),
+        ("xai", "grok-4"),
+        ("mistral", "mistral-large-latest"),
+        ("deepseek", "deepseek-chat"),
+        ("deepseek", "deepseek-reasoner"),
+        ("openrouter", "anthropic/claude-sonnet-4.5"),
+        ("openrouter", "meta-llama/llama-4-maverick"),
+        ("offline", "echo"),
         ("offline", "replay"),
     ]:
         assert catalog.get(provider, model) is not None, f"{provider}/{model}"
@@ -107,6 +118,7 @@ def test_load_is_cached_until_a_user_file_changes() -> None:
 
 
 # -- user overrides ------------------------------------------------------------------
+
 
 def test_user_file_overrides_only_the_keys_it_sets_and_adds_models() -> None:
     write_user_catalog("""
@@ -144,17 +156,22 @@ def test_a_user_entry_may_choose_the_responses_api() -> None:
     assert info.input_price is None  # unknown until stated
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ('[openai."gpt-5"]\ninput_price = 1.0\ncontext_window = "big"\n',
-     "models.toml:3: openai.gpt-5.context_window: Input should be a valid integer"),
-    ('[openai."gpt-5"]\n\ncolour = "red"\n', "models.toml:3: openai.gpt-5.colour: unknown key"),
-    ('[openai."gpt-5"]\napi = "grpc"\n', "models.toml:2: openai.gpt-5.api: Input should be"),
-    ('[openai."gpt-5"]\ninput_price = -1\n', "models.toml:2: openai.gpt-5.input_price:"),
-    ('[acme."x"]\ninput_price = 1\n', "models.toml:1: acme: unknown provider (known: "),
-    ("[openai]\nmodel = 3\n", "models.toml:1: openai: expected [openai.\"model-id\"] tables"),
-    ('[defaults]\nopenai = 5\n', "models.toml:1: defaults: expected"),
-    ('[openai."gpt-5"\ninput_price = 1\n', "models.toml:1: invalid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[openai."gpt-5"]\ninput_price = 1.0\ncontext_window = "big"\n',
+            "models.toml:3: openai.gpt-5.context_window: Input should be a valid integer",
+        ),
+        ('[openai."gpt-5"]\n\ncolour = "red"\n', "models.toml:3: openai.gpt-5.colour: unknown key"),
+        ('[openai."gpt-5"]\napi = "grpc"\n', "models.toml:2: openai.gpt-5.api: Input should be"),
+        ('[openai."gpt-5"]\ninput_price = -1\n', "models.toml:2: openai.gpt-5.input_price:"),
+        ('[acme."x"]\ninput_price = 1\n', "models.toml:1: acme: unknown provider (known: "),
+        ("[openai]\nmodel = 3\n", 'models.toml:1: openai: expected [openai."model-id"] tables'),
+        ("[defaults]\nopenai = 5\n", "models.toml:1: defaults: expected"),
+        ('[openai."gpt-5"\ninput_price = 1\n', "models.toml:1: invalid TOML"),
+    ],
+)
 def test_a_malformed_user_file_names_file_line_and_key(text: str, expected: str) -> None:
     write_user_catalog(text)
     with pytest.raises(ConfigError) as caught:
@@ -163,8 +180,9 @@ def test_a_malformed_user_file_names_file_line_and_key(text: str, expected: str)
 
 
 def test_catalog_for_an_explicit_config_dir(tmp_path: Path) -> None:
-    (tmp_path / USER_CATALOG_NAME).write_text('[xai."grok-9"]\ninput_price = 1\n'
-                                              'output_price = 2\n', encoding="utf-8")
+    (tmp_path / USER_CATALOG_NAME).write_text(
+        '[xai."grok-9"]\ninput_price = 1\noutput_price = 2\n', encoding="utf-8"
+    )
     assert load_catalog(tmp_path).get("xai", "grok-9") is not None
     assert load_catalog().get("xai", "grok-9") is None
 
@@ -174,8 +192,7 @@ def test_catalog_for_an_explicit_config_dir(tmp_path: Path) -> None:
 OPENROUTER_MODEL = {
     "id": "acme/coder-1",
     "context_length": 262144,
-    "pricing": {"prompt": "0.0000004", "completion": "0.0000016",
-                "input_cache_read": "0.0000001"},
+    "pricing": {"prompt": "0.0000004", "completion": "0.0000016", "input_cache_read": "0.0000001"},
     "top_provider": {"max_completion_tokens": 65536},
     "supported_parameters": ["tools", "reasoning", "temperature"],
     "architecture": {"input_modalities": ["text", "image"]},
@@ -184,13 +201,24 @@ OPENROUTER_MODEL = {
 
 def test_openrouter_entry_converts_prices_per_token_to_per_million() -> None:
     entry = openrouter_entry(OPENROUTER_MODEL)
-    assert entry == {"id": "acme/coder-1", "context_window": 262144,
-                     "max_output_tokens": 65536, "input_price": 0.4, "output_price": 1.6,
-                     "cached_input_price": 0.1, "tools": True, "extended_thinking": True,
-                     "vision": True}
-    variable = openrouter_entry({"id": "openrouter/auto",
-                                 "pricing": {"prompt": "-1", "completion": "-1"},
-                                 "supported_parameters": ["temperature"]})
+    assert entry == {
+        "id": "acme/coder-1",
+        "context_window": 262144,
+        "max_output_tokens": 65536,
+        "input_price": 0.4,
+        "output_price": 1.6,
+        "cached_input_price": 0.1,
+        "tools": True,
+        "extended_thinking": True,
+        "vision": True,
+    }
+    variable = openrouter_entry(
+        {
+            "id": "openrouter/auto",
+            "pricing": {"prompt": "-1", "completion": "-1"},
+            "supported_parameters": ["temperature"],
+        }
+    )
     assert variable == {"id": "openrouter/auto", "tools": False, "extended_thinking": False}
     assert openrouter_entry({"name": "no id"}) is None
 
@@ -200,8 +228,9 @@ def test_the_openrouter_cache_merges_over_builtin_and_under_the_user_file() -> N
     cache.parent.mkdir(parents=True, exist_ok=True)
     sonnet = {"id": "anthropic/claude-sonnet-4.5", "input_price": 2.0}
     new = openrouter_entry(OPENROUTER_MODEL)
-    cache.write_text(json.dumps({"fetched_at": time.time(), "models": [sonnet, new]}),
-                     encoding="utf-8")
+    cache.write_text(
+        json.dumps({"fetched_at": time.time(), "models": [sonnet, new]}), encoding="utf-8"
+    )
     catalog = load_catalog()
     merged = catalog.get("openrouter", "anthropic/claude-sonnet-4.5")
     assert merged is not None and merged.input_price == 2.0
@@ -212,8 +241,10 @@ def test_the_openrouter_cache_merges_over_builtin_and_under_the_user_file() -> N
     assert load_catalog().get("openrouter", "acme/coder-1").output_price == 1.0  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"models": 3}',
-                                     '{"models": [{"id": "x/y", "context_window": "huge"}]}'])
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", '{"models": 3}', '{"models": [{"id": "x/y", "context_window": "huge"}]}'],
+)
 def test_a_broken_openrouter_cache_is_ignored(content: str) -> None:
     cache = user_config_dir() / OPENROUTER_CACHE_NAME
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -225,8 +256,9 @@ def test_a_broken_openrouter_cache_is_ignored(content: str) -> None:
 
 # -- cost ----------------------------------------------------------------------------
 
-PRICED = ModelInfo(provider="openai", id="m", input_price=2.0, output_price=8.0,
-                   cached_input_price=0.5)
+PRICED = ModelInfo(
+    provider="openai", id="m", input_price=2.0, output_price=8.0, cached_input_price=0.5
+)
 
 
 def test_cost_prices_fresh_cached_and_output_tokens() -> None:
@@ -237,12 +269,20 @@ def test_cost_prices_fresh_cached_and_output_tokens() -> None:
 
 
 def test_cache_writes_use_their_own_price_or_the_input_price() -> None:
-    anthropic = ModelInfo(provider="anthropic", id="m", input_price=3.0, output_price=15.0,
-                          cached_input_price=0.3, cache_write_price=3.75)
-    usage = Usage(input_tokens=3000, cached_input_tokens=1000, cache_write_tokens=1000,
-                  output_tokens=1000)
-    assert cost_usd(anthropic, usage) == pytest.approx((1000 * 3.0 + 1000 * 0.3 + 1000 * 3.75
-                                                        + 1000 * 15.0) / 1e6)
+    anthropic = ModelInfo(
+        provider="anthropic",
+        id="m",
+        input_price=3.0,
+        output_price=15.0,
+        cached_input_price=0.3,
+        cache_write_price=3.75,
+    )
+    usage = Usage(
+        input_tokens=3000, cached_input_tokens=1000, cache_write_tokens=1000, output_tokens=1000
+    )
+    assert cost_usd(anthropic, usage) == pytest.approx(
+        (1000 * 3.0 + 1000 * 0.3 + 1000 * 3.75 + 1000 * 15.0) / 1e6
+    )
     no_cache_prices = ModelInfo(provider="x", id="m", input_price=1.0, output_price=1.0)
     assert cost_usd(no_cache_prices, usage) == pytest.approx(4000 / 1e6)
 

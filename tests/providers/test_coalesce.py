@@ -20,11 +20,24 @@ from tau_engine.providers.sse import aiter_sse_batches
 def test_adjacent_text_merges_and_other_events_keep_their_place() -> None:
     call = ToolCallReady(ToolCall(id="c", name="read"))
     events: list[ProviderEvent] = [
-        ThinkingChunk("a"), ThinkingChunk("b"), TextChunk("x"), TextChunk("y"), call,
-        TextChunk("z"), UsageReport(Usage()), StreamEnd("end_turn")]
+        ThinkingChunk("a"),
+        ThinkingChunk("b"),
+        TextChunk("x"),
+        TextChunk("y"),
+        call,
+        TextChunk("z"),
+        UsageReport(Usage()),
+        StreamEnd("end_turn"),
+    ]
     merged = coalesce(events)
-    assert merged == [ThinkingChunk("ab"), TextChunk("xy"), call, TextChunk("z"),
-                      UsageReport(Usage()), StreamEnd("end_turn")]
+    assert merged == [
+        ThinkingChunk("ab"),
+        TextChunk("xy"),
+        call,
+        TextChunk("z"),
+        UsageReport(Usage()),
+        StreamEnd("end_turn"),
+    ]
 
 
 def test_signed_thinking_is_never_merged() -> None:

@@ -53,23 +53,28 @@ def test_a_dotenv_key_never_beats_a_configured_key_variable(tmp_path: Path) -> N
 
 
 def test_the_credentials_file_is_a_key_source_between_environment_and_dotenv(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     CredentialsFile().store("openai", STORED)
     resolved = resolve_model("openai/gpt-5", _settings(), {}, None)
     assert (resolved.api_key, resolved.key_env) == (STORED, "credentials.toml")
     _hostile_dotenv(tmp_path)
     (tmp_path / ".env").write_text(f"OPENAI_API_KEY={THEIRS}\nTAU_OPENAI_API_KEY={THEIRS}\n")
     assert resolve_model("openai/gpt-5", _settings(), {}, tmp_path).api_key == STORED
-    assert resolve_model("openai/gpt-5", _settings(), {"OPENAI_API_KEY": MINE},
-                         tmp_path).api_key == MINE
+    assert (
+        resolve_model("openai/gpt-5", _settings(), {"OPENAI_API_KEY": MINE}, tmp_path).api_key
+        == MINE
+    )
 
 
 def test_a_dotenv_key_is_still_used_when_the_user_has_none(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(f"OPENAI_API_KEY={THEIRS}\n")
     assert resolve_model("openai/gpt-5", _settings(), {}, tmp_path).api_key == THEIRS
     # Another provider's key in the environment does not shadow openai's .env key.
-    assert resolve_model("openai/gpt-5", _settings(), {"ANTHROPIC_API_KEY": MINE},
-                         tmp_path).api_key == THEIRS
+    assert (
+        resolve_model("openai/gpt-5", _settings(), {"ANTHROPIC_API_KEY": MINE}, tmp_path).api_key
+        == THEIRS
+    )
 
 
 def test_key_candidates_list_every_source_in_precedence_order(tmp_path: Path) -> None:
@@ -77,8 +82,10 @@ def test_key_candidates_list_every_source_in_precedence_order(tmp_path: Path) ->
     (tmp_path / ".env").write_text(f"TAU_OPENAI_API_KEY={THEIRS}\nOPENAI_API_KEY=shadowed\n")
     found = key_candidates("openai", _settings(), {"OPENAI_API_KEY": MINE}, tmp_path)
     assert [(c.source, c.name) for c in found] == [
-        ("environment", "OPENAI_API_KEY"), ("credentials", "credentials.toml"),
-        (".env", "TAU_OPENAI_API_KEY")]
+        ("environment", "OPENAI_API_KEY"),
+        ("credentials", "credentials.toml"),
+        (".env", "TAU_OPENAI_API_KEY"),
+    ]
     assert [c.masked for c in found] == ["…6789", "…5555", "…9876"]
     assert MINE not in repr(found[0])
 
@@ -122,9 +129,11 @@ def test_redaction_knows_keys_from_the_credentials_file(tmp_path: Path) -> None:
 async def test_the_engine_uses_and_redacts_keys_by_that_precedence(tmp_path: Path) -> None:
     _hostile_dotenv(tmp_path)
     CredentialsFile().store("anthropic", STORED)
-    engine = await Engine.open(workspace=WorkspacePaths(tmp_path),
-                               settings=_settings(model="openai/gpt-5"),
-                               environ={"OPENAI_API_KEY": MINE})
+    engine = await Engine.open(
+        workspace=WorkspacePaths(tmp_path),
+        settings=_settings(model="openai/gpt-5"),
+        environ={"OPENAI_API_KEY": MINE},
+    )
     try:
         assert engine.runtime.model.resolved.api_key == MINE
         text = engine.redactor.redact(f"a={MINE} b={STORED} c={THEIRS}")

@@ -23,18 +23,24 @@ from tau_engine.providers.base import (
 from tau_engine.providers.offline import OfflineProvider, describe_request
 from tau_engine.providers.retry import RetryPolicy, stream_with_retries
 
-TOOLS = [ToolSpec(name=n, description=f"{n} tool", parameters={"type": "object"})
-         for n in ("read", "write", "bash")]
+TOOLS = [
+    ToolSpec(name=n, description=f"{n} tool", parameters={"type": "object"})
+    for n in ("read", "write", "bash")
+]
 
 
 def request(*messages: Message, tools: list[ToolSpec] | None = None) -> ProviderRequest:
-    return ProviderRequest(model="echo", system="You are tau.",
-                           messages=list(messages) or [Message(role="user", content="hi")],
-                           tools=TOOLS if tools is None else tools)
+    return ProviderRequest(
+        model="echo",
+        system="You are tau.",
+        messages=list(messages) or [Message(role="user", content="hi")],
+        tools=TOOLS if tools is None else tools,
+    )
 
 
-async def collect(provider: OfflineProvider, req: ProviderRequest | None = None
-                  ) -> list[ProviderEvent]:
+async def collect(
+    provider: OfflineProvider, req: ProviderRequest | None = None
+) -> list[ProviderEvent]:
     return [e async for e in provider.stream(req or request())]
 
 
@@ -46,17 +52,24 @@ def write_script(tmp_path: Path, content: Any) -> Path:
 
 # --- echo ---------------------------------------------------------------------------
 
+
 async def test_echo_describes_the_request_in_small_chunks() -> None:
     provider = OfflineProvider()
     assert isinstance(provider, Provider)
-    events = await collect(provider, request(
-        Message(role="user", content="first"),
-        Message(role="assistant", content="ok"),
-        Message(role="user", content="list   the\nfiles")))
+    events = await collect(
+        provider,
+        request(
+            Message(role="user", content="first"),
+            Message(role="assistant", content="ok"),
+            Message(role="user", content="list   the\nfiles"),
+        ),
+    )
     chunks = [e.text for e in events if isinstance(e, TextChunk)]
     text = "".join(chunks)
-    assert text == ("offline/echo received 3 message(s); last user message: 'list the files'; "
-                    "tools available: read, write, bash.")
+    assert text == (
+        "offline/echo received 3 message(s); last user message: 'list the files'; "
+        "tools available: read, write, bash."
+    )
     assert len(chunks) > 3 and all(len(c) <= 12 for c in chunks)
     assert not any(isinstance(e, ToolCallReady) for e in events)
     [usage] = [e.usage for e in events if isinstance(e, UsageReport)]
@@ -83,12 +96,16 @@ async def test_echo_input_usage_grows_with_the_request() -> None:
 
 def test_describe_request_edge_cases() -> None:
     no_user = describe_request(request(Message(role="assistant", content="x"), tools=[]))
-    assert no_user == ("offline/echo received 1 message(s); no user message; "
-                       "tools available: none.")
-    with_results = describe_request(request(
-        Message(role="user", content="go"),
-        Message(role="assistant", tool_calls=[ToolCall(id="1", name="read")]),
-        Message(role="tool", tool_call_id="1", content="data")))
+    assert no_user == (
+        "offline/echo received 1 message(s); no user message; tools available: none."
+    )
+    with_results = describe_request(
+        request(
+            Message(role="user", content="go"),
+            Message(role="assistant", tool_calls=[ToolCall(id="1", name="read")]),
+            Message(role="tool", tool_call_id="1", content="data"),
+        )
+    )
     assert "last user message: 'go'" in with_results
     assert with_results.endswith("tool results: 1.")
     long = describe_request(request(Message(role="user", content="y" * 500)))
@@ -100,11 +117,16 @@ def test_describe_request_edge_cases() -> None:
 SCRIPT = {
     "version": 1,
     "turns": [
-        {"text": "I'll read both files.", "thinking": "Two files.",
-         "tool_calls": [{"name": "read", "arguments": {"path": "a.py"}},
-                        {"name": "read", "arguments": {"path": "b.py"}, "id": "mine"}],
-         "usage": {"input_tokens": 120, "output_tokens": 14},
-         "request": {"messages": 1, "anything": ["kept", "for", "humans"]}},
+        {
+            "text": "I'll read both files.",
+            "thinking": "Two files.",
+            "tool_calls": [
+                {"name": "read", "arguments": {"path": "a.py"}},
+                {"name": "read", "arguments": {"path": "b.py"}, "id": "mine"},
+            ],
+            "usage": {"input_tokens": 120, "output_tokens": 14},
+            "request": {"messages": 1, "anything": ["kept", "for", "humans"]},
+        },
         {"text": "Both files are fine."},
     ],
 }
@@ -118,7 +140,9 @@ async def test_replay_plays_turns_in_order(tmp_path: Path) -> None:
     assert "".join(e.text for e in first if isinstance(e, TextChunk)) == "I'll read both files."
     calls = [e.call for e in first if isinstance(e, ToolCallReady)]
     assert [(c.id, c.name, c.arguments) for c in calls] == [
-        ("call_1_1", "read", {"path": "a.py"}), ("mine", "read", {"path": "b.py"})]
+        ("call_1_1", "read", {"path": "a.py"}),
+        ("mine", "read", {"path": "b.py"}),
+    ]
     [usage] = [e.usage for e in first if isinstance(e, UsageReport)]
     assert (usage.input_tokens, usage.output_tokens) == (120, 14)
     assert isinstance(first[-1], StreamEnd) and first[-1].stop_reason == "tool_use"
@@ -142,34 +166,47 @@ async def test_replay_accepts_a_bare_list_and_explicit_stop_reason(tmp_path: Pat
 
 
 async def test_scripted_error_turn_is_retried_by_the_retry_layer(tmp_path: Path) -> None:
-    path = write_script(tmp_path, [
-        {"error": {"kind": "rate_limit", "message": "slow down", "status": 429,
-                   "retryable": True, "retry_after": 1.5}},
-        {"text": "after the wait"},
-    ])
+    path = write_script(
+        tmp_path,
+        [
+            {
+                "error": {
+                    "kind": "rate_limit",
+                    "message": "slow down",
+                    "status": 429,
+                    "retryable": True,
+                    "retry_after": 1.5,
+                }
+            },
+            {"text": "after the wait"},
+        ],
+    )
     provider = OfflineProvider("replay", script_path=path)
     waited: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waited.append(seconds)
 
-    events = [e async for e in stream_with_retries(provider, request(), RetryPolicy(),
-                                                   sleep=sleep)]
+    events = [e async for e in stream_with_retries(provider, request(), RetryPolicy(), sleep=sleep)]
     assert "".join(e.text for e in events if isinstance(e, TextChunk)) == "after the wait"
     assert waited == [1.5]
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    ("{not json", "is not valid JSON"),
-    ({"version": 2, "turns": []}, "version"),
-    ({"turns": [{"text": 3}]}, "turns.0.text"),
-    ({"turns": [{"tool_calls": [{"arguments": {}}]}]}, "turns.0.tool_calls.0.name"),
-    ({"turns": [{"txt": "typo"}]}, "turns.0.txt"),
-    ({"version": 1}, "turns"),
-    ("7", "top level"),
-])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{not json", "is not valid JSON"),
+        ({"version": 2, "turns": []}, "version"),
+        ({"turns": [{"text": 3}]}, "turns.0.text"),
+        ({"turns": [{"tool_calls": [{"arguments": {}}]}]}, "turns.0.tool_calls.0.name"),
+        ({"turns": [{"txt": "typo"}]}, "turns.0.txt"),
+        ({"version": 1}, "turns"),
+        ("7", "top level"),
+    ],
+)
 def test_malformed_script_is_a_usage_error_naming_file_and_problem(
-        tmp_path: Path, content: Any, problem: str) -> None:
+    tmp_path: Path, content: Any, problem: str
+) -> None:
     path = write_script(tmp_path, content)
     with pytest.raises(UsageError) as caught:
         OfflineProvider("replay", script_path=path)

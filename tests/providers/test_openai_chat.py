@@ -36,22 +36,26 @@ def scripted_server(server: ScriptedServer) -> ScriptedServer:
     return server
 
 
-READ_TOOL = ToolSpec(name="read", description="Read a file.",
-                     parameters={"type": "object", "properties": {"path": {"type": "string"}},
-                                 "required": ["path"]})
+READ_TOOL = ToolSpec(
+    name="read",
+    description="Read a file.",
+    parameters={"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+)
 
 simple_request = request_maker("gpt-test", system="be brief", prompt="hello")
 
 
-def make_provider(server: ScriptedServer, name: str = "openai", **kwargs: Any
-                  ) -> OpenAIChatProvider:
+def make_provider(
+    server: ScriptedServer, name: str = "openai", **kwargs: Any
+) -> OpenAIChatProvider:
     kwargs.setdefault("api_key", "sk-test")
     kwargs.setdefault("timeout_s", 5.0)
     return OpenAIChatProvider(name=name, base_url=server.url + "/v1", **kwargs)
 
 
-async def collect(provider: OpenAIChatProvider,
-                  request: ProviderRequest | None = None) -> list[ProviderEvent]:
+async def collect(
+    provider: OpenAIChatProvider, request: ProviderRequest | None = None
+) -> list[ProviderEvent]:
     return await stream_events(provider, request or simple_request())
 
 
@@ -72,21 +76,30 @@ def sse(obj: dict[str, Any]) -> bytes:
 
 # --- the request --------------------------------------------------------------------
 
+
 async def test_request_body_maps_the_conversation_and_tools(
-        scripted_server: ScriptedServer) -> None:
+    scripted_server: ScriptedServer,
+) -> None:
     scripted_server.add(openai_answer("ok"))
     conversation = [
         Message(role="user", content="read a.py"),
-        Message(role="assistant", content="", tool_calls=[
-            ToolCall(id="call_1", name="read", arguments={"path": "a.py"})]),
+        Message(
+            role="assistant",
+            content="",
+            tool_calls=[ToolCall(id="call_1", name="read", arguments={"path": "a.py"})],
+        ),
         Message(role="tool", tool_call_id="call_1", name="read", content="print(1)"),
         Message(role="assistant", content="It prints 1."),
         Message(role="user", content="thanks"),
         Message(role="assistant", content="", meta={"interrupted": True}),
         Message(role="user", content="go on"),
     ]
-    await collect(make_provider(scripted_server), simple_request(
-        messages=conversation, tools=[READ_TOOL], max_output_tokens=256, temperature=0.2))
+    await collect(
+        make_provider(scripted_server),
+        simple_request(
+            messages=conversation, tools=[READ_TOOL], max_output_tokens=256, temperature=0.2
+        ),
+    )
 
     [recorded] = scripted_server.requests
     assert recorded.method == "POST"
@@ -104,16 +117,32 @@ async def test_request_body_maps_the_conversation_and_tools(
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": "read a.py"},
         # "" and not null: llama-cpp-python answers null with a 500.
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "call_1", "type": "function",
-             "function": {"name": "read", "arguments": '{"path": "a.py"}'}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "read", "arguments": '{"path": "a.py"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "print(1)"},
         {"role": "assistant", "content": "It prints 1."},
         {"role": "user", "content": "thanks"},
         {"role": "user", "content": "go on"},  # the empty interrupted answer is left out
     ]
-    assert body["tools"] == [{"type": "function", "function": {
-        "name": "read", "description": "Read a file.", "parameters": READ_TOOL.parameters}}]
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "read",
+                "description": "Read a file.",
+                "parameters": READ_TOOL.parameters,
+            },
+        }
+    ]
     assert "provider" not in body
 
 
@@ -132,29 +161,40 @@ async def test_compatible_servers_get_their_dialect(scripted_server: ScriptedSer
     assert "stream_options" not in mistral.json
 
 
-async def test_openrouter_extras_come_from_request_options(
-        scripted_server: ScriptedServer) -> None:
+async def test_openrouter_extras_come_from_request_options(scripted_server: ScriptedServer) -> None:
     scripted_server.add(openai_answer("ok"))
     provider = make_provider(scripted_server, "openrouter", extra_headers={"X-Custom": "1"})
-    await collect(provider, simple_request(options={
-        "site_url": "https://tau.example", "site_name": "tau",
-        "provider_order": ["anthropic", "openai"], "provider_allow": ["anthropic"],
-        "provider_deny": ["together"], "unrelated_option": True}))
+    await collect(
+        provider,
+        simple_request(
+            options={
+                "site_url": "https://tau.example",
+                "site_name": "tau",
+                "provider_order": ["anthropic", "openai"],
+                "provider_allow": ["anthropic"],
+                "provider_deny": ["together"],
+                "unrelated_option": True,
+            }
+        ),
+    )
     [recorded] = scripted_server.requests
     assert recorded.headers["http-referer"] == "https://tau.example"
     assert recorded.headers["x-title"] == "tau"
     assert recorded.headers["x-custom"] == "1"
-    assert recorded.json["provider"] == {"order": ["anthropic", "openai"],
-                                         "only": ["anthropic"], "ignore": ["together"]}
+    assert recorded.json["provider"] == {
+        "order": ["anthropic", "openai"],
+        "only": ["anthropic"],
+        "ignore": ["together"],
+    }
     assert "unrelated_option" not in recorded.json
 
 
 # --- streaming ----------------------------------------------------------------------
 
+
 async def test_text_is_yielded_as_it_arrives(scripted_server: ScriptedServer) -> None:
     text = "one two three four"
-    scripted_server.add(ScriptedResponse(chunks=openai_chunks(text, chunk_size=5),
-                                         delay_s=0.05))
+    scripted_server.add(ScriptedResponse(chunks=openai_chunks(text, chunk_size=5), delay_s=0.05))
     provider = make_provider(scripted_server)
     arrivals: list[float] = []
     events: list[ProviderEvent] = []
@@ -166,7 +206,11 @@ async def test_text_is_yielded_as_it_arrives(scripted_server: ScriptedServer) ->
     finally:
         await provider.aclose()
     assert [e.text for e in events if isinstance(e, TextChunk)] == [
-        "one t", "wo th", "ree f", "our"]
+        "one t",
+        "wo th",
+        "ree f",
+        "our",
+    ]
     # Each chunk is handed on when it lands, not when the answer is complete.
     assert arrivals[-1] - arrivals[0] >= 0.1
     assert end_of(events).stop_reason == "end_turn"
@@ -175,25 +219,31 @@ async def test_text_is_yielded_as_it_arrives(scripted_server: ScriptedServer) ->
 
 
 async def test_tool_call_arguments_split_into_one_byte_fragments(
-        scripted_server: ScriptedServer) -> None:
+    scripted_server: ScriptedServer,
+) -> None:
     args = {"path": "src/é.py", "limit": 20, "nested": {"a": [1, 2]}}
-    scripted_server.add(openai_answer("Reading.", [{"id": "call_a", "name": "read",
-                                                    "arguments": args}], arg_fragment=1))
+    scripted_server.add(
+        openai_answer(
+            "Reading.", [{"id": "call_a", "name": "read", "arguments": args}], arg_fragment=1
+        )
+    )
     events = await collect(make_provider(scripted_server))
     assert text_of(events) == "Reading."
     [call] = calls_of(events)
     assert (call.id, call.name, call.arguments, call.arguments_error) == (
-        "call_a", "read", args, None)
+        "call_a",
+        "read",
+        args,
+        None,
+    )
     assert end_of(events).stop_reason == "tool_use"
     # Tool calls are released only once the stream is complete, after all text.
     kinds = [type(e).__name__ for e in events]
     assert kinds.index("ToolCallReady") > max(i for i, k in enumerate(kinds) if k == "TextChunk")
 
 
-async def test_parallel_calls_with_interleaved_fragments(
-        scripted_server: ScriptedServer) -> None:
-    def frag(index: int, args: str, call_id: str | None = None,
-             name: str | None = None) -> bytes:
+async def test_parallel_calls_with_interleaved_fragments(scripted_server: ScriptedServer) -> None:
+    def frag(index: int, args: str, call_id: str | None = None, name: str | None = None) -> bytes:
         piece: dict[str, Any] = {"index": index, "function": {"arguments": args}}
         if call_id:
             piece.update(id=call_id, type="function")
@@ -201,10 +251,15 @@ async def test_parallel_calls_with_interleaved_fragments(
         return _chunk({"tool_calls": [piece]})
 
     chunks = [
-        frag(0, "", "call_0", "read"), frag(1, "", "call_1", "grep"),
-        frag(0, '{"pa'), frag(1, '{"pattern"'), frag(0, 'th": "a"}'), frag(1, ': "x"}'),
+        frag(0, "", "call_0", "read"),
+        frag(1, "", "call_1", "grep"),
+        frag(0, '{"pa'),
+        frag(1, '{"pattern"'),
+        frag(0, 'th": "a"}'),
+        frag(1, ': "x"}'),
         frag(2, "", "call_2", "ls"),
-        _chunk({}, finish="tool_calls"), b"data: [DONE]\n\n",
+        _chunk({}, finish="tool_calls"),
+        b"data: [DONE]\n\n",
     ]
     scripted_server.add(ScriptedResponse(chunks=chunks))
     events = await collect(make_provider(scripted_server))
@@ -216,11 +271,17 @@ async def test_parallel_calls_with_interleaved_fragments(
 
 
 async def test_invalid_tool_arguments_are_reported_on_the_call(
-        scripted_server: ScriptedServer) -> None:
-    scripted_server.add(openai_answer("", [
-        {"id": "call_bad", "name": "read", "arguments": '{"path": "a.py"'},
-        {"id": "call_list", "name": "read", "arguments": "[1, 2]"},
-    ]))
+    scripted_server: ScriptedServer,
+) -> None:
+    scripted_server.add(
+        openai_answer(
+            "",
+            [
+                {"id": "call_bad", "name": "read", "arguments": '{"path": "a.py"'},
+                {"id": "call_list", "name": "read", "arguments": "[1, 2]"},
+            ],
+        )
+    )
     events = await collect(make_provider(scripted_server))
     bad, listed = calls_of(events)
     assert bad.arguments == {} and bad.arguments_error is not None
@@ -237,27 +298,42 @@ def test_parse_tool_arguments() -> None:
 
 
 async def test_reasoning_content_becomes_thinking(scripted_server: ScriptedServer) -> None:
-    scripted_server.add(ScriptedResponse(chunks=[
-        _chunk({"role": "assistant", "content": None, "reasoning_content": "Let me "}),
-        _chunk({"reasoning_content": "think."}),
-        _chunk({"content": "Answer."}),
-        _chunk({}, finish="stop"),
-        _chunk(None, usage={"prompt_tokens": 5, "completion_tokens": 7,
-                            "prompt_cache_hit_tokens": 3,
-                            "completion_tokens_details": {"reasoning_tokens": 4}}),
-        b"data: [DONE]\n\n",
-    ]))
+    scripted_server.add(
+        ScriptedResponse(
+            chunks=[
+                _chunk({"role": "assistant", "content": None, "reasoning_content": "Let me "}),
+                _chunk({"reasoning_content": "think."}),
+                _chunk({"content": "Answer."}),
+                _chunk({}, finish="stop"),
+                _chunk(
+                    None,
+                    usage={
+                        "prompt_tokens": 5,
+                        "completion_tokens": 7,
+                        "prompt_cache_hit_tokens": 3,
+                        "completion_tokens_details": {"reasoning_tokens": 4},
+                    },
+                ),
+                b"data: [DONE]\n\n",
+            ]
+        )
+    )
     events = await collect(make_provider(scripted_server, "deepseek"))
     assert "".join(e.text for e in events if isinstance(e, ThinkingChunk)) == "Let me think."
     assert text_of(events) == "Answer."
     [usage] = [e.usage for e in events if isinstance(e, UsageReport)]
-    assert (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
-            usage.reasoning_tokens) == (5, 7, 3, 4)
+    assert (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_input_tokens,
+        usage.reasoning_tokens,
+    ) == (5, 7, 3, 4)
 
 
-@pytest.mark.parametrize(("finish", "stop"), [("length", "max_tokens"),
-                                              ("content_filter", "content_filter"),
-                                              ("something_new", "end_turn")])
+@pytest.mark.parametrize(
+    ("finish", "stop"),
+    [("length", "max_tokens"), ("content_filter", "content_filter"), ("something_new", "end_turn")],
+)
 async def test_finish_reasons(scripted_server: ScriptedServer, finish: str, stop: str) -> None:
     scripted_server.add(openai_answer("partial", finish=finish))
     end = end_of(await collect(make_provider(scripted_server)))
@@ -265,17 +341,18 @@ async def test_finish_reasons(scripted_server: ScriptedServer, finish: str, stop
 
 
 async def test_tool_calls_with_finish_stop_still_mean_tool_use(
-        scripted_server: ScriptedServer) -> None:
-    scripted_server.add(openai_answer("", [{"id": "c", "name": "read", "arguments": {}}],
-                                      finish="stop"))
-    assert end_of(await collect(make_provider(scripted_server, "ollama"))).stop_reason == \
-        "tool_use"
+    scripted_server: ScriptedServer,
+) -> None:
+    scripted_server.add(
+        openai_answer("", [{"id": "c", "name": "read", "arguments": {}}], finish="stop")
+    )
+    assert end_of(await collect(make_provider(scripted_server, "ollama"))).stop_reason == "tool_use"
 
 
 async def test_done_without_finish_reason_and_finish_without_done_both_end(
-        scripted_server: ScriptedServer) -> None:
-    scripted_server.add(openai_answer("a", finish_chunk=False),
-                        openai_answer("b", done=False))
+    scripted_server: ScriptedServer,
+) -> None:
+    scripted_server.add(openai_answer("a", finish_chunk=False), openai_answer("b", done=False))
     assert end_of(await collect(make_provider(scripted_server))).stop_reason == "end_turn"
     assert end_of(await collect(make_provider(scripted_server))).stop_reason == "end_turn"
 
@@ -302,8 +379,10 @@ async def test_connection_is_reused_after_done(scripted_server: ScriptedServer) 
 
 # --- failures -----------------------------------------------------------------------
 
+
 async def test_stream_without_finish_or_done_is_a_stream_error(
-        scripted_server: ScriptedServer) -> None:
+    scripted_server: ScriptedServer,
+) -> None:
     scripted_server.add(openai_answer("half an ans", finish_chunk=False, done=False))
     error, seen = await failure(make_provider(scripted_server))
     assert error.kind == "stream"
@@ -322,7 +401,8 @@ async def test_connection_cut_mid_stream(scripted_server: ScriptedServer) -> Non
 
 
 async def test_connection_cut_before_any_output_is_retryable(
-        scripted_server: ScriptedServer) -> None:
+    scripted_server: ScriptedServer,
+) -> None:
     scripted_server.add(ScriptedResponse(chunks=[b": keepalive\n\n"], cut=True))
     error, seen = await failure(make_provider(scripted_server))
     assert (error.kind, error.partial_output, error.retryable) == ("stream", False, True)
@@ -330,11 +410,21 @@ async def test_connection_cut_before_any_output_is_retryable(
 
 
 async def test_error_object_mid_stream_after_text(scripted_server: ScriptedServer) -> None:
-    scripted_server.add(ScriptedResponse(chunks=[
-        *openai_chunks("Hello", finish_chunk=False, usage=False, done=False),
-        sse({"error": {"code": 502, "message": "Upstream went away"},
-             "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]}),
-    ]))
+    scripted_server.add(
+        ScriptedResponse(
+            chunks=[
+                *openai_chunks("Hello", finish_chunk=False, usage=False, done=False),
+                sse(
+                    {
+                        "error": {"code": 502, "message": "Upstream went away"},
+                        "choices": [
+                            {"index": 0, "delta": {"content": ""}, "finish_reason": "error"}
+                        ],
+                    }
+                ),
+            ]
+        )
+    )
     error, seen = await failure(make_provider(scripted_server, "openrouter"))
     assert (error.kind, error.status, error.message) == ("server", 502, "Upstream went away")
     assert error.partial_output is True and error.retryable is False
@@ -357,20 +447,21 @@ async def test_hung_server_times_out(scripted_server: ScriptedServer) -> None:
 async def test_stall_after_text_times_out_as_partial(scripted_server: ScriptedServer) -> None:
     chunks = openai_chunks("abcdefgh", chunk_size=4)
     # The first text arrives at once (one network chunk), then every gap exceeds the limit.
-    scripted_server.add(ScriptedResponse(chunks=[chunks[0] + chunks[1], *chunks[2:]],
-                                         delay_s=0.5))
+    scripted_server.add(ScriptedResponse(chunks=[chunks[0] + chunks[1], *chunks[2:]], delay_s=0.5))
     error, seen = await failure(make_provider(scripted_server, timeout_s=0.25))
     assert text_of(seen) == "abcd"
     assert (error.kind, error.partial_output, error.retryable) == ("timeout", True, False)
 
 
 async def test_connection_refused_by_a_local_server_is_not_retried(
-        scripted_server: ScriptedServer) -> None:
+    scripted_server: ScriptedServer,
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    provider = OpenAIChatProvider(name="openai", base_url=f"http://127.0.0.1:{port}/v1",
-                                  api_key="k", timeout_s=2.0)
+    provider = OpenAIChatProvider(
+        name="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key="k", timeout_s=2.0
+    )
     error, _ = await failure(provider)
     # Nothing listens there (Ollama not started): waiting cannot help, so say what to check.
     assert (error.kind, error.retryable) == ("connection", False)
@@ -378,20 +469,39 @@ async def test_connection_refused_by_a_local_server_is_not_retried(
 
 
 async def test_429_with_retry_after_seconds(scripted_server: ScriptedServer) -> None:
-    scripted_server.add(ScriptedResponse.json(
-        429, {"error": {"message": "Slow down", "type": "rate_limit_error",
-                        "code": "rate_limit_exceeded"}}, headers={"Retry-After": "7"}))
+    scripted_server.add(
+        ScriptedResponse.json(
+            429,
+            {
+                "error": {
+                    "message": "Slow down",
+                    "type": "rate_limit_error",
+                    "code": "rate_limit_exceeded",
+                }
+            },
+            headers={"Retry-After": "7"},
+        )
+    )
     error, _ = await failure(make_provider(scripted_server))
     assert (error.kind, error.status, error.retryable, error.retry_after) == (
-        "rate_limit", 429, True, 7.0)
+        "rate_limit",
+        429,
+        True,
+        7.0,
+    )
     assert error.message == "Slow down"
 
 
 async def test_503_with_retry_after_http_date(scripted_server: ScriptedServer) -> None:
     when = datetime.now(UTC) + timedelta(seconds=30)
-    scripted_server.add(ScriptedResponse(
-        status=503, chunks=[b"<html>Service Unavailable</html>"], content_type="text/html",
-        headers={"Retry-After": format_datetime(when, usegmt=True)}))
+    scripted_server.add(
+        ScriptedResponse(
+            status=503,
+            chunks=[b"<html>Service Unavailable</html>"],
+            content_type="text/html",
+            headers={"Retry-After": format_datetime(when, usegmt=True)},
+        )
+    )
     error, _ = await failure(make_provider(scripted_server))
     assert (error.kind, error.status, error.retryable) == ("server", 503, True)
     assert error.retry_after is not None and 20.0 < error.retry_after <= 30.0
@@ -399,29 +509,53 @@ async def test_503_with_retry_after_http_date(scripted_server: ScriptedServer) -
 
 
 async def test_retry_after_ms_wins(scripted_server: ScriptedServer) -> None:
-    scripted_server.add(ScriptedResponse.json(
-        500, {"error": {"message": "oops", "type": "server_error"}},
-        headers={"retry-after-ms": "1500", "Retry-After": "9"}))
+    scripted_server.add(
+        ScriptedResponse.json(
+            500,
+            {"error": {"message": "oops", "type": "server_error"}},
+            headers={"retry-after-ms": "1500", "Retry-After": "9"},
+        )
+    )
     error, _ = await failure(make_provider(scripted_server))
     assert (error.kind, error.retry_after) == ("server", 1.5)
 
 
-@pytest.mark.parametrize(("status", "body", "kind", "retryable"), [
-    (404, b"", "not_found", False),
-    (429, json.dumps({"error": {"message": "You exceeded your current quota",
-                                "type": "insufficient_quota",
-                                "code": "insufficient_quota"}}).encode(), "quota", False),
-    (402, b'{"error": {"message": "Insufficient credits", "code": 402}}', "quota", False),
-    (408, b"", "timeout", True),
-    (409, b"", "conflict", True),
-    (529, b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
-     "overloaded", True),
-    (403, b'{"error": "forbidden region"}', "auth", False),
-])
-async def test_status_classification(scripted_server: ScriptedServer, status: int, body: bytes,
-                                     kind: str, retryable: bool) -> None:
-    scripted_server.add(ScriptedResponse(status=status, chunks=[body],
-                                         content_type="application/json"))
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "retryable"),
+    [
+        (404, b"", "not_found", False),
+        (
+            429,
+            json.dumps(
+                {
+                    "error": {
+                        "message": "You exceeded your current quota",
+                        "type": "insufficient_quota",
+                        "code": "insufficient_quota",
+                    }
+                }
+            ).encode(),
+            "quota",
+            False,
+        ),
+        (402, b'{"error": {"message": "Insufficient credits", "code": 402}}', "quota", False),
+        (408, b"", "timeout", True),
+        (409, b"", "conflict", True),
+        (
+            529,
+            b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+            "overloaded",
+            True,
+        ),
+        (403, b'{"error": "forbidden region"}', "auth", False),
+    ],
+)
+async def test_status_classification(
+    scripted_server: ScriptedServer, status: int, body: bytes, kind: str, retryable: bool
+) -> None:
+    scripted_server.add(
+        ScriptedResponse(status=status, chunks=[body], content_type="application/json")
+    )
     error, _ = await failure(make_provider(scripted_server, key_hint="OPENAI_API_KEY"))
     assert (error.kind, error.status, error.retryable) == (kind, status, retryable)
     assert error.message
@@ -432,6 +566,7 @@ async def test_status_classification(scripted_server: ScriptedServer, status: in
 
 
 # --- cancellation -------------------------------------------------------------------
+
 
 class CloseWatchingTransport(httpx.AsyncBaseTransport):
     """The real HTTP transport, noting when a response body stream is closed."""
@@ -453,22 +588,29 @@ class CloseWatchingTransport(httpx.AsyncBaseTransport):
                 await response.aclose()
                 watch.closed.set()
 
-        return httpx.Response(response.status_code, headers=response.headers,
-                              stream=WatchedStream(), extensions=response.extensions)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=WatchedStream(),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
 async def test_cancelling_the_consumer_closes_the_stream_at_once(
-        scripted_server: ScriptedServer) -> None:
+    scripted_server: ScriptedServer,
+) -> None:
     # 40 chunks, 0.25 s apart: ten seconds of answer if nobody hangs up.
-    scripted_server.add(ScriptedResponse(chunks=openai_chunks("x" * 160, chunk_size=4),
-                                         delay_s=0.25))
+    scripted_server.add(
+        ScriptedResponse(chunks=openai_chunks("x" * 160, chunk_size=4), delay_s=0.25)
+    )
     transport = CloseWatchingTransport()
     client = httpx.AsyncClient(transport=transport)
-    provider = OpenAIChatProvider(name="openai", base_url=scripted_server.url + "/v1",
-                                  api_key="k", client=client)
+    provider = OpenAIChatProvider(
+        name="openai", base_url=scripted_server.url + "/v1", api_key="k", client=client
+    )
     first_text = asyncio.Event()
 
     async def consume() -> None:

@@ -31,23 +31,33 @@ def event(body: dict[str, Any]) -> bytes:
     return f"event: {body['type']}\ndata: {json.dumps(body)}\n\n".encode()
 
 
-async def run(server: ScriptedServer, *responses: ScriptedResponse,
-              req: ProviderRequest | None = None, **provider_kwargs: Any) -> Outcome:
+async def run(
+    server: ScriptedServer,
+    *responses: ScriptedResponse,
+    req: ProviderRequest | None = None,
+    **provider_kwargs: Any,
+) -> Outcome:
     server.add(*responses)
-    provider = OpenAIResponsesProvider(base_url=server.url + "/v1", api_key="sk-test",
-                                       **provider_kwargs)
+    provider = OpenAIResponsesProvider(
+        base_url=server.url + "/v1", api_key="sk-test", **provider_kwargs
+    )
     return await stream_outcome(provider, req or request())
 
 
 # -- request mapping -----------------------------------------------------------
 
+
 def test_conversation_maps_to_input_items() -> None:
     messages = [
         Message(role="user", content="Run the tests"),
-        Message(role="assistant", content="Running.", tool_calls=[
-            ToolCall(id="call_1", name="bash", arguments={"command": "pytest"}),
-            ToolCall(id="call_2", name="bash", arguments={"command": "ruff check"}),
-        ]),
+        Message(
+            role="assistant",
+            content="Running.",
+            tool_calls=[
+                ToolCall(id="call_1", name="bash", arguments={"command": "pytest"}),
+                ToolCall(id="call_2", name="bash", arguments={"command": "ruff check"}),
+            ],
+        ),
         Message(role="tool", tool_call_id="call_1", name="bash", content="3 passed"),
         Message(role="tool", tool_call_id="call_2", name="bash", content="error", is_error=True),
         Message(role="assistant", content="All good."),
@@ -57,10 +67,18 @@ def test_conversation_maps_to_input_items() -> None:
     assert body["input"] == [
         {"role": "user", "content": "Run the tests"},
         {"role": "assistant", "content": "Running."},
-        {"type": "function_call", "call_id": "call_1", "name": "bash",
-         "arguments": '{"command": "pytest"}'},
-        {"type": "function_call", "call_id": "call_2", "name": "bash",
-         "arguments": '{"command": "ruff check"}'},
+        {
+            "type": "function_call",
+            "call_id": "call_1",
+            "name": "bash",
+            "arguments": '{"command": "pytest"}',
+        },
+        {
+            "type": "function_call",
+            "call_id": "call_2",
+            "name": "bash",
+            "arguments": '{"command": "ruff check"}',
+        },
         {"type": "function_call_output", "call_id": "call_1", "output": "3 passed"},
         {"type": "function_call_output", "call_id": "call_2", "output": "error"},
         {"role": "assistant", "content": "All good."},
@@ -70,15 +88,24 @@ def test_conversation_maps_to_input_items() -> None:
     assert (body["model"], body["stream"], body["store"]) == ("gpt-test", True, False)
     assert body["max_output_tokens"] == 256
     assert "temperature" not in body  # reasoning models reject it unless asked for
-    assert body["tools"] == [{"type": "function", "name": "bash", "description": "Run a command",
-                              "parameters": BASH.parameters, "strict": False}]
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "name": "bash",
+            "description": "Run a command",
+            "parameters": BASH.parameters,
+            "strict": False,
+        }
+    ]
 
 
 def test_every_call_gets_an_output_and_stray_outputs_become_text() -> None:
     messages = [
         Message(role="user", content="go"),
-        Message(role="assistant", tool_calls=[ToolCall(id="c1", name="bash"),
-                                              ToolCall(id="c2", name="bash")]),
+        Message(
+            role="assistant",
+            tool_calls=[ToolCall(id="c1", name="bash"), ToolCall(id="c2", name="bash")],
+        ),
         Message(role="tool", tool_call_id="c1", content="ok"),
         Message(role="tool", tool_call_id="nope", name="bash", content="stray"),
     ]
@@ -100,46 +127,84 @@ async def test_request_goes_to_responses_with_a_bearer_key(server: ScriptedServe
 
 # -- streaming -----------------------------------------------------------------
 
+
 async def test_text_streams_delta_by_delta_with_usage(server: ScriptedServer) -> None:
-    out = await run(server, responses_answer("Streaming from the Responses API.", chunk_size=4,
-                                             input_tokens=300, output_tokens=40,
-                                             cached_tokens=256, reasoning_tokens=30))
+    out = await run(
+        server,
+        responses_answer(
+            "Streaming from the Responses API.",
+            chunk_size=4,
+            input_tokens=300,
+            output_tokens=40,
+            cached_tokens=256,
+            reasoning_tokens=30,
+        ),
+    )
     assert "".join(out.text) == "Streaming from the Responses API."
     assert len(out.text) == 9
-    assert out.usage == Usage(input_tokens=300, output_tokens=40, cached_input_tokens=256,
-                              reasoning_tokens=30)
+    assert out.usage == Usage(
+        input_tokens=300, output_tokens=40, cached_input_tokens=256, reasoning_tokens=30
+    )
     assert out.end is not None
     assert (out.end.stop_reason, out.end.raw_reason) == ("end_turn", "completed")
 
 
 async def test_fragmented_parallel_calls_arrive_whole(server: ScriptedServer) -> None:
-    calls = [{"id": "call_a", "name": "bash", "arguments": {"command": "echo 'héllo'"}},
-             {"id": "call_b", "name": "read_file", "arguments": {"path": "x", "lines": [1, 9]}}]
+    calls = [
+        {"id": "call_a", "name": "bash", "arguments": {"command": "echo 'héllo'"}},
+        {"id": "call_b", "name": "read_file", "arguments": {"path": "x", "lines": [1, 9]}},
+    ]
     body = b"".join(responses_chunks("Two calls.", calls, arg_fragment=1))
     out = await run(server, ScriptedResponse(chunks=split(body, 5)))
     assert [(c.id, c.name, c.arguments) for c in out.calls] == [
         ("call_a", "bash", {"command": "echo 'héllo'"}),
-        ("call_b", "read_file", {"path": "x", "lines": [1, 9]})]
+        ("call_b", "read_file", {"path": "x", "lines": [1, 9]}),
+    ]
     assert out.end is not None and out.end.stop_reason == "tool_use"
 
 
 async def test_invalid_arguments_set_arguments_error(server: ScriptedServer) -> None:
-    out = await run(server, responses_answer("", [{"id": "c", "name": "bash",
-                                                   "arguments": "[1, 2]"}]))
+    out = await run(
+        server, responses_answer("", [{"id": "c", "name": "bash", "arguments": "[1, 2]"}])
+    )
     (call,) = out.calls
     assert call.arguments == {} and call.arguments_error is not None
 
 
 async def test_reasoning_summary_is_thinking_and_refusal_is_a_stop_reason(
-        server: ScriptedServer) -> None:
+    server: ScriptedServer,
+) -> None:
     chunks = responses_chunks("", completed=False)
-    chunks += [event({"type": "response.reasoning_summary_text.delta", "item_id": "rs",
-                      "output_index": 0, "summary_index": 0, "delta": "Considering."}),
-               event({"type": "response.refusal.delta", "item_id": "m", "output_index": 1,
-                      "content_index": 0, "delta": "I can't "}),
-               event({"type": "response.refusal.delta", "item_id": "m", "output_index": 1,
-                      "content_index": 0, "delta": "help with that."}),
-               responses_chunks("", input_tokens=5, output_tokens=3)[-1]]
+    chunks += [
+        event(
+            {
+                "type": "response.reasoning_summary_text.delta",
+                "item_id": "rs",
+                "output_index": 0,
+                "summary_index": 0,
+                "delta": "Considering.",
+            }
+        ),
+        event(
+            {
+                "type": "response.refusal.delta",
+                "item_id": "m",
+                "output_index": 1,
+                "content_index": 0,
+                "delta": "I can't ",
+            }
+        ),
+        event(
+            {
+                "type": "response.refusal.delta",
+                "item_id": "m",
+                "output_index": 1,
+                "content_index": 0,
+                "delta": "help with that.",
+            }
+        ),
+        responses_chunks("", input_tokens=5, output_tokens=3)[-1],
+    ]
     out = await run(server, ScriptedResponse(chunks=chunks))
     assert out.thinking == ["Considering."]
     assert out.text == []
@@ -147,8 +212,9 @@ async def test_reasoning_summary_is_thinking_and_refusal_is_a_stop_reason(
     assert (out.end.stop_reason, out.end.refusal) == ("refusal", "I can't help with that.")
 
 
-@pytest.mark.parametrize(("reason", "stop"), [("max_output_tokens", "max_tokens"),
-                                              ("content_filter", "content_filter")])
+@pytest.mark.parametrize(
+    ("reason", "stop"), [("max_output_tokens", "max_tokens"), ("content_filter", "content_filter")]
+)
 async def test_incomplete_response(server: ScriptedServer, reason: str, stop: str) -> None:
     out = await run(server, responses_answer("truncated", incomplete_reason=reason))
     assert "".join(out.text) == "truncated"
@@ -168,11 +234,13 @@ async def test_stream_cut_mid_answer(server: ScriptedServer) -> None:
     with pytest.raises(ProviderError) as caught:
         await run(server, ScriptedResponse(chunks=chunks[:4], cut=True))
     assert (caught.value.kind, caught.value.partial_output, caught.value.retryable) == (
-        "stream", True, False)
+        "stream",
+        True,
+        False,
+    )
 
 
-async def test_mid_stream_error_is_retryable_only_before_any_output(
-        server: ScriptedServer) -> None:
+async def test_mid_stream_error_is_retryable_only_before_any_output(server: ScriptedServer) -> None:
     created = responses_chunks("", completed=False)
     with pytest.raises(ProviderError) as before:
         await run(server, ScriptedResponse(chunks=[*created, *responses_error_events()]))
@@ -180,9 +248,15 @@ async def test_mid_stream_error_is_retryable_only_before_any_output(
     with pytest.raises(ProviderError) as after:
         await run(server, ScriptedResponse(chunks=[*started, *responses_error_events()]))
     assert (before.value.kind, before.value.retryable, before.value.partial_output) == (
-        "server", True, False)
+        "server",
+        True,
+        False,
+    )
     assert (after.value.kind, after.value.retryable, after.value.partial_output) == (
-        "server", False, True)
+        "server",
+        False,
+        True,
+    )
     assert after.value.message == "The server had an error."
 
 

@@ -35,13 +35,17 @@ def settings(**values: Any) -> Settings:
 
 # -- model ids ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("model_id", "expected"), [
-    ("anthropic/claude-sonnet-4-5", ("anthropic", "claude-sonnet-4-5")),
-    ("openrouter/anthropic/claude-sonnet-4.5", ("openrouter", "anthropic/claude-sonnet-4.5")),
-    ("OpenAI/gpt-5", ("openai", "gpt-5")),
-    ("ollama/gpt-oss:20b", ("ollama", "gpt-oss:20b")),
-    (" offline/echo ", ("offline", "echo")),
-])
+
+@pytest.mark.parametrize(
+    ("model_id", "expected"),
+    [
+        ("anthropic/claude-sonnet-4-5", ("anthropic", "claude-sonnet-4-5")),
+        ("openrouter/anthropic/claude-sonnet-4.5", ("openrouter", "anthropic/claude-sonnet-4.5")),
+        ("OpenAI/gpt-5", ("openai", "gpt-5")),
+        ("ollama/gpt-oss:20b", ("ollama", "gpt-oss:20b")),
+        (" offline/echo ", ("offline", "echo")),
+    ],
+)
 def test_parse_model_id(model_id: str, expected: tuple[str, str]) -> None:
     assert parse_model_id(model_id) == expected
 
@@ -51,16 +55,22 @@ def test_unknown_provider_names_the_known_ones() -> None:
         parse_model_id("foo/bar")
     assert str(caught.value).startswith(
         "unknown provider 'foo' in model id 'foo/bar'; known: anthropic, openai, gemini, "
-        "openrouter, deepseek, xai, mistral, ollama, offline")
+        "openrouter, deepseek, xai, mistral, ollama, offline"
+    )
     assert caught.value.exit_code == 2
 
 
-@pytest.mark.parametrize(("model_id", "hint"), [
-    ("meta-llama/llama-4-maverick", "did you mean openrouter/meta-llama/llama-4-maverick?"),
-    ("google/gemini-2.5-pro",
-     "did you mean gemini/gemini-2.5-pro or openrouter/google/gemini-2.5-pro?"),
-    ("claude/opus", "did you mean anthropic/...?"),
-])
+@pytest.mark.parametrize(
+    ("model_id", "hint"),
+    [
+        ("meta-llama/llama-4-maverick", "did you mean openrouter/meta-llama/llama-4-maverick?"),
+        (
+            "google/gemini-2.5-pro",
+            "did you mean gemini/gemini-2.5-pro or openrouter/google/gemini-2.5-pro?",
+        ),
+        ("claude/opus", "did you mean anthropic/...?"),
+    ],
+)
 def test_unknown_provider_suggests_the_right_prefix(model_id: str, hint: str) -> None:
     with pytest.raises(UnknownProviderError, match=re.escape(hint)):
         parse_model_id(model_id)
@@ -70,8 +80,9 @@ def test_a_bare_model_name_is_a_usage_error_with_a_suggestion() -> None:
     with pytest.raises(UsageError) as caught:
         parse_model_id("gpt-5")
     assert not isinstance(caught.value, UnknownProviderError)
-    assert str(caught.value) == ("model id 'gpt-5' has no provider: write provider/model, "
-                                 "e.g. openai/gpt-5")
+    assert str(caught.value) == (
+        "model id 'gpt-5' has no provider: write provider/model, e.g. openai/gpt-5"
+    )
     with pytest.raises(UsageError, match=re.escape("e.g. anthropic/claude-sonnet-4-5")):
         parse_model_id("mystery")
 
@@ -83,11 +94,14 @@ def test_a_provider_without_a_model_is_a_usage_error() -> None:
 
 # -- keys ------------------------------------------------------------------------------
 
+
 def test_tau_key_variable_wins_over_the_vendor_variable() -> None:
     env = {"ANTHROPIC_API_KEY": "vendor", "TAU_ANTHROPIC_API_KEY": "tau"}
     assert find_api_key("anthropic", settings(), env) == ("tau", "TAU_ANTHROPIC_API_KEY")
     assert find_api_key("anthropic", settings(), {"ANTHROPIC_API_KEY": "vendor"}) == (
-        "vendor", "ANTHROPIC_API_KEY")
+        "vendor",
+        "ANTHROPIC_API_KEY",
+    )
 
 
 def test_gemini_reads_gemini_then_google_key() -> None:
@@ -100,34 +114,44 @@ def test_configured_key_variable_and_empty_values() -> None:
     conf = settings(providers={"openai": {"api_key_env": "WORK_OPENAI"}})
     env = {"WORK_OPENAI": "work", "OPENAI_API_KEY": "home"}
     assert find_api_key("openai", conf, env) == ("work", "WORK_OPENAI")
-    assert find_api_key("openai", conf, {**env, "TAU_OPENAI_API_KEY": "t"})[1] == \
-        "TAU_OPENAI_API_KEY"
+    assert (
+        find_api_key("openai", conf, {**env, "TAU_OPENAI_API_KEY": "t"})[1] == "TAU_OPENAI_API_KEY"
+    )
     assert find_api_key("openai", conf, {"WORK_OPENAI": "  ", "OPENAI_API_KEY": "home"}) == (
-        "home", "OPENAI_API_KEY")
+        "home",
+        "OPENAI_API_KEY",
+    )
     assert find_api_key("openai", settings(), {}) == (None, None)
 
 
 def test_dotenv_supplies_keys_but_never_overrides_the_environment(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("export ANTHROPIC_API_KEY='from-dotenv'\n"
-                                   "OPENAI_API_KEY=dotenv-openai  # comment\n")
+    (tmp_path / ".env").write_text(
+        "export ANTHROPIC_API_KEY='from-dotenv'\nOPENAI_API_KEY=dotenv-openai  # comment\n"
+    )
     resolved = resolve_model("openai/gpt-5", settings(), {}, tmp_path)
     assert (resolved.api_key, resolved.key_env) == ("dotenv-openai", "OPENAI_API_KEY")
-    resolved = resolve_model("anthropic/claude-sonnet-4-5", settings(),
-                             {"ANTHROPIC_API_KEY": "real"}, tmp_path)
+    resolved = resolve_model(
+        "anthropic/claude-sonnet-4-5", settings(), {"ANTHROPIC_API_KEY": "real"}, tmp_path
+    )
     assert resolved.api_key == "real"
-    assert resolve_model("anthropic/claude-sonnet-4-5", settings(), {},
-                         tmp_path).api_key == "from-dotenv"
+    assert (
+        resolve_model("anthropic/claude-sonnet-4-5", settings(), {}, tmp_path).api_key
+        == "from-dotenv"
+    )
 
 
 # -- base URLs ----------------------------------------------------------------------------
+
 
 def test_base_url_precedence() -> None:
     layered = settings(base_url="http://cli", providers={"openai": {"base_url": "http://conf"}})
     env = {"TAU_OPENAI_BASE_URL": "http://tau", "OPENAI_BASE_URL": "http://vendor"}
     assert find_base_url("openai", layered, env) == "http://cli"
     assert find_base_url("openai", layered, env, use_override=False) == "http://tau"
-    assert find_base_url("openai", layered, {"OPENAI_BASE_URL": "http://vendor"},
-                         use_override=False) == "http://vendor"
+    assert (
+        find_base_url("openai", layered, {"OPENAI_BASE_URL": "http://vendor"}, use_override=False)
+        == "http://vendor"
+    )
     assert find_base_url("openai", layered, {}, use_override=False) == "http://conf"
     assert find_base_url("openai", settings(), {}) == "https://api.openai.com/v1"
     assert find_base_url("offline", layered, env) is None
@@ -135,10 +159,13 @@ def test_base_url_precedence() -> None:
 
 def test_default_base_urls() -> None:
     expected = {
-        "openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
+        "openai": "https://api.openai.com/v1",
+        "anthropic": "https://api.anthropic.com",
         "gemini": "https://generativelanguage.googleapis.com",
-        "openrouter": "https://openrouter.ai/api/v1", "deepseek": "https://api.deepseek.com",
-        "xai": "https://api.x.ai/v1", "mistral": "https://api.mistral.ai/v1",
+        "openrouter": "https://openrouter.ai/api/v1",
+        "deepseek": "https://api.deepseek.com",
+        "xai": "https://api.x.ai/v1",
+        "mistral": "https://api.mistral.ai/v1",
         "ollama": "http://localhost:11434/v1",
     }
     assert {name: find_base_url(name, settings(), {}) for name in expected} == expected
@@ -148,31 +175,37 @@ def test_base_url_override_applies_to_the_chosen_model_only() -> None:
     conf = settings(base_url="http://proxy/v1")
     env = {"OPENAI_API_KEY": "k", "OPENROUTER_API_KEY": "k"}
     assert resolve_model("openai/gpt-5", conf, env, None).base_url == "http://proxy/v1"
-    other = resolve_model("openrouter/openai/gpt-5", conf, env, None,
-                          use_base_url_override=False)
+    other = resolve_model("openrouter/openai/gpt-5", conf, env, None, use_base_url_override=False)
     assert other.base_url == "https://openrouter.ai/api/v1"
 
 
 # -- the default model --------------------------------------------------------------------
 
+
 def test_default_model_order_and_offline_fallback() -> None:
-    every = {"OPENAI_API_KEY": "o", "ANTHROPIC_API_KEY": "a", "GEMINI_API_KEY": "g",
-             "DEEPSEEK_API_KEY": "d", "OPENROUTER_API_KEY": "r"}
+    every = {
+        "OPENAI_API_KEY": "o",
+        "ANTHROPIC_API_KEY": "a",
+        "GEMINI_API_KEY": "g",
+        "DEEPSEEK_API_KEY": "d",
+        "OPENROUTER_API_KEY": "r",
+    }
     assert default_model(settings(), every) == "anthropic/claude-sonnet-4-5"
-    assert default_model(settings(), {"OPENAI_API_KEY": "o", "GOOGLE_API_KEY": "g"}) == \
-        "openai/gpt-5"
+    assert (
+        default_model(settings(), {"OPENAI_API_KEY": "o", "GOOGLE_API_KEY": "g"}) == "openai/gpt-5"
+    )
     assert default_model(settings(), {"GOOGLE_API_KEY": "g"}) == "gemini/gemini-2.5-pro"
-    assert default_model(settings(), {"OPENROUTER_API_KEY": "r", "DEEPSEEK_API_KEY": "d"}) == \
-        "openrouter/anthropic/claude-sonnet-4.5"
+    assert (
+        default_model(settings(), {"OPENROUTER_API_KEY": "r", "DEEPSEEK_API_KEY": "d"})
+        == "openrouter/anthropic/claude-sonnet-4.5"
+    )
     assert default_model(settings(), {"DEEPSEEK_API_KEY": "d"}) == "deepseek/deepseek-chat"
     assert default_model(settings(), {"XAI_API_KEY": "x"}) == "offline/echo"
     assert default_model(settings(), {}) == "offline/echo"
 
 
-def test_default_model_prefers_settings_and_sees_dotenv_and_user_defaults(
-        tmp_path: Path) -> None:
-    assert default_model(settings(model="xai/grok-4"), {"ANTHROPIC_API_KEY": "a"}) == \
-        "xai/grok-4"
+def test_default_model_prefers_settings_and_sees_dotenv_and_user_defaults(tmp_path: Path) -> None:
+    assert default_model(settings(model="xai/grok-4"), {"ANTHROPIC_API_KEY": "a"}) == "xai/grok-4"
     (tmp_path / ".env").write_text("GEMINI_API_KEY=g\n")
     assert default_model(settings(), {}, tmp_path) == "gemini/gemini-2.5-pro"
     conf = settings(providers={"anthropic": {"api_key_env": "MY_CLAUDE"}})
@@ -180,15 +213,19 @@ def test_default_model_prefers_settings_and_sees_dotenv_and_user_defaults(
     models = user_config_dir() / "models.toml"
     models.parent.mkdir(parents=True, exist_ok=True)
     models.write_text('[defaults]\nanthropic = "claude-haiku-4-5"\n')
-    assert default_model(settings(), {"ANTHROPIC_API_KEY": "a"}) == \
-        "anthropic/claude-haiku-4-5"
+    assert default_model(settings(), {"ANTHROPIC_API_KEY": "a"}) == "anthropic/claude-haiku-4-5"
 
 
 # -- resolving ---------------------------------------------------------------------------
 
+
 def test_resolve_a_catalog_model_by_alias() -> None:
-    resolved = resolve_model("anthropic/claude-sonnet-4-5-20250929", settings(),
-                             {"ANTHROPIC_API_KEY": "sk-ant-secret"}, None)
+    resolved = resolve_model(
+        "anthropic/claude-sonnet-4-5-20250929",
+        settings(),
+        {"ANTHROPIC_API_KEY": "sk-ant-secret"},
+        None,
+    )
     assert resolved.provider == "anthropic" and resolved.model == "claude-sonnet-4-5"
     assert resolved.model_id == "anthropic/claude-sonnet-4-5"
     assert resolved.info is not None and resolved.api == "anthropic"
@@ -210,21 +247,39 @@ def test_a_model_missing_from_the_catalog_is_accepted_with_a_warning() -> None:
 
 
 def test_a_deprecated_model_warns() -> None:
-    resolved = resolve_model("anthropic/claude-opus-4-0", settings(),
-                             {"ANTHROPIC_API_KEY": "k"}, None)
+    resolved = resolve_model(
+        "anthropic/claude-opus-4-0", settings(), {"ANTHROPIC_API_KEY": "k"}, None
+    )
     assert resolved.warning is not None and "deprecated" in resolved.warning
 
 
-@pytest.mark.parametrize(("model_id", "conf", "message"), [
-    ("anthropic/claude-sonnet-4-5", {}, "anthropic/claude-sonnet-4-5 needs an API key: set "
-     "ANTHROPIC_API_KEY (or TAU_ANTHROPIC_API_KEY)"),
-    ("gemini/gemini-2.5-pro", {}, "gemini/gemini-2.5-pro needs an API key: set "
-     "GEMINI_API_KEY (or TAU_GEMINI_API_KEY, GOOGLE_API_KEY)"),
-    ("openai/gpt-5", {"providers": {"openai": {"api_key_env": "WORK_KEY"}}},
-     "openai/gpt-5 needs an API key: set WORK_KEY (or TAU_OPENAI_API_KEY, OPENAI_API_KEY)"),
-    ("anthropic/claude-haiku-4-5", {"base_url": "http://127.0.0.1:9"},
-     "anthropic/claude-haiku-4-5 needs an API key"),
-])
+@pytest.mark.parametrize(
+    ("model_id", "conf", "message"),
+    [
+        (
+            "anthropic/claude-sonnet-4-5",
+            {},
+            "anthropic/claude-sonnet-4-5 needs an API key: set "
+            "ANTHROPIC_API_KEY (or TAU_ANTHROPIC_API_KEY)",
+        ),
+        (
+            "gemini/gemini-2.5-pro",
+            {},
+            "gemini/gemini-2.5-pro needs an API key: set "
+            "GEMINI_API_KEY (or TAU_GEMINI_API_KEY, GOOGLE_API_KEY)",
+        ),
+        (
+            "openai/gpt-5",
+            {"providers": {"openai": {"api_key_env": "WORK_KEY"}}},
+            "openai/gpt-5 needs an API key: set WORK_KEY (or TAU_OPENAI_API_KEY, OPENAI_API_KEY)",
+        ),
+        (
+            "anthropic/claude-haiku-4-5",
+            {"base_url": "http://127.0.0.1:9"},
+            "anthropic/claude-haiku-4-5 needs an API key",
+        ),
+    ],
+)
 def test_missing_keys(model_id: str, conf: dict[str, Any], message: str) -> None:
     with pytest.raises(MissingKeyError) as caught:
         resolve_model(model_id, settings(**conf), {}, None)
@@ -235,8 +290,7 @@ def test_providers_that_need_no_key() -> None:
     assert resolve_model("ollama/llama3.2", settings(), {}, None).api_key is None
     assert resolve_model("offline/replay", settings(), {}, None).base_url is None
     # An OpenAI-compatible server at a custom URL (a proxy, a local server) may be keyless.
-    custom = resolve_model("openai/gpt-5", settings(), {"OPENAI_BASE_URL": "http://local/v1"},
-                           None)
+    custom = resolve_model("openai/gpt-5", settings(), {"OPENAI_BASE_URL": "http://local/v1"}, None)
     assert custom.api_key is None and custom.base_url == "http://local/v1"
 
 
@@ -247,20 +301,30 @@ def test_offline_models_are_echo_and_replay_only() -> None:
 
 # -- request options ---------------------------------------------------------------------
 
+
 def test_request_options_for_openrouter_and_anthropic() -> None:
-    conf = settings(providers={
-        "openrouter": {"site_url": "https://example.org", "site_name": "tau",
-                       "order": ["anthropic", "google"], "allow": ["anthropic"],
-                       "deny": ["shady"]},
-        "anthropic": {"prompt_caching": True},
-        "openai": {"prompt_caching": True},
-    })
+    conf = settings(
+        providers={
+            "openrouter": {
+                "site_url": "https://example.org",
+                "site_name": "tau",
+                "order": ["anthropic", "google"],
+                "allow": ["anthropic"],
+                "deny": ["shady"],
+            },
+            "anthropic": {"prompt_caching": True},
+            "openai": {"prompt_caching": True},
+        }
+    )
     env = {"OPENROUTER_API_KEY": "k", "ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k"}
     router = resolve_model("openrouter/anthropic/claude-sonnet-4.5", conf, env, None)
     assert request_options(router, conf) == {
-        "site_url": "https://example.org", "site_name": "tau",
-        "provider_order": ["anthropic", "google"], "provider_allow": ["anthropic"],
-        "provider_deny": ["shady"]}
+        "site_url": "https://example.org",
+        "site_name": "tau",
+        "provider_order": ["anthropic", "google"],
+        "provider_allow": ["anthropic"],
+        "provider_deny": ["shady"],
+    }
     claude = resolve_model("anthropic/claude-sonnet-4-5", conf, env, None)
     assert request_options(claude, conf) == {"prompt_caching": True}
     assert request_options(resolve_model("openai/gpt-5", conf, env, None), conf) == {}
@@ -274,32 +338,61 @@ WIRE_CASES = [
     ("openai", "gpt-5", "OPENAI_API_KEY", "/v1", "/v1/chat/completions", "authorization"),
     ("openai", "gpt-5-pro", "OPENAI_API_KEY", "/v1", "/v1/responses", "authorization"),
     ("anthropic", "claude-haiku-4-5", "ANTHROPIC_API_KEY", "", "/v1/messages", "x-api-key"),
-    ("gemini", "gemini-2.5-flash", "GEMINI_API_KEY", "",
-     "/v1beta/models/gemini-2.5-flash:streamGenerateContent", "x-goog-api-key"),
-    ("openrouter", "anthropic/claude-sonnet-4.5", "OPENROUTER_API_KEY", "/api/v1",
-     "/api/v1/chat/completions", "authorization"),
+    (
+        "gemini",
+        "gemini-2.5-flash",
+        "GEMINI_API_KEY",
+        "",
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+        "x-goog-api-key",
+    ),
+    (
+        "openrouter",
+        "anthropic/claude-sonnet-4.5",
+        "OPENROUTER_API_KEY",
+        "/api/v1",
+        "/api/v1/chat/completions",
+        "authorization",
+    ),
     ("deepseek", "deepseek-chat", "DEEPSEEK_API_KEY", "", "/chat/completions", "authorization"),
     ("xai", "grok-4", "XAI_API_KEY", "/v1", "/v1/chat/completions", "authorization"),
-    ("mistral", "mistral-small-latest", "MISTRAL_API_KEY", "/v1", "/v1/chat/completions",
-     "authorization"),
-    ("ollama", "llama3.2", "TAU_OLLAMA_API_KEY", "/v1", "/v1/chat/completions",
-     "authorization"),
+    (
+        "mistral",
+        "mistral-small-latest",
+        "MISTRAL_API_KEY",
+        "/v1",
+        "/v1/chat/completions",
+        "authorization",
+    ),
+    ("ollama", "llama3.2", "TAU_OLLAMA_API_KEY", "/v1", "/v1/chat/completions", "authorization"),
 ]
 
 
 @pytest.mark.parametrize(("provider", "model", "key_var", "suffix", "path", "auth"), WIRE_CASES)
 async def test_create_provider_speaks_each_providers_wire_format(
-        scripted_server: ScriptedServer, provider: str, model: str, key_var: str, suffix: str,
-        path: str, auth: str) -> None:
-    env = {key_var: "sk-wire-test",
-           f"TAU_{provider.upper()}_BASE_URL": scripted_server.url + suffix}
+    scripted_server: ScriptedServer,
+    provider: str,
+    model: str,
+    key_var: str,
+    suffix: str,
+    path: str,
+    auth: str,
+) -> None:
+    env = {
+        key_var: "sk-wire-test",
+        f"TAU_{provider.upper()}_BASE_URL": scripted_server.url + suffix,
+    }
     resolved = resolve_model(f"{provider}/{model}", settings(), env, None)
     client = create_provider(resolved, settings())
     assert client.name == provider
-    scripted_server.add(ScriptedResponse.json(
-        401, {"error": {"message": "bad key", "type": "authentication_error"}}))
-    request = ProviderRequest(model=resolved.model, system="s",
-                              messages=[Message(role="user", content="hi")])
+    scripted_server.add(
+        ScriptedResponse.json(
+            401, {"error": {"message": "bad key", "type": "authentication_error"}}
+        )
+    )
+    request = ProviderRequest(
+        model=resolved.model, system="s", messages=[Message(role="user", content="hi")]
+    )
     try:
         with pytest.raises(ProviderError) as caught:
             async for _ in client.stream(request):
@@ -319,8 +412,9 @@ def test_create_provider_passes_the_timeout() -> None:
     conf = settings(request_timeout_s=42.0, providers={"anthropic": {"timeout_s": 7.0}})
     openai = create_provider(resolve_model("openai/gpt-5", conf, env, None), conf)
     assert openai._client.timeout.read == 42.0  # type: ignore[attr-defined]
-    claude = create_provider(resolve_model("anthropic/claude-haiku-4-5", conf,
-                                           {"ANTHROPIC_API_KEY": "k"}, None), conf)
+    claude = create_provider(
+        resolve_model("anthropic/claude-haiku-4-5", conf, {"ANTHROPIC_API_KEY": "k"}, None), conf
+    )
     assert claude._client.timeout.read == 7.0  # type: ignore[attr-defined]
 
 
@@ -331,8 +425,9 @@ async def test_create_provider_builds_the_offline_provider(tmp_path: Path) -> No
     assert isinstance(echo, OfflineProvider) and echo.model == "echo"
     script = tmp_path / "turns.json"
     script.write_text('[{"text": "hi"}]')
-    replay = create_provider(resolve_model("offline/replay", settings(), {}, None), settings(),
-                             script_path=script)
+    replay = create_provider(
+        resolve_model("offline/replay", settings(), {}, None), settings(), script_path=script
+    )
     assert isinstance(replay, OfflineProvider) and replay.script_path == script
 
 
@@ -343,21 +438,30 @@ def test_every_provider_is_in_the_catalog_and_the_registry() -> None:
 
 
 def test_importing_the_registry_does_not_import_httpx() -> None:
-    code = ("import sys, tau_engine.providers.registry, tau_engine.providers.router; "
-            "print('httpx' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[2])
+    code = (
+        "import sys, tau_engine.providers.registry, tau_engine.providers.router; "
+        "print('httpx' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.stdout.strip() == "False"
 
 
 def test_resolved_model_is_frozen() -> None:
-    resolved = ResolvedModel(provider="offline", model="echo", model_id="offline/echo",
-                             info=None, base_url=None)
+    resolved = ResolvedModel(
+        provider="offline", model="echo", model_id="offline/echo", info=None, base_url=None
+    )
     with pytest.raises(AttributeError):
         resolved.model = "replay"  # type: ignore[misc]
 
 
 # -- .env files -------------------------------------------------------------------------------
+
 
 def test_dotenv_syntax() -> None:
     from tau_engine.providers.dotenv import parse_dotenv
@@ -376,11 +480,17 @@ def test_dotenv_syntax() -> None:
         "not a variable line\n"
         "1BAD=x\n"
         "UNCLOSED='oops\n"
-        "PLAIN=later wins\n")
+        "PLAIN=later wins\n"
+    )
     assert parsed.values == {
-        "PLAIN": "later wins", "EXPORTED": "spaced out",
-        "SINGLE": "literal \\n # not a comment", "DOUBLE": 'line\nbreak "quoted" # kept',
-        "MULTI": "first\nsecond", "EMPTY": "", "URL": "https://example.org/?a=b#frag"}
+        "PLAIN": "later wins",
+        "EXPORTED": "spaced out",
+        "SINGLE": "literal \\n # not a comment",
+        "DOUBLE": 'line\nbreak "quoted" # kept',
+        "MULTI": "first\nsecond",
+        "EMPTY": "",
+        "URL": "https://example.org/?a=b#frag",
+    }
     assert parsed.skipped == [11, 12, 13]
 
 
@@ -399,8 +509,12 @@ def test_thinking_budget_reaches_anthropic_requests_only() -> None:
     from tau_engine.config import ProviderSettings, Settings
     from tau_engine.providers.registry import request_options, resolve_model
 
-    settings = Settings(providers={"anthropic": ProviderSettings(thinking_budget=8000),
-                                   "openai": ProviderSettings(thinking_budget=8000)})
+    settings = Settings(
+        providers={
+            "anthropic": ProviderSettings(thinking_budget=8000),
+            "openai": ProviderSettings(thinking_budget=8000),
+        }
+    )
     env = {"ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o"}
     anthropic = resolve_model("anthropic/claude-sonnet-4-5", settings, env, Path("/nonexistent"))
     assert request_options(anthropic, settings)["thinking_budget"] == 8000

@@ -40,8 +40,9 @@ class ScriptedAttempts:
         self.calls += 1
         return self._play(events, error)
 
-    async def _play(self, events: list[ProviderEvent],
-                    error: ProviderError | None) -> AsyncIterator[ProviderEvent]:
+    async def _play(
+        self, events: list[ProviderEvent], error: ProviderError | None
+    ) -> AsyncIterator[ProviderEvent]:
         try:
             for event in events:
                 yield event
@@ -69,31 +70,38 @@ class Recorder:
 
 
 def err(kind: str, retryable: bool = True, retry_after: float | None = None) -> ProviderError:
-    return ProviderError(f"{kind} happened", kind=kind, provider="fake", retryable=retryable,
-                         retry_after=retry_after)
+    return ProviderError(
+        f"{kind} happened", kind=kind, provider="fake", retryable=retryable, retry_after=retry_after
+    )
 
 
 OK: tuple[list[ProviderEvent], ProviderError | None] = (
-    [TextChunk("done"), StreamEnd("end_turn")], None)
+    [TextChunk("done"), StreamEnd("end_turn")],
+    None,
+)
 
 
-async def run(provider: ScriptedAttempts, policy: RetryPolicy = NO_JITTER,
-              recorder: Recorder | None = None) -> list[ProviderEvent]:
+async def run(
+    provider: ScriptedAttempts, policy: RetryPolicy = NO_JITTER, recorder: Recorder | None = None
+) -> list[ProviderEvent]:
     recorder = recorder or Recorder()
-    return [e async for e in stream_with_retries(provider, REQUEST, policy,
-                                                 on_retry=recorder.on_retry,
-                                                 sleep=recorder.sleep)]
+    return [
+        e
+        async for e in stream_with_retries(
+            provider, REQUEST, policy, on_retry=recorder.on_retry, sleep=recorder.sleep
+        )
+    ]
 
 
 async def test_retryable_failures_before_output_are_retried_with_backoff() -> None:
-    provider = ScriptedAttempts(([], err("overloaded")), ([], err("server")),
-                                ([], err("connection")), OK)
+    provider = ScriptedAttempts(
+        ([], err("overloaded")), ([], err("server")), ([], err("connection")), OK
+    )
     recorder = Recorder()
     events = await run(provider, recorder=recorder)
     assert events == [TextChunk("done"), StreamEnd("end_turn")]
     assert recorder.sleeps == [0.5, 1.0, 2.0]
-    assert recorder.notices == [("overloaded", 1, 0.5), ("server", 2, 1.0),
-                                ("connection", 3, 2.0)]
+    assert recorder.notices == [("overloaded", 1, 0.5), ("server", 2, 1.0), ("connection", 3, 2.0)]
     assert provider.closed == 4
 
 
@@ -129,8 +137,9 @@ async def test_failure_after_output_is_partial_and_not_retried() -> None:
     provider = ScriptedAttempts(([TextChunk("half")], err("stream")), OK)
     seen: list[ProviderEvent] = []
     with pytest.raises(ProviderError) as caught:
-        async for event in stream_with_retries(provider, REQUEST, NO_JITTER,
-                                               sleep=Recorder().sleep):
+        async for event in stream_with_retries(
+            provider, REQUEST, NO_JITTER, sleep=Recorder().sleep
+        ):
             seen.append(event)
     assert seen == [TextChunk("half")]
     assert caught.value.partial_output is True
@@ -165,7 +174,12 @@ def test_backoff_is_capped_and_jittered_within_bounds() -> None:
     policy = RetryPolicy(base_delay_s=1.0, max_delay_s=5.0, jitter=0.2)
     error = err("server")
     assert [policy.delay_s(error, n, lambda: 0.5) for n in (1, 2, 3, 4, 5)] == [
-        1.0, 2.0, 4.0, 5.0, 5.0]
+        1.0,
+        2.0,
+        4.0,
+        5.0,
+        5.0,
+    ]
     low, high = policy.delay_s(error, 2, lambda: 0.0), policy.delay_s(error, 2, lambda: 1.0)
     assert low == pytest.approx(1.6)
     assert high == pytest.approx(2.4)
@@ -191,19 +205,26 @@ async def test_closing_early_closes_the_attempt() -> None:
 
 async def test_real_429_then_success_over_http() -> None:
     with ScriptedServer() as server:
-        server.add(ScriptedResponse.json(429, {"error": {"message": "slow down",
-                                                         "type": "rate_limit_error"}},
-                                         headers={"Retry-After": "2"}),
-                   ScriptedResponse.json(503, {"error": {"message": "busy",
-                                                         "type": "server_error"}}),
-                   openai_answer("finally"))
-        provider = OpenAIChatProvider(name="openai", base_url=server.url + "/v1", api_key="k",
-                                      timeout_s=5.0)
+        server.add(
+            ScriptedResponse.json(
+                429,
+                {"error": {"message": "slow down", "type": "rate_limit_error"}},
+                headers={"Retry-After": "2"},
+            ),
+            ScriptedResponse.json(503, {"error": {"message": "busy", "type": "server_error"}}),
+            openai_answer("finally"),
+        )
+        provider = OpenAIChatProvider(
+            name="openai", base_url=server.url + "/v1", api_key="k", timeout_s=5.0
+        )
         recorder = Recorder()
         try:
-            events = [e async for e in stream_with_retries(
-                provider, REQUEST, NO_JITTER, on_retry=recorder.on_retry,
-                sleep=recorder.sleep)]
+            events = [
+                e
+                async for e in stream_with_retries(
+                    provider, REQUEST, NO_JITTER, on_retry=recorder.on_retry, sleep=recorder.sleep
+                )
+            ]
         finally:
             await provider.aclose()
         assert len(server.requests) == 3

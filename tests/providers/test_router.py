@@ -49,12 +49,22 @@ class Step:
 
 
 def ok(text: str = "hello", cost: float | None = None) -> Step:
-    return Step([TextChunk(text), UsageReport(Usage(input_tokens=1000, output_tokens=100),
-                                              cost_usd=cost), StreamEnd("end_turn")])
+    return Step(
+        [
+            TextChunk(text),
+            UsageReport(Usage(input_tokens=1000, output_tokens=100), cost_usd=cost),
+            StreamEnd("end_turn"),
+        ]
+    )
 
 
-def fail(kind: str = "overloaded", *, retryable: bool = True, status: int | None = 529,
-         message: str = "try later") -> Step:
+def fail(
+    kind: str = "overloaded",
+    *,
+    retryable: bool = True,
+    status: int | None = 529,
+    message: str = "try later",
+) -> Step:
     return Step(error=ProviderError(message, kind=kind, status=status, retryable=retryable))
 
 
@@ -80,12 +90,15 @@ class FakeProvider:
 
 
 def request(**options: Any) -> ProviderRequest:
-    return ProviderRequest(model="primary-model", system="s",
-                           messages=[Message(role="user", content="hi")], options=options)
+    return ProviderRequest(
+        model="primary-model",
+        system="s",
+        messages=[Message(role="user", content="hi")],
+        options=options,
+    )
 
 
-async def collect(provider: Provider, req: ProviderRequest | None = None
-                  ) -> list[ProviderEvent]:
+async def collect(provider: Provider, req: ProviderRequest | None = None) -> list[ProviderEvent]:
     return [event async for event in provider.stream(req or request())]
 
 
@@ -110,6 +123,7 @@ async def no_sleep(seconds: float) -> None:
 
 
 # -- the circuit breaker -------------------------------------------------------------------
+
 
 def test_breaker_opens_after_consecutive_failures_and_half_opens_after_cooldown() -> None:
     clock = FakeClock()
@@ -165,11 +179,15 @@ def test_routes_have_independent_circuits() -> None:
 
 # -- falling back ------------------------------------------------------------------------
 
+
 async def test_the_primary_answers_when_healthy() -> None:
     primary, backup = FakeProvider("anthropic", ok("from primary")), FakeProvider("openrouter")
     events = Recorder()
-    routed = RoutedProvider([("anthropic/claude", primary), ("openrouter/x/claude", backup)],
-                            CircuitBreaker(clock=FakeClock()), events)
+    routed = RoutedProvider(
+        [("anthropic/claude", primary), ("openrouter/x/claude", backup)],
+        CircuitBreaker(clock=FakeClock()),
+        events,
+    )
     assert text_of(await collect(routed)) == "from primary"
     assert backup.requests == [] and events.events == []
     assert routed.name == "anthropic" and routed.last_route == "anthropic/claude"
@@ -180,10 +198,17 @@ async def test_a_retryable_failure_falls_back_to_the_next_route() -> None:
     backup = FakeProvider("openrouter", ok("from backup"))
     events = Recorder()
     routed = RoutedProvider(
-        [Route("anthropic/claude-sonnet-4-5", primary, options={"prompt_caching": True}),
-         Route("openrouter/anthropic/claude-sonnet-4.5", backup,
-               options={"provider_order": ["anthropic"]})],
-        CircuitBreaker(clock=FakeClock()), events)
+        [
+            Route("anthropic/claude-sonnet-4-5", primary, options={"prompt_caching": True}),
+            Route(
+                "openrouter/anthropic/claude-sonnet-4.5",
+                backup,
+                options={"provider_order": ["anthropic"]},
+            ),
+        ],
+        CircuitBreaker(clock=FakeClock()),
+        events,
+    )
     got = await collect(routed, request(prompt_caching=True, reasoning_effort="high"))
     assert text_of(got) == "from backup"
     assert events.kinds() == ["fallback"]
@@ -203,24 +228,26 @@ async def test_a_retryable_failure_falls_back_to_the_next_route() -> None:
     assert routed.last_fallback_from == "anthropic/claude-sonnet-4-5"
 
 
-@pytest.mark.parametrize("kind", ["bad_request", "context_length", "not_found",
-                                  "content_filter"])
+@pytest.mark.parametrize("kind", ["bad_request", "context_length", "not_found", "content_filter"])
 async def test_request_errors_do_not_fall_back(kind: str) -> None:
     primary = FakeProvider("openai", fail(kind, retryable=False, status=400))
     backup = FakeProvider("openrouter")
-    routed = RoutedProvider([("openai/gpt-5", primary), ("openrouter/openai/gpt-5", backup)],
-                            CircuitBreaker(clock=FakeClock()))
+    routed = RoutedProvider(
+        [("openai/gpt-5", primary), ("openrouter/openai/gpt-5", backup)],
+        CircuitBreaker(clock=FakeClock()),
+    )
     with pytest.raises(ProviderError) as caught:
         await collect(routed)
     assert caught.value.kind == kind and backup.requests == []
 
 
 async def test_no_fallback_once_part_of_the_answer_streamed() -> None:
-    broken = Step([TextChunk("half an ans")],
-                  ProviderError("cut", kind="stream", retryable=False))
+    broken = Step([TextChunk("half an ans")], ProviderError("cut", kind="stream", retryable=False))
     primary, backup = FakeProvider("openai", broken), FakeProvider("openrouter")
-    routed = RoutedProvider([("openai/gpt-5", primary), ("openrouter/openai/gpt-5", backup)],
-                            CircuitBreaker(clock=FakeClock()))
+    routed = RoutedProvider(
+        [("openai/gpt-5", primary), ("openrouter/openai/gpt-5", backup)],
+        CircuitBreaker(clock=FakeClock()),
+    )
     seen: list[ProviderEvent] = []
     with pytest.raises(ProviderError) as caught:
         async for event in routed.stream(request()):
@@ -235,22 +262,31 @@ async def test_auth_failures_fall_back_only_to_another_provider() -> None:
     haiku = FakeProvider("anthropic")
     router = FakeProvider("openrouter", ok("via openrouter"))
     events = Recorder()
-    routed = RoutedProvider([("anthropic/opus", opus), ("anthropic/haiku", haiku),
-                             ("openrouter/anthropic/opus", router)],
-                            CircuitBreaker(clock=FakeClock()), events)
+    routed = RoutedProvider(
+        [
+            ("anthropic/opus", opus),
+            ("anthropic/haiku", haiku),
+            ("openrouter/anthropic/opus", router),
+        ],
+        CircuitBreaker(clock=FakeClock()),
+        events,
+    )
     assert text_of(await collect(routed)) == "via openrouter"
     assert haiku.requests == []  # same provider, same key: it would be refused too
-    assert [(d["from_route"], d["to_route"], d["error_kind"])
-                                       for _, d in events.events] == [
-        ("anthropic/opus", "openrouter/anthropic/opus", "auth")]
+    assert [(d["from_route"], d["to_route"], d["error_kind"]) for _, d in events.events] == [
+        ("anthropic/opus", "openrouter/anthropic/opus", "auth")
+    ]
 
 
 async def test_when_every_route_fails_the_last_error_is_raised() -> None:
     primary = FakeProvider("openai", fail("server", status=500, message="first"))
     backup = FakeProvider("xai", fail("rate_limit", status=429, message="second"))
-    routed = RoutedProvider([("openai/gpt-5", primary), ("xai/grok-4", backup)],
-                            CircuitBreaker(clock=FakeClock()),
-                            retry_policy=RetryPolicy(max_retries=0), sleep=no_sleep)
+    routed = RoutedProvider(
+        [("openai/gpt-5", primary), ("xai/grok-4", backup)],
+        CircuitBreaker(clock=FakeClock()),
+        retry_policy=RetryPolicy(max_retries=0),
+        sleep=no_sleep,
+    )
     with pytest.raises(ProviderError) as caught:
         await collect(routed)
     assert caught.value.kind == "rate_limit" and "second" in str(caught.value)
@@ -262,9 +298,13 @@ async def test_retries_come_first_and_are_reported() -> None:
     primary = FakeProvider("anthropic", fail("overloaded"), fail("overloaded"), ok("third try"))
     backup = FakeProvider("openrouter")
     events = Recorder()
-    routed = RoutedProvider([("anthropic/claude", primary), ("openrouter/a/claude", backup)],
-                            CircuitBreaker(clock=FakeClock()), events,
-                            retry_policy=RetryPolicy(max_retries=2), sleep=no_sleep)
+    routed = RoutedProvider(
+        [("anthropic/claude", primary), ("openrouter/a/claude", backup)],
+        CircuitBreaker(clock=FakeClock()),
+        events,
+        retry_policy=RetryPolicy(max_retries=2),
+        sleep=no_sleep,
+    )
     assert text_of(await collect(routed)) == "third try"
     assert backup.requests == [] and len(primary.requests) == 3
     assert events.kinds() == ["retry", "retry"]
@@ -276,9 +316,13 @@ async def test_exhausted_retries_then_fall_back() -> None:
     primary = FakeProvider("anthropic", *[fail("server", status=503)] * 3)
     backup = FakeProvider("openrouter", ok("backup"))
     events = Recorder()
-    routed = RoutedProvider([("anthropic/claude", primary), ("openrouter/a/claude", backup)],
-                            CircuitBreaker(clock=FakeClock()), events,
-                            retry_policy=RetryPolicy(max_retries=2), sleep=no_sleep)
+    routed = RoutedProvider(
+        [("anthropic/claude", primary), ("openrouter/a/claude", backup)],
+        CircuitBreaker(clock=FakeClock()),
+        events,
+        retry_policy=RetryPolicy(max_retries=2),
+        sleep=no_sleep,
+    )
     assert text_of(await collect(routed)) == "backup"
     assert len(primary.requests) == 3
     assert events.kinds() == ["retry", "retry", "fallback"]
@@ -286,14 +330,19 @@ async def test_exhausted_retries_then_fall_back() -> None:
 
 # -- the breaker inside the router ---------------------------------------------------------
 
+
 async def test_an_open_circuit_is_skipped_until_its_cooldown_ends() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(failure_threshold=2, cooldown_s=30.0, clock=clock)
     primary = FakeProvider("anthropic", fail(), fail())
     backup = FakeProvider("openrouter")
     events = Recorder()
-    routed = RoutedProvider([("anthropic/claude", primary), ("openrouter/a/claude", backup)],
-                            breaker, events, clock=clock)
+    routed = RoutedProvider(
+        [("anthropic/claude", primary), ("openrouter/a/claude", backup)],
+        breaker,
+        events,
+        clock=clock,
+    )
     for _ in range(2):
         assert text_of(await collect(routed)) == "hello"
     assert breaker.state("anthropic/claude") == "open"
@@ -313,8 +362,9 @@ async def test_an_open_circuit_is_skipped_until_its_cooldown_ends() -> None:
 async def test_request_errors_do_not_trip_the_breaker() -> None:
     breaker = CircuitBreaker(failure_threshold=1, clock=FakeClock())
     primary = FakeProvider("openai", fail("bad_request", retryable=False, status=400))
-    routed = RoutedProvider([("openai/gpt-5", primary), ("xai/grok-4", FakeProvider("xai"))],
-                            breaker)
+    routed = RoutedProvider(
+        [("openai/gpt-5", primary), ("xai/grok-4", FakeProvider("xai"))], breaker
+    )
     with pytest.raises(ProviderError):
         await collect(routed)
     assert breaker.state("openai/gpt-5") == "closed"
@@ -326,8 +376,7 @@ async def test_when_every_circuit_is_open_the_primary_is_tried_anyway() -> None:
     breaker.record_failure("xai/grok-4")
     primary, backup = FakeProvider("openai", ok("still here")), FakeProvider("xai")
     events = Recorder()
-    routed = RoutedProvider([("openai/gpt-5", primary), ("xai/grok-4", backup)], breaker,
-                            events)
+    routed = RoutedProvider([("openai/gpt-5", primary), ("xai/grok-4", backup)], breaker, events)
     assert text_of(await collect(routed)) == "still here"
     assert events.kinds() == ["circuit_open", "circuit_open"]
     assert breaker.state("openai/gpt-5") == "closed"
@@ -338,8 +387,13 @@ async def test_an_abandoned_trial_call_releases_the_half_open_circuit() -> None:
     breaker = CircuitBreaker(failure_threshold=1, cooldown_s=5.0, clock=clock)
     breaker.record_failure("openai/gpt-5")
     clock.advance(5)
-    routed = RoutedProvider([("openai/gpt-5", FakeProvider("openai", ok("long answer"))),
-                             ("xai/grok-4", FakeProvider("xai"))], breaker)
+    routed = RoutedProvider(
+        [
+            ("openai/gpt-5", FakeProvider("openai", ok("long answer"))),
+            ("xai/grok-4", FakeProvider("xai")),
+        ],
+        breaker,
+    )
     stream = routed.stream(request())
     assert isinstance(stream, AsyncGenerator)
     assert isinstance(await anext(stream), TextChunk)
@@ -352,27 +406,34 @@ async def test_a_single_route_ignores_the_breaker() -> None:
     breaker = CircuitBreaker(failure_threshold=1, clock=FakeClock())
     breaker.record_failure("openai/gpt-5")
     events = Recorder()
-    routed = RoutedProvider([("openai/gpt-5", FakeProvider("openai", ok("only me")))],
-                            breaker, events)
+    routed = RoutedProvider(
+        [("openai/gpt-5", FakeProvider("openai", ok("only me")))], breaker, events
+    )
     assert text_of(await collect(routed)) == "only me"
     assert events.events == []
 
 
 # -- cost and the call log --------------------------------------------------------------------
 
+
 async def test_a_fallback_is_priced_with_its_own_catalog_entry(tmp_path: Path) -> None:
     info = ModelInfo(provider="openrouter", id="x/m", input_price=1.0, output_price=10.0)
     log = ProviderCallLog(tmp_path / "provider.jsonl")
     routed = RoutedProvider(
-        [Route("openai/gpt-5", FakeProvider("openai", fail())),
-         Route("openrouter/x/m", FakeProvider("openrouter", ok("hi")), info=info)],
-        CircuitBreaker(clock=FakeClock()), call_log=log)
+        [
+            Route("openai/gpt-5", FakeProvider("openai", fail())),
+            Route("openrouter/x/m", FakeProvider("openrouter", ok("hi")), info=info),
+        ],
+        CircuitBreaker(clock=FakeClock()),
+        call_log=log,
+    )
     reports = [e for e in await collect(routed) if isinstance(e, UsageReport)]
     assert reports[0].cost_usd == pytest.approx((1000 * 1.0 + 100 * 10.0) / 1e6)
     lines = [json.loads(line) for line in log.path.read_text().splitlines()]
-    assert [(r["provider"], r["status"], r["http_status"], r["fallback_from"])
-            for r in lines] == [("openai", "overloaded", 529, None),
-                                ("openrouter", "ok", None, "openai/gpt-5")]
+    assert [(r["provider"], r["status"], r["http_status"], r["fallback_from"]) for r in lines] == [
+        ("openai", "overloaded", 529, None),
+        ("openrouter", "ok", None, "openai/gpt-5"),
+    ]
     assert lines[1]["model"] == "x/m" and lines[1]["input_tokens"] == 1000
     assert lines[1]["cost_usd"] == pytest.approx(0.002)
     assert lines[1]["ttft_ms"] is not None and lines[1]["latency_ms"] is not None
@@ -380,8 +441,9 @@ async def test_a_fallback_is_priced_with_its_own_catalog_entry(tmp_path: Path) -
 
 async def test_a_provider_reported_cost_is_kept() -> None:
     info = ModelInfo(provider="openrouter", id="x/m", input_price=1.0, output_price=10.0)
-    routed = RoutedProvider([Route("openrouter/x/m", FakeProvider("openrouter",
-                                                                  ok(cost=0.5)), info=info)])
+    routed = RoutedProvider(
+        [Route("openrouter/x/m", FakeProvider("openrouter", ok(cost=0.5)), info=info)]
+    )
     reports = [e for e in await collect(routed) if isinstance(e, UsageReport)]
     assert reports[0].cost_usd == 0.5
 
@@ -403,11 +465,20 @@ async def test_the_log_counts_retries_and_times_with_the_clock(tmp_path: Path) -
 
     flaky = FakeProvider("openai", fail("timeout", status=None))
     routed = RoutedProvider(
-        [("openai/gpt-5", flaky)], CircuitBreaker(clock=clock),
-        retry_policy=RetryPolicy(max_retries=1), call_log=log, clock=clock, sleep=sleeping)
+        [("openai/gpt-5", flaky)],
+        CircuitBreaker(clock=clock),
+        retry_policy=RetryPolicy(max_retries=1),
+        call_log=log,
+        clock=clock,
+        sleep=sleeping,
+    )
     await collect(routed)
-    routed_slow = RoutedProvider([("openai/gpt-5", SlowFirstToken("openai"))],
-                                 CircuitBreaker(clock=clock), call_log=log, clock=clock)
+    routed_slow = RoutedProvider(
+        [("openai/gpt-5", SlowFirstToken("openai"))],
+        CircuitBreaker(clock=clock),
+        call_log=log,
+        clock=clock,
+    )
     await collect(routed_slow)
     first, second = [json.loads(line) for line in log.path.read_text().splitlines()]
     assert first["retries"] == 1 and first["status"] == "ok"

@@ -26,19 +26,28 @@ def settings(**values: Any) -> Settings:
 
 
 async def test_fallbacks_from_settings_build_routes(tmp_path: Path) -> None:
-    conf = settings(max_retries=0, fallbacks={
-        "anthropic/claude-sonnet-4-5-20250929": [  # an alias matches its model
-            "openrouter/anthropic/claude-sonnet-4.5", "xai/grok-4"]},
-        providers={"openrouter": {"order": ["anthropic"]}})
+    conf = settings(
+        max_retries=0,
+        fallbacks={
+            "anthropic/claude-sonnet-4-5-20250929": [  # an alias matches its model
+                "openrouter/anthropic/claude-sonnet-4.5",
+                "xai/grok-4",
+            ]
+        },
+        providers={"openrouter": {"order": ["anthropic"]}},
+    )
     env = {"ANTHROPIC_API_KEY": "a", "OPENROUTER_API_KEY": "r"}
     resolved = resolve_model("anthropic/claude-sonnet-4-5", conf, env, tmp_path)
     events = Recorder()
-    routed = create_routed_provider(resolved, conf, env, tmp_path, on_event=events,
-                                    breaker=CircuitBreaker(clock=FakeClock()))
+    routed = create_routed_provider(
+        resolved, conf, env, tmp_path, on_event=events, breaker=CircuitBreaker(clock=FakeClock())
+    )
     try:
         assert isinstance(routed, RoutedProvider)
         assert [r.model_id for r in routed.routes] == [
-            "anthropic/claude-sonnet-4-5", "openrouter/anthropic/claude-sonnet-4.5"]
+            "anthropic/claude-sonnet-4-5",
+            "openrouter/anthropic/claude-sonnet-4.5",
+        ]
         assert routed.routes[1].options == {"provider_order": ["anthropic"]}
         assert routed.routes[1].info is not None
         assert routed.call_log is not None
@@ -67,26 +76,41 @@ def test_a_malformed_fallback_id_is_a_config_error(tmp_path: Path) -> None:
         create_routed_provider(resolved, conf, {}, tmp_path)
 
 
-async def test_end_to_end_fallback_over_http(scripted_server: ScriptedServer,
-                                             tmp_path: Path) -> None:
+async def test_end_to_end_fallback_over_http(
+    scripted_server: ScriptedServer, tmp_path: Path
+) -> None:
     """openai answers 503, the OpenRouter fallback streams the answer: over real HTTP."""
     scripted_server.add(
-        ScriptedResponse.json(503, {"error": {"message": "down for maintenance",
-                                              "type": "server_error"}}, ),
-        openai_answer("fallback speaking"))
+        ScriptedResponse.json(
+            503,
+            {"error": {"message": "down for maintenance", "type": "server_error"}},
+        ),
+        openai_answer("fallback speaking"),
+    )
     scripted_server.requests.clear()
-    env = {"OPENAI_API_KEY": "sk-primary", "OPENROUTER_API_KEY": "sk-or",
-           "TAU_OPENAI_BASE_URL": scripted_server.url + "/openai/v1",
-           "TAU_OPENROUTER_BASE_URL": scripted_server.url + "/openrouter/v1"}
-    conf = settings(max_retries=0, fallbacks={"openai/gpt-5": ["openrouter/openai/gpt-5"]},
-                    providers={"openrouter": {"site_name": "tau-tests"}})
+    env = {
+        "OPENAI_API_KEY": "sk-primary",
+        "OPENROUTER_API_KEY": "sk-or",
+        "TAU_OPENAI_BASE_URL": scripted_server.url + "/openai/v1",
+        "TAU_OPENROUTER_BASE_URL": scripted_server.url + "/openrouter/v1",
+    }
+    conf = settings(
+        max_retries=0,
+        fallbacks={"openai/gpt-5": ["openrouter/openai/gpt-5"]},
+        providers={"openrouter": {"site_name": "tau-tests"}},
+    )
     resolved = resolve_model("openai/gpt-5", conf, env, tmp_path)
     events = Recorder()
-    routed = create_routed_provider(resolved, conf, env, tmp_path, on_event=events,
-                                    breaker=CircuitBreaker(clock=FakeClock()))
+    routed = create_routed_provider(
+        resolved, conf, env, tmp_path, on_event=events, breaker=CircuitBreaker(clock=FakeClock())
+    )
     try:
-        got = await collect(routed, ProviderRequest(
-            model="gpt-5", system="s", messages=[Message(role="user", content="hi")]))
+        got = await collect(
+            routed,
+            ProviderRequest(
+                model="gpt-5", system="s", messages=[Message(role="user", content="hi")]
+            ),
+        )
     finally:
         await routed.aclose()
     assert text_of(got) == "fallback speaking"

@@ -18,8 +18,10 @@ def parse(*chunks: bytes) -> list[tuple[str, str, str | None]]:
 
 
 def test_data_lines_dispatch_on_blank_line() -> None:
-    assert parse(b"data: one\n\ndata: two\n\n") == [("message", "one", None),
-                                                    ("message", "two", None)]
+    assert parse(b"data: one\n\ndata: two\n\n") == [
+        ("message", "one", None),
+        ("message", "two", None),
+    ]
 
 
 def test_event_and_id_fields() -> None:
@@ -27,13 +29,18 @@ def test_event_and_id_fields() -> None:
 
 
 def test_event_name_does_not_leak_into_the_next_event() -> None:
-    assert parse(b"event: delta\ndata: a\n\ndata: b\n\n") == [("delta", "a", None),
-                                                            ("message", "b", None)]
+    assert parse(b"event: delta\ndata: a\n\ndata: b\n\n") == [
+        ("delta", "a", None),
+        ("message", "b", None),
+    ]
 
 
 def test_crlf_and_lone_cr_line_ends() -> None:
     assert parse(b"data: a\r\n\r\ndata: b\r\rdata: c\n\n") == [
-        ("message", "a", None), ("message", "b", None), ("message", "c", None)]
+        ("message", "a", None),
+        ("message", "b", None),
+        ("message", "c", None),
+    ]
 
 
 def test_crlf_split_between_chunks_is_one_line_end() -> None:
@@ -46,7 +53,7 @@ def test_utf8_sequence_split_between_chunks() -> None:
     raw = "data: 68°F ✓\n\n".encode()
     cut = raw.index("°".encode()) + 1  # inside the two-byte sequence
     assert parse(raw[:cut], raw[cut:]) == [("message", "68°F ✓", None)]
-    assert parse(*[raw[i:i + 1] for i in range(len(raw))]) == [("message", "68°F ✓", None)]
+    assert parse(*[raw[i : i + 1] for i in range(len(raw))]) == [("message", "68°F ✓", None)]
 
 
 def test_comment_lines_are_counted_and_ignored() -> None:
@@ -57,18 +64,18 @@ def test_comment_lines_are_counted_and_ignored() -> None:
 
 
 def test_multi_line_data_is_joined_with_newlines() -> None:
-    assert parse(b"data: {\ndata:   \"a\": 1\ndata: }\n\n") == [
-        ("message", '{\n  "a": 1\n}', None)]
+    assert parse(b'data: {\ndata:   "a": 1\ndata: }\n\n') == [("message", '{\n  "a": 1\n}', None)]
 
 
 def test_only_one_leading_space_is_stripped_and_trailing_spaces_are_kept() -> None:
     assert parse(b"data:no-space\n\ndata:  two  \n\n") == [
-        ("message", "no-space", None), ("message", " two  ", None)]
+        ("message", "no-space", None),
+        ("message", " two  ", None),
+    ]
 
 
 def test_last_event_is_flushed_at_eof_without_blank_line() -> None:
-    assert parse(b"data: a\n\ndata: last") == [("message", "a", None),
-                                              ("message", "last", None)]
+    assert parse(b"data: a\n\ndata: last") == [("message", "a", None), ("message", "last", None)]
     assert parse(b"data: last\r") == [("message", "last", None)]
 
 

@@ -25,17 +25,18 @@ from tests.support.provider_run import WIRE, split, stream_events, wire_expected
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
 EXPECTED = wire_expected()
-STREAMS = sorted(p.name for p in WIRE.glob("anthropic_stream_*.sse")
-                 if "error" not in p.name)
-REQUEST = ProviderRequest(model="claude-haiku-4-5", system="",
-                          messages=[Message(role="user", content="weather?")])
+STREAMS = sorted(p.name for p in WIRE.glob("anthropic_stream_*.sse") if "error" not in p.name)
+REQUEST = ProviderRequest(
+    model="claude-haiku-4-5", system="", messages=[Message(role="user", content="weather?")]
+)
 NORMALIZED = {"end_turn": "end_turn", "tool_use": "tool_use"}
 
 
 async def run(server: ScriptedServer, response: ScriptedResponse) -> list[ProviderEvent]:
     server.add(response)
-    provider = AnthropicProvider(base_url=server.url, api_key="sk-ant-test",
-                                 key_hint="ANTHROPIC_API_KEY")
+    provider = AnthropicProvider(
+        base_url=server.url, api_key="sk-ant-test", key_hint="ANTHROPIC_API_KEY"
+    )
     return await stream_events(provider, REQUEST)
 
 
@@ -44,15 +45,20 @@ def test_the_corpus_has_every_stream_file() -> None:
     assert all(name in EXPECTED for name in STREAMS)
 
 
-@pytest.mark.parametrize(("name", "chunk_size"), [
-    *((name, 7) for name in STREAMS),
-    ("anthropic_stream_text.sse", 1),  # byte by byte, through the UTF-8 degree sign
-])
-async def test_stream_fixture_parses_as_expected(server: ScriptedServer, name: str,
-                                                 chunk_size: int) -> None:
+@pytest.mark.parametrize(
+    ("name", "chunk_size"),
+    [
+        *((name, 7) for name in STREAMS),
+        ("anthropic_stream_text.sse", 1),  # byte by byte, through the UTF-8 degree sign
+    ],
+)
+async def test_stream_fixture_parses_as_expected(
+    server: ScriptedServer, name: str, chunk_size: int
+) -> None:
     expected = EXPECTED[name]
-    events = await run(server, ScriptedResponse(chunks=split((WIRE / name).read_bytes(),
-                                                             chunk_size)))
+    events = await run(
+        server, ScriptedResponse(chunks=split((WIRE / name).read_bytes(), chunk_size))
+    )
 
     texts = [e.text for e in events if isinstance(e, TextChunk)]
     calls = [e.call for e in events if isinstance(e, ToolCallReady)]
@@ -62,7 +68,8 @@ async def test_stream_fixture_parses_as_expected(server: ScriptedServer, name: s
     if want_text:
         assert len(texts) > 1  # streamed as it arrived, not buffered into one chunk
     assert [(c.id, c.name, c.arguments, c.arguments_error) for c in calls] == [
-        (b["id"], b["tool_use"], b["input"], None) for b in want_calls]
+        (b["id"], b["tool_use"], b["input"], None) for b in want_calls
+    ]
 
     usage = [e.usage for e in events if isinstance(e, UsageReport)][-1]
     assert usage.input_tokens == expected["usage"]["input_tokens"]
@@ -111,8 +118,9 @@ async def test_error_body_is_classified(server: ScriptedServer, name: str) -> No
     assert name.rsplit("_", 1)[1] == f"{status}.json"
     body = (WIRE / name).read_bytes()
     with pytest.raises(ProviderError) as caught:
-        await run(server, ScriptedResponse(status=status, chunks=[body],
-                                           content_type="application/json"))
+        await run(
+            server, ScriptedResponse(status=status, chunks=[body], content_type="application/json")
+        )
     error = caught.value
     assert (error.status, error.kind, error.retryable) == (status, kind, retryable)
     assert error.retry_after is None  # none of these recordings carries retry-after

@@ -29,14 +29,18 @@ from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
 EXPECTED = wire_expected()
 STREAMS = sorted(p.name for p in WIRE.glob("gemini_stream_*.sse"))
-REQUEST = ProviderRequest(model="gemini-2.0-flash", system="",
-                          messages=[Message(role="user", content="capital of France?")])
+REQUEST = ProviderRequest(
+    model="gemini-2.0-flash",
+    system="",
+    messages=[Message(role="user", content="capital of France?")],
+)
 
 
 async def run(server: ScriptedServer, response: ScriptedResponse) -> list[ProviderEvent]:
     server.add(response)
-    provider = GeminiProvider(base_url=server.url, api_key="gemini-test-key",
-                              key_hint="GEMINI_API_KEY")
+    provider = GeminiProvider(
+        base_url=server.url, api_key="gemini-test-key", key_hint="GEMINI_API_KEY"
+    )
     return await stream_events(provider, REQUEST)
 
 
@@ -45,15 +49,20 @@ def test_the_corpus_has_every_stream_file() -> None:
     assert all(EXPECTED[name]["crlf"] for name in STREAMS)
 
 
-@pytest.mark.parametrize(("name", "chunk_size"), [
-    *((name, 9) for name in STREAMS),
-    ("gemini_stream_text.sse", 1),  # byte by byte: CRLF pairs split across chunks
-])
-async def test_stream_fixture_parses_as_expected(server: ScriptedServer, name: str,
-                                                 chunk_size: int) -> None:
+@pytest.mark.parametrize(
+    ("name", "chunk_size"),
+    [
+        *((name, 9) for name in STREAMS),
+        ("gemini_stream_text.sse", 1),  # byte by byte: CRLF pairs split across chunks
+    ],
+)
+async def test_stream_fixture_parses_as_expected(
+    server: ScriptedServer, name: str, chunk_size: int
+) -> None:
     expected = EXPECTED[name]
-    events = await run(server, ScriptedResponse(chunks=split((WIRE / name).read_bytes(),
-                                                             chunk_size)))
+    events = await run(
+        server, ScriptedResponse(chunks=split((WIRE / name).read_bytes(), chunk_size))
+    )
 
     texts = [e.text for e in events if isinstance(e, TextChunk)]
     assert "".join(texts) == expected["text"]
@@ -61,7 +70,8 @@ async def test_stream_fixture_parses_as_expected(server: ScriptedServer, name: s
         assert len(texts) == expected["events"]  # one chunk per event, as it arrived
     calls = [e.call for e in events if isinstance(e, ToolCallReady)]
     assert [(c.name, c.arguments, c.arguments_error) for c in calls] == [
-        (f["name"], f["args"], None) for f in expected["function_calls"]]
+        (f["name"], f["args"], None) for f in expected["function_calls"]
+    ]
     assert [c.id for c in calls] == [f"gemini_call_{n + 1}" for n in range(len(calls))]
     for call, want in zip(calls, expected["function_calls"], strict=True):
         assert ("thought_signature" in call.extra) == want["has_thoughtSignature"]
@@ -94,10 +104,8 @@ async def test_thought_signature_is_kept_verbatim(server: ScriptedServer) -> Non
 
 # file -> (status, content type, kind, retryable, retry_after)
 ERROR_BODIES = {
-    "gemini_error_400_api_key_invalid_on_sse.json": (400, "text/event-stream", "auth", False,
-                                                     None),
-    "gemini_error_429_resource_exhausted.json": (429, "application/json", "rate_limit", True,
-                                                 None),
+    "gemini_error_400_api_key_invalid_on_sse.json": (400, "text/event-stream", "auth", False, None),
+    "gemini_error_429_resource_exhausted.json": (429, "application/json", "rate_limit", True, None),
     "gemini_error_429_retry_info.json": (429, "application/json", "rate_limit", True, 34.4),
 }
 
@@ -111,8 +119,12 @@ async def test_error_body_is_classified(server: ScriptedServer, name: str) -> No
     status, content_type, kind, retryable, retry_after = ERROR_BODIES[name]
     assert f"_{status}_" in name
     with pytest.raises(ProviderError) as caught:
-        await run(server, ScriptedResponse(status=status, chunks=[(WIRE / name).read_bytes()],
-                                           content_type=content_type))
+        await run(
+            server,
+            ScriptedResponse(
+                status=status, chunks=[(WIRE / name).read_bytes()], content_type=content_type
+            ),
+        )
     error = caught.value
     assert (error.status, error.kind, error.retryable) == (status, kind, retryable)
     assert error.retry_after == retry_after

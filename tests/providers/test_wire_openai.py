@@ -36,27 +36,36 @@ def scripted_server(server: ScriptedServer) -> ScriptedServer:
 EXPECTED = wire_expected()
 
 STREAMS = sorted(p.name for p in [*WIRE.glob("openai_chat_*.sse"), *WIRE.glob("openrouter_*.sse")])
-ERROR_BODIES = sorted(p.name for p in [*WIRE.glob("openai_error_*.json"),
-                                       *WIRE.glob("openrouter_error_*.json")])
+ERROR_BODIES = sorted(
+    p.name for p in [*WIRE.glob("openai_error_*.json"), *WIRE.glob("openrouter_error_*.json")]
+)
 
 _STOP = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens"}
 
 
-async def run_provider(server: ScriptedServer, response: ScriptedResponse,
-                       name: str = "openai") -> Outcome:
+async def run_provider(
+    server: ScriptedServer, response: ScriptedResponse, name: str = "openai"
+) -> Outcome:
     server.add(response)
-    provider = OpenAIChatProvider(name=name, base_url=server.url + "/v1", api_key="sk-test",
-                                  timeout_s=5.0, key_hint="OPENAI_API_KEY")
-    request = ProviderRequest(model="gpt-test", system="", messages=[
-        Message(role="user", content="hi")])
+    provider = OpenAIChatProvider(
+        name=name,
+        base_url=server.url + "/v1",
+        api_key="sk-test",
+        timeout_s=5.0,
+        key_hint="OPENAI_API_KEY",
+    )
+    request = ProviderRequest(
+        model="gpt-test", system="", messages=[Message(role="user", content="hi")]
+    )
     return await stream_outcome(provider, request, keep_error=True)
 
 
 def check_usage(report: UsageReport, expected: dict[str, Any]) -> None:
     assert report.usage.input_tokens == expected["prompt_tokens"]
     assert report.usage.output_tokens == expected["completion_tokens"]
-    assert report.usage.reasoning_tokens == expected["completion_tokens_details"][
-        "reasoning_tokens"]
+    assert (
+        report.usage.reasoning_tokens == expected["completion_tokens_details"]["reasoning_tokens"]
+    )
     cached = (expected.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
     assert report.usage.cached_input_tokens == cached
     assert report.cost_usd == expected.get("cost")
@@ -66,7 +75,8 @@ def check_stream(name: str, out: Outcome) -> None:
     expected = EXPECTED[name]
     assert "".join(out.text) == expected["text"]
     assert [(c.id, c.name, c.arguments, c.arguments_error) for c in out.calls] == [
-        (c["id"], c["name"], c["arguments_parsed"], None) for c in expected["tool_calls"]]
+        (c["id"], c["name"], c["arguments_parsed"], None) for c in expected["tool_calls"]
+    ]
 
     if name == "openrouter_stream_error_midstream.sse":
         # SOURCES.md: the error must surface although the status is 200 and [DONE] follows.
@@ -116,13 +126,17 @@ def test_the_corpus_is_all_here() -> None:
 @pytest.mark.parametrize("name", STREAMS)
 async def test_stream_fixture_in_small_chunks(scripted_server: ScriptedServer, name: str) -> None:
     chunks = split((WIRE / name).read_bytes(), 7)
-    out = await run_provider(scripted_server, ScriptedResponse(chunks=chunks),
-                             name="openrouter" if name.startswith("openrouter") else "openai")
+    out = await run_provider(
+        scripted_server,
+        ScriptedResponse(chunks=chunks),
+        name="openrouter" if name.startswith("openrouter") else "openai",
+    )
     check_stream(name, out)
 
 
-@pytest.mark.parametrize("name", ["openai_chat_stream_tool_calls_parallel.sse",
-                                  "openrouter_stream_comments.sse"])
+@pytest.mark.parametrize(
+    "name", ["openai_chat_stream_tool_calls_parallel.sse", "openrouter_stream_comments.sse"]
+)
 async def test_stream_fixture_byte_by_byte(scripted_server: ScriptedServer, name: str) -> None:
     chunks = split((WIRE / name).read_bytes(), 1)
     out = await run_provider(scripted_server, ScriptedResponse(chunks=chunks))
@@ -153,8 +167,10 @@ ERROR_MEANING: dict[str, tuple[str, bool]] = {
 async def test_error_body(scripted_server: ScriptedServer, name: str) -> None:
     status = int(re.search(r"_(\d{3})", name).group(1))  # type: ignore[union-attr]
     body = (WIRE / name).read_bytes()
-    out = await run_provider(scripted_server, ScriptedResponse(
-        status=status, chunks=split(body, 50), content_type="application/json"))
+    out = await run_provider(
+        scripted_server,
+        ScriptedResponse(status=status, chunks=split(body, 50), content_type="application/json"),
+    )
     assert out.error is not None and out.end is None
     kind, retryable = ERROR_MEANING[name]
     assert (out.error.kind, out.error.status, out.error.retryable) == (kind, status, retryable)
@@ -191,27 +207,39 @@ OTHER_ERROR_MEANING: dict[str, tuple[int, str, bool, float | None]] = {
 async def test_raise_for_status_on_every_provider_body(name: str) -> None:
     status, kind, retryable, retry_after = OTHER_ERROR_MEANING[name]
     # Gemini labels its JSON error bodies text/event-stream; the label must not matter.
-    response = httpx.Response(status, content=(WIRE / name).read_bytes(),
-                              headers={"content-type": "text/event-stream"},
-                              request=httpx.Request("POST", "https://api.example/v1/x"))
+    response = httpx.Response(
+        status,
+        content=(WIRE / name).read_bytes(),
+        headers={"content-type": "text/event-stream"},
+        request=httpx.Request("POST", "https://api.example/v1/x"),
+    )
     with pytest.raises(ProviderError) as caught:
         await raise_for_status(response, "p")
     error = caught.value
     assert (error.status, error.kind, error.retryable, error.retry_after) == (
-        status, kind, retryable, retry_after)
+        status,
+        kind,
+        retryable,
+        retry_after,
+    )
     assert error.message == EXPECTED[name]["json"]["error"]["message"]
 
 
 def test_in_stream_errors_of_every_provider() -> None:
-    anthropic = json.loads(next(iter_sse([(WIRE / "anthropic_stream_error_overloaded.sse")
-                                          .read_bytes()])).data)
+    anthropic = json.loads(
+        next(iter_sse([(WIRE / "anthropic_stream_error_overloaded.sse").read_bytes()])).data
+    )
     early = classify_stream_error(anthropic, "anthropic", partial_output=False)
     late = classify_stream_error(anthropic, "anthropic", partial_output=True)
     assert (early.kind, early.retryable, early.message) == ("overloaded", True, "Overloaded")
     assert (late.kind, late.retryable, late.partial_output) == ("overloaded", False, True)
 
-    responses = [json.loads(e.data) for e in iter_sse([
-        (WIRE / "openai_responses_stream_error_insufficient_quota.sse").read_bytes()])]
+    responses = [
+        json.loads(e.data)
+        for e in iter_sse(
+            [(WIRE / "openai_responses_stream_error_insufficient_quota.sse").read_bytes()]
+        )
+    ]
     error_event = next(e for e in responses if e["type"] == "error")
     failed_event = next(e for e in responses if e["type"] == "response.failed")
     for obj in (error_event, failed_event):

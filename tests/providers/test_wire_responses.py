@@ -27,14 +27,16 @@ from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
 EXPECTED = wire_expected()
 STREAMS = ["openai_responses_stream_function_call.sse", "openai_responses_stream_text.sse"]
-REQUEST = ProviderRequest(model="gpt-4o", system="",
-                          messages=[Message(role="user", content="capital of France?")])
+REQUEST = ProviderRequest(
+    model="gpt-4o", system="", messages=[Message(role="user", content="capital of France?")]
+)
 
 
 async def run(server: ScriptedServer, response: ScriptedResponse) -> list[ProviderEvent]:
     server.add(response)
-    provider = OpenAIResponsesProvider(base_url=server.url + "/v1", api_key="sk-test",
-                                       key_hint="OPENAI_API_KEY")
+    provider = OpenAIResponsesProvider(
+        base_url=server.url + "/v1", api_key="sk-test", key_hint="OPENAI_API_KEY"
+    )
     return await stream_events(provider, REQUEST)
 
 
@@ -43,15 +45,20 @@ def test_the_corpus_has_every_file() -> None:
     assert names == sorted([*STREAMS, "openai_responses_stream_error_insufficient_quota.sse"])
 
 
-@pytest.mark.parametrize(("name", "chunk_size"), [
-    *((name, 11) for name in STREAMS),
-    ("openai_responses_stream_function_call.sse", 1),
-])
-async def test_stream_fixture_parses_as_expected(server: ScriptedServer, name: str,
-                                                 chunk_size: int) -> None:
+@pytest.mark.parametrize(
+    ("name", "chunk_size"),
+    [
+        *((name, 11) for name in STREAMS),
+        ("openai_responses_stream_function_call.sse", 1),
+    ],
+)
+async def test_stream_fixture_parses_as_expected(
+    server: ScriptedServer, name: str, chunk_size: int
+) -> None:
     expected = EXPECTED[name]
-    events = await run(server, ScriptedResponse(chunks=split((WIRE / name).read_bytes(),
-                                                             chunk_size)))
+    events = await run(
+        server, ScriptedResponse(chunks=split((WIRE / name).read_bytes(), chunk_size))
+    )
     assert server.requests[0].path == "/v1/responses"
 
     texts = [e.text for e in events if isinstance(e, TextChunk)]
@@ -61,7 +68,8 @@ async def test_stream_fixture_parses_as_expected(server: ScriptedServer, name: s
     calls = [e.call for e in events if isinstance(e, ToolCallReady)]
     assert [(c.id, c.name, c.arguments, c.arguments_error) for c in calls] == [
         (f["call_id"], f["name"], json.loads(f["arguments"]), None)
-        for f in expected["function_calls"]]
+        for f in expected["function_calls"]
+    ]
 
     usage = [e.usage for e in events if isinstance(e, UsageReport)][-1]
     want = expected["usage"]
@@ -77,8 +85,7 @@ async def test_stream_fixture_parses_as_expected(server: ScriptedServer, name: s
     assert sum(isinstance(e, StreamEnd) for e in events) == 1
 
 
-async def test_insufficient_quota_in_a_200_stream_is_a_quota_error(
-        server: ScriptedServer) -> None:
+async def test_insufficient_quota_in_a_200_stream_is_a_quota_error(server: ScriptedServer) -> None:
     name = "openai_responses_stream_error_insufficient_quota.sse"
     expected = EXPECTED[name]
     with pytest.raises(ProviderError) as caught:

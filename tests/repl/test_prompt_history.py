@@ -25,7 +25,10 @@ def test_the_app_and_the_line_repl_read_and_keep_each_others_prompts(tmp_path: P
     app.add("the app again")
     app.save()  # appends: the repl's prompt written meanwhile stays
     assert PromptHistory(path).load() == [
-        "from the app\nwith a second line", "from the repl", "the app again"]
+        "from the app\nwith a second line",
+        "from the repl",
+        "the app again",
+    ]
 
 
 def test_two_open_front_ends_never_erase_each_other(tmp_path: Path) -> None:
@@ -70,8 +73,9 @@ async def test_a_real_prompt_toolkit_session_writes_the_shared_file(tmp_path: Pa
     earlier.add("typed in the app")
     earlier.save()
     with create_pipe_input() as pipe:
-        session: PromptSession[str] = PromptSession(input=pipe, output=DummyOutput(),
-                                                    history=shared_history(path))
+        session: PromptSession[str] = PromptSession(
+            input=pipe, output=DummyOutput(), history=shared_history(path)
+        )
         pipe.send_text("typed in the repl\r")
         assert await session.prompt_async("tau> ") == "typed in the repl"
         assert "typed in the app" in session.history.get_strings()
@@ -89,9 +93,14 @@ def test_tau_line_with_a_prompt_remembers_it(workspace: Path) -> None:
     from tests.cli.tau_process import TAU, tau_env
 
     master, slave = pty.openpty()
-    proc = subprocess.Popen([*TAU, "--line", "--model", "offline/echo", "first from the cli"],
-                            cwd=workspace, env=tau_env(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1"),
-                            stdin=slave, stdout=slave, stderr=slave)
+    proc = subprocess.Popen(
+        [*TAU, "--line", "--model", "offline/echo", "first from the cli"],
+        cwd=workspace,
+        env=tau_env(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1"),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
     os.close(slave)
     seen = b""
     try:

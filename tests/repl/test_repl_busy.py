@@ -17,8 +17,9 @@ from tau_tui.repl import open_offering_fork
 
 
 async def _busy_session(workspace: Path) -> tuple[str, SessionLock]:
-    engine = await Engine.open(workspace=WorkspacePaths(workspace),
-                               settings=Settings(model="offline/echo"), environ={})
+    engine = await Engine.open(
+        workspace=WorkspacePaths(workspace), settings=Settings(model="offline/echo"), environ={}
+    )
     try:
         await engine.run("the first question")
         assert engine.session is not None
@@ -31,9 +32,14 @@ async def _busy_session(workspace: Path) -> tuple[str, SessionLock]:
 
 def _opener(workspace: Path) -> Any:
     async def open_engine(**options: Any) -> Engine:
-        return await Engine.open(workspace=WorkspacePaths(workspace),
-                                 settings=Settings(model="offline/echo"), environ={},
-                                 continue_latest=True, **options)
+        return await Engine.open(
+            workspace=WorkspacePaths(workspace),
+            settings=Settings(model="offline/echo"),
+            environ={},
+            continue_latest=True,
+            **options,
+        )
+
     return open_engine
 
 

@@ -22,8 +22,11 @@ from tests.cli.tau_process import TAU, run_tau, tau_env
 
 async def _engine(workspace: Path, script: Path | None = None) -> Engine:
     return await Engine.open(
-        workspace=WorkspacePaths(workspace), environ={}, script_path=script,
-        settings=Settings(model="offline/replay" if script else "offline/echo"))
+        workspace=WorkspacePaths(workspace),
+        environ={},
+        script_path=script,
+        settings=Settings(model="offline/replay" if script else "offline/echo"),
+    )
 
 
 async def test_a_stop_signal_at_the_prompt_leaves_with_its_code(workspace: Path) -> None:
@@ -41,8 +44,9 @@ async def test_a_stop_signal_at_the_prompt_leaves_with_its_code(workspace: Path)
         await engine.close()
 
 
-async def test_a_stop_signal_mid_turn_saves_the_partial_answer(workspace: Path,
-                                                               tmp_path: Path) -> None:
+async def test_a_stop_signal_mid_turn_saves_the_partial_answer(
+    workspace: Path, tmp_path: Path
+) -> None:
     script = tmp_path / "long.json"
     script.write_text(json.dumps({"version": 1, "turns": [{"text": "word " * 20_000}]}))
     engine = await _engine(workspace, script)
@@ -70,14 +74,29 @@ async def test_a_stop_signal_mid_turn_saves_the_partial_answer(workspace: Path,
 
 
 @pytest.mark.skipif(not Path("/usr/bin/setsid").exists(), reason="needs util-linux setsid")
-def test_closing_the_repl_terminal_saves_the_partial_answer(workspace: Path,
-                                                            tmp_path: Path) -> None:
+def test_closing_the_repl_terminal_saves_the_partial_answer(
+    workspace: Path, tmp_path: Path
+) -> None:
     script = tmp_path / "long.json"
     script.write_text(json.dumps({"version": 1, "turns": [{"text": "word " * 200_000}]}))
     master, slave = os.openpty()
-    proc = subprocess.Popen(["/usr/bin/setsid", "--ctty", *TAU, "--line", "--model",
-                             "offline/replay", "--script", str(script)], cwd=workspace,
-                            env=tau_env(), stdin=slave, stdout=slave, stderr=slave)
+    proc = subprocess.Popen(
+        [
+            "/usr/bin/setsid",
+            "--ctty",
+            *TAU,
+            "--line",
+            "--model",
+            "offline/replay",
+            "--script",
+            str(script),
+        ],
+        cwd=workspace,
+        env=tau_env(),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
     os.close(slave)
     try:
         seen = b""

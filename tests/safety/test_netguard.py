@@ -28,58 +28,105 @@ from tau_engine.safety.netguard import (
 )
 
 
-@pytest.mark.parametrize(("address", "reason"), [
-    ("127.0.0.1", "loopback"), ("127.255.255.254", "loopback"), ("::1", "loopback"),
-    ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("172.31.255.255", "private"),
-    ("192.168.1.1", "private"), ("169.254.1.1", "link-local"), ("fe80::1", "link-local"),
-    ("169.254.169.254", "cloud metadata"), ("168.63.129.16", "cloud metadata"),
-    ("100.100.100.200", "cloud metadata"), ("fd00:ec2::254", "cloud metadata"),
-    ("100.64.0.1", "carrier-grade NAT"), ("100.127.255.254", "carrier-grade NAT"),
-    ("fc00::1", "unique-local"), ("fd12:3456::1", "unique-local"),
-    ("0.0.0.0", "unspecified"), ("0.1.2.3", "unspecified"), ("::", "unspecified"),
-    ("224.0.0.1", "multicast"), ("239.255.255.250", "multicast"), ("ff02::1", "multicast"),
-    ("255.255.255.255", "reserved"), ("240.0.0.1", "reserved"), ("192.0.2.1", "reserved"),
-    ("::ffff:127.0.0.1", "IPv4-mapped loopback"),
-    ("::ffff:169.254.169.254", "IPv4-mapped cloud metadata"),
-    ("::127.0.0.1", "IPv4-compatible loopback"), ("::10.0.0.1", "IPv4-compatible private"),
-    ("64:ff9b::a9fe:a9fe", "NAT64 cloud metadata"), ("2002:7f00:1::", "6to4 loopback"),
-    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
-])
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.255.255.254", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("172.31.255.255", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("169.254.169.254", "cloud metadata"),
+        ("168.63.129.16", "cloud metadata"),
+        ("100.100.100.200", "cloud metadata"),
+        ("fd00:ec2::254", "cloud metadata"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("100.127.255.254", "carrier-grade NAT"),
+        ("fc00::1", "unique-local"),
+        ("fd12:3456::1", "unique-local"),
+        ("0.0.0.0", "unspecified"),
+        ("0.1.2.3", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("239.255.255.250", "multicast"),
+        ("ff02::1", "multicast"),
+        ("255.255.255.255", "reserved"),
+        ("240.0.0.1", "reserved"),
+        ("192.0.2.1", "reserved"),
+        ("::ffff:127.0.0.1", "IPv4-mapped loopback"),
+        ("::ffff:169.254.169.254", "IPv4-mapped cloud metadata"),
+        ("::127.0.0.1", "IPv4-compatible loopback"),
+        ("::10.0.0.1", "IPv4-compatible private"),
+        ("64:ff9b::a9fe:a9fe", "NAT64 cloud metadata"),
+        ("2002:7f00:1::", "6to4 loopback"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+    ],
+)
 def test_blocked_address(address: str, reason: str) -> None:
     why = blocked_reason(ipaddress.ip_address(address))
     assert why is not None and why.startswith(reason), why
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111",
-                                     "::ffff:8.8.8.8"])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
+)
 def test_public_addresses_pass(address: str) -> None:
     assert blocked_reason(ipaddress.ip_address(address)) is None
 
 
-@pytest.mark.parametrize(("spelling", "address"), [
-    ("2130706433", "127.0.0.1"), ("0x7f000001", "127.0.0.1"), ("0177.0.0.1", "127.0.0.1"),
-    ("0x7f.1", "127.0.0.1"), ("127.1", "127.0.0.1"), ("017700000001", "127.0.0.1"),
-    ("2852039166", "169.254.169.254"), ("0xa9fea9fe", "169.254.169.254"),
-    ("0251.0376.0251.0376", "169.254.169.254"), ("0xA9.0xFE.0xA9.0xFE", "169.254.169.254"),
-    ("0", "0.0.0.0"), ("[::ffff:7f00:1]", "::ffff:7f00:1"), ("[fe80::1%eth0]", "fe80::1"),
-])
-def test_numeric_spellings_are_read_as_the_c_library_reads_them(spelling: str,
-                                                                 address: str) -> None:
+@pytest.mark.parametrize(
+    ("spelling", "address"),
+    [
+        ("2130706433", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("017700000001", "127.0.0.1"),
+        ("2852039166", "169.254.169.254"),
+        ("0xa9fea9fe", "169.254.169.254"),
+        ("0251.0376.0251.0376", "169.254.169.254"),
+        ("0xA9.0xFE.0xA9.0xFE", "169.254.169.254"),
+        ("0", "0.0.0.0"),
+        ("[::ffff:7f00:1]", "::ffff:7f00:1"),
+        ("[fe80::1%eth0]", "fe80::1"),
+    ],
+)
+def test_numeric_spellings_are_read_as_the_c_library_reads_them(
+    spelling: str, address: str
+) -> None:
     parsed = literal_address(spelling)
     assert parsed == ipaddress.ip_address(address)
     assert blocked_reason(parsed) is not None
 
 
-@pytest.mark.parametrize("url", [
-    "http://2130706433/", "https://0x7f.1/", "https://0177.0.0.1/", "https://[::ffff:127.0.0.1]/",
-    "https://[::]/", "https://0.0.0.0/", "https://169.254.169.254/latest/meta-data/",
-    "https://2852039166/", "https://metadata.google.internal/", "https://LOCALHOST./",
-    "https://app.localhost/", "https://user:pw@example.com/", "ftp://example.com/",
-    "http://example.com/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/",
+        "https://0x7f.1/",
+        "https://0177.0.0.1/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[::]/",
+        "https://0.0.0.0/",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://2852039166/",
+        "https://metadata.google.internal/",
+        "https://LOCALHOST./",
+        "https://app.localhost/",
+        "https://user:pw@example.com/",
+        "ftp://example.com/",
+        "http://example.com/",
+    ],
+)
 async def test_urls_refused_before_any_connection(url: str) -> None:
     async def never(host: str, port: int) -> list[str]:
         raise AssertionError("must not resolve")
+
     policy = NetPolicy(resolver=never)
     with pytest.raises(NetBlockedError):
         await policy.resolve_checked(policy.parse(url))
@@ -90,8 +137,11 @@ async def test_every_resolved_address_is_checked_and_resolution_happens_once() -
 
     async def resolver(host: str, port: int) -> list[str]:
         calls.append(host)
-        return {"mixed.test": ["93.184.216.34", "10.0.0.5"],
-                "public.test": ["93.184.216.34", "2606:2800:220:1::1"]}[host]
+        return {
+            "mixed.test": ["93.184.216.34", "10.0.0.5"],
+            "public.test": ["93.184.216.34", "2606:2800:220:1::1"],
+        }[host]
+
     policy = NetPolicy(resolver=resolver)
     with pytest.raises(NetBlockedError, match=r"10\.0\.0\.5, a private address"):
         await policy.resolve_checked(httpx.URL("https://mixed.test/"))
@@ -100,10 +150,10 @@ async def test_every_resolved_address_is_checked_and_resolution_happens_once() -
 
 
 def test_allow_entries() -> None:
-    assert AllowEntry.parse("127.0.0.1:8080").allows("x", ipaddress.ip_address("127.0.0.1"),
-                                                     8080)
+    assert AllowEntry.parse("127.0.0.1:8080").allows("x", ipaddress.ip_address("127.0.0.1"), 8080)
     assert not AllowEntry.parse("127.0.0.1:8080").allows(
-        "x", ipaddress.ip_address("127.0.0.1"), 8081)
+        "x", ipaddress.ip_address("127.0.0.1"), 8081
+    )
     assert AllowEntry.parse("10.0.0.0/8").allows("x", ipaddress.ip_address("10.9.9.9"), 1)
     assert AllowEntry.parse("[::1]:9000").allows("x", ipaddress.ip_address("::1"), 9000)
     assert AllowEntry.parse("Intranet.Example.").allows("intranet.example", None, 443)
@@ -113,6 +163,7 @@ def test_allow_entries() -> None:
 
 
 # -- real loopback servers --------------------------------------------------------------
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     seen: list[tuple[str, str]]
@@ -133,8 +184,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if parts.path == "/slow":
             time.sleep(1)
-        body = b"x" * 200_000 if parts.path == "/big" else b"hello " + \
-            self.headers.get("Host", "").encode()
+        body = (
+            b"x" * 200_000
+            if parts.path == "/big"
+            else b"hello " + self.headers.get("Host", "").encode()
+        )
         try:
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -173,7 +227,8 @@ def servers() -> Iterator[tuple[_Server, _Server]]:
 
 
 async def test_loopback_is_reachable_only_through_the_allow_list(
-        servers: tuple[_Server, _Server]) -> None:
+    servers: tuple[_Server, _Server],
+) -> None:
     server, _ = servers
     url = f"http://127.0.0.1:{server.port}/ok"
     with pytest.raises(NetBlockedError, match="only https"):
@@ -185,9 +240,9 @@ async def test_loopback_is_reachable_only_through_the_allow_list(
     assert result.status == 200 and result.body.startswith(b"hello")
 
 
-async def test_environment_proxies_and_netrc_are_ignored(servers: tuple[_Server, _Server],
-                                                        tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_environment_proxies_and_netrc_are_ignored(
+    servers: tuple[_Server, _Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A proxy would connect on tau's behalf to an address tau never checked; a .netrc would
     # hand the user's credentials to whatever host the model picks.
     server, _ = servers
@@ -204,13 +259,15 @@ async def test_environment_proxies_and_netrc_are_ignored(servers: tuple[_Server,
 
 
 async def test_connects_to_the_checked_address_keeping_the_host_name(
-        servers: tuple[_Server, _Server]) -> None:
+    servers: tuple[_Server, _Server],
+) -> None:
     server, _ = servers
     calls: list[str] = []
 
     async def resolver(host: str, port: int) -> list[str]:
         calls.append(host)
         return ["127.0.0.1"]
+
     policy = NetPolicy(allow=["127.0.0.1"], https_only=False, resolver=resolver)
     result = await guarded_fetch(policy, "GET", f"http://service.test:{server.port}/ok")
     assert result.body == f"hello service.test:{server.port}".encode()
@@ -218,24 +275,34 @@ async def test_connects_to_the_checked_address_keeping_the_host_name(
 
 
 async def test_redirect_to_a_blocked_address_is_refused_at_that_hop(
-        servers: tuple[_Server, _Server]) -> None:
+    servers: tuple[_Server, _Server],
+) -> None:
     first, second = servers
     policy = NetPolicy(allow=[f"127.0.0.1:{first.port}"], https_only=False)
-    for target in (f"http://0x7f.1:{second.port}/ok", f"http://[::ffff:127.0.0.1]:{second.port}/",
-                   "http://169.254.169.254/latest/meta-data/", "http://2852039166/"):
+    for target in (
+        f"http://0x7f.1:{second.port}/ok",
+        f"http://[::ffff:127.0.0.1]:{second.port}/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2852039166/",
+    ):
         url = f"http://127.0.0.1:{first.port}/redirect?to={target}"
         with pytest.raises(NetBlockedError) as err:
             await guarded_fetch(policy, "GET", url)
-        assert err.value.url.startswith("http://") and "127.0.0.1:" + str(first.port) not in \
-            err.value.url
+        assert (
+            err.value.url.startswith("http://")
+            and "127.0.0.1:" + str(first.port) not in err.value.url
+        )
     assert second.seen == []
     # An allowed hop is followed, one at a time, and every hop is listed.
     chain = f"http://127.0.0.1:{first.port}/redirect?to=/redirect%3Fto%3D/ok"
     result = await guarded_fetch(policy, "GET", chain)
     assert result.status == 200 and len(result.hops) == 3
     with pytest.raises(NetBlockedError, match="more than 1 redirects"):
-        await guarded_fetch(NetPolicy(allow=[f"127.0.0.1:{first.port}"], https_only=False,
-                                      max_redirects=1), "GET", chain)
+        await guarded_fetch(
+            NetPolicy(allow=[f"127.0.0.1:{first.port}"], https_only=False, max_redirects=1),
+            "GET",
+            chain,
+        )
 
 
 async def test_size_and_time_caps(servers: tuple[_Server, _Server]) -> None:
@@ -251,21 +318,43 @@ async def test_size_and_time_caps(servers: tuple[_Server, _Server]) -> None:
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 async def test_tls_uses_the_original_name_for_sni_and_the_certificate(tmp_path: Path) -> None:
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=example.test", "-addext", "subjectAltName=DNS:example.test",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=example.test",
+            "-addext",
+            "subjectAltName=DNS:example.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     names: list[str | None] = []
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
     server_context.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc,func-returns-value]
     server = _Server(server_context)
     try:
+
         async def resolver(host: str, port: int) -> list[str]:
             return ["127.0.0.1"]
+
         client_context = ssl.create_default_context(cafile=str(cert))
         policy = NetPolicy(allow=["127.0.0.1"], resolver=resolver)
-        result = await guarded_fetch(policy, "GET", f"https://example.test:{server.port}/ok",
-                                     verify=client_context)
+        result = await guarded_fetch(
+            policy, "GET", f"https://example.test:{server.port}/ok", verify=client_context
+        )
         assert result.body == f"hello example.test:{server.port}".encode()
         assert names == ["example.test"]
     finally:

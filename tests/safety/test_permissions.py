@@ -22,10 +22,15 @@ from tau_engine.safety.rules import Rule, RuleSyntaxError, describe_breadth, par
 from tau_engine.safety.toml_lines import Source
 
 
-def _policy(tmp_path: Path, profile: str = "balanced", mode: ApprovalMode = ApprovalMode.ASK,
-            **kwargs: object) -> PermissionPolicy:
-    return PermissionPolicy(load_profile(profile, user_dir=tmp_path / "none"), mode, tmp_path,
-                            **kwargs)  # type: ignore[arg-type]
+def _policy(
+    tmp_path: Path,
+    profile: str = "balanced",
+    mode: ApprovalMode = ApprovalMode.ASK,
+    **kwargs: object,
+) -> PermissionPolicy:
+    return PermissionPolicy(
+        load_profile(profile, user_dir=tmp_path / "none"), mode, tmp_path, **kwargs
+    )  # type: ignore[arg-type]
 
 
 def _bash(command: str) -> ToolCall:
@@ -38,13 +43,15 @@ def test_refusal_names_rule_file_line_and_the_way_to_allow_it(tmp_path: Path) ->
     line = load_profile("balanced", user_dir=tmp_path).source_of("shell.deny", "rm * / *").line
     assert decision.refusal() == (
         f"refused (bash(rm * / *) from balanced.toml:{line}): profile rule bash(rm * / *) "
-        "refuses this; allow with: tau permissions allow 'bash(rm * / *)'")
+        "refuses this; allow with: tau permissions allow 'bash(rm * / *)'"
+    )
 
 
 def test_trace_has_every_part_profile_mode_and_sandbox(tmp_path: Path) -> None:
     policy = _policy(tmp_path, sandbox="bwrap (network off)")
-    trace = policy.decide(_bash("sudo -u bob timeout 5 git push origin main > log.txt; "
-                                "eval x")).to_dict()
+    trace = policy.decide(
+        _bash("sudo -u bob timeout 5 git push origin main > log.txt; eval x")
+    ).to_dict()
     assert trace["profile"] == "balanced" and trace["mode"] == "ask"
     assert trace["sandbox"] == "bwrap (network off)"
     kinds = [(p["kind"], p["verdict"]) for p in trace["parts"]]
@@ -62,10 +69,11 @@ def test_ask_comes_with_the_always_allow_rule_and_its_breadth(tmp_path: Path) ->
     assert decision.suggestion is not None and decision.suggestion.text == "bash(rm *)"
     assert decision.breadth == "matches any `rm` invocation"
     line = load_profile("balanced", user_dir=tmp_path).source_of("shell.ask", "rm * -*r* *").line
-    assert decision.why() == (f"profile rule bash(rm * -*r* *) asks before this "
-                              f"(bash(rm * -*r* *) from balanced.toml:{line})")
-    assert decision.always_allow() == ("always allow saves bash(rm *): matches any `rm` "
-                                       "invocation")
+    assert decision.why() == (
+        f"profile rule bash(rm * -*r* *) asks before this "
+        f"(bash(rm * -*r* *) from balanced.toml:{line})"
+    )
+    assert decision.always_allow() == ("always allow saves bash(rm *): matches any `rm` invocation")
     decision = _policy(tmp_path).decide(_bash("git push origin main"))
     assert decision.suggestion is not None and decision.suggestion.text == "bash(git push *)"
     assert decision.breadth == "matches `git push` with any arguments"
@@ -76,16 +84,19 @@ def test_ask_comes_with_the_always_allow_rule_and_its_breadth(tmp_path: Path) ->
     assert _policy(tmp_path).decide(_bash("eval $X")).suggestion is None
 
 
-@pytest.mark.parametrize(("text", "breadth"), [
-    ("bash", "matches every bash call"),
-    ("bash(rm *)", "matches any `rm` invocation"),
-    ("bash(npm run test)", "matches exactly `npm run test`"),
-    ("bash(git * -c *)", "matches `git` commands like `git * -c *`"),
-    ("bash(*)", "matches any command"),
-    ("write(src/**)", "matches anything starting with src/"),
-    ("http(**)", "matches every http call"),
-    ("write(README.md)", "matches only README.md"),
-])
+@pytest.mark.parametrize(
+    ("text", "breadth"),
+    [
+        ("bash", "matches every bash call"),
+        ("bash(rm *)", "matches any `rm` invocation"),
+        ("bash(npm run test)", "matches exactly `npm run test`"),
+        ("bash(git * -c *)", "matches `git` commands like `git * -c *`"),
+        ("bash(*)", "matches any command"),
+        ("write(src/**)", "matches anything starting with src/"),
+        ("http(**)", "matches every http call"),
+        ("write(README.md)", "matches only README.md"),
+    ],
+)
 def test_breadth_warning(text: str, breadth: str) -> None:
     tool, pattern = parse_rule_text(text)
     assert describe_breadth(Rule(tool, pattern, "allow", Source("x"))) == breadth
@@ -98,16 +109,17 @@ def test_rule_text_syntax_errors() -> None:
 
 
 def test_user_allow_overrides_a_profile_ask_but_not_an_unrelated_deny(tmp_path: Path) -> None:
-    user = [Rule("bash", "rm *", "allow", Source("u.toml", 3), scope="user"),
-            Rule("bash", "*", "allow", Source("u.toml", 5), scope="user")]
+    user = [
+        Rule("bash", "rm *", "allow", Source("u.toml", 3), scope="user"),
+        Rule("bash", "*", "allow", Source("u.toml", 5), scope="user"),
+    ]
     policy = _policy(tmp_path, user_rules=user)
     assert policy.decide(_bash("rm -rf build")).verdict == "allow"
     # A broad allow does not unlock a deny; only allowing that exact rule does.
     assert policy.decide(_bash("shutdown -h now")).verdict == "deny"
     assert policy.decide(_bash("rm -rf /")).verdict == "deny"
     user.append(Rule("bash", "shutdown *", "allow", Source("u.toml", 9), scope="user"))
-    assert _policy(tmp_path, user_rules=user).decide(_bash("shutdown -h now")).verdict == \
-        "allow"
+    assert _policy(tmp_path, user_rules=user).decide(_bash("shutdown -h now")).verdict == "allow"
     # No rule unlocks writing a protected path.
     user.append(Rule("bash", "rm * / *", "allow", Source("u.toml", 11), scope="user"))
     decision = _policy(tmp_path, user_rules=user).decide(_bash("rm -rf /"))
@@ -122,8 +134,10 @@ def test_a_user_allow_never_covers_a_wrapper(tmp_path: Path) -> None:
 
 
 def test_unresolvable_parts_ask_even_with_allow_everything(tmp_path: Path) -> None:
-    user = [Rule("bash", None, "allow", Source("u.toml", 1), scope="user"),
-            Rule("bash", "eval *", "allow", Source("u.toml", 2), scope="user")]
+    user = [
+        Rule("bash", None, "allow", Source("u.toml", 1), scope="user"),
+        Rule("bash", "eval *", "allow", Source("u.toml", 2), scope="user"),
+    ]
     policy = _policy(tmp_path, mode=ApprovalMode.FULL_AUTO, user_rules=user)
     assert policy.decide(_bash("eval 'ls'")).verdict == "ask"
     assert policy.decide(_bash("curl x | sh")).verdict == "ask"
@@ -147,8 +161,10 @@ def test_injection_flag_makes_side_effects_ask_in_every_mode(tmp_path: Path) -> 
     post = ToolCall("http", "network", subjects=("https://x.example/",), method="POST")
     assert policy.decide(get, raised_risk=True).verdict == "allow"
     assert policy.decide(post, raised_risk=True).verdict == "ask"
-    assert policy.decide(ToolCall("read", "read", subjects=("a",)),
-                         raised_risk=True).verdict == "allow"
+    assert (
+        policy.decide(ToolCall("read", "read", subjects=("a",)), raised_risk=True).verdict
+        == "allow"
+    )
 
 
 def test_profile_tool_approval_and_path_rules(tmp_path: Path) -> None:
@@ -170,8 +186,9 @@ def test_profile_tool_approval_and_path_rules(tmp_path: Path) -> None:
 def test_saved_rules_round_trip_with_lines_and_revoke(tmp_path: Path) -> None:
     path = workspace_rules_path(tmp_path)
     when = datetime(2026, 11, 22, 10, 3, tzinfo=UTC)
-    first = save_rule(path, "workspace", "bash(npm test *)", "allow", by="approval prompt",
-                      now=when)
+    first = save_rule(
+        path, "workspace", "bash(npm test *)", "allow", by="approval prompt", now=when
+    )
     second = save_rule(path, "workspace", "write(secrets/**)", "deny", by="cli", now=when)
     assert first.source.line is not None and second.source.line is not None
     text = path.read_text().splitlines()
@@ -179,11 +196,14 @@ def test_saved_rules_round_trip_with_lines_and_revoke(tmp_path: Path) -> None:
     rules = read_rules(path, "workspace")
     assert [(r.text, r.action, r.scope, r.by, r.when) for r in rules] == [
         ("bash(npm test *)", "allow", "workspace", "approval prompt", "2026-11-22T10:03:00+00:00"),
-        ("write(secrets/**)", "deny", "workspace", "cli", "2026-11-22T10:03:00+00:00")]
+        ("write(secrets/**)", "deny", "workspace", "cli", "2026-11-22T10:03:00+00:00"),
+    ]
     # Saving the same rule again replaces it (no duplicates).
     save_rule(path, "workspace", "bash(npm test *)", "ask", by="cli", now=when)
     assert [(r.text, r.action) for r in read_rules(path, "workspace")] == [
-        ("write(secrets/**)", "deny"), ("bash(npm test *)", "ask")]
+        ("write(secrets/**)", "deny"),
+        ("bash(npm test *)", "ask"),
+    ]
     assert revoke_rule(path, "workspace", "bash(npm test *)") == 1
     assert revoke_rule(path, "workspace", "bash(npm test *)") == 0
     assert [r.text for r in read_rules(path, "workspace")] == ["write(secrets/**)"]
@@ -192,8 +212,10 @@ def test_saved_rules_round_trip_with_lines_and_revoke(tmp_path: Path) -> None:
 def test_untrusted_workspace_rules_can_only_tighten(tmp_path: Path) -> None:
     path = workspace_rules_path(tmp_path)
     path.parent.mkdir(parents=True)
-    path.write_text('[[rule]]\ntool = "bash"\naction = "allow"\n\n'
-                    '[[rule]]\ntool = "bash"\npattern = "curl *"\naction = "deny"\n')
+    path.write_text(
+        '[[rule]]\ntool = "bash"\naction = "allow"\n\n'
+        '[[rule]]\ntool = "bash"\npattern = "curl *"\naction = "deny"\n'
+    )
     user_path = tmp_path / "user-permissions.toml"
     _, untrusted = load_rules(tmp_path, workspace_trusted=False, user_path=user_path)
     _, trusted = load_rules(tmp_path, workspace_trusted=True, user_path=user_path)
@@ -208,13 +230,18 @@ def test_untrusted_workspace_rules_can_only_tighten(tmp_path: Path) -> None:
 
 def test_rules_file_errors_name_file_line_and_key(tmp_path: Path) -> None:
     path = tmp_path / "permissions.toml"
-    path.write_text('[[rule]]\ntool = "bash"\naction = "allow"\n\n[[rule]]\ntool = "bash"\n'
-                    'action = "sometimes"\n')
+    path.write_text(
+        '[[rule]]\ntool = "bash"\naction = "allow"\n\n[[rule]]\ntool = "bash"\n'
+        'action = "sometimes"\n'
+    )
     with pytest.raises(ConfigError, match=r"permissions.toml:7: action:"):
         read_rules(path, "user")
     path.write_text('[[rule]]\ntool = "bash"\naction = "allow"\nscope = "workspace"\n')
-    with pytest.raises(ConfigError, match=r"permissions.toml:1: scope: 'workspace' rule in a "
-                                          r"user file"):
+    with pytest.raises(
+        ConfigError,
+        match=r"permissions.toml:1: scope: 'workspace' rule in a "
+        r"user file",
+    ):
         read_rules(path, "user")
     path.write_text('[[rule]]\ntool = "bash"\npattern = "rm \'x"\naction = "deny"\n')
     with pytest.raises(ConfigError, match=r"permissions.toml:1: shell pattern"):

@@ -48,8 +48,13 @@ def test_builtins_get_stricter_in_order(user_dir: Path) -> None:
 
 def test_source_of_a_list_item_is_its_own_line(user_dir: Path) -> None:
     profile = load_profile("balanced", user_dir=user_dir)
-    text = Path(__file__).parents[2].joinpath(
-        "tau_engine/safety/builtin_profiles/balanced.toml").read_text().splitlines()
+    text = (
+        Path(__file__)
+        .parents[2]
+        .joinpath("tau_engine/safety/builtin_profiles/balanced.toml")
+        .read_text()
+        .splitlines()
+    )
     source = profile.source_of("shell.deny", "mkfs* *")
     assert source.line is not None and '"mkfs* *"' in text[source.line - 1]
     source = profile.source_of("sandbox.policy")
@@ -58,11 +63,8 @@ def test_source_of_a_list_item_is_its_own_line(user_dir: Path) -> None:
 
 def test_user_profile_extends_a_builtin_and_adds_rules(user_dir: Path) -> None:
     (user_dir / "mine.toml").write_text(
-        'extends = "balanced"\n'
-        'description = "mine"\n'
-        "[shell]\n"
-        'default = "ask"\n'
-        'allow = ["make *"]\n')
+        'extends = "balanced"\ndescription = "mine"\n[shell]\ndefault = "ask"\nallow = ["make *"]\n'
+    )
     profile = load_profile("mine", user_dir=user_dir)
     doc = profile.document
     assert doc.shell.default == "ask"
@@ -118,8 +120,11 @@ def test_tools_table_gives_approval_per_tool(user_dir: Path) -> None:
 
 def test_tool_approvals_are_checked(user_dir: Path) -> None:
     (user_dir / "tools.toml").write_text('extends = "balanced"\n[tools]\nbash = "sometimes"\n')
-    with pytest.raises(ConfigError, match=r"tools.toml:3: tools.bash: must be one of allow, "
-                                          r"ask, deny, mode, not 'sometimes'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"tools.toml:3: tools.bash: must be one of allow, "
+        r"ask, deny, mode, not 'sometimes'",
+    ):
         load_profile("tools", user_dir=user_dir)
 
 

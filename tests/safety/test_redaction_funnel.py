@@ -17,8 +17,11 @@ GH = "ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI3kM5"
 
 def _filter(**kwargs: object) -> tuple[RedactionFilter, list[tuple[list[Finding], str]]]:
     seen: list[tuple[list[Finding], str]] = []
-    funnel = RedactionFilter(SecretRedactor({"DB_PASSWORD": OWN}), **kwargs,  # type: ignore[arg-type]
-                             on_findings=lambda f, where: seen.append((f, where)))
+    funnel = RedactionFilter(
+        SecretRedactor({"DB_PASSWORD": OWN}),
+        **kwargs,  # type: ignore[arg-type]
+        on_findings=lambda f, where: seen.append((f, where)),
+    )
     return funnel, seen
 
 
@@ -62,9 +65,15 @@ def test_event_fields_are_redacted_in_place_before_any_sink() -> None:
     bus.set_filter(lambda event: funnel.redact_fields(event.__dict__, where=event.type))
     bus.subscribe(got.append)
     bus.emit(ToolCallEvent(call_id="c1", name="bash", arguments={"command": f"echo {GH}"}))
-    bus.emit(Notice(kind=NoticeKind.FALLBACK, message=f"server said {OWN}",
-                    data=FallbackNote(from_route="a/x", to_route="b/y", reason=f"echo {GH}",
-                                      error_kind="server")))
+    bus.emit(
+        Notice(
+            kind=NoticeKind.FALLBACK,
+            message=f"server said {OWN}",
+            data=FallbackNote(
+                from_route="a/x", to_route="b/y", reason=f"echo {GH}", error_kind="server"
+            ),
+        )
+    )
     call, notice = got
     assert call.arguments == {"command": "echo [REDACTED:github-token]"}  # type: ignore[attr-defined]
     assert notice.message == "server said [REDACTED:DB_PASSWORD]"  # type: ignore[attr-defined]
@@ -75,10 +84,19 @@ def test_event_fields_are_redacted_in_place_before_any_sink() -> None:
 def test_a_request_body_is_redacted_but_provider_data_round_trips() -> None:
     funnel, _ = _filter()
     signature = "EqQBCkYIBxgCKkB" + "x9" * 40
-    request = ProviderRequest(model="m", system=f"key {OWN}", messages=[
-        Message(role="user", content=f"use {GH}"),
-        Message(role="assistant", content="", extra={"thinking_signature": signature},
-                tool_calls=[ToolCall(id="t1", name="bash", arguments={"command": OWN})])])
+    request = ProviderRequest(
+        model="m",
+        system=f"key {OWN}",
+        messages=[
+            Message(role="user", content=f"use {GH}"),
+            Message(
+                role="assistant",
+                content="",
+                extra={"thinking_signature": signature},
+                tool_calls=[ToolCall(id="t1", name="bash", arguments={"command": OWN})],
+            ),
+        ],
+    )
     sent = redact_request(request, funnel)
     assert sent.system == "key [REDACTED:DB_PASSWORD]"
     assert sent.messages[0].content == "use [REDACTED:github-token]"
@@ -89,11 +107,29 @@ def test_a_request_body_is_redacted_but_provider_data_round_trips() -> None:
 
 
 def test_secret_names_and_values() -> None:
-    for name in ("OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD",
-                 "DATABASE_URL", "GH_PAT", "STRIPE_SECRET_KEY"):
+    for name in (
+        "OPENAI_API_KEY",
+        "GITHUB_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "DB_PASSWORD",
+        "DATABASE_URL",
+        "GH_PAT",
+        "STRIPE_SECRET_KEY",
+    ):
         assert is_secret_name(name), name
-    for name in ("PWD", "OLDPWD", "SSH_AUTH_SOCK", "KEYBOARD", "GIT_AUTHOR_NAME", "HOME",
-                 "PATH", "TAU_CONFIG_DIR", "GOOGLE_APPLICATION_CREDENTIALS_FILE"):
+    for name in (
+        "PWD",
+        "OLDPWD",
+        "SSH_AUTH_SOCK",
+        "KEYBOARD",
+        "GIT_AUTHOR_NAME",
+        "HOME",
+        "PATH",
+        "TAU_CONFIG_DIR",
+        "GOOGLE_APPLICATION_CREDENTIALS_FILE",
+    ):
         assert not is_secret_name(name), name
     assert secret_values({"HOME": "/root", "API_TOKEN": "abc"}, {"DB_PASSWORD": "x" * 9}) == [
-        ("API_TOKEN", "abc"), ("DB_PASSWORD", "x" * 9)]
+        ("API_TOKEN", "abc"),
+        ("DB_PASSWORD", "x" * 9),
+    ]

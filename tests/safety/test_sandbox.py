@@ -20,13 +20,16 @@ from tau_engine.safety.profiles import load_profile
 from tau_engine.safety.sandbox import SandboxSpec, bwrap_argv, probe_sandbox, spec_for_profile
 
 BWRAP = shutil.which("bwrap")
-needs_bwrap = pytest.mark.skipif(BWRAP is None and not os.environ.get("CI"),
-                                 reason="bubblewrap is not installed (CI installs it)")
+needs_bwrap = pytest.mark.skipif(
+    BWRAP is None and not os.environ.get("CI"),
+    reason="bubblewrap is not installed (CI installs it)",
+)
 
 
 def _run(spec: SandboxSpec, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(bwrap_argv(spec, command), capture_output=True, text=True,
-                          timeout=30, check=False)
+    return subprocess.run(
+        bwrap_argv(spec, command), capture_output=True, text=True, timeout=30, check=False
+    )
 
 
 @pytest.fixture
@@ -49,8 +52,10 @@ def outside() -> Iterator[Path]:
 
 @needs_bwrap
 def test_workspace_is_writable_and_everything_else_is_not(repo: Path, outside: Path) -> None:
-    done = _run(SandboxSpec(repo), f"echo hi > made.txt && cat made.txt; "
-                                   f"touch {outside}/x; touch /etc/tau-sandbox-probe")
+    done = _run(
+        SandboxSpec(repo),
+        f"echo hi > made.txt && cat made.txt; touch {outside}/x; touch /etc/tau-sandbox-probe",
+    )
     assert done.stdout.strip() == "hi"
     assert (repo / "made.txt").read_text() == "hi\n"
     assert not (outside / "x").exists()
@@ -61,8 +66,11 @@ def test_workspace_is_writable_and_everything_else_is_not(repo: Path, outside: P
 @needs_bwrap
 def test_git_and_identity_files_are_read_only(repo: Path) -> None:
     spec = SandboxSpec(repo, read_only=[repo / ".git", repo / ".tau" / "identity"])
-    done = _run(spec, "touch .git/hooks-evil; echo x >> .git/config; "
-                      "echo x > .tau/identity/SOUL.md; echo ok > fine.txt")
+    done = _run(
+        spec,
+        "touch .git/hooks-evil; echo x >> .git/config; "
+        "echo x > .tau/identity/SOUL.md; echo ok > fine.txt",
+    )
     assert done.stderr.count("Read-only file system") == 3, done.stderr
     assert (repo / ".git" / "config").read_text() == "[core]\n"
     assert (repo / ".tau" / "identity" / "SOUL.md").read_text() == "me\n"
@@ -86,6 +94,7 @@ def listener() -> Iterator[int]:
                 conn.close()
             except OSError:
                 return
+
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     yield port
@@ -110,8 +119,10 @@ def test_private_tmp_own_pid_namespace_and_hidden_folders(repo: Path, outside: P
     key_file = outside / "netrc"
     key_file.write_text("machine x password SECRET")
     marker = f"tau-sandbox-{os.getpid()}"
-    command = (f"echo x > /tmp/{marker}; ls /proc | grep -c '^[0-9]'; "
-               f"cat {secrets}/id_rsa {key_file}; echo done")
+    command = (
+        f"echo x > /tmp/{marker}; ls /proc | grep -c '^[0-9]'; "
+        f"cat {secrets}/id_rsa {key_file}; echo done"
+    )
     shown = _run(SandboxSpec(repo), command)
     assert "PRIVATE" in shown.stdout and "SECRET" in shown.stdout  # readable unless hidden
     done = _run(SandboxSpec(repo, hide=[secrets, key_file]), command)
@@ -138,8 +149,13 @@ def test_argv_shape(repo: Path) -> None:
 def test_probe_on_this_machine() -> None:
     probe = probe_sandbox()
     assert probe.usable, probe.diagnostic()
-    assert [c.name for c in probe.checks] == ["bubblewrap", "user namespaces", "/proc",
-                                              "loopback", "sandboxed command"]
+    assert [c.name for c in probe.checks] == [
+        "bubblewrap",
+        "user namespaces",
+        "/proc",
+        "loopback",
+        "sandboxed command",
+    ]
 
 
 def test_probe_without_bwrap_names_the_package(tmp_path: Path) -> None:
@@ -150,9 +166,11 @@ def test_probe_without_bwrap_names_the_package(tmp_path: Path) -> None:
 
 def test_probe_names_a_specific_remedy_for_blocked_namespaces(tmp_path: Path) -> None:
     fake = tmp_path / "bwrap"
-    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, "
-                    "likely because the kernel does not allow non-privileged user namespaces'"
-                    " >&2\nexit 1\n")
+    fake.write_text(
+        "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, "
+        "likely because the kernel does not allow non-privileged user namespaces'"
+        " >&2\nexit 1\n"
+    )
     fake.chmod(0o755)
     probe = probe_sandbox(str(fake))
     assert not probe.usable
@@ -164,9 +182,11 @@ def test_probe_names_a_specific_remedy_for_blocked_namespaces(tmp_path: Path) ->
 
 def test_probe_falls_back_to_binding_proc(tmp_path: Path) -> None:
     fake = tmp_path / "bwrap"
-    fake.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = --proc ] && '
-                    "{ echo \"bwrap: Can't mount proc on /newroot/proc: Operation not "
-                    "permitted\" >&2; exit 1; }; done\nexit 0\n")
+    fake.write_text(
+        '#!/bin/sh\nfor a in "$@"; do [ "$a" = --proc ] && '
+        "{ echo \"bwrap: Can't mount proc on /newroot/proc: Operation not "
+        'permitted" >&2; exit 1; }; done\nexit 0\n'
+    )
     fake.chmod(0o755)
     probe = probe_sandbox(str(fake))
     assert probe.proc == "bind" and probe.usable
@@ -179,8 +199,9 @@ def test_profile_sandbox_keeps_tau_state_read_only(repo: Path, tmp_path: Path) -
     # A command that could write .tau/permissions.toml could grant itself permissions.
     spec = spec_for_profile(load_profile("balanced", user_dir=tmp_path / "none"), repo)
     assert spec.network is False
-    done = _run(spec, "echo '[[rule]]' > .tau/permissions.toml; echo x > .git/config; "
-                      "echo ok > src.txt")
+    done = _run(
+        spec, "echo '[[rule]]' > .tau/permissions.toml; echo x > .git/config; echo ok > src.txt"
+    )
     assert not (repo / ".tau" / "permissions.toml").exists()
     assert (repo / ".git" / "config").read_text() == "[core]\n"
     assert (repo / "src.txt").read_text() == "ok\n"
@@ -188,8 +209,12 @@ def test_profile_sandbox_keeps_tau_state_read_only(repo: Path, tmp_path: Path) -
 
 
 def test_profile_sandbox_spec(repo: Path, tmp_path: Path) -> None:
-    permissive = spec_for_profile(load_profile("permissive", user_dir=tmp_path / "none"), repo,
-                                  extra_protected=["secrets"], extra_hidden=[tmp_path])
+    permissive = spec_for_profile(
+        load_profile("permissive", user_dir=tmp_path / "none"),
+        repo,
+        extra_protected=["secrets"],
+        extra_hidden=[tmp_path],
+    )
     assert permissive.network is True
     assert repo.resolve() / ".tau" in permissive.read_only
     assert repo.resolve() / "secrets" in permissive.read_only
@@ -201,7 +226,9 @@ def test_no_capabilities_inside_so_root_cannot_remount_git_writable(repo: Path) 
     # Run as root (CI, containers), bwrap keeps every capability unless told otherwise, and
     # a remount makes the read-only .git writable again.
     spec = SandboxSpec(repo, read_only=[repo / ".git"])
-    done = _run(spec, "mount -o remount,rw,bind .git; echo hacked > .git/config; "
-                      "grep CapEff /proc/self/status")
+    done = _run(
+        spec,
+        "mount -o remount,rw,bind .git; echo hacked > .git/config; grep CapEff /proc/self/status",
+    )
     assert (repo / ".git" / "config").read_text() == "[core]\n"
     assert done.stdout.split()[-1] == "0000000000000000"

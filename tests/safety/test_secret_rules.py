@@ -32,34 +32,44 @@ _GH = "ghp_" + _rand(36)
 _ANTHROPIC = "sk-ant-api03-" + _rand(93, string.ascii_letters + string.digits + "_-") + "AA"
 _OPENAI = "sk-proj-" + _rand(60, string.ascii_letters + string.digits + "_-")
 _OPENROUTER = "sk-or-v1-" + _rand(64, "0123456789abcdef")
-_JWT = ("eyJ" + _rand(30) + ".eyJ" + _rand(40) + "." + _rand(43, string.ascii_letters + "_-"))
-_PEM = ("-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(_rand(70) for _ in range(5)) +
-        "\n-----END OPENSSH PRIVATE KEY-----")
+_JWT = "eyJ" + _rand(30) + ".eyJ" + _rand(40) + "." + _rand(43, string.ascii_letters + "_-")
+_PEM = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    + "\n".join(_rand(70) for _ in range(5))
+    + "\n-----END OPENSSH PRIVATE KEY-----"
+)
 
 POSITIVE: list[tuple[str, str, str | None]] = [
     ("aws-access-key", f"AWS_ACCESS_KEY_ID={_AWS}", _AWS),
     ("aws-access-key", "temp creds: ASIA" + "Q" * 4 + _AWS[8:], "ASIAQQQQ" + _AWS[8:]),
     ("github-token", f"export GITHUB_TOKEN={_GH}", _GH),
     ("github-token", "gho_" + _GH[4:], "gho_" + _GH[4:]),
-    ("github-fine-grained-token", "t=github_pat_" + _rand(82, string.ascii_letters + "_"),
-     None),
+    ("github-fine-grained-token", "t=github_pat_" + _rand(82, string.ascii_letters + "_"), None),
     ("gitlab-token", "glpat-" + _rand(20, string.ascii_letters + "_-"), None),
     ("anthropic-api-key", f'{{"x-api-key": "{_ANTHROPIC}"}}', _ANTHROPIC),
     ("openai-api-key", f"OPENAI_API_KEY={_OPENAI}", _OPENAI),
     ("openrouter-api-key", f"Authorization: Bearer {_OPENROUTER}", _OPENROUTER),
-    ("slack-token", "xoxb-" + _rand(10, string.digits) + "-" + _rand(12, string.digits) + "-" +
-     _rand(24), None),
-    ("slack-webhook", "https://hooks.slack.com/services/T" + _rand(8) + "/B" + _rand(8) + "/" +
-     _rand(24), None),
-    ("google-api-key", "key=AIza" + _rand(35, string.ascii_letters + string.digits + "_-"),
-     None),
+    (
+        "slack-token",
+        "xoxb-" + _rand(10, string.digits) + "-" + _rand(12, string.digits) + "-" + _rand(24),
+        None,
+    ),
+    (
+        "slack-webhook",
+        "https://hooks.slack.com/services/T" + _rand(8) + "/B" + _rand(8) + "/" + _rand(24),
+        None,
+    ),
+    ("google-api-key", "key=AIza" + _rand(35, string.ascii_letters + string.digits + "_-"), None),
     ("stripe-key", "sk_live_" + _rand(24), None),
     ("jwt", f"cookie: session={_JWT};", _JWT),
     ("private-key", f"id_ed25519:\n{_PEM}\n", _PEM),
     ("npm-token", "//registry.npmjs.org/:_authToken=npm_" + _rand(36), None),
     ("huggingface-token", "HF_TOKEN=hf_" + _rand(34, string.ascii_letters), None),
-    ("basic-auth-url", "DATABASE_URL=postgres://app:" + "S3cr" + _rand(12) +
-     "@db.example.com:5432/app", None),
+    (
+        "basic-auth-url",
+        "DATABASE_URL=postgres://app:" + "S3cr" + _rand(12) + "@db.example.com:5432/app",
+        None,
+    ),
     ("generic-secret", 'db_password = "' + _rand(18) + '"', None),
     ("generic-secret", 'config = {"api_token": "' + _rand(24) + '"}', None),
     ("generic-secret", "SECRET_KEY: " + _rand(32), None),
@@ -74,9 +84,14 @@ NEGATIVE = [
     'request_id="123e4567-e89b-12d3-a456-426614174000"',
     "sha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'",
     "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
-    "API_KEY=your_api_key_here", "SECRET_KEY=xxxxxxxxxxxxxxxxxxxx", "token=<YOUR_TOKEN>",
-    "token: ${GITHUB_TOKEN}", "password = '{{ vault_password }}'", "key = abcdefghijklmnop",
-    "key = 1234567890123456", "api_key=REDACTED_BY_POLICY_2024",
+    "API_KEY=your_api_key_here",
+    "SECRET_KEY=xxxxxxxxxxxxxxxxxxxx",
+    "token=<YOUR_TOKEN>",
+    "token: ${GITHUB_TOKEN}",
+    "password = '{{ vault_password }}'",
+    "key = abcdefghijklmnop",
+    "key = 1234567890123456",
+    "api_key=REDACTED_BY_POLICY_2024",
     "The key point is that passwords: should be long and rotated.",
     "secret_version = some.module.attribute_name",
     "token_type=authorization_code&grant_type=client_credentials",
@@ -89,10 +104,10 @@ NEGATIVE = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "text", "secret"), POSITIVE,
-                         ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(POSITIVE)])
-def test_positive_corpus_replaces_only_the_secret(kind: str, text: str,
-                                                  secret: str | None) -> None:
+@pytest.mark.parametrize(
+    ("kind", "text", "secret"), POSITIVE, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(POSITIVE)]
+)
+def test_positive_corpus_replaces_only_the_secret(kind: str, text: str, secret: str | None) -> None:
     result = scan(text, [default_scanner()])
     assert [f.kind for f in result.findings] == [kind], result.text
     assert f"[REDACTED:{kind}]" in result.text
@@ -141,8 +156,9 @@ class _ExactValues:
         for value in self.values:
             start = text.find(value)
             while start >= 0:
-                found.append(Finding("user-secret", start, start + len(value),
-                                     secret_digest(value)))
+                found.append(
+                    Finding("user-secret", start, start + len(value), secret_digest(value))
+                )
                 start = text.find(value, start + 1)
         return found
 
@@ -152,8 +168,14 @@ def test_detectors_compose_and_overlaps_keep_the_longest() -> None:
     text = f"pw={own} and {_GH}"
     result = scan(text, [default_scanner(), _ExactValues([own, _GH[:10]])])
     assert result.text == "pw=[REDACTED:user-secret] and [REDACTED:github-token]"
-    merged = merge_findings([Finding("a", 0, 5, "h"), Finding("b", 0, 9, "h"),
-                             Finding("c", 7, 12, "h"), Finding("d", 9, 11, "h")])
+    merged = merge_findings(
+        [
+            Finding("a", 0, 5, "h"),
+            Finding("b", 0, 9, "h"),
+            Finding("c", 7, 12, "h"),
+            Finding("d", 9, 11, "h"),
+        ]
+    )
     assert [(f.kind, f.start, f.end) for f in merged] == [("b", 0, 9), ("d", 9, 11)]
     assert redact("0123456789ab", merged) == "[REDACTED:b][REDACTED:d]b"
 
@@ -164,7 +186,8 @@ def test_unicode_text_keeps_its_offsets() -> None:
     # RE2 runs over UTF-8 bytes; 2-, 3- and 4-byte characters before, between and after.
     text = f"é {_AWS} 日本 🔑{_GH}🔑 ñ {_JWT} ✓"
     assert scan(text, [default_scanner()]).text == (
-        "é [REDACTED:aws-access-key] 日本 🔑[REDACTED:github-token]🔑 ñ [REDACTED:jwt] ✓")
+        "é [REDACTED:aws-access-key] 日本 🔑[REDACTED:github-token]🔑 ñ [REDACTED:jwt] ✓"
+    )
 
 
 def test_a_pathological_input_scans_in_linear_time() -> None:
@@ -192,7 +215,8 @@ def test_composes_with_the_exact_value_redactor() -> None:
     text = f"OPENAI_API_KEY={own}\nleaked: {_GH}\n"
     first = SecretRedactor({"OPENAI_API_KEY": own}).redact(text)
     result = scan(first, [default_scanner()])
-    assert result.text == ("OPENAI_API_KEY=[REDACTED:OPENAI_API_KEY]\n"
-                           "leaked: [REDACTED:github-token]\n")
+    assert result.text == (
+        "OPENAI_API_KEY=[REDACTED:OPENAI_API_KEY]\nleaked: [REDACTED:github-token]\n"
+    )
     assert [f.kind for f in result.findings] == ["github-token"]
     assert scan(result.text, [default_scanner()]).findings == ()

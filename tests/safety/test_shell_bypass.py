@@ -181,59 +181,96 @@ CORPUS: list[tuple[str, str]] = [
 
 
 def _decide(profile: str, command: str, tmp_path: Path) -> str:
-    policy = PermissionPolicy(load_profile(profile, user_dir=tmp_path / "none"),
-                              ApprovalMode.FULL_AUTO, tmp_path)
+    policy = PermissionPolicy(
+        load_profile(profile, user_dir=tmp_path / "none"), ApprovalMode.FULL_AUTO, tmp_path
+    )
     return policy.decide(ToolCall("bash", "exec", command=command)).verdict
 
 
 @pytest.mark.parametrize("profile", BUILTIN_PROFILES)
 @pytest.mark.parametrize(("trick", "command"), CORPUS, ids=[t for t, _ in CORPUS])
-def test_bypass_is_denied_or_asked(profile: str, trick: str, command: str,
-                                   tmp_path: Path) -> None:
+def test_bypass_is_denied_or_asked(profile: str, trick: str, command: str, tmp_path: Path) -> None:
     assert _decide(profile, command, tmp_path) in ("deny", "ask"), (trick, command)
 
 
-@pytest.mark.parametrize("command", [
-    "rm -rf /", "rm -fr /", "'r''m' -rf /", "$'\\x72\\x6d' -rf /", "/bin/rm -rf /",
-    "sudo rm -rf /", "timeout 5 rm -rf /", "echo $(rm -rf /)", 'bash -c "rm -rf /"',
-    "ls && rm -rf ~", "rm -rf /*", "find . -exec rm -rf / \\;", "rm -rf //",
-    "rm -rf .git", "rm -rf .", "touch .git/hooks/x",
-])
-def test_unambiguous_destruction_is_refused_not_just_asked(command: str,
-                                                           tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rm -rf /",
+        "rm -fr /",
+        "'r''m' -rf /",
+        "$'\\x72\\x6d' -rf /",
+        "/bin/rm -rf /",
+        "sudo rm -rf /",
+        "timeout 5 rm -rf /",
+        "echo $(rm -rf /)",
+        'bash -c "rm -rf /"',
+        "ls && rm -rf ~",
+        "rm -rf /*",
+        "find . -exec rm -rf / \\;",
+        "rm -rf //",
+        "rm -rf .git",
+        "rm -rf .",
+        "touch .git/hooks/x",
+    ],
+)
+def test_unambiguous_destruction_is_refused_not_just_asked(command: str, tmp_path: Path) -> None:
     for profile in BUILTIN_PROFILES:
         assert _decide(profile, command, tmp_path) == "deny", (profile, command)
 
 
-@pytest.mark.parametrize("command", [
-    "trap '' TERM; sleep 1", "trap -- '' TERM HUP", "trap - INT", "trap TERM", "trap -p",
-    "trap -l", "trap",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "trap '' TERM; sleep 1",
+        "trap -- '' TERM HUP",
+        "trap - INT",
+        "trap TERM",
+        "trap -p",
+        "trap -l",
+        "trap",
+    ],
+)
 def test_a_trap_that_runs_no_code_follows_the_mode(command: str, tmp_path: Path) -> None:
     # Ignoring, resetting or listing signals runs nothing later: no reason to fail closed.
     assert _decide("balanced", command, tmp_path) == "allow", command
 
 
-@pytest.mark.parametrize("command", [
-    "ls -la", "git status", "git diff HEAD~1", "cat README.md | grep -n tau | head -5",
-    "echo hi > out.txt", "ls > /dev/null 2>&1", "find . -name '*.py'",
-    "ls | xargs grep foo", "echo 'rm -rf /'", "grep -r 'eval' src",
-])
-def test_plain_read_only_commands_run_in_balanced_without_asking(command: str,
-                                                                  tmp_path: Path) -> None:
-    policy = PermissionPolicy(load_profile("balanced", user_dir=tmp_path / "none"),
-                              ApprovalMode.ASK, tmp_path)
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ls -la",
+        "git status",
+        "git diff HEAD~1",
+        "cat README.md | grep -n tau | head -5",
+        "echo hi > out.txt",
+        "ls > /dev/null 2>&1",
+        "find . -name '*.py'",
+        "ls | xargs grep foo",
+        "echo 'rm -rf /'",
+        "grep -r 'eval' src",
+    ],
+)
+def test_plain_read_only_commands_run_in_balanced_without_asking(
+    command: str, tmp_path: Path
+) -> None:
+    policy = PermissionPolicy(
+        load_profile("balanced", user_dir=tmp_path / "none"), ApprovalMode.ASK, tmp_path
+    )
     decision = policy.decide(ToolCall("bash", "exec", command=command))
     assert decision.verdict == "allow", decision.to_dict()
 
 
-@pytest.mark.parametrize("command", [
-    "echo " + "$(" * 3000 + "x" + ")" * 3000,
-    "rm " + "$a " * 5000,
-    "env " * 3000 + "rm -rf /",
-    "(" * 2000 + "rm -rf /" + ")" * 2000,
-], ids=["deep-substitution", "many-words", "many-wrappers", "deep-subshells"])
-def test_huge_or_deep_commands_are_judged_without_crashing(command: str,
-                                                           tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        "echo " + "$(" * 3000 + "x" + ")" * 3000,
+        "rm " + "$a " * 5000,
+        "env " * 3000 + "rm -rf /",
+        "(" * 2000 + "rm -rf /" + ")" * 2000,
+    ],
+    ids=["deep-substitution", "many-words", "many-wrappers", "deep-subshells"],
+)
+def test_huge_or_deep_commands_are_judged_without_crashing(command: str, tmp_path: Path) -> None:
     # A model can send anything; the decision must still come back (and not be "allow").
     assert _decide("permissive", command, tmp_path) in ("deny", "ask")

@@ -24,8 +24,13 @@ def test_the_trail_of_a_mission_is_in_drill_order(tmp_path: Path) -> None:
     seed_workspace(tmp_path, now=NOW)
     _evidence(tmp_path)
     trail = mission_trail(tmp_path, GREEN_MISSION)
-    assert [step.title for step in trail] == ["mission", "attempt 1", "verifier log", "diff",
-                                              "PR.md"]  # no commit.txt: no such level
+    assert [step.title for step in trail] == [
+        "mission",
+        "attempt 1",
+        "verifier log",
+        "diff",
+        "PR.md",
+    ]  # no commit.txt: no such level
     assert trail[2].text == "1 passed\n"
 
 
@@ -33,9 +38,11 @@ def test_a_mission_job_leads_to_its_mission(tmp_path: Path) -> None:
     seed_workspace(tmp_path, now=NOW)
     conn = open_store(tmp_path)
     add_job(conn, "ab" * 16, state="succeeded", created_at=NOW, kind="mission")
-    conn.execute("INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at, "
-                 "detail) VALUES (?, 1, 1, 'submitted', '{}', ?, ?)",
-                 ("ab" * 16, NOW, json.dumps({"mission_id": GREEN_MISSION})))
+    conn.execute(
+        "INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at, "
+        "detail) VALUES (?, 1, 1, 'submitted', '{}', ?, ?)",
+        ("ab" * 16, NOW, json.dumps({"mission_id": GREEN_MISSION})),
+    )
     conn.close()
     assert job_mission_id(tmp_path, "ab" * 16) == GREEN_MISSION
     assert job_mission_id(tmp_path, "cd" * 16) is None

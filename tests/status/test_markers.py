@@ -14,8 +14,21 @@ from tau_engine.status.snapshot import read_snapshot
 from tau_tui.plain.markers import escape_key, escape_value, leaves, marker_lines
 from tests.support.operator_seed import NOW, seed_workspace
 
-TRICKY = ["", "none", "None", "a b", "a=b", "100%", "x\ny", "\x1b[2J", "naïve ☃", '"q"',
-          "tab\there", "dots.in.key", "\u202etxet"]
+TRICKY = [
+    "",
+    "none",
+    "None",
+    "a b",
+    "a=b",
+    "100%",
+    "x\ny",
+    "\x1b[2J",
+    "naïve ☃",
+    '"q"',
+    "tab\there",
+    "dots.in.key",
+    "\u202etxet",
+]
 
 
 def _read_back(value: str) -> object:
@@ -60,5 +73,10 @@ def test_every_json_leaf_has_its_marker_and_every_marker_a_leaf(tmp_path: Path) 
 
 def test_a_missing_value_is_none_and_an_empty_list_is_a_leaf() -> None:
     lines = marker_lines({"a": None, "b": [], "c": {"d": [1, {"e": "f g"}]}, "h": {}})
-    assert lines == ["control_plane.a=none", "control_plane.b=[]", "control_plane.c.d.0=1",
-                     "control_plane.c.d.1.e=f%20g", "control_plane.h={}"]
+    assert lines == [
+        "control_plane.a=none",
+        "control_plane.b=[]",
+        "control_plane.c.d.0=1",
+        "control_plane.c.d.1.e=f%20g",
+        "control_plane.h={}",
+    ]

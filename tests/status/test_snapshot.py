@@ -67,8 +67,14 @@ def test_the_job_states_agree_with_tau_jobs_operator_view(seeded: Path) -> None:
     conn = sqlite3.connect(seeded / ".tau" / "tau.db")
     for job in snap.jobs.recent:
         row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job.id,)).fetchone()
-        full = operator_view(job_from_row(row), [], now=NOW, is_alive=owner_alive,
-                             same_machine=same_machine, replay_safe=False)
+        full = operator_view(
+            job_from_row(row),
+            [],
+            now=NOW,
+            is_alive=owner_alive,
+            same_machine=same_machine,
+            replay_safe=False,
+        )
         if job.state in ("queued", "running", "succeeded"):
             assert (job.operator_state, job.next_command) == (full.state, full.next_command)
     conn.close()
@@ -137,7 +143,7 @@ def test_a_damaged_store_is_an_error_line(tmp_path: Path) -> None:
 
 def test_hostile_rows_and_logs_are_read_as_data(seeded: Path) -> None:
     conn = open_store(seeded)
-    conn.execute("UPDATE jobs SET owner = '{\"pid\": \"1; rm\"}' WHERE id = ?", (RUNNING_JOB,))
+    conn.execute('UPDATE jobs SET owner = \'{"pid": "1; rm"}\' WHERE id = ?', (RUNNING_JOB,))
     conn.execute("UPDATE missions SET state = 'not json' WHERE id = ?", (BLOCKED_MISSION,))
     conn.close()
     with open(seeded / ".tau" / "logs" / "audit.jsonl", "a") as log:
@@ -156,18 +162,20 @@ def test_the_snapshot_is_plain_json(seeded: Path) -> None:
 
 
 def test_reading_a_snapshot_loads_no_pydantic_and_no_store(seeded: Path) -> None:
-    code = ("import sys; from pathlib import Path; "
-            "from tau_engine.status.snapshot import read_snapshot; "
-            f"read_snapshot(Path({str(seeded)!r})); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' "
-            "or m.startswith('tau_engine.store') or m in ('httpx', 'asyncio')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; from pathlib import Path; "
+        "from tau_engine.status.snapshot import read_snapshot; "
+        f"read_snapshot(Path({str(seeded)!r})); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' "
+        "or m.startswith('tau_engine.store') or m in ('httpx', 'asyncio')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
-def test_the_workspace_is_found_as_tau_finds_it(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_workspace_is_found_as_tau_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tau_engine.errors import WorkspaceError
     from tau_engine.paths import WorkspacePaths
     from tau_engine.status.snapshot import locate_workspace
@@ -213,9 +221,14 @@ WORKSPACE_SAFETY = [None, "permissive", "strict"]
 @pytest.mark.parametrize("profile", [None, "work"])
 @pytest.mark.parametrize("env_safety", [None, "hardened"])
 def test_the_safety_shown_is_the_one_a_run_would_use(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: bool,
-        workspace_safety: str | None, user_safety: str | None, profile: str | None,
-        env_safety: str | None) -> None:
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    trusted: bool,
+    workspace_safety: str | None,
+    user_safety: str | None,
+    profile: str | None,
+    env_safety: str | None,
+) -> None:
     """The light reading agrees with the settings layers over every combination."""
     from tau_engine.config import load_settings
     from tau_engine.config.profiles import Profile, ProfileStore
@@ -231,8 +244,12 @@ def test_the_safety_shown_is_the_one_a_run_would_use(
     (root / ".tau").mkdir(parents=True)
     user_lines = [f'safety = "{user_safety}"'] if user_safety else []
     if profile:
-        ProfileStore().save(profile, Profile(provider="offline", model="offline/echo",
-                                             key_source="none", safety="permissive"))
+        ProfileStore().save(
+            profile,
+            Profile(
+                provider="offline", model="offline/echo", key_source="none", safety="permissive"
+            ),
+        )
         user_lines.append(f'profile = "{profile}"')
     (config / "config.toml").write_text("\n".join(user_lines) + "\n")
     if workspace_safety:
@@ -259,8 +276,9 @@ def test_safety_constants_copied_to_stay_light_match_their_sources() -> None:
 
 
 @pytest.mark.parametrize("xdg", [None, "", "/srv/conf"])
-def test_the_config_dir_is_the_one_tau_uses(monkeypatch: pytest.MonkeyPatch,
-                                            xdg: str | None) -> None:
+def test_the_config_dir_is_the_one_tau_uses(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None
+) -> None:
     from tau_engine.paths import user_config_dir
     from tau_engine.status.safety_view import _config_dir
 

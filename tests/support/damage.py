@@ -19,9 +19,13 @@ def damage_table(db_path: Path, table: str, *, first: bool = False) -> None:
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = [row[0] for row in conn.execute(
-            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno",
-            (table,))]
+        pages = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno",
+                (table,),
+            )
+        ]
     finally:
         conn.close()
     assert pages, f"{table} has no leaf page to damage"
@@ -39,9 +43,15 @@ async def session_with_messages(root: Path, count: int = 60) -> str:
     store = await asyncio.to_thread(SqliteSessionStore.open, WorkspacePaths(root))
     try:
         info = await store.create_session(model="offline/echo")
-        await store.append_many(info.id, [
-            Message(role="user" if i % 2 == 0 else "assistant",
-                    content=f"message {i} " + "x" * 1000) for i in range(count)])
+        await store.append_many(
+            info.id,
+            [
+                Message(
+                    role="user" if i % 2 == 0 else "assistant", content=f"message {i} " + "x" * 1000
+                )
+                for i in range(count)
+            ],
+        )
         return info.id
     finally:
         store.close()

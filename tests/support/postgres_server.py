@@ -19,8 +19,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PG_BIN_DIRS = [Path(os.environ["TAU_TEST_PG_BIN"])] if os.environ.get("TAU_TEST_PG_BIN") \
+PG_BIN_DIRS = (
+    [Path(os.environ["TAU_TEST_PG_BIN"])]
+    if os.environ.get("TAU_TEST_PG_BIN")
     else [Path(f"/usr/lib/postgresql/{v}/bin") for v in (17, 16, 15, 14)]
+)
 """Where the server binaries are looked for (``TAU_TEST_PG_BIN`` overrides)."""
 START_TIMEOUT_S = 60.0
 SUPERUSER = "tau"
@@ -77,25 +80,60 @@ class PostgresServer:
         user = self._proc_user
         if user is None:
             return list(argv)
-        return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-                "--clear-groups", "--", *argv]
+        return [
+            "setpriv",
+            f"--reuid={user.pw_uid}",
+            f"--regid={user.pw_gid}",
+            "--clear-groups",
+            "--",
+            *argv,
+        ]
 
     def start(self) -> PostgresServer:
         user = self._proc_user
         if user is not None:
             os.chown(self.folder, user.pw_uid, user.pw_gid)
         env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
-        subprocess.run(self._command(
-            str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-            "--auth=trust", "--encoding=UTF8", "--no-sync"),
-            check=True, capture_output=True, env=env, cwd=self.folder)
-        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=200")
-        subprocess.run(self._command(
-            str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-o", options,
-            "-l", str(self.folder / "server.log"), "-w", "-t", str(int(START_TIMEOUT_S)),
-            "start"), check=True, capture_output=True, env=env, cwd=self.folder)
+        subprocess.run(
+            self._command(
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ),
+            check=True,
+            capture_output=True,
+            env=env,
+            cwd=self.folder,
+        )
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        subprocess.run(
+            self._command(
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(self.folder / "server.log"),
+                "-w",
+                "-t",
+                str(int(START_TIMEOUT_S)),
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+            env=env,
+            cwd=self.folder,
+        )
         return self
 
     def url(self, dbname: str = "postgres") -> str:
@@ -119,9 +157,19 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.data_dir.is_dir():
-            subprocess.run(self._command(
-                str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",
-                "-w", "stop"), capture_output=True, cwd=self.folder)
+            subprocess.run(
+                self._command(
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ),
+                capture_output=True,
+                cwd=self.folder,
+            )
         deadline = time.monotonic() + 10
         while (self.data_dir / "postmaster.pid").exists() and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -26,10 +26,14 @@ from tau_engine.providers.base import (
 WIRE = Path(__file__).resolve().parents[1] / "fixtures" / "wire"
 """The recorded provider bodies; ``expected.json`` says what each one holds."""
 
-READ = ToolSpec("read_file", "Read a file", {"type": "object", "properties": {
-    "path": {"type": "string"}}, "required": ["path"]})
-BASH = ToolSpec("bash", "Run a command", {"type": "object", "properties": {
-    "command": {"type": "string"}}})
+READ = ToolSpec(
+    "read_file",
+    "Read a file",
+    {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+)
+BASH = ToolSpec(
+    "bash", "Run a command", {"type": "object", "properties": {"command": {"type": "string"}}}
+)
 
 
 @cache
@@ -41,19 +45,21 @@ def wire_expected() -> dict[str, Any]:
 
 def split(body: bytes, size: int) -> list[bytes]:
     """``body`` in pieces of ``size`` bytes (the last may be shorter), as network reads."""
-    return [body[i:i + size] for i in range(0, len(body), size)]
+    return [body[i : i + size] for i in range(0, len(body), size)]
 
 
-def request_maker(model: str, *, system: str = "Be brief.",
-                  prompt: str = "hi") -> Callable[..., ProviderRequest]:
+def request_maker(
+    model: str, *, system: str = "Be brief.", prompt: str = "hi"
+) -> Callable[..., ProviderRequest]:
     """A builder of requests to ``model``: ``build(messages=None, **fields)``, where the
     messages default to one user ``prompt`` and ``fields`` may override model and system."""
 
     def build(messages: list[Message] | None = None, **fields: Any) -> ProviderRequest:
         fields.setdefault("model", model)
         fields.setdefault("system", system)
-        return ProviderRequest(messages=messages or [Message(role="user", content=prompt)],
-                               **fields)
+        return ProviderRequest(
+            messages=messages or [Message(role="user", content=prompt)], **fields
+        )
 
     return build
 
@@ -91,8 +97,9 @@ class Outcome:
             self.end = event
 
 
-async def stream_outcome(provider: Provider, request: ProviderRequest, *,
-                         keep_error: bool = False) -> Outcome:
+async def stream_outcome(
+    provider: Provider, request: ProviderRequest, *, keep_error: bool = False
+) -> Outcome:
     """Stream one call to its end and close the provider. A ``ProviderError`` is raised,
     or with ``keep_error`` stored in the outcome next to what arrived before it."""
     out = Outcome()

@@ -40,11 +40,13 @@ class ScriptedResponse:
     path: str | None = None  # answer only requests whose path starts with this
 
     @classmethod
-    def json(cls, status: int, body: Any,
-             headers: dict[str, str] | None = None) -> ScriptedResponse:
+    def json(
+        cls, status: int, body: Any, headers: dict[str, str] | None = None
+    ) -> ScriptedResponse:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return cls(status=status, chunks=[raw], headers=headers or {},
-                   content_type="application/json")
+        return cls(
+            status=status, chunks=[raw], headers=headers or {}, content_type="application/json"
+        )
 
 
 @dataclass
@@ -114,8 +116,14 @@ class ScriptedServer:
                 if candidate.path is None or request.path.startswith(candidate.path):
                     return self._queue.pop(i)
         return ScriptedResponse.json(
-            500, {"error": {"message": f"no scripted response for {request.path}",
-                            "type": "server_error"}})
+            500,
+            {
+                "error": {
+                    "message": f"no scripted response for {request.path}",
+                    "type": "server_error",
+                }
+            },
+        )
 
     # -- lifecycle ---------------------------------------------------------
     @property
@@ -137,8 +145,9 @@ class ScriptedServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                request = RecordedRequest(self.command, self.path,
-                                          {k.lower(): v for k, v in self.headers.items()}, body)
+                request = RecordedRequest(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 with server._lock:
                     server.requests.append(request)
                 answer = server._next(request)
@@ -187,8 +196,11 @@ class ScriptedServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         httpd = self._httpd
-        self._thread = threading.Thread(target=lambda: httpd.serve_forever(poll_interval=0.05),
-                                        daemon=True, name="scripted-server")
+        self._thread = threading.Thread(
+            target=lambda: httpd.serve_forever(poll_interval=0.05),
+            daemon=True,
+            name="scripted-server",
+        )
         self._thread.start()
         return self
 

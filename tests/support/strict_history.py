@@ -22,8 +22,10 @@ def history_problem(messages: list[dict[str, Any]]) -> str | None:
         message = messages[index]
         index += 1
         if message.get("role") == "tool":
-            return (f"Invalid parameter: messages with role 'tool' must be a response to a "
-                    f"preceeding message with 'tool_calls' (messages.[{index - 1}])")
+            return (
+                f"Invalid parameter: messages with role 'tool' must be a response to a "
+                f"preceeding message with 'tool_calls' (messages.[{index - 1}])"
+            )
         calls = [c["id"] for c in message.get("tool_calls") or []]
         if message.get("role") != "assistant" or not calls:
             continue
@@ -31,15 +33,19 @@ def history_problem(messages: list[dict[str, Any]]) -> str | None:
         while index < len(messages) and messages[index].get("role") == "tool":
             call_id = messages[index].get("tool_call_id")
             if call_id not in calls:
-                return (f"Invalid parameter: messages with role 'tool' must be a response to "
-                        f"a preceeding message with 'tool_calls' (messages.[{index}])")
+                return (
+                    f"Invalid parameter: messages with role 'tool' must be a response to "
+                    f"a preceeding message with 'tool_calls' (messages.[{index}])"
+                )
             answered.add(call_id)
             index += 1
         missing = [c for c in calls if c not in answered]
         if missing:
-            return ("An assistant message with 'tool_calls' must be followed by tool messages "
-                    "responding to each 'tool_call_id'. The following tool_call_ids did not "
-                    f"have response messages: {', '.join(missing)}")
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not "
+                f"have response messages: {', '.join(missing)}"
+            )
     return None
 
 
@@ -57,9 +63,17 @@ def strict_openai(server: ScriptedServer, answer: Responder | None = None) -> li
         if problem is None:
             return answer(request) if answer is not None else None
         rejected.append(problem)
-        return ScriptedResponse.json(400, {"error": {
-            "message": problem, "type": "invalid_request_error", "param": "messages",
-            "code": None}})
+        return ScriptedResponse.json(
+            400,
+            {
+                "error": {
+                    "message": problem,
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": None,
+                }
+            },
+        )
 
     server.responder = respond
     return rejected

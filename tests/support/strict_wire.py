@@ -56,8 +56,9 @@ from tests.support.scripted_server import RecordedRequest, ScriptedResponse
 Check = Callable[[dict[str, Any]], list[str]]
 
 
-def strict_responder(check: Check, *, status: int = 400
-                     ) -> Callable[[RecordedRequest], ScriptedResponse | None]:
+def strict_responder(
+    check: Check, *, status: int = 400
+) -> Callable[[RecordedRequest], ScriptedResponse | None]:
     """A responder that rejects what ``check`` finds wrong and passes the rest on."""
 
     def respond(request: RecordedRequest) -> ScriptedResponse | None:
@@ -65,14 +66,21 @@ def strict_responder(check: Check, *, status: int = 400
         if not problems:
             return None
         code = 500 if any(p.startswith("500:") for p in problems) else status
-        return ScriptedResponse.json(code, {"error": {
-            "message": "; ".join(p.removeprefix("500:") for p in problems),
-            "type": "invalid_request_error" if code == 400 else "server_error"}})
+        return ScriptedResponse.json(
+            code,
+            {
+                "error": {
+                    "message": "; ".join(p.removeprefix("500:") for p in problems),
+                    "type": "invalid_request_error" if code == 400 else "server_error",
+                }
+            },
+        )
 
     return respond
 
 
 # -- OpenAI chat completions ------------------------------------------------------------------
+
 
 def openai_chat_problems(body: dict[str, Any]) -> list[str]:
     """Why the strictest OpenAI-compatible servers would refuse ``body``."""
@@ -88,15 +96,17 @@ def openai_chat_problems(body: dict[str, Any]) -> list[str]:
             problems.append(f"{where}: content is required")
         content = message.get("content")
         if content is None and "content" in message:
-            problems.append(f"500:{where}: can only concatenate str (not \"NoneType\") to str")
+            problems.append(f'500:{where}: can only concatenate str (not "NoneType") to str')
             content = ""
         if not isinstance(content, str):
             problems.append(f"{where}: content must be a string")
             content = ""
         if open_calls and role != "tool":
-            problems.append(f"{where}: an assistant message with 'tool_calls' must be "
-                            f"followed by tool messages responding to each 'tool_call_id' "
-                            f"(missing: {', '.join(open_calls)})")
+            problems.append(
+                f"{where}: an assistant message with 'tool_calls' must be "
+                f"followed by tool messages responding to each 'tool_call_id' "
+                f"(missing: {', '.join(open_calls)})"
+            )
             open_calls = []
         if role == "system":
             if i != 0:
@@ -109,8 +119,10 @@ def openai_chat_problems(body: dict[str, Any]) -> list[str]:
             if content and not content.strip():
                 problems.append(f"{where}: text content blocks must contain non-whitespace text")
             if not calls and not content.strip():
-                problems.append(f"{where}: Assistant message must have either content or "
-                                "tool_calls, but not none")
+                problems.append(
+                    f"{where}: Assistant message must have either content or "
+                    "tool_calls, but not none"
+                )
             for call in calls or []:
                 problems += _chat_call_problems(where, call)
                 if isinstance(call.get("id"), str) and call["id"]:
@@ -118,15 +130,18 @@ def openai_chat_problems(body: dict[str, Any]) -> list[str]:
         elif role == "tool":
             call_id = message.get("tool_call_id")
             if call_id not in open_calls:
-                problems.append(f"{where}: messages with role 'tool' must be a response to a "
-                                f"preceding message with 'tool_calls' ({call_id!r})")
+                problems.append(
+                    f"{where}: messages with role 'tool' must be a response to a "
+                    f"preceding message with 'tool_calls' ({call_id!r})"
+                )
             else:
                 open_calls.remove(call_id)
         else:
             problems.append(f"{where}: unknown role")
     if open_calls:
-        problems.append(f"the last assistant message's tool calls have no response: "
-                        f"{', '.join(open_calls)}")
+        problems.append(
+            f"the last assistant message's tool calls have no response: {', '.join(open_calls)}"
+        )
     return problems
 
 
@@ -179,19 +194,27 @@ def anthropic_problems(body: dict[str, Any]) -> list[str]:
             blocks = []
         results = [b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"]
         if role == "user":
-            leading = [b.get("tool_use_id") for b in blocks[:len(previous_calls)]
-                       if b.get("type") == "tool_result"]
+            leading = [
+                b.get("tool_use_id")
+                for b in blocks[: len(previous_calls)]
+                if b.get("type") == "tool_result"
+            ]
             if previous_calls and sorted(leading) != sorted(previous_calls):
-                problems.append(f"{where}: tool_use ids were found without tool_result blocks "
-                                f"immediately after: {previous_calls}")
+                problems.append(
+                    f"{where}: tool_use ids were found without tool_result blocks "
+                    f"immediately after: {previous_calls}"
+                )
             for result in results:
                 if result not in previous_calls:
-                    problems.append(f"{where}: unexpected tool_use_id found in tool_result "
-                                    f"blocks: {result}")
+                    problems.append(
+                        f"{where}: unexpected tool_use_id found in tool_result blocks: {result}"
+                    )
             previous_calls = []
         elif previous_calls:
-            problems.append(f"{where}: tool_use ids were found without tool_result blocks "
-                            f"immediately after: {previous_calls}")
+            problems.append(
+                f"{where}: tool_use ids were found without tool_result blocks "
+                f"immediately after: {previous_calls}"
+            )
             previous_calls = []
         for block in blocks:
             problems += _anthropic_block_problems(where, role, block, seen_ids)
@@ -202,8 +225,9 @@ def anthropic_problems(body: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _anthropic_block_problems(where: str, role: str | None, block: dict[str, Any],
-                              seen_ids: set[str]) -> list[str]:
+def _anthropic_block_problems(
+    where: str, role: str | None, block: dict[str, Any], seen_ids: set[str]
+) -> list[str]:
     kind = block.get("type")
     if kind == "text":
         text = block.get("text")
@@ -215,8 +239,10 @@ def _anthropic_block_problems(where: str, role: str | None, block: dict[str, Any
         if role != "assistant":
             problems.append(f"{where}: tool_use blocks belong to assistant messages")
         if not _TOOL_ID.match(call_id):
-            problems.append(f"{where}: tool_use.id: String should match pattern "
-                            f"'^[a-zA-Z0-9_-]+$' ({call_id!r})")
+            problems.append(
+                f"{where}: tool_use.id: String should match pattern "
+                f"'^[a-zA-Z0-9_-]+$' ({call_id!r})"
+            )
         if call_id in seen_ids:
             problems.append(f"{where}: tool_use ids must be unique ({call_id})")
         seen_ids.add(call_id)
@@ -259,24 +285,29 @@ def gemini_problems(body: dict[str, Any]) -> list[str]:
             if len(present) != 1:
                 problems.append(f"{where}: a part holds exactly one kind of data: {present}")
             if "text" in part and not part["text"]:
-                problems.append(f"{where}: Unable to submit request because it has an empty "
-                                "text parameter")
+                problems.append(
+                    f"{where}: Unable to submit request because it has an empty text parameter"
+                )
         calls = [p["functionCall"]["name"] for p in parts if "functionCall" in p]
         responses = [p["functionResponse"]["name"] for p in parts if "functionResponse" in p]
         if pending:
             if role != "user" or sorted(responses) != sorted(pending):
-                problems.append(f"{where}: Please ensure that the number of function response "
-                                "parts is equal to the number of function call parts of the "
-                                "function call turn")
+                problems.append(
+                    f"{where}: Please ensure that the number of function response "
+                    "parts is equal to the number of function call parts of the "
+                    "function call turn"
+                )
             pending = []
         elif responses:
             problems.append(f"{where}: a function response with no function call turn before")
         if calls:
             before = contents[i - 1] if i else None
             if role != "model" or before is None or before.get("role") != "user":
-                problems.append(f"{where}: Please ensure that function call turn comes "
-                                "immediately after a user turn or after a function response "
-                                "turn")
+                problems.append(
+                    f"{where}: Please ensure that function call turn comes "
+                    "immediately after a user turn or after a function response "
+                    "turn"
+                )
             pending = calls
     if pending:
         problems.append("the last function call turn has no function responses")
@@ -284,6 +315,7 @@ def gemini_problems(body: dict[str, Any]) -> list[str]:
 
 
 # -- Responses API ----------------------------------------------------------------------------
+
 
 def responses_problems(body: dict[str, Any]) -> list[str]:
     """Why the Responses API would refuse ``body`` (sent with ``store: false``)."""
@@ -302,8 +334,9 @@ def responses_problems(body: dict[str, Any]) -> list[str]:
         elif kind == "function_call_output":
             call_id = str(item.get("call_id"))
             if call_id not in calls:
-                problems.append(f"{where}: No tool call found for function call output with "
-                                f"call_id {call_id}")
+                problems.append(
+                    f"{where}: No tool call found for function call output with call_id {call_id}"
+                )
             answered.add(call_id)
         elif kind == "message":
             if item.get("role") not in ("user", "assistant", "system", "developer"):

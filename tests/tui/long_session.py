@@ -31,9 +31,12 @@ async def create_long_session(root: Path, messages: int = 1000) -> str:
     store = await asyncio.to_thread(open_store(paths).open_sessions)
     try:
         session = await store.create_session(model="offline/echo", title="long session")
-        batch = [Message(role="user", content=f"question {i}") if i % 2 == 0
-                 else Message(role="assistant", content=message_text(i))
-                 for i in range(messages)]
+        batch = [
+            Message(role="user", content=f"question {i}")
+            if i % 2 == 0
+            else Message(role="assistant", content=message_text(i))
+            for i in range(messages)
+        ]
         await store.append_many(session.id, batch)
         return session.id
     finally:

@@ -29,15 +29,20 @@ async def send(pilot: Pilot[int], text: str, *, wait: bool = True) -> None:
 
 
 def edit_call(call_id: str, path: str, old: str, new: str) -> dict[str, object]:
-    return {"id": call_id, "name": "edit",
-            "arguments": {"path": path, "old_string": old, "new_string": new}}
+    return {
+        "id": call_id,
+        "name": "edit",
+        "arguments": {"path": path, "old_string": old, "new_string": new},
+    }
 
 
-async def test_prompt_streams_the_answer_and_shows_usage(make_app: AppFactory,
-                                                         server: ScriptedServer) -> None:
+async def test_prompt_streams_the_answer_and_shows_usage(
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
     answer = "Streaming **works**: " + " ".join(f"word{i}" for i in range(60))
-    server.add(openai_answer(answer, chunk_size=6, delay_s=0.01, prompt_tokens=1234,
-                             completion_tokens=56))
+    server.add(
+        openai_answer(answer, chunk_size=6, delay_s=0.01, prompt_tokens=1234, completion_tokens=56)
+    )
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
@@ -58,11 +63,13 @@ async def test_prompt_streams_the_answer_and_shows_usage(make_app: AppFactory,
         assert server.requests[0].json["messages"][-1]["content"] == "hello there"
 
 
-async def test_tool_card_expands_and_collapses(make_app: AppFactory,
-                                               server: ScriptedServer) -> None:
-    server.add(openai_answer("", [{"id": "r1", "name": "read",
-                                   "arguments": {"path": "notes.txt"}}]),
-               openai_answer("The file has two lines."))
+async def test_tool_card_expands_and_collapses(
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
+    server.add(
+        openai_answer("", [{"id": "r1", "name": "read", "arguments": {"path": "notes.txt"}}]),
+        openai_answer("The file has two lines."),
+    )
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
@@ -82,10 +89,13 @@ async def test_tool_card_expands_and_collapses(make_app: AppFactory,
         assert "beta" not in screen_text(app)
 
 
-async def test_approve_once_runs_the_edit(make_app: AppFactory, server: ScriptedServer,
-                                         ws: Path) -> None:
-    server.add(openai_answer("", [edit_call("e1", "notes.txt", "alpha", "ALPHA")]),
-               openai_answer("Edited."))
+async def test_approve_once_runs_the_edit(
+    make_app: AppFactory, server: ScriptedServer, ws: Path
+) -> None:
+    server.add(
+        openai_answer("", [edit_call("e1", "notes.txt", "alpha", "ALPHA")]),
+        openai_answer("Edited."),
+    )
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
@@ -102,11 +112,13 @@ async def test_approve_once_runs_the_edit(make_app: AppFactory, server: Scripted
         assert "+1 −1" in screen_text(app)
 
 
-async def test_deny_keeps_the_file_and_tells_the_model(make_app: AppFactory,
-                                                       server: ScriptedServer,
-                                                       ws: Path) -> None:
-    server.add(openai_answer("", [edit_call("e1", "notes.txt", "alpha", "ALPHA")]),
-               openai_answer("Understood, leaving it."))
+async def test_deny_keeps_the_file_and_tells_the_model(
+    make_app: AppFactory, server: ScriptedServer, ws: Path
+) -> None:
+    server.add(
+        openai_answer("", [edit_call("e1", "notes.txt", "alpha", "ALPHA")]),
+        openai_answer("Understood, leaving it."),
+    )
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
@@ -121,11 +133,14 @@ async def test_deny_keeps_the_file_and_tells_the_model(make_app: AppFactory,
         assert "Understood" in screen_text(app)
 
 
-async def test_allow_for_session_stops_asking(make_app: AppFactory, server: ScriptedServer,
-                                              ws: Path) -> None:
-    server.add(openai_answer("", [edit_call("e1", "notes.txt", "alpha", "one")]),
-               openai_answer("", [edit_call("e2", "notes.txt", "beta", "two")]),
-               openai_answer("Both done."))
+async def test_allow_for_session_stops_asking(
+    make_app: AppFactory, server: ScriptedServer, ws: Path
+) -> None:
+    server.add(
+        openai_answer("", [edit_call("e1", "notes.txt", "alpha", "one")]),
+        openai_answer("", [edit_call("e2", "notes.txt", "beta", "two")]),
+        openai_answer("Both done."),
+    )
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
@@ -139,8 +154,9 @@ async def test_allow_for_session_stops_asking(make_app: AppFactory, server: Scri
         assert statuses == ["ok", "ok"]
 
 
-async def test_escape_interrupts_and_keeps_the_partial_answer(make_app: AppFactory,
-                                                              server: ScriptedServer) -> None:
+async def test_escape_interrupts_and_keeps_the_partial_answer(
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
     server.add(openai_answer("first part of a slow answer " * 40, chunk_size=10, delay_s=0.05))
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -157,11 +173,13 @@ async def test_escape_interrupts_and_keeps_the_partial_answer(make_app: AppFacto
         assert stored[-1].message.meta.get("interrupted") is True
 
 
-async def test_undo_restores_files_and_redraws_from_the_store(make_app: AppFactory,
-                                                              server: ScriptedServer,
-                                                              ws: Path) -> None:
-    server.add(openai_answer("", [edit_call("e1", "notes.txt", "alpha", "gamma")]),
-               openai_answer("Changed it."))
+async def test_undo_restores_files_and_redraws_from_the_store(
+    make_app: AppFactory, server: ScriptedServer, ws: Path
+) -> None:
+    server.add(
+        openai_answer("", [edit_call("e1", "notes.txt", "alpha", "gamma")]),
+        openai_answer("Changed it."),
+    )
     app = make_app(server, approval="auto-edit")
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
@@ -169,38 +187,59 @@ async def test_undo_restores_files_and_redraws_from_the_store(make_app: AppFacto
         await idle(app)
         assert (ws / "notes.txt").read_text() == "gamma\nbeta\n"
         await send(pilot, "/undo")
-        await wait_for(lambda: any(isinstance(e, NoticeEntry) and "undid" in e.message
-                                   for e in app.agent.transcript.entries))
+        await wait_for(
+            lambda: any(
+                isinstance(e, NoticeEntry) and "undid" in e.message
+                for e in app.agent.transcript.entries
+            )
+        )
         assert (ws / "notes.txt").read_text() == "alpha\nbeta\n"
-        notice = next(e for e in app.agent.transcript.entries
-                      if isinstance(e, NoticeEntry) and "undid" in e.message)
+        notice = next(
+            e
+            for e in app.agent.transcript.entries
+            if isinstance(e, NoticeEntry) and "undid" in e.message
+        )
         assert "restored notes.txt" in notice.message
         assert not any(isinstance(e, UserEntry) for e in app.agent.transcript.entries)
         await send(pilot, "/redo")
-        await wait_for(lambda: any(isinstance(e, UserEntry)
-                                   for e in app.agent.transcript.entries))
+        await wait_for(lambda: any(isinstance(e, UserEntry) for e in app.agent.transcript.entries))
         assert (ws / "notes.txt").read_text() == "gamma\nbeta\n"
 
 
-async def test_provider_error_becomes_a_notice(make_app: AppFactory,
-                                               server: ScriptedServer) -> None:
-    server.add(ScriptedResponse.json(401, {"error": {"message": "bad key",
-                                                     "type": "invalid_request_error",
-                                                     "code": "invalid_api_key"}}))
+async def test_provider_error_becomes_a_notice(
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
+    server.add(
+        ScriptedResponse.json(
+            401,
+            {
+                "error": {
+                    "message": "bad key",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+        )
+    )
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
         await send(pilot, "hi")
         await idle(app)
-        errors = [e for e in app.agent.transcript.entries
-                  if isinstance(e, NoticeEntry) and e.level == "error"]
+        errors = [
+            e
+            for e in app.agent.transcript.entries
+            if isinstance(e, NoticeEntry) and e.level == "error"
+        ]
         assert errors and "auth" in errors[0].message
 
 
-async def test_prompts_sent_while_running_are_queued(make_app: AppFactory,
-                                                     server: ScriptedServer) -> None:
-    server.add(openai_answer("slow " * 30, chunk_size=5, delay_s=0.02),
-               openai_answer("second answer"))
+async def test_prompts_sent_while_running_are_queued(
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
+    server.add(
+        openai_answer("slow " * 30, chunk_size=5, delay_s=0.02), openai_answer("second answer")
+    )
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)

@@ -16,11 +16,13 @@ from tests.tui.conftest import AppFactory, engine_ready, idle, screen_text
 from tests.tui.test_agent_turns import send
 
 
-async def test_no_canary_reaches_a_frame(make_app: AppFactory, server: ScriptedServer,
-                                         ws: Path) -> None:
+async def test_no_canary_reaches_a_frame(
+    make_app: AppFactory, server: ScriptedServer, ws: Path
+) -> None:
     calls = plant(ws)
-    server.add(openai_answer("", calls[:2]), openai_answer("", calls[2:]),
-               openai_answer("Checked."))
+    server.add(
+        openai_answer("", calls[:2]), openai_answer("", calls[2:]), openai_answer("Checked.")
+    )
     app = make_app(server, approval="full-auto")
     frames: list[str] = []
     async with app.run_test(size=(120, 60)) as pilot:

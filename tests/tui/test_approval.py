@@ -26,13 +26,16 @@ def bash_call(call_id: str, command: str) -> dict[str, object]:
     return {"id": call_id, "name": "bash", "arguments": {"command": command}}
 
 
-@pytest.mark.parametrize(("size", "choices"), [
-    ((80, 24), "Allow once (y)"),
-    ((60, 20), "y allow · a session · A always · n deny"),
-])
+@pytest.mark.parametrize(
+    ("size", "choices"),
+    [
+        ((80, 24), "Allow once (y)"),
+        ((60, 20), "y allow · a session · A always · n deny"),
+    ],
+)
 async def test_the_choices_stay_visible_whatever_the_diff(
-        make_app: AppFactory, server: ScriptedServer, ws: Path, size: tuple[int, int],
-        choices: str) -> None:
+    make_app: AppFactory, server: ScriptedServer, ws: Path, size: tuple[int, int], choices: str
+) -> None:
     server.add(openai_answer("", [long_edit(ws)]), openai_answer("Shouted."))
     app = make_app(server)
     async with app.run_test(size=size) as pilot:
@@ -57,12 +60,15 @@ async def test_the_choices_stay_visible_whatever_the_diff(
 
 
 async def test_allow_for_session_on_touch_covers_only_that_rule(
-        make_app: AppFactory, server: ScriptedServer, ws: Path, tmp_path: Path) -> None:
+    make_app: AppFactory, server: ScriptedServer, ws: Path, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside.txt"
-    server.add(openai_answer("", [bash_call("b1", "touch harmless")]),
-               openai_answer("", [bash_call("b2", "touch harmless again")]),
-               openai_answer("", [bash_call("b3", f"touch harmless; eval 'touch {outside}'")]),
-               openai_answer("Stopped."))
+    server.add(
+        openai_answer("", [bash_call("b1", "touch harmless")]),
+        openai_answer("", [bash_call("b2", "touch harmless again")]),
+        openai_answer("", [bash_call("b3", f"touch harmless; eval 'touch {outside}'")]),
+        openai_answer("Stopped."),
+    )
     app = make_app(server)
     async with app.run_test(size=(100, 32), notifications=True) as pilot:
         await engine_ready(app)
@@ -75,8 +81,9 @@ async def test_allow_for_session_on_touch_covers_only_that_rule(
         assert "⚠ bash(touch *) matches any `touch` invocation" in flat
         await pilot.press("a")
         # b2 runs under the session rule; b3 adds what tau cannot read: the modal is back.
-        await wait_for(lambda: "touch" in screen_text(app)
-                       and type(app.screen).__name__ == "ApprovalModal")
+        await wait_for(
+            lambda: "touch" in screen_text(app) and type(app.screen).__name__ == "ApprovalModal"
+        )
         await pilot.pause()
         flat = " ".join(screen_text(app).split())
         assert "allow for session is not offered: tau cannot judge" in flat
@@ -91,27 +98,30 @@ async def test_allow_for_session_on_touch_covers_only_that_rule(
 
 
 async def test_always_allow_saves_the_rule_and_later_calls_run_unasked(
-        make_app: AppFactory, server: ScriptedServer, ws: Path) -> None:
+    make_app: AppFactory, server: ScriptedServer, ws: Path
+) -> None:
     from tau_engine.safety.permission_store import read_rules, workspace_rules_path
 
     # trusted: saved allow rules in .tau/permissions.toml load only in a trusted workspace.
-    server.add(openai_answer("", [bash_call("b1", "touch first")]),
-               openai_answer("", [bash_call("b2", "touch second")]),
-               openai_answer("Done."))
+    server.add(
+        openai_answer("", [bash_call("b1", "touch first")]),
+        openai_answer("", [bash_call("b2", "touch second")]),
+        openai_answer("Done."),
+    )
     app = make_app(server, trusted=True)
     async with app.run_test(size=(100, 32)) as pilot:
         await engine_ready(app)
         await send(pilot, "touch things", wait=False)
         await wait_for(lambda: type(app.screen).__name__ == "ApprovalModal")
         await pilot.pause()
-        assert "A saves it to .tau/permissions.toml" in " ".join(
-            screen_text(app).split())
+        assert "A saves it to .tau/permissions.toml" in " ".join(screen_text(app).split())
         await pilot.press("A")
         await idle(app)
         statuses = [e.status for e in app.agent.transcript.entries if isinstance(e, ToolEntry)]
         assert statuses == ["ok", "ok"]  # the second ran under the saved rule, unasked
         assert "saved allow rule bash(touch *) to .tau/permissions.toml:" in screen_text(app)
     rules = read_rules(workspace_rules_path(ws), "workspace")
-    assert [(r.text, r.action, r.by) for r in rules] == [("bash(touch *)", "allow",
-                                                          "approval prompt")]
+    assert [(r.text, r.action, r.by) for r in rules] == [
+        ("bash(touch *)", "allow", "approval prompt")
+    ]
     assert (ws / "first").exists() and (ws / "second").exists()

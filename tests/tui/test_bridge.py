@@ -70,8 +70,9 @@ async def test_newer_usage_replaces_a_queued_one() -> None:
 
 async def test_approve_waits_for_the_future() -> None:
     bridge, recorder = make_bridge()
-    request = ApprovalRequest(call_id="c1", tool="bash", kind="exec", arguments={},
-                              reason="why", preview="ls")
+    request = ApprovalRequest(
+        call_id="c1", tool="bash", kind="exec", arguments={}, reason="why", preview="ls"
+    )
     task: asyncio.Task[Any] = asyncio.ensure_future(bridge.approve(request))
     await asyncio.sleep(0)
     (asked,) = recorder.messages

@@ -18,8 +18,9 @@ from tests.tui.conftest import SIZE, AppFactory, engine_ready, screen_text, wait
 
 
 async def _session(ws: Path) -> str:
-    engine = await Engine.open(workspace=WorkspacePaths(ws),
-                               settings=Settings(model="offline/echo"), environ={})
+    engine = await Engine.open(
+        workspace=WorkspacePaths(ws), settings=Settings(model="offline/echo"), environ={}
+    )
     try:
         await engine.run("the original question")
         assert engine.session is not None
@@ -32,10 +33,14 @@ def _notices(app: TauApp) -> list[str]:
     return [e.message for e in app.agent.transcript.entries if isinstance(e, NoticeEntry)]
 
 
-@pytest.mark.parametrize("keys", [["enter"], ["down", "enter"], ["down", "down", "enter"],
-                                  ["escape"]], ids=["fork", "new", "quit", "escape"])
-async def test_a_busy_session_offers_fork_new_or_quit(make_app: AppFactory, ws: Path,
-                                                     keys: list[str]) -> None:
+@pytest.mark.parametrize(
+    "keys",
+    [["enter"], ["down", "enter"], ["down", "down", "enter"], ["escape"]],
+    ids=["fork", "new", "quit", "escape"],
+)
+async def test_a_busy_session_offers_fork_new_or_quit(
+    make_app: AppFactory, ws: Path, keys: list[str]
+) -> None:
     session_id = await _session(ws)
     # This lock stands for another tau process running the session.
     held = SessionLock.acquire(WorkspacePaths(ws).locks_dir, session_id)
@@ -43,8 +48,11 @@ async def test_a_busy_session_offers_fork_new_or_quit(make_app: AppFactory, ws: 
         app = make_app(continue_latest=True)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(lambda: isinstance(app.screen, ChoicePicker))
-            await wait_for(lambda: f"Session {session_id[:8]} is in use by another tau "
-                           "process" in screen_text(app))
+            await wait_for(
+                lambda: (
+                    f"Session {session_id[:8]} is in use by another tau process" in screen_text(app)
+                )
+            )
             await pilot.press(*keys)
             if keys[-1] == "escape" or len(keys) == 3:
                 await wait_for(lambda: app.startup_error is not None)

@@ -15,7 +15,8 @@ def notices(app) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 async def test_export_writes_to_the_workspace_root_whatever_the_current_folder(
-        make_app: AppFactory, ws: Path, tmp_path: Path) -> None:
+    make_app: AppFactory, ws: Path, tmp_path: Path
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     before = Path.cwd()
@@ -34,8 +35,9 @@ async def test_export_writes_to_the_workspace_root_whatever_the_current_folder(
             await wait_for(lambda: any("cannot write" in m for m in notices(app)))
             (ws / "sub").mkdir()
             await send(pilot, "/export sub/named.jsonl")
-            await wait_for(lambda: any(f"to {ws / 'sub' / 'named.jsonl'}" in m
-                                       for m in notices(app)))
+            await wait_for(
+                lambda: any(f"to {ws / 'sub' / 'named.jsonl'}" in m for m in notices(app))
+            )
     finally:
         os.chdir(before)
     assert default.is_file() and (ws / "sub" / "named.jsonl").is_file()

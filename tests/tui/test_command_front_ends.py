@@ -30,8 +30,11 @@ WRITE = {"name": "write", "arguments": {"path": "new.txt", "content": "x"}}
 
 
 def notices(app: object) -> list[str]:
-    return [e.message for e in app.agent.transcript.entries  # type: ignore[attr-defined]
-            if isinstance(e, NoticeEntry)]
+    return [
+        e.message
+        for e in app.agent.transcript.entries  # type: ignore[attr-defined]
+        if isinstance(e, NoticeEntry)
+    ]
 
 
 def listed_names(help_text: str) -> list[str]:
@@ -40,6 +43,7 @@ def listed_names(help_text: str) -> list[str]:
 
 
 # -- each front end's list of commands ----------------------------------------------------
+
 
 async def app_help(make_app: AppFactory, workspace: Path) -> list[str]:
     app = make_app(workspace=workspace)
@@ -94,8 +98,9 @@ LISTERS: dict[str, tuple[Lister, set[str]]] = {
 
 
 @pytest.mark.parametrize("front_end", list(LISTERS))
-async def test_every_front_end_lists_the_engine_table(front_end: str, make_app: AppFactory,
-                                                      workspace: Path) -> None:
+async def test_every_front_end_lists_the_engine_table(
+    front_end: str, make_app: AppFactory, workspace: Path
+) -> None:
     lister, own = LISTERS[front_end]
     listed = await lister(make_app, workspace)
     assert [name for name in listed if name not in own] == ENGINE_NAMES
@@ -113,8 +118,10 @@ def test_tau_sessions_actions_carry_the_table_help(workspace: Path) -> None:
 
 # -- one result (the data of /undo) rendered by each ------------------------------------------
 
-async def undo_in_app(make_app: AppFactory, server: ScriptedServer, workspace: Path,
-                      script: Path) -> tuple[str, str]:
+
+async def undo_in_app(
+    make_app: AppFactory, server: ScriptedServer, workspace: Path, script: Path
+) -> tuple[str, str]:
     server.add(openai_answer("", [{"id": "w1", **WRITE}]), openai_answer("made new.txt"))
     app = make_app(server, approval="auto-edit", workspace=workspace)
     async with app.run_test(size=SIZE) as pilot:
@@ -129,8 +136,9 @@ async def undo_in_app(make_app: AppFactory, server: ScriptedServer, workspace: P
         return "\n".join(notices(app)), session_id
 
 
-async def undo_in_repl(make_app: AppFactory, server: ScriptedServer, workspace: Path,
-                       script: Path) -> tuple[str, str]:
+async def undo_in_repl(
+    make_app: AppFactory, server: ScriptedServer, workspace: Path, script: Path
+) -> tuple[str, str]:
     ask, _ = scripted(["make a file", "/undo", "/quit"])
     engine, repl, out, _ = await make(workspace, ask, script, approval="auto-edit")
     try:
@@ -141,19 +149,35 @@ async def undo_in_repl(make_app: AppFactory, server: ScriptedServer, workspace: 
         await engine.close()
 
 
-async def undo_from_stdin(make_app: AppFactory, server: ScriptedServer, workspace: Path,
-                          script: Path) -> tuple[str, str]:
-    proc = run_tau(["--model", "offline/replay", "--script", str(script)], workspace,
-                   input="make a file\n/undo\n")
+async def undo_from_stdin(
+    make_app: AppFactory, server: ScriptedServer, workspace: Path, script: Path
+) -> tuple[str, str]:
+    proc = run_tau(
+        ["--model", "offline/replay", "--script", str(script)],
+        workspace,
+        input="make a file\n/undo\n",
+    )
     assert proc.returncode == 0, proc.stderr
     listed = json.loads(run_tau(["sessions", "list", "--json"], workspace).stdout)
     return proc.stdout, listed[0]["id"]
 
 
-async def undo_by_tau_sessions(make_app: AppFactory, server: ScriptedServer, workspace: Path,
-                               script: Path) -> tuple[str, str]:
-    made = run_tau(["-p", "make a file", "--model", "offline/replay", "--script", str(script),
-                    "--output-format", "json"], workspace)
+async def undo_by_tau_sessions(
+    make_app: AppFactory, server: ScriptedServer, workspace: Path, script: Path
+) -> tuple[str, str]:
+    made = run_tau(
+        [
+            "-p",
+            "make a file",
+            "--model",
+            "offline/replay",
+            "--script",
+            str(script),
+            "--output-format",
+            "json",
+        ],
+        workspace,
+    )
     session_id = json.loads(made.stdout.splitlines()[-1])["session_id"]
     proc = run_tau(["sessions", "undo", session_id[:8]], workspace)
     assert proc.returncode == 0, proc.stderr
@@ -161,15 +185,18 @@ async def undo_by_tau_sessions(make_app: AppFactory, server: ScriptedServer, wor
 
 
 Undoer = Callable[[AppFactory, ScriptedServer, Path, Path], Awaitable[tuple[str, str]]]
-UNDOERS: dict[str, Undoer] = {"app": undo_in_app, "tau --line": undo_in_repl,
-                              "stdin session": undo_from_stdin,
-                              "tau sessions undo": undo_by_tau_sessions}
+UNDOERS: dict[str, Undoer] = {
+    "app": undo_in_app,
+    "tau --line": undo_in_repl,
+    "stdin session": undo_from_stdin,
+    "tau sessions undo": undo_by_tau_sessions,
+}
 
 
 @pytest.mark.parametrize("front_end", list(UNDOERS))
 async def test_every_front_end_renders_a_command_result(
-        front_end: str, make_app: AppFactory, server: ScriptedServer, workspace: Path,
-        tmp_path: Path) -> None:
+    front_end: str, make_app: AppFactory, server: ScriptedServer, workspace: Path, tmp_path: Path
+) -> None:
     script = tmp_path / "write.json"
     script.write_text(json.dumps([{"tool_calls": [WRITE]}, {"text": "made new.txt"}]))
     shown, session_id = await UNDOERS[front_end](make_app, server, workspace, script)
@@ -198,19 +225,29 @@ def _samples() -> list[object]:
     from tau_engine.store import SessionInfo, UndoReport
 
     now = time.time()
-    info = SessionInfo(id="a" * 32, title="t", model="offline/echo", created_at=now,
-                       updated_at=now)
+    info = SessionInfo(id="a" * 32, title="t", model="offline/echo", created_at=now, updated_at=now)
     report = UndoReport(action="undo", session_id=info.id, messages=2, head_id=None)
-    return [r.HelpShown(COMMANDS.commands), r.ModelShown("m"), r.ModelChanged("m", ("w",)),
-            r.ApprovalShown(ApprovalMode.ASK, True), r.SessionShown(None),
-            r.SessionShown(info), r.SessionsListed([info], info.id), r.SessionResumed(info),
-            r.NewSession(info), r.SessionForked(info.id, info), r.TurnsUndone(report),
-            r.CompactionDone(None), r.CostShown(Usage(), None),
-            r.MemoryShown(MemoryOverview(instructions=[], enabled=False)),
-            r.MemoryApproved(3), r.SessionExported(info.id, Path("x.jsonl"), 2),
-            r.RiskCleared(0, "", "balanced", "ask"),
-            r.RiskCleared(1, "possible prompt injection", "balanced", "ask"),
-            r.QuitRequested()]
+    return [
+        r.HelpShown(COMMANDS.commands),
+        r.ModelShown("m"),
+        r.ModelChanged("m", ("w",)),
+        r.ApprovalShown(ApprovalMode.ASK, True),
+        r.SessionShown(None),
+        r.SessionShown(info),
+        r.SessionsListed([info], info.id),
+        r.SessionResumed(info),
+        r.NewSession(info),
+        r.SessionForked(info.id, info),
+        r.TurnsUndone(report),
+        r.CompactionDone(None),
+        r.CostShown(Usage(), None),
+        r.MemoryShown(MemoryOverview(instructions=[], enabled=False)),
+        r.MemoryApproved(3),
+        r.SessionExported(info.id, Path("x.jsonl"), 2),
+        r.RiskCleared(0, "", "balanced", "ask"),
+        r.RiskCleared(1, "possible prompt injection", "balanced", "ask"),
+        r.QuitRequested(),
+    ]
 
 
 def test_result_lines_strip_terminal_controls() -> None:

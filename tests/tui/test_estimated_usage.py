@@ -15,7 +15,8 @@ def notices(app) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 async def test_estimated_usage_is_marked_in_the_status_bar_and_cost(
-        make_app: AppFactory, server: ScriptedServer) -> None:
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
     server.add(openai_answer("A local model answers without usage. " * 40, usage=False))
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -34,8 +35,7 @@ async def test_estimated_usage_is_marked_in_the_status_bar_and_cost(
         assert "(estimated: the server reported no usage)" in cost
 
 
-async def test_reported_usage_is_not_marked(make_app: AppFactory,
-                                            server: ScriptedServer) -> None:
+async def test_reported_usage_is_not_marked(make_app: AppFactory, server: ScriptedServer) -> None:
     server.add(openai_answer("hi", prompt_tokens=1234, completion_tokens=56))
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:

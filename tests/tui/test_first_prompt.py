@@ -25,8 +25,7 @@ async def test_the_first_message_is_sent_once_the_engine_is_open(make_app: AppFa
         assert app.query_one(PromptInput).text == "fix the tests"
 
 
-def test_the_cli_hands_its_prompt_to_the_app(monkeypatch: pytest.MonkeyPatch,
-                                             ws: Path) -> None:
+def test_the_cli_hands_its_prompt_to_the_app(monkeypatch: pytest.MonkeyPatch, ws: Path) -> None:
     import tau_tui.app
     from tau_tui import cli
 
@@ -40,7 +39,8 @@ def test_the_cli_hands_its_prompt_to_the_app(monkeypatch: pytest.MonkeyPatch,
 
 
 async def test_a_session_model_that_cannot_be_used_is_a_visible_notice(
-        make_app: AppFactory, ws: Path) -> None:
+    make_app: AppFactory, ws: Path
+) -> None:
     from tau_engine.paths import WorkspacePaths
     from tau_engine.store import open_store
 
@@ -60,7 +60,8 @@ async def test_a_session_model_that_cannot_be_used_is_a_visible_notice(
 
 
 async def test_a_resumed_session_shows_its_totals_with_or_without_notices(
-        make_app: AppFactory, ws: Path) -> None:
+    make_app: AppFactory, ws: Path
+) -> None:
     from tau_engine.conversation import Message, Usage
     from tau_engine.paths import WorkspacePaths
     from tau_engine.store import open_store
@@ -69,8 +70,11 @@ async def test_a_resumed_session_shows_its_totals_with_or_without_notices(
     try:
         session = await store.create_session(model="offline/echo", title="costly")
         await store.append(session.id, Message(role="user", content="hi"))
-        await store.append(session.id, Message(role="assistant", content="hello"),
-                           usage=Usage(input_tokens=1234, output_tokens=56))
+        await store.append(
+            session.id,
+            Message(role="assistant", content="hello"),
+            usage=Usage(input_tokens=1234, output_tokens=56),
+        )
     finally:
         store.close()
     app = make_app(continue_latest=True, model="offline/echo")  # no start-up notice

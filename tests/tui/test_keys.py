@@ -13,7 +13,8 @@ from tests.tui.test_prompt_and_commands import notices
 
 
 async def test_first_ctrl_c_interrupts_the_turn_and_the_second_quits(
-        make_app: AppFactory, server: ScriptedServer) -> None:
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
     server.add(openai_answer("a slow answer " * 80, chunk_size=8, delay_s=0.05))
     app = make_app(server)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -53,8 +54,9 @@ async def test_exit_quits(make_app: AppFactory) -> None:
     assert app.return_code == 0
 
 
-async def test_resume_opens_the_session_picker_or_resumes_an_id(make_app: AppFactory,
-                                                                server: ScriptedServer) -> None:
+async def test_resume_opens_the_session_picker_or_resumes_an_id(
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
     server.add(openai_answer("answer one"))
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -79,7 +81,8 @@ async def test_resume_opens_the_session_picker_or_resumes_an_id(make_app: AppFac
 
 
 async def test_shift_tab_cycles_approval_modes_and_keeps_the_prompt_focused(
-        make_app: AppFactory) -> None:
+    make_app: AppFactory,
+) -> None:
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await engine_ready(app)
@@ -96,8 +99,9 @@ async def test_shift_tab_cycles_approval_modes_and_keeps_the_prompt_focused(
         assert "approval mode: ask" in screen_text(app)  # the notification says which
 
 
-async def test_clear_starts_a_fresh_context_and_says_so(make_app: AppFactory,
-                                                        server: ScriptedServer) -> None:
+async def test_clear_starts_a_fresh_context_and_says_so(
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
     server.add(openai_answer("noted"), openai_answer("fresh answer"))
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -118,5 +122,6 @@ async def test_clear_starts_a_fresh_context_and_says_so(make_app: AppFactory,
         sent = [m for m in server.requests[1].json["messages"] if m["role"] == "user"]
         assert [m["content"] for m in sent] == ["what was the word?"]
         assert app.agent.engine.session.id != first  # type: ignore[union-attr]
-        assert [e.text for e in app.agent.transcript.entries
-                if isinstance(e, UserEntry)] == ["what was the word?"]
+        assert [e.text for e in app.agent.transcript.entries if isinstance(e, UserEntry)] == [
+            "what was the word?"
+        ]

@@ -17,14 +17,16 @@ from tests.tui.test_agent_turns import send
 
 # Prints three lines (with a title-setting escape a card must not pass on), then
 # waits for a file that never comes: only an interrupt ends it.
-COMMAND = ("printf 'begin\\033]0;pwned\\007\\n'; for i in 1 2 3; do echo \"step $i\"; done; "
-           "while [ ! -e never ]; do sleep 0.05; done")
+COMMAND = (
+    "printf 'begin\\033]0;pwned\\007\\n'; for i in 1 2 3; do echo \"step $i\"; done; "
+    "while [ ! -e never ]; do sleep 0.05; done"
+)
 
 
 async def test_running_bash_output_shows_live_and_stays_after_interrupt(
-        make_app: AppFactory, server: ScriptedServer) -> None:
-    server.add(openai_answer("", [{"id": "b1", "name": "bash",
-                                   "arguments": {"command": COMMAND}}]))
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
+    server.add(openai_answer("", [{"id": "b1", "name": "bash", "arguments": {"command": COMMAND}}]))
     app = make_app(server, approval="full-auto")
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
@@ -51,9 +53,9 @@ async def test_running_bash_output_shows_live_and_stays_after_interrupt(
 
 
 async def test_a_reloaded_interrupted_call_shows_what_it_printed(
-        make_app: AppFactory, server: ScriptedServer) -> None:
-    server.add(openai_answer("", [{"id": "b1", "name": "bash",
-                                   "arguments": {"command": COMMAND}}]))
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
+    server.add(openai_answer("", [{"id": "b1", "name": "bash", "arguments": {"command": COMMAND}}]))
     app = make_app(server, approval="full-auto")
     async with app.run_test(size=SIZE) as pilot:
         await engine_ready(app)
@@ -74,15 +76,25 @@ def test_live_tool_output_snapshot(snap_compare: Any, make_app: AppFactory) -> N
         app = pilot.app
         await engine_ready(app)  # type: ignore[arg-type]
         sink = app.agent.bridge.sink  # type: ignore[attr-defined]
-        sink(ToolCallEvent(call_id="c1", name="bash",
-                           arguments={"command": "pip install -r requirements.txt"}))
-        sink(ToolOutputDelta(call_id="c1", text="".join(
-            f"Collecting package-{i}\n" for i in range(1, 6))))
+        sink(
+            ToolCallEvent(
+                call_id="c1", name="bash", arguments={"command": "pip install -r requirements.txt"}
+            )
+        )
+        sink(
+            ToolOutputDelta(
+                call_id="c1", text="".join(f"Collecting package-{i}\n" for i in range(1, 6))
+            )
+        )
         sink(Notice(kind="interrupted", message="tool calls interrupted"))
         sink(RunFinished(run_id="r1", stop_reason="interrupted"))
         sink(ToolCallEvent(call_id="c2", name="bash", arguments={"command": "make test"}))
-        sink(ToolOutputDelta(call_id="c2", text="".join(
-            f"test_{i:02d} \x1b[32mPASSED\x1b[0m\n" for i in range(1, 10))))
+        sink(
+            ToolOutputDelta(
+                call_id="c2",
+                text="".join(f"test_{i:02d} \x1b[32mPASSED\x1b[0m\n" for i in range(1, 10)),
+            )
+        )
         sink(ToolOutputDelta(call_id="c2", text="test_10 PA", skipped=2048))
         await wait_for(lambda: "test_10 PA" in screen_text(app))  # type: ignore[arg-type]
         await pilot.pause()

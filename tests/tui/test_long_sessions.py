@@ -13,8 +13,9 @@ def mounted_widgets(app) -> int:  # type: ignore[no-untyped-def]
     return sum(1 for _ in app.screen.walk_children(with_self=True))
 
 
-async def test_a_thousand_message_session_mounts_a_bounded_window(make_app: AppFactory,
-                                                                  ws: Path) -> None:
+async def test_a_thousand_message_session_mounts_a_bounded_window(
+    make_app: AppFactory, ws: Path
+) -> None:
     await create_long_session(ws, 1000)
     app = make_app(continue_latest=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -39,8 +40,9 @@ async def test_a_thousand_message_session_mounts_a_bounded_window(make_app: AppF
         await wait_for(lambda: "This is message 999" in screen_text(app))
 
 
-async def test_scrolling_up_mounts_older_entries_and_unmounts_newer(make_app: AppFactory,
-                                                                   ws: Path) -> None:
+async def test_scrolling_up_mounts_older_entries_and_unmounts_newer(
+    make_app: AppFactory, ws: Path
+) -> None:
     await create_long_session(ws, 600)
     app = make_app(continue_latest=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -55,8 +57,9 @@ async def test_scrolling_up_mounts_older_entries_and_unmounts_newer(make_app: Ap
             transcript.scroll_home(animate=False, immediate=True)
             # Wait for the whole step: a scroll while one is settling is shifted with the
             # content it showed (the view stays still), so it would not reach the edge.
-            await wait_for(lambda: transcript.window[0] not in seen_starts
-                           and not transcript.stepping)
+            await wait_for(
+                lambda: transcript.window[0] not in seen_starts and not transcript.stepping
+            )
             seen_starts.add(transcript.window[0])
             await pilot.pause()
         start, end = transcript.window
@@ -70,7 +73,8 @@ async def test_scrolling_up_mounts_older_entries_and_unmounts_newer(make_app: Ap
 
 
 async def test_a_jump_while_a_step_is_starting_replaces_the_window_cleanly(
-        make_app: AppFactory, ws: Path) -> None:
+    make_app: AppFactory, ws: Path
+) -> None:
     await create_long_session(ws, 600)
     app = make_app(continue_latest=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -87,14 +91,13 @@ async def test_a_jump_while_a_step_is_starting_replaces_the_window_cleanly(
             await pilot.pause()
             assert transcript.window == (0, Transcript.WINDOW)
             shown = [getattr(w, "entry", None) for w in transcript.children]
-            assert shown == transcript.entries[:Transcript.WINDOW]
+            assert shown == transcript.entries[: Transcript.WINDOW]
             await wait_for(lambda: "question 0" in screen_text(app))
             await transcript.jump_to_end()
             await wait_for(lambda: "This is message 599" in screen_text(app))
 
 
-async def test_keys_page_and_jump_through_the_transcript(make_app: AppFactory,
-                                                         ws: Path) -> None:
+async def test_keys_page_and_jump_through_the_transcript(make_app: AppFactory, ws: Path) -> None:
     await create_long_session(ws, 200)
     app = make_app(continue_latest=True)
     async with app.run_test(size=SIZE) as pilot:

@@ -102,7 +102,7 @@ async def test_a_huge_streamed_paragraph_renders_all_its_words() -> None:
     async with app.run_test(size=(60, 20)) as pilot:
         view = app.query_one(MarkdownView)
         for i in range(0, len(words), 100):
-            view.append(" ".join(words[i:i + 100]) + " ")
+            view.append(" ".join(words[i : i + 100]) + " ")
             await pilot.pause()
         view.finish()
         await pilot.pause()

@@ -42,8 +42,12 @@ def fixed_workspace(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _app(root: Path) -> OnboardingApp:
-    context = build_context(WorkspacePaths(root), Settings(), workspace_label="~/demo",
-                            environ={"OPENAI_API_KEY": "sk-proj-snapshot-key-wXyZ"})
+    context = build_context(
+        WorkspacePaths(root),
+        Settings(),
+        workspace_label="~/demo",
+        environ={"OPENAI_API_KEY": "sk-proj-snapshot-key-wXyZ"},
+    )
     return OnboardingApp(context)
 
 
@@ -64,11 +68,9 @@ def _to_step(index: int) -> Any:
 
 @pytest.mark.parametrize("index", range(len(STEPS)), ids=STEPS)
 def test_wizard_step(snap_compare: Any, fixed_workspace: Path, index: int) -> None:
-    assert snap_compare(_app(fixed_workspace), terminal_size=SIZE,
-                        run_before=_to_step(index))
+    assert snap_compare(_app(fixed_workspace), terminal_size=SIZE, run_before=_to_step(index))
 
 
 @pytest.mark.parametrize("index", [0, 1, 4, 6], ids=["provider", "key", "identity", "summary"])
 def test_wizard_step_at_80x24(snap_compare: Any, fixed_workspace: Path, index: int) -> None:
-    assert snap_compare(_app(fixed_workspace), terminal_size=(80, 24),
-                        run_before=_to_step(index))
+    assert snap_compare(_app(fixed_workspace), terminal_size=(80, 24), run_before=_to_step(index))

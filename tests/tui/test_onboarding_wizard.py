@@ -32,8 +32,9 @@ KEY = "sk-ant-typed-in-the-wizard-0123456789"
 
 
 def wizard_app(ws: Path, environ: dict[str, str] | None = None) -> OnboardingApp:
-    context = build_context(WorkspacePaths(ws), Settings(), workspace_label="demo",
-                            environ=environ or {})
+    context = build_context(
+        WorkspacePaths(ws), Settings(), workspace_label="demo", environ=environ or {}
+    )
     return OnboardingApp(context)
 
 
@@ -44,14 +45,18 @@ def wizard(app: Any) -> OnboardingWizard:
 
 
 async def at_step(pilot: Pilot[Any], number: int) -> None:
-    await wait_for(lambda: isinstance(pilot.app.screen, OnboardingWizard)
-                   and wizard(pilot.app).index == number - 1)
+    await wait_for(
+        lambda: (
+            isinstance(pilot.app.screen, OnboardingWizard) and wizard(pilot.app).index == number - 1
+        )
+    )
     await pilot.pause()
 
 
 def written(ws: Path) -> list[Path]:
-    return [*user_config_dir().rglob("*"), *((ws / ".tau").rglob("*"))] + \
-        ([ws / ".tau"] if (ws / ".tau").exists() else [])
+    return [*user_config_dir().rglob("*"), *((ws / ".tau").rglob("*"))] + (
+        [ws / ".tau"] if (ws / ".tau").exists() else []
+    )
 
 
 def highlight(app: Any, list_id: str, option_id: str) -> None:
@@ -79,7 +84,14 @@ async def test_each_step_in_order_back_keeps_the_answers(ws: Path) -> None:
             if number < 7:
                 await pilot.press("ctrl+n")
         assert [t.split(" · ")[1] for t in titles] == [
-            "Provider", "Key", "Model", "Workspace", "Identity", "Safety", "Summary"]
+            "Provider",
+            "Key",
+            "Model",
+            "Workspace",
+            "Identity",
+            "Safety",
+            "Summary",
+        ]
         assert "✓ Provider  ✓ Key  ✓ Model" in screen_text(app)
         for number in range(6, 0, -1):
             await pilot.press("ctrl+b")
@@ -140,8 +152,10 @@ async def test_a_typed_key_is_masked_and_written_only_on_write(ws: Path) -> None
     assert stat.S_IMODE(user_config_dir().stat().st_mode) == 0o700
     assert f'anthropic = "{KEY}"' in credentials.read_text()
     assert (ws / ".tau" / "SOUL.md").is_file() and (ws / ".tau" / ".gitignore").is_file()
-    assert 'key_source = "credentials"' in (user_config_dir() / "profiles" /
-                                           "default.toml").read_text()
+    assert (
+        'key_source = "credentials"'
+        in (user_config_dir() / "profiles" / "default.toml").read_text()
+    )
 
 
 async def test_a_short_key_is_refused_on_next(ws: Path) -> None:
@@ -160,7 +174,8 @@ async def test_a_short_key_is_refused_on_next(ws: Path) -> None:
 
 
 async def test_an_existing_identity_file_is_replaced_only_once_its_diff_is_confirmed(
-        ws: Path) -> None:
+    ws: Path,
+) -> None:
     (ws / ".tau").mkdir()
     (ws / ".tau" / "SOUL.md").write_text("You are a pirate.\n")
     (ws / ".tau" / "USER.md").write_text("I like tabs.\n")
@@ -194,10 +209,17 @@ async def test_check_probes_the_model_before_anything_is_written(ws: Path) -> No
     with ScriptedServer() as server:
         listing = ScriptedResponse.json(200, {"data": [{"id": "gpt-4.1-mini"}]})
         listing.path = "/v1/models"
-        server.add(listing, openai_answer("", [{"id": "c1", "name": "tau_probe",
-                                                "arguments": {"word": "ok"}}]))
-        app = wizard_app(ws, {"OPENAI_API_KEY": "sk-proj-abcdefghijklmnopwXyZ",
-                              "OPENAI_BASE_URL": server.url + "/v1"})
+        server.add(
+            listing,
+            openai_answer("", [{"id": "c1", "name": "tau_probe", "arguments": {"word": "ok"}}]),
+        )
+        app = wizard_app(
+            ws,
+            {
+                "OPENAI_API_KEY": "sk-proj-abcdefghijklmnopwXyZ",
+                "OPENAI_BASE_URL": server.url + "/v1",
+            },
+        )
         async with app.run_test(size=SIZE) as pilot:
             for number in (1, 2):
                 await at_step(pilot, number)
@@ -207,25 +229,31 @@ async def test_check_probes_the_model_before_anything_is_written(ws: Path) -> No
             await pilot.press("ctrl+t")
             await wait_for(lambda: "✓ tool call" in screen_text(app))
             assert "✓ list models: key accepted; gpt-4.1-mini is listed" in screen_text(app)
-        assert server.requests[0].headers["authorization"] == \
-            "Bearer sk-proj-abcdefghijklmnopwXyZ"
+        assert server.requests[0].headers["authorization"] == "Bearer sk-proj-abcdefghijklmnopwXyZ"
     assert written(ws) == []
 
 
 def first_run_app(ws: Path, cli: dict[str, Any] | None = None) -> TauApp:
     apps: list[TauApp] = []
     factory = workspace_engine_factory(
-        WorkspacePaths(ws), cli or {}, ask_trust=lambda question: apps[0].ask_trust(question),
-        ask_onboarding=lambda paths, settings: apps[0].ask_onboarding(paths, settings))
-    app = TauApp(factory, workspace_label="demo", history_path=WorkspacePaths(ws).history_path,
-                 clock=lambda: FIXED_MONOTONIC, wall_clock=lambda: FIXED_WALL_CLOCK,
-                 cursor_blink=False)
+        WorkspacePaths(ws),
+        cli or {},
+        ask_trust=lambda question: apps[0].ask_trust(question),
+        ask_onboarding=lambda paths, settings: apps[0].ask_onboarding(paths, settings),
+    )
+    app = TauApp(
+        factory,
+        workspace_label="demo",
+        history_path=WorkspacePaths(ws).history_path,
+        clock=lambda: FIXED_MONOTONIC,
+        wall_clock=lambda: FIXED_WALL_CLOCK,
+        cursor_blink=False,
+    )
     apps.append(app)
     return app
 
 
-async def test_the_first_run_opens_the_wizard_then_the_engine_on_the_new_setup(
-        ws: Path) -> None:
+async def test_the_first_run_opens_the_wizard_then_the_engine_on_the_new_setup(ws: Path) -> None:
     app = first_run_app(ws)
     async with app.run_test(size=SIZE) as pilot:
         await at_step(pilot, 1)
@@ -272,8 +300,9 @@ async def test_cancelling_the_first_run_ends_the_app_and_writes_nothing(ws: Path
 
 
 @pytest.mark.parametrize("setup", ["model", "key", "state", "profile"])
-async def test_anything_set_up_skips_the_wizard(ws: Path, setup: str,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_anything_set_up_skips_the_wizard(
+    ws: Path, setup: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cli: dict[str, Any] = {}
     if setup == "model":
         cli = {"model": "offline/echo"}
@@ -284,8 +313,9 @@ async def test_anything_set_up_skips_the_wizard(ws: Path, setup: str,
     else:
         from tau_engine.config.profiles import Profile, ProfileStore
 
-        ProfileStore().save("x", Profile(provider="offline", model="offline/echo",
-                                         key_source="none"))
+        ProfileStore().save(
+            "x", Profile(provider="offline", model="offline/echo", key_source="none")
+        )
     app = first_run_app(ws, cli)
     async with app.run_test(size=SIZE):
         await engine_ready(app)
@@ -293,6 +323,7 @@ async def test_anything_set_up_skips_the_wizard(ws: Path, setup: str,
 
 
 def test_tau_onboard_profile_names_the_profile_to_write(ws: Path) -> None:
-    context = build_context(WorkspacePaths(ws), Settings(), workspace_label="demo",
-                            profile="work", environ={})
+    context = build_context(
+        WorkspacePaths(ws), Settings(), workspace_label="demo", profile="work", environ={}
+    )
     assert context.start.profile == "work"

@@ -74,18 +74,20 @@ async def test_panels_show_the_status_counts(seeded: Path) -> None:
     async with make_app(seeded).run_test(size=SIZE) as pilot:
         screen = await ready(pilot.app)  # type: ignore[arg-type]
         data = read_snapshot(seeded, now=NOW).to_json()
-        titles = {name: str(screen.query_one(f"#title-{name}").render())
-                  for name in ("sessions", "jobs", "missions")}
+        titles = {
+            name: str(screen.query_one(f"#title-{name}").render())
+            for name in ("sessions", "jobs", "missions")
+        }
         assert titles["sessions"].startswith(f"Sessions {data['sessions']['count']} ·")
         assert titles["jobs"].startswith(
-            f"Jobs {data['jobs']['total']} · running {data['jobs']['by_state']['running']}")
+            f"Jobs {data['jobs']['total']} · running {data['jobs']['by_state']['running']}"
+        )
         assert f"stale {data['jobs']['stale']} · stuck {data['jobs']['stuck']}" in titles["jobs"]
         assert titles["missions"].startswith(f"Missions {data['missions']['count']} ·")
         assert table(screen, "jobs").row_count == data["jobs"]["total"]
 
 
-async def test_tab_moves_between_panels_and_enter_drills_down_esc_goes_back(
-        seeded: Path) -> None:
+async def test_tab_moves_between_panels_and_enter_drills_down_esc_goes_back(seeded: Path) -> None:
     async with make_app(seeded).run_test(size=SIZE) as pilot:
         screen = await ready(pilot.app)  # type: ignore[arg-type]
         assert pilot.app.focused is table(screen, "sessions")
@@ -170,16 +172,25 @@ async def test_a_job_action_asks_first_shows_the_command_and_runs_it(seeded: Pat
         assert f"tau jobs cancel {STUCK_JOB} -w {seeded}" in picker.note
         await pilot.press("escape")  # no: nothing runs
         await wait_for(lambda: pilot.app.screen is screen)
-        state = open_store(seeded).execute("SELECT cancel_requested_at FROM jobs WHERE id = ?",
-                                           (STUCK_JOB,)).fetchone()
+        state = (
+            open_store(seeded)
+            .execute("SELECT cancel_requested_at FROM jobs WHERE id = ?", (STUCK_JOB,))
+            .fetchone()
+        )
         assert state == (None,)
         await pilot.press("C")
         await wait_for(lambda: isinstance(pilot.app.screen, ChoicePicker))
         await pilot.press("enter")
         conn = open_store(seeded)
-        await wait_for(lambda: conn.execute(
-            "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = ?",
-            (STUCK_JOB,)).fetchone() == (1,), timeout=60)
+        await wait_for(
+            lambda: (
+                conn.execute(
+                    "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = ?", (STUCK_JOB,)
+                ).fetchone()
+                == (1,)
+            ),
+            timeout=60,
+        )
         conn.close()
 
 
@@ -189,8 +200,11 @@ async def test_readonly_hides_the_actions(seeded: Path) -> None:
         await pilot.press("tab", "C")
         await pilot.pause()
         assert pilot.app.screen is screen
-        keys = {b.binding.key for b in pilot.app.active_bindings.values()
-                if b.binding.action.startswith("job")}
+        keys = {
+            b.binding.key
+            for b in pilot.app.active_bindings.values()
+            if b.binding.action.startswith("job")
+        }
         assert keys == set()
 
 
@@ -229,8 +243,7 @@ async def test_a_read_that_fails_is_a_notice_not_a_crash(seeded: Path) -> None:
 
     app = OperatorApp(seeded, reader=failing)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: any("cannot open" in n.message
-                                   for n in pilot.app._notifications))
+        await wait_for(lambda: any("cannot open" in n.message for n in pilot.app._notifications))
         assert pilot.app.is_running and calls
 
 
@@ -275,9 +288,11 @@ async def test_a_mission_job_drills_into_its_mission(seeded: Path) -> None:
 
     conn = open_store(seeded)
     add_job(conn, "ab" * 16, state="succeeded", created_at=NOW, kind="mission")
-    conn.execute("INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at, "
-                 "detail) VALUES (?, 1, 1, 'submitted', '{}', ?, ?)",
-                 ("ab" * 16, NOW, json.dumps({"mission_id": GREEN_MISSION})))
+    conn.execute(
+        "INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at, "
+        "detail) VALUES (?, 1, 1, 'submitted', '{}', ?, ?)",
+        ("ab" * 16, NOW, json.dumps({"mission_id": GREEN_MISSION})),
+    )
     conn.close()
     async with make_app(seeded).run_test(size=SIZE) as pilot:
         screen = await ready(pilot.app)  # type: ignore[arg-type]
@@ -286,8 +301,12 @@ async def test_a_mission_job_drills_into_its_mission(seeded: Path) -> None:
         await pilot.press(*["down"] * list(jobs.rows_by_key).index(f"job:{'ab' * 16}"))
         for _ in range(4):
             await pilot.press("enter")
-        assert [title for title, _ in screen.drill] == ["job", "mission", "attempt 1",
-                                                         "verifier log"]
+        assert [title for title, _ in screen.drill] == [
+            "job",
+            "mission",
+            "attempt 1",
+            "verifier log",
+        ]
         assert "1 passed" in detail_text(screen)
 
 

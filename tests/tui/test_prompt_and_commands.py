@@ -50,9 +50,9 @@ async def test_enter_on_a_partial_command_completes_it(make_app: AppFactory) -> 
         await wait_for(lambda: any(m.startswith("tokens:") for m in notices(app)))
 
 
-async def test_at_mention_completes_and_attaches_the_file(make_app: AppFactory,
-                                                          server: ScriptedServer,
-                                                          ws: Path) -> None:
+async def test_at_mention_completes_and_attaches_the_file(
+    make_app: AppFactory, server: ScriptedServer, ws: Path
+) -> None:
     (ws / "src").mkdir()
     (ws / "src" / "main.py").write_text("print('hi')\n")
     server.add(openai_answer("Seen it."))
@@ -111,11 +111,11 @@ async def test_shift_enter_and_ctrl_j_insert_newlines(make_app: AppFactory) -> N
         await pilot.press("a", "shift+enter", "b", "ctrl+j", "c")
         assert app.query_one(PromptInput).text == "a\nb\nc"
         assert not app.agent.transcript.entries or all(
-            not isinstance(e, UserEntry) for e in app.agent.transcript.entries)
+            not isinstance(e, UserEntry) for e in app.agent.transcript.entries
+        )
 
 
-async def test_theme_command_switches_and_remembers(make_app: AppFactory,
-                                                    tmp_path: Path) -> None:
+async def test_theme_command_switches_and_remembers(make_app: AppFactory, tmp_path: Path) -> None:
     import os
 
     app = make_app()
@@ -143,8 +143,9 @@ async def test_theme_picker_lists_bundled_themes(make_app: AppFactory) -> None:
         await wait_for(lambda: app.theme == "tau-high-contrast")
 
 
-async def test_new_and_sessions_switch_between_sessions(make_app: AppFactory,
-                                                       server: ScriptedServer) -> None:
+async def test_new_and_sessions_switch_between_sessions(
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
     server.add(openai_answer("answer one"), openai_answer("answer two"))
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -153,8 +154,9 @@ async def test_new_and_sessions_switch_between_sessions(make_app: AppFactory,
         await idle(app)
         first_id = app.agent.engine.session.id  # type: ignore[union-attr]
         await send(pilot, "/new")
-        await wait_for(lambda: not app.agent.transcript.entries or
-                       "new session" in notices(app)[-1])
+        await wait_for(
+            lambda: not app.agent.transcript.entries or "new session" in notices(app)[-1]
+        )
         await send(pilot, "second session prompt")
         await idle(app)
         assert app.agent.engine.session.id != first_id  # type: ignore[union-attr]
@@ -171,8 +173,7 @@ async def test_new_and_sessions_switch_between_sessions(make_app: AppFactory,
         assert "answer one" in screen_text(app)
 
 
-async def test_fork_from_the_session_picker(make_app: AppFactory,
-                                            server: ScriptedServer) -> None:
+async def test_fork_from_the_session_picker(make_app: AppFactory, server: ScriptedServer) -> None:
     server.add(openai_answer("forkable answer"))
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
@@ -296,9 +297,9 @@ async def test_command_palette_offers_only_tau_commands(make_app: AppFactory) ->
     assert tomllib.loads(config.read_text())["theme"] == "tau-light"
 
 
-async def test_mentions_that_are_not_attached_say_why(make_app: AppFactory,
-                                                      server: ScriptedServer,
-                                                      ws: Path) -> None:
+async def test_mentions_that_are_not_attached_say_why(
+    make_app: AppFactory, server: ScriptedServer, ws: Path
+) -> None:
     (ws / "src").mkdir()
     (ws / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     server.add(openai_answer("Looked."))
@@ -316,16 +317,25 @@ async def test_mentions_that_are_not_attached_say_why(make_app: AppFactory,
 
 
 async def test_the_status_bar_keeps_model_mode_and_context_at_60_columns(
-        make_app: AppFactory, server: ScriptedServer) -> None:
-    app = make_app(server, model="openai/gpt-5.2", approval="auto-edit",
-                   workspace_label="~/work/clients/acme-corp/platform-backend-service")
+    make_app: AppFactory, server: ScriptedServer
+) -> None:
+    app = make_app(
+        server,
+        model="openai/gpt-5.2",
+        approval="auto-edit",
+        workspace_label="~/work/clients/acme-corp/platform-backend-service",
+    )
     async with app.run_test(size=(60, 12)) as pilot:
         await engine_ready(app)
         await pilot.pause()
         bar = screen_text(app).splitlines()[-1]
         assert "openai/gpt-5.2" in bar and "auto-edit" in bar and "ctx 0%" in bar
-    wide = make_app(server, model="openai/gpt-5.2", approval="auto-edit",
-                    workspace_label="~/work/clients/acme-corp/platform-backend-service")
+    wide = make_app(
+        server,
+        model="openai/gpt-5.2",
+        approval="auto-edit",
+        workspace_label="~/work/clients/acme-corp/platform-backend-service",
+    )
     async with wide.run_test(size=(84, 12)) as pilot:
         await engine_ready(wide)
         await pilot.pause()

@@ -76,27 +76,42 @@ def test_empty_session(snap_compare: Any, make_app: AppFactory) -> None:
 
 
 @pytest.mark.parametrize("theme", THEMES)
-def test_finished_turn_with_markdown_and_code(snap_compare: Any, make_app: AppFactory,
-                                              server: ScriptedServer, theme: str) -> None:
+def test_finished_turn_with_markdown_and_code(
+    snap_compare: Any, make_app: AppFactory, server: ScriptedServer, theme: str
+) -> None:
     app = make_app(server, theme=theme)
     assert snap_compare(app, terminal_size=SIZE, run_before=_markdown_turn(server))
 
 
 @pytest.mark.parametrize("theme", THEMES)
-def test_tool_card_expanded_with_diff(snap_compare: Any, make_app: AppFactory,
-                                      theme: str) -> None:
+def test_tool_card_expanded_with_diff(snap_compare: Any, make_app: AppFactory, theme: str) -> None:
     async def run_before(pilot: Pilot[int]) -> None:
         app = pilot.app
         await engine_ready(app)  # type: ignore[arg-type]
         sink = app.agent.bridge.sink  # type: ignore[attr-defined]
-        arguments = {"path": "src/app.py", "old_string": 'print("hello")',
-                     "new_string": 'print("hello, world")\nprint("bye")'}
+        arguments = {
+            "path": "src/app.py",
+            "old_string": 'print("hello")',
+            "new_string": 'print("hello, world")\nprint("bye")',
+        }
         sink(ToolCallEvent(call_id="c1", name="edit", arguments=arguments))
-        sink(ToolResultEvent(call_id="c1", name="edit", ok=True, output="updated src/app.py",
-                             duration_ms=120, diff=DIFF, paths=["src/app.py"]))
+        sink(
+            ToolResultEvent(
+                call_id="c1",
+                name="edit",
+                ok=True,
+                output="updated src/app.py",
+                duration_ms=120,
+                diff=DIFF,
+                paths=["src/app.py"],
+            )
+        )
         sink(ToolCallEvent(call_id="c2", name="bash", arguments={"command": "pytest -q"}))
-        sink(ToolResultEvent(call_id="c2", name="bash", ok=False, output="1 failed",
-                             duration_ms=2350))
+        sink(
+            ToolResultEvent(
+                call_id="c2", name="bash", ok=False, output="1 failed", duration_ms=2350
+            )
+        )
         await pilot.pause()
         await pilot.click(app.query(ToolCard).first())
         await pilot.pause()
@@ -105,8 +120,9 @@ def test_tool_card_expanded_with_diff(snap_compare: Any, make_app: AppFactory,
 
 
 def test_approval_modal(snap_compare: Any, make_app: AppFactory, server: ScriptedServer) -> None:
-    server.add(openai_answer("", [edit_call("e1", "notes.txt", "alpha", "ALPHA")]),
-               openai_answer("Done."))
+    server.add(
+        openai_answer("", [edit_call("e1", "notes.txt", "alpha", "ALPHA")]), openai_answer("Done.")
+    )
 
     async def run_before(pilot: Pilot[int]) -> None:
         app = pilot.app
@@ -119,9 +135,9 @@ def test_approval_modal(snap_compare: Any, make_app: AppFactory, server: Scripte
 
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=["80x24", "60x20"])
-def test_approval_modal_with_a_long_diff(snap_compare: Any, make_app: AppFactory,
-                                         server: ScriptedServer, ws: Path,
-                                         size: tuple[int, int]) -> None:
+def test_approval_modal_with_a_long_diff(
+    snap_compare: Any, make_app: AppFactory, server: ScriptedServer, ws: Path, size: tuple[int, int]
+) -> None:
     """The choices (buttons, or one line of keys when small) stay under a scrolled diff."""
     server.add(openai_answer("", [long_edit(ws)]), openai_answer("Done."))
 
@@ -135,11 +151,14 @@ def test_approval_modal_with_a_long_diff(snap_compare: Any, make_app: AppFactory
     assert snap_compare(make_app(server), terminal_size=size, run_before=run_before)
 
 
-def test_approval_modal_for_a_chained_command(snap_compare: Any, make_app: AppFactory,
-                                              server: ScriptedServer) -> None:
+def test_approval_modal_for_a_chained_command(
+    snap_compare: Any, make_app: AppFactory, server: ScriptedServer
+) -> None:
     """A command tau cannot read in full: allow for session is not offered, and it says why."""
-    server.add(openai_answer("", [bash_call("b1", 'echo harmless; eval "$CLEANUP"')]),
-               openai_answer("Done."))
+    server.add(
+        openai_answer("", [bash_call("b1", 'echo harmless; eval "$CLEANUP"')]),
+        openai_answer("Done."),
+    )
 
     async def run_before(pilot: Pilot[int]) -> None:
         app = pilot.app
@@ -151,11 +170,16 @@ def test_approval_modal_for_a_chained_command(snap_compare: Any, make_app: AppFa
     assert snap_compare(make_app(server), terminal_size=(80, 24), run_before=run_before)
 
 
-def test_status_bar_at_60_columns(snap_compare: Any, make_app: AppFactory,
-                                  server: ScriptedServer) -> None:
+def test_status_bar_at_60_columns(
+    snap_compare: Any, make_app: AppFactory, server: ScriptedServer
+) -> None:
     """Model, approval mode and context stay; the long path is shortened first."""
-    app = make_app(server, model="openai/gpt-5.2", approval="auto-edit",
-                   workspace_label="~/work/clients/acme-corp/platform-backend-service")
+    app = make_app(
+        server,
+        model="openai/gpt-5.2",
+        approval="auto-edit",
+        workspace_label="~/work/clients/acme-corp/platform-backend-service",
+    )
 
     async def run_before(pilot: Pilot[int]) -> None:
         await engine_ready(pilot.app)  # type: ignore[arg-type]
@@ -168,21 +192,37 @@ def test_status_bar_at_60_columns(snap_compare: Any, make_app: AppFactory,
 def test_session_picker(snap_compare: Any, make_app: AppFactory) -> None:
     day = 86400.0
     sessions = [
-        SessionInfo(id="3f9a0c1e5b7d4a2c", title="Fix the flaky upload test",
-                    model="anthropic/claude-sonnet-4-5", created_at=FIXED_WALL_CLOCK - 600,
-                    updated_at=FIXED_WALL_CLOCK - 300, message_count=14),
-        SessionInfo(id="8c2e4f6a1b3d5e7f", title="Add a --json flag to tau sessions",
-                    model="openai/gpt-5", created_at=FIXED_WALL_CLOCK - 2 * day,
-                    updated_at=FIXED_WALL_CLOCK - day - 3600, message_count=42),
-        SessionInfo(id="01a2b3c4d5e6f708", title="", model="offline/echo",
-                    created_at=FIXED_WALL_CLOCK - 9 * day, updated_at=FIXED_WALL_CLOCK - 8 * day,
-                    message_count=2),
+        SessionInfo(
+            id="3f9a0c1e5b7d4a2c",
+            title="Fix the flaky upload test",
+            model="anthropic/claude-sonnet-4-5",
+            created_at=FIXED_WALL_CLOCK - 600,
+            updated_at=FIXED_WALL_CLOCK - 300,
+            message_count=14,
+        ),
+        SessionInfo(
+            id="8c2e4f6a1b3d5e7f",
+            title="Add a --json flag to tau sessions",
+            model="openai/gpt-5",
+            created_at=FIXED_WALL_CLOCK - 2 * day,
+            updated_at=FIXED_WALL_CLOCK - day - 3600,
+            message_count=42,
+        ),
+        SessionInfo(
+            id="01a2b3c4d5e6f708",
+            title="",
+            model="offline/echo",
+            created_at=FIXED_WALL_CLOCK - 9 * day,
+            updated_at=FIXED_WALL_CLOCK - 8 * day,
+            message_count=2,
+        ),
     ]
 
     async def run_before(pilot: Pilot[int]) -> None:
         await engine_ready(pilot.app)  # type: ignore[arg-type]
-        await pilot.app.push_screen(SessionPicker(sessions, current_id="8c2e4f6a1b3d5e7f",
-                                                  now=FIXED_WALL_CLOCK))
+        await pilot.app.push_screen(
+            SessionPicker(sessions, current_id="8c2e4f6a1b3d5e7f", now=FIXED_WALL_CLOCK)
+        )
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

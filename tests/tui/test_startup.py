@@ -36,11 +36,21 @@ main(["--workspace", sys.argv[1]])
 
 
 def test_the_first_frame_loads_no_heavy_module(ws: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", _FIRST_FRAME_PROBE, str(ws)],
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_FRAME_PROBE, str(ws)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert loaded == {"pydantic": False, "httpx": False, "sqlite3": False,
-                      "markdown_it": False, "pygments": False}
+    assert loaded == {
+        "pydantic": False,
+        "httpx": False,
+        "sqlite3": False,
+        "markdown_it": False,
+        "pygments": False,
+    }
 
 
 async def test_resume_opens_on_the_session_transcript(make_app: AppFactory, ws: Path) -> None:
@@ -50,7 +60,10 @@ async def test_resume_opens_on_the_session_transcript(make_app: AppFactory, ws: 
         await engine_ready(app)
         entries = app.agent.transcript.entries
         assert [e.text for e in entries if isinstance(e, UserEntry)] == [
-            "question 0", "question 2", "question 4"]
+            "question 0",
+            "question 2",
+            "question 4",
+        ]
         assert sum(isinstance(e, AssistantEntry) for e in entries) == 3
         await wait_for(lambda: f"resumed session {session_id[:8]}" in screen_text(app))
         assert "This is message 5" in screen_text(app)
@@ -84,8 +97,7 @@ async def test_an_exception_while_the_engine_opens_ends_the_app(make_app: AppFac
     assert app.return_code == 1
 
 
-async def test_history_that_cannot_be_loaded_ends_the_app(make_app: AppFactory,
-                                                          ws: Path) -> None:
+async def test_history_that_cannot_be_loaded_ends_the_app(make_app: AppFactory, ws: Path) -> None:
     await create_long_session(ws, 4)
     _corrupt_history(ws)
     app = make_app(continue_latest=True)
@@ -105,8 +117,12 @@ async def test_a_failed_worker_after_start_up_is_an_error_notice(make_app: AppFa
     async with app.run_test(size=SIZE):
         await engine_ready(app)
         app.agent.run_worker(broken(), group="command", exit_on_error=False)
-        await wait_for(lambda: any(isinstance(e, NoticeEntry) and e.level == "error"
-                                   for e in app.agent.transcript.entries))
+        await wait_for(
+            lambda: any(
+                isinstance(e, NoticeEntry) and e.level == "error"
+                for e in app.agent.transcript.entries
+            )
+        )
         assert app.is_running and app.startup_error is None
         notice = [e for e in app.agent.transcript.entries if isinstance(e, NoticeEntry)][-1]
         assert notice.message == "internal error: KeyError: 'no such thing'"
@@ -136,9 +152,14 @@ def _run_app(*args: str, chat: bool = False) -> subprocess.CompletedProcess[str]
     """Run ``tau ARGS`` with the app headless; it ends once the engine is attached
     (after one prompt with ``chat``)."""
     env = {**os.environ, "PROBE_CHAT": "1" if chat else ""}
-    return subprocess.run([sys.executable, "-c", _RUN_APP_HEADLESS, *args],
-                          capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", _RUN_APP_HEADLESS, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
 
 
 def test_the_cli_reports_a_start_up_failure_in_one_line(ws: Path) -> None:
@@ -159,7 +180,8 @@ def test_the_resume_hint_names_the_workspace_only_when_it_was_given(tmp_path: Pa
 
     assert resume_hint("abc123", None) == "resume with: tau --resume abc123"
     assert resume_hint("abc123", tmp_path / "my repo") == (
-        f"resume with: tau -w '{tmp_path / 'my repo'}' --resume abc123")
+        f"resume with: tau -w '{tmp_path / 'my repo'}' --resume abc123"
+    )
 
 
 def test_on_exit_the_app_prints_how_to_resume(ws: Path) -> None:
@@ -168,8 +190,13 @@ def test_on_exit_the_app_prints_how_to_resume(ws: Path) -> None:
     last = done.stdout.strip().splitlines()[-1]
     match = re.fullmatch(r"resume with: tau -w (\S+) --resume (\S+)", last)
     assert match and match.group(1) == str(ws)
-    listed = subprocess.run([sys.executable, "-m", "tau_tui.cli", "sessions", "list"],
-                            cwd=ws, capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [sys.executable, "-m", "tau_tui.cli", "sessions", "list"],
+        cwd=ws,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert match.group(2)[:8] in listed.stdout
     # No session was started: nothing to resume, nothing printed.
     quiet = _run_app("--workspace", str(ws), "--model", "offline/echo")

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from tau_tui.widgets.status_bar import StatusInfo, fit_status
 
-INFO = StatusInfo(workspace="~/work/acme/platform-backend", branch="feature/login",
-                  model="anthropic/claude-sonnet-4-5", approval="auto-edit",
-                  input_tokens=12_300, output_tokens=4_500, cost_usd=0.1234,
-                  context_tokens=50_000, context_window=200_000)
+INFO = StatusInfo(
+    workspace="~/work/acme/platform-backend",
+    branch="feature/login",
+    model="anthropic/claude-sonnet-4-5",
+    approval="auto-edit",
+    input_tokens=12_300,
+    output_tokens=4_500,
+    cost_usd=0.1234,
+    context_tokens=50_000,
+    context_window=200_000,
+)
 BUSY = ("⠋", "12s")
 
 
@@ -20,16 +27,32 @@ def line(width: int, busy: bool = False) -> str:
 
 def test_everything_shows_when_there_is_room() -> None:
     text = line(170, busy=True)
-    for part in ("⠋ running bash 12s", "esc to interrupt", "~/work/acme/platform-backend",
-                 "⎇ feature/login", "anthropic/claude-sonnet-4-5", "auto-edit", "↑12.3k ↓4.5k",
-                 "$0.1234", "ctx 25%"):
+    for part in (
+        "⠋ running bash 12s",
+        "esc to interrupt",
+        "~/work/acme/platform-backend",
+        "⎇ feature/login",
+        "anthropic/claude-sonnet-4-5",
+        "auto-edit",
+        "↑12.3k ↓4.5k",
+        "$0.1234",
+        "ctx 25%",
+    ):
         assert part in text
 
 
 def test_things_go_in_order_and_model_mode_and_context_stay() -> None:
     # (part, first width at which it is gone), scanning down from wide to narrow.
-    order = ["esc to interrupt", "~/work/", "⎇ feature/login", "  │  ", "$0.1234",
-             "↑12.3k", "platform-backend", "running bash"]
+    order = [
+        "esc to interrupt",
+        "~/work/",
+        "⎇ feature/login",
+        "  │  ",
+        "$0.1234",
+        "↑12.3k",
+        "platform-backend",
+        "running bash",
+    ]
     gone_at: dict[str, int] = {}
     for width in range(170, 55, -1):
         text = line(width, busy=True)

@@ -18,11 +18,12 @@ from tests.support.scripted_server import ScriptedServer
 from tests.tui.conftest import SIZE, AppFactory, engine_ready, screen_text, wait_for
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)],
-                         ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["SIGTERM", "SIGHUP"]
+)
 async def test_a_stop_signal_saves_the_partial_answer_and_exits(
-        make_app: AppFactory, server: ScriptedServer, ws: Path, signum: int,
-        code: int) -> None:
+    make_app: AppFactory, server: ScriptedServer, ws: Path, signum: int, code: int
+) -> None:
     server.add(openai_answer("Streaming " + "word " * 400, chunk_size=5, delay_s=0.02))
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:

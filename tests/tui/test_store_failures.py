@@ -11,8 +11,7 @@ from tests.support.damage import damage_table, session_with_messages
 from tests.tui.conftest import SIZE, AppFactory, wait_for
 
 
-async def test_a_damaged_store_ends_the_app_with_what_to_do(make_app: AppFactory,
-                                                            ws: Path) -> None:
+async def test_a_damaged_store_ends_the_app_with_what_to_do(make_app: AppFactory, ws: Path) -> None:
     await session_with_messages(ws)
     db_path = WorkspacePaths(ws).db_path
     damage_table(db_path, "messages")

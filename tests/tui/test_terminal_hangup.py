@@ -36,16 +36,28 @@ def _read_until(master: int, seen: bytearray, needle: bytes, timeout: float = 30
 
 
 @pytest.mark.skipif(not Path("/usr/bin/setsid").exists(), reason="needs util-linux setsid")
-def test_closing_the_app_terminal_saves_the_partial_answer(scripted_server: ScriptedServer,
-                                                           workspace: Path) -> None:
-    scripted_server.add(openai_answer("Streaming " + "word " * 2000, chunk_size=5,
-                                      delay_s=0.02))
+def test_closing_the_app_terminal_saves_the_partial_answer(
+    scripted_server: ScriptedServer, workspace: Path
+) -> None:
+    scripted_server.add(openai_answer("Streaming " + "word " * 2000, chunk_size=5, delay_s=0.02))
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     proc = subprocess.Popen(
-        ["/usr/bin/setsid", "--ctty", *TAU, "--model", "openai/gpt-test", "--base-url",
-         scripted_server.url + "/v1"], cwd=workspace, stdin=slave, stdout=slave,
-        stderr=slave, env=tau_env(OPENAI_API_KEY="sk-test", TERM="xterm-256color"))
+        [
+            "/usr/bin/setsid",
+            "--ctty",
+            *TAU,
+            "--model",
+            "openai/gpt-test",
+            "--base-url",
+            scripted_server.url + "/v1",
+        ],
+        cwd=workspace,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=tau_env(OPENAI_API_KEY="sk-test", TERM="xterm-256color"),
+    )
     os.close(slave)
     seen = bytearray()
     try:

@@ -61,8 +61,9 @@ def test_unknown_keys_are_errors(tmp_path: Path) -> None:
         load_theme_file(path)
 
 
-def test_configured_theme_follows_settings_precedence(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configured_theme_follows_settings_precedence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config_dir = tmp_path / "cfg"
     config_dir.mkdir()
     monkeypatch.setenv("TAU_CONFIG_DIR", str(config_dir))

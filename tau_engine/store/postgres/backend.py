@@ -29,11 +29,14 @@ class PostgresBackend:
         self.where = describe(url)
 
     def _not_yet(self, part: str) -> NoReturn:
-        raise UsageError(f"{part} cannot live in PostgreSQL yet (only the job queue does); "
-                         "use the workspace's SQLite store for them")
+        raise UsageError(
+            f"{part} cannot live in PostgreSQL yet (only the job queue does); "
+            "use the workspace's SQLite store for them"
+        )
 
-    def open_sessions(self, *, clock: Callable[[], float] = time.time,
-                      read_only: bool = False) -> NoReturn:
+    def open_sessions(
+        self, *, clock: Callable[[], float] = time.time, read_only: bool = False
+    ) -> NoReturn:
         self._not_yet("sessions")
 
     def open_missions(self) -> NoReturn:
@@ -43,8 +46,10 @@ class PostgresBackend:
         self._not_yet("memory")
 
     def recover(self, *, clock: Callable[[], float] = time.time) -> NoReturn:
-        raise UsageError("'tau sessions recover' rebuilds a SQLite store; PostgreSQL keeps "
-                         "its own consistency and holds no sessions yet")
+        raise UsageError(
+            "'tau sessions recover' rebuilds a SQLite store; PostgreSQL keeps "
+            "its own consistency and holds no sessions yet"
+        )
 
     def open_jobs(self, *, clock: Callable[[], float] = time.time) -> PostgresJobQueue:
         return PostgresJobQueue.open(self._url, self.where, clock=clock)
@@ -55,11 +60,14 @@ class PostgresBackend:
             with translate_errors(self.where):
                 row = conn.execute(
                     "SELECT 1 FROM jobs WHERE id = %s AND fence = %s AND state = 'running'",
-                    (fence.job_id, fence.token)).fetchone()
+                    (fence.job_id, fence.token),
+                ).fetchone()
         except StoreError as exc:
             raise StoreError(f"cannot check job {fence.job_id[:8]}'s fence: {exc}") from None
         finally:
             conn.close()
         if row is None:
-            raise LeaseLostError(f"job {fence.job_id[:8]} no longer holds fence {fence.token} "
-                                 "(it was recovered or cancelled); not going on")
+            raise LeaseLostError(
+                f"job {fence.job_id[:8]} no longer holds fence {fence.token} "
+                "(it was recovered or cancelled); not going on"
+            )

@@ -42,8 +42,9 @@ def first_line(exc: BaseException) -> str:
 def connect(url: str, where: str) -> Connection:
     """An autocommit connection (callers open transactions with ``conn.transaction()``)."""
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                               application_name="tau")
+        conn = psycopg.connect(
+            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="tau"
+        )
     except psycopg.Error as exc:
         raise StoreError(f"cannot open {where}: {first_line(exc)}") from None
     try:
@@ -62,8 +63,11 @@ def translate_errors(where: str) -> Iterator[None]:
         yield
     except TauError:
         raise
-    except (pg_errors.LockNotAvailable, pg_errors.SerializationFailure,
-            pg_errors.DeadlockDetected) as exc:
+    except (
+        pg_errors.LockNotAvailable,
+        pg_errors.SerializationFailure,
+        pg_errors.DeadlockDetected,
+    ) as exc:
         raise QueueBusyError(f"{where} is busy ({first_line(exc)})") from exc
     except psycopg.Error as exc:
         raise StoreError(f"{where}: {first_line(exc)}") from exc

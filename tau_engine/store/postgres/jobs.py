@@ -95,8 +95,9 @@ RETURNING id
 class PostgresJobQueue:
     """The ``JobQueue`` on PostgreSQL. Open with ``PostgresJobQueue.open(url, where)``."""
 
-    def __init__(self, conn: Connection, url: str, where: str, *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, conn: Connection, url: str, where: str, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.where = where
         self._url = url
         self._conn: Connection | None = conn
@@ -106,8 +107,9 @@ class PostgresJobQueue:
         self._wakeups = 0
 
     @classmethod
-    def open(cls, url: str, where: str, *,
-             clock: Callable[[], float] = time.time) -> PostgresJobQueue:
+    def open(
+        cls, url: str, where: str, *, clock: Callable[[], float] = time.time
+    ) -> PostgresJobQueue:
         """Connect and migrate. Blocking. ``where`` names the database in messages."""
         conn = connect(url, where)
         try:
@@ -158,24 +160,50 @@ class PostgresJobQueue:
         now = self._clock()
         with self._txn() as conn:
             if job.key is not None:
-                row = conn.execute(f"{SELECT_JOB} WHERE dedup_key = %s AND state IN {LIVE_SQL}",
-                                   (job.key,)).fetchone()
+                row = conn.execute(
+                    f"{SELECT_JOB} WHERE dedup_key = %s AND state IN {LIVE_SQL}", (job.key,)
+                ).fetchone()
                 if row is not None:
                     held = job_from_row(row)
                     if held.kind != job.kind or held.inputs != job.inputs:
                         raise UsageError(
                             f"key '{job.key}' is held by live job {held.id[:8]} "
-                            f"({held.state}) with other inputs; wait for it or cancel it")
+                            f"({held.state}) with other inputs; wait for it or cancel it"
+                        )
                     return SubmitResult(job=held, created=False)
             conn.execute(
                 "INSERT INTO jobs (id, kind, inputs, signature, dedup_key, priority, state, "
                 "reason, max_attempts, next_run_at, replay_of, created_at, updated_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s)",
-                (job.id, job.kind, json.dumps(job.inputs), job.signature, job.key,
-                 job.priority, job.reason, job.max_attempts, now, job.replay_of, now, now))
-            append_event(conn, job.id, "submitted", now, 0,
-                         {"kind": job.kind, "key": job.key, "priority": job.priority,
-                          "max_attempts": job.max_attempts, "replay_of": job.replay_of})
+                (
+                    job.id,
+                    job.kind,
+                    json.dumps(job.inputs),
+                    job.signature,
+                    job.key,
+                    job.priority,
+                    job.reason,
+                    job.max_attempts,
+                    now,
+                    job.replay_of,
+                    now,
+                    now,
+                ),
+            )
+            append_event(
+                conn,
+                job.id,
+                "submitted",
+                now,
+                0,
+                {
+                    "kind": job.kind,
+                    "key": job.key,
+                    "priority": job.priority,
+                    "max_attempts": job.max_attempts,
+                    "replay_of": job.replay_of,
+                },
+            )
             conn.execute(NOTIFY)
             return SubmitResult(job=require_job(conn, job.id), created=True)
 
@@ -186,8 +214,9 @@ class PostgresJobQueue:
         with self._txn() as conn:
             return query(conn, *args)
 
-    async def list_jobs(self, *, states: set[JobState] | None = None,
-                        limit: int = 100) -> list[JobRecord]:
+    async def list_jobs(
+        self, *, states: set[JobState] | None = None, limit: int = 100
+    ) -> list[JobRecord]:
         return await self._run(self._list, states, limit)
 
     def _list(self, states: set[JobState] | None, limit: int) -> list[JobRecord]:
@@ -196,8 +225,10 @@ class PostgresJobQueue:
             where = "WHERE state = ANY(%s)"
             params = [[state.value for state in sorted(states)]]
         with self._txn() as conn:
-            rows = conn.execute(f"{SELECT_JOB} {where} ORDER BY created_at DESC, seq DESC "
-                                "LIMIT %s", (*params, limit)).fetchall()
+            rows = conn.execute(
+                f"{SELECT_JOB} {where} ORDER BY created_at DESC, seq DESC LIMIT %s",
+                (*params, limit),
+            ).fetchall()
         return readable_jobs(rows)
 
     async def attempts(self, job_id: str) -> list[AttemptRecord]:
@@ -206,8 +237,9 @@ class PostgresJobQueue:
     def _attempts(self, job_id: str) -> list[AttemptRecord]:
         columns = ATTEMPT_COLUMNS.replace("detail", "detail::text")
         with self._txn() as conn:
-            rows = conn.execute(f"SELECT {columns} FROM job_attempts WHERE job_id = %s "
-                                "ORDER BY attempt", (job_id,)).fetchall()
+            rows = conn.execute(
+                f"SELECT {columns} FROM job_attempts WHERE job_id = %s ORDER BY attempt", (job_id,)
+            ).fetchall()
         return readable(attempt_from_row, rows)
 
     async def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
@@ -215,8 +247,11 @@ class PostgresJobQueue:
 
     def _events(self, job_id: str, after_seq: int) -> list[JobEvent]:
         with self._txn() as conn:
-            rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = %s "
-                                "AND seq > %s ORDER BY seq", (job_id, after_seq)).fetchall()
+            rows = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = %s "
+                "AND seq > %s ORDER BY seq",
+                (job_id, after_seq),
+            ).fetchall()
         return readable(event_from_row, rows)
 
     # -- the worker's side -----------------------------------------------------------
@@ -227,8 +262,9 @@ class PostgresJobQueue:
         now = self._clock()
         with self._txn() as conn:
             while True:
-                row = conn.execute(_CLAIM, {"owner": owner_json(owner), "now": now,
-                                            "lease": lease_s}).fetchone()
+                row = conn.execute(
+                    _CLAIM, {"owner": owner_json(owner), "now": now, "lease": lease_s}
+                ).fetchone()
                 if row is None:
                     return None
                 try:
@@ -236,20 +272,34 @@ class PostgresJobQueue:
                     break
                 except UnreadableRow as exc:
                     # Not tau's (or damaged): fail it, so no worker takes it again.
-                    conn.execute("UPDATE jobs SET state = 'failed', reason = %s, owner = NULL, "
-                                 "lease_expires_at = NULL, finished_at = %s, last_error = %s "
-                                 "WHERE id = %s", (Reason.UNREADABLE, now, str(exc), row[0]))
+                    conn.execute(
+                        "UPDATE jobs SET state = 'failed', reason = %s, owner = NULL, "
+                        "lease_expires_at = NULL, finished_at = %s, last_error = %s "
+                        "WHERE id = %s",
+                        (Reason.UNREADABLE, now, str(exc), row[0]),
+                    )
             conn.execute(
                 "INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                (job.id, job.attempt, job.fence, job.reason, owner_json(owner), now))
-            append_event(conn, job.id, "claimed", now, job.attempt,
-                         {"worker": owner.worker, "pid": owner.pid, "host": owner.host,
-                          "fence": job.fence, "reason": job.reason})
+                (job.id, job.attempt, job.fence, job.reason, owner_json(owner), now),
+            )
+            append_event(
+                conn,
+                job.id,
+                "claimed",
+                now,
+                job.attempt,
+                {
+                    "worker": owner.worker,
+                    "pid": owner.pid,
+                    "host": owner.host,
+                    "fence": job.fence,
+                    "reason": job.reason,
+                },
+            )
         return Claim(job=job, fence=Fence(job_id=job.id, token=job.fence, attempt=job.attempt))
 
-    async def heartbeat(self, fence: Fence, lease_s: float,
-                        progress: Progress) -> HeartbeatAck:
+    async def heartbeat(self, fence: Fence, lease_s: float, progress: Progress) -> HeartbeatAck:
         return await self._run(self._heartbeat, fence, lease_s, progress)
 
     def _heartbeat(self, fence: Fence, lease_s: float, progress: Progress) -> HeartbeatAck:
@@ -257,37 +307,71 @@ class PostgresJobQueue:
         with self._txn() as conn:
             return self._touch(conn, fence, now, lease_s, progress)
 
-    def _touch(self, conn: Connection, fence: Fence, now: float, lease_s: float | None,
-               progress: Progress | None, session_id: str | None = None) -> HeartbeatAck:
+    def _touch(
+        self,
+        conn: Connection,
+        fence: Fence,
+        now: float,
+        lease_s: float | None,
+        progress: Progress | None,
+        session_id: str | None = None,
+    ) -> HeartbeatAck:
         """The fenced update every worker write starts with; raises ``LeaseLostError``."""
         sets = ["updated_at = %(now)s", "session_id = coalesce(%(session)s, session_id)"]
         if lease_s is not None:
             sets += ["lease_expires_at = %(now)s + %(lease)s", "heartbeat_at = %(now)s"]
         if progress is not None:
-            sets += ["progress_at = CASE WHEN phase != %(phase)s OR last_line != %(line)s "
-                     "THEN %(now)s ELSE progress_at END", "phase = %(phase)s",
-                     "last_line = %(line)s"]
+            sets += [
+                "progress_at = CASE WHEN phase != %(phase)s OR last_line != %(line)s "
+                "THEN %(now)s ELSE progress_at END",
+                "phase = %(phase)s",
+                "last_line = %(line)s",
+            ]
         row = conn.execute(
             f"UPDATE jobs SET {', '.join(sets)} {FENCED} "
             "RETURNING lease_expires_at, cancel_requested_at",
-            {"now": now, "lease": lease_s, "session": session_id, "id": fence.job_id,
-             "fence": fence.token, "phase": progress.phase if progress else "",
-             "line": progress.last_line if progress else ""}).fetchone()
+            {
+                "now": now,
+                "lease": lease_s,
+                "session": session_id,
+                "id": fence.job_id,
+                "fence": fence.token,
+                "phase": progress.phase if progress else "",
+                "line": progress.last_line if progress else "",
+            },
+        ).fetchone()
         if row is None:
-            raise LeaseLostError(f"job {fence.job_id[:8]}: fence {fence.token} is stale; "
-                                 "another worker or a recovery owns the job now")
+            raise LeaseLostError(
+                f"job {fence.job_id[:8]}: fence {fence.token} is stale; "
+                "another worker or a recovery owns the job now"
+            )
         return HeartbeatAck(lease_expires_at=row[0], cancel_requested=row[1] is not None)
 
-    async def record(self, fence: Fence, event_type: str, data: dict[str, Any], *,
-                     progress: Progress | None = None, session_id: str | None = None,
-                     child_pid: int | None = None,
-                     detail: AttemptDetail | None = None) -> HeartbeatAck:
-        return await self._run(self._record, fence, event_type, data, progress, session_id,
-                               child_pid, detail)
+    async def record(
+        self,
+        fence: Fence,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        progress: Progress | None = None,
+        session_id: str | None = None,
+        child_pid: int | None = None,
+        detail: AttemptDetail | None = None,
+    ) -> HeartbeatAck:
+        return await self._run(
+            self._record, fence, event_type, data, progress, session_id, child_pid, detail
+        )
 
-    def _record(self, fence: Fence, event_type: str, data: dict[str, Any],
-                progress: Progress | None, session_id: str | None, child_pid: int | None,
-                detail: AttemptDetail | None) -> HeartbeatAck:
+    def _record(
+        self,
+        fence: Fence,
+        event_type: str,
+        data: dict[str, Any],
+        progress: Progress | None,
+        session_id: str | None,
+        child_pid: int | None,
+        detail: AttemptDetail | None,
+    ) -> HeartbeatAck:
         now = self._clock()
         with self._txn() as conn:
             ack = self._touch(conn, fence, now, None, progress, session_id)
@@ -296,8 +380,8 @@ class PostgresJobQueue:
                     "UPDATE job_attempts SET session_id = coalesce(%s, session_id), "
                     "child_pid = coalesce(%s, child_pid), detail = detail || %s::jsonb "
                     "WHERE job_id = %s AND attempt = %s",
-                    (session_id, child_pid, json.dumps(detail or {}), fence.job_id,
-                     fence.attempt))
+                    (session_id, child_pid, json.dumps(detail or {}), fence.job_id, fence.attempt),
+                )
             append_event(conn, fence.job_id, event_type, now, fence.attempt, data)
             return ack
 
@@ -319,16 +403,44 @@ class PostgresJobQueue:
                 "next_run_at = %s, finished_at = %s, updated_at = %s, "
                 "phase = CASE WHEN %s THEN 'finished' ELSE 'waiting to retry' END "
                 "WHERE id = %s",
-                (state.value, reason, outcome.message, outcome.error or job.last_error,
-                 None if outcome.result is None else json.dumps(outcome.result),
-                 None if settled else (outcome.retry_at or now), now if settled else None,
-                 now, settled, job.id))
-            end_attempt(conn, fence, now, state.value, reason, outcome.error,
-                        outcome.exit_code, outcome.side_effects)
-            append_event(conn, job.id, "finished", now, fence.attempt,
-                         {"state": state.value, "reason": reason, "message": outcome.message,
-                          "error": outcome.error, "exit_code": outcome.exit_code,
-                          "retry_at": None if settled else (outcome.retry_at or now)})
+                (
+                    state.value,
+                    reason,
+                    outcome.message,
+                    outcome.error or job.last_error,
+                    None if outcome.result is None else json.dumps(outcome.result),
+                    None if settled else (outcome.retry_at or now),
+                    now if settled else None,
+                    now,
+                    settled,
+                    job.id,
+                ),
+            )
+            end_attempt(
+                conn,
+                fence,
+                now,
+                state.value,
+                reason,
+                outcome.error,
+                outcome.exit_code,
+                outcome.side_effects,
+            )
+            append_event(
+                conn,
+                job.id,
+                "finished",
+                now,
+                fence.attempt,
+                {
+                    "state": state.value,
+                    "reason": reason,
+                    "message": outcome.message,
+                    "error": outcome.error,
+                    "exit_code": outcome.exit_code,
+                    "retry_at": None if settled else (outcome.retry_at or now),
+                },
+            )
             if not settled:
                 conn.execute(NOTIFY)
             return require_job(conn, job.id)
@@ -338,8 +450,9 @@ class PostgresJobQueue:
 
     def _fence_holds(self, fence: Fence) -> bool:
         with self._txn() as conn:
-            row = conn.execute(f"SELECT 1 FROM jobs {FENCED}",
-                               {"id": fence.job_id, "fence": fence.token}).fetchone()
+            row = conn.execute(
+                f"SELECT 1 FROM jobs {FENCED}", {"id": fence.job_id, "fence": fence.token}
+            ).fetchone()
         return row is not None
 
     # -- recovery and the operator's verbs -----------------------------------------
@@ -349,16 +462,22 @@ class PostgresJobQueue:
     def _recover(self, is_alive: OwnerAlive) -> RecoveryReport:
         now = self._clock()
         with self._txn() as conn:
-            rows = conn.execute(f"{SELECT_JOB} WHERE state = 'running' "
-                                "AND lease_expires_at < %s", (now,)).fetchall()
+            rows = conn.execute(
+                f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < %s", (now,)
+            ).fetchall()
         report = RecoveryReport()
         for job in readable_jobs(rows):
             expired = now - (job.lease_expires_at or now)
             if job.owner is not None and is_alive(job.owner):
-                report.jobs.append(RecoveredJob(
-                    job_id=job.id, action="left-alone", reason="slow",
-                    detail=f"lease expired {expired:.0f} s ago but owner pid "
-                    f"{job.owner.pid} is still running: slow, not dead"))
+                report.jobs.append(
+                    RecoveredJob(
+                        job_id=job.id,
+                        action="left-alone",
+                        reason="slow",
+                        detail=f"lease expired {expired:.0f} s ago but owner pid "
+                        f"{job.owner.pid} is still running: slow, not dead",
+                    )
+                )
                 continue
             with self._txn() as conn:
                 done = recover_one(conn, job, now)
@@ -376,8 +495,7 @@ class PostgresJobQueue:
         with self._txn() as conn:
             return change(conn, *args)
 
-    async def append_event(self, job_id: str, event_type: str,
-                           data: dict[str, Any]) -> None:
+    async def append_event(self, job_id: str, event_type: str, data: dict[str, Any]) -> None:
         await self._run(self._append, job_id, event_type, data)
 
     def _append(self, job_id: str, event_type: str, data: dict[str, Any]) -> None:
@@ -391,9 +509,10 @@ class PostgresJobQueue:
 
     def _prune(self, finished_before: float) -> list[str]:
         with self._txn() as conn:
-            rows = conn.execute(f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} "
-                                "AND finished_at < %s RETURNING id",
-                                (finished_before,)).fetchall()
+            rows = conn.execute(
+                f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} AND finished_at < %s RETURNING id",
+                (finished_before,),
+            ).fetchall()
         return [row[0] for row in rows]
 
     # -- waiting -----------------------------------------------------------------------

@@ -32,8 +32,9 @@ NOTIFY = "SELECT pg_notify('tau_jobs', '')"
 
 def require_job(conn: Connection, job_id: str, *, lock: bool = False) -> JobRecord:
     """The job with exactly this id; ``lock``: hold its row until the transaction ends."""
-    row = conn.execute(f"{SELECT_JOB} WHERE id = %s{' FOR UPDATE' if lock else ''}",
-                       (job_id,)).fetchone()
+    row = conn.execute(
+        f"{SELECT_JOB} WHERE id = %s{' FOR UPDATE' if lock else ''}", (job_id,)
+    ).fetchone()
     if row is None:
         raise JobNotFoundError(f"no job {job_id}")
     return job_from_row(row)
@@ -45,46 +46,63 @@ def find_job(conn: Connection, id_or_prefix: str) -> JobRecord:
     row = conn.execute(f"{SELECT_JOB} WHERE id = %s", (text,)).fetchone()
     if row is not None:
         return job_from_row(row)
-    rows = conn.execute(f"{SELECT_JOB} WHERE id LIKE %s ESCAPE '\\' ORDER BY id LIMIT 6",
-                        (escape_like(text),)).fetchall()
+    rows = conn.execute(
+        f"{SELECT_JOB} WHERE id LIKE %s ESCAPE '\\' ORDER BY id LIMIT 6", (escape_like(text),)
+    ).fetchall()
     return only_job(text, rows)
 
 
-def append_event(conn: Connection, job_id: str, event_type: str, now: float,
-                 attempt: int, data: dict[str, Any]) -> int:
+def append_event(
+    conn: Connection, job_id: str, event_type: str, now: float, attempt: int, data: dict[str, Any]
+) -> int:
     """Append one log entry inside the caller's transaction; returns its seq. The job's
     row lock orders appenders, so two never take the same seq."""
     conn.execute("SELECT 1 FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
-    row = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = %s",
-                       (job_id,)).fetchone()
+    row = conn.execute(
+        "SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = %s", (job_id,)
+    ).fetchone()
     seq = int(row[0]) if row else 1
-    conn.execute("INSERT INTO job_events (job_id, seq, ts, type, attempt, data) "
-                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                 (job_id, seq, now, event_type, attempt, json.dumps(data)))
+    conn.execute(
+        "INSERT INTO job_events (job_id, seq, ts, type, attempt, data) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (job_id, seq, now, event_type, attempt, json.dumps(data)),
+    )
     return seq
 
 
-def end_attempt(conn: Connection, fence: Fence, now: float, outcome: str, reason: str,
-                error: str, exit_code: int | None = None, side_effects: bool = False) -> None:
+def end_attempt(
+    conn: Connection,
+    fence: Fence,
+    now: float,
+    outcome: str,
+    reason: str,
+    error: str,
+    exit_code: int | None = None,
+    side_effects: bool = False,
+) -> None:
     """Close the fence's attempt row (once: a closed attempt is never rewritten)."""
     conn.execute(
         "UPDATE job_attempts SET finished_at = %s, outcome = %s, end_reason = %s, error = %s, "
         "exit_code = %s, side_effects = side_effects OR %s "
         "WHERE job_id = %s AND attempt = %s AND finished_at IS NULL",
-        (now, outcome, reason, error, exit_code, side_effects, fence.job_id, fence.attempt))
+        (now, outcome, reason, error, exit_code, side_effects, fence.job_id, fence.attempt),
+    )
 
 
 def recover_one(conn: Connection, seen: JobRecord, now: float) -> RecoveredJob | None:
     """Requeue, fail or cancel one job seen with an expired lease, if it still is."""
     fence = Fence(job_id=seen.id, token=seen.fence, attempt=seen.attempt)
-    row = conn.execute(f"{SELECT_JOB} {FENCED} AND lease_expires_at < %(now)s FOR UPDATE",
-                       {"id": seen.id, "fence": seen.fence, "now": now}).fetchone()
+    row = conn.execute(
+        f"{SELECT_JOB} {FENCED} AND lease_expires_at < %(now)s FOR UPDATE",
+        {"id": seen.id, "fence": seen.fence, "now": now},
+    ).fetchone()
     if row is None:
         return None  # it heartbeated or finished meanwhile
     job = job_from_row(row)
     owner = job.owner
-    gone = (f"lease expired {now - (job.lease_expires_at or now):.0f} s ago; owner "
-            + (f"pid {owner.pid} on {owner.host} is not running" if owner else "unknown"))
+    gone = f"lease expired {now - (job.lease_expires_at or now):.0f} s ago; owner " + (
+        f"pid {owner.pid} on {owner.host} is not running" if owner else "unknown"
+    )
     if job.cancel_requested_at is not None:
         state, reason, action = JobState.CANCELLED, Reason.OPERATOR_CANCEL, "cancelled"
     elif job.attempt >= job.max_attempts:
@@ -96,12 +114,25 @@ def recover_one(conn: Connection, seen: JobRecord, now: float) -> RecoveredJob |
         "UPDATE jobs SET state = %s, reason = %s, fence = fence + 1, owner = NULL, "
         "lease_expires_at = NULL, last_error = %s, next_run_at = %s, finished_at = %s, "
         "updated_at = %s WHERE id = %s",
-        (state.value, reason, gone, None if settled else now, now if settled else None,
-         now, job.id))
+        (
+            state.value,
+            reason,
+            gone,
+            None if settled else now,
+            now if settled else None,
+            now,
+            job.id,
+        ),
+    )
     end_attempt(conn, fence, now, Reason.STALE_LEASE, Reason.STALE_LEASE, gone)
-    append_event(conn, job.id, "recovered", now, job.attempt,
-                 {"action": action, "reason": Reason.STALE_LEASE, "detail": gone,
-                  "state": state.value})
+    append_event(
+        conn,
+        job.id,
+        "recovered",
+        now,
+        job.attempt,
+        {"action": action, "reason": Reason.STALE_LEASE, "detail": gone, "state": state.value},
+    )
     conn.execute(NOTIFY)
     return RecoveredJob(job_id=job.id, action=action, reason=reason, detail=gone)
 
@@ -115,21 +146,36 @@ def cancel(conn: Connection, job_id: str, now: float, is_alive: OwnerAlive) -> J
         lease_over = (job.lease_expires_at or 0) < now
         if not lease_over or (job.owner is not None and is_alive(job.owner)):
             if job.cancel_requested_at is None:
-                conn.execute("UPDATE jobs SET cancel_requested_at = %s, updated_at = %s "
-                             "WHERE id = %s", (now, now, job.id))
+                conn.execute(
+                    "UPDATE jobs SET cancel_requested_at = %s, updated_at = %s WHERE id = %s",
+                    (now, now, job.id),
+                )
                 append_event(conn, job.id, "cancel-requested", now, job.attempt, {})
             return require_job(conn, job.id)
         fence = Fence(job_id=job.id, token=job.fence, attempt=job.attempt)
-        end_attempt(conn, fence, now, JobState.CANCELLED, Reason.OPERATOR_CANCEL,
-                    "cancelled while its owner was gone")
+        end_attempt(
+            conn,
+            fence,
+            now,
+            JobState.CANCELLED,
+            Reason.OPERATOR_CANCEL,
+            "cancelled while its owner was gone",
+        )
     conn.execute(
         "UPDATE jobs SET state = 'cancelled', reason = %s, fence = fence + 1, "
         "owner = NULL, lease_expires_at = NULL, next_run_at = NULL, "
         "cancel_requested_at = coalesce(cancel_requested_at, %s), finished_at = %s, "
         "updated_at = %s WHERE id = %s",
-        (Reason.OPERATOR_CANCEL, now, now, now, job.id))
-    append_event(conn, job.id, "cancelled", now, job.attempt,
-                 {"reason": Reason.OPERATOR_CANCEL, "was": job.state.value})
+        (Reason.OPERATOR_CANCEL, now, now, now, job.id),
+    )
+    append_event(
+        conn,
+        job.id,
+        "cancelled",
+        now,
+        job.attempt,
+        {"reason": Reason.OPERATOR_CANCEL, "was": job.state.value},
+    )
     conn.execute(NOTIFY)
     return require_job(conn, job.id)
 
@@ -138,13 +184,22 @@ def block(conn: Connection, job_id: str, message: str, now: float) -> JobRecord:
     """Hold a waiting job out of the queue."""
     job = require_job(conn, job_id, lock=True)
     if job.state is JobState.RUNNING:
-        raise UsageError(f"job {job.id[:8]} is running; cancel it first "
-                         f"(tau jobs cancel {job.id[:8]})")
+        raise UsageError(
+            f"job {job.id[:8]} is running; cancel it first (tau jobs cancel {job.id[:8]})"
+        )
     if job.settled:
         raise UsageError(f"job {job.id[:8]} is already {job.state}")
-    conn.execute("UPDATE jobs SET state = 'blocked', reason = %s, message = %s, "
-                 "next_run_at = NULL, finished_at = %s, updated_at = %s WHERE id = %s",
-                 (Reason.OPERATOR_BLOCK, message, now, now, job.id))
-    append_event(conn, job.id, "blocked", now, job.attempt,
-                 {"reason": Reason.OPERATOR_BLOCK, "message": message})
+    conn.execute(
+        "UPDATE jobs SET state = 'blocked', reason = %s, message = %s, "
+        "next_run_at = NULL, finished_at = %s, updated_at = %s WHERE id = %s",
+        (Reason.OPERATOR_BLOCK, message, now, now, job.id),
+    )
+    append_event(
+        conn,
+        job.id,
+        "blocked",
+        now,
+        job.attempt,
+        {"reason": Reason.OPERATOR_BLOCK, "message": message},
+    )
     return require_job(conn, job.id)

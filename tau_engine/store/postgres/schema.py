@@ -107,16 +107,23 @@ def migrate(conn: Connection, where: str) -> None:
     """Bring the database to ``SCHEMA_VERSION`` (creating it when empty)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-        conn.execute("CREATE TABLE IF NOT EXISTS tau_schema ("
-                     "one boolean PRIMARY KEY DEFAULT true CHECK (one), "
-                     "version integer NOT NULL)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS tau_schema ("
+            "one boolean PRIMARY KEY DEFAULT true CHECK (one), "
+            "version integer NOT NULL)"
+        )
         row = conn.execute("SELECT version FROM tau_schema").fetchone()
         current = int(row[0]) if row else 0
         if current > SCHEMA_VERSION:
-            raise StoreError(f"{where} was written by a newer tau (schema v{current}; this "
-                             f"tau knows v{SCHEMA_VERSION}); upgrade tau to use it")
+            raise StoreError(
+                f"{where} was written by a newer tau (schema v{current}; this "
+                f"tau knows v{SCHEMA_VERSION}); upgrade tau to use it"
+            )
         for step in MIGRATIONS[current:]:
             step(conn)
         if current != SCHEMA_VERSION:
-            conn.execute("INSERT INTO tau_schema (version) VALUES (%s) ON CONFLICT (one) "
-                         "DO UPDATE SET version = EXCLUDED.version", (SCHEMA_VERSION,))
+            conn.execute(
+                "INSERT INTO tau_schema (version) VALUES (%s) ON CONFLICT (one) "
+                "DO UPDATE SET version = EXCLUDED.version",
+                (SCHEMA_VERSION,),
+            )

@@ -27,8 +27,9 @@ class SqliteBackend:
     def __init__(self, paths: WorkspacePaths) -> None:
         self.paths = paths
 
-    def open_sessions(self, *, clock: Callable[[], float] = time.time,
-                      read_only: bool = False) -> SqliteSessionStore:
+    def open_sessions(
+        self, *, clock: Callable[[], float] = time.time, read_only: bool = False
+    ) -> SqliteSessionStore:
         if read_only:
             return SqliteSessionStore.open_for_reading(self.paths, clock=clock)
         return SqliteSessionStore.open(self.paths, clock=clock)

@@ -93,9 +93,7 @@ class Checkpoints:
                 "SELECT session_id FROM messages WHERE id = ?", (turn_message_id,)
             ).fetchone()
             if row is None or row[0] != session_id:
-                raise UsageError(
-                    f"message {turn_message_id!r} is not in session {session_id[:8]}"
-                )
+                raise UsageError(f"message {turn_message_id!r} is not in session {session_id[:8]}")
             if digest is not None and not self._blobs.exists(digest):
                 digest, mode = self._capture(target, rel)  # removed by a concurrent clean-up
             conn.execute(
@@ -109,9 +107,7 @@ class Checkpoints:
         root = workspace_root.resolve() if workspace_root is not None else self._root
         with self._db.write() as conn:
             head = session_head(conn, session_id)
-            rows = (
-                conn.execute(_BACK_TO_LAST_USER, (head,)).fetchall() if head is not None else []
-            )
+            rows = conn.execute(_BACK_TO_LAST_USER, (head,)).fetchall() if head is not None else []
             if not rows or rows[-1][2] != "user":
                 raise UsageError(f"nothing to undo in session {session_id[:8]}")
             undone_ids = [row[0] for row in rows]
@@ -205,9 +201,12 @@ class Checkpoints:
 
     def clear_redo(self, conn: sqlite3.Connection, session_id: str) -> None:
         """Forget the session's redo stack (inside the caller's write transaction)."""
-        if conn.execute(
-            "SELECT 1 FROM redo_stack WHERE session_id = ? LIMIT 1", (session_id,)
-        ).fetchone() is None:
+        if (
+            conn.execute(
+                "SELECT 1 FROM redo_stack WHERE session_id = ? LIMIT 1", (session_id,)
+            ).fetchone()
+            is None
+        ):
             return
         digests = [
             row[0]
@@ -301,7 +300,6 @@ def _count_shell_calls(bodies: Iterable[str]) -> int:
     count = 0
     for body in bodies:
         message = Message.model_validate_json(body)
-        if message.role == "tool" and message.name == "bash" and \
-                not message.meta.get("denied"):
+        if message.role == "tool" and message.name == "bash" and not message.meta.get("denied"):
             count += 1
     return count

@@ -30,9 +30,11 @@ def _key(db_path: Path) -> str:
 
 def damaged_message(db_path: Path, detail: str) -> str:
     """The one line that says a store is damaged and what to do about it."""
-    return (f"{db_path} is damaged ({detail}); tau stopped writing to it. Back it up (copy "
-            f"{db_path.name} and {db_path.name}-wal), then run: {RECOVER_COMMAND} "
-            "(see docs/sessions.md)")
+    return (
+        f"{db_path} is damaged ({detail}); tau stopped writing to it. Back it up (copy "
+        f"{db_path.name} and {db_path.name}-wal), then run: {RECOVER_COMMAND} "
+        "(see docs/sessions.md)"
+    )
 
 
 def mark_damaged(db_path: Path, detail: str) -> StoreDamagedError:
@@ -59,8 +61,11 @@ def is_damage(exc: sqlite3.Error) -> bool:
     """Whether SQLite says the file is corrupt or is not a database."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc).lower()
-    return (name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text
-            or "not a database" in text)
+    return (
+        name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+        or "malformed" in text
+        or "not a database" in text
+    )
 
 
 def _unwritable(db_path: Path) -> Path | None:
@@ -77,8 +82,11 @@ def store_error(db_path: Path, exc: sqlite3.Error, *, prefix: str = "") -> Store
     text = str(exc)
     if is_damage(exc):
         return mark_damaged(db_path, text)
-    if name.startswith("SQLITE_READONLY") or "readonly database" in text or (
-            name.startswith("SQLITE_CANTOPEN") and _unwritable(db_path) is not None):
+    if (
+        name.startswith("SQLITE_READONLY")
+        or "readonly database" in text
+        or (name.startswith("SQLITE_CANTOPEN") and _unwritable(db_path) is not None)
+    ):
         return StoreError(f"no write permission on {_unwritable(db_path) or db_path}")
     if "locked" in text or "busy" in text:
         return StoreError(f"{db_path} is busy: another tau process held it too long ({text})")

@@ -11,8 +11,15 @@ from tau_engine.store.models import SessionInfo
 from tau_engine.store.sqlite.queries import path_to, require_message, require_session
 
 
-def copy_path_as_session(conn: sqlite3.Connection, session_id: str, at_message_id: str,
-                         fork_id: str, *, title: str | None, now: float) -> SessionInfo:
+def copy_path_as_session(
+    conn: sqlite3.Connection,
+    session_id: str,
+    at_message_id: str,
+    fork_id: str,
+    *,
+    title: str | None,
+    now: float,
+) -> SessionInfo:
     """Copy the path from the root to ``at_message_id`` into a new session ``fork_id``.
 
     Messages get new ids (the two sessions share nothing and either can be
@@ -36,18 +43,35 @@ def copy_path_as_session(conn: sqlite3.Connection, session_id: str, at_message_i
         "workspace, input_tokens, output_tokens, cached_input_tokens, "
         "cache_write_tokens, reasoning_tokens, cost_usd, meta, usage_estimated) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (fork_id, source.title if title is None else title, source.model, now, now,
-         new_ids[at_message_id], source.workspace, spent.input_tokens,
-         spent.output_tokens, spent.cached_input_tokens, spent.cache_write_tokens,
-         spent.reasoning_tokens, cost, json.dumps(meta), spent.estimated),
+        (
+            fork_id,
+            source.title if title is None else title,
+            source.model,
+            now,
+            now,
+            new_ids[at_message_id],
+            source.workspace,
+            spent.input_tokens,
+            spent.output_tokens,
+            spent.cached_input_tokens,
+            spent.cache_write_tokens,
+            spent.reasoning_tokens,
+            cost,
+            json.dumps(meta),
+            spent.estimated,
+        ),
     )
     for message in path:
         conn.execute(
             "INSERT INTO messages (id, session_id, parent_id, created_at, role, body, "
             "usage, cost_usd, model) SELECT ?, ?, ?, created_at, role, body, usage, "
             "cost_usd, model FROM messages WHERE id = ?",
-            (new_ids[message.id], fork_id,
-             new_ids[message.parent_id] if message.parent_id else None, message.id),
+            (
+                new_ids[message.id],
+                fork_id,
+                new_ids[message.parent_id] if message.parent_id else None,
+                message.id,
+            ),
         )
         conn.execute(
             "INSERT INTO checkpoints (session_id, message_id, path, blob, mode, "

@@ -23,9 +23,12 @@ def check_fence(db_path: Path, fence: Fence) -> None:
         with translate_errors(db_path):
             row = conn.execute(
                 "SELECT 1 FROM jobs WHERE id = ? AND fence = ? AND state = 'running'",
-                (fence.job_id, fence.token)).fetchone()
+                (fence.job_id, fence.token),
+            ).fetchone()
     finally:
         conn.close()
     if row is None:
-        raise LeaseLostError(f"job {fence.job_id[:8]} no longer holds fence {fence.token} "
-                             "(it was recovered or cancelled); not going on")
+        raise LeaseLostError(
+            f"job {fence.job_id[:8]} no longer holds fence {fence.token} "
+            "(it was recovered or cancelled); not going on"
+        )

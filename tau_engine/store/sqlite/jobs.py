@@ -93,9 +93,14 @@ RETURNING id
 class SqliteJobQueue:
     """The ``JobQueue`` on SQLite. Open with ``SqliteJobQueue.open(paths)``."""
 
-    def __init__(self, conn: sqlite3.Connection, db_path: Path, *,
-                 clock: Callable[[], float] = time.time,
-                 store_lock: StoreLock | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        db_path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        store_lock: StoreLock | None = None,
+    ) -> None:
         self.db_path = db_path
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.RLock()
@@ -103,8 +108,9 @@ class SqliteJobQueue:
         self._store_lock = store_lock
 
     @classmethod
-    def open(cls, paths: WorkspacePaths, *,
-             clock: Callable[[], float] = time.time) -> SqliteJobQueue:
+    def open(
+        cls, paths: WorkspacePaths, *, clock: Callable[[], float] = time.time
+    ) -> SqliteJobQueue:
         """Open (creating or migrating) the workspace's database. Blocking.
 
         It holds the store open (``StoreLock``, shared) as a ``SessionStore`` does, so
@@ -165,8 +171,11 @@ class SqliteJobQueue:
         except TauError:
             raise
         except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY_CODES or \
-                    "locked" in str(exc) or "busy" in str(exc):
+            if (
+                getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY_CODES
+                or "locked" in str(exc)
+                or "busy" in str(exc)
+            ):
                 raise QueueBusyError(f"{self.db_path} is busy ({exc})") from exc
             raise store_error(self.db_path, exc) from exc
         except sqlite3.Error as exc:
@@ -186,24 +195,50 @@ class SqliteJobQueue:
         now = self._clock()
         with self._txn() as conn:
             if job.key is not None:
-                row = conn.execute(f"{SELECT_JOB} WHERE dedup_key = ? AND state IN {LIVE_SQL}",
-                                   (job.key,)).fetchone()
+                row = conn.execute(
+                    f"{SELECT_JOB} WHERE dedup_key = ? AND state IN {LIVE_SQL}", (job.key,)
+                ).fetchone()
                 if row is not None:
                     held = job_from_row(row)
                     if held.kind != job.kind or held.inputs != job.inputs:
                         raise UsageError(
                             f"key '{job.key}' is held by live job {held.id[:8]} "
-                            f"({held.state}) with other inputs; wait for it or cancel it")
+                            f"({held.state}) with other inputs; wait for it or cancel it"
+                        )
                     return SubmitResult(job=held, created=False)
             conn.execute(
                 "INSERT INTO jobs (id, kind, inputs, signature, dedup_key, priority, state, "
                 "reason, max_attempts, next_run_at, replay_of, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                (job.id, job.kind, json.dumps(job.inputs), job.signature, job.key,
-                 job.priority, job.reason, job.max_attempts, now, job.replay_of, now, now))
-            append_event(conn, job.id, "submitted", now, 0,
-                         {"kind": job.kind, "key": job.key, "priority": job.priority,
-                          "max_attempts": job.max_attempts, "replay_of": job.replay_of})
+                (
+                    job.id,
+                    job.kind,
+                    json.dumps(job.inputs),
+                    job.signature,
+                    job.key,
+                    job.priority,
+                    job.reason,
+                    job.max_attempts,
+                    now,
+                    job.replay_of,
+                    now,
+                    now,
+                ),
+            )
+            append_event(
+                conn,
+                job.id,
+                "submitted",
+                now,
+                0,
+                {
+                    "kind": job.kind,
+                    "key": job.key,
+                    "priority": job.priority,
+                    "max_attempts": job.max_attempts,
+                    "replay_of": job.replay_of,
+                },
+            )
             return SubmitResult(job=require_job(conn, job.id), created=True)
 
     async def get(self, id_or_prefix: str) -> JobRecord:
@@ -213,8 +248,9 @@ class SqliteJobQueue:
         with self._txn(write=False) as conn:
             return query(conn, *args)
 
-    async def list_jobs(self, *, states: set[JobState] | None = None,
-                        limit: int = 100) -> list[JobRecord]:
+    async def list_jobs(
+        self, *, states: set[JobState] | None = None, limit: int = 100
+    ) -> list[JobRecord]:
         return await self._run(self._list, states, limit)
 
     def _list(self, states: set[JobState] | None, limit: int) -> list[JobRecord]:
@@ -223,8 +259,10 @@ class SqliteJobQueue:
             where = f"WHERE state IN ({', '.join('?' for _ in states)})"
             params = [state.value for state in sorted(states)]
         with self._txn(write=False) as conn:
-            rows = conn.execute(f"{SELECT_JOB} {where} ORDER BY created_at DESC, rowid DESC "
-                                "LIMIT ?", (*params, limit)).fetchall()
+            rows = conn.execute(
+                f"{SELECT_JOB} {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
         return readable_jobs(rows)
 
     async def attempts(self, job_id: str) -> list[AttemptRecord]:
@@ -232,8 +270,10 @@ class SqliteJobQueue:
 
     def _attempts(self, job_id: str) -> list[AttemptRecord]:
         with self._txn(write=False) as conn:
-            rows = conn.execute(f"SELECT {ATTEMPT_COLUMNS} FROM job_attempts WHERE job_id = ? "
-                                "ORDER BY attempt", (job_id,)).fetchall()
+            rows = conn.execute(
+                f"SELECT {ATTEMPT_COLUMNS} FROM job_attempts WHERE job_id = ? ORDER BY attempt",
+                (job_id,),
+            ).fetchall()
         return readable(attempt_from_row, rows)
 
     async def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
@@ -241,9 +281,10 @@ class SqliteJobQueue:
 
     def _events(self, job_id: str, after_seq: int) -> list[JobEvent]:
         with self._txn(write=False) as conn:
-            rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM job_events "
-                                "WHERE job_id = ? AND seq > ? ORDER BY seq",
-                                (job_id, after_seq)).fetchall()
+            rows = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq",
+                (job_id, after_seq),
+            ).fetchall()
         return readable(event_from_row, rows)
 
     # -- the worker's side -----------------------------------------------------------
@@ -254,8 +295,9 @@ class SqliteJobQueue:
         now = self._clock()
         with self._txn() as conn:
             while True:
-                row = conn.execute(_CLAIM, {"owner": owner_json(owner), "now": now,
-                                            "lease": lease_s}).fetchone()
+                row = conn.execute(
+                    _CLAIM, {"owner": owner_json(owner), "now": now, "lease": lease_s}
+                ).fetchone()
                 if row is None:
                     return None
                 try:
@@ -263,20 +305,34 @@ class SqliteJobQueue:
                     break
                 except UnreadableRow as exc:
                     # Not tau's (or damaged): fail it, so no worker takes it again.
-                    conn.execute("UPDATE jobs SET state = 'failed', reason = ?, owner = NULL, "
-                                 "lease_expires_at = NULL, finished_at = ?, last_error = ? "
-                                 "WHERE id = ?", (Reason.UNREADABLE, now, str(exc), row[0]))
+                    conn.execute(
+                        "UPDATE jobs SET state = 'failed', reason = ?, owner = NULL, "
+                        "lease_expires_at = NULL, finished_at = ?, last_error = ? "
+                        "WHERE id = ?",
+                        (Reason.UNREADABLE, now, str(exc), row[0]),
+                    )
             conn.execute(
                 "INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (job.id, job.attempt, job.fence, job.reason, owner_json(owner), now))
-            append_event(conn, job.id, "claimed", now, job.attempt,
-                         {"worker": owner.worker, "pid": owner.pid, "host": owner.host,
-                          "fence": job.fence, "reason": job.reason})
+                (job.id, job.attempt, job.fence, job.reason, owner_json(owner), now),
+            )
+            append_event(
+                conn,
+                job.id,
+                "claimed",
+                now,
+                job.attempt,
+                {
+                    "worker": owner.worker,
+                    "pid": owner.pid,
+                    "host": owner.host,
+                    "fence": job.fence,
+                    "reason": job.reason,
+                },
+            )
         return Claim(job=job, fence=Fence(job_id=job.id, token=job.fence, attempt=job.attempt))
 
-    async def heartbeat(self, fence: Fence, lease_s: float,
-                        progress: Progress) -> HeartbeatAck:
+    async def heartbeat(self, fence: Fence, lease_s: float, progress: Progress) -> HeartbeatAck:
         return await self._run(self._heartbeat, fence, lease_s, progress)
 
     def _heartbeat(self, fence: Fence, lease_s: float, progress: Progress) -> HeartbeatAck:
@@ -284,37 +340,71 @@ class SqliteJobQueue:
         with self._txn() as conn:
             return self._touch(conn, fence, now, lease_s, progress)
 
-    def _touch(self, conn: sqlite3.Connection, fence: Fence, now: float,
-               lease_s: float | None, progress: Progress | None,
-               session_id: str | None = None) -> HeartbeatAck:
+    def _touch(
+        self,
+        conn: sqlite3.Connection,
+        fence: Fence,
+        now: float,
+        lease_s: float | None,
+        progress: Progress | None,
+        session_id: str | None = None,
+    ) -> HeartbeatAck:
         """The fenced update every worker write starts with; raises ``LeaseLostError``."""
         sets = ["updated_at = :now", "session_id = coalesce(:session, session_id)"]
         if lease_s is not None:
             sets += ["lease_expires_at = :now + :lease", "heartbeat_at = :now"]
         if progress is not None:
-            sets += ["progress_at = CASE WHEN phase != :phase OR last_line != :line "
-                     "THEN :now ELSE progress_at END", "phase = :phase", "last_line = :line"]
+            sets += [
+                "progress_at = CASE WHEN phase != :phase OR last_line != :line "
+                "THEN :now ELSE progress_at END",
+                "phase = :phase",
+                "last_line = :line",
+            ]
         row = conn.execute(
             f"UPDATE jobs SET {', '.join(sets)} {FENCED} "
             "RETURNING lease_expires_at, cancel_requested_at",
-            {"now": now, "lease": lease_s, "session": session_id, "id": fence.job_id,
-             "fence": fence.token, "phase": progress.phase if progress else "",
-             "line": progress.last_line if progress else ""}).fetchone()
+            {
+                "now": now,
+                "lease": lease_s,
+                "session": session_id,
+                "id": fence.job_id,
+                "fence": fence.token,
+                "phase": progress.phase if progress else "",
+                "line": progress.last_line if progress else "",
+            },
+        ).fetchone()
         if row is None:
-            raise LeaseLostError(f"job {fence.job_id[:8]}: fence {fence.token} is stale; "
-                                 "another worker or a recovery owns the job now")
+            raise LeaseLostError(
+                f"job {fence.job_id[:8]}: fence {fence.token} is stale; "
+                "another worker or a recovery owns the job now"
+            )
         return HeartbeatAck(lease_expires_at=row[0], cancel_requested=row[1] is not None)
 
-    async def record(self, fence: Fence, event_type: str, data: dict[str, Any], *,
-                     progress: Progress | None = None, session_id: str | None = None,
-                     child_pid: int | None = None,
-                     detail: AttemptDetail | None = None) -> HeartbeatAck:
-        return await self._run(self._record, fence, event_type, data, progress, session_id,
-                               child_pid, detail)
+    async def record(
+        self,
+        fence: Fence,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        progress: Progress | None = None,
+        session_id: str | None = None,
+        child_pid: int | None = None,
+        detail: AttemptDetail | None = None,
+    ) -> HeartbeatAck:
+        return await self._run(
+            self._record, fence, event_type, data, progress, session_id, child_pid, detail
+        )
 
-    def _record(self, fence: Fence, event_type: str, data: dict[str, Any],
-                progress: Progress | None, session_id: str | None, child_pid: int | None,
-                detail: AttemptDetail | None) -> HeartbeatAck:
+    def _record(
+        self,
+        fence: Fence,
+        event_type: str,
+        data: dict[str, Any],
+        progress: Progress | None,
+        session_id: str | None,
+        child_pid: int | None,
+        detail: AttemptDetail | None,
+    ) -> HeartbeatAck:
         now = self._clock()
         with self._txn() as conn:
             ack = self._touch(conn, fence, now, None, progress, session_id)
@@ -323,8 +413,8 @@ class SqliteJobQueue:
                     "UPDATE job_attempts SET session_id = coalesce(?, session_id), "
                     "child_pid = coalesce(?, child_pid), detail = json_patch(detail, ?) "
                     "WHERE job_id = ? AND attempt = ?",
-                    (session_id, child_pid, json.dumps(detail or {}), fence.job_id,
-                     fence.attempt))
+                    (session_id, child_pid, json.dumps(detail or {}), fence.job_id, fence.attempt),
+                )
             append_event(conn, fence.job_id, event_type, now, fence.attempt, data)
             return ack
 
@@ -346,16 +436,44 @@ class SqliteJobQueue:
                 "next_run_at = ?, finished_at = ?, updated_at = ?, "
                 "phase = CASE WHEN ? THEN 'finished' ELSE 'waiting to retry' END "
                 "WHERE id = ?",
-                (state.value, reason, outcome.message, outcome.error or job.last_error,
-                 None if outcome.result is None else json.dumps(outcome.result),
-                 None if settled else (outcome.retry_at or now), now if settled else None,
-                 now, settled, job.id))
-            end_attempt(conn, fence, now, state.value, reason, outcome.error,
-                              outcome.exit_code, outcome.side_effects)
-            append_event(conn, job.id, "finished", now, fence.attempt,
-                         {"state": state.value, "reason": reason, "message": outcome.message,
-                          "error": outcome.error, "exit_code": outcome.exit_code,
-                          "retry_at": None if settled else (outcome.retry_at or now)})
+                (
+                    state.value,
+                    reason,
+                    outcome.message,
+                    outcome.error or job.last_error,
+                    None if outcome.result is None else json.dumps(outcome.result),
+                    None if settled else (outcome.retry_at or now),
+                    now if settled else None,
+                    now,
+                    settled,
+                    job.id,
+                ),
+            )
+            end_attempt(
+                conn,
+                fence,
+                now,
+                state.value,
+                reason,
+                outcome.error,
+                outcome.exit_code,
+                outcome.side_effects,
+            )
+            append_event(
+                conn,
+                job.id,
+                "finished",
+                now,
+                fence.attempt,
+                {
+                    "state": state.value,
+                    "reason": reason,
+                    "message": outcome.message,
+                    "error": outcome.error,
+                    "exit_code": outcome.exit_code,
+                    "retry_at": None if settled else (outcome.retry_at or now),
+                },
+            )
             return require_job(conn, job.id)
 
     async def fence_holds(self, fence: Fence) -> bool:
@@ -363,8 +481,9 @@ class SqliteJobQueue:
 
     def _fence_holds(self, fence: Fence) -> bool:
         with self._txn(write=False) as conn:
-            row = conn.execute(f"SELECT 1 FROM jobs {FENCED}",
-                               {"id": fence.job_id, "fence": fence.token}).fetchone()
+            row = conn.execute(
+                f"SELECT 1 FROM jobs {FENCED}", {"id": fence.job_id, "fence": fence.token}
+            ).fetchone()
         return row is not None
 
     # -- recovery and the operator's verbs -----------------------------------------
@@ -374,16 +493,22 @@ class SqliteJobQueue:
     def _recover(self, is_alive: OwnerAlive) -> RecoveryReport:
         now = self._clock()
         with self._txn(write=False) as conn:
-            rows = conn.execute(f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < ?",
-                                (now,)).fetchall()
+            rows = conn.execute(
+                f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < ?", (now,)
+            ).fetchall()
         report = RecoveryReport()
         for job in readable_jobs(rows):
             expired = now - (job.lease_expires_at or now)
             if job.owner is not None and is_alive(job.owner):
-                report.jobs.append(RecoveredJob(
-                    job_id=job.id, action="left-alone", reason="slow",
-                    detail=f"lease expired {expired:.0f} s ago but owner pid "
-                    f"{job.owner.pid} is still running: slow, not dead"))
+                report.jobs.append(
+                    RecoveredJob(
+                        job_id=job.id,
+                        action="left-alone",
+                        reason="slow",
+                        detail=f"lease expired {expired:.0f} s ago but owner pid "
+                        f"{job.owner.pid} is still running: slow, not dead",
+                    )
+                )
                 continue
             done = self._recover_one(job, now)
             if done is not None:
@@ -410,8 +535,7 @@ class SqliteJobQueue:
         with self._txn() as conn:
             return block(conn, job_id, message, now)
 
-    async def append_event(self, job_id: str, event_type: str,
-                           data: dict[str, Any]) -> None:
+    async def append_event(self, job_id: str, event_type: str, data: dict[str, Any]) -> None:
         await self._run(self._append, job_id, event_type, data)
 
     def _append(self, job_id: str, event_type: str, data: dict[str, Any]) -> None:
@@ -426,8 +550,9 @@ class SqliteJobQueue:
     def _prune(self, finished_before: float) -> list[str]:
         with self._txn() as conn:
             rows = conn.execute(
-                f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} "
-                "AND finished_at < ? RETURNING id", (finished_before,)).fetchall()
+                f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} AND finished_at < ? RETURNING id",
+                (finished_before,),
+            ).fetchall()
         return [row[0] for row in rows]
 
     async def wait_for_work(self, timeout_s: float) -> None:

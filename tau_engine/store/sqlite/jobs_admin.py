@@ -21,30 +21,40 @@ from tau_engine.store.job_rows import job_from_row
 from tau_engine.store.sqlite.jobs_rows import FENCED, SELECT_JOB, append_event, require_job
 
 
-def end_attempt(conn: sqlite3.Connection, fence: Fence, now: float, outcome: str,
-                reason: str, error: str, exit_code: int | None = None,
-                side_effects: bool = False) -> None:
+def end_attempt(
+    conn: sqlite3.Connection,
+    fence: Fence,
+    now: float,
+    outcome: str,
+    reason: str,
+    error: str,
+    exit_code: int | None = None,
+    side_effects: bool = False,
+) -> None:
     """Close the fence's attempt row (once: a closed attempt is never rewritten)."""
     conn.execute(
         "UPDATE job_attempts SET finished_at = ?, outcome = ?, end_reason = ?, error = ?, "
         "exit_code = ?, side_effects = max(side_effects, ?) "
         "WHERE job_id = ? AND attempt = ? AND finished_at IS NULL",
-        (now, outcome, reason, error, exit_code, int(side_effects), fence.job_id,
-         fence.attempt))
+        (now, outcome, reason, error, exit_code, int(side_effects), fence.job_id, fence.attempt),
+    )
 
 
 def recover_one(conn: sqlite3.Connection, seen: JobRecord, now: float) -> RecoveredJob | None:
     """Requeue, fail or cancel one job seen with an expired lease, if it still is (inside
     the caller's write transaction)."""
     fence = Fence(job_id=seen.id, token=seen.fence, attempt=seen.attempt)
-    row = conn.execute(f"{SELECT_JOB} {FENCED} AND lease_expires_at < :now",
-                       {"id": seen.id, "fence": seen.fence, "now": now}).fetchone()
+    row = conn.execute(
+        f"{SELECT_JOB} {FENCED} AND lease_expires_at < :now",
+        {"id": seen.id, "fence": seen.fence, "now": now},
+    ).fetchone()
     if row is None:
         return None  # it heartbeated or finished meanwhile
     job = job_from_row(row)
     owner = job.owner
-    gone = (f"lease expired {now - (job.lease_expires_at or now):.0f} s ago; owner "
-            + (f"pid {owner.pid} on {owner.host} is not running" if owner else "unknown"))
+    gone = f"lease expired {now - (job.lease_expires_at or now):.0f} s ago; owner " + (
+        f"pid {owner.pid} on {owner.host} is not running" if owner else "unknown"
+    )
     if job.cancel_requested_at is not None:
         state, reason, action = JobState.CANCELLED, Reason.OPERATOR_CANCEL, "cancelled"
     elif job.attempt >= job.max_attempts:
@@ -56,12 +66,25 @@ def recover_one(conn: sqlite3.Connection, seen: JobRecord, now: float) -> Recove
         "UPDATE jobs SET state = ?, reason = ?, fence = fence + 1, owner = NULL, "
         "lease_expires_at = NULL, last_error = ?, next_run_at = ?, finished_at = ?, "
         "updated_at = ? WHERE id = ?",
-        (state.value, reason, gone, None if settled else now, now if settled else None,
-         now, job.id))
+        (
+            state.value,
+            reason,
+            gone,
+            None if settled else now,
+            now if settled else None,
+            now,
+            job.id,
+        ),
+    )
     end_attempt(conn, fence, now, Reason.STALE_LEASE, Reason.STALE_LEASE, gone)
-    append_event(conn, job.id, "recovered", now, job.attempt,
-                 {"action": action, "reason": Reason.STALE_LEASE, "detail": gone,
-                  "state": state.value})
+    append_event(
+        conn,
+        job.id,
+        "recovered",
+        now,
+        job.attempt,
+        {"action": action, "reason": Reason.STALE_LEASE, "detail": gone, "state": state.value},
+    )
     return RecoveredJob(job_id=job.id, action=action, reason=reason, detail=gone)
 
 
@@ -74,21 +97,36 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: float, is_alive: OwnerAli
         lease_over = (job.lease_expires_at or 0) < now
         if not lease_over or (job.owner is not None and is_alive(job.owner)):
             if job.cancel_requested_at is None:
-                conn.execute("UPDATE jobs SET cancel_requested_at = ?, updated_at = ? "
-                             "WHERE id = ?", (now, now, job.id))
+                conn.execute(
+                    "UPDATE jobs SET cancel_requested_at = ?, updated_at = ? WHERE id = ?",
+                    (now, now, job.id),
+                )
                 append_event(conn, job.id, "cancel-requested", now, job.attempt, {})
             return require_job(conn, job.id)
         fence = Fence(job_id=job.id, token=job.fence, attempt=job.attempt)
-        end_attempt(conn, fence, now, JobState.CANCELLED, Reason.OPERATOR_CANCEL,
-                    "cancelled while its owner was gone")
+        end_attempt(
+            conn,
+            fence,
+            now,
+            JobState.CANCELLED,
+            Reason.OPERATOR_CANCEL,
+            "cancelled while its owner was gone",
+        )
     conn.execute(
         "UPDATE jobs SET state = 'cancelled', reason = ?, fence = fence + 1, "
         "owner = NULL, lease_expires_at = NULL, next_run_at = NULL, "
         "cancel_requested_at = coalesce(cancel_requested_at, ?), finished_at = ?, "
         "updated_at = ? WHERE id = ?",
-        (Reason.OPERATOR_CANCEL, now, now, now, job.id))
-    append_event(conn, job.id, "cancelled", now, job.attempt,
-                 {"reason": Reason.OPERATOR_CANCEL, "was": job.state.value})
+        (Reason.OPERATOR_CANCEL, now, now, now, job.id),
+    )
+    append_event(
+        conn,
+        job.id,
+        "cancelled",
+        now,
+        job.attempt,
+        {"reason": Reason.OPERATOR_CANCEL, "was": job.state.value},
+    )
     return require_job(conn, job.id)
 
 
@@ -96,13 +134,22 @@ def block(conn: sqlite3.Connection, job_id: str, message: str, now: float) -> Jo
     """Hold a waiting job out of the queue."""
     job = require_job(conn, job_id)
     if job.state is JobState.RUNNING:
-        raise UsageError(f"job {job.id[:8]} is running; cancel it first "
-                         f"(tau jobs cancel {job.id[:8]})")
+        raise UsageError(
+            f"job {job.id[:8]} is running; cancel it first (tau jobs cancel {job.id[:8]})"
+        )
     if job.settled:
         raise UsageError(f"job {job.id[:8]} is already {job.state}")
-    conn.execute("UPDATE jobs SET state = 'blocked', reason = ?, message = ?, "
-                 "next_run_at = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
-                 (Reason.OPERATOR_BLOCK, message, now, now, job.id))
-    append_event(conn, job.id, "blocked", now, job.attempt,
-                 {"reason": Reason.OPERATOR_BLOCK, "message": message})
+    conn.execute(
+        "UPDATE jobs SET state = 'blocked', reason = ?, message = ?, "
+        "next_run_at = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
+        (Reason.OPERATOR_BLOCK, message, now, now, job.id),
+    )
+    append_event(
+        conn,
+        job.id,
+        "blocked",
+        now,
+        job.attempt,
+        {"reason": Reason.OPERATOR_BLOCK, "message": message},
+    )
     return require_job(conn, job.id)

@@ -34,17 +34,28 @@ def find_job(conn: sqlite3.Connection, id_or_prefix: str) -> JobRecord:
     row = conn.execute(f"{SELECT_JOB} WHERE id = ?", (text,)).fetchone()
     if row is not None:
         return job_from_row(row)
-    rows = conn.execute(f"{SELECT_JOB} WHERE id LIKE ? ESCAPE '\\' LIMIT 6",
-                        (escape_like(text),)).fetchall()
+    rows = conn.execute(
+        f"{SELECT_JOB} WHERE id LIKE ? ESCAPE '\\' LIMIT 6", (escape_like(text),)
+    ).fetchall()
     return only_job(text, rows)
 
 
-def append_event(conn: sqlite3.Connection, job_id: str, event_type: str, now: float,
-                 attempt: int, data: dict[str, Any]) -> int:
+def append_event(
+    conn: sqlite3.Connection,
+    job_id: str,
+    event_type: str,
+    now: float,
+    attempt: int,
+    data: dict[str, Any],
+) -> int:
     """Append one log entry inside the caller's transaction; returns its seq."""
-    seq = int(conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = ?",
-                           (job_id,)).fetchone()[0])
-    conn.execute("INSERT INTO job_events (job_id, seq, ts, type, attempt, data) "
-                 "VALUES (?, ?, ?, ?, ?, ?)",
-                 (job_id, seq, now, event_type, attempt, json.dumps(data)))
+    seq = int(
+        conn.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = ?", (job_id,)
+        ).fetchone()[0]
+    )
+    conn.execute(
+        "INSERT INTO job_events (job_id, seq, ts, type, attempt, data) VALUES (?, ?, ?, ?, ?, ?)",
+        (job_id, seq, now, event_type, attempt, json.dumps(data)),
+    )
     return seq

@@ -44,21 +44,36 @@ BM25_WEIGHTS = (4.0, 2.0, 1.0, 1.0)
 SNIPPET_TOKENS = 24
 _HIT_START, _HIT_END = "\x01", "\x02"
 
-_COLUMNS = ("id, namespace, subject, text, tags, source, session_id, tool_call_id, trust, "
-            "trust_reason, created_at, updated_at, approved_at, retired_at, retired_reason, "
-            "supersedes, superseded_by, content_hash")
+_COLUMNS = (
+    "id, namespace, subject, text, tags, source, session_id, tool_call_id, trust, "
+    "trust_reason, created_at, updated_at, approved_at, retired_at, retired_reason, "
+    "supersedes, superseded_by, content_hash"
+)
 _E_COLUMNS = ", ".join(f"e.{name.strip()}" for name in _COLUMNS.split(","))
 _RANK = "bm25(" + ", ".join(str(w) for w in BM25_WEIGHTS) + ")"
 
 
 def _entry(row: Sequence[Any]) -> MemoryEntry:
     return MemoryEntry(
-        id=row[0], namespace=row[1], subject=row[2], text=row[3],
-        tags=tuple(row[4].split()) if row[4] else (), source=cast(Source, row[5]),
-        session_id=row[6], tool_call_id=row[7], trust=cast(Trust, row[8]),
-        trust_reason=row[9], created_at=row[10], updated_at=row[11], approved_at=row[12],
-        retired_at=row[13], retired_reason=row[14], supersedes=row[15],
-        superseded_by=row[16], content_hash=row[17])
+        id=row[0],
+        namespace=row[1],
+        subject=row[2],
+        text=row[3],
+        tags=tuple(row[4].split()) if row[4] else (),
+        source=cast(Source, row[5]),
+        session_id=row[6],
+        tool_call_id=row[7],
+        trust=cast(Trust, row[8]),
+        trust_reason=row[9],
+        created_at=row[10],
+        updated_at=row[11],
+        approved_at=row[12],
+        retired_at=row[13],
+        retired_reason=row[14],
+        supersedes=row[15],
+        superseded_by=row[16],
+        content_hash=row[17],
+    )
 
 
 def _matched(*highlighted: str) -> tuple[str, ...]:
@@ -107,13 +122,15 @@ class SqliteMemoryStore:
 
     # -- reads -------------------------------------------------------------------------
     def _get(self, conn: sqlite3.Connection, entry_id: int) -> MemoryEntry:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM memory_entries WHERE id = ?",
-                           (entry_id,)).fetchone()
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM memory_entries WHERE id = ?", (entry_id,)
+        ).fetchone()
         if row is None:
             newest = self._newest(conn)
             shown = f"the newest is #{newest}" if newest else "memory is empty"
-            raise MemoryNotFoundError(f"no memory #{entry_id} ({shown})", entry_id=entry_id,
-                                      newest_id=newest)
+            raise MemoryNotFoundError(
+                f"no memory #{entry_id} ({shown})", entry_id=entry_id, newest_id=newest
+            )
         return _entry(row)
 
     @staticmethod
@@ -125,16 +142,24 @@ class SqliteMemoryStore:
         def work() -> MemoryEntry:
             with self._db.read() as conn:
                 return self._get(conn, entry_id)
+
         return await self._run(work)
 
     async def newest_id(self) -> int | None:
         def work() -> int | None:
             with self._db.read() as conn:
                 return self._newest(conn)
+
         return await self._run(work)
 
-    def search_sync(self, query: CompiledQuery, *, limit: int, include_untrusted: bool = False,
-                    namespace: str | None = None) -> list[MemoryHit]:
+    def search_sync(
+        self,
+        query: CompiledQuery,
+        *,
+        limit: int,
+        include_untrusted: bool = False,
+        namespace: str | None = None,
+    ) -> list[MemoryHit]:
         """``search`` on the calling thread (the benchmark measures it both ways)."""
         if query.empty:
             return []
@@ -149,31 +174,53 @@ class SqliteMemoryStore:
             where.append("(e.namespace = ? OR e.namespace LIKE ? ESCAPE '\\')")
             params += [namespace, _like_prefix(namespace)]
         params.append(limit)
-        sql = (f"SELECT {_E_COLUMNS}, rank, "
-               f"snippet(memory_fts, 0, '**', '**', '…', {SNIPPET_TOKENS}), "
-               f"highlight(memory_fts, 0, char(1), char(2)), "
-               f"highlight(memory_fts, 1, char(1), char(2)), "
-               f"highlight(memory_fts, 3, char(1), char(2)) "
-               f"FROM memory_fts JOIN memory_entries e ON e.id = memory_fts.rowid "
-               f"WHERE {' AND '.join(where)} ORDER BY rank LIMIT ?")
+        sql = (
+            f"SELECT {_E_COLUMNS}, rank, "
+            f"snippet(memory_fts, 0, '**', '**', '…', {SNIPPET_TOKENS}), "
+            f"highlight(memory_fts, 0, char(1), char(2)), "
+            f"highlight(memory_fts, 1, char(1), char(2)), "
+            f"highlight(memory_fts, 3, char(1), char(2)) "
+            f"FROM memory_fts JOIN memory_entries e ON e.id = memory_fts.rowid "
+            f"WHERE {' AND '.join(where)} ORDER BY rank LIMIT ?"
+        )
         with self._db.read() as conn:
             rows = conn.execute(sql, params).fetchall()
-        hits = [MemoryHit(entry=_entry(row[:18]), score=-float(row[18]), snippet=row[19],
-                          matched=_matched(row[20], row[21], row[22])) for row in rows]
+        hits = [
+            MemoryHit(
+                entry=_entry(row[:18]),
+                score=-float(row[18]),
+                snippet=row[19],
+                matched=_matched(row[20], row[21], row[22]),
+            )
+            for row in rows
+        ]
         # Equal scores: the newer entry first (FTS5 leaves ties in no stated order).
         return sorted(hits, key=lambda hit: (-hit.score, -hit.entry.id))
 
-    async def search(self, query: CompiledQuery, *, limit: int, include_untrusted: bool = False,
-                     namespace: str | None = None) -> list[MemoryHit]:
-        return await self._run(self.search_sync, query, limit=limit,
-                               include_untrusted=include_untrusted, namespace=namespace)
+    async def search(
+        self,
+        query: CompiledQuery,
+        *,
+        limit: int,
+        include_untrusted: bool = False,
+        namespace: str | None = None,
+    ) -> list[MemoryHit]:
+        return await self._run(
+            self.search_sync,
+            query,
+            limit=limit,
+            include_untrusted=include_untrusted,
+            namespace=namespace,
+        )
 
     async def tree(self, prefix: str | None = None) -> list[NamespaceCount]:
         def work() -> list[NamespaceCount]:
-            sql = ("SELECT namespace, "
-                   "sum(retired_at IS NULL AND trust = 'trusted'), "
-                   "sum(retired_at IS NULL AND trust = 'untrusted'), "
-                   "sum(retired_at IS NOT NULL) FROM memory_entries")
+            sql = (
+                "SELECT namespace, "
+                "sum(retired_at IS NULL AND trust = 'trusted'), "
+                "sum(retired_at IS NULL AND trust = 'untrusted'), "
+                "sum(retired_at IS NOT NULL) FROM memory_entries"
+            )
             params: list[Any] = []
             if prefix:
                 sql += " WHERE namespace = ? OR namespace LIKE ? ESCAPE '\\'"
@@ -182,11 +229,18 @@ class SqliteMemoryStore:
             with self._db.read() as conn:
                 rows = conn.execute(sql, params).fetchall()
             return [NamespaceCount(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
         return await self._run(work)
 
-    async def entries(self, *, include_retired: bool = True, trust: Trust | None = None,
-                      namespace: str | None = None, limit: int | None = None,
-                      newest_first: bool = False) -> list[MemoryEntry]:
+    async def entries(
+        self,
+        *,
+        include_retired: bool = True,
+        trust: Trust | None = None,
+        namespace: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[MemoryEntry]:
         def work() -> list[MemoryEntry]:
             where: list[str] = []
             params: list[Any] = []
@@ -207,6 +261,7 @@ class SqliteMemoryStore:
                 params.append(limit)
             with self._db.read() as conn:
                 return [_entry(row) for row in conn.execute(sql, params).fetchall()]
+
         return await self._run(work)
 
     # -- writes ------------------------------------------------------------------------
@@ -218,8 +273,9 @@ class SqliteMemoryStore:
     async def write(self, new: NewMemory, *, now: float) -> WriteOutcome:
         return await self._run(self.write_sync, new, now=now)
 
-    def _targets(self, conn: sqlite3.Connection, supersedes: int | None, namespace: str,
-                 subject: str | None) -> list[MemoryEntry]:
+    def _targets(
+        self, conn: sqlite3.Connection, supersedes: int | None, namespace: str, subject: str | None
+    ) -> list[MemoryEntry]:
         """The live entries a write replaces: its explicit target and the trusted holder
         of its subject key."""
         targets: list[MemoryEntry] = []
@@ -231,50 +287,87 @@ class SqliteMemoryStore:
         if subject:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM memory_entries WHERE namespace = ? AND subject = ? "
-                "AND retired_at IS NULL AND trust = 'trusted'", (namespace, subject)).fetchone()
+                "AND retired_at IS NULL AND trust = 'trusted'",
+                (namespace, subject),
+            ).fetchone()
             if row is not None and all(t.id != row[0] for t in targets):
                 targets.append(_entry(row))
         return targets
 
     def _live_with_hash(self, conn: sqlite3.Connection, digest: str) -> MemoryEntry | None:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM memory_entries WHERE content_hash = ? "
-                           "AND retired_at IS NULL", (digest,)).fetchone()
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM memory_entries WHERE content_hash = ? AND retired_at IS NULL",
+            (digest,),
+        ).fetchone()
         return _entry(row) if row is not None else None
 
     @staticmethod
-    def _mark_retired(conn: sqlite3.Connection, targets: Sequence[MemoryEntry], now: float,
-                      keep: int | None = None) -> list[int]:
+    def _mark_retired(
+        conn: sqlite3.Connection,
+        targets: Sequence[MemoryEntry],
+        now: float,
+        keep: int | None = None,
+    ) -> list[int]:
         """Retire ``targets`` (but ``keep``); ``_supersede`` then says by what. Done first
         because the partial unique index allows one live trusted holder of a subject."""
         ids = [entry_id for entry_id in dict.fromkeys(t.id for t in targets) if entry_id != keep]
         for entry_id in ids:
-            conn.execute("UPDATE memory_entries SET retired_at = ?, updated_at = ? "
-                         "WHERE id = ?", (now, now, entry_id))
+            conn.execute(
+                "UPDATE memory_entries SET retired_at = ?, updated_at = ? WHERE id = ?",
+                (now, now, entry_id),
+            )
         return ids
 
-    def _supersede(self, conn: sqlite3.Connection, ids: Sequence[int], by: int,
-                   note: str = "") -> tuple[MemoryEntry, ...]:
+    def _supersede(
+        self, conn: sqlite3.Connection, ids: Sequence[int], by: int, note: str = ""
+    ) -> tuple[MemoryEntry, ...]:
         for entry_id in ids:
-            conn.execute("UPDATE memory_entries SET superseded_by = ?, retired_reason = ? "
-                         "WHERE id = ?", (by, f"superseded by #{by}{note}", entry_id))
+            conn.execute(
+                "UPDATE memory_entries SET superseded_by = ?, retired_reason = ? WHERE id = ?",
+                (by, f"superseded by #{by}{note}", entry_id),
+            )
         if ids:
             # An entry that replaced one by its subject key links back to it too.
-            conn.execute("UPDATE memory_entries SET supersedes = ? WHERE id = ? AND "
-                         "supersedes IS NULL", (ids[0], by))
+            conn.execute(
+                "UPDATE memory_entries SET supersedes = ? WHERE id = ? AND supersedes IS NULL",
+                (ids[0], by),
+            )
         return tuple(self._get(conn, entry_id) for entry_id in ids)
 
-    def _insert(self, conn: sqlite3.Connection, new: NewMemory, *, created_at: float,
-                updated_at: float, retired_at: float | None = None,
-                retired_reason: str | None = None) -> int:
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        new: NewMemory,
+        *,
+        created_at: float,
+        updated_at: float,
+        retired_at: float | None = None,
+        retired_reason: str | None = None,
+    ) -> int:
         cursor = conn.execute(
             "INSERT INTO memory_entries (namespace, subject, text, tags, identifier_parts, "
             "source, session_id, tool_call_id, trust, trust_reason, created_at, updated_at, "
             "retired_at, retired_reason, supersedes, content_hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (new.namespace, new.subject, new.text, " ".join(new.tags),
-             identifier_parts(new.text), new.source, new.session_id, new.tool_call_id,
-             new.trust, new.trust_reason, created_at, updated_at, retired_at, retired_reason,
-             new.supersedes, new.content_hash))
+            (
+                new.namespace,
+                new.subject,
+                new.text,
+                " ".join(new.tags),
+                identifier_parts(new.text),
+                new.source,
+                new.session_id,
+                new.tool_call_id,
+                new.trust,
+                new.trust_reason,
+                created_at,
+                updated_at,
+                retired_at,
+                retired_reason,
+                new.supersedes,
+                new.content_hash,
+            ),
+        )
         return int(cast(int, cursor.lastrowid))
 
     def _write(self, conn: sqlite3.Connection, new: NewMemory, now: float) -> WriteOutcome:
@@ -282,8 +375,7 @@ class SqliteMemoryStore:
         trusted = new.trust == "trusted"
         same = self._live_with_hash(conn, new.content_hash)
         if same is not None and trusted and any(t.id == same.id for t in targets):
-            if (same.namespace, same.subject, same.tags) == (new.namespace, new.subject,
-                                                             new.tags):
+            if (same.namespace, same.subject, same.tags) == (new.namespace, new.subject, new.tags):
                 return WriteOutcome(same, created=False)  # a correction that changes nothing
             same = None  # the same text filed again (new tags, namespace): it replaces it
         if same is not None and not (trusted and same.trust == "untrusted"):
@@ -298,8 +390,9 @@ class SqliteMemoryStore:
         if not trusted:
             # Quarantined: it changes nothing else until the user approves it.
             new_id = self._insert(conn, new, created_at=now, updated_at=now)
-            return WriteOutcome(self._get(conn, new_id), created=True,
-                                pending=tuple(t.id for t in targets))
+            return WriteOutcome(
+                self._get(conn, new_id), created=True, pending=tuple(t.id for t in targets)
+            )
         if same is not None:
             # A trusted write of a quarantined entry's text replaces the quarantined copy.
             targets.append(same)
@@ -314,9 +407,13 @@ class SqliteMemoryStore:
                 entry = self._get(conn, entry_id)
                 if entry.retired_at is not None:
                     raise MemoryStateError(_not_live(entry), entry=entry)
-                conn.execute("UPDATE memory_entries SET retired_at = ?, retired_reason = ?, "
-                             "updated_at = ? WHERE id = ?", (now, reason, now, entry_id))
+                conn.execute(
+                    "UPDATE memory_entries SET retired_at = ?, retired_reason = ?, "
+                    "updated_at = ? WHERE id = ?",
+                    (now, reason, now, entry_id),
+                )
                 return self._get(conn, entry_id)
+
         return await self._run(work)
 
     async def approve(self, entry_id: int, *, now: float) -> WriteOutcome:
@@ -326,7 +423,8 @@ class SqliteMemoryStore:
                 if not entry.quarantined:
                     raise MemoryStateError(
                         f"memory #{entry_id} is {entry.state}, not waiting for approval",
-                        entry=entry)
+                        entry=entry,
+                    )
                 targets: list[MemoryEntry] = []
                 if entry.supersedes is not None:
                     target = self._get(conn, entry.supersedes)
@@ -336,20 +434,27 @@ class SqliteMemoryStore:
                     targets += self._targets(conn, None, entry.namespace, entry.subject)
                 ids = self._mark_retired(conn, targets, now, keep=entry_id)
                 retired = self._supersede(conn, ids, entry_id)
-                conn.execute("UPDATE memory_entries SET trust = 'trusted', approved_at = ?, "
-                             "updated_at = ? WHERE id = ?", (now, now, entry_id))
+                conn.execute(
+                    "UPDATE memory_entries SET trust = 'trusted', approved_at = ?, "
+                    "updated_at = ? WHERE id = ?",
+                    (now, now, entry_id),
+                )
                 return WriteOutcome(self._get(conn, entry_id), created=False, retired=retired)
+
         return await self._run(work)
 
-    async def import_entries(self, records: Sequence[ImportedMemory], *,
-                             now: float) -> ImportReport:
+    async def import_entries(
+        self, records: Sequence[ImportedMemory], *, now: float
+    ) -> ImportReport:
         def work() -> ImportReport:
             with self._db.write() as conn:
                 return self._import(conn, records, now)
+
         return await self._run(work)
 
-    def _import(self, conn: sqlite3.Connection, records: Sequence[ImportedMemory],
-                now: float) -> ImportReport:
+    def _import(
+        self, conn: sqlite3.Connection, records: Sequence[ImportedMemory], now: float
+    ) -> ImportReport:
         created: dict[int, int] = {}
         duplicates: dict[int, int] = {}
         retired: list[int] = []
@@ -366,9 +471,14 @@ class SqliteMemoryStore:
                     # The imported entry is the later word on its subject.
                     found = self._targets(conn, None, new.namespace, new.subject)
                     holders = self._mark_retired(conn, found, now)
-            new_id = self._insert(conn, new, created_at=record.created_at,
-                                  updated_at=record.updated_at, retired_at=record.retired_at,
-                                  retired_reason=record.retired_reason)
+            new_id = self._insert(
+                conn,
+                new,
+                created_at=record.created_at,
+                updated_at=record.updated_at,
+                retired_at=record.retired_at,
+                retired_reason=record.retired_reason,
+            )
             created[record.old_id] = new_id
             self._supersede(conn, holders, new_id, " (import)")
             retired += holders
@@ -380,8 +490,10 @@ class SqliteMemoryStore:
             by, target = record.superseded_by, record.new.supersedes
             by_id = (created.get(by) or duplicates.get(by)) if by is not None else None
             target_id = created.get(target) if target is not None else None
-            conn.execute("UPDATE memory_entries SET superseded_by = ?, supersedes = ? "
-                         "WHERE id = ?", (by_id, target_id, made))
+            conn.execute(
+                "UPDATE memory_entries SET superseded_by = ?, supersedes = ? WHERE id = ?",
+                (by_id, target_id, made),
+            )
         return ImportReport(created=created, duplicates=duplicates, retired=tuple(retired))
 
     # -- maintenance -------------------------------------------------------------------
@@ -389,11 +501,13 @@ class SqliteMemoryStore:
         """FTS5's integrity check of the index against the live entries (``StoreError``)."""
         with self._db.write() as conn:
             try:
-                conn.execute("INSERT INTO memory_fts(memory_fts, rank) "
-                             "VALUES ('integrity-check', 1)")
+                conn.execute(
+                    "INSERT INTO memory_fts(memory_fts, rank) VALUES ('integrity-check', 1)"
+                )
             except sqlite3.DatabaseError as exc:
-                raise StoreError(f"the memory index is damaged ({exc}); rebuild it with "
-                                 "tau memory reindex") from exc
+                raise StoreError(
+                    f"the memory index is damaged ({exc}); rebuild it with tau memory reindex"
+                ) from exc
 
     def rebuild_index(self) -> None:
         """Rebuild the FTS5 index from the live entries."""

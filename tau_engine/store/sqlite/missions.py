@@ -20,8 +20,7 @@ from tau_engine.store.models import MissionRow
 from tau_engine.store.sqlite.database import Database
 from tau_engine.store.sqlite.schema import connect, migrate
 
-_COLUMNS = ("id, created_at, updated_at, title, phase, outcome, reason, commit_sha, "
-            "revision, state")
+_COLUMNS = "id, created_at, updated_at, title, phase, outcome, reason, commit_sha, revision, state"
 
 
 def _row(raw: tuple[Any, ...]) -> MissionRow:
@@ -31,9 +30,18 @@ def _row(raw: tuple[Any, ...]) -> MissionRow:
         raise StoreError(f"mission {raw[0]}: its stored state is not JSON ({exc})") from exc
     if not isinstance(state, dict):
         raise StoreError(f"mission {raw[0]}: its stored state is not a JSON object")
-    return MissionRow(id=raw[0], created_at=raw[1], updated_at=raw[2], title=raw[3],
-                      phase=raw[4], outcome=raw[5], reason=raw[6], commit=raw[7],
-                      revision=raw[8], state=state)
+    return MissionRow(
+        id=raw[0],
+        created_at=raw[1],
+        updated_at=raw[2],
+        title=raw[3],
+        phase=raw[4],
+        outcome=raw[5],
+        reason=raw[6],
+        commit=raw[7],
+        revision=raw[8],
+        state=state,
+    )
 
 
 class SqliteMissionStore:
@@ -66,8 +74,19 @@ class SqliteMissionStore:
             with self._db.write() as conn:
                 conn.execute(
                     f"INSERT INTO missions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (row.id, row.created_at, row.updated_at, row.title, row.phase,
-                     row.outcome, row.reason, row.commit, 1, json.dumps(row.state)))
+                    (
+                        row.id,
+                        row.created_at,
+                        row.updated_at,
+                        row.title,
+                        row.phase,
+                        row.outcome,
+                        row.reason,
+                        row.commit,
+                        1,
+                        json.dumps(row.state),
+                    ),
+                )
         except StoreError as exc:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):
                 raise StoreError(f"a mission with id {row.id} already exists") from exc
@@ -83,15 +102,28 @@ class SqliteMissionStore:
                 "UPDATE missions SET updated_at = ?, title = ?, phase = ?, outcome = ?, "
                 "reason = ?, commit_sha = ?, revision = revision + 1, state = ? "
                 "WHERE id = ? AND revision = ?",
-                (row.updated_at, row.title, row.phase, row.outcome, row.reason, row.commit,
-                 json.dumps(row.state), row.id, row.revision))
+                (
+                    row.updated_at,
+                    row.title,
+                    row.phase,
+                    row.outcome,
+                    row.reason,
+                    row.commit,
+                    json.dumps(row.state),
+                    row.id,
+                    row.revision,
+                ),
+            )
             if cursor.rowcount != 1:
-                found = conn.execute("SELECT revision FROM missions WHERE id = ?",
-                                     (row.id,)).fetchone()
+                found = conn.execute(
+                    "SELECT revision FROM missions WHERE id = ?", (row.id,)
+                ).fetchone()
                 if found is None:
                     raise StoreError(f"mission {row.id} is not in the store")
-                raise StoreError(f"mission {row.id} was changed by another process "
-                                 f"(revision {found[0]}, expected {row.revision})")
+                raise StoreError(
+                    f"mission {row.id} was changed by another process "
+                    f"(revision {found[0]}, expected {row.revision})"
+                )
         return replace(row, revision=row.revision + 1)
 
     async def get(self, mission_id: str) -> MissionRow | None:
@@ -99,8 +131,9 @@ class SqliteMissionStore:
 
     def _get(self, mission_id: str) -> MissionRow | None:
         with self._db.read() as conn:
-            raw = conn.execute(f"SELECT {_COLUMNS} FROM missions WHERE id = ?",
-                               (mission_id,)).fetchone()
+            raw = conn.execute(
+                f"SELECT {_COLUMNS} FROM missions WHERE id = ?", (mission_id,)
+            ).fetchone()
         return _row(raw) if raw is not None else None
 
     async def match(self, prefix: str, limit: int = 2) -> list[str]:
@@ -109,8 +142,10 @@ class SqliteMissionStore:
     def _match(self, prefix: str, limit: int) -> list[str]:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._db.read() as conn:
-            rows = conn.execute("SELECT id FROM missions WHERE id LIKE ? ESCAPE '\\' "
-                                "ORDER BY id LIMIT ?", (escaped + "%", limit)).fetchall()
+            rows = conn.execute(
+                "SELECT id FROM missions WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?",
+                (escaped + "%", limit),
+            ).fetchall()
         return [r[0] for r in rows]
 
     async def recent(self, limit: int = 50) -> list[MissionRow]:
@@ -118,6 +153,7 @@ class SqliteMissionStore:
 
     def _recent(self, limit: int) -> list[MissionRow]:
         with self._db.read() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM missions ORDER BY created_at DESC, "
-                                "id LIMIT ?", (limit,)).fetchall()
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM missions ORDER BY created_at DESC, id LIMIT ?", (limit,)
+            ).fetchall()
         return [_row(r) for r in rows]

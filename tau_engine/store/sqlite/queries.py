@@ -53,8 +53,10 @@ def _truthy(column: str, key: str) -> str:
     """SQL for Python's truthiness of ``meta[key]`` in a message body (JSON), with a
     cheap substring test first so that most rows skip the JSON parse."""
     value = f"json_extract({column}, '$.meta.{key}')"
-    return (f"(instr({column}, '\"{key}\"') > 0 AND {value} IS NOT NULL "
-            f"AND {value} NOT IN (0, '', '[]', '{{}}'))")
+    return (
+        f"(instr({column}, '\"{key}\"') > 0 AND {value} IS NOT NULL "
+        f"AND {value} NOT IN (0, '', '[]', '{{}}'))"
+    )
 
 
 # The part of a path a request needs (``agent.compaction.request_view``): walking
@@ -65,22 +67,22 @@ _CONTINUES_KEPT = "p.phase = 1 AND p.keep_from IS NOT NULL AND p.id != p.keep_fr
 _REQUEST_PATH = f"""
 WITH RECURSIVE path(id, parent_id, depth, phase, keep_from, wanted) AS (
     SELECT id, parent_id, 0,
-           CASE WHEN {_truthy('body', 'compaction')} THEN 1 ELSE 0 END,
-           CASE WHEN {_truthy('body', 'compaction')}
+           CASE WHEN {_truthy("body", "compaction")} THEN 1 ELSE 0 END,
+           CASE WHEN {_truthy("body", "compaction")}
                 THEN json_extract(body, '$.meta.keep_from') END,
            1
     FROM messages WHERE id = :head AND session_id = :session
     UNION ALL
     SELECT m.id, m.parent_id, p.depth + 1,
            CASE WHEN p.phase = 0 THEN
-                    CASE WHEN {_truthy('m.body', 'compaction')} THEN 1 ELSE 0 END
+                    CASE WHEN {_truthy("m.body", "compaction")} THEN 1 ELSE 0 END
                 WHEN {_CONTINUES_KEPT} THEN 1
                 ELSE 2 END,
            CASE WHEN p.phase != 0 THEN p.keep_from
-                WHEN {_truthy('m.body', 'compaction')}
+                WHEN {_truthy("m.body", "compaction")}
                     THEN json_extract(m.body, '$.meta.keep_from') END,
            CASE WHEN p.phase = 0 OR ({_CONTINUES_KEPT}) THEN 1
-                ELSE {_truthy('m.body', 'pinned')} END
+                ELSE {_truthy("m.body", "pinned")} END
     FROM messages m JOIN path p ON m.id = p.parent_id
     WHERE p.phase < 2 OR :pinned
 )
@@ -171,8 +173,9 @@ def path_to(
     return [message_from_row(row) for row in rows]
 
 
-def session_path(conn: sqlite3.Connection, session_id: str, head_id: str | None,
-                 limit: int | None) -> list[StoredMessage]:
+def session_path(
+    conn: sqlite3.Connection, session_id: str, head_id: str | None, limit: int | None
+) -> list[StoredMessage]:
     """The session's path to ``head_id`` (its head by default), the last ``limit`` of it."""
     head = session_head(conn, session_id)
     if head_id is not None:
@@ -195,13 +198,15 @@ def request_path(conn: sqlite3.Connection, session_id: str) -> list[StoredMessag
         return []
     # Without pinned messages the walk ends where the summarized history begins.
     pinned = conn.execute(_MAY_HAVE_PINNED, (session_id,)).fetchone() is not None
-    rows = conn.execute(_REQUEST_PATH, {"head": head, "session": session_id,
-                                        "pinned": pinned}).fetchall()
+    rows = conn.execute(
+        _REQUEST_PATH, {"head": head, "session": session_id, "pinned": pinned}
+    ).fetchall()
     return [message_from_row(row) for row in rows]
 
 
-def tool_results_of(conn: sqlite3.Connection, session_id: str, names: list[str],
-                    meta_key: str) -> list[StoredMessage]:
+def tool_results_of(
+    conn: sqlite3.Connection, session_id: str, names: list[str], meta_key: str
+) -> list[StoredMessage]:
     """The session's tool results (every branch) from a tool in ``names``, or whose
     ``meta[meta_key]`` is set, oldest first, found without parsing the others."""
     marks = ", ".join("?" for _ in names) or "NULL"
@@ -209,14 +214,14 @@ def tool_results_of(conn: sqlite3.Connection, session_id: str, names: list[str],
         f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.session_id = ? "
         f"AND m.role = 'tool' AND (json_extract(m.body, '$.name') IN ({marks}) "
         f"OR {_truthy('m.body', meta_key)}) ORDER BY m.rowid",
-        (session_id, *names)).fetchall()
+        (session_id, *names),
+    ).fetchall()
     return [message_from_row(row) for row in rows]
 
 
 def last_event_seq(conn: sqlite3.Connection, session_id: str) -> int:
     """The highest logged ``seq`` of the session, 0 if none."""
-    row = conn.execute("SELECT max(seq) FROM events WHERE session_id = ?",
-                       (session_id,)).fetchone()
+    row = conn.execute("SELECT max(seq) FROM events WHERE session_id = ?", (session_id,)).fetchone()
     return int(row[0] or 0)
 
 
@@ -252,11 +257,7 @@ def find_sessions(conn: sqlite3.Connection, id_or_prefix: str) -> SessionInfo:
     if exact:
         return exact[0]
     if len(matches) > 1:
-        shown = ", ".join(
-            f"{info.id[:12]} ({info.title or 'untitled'})" for info in matches[:5]
-        )
+        shown = ", ".join(f"{info.id[:12]} ({info.title or 'untitled'})" for info in matches[:5])
         more = " and more" if len(matches) > 5 else ""
-        raise SessionNotFoundError(
-            f"session prefix {id_or_prefix!r} is ambiguous: {shown}{more}"
-        )
+        raise SessionNotFoundError(f"session prefix {id_or_prefix!r} is ambiguous: {shown}{more}")
     return matches[0]

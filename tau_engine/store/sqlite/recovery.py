@@ -58,11 +58,15 @@ class _Table:
 def _tables(conn: sqlite3.Connection) -> list[_Table]:
     """Every ordinary table of the schema in ``conn`` (not SQLite's own, not virtual
     tables nor the tables they keep their data in: those are rebuilt)."""
-    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' "
-                        "AND name NOT LIKE 'sqlite_%'").fetchall()
+    rows = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
     virtual = [name for name, sql in rows if sql.upper().startswith("CREATE VIRTUAL")]
-    names = [name for name, _sql in rows if name not in virtual
-             and not any(name.startswith(f"{v}_") for v in virtual)]
+    names = [
+        name
+        for name, _sql in rows
+        if name not in virtual and not any(name.startswith(f"{v}_") for v in virtual)
+    ]
     names.sort(key=lambda n: (_FIRST.index(n) if n in _FIRST else len(_FIRST), n))
     tables = []
     for name in names:
@@ -77,24 +81,42 @@ def _tables(conn: sqlite3.Connection) -> list[_Table]:
 
 # Repairs of what the damage broke: (table counted as dropped or fixed, statement).
 _REPAIRS: list[tuple[str, str]] = [
-    ("sessions", "INSERT INTO sessions (id, title, model, created_at, updated_at, workspace, "
-                 "meta) SELECT session_id, '(recovered)', coalesce(max(model), ''), "
-                 "min(created_at), max(created_at), :workspace, '{\"recovered\": true}' "
-                 "FROM messages WHERE session_id NOT IN (SELECT id FROM sessions) "
-                 "GROUP BY session_id"),
-    ("messages", "UPDATE messages SET parent_id = NULL WHERE parent_id IS NOT NULL AND "
-                 "parent_id NOT IN (SELECT id FROM messages)"),
-    ("sessions", "UPDATE sessions SET head_id = (SELECT m.id FROM messages m WHERE "
-                 "m.session_id = sessions.id AND NOT EXISTS (SELECT 1 FROM messages c WHERE "
-                 "c.parent_id = m.id) ORDER BY m.rowid DESC LIMIT 1) WHERE head_id IS NULL "
-                 "OR head_id NOT IN (SELECT id FROM messages WHERE session_id = sessions.id)"),
+    (
+        "sessions",
+        "INSERT INTO sessions (id, title, model, created_at, updated_at, workspace, "
+        "meta) SELECT session_id, '(recovered)', coalesce(max(model), ''), "
+        "min(created_at), max(created_at), :workspace, '{\"recovered\": true}' "
+        "FROM messages WHERE session_id NOT IN (SELECT id FROM sessions) "
+        "GROUP BY session_id",
+    ),
+    (
+        "messages",
+        "UPDATE messages SET parent_id = NULL WHERE parent_id IS NOT NULL AND "
+        "parent_id NOT IN (SELECT id FROM messages)",
+    ),
+    (
+        "sessions",
+        "UPDATE sessions SET head_id = (SELECT m.id FROM messages m WHERE "
+        "m.session_id = sessions.id AND NOT EXISTS (SELECT 1 FROM messages c WHERE "
+        "c.parent_id = m.id) ORDER BY m.rowid DESC LIMIT 1) WHERE head_id IS NULL "
+        "OR head_id NOT IN (SELECT id FROM messages WHERE session_id = sessions.id)",
+    ),
     ("events", "DELETE FROM events WHERE session_id NOT IN (SELECT id FROM sessions)"),
-    ("checkpoints", "DELETE FROM checkpoints WHERE session_id NOT IN (SELECT id FROM "
-                    "sessions) OR message_id NOT IN (SELECT id FROM messages)"),
-    ("redo_stack", "DELETE FROM redo_stack WHERE session_id NOT IN (SELECT id FROM sessions) "
-                   "OR undone_head NOT IN (SELECT id FROM messages)"),
-    ("redo_files", "DELETE FROM redo_files WHERE NOT EXISTS (SELECT 1 FROM redo_stack r "
-                   "WHERE r.session_id = redo_files.session_id AND r.pos = redo_files.pos)"),
+    (
+        "checkpoints",
+        "DELETE FROM checkpoints WHERE session_id NOT IN (SELECT id FROM "
+        "sessions) OR message_id NOT IN (SELECT id FROM messages)",
+    ),
+    (
+        "redo_stack",
+        "DELETE FROM redo_stack WHERE session_id NOT IN (SELECT id FROM sessions) "
+        "OR undone_head NOT IN (SELECT id FROM messages)",
+    ),
+    (
+        "redo_files",
+        "DELETE FROM redo_files WHERE NOT EXISTS (SELECT 1 FROM redo_stack r "
+        "WHERE r.session_id = redo_files.session_id AND r.pos = redo_files.pos)",
+    ),
     # A job's attempts and log go with it (its log refuses deletes only while it exists).
     ("job_attempts", "DELETE FROM job_attempts WHERE job_id NOT IN (SELECT id FROM jobs)"),
     ("job_events", "DELETE FROM job_events WHERE job_id NOT IN (SELECT id FROM jobs)"),
@@ -129,35 +151,52 @@ class RecoveryReport:
         """Plain lines for the terminal."""
         kept = {name: t.kept for name, t in self.tables.items()}
         sessions = kept["sessions"] + self.tables["sessions"].recreated
-        lines = [f"recovered {self.db_path}: {sessions} session(s), "
-                 f"{kept['messages']} message(s), {kept['events']} event(s)"]
+        lines = [
+            f"recovered {self.db_path}: {sessions} session(s), "
+            f"{kept['messages']} message(s), {kept['events']} event(s)"
+        ]
         if not self.opened:
             lines.append("nothing could be read from the damaged file; the store is now empty")
         for name, table in self.tables.items():
             if table.unreadable:
                 lines.append(f"part of {name} could not be read: the rows there are lost")
             if table.dropped:
-                lines.append(f"dropped {table.dropped} {name} row(s) that were unreadable or "
-                             "pointed at lost rows")
+                lines.append(
+                    f"dropped {table.dropped} {name} row(s) that were unreadable or "
+                    "pointed at lost rows"
+                )
             if table.repaired:
                 lines.append(f"repaired {table.repaired} {name} row(s) whose links were lost")
             if table.recreated:
-                lines.append(f"recreated {table.recreated} lost {name} row(s) (untitled, "
-                             "usage not known) for the messages that survived them")
+                lines.append(
+                    f"recreated {table.recreated} lost {name} row(s) (untitled, "
+                    "usage not known) for the messages that survived them"
+                )
         lines.append(f"the damaged files are kept in {self.backup_dir}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {"db_path": str(self.db_path), "backup_dir": str(self.backup_dir),
-                "opened": self.opened,
-                "tables": {name: {"read": t.read, "kept": t.kept, "dropped": t.dropped,
-                                  "repaired": t.repaired, "recreated": t.recreated,
-                                  "unreadable": t.unreadable}
-                           for name, t in self.tables.items()}}
+        return {
+            "db_path": str(self.db_path),
+            "backup_dir": str(self.backup_dir),
+            "opened": self.opened,
+            "tables": {
+                name: {
+                    "read": t.read,
+                    "kept": t.kept,
+                    "dropped": t.dropped,
+                    "repaired": t.repaired,
+                    "recreated": t.recreated,
+                    "unreadable": t.unreadable,
+                }
+                for name, t in self.tables.items()
+            },
+        }
 
 
-def recover_store(paths: WorkspacePaths, *, clock: Callable[[], float] = time.time
-                  ) -> RecoveryReport:
+def recover_store(
+    paths: WorkspacePaths, *, clock: Callable[[], float] = time.time
+) -> RecoveryReport:
     """Back up ``tau.db``, rebuild it from its readable rows and put the result in place."""
     db_path = paths.db_path
     if not db_path.exists():
@@ -205,8 +244,7 @@ def _rebuild(source: Path, rebuilt: Path, report: RecoveryReport, workspace: str
         tables = _tables(out)
         out.execute("BEGIN")
         try:
-            damaged = sqlite3.connect(f"file:{urllib.parse.quote(str(source))}?mode=rw",
-                                      uri=True)
+            damaged = sqlite3.connect(f"file:{urllib.parse.quote(str(source))}?mode=rw", uri=True)
             damaged.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError:
             report.opened = False
@@ -229,10 +267,14 @@ def _rebuild(source: Path, rebuilt: Path, report: RecoveryReport, workspace: str
                     report.tables[name].repaired += changed
         _rebuild_full_text_indexes(out)
         out.execute("COMMIT")
-        if out.execute("PRAGMA integrity_check").fetchone()[0] != "ok" or \
-                out.execute("PRAGMA foreign_key_check").fetchall():
-            raise StoreError(f"the rebuilt store failed its checks; {rebuilt} is left for a "
-                             "look, and tau.db was not replaced")
+        if (
+            out.execute("PRAGMA integrity_check").fetchone()[0] != "ok"
+            or out.execute("PRAGMA foreign_key_check").fetchall()
+        ):
+            raise StoreError(
+                f"the rebuilt store failed its checks; {rebuilt} is left for a "
+                "look, and tau.db was not replaced"
+            )
     finally:
         out.close()
 
@@ -244,20 +286,30 @@ def _carry_sequences(damaged: sqlite3.Connection, out: sqlite3.Connection) -> No
     except sqlite3.DatabaseError:
         return  # the copied rows set them as far as they go
     for name, seq in sequences:
-        if out.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
-                       (seq, name)).rowcount == 0:
-            out.execute("INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE EXISTS "
-                        "(SELECT 1 FROM sqlite_master WHERE name = ?)", (name, seq, name))
+        if (
+            out.execute(
+                "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (seq, name)
+            ).rowcount
+            == 0
+        ):
+            out.execute(
+                "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM sqlite_master WHERE name = ?)",
+                (name, seq, name),
+            )
 
 
 def _rebuild_full_text_indexes(out: sqlite3.Connection) -> None:
-    for (name,) in out.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND "
-                               "sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'").fetchall():
+    for (name,) in out.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+        "sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'"
+    ).fetchall():
         out.execute(f"INSERT INTO {name}({name}) VALUES ('rebuild')")
 
 
-def _copy_table(damaged: sqlite3.Connection, out: sqlite3.Connection,
-                spec: _Table) -> TableRecovery:
+def _copy_table(
+    damaged: sqlite3.Connection, out: sqlite3.Connection, spec: _Table
+) -> TableRecovery:
     table = TableRecovery()
     name = spec.name
     try:
@@ -275,14 +327,15 @@ def _copy_table(damaged: sqlite3.Connection, out: sqlite3.Connection,
     rows: dict[Any, tuple[Any, ...]] = {}
     for descending in (False, True):
         order = ", ".join(f"{k} {'DESC' if descending else 'ASC'}" for k in spec.key)
-        for row in _scan(damaged, f"SELECT {', '.join(names)} FROM {name} ORDER BY {order}",
-                         table):
+        for row in _scan(damaged, f"SELECT {', '.join(names)} FROM {name} ORDER BY {order}", table):
             rows.setdefault(tuple(row[i] for i in key_at), row)
         if not table.unreadable:
             break  # the forward scan read everything
     table.read = len(rows)
-    insert = (f"INSERT OR IGNORE INTO {name} ({', '.join(names)}) "
-              f"VALUES ({', '.join('?' for _ in names)})")
+    insert = (
+        f"INSERT OR IGNORE INTO {name} ({', '.join(names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
     for row_key in sorted(rows, key=_sortable):
         checked = _checked(name, dict(zip(names, rows[row_key], strict=True)))
         if checked is None:

@@ -73,7 +73,7 @@ def _v1_conversations(conn: sqlite3.Connection) -> None:
             json TEXT NOT NULL,
             PRIMARY KEY (session_id, seq)
         ) WITHOUT ROWID;
-        """
+        """,
     )
 
 
@@ -114,7 +114,7 @@ def _v2_checkpoints(conn: sqlite3.Connection) -> None:
                 ON DELETE CASCADE
         );
         CREATE INDEX redo_files_by_blob ON redo_files(blob);
-        """
+        """,
     )
 
 
@@ -140,8 +140,10 @@ def _v3_missions(conn: sqlite3.Connection) -> None:
             state TEXT NOT NULL
         );
         CREATE INDEX missions_by_created ON missions(created_at)
-        """
+        """,
     )
+
+
 def _v4_memory(conn: sqlite3.Connection) -> None:
     """Learned memory (issue 15): entries, and an FTS5 index over the live ones.
 
@@ -224,15 +226,14 @@ def _v5_loading_from_compaction(conn: sqlite3.Connection) -> None:
     (usually none; they are the only older messages a request needs), one of the tool
     results, and whether the session's usage totals include estimated figures (they were
     read back from every message before)."""
-    conn.execute(
-        f"CREATE INDEX messages_pinned ON messages(session_id) WHERE {PINNED_CANDIDATE}")
+    conn.execute(f"CREATE INDEX messages_pinned ON messages(session_id) WHERE {PINNED_CANDIDATE}")
     # Tool results alone, for what must look at the whole session (memory's taint).
-    conn.execute("CREATE INDEX messages_tool_results ON messages(session_id) "
-                 "WHERE role = 'tool'")
+    conn.execute("CREATE INDEX messages_tool_results ON messages(session_id) WHERE role = 'tool'")
     conn.execute("ALTER TABLE sessions ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
     conn.execute(
         "UPDATE sessions SET usage_estimated = 1 WHERE id IN (SELECT session_id FROM messages "
-        "WHERE usage IS NOT NULL AND json_extract(usage, '$.estimated') = 1)")
+        "WHERE usage IS NOT NULL AND json_extract(usage, '$.estimated') = 1)"
+    )
 
 
 def _v6_jobs(conn: sqlite3.Connection) -> None:
@@ -330,8 +331,12 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1_conversations, _v2_checkpoints, _v3_missions, _v4_memory,
-    _v5_loading_from_compaction, _v6_jobs,
+    _v1_conversations,
+    _v2_checkpoints,
+    _v3_missions,
+    _v4_memory,
+    _v5_loading_from_compaction,
+    _v6_jobs,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -349,7 +354,9 @@ def connect(db_path: Path) -> sqlite3.Connection:
         raise StoreError(f"no write permission on {unwritable[0]}")
     try:
         conn = sqlite3.connect(
-            db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            db_path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
             check_same_thread=False,
         )
     except sqlite3.Error as exc:
@@ -378,21 +385,32 @@ def connect_readonly(db_path: Path) -> sqlite3.Connection:
     wal = Path(f"{db_path}-wal")
     try:
         try:
-            conn = sqlite3.connect(f"file:{quoted}?mode=ro", uri=True, isolation_level=None,
-                                   check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn = sqlite3.connect(
+                f"file:{quoted}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
             conn.execute("PRAGMA schema_version").fetchone()
         except sqlite3.OperationalError:
             if wal.exists() and wal.stat().st_size > 0:
                 raise
-            conn = sqlite3.connect(f"file:{quoted}?immutable=1", uri=True,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                f"file:{quoted}?immutable=1",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         found = _user_version(conn)
     except sqlite3.Error as exc:
         raise store_error(db_path, exc, prefix="cannot read ") from exc
     if found != SCHEMA_VERSION:
         conn.close()
-        raise StoreError(f"{db_path} has schema version {found}, this tau reads "
-                         f"{SCHEMA_VERSION}; open it once with write permission to migrate it")
+        raise StoreError(
+            f"{db_path} has schema version {found}, this tau reads "
+            f"{SCHEMA_VERSION}; open it once with write permission to migrate it"
+        )
     return conn
 
 

@@ -74,7 +74,11 @@ class SqliteSessionStore:
     """Async access to one workspace's sessions. Open with ``SqliteSessionStore.open``."""
 
     def __init__(
-        self, paths: WorkspacePaths, db: Database, *, clock: Callable[[], float] = time.time,
+        self,
+        paths: WorkspacePaths,
+        db: Database,
+        *,
+        clock: Callable[[], float] = time.time,
         store_lock: StoreLock | None = None,
         reader: Callable[[], sqlite3.Connection] | None = None,
     ) -> None:
@@ -127,8 +131,13 @@ class SqliteSessionStore:
             if store_lock is not None:
                 store_lock.release()
             raise
-        return cls(paths, Database(conn, db_path), clock=clock, store_lock=store_lock,
-                   reader=lambda: connect_readonly(db_path))
+        return cls(
+            paths,
+            Database(conn, db_path),
+            clock=clock,
+            store_lock=store_lock,
+            reader=lambda: connect_readonly(db_path),
+        )
 
     def close(self) -> None:
         """Close open event writers (flushing them) and the connection."""
@@ -149,7 +158,11 @@ class SqliteSessionStore:
     # -- sessions -----------------------------------------------------------
 
     async def create_session(
-        self, *, model: str, title: str = "", meta: dict[str, Any] | None = None,
+        self,
+        *,
+        model: str,
+        title: str = "",
+        meta: dict[str, Any] | None = None,
         session_id: str | None = None,
     ) -> SessionInfo:
         """A new empty session; its title is set from the first user prompt if blank.
@@ -157,8 +170,9 @@ class SqliteSessionStore:
         ``session_id`` lets a caller lock the id before the session exists (see
         ``lock_session``), so no other process can take it in between.
         """
-        return await self._run(self._create_session, model, title, meta or {},
-                               session_id or new_session_id())
+        return await self._run(
+            self._create_session, model, title, meta or {}, session_id or new_session_id()
+        )
 
     async def get_session(self, id_or_prefix: str) -> SessionInfo:
         """The session whose id is or starts with ``id_or_prefix``.
@@ -219,7 +233,10 @@ class SqliteSessionStore:
         return stored[0]
 
     async def append_many(
-        self, session_id: str, messages: Sequence[Message | NewMessage], *,
+        self,
+        session_id: str,
+        messages: Sequence[Message | NewMessage],
+        *,
         parent_id: ParentRef = HEAD,
     ) -> list[StoredMessage]:
         """Append a chain of messages (e.g. a turn's tool results) in one transaction."""
@@ -236,13 +253,13 @@ class SqliteSessionStore:
         same ``request_view`` as the whole history, without parsing what was summarized."""
         return await self._run(self._read, request_path, session_id)
 
-    async def tool_results_of(self, session_id: str, *, names: Collection[str],
-                              meta_key: str) -> list[StoredMessage]:
+    async def tool_results_of(
+        self, session_id: str, *, names: Collection[str], meta_key: str
+    ) -> list[StoredMessage]:
         """Tool results of the session, any branch, from one of ``names`` or flagged with
         ``meta_key``: what a tracker of the whole session needs, when the rest of it is
         loaded from the last compaction only."""
-        return await self._run(self._read, tool_results_of, session_id, sorted(names),
-                               meta_key)
+        return await self._run(self._read, tool_results_of, session_id, sorted(names), meta_key)
 
     async def recent(self, session_id: str, limit: int) -> list[StoredMessage]:
         """The last ``limit`` messages of the head path, oldest first."""
@@ -259,7 +276,11 @@ class SqliteSessionStore:
         await self._run(self._set_head, session_id, message_id)
 
     async def fork(
-        self, session_id: str, at_message_id: str, *, title: str | None = None,
+        self,
+        session_id: str,
+        at_message_id: str,
+        *,
+        title: str | None = None,
         fork_id: str | None = None,
     ) -> SessionInfo:
         """A new session whose history is a copy of the path up to ``at_message_id``.
@@ -269,8 +290,9 @@ class SqliteSessionStore:
         the fork too. The original session is not touched, and may be in use by
         another process: the copy is one consistent snapshot of it.
         """
-        return await self._run(self._fork, session_id, at_message_id, title,
-                               fork_id or new_session_id())
+        return await self._run(
+            self._fork, session_id, at_message_id, title, fork_id or new_session_id()
+        )
 
     # -- locks ----------------------------------------------------------------
 
@@ -320,8 +342,9 @@ class SqliteSessionStore:
 
     # -- export / import ------------------------------------------------------
 
-    async def export_jsonl(self, session_id: str, dest: Path,
-                           redact: Callable[[Any], Any] | None = None) -> int:
+    async def export_jsonl(
+        self, session_id: str, dest: Path, redact: Callable[[Any], Any] | None = None
+    ) -> int:
         """Write the whole session (all branches, events) as JSONL; return lines written.
         ``redact`` (the redaction funnel) sees every record before it is written."""
         return await self._run(export_session, self._db, session_id, dest, redact)
@@ -352,8 +375,9 @@ class SqliteSessionStore:
         with self._db.read() as conn:
             return query(conn, *args)
 
-    def _create_session(self, model: str, title: str, meta: dict[str, Any],
-                        session_id: str) -> SessionInfo:
+    def _create_session(
+        self, model: str, title: str, meta: dict[str, Any], session_id: str
+    ) -> SessionInfo:
         now = self._clock()
         with self._db.write() as conn:
             conn.execute(
@@ -422,8 +446,17 @@ class SqliteSessionStore:
                 conn.execute(
                     "INSERT INTO messages (id, session_id, parent_id, created_at, role, body, "
                     "usage, cost_usd, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (message_id, session_id, parent, now, item.message.role, body, usage_json,
-                     item.cost_usd, item.model),
+                    (
+                        message_id,
+                        session_id,
+                        parent,
+                        now,
+                        item.message.role,
+                        body,
+                        usage_json,
+                        item.cost_usd,
+                        item.model,
+                    ),
                 )
                 if item.usage is not None:
                     spent = spent + item.usage
@@ -431,11 +464,18 @@ class SqliteSessionStore:
                     cost = (cost or 0.0) + item.cost_usd
                 if not title and item.message.role == "user":
                     title = title_from_prompt(item.message.content)
-                stored.append(StoredMessage(
-                    id=message_id, session_id=session_id, parent_id=parent, created_at=now,
-                    message=item.message, usage=item.usage, cost_usd=item.cost_usd,
-                    model=item.model,
-                ))
+                stored.append(
+                    StoredMessage(
+                        id=message_id,
+                        session_id=session_id,
+                        parent_id=parent,
+                        created_at=now,
+                        message=item.message,
+                        usage=item.usage,
+                        cost_usd=item.cost_usd,
+                        model=item.model,
+                    )
+                )
                 parent = message_id
             conn.execute(
                 "UPDATE sessions SET head_id = ?, updated_at = ?, title = ?, "
@@ -447,9 +487,19 @@ class SqliteSessionStore:
                 "ELSE coalesce(cost_usd, 0) + ?9 END, "
                 "usage_estimated = usage_estimated OR ?10 "
                 "WHERE id = ?11",
-                (parent, now, title, spent.input_tokens, spent.output_tokens,
-                 spent.cached_input_tokens, spent.cache_write_tokens, spent.reasoning_tokens,
-                 cost, spent.estimated, session_id),
+                (
+                    parent,
+                    now,
+                    title,
+                    spent.input_tokens,
+                    spent.output_tokens,
+                    spent.cached_input_tokens,
+                    spent.cache_write_tokens,
+                    spent.reasoning_tokens,
+                    cost,
+                    spent.estimated,
+                    session_id,
+                ),
             )
             self._checkpoints.clear_redo(conn, session_id)
         return stored
@@ -464,11 +514,13 @@ class SqliteSessionStore:
             )
             self._checkpoints.clear_redo(conn, session_id)
 
-    def _fork(self, session_id: str, at_message_id: str, title: str | None,
-              fork_id: str) -> SessionInfo:
+    def _fork(
+        self, session_id: str, at_message_id: str, title: str | None, fork_id: str
+    ) -> SessionInfo:
         with self._db.write() as conn:
-            return copy_path_as_session(conn, session_id, at_message_id, fork_id,
-                                        title=title, now=self._clock())
+            return copy_path_as_session(
+                conn, session_id, at_message_id, fork_id, title=title, now=self._clock()
+            )
 
     def _events(self, session_id: str, after_seq: int, limit: int | None) -> list[BaseEvent]:
         with self._db.read() as conn:
@@ -478,10 +530,14 @@ class SqliteSessionStore:
             ).fetchall()
             # A v1 run's end is read with its start's id: a read from the middle of a
             # run needs the event that opened it.
-            boundary = conn.execute(
-                "SELECT json FROM events WHERE session_id = ? AND seq <= ? AND type IN "
-                f"({','.join('?' * len(RUN_BOUNDARY_TYPES))}) ORDER BY seq DESC LIMIT 1",
-                (session_id, after_seq, *RUN_BOUNDARY_TYPES),
-            ).fetchone() if rows and after_seq > 0 else None
+            boundary = (
+                conn.execute(
+                    "SELECT json FROM events WHERE session_id = ? AND seq <= ? AND type IN "
+                    f"({','.join('?' * len(RUN_BOUNDARY_TYPES))}) ORDER BY seq DESC LIMIT 1",
+                    (session_id, after_seq, *RUN_BOUNDARY_TYPES),
+                ).fetchone()
+                if rows and after_seq > 0
+                else None
+            )
         reader = EventReader.after(boundary[0] if boundary else None)
         return [reader.read(row[0]) for row in rows]

@@ -46,8 +46,9 @@ class _MessageRecord(BaseModel):
     message: Message
 
 
-def export_session(db: Database, session_id: str, dest: Path,
-                   redact: Callable[[Any], Any] | None = None) -> int:
+def export_session(
+    db: Database, session_id: str, dest: Path, redact: Callable[[Any], Any] | None = None
+) -> int:
     """Write the session to ``dest`` (atomically); return the number of lines. ``redact``
     (the redaction funnel) sees every message and event before it is written."""
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
@@ -120,10 +121,15 @@ def import_session(db: Database, src: Path) -> str:
                     "INSERT INTO messages (id, session_id, parent_id, created_at, role, body, "
                     "usage, cost_usd, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        record.id, info.id, record.parent_id, record.created_at,
-                        record.message.role, record.message.model_dump_json(),
+                        record.id,
+                        info.id,
+                        record.parent_id,
+                        record.created_at,
+                        record.message.role,
+                        record.message.model_dump_json(),
                         record.usage.model_dump_json() if record.usage else None,
-                        record.cost_usd, record.model,
+                        record.cost_usd,
+                        record.model,
                     ),
                 )
             except sqlite3.IntegrityError as exc:
@@ -145,10 +151,21 @@ def _insert_session(conn: sqlite3.Connection, info: SessionInfo) -> None:
         "reasoning_tokens, cost_usd, meta, usage_estimated) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            info.id, info.title, info.model, info.created_at, info.updated_at, info.head_id,
-            info.workspace, usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
-            usage.cache_write_tokens, usage.reasoning_tokens, info.cost_usd,
-            json.dumps(info.meta), usage.estimated,
+            info.id,
+            info.title,
+            info.model,
+            info.created_at,
+            info.updated_at,
+            info.head_id,
+            info.workspace,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cached_input_tokens,
+            usage.cache_write_tokens,
+            usage.reasoning_tokens,
+            info.cost_usd,
+            json.dumps(info.meta),
+            usage.estimated,
         ),
     )
 

@@ -26,8 +26,10 @@ class SetupCancelledError(TauError):
     """The first-run wizard was cancelled: the app ends, nothing written (exit 1)."""
 
     def __init__(self) -> None:
-        super().__init__(f"{CANCELLED}. Run tau onboard to set up, or tau --model "
-                         "offline/echo to try tau without a key")
+        super().__init__(
+            f"{CANCELLED}. Run tau onboard to set up, or tau --model "
+            "offline/echo to try tau without a key"
+        )
 
 
 class OnboardingApp(App["WizardOutcome | None"]):
@@ -36,8 +38,13 @@ class OnboardingApp(App["WizardOutcome | None"]):
     TITLE = "tau setup"
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, context: WizardContext, *, theme: str = DEFAULT_THEME,
-                 theme_folders: list[Path] | None = None) -> None:
+    def __init__(
+        self,
+        context: WizardContext,
+        *,
+        theme: str = DEFAULT_THEME,
+        theme_folders: list[Path] | None = None,
+    ) -> None:
         super().__init__()
         self.context = context
         catalog = load_themes(theme_folders)
@@ -52,8 +59,9 @@ class OnboardingApp(App["WizardOutcome | None"]):
         self.push_screen(OnboardingWizard(self.context), callback=self.exit)
 
 
-def run_onboarding_app(*, workspace: str | None, profile: str | None,
-                       workspace_label: Callable[[Path], str]) -> WizardOutcome | None:
+def run_onboarding_app(
+    *, workspace: str | None, profile: str | None, workspace_label: Callable[[Path], str]
+) -> WizardOutcome | None:
     """Open the wizard for the workspace (``workspace_label`` names it on screen); its
     outcome, or ``None`` if it was cancelled (the caller prints either)."""
     from tau_engine.config import load_settings
@@ -69,8 +77,9 @@ def run_onboarding_app(*, workspace: str | None, profile: str | None,
     if profile and ProfileStore().exists(profile):
         # Start from the named profile's values; a new name starts from the active one's.
         settings = settings.model_copy(update={"profile": profile})
-    context = build_context(paths, settings, workspace_label=workspace_label(paths.root),
-                            profile=profile)
+    context = build_context(
+        paths, settings, workspace_label=workspace_label(paths.root), profile=profile
+    )
     app = OnboardingApp(context, theme=configured_theme_name(paths.root, None))
     outcome: Any = app.run()
     return outcome if isinstance(outcome, WizardOutcome) else None

@@ -65,27 +65,46 @@ class WizardChoices:
     @classmethod
     def starting_from(cls, context: WizardContext) -> WizardChoices:
         start = context.start
-        return cls(provider=start.provider, model=start.model, key_kind=start.key.kind,
-                   key_variable=start.key.variable or "", key_secret="",
-                   safety=start.safety, profile=start.profile,
-                   verifier=start.verifier or context.detected_verifier,
-                   record_verifier=bool(start.verifier or context.detected_verifier))
+        return cls(
+            provider=start.provider,
+            model=start.model,
+            key_kind=start.key.kind,
+            key_variable=start.key.variable or "",
+            key_secret="",
+            safety=start.safety,
+            profile=start.profile,
+            verifier=start.verifier or context.detected_verifier,
+            record_verifier=bool(start.verifier or context.detected_verifier),
+        )
 
     def plan(self, context: WizardContext) -> OnboardingPlan:
         from tau_engine.onboarding.plan import KeyChoice, OnboardingPlan
 
-        key = KeyChoice(self.key_kind, self.key_variable.strip() or None,
-                        self.key_secret if self.key_kind == "typed" else None)
+        key = KeyChoice(
+            self.key_kind,
+            self.key_variable.strip() or None,
+            self.key_secret if self.key_kind == "typed" else None,
+        )
         return OnboardingPlan(
-            workspace=context.workspace, provider=self.provider, model=self.model, key=key,
-            safety=self.safety, profile=self.profile,
+            workspace=context.workspace,
+            provider=self.provider,
+            model=self.model,
+            key=key,
+            safety=self.safety,
+            profile=self.profile,
             verifier=self.verifier if self.record_verifier and self.verifier else None,
-            replace=frozenset(self.replace))
+            replace=frozenset(self.replace),
+        )
 
 
-def build_context(paths: WorkspacePaths, settings: Settings, *, workspace_label: str,
-                  profile: str | None = None,
-                  environ: Mapping[str, str] | None = None) -> WizardContext:
+def build_context(
+    paths: WorkspacePaths,
+    settings: Settings,
+    *,
+    workspace_label: str,
+    profile: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> WizardContext:
     """Read what the wizard shows (blocking: call it from a thread). ``profile`` names the
     profile to write (default: the active one, else ``default``)."""
     from dataclasses import replace
@@ -104,10 +123,16 @@ def build_context(paths: WorkspacePaths, settings: Settings, *, workspace_label:
     if profile:
         start = replace(start, profile=profile)
     return WizardContext(
-        workspace=paths.root, workspace_label=workspace_label,
+        workspace=paths.root,
+        workspace_label=workspace_label,
         providers=key_report(paths, settings, env).providers,
         models={name: catalog.list(name) for name in PROVIDERS},
         default_models={name: catalog.default_model(name) for name in PROVIDERS},
         stored_masked={name: mask_key(key) for name, key in CredentialsFile().keys().items()},
-        identity=identity_files(paths.root), detected_verifier=detect_verifier(paths.root),
-        state_exists=paths.state_dir.is_dir(), start=start, settings=settings, environ=env)
+        identity=identity_files(paths.root),
+        detected_verifier=detect_verifier(paths.root),
+        state_exists=paths.state_dir.is_dir(),
+        start=start,
+        settings=settings,
+        environ=env,
+    )

@@ -66,16 +66,43 @@ class OnboardingWizard(Screen["WizardOutcome | None"]):
     CSS_PATH = "onboarding.tcss"
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="onboarding.cancel",
-                tooltip="Leave the setup; nothing is written"),
-        Binding("ctrl+n", "next", "Next", id="onboarding.next",
-                tooltip="Go to the next step (Enter in a list or a field does too)"),
-        Binding("ctrl+b", "back", "Back", id="onboarding.back",
-                tooltip="Go back one step; your answers are kept"),
-        Binding("ctrl+t", "check", "Check model", id="onboarding.check", show=False,
-                tooltip="Probe the model: list the models and try one tool call"),
-        Binding("ctrl+s", "write", "Write", id="onboarding.write", show=False,
-                tooltip="On the summary: write the setup"),
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            id="onboarding.cancel",
+            tooltip="Leave the setup; nothing is written",
+        ),
+        Binding(
+            "ctrl+n",
+            "next",
+            "Next",
+            id="onboarding.next",
+            tooltip="Go to the next step (Enter in a list or a field does too)",
+        ),
+        Binding(
+            "ctrl+b",
+            "back",
+            "Back",
+            id="onboarding.back",
+            tooltip="Go back one step; your answers are kept",
+        ),
+        Binding(
+            "ctrl+t",
+            "check",
+            "Check model",
+            id="onboarding.check",
+            show=False,
+            tooltip="Probe the model: list the models and try one tool call",
+        ),
+        Binding(
+            "ctrl+s",
+            "write",
+            "Write",
+            id="onboarding.write",
+            show=False,
+            tooltip="On the summary: write the setup",
+        ),
     ]
 
     def __init__(self, context: WizardContext) -> None:
@@ -85,18 +112,25 @@ class OnboardingWizard(Screen["WizardOutcome | None"]):
         self.index = 0
         self.writing = False
         self.steps: list[WizardStep] = [
-            ProviderStep(context, self.choices), KeyStep(context, self.choices),
-            ModelStep(context, self.choices), WorkspaceStep(context, self.choices),
-            IdentityStep(context, self.choices), SafetyStep(context, self.choices),
-            SummaryStep(context, self.choices)]
+            ProviderStep(context, self.choices),
+            KeyStep(context, self.choices),
+            ModelStep(context, self.choices),
+            WorkspaceStep(context, self.choices),
+            IdentityStep(context, self.choices),
+            SafetyStep(context, self.choices),
+            SummaryStep(context, self.choices),
+        ]
         for number, step in enumerate(self.steps):
             step.id = f"step-{number}"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard"):
-            yield Static(Content.assemble(("tau setup", "bold"), "  ",
-                                          (self.context.workspace_label, "$text-muted")),
-                         id="wizard-head")
+            yield Static(
+                Content.assemble(
+                    ("tau setup", "bold"), "  ", (self.context.workspace_label, "$text-muted")
+                ),
+                id="wizard-head",
+            )
             yield Static("", id="wizard-progress")
             yield Static("", id="wizard-title")
             yield Static("", id="wizard-hint")
@@ -106,8 +140,7 @@ class OnboardingWizard(Screen["WizardOutcome | None"]):
             with Horizontal(id="wizard-nav"):
                 yield Button("Back", id="wizard-back", compact=True)
                 yield Button("Next", id="wizard-next", variant="primary", compact=True)
-                yield Static(Content("esc cancel · ctrl+b back · ctrl+n next"),
-                             id="wizard-keys")
+                yield Static(Content("esc cancel · ctrl+b back · ctrl+n next"), id="wizard-keys")
 
     def on_mount(self) -> None:
         self._show_step()
@@ -120,8 +153,9 @@ class OnboardingWizard(Screen["WizardOutcome | None"]):
         step = self.step
         self.query_one(ContentSwitcher).current = step.id
         self.query_one("#wizard-progress", Static).update(progress_line(self.index))
-        self.query_one("#wizard-title", Static).update(Content.styled(
-            f"Step {self.index + 1} of {len(self.steps)} · {step.title}", "bold"))
+        self.query_one("#wizard-title", Static).update(
+            Content.styled(f"Step {self.index + 1} of {len(self.steps)} · {step.title}", "bold")
+        )
         self.query_one("#wizard-hint", Static).update(Content.styled(step.hint, "$text-muted"))
         self.query_one("#wizard-error", Static).update("")
         self.query_one("#wizard-back", Button).disabled = self.index == 0

@@ -40,8 +40,11 @@ class IdentityStep(WizardStep):
         yield Checkbox("", id="identity-replace", compact=True)
         with Horizontal(id="identity-verifier-row"):
             yield Checkbox("Verifier:", id="identity-verifier-on", compact=True)
-            yield Input(placeholder="no test command detected: type one", compact=True,
-                        id="identity-verifier")
+            yield Input(
+                placeholder="no test command detected: type one",
+                compact=True,
+                id="identity-verifier",
+            )
 
     def _files(self) -> list[IdentityFile]:
         from tau_engine.onboarding.identity import with_proposal
@@ -52,8 +55,12 @@ class IdentityStep(WizardStep):
     def show(self) -> None:
         self.query_one("#identity-verifier-on", Checkbox).value = self.choices.record_verifier
         self.query_one("#identity-verifier", Input).value = self.choices.verifier or ""
-        self._confirmed = {name: item.proposed for item in self._files()
-                           for name in self.choices.replace if name == item.name}
+        self._confirmed = {
+            name: item.proposed
+            for item in self._files()
+            for name in self.choices.replace
+            if name == item.name
+        }
         self._refresh_list()
 
     def first_focus(self) -> Widget | None:
@@ -75,9 +82,16 @@ class IdentityStep(WizardStep):
         highlighted = options.highlighted or 0
         options.clear_options()
         for item in self._files():
-            options.add_option(Option(Content.assemble(
-                (f".tau/{item.name:<10}", "bold"), (f"{DESCRIPTIONS[item.name]:<27}", ""),
-                (self._state(item), "$text-muted")), id=item.name))
+            options.add_option(
+                Option(
+                    Content.assemble(
+                        (f".tau/{item.name:<10}", "bold"),
+                        (f"{DESCRIPTIONS[item.name]:<27}", ""),
+                        (self._state(item), "$text-muted"),
+                    ),
+                    id=item.name,
+                )
+            )
         options.highlighted = highlighted
         self._preview()
 
@@ -98,8 +112,11 @@ class IdentityStep(WizardStep):
                 replace.value = self._confirmed.get(item.name) == item.proposed
             text.update(_diff_content(item.diff()))
         else:
-            text.update(Content(item.existing if item.exists and item.existing is not None
-                                else item.proposed))
+            text.update(
+                Content(
+                    item.existing if item.exists and item.existing is not None else item.proposed
+                )
+            )
 
     @on(OptionList.OptionHighlighted, "#identity-list")
     def _moved(self, event: OptionList.OptionHighlighted) -> None:
@@ -132,8 +149,11 @@ class IdentityStep(WizardStep):
         self._store_verifier()
         files = {item.name: item for item in self._files()}
         # A confirmation counts only for the diff that was shown.
-        self.choices.replace = {name for name, proposed in self._confirmed.items()
-                                if name in files and files[name].proposed == proposed}
+        self.choices.replace = {
+            name
+            for name, proposed in self._confirmed.items()
+            if name in files and files[name].proposed == proposed
+        }
         if validate and self.choices.record_verifier:
             if not self.choices.verifier:
                 return "type the verifier command, or untick Verifier"
@@ -147,8 +167,12 @@ class IdentityStep(WizardStep):
 def _diff_content(diff: str) -> Content:
     lines = []
     for line in diff.splitlines():
-        style = ("$text-success" if line.startswith("+") and not line.startswith("+++") else
-                 "$text-error" if line.startswith("-") and not line.startswith("---") else
-                 "$text-muted")
+        style = (
+            "$text-success"
+            if line.startswith("+") and not line.startswith("+++")
+            else "$text-error"
+            if line.startswith("-") and not line.startswith("---")
+            else "$text-muted"
+        )
         lines.append(Content.styled(line, style))
     return Content("\n").join(lines)

@@ -32,13 +32,20 @@ class KeyStep(WizardStep):
         with Vertical(id="key-choices"):
             yield RadioSet(
                 RadioButton("Read it from an environment variable", id="key-env"),
-                RadioButton("Type it: kept in credentials.toml (0600), never in the "
-                            "workspace", id="key-typed"),
+                RadioButton(
+                    "Type it: kept in credentials.toml (0600), never in the workspace",
+                    id="key-typed",
+                ),
                 RadioButton("Keep the key already in credentials.toml", id="key-stored"),
-                id="key-kind")
+                id="key-kind",
+            )
             yield Input(placeholder="VARIABLE_NAME", id="key-variable", compact=True)
-            yield Input(placeholder="paste the key (it is not shown)", password=True,
-                        id="key-secret", compact=True)
+            yield Input(
+                placeholder="paste the key (it is not shown)",
+                password=True,
+                id="key-secret",
+                compact=True,
+            )
             yield Static("", id="key-status", classes="wizard-note")
 
     def show(self) -> None:
@@ -49,8 +56,9 @@ class KeyStep(WizardStep):
         self.query_one("#key-none", Static).display = not needs_key
         self.query_one("#key-choices").display = needs_key
         if not needs_key:
-            self.query_one("#key-none", Static).update(Content(
-                f"{choices.provider} needs no key: go on to the model."))
+            self.query_one("#key-none", Static).update(
+                Content(f"{choices.provider} needs no key: go on to the model.")
+            )
             return
         stored = self.context.stored_masked.get(choices.provider)
         stored_button = self.query_one("#key-stored", RadioButton)
@@ -104,12 +112,21 @@ class KeyStep(WizardStep):
         if kind == "env":
             name = self.query_one("#key-variable", Input).value.strip()
             value = self.context.environ.get(name, "").strip() if name else ""
-            status.update(Content(f"{name} is set ({mask_key(value)})" if value else
-                                  f"{name or 'the variable'} is not set in this shell: set it "
-                                  "before running tau"))
+            status.update(
+                Content(
+                    f"{name} is set ({mask_key(value)})"
+                    if value
+                    else f"{name or 'the variable'} is not set in this shell: set it "
+                    "before running tau"
+                )
+            )
         elif kind == "typed":
-            status.update(Content("The key is written only when you choose Write, to "
-                                  "credentials.toml (0600, folder 0700)."))
+            status.update(
+                Content(
+                    "The key is written only when you choose Write, to "
+                    "credentials.toml (0600, folder 0700)."
+                )
+            )
         else:
             status.update(Content("The profile reads the key from credentials.toml."))
 
@@ -129,11 +146,18 @@ class KeyStep(WizardStep):
         if not validate:
             return None
         if kind == "stored":
-            return None if choices.provider in self.context.stored_masked else \
-                "credentials.toml has no key for this provider"
+            return (
+                None
+                if choices.provider in self.context.stored_masked
+                else "credentials.toml has no key for this provider"
+            )
         try:
-            check_key(KeyChoice(choices.key_kind, choices.key_variable or None,
-                                choices.key_secret or None), choices.provider)
+            check_key(
+                KeyChoice(
+                    choices.key_kind, choices.key_variable or None, choices.key_secret or None
+                ),
+                choices.provider,
+            )
         except UsageError as exc:
             return str(exc)
         return None

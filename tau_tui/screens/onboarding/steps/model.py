@@ -13,8 +13,12 @@ from textual.widgets.option_list import Option
 
 from tau_tui.screens.onboarding.steps.base import WizardStep
 
-_MARKS = {"ok": ("✓", "$text-success"), "warn": ("!", "$text-warning"),
-          "fail": ("✗", "$text-error"), "skip": ("-", "$text-muted")}
+_MARKS = {
+    "ok": ("✓", "$text-success"),
+    "warn": ("!", "$text-warning"),
+    "fail": ("✗", "$text-error"),
+    "skip": ("-", "$text-muted"),
+}
 
 
 def _price(value: float | None) -> str:
@@ -32,8 +36,9 @@ class ModelStep(WizardStep):
         yield Input(placeholder="model id, e.g. gpt-4.1-mini", id="model-id")
         with Horizontal(id="model-probe-row"):
             yield Button("Check (ctrl+t)", id="model-check", compact=True)
-            yield Checkbox("also one tool call (a few tokens)", value=True, id="model-tools",
-                           compact=True)
+            yield Checkbox(
+                "also one tool call (a few tokens)", value=True, id="model-tools", compact=True
+            )
         yield Static("", id="model-probe", classes="wizard-note")
 
     def show(self) -> None:
@@ -41,22 +46,33 @@ class ModelStep(WizardStep):
         options = self.query_one(OptionList)
         options.clear_options()
         for info in self.context.models.get(provider, []):
-            detail = (f"{info.context_window:>9,} ctx  {_price(info.input_price)} in / "
-                      f"{_price(info.output_price)} out per M")
+            detail = (
+                f"{info.context_window:>9,} ctx  {_price(info.input_price)} in / "
+                f"{_price(info.output_price)} out per M"
+            )
             if not info.tools:
                 detail += "  (no tools)"
-            options.add_option(Option(Content.assemble((f"{info.id:<30} ", "bold"),
-                                                       (detail, "$text-muted")), id=info.id))
-        current = self.choices.model.split("/", 1)[1] if "/" in self.choices.model else \
-            self.choices.model
+            options.add_option(
+                Option(
+                    Content.assemble((f"{info.id:<30} ", "bold"), (detail, "$text-muted")),
+                    id=info.id,
+                )
+            )
+        current = (
+            self.choices.model.split("/", 1)[1] if "/" in self.choices.model else self.choices.model
+        )
         self.query_one("#model-id", Input).value = current
         for index in range(options.option_count):
             if options.get_option_at_index(index).id == current:
                 options.highlighted = index
         options.display = options.option_count > 0
-        self.query_one("#model-probe", Static).update(Content(
-            f"{provider} models run inside tau: nothing to check" if provider == "offline"
-            else "Not checked yet."))
+        self.query_one("#model-probe", Static).update(
+            Content(
+                f"{provider} models run inside tau: nothing to check"
+                if provider == "offline"
+                else "Not checked yet."
+            )
+        )
 
     def first_focus(self) -> Widget | None:
         options = self.query_one(OptionList)
@@ -92,23 +108,34 @@ class ModelStep(WizardStep):
 
         def resolve() -> ResolvedModel:
             value, where = key_value(plan.key, plan.provider, context.environ)
-            return resolve_choice(plan.provider, full_model_id(plan.provider, plan.model),
-                                  value, where, context.settings, context.environ,
-                                  context.workspace)
+            return resolve_choice(
+                plan.provider,
+                full_model_id(plan.provider, plan.model),
+                value,
+                where,
+                context.settings,
+                context.environ,
+                context.workspace,
+            )
 
         try:
             resolved = await asyncio.to_thread(resolve)
             result = await probe_model(resolved, context.settings, tool_call=tool_call)
         except TauError as exc:
-            self.query_one("#model-probe", Static).update(Content.assemble(
-                ("✗ ", "$text-error"), str(exc)))
+            self.query_one("#model-probe", Static).update(
+                Content.assemble(("✗ ", "$text-error"), str(exc))
+            )
             return
         lines = []
         for step in result.steps:
             mark, style = _MARKS[step.status]
-            lines.append(Content.assemble((f"{mark} {step.name}: ", style), step.message,
-                                          (f" ({step.remedy})" if step.remedy else "",
-                                           "$text-muted")))
+            lines.append(
+                Content.assemble(
+                    (f"{mark} {step.name}: ", style),
+                    step.message,
+                    (f" ({step.remedy})" if step.remedy else "", "$text-muted"),
+                )
+            )
         if not result.checked:
             lines.append(Content("tau cannot check it now; you can go on."))
         self.query_one("#model-probe", Static).update(Content("\n").join(lines))

@@ -33,13 +33,26 @@ class ProviderStep(WizardStep):
                 mark, detail = "✓", "needs no key (a local server)"
             else:
                 mark, detail = " ", "no key found"
-            options.append(Option(Content.assemble((f"{mark} ", "$text-success"),
-                                                   (f"{entry.provider:<11}", "bold"),
-                                                   (detail, "$text-muted")), id=entry.provider))
-        options.append(Option(Content.assemble(("✓ ", "$text-success"),
-                                               (f"{OFFLINE:<11}", "bold"),
-                                               ("no key: the echo model, to try tau",
-                                                "$text-muted")), id=OFFLINE))
+            options.append(
+                Option(
+                    Content.assemble(
+                        (f"{mark} ", "$text-success"),
+                        (f"{entry.provider:<11}", "bold"),
+                        (detail, "$text-muted"),
+                    ),
+                    id=entry.provider,
+                )
+            )
+        options.append(
+            Option(
+                Content.assemble(
+                    ("✓ ", "$text-success"),
+                    (f"{OFFLINE:<11}", "bold"),
+                    ("no key: the echo model, to try tau", "$text-muted"),
+                ),
+                id=OFFLINE,
+            )
+        )
         return options
 
     def show(self) -> None:
@@ -56,9 +69,13 @@ class ProviderStep(WizardStep):
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         name = event.option.id or ""
         models = self.context.models.get(name, [])
-        self.query_one("#provider-note", Static).update(Content(
-            f"{len(models)} models of {name} in tau's catalog" if models else
-            f"{name}: type a model id in the next steps"))
+        self.query_one("#provider-note", Static).update(
+            Content(
+                f"{len(models)} models of {name} in tau's catalog"
+                if models
+                else f"{name}: type a model id in the next steps"
+            )
+        )
 
     def commit(self, *, validate: bool) -> str | None:
         highlighted = self.query_one(OptionList).highlighted_option

@@ -21,11 +21,16 @@ class SafetyStep(WizardStep):
     def compose(self) -> ComposeResult:
         from tau_engine.config.profiles import SAFETY_PROFILES
 
-        yield OptionList(*[Option(Content.assemble((f"{name:<11}", "bold"),
-                                                   (line, "$text-muted")), id=name)
-                           for name, line in SAFETY_PROFILES.items()], id="safety-list")
-        yield Static(Content("Stored in the profile; tau's safety layer applies it."),
-                     classes="wizard-note")
+        yield OptionList(
+            *[
+                Option(Content.assemble((f"{name:<11}", "bold"), (line, "$text-muted")), id=name)
+                for name, line in SAFETY_PROFILES.items()
+            ],
+            id="safety-list",
+        )
+        yield Static(
+            Content("Stored in the profile; tau's safety layer applies it."), classes="wizard-note"
+        )
 
     def show(self) -> None:
         options = self.query_one(OptionList)

@@ -19,8 +19,12 @@ if TYPE_CHECKING:
     from tau_engine.onboarding.plan import OnboardingPlan
     from tau_engine.onboarding.writer import PlannedWrite
 
-_ACTION_STYLE = {"create": "$text-success", "replace": "$text-warning",
-                 "update": "$text-warning", "keep": "$text-muted"}
+_ACTION_STYLE = {
+    "create": "$text-success",
+    "replace": "$text-warning",
+    "update": "$text-warning",
+    "keep": "$text-muted",
+}
 
 
 def _key_words(plan: OnboardingPlan) -> str:
@@ -62,12 +66,17 @@ class SummaryStep(WizardStep):
         try:
             writes = await asyncio.to_thread(planned_writes, plan)
         except TauError as exc:
-            self.query_one("#summary-text", Static).update(Content.assemble(
-                ("✗ cannot write this setup: ", "bold $text-error"), str(exc),
-                ("\nGo Back and change it.", "$text-muted")))
+            self.query_one("#summary-text", Static).update(
+                Content.assemble(
+                    ("✗ cannot write this setup: ", "bold $text-error"),
+                    str(exc),
+                    ("\nGo Back and change it.", "$text-muted"),
+                )
+            )
             return
         self.query_one("#summary-text", Static).update(
-            render_summary(plan, writes, equivalent_command(plan)))
+            render_summary(plan, writes, equivalent_command(plan))
+        )
         self.ready = True
 
 
@@ -85,20 +94,39 @@ def render_summary(plan: OnboardingPlan, writes: list[PlannedWrite], command: st
     ]
     for write in writes:
         path = f"{write.path}{'/' if write.is_dir else ''}"
-        rows.append(Content.assemble((f"{write.action:<8}", _ACTION_STYLE[write.action]),
-                                     f"{write.mode_text():<5} ", path,
-                                     (f"  {write.what}", "$text-muted")))
-    rows += [Content(""), Content.styled("The same setup in a script or CI:", "bold"),
-             Content(command)]
+        rows.append(
+            Content.assemble(
+                (f"{write.action:<8}", _ACTION_STYLE[write.action]),
+                f"{write.mode_text():<5} ",
+                path,
+                (f"  {write.what}", "$text-muted"),
+            )
+        )
+    rows += [
+        Content(""),
+        Content.styled("The same setup in a script or CI:", "bold"),
+        Content(command),
+    ]
     if plan.replace:
-        rows.append(Content.styled(f"(it keeps existing identity files: replacing "
-                                   f"{', '.join(sorted(plan.replace))} is this wizard's)",
-                                   "$text-muted"))
+        rows.append(
+            Content.styled(
+                f"(it keeps existing identity files: replacing "
+                f"{', '.join(sorted(plan.replace))} is this wizard's)",
+                "$text-muted",
+            )
+        )
     if plan.replace:
-        rows.append(Content.styled(f"(it keeps existing identity files: replacing "
-                                   f"{', '.join(sorted(plan.replace))} is this wizard's)",
-                                   "$text-muted"))
+        rows.append(
+            Content.styled(
+                f"(it keeps existing identity files: replacing "
+                f"{', '.join(sorted(plan.replace))} is this wizard's)",
+                "$text-muted",
+            )
+        )
     if plan.key.kind == "typed":
-        rows.append(Content.styled("(pipe the key into it: printf %s \"$KEY\" | tau onboard "
-                                   "...)", "$text-muted"))
+        rows.append(
+            Content.styled(
+                '(pipe the key into it: printf %s "$KEY" | tau onboard ...)', "$text-muted"
+            )
+        )
     return Content("\n").join(rows)

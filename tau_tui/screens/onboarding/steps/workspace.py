@@ -21,17 +21,23 @@ class WorkspaceStep(WizardStep):
 
     def show(self) -> None:
         root = self.context.workspace
-        state = "exists and is kept" if self.context.state_exists else \
-            "will be created (mode 0755)"
+        state = "exists and is kept" if self.context.state_exists else "will be created (mode 0755)"
         lines = [
             Content.assemble(("Workspace  ", "bold"), str(root)),
             Content.assemble(("State      ", "bold"), f"{root / '.tau'}/ {state}"),
-            Content.assemble(("           ", ""), (".tau/.gitignore keeps it out of commits "
-                                                 "(sessions, checkpoints, logs)", "$text-muted")),
-            Content.assemble(("Keys       ", "bold"), ("never stored in the workspace",
-                                                      "$text-muted")),
+            Content.assemble(
+                ("           ", ""),
+                (
+                    ".tau/.gitignore keeps it out of commits (sessions, checkpoints, logs)",
+                    "$text-muted",
+                ),
+            ),
+            Content.assemble(
+                ("Keys       ", "bold"), ("never stored in the workspace", "$text-muted")
+            ),
             Content(""),
-            Content.assemble(("Another folder? Cancel (Esc) and run tau onboard -w DIR.",
-                              "$text-muted")),
+            Content.assemble(
+                ("Another folder? Cancel (Esc) and run tau onboard -w DIR.", "$text-muted")
+            ),
         ]
         self.query_one("#workspace-text", Static).update(Content("\n").join(lines))
