@@ -107,8 +107,8 @@ async def test_repl_output_is_stripped(workspace: Path) -> None:
         settings=Settings(model="offline/replay", approval="full-auto"),
         environ={},
         script_path=hostile_script(workspace),
-        approver=LineApprover(ask, out),
-    )  # type: ignore[arg-type]
+        approver=LineApprover(ask, out),  # type: ignore[arg-type]
+    )
     try:
         assert await LineRepl(engine, ask, out, err).loop() == 0  # type: ignore[arg-type]
     finally:
@@ -123,8 +123,8 @@ async def test_repl_approval_preview_is_stripped() -> None:
 
     ask, _ = scripted(["n"])
     out = io.StringIO()
-    decision = await LineApprover(ask, out)(
-        ApprovalRequest(  # type: ignore[arg-type]
+    decision = await LineApprover(ask, out)(  # type: ignore[arg-type]
+        ApprovalRequest(
             call_id="c1",
             tool="bash",
             kind="exec",

@@ -127,7 +127,7 @@ async def test_the_selector_warns_keeps_the_old_model_on_failure_and_closes_all(
 
 def test_compaction_is_due_near_the_window(tmp_path: Path) -> None:
     policy = CompactionPolicy(
-        store=None,
+        store=None,  # type: ignore[arg-type]
         session_id="s",
         bus=EventBus(),
         stream=None,  # type: ignore[arg-type]

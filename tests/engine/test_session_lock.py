@@ -111,8 +111,8 @@ async def _open(root: Path, **kwargs: object) -> Engine:
         workspace=WorkspacePaths(root),
         settings=Settings(model="offline/echo"),
         environ={},
-        **kwargs,
-    )  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 async def test_two_engines_cannot_write_one_session(tmp_path: Path) -> None:

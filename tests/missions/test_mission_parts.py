@@ -154,7 +154,7 @@ def test_ansi_colours_are_ignored() -> None:
 
 def _run(
     exit_code: int,
-    failing: list[str] = (),
+    failing: list[str] = (),  # type: ignore[assignment]
     passing: list[str] = (),  # type: ignore[assignment]
     log: str = "x.log",
     framework: str | None = "unittest",

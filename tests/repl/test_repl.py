@@ -40,8 +40,8 @@ async def make(
         settings=Settings(model="offline/replay" if script else "offline/echo", approval=approval),
         environ={},
         script_path=script,
-        approver=LineApprover(ask, out),
-    )  # type: ignore[arg-type]
+        approver=LineApprover(ask, out),  # type: ignore[arg-type]
+    )
     return engine, LineRepl(engine, ask, out, err), out, err  # type: ignore[arg-type]
 
 

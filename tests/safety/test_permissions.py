@@ -29,8 +29,11 @@ def _policy(
     **kwargs: object,
 ) -> PermissionPolicy:
     return PermissionPolicy(
-        load_profile(profile, user_dir=tmp_path / "none"), mode, tmp_path, **kwargs
-    )  # type: ignore[arg-type]
+        load_profile(profile, user_dir=tmp_path / "none"),
+        mode,
+        tmp_path,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 def _bash(command: str) -> ToolCall:
