@@ -95,6 +95,7 @@ class Lease:
         self._clock = clock
         self._last_ok = clock()  # the claim itself set the lease
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- heartbeats -------------------------------------------------------------
     def start(self) -> None:
@@ -104,6 +105,10 @@ class Lease:
     async def stop(self) -> None:
         """Stop beating (the attempt is over, or lost)."""
         task, self._task = self._task, None
+        # A flag as well as the cancel: Python 3.11's wait_for returns the heartbeat's result,
+        # swallowing the cancel, when the write finishes as the cancel arrives; the loop
+        # would then beat on forever and this await never end (seen once in CI).
+        self._stopping = True
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -115,8 +120,10 @@ class Lease:
         return self._last_ok + self.lease_s - self.heartbeat_s - self._clock()
 
     async def _beat_forever(self) -> None:
-        while not self.lost.is_set():
+        while not self.lost.is_set() and not self._stopping:
             await asyncio.sleep(min(self.heartbeat_s, max(0.0, self.budget_left_s)))
+            if self._stopping:
+                return
             if self.budget_left_s <= 0:
                 self._lose(
                     f"heartbeats failed for {self._clock() - self._last_ok:.1f} s "

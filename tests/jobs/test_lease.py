@@ -225,3 +225,32 @@ async def test_a_beat_in_flight_when_the_job_settles_does_not_lose_it(
     assert final is not None and final.state is JobState.SUCCEEDED
     assert not lease.lost.is_set(), lease.lost_reason
     inner.close()
+
+
+class CancelSwallowingLease(Lease):
+    """A beat that ends normally when cancelled, as Python 3.11's ``wait_for`` does when the
+    heartbeat write completes at the moment the cancel arrives."""
+
+    calls = 0
+
+    async def beat(self) -> None:
+        self.calls += 1
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return
+
+
+async def test_stop_ends_the_heartbeats_even_when_a_beat_swallows_the_cancel(
+    paths: WorkspacePaths,
+) -> None:
+    queue, claim = await claimed(paths)
+    lease = CancelSwallowingLease(queue, claim, lease_s=LEASE, heartbeat_s=0.01)  # type: ignore[arg-type]
+    lease.start()
+    try:
+        await until(lambda: lease.calls == 1)  # inside a beat
+        await lease.stop()
+        await asyncio.sleep(0.1)
+        assert lease.calls == 1  # no beat after stop
+    finally:
+        queue.inner.close()
