@@ -13,6 +13,10 @@ from pathlib import Path
 
 from tau_engine.status.model import Audit, AuditItem, ProviderCall
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+
 TAIL_BYTES = 256 * 1024
 AUDIT_KINDS = ("allow", "ask", "deny", "redaction", "injection", "sandbox_refusal", "ssrf_block")
 """As ``tau_engine.safety.audit.AUDIT_KINDS`` (a test keeps them equal)."""
@@ -20,7 +24,9 @@ OPERATOR_AUDIT_KINDS = ("deny", "redaction", "injection", "sandbox_refusal", "ss
 """What an operator looks at: denials, redactions, injection flags, blocked requests."""
 
 
-def tail_records(path: Path, tail_bytes: int = TAIL_BYTES) -> list[dict[str, object]]:
+def tail_records(
+    path: str | os.PathLike[str], tail_bytes: int = TAIL_BYTES
+) -> list[dict[str, object]]:
     """The JSON objects on the last lines of ``path``, oldest first ([] when absent)."""
     try:
         with open(path, "rb") as handle:
@@ -42,6 +48,14 @@ def tail_records(path: Path, tail_bytes: int = TAIL_BYTES) -> list[dict[str, obj
         if isinstance(value, dict):
             records.append(value)
     return records
+
+
+def finite(value: object) -> float | None:
+    """A finite number as a float (JSON may say NaN or Infinity; a bool is no number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if number - number == 0 else None
 
 
 def _str(value: object) -> str | None:
@@ -78,14 +92,10 @@ def read_providers(path: Path) -> tuple[ProviderCall, ...]:
             _str(record.get("model")),
             _str(record.get("status")),
         )
-        latency, ts = record.get("latency_ms"), record.get("ts")
-        if provider is None or model is None or status is None or not isinstance(ts, int | float):
+        latency, ts = finite(record.get("latency_ms")), finite(record.get("ts"))
+        if provider is None or model is None or status is None or ts is None:
             continue
         last[(provider, model)] = ProviderCall(
-            provider=provider,
-            model=model,
-            status=status,
-            latency_ms=float(latency) if isinstance(latency, int | float) else None,
-            ts=float(ts),
+            provider=provider, model=model, status=status, latency_ms=latency, ts=ts
         )
     return tuple(sorted(last.values(), key=lambda call: call.ts, reverse=True))

@@ -18,6 +18,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from tau_engine.status.breakers import BREAKER_LOG_NAME, provider_statuses, read_breakers
 from tau_engine.status.held_locks import held_lock_names, lock_file_name
 from tau_engine.status.job_view import read_jobs
 from tau_engine.status.log_tail import read_audit, read_providers
@@ -29,6 +30,7 @@ from tau_engine.status.model import (
     Missions,
     MissionSummary,
     Paths,
+    ProviderStatus,
     Sessions,
     SessionSummary,
     StatusSnapshot,
@@ -71,6 +73,7 @@ def workspace_paths(root: Path) -> Paths:
         logs=str(logs),
         audit_log=str(logs / "audit.jsonl"),
         provider_log=str(logs / "provider.jsonl"),
+        breaker_log=str(logs / BREAKER_LOG_NAME),
     )
 
 
@@ -155,7 +158,10 @@ def read_snapshot(
         except (sqlite3.Error, OSError) as exc:
             store, error = "error", f"cannot read {db_path}: {exc}"
     disk = _disk_free(root / ".tau")
-    attention = _attention(store, disk, jobs, missions)
+    providers = provider_statuses(
+        read_providers(Path(paths.provider_log)), read_breakers(paths.breaker_log, now)
+    )
+    attention = _attention(store, disk, jobs, missions, providers)
     health = "error" if store == "error" else ("attention" if attention else "ok")
     store_health = StoreHealth(
         status=store,
@@ -176,7 +182,7 @@ def read_snapshot(
         jobs=jobs,
         missions=missions,
         memory=memory,
-        providers=read_providers(Path(paths.provider_log)),
+        providers=providers,
         audit=read_audit(Path(paths.audit_log), limit),
         paths=paths,
         model=(latest.model or None) if latest else None,
@@ -192,7 +198,13 @@ class _SchemaMismatch(Exception):
         self.found = found
 
 
-def _attention(store: str, disk: int | None, jobs: Jobs, missions: Missions) -> tuple[str, ...]:
+def _attention(
+    store: str,
+    disk: int | None,
+    jobs: Jobs,
+    missions: Missions,
+    providers: dict[str, ProviderStatus],
+) -> tuple[str, ...]:
     reasons = []
     if store == "error":
         reasons.append("store.error")
@@ -206,6 +218,8 @@ def _attention(store: str, disk: int | None, jobs: Jobs, missions: Missions) -> 
         reasons.append("jobs.needs_authority")
     if missions.latest is not None and missions.latest.outcome == "blocked":
         reasons.append("mission.blocked")
+    if any(p.breaker == "open" for p in providers.values()):
+        reasons.append("providers.breaker_open")
     return tuple(reasons)
 
 

@@ -79,6 +79,34 @@ def ago(seconds: float) -> str:
     return f"{seconds / 86400:.0f} d"
 
 
+TIME_FIELDS = frozenset({"ts", "breaker_since", "breaker_until"})
+"""Detail fields holding epoch seconds besides those named ``*_at``."""
+
+
+def local_time(epoch: float, now: float) -> str:
+    """``epoch`` as a local date and time with its distance from ``now``:
+    ``2027-01-15 09:00:00 (3 min ago)`` or ``(in 25 s)``."""
+    import time
+
+    try:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return str(epoch)
+    distance = f"{ago(now - epoch)} ago" if epoch <= now else f"in {ago(epoch - now)}"
+    return f"{stamp} ({distance})"
+
+
+def detail_lines(detail: dict[str, Any], now: float) -> list[str]:
+    """A row's detail as ``name: value`` lines, epoch times shown as local times."""
+    lines = []
+    for name, value in detail.items():
+        is_time = name in TIME_FIELDS or name.endswith("_at")
+        if is_time and isinstance(value, int | float) and not isinstance(value, bool):
+            value = local_time(float(value), now)
+        lines.append(f"{name}: {value}")
+    return lines
+
+
 def health_strip(data: dict[str, Any]) -> str:
     """One line: health, store, schema, disk, model, safety profile and why it needs
     attention."""
@@ -219,24 +247,36 @@ def _memory(data: dict[str, Any]) -> Panel:
     )
 
 
+def _breaker(p: dict[str, Any], now: float) -> str:
+    state = p.get("breaker")
+    if state is None:
+        return "-"
+    until = p.get("breaker_until")
+    if state == "open" and isinstance(until, int | float):
+        return clean(f"open {ago(until - now)} more")
+    return clean(state)
+
+
 def _providers(data: dict[str, Any], now: float) -> Panel:
     rows = tuple(
         PanelRow(
-            key=f"provider:{p['provider']}/{p['model']}",
+            key=f"provider:{route}",
             cells=(
-                clean(f"{p['provider']}/{p['model']}"),
+                clean(route),
                 clean(p["status"]),
                 "-" if p["latency_ms"] is None else f"{p['latency_ms']:.0f} ms",
-                ago(now - p["ts"]),
+                "-" if p["ts"] is None else ago(now - p["ts"]),
+                _breaker(p, now),
             ),
             detail=p,
         )
-        for p in data["providers"]
+        for route, p in data["providers"].items()
     )
+    opened = sum(1 for p in data["providers"].values() if p.get("breaker") == "open")
     return Panel(
         "providers",
-        f"Providers {len(rows)} (last call each)",
-        ("model", "status", "latency", "when"),
+        f"Providers {len(rows)} · breakers open {opened}",
+        ("model", "status", "latency", "when", "breaker"),
         rows,
     )
 

@@ -31,7 +31,7 @@ def test_markers_of_a_seeded_workspace_and_exit_1_with_the_reasons(tmp_path: Pat
     assert done.returncode == 1 and done.stderr == ""
     markers = _markers(done.stdout)
     assert markers["control_plane.health"] == "attention"
-    assert markers["control_plane.schema_version"] == "1"
+    assert markers["control_plane.schema_version"] == "2"
     assert (
         markers["control_plane.store.schema_version"]
         == markers["control_plane.store.schema_expected"]
@@ -42,7 +42,10 @@ def test_markers_of_a_seeded_workspace_and_exit_1_with_the_reasons(tmp_path: Pat
     assert markers["control_plane.missions.latest.outcome"] == "blocked"
     assert markers["control_plane.sessions.recent.2.cost_usd"] == "none"
     reasons = {v for k, v in markers.items() if k.startswith("control_plane.attention.")}
-    assert reasons == {"jobs.stale", "jobs.stuck", "mission.blocked"}
+    assert reasons == {"jobs.stale", "jobs.stuck", "mission.blocked", "providers.breaker_open"}
+    assert markers["control_plane.providers.openai/gpt-y.breaker"] == "open"
+    assert markers["control_plane.providers.openai/gpt-y.breaker_reason"] == "rate_limit%20429"
+    assert markers["control_plane.providers.anthropic/claude-x.breaker"] == "closed"
 
 
 def test_a_healthy_workspace_exits_0(tmp_path: Path) -> None:

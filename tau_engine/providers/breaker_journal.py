@@ -1,0 +1,133 @@
+"""The breaker journal: each change of a circuit breaker, one JSON line in ``.tau/logs/``.
+
+A breaker's state lives in the memory of the process that routes calls; ``tau status``,
+``tau shell`` and ``tau watch`` run in other processes and read this file
+(``tau_engine.status.breakers``) to show an open breaker: the last line of a route is its
+state. Changes are rare (a route opens after several failures), so the file stays small.
+
+Several tau processes may share a workspace, and any of them may be killed at any point:
+
+* a record is one ``write`` of one line under an exclusive ``flock`` of the file;
+* a line a killed writer left without its newline is closed first (a ``\\n`` is written
+  before the next record), so a torn line spoils only itself;
+* past ``max_bytes`` the file is compacted to the last line of each route: written to a
+  temporary file and put in place with ``os.replace`` (a reader sees the old or the new
+  file, never half of one) while the old file's lock is held; a writer that waited on the
+  old file sees it was replaced and opens the new one.
+
+Records hold a fixed set of fields, strings reduced to a safe alphabet. Writing never
+fails a call: a journal that cannot be written is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from pathlib import Path
+
+from tau_engine.providers.breaker import BreakerChange
+
+BREAKER_LOG_NAME = "breaker.jsonl"
+MAX_BYTES = 32 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+\-]")
+_UNSAFE_REASON = re.compile(r"[^A-Za-z0-9._:/@+\- ]")  # "server 503"
+_MAX_TEXT = 200
+_OPEN_TRIES = 3
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (not POSIX: appends stay unlocked)
+    fcntl = None  # type: ignore[assignment]
+
+
+def _safe_text(value: str | None, unsafe: re.Pattern[str] = _UNSAFE) -> str | None:
+    return None if value is None else unsafe.sub("?", value)[:_MAX_TEXT]
+
+
+def change_line(change: BreakerChange, pid: int) -> bytes:
+    """The journal line of ``change`` (with its newline)."""
+    data = {
+        "route": _safe_text(change.route),
+        "state": change.state,
+        "since": round(change.since, 3),
+        "until": None if change.until is None else round(change.until, 3),
+        "reason": _safe_text(change.reason, _UNSAFE_REASON),
+        "failures": change.failures,
+        "pid": pid,
+    }
+    return (json.dumps(data, separators=(",", ":")) + "\n").encode()
+
+
+class BreakerJournal:
+    """Appends ``BreakerChange``s to ``path`` (see the module docstring)."""
+
+    def __init__(self, path: Path, max_bytes: int = MAX_BYTES) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.skipped = 0  # records that could not be written
+
+    @classmethod
+    def for_workspace(cls, root: Path) -> BreakerJournal:
+        """The workspace's journal, ``<root>/.tau/logs/breaker.jsonl``."""
+        return cls(root / ".tau" / "logs" / BREAKER_LOG_NAME)
+
+    def record(self, change: BreakerChange) -> None:
+        """Append one change; on any OS error the record is skipped (and counted)."""
+        try:
+            self._append(change_line(change, os.getpid()))
+        except (OSError, ValueError):
+            self.skipped += 1
+
+    def _append(self, line: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        for _ in range(_OPEN_TRIES):
+            fd = os.open(self.path, flags, 0o600)
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                if not _same_file(fd, self.path):
+                    continue  # compacted by another writer while this one waited
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # close a line a killed writer left open
+                os.write(fd, line)
+                if size + len(line) > self.max_bytes:
+                    self._compact(fd)
+                return
+            finally:
+                os.close(fd)  # closing drops the lock
+        raise OSError("the breaker journal kept being replaced")
+
+    def _compact(self, fd: int) -> None:
+        """Keep the last line of each route (called with ``fd``'s lock held)."""
+        data = os.pread(fd, os.fstat(fd).st_size, 0)
+        last: dict[str, bytes] = {}
+        for raw in data.split(b"\n"):
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and isinstance(value.get("route"), str):
+                last.pop(value["route"], None)
+                last[value["route"]] = raw + b"\n"
+        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)  # a leftover of a killed compaction (or a planted link)
+        out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(out, b"".join(last.values()))
+        finally:
+            os.close(out)
+        os.replace(temp, self.path)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
