@@ -2,18 +2,19 @@
 
 A breaker's state lives in the memory of the process that routes calls; ``tau status``,
 ``tau shell`` and ``tau watch`` run in other processes and read this file
-(``tau_engine.status.breakers``) to show an open breaker: the last line of a route is its
+(``tau_engine.status.log_tail``) to show an open breaker: the last line of a route is its
 state. Changes are rare (a route opens after several failures), so the file stays small.
 
 Several tau processes may share a workspace, and any of them may be killed at any point:
 
-* a record is one ``write`` of one line under an exclusive ``flock`` of the file;
+* a record is one ``write`` of one line, under an exclusive ``flock`` of a lock file
+  beside the journal (``.breaker.jsonl.lock``, never replaced);
 * a line a killed writer left without its newline is closed first (a ``\\n`` is written
   before the next record), so a torn line spoils only itself;
 * past ``max_bytes`` the file is compacted to the last line of each route: written to a
   temporary file and put in place with ``os.replace`` (a reader sees the old or the new
-  file, never half of one) while the old file's lock is held; a writer that waited on the
-  old file sees it was replaced and opens the new one.
+  file, never half of one) while the lock is held, so no writer appends to a replaced
+  file.
 
 Records hold a fixed set of fields, strings reduced to a safe alphabet. Writing never
 fails a call: a journal that cannot be written is skipped.
@@ -34,7 +35,6 @@ MAX_BYTES = 32 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+\-]")
 _UNSAFE_REASON = re.compile(r"[^A-Za-z0-9._:/@+\- ]")  # "server 503"
 _MAX_TEXT = 200
-_OPEN_TRIES = 3
 
 try:
     import fcntl
@@ -82,27 +82,27 @@ class BreakerJournal:
 
     def _append(self, line: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        for _ in range(_OPEN_TRIES):
-            fd = os.open(self.path, flags, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        # The lock is a file of its own: the journal itself is replaced by compaction.
+        lock = os.open(self.path.with_name(f".{self.path.name}.lock"), flags, 0o600)
+        try:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            fd = os.open(self.path, flags | os.O_APPEND, 0o600)
             try:
-                if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                if not _same_file(fd, self.path):
-                    continue  # compacted by another writer while this one waited
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
                     line = b"\n" + line  # close a line a killed writer left open
                 os.write(fd, line)
                 if size + len(line) > self.max_bytes:
                     self._compact(fd)
-                return
             finally:
-                os.close(fd)  # closing drops the lock
-        raise OSError("the breaker journal kept being replaced")
+                os.close(fd)
+        finally:
+            os.close(lock)  # closing drops the lock
 
     def _compact(self, fd: int) -> None:
-        """Keep the last line of each route (called with ``fd``'s lock held)."""
+        """Keep the last line of each route (called with the lock held)."""
         data = os.pread(fd, os.fstat(fd).st_size, 0)
         last: dict[str, bytes] = {}
         for raw in data.split(b"\n"):
@@ -122,12 +122,3 @@ class BreakerJournal:
         finally:
             os.close(out)
         os.replace(temp, self.path)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        on_disk = os.stat(path, follow_symlinks=False)
-    except OSError:
-        return False
-    mine = os.fstat(fd)
-    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)

@@ -8,14 +8,18 @@ untrusted, if it is a built-in profile at least as strict as the user's), the pr
 ``safety``, then the user's ``config.toml``, else ``balanced``. A test compares the two
 over every combination, so they cannot drift apart. A file tau cannot read or parse counts
 as absent here: ``tau doctor`` is where a broken config is reported.
+
+Files are read by ``plain_toml`` when they are plain (most config files are), else by
+``tomllib``, and paths are strings (``os.path``): ``tomllib`` and ``pathlib`` are a third
+of ``tau status``'s start-up budget.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
+from tau_engine.status.plain_toml import loads_plain
 from tau_engine.status.record import record
 
 # ``typing``, ``dataclasses`` and ``collections.abc`` cost ``tau status`` several
@@ -24,6 +28,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
+
+MAX_CONFIG_BYTES = 1024 * 1024  # a config file is a few hundred bytes; more goes to tomllib
 
 SAFETY_ORDER = ("permissive", "balanced", "strict", "hardened")
 """As ``tau_engine.config.settings.SAFETY_ORDER`` (a test keeps them equal)."""
@@ -40,37 +46,46 @@ class SafetyView:
     safety: str
 
 
-def _toml(path: Path) -> dict[str, Any]:
+def _toml(path: str) -> dict[str, Any]:
+    """The TOML file at ``path`` ({} when absent, unreadable or not valid TOML)."""
     try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed below; tomllib only when a file exists)
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError:
         return {}
+    if len(data) <= MAX_CONFIG_BYTES:
+        try:
+            plain = loads_plain(data.decode())
+        except UnicodeDecodeError:
+            return {}
+        if plain is not None:
+            return plain
     import tomllib
 
-    with handle:
-        try:
+    try:
+        with open(path, "rb") as handle:
             return tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            return {}
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
 
 
-def _config_dir(environ: Mapping[str, str]) -> Path:
+def _config_dir(environ: Mapping[str, str]) -> str:
     """``paths.user_config_dir`` for this environment; on Linux without importing
     platformdirs (about 5 ms of ``tau status``), by the XDG rule it follows there."""
     override = environ.get("TAU_CONFIG_DIR")
     if override:
-        return Path(override).expanduser()
+        return os.path.expanduser(override)
     if sys.platform == "linux":
         xdg = environ.get("XDG_CONFIG_HOME", "").strip()
-        return (Path(xdg) if xdg else Path("~/.config").expanduser()) / "tau"
+        return os.path.join(xdg or os.path.expanduser("~/.config"), "tau")
     from platformdirs import user_config_path
 
-    return user_config_path("tau", appauthor=False)
+    return str(user_config_path("tau", appauthor=False))
 
 
-def _trusted(config_dir: Path, root: Path) -> bool:
-    workspaces = _toml(config_dir / TRUST_FILE_NAME).get("workspaces", {})
-    entry = workspaces.get(str(root.resolve())) if isinstance(workspaces, dict) else None
+def _trusted(config_dir: str, root: str) -> bool:
+    workspaces = _toml(os.path.join(config_dir, TRUST_FILE_NAME)).get("workspaces", {})
+    entry = workspaces.get(os.path.realpath(root)) if isinstance(workspaces, dict) else None
     return isinstance(entry, dict) and entry.get("trusted") is True
 
 
@@ -78,13 +93,15 @@ def _name(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def read_safety_view(root: Path, environ: Mapping[str, str] | None = None) -> SafetyView:
+def read_safety_view(
+    root: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> SafetyView:
     """What a headless run at ``root`` would use (no flags)."""
     env = os.environ if environ is None else environ
     config_dir = _config_dir(env)
-    user = _toml(config_dir / "config.toml")
-    workspace = _toml(root / ".tau" / "config.toml")
-    trusted = _trusted(config_dir, root)
+    user = _toml(os.path.join(config_dir, "config.toml"))
+    workspace = _toml(os.path.join(root, ".tau", "config.toml"))
+    trusted = _trusted(config_dir, os.fspath(root))
     profile = (
         _name(env.get("TAU_PROFILE"))
         or (_name(workspace.get("profile")) if trusted else None)
@@ -92,7 +109,8 @@ def read_safety_view(root: Path, environ: Mapping[str, str] | None = None) -> Sa
     )
     profile_safety = None
     if profile is not None:
-        profile_safety = _name(_toml(config_dir / "profiles" / f"{profile}.toml").get("safety"))
+        profile_file = os.path.join(config_dir, "profiles", f"{profile}.toml")
+        profile_safety = _name(_toml(profile_file).get("safety"))
     base = profile_safety or _name(user.get("safety"))
     safety = base
     chosen = _name(workspace.get("safety"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tau_engine.providers.breaker import BreakerChange
 from tau_engine.providers.breaker_journal import BreakerJournal
-from tau_engine.status.breakers import read_breakers
+from tau_engine.status.log_tail import read_breakers
 from tau_engine.status.snapshot import read_snapshot
 from tests.cli.tau_process import run_tau
 
@@ -49,18 +49,19 @@ assert journal.skipped == 0
 """
 
 
-def test_two_processes_appending_and_compacting_keep_every_routes_last_state(
+def test_processes_appending_and_compacting_keep_every_routes_last_state(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "breaker.jsonl"
     writers = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), who]) for who in ("p", "q")
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), who])
+        for who in ("p", "q", "r", "s")
     ]
-    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
     got = read_breakers(path, now=NOW)
     # Each writer's last change of each route: r4 closed last (index 299), the others
     # at their last index (295..298), none lost to a compaction or an interleaving.
-    for who in ("p", "q"):
+    for who in ("p", "q", "r", "s"):
         assert got[f"{who}/r4"].state == "closed"
         for route in range(4):
             assert got[f"{who}/r{route}"].since == 1.0 + 295 + route

@@ -16,7 +16,7 @@ from tau_engine.providers.breaker_journal import BREAKER_LOG_NAME, BreakerJourna
 from tau_engine.providers.factory import create_routed_provider
 from tau_engine.providers.registry import resolve_model
 from tau_engine.providers.router import RoutedProvider
-from tau_engine.status import breakers
+from tau_engine.status import log_tail as breakers
 from tau_engine.status.snapshot import read_snapshot
 from tests.cli.tau_process import run_tau
 from tests.support.openai_script import openai_answer

@@ -295,4 +295,4 @@ def test_the_config_dir_is_the_one_tau_uses(
         monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     else:
         monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
-    assert _config_dir(os.environ) == user_config_dir()
+    assert Path(_config_dir(os.environ)) == user_config_dir()
