@@ -108,17 +108,17 @@ def detail_lines(detail: dict[str, Any], now: float) -> list[str]:
 
 
 def health_strip(data: dict[str, Any]) -> str:
-    """One line: health, store, schema, disk, model, safety profile and why it needs
-    attention."""
+    """One line: health and why it needs attention first (a narrow screen cuts the end),
+    then store, schema, disk, model and safety profile."""
     store = data["store"]
     disk = store.get("disk_free_bytes")
     disk_text = "-" if disk is None else f"{disk / 1024**3:.1f} GiB free"
-    attention = ", ".join(data["attention"]) or "nothing"
+    reasons = ", ".join(data["attention"])
+    health = f"health {data['health']}" + (f": {reasons}" if reasons else "")
     profile = f" (profile {data['profile']})" if data.get("profile") else ""
     return clean(
-        f"health {data['health']} · store {store['status']} · schema "
-        f"{store['schema_version']} · disk {disk_text} · model {data.get('model')}"
-        f" · safety {data.get('safety')}{profile} · attention: {attention}"
+        f"{health} · store {store['status']} · schema {store['schema_version']} · disk "
+        f"{disk_text} · model {data.get('model')} · safety {data.get('safety')}{profile}"
     )
 
 
@@ -261,12 +261,12 @@ def _providers(data: dict[str, Any], now: float) -> Panel:
     rows = tuple(
         PanelRow(
             key=f"provider:{route}",
-            cells=(
+            cells=(  # the breaker before the figures: a narrow screen cuts the right
                 clean(route),
+                _breaker(p, now),
                 clean(p["status"]),
                 "-" if p["latency_ms"] is None else f"{p['latency_ms']:.0f} ms",
                 "-" if p["ts"] is None else ago(now - p["ts"]),
-                _breaker(p, now),
             ),
             detail=p,
         )
@@ -276,7 +276,7 @@ def _providers(data: dict[str, Any], now: float) -> Panel:
     return Panel(
         "providers",
         f"Providers {len(rows)} · breakers open {opened}",
-        ("model", "status", "latency", "when", "breaker"),
+        ("model", "breaker", "status", "latency", "when"),
         rows,
     )
 

@@ -300,6 +300,18 @@ def test_snapshot_shell_on_a_seeded_workspace(snap_compare: Any, seeded: Path) -
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
 
 
+def test_snapshot_shell_at_80x24_keeps_the_attention_reasons(
+    snap_compare: Any, seeded: Path
+) -> None:
+    """A narrow screen cuts the health strip's end: the reasons come first."""
+
+    async def run_before(pilot: Any) -> None:
+        await ready(pilot.app)
+        await pilot.press("tab", "tab", "tab", "tab")  # the providers, an open breaker
+
+    assert snap_compare(make_app(seeded), terminal_size=(80, 24), run_before=run_before)
+
+
 def test_snapshot_watch_on_a_seeded_workspace(snap_compare: Any, seeded: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await ready(pilot.app)
