@@ -102,10 +102,13 @@ class BreakerJournal:
             os.close(lock)  # closing drops the lock
 
     def _compact(self, fd: int) -> None:
-        """Keep the last line of each route (called with the lock held)."""
-        data = os.pread(fd, os.fstat(fd).st_size, 0)
+        """Keep the last line of each route (called with the lock held). Only the file's
+        tail is read: a journal the workspace grew to any size costs no more."""
+        size = os.fstat(fd).st_size
+        start = max(0, size - 2 * self.max_bytes)
+        lines = os.pread(fd, size - start, start).split(b"\n")
         last: dict[str, bytes] = {}
-        for raw in data.split(b"\n"):
+        for raw in lines[1:] if start else lines:  # a cut first line is no record
             try:
                 value = json.loads(raw)
             except ValueError:

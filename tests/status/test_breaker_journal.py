@@ -124,3 +124,13 @@ def test_hostile_journal_lines_are_data_not_errors_or_escapes(tmp_path: Path) ->
         "\x1b" not in plain.stdout and "\u202e" not in plain.stdout and "\x07" not in plain.stdout
     )
     assert "breakers open 1" in plain.stdout
+
+
+def test_a_journal_grown_huge_is_compacted_from_its_tail(tmp_path: Path) -> None:
+    path = tmp_path / "breaker.jsonl"
+    filler = json.dumps({"route": "old/one", "state": "open", "since": 1.0}) + "\n"
+    path.write_text(filler * 200_000)  # about 11 MB a workspace could plant
+    journal = BreakerJournal(path, max_bytes=4096)
+    journal.record(change("a/new"))
+    assert journal.skipped == 0 and path.stat().st_size < 4096
+    assert set(read_breakers(path, now=NOW)) == {"old/one", "a/new"}
