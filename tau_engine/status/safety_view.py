@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-MAX_CONFIG_BYTES = 1024 * 1024  # a config file is a few hundred bytes; more goes to tomllib
-
 SAFETY_ORDER = ("permissive", "balanced", "strict", "hardened")
 """As ``tau_engine.config.settings.SAFETY_ORDER`` (a test keeps them equal)."""
 DEFAULT_SAFETY = "balanced"
@@ -46,27 +44,27 @@ class SafetyView:
 
 
 def _toml(path: str) -> dict[str, Any]:
-    """The TOML file at ``path`` ({} when absent, unreadable or not valid TOML)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError:
-        return {}
-    if len(data) <= MAX_CONFIG_BYTES:
-        from tau_engine.status.plain_toml import loads_plain  # only when a file exists
+    """The TOML file at ``path`` ({} when absent, not a regular file, unreadable or not
+    valid TOML)."""
+    from tau_engine.status.log_tail import read_regular
 
-        try:
-            plain = loads_plain(data.decode())
-        except UnicodeDecodeError:
-            return {}
-        if plain is not None:
-            return plain
+    read = read_regular(path)
+    if read is None:
+        return {}
+    from tau_engine.status.plain_toml import loads_plain  # only when a file exists
+
+    try:
+        text = read[0].decode()
+    except UnicodeDecodeError:
+        return {}
+    plain = loads_plain(text)
+    if plain is not None:
+        return plain
     import tomllib
 
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return {}
 
 

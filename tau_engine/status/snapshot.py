@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import time
 
 from tau_engine.status.held_locks import held_lock_names, lock_file_name
@@ -101,7 +102,15 @@ def workspace_paths(root: Root) -> Paths:
 
 
 def open_readonly(db_path: Root) -> sqlite3.Connection:
-    """A read-only connection to ``db_path`` (raises ``sqlite3.Error``)."""
+    """A read-only connection to ``db_path`` (raises ``sqlite3.Error``). Anything there
+    but a regular file (a named pipe planted in ``.tau/``) is refused before SQLite opens
+    it: SQLite would block on a pipe."""
+    try:
+        mode = os.stat(db_path).st_mode
+    except OSError:
+        mode = None  # absent or unreadable: SQLite says so in its own words
+    if mode is not None and not stat.S_ISREG(mode):
+        raise sqlite3.OperationalError(f"{os.fspath(db_path)} is not a regular file")
     # URI escapes by hand: urllib.parse costs more to import than the whole read.
     path = os.fspath(db_path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     uri = f"file:{path}?mode=ro"
