@@ -9,8 +9,9 @@ Measures, in a temporary workspace seeded with ``--sessions`` sessions (default 
 2. ``tau status`` as a whole process (markers to a pipe), median of ``--runs``, against
    ``python -c pass`` run by the same interpreter, interleaved: the ratio is the figure
    (the issue's target is at most 3x with 1,000 sessions), in wall time and in CPU time
-   (less sensitive to other work on the machine); once on a workspace with the sessions
-   only, once with the jobs too;
+   (less sensitive to other work on the machine); on a workspace with the sessions only,
+   with no user config and then with a user ``config.toml`` naming a profile (and that
+   profile's file), then with the jobs too (``--process-only`` stops after this part);
 3. idle CPU of ``tau watch --json`` and of the Textual watch screen (headless) over
    ``--idle-seconds`` with nothing changing, 10,000 settled jobs in the store;
 4. keystroke to frame (Down in the shell's jobs table) with every job in the table, against
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--process-only", action="store_true", help="parts 1 and 2 only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
@@ -107,8 +109,16 @@ def main() -> None:
         small = root / "sessions-only"
         small.mkdir()
         seed(small, args.sessions, 0)
-        for name, where in (("1,000 sessions", small), ("and 10,000 jobs", root)):
-            process_ratio(name, where, args.runs)
+        no_config, with_config = root / "config-none", user_config(root / "config-user")
+        no_config.mkdir()
+        for name, where, config in (
+            ("1,000 sessions, no user config", small, no_config),
+            ("1,000 sessions, a user config.toml and profile", small, with_config),
+            ("and 10,000 jobs, no user config", root, no_config),
+        ):
+            process_ratio(name, where, args.runs, config)
+        if args.process_only:
+            return
         quiet = root / "idle"
         quiet.mkdir()
         seed(quiet, args.sessions, args.jobs, fixture=False, running=0)
@@ -116,9 +126,35 @@ def main() -> None:
         asyncio.run(keystrokes(root, args.jobs))
 
 
-def process_ratio(name: str, root: Path, runs_wanted: int) -> None:
+USER_CONFIG = """\
+# written by tau onboard, then edited by hand
+model = "anthropic/claude-sonnet-4-5"
+profile = "work"
+safety = "balanced"
+max_retries = 2
+
+[providers.anthropic]
+api_key_env = "ANTHROPIC_API_KEY"
+timeout_s = 60.0
+
+[fallbacks]
+"anthropic/claude-sonnet-4-5" = ["openrouter/anthropic/claude-sonnet-4.5"]
+"""
+
+
+def user_config(folder: Path) -> Path:
+    """A user config dir as onboarding leaves it: ``config.toml`` naming a profile."""
+    (folder / "profiles").mkdir(parents=True)
+    (folder / "config.toml").write_text(USER_CONFIG)
+    (folder / "profiles" / "work.toml").write_text('model = "openai/gpt-5"\nsafety = "strict"\n')
+    return folder
+
+
+def process_ratio(name: str, root: Path, runs_wanted: int, config_dir: Path) -> None:
     """``tau status`` as a process against ``python -c pass``, interleaved."""
-    env = {**os.environ, "NO_COLOR": "1"}
+    env = {**os.environ, "NO_COLOR": "1", "TAU_CONFIG_DIR": str(config_dir)}
+    # An installed tau has its bytecode compiled: never measure compiling it on each run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     # The installed console script, as a user runs it (``-m`` would add runpy's import).
     script = Path(sys.executable).with_name("tau")
     entry = [str(script)] if script.exists() else [sys.executable, "-m", "tau_tui.cli"]
@@ -126,6 +162,8 @@ def process_ratio(name: str, root: Path, runs_wanted: int) -> None:
     empty = [sys.executable, "-c", "pass"]
     runs: dict[str, list[float]] = {"status": [], "pass": []}
     cpu: dict[str, list[float]] = {"status": [], "pass": []}
+    for command in (status, empty):  # writes the bytecode, warms the page cache
+        subprocess.run(command, env=env, capture_output=True)
     for _ in range(runs_wanted):
         for which, command in (("status", status), ("pass", empty)):
             before = _child_cpu()

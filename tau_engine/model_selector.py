@@ -77,7 +77,8 @@ class ModelSelector:
         record_path: Path | None = None,
         on_route_event: RouteEvents | None = None,
     ) -> None:
-        from tau_engine.providers.router import CircuitBreaker
+        from tau_engine.providers.breaker import CircuitBreaker
+        from tau_engine.providers.breaker_journal import BreakerJournal
 
         self.settings = settings
         self.environ = dict(environ)
@@ -87,7 +88,8 @@ class ModelSelector:
         self.record_path = record_path
         self.on_route_event = on_route_event
         self.current: SelectedModel | None = None
-        self._breaker = CircuitBreaker()
+        # One breaker across model switches; its changes reach ``tau status`` by the journal.
+        self._breaker = CircuitBreaker(journal=BreakerJournal.for_workspace(root))
         self._retired: list[Provider] = []
 
     def select(self, model_id: str | None, *, announce_offline: bool = True) -> SelectedModel:

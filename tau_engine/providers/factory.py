@@ -17,6 +17,8 @@ from typing import Any
 from tau_engine.config import Settings
 from tau_engine.errors import ConfigError, MissingKeyError, UsageError
 from tau_engine.providers.base import Provider
+from tau_engine.providers.breaker import CircuitBreaker
+from tau_engine.providers.breaker_journal import BreakerJournal
 from tau_engine.providers.call_log import ProviderCallLog
 from tau_engine.providers.catalog import Api, load_catalog
 from tau_engine.providers.registry import (
@@ -28,7 +30,7 @@ from tau_engine.providers.registry import (
     suggested_key_var,
 )
 from tau_engine.providers.retry import RetryPolicy
-from tau_engine.providers.router import CircuitBreaker, Route, RoutedProvider, RouteEventSink
+from tau_engine.providers.router import Route, RoutedProvider, RouteEventSink
 
 
 def _client_class(api: Api) -> Callable[..., Provider]:
@@ -117,7 +119,8 @@ def create_routed_provider(
     a malformed fallback id is a ``ConfigError``. The call log defaults to the
     workspace's ``.tau/logs/provider.jsonl``; retries follow ``max_retries``. Pass
     the same ``breaker`` to every build of one engine to keep circuit state across
-    model switches (a fresh one is made otherwise: no state hides in the module).
+    model switches (a fresh one is made otherwise: no state hides in the module); a fresh
+    one journals its changes to ``.tau/logs/breaker.jsonl`` for ``tau status``.
     """
     # Resolve every fallback before building any client, so a bad id leaves nothing open.
     fallbacks: list[ResolvedModel] = []
@@ -160,9 +163,12 @@ def create_routed_provider(
     ]
     if call_log is None and workspace_root is not None:
         call_log = ProviderCallLog.for_workspace(workspace_root)
+    if breaker is None:
+        journal = None if workspace_root is None else BreakerJournal.for_workspace(workspace_root)
+        breaker = CircuitBreaker(journal=journal)
     return RoutedProvider(
         routes,
-        breaker if breaker is not None else CircuitBreaker(),
+        breaker,
         on_event,
         retry_policy=retry_policy or RetryPolicy(max_retries=settings.max_retries),
         call_log=call_log,

@@ -16,12 +16,12 @@ the answer has been streamed, does the call move on to the next route:
   ``content_filter``) never fall back: another model would be asked the same
   wrong question.
 
-The ``CircuitBreaker`` keeps, per route, closed -> open after
-``failure_threshold`` consecutive failures -> half-open after ``cooldown_s``
-(one trial call) -> closed on success, open again on failure. An open route
-is skipped; when every route is open the first one is tried anyway, since a
-call that may succeed beats a certain failure. A single route has nothing to
-skip to and bypasses the breaker.
+The ``CircuitBreaker`` (``providers.breaker``) keeps, per route, closed -> open
+after ``failure_threshold`` consecutive failures -> half-open after ``cooldown_s``
+(one trial call) -> closed on success, open again on failure; its journal lets
+other processes see it. An open route is skipped; when every route is open the
+first one is tried anyway, since a call that may succeed beats a certain
+failure. A single route has nothing to skip to and bypasses the breaker.
 
 Because retries happen here, an error that leaves a ``RoutedProvider`` built
 with a retry policy is marked ``retryable=False``: an outer retry loop would
@@ -35,17 +35,17 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from tau_engine.errors import ProviderError
 from tau_engine.event_kinds import CircuitOpenNote, FallbackNote, NoticeKind, RetryNote
 from tau_engine.events import Notice
 from tau_engine.providers.base import Provider, ProviderEvent, ProviderRequest, UsageReport
+from tau_engine.providers.breaker import CircuitBreaker as CircuitBreaker  # re-exported
 from tau_engine.providers.call_log import CallRecord, ProviderCallLog
 from tau_engine.providers.catalog import ModelInfo, cost_usd
 from tau_engine.providers.retry import RetryPolicy, stream_with_retries
 
-CircuitState = Literal["closed", "open", "half_open"]
 RouteEventSink = Callable[[Notice], None]
 """Hears the router's notices: one of ``event_kinds.ROUTE_KINDS``, typed data, a ready
 one-line message."""
@@ -71,78 +71,6 @@ CREDENTIAL_KINDS = frozenset({"auth", "quota"})
 PROVIDER_OPTION_KEYS = frozenset(
     {"site_url", "site_name", "provider_order", "provider_allow", "provider_deny", "prompt_caching"}
 )
-
-
-@dataclass(slots=True)
-class _Circuit:
-    state: CircuitState = "closed"
-    failures: int = 0
-    opened_at: float = 0.0
-    trial_in_flight: bool = False
-
-
-class CircuitBreaker:
-    """Per-route circuit state. Routes are named by model id; ``clock`` is injectable."""
-
-    def __init__(
-        self,
-        failure_threshold: int = 3,
-        cooldown_s: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if failure_threshold < 1:
-            raise ValueError("failure_threshold must be at least 1")
-        self.failure_threshold = failure_threshold
-        self.cooldown_s = cooldown_s
-        self._clock = clock
-        self._circuits: dict[str, _Circuit] = {}
-
-    def _circuit(self, route: str) -> _Circuit:
-        return self._circuits.setdefault(route, _Circuit())
-
-    def _cooled(self, circuit: _Circuit) -> bool:
-        return self._clock() - circuit.opened_at >= self.cooldown_s
-
-    def state(self, route: str) -> CircuitState:
-        """The route's state now (an open circuit past its cool-down reads half-open)."""
-        circuit = self._circuit(route)
-        if circuit.state == "open" and self._cooled(circuit):
-            return "half_open"
-        return circuit.state
-
-    def retry_in(self, route: str) -> float:
-        """Seconds until an open route lets a trial call through (0 when not open)."""
-        circuit = self._circuit(route)
-        if circuit.state != "open":
-            return 0.0
-        return max(0.0, circuit.opened_at + self.cooldown_s - self._clock())
-
-    def allow(self, route: str) -> bool:
-        """Whether a call may go to ``route`` now; a half-open route admits one trial."""
-        circuit = self._circuit(route)
-        if circuit.state == "open" and self._cooled(circuit):
-            circuit.state = "half_open"
-        if circuit.state == "closed":
-            return True
-        if circuit.state == "half_open" and not circuit.trial_in_flight:
-            circuit.trial_in_flight = True
-            return True
-        return False
-
-    def record_success(self, route: str) -> None:
-        circuit = self._circuit(route)
-        circuit.state, circuit.failures, circuit.trial_in_flight = "closed", 0, False
-
-    def record_failure(self, route: str) -> None:
-        circuit = self._circuit(route)
-        circuit.failures += 1
-        circuit.trial_in_flight = False
-        if circuit.state != "closed" or circuit.failures >= self.failure_threshold:
-            circuit.state, circuit.opened_at = "open", self._clock()
-
-    def release(self, route: str) -> None:
-        """A call ended without a verdict (cancelled): let the next call be the trial."""
-        self._circuit(route).trial_in_flight = False
 
 
 @dataclass(slots=True)
@@ -232,6 +160,12 @@ class RoutedProvider:
         self._clock = clock
         self._sleep = sleep
 
+    @property
+    def _guarded(self) -> bool:
+        """With a single route there is nothing to skip to: the breaker stays out of it
+        (so it never reports a circuit that skips nothing)."""
+        return len(self.routes) > 1
+
     def _emit(self, notice: Notice) -> None:
         if self.on_event is not None:
             self.on_event(notice)
@@ -249,8 +183,7 @@ class RoutedProvider:
         for route in self.routes:
             if route.provider_name in refused:
                 continue
-            # With a single route there is nothing to skip to: the breaker stays out of it.
-            if len(self.routes) > 1 and not self.breaker.allow(route.model_id):
+            if self._guarded and not self.breaker.allow(route.model_id):
                 wait = self.breaker.retry_in(route.model_id)
                 self._emit(
                     Notice(
@@ -362,19 +295,21 @@ class RoutedProvider:
                 yield event
             verdict = True
             record.status = "ok"
-            self.breaker.record_success(route.model_id)
+            if self._guarded:
+                self.breaker.record_success(route.model_id)
         except ProviderError as exc:
             verdict = True
             if output_sent:
                 exc.partial_output = True
             record.status, record.http_status = exc.kind, exc.status
-            if counts_against_route(exc):
-                self.breaker.record_failure(route.model_id)
-            else:
+            if self._guarded and counts_against_route(exc):
+                reason = exc.kind if exc.status is None else f"{exc.kind} {exc.status}"
+                self.breaker.record_failure(route.model_id, reason)
+            elif self._guarded:
                 self.breaker.record_success(route.model_id)  # it answered; the request was wrong
             raise
         finally:
-            if not verdict:
+            if not verdict and self._guarded:
                 self.breaker.release(route.model_id)
             record.latency_ms = (self._clock() - timer.started) * 1000.0
             if self.call_log is not None:

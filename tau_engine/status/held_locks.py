@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from os import PathLike
 
 _PLAIN_ID = re.compile(r"[0-9a-f]{8,64}")
-PROC_LOCKS = Path("/proc/locks")
+PROC_LOCKS = "/proc/locks"
 
 
 def lock_file_name(session_id: str) -> str:
@@ -26,9 +29,11 @@ def lock_file_name(session_id: str) -> str:
     return f"{hashlib.sha256(session_id.encode()).hexdigest()[:32]}.lock"
 
 
-def _flocked_inodes(proc_locks: Path) -> set[int] | None:
+def _flocked_inodes(proc_locks: str | PathLike[str]) -> set[int] | None:
     try:
-        text = proc_locks.read_text(encoding="ascii", errors="replace")
+        with open(proc_locks, "rb") as handle:
+            # bytes.decode: a text file would load the ascii codec module for this one read
+            text = handle.read().decode("ascii", "replace")
     except OSError:
         return None
     inodes: set[int] = set()
@@ -44,7 +49,9 @@ def _flocked_inodes(proc_locks: Path) -> set[int] | None:
     return inodes
 
 
-def held_lock_names(locks_dir: Path, proc_locks: Path = PROC_LOCKS) -> set[str] | None:
+def held_lock_names(
+    locks_dir: str | PathLike[str], proc_locks: str | PathLike[str] = PROC_LOCKS
+) -> set[str] | None:
     """The names of the lock files under ``locks_dir`` a process holds exclusively now;
     None when this system cannot tell. Symlinks and non-files are never followed."""
     inodes = _flocked_inodes(proc_locks)

@@ -22,9 +22,10 @@ JOB_STATES = ("queued", "running", "recovering", "succeeded", "failed", "blocked
 """The job queue's stored states, each counted (zero included) so a script can rely on them."""
 
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 """The snapshot's own format version (``schema_version`` at its top): bumped when a field
-changes meaning or goes away, so a script can tell."""
+changes meaning or goes away, so a script can tell. 2: ``providers`` is an object keyed
+by route (``provider/model``) with the breaker's state, no longer a list."""
 
 
 @record
@@ -131,6 +132,24 @@ class ProviderCall:
 
 
 @record
+class ProviderStatus:
+    """One route (``provider/model``): its last recorded call and its circuit breaker.
+
+    The call fields are None when no call is in the call log's tail; the breaker fields
+    are None when its breaker never changed state (``.tau/logs/breaker.jsonl``)."""
+
+    provider: str
+    model: str
+    status: str | None  # the last call's: ok, or the error kind
+    latency_ms: float | None
+    ts: float | None  # when the last call was logged
+    breaker: str | None  # closed | open | half_open
+    breaker_since: float | None
+    breaker_until: float | None  # when an open breaker lets a trial call through
+    breaker_reason: str | None  # the failure that opened it
+
+
+@record
 class AuditItem:
     """One recent safety audit event (``.tau/logs/audit.jsonl``)."""
 
@@ -154,6 +173,7 @@ class Paths:
     logs: str
     audit_log: str
     provider_log: str
+    breaker_log: str
 
 
 @record
@@ -169,7 +189,7 @@ class StatusSnapshot:
     jobs: Jobs
     missions: Missions
     memory: Memory
-    providers: tuple[ProviderCall, ...]
+    providers: dict[str, ProviderStatus]  # by route, latest activity first
     audit: Audit
     paths: Paths
     model: str | None = None  # the model of the latest session

@@ -79,6 +79,14 @@ def diff_objects(
     return events
 
 
+def ages_alone(data: dict[str, Any]) -> bool:
+    """Whether the snapshot ``data`` can change with no write: a running job's lease can go
+    stale, an open breaker's cool-down can end (a watcher re-reads while either holds)."""
+    return bool(data["jobs"]["by_state"]["running"]) or "providers.breaker_open" in data.get(
+        "attention", ()
+    )
+
+
 class StoreWatcher:
     """Whether the store or the logs of a workspace changed since the last ``changed()``."""
 
@@ -87,6 +95,7 @@ class StoreWatcher:
         self.logs = (
             root / ".tau" / "logs" / "audit.jsonl",
             root / ".tau" / "logs" / "provider.jsonl",
+            root / ".tau" / "logs" / "breaker.jsonl",
         )
         self.conn: sqlite3.Connection | None = None
         self._seen: tuple[object, ...] | None = None

@@ -8,13 +8,16 @@ untrusted, if it is a built-in profile at least as strict as the user's), the pr
 ``safety``, then the user's ``config.toml``, else ``balanced``. A test compares the two
 over every combination, so they cannot drift apart. A file tau cannot read or parse counts
 as absent here: ``tau doctor`` is where a broken config is reported.
+
+Files are read by ``plain_toml`` when they are plain (most config files are), else by
+``tomllib``, and paths are strings (``os.path``): ``tomllib`` and ``pathlib`` are a third
+of ``tau status``'s start-up budget.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from tau_engine.status.record import record
 
@@ -40,37 +43,48 @@ class SafetyView:
     safety: str
 
 
-def _toml(path: Path) -> dict[str, Any]:
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed below; tomllib only when a file exists)
-    except OSError:
+def _toml(path: str) -> dict[str, Any]:
+    """The TOML file at ``path`` ({} when absent, not a regular file, unreadable or not
+    valid TOML)."""
+    from tau_engine.status.log_tail import read_regular
+
+    read = read_regular(path)
+    if read is None:
         return {}
+    from tau_engine.status.plain_toml import loads_plain  # only when a file exists
+
+    try:
+        text = read[0].decode()
+    except UnicodeDecodeError:
+        return {}
+    plain = loads_plain(text)
+    if plain is not None:
+        return plain
     import tomllib
 
-    with handle:
-        try:
-            return tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            return {}
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return {}
 
 
-def _config_dir(environ: Mapping[str, str]) -> Path:
+def _config_dir(environ: Mapping[str, str]) -> str:
     """``paths.user_config_dir`` for this environment; on Linux without importing
     platformdirs (about 5 ms of ``tau status``), by the XDG rule it follows there."""
     override = environ.get("TAU_CONFIG_DIR")
     if override:
-        return Path(override).expanduser()
+        return os.path.expanduser(override)
     if sys.platform == "linux":
         xdg = environ.get("XDG_CONFIG_HOME", "").strip()
-        return (Path(xdg) if xdg else Path("~/.config").expanduser()) / "tau"
+        return os.path.join(xdg or os.path.expanduser("~/.config"), "tau")
     from platformdirs import user_config_path
 
-    return user_config_path("tau", appauthor=False)
+    return str(user_config_path("tau", appauthor=False))
 
 
-def _trusted(config_dir: Path, root: Path) -> bool:
-    workspaces = _toml(config_dir / TRUST_FILE_NAME).get("workspaces", {})
-    entry = workspaces.get(str(root.resolve())) if isinstance(workspaces, dict) else None
+def _trusted(config_dir: str, root: str) -> bool:
+    workspaces = _toml(os.path.join(config_dir, TRUST_FILE_NAME)).get("workspaces", {})
+    entry = workspaces.get(os.path.realpath(root)) if isinstance(workspaces, dict) else None
     return isinstance(entry, dict) and entry.get("trusted") is True
 
 
@@ -78,13 +92,15 @@ def _name(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def read_safety_view(root: Path, environ: Mapping[str, str] | None = None) -> SafetyView:
+def read_safety_view(
+    root: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> SafetyView:
     """What a headless run at ``root`` would use (no flags)."""
     env = os.environ if environ is None else environ
     config_dir = _config_dir(env)
-    user = _toml(config_dir / "config.toml")
-    workspace = _toml(root / ".tau" / "config.toml")
-    trusted = _trusted(config_dir, root)
+    user = _toml(os.path.join(config_dir, "config.toml"))
+    workspace = _toml(os.path.join(root, ".tau", "config.toml"))
+    trusted = _trusted(config_dir, os.fspath(root))
     profile = (
         _name(env.get("TAU_PROFILE"))
         or (_name(workspace.get("profile")) if trusted else None)
@@ -92,7 +108,8 @@ def read_safety_view(root: Path, environ: Mapping[str, str] | None = None) -> Sa
     )
     profile_safety = None
     if profile is not None:
-        profile_safety = _name(_toml(config_dir / "profiles" / f"{profile}.toml").get("safety"))
+        profile_file = os.path.join(config_dir, "profiles", f"{profile}.toml")
+        profile_safety = _name(_toml(profile_file).get("safety"))
     base = profile_safety or _name(user.get("safety"))
     safety = base
     chosen = _name(workspace.get("safety"))

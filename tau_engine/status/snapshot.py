@@ -15,12 +15,18 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import time
-from pathlib import Path
 
 from tau_engine.status.held_locks import held_lock_names, lock_file_name
 from tau_engine.status.job_view import read_jobs
-from tau_engine.status.log_tail import read_audit, read_providers
+from tau_engine.status.log_tail import (
+    BREAKER_LOG_NAME,
+    provider_statuses,
+    read_audit,
+    read_breakers,
+    read_providers,
+)
 from tau_engine.status.model import (
     JOB_STATES,
     SNAPSHOT_VERSION,
@@ -29,12 +35,19 @@ from tau_engine.status.model import (
     Missions,
     MissionSummary,
     Paths,
+    ProviderStatus,
     Sessions,
     SessionSummary,
     StatusSnapshot,
     StoreHealth,
 )
 from tau_engine.status.safety_view import read_safety_view
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    Root = str | os.PathLike[str]
 
 SCHEMA_VERSION = 6
 """The schema this tau reads: ``tau_engine.store.sqlite.schema.SCHEMA_VERSION`` (a test keeps them
@@ -43,41 +56,63 @@ LOW_DISK_BYTES = 100 * 1024 * 1024
 BUSY_TIMEOUT_S = 5.0
 
 
-def locate_workspace(override: str | None = None) -> Path:
+def find_workspace(override: str | None = None) -> str:
     """The workspace root as ``tau_engine.paths.WorkspacePaths.locate`` finds it (a test
-    keeps them equal; that module loads ``dataclasses``, a third of this command's budget).
+    keeps them equal; that module loads ``dataclasses``, a third of this command's
+    budget), as a string: ``tau status`` reads with ``os.path`` (``pathlib`` costs it 3 ms).
     """
     if override is not None:
-        root = Path(override).expanduser()
-        if not root.is_dir():
+        root = os.path.expanduser(override) or "."  # as Path("") is
+        if not os.path.isdir(root):
             from tau_engine.errors import WorkspaceError
 
             raise WorkspaceError(f"workspace is not a directory: {root}")
-        return root.resolve()
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".tau").is_dir() or (folder / ".git").exists():
+        return os.path.realpath(root)
+    here = folder = os.path.realpath(os.getcwd())
+    while True:
+        if os.path.isdir(os.path.join(folder, ".tau")) or os.path.exists(
+            os.path.join(folder, ".git")
+        ):
             return folder
-    return here
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return here
+        folder = parent
 
 
-def workspace_paths(root: Path) -> Paths:
-    state = root / ".tau"
-    logs = state / "logs"
+def locate_workspace(override: str | None = None) -> Path:
+    """``find_workspace`` as a ``Path`` (for the screens, which load pathlib anyway)."""
+    from pathlib import Path
+
+    return Path(find_workspace(override))
+
+
+def workspace_paths(root: Root) -> Paths:
+    state = os.path.join(root, ".tau")
+    logs = os.path.join(state, "logs")
     return Paths(
-        workspace=str(root),
-        state_dir=str(state),
-        database=str(state / "tau.db"),
-        logs=str(logs),
-        audit_log=str(logs / "audit.jsonl"),
-        provider_log=str(logs / "provider.jsonl"),
+        workspace=os.fspath(root),
+        state_dir=state,
+        database=os.path.join(state, "tau.db"),
+        logs=logs,
+        audit_log=os.path.join(logs, "audit.jsonl"),
+        provider_log=os.path.join(logs, "provider.jsonl"),
+        breaker_log=os.path.join(logs, BREAKER_LOG_NAME),
     )
 
 
-def open_readonly(db_path: Path) -> sqlite3.Connection:
-    """A read-only connection to ``db_path`` (raises ``sqlite3.Error``)."""
+def open_readonly(db_path: Root) -> sqlite3.Connection:
+    """A read-only connection to ``db_path`` (raises ``sqlite3.Error``). Anything there
+    but a regular file (a named pipe planted in ``.tau/``) is refused before SQLite opens
+    it: SQLite would block on a pipe."""
+    try:
+        mode = os.stat(db_path).st_mode
+    except OSError:
+        mode = None  # absent or unreadable: SQLite says so in its own words
+    if mode is not None and not stat.S_ISREG(mode):
+        raise sqlite3.OperationalError(f"{os.fspath(db_path)} is not a regular file")
     # URI escapes by hand: urllib.parse costs more to import than the whole read.
-    path = str(db_path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    path = os.fspath(db_path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     uri = f"file:{path}?mode=ro"
     conn = sqlite3.connect(
         uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
@@ -90,18 +125,21 @@ def open_readonly(db_path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _disk_free(path: Path) -> int | None:
-    for folder in (path, *path.parents):
+def _disk_free(path: str) -> int | None:
+    while True:
         try:
-            stats = os.statvfs(folder)
+            stats = os.statvfs(path)
         except OSError:
+            parent = os.path.dirname(path)
+            if parent == path:
+                return None
+            path = parent
             continue
         return stats.f_bavail * stats.f_frsize
-    return None
 
 
 def read_snapshot(
-    root: Path,
+    root: Root,
     *,
     limit: int = 5,
     job_limit: int | None = None,
@@ -113,7 +151,7 @@ def read_snapshot(
     caller that polls (``tau watch``) passes its own read-only ``conn``."""
     now = time.time() if now is None else now
     paths = workspace_paths(root)
-    db_path = Path(paths.database)
+    db_path = paths.database
     notes: list[str] = []
     store, error, version = "absent", None, None
     sessions = Sessions(count=0, running=0, latest=None, recent=())
@@ -128,7 +166,7 @@ def read_snapshot(
     )
     missions = Missions(count=0, unfinished=0, blocked=0, latest=None, recent=())
     memory = Memory(entries=0, retired=0, namespaces={})
-    if conn is not None or db_path.exists():
+    if conn is not None or os.path.exists(db_path):
         own = conn is None
         try:
             if conn is None:
@@ -139,7 +177,7 @@ def read_snapshot(
                     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
                     if version != SCHEMA_VERSION:
                         raise _SchemaMismatch(version)
-                    held = held_lock_names(root / ".tau" / "locks")
+                    held = held_lock_names(os.path.join(paths.state_dir, "locks"))
                     sessions = _sessions(conn, held, limit)
                     jobs = read_jobs(conn, now, limit if job_limit is None else job_limit)
                     missions = _missions(conn, limit, notes)
@@ -154,8 +192,11 @@ def read_snapshot(
             store, error = "error", (f"schema version {exc.found}, this tau reads {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             store, error = "error", f"cannot read {db_path}: {exc}"
-    disk = _disk_free(root / ".tau")
-    attention = _attention(store, disk, jobs, missions)
+    disk = _disk_free(paths.state_dir)
+    providers = provider_statuses(
+        read_providers(paths.provider_log), read_breakers(paths.breaker_log, now)
+    )
+    attention = _attention(store, disk, jobs, missions, providers)
     health = "error" if store == "error" else ("attention" if attention else "ok")
     store_health = StoreHealth(
         status=store,
@@ -176,8 +217,8 @@ def read_snapshot(
         jobs=jobs,
         missions=missions,
         memory=memory,
-        providers=read_providers(Path(paths.provider_log)),
-        audit=read_audit(Path(paths.audit_log), limit),
+        providers=providers,
+        audit=read_audit(paths.audit_log, limit),
         paths=paths,
         model=(latest.model or None) if latest else None,
         profile=view.profile,
@@ -192,7 +233,13 @@ class _SchemaMismatch(Exception):
         self.found = found
 
 
-def _attention(store: str, disk: int | None, jobs: Jobs, missions: Missions) -> tuple[str, ...]:
+def _attention(
+    store: str,
+    disk: int | None,
+    jobs: Jobs,
+    missions: Missions,
+    providers: dict[str, ProviderStatus],
+) -> tuple[str, ...]:
     reasons = []
     if store == "error":
         reasons.append("store.error")
@@ -206,6 +253,8 @@ def _attention(store: str, disk: int | None, jobs: Jobs, missions: Missions) -> 
         reasons.append("jobs.needs_authority")
     if missions.latest is not None and missions.latest.outcome == "blocked":
         reasons.append("mission.blocked")
+    if any(p.breaker == "open" for p in providers.values()):
+        reasons.append("providers.breaker_open")
     return tuple(reasons)
 
 

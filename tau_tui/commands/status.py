@@ -64,9 +64,9 @@ def quick_args(argv: list[str]) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tau_engine.status.snapshot import locate_workspace, read_snapshot
+    from tau_engine.status.snapshot import find_workspace, read_snapshot
 
-    snapshot = read_snapshot(locate_workspace(getattr(args, "workspace", None)))
+    snapshot = read_snapshot(find_workspace(getattr(args, "workspace", None)))
     data = snapshot.to_json()
     if args.json:
         import json

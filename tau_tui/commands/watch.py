@@ -79,7 +79,7 @@ def _ticks(interval_s: float, iterations: int | None) -> Any:
 
 def watch_plain(root: Path, width: int, interval_s: float, iterations: int | None) -> int:
     """Print ``iterations`` frames of the plain panels (without a count: until stopped)."""
-    from tau_engine.status.objects import StoreWatcher
+    from tau_engine.status.objects import StoreWatcher, ages_alone
     from tau_engine.status.snapshot import read_snapshot
     from tau_tui.commands.shell import SNAPSHOT_ROWS
     from tau_tui.plain.panels import render_plain
@@ -89,10 +89,10 @@ def watch_plain(root: Path, width: int, interval_s: float, iterations: int | Non
     running = False
     try:
         for tick in _ticks(interval_s, iterations):
-            # A running job's lease can go stale with no write: re-read while any runs.
+            # A lease can go stale, a breaker's cool-down end, with no write: re-read then.
             if watcher.changed() or running:
                 data = read_snapshot(root, limit=SNAPSHOT_ROWS, conn=watcher.connection()).to_json()
-                running = bool(data["jobs"]["by_state"]["running"])
+                running = ages_alone(data)
                 frame = render_plain(data, width)
             count = f"{tick}/{iterations}" if iterations is not None else str(tick)
             sys.stdout.write(f"--- watch frame {count} ---\n" + "\n".join(frame) + "\n")

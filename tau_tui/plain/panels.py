@@ -79,18 +79,46 @@ def ago(seconds: float) -> str:
     return f"{seconds / 86400:.0f} d"
 
 
+TIME_FIELDS = frozenset({"ts", "breaker_since", "breaker_until"})
+"""Detail fields holding epoch seconds besides those named ``*_at``."""
+
+
+def local_time(epoch: float, now: float) -> str:
+    """``epoch`` as a local date and time with its distance from ``now``:
+    ``2027-01-15 09:00:00 (3 min ago)`` or ``(in 25 s)``."""
+    import time
+
+    try:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return str(epoch)
+    distance = f"{ago(now - epoch)} ago" if epoch <= now else f"in {ago(epoch - now)}"
+    return f"{stamp} ({distance})"
+
+
+def detail_lines(detail: dict[str, Any], now: float) -> list[str]:
+    """A row's detail as ``name: value`` lines, epoch times shown as local times."""
+    lines = []
+    for name, value in detail.items():
+        is_time = name in TIME_FIELDS or name.endswith("_at")
+        if is_time and isinstance(value, int | float) and not isinstance(value, bool):
+            value = local_time(float(value), now)
+        lines.append(f"{name}: {value}")
+    return lines
+
+
 def health_strip(data: dict[str, Any]) -> str:
-    """One line: health, store, schema, disk, model, safety profile and why it needs
-    attention."""
+    """One line: health and why it needs attention first (a narrow screen cuts the end),
+    then store, schema, disk, model and safety profile."""
     store = data["store"]
     disk = store.get("disk_free_bytes")
     disk_text = "-" if disk is None else f"{disk / 1024**3:.1f} GiB free"
-    attention = ", ".join(data["attention"]) or "nothing"
+    reasons = ", ".join(data["attention"])
+    health = f"health {data['health']}" + (f": {reasons}" if reasons else "")
     profile = f" (profile {data['profile']})" if data.get("profile") else ""
     return clean(
-        f"health {data['health']} · store {store['status']} · schema "
-        f"{store['schema_version']} · disk {disk_text} · model {data.get('model')}"
-        f" · safety {data.get('safety')}{profile} · attention: {attention}"
+        f"{health} · store {store['status']} · schema {store['schema_version']} · disk "
+        f"{disk_text} · model {data.get('model')} · safety {data.get('safety')}{profile}"
     )
 
 
@@ -219,24 +247,36 @@ def _memory(data: dict[str, Any]) -> Panel:
     )
 
 
+def _breaker(p: dict[str, Any], now: float) -> str:
+    state = p.get("breaker")
+    if state is None:
+        return "-"
+    until = p.get("breaker_until")
+    if state == "open" and isinstance(until, int | float):
+        return clean(f"open {ago(until - now)} more")
+    return clean(state)
+
+
 def _providers(data: dict[str, Any], now: float) -> Panel:
     rows = tuple(
         PanelRow(
-            key=f"provider:{p['provider']}/{p['model']}",
-            cells=(
-                clean(f"{p['provider']}/{p['model']}"),
+            key=f"provider:{route}",
+            cells=(  # the breaker before the figures: a narrow screen cuts the right
+                clean(route),
+                _breaker(p, now),
                 clean(p["status"]),
                 "-" if p["latency_ms"] is None else f"{p['latency_ms']:.0f} ms",
-                ago(now - p["ts"]),
+                "-" if p["ts"] is None else ago(now - p["ts"]),
             ),
             detail=p,
         )
-        for p in data["providers"]
+        for route, p in data["providers"].items()
     )
+    opened = sum(1 for p in data["providers"].values() if p.get("breaker") == "open")
     return Panel(
         "providers",
-        f"Providers {len(rows)} (last call each)",
-        ("model", "status", "latency", "when"),
+        f"Providers {len(rows)} · breakers open {opened}",
+        ("model", "breaker", "status", "latency", "when"),
         rows,
     )
 

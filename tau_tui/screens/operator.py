@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -26,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from tau_tui.plain.panels import build_panels, clean, health_strip
+from tau_tui.plain.panels import build_panels, clean, detail_lines, health_strip
 from tau_tui.widgets.panel_table import PanelTable
 
 SnapshotReader = Callable[[], dict[str, Any]]
@@ -168,7 +169,9 @@ class OperatorScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="operator-read", exit_on_error=False)
     def _read(self, force: bool) -> None:
-        running = bool(self.data and self.data["jobs"]["by_state"]["running"])
+        from tau_engine.status.objects import ages_alone
+
+        running = self.data is not None and ages_alone(self.data)
         changed = self._watcher.changed() if self._watcher is not None else True
         if not (force or changed or running):
             return
@@ -184,7 +187,8 @@ class OperatorScreen(Screen[None]):
             highlight = self.live and self.refreshes > 0
             table.apply(panel, self.filter_text, highlight=highlight)
             if highlight and table.changed_keys:
-                self.set_timer(self.highlight_s, table.unhighlight)
+                applied = table.applies
+                self.set_timer(self.highlight_s, lambda t=table, n=applied: t.unhighlight(n))
         self.refreshes += 1
         self._show_detail()
 
@@ -198,6 +202,12 @@ class OperatorScreen(Screen[None]):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.drill = []
         self._show_detail()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Tab to another panel: the detail follows that panel's selected row."""
+        if isinstance(event.widget, PanelTable):
+            self.drill = []
+            self._show_detail()
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -215,7 +225,7 @@ class OperatorScreen(Screen[None]):
         self._show_detail()
 
     def _levels(self, key: str, detail: dict[str, Any]) -> list[tuple[str, str]]:
-        fields = "\n".join(f"{name}: {value}" for name, value in detail.items())
+        fields = "\n".join(detail_lines(detail, self._now()))
         levels = [(key.split(":", 1)[0], fields)]
         from tau_engine.status.drill import job_mission_id, mission_trail
 
@@ -245,10 +255,14 @@ class OperatorScreen(Screen[None]):
         if self.drill:
             text = self.drill[-1][1]
         else:
-            text = "\n".join(f"{k}: {v}" for k, v in row.detail.items())
+            text = "\n".join(detail_lines(row.detail, self._now()))
             if row.next_command:
                 text = f"next: {row.next_command}\n\n{text}\n\nEnter: drill down"
         detail.update(Text(clean_block(text)))
+
+    def _now(self) -> float:
+        """The snapshot's time: ages in the detail agree with the panels' ages."""
+        return float(self.data["generated_at"]) if self.data else time.time()
 
     def action_back(self) -> None:
         """Esc: clear the filter, else go up one level, else leave the screen."""

@@ -25,6 +25,8 @@ class PanelTable(DataTable[Text]):
         self.panel_name = name
         self.rows_by_key: dict[str, PanelRow] = {}
         self.changed_keys: set[str] = set()  # changed by the last apply (for highlighting)
+        self.marked: dict[str, int] = {}  # highlighted rows: the apply that marked each
+        self._applies = 0
 
     @property
     def selected(self) -> PanelRow | None:
@@ -41,7 +43,9 @@ class PanelTable(DataTable[Text]):
 
     def apply(self, panel: Panel, filter_text: str = "", *, highlight: bool = False) -> None:
         """Show ``panel``'s rows (those matching ``filter_text``), changing only what moved;
-        with ``highlight``, changed rows are marked until ``unhighlight``."""
+        with ``highlight``, changed rows are marked until ``unhighlight`` (a row left
+        unchanged by later applies stays marked until then)."""
+        self._applies += 1
         if not self.columns:
             for index, name in enumerate(panel.columns):
                 self.add_column(name, key=f"c{index}")
@@ -52,6 +56,7 @@ class PanelTable(DataTable[Text]):
         for key in [k for k in self.rows_by_key if k not in wanted_keys]:
             self.remove_row(key)
             del self.rows_by_key[key]
+            self.marked.pop(key, None)
         for row in wanted:
             old = self.rows_by_key.get(row.key)
             style = self.HIGHLIGHT if highlight else ""
@@ -64,18 +69,28 @@ class PanelTable(DataTable[Text]):
                         self.update_cell(row.key, f"c{index}", Text(after, style=style))
                 self.changed_keys.add(row.key)
             self.rows_by_key[row.key] = row
+        if highlight:
+            self.marked.update(dict.fromkeys(self.changed_keys, self._applies))
         if keep is not None and keep in self.rows_by_key:
             self.move_cursor(row=self.get_row_index(keep), scroll=False)
 
-    def unhighlight(self) -> None:
-        """Show the rows the last ``apply`` marked as changed plainly again."""
-        for key in self.changed_keys:
+    @property
+    def applies(self) -> int:
+        """How many times ``apply`` ran (``unhighlight`` takes one of these)."""
+        return self._applies
+
+    def unhighlight(self, marked_by: int | None = None) -> None:
+        """Show plainly again the rows marked by apply number ``marked_by`` (None: every
+        marked row); a row marked again by a later apply keeps its mark."""
+        for key, when in list(self.marked.items()):
+            if marked_by is not None and when != marked_by:
+                continue
+            del self.marked[key]
             row = self.rows_by_key.get(key)
             if row is None:
                 continue
             for index, cell in enumerate(row.cells):
                 self.update_cell(key, f"c{index}", Text(cell))
-        self.changed_keys = set()
 
 
 def _matches(row: PanelRow, text: str) -> bool:

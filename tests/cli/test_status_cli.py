@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tau_tui.plain.markers import escape_value, leaves
 from tests.cli.tau_process import run_tau, tau_env
 from tests.support.operator_seed import SESSION_IDS, add_session, open_store, seed_workspace
@@ -31,7 +33,7 @@ def test_markers_of_a_seeded_workspace_and_exit_1_with_the_reasons(tmp_path: Pat
     assert done.returncode == 1 and done.stderr == ""
     markers = _markers(done.stdout)
     assert markers["control_plane.health"] == "attention"
-    assert markers["control_plane.schema_version"] == "1"
+    assert markers["control_plane.schema_version"] == "2"
     assert (
         markers["control_plane.store.schema_version"]
         == markers["control_plane.store.schema_expected"]
@@ -42,7 +44,10 @@ def test_markers_of_a_seeded_workspace_and_exit_1_with_the_reasons(tmp_path: Pat
     assert markers["control_plane.missions.latest.outcome"] == "blocked"
     assert markers["control_plane.sessions.recent.2.cost_usd"] == "none"
     reasons = {v for k, v in markers.items() if k.startswith("control_plane.attention.")}
-    assert reasons == {"jobs.stale", "jobs.stuck", "mission.blocked"}
+    assert reasons == {"jobs.stale", "jobs.stuck", "mission.blocked", "providers.breaker_open"}
+    assert markers["control_plane.providers.openai/gpt-y.breaker"] == "open"
+    assert markers["control_plane.providers.openai/gpt-y.breaker_reason"] == "rate_limit%20429"
+    assert markers["control_plane.providers.anthropic/claude-x.breaker"] == "closed"
 
 
 def test_a_healthy_workspace_exits_0(tmp_path: Path) -> None:
@@ -160,3 +165,52 @@ def test_the_safety_profile_a_run_would_use_is_a_marker(tmp_path: Path) -> None:
     (tmp_path / ".tau" / "config.toml").write_text('safety = "permissive"\n')
     loosened = _markers(run_tau(["status"], cwd=tmp_path).stdout)
     assert loosened["control_plane.safety"] == "balanced"
+
+
+_IMPORTS = """
+import atexit, sys
+LIGHT = ("tomllib", "pathlib", "typing", "dataclasses", "argparse", "pydantic", "datetime")
+loaded = lambda: sorted(m for m in sys.modules if m.split(".")[0] in LIGHT)
+atexit.register(lambda: sys.stderr.write(f"loaded={loaded()}\\n"))
+sys.argv = ["tau", "status", "-w", sys.argv[1]]
+from tau_tui.cli import main
+sys.exit(main())
+"""
+
+
+def test_status_with_a_user_config_loads_no_tomllib_or_pathlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Config files in the plain subset are read without tomllib (and paths without
+    pathlib): a third of tau status's start-up, which scripts pay on every poll."""
+    from tau_engine.config.profiles import Profile, ProfileStore
+    from tau_engine.resources.trust import TrustStore
+
+    workspace, config = tmp_path / "ws", tmp_path / "config"
+    workspace.mkdir()
+    seed_workspace(workspace, now=time.time())
+    env = tau_env(TAU_CONFIG_DIR=str(config))
+    config.mkdir()
+    (config / "config.toml").write_text(
+        'model = "offline/echo"\nprofile = "work"\nmax_retries = 2\n\n'
+        '[providers.anthropic]\napi_key_env = "ANTHROPIC_API_KEY"\ntimeout_s = 60.0\n\n'
+        '[fallbacks]\n"anthropic/claude-sonnet-4-5" = ["openrouter/anthropic/claude-sonnet-4.5"]\n'
+    )
+    (workspace / ".tau" / "config.toml").write_text('safety = "hardened"\n')
+    monkeypatch.setenv("TAU_CONFIG_DIR", str(config))
+    ProfileStore().save(
+        "work", Profile(provider="offline", model="offline/echo", key_source="none")
+    )
+    TrustStore().decide(workspace, True)
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTS, str(workspace)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "control_plane.profile=work" in done.stdout.splitlines()
+    assert "control_plane.safety=hardened" in done.stdout.splitlines()
+    # datetime comes with sqlite3 (the trust file's date is read with it, not tomllib's).
+    assert done.stderr.strip() == "loaded=['datetime']"

@@ -52,8 +52,16 @@ def test_counts_and_latest_items_of_a_seeded_workspace(seeded: Path) -> None:
     assert snap.memory.entries == 3 and snap.memory.namespaces == {"project": 2, "user": 1}
     assert snap.audit.counts["deny"] == 1 and snap.audit.counts["injection"] == 1
     assert "allow" not in snap.audit.counts
-    assert [p.provider for p in snap.providers] == ["openai", "anthropic"]
-    assert snap.attention == ("jobs.stale", "jobs.stuck", "mission.blocked")
+    assert list(snap.providers) == ["openai/gpt-y", "anthropic/claude-x"]
+    assert snap.attention == (
+        "jobs.stale",
+        "jobs.stuck",
+        "mission.blocked",
+        "providers.breaker_open",
+    )
+    gpt = snap.providers["openai/gpt-y"]
+    assert (gpt.breaker, gpt.breaker_reason, gpt.status) == ("open", "rate_limit 429", "rate_limit")
+    assert snap.providers["anthropic/claude-x"].breaker == "closed"
     assert snap.health == "attention"
 
 
@@ -131,7 +139,7 @@ def test_another_schema_version_is_an_error_not_a_guess(seeded: Path) -> None:
     snap = read_snapshot(seeded)
     assert snap.health == "error" and snap.store.schema_version == 99
     assert "schema version 99" in (snap.store.error or "")
-    assert snap.attention == ("store.error",)
+    assert snap.attention == ("store.error", "providers.breaker_open")
 
 
 def test_a_damaged_store_is_an_error_line(tmp_path: Path) -> None:
@@ -287,4 +295,4 @@ def test_the_config_dir_is_the_one_tau_uses(
         monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     else:
         monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
-    assert _config_dir(os.environ) == user_config_dir()
+    assert Path(_config_dir(os.environ)) == user_config_dir()

@@ -263,3 +263,18 @@ def seed_workspace(root: Path, now: float = NOW) -> None:
         },
     ]
     (logs / "provider.jsonl").write_text("".join(json.dumps(c) + "\n" for c in calls))
+    # The router's breaker journal: openai's breaker opened by its rate limits, still
+    # cooling down; anthropic's closed again after a trial call.
+    breakers = [
+        {"route": "anthropic/claude-x", "state": "open", "since": now - 400, "until": now - 370},
+        {"route": "anthropic/claude-x", "state": "closed", "since": now - 300, "until": None},
+        {
+            "route": "openai/gpt-y",
+            "state": "open",
+            "since": now - 35,
+            "until": now + 25,
+            "reason": "rate_limit 429",
+            "failures": 3,
+        },
+    ]
+    (logs / "breaker.jsonl").write_text("".join(json.dumps(b) + "\n" for b in breakers))

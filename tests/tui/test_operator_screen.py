@@ -4,6 +4,8 @@ selection surviving a refresh, ``--readonly``, and the same counts as ``tau stat
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,16 @@ def fixed_reader(root: Path) -> Any:
         return data
 
     return read
+
+
+@pytest.fixture(autouse=True)
+def utc_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The detail pane shows local times: pin the zone so snapshots compare anywhere."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
@@ -112,6 +124,19 @@ async def test_tab_moves_between_panels_and_enter_drills_down_esc_goes_back(seed
         for _ in range(4):
             await pilot.press("escape")
         assert screen.drill == [] and pilot.app.screen is screen
+
+
+async def test_the_detail_shows_local_times_and_ages_not_epoch_seconds(seeded: Path) -> None:
+    async with make_app(seeded).run_test(size=SIZE) as pilot:
+        screen = await ready(pilot.app)  # type: ignore[arg-type]
+        shown = detail_text(screen)  # the latest session, selected on entry
+        assert "updated_at: 2027-01-15 07:58:20 (100 s ago)" in shown
+        assert "1799999900" not in shown
+        for _ in range(4):
+            await pilot.press("tab")  # the providers panel: a breaker still cooling down
+        shown = detail_text(screen)
+        assert "breaker_until: 2027-01-15 08:00:25 (in 25 s)" in shown
+        assert "ts: 2027-01-15 07:59:20 (40 s ago)" in shown
 
 
 async def test_filter_hides_rows_and_esc_clears_it(seeded: Path) -> None:
@@ -213,24 +238,24 @@ async def test_watch_refreshes_when_another_writer_commits(seeded: Path) -> None
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(app)
         assert screen.readonly
-        screen.highlight_s = 3600  # the mark stays until the test looks
+        screen.highlight_s = 2.0
         sessions = table(screen, "sessions")
         assert sessions.row_count == 3
         applied = screen.refreshes
         await asyncio.sleep(0.3)
         # Nothing changed and no job's lease can age (the seed's clock is the future): only
-        # the running jobs make it re-read.
+        # the running jobs make it re-read, every tick.
         conn = open_store(seeded)
         add_session(conn, "e5" * 16, updated_at=NOW + 10, title="from another process")
         conn.close()
         await wait_for(lambda: sessions.row_count == 4)
         assert screen.refreshes > applied
         new_key = f"session:{'e5' * 16}"
-        assert sessions.changed_keys == {new_key}  # only the new row is marked
-        row = sessions.get_row(new_key)
-        assert all(cell.style == PanelTable.HIGHLIGHT for cell in row)
-        sessions.unhighlight()
-        assert all(not cell.style for cell in sessions.get_row(new_key))
+        assert set(sessions.marked) == {new_key}  # only the new row is marked
+        assert all(cell.style == PanelTable.HIGHLIGHT for cell in sessions.get_row(new_key))
+        # Later reads (the running jobs') leave the row alone; the mark still goes away.
+        await wait_for(lambda: all(not cell.style for cell in sessions.get_row(new_key)))
+        assert sessions.marked == {} and screen.refreshes > applied + 2
         await pilot.press("q")
 
 
@@ -273,6 +298,18 @@ def test_snapshot_shell_on_a_seeded_workspace(snap_compare: Any, seeded: Path) -
         await pilot.press("tab", "down")  # the stuck job, with its detail
 
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_shell_at_80x24_keeps_the_attention_reasons(
+    snap_compare: Any, seeded: Path
+) -> None:
+    """A narrow screen cuts the health strip's end: the reasons come first."""
+
+    async def run_before(pilot: Any) -> None:
+        await ready(pilot.app)
+        await pilot.press("tab", "tab", "tab", "tab")  # the providers, an open breaker
+
+    assert snap_compare(make_app(seeded), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_snapshot_watch_on_a_seeded_workspace(snap_compare: Any, seeded: Path) -> None:
