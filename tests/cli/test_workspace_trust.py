@@ -3,6 +3,7 @@ until the user trusts it (``--trust`` for one run, ``tau trust`` for good)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,3 +158,18 @@ def test_workspace_config_cannot_raise_the_approval_mode(workspace: Path) -> Non
         assert "approval (.tau/config.toml)" in proc.stderr
         trusted = run_tau([*args, "--trust"], workspace, env=env)
         assert trusted.returncode == 0 and (workspace / "hacked").exists()
+
+
+def test_a_named_pipe_planted_as_the_workspace_config_is_one_line_not_a_hang(
+    tmp_path: Path,
+) -> None:
+    # A plain open() of a FIFO blocks until a writer comes: every `tau` run in this folder
+    # hung (before the fix the process was still waiting when the timeout killed it).
+    root = tmp_path / "ws"
+    (root / ".tau").mkdir(parents=True)
+    os.mkfifo(root / ".tau" / "config.toml")
+    result = run_tau(["-p", "hi", "--no-color"], root, timeout=30)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "tau: error: .tau/config.toml: cannot read: config.toml is not a regular file"
+    )
