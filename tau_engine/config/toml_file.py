@@ -6,14 +6,13 @@ same way without importing each other.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from tau_engine.errors import ConfigError
+from tau_engine.regular_file import read_regular_bytes
 
 
 def display_path(path: Path) -> str:
@@ -24,24 +23,10 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _read_regular(path: Path) -> str:
-    """The file's text, refusing anything but a regular file.
-
-    A workspace's ``.tau/config.toml`` is untrusted: a named pipe planted there would block
-    a plain ``open`` for ever (every ``tau`` run in that folder hung), and a device could be
-    read without end. Opened non-blocking, then checked on the open descriptor (no race).
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    with open(fd, "rb", closefd=True) as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        return handle.read().decode("utf-8")
-
-
 def read_toml(path: Path) -> dict[str, Any]:
     """Read one TOML file; a syntax error names the file and line."""
     try:
-        text = _read_regular(path)
+        text = read_regular_bytes(path).decode("utf-8")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:

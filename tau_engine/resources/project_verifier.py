@@ -21,15 +21,16 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from tau_engine.regular_file import read_regular_bytes
+
 RECORDED_IN = ".tau/AGENTS.md"
 _VERIFIER_LINE = re.compile(r"^Check a change with: `(?P<command>[^`\n]+)`[ \t]*$", re.MULTILINE)
 _MAX_READ = 200_000
 
 
 def _read(path: Path, limit: int = _MAX_READ) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read(limit)
+    try:  # a pipe planted as pyproject.toml or AGENTS.md must not hang intake
+        return read_regular_bytes(path, limit).decode("utf-8", errors="replace")
     except OSError:
         return ""
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tau_engine.errors import StoreError
+from tau_engine.regular_file import read_regular_bytes
 
 if TYPE_CHECKING:
     from tau_engine.safety.injection import InjectionHit
@@ -138,14 +139,17 @@ class AuditLog:
     def read(self) -> Iterator[dict[str, Any]]:
         """Every event, oldest first; a torn or foreign line is skipped, not fatal."""
         for path in self.files():
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                for line in handle:
-                    try:
-                        value = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(value, dict) and value.get("kind") in AUDIT_KINDS:
-                        yield value
+            try:  # a planted pipe or device is not a log: never wait on it
+                text = read_regular_bytes(path).decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            for line in text.splitlines():
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(value, dict) and value.get("kind") in AUDIT_KINDS:
+                    yield value
 
 
 def decision_event(

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tau_engine.errors import ConfigError
 from tau_engine.paths import atomic_write_text, user_config_dir
+from tau_engine.regular_file import read_regular_bytes
 from tau_engine.safety.rules import Action, Rule, RuleSyntaxError, parse_rule_text
 from tau_engine.safety.toml_lines import Source, display_path, index_lines, load_toml_text
 
@@ -67,7 +68,7 @@ def read_rules(path: Path, scope: FileScope) -> list[Rule]:
     """Every rule in one file, each with its source line; a bad file names file, line, key."""
     shown = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_bytes(path).decode("utf-8")  # a planted pipe must not hang tau
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as exc:

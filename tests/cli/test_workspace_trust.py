@@ -160,16 +160,17 @@ def test_workspace_config_cannot_raise_the_approval_mode(workspace: Path) -> Non
         assert trusted.returncode == 0 and (workspace / "hacked").exists()
 
 
-def test_a_named_pipe_planted_as_the_workspace_config_is_one_line_not_a_hang(
-    tmp_path: Path,
+@pytest.mark.parametrize("name", ["config.toml", "permissions.toml"])
+def test_a_named_pipe_planted_as_a_workspace_file_is_one_line_not_a_hang(
+    tmp_path: Path, name: str
 ) -> None:
-    # A plain open() of a FIFO blocks until a writer comes: every `tau` run in this folder
-    # hung (before the fix the process was still waiting when the timeout killed it).
+    # A plain open() of a FIFO blocks until a writer comes, and SIGTERM does not end it
+    # (the open is retried): every `tau` run in this folder hung until killed.
     root = tmp_path / "ws"
     (root / ".tau").mkdir(parents=True)
-    os.mkfifo(root / ".tau" / "config.toml")
+    os.mkfifo(root / ".tau" / name)
     result = run_tau(["-p", "hi", "--no-color"], root, timeout=30)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == (
-        "tau: error: .tau/config.toml: cannot read: config.toml is not a regular file"
+        f"tau: error: .tau/{name}: cannot read: {name} is not a regular file"
     )

@@ -72,3 +72,14 @@ def test_a_recorded_verifier_from_a_link_a_fifo_or_too_long_is_ignored(tmp_path:
     assert read_recorded_verifier(tmp_path) is None
     with pytest.raises(ValueError):
         check_verifier("a `b`")
+
+
+def test_named_pipes_planted_as_project_files_are_not_waited_on(tmp_path: Path) -> None:
+    # A plain open() of a FIFO blocks until a writer comes: `tau mission run` without a
+    # verifier hung in intake on a pipe named pyproject.toml or .tau/AGENTS.md.
+    (tmp_path / ".tau").mkdir()
+    os.mkfifo(tmp_path / "pyproject.toml")
+    os.mkfifo(tmp_path / "package.json")
+    os.mkfifo(tmp_path / ".tau" / "AGENTS.md")
+    assert detect_verifier(tmp_path, ENV) is None
+    assert read_recorded_verifier(tmp_path) is None
