@@ -169,3 +169,16 @@ def redact_run_result(result: RunResult, redaction: RedactionFilter) -> RunResul
     for record in result.tool_calls:
         record.arguments = redaction.redact_data(record.arguments, where="result")
     return result
+
+
+def redact_notice(notice: Notice, redaction: RedactionFilter) -> Notice:
+    """``notice`` with its message and data through the funnel (a provider's error quoted
+    in a retry or fallback notice may echo a key)."""
+    data = notice.data
+    return Notice(
+        kind=notice.kind,
+        message=redaction.redact(notice.message, where="notice"),
+        data=None
+        if data is None
+        else type(data).model_validate(redaction.redact_data(data.model_dump())),
+    )
