@@ -26,7 +26,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tau_engine.agent.loop import AgentLoop, LoopConfig, MessageSink
+from tau_engine.agent.loop import AgentLoop
+from tau_engine.agent.loop_config import LoopConfig, MessageSink
 from tau_engine.config import Settings
 from tau_engine.conversation import Message, Usage
 from tau_engine.errors import ProviderError
