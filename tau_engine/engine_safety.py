@@ -61,7 +61,7 @@ def workspace_redaction(
     from tau_engine.config import load_settings
     from tau_engine.errors import ConfigError
     from tau_engine.providers.dotenv import read_dotenv
-    from tau_engine.providers.registry import provider_key_values
+    from tau_engine.providers.key_sources import provider_key_values
 
     env = dict(os.environ if environ is None else environ)
     dotenv = read_dotenv(paths.root / ".env")

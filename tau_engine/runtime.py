@@ -174,7 +174,7 @@ class AgentRuntime:
         credentials file, then the ``.env``). ``mode`` is the safety layer's approval
         mode (front ends change it through ``safety.policy.mode``)."""
         from tau_engine.engine_safety import open_safety
-        from tau_engine.providers.registry import (
+        from tau_engine.providers.key_sources import (
             provider_environ,
             provider_key_values,
             stored_keys,

@@ -14,13 +14,13 @@ from tau_engine.config.credentials import CredentialsFile, credentials_path
 from tau_engine.engine import Engine
 from tau_engine.errors import ConfigError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.providers.registry import (
+from tau_engine.providers.key_sources import (
     key_candidates,
     mask_key,
     provider_environ,
     provider_key_values,
-    resolve_model,
 )
+from tau_engine.providers.registry import resolve_model
 
 MINE = "sk-proj-the-users-own-key-0123456789"
 THEIRS = "sk-proj-attackers-key-from-dotenv-9876"

@@ -16,16 +16,15 @@ from tau_engine.errors import MissingKeyError, ProviderError, UnknownProviderErr
 from tau_engine.paths import user_config_dir
 from tau_engine.providers.base import ProviderRequest
 from tau_engine.providers.factory import create_provider
+from tau_engine.providers.key_sources import find_api_key, find_base_url
 from tau_engine.providers.registry import (
-    PROVIDERS,
     ResolvedModel,
     default_model,
-    find_api_key,
-    find_base_url,
     parse_model_id,
     request_options,
     resolve_model,
 )
+from tau_engine.providers.specs import PROVIDERS
 from tests.support.scripted_server import ScriptedResponse, ScriptedServer
 
 
