@@ -20,7 +20,6 @@ the run's result.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -29,20 +28,29 @@ from tau_engine.agent.loop import AgentLoop
 from tau_engine.agent.run_result import RunResult
 from tau_engine.config import Settings
 from tau_engine.conversation import StoredMessage, Usage
-from tau_engine.engine_safety import attach_safety, link_memory, redact_run_result, restore_risk
+from tau_engine.engine_safety import (
+    attach_safety,
+    link_memory,
+    redact_notice,
+    redact_run_result,
+    restore_risk,
+)
 from tau_engine.errors import StoreError, UsageError
 from tau_engine.event_kinds import NoticeKind
-from tau_engine.events import EventBus, EventSink, Notice, SessionFinished, SessionStarted
+from tau_engine.events import EventBus, EventSink, Notice, SessionStarted
 from tau_engine.memory.overview import MemoryOverview
 from tau_engine.memory.runtime import MemoryRuntime
+from tau_engine.mentions import expand_prompt
 from tau_engine.paths import WorkspacePaths
 from tau_engine.protocol.approval import parse_approval_mode
-from tau_engine.protocol.state import EngineState, SessionSummary
+from tau_engine.protocol.state import EngineState
 from tau_engine.runtime import AgentRuntime, LoopSpec
 from tau_engine.safety.layer import SafetyState
 from tau_engine.safety.policy import Approver
 from tau_engine.session_control import SessionControl
-from tau_engine.store import SessionInfo, UndoReport
+from tau_engine.session_log import SessionLog
+from tau_engine.session_model import select_first_model
+from tau_engine.store import SessionInfo
 from tau_engine.store.claim import IfBusy
 from tau_engine.store.models import title_from_prompt
 from tau_engine.tools.base import Tool
@@ -72,12 +80,10 @@ class Engine:
         # hands them to each front end.
         self.startup_notices: list[Notice] = []
         self._opening = True
-        self._session_runs: int | None = None  # runs since session_started; None: not yet
+        self.log = SessionLog(self.bus, self.store)
         self.memory: MemoryRuntime | None = None  # learned memory (issue 15), when enabled
         self._loop: AgentLoop | None = None
         self._task: asyncio.Task[RunResult] | None = None
-        self._writer: Any = None
-        self._pending_notices: list[Notice] = []  # emitted once the session has started
         runtime.models.on_route_event = self._route_event
         sessions.guard = self._refuse_while_running
         sessions.on_leave = self._end_session_switched
@@ -157,65 +163,24 @@ class Engine:
     async def _open_session(
         self, resume: str | None, continue_latest: bool, if_busy: IfBusy
     ) -> None:
-        session = None
-        if resume:
-            session = await self.store.get_session(resume)
-        elif continue_latest:
-            session = await self.store.latest_session()
-            if session is None:
-                self._notice(
-                    NoticeKind.SESSION, "no earlier session in this workspace; starting a new one"
-                )
-        if session is not None:
-            notice = await self.sessions.claim(session, if_busy=if_busy)
-            if notice:
-                self._notice(NoticeKind.SESSION, notice)
+        for notice in await self.sessions.open_first(resume, continue_latest, if_busy=if_busy):
+            self._notice(NoticeKind.SESSION, notice)
 
     def _select_first_model(self, require_session_model: bool) -> None:
         # A resumed session keeps its model unless one is given explicitly.
-        session = self.session
-        session_model = session.model if session else None
-        if self.settings.model or not session_model:
-            self._select_model(self.settings.model)
-            return
-        try:
-            self._select_model(session_model)
-        except UsageError as exc:
-            assert session is not None
-            where = f"session {session.id[:8]} uses {session_model}"
-            if require_session_model:
-                raise UsageError(
-                    f"{where}, which cannot be used: {exc}; pass "
-                    "--model to continue it with another model"
-                ) from exc
-            self._select_model(None, announce_offline=False)
-            self._notice(
-                NoticeKind.MODEL,
-                f"{where}, which cannot be used: {exc}. "
-                f"Continuing with {self.model_id}; /model switches",
-            )
-
-    def _select_model(self, model_id: str | None, *, announce_offline: bool = True) -> list[str]:
-        selected = self.runtime.models.select(model_id, announce_offline=announce_offline)
+        warnings = select_first_model(
+            self.runtime.models,
+            self.settings.model,
+            self.session,
+            require_session_model=require_session_model,
+        )
         self._loop = None
-        if self._opening:
-            # Later, ``set_model``'s caller shows them as the command's result.
-            for warning in selected.warnings:
-                self._notice(NoticeKind.MODEL, warning)
-        return list(selected.warnings)
+        for warning in warnings:
+            self._notice(NoticeKind.MODEL, warning)
 
     def _route_event(self, notice: Notice) -> None:
         # Retry and fallback notices quote the provider's error, which may echo a key.
-        data = notice.data
-        self.bus.emit(
-            Notice(
-                kind=notice.kind,
-                message=self.redaction.redact(notice.message, where="notice"),
-                data=None
-                if data is None
-                else type(data).model_validate(self.redaction.redact_data(data.model_dump())),
-            )
-        )
+        self.bus.emit(redact_notice(notice, self.redaction))
 
     def _notice(self, kind: NoticeKind, message: str) -> None:
         """Emit a notice (the bus's redaction funnel sees it first); while the engine
@@ -263,25 +228,13 @@ class Engine:
     def state(self) -> EngineState:
         """What a front end may show: a read-only snapshot."""
         usage, cost = self.usage_totals()
-        info = self.session
-        session = (
-            None
-            if info is None
-            else SessionSummary(
-                id=info.id,
-                title=info.title,
-                model=info.model,
-                message_count=info.message_count,
-                cost_usd=info.cost_usd,
-            )
-        )
         return EngineState(
             workspace=self.paths.root,
             model_id=self.model_id,
             approval=self.policy.mode,
             context_window=self.context_window,
             running=self.running,
-            session=session,
+            session=self.sessions.summary(),
             usage=usage,
             cost_usd=cost,
             memory_enabled=self.memory is not None,
@@ -292,20 +245,9 @@ class Engine:
         """Attach the files a prompt ``@mentions``: the prompt to send, and the message
         ``meta`` that keeps the prompt as typed, the attached paths and a note per
         mention not attached whole (None if the prompt mentions nothing)."""
-        from tau_engine.mentions import attach_mentions
-
-        found = await asyncio.to_thread(attach_mentions, text, self.paths.root)
-        # An attached file (``@.env``) may hold a key: it is sent and stored, so redact it.
-        prompt = self.redaction.redact(found.prompt, where="prompt")
-        if not found.attached and not found.notes:
-            return prompt, None
-        meta: dict[str, Any] = {
-            "typed": self.redaction.redact(text, where="prompt"),
-            "attachments": found.attached,
-        }
-        if found.notes:
-            meta["mention_notes"] = found.notes
-        return prompt, meta
+        return await expand_prompt(
+            text, self.paths.root, lambda typed: self.redaction.redact(typed, where="prompt")
+        )
 
     async def run(self, prompt: str, *, meta: dict[str, Any] | None = None) -> RunResult:
         """Run one prompt through the agent loop. Interrupted by ``cancel()``.
@@ -323,20 +265,14 @@ class Engine:
         session = self.session
         assert session is not None
         self.safety.begin_run(session.id)
-        if self._session_runs is None:
-            self.bus.emit(
-                SessionStarted(
-                    model=self.model_id,
-                    workspace=str(self.paths.root),
-                    resumed=self.sessions.resumed,
-                    title=session.title or title_from_prompt(prompt),
-                )
+        self.log.start_run(
+            SessionStarted(
+                model=self.model_id,
+                workspace=str(self.paths.root),
+                resumed=self.sessions.resumed,
+                title=session.title or title_from_prompt(prompt),
             )
-            self._session_runs = 0
-        for notice in self._pending_notices:
-            self.bus.emit(notice)
-        self._pending_notices = []
-        self._session_runs += 1
+        )
         self._task = task = asyncio.ensure_future(loop.run(prompt, meta=meta))
         try:
             return redact_run_result(await asyncio.shield(task), self.redaction)
@@ -355,8 +291,7 @@ class Engine:
                 and task.result().error is not None
             )
             try:
-                if self._writer is not None:
-                    await asyncio.to_thread(self._writer.flush)
+                await self.log.flush()
                 await self.sessions.refresh()
             except StoreError:
                 if not reported:
@@ -386,7 +321,7 @@ class Engine:
         session_id = session.id
         # Parsed from the last compaction on: the summarized turns are not read.
         stored = await self.store.request_history(session_id)
-        self._bind_events(session_id, await self.store.last_seq(session_id))
+        self.log.bind(session_id, await self.store.last_seq(session_id))
         # Learned memory adds its tools and offers memory with each prompt.
         # A flagged result in any turn (the summarized ones too) raises the risk again;
         # outside content taints learned memory's writes for the whole session.
@@ -413,20 +348,11 @@ class Engine:
                 memory=retriever,
             )
         )
-        self._pending_notices += [
+        self.log.pending += [
             Notice(kind=NoticeKind.GUIDANCE, message=note) for note in built.skipped_guidance
         ]
         self._loop = built.loop
         return self._loop
-
-    def _bind_events(self, session_id: str, last_seq: int) -> None:
-        if self._writer is not None:
-            self.bus.unsubscribe(self._writer.write)
-            self._writer.close()
-        self.bus.rebind(session_id, last_seq)
-        self._writer = self.store.event_writer(session_id)
-        # The writer comes first so an event is stored before any renderer sees it.
-        self.bus.subscribe(self._writer.write, first=True)
 
     async def compact(self) -> int | None:
         """``/compact``: summarize older turns now. The context's size afterwards, or None
@@ -440,7 +366,7 @@ class Engine:
             return None
         return loop.context_tokens
 
-    # -- sessions (``SessionControl`` does the work; these keep the engine's verbs) ---------
+    # -- sessions (``engine.sessions``, a ``SessionControl``, does the work) -------------------
     def _refuse_while_running(self) -> None:
         if self.running:
             raise UsageError(BUSY)
@@ -449,29 +375,7 @@ class Engine:
         self._loop = None
 
     def _end_session(self, reason: Literal["closed", "switched"]) -> None:
-        """``session_finished`` if the session started here, then unbind the event log.
-
-        A store that refuses that last event (damaged, full disk) does not stop the
-        session from ending: the event is lost, as it is when the process is killed,
-        and the runs' own events were written when they ended."""
-        unlogged = False
-        if self._session_runs is not None:
-            usage, cost = self.usage_totals()
-            runs, self._session_runs = self._session_runs, None
-            try:
-                self.bus.emit(SessionFinished(reason=reason, runs=runs, usage=usage, cost_usd=cost))
-            except StoreError:
-                unlogged = True
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            self.bus.unsubscribe(writer.write)
-            if unlogged:
-                # Its buffer holds the refused event: closing retries it and fails again.
-                with contextlib.suppress(StoreError):
-                    writer.close()
-            else:
-                writer.close()
-        self.bus.rebind("", 0)
+        self.log.end(reason, *self.usage_totals())
 
     def _end_session_switched(self) -> None:
         self._end_session("switched")
@@ -481,32 +385,9 @@ class Engine:
         # What was allowed for the session, and a raised risk, end with the session.
         self.safety.new_session()
 
-    async def new_session(self) -> None:
-        """Start a fresh session (created on the next prompt)."""
-        await self.sessions.new()
-
-    async def resume(self, id_or_prefix: str) -> SessionInfo:
-        """Switch to another session (``SessionLockedError`` if a process is running it)."""
-        return await self.sessions.resume(id_or_prefix)
-
     async def history(self) -> list[StoredMessage]:
+        """The current session's messages (the app shows them when it resumes one)."""
         return await self.sessions.history()
-
-    async def recent(self, limit: int) -> list[StoredMessage]:
-        return await self.sessions.recent(limit)
-
-    async def list_sessions(self, limit: int = 50) -> list[SessionInfo]:
-        return await self.sessions.list(limit)
-
-    async def undo(self) -> UndoReport:
-        return await self.sessions.undo()
-
-    async def redo(self) -> UndoReport:
-        return await self.sessions.redo()
-
-    async def fork(self, at_message_id: str | None = None) -> SessionInfo:
-        """Branch the current session into a new one, at a message (default: the head)."""
-        return await self.sessions.fork(at_message_id)
 
     # -- settings of the conversation ---------------------------------------------------------
     async def memory_overview(self) -> MemoryOverview:
@@ -520,7 +401,9 @@ class Engine:
         what the user should be told about the new model."""
         if self.running:
             raise UsageError("wait for the running turn to finish before switching model")
-        return self._select_model(model_id)
+        selected = self.runtime.models.select(model_id)
+        self._loop = None
+        return list(selected.warnings)  # the caller shows them as the command's result
 
     def safety_state(self) -> SafetyState:
         """The profile, its source, the sandbox and the raised risk, for front ends."""

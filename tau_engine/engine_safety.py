@@ -61,7 +61,7 @@ def workspace_redaction(
     from tau_engine.config import load_settings
     from tau_engine.errors import ConfigError
     from tau_engine.providers.dotenv import read_dotenv
-    from tau_engine.providers.registry import provider_key_values
+    from tau_engine.providers.key_sources import provider_key_values
 
     env = dict(os.environ if environ is None else environ)
     dotenv = read_dotenv(paths.root / ".env")
@@ -169,3 +169,16 @@ def redact_run_result(result: RunResult, redaction: RedactionFilter) -> RunResul
     for record in result.tool_calls:
         record.arguments = redaction.redact_data(record.arguments, where="result")
     return result
+
+
+def redact_notice(notice: Notice, redaction: RedactionFilter) -> Notice:
+    """``notice`` with its message and data through the funnel (a provider's error quoted
+    in a retry or fallback notice may echo a key)."""
+    data = notice.data
+    return Notice(
+        kind=notice.kind,
+        message=redaction.redact(notice.message, where="notice"),
+        data=None
+        if data is None
+        else type(data).model_validate(redaction.redact_data(data.model_dump())),
+    )

@@ -13,10 +13,13 @@ which the engine emits as a ``mention`` notice for every front end to show.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tau_engine.errors import WorkspaceError
 from tau_engine.safety.workspace import WorkspaceGuard
@@ -98,3 +101,22 @@ def attach_mentions(text: str, root: Path) -> Attachments:
     if not blocks:
         return Attachments(text, [], notes)
     return Attachments(text + "\n\n" + "\n\n".join(blocks), attached, notes)
+
+
+async def expand_prompt(
+    text: str, root: Path, redact: Callable[[str], str]
+) -> tuple[str, dict[str, Any] | None]:
+    """Attach the files a prompt ``@mentions`` (in a thread): the prompt to send, and the
+    message ``meta`` that keeps the prompt as typed, the attached paths and a note per
+    mention not attached whole (None if the prompt mentions nothing).
+
+    ``redact`` is applied to the prompt and the typed text: an attached file (``@.env``)
+    may hold a key, and both are sent and stored."""
+    found = await asyncio.to_thread(attach_mentions, text, root)
+    prompt = redact(found.prompt)
+    if not found.attached and not found.notes:
+        return prompt, None
+    meta: dict[str, Any] = {"typed": redact(text), "attachments": found.attached}
+    if found.notes:
+        meta["mention_notes"] = found.notes
+    return prompt, meta

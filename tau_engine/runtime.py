@@ -26,7 +26,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tau_engine.agent.loop import AgentLoop, LoopConfig, MessageSink
+from tau_engine.agent.loop import AgentLoop
+from tau_engine.agent.loop_config import LoopConfig, MessageSink
 from tau_engine.config import Settings
 from tau_engine.conversation import Message, Usage
 from tau_engine.errors import ProviderError
@@ -173,7 +174,7 @@ class AgentRuntime:
         credentials file, then the ``.env``). ``mode`` is the safety layer's approval
         mode (front ends change it through ``safety.policy.mode``)."""
         from tau_engine.engine_safety import open_safety
-        from tau_engine.providers.registry import (
+        from tau_engine.providers.key_sources import (
             provider_environ,
             provider_key_values,
             stored_keys,

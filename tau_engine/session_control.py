@@ -20,6 +20,7 @@ from typing import Any
 from tau_engine.conversation import StoredMessage
 from tau_engine.errors import UsageError
 from tau_engine.paths import WorkspacePaths
+from tau_engine.protocol.state import SessionSummary
 from tau_engine.store import SessionInfo, SessionStore, UndoReport, open_store
 from tau_engine.store.claim import IfBusy, claim_session
 from tau_engine.store.models import new_session_id
@@ -62,6 +63,35 @@ class SessionControl:
         self.current = claimed
         self.resumed = claimed is not None
         return notice
+
+    async def open_first(
+        self, resume: str | None, continue_latest: bool, *, if_busy: IfBusy
+    ) -> list[str]:
+        """Make the session to start with current: ``resume`` (an id or prefix), else with
+        ``continue_latest`` the latest one, else none (the first prompt starts one). The
+        notices saying what happened instead, if anything did."""
+        session = None
+        if resume:
+            session = await self.store.get_session(resume)
+        elif continue_latest:
+            session = await self.store.latest_session()
+            if session is None:
+                return ["no earlier session in this workspace; starting a new one"]
+        notice = None if session is None else await self.claim(session, if_busy=if_busy)
+        return [notice] if notice else []
+
+    def summary(self) -> SessionSummary | None:
+        """The current session as a front end shows it (None before the first prompt)."""
+        info = self.current
+        if info is None:
+            return None
+        return SessionSummary(
+            id=info.id,
+            title=info.title,
+            model=info.model,
+            message_count=info.message_count,
+            cost_usd=info.cost_usd,
+        )
 
     async def create(self, model_id: str) -> SessionInfo:
         """Start the current session, locked before it exists (no other process can

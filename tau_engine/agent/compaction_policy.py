@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tau_engine.agent.loop import Compacted, StreamFactory
+from tau_engine.agent.loop_config import Compacted, StreamFactory
 from tau_engine.agent.provenance import mark_untrusted
 from tau_engine.config import Settings
 from tau_engine.conversation import Message

@@ -15,17 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tau_engine.agent.compaction import estimate_call_usage
+from tau_engine.agent.loop_config import Compactor, CostFn, LoopConfig, MessageSink, StreamFactory
+from tau_engine.agent.model_call import ModelCall
 from tau_engine.agent.provenance import mark_untrusted
 from tau_engine.agent.run_result import RunResult, ToolCallRecord, new_run_id
 from tau_engine.agent.tool_runner import ToolPipeline
+from tau_engine.agent.tool_turn import run_tool_calls
 from tau_engine.agent.unanswered import answer_unanswered_calls
-from tau_engine.conversation import Message, ToolCall, Usage
+from tau_engine.conversation import Message, Usage
 from tau_engine.errors import BudgetExceededError, ProviderError, TauError
 from tau_engine.event_kinds import CompactionNote, NoticeKind
 from tau_engine.events import (
@@ -34,8 +33,6 @@ from tau_engine.events import (
     Notice,
     RunFinished,
     RunStarted,
-    TextDelta,
-    ThinkingDelta,
     TurnFinished,
     TurnStarted,
     UsageEvent,
@@ -44,68 +41,7 @@ from tau_engine.events import (
 from tau_engine.memory.retrieval import TurnRetriever, with_memory_context
 from tau_engine.providers.base import (
     ProviderRequest,
-    StreamEnd,
-    TextChunk,
-    ThinkingChunk,
-    ToolCallReady,
-    UsageReport,
 )
-from tau_engine.tools.args import vet_tool_call
-
-StreamFactory = Callable[[ProviderRequest], Any]
-"""Returns the async iterator of provider events for one request (retries included)."""
-
-
-class MessageSink:
-    """Where the loop persists messages: the store, bound to one session."""
-
-    async def append(
-        self,
-        message: Message,
-        *,
-        usage: Usage | None = None,
-        cost_usd: float | None = None,
-        model: str | None = None,
-    ) -> str:
-        raise NotImplementedError
-
-    async def append_many(self, messages: Sequence[Message]) -> list[str]:
-        raise NotImplementedError
-
-    async def checkpoint(self, turn_message_id: str, path: Path) -> None:
-        raise NotImplementedError
-
-
-@dataclass
-class LoopConfig:
-    """The knobs of one run."""
-
-    model_id: str
-    max_turns: int = 25
-    max_cost: float | None = None
-    max_tokens: int | None = None
-    max_output_tokens: int | None = None
-    temperature: float | None = None
-    context_window: int | None = None
-    request_options: dict[str, Any] = field(default_factory=dict)
-
-
-CostFn = Callable[[Usage], float | None]
-
-
-@dataclass
-class Compacted:
-    """What a compaction produced: the new request view and what the summary cost."""
-
-    messages: list[Message]
-    usage: Usage
-    cost_usd: float | None
-    before_tokens: int
-    after_tokens: int
-
-
-Compactor = Callable[[list[Message], int, bool], Awaitable["Compacted | None"]]
-"""(messages, last known context tokens, force) -> the compacted view, or None."""
 
 
 class AgentLoop:
@@ -129,14 +65,13 @@ class AgentLoop:
         memory: TurnRetriever | None = None,
     ) -> None:
         self.bus = bus
-        self._stream = stream
+        self._call = ModelCall(stream, bus, sink, config.model_id, cost)
         self.pipeline = pipeline
         self.tools = pipeline.tools
         self.sink = sink
         self.ctx = pipeline.ctx
         self.system_prompt = system_prompt
         self.config = config
-        self._cost = cost
         self.messages = history
         self.usage_total = usage_totals or Usage()
         self.cost_total = cost_total
@@ -212,7 +147,15 @@ class AgentLoop:
                 if not calls:
                     stop = "end_turn" if reason != "max_tokens" else "max_tokens"
                     break
-                results = await self._run_tools(calls, turn_message_id, records)
+                results = await run_tool_calls(
+                    self.pipeline,
+                    self.sink,
+                    self.bus,
+                    self.messages,
+                    calls,
+                    turn_message_id,
+                    records,
+                )
                 if results is None:
                     stop = "interrupted"
                     break
@@ -355,89 +298,18 @@ class AgentLoop:
             temperature=self.config.temperature,
             options=dict(self.config.request_options),
         )
-        text: list[str] = []
-        thinking: list[str] = []
-        calls: list[ToolCall] = []
-        usage = Usage()
-        provider_cost: float | None = None
-        end: StreamEnd | None = None
-        emit = self.bus.emit
-        try:
-            async for event in self._stream(request):
-                if isinstance(event, TextChunk):
-                    if event.text:
-                        text.append(event.text)
-                        emit(TextDelta(text=event.text))
-                elif isinstance(event, ThinkingChunk):
-                    if event.text:
-                        thinking.append(event.text)
-                        emit(ThinkingDelta(text=event.text))
-                elif isinstance(event, ToolCallReady):
-                    # Arguments too large, too deep or not encodable become an error
-                    # result before they are stored anywhere.
-                    calls.append(vet_tool_call(event.call))
-                elif isinstance(event, UsageReport):
-                    usage = event.usage  # the last report of a call wins
-                    provider_cost = event.cost_usd
-                elif isinstance(event, StreamEnd):
-                    end = event
-        except asyncio.CancelledError:
-            partial = Message(role="assistant", content="".join(text), meta={"interrupted": True})
-            await asyncio.shield(self.sink.append(partial, model=self.config.model_id))
-            self.messages.append(partial)
-            self.bus.emit(
-                Notice(
-                    kind=NoticeKind.INTERRUPTED,
-                    message="turn interrupted; the partial answer is kept",
-                )
-            )
-            return partial, usage, 0.0, "interrupted"
-        except ProviderError as exc:
-            if text:
-                partial = Message(
-                    role="assistant",
-                    content="".join(text),
-                    meta={"incomplete": True, "error": str(exc)},
-                )
-                await self.sink.append(partial, model=self.config.model_id)
-                self.messages.append(partial)
-                exc.partial_output = True
-            raise
-        if end is None:
-            raise ProviderError(
-                "the stream ended without a stop reason", kind="stream", partial_output=bool(text)
-            )
-        extra = dict(end.extra)
-        content = "".join(text)
-        if end.refusal and not content:
-            content = end.refusal
-        meta: dict[str, Any] = {}
-        if end.stop_reason in ("refusal", "content_filter"):
-            meta["stop_reason"] = end.stop_reason
-        if thinking:
-            extra.setdefault("thinking", "".join(thinking))
-        assistant = Message(
-            role="assistant", content=content, tool_calls=calls, extra=extra, meta=meta
-        )
-        if not usage.reported:
-            # The server said nothing (llama-cpp-python never does when streaming): count
-            # the call ourselves, so the figures and --max-tokens still mean something.
-            usage = estimate_call_usage(
-                request,
-                Message(role="assistant", content="".join(thinking) + content, tool_calls=calls),
-            )
-        cost = provider_cost if provider_cost is not None else self._cost(usage)
-        await self.sink.append(assistant, usage=usage, cost_usd=cost, model=self.config.model_id)
-        self.messages.append(assistant)
+        assistant, usage, cost, reason = await self._call.answer(request, self.messages)
+        if reason == "interrupted":
+            return assistant, usage, cost, reason
         self._account(usage, cost)
-        if end.stop_reason == "max_tokens" and not calls:
+        if reason == "max_tokens" and not assistant.tool_calls:
             self.bus.emit(
                 Notice(
                     kind=NoticeKind.MAX_TOKENS,
                     message="the answer hit the model's output limit and may be cut short",
                 )
             )
-        return assistant, usage, cost, end.stop_reason
+        return assistant, usage, cost, reason
 
     def _account(self, usage: Usage, cost: float | None) -> None:
         self.usage_total = self.usage_total + usage
@@ -482,61 +354,3 @@ class AgentLoop:
                 f"token budget reached: {counted} >= --max-tokens {cfg.max_tokens}; "
                 "the session can be continued"
             )
-
-    # -- tools ---------------------------------------------------------------
-    async def _run_tools(
-        self, calls: list[ToolCall], turn_message_id: str, records: list[ToolCallRecord]
-    ) -> list[Message] | None:
-        """Run a turn's tool calls. Consecutive read-only calls run concurrently;
-        everything else runs in order. Each result is stored as soon as it is known, so
-        a process killed mid-turn keeps the results it had. Returns None when cancelled."""
-        results: list[Message] = []
-        storing: asyncio.Future[str] | None = None
-
-        async def checkpoint(path: Path) -> None:
-            await self.sink.checkpoint(turn_message_id, path)
-
-        self.ctx.before_change = checkpoint
-        try:
-            async for call, message in self.pipeline.run(calls):
-                results.append(message)
-                records.append(
-                    ToolCallRecord(
-                        call.name,
-                        call.arguments,
-                        not message.is_error,
-                        bool(message.meta.get("denied")),
-                    )
-                )
-                storing = asyncio.ensure_future(self.sink.append(message))
-                await asyncio.shield(storing)
-                self.messages.append(message)
-        except asyncio.CancelledError:
-            if storing is not None:
-                await storing  # the interrupted results must come after it
-                if not self.messages or self.messages[-1] is not results[-1]:
-                    self.messages.append(results[-1])
-            done_ids = {m.tool_call_id for m in results}
-            missing: list[Message] = []
-            for call in calls:
-                if call.id not in done_ids:
-                    # What the call printed before it was stopped stays in its result.
-                    printed = self.pipeline.interrupted_output(call.id).rstrip("\n")
-                    note = "interrupted by the user before it finished"
-                    missing.append(
-                        Message(
-                            role="tool",
-                            tool_call_id=call.id,
-                            name=call.name,
-                            content=f"{printed}\n[{note}]" if printed else note,
-                            is_error=True,
-                            meta={"interrupted": True},
-                        )
-                    )
-            if missing:
-                await asyncio.shield(self.sink.append_many(missing))
-            results += missing
-            self.messages.extend(missing)
-            self.bus.emit(Notice(kind=NoticeKind.INTERRUPTED, message="tool calls interrupted"))
-            return None
-        return results

@@ -12,7 +12,7 @@ Format::
     [keys]
     openai = "sk-..."
 
-The file is one of the sources of a provider's key (``providers/registry.py``):
+The file is one of the sources of a provider's key (``providers/key_sources.py``):
 the real environment wins over it, and it wins over a workspace ``.env``.
 """
 

@@ -38,14 +38,14 @@ def mission_settings(root: Path, environ: Mapping[str, str]) -> Settings:
 def provider_environ(root: Path, environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
     """The environment plus the repository's ``.env``, by its trust and the key precedence:
     the ``.env`` never supplies a key for a provider the user has a key for."""
-    from tau_engine.providers import registry
+    from tau_engine.providers import key_sources
 
-    return registry.provider_environ(settings, environ, root, trusted=settings.workspace_trusted)
+    return key_sources.provider_environ(settings, environ, root, trusted=settings.workspace_trusted)
 
 
 def evidence_redactor(root: Path, environ: Mapping[str, str]) -> Redactor:
     """What every evidence file passes through."""
-    from tau_engine.providers.registry import provider_key_values
+    from tau_engine.providers.key_sources import provider_key_values
     from tau_engine.safety.redact import SecretRedactor
     from tau_engine.safety.redaction import RedactionFilter, secret_values
 

@@ -133,12 +133,8 @@ def _authority(
         inputs.authority = "patch"
         return None
     from tau_engine.missions.environment import mission_settings, provider_environ
-    from tau_engine.providers.registry import (
-        default_model,
-        key_vars,
-        parse_model_id,
-        resolve_model,
-    )
+    from tau_engine.providers.key_sources import key_vars
+    from tau_engine.providers.registry import default_model, parse_model_id, resolve_model
 
     settings = mission_settings(repo, environ)
     environ = provider_environ(repo, environ, settings)

@@ -25,16 +25,15 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Literal
 
-from tau_engine.events import EventBus, MissionPhaseEvent
+from tau_engine.events import EventBus
 from tau_engine.missions import worktree as wt
-from tau_engine.missions.editors import Editor, EditRequest
-from tau_engine.missions.evidence import EvidenceWriter, sha256_text
+from tau_engine.missions.attempts import edit_request, record_diff, start_attempt, touched_paths
+from tau_engine.missions.editors import Editor
+from tau_engine.missions.evidence import EvidenceWriter
 from tau_engine.missions.finish import write_final_evidence
 from tau_engine.missions.model import (
     STRICT_PROFILES,
-    Attempt,
     Blocked,
     CommandRun,
     Failed,
@@ -42,16 +41,14 @@ from tau_engine.missions.model import (
     MissionState,
     Outcome,
     Phase,
-    PhaseRecord,
 )
+from tau_engine.missions.phase_ledger import PhaseLedger
 from tau_engine.missions.project import is_test_file, named_paths
-from tau_engine.missions.records import mission_lock, state_to_row
+from tau_engine.missions.records import mission_lock
 from tau_engine.missions.repair import (
     budget_problem,
-    first_context,
     guard_broken,
     no_progress,
-    repair_context,
 )
 from tau_engine.missions.verifier import (
     command_environ,
@@ -89,13 +86,13 @@ class MissionRunner:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.state = state
-        self._revision = revision
-        self.store = store
+        self.ledger = PhaseLedger(
+            state=state, revision=revision, store=store, evidence=evidence, bus=bus, clock=clock
+        )
         self.state_dir = state_dir
         self.evidence = evidence
         self._editor_factory = editor_factory
         self._editor: Editor | None = None
-        self.bus = bus
         self._environ = dict(os.environ if environ is None else environ)
         self._clock = clock
         self._handlers: dict[Phase, Callable[[], Awaitable[None]]] = {
@@ -134,99 +131,12 @@ class MissionRunner:
                         raise MissionError(
                             f"mission {self.state.id} cannot resume at phase {self.state.phase}"
                         )
-                    await self._begin()
+                    await self.ledger.begin()
                     await handler()
             finally:
                 if self._editor is not None:
                     await self._editor.aclose()
         return self.state
-
-    async def _save(self, *, mission_json: bool = True) -> None:
-        self.state.updated_at = self._clock()
-        row = await self.store.save(state_to_row(self.state, self._revision))
-        self._revision = row.revision
-        if mission_json:
-            self._write_mission_json()
-
-    def _write_mission_json(self) -> None:
-        data = self.state.model_dump(mode="json")
-        data["inputs"] = self.state.inputs.public()
-        data["elapsed_s"] = round(self.state.elapsed_s, 3)
-        data["input_tokens"], data["output_tokens"] = (
-            self.state.input_tokens,
-            self.state.output_tokens,
-        )
-        data["cost_usd"] = self.state.cost_usd
-        for attempt in data["attempts"]:
-            if attempt["finished_at"] is not None:
-                attempt["duration_s"] = round(attempt["finished_at"] - attempt["started_at"], 3)
-        self.evidence.write_json("mission.json", data)
-
-    async def _begin(self) -> None:
-        last = self.state.phases[-1] if self.state.phases else None
-        now = self._clock()
-        if last is not None and last.finished_at is None:
-            # Killed during this phase: it ended, at the latest, when the state was saved.
-            last.finished_at = max(last.started_at, self.state.updated_at)
-            last.note = "interrupted"
-        self.state.phases.append(PhaseRecord(name=self.state.phase, started_at=now))
-        await self._save()
-        self._announce("started")
-
-    async def _end(
-        self, next_phase: Phase, note: str, *, mission_json: bool = True, concluded: bool = False
-    ) -> None:
-        record = self.state.phases[-1]
-        record.finished_at = self._clock()
-        record.note = note
-        done = self.state.phase
-        self.state.phase = next_phase
-        await self._save(mission_json=mission_json)
-        self._announce("finished", done, note, concluded=concluded)
-
-    def _announce(
-        self,
-        status: Literal["started", "finished"],
-        phase: Phase | None = None,
-        note: str = "",
-        *,
-        concluded: bool = False,
-    ) -> None:
-        if self.bus is None:
-            return
-        state = self.state
-        phase = phase or state.phase
-        attempt = None
-        if phase in (Phase.EDIT, Phase.GREEN) and state.attempts:
-            last = state.attempts[-1]
-            # An edit phase starts a new attempt, unless it redoes one a kill stopped.
-            if not (phase is Phase.EDIT and status == "started" and last.status != "editing"):
-                attempt = last.number
-        self.bus.emit(
-            MissionPhaseEvent(
-                mission_id=state.id,
-                phase=phase,
-                status=status,
-                attempt=attempt,
-                note=note,
-                outcome=state.outcome if concluded else None,
-                reason=state.reason if concluded else None,
-            )
-        )
-
-    async def _conclude(
-        self, outcome: Outcome, reason: str | None, message: str, unblock: str | None = None
-    ) -> None:
-        self.state.outcome = outcome
-        self.state.outcome_phase = self.state.phase
-        self.state.reason = reason
-        self.state.message = message
-        self.state.unblock_command = unblock
-        await self._end(
-            Phase.EVIDENCE,
-            f"{outcome.value}" + (f" ({reason})" if reason else "") + f": {message}",
-            concluded=True,
-        )
 
     async def _run(self, command: str, log: str) -> tuple[CommandRun, str]:
         output = await run_command(
@@ -249,7 +159,7 @@ class MissionRunner:
             wt.ensure_worktree, self.repo, self.repo / rel, branch, state.base_commit
         )
         state.branch, state.worktree = branch, rel
-        await self._end(
+        await self.ledger.end(
             Phase.SETUP if state.inputs.setup else Phase.RED,
             f"worktree {rel} on {branch} from {state.base_commit[:12]}",
         )
@@ -260,13 +170,13 @@ class MissionRunner:
         run, _ = await self._run(command, "setup.log")
         self.state.setup = run
         if not run.ok:
-            await self._conclude(
+            await self.ledger.conclude(
                 Outcome.FAILED,
                 Failed.SETUP_FAILED.value,
                 f"the setup command exited {run.exit_code} (setup.log)",
             )
             return
-        await self._end(Phase.RED, f"setup exited 0 in {run.duration_s:.1f}s (setup.log)")
+        await self.ledger.end(Phase.RED, f"setup exited 0 in {run.duration_s:.1f}s (setup.log)")
 
     async def _red(self) -> None:
         inputs = self.state.inputs
@@ -283,7 +193,7 @@ class MissionRunner:
                 f"run {i}: exit {r.exit_code}, {len(r.failing)} failing"
                 for i, r in enumerate(runs, 1)
             )
-            await self._conclude(
+            await self.ledger.conclude(
                 Outcome.BLOCKED,
                 Blocked.FLAKY_VERIFIER.value,
                 f"the verifier gave different results on the untouched "
@@ -291,7 +201,7 @@ class MissionRunner:
             )
             return
         if first.ok:
-            await self._conclude(
+            await self.ledger.conclude(
                 Outcome.ALREADY_GREEN,
                 None,
                 f"the verifier passes without any change "
@@ -301,7 +211,7 @@ class MissionRunner:
         if inputs.guard:
             self.state.guard_red, _ = await self._run(inputs.guard, "guard-red.log")
         failing = f"; {_count(len(first.failing), 'failing test')}" if first.failing else ""
-        await self._end(
+        await self.ledger.end(
             Phase.EDIT,
             f"RED: the verifier failed {len(runs)}/{len(runs)} runs "
             f"(exit {first.exit_code}{failing})",
@@ -313,60 +223,23 @@ class MissionRunner:
         return self._editor
 
     def _touched(self) -> list[str]:
-        return sorted({p for a in self.state.attempts for p in a.touched})
-
-    async def _new_attempt(self) -> Attempt:
-        state = self.state
-        number = len(state.attempts) + 1
-        start_tree = await asyncio.to_thread(wt.snapshot, self.worktree)
-        if number == 1:
-            context = first_context(state.inputs, state.red[0], self.evidence.read("red.log"))
-        else:
-            prev = state.attempts[-1]
-            diff = await asyncio.to_thread(self._current_diff)
-            output = self.evidence.read(prev.verifier.log) if prev.verifier else ""
-            guard_output = self.evidence.read(prev.guard.log) if prev.guard else ""
-            context = repair_context(state.inputs, prev, output, guard_output, diff, state.attempts)
-        self.evidence.write(f"attempts/{number}/context.md", context)
-        attempt = Attempt(number=number, started_at=self._clock(), start_tree=start_tree)
-        state.attempts.append(attempt)
-        await self._save()
-        return attempt
-
-    def _current_diff(self) -> str:
-        assert self.state.base_commit is not None
-        tree = wt.result_tree(self.worktree, self.state.base_commit, self._touched())
-        return wt.diff(self.worktree, self.state.base_commit, tree)
+        return touched_paths(self.state)
 
     async def _edit(self) -> None:
         state = self.state
         problem = budget_problem(state)
         if problem is not None:
-            await self._conclude(Outcome.FAILED, problem[0].value, problem[1])
+            await self.ledger.conclude(Outcome.FAILED, problem[0].value, problem[1])
             return
         attempt = state.attempts[-1] if state.attempts else None
         if attempt is not None and attempt.status == "editing" and attempt.start_tree:
             # Killed mid-edit: start the attempt again from where it began.
             await asyncio.to_thread(wt.restore, self.worktree, attempt.start_tree)
         else:
-            attempt = await self._new_attempt()
+            attempt = await start_attempt(state, self.worktree, self.evidence, self._clock)
+            await self.ledger.save()
         assert attempt.start_tree is not None
-        inputs = state.inputs
-        spent_tokens = state.input_tokens + state.output_tokens
-        request = EditRequest(
-            worktree=self.worktree,
-            mission_id=state.id,
-            task=inputs.task,
-            attempt=attempt.number,
-            context=self.evidence.read(f"attempts/{attempt.number}/context.md"),
-            max_tokens=None if inputs.max_tokens is None else inputs.max_tokens - spent_tokens,
-            max_cost=None
-            if inputs.max_cost is None or state.cost_usd is None
-            else inputs.max_cost - state.cost_usd,
-            deadline_s=None
-            if inputs.max_minutes is None
-            else inputs.max_minutes * 60 - state.elapsed_s,
-        )
+        request = edit_request(state, self.worktree, attempt, self.evidence)
         result = await self._editor_for_run().edit(request)
         assert state.branch is not None
         try:
@@ -374,7 +247,7 @@ class MissionRunner:
         except MissionError as exc:
             attempt.status, attempt.error = "error", str(exc)
             attempt.finished_at = self._clock()
-            await self._conclude(
+            await self.ledger.conclude(
                 Outcome.FAILED,
                 Failed.EDITOR_ERROR.value,
                 f"attempt {attempt.number}: {exc}; nothing more was run in it",
@@ -387,31 +260,21 @@ class MissionRunner:
         attempt.input_tokens, attempt.output_tokens = result.input_tokens, result.output_tokens
         attempt.cost_usd, attempt.summary = result.cost_usd, result.summary
         attempt.session_id = result.session_id
-        await self._record_diff(attempt)
+        await record_diff(state, self.worktree, attempt, self.evidence)
         if result.failure is not None:
             attempt.status, attempt.error = "error", result.error
             attempt.finished_at = self._clock()
-            await self._conclude(
+            await self.ledger.conclude(
                 Outcome.FAILED, result.failure.value, f"attempt {attempt.number}: {result.error}"
             )
             return
         attempt.status = "edited"
-        await self._end(
+        await self.ledger.end(
             Phase.GREEN,
             f"attempt {attempt.number}: {result.summary or 'edited'} "
             f"(+{attempt.diff_added} -{attempt.diff_removed} in "
             f"{_count(attempt.diff_files, 'file')})",
         )
-
-    async def _record_diff(self, attempt: Attempt) -> None:
-        assert self.state.base_commit is not None
-        base = self.state.base_commit
-        tree = await asyncio.to_thread(wt.result_tree, self.worktree, base, self._touched())
-        diff = await asyncio.to_thread(wt.diff, self.worktree, base, tree)
-        files, added, removed = await asyncio.to_thread(wt.diff_stat, self.worktree, base, tree)
-        self.evidence.write(f"attempts/{attempt.number}/diff.patch", diff)
-        attempt.diff_sha256 = sha256_text(diff) if diff else None
-        attempt.diff_files, attempt.diff_added, attempt.diff_removed = files, added, removed
 
     async def _green(self) -> None:
         state, inputs = self.state, self.state.inputs
@@ -427,7 +290,7 @@ class MissionRunner:
         attempt.status = "green" if green else "red"
         attempt.finished_at = self._clock()
         if green and not attempt.diff_sha256:
-            await self._conclude(
+            await self.ledger.conclude(
                 Outcome.BLOCKED,
                 Blocked.FLAKY_VERIFIER.value,
                 "the verifier passed with no change made after failing at "
@@ -435,7 +298,7 @@ class MissionRunner:
             )
             return
         if green:
-            await self._end(
+            await self.ledger.end(
                 Phase.CHECKS,
                 f"attempt {attempt.number}: GREEN (verifier exit 0"
                 + (", guard green" if attempt.guard else "")
@@ -453,22 +316,22 @@ class MissionRunner:
                 (f"the verifier still fails (exit {attempt.verifier.exit_code})"),
             )
         if no_progress(state.attempts):
-            await self._conclude(
+            await self.ledger.conclude(
                 Outcome.FAILED,
                 Failed.NO_PROGRESS.value,
                 f"two attempts in a row ended with the same failures and the same diff; {what}",
             )
         elif inputs.authority != "provider":
-            await self._conclude(Outcome.FAILED, reason.value, f"{what} after the patch")
+            await self.ledger.conclude(Outcome.FAILED, reason.value, f"{what} after the patch")
         elif len(state.attempts) >= inputs.max_attempts:
-            await self._conclude(
+            await self.ledger.conclude(
                 Outcome.FAILED,
                 Failed.BUDGET_ATTEMPTS.value,
                 f"{what} after {len(state.attempts)} attempts "
                 f"(--max-attempts {inputs.max_attempts})",
             )
         else:
-            await self._end(Phase.EDIT, f"attempt {attempt.number}: {what}; repairing")
+            await self.ledger.end(Phase.EDIT, f"attempt {attempt.number}: {what}; repairing")
 
     async def _checks(self) -> None:
         state = self.state
@@ -481,7 +344,7 @@ class MissionRunner:
         state.tests_modified = bool(state.modified_test_files)
         shown = ", ".join(state.modified_test_files[:5])
         if state.tests_modified and state.inputs.profile in STRICT_PROFILES:
-            await self._conclude(
+            await self.ledger.conclude(
                 Outcome.BLOCKED,
                 Blocked.VERIFIER_MODIFIED.value,
                 f"the change modifies the verifier's tests ({shown}), which "
@@ -490,9 +353,9 @@ class MissionRunner:
             return
         note = f"test files modified: {shown}" if state.tests_modified else "test files unchanged"
         if state.inputs.commit:
-            await self._end(Phase.COMMIT, note)
+            await self.ledger.end(Phase.COMMIT, note)
         else:
-            await self._conclude(Outcome.GREEN, None, f"{note}; not committed (--no-commit)")
+            await self.ledger.conclude(Outcome.GREEN, None, f"{note}; not committed (--no-commit)")
 
     async def _commit(self) -> None:
         state = self.state
@@ -519,7 +382,7 @@ class MissionRunner:
                 )
             )
         state.commit = found
-        await self._conclude(Outcome.GREEN, None, f"committed {found[:12]} on {branch}")
+        await self.ledger.conclude(Outcome.GREEN, None, f"committed {found[:12]} on {branch}")
 
     async def _evidence(self) -> None:
         await write_final_evidence(self)
@@ -528,28 +391,18 @@ class MissionRunner:
             and self.state.outcome is Outcome.GREEN
             and self.state.commit is not None
         )
-        self._write_mission_json_for(Phase.PUBLISH if publish else Phase.DONE)
+        self.ledger.write_mission_json_for(Phase.PUBLISH if publish else Phase.DONE)
         self.evidence.write_sums()
-        await self._end(
+        await self.ledger.end(
             Phase.PUBLISH if publish else Phase.DONE,
             f"evidence in {self.evidence.root}",
             mission_json=False,
         )
 
-    def _write_mission_json_for(self, next_phase: Phase) -> None:
-        """mission.json as it will be once the phase ends (written before SHA256SUMS)."""
-        record = self.state.phases[-1]
-        saved = (self.state.phase, record.finished_at)
-        self.state.phase, record.finished_at = next_phase, self._clock()
-        try:
-            self._write_mission_json()
-        finally:
-            self.state.phase, record.finished_at = saved
-
     async def _publish(self) -> None:
         from tau_engine.missions.publish import publish
 
         self.state.publication = await asyncio.to_thread(publish, self.state, self._environ)
-        self._write_mission_json_for(Phase.DONE)
+        self.ledger.write_mission_json_for(Phase.DONE)
         self.evidence.write_sums()
-        await self._end(Phase.DONE, self.state.publication.reason, mission_json=False)
+        await self.ledger.end(Phase.DONE, self.state.publication.reason, mission_json=False)

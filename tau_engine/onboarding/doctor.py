@@ -30,13 +30,9 @@ from tau_engine.config.profiles import DEFAULT_SAFETY
 from tau_engine.errors import TauError
 from tau_engine.onboarding.probe import probe_model
 from tau_engine.paths import WorkspacePaths, user_config_dir
-from tau_engine.providers.registry import (
-    OFFLINE_MODEL_ID,
-    ResolvedModel,
-    mask_key,
-    provider_environ,
-    resolve_model,
-)
+from tau_engine.providers.key_sources import mask_key, provider_environ
+from tau_engine.providers.registry import ResolvedModel, resolve_model
+from tau_engine.providers.specs import OFFLINE_MODEL_ID
 
 Status = Literal["ok", "warn", "fail", "skip"]
 SANDBOX_TIMEOUT_S = 10.0

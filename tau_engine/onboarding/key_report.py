@@ -1,7 +1,7 @@
 """``tau auth status``: for each provider, every key found, where, and which one wins.
 
 The sources, winner first: the real environment, the user's credentials file,
-the workspace ``.env`` (``providers/registry.py``). tau takes no key as a flag
+the workspace ``.env`` (``providers/key_sources.py``). tau takes no key as a flag
 (one on the command line would sit in shell history and ``ps``) and reads no
 OS keyring. Keys are shown masked (``…wXyZ``).
 """
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from tau_engine.config import Settings
 from tau_engine.errors import TauError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.providers.registry import (
-    PROVIDERS,
+from tau_engine.providers.key_sources import (
     KeyCandidate,
     key_candidates,
-    parse_model_id,
     stored_keys,
     suggested_key_var,
 )
+from tau_engine.providers.registry import parse_model_id
+from tau_engine.providers.specs import PROVIDERS
 
 
 @dataclass(frozen=True)

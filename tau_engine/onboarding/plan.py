@@ -43,7 +43,8 @@ from tau_engine.errors import UsageError
 from tau_engine.onboarding.identity import DESCRIPTIONS, identity_files
 from tau_engine.onboarding.writer import PlannedWrite, apply_writes
 from tau_engine.paths import STATE_DIR_NAME, STATE_GITIGNORE, user_config_dir
-from tau_engine.providers.registry import OFFLINE_MODELS, PROVIDERS, parse_model_id
+from tau_engine.providers.registry import parse_model_id
+from tau_engine.providers.specs import OFFLINE_MODELS, PROVIDERS
 from tau_engine.resources.project_verifier import check_verifier
 
 KeyKind = Literal["env", "typed", "stored", "none"]
@@ -328,11 +329,8 @@ def starting_plan(
     with a key found (its default model and that key), else Anthropic's."""
     from tau_engine.onboarding.identity import identity_path
     from tau_engine.providers.catalog import load_catalog
-    from tau_engine.providers.registry import (
-        DEFAULT_PROVIDER_ORDER,
-        key_candidates,
-        suggested_key_var,
-    )
+    from tau_engine.providers.key_sources import key_candidates, suggested_key_var
+    from tau_engine.providers.specs import DEFAULT_PROVIDER_ORDER
     from tau_engine.resources.project_verifier import recorded_verifier
 
     agents = identity_path(workspace, "AGENTS.md")

@@ -345,7 +345,8 @@ def resolve_choice(
     """The model a setup being chosen would use, with the key it would read (nothing has
     been written yet): for probing before Write."""
     from tau_engine.providers.catalog import load_catalog
-    from tau_engine.providers.registry import find_base_url, parse_model_id, provider_environ
+    from tau_engine.providers.key_sources import find_base_url, provider_environ
+    from tau_engine.providers.registry import parse_model_id
 
     _, model = parse_model_id(model_id)
     info = load_catalog().get(provider, model)

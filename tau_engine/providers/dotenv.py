@@ -11,7 +11,7 @@ reports it in ``skipped`` for diagnostics.
 The values never override the real environment (``merged_environ``), and a
 ``.env`` key never beats a key the user supplies elsewhere: the key variables of
 a provider whose key is in the real environment or the user's credentials file
-are not taken from it (``registry.provider_environ``). The
+are not taken from it (``key_sources.provider_environ``). The
 file is part of the workspace, so it is untrusted input: it may supply keys (a
 secret the user put there), but a variable that decides where a key is sent
 (any name ending in ``_BASE_URL``) is taken from it only when the user trusts
@@ -126,7 +126,7 @@ def workspace_dotenv(
 
     ``used`` never holds a variable the real ``environ`` sets, nor one named in
     ``shadowed`` (the key variables of a provider whose key the user supplies
-    elsewhere: see ``registry.provider_environ``). Unless ``trusted``, routing
+    elsewhere: see ``key_sources.provider_environ``). Unless ``trusted``, routing
     variables go to ``withheld`` instead."""
     values = read_dotenv(workspace_root / DOTENV_NAME) if workspace_root is not None else {}
     used: dict[str, str] = {}

@@ -1,8 +1,8 @@
 """Assembling providers from settings: a resolved model's client, and the routed provider
 with its fallbacks, retries, circuit breaker and call log.
 
-``registry.py`` says which provider a model id names and where its key and URL come
-from; ``router.py`` routes calls over built clients. This module is the one place that
+``registry.py`` says which provider a model id names (``key_sources.py`` where its key
+and URL come from); ``router.py`` routes calls over built clients. This module is the one place that
 uses both, so neither imports the other. Importing it stays cheap: each client (and
 httpx with it) is imported only when one is built.
 """
@@ -21,13 +21,12 @@ from tau_engine.providers.breaker import CircuitBreaker
 from tau_engine.providers.breaker_journal import BreakerJournal
 from tau_engine.providers.call_log import ProviderCallLog
 from tau_engine.providers.catalog import Api, load_catalog
+from tau_engine.providers.key_sources import provider_settings, suggested_key_var
 from tau_engine.providers.registry import (
     ResolvedModel,
     parse_model_id,
-    provider_settings,
     request_options,
     resolve_model,
-    suggested_key_var,
 )
 from tau_engine.providers.retry import RetryPolicy
 from tau_engine.providers.router import Route, RoutedProvider, RouteEventSink

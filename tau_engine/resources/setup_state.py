@@ -18,7 +18,8 @@ from tau_engine.config import Settings
 from tau_engine.config.profiles import ProfileStore
 from tau_engine.errors import UsageError
 from tau_engine.paths import WorkspacePaths
-from tau_engine.providers.registry import PROVIDERS, key_candidates, stored_keys
+from tau_engine.providers.key_sources import key_candidates, stored_keys
+from tau_engine.providers.specs import PROVIDERS
 
 NOT_SET_UP = (
     "nothing is set up here (no profile, no .tau/, no model, no API key): run 'tau onboard' "

@@ -117,7 +117,7 @@ def _redactor(paths: Any) -> Any:
 
     from tau_engine.config import load_settings
     from tau_engine.providers.dotenv import merged_environ
-    from tau_engine.providers.registry import provider_key_values
+    from tau_engine.providers.key_sources import provider_key_values
     from tau_engine.safety.redact import SecretRedactor
 
     settings = load_settings(paths)

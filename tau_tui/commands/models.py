@@ -155,7 +155,7 @@ def _refresh(args: argparse.Namespace) -> int | None:
     from tau_engine.paths import WorkspacePaths, user_config_dir
     from tau_engine.providers.catalog import OPENROUTER_CACHE_NAME
     from tau_engine.providers.dotenv import merged_environ
-    from tau_engine.providers.registry import find_base_url
+    from tau_engine.providers.key_sources import find_base_url
 
     paths = WorkspacePaths.locate(args.workspace)
     settings = load_settings(paths)

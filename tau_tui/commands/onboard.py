@@ -162,7 +162,7 @@ def _implicit_key(provider: str) -> Any:
     needs none (anything else is refused by the plan's validation)."""
     from tau_engine.config.credentials import CredentialsFile
     from tau_engine.onboarding.plan import KeyChoice
-    from tau_engine.providers.registry import PROVIDERS
+    from tau_engine.providers.specs import PROVIDERS
 
     spec = PROVIDERS.get(provider)
     if spec is not None and spec.needs_key and CredentialsFile().get(provider):

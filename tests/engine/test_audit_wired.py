@@ -92,12 +92,12 @@ async def test_a_resumed_session_with_a_flagged_result_starts_with_the_risk_rais
         workspace, script(later, [{"text": "again"}, {"text": "once more"}])
     )
     try:
-        await resumed.resume(result.session_id)
+        await resumed.sessions.resume(result.session_id)
         assert not resumed.safety_state().raised_risk  # read back when the session runs
         await resumed.run("and now?")
         assert resumed.safety_state().raised_risk
         assert resumed.clear_risk() == 1 and not resumed.safety_state().raised_risk
-        await resumed.undo()  # rebuilding the loop does not undo the user's clearing
+        await resumed.sessions.undo()  # rebuilding the loop does not undo the user's clearing
         await resumed.run("once more")
         assert not resumed.safety_state().raised_risk
     finally:

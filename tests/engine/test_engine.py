@@ -64,18 +64,18 @@ async def test_undo_redo_restore_files_and_fork(workspace: Path, tmp_path: Path)
         await engine.run("change a.txt")
         await engine.run("say more")
         assert (workspace / "a.txt").read_text() == "changed\n"
-        report = await engine.undo()  # undoes "say more"
+        report = await engine.sessions.undo()  # undoes "say more"
         assert report.messages == 2 and not report.restored
-        report = await engine.undo()  # undoes the write: the file comes back
+        report = await engine.sessions.undo()  # undoes the write: the file comes back
         assert report.restored == ["a.txt"]
         assert (workspace / "a.txt").read_text() == "original\n"
         assert await engine.history() == []
-        report = await engine.redo()
+        report = await engine.sessions.redo()
         assert (workspace / "a.txt").read_text() == "changed\n"
         assert [m.message.role for m in await engine.history()][-1] == "assistant"
         original = engine.session
         assert original is not None
-        forked = await engine.fork()
+        forked = await engine.sessions.fork()
         assert forked.id != original.id and engine.session is not None
         assert engine.session.id == forked.id
         assert len(await engine.history()) == len(await engine.store.history(original.id))
@@ -89,13 +89,13 @@ async def test_resume_and_new_session(workspace: Path) -> None:
         await engine.run("first")
         assert engine.session is not None
         first_id = engine.session.id
-        await engine.new_session()
+        await engine.sessions.new()
         assert engine.session is None
         await engine.run("second")
         assert engine.session.id != first_id
-        resumed = await engine.resume(first_id[:6])
+        resumed = await engine.sessions.resume(first_id[:6])
         assert resumed.id == first_id
-        assert len(await engine.list_sessions()) == 2
+        assert len(await engine.sessions.list()) == 2
     finally:
         await engine.close()
     again = await Engine.open(
@@ -132,7 +132,7 @@ async def test_bad_models_and_modes_are_usage_errors(workspace: Path) -> None:
         with pytest.raises(UsageError, match="empty"):
             await engine.run("   ")
         with pytest.raises(UsageError, match="nothing to undo"):
-            await engine.undo()
+            await engine.sessions.undo()
     finally:
         await engine.close()
 
@@ -156,7 +156,7 @@ async def test_undo_counts_only_shell_commands_that_ran(workspace: Path, tmp_pat
         engine = await open_engine(workspace, script(tmp_path, turns), approval=approval)
         try:
             await engine.run("run true")
-            report = await engine.undo()
+            report = await engine.sessions.undo()
             assert report.shell_commands == expected, approval
             assert ("not undone" in report.note) == bool(expected)
         finally:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tau_engine.agent.loop import AgentLoop, LoopConfig, MessageSink
+from tau_engine.agent.loop import AgentLoop
+from tau_engine.agent.loop_config import LoopConfig, MessageSink, StreamFactory
 from tau_engine.agent.tool_runner import ToolPipeline
 from tau_engine.conversation import Message, ToolCall, Usage
 from tau_engine.errors import ProviderError
@@ -108,7 +109,7 @@ def make_pipeline(
 
 def make_loop(
     tmp_path: Path,
-    stream: ScriptedStream,
+    stream: StreamFactory,
     *,
     mode: ApprovalMode = ApprovalMode.AUTO_EDIT,
     approver: Any = None,
@@ -280,8 +281,7 @@ async def test_provider_error_keeps_partial_text_marked_incomplete(tmp_path: Pat
             yield event
         raise ProviderError("the stream broke", kind="stream")
 
-    loop, events, sink = make_loop(tmp_path, ScriptedStream([]))
-    loop._stream = stream
+    loop, events, sink = make_loop(tmp_path, stream)
     result = await loop.run("go")
     assert result.stop_reason == "error" and result.error_kind == "stream"
     assert sink.messages[-1].meta["incomplete"] is True

@@ -90,10 +90,10 @@ async def test_switching_sessions_finishes_the_first(workspace: Path) -> None:
         await engine.run("one")
         assert engine.session is not None
         first = engine.session.id
-        await engine.new_session()
-        await engine.new_session()  # nothing ran: no second session_finished
+        await engine.sessions.new()
+        await engine.sessions.new()  # nothing ran: no second session_finished
         await engine.run("two")
-        await engine.resume(first)
+        await engine.sessions.resume(first)
         await engine.run("three")
     finally:
         await engine.close()

@@ -131,11 +131,11 @@ async def test_two_engines_cannot_write_one_session(tmp_path: Path) -> None:
             assert any("continuing in a fork" in n.message for n in second.startup_notices)
             assert (await second.history())[0].message.content == "hello"
             with pytest.raises(SessionLockedError):
-                await second.resume(session_id)
+                await second.sessions.resume(session_id)
         finally:
             await second.close()
         # Leaving the session (a new one) lets another process take it.
-        await first.new_session()
+        await first.sessions.new()
         third = await _open(tmp_path, resume=session_id)
         await third.close()
     finally:

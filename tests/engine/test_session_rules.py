@@ -203,7 +203,7 @@ async def test_session_rules_end_with_the_session(workspace: Path) -> None:
         await engine.run("first")
         engine.policy.allow_for_session(_session("bash(make *)"))
         assert engine.policy.decide(_bash("make build")).verdict == "allow"
-        await engine.new_session()
+        await engine.sessions.new()
         assert engine.policy.decide(_bash("make build")).verdict == "ask"
     finally:
         await engine.close()

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tau_engine.agent.loop import AgentLoop, LoopConfig
+from tau_engine.agent.loop import AgentLoop
+from tau_engine.agent.loop_config import LoopConfig
 from tau_engine.events import ApprovalNeeded, BaseEvent, EventBus, ToolResultEvent
 from tau_engine.safety.policy import ApprovalDecision, ApprovalMode
 from tau_engine.safety.redact import SecretRedactor

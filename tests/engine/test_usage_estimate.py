@@ -96,8 +96,7 @@ async def test_the_partial_answer_of_a_broken_stream_is_the_result(tmp_path: Pat
         yield TextChunk("Half of the ans")
         raise ProviderError("the stream broke before the answer finished", kind="stream")
 
-    loop, _, sink = make_loop(tmp_path, ScriptedStream([]))
-    loop._stream = stream
+    loop, _, sink = make_loop(tmp_path, stream)
     result = await loop.run("go")
     assert result.stop_reason == "error"
     assert sink.messages[-1].meta["incomplete"] is True

@@ -160,7 +160,7 @@ async def test_a_model_write_after_a_fetched_page_is_quarantined(
         assert engine.memory is not None
         assert (await engine.memory.service.read(3)).trust == "untrusted"
         # A new session starts clean.
-        await engine.new_session()
+        await engine.sessions.new()
         scripted_server.add(
             openai_answer(
                 "",

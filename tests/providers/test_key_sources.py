@@ -1,5 +1,6 @@
 """Where a provider's key comes from: the real environment, then the user's credentials
-file, then the workspace ``.env``; a cloned repository's ``.env`` never wins."""
+file, then the workspace ``.env``; a cloned repository's ``.env`` never wins. Which
+variable wins within a source, and where a base URL comes from."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ import pytest
 from tau_engine.config import Settings
 from tau_engine.config.credentials import CredentialsFile, credentials_path
 from tau_engine.engine import Engine
-from tau_engine.errors import ConfigError
+from tau_engine.errors import (
+    ConfigError,
+)
 from tau_engine.paths import WorkspacePaths
-from tau_engine.providers.registry import (
+from tau_engine.providers.key_sources import (
+    find_api_key,
+    find_base_url,
     key_candidates,
     mask_key,
     provider_environ,
     provider_key_values,
+)
+from tau_engine.providers.registry import (
     resolve_model,
 )
 
@@ -144,3 +151,90 @@ async def test_the_engine_uses_and_redacts_keys_by_that_precedence(tmp_path: Pat
         assert MINE not in funnel and STORED not in funnel and THEIRS not in funnel
     finally:
         await engine.close()
+
+
+# -- keys ------------------------------------------------------------------------------
+
+
+def test_tau_key_variable_wins_over_the_vendor_variable() -> None:
+    env = {"ANTHROPIC_API_KEY": "vendor", "TAU_ANTHROPIC_API_KEY": "tau"}
+    assert find_api_key("anthropic", _settings(), env) == ("tau", "TAU_ANTHROPIC_API_KEY")
+    assert find_api_key("anthropic", _settings(), {"ANTHROPIC_API_KEY": "vendor"}) == (
+        "vendor",
+        "ANTHROPIC_API_KEY",
+    )
+
+
+def test_gemini_reads_gemini_then_google_key() -> None:
+    env = {"GOOGLE_API_KEY": "g", "GEMINI_API_KEY": "m"}
+    assert find_api_key("gemini", _settings(), env) == ("m", "GEMINI_API_KEY")
+    assert find_api_key("gemini", _settings(), {"GOOGLE_API_KEY": "g"}) == ("g", "GOOGLE_API_KEY")
+
+
+def test_configured_key_variable_and_empty_values() -> None:
+    conf = _settings(providers={"openai": {"api_key_env": "WORK_OPENAI"}})
+    env = {"WORK_OPENAI": "work", "OPENAI_API_KEY": "home"}
+    assert find_api_key("openai", conf, env) == ("work", "WORK_OPENAI")
+    assert (
+        find_api_key("openai", conf, {**env, "TAU_OPENAI_API_KEY": "t"})[1] == "TAU_OPENAI_API_KEY"
+    )
+    assert find_api_key("openai", conf, {"WORK_OPENAI": "  ", "OPENAI_API_KEY": "home"}) == (
+        "home",
+        "OPENAI_API_KEY",
+    )
+    assert find_api_key("openai", _settings(), {}) == (None, None)
+
+
+def test_dotenv_supplies_keys_but_never_overrides_the_environment(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "export ANTHROPIC_API_KEY='from-dotenv'\nOPENAI_API_KEY=dotenv-openai  # comment\n"
+    )
+    resolved = resolve_model("openai/gpt-5", _settings(), {}, tmp_path)
+    assert (resolved.api_key, resolved.key_env) == ("dotenv-openai", "OPENAI_API_KEY")
+    resolved = resolve_model(
+        "anthropic/claude-sonnet-4-5", _settings(), {"ANTHROPIC_API_KEY": "real"}, tmp_path
+    )
+    assert resolved.api_key == "real"
+    assert (
+        resolve_model("anthropic/claude-sonnet-4-5", _settings(), {}, tmp_path).api_key
+        == "from-dotenv"
+    )
+
+
+# -- base URLs ----------------------------------------------------------------------------
+
+
+def test_base_url_precedence() -> None:
+    layered = _settings(base_url="http://cli", providers={"openai": {"base_url": "http://conf"}})
+    env = {"TAU_OPENAI_BASE_URL": "http://tau", "OPENAI_BASE_URL": "http://vendor"}
+    assert find_base_url("openai", layered, env) == "http://cli"
+    assert find_base_url("openai", layered, env, use_override=False) == "http://tau"
+    assert (
+        find_base_url("openai", layered, {"OPENAI_BASE_URL": "http://vendor"}, use_override=False)
+        == "http://vendor"
+    )
+    assert find_base_url("openai", layered, {}, use_override=False) == "http://conf"
+    assert find_base_url("openai", _settings(), {}) == "https://api.openai.com/v1"
+    assert find_base_url("offline", layered, env) is None
+
+
+def test_default_base_urls() -> None:
+    expected = {
+        "openai": "https://api.openai.com/v1",
+        "anthropic": "https://api.anthropic.com",
+        "gemini": "https://generativelanguage.googleapis.com",
+        "openrouter": "https://openrouter.ai/api/v1",
+        "deepseek": "https://api.deepseek.com",
+        "xai": "https://api.x.ai/v1",
+        "mistral": "https://api.mistral.ai/v1",
+        "ollama": "http://localhost:11434/v1",
+    }
+    assert {name: find_base_url(name, _settings(), {}) for name in expected} == expected
+
+
+def test_base_url_override_applies_to_the_chosen_model_only() -> None:
+    conf = _settings(base_url="http://proxy/v1")
+    env = {"OPENAI_API_KEY": "k", "OPENROUTER_API_KEY": "k"}
+    assert resolve_model("openai/gpt-5", conf, env, None).base_url == "http://proxy/v1"
+    other = resolve_model("openrouter/openai/gpt-5", conf, env, None, use_base_url_override=False)
+    assert other.base_url == "https://openrouter.ai/api/v1"

@@ -1,4 +1,5 @@
-"""Model ids, keys and base URLs, the default model, and building provider clients."""
+"""Model ids, the default model, resolving a model, and request options (keys and base URLs:
+``test_key_sources.py``; building clients: ``test_provider_factory.py``)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,16 @@ from typing import Any
 import pytest
 
 from tau_engine.config import Settings
-from tau_engine.conversation import Message
-from tau_engine.errors import MissingKeyError, ProviderError, UnknownProviderError, UsageError
+from tau_engine.errors import MissingKeyError, UnknownProviderError, UsageError
 from tau_engine.paths import user_config_dir
-from tau_engine.providers.base import ProviderRequest
-from tau_engine.providers.factory import create_provider
 from tau_engine.providers.registry import (
-    PROVIDERS,
     ResolvedModel,
     default_model,
-    find_api_key,
-    find_base_url,
     parse_model_id,
     request_options,
     resolve_model,
 )
-from tests.support.scripted_server import ScriptedResponse, ScriptedServer
+from tau_engine.providers.specs import PROVIDERS
 
 
 def settings(**values: Any) -> Settings:
@@ -90,93 +85,6 @@ def test_a_bare_model_name_is_a_usage_error_with_a_suggestion() -> None:
 def test_a_provider_without_a_model_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="names no model: write openai/MODEL"):
         parse_model_id("openai/")
-
-
-# -- keys ------------------------------------------------------------------------------
-
-
-def test_tau_key_variable_wins_over_the_vendor_variable() -> None:
-    env = {"ANTHROPIC_API_KEY": "vendor", "TAU_ANTHROPIC_API_KEY": "tau"}
-    assert find_api_key("anthropic", settings(), env) == ("tau", "TAU_ANTHROPIC_API_KEY")
-    assert find_api_key("anthropic", settings(), {"ANTHROPIC_API_KEY": "vendor"}) == (
-        "vendor",
-        "ANTHROPIC_API_KEY",
-    )
-
-
-def test_gemini_reads_gemini_then_google_key() -> None:
-    env = {"GOOGLE_API_KEY": "g", "GEMINI_API_KEY": "m"}
-    assert find_api_key("gemini", settings(), env) == ("m", "GEMINI_API_KEY")
-    assert find_api_key("gemini", settings(), {"GOOGLE_API_KEY": "g"}) == ("g", "GOOGLE_API_KEY")
-
-
-def test_configured_key_variable_and_empty_values() -> None:
-    conf = settings(providers={"openai": {"api_key_env": "WORK_OPENAI"}})
-    env = {"WORK_OPENAI": "work", "OPENAI_API_KEY": "home"}
-    assert find_api_key("openai", conf, env) == ("work", "WORK_OPENAI")
-    assert (
-        find_api_key("openai", conf, {**env, "TAU_OPENAI_API_KEY": "t"})[1] == "TAU_OPENAI_API_KEY"
-    )
-    assert find_api_key("openai", conf, {"WORK_OPENAI": "  ", "OPENAI_API_KEY": "home"}) == (
-        "home",
-        "OPENAI_API_KEY",
-    )
-    assert find_api_key("openai", settings(), {}) == (None, None)
-
-
-def test_dotenv_supplies_keys_but_never_overrides_the_environment(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text(
-        "export ANTHROPIC_API_KEY='from-dotenv'\nOPENAI_API_KEY=dotenv-openai  # comment\n"
-    )
-    resolved = resolve_model("openai/gpt-5", settings(), {}, tmp_path)
-    assert (resolved.api_key, resolved.key_env) == ("dotenv-openai", "OPENAI_API_KEY")
-    resolved = resolve_model(
-        "anthropic/claude-sonnet-4-5", settings(), {"ANTHROPIC_API_KEY": "real"}, tmp_path
-    )
-    assert resolved.api_key == "real"
-    assert (
-        resolve_model("anthropic/claude-sonnet-4-5", settings(), {}, tmp_path).api_key
-        == "from-dotenv"
-    )
-
-
-# -- base URLs ----------------------------------------------------------------------------
-
-
-def test_base_url_precedence() -> None:
-    layered = settings(base_url="http://cli", providers={"openai": {"base_url": "http://conf"}})
-    env = {"TAU_OPENAI_BASE_URL": "http://tau", "OPENAI_BASE_URL": "http://vendor"}
-    assert find_base_url("openai", layered, env) == "http://cli"
-    assert find_base_url("openai", layered, env, use_override=False) == "http://tau"
-    assert (
-        find_base_url("openai", layered, {"OPENAI_BASE_URL": "http://vendor"}, use_override=False)
-        == "http://vendor"
-    )
-    assert find_base_url("openai", layered, {}, use_override=False) == "http://conf"
-    assert find_base_url("openai", settings(), {}) == "https://api.openai.com/v1"
-    assert find_base_url("offline", layered, env) is None
-
-
-def test_default_base_urls() -> None:
-    expected = {
-        "openai": "https://api.openai.com/v1",
-        "anthropic": "https://api.anthropic.com",
-        "gemini": "https://generativelanguage.googleapis.com",
-        "openrouter": "https://openrouter.ai/api/v1",
-        "deepseek": "https://api.deepseek.com",
-        "xai": "https://api.x.ai/v1",
-        "mistral": "https://api.mistral.ai/v1",
-        "ollama": "http://localhost:11434/v1",
-    }
-    assert {name: find_base_url(name, settings(), {}) for name in expected} == expected
-
-
-def test_base_url_override_applies_to_the_chosen_model_only() -> None:
-    conf = settings(base_url="http://proxy/v1")
-    env = {"OPENAI_API_KEY": "k", "OPENROUTER_API_KEY": "k"}
-    assert resolve_model("openai/gpt-5", conf, env, None).base_url == "http://proxy/v1"
-    other = resolve_model("openrouter/openai/gpt-5", conf, env, None, use_base_url_override=False)
-    assert other.base_url == "https://openrouter.ai/api/v1"
 
 
 # -- the default model --------------------------------------------------------------------
@@ -331,104 +239,7 @@ def test_request_options_for_openrouter_and_anthropic() -> None:
     assert request_options(router, settings()) == {}
 
 
-# -- building clients ----------------------------------------------------------------------
-
-# provider, model, key variable, base URL suffix, expected request path, auth header
-WIRE_CASES = [
-    ("openai", "gpt-5", "OPENAI_API_KEY", "/v1", "/v1/chat/completions", "authorization"),
-    ("openai", "gpt-5-pro", "OPENAI_API_KEY", "/v1", "/v1/responses", "authorization"),
-    ("anthropic", "claude-haiku-4-5", "ANTHROPIC_API_KEY", "", "/v1/messages", "x-api-key"),
-    (
-        "gemini",
-        "gemini-2.5-flash",
-        "GEMINI_API_KEY",
-        "",
-        "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
-        "x-goog-api-key",
-    ),
-    (
-        "openrouter",
-        "anthropic/claude-sonnet-4.5",
-        "OPENROUTER_API_KEY",
-        "/api/v1",
-        "/api/v1/chat/completions",
-        "authorization",
-    ),
-    ("deepseek", "deepseek-chat", "DEEPSEEK_API_KEY", "", "/chat/completions", "authorization"),
-    ("xai", "grok-4", "XAI_API_KEY", "/v1", "/v1/chat/completions", "authorization"),
-    (
-        "mistral",
-        "mistral-small-latest",
-        "MISTRAL_API_KEY",
-        "/v1",
-        "/v1/chat/completions",
-        "authorization",
-    ),
-    ("ollama", "llama3.2", "TAU_OLLAMA_API_KEY", "/v1", "/v1/chat/completions", "authorization"),
-]
-
-
-@pytest.mark.parametrize(("provider", "model", "key_var", "suffix", "path", "auth"), WIRE_CASES)
-async def test_create_provider_speaks_each_providers_wire_format(
-    scripted_server: ScriptedServer,
-    provider: str,
-    model: str,
-    key_var: str,
-    suffix: str,
-    path: str,
-    auth: str,
-) -> None:
-    env = {
-        key_var: "sk-wire-test",
-        f"TAU_{provider.upper()}_BASE_URL": scripted_server.url + suffix,
-    }
-    resolved = resolve_model(f"{provider}/{model}", settings(), env, None)
-    client = create_provider(resolved, settings())
-    assert client.name == provider
-    scripted_server.add(
-        ScriptedResponse.json(
-            401, {"error": {"message": "bad key", "type": "authentication_error"}}
-        )
-    )
-    request = ProviderRequest(
-        model=resolved.model, system="s", messages=[Message(role="user", content="hi")]
-    )
-    try:
-        with pytest.raises(ProviderError) as caught:
-            async for _ in client.stream(request):
-                pass
-    finally:
-        await client.aclose()
-    sent = scripted_server.requests[0]
-    assert sent.path.startswith(path)
-    assert "sk-wire-test" in sent.headers[auth]
-    assert caught.value.kind == "auth"
-    # The key's variable reaches the client as its hint for auth failures.
-    assert key_var in str(caught.value)
-
-
-def test_create_provider_passes_the_timeout() -> None:
-    env = {"OPENAI_API_KEY": "k"}
-    conf = settings(request_timeout_s=42.0, providers={"anthropic": {"timeout_s": 7.0}})
-    openai = create_provider(resolve_model("openai/gpt-5", conf, env, None), conf)
-    assert openai._client.timeout.read == 42.0  # type: ignore[attr-defined]
-    claude = create_provider(
-        resolve_model("anthropic/claude-haiku-4-5", conf, {"ANTHROPIC_API_KEY": "k"}, None), conf
-    )
-    assert claude._client.timeout.read == 7.0  # type: ignore[attr-defined]
-
-
-async def test_create_provider_builds_the_offline_provider(tmp_path: Path) -> None:
-    from tau_engine.providers.offline import OfflineProvider
-
-    echo = create_provider(resolve_model("offline/echo", settings(), {}, None), settings())
-    assert isinstance(echo, OfflineProvider) and echo.model == "echo"
-    script = tmp_path / "turns.json"
-    script.write_text('[{"text": "hi"}]')
-    replay = create_provider(
-        resolve_model("offline/replay", settings(), {}, None), settings(), script_path=script
-    )
-    assert isinstance(replay, OfflineProvider) and replay.script_path == script
+# -- the registry itself ------------------------------------------------------------------
 
 
 def test_every_provider_is_in_the_catalog_and_the_registry() -> None:
@@ -458,49 +269,6 @@ def test_resolved_model_is_frozen() -> None:
     )
     with pytest.raises(AttributeError):
         resolved.model = "replay"  # type: ignore[misc]
-
-
-# -- .env files -------------------------------------------------------------------------------
-
-
-def test_dotenv_syntax() -> None:
-    from tau_engine.providers.dotenv import parse_dotenv
-
-    parsed = parse_dotenv(
-        "# a comment\n"
-        "\n"
-        "PLAIN=value\n"
-        "export EXPORTED = spaced out   # trailing comment\n"
-        "SINGLE='literal \\n # not a comment'\n"
-        'DOUBLE="line\\nbreak \\"quoted\\" # kept"\n'
-        'MULTI="first\n'
-        'second"\n'
-        "EMPTY=\n"
-        "URL=https://example.org/?a=b#frag\n"
-        "not a variable line\n"
-        "1BAD=x\n"
-        "UNCLOSED='oops\n"
-        "PLAIN=later wins\n"
-    )
-    assert parsed.values == {
-        "PLAIN": "later wins",
-        "EXPORTED": "spaced out",
-        "SINGLE": "literal \\n # not a comment",
-        "DOUBLE": 'line\nbreak "quoted" # kept',
-        "MULTI": "first\nsecond",
-        "EMPTY": "",
-        "URL": "https://example.org/?a=b#frag",
-    }
-    assert parsed.skipped == [11, 12, 13]
-
-
-def test_dotenv_never_overrides_the_environment(tmp_path: Path) -> None:
-    from tau_engine.providers.dotenv import merged_environ, read_dotenv
-
-    (tmp_path / ".env").write_text("A=from-file\nB=from-file\n")
-    assert merged_environ({"A": "real"}, tmp_path) == {"A": "real", "B": "from-file"}
-    assert merged_environ({"A": "real"}, None) == {"A": "real"}
-    assert read_dotenv(tmp_path / "missing.env") == {}
 
 
 def test_thinking_budget_reaches_anthropic_requests_only() -> None:

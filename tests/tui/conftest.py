@@ -7,12 +7,15 @@ Snapshots (pytest-textual-snapshot) are stored under the repository's top-level
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_textual_snapshot
+from rich.cells import cell_len
 from syrupy.location import PyTestLocation
 from textual.app import App
 
@@ -118,24 +121,70 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
     """Let the app run until ``predicate()`` is true (fails the test after ``timeout``)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate():
+    while True:
+        asked = loop.time()
+        if predicate():
+            return
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {predicate}")
-        await asyncio.sleep(0.01)
+        # A predicate that reads the screen (``screen_text`` renders it: a few ms) is asked
+        # less often, so polling takes at most a fifth of the time the app has to run.
+        await asyncio.sleep(max(0.01, 4 * (loop.time() - asked)))
 
 
 async def engine_ready(app: TauApp) -> None:
     await wait_for(lambda: app.agent.engine_ready.is_set())
 
 
+async def settle(app: App[Any], timeout: float = 10.0) -> None:
+    """Wait until the app, its current screen and the screen's widgets have handled every
+    message queued for them, twice over (a handler of the first round may post to a
+    child), and the screen has painted since.
+
+    Public Textual API only: ``call_later`` queues a callback behind the messages already
+    waiting (``Pilot.pause`` settles the screen the same way) and ``wait_for_refresh``
+    returns after the next paint."""
+    for _ in range(2):
+        pumps = [app, *app.screen.walk_children(with_self=True)]
+        handled = []
+        for pump in pumps:
+            done = asyncio.Event()
+            if pump.call_later(done.set):  # False: the widget is closing; nothing to wait for
+                handled.append(done.wait())
+        await asyncio.wait_for(asyncio.gather(*handled), timeout)
+    await asyncio.wait_for(app.screen.wait_for_refresh(), timeout)
+
+
 async def idle(app: TauApp) -> None:
     """Wait for the running prompt (if any) to finish and the screen to settle."""
     await wait_for(lambda: not app.agent.running and not app.agent.pending)
     # Let the screen handle what the run posted last, then paint it.
-    await wait_for(lambda: app.agent._message_queue.empty())
-    await asyncio.sleep(0.05)
+    await settle(app)
+
+
+# One text cell of the SVG screenshot (Rich's ``Console.export_svg``): its column (x in
+# units of the character width), its row (the clip path's line number) and its text.
+_SVG_TEXT = re.compile(
+    r'<text class="[^"]*" x="([0-9.]+)" y="[0-9.]+" textLength="[0-9.]+" '
+    r'clip-path="url\(#[^"]*-line-([0-9]+)\)">([^<]*)</text>'
+)
+_SVG_CHAR_WIDTH = 20 * 0.61  # export_svg's character height times its font aspect ratio
 
 
 def screen_text(app: App[Any]) -> str:
-    """The characters on screen, one line per row."""
-    return "\n".join(strip.text.rstrip() for strip in app.screen._compositor.render_strips())
+    """The characters on screen, one line per row.
+
+    Read from ``App.export_screenshot`` (public; it renders the whole screen, overlays and
+    modals included): its SVG places each run of text at a column of a row."""
+    height = app.size.height
+    rows: list[list[tuple[int, str]]] = [[] for _ in range(height)]
+    for x, line, content in _SVG_TEXT.findall(app.export_screenshot()):
+        text = html.unescape(content).replace("\xa0", " ")
+        rows[int(line)].append((round(float(x) / _SVG_CHAR_WIDTH), text))
+    lines = []
+    for runs in rows:
+        line = ""
+        for column, text in sorted(runs):
+            line += " " * max(0, column - cell_len(line)) + text
+        lines.append(line.rstrip())
+    return "\n".join(lines)

@@ -266,9 +266,19 @@ async def test_a_read_that_fails_is_a_notice_not_a_crash(seeded: Path) -> None:
         calls.append(1)
         raise PermissionError("cannot open .tau/tau.db")
 
-    app = OperatorApp(seeded, reader=failing)
+    notified: list[str] = []
+
+    class RecordingApp(OperatorApp):
+        """Records what it is asked to notify (``App.notify`` is public; the app's list of
+        notifications is not)."""
+
+        def notify(self, message: str, **options: Any) -> None:
+            notified.append(message)
+            super().notify(message, **options)
+
+    app = RecordingApp(seeded, reader=failing)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: any("cannot open" in n.message for n in pilot.app._notifications))
+        await wait_for(lambda: any("cannot open" in message for message in notified))
         assert pilot.app.is_running and calls
 
 

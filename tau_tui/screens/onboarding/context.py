@@ -114,7 +114,8 @@ def build_context(
     from tau_engine.onboarding.key_report import key_report
     from tau_engine.onboarding.plan import starting_plan
     from tau_engine.providers.catalog import load_catalog
-    from tau_engine.providers.registry import PROVIDERS, mask_key
+    from tau_engine.providers.key_sources import mask_key
+    from tau_engine.providers.specs import PROVIDERS
     from tau_engine.resources.project_verifier import detect_verifier
 
     env = dict(os.environ if environ is None else environ)

@@ -49,7 +49,7 @@ class KeyStep(WizardStep):
             yield Static("", id="key-status", classes="wizard-note")
 
     def show(self) -> None:
-        from tau_engine.providers.registry import PROVIDERS
+        from tau_engine.providers.specs import PROVIDERS
 
         choices = self.choices
         needs_key = PROVIDERS[choices.provider].needs_key
@@ -74,7 +74,7 @@ class KeyStep(WizardStep):
         self._show_kind(kind)
 
     def first_focus(self) -> Widget | None:
-        from tau_engine.providers.registry import PROVIDERS
+        from tau_engine.providers.specs import PROVIDERS
 
         if not PROVIDERS[self.choices.provider].needs_key:
             return None
@@ -105,7 +105,7 @@ class KeyStep(WizardStep):
         self._update_status()
 
     def _update_status(self) -> None:
-        from tau_engine.providers.registry import mask_key
+        from tau_engine.providers.key_sources import mask_key
 
         kind = self._kind()
         status = self.query_one("#key-status", Static)
@@ -133,7 +133,7 @@ class KeyStep(WizardStep):
     def commit(self, *, validate: bool) -> str | None:
         from tau_engine.errors import UsageError
         from tau_engine.onboarding.plan import KeyChoice, check_key
-        from tau_engine.providers.registry import PROVIDERS
+        from tau_engine.providers.specs import PROVIDERS
 
         choices = self.choices
         if not PROVIDERS[choices.provider].needs_key:

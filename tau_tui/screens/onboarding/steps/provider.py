@@ -88,7 +88,8 @@ class ProviderStep(WizardStep):
 
     def _switch_to(self, provider: str) -> None:
         """A new provider: its default model, and the key tau found for it (if any)."""
-        from tau_engine.providers.registry import PROVIDERS, suggested_key_var
+        from tau_engine.providers.key_sources import suggested_key_var
+        from tau_engine.providers.specs import PROVIDERS
 
         choices = self.choices
         choices.provider = provider
