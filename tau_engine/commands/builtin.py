@@ -150,6 +150,15 @@ async def _clear_risk(ctx: CommandContext, given: CommandInput) -> r.RiskCleared
     return r.RiskCleared(engine.clear_risk(), before.risk, before.profile, before.mode)
 
 
+async def _mission(ctx: CommandContext, given: CommandInput) -> r.MissionFinished:
+    from tau_engine.missions.conversation import run_conversation_mission
+
+    result: r.MissionFinished = await run_conversation_mission(
+        ctx.need_engine("mission"), given.text
+    )
+    return result
+
+
 async def _quit(ctx: CommandContext, given: CommandInput) -> r.QuitRequested:
     return r.QuitRequested()
 
@@ -203,6 +212,13 @@ COMMANDS = CommandTable(
             run=_clear_risk,
         ),
         Command("export", "write the session as JSONL", "[FILE]", run=_export),
+        Command(
+            "mission",
+            "run a coding mission until --verifier CMD passes, edited by the model or "
+            "--patch FILE (TASK: default your last prompt)",
+            "[OPTIONS] [TASK]",
+            run=_mission,
+        ),
         Command("quit", "quit tau", run=_quit),
         Command("exit", "quit tau", run=_quit),
     ]

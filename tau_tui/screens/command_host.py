@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.worker import Worker
 
     from tau_engine.engine import Engine
+    from tau_tui.screens.command_runner import CommandRunner
+    from tau_tui.screens.mission_controller import MissionController
     from tau_tui.screens.turn_controller import TurnController
     from tau_tui.widgets.transcript import Transcript
 
@@ -23,10 +26,16 @@ class CommandHost(Protocol):
     controller: TurnController
     transcript: Transcript
     wall_clock: Callable[[], float]
+    commands: CommandRunner
+    missions: MissionController
 
     @property
     def app(self) -> App[Any]:
         """The running app: pushes pickers, switches themes, exits."""
+        ...
+
+    def run_worker(self, work: Any, *, group: str, exit_on_error: bool) -> Worker[Any]:
+        """Run ``work`` in a worker of the screen (``/mission`` runs in one)."""
         ...
 
     async def wait_for_engine(self) -> Engine:

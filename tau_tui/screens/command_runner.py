@@ -27,7 +27,9 @@ KEYS_HELP = (
     "keys: enter send · shift+enter/ctrl+j newline · ↑/↓ history · tab complete · "
     "esc or ctrl+c interrupt · shift+tab next approval mode · ctrl+o expand last tool "
     "call · ctrl+p command palette · pgup/pgdn scroll · ctrl+home/ctrl+end first/last "
-    "message · ctrl+c twice or ctrl+d on an empty prompt quit"
+    "message · ctrl+c twice or ctrl+d on an empty prompt quit\n"
+    "on a mission card: e copy evidence path · g copy gh command · u copy unblock/resume "
+    "command · p show PR.md · x or esc stop the mission"
 )
 
 
@@ -47,6 +49,10 @@ class CommandRunner:
             command, given = self.table.lookup(line)
             if command.name == "theme":
                 await self.theme(given.text)
+                return
+            if command.name == "mission":
+                # The card shows it, live; the mission runs in its own worker.
+                self.screen.missions.start(given.text)
                 return
             result = await self._run(command, given)
             if result is not None:

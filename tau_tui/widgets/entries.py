@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from tau_engine.tools.label import tool_label
+from tau_tui.widgets.mission_entry import MissionEntry
 
 if TYPE_CHECKING:
     from tau_engine.conversation import StoredMessage
@@ -26,6 +27,7 @@ NoticeLevel = Literal["info", "warning", "error"]
 
 
 def _next_uid() -> int:
+    """A new entry id (every kind of entry draws from this one counter)."""
     return next(_ids)
 
 
@@ -80,7 +82,7 @@ class NoticeEntry:
     uid: int = field(default_factory=_next_uid)
 
 
-Entry = UserEntry | AssistantEntry | ToolEntry | NoticeEntry
+Entry = UserEntry | AssistantEntry | ToolEntry | NoticeEntry | MissionEntry
 
 
 def entries_from_history(messages: Iterable[StoredMessage]) -> list[Entry]:

@@ -1,0 +1,220 @@
+"""``MissionCard``: a ``/mission`` in the transcript, live.
+
+It shows each phase as it happens (each edit attempt and its GREEN check
+numbered), the outcome (green, already-green, blocked with its reason and unblock
+command, failed, or stopped with how to resume) and the timings. Focused (it is
+when the mission starts), one key does each next step: copy the evidence folder,
+copy the commands that publish it (PR.md's ``git push`` and ``gh pr create``), copy
+the unblock or resume command, show PR.md, stop the mission. Any other key goes
+back to the prompt and is typed there. The notes quote commands and model output:
+they are stripped of terminal controls.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.binding import Binding
+from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
+
+from tau_engine.text.terminal import strip_terminal_controls as plain
+from tau_tui.widgets.mission_entry import MissionEntry, PhaseRow
+from tau_tui.widgets.tool_card import format_duration
+
+ROW_ICONS = {
+    "running": ("◌", "$tool-running"),
+    "done": ("✓", "$tool-ok"),
+    "stopped": ("■", "$text-warning"),
+}
+OUTCOME_STYLES = {
+    "green": ("✓", "$tool-ok"),
+    "already-green": ("✓", "$tool-ok"),
+    "blocked": ("⊘", "$text-warning"),
+    "failed": ("✗", "$tool-error"),
+}
+NOTE_MAX_CHARS = 160
+CARD_KEYS = frozenset("egupx")
+KEYS_HINT = "e copy evidence path · g copy gh command · u copy unblock/resume · p PR.md · x stop"
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else format_duration(value * 1000)
+
+
+def _row(row: PhaseRow) -> Content:
+    icon, style = ROW_ICONS[row.status]
+    note = plain(" ".join(row.note.split()))
+    if len(note) > NOTE_MAX_CHARS:
+        note = note[: NOTE_MAX_CHARS - 1] + "…"
+    if row.status == "running":
+        note = note or "running…"
+    elif row.status == "stopped":
+        note = note or "stopped"
+    return Content.assemble(
+        "  ",
+        (icon, style),
+        " ",
+        (f"{row.label:<9}", "bold"),
+        (f" {_seconds(row.duration_s):>6}  ", "$text-muted"),
+        (note, "$text-muted" if row.status == "done" else style),
+    )
+
+
+def _outcome(entry: MissionEntry) -> list[Content]:
+    took = _seconds(entry.elapsed_s)
+    if entry.error is not None:
+        return [Content.styled(f"  ✗ {plain(entry.error)}", "$text-error")]
+    if entry.running:
+        return []
+    if entry.stopped:
+        where = entry.current_phase or "intake"
+        lines = [Content.styled(f"  ■ stopped in phase {where}  {took}", "$text-warning")]
+    else:
+        icon, style = OUTCOME_STYLES.get(entry.outcome or "", ("?", "$text-muted"))
+        head = f"  {icon} {entry.outcome}" + (f" ({entry.reason})" if entry.reason else "")
+        if entry.commit:
+            head += f" · committed {entry.commit[:12]} on {entry.branch}"
+        lines = [Content.assemble((head, f"bold {style}"), (f"  {took}", "$text-muted"))]
+        if entry.message and entry.outcome in ("blocked", "failed"):
+            lines.append(Content.styled(f"    {plain(entry.message)}", style))
+    follow = entry.next_command
+    if follow:
+        label = "to unblock" if entry.outcome == "blocked" else "to resume"
+        lines.append(Content.assemble((f"    {label}  ", "$text-muted"), plain(follow)))
+    if entry.evidence_dir is not None and not entry.stopped:
+        lines.append(
+            Content.assemble(("    evidence  ", "$text-muted"), plain(str(entry.evidence_dir)))
+        )
+    return lines
+
+
+def render_mission_card(entry: MissionEntry, *, focused: bool = False) -> Content:
+    """The card: its title line, one line per phase, the outcome, and its keys if focused."""
+    ident = f" {entry.mission_id}" if entry.mission_id else ""
+    title = plain(entry.title or entry.task or "(the last prompt)")
+    state = "running" if entry.running else ""
+    lines = [
+        Content.assemble(
+            ("◆ ", "$accent"),
+            (f"mission{ident}", "bold"),
+            "  ",
+            (title if len(title) <= 100 else title[:99] + "…", "$text-secondary"),
+            (f"  {state}" if state else "", "$tool-running"),
+        )
+    ]
+    lines += [_row(row) for row in entry.rows]
+    lines += _outcome(entry)
+    if focused:
+        hint = KEYS_HINT + (" · esc stop" if entry.running else " · esc back to the prompt")
+        lines.append(Content.styled(f"  {hint}", "$text-muted italic"))
+    return Content("\n").join(lines)
+
+
+class MissionCard(Widget, can_focus=True):
+    """A mission, live. Its keys act on it when it has focus."""
+
+    DEFAULT_CSS = """
+    MissionCard {
+        height: auto;
+        width: 1fr;
+        padding: 0 1;
+        margin: 1 0 0 0;
+        border-left: outer $accent;
+    }
+    MissionCard:focus {
+        background: $primary 15%;
+    }
+    """
+
+    BINDINGS = [
+        Binding("e", "copy_evidence", "Copy evidence path", id="mission.copy_evidence"),
+        Binding("g", "copy_publish", "Copy gh command", id="mission.copy_gh"),
+        Binding("u", "copy_next", "Copy unblock/resume command", id="mission.copy_next"),
+        Binding("p", "show_report", "Show PR.md", id="mission.show_report"),
+        Binding("x", "stop", "Stop mission", id="mission.stop"),
+        Binding("escape", "leave", "Stop / back", id="mission.escape"),
+    ]
+
+    class StopRequested(Message):
+        """Stop this (running) mission."""
+
+        def __init__(self, entry: MissionEntry) -> None:
+            super().__init__()
+            self.entry = entry
+
+    class ReportWanted(Message):
+        """Show this mission's PR.md (or its report)."""
+
+        def __init__(self, entry: MissionEntry) -> None:
+            super().__init__()
+            self.entry = entry
+
+    class Left(Message):
+        """Focus goes back to the prompt, with the character typed on the card (if any)."""
+
+        def __init__(self, character: str | None) -> None:
+            super().__init__()
+            self.character = character
+
+    def __init__(self, entry: MissionEntry) -> None:
+        super().__init__(id=f"entry-{entry.uid}")
+        self.entry = entry
+
+    def render(self) -> Content:
+        return render_mission_card(self.entry, focused=self.has_focus)
+
+    def update_entry(self) -> None:
+        self.refresh(layout=True)
+
+    def on_focus(self) -> None:
+        self.refresh(layout=True)
+
+    def on_blur(self) -> None:
+        self.refresh(layout=True)
+
+    def _copy(self, text: str | None, what: str) -> None:
+        if not text:
+            self.notify(f"this mission has no {what} yet", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied: {text}", timeout=4)
+
+    def action_copy_evidence(self) -> None:
+        path = self.entry.evidence_dir
+        self._copy(str(path) if path is not None else None, "evidence folder")
+
+    def action_copy_publish(self) -> None:
+        # PR.md lists both: the branch must be pushed before gh can open the PR.
+        self._copy(" && ".join(self.entry.publish_commands), "PR.md (only a green mission has)")
+
+    def action_copy_next(self) -> None:
+        self._copy(self.entry.next_command, "unblock or resume command")
+
+    def action_show_report(self) -> None:
+        if self.entry.evidence_dir is None:
+            self.notify("the mission has no evidence yet", severity="warning")
+            return
+        self.post_message(self.ReportWanted(self.entry))
+
+    def action_stop(self) -> None:
+        if not self.entry.running:
+            self.notify("the mission is not running", severity="warning")
+            return
+        self.post_message(self.StopRequested(self.entry))
+
+    def action_leave(self) -> None:
+        if self.entry.running:
+            self.action_stop()
+        else:
+            self.post_message(self.Left(None))
+
+    def on_key(self, event: events.Key) -> None:
+        # A key the card does not use starts a prompt: the user is typing, not lost.
+        if event.is_printable and event.character and event.key not in CARD_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Left(event.character))
+        elif event.key == "enter":
+            event.stop()
+            self.post_message(self.Left(None))
