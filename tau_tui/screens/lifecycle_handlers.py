@@ -16,7 +16,6 @@ from tau_tui.widgets.mission_card import MissionCard
 if TYPE_CHECKING:
     from tau_tui.screens.mission_controller import MissionController
     from tau_tui.screens.turn_controller import TurnController
-    from tau_tui.widgets.status_bar import StatusInfo
     from tau_tui.widgets.transcript import Transcript
 
 
@@ -26,7 +25,6 @@ class LifecycleHandlers:
     controller: TurnController
     missions: MissionController
     transcript: Transcript
-    status: StatusInfo
     app: Any
 
     def refresh_status(self) -> None: ...  # AgentScreen's
@@ -45,13 +43,9 @@ class LifecycleHandlers:
         message.stop()
 
     def on_engine_bridge_run_began(self, message: EngineBridge.RunBegan) -> None:
-        # The prompt is already shown and the bar busy (``_run_prompt``); what only this
-        # event knows is the model the run really uses (a fallback may differ from the
-        # one picked): the status bar shows it.
+        # Consumed: the prompt is already shown and the bar busy (``_run_prompt``), and
+        # the bar's model is the engine's (a fallback says so in its own notice).
         message.stop()
-        if message.event.model and message.event.model != self.status.model:
-            self.status = self.status.with_(model=message.event.model)
-            self.refresh_status()
 
     def on_engine_bridge_prompt_sent(self, message: EngineBridge.PromptSent) -> None:
         # The prompt is shown as typed when it is sent, its attachments from

@@ -36,17 +36,20 @@ OUTCOME_STYLES = {
 NOTE_MAX_CHARS = 160
 CARD_KEYS = frozenset("egupx")
 KEYS_HINT = "e copy evidence path · g copy gh command · u copy unblock/resume · p PR.md · x stop"
+SHORT_KEYS_HINT = "e evidence · g gh · u unblock/resume · p PR.md · x stop"
 
 
 def _seconds(value: float | None) -> str:
     return "" if value is None else format_duration(value * 1000)
 
 
-def _row(row: PhaseRow) -> Content:
+ROW_PREFIX = 22  # "  ✓ green #1   650ms  ": the note starts after it
+
+
+def _row(row: PhaseRow, width: int) -> Content:
     icon, style = ROW_ICONS[row.status]
-    note = plain(" ".join(row.note.split()))
-    if len(note) > NOTE_MAX_CHARS:
-        note = note[: NOTE_MAX_CHARS - 1] + "…"
+    # One line per phase: the note is cut to the card (the evidence has it whole).
+    note = _clip(plain(" ".join(row.note.split())), min(NOTE_MAX_CHARS, width - ROW_PREFIX))
     if row.status == "running":
         note = note or "running…"
     elif row.status == "stopped":
@@ -61,36 +64,44 @@ def _row(row: PhaseRow) -> Content:
     )
 
 
+def _line(indent: int, *parts: str | tuple[str, str] | Content) -> Content:
+    # The indent is its own unstyled span: a styled leading run of spaces was not drawn.
+    return Content.assemble(" " * indent, *parts)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
 def _outcome(entry: MissionEntry) -> list[Content]:
     took = _seconds(entry.elapsed_s)
     if entry.error is not None:
-        return [Content.styled(f"  ✗ {plain(entry.error)}", "$text-error")]
+        return [_line(2, (f"✗ {plain(entry.error)}", "$text-error"))]
     if entry.running:
         return []
     if entry.stopped:
         where = entry.current_phase or "intake"
-        lines = [Content.styled(f"  ■ stopped in phase {where}  {took}", "$text-warning")]
+        lines = [_line(2, (f"■ stopped in phase {where}  {took}", "$text-warning"))]
     else:
         icon, style = OUTCOME_STYLES.get(entry.outcome or "", ("?", "$text-muted"))
-        head = f"  {icon} {entry.outcome}" + (f" ({entry.reason})" if entry.reason else "")
+        head = f"{icon} {entry.outcome}" + (f" ({entry.reason})" if entry.reason else "")
         if entry.commit:
             head += f" · committed {entry.commit[:12]} on {entry.branch}"
-        lines = [Content.assemble((head, f"bold {style}"), (f"  {took}", "$text-muted"))]
+        lines = [_line(2, (head, f"bold {style}"), (f"  {took}", "$text-muted"))]
         if entry.message and entry.outcome in ("blocked", "failed"):
-            lines.append(Content.styled(f"    {plain(entry.message)}", style))
+            lines.append(_line(4, (plain(entry.message), style)))
     follow = entry.next_command
     if follow:
         label = "to unblock" if entry.outcome == "blocked" else "to resume"
-        lines.append(Content.assemble((f"    {label}  ", "$text-muted"), plain(follow)))
+        lines.append(_line(4, (f"{label}  ", "$text-muted"), plain(follow)))
     if entry.evidence_dir is not None and not entry.stopped:
-        lines.append(
-            Content.assemble(("    evidence  ", "$text-muted"), plain(str(entry.evidence_dir)))
-        )
+        lines.append(_line(4, ("evidence  ", "$text-muted"), plain(str(entry.evidence_dir))))
     return lines
 
 
-def render_mission_card(entry: MissionEntry, *, focused: bool = False) -> Content:
-    """The card: its title line, one line per phase, the outcome, and its keys if focused."""
+def render_mission_card(entry: MissionEntry, *, focused: bool = False, width: int = 200) -> Content:
+    """The card: its title line, one line per phase, the outcome, and its keys if focused;
+    ``width`` is the card's, in cells."""
     ident = f" {entry.mission_id}" if entry.mission_id else ""
     title = plain(entry.title or entry.task or "(the last prompt)")
     state = "running" if entry.running else ""
@@ -99,15 +110,17 @@ def render_mission_card(entry: MissionEntry, *, focused: bool = False) -> Conten
             ("◆ ", "$accent"),
             (f"mission{ident}", "bold"),
             "  ",
-            (title if len(title) <= 100 else title[:99] + "…", "$text-secondary"),
+            (_clip(title, max(10, width - len(ident) - 20)), "$text-secondary"),
             (f"  {state}" if state else "", "$tool-running"),
         )
     ]
-    lines += [_row(row) for row in entry.rows]
+    lines += [_row(row, width) for row in entry.rows]
     lines += _outcome(entry)
     if focused:
-        hint = KEYS_HINT + (" · esc stop" if entry.running else " · esc back to the prompt")
-        lines.append(Content.styled(f"  {hint}", "$text-muted italic"))
+        hint = (KEYS_HINT if width >= 110 else SHORT_KEYS_HINT) + (
+            " · esc stop" if entry.running else " · esc back"
+        )
+        lines.append(_line(2, (hint, "$text-muted italic")))
     return Content("\n").join(lines)
 
 
@@ -162,7 +175,9 @@ class MissionCard(Widget, can_focus=True):
         self.entry = entry
 
     def render(self) -> Content:
-        return render_mission_card(self.entry, focused=self.has_focus)
+        # The card's width less its padding and border (the gutter).
+        width = (self.size.width - self.styles.gutter.width) or 200
+        return render_mission_card(self.entry, focused=self.has_focus, width=width)
 
     def update_entry(self) -> None:
         self.refresh(layout=True)

@@ -35,7 +35,9 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-async def test_a_patch_mission_goes_green_live_and_commits(make_app: AppFactory, repo: Path) -> None:
+async def test_a_patch_mission_goes_green_live_and_commits(
+    make_app: AppFactory, repo: Path
+) -> None:
     app = make_app(workspace=repo)
     async with app.run_test(size=(120, 40)) as pilot:
         await engine_ready(app)
@@ -152,9 +154,7 @@ async def test_bad_arguments_are_one_error_line_and_no_card(
 def held_verifier(repo: Path, hold: Path) -> str:
     """A committed verifier that waits while ``hold`` exists, then runs the tests."""
     script = repo / "check.sh"
-    script.write_text(
-        f"#!/bin/sh\nwhile [ -f {hold} ]; do sleep 0.1; done\nexec {VERIFIER}\n"
-    )
+    script.write_text(f"#!/bin/sh\nwhile [ -f {hold} ]; do sleep 0.1; done\nexec {VERIFIER}\n")
     script.chmod(0o755)
     git(repo, "add", "check.sh")
     git(repo, "commit", "-qm", "a verifier")
@@ -195,5 +195,5 @@ async def test_escape_stops_a_running_mission_and_resume_finishes_it(
     finally:
         context.close()
     assert state.outcome is not None and state.outcome.value == "green"
-    assert [r.note for r in state.phases if r.name == "red"][0] == "interrupted"
+    assert next(r.note for r in state.phases if r.name == "red") == "interrupted"
     assert len(git(repo, "log", "--format=%H", f"main..tau/mission-{mission_id}").split()) == 1
