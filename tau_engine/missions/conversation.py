@@ -136,6 +136,8 @@ def parse_mission_args(text: str) -> MissionArgs:
             while pos < len(text) and text[pos].isspace():
                 pos += 1
             value = _WORD.match(text, pos)
+            if value is None and pos < len(text):
+                raise UsageError(f"/mission: unclosed quote in {text[pos:]!r}; usage: {USAGE}")
             if value is None:
                 raise UsageError(f"/mission: {name} needs a value; usage: {USAGE}")
             raw = _unquote(value.group(0))

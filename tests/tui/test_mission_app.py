@@ -176,6 +176,14 @@ async def test_escape_stops_a_running_mission_and_resume_finishes_it(
         await send(pilot, f"/mission --verifier {verifier} --patch fix.diff Fix add() so it adds")
         await wait_for(lambda: any(r.phase == "red" for r in mission_entry(app).rows), 60)
         assert app.query_one(MissionCard).has_focus
+        # The app goes on meanwhile: a prompt runs; a second mission is refused.
+        await send(pilot, "hello while it runs")
+        await wait_for(lambda: "last user message: 'hello while it runs'" in screen_text(app))
+        await send(pilot, "/mission --patch fix.diff again")
+        await wait_for(lambda: "a mission is already running" in screen_text(app))
+        assert mission_entry(app).running
+        await pilot.click(MissionCard)
+        assert app.query_one(MissionCard).has_focus  # a click focuses the card again
         await pilot.press("escape")  # on the card, Esc stops the running mission
         entry = await settled(app)
         assert entry.stopped and entry.outcome is None
