@@ -35,8 +35,15 @@ OUTCOME_STYLES = {
 }
 NOTE_MAX_CHARS = 160
 CARD_KEYS = frozenset("egupx")
-KEYS_HINT = "e copy evidence path · g copy gh command · u copy unblock/resume · p PR.md · x stop"
-SHORT_KEYS_HINT = "e evidence · g gh · u unblock/resume · p PR.md · x stop"
+# (key, long words, short words): each shown only when it does something for the card.
+KEYS = (
+    ("e", "copy evidence path", "evidence"),
+    ("g", "copy gh command", "gh"),
+    ("u", "copy unblock command", "unblock"),
+    ("u", "copy resume command", "resume"),
+    ("p", "PR.md", "PR.md"),
+    ("x", "stop", "stop"),
+)
 
 
 def _seconds(value: float | None) -> str:
@@ -99,6 +106,24 @@ def _outcome(entry: MissionEntry) -> list[Content]:
     return lines
 
 
+def keys_hint(entry: MissionEntry, *, short: bool = False) -> str:
+    """The card's keys that do something now: evidence and PR.md once there is evidence,
+    gh for a green mission, the unblock or resume command, stop while it runs."""
+    usable = {
+        "copy evidence path": entry.evidence_dir is not None,
+        "copy gh command": bool(entry.publish_commands),
+        "copy unblock command": entry.outcome == "blocked" and bool(entry.unblock_command),
+        "copy resume command": entry.stopped and entry.mission_id is not None,
+        "PR.md": entry.evidence_dir is not None,
+        "stop": entry.running,
+    }
+    words = [f"{key} {brief if short else long}" for key, long, brief in KEYS if usable[long]]
+    if not entry.publish_commands:  # no PR.md: p shows report.json
+        words = [w.replace("p PR.md", "p report") for w in words]
+    words.append("esc stop" if entry.running else "esc back")
+    return " · ".join(words)
+
+
 def render_mission_card(entry: MissionEntry, *, focused: bool = False, width: int = 200) -> Content:
     """The card: its title line, one line per phase, the outcome, and its keys if focused;
     ``width`` is the card's, in cells."""
@@ -117,10 +142,7 @@ def render_mission_card(entry: MissionEntry, *, focused: bool = False, width: in
     lines += [_row(row, width) for row in entry.rows]
     lines += _outcome(entry)
     if focused:
-        hint = (KEYS_HINT if width >= 110 else SHORT_KEYS_HINT) + (
-            " · esc stop" if entry.running else " · esc back"
-        )
-        lines.append(_line(2, (hint, "$text-muted italic")))
+        lines.append(_line(2, (keys_hint(entry, short=width < 100), "$text-muted italic")))
     return Content("\n").join(lines)
 
 

@@ -79,7 +79,8 @@ async def test_the_cards_keys_copy_and_show_the_evidence(make_app: AppFactory, r
         card = app.query_one(MissionCard)
         assert card.has_focus
         await pilot.pause()
-        assert "e copy evidence path · g copy gh command" in screen_text(app)
+        hint = "e copy evidence path · g copy gh command · p PR.md · esc back"
+        assert hint in screen_text(app)
         evidence = repo / ".tau" / "missions" / str(entry.mission_id)
         await pilot.press("e")
         assert app.clipboard == str(evidence)
@@ -117,6 +118,7 @@ async def test_no_verifier_is_blocked_with_the_suggested_command(
         await pilot.pause()
         text = screen_text(app)
         assert "⊘ blocked (missing-verifier)" in text and "to unblock  tau mission run" in text
+        assert "e copy evidence path · u copy unblock command · p report · esc back" in text
         await pilot.press("u")
         assert app.clipboard == entry.unblock_command
         await pilot.press("g")  # a blocked mission has no PR.md
