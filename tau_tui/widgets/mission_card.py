@@ -80,7 +80,20 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
 
-def _outcome(entry: MissionEntry) -> list[Content]:
+def _hanging(label: str, text: str, style: str, width: int) -> list[Content]:
+    """``text`` after ``label`` at 4 cells in, its wrapped lines under its start (the
+    commands are copied with a key, whole, whatever their display)."""
+    import textwrap
+
+    indent = 4 + len(label)
+    parts = textwrap.wrap(
+        text, max(20, width - indent), break_on_hyphens=False, break_long_words=True
+    ) or [""]
+    first = _line(4, (label, "$text-muted"), (parts[0], style))
+    return [first, *(_line(indent, (part, style)) for part in parts[1:])]
+
+
+def _outcome(entry: MissionEntry, width: int) -> list[Content]:
     took = _seconds(entry.elapsed_s)
     if entry.error is not None:
         return [_line(2, (f"✗ {plain(entry.error)}", "$text-error"))]
@@ -96,13 +109,13 @@ def _outcome(entry: MissionEntry) -> list[Content]:
             head += f" · committed {entry.commit[:12]} on {entry.branch}"
         lines = [_line(2, (head, f"bold {style}"), (f"  {took}", "$text-muted"))]
         if entry.message and entry.outcome in ("blocked", "failed"):
-            lines.append(_line(4, (plain(entry.message), style)))
+            lines += _hanging("", plain(entry.message), style, width)
     follow = entry.next_command
     if follow:
         label = "to unblock" if entry.outcome == "blocked" else "to resume"
-        lines.append(_line(4, (f"{label}  ", "$text-muted"), plain(follow)))
+        lines += _hanging(f"{label}  ", plain(follow), "", width)
     if entry.evidence_dir is not None and not entry.stopped:
-        lines.append(_line(4, ("evidence  ", "$text-muted"), plain(str(entry.evidence_dir))))
+        lines += _hanging("evidence  ", plain(str(entry.evidence_dir)), "", width)
     return lines
 
 
@@ -140,7 +153,7 @@ def render_mission_card(entry: MissionEntry, *, focused: bool = False, width: in
         )
     ]
     lines += [_row(row, width) for row in entry.rows]
-    lines += _outcome(entry)
+    lines += _outcome(entry, width)
     if focused:
         lines.append(_line(2, (keys_hint(entry, short=width < 100), "$text-muted italic")))
     return Content("\n").join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -260,7 +261,7 @@ def _samples() -> list[object]:
     ]
 
 
-def _blocked_mission(now: float) -> object:
+def _blocked_mission(now: float) -> Any:
     from tau_engine.missions.model import MissionInputs, MissionState, Outcome, Phase
 
     inputs = MissionInputs(repo="/r", task="Fix it\x1b[2J", title="Fix it")
@@ -281,7 +282,7 @@ def test_a_mission_is_worded_as_tau_mission_run_prints_it() -> None:
     from tau_engine.commands import results as r
 
     [line] = result_lines(
-        r.MissionFinished(_blocked_mission(0.0), Path("/r/.tau/missions/0123456789ab"))  # type: ignore[arg-type]
+        r.MissionFinished(_blocked_mission(0.0), Path("/r/.tau/missions/0123456789ab"))
     )
     assert line.level == "warning"
     assert line.text == (
