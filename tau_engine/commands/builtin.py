@@ -153,10 +153,8 @@ async def _clear_risk(ctx: CommandContext, given: CommandInput) -> r.RiskCleared
 async def _mission(ctx: CommandContext, given: CommandInput) -> r.MissionFinished:
     from tau_engine.missions.conversation import run_conversation_mission
 
-    result: r.MissionFinished = await run_conversation_mission(
-        ctx.need_engine("mission"), given.text
-    )
-    return result
+    ran = await run_conversation_mission(ctx.need_engine("mission"), given.text)
+    return r.MissionFinished(ran.state, ran.evidence_dir, ran.publish_commands)
 
 
 async def _quit(ctx: CommandContext, given: CommandInput) -> r.QuitRequested:

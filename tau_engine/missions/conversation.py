@@ -189,13 +189,22 @@ def last_prompt(history: list[Any]) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class ConversationMission:
+    """A ``/mission`` that ran: its final state, its evidence folder, and the commands
+    PR.md lists to publish it (empty without a PR.md)."""
+
+    state: Any  # MissionState
+    evidence_dir: Path
+    publish_commands: tuple[str, ...]
+
+
 async def run_conversation_mission(
     engine: Any, text: str, *, environ: Mapping[str, str] | None = None
-) -> Any:  # MissionFinished
+) -> ConversationMission:
     """Start the mission a ``/mission`` line asks for in ``engine``'s workspace and run
     it to its outcome, announcing its phases on ``engine.bus``. Cancelling it (Esc,
     Ctrl+C) stops it in its phase: ``tau mission resume ID`` continues it."""
-    from tau_engine.commands.results import MissionFinished
     from tau_engine.git import repo_root
     from tau_engine.missions.report import publish_commands
     from tau_engine.missions.service import MissionContext
@@ -217,7 +226,7 @@ async def run_conversation_mission(
         context.close()
     evidence = context.evidence_dir(state.id)
     has_pr = await asyncio.to_thread((evidence / "PR.md").is_file)
-    return MissionFinished(
+    return ConversationMission(
         state=state,
         evidence_dir=evidence,
         publish_commands=tuple(publish_commands(state)) if has_pr else (),

@@ -14,10 +14,24 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from tau_engine.engine import Engine
-    from tau_tui.screens.command_runner import CommandRunner
-    from tau_tui.screens.mission_controller import MissionController
     from tau_tui.screens.turn_controller import TurnController
     from tau_tui.widgets.transcript import Transcript
+
+
+class NamedCommands(Protocol):
+    """What runs a command of the table by name (``CommandRunner``)."""
+
+    async def run_named(self, name: str, text: str = "") -> Any:
+        """Run the table's command ``name`` with ``text``; its result."""
+        ...
+
+
+class Missions(Protocol):
+    """What starts ``/mission`` on the screen (``MissionController``)."""
+
+    def start(self, text: str) -> None:
+        """Start ``/mission TEXT``."""
+        ...
 
 
 class CommandHost(Protocol):
@@ -26,8 +40,16 @@ class CommandHost(Protocol):
     controller: TurnController
     transcript: Transcript
     wall_clock: Callable[[], float]
-    commands: CommandRunner
-    missions: MissionController
+
+    @property
+    def commands(self) -> NamedCommands:
+        """The screen's command runner (``/mission`` runs its command through it)."""
+        ...
+
+    @property
+    def missions(self) -> Missions:
+        """The screen's missions (``/mission`` starts one)."""
+        ...
 
     @property
     def app(self) -> App[Any]:

@@ -12,15 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from tau_tui.widgets.entry_ids import next_entry_id
+
 if TYPE_CHECKING:
     from tau_engine.commands.results import MissionFinished
     from tau_engine.events import MissionPhaseEvent
-
-
-def _uid() -> int:
-    from tau_tui.widgets.entries import _next_uid  # entries.py imports this module
-
-    return _next_uid()
 
 
 RowStatus = Literal["running", "done", "stopped"]
@@ -67,7 +63,7 @@ class MissionEntry:
     evidence_dir: Path | None = None
     publish_commands: tuple[str, ...] = ()
     error: str | None = None  # the command failed before a mission was recorded
-    uid: int = field(default_factory=_uid)
+    uid: int = field(default_factory=next_entry_id)
 
     @property
     def current_phase(self) -> str | None:
