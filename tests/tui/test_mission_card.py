@@ -189,3 +189,19 @@ async def test_lifecycle_events_shown_elsewhere_are_consumed_and_add_no_line(
         await wait_for(lambda: message._stop_propagation)
         assert app.agent.transcript.entries == before
         assert not [e for e in before if isinstance(e, UserEntry)]
+
+
+def test_the_evidence_viewer_never_follows_a_planted_link(tmp_path: Path) -> None:
+    """``.tau/`` is the workspace's: a PR.md linked to a private file is not shown."""
+    from tau_tui.screens.evidence_viewer import read_evidence
+
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE KEY")
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "PR.md").symlink_to(secret)
+    (folder / "report.json").write_text('{"resolved": "FULL"}')
+    assert read_evidence(folder) == ("report.json", '{"resolved": "FULL"}')
+    (folder / "report.json").unlink()
+    name, text = read_evidence(folder)
+    assert name == "" and "PRIVATE" not in text
