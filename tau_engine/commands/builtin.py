@@ -212,9 +212,9 @@ COMMANDS = CommandTable(
         Command("export", "write the session as JSONL", "[FILE]", run=_export),
         Command(
             "mission",
-            "run a coding mission until --verifier CMD passes, edited by the model or "
-            "--patch FILE (TASK: default your last prompt)",
-            "[OPTIONS] [TASK]",
+            "coding mission until --verifier CMD passes (--patch FILE, else the model; "
+            "TASK: your last prompt)",
+            "[TASK]",
             run=_mission,
         ),
         Command("quit", "quit tau", run=_quit),

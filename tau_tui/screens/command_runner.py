@@ -27,9 +27,7 @@ KEYS_HELP = (
     "keys: enter send · shift+enter/ctrl+j newline · ↑/↓ history · tab complete · "
     "esc or ctrl+c interrupt · shift+tab next approval mode · ctrl+o expand last tool "
     "call · ctrl+p command palette · pgup/pgdn scroll · ctrl+home/ctrl+end first/last "
-    "message · ctrl+c twice or ctrl+d on an empty prompt quit\n"
-    "on a mission card: e copy evidence path · g copy gh command · u copy unblock/resume "
-    "command · p show PR.md · x or esc stop the mission"
+    "message · ctrl+c twice or ctrl+d on an empty prompt quit"
 )
 
 
