@@ -110,6 +110,41 @@ def _memory(result: r.MemoryShown) -> str:
     return "\n".join(lines)
 
 
+def mission_outcome_text(state: Any, evidence_dir: str) -> str:
+    """A mission's outcome as ``tau mission run`` prints it: the outcome and reason, the
+    message, the unblock command, publication, the evidence folder and how to re-check."""
+    if not state.finished:
+        return f"mission {state.id}: stopped in phase {state.phase}; tau mission resume {state.id}"
+    lines = [
+        f"mission {state.id}: {state.outcome.value}"
+        + (f" ({state.reason})" if state.reason else "")
+    ]
+    if state.message:
+        lines.append(f"  {state.message}")
+    if state.unblock_command:
+        lines.append(f"  to unblock: {state.unblock_command}")
+    if state.publication is not None:
+        lines.append(f"  publish: {state.publication.reason}")
+        if state.publication.status != "published":
+            lines += [f"    {command}" for command in state.publication.commands]
+    lines.append(f"  evidence: {evidence_dir}")
+    if state.outcome.value in ("green", "already-green"):
+        red = " --red" if state.outcome.value == "green" else ""
+        lines.append(f"  re-check: tau mission verify {state.id}{red}")
+    return "\n".join(lines)
+
+
+MISSION_LEVELS: dict[str, Level] = {"blocked": "warning", "failed": "error"}
+
+
+def _mission(result: r.MissionFinished) -> OutputLine:
+    state = result.state
+    outcome = state.outcome.value if state.finished and state.outcome else ""
+    return OutputLine(
+        mission_outcome_text(state, str(result.evidence_dir)), MISSION_LEVELS.get(outcome, "info")
+    )
+
+
 def _lines(result: Any) -> list[OutputLine]:
     match result:
         case r.HelpShown(commands=commands):
@@ -167,6 +202,8 @@ def _lines(result: Any) -> list[OutputLine]:
                     f"{profile} and mode {mode} again"
                 )
             ]
+        case r.MissionFinished():
+            return [_mission(result)]
         case r.QuitRequested():
             return []
     raise TypeError(f"no rendering for {type(result).__name__}")

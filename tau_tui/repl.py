@@ -14,6 +14,7 @@ It holds no business logic: slash commands are the engine's command table
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -89,6 +90,11 @@ class LineRepl:
         self.printer = TextRenderer(out, err, color=False)
         self.printer.on_broken = self._output_lost
         engine.subscribe(self.printer)  # the notices of opening first
+        from tau_tui.commands.mission_output import PhaseLines
+
+        self.missions = PhaseLines(err)  # /mission's progress, one line per phase
+        engine.subscribe(self.missions)
+        self._command: asyncio.Future[Any] | None = None  # a running command (/mission)
         self.exit_code: int | None = None  # set by ``stop``
         self._prompting: asyncio.Task[Any] | None = None  # the loop, while it reads a line
 
@@ -99,6 +105,7 @@ class LineRepl:
 
         self.exit_code = exit_code_for(signum)
         self.engine.cancel()
+        self.cancel_command()
         if self._prompting is not None:
             self._prompting.cancel()
 
@@ -186,11 +193,34 @@ class LineRepl:
             self.err.write(plain(f"tau: error: {exc}") + "\n")
         return None
 
+    def cancel_command(self) -> None:
+        """Stop the running command (a mission stops in its phase, resumable)."""
+        if self._command is not None:
+            self._command.cancel()
+
     async def execute(self, line: str) -> str | None:
         """Run a slash command of the engine's table and print its result; "quit" to
-        leave. Raises ``TauError`` (``UsageError`` for an unknown command)."""
+        leave. Raises ``TauError`` (``UsageError`` for an unknown command). Ctrl+C (or
+        ``cancel_command``) stops a long command such as ``/mission``, not the REPL."""
         command, given = self.table.lookup(line)
-        result = await self.table.run(CommandContext.of(self.engine, self.table), command, given)
+        task = asyncio.ensure_future(
+            self.table.run(CommandContext.of(self.engine, self.table), command, given)
+        )
+        self._command = task
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                current.uncancel()  # Ctrl+C: asyncio.run cancelled this task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            what = self.missions.stopped_line() if command.name == "mission" else "stopped"
+            self.err.write(plain(f"tau: /{command.name} interrupted: {what}") + "\n")
+            return None
+        finally:
+            self._command = None
         if isinstance(result, QuitRequested):
             return "quit"
         self.show(result)

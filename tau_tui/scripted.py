@@ -191,6 +191,7 @@ class ScriptedSession:
         further line runs, whether the signal came during a turn, between two, or
         while waiting for input."""
         self.interrupted = True
+        self.repl.cancel_command()  # a running /mission stops in its phase, resumable
         self.reader.wake()
 
     async def run(self, first: ScriptLine | None = None) -> int:

@@ -150,6 +150,13 @@ async def _clear_risk(ctx: CommandContext, given: CommandInput) -> r.RiskCleared
     return r.RiskCleared(engine.clear_risk(), before.risk, before.profile, before.mode)
 
 
+async def _mission(ctx: CommandContext, given: CommandInput) -> r.MissionFinished:
+    from tau_engine.missions.conversation import run_conversation_mission
+
+    ran = await run_conversation_mission(ctx.need_engine("mission"), given.text)
+    return r.MissionFinished(ran.state, ran.evidence_dir, ran.publish_commands)
+
+
 async def _quit(ctx: CommandContext, given: CommandInput) -> r.QuitRequested:
     return r.QuitRequested()
 
@@ -203,6 +210,13 @@ COMMANDS = CommandTable(
             run=_clear_risk,
         ),
         Command("export", "write the session as JSONL", "[FILE]", run=_export),
+        Command(
+            "mission",
+            "coding mission until --verifier CMD passes (--patch FILE, else the model; "
+            "TASK: your last prompt)",
+            "[TASK]",
+            run=_mission,
+        ),
         Command("quit", "quit tau", run=_quit),
         Command("exit", "quit tau", run=_quit),
     ]

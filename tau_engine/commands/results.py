@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from tau_engine.commands.table import Command
     from tau_engine.conversation import Usage
     from tau_engine.memory.overview import MemoryOverview
+    from tau_engine.missions.model import MissionState
     from tau_engine.protocol.approval import ApprovalMode
     from tau_engine.store import SessionInfo, UndoReport
 
@@ -157,6 +158,17 @@ class RiskCleared:
 
 
 @dataclass(frozen=True)
+class MissionFinished:
+    """``/mission``: the mission's final state (its outcome, or the phase it stopped in),
+    its evidence folder, and the commands that would publish it as a draft pull request
+    (the ones PR.md lists; empty when there is no PR.md)."""
+
+    state: MissionState
+    evidence_dir: Path
+    publish_commands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class QuitRequested:
     """``/quit`` or ``/exit``: the front end ends."""
 
@@ -178,6 +190,7 @@ CommandResult = (
     | MemoryApproved
     | SessionExported
     | RiskCleared
+    | MissionFinished
     | QuitRequested
 )
 """Every result a command of the engine's table returns."""

@@ -138,7 +138,8 @@ def _authority(
 
     settings = mission_settings(repo, environ)
     environ = provider_environ(repo, environ, settings)
-    patch_hint = rerun_command(inputs, patch="PATCH.diff")
+    # --patch replaces the model: the CLI refuses both together.
+    patch_hint = rerun_command(inputs, patch="PATCH.diff", model=None)
     chosen = request.model or default_model(settings, environ, repo)
     provider, _ = parse_model_id(chosen)
     if provider == "offline":

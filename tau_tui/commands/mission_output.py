@@ -9,6 +9,7 @@ import sys
 from typing import IO, Any
 
 from tau_engine.events import Event, MissionPhaseEvent
+from tau_engine.text.terminal import strip_terminal_controls
 
 
 def _compact(data: Any) -> str:
@@ -19,48 +20,50 @@ def _when(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
+def phase_line(event: MissionPhaseEvent) -> str:
+    """One progress line: ``tau mission ID: red: RED: ...``."""
+    return f"tau mission {event.mission_id}: {event.phase}: {event.note}"
+
+
 class PhaseLines:
     """The progress lines on stderr, one per phase as it ends (``tau mission ID: red:
-    RED: ...``) and one when a mission resumes: a sink of the ``mission_phase`` events."""
+    RED: ...``) and one when a mission resumes: a sink of the ``mission_phase`` events.
+    It remembers the last mission it saw and its phase, to say how to resume a mission
+    stopped mid-way (``tau --line``)."""
 
     def __init__(self, err: IO[str]) -> None:
         self.err = err
+        self.last: tuple[str, str] | None = None  # (mission id, phase)
 
     def __call__(self, event: Event) -> None:
         match event:
             case MissionPhaseEvent(status="finished" | "resumed"):
-                self.err.write(f"tau mission {event.mission_id}: {event.phase}: {event.note}\n")
+                self.last = (event.mission_id, str(event.phase))
+                self.err.write(strip_terminal_controls(phase_line(event)) + "\n")
                 self.err.flush()
+            case MissionPhaseEvent():
+                self.last = (event.mission_id, str(event.phase))
             case _:
-                pass  # a phase starting, or an event of an agent run
+                pass  # an event of an agent run
+
+    def stopped_line(self) -> str:
+        """What to say when a mission was stopped before its outcome."""
+        if self.last is None:
+            return "mission stopped before it was recorded"
+        mission_id, phase = self.last
+        return (
+            f"mission {mission_id} stopped in phase {phase}; "
+            f"tau mission resume {mission_id} continues it"
+        )
 
 
 def print_outcome(context: Any, state: Any, as_json: bool) -> int:
     """The end of ``run``/``resume``: the outcome, and the JSON line with ``--json``."""
+    from tau_tui.command_output import mission_outcome_text
+
     result = context.result(state)
     out = sys.stdout
-    if not state.finished:
-        out.write(
-            f"mission {state.id}: stopped in phase {state.phase}; tau mission resume {state.id}\n"
-        )
-    else:
-        label = state.outcome.value + (f" ({state.reason})" if state.reason else "")
-        out.write(f"mission {state.id}: {label}\n")
-        if state.message:
-            out.write(f"  {state.message}\n")
-        if state.unblock_command:
-            out.write(f"  to unblock: {state.unblock_command}\n")
-        if state.publication is not None:
-            out.write(f"  publish: {state.publication.reason}\n")
-            if state.publication.status != "published":
-                out.writelines(f"    {command}\n" for command in state.publication.commands)
-        out.write(f"  evidence: {result.evidence_dir}\n")
-        if state.outcome.value in ("green", "already-green"):
-            out.write(
-                f"  re-check: tau mission verify {state.id}"
-                + (" --red" if state.outcome.value == "green" else "")
-                + "\n"
-            )
+    out.write(mission_outcome_text(state, result.evidence_dir) + "\n")
     if as_json:
         out.write(_compact(result.model_dump(mode="json")) + "\n")
     code: int = result.exit_code

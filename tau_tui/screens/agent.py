@@ -22,6 +22,8 @@ from textual.screen import Screen
 from tau_engine.protocol.approval import cycle_description, next_mode
 from tau_tui.bridge import EngineBridge
 from tau_tui.screens.command_runner import CommandRunner
+from tau_tui.screens.lifecycle_handlers import LifecycleHandlers
+from tau_tui.screens.mission_controller import MissionController
 from tau_tui.screens.turn_controller import TurnController
 from tau_tui.widgets.completion import CompletionMenu
 from tau_tui.widgets.prompt import PromptInput
@@ -51,7 +53,7 @@ def read_git_branch(root: Path) -> str:
     return head[:8]
 
 
-class AgentScreen(ReportsWorkerFailures, Screen[None]):
+class AgentScreen(LifecycleHandlers, ReportsWorkerFailures, Screen[None]):
     """The interactive agent: one conversation with the engine."""
 
     BINDINGS = [
@@ -60,7 +62,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
             "interrupt",
             "Interrupt",
             id="agent.interrupt",
-            tooltip="Stop the running turn; the partial answer is kept",
+            tooltip="Stop the running turn (the partial answer is kept), else the running mission",
         ),
         Binding(
             "ctrl+o",
@@ -143,6 +145,7 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         self.status_bar = StatusBar(clock=clock, id="status")
         self.controller = TurnController(self.transcript)
         self.commands = CommandRunner(self)
+        self.missions = MissionController(self)
 
     def compose(self) -> ComposeResult:
         yield self.transcript
@@ -406,8 +409,12 @@ class AgentScreen(ReportsWorkerFailures, Screen[None]):
         menu = self.query_one(CompletionMenu)
         if menu.is_open:
             menu.close()
-        else:
-            self.interrupt_turn()
+        elif not self.interrupt_turn() and self.missions.stop():
+            self.controller.notice(
+                "stopping the mission: it keeps its state, `tau mission resume` continues it",
+                level="warning",
+                kind="mission",
+            )
 
     def interrupt_turn(self) -> bool:
         """Stop the running turn and drop queued prompts; False if nothing was running."""

@@ -48,6 +48,10 @@ class CommandRunner:
             if command.name == "theme":
                 await self.theme(given.text)
                 return
+            if command.name == "mission":
+                # The card shows it, live; the mission runs in its own worker.
+                self.screen.missions.start(given.text)
+                return
             result = await self._run(command, given)
             if result is not None:
                 await self.show(result)

@@ -9,24 +9,24 @@ resumed session, or an undo, re-renders from the store.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from tau_engine.tools.label import tool_label
+from tau_tui.widgets.entry_ids import next_entry_id
+from tau_tui.widgets.mission_entry import MissionEntry
 
 if TYPE_CHECKING:
     from tau_engine.conversation import StoredMessage
 
-_ids = itertools.count(1)
 
 ToolStatus = Literal["running", "waiting", "ok", "error", "denied", "interrupted"]
 NoticeLevel = Literal["info", "warning", "error"]
 
 
 def _next_uid() -> int:
-    return next(_ids)
+    return next_entry_id()
 
 
 @dataclass(eq=False)
@@ -80,7 +80,7 @@ class NoticeEntry:
     uid: int = field(default_factory=_next_uid)
 
 
-Entry = UserEntry | AssistantEntry | ToolEntry | NoticeEntry
+Entry = UserEntry | AssistantEntry | ToolEntry | NoticeEntry | MissionEntry
 
 
 def entries_from_history(messages: Iterable[StoredMessage]) -> list[Entry]:

@@ -9,6 +9,8 @@ from textual.widgets import Static
 from tau_engine.text.terminal import strip_terminal_controls
 from tau_tui.widgets.entries import AssistantEntry, Entry, NoticeEntry, ToolEntry, UserEntry
 from tau_tui.widgets.markdown_view import MarkdownView
+from tau_tui.widgets.mission_card import MissionCard
+from tau_tui.widgets.mission_entry import MissionEntry
 from tau_tui.widgets.tool_card import ToolCard
 
 THINKING_PREVIEW_CHARS = 160
@@ -126,7 +128,7 @@ class NoticeLine(Static):
         self.update(self._content(self.entry))
 
 
-EntryWidget = UserMessage | AssistantMessage | ToolCard | NoticeLine
+EntryWidget = UserMessage | AssistantMessage | ToolCard | NoticeLine | MissionCard
 
 
 def widget_for(entry: Entry) -> EntryWidget:
@@ -137,9 +139,11 @@ def widget_for(entry: Entry) -> EntryWidget:
         return AssistantMessage(entry)
     if isinstance(entry, ToolEntry):
         return ToolCard(entry)
+    if isinstance(entry, MissionEntry):
+        return MissionCard(entry)
     return NoticeLine(entry)
 
 
 def is_entry_widget(widget: Widget) -> bool:
     """Whether a child of the transcript shows an entry."""
-    return isinstance(widget, UserMessage | AssistantMessage | ToolCard | NoticeLine)
+    return isinstance(widget, UserMessage | AssistantMessage | ToolCard | NoticeLine | MissionCard)

@@ -106,10 +106,12 @@ def test_missing_edit_authority(repo: Path, patch: str) -> None:
     assert "no provider API key was found" in message
     assert unblock is not None and "--patch PATCH.diff" in unblock
     # Offline models are never edit authority, even named explicitly.
-    code, message, _ = _intake(
+    code, message, unblock = _intake(
         repo, task="Fix add() so that it adds", verifier=VERIFIER, model="offline/echo"
     )
     assert code == "missing-edit-authority" and "offline model" in message
+    # The suggested command gives --patch instead of the model (the CLI refuses both).
+    assert unblock is not None and "--patch PATCH.diff" in unblock and "--model" not in unblock
 
 
 def test_missing_credentials_names_the_variable(repo: Path) -> None:

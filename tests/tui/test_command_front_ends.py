@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,6 +106,15 @@ async def test_every_front_end_lists_the_engine_table(
     listed = await lister(make_app, workspace)
     assert [name for name in listed if name not in own] == ENGINE_NAMES
     assert set(listed) - set(ENGINE_NAMES) == own
+
+
+@pytest.mark.parametrize("front_end", list(LISTERS))
+async def test_every_front_end_lists_mission(
+    front_end: str, make_app: AppFactory, workspace: Path
+) -> None:
+    """``/mission`` is declared once, in the engine's table, and each front end offers it."""
+    lister, _ = LISTERS[front_end]
+    assert "mission" in await lister(make_app, workspace)
 
 
 def test_tau_sessions_actions_carry_the_table_help(workspace: Path) -> None:
@@ -246,8 +256,41 @@ def _samples() -> list[object]:
         r.SessionExported(info.id, Path("x.jsonl"), 2),
         r.RiskCleared(0, "", "balanced", "ask"),
         r.RiskCleared(1, "possible prompt injection", "balanced", "ask"),
+        r.MissionFinished(_blocked_mission(now), Path("/r/.tau/missions/0123456789ab")),
         r.QuitRequested(),
     ]
+
+
+def _blocked_mission(now: float) -> Any:
+    from tau_engine.missions.model import MissionInputs, MissionState, Outcome, Phase
+
+    inputs = MissionInputs(repo="/r", task="Fix it\x1b[2J", title="Fix it")
+    return MissionState(
+        id="0123456789ab",
+        created_at=now,
+        updated_at=now,
+        inputs=inputs,
+        phase=Phase.DONE,
+        outcome=Outcome.BLOCKED,
+        reason="missing-verifier",
+        message="no --verifier\x1b]52;c;bad\x07",
+        unblock_command="tau mission run --repo /r --task 'Fix it' --verifier 'make test'",
+    )
+
+
+def test_a_mission_is_worded_as_tau_mission_run_prints_it() -> None:
+    from tau_engine.commands import results as r
+
+    [line] = result_lines(
+        r.MissionFinished(_blocked_mission(0.0), Path("/r/.tau/missions/0123456789ab"))
+    )
+    assert line.level == "warning"
+    assert line.text == (
+        "mission 0123456789ab: blocked (missing-verifier)\n"
+        "  no --verifier\n"
+        "  to unblock: tau mission run --repo /r --task 'Fix it' --verifier 'make test'\n"
+        "  evidence: /r/.tau/missions/0123456789ab"
+    )
 
 
 def test_result_lines_strip_terminal_controls() -> None:
