@@ -35,6 +35,8 @@ def _row(mid: str, created: float = 1.0) -> MissionRow:
 
 
 async def test_store_saves_with_compare_and_swap(store_backend: StoreBackend) -> None:
+    if store_backend.name == "postgresql":
+        pytest.skip("missions move to PostgreSQL in the next step")
     store = store_backend.open_missions()
     try:
         first = await store.create(_row("abc123"))

@@ -16,6 +16,7 @@ from tau_engine.paths import WorkspacePaths
 from tau_engine.store.job_models import Fence
 from tau_engine.store.postgres.connection import connect, describe, translate_errors
 from tau_engine.store.postgres.jobs import PostgresJobQueue
+from tau_engine.store.postgres.sessions import PostgresSessionStore
 
 
 class PostgresBackend:
@@ -36,8 +37,10 @@ class PostgresBackend:
 
     def open_sessions(
         self, *, clock: Callable[[], float] = time.time, read_only: bool = False
-    ) -> NoReturn:
-        self._not_yet("sessions")
+    ) -> PostgresSessionStore:
+        # ``read_only`` opens a SQLite file the user cannot write; a database's
+        # permissions are its roles', and a read-only role's writes fail one line each.
+        return PostgresSessionStore.open(self.paths, self._url, self.where, clock=clock)
 
     def open_missions(self) -> NoReturn:
         self._not_yet("missions")

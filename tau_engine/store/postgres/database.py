@@ -1,0 +1,113 @@
+"""One PostgreSQL connection shared by a store's worker threads, with its transactions.
+
+The stores' async methods run their SQL on ``asyncio.to_thread`` workers, so one
+connection serves several threads; a lock serialises them, as SQLite's ``Database``
+does. Reads run in a ``REPEATABLE READ READ ONLY`` transaction, so a read of several
+statements (a path walk and its session row) sees one snapshot; writes in a
+``READ COMMITTED`` one that locks the rows its decision rests on (``FOR UPDATE``).
+
+``QmarkConnection`` lets the SQL that both backends share (``store/memory_writes.py``,
+``store/checkpoint_sql.py``) be written once with SQLite's ``?`` and ``:name``
+placeholders: it rewrites them to psycopg's before each call.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from psycopg import Cursor
+
+from tau_engine.errors import StoreError
+from tau_engine.store.postgres.connection import Connection, connect, translate_errors
+from tau_engine.store.postgres.schema import migrate
+
+# A ``?`` or a ``:name`` outside quotes (``::type`` casts are left alone).
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|(?<!:):([A-Za-z_][A-Za-z0-9_]*)|\?|%")
+
+
+def to_format(sql: str) -> str:
+    """``sql`` with ``?``/``:name`` placeholders as psycopg's ``%s``/``%(name)s``."""
+
+    def swap(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text.startswith("'"):
+            return text.replace("%", "%%")
+        if text == "?":
+            return "%s"
+        if text == "%":
+            return "%%"
+        return f"%({match.group(1)})s"
+
+    return _PLACEHOLDER.sub(swap, sql)
+
+
+class QmarkConnection:
+    """A psycopg connection that takes SQLite's placeholder style (see the module)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor[Any]:
+        return self.raw.execute(to_format(sql), parameters or None)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> None:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(to_format(sql), list(parameters))
+
+
+class PgDatabase:
+    """A locked connection to a PostgreSQL store."""
+
+    def __init__(self, conn: Connection, where: str, part: str) -> None:
+        self.where = where
+        self._part = part
+        self._conn: Connection | None = conn
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, url: str, where: str, part: str) -> PgDatabase:
+        """Connect and migrate (blocking). ``part`` names the store in errors."""
+        conn = connect(url, where)
+        try:
+            with translate_errors(where):
+                migrate(conn, where)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, where, part)
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    @contextmanager
+    def read(self) -> Iterator[QmarkConnection]:
+        """A consistent read snapshot."""
+        with self._transaction("REPEATABLE READ READ ONLY") as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[QmarkConnection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        with self._transaction("READ COMMITTED") as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, isolation: str) -> Iterator[QmarkConnection]:
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise StoreError(f"the {self._part} in {self.where} is closed")
+            with translate_errors(self.where), conn.transaction():
+                conn.execute(f"SET TRANSACTION ISOLATION LEVEL {isolation}")
+                yield QmarkConnection(conn)
