@@ -16,6 +16,7 @@ from tau_engine.paths import WorkspacePaths
 from tau_engine.store.job_models import Fence
 from tau_engine.store.postgres.connection import connect, describe, translate_errors
 from tau_engine.store.postgres.jobs import PostgresJobQueue
+from tau_engine.store.postgres.missions import PostgresMissionStore
 from tau_engine.store.postgres.sessions import PostgresSessionStore
 
 
@@ -42,8 +43,8 @@ class PostgresBackend:
         # permissions are its roles', and a read-only role's writes fail one line each.
         return PostgresSessionStore.open(self.paths, self._url, self.where, clock=clock)
 
-    def open_missions(self) -> NoReturn:
-        self._not_yet("missions")
+    def open_missions(self) -> PostgresMissionStore:
+        return PostgresMissionStore.open(self._url, self.where)
 
     def open_memory(self) -> NoReturn:
         self._not_yet("memory")
