@@ -48,8 +48,6 @@ def backend(store_backend: StoreBackend) -> str:
 
 @pytest.fixture
 def memory_store(store_backend: StoreBackend) -> Iterator[MemoryStore]:
-    if store_backend.name == "postgresql":
-        pytest.skip("memory moves to PostgreSQL in the next step")
     store = store_backend.open_memory()
     yield store
     store.close()

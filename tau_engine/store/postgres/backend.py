@@ -16,6 +16,7 @@ from tau_engine.paths import WorkspacePaths
 from tau_engine.store.job_models import Fence
 from tau_engine.store.postgres.connection import connect, describe, translate_errors
 from tau_engine.store.postgres.jobs import PostgresJobQueue
+from tau_engine.store.postgres.memory import PostgresMemoryStore
 from tau_engine.store.postgres.missions import PostgresMissionStore
 from tau_engine.store.postgres.sessions import PostgresSessionStore
 
@@ -46,8 +47,8 @@ class PostgresBackend:
     def open_missions(self) -> PostgresMissionStore:
         return PostgresMissionStore.open(self._url, self.where)
 
-    def open_memory(self) -> NoReturn:
-        self._not_yet("memory")
+    def open_memory(self) -> PostgresMemoryStore:
+        return PostgresMemoryStore.open(self._url, self.where)
 
     def recover(self, *, clock: Callable[[], float] = time.time) -> NoReturn:
         raise UsageError(

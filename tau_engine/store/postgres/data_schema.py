@@ -11,6 +11,8 @@ as the entry, so it can never disagree with it.
 
 from __future__ import annotations
 
+import psycopg
+
 from tau_engine.store.postgres.connection import Connection
 
 SESSIONS_SCHEMA = (
@@ -120,13 +122,17 @@ def words(column: str) -> str:
     return f"regexp_replace({column}, '{SEPARATORS}', ' ', 'g')"
 
 
-MEMORY_SCHEMA = (
+WORD_TOKENS = "asciiword, word, hword_part, hword_asciipart, asciihword, hword"
+
+TEXT_SEARCH_SCHEMA = (
     f"""CREATE TEXT SEARCH DICTIONARY {TEXT_SEARCH_CONFIG}_stem
         (TEMPLATE = snowball, LANGUAGE = english)""",
     f"CREATE TEXT SEARCH CONFIGURATION {TEXT_SEARCH_CONFIG} (COPY = english)",
     f"""ALTER TEXT SEARCH CONFIGURATION {TEXT_SEARCH_CONFIG}
-        ALTER MAPPING FOR asciiword, word, hword_part, hword_asciipart, asciihword, hword
-        WITH {TEXT_SEARCH_CONFIG}_stem""",
+        ALTER MAPPING FOR {WORD_TOKENS} WITH {TEXT_SEARCH_CONFIG}_stem""",
+)
+
+MEMORY_SCHEMA = (
     f"""CREATE TABLE memory_entries (
         id bigserial PRIMARY KEY,
         namespace text NOT NULL,
@@ -179,5 +185,18 @@ def v3_missions(conn: Connection) -> None:
 
 
 def v4_memory(conn: Connection) -> None:
-    """Learned memory with its full-text index (see ``TEXT_SEARCH_CONFIG``)."""
+    """Learned memory with its full-text index (see ``TEXT_SEARCH_CONFIG``). Accents are
+    folded (``unaccent``, as SQLite's ``remove_diacritics``) where the server has that
+    extension (PostgreSQL's contrib, a trusted extension); without it, searches match
+    accented words exactly."""
+    _run(conn, TEXT_SEARCH_SCHEMA)
+    try:
+        with conn.transaction():  # a savepoint: a server without the extension goes on
+            conn.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+            conn.execute(
+                f"ALTER TEXT SEARCH CONFIGURATION {TEXT_SEARCH_CONFIG} "
+                f"ALTER MAPPING FOR {WORD_TOKENS} WITH unaccent, {TEXT_SEARCH_CONFIG}_stem"
+            )
+    except psycopg.Error:
+        pass
     _run(conn, MEMORY_SCHEMA)
