@@ -1,8 +1,8 @@
 """``PostgresBackend``: the ``StoreBackend`` of a PostgreSQL database.
 
-So far it holds the job queue only: ``open_jobs`` and the fence check work, and the
-other parts (sessions, missions, memory, recovery) refuse with a clear error until they
-move here too, rather than quietly staying in the workspace's SQLite file.
+It holds every part of the store: sessions and their event log, missions, memory and
+the job queue, each opening its own connection. ``recover`` is SQLite's alone (it
+rebuilds a damaged file) and refuses here with a clear error.
 """
 
 from __future__ import annotations
@@ -31,12 +31,6 @@ class PostgresBackend:
         self._url = url
         self.where = describe(url)
 
-    def _not_yet(self, part: str) -> NoReturn:
-        raise UsageError(
-            f"{part} cannot live in PostgreSQL yet (only the job queue does); "
-            "use the workspace's SQLite store for them"
-        )
-
     def open_sessions(
         self, *, clock: Callable[[], float] = time.time, read_only: bool = False
     ) -> PostgresSessionStore:
@@ -53,7 +47,7 @@ class PostgresBackend:
     def recover(self, *, clock: Callable[[], float] = time.time) -> NoReturn:
         raise UsageError(
             "'tau sessions recover' rebuilds a SQLite store; PostgreSQL keeps "
-            "its own consistency and holds no sessions yet"
+            "its own consistency (its backups are the server's)"
         )
 
     def open_jobs(self, *, clock: Callable[[], float] = time.time) -> PostgresJobQueue:
