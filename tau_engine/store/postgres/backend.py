@@ -8,7 +8,7 @@ rebuilds a damaged file) and refuses here with a clear error.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 from tau_engine.errors import LeaseLostError, StoreError, UsageError
@@ -16,9 +16,11 @@ from tau_engine.paths import WorkspacePaths
 from tau_engine.store.job_models import Fence
 from tau_engine.store.postgres.connection import connect, describe, translate_errors
 from tau_engine.store.postgres.jobs import PostgresJobQueue
+from tau_engine.store.postgres.load import load_tables
 from tau_engine.store.postgres.memory import PostgresMemoryStore
 from tau_engine.store.postgres.missions import PostgresMissionStore
 from tau_engine.store.postgres.sessions import PostgresSessionStore
+from tau_engine.store.table_rows import TableRows
 
 
 class PostgresBackend:
@@ -52,6 +54,10 @@ class PostgresBackend:
 
     def open_jobs(self, *, clock: Callable[[], float] = time.time) -> PostgresJobQueue:
         return PostgresJobQueue.open(self._url, self.where, clock=clock)
+
+    def load_tables(self, tables: Iterable[TableRows]) -> dict[str, int]:
+        """Copy another store's tables in, all or nothing (``tau store migrate``)."""
+        return load_tables(self._url, self.where, tables)
 
     def check_job_fence(self, fence: Fence) -> None:
         conn = connect(self._url, self.where)
