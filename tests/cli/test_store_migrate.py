@@ -125,13 +125,15 @@ def test_migrate_copies_everything_and_refuses_a_second_time(
     before = asyncio.run(_contents(open_store(paths)))
     url = _with_password(postgres_url)
 
-    done = run_tau(["store", "migrate", "--to", url, "--json"], cwd=workspace)
+    done = run_tau(["store", "migrate", "--to", url], cwd=workspace)
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert report["copied"]["sessions"] == 2 and report["copied"]["messages"] == 4
-    assert report["copied"]["memory_entries"] == 3 and report["copied"]["jobs"] == 3
-    assert report["copied"]["missions"] == 1 and report["copied"]["events"] == 2
-    assert PASSWORD not in done.stdout + done.stderr and "postgresql://" not in done.stdout
+    # The line docs/scale.md shows.
+    assert done.stdout.startswith(
+        "copied 2 session(s) (4 messages, 2 events), 1 mission(s), 3 memory entries and "
+        "3 job(s) to PostgreSQL database 'tau_"
+    )
+    assert done.stdout.count("\n") == 1 and done.stderr == ""
+    assert PASSWORD not in done.stdout and "postgresql://" not in done.stdout
 
     target = open_store(paths, url)
     assert asyncio.run(_contents(target)) == before
@@ -160,7 +162,7 @@ def test_migrate_copies_everything_and_refuses_a_second_time(
     asyncio.run(after_the_move())
 
     again = run_tau(["store", "migrate", "--to", url], cwd=workspace)
-    assert again.returncode != 0
+    assert again.returncode == 2
     assert again.stderr.count("\n") == 1 and "already holds 2 of this workspace's sessions" in (
         again.stderr
     )
@@ -168,19 +170,42 @@ def test_migrate_copies_everything_and_refuses_a_second_time(
     assert len(asyncio.run(_contents(target))["sessions"]) == 2
 
 
+def test_json_reports_the_rows_copied_per_table(workspace: Path, postgres_url: str) -> None:
+    asyncio.run(_seed(WorkspacePaths(workspace)))
+    done = run_tau(["store", "migrate", "--to", postgres_url, "--json"], cwd=workspace)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["target"].startswith("PostgreSQL database 'tau_")
+    assert report["copied"] == {
+        "sessions": 2,
+        "messages": 4,
+        "events": 2,
+        "checkpoints": 2,
+        "redo_stack": 0,
+        "redo_files": 0,
+        "missions": 1,
+        "memory_entries": 3,
+        "jobs": 3,
+        "job_attempts": 1,
+        "job_events": 5,
+    }
+
+
 @pytest.mark.parametrize(
-    ("to", "words"),
+    ("to", "words", "code"),
     [
-        ("postgresql://tau:{pw}@/tau?host=/nowhere-at-all&port=1", "cannot open PostgreSQL"),
-        ("mysql://tau:{pw}@db/tau", "unknown store backend 'mysql'"),
-        ("sqlite", "--to must name a PostgreSQL database"),
-        ("postgresql://tau:{pw}@/tau?host=/x&port=notaport", "PostgreSQL"),
+        ("postgresql://tau:{pw}@/tau?host=/nowhere-at-all&port=1", "cannot open PostgreSQL", 1),
+        ("mysql://tau:{pw}@db/tau", "unknown store backend 'mysql'", 2),
+        ("sqlite", "--to must name a PostgreSQL database", 2),
+        ("postgresql://tau:{pw}@/tau?host=/x&port=notaport", "PostgreSQL", 1),
     ],
 )
-def test_bad_targets_are_one_line_without_the_url(workspace: Path, to: str, words: str) -> None:
+def test_bad_targets_are_one_line_without_the_url(
+    workspace: Path, to: str, words: str, code: int
+) -> None:
     asyncio.run(_seed(WorkspacePaths(workspace)))
     done = run_tau(["store", "migrate", "--to", to.format(pw=PASSWORD)], cwd=workspace)
-    assert done.returncode != 0
+    assert done.returncode == code
     assert done.stderr.startswith("tau: error: ") and done.stderr.count("\n") == 1
     assert words in done.stderr and PASSWORD not in done.stderr and "Traceback" not in done.stderr
 
@@ -202,5 +227,5 @@ def test_a_store_in_use_is_not_migrated(workspace: Path, postgres_url: str) -> N
         done = run_tau(["store", "migrate", "--to", postgres_url], cwd=workspace)
     finally:
         holder.close()
-    assert done.returncode != 0 and "other tau processes have the store open" in done.stderr
+    assert done.returncode == 1 and "other tau processes have the store open" in done.stderr
     assert asyncio.run(_contents(open_store(paths, postgres_url)))["sessions"] == []

@@ -355,3 +355,30 @@ async def test_two_instances_share_one_database(store_backend: StoreBackend) -> 
     finally:
         first.close()
         second.close()
+
+
+async def test_on_postgresql_a_writer_waits_only_for_its_own_session(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # docs/scale.md: PostgreSQL locks the session being changed, not the whole store.
+    import psycopg
+
+    from tau_engine.store import open_store
+
+    store = open_store(WorkspacePaths(tmp_path), postgres_url).open_sessions()
+    other = open_store(WorkspacePaths(tmp_path), postgres_url).open_sessions()
+    try:
+        a = await store.create_session(model="m")
+        b = await store.create_session(model="m")
+        with psycopg.connect(postgres_url) as writer:  # a transaction changing session a
+            writer.execute("SELECT 1 FROM sessions WHERE id = %s FOR UPDATE", (a.id,))
+            await asyncio.wait_for(store.append(b.id, user("b goes on")), timeout=30)
+            waiting = asyncio.create_task(other.append(a.id, user("a waits")))
+            done, _ = await asyncio.wait({waiting}, timeout=0.3)
+            assert not done  # held behind the open transaction on its own session
+            writer.rollback()
+        await asyncio.wait_for(waiting, timeout=30)
+        assert [m.message.content for m in await store.history(a.id)] == ["a waits"]
+    finally:
+        store.close()
+        other.close()
