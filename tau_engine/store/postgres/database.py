@@ -52,7 +52,9 @@ class QmarkConnection:
         self.raw = conn
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor[Any]:
-        return self.raw.execute(to_format(sql), parameters or None)
+        # Parameters are always passed (an empty tuple too): psycopg then reads ``%%``
+        # as ``%``, which ``to_format`` wrote for every literal ``%``.
+        return self.raw.execute(to_format(sql), parameters)
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> None:
         with self.raw.cursor() as cursor:
