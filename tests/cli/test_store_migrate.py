@@ -229,3 +229,22 @@ def test_a_store_in_use_is_not_migrated(workspace: Path, postgres_url: str) -> N
         holder.close()
     assert done.returncode == 1 and "other tau processes have the store open" in done.stderr
     assert asyncio.run(_contents(open_store(paths, postgres_url)))["sessions"] == []
+
+
+def test_a_hostile_store_file_is_copied_as_data(workspace: Path, postgres_url: str) -> None:
+    # .tau/ is workspace content: a column whose name is SQL, and a NUL in a title (SQLite
+    # holds it, PostgreSQL's text cannot), are copied as data or left out, never run.
+    import sqlite3
+
+    paths = WorkspacePaths(workspace)
+    asyncio.run(_seed(paths))
+    conn = sqlite3.connect(paths.db_path)
+    conn.execute('ALTER TABLE sessions ADD COLUMN "x"" FROM sessions; DROP TABLE jobs; --" TEXT')
+    conn.execute("UPDATE sessions SET title = 'a' || char(0) || 'b'")
+    conn.commit()
+    conn.close()
+    done = run_tau(["store", "migrate", "--to", postgres_url], cwd=workspace)
+    assert done.returncode == 0, done.stderr
+    copied = asyncio.run(_contents(open_store(paths, postgres_url)))
+    assert {s["title"] for s in copied["sessions"]} == {"a\ufffdb"}
+    assert len(copied["jobs"]) == 3

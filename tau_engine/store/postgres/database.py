@@ -45,6 +45,19 @@ def to_format(sql: str) -> str:
     return _PLACEHOLDER.sub(swap, sql)
 
 
+def storable(parameters: Any) -> Any:
+    """``parameters`` with every NUL in a string made U+FFFD: PostgreSQL's text cannot hold
+    one, SQLite's can, and a stray NUL (a pasted binary, a tool's output) must not make a
+    write fail. JSON columns never hold a raw NUL (JSON escapes it)."""
+    if isinstance(parameters, dict):
+        return {key: storable(value) for key, value in parameters.items()}
+    if isinstance(parameters, (tuple, list)):
+        return type(parameters)(storable(value) for value in parameters)
+    if isinstance(parameters, str) and "\x00" in parameters:
+        return parameters.replace("\x00", "\ufffd")
+    return parameters
+
+
 class QmarkConnection:
     """A psycopg connection that takes SQLite's placeholder style (see the module)."""
 
@@ -54,11 +67,11 @@ class QmarkConnection:
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor[Any]:
         # Parameters are always passed (an empty tuple too): psycopg then reads ``%%``
         # as ``%``, which ``to_format`` wrote for every literal ``%``.
-        return self.raw.execute(to_format(sql), parameters)
+        return self.raw.execute(to_format(sql), storable(parameters))
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> None:
         with self.raw.cursor() as cursor:
-            cursor.executemany(to_format(sql), list(parameters))
+            cursor.executemany(to_format(sql), [storable(row) for row in parameters])
 
 
 class PgDatabase:

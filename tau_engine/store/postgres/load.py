@@ -16,6 +16,7 @@ from typing import Any
 
 from tau_engine.errors import UsageError
 from tau_engine.store.postgres.connection import Connection, connect, translate_errors
+from tau_engine.store.postgres.database import storable
 from tau_engine.store.postgres.schema import migrate
 from tau_engine.store.table_rows import TableRows
 
@@ -36,7 +37,7 @@ def _target_columns(conn: Connection, table: str) -> dict[str, str]:
 
 
 def _adapted(rows: Iterator[tuple[Any, ...]], booleans: list[int]) -> Iterator[tuple[Any, ...]]:
-    for row in rows:
+    for row in map(storable, rows):
         if booleans:
             values = list(row)
             for i in booleans:

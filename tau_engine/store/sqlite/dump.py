@@ -23,6 +23,10 @@ _ORDER = {
 """Tables without a rowid: their key orders them."""
 
 
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 @contextmanager
 def dump_tables(db_path: Path) -> Iterator[Iterator[TableRows]]:
     """The store's tables (``COPIED_TABLES``), read lazily inside one transaction that
@@ -38,9 +42,10 @@ def dump_tables(db_path: Path) -> Iterator[Iterator[TableRows]]:
                         columns = tuple(
                             row[1] for row in conn.execute(f"PRAGMA table_info({name})")
                         )
+                        # The names come from the file (workspace content): quoted.
+                        quoted = ", ".join(_quoted(column) for column in columns)
                         cursor = conn.execute(
-                            f"SELECT {', '.join(columns)} FROM {name} "
-                            f"ORDER BY {_ORDER.get(name, 'rowid')}"
+                            f"SELECT {quoted} FROM {name} ORDER BY {_ORDER.get(name, 'rowid')}"
                         )
                     yield TableRows(name, columns, iter(cursor))
 
