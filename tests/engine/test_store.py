@@ -393,3 +393,31 @@ async def test_a_nul_in_user_text_is_stored_on_every_backend(store: SessionStore
     assert (await store.history(info.id))[0].message.content == "look:\x00\x1b[31m here"
     await store.set_title(info.id, "t\x00t")
     assert (await store.get_session(info.id)).title == "t t"
+
+
+async def test_on_postgresql_a_dropped_connection_fails_one_call_then_reconnects(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # A server restart or a network cut: the call in flight fails in one line, the next
+    # one works on a new connection, and nothing committed is lost.
+    import psycopg
+
+    from tau_engine.store import open_store
+
+    store = open_store(WorkspacePaths(tmp_path), postgres_url).open_sessions()
+    try:
+        info = await store.create_session(model="m")
+        await store.append(info.id, user("before"))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pytest.raises(StoreError) as caught:
+            await store.append(info.id, user("lost"))
+        assert "\n" not in str(caught.value)
+        await store.append(info.id, user("after"))
+        contents = [m.message.content for m in await store.history(info.id)]
+        assert contents == ["before", "after"]
+    finally:
+        store.close()

@@ -75,11 +75,17 @@ class QmarkConnection:
 
 
 class PgDatabase:
-    """A locked connection to a PostgreSQL store."""
+    """A locked connection to a PostgreSQL store.
 
-    def __init__(self, conn: Connection, where: str, part: str) -> None:
+    A connection the server dropped (a restart, a network cut, an idle timeout) fails the
+    transaction it was in, one line, and the next transaction opens a new one: a failed
+    transaction is never retried, since its commit may have happened.
+    """
+
+    def __init__(self, conn: Connection, where: str, part: str, url: str | None = None) -> None:
         self.where = where
         self._part = part
+        self._url = url
         self._conn: Connection | None = conn
         self._lock = threading.RLock()
 
@@ -93,7 +99,7 @@ class PgDatabase:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, where, part)
+        return cls(conn, where, part, url)
 
     @property
     def closed(self) -> bool:
@@ -123,6 +129,9 @@ class PgDatabase:
             conn = self._conn
             if conn is None:
                 raise StoreError(f"the {self._part} in {self.where} is closed")
+            if conn.broken and self._url is not None:
+                conn.close()
+                conn = self._conn = connect(self._url, self.where)
             with translate_errors(self.where), conn.transaction():
                 conn.execute(f"SET TRANSACTION ISOLATION LEVEL {isolation}")
                 yield QmarkConnection(conn)

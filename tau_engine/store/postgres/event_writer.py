@@ -38,7 +38,7 @@ class PostgresEventWriter(BufferedEventWriter):
         self._conn: Connection | None = None
 
     def _connection(self) -> Connection:
-        if self._conn is None or self._conn.closed:
+        if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = connect(self._url, self.where)
         return self._conn
 

@@ -64,7 +64,7 @@ class PostgresSessionLock:
     @property
     def held(self) -> bool:
         conn = self._conn
-        return conn is not None and not conn.closed
+        return conn is not None and not conn.closed and not conn.broken
 
     def release(self) -> None:
         """Let another process take the session. Safe to call twice."""
