@@ -119,17 +119,10 @@ class UndoReport:
         }
 
 
-def printable(text: str) -> str:
-    """``text`` with its control characters (a pasted NUL, escape sequences) made spaces:
-    what a title may hold. Titles are shown in terminals, and PostgreSQL's text cannot
-    hold a NUL."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
 def title_from_prompt(prompt: str) -> str:
     """A session title: the prompt's first non-blank line, cut to about 60 characters."""
     for line in prompt.splitlines():
-        line = " ".join(printable(line).split())
+        line = " ".join(line.split())
         if line:
             if len(line) <= TITLE_MAX_CHARS:
                 return line

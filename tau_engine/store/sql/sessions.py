@@ -37,7 +37,6 @@ from tau_engine.store.models import (
     SessionInfo,
     UndoReport,
     new_session_id,
-    printable,
 )
 from tau_engine.store.sql.checkpoints import Checkpoints
 from tau_engine.store.sql.event_buffer import BufferedEventWriter
@@ -150,7 +149,7 @@ class SqlSessionStore(SessionCore, ABC):
         await self._run(self._delete_session, session_id)
 
     async def set_title(self, session_id: str, title: str) -> None:
-        await self._run(self._update_session, session_id, "title", printable(title))
+        await self._run(self._update_session, session_id, "title", title)
 
     async def set_model(self, session_id: str, model: str) -> None:
         await self._run(self._update_session, session_id, "model", model)
