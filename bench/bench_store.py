@@ -168,7 +168,7 @@ async def bench_recent(
 ) -> tuple[list[float], list[float]]:
     """``recent(200)`` as the store does it (inline, see ``InlineReader``), interleaved
     with the same read handed to a worker thread, so both meet the same machine load."""
-    from tau_engine.store.sqlite.queries import session_path
+    from tau_engine.store.sql.queries import session_path
 
     inline: list[float] = []
     threaded: list[float] = []

@@ -45,7 +45,7 @@ class SessionControl:
         self.on_switch: Callable[[], None] = _nothing  # another session is current
         self.on_rewrite: Callable[[], None] = _nothing  # the current history changed
         self.redact: Callable[[Any], Any] | None = None  # what an export writes
-        self._locks = LockSlot(paths.locks_dir)
+        self._locks = LockSlot(store.lock_session)
 
     @classmethod
     async def open(cls, paths: WorkspacePaths, *, read_only: bool = False) -> SessionControl:

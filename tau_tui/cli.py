@@ -75,6 +75,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "tau_tui.commands.watch",
         "live operator panels as .tau/ changes (--json: a kubectl-style event stream)",
     ),
+    "store": ("tau_tui.commands.store", "copy the workspace's store: migrate --to postgresql://…"),
 }
 # Options of the top-level parser that every subcommand honours when given before its
 # name (``tau -w DIR sessions delete ID``), whether or not it declares them itself.

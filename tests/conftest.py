@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.postgres_server import PostgresServer, find_binaries
 from tests.support.scripted_server import ScriptedServer
-from tests.support.store_backends import STORE_URLS
+from tests.support.store_backends import STORE_BACKENDS, STORE_URLS
 
 if TYPE_CHECKING:
     from tau_engine.store import StoreBackend
@@ -66,11 +66,35 @@ def workspace(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture(params=sorted(STORE_URLS))
+@pytest.fixture(params=STORE_BACKENDS)
 def store_url(request: pytest.FixtureRequest) -> str:
-    """The URL of one store backend: a test taking it runs once per ``STORE_URLS`` entry
-    (``open_store(paths, store_url)`` opens that backend for any workspace)."""
+    """The URL of one store backend: a test taking it runs once per ``STORE_BACKENDS``
+    entry (``open_store(paths, store_url)`` opens that backend for any workspace;
+    PostgreSQL in a fresh database, dropped afterwards)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     return STORE_URLS[str(request.param)]
+
+
+@pytest.fixture
+def other_store_url(store_url: str, request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Makes the URL of another, separate store of ``store_url``'s backend (a second
+    workspace): SQLite's URL names each workspace's own file, PostgreSQL's a database."""
+    made: list[str] = []
+    server: PostgresServer | None = None
+    if not store_url.startswith("postgresql"):
+        yield lambda: store_url
+        return
+    server = request.getfixturevalue("postgres_server")
+
+    def make() -> str:
+        assert server is not None
+        made.append(server.database())
+        return made[-1]
+
+    yield make
+    for url in made:
+        server.drop(url)
 
 
 @pytest.fixture
@@ -81,7 +105,7 @@ def store_workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store_backend(store_url: str, store_workspace: Path) -> StoreBackend:
-    """The store of a temp workspace, once per backend in ``STORE_URLS``."""
+    """The store of a temp workspace, once per backend in ``STORE_BACKENDS``."""
     from tau_engine.paths import WorkspacePaths
     from tau_engine.store import open_store
 

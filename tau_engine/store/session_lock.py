@@ -23,10 +23,15 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from tau_engine.errors import SessionLockedError, StoreError
+
+if TYPE_CHECKING:
+    from tau_engine.store.api import HeldLock
 
 _PLAIN_ID = re.compile(r"[0-9a-f]{8,64}")
 _PID_WAIT_S = 0.2  # how long to wait for a holder that has locked but not yet written its pid
@@ -149,11 +154,15 @@ class SessionLock:
 
 
 class LockSlot:
-    """At most one held session lock, switched as its owner (an engine) changes session."""
+    """At most one held session lock, switched as its owner (an engine) changes session.
 
-    def __init__(self, locks_dir: Path) -> None:
-        self.locks_dir = locks_dir
-        self._lock: SessionLock | None = None
+    Locks are taken through ``acquire``: the store's ``lock_session``, so a session in a
+    PostgreSQL store is locked in the database, where every machine sees it.
+    """
+
+    def __init__(self, acquire: Callable[[str], HeldLock]) -> None:
+        self._acquire = acquire
+        self._lock: HeldLock | None = None
 
     @property
     def session_id(self) -> str | None:
@@ -165,7 +174,7 @@ class LockSlot:
         only once the new one is taken, so a refusal leaves things as they were."""
         if self._lock is not None and self._lock.session_id == session_id:
             return
-        lock = SessionLock.acquire(self.locks_dir, session_id)
+        lock = self._acquire(session_id)
         self.release()
         self._lock = lock
 

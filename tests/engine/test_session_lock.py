@@ -142,3 +142,70 @@ async def test_two_engines_cannot_write_one_session(tmp_path: Path) -> None:
         await first.close()
     # Closing releases it too.
     await (await _open(tmp_path, resume=session_id)).close()
+
+
+# -- through the store, on every backend ------------------------------------------------
+
+STORE_HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.store import open_store
+    store = open_store(WorkspacePaths(Path(sys.argv[1])), sys.argv[2]).open_sessions()
+    lock = store.lock_session(sys.argv[3])
+    print("held", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_store_lock_is_exclusive_and_dies_with_its_holder(tmp_path: Path, store_url: str) -> None:
+    from tau_engine.store import open_store
+
+    store = open_store(WorkspacePaths(tmp_path), store_url).open_sessions()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", STORE_HOLDER, str(tmp_path), store_url, SID],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert holder.stdout is not None
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(SessionLockedError) as refused:
+            store.lock_session(SID)
+        assert refused.value.pid == holder.pid
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        # The database notices the killed holder's closed connection at once (no lease
+        # to wait out), so the lock is free as soon as its process is gone.
+        lock = store.lock_session(SID)
+        assert lock.held
+        with pytest.raises(SessionLockedError) as again:
+            store.lock_session(SID)
+        assert again.value.pid == os.getpid()
+        lock.release()
+        lock.release()  # twice is fine
+        assert not lock.held
+        store.lock_session(SID).release()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        store.close()
+
+
+def test_on_postgresql_a_session_is_locked_for_every_workspace_sharing_the_database(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Two machines with their own checkouts and one database: the lock is in the database.
+    from tau_engine.store import open_store
+
+    here = open_store(WorkspacePaths(tmp_path / "a"), postgres_url).open_sessions()
+    there = open_store(WorkspacePaths(tmp_path / "b"), postgres_url).open_sessions()
+    try:
+        with here.lock_session(SID), pytest.raises(SessionLockedError):
+            there.lock_session(SID)
+        there.lock_session(SID).release()
+    finally:
+        here.close()
+        there.close()

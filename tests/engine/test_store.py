@@ -355,3 +355,70 @@ async def test_two_instances_share_one_database(store_backend: StoreBackend) -> 
     finally:
         first.close()
         second.close()
+
+
+async def test_on_postgresql_a_writer_waits_only_for_its_own_session(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # docs/scale.md: PostgreSQL locks the session being changed, not the whole store.
+    import psycopg
+
+    from tau_engine.store import open_store
+
+    store = open_store(WorkspacePaths(tmp_path), postgres_url).open_sessions()
+    other = open_store(WorkspacePaths(tmp_path), postgres_url).open_sessions()
+    try:
+        a = await store.create_session(model="m")
+        b = await store.create_session(model="m")
+        with psycopg.connect(postgres_url) as writer:  # a transaction changing session a
+            writer.execute("SELECT 1 FROM sessions WHERE id = %s FOR UPDATE", (a.id,))
+            await asyncio.wait_for(store.append(b.id, user("b goes on")), timeout=30)
+            waiting = asyncio.create_task(other.append(a.id, user("a waits")))
+            done, _ = await asyncio.wait({waiting}, timeout=0.3)
+            assert not done  # held behind the open transaction on its own session
+            writer.rollback()
+        await asyncio.wait_for(waiting, timeout=30)
+        assert [m.message.content for m in await store.history(a.id)] == ["a waits"]
+    finally:
+        store.close()
+        other.close()
+
+
+async def test_a_nul_in_user_text_is_stored_on_every_backend(store: SessionStore) -> None:
+    # A pasted binary: PostgreSQL's text cannot hold a NUL, SQLite's can; neither fails.
+    # Titles keep their escape sequences for the front ends to strip whole when shown.
+    info = await store.create_session(model="m")
+    await store.append(info.id, user("look:\x00\x1b[31m here"))
+    title = (await store.get_session(info.id)).title
+    assert title in ("look:\x00\x1b[31m here", "look:\ufffd\x1b[31m here")
+    assert (await store.history(info.id))[0].message.content == "look:\x00\x1b[31m here"
+    await store.set_title(info.id, "t\x00t")
+    assert (await store.get_session(info.id)).title in ("t\x00t", "t\ufffdt")
+
+
+async def test_on_postgresql_a_dropped_connection_fails_one_call_then_reconnects(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # A server restart or a network cut: the call in flight fails in one line, the next
+    # one works on a new connection, and nothing committed is lost.
+    import psycopg
+
+    from tau_engine.store import open_store
+
+    store = open_store(WorkspacePaths(tmp_path), postgres_url).open_sessions()
+    try:
+        info = await store.create_session(model="m")
+        await store.append(info.id, user("before"))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pytest.raises(StoreError) as caught:
+            await store.append(info.id, user("lost"))
+        assert "\n" not in str(caught.value)
+        await store.append(info.id, user("after"))
+        contents = [m.message.content for m in await store.history(info.id)]
+        assert contents == ["before", "after"]
+    finally:
+        store.close()

@@ -4,6 +4,7 @@ every store backend (``store_url``)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,11 @@ async def snapshot(store: SessionStore, session_id: str) -> dict[str, object]:
     }
 
 
-async def test_export_import_round_trip_is_exact(tmp_path: Path, store_url: str) -> None:
+async def test_export_import_round_trip_is_exact(
+    tmp_path: Path, store_url: str, other_store_url: Callable[[], str]
+) -> None:
     source = open_store(WorkspacePaths(tmp_path / "a"), store_url).open_sessions()
-    target = open_store(WorkspacePaths(tmp_path / "b"), store_url).open_sessions()
+    target = open_store(WorkspacePaths(tmp_path / "b"), other_store_url()).open_sessions()
     try:
         session_id = await build_session(source)
         first = tmp_path / "one.jsonl"
@@ -172,10 +175,15 @@ def _bad_event(lines: list[str]) -> None:
     ],
 )
 async def test_malformed_import_names_the_line_and_writes_nothing(
-    tmp_path: Path, store_url: str, damage: object, line: int, words: str
+    tmp_path: Path,
+    store_url: str,
+    other_store_url: Callable[[], str],
+    damage: object,
+    line: int,
+    words: str,
 ) -> None:
     source = open_store(WorkspacePaths(tmp_path / "a"), store_url).open_sessions()
-    target = open_store(WorkspacePaths(tmp_path / "b"), store_url).open_sessions()
+    target = open_store(WorkspacePaths(tmp_path / "b"), other_store_url()).open_sessions()
     try:
         session_id = await build_session(source)
         dump = tmp_path / "s.jsonl"

@@ -16,6 +16,7 @@ from tau_engine.errors import StoreError, UsageError
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store import open_store
 from tau_engine.store.job_models import NewJob
+from tau_engine.store.postgres.schema import SCHEMA_VERSION
 from tests.jobs.conftest import open_queue, owner
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (tau[postgres])")
@@ -109,7 +110,9 @@ def test_a_database_from_a_newer_tau_is_refused(postgres_url: str, paths: Worksp
     open_queue(postgres_url, paths).close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("UPDATE tau_schema SET version = 99")
-    with pytest.raises(StoreError, match=r"newer tau \(schema v99; this tau knows v1\)"):
+    with pytest.raises(
+        StoreError, match=rf"newer tau \(schema v99; this tau knows v{SCHEMA_VERSION}\)"
+    ):
         open_queue(postgres_url, paths)
 
 
@@ -141,10 +144,16 @@ def test_an_unreachable_server_is_one_line_without_the_password(tmp_path: Path) 
     assert "hunter2" not in message and "\n" not in message
 
 
-def test_parts_not_yet_on_postgresql_refuse_clearly(tmp_path: Path) -> None:
-    backend = open_store(WorkspacePaths(tmp_path), "postgresql://tau@/tau?host=/nowhere")
+def test_every_part_on_an_unreachable_server_is_one_line_without_the_password(
+    tmp_path: Path,
+) -> None:
+    url = f"postgresql://tau:hunter2@/tau?host={tmp_path}&port=1"
+    backend = open_store(WorkspacePaths(tmp_path), url)
     for open_part in (backend.open_sessions, backend.open_missions, backend.open_memory):
-        with pytest.raises(UsageError, match="only the job queue"):
+        with pytest.raises(StoreError) as caught:
             open_part()
+        message = str(caught.value)
+        assert message.startswith("cannot open PostgreSQL database 'tau' on ")
+        assert "hunter2" not in message and "\n" not in message
     with pytest.raises(UsageError, match="rebuilds a SQLite store"):
         backend.recover()

@@ -129,7 +129,7 @@ async def test_errors_show_the_current_state_and_a_correct_call(
 
 
 async def test_a_store_failure_is_an_error_not_an_empty_result(
-    tools: dict[str, Tool], tmp_path: Path, memory_root: Path, backend: str
+    tools: dict[str, Tool], tmp_path: Path, memory_root: Path, backend: str, store_url: str
 ) -> None:
     await call(tools, "memory_write", tmp_path, text="Deploy with ansible.")
     if backend == "sqlite":
@@ -137,6 +137,11 @@ async def test_a_store_failure_is_an_error_not_an_empty_result(
         conn.execute("DROP TABLE memory_fts")
         conn.commit()
         conn.close()
+    else:  # PostgreSQL's index is the entries' generated tsvector column
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as pg:
+            pg.execute("ALTER TABLE memory_entries DROP COLUMN search")
     with pytest.raises(ToolError, match="this is an error, not an empty result"):
         await call(tools, "memory_search", tmp_path, query="deploy")
 

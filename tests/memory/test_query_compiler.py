@@ -73,6 +73,31 @@ HOSTILE = [
     "a,b",
     "日本語のテスト",
     "Ünïcödé",
+    # PostgreSQL's tsquery language: operators, weights, prefixes, quoting, escapes.
+    ":*",
+    "a:*",
+    "a:*B",
+    "x:AB",
+    "&|!",
+    "a & b | !c",
+    "!!x",
+    "a <-> b",
+    "a <2> b",
+    "'quoted'",
+    "'it''s':*",
+    "''",
+    "'",
+    "\\",
+    "\\x\\",
+    "a\\'b",
+    "\\':*",
+    "x' & 'y",
+    "(!",
+    "*:*:*",
+    "'unbalanced:*",
+    " ".join(f"w{i}:*&|!'\\" for i in range(200)),
+    "q" * 20_000,
+    ("tests* " * 3000).strip(),
     "ﬁle",
     "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
     "🙂 emoji 🙂",
@@ -194,8 +219,33 @@ async def test_user_syntax_finds_the_words_in_it(
     assert bool(result.hits) is found, (query, result.query.describe())
 
 
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("a!b", True),
+        ("c|d", True),
+        ("e:*", True),
+        ("'g'", True),
+        ("\\h", True),
+        ("i&", True),
+        ("<->", False),
+        ("j:AB", True),
+        ("it's", True),
+        ("it*", True),
+        ("zz:*", False),
+    ],
+)
+async def test_full_text_operators_in_text_are_words_on_every_backend(
+    service: MemoryService, query: str, found: bool
+) -> None:
+    # Text holding tsquery and FTS5 syntax is stored and found by its words.
+    await service.write("Operators a!b c|d <-> e:*f 'g' \\h i&j j:AB it's here.")
+    result = await service.search(query)
+    assert bool(result.hits) is found, (query, result.query.describe())
+
+
 async def test_a_broken_index_is_an_error_not_zero_results(
-    service: MemoryService, memory_root: Path, backend: str
+    service: MemoryService, memory_root: Path, backend: str, store_url: str
 ) -> None:
     await service.write("Run the tests with pytest.")
     assert (await service.search("pytest")).hits
@@ -204,5 +254,10 @@ async def test_a_broken_index_is_an_error_not_zero_results(
         conn.execute("DROP TABLE memory_fts")
         conn.commit()
         conn.close()
-    with pytest.raises(StoreError, match="memory_fts"):
+    else:  # PostgreSQL's index is the entries' generated tsvector column
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as pg:
+            pg.execute("ALTER TABLE memory_entries DROP COLUMN search")
+    with pytest.raises(StoreError, match=r"memory_fts|search"):
         await service.search("pytest")

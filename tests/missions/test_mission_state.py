@@ -3,6 +3,7 @@ the evidence writer."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -53,6 +54,32 @@ async def test_store_saves_with_compare_and_swap(store_backend: StoreBackend) ->
         assert got is not None and got.phase == "red" and got.state == {"id": "abc123"}
     finally:
         store.close()
+
+
+async def test_two_writers_of_one_mission_never_both_win(store_backend: StoreBackend) -> None:
+    # Two processes resuming one mission (each its own connection): every round, both
+    # save what they read; exactly one save lands and the other is told, on each backend.
+    first, second = store_backend.open_missions(), store_backend.open_missions()
+    try:
+        row = await first.create(_row("race01"))
+        for n in range(5):
+            read_a, read_b = await first.get("race01"), await second.get("race01")
+            assert read_a is not None and read_b is not None
+            results = await asyncio.gather(
+                first.save(MissionRow(**{**read_a.__dict__, "phase": f"a{n}"})),
+                second.save(MissionRow(**{**read_b.__dict__, "phase": f"b{n}"})),
+                return_exceptions=True,
+            )
+            won = [r for r in results if isinstance(r, MissionRow)]
+            lost = [r for r in results if isinstance(r, StoreError)]
+            assert len(won) == 1 and len(lost) == 1, results
+            assert "changed by another process" in str(lost[0])
+            stored = await first.get("race01")
+            assert stored is not None and stored.revision == row.revision + n + 1
+            assert stored.phase == won[0].phase
+    finally:
+        first.close()
+        second.close()
 
 
 async def test_the_sqlite_mission_store_migrates_the_database(tmp_path: Path) -> None:

@@ -13,7 +13,11 @@ directly instead.
 from __future__ import annotations
 
 STORE_URLS: dict[str, str] = {"sqlite": "sqlite"}
-"""Backends holding every part of the store: name -> the URL ``open_store`` is given."""
+"""Backends whose URL is fixed: name -> the URL ``open_store`` is given."""
+
+STORE_BACKENDS = ["sqlite", "postgresql"]
+"""Backends holding sessions and events, missions and memory: ``store_url`` runs a test
+once per entry (PostgreSQL in a fresh database on a throwaway server)."""
 
 JOB_QUEUE_BACKENDS = ["sqlite", "postgresql"]
 """Backends holding the job queue; PostgreSQL gets a fresh database per test."""

@@ -1,14 +1,14 @@
 """``PostgresBackend``: the ``StoreBackend`` of a PostgreSQL database.
 
-So far it holds the job queue only: ``open_jobs`` and the fence check work, and the
-other parts (sessions, missions, memory, recovery) refuse with a clear error until they
-move here too, rather than quietly staying in the workspace's SQLite file.
+It holds every part of the store: sessions and their event log, missions, memory and
+the job queue, each opening its own connection. ``recover`` is SQLite's alone (it
+rebuilds a damaged file) and refuses here with a clear error.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 from tau_engine.errors import LeaseLostError, StoreError, UsageError
@@ -16,6 +16,11 @@ from tau_engine.paths import WorkspacePaths
 from tau_engine.store.job_models import Fence
 from tau_engine.store.postgres.connection import connect, describe, translate_errors
 from tau_engine.store.postgres.jobs import PostgresJobQueue
+from tau_engine.store.postgres.load import load_tables
+from tau_engine.store.postgres.memory import PostgresMemoryStore
+from tau_engine.store.postgres.missions import PostgresMissionStore
+from tau_engine.store.postgres.sessions import PostgresSessionStore
+from tau_engine.store.table_rows import TableRows
 
 
 class PostgresBackend:
@@ -28,31 +33,31 @@ class PostgresBackend:
         self._url = url
         self.where = describe(url)
 
-    def _not_yet(self, part: str) -> NoReturn:
-        raise UsageError(
-            f"{part} cannot live in PostgreSQL yet (only the job queue does); "
-            "use the workspace's SQLite store for them"
-        )
-
     def open_sessions(
         self, *, clock: Callable[[], float] = time.time, read_only: bool = False
-    ) -> NoReturn:
-        self._not_yet("sessions")
+    ) -> PostgresSessionStore:
+        # ``read_only`` opens a SQLite file the user cannot write; a database's
+        # permissions are its roles', and a read-only role's writes fail one line each.
+        return PostgresSessionStore.open(self.paths, self._url, self.where, clock=clock)
 
-    def open_missions(self) -> NoReturn:
-        self._not_yet("missions")
+    def open_missions(self) -> PostgresMissionStore:
+        return PostgresMissionStore.open(self._url, self.where)
 
-    def open_memory(self) -> NoReturn:
-        self._not_yet("memory")
+    def open_memory(self) -> PostgresMemoryStore:
+        return PostgresMemoryStore.open(self._url, self.where)
 
     def recover(self, *, clock: Callable[[], float] = time.time) -> NoReturn:
         raise UsageError(
             "'tau sessions recover' rebuilds a SQLite store; PostgreSQL keeps "
-            "its own consistency and holds no sessions yet"
+            "its own consistency (its backups are the server's)"
         )
 
     def open_jobs(self, *, clock: Callable[[], float] = time.time) -> PostgresJobQueue:
         return PostgresJobQueue.open(self._url, self.where, clock=clock)
+
+    def load_tables(self, tables: Iterable[TableRows]) -> dict[str, int]:
+        """Copy another store's tables in, all or nothing (``tau store migrate``)."""
+        return load_tables(self._url, self.where, tables)
 
     def check_job_fence(self, fence: Fence) -> None:
         conn = connect(self._url, self.where)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from tau_engine.errors import StoreError
 from tau_engine.store.postgres.connection import Connection
+from tau_engine.store.postgres.data_schema import v2_sessions, v3_missions, v4_memory
 
 MIGRATE_LOCK = 0x7461755F6D6967  # "tau_mig": the advisory lock key of migrations
 
@@ -99,7 +100,7 @@ _JOBS_SCHEMA = (
         FOR EACH ROW EXECUTE FUNCTION tau_job_events_append_only()""",
 )
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_jobs]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_jobs, v2_sessions, v3_missions, v4_memory]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,219 +1,70 @@
-"""Appends one session's events to the event log in cheap batches.
-
-``write`` is a plain synchronous call meant to sit first among the event bus's
-sinks: it only buffers. Buffered events are written in one transaction when a
-non-delta event arrives (a tool call, a usage report, the end of a turn: the
-moments a reader must see), when deltas have waited ``FLUSH_INTERVAL_S`` and on
-``close``. The flush itself is synchronous: a batch of 100 delta rows commits
-in well under 2 ms in WAL mode with ``synchronous=NORMAL`` (see
-``bench/bench_store.py``), less than handing it to a thread would cost.
-
-Each writer has its own connection, so a UI reading history through the
-store never waits behind a flush, and WAL lets both proceed.
+"""``EventWriter``: the event log's buffered appender on SQLite (``BufferedEventWriter``
+holds the batching). A batch of 100 delta rows commits in well under 2 ms in WAL mode
+with ``synchronous=NORMAL`` (see ``bench/bench_store.py``), less than handing it to a
+thread would cost, so the flush is synchronous. Each writer has its own connection, and
+WAL lets a UI reading history proceed beside a flush.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
-from tau_engine.errors import StoreError
-from tau_engine.events import BaseEvent
-from tau_engine.store.api import DELTA_FLUSH_INTERVAL_S
+from tau_engine.store.sql.event_buffer import (
+    DELTA_TYPES,
+    INSERT_EVENTS,
+    BufferedEventWriter,
+    EventRow,
+    rejected,
+)
 from tau_engine.store.sqlite.errors import refuse_if_damaged, translate_errors
 from tau_engine.store.sqlite.schema import connect
 
-DELTA_TYPES = frozenset({"text_delta", "thinking_delta", "tool_output_delta"})
-
-_Row = tuple[str, int, str, float, str]
-_INSERT = "INSERT INTO events (session_id, seq, type, ts, json) VALUES (?, ?, ?, ?, ?)"
+__all__ = ["DELTA_TYPES", "EventWriter"]
 
 
-class _BatchRejected(StoreError):
-    """The database refused a batch for good (a duplicate ``seq``); it was dropped."""
-
-
-class EventWriter:
-    """A buffered appender of one session's events.
-
-    Events the bus has already stamped keep their ``seq``; an event with
-    ``seq == 0`` is given the next free one (and ``ts`` and ``session_id`` if
-    unset), so the writer also works without an ``EventBus``.
-    """
-
-    FLUSH_INTERVAL_S = DELTA_FLUSH_INTERVAL_S
+class EventWriter(BufferedEventWriter):
+    """A buffered appender of one session's events to ``db_path``."""
 
     def __init__(
         self, db_path: Path, session_id: str, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
+        super().__init__(session_id, clock=clock)
         self.db_path = db_path
-        self.session_id = session_id
-        self._clock = clock
-        self._rows: list[_Row] = []
-        self._deltas_since: float | None = None
-        self._last_seq: int | None = None
         self._conn: sqlite3.Connection | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._deferred: StoreError | None = None
-        self._closed = False
-        self._lock = threading.RLock()
-
-    @property
-    def pending(self) -> int:
-        """Events buffered and not yet written."""
-        return len(self._rows)
-
-    def write(self, event: BaseEvent) -> None:
-        """Buffer ``event``; flush when the batching policy says so.
-
-        Called once per streamed token, so it does as little as it can: it is
-        meant to be called from one thread (the event loop's), and only the
-        flush takes the lock that guards against ``close`` from elsewhere.
-        """
-        if self._closed:
-            raise StoreError(f"event writer of session {self.session_id} is closed")
-        if self._deferred is not None:
-            self._raise_deferred()
-        seq = event.seq
-        if seq <= 0 or (event.session_id and event.session_id != self.session_id):
-            seq = self._stamp(event)
-        elif self._last_seq is None or seq > self._last_seq:
-            self._last_seq = seq
-        # The model's own serializer, called directly: same JSON as
-        # ``model_dump_json()`` without its per-call Python overhead.
-        body = type(event).__pydantic_serializer__.to_json(event).decode()
-        self._rows.append((self.session_id, seq, event.type, event.ts, body))
-        if event.type not in DELTA_TYPES:
-            self.flush()
-            return
-        now = self._clock()
-        if self._deltas_since is None:
-            self._deltas_since = now
-            self._arm_timer()
-        elif now - self._deltas_since >= self.FLUSH_INTERVAL_S:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write every buffered event in one transaction."""
-        with self._lock:
-            self._disarm_timer()
-            self._deltas_since = None
-            if not self._rows:
-                return
-            rows, self._rows = self._rows, []
-            conn = self._connection()
-            try:
-                with translate_errors(self.db_path):
-                    self._insert(conn, rows)
-            except _BatchRejected:
-                raise
-            except BaseException:
-                # A busy or failing disk may recover: keep the batch for the next flush.
-                self._rows[:0] = rows
-                raise
-
-    def _insert(self, conn: sqlite3.Connection, rows: list[_Row]) -> None:
-        refuse_if_damaged(self.db_path)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(_INSERT, rows)
-        except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK")
-            # A clash of sequence numbers will not heal by retrying: drop the
-            # batch rather than fail every later flush.
-            raise _BatchRejected(
-                f"events {rows[0][1]}..{rows[-1][1]} of session {self.session_id} were not "
-                f"logged: {exc}"
-            ) from exc
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        """Flush what is buffered and release the connection. Safe to call twice."""
-        with self._lock:
-            if self._closed:
-                return
-            try:
-                self.flush()
-                self._raise_deferred()
-            finally:
-                self._closed = True
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-
-    def __enter__(self) -> EventWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _stamp(self, event: BaseEvent) -> int:
-        """Number an unstamped event; refuse one of another session. Returns its seq."""
-        if event.seq > 0:
-            raise StoreError(
-                f"event of session {event.session_id} written to the log of {self.session_id}"
-            )
-        event.seq = self._known_last_seq() + 1
-        if event.ts == 0.0:
-            event.ts = time.time()
-        if not event.session_id:
-            event.session_id = self.session_id
-        self._last_seq = event.seq
-        return event.seq
-
-    def _known_last_seq(self) -> int:
-        if self._last_seq is None:
-            conn = self._connection()
-            with translate_errors(self.db_path):
-                row = conn.execute(
-                    "SELECT max(seq) FROM events WHERE session_id = ?", (self.session_id,)
-                ).fetchone()
-            buffered = max((r[1] for r in self._rows), default=0)
-            self._last_seq = max(int(row[0] or 0), buffered)
-        return self._last_seq
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = connect(self.db_path)
         return self._conn
 
-    def _arm_timer(self) -> None:
-        # Inside an event loop, make sure a stalled stream's last deltas still
-        # reach the log (and live-watch) within the interval.
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._timer = loop.call_later(self.FLUSH_INTERVAL_S, self._flush_from_timer)
+    def _insert(self, rows: list[EventRow]) -> None:
+        conn = self._connection()
+        with translate_errors(self.db_path):
+            refuse_if_damaged(self.db_path)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(INSERT_EVENTS, rows)
+            except sqlite3.IntegrityError as exc:
+                conn.execute("ROLLBACK")
+                raise rejected(rows, self.session_id, exc) from exc
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
-    def _disarm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _max_seq(self) -> int:
+        conn = self._connection()
+        with translate_errors(self.db_path):
+            row = conn.execute(
+                "SELECT max(seq) FROM events WHERE session_id = ?", (self.session_id,)
+            ).fetchone()
+        return int(row[0] or 0)
 
-    def _flush_from_timer(self) -> None:
-        self._timer = None
-        try:
-            self.flush()
-        except StoreError as exc:
-            # Nobody awaits a timer; report it on the next write or close.
-            self._deferred = exc
-
-    def _raise_deferred(self) -> None:
-        if self._deferred is not None:
-            error, self._deferred = self._deferred, None
-            raise error
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -14,7 +14,6 @@ so a concurrent clean-up never leaves a row pointing at nothing.
 
 from __future__ import annotations
 
-import sqlite3
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,8 +23,8 @@ from tau_engine.errors import StoreError, UsageError, WorkspaceError
 from tau_engine.paths import resolve_inside
 from tau_engine.store.blobs import BlobCorruptError, BlobStore
 from tau_engine.store.models import FileRestoreFailure, UndoReport
-from tau_engine.store.sqlite.database import Database
-from tau_engine.store.sqlite.queries import session_head
+from tau_engine.store.sql.protocol import Dialect, SqlConnection, SqlDatabase
+from tau_engine.store.sql.queries import lock_session_row, session_head
 
 # (workspace-relative path, blob digest or None for "absent", file mode)
 FileState = tuple[str, str | None, int | None]
@@ -45,7 +44,9 @@ WITH RECURSIVE back(id, parent_id, role, body) AS (
     SELECT id, parent_id, role, body FROM messages WHERE id = :start
     UNION ALL
     SELECT m.id, m.parent_id, m.role, m.body
-    FROM messages m JOIN back b ON m.id = b.parent_id WHERE b.parent_id IS NOT :stop
+    FROM messages m JOIN back b ON m.id = b.parent_id
+    WHERE CASE WHEN CAST(:stop AS TEXT) IS NULL THEN b.parent_id IS NOT NULL
+               ELSE b.parent_id IS NULL OR b.parent_id <> CAST(:stop AS TEXT) END
 )
 SELECT id, parent_id, role, body FROM back
 """
@@ -55,9 +56,15 @@ class Checkpoints:
     """Checkpointing and undo/redo over one workspace's database and blob folder."""
 
     def __init__(
-        self, db: Database, blobs: BlobStore, workspace_root: Path, clock: Callable[[], float]
+        self,
+        db: SqlDatabase,
+        dialect: Dialect,
+        blobs: BlobStore,
+        workspace_root: Path,
+        clock: Callable[[], float],
     ) -> None:
         self._db = db
+        self._dialect = dialect
         self._blobs = blobs
         self._root = workspace_root.resolve()
         self._clock = clock
@@ -97,8 +104,8 @@ class Checkpoints:
             if digest is not None and not self._blobs.exists(digest):
                 digest, mode = self._capture(target, rel)  # removed by a concurrent clean-up
             conn.execute(
-                "INSERT OR IGNORE INTO checkpoints "
-                "(session_id, message_id, path, blob, mode, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO checkpoints (session_id, message_id, path, blob, mode, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (session_id, turn_message_id, rel, digest, mode, self._clock()),
             )
 
@@ -106,6 +113,7 @@ class Checkpoints:
         """Remove the last user turn from the head path and restore its files."""
         root = workspace_root.resolve() if workspace_root is not None else self._root
         with self._db.write() as conn:
+            lock_session_row(conn, self._dialect, session_id)
             head = session_head(conn, session_id)
             rows = conn.execute(_BACK_TO_LAST_USER, (head,)).fetchall() if head is not None else []
             if not rows or rows[-1][2] != "user":
@@ -158,6 +166,7 @@ class Checkpoints:
         """Undo the most recent undo: move the head forward and put its files back."""
         root = workspace_root.resolve() if workspace_root is not None else self._root
         with self._db.write() as conn:
+            lock_session_row(conn, self._dialect, session_id)
             head = session_head(conn, session_id)
             top = conn.execute(
                 "SELECT pos, undone_head, restored_head FROM redo_stack WHERE session_id = ? "
@@ -199,7 +208,7 @@ class Checkpoints:
             shell_commands=_count_shell_calls(body for _id, _p, _r, body in redone),
         )
 
-    def clear_redo(self, conn: sqlite3.Connection, session_id: str) -> None:
+    def clear_redo(self, conn: SqlConnection, session_id: str) -> None:
         """Forget the session's redo stack (inside the caller's write transaction)."""
         if (
             conn.execute(
@@ -217,7 +226,7 @@ class Checkpoints:
         conn.execute("DELETE FROM redo_stack WHERE session_id = ?", (session_id,))
         self.release_blobs(conn, digests)
 
-    def release_blobs(self, conn: sqlite3.Connection, digests: Iterable[str | None]) -> None:
+    def release_blobs(self, conn: SqlConnection, digests: Iterable[str | None]) -> None:
         """Delete the blobs among ``digests`` that no row references any more."""
         for digest in {d for d in digests if d}:
             used = conn.execute(

@@ -1,4 +1,4 @@
-"""Reading sessions and message paths out of ``tau.db`` (synchronous helpers).
+"""Reading sessions and message paths out of a store (synchronous helpers, both backends).
 
 A conversation is the path from a head message back to its root. It is walked
 with a recursive CTE that follows ``parent_id`` one primary-key lookup per
@@ -8,13 +8,13 @@ step, so loading the last N messages costs O(N) however long the session is.
 from __future__ import annotations
 
 import json
-import sqlite3
+from functools import cache
 from typing import Any
 
 from tau_engine.conversation import Message, StoredMessage, Usage
 from tau_engine.errors import SessionNotFoundError, UsageError
 from tau_engine.store.models import SessionInfo
-from tau_engine.store.sqlite.schema import PINNED_CANDIDATE
+from tau_engine.store.sql.protocol import Dialect, SqlConnection
 
 SESSION_COLUMNS = (
     "s.id, s.title, s.model, s.created_at, s.updated_at, s.head_id, s.workspace, "
@@ -49,28 +49,23 @@ FROM path ORDER BY depth DESC
 _NO_LIMIT = 1 << 62
 
 
-def _truthy(column: str, key: str) -> str:
-    """SQL for Python's truthiness of ``meta[key]`` in a message body (JSON), with a
-    cheap substring test first so that most rows skip the JSON parse."""
-    value = f"json_extract({column}, '$.meta.{key}')"
-    return (
-        f"(instr({column}, '\"{key}\"') > 0 AND {value} IS NOT NULL "
-        f"AND {value} NOT IN (0, '', '[]', '{{}}'))"
-    )
-
-
 # The part of a path a request needs (``agent.compaction.request_view``): walking
 # from the head, ``phase`` 0 is after the last compaction, 1 the compaction and the
 # messages it kept verbatim (back to its ``keep_from``), 2 what it summarized, of
 # which only pinned messages are read (``wanted``).
 _CONTINUES_KEPT = "p.phase = 1 AND p.keep_from IS NOT NULL AND p.id != p.keep_from"
-_REQUEST_PATH = f"""
+
+
+@cache
+def _request_path_sql(dialect: Dialect) -> str:
+    _truthy, keep_from = dialect.truthy, dialect.json_text
+    return f"""
 WITH RECURSIVE path(id, parent_id, depth, phase, keep_from, wanted) AS (
     SELECT id, parent_id, 0,
            CASE WHEN {_truthy("body", "compaction")} THEN 1 ELSE 0 END,
            CASE WHEN {_truthy("body", "compaction")}
-                THEN json_extract(body, '$.meta.keep_from') END,
-           1
+                THEN {keep_from("body", "meta.keep_from")} END,
+           1 = 1
     FROM messages WHERE id = :head AND session_id = :session
     UNION ALL
     SELECT m.id, m.parent_id, p.depth + 1,
@@ -80,8 +75,8 @@ WITH RECURSIVE path(id, parent_id, depth, phase, keep_from, wanted) AS (
                 ELSE 2 END,
            CASE WHEN p.phase != 0 THEN p.keep_from
                 WHEN {_truthy("m.body", "compaction")}
-                    THEN json_extract(m.body, '$.meta.keep_from') END,
-           CASE WHEN p.phase = 0 OR ({_CONTINUES_KEPT}) THEN 1
+                    THEN {keep_from("m.body", "meta.keep_from")} END,
+           CASE WHEN p.phase = 0 OR ({_CONTINUES_KEPT}) THEN 1 = 1
                 ELSE {_truthy("m.body", "pinned")} END
     FROM messages m JOIN path p ON m.id = p.parent_id
     WHERE p.phase < 2 OR :pinned
@@ -90,11 +85,9 @@ SELECT {MESSAGE_COLUMNS} FROM path JOIN messages m ON m.id = path.id
 WHERE path.wanted
 ORDER BY path.depth DESC
 """
-# Whether the session has a message that may be pinned (through the partial index).
-_MAY_HAVE_PINNED = f"SELECT 1 FROM messages WHERE session_id = ? AND {PINNED_CANDIDATE} LIMIT 1"
 
 
-def session_from_row(row: sqlite3.Row | tuple[Any, ...]) -> SessionInfo:
+def session_from_row(row: tuple[Any, ...]) -> SessionInfo:
     """Build a ``SessionInfo`` from a row selected with ``SESSION_COLUMNS``."""
     return SessionInfo(
         id=row[0],
@@ -118,7 +111,7 @@ def session_from_row(row: sqlite3.Row | tuple[Any, ...]) -> SessionInfo:
     )
 
 
-def message_from_row(row: sqlite3.Row | tuple[Any, ...]) -> StoredMessage:
+def message_from_row(row: tuple[Any, ...]) -> StoredMessage:
     """Build a ``StoredMessage`` from a row selected with ``MESSAGE_COLUMNS``."""
     # The plain constructor: pydantic-core validates these few fields faster
     # than ``model_construct`` skips validation in Python.
@@ -134,7 +127,7 @@ def message_from_row(row: sqlite3.Row | tuple[Any, ...]) -> StoredMessage:
     )
 
 
-def require_session(conn: sqlite3.Connection, session_id: str) -> SessionInfo:
+def require_session(conn: SqlConnection, session_id: str) -> SessionInfo:
     """The session with exactly this id, or ``SessionNotFoundError``."""
     row = conn.execute(f"{SELECT_SESSION} WHERE s.id = ?", (session_id,)).fetchone()
     if row is None:
@@ -142,7 +135,7 @@ def require_session(conn: sqlite3.Connection, session_id: str) -> SessionInfo:
     return session_from_row(row)
 
 
-def session_head(conn: sqlite3.Connection, session_id: str) -> str | None:
+def session_head(conn: SqlConnection, session_id: str) -> str | None:
     """The head message id of a session (``SessionNotFoundError`` if there is none)."""
     row = conn.execute("SELECT head_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
     if row is None:
@@ -151,7 +144,14 @@ def session_head(conn: sqlite3.Connection, session_id: str) -> str | None:
     return head
 
 
-def require_message(conn: sqlite3.Connection, session_id: str, message_id: str) -> None:
+def lock_session_row(conn: SqlConnection, dialect: Dialect, session_id: str) -> None:
+    """Hold the session's row until the write transaction ends, where the backend needs
+    it (``Dialect.locks_rows``), so two writers of one session take turns."""
+    if dialect.locks_rows:
+        conn.execute("SELECT 1 FROM sessions WHERE id = ? FOR UPDATE", (session_id,))
+
+
+def require_message(conn: SqlConnection, session_id: str, message_id: str) -> None:
     """Raise ``UsageError`` unless ``message_id`` is a message of ``session_id``."""
     row = conn.execute(
         "SELECT 1 FROM messages WHERE id = ? AND session_id = ?", (message_id, session_id)
@@ -161,7 +161,7 @@ def require_message(conn: sqlite3.Connection, session_id: str, message_id: str) 
 
 
 def path_to(
-    conn: sqlite3.Connection, session_id: str, head_id: str | None, limit: int | None = None
+    conn: SqlConnection, session_id: str, head_id: str | None, limit: int | None = None
 ) -> list[StoredMessage]:
     """The messages from the root (or the ``limit``-th ancestor) down to ``head_id``."""
     if head_id is None or (limit is not None and limit <= 0):
@@ -174,7 +174,7 @@ def path_to(
 
 
 def session_path(
-    conn: sqlite3.Connection, session_id: str, head_id: str | None, limit: int | None
+    conn: SqlConnection, session_id: str, head_id: str | None, limit: int | None
 ) -> list[StoredMessage]:
     """The session's path to ``head_id`` (its head by default), the last ``limit`` of it."""
     head = session_head(conn, session_id)
@@ -184,58 +184,61 @@ def session_path(
     return path_to(conn, session_id, head, limit)
 
 
-def request_path(conn: sqlite3.Connection, session_id: str) -> list[StoredMessage]:
+def request_path(conn: SqlConnection, dialect: Dialect, session_id: str) -> list[StoredMessage]:
     """The messages of the session's path that its next request is built from.
 
     Everything after the last compaction, the compaction and the messages it kept
     verbatim, and the pinned messages before them, in path order: what
     ``request_view`` reads, without reading the summarized history. Only when the
     session has pinned messages (they can be anywhere) does the walk go on to the
-    root, in SQLite, still parsing only the rows it returns.
+    root, in the database, still parsing only the rows it returns.
     """
     head = session_head(conn, session_id)
     if head is None:
         return []
     # Without pinned messages the walk ends where the summarized history begins.
-    pinned = conn.execute(_MAY_HAVE_PINNED, (session_id,)).fetchone() is not None
+    may_have_pinned = (
+        f"SELECT 1 FROM messages WHERE session_id = ? AND {dialect.pinned_candidate} LIMIT 1"
+    )
+    pinned = conn.execute(may_have_pinned, (session_id,)).fetchone() is not None
     rows = conn.execute(
-        _REQUEST_PATH, {"head": head, "session": session_id, "pinned": pinned}
+        _request_path_sql(dialect), {"head": head, "session": session_id, "pinned": pinned}
     ).fetchall()
     return [message_from_row(row) for row in rows]
 
 
 def tool_results_of(
-    conn: sqlite3.Connection, session_id: str, names: list[str], meta_key: str
+    conn: SqlConnection, dialect: Dialect, session_id: str, names: list[str], meta_key: str
 ) -> list[StoredMessage]:
     """The session's tool results (every branch) from a tool in ``names``, or whose
     ``meta[meta_key]`` is set, oldest first, found without parsing the others."""
     marks = ", ".join("?" for _ in names) or "NULL"
     rows = conn.execute(
         f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.session_id = ? "
-        f"AND m.role = 'tool' AND (json_extract(m.body, '$.name') IN ({marks}) "
-        f"OR {_truthy('m.body', meta_key)}) ORDER BY m.rowid",
+        f"AND m.role = 'tool' AND ({dialect.json_text('m.body', 'name')} IN ({marks}) "
+        f"OR {dialect.truthy('m.body', meta_key)}) ORDER BY m.{dialect.order}",
         (session_id, *names),
     ).fetchall()
     return [message_from_row(row) for row in rows]
 
 
-def last_event_seq(conn: sqlite3.Connection, session_id: str) -> int:
+def last_event_seq(conn: SqlConnection, session_id: str) -> int:
     """The highest logged ``seq`` of the session, 0 if none."""
     row = conn.execute("SELECT max(seq) FROM events WHERE session_id = ?", (session_id,)).fetchone()
     return int(row[0] or 0)
 
 
-def branch_tips(conn: sqlite3.Connection, session_id: str) -> list[StoredMessage]:
+def branch_tips(conn: SqlConnection, dialect: Dialect, session_id: str) -> list[StoredMessage]:
     """Every message of the session that no other message continues, oldest first."""
     rows = conn.execute(
         f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.session_id = ? AND NOT EXISTS "
-        "(SELECT 1 FROM messages c WHERE c.parent_id = m.id) ORDER BY m.rowid",
+        f"(SELECT 1 FROM messages c WHERE c.parent_id = m.id) ORDER BY m.{dialect.order}",
         (session_id,),
     ).fetchall()
     return [message_from_row(row) for row in rows]
 
 
-def find_sessions(conn: sqlite3.Connection, id_or_prefix: str) -> SessionInfo:
+def find_sessions(conn: SqlConnection, id_or_prefix: str) -> SessionInfo:
     """The one session whose id is or starts with ``id_or_prefix``.
 
     Raises ``SessionNotFoundError`` when none matches or several do; the

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 
 from tau_engine.conversation import Usage
 from tau_engine.store.models import SessionInfo
-from tau_engine.store.sqlite.queries import path_to, require_message, require_session
+from tau_engine.store.sql.protocol import SqlConnection
+from tau_engine.store.sql.queries import path_to, require_message, require_session
 
 
 def copy_path_as_session(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     session_id: str,
     at_message_id: str,
     fork_id: str,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +27,8 @@ from tau_engine.conversation import Message, Usage
 from tau_engine.errors import UsageError
 from tau_engine.events import EventReader
 from tau_engine.store.models import SessionInfo
-from tau_engine.store.sqlite.database import Database
-from tau_engine.store.sqlite.queries import require_session
+from tau_engine.store.sql.protocol import Dialect, SqlConnection, SqlDatabase
+from tau_engine.store.sql.queries import require_session
 
 FORMAT_NAME = "tau-session"
 FORMAT_VERSION = 1
@@ -47,7 +46,11 @@ class _MessageRecord(BaseModel):
 
 
 def export_session(
-    db: Database, session_id: str, dest: Path, redact: Callable[[Any], Any] | None = None
+    db: SqlDatabase,
+    dialect: Dialect,
+    session_id: str,
+    dest: Path,
+    redact: Callable[[Any], Any] | None = None,
 ) -> int:
     """Write the session to ``dest`` (atomically); return the number of lines. ``redact``
     (the redaction funnel) sees every message and event before it is written."""
@@ -65,7 +68,7 @@ def export_session(
             lines += 1
             for row in conn.execute(
                 "SELECT id, parent_id, created_at, model, cost_usd, usage, body FROM messages "
-                "WHERE session_id = ? ORDER BY rowid",
+                f"WHERE session_id = ? ORDER BY {dialect.order}",
                 (session_id,),
             ):
                 record = {
@@ -100,7 +103,7 @@ def export_session(
     return lines
 
 
-def import_session(db: Database, src: Path) -> str:
+def import_session(db: SqlDatabase, dialect: Dialect, src: Path) -> str:
     """Recreate the session in ``src`` with its ids; return its id.
 
     Everything is validated before anything is written, and written in one
@@ -132,7 +135,9 @@ def import_session(db: Database, src: Path) -> str:
                         record.model,
                     ),
                 )
-            except sqlite3.IntegrityError as exc:
+            except Exception as exc:
+                if not dialect.is_unique_violation(exc):
+                    raise
                 raise UsageError(
                     f"{src}:{lineno}: message {record.id} clashes with this workspace ({exc})"
                 ) from exc
@@ -143,7 +148,7 @@ def import_session(db: Database, src: Path) -> str:
     return info.id
 
 
-def _insert_session(conn: sqlite3.Connection, info: SessionInfo) -> None:
+def _insert_session(conn: SqlConnection, info: SessionInfo) -> None:
     usage = info.usage
     conn.execute(
         "INSERT INTO sessions (id, title, model, created_at, updated_at, head_id, workspace, "
