@@ -16,6 +16,8 @@ from tau_engine.errors import StoreError, UsageError
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store import open_store
 from tau_engine.store.job_models import NewJob
+from tau_engine.store.postgres.schema import SCHEMA_VERSION
+from tau_engine.store.workspace_key import workspace_key
 from tests.jobs.conftest import open_queue, owner
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (tau[postgres])")
@@ -57,10 +59,10 @@ async def test_two_submits_of_one_key_at_once_make_one_job(
     racer = psycopg.connect(postgres_url)
     racer.execute("BEGIN")
     racer.execute(
-        "INSERT INTO jobs (id, kind, inputs, dedup_key, state, reason, created_at, "
-        "updated_at, next_run_at) VALUES (%s, 'prompt', %s, 'nightly', 'queued', "
-        "'submitted', 0, 0, 0)",
-        (held.id, '{"prompt": "hi"}'),
+        "INSERT INTO jobs (workspace, id, kind, inputs, dedup_key, state, reason, "
+        "created_at, updated_at, next_run_at) VALUES (%s, %s, 'prompt', %s, 'nightly', "
+        "'queued', 'submitted', 0, 0, 0)",
+        (workspace_key(paths.root), held.id, '{"prompt": "hi"}'),
     )
     # The submit waits on the uncommitted row in the unique index of live keys; once
     # that commits, its insert fails and its second look finds the job.
@@ -109,7 +111,8 @@ def test_a_database_from_a_newer_tau_is_refused(postgres_url: str, paths: Worksp
     open_queue(postgres_url, paths).close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("UPDATE tau_schema SET version = 99")
-    with pytest.raises(StoreError, match=r"newer tau \(schema v99; this tau knows v1\)"):
+    knows = rf"newer tau \(schema v99; this tau knows v{SCHEMA_VERSION}\)"
+    with pytest.raises(StoreError, match=knows):
         open_queue(postgres_url, paths)
 
 

@@ -52,7 +52,11 @@ class PostgresBackend:
         )
 
     def open_jobs(self, *, clock: Callable[[], float] = time.time) -> PostgresJobQueue:
-        return PostgresJobQueue.open(self._url, self.where, clock=clock)
+        from tau_engine.store.workspace_key import workspace_key
+
+        return PostgresJobQueue.open(
+            self._url, self.where, workspace=workspace_key(self.paths.root), clock=clock
+        )
 
     def check_job_fence(self, fence: Fence) -> None:
         conn = connect(self._url, self.where)

@@ -64,6 +64,7 @@ from tau_engine.store.job_rows import (
 from tau_engine.store.postgres.connection import Connection, connect, translate_errors
 from tau_engine.store.postgres.jobs_admin import (
     FENCED,
+    IN_WORKSPACE,
     NOTIFY,
     SELECT_JOB,
     append_event,
@@ -85,7 +86,8 @@ UPDATE jobs SET state = 'running', attempt = attempt + 1, fence = fence + 1,
     owner = %(owner)s, lease_expires_at = %(now)s + %(lease)s, heartbeat_at = %(now)s,
     progress_at = %(now)s, phase = 'claimed', last_line = '', next_run_at = NULL,
     started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
-WHERE id = (SELECT id FROM jobs WHERE state IN {CLAIMABLE_SQL} AND next_run_at <= %(now)s
+WHERE id = (SELECT id FROM jobs WHERE workspace = %(workspace)s
+            AND state IN {CLAIMABLE_SQL} AND next_run_at <= %(now)s
             AND cancel_requested_at IS NULL ORDER BY priority DESC, seq LIMIT 1
             FOR UPDATE SKIP LOCKED)
 RETURNING id
@@ -93,12 +95,21 @@ RETURNING id
 
 
 class PostgresJobQueue:
-    """The ``JobQueue`` on PostgreSQL. Open with ``PostgresJobQueue.open(url, where)``."""
+    """The ``JobQueue`` of one workspace (``workspace``: its key, ``store/workspace_key.py``)
+    on PostgreSQL: it sees, claims and changes that workspace's jobs only. Open with
+    ``PostgresJobQueue.open(url, where, workspace=...)``."""
 
     def __init__(
-        self, conn: Connection, url: str, where: str, *, clock: Callable[[], float] = time.time
+        self,
+        conn: Connection,
+        url: str,
+        where: str,
+        *,
+        workspace: str,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.where = where
+        self.workspace = workspace
         self._url = url
         self._conn: Connection | None = conn
         self._listener: Connection | None = None
@@ -108,7 +119,7 @@ class PostgresJobQueue:
 
     @classmethod
     def open(
-        cls, url: str, where: str, *, clock: Callable[[], float] = time.time
+        cls, url: str, where: str, *, workspace: str, clock: Callable[[], float] = time.time
     ) -> PostgresJobQueue:
         """Connect and migrate. Blocking. ``where`` names the database in messages."""
         conn = connect(url, where)
@@ -118,7 +129,7 @@ class PostgresJobQueue:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, url, where, clock=clock)
+        return cls(conn, url, where, workspace=workspace, clock=clock)
 
     def close(self) -> None:
         with self._lock:
@@ -161,7 +172,8 @@ class PostgresJobQueue:
         with self._txn() as conn:
             if job.key is not None:
                 row = conn.execute(
-                    f"{SELECT_JOB} WHERE dedup_key = %s AND state IN {LIVE_SQL}", (job.key,)
+                    f"{SELECT_JOB} WHERE dedup_key = %s AND state IN {LIVE_SQL}{IN_WORKSPACE}",
+                    (job.key, self.workspace),
                 ).fetchone()
                 if row is not None:
                     held = job_from_row(row)
@@ -172,10 +184,11 @@ class PostgresJobQueue:
                         )
                     return SubmitResult(job=held, created=False)
             conn.execute(
-                "INSERT INTO jobs (id, kind, inputs, signature, dedup_key, priority, state, "
-                "reason, max_attempts, next_run_at, replay_of, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO jobs (workspace, id, kind, inputs, signature, dedup_key, priority, "
+                "state, reason, max_attempts, next_run_at, replay_of, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s)",
                 (
+                    self.workspace,
                     job.id,
                     job.kind,
                     json.dumps(job.inputs),
@@ -208,7 +221,7 @@ class PostgresJobQueue:
             return SubmitResult(job=require_job(conn, job.id), created=True)
 
     async def get(self, id_or_prefix: str) -> JobRecord:
-        return await self._run(self._read, find_job, id_or_prefix)
+        return await self._run(self._read, find_job, id_or_prefix, self.workspace)
 
     def _read(self, query: Callable[..., T], *args: Any) -> T:
         with self._txn() as conn:
@@ -220,10 +233,11 @@ class PostgresJobQueue:
         return await self._run(self._list, states, limit)
 
     def _list(self, states: set[JobState] | None, limit: int) -> list[JobRecord]:
-        where, params = "", []
+        where = "WHERE workspace = %s"
+        params: tuple[Any, ...] = (self.workspace,)
         if states:
-            where = "WHERE state = ANY(%s)"
-            params = [[state.value for state in sorted(states)]]
+            where += " AND state = ANY(%s)"
+            params += ([state.value for state in sorted(states)],)
         with self._txn() as conn:
             rows = conn.execute(
                 f"{SELECT_JOB} {where} ORDER BY created_at DESC, seq DESC LIMIT %s",
@@ -263,7 +277,13 @@ class PostgresJobQueue:
         with self._txn() as conn:
             while True:
                 row = conn.execute(
-                    _CLAIM, {"owner": owner_json(owner), "now": now, "lease": lease_s}
+                    _CLAIM,
+                    {
+                        "owner": owner_json(owner),
+                        "now": now,
+                        "lease": lease_s,
+                        "workspace": self.workspace,
+                    },
                 ).fetchone()
                 if row is None:
                     return None
@@ -463,7 +483,8 @@ class PostgresJobQueue:
         now = self._clock()
         with self._txn() as conn:
             rows = conn.execute(
-                f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < %s", (now,)
+                f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < %s{IN_WORKSPACE}",
+                (now, self.workspace),
             ).fetchall()
         report = RecoveryReport()
         for job in readable_jobs(rows):
@@ -486,10 +507,10 @@ class PostgresJobQueue:
         return report
 
     async def request_cancel(self, job_id: str, is_alive: OwnerAlive) -> JobRecord:
-        return await self._run(self._write, cancel, job_id, self._clock(), is_alive)
+        return await self._run(self._write, cancel, job_id, self.workspace, self._clock(), is_alive)
 
     async def block(self, job_id: str, message: str) -> JobRecord:
-        return await self._run(self._write, block, job_id, message, self._clock())
+        return await self._run(self._write, block, job_id, self.workspace, message, self._clock())
 
     def _write(self, change: Callable[..., T], *args: Any) -> T:
         with self._txn() as conn:
@@ -501,7 +522,7 @@ class PostgresJobQueue:
     def _append(self, job_id: str, event_type: str, data: dict[str, Any]) -> None:
         now = self._clock()
         with self._txn() as conn:
-            job = require_job(conn, job_id)
+            job = require_job(conn, job_id, workspace=self.workspace)
             append_event(conn, job.id, event_type, now, job.attempt, data)
 
     async def prune(self, finished_before: float) -> list[str]:
@@ -510,8 +531,9 @@ class PostgresJobQueue:
     def _prune(self, finished_before: float) -> list[str]:
         with self._txn() as conn:
             rows = conn.execute(
-                f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} AND finished_at < %s RETURNING id",
-                (finished_before,),
+                f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} AND finished_at < %s"
+                f"{IN_WORKSPACE} RETURNING id",
+                (finished_before, self.workspace),
             ).fetchall()
         return [row[0] for row in rows]
 

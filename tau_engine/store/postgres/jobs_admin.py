@@ -26,28 +26,35 @@ from tau_engine.store.postgres.connection import Connection
 SELECT_JOB = f"SELECT {JOB_COLUMNS} FROM jobs"
 FENCED = "WHERE id = %(id)s AND fence = %(fence)s AND state = 'running'"
 """The condition of every fenced write: the job is still running under this token."""
+IN_WORKSPACE = " AND workspace = %s"
+"""Keeps a read to the queue's own workspace's jobs (``store/workspace_key.py``)."""
 NOTIFY = "SELECT pg_notify('tau_jobs', '')"
 """Wakes idle workers (``wait_for_work``) when the transaction commits."""
 
 
-def require_job(conn: Connection, job_id: str, *, lock: bool = False) -> JobRecord:
-    """The job with exactly this id; ``lock``: hold its row until the transaction ends."""
+def require_job(
+    conn: Connection, job_id: str, *, lock: bool = False, workspace: str | None = None
+) -> JobRecord:
+    """The job with exactly this id (of ``workspace``, when given: another workspace's job
+    is not found); ``lock``: hold its row until the transaction ends."""
+    scope, params = ("", (job_id,)) if workspace is None else (IN_WORKSPACE, (job_id, workspace))
     row = conn.execute(
-        f"{SELECT_JOB} WHERE id = %s{' FOR UPDATE' if lock else ''}", (job_id,)
+        f"{SELECT_JOB} WHERE id = %s{scope}{' FOR UPDATE' if lock else ''}", params
     ).fetchone()
     if row is None:
         raise JobNotFoundError(f"no job {job_id}")
     return job_from_row(row)
 
 
-def find_job(conn: Connection, id_or_prefix: str) -> JobRecord:
-    """The job with this id, else the one job whose id starts with it."""
+def find_job(conn: Connection, id_or_prefix: str, workspace: str) -> JobRecord:
+    """The job of ``workspace`` with this id, else the one whose id starts with it."""
     text = job_id_text(id_or_prefix)
-    row = conn.execute(f"{SELECT_JOB} WHERE id = %s", (text,)).fetchone()
+    row = conn.execute(f"{SELECT_JOB} WHERE id = %s{IN_WORKSPACE}", (text, workspace)).fetchone()
     if row is not None:
         return job_from_row(row)
     rows = conn.execute(
-        f"{SELECT_JOB} WHERE id LIKE %s ESCAPE '\\' ORDER BY id LIMIT 6", (escape_like(text),)
+        f"{SELECT_JOB} WHERE id LIKE %s ESCAPE '\\'{IN_WORKSPACE} ORDER BY id LIMIT 6",
+        (escape_like(text), workspace),
     ).fetchall()
     return only_job(text, rows)
 
@@ -137,9 +144,11 @@ def recover_one(conn: Connection, seen: JobRecord, now: float) -> RecoveredJob |
     return RecoveredJob(job_id=job.id, action=action, reason=reason, detail=gone)
 
 
-def cancel(conn: Connection, job_id: str, now: float, is_alive: OwnerAlive) -> JobRecord:
+def cancel(
+    conn: Connection, job_id: str, workspace: str, now: float, is_alive: OwnerAlive
+) -> JobRecord:
     """Cancel a waiting job, or a running one whose owner is gone; else ask its worker."""
-    job = require_job(conn, job_id, lock=True)
+    job = require_job(conn, job_id, lock=True, workspace=workspace)
     if job.settled:
         raise UsageError(f"job {job.id[:8]} is already {job.state}; nothing to cancel")
     if job.state is JobState.RUNNING:
@@ -180,9 +189,9 @@ def cancel(conn: Connection, job_id: str, now: float, is_alive: OwnerAlive) -> J
     return require_job(conn, job.id)
 
 
-def block(conn: Connection, job_id: str, message: str, now: float) -> JobRecord:
+def block(conn: Connection, job_id: str, workspace: str, message: str, now: float) -> JobRecord:
     """Hold a waiting job out of the queue."""
-    job = require_job(conn, job_id, lock=True)
+    job = require_job(conn, job_id, lock=True, workspace=workspace)
     if job.state is JobState.RUNNING:
         raise UsageError(
             f"job {job.id[:8]} is running; cancel it first (tau jobs cancel {job.id[:8]})"
