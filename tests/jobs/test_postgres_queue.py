@@ -18,7 +18,7 @@ from tau_engine.store import open_store
 from tau_engine.store.job_models import NewJob
 from tau_engine.store.postgres.schema import SCHEMA_VERSION
 from tau_engine.store.workspace_key import workspace_key
-from tests.jobs.conftest import open_queue, owner
+from tests.jobs.conftest import Clock, open_queue, owner
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (tau[postgres])")
 
@@ -151,3 +151,38 @@ def test_parts_not_yet_on_postgresql_refuse_clearly(tmp_path: Path) -> None:
             open_part()
     with pytest.raises(UsageError, match="rebuilds a SQLite store"):
         backend.recover()
+
+
+async def test_two_recovery_sweeps_never_race(postgres_url: str, paths: WorkspacePaths) -> None:
+    """While one sweeper is judging an expired lease, a second (another worker, another
+    machine) skips instead of judging and requeueing the same job at the same time."""
+    clock = Clock()
+    first, second = open_queue(postgres_url, paths, clock), open_queue(postgres_url, paths, clock)
+    try:
+        job = (await first.submit(new_job())).job
+        assert await first.claim(owner(), 60) is not None
+        clock.advance(61)
+        judging, release = threading.Event(), threading.Event()
+        judged_by_second: list[str] = []
+
+        def slow_is_alive(_owner: object) -> bool:
+            judging.set()
+            release.wait(20)
+            return False
+
+        def second_is_alive(_owner: object) -> bool:
+            judged_by_second.append("called")
+            return False
+
+        sweep = asyncio.ensure_future(first.recover(slow_is_alive))
+        assert await asyncio.to_thread(judging.wait, 20)
+        other = await asyncio.wait_for(second.recover(second_is_alive), 20)
+        release.set()
+        report = await asyncio.wait_for(sweep, 20)
+        assert other.skipped and other.jobs == [] and judged_by_second == []
+        assert [(r.job_id, r.action) for r in report.jobs] == [(job.id, "requeued")]
+        # Once the first is done, the lock is free again.
+        assert not (await second.recover(second_is_alive)).skipped
+    finally:
+        first.close()
+        second.close()

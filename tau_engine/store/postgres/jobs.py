@@ -66,6 +66,7 @@ from tau_engine.store.postgres.jobs_admin import (
     FENCED,
     IN_WORKSPACE,
     NOTIFY,
+    RECOVERY_LOCK,
     SELECT_JOB,
     append_event,
     block,
@@ -480,30 +481,36 @@ class PostgresJobQueue:
         return await self._run(self._recover, is_alive)
 
     def _recover(self, is_alive: OwnerAlive) -> RecoveryReport:
+        """One sweep, in one transaction under the workspace's recovery lock: a second
+        sweeper (another worker, ``tau jobs recover`` on another machine) finds the lock
+        taken and skips, instead of judging the same expired leases at the same time."""
         now = self._clock()
+        report = RecoveryReport()
         with self._txn() as conn:
+            taken = conn.execute(RECOVERY_LOCK, (self.workspace,)).fetchone()
+            if taken is None or not taken[0]:
+                report.skipped = True
+                return report
             rows = conn.execute(
                 f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < %s{IN_WORKSPACE}",
                 (now, self.workspace),
             ).fetchall()
-        report = RecoveryReport()
-        for job in readable_jobs(rows):
-            expired = now - (job.lease_expires_at or now)
-            if job.owner is not None and is_alive(job.owner):
-                report.jobs.append(
-                    RecoveredJob(
-                        job_id=job.id,
-                        action="left-alone",
-                        reason="slow",
-                        detail=f"lease expired {expired:.0f} s ago but owner pid "
-                        f"{job.owner.pid} is still running: slow, not dead",
+            for job in readable_jobs(rows):
+                expired = now - (job.lease_expires_at or now)
+                if job.owner is not None and is_alive(job.owner):
+                    report.jobs.append(
+                        RecoveredJob(
+                            job_id=job.id,
+                            action="left-alone",
+                            reason="slow",
+                            detail=f"lease expired {expired:.0f} s ago but owner pid "
+                            f"{job.owner.pid} is still running: slow, not dead",
+                        )
                     )
-                )
-                continue
-            with self._txn() as conn:
+                    continue
                 done = recover_one(conn, job, now)
-            if done is not None:
-                report.jobs.append(done)
+                if done is not None:
+                    report.jobs.append(done)
         return report
 
     async def request_cancel(self, job_id: str, is_alive: OwnerAlive) -> JobRecord:

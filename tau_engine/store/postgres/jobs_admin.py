@@ -29,6 +29,9 @@ FENCED = "WHERE id = %(id)s AND fence = %(fence)s AND state = 'running'"
 IN_WORKSPACE = " AND workspace = %s"
 """Keeps a read to the queue's own workspace's jobs (``store/workspace_key.py``)."""
 NOTIFY = "SELECT pg_notify('tau_jobs', '')"
+RECOVERY_LOCK = "SELECT pg_try_advisory_xact_lock(1952544095, hashtext(%s))"
+"""Taken by a recovery sweep for its transaction: one sweeper per workspace at a time
+(the first key is "tau_" in ASCII; the second, the workspace key's hash)."""
 """Wakes idle workers (``wait_for_work``) when the transaction commits."""
 
 
