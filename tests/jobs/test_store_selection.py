@@ -152,3 +152,23 @@ def test_masked_url_hides_every_password() -> None:
         "postgresql:///db?password=***&sslmode=require"
     )
     assert masked_url("host=h password='a b' dbname=x") == "host=h password=*** dbname=x"
+
+
+@pytest.mark.parametrize(
+    ("args", "part"),
+    [
+        (["-p", "hi", "--model", "offline/echo"], "sessions"),
+        (["sessions", "list"], "sessions"),
+        (["memory", "tree"], "memory"),
+        (["mission", "list"], "missions"),
+    ],
+)
+def test_every_command_opens_the_chosen_store(workspace: Path, args: list[str], part: str) -> None:
+    """Runs and the store commands open the store ``TAU_STORE_URL`` names (PostgreSQL holds
+    only jobs so far, so they say so), never the workspace's SQLite file behind its back."""
+    env = tau_env(TAU_STORE_URL="postgresql://u:hunter2pw@127.0.0.1:9/db")
+    proc = run_tau(args, workspace, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"tau: error: {part} cannot live in PostgreSQL yet" in proc.stderr
+    assert "hunter2pw" not in proc.stdout + proc.stderr
+    assert not (workspace / ".tau" / "tau.db").exists()
