@@ -189,7 +189,7 @@ class AgentRuntime:
         keys = provider_key_values(settings, real, paths.root, credentials=stored)
         safety = await asyncio.to_thread(open_safety, paths, settings, real, keys, mode)
         paths.ensure()
-        store = await asyncio.to_thread(open_store(paths).open_sessions)
+        store = await asyncio.to_thread(open_store(paths, settings.store.url).open_sessions)
         models = ModelSelector(
             settings,
             env,

@@ -48,10 +48,13 @@ class SessionControl:
         self._locks = LockSlot(store.lock_session)
 
     @classmethod
-    async def open(cls, paths: WorkspacePaths, *, read_only: bool = False) -> SessionControl:
-        """Open the workspace's store (``read_only``: one the user cannot write works too,
-        for listing and exporting)."""
-        backend = open_store(paths)
+    async def open(
+        cls, paths: WorkspacePaths, *, read_only: bool = False, store_url: str | None = None
+    ) -> SessionControl:
+        """Open the workspace's store (``store_url``: the selected one, default the
+        workspace's SQLite file; ``read_only``: one the user cannot write works too, for
+        listing and exporting)."""
+        backend = open_store(paths, store_url)
         store = await asyncio.to_thread(backend.open_sessions, read_only=read_only)
         return cls(store, paths)
 

@@ -79,13 +79,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 # Options of the top-level parser that every subcommand honours when given before its
 # name (``tau -w DIR sessions delete ID``), whether or not it declares them itself.
-GLOBAL_OPTIONS = ("workspace", "debug", "no_color")
+GLOBAL_OPTIONS = ("workspace", "store", "debug", "no_color")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by the app and headless runs."""
     # Imported here, not at the top: ``tau --version`` is answered before any of this.
     from tau_engine.protocol.approval import APPROVAL_MODES
+    from tau_tui.store_option import add_store_option
 
     parser.add_argument(
         "--model",
@@ -105,6 +106,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="workspace root (default: nearest folder with .tau/ or .git)",
     )
+    add_store_option(parser)
     parser.add_argument(
         "--approval",
         choices=APPROVAL_MODES,
@@ -319,7 +321,10 @@ def _read_stdin_prompt() -> str | None:
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
+    from tau_tui.store_option import store_settings
+
     return {
+        **store_settings(args.store),
         "profile": args.profile,
         "model": args.model,
         "base_url": args.base_url,

@@ -32,6 +32,7 @@ _PROVIDER_VARS = [
     "TAU_APPROVAL",
     "TAU_MAX_TURNS",
     "TAU_THEME",
+    "TAU_STORE_URL",  # a developer's shared store must not receive the suite's jobs
 ]
 
 

@@ -40,6 +40,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic.fields import FieldInfo
 
+from tau_engine.config.store_setting import STORE_URL_ENV, StoreSettings, masked_url
 from tau_engine.config.toml_file import display_path as _display
 from tau_engine.config.toml_file import read_toml
 from tau_engine.errors import ConfigError
@@ -176,6 +177,9 @@ class Settings(BaseModel):
     providers: dict[str, ProviderSettings] = Field(
         default_factory=dict, description="Per-provider options"
     )
+    store: StoreSettings = Field(
+        default_factory=StoreSettings, description="Where tau keeps its state ([store] url)"
+    )
 
     # How this instance was loaded (not settings: never read from a file).
     _workspace_trusted: bool = PrivateAttr(default=False)
@@ -203,6 +207,8 @@ def _needs_trust(rule: str | None, key: str, value: Any, baseline: Any) -> str |
     if rule == "credentials":
         if key == "profile":
             return "chooses which of your profiles (model and key) is used"
+        if key == "store.url":
+            return "decides where tau writes your sessions and jobs"
         return (
             "decides which secret is read and sent"
             if key.endswith("api_key_env")
@@ -238,7 +244,7 @@ def withhold_untrusted(
     withheld: list[Withheld] = []
     baseline = {**user_layer, "approval": user_layer.get("approval") or default_approval}
     for key, info in Settings.model_fields.items():
-        if key not in layer or key == "providers":
+        if key not in layer or key in ("providers", "store"):
             continue
         reason = _needs_trust(_trust_rule(info), key, layer[key], baseline.get(key))
         if reason:
@@ -259,6 +265,12 @@ def withhold_untrusted(
                 if reason:
                     withheld.append(Withheld(full, str(conf.pop(key)), source, reason))
             kept["providers"][name] = conf
+    store = layer.get("store")
+    if isinstance(store, dict) and store.get("url") is not None:
+        # The URL may carry a password: the trust prompt and the notice show it masked.
+        kept["store"] = {k: v for k, v in store.items() if k != "url"}
+        reason = _needs_trust("credentials", "store.url", store["url"], None)
+        withheld.append(Withheld("store.url", masked_url(str(store["url"])), source, str(reason)))
     return kept, withheld
 
 
@@ -306,7 +318,10 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
     env = os.environ if environ is None else environ
-    return {key: env[var] for var, key in ENV_SETTINGS.items() if env.get(var)}
+    layer: dict[str, Any] = {key: env[var] for var, key in ENV_SETTINGS.items() if env.get(var)}
+    if env.get(STORE_URL_ENV, "").strip():
+        layer["store"] = {"url": env[STORE_URL_ENV].strip()}
+    return layer
 
 
 def load_settings(
@@ -375,9 +390,20 @@ def load_settings(
         key = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"--{key.replace('_', '-')}: {err['msg']}") from exc
     # A withheld value that a flag or the environment replaces anyway is not worth a word.
-    settings._withheld = [w for w in withheld if w.key not in env_layer and w.key not in cli_layer]
+    settings._withheld = [
+        w for w in withheld if not _given(w.key, env_layer) and not _given(w.key, cli_layer)
+    ]
     settings._workspace_trusted = trusted
     return settings
+
+
+def _given(key: str, layer: dict[str, Any]) -> bool:
+    """Whether ``layer`` sets the dotted ``key`` (``store.url``)."""
+    head, _dot, rest = key.partition(".")
+    if not rest or head == "providers":
+        return key in layer
+    inner = layer.get(head)
+    return isinstance(inner, dict) and inner.get(rest) is not None
 
 
 def _profile_layer(

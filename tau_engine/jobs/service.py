@@ -29,6 +29,7 @@ from tau_engine.jobs.signing import JobSigner
 from tau_engine.jobs.worker import LogFn, Worker, WorkerConfig
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store.api import JobQueue
+from tau_engine.store.job_fence import child_store_environ
 from tau_engine.store.job_models import (
     AttemptRecord,
     JobEvent,
@@ -80,20 +81,25 @@ class JobService:
         kinds: Mapping[str, JobKind] | None = None,
         signer: JobSigner | None = None,
         clock: Callable[[], float] = time.time,
+        store_url: str | None = None,
     ) -> None:
         self.queue = queue
         self.paths = paths
+        self.store_url = store_url
         self.kinds = dict(kinds) if kinds is not None else default_kinds()
         self.signer = signer or JobSigner()
         self._clock = clock
 
     @classmethod
-    def open(cls, paths: WorkspacePaths, **kwargs: Any) -> JobService:
-        """The service over the workspace's job queue (``store.open_store``). Blocking:
-        call it at start-up."""
+    def open(
+        cls, paths: WorkspacePaths, *, store_url: str | None = None, **kwargs: Any
+    ) -> JobService:
+        """The service over the job queue of the store ``store_url`` names (default: the
+        workspace's SQLite file; ``store.open_store``). Blocking: call it at start-up."""
         from tau_engine.store import open_store
 
-        return cls(open_store(paths).open_jobs(), paths, **kwargs)
+        queue = open_store(paths, store_url).open_jobs()
+        return cls(queue, paths, store_url=store_url, **kwargs)
 
     def close(self) -> None:
         self.queue.close()
@@ -264,7 +270,7 @@ class JobService:
 
         from tau_engine.store import open_store
 
-        store = await asyncio.to_thread(open_store(self.paths).open_sessions)
+        store = await asyncio.to_thread(open_store(self.paths, self.store_url).open_sessions)
         found: dict[str, list[dict[str, Any]]] = {}
         try:
             for session_id in session_ids:
@@ -305,6 +311,15 @@ class JobService:
     def worker(
         self, config: WorkerConfig, *, environ: Mapping[str, str], log: LogFn | None = None
     ) -> Worker:
+        """A worker over this queue. Its jobs' children get the store in their environment
+        (``job_fence.STORE_URL_ENV``, never in their arguments, which anyone on the
+        machine may read), so a child's fence check asks the store its worker claims from."""
         return Worker(
-            self.queue, self.paths, self.kinds, config, signer=self.signer, environ=environ, log=log
+            self.queue,
+            self.paths,
+            self.kinds,
+            config,
+            signer=self.signer,
+            environ=child_store_environ(environ, self.store_url),
+            log=log,
         )

@@ -44,8 +44,11 @@ class MemoryRuntime:
         *,
         redactor: SecretRedactor,
         budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+        store_url: str | None = None,
     ) -> MemoryRuntime:
-        service = await asyncio.to_thread(MemoryService.open, paths, redactor=redactor)
+        service = await asyncio.to_thread(
+            lambda: MemoryService.open(paths, redactor=redactor, store_url=store_url)
+        )
         return cls(service, bus, budget_tokens=budget_tokens)
 
     @classmethod
@@ -56,7 +59,11 @@ class MemoryRuntime:
         if not settings.memory:
             return None
         return await cls.open(
-            paths, bus, redactor=redactor, budget_tokens=settings.memory_budget_tokens
+            paths,
+            bus,
+            redactor=redactor,
+            budget_tokens=settings.memory_budget_tokens,
+            store_url=settings.store.url,
         )
 
     def bind(

@@ -71,10 +71,12 @@ class MemoryService:
         *,
         redactor: SecretRedactor | None = None,
         clock: Callable[[], float] = time.time,
+        store_url: str | None = None,
     ) -> MemoryService:
-        """The service over the workspace's store (``store.open_store``). Blocking: call it
-        at start-up (or through ``asyncio.to_thread``)."""
-        return cls(open_store(paths).open_memory(), redactor=redactor, clock=clock)
+        """The service over the workspace's store (``store.open_store``; ``store_url``: the
+        selected one, default the workspace's SQLite file). Blocking: call it at start-up
+        (or through ``asyncio.to_thread``)."""
+        return cls(open_store(paths, store_url).open_memory(), redactor=redactor, clock=clock)
 
     def close(self) -> None:
         self.store.close()

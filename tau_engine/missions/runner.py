@@ -60,7 +60,7 @@ from tau_engine.missions.verifier import (
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store import open_store
 from tau_engine.store.api import MissionStore, StoreBackend
-from tau_engine.store.job_fence import fence_from_environ
+from tau_engine.store.job_fence import fence_from_environ, job_store_url
 
 EditorFactory = Callable[[MissionState], Editor]
 
@@ -113,8 +113,9 @@ class MissionRunner:
         return Path(self.state.inputs.repo)
 
     def _job_store(self) -> StoreBackend:
-        """The store of the workspace whose ``.tau/`` is ``state_dir`` (its job queue)."""
-        return open_store(WorkspacePaths(self.state_dir.parent))
+        """The store of the workspace whose ``.tau/`` is ``state_dir`` (its job queue): the
+        one the job's worker named in the real environment (``job_fence.job_store_url``)."""
+        return open_store(WorkspacePaths(self.state_dir.parent), job_store_url(os.environ))
 
     @property
     def worktree(self) -> Path:

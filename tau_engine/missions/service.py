@@ -82,9 +82,11 @@ class MissionContext:
         *,
         environ: Mapping[str, str] | None = None,
         bus: EventBus | None = None,
+        store_url: str | None = None,
     ) -> MissionContext:
-        """Open the repository's mission store. Without a ``redactor``, evidence goes
-        through ``environment.evidence_redactor``."""
+        """Open the repository's mission store (``store_url``: the selected one, default
+        the workspace's SQLite file). Without a ``redactor``, evidence goes through
+        ``environment.evidence_redactor``."""
         paths = WorkspacePaths(repo.resolve())
         env = dict(os.environ if environ is None else environ)
         for name in ("missions", "worktrees"):
@@ -94,7 +96,7 @@ class MissionContext:
                     f"{paths.state_dir / name} is a symbolic link; tau keeps "
                     "missions only in a real folder under .tau/"
                 )
-        store = open_store(paths).open_missions()
+        store = open_store(paths, store_url).open_missions()
         return cls(paths, store, redactor, env, bus)
 
     def close(self) -> None:

@@ -14,8 +14,9 @@ a provider whose key is in the real environment or the user's credentials file
 are not taken from it (``key_sources.provider_environ``). The
 file is part of the workspace, so it is untrusted input: it may supply keys (a
 secret the user put there), but a variable that decides where a key is sent
-(any name ending in ``_BASE_URL``) is taken from it only when the user trusts
-the workspace (``tau trust``); otherwise it is withheld.
+(any name ending in ``_BASE_URL``), or where tau writes its state
+(``TAU_STORE_URL``), is taken from it only when the user trusts the workspace
+(``tau trust``); otherwise it is withheld.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tau_engine.config.store_setting import STORE_URL_ENV
 
 DOTENV_NAME = ".env"
 
@@ -115,6 +118,12 @@ def is_routing_variable(name: str) -> bool:
     return name.upper().endswith("_BASE_URL")
 
 
+def needs_trust(name: str) -> bool:
+    """Whether a ``.env`` may set ``name`` only in a trusted workspace: a routing variable,
+    or ``TAU_STORE_URL`` (which decides where sessions and jobs are written)."""
+    return is_routing_variable(name) or name == STORE_URL_ENV
+
+
 def workspace_dotenv(
     environ: Mapping[str, str],
     workspace_root: Path | None,
@@ -134,7 +143,7 @@ def workspace_dotenv(
     for name, value in values.items():
         if name in environ or name in shadowed:
             continue
-        if not trusted and is_routing_variable(name):
+        if not trusted and needs_trust(name):
             withheld[name] = value
         else:
             used[name] = value

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tau_engine.config import Settings, Withheld, load_settings, read_toml
+from tau_engine.config.store_setting import STORE_URL_ENV, masked_url
 from tau_engine.errors import ConfigError
 from tau_engine.paths import WorkspacePaths, atomic_write_text, user_config_dir
 from tau_engine.providers.dotenv import DOTENV_NAME, workspace_dotenv
@@ -101,10 +102,31 @@ def workspace_withheld(
     return [
         *settings.withheld,
         *(
-            Withheld(name, value, DOTENV_NAME, "decides where your API keys are sent")
+            Withheld(name, masked_url(value), DOTENV_NAME, _STORE_REASON)
+            if name == STORE_URL_ENV
+            else Withheld(name, value, DOTENV_NAME, "decides where your API keys are sent")
             for name, value in from_dotenv.items()
         ),
     ]
+
+
+_STORE_REASON = "decides where tau writes your sessions and jobs"
+
+
+def with_trusted_store_url(
+    paths: WorkspacePaths, environ: Mapping[str, str] | None, *, trusted: bool
+) -> dict[str, str] | None:
+    """``environ`` (default: the process environment) plus a trusted workspace ``.env``'s
+    ``TAU_STORE_URL`` when the real environment sets none; unchanged (None: the process
+    environment) when the workspace is not trusted or its ``.env`` names no store."""
+    if not trusted:
+        return None if environ is None else dict(environ)
+    env = dict(os.environ if environ is None else environ)
+    used, _ = workspace_dotenv(env, paths.root, trusted=True)
+    if used.get(STORE_URL_ENV, "").strip():
+        env[STORE_URL_ENV] = used[STORE_URL_ENV]
+        return env
+    return None if environ is None else env
 
 
 def withheld_notice(items: list[Withheld]) -> str:
@@ -145,6 +167,7 @@ def load_run_settings(
 
     store = store or TrustStore()
     trusted = grant or store.decision(paths.root) is True
+    environ = with_trusted_store_url(paths, environ, trusted=trusted)
     settings = load_settings(
         paths, cli, environ, trusted=trusted, default_approval=default_approval
     )
@@ -169,7 +192,12 @@ async def load_settings_asking(
     decision = await asyncio.to_thread(store.decision, paths.root)
     trusted = grant or decision is True
     settings = await asyncio.to_thread(
-        load_settings, paths, cli, environ, trusted=trusted, default_approval=default_approval
+        load_settings,
+        paths,
+        cli,
+        with_trusted_store_url(paths, environ, trusted=trusted),
+        trusted=trusted,
+        default_approval=default_approval,
     )
     if trusted or decision is not None:
         return settings
@@ -181,5 +209,10 @@ async def load_settings_asking(
     if not answer:
         return settings
     return await asyncio.to_thread(
-        load_settings, paths, cli, environ, trusted=True, default_approval=default_approval
+        load_settings,
+        paths,
+        cli,
+        with_trusted_store_url(paths, environ, trusted=True),
+        trusted=True,
+        default_approval=default_approval,
     )

@@ -226,6 +226,9 @@ class RecoveryReport(BaseModel):
     """Everything one recovery pass did."""
 
     jobs: list[RecoveredJob] = Field(default_factory=list)
+    skipped: bool = False
+    """Another recovery pass of the same queue was running, so this one did nothing
+    (a shared store lets one sweeper at a time judge and requeue expired leases)."""
 
     def by_action(self, action: str) -> list[RecoveredJob]:
         return [job for job in self.jobs if job.action == action]

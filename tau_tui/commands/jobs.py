@@ -21,6 +21,7 @@ from typing import Any
 
 from tau_engine.protocol.approval import APPROVAL_MODES
 from tau_tui.guard import positive_float, positive_int
+from tau_tui.store_option import add_store_option
 
 STATE_CHOICES = ["queued", "running", "recovering", "succeeded", "failed", "blocked", "cancelled"]
 
@@ -33,6 +34,7 @@ def add_parser(sub: Any) -> None:
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
+    add_store_option(common)
     common.add_argument("--json", action="store_true", help="print one JSON document")
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -169,9 +171,10 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from tau_engine.jobs.service import JobService
     from tau_engine.paths import WorkspacePaths
+    from tau_tui.store_option import selected_store_url
 
     paths = WorkspacePaths.locate(args.workspace)
-    service = JobService.open(paths)
+    service = JobService.open(paths, store_url=selected_store_url(paths, args))
     try:
         return asyncio.run(_dispatch(service, args))
     finally:

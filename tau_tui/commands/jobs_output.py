@@ -171,6 +171,9 @@ def print_recovery(report: Any, as_json: bool) -> int:
     if as_json:
         _json(report.model_dump(mode="json"))
         return 0
+    if report.skipped:
+        _out("another recovery pass is running on this queue: nothing done")
+        return 0
     if not report.jobs:
         _out("no expired leases: nothing to recover")
         return 0

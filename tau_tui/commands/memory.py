@@ -23,6 +23,7 @@ from tau_tui.commands.memory_output import (
     pending_lines,
     tree_lines,
 )
+from tau_tui.store_option import add_store_option
 
 
 def add_parser(sub: Any) -> None:
@@ -35,6 +36,7 @@ def add_parser(sub: Any) -> None:
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
+    add_store_option(common)
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     common.add_argument("--json", action="store_true", help="print the result as JSON")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -98,12 +100,16 @@ def _entry_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tau_engine.memory.service import MemoryService
     from tau_engine.paths import WorkspacePaths
+    from tau_tui.store_option import selected_store_url
 
     paths = WorkspacePaths.locate(args.workspace)
+    store_url = selected_store_url(paths, args)
     if args.action == "why":
-        return asyncio.run(_why(paths, args))
+        return asyncio.run(_why(paths, args, store_url))
     service = MemoryService.open(
-        paths, redactor=_redactor(paths) if args.action in ("add", "edit", "import") else None
+        paths,
+        redactor=_redactor(paths) if args.action in ("add", "edit", "import") else None,
+        store_url=store_url,
     )
     try:
         return asyncio.run(_dispatch(service, args))
@@ -257,11 +263,11 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
     }
 
 
-async def _why(paths: Any, args: argparse.Namespace) -> int:
+async def _why(paths: Any, args: argparse.Namespace, store_url: str | None) -> int:
     from tau_engine.memory.overview import last_offer
     from tau_engine.store import open_store
 
-    store = open_store(paths).open_sessions()
+    store = open_store(paths, store_url).open_sessions()
     try:
         session = (
             await store.get_session(args.session) if args.session else await store.latest_session()

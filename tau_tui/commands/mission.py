@@ -18,6 +18,7 @@ from typing import Any
 
 from tau_engine.safety.profiles import BUILTIN_PROFILES
 from tau_tui.guard import positive_float, positive_int
+from tau_tui.store_option import add_store_option
 
 EXIT_BLOCKED = 3
 
@@ -42,6 +43,7 @@ def add_parser(sub: Any) -> None:
         metavar="DIR",
         help="the git repository (default: the one containing the current directory)",
     )
+    add_store_option(common)
     common.add_argument("--json", action="store_true", help="print one JSON object last")
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -181,7 +183,11 @@ def run(args: argparse.Namespace) -> int:
 
         bus = EventBus()
         bus.subscribe(PhaseLines(sys.stderr))
-    context = MissionContext.open(repo, environ=dict(os.environ), bus=bus)
+    from tau_engine.paths import WorkspacePaths
+    from tau_tui.store_option import selected_store_url
+
+    store_url = selected_store_url(WorkspacePaths(repo.resolve()), args)
+    context = MissionContext.open(repo, environ=dict(os.environ), bus=bus, store_url=store_url)
     try:
         return asyncio.run(_dispatch(context, args))
     finally:

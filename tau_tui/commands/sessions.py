@@ -13,6 +13,7 @@ from typing import Any
 
 from tau_engine.text.terminal import strip_terminal_controls as plain
 from tau_engine.tools.label import tool_label
+from tau_tui.store_option import add_store_option
 
 
 def add_parser(sub: Any) -> None:
@@ -22,6 +23,7 @@ def add_parser(sub: Any) -> None:
     # Options every action takes, after the action's name (tau sessions list -w DIR).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", "-w", metavar="DIR", help="workspace root")
+    add_store_option(common)
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -99,8 +101,10 @@ def _info_json(info: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from tau_engine.paths import WorkspacePaths
     from tau_engine.store import open_store
+    from tau_tui.store_option import selected_store_url
 
-    backend = open_store(WorkspacePaths.locate(args.workspace))
+    paths = WorkspacePaths.locate(args.workspace)
+    backend = open_store(paths, selected_store_url(paths, args))
     if args.action == "recover":
         return _recover(backend, args)
     # The read-only actions work on a store the user cannot write too.

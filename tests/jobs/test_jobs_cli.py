@@ -122,7 +122,7 @@ def test_cancel_block_and_prune(workspace: Path) -> None:
     assert (blocked["state"], blocked["message"]) == ("blocked", "schema freeze")
     shown = tau_json(["jobs", "show", second], workspace)["job"]["operator"]
     assert shown["state"] == "blocked" and shown["next_command"] == f"tau jobs replay {second[:8]}"
-    assert tau_json(["jobs", "recover"], workspace) == {"jobs": []}
+    assert tau_json(["jobs", "recover"], workspace) == {"jobs": [], "skipped": False}
     assert tau_json(["jobs", "run", "--until-empty"], workspace)["ran"] == 0
     time.sleep(1.1)
     assert tau_json(["jobs", "prune", "--older-than", "1s"], workspace) == {"pruned": [first]}

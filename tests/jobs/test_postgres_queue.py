@@ -17,7 +17,8 @@ from tau_engine.paths import WorkspacePaths
 from tau_engine.store import open_store
 from tau_engine.store.job_models import NewJob
 from tau_engine.store.postgres.schema import SCHEMA_VERSION
-from tests.jobs.conftest import open_queue, owner
+from tau_engine.store.workspace_key import workspace_key
+from tests.jobs.conftest import Clock, open_queue, owner
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (tau[postgres])")
 
@@ -58,10 +59,10 @@ async def test_two_submits_of_one_key_at_once_make_one_job(
     racer = psycopg.connect(postgres_url)
     racer.execute("BEGIN")
     racer.execute(
-        "INSERT INTO jobs (id, kind, inputs, dedup_key, state, reason, created_at, "
-        "updated_at, next_run_at) VALUES (%s, 'prompt', %s, 'nightly', 'queued', "
-        "'submitted', 0, 0, 0)",
-        (held.id, '{"prompt": "hi"}'),
+        "INSERT INTO jobs (workspace, id, kind, inputs, dedup_key, state, reason, "
+        "created_at, updated_at, next_run_at) VALUES (%s, %s, 'prompt', %s, 'nightly', "
+        "'queued', 'submitted', 0, 0, 0)",
+        (workspace_key(paths.root), held.id, '{"prompt": "hi"}'),
     )
     # The submit waits on the uncommitted row in the unique index of live keys; once
     # that commits, its insert fails and its second look finds the job.
@@ -110,9 +111,8 @@ def test_a_database_from_a_newer_tau_is_refused(postgres_url: str, paths: Worksp
     open_queue(postgres_url, paths).close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("UPDATE tau_schema SET version = 99")
-    with pytest.raises(
-        StoreError, match=rf"newer tau \(schema v99; this tau knows v{SCHEMA_VERSION}\)"
-    ):
+    knows = rf"newer tau \(schema v99; this tau knows v{SCHEMA_VERSION}\)"
+    with pytest.raises(StoreError, match=knows):
         open_queue(postgres_url, paths)
 
 
@@ -157,3 +157,38 @@ def test_every_part_on_an_unreachable_server_is_one_line_without_the_password(
         assert "hunter2" not in message and "\n" not in message
     with pytest.raises(UsageError, match="rebuilds a SQLite store"):
         backend.recover()
+
+
+async def test_two_recovery_sweeps_never_race(postgres_url: str, paths: WorkspacePaths) -> None:
+    """While one sweeper is judging an expired lease, a second (another worker, another
+    machine) skips instead of judging and requeueing the same job at the same time."""
+    clock = Clock()
+    first, second = open_queue(postgres_url, paths, clock), open_queue(postgres_url, paths, clock)
+    try:
+        job = (await first.submit(new_job())).job
+        assert await first.claim(owner(), 60) is not None
+        clock.advance(61)
+        judging, release = threading.Event(), threading.Event()
+        judged_by_second: list[str] = []
+
+        def slow_is_alive(_owner: object) -> bool:
+            judging.set()
+            release.wait(20)
+            return False
+
+        def second_is_alive(_owner: object) -> bool:
+            judged_by_second.append("called")
+            return False
+
+        sweep = asyncio.ensure_future(first.recover(slow_is_alive))
+        assert await asyncio.to_thread(judging.wait, 20)
+        other = await asyncio.wait_for(second.recover(second_is_alive), 20)
+        release.set()
+        report = await asyncio.wait_for(sweep, 20)
+        assert other.skipped and other.jobs == [] and judged_by_second == []
+        assert [(r.job_id, r.action) for r in report.jobs] == [(job.id, "requeued")]
+        # Once the first is done, the lock is free again.
+        assert not (await second.recover(second_is_alive)).skipped
+    finally:
+        first.close()
+        second.close()

@@ -53,11 +53,18 @@ class PostgresBackend:
         )
 
     def open_jobs(self, *, clock: Callable[[], float] = time.time) -> PostgresJobQueue:
-        return PostgresJobQueue.open(self._url, self.where, clock=clock)
+        from tau_engine.store.workspace_key import workspace_key
+
+        return PostgresJobQueue.open(
+            self._url, self.where, workspace=workspace_key(self.paths.root), clock=clock
+        )
 
     def load_tables(self, tables: Iterable[TableRows]) -> dict[str, int]:
         """Copy another store's tables in, all or nothing (``tau store migrate``)."""
-        return load_tables(self._url, self.where, tables)
+        from tau_engine.store.workspace_key import workspace_key
+
+        key = workspace_key(self.paths.root)
+        return load_tables(self._url, self.where, (_scoped(table, key) for table in tables))
 
     def check_job_fence(self, fence: Fence) -> None:
         conn = connect(self._url, self.where)
@@ -76,3 +83,13 @@ class PostgresBackend:
                 f"job {fence.job_id[:8]} no longer holds fence {fence.token} "
                 "(it was recovered or cancelled); not going on"
             )
+
+
+def _scoped(table: TableRows, key: str) -> TableRows:
+    """SQLite's jobs hold one workspace's jobs and have no ``workspace`` column; in a
+    shared database each copied job must belong to this workspace, or no worker or
+    ``tau jobs`` of it would ever see it."""
+    if table.name != "jobs" or "workspace" in table.columns:
+        return table
+    rows = ((*row, key) for row in table.rows)
+    return TableRows(table.name, (*table.columns, "workspace"), rows)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tau_engine.errors import JobNotFoundError, UsageError
+from tau_engine.errors import JobNotFoundError
+from tau_engine.store import job_rules as rules
 from tau_engine.store.api import OwnerAlive
 from tau_engine.store.job_models import Fence, JobRecord, JobState, Reason, RecoveredJob
 from tau_engine.store.job_rows import (
@@ -26,28 +27,38 @@ from tau_engine.store.postgres.connection import Connection
 SELECT_JOB = f"SELECT {JOB_COLUMNS} FROM jobs"
 FENCED = "WHERE id = %(id)s AND fence = %(fence)s AND state = 'running'"
 """The condition of every fenced write: the job is still running under this token."""
+IN_WORKSPACE = " AND workspace = %s"
+"""Keeps a read to the queue's own workspace's jobs (``store/workspace_key.py``)."""
 NOTIFY = "SELECT pg_notify('tau_jobs', '')"
+RECOVERY_LOCK = "SELECT pg_try_advisory_xact_lock(1952544095, hashtext(%s))"
+"""Taken by a recovery sweep for its transaction: one sweeper per workspace at a time
+(the first key is "tau_" in ASCII; the second, the workspace key's hash)."""
 """Wakes idle workers (``wait_for_work``) when the transaction commits."""
 
 
-def require_job(conn: Connection, job_id: str, *, lock: bool = False) -> JobRecord:
-    """The job with exactly this id; ``lock``: hold its row until the transaction ends."""
+def require_job(
+    conn: Connection, job_id: str, *, lock: bool = False, workspace: str | None = None
+) -> JobRecord:
+    """The job with exactly this id (of ``workspace``, when given: another workspace's job
+    is not found); ``lock``: hold its row until the transaction ends."""
+    scope, params = ("", (job_id,)) if workspace is None else (IN_WORKSPACE, (job_id, workspace))
     row = conn.execute(
-        f"{SELECT_JOB} WHERE id = %s{' FOR UPDATE' if lock else ''}", (job_id,)
+        f"{SELECT_JOB} WHERE id = %s{scope}{' FOR UPDATE' if lock else ''}", params
     ).fetchone()
     if row is None:
         raise JobNotFoundError(f"no job {job_id}")
     return job_from_row(row)
 
 
-def find_job(conn: Connection, id_or_prefix: str) -> JobRecord:
-    """The job with this id, else the one job whose id starts with it."""
+def find_job(conn: Connection, id_or_prefix: str, workspace: str) -> JobRecord:
+    """The job of ``workspace`` with this id, else the one whose id starts with it."""
     text = job_id_text(id_or_prefix)
-    row = conn.execute(f"{SELECT_JOB} WHERE id = %s", (text,)).fetchone()
+    row = conn.execute(f"{SELECT_JOB} WHERE id = %s{IN_WORKSPACE}", (text, workspace)).fetchone()
     if row is not None:
         return job_from_row(row)
     rows = conn.execute(
-        f"{SELECT_JOB} WHERE id LIKE %s ESCAPE '\\' ORDER BY id LIMIT 6", (escape_like(text),)
+        f"{SELECT_JOB} WHERE id LIKE %s ESCAPE '\\'{IN_WORKSPACE} ORDER BY id LIMIT 6",
+        (escape_like(text), workspace),
     ).fetchall()
     return only_job(text, rows)
 
@@ -90,8 +101,8 @@ def end_attempt(
 
 
 def recover_one(conn: Connection, seen: JobRecord, now: float) -> RecoveredJob | None:
-    """Requeue, fail or cancel one job seen with an expired lease, if it still is."""
-    fence = Fence(job_id=seen.id, token=seen.fence, attempt=seen.attempt)
+    """Requeue, fail or cancel one job seen with an expired lease, if it still is
+    (``job_rules.recovery_verdict`` says which)."""
     row = conn.execute(
         f"{SELECT_JOB} {FENCED} AND lease_expires_at < %(now)s FOR UPDATE",
         {"id": seen.id, "fence": seen.fence, "now": now},
@@ -99,67 +110,50 @@ def recover_one(conn: Connection, seen: JobRecord, now: float) -> RecoveredJob |
     if row is None:
         return None  # it heartbeated or finished meanwhile
     job = job_from_row(row)
-    owner = job.owner
-    gone = f"lease expired {now - (job.lease_expires_at or now):.0f} s ago; owner " + (
-        f"pid {owner.pid} on {owner.host} is not running" if owner else "unknown"
-    )
-    if job.cancel_requested_at is not None:
-        state, reason, action = JobState.CANCELLED, Reason.OPERATOR_CANCEL, "cancelled"
-    elif job.attempt >= job.max_attempts:
-        state, reason, action = JobState.FAILED, Reason.ATTEMPTS_EXHAUSTED, "failed"
-    else:
-        state, reason, action = JobState.RECOVERING, Reason.STALE_LEASE, "requeued"
-    settled = state is not JobState.RECOVERING
+    verdict = rules.recovery_verdict(job, now)
     conn.execute(
         "UPDATE jobs SET state = %s, reason = %s, fence = fence + 1, owner = NULL, "
         "lease_expires_at = NULL, last_error = %s, next_run_at = %s, finished_at = %s, "
         "updated_at = %s WHERE id = %s",
         (
-            state.value,
-            reason,
-            gone,
-            None if settled else now,
-            now if settled else None,
+            verdict.state.value,
+            verdict.reason,
+            verdict.detail,
+            verdict.next_run_at(now),
+            verdict.finished_at(now),
             now,
             job.id,
         ),
     )
-    end_attempt(conn, fence, now, Reason.STALE_LEASE, Reason.STALE_LEASE, gone)
-    append_event(
-        conn,
-        job.id,
-        "recovered",
-        now,
-        job.attempt,
-        {"action": action, "reason": Reason.STALE_LEASE, "detail": gone, "state": state.value},
+    end_attempt(
+        conn, rules.fence_of(job), now, Reason.STALE_LEASE, Reason.STALE_LEASE, verdict.detail
     )
+    append_event(conn, job.id, "recovered", now, job.attempt, verdict.data())
     conn.execute(NOTIFY)
-    return RecoveredJob(job_id=job.id, action=action, reason=reason, detail=gone)
+    return verdict.report(job.id)
 
 
-def cancel(conn: Connection, job_id: str, now: float, is_alive: OwnerAlive) -> JobRecord:
+def cancel(
+    conn: Connection, job_id: str, workspace: str, now: float, is_alive: OwnerAlive
+) -> JobRecord:
     """Cancel a waiting job, or a running one whose owner is gone; else ask its worker."""
-    job = require_job(conn, job_id, lock=True)
-    if job.settled:
-        raise UsageError(f"job {job.id[:8]} is already {job.state}; nothing to cancel")
+    job = require_job(conn, job_id, lock=True, workspace=workspace)
+    if rules.cancel_asks_the_worker(job, now, is_alive):
+        if job.cancel_requested_at is None:
+            conn.execute(
+                "UPDATE jobs SET cancel_requested_at = %s, updated_at = %s WHERE id = %s",
+                (now, now, job.id),
+            )
+            append_event(conn, job.id, "cancel-requested", now, job.attempt, {})
+        return require_job(conn, job.id)
     if job.state is JobState.RUNNING:
-        lease_over = (job.lease_expires_at or 0) < now
-        if not lease_over or (job.owner is not None and is_alive(job.owner)):
-            if job.cancel_requested_at is None:
-                conn.execute(
-                    "UPDATE jobs SET cancel_requested_at = %s, updated_at = %s WHERE id = %s",
-                    (now, now, job.id),
-                )
-                append_event(conn, job.id, "cancel-requested", now, job.attempt, {})
-            return require_job(conn, job.id)
-        fence = Fence(job_id=job.id, token=job.fence, attempt=job.attempt)
         end_attempt(
             conn,
-            fence,
+            rules.fence_of(job),
             now,
             JobState.CANCELLED,
             Reason.OPERATOR_CANCEL,
-            "cancelled while its owner was gone",
+            rules.CANCELLED_WHILE_GONE,
         )
     conn.execute(
         "UPDATE jobs SET state = 'cancelled', reason = %s, fence = fence + 1, "
@@ -168,38 +162,19 @@ def cancel(conn: Connection, job_id: str, now: float, is_alive: OwnerAlive) -> J
         "updated_at = %s WHERE id = %s",
         (Reason.OPERATOR_CANCEL, now, now, now, job.id),
     )
-    append_event(
-        conn,
-        job.id,
-        "cancelled",
-        now,
-        job.attempt,
-        {"reason": Reason.OPERATOR_CANCEL, "was": job.state.value},
-    )
+    append_event(conn, job.id, "cancelled", now, job.attempt, rules.cancelled_data(job))
     conn.execute(NOTIFY)
     return require_job(conn, job.id)
 
 
-def block(conn: Connection, job_id: str, message: str, now: float) -> JobRecord:
+def block(conn: Connection, job_id: str, workspace: str, message: str, now: float) -> JobRecord:
     """Hold a waiting job out of the queue."""
-    job = require_job(conn, job_id, lock=True)
-    if job.state is JobState.RUNNING:
-        raise UsageError(
-            f"job {job.id[:8]} is running; cancel it first (tau jobs cancel {job.id[:8]})"
-        )
-    if job.settled:
-        raise UsageError(f"job {job.id[:8]} is already {job.state}")
+    job = require_job(conn, job_id, lock=True, workspace=workspace)
+    rules.check_blockable(job)
     conn.execute(
         "UPDATE jobs SET state = 'blocked', reason = %s, message = %s, "
         "next_run_at = NULL, finished_at = %s, updated_at = %s WHERE id = %s",
         (Reason.OPERATOR_BLOCK, message, now, now, job.id),
     )
-    append_event(
-        conn,
-        job.id,
-        "blocked",
-        now,
-        job.attempt,
-        {"reason": Reason.OPERATOR_BLOCK, "message": message},
-    )
+    append_event(conn, job.id, "blocked", now, job.attempt, rules.blocked_data(message))
     return require_job(conn, job.id)

@@ -100,7 +100,38 @@ _JOBS_SCHEMA = (
         FOR EACH ROW EXECUTE FUNCTION tau_job_events_append_only()""",
 )
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_jobs, v2_sessions, v3_missions, v4_memory]
+
+def _v5_job_workspaces(conn: Connection) -> None:
+    """Jobs belong to a workspace (``store/workspace_key.py``), so several repositories
+    share one database without seeing or claiming each other's jobs: the column, and the
+    indexes of claims, recovery, listings and live keys led by it. Jobs queued before
+    this step belong to no workspace ('') and are left as they are."""
+    for statement in _WORKSPACE_SCHEMA:
+        conn.execute(statement)
+
+
+_WORKSPACE_SCHEMA = (
+    "ALTER TABLE jobs ADD COLUMN workspace text NOT NULL DEFAULT ''",
+    "DROP INDEX jobs_live_key",
+    """CREATE UNIQUE INDEX jobs_live_key ON jobs (workspace, dedup_key)
+        WHERE dedup_key IS NOT NULL AND state IN ('queued', 'running', 'recovering')""",
+    "DROP INDEX jobs_claimable",
+    """CREATE INDEX jobs_claimable ON jobs (workspace, priority DESC, seq)
+        WHERE state IN ('queued', 'recovering')""",
+    "DROP INDEX jobs_running",
+    """CREATE INDEX jobs_running ON jobs (workspace, lease_expires_at)
+        WHERE state = 'running'""",
+    "DROP INDEX jobs_by_created",
+    "CREATE INDEX jobs_by_created ON jobs (workspace, created_at)",
+)
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_jobs,
+    v2_sessions,
+    v3_missions,
+    v4_memory,
+    _v5_job_workspaces,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

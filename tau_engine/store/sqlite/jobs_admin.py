@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from tau_engine.errors import UsageError
+from tau_engine.store import job_rules as rules
 from tau_engine.store.api import OwnerAlive
-from tau_engine.store.job_models import (
-    Fence,
-    JobRecord,
-    JobState,
-    Reason,
-    RecoveredJob,
-)
+from tau_engine.store.job_models import Fence, JobRecord, JobState, Reason, RecoveredJob
 from tau_engine.store.job_rows import job_from_row
 from tau_engine.store.sqlite.jobs_rows import FENCED, SELECT_JOB, append_event, require_job
 
@@ -42,8 +36,7 @@ def end_attempt(
 
 def recover_one(conn: sqlite3.Connection, seen: JobRecord, now: float) -> RecoveredJob | None:
     """Requeue, fail or cancel one job seen with an expired lease, if it still is (inside
-    the caller's write transaction)."""
-    fence = Fence(job_id=seen.id, token=seen.fence, attempt=seen.attempt)
+    the caller's write transaction; ``job_rules.recovery_verdict`` says which)."""
     row = conn.execute(
         f"{SELECT_JOB} {FENCED} AND lease_expires_at < :now",
         {"id": seen.id, "fence": seen.fence, "now": now},
@@ -51,66 +44,47 @@ def recover_one(conn: sqlite3.Connection, seen: JobRecord, now: float) -> Recove
     if row is None:
         return None  # it heartbeated or finished meanwhile
     job = job_from_row(row)
-    owner = job.owner
-    gone = f"lease expired {now - (job.lease_expires_at or now):.0f} s ago; owner " + (
-        f"pid {owner.pid} on {owner.host} is not running" if owner else "unknown"
-    )
-    if job.cancel_requested_at is not None:
-        state, reason, action = JobState.CANCELLED, Reason.OPERATOR_CANCEL, "cancelled"
-    elif job.attempt >= job.max_attempts:
-        state, reason, action = JobState.FAILED, Reason.ATTEMPTS_EXHAUSTED, "failed"
-    else:
-        state, reason, action = JobState.RECOVERING, Reason.STALE_LEASE, "requeued"
-    settled = state is not JobState.RECOVERING
+    verdict = rules.recovery_verdict(job, now)
     conn.execute(
         "UPDATE jobs SET state = ?, reason = ?, fence = fence + 1, owner = NULL, "
         "lease_expires_at = NULL, last_error = ?, next_run_at = ?, finished_at = ?, "
         "updated_at = ? WHERE id = ?",
         (
-            state.value,
-            reason,
-            gone,
-            None if settled else now,
-            now if settled else None,
+            verdict.state.value,
+            verdict.reason,
+            verdict.detail,
+            verdict.next_run_at(now),
+            verdict.finished_at(now),
             now,
             job.id,
         ),
     )
-    end_attempt(conn, fence, now, Reason.STALE_LEASE, Reason.STALE_LEASE, gone)
-    append_event(
-        conn,
-        job.id,
-        "recovered",
-        now,
-        job.attempt,
-        {"action": action, "reason": Reason.STALE_LEASE, "detail": gone, "state": state.value},
+    end_attempt(
+        conn, rules.fence_of(job), now, Reason.STALE_LEASE, Reason.STALE_LEASE, verdict.detail
     )
-    return RecoveredJob(job_id=job.id, action=action, reason=reason, detail=gone)
+    append_event(conn, job.id, "recovered", now, job.attempt, verdict.data())
+    return verdict.report(job.id)
 
 
 def cancel(conn: sqlite3.Connection, job_id: str, now: float, is_alive: OwnerAlive) -> JobRecord:
     """Cancel a waiting job, or a running one whose owner is gone; else ask its worker."""
     job = require_job(conn, job_id)
-    if job.settled:
-        raise UsageError(f"job {job.id[:8]} is already {job.state}; nothing to cancel")
+    if rules.cancel_asks_the_worker(job, now, is_alive):
+        if job.cancel_requested_at is None:
+            conn.execute(
+                "UPDATE jobs SET cancel_requested_at = ?, updated_at = ? WHERE id = ?",
+                (now, now, job.id),
+            )
+            append_event(conn, job.id, "cancel-requested", now, job.attempt, {})
+        return require_job(conn, job.id)
     if job.state is JobState.RUNNING:
-        lease_over = (job.lease_expires_at or 0) < now
-        if not lease_over or (job.owner is not None and is_alive(job.owner)):
-            if job.cancel_requested_at is None:
-                conn.execute(
-                    "UPDATE jobs SET cancel_requested_at = ?, updated_at = ? WHERE id = ?",
-                    (now, now, job.id),
-                )
-                append_event(conn, job.id, "cancel-requested", now, job.attempt, {})
-            return require_job(conn, job.id)
-        fence = Fence(job_id=job.id, token=job.fence, attempt=job.attempt)
         end_attempt(
             conn,
-            fence,
+            rules.fence_of(job),
             now,
             JobState.CANCELLED,
             Reason.OPERATOR_CANCEL,
-            "cancelled while its owner was gone",
+            rules.CANCELLED_WHILE_GONE,
         )
     conn.execute(
         "UPDATE jobs SET state = 'cancelled', reason = ?, fence = fence + 1, "
@@ -119,37 +93,18 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: float, is_alive: OwnerAli
         "updated_at = ? WHERE id = ?",
         (Reason.OPERATOR_CANCEL, now, now, now, job.id),
     )
-    append_event(
-        conn,
-        job.id,
-        "cancelled",
-        now,
-        job.attempt,
-        {"reason": Reason.OPERATOR_CANCEL, "was": job.state.value},
-    )
+    append_event(conn, job.id, "cancelled", now, job.attempt, rules.cancelled_data(job))
     return require_job(conn, job.id)
 
 
 def block(conn: sqlite3.Connection, job_id: str, message: str, now: float) -> JobRecord:
     """Hold a waiting job out of the queue."""
     job = require_job(conn, job_id)
-    if job.state is JobState.RUNNING:
-        raise UsageError(
-            f"job {job.id[:8]} is running; cancel it first (tau jobs cancel {job.id[:8]})"
-        )
-    if job.settled:
-        raise UsageError(f"job {job.id[:8]} is already {job.state}")
+    rules.check_blockable(job)
     conn.execute(
         "UPDATE jobs SET state = 'blocked', reason = ?, message = ?, "
         "next_run_at = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
         (Reason.OPERATOR_BLOCK, message, now, now, job.id),
     )
-    append_event(
-        conn,
-        job.id,
-        "blocked",
-        now,
-        job.attempt,
-        {"reason": Reason.OPERATOR_BLOCK, "message": message},
-    )
+    append_event(conn, job.id, "blocked", now, job.attempt, rules.blocked_data(message))
     return require_job(conn, job.id)

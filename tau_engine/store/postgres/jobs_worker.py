@@ -1,0 +1,158 @@
+"""PostgreSQL's SQL for a worker's own writes: the claim, the fenced touch every write
+starts with, a log entry with what it changed, and the end of an attempt. Each runs
+inside the caller's transaction (``PostgresJobQueue``); what each change is comes from
+``store/job_rules.py``.
+
+A claim is one ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``:
+claimers pass over rows another claimer holds instead of queueing behind it, and the
+row chosen is the row taken. A fenced write that waited for a recovery's row lock
+re-reads the row, matches nothing, and the transaction rolls back with
+``LeaseLostError``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tau_engine.store import job_rules as rules
+from tau_engine.store.job_models import (
+    AttemptDetail,
+    Claim,
+    Fence,
+    HeartbeatAck,
+    JobRecord,
+    LeaseOwner,
+    Outcome,
+    Progress,
+    Reason,
+)
+from tau_engine.store.job_rows import CLAIMABLE_SQL, UnreadableRow, owner_json
+from tau_engine.store.postgres.connection import Connection
+from tau_engine.store.postgres.jobs_admin import (
+    FENCED,
+    append_event,
+    end_attempt,
+    require_job,
+)
+
+_CLAIM = f"""
+UPDATE jobs SET state = 'running', attempt = attempt + 1, fence = fence + 1,
+    owner = %(owner)s, lease_expires_at = %(now)s + %(lease)s, heartbeat_at = %(now)s,
+    progress_at = %(now)s, phase = 'claimed', last_line = '', next_run_at = NULL,
+    started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
+WHERE id = (SELECT id FROM jobs WHERE workspace = %(workspace)s
+            AND state IN {CLAIMABLE_SQL} AND next_run_at <= %(now)s
+            AND cancel_requested_at IS NULL ORDER BY priority DESC, seq LIMIT 1
+            FOR UPDATE SKIP LOCKED)
+RETURNING id
+"""
+
+
+def claim_next(
+    conn: Connection, workspace: str, owner: LeaseOwner, lease_s: float, now: float
+) -> Claim | None:
+    """Take ``workspace``'s next claimable job: its attempt row and ``claimed`` entry
+    with it."""
+    params = {"owner": owner_json(owner), "now": now, "lease": lease_s, "workspace": workspace}
+    while True:
+        row = conn.execute(_CLAIM, params).fetchone()
+        if row is None:
+            return None
+        try:
+            job = require_job(conn, row[0])
+            break
+        except UnreadableRow as exc:
+            # Not tau's (or damaged): fail it, so no worker takes it again.
+            conn.execute(
+                "UPDATE jobs SET state = 'failed', reason = %s, owner = NULL, "
+                "lease_expires_at = NULL, finished_at = %s, last_error = %s WHERE id = %s",
+                (Reason.UNREADABLE, now, str(exc), row[0]),
+            )
+    conn.execute(
+        "INSERT INTO job_attempts (job_id, attempt, fence, reason, owner, started_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (job.id, job.attempt, job.fence, job.reason, owner_json(owner), now),
+    )
+    append_event(conn, job.id, "claimed", now, job.attempt, rules.claimed_data(owner, job))
+    return Claim(job=job, fence=rules.fence_of(job))
+
+
+def touch(
+    conn: Connection,
+    fence: Fence,
+    now: float,
+    lease_s: float | None,
+    progress: Progress | None,
+    session_id: str | None = None,
+) -> HeartbeatAck:
+    """The fenced update every worker write starts with; raises ``LeaseLostError``."""
+    sets = rules.touch_assignments(lease_s is not None, progress is not None, _param)
+    row = conn.execute(
+        f"UPDATE jobs SET {', '.join(sets)} {FENCED} "
+        "RETURNING lease_expires_at, cancel_requested_at",
+        rules.touch_params(fence, now, lease_s, progress, session_id),
+    ).fetchone()
+    if row is None:
+        raise rules.stale_fence(fence)
+    return HeartbeatAck(lease_expires_at=row[0], cancel_requested=row[1] is not None)
+
+
+def _param(name: str) -> str:
+    return f"%({name})s"
+
+
+def record(
+    conn: Connection,
+    fence: Fence,
+    now: float,
+    event_type: str,
+    data: dict[str, Any],
+    session_id: str | None,
+    child_pid: int | None,
+    detail: AttemptDetail | None,
+) -> None:
+    """After ``touch``: what the attempt learnt (its session, child, detail) and a log entry."""
+    if session_id is not None or child_pid is not None or detail:
+        conn.execute(
+            "UPDATE job_attempts SET session_id = coalesce(%s, session_id), "
+            "child_pid = coalesce(%s, child_pid), detail = detail || %s::jsonb "
+            "WHERE job_id = %s AND attempt = %s",
+            (session_id, child_pid, json.dumps(detail or {}), fence.job_id, fence.attempt),
+        )
+    append_event(conn, fence.job_id, event_type, now, fence.attempt, data)
+
+
+def finish(conn: Connection, fence: Fence, outcome: Outcome, now: float) -> JobRecord:
+    """End the fence's attempt with ``outcome`` (``job_rules.settle``); the job after it."""
+    touch(conn, fence, now, None, None)
+    job = require_job(conn, fence.job_id)
+    done = rules.settle(job, outcome, now)
+    conn.execute(
+        "UPDATE jobs SET state = %s, reason = %s, message = %s, last_error = %s, "
+        "result = coalesce(%s, result), owner = NULL, lease_expires_at = NULL, "
+        "next_run_at = %s, finished_at = %s, updated_at = %s, phase = %s WHERE id = %s",
+        (
+            done.state.value,
+            done.reason,
+            outcome.message,
+            done.last_error,
+            done.result,
+            done.next_run_at,
+            done.finished_at,
+            now,
+            done.phase,
+            job.id,
+        ),
+    )
+    end_attempt(
+        conn,
+        fence,
+        now,
+        done.state.value,
+        done.reason,
+        outcome.error,
+        outcome.exit_code,
+        outcome.side_effects,
+    )
+    append_event(conn, job.id, "finished", now, fence.attempt, rules.finished_data(done, outcome))
+    return require_job(conn, job.id)
