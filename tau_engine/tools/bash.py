@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import Field
 
+from tau_engine.config.store_setting import STORE_URL_ENV
 from tau_engine.conversation import ToolSpec
 from tau_engine.errors import ToolError
 from tau_engine.safety.permissions import ToolCall as PolicyCall
@@ -48,8 +49,12 @@ GIT_HARDENING = (("core.fsmonitor", "false"),)
 
 
 def hardened_env(base: dict[str, str]) -> dict[str, str]:
-    """``base`` with tau's forced git settings added after any the user set this way."""
+    """``base`` with tau's forced git settings added after any the user set this way, and
+    without tau's own store URL."""
     env = dict(base)
+    # The store URL may carry a database password, and a job's child has it in its
+    # environment: it is tau's own setting, never needed by the model's commands.
+    env.pop(STORE_URL_ENV, None)
     try:
         count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
     except ValueError:

@@ -171,3 +171,14 @@ async def test_preview_target_and_spec(ctx: ToolContext) -> None:
     assert "Default 45." in spec.parameters["properties"]["timeout_s"]["description"]
     assert "configured" in BashTool.parameters["properties"]["timeout_s"]["description"]
     assert os.environ.get("TAU_TEST_VALUE") is None
+
+
+async def test_the_store_url_never_reaches_the_models_commands(
+    ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A job's child has TAU_STORE_URL (maybe with a database password) in its environment;
+    # the model's commands must not be able to print it.
+    monkeypatch.setenv("TAU_STORE_URL", "postgresql://tau:hunter2@db/tau")
+    monkeypatch.setenv("TAU_TEST_VISIBLE", "seen")
+    out = await call(ctx, command='echo "[$TAU_STORE_URL][$TAU_TEST_VISIBLE]"')
+    assert out.output.startswith("[][seen]")
