@@ -12,7 +12,7 @@ from tau_tui.widgets.mission_card import MissionCard
 from tau_tui.widgets.mission_entry import MissionEntry
 from tau_tui.widgets.prompt import PromptInput
 from tests.missions.support import FIX, VERIFIER, git, make_calc_repo, write
-from tests.tui.conftest import SIZE, AppFactory, engine_ready, screen_text, wait_for
+from tests.tui.conftest import SIZE, AppFactory, engine_ready, screen_text, settle, wait_for
 from tests.tui.test_agent_turns import send
 
 
@@ -24,7 +24,7 @@ def mission_entry(app: Any) -> MissionEntry:
 
 async def settled(app: Any) -> MissionEntry:
     await wait_for(lambda: not mission_entry(app).running, timeout=120)
-    await wait_for(lambda: app.agent._message_queue.empty())
+    await settle(app)
     return mission_entry(app)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.message import Message
 from textual.pilot import Pilot
 
 from tau_engine.events import (
@@ -26,6 +27,7 @@ from tests.tui.conftest import (
     AppFactory,
     engine_ready,
     screen_text,
+    settle,
     wait_for,
 )
 
@@ -54,6 +56,19 @@ PHASES: list[tuple[str, str, int | None, str, float]] = [
 ]  # fmt: skip
 
 
+def recording_stop(message: Message) -> list[bool]:
+    """What the handler passed to the message's public ``stop()``, as it is called."""
+    calls: list[bool] = []
+    stop = message.stop
+
+    def recorded(stop_it: bool = True) -> Message:
+        calls.append(stop_it)
+        return stop(stop_it)
+
+    message.stop = recorded  # type: ignore[method-assign,assignment]
+    return calls
+
+
 def phase_event(phase: str, status: str, attempt: int | None, note: str, at: float) -> Any:
     event = MissionPhaseEvent(
         mission_id=MISSION,
@@ -76,7 +91,7 @@ async def green_card(app: Any, upto: int = len(PHASES)) -> MissionEntry:
     for item in PHASES[:upto]:
         # The bus stamps ts on emit; here the sink is called directly, as the bus would.
         sink(phase_event(*item))
-    await wait_for(lambda: app.agent._message_queue.empty())
+    await settle(app)
     return entry
 
 
@@ -121,8 +136,9 @@ async def test_a_phase_event_with_no_mission_running_adds_nothing(make_app: AppF
         await engine_ready(app)
         before = list(app.agent.transcript.entries)
         message = EngineBridge.MissionPhaseChanged(phase_event(*PHASES[0]))
+        stopped = recording_stop(message)
         app.agent.post_message(message)
-        await wait_for(lambda: message._stop_propagation)  # handled by the screen
+        await wait_for(lambda: stopped)  # handled (and stopped) by the screen
         assert app.agent.transcript.entries == before
 
 
@@ -157,7 +173,7 @@ async def test_user_message_fills_the_attachments_the_model_got(make_app: AppFac
         assert "↳ notes.txt" in screen_text(app)
         # An entry that already lists them (from expand_mentions) is left as it is.
         app.agent.bridge.sink(event.model_copy(update={"attachments": ["other.txt"]}))
-        await wait_for(lambda: app.agent._message_queue.empty())
+        await settle(app)
         assert entry.attachments == ["notes.txt"]
 
 
@@ -185,8 +201,9 @@ async def test_lifecycle_events_shown_elsewhere_are_consumed_and_add_no_line(
             RunStarted: EngineBridge.RunBegan,
         }
         message = kinds[type(event)](event)
+        stopped = recording_stop(message)
         app.agent.post_message(message)
-        await wait_for(lambda: message._stop_propagation)
+        await wait_for(lambda: stopped)
         assert app.agent.transcript.entries == before
         assert not [e for e in before if isinstance(e, UserEntry)]
 
