@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 
+from tau_engine.regular_file import read_regular_tail
 from tau_engine.status.model import Audit, AuditItem, ProviderCall, ProviderStatus
 from tau_engine.status.record import record as _record
 
@@ -30,40 +30,11 @@ OPERATOR_AUDIT_KINDS = ("deny", "redaction", "injection", "sandbox_refusal", "ss
 """What an operator looks at: denials, redactions, injection flags, blocked requests."""
 
 
-def read_regular(
-    path: str | os.PathLike[str], tail_bytes: int | None = None
-) -> tuple[bytes, int] | None:
-    """The bytes of the regular file at ``path`` (its last ``tail_bytes``, when given) and
-    the offset they start at; None when it is absent, unreadable or not a regular file.
-    Opened without blocking: a named pipe planted in ``.tau/`` must not hang
-    ``tau status``."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        first = start = 0 if tail_bytes is None else max(0, info.st_size - tail_bytes)
-        chunks = []
-        while chunk := os.pread(fd, 1 << 20, start):
-            chunks.append(chunk)
-            start += len(chunk)
-            if tail_bytes is not None and start >= info.st_size:
-                break  # a log still being appended: what was there when read
-        return b"".join(chunks), first
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def tail_records(
     path: str | os.PathLike[str], tail_bytes: int = TAIL_BYTES
 ) -> list[dict[str, object]]:
     """The JSON objects on the last lines of ``path``, oldest first ([] when absent)."""
-    read = read_regular(path, tail_bytes)
+    read = read_regular_tail(path, tail_bytes)
     if read is None:
         return []
     data, start = read

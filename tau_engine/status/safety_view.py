@@ -46,9 +46,9 @@ class SafetyView:
 def _toml(path: str) -> dict[str, Any]:
     """The TOML file at ``path`` ({} when absent, not a regular file, unreadable or not
     valid TOML)."""
-    from tau_engine.status.log_tail import read_regular
+    from tau_engine.regular_file import read_regular_tail
 
-    read = read_regular(path)
+    read = read_regular_tail(path)
     if read is None:
         return {}
     from tau_engine.status.plain_toml import loads_plain  # only when a file exists
