@@ -11,7 +11,9 @@ Measures, in a temporary workspace seeded with ``--sessions`` sessions (default 
    (the issue's target is at most 3x with 1,000 sessions), in wall time and in CPU time
    (less sensitive to other work on the machine); on a workspace with the sessions only,
    with no user config and then with a user ``config.toml`` naming a profile (and that
-   profile's file), then with the jobs too (``--process-only`` stops after this part);
+   profile's file), then with the jobs too, then with lock files as a tau from before holder
+   records left them (``--process-only`` stops after this part). Each session has its lock
+   file, and the newest two are held by this process while it measures;
 3. idle CPU of ``tau watch --json`` and of the Textual watch screen (headless) over
    ``--idle-seconds`` with nothing changing, 10,000 settled jobs in the store;
 4. keystroke to frame (Down in the shell's jobs table) with every job in the table, against
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import os
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -36,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tau_engine.status.snapshot import read_snapshot  # noqa: E402
+from tau_engine.store.session_lock import SessionLock  # noqa: E402
 from tests.support.operator_seed import (  # noqa: E402
     add_job,
     add_session,
@@ -44,15 +48,33 @@ from tests.support.operator_seed import (  # noqa: E402
     seed_workspace,
 )
 
+HELD: list[SessionLock] = []
+"""Session locks this process holds while ``tau status`` runs: sessions running elsewhere."""
 
-def seed(root: Path, sessions: int, jobs: int, *, fixture: bool = True, running: int = 5) -> None:
+
+def seed(
+    root: Path,
+    sessions: int,
+    jobs: int,
+    *,
+    fixture: bool = True,
+    running: int = 5,
+    held_sessions: int = 2,
+) -> None:
     now = time.time()
     if fixture:
         seed_workspace(root, now=now)
     conn = open_store(root)
     conn.execute("BEGIN IMMEDIATE")
+    locks = root / ".tau" / "locks"
     for index in range(sessions):
         add_session(conn, f"{index:032x}", updated_at=now - 10_000 + index)
+        # Every session ever opened leaves its lock file; the newest few are running.
+        lock = SessionLock.acquire(locks, f"{index:032x}")
+        if index >= sessions - held_sessions:
+            HELD.append(lock)
+        else:
+            lock.release()
     states = ["succeeded", "succeeded", "failed", "cancelled", "queued"]
     for index in range(jobs):
         state = states[index % len(states)]
@@ -111,10 +133,17 @@ def main() -> None:
         seed(small, args.sessions, 0)
         no_config, with_config = root / "config-none", user_config(root / "config-user")
         no_config.mkdir()
+        # The same sessions with lock files as a tau before holder records left them: the
+        # running ones are then read from the kernel's whole table (/proc/locks).
+        tableonly = root / "no-holder-records"
+        tableonly.mkdir()
+        seed(tableonly, args.sessions, 0)
+        shutil.rmtree(tableonly / ".tau" / "locks" / "holders")
         for name, where, config in (
             ("1,000 sessions, no user config", small, no_config),
             ("1,000 sessions, a user config.toml and profile", small, with_config),
             ("and 10,000 jobs, no user config", root, no_config),
+            ("1,000 sessions, lock files without holder records", tableonly, no_config),
         ):
             process_ratio(name, where, args.runs, config)
         if args.process_only:

@@ -3,14 +3,27 @@
 A session is written only by the process holding an exclusive ``flock`` on
 ``.tau/locks/<id>.lock`` (``tau_engine.store.session_lock``), which the kernel drops when
 that process ends. Trying the lock to find out would, for that moment, hold it and make a
-starting session fail: the kernel's own table, ``/proc/locks``, answers instead. Where it
-does not exist the answer is ``None`` (not known), never a guess.
+starting session fail, so the kernel is asked instead, two ways:
+
+* each holder leaves a record, ``.tau/locks/holders/<id>.holder`` naming its pid and the
+  descriptor it locked through (``tau_engine.store.lock_holder``), and
+  ``/proc/<pid>/fdinfo/<fd>`` lists the locks held through that descriptor: a check per
+  running session, whatever the number of sessions. A record is only a pointer: a stale or
+  planted one names a descriptor that holds no lock on that file and counts for nothing;
+* where the records cannot answer (a holder in another pid namespace, another user's
+  process, locks taken by a tau from before the records), the kernel's whole table,
+  ``/proc/locks``. It is exact too, but its first read in a process can wait 10 ms or more
+  off the CPU, for a command that scripts run in a loop.
+
+Where neither exists the answer is ``None`` (not known), never a guess.
 """
 
 from __future__ import annotations
 
 import os
 import re
+
+from tau_engine.status.lock_records import held_by_records
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,6 +67,15 @@ def held_lock_names(
 ) -> set[str] | None:
     """The names of the lock files under ``locks_dir`` a process holds exclusively now;
     None when this system cannot tell. Symlinks and non-files are never followed."""
+    held = held_by_records(os.fspath(locks_dir))
+    if held is not None:
+        return held
+    return _held_by_table(locks_dir, proc_locks)
+
+
+def _held_by_table(
+    locks_dir: str | PathLike[str], proc_locks: str | PathLike[str]
+) -> set[str] | None:
     inodes = _flocked_inodes(proc_locks)
     if inodes is None:
         return None

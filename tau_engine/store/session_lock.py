@@ -5,8 +5,10 @@ clash on the event log's sequence numbers. So a session is written only by the
 process that holds its lock: an exclusive ``flock`` on
 ``.tau/locks/<session id>.lock``. The kernel drops the lock when its process
 ends, however it ends (``kill -9`` included), so a dead holder never blocks
-anyone and there is nothing stale to clean up. The holder writes its pid into
-the file for the message the next process shows.
+anyone. The holder writes its pid into the file for the message the next process
+shows, and a holder record beside it for readers that must not take the lock
+(``lock_holder.py``); a killed holder's record claims nothing (readers check it with the
+kernel) and is removed by the next process that holds the whole store.
 
 ``.tau/`` is workspace content, hence untrusted: the lock directory and files
 are opened without following symlinks, and a session id that is not plain hex
@@ -29,6 +31,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from tau_engine.errors import SessionLockedError, StoreError
+from tau_engine.store import lock_holder
 
 if TYPE_CHECKING:
     from tau_engine.store.api import HeldLock
@@ -117,6 +120,8 @@ class SessionLock:
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         except OSError:
             pass  # the lock holds without the pid; only the message loses it
+        # For readers that must not take the lock (``tau status``): see lock_holder.py.
+        lock_holder.write_record(locks_dir, name, fd)
         return cls(session_id, locks_dir / name, fd)
 
     @property
@@ -127,6 +132,8 @@ class SessionLock:
         """Let another process take the session. Safe to call twice."""
         fd, self._fd = self._fd, None
         if fd is not None:
+            # The record goes first: while it exists the lock must be held.
+            lock_holder.remove_record(self.path.parent, self.path.name)
             try:
                 os.ftruncate(fd, 0)
             except OSError:
@@ -229,6 +236,9 @@ class StoreLock:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # Nobody else has the store open, so no session lock is held: every holder record
+        # left is a killed holder's.
+        lock_holder.remove_all_records(locks_dir)
         return cls(fd)
 
     def release(self) -> None:
