@@ -106,6 +106,22 @@ def test_a_rolled_back_transaction_notifies_nothing(db: Connection, postgres_url
         assert feed.wait(WAIT_S) == {"sessions"}
 
 
+def test_messages_and_events_notify_nothing_of_their_own(db: Connection, postgres_url: str) -> None:
+    write(db, "sessions", "s1")
+    with PgChangeFeed.open(postgres_url, WHERE) as feed:
+        db.execute(
+            "INSERT INTO messages (id, session_id, created_at, role, body) "
+            "VALUES ('m1', 's1', 1, 'user', '{}')"
+        )
+        db.execute(
+            "INSERT INTO events (session_id, seq, type, ts, json) VALUES ('s1', 1, 't', 1, '{}')"
+        )
+        db.execute("INSERT INTO job_events (job_id, seq, ts, type) VALUES ('j0', 1, 1, 'x')")
+        assert feed.wait(0.5) == set()
+        db.execute("UPDATE sessions SET updated_at = 2 WHERE id = 's1'")  # what a turn does
+        assert feed.wait(WAIT_S) == {"sessions"}
+
+
 def test_an_idle_feed_returns_an_empty_set_within_its_timeout(
     db: Connection, postgres_url: str
 ) -> None:
