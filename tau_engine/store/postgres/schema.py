@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tau_engine.errors import StoreError
+from tau_engine.store.postgres.change_triggers import v6_change_triggers
 from tau_engine.store.postgres.connection import Connection
 from tau_engine.store.postgres.data_schema import v2_sessions, v3_missions, v4_memory
 
@@ -131,6 +132,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     v3_missions,
     v4_memory,
     _v5_job_workspaces,
+    v6_change_triggers,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
