@@ -16,6 +16,7 @@ from tau_engine.errors import StoreError
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store import open_store
 from tau_engine.store.postgres.schema import SCHEMA_VERSION
+from tau_engine.store.postgres.sessions import PostgresSessionStore
 from tests.cli.tau_process import run_tau
 
 
@@ -65,6 +66,7 @@ async def test_a_read_only_store_reads_and_refuses_every_write(
     (tmp_path / "f.txt").write_text("x")
 
     store = backend.open_sessions(read_only=True)
+    assert isinstance(store, PostgresSessionStore)
     try:
         assert (await store.get_session(info.id)).title == "kept"
         assert [m.id for m in await store.history(info.id)] == [user.id]

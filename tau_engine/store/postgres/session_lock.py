@@ -49,20 +49,24 @@ _IDENTITY_SQL = f"SELECT {_KEY}, pid, backend_start FROM pg_stat_get_activity(pg
 # The row lock comes first (a subquery with FOR KEY SHARE is never flattened, and the
 # check, correlated with its row, is evaluated on what it returns); the LEFT JOIN keeps
 # one row when the session's row does not exist yet (a lock taken before its session).
-# ``pg_stat_get_activity(pid)`` reads one backend's entry, not all of pg_stat_activity.
-CHECK_HELD_SQL = """
+# ``pg_stat_get_activity(pid)`` reads one backend's entry, not all of pg_stat_activity;
+# a backend serves one database, so its pid also says which database the lock is in.
+# ``{mode}``: KEY SHARE, the least a write needs; UPDATE for a write that takes the row
+# FOR UPDATE next anyway (``lock_session_row``): a weaker lock taken first and then
+# strengthened costs a second row-lock write (measured in bench/bench_session_lock.py).
+_CHECK_HELD = """
 SELECT EXISTS (
     SELECT 1 FROM pg_locks l, pg_stat_get_activity(%(pid)s) a
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND ((l.classid::bigint << 32) | l.objid::bigint) = %(key)s
       AND l.pid = %(pid)s AND a.pid = %(pid)s AND a.backend_start = %(start)s
       AND coalesce(row_lock.held, true)
 )
 FROM (SELECT true) AS anchor
-LEFT JOIN (SELECT true AS held FROM sessions WHERE id = %(id)s FOR KEY SHARE) AS row_lock
+LEFT JOIN (SELECT true AS held FROM sessions WHERE id = %(id)s FOR {mode}) AS row_lock
     ON true
 """
+CHECK_HELD_SQL = {mode: _CHECK_HELD.format(mode=mode) for mode in ("KEY SHARE", "UPDATE")}
 _WAIT_FOR_WRITERS_SQL = "SELECT 1 FROM sessions WHERE id = %s FOR UPDATE"
 
 
@@ -113,11 +117,13 @@ class PostgresSessionLock:
         """``release`` was called (a lost lock is not released: it was taken away)."""
         return self._conn is None
 
-    def check_held(self, conn: Connection) -> None:
+    def check_held(self, conn: Connection, *, for_update: bool = False) -> None:
         """Inside a write transaction on ``conn`` (another connection to the same
         database): raise ``SessionLockLostError`` unless this lock's backend still holds
-        it, and hold the session's row so no new holder starts until that write ends."""
-        row = conn.execute(CHECK_HELD_SQL, {**self._holder, "id": self.session_id}).fetchone()
+        it, and hold the session's row so no new holder starts until that write ends
+        (``for_update``: in the mode the write takes it in next)."""
+        sql = CHECK_HELD_SQL["UPDATE" if for_update else "KEY SHARE"]
+        row = conn.execute(sql, {**self._holder, "id": self.session_id}).fetchone()
         if row is None or not row[0]:
             raise SessionLockLostError(self.session_id)
 

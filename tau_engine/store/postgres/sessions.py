@@ -66,15 +66,15 @@ class PostgresSessionStore(SqlSessionStore):
         self._held[session_id] = lock
         return lock
 
-    def _check_writer(self, conn: Any, session_id: str) -> None:
+    def _check_writer(self, conn: Any, session_id: str, *, locks_row: bool = False) -> None:
         if isinstance(conn, QmarkConnection):
             conn = conn.raw
-        self._check_lock(conn, session_id)
+        self._check_lock(conn, session_id, for_update=locks_row)
 
-    def _check_lock(self, conn: Connection, session_id: str) -> None:
+    def _check_lock(self, conn: Connection, session_id: str, *, for_update: bool = False) -> None:
         lock = self._held.get(session_id)
         if lock is not None and not lock.released:
-            lock.check_held(conn)
+            lock.check_held(conn, for_update=for_update)
 
     def _new_event_writer(self, session_id: str) -> PostgresEventWriter:
         self._refuse_if_read_only()

@@ -62,7 +62,7 @@ class Checkpoints:
         blobs: BlobStore,
         workspace_root: Path,
         clock: Callable[[], float],
-        check_writer: Callable[[SqlConnection, str], None] = lambda _conn, _session_id: None,
+        check_writer: Callable[..., None] = lambda _conn, _session_id, **_how: None,
     ) -> None:
         self._db = db
         self._check_writer = check_writer  # the store's lost-lock check (``SessionCore``)
@@ -116,7 +116,7 @@ class Checkpoints:
         """Remove the last user turn from the head path and restore its files."""
         root = workspace_root.resolve() if workspace_root is not None else self._root
         with self._db.write() as conn:
-            self._check_writer(conn, session_id)
+            self._check_writer(conn, session_id, locks_row=True)
             lock_session_row(conn, self._dialect, session_id)
             head = session_head(conn, session_id)
             rows = conn.execute(_BACK_TO_LAST_USER, (head,)).fetchall() if head is not None else []
@@ -170,7 +170,7 @@ class Checkpoints:
         """Undo the most recent undo: move the head forward and put its files back."""
         root = workspace_root.resolve() if workspace_root is not None else self._root
         with self._db.write() as conn:
-            self._check_writer(conn, session_id)
+            self._check_writer(conn, session_id, locks_row=True)
             lock_session_row(conn, self._dialect, session_id)
             head = session_head(conn, session_id)
             top = conn.execute(

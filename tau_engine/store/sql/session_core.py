@@ -39,13 +39,14 @@ class SessionCore:
     _checkpoints: Checkpoints
 
     @contextmanager
-    def _write_session(self, session_id: str) -> Iterator[Any]:
-        """A write transaction on ``session_id``'s rows, opened by ``_check_writer``."""
+    def _write_session(self, session_id: str, *, locks_row: bool = False) -> Iterator[Any]:
+        """A write transaction on ``session_id``'s rows, opened by ``_check_writer``
+        (``locks_row``: the write takes the session's row with ``lock_session_row``)."""
         with self._db.write() as conn:
-            self._check_writer(conn, session_id)
+            self._check_writer(conn, session_id, locks_row=locks_row)
             yield conn
 
-    def _check_writer(self, conn: Any, session_id: str) -> None:
+    def _check_writer(self, conn: Any, session_id: str, *, locks_row: bool = False) -> None:
         """Raise ``SessionLockLostError`` if this store took the session's lock and has
         lost it since; first statement of every write of the session's rows (see
         ``SqlSessionStore``). Empty here, and so on SQLite: its lock is an ``flock`` on
@@ -75,7 +76,7 @@ class SessionCore:
         return [session_from_row(row) for row in rows]
 
     def _delete_session(self, session_id: str) -> None:
-        with self._write_session(session_id) as conn:
+        with self._write_session(session_id, locks_row=True) as conn:
             lock_session_row(conn, self._dialect, session_id)
             require_session(conn, session_id)
             digests = [
@@ -106,7 +107,7 @@ class SessionCore:
     ) -> list[StoredMessage]:
         if not items:
             return []
-        with self._write_session(session_id) as conn:
+        with self._write_session(session_id, locks_row=True) as conn:
             lock_session_row(conn, self._dialect, session_id)
             row = conn.execute(
                 "SELECT head_id, title FROM sessions WHERE id = ?", (session_id,)
@@ -187,7 +188,7 @@ class SessionCore:
         return stored
 
     def _set_head(self, session_id: str, message_id: str) -> None:
-        with self._write_session(session_id) as conn:
+        with self._write_session(session_id, locks_row=True) as conn:
             lock_session_row(conn, self._dialect, session_id)
             session_head(conn, session_id)
             require_message(conn, session_id, message_id)
