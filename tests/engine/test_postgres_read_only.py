@@ -124,3 +124,31 @@ async def test_tau_sessions_list_and_show_read_a_postgresql_store_without_writin
     assert "hello" in shown.stdout
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         assert conn.execute("SELECT updated_at FROM sessions").fetchone() == before
+
+
+async def test_tau_sessions_list_works_with_a_role_that_may_only_read(
+    workspace: Path, postgres_url: str
+) -> None:
+    writable = open_store(WorkspacePaths(workspace), postgres_url).open_sessions()
+    info = await writable.create_session(model="m", title="shared")
+    writable.close()
+    role = f"reader_{info.id[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    reader_url = postgres_url.replace("postgresql://tau@", f"postgresql://{role}@", 1)
+    assert reader_url != postgres_url
+    try:
+        listed = run_tau(["sessions", "list", "--json", "--store", reader_url], workspace)
+        assert listed.returncode == 0, listed.stderr
+        assert [s["id"] for s in json.loads(listed.stdout)] == [info.id]
+        # A normal opening as that role cannot migrate or write: one line, no traceback.
+        denied = run_tau(["sessions", "fork", info.id[:8], "--store", reader_url], workspace)
+        assert denied.returncode != 0
+        assert len(denied.stderr.strip().splitlines()) == 1, denied.stderr
+        assert "permission denied" in denied.stderr
+        assert "Traceback" not in denied.stderr
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
