@@ -63,6 +63,7 @@ class PostgresSessionStore(SqlSessionStore):
         """Take the session's write lock: an advisory lock on its own connection."""
         self._refuse_if_read_only()
         lock = PostgresSessionLock.acquire(self._url, self.where, session_id)
+        self._held = {sid: held for sid, held in self._held.items() if not held.released}
         self._held[session_id] = lock
         return lock
 
