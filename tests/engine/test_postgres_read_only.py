@@ -99,7 +99,7 @@ async def test_a_read_only_store_reads_and_refuses_every_write(
     assert counts == (1, 1, 0, "kept")
 
 
-async def test_tau_sessions_list_and_show_read_a_postgresql_store_without_writing(
+async def test_tau_sessions_list_show_and_export_read_a_postgresql_store_without_writing(
     workspace: Path, postgres_url: str
 ) -> None:
     empty = run_tau(["sessions", "list", "--store", postgres_url], workspace)
@@ -122,6 +122,11 @@ async def test_tau_sessions_list_and_show_read_a_postgresql_store_without_writin
     shown = run_tau(["sessions", "show", info.id[:8], "--store", postgres_url], workspace)
     assert shown.returncode == 0, shown.stderr
     assert "hello" in shown.stdout
+    exported = run_tau(
+        ["sessions", "export", info.id[:8], "out.jsonl", "--store", postgres_url], workspace
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "hello" in (workspace / "out.jsonl").read_text()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         assert conn.execute("SELECT updated_at FROM sessions").fetchone() == before
 

@@ -46,11 +46,12 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 LIMIT 1
 """
 _IDENTITY_SQL = f"SELECT {_KEY}, pid, backend_start FROM pg_stat_get_activity(pg_backend_pid())"
-# The row lock comes first (a subquery with FOR KEY SHARE is never flattened, and the
+# The row lock comes first (a subquery with a row lock is never flattened, and the
 # check, correlated with its row, is evaluated on what it returns); the LEFT JOIN keeps
 # one row when the session's row does not exist yet (a lock taken before its session).
 # ``pg_stat_get_activity(pid)`` reads one backend's entry, not all of pg_stat_activity;
 # a backend serves one database, so its pid also says which database the lock is in.
+# (``backend_start`` is NULL only where the server hides it; the pid alone then.)
 # ``{mode}``: KEY SHARE, the least a write needs; UPDATE for a write that takes the row
 # FOR UPDATE next anyway (``lock_session_row``): a weaker lock taken first and then
 # strengthened costs a second row-lock write (measured in bench/bench_session_lock.py).
@@ -59,7 +60,8 @@ SELECT EXISTS (
     SELECT 1 FROM pg_locks l, pg_stat_get_activity(%(pid)s) a
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
       AND ((l.classid::bigint << 32) | l.objid::bigint) = %(key)s
-      AND l.pid = %(pid)s AND a.pid = %(pid)s AND a.backend_start = %(start)s
+      AND l.pid = %(pid)s AND a.pid = %(pid)s
+      AND a.backend_start IS NOT DISTINCT FROM %(start)s
       AND coalesce(row_lock.held, true)
 )
 FROM (SELECT true) AS anchor
