@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 
 from tests.cli.tau_process import TAU, run_tau, tau_env
+from tests.support.lock_connections import end_lock_connections
 
 WAIT_FOR_GO = "touch started; while [ ! -e go ]; do sleep 0.05; done; echo went"
 
@@ -51,13 +52,7 @@ def test_a_run_whose_lock_connection_dies_stops_with_one_line(
     try:
         wait_until(lambda: (workspace / "started").exists() or run.poll() is not None)
         assert run.poll() is None, run.communicate()
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            ended = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name LIKE %s",
-                (f"tau session lock pid={run.pid} %",),
-            ).fetchone()
-        assert ended == (1,)
+        assert end_lock_connections(postgres_url, run.pid) == 1
         (workspace / "go").touch()
         out, err = run.communicate(timeout=60)
     finally:

@@ -20,6 +20,7 @@ from tau_engine.events import TextDelta, TurnFinished
 from tau_engine.paths import WorkspacePaths
 from tau_engine.store import open_store
 from tau_engine.store.postgres.sessions import PostgresSessionStore
+from tests.support.lock_connections import end_lock_connections
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,22 +29,6 @@ def _store(root: Path, url: str) -> PostgresSessionStore:
     store = open_store(WorkspacePaths(root), url).open_sessions()
     assert isinstance(store, PostgresSessionStore)
     return store
-
-
-def _terminate_lock_backend(url: str, session_id: str) -> None:
-    """End the backend holding ``session_id``'s lock, as a server restart would."""
-    with psycopg.connect(url, autocommit=True) as admin:
-        row = admin.execute(
-            "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a "
-            "WHERE a.application_name LIKE 'tau session lock pid=' || %s || ' %%'",
-            (str(os.getpid()),),
-        ).fetchone()
-        assert row is not None and row[0]
-        # Wait until the server has freed the lock (the backend exits asynchronously).
-        admin.execute(
-            "DO $$ BEGIN WHILE EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory') "
-            "LOOP PERFORM pg_sleep(0.01); END LOOP; END $$"
-        )
 
 
 def _count(url: str, sql: str, *params: object) -> int:
@@ -71,7 +56,7 @@ async def test_a_write_after_the_lock_connection_dies_raises_and_writes_nothing(
         assert _count(postgres_url, messages, info.id) == 1
         assert _count(postgres_url, events, info.id) == 1
 
-        _terminate_lock_backend(postgres_url, info.id)
+        assert end_lock_connections(postgres_url, os.getpid()) == 1
 
         with pytest.raises(SessionLockLostError) as lost:
             await store.append(info.id, Message(role="assistant", content="late"))
@@ -135,7 +120,7 @@ async def test_another_process_takes_the_lost_session_and_writes_alone(
         writer = store.event_writer(info.id)
         writer.write(TurnFinished(turn=1, stop_reason="end"))
 
-        _terminate_lock_backend(postgres_url, info.id)
+        assert end_lock_connections(postgres_url, os.getpid()) == 1
         taker = subprocess.run(
             [sys.executable, "-c", TAKER, str(tmp_path), postgres_url, info.id],
             capture_output=True,

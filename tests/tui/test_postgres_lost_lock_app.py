@@ -8,6 +8,7 @@ import os
 import psycopg
 
 from tau_tui.widgets.entries import NoticeEntry
+from tests.support.lock_connections import end_lock_connections
 from tests.tui.conftest import SIZE, AppFactory, engine_ready, idle, wait_for
 from tests.tui.test_agent_turns import send
 
@@ -24,13 +25,8 @@ async def test_a_lost_session_lock_is_one_error_notice(
         await engine_ready(app)
         await send(pilot, "first")
         await idle(app)
+        assert end_lock_connections(postgres_url, os.getpid()) == 1
         with psycopg.connect(postgres_url, autocommit=True) as admin:
-            ended = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name LIKE %s",
-                (f"tau session lock pid={os.getpid()} %",),
-            ).fetchone()
-            assert ended == (1,)
             before = admin.execute("SELECT count(*) FROM messages").fetchone()
         await send(pilot, "second")
         await wait_for(lambda: any("lost the lock on session" in m for m in notices(app)))
