@@ -56,6 +56,20 @@ class StoreError(TauError):
     """The state store (``.tau/tau.db``) cannot be read or written."""
 
 
+class SessionLockLostError(StoreError):
+    """This process no longer holds the lock of the session it writes: the database
+    connection holding it closed (a server restart, a terminated backend, a network cut),
+    so another process may have taken the session. Nothing more is written to it."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(
+            f"lost the lock on session {session_id[:8]} (the database connection holding "
+            f"it closed); nothing more was written to it; continue it again with "
+            f"tau --resume {session_id[:8]}"
+        )
+        self.session_id = session_id
+
+
 class StoreDamagedError(StoreError):
     """SQLite reports the store malformed: tau stops writing to it (see its message)."""
 

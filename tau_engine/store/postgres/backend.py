@@ -36,9 +36,11 @@ class PostgresBackend:
     def open_sessions(
         self, *, clock: Callable[[], float] = time.time, read_only: bool = False
     ) -> PostgresSessionStore:
-        # ``read_only`` opens a SQLite file the user cannot write; a database's
-        # permissions are its roles', and a read-only role's writes fail one line each.
-        return PostgresSessionStore.open(self.paths, self._url, self.where, clock=clock)
+        # ``read_only``: the command only reads, so it neither migrates nor writes (and
+        # works with a role that may only read).
+        return PostgresSessionStore.open(
+            self.paths, self._url, self.where, clock=clock, read_only=read_only
+        )
 
     def open_missions(self) -> PostgresMissionStore:
         return PostgresMissionStore.open(self._url, self.where)

@@ -39,8 +39,10 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def connect(url: str, where: str) -> Connection:
-    """An autocommit connection (callers open transactions with ``conn.transaction()``)."""
+def connect(url: str, where: str, *, read_only: bool = False) -> Connection:
+    """An autocommit connection (callers open transactions with ``conn.transaction()``).
+    ``read_only``: every transaction on it is ``READ ONLY``, so the server itself refuses
+    a write that got past tau's own refusal (``PgDatabase.write``)."""
     try:
         conn = psycopg.connect(
             url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="tau"
@@ -49,6 +51,8 @@ def connect(url: str, where: str) -> Connection:
         raise StoreError(f"cannot open {where}: {first_line(exc)}") from None
     try:
         conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+        if read_only:
+            conn.execute("SET default_transaction_read_only = on")
     except psycopg.Error as exc:
         conn.close()
         raise StoreError(f"cannot open {where}: {first_line(exc)}") from None

@@ -23,7 +23,7 @@ from psycopg import Cursor
 
 from tau_engine.errors import StoreError
 from tau_engine.store.postgres.connection import Connection, connect, translate_errors
-from tau_engine.store.postgres.schema import migrate
+from tau_engine.store.postgres.schema import migrate, require_current
 
 # A ``?`` or a ``:name`` outside quotes (``::type`` casts are left alone).
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|(?<!:):([A-Za-z_][A-Za-z0-9_]*)|\?|%")
@@ -82,24 +82,40 @@ class PgDatabase:
     transaction is never retried, since its commit may have happened.
     """
 
-    def __init__(self, conn: Connection, where: str, part: str, url: str | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        where: str,
+        part: str,
+        url: str | None = None,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.where = where
+        self.read_only = read_only
         self._part = part
         self._url = url
         self._conn: Connection | None = conn
         self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, url: str, where: str, part: str) -> PgDatabase:
-        """Connect and migrate (blocking). ``part`` names the store in errors."""
-        conn = connect(url, where)
+    def open(cls, url: str, where: str, part: str, *, read_only: bool = False) -> PgDatabase:
+        """Connect and migrate (blocking). ``part`` names the store in errors.
+
+        ``read_only``: for commands that only read. The connection's transactions are all
+        ``READ ONLY``, it never migrates (a database tau has not brought to this version
+        is refused in one line) and ``write`` refuses before any SQL runs."""
+        conn = connect(url, where, read_only=read_only)
         try:
             with translate_errors(where):
-                migrate(conn, where)
+                if read_only:
+                    require_current(conn, where)
+                else:
+                    migrate(conn, where)
         except BaseException:
             conn.close()
             raise
-        return cls(conn, where, part, url)
+        return cls(conn, where, part, url, read_only=read_only)
 
     @property
     def closed(self) -> bool:
@@ -120,6 +136,8 @@ class PgDatabase:
     @contextmanager
     def write(self) -> Iterator[QmarkConnection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
+        if self.read_only:
+            raise StoreError(f"the {self._part} in {self.where} was opened read-only")
         with self._transaction("READ COMMITTED") as conn:
             yield conn
 
@@ -131,7 +149,7 @@ class PgDatabase:
                 raise StoreError(f"the {self._part} in {self.where} is closed")
             if conn.broken and self._url is not None:
                 conn.close()
-                conn = self._conn = connect(self._url, self.where)
+                conn = self._conn = connect(self._url, self.where, read_only=self.read_only)
             with translate_errors(self.where), conn.transaction():
                 conn.execute(f"SET TRANSACTION ISOLATION LEVEL {isolation}")
                 yield QmarkConnection(conn)

@@ -31,8 +31,10 @@ class PostgresEventWriter(BufferedEventWriter):
         session_id: str,
         *,
         clock: Callable[[], float] = time.monotonic,
+        check: Callable[[Connection, str], None] = lambda _conn, _session_id: None,
     ) -> None:
         super().__init__(session_id, clock=clock)
+        self._check = check  # the store's lost-lock check, in each batch's transaction
         self._url = url
         self.where = where
         self._conn: Connection | None = None
@@ -47,6 +49,7 @@ class PostgresEventWriter(BufferedEventWriter):
         with translate_errors(self.where):
             try:
                 with conn.transaction(), conn.cursor() as cursor:
+                    self._check(conn, self.session_id)
                     cursor.executemany(_INSERT, rows)
             except pg_errors.UniqueViolation as exc:
                 raise rejected(rows, self.session_id, exc) from exc

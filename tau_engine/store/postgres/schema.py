@@ -137,6 +137,24 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def require_current(conn: Connection, where: str) -> None:
+    """Refuse, in one line, a database not at ``SCHEMA_VERSION``, changing nothing: what a
+    read-only opening checks instead of migrating."""
+    exists = conn.execute("SELECT to_regclass('tau_schema') IS NOT NULL").fetchone()
+    row = None
+    if exists is not None and exists[0]:
+        row = conn.execute("SELECT version FROM tau_schema").fetchone()
+    current = int(row[0]) if row else 0
+    _refuse_newer(current, where)
+    if current < SCHEMA_VERSION:
+        state = "holds no tau store" if current == 0 else f"holds tau's schema v{current}"
+        raise StoreError(
+            f"{where} {state} and this command only reads (this tau needs "
+            f"v{SCHEMA_VERSION}); create or upgrade it first with a normal tau run "
+            "or tau store migrate"
+        )
+
+
 def migrate(conn: Connection, where: str) -> None:
     """Bring the database to ``SCHEMA_VERSION`` (creating it when empty)."""
     with conn.transaction():
@@ -148,11 +166,7 @@ def migrate(conn: Connection, where: str) -> None:
         )
         row = conn.execute("SELECT version FROM tau_schema").fetchone()
         current = int(row[0]) if row else 0
-        if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"{where} was written by a newer tau (schema v{current}; this "
-                f"tau knows v{SCHEMA_VERSION}); upgrade tau to use it"
-            )
+        _refuse_newer(current, where)
         for step in MIGRATIONS[current:]:
             step(conn)
         if current != SCHEMA_VERSION:
@@ -161,3 +175,11 @@ def migrate(conn: Connection, where: str) -> None:
                 "DO UPDATE SET version = EXCLUDED.version",
                 (SCHEMA_VERSION,),
             )
+
+
+def _refuse_newer(current: int, where: str) -> None:
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"{where} was written by a newer tau (schema v{current}; this "
+            f"tau knows v{SCHEMA_VERSION}); upgrade tau to use it"
+        )

@@ -62,8 +62,10 @@ class Checkpoints:
         blobs: BlobStore,
         workspace_root: Path,
         clock: Callable[[], float],
+        check_writer: Callable[..., None] = lambda _conn, _session_id, **_how: None,
     ) -> None:
         self._db = db
+        self._check_writer = check_writer  # the store's lost-lock check (``SessionCore``)
         self._dialect = dialect
         self._blobs = blobs
         self._root = workspace_root.resolve()
@@ -96,6 +98,7 @@ class Checkpoints:
         # write lock other processes queue on.
         digest, mode = self._capture(target, rel)
         with self._db.write() as conn:
+            self._check_writer(conn, session_id)
             row = conn.execute(
                 "SELECT session_id FROM messages WHERE id = ?", (turn_message_id,)
             ).fetchone()
@@ -113,6 +116,7 @@ class Checkpoints:
         """Remove the last user turn from the head path and restore its files."""
         root = workspace_root.resolve() if workspace_root is not None else self._root
         with self._db.write() as conn:
+            self._check_writer(conn, session_id, locks_row=True)
             lock_session_row(conn, self._dialect, session_id)
             head = session_head(conn, session_id)
             rows = conn.execute(_BACK_TO_LAST_USER, (head,)).fetchall() if head is not None else []
@@ -166,6 +170,7 @@ class Checkpoints:
         """Undo the most recent undo: move the head forward and put its files back."""
         root = workspace_root.resolve() if workspace_root is not None else self._root
         with self._db.write() as conn:
+            self._check_writer(conn, session_id, locks_row=True)
             lock_session_row(conn, self._dialect, session_id)
             head = session_head(conn, session_id)
             top = conn.execute(

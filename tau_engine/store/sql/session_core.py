@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tau_engine.conversation import StoredMessage, Usage
@@ -37,11 +38,27 @@ class SessionCore:
     _clock: Callable[[], float]
     _checkpoints: Checkpoints
 
+    @contextmanager
+    def _write_session(self, session_id: str, *, locks_row: bool = False) -> Iterator[Any]:
+        """A write transaction on ``session_id``'s rows, opened by ``_check_writer``
+        (``locks_row``: the write takes the session's row with ``lock_session_row``)."""
+        with self._db.write() as conn:
+            self._check_writer(conn, session_id, locks_row=locks_row)
+            yield conn
+
+    def _check_writer(self, conn: Any, session_id: str, *, locks_row: bool = False) -> None:
+        """Raise ``SessionLockLostError`` if this store took the session's lock and has
+        lost it since; first statement of every write of the session's rows (see
+        ``SqlSessionStore``). Empty here, and so on SQLite: its lock is an ``flock`` on
+        a file, which the kernel holds until this process closes it or dies, so it cannot
+        be lost while the process lives to write. PostgreSQL's lock lives on a connection
+        the server may drop (``store/postgres/session_lock.py``): its store fills this."""
+
     def _create_session(
         self, model: str, title: str, meta: dict[str, Any], session_id: str
     ) -> SessionInfo:
         now = self._clock()
-        with self._db.write() as conn:
+        with self._write_session(session_id) as conn:
             conn.execute(
                 "INSERT INTO sessions (id, title, model, created_at, updated_at, workspace, meta) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -59,7 +76,7 @@ class SessionCore:
         return [session_from_row(row) for row in rows]
 
     def _delete_session(self, session_id: str) -> None:
-        with self._db.write() as conn:
+        with self._write_session(session_id, locks_row=True) as conn:
             lock_session_row(conn, self._dialect, session_id)
             require_session(conn, session_id)
             digests = [
@@ -77,7 +94,7 @@ class SessionCore:
     def _update_session(self, session_id: str, column: str, value: str) -> None:
         if column not in ("title", "model", "meta"):
             raise ValueError(column)
-        with self._db.write() as conn:
+        with self._write_session(session_id) as conn:
             cursor = conn.execute(
                 f"UPDATE sessions SET {column} = ?, updated_at = ? WHERE id = ?",
                 (value, self._clock(), session_id),
@@ -90,7 +107,7 @@ class SessionCore:
     ) -> list[StoredMessage]:
         if not items:
             return []
-        with self._db.write() as conn:
+        with self._write_session(session_id, locks_row=True) as conn:
             lock_session_row(conn, self._dialect, session_id)
             row = conn.execute(
                 "SELECT head_id, title FROM sessions WHERE id = ?", (session_id,)
@@ -171,7 +188,7 @@ class SessionCore:
         return stored
 
     def _set_head(self, session_id: str, message_id: str) -> None:
-        with self._db.write() as conn:
+        with self._write_session(session_id, locks_row=True) as conn:
             lock_session_row(conn, self._dialect, session_id)
             session_head(conn, session_id)
             require_message(conn, session_id, message_id)

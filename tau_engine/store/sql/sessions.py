@@ -75,7 +75,7 @@ class SqlSessionStore(SessionCore, ABC):
         self._dialect = dialect
         self._clock = clock
         self._checkpoints = Checkpoints(
-            db, dialect, BlobStore(paths.checkpoints_dir), paths.root, clock
+            db, dialect, BlobStore(paths.checkpoints_dir), paths.root, clock, self._check_writer
         )
         self._writers: weakref.WeakSet[BufferedEventWriter] = weakref.WeakSet()
 
