@@ -70,8 +70,17 @@ def read_store_snapshot(root: str | os.PathLike[str], url: str | None, **kw: Any
     """The snapshot of ``root`` from the store ``url`` names (None: its SQLite file)."""
     if is_postgresql(url):
         assert url is not None
-        from tau_engine.status.pg_snapshot import read_pg_snapshot
+        try:
+            from tau_engine.status.pg_snapshot import read_pg_snapshot
+        except ImportError:
+            # Without psycopg: the store factory says so in its words (a UsageError).
+            from pathlib import Path
 
+            from tau_engine.paths import WorkspacePaths
+            from tau_engine.store.factory import open_store
+
+            open_store(WorkspacePaths(Path(root)), url)
+            raise
         return read_pg_snapshot(os.fspath(root), url, **kw)
     from tau_engine.status.snapshot import read_snapshot
 

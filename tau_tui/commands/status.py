@@ -85,12 +85,17 @@ def chosen_store_url(root: str, args: Any) -> str | None:
     from pathlib import Path
 
     from tau_engine.paths import WorkspacePaths
-    from tau_engine.store.factory import open_store
+    from tau_engine.status.store_choice import is_postgresql
     from tau_tui.store_option import selected_store_url
 
-    paths = WorkspacePaths(Path(root))
-    url = selected_store_url(paths, args)
-    open_store(paths, url)  # an unknown scheme, or no psycopg: one line, exit 2
+    url = selected_store_url(WorkspacePaths(Path(root)), args)
+    if url is not None and not is_postgresql(url):
+        # Rarely anything but "sqlite": the store package (its pydantic models, a tenth
+        # of a second) is loaded only to say, in its words, what is wrong with a URL.
+        from tau_engine.store.factory import backend_name
+
+        backend_name(url)  # an unknown scheme or a sqlite path: one line, exit 2
+        return None
     return url
 
 

@@ -1,0 +1,89 @@
+"""Benchmark of the operator snapshot on a PostgreSQL store (a script, not a test):
+``python bench/bench_pg_status.py``.
+
+Starts a throwaway PostgreSQL server (``tests/support/postgres_server.py``), seeds a
+workspace as ``bench_status.py`` does and copies it in with ``tau store migrate``, then:
+
+1. ``read_pg_snapshot`` in process with ``--sessions`` sessions (default 1,000) and
+   ``--jobs`` jobs (default 10,000), median of ``--runs``, next to ``read_snapshot`` on
+   the SQLite file holding the same rows, in the same run: the ratio is the figure;
+2. ``tau status --store URL`` as a whole process with the sessions only, against
+   ``python -c pass`` run by the same interpreter, interleaved (``bench_status``'s
+   ``process_ratio`` with the store's URL in ``TAU_STORE_URL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_status import process_ratio, seed, timed  # noqa: E402
+from tau_engine.status.pg_snapshot import read_pg_snapshot  # noqa: E402
+from tau_engine.status.snapshot import read_snapshot  # noqa: E402
+from tests.support.postgres_server import PostgresServer, find_binaries  # noqa: E402
+
+
+def migrate(root: Path, url: str) -> None:
+    """Copy ``root``'s SQLite store into the database, as a user would."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tau_tui.cli", "store", "migrate", "--to", url],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"tau store migrate failed: {done.stderr}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=1_000)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    bin_dir, why = find_binaries()
+    if bin_dir is None:
+        raise SystemExit(why)
+    server = PostgresServer(bin_dir).start()
+    try:
+        with tempfile.TemporaryDirectory() as temp:
+            root = Path(temp) / "full"
+            root.mkdir()
+            seed(root, args.sessions, args.jobs)
+            url = server.database()
+            migrate(root, url)
+            read_pg_snapshot(root, url)  # warm the server's cache as a polling reader has it
+            read_snapshot(root)
+            pg_median, lite_median = (
+                statistics.median(timed(read) for _ in range(args.runs))
+                for read in (lambda: read_pg_snapshot(root, url), lambda: read_snapshot(root))
+            )
+            print(
+                f"read_pg_snapshot ({args.sessions} sessions, {args.jobs} jobs): median "
+                f"{pg_median * 1000:.1f} ms; read_snapshot on SQLite, same rows: "
+                f"{lite_median * 1000:.1f} ms; ratio {pg_median / lite_median:.2f}x"
+            )
+            small = Path(temp) / "sessions-only"
+            small.mkdir()
+            seed(small, args.sessions, 0)
+            small_url = server.database()
+            migrate(small, small_url)
+            (small / ".tau" / "tau.db").unlink()  # only the database holds them now
+            config = Path(temp) / "config"
+            config.mkdir()
+            os.environ["TAU_STORE_URL"] = small_url
+            process_ratio(f"{args.sessions:,} sessions, PostgreSQL", small, args.runs, config)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
