@@ -9,7 +9,9 @@ workspace as ``bench_status.py`` does and copies it in with ``tau store migrate`
    the SQLite file holding the same rows, in the same run: the ratio is the figure;
 2. ``tau status --store URL`` as a whole process with the sessions only, against
    ``python -c pass`` run by the same interpreter, interleaved (``bench_status``'s
-   ``process_ratio`` with the store's URL in ``TAU_STORE_URL``).
+   ``process_ratio`` with the store's URL in ``TAU_STORE_URL``);
+3. the CPU share of one core of ``tau watch --json --store URL`` over ``--idle-seconds``
+   with nothing changing (the sessions and jobs, none running), 1 s ticks.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_status import process_ratio, seed, timed  # noqa: E402
+from bench.bench_status import _process_cpu, process_ratio, seed, timed  # noqa: E402
 from tau_engine.status.pg_snapshot import read_pg_snapshot  # noqa: E402
 from tau_engine.status.snapshot import read_snapshot  # noqa: E402
 from tests.support.postgres_server import PostgresServer, find_binaries  # noqa: E402
@@ -43,11 +47,32 @@ def migrate(root: Path, url: str) -> None:
         raise SystemExit(f"tau store migrate failed: {done.stderr}")
 
 
+def watch_idle(root: Path, url: str, seconds: float) -> None:
+    """CPU share of one core of ``tau watch --json`` on the database, nothing changing."""
+    command = [sys.executable, "-m", "tau_tui.cli", "watch", "--json", "--store", url]
+    child = subprocess.Popen(
+        command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert child.stdout is not None
+        child.stdout.readline()  # the first ADDED: start-up is over
+        threading.Thread(target=child.stdout.read, daemon=True).start()
+        time.sleep(2.0)  # the first read's last work settles
+        before = _process_cpu(child.pid)
+        time.sleep(seconds)
+        used = _process_cpu(child.pid) - before
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+    print(f"idle CPU, tau watch --json on PostgreSQL: {used / seconds * 100:.2f}% of a core")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=1_000)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
     args = parser.parse_args()
     bin_dir, why = find_binaries()
     if bin_dir is None:
@@ -81,6 +106,12 @@ def main() -> None:
             config.mkdir()
             os.environ["TAU_STORE_URL"] = small_url
             process_ratio(f"{args.sessions:,} sessions, PostgreSQL", small, args.runs, config)
+            quiet = Path(temp) / "quiet"
+            quiet.mkdir()
+            seed(quiet, args.sessions, args.jobs, fixture=False, running=0)
+            quiet_url = server.database()
+            migrate(quiet, quiet_url)
+            watch_idle(quiet, quiet_url, args.idle_seconds)
     finally:
         server.stop()
 

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from tau_engine.status.model import StatusSnapshot
-    from tau_engine.status.pg_snapshot import PgStoreWatcher
     from tau_engine.status.tables import Reader
 
 KINDS = ("session", "job", "mission")
@@ -114,18 +113,6 @@ def log_times(logs: tuple[Path, ...]) -> list[int | None]:
         except OSError:
             times.append(None)
     return times
-
-
-def store_watcher(root: Path, url: str | None) -> StoreWatcher | PgStoreWatcher:
-    """The watcher of ``root``'s store: its SQLite file, or the PostgreSQL ``url``."""
-    from tau_engine.status.store_choice import is_postgresql
-
-    if is_postgresql(url):
-        assert url is not None
-        from tau_engine.status.pg_snapshot import PgStoreWatcher
-
-        return PgStoreWatcher(root, url)
-    return StoreWatcher(root)
 
 
 class StoreWatcher:

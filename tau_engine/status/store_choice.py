@@ -20,9 +20,12 @@ from tau_engine.status.safety_view import config_dir_for
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
     from typing import Any
 
     from tau_engine.status.model import StatusSnapshot
+    from tau_engine.status.objects import StoreWatcher
+    from tau_engine.status.pg_watch import PgStoreWatcher
 
 STORE_URL_ENV = "TAU_STORE_URL"
 """As ``tau_engine.config.store_setting.STORE_URL_ENV`` (a test keeps them equal)."""
@@ -85,3 +88,15 @@ def read_store_snapshot(root: str | os.PathLike[str], url: str | None, **kw: Any
     from tau_engine.status.snapshot import read_snapshot
 
     return read_snapshot(root, **kw)
+
+
+def store_watcher(root: Path, url: str | None) -> StoreWatcher | PgStoreWatcher:
+    """The watcher of ``root``'s store: its SQLite file, or the PostgreSQL ``url``."""
+    if is_postgresql(url):
+        assert url is not None
+        from tau_engine.status.pg_watch import PgStoreWatcher
+
+        return PgStoreWatcher(root, url)
+    from tau_engine.status.objects import StoreWatcher
+
+    return StoreWatcher(root)

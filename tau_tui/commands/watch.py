@@ -2,7 +2,7 @@
 
 Another tau process (a worker, a mission in another terminal) may be the writer: each tick
 (``--interval-ms``, default 1000) checks the store (SQLite's ``PRAGMA data_version``; a
-PostgreSQL store's change notifications) and the logs' mtimes, and re-reads only when
+PostgreSQL store is read again each tick) and the logs' mtimes, and re-reads only when
 something changed (or a running job's lease may have aged). The store is chosen as
 ``tau status`` chooses it (``--store``, ``TAU_STORE_URL``, the config).
 
@@ -88,7 +88,8 @@ def watch_plain(
     root: Path, width: int, interval_s: float, iterations: int | None, url: str | None = None
 ) -> int:
     """Print ``iterations`` frames of the plain panels (without a count: until stopped)."""
-    from tau_engine.status.objects import ages_alone, store_watcher
+    from tau_engine.status.objects import ages_alone
+    from tau_engine.status.store_choice import store_watcher
     from tau_tui.commands.shell import SNAPSHOT_ROWS
     from tau_tui.plain.panels import render_plain
 
@@ -116,7 +117,8 @@ def watch_json(
     """Stream watch events until interrupted (or for ``iterations`` ticks)."""
     import json
 
-    from tau_engine.status.objects import diff_objects, store_watcher
+    from tau_engine.status.objects import diff_objects
+    from tau_engine.status.store_choice import store_watcher
 
     watcher = store_watcher(root, url)
     seen: dict[Any, Any] = {}

@@ -136,7 +136,7 @@ class OperatorScreen(Screen[None]):
         self.title = "tau watch" if self.live else "tau shell"
         self.query_one("#panel-sessions", PanelTable).focus()
         if self.live:
-            from tau_engine.status.objects import store_watcher
+            from tau_engine.status.store_choice import store_watcher
 
             self._watcher = store_watcher(self.root, self.store_url)
             self.set_interval(self.interval_s, self._tick)

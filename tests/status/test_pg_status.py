@@ -215,3 +215,19 @@ def test_watch_json_on_postgresql_sees_another_process_write(shared: tuple[Path,
     finally:
         watch.terminate()
         watch.communicate(timeout=30)
+
+
+def test_an_empty_database_is_fresh_and_another_schema_an_error(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from tau_engine.status.pg_snapshot import read_pg_snapshot
+
+    fresh = read_pg_snapshot(tmp_path, postgres_url)
+    assert (fresh.store.status, fresh.health, fresh.store.backend) == ("absent", "ok", "postgresql")
+    with psycopg.connect(postgres_url, autocommit=True) as other:
+        other.execute("CREATE TABLE tau_schema (one boolean PRIMARY KEY, version integer)")
+        other.execute("INSERT INTO tau_schema VALUES (true, 99)")
+    newer = read_pg_snapshot(tmp_path, postgres_url)
+    assert (newer.health, newer.store.schema_version) == ("error", 99)
+    assert newer.store.error == f"schema version 99, this tau reads {SCHEMA_VERSION}"
+    assert not (tmp_path / ".tau").exists()
