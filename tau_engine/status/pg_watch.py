@@ -1,5 +1,7 @@
-"""``tau watch`` on a PostgreSQL store (split from ``pg_snapshot``, which ``tau status``
-loads: only a watch follows changes)."""
+"""``tau watch`` on a PostgreSQL store: change notifications instead of polling.
+
+Split from ``pg_snapshot`` (which ``tau status`` loads) because only a watch listens.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import psycopg
 
 from tau_engine.errors import StoreError
 from tau_engine.status.model import StatusSnapshot
-from tau_engine.status.objects import collect_objects
+from tau_engine.status.objects import collect_objects, log_paths, log_times
 from tau_engine.status.pg_snapshot import QmarkReader, read_pg_snapshot
+from tau_engine.store.postgres.change_feed import PgChangeFeed
 from tau_engine.store.postgres.connection import connect, describe, first_line
 from tau_engine.store.workspace_key import workspace_key
 
@@ -20,16 +23,32 @@ class PgStoreWatcher:
     """``tau watch`` on a PostgreSQL store: whether anything changed since the last look,
     and the watchable objects of this workspace (``objects.collect_objects``).
 
-    The database has no ``PRAGMA data_version``: until its change feed is here, every tick
-    counts as a change and the watcher re-reads (``diff_objects`` and the tables' own
-    diffing keep the output to what really changed)."""
+    Changes come from the database's notifications (``store/postgres/change_feed.py``):
+    a tick re-reads only when a committed write was announced, the feed's connection was
+    lost (anything may have changed), or a log's mtime moved; a quiet store costs one
+    non-blocking look at a socket per tick."""
 
     def __init__(self, root: Path, url: str) -> None:
         self.root, self.url, self.where = root, url, describe(url)
         self.key = workspace_key(root)
+        self.logs = log_paths(root)
+        self._seen_logs: list[int | None] | None = None
+        self._feed: PgChangeFeed | None = None
 
     def changed(self) -> bool:
-        return True
+        """True on the first call, when the server announced a write to a table the
+        snapshot reads, when notifications may have been missed, or when a log moved."""
+        times = log_times(self.logs)
+        moved, self._seen_logs = times != self._seen_logs, times
+        if self._feed is None:
+            # Listen before the first read, so no write between the two goes unseen.
+            try:
+                self._feed = PgChangeFeed.open(self.url, self.where)
+            except StoreError:
+                pass  # the server is down: the read says so, and the next tick retries
+            return True
+        tables = self._feed.changes()
+        return tables is None or bool(tables) or moved
 
     def snapshot(self, limit: int) -> StatusSnapshot:
         """The workspace's snapshot from the database."""
@@ -55,4 +74,7 @@ class PgStoreWatcher:
             conn.close()
 
     def close(self) -> None:
-        """Nothing held between reads (each read has its own short connection)."""
+        """Stop listening (each read has its own short connection)."""
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            feed.close()

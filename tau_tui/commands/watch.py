@@ -2,7 +2,7 @@
 
 Another tau process (a worker, a mission in another terminal) may be the writer: each tick
 (``--interval-ms``, default 1000) checks the store (SQLite's ``PRAGMA data_version``; a
-PostgreSQL store is read again each tick) and the logs' mtimes, and re-reads only when
+PostgreSQL store's change notifications) and the logs' mtimes, and re-reads only when
 something changed (or a running job's lease may have aged). The store is chosen as
 ``tau status`` chooses it (``--store``, ``TAU_STORE_URL``, the config).
 

@@ -217,6 +217,33 @@ def test_watch_json_on_postgresql_sees_another_process_write(shared: tuple[Path,
         watch.communicate(timeout=30)
 
 
+def test_watch_re_reads_postgresql_only_when_a_write_is_announced(
+    shared: tuple[Path, str],
+) -> None:
+    """The watcher re-reads after another connection commits, not on every tick: a quiet
+    database, however many ticks, is no change; a closed feed is (writes may be missed)."""
+    from tau_engine.status.pg_watch import PgStoreWatcher
+
+    workspace, url = shared
+    watcher = PgStoreWatcher(workspace, url)
+    try:
+        assert watcher.changed()  # the first look reads everything
+        assert not any(watcher.changed() for _ in range(5))
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute("UPDATE missions SET title = 'renamed' WHERE id = %s", ("ee" * 8,))
+        deadline = time.monotonic() + 30
+        while not watcher.changed():
+            assert time.monotonic() < deadline, "the commit was never announced"
+            time.sleep(0.05)
+        assert not watcher.changed()
+        (workspace / ".tau" / "logs" / "audit.jsonl").write_text("{}\n")  # a log moved
+        assert watcher.changed() and not watcher.changed()
+        objects = watcher.objects(time.time())
+        assert objects[("mission", "ee" * 8)]["title"] == "renamed"
+    finally:
+        watcher.close()
+
+
 def test_an_empty_database_is_fresh_and_another_schema_an_error(
     tmp_path: Path, postgres_url: str
 ) -> None:
