@@ -11,7 +11,7 @@ workspace as ``bench_status.py`` does and copies it in with ``tau store migrate`
    ``python -c pass`` run by the same interpreter, interleaved (``bench_status``'s
    ``process_ratio`` with the store's URL in ``TAU_STORE_URL``);
 3. the CPU share of one core of ``tau watch --json --store URL`` over ``--idle-seconds``
-   with nothing changing (the sessions and jobs, none running), 1 s ticks.
+   ticks of 1 s with nothing changing (the sessions and jobs, none running).
 """
 
 from __future__ import annotations
@@ -48,31 +48,32 @@ def migrate(root: Path, url: str) -> None:
 
 
 def watch_idle(root: Path, url: str, seconds: float) -> None:
-    """CPU share of one core of ``tau watch --json`` on the database, nothing changing."""
-    command = [sys.executable, "-m", "tau_tui.cli", "watch", "--json", "--store", url]
-    child = subprocess.Popen(
-        command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    """CPU share of one core of ``tau watch --json`` on the database with nothing changing,
+    sampled once a second after its first read has settled (1 s ticks)."""
+    watch = [sys.executable, "-m", "tau_tui.cli", "watch", "--json", "--store", url]
+    child = subprocess.Popen(watch, cwd=root, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    child.stdout.readline()  # the first ADDED: start-up and the first read are over
+    threading.Thread(target=child.stdout.read, daemon=True).start()  # never a full pipe
+    samples: list[float] = []
     try:
-        assert child.stdout is not None
-        child.stdout.readline()  # the first ADDED: start-up is over
-        threading.Thread(target=child.stdout.read, daemon=True).start()
-        time.sleep(2.0)  # the first read's last work settles
-        before = _process_cpu(child.pid)
-        time.sleep(seconds)
-        used = _process_cpu(child.pid) - before
+        time.sleep(2.0)
+        for _ in range(max(1, round(seconds)) + 1):
+            samples.append(_process_cpu(child.pid))
+            time.sleep(1.0)
     finally:
         child.terminate()
         child.wait(timeout=30)
-    print(f"idle CPU, tau watch --json on PostgreSQL: {used / seconds * 100:.2f}% of a core")
+    share = (samples[-1] - samples[0]) / (len(samples) - 1) * 100
+    print(f"idle CPU, tau watch --json on PostgreSQL: {share:.2f}% of a core")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sessions", type=int, default=1_000)
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--sessions", type=int, default=1_000, help="sessions in the store")
+    parser.add_argument("--jobs", type=int, default=10_000, help="jobs (part 1 and 3)")
+    parser.add_argument("--runs", type=int, default=21, help="runs a median is taken over")
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle ticks of 1 s")
     args = parser.parse_args()
     bin_dir, why = find_binaries()
     if bin_dir is None:
