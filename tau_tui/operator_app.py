@@ -47,6 +47,7 @@ class OperatorApp(App[int]):
         interval_s: float = 1.0,
         reader: SnapshotReader | None = None,
         theme: str = DEFAULT_THEME,
+        store_url: str | None = None,
     ) -> None:
         super().__init__()
         self.root = root
@@ -54,6 +55,7 @@ class OperatorApp(App[int]):
         self.readonly = readonly
         self.interval_s = interval_s
         self.reader = reader
+        self.store_url = store_url
         for loaded in load_themes(None).themes:
             self.register_theme(loaded)
         self.theme = theme if theme in self.available_themes else DEFAULT_THEME
@@ -68,13 +70,22 @@ class OperatorApp(App[int]):
             readonly=self.readonly,
             reader=self.reader,
             interval_s=self.interval_s,
+            store_url=self.store_url,
         )
 
 
 def run_operator_app(
-    root: Path, *, mode: str, readonly: bool = False, interval_s: float = 1.0
+    root: Path,
+    *,
+    mode: str,
+    readonly: bool = False,
+    interval_s: float = 1.0,
+    store_url: str | None = None,
 ) -> int:
-    """Run the operator app until the user quits; its exit code."""
-    app = OperatorApp(root, mode=mode, readonly=readonly, interval_s=interval_s)
+    """Run the operator app until the user quits (reading the store ``store_url`` names,
+    else the workspace's SQLite file); its exit code."""
+    app = OperatorApp(
+        root, mode=mode, readonly=readonly, interval_s=interval_s, store_url=store_url
+    )
     app.run()
     return app.return_code or 0

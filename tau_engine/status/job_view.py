@@ -16,7 +16,6 @@ input: an owner that does not parse is no owner, so its expired lease is stale.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from tau_engine.jobs.liveness import owner_alive, same_machine
 from tau_engine.status.model import JOB_STATES, Jobs, JobSummary
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tau_engine.jobs.liveness import OwnerIdentity
+    from tau_engine.status.tables import Reader
 
 STUCK_AFTER_S = 600.0
 """As ``tau_engine.jobs.operator.STUCK_AFTER_S`` (a test keeps them equal)."""
@@ -141,26 +141,37 @@ def summarize(
     )
 
 
-def read_jobs(conn: sqlite3.Connection, now: float, limit: int) -> Jobs:
-    """The jobs section, inside the caller's read transaction."""
+def read_jobs(
+    conn: Reader,
+    now: float,
+    limit: int,
+    *,
+    scope: str = "1 = 1",
+    scope_params: tuple[str, ...] = (),
+) -> Jobs:
+    """The jobs section, inside the caller's read transaction; ``scope`` (a condition with
+    ``?`` placeholders for ``scope_params``) picks this workspace's jobs in a store that
+    several workspaces share."""
     by_state = dict.fromkeys(JOB_STATES, 0)
     authority = 0
     # One scan counts every state and the blocked jobs that need authority.
     for state, needs, count in conn.execute(
-        "SELECT state, state = 'blocked' AND reason IN (?, ?), count(*) FROM jobs GROUP BY 1, 2",
-        AUTHORITY_REASONS,
+        "SELECT state, CASE WHEN state = 'blocked' AND reason IN (?, ?) THEN 1 ELSE 0 END, "
+        f"count(*) FROM jobs WHERE {scope} GROUP BY 1, 2",
+        (*AUTHORITY_REASONS, *scope_params),
     ):
         by_state[str(state)] = by_state.get(str(state), 0) + int(count)
         authority += int(count) if needs else 0
     # Liveness matters only for running jobs (an index covers them): the rest are counted.
     running = conn.execute(
-        f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' ORDER BY created_at"
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE {scope} AND state = 'running' ORDER BY created_at",
+        scope_params,
     ).fetchall()
     blocked = (
         conn.execute(
-            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'blocked' AND reason IN (?, ?) "
-            "ORDER BY created_at",
-            AUTHORITY_REASONS,
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE {scope} AND state = 'blocked' "
+            "AND reason IN (?, ?) ORDER BY created_at",
+            (*scope_params, *AUTHORITY_REASONS),
         ).fetchall()
         if authority
         else []
@@ -172,7 +183,8 @@ def read_jobs(conn: sqlite3.Connection, now: float, limit: int) -> Jobs:
     recent = tuple(
         summarize(row, now)
         for row in conn.execute(
-            f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE {scope} ORDER BY created_at DESC LIMIT ?",
+            (*scope_params, limit),
         )
     )
     return Jobs(

@@ -32,9 +32,10 @@ by route (``provider/model``) with the breaker's state, no longer a list."""
 class StoreHealth:
     """Whether the state store can be read, and what it is."""
 
-    status: str  # ok | absent (no tau.db yet) | error
+    status: str  # ok | absent (no tau.db yet, or an empty database) | error
+    backend: str  # sqlite | postgresql: which store was read
     error: str | None
-    schema_version: int | None  # what tau.db says (PRAGMA user_version)
+    schema_version: int | None  # what the store says (PRAGMA user_version, tau_schema)
     schema_expected: int  # what this tau reads
     disk_free_bytes: int | None  # on the filesystem holding .tau/
 

@@ -16,11 +16,19 @@ from pathlib import Path
 
 from tau_engine.status.job_view import JOB_COLUMNS, summarize
 from tau_engine.status.model import to_plain
-from tau_engine.status.snapshot import SCHEMA_VERSION, mission_summary, open_readonly
+from tau_engine.status.snapshot import SCHEMA_VERSION, open_readonly, read_snapshot
+from tau_engine.status.tables import (
+    MISSION_COLUMNS,
+    SESSION_COLUMNS,
+    mission_summary,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from tau_engine.status.model import StatusSnapshot
+    from tau_engine.status.tables import Reader
 
 KINDS = ("session", "job", "mission")
 ObjectKey = tuple[str, str]
@@ -28,37 +36,40 @@ ObjectKey = tuple[str, str]
 
 def read_objects(conn: sqlite3.Connection, now: float) -> dict[ObjectKey, dict[str, Any]]:
     """Every session, job and mission by ``(kind, id)``, read in one transaction."""
-    objects: dict[ObjectKey, dict[str, Any]] = {}
     conn.execute("BEGIN")
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version != SCHEMA_VERSION:
-            return objects
-        for row in conn.execute(
-            "SELECT id, title, model, updated_at, input_tokens, output_tokens, cost_usd "
-            "FROM sessions ORDER BY updated_at"
-        ):
-            objects[("session", str(row[0]))] = {
-                "id": str(row[0]),
-                "title": str(row[1]),
-                "model": str(row[2]),
-                "updated_at": row[3],
-                "input_tokens": row[4],
-                "output_tokens": row[5],
-                "cost_usd": row[6],
-            }
-        for row in conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at"):
-            job = summarize(row, now)
-            objects[("job", job.id)] = to_plain(job)
-        notes: list[str] = []
-        for row in conn.execute(
-            "SELECT id, title, phase, outcome, reason, commit_sha, updated_at, state "
-            "FROM missions ORDER BY created_at"
-        ):
-            mission = mission_summary(row, notes)
-            objects[("mission", mission.id)] = to_plain(mission)
+            return {}
+        return collect_objects(conn, now)
     finally:
         conn.execute("COMMIT")
+
+
+def collect_objects(
+    conn: Reader, now: float, *, scope: str = "1 = 1", scope_params: tuple[str, ...] = ()
+) -> dict[ObjectKey, dict[str, Any]]:
+    """The objects, inside the caller's read transaction (``scope``: as ``read_jobs``'s)."""
+    objects: dict[ObjectKey, dict[str, Any]] = {}
+    for row in conn.execute(f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY updated_at"):
+        objects[("session", str(row[0]))] = {
+            "id": str(row[0]),
+            "title": str(row[1]),
+            "model": str(row[2]),
+            "updated_at": row[3],
+            "input_tokens": row[4],
+            "output_tokens": row[5],
+            "cost_usd": row[6],
+        }
+    for row in conn.execute(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE {scope} ORDER BY created_at", scope_params
+    ):
+        job = summarize(row, now)
+        objects[("job", job.id)] = to_plain(job)
+    notes: list[str] = []
+    for row in conn.execute(f"SELECT {MISSION_COLUMNS} FROM missions ORDER BY created_at"):
+        mission = mission_summary(row, notes)
+        objects[("mission", mission.id)] = to_plain(mission)
     return objects
 
 
@@ -87,16 +98,30 @@ def ages_alone(data: dict[str, Any]) -> bool:
     )
 
 
+def log_paths(root: Path) -> tuple[Path, ...]:
+    """The logs whose changes a watcher follows, beside the store."""
+    logs = root / ".tau" / "logs"
+    return (logs / "audit.jsonl", logs / "provider.jsonl", logs / "breaker.jsonl")
+
+
+def log_times(logs: tuple[Path, ...]) -> list[int | None]:
+    """Each log's mtime (None: absent), to tell when one moved."""
+    times: list[int | None] = []
+    for path in logs:
+        try:
+            times.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            times.append(None)
+    return times
+
+
 class StoreWatcher:
     """Whether the store or the logs of a workspace changed since the last ``changed()``."""
 
     def __init__(self, root: Path) -> None:
+        self.root = root
         self.db_path = root / ".tau" / "tau.db"
-        self.logs = (
-            root / ".tau" / "logs" / "audit.jsonl",
-            root / ".tau" / "logs" / "provider.jsonl",
-            root / ".tau" / "logs" / "breaker.jsonl",
-        )
+        self.logs = log_paths(root)
         self.conn: sqlite3.Connection | None = None
         self._seen: tuple[object, ...] | None = None
 
@@ -117,13 +142,7 @@ class StoreWatcher:
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error as exc:
                 version = str(exc)
-        times: list[int | None] = []
-        for path in self.logs:
-            try:
-                times.append(os.stat(path).st_mtime_ns)
-            except OSError:
-                times.append(None)
-        return (version, *times)
+        return (version, *log_times(self.logs))
 
     def changed(self) -> bool:
         """True on the first call and whenever another process committed or a log moved."""
@@ -131,6 +150,15 @@ class StoreWatcher:
         changed = mark != self._seen
         self._seen = mark
         return changed
+
+    def snapshot(self, limit: int) -> StatusSnapshot:
+        """The workspace's snapshot, read on the watcher's connection."""
+        return read_snapshot(self.root, limit=limit, conn=self.connection())
+
+    def objects(self, now: float) -> dict[ObjectKey, dict[str, Any]] | None:
+        """The watchable objects (None: no store yet)."""
+        conn = self.connection()
+        return None if conn is None else read_objects(conn, now)
 
     def close(self) -> None:
         if self.conn is not None:

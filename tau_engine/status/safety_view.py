@@ -68,7 +68,7 @@ def _toml(path: str) -> dict[str, Any]:
         return {}
 
 
-def _config_dir(environ: Mapping[str, str]) -> str:
+def config_dir_for(environ: Mapping[str, str]) -> str:
     """``paths.user_config_dir`` for this environment; on Linux without importing
     platformdirs (about 5 ms of ``tau status``), by the XDG rule it follows there."""
     override = environ.get("TAU_CONFIG_DIR")
@@ -97,7 +97,7 @@ def read_safety_view(
 ) -> SafetyView:
     """What a headless run at ``root`` would use (no flags)."""
     env = os.environ if environ is None else environ
-    config_dir = _config_dir(env)
+    config_dir = config_dir_for(env)
     user = _toml(os.path.join(config_dir, "config.toml"))
     workspace = _toml(os.path.join(root, ".tau", "config.toml"))
     trusted = _trusted(config_dir, os.fspath(root))

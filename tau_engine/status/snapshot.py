@@ -12,7 +12,6 @@ traceback.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import stat
@@ -33,15 +32,16 @@ from tau_engine.status.model import (
     Jobs,
     Memory,
     Missions,
-    MissionSummary,
     Paths,
     ProviderStatus,
     Sessions,
-    SessionSummary,
     StatusSnapshot,
     StoreHealth,
 )
 from tau_engine.status.safety_view import read_safety_view
+from tau_engine.status.tables import mission_summary, read_memory, read_missions, read_sessions
+
+__all__ = ["StoreRead", "assemble_snapshot", "mission_summary", "read_snapshot"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -87,13 +87,15 @@ def locate_workspace(override: str | None = None) -> Path:
     return Path(find_workspace(override))
 
 
-def workspace_paths(root: Root) -> Paths:
+def workspace_paths(root: Root, *, database: str | None = None) -> Paths:
+    """The workspace's state paths; ``database`` names a store kept elsewhere (a
+    PostgreSQL database, described without its URL)."""
     state = os.path.join(root, ".tau")
     logs = os.path.join(state, "logs")
     return Paths(
         workspace=os.fspath(root),
         state_dir=state,
-        database=os.path.join(state, "tau.db"),
+        database=database or os.path.join(state, "tau.db"),
         logs=logs,
         audit_log=os.path.join(logs, "audit.jsonl"),
         provider_log=os.path.join(logs, "provider.jsonl"),
@@ -152,20 +154,7 @@ def read_snapshot(
     now = time.time() if now is None else now
     paths = workspace_paths(root)
     db_path = paths.database
-    notes: list[str] = []
-    store, error, version = "absent", None, None
-    sessions = Sessions(count=0, running=0, latest=None, recent=())
-    jobs = Jobs(
-        total=0,
-        by_state=dict.fromkeys(JOB_STATES, 0),
-        stale=0,
-        stuck=0,
-        needs_authority=0,
-        attention=(),
-        recent=(),
-    )
-    missions = Missions(count=0, unfinished=0, blocked=0, latest=None, recent=())
-    memory = Memory(entries=0, retired=0, namespaces={})
+    read = StoreRead("sqlite", SCHEMA_VERSION)
     if conn is not None or os.path.exists(db_path):
         own = conn is None
         try:
@@ -174,38 +163,75 @@ def read_snapshot(
             try:
                 conn.execute("BEGIN")
                 try:
-                    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-                    if version != SCHEMA_VERSION:
-                        raise _SchemaMismatch(version)
+                    read.version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                    if read.version != SCHEMA_VERSION:
+                        raise _SchemaMismatch(read.version)
                     held = held_lock_names(os.path.join(paths.state_dir, "locks"))
-                    sessions = _sessions(conn, held, limit)
-                    jobs = read_jobs(conn, now, limit if job_limit is None else job_limit)
-                    missions = _missions(conn, limit, notes)
-                    memory = _memory(conn)
+                    read.sessions = _sessions(conn, held, limit)
+                    read.jobs = read_jobs(conn, now, limit if job_limit is None else job_limit)
+                    read.missions = read_missions(conn, limit, read.notes)
+                    read.memory = read_memory(conn)
                 finally:
                     conn.execute("COMMIT")
             finally:
                 if own:
                     conn.close()
-            store = "ok"
+            read.status = "ok"
         except _SchemaMismatch as exc:
-            store, error = "error", (f"schema version {exc.found}, this tau reads {SCHEMA_VERSION}")
+            read.fail(f"schema version {exc.found}, this tau reads {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
-            store, error = "error", f"cannot read {db_path}: {exc}"
+            read.fail(f"cannot read {db_path}: {exc}")
+    return assemble_snapshot(root, paths, now, limit, read)
+
+
+class StoreRead:
+    """What one store read found: its status, schema version and the store's sections
+    (empty until read), for ``assemble_snapshot``; every backend's reader fills one."""
+
+    def __init__(self, backend: str, expected: int) -> None:
+        self.backend, self.expected = backend, expected
+        self.status: str = "absent"
+        self.error: str | None = None
+        self.version: int | None = None
+        self.sessions = Sessions(count=0, running=0, latest=None, recent=())
+        self.jobs = Jobs(
+            total=0,
+            by_state=dict.fromkeys(JOB_STATES, 0),
+            stale=0,
+            stuck=0,
+            needs_authority=0,
+            attention=(),
+            recent=(),
+        )
+        self.missions = Missions(count=0, unfinished=0, blocked=0, latest=None, recent=())
+        self.memory = Memory(entries=0, retired=0, namespaces={})
+        self.notes: list[str] = []
+
+    def fail(self, reason: str) -> None:
+        """The store cannot be read: health ``error`` with ``reason`` (one line)."""
+        self.status, self.error = "error", " ".join(reason.split())
+
+
+def assemble_snapshot(
+    root: Root, paths: Paths, now: float, limit: int, read: StoreRead
+) -> StatusSnapshot:
+    """The snapshot of ``read`` plus what lives in the workspace's files (disk, provider
+    and audit logs, the safety profile), whichever store was read."""
     disk = _disk_free(paths.state_dir)
     providers = provider_statuses(
         read_providers(paths.provider_log), read_breakers(paths.breaker_log, now)
     )
-    attention = _attention(store, disk, jobs, missions, providers)
-    health = "error" if store == "error" else ("attention" if attention else "ok")
+    attention = _attention(read.status, disk, read.jobs, read.missions, providers)
+    health = "error" if read.status == "error" else ("attention" if attention else "ok")
     store_health = StoreHealth(
-        status=store,
-        error=error,
-        schema_version=version,
-        schema_expected=SCHEMA_VERSION,
+        status=read.status,
+        backend=read.backend,
+        error=read.error,
+        schema_version=read.version,
+        schema_expected=read.expected,
         disk_free_bytes=disk,
     )
-    latest = sessions.latest
+    latest = read.sessions.latest
     view = read_safety_view(root)
     return StatusSnapshot(
         schema_version=SNAPSHOT_VERSION,
@@ -213,17 +239,17 @@ def read_snapshot(
         health=health,
         store=store_health,
         attention=attention,
-        sessions=sessions,
-        jobs=jobs,
-        missions=missions,
-        memory=memory,
+        sessions=read.sessions,
+        jobs=read.jobs,
+        missions=read.missions,
+        memory=read.memory,
         providers=providers,
         audit=read_audit(paths.audit_log, limit),
         paths=paths,
         model=(latest.model or None) if latest else None,
         profile=view.profile,
         safety=view.safety,
-        notes=tuple(notes),
+        notes=tuple(read.notes),
     )
 
 
@@ -258,97 +284,10 @@ def _attention(
     return tuple(reasons)
 
 
-_SESSION_COLUMNS = "id, title, model, updated_at, input_tokens, output_tokens, cost_usd"
-
-
 def _sessions(conn: sqlite3.Connection, held: set[str] | None, limit: int) -> Sessions:
-    count = int(conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
-    rows = conn.execute(
-        f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY updated_at DESC LIMIT ?",
-        (max(1, limit),),
-    ).fetchall()
-    recent = tuple(
-        SessionSummary(
-            id=str(r[0]),
-            title=str(r[1]),
-            model=str(r[2]),
-            updated_at=float(r[3]),
-            input_tokens=int(r[4]),
-            output_tokens=int(r[5]),
-            cost_usd=None if r[6] is None else float(r[6]),
-            running=None if held is None else lock_file_name(str(r[0])) in held,
-        )
-        for r in rows
-    )
-    running = None
-    if held is not None:
-        # Every other lock file there is a session's (named after it).
-        running = sum(1 for name in held if name != "store.lock")
-    return Sessions(
-        count=count, running=running, latest=recent[0] if recent else None, recent=recent[:limit]
-    )
-
-
-def _missions(conn: sqlite3.Connection, limit: int, notes: list[str]) -> Missions:
-    count, unfinished, blocked = conn.execute(
-        "SELECT count(*), coalesce(sum(phase != 'done'), 0), "
-        "coalesce(sum(outcome = 'blocked'), 0) FROM missions"
-    ).fetchone()
-    rows = conn.execute(
-        "SELECT id, title, phase, outcome, reason, commit_sha, updated_at, state FROM missions "
-        "ORDER BY created_at DESC LIMIT ?",
-        (max(1, limit),),
-    ).fetchall()
-    recent = tuple(mission_summary(row, notes) for row in rows)
-    return Missions(
-        count=int(count),
-        unfinished=int(unfinished),
-        blocked=int(blocked),
-        latest=recent[0] if recent else None,
-        recent=recent[:limit],
-    )
-
-
-def mission_summary(row: tuple[object, ...], notes: list[str]) -> MissionSummary:
-    """One mission row (id, title, phase, outcome, reason, commit, updated_at, state)."""
-    try:
-        state = json.loads(str(row[7]))
-    except ValueError:
-        state = None
-    if not isinstance(state, dict):
-        notes.append(f"mission {str(row[0])[:8]}: its record is not readable")
-        state = {}
-    attempts = state.get("attempts")
-    attempts = attempts if isinstance(attempts, list) else []
-    verifier = None
-    last = attempts[-1] if attempts and isinstance(attempts[-1], dict) else {}
-    run = last.get("verifier")
-    if isinstance(run, dict) and "exit_code" in run:
-        verifier = "pass" if run.get("exit_code") == 0 and not run.get("timed_out") else "fail"
-    unblock = state.get("unblock_command")
-    return MissionSummary(
-        id=str(row[0]),
-        title=str(row[1]),
-        phase=str(row[2]),
-        outcome=None if row[3] is None else str(row[3]),
-        reason=None if row[4] is None else str(row[4]),
-        verifier=verifier,
-        attempts=len(attempts),
-        commit=None if row[5] is None else str(row[5]),
-        unblock_command=unblock if isinstance(unblock, str) and unblock else None,
-        updated_at=float(row[6]) if isinstance(row[6], int | float) else 0.0,
-    )
-
-
-def _memory(conn: sqlite3.Connection) -> Memory:
-    namespaces: dict[str, int] = {}
-    retired = 0
-    for namespace, live, count in conn.execute(
-        "SELECT namespace, retired_at IS NULL, count(*) FROM memory_entries "
-        "GROUP BY namespace, retired_at IS NULL ORDER BY namespace"
-    ):
-        if live:
-            namespaces[str(namespace)] = int(count)
-        else:
-            retired += int(count)
-    return Memory(entries=sum(namespaces.values()), retired=retired, namespaces=namespaces)
+    """SQLite's sessions: running is a held lock file (named after its session)."""
+    if held is None:
+        return read_sessions(conn, limit, None, None)
+    # Every other lock file there is a session's (named after it).
+    running = sum(1 for name in held if name != "store.lock")
+    return read_sessions(conn, limit, lambda sid: lock_file_name(sid) in held, running)

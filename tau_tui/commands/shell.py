@@ -36,6 +36,9 @@ def add_width_options(parser: Any) -> None:
         help="workspace root (default: nearest folder with .tau/ or .git)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    from tau_tui.store_option import add_store_option
+
+    add_store_option(parser)
 
 
 def add_parser(sub: Any) -> None:
@@ -76,16 +79,19 @@ def wants_plain(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tau_engine.status.snapshot import locate_workspace, read_snapshot
+    from tau_engine.status.snapshot import locate_workspace
+    from tau_engine.status.store_choice import read_store_snapshot
+    from tau_tui.commands.status import chosen_store_url
 
     root = locate_workspace(getattr(args, "workspace", None))
+    url = chosen_store_url(str(root), args)
     if wants_plain(args):
         from tau_tui.plain.panels import render_plain
 
         width = plain_width(args)
-        data = read_snapshot(root, limit=SNAPSHOT_ROWS).to_json()
+        data = read_store_snapshot(root, url, limit=SNAPSHOT_ROWS).to_json()
         sys.stdout.write("\n".join(render_plain(data, width)) + "\n")
         return 0
     from tau_tui.operator_app import run_operator_app
 
-    return run_operator_app(root, mode="shell", readonly=args.readonly)
+    return run_operator_app(root, mode="shell", readonly=args.readonly, store_url=url)

@@ -34,16 +34,19 @@ def add_parser(sub: Any) -> None:
         help="workspace root (default: nearest folder with .tau/ or .git)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    from tau_tui.store_option import add_store_option
+
+    add_store_option(parser)
 
 
 def quick_args(argv: list[str]) -> Any:
-    """The arguments of ``tau status ARGS`` when they are only ``--json``, ``--debug`` and
-    ``-w DIR``: read without argparse (and the ``re``, ``gettext`` and ``shutil`` it loads,
-    a third of this command's budget). Anything else returns None: argparse then reads it,
-    with its help and its errors."""
+    """The arguments of ``tau status ARGS`` when they are only ``--json``, ``--debug``,
+    ``-w DIR`` and ``--store URL``: read without argparse (and the ``re``, ``gettext`` and
+    ``shutil`` it loads, a third of this command's budget). Anything else returns None:
+    argparse then reads it, with its help and its errors."""
     from types import SimpleNamespace
 
-    args = SimpleNamespace(json=False, debug=False, workspace=None)
+    args = SimpleNamespace(json=False, debug=False, workspace=None, store=None)
     index = 0
     while index < len(argv):
         arg = argv[index]
@@ -57,16 +60,51 @@ def quick_args(argv: list[str]) -> Any:
         ):
             args.workspace = argv[index + 1]
             index += 1
+        elif (
+            arg == "--store"
+            and index + 1 < len(argv)
+            and not argv[index + 1].startswith("-")
+            and args.store is None
+        ):
+            args.store = argv[index + 1]
+            index += 1
         else:
             return None
         index += 1
     return args
 
 
-def run(args: argparse.Namespace) -> int:
-    from tau_engine.status.snapshot import find_workspace, read_snapshot
+def chosen_store_url(root: str, args: Any) -> str | None:
+    """The store ``tau status``/``shell``/``watch`` read (None: the workspace's SQLite
+    file), chosen as every command chooses it (``store_option.selected_store_url``), after
+    a cheap look says any place names one: with none, nothing more is loaded."""
+    from tau_engine.status.store_choice import may_name_a_store
 
-    snapshot = read_snapshot(find_workspace(getattr(args, "workspace", None)))
+    if not may_name_a_store(root, getattr(args, "store", None)):
+        return None
+    from pathlib import Path
+
+    from tau_engine.paths import WorkspacePaths
+    from tau_engine.status.store_choice import is_postgresql
+    from tau_tui.store_option import selected_store_url
+
+    url = selected_store_url(WorkspacePaths(Path(root)), args)
+    if url is not None and not is_postgresql(url):
+        # Rarely anything but "sqlite": the store package (its pydantic models, a tenth
+        # of a second) is loaded only to say, in its words, what is wrong with a URL.
+        from tau_engine.store.factory import backend_name
+
+        backend_name(url)  # an unknown scheme or a sqlite path: one line, exit 2
+        return None
+    return url
+
+
+def run(args: argparse.Namespace) -> int:
+    from tau_engine.status.snapshot import find_workspace
+    from tau_engine.status.store_choice import read_store_snapshot
+
+    root = find_workspace(getattr(args, "workspace", None))
+    snapshot = read_store_snapshot(root, chosen_store_url(root, args))
     data = snapshot.to_json()
     if args.json:
         import json

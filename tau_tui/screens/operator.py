@@ -43,11 +43,14 @@ HELP = (
 ACTION_HELP = " · jobs: R recover, P replay, B block, C cancel (asks first)"
 
 
-def workspace_reader(root: Path) -> SnapshotReader:
-    """Read the workspace's snapshot (blocking: call it in a thread)."""
-    from tau_engine.status.snapshot import read_snapshot
+def workspace_reader(root: Path, store_url: str | None = None) -> SnapshotReader:
+    """Read the workspace's snapshot from the store ``store_url`` names (None: its SQLite
+    file) (blocking: call it in a thread)."""
+    from tau_engine.status.store_choice import read_store_snapshot
 
-    return lambda: read_snapshot(root, limit=SNAPSHOT_ROWS, job_limit=JOB_ROWS).to_json()
+    return lambda: read_store_snapshot(
+        root, store_url, limit=SNAPSHOT_ROWS, job_limit=JOB_ROWS
+    ).to_json()
 
 
 class OperatorScreen(Screen[None]):
@@ -95,12 +98,14 @@ class OperatorScreen(Screen[None]):
         readonly: bool = False,
         reader: SnapshotReader | None = None,
         interval_s: float = 1.0,
+        store_url: str | None = None,
     ) -> None:
         super().__init__()
         self.root = root
+        self.store_url = store_url
         self.live = watch
         self.readonly = readonly or watch
-        self.reader = reader or workspace_reader(root)
+        self.reader = reader or workspace_reader(root, store_url)
         self.interval_s = interval_s
         self.data: dict[str, Any] | None = None
         self.filter_text = ""
@@ -131,9 +136,9 @@ class OperatorScreen(Screen[None]):
         self.title = "tau watch" if self.live else "tau shell"
         self.query_one("#panel-sessions", PanelTable).focus()
         if self.live:
-            from tau_engine.status.objects import StoreWatcher
+            from tau_engine.status.store_choice import store_watcher
 
-            self._watcher = StoreWatcher(self.root)
+            self._watcher = store_watcher(self.root, self.store_url)
             self.set_interval(self.interval_s, self._tick)
         self.action_refresh()
 

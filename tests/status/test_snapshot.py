@@ -288,7 +288,7 @@ def test_the_config_dir_is_the_one_tau_uses(
     monkeypatch: pytest.MonkeyPatch, xdg: str | None
 ) -> None:
     from tau_engine.paths import user_config_dir
-    from tau_engine.status.safety_view import _config_dir
+    from tau_engine.status.safety_view import config_dir_for as _config_dir
 
     monkeypatch.delenv("TAU_CONFIG_DIR", raising=False)
     if xdg is None:
