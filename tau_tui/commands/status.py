@@ -78,17 +78,24 @@ def chosen_store_url(root: str, args: Any) -> str | None:
     """The store ``tau status``/``shell``/``watch`` read (None: the workspace's SQLite
     file), chosen as every command chooses it (``store_option.selected_store_url``), after
     a cheap look says any place names one: with none, nothing more is loaded."""
-    from tau_engine.status.store_choice import may_name_a_store
+    import os
 
-    if not may_name_a_store(root, getattr(args, "store", None)):
+    from tau_engine.status.store_choice import STORE_URL_ENV, is_postgresql, may_name_a_store
+
+    flag = getattr(args, "store", None)
+    if not may_name_a_store(root, flag):
         return None
-    from pathlib import Path
+    url: str | None = flag or os.environ.get(STORE_URL_ENV, "").strip()
+    if not url:
+        # Only a config file names a store: the settings decide, with the trust rules (a
+        # tenth of a second of pydantic). --store and TAU_STORE_URL come before every
+        # config file, so above they give the same answer without loading any of it.
+        from pathlib import Path
 
-    from tau_engine.paths import WorkspacePaths
-    from tau_engine.status.store_choice import is_postgresql
-    from tau_tui.store_option import selected_store_url
+        from tau_engine.paths import WorkspacePaths
+        from tau_tui.store_option import selected_store_url
 
-    url = selected_store_url(WorkspacePaths(Path(root)), args)
+        url = selected_store_url(WorkspacePaths(Path(root)), args)
     if url is not None and not is_postgresql(url):
         # Rarely anything but "sqlite": the store package (its pydantic models, a tenth
         # of a second) is loaded only to say, in its words, what is wrong with a URL.

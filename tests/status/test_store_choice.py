@@ -3,6 +3,7 @@ a store can be named makes it look, and with none ``tau status`` loads nothing n
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,32 @@ def test_status_with_no_store_configured_loads_no_driver_or_settings(tmp_path: P
     )
     assert done.returncode in (0, 1), done.stderr
     assert done.stderr.strip().splitlines()[-1] == "loaded=[]"
+
+
+@pytest.mark.parametrize("named_by", ["flag", "env", "flag-over-env"])
+def test_a_store_named_by_flag_or_environment_loads_no_settings_or_store_models(
+    tmp_path: Path, named_by: str
+) -> None:
+    """``--store`` and ``TAU_STORE_URL`` come before every config file, so no settings
+    (pydantic, the trust rules) are loaded to read them; and reaching the PostgreSQL
+    connection helper loads none of the store package's models."""
+    seed_workspace(tmp_path)
+    flag = {"flag": "postgresql://a@/one", "env": None}.get(named_by, "postgresql://a@/one")
+    env = {**os.environ, STORE_URL_ENV: "postgresql://b@/two"}
+    if named_by == "flag":
+        env.pop(STORE_URL_ENV)
+    script = (
+        "import sys\n"
+        "from types import SimpleNamespace\n"
+        "from tau_tui.commands.status import chosen_store_url\n"
+        f"url = chosen_store_url({str(tmp_path)!r}, SimpleNamespace(store={flag!r}))\n"
+        "import tau_engine.store.postgres.connection\n"
+        "HEAVY = ('pydantic', 'tau_engine.config', 'tau_engine.store.api', 'tau_engine.events')\n"
+        "print(url, sorted(m for m in sys.modules if m.startswith(HEAVY)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    expected = "postgresql://b@/two" if named_by == "env" else "postgresql://a@/one"
+    assert done.stdout.split() == [expected, "[]"]
