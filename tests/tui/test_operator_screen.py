@@ -24,7 +24,7 @@ from tests.support.operator_seed import (
     open_store,
     seed_workspace,
 )
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import screen_text, wait_for
 
 SIZE = (120, 40)
 
@@ -297,7 +297,8 @@ async def test_the_palette_opens_the_shell(make_app: Any) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"operator shell")
-        await pilot.pause(0.3)
+        # The palette searches in a worker: Enter only once the entry (its help) is shown.
+        await wait_for(lambda: "providers and audit" in screen_text(pilot.app))
         await pilot.press("enter")
         await wait_for(lambda: isinstance(pilot.app.screen, OperatorScreen))
 
