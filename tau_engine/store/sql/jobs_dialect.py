@@ -23,13 +23,14 @@ class JobsDialect:
     ``notify``: a statement that wakes idle workers when the transaction commits, if any.
     ``read_detail``: an attempt's ``detail`` read back as JSON text.
     ``prefix_order``: how several jobs matching an id prefix are ordered, if at all.
+    The defaults are SQLite's.
     """
 
     name: str
     order: str
-    locks_rows: bool
-    merge_detail: str
-    any_side_effects: str
+    locks_rows: bool = False
+    merge_detail: str = "json_patch(detail, ?)"
+    any_side_effects: str = "max(side_effects, ?)"
     notify: str = ""
     read_detail: str = "detail"
     prefix_order: str = ""

@@ -156,8 +156,5 @@ def append(
 def prune(conn: SqlConnection, workspace: str | None, finished_before: float) -> list[str]:
     """Delete the jobs settled before ``finished_before`` (their logs go with them)."""
     scope, params = in_workspace(workspace)
-    rows = conn.execute(
-        f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} AND finished_at < ?{scope} RETURNING id",
-        (finished_before, *params),
-    ).fetchall()
-    return [row[0] for row in rows]
+    deleted = f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} AND finished_at < ?{scope}"
+    return [row[0] for row in conn.execute(f"{deleted} RETURNING id", (finished_before, *params))]

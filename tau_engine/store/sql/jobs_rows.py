@@ -23,15 +23,12 @@ from tau_engine.store.sql.protocol import SqlConnection
 SELECT_JOB = f"SELECT {JOB_COLUMNS} FROM jobs"
 FENCED = "WHERE id = :id AND fence = :fence AND state = 'running'"
 """The condition of every fenced write: the job is still running under this token."""
+Scope = str | None
+"""A queue's workspace key where its jobs are scoped by one (PostgreSQL), else ``None``."""
 
 
 def require_job(
-    conn: SqlConnection,
-    d: JobsDialect,
-    job_id: str,
-    *,
-    lock: bool = False,
-    workspace: str | None = None,
+    conn: SqlConnection, d: JobsDialect, job_id: str, *, lock: bool = False, workspace: Scope = None
 ) -> JobRecord:
     """The job with exactly this id (of ``workspace``, when given: another workspace's job
     is not found); ``lock``: hold its row until the transaction ends (where rows lock)."""

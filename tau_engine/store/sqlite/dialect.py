@@ -39,12 +39,6 @@ SQLITE = Dialect(
     is_unique_violation=_is_unique_violation,
 )
 
-SQLITE_JOBS = JobsDialect(
-    name="sqlite",
-    order="rowid",
-    locks_rows=False,
-    merge_detail="json_patch(detail, ?)",
-    any_side_effects="max(side_effects, ?)",
-)
+SQLITE_JOBS = JobsDialect(name="sqlite", order="rowid")
 """The job queue's SQLite fragments: one writer at a time, so no row locks and no
 wake-up statement (idle workers watch ``PRAGMA data_version``)."""
