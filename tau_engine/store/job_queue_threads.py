@@ -44,7 +44,7 @@ WAIT_POLL_S = 0.02
 
 class WorkerWrites(Protocol):
     """A backend's SQL for a worker's writes, each inside the caller's transaction
-    (``store/sqlite/jobs_worker.py``, ``store/postgres/jobs_worker.py``)."""
+    (``store/sql/jobs_worker.py``'s ``JobWrites`` in the backend's ``JobsDialect``)."""
 
     def touch(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from psycopg import errors as pg_errors
 
+from tau_engine.store.sql.jobs_dialect import JobsDialect
 from tau_engine.store.sql.protocol import Dialect
 
 PINNED_CANDIDATE = "strpos(body, '\"pinned\"') > 0"
@@ -43,3 +44,17 @@ POSTGRES = Dialect(
     is_unique_violation=_is_unique_violation,
     locks_rows=True,
 )
+
+POSTGRES_JOBS = JobsDialect(
+    name="postgresql",
+    order="seq",
+    locks_rows=True,
+    merge_detail="detail || ?::jsonb",
+    any_side_effects="side_effects OR ?",
+    notify="SELECT pg_notify('tau_jobs', '')",
+    read_detail="detail::text",
+    prefix_order=" ORDER BY id",
+)
+"""The job queue's PostgreSQL fragments: writers run side by side, so reads lock what
+they change; ``detail`` is ``jsonb``; commits that add work wake idle workers
+(``LISTEN tau_jobs``)."""

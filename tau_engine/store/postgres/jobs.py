@@ -2,9 +2,10 @@
 any number of machines, with SQLite's semantics (``JobQueue`` in ``store/api.py``).
 
 The queue of one workspace (``store/workspace_key.py``) sees, claims and changes that
-workspace's jobs only. Claims and the worker's fenced writes are in ``jobs_worker.py``;
-recovery, cancel and block, each reading what it changes ``FOR UPDATE``, in
-``jobs_admin.py``; the decisions behind them in ``store/job_rules.py``.
+workspace's jobs only. Its SQL is the SQLite queue's (``store/sql/jobs_*.py``) in
+PostgreSQL's dialect (``POSTGRES_JOBS``: row locks, ``jsonb``, ``NOTIFY``), written with
+``?`` placeholders that ``_QmarkJobConnection`` rewrites; the decisions behind it are in
+``store/job_rules.py``.
 
 The connection is psycopg's synchronous one, used from a worker thread under a lock as
 SQLite's is (``ThreadedJobQueue``): ``open_jobs`` is called outside any event loop, and
@@ -15,13 +16,14 @@ on a second connection opened at the first wait.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import lru_cache
 from typing import Any
 
+from psycopg import Cursor
 from psycopg import errors as pg_errors
 
 from tau_engine.errors import StoreError
@@ -40,40 +42,44 @@ from tau_engine.store.job_models import (
     SubmitResult,
 )
 from tau_engine.store.job_queue_threads import ThreadedJobQueue
-from tau_engine.store.job_rows import (
-    ATTEMPT_COLUMNS,
-    EVENT_COLUMNS,
-    LIVE_SQL,
-    SETTLED_SQL,
-    attempt_from_row,
-    event_from_row,
-    job_from_row,
-    readable,
-    readable_jobs,
-)
-from tau_engine.store.postgres import jobs_worker as worker_sql
 from tau_engine.store.postgres.connection import Connection, connect, translate_errors
-from tau_engine.store.postgres.jobs_admin import (
-    FENCED,
-    IN_WORKSPACE,
-    NOTIFY,
-    RECOVERY_LOCK,
-    SELECT_JOB,
-    append_event,
-    block,
-    cancel,
-    find_job,
-    recover_one,
-    require_job,
-)
+from tau_engine.store.postgres.database import to_format
+from tau_engine.store.postgres.dialect import POSTGRES_JOBS
 from tau_engine.store.postgres.schema import migrate
+from tau_engine.store.sql import jobs_admin, jobs_queue
+from tau_engine.store.sql.jobs_rows import find_job
+from tau_engine.store.sql.jobs_worker import JobWrites
+
+RECOVERY_LOCK = "SELECT pg_try_advisory_xact_lock(1952544095, hashtext(?))"
+"""Taken by a recovery sweep for its transaction: one sweeper per workspace at a time
+(the first key is "tau_" in ASCII; the second, the workspace key's hash)."""
+
+_format = lru_cache(maxsize=256)(to_format)
+"""The job SQL is a few dozen fixed statements: each is rewritten once."""
+
+
+class _QmarkJobConnection:
+    """The queue's psycopg connection taking the shared SQL's ``?``/``:name``
+    placeholders (``store/postgres/database.py``'s ``to_format``); parameters are passed
+    as they are."""
+
+    def __init__(self, raw: Connection) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor[Any]:
+        # Always with parameters: psycopg then reads ``to_format``'s ``%%`` as ``%``.
+        return self.raw.execute(_format(sql), parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> None:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(_format(sql), list(parameters))
 
 
 class PostgresJobQueue(ThreadedJobQueue):
     """The ``JobQueue`` of one workspace (``workspace``: its key) on PostgreSQL. Open
     with ``PostgresJobQueue.open(url, where, workspace=...)``."""
 
-    _writes = worker_sql
+    _writes = JobWrites(POSTGRES_JOBS)
 
     def __init__(
         self,
@@ -122,13 +128,13 @@ class PostgresJobQueue(ThreadedJobQueue):
         return self.where
 
     @contextmanager
-    def _txn(self) -> Iterator[Connection]:
+    def _txn(self) -> Iterator[_QmarkJobConnection]:
         with self._lock:
             conn = self._conn
             if conn is None:
                 raise StoreError(f"the job queue in {self.where} is closed")
             with translate_errors(self.where), conn.transaction():
-                yield conn
+                yield _QmarkJobConnection(conn)
 
     # -- submitting and reading ----------------------------------------------------
     def _submit(self, job: NewJob) -> SubmitResult:
@@ -144,86 +150,36 @@ class PostgresJobQueue(ThreadedJobQueue):
     def _submit_once(self, job: NewJob) -> SubmitResult:
         now = self._clock()
         with self._txn() as conn:
-            if job.key is not None:
-                row = conn.execute(
-                    f"{SELECT_JOB} WHERE dedup_key = %s AND state IN {LIVE_SQL}{IN_WORKSPACE}",
-                    (job.key, self.workspace),
-                ).fetchone()
-                if row is not None:
-                    return rules.existing_for_key(job_from_row(row), job)
-            conn.execute(
-                "INSERT INTO jobs (workspace, id, kind, inputs, signature, dedup_key, priority, "
-                "state, reason, max_attempts, next_run_at, replay_of, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s)",
-                (
-                    self.workspace,
-                    job.id,
-                    job.kind,
-                    json.dumps(job.inputs),
-                    job.signature,
-                    job.key,
-                    job.priority,
-                    job.reason,
-                    job.max_attempts,
-                    now,
-                    job.replay_of,
-                    now,
-                    now,
-                ),
-            )
-            append_event(conn, job.id, "submitted", now, 0, rules.submitted_data(job))
-            conn.execute(NOTIFY)
-            return SubmitResult(job=require_job(conn, job.id), created=True)
+            return jobs_queue.submit(conn, POSTGRES_JOBS, self.workspace, job, now)
 
     def _get(self, id_or_prefix: str) -> JobRecord:
         with self._txn() as conn:
-            return find_job(conn, id_or_prefix, self.workspace)
+            return find_job(conn, POSTGRES_JOBS, id_or_prefix, self.workspace)
 
     def _list(self, states: set[JobState] | None, limit: int) -> list[JobRecord]:
-        where = "WHERE workspace = %s"
-        params: tuple[Any, ...] = (self.workspace,)
-        if states:
-            where += " AND state = ANY(%s)"
-            params += ([state.value for state in sorted(states)],)
         with self._txn() as conn:
-            rows = conn.execute(
-                f"{SELECT_JOB} {where} ORDER BY created_at DESC, seq DESC LIMIT %s",
-                (*params, limit),
-            ).fetchall()
-        return readable_jobs(rows)
+            return jobs_queue.list_jobs(conn, POSTGRES_JOBS, self.workspace, states, limit)
 
     def _attempts(self, job_id: str) -> list[AttemptRecord]:
-        columns = ATTEMPT_COLUMNS.replace("detail", "detail::text")
         with self._txn() as conn:
-            rows = conn.execute(
-                f"SELECT {columns} FROM job_attempts WHERE job_id = %s ORDER BY attempt", (job_id,)
-            ).fetchall()
-        return readable(attempt_from_row, rows)
+            return jobs_queue.attempts(conn, POSTGRES_JOBS, job_id)
 
     def _events(self, job_id: str, after_seq: int) -> list[JobEvent]:
         with self._txn() as conn:
-            rows = conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = %s "
-                "AND seq > %s ORDER BY seq",
-                (job_id, after_seq),
-            ).fetchall()
-        return readable(event_from_row, rows)
+            return jobs_queue.events(conn, job_id, after_seq)
 
-    # -- the worker's side (SQL in ``jobs_worker.py``) -----------------------------------
+    # -- the worker's side (SQL in ``store/sql/jobs_worker.py``) -------------------------
     def _claim(self, owner: LeaseOwner, lease_s: float) -> Claim | None:
         now = self._clock()
         with self._txn() as conn:
-            return worker_sql.claim_next(conn, self.workspace, owner, lease_s, now)
+            return self._writes.claim_next(conn, self.workspace, owner, lease_s, now)
 
-    def _writing(self) -> AbstractContextManager[Connection]:
+    def _writing(self) -> AbstractContextManager[_QmarkJobConnection]:
         return self._txn()
 
     def _fence_holds(self, fence: Fence) -> bool:
         with self._txn() as conn:
-            row = conn.execute(
-                f"SELECT 1 FROM jobs {FENCED}", {"id": fence.job_id, "fence": fence.token}
-            ).fetchone()
-        return row is not None
+            return jobs_queue.fence_holds(conn, fence)
 
     # -- recovery and the operator's verbs -----------------------------------------
     def _recover(self, is_alive: OwnerAlive) -> RecoveryReport:
@@ -237,15 +193,11 @@ class PostgresJobQueue(ThreadedJobQueue):
             if taken is None or not taken[0]:
                 report.skipped = True
                 return report
-            rows = conn.execute(
-                f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < %s{IN_WORKSPACE}",
-                (now, self.workspace),
-            ).fetchall()
-            for job in readable_jobs(rows):
+            for job in jobs_queue.expired(conn, self.workspace, now):
                 if job.owner is not None and is_alive(job.owner):
                     report.jobs.append(rules.left_alone(job, now))
                     continue
-                done = recover_one(conn, job, now)
+                done = jobs_admin.recover_one(conn, POSTGRES_JOBS, job, now)
                 if done is not None:
                     report.jobs.append(done)
         return report
@@ -253,27 +205,21 @@ class PostgresJobQueue(ThreadedJobQueue):
     def _cancel(self, job_id: str, is_alive: OwnerAlive) -> JobRecord:
         now = self._clock()
         with self._txn() as conn:
-            return cancel(conn, job_id, self.workspace, now, is_alive)
+            return jobs_admin.cancel(conn, POSTGRES_JOBS, job_id, self.workspace, now, is_alive)
 
     def _block(self, job_id: str, message: str) -> JobRecord:
         now = self._clock()
         with self._txn() as conn:
-            return block(conn, job_id, self.workspace, message, now)
+            return jobs_admin.block(conn, POSTGRES_JOBS, job_id, self.workspace, message, now)
 
     def _append(self, job_id: str, event_type: str, data: dict[str, Any]) -> None:
         now = self._clock()
         with self._txn() as conn:
-            job = require_job(conn, job_id, workspace=self.workspace)
-            append_event(conn, job.id, event_type, now, job.attempt, data)
+            jobs_queue.append(conn, POSTGRES_JOBS, self.workspace, job_id, event_type, data, now)
 
     def _prune(self, finished_before: float) -> list[str]:
         with self._txn() as conn:
-            rows = conn.execute(
-                f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} AND finished_at < %s"
-                f"{IN_WORKSPACE} RETURNING id",
-                (finished_before, self.workspace),
-            ).fetchall()
-        return [row[0] for row in rows]
+            return jobs_queue.prune(conn, self.workspace, finished_before)
 
     def _changes(self) -> int:
         """How many wake-ups this queue has seen (listening from the first call on)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from tau_engine.store.sql.jobs_dialect import JobsDialect
 from tau_engine.store.sql.protocol import Dialect
 from tau_engine.store.sqlite.schema import PINNED_CANDIDATE
 
@@ -37,3 +38,7 @@ SQLITE = Dialect(
     pinned_candidate=PINNED_CANDIDATE,
     is_unique_violation=_is_unique_violation,
 )
+
+SQLITE_JOBS = JobsDialect(name="sqlite", order="rowid")
+"""The job queue's SQLite fragments: one writer at a time, so no row locks and no
+wake-up statement (idle workers watch ``PRAGMA data_version``)."""

@@ -16,7 +16,6 @@ wait on ``PRAGMA data_version``, which changes when another connection commits.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -43,28 +42,12 @@ from tau_engine.store.job_models import (
     SubmitResult,
 )
 from tau_engine.store.job_queue_threads import ThreadedJobQueue
-from tau_engine.store.job_rows import (
-    ATTEMPT_COLUMNS,
-    EVENT_COLUMNS,
-    LIVE_SQL,
-    SETTLED_SQL,
-    attempt_from_row,
-    event_from_row,
-    job_from_row,
-    readable,
-    readable_jobs,
-)
 from tau_engine.store.session_lock import StoreLock
-from tau_engine.store.sqlite import jobs_worker as worker_sql
+from tau_engine.store.sql import jobs_admin, jobs_queue
+from tau_engine.store.sql.jobs_rows import find_job
+from tau_engine.store.sql.jobs_worker import JobWrites
+from tau_engine.store.sqlite.dialect import SQLITE_JOBS
 from tau_engine.store.sqlite.errors import refuse_if_damaged, store_error
-from tau_engine.store.sqlite.jobs_admin import block, cancel, recover_one
-from tau_engine.store.sqlite.jobs_rows import (
-    FENCED,
-    SELECT_JOB,
-    append_event,
-    find_job,
-    require_job,
-)
 from tau_engine.store.sqlite.schema import connect, migrate
 
 BUSY_TIMEOUT_MS = 50
@@ -74,7 +57,7 @@ _BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (extended codes keep these lo
 class SqliteJobQueue(ThreadedJobQueue):
     """The ``JobQueue`` on SQLite. Open with ``SqliteJobQueue.open(paths)``."""
 
-    _writes = worker_sql
+    _writes = JobWrites(SQLITE_JOBS)
 
     def __init__(
         self,
@@ -176,81 +159,36 @@ class SqliteJobQueue(ThreadedJobQueue):
     def _submit(self, job: NewJob) -> SubmitResult:
         now = self._clock()
         with self._txn() as conn:
-            if job.key is not None:
-                row = conn.execute(
-                    f"{SELECT_JOB} WHERE dedup_key = ? AND state IN {LIVE_SQL}", (job.key,)
-                ).fetchone()
-                if row is not None:
-                    return rules.existing_for_key(job_from_row(row), job)
-            conn.execute(
-                "INSERT INTO jobs (id, kind, inputs, signature, dedup_key, priority, state, "
-                "reason, max_attempts, next_run_at, replay_of, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                (
-                    job.id,
-                    job.kind,
-                    json.dumps(job.inputs),
-                    job.signature,
-                    job.key,
-                    job.priority,
-                    job.reason,
-                    job.max_attempts,
-                    now,
-                    job.replay_of,
-                    now,
-                    now,
-                ),
-            )
-            append_event(conn, job.id, "submitted", now, 0, rules.submitted_data(job))
-            return SubmitResult(job=require_job(conn, job.id), created=True)
+            return jobs_queue.submit(conn, SQLITE_JOBS, None, job, now)
 
     def _get(self, id_or_prefix: str) -> JobRecord:
         with self._txn(write=False) as conn:
-            return find_job(conn, id_or_prefix)
+            return find_job(conn, SQLITE_JOBS, id_or_prefix, None)
 
     def _list(self, states: set[JobState] | None, limit: int) -> list[JobRecord]:
-        where, params = "", []
-        if states:
-            where = f"WHERE state IN ({', '.join('?' for _ in states)})"
-            params = [state.value for state in sorted(states)]
         with self._txn(write=False) as conn:
-            rows = conn.execute(
-                f"{SELECT_JOB} {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (*params, limit),
-            ).fetchall()
-        return readable_jobs(rows)
+            return jobs_queue.list_jobs(conn, SQLITE_JOBS, None, states, limit)
 
     def _attempts(self, job_id: str) -> list[AttemptRecord]:
         with self._txn(write=False) as conn:
-            rows = conn.execute(
-                f"SELECT {ATTEMPT_COLUMNS} FROM job_attempts WHERE job_id = ? ORDER BY attempt",
-                (job_id,),
-            ).fetchall()
-        return readable(attempt_from_row, rows)
+            return jobs_queue.attempts(conn, SQLITE_JOBS, job_id)
 
     def _events(self, job_id: str, after_seq: int) -> list[JobEvent]:
         with self._txn(write=False) as conn:
-            rows = conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq",
-                (job_id, after_seq),
-            ).fetchall()
-        return readable(event_from_row, rows)
+            return jobs_queue.events(conn, job_id, after_seq)
 
-    # -- the worker's side (SQL in ``jobs_worker.py``) -----------------------------------
+    # -- the worker's side (SQL in ``store/sql/jobs_worker.py``) -------------------------
     def _claim(self, owner: LeaseOwner, lease_s: float) -> Claim | None:
         now = self._clock()
         with self._txn() as conn:
-            return worker_sql.claim_next(conn, owner, lease_s, now)
+            return self._writes.claim_next(conn, None, owner, lease_s, now)
 
     def _writing(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._txn()
 
     def _fence_holds(self, fence: Fence) -> bool:
         with self._txn(write=False) as conn:
-            row = conn.execute(
-                f"SELECT 1 FROM jobs {FENCED}", {"id": fence.job_id, "fence": fence.token}
-            ).fetchone()
-        return row is not None
+            return jobs_queue.fence_holds(conn, fence)
 
     # -- recovery and the operator's verbs -----------------------------------------
     def _recover(self, is_alive: OwnerAlive) -> RecoveryReport:
@@ -258,11 +196,9 @@ class SqliteJobQueue(ThreadedJobQueue):
         short transaction, and a second sweeper re-reads the row before changing it."""
         now = self._clock()
         with self._txn(write=False) as conn:
-            rows = conn.execute(
-                f"{SELECT_JOB} WHERE state = 'running' AND lease_expires_at < ?", (now,)
-            ).fetchall()
+            seen = jobs_queue.expired(conn, None, now)
         report = RecoveryReport()
-        for job in readable_jobs(rows):
+        for job in seen:
             if job.owner is not None and is_alive(job.owner):
                 report.jobs.append(rules.left_alone(job, now))
                 continue
@@ -273,31 +209,26 @@ class SqliteJobQueue(ThreadedJobQueue):
 
     def _recover_one(self, seen: JobRecord, now: float) -> RecoveredJob | None:
         with self._txn() as conn:
-            return recover_one(conn, seen, now)
+            return jobs_admin.recover_one(conn, SQLITE_JOBS, seen, now)
 
     def _cancel(self, job_id: str, is_alive: OwnerAlive) -> JobRecord:
         now = self._clock()
         with self._txn() as conn:
-            return cancel(conn, job_id, now, is_alive)
+            return jobs_admin.cancel(conn, SQLITE_JOBS, job_id, None, now, is_alive)
 
     def _block(self, job_id: str, message: str) -> JobRecord:
         now = self._clock()
         with self._txn() as conn:
-            return block(conn, job_id, message, now)
+            return jobs_admin.block(conn, SQLITE_JOBS, job_id, None, message, now)
 
     def _append(self, job_id: str, event_type: str, data: dict[str, Any]) -> None:
         now = self._clock()
         with self._txn() as conn:
-            job = require_job(conn, job_id)
-            append_event(conn, job.id, event_type, now, job.attempt, data)
+            jobs_queue.append(conn, SQLITE_JOBS, None, job_id, event_type, data, now)
 
     def _prune(self, finished_before: float) -> list[str]:
         with self._txn() as conn:
-            rows = conn.execute(
-                f"DELETE FROM jobs WHERE state IN {SETTLED_SQL} AND finished_at < ? RETURNING id",
-                (finished_before,),
-            ).fetchall()
-        return [row[0] for row in rows]
+            return jobs_queue.prune(conn, None, finished_before)
 
     def _changes(self) -> int:
         """``PRAGMA data_version``: it moves when another connection commits."""
